@@ -1,0 +1,80 @@
+#pragma once
+// The serving engine as the rest of the program sees it: submit a generation, receive its events,
+// abort it. No CAF types appear here, so HTTP and the CLI compile without CAF headers.
+//
+// Inside (actors/engine.cpp): one request actor per submission, the batcher actor, the KV-cache
+// allocator actor and the executor actor, exchanging the messages of actors/messages.hpp.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/engine_config.hpp"
+#include "runtime/model_runner.hpp"
+#include "runtime/result.hpp"
+#include "runtime/sampling_params.hpp"
+#include "runtime/tokenizer.hpp"
+
+namespace troupe::actors {
+
+struct generation_request {
+  std::string request_id;  // for logs; the engine also assigns a numeric id
+  // Exactly one of prompt / prompt_token_ids is used: token ids when non-empty.
+  std::string prompt;
+  std::vector<int32_t> prompt_token_ids;
+  bool add_special_tokens = true;
+  int32_t max_tokens = 16;  // <= 0 = up to max_model_len
+  bool ignore_eos = false;
+  runtime::sampling_params sampling;
+};
+
+// One event of a generation, delivered in order. The last event has `finished` set.
+struct generation_event {
+  std::string text;                // newly final text (UTF-8 complete)
+  std::vector<int32_t> token_ids;  // tokens generated since the previous event
+  bool finished = false;
+  std::string finish_reason;  // when finished: "stop", "length" or "abort"
+  int32_t num_prompt_tokens = 0;
+  int32_t num_output_tokens = 0;  // total so far
+  // An error instead of (further) output: `error_status` is the HTTP status to report (400 for a
+  // bad request, 503 when overloaded). An error event is always the last one.
+  std::optional<std::string> error;
+  int32_t error_status = 0;
+};
+
+// Receives a generation's events. Called from an actor thread: must be thread-safe and must not
+// block (post the event to the consumer's own executor and return).
+class generation_sink {
+ public:
+  virtual ~generation_sink() = default;
+  virtual void on_event(generation_event event) = 0;
+};
+
+struct model_info {
+  std::string served_model_name;
+  int32_t max_model_len = 0;
+  int64_t created = 0;  // unix seconds the engine started
+};
+
+class engine {
+ public:
+  virtual ~engine() = default;
+
+  // Starts a generation; events go to `sink`. Thread-safe. Returns the request's engine id.
+  virtual uint64_t submit(generation_request request, std::shared_ptr<generation_sink> sink) = 0;
+  // Stops a generation (client gone, timeout); its KV blocks are freed in the next step and its
+  // sink receives a final event with finish_reason "abort". Thread-safe; unknown ids are ignored.
+  virtual void abort(uint64_t id) = 0;
+
+  virtual const model_info& info() const = 0;
+  virtual const runtime::tokenizer& tokenizer() const = 0;
+};
+
+// Starts the actor system around `runner` (which the executor actor then owns).
+result<std::unique_ptr<engine>> start_engine(const runtime::engine_config& config,
+                                             std::shared_ptr<const runtime::tokenizer> tokenizer,
+                                             std::unique_ptr<runtime::model_runner> runner,
+                                             int32_t model_max_len);
+
+}  // namespace troupe::actors

@@ -1,0 +1,15 @@
+# troupe_library(NAME name SOURCES ... [PUBLIC ...] [PRIVATE ...])
+# A static library of the given sources, or an INTERFACE library carrying the same public links
+# while a folder has no sources yet. Every library sees the repository root as include root.
+function(troupe_library)
+  cmake_parse_arguments(arg "" "NAME" "SOURCES;PUBLIC;PRIVATE" ${ARGN})
+  if(arg_SOURCES)
+    add_library(${arg_NAME} STATIC ${arg_SOURCES})
+    target_include_directories(${arg_NAME} PUBLIC ${PROJECT_SOURCE_DIR})
+    target_link_libraries(${arg_NAME} PUBLIC ${arg_PUBLIC} PRIVATE ${arg_PRIVATE})
+  else()
+    add_library(${arg_NAME} INTERFACE)
+    target_include_directories(${arg_NAME} INTERFACE ${PROJECT_SOURCE_DIR})
+    target_link_libraries(${arg_NAME} INTERFACE ${arg_PUBLIC})
+  endif()
+endfunction()

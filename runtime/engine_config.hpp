@@ -1,0 +1,42 @@
+#pragma once
+// One validated configuration of a serving engine, built from vLLM-named CLI flags.
+#include <cstdint>
+#include <string>
+
+namespace troupe::runtime {
+
+struct engine_config {
+  // -- model --
+  std::string model;              // path to a .gguf file (empty = the embedded default model)
+  std::string served_model_name;  // name clients use; defaults to the model's
+  int32_t max_model_len = 0;      // 0 = the model's context length
+  std::string dtype = "auto";
+  std::string kv_cache_dtype = "auto";
+
+  // -- scheduling --
+  int32_t max_num_seqs = 256;
+  int32_t max_num_batched_tokens = 2048;
+  bool enable_chunked_prefill = true;
+  bool enable_prefix_caching = false;
+  int32_t max_waiting_requests = 1024;  // bounded waiting queue; beyond it requests get 503
+
+  // -- KV cache --
+  int32_t block_size = 16;
+  int64_t kv_cache_memory = 0;          // bytes for the KV cache on CPU (0 = automatic)
+  int32_t num_gpu_blocks_override = 0;  // exact number of KV blocks (0 = from memory)
+  double gpu_memory_utilization = 0.9;
+
+  // -- parallelism / threads --
+  int32_t tensor_parallel_size = 1;
+  int32_t num_compute_threads = 0;  // 0 = hardware cores
+  int32_t num_actor_threads = 1;    // CAF scheduler workers
+  int32_t num_io_threads = 1;       // Beast io_context threads
+
+  // -- server --
+  std::string host = "127.0.0.1";
+  int32_t port = 8000;
+  std::string log_level = "info";
+  bool disable_log_requests = false;
+};
+
+}  // namespace troupe::runtime

@@ -1,0 +1,33 @@
+#pragma once
+// Dequantized (f32) weights of a Llama-family model, as the CPU forward consumes them.
+//
+// Every matrix is row-major [out_features][in_features]: row r holds the weights that produce
+// output feature r, so y[r] = dot(W[r, :], x). (A GGUF 2-D tensor with ne0 = in, ne1 = out is
+// exactly this layout.)
+#include <vector>
+
+#include "runtime/model_config.hpp"
+
+namespace troupe::runtime {
+
+struct llama_layer_weights {
+  std::vector<float> attn_norm;  // [hidden]
+  std::vector<float> wq;         // [num_heads * head_dim][hidden]
+  std::vector<float> wk;         // [num_kv_heads * head_dim][hidden]
+  std::vector<float> wv;         // [num_kv_heads * head_dim][hidden]
+  std::vector<float> wo;         // [hidden][num_heads * head_dim]
+  std::vector<float> ffn_norm;   // [hidden]
+  std::vector<float> w_gate;     // [intermediate][hidden]
+  std::vector<float> w_up;       // [intermediate][hidden]
+  std::vector<float> w_down;     // [hidden][intermediate]
+};
+
+struct llama_weights {
+  llama_hparams hparams;
+  std::vector<float> token_embedding;  // [vocab][hidden]
+  std::vector<llama_layer_weights> layers;
+  std::vector<float> output_norm;  // [hidden]
+  std::vector<float> output;       // [vocab][hidden]; empty when hparams.tie_word_embeddings
+};
+
+}  // namespace troupe::runtime

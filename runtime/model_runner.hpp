@@ -1,0 +1,53 @@
+#pragma once
+// The seam between scheduling and model execution: one step of a flattened batch in, one sampled
+// token per sampling sequence out. Implemented by the CPU llama runner (and later by GPU ones);
+// the executor actor owns one and calls it from its own thread.
+//
+// A step mixes prompt chunks and decode tokens. Sequence s contributes `num_tokens` consecutive
+// tokens at positions [start_pos, start_pos + num_tokens); its KV lives in the blocks of
+// `block_table` (token at position p is slot p % block_size of block block_table[p / block_size]).
+//
+//   token_ids: | s0: prompt chunk (start_pos 0, 5 tokens) | s1: decode (1) | s2: decode (1) |
+//
+#include <cstdint>
+#include <vector>
+
+#include "runtime/sampling_params.hpp"
+
+namespace troupe::runtime {
+
+struct seq_step {
+  uint64_t seq_id = 0;
+  int32_t num_tokens = 0;  // tokens of this sequence in this step (>= 1)
+  int32_t start_pos = 0;   // position of the first of them (= tokens already in the KV cache)
+  std::vector<int32_t> block_table;  // covers positions [0, start_pos + num_tokens)
+  bool sample = false;  // true when the last token's logits produce a new token this step
+  sampling_params sampling;
+  int32_t output_index = 0;  // index of the token to be sampled among the request's outputs
+};
+
+struct step_batch {
+  std::vector<int32_t> token_ids;  // all sequences' tokens, concatenated in `seqs` order
+  std::vector<seq_step> seqs;
+};
+
+struct sampled_token {
+  uint64_t seq_id = 0;
+  int32_t token_id = 0;
+  float logprob = 0.0f;  // natural-log probability of token_id under the (unmodified) logits
+};
+
+class model_runner {
+ public:
+  virtual ~model_runner() = default;
+
+  // Runs the forward for every token of `batch` (writing their K/V into the cache) and samples one
+  // token for each sequence with `sample` set, in `seqs` order.
+  virtual std::vector<sampled_token> execute(const step_batch& batch) = 0;
+
+  virtual int32_t vocab_size() const = 0;
+  virtual int32_t block_size() const = 0;
+  virtual int32_t num_kv_blocks() const = 0;
+};
+
+}  // namespace troupe::runtime

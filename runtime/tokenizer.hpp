@@ -1,0 +1,88 @@
+#pragma once
+// Text <-> token ids for GPT-2-style byte-level BPE vocabularies (as GGUF files carry them in
+// tokenizer.ggml.*; Hugging Face tokenizer.json support builds on the same classes).
+//
+// Thread safety: a tokenizer is immutable after construction; every const method may be called
+// from any thread concurrently.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/result.hpp"
+
+namespace troupe::runtime {
+
+class gguf_file;
+
+// GGUF token types (tokenizer.ggml.token_type).
+enum class token_type : int32_t {
+  undefined = 0,
+  normal = 1,
+  unknown = 2,
+  control = 3,
+  user_defined = 4,
+  unused = 5,
+  byte = 6,
+};
+
+struct vocab_spec {
+  std::string model;  // "gpt2" (byte-level BPE)
+  std::string pre;    // pre-tokenizer name: "smollm", "llama3"/"llama-bpe", "gpt2", "qwen2", ...
+  std::vector<std::string> tokens;  // token text, byte-level encoded (e.g. "Ġthe")
+  std::vector<token_type> types;    // same length as tokens
+  std::vector<std::string> merges;  // "a b", by priority (first = highest)
+  int32_t bos_id = -1;
+  int32_t eos_id = -1;
+  int32_t unk_id = -1;
+  int32_t pad_id = -1;
+  bool add_bos = false;
+  bool add_eos = false;
+};
+
+// Reads tokenizer.ggml.* from a GGUF file.
+result<vocab_spec> vocab_from_gguf(const gguf_file& file);
+
+class tokenizer {
+ public:
+  virtual ~tokenizer() = default;
+
+  // `add_special`: prepend BOS / append EOS as the vocabulary asks (add_bos/add_eos). Control
+  // and user-defined tokens written literally in `text` (e.g. "<|im_start|>") are matched as
+  // single tokens before BPE.
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_special) const = 0;
+  // `skip_special`: drop control tokens from the output text.
+  virtual std::string decode(std::span<const int32_t> ids, bool skip_special) const = 0;
+  // The raw bytes a token stands for (byte-level decoded; may be a partial UTF-8 sequence).
+  virtual std::string token_bytes(int32_t id) const = 0;
+
+  virtual int32_t vocab_size() const = 0;
+  virtual int32_t bos_id() const = 0;
+  virtual int32_t eos_id() const = 0;
+  virtual bool is_special(int32_t id) const = 0;
+  // End-of-generation: eos plus the tokens chat models end a turn with (<|im_end|>,
+  // <|endoftext|>, <|eot_id|>, <end_of_turn>, ...) when present in the vocabulary.
+  virtual bool is_eog(int32_t id) const = 0;
+};
+
+result<std::shared_ptr<const tokenizer>> make_bpe_tokenizer(vocab_spec spec);
+
+// Streaming detokenization for one sequence: push() returns the text that became final with this
+// token; never returns a broken UTF-8 sequence (bytes of an incomplete character are held back
+// until it completes, or flushed by finish() as U+FFFD). Concatenating every push() and finish()
+// equals decode(all ids). Constant amortized cost per token.
+class incremental_detokenizer {
+ public:
+  incremental_detokenizer(std::shared_ptr<const tokenizer> tok, bool skip_special);
+  std::string push(int32_t id);
+  std::string finish();
+
+ private:
+  std::shared_ptr<const tokenizer> tok_;
+  bool skip_special_;
+  std::string pending_;  // bytes of an incomplete UTF-8 character
+};
+
+}  // namespace troupe::runtime
