@@ -14,7 +14,7 @@
 #include "runtime/model_runner.hpp"
 #include "runtime/result.hpp"
 #include "runtime/sampling_params.hpp"
-#include "runtime/tokenizer.hpp"
+#include "runtime/tokenizer/tokenizer.hpp"
 
 namespace troupe::actors {
 
