@@ -1,0 +1,82 @@
+#include "kernels/cpu/attention.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <vector>
+
+#include "kernels/cpu/dot.hpp"
+
+namespace troupe::kernels::cpu {
+
+namespace {
+
+int64_t slot_offset(const paged_kv_layout& layout, const token_location& tok, int32_t pos) {
+  const int32_t block = tok.block_table[pos / layout.block_size];
+  const int32_t slot = pos % layout.block_size;
+  return block * layout.block_stride() + int64_t{slot} * layout.num_kv_heads * layout.head_dim;
+}
+
+// One query head against keys/values 0..p of kv head g. `scores` has room for p + 1 floats.
+void attend_head(const paged_kv_layout& layout, const token_location& tok, int32_t g, float scale,
+                 const float* q, const float* k_cache, const float* v_cache, float* scores,
+                 float* out) {
+  const int32_t d = layout.head_dim;
+  const int64_t head_offset = int64_t{g} * d;
+  float max_score = -INFINITY;
+  for (int32_t j = 0; j <= tok.position; ++j) {
+    scores[j] = dot(q, k_cache + slot_offset(layout, tok, j) + head_offset, d) * scale;
+    max_score = std::max(max_score, scores[j]);
+  }
+  float sum = 0.0f;
+  for (int32_t j = 0; j <= tok.position; ++j) {
+    scores[j] = std::exp(scores[j] - max_score);
+    sum += scores[j];
+  }
+  std::fill_n(out, d, 0.0f);
+  for (int32_t j = 0; j <= tok.position; ++j) {
+    const float* v = v_cache + slot_offset(layout, tok, j) + head_offset;
+    const float e = scores[j];
+    for (int32_t i = 0; i < d; ++i)
+      out[i] += e * v[i];
+  }
+  const float inv_sum = 1.0f / sum;
+  for (int32_t i = 0; i < d; ++i)
+    out[i] *= inv_sum;
+}
+
+}  // namespace
+
+void store_kv(const paged_kv_layout& layout, const token_location* tokens, int64_t num_tokens,
+              const float* k, const float* v, float* k_cache, float* v_cache) {
+  const int64_t row = int64_t{layout.num_kv_heads} * layout.head_dim;
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    const int64_t offset = slot_offset(layout, tokens[t], tokens[t].position);
+    std::copy_n(k + t * row, row, k_cache + offset);
+    std::copy_n(v + t * row, row, v_cache + offset);
+  }
+}
+
+void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const token_location* tokens,
+                     int64_t num_tokens, int32_t num_heads, float scale, const float* q,
+                     const float* k_cache, const float* v_cache, float* out) {
+  assert(num_heads % layout.num_kv_heads == 0);
+  const int32_t group = num_heads / layout.num_kv_heads;
+  const int32_t d = layout.head_dim;
+  // One task per (token, kv head): the query heads of a group read the same keys.
+  const int64_t num_tasks = num_tokens * layout.num_kv_heads;
+  pool.run(static_cast<int>(num_tasks), [&](int task) {
+    const int64_t t = task / layout.num_kv_heads;
+    const int32_t g = task % layout.num_kv_heads;
+    thread_local std::vector<float> scores;
+    if (scores.size() < static_cast<size_t>(tokens[t].position) + 1)
+      scores.resize(static_cast<size_t>(tokens[t].position) + 1);
+    for (int32_t h = g * group; h < (g + 1) * group; ++h) {
+      const int64_t offset = (t * num_heads + h) * d;
+      attend_head(layout, tokens[t], g, scale, q + offset, k_cache, v_cache, scores.data(),
+                  out + offset);
+    }
+  });
+}
+
+}  // namespace troupe::kernels::cpu

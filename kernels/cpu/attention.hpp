@@ -1,0 +1,49 @@
+#pragma once
+// Paged attention over a block-table KV cache, and the store of new keys/values into it.
+//
+// Cache layout (per layer; K and V alike):
+//   cache: [num_blocks][block_size][num_kv_heads][head_dim]
+//   token at position p of a sequence -> block block_table[p / block_size], slot p % block_size
+//
+//   block_table = [7, 2, 5], block_size = 4:
+//     positions  0..3 -> block 7 | 4..7 -> block 2 | 8..11 -> block 5
+//
+// paged_attention, per query token t (position p, its sequence's block table) and head h:
+//   g = h / (num_heads / num_kv_heads)                         (GQA)
+//   s_j = dot(q[t][h], K[j][g]) * scale  for j = 0..p          (causal, own sequence only)
+//   out[t][h] = sum_j softmax(s)_j * V[j][g]
+//   q, out: [num_tokens][num_heads][head_dim]
+// Every reduction runs over j in ascending order with dot()'s algorithm, so the result for a
+// query depends only on it and the cache contents, not on the batch around it.
+#include <cstdint>
+
+#include "kernels/cpu/thread_pool.hpp"
+
+namespace troupe::kernels::cpu {
+
+struct paged_kv_layout {
+  int32_t block_size = 0;
+  int32_t num_kv_heads = 0;
+  int32_t head_dim = 0;
+  int64_t block_stride() const { return int64_t{block_size} * num_kv_heads * head_dim; }
+};
+
+// Where one token sits in its sequence: its position and the sequence's block table, which must
+// cover positions [0, position].
+struct token_location {
+  int32_t position = 0;
+  const int32_t* block_table = nullptr;
+};
+
+// Writes each token's key and value heads into its cache slot.
+//   k, v: [num_tokens][num_kv_heads][head_dim]
+void store_kv(const paged_kv_layout& layout, const token_location* tokens, int64_t num_tokens,
+              const float* k, const float* v, float* k_cache, float* v_cache);
+
+// requires: num_heads a multiple of layout.num_kv_heads; every key/value a query attends to has
+// been stored (store_kv for this step's tokens runs first).
+void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const token_location* tokens,
+                     int64_t num_tokens, int32_t num_heads, float scale, const float* q,
+                     const float* k_cache, const float* v_cache, float* out);
+
+}  // namespace troupe::kernels::cpu

@@ -1,0 +1,62 @@
+#pragma once
+// A small persistent pool of compute threads for the CPU kernels (no OpenMP).
+//
+// run(num_tasks, fn) calls fn(task) once for every task in [0, num_tasks), on the calling thread
+// and the pool's workers together, and returns when all calls have returned. Which thread runs a
+// task is unspecified, so kernels must make each task's result independent of that (they do:
+// every output element is computed by exactly one task with a fixed algorithm).
+//
+// Workers spin briefly after a job (the kernels of one forward step follow each other closely),
+// then sleep on a condition variable until the next one.
+//
+// Thread: run() may be called from one thread at a time (the executor's); it is not reentrant.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+namespace troupe::kernels::cpu {
+
+// The number of hardware threads, at least 1.
+int default_num_compute_threads();
+
+class thread_pool {
+ public:
+  // requires: num_threads >= 1 (the caller counts as one; num_threads - 1 workers are started).
+  explicit thread_pool(int num_threads = default_num_compute_threads());
+  ~thread_pool();
+  thread_pool(const thread_pool&) = delete;
+  thread_pool& operator=(const thread_pool&) = delete;
+
+  int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
+
+  template <class F>
+  void run(int num_tasks, F&& fn) {
+    using fn_type = std::remove_reference_t<F>;
+    run_impl(
+        num_tasks, [](void* ctx, int task) { (*static_cast<fn_type*>(ctx))(task); },
+        const_cast<void*>(static_cast<const void*>(&fn)));
+  }
+
+ private:
+  using task_fn = void (*)(void* ctx, int task);
+  void run_impl(int num_tasks, task_fn fn, void* ctx);
+  void worker_loop();
+  void drain_tasks();
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> generation_{0};  // bumped (under mutex_) for every job
+  std::atomic<int> next_task_{0};
+  std::atomic<int> num_busy_workers_{0};
+  int num_tasks_ = 0;
+  task_fn fn_ = nullptr;
+  void* ctx_ = nullptr;
+};
+
+}  // namespace troupe::kernels::cpu
