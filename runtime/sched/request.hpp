@@ -1,0 +1,42 @@
+#pragma once
+// One generation as the scheduler tracks it. There is no prefill or decode mode: the request has
+// `num_tokens()` tokens (prompt + output so far) and `num_computed_tokens` of them are in the KV
+// cache; each step schedules some of the rest.
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "runtime/sampling_params.hpp"
+
+namespace troupe::runtime {
+
+enum class finish_reason : uint8_t { none, stop, length, abort };
+
+// "stop", "length", "abort" (as the OpenAI API spells them); "" for none.
+std::string_view to_string(finish_reason reason);
+
+// What a client asks the scheduler for.
+struct request_spec {
+  uint64_t id = 0;
+  std::vector<int32_t> prompt_token_ids;
+  int32_t max_tokens = 16;              // output tokens at most; >= 1
+  std::vector<int32_t> stop_token_ids;  // end-of-generation tokens (ignored with ignore_eos)
+  bool ignore_eos = false;
+  sampling_params sampling;
+};
+
+struct sched_request {
+  explicit sched_request(request_spec s);
+
+  int32_t num_tokens() const { return static_cast<int32_t>(token_ids.size()); }
+  int32_t num_output_tokens() const { return num_tokens() - num_prompt_tokens; }
+
+  request_spec spec;               // prompt_token_ids moved out into token_ids
+  std::vector<int32_t> token_ids;  // prompt, then output
+  int32_t num_prompt_tokens = 0;
+  int32_t num_computed_tokens = 0;
+  std::vector<int32_t> block_table;  // the scheduler's copy, built from grants
+  int32_t num_preemptions = 0;
+};
+
+}  // namespace troupe::runtime

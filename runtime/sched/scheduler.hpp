@@ -1,0 +1,94 @@
+#pragma once
+// Continuous batching with vLLM v1 semantics. One step:
+//
+//   proposal = propose();                  running first (in order), then waiting (FCFS), within
+//                                          max_num_batched_tokens and max_num_seqs
+//   grant    = allocator.reserve(proposal)  (kv_allocator, possibly in another actor)
+//   plan     = finalize(proposal, grant);  preempted -> front of waiting, admitted -> running
+//   results  = execute(plan.batch);        (the model runner)
+//   outputs  = update(plan, results);      append sampled tokens, finish requests
+//
+// Between finalize and update no request may be added or aborted (the batcher queues those until
+// the step is over). Finished requests leave the scheduler in update, aborted ones in abort; the
+// caller then releases their blocks with the allocator.
+//
+// Thread: not thread-safe; one owner (the batcher actor, or a test).
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/model_runner.hpp"
+#include "runtime/result.hpp"
+#include "runtime/sched/kv_allocator.hpp"
+#include "runtime/sched/request.hpp"
+#include "runtime/sched/step_types.hpp"
+
+namespace troupe::runtime {
+
+struct scheduler_config {
+  int32_t max_num_seqs = 256;             // running requests at most
+  int32_t max_num_batched_tokens = 2048;  // tokens per step at most
+  bool enable_chunked_prefill = true;
+  int32_t max_model_len = 2048;  // prompt + output tokens at most
+};
+
+struct step_plan {
+  step_batch batch;                 // what the model runner executes; empty when nothing fits
+  std::vector<uint64_t> preempted;  // requests sent back to waiting in this step
+  int32_t num_scheduled_tokens() const { return static_cast<int32_t>(batch.token_ids.size()); }
+  bool empty() const { return batch.seqs.empty(); }
+};
+
+// New tokens of one request after a step; `finish` is set on its last output.
+struct request_output {
+  uint64_t request_id = 0;
+  std::vector<int32_t> new_token_ids;
+  finish_reason finish = finish_reason::none;
+  int32_t num_prompt_tokens = 0;
+  int32_t num_output_tokens = 0;  // total so far
+};
+
+class scheduler {
+ public:
+  explicit scheduler(scheduler_config config) : config_(config) {}
+
+  // Queues a request at the back of waiting. Errors (nothing queued): duplicate id, empty prompt,
+  // prompt of max_model_len tokens or more, max_tokens < 1, and without chunked prefill a prompt
+  // longer than max_num_batched_tokens.
+  status add_request(request_spec spec);
+  // Removes a waiting or running request; false for unknown ids. The caller frees its blocks.
+  bool abort(uint64_t request_id);
+
+  step_proposal propose() const;
+  step_plan finalize(const step_proposal& proposal, const step_grant& grant);
+  step_plan schedule(kv_allocator& allocator);  // propose, reserve, finalize in one go
+  // requires: `sampled` holds one token per sampling sequence of `plan`, in order.
+  std::vector<request_output> update(const step_plan& plan, std::span<const sampled_token> sampled);
+
+  bool has_work() const { return !running_.empty() || !waiting_.empty(); }
+  int32_t num_running() const { return static_cast<int32_t>(running_.size()); }
+  int32_t num_waiting() const { return static_cast<int32_t>(waiting_.size()); }
+  int64_t num_preemptions() const { return num_preemptions_; }
+  const scheduler_config& config() const { return config_; }
+  const sched_request* find(uint64_t request_id) const;
+  const std::vector<uint64_t>& running() const { return running_; }
+  const std::deque<uint64_t>& waiting() const { return waiting_; }
+
+ private:
+  sched_request& get(uint64_t request_id);
+  void preempt(uint64_t request_id);
+  void schedule_seq(sched_request& r, const block_grant& grant, int32_t num_total_tokens,
+                    step_batch& batch);
+  finish_reason check_stop(const sched_request& r) const;
+  void remove_running(uint64_t request_id);
+
+  scheduler_config config_;
+  std::unordered_map<uint64_t, sched_request> requests_;
+  std::vector<uint64_t> running_;
+  std::deque<uint64_t> waiting_;
+  int64_t num_preemptions_ = 0;
+};
+
+}  // namespace troupe::runtime
