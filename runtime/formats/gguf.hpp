@@ -6,6 +6,7 @@
 //   tensor data (each tensor at `offset` from the data start, aligned to general.alignment = 32)
 //
 // The file stays mapped for the lifetime of the gguf_file; tensor_data() views point into it.
+// Thread: a gguf_file is immutable once open() returns; every method may be called concurrently.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -39,6 +40,25 @@ enum class ggml_type : uint32_t {
 };
 std::string ggml_type_name(uint32_t type);
 
+// Metadata value types as stored in the file. The reader widens them into gguf_value (every
+// unsigned integer to uint64_t, signed to int64_t, f32/f64 to double); metadata_type() still tells
+// the stored type of a top-level key.
+enum class gguf_value_type : uint32_t {
+  u8 = 0,
+  i8 = 1,
+  u16 = 2,
+  i16 = 3,
+  u32 = 4,
+  i32 = 5,
+  f32 = 6,
+  boolean = 7,
+  string = 8,
+  array = 9,
+  u64 = 10,
+  i64 = 11,
+  f64 = 12,
+};
+
 // One metadata value. Arrays hold elements of a single type.
 struct gguf_value;
 using gguf_array = std::vector<gguf_value>;
@@ -51,8 +71,11 @@ struct gguf_tensor_info {
   std::vector<uint64_t> shape;  // ne[0] (fastest varying) first, as ggml writes it
   uint32_t type = 0;            // ggml_type value
   uint64_t offset = 0;          // from the start of the data section
+  uint64_t num_bytes = 0;       // size of the data, from shape and type (set by open)
   uint64_t num_elements() const;
 };
+
+class gguf_parser;
 
 class gguf_file {
  public:
@@ -65,31 +88,41 @@ class gguf_file {
   gguf_file& operator=(const gguf_file&) = delete;
 
   uint32_t version() const { return version_; }
+  const std::string& path() const { return path_; }
+  uint32_t alignment() const { return alignment_; }
+  size_t data_offset() const { return data_offset_; }  // file offset of the data section
   const std::map<std::string, gguf_value>& metadata() const { return metadata_; }
   const std::vector<gguf_tensor_info>& tensors() const { return tensors_; }
 
   // Typed metadata lookups; nullopt when the key is absent or has another type. Integer getters
   // accept any integer type that fits.
   const gguf_value* find(const std::string& key) const;
+  std::optional<gguf_value_type> metadata_type(const std::string& key) const;
   std::optional<std::string> get_string(const std::string& key) const;
   std::optional<int64_t> get_int(const std::string& key) const;
-  std::optional<double> get_float(const std::string& key) const;
+  std::optional<double> get_float(const std::string& key) const;  // also accepts integers
   std::optional<bool> get_bool(const std::string& key) const;
   std::optional<std::vector<std::string>> get_string_array(const std::string& key) const;
   std::optional<std::vector<int64_t>> get_int_array(const std::string& key) const;
   std::optional<std::vector<double>> get_float_array(const std::string& key) const;
 
   const gguf_tensor_info* find_tensor(const std::string& name) const;
-  // The raw (possibly quantized) bytes of a tensor, inside the mapping.
+  // The raw (possibly quantized) bytes of a tensor, inside the mapping; empty for a tensor info
+  // that does not describe this file's data.
   std::span<const uint8_t> tensor_data(const gguf_tensor_info& t) const;
   // Dequantizes a tensor to f32 (row-major, ne0 fastest). Errors on unsupported types.
   result<std::vector<float>> dequantize(const gguf_tensor_info& t) const;
 
  private:
   gguf_file() = default;
+  friend class gguf_parser;
+  std::string path_;
   uint32_t version_ = 0;
+  uint32_t alignment_ = 32;
   std::map<std::string, gguf_value> metadata_;
+  std::map<std::string, gguf_value_type> metadata_types_;
   std::vector<gguf_tensor_info> tensors_;
+  std::map<std::string, size_t> tensor_index_;  // name -> index in tensors_
   const uint8_t* map_ = nullptr;
   size_t map_size_ = 0;
   size_t data_offset_ = 0;
