@@ -40,9 +40,15 @@ struct vocab_spec {
   int32_t pad_id = -1;
   bool add_bos = false;
   bool add_eos = false;
+  // A pre-tokenized word that is itself a token is emitted whole, without running merges
+  // (Hugging Face BPE `ignore_merges`; llama.cpp turns it on for the llama3 pre-tokenizer).
+  bool ignore_merges = false;
 };
 
-// Reads tokenizer.ggml.* from a GGUF file.
+// Reads tokenizer.ggml.* from a GGUF file. Errors when a required key (model, tokens) is missing
+// or malformed, or when the model is not "gpt2" (byte-level BPE). Optional keys keep the
+// defaults llama.cpp uses (add_bos/ignore_merges follow the pre-tokenizer unless the file says
+// otherwise; a missing token_type array means every token is normal).
 result<vocab_spec> vocab_from_gguf(const gguf_file& file);
 
 class tokenizer {
@@ -51,28 +57,39 @@ class tokenizer {
 
   // `add_special`: prepend BOS / append EOS as the vocabulary asks (add_bos/add_eos). Control
   // and user-defined tokens written literally in `text` (e.g. "<|im_start|>") are matched as
-  // single tokens before BPE.
+  // single tokens before BPE (llama.cpp's parse_special = true). Any byte string is accepted;
+  // invalid UTF-8 is tokenized byte by byte.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_special) const = 0;
-  // `skip_special`: drop control tokens from the output text.
+  // `skip_special`: drop control (and unknown-type) tokens from the output text. Ids outside
+  // [0, vocab_size) are skipped. The result is valid UTF-8: each invalid or incomplete sequence
+  // in the concatenated token bytes becomes U+FFFD.
   virtual std::string decode(std::span<const int32_t> ids, bool skip_special) const = 0;
   // The raw bytes a token stands for (byte-level decoded; may be a partial UTF-8 sequence).
+  // Control and user-defined tokens give their text; "" for an invalid id.
   virtual std::string token_bytes(int32_t id) const = 0;
 
   virtual int32_t vocab_size() const = 0;
   virtual int32_t bos_id() const = 0;
   virtual int32_t eos_id() const = 0;
+  // Control or unknown-type tokens: the ones decode(..., skip_special = true) drops.
   virtual bool is_special(int32_t id) const = 0;
   // End-of-generation: eos plus the tokens chat models end a turn with (<|im_end|>,
-  // <|endoftext|>, <|eot_id|>, <end_of_turn>, ...) when present in the vocabulary.
+  // <|endoftext|>, <|eot_id|>, <end_of_turn>, ...) when present in the vocabulary, and the
+  // FIM pad/repo/file-separator tokens, exactly as llama.cpp marks them. False for invalid ids.
   virtual bool is_eog(int32_t id) const = 0;
 };
 
+// Validates `spec` (model "gpt2", a known pre-tokenizer, types matching tokens, special ids in
+// range or -1) and builds the tokenizer. Known pre-tokenizers: "smollm" (and starcoder,
+// refact, command-r, codeshell, exaone, minerva-7b), "gpt2"/"gpt-2", "llama3"/"llama-v3"/
+// "llama-bpe"/"falcon3", "qwen2"/"deepseek-r1-qwen", "default" or "".
 result<std::shared_ptr<const tokenizer>> make_bpe_tokenizer(vocab_spec spec);
 
 // Streaming detokenization for one sequence: push() returns the text that became final with this
 // token; never returns a broken UTF-8 sequence (bytes of an incomplete character are held back
 // until it completes, or flushed by finish() as U+FFFD). Concatenating every push() and finish()
-// equals decode(all ids). Constant amortized cost per token.
+// equals decode(all ids, skip_special). Constant amortized cost per token.
+// Thread: one sequence, one caller at a time (not synchronized).
 class incremental_detokenizer {
  public:
   incremental_detokenizer(std::shared_ptr<const tokenizer> tok, bool skip_special);
