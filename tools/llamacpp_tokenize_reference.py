@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Reference token ids from llama.cpp for troupe's tokenizer tests.
 
-How tests/data/tokenizer/smollm2_llamacpp_ids.jsonl and smollm2_llamacpp_vocab.json were made:
+How tests/data/tokenizer/smollm2_llamacpp_ids.jsonl, smollm2_llamacpp_corpus_ids.jsonl and
+smollm2_llamacpp_vocab.json were made:
 
-    python3 tools/llamacpp_tokenize_reference.py --out-dir tests/data/tokenizer
+    python3 tools/llamacpp_tokenize_reference.py --out-dir tests/data/tokenizer \
+        --corpus ../shared/testdata/tokenizers/corpus.jsonl
 
 with llama-cpp-python 0.3.16 and the default model
 ~/.cache/troupe/models/SmolLM2-135M-Instruct.Q4_1.gguf.
@@ -12,11 +14,13 @@ Each string is tokenized the way llama.cpp's server tokenizes a completion promp
 add_special=True (BOS only if the GGUF asks for it) and parse_special=True (control tokens written
 literally in the text become single tokens). Output, one JSON object per line:
     {"text": str, "ids": [int], "detok": str}
-where "detok" is llama.cpp's detokenization of "ids" with special tokens rendered (UTF-8, invalid
+(smollm2_llamacpp_corpus_ids.jsonl: the same for every "text" of the shared tokenizer corpus, with
+its "id" added), where "detok" is llama.cpp's detokenization of "ids" with special tokens rendered (UTF-8, invalid
 sequences replaced by U+FFFD). The vocab file records what llama.cpp derives from the GGUF:
 add_bos, bos/eos ids, the end-of-generation ids and the control ids.
 """
 import argparse
+import ctypes
 import json
 import os
 
@@ -103,17 +107,35 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--out-dir", default="tests/data/tokenizer")
+    parser.add_argument("--corpus", help="JSONL with {id, text} lines (the shared tokenizer corpus)")
     args = parser.parse_args()
 
     llm = llama_cpp.Llama(args.model, vocab_only=True, verbose=False)
     vocab = llama_cpp.llama_model_get_vocab(llm.model)
     num_tokens = llama_cpp.llama_vocab_n_tokens(vocab)
 
+    def piece(token):
+        # Llama.detokenize truncates pieces at 32 bytes; ask llama_token_to_piece directly.
+        buf = ctypes.create_string_buffer(1024)
+        n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, True)
+        assert 0 <= n <= len(buf)
+        return buf.raw[:n]
+
+    def reference(text):
+        ids = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+        detok = b"".join(piece(t) for t in ids).decode("utf-8", errors="replace")
+        return {"text": text, "ids": ids, "detok": detok}
+
     with open(os.path.join(args.out_dir, "smollm2_llamacpp_ids.jsonl"), "w", encoding="utf-8") as f:
         for text in TEXTS:
-            ids = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
-            detok = llm.detokenize(ids, special=True).decode("utf-8", errors="replace")
-            f.write(json.dumps({"text": text, "ids": ids, "detok": detok}) + "\n")
+            f.write(json.dumps(reference(text)) + "\n")
+    if args.corpus:
+        out = os.path.join(args.out_dir, "smollm2_llamacpp_corpus_ids.jsonl")
+        with open(args.corpus, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as f:
+            for line in src:
+                if line.strip():
+                    record = json.loads(line)
+                    f.write(json.dumps({"id": record["id"], **reference(record["text"])}) + "\n")
 
     meta = {
         "model_file": os.path.basename(args.model),

@@ -90,6 +90,21 @@ TEST_F(Smollm2Tokenizer, EncodeMatchesLlamaCppExactly) {
   }
 }
 
+// The 175 strings of the shared tokenizer corpus (control characters, NUL, NFD text, rare
+// scripts, long whitespace runs, ...), with llama.cpp's ids for them.
+TEST_F(Smollm2Tokenizer, SharedCorpusMatchesLlamaCpp) {
+  const auto lines =
+      testing::read_jsonl(testing::repo_testdata("tokenizer/smollm2_llamacpp_corpus_ids.jsonl"));
+  ASSERT_GE(lines.size(), 175u);
+  for (const auto& line : lines) {
+    const std::string text = testing::json_string(line["text"]);
+    const std::vector<int32_t> expected = testing::json_ids(line["ids"]);
+    EXPECT_EQ(tok().encode(text, true), expected) << testing::json_string(line["id"]);
+    EXPECT_EQ(tok().decode(expected, false), testing::json_string(line["detok"]))
+        << testing::json_string(line["id"]);
+  }
+}
+
 TEST_F(Smollm2Tokenizer, RoundTripsVariedText) {
   const char* texts[] = {
       "plain ASCII, with punctuation!?",
