@@ -1,5 +1,6 @@
 #include "kernels/cpu/thread_pool.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <chrono>
 
@@ -21,6 +22,20 @@ inline void cpu_relax() {
 // microseconds, so spinning avoids a futex wake-up per kernel; between steps workers sleep.
 constexpr auto spin_duration = std::chrono::microseconds(300);
 
+constexpr int task_bits = 20;
+constexpr uint64_t task_mask = (uint64_t{1} << task_bits) - 1;
+constexpr int max_tasks_per_job = static_cast<int>(task_mask);
+
+uint64_t generation_of(uint64_t job) {
+  return job >> (2 * task_bits);
+}
+int num_tasks_of(uint64_t job) {
+  return static_cast<int>((job >> task_bits) & task_mask);
+}
+int next_task_of(uint64_t job) {
+  return static_cast<int>(job & task_mask);
+}
+
 }  // namespace
 
 int default_num_compute_threads() {
@@ -35,22 +50,45 @@ thread_pool::thread_pool(int num_threads) {
 }
 
 thread_pool::~thread_pool() {
+  stop_.store(true, std::memory_order_relaxed);
   {
     std::lock_guard lock(mutex_);
-    stop_.store(true, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+    // A new generation with no tasks wakes every worker, which then sees stop_.
+    const uint64_t gen = generation_of(job_.load(std::memory_order_relaxed)) + 1;
+    job_.store(gen << (2 * task_bits), std::memory_order_release);
   }
   wake_.notify_all();
   for (auto& w : workers_)
     w.join();
 }
 
-void thread_pool::drain_tasks() {
+void thread_pool::drain_tasks(uint64_t job) {
   for (;;) {
-    int task = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (task >= num_tasks_) return;
+    // Claim task k only if the word still names this job: a worker waking late must never run a
+    // task of a job it did not see published.
+    if (generation_of(job) != generation_of(job_.load(std::memory_order_acquire))) return;
+    const int task = next_task_of(job);
+    if (task >= num_tasks_of(job)) return;
+    if (!job_.compare_exchange_weak(job, job + 1, std::memory_order_acq_rel)) continue;
     fn_(ctx_, task);
+    num_done_.fetch_add(1, std::memory_order_release);
+    job = job + 1;
   }
+}
+
+void thread_pool::run_job(int num_tasks) {
+  num_done_.store(0, std::memory_order_relaxed);
+  const uint64_t gen = generation_of(job_.load(std::memory_order_relaxed)) + 1;
+  const uint64_t job = (gen << (2 * task_bits)) | (uint64_t(num_tasks) << task_bits);
+  job_.store(job, std::memory_order_release);
+  {
+    // Taking the mutex orders this store before any sleeping worker's predicate check.
+    std::lock_guard lock(mutex_);
+  }
+  wake_.notify_all();
+  drain_tasks(job);
+  while (num_done_.load(std::memory_order_acquire) != num_tasks)
+    cpu_relax();
 }
 
 void thread_pool::run_impl(int num_tasks, task_fn fn, void* ctx) {
@@ -60,39 +98,47 @@ void thread_pool::run_impl(int num_tasks, task_fn fn, void* ctx) {
       fn(ctx, t);
     return;
   }
-  num_tasks_ = num_tasks;
   fn_ = fn;
   ctx_ = ctx;
-  next_task_.store(0, std::memory_order_relaxed);
-  num_busy_workers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-  {
-    // Under the mutex so a worker about to sleep cannot miss the new generation.
-    std::lock_guard lock(mutex_);
-    generation_.fetch_add(1, std::memory_order_release);
+  for (int first = 0; first < num_tasks; first += max_tasks_per_job) {
+    const int count = std::min(max_tasks_per_job, num_tasks - first);
+    if (first == 0) {
+      run_job(count);
+    } else {
+      // Rare (over a million tasks): offset the task ids through a small adapter.
+      struct offset_ctx {
+        task_fn fn;
+        void* ctx;
+        int first;
+      } adapter{fn, ctx, first};
+      fn_ = [](void* c, int t) {
+        auto* a = static_cast<offset_ctx*>(c);
+        a->fn(a->ctx, a->first + t);
+      };
+      ctx_ = &adapter;
+      run_job(count);
+    }
   }
-  wake_.notify_all();
-  drain_tasks();
-  // Wait for every worker, not just every task: fn_/ctx_ must stay valid until all have left.
-  while (num_busy_workers_.load(std::memory_order_acquire) != 0)
-    cpu_relax();
 }
 
 void thread_pool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
-    auto deadline = std::chrono::steady_clock::now() + spin_duration;
+    const auto deadline = std::chrono::steady_clock::now() + spin_duration;
     int spins = 0;
-    while (generation_.load(std::memory_order_acquire) == seen) {
+    uint64_t job = job_.load(std::memory_order_acquire);
+    while (generation_of(job) == seen) {
       cpu_relax();
       if (++spins % 256 == 0 && std::chrono::steady_clock::now() > deadline) {
         std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+        wake_.wait(lock,
+                   [&] { return generation_of(job_.load(std::memory_order_acquire)) != seen; });
       }
+      job = job_.load(std::memory_order_acquire);
     }
-    seen = generation_.load(std::memory_order_acquire);
+    seen = generation_of(job);
     if (stop_.load(std::memory_order_relaxed)) return;
-    drain_tasks();
-    num_busy_workers_.fetch_sub(1, std::memory_order_release);
+    drain_tasks(job);
   }
 }
 

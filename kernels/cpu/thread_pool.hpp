@@ -7,7 +7,9 @@
 // every output element is computed by exactly one task with a fixed algorithm).
 //
 // Workers spin briefly after a job (the kernels of one forward step follow each other closely),
-// then sleep on a condition variable until the next one.
+// then sleep on a condition variable until the next one. The caller never waits for a worker that
+// has not started: tasks are claimed from a shared counter, so on a loaded machine the caller
+// simply runs the tasks no worker took.
 //
 // Thread: run() may be called from one thread at a time (the executor's); it is not reentrant.
 #include <atomic>
@@ -44,17 +46,21 @@ class thread_pool {
  private:
   using task_fn = void (*)(void* ctx, int task);
   void run_impl(int num_tasks, task_fn fn, void* ctx);
+  void run_job(int num_tasks);
   void worker_loop();
-  void drain_tasks();
+  // Claims and runs tasks of the job whose word was `job` until none is left or a newer job has
+  // replaced it.
+  void drain_tasks(uint64_t job);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> generation_{0};  // bumped (under mutex_) for every job
-  std::atomic<int> next_task_{0};
-  std::atomic<int> num_busy_workers_{0};
-  int num_tasks_ = 0;
+  // The current job in one word, so that claiming a task checks the job in the same atomic step:
+  //   bits 63..40 generation | 39..20 number of tasks | 19..0 next unclaimed task
+  std::atomic<uint64_t> job_{0};
+  std::atomic<int> num_done_{0};  // tasks of the current job that have returned
+  // Written by the caller before publishing a job; stable while any of its tasks is unfinished.
   task_fn fn_ = nullptr;
   void* ctx_ = nullptr;
 };

@@ -1,0 +1,90 @@
+// Step throughput of the CPU Llama runner on the default model (SmolLM2-135M, f32 weights):
+// decode steps at concurrency 1, 4 and 16 (each sequence with a 64-token context) and a
+// 256-token prefill step. Skips when the model has not been fetched (tools/setup.sh).
+//   ./model_bench --benchmark_counters_tabular=true
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "runtime/default_model.hpp"
+#include "runtime/formats/llama_gguf.hpp"
+#include "runtime/model/cpu_runner.hpp"
+
+namespace {
+
+using namespace troupe::runtime;
+
+constexpr int32_t block_size = 16;
+constexpr int32_t context = 64;
+
+cpu_llama_runner* runner() {
+  static std::unique_ptr<cpu_llama_runner> r = [] {
+    std::unique_ptr<cpu_llama_runner> out;
+    auto file = gguf_file::open(default_model_path());
+    if (!file) return out;
+    auto weights = load_llama_gguf(**file);
+    if (!weights) return out;
+    auto created = cpu_llama_runner::create(std::move(*weights), 512, block_size);
+    if (created) out = std::move(*created);
+    return out;
+  }();
+  return r.get();
+}
+
+// Sequence s owns blocks [s * 16, s * 16 + 16): room for 256 tokens.
+seq_step sequence(int32_t s, int32_t start_pos, int32_t num_tokens) {
+  seq_step seq;
+  seq.seq_id = static_cast<uint64_t>(s);
+  seq.start_pos = start_pos;
+  seq.num_tokens = num_tokens;
+  for (int32_t b = 0; b < 16; ++b)
+    seq.block_table.push_back(s * 16 + b);
+  seq.sample = true;
+  seq.sampling.temperature = 0.0f;
+  return seq;
+}
+
+void bm_decode(benchmark::State& state) {
+  auto* r = runner();
+  if (r == nullptr) return state.SkipWithError("default model not found");
+  const auto num_seqs = static_cast<int32_t>(state.range(0));
+  step_batch prefill;
+  for (int32_t s = 0; s < num_seqs; ++s) {
+    prefill.seqs.push_back(sequence(s, 0, context));
+    for (int32_t i = 0; i < context; ++i)
+      prefill.token_ids.push_back(100 + (s * 7 + i) % 4000);
+  }
+  r->execute(prefill);
+  step_batch decode;
+  for (int32_t s = 0; s < num_seqs; ++s) {
+    decode.seqs.push_back(sequence(s, context, 1));
+    decode.token_ids.push_back(42 + s);
+  }
+  for (auto _ : state)
+    benchmark::DoNotOptimize(r->execute(decode));
+  state.counters["tokens/s"] =
+      benchmark::Counter(num_seqs, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(bm_decode)->ArgName("seqs")->Arg(1)->Arg(4)->Arg(16)->UseRealTime()->Unit(
+    benchmark::kMillisecond);
+
+void bm_prefill(benchmark::State& state) {
+  auto* r = runner();
+  if (r == nullptr) return state.SkipWithError("default model not found");
+  const auto num_tokens = static_cast<int32_t>(state.range(0));
+  step_batch prefill;
+  prefill.seqs.push_back(sequence(0, 0, num_tokens));
+  for (int32_t i = 0; i < num_tokens; ++i)
+    prefill.token_ids.push_back(100 + i);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(r->execute(prefill));
+  state.counters["tokens/s"] =
+      benchmark::Counter(num_tokens, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(bm_prefill)->ArgName("tokens")->Arg(256)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
