@@ -57,6 +57,19 @@ struct model_info {
   int64_t created = 0;  // unix seconds the engine started
 };
 
+// A snapshot of the engine's load, for telemetry and tests. Counters are updated by the actors
+// after each step, so a snapshot may lag the newest events by one message.
+struct engine_stats {
+  int32_t num_kv_blocks_total = 0;
+  int32_t num_kv_blocks_free = 0;
+  int32_t num_kv_blocks_used = 0;
+  int32_t num_running = 0;  // requests in the running batch
+  int32_t num_waiting = 0;  // requests queued for admission (incl. preempted ones)
+  int64_t num_preemptions = 0;
+  int64_t num_steps = 0;          // model steps executed
+  int32_t num_live_requests = 0;  // request actors alive (submitted, not finished)
+};
+
 class engine {
  public:
   virtual ~engine() = default;
@@ -69,9 +82,14 @@ class engine {
 
   virtual const model_info& info() const = 0;
   virtual const runtime::tokenizer& tokenizer() const = 0;
+  // Thread-safe, non-blocking.
+  virtual engine_stats stats() const { return {}; }
 };
 
-// Starts the actor system around `runner` (which the executor actor then owns).
+// Starts the actor system around `runner` (which the executor actor then owns). Errors: a null
+// tokenizer or runner, no KV blocks, max_model_len above the model's. The effective max_model_len
+// (info().max_model_len) is also capped to what the KV cache holds. Destroying the engine stops
+// every actor: unfinished generations get a final error event (status 503).
 result<std::unique_ptr<engine>> start_engine(const runtime::engine_config& config,
                                              std::shared_ptr<const runtime::tokenizer> tokenizer,
                                              std::unique_ptr<runtime::model_runner> runner,

@@ -1,0 +1,209 @@
+#include "actors/engine.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
+#include "actors/batcher.hpp"
+#include "actors/engine_counters.hpp"
+#include "actors/executor.hpp"
+#include "actors/kv_allocator_actor.hpp"
+#include "actors/request_actor.hpp"
+
+namespace troupe::actors {
+namespace {
+
+// The request actors alive, by engine id: engine::abort finds its target here, the engine's
+// destructor stops them all. Each actor removes itself when it terminates.
+class live_requests {
+ public:
+  void add(uint64_t id, request_actor handle) {
+    std::lock_guard lock{mutex_};
+    actors_.emplace(id, std::move(handle));
+  }
+  void remove(uint64_t id) {
+    std::lock_guard lock{mutex_};
+    actors_.erase(id);
+  }
+  request_actor find(uint64_t id) const {
+    std::lock_guard lock{mutex_};
+    auto it = actors_.find(id);
+    return it == actors_.end() ? request_actor{} : it->second;
+  }
+  std::vector<request_actor> all() const {
+    std::lock_guard lock{mutex_};
+    std::vector<request_actor> handles;
+    for (const auto& [id, handle] : actors_)
+      handles.push_back(handle);
+    return handles;
+  }
+  int32_t size() const {
+    std::lock_guard lock{mutex_};
+    return static_cast<int32_t>(actors_.size());
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_map<uint64_t, request_actor> actors_;
+};
+
+// Engine limits after reconciling the configuration with the model and the KV cache.
+struct engine_limits {
+  int32_t max_model_len = 0;
+  int32_t max_num_batched_tokens = 0;
+};
+
+result<engine_limits> resolve_limits(const runtime::engine_config& config,
+                                     const runtime::model_runner& runner, int32_t model_max_len) {
+  engine_limits limits;
+  limits.max_model_len = config.max_model_len > 0 ? config.max_model_len : model_max_len;
+  if (model_max_len > 0 && limits.max_model_len > model_max_len) {
+    return error{"max_model_len " + std::to_string(limits.max_model_len) +
+                 " exceeds the model's context length " + std::to_string(model_max_len)};
+  }
+  const int64_t kv_capacity = int64_t{runner.num_kv_blocks()} * runner.block_size();
+  if (runner.num_kv_blocks() <= 0 || runner.block_size() <= 0) {
+    return error{"the model runner has no KV cache blocks"};
+  }
+  if (limits.max_model_len <= 0 || limits.max_model_len > kv_capacity) {
+    // A request must fit the KV cache alone, or preemption could never make room for it.
+    spdlog::warn("max_model_len {} capped to the KV cache's capacity of {} tokens",
+                 limits.max_model_len, kv_capacity);
+    limits.max_model_len = static_cast<int32_t>(kv_capacity);
+  }
+  limits.max_num_batched_tokens = config.max_num_batched_tokens;
+  if (!config.enable_chunked_prefill && limits.max_num_batched_tokens < limits.max_model_len) {
+    // Without chunking a whole prompt (or a preempted request's recompute) must fit one step,
+    // as vLLM sizes the budget when chunked prefill is off.
+    limits.max_num_batched_tokens = limits.max_model_len;
+  }
+  if (limits.max_num_batched_tokens <= 0 || config.max_num_seqs <= 0) {
+    return error{"max_num_batched_tokens and max_num_seqs must be positive"};
+  }
+  return limits;
+}
+
+std::vector<int32_t> eog_token_ids(const runtime::tokenizer& tokenizer) {
+  std::vector<int32_t> ids;
+  for (int32_t id = 0; id < tokenizer.vocab_size(); ++id) {
+    if (tokenizer.is_eog(id)) ids.push_back(id);
+  }
+  return ids;
+}
+
+caf::actor_system_config& configure(caf::actor_system_config& cfg,
+                                    const runtime::engine_config& config) {
+  cfg.set("scheduler.max-threads", static_cast<size_t>(std::max(1, config.num_actor_threads)));
+  return cfg;
+}
+
+class engine_impl final : public engine {
+ public:
+  engine_impl(const runtime::engine_config& config, engine_limits limits,
+              std::shared_ptr<const runtime::tokenizer> tokenizer,
+              std::unique_ptr<runtime::model_runner> runner)
+      : system_(configure(cfg_, config)), tokenizer_(std::move(tokenizer)) {
+    info_.served_model_name = config.served_model_name;
+    info_.max_model_len = limits.max_model_len;
+    info_.created = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    allocator_ =
+        spawn_kv_allocator(system_, runner->num_kv_blocks(), runner->block_size(), counters_);
+    const int32_t vocab_size = std::min(runner->vocab_size(), tokenizer_->vocab_size());
+    executor_ = spawn_executor(system_, std::move(runner));
+    batcher_options options;
+    options.scheduler = {config.max_num_seqs, limits.max_num_batched_tokens,
+                         config.enable_chunked_prefill, limits.max_model_len};
+    options.max_waiting_requests = config.max_waiting_requests;
+    options.debug_log = spdlog::should_log(spdlog::level::debug);
+    batcher_ = spawn_batcher(system_, options, allocator_, executor_, counters_);
+    auto context = std::make_shared<request_context>();
+    context->tokenizer = tokenizer_;
+    context->batcher = batcher_;
+    context->max_model_len = limits.max_model_len;
+    context->vocab_size = vocab_size;
+    context->eog_token_ids = eog_token_ids(*tokenizer_);
+    context->log_requests = !config.disable_log_requests;
+    context_ = std::move(context);
+  }
+
+  // Stops the request actors first (their sinks get a final event), then the pipeline; the
+  // actor system's destructor then waits for every actor to finish.
+  ~engine_impl() override {
+    for (auto& handle : live_->all())
+      caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(batcher_, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(allocator_, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(executor_, caf::exit_reason::user_shutdown);
+    context_ = nullptr;
+    batcher_ = nullptr;
+    allocator_ = nullptr;
+    executor_ = nullptr;
+  }
+
+  uint64_t submit(generation_request request, std::shared_ptr<generation_sink> sink) override {
+    const uint64_t id = next_id_.fetch_add(1);
+    auto handle = spawn_request_actor(system_, context_, id, std::move(request), std::move(sink));
+    live_->add(id, handle);
+    // Runs at once if the actor has already terminated, so the entry never outlives it.
+    handle->attach_functor([live = live_, id] { live->remove(id); });
+    return id;
+  }
+
+  void abort(uint64_t id) override {
+    if (auto handle = live_->find(id)) caf::anon_send(handle, stop_generation{id});
+  }
+
+  const model_info& info() const override { return info_; }
+  const runtime::tokenizer& tokenizer() const override { return *tokenizer_; }
+
+  engine_stats stats() const override {
+    engine_stats s = counters_->snapshot();
+    s.num_live_requests = live_->size();
+    return s;
+  }
+
+ private:
+  std::shared_ptr<live_requests> live_ = std::make_shared<live_requests>();
+  std::shared_ptr<engine_counters> counters_ = std::make_shared<engine_counters>();
+  caf::actor_system_config cfg_;
+  caf::actor_system system_;  // after cfg_, before every handle: destroyed after them
+  std::shared_ptr<const runtime::tokenizer> tokenizer_;
+  model_info info_;
+  std::atomic<uint64_t> next_id_{1};
+  kv_allocator_actor allocator_;
+  executor_actor executor_;
+  batcher_actor batcher_;
+  std::shared_ptr<const request_context> context_;
+};
+
+}  // namespace
+
+result<std::unique_ptr<engine>> start_engine(const runtime::engine_config& config,
+                                             std::shared_ptr<const runtime::tokenizer> tokenizer,
+                                             std::unique_ptr<runtime::model_runner> runner,
+                                             int32_t model_max_len) {
+  if (!tokenizer || !runner) return error{"start_engine needs a tokenizer and a model runner"};
+  auto limits = resolve_limits(config, *runner, model_max_len);
+  if (!limits) return limits.err();
+  std::unique_ptr<engine> e =
+      std::make_unique<engine_impl>(config, *limits, std::move(tokenizer), std::move(runner));
+  spdlog::info("engine started: max_model_len {}, {} KV blocks, max_num_seqs {}, budget {} tokens",
+               limits->max_model_len, e->stats().num_kv_blocks_total, config.max_num_seqs,
+               limits->max_num_batched_tokens);
+  return e;
+}
+
+}  // namespace troupe::actors

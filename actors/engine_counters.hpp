@@ -1,0 +1,36 @@
+#pragma once
+// Load counters the actors publish and engine::stats() reads: telemetry only, never used to make
+// decisions, so relaxed atomics suffice.
+//
+// Thread: each counter has one writer (the allocator writes kv_*, the batcher the rest, the engine
+// num_live_requests); any thread reads.
+#include <atomic>
+#include <cstdint>
+
+#include "actors/engine.hpp"
+
+namespace troupe::actors {
+
+struct engine_counters {
+  std::atomic<int32_t> num_kv_blocks_total{0};
+  std::atomic<int32_t> num_kv_blocks_free{0};
+  std::atomic<int32_t> num_running{0};
+  std::atomic<int32_t> num_waiting{0};
+  std::atomic<int64_t> num_preemptions{0};
+  std::atomic<int64_t> num_steps{0};
+
+  engine_stats snapshot() const {
+    constexpr auto relaxed = std::memory_order_relaxed;
+    engine_stats s;
+    s.num_kv_blocks_total = num_kv_blocks_total.load(relaxed);
+    s.num_kv_blocks_free = num_kv_blocks_free.load(relaxed);
+    s.num_kv_blocks_used = s.num_kv_blocks_total - s.num_kv_blocks_free;
+    s.num_running = num_running.load(relaxed);
+    s.num_waiting = num_waiting.load(relaxed);
+    s.num_preemptions = num_preemptions.load(relaxed);
+    s.num_steps = num_steps.load(relaxed);
+    return s;
+  }
+};
+
+}  // namespace troupe::actors

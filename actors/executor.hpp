@@ -1,0 +1,17 @@
+#pragma once
+// The executor actor: owns the model runner and runs one step at a time on its own thread
+// (spawned detached, so a long forward never blocks the CAF workers).
+#include <memory>
+
+#include <caf/actor_system.hpp>
+
+#include "actors/messages.hpp"
+#include "runtime/model_runner.hpp"
+
+namespace troupe::actors {
+
+// requires: runner != nullptr. A runner that throws answers the step with an error.
+executor_actor spawn_executor(caf::actor_system& system,
+                              std::unique_ptr<runtime::model_runner> runner);
+
+}  // namespace troupe::actors

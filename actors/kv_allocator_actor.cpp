@@ -1,0 +1,55 @@
+#include "actors/kv_allocator_actor.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include <utility>
+
+#include "runtime/sched/kv_allocator.hpp"
+
+namespace troupe::actors {
+namespace {
+
+class kv_allocator_impl : public kv_allocator_actor::base {
+ public:
+  kv_allocator_impl(caf::actor_config& cfg, int32_t num_blocks, int32_t block_size,
+                    std::shared_ptr<engine_counters> counters)
+      : kv_allocator_actor::base(cfg),
+        allocator_(num_blocks, block_size),
+        counters_(std::move(counters)) {
+    counters_->num_kv_blocks_total = num_blocks;
+    publish();
+  }
+
+  behavior_type make_behavior() override {
+    return {
+        [this](reserve_blocks& msg) -> blocks_reserved {
+          blocks_reserved reply{allocator_.reserve(msg.proposal)};
+          publish();
+          return reply;
+        },
+        [this](release_blocks& msg) {
+          allocator_.release(msg.request_ids);
+          publish();
+        },
+    };
+  }
+
+ private:
+  void publish() {
+    counters_->num_kv_blocks_free.store(allocator_.cache().num_free_blocks(),
+                                        std::memory_order_relaxed);
+  }
+
+  runtime::kv_allocator allocator_;
+  std::shared_ptr<engine_counters> counters_;
+};
+
+}  // namespace
+
+kv_allocator_actor spawn_kv_allocator(caf::actor_system& system, int32_t num_blocks,
+                                      int32_t block_size,
+                                      std::shared_ptr<engine_counters> counters) {
+  return system.spawn<kv_allocator_impl>(num_blocks, block_size, std::move(counters));
+}
+
+}  // namespace troupe::actors

@@ -1,0 +1,182 @@
+#pragma once
+// Every message of the runtime actor system, sectioned by recipient, each section followed by
+// the recipient's typed interface (so a wrong send fails to compile). Messages carry values and
+// ids only. Internal to actors/: CAF headers stop here, engine.hpp never includes this.
+//
+//   request actor --submit_generation--> batcher --reserve_blocks--> kv allocator
+//        ^                                  |  <--blocks_reserved--
+//        +-------token_delta----------------+  --execute_step-----> executor
+//                                              <--step_executed----
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/model_runner.hpp"
+#include "runtime/sampling_params.hpp"
+#include "runtime/sched/request.hpp"
+#include "runtime/sched/step_types.hpp"
+
+namespace troupe::actors {
+
+// -- to request actor --
+
+// Tokens a request generated in one step; `finish` is set on its last delta (an aborted request
+// gets a last delta with no tokens and finish abort).
+struct token_delta {
+  uint64_t request_id = 0;
+  std::vector<int32_t> token_ids;
+  runtime::finish_reason finish = runtime::finish_reason::none;
+};
+
+// The request ends without (further) output; `status` is the HTTP status to report.
+struct request_failed {
+  uint64_t request_id = 0;
+  std::string message;
+  int32_t status = 500;
+};
+
+// engine::abort: the client is gone. The request actor forwards it to the batcher behind its own
+// submit_generation, so an abort can never overtake the submission it cancels.
+struct stop_generation {
+  uint64_t request_id = 0;
+};
+
+using request_actor = caf::typed_actor<caf::reacts_to<token_delta>, caf::reacts_to<request_failed>,
+                                       caf::reacts_to<stop_generation>>;
+
+// -- to batcher --
+
+struct submit_generation {
+  runtime::request_spec spec;  // validated: non-empty prompt within max_model_len
+  request_actor client;        // receives token_delta / request_failed
+};
+
+struct abort_generation {
+  uint64_t request_id = 0;
+};
+
+using batcher_actor =
+    caf::typed_actor<caf::reacts_to<submit_generation>, caf::reacts_to<abort_generation>>;
+
+// -- to kv allocator --
+
+struct reserve_blocks {
+  runtime::step_proposal proposal;
+};
+
+struct blocks_reserved {
+  runtime::step_grant grant;
+};
+
+// Finished or aborted requests: their blocks go back to the pool.
+struct release_blocks {
+  std::vector<uint64_t> request_ids;
+};
+
+using kv_allocator_actor = caf::typed_actor<caf::replies_to<reserve_blocks>::with<blocks_reserved>,
+                                            caf::reacts_to<release_blocks>>;
+
+// -- to executor --
+
+struct execute_step {
+  runtime::step_batch batch;
+};
+
+struct step_executed {
+  std::vector<runtime::sampled_token> tokens;  // one per sampling sequence, in batch order
+};
+
+using executor_actor = caf::typed_actor<caf::replies_to<execute_step>::with<step_executed>>;
+
+// -- inspect --
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_delta& x) {
+  return f(caf::meta::type_name("token_delta"), x.request_id, x.token_ids, x.finish);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request_failed& x) {
+  return f(caf::meta::type_name("request_failed"), x.request_id, x.message, x.status);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stop_generation& x) {
+  return f(caf::meta::type_name("stop_generation"), x.request_id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, submit_generation& x) {
+  return f(caf::meta::type_name("submit_generation"), x.spec, x.client);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, abort_generation& x) {
+  return f(caf::meta::type_name("abort_generation"), x.request_id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reserve_blocks& x) {
+  return f(caf::meta::type_name("reserve_blocks"), x.proposal);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, blocks_reserved& x) {
+  return f(caf::meta::type_name("blocks_reserved"), x.grant);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, release_blocks& x) {
+  return f(caf::meta::type_name("release_blocks"), x.request_ids);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, execute_step& x) {
+  return f(caf::meta::type_name("execute_step"), x.batch);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, step_executed& x) {
+  return f(caf::meta::type_name("step_executed"), x.tokens);
+}
+
+}  // namespace troupe::actors
+
+// The runtime value types inside the messages, found by argument-dependent lookup.
+namespace troupe::runtime {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sampling_params& x) {
+  return f(caf::meta::type_name("sampling_params"), x.temperature, x.top_p, x.top_k, x.seed);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request_spec& x) {
+  return f(caf::meta::type_name("request_spec"), x.id, x.prompt_token_ids, x.max_tokens,
+           x.stop_token_ids, x.ignore_eos, x.sampling);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, slot_demand& x) {
+  return f(caf::meta::type_name("slot_demand"), x.request_id, x.num_total_tokens);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, step_proposal& x) {
+  return f(caf::meta::type_name("step_proposal"), x.running, x.running_rest, x.waiting);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, block_grant& x) {
+  return f(caf::meta::type_name("block_grant"), x.request_id, x.new_block_ids);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, step_grant& x) {
+  return f(caf::meta::type_name("step_grant"), x.running, x.admitted, x.preempted);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, seq_step& x) {
+  return f(caf::meta::type_name("seq_step"), x.seq_id, x.num_tokens, x.start_pos, x.block_table,
+           x.sample, x.sampling, x.output_index);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, step_batch& x) {
+  return f(caf::meta::type_name("step_batch"), x.token_ids, x.seqs);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sampled_token& x) {
+  return f(caf::meta::type_name("sampled_token"), x.seq_id, x.token_id, x.logprob);
+}
+
+}  // namespace troupe::runtime

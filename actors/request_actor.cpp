@@ -1,0 +1,175 @@
+#include "actors/request_actor.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include <chrono>
+#include <random>
+#include <string>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+namespace troupe::actors {
+namespace {
+
+std::string too_long_message(int32_t max_model_len, int32_t num_prompt, int32_t max_tokens) {
+  if (max_tokens <= 0) {
+    return "This model's maximum context length is " + std::to_string(max_model_len) +
+           " tokens. However, your request has " + std::to_string(num_prompt) +
+           " input tokens. Please reduce the length of the input messages.";
+  }
+  return "This model's maximum context length is " + std::to_string(max_model_len) +
+         " tokens. However, you requested " + std::to_string(num_prompt + max_tokens) +
+         " tokens (" + std::to_string(num_prompt) + " in the messages, " +
+         std::to_string(max_tokens) + " in the completion). Please reduce the length of the " +
+         "messages or completion.";
+}
+
+uint64_t random_seed() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t seed = 0;
+  while (seed == 0)
+    seed = rng();
+  return seed;
+}
+
+class request_actor_impl : public request_actor::base {
+ public:
+  request_actor_impl(caf::actor_config& cfg, std::shared_ptr<const request_context> context,
+                     uint64_t id, generation_request request, std::shared_ptr<generation_sink> sink)
+      : request_actor::base(cfg),
+        context_(std::move(context)),
+        id_(id),
+        request_(std::move(request)),
+        sink_(std::move(sink)),
+        detokenizer_(context_->tokenizer, /*skip_special=*/true) {}
+
+  behavior_type make_behavior() override {
+    start_ = std::chrono::steady_clock::now();
+    if (auto spec = make_spec()) {
+      num_prompt_tokens_ = static_cast<int32_t>(spec->prompt_token_ids.size());
+      log_start(*spec);
+      send(context_->batcher,
+           submit_generation{std::move(*spec), caf::actor_cast<request_actor>(this)});
+    } else {
+      fail(spec.message(), 400);
+    }
+    return {
+        [this](token_delta& msg) { on_delta(msg); },
+        [this](request_failed& msg) { fail(msg.message, msg.status); },
+        [this](stop_generation&) { send(context_->batcher, abort_generation{id_}); },
+    };
+  }
+
+  void on_exit() override {
+    if (!finished_) emit_error("the engine shut down before the request finished", 503);
+    context_ = nullptr;  // drops the batcher handle: no cycle with the batcher's client table
+  }
+
+ private:
+  // Tokenizes and validates; errors become 400s.
+  result<runtime::request_spec> make_spec() {
+    runtime::request_spec spec;
+    spec.id = id_;
+    spec.prompt_token_ids =
+        request_.prompt_token_ids.empty()
+            ? context_->tokenizer->encode(request_.prompt, request_.add_special_tokens)
+            : std::move(request_.prompt_token_ids);
+    const auto num_prompt = static_cast<int32_t>(spec.prompt_token_ids.size());
+    if (num_prompt == 0) return error{"The decoder prompt cannot be empty"};
+    for (int32_t token : spec.prompt_token_ids) {
+      if (token < 0 || token >= context_->vocab_size) {
+        return error{"Token id " + std::to_string(token) + " is out of vocabulary"};
+      }
+    }
+    const int32_t max_len = context_->max_model_len;
+    const int32_t max_tokens = request_.max_tokens;
+    if (num_prompt >= max_len || (max_tokens > 0 && num_prompt + max_tokens > max_len)) {
+      return error{too_long_message(max_len, num_prompt, max_tokens)};
+    }
+    spec.max_tokens = max_tokens > 0 ? max_tokens : max_len - num_prompt;
+    spec.stop_token_ids = context_->eog_token_ids;
+    spec.ignore_eos = request_.ignore_eos;
+    spec.sampling = request_.sampling;
+    if (spec.sampling.seed == 0) spec.sampling.seed = random_seed();
+    return spec;
+  }
+
+  void on_delta(token_delta& msg) {
+    generation_event event;
+    for (int32_t token : msg.token_ids)
+      event.text += detokenizer_.push(token);
+    num_output_tokens_ += static_cast<int32_t>(msg.token_ids.size());
+    event.token_ids = std::move(msg.token_ids);
+    if (msg.finish != runtime::finish_reason::none) {
+      event.text += detokenizer_.finish();
+      event.finished = true;
+      event.finish_reason = std::string{runtime::to_string(msg.finish)};
+    }
+    emit(std::move(event));
+    if (finished_) {
+      log_finish(runtime::to_string(msg.finish));
+      quit();
+    }
+  }
+
+  void fail(const std::string& message, int32_t status) {
+    emit_error(message, status);
+    if (context_->log_requests) {
+      spdlog::info("request {} ({}) failed with {}: {}", id_, request_.request_id, status, message);
+    }
+    quit();
+  }
+
+  void emit_error(const std::string& message, int32_t status) {
+    generation_event event;
+    event.finished = true;
+    event.error = message;
+    event.error_status = status;
+    emit(std::move(event));
+  }
+
+  void emit(generation_event event) {
+    event.num_prompt_tokens = num_prompt_tokens_;
+    event.num_output_tokens = num_output_tokens_;
+    finished_ = event.finished;
+    sink_->on_event(std::move(event));
+  }
+
+  void log_start(const runtime::request_spec& spec) const {
+    if (!context_->log_requests) return;
+    spdlog::info("request {} ({}): {} prompt tokens, max_tokens {}, temperature {}, seed {}", id_,
+                 request_.request_id, spec.prompt_token_ids.size(), spec.max_tokens,
+                 spec.sampling.temperature, spec.sampling.seed);
+  }
+
+  void log_finish(std::string_view reason) const {
+    if (!context_->log_requests) return;
+    const auto elapsed = std::chrono::steady_clock::now() - start_;
+    spdlog::info("request {} ({}) finished ({}): {} prompt + {} output tokens in {} ms", id_,
+                 request_.request_id, reason, num_prompt_tokens_, num_output_tokens_,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+  }
+
+  std::shared_ptr<const request_context> context_;
+  uint64_t id_;
+  generation_request request_;
+  std::shared_ptr<generation_sink> sink_;
+  runtime::incremental_detokenizer detokenizer_;
+  int32_t num_prompt_tokens_ = 0;
+  int32_t num_output_tokens_ = 0;
+  bool finished_ = false;  // the final event went out
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
+request_actor spawn_request_actor(caf::actor_system& system,
+                                  std::shared_ptr<const request_context> context, uint64_t id,
+                                  generation_request request,
+                                  std::shared_ptr<generation_sink> sink) {
+  return system.spawn<request_actor_impl>(std::move(context), id, std::move(request),
+                                          std::move(sink));
+}
+
+}  // namespace troupe::actors
