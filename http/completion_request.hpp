@@ -1,0 +1,41 @@
+#pragma once
+// Parsing and validation of a POST /v1/completions body (OpenAI/vLLM names and defaults).
+//
+// Supported: model, prompt (a string, a list of one string, a list of token ids, or a list of one
+// list of token ids), max_tokens, temperature, top_p, top_k, seed, n (= 1), stream,
+// stream_options.include_usage, ignore_eos, add_special_tokens. Parameters troupe does not
+// implement yet (stop, logprobs, echo, best_of > 1, penalties, logit_bias, ...) are rejected with
+// a 400 when set to anything but their neutral value, never silently ignored. Unknown keys are
+// ignored, as vLLM does.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "actors/engine.hpp"
+#include "http/api_error.hpp"
+
+namespace troupe::http {
+
+struct completion_request {
+  // prompt or prompt_token_ids, max_tokens (0 = up to the model's length, from "max_tokens":
+  // null), ignore_eos, add_special_tokens and sampling. request_id is left to the caller.
+  actors::generation_request generation;
+  // "max_tokens": 0 asks for no output at all: the server answers without the engine.
+  bool zero_max_tokens = false;
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+};
+
+struct completion_limits {
+  std::string served_model_name;
+  int32_t vocab_size = 0;  // prompt token ids must be in [0, vocab_size); 0 = unchecked
+};
+
+// Parses `body`. Errors: 400 for malformed JSON, wrong types, out-of-range or unsupported values;
+// 404 when "model" names another model than the served one. `default_seed` is used when the
+// request sets no seed (the caller draws it at random).
+std::variant<completion_request, api_error> parse_completion_request(
+    std::string_view body, const completion_limits& limits, uint64_t default_seed);
+
+}  // namespace troupe::http

@@ -1,0 +1,59 @@
+#pragma once
+// Turns one generation's engine events into the bytes of its HTTP response: a JSON completion,
+// or a stream of server-sent events (one chunk per event with new text, the finish reason on the
+// last, an optional usage chunk, then [DONE]).
+//
+// The response head is deferred to the first event, so an engine error reported first becomes a
+// plain JSON error with the engine's status instead of a stream; an error after the stream has
+// started becomes a `data: {"error": ...}` event followed by [DONE].
+//
+// Thread: not thread-safe; the owning HTTP session calls it from its strand only.
+#include <string>
+
+#include "actors/engine.hpp"
+#include "http/openai_json.hpp"
+
+namespace troupe::http {
+
+struct responder_options {
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+  bool keep_alive = true;      // what the client asked for
+  // false for HTTP/1.0 clients: a stream is then sent unframed and ends by closing.
+  bool chunked = true;
+};
+
+class completion_responder {
+ public:
+  completion_responder(completion_meta meta, responder_options options);
+
+  // Consumes the next event and returns the bytes to send (possibly empty). The terminal event
+  // (finished, or an error) completes the response; later events are ignored.
+  std::string on_event(const actors::generation_event& event);
+
+  bool done() const { return done_; }
+  // Whether the connection may serve another request after this response.
+  bool keep_alive() const;
+  int status() const { return status_; }  // 0 until the head has been produced
+  const std::string& finish_reason() const { return finish_reason_; }
+  const completion_usage& usage() const { return usage_; }
+  const completion_meta& meta() const { return meta_; }
+
+ private:
+  std::string on_complete_event(const actors::generation_event& event);
+  std::string on_stream_event(const actors::generation_event& event);
+  std::string stream_head();
+  std::string stream_end();
+  std::string frame(std::string_view bytes) const;
+  std::string error_response(const actors::generation_event& event);
+
+  completion_meta meta_;
+  responder_options options_;
+  completion_usage usage_;
+  std::string text_;  // non-streaming: the accumulated completion
+  std::string finish_reason_;
+  int status_ = 0;
+  bool done_ = false;
+};
+
+}  // namespace troupe::http

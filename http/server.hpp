@@ -1,0 +1,56 @@
+#pragma once
+// The OpenAI/vLLM-compatible HTTP front end: POST /v1/completions (JSON or server-sent events),
+// GET /v1/models, GET /health. Talks to the engine only through actors::engine.
+//
+// Inside (http/server.cpp, http/session.cpp): one Boost.Asio io_context run by num_io_threads
+// threads; an acceptor; one session per connection on its own strand (keep-alive, request size
+// and idle limits). A session submits a generation with a sink that posts the engine's events
+// back to its strand; a client that disconnects mid-generation gets its request aborted.
+// No Beast or Asio header appears here.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "actors/engine.hpp"
+#include "runtime/result.hpp"
+
+namespace troupe::http {
+
+struct server_options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8000;  // 0 = an ephemeral port (see server::port())
+  int32_t num_io_threads = 1;
+  bool disable_log_requests = false;      // else one info line per request
+  std::size_t max_body_bytes = 8u << 20;  // larger request bodies get 413
+  // A connection that does not deliver a complete request within this time while no response of
+  // it is in progress (idle keep-alive, slow headers or body) is closed.
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(30)};
+};
+
+class server {
+ public:
+  class impl;
+  explicit server(std::unique_ptr<impl> impl);
+  ~server();  // stop() and wait()
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // The bound port (the real one when options.port was 0).
+  uint16_t port() const;
+  // Stops accepting, closes every connection and aborts their generations. Thread-safe,
+  // idempotent, returns at once; must not be called from a handler thread together with wait().
+  void stop();
+  // Blocks until stop() has taken effect and the I/O threads have exited.
+  void wait();
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+// Binds and starts serving. Errors (unresolvable host, port in use, ...) are values.
+// Requires: `engine` outlives the returned server.
+result<std::unique_ptr<server>> start_server(actors::engine& engine, server_options options);
+
+}  // namespace troupe::http

@@ -1,0 +1,45 @@
+#pragma once
+// Internal to http/: what the listener (server.cpp) and the connections (session.cpp) share.
+// Only Asio's socket type appears here; Beast stays inside session.cpp.
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "actors/engine.hpp"
+#include "http/server.hpp"
+
+namespace troupe::http {
+
+class session;
+
+// Engine events reach a session by being posted to its strand. The server closes the gate before
+// its io_context is destroyed, so an event the engine delivers later (an abort acknowledged after
+// shutdown) is dropped instead of being posted to a dead executor.
+struct event_gate {
+  std::mutex mu;
+  bool open = true;  // guarded by mu
+};
+
+struct server_context {
+  server_context(actors::engine& e, server_options o) : engine(e), options(std::move(o)) {}
+
+  actors::engine& engine;
+  const server_options options;
+  const std::shared_ptr<event_gate> gate = std::make_shared<event_gate>();
+
+  std::mutex sessions_mu;
+  bool stopping = false;                         // guarded by sessions_mu
+  std::vector<std::weak_ptr<session>> sessions;  // guarded by sessions_mu
+};
+
+// Serves the accepted `socket`, whose executor must be a strand. Thread: the acceptor's.
+// Does nothing (the socket closes) once close_all_sessions() has run.
+void start_session(boost::asio::ip::tcp::socket socket, const std::shared_ptr<server_context>& ctx);
+
+// Marks the server stopping and closes every live connection on its own strand, aborting its
+// generation if one is running. Thread-safe.
+void close_all_sessions(server_context& ctx);
+
+}  // namespace troupe::http

@@ -1,0 +1,166 @@
+#include "http/completion_request.hpp"
+
+#include <cstdint>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace troupe::http {
+namespace {
+
+const completion_limits limits{"smollm", 1000};
+constexpr uint64_t default_seed = 4242;
+
+completion_request parse_ok(const std::string& body) {
+  auto parsed = parse_completion_request(body, limits, default_seed);
+  if (auto* error = std::get_if<api_error>(&parsed)) {
+    ADD_FAILURE() << body << " -> " << error->status << " " << error->message;
+    return {};
+  }
+  return std::get<completion_request>(std::move(parsed));
+}
+
+api_error parse_error(const std::string& body) {
+  auto parsed = parse_completion_request(body, limits, default_seed);
+  if (auto* error = std::get_if<api_error>(&parsed)) return *error;
+  ADD_FAILURE() << body << " was accepted";
+  return {};
+}
+
+TEST(parse_completion_request, defaults_follow_openai) {
+  completion_request r = parse_ok(R"({"prompt": "Hi"})");
+  EXPECT_EQ(r.generation.prompt, "Hi");
+  EXPECT_TRUE(r.generation.prompt_token_ids.empty());
+  EXPECT_EQ(r.generation.max_tokens, 16);
+  EXPECT_FALSE(r.zero_max_tokens);
+  EXPECT_FLOAT_EQ(r.generation.sampling.temperature, 1.0f);
+  EXPECT_FLOAT_EQ(r.generation.sampling.top_p, 1.0f);
+  EXPECT_EQ(r.generation.sampling.top_k, -1);
+  EXPECT_EQ(r.generation.sampling.seed, default_seed);
+  EXPECT_FALSE(r.stream);
+  EXPECT_FALSE(r.include_usage);
+  EXPECT_FALSE(r.generation.ignore_eos);
+  EXPECT_TRUE(r.generation.add_special_tokens);
+}
+
+TEST(parse_completion_request, reads_every_supported_field) {
+  completion_request r = parse_ok(R"({"model": "smollm", "prompt": "Hi", "max_tokens": 7,
+      "temperature": 0.5, "top_p": 0.9, "top_k": 40, "seed": 7, "n": 1, "stream": true,
+      "stream_options": {"include_usage": true}, "ignore_eos": true,
+      "add_special_tokens": false, "user": "ignored", "unknown_key": [1, 2]})");
+  EXPECT_EQ(r.generation.max_tokens, 7);
+  EXPECT_FLOAT_EQ(r.generation.sampling.temperature, 0.5f);
+  EXPECT_FLOAT_EQ(r.generation.sampling.top_p, 0.9f);
+  EXPECT_EQ(r.generation.sampling.top_k, 40);
+  EXPECT_EQ(r.generation.sampling.seed, 7u);
+  EXPECT_TRUE(r.stream);
+  EXPECT_TRUE(r.include_usage);
+  EXPECT_TRUE(r.generation.ignore_eos);
+  EXPECT_FALSE(r.generation.add_special_tokens);
+}
+
+TEST(parse_completion_request, null_means_default_and_null_max_tokens_means_model_length) {
+  completion_request r = parse_ok(
+      R"({"prompt": "Hi", "max_tokens": null, "temperature": null, "seed": null, "stop": null})");
+  EXPECT_EQ(r.generation.max_tokens, 0);
+  EXPECT_FALSE(r.zero_max_tokens);
+  EXPECT_FLOAT_EQ(r.generation.sampling.temperature, 1.0f);
+  EXPECT_TRUE(parse_ok(R"({"prompt": "Hi", "max_tokens": 0})").zero_max_tokens);
+  EXPECT_EQ(parse_ok(R"({"prompt": "Hi", "max_tokens": 16.0})").generation.max_tokens, 16);
+}
+
+TEST(parse_completion_request, seed_covers_the_unsigned_64bit_range) {
+  EXPECT_EQ(parse_ok(R"({"prompt": "a", "seed": 18446744073709551615})").generation.sampling.seed,
+            UINT64_MAX);
+  EXPECT_EQ(parse_ok(R"({"prompt": "a", "seed": -1})").generation.sampling.seed, UINT64_MAX);
+}
+
+TEST(parse_completion_request, prompt_shapes) {
+  EXPECT_EQ(parse_ok(R"({"prompt": ["one"]})").generation.prompt, "one");
+  EXPECT_EQ(parse_ok(R"({"prompt": [1, 2, 999]})").generation.prompt_token_ids,
+            (std::vector<int32_t>{1, 2, 999}));
+  EXPECT_EQ(parse_ok(R"({"prompt": [[5, 6]]})").generation.prompt_token_ids,
+            (std::vector<int32_t>{5, 6}));
+
+  api_error batch = parse_error(R"({"prompt": ["a", "b"]})");
+  EXPECT_EQ(batch.status, 400);
+  EXPECT_NE(batch.message.find("not supported"), std::string::npos) << batch.message;
+  EXPECT_EQ(parse_error(R"({"prompt": [[1], [2]]})").status, 400);
+  EXPECT_EQ(parse_error(R"({"prompt": []})").status, 400);
+  EXPECT_EQ(parse_error(R"({"prompt": [1, "a"]})").status, 400);
+  EXPECT_EQ(parse_error(R"({"prompt": [1000]})").status, 400);  // vocab is 1000
+  EXPECT_EQ(parse_error(R"({"prompt": [-1]})").status, 400);
+  EXPECT_EQ(parse_error(R"({"prompt": 5})").param, "prompt");
+  EXPECT_EQ(parse_error(R"({"max_tokens": 5})").param, "prompt");
+}
+
+TEST(parse_completion_request, wrong_types_and_ranges_are_400_with_the_param) {
+  struct bad_case {
+    const char* body;
+    const char* param;
+  };
+  for (const bad_case& c : {
+           bad_case{R"({"prompt": "a", "max_tokens": "x"})", "max_tokens"},
+           bad_case{R"({"prompt": "a", "max_tokens": -1})", "max_tokens"},
+           bad_case{R"({"prompt": "a", "max_tokens": 1.5})", "max_tokens"},
+           bad_case{R"({"prompt": "a", "temperature": -1})", "temperature"},
+           bad_case{R"({"prompt": "a", "temperature": "hot"})", "temperature"},
+           bad_case{R"({"prompt": "a", "top_p": 0})", "top_p"},
+           bad_case{R"({"prompt": "a", "top_p": 1.5})", "top_p"},
+           bad_case{R"({"prompt": "a", "top_k": -2})", "top_k"},
+           bad_case{R"({"prompt": "a", "seed": 1.5})", "seed"},
+           bad_case{R"({"prompt": "a", "stream": "yes"})", "stream"},
+           bad_case{R"({"prompt": "a", "ignore_eos": 1})", "ignore_eos"},
+           bad_case{R"({"prompt": "a", "n": 2})", "n"},
+           bad_case{R"({"prompt": "a", "n": 0})", "n"},
+           bad_case{R"({"prompt": "a", "model": 3})", "model"},
+           bad_case{R"({"prompt": "a", "stream_options": {"include_usage": true}})",
+                    "stream_options"},
+       }) {
+    api_error e = parse_error(c.body);
+    EXPECT_EQ(e.status, 400) << c.body;
+    EXPECT_EQ(e.param, c.param) << c.body;
+    EXPECT_FALSE(e.message.empty());
+  }
+}
+
+TEST(parse_completion_request, malformed_json_is_400) {
+  EXPECT_EQ(parse_error(R"({"prompt": )").status, 400);
+  EXPECT_EQ(parse_error("").status, 400);
+  EXPECT_EQ(parse_error(R"(["prompt"])").status, 400);
+  EXPECT_EQ(parse_error("{\"prompt\": \"\xff\xfe\"}").status, 400);  // not UTF-8
+}
+
+TEST(parse_completion_request, unknown_model_is_404_with_vllm_message) {
+  api_error e = parse_error(R"({"model": "gpt-4", "prompt": "a"})");
+  EXPECT_EQ(e.status, 404);
+  EXPECT_EQ(e.message, "The model `gpt-4` does not exist.");
+}
+
+TEST(parse_completion_request, unsupported_parameters_are_rejected_unless_neutral) {
+  for (const char* body : {
+           R"({"prompt": "a", "stop": "\n"})",
+           R"({"prompt": "a", "stop": ["x"]})",
+           R"({"prompt": "a", "logprobs": 0})",
+           R"({"prompt": "a", "echo": true})",
+           R"({"prompt": "a", "best_of": 2})",
+           R"({"prompt": "a", "presence_penalty": 0.5})",
+           R"({"prompt": "a", "frequency_penalty": -1})",
+           R"({"prompt": "a", "repetition_penalty": 1.1})",
+           R"({"prompt": "a", "logit_bias": {"50256": -100}})",
+           R"({"prompt": "a", "suffix": "end"})",
+           R"({"prompt": "a", "guided_json": {}})",
+           R"({"prompt": "a", "skip_special_tokens": false})",
+       }) {
+    api_error e = parse_error(body);
+    EXPECT_EQ(e.status, 400) << body;
+    EXPECT_NE(e.message.find("not supported"), std::string::npos) << body;
+    EXPECT_FALSE(e.param.empty()) << body;
+  }
+  parse_ok(R"({"prompt": "a", "stop": [], "logprobs": null, "echo": false, "best_of": 1,
+      "presence_penalty": 0, "frequency_penalty": 0.0, "repetition_penalty": 1, "logit_bias": {},
+      "suffix": null, "skip_special_tokens": true, "response_format": {"type": "text"}})");
+}
+
+}  // namespace
+}  // namespace troupe::http

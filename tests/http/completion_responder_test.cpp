@@ -1,0 +1,175 @@
+#include "http/completion_responder.hpp"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include "http/wire.hpp"
+
+namespace troupe::http {
+namespace {
+
+const completion_meta meta{"cmpl-0123", 1700000000, "smollm"};
+
+actors::generation_event text_event(std::string text, int32_t num_output) {
+  actors::generation_event e;
+  e.text = std::move(text);
+  e.num_prompt_tokens = 4;
+  e.num_output_tokens = num_output;
+  return e;
+}
+
+actors::generation_event final_event(std::string text, int32_t num_output, std::string reason) {
+  actors::generation_event e = text_event(std::move(text), num_output);
+  e.finished = true;
+  e.finish_reason = std::move(reason);
+  return e;
+}
+
+actors::generation_event error_event(int status, std::string message) {
+  actors::generation_event e;
+  e.error = std::move(message);
+  e.error_status = status;
+  return e;
+}
+
+// Splits a chunked body into its chunks; fails the test on bad framing.
+std::vector<std::string> dechunk(std::string_view body) {
+  std::vector<std::string> chunks;
+  while (true) {
+    size_t eol = body.find("\r\n");
+    if (eol == std::string_view::npos) {
+      ADD_FAILURE() << "unterminated chunk size";
+      return chunks;
+    }
+    size_t size = std::stoul(std::string(body.substr(0, eol)), nullptr, 16);
+    if (size == 0) {
+      EXPECT_EQ(body.substr(eol), "\r\n\r\n");
+      return chunks;
+    }
+    chunks.emplace_back(body.substr(eol + 2, size));
+    EXPECT_EQ(body.substr(eol + 2 + size, 2), "\r\n");
+    body.remove_prefix(eol + 4 + size);
+  }
+}
+
+std::pair<std::string, std::string> split_head(const std::string& response) {
+  size_t end = response.find("\r\n\r\n");
+  EXPECT_NE(end, std::string::npos);
+  return {response.substr(0, end + 4), response.substr(end + 4)};
+}
+
+rapidjson::Document json(std::string_view text) {
+  rapidjson::Document doc;
+  doc.Parse(text.data(), text.size());
+  EXPECT_FALSE(doc.HasParseError()) << text;
+  return doc;
+}
+
+TEST(wire, frames_chunks_and_heads) {
+  EXPECT_EQ(format_chunk(std::string(26, 'a')), "1a\r\n" + std::string(26, 'a') + "\r\n");
+  EXPECT_EQ(sse_event("{}"), "data: {}\n\n");
+  std::string head = format_head(response_head{404, json_content_type, 12, false, false});
+  EXPECT_EQ(head.rfind("HTTP/1.1 404 Not Found\r\n", 0), 0u);
+  EXPECT_NE(head.find("Content-Length: 12\r\n"), std::string::npos);
+  EXPECT_NE(head.find("Connection: close\r\n\r\n"), std::string::npos);
+  std::string stream = format_head(response_head{200, sse_content_type, std::nullopt, true, true});
+  EXPECT_NE(stream.find("Transfer-Encoding: chunked\r\n"), std::string::npos);
+  EXPECT_EQ(stream.find("Content-Length"), std::string::npos);
+}
+
+TEST(completion_responder, non_streaming_accumulates_into_one_completion) {
+  completion_responder r(meta, responder_options{});
+  EXPECT_EQ(r.on_event(text_event("Hello", 1)), "");
+  EXPECT_FALSE(r.done());
+  std::string response = r.on_event(final_event(" world", 2, "length"));
+  ASSERT_TRUE(r.done());
+  EXPECT_EQ(r.status(), 200);
+  EXPECT_TRUE(r.keep_alive());
+  auto [head, body] = split_head(response);
+  EXPECT_NE(head.find("Content-Length: " + std::to_string(body.size())), std::string::npos);
+  rapidjson::Document doc = json(body);
+  EXPECT_STREQ(doc["id"].GetString(), "cmpl-0123");
+  EXPECT_STREQ(doc["object"].GetString(), "text_completion");
+  EXPECT_EQ(doc["created"].GetInt64(), 1700000000);
+  EXPECT_STREQ(doc["model"].GetString(), "smollm");
+  const auto& choice = doc["choices"][0];
+  EXPECT_EQ(choice["index"].GetInt(), 0);
+  EXPECT_STREQ(choice["text"].GetString(), "Hello world");
+  EXPECT_TRUE(choice["logprobs"].IsNull());
+  EXPECT_STREQ(choice["finish_reason"].GetString(), "length");
+  EXPECT_TRUE(choice["stop_reason"].IsNull());
+  EXPECT_TRUE(choice["prompt_logprobs"].IsNull());
+  EXPECT_EQ(doc["usage"]["prompt_tokens"].GetInt(), 4);
+  EXPECT_EQ(doc["usage"]["completion_tokens"].GetInt(), 2);
+  EXPECT_EQ(doc["usage"]["total_tokens"].GetInt(), 6);
+  EXPECT_TRUE(doc["usage"]["prompt_tokens_details"].IsNull());
+  EXPECT_EQ(r.on_event(final_event("late", 3, "stop")), "");  // ignored after the end
+}
+
+TEST(completion_responder, streaming_sends_a_chunk_per_event_usage_and_done) {
+  completion_responder r(meta, responder_options{.stream = true, .include_usage = true});
+  std::string bytes = r.on_event(text_event("He", 1));
+  bytes += r.on_event(text_event("", 1));  // no new text: nothing to send
+  bytes += r.on_event(final_event("llo", 2, "stop"));
+  ASSERT_TRUE(r.done());
+  auto [head, body] = split_head(bytes);
+  EXPECT_NE(head.find("text/event-stream"), std::string::npos);
+  std::vector<std::string> chunks = dechunk(body);
+  ASSERT_EQ(chunks.size(), 4u);
+  rapidjson::Document first = json(chunks[0].substr(6));
+  EXPECT_STREQ(first["choices"][0]["text"].GetString(), "He");
+  EXPECT_TRUE(first["choices"][0]["finish_reason"].IsNull());
+  EXPECT_TRUE(first["usage"].IsNull());
+  rapidjson::Document last = json(chunks[1].substr(6));
+  EXPECT_STREQ(last["choices"][0]["text"].GetString(), "llo");
+  EXPECT_STREQ(last["choices"][0]["finish_reason"].GetString(), "stop");
+  rapidjson::Document usage = json(chunks[2].substr(6));
+  EXPECT_EQ(usage["choices"].Size(), 0u);
+  EXPECT_EQ(usage["usage"]["completion_tokens"].GetInt(), 2);
+  EXPECT_EQ(chunks[3], "data: [DONE]\n\n");
+}
+
+TEST(completion_responder, first_error_is_a_json_error_not_a_stream) {
+  completion_responder r(meta, responder_options{.stream = true});
+  std::string response = r.on_event(error_event(400, "prompt is too long"));
+  ASSERT_TRUE(r.done());
+  EXPECT_EQ(r.status(), 400);
+  auto [head, body] = split_head(response);
+  EXPECT_EQ(head.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u);
+  EXPECT_NE(head.find("application/json"), std::string::npos);
+  rapidjson::Document doc = json(body);
+  EXPECT_STREQ(doc["error"]["message"].GetString(), "prompt is too long");
+  EXPECT_STREQ(doc["error"]["type"].GetString(), "BadRequestError");
+  EXPECT_TRUE(doc["error"]["param"].IsNull());
+  EXPECT_EQ(doc["error"]["code"].GetInt(), 400);
+}
+
+TEST(completion_responder, error_after_start_is_an_error_event_then_done) {
+  completion_responder r(meta, responder_options{.stream = true});
+  std::string bytes = r.on_event(text_event("a", 1));
+  bytes += r.on_event(error_event(503, "shutting down"));
+  ASSERT_TRUE(r.done());
+  EXPECT_EQ(r.status(), 200);
+  std::vector<std::string> chunks = dechunk(split_head(bytes).second);
+  ASSERT_EQ(chunks.size(), 3u);
+  rapidjson::Document error = json(chunks[1].substr(6));
+  EXPECT_EQ(error["error"]["code"].GetInt(), 503);
+  EXPECT_STREQ(error["error"]["type"].GetString(), "ServiceUnavailableError");
+  EXPECT_EQ(chunks[2], "data: [DONE]\n\n");
+}
+
+TEST(completion_responder, http10_stream_is_unframed_and_closes) {
+  completion_responder r(meta, responder_options{.stream = true, .chunked = false});
+  std::string bytes = r.on_event(final_event("x", 1, "length"));
+  EXPECT_FALSE(r.keep_alive());
+  auto [head, body] = split_head(bytes);
+  EXPECT_NE(head.find("Connection: close"), std::string::npos);
+  EXPECT_EQ(body.rfind("data: {", 0), 0u);
+  EXPECT_NE(body.find("\n\ndata: [DONE]\n\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace troupe::http
