@@ -1,0 +1,226 @@
+// The troupe command line: flag syntax, the user's vLLM serve line, errors, help text.
+#include "tools/cli/flags.hpp"
+
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+namespace troupe::cli {
+namespace {
+
+result<command_line> parse(std::initializer_list<const char*> args) {
+  std::vector<const char*> argv = {"troupe"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return parse_command_line(static_cast<int>(argv.size()), argv.data());
+}
+
+command_line parse_ok(std::initializer_list<const char*> args) {
+  auto parsed = parse(args);
+  EXPECT_TRUE(parsed.ok()) << parsed.message();
+  return parsed.ok() ? *parsed : command_line{};
+}
+
+std::string parse_error(std::initializer_list<const char*> args) {
+  auto parsed = parse(args);
+  EXPECT_FALSE(parsed.ok()) << "parsed although it should not";
+  return parsed.ok() ? "" : parsed.message();
+}
+
+TEST(flags, users_vllm_serve_line) {
+  auto c = parse_ok({"serve",
+                     "--model",
+                     "/models/smol",
+                     "--served_model_name",
+                     "smol",
+                     "--max-model-len",
+                     "4096",
+                     "--gpu-memory-utilization",
+                     "0.9",
+                     "--enable-chunked-prefill",
+                     "--max-num-batched-tokens",
+                     "512",
+                     "--max-num-seqs",
+                     "16",
+                     "--enable-prefix-caching",
+                     "--kv-cache-dtype",
+                     "auto",
+                     "--dtype",
+                     "auto",
+                     "--tensor-parallel-size",
+                     "2",
+                     "--disable-log-requests"});
+  EXPECT_EQ(c.command, "serve");
+  EXPECT_FALSE(c.help);
+  EXPECT_EQ(c.engine.model, "/models/smol");
+  EXPECT_EQ(c.engine.served_model_name, "smol");
+  EXPECT_EQ(c.engine.max_model_len, 4096);
+  EXPECT_DOUBLE_EQ(c.engine.gpu_memory_utilization, 0.9);
+  EXPECT_TRUE(c.engine.enable_chunked_prefill);
+  EXPECT_EQ(c.engine.max_num_batched_tokens, 512);
+  EXPECT_EQ(c.engine.max_num_seqs, 16);
+  EXPECT_TRUE(c.engine.enable_prefix_caching);
+  EXPECT_EQ(c.engine.kv_cache_dtype, "auto");
+  EXPECT_EQ(c.engine.dtype, "auto");
+  EXPECT_EQ(c.engine.tensor_parallel_size, 2);
+  EXPECT_TRUE(c.engine.disable_log_requests);
+  EXPECT_TRUE(c.was_given("served-model-name"));
+  EXPECT_FALSE(c.was_given("port"));
+}
+
+TEST(flags, defaults_come_from_engine_config) {
+  auto c = parse_ok({"serve"});
+  runtime::engine_config defaults;
+  EXPECT_EQ(c.engine.max_num_seqs, defaults.max_num_seqs);
+  EXPECT_EQ(c.engine.port, defaults.port);
+  EXPECT_EQ(c.engine.model, "");
+  EXPECT_FALSE(c.serve.seed.has_value());
+}
+
+TEST(flags, dash_underscore_and_equals_forms_are_equivalent) {
+  for (auto args : {std::initializer_list<const char*>{"serve", "--max-model-len", "1024"},
+                    {"serve", "--max_model_len", "1024"},
+                    {"serve", "--max-model-len=1024"},
+                    {"serve", "--max_model-len=1024"},
+                    {"serve", "--max-model-len", "1K", "--port", "1"}}) {
+    EXPECT_EQ(parse_ok(args).engine.max_model_len, 1024);
+  }
+  EXPECT_EQ(parse_ok({"serve", "--max-model-len", "4k"}).engine.max_model_len, 4000);
+  EXPECT_EQ(parse_ok({"serve", "-tp", "1"}).engine.tensor_parallel_size, 1);
+  EXPECT_EQ(parse_ok({"serve", "--tensor_parallel_size=3"}).engine.tensor_parallel_size, 3);
+  EXPECT_EQ(parse_ok({"serve", "--uvicorn-log-level", "debug"}).engine.log_level, "debug");
+}
+
+TEST(flags, positional_model) {
+  EXPECT_EQ(parse_ok({"serve", "/m.gguf", "--port", "9000"}).engine.model, "/m.gguf");
+  EXPECT_EQ(parse_ok({"serve", "--port", "9000", "/m.gguf"}).engine.port, 9000);
+  EXPECT_EQ(parse_error({"serve", "/a.gguf", "--model", "/b.gguf"}),
+            "'troupe serve' got two models: '/a.gguf' and --model '/b.gguf'");
+  EXPECT_EQ(parse_error({"serve", "--model", "/b.gguf", "/a.gguf"}),
+            "'troupe serve' got two models: '/a.gguf' and --model '/b.gguf'");
+  EXPECT_EQ(parse_ok({"serve", "/a.gguf", "--model", "/a.gguf"}).engine.model, "/a.gguf");
+  EXPECT_EQ(parse_error({"serve", "/a.gguf", "/b.gguf"}),
+            "unexpected argument '/b.gguf' for 'troupe serve': the model is '/a.gguf'");
+}
+
+TEST(flags, boolean_forms) {
+  EXPECT_FALSE(parse_ok({"serve"}).engine.enable_prefix_caching);
+  EXPECT_TRUE(parse_ok({"serve", "--enable-prefix-caching"}).engine.enable_prefix_caching);
+  EXPECT_TRUE(parse_ok({"serve", "--enable-prefix-caching=true"}).engine.enable_prefix_caching);
+  EXPECT_FALSE(parse_ok({"serve", "--enable-prefix-caching=false"}).engine.enable_prefix_caching);
+  EXPECT_FALSE(parse_ok({"serve", "--enable-prefix-caching", "--no-enable-prefix-caching"})
+                   .engine.enable_prefix_caching);
+  EXPECT_FALSE(parse_ok({"serve", "--no-enable-chunked-prefill"}).engine.enable_chunked_prefill);
+  EXPECT_FALSE(parse_ok({"serve", "--no_enable_chunked_prefill"}).engine.enable_chunked_prefill);
+  EXPECT_TRUE(parse_ok({"serve", "--trust-remote-code"}).serve.trust_remote_code);
+  // A boolean does not swallow the next argument: that stays the positional model.
+  auto c = parse_ok({"serve", "--disable-log-requests", "model.gguf"});
+  EXPECT_TRUE(c.engine.disable_log_requests);
+  EXPECT_EQ(c.engine.model, "model.gguf");
+  EXPECT_EQ(parse_error({"serve", "--enable-prefix-caching=maybe"}),
+            "invalid value for --enable-prefix-caching in 'troupe serve': expected true or false, "
+            "got 'maybe'");
+  EXPECT_EQ(parse_error({"serve", "--no-enable-prefix-caching=true"}),
+            "--no-enable-prefix-caching takes no value in 'troupe serve'");
+  EXPECT_EQ(parse_error({"serve", "--no-disable-log-requests"}).rfind("unknown flag", 0), 0u);
+}
+
+TEST(flags, unknown_flag_suggests_the_closest) {
+  EXPECT_EQ(parse_error({"serve", "--max-model-lenn", "4096"}),
+            "unknown flag --max-model-lenn for 'troupe serve'; did you mean --max-model-len?");
+  EXPECT_EQ(parse_error({"serve", "--max_num_seq", "4"}),
+            "unknown flag --max_num_seq for 'troupe serve'; did you mean --max-num-seqs?");
+  EXPECT_EQ(parse_error({"serve", "--enable-prefix-cache"}),
+            "unknown flag --enable-prefix-cache for 'troupe serve'; did you mean "
+            "--enable-prefix-caching?");
+  EXPECT_EQ(parse_error({"serve", "--quantization", "awq"}),
+            "unknown flag --quantization for 'troupe serve' (see troupe serve --help)");
+  EXPECT_EQ(parse_error({"bench", "--request-rat", "4"}),
+            "unknown flag --request-rat for 'troupe bench'; did you mean --request-rate?");
+}
+
+TEST(flags, bad_values_name_the_flag) {
+  EXPECT_EQ(parse_error({"serve", "--max-num-seqs"}),
+            "missing value for --max-num-seqs in 'troupe serve': expected N");
+  EXPECT_EQ(parse_error({"serve", "--model", "--port", "1"}),
+            "missing value for --model in 'troupe serve': expected PATH");
+  EXPECT_EQ(parse_error({"serve", "--port", "eighty"}),
+            "invalid value for --port in 'troupe serve': expected an integer, got 'eighty'");
+  EXPECT_EQ(parse_error({"serve", "--port", "70000"}),
+            "invalid value for --port in 'troupe serve': expected an integer in [0, 65535], got "
+            "'70000'");
+  EXPECT_EQ(
+      parse_error({"serve", "--max-num-seqs", "0"}),
+      "invalid value for --max-num-seqs in 'troupe serve': expected an integer >= 1, got '0'");
+  EXPECT_EQ(parse_error({"serve", "--gpu-memory-utilization", "1.5"}),
+            "invalid value for --gpu-memory-utilization in 'troupe serve': expected a number in "
+            "(0, 1], got '1.5'");
+  EXPECT_NE(parse_error({"serve", "--gpu-memory-utilization=0"})
+                .find("expected a number in (0, 1], got '0'"),
+            std::string::npos);
+  EXPECT_EQ(parse_error({"serve", "--dtype", "fp4"}),
+            "invalid value for --dtype in 'troupe serve': expected one of auto, half, float16, "
+            "bfloat16, float, float32, got 'fp4'");
+  EXPECT_EQ(parse_error({"serve", "--max-model-len", "4096.5"}),
+            "invalid value for --max-model-len in 'troupe serve': expected an integer (suffixes k, "
+            "K, m, M allowed), got '4096.5'");
+  EXPECT_FALSE(parse({"serve", "--threads", "-1"}).ok());
+  EXPECT_FALSE(parse({"serve", "--port", ""}).ok());
+  EXPECT_FALSE(parse({"serve", "--model="}).ok());
+  EXPECT_FALSE(parse({"serve", "--port", "99999999999999999999999"}).ok());
+}
+
+TEST(flags, kv_cache_memory_suffixes) {
+  auto bytes = [](const char* text) {
+    return parse_ok({"serve", "--kv-cache-memory", text}).engine.kv_cache_memory;
+  };
+  EXPECT_EQ(bytes("1073741824"), int64_t{1} << 30);
+  EXPECT_EQ(bytes("2GiB"), int64_t{2} << 30);
+  EXPECT_EQ(bytes("512MiB"), int64_t{512} << 20);
+  EXPECT_EQ(bytes("1e9"), 1000000000);
+  EXPECT_EQ(bytes("2GB"), 2000000000);
+  EXPECT_EQ(bytes("1.5KiB"), 1536);
+  EXPECT_EQ(bytes("4G"), int64_t{4} << 30);
+  EXPECT_EQ(bytes("0"), 0);
+  EXPECT_FALSE(parse({"serve", "--kv-cache-memory", "-1GiB"}).ok());
+  EXPECT_FALSE(parse({"serve", "--kv-cache-memory", "12 parsecs"}).ok());
+  EXPECT_FALSE(parse({"serve", "--kv-cache-memory", "1e30"}).ok());
+  EXPECT_FALSE(parse({"serve", "--kv-cache-memory", "inf"}).ok());
+  EXPECT_FALSE(parse({"serve", "--kv-cache-memory", "GiB"}).ok());
+}
+
+TEST(flags, every_documented_serve_flag_parses) {
+  auto c = parse_ok({"serve",   "--tokenizer",
+                     "/tok",    "--block-size",
+                     "32",      "--num-gpu-blocks-override",
+                     "100",     "--seed",
+                     "-7",      "--max-waiting-requests",
+                     "8",       "--threads",
+                     "2",       "--actor-threads",
+                     "2",       "--io-threads",
+                     "3",       "--host",
+                     "0.0.0.0", "--port",
+                     "8080",    "--log-level",
+                     "warning", "--chat-template",
+                     "/t.jinja"});
+  EXPECT_EQ(c.serve.tokenizer, "/tok");
+  EXPECT_EQ(c.engine.block_size, 32);
+  EXPECT_EQ(c.engine.num_gpu_blocks_override, 100);
+  EXPECT_EQ(c.serve.seed, -7);
+  EXPECT_EQ(c.engine.max_waiting_requests, 8);
+  EXPECT_EQ(c.engine.num_compute_threads, 2);
+  EXPECT_EQ(c.engine.num_actor_threads, 2);
+  EXPECT_EQ(c.engine.num_io_threads, 3);
+  EXPECT_EQ(c.engine.host, "0.0.0.0");
+  EXPECT_EQ(c.engine.port, 8080);
+  EXPECT_EQ(c.engine.log_level, "warning");
+  EXPECT_EQ(c.serve.chat_template, "/t.jinja");
+}
+
+TEST(flags, repeated_scalar_flag_last_wins) {
+  EXPECT_EQ(parse_ok({"serve", "--port", "1", "--port=2"}).engine.port, 2);
+}
+
+}  // namespace
+}  // namespace troupe::cli

@@ -1,0 +1,134 @@
+#pragma once
+// The `troupe` command line: subcommands and their vLLM / benchmark_serving-named flags, parsed
+// into plain values. Parsing is pure (no I/O, no globals); checks that touch the file system or
+// need the resolved model live in validate.hpp.
+//
+//   troupe serve [MODEL] [--max-model-len N ...]   -> command_line::engine (+ serve)
+//   troupe generate --prompt TEXT [...]            -> command_line::generate (+ engine)
+//   troupe tokenize [--decode] [TEXT|IDS ...]      -> command_line::tokenize
+//   troupe bench --backend vllm [...]              -> command_line::bench
+//   troupe version | help | -h | --help | CMD --help
+//
+// Flag syntax (all subcommands): `--flag value`, `--flag=value`; `_` and `-` are interchangeable
+// in names (`--max_model_len` == `--max-model-len`); booleans as `--flag`, `--flag=true|false`,
+// and `--no-flag` where vLLM has it; list flags (--header, --goodput, --metadata) take several
+// values after one flag (argparse nargs="+") and may be repeated. The last of a repeated scalar
+// flag wins, as in argparse.
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/engine_config.hpp"
+#include "runtime/result.hpp"
+
+namespace troupe::cli {
+
+// `serve` flags that have no runtime::engine_config field (yet).
+struct serve_options {
+  std::string positional_model;  // `troupe serve MODEL`; the parser copies it to engine.model
+  std::string tokenizer;         // tokenizer path; empty = the model's own
+  std::string chat_template;     // path to a Jinja template file; empty = the model's own
+  std::optional<int64_t> seed;
+  bool trust_remote_code = false;  // accepted for vLLM compatibility; has no effect
+};
+
+struct generate_options {
+  std::string prompt;                              // text prompt, or ...
+  std::optional<std::vector<int32_t>> prompt_ids;  // ... token ids (exactly one of the two)
+  int32_t max_tokens = 16;
+  double temperature = 0.0;  // greedy by default, so `troupe generate` is reproducible
+  double top_p = 1.0;
+  int32_t top_k = -1;  // -1 or 0 = disabled
+  std::optional<uint64_t> seed;
+  bool ignore_eos = false;
+  bool json = false;  // print one JSON object (ids, text, timings) instead of the text
+};
+
+struct tokenize_options {
+  std::string tokenizer;  // --tokenizer or --model: a GGUF file or a Hugging Face directory
+  bool add_special_tokens = true;  // --no-special-tokens clears it
+  bool decode = false;             // inputs are token ids to turn back into text
+  bool skip_special_tokens = false;
+  std::vector<std::string> texts;              // positional texts to encode (empty: read stdin)
+  std::vector<std::vector<int32_t>> id_lists;  // with --decode: "1,2,3" or "1 2 3" per argument
+};
+
+// benchmark_serving's flags; optionals are "not given" where the script treats None specially.
+struct bench_options {
+  std::string backend = "vllm";
+  std::string base_url;  // overrides host/port when set
+  std::string host = "127.0.0.1";
+  int32_t port = 8000;
+  std::string endpoint = "/v1/completions";
+  std::string model;
+  std::string served_model_name;
+  std::string tokenizer;
+  bool trust_remote_code = false;
+  std::string dataset_name = "random";
+  std::string dataset_path;
+  int32_t num_prompts = 1000;
+  int64_t seed = 0;
+  int32_t random_input_len = 1024;
+  int32_t random_output_len = 128;
+  double random_range_ratio = 0.0;
+  int32_t random_prefix_len = 0;
+  std::optional<int32_t> sharegpt_output_len;
+  int32_t custom_output_len = 256;
+  bool skip_chat_template = false;
+  double request_rate = std::numeric_limits<double>::infinity();  // requests/s; inf = all at once
+  double burstiness = 1.0;                                        // gamma shape; 1 = Poisson
+  std::optional<int32_t> max_concurrency;
+  std::string ramp_up_strategy;  // "", "linear" or "exponential"
+  std::optional<double> ramp_up_start_rps;
+  std::optional<double> ramp_up_end_rps;
+  int32_t num_warmups = 0;
+  bool ignore_eos = false;
+  std::optional<double> temperature;
+  std::optional<double> top_p;
+  std::optional<int32_t> top_k;
+  std::string extra_body;  // a JSON object merged into every request body
+  std::vector<std::pair<std::string, std::string>> headers;  // --header KEY=VALUE
+  std::vector<std::string> percentile_metrics = {"ttft", "tpot", "itl"};
+  std::vector<double> metric_percentiles = {99.0};
+  std::vector<std::pair<std::string, double>> goodput;  // --goodput ttft:500 (ms)
+  bool save_result = false;
+  bool save_detailed = false;
+  bool append_result = false;
+  std::string result_dir;
+  std::string result_filename;
+  std::vector<std::pair<std::string, std::string>> metadata;  // --metadata KEY=VALUE
+  std::string label;
+  bool disable_tqdm = false;
+};
+
+struct command_line {
+  std::string command;            // "serve", "generate", "tokenize", "bench", "version" or "help"
+  bool help = false;              // --help given: print help_text(command) and exit 0
+  runtime::engine_config engine;  // serve and generate
+  serve_options serve;
+  generate_options generate;
+  tokenize_options tokenize;
+  bench_options bench;
+  // Canonical names (dash form, no leading dashes) of the flags given, in order, e.g.
+  // "max-model-len", so the caller can tell an explicit value from a default.
+  std::vector<std::string> given_flags;
+
+  bool was_given(const std::string& canonical_name) const;
+};
+
+// argv[0] is the program name. An error message names the offending flag and subcommand, e.g.
+// "unknown flag --max-model-lenn for 'troupe serve'; did you mean --max-model-len?".
+// guarantees: no I/O; `troupe` alone parses as command "help".
+result<command_line> parse_command_line(int argc, const char* const* argv);
+
+// Help for one subcommand ("serve", "generate", "tokenize", "bench"), or the overview for "help"
+// and any other name: every flag with a one-line description and its default.
+std::string help_text(const std::string& command);
+
+// The names of the flags of a subcommand, canonical dash form without leading dashes.
+std::vector<std::string> flag_names(const std::string& command);
+
+}  // namespace troupe::cli

@@ -1,0 +1,183 @@
+// `troupe serve` flags (vLLM's names and meanings), and the offline subcommands' tables:
+// `generate` reuses the engine flags that matter without a server; `tokenize` has its own few.
+// Ranges here are what a value can mean at all; what troupe does not support yet (tp > 1, prefix
+// caching, ...) is accepted here and rejected by validate_for_cpu with a message saying so.
+#include <algorithm>
+#include <limits>
+#include <string>
+
+#include "tools/cli/flag_spec.hpp"
+
+namespace troupe::cli::detail {
+namespace {
+
+// A captureless accessor lambda for a field of command_line, e.g. FIELD(engine.port).
+#define FIELD(path)               \
+  [](command_line & c) -> auto& { \
+    return c.path;                \
+  }
+
+constexpr int64_t int32_max = std::numeric_limits<int32_t>::max();
+constexpr int64_t int64_max = std::numeric_limits<int64_t>::max();
+constexpr double no_max = std::numeric_limits<double>::max();
+
+flag_spec human_int_flag(std::string name, std::string help, int32_t& (*field)(command_line&),
+                         int64_t min) {
+  return parsed_flag(std::move(name), "N", std::move(help), field,
+                     [min](std::string_view v) { return parse_human_integer(v, min, int32_max); });
+}
+
+std::vector<flag_spec> model_flags() {
+  return {
+      string_flag("model", "PATH",
+                  "a .gguf file or Hugging Face model directory (or positional MODEL); "
+                  "none = the default SmolLM2-135M-Instruct",
+                  FIELD(engine.model)),
+      string_flag("served-model-name", "NAME", "model name clients send; none = the model's name",
+                  FIELD(engine.served_model_name)),
+      string_flag("tokenizer", "PATH", "tokenizer to use instead of the model's own",
+                  FIELD(serve.tokenizer)),
+      human_int_flag("max-model-len",
+                     "context length (prompt + output); 0 = the model's (4k, 4K ok)",
+                     FIELD(engine.max_model_len), 0),
+      choice_flag("dtype", "weight/activation dtype; CPU computes in float32", FIELD(engine.dtype),
+                  {"auto", "half", "float16", "bfloat16", "float", "float32"}),
+      choice_flag("kv-cache-dtype", "KV cache dtype; only auto (the model dtype) is supported",
+                  FIELD(engine.kv_cache_dtype), {"auto", "fp8", "fp8_e4m3", "fp8_e5m2"}),
+      bool_flag("trust-remote-code",
+                "accepted for vLLM compatibility; has no effect (troupe runs no model code)",
+                FIELD(serve.trust_remote_code)),
+      int_flag("seed", "N", "random seed of the engine; none = random", FIELD(serve.seed),
+               std::numeric_limits<int64_t>::min(), int64_max),
+      string_flag("chat-template", "PATH", "Jinja chat template file; none = the model's own",
+                  FIELD(serve.chat_template)),
+  };
+}
+
+std::vector<flag_spec> scheduling_flags() {
+  return {
+      int_flag("max-num-seqs", "N", "most sequences running in one step",
+               FIELD(engine.max_num_seqs), 1, int32_max),
+      human_int_flag("max-num-batched-tokens", "token budget of one step",
+                     FIELD(engine.max_num_batched_tokens), 1),
+      bool_flag("enable-chunked-prefill", "split long prompts across steps",
+                FIELD(engine.enable_chunked_prefill), true),
+      bool_flag("enable-prefix-caching", "reuse KV blocks of shared prompt prefixes (not yet)",
+                FIELD(engine.enable_prefix_caching), true),
+      int_flag("max-waiting-requests", "N", "waiting-queue bound; beyond it requests get 503",
+               FIELD(engine.max_waiting_requests), 1, int32_max),
+  };
+}
+
+std::vector<flag_spec> cache_flags() {
+  return {
+      int_flag("block-size", "N", "tokens per KV-cache block (a power of two up to 256)",
+               FIELD(engine.block_size), 1, 256),
+      parsed_flag("kv-cache-memory", "BYTES",
+                  "KV cache size on CPU, e.g. 2GiB, 512MiB, 1e9; 0 = automatic",
+                  FIELD(engine.kv_cache_memory), parse_bytes),
+      int_flag("num-gpu-blocks-override", "N", "exact number of KV blocks; 0 = from memory",
+               FIELD(engine.num_gpu_blocks_override), 0, int32_max),
+      real_flag("gpu-memory-utilization", "FRACTION",
+                "GPU memory fraction for the engine, in (0, 1]; no effect on CPU",
+                FIELD(engine.gpu_memory_utilization), 0.0, 1.0, true),
+  };
+}
+
+std::vector<flag_spec> thread_flags() {
+  return {
+      with_aliases(int_flag("tensor-parallel-size", "N", "tensor-parallel ranks (only 1 for now)",
+                            FIELD(engine.tensor_parallel_size), 1, 1024),
+                   {"tp"}),
+      int_flag("threads", "N", "compute threads; 0 = all cores", FIELD(engine.num_compute_threads),
+               0, 1024),
+      int_flag("actor-threads", "N", "CAF scheduler worker threads",
+               FIELD(engine.num_actor_threads), 1, 1024),
+      int_flag("io-threads", "N", "HTTP I/O threads", FIELD(engine.num_io_threads), 1, 1024),
+  };
+}
+
+std::vector<flag_spec> server_flags() {
+  return {
+      string_flag("host", "ADDRESS", "address to listen on", FIELD(engine.host)),
+      int_flag("port", "N", "port to listen on", FIELD(engine.port), 0, 65535),
+      with_aliases(choice_flag("log-level", "log verbosity", FIELD(engine.log_level),
+                               {"trace", "debug", "info", "warning", "error", "critical"}),
+                   {"uvicorn-log-level"}),
+      bool_flag("disable-log-requests", "do not log each request",
+                FIELD(engine.disable_log_requests)),
+  };
+}
+
+void append(std::vector<flag_spec>& to, std::vector<flag_spec> from) {
+  for (auto& flag : from)
+    to.push_back(std::move(flag));
+}
+
+}  // namespace
+
+std::vector<flag_spec> serve_flag_specs() {
+  std::vector<flag_spec> flags = model_flags();
+  append(flags, scheduling_flags());
+  append(flags, cache_flags());
+  append(flags, thread_flags());
+  append(flags, server_flags());
+  return flags;
+}
+
+std::vector<flag_spec> generate_flag_specs() {
+  std::vector<flag_spec> flags = {
+      string_flag("model", "PATH", "a .gguf file or Hugging Face model directory; none = default",
+                  FIELD(engine.model)),
+      string_flag("prompt", "TEXT", "the prompt text", FIELD(generate.prompt)),
+      parsed_flag("prompt-ids", "IDS", "the prompt as token ids, e.g. 1,2,3",
+                  FIELD(generate.prompt_ids), parse_id_list),
+      int_flag("max-tokens", "N", "tokens to generate", FIELD(generate.max_tokens), 1, int32_max),
+      real_flag("temperature", "T", "sampling temperature; 0 = greedy", FIELD(generate.temperature),
+                0.0, no_max),
+      real_flag("top-p", "P", "nucleus sampling mass, in (0, 1]", FIELD(generate.top_p), 0.0, 1.0,
+                true),
+      int_flag("top-k", "K", "sample from the K most likely tokens; -1 or 0 = all",
+               FIELD(generate.top_k), -1, int32_max),
+      int_flag("seed", "N", "sampling seed; none = random", FIELD(generate.seed), 0, int64_max),
+      bool_flag("ignore-eos", "keep generating past the end-of-sequence token",
+                FIELD(generate.ignore_eos)),
+      bool_flag("json", "print one JSON object (ids, text, timings)", FIELD(generate.json)),
+  };
+  const char* engine_names[] = {"max-model-len",           "threads",    "kv-cache-memory",
+                                "num-gpu-blocks-override", "block-size", "max-num-seqs",
+                                "max-num-batched-tokens"};
+  for (auto& flag : serve_flag_specs()) {
+    if (std::find(std::begin(engine_names), std::end(engine_names), flag.name) !=
+        std::end(engine_names)) {
+      flags.push_back(std::move(flag));
+    }
+  }
+  return flags;
+}
+
+std::vector<flag_spec> tokenize_flag_specs() {
+  flag_spec no_special = bool_flag("no-special-tokens", "do not add BOS/EOS special tokens",
+                                   FIELD(tokenize.add_special_tokens));
+  no_special.set = [](command_line& c, std::string_view v) -> status {
+    auto b = parse_bool(v);
+    if (!b) return b.err();
+    c.tokenize.add_special_tokens = !*b;
+    return ok_status();
+  };
+  no_special.show = [](command_line& c) { return show_value(!c.tokenize.add_special_tokens); };
+  return {
+      with_aliases(string_flag("tokenizer", "PATH", "a .gguf file or tokenizer directory",
+                               FIELD(tokenize.tokenizer)),
+                   {"model"}),
+      std::move(no_special),
+      bool_flag("decode", "arguments are token ids (1,2,3) to decode to text",
+                FIELD(tokenize.decode)),
+      bool_flag("skip-special-tokens", "with --decode, leave special tokens out of the text",
+                FIELD(tokenize.skip_special_tokens)),
+  };
+}
+
+#undef FIELD
+
+}  // namespace troupe::cli::detail

@@ -1,0 +1,97 @@
+// Each rule is one small function returning its message, so the order of checks is a list and
+// every message can be tested on its own.
+#include "tools/cli/validate.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace troupe::cli {
+namespace {
+
+using runtime::engine_config;
+
+status tensor_parallel(const engine_config& c) {
+  if (c.tensor_parallel_size == 1) return ok_status();
+  return error{"tensor parallelism is not supported yet: run with --tensor-parallel-size 1 (got " +
+               std::to_string(c.tensor_parallel_size) + ")"};
+}
+
+status prefix_caching(const engine_config& c) {
+  if (!c.enable_prefix_caching) return ok_status();
+  return error{
+      "prefix caching is not supported yet: drop --enable-prefix-caching (or pass "
+      "--no-enable-prefix-caching)"};
+}
+
+status kv_cache_dtype(const engine_config& c) {
+  if (c.kv_cache_dtype == "auto") return ok_status();
+  return error{"--kv-cache-dtype " + c.kv_cache_dtype +
+               " is not supported yet: the KV cache uses the model dtype; run with "
+               "--kv-cache-dtype auto"};
+}
+
+status dtype(const engine_config& c) {
+  if (c.dtype == "auto" || c.dtype == "float32" || c.dtype == "float") return ok_status();
+  return error{"--dtype " + c.dtype +
+               " is not supported on CPU: troupe computes in float32; run with --dtype auto "
+               "or --dtype float32"};
+}
+
+status block_size(const engine_config& c) {
+  int32_t b = c.block_size;
+  if (b >= 1 && b <= 256 && (b & (b - 1)) == 0) return ok_status();
+  return error{"--block-size " + std::to_string(b) +
+               " is not supported: use a power of two from 1 to 256 (e.g. 16)"};
+}
+
+status batch_limits(const engine_config& c) {
+  if (c.max_num_seqs < 1) {
+    return error{"--max-num-seqs must be at least 1 (got " + std::to_string(c.max_num_seqs) + ")"};
+  }
+  if (c.max_num_batched_tokens < 1) {
+    return error{"--max-num-batched-tokens must be at least 1 (got " +
+                 std::to_string(c.max_num_batched_tokens) + ")"};
+  }
+  return ok_status();
+}
+
+status memory_utilization(const engine_config& c) {
+  if (c.gpu_memory_utilization > 0.0 && c.gpu_memory_utilization <= 1.0) return ok_status();
+  return error{"--gpu-memory-utilization must be in (0, 1] (got " +
+               std::to_string(c.gpu_memory_utilization) + ")"};
+}
+
+// vLLM: without chunked prefill a whole prompt must fit one step's token budget.
+status unchunked_budget(const engine_config& c) {
+  if (c.enable_chunked_prefill || c.max_model_len <= 0) return ok_status();
+  if (c.max_num_batched_tokens >= c.max_model_len) return ok_status();
+  return error{"--max-num-batched-tokens (" + std::to_string(c.max_num_batched_tokens) +
+               ") is smaller than --max-model-len (" + std::to_string(c.max_model_len) +
+               "): without chunked prefill this limits prompts to max-num-batched-tokens; "
+               "increase --max-num-batched-tokens, decrease --max-model-len, or pass "
+               "--enable-chunked-prefill"};
+}
+
+}  // namespace
+
+status validate_for_cpu(const engine_config& config) {
+  for (auto rule : {tensor_parallel, prefix_caching, kv_cache_dtype, dtype, block_size,
+                    batch_limits, memory_utilization, unchunked_budget}) {
+    if (status s = rule(config); !s) return s;
+  }
+  return ok_status();
+}
+
+status validate_paths(const command_line& command) {
+  const std::string& path = command.serve.chat_template;
+  if (path.empty()) return ok_status();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return error{"--chat-template " + path + ": no such file"};
+  }
+  if (!std::ifstream(path)) return error{"--chat-template " + path + ": cannot be read"};
+  return ok_status();
+}
+
+}  // namespace troupe::cli
