@@ -1,0 +1,193 @@
+#pragma once
+// A deterministic stand-in for actors::engine: each submission replays a scripted sequence of
+// events from its own thread with small delays, honours abort() like the real engine (a final
+// "abort" event), and records requests and aborts for the tests to inspect.
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "actors/engine.hpp"
+
+namespace troupe::http::testing {
+
+// Bytes as tokens: id = byte value; 256 = bos = eos.
+class byte_tokenizer final : public runtime::tokenizer {
+ public:
+  std::vector<int32_t> encode(std::string_view text, bool add_special) const override {
+    std::vector<int32_t> ids;
+    if (add_special) ids.push_back(256);
+    for (unsigned char c : text)
+      ids.push_back(c);
+    return ids;
+  }
+  std::string decode(std::span<const int32_t> ids, bool) const override {
+    std::string out;
+    for (int32_t id : ids) {
+      if (id < 256) out += static_cast<char>(id);
+    }
+    return out;
+  }
+  std::string token_bytes(int32_t id) const override {
+    return id < 256 ? std::string(1, static_cast<char>(id)) : std::string();
+  }
+  int32_t vocab_size() const override { return 257; }
+  int32_t bos_id() const override { return 256; }
+  int32_t eos_id() const override { return 256; }
+  bool is_special(int32_t id) const override { return id == 256; }
+  bool is_eog(int32_t id) const override { return id == 256; }
+};
+
+// The words every ordinary request generates, one per event, up to max_tokens.
+inline const std::vector<std::string> fake_words = {"Hello", " from",  " troupe",  ",",
+                                                    " the",  " actor", " runtime", "."};
+
+struct fake_script {
+  std::vector<actors::generation_event> events;
+  std::chrono::milliseconds delay{2};  // before each event
+};
+
+// Prompts select scripts: "error-first", "error-later", "slow"; anything else generates
+// fake_words (finish "length" when max_tokens cuts them short, else "stop").
+inline fake_script script_for(const actors::generation_request& request, int32_t num_prompt) {
+  auto event = [&](std::string text, int32_t num_output) {
+    actors::generation_event e;
+    e.text = std::move(text);
+    e.num_prompt_tokens = num_prompt;
+    e.num_output_tokens = num_output;
+    return e;
+  };
+  fake_script script;
+  if (request.prompt == "error-first" || request.prompt == "error-later") {
+    if (request.prompt == "error-later") {
+      script.events = {event("a", 1), event("b", 2)};
+    }
+    actors::generation_event error = event("", 2);
+    error.error = "scripted failure";
+    error.error_status = request.prompt == "error-first" ? 400 : 500;
+    script.events.push_back(error);
+    return script;
+  }
+  if (request.prompt == "slow") {
+    for (int i = 0; i < 500; ++i)
+      script.events.push_back(event("x", i + 1));
+    script.events.back().finished = true;
+    script.events.back().finish_reason = "length";
+    script.delay = std::chrono::milliseconds(10);
+    return script;
+  }
+  int32_t limit = request.max_tokens > 0 ? request.max_tokens : 1 << 30;
+  int32_t n = std::min<int32_t>(limit, static_cast<int32_t>(fake_words.size()));
+  for (int32_t i = 0; i < n; ++i)
+    script.events.push_back(event(fake_words[i], i + 1));
+  script.events.back().finished = true;
+  script.events.back().finish_reason = n == limit ? "length" : "stop";
+  return script;
+}
+
+class fake_engine final : public actors::engine {
+ public:
+  fake_engine() { info_ = {"fake-model", 2048, 1700000000}; }
+  ~fake_engine() override {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(mu_);
+      threads.swap(threads_);
+    }
+    for (auto& t : threads)
+      t.join();
+  }
+
+  uint64_t submit(actors::generation_request request,
+                  std::shared_ptr<actors::generation_sink> sink) override {
+    int32_t num_prompt =
+        request.prompt_token_ids.empty()
+            ? static_cast<int32_t>(
+                  tokenizer_.encode(request.prompt, request.add_special_tokens).size())
+            : static_cast<int32_t>(request.prompt_token_ids.size());
+    fake_script script = script_for(request, num_prompt);
+    std::lock_guard lock(mu_);
+    uint64_t id = ++num_submitted_;
+    requests_.push_back(request);
+    threads_.emplace_back([this, id, script = std::move(script), sink = std::move(sink)] {
+      replay(id, script, *sink);
+    });
+    return id;
+  }
+
+  void abort(uint64_t id) override {
+    std::lock_guard lock(mu_);
+    ++aborts_[id];
+    cv_.notify_all();
+  }
+
+  const actors::model_info& info() const override { return info_; }
+  const runtime::tokenizer& tokenizer() const override { return tokenizer_; }
+
+  // -- inspection --
+  std::vector<actors::generation_request> requests() const {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+  int num_aborts(uint64_t id) const {
+    std::lock_guard lock(mu_);
+    auto it = aborts_.find(id);
+    return it == aborts_.end() ? 0 : it->second;
+  }
+  int num_aborts_total() const {
+    std::lock_guard lock(mu_);
+    int n = 0;
+    for (const auto& [id, count] : aborts_)
+      n += count;
+    return n;
+  }
+  bool wait_for_aborts(int n, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] {
+      int total = 0;
+      for (const auto& [id, count] : aborts_)
+        total += count;
+      return total >= n;
+    });
+  }
+  uint64_t num_submitted() const {
+    std::lock_guard lock(mu_);
+    return num_submitted_;
+  }
+
+ private:
+  void replay(uint64_t id, const fake_script& script, actors::generation_sink& sink) {
+    for (const actors::generation_event& event : script.events) {
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, script.delay, [&] { return aborts_.count(id) > 0; })) {
+        lock.unlock();
+        actors::generation_event aborted = event;
+        aborted.text.clear();
+        aborted.finished = true;
+        aborted.finish_reason = "abort";
+        aborted.error.reset();
+        sink.on_event(aborted);
+        return;
+      }
+      lock.unlock();
+      sink.on_event(event);
+    }
+  }
+
+  actors::model_info info_;
+  byte_tokenizer tokenizer_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::thread> threads_;
+  std::vector<actors::generation_request> requests_;
+  std::map<uint64_t, int> aborts_;
+  uint64_t num_submitted_ = 0;
+};
+
+}  // namespace troupe::http::testing

@@ -1,0 +1,344 @@
+#include "http/server.hpp"
+
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/http/fake_engine.hpp"
+#include "tests/http/test_client.hpp"
+
+namespace troupe::http {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::parse_json;
+using testing::reply;
+using testing::test_client;
+using testing::bhttp::verb;
+
+const std::string full_text = "Hello from troupe, the actor runtime.";
+
+class http_server : public ::testing::Test {
+ protected:
+  void SetUp() override { start(server_options{}); }
+
+  void start(server_options options) {
+    server_.reset();
+    options.port = 0;
+    options.disable_log_requests = true;
+    auto started = start_server(engine_, options);
+    ASSERT_TRUE(started.ok()) << started.message();
+    server_ = std::move(started.value());
+  }
+
+  uint16_t port() const { return server_->port(); }
+
+  // Streams a completion and checks the SSE framing; returns the parsed JSON payloads (without
+  // the final [DONE]).
+  std::vector<rapidjson::Document> stream(test_client& client, const std::string& body) {
+    reply r = client.post(body);
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.content_type.rfind("text/event-stream", 0), 0u) << r.content_type;
+    EXPECT_TRUE(r.chunked);
+    std::vector<std::string> payloads = testing::sse_payloads(r.body);
+    EXPECT_FALSE(payloads.empty());
+    if (payloads.empty()) return {};
+    EXPECT_EQ(payloads.back(), "[DONE]");
+    payloads.pop_back();
+    std::vector<rapidjson::Document> chunks;
+    for (const std::string& p : payloads)
+      chunks.push_back(parse_json(p));
+    return chunks;
+  }
+
+  testing::fake_engine engine_;  // declared first: outlives the server
+  std::unique_ptr<server> server_;
+};
+
+TEST_F(http_server, health_is_200_with_an_empty_body) {
+  test_client client(port());
+  reply r = client.request(verb::get, "/health");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "");
+}
+
+TEST_F(http_server, models_lists_the_served_model) {
+  test_client client(port());
+  reply r = client.request(verb::get, "/v1/models");
+  ASSERT_EQ(r.status, 200);
+  rapidjson::Document doc = parse_json(r.body);
+  EXPECT_STREQ(doc["object"].GetString(), "list");
+  ASSERT_EQ(doc["data"].Size(), 1u);
+  const auto& model = doc["data"][0];
+  EXPECT_STREQ(model["id"].GetString(), "fake-model");
+  EXPECT_STREQ(model["object"].GetString(), "model");
+  EXPECT_EQ(model["created"].GetInt64(), 1700000000);
+  EXPECT_STREQ(model["owned_by"].GetString(), "troupe");
+  EXPECT_STREQ(model["root"].GetString(), "fake-model");
+  EXPECT_TRUE(model["parent"].IsNull());
+  EXPECT_EQ(model["max_model_len"].GetInt(), 2048);
+}
+
+TEST_F(http_server, unknown_path_is_404_and_wrong_method_405) {
+  test_client client(port());
+  testing::expect_error_body(client.request(verb::get, "/v1/nothing"), 404, "NotFoundError");
+  testing::expect_error_body(client.request(verb::get, "/v1/completions"), 405,
+                             "MethodNotAllowedError");
+  testing::expect_error_body(client.request(verb::post, "/health", "{}"), 405,
+                             "MethodNotAllowedError");
+}
+
+TEST_F(http_server, completion_has_vllm_shape_and_values) {
+  test_client client(port());
+  reply r = client.post(R"({"model": "fake-model", "prompt": "Hi", "max_tokens": 100})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/json");
+  rapidjson::Document doc = parse_json(r.body);
+  EXPECT_EQ(std::string(doc["id"].GetString()).rfind("cmpl-", 0), 0u);
+  EXPECT_EQ(std::string(doc["id"].GetString()).size(), 5u + 32u);
+  EXPECT_STREQ(doc["object"].GetString(), "text_completion");
+  EXPECT_NEAR(doc["created"].GetInt64(),
+              std::chrono::duration_cast<std::chrono::seconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count(),
+              5);
+  EXPECT_STREQ(doc["model"].GetString(), "fake-model");
+  ASSERT_EQ(doc["choices"].Size(), 1u);
+  EXPECT_EQ(doc["choices"][0]["text"].GetString(), full_text);
+  EXPECT_STREQ(doc["choices"][0]["finish_reason"].GetString(), "stop");
+  EXPECT_EQ(doc["usage"]["prompt_tokens"].GetInt(), 3);  // bos + 2 bytes
+  EXPECT_EQ(doc["usage"]["completion_tokens"].GetInt(), 8);
+  EXPECT_EQ(doc["usage"]["total_tokens"].GetInt(), 11);
+
+  reply cut = client.post(R"({"prompt": "Hi", "max_tokens": 3})");  // model defaults
+  rapidjson::Document short_doc = parse_json(cut.body);
+  EXPECT_STREQ(short_doc["choices"][0]["text"].GetString(), "Hello from troupe");
+  EXPECT_STREQ(short_doc["choices"][0]["finish_reason"].GetString(), "length");
+}
+
+TEST_F(http_server, request_fields_reach_the_engine) {
+  test_client client(port());
+  reply r = client.post(R"({"prompt": [5, 6, 7], "max_tokens": 4, "temperature": 0.25,
+      "top_p": 0.5, "top_k": 20, "seed": 99, "ignore_eos": true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::vector<actors::generation_request> requests = engine_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  const actors::generation_request& g = requests[0];
+  EXPECT_EQ(g.prompt_token_ids, (std::vector<int32_t>{5, 6, 7}));
+  EXPECT_EQ(g.max_tokens, 4);
+  EXPECT_FLOAT_EQ(g.sampling.temperature, 0.25f);
+  EXPECT_FLOAT_EQ(g.sampling.top_p, 0.5f);
+  EXPECT_EQ(g.sampling.top_k, 20);
+  EXPECT_EQ(g.sampling.seed, 99u);
+  EXPECT_TRUE(g.ignore_eos);
+  EXPECT_EQ(g.request_id, parse_json(r.body)["id"].GetString());
+}
+
+TEST_F(http_server, streaming_chunks_concatenate_to_the_text) {
+  test_client client(port());
+  auto chunks = stream(client, R"({"prompt": "Hi", "max_tokens": 100, "stream": true})");
+  ASSERT_EQ(chunks.size(), testing::fake_words.size());
+  std::string text;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const auto& choice = chunks[i]["choices"][0];
+    EXPECT_STREQ(chunks[i]["object"].GetString(), "text_completion");
+    EXPECT_STREQ(chunks[i]["id"].GetString(), chunks[0]["id"].GetString());
+    EXPECT_FALSE(chunks[i].HasMember("usage"));
+    text += choice["text"].GetString();
+    if (i + 1 < chunks.size()) {
+      EXPECT_TRUE(choice["finish_reason"].IsNull());
+    }
+  }
+  EXPECT_EQ(text, full_text);
+  EXPECT_STREQ(chunks.back()["choices"][0]["finish_reason"].GetString(), "stop");
+}
+
+TEST_F(http_server, streaming_usage_chunk_when_requested) {
+  test_client client(port());
+  auto chunks = stream(client, R"({"prompt": "Hi", "max_tokens": 2, "stream": true,
+      "stream_options": {"include_usage": true}})");
+  ASSERT_EQ(chunks.size(), 3u);
+  EXPECT_TRUE(chunks[0]["usage"].IsNull());
+  EXPECT_STREQ(chunks[1]["choices"][0]["finish_reason"].GetString(), "length");
+  EXPECT_EQ(chunks[2]["choices"].Size(), 0u);
+  EXPECT_EQ(chunks[2]["usage"]["prompt_tokens"].GetInt(), 3);
+  EXPECT_EQ(chunks[2]["usage"]["completion_tokens"].GetInt(), 2);
+  EXPECT_EQ(chunks[2]["usage"]["total_tokens"].GetInt(), 5);
+}
+
+TEST_F(http_server, bad_requests_are_openai_style_400s) {
+  test_client client(port());
+  testing::expect_error_body(client.post(R"({"prompt": "Hi", )"), 400, "BadRequestError");
+  for (const char* body : {R"({"prompt": 5})", R"({"prompt": "a", "max_tokens": "x"})",
+                           R"({"prompt": "a", "temperature": -1})",
+                           R"({"prompt": "a", "stop": ["\n"]})", R"({"prompt": "a", "n": 3})",
+                           R"({"prompt": "a", "logprobs": 2})", R"({"prompt": ["a", "b"]})"}) {
+    std::string message = testing::expect_error_body(client.post(body), 400, "BadRequestError");
+    EXPECT_FALSE(message.empty()) << body;
+  }
+  std::string message = testing::expect_error_body(
+      client.post(R"({"model": "gpt-4", "prompt": "a"})"), 404, "NotFoundError");
+  EXPECT_EQ(message, "The model `gpt-4` does not exist.");
+  EXPECT_EQ(engine_.num_submitted(), 0u);
+  EXPECT_EQ(client.request(verb::get, "/health").status, 200);  // the connection lives on
+}
+
+TEST_F(http_server, engine_error_first_is_a_json_error_not_a_stream) {
+  test_client client(port());
+  testing::expect_error_body(client.post(R"({"prompt": "error-first", "stream": true})"), 400,
+                             "BadRequestError");
+  testing::expect_error_body(client.post(R"({"prompt": "error-first"})"), 400, "BadRequestError");
+}
+
+TEST_F(http_server, engine_error_mid_stream_is_an_error_event) {
+  test_client client(port());
+  auto chunks = stream(client, R"({"prompt": "error-later", "stream": true})");
+  ASSERT_EQ(chunks.size(), 3u);
+  EXPECT_STREQ(chunks[1]["choices"][0]["text"].GetString(), "b");
+  EXPECT_EQ(chunks[2]["error"]["code"].GetInt(), 500);
+  EXPECT_STREQ(chunks[2]["error"]["message"].GetString(), "scripted failure");
+}
+
+TEST_F(http_server, zero_max_tokens_answers_without_the_engine) {
+  test_client client(port());
+  reply r = client.post(R"({"prompt": "Hi", "max_tokens": 0})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  rapidjson::Document doc = parse_json(r.body);
+  EXPECT_STREQ(doc["choices"][0]["text"].GetString(), "");
+  EXPECT_STREQ(doc["choices"][0]["finish_reason"].GetString(), "length");
+  EXPECT_EQ(doc["usage"]["prompt_tokens"].GetInt(), 3);
+  EXPECT_EQ(engine_.num_submitted(), 0u);
+}
+
+TEST_F(http_server, client_disconnect_mid_stream_aborts_once_and_serving_goes_on) {
+  {
+    test_client client(port());
+    auto begin = std::chrono::steady_clock::now();
+    client.send(verb::post, "/v1/completions", R"({"prompt": "slow", "stream": true})");
+    std::string seen = client.read_until("data: {");
+    // Chunks are flushed as produced: the first arrives long before the 5 s generation ends.
+    EXPECT_LT(std::chrono::steady_clock::now() - begin, 2s);
+    EXPECT_NE(seen.find("text/event-stream"), std::string::npos);
+    client.close();
+  }
+  ASSERT_TRUE(engine_.wait_for_aborts(1, 5s));
+  std::this_thread::sleep_for(100ms);  // the engine's abort event arrives after the socket is gone
+  EXPECT_EQ(engine_.num_aborts(1), 1);
+  EXPECT_EQ(engine_.num_aborts_total(), 1);
+
+  test_client next(port());
+  EXPECT_EQ(next.post(R"({"prompt": "Hi"})").status, 200);
+}
+
+TEST_F(http_server, client_disconnect_while_waiting_for_a_completion_aborts) {
+  {
+    test_client client(port());
+    client.send(verb::post, "/v1/completions", R"({"prompt": "slow"})");
+    std::this_thread::sleep_for(100ms);
+    client.close();
+  }
+  ASSERT_TRUE(engine_.wait_for_aborts(1, 5s));
+  EXPECT_EQ(engine_.num_aborts(1), 1);
+}
+
+TEST_F(http_server, concurrent_streams_all_complete) {
+  start(server_options{.num_io_threads = 2});
+  constexpr int num_clients = 16;
+  std::vector<std::future<std::string>> texts;
+  for (int i = 0; i < num_clients; ++i) {
+    texts.push_back(std::async(std::launch::async, [this] {
+      test_client client(port());
+      std::string text;
+      auto chunks = stream(client, R"({"prompt": "Hi", "max_tokens": 100, "stream": true})");
+      for (const auto& chunk : chunks)
+        text += chunk["choices"][0]["text"].GetString();
+      if (!chunks.empty()) text += chunks.back()["choices"][0]["finish_reason"].GetString();
+      return text;
+    }));
+  }
+  for (auto& text : texts)
+    EXPECT_EQ(text.get(), full_text + "stop");
+  EXPECT_EQ(engine_.num_submitted(), static_cast<uint64_t>(num_clients));
+  EXPECT_EQ(engine_.num_aborts_total(), 0);
+}
+
+TEST_F(http_server, keep_alive_and_pipelined_requests) {
+  test_client client(port());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(client.post(R"({"prompt": "Hi"})").status, 200);
+  // Two requests sent back to back are answered in order.
+  client.send(verb::post, "/v1/completions", R"({"prompt": "Hi", "max_tokens": 1})");
+  client.send(verb::get, "/v1/models");
+  reply first = client.receive();
+  reply second = client.receive();
+  EXPECT_STREQ(parse_json(first.body)["choices"][0]["text"].GetString(), "Hello");
+  EXPECT_STREQ(parse_json(second.body)["object"].GetString(), "list");
+}
+
+TEST_F(http_server, http10_stream_ends_by_closing) {
+  test_client client(port());
+  client.send(verb::post, "/v1/completions", R"({"prompt": "Hi", "stream": true})", 10);
+  std::string raw = client.read_until("data: [DONE]\n\n");
+  EXPECT_EQ(raw.find("Transfer-Encoding"), std::string::npos);
+  EXPECT_NE(raw.find("Connection: close"), std::string::npos);
+  EXPECT_TRUE(client.closed_by_peer());
+}
+
+TEST_F(http_server, oversized_body_is_413) {
+  start(server_options{.max_body_bytes = 1024});
+  test_client client(port());
+  std::string body = R"({"prompt": ")" + std::string(4096, 'a') + R"("})";
+  testing::expect_error_body(client.post(body), 413, "RequestTooLargeError");
+}
+
+TEST_F(http_server, expect_100_continue_is_answered) {
+  test_client client(port());
+  std::string body = R"({"prompt": "Hi", "max_tokens": 1})";
+  client.send_raw(
+      "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Expect: 100-continue\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n");
+  EXPECT_EQ(client.read_until("\r\n\r\n"), "HTTP/1.1 100 Continue\r\n\r\n");
+  client.send_raw(body);
+  EXPECT_EQ(client.receive().status, 200);
+}
+
+TEST_F(http_server, malformed_http_is_400_and_closes) {
+  test_client client(port());
+  client.send_raw("BLAH\x01 / HTTP/1.1\r\n\r\n");
+  testing::expect_error_body(client.receive(), 400, "BadRequestError");
+  EXPECT_TRUE(client.closed_by_peer());
+}
+
+TEST_F(http_server, idle_connections_are_closed) {
+  start(server_options{.idle_timeout = 200ms});
+  test_client client(port());
+  EXPECT_EQ(client.request(verb::get, "/health").status, 200);
+  auto begin = std::chrono::steady_clock::now();
+  EXPECT_TRUE(client.closed_by_peer());
+  EXPECT_GE(std::chrono::steady_clock::now() - begin, 150ms);
+}
+
+TEST_F(http_server, stop_aborts_running_generations) {
+  test_client client(port());
+  client.send(verb::post, "/v1/completions", R"({"prompt": "slow", "stream": true})");
+  client.read_until("data: {");
+  server_->stop();
+  server_->wait();
+  EXPECT_TRUE(engine_.wait_for_aborts(1, 5s));
+  EXPECT_TRUE(client.closed_by_peer());
+  server_.reset();
+}
+
+TEST_F(http_server, port_in_use_is_an_error_value) {
+  auto second = start_server(engine_, server_options{.port = port()});
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.message().find("in use"), std::string::npos) << second.message();
+}
+
+}  // namespace
+}  // namespace troupe::http
