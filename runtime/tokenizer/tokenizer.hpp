@@ -57,8 +57,9 @@ class tokenizer {
 
   // `add_special`: prepend BOS / append EOS as the vocabulary asks (add_bos/add_eos). Control
   // and user-defined tokens written literally in `text` (e.g. "<|im_start|>") are matched as
-  // single tokens before BPE (llama.cpp's parse_special = true). Any byte string is accepted;
-  // invalid UTF-8 is tokenized byte by byte.
+  // single tokens before BPE (llama.cpp's parse_special = true), longest token text first. Any
+  // byte string is accepted: each byte that does not start valid UTF-8 is encoded as U+FFFD, as
+  // llama.cpp does. Ids equal llama.cpp's llama_tokenize(add_special, parse_special = true).
   virtual std::vector<int32_t> encode(std::string_view text, bool add_special) const = 0;
   // `skip_special`: drop control (and unknown-type) tokens from the output text. Ids outside
   // [0, vocab_size) are skipped. The result is valid UTF-8: each invalid or incomplete sequence

@@ -2,7 +2,11 @@
 // the merge ranks.
 #include <gtest/gtest.h>
 
+#include <random>
+#include <thread>
+
 #include "runtime/tokenizer/tokenizer.hpp"
+#include "runtime/tokenizer/utf8.hpp"
 #include "tests/runtime/tokenizer/tiny_vocab.hpp"
 
 namespace troupe::runtime {
@@ -133,6 +137,38 @@ TEST(Bpe, EveryPreTokenizerRoundTrips) {
     const auto tok = make(testing::tiny_vocab(pre));
     EXPECT_EQ(tok->decode(tok->encode(text, false), false), text) << pre;
   }
+}
+
+// Arbitrary bytes never crash, and decode(encode(x)) is x with each invalid byte as U+FFFD.
+TEST(Bpe, RandomBytesRoundTripAfterRepair) {
+  std::mt19937 rng(42);
+  const std::string alphabet = "hel o<|end|>\n\t 1\xC3\xA9\xE6\x97\xA5\xF0\x9F\x9A\x80\xFF\x80";
+  for (const char* pre : {"gpt2", "smollm", "llama3", "qwen2", "default"}) {
+    const auto tok = make(testing::tiny_vocab(pre));
+    for (int round = 0; round < 300; ++round) {
+      std::string text(rng() % 24, ' ');
+      for (char& c : text)
+        c = alphabet[rng() % alphabet.size()];
+      EXPECT_EQ(tok->decode(tok->encode(text, false), false), utf8::repair_bytewise(text)) << pre;
+    }
+  }
+}
+
+TEST(Bpe, ConcurrentEncodeAgrees) {
+  const auto tok = make(testing::tiny_vocab("smollm"));
+  const std::string text = "hello<|end|> hello 123 lol 日本 🚀";
+  const auto expected = tok->encode(text, false);
+  std::vector<std::thread> threads;
+  std::vector<int> num_mismatches(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i)
+        num_mismatches[t] += tok->encode(text, false) != expected;
+    });
+  }
+  for (auto& th : threads)
+    th.join();
+  EXPECT_EQ(num_mismatches, std::vector<int>(4, 0));
 }
 
 }  // namespace
