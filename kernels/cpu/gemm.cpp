@@ -8,8 +8,14 @@ namespace troupe::kernels::cpu {
 
 namespace {
 
-constexpr int tile_rows = 4;     // x rows per register tile
-constexpr int tile_cols = 4;     // W rows per register tile
+// A 4 x 4 tile keeps 16 accumulators + 5 operands in registers, which needs the 32 vector
+// registers of AVX-512VL machines; plain AVX2 has 16, so it gets 4 x 3 (12 + 4).
+constexpr int tile_rows = 4;  // x rows per register tile
+#ifdef __AVX512VL__
+constexpr int tile_cols = 4;  // W rows per register tile
+#else
+constexpr int tile_cols = 3;
+#endif
 constexpr int64_t m_block = 64;  // x rows kept hot in L2 while a thread sweeps its W rows
 
 #ifdef TROUPE_KERNELS_AVX2

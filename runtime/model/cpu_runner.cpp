@@ -32,6 +32,9 @@ status check_sequence(const seq_step& seq, int32_t block_size, int32_t num_block
   const std::string which = "sequence " + std::to_string(seq.seq_id) + ": ";
   if (seq.num_tokens < 1 || seq.start_pos < 0) return error{which + "bad num_tokens/start_pos"};
   const int64_t end = int64_t{seq.start_pos} + seq.num_tokens;
+  // Distinct blocks can hold no more than the whole cache; this also bounds the rope table.
+  if (end > int64_t{num_blocks} * block_size)
+    return error{which + "position " + std::to_string(end - 1) + " beyond the KV cache"};
   if (static_cast<int64_t>(seq.block_table.size()) * block_size < end)
     return error{which + "block table too short for position " + std::to_string(end - 1)};
   for (int32_t block : seq.block_table)

@@ -35,7 +35,8 @@ class cpu_llama_runner : public model_runner {
 
   // Whether `batch` is well formed for this runner: token counts add up, every sequence has
   // num_tokens >= 1 and start_pos >= 0, block tables cover [0, start_pos + num_tokens) with
-  // block ids in [0, num_kv_blocks), token ids in [0, vocab).
+  // block ids in [0, num_kv_blocks), no sequence is longer than the whole cache, token ids are in
+  // [0, vocab).
   status validate(const step_batch& batch) const;
 
   int32_t vocab_size() const override { return weights_.hparams.vocab_size; }

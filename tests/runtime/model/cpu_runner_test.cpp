@@ -57,6 +57,10 @@ TEST(cpu_llama_runner, validate_names_what_is_wrong) {
   auto bad_count = ok;
   bad_count.token_ids.pop_back();
   EXPECT_FALSE(runner->validate(bad_count).ok());
+  auto too_long = ok;  // 8 blocks of 4 hold 32 positions at most
+  too_long.seqs[0].start_pos = 30;
+  too_long.seqs[0].block_table.assign(9, 0);
+  EXPECT_NE(runner->validate(too_long).message().find("beyond the KV cache"), std::string::npos);
   auto empty_seq = ok;
   empty_seq.seqs[0].num_tokens = 0;
   EXPECT_FALSE(runner->validate(empty_seq).ok());
