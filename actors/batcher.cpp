@@ -1,7 +1,5 @@
 #include "actors/batcher.hpp"
 
-#include <caf/typed_event_based_actor.hpp>
-
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -9,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 #include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 namespace troupe::actors {
 namespace {

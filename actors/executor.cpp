@@ -1,12 +1,11 @@
 #include "actors/executor.hpp"
 
-#include <caf/typed_event_based_actor.hpp>
-
 #include <exception>
 #include <utility>
 
 #include <caf/sec.hpp>
 #include <caf/spawn_options.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 namespace troupe::actors {
 namespace {

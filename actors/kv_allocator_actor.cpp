@@ -1,8 +1,8 @@
 #include "actors/kv_allocator_actor.hpp"
 
-#include <caf/typed_event_based_actor.hpp>
-
 #include <utility>
+
+#include <caf/typed_event_based_actor.hpp>
 
 #include "runtime/sched/kv_allocator.hpp"
 

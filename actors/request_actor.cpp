@@ -1,13 +1,12 @@
 #include "actors/request_actor.hpp"
 
-#include <caf/typed_event_based_actor.hpp>
-
 #include <chrono>
 #include <random>
 #include <string>
 #include <utility>
 
 #include <spdlog/spdlog.h>
+#include <caf/typed_event_based_actor.hpp>
 
 namespace troupe::actors {
 namespace {

@@ -116,8 +116,12 @@ std::string prompt_of(int i) {
   return "request number " + std::to_string(i) + std::string(size_t(i % 5), '!');
 }
 
-TEST(Engine, ConcurrentRequestsGetTheirOwnOutput) {
-  engine_fixture f;
+class EngineThreads : public ::testing::TestWithParam<int32_t> {};
+
+TEST_P(EngineThreads, ConcurrentRequestsGetTheirOwnOutput) {
+  auto config = engine_fixture::default_config();
+  config.num_actor_threads = GetParam();
+  engine_fixture f(config);
   std::vector<std::shared_ptr<collecting_sink>> sinks;
   for (int i = 0; i < 16; ++i)
     sinks.push_back(f.submit(prompt_of(i), 12 + i));
@@ -131,8 +135,11 @@ TEST(Engine, ConcurrentRequestsGetTheirOwnOutput) {
   EXPECT_TRUE(f.wait_idle());
 }
 
+INSTANTIATE_TEST_SUITE_P(ActorThreads, EngineThreads, ::testing::Values(1, 2));
+
 TEST(Engine, MoreRequestsThanSeqsAndBlocksPreemptAndComplete) {
   auto config = engine_fixture::default_config();
+  config.num_actor_threads = 2;
   config.max_num_seqs = 6;
   config.max_num_batched_tokens = 16;  // chunked prefill too
   fake_runner_options options;
