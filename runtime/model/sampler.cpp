@@ -18,54 +18,86 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// Candidates in sampling order: by logit descending, lowest id first on ties. Only the top_k
-// (when set) are sorted; the rest are dropped.
-std::vector<int32_t> ranked_candidates(std::span<const float> logits, int32_t top_k) {
-  const auto vocab = static_cast<int32_t>(logits.size());
-  std::vector<int32_t> ids(vocab);
-  std::iota(ids.begin(), ids.end(), 0);
-  auto better = [&](int32_t a, int32_t b) {
+// The tokens still in the running, with their unnormalized probabilities.
+struct candidates {
+  std::vector<int32_t> ids;
+  std::vector<double> weights;  // exp((logit - max) / temperature), NaN logits -> 0
+};
+
+// Ranking order: logit descending, lowest id first on ties, NaN last.
+auto ranks_before(std::span<const float> logits) {
+  return [logits](int32_t a, int32_t b) {
     if (std::isnan(logits[b])) return !std::isnan(logits[a]) || a < b;
     if (std::isnan(logits[a])) return false;
     return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
   };
-  const int32_t keep = top_k > 0 && top_k < vocab ? top_k : vocab;
-  std::partial_sort(ids.begin(), ids.begin() + keep, ids.end(), better);
-  ids.resize(keep);
+}
+
+// All tokens, or the top_k best (in no particular order) when top_k is set.
+std::vector<int32_t> top_k_ids(std::span<const float> logits, int32_t top_k) {
+  std::vector<int32_t> ids(logits.size());
+  std::iota(ids.begin(), ids.end(), 0);
+  if (top_k > 0 && top_k < static_cast<int32_t>(ids.size())) {
+    std::nth_element(ids.begin(), ids.begin() + top_k, ids.end(), ranks_before(logits));
+    ids.resize(top_k);
+  }
   return ids;
 }
 
-// Picks among `ids` (or returns -1 for a degenerate row) with weights exp((logit - max) /
-// temperature), cut to the nucleus (which assumes `ids` ranked; without top_p any order works).
-int32_t draw(std::span<const float> logits, const std::vector<int32_t>& ids, double max_logit,
-             const sampling_params& params, double u) {
-  std::vector<double> weights(ids.size());
-  double total = 0.0;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    const double l = logits[ids[i]];
-    weights[i] = std::isnan(l) ? 0.0 : std::exp((l - max_logit) / params.temperature);
-    total += weights[i];
+candidates weigh(std::span<const float> logits, std::vector<int32_t> ids, float temperature) {
+  double max_logit = -INFINITY;
+  for (int32_t id : ids)
+    if (!std::isnan(logits[id])) max_logit = std::max<double>(max_logit, logits[id]);
+  candidates c{std::move(ids), {}};
+  c.weights.resize(c.ids.size());
+  for (size_t i = 0; i < c.ids.size(); ++i) {
+    const double l = logits[c.ids[i]];
+    c.weights[i] = std::isnan(l) ? 0.0 : std::exp((l - max_logit) / temperature);
   }
-  if (!(total > 0.0) || !std::isfinite(total)) return -1;  // inf/NaN row: caller falls back
-  size_t kept = ids.size();
-  if (params.top_p < 1.0f) {
+  return c;
+}
+
+// Keeps the smallest ranked prefix whose mass reaches top_p of the total (at least one token).
+// Ranks only as many tokens as needed: the nucleus is usually a few dozen of a large vocabulary.
+void keep_nucleus(std::span<const float> logits, candidates& c, float top_p) {
+  const double total = std::accumulate(c.weights.begin(), c.weights.end(), 0.0);
+  std::vector<size_t> order(c.ids.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  auto before = ranks_before(logits);
+  auto by_rank = [&](size_t a, size_t b) { return before(c.ids[a], c.ids[b]); };
+  size_t kept = order.size();
+  for (size_t k = std::min<size_t>(64, order.size());; k = std::min(2 * k, order.size())) {
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), by_rank);
     double mass = 0.0;
-    for (size_t i = 0; i < ids.size(); ++i) {
-      mass += weights[i];
-      if (mass >= params.top_p * total) {
-        kept = i + 1;
-        break;
-      }
+    size_t i = 0;
+    while (i < k && mass < top_p * total)
+      mass += c.weights[order[i++]];
+    if (mass >= top_p * total || k == order.size()) {
+      kept = std::max<size_t>(i, 1);
+      break;
     }
-    total = std::accumulate(weights.begin(), weights.begin() + kept, 0.0);
   }
+  candidates nucleus;
+  for (size_t i = 0; i < kept; ++i) {
+    nucleus.ids.push_back(c.ids[order[i]]);
+    nucleus.weights.push_back(c.weights[order[i]]);
+  }
+  c = std::move(nucleus);
+}
+
+// The candidate where u (in [0, 1)) falls on the cumulative weights; -1 for a degenerate row.
+int32_t draw(const candidates& c, double u) {
+  const double total = std::accumulate(c.weights.begin(), c.weights.end(), 0.0);
+  if (!(total > 0.0) || !std::isfinite(total)) return -1;
   const double target = u * total;
   double cumulative = 0.0;
-  for (size_t i = 0; i < kept; ++i) {
-    cumulative += weights[i];
-    if (target < cumulative) return ids[i];
+  for (size_t i = 0; i < c.ids.size(); ++i) {
+    cumulative += c.weights[i];
+    if (target < cumulative) return c.ids[i];
   }
-  return ids[kept - 1];  // u * total rounded up to the total
+  for (size_t i = c.ids.size(); i-- > 0;)  // u * total rounded up to the total
+    if (c.weights[i] > 0.0) return c.ids[i];
+  return -1;
 }
 
 }  // namespace
@@ -94,20 +126,13 @@ float log_softmax_at(std::span<const float> logits, int32_t token) {
 
 sample_result sample_token(std::span<const float> logits, const sampling_params& params,
                            int32_t output_index) {
-  int32_t token = 0;
-  if (params.temperature < greedy_temperature) {
-    token = argmax(logits);
-  } else if (params.top_k <= 0 && params.top_p >= 1.0f) {
-    // Unfiltered: no ranking needed; walk the vocabulary in id order.
-    std::vector<int32_t> ids(logits.size());
-    std::iota(ids.begin(), ids.end(), 0);
-    token =
-        draw(logits, ids, logits[argmax(logits)], params, uniform_draw(params.seed, output_index));
-  } else {
-    auto ids = ranked_candidates(logits, params.top_k);
-    token = draw(logits, ids, logits[ids.front()], params, uniform_draw(params.seed, output_index));
+  int32_t token = -1;
+  if (params.temperature >= greedy_temperature) {
+    auto c = weigh(logits, top_k_ids(logits, params.top_k), params.temperature);
+    if (params.top_p < 1.0f) keep_nucleus(logits, c, params.top_p);
+    token = draw(c, uniform_draw(params.seed, output_index));
   }
-  if (token < 0) token = argmax(logits);
+  if (token < 0) token = argmax(logits);  // greedy, or a row of inf/NaN
   return {token, log_softmax_at(logits, token)};
 }
 

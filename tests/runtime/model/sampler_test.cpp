@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -101,6 +102,33 @@ TEST(sampler, draws_follow_the_softmax_distribution) {
   EXPECT_LT(chi_square(l, 0.8f, 6, 20000, 0.8f), 20.5);   // ranked path, nothing cut
   // The statistic does detect a wrong distribution (a temperature off by 1.5x).
   EXPECT_GT(chi_square(l, 1.0f, -1, 20000, 1.5f), 100.0);
+}
+
+TEST(sampler, top_k_draws_follow_the_renormalized_distribution) {
+  // The best three of six are ids 0, 3, 1; the others must never appear.
+  const std::vector<float> l = {1.0f, 0.2f, -0.5f, 0.7f, 0.0f, -1.2f};
+  std::vector<int> counts(l.size(), 0);
+  const int draws = 20000;
+  for (int i = 0; i < draws; ++i)
+    ++counts[sample_token(l, params(1.0f, 3, 1.0f, 8), i).token_id];
+  const double sum = std::exp(1.0) + std::exp(0.2) + std::exp(0.7);
+  double chi = 0;
+  for (int id : {0, 1, 3}) {
+    const double e = std::exp(double{l[id]}) / sum * draws;
+    chi += (counts[id] - e) * (counts[id] - e) / e;
+  }
+  EXPECT_LT(chi, 13.8);  // 2 degrees of freedom, p ~ 0.001
+  EXPECT_EQ(counts[2] + counts[4] + counts[5], 0);
+}
+
+TEST(sampler, large_nucleus_is_ranked_completely) {
+  // 1000 equal logits: top_p 0.5 keeps exactly the 500 lowest ids (ties rank by id).
+  std::vector<float> flat(1000, 0.25f);
+  int32_t max_id = 0;
+  for (int32_t i = 0; i < 2000; ++i)
+    max_id = std::max(max_id, sample_token(flat, params(1.0f, -1, 0.5f, 4), i).token_id);
+  EXPECT_LT(max_id, 500);
+  EXPECT_GT(max_id, 450);  // and not fewer than the nucleus
 }
 
 TEST(sampler, degenerate_rows_do_not_crash) {
