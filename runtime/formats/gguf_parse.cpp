@@ -194,7 +194,9 @@ status gguf_parser::read_tensor_info(uint64_t index, gguf_tensor_info& t) {
     return error{"tensor '" + t.name + "': row length " + std::to_string(t.shape[0]) +
                  " is not a multiple of the " + info->name + " block size"};
   }
-  t.num_bytes = ggml_nbytes(t.type, num_elements).value_or(0);
+  const std::optional<uint64_t> num_bytes = ggml_nbytes(t.type, num_elements);
+  if (!num_bytes) return error{where + " ('" + t.name + "') has an absurd size"};
+  t.num_bytes = *num_bytes;
   return ok_status();
 }
 

@@ -145,6 +145,9 @@ TEST(gguf_corrupt, bad_tensor_infos) {
   EXPECT_NE(with_raw({uint64_t{1} << 40, uint64_t{1} << 40}, 0, 4).find("absurd shape"),
             std::string::npos);
   EXPECT_NE(with_raw({64}, 0, 128).find("beyond the end"), std::string::npos);  // 256 B needed
+  // 2^62 f32 weights fit int64 but their 2^64 bytes overflow.
+  EXPECT_NE(with_raw({uint64_t{1} << 31, uint64_t{1} << 31}, 0, 4).find("absurd size"),
+            std::string::npos);
 }
 
 TEST(gguf_corrupt, bad_tensor_offsets) {
