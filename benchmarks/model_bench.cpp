@@ -1,11 +1,12 @@
 // Step throughput of the CPU Llama runner on the default model (SmolLM2-135M, f32 weights):
-// decode steps at concurrency 1, 4 and 16 (each sequence with a 64-token context) and a
-// 256-token prefill step. Skips when the model has not been fetched (tools/setup.sh).
+// decode steps at concurrency 1, 4 and 16, on 1 and 2 compute threads (each sequence with a
+// 64-token context) and a 256-token prefill step. Skips when the model has not been fetched
+// (tools/setup.sh).
 //   ./model_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
-#include <filesystem>
+#include <map>
 #include <memory>
 
 #include "runtime/default_model.hpp"
@@ -19,17 +20,18 @@ using namespace troupe::runtime;
 constexpr int32_t block_size = 16;
 constexpr int32_t context = 64;
 
-cpu_llama_runner* runner() {
-  static std::unique_ptr<cpu_llama_runner> r = [] {
-    std::unique_ptr<cpu_llama_runner> out;
+// One runner per compute thread count, loaded on first use; nullptr without the model.
+cpu_llama_runner* runner(int32_t num_threads) {
+  static std::map<int32_t, std::unique_ptr<cpu_llama_runner>> runners;
+  auto& r = runners[num_threads];
+  if (r == nullptr) {
     auto file = gguf_file::open(default_model_path());
-    if (!file) return out;
+    if (!file) return nullptr;
     auto weights = load_llama_gguf(**file);
-    if (!weights) return out;
-    auto created = cpu_llama_runner::create(std::move(*weights), 512, block_size);
-    if (created) out = std::move(*created);
-    return out;
-  }();
+    if (!weights) return nullptr;
+    auto created = cpu_llama_runner::create(std::move(*weights), 512, block_size, num_threads);
+    if (created) r = std::move(*created);
+  }
   return r.get();
 }
 
@@ -46,8 +48,9 @@ seq_step sequence(int32_t s, int32_t start_pos, int32_t num_tokens) {
   return seq;
 }
 
+// args: concurrent sequences, compute threads
 void bm_decode(benchmark::State& state) {
-  auto* r = runner();
+  auto* r = runner(static_cast<int32_t>(state.range(1)));
   if (r == nullptr) return state.SkipWithError("default model not found");
   const auto num_seqs = static_cast<int32_t>(state.range(0));
   step_batch prefill;
@@ -67,11 +70,15 @@ void bm_decode(benchmark::State& state) {
   state.counters["tokens/s"] =
       benchmark::Counter(num_seqs, benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(bm_decode)->ArgName("seqs")->Arg(1)->Arg(4)->Arg(16)->UseRealTime()->Unit(
-    benchmark::kMillisecond);
+BENCHMARK(bm_decode)
+    ->ArgNames({"seqs", "threads"})
+    ->ArgsProduct({{1, 4, 16}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
+// args: prompt tokens, compute threads
 void bm_prefill(benchmark::State& state) {
-  auto* r = runner();
+  auto* r = runner(static_cast<int32_t>(state.range(1)));
   if (r == nullptr) return state.SkipWithError("default model not found");
   const auto num_tokens = static_cast<int32_t>(state.range(0));
   step_batch prefill;
@@ -83,7 +90,11 @@ void bm_prefill(benchmark::State& state) {
   state.counters["tokens/s"] =
       benchmark::Counter(num_tokens, benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(bm_prefill)->ArgName("tokens")->Arg(256)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(bm_prefill)
+    ->ArgNames({"tokens", "threads"})
+    ->ArgsProduct({{256}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
