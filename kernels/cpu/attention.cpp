@@ -63,17 +63,20 @@ void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const tok
   assert(num_heads % layout.num_kv_heads == 0);
   const int32_t group = num_heads / layout.num_kv_heads;
   const int32_t d = layout.head_dim;
-  // One task per (token, kv head): the query heads of a group read the same keys.
-  const int64_t num_tasks = num_tokens * layout.num_kv_heads;
-  pool.run(static_cast<int>(num_tasks), [&](int task) {
-    const int64_t t = task / layout.num_kv_heads;
-    const int32_t g = task % layout.num_kv_heads;
+  // One task per (token, kv head) lets a group's query heads share the keys in cache; a small
+  // decode step splits further, one task per query head, so every thread has work.
+  const bool split_heads = num_tokens * layout.num_kv_heads < 2 * int64_t{pool.num_threads()};
+  const int32_t heads_per_task = split_heads ? 1 : group;
+  const int32_t tasks_per_token = num_heads / heads_per_task;
+  pool.run(static_cast<int>(num_tokens * tasks_per_token), [&](int task) {
+    const int64_t t = task / tasks_per_token;
+    const int32_t first_head = (task % tasks_per_token) * heads_per_task;
     thread_local std::vector<float> scores;
     if (scores.size() < static_cast<size_t>(tokens[t].position) + 1)
       scores.resize(static_cast<size_t>(tokens[t].position) + 1);
-    for (int32_t h = g * group; h < (g + 1) * group; ++h) {
+    for (int32_t h = first_head; h < first_head + heads_per_task; ++h) {
       const int64_t offset = (t * num_heads + h) * d;
-      attend_head(layout, tokens[t], g, scale, q + offset, k_cache, v_cache, scores.data(),
+      attend_head(layout, tokens[t], h / group, scale, q + offset, k_cache, v_cache, scores.data(),
                   out + offset);
     }
   });

@@ -66,6 +66,12 @@ TEST(cpu_llama_runner, validate_names_what_is_wrong) {
   EXPECT_FALSE(runner->validate(empty_seq).ok());
 }
 
+TEST(cpu_llama_runner, empty_step_is_a_no_op) {
+  auto runner = make_runner();
+  EXPECT_TRUE(runner->execute(step_batch{}).empty());
+  EXPECT_TRUE(runner->forward_logits(step_batch{}).empty());
+}
+
 TEST(cpu_llama_runner_death, execute_aborts_on_a_malformed_batch) {
   auto runner = make_runner();
   step_batch bad;
