@@ -1,3 +1,4 @@
+// silu_mul: gate [n], up [n] -> out [n] = silu(gate) * up (contract: activation.hpp).
 #include "kernels/cpu/activation.hpp"
 
 #include <cmath>

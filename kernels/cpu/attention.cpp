@@ -1,3 +1,5 @@
+// paged attention: q [tokens][heads][head_dim], K/V cache [blocks][block_size][kv_heads][head_dim]
+// -> out [tokens][heads][head_dim] (contract and block layout: attention.hpp).
 #include "kernels/cpu/attention.hpp"
 
 #include <algorithm>

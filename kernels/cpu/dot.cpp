@@ -1,3 +1,4 @@
+// dot: x [n], w [n] -> scalar, in the one fixed order described in dot.hpp.
 #include "kernels/cpu/dot.hpp"
 
 #include <cmath>

@@ -1,3 +1,4 @@
+// add_inplace: y [n] += x [n] (contract: elementwise.hpp).
 #include "kernels/cpu/elementwise.hpp"
 
 namespace troupe::kernels::cpu {

@@ -1,3 +1,4 @@
+// embedding: table [vocab][dim], ids [tokens] -> out [tokens][dim] (contract: embedding.hpp).
 #include "kernels/cpu/embedding.hpp"
 
 #include <algorithm>

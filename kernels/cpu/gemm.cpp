@@ -1,3 +1,4 @@
+// gemm: x [M][K], W [N][K] -> y [M][N], y[m][n] = dot(x[m], W[n]) (contract: gemm.hpp).
 #include "kernels/cpu/gemm.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// rmsnorm: x [rows][dim], weight [dim] -> y [rows][dim] (contract: rmsnorm.hpp).
 #include "kernels/cpu/rmsnorm.hpp"
 
 #include <cmath>

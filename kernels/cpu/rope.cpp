@@ -1,3 +1,4 @@
+// rope: x [tokens][heads][head_dim] rotated in place by position (contract: rope.hpp).
 #include "kernels/cpu/rope.hpp"
 
 #include <cassert>
