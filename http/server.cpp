@@ -150,9 +150,10 @@ void server::wait() {
 }
 
 result<std::unique_ptr<server>> start_server(actors::engine& engine, server_options options) {
-  auto impl = std::make_unique<server::impl>(engine, std::move(options));
+  auto impl = std::make_unique<server::impl>(engine, options);
   if (status listening = impl->listen(); !listening) return listening.err();
   impl->run();
+  spdlog::info("http: serving the OpenAI API on http://{}:{}", options.host, impl->port());
   return std::make_unique<server>(std::move(impl));
 }
 

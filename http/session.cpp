@@ -165,6 +165,9 @@ class session_sink final : public actors::generation_sink {
 session::session(tcp::socket socket, std::shared_ptr<server_context> ctx)
     : socket_(std::move(socket)), timer_(socket_.get_executor()), ctx_(std::move(ctx)) {
   error_code ec;
+  // Token chunks are small: without this, Nagle's algorithm holds each one back until the
+  // client acknowledges the previous one (up to its delayed-ACK timeout).
+  socket_.set_option(tcp::no_delay(true), ec);
   tcp::endpoint peer = socket_.remote_endpoint(ec);
   peer_ = ec ? "?" : fmt::format("{}:{}", peer.address().to_string(), peer.port());
 }
