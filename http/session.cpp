@@ -227,6 +227,10 @@ void session::on_read_error(error_code ec) {
   busy_ = true;
   started_ = steady::now();
   method_ = target_ = "-";
+  if (parser_->is_header_done()) {
+    method_ = std::string(parser_->get().method_string());
+    target_ = std::string(parser_->get().target());
+  }
   keep_alive_ = false;
   respond_error(*error);
 }
@@ -301,6 +305,7 @@ void session::handle_completion(const http_request& request) {
             : g.prompt_token_ids.size());
     return deliver(empty);
   }
+  detail_ = " " + responder_->meta().id;
   keep_self_ = shared_from_this();
   auto sink =
       std::make_shared<session_sink>(weak_from_this(), serial_, socket_.get_executor(), ctx_->gate);
