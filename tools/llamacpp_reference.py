@@ -34,6 +34,7 @@ import sys
 import tempfile
 
 import llama_cpp
+import numpy as np  # a dependency of llama-cpp-python
 
 DEFAULT_MODEL = os.path.expanduser("~/.cache/troupe/models/SmolLM2-135M-Instruct.Q4_1.gguf")
 
@@ -122,12 +123,8 @@ class GreedyRunner:
         return list(buf[:n])
 
     def argmax_last(self, ctx):
-        logits = llama_cpp.llama_get_logits_ith(ctx, -1)
-        best, best_value = 0, logits[0]
-        for i in range(1, self.n_vocab):
-            if logits[i] > best_value:
-                best, best_value = i, logits[i]
-        return best
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), (self.n_vocab,))
+        return int(np.argmax(logits))  # the first index among equal maxima
 
     def greedy(self, prompt_ids, num_tokens):
         cparams = llama_cpp.llama_context_default_params()

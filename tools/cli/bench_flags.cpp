@@ -86,7 +86,7 @@ flag_spec percentile_metrics_flag() {
   f.show = [](command_line& c) {
     std::string text;
     for (const auto& m : c.bench.percentile_metrics)
-      text += (text.empty() ? "" : ",") + m;
+      append_joined(text, m, ",");
     return text;
   };
   return f;
@@ -116,7 +116,7 @@ flag_spec metric_percentiles_flag() {
   f.show = [](command_line& c) {
     std::string text;
     for (double p : c.bench.metric_percentiles)
-      text += (text.empty() ? "" : ",") + format_real(p);
+      append_joined(text, format_real(p), ",");
     return text;
   };
   return f;

@@ -75,6 +75,12 @@ result<std::string> parse_choice(std::string_view text, std::initializer_list<co
 result<std::vector<int32_t>> parse_id_list(std::string_view text);
 std::string format_real(double value);
 
+// Appends `item` to `to`, preceded by `separator` unless `to` is empty.
+inline void append_joined(std::string& to, std::string_view item, std::string_view separator) {
+  if (!to.empty()) to += separator;
+  to += item;
+}
+
 // -- how --help shows a default --
 inline std::string show_value(const std::string& v) {
   return v.empty() ? "none" : v;
@@ -88,7 +94,7 @@ inline std::string show_value(double v) {
 inline std::string show_value(const std::vector<int32_t>& ids) {
   std::string text;
   for (int32_t id : ids)
-    text += (text.empty() ? "" : ",") + std::to_string(id);
+    append_joined(text, std::to_string(id), ",");
   return text;
 }
 template <class T>
@@ -168,10 +174,11 @@ flag_spec string_flag(std::string name, std::string metavar, std::string help, A
 template <class Access>
 flag_spec choice_flag(std::string name, std::string help, Access field,
                       std::initializer_list<const char*> choices) {
-  std::string metavar = "{";
+  std::string metavar;
   for (const char* choice : choices)
-    metavar += std::string(metavar.size() > 1 ? "," : "") + choice;
-  auto f = make_flag(std::move(name), flag_arity::value, metavar + "}", std::move(help), field);
+    append_joined(metavar, choice, ",");
+  auto f =
+      make_flag(std::move(name), flag_arity::value, "{" + metavar + "}", std::move(help), field);
   std::vector<std::string> kept(choices.begin(), choices.end());
   f.set = [field, kept](command_line& c, std::string_view v) -> status {
     for (const auto& choice : kept) {
@@ -182,7 +189,7 @@ flag_spec choice_flag(std::string name, std::string help, Access field,
     }
     std::string all;
     for (const auto& choice : kept)
-      all += (all.empty() ? "" : ", ") + choice;
+      append_joined(all, choice, ", ");
     return error{"expected one of " + all + ", got '" + std::string(v) + "'"};
   };
   return f;
