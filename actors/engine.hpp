@@ -26,6 +26,8 @@ struct generation_request {
   bool add_special_tokens = true;
   int32_t max_tokens = 16;  // <= 0 = up to max_model_len
   bool ignore_eos = false;
+  // Used as given, seed included: callers draw a random seed for requests that have none
+  // (0 is a valid seed).
   runtime::sampling_params sampling;
 };
 

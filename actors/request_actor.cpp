@@ -1,7 +1,6 @@
 #include "actors/request_actor.hpp"
 
 #include <chrono>
-#include <random>
 #include <string>
 #include <utility>
 
@@ -22,14 +21,6 @@ std::string too_long_message(int32_t max_model_len, int32_t num_prompt, int32_t 
          " tokens (" + std::to_string(num_prompt) + " in the messages, " +
          std::to_string(max_tokens) + " in the completion). Please reduce the length of the " +
          "messages or completion.";
-}
-
-uint64_t random_seed() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  uint64_t seed = 0;
-  while (seed == 0)
-    seed = rng();
-  return seed;
 }
 
 class request_actor_impl : public request_actor::base {
@@ -90,7 +81,6 @@ class request_actor_impl : public request_actor::base {
     spec.stop_token_ids = context_->eog_token_ids;
     spec.ignore_eos = request_.ignore_eos;
     spec.sampling = request_.sampling;
-    if (spec.sampling.seed == 0) spec.sampling.seed = random_seed();
     return spec;
   }
 

@@ -89,7 +89,6 @@ TEST(Engine, SingleRequestEndToEnd) {
   const auto expected = fake_generate(bytes("hello"), 8);
   EXPECT_EQ(sink->token_ids(), expected);
   EXPECT_EQ(sink->text(), fake_text(expected));
-  EXPECT_NE(f.probe->last_seed.load(), 0u);  // no seed given: the engine picked one
   EXPECT_EQ(f.probe->num_errors.load(), 0);
   EXPECT_TRUE(f.wait_idle());
   EXPECT_EQ(sink->num_events_after_finish(), 0);
@@ -271,6 +270,13 @@ TEST(Engine, SamplingParametersPassThrough) {
   ASSERT_TRUE(sink->wait_finished());
   EXPECT_EQ(f.probe->last_seed.load(), 42u);
   EXPECT_EQ(sink->token_ids(), fake_generate({10, 11, 12}, 2));
+
+  // Seed 0 is a seed like any other, not "pick one".
+  request.sampling.seed = 0;
+  auto zero = std::make_shared<collecting_sink>();
+  f.eng->submit(request, zero);
+  ASSERT_TRUE(zero->wait_finished());
+  EXPECT_EQ(f.probe->last_seed.load(), 0u);
 }
 
 TEST(Engine, ShutdownEndsUnfinishedGenerations) {

@@ -1,6 +1,45 @@
+// troupe: serve | generate | tokenize | bench | version | help. See docs/usage.md.
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 
+#include "tools/cli/flags.hpp"
+#include "tools/cli/subcommands.hpp"
+
+namespace {
+
+int run(const troupe::cli::command_line& cl) {
+  using namespace troupe::cli;
+  if (cl.help || cl.command == "help") {
+    std::fputs(help_text(cl.command).c_str(), stdout);
+    return 0;
+  }
+  if (cl.command == "version") {
+    std::puts("troupe " TROUPE_VERSION);
+    return 0;
+  }
+  if (!apply_log_level(cl.engine.log_level)) return 2;
+  if (cl.command == "serve") return run_serve(cl);
+  if (cl.command == "generate") return run_generate(cl);
+  if (cl.command == "tokenize") return run_tokenize(cl);
+  if (cl.command == "bench") {
+    std::fputs(
+        "troupe bench: the load generator is not available in this build yet; its flags are "
+        "recognised (troupe bench --help)\n",
+        stderr);
+    return 2;
+  }
+  std::fprintf(stderr, "troupe: unknown command '%s' (troupe --help)\n", cl.command.c_str());
+  return 2;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  std::puts("troupe " TROUPE_VERSION);
-  return 0;
+  auto cl = troupe::cli::parse_command_line(argc, argv);
+  if (!cl) {
+    std::fprintf(stderr, "troupe: %s\n", cl.message().c_str());
+    return 2;
+  }
+  return run(*cl);
 }

@@ -1,0 +1,125 @@
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <random>
+
+#include "actors/engine.hpp"
+#include "tools/cli/model_loading.hpp"
+#include "tools/cli/subcommands.hpp"
+#include "tools/cli/validate.hpp"
+
+namespace troupe::cli {
+namespace {
+
+// Collects one generation's events; wait() returns once the final event arrived.
+class collecting_sink : public actors::generation_sink {
+ public:
+  void on_event(actors::generation_event event) override {
+    std::lock_guard lock(mutex_);
+    text_ += event.text;
+    token_ids_.insert(token_ids_.end(), event.token_ids.begin(), event.token_ids.end());
+    if (event.finished || event.error) {
+      last_ = std::move(event);
+      done_ = true;
+      cv_.notify_all();
+    }
+  }
+
+  // Called after wait(): the final event and everything accumulated.
+  const actors::generation_event& wait() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return done_; });
+    return last_;
+  }
+  const std::string& text() const { return text_; }
+  const std::vector<int32_t>& token_ids() const { return token_ids_; }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  actors::generation_event last_;
+  std::string text_;
+  std::vector<int32_t> token_ids_;
+};
+
+actors::generation_request make_request(const generate_options& options) {
+  actors::generation_request request;
+  request.request_id = "generate-0";
+  if (options.prompt_ids) {
+    request.prompt_token_ids = *options.prompt_ids;
+  } else {
+    request.prompt = options.prompt;
+  }
+  request.max_tokens = options.max_tokens;
+  request.ignore_eos = options.ignore_eos;
+  request.sampling.temperature = static_cast<float>(options.temperature);
+  request.sampling.top_p = static_cast<float>(options.top_p);
+  request.sampling.top_k = options.top_k;
+  request.sampling.seed = options.seed ? *options.seed : std::random_device{}();
+  return request;
+}
+
+void print_json(const collecting_sink& sink, const actors::generation_event& last) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> out(buffer);
+  out.StartObject();
+  out.Key("token_ids");
+  out.StartArray();
+  for (int32_t id : sink.token_ids())
+    out.Int(id);
+  out.EndArray();
+  out.Key("text");
+  out.String(sink.text().data(), static_cast<rapidjson::SizeType>(sink.text().size()));
+  out.Key("finish_reason");
+  out.String(last.finish_reason.c_str());
+  out.Key("num_prompt_tokens");
+  out.Int(last.num_prompt_tokens);
+  out.EndObject();
+  std::printf("%s\n", buffer.GetString());
+}
+
+}  // namespace
+
+int run_generate(const command_line& cl) {
+  if (auto ok = check_flags(cl); !ok) {
+    std::fprintf(stderr, "troupe generate: %s\n", ok.message().c_str());
+    return 2;
+  }
+  auto model = load_model(cl.engine);
+  if (!model) {
+    std::fprintf(stderr, "troupe generate: %s\n", model.message().c_str());
+    return 1;
+  }
+  auto resolved = resolve_engine_config(cl, model->max_model_len);
+  if (!resolved) {
+    std::fprintf(stderr, "troupe generate: %s\n", resolved.message().c_str());
+    return 2;
+  }
+  runtime::engine_config config = std::move(*resolved);
+  if (config.served_model_name.empty()) config.served_model_name = model->served_name;
+  auto engine = actors::start_engine(config, model->tokenizer, std::move(model->runner),
+                                     model->max_model_len);
+  if (!engine) {
+    std::fprintf(stderr, "troupe generate: %s\n", engine.message().c_str());
+    return 1;
+  }
+  auto sink = std::make_shared<collecting_sink>();
+  (*engine)->submit(make_request(cl.generate), sink);
+  const actors::generation_event& last = sink->wait();
+  if (last.error) {
+    std::fprintf(stderr, "troupe generate: %s\n", last.error->c_str());
+    return 1;
+  }
+  if (cl.generate.json) {
+    print_json(*sink, last);
+  } else {
+    std::printf("%s\n", sink->text().c_str());
+  }
+  return 0;
+}
+
+}  // namespace troupe::cli

@@ -1,0 +1,122 @@
+#include "tools/cli/model_loading.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "runtime/default_model.hpp"
+#include "runtime/formats/gguf.hpp"
+#include "runtime/formats/llama_gguf.hpp"
+#include "runtime/model/cpu_runner.hpp"
+#include "runtime/model/kv_cache.hpp"
+#include "tools/cli/validate.hpp"
+
+namespace troupe::cli {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+double seconds_since(clock::time_point start) {
+  return std::chrono::duration<double>(clock::now() - start).count();
+}
+
+result<std::shared_ptr<const runtime::gguf_file>> open_gguf(const std::string& path) {
+  if (!std::filesystem::exists(path)) {
+    if (path == runtime::default_model_path()) {
+      return error{"the default model is not in the cache (" + path +
+                   "): run `bash tools/setup.sh --model` to fetch it, or pass --model FILE.gguf"};
+    }
+    return error{"model file not found: " + path};
+  }
+  if (std::filesystem::is_directory(path)) {
+    return error{"'" + path +
+                 "' is a directory: Hugging Face model directories are not supported yet; pass a "
+                 ".gguf file"};
+  }
+  return runtime::gguf_file::open(path);
+}
+
+// Number of KV blocks: --num-gpu-blocks-override wins, else the memory budget.
+int32_t kv_blocks_for(const runtime::engine_config& config, const runtime::llama_hparams& hp) {
+  if (config.num_gpu_blocks_override > 0) return config.num_gpu_blocks_override;
+  int64_t budget = config.kv_cache_memory > 0 ? config.kv_cache_memory : default_cpu_kv_cache_bytes;
+  int64_t per_block = runtime::kv_bytes_per_block(hp, config.block_size);
+  return static_cast<int32_t>(std::min<int64_t>(budget / per_block, INT32_MAX));
+}
+
+}  // namespace
+
+std::string resolve_model_path(const runtime::engine_config& config) {
+  return config.model.empty() ? runtime::default_model_path() : config.model;
+}
+
+status check_flags(const command_line& cl) {
+  if (auto ok = validate_paths(cl); !ok) return ok;
+  if (auto ok = validate_for_cpu(cl.engine); !ok) return ok;
+  if (cl.was_given("gpu-memory-utilization")) {
+    spdlog::info(
+        "--gpu-memory-utilization has no effect on the CPU backend; the KV cache size "
+        "comes from --kv-cache-memory or --num-gpu-blocks-override");
+  }
+  return ok_status();
+}
+
+result<runtime::engine_config> resolve_engine_config(const command_line& cl,
+                                                     int32_t model_max_len) {
+  runtime::engine_config config = cl.engine;
+  if (config.max_model_len == 0) config.max_model_len = model_max_len;
+  if (!config.enable_chunked_prefill && !cl.was_given("max-num-batched-tokens")) {
+    config.max_num_batched_tokens = std::max(config.max_model_len, 2048);
+  }
+  if (auto ok = validate_for_cpu(config); !ok) return ok.err();
+  return config;
+}
+
+result<std::shared_ptr<const runtime::tokenizer>> load_tokenizer(const std::string& path) {
+  auto file = open_gguf(path);
+  if (!file) return file.err();
+  auto vocab = runtime::vocab_from_gguf(**file);
+  if (!vocab) return error{path + ": " + vocab.message()};
+  return runtime::make_bpe_tokenizer(std::move(*vocab));
+}
+
+result<loaded_model> load_model(const runtime::engine_config& config) {
+  auto start = clock::now();
+  loaded_model model;
+  model.path = resolve_model_path(config);
+  auto file = open_gguf(model.path);
+  if (!file) return file.err();
+
+  auto vocab = runtime::vocab_from_gguf(**file);
+  if (!vocab) return error{model.path + ": " + vocab.message()};
+  auto tokenizer = runtime::make_bpe_tokenizer(std::move(*vocab));
+  if (!tokenizer) return error{model.path + ": " + tokenizer.message()};
+  model.tokenizer = std::move(*tokenizer);
+
+  auto weights = runtime::load_llama_gguf(**file, config.num_compute_threads);
+  if (!weights) return error{model.path + ": " + weights.message()};
+  model.max_model_len = weights->hparams.max_position_embeddings;
+  int32_t num_blocks = kv_blocks_for(config, weights->hparams);
+  if (num_blocks < 1) {
+    return error{
+        "the KV cache budget holds no block: raise --kv-cache-memory or set "
+        "--num-gpu-blocks-override"};
+  }
+  int64_t kv_bytes = num_blocks * runtime::kv_bytes_per_block(weights->hparams, config.block_size);
+  auto runner = runtime::cpu_llama_runner::create(std::move(*weights), num_blocks,
+                                                  config.block_size, config.num_compute_threads);
+  if (!runner) return error{model.path + ": " + runner.message()};
+  model.runner = std::move(*runner);
+
+  model.served_name = model.path == runtime::default_model_path()
+                          ? std::string(runtime::default_model_served_name)
+                          : config.model;  // vLLM: the --model argument as given
+  spdlog::info("loaded {} in {:.1f} s: {} KV blocks of {} tokens ({:.0f} MiB)", model.path,
+               seconds_since(start), num_blocks, config.block_size,
+               static_cast<double>(kv_bytes) / (1 << 20));
+  return model;
+}
+
+}  // namespace troupe::cli

@@ -1,0 +1,81 @@
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "actors/engine.hpp"
+#include "http/server.hpp"
+#include "tools/cli/model_loading.hpp"
+#include "tools/cli/subcommands.hpp"
+#include "tools/cli/validate.hpp"
+
+namespace troupe::cli {
+namespace {
+
+// Blocks SIGINT/SIGTERM in this thread (and so in every thread started after), so that
+// wait_for_shutdown_signal() can take them synchronously instead of in a handler.
+sigset_t block_shutdown_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int wait_for_shutdown_signal(const sigset_t& set) {
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace
+
+int run_serve(const command_line& cl) {
+  if (auto ok = check_flags(cl); !ok) {
+    std::fprintf(stderr, "troupe serve: %s\n", ok.message().c_str());
+    return 2;
+  }
+  sigset_t signals = block_shutdown_signals();
+
+  auto model = load_model(cl.engine);
+  if (!model) {
+    std::fprintf(stderr, "troupe serve: %s\n", model.message().c_str());
+    return 1;
+  }
+  auto resolved = resolve_engine_config(cl, model->max_model_len);
+  if (!resolved) {
+    std::fprintf(stderr, "troupe serve: %s\n", resolved.message().c_str());
+    return 2;
+  }
+  runtime::engine_config config = std::move(*resolved);
+  if (config.served_model_name.empty()) config.served_model_name = model->served_name;
+  auto engine = actors::start_engine(config, model->tokenizer, std::move(model->runner),
+                                     model->max_model_len);
+  if (!engine) {
+    std::fprintf(stderr, "troupe serve: %s\n", engine.message().c_str());
+    return 1;
+  }
+
+  http::server_options options;
+  options.host = config.host;
+  options.port = static_cast<uint16_t>(config.port);
+  options.num_io_threads = config.num_io_threads;
+  options.disable_log_requests = config.disable_log_requests;
+  auto server = http::start_server(**engine, options);
+  if (!server) {
+    std::fprintf(stderr, "troupe serve: %s\n", server.message().c_str());
+    return 1;
+  }
+  spdlog::info("serving '{}' (max_model_len {}) on http://{}:{}",
+               (*engine)->info().served_model_name, (*engine)->info().max_model_len, config.host,
+               (*server)->port());
+
+  int sig = wait_for_shutdown_signal(signals);
+  spdlog::info("received signal {}, shutting down", sig);
+  (*server)->stop();
+  (*server)->wait();
+  return 0;
+}
+
+}  // namespace troupe::cli

@@ -1,0 +1,18 @@
+#pragma once
+// The subcommands behind tools/cli/main.cpp. Each returns the process exit code and reports its
+// own errors on stderr.
+#include "tools/cli/flags.hpp"
+
+namespace troupe::cli {
+
+// Serves the OpenAI-compatible API until SIGINT or SIGTERM.
+int run_serve(const command_line& cl);
+// Generates one completion offline (through the same actors as serve) and prints it.
+int run_generate(const command_line& cl);
+// Encodes JSONL {"text": ...} lines from stdin to {"ids": [...]} (or decodes with --decode).
+int run_tokenize(const command_line& cl);
+
+// Sets spdlog's level from --log-level; false with a message on stderr for an unknown level.
+bool apply_log_level(const std::string& level);
+
+}  // namespace troupe::cli
