@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "actors/engine.hpp"
@@ -27,6 +28,9 @@ struct server_options {
   // A connection that does not deliver a complete request within this time while no response of
   // it is in progress (idle keep-alive, slow headers or body) is closed.
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(30)};
+  // `--seed`: requests without a "seed" get seeds drawn from a stream started here, so a replay
+  // of the same requests in the same order samples the same tokens. None = random seeds.
+  std::optional<uint64_t> seed;
 };
 
 class server {

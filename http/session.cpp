@@ -282,7 +282,7 @@ void session::dispatch(const http_request& request) {
 void session::handle_completion(const http_request& request) {
   const actors::model_info& info = ctx_->engine.info();
   completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size()};
-  auto parsed = parse_completion_request(request.body(), limits, make_random_seed());
+  auto parsed = parse_completion_request(request.body(), limits, ctx_->next_default_seed());
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   completion_request& completion = std::get<completion_request>(parsed);
 
@@ -459,6 +459,15 @@ void start_session(tcp::socket socket, const std::shared_ptr<server_context>& ct
     ctx->sessions.push_back(s);
   }
   s->start();
+}
+
+uint64_t server_context::next_default_seed() {
+  if (!options.seed) return make_random_seed();
+  // splitmix64 of (seed, request number): distinct, well-mixed seeds from one flag.
+  uint64_t z = *options.seed + (num_default_seeds.fetch_add(1) + 1) * 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
 }
 
 void close_all_sessions(server_context& ctx) {

@@ -1,6 +1,7 @@
 #pragma once
 // Internal to http/: what the listener (server.cpp) and the connections (session.cpp) share.
 // Only Asio's socket type appears here; Beast stays inside session.cpp.
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -25,8 +26,12 @@ struct event_gate {
 struct server_context {
   server_context(actors::engine& e, server_options o) : engine(e), options(std::move(o)) {}
 
+  // The seed of a request that has none (see server_options::seed). Thread-safe.
+  uint64_t next_default_seed();
+
   actors::engine& engine;
   const server_options options;
+  std::atomic<uint64_t> num_default_seeds{0};
   const std::shared_ptr<event_gate> gate = std::make_shared<event_gate>();
 
   std::mutex sessions_mu;

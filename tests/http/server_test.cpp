@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <future>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,6 +59,26 @@ class http_server : public ::testing::Test {
   testing::fake_engine engine_;  // declared first: outlives the server
   std::unique_ptr<server> server_;
 };
+
+TEST_F(http_server, server_seed_makes_default_seeds_reproducible) {
+  auto default_seeds = [&](std::optional<uint64_t> seed) {
+    server_options options;
+    options.seed = seed;
+    start(options);
+    test_client client(port());
+    for (int i = 0; i < 3; ++i)
+      EXPECT_EQ(client.post(R"({"prompt": "Hi", "max_tokens": 1})").status, 200);
+    std::vector<uint64_t> seeds;
+    auto requests = engine_.requests();
+    for (size_t i = requests.size() - 3; i < requests.size(); ++i)
+      seeds.push_back(requests[i].sampling.seed);
+    return seeds;
+  };
+  auto first = default_seeds(7);
+  EXPECT_EQ(default_seeds(7), first);  // same --seed, same request order: same seeds
+  EXPECT_NE(first[0], first[1]);       // but not one seed for every request
+  EXPECT_NE(default_seeds(8), first);
+}
 
 TEST_F(http_server, health_is_200_with_an_empty_body) {
   test_client client(port());

@@ -89,7 +89,7 @@ int run_generate(const command_line& cl) {
     std::fprintf(stderr, "troupe generate: %s\n", ok.message().c_str());
     return 2;
   }
-  auto model = load_model(cl.engine);
+  auto model = load_model(cl);
   if (!model) {
     std::fprintf(stderr, "troupe generate: %s\n", model.message().c_str());
     return 1;

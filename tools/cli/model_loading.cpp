@@ -55,6 +55,11 @@ std::string resolve_model_path(const runtime::engine_config& config) {
 status check_flags(const command_line& cl) {
   if (auto ok = validate_paths(cl); !ok) return ok;
   if (auto ok = validate_for_cpu(cl.engine); !ok) return ok;
+  if (!cl.serve.chat_template.empty()) {
+    return error{
+        "--chat-template: chat completions are not supported yet, so a chat template "
+        "has nothing to apply to; remove the flag"};
+  }
   if (cl.was_given("gpu-memory-utilization")) {
     spdlog::info(
         "--gpu-memory-utilization has no effect on the CPU backend; the KV cache size "
@@ -80,6 +85,20 @@ result<std::shared_ptr<const runtime::tokenizer>> load_tokenizer(const std::stri
   auto vocab = runtime::vocab_from_gguf(**file);
   if (!vocab) return error{path + ": " + vocab.message()};
   return runtime::make_bpe_tokenizer(std::move(*vocab));
+}
+
+result<loaded_model> load_model(const command_line& cl) {
+  auto model = load_model(cl.engine);
+  if (!model || cl.serve.tokenizer.empty()) return model;
+  auto tokenizer = load_tokenizer(cl.serve.tokenizer);
+  if (!tokenizer) return tokenizer.err();
+  if ((*tokenizer)->vocab_size() > model->runner->vocab_size()) {
+    return error{"--tokenizer " + cl.serve.tokenizer + " has " +
+                 std::to_string((*tokenizer)->vocab_size()) + " tokens, more than the model's " +
+                 std::to_string(model->runner->vocab_size())};
+  }
+  model->tokenizer = std::move(*tokenizer);
+  return model;
 }
 
 result<loaded_model> load_model(const runtime::engine_config& config) {

@@ -41,6 +41,9 @@ status check_flags(const command_line& cl);
 // chunked prefill, an unset token budget raised to max(max_model_len, 2048) as vLLM does.
 result<runtime::engine_config> resolve_engine_config(const command_line& cl, int32_t model_max_len);
 
+// load_model(cl.engine), with the tokenizer of --tokenizer instead of the model's when given.
+result<loaded_model> load_model(const command_line& cl);
+
 // Loads only the tokenizer of a GGUF file.
 result<std::shared_ptr<const runtime::tokenizer>> load_tokenizer(const std::string& path);
 

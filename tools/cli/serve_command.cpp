@@ -38,7 +38,7 @@ int run_serve(const command_line& cl) {
   }
   sigset_t signals = block_shutdown_signals();
 
-  auto model = load_model(cl.engine);
+  auto model = load_model(cl);
   if (!model) {
     std::fprintf(stderr, "troupe serve: %s\n", model.message().c_str());
     return 1;
@@ -62,6 +62,7 @@ int run_serve(const command_line& cl) {
   options.port = static_cast<uint16_t>(config.port);
   options.num_io_threads = config.num_io_threads;
   options.disable_log_requests = config.disable_log_requests;
+  if (cl.serve.seed) options.seed = static_cast<uint64_t>(*cl.serve.seed);
   auto server = http::start_server(**engine, options);
   if (!server) {
     std::fprintf(stderr, "troupe serve: %s\n", server.message().c_str());

@@ -35,7 +35,7 @@ std::vector<flag_spec> model_flags() {
                   FIELD(engine.model)),
       string_flag("served-model-name", "NAME", "model name clients send; none = the model's name",
                   FIELD(engine.served_model_name)),
-      string_flag("tokenizer", "PATH", "tokenizer to use instead of the model's own",
+      string_flag("tokenizer", "PATH", "GGUF file whose tokenizer replaces the model's own",
                   FIELD(serve.tokenizer)),
       human_int_flag("max-model-len",
                      "context length (prompt + output); 0 = the model's (4k, 4K ok)",
@@ -47,9 +47,10 @@ std::vector<flag_spec> model_flags() {
       bool_flag("trust-remote-code",
                 "accepted for vLLM compatibility; has no effect (troupe runs no model code)",
                 FIELD(serve.trust_remote_code)),
-      int_flag("seed", "N", "random seed of the engine; none = random", FIELD(serve.seed),
-               std::numeric_limits<int64_t>::min(), int64_max),
-      string_flag("chat-template", "PATH", "Jinja chat template file; none = the model's own",
+      int_flag("seed", "N", "seeds requests that send none, in arrival order; none = random",
+               FIELD(serve.seed), std::numeric_limits<int64_t>::min(), int64_max),
+      string_flag("chat-template", "PATH",
+                  "Jinja chat template file (rejected until chat completions exist)",
                   FIELD(serve.chat_template)),
   };
 }
