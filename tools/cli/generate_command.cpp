@@ -9,7 +9,6 @@
 #include "actors/engine.hpp"
 #include "tools/cli/model_loading.hpp"
 #include "tools/cli/subcommands.hpp"
-#include "tools/cli/validate.hpp"
 
 namespace troupe::cli {
 namespace {
@@ -85,30 +84,13 @@ void print_json(const collecting_sink& sink, const actors::generation_event& las
 }  // namespace
 
 int run_generate(const command_line& cl) {
-  if (auto ok = check_flags(cl); !ok) {
-    std::fprintf(stderr, "troupe generate: %s\n", ok.message().c_str());
-    return 2;
-  }
-  auto model = load_model(cl);
-  if (!model) {
-    std::fprintf(stderr, "troupe generate: %s\n", model.message().c_str());
-    return 1;
-  }
-  auto resolved = resolve_engine_config(cl, model->max_model_len);
-  if (!resolved) {
-    std::fprintf(stderr, "troupe generate: %s\n", resolved.message().c_str());
-    return 2;
-  }
-  runtime::engine_config config = std::move(*resolved);
-  if (config.served_model_name.empty()) config.served_model_name = model->served_name;
-  auto engine = actors::start_engine(config, model->tokenizer, std::move(model->runner),
-                                     model->max_model_len);
-  if (!engine) {
-    std::fprintf(stderr, "troupe generate: %s\n", engine.message().c_str());
+  auto started = start_engine_from_flags(cl);
+  if (!started) {
+    std::fprintf(stderr, "troupe generate: %s\n", started.message().c_str());
     return 1;
   }
   auto sink = std::make_shared<collecting_sink>();
-  (*engine)->submit(make_request(cl.generate), sink);
+  started->engine->submit(make_request(cl.generate), sink);
   const actors::generation_event& last = sink->wait();
   if (last.error) {
     std::fprintf(stderr, "troupe generate: %s\n", last.error->c_str());

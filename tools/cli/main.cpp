@@ -1,4 +1,5 @@
 // troupe: serve | generate | tokenize | bench | version | help. See docs/usage.md.
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -36,6 +37,9 @@ int run(const troupe::cli::command_line& cl) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Logs go to stderr, so stdout carries only results (generate --json, tokenize).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("troupe"));
+  spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   auto cl = troupe::cli::parse_command_line(argc, argv);
   if (!cl) {
     std::fprintf(stderr, "troupe: %s\n", cl.message().c_str());

@@ -79,6 +79,19 @@ result<runtime::engine_config> resolve_engine_config(const command_line& cl,
   return config;
 }
 
+result<started_engine> start_engine_from_flags(const command_line& cl) {
+  if (auto ok = check_flags(cl); !ok) return ok.err();
+  auto model = load_model(cl);
+  if (!model) return model.err();
+  auto config = resolve_engine_config(cl, model->max_model_len);
+  if (!config) return config.err();
+  if (config->served_model_name.empty()) config->served_model_name = model->served_name;
+  auto engine = actors::start_engine(*config, model->tokenizer, std::move(model->runner),
+                                     model->max_model_len);
+  if (!engine) return engine.err();
+  return started_engine{std::move(*config), std::move(*engine)};
+}
+
 result<std::shared_ptr<const runtime::tokenizer>> load_tokenizer(const std::string& path) {
   auto file = open_gguf(path);
   if (!file) return file.err();

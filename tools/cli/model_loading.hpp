@@ -1,10 +1,11 @@
 #pragma once
-// Turning a validated engine_config into what the engine runs: the tokenizer and a model runner
-// with its KV cache sized from the flags.
+// From flags to a running engine: checking them, loading the model (tokenizer, weights, a CPU
+// runner with its KV cache sized from the flags) and starting the actors.
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "actors/engine.hpp"
 #include "runtime/engine_config.hpp"
 #include "runtime/model_runner.hpp"
 #include "runtime/result.hpp"
@@ -43,6 +44,15 @@ result<runtime::engine_config> resolve_engine_config(const command_line& cl, int
 
 // load_model(cl.engine), with the tokenizer of --tokenizer instead of the model's when given.
 result<loaded_model> load_model(const command_line& cl);
+
+struct started_engine {
+  runtime::engine_config config;  // as resolved for the loaded model
+  std::unique_ptr<actors::engine> engine;
+};
+
+// What `serve` and `generate` start with: check_flags, load_model(cl), resolve_engine_config and
+// actors::start_engine. The error is a message for the user.
+result<started_engine> start_engine_from_flags(const command_line& cl);
 
 // Loads only the tokenizer of a GGUF file.
 result<std::shared_ptr<const runtime::tokenizer>> load_tokenizer(const std::string& path);

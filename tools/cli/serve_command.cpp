@@ -7,7 +7,6 @@
 #include "http/server.hpp"
 #include "tools/cli/model_loading.hpp"
 #include "tools/cli/subcommands.hpp"
-#include "tools/cli/validate.hpp"
 
 namespace troupe::cli {
 namespace {
@@ -32,30 +31,14 @@ int wait_for_shutdown_signal(const sigset_t& set) {
 }  // namespace
 
 int run_serve(const command_line& cl) {
-  if (auto ok = check_flags(cl); !ok) {
-    std::fprintf(stderr, "troupe serve: %s\n", ok.message().c_str());
-    return 2;
-  }
   sigset_t signals = block_shutdown_signals();
-
-  auto model = load_model(cl);
-  if (!model) {
-    std::fprintf(stderr, "troupe serve: %s\n", model.message().c_str());
+  auto started = start_engine_from_flags(cl);
+  if (!started) {
+    std::fprintf(stderr, "troupe serve: %s\n", started.message().c_str());
     return 1;
   }
-  auto resolved = resolve_engine_config(cl, model->max_model_len);
-  if (!resolved) {
-    std::fprintf(stderr, "troupe serve: %s\n", resolved.message().c_str());
-    return 2;
-  }
-  runtime::engine_config config = std::move(*resolved);
-  if (config.served_model_name.empty()) config.served_model_name = model->served_name;
-  auto engine = actors::start_engine(config, model->tokenizer, std::move(model->runner),
-                                     model->max_model_len);
-  if (!engine) {
-    std::fprintf(stderr, "troupe serve: %s\n", engine.message().c_str());
-    return 1;
-  }
+  const runtime::engine_config& config = started->config;
+  actors::engine& engine = *started->engine;
 
   http::server_options options;
   options.host = config.host;
@@ -63,14 +46,13 @@ int run_serve(const command_line& cl) {
   options.num_io_threads = config.num_io_threads;
   options.disable_log_requests = config.disable_log_requests;
   if (cl.serve.seed) options.seed = static_cast<uint64_t>(*cl.serve.seed);
-  auto server = http::start_server(**engine, options);
+  auto server = http::start_server(engine, options);
   if (!server) {
     std::fprintf(stderr, "troupe serve: %s\n", server.message().c_str());
     return 1;
   }
-  spdlog::info("serving '{}' (max_model_len {}) on http://{}:{}",
-               (*engine)->info().served_model_name, (*engine)->info().max_model_len, config.host,
-               (*server)->port());
+  spdlog::info("serving '{}' (max_model_len {}) on http://{}:{}", engine.info().served_model_name,
+               engine.info().max_model_len, config.host, (*server)->port());
 
   int sig = wait_for_shutdown_signal(signals);
   spdlog::info("received signal {}, shutting down", sig);
