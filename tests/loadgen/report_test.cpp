@@ -1,0 +1,122 @@
+// The console report keeps benchmark_serving's layout; the JSON has its keys; file naming.
+#include "loadgen/report.hpp"
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <limits>
+
+namespace troupe::loadgen {
+namespace {
+
+run_description sample_run() {
+  run_description run;
+  run.backend = "vllm";
+  run.model_id = "org/SmolLM2";
+  run.tokenizer_id = "org/SmolLM2";
+  run.num_prompts = 2;
+  run.request_rate = 4.0;
+  run.max_concurrency = 8;
+  run.percentile_metrics = {"ttft", "tpot", "itl"};
+  run.metric_percentiles = {99.0, 99.9};
+  run.metadata = {{"gpu", "none"}};
+  run.duration_s = 1.5;
+  return run;
+}
+
+std::vector<request_record> sample_records() {
+  request_record r;
+  r.success = true;
+  r.ttft = 0.1;
+  r.itl = {0.01, 0.02};
+  r.latency = 0.13;
+  r.output_tokens = 3;
+  r.prompt_len = 5;
+  return {r, r};
+}
+
+TEST(report, has_benchmark_serving_titles_and_row_layout) {
+  const auto run = sample_run();
+  const auto records = sample_records();
+  const auto m = calculate_metrics(records, run.duration_s, run.metric_percentiles, {}, {});
+  const std::string text = format_report(run, m);
+  EXPECT_EQ(text.substr(0, 51), "============ Serving Benchmark Result ============\n");
+  EXPECT_NE(text.find("Successful requests:                     2         \n"), std::string::npos);
+  EXPECT_NE(text.find("Benchmark duration (s):                  1.50      \n"), std::string::npos);
+  EXPECT_NE(text.find("---------------Time to First Token----------------\n"), std::string::npos);
+  EXPECT_NE(text.find("-----Time per Output Token (excl. 1st token)------\n"), std::string::npos);
+  EXPECT_NE(text.find("P99.9 ITL (ms):"), std::string::npos);
+  EXPECT_NE(text.find("Maximum request concurrency:             8"), std::string::npos);
+  EXPECT_EQ(text.find("E2EL"), std::string::npos);  // not selected
+  EXPECT_EQ(text.substr(text.size() - 51), std::string(50, '=') + "\n");
+}
+
+TEST(result_json, has_benchmark_serving_keys) {
+  const auto run = sample_run();
+  const auto records = sample_records();
+  const auto m = calculate_metrics(records, run.duration_s, run.metric_percentiles, {}, {});
+  rapidjson::Document doc;
+  doc.Parse(result_json(run, m, records, "20260101-000000", false).c_str());
+  ASSERT_FALSE(doc.HasParseError());
+  for (const char* k : {"date",
+                        "endpoint_type",
+                        "backend",
+                        "label",
+                        "model_id",
+                        "tokenizer_id",
+                        "num_prompts",
+                        "request_rate",
+                        "burstiness",
+                        "max_concurrency",
+                        "duration",
+                        "completed",
+                        "failed",
+                        "total_input_tokens",
+                        "total_output_tokens",
+                        "request_throughput",
+                        "request_goodput",
+                        "output_throughput",
+                        "total_token_throughput",
+                        "latencies",
+                        "queue_times",
+                        "max_output_tokens_per_s",
+                        "max_concurrent_requests",
+                        "mean_ttft_ms",
+                        "median_ttft_ms",
+                        "std_ttft_ms",
+                        "p99_ttft_ms",
+                        "p99.9_ttft_ms",
+                        "mean_tpot_ms",
+                        "p99_itl_ms",
+                        "gpu"}) {
+    EXPECT_TRUE(doc.HasMember(k)) << k;
+  }
+  EXPECT_FALSE(doc.HasMember("ttfts"));  // only with --save-detailed
+  EXPECT_TRUE(doc["request_goodput"].IsNull());
+  EXPECT_EQ(doc["completed"].GetInt(), 2);
+  EXPECT_NEAR(doc["mean_ttft_ms"].GetDouble(), 100.0, 1e-9);
+
+  rapidjson::Document detailed;
+  detailed.Parse(result_json(run, m, records, "20260101-000000", true).c_str());
+  for (const char* k :
+       {"input_lens", "output_lens", "ttfts", "itls", "start_times", "generated_texts", "errors"}) {
+    EXPECT_TRUE(detailed.HasMember(k)) << k;
+  }
+  EXPECT_EQ(detailed["itls"][0].Size(), 2u);
+}
+
+TEST(result_file_name, follows_benchmark_serving_naming) {
+  auto run = sample_run();
+  EXPECT_EQ(result_file_name(run, "20260101-120000"),
+            "vllm-4.0qps-concurrency8-SmolLM2-20260101-120000.json");
+  run.label = "mine";
+  run.max_concurrency.reset();
+  run.request_rate = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(result_file_name(run, "d"), "mine-infqps-SmolLM2-d.json");
+  EXPECT_EQ(python_float(0.5), "0.5");
+  EXPECT_EQ(percentile_word(99.0), "99");
+  EXPECT_EQ(percentile_word(99.9), "99.9");
+}
+
+}  // namespace
+}  // namespace troupe::loadgen
