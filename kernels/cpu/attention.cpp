@@ -19,24 +19,24 @@ int64_t slot_offset(const paged_kv_layout& layout, const token_location& tok, in
   return block * layout.block_stride() + int64_t{slot} * layout.num_kv_heads * layout.head_dim;
 }
 
-// One query head against keys/values 0..p of kv head g. `scores` has room for p + 1 floats.
-void attend_head(const paged_kv_layout& layout, const token_location& tok, int32_t g, float scale,
-                 const float* q, const float* k_cache, const float* v_cache, float* scores,
-                 float* out) {
+// One query head against keys/values first..p of kv head g. `scores` has room for p + 1 floats.
+void attend_head(const paged_kv_layout& layout, const token_location& tok, int32_t first, int32_t g,
+                 float scale, const float* q, const float* k_cache, const float* v_cache,
+                 float* scores, float* out) {
   const int32_t d = layout.head_dim;
   const int64_t head_offset = int64_t{g} * d;
   float max_score = -INFINITY;
-  for (int32_t j = 0; j <= tok.position; ++j) {
+  for (int32_t j = first; j <= tok.position; ++j) {
     scores[j] = dot(q, k_cache + slot_offset(layout, tok, j) + head_offset, d) * scale;
     max_score = std::max(max_score, scores[j]);
   }
   float sum = 0.0f;
-  for (int32_t j = 0; j <= tok.position; ++j) {
+  for (int32_t j = first; j <= tok.position; ++j) {
     scores[j] = std::exp(scores[j] - max_score);
     sum += scores[j];
   }
   std::fill_n(out, d, 0.0f);
-  for (int32_t j = 0; j <= tok.position; ++j) {
+  for (int32_t j = first; j <= tok.position; ++j) {
     const float* v = v_cache + slot_offset(layout, tok, j) + head_offset;
     const float e = scores[j];
     for (int32_t i = 0; i < d; ++i)
@@ -61,7 +61,8 @@ void store_kv(const paged_kv_layout& layout, const token_location* tokens, int64
 
 void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const token_location* tokens,
                      int64_t num_tokens, int32_t num_heads, float scale, const float* q,
-                     const float* k_cache, const float* v_cache, float* out) {
+                     const float* k_cache, const float* v_cache, float* out,
+                     int32_t sliding_window) {
   assert(num_heads % layout.num_kv_heads == 0);
   const int32_t group = num_heads / layout.num_kv_heads;
   const int32_t d = layout.head_dim;
@@ -76,10 +77,12 @@ void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const tok
     thread_local std::vector<float> scores;
     if (scores.size() < static_cast<size_t>(tokens[t].position) + 1)
       scores.resize(static_cast<size_t>(tokens[t].position) + 1);
+    const int32_t first_key =
+        sliding_window > 0 ? std::max(0, tokens[t].position - sliding_window + 1) : 0;
     for (int32_t h = first_head; h < first_head + heads_per_task; ++h) {
       const int64_t offset = (t * num_heads + h) * d;
-      attend_head(layout, tokens[t], h / group, scale, q + offset, k_cache, v_cache, scores.data(),
-                  out + offset);
+      attend_head(layout, tokens[t], first_key, h / group, scale, q + offset, k_cache, v_cache,
+                  scores.data(), out + offset);
     }
   });
 }

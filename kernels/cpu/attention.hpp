@@ -10,7 +10,8 @@
 //
 // paged_attention, per query token t (position p, its sequence's block table) and head h:
 //   g = h / (num_heads / num_kv_heads)                         (GQA)
-//   s_j = dot(q[t][h], K[j][g]) * scale  for j = 0..p          (causal, own sequence only)
+//   s_j = dot(q[t][h], K[j][g]) * scale  for j = lo..p         (causal, own sequence only)
+//   lo = 0, or max(0, p - sliding_window + 1) when sliding_window > 0 (Mistral)
 //   out[t][h] = sum_j softmax(s)_j * V[j][g]
 //   q, out: [num_tokens][num_heads][head_dim]
 // Every reduction runs over j in ascending order with dot()'s algorithm, so the result for a
@@ -44,6 +45,7 @@ void store_kv(const paged_kv_layout& layout, const token_location* tokens, int64
 // been stored (store_kv for this step's tokens runs first).
 void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const token_location* tokens,
                      int64_t num_tokens, int32_t num_heads, float scale, const float* q,
-                     const float* k_cache, const float* v_cache, float* out);
+                     const float* k_cache, const float* v_cache, float* out,
+                     int32_t sliding_window = 0);
 
 }  // namespace troupe::kernels::cpu

@@ -3,6 +3,7 @@
 
 #include <cassert>
 #include <cmath>
+#include <utility>
 
 namespace troupe::kernels::cpu {
 
@@ -12,10 +13,29 @@ rope_table::rope_table(int32_t head_dim, float theta)
   assert(head_dim > 0 && head_dim % 2 == 0 && theta > 0.0f);
 }
 
+rope_table::rope_table(std::vector<float> inv_freq, float magnitude)
+    : num_pairs_(static_cast<int32_t>(inv_freq.size())),
+      inv_freq_(std::move(inv_freq)),
+      magnitude_(magnitude) {
+  assert(num_pairs_ > 0);
+}
+
 void rope_table::ensure(int32_t num_positions) {
   if (num_positions <= num_positions_) return;
   cos_.resize(static_cast<size_t>(num_positions) * num_pairs_);
   sin_.resize(cos_.size());
+  if (!inv_freq_.empty()) {
+    // Hugging Face's order: position and frequency in f32, their product, then cos/sin.
+    for (int32_t p = num_positions_; p < num_positions; ++p) {
+      for (int32_t i = 0; i < num_pairs_; ++i) {
+        const float angle = static_cast<float>(p) * inv_freq_[i];
+        cos_[static_cast<size_t>(p) * num_pairs_ + i] = std::cos(angle) * magnitude_;
+        sin_[static_cast<size_t>(p) * num_pairs_ + i] = std::sin(angle) * magnitude_;
+      }
+    }
+    num_positions_ = num_positions;
+    return;
+  }
   for (int32_t p = num_positions_; p < num_positions; ++p) {
     float angle = static_cast<float>(p);
     for (int32_t i = 0; i < num_pairs_; ++i) {

@@ -22,6 +22,10 @@ class rope_table {
  public:
   // requires: head_dim even and > 0, theta > 0.
   rope_table(int32_t head_dim, float theta);
+  // Explicit per-pair frequencies (scaled RoPE): angle = float(position) * inv_freq[i], and
+  // cos/sin multiplied by `magnitude` (YaRN's attention factor; 1 otherwise).
+  // requires: inv_freq non-empty.
+  rope_table(std::vector<float> inv_freq, float magnitude);
 
   // Makes positions [0, num_positions) available; entries never change once computed.
   void ensure(int32_t num_positions);
@@ -34,7 +38,9 @@ class rope_table {
 
  private:
   int32_t num_pairs_;
-  float theta_scale_;
+  float theta_scale_ = 0.0f;
+  std::vector<float> inv_freq_;  // empty: ggml's repeated multiplication by theta_scale_
+  float magnitude_ = 1.0f;
   int32_t num_positions_ = 0;
   std::vector<float> cos_, sin_;
 };

@@ -25,6 +25,9 @@ status check_hparams(const llama_hparams& hp) {
     return error{"num_heads must be a multiple of num_kv_heads"};
   if (hp.head_dim % 2 != 0 || !(hp.rope_theta > 0.0f))
     return error{"rope needs an even head_dim and a positive theta"};
+  if (hp.sliding_window < 0) return error{"sliding_window must be >= 0"};
+  if (hp.rope_scale.type != rope_scaling_type::none && !(hp.rope_scale.factor > 0.0f))
+    return error{"rope scaling needs a positive factor"};
   return ok_status();
 }
 
@@ -69,6 +72,10 @@ status check_llama_weights(const llama_weights& w) {
                               {&l.w_up, inner * hidden, "w_up"},
                               {&l.w_down, hidden * inner, "w_down"}})
       if (st) st = check_size(*v, n, p + name);
+    const int64_t bias_q = hp.attention_bias ? q_dim : 0, bias_kv = hp.attention_bias ? kv_dim : 0;
+    if (st) st = check_size(l.bq, bias_q, p + "bq");
+    if (st) st = check_size(l.bk, bias_kv, p + "bk");
+    if (st) st = check_size(l.bv, bias_kv, p + "bv");
   }
   return st;
 }

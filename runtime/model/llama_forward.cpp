@@ -9,16 +9,30 @@
 #include "kernels/cpu/embedding.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/rmsnorm.hpp"
+#include "runtime/model/rope_frequencies.hpp"
 
 namespace troupe::runtime {
 
 namespace cpu = kernels::cpu;
 
+namespace {
+
+// GGUF llama files keep ggml's table (their parity tests pin it); Hugging Face checkpoints and
+// scaled RoPE use explicit frequencies computed like transformers does.
+cpu::rope_table make_rope_table(const llama_hparams& hp) {
+  if (hp.rope == rope_style::interleaved && hp.rope_scale.type == rope_scaling_type::none) {
+    return {hp.head_dim, hp.rope_theta};
+  }
+  return {rope_inv_frequencies(hp), rope_attention_factor(hp)};
+}
+
+}  // namespace
+
 llama_forward::llama_forward(const llama_weights& weights, kv_cache& cache, cpu::thread_pool& pool)
     : w_(weights),
       cache_(cache),
       pool_(pool),
-      rope_(weights.hparams.head_dim, weights.hparams.rope_theta),
+      rope_(make_rope_table(weights.hparams)),
       rope_layout_(weights.hparams.rope == rope_style::neox ? cpu::rope_layout::neox
                                                             : cpu::rope_layout::interleaved) {
   // Longer contexts extend the table on demand (entries are computed per position, so the
@@ -74,6 +88,11 @@ void llama_forward::attention_block(int32_t layer) {
   cpu::gemm(pool_, h_.data(), T, hidden, lw.wq.data(), q_dim, q_.data());
   cpu::gemm(pool_, h_.data(), T, hidden, lw.wk.data(), kv_dim, k_.data());
   cpu::gemm(pool_, h_.data(), T, hidden, lw.wv.data(), kv_dim, v_.data());
+  if (hp.attention_bias) {
+    cpu::add_bias(q_.data(), lw.bq.data(), T, q_dim);
+    cpu::add_bias(k_.data(), lw.bk.data(), T, kv_dim);
+    cpu::add_bias(v_.data(), lw.bv.data(), T, kv_dim);
+  }
   cpu::rope(rope_, rope_layout_, positions_.data(), T, hp.num_heads, hp.head_dim, q_.data());
   cpu::rope(rope_, rope_layout_, positions_.data(), T, hp.num_kv_heads, hp.head_dim, k_.data());
   // All of this step's keys are stored before any query reads: a prompt chunk attends to itself.
@@ -81,7 +100,7 @@ void llama_forward::attention_block(int32_t layer) {
                 cache_.values(layer));
   const float scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
   cpu::paged_attention(pool_, cache_.layout(), tokens_.data(), T, hp.num_heads, scale, q_.data(),
-                       cache_.keys(layer), cache_.values(layer), attn_.data());
+                       cache_.keys(layer), cache_.values(layer), attn_.data(), hp.sliding_window);
   cpu::gemm(pool_, attn_.data(), T, q_dim, lw.wo.data(), hidden, h_.data());
   cpu::add_inplace(x_.data(), h_.data(), T * hidden);
 }

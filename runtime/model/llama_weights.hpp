@@ -11,15 +11,16 @@
 namespace troupe::runtime {
 
 struct llama_layer_weights {
-  std::vector<float> attn_norm;  // [hidden]
-  std::vector<float> wq;         // [num_heads * head_dim][hidden]
-  std::vector<float> wk;         // [num_kv_heads * head_dim][hidden]
-  std::vector<float> wv;         // [num_kv_heads * head_dim][hidden]
-  std::vector<float> wo;         // [hidden][num_heads * head_dim]
-  std::vector<float> ffn_norm;   // [hidden]
-  std::vector<float> w_gate;     // [intermediate][hidden]
-  std::vector<float> w_up;       // [intermediate][hidden]
-  std::vector<float> w_down;     // [hidden][intermediate]
+  std::vector<float> attn_norm;   // [hidden]
+  std::vector<float> wq;          // [num_heads * head_dim][hidden]
+  std::vector<float> wk;          // [num_kv_heads * head_dim][hidden]
+  std::vector<float> wv;          // [num_kv_heads * head_dim][hidden]
+  std::vector<float> wo;          // [hidden][num_heads * head_dim]
+  std::vector<float> bq, bk, bv;  // [q_dim], [kv_dim], [kv_dim]; empty unless attention_bias
+  std::vector<float> ffn_norm;    // [hidden]
+  std::vector<float> w_gate;      // [intermediate][hidden]
+  std::vector<float> w_up;        // [intermediate][hidden]
+  std::vector<float> w_down;      // [hidden][intermediate]
 };
 
 struct llama_weights {

@@ -75,5 +75,24 @@ TEST(rope_table, growing_keeps_entries_identical) {
     }
 }
 
+TEST(rope_table, explicit_frequencies_and_magnitude) {
+  std::vector<float> inv_freq = {1.0f, 0.25f, 0.01f};
+  rope_table table(inv_freq, 1.5f);
+  table.ensure(40);
+  EXPECT_EQ(table.num_pairs(), 3);
+  for (int p : {0, 1, 7, 39})
+    for (int i = 0; i < 3; ++i) {
+      const float angle = static_cast<float>(p) * inv_freq[i];
+      EXPECT_NEAR(table.cos(p)[i], 1.5 * std::cos(angle), 1e-6) << p << " " << i;
+      EXPECT_NEAR(table.sin(p)[i], 1.5 * std::sin(angle), 1e-6) << p << " " << i;
+    }
+  // A rotation scaled by the magnitude: the pair's norm grows by 1.5.
+  std::vector<float> x = {3, 0, 0, 4, 0, 0};
+  int32_t pos = 5;
+  rope(table, rope_layout::neox, &pos, 1, 1, 6, x.data());
+  EXPECT_NEAR(std::hypot(x[0], x[3]), 1.5 * 5.0, 1e-5);  // pair (0, 3) = (3, 4)
+  EXPECT_NEAR(std::hypot(x[1], x[4]), 0.0, 1e-6);
+}
+
 }  // namespace
 }  // namespace troupe::kernels::cpu
