@@ -99,17 +99,24 @@ std::string conversation(int prompt_words, int reply_words) {
   auto words = [](int n) {
     std::string s;
     for (int i = 0; i < n; ++i)
-      s += "w" + std::to_string(i) + " ";
+      s += word(i);
     return s;
   };
-  return "{\"conversations\": [{\"from\": \"human\", \"value\": \"" + words(prompt_words) +
-         "\"}, {\"from\": \"gpt\", \"value\": \"" + words(reply_words) + "\"}]}";
+  std::string out = "{\"conversations\": [{\"from\": \"human\", \"value\": \"";
+  out += words(prompt_words);
+  out += "\"}, {\"from\": \"gpt\", \"value\": \"";
+  out += words(reply_words);
+  out += "\"}]}";
+  return out;
 }
 
 TEST(sharegpt_dataset, filters_like_benchmark_serving) {
-  const std::string text = "[" + conversation(10, 10) + "," + conversation(2, 10) + "," +
-                           conversation(10, 3) + "," + conversation(1500, 10) + "," +
-                           conversation(20, 30) + ", {\"conversations\": []}]";
+  std::string text = "[";
+  for (auto [p, r] : {std::pair{10, 10}, {2, 10}, {10, 3}, {1500, 10}, {20, 30}}) {
+    text += conversation(p, r);
+    text += ",";
+  }
+  text += "{\"conversations\": []}]";
   auto got = sample_sharegpt(tok(), "s.json", text, 10, std::nullopt, 0);
   ASSERT_TRUE(got.ok()) << got.message();
   ASSERT_EQ(got->size(), 2u);
