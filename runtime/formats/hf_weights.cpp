@@ -1,0 +1,113 @@
+// Weights of a Hugging Face Llama-family checkpoint -> f32 llama_weights (contract and tensor
+// names: hf_model.hpp).
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "runtime/formats/hf_model.hpp"
+#include "runtime/formats/safetensors.hpp"
+
+namespace troupe::runtime {
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+struct widen_job {
+  const safetensors_tensor* tensor;
+  std::vector<float>* out;
+};
+
+// Collects the tensors to widen, stopping at the first missing or mis-shaped one.
+class job_list {
+ public:
+  explicit job_list(const safetensors_checkpoint& ckpt) : ckpt_(ckpt) {}
+
+  void add(const std::string& name, std::vector<int64_t> expected, std::vector<float>& out) {
+    if (!problem_.empty()) return;
+    const safetensors_tensor* t = ckpt_.find(name);
+    if (t == nullptr) {
+      problem_ = "missing tensor '" + name + "'";
+    } else if (t->shape != expected) {
+      problem_ = "tensor '" + name + "' has shape " + shape_text(t->shape) + ", expected " +
+                 shape_text(expected);
+    } else {
+      jobs_.push_back({t, &out});
+    }
+  }
+  status done() const { return problem_.empty() ? ok_status() : status(error{problem_}); }
+
+  // Largest tensors first over an atomic cursor: a few workers balance well enough.
+  void run(unsigned num_threads) {
+    std::sort(jobs_.begin(), jobs_.end(), [](const widen_job& a, const widen_job& b) {
+      return a.tensor->data.size() > b.tensor->data.size();
+    });
+    if (num_threads == 0) num_threads = std::max(1u, std::thread::hardware_concurrency());
+    num_threads = std::min<unsigned>({num_threads, 8u, static_cast<unsigned>(jobs_.size())});
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i = next++; i < jobs_.size(); i = next++)
+        *jobs_[i].out = jobs_[i].tensor->to_f32();
+    };
+    std::vector<std::jthread> workers;
+    for (unsigned t = 1; t < num_threads; ++t)
+      workers.emplace_back(work);
+    work();
+  }
+
+ private:
+  const safetensors_checkpoint& ckpt_;
+  std::vector<widen_job> jobs_;
+  std::string problem_;
+};
+
+void add_layer_jobs(job_list& jobs, const llama_hparams& hp, int layer, llama_layer_weights& w) {
+  const int64_t hidden = hp.hidden_size, ffn = hp.intermediate_size;
+  const int64_t q_dim = int64_t{hp.num_heads} * hp.head_dim;
+  const int64_t kv_dim = int64_t{hp.num_kv_heads} * hp.head_dim;
+  const std::string p = "model.layers." + std::to_string(layer) + ".";
+  jobs.add(p + "input_layernorm.weight", {hidden}, w.attn_norm);
+  jobs.add(p + "self_attn.q_proj.weight", {q_dim, hidden}, w.wq);
+  jobs.add(p + "self_attn.k_proj.weight", {kv_dim, hidden}, w.wk);
+  jobs.add(p + "self_attn.v_proj.weight", {kv_dim, hidden}, w.wv);
+  jobs.add(p + "self_attn.o_proj.weight", {hidden, q_dim}, w.wo);
+  if (hp.attention_bias) {
+    jobs.add(p + "self_attn.q_proj.bias", {q_dim}, w.bq);
+    jobs.add(p + "self_attn.k_proj.bias", {kv_dim}, w.bk);
+    jobs.add(p + "self_attn.v_proj.bias", {kv_dim}, w.bv);
+  }
+  jobs.add(p + "post_attention_layernorm.weight", {hidden}, w.ffn_norm);
+  jobs.add(p + "mlp.gate_proj.weight", {ffn, hidden}, w.w_gate);
+  jobs.add(p + "mlp.up_proj.weight", {ffn, hidden}, w.w_up);
+  jobs.add(p + "mlp.down_proj.weight", {hidden, ffn}, w.w_down);
+}
+
+}  // namespace
+
+result<llama_weights> load_hf_model(const std::string& dir, unsigned num_threads) {
+  auto hp = read_hf_config(dir);
+  if (!hp) return hp.err();
+  auto ckpt = safetensors_checkpoint::open_dir(dir);
+  if (!ckpt) return ckpt.err();
+  llama_weights w;
+  w.hparams = *hp;
+  w.layers.resize(static_cast<size_t>(hp->num_layers));
+  const int64_t hidden = hp->hidden_size, vocab = hp->vocab_size;
+  job_list jobs(*ckpt);
+  jobs.add("model.embed_tokens.weight", {vocab, hidden}, w.token_embedding);
+  for (int layer = 0; layer < hp->num_layers; ++layer)
+    add_layer_jobs(jobs, *hp, layer, w.layers[static_cast<size_t>(layer)]);
+  jobs.add("model.norm.weight", {hidden}, w.output_norm);
+  if (!hp->tie_word_embeddings) jobs.add("lm_head.weight", {vocab, hidden}, w.output);
+  if (auto ok = jobs.done(); !ok) return error{dir + ": " + ok.message()};
+  jobs.run(num_threads);
+  return w;
+}
+
+}  // namespace troupe::runtime
