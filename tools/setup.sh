@@ -14,7 +14,7 @@ PACKAGES=(
   build-essential cmake pkg-config git python3 python3-pip unzip ca-certificates
   clang-format
   libcaf-dev libboost1.81-dev rapidjson-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev googletest libbenchmark-dev libpcre2-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev libpcre2-dev libicu-dev
 )
 
 log() { printf '[setup] %s\n' "$*"; }

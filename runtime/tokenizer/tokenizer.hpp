@@ -78,6 +78,21 @@ class tokenizer {
   // <|endoftext|>, <|eot_id|>, <end_of_turn>, ...) when present in the vocabulary, and the
   // FIM pad/repo/file-separator tokens, exactly as llama.cpp marks them. False for invalid ids.
   virtual bool is_eog(int32_t id) const = 0;
+
+  // Streaming support (incremental_detokenizer). The bytes `id` adds when it is the `index`-th
+  // token the decode keeps (0 = first); differs from token_bytes only for position-dependent
+  // decoders (Hugging Face Metaspace drops its replacement character in the first token).
+  virtual std::string token_bytes_at(int32_t id, size_t index) const {
+    (void)index;
+    return token_bytes(id);
+  }
+  // The full decode removes up to `count` leading copies of `content` from the start of the
+  // text (a Hugging Face Strip decoder after Fuse); count 0 = nothing.
+  struct leading_strip_rule {
+    std::string content;
+    size_t count = 0;
+  };
+  virtual leading_strip_rule leading_strip() const { return {}; }
 };
 
 // Validates `spec` (model "gpt2", a known pre-tokenizer, types matching tokens, special ids in
@@ -85,6 +100,18 @@ class tokenizer {
 // refact, command-r, codeshell, exaone, minerva-7b), "gpt2"/"gpt-2", "llama3"/"llama-v3"/
 // "llama-bpe"/"falcon3", "qwen2"/"deepseek-r1-qwen", "default" or "".
 result<std::shared_ptr<const tokenizer>> make_bpe_tokenizer(vocab_spec spec);
+
+// A Hugging Face `tokenizers` (0.22) tokenizer from `dir_or_file` (a directory holding
+// tokenizer.json, or that file; tokenizer_config.json next to it gives bos/eos when present).
+// Supported: normalizers NFC/NFD/NFKC/NFKD, Lowercase, Strip, Prepend, Replace, Sequence;
+// pre-tokenizers ByteLevel, Metaspace, Split, Digits, Whitespace, WhitespaceSplit, Punctuation,
+// Sequence; model BPE (byte_fallback, unk/fuse_unk, ignore_merges, both merge forms,
+// continuing_subword_prefix, end_of_word_suffix; no dropout); added tokens with their flags;
+// post-processors TemplateProcessing, ByteLevel, Roberta/Bert, Sequence; decoders ByteLevel,
+// Metaspace, ByteFallback, Fuse, Strip, Replace, Sequence. encode(text, add_special) equals the
+// library's encode(text, add_special_tokens).ids; decode(ids, skip) its decode(ids, skip).
+// is_special: added tokens flagged special. Errors name what is malformed or unsupported.
+result<std::shared_ptr<const tokenizer>> load_hf_tokenizer(const std::string& dir_or_file);
 
 // Streaming detokenization for one sequence: push() returns the text that became final with this
 // token; never returns a broken UTF-8 sequence (bytes of an incomplete character are held back
@@ -100,7 +127,11 @@ class incremental_detokenizer {
  private:
   std::shared_ptr<const tokenizer> tok_;
   bool skip_special_;
-  std::string pending_;  // bytes of an incomplete UTF-8 character
+  std::string pending_;    // bytes of an incomplete UTF-8 character
+  size_t num_tokens_ = 0;  // tokens kept so far (their position matters to some decoders)
+  size_t num_stripped_ = 0;
+  bool stripping_ = true;  // still at the start of the text (leading_strip applies)
+  tokenizer::leading_strip_rule strip_;
 };
 
 }  // namespace troupe::runtime
