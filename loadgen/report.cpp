@@ -59,7 +59,9 @@ std::string metric_section(const metric_names& names, const summary& s) {
   out += row("Mean " + n + " (ms):", fixed2(s.mean));
   out += row("Median " + n + " (ms):", fixed2(s.median));
   for (const auto& [p, v] : s.percentiles) {
-    out += row("P" + percentile_word(p) + " " + n + " (ms):", fixed2(v));
+    std::string name = "P";  // appended piecewise: GCC 12 flags `"P" + ...` (-Wrestrict)
+    name.append(percentile_word(p)).append(" ").append(n).append(" (ms):");
+    out += row(name, fixed2(v));
   }
   return out;
 }

@@ -101,8 +101,11 @@ void summary_keys(json_writer& w, const std::string& name, const summary& s) {
   key(w, "mean_" + name + "_ms"), w.Double(s.mean);
   key(w, "median_" + name + "_ms"), w.Double(s.median);
   key(w, "std_" + name + "_ms"), w.Double(s.std);
-  for (const auto& [p, v] : s.percentiles)
-    key(w, "p" + percentile_word(p) + "_" + name + "_ms"), w.Double(v);
+  for (const auto& [p, v] : s.percentiles) {
+    std::string k = "p";  // appended piecewise: GCC 12 flags `"p" + ...` (-Wrestrict)
+    k.append(percentile_word(p)).append("_").append(name).append("_ms");
+    key(w, k), w.Double(v);
+  }
 }
 
 void metric_keys(json_writer& w, const run_description& run, const benchmark_metrics& m) {

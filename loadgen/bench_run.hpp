@@ -1,0 +1,44 @@
+#pragma once
+// Runs one benchmark: a driver actor keeps the absolute arrival schedule and --max-concurrency
+// (requests past the cap wait in the driver, and that wait is recorded as client queue time),
+// the HTTP client streams each request on its own io threads, a collector actor gathers the
+// per-request records. The caller blocks until every request has finished.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "loadgen/datasets.hpp"
+#include "loadgen/http_stream_client.hpp"
+#include "loadgen/metrics.hpp"
+#include "loadgen/openai_stream.hpp"
+#include "runtime/result.hpp"
+
+namespace troupe::loadgen {
+
+struct bench_plan {
+  std::vector<sample_request> requests;
+  std::vector<double> schedule;  // absolute send offsets (s), one per request, non-decreasing
+  std::optional<int32_t> max_concurrency;
+  body_options body;
+  http_endpoint endpoint;
+  int32_t num_io_threads = 1;
+  // Called on the driver's thread after each finished request (e.g. a progress bar); optional.
+  std::function<void(int64_t num_done, int64_t num_total)> on_progress;
+};
+
+struct bench_outcome {
+  std::vector<request_record> records;  // in request order
+  double duration_s = 0;                // schedule start to the last finished request
+};
+
+// requires: plan.schedule.size() == plan.requests.size(), validate(plan.body) is ok.
+// Errors only when the endpoint cannot be resolved; failed requests are records.
+result<bench_outcome> run_benchmark(const bench_plan& plan);
+
+// Sends one request and waits for it (the initial test run and warm-ups); not timed.
+result<stream_outcome> run_single(const http_endpoint& endpoint, const body_options& body,
+                                  const sample_request& request);
+
+}  // namespace troupe::loadgen

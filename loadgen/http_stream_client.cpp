@@ -1,0 +1,189 @@
+#include "loadgen/http_stream_client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include <limits>
+#include <thread>
+
+#include "loadgen/openai_stream.hpp"
+
+namespace troupe::loadgen {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+struct http_stream_client::impl {
+  http_endpoint endpoint;
+  std::chrono::steady_clock::time_point epoch;
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
+  tcp::resolver::results_type resolved;
+  std::vector<std::thread> threads;
+
+  double now() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch).count();
+  }
+};
+
+namespace {
+
+// One request: connect, write, then read the body piece by piece, timestamping each piece.
+class stream_session : public std::enable_shared_from_this<stream_session> {
+ public:
+  stream_session(http_stream_client::impl& client, std::string body, bool chat,
+                 http_stream_client::callback done)
+      : client_(client), socket_(client.io), sse_(chat), done_(std::move(done)) {
+    request_.method(http::verb::post);
+    request_.target(client.endpoint.target);
+    request_.version(11);
+    request_.set(http::field::host, client.endpoint.host + ":" + client.endpoint.port);
+    request_.set(http::field::content_type, "application/json");
+    request_.set(http::field::user_agent, "troupe-bench");
+    for (const auto& [k, v] : client.endpoint.headers)
+      request_.set(k, v);
+    request_.body() = std::move(body);
+    request_.prepare_payload();
+    parser_.body_limit(std::numeric_limits<uint64_t>::max());
+  }
+
+  void set_start(double t) { outcome_.start = t; }
+
+  void run() {
+    asio::async_connect(socket_, client_.resolved,
+                        [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
+                          if (ec) return self->fail("connect: " + ec.message());
+                          self->write();
+                        });
+  }
+
+ private:
+  void write() {
+    http::async_write(socket_, request_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->fail("write: " + ec.message());
+      self->read();
+    });
+  }
+
+  void read() {
+    parser_.get().body().data = chunk_;
+    parser_.get().body().size = sizeof chunk_;
+    http::async_read_some(
+        socket_, buffer_, parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    const double t = client_.now();
+    if (ec == http::error::need_buffer) ec = {};
+    const size_t got = sizeof chunk_ - parser_.get().body().size;
+    if (parser_.is_header_done() && parser_.get().result_int() != 200) {
+      error_body_.append(chunk_, got);
+    } else if (got > 0) {
+      sse_.feed(std::string_view(chunk_, got), t);
+    }
+    if (ec && ec != http::error::end_of_stream) return fail("read: " + ec.message());
+    if (parser_.is_done() || ec == http::error::end_of_stream) return finish();
+    read();
+  }
+
+  void finish() {
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    const unsigned status = parser_.get().result_int();
+    if (status != 200) return fail("HTTP " + std::to_string(status) + ": " + error_body_);
+    if (!sse_.error().empty()) return fail(sse_.error());
+    if (!sse_.got_content()) return fail("Never received a valid chunk to calculate TTFT.");
+    outcome_.success = true;
+    outcome_.first = sse_.first_chunk_time();
+    outcome_.last = sse_.last_chunk_time();
+    outcome_.itl = sse_.itl();
+    outcome_.text = sse_.text();
+    outcome_.output_tokens = sse_.output_tokens();
+    done_(std::move(outcome_));
+  }
+
+  void fail(std::string message) {
+    outcome_.success = false;
+    outcome_.error = std::move(message);
+    done_(std::move(outcome_));
+  }
+
+  http_stream_client::impl& client_;
+  tcp::socket socket_;
+  http::request<http::string_body> request_;
+  http::response_parser<http::buffer_body> parser_;
+  beast::flat_buffer buffer_;
+  char chunk_[16384];
+  sse_parser sse_;
+  std::string error_body_;
+  stream_outcome outcome_;
+  http_stream_client::callback done_;
+};
+
+}  // namespace
+
+result<http_endpoint> parse_base_url(const std::string& base_url, const std::string& endpoint) {
+  const std::string scheme = "http://";
+  if (base_url.rfind(scheme, 0) != 0) {
+    return error{"--base-url must start with http:// (https is not supported): " + base_url};
+  }
+  std::string rest = base_url.substr(scheme.size());
+  const size_t slash = rest.find('/');
+  const std::string prefix = slash == std::string::npos ? "" : rest.substr(slash);
+  const std::string authority = rest.substr(0, slash);
+  http_endpoint out;
+  const size_t colon = authority.rfind(':');
+  out.host = colon == std::string::npos ? authority : authority.substr(0, colon);
+  out.port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
+  if (out.host.empty() || out.port.empty()) return error{"cannot parse --base-url " + base_url};
+  std::string path = prefix;
+  if (!path.empty() && path.back() == '/') path.pop_back();
+  out.target = path + endpoint;
+  return out;
+}
+
+http_stream_client::http_stream_client(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+result<std::unique_ptr<http_stream_client>> http_stream_client::create(
+    http_endpoint endpoint, int num_threads, std::chrono::steady_clock::time_point epoch) {
+  auto p = std::make_unique<impl>();
+  p->endpoint = std::move(endpoint);
+  p->epoch = epoch;
+  beast::error_code ec;
+  tcp::resolver resolver(p->io);
+  p->resolved = resolver.resolve(p->endpoint.host, p->endpoint.port, ec);
+  if (ec) {
+    return error{"cannot resolve " + p->endpoint.host + ":" + p->endpoint.port + ": " +
+                 ec.message()};
+  }
+  for (int i = 0; i < std::max(num_threads, 1); ++i) {
+    p->threads.emplace_back([io = &p->io] { io->run(); });
+  }
+  return std::unique_ptr<http_stream_client>(new http_stream_client(std::move(p)));
+}
+
+http_stream_client::~http_stream_client() {
+  impl_->guard.reset();
+  impl_->io.stop();
+  for (auto& t : impl_->threads)
+    t.join();
+}
+
+void http_stream_client::start(std::string body, bool chat, callback done) {
+  auto session = std::make_shared<stream_session>(*impl_, std::move(body), chat, std::move(done));
+  session->set_start(impl_->now());  // the send decision, before the io thread picks it up
+  asio::post(impl_->io, [session] { session->run(); });
+}
+
+double http_stream_client::now() const {
+  return impl_->now();
+}
+
+}  // namespace troupe::loadgen

@@ -1,0 +1,67 @@
+#pragma once
+// An asynchronous HTTP/1.1 client for streamed completions, on Boost.Beast with its own
+// io_context threads, so sockets, SSE parsing and JSON parsing never run on the thread that
+// keeps the arrival schedule. One TCP connection per request (as many as are in flight).
+//
+// Thread: start() may be called from any thread; `done` runs on one of the client's io threads.
+// The destructor stops the threads; requests still in flight are abandoned (their callbacks may
+// not run), so destroy the client only after every callback has come back.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/result.hpp"
+
+namespace troupe::loadgen {
+
+struct http_endpoint {
+  std::string host = "127.0.0.1";
+  std::string port = "8000";
+  std::string target = "/v1/completions";
+  std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
+};
+
+// What the client saw of one streamed request. Times are seconds since the client's epoch.
+struct stream_outcome {
+  bool success = false;
+  std::string error;
+  double start = 0;  // when start() was called (benchmark_serving: before the POST)
+  double first = 0;  // first content chunk
+  double last = 0;   // last content chunk
+  std::vector<double> itl;
+  std::string text;
+  int32_t output_tokens = 0;  // from usage; 0 = not sent
+};
+
+// Splits "http://host:port/prefix" into host, port and path prefix; error for anything else
+// (https is not supported).
+result<http_endpoint> parse_base_url(const std::string& base_url, const std::string& endpoint);
+
+class http_stream_client {
+ public:
+  using callback = std::function<void(stream_outcome)>;
+
+  // Resolves the endpoint's host now; error when it cannot be resolved.
+  static result<std::unique_ptr<http_stream_client>> create(
+      http_endpoint endpoint, int num_threads, std::chrono::steady_clock::time_point epoch);
+  ~http_stream_client();
+  http_stream_client(const http_stream_client&) = delete;
+  http_stream_client& operator=(const http_stream_client&) = delete;
+
+  // POSTs `body` (JSON) and streams the answer; `chat` picks the delta.content field.
+  void start(std::string body, bool chat, callback done);
+
+  double now() const;  // seconds since the epoch
+
+  struct impl;  // opaque: io_context, threads, resolved endpoint
+
+ private:
+  explicit http_stream_client(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace troupe::loadgen

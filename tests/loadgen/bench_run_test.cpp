@@ -1,0 +1,219 @@
+// The actor system against a mock server in this test: a raw-socket HTTP server that streams
+// tokens at programmed times (TTFT, then one token every ITL), counting connections in flight.
+// Measured TTFT / ITL / E2EL must match the programme within 1 ms (or 1%); max-concurrency is
+// never exceeded as the server sees it; the achieved send rate matches the schedule.
+#include "loadgen/bench_run.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "loadgen/arrival_process.hpp"
+#include "loadgen/metrics.hpp"
+
+namespace troupe::loadgen {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+class mock_server {
+ public:
+  mock_server(double ttft_s, double itl_s) : ttft_(ttft_s), itl_(itl_s) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(fd_, 1024);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  ~mock_server() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    acceptor_.join();
+    for (auto& t : workers_)
+      t.join();
+  }
+  int port() const { return port_; }
+  int max_in_flight() const { return max_in_flight_; }
+  int num_served() const { return num_served_; }
+
+ private:
+  void accept_loop() {
+    while (!stop_) {
+      const int conn = ::accept(fd_, nullptr, nullptr);
+      if (conn < 0) return;
+      workers_.emplace_back([this, conn] { serve(conn); });
+    }
+  }
+
+  static int max_tokens_of(const std::string& request) {
+    const auto at = request.find("\"max_tokens\":");
+    return at == std::string::npos ? 1 : std::stoi(request.substr(at + 13));
+  }
+
+  static void send_all(int conn, const std::string& s) {
+    size_t sent = 0;
+    while (sent < s.size()) {
+      const ssize_t n = ::send(conn, s.data() + sent, s.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      sent += static_cast<size_t>(n);
+    }
+  }
+
+  static std::string chunk(const std::string& payload) {
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", payload.size());
+    return std::string(size) + payload + "\r\n";
+  }
+
+  std::string read_request(int conn) {
+    std::string request;
+    char buf[4096];
+    while (true) {
+      const ssize_t n = ::recv(conn, buf, sizeof buf, 0);
+      if (n <= 0) return request;
+      request.append(buf, static_cast<size_t>(n));
+      const auto end = request.find("\r\n\r\n");
+      if (end == std::string::npos) continue;
+      const auto cl = request.find("Content-Length: ");
+      const size_t body = cl == std::string::npos ? 0 : std::stoul(request.substr(cl + 16));
+      if (request.size() >= end + 4 + body) return request;
+    }
+  }
+
+  void serve(int conn) {
+    const std::string request = read_request(conn);
+    const auto received = clock_type::now();
+    const int now_in_flight = ++in_flight_;
+    int seen = max_in_flight_;
+    while (now_in_flight > seen && !max_in_flight_.compare_exchange_weak(seen, now_in_flight)) {
+    }
+    send_all(conn,
+             "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+             "Transfer-Encoding: chunked\r\n\r\n");
+    const int n = max_tokens_of(request);
+    for (int i = 0; i < n; ++i) {
+      std::this_thread::sleep_until(received +
+                                    std::chrono::duration_cast<clock_type::duration>(
+                                        std::chrono::duration<double>(ttft_ + i * itl_)));
+      send_all(conn, chunk("data: {\"choices\":[{\"text\":\"t\"}]}\n\n"));
+    }
+    send_all(conn, chunk("data: {\"choices\":[],\"usage\":{\"completion_tokens\":" +
+                         std::to_string(n) + "}}\n\n"));
+    --in_flight_;  // before the last bytes: the client may start the next request right away
+    ++num_served_;
+    send_all(conn, chunk("data: [DONE]\n\n") + "0\r\n\r\n");
+    ::close(conn);
+  }
+
+  double ttft_, itl_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> in_flight_{0}, max_in_flight_{0}, num_served_{0};
+  std::thread acceptor_;
+  std::vector<std::thread> workers_;
+};
+
+bench_plan make_plan(int port, int64_t n, double rate, int32_t output_len) {
+  bench_plan plan;
+  plan.endpoint.port = std::to_string(port);
+  plan.body.model = "mock";
+  for (int64_t i = 0; i < n; ++i)
+    plan.requests.push_back({"w1 w2", 2, output_len});
+  plan.schedule = arrival_schedule({rate, 1.0, "", std::nullopt, std::nullopt, 11}, n);
+  return plan;
+}
+
+void expect_close(double measured, double truth, const char* what) {
+  EXPECT_NEAR(measured, truth, std::max(1e-3, 0.01 * truth)) << what;
+}
+
+void check_latencies_at(double rate, int64_t n) {
+  const double ttft = 0.020, itl = 0.005;
+  const int32_t tokens = 5;
+  mock_server server(ttft, itl);
+  auto out = run_benchmark(make_plan(server.port(), n, rate, tokens));
+  ASSERT_TRUE(out.ok()) << out.message();
+  ASSERT_EQ(out->records.size(), static_cast<size_t>(n));
+  const auto m = calculate_metrics(out->records, out->duration_s, {50.0}, {}, {});
+  ASSERT_EQ(m.completed, n) << out->records[0].error;
+  EXPECT_EQ(m.total_output, n * tokens);
+  // Medians: robust to the odd scheduler hiccup on a shared 2-core machine.
+  expect_close(m.ttft_ms.median / 1000, ttft, "TTFT");
+  expect_close(m.itl_ms.median / 1000, itl, "ITL");
+  expect_close(m.tpot_ms.median / 1000, itl, "TPOT");
+  expect_close(m.e2el_ms.median / 1000, ttft + (tokens - 1) * itl, "E2EL");
+  EXPECT_NEAR(m.ttft_ms.mean / 1000, ttft, 0.005);
+}
+
+TEST(run_benchmark, measures_programmed_latencies_at_1_rps) {
+  check_latencies_at(1.0, 3);
+}
+
+TEST(run_benchmark, measures_programmed_latencies_at_100_rps) {
+  check_latencies_at(100.0, 200);
+}
+
+TEST(run_benchmark, max_concurrency_is_never_exceeded_server_side) {
+  mock_server server(0.010, 0.002);
+  auto plan = make_plan(server.port(), 40, std::numeric_limits<double>::infinity(), 3);
+  plan.max_concurrency = 4;
+  auto out = run_benchmark(plan);
+  ASSERT_TRUE(out.ok()) << out.message();
+  EXPECT_EQ(server.num_served(), 40);
+  EXPECT_LE(server.max_in_flight(), 4);
+  EXPECT_GE(server.max_in_flight(), 2);
+  const auto m = calculate_metrics(out->records, out->duration_s, {99.0}, {}, {});
+  EXPECT_EQ(m.completed, 40);
+  EXPECT_GT(m.client_queue_time_ms.percentiles[0].second, 10.0);  // the queue was felt
+}
+
+TEST(run_benchmark, achieved_send_rate_matches_schedule) {
+  mock_server server(0.001, 0.001);
+  const double rate = 200.0;
+  auto out = run_benchmark(make_plan(server.port(), 400, rate, 1));
+  ASSERT_TRUE(out.ok());
+  const auto m = calculate_metrics(out->records, out->duration_s, {99.0}, {}, {});
+  EXPECT_EQ(m.completed, 400);
+  double max_lateness = 0;
+  for (const auto& r : out->records)
+    max_lateness = std::max(max_lateness, r.start_time - r.scheduled_time);
+  EXPECT_LT(max_lateness, 0.020);
+  const auto& first = out->records.front();
+  const auto& last = out->records.back();
+  const double configured = 399.0 / (last.scheduled_time - first.scheduled_time);
+  EXPECT_NEAR(m.achieved_send_rate, configured, 0.005 * configured);
+}
+
+TEST(run_benchmark, unreachable_server_gives_failed_records) {
+  auto plan = make_plan(1, 2, std::numeric_limits<double>::infinity(), 1);
+  auto out = run_benchmark(plan);
+  ASSERT_TRUE(out.ok());
+  for (const auto& r : out->records) {
+    EXPECT_FALSE(r.success);
+    EXPECT_NE(r.error.find("connect"), std::string::npos) << r.error;
+  }
+}
+
+}  // namespace
+}  // namespace troupe::loadgen
