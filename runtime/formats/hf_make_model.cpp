@@ -3,6 +3,7 @@
 
 #include "runtime/formats/hf_model.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -29,6 +30,13 @@ class splitmix64 {
   uint64_t state_;
 };
 
+// Shortest text that reads back as the same float ("1e-05", not "9.99999975e-06").
+std::string num(float v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc{} ? std::string(buf, end) : "0";
+}
+
 int32_t head_dim_of(const tiny_model_spec& s) {
   return s.head_dim > 0 ? s.head_dim : s.hidden_size / s.num_heads;
 }
@@ -41,6 +49,16 @@ std::vector<float> random_values(const tiny_model_spec& s, uint64_t index, int64
   for (float& x : v)
     x = offset + scale * rng.uniform();
   return v;
+}
+
+// YaRN with an original context: transformers derives the factor from max_position_embeddings /
+// original_max_position_embeddings, vLLM reads "factor"; writing their product makes both agree.
+int64_t written_max_positions(const tiny_model_spec& s) {
+  const auto& r = s.rope_scale;
+  if (r.type == rope_scaling_type::yarn && r.original_max_position_embeddings > 0) {
+    return std::llround(static_cast<double>(r.factor) * r.original_max_position_embeddings);
+  }
+  return s.max_position_embeddings;
 }
 
 const char* scaling_name(rope_scaling_type t) {
@@ -63,19 +81,19 @@ std::string rope_scaling_json(const rope_scaling& r) {
   if (r.type == rope_scaling_type::none) return "null";
   std::ostringstream o;
   o.precision(9);
-  o << "{\"rope_type\": \"" << scaling_name(r.type) << "\", \"factor\": " << r.factor;
+  o << "{\"rope_type\": \"" << scaling_name(r.type) << "\", \"factor\": " << num(r.factor);
   if (r.original_max_position_embeddings > 0) {
     o << ", \"original_max_position_embeddings\": " << r.original_max_position_embeddings;
   }
   if (r.type == rope_scaling_type::llama3) {
-    o << ", \"low_freq_factor\": " << r.low_freq_factor
-      << ", \"high_freq_factor\": " << r.high_freq_factor;
+    o << ", \"low_freq_factor\": " << num(r.low_freq_factor)
+      << ", \"high_freq_factor\": " << num(r.high_freq_factor);
   }
   if (r.type == rope_scaling_type::yarn) {
-    o << ", \"beta_fast\": " << r.beta_fast << ", \"beta_slow\": " << r.beta_slow;
-    if (r.mscale > 0) o << ", \"mscale\": " << r.mscale;
-    if (r.mscale_all_dim > 0) o << ", \"mscale_all_dim\": " << r.mscale_all_dim;
-    if (r.attention_factor > 0) o << ", \"attention_factor\": " << r.attention_factor;
+    o << ", \"beta_fast\": " << num(r.beta_fast) << ", \"beta_slow\": " << num(r.beta_slow);
+    if (r.mscale > 0) o << ", \"mscale\": " << num(r.mscale);
+    if (r.mscale_all_dim > 0) o << ", \"mscale_all_dim\": " << num(r.mscale_all_dim);
+    if (r.attention_factor > 0) o << ", \"attention_factor\": " << num(r.attention_factor);
   }
   return o.str() + "}";
 }
@@ -125,9 +143,9 @@ std::string tiny_model_config_json(const tiny_model_spec& s) {
     << "  \"num_key_value_heads\": " << s.num_kv_heads << ",\n";
   if (s.head_dim > 0) o << "  \"head_dim\": " << s.head_dim << ",\n";
   o << "  \"vocab_size\": " << s.vocab_size << ",\n"
-    << "  \"max_position_embeddings\": " << s.max_position_embeddings << ",\n"
-    << "  \"rms_norm_eps\": " << s.rms_norm_eps << ",\n"
-    << "  \"rope_theta\": " << s.rope_theta << ",\n"
+    << "  \"max_position_embeddings\": " << written_max_positions(s) << ",\n"
+    << "  \"rms_norm_eps\": " << num(s.rms_norm_eps) << ",\n"
+    << "  \"rope_theta\": " << num(s.rope_theta) << ",\n"
     << "  \"rope_scaling\": " << rope_scaling_json(s.rope_scale) << ",\n"
     << "  \"tie_word_embeddings\": " << (s.tie_word_embeddings ? "true" : "false") << ",\n";
   if (s.family == "mistral") {

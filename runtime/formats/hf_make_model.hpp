@@ -40,6 +40,8 @@ struct tiny_model_spec {
 status check_tiny_model_spec(const tiny_model_spec& spec);
 
 // The config.json text for `spec` (what read_hf_config parses back into the same hparams).
+// YaRN with original_max_position_embeddings writes max_position_embeddings = factor x original
+// (so transformers, which derives the factor from that ratio, and vLLM agree).
 std::string tiny_model_config_json(const tiny_model_spec& spec);
 
 // Every tensor of the model, named as in a Hugging Face checkpoint.
