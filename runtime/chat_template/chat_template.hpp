@@ -1,0 +1,66 @@
+#pragma once
+// Chat templates: the Jinja2 program in a tokenizer's config that turns a list of chat messages
+// into the prompt text. Rendered as transformers' apply_chat_template does: jinja2
+// ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True) with loop controls, the
+// `{% generation %}` tag, globals raise_exception(msg) and strftime_now(fmt), and `tojson` as
+// json.dumps(ensure_ascii=False) with keys in insertion order.
+//
+//   auto tpl = chat_template::parse(source);           // once
+//   chat_request req;
+//   req.messages_json = R"([{"role": "user", "content": "Hi"}])";
+//   req.add_generation_prompt = true;
+//   req.special_tokens = {{"bos_token", "<s>"}, {"eos_token", "</s>"}};
+//   result<std::string> prompt = tpl->render(req);     // many times, from any thread
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/result.hpp"
+
+namespace troupe::runtime {
+
+namespace jinja {
+struct stmt;
+}
+
+struct chat_request {
+  std::string messages_json = "[]";  // a JSON array (message objects, keys in order)
+  bool add_generation_prompt = false;
+  std::optional<std::string> tools_json;  // a JSON array; nullopt passes tools = None
+  std::string extra_context_json;         // a JSON object whose members become variables; ""
+  // Special-token variables (bos_token, eos_token, ...): only those that are set. A value that
+  // starts with '[' is read as a JSON list (additional_special_tokens).
+  std::vector<std::pair<std::string, std::string>> special_tokens;
+};
+
+class chat_template {
+ public:
+  // Compiles a template. Fails with "template syntax error (line N): ..." on bad syntax.
+  static result<chat_template> parse(std::string source);
+
+  // Renders one request. Fails on bad JSON input, on a template runtime error ("template error
+  // (line N): ..."), on an abuse limit, and with exactly `msg` when the template calls
+  // raise_exception(msg). Thread: any thread, concurrently (const, no shared mutable state).
+  result<std::string> render(const chat_request& request) const;
+
+  const std::string& source() const { return source_; }
+
+ private:
+  struct program;
+  chat_template(std::string source, std::shared_ptr<const program> p);
+
+  std::string source_;
+  std::shared_ptr<const program> program_;
+};
+
+// The template text from a tokenizer_config.json's `chat_template`: a string, or a list of
+// {"name", "template"} objects from which "default" is picked. Fails when there is none.
+result<std::string> chat_template_from_tokenizer_config(const std::string& json_text);
+// The same, read from a file path.
+result<std::string> chat_template_from_tokenizer_config_file(const std::string& path);
+// The `tokenizer.chat_template` string of a GGUF file (reads only the metadata).
+result<std::string> chat_template_from_gguf(const std::string& path);
+
+}  // namespace troupe::runtime
