@@ -55,6 +55,20 @@ class chat_template {
   std::shared_ptr<const program> program_;
 };
 
+// A template and the special-token variables transformers passes with it (bos_token,
+// eos_token, unk_token, sep_token, pad_token, cls_token, mask_token, additional_special_tokens,
+// then extra_special_tokens; only those set), in chat_request::special_tokens' form.
+struct chat_template_config {
+  std::string source;
+  std::vector<std::pair<std::string, std::string>> special_tokens;
+};
+// From a GGUF file (tokenizer.chat_template; bos/eos/unk/pad token texts by id) or a directory
+// holding tokenizer_config.json.
+result<chat_template_config> load_chat_template_config(const std::string& path);
+// The special-token variables of a tokenizer_config.json's text.
+result<std::vector<std::pair<std::string, std::string>>> special_tokens_from_tokenizer_config(
+    const std::string& json_text);
+
 // The template text from a tokenizer_config.json's `chat_template`: a string, or a list of
 // {"name", "template"} objects from which "default" is picked. Fails when there is none.
 result<std::string> chat_template_from_tokenizer_config(const std::string& json_text);

@@ -80,6 +80,25 @@ TEST_P(golden_test, reproduces_every_line) {
   EXPECT_EQ(num_lines, 25);
 }
 
+// The special-token variables read from the tokenizer directory are those the goldens used.
+TEST_P(golden_test, directory_config_has_the_goldens_special_tokens) {
+  const std::string name = GetParam();
+  const std::string dir = testing::shared_testdata("tokenizers/" + name);
+  if (dir.empty()) GTEST_SKIP() << "shared testdata (../shared) is absent";
+  auto config = load_chat_template_config(dir);
+  ASSERT_TRUE(config.ok()) << config.message();
+  EXPECT_TRUE(chat_template::parse(config->source).ok());
+  rapidjson::Document context;
+  context.Parse(
+      read_file(testing::shared_testdata("chat_templates/" + name + ".context.json")).c_str());
+  std::vector<std::pair<std::string, std::string>> expected;
+  for (const auto& m : context["special_token_variables"].GetObject()) {
+    expected.emplace_back(m.name.GetString(),
+                          m.value.IsString() ? m.value.GetString() : to_text(m.value));
+  }
+  EXPECT_EQ(config->special_tokens, expected);
+}
+
 INSTANTIATE_TEST_SUITE_P(chat_templates, golden_test,
                          ::testing::Values("llama3", "qwen3", "gemma3"));
 

@@ -43,5 +43,18 @@ TEST(chat_template_smollm2, gguf_template_renders_like_jinja2) {
   }
 }
 
+TEST(chat_template_smollm2, gguf_config_has_template_and_special_tokens) {
+  const std::string model = testing::default_model_gguf();
+  if (model.empty()) GTEST_SKIP() << "default model not fetched (tools/setup.sh)";
+  auto config = load_chat_template_config(model);
+  ASSERT_TRUE(config.ok()) << config.message();
+  EXPECT_EQ(config->source, *chat_template_from_gguf(model));
+  std::vector<std::pair<std::string, std::string>> expected = {{"bos_token", "<|im_start|>"},
+                                                               {"eos_token", "<|im_end|>"},
+                                                               {"unk_token", "<|endoftext|>"},
+                                                               {"pad_token", "<|im_end|>"}};
+  EXPECT_EQ(config->special_tokens, expected);
+}
+
 }  // namespace
 }  // namespace troupe::runtime
