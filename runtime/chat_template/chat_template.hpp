@@ -77,4 +77,13 @@ result<std::string> chat_template_from_tokenizer_config_file(const std::string& 
 // The `tokenizer.chat_template` string of a GGUF file (reads only the metadata).
 result<std::string> chat_template_from_gguf(const std::string& path);
 
+// One line of `troupe chat-template`: a JSON object {"messages": [...],
+// "add_generation_prompt": bool, "tools": [...] | null, "extra_context": {...}} (all but
+// messages optional) rendered with `special_tokens`; returns the JSON line {"rendered": "..."}
+// or {"error": "..."} (also for a line that is not such an object). No trailing newline.
+std::string render_jsonl_line(
+    const chat_template& tpl,
+    const std::vector<std::pair<std::string, std::string>>& special_tokens,
+    const std::string& line);
+
 }  // namespace troupe::runtime
