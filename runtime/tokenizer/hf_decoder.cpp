@@ -202,6 +202,7 @@ result<std::shared_ptr<const hf_decoder>> hf_decoder::from_json(const rapidjson:
   // A Strip after the tokens were joined strips the start of the whole text.
   bool joined = false;
   for (const auto& s : d->steps_) {
+    if (s->kind == step_kind::byte_fallback) d->byte_fallback_ = true;
     if (s->kind == step_kind::fuse || s->kind == step_kind::byte_level) joined = true;
     if (joined && s->kind == step_kind::strip && s->start > 0) {
       d->strip_content_ = s->content;
@@ -223,6 +224,10 @@ std::string hf_decoder::decode(std::vector<std::string> tokens) const {
   for (const auto& t : tokens)
     out += t;
   return out;
+}
+
+int hf_decoder::fallback_byte(std::string_view token) const {
+  return byte_fallback_ ? byte_token(token) : -1;
 }
 
 std::string hf_decoder::token_bytes(const std::string& token, size_t index) const {

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/result.hpp"
@@ -29,6 +30,10 @@ class hf_decoder {
   std::string token_bytes(const std::string& token, size_t index) const;
   // The character a Strip applied to the joined text removes from its start, and how many.
   const std::string& leading_strip_content() const { return strip_content_; }
+  // With a ByteFallback step: the byte a "<0xXX>" token stands for, else -1. The library turns
+  // each run of such tokens into its text when the run is valid UTF-8, else into one U+FFFD per
+  // token.
+  int fallback_byte(std::string_view token) const;
   size_t leading_strip_count() const { return strip_count_; }
 
   struct step;  // one decoder of the chain
@@ -36,6 +41,7 @@ class hf_decoder {
  private:
   std::vector<std::shared_ptr<const step>> steps_;  // flattened Sequence
   bool none_ = false;                               // no decoder: join with " "
+  bool byte_fallback_ = false;
   std::string strip_content_;
   size_t strip_count_ = 0;
 };

@@ -66,6 +66,11 @@ class hf_tokenizer final : public tokenizer {
     return {p_.decoder->leading_strip_content(), p_.decoder->leading_strip_count()};
   }
 
+  int fallback_byte(int32_t id) const override {
+    const std::string* t = text_of(id, false);
+    return t ? p_.decoder->fallback_byte(*t) : -1;
+  }
+
   int32_t vocab_size() const override { return num_ids_; }
   int32_t bos_id() const override { return p_.bos_id; }
   int32_t eos_id() const override { return p_.eos_id; }

@@ -93,6 +93,13 @@ class tokenizer {
     size_t count = 0;
   };
   virtual leading_strip_rule leading_strip() const { return {}; }
+  // Streaming support: the byte `id` stands for when the decode groups runs of byte tokens
+  // (Hugging Face ByteFallback: a run that is not valid UTF-8 becomes one U+FFFD per token), or
+  // -1 for a token decoded on its own.
+  virtual int fallback_byte(int32_t id) const {
+    (void)id;
+    return -1;
+  }
 };
 
 // Validates `spec` (model "gpt2", a known pre-tokenizer, types matching tokens, special ids in
@@ -116,7 +123,9 @@ result<std::shared_ptr<const tokenizer>> load_hf_tokenizer(const std::string& di
 // Streaming detokenization for one sequence: push() returns the text that became final with this
 // token; never returns a broken UTF-8 sequence (bytes of an incomplete character are held back
 // until it completes, or flushed by finish() as U+FFFD). Concatenating every push() and finish()
-// equals decode(all ids, skip_special). Constant amortized cost per token.
+// equals decode(all ids, skip_special), including the position-dependent decoder rules of
+// Hugging Face tokenizers (see token_bytes_at, leading_strip, fallback_byte; a run of ByteFallback
+// byte tokens is held until it ends). Constant amortized cost per token.
 // Thread: one sequence, one caller at a time (not synchronized).
 class incremental_detokenizer {
  public:
@@ -125,12 +134,17 @@ class incremental_detokenizer {
   std::string finish();
 
  private:
+  std::string end_byte_run();
+  std::string emit(std::string bytes, bool final);
+
   std::shared_ptr<const tokenizer> tok_;
   bool skip_special_;
   std::string pending_;    // bytes of an incomplete UTF-8 character
   size_t num_tokens_ = 0;  // tokens kept so far (their position matters to some decoders)
   size_t num_stripped_ = 0;
   bool stripping_ = true;  // still at the start of the text (leading_strip applies)
+  std::string byte_run_;   // bytes of the current run of fallback-byte tokens
+  size_t num_run_tokens_ = 0;
   tokenizer::leading_strip_rule strip_;
 };
 

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <random>
 
 #include "runtime/tokenizer/tokenizer.hpp"
 #include "tests/runtime/tokenizer/jsonl.hpp"
@@ -52,6 +53,23 @@ inline void check_hf_goldens(const std::string& root, const std::string& dir) {
     num_failed += ok ? 0 : 1;
   }
   EXPECT_EQ(num_failed, 0) << dir;
+}
+
+// Streaming equals the full decode on random id sequences: ids anywhere in the vocabulary and,
+// half of the time, among the first `num_low_ids` (byte-fallback tokens, specials, partial UTF-8).
+inline void check_random_streaming(const std::shared_ptr<const tokenizer>& tok,
+                                   int32_t num_low_ids) {
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<int32_t> any(-2, tok->vocab_size() + 1);
+  std::uniform_int_distribution<int32_t> low(0, num_low_ids - 1);
+  std::uniform_int_distribution<int> length(0, 40);
+  for (int round = 0; round < 300; ++round) {
+    std::vector<int32_t> ids(length(rng));
+    for (auto& id : ids)
+      id = rng() % 2 ? low(rng) : any(rng);
+    for (const bool skip : {false, true})
+      ASSERT_EQ(streamed(tok, ids, skip), tok->decode(ids, skip)) << "round " << round;
+  }
 }
 
 }  // namespace troupe::runtime

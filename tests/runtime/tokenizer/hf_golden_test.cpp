@@ -14,6 +14,9 @@ void check_goldens(const std::string& dir) {
   const std::string root = testing::shared_testdata("tokenizers/" + dir);
   if (root.empty()) GTEST_SKIP() << "shared tokenizer test data absent";
   check_hf_goldens(root, dir);
+  auto tok = load_hf_tokenizer(root);
+  ASSERT_TRUE(tok.ok());
+  check_random_streaming(*tok, 300);
 }
 
 TEST(HfGolden, Llama2) {

@@ -21,6 +21,9 @@ TEST_P(HfSynthetic, ReproducesGoldens) {
       testing::repo_testdata(std::string("tokenizer/hf_synthetic/") + GetParam());
   ASSERT_FALSE(root.empty());
   check_hf_goldens(root, GetParam());
+  auto tok = load_hf_tokenizer(root);
+  ASSERT_TRUE(tok.ok());
+  check_random_streaming(*tok, (*tok)->vocab_size());
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, HfSynthetic,
