@@ -119,6 +119,23 @@ int32_t config_token(const hf_parts& parts, const rapidjson::Value& config, cons
   return -1;
 }
 
+// transformers' LlamaTokenizerFast / GemmaTokenizerFast (and CodeLlama's) rebuild the
+// post-processor from tokenizer_config.json when they load (update_post_processor): bos first
+// when add_bos_token (default true), eos last when add_eos_token (default false). vLLM
+// tokenizes through transformers, so these classes follow the config, not tokenizer.json.
+void apply_llama_style_specials(const rapidjson::Value& config, hf_parts& parts) {
+  if (!config.HasMember("tokenizer_class") || !config["tokenizer_class"].IsString()) return;
+  std::string_view cls = view(config["tokenizer_class"]);
+  if (cls.ends_with("Fast")) cls.remove_suffix(4);
+  if (cls != "LlamaTokenizer" && cls != "GemmaTokenizer" && cls != "CodeLlamaTokenizer") return;
+  parts.prefix.clear();
+  parts.suffix.clear();
+  if (json_bool(config, "add_bos_token", true) && parts.bos_id >= 0)
+    parts.prefix.push_back(parts.bos_id);
+  if (json_bool(config, "add_eos_token", false) && parts.eos_id >= 0)
+    parts.suffix.push_back(parts.eos_id);
+}
+
 void read_config(const std::filesystem::path& path, hf_parts& parts) {
   auto text = read_file(path);
   if (!text) return;  // optional
@@ -127,6 +144,7 @@ void read_config(const std::filesystem::path& path, hf_parts& parts) {
   if (config.HasParseError() || !config.IsObject()) return;
   parts.bos_id = config_token(parts, config, "bos_token");
   parts.eos_id = config_token(parts, config, "eos_token");
+  apply_llama_style_specials(config, parts);
 }
 
 }  // namespace

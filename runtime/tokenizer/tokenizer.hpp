@@ -117,6 +117,9 @@ result<std::shared_ptr<const tokenizer>> make_bpe_tokenizer(vocab_spec spec);
 // post-processors TemplateProcessing, ByteLevel, Roberta/Bert, Sequence; decoders ByteLevel,
 // Metaspace, ByteFallback, Fuse, Strip, Replace, Sequence. encode(text, add_special) equals the
 // library's encode(text, add_special_tokens).ids; decode(ids, skip) its decode(ids, skip).
+// For tokenizer_class Llama/Gemma/CodeLlama(Fast), add_special follows tokenizer_config.json's
+// add_bos_token (default true) / add_eos_token (default false), as transformers rebuilds the
+// post-processor for those classes; otherwise the post-processor of tokenizer.json decides.
 // is_special: added tokens flagged special. Errors name what is malformed or unsupported.
 result<std::shared_ptr<const tokenizer>> load_hf_tokenizer(const std::string& dir_or_file);
 

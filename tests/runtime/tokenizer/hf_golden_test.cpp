@@ -4,6 +4,9 @@
 // shared data is absent.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "tests/runtime/tokenizer/hf_golden.hpp"
 #include "tests/support/testdata.hpp"
 
@@ -33,6 +36,34 @@ TEST(HfGolden, Qwen3) {
 }
 TEST(HfGolden, Gemma3) {
   check_goldens("gemma3");
+}
+
+// A Llama-class tokenizer_config.json asking for eos as well (as transformers honours it).
+TEST(HfTokenizer, LlamaClassFollowsAddBosAddEos) {
+  const std::string root = testing::shared_testdata("tokenizers/llama2");
+  if (root.empty()) GTEST_SKIP() << "shared tokenizer test data absent";
+  const auto dir = std::filesystem::temp_directory_path() / "troupe_hftok_add_eos";
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(root + "/tokenizer.json", dir / "tokenizer.json",
+                             std::filesystem::copy_options::overwrite_existing);
+  const auto write_config = [&](const char* flags) {
+    std::ofstream(dir / "tokenizer_config.json")
+        << R"({"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", )"
+        << flags << "}";
+  };
+  write_config(R"("add_bos_token": true, "add_eos_token": true)");
+  auto tok = load_hf_tokenizer(dir.string());
+  ASSERT_TRUE(tok.ok()) << tok.message();
+  const auto plain = (*tok)->encode("Hello", false);
+  auto expected = plain;
+  expected.insert(expected.begin(), 1);
+  expected.push_back(2);
+  EXPECT_EQ((*tok)->encode("Hello", true), expected);
+  write_config(R"("add_bos_token": false)");
+  tok = load_hf_tokenizer(dir.string());
+  ASSERT_TRUE(tok.ok()) << tok.message();
+  EXPECT_EQ((*tok)->encode("Hello", true), plain);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(HfTokenizer, MissingFileIsAnError) {
