@@ -1,5 +1,6 @@
 // jinja2's globals, attribute/item lookup and the methods of str, dict and list that chat
 // templates call. Filters and tests are in filters.cpp.
+#include <cctype>
 #include <chrono>
 #include <ctime>
 
@@ -65,6 +66,10 @@ std::string convert_case(const std::string& s, bool upper) {
       c = ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
     } else {
       out += cp;  // 3- and 4-byte codepoints: no mapping above
+      continue;
+    }
+    if (upper && c == 0xDF) {  // ß has no one-codepoint capital: Python gives "SS"
+      out += "SS";
       continue;
     }
     c = map_case(c, upper);
@@ -177,6 +182,18 @@ std::string python_replace(const std::string& s, const std::string& from, const 
   return out + s.substr(pos);
 }
 
+// Python's str.title(): a letter after a letter is lowered, any other letter raised.
+std::string python_title(const std::string& s) {
+  std::string out;
+  bool after_letter = false;
+  for (const std::string& cp : split_codepoints(s)) {
+    bool letter = cp.size() > 1 || std::isalpha(static_cast<unsigned char>(cp[0]));
+    out += !letter ? cp : after_letter ? case_lower(cp) : case_upper(cp);
+    after_letter = letter;
+  }
+  return out;
+}
+
 std::string python_capitalize(const std::string& s) {
   std::vector<std::string> cps = split_codepoints(s);
   std::string out;
@@ -232,6 +249,7 @@ value string_method(const value& obj, const std::string& name) {
   if (name == "upper") return method([s](call_args&) { return value(case_upper(s)); });
   if (name == "lower") return method([s](call_args&) { return value(case_lower(s)); });
   if (name == "capitalize") return method([s](call_args&) { return value(python_capitalize(s)); });
+  if (name == "title") return method([s](call_args&) { return value(python_title(s)); });
   if (name == "replace") {
     return method([s](call_args& a) {
       value c = a.get(2, "count", value(int64_t{-1}));

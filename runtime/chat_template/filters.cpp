@@ -128,6 +128,26 @@ value sort_filter(const filter_call& c) {
   return items;
 }
 
+// dictsort(case_sensitive=false, by='key', reverse=false): the (key, value) pairs, sorted.
+value dictsort_filter(const filter_call& c) {
+  if (!c.in.is_object()) c.r.fail(c.line, "dictsort expects a mapping");
+  bool case_sensitive = arg(c, 0, "case_sensitive", false).truthy();
+  bool by_value = to_str(arg(c, 1, "by", "key")) == "value";
+  bool reverse = arg(c, 2, "reverse", false).truthy();
+  value_list pairs;
+  for (const auto& [k, v] : c.in.as_object().items)
+    pairs.push_back(value(value_list{k, v}, true));
+  auto key = [&](const value& pair) {
+    value k = pair.as_list()[by_value ? 1 : 0];
+    return !case_sensitive && k.is_string() ? value(py_lower(k.as_string())) : k;
+  };
+  std::stable_sort(pairs.begin(), pairs.end(), [&](const value& a, const value& b) {
+    return reverse ? less_than(c.r, key(b), key(a), c.line)
+                   : less_than(c.r, key(a), key(b), c.line);
+  });
+  return pairs;
+}
+
 value join_filter(const filter_call& c) {
   std::string sep = to_str(arg(c, 0, "d", ""));
   value attribute = arg(c, 1, "attribute");
@@ -296,6 +316,7 @@ value builtin_filter(renderer& r, const std::string& name, const value& in, call
   if (name == "map") return map_items(c);
   if (name == "sort") return sort_filter(c);
   if (name == "indent") return indent_filter(c);
+  if (name == "dictsort") return dictsort_filter(c);
   if (name == "min") return min_max(c, false);
   if (name == "max") return min_max(c, true);
   if (name == "unique") {

@@ -84,6 +84,7 @@ value_list python_split(const std::string& s, const value& sep, int64_t maxsplit
 std::string python_replace(const std::string& s, const std::string& from, const std::string& to,
                            int64_t count);
 std::string python_capitalize(const std::string& s);
+std::string python_title(const std::string& s);
 std::string py_upper(const std::string& s);
 std::string py_lower(const std::string& s);
 // The elements for iterating `v` (dict keys, string codepoints); fails on non-iterables.
