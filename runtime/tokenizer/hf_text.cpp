@@ -95,6 +95,22 @@ constexpr std::string_view space_set =
 // Oniguruma's Unicode \w: Letter, Mark, Decimal_Number, Connector_Punctuation.
 constexpr std::string_view word_set = "\\p{L}\\p{M}\\p{Nd}\\p{Pc}";
 constexpr std::string_view digit_set = "\\p{Nd}";
+// Letters and numbers of Unicode 16 that PCRE2 10.42's Unicode 14 tables do not know (the
+// Oniguruma 6.9.10 inside tokenizers 0.22 does: CJK extensions H and I, Kawi, Garay, Egyptian
+// hieroglyphs extension A, ...). Generated from unicodedata2 16.0 against Python's 14.0 data.
+constexpr std::string_view extra_letters =
+    "\\x{1C89}-\\x{1C8A}\\x{A7CB}-\\x{A7CD}\\x{A7DA}-\\x{A7DC}\\x{105C0}-\\x{105F3}"
+    "\\x{10D4A}-\\x{10D65}\\x{10D6F}-\\x{10D85}\\x{10EC2}-\\x{10EC4}\\x{1123F}-\\x{11240}"
+    "\\x{11380}-\\x{11389}\\x{1138B}\\x{1138E}\\x{11390}-\\x{113B5}\\x{113B7}\\x{113D1}"
+    "\\x{113D3}\\x{11BC0}-\\x{11BE0}\\x{11F02}\\x{11F04}-\\x{11F10}\\x{11F12}-\\x{11F33}"
+    "\\x{1342F}\\x{13441}-\\x{13446}\\x{13460}-\\x{143FA}\\x{16100}-\\x{1611D}\\x{16D40}-"
+    "\\x{16D6C}\\x{18CFF}\\x{1B132}\\x{1B155}\\x{1DF25}-\\x{1DF2A}\\x{1E030}-\\x{1E06D}"
+    "\\x{1E4D0}-\\x{1E4EB}\\x{1E5D0}-\\x{1E5ED}\\x{1E5F0}\\x{2B739}\\x{2EBF0}-\\x{2EE5D}"
+    "\\x{31350}-\\x{323AF}";
+constexpr std::string_view extra_numbers =
+    "\\x{10D40}-\\x{10D49}\\x{116D0}-\\x{116E3}\\x{11BF0}-\\x{11BF9}\\x{11F50}-\\x{11F59}"
+    "\\x{16130}-\\x{16139}\\x{16D70}-\\x{16D79}\\x{1CCF0}-\\x{1CCF9}\\x{1D2C0}-\\x{1D2D3}"
+    "\\x{1E4F0}-\\x{1E4F9}\\x{1E5F1}-\\x{1E5FA}";
 
 std::string_view set_for(char escape) {
   switch (escape) {
@@ -119,6 +135,15 @@ std::string translate_onig(std::string_view pattern) {
   bool in_class = false;
   for (size_t i = 0; i < pattern.size(); ++i) {
     const char c = pattern[i];
+    const std::string_view rest = pattern.substr(i);
+    if (rest.starts_with("\\p{L}") || rest.starts_with("\\p{N}")) {
+      const std::string_view extra = rest[3] == 'L' ? extra_letters : extra_numbers;
+      out += in_class ? "" : "[";
+      out.append(rest.substr(0, 5)).append(extra);
+      out += in_class ? "" : "]";
+      i += 4;
+      continue;
+    }
     if (c == '\\' && i + 1 < pattern.size()) {
       const char e = pattern[i + 1];
       const std::string_view set = set_for(e);

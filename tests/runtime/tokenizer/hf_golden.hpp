@@ -23,13 +23,11 @@ inline std::string streamed(const std::shared_ptr<const tokenizer>& tok,
   return text + stream.finish();
 }
 
-inline void check_hf_goldens(const std::string& root, const std::string& dir) {
-  const auto start = std::chrono::steady_clock::now();
-  auto tok = load_hf_tokenizer(root);
-  ASSERT_TRUE(tok.ok()) << tok.message();
-  const double load_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("[ %s ] loaded in %.3f s, vocab %d\n", dir.c_str(), load_s, (*tok)->vocab_size());
+// `golden_dir`/golden.jsonl against `tok`.
+inline void check_hf_goldens(const std::shared_ptr<const tokenizer>& loaded,
+                             const std::string& golden_dir, const std::string& dir) {
+  const std::shared_ptr<const tokenizer>* tok = &loaded;  // the checks below read (*tok)->
+  const std::string& root = golden_dir;
   const auto lines = testing::read_jsonl(root + "/golden.jsonl");
   ASSERT_GE(lines.size(), 175u);
   int num_failed = 0;
@@ -53,6 +51,17 @@ inline void check_hf_goldens(const std::string& root, const std::string& dir) {
     num_failed += ok ? 0 : 1;
   }
   EXPECT_EQ(num_failed, 0) << dir;
+}
+
+// The tokenizer of directory `root` against its own golden.jsonl.
+inline void check_hf_goldens(const std::string& root, const std::string& dir) {
+  const auto start = std::chrono::steady_clock::now();
+  auto tok = load_hf_tokenizer(root);
+  ASSERT_TRUE(tok.ok()) << tok.message();
+  const double load_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("[ %s ] loaded in %.3f s, vocab %d\n", dir.c_str(), load_s, (*tok)->vocab_size());
+  check_hf_goldens(*tok, root, dir);
 }
 
 // Streaming equals the full decode on random id sequences: ids anywhere in the vocabulary and,
