@@ -31,7 +31,7 @@ std::string request_body(const body_options& options, const std::string& prompt,
                          int32_t max_tokens) {
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& alloc = doc.GetAllocator();
-  set(doc, "model", text(options.model, doc));
+  if (!options.model.empty()) set(doc, "model", text(options.model, doc));  // else: served model
   const bool chat = options.backend == "openai-chat";
   if (chat) {
     Value message(rapidjson::kObjectType), messages(rapidjson::kArrayType);

@@ -21,7 +21,7 @@ namespace troupe::loadgen {
 
 struct body_options {
   std::string backend = "vllm";  // "vllm" / "openai": completions; "openai-chat": chat
-  std::string model;             // the "model" field (served name, else --model)
+  std::string model;             // the "model" field (served name, else --model); empty: omitted
   bool ignore_eos = false;
   std::optional<double> temperature, top_p;
   std::optional<int32_t> top_k;

@@ -23,13 +23,7 @@ int run(const troupe::cli::command_line& cl) {
   if (cl.command == "serve") return run_serve(cl);
   if (cl.command == "generate") return run_generate(cl);
   if (cl.command == "tokenize") return run_tokenize(cl);
-  if (cl.command == "bench") {
-    std::fputs(
-        "troupe bench: the load generator is not available in this build yet; its flags are "
-        "recognised (troupe bench --help)\n",
-        stderr);
-    return 2;
-  }
+  if (cl.command == "bench") return run_bench(cl);
   std::fprintf(stderr, "troupe: unknown command '%s' (troupe --help)\n", cl.command.c_str());
   return 2;
 }

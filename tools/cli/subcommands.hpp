@@ -11,6 +11,8 @@ int run_serve(const command_line& cl);
 int run_generate(const command_line& cl);
 // Encodes JSONL {"text": ...} lines from stdin to {"ids": [...]} (or decodes with --decode).
 int run_tokenize(const command_line& cl);
+// Runs benchmark_serving's load test against an OpenAI-compatible server; see docs/bench.md.
+int run_bench(const command_line& cl);
 
 // Sets spdlog's level from --log-level; false with a message on stderr for an unknown level.
 bool apply_log_level(const std::string& level);

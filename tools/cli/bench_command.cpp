@@ -1,0 +1,284 @@
+// `troupe bench`: benchmark_serving's command line, run by the loadgen actor system. Prints the
+// same progress lines and report, writes the same JSON. See docs/bench.md.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "loadgen/arrival_process.hpp"
+#include "loadgen/bench_run.hpp"
+#include "loadgen/datasets.hpp"
+#include "loadgen/metrics.hpp"
+#include "loadgen/report.hpp"
+#include "tools/cli/model_loading.hpp"
+#include "tools/cli/subcommands.hpp"
+
+namespace troupe::cli {
+namespace {
+
+using namespace troupe::loadgen;
+
+status check_options(const bench_options& o) {
+  if (o.backend != "vllm" && o.backend != "openai" && o.backend != "openai-chat") {
+    return error{"--backend must be vllm, openai or openai-chat, not '" + o.backend + "'"};
+  }
+  for (const auto& [name, ms] : o.goodput) {
+    if (name != "ttft" && name != "tpot" && name != "e2el") {
+      return error{"--goodput: unknown metric '" + name + "' (ttft, tpot or e2el)"};
+    }
+    if (ms < 0) return error{"--goodput: " + name + " must be non-negative"};
+  }
+  if (o.num_prompts <= 0) return error{"--num-prompts must be positive"};
+  if (o.max_concurrency && *o.max_concurrency <= 0)
+    return error{"--max-concurrency must be positive"};
+  return ok_status();
+}
+
+// The tokenizer from --tokenizer, else from --model when it names a local file; null if neither.
+result<tokenizer_ptr> find_tokenizer(const bench_options& o) {
+  const std::string path = !o.tokenizer.empty() ? o.tokenizer : o.model;
+  if (path.empty() || !std::filesystem::exists(path)) {
+    if (!o.tokenizer.empty()) return error{"--tokenizer " + o.tokenizer + " does not exist"};
+    return tokenizer_ptr{};
+  }
+  auto tok = load_tokenizer(path);
+  if (!tok) return tok.err();
+  return *tok;
+}
+
+result<std::vector<sample_request>> load_dataset(const bench_options& o, const tokenizer_ptr& tok) {
+  const std::string& name = o.dataset_name;
+  if (name == "random") {
+    return sample_random(
+        tok, {o.random_input_len, o.random_output_len, o.random_range_ratio, o.random_prefix_len},
+        o.num_prompts, static_cast<uint64_t>(o.seed));
+  }
+  if (name == "prefix_repetition") {
+    prefix_repetition_spec spec{o.random_prefix_len > 0 ? o.random_prefix_len : 256,
+                                o.random_input_len, 10, o.random_output_len};
+    return sample_prefix_repetition(tok, spec, o.num_prompts, static_cast<uint64_t>(o.seed));
+  }
+  if (name != "custom" && name != "sharegpt") {
+    return error{"--dataset-name must be random, sharegpt, custom or prefix_repetition"};
+  }
+  if (o.dataset_path.empty()) return error{"--dataset-name " + name + " needs --dataset-path"};
+  auto text = read_text_file(o.dataset_path);
+  if (!text) return text.err();
+  if (name == "sharegpt") {
+    return sample_sharegpt(tok, o.dataset_path, *text, o.num_prompts, o.sharegpt_output_len,
+                           static_cast<uint64_t>(o.seed));
+  }
+  if (!o.skip_chat_template) {
+    std::fputs(
+        "troupe bench: chat templates are not available yet; custom prompts are sent as "
+        "is (as with --skip-chat-template)\n",
+        stderr);
+  }
+  return sample_custom(tok, o.dataset_path, *text, o.num_prompts, o.custom_output_len);
+}
+
+result<http_endpoint> make_endpoint(const bench_options& o) {
+  http_endpoint endpoint;
+  if (!o.base_url.empty()) {
+    auto parsed = parse_base_url(o.base_url, o.endpoint);
+    if (!parsed) return parsed.err();
+    endpoint = *parsed;
+  } else {
+    endpoint.host = o.host;
+    endpoint.port = std::to_string(o.port);
+    endpoint.target = o.endpoint;
+  }
+  endpoint.headers = o.headers;
+  return endpoint;
+}
+
+body_options make_body(const bench_options& o) {
+  body_options body;
+  body.backend = o.backend;
+  body.model = o.served_model_name.empty() ? o.model : o.served_model_name;
+  // As vllm bench serve: random prompts run to their requested length.
+  body.ignore_eos = o.ignore_eos || o.dataset_name == "random";
+  body.temperature = o.temperature;
+  body.top_p = o.top_p;
+  body.top_k = o.top_k;
+  body.extra_body = o.extra_body;
+  return body;
+}
+
+std::string now_stamp() {
+  const std::time_t t = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&t, &local);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &local);
+  return buf;
+}
+
+void print_progress(int64_t done, int64_t total) {
+  std::fprintf(stderr, "\r%3d%%| %lld/%lld", static_cast<int>(100 * done / total),
+               static_cast<long long>(done), static_cast<long long>(total));
+  if (done == total) std::fputc('\n', stderr);
+}
+
+status save_result(const bench_options& o, const run_description& run, const benchmark_metrics& m,
+                   const std::vector<request_record>& records) {
+  const std::string date = now_stamp();
+  std::filesystem::path file =
+      o.result_filename.empty() ? result_file_name(run, date) : o.result_filename;
+  if (!o.result_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.result_dir, ec);
+    file = std::filesystem::path(o.result_dir) / file;
+  }
+  std::ofstream out(file, o.append_result ? std::ios::app : std::ios::trunc);
+  if (!out) return error{"cannot write " + file.string()};
+  if (o.append_result && std::filesystem::file_size(file) != 0) out << "\n";
+  out << result_json(run, m, records, date, o.save_detailed);
+  return out ? ok_status() : status(error{"cannot write " + file.string()});
+}
+
+// The initial test request and the warm-ups (excluded from results); error when the test fails.
+status warm_up(const bench_options& o, const std::vector<sample_request>& requests,
+               const http_endpoint& endpoint, const body_options& body) {
+  std::puts("Starting initial single prompt test run...");
+  auto test = run_single(endpoint, body, requests.front());
+  if (!test) return test.err();
+  if (!test->success) {
+    return error{
+        "Initial test run failed - Please make sure benchmark arguments are correctly "
+        "specified. Error: " +
+        test->error};
+  }
+  std::puts("Initial test run completed.");
+  if (o.num_warmups > 0) {
+    std::printf("Warming up with %d requests...\n", o.num_warmups);
+    bench_plan plan;
+    plan.requests.assign(static_cast<size_t>(o.num_warmups), requests.front());
+    plan.schedule.assign(plan.requests.size(), 0.0);
+    plan.max_concurrency = o.max_concurrency;
+    plan.body = body;
+    plan.endpoint = endpoint;
+    if (auto out = run_benchmark(plan); !out) return out.err();
+    std::puts("Warmup run completed.");
+  }
+  std::puts("Starting main benchmark run...");
+  return ok_status();
+}
+
+void print_traffic(const bench_options& o) {
+  if (!o.ramp_up_strategy.empty()) {
+    std::printf("Traffic ramp-up strategy: %s.\n", o.ramp_up_strategy.c_str());
+    std::printf("Will increase RPS from %s to %s RPS over the duration of the benchmark.\n",
+                percentile_word(o.ramp_up_start_rps.value_or(0)).c_str(),
+                percentile_word(o.ramp_up_end_rps.value_or(0)).c_str());
+  } else {
+    std::printf("Traffic request rate: %s\n", python_float(o.request_rate).c_str());
+  }
+  std::printf("Burstiness factor: %s (%s)\n", python_float(o.burstiness).c_str(),
+              o.burstiness == 1.0 ? "Poisson process" : "Gamma distribution");
+  const std::string cap = o.max_concurrency ? std::to_string(*o.max_concurrency) : "None";
+  std::printf("Maximum request concurrency: %s\n", cap.c_str());
+}
+
+run_description describe(const bench_options& o, double duration_s) {
+  run_description run;
+  run.backend = o.backend;
+  run.label = o.label;
+  run.tokenizer_id = o.tokenizer.empty() ? o.model : o.tokenizer;
+  // Without --model the server picks its model; name the file after the tokenizer then.
+  run.model_id = o.model.empty() ? run.tokenizer_id : o.model;
+  run.num_prompts = o.num_prompts;
+  run.request_rate = o.request_rate;
+  run.burstiness = o.burstiness;
+  run.max_concurrency = o.max_concurrency;
+  run.ramp_up_strategy = o.ramp_up_strategy;
+  run.ramp_up_start_rps = o.ramp_up_start_rps;
+  run.ramp_up_end_rps = o.ramp_up_end_rps;
+  run.percentile_metrics = o.percentile_metrics;
+  run.metric_percentiles = o.metric_percentiles;
+  run.has_goodput = !o.goodput.empty();
+  run.metadata = o.metadata;
+  run.duration_s = duration_s;
+  return run;
+}
+
+void print_failures(const std::vector<request_record>& records) {
+  int shown = 0;
+  for (const auto& r : records) {
+    if (r.success) continue;
+    if (shown == 0) std::puts("Failed requests during benchmark run detected (capping to 10):");
+    std::printf("Error %d: %s\n", shown, r.error.c_str());
+    if (++shown == 10) break;
+  }
+}
+
+int run_bench_requests(const command_line& cl, std::vector<sample_request> requests,
+                       const tokenizer_ptr& tok, const http_endpoint& endpoint,
+                       const body_options& body, const arrival_config& arrivals) {
+  const bench_options& o = cl.bench;
+  if (auto ok = warm_up(o, requests, endpoint, body); !ok) {
+    std::fprintf(stderr, "troupe bench: %s\n", ok.message().c_str());
+    return 1;
+  }
+  print_traffic(o);
+  bench_plan plan;
+  plan.schedule = arrival_schedule(arrivals, static_cast<int64_t>(requests.size()));
+  plan.requests = std::move(requests);
+  plan.max_concurrency = o.max_concurrency;
+  plan.body = body;
+  plan.endpoint = endpoint;
+  if (!o.disable_tqdm) plan.on_progress = print_progress;
+  auto out = run_benchmark(plan);
+  if (!out) {
+    std::fprintf(stderr, "troupe bench: %s\n", out.message().c_str());
+    return 1;
+  }
+  goodput_config goodput(o.goodput.begin(), o.goodput.end());
+  token_counter count;
+  if (tok) {
+    count = [tok](const std::string& text) {
+      return static_cast<int32_t>(tok->encode(text, false).size());
+    };
+  }
+  const auto m = calculate_metrics(out->records, std::max(out->duration_s, 1e-9),
+                                   o.metric_percentiles, goodput, count);
+  print_failures(out->records);
+  const auto run = describe(o, out->duration_s);
+  std::fputs(format_report(run, m).c_str(), stdout);
+  std::fflush(stdout);
+  if (o.save_result || o.append_result) {
+    if (auto ok = save_result(o, run, m, out->records); !ok) {
+      std::fprintf(stderr, "troupe bench: %s\n", ok.message().c_str());
+      return 1;
+    }
+  }
+  return m.completed > 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int run_bench(const command_line& cl) {
+  const bench_options& o = cl.bench;
+  auto fail = [](const std::string& message) {
+    std::fprintf(stderr, "troupe bench: %s\n", message.c_str());
+    return 1;
+  };
+  if (auto ok = check_options(o); !ok) return fail(ok.message());
+  arrival_config arrivals{o.request_rate,      o.burstiness,      o.ramp_up_strategy,
+                          o.ramp_up_start_rps, o.ramp_up_end_rps, static_cast<uint64_t>(o.seed)};
+  if (auto ok = validate(arrivals); !ok) return fail(ok.message());
+  const body_options body = make_body(o);
+  if (auto ok = validate(body); !ok) return fail(ok.message());
+  auto endpoint = make_endpoint(o);
+  if (!endpoint) return fail(endpoint.message());
+  auto tok = find_tokenizer(o);
+  if (!tok) return fail(tok.message());
+  auto requests = load_dataset(o, *tok);
+  if (!requests) return fail(requests.message());
+  return run_bench_requests(cl, std::move(*requests), *tok, *endpoint, body, arrivals);
+}
+
+}  // namespace troupe::cli
