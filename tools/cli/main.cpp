@@ -1,8 +1,9 @@
-// troupe: serve | generate | tokenize | bench | version | help. See docs/usage.md.
+// troupe: serve | generate | tokenize | bench | make-model | version | help. See docs/usage.md.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <string_view>
 
 #include "tools/cli/flags.hpp"
 #include "tools/cli/subcommands.hpp"
@@ -34,6 +35,9 @@ int main(int argc, char** argv) {
   // Logs go to stderr, so stdout carries only results (generate --json, tokenize).
   spdlog::set_default_logger(spdlog::stderr_color_mt("troupe"));
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
+  if (argc > 1 && std::string_view(argv[1]) == "make-model") {
+    return troupe::cli::run_make_model(argc, argv);
+  }
   auto cl = troupe::cli::parse_command_line(argc, argv);
   if (!cl) {
     std::fprintf(stderr, "troupe: %s\n", cl.message().c_str());

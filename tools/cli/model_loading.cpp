@@ -8,6 +8,7 @@
 
 #include "runtime/default_model.hpp"
 #include "runtime/formats/gguf.hpp"
+#include "runtime/formats/hf_model.hpp"
 #include "runtime/formats/llama_gguf.hpp"
 #include "runtime/model/cpu_runner.hpp"
 #include "runtime/model/kv_cache.hpp"
@@ -32,8 +33,8 @@ result<std::shared_ptr<const runtime::gguf_file>> open_gguf(const std::string& p
   }
   if (std::filesystem::is_directory(path)) {
     return error{"'" + path +
-                 "' is a directory: Hugging Face model directories are not supported yet; pass a "
-                 ".gguf file"};
+                 "' is a directory without config.json: pass a Hugging Face model directory or "
+                 "a .gguf file"};
   }
   return runtime::gguf_file::open(path);
 }
@@ -45,6 +46,55 @@ int32_t kv_blocks_for(const runtime::engine_config& config, const runtime::llama
   int64_t per_block = runtime::kv_bytes_per_block(hp, config.block_size);
   return static_cast<int32_t>(std::min<int64_t>(budget / per_block, INT32_MAX));
 }
+
+// The tokenizer of a Hugging Face directory (tokenizer.json, tokenizer_config.json).
+result<std::shared_ptr<const runtime::tokenizer>> hf_dir_tokenizer(const std::string& dir) {
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "tokenizer.json")) {
+    return error{dir + ": no tokenizer.json; pass a tokenizer with --tokenizer PATH"};
+  }
+  auto tokenizer = runtime::load_hf_tokenizer(dir);
+  if (!tokenizer) return error{dir + ": " + tokenizer.message()};
+  return tokenizer;
+}
+
+// Weights (f32 whatever the file's dtype: the CPU backend computes in float32) and tokenizer of
+// a GGUF file or a Hugging Face directory; `tokenizer` given replaces the model's own.
+struct model_parts {
+  std::shared_ptr<const runtime::tokenizer> tokenizer;
+  runtime::llama_weights weights;
+};
+
+result<model_parts> load_parts(const std::string& path, unsigned num_threads,
+                               std::shared_ptr<const runtime::tokenizer> tokenizer) {
+  model_parts parts{std::move(tokenizer), {}};
+  if (runtime::is_hf_model_dir(path)) {
+    if (!parts.tokenizer) {
+      auto own = hf_dir_tokenizer(path);
+      if (!own) return own.err();
+      parts.tokenizer = std::move(*own);
+    }
+    auto weights = runtime::load_hf_model(path, num_threads);
+    if (!weights) return weights.err();
+    parts.weights = std::move(*weights);
+    return parts;
+  }
+  auto file = open_gguf(path);
+  if (!file) return file.err();
+  if (!parts.tokenizer) {
+    auto vocab = runtime::vocab_from_gguf(**file);
+    if (!vocab) return error{path + ": " + vocab.message()};
+    auto own = runtime::make_bpe_tokenizer(std::move(*vocab));
+    if (!own) return error{path + ": " + own.message()};
+    parts.tokenizer = std::move(*own);
+  }
+  auto weights = runtime::load_llama_gguf(**file, num_threads);
+  if (!weights) return error{path + ": " + weights.message()};
+  parts.weights = std::move(*weights);
+  return parts;
+}
+
+result<loaded_model> load_model_with(const runtime::engine_config& config,
+                                     std::shared_ptr<const runtime::tokenizer> tokenizer);
 
 }  // namespace
 
@@ -93,6 +143,13 @@ result<started_engine> start_engine_from_flags(const command_line& cl) {
 }
 
 result<std::shared_ptr<const runtime::tokenizer>> load_tokenizer(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec) ||
+      std::filesystem::path(path).filename() == "tokenizer.json") {
+    return hf_dir_tokenizer(std::filesystem::is_directory(path, ec)
+                                ? path
+                                : std::filesystem::path(path).parent_path().string());
+  }
   auto file = open_gguf(path);
   if (!file) return file.err();
   auto vocab = runtime::vocab_from_gguf(**file);
@@ -101,34 +158,33 @@ result<std::shared_ptr<const runtime::tokenizer>> load_tokenizer(const std::stri
 }
 
 result<loaded_model> load_model(const command_line& cl) {
-  auto model = load_model(cl.engine);
-  if (!model || cl.serve.tokenizer.empty()) return model;
+  if (cl.serve.tokenizer.empty()) return load_model(cl.engine);
   auto tokenizer = load_tokenizer(cl.serve.tokenizer);
   if (!tokenizer) return tokenizer.err();
-  if ((*tokenizer)->vocab_size() > model->runner->vocab_size()) {
-    return error{"--tokenizer " + cl.serve.tokenizer + " has " +
-                 std::to_string((*tokenizer)->vocab_size()) + " tokens, more than the model's " +
-                 std::to_string(model->runner->vocab_size())};
+  const int32_t num_tokens = (*tokenizer)->vocab_size();
+  auto model = load_model_with(cl.engine, std::move(*tokenizer));
+  if (model && num_tokens > model->runner->vocab_size()) {
+    return error{"--tokenizer " + cl.serve.tokenizer + " has " + std::to_string(num_tokens) +
+                 " tokens, more than the model's " + std::to_string(model->runner->vocab_size())};
   }
-  model->tokenizer = std::move(*tokenizer);
   return model;
 }
 
 result<loaded_model> load_model(const runtime::engine_config& config) {
+  return load_model_with(config, nullptr);
+}
+
+namespace {
+
+result<loaded_model> load_model_with(const runtime::engine_config& config,
+                                     std::shared_ptr<const runtime::tokenizer> tokenizer) {
   auto start = clock::now();
   loaded_model model;
   model.path = resolve_model_path(config);
-  auto file = open_gguf(model.path);
-  if (!file) return file.err();
-
-  auto vocab = runtime::vocab_from_gguf(**file);
-  if (!vocab) return error{model.path + ": " + vocab.message()};
-  auto tokenizer = runtime::make_bpe_tokenizer(std::move(*vocab));
-  if (!tokenizer) return error{model.path + ": " + tokenizer.message()};
-  model.tokenizer = std::move(*tokenizer);
-
-  auto weights = runtime::load_llama_gguf(**file, config.num_compute_threads);
-  if (!weights) return error{model.path + ": " + weights.message()};
+  auto parts = load_parts(model.path, config.num_compute_threads, std::move(tokenizer));
+  if (!parts) return parts.err();
+  model.tokenizer = std::move(parts->tokenizer);
+  auto weights = &parts->weights;
   model.max_model_len = weights->hparams.max_position_embeddings;
   int32_t num_blocks = kv_blocks_for(config, weights->hparams);
   if (num_blocks < 1) {
@@ -150,5 +206,7 @@ result<loaded_model> load_model(const runtime::engine_config& config) {
                static_cast<double>(kv_bytes) / (1 << 20));
   return model;
 }
+
+}  // namespace
 
 }  // namespace troupe::cli

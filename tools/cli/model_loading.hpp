@@ -29,7 +29,9 @@ inline constexpr int64_t default_cpu_kv_cache_bytes = int64_t{512} << 20;
 // The model file `config.model` names (empty: the embedded default model).
 std::string resolve_model_path(const runtime::engine_config& config);
 
-// Loads the GGUF at resolve_model_path(config): tokenizer, f32 weights, CPU runner with
+// Loads the GGUF file or Hugging Face directory (config.json, *.safetensors, tokenizer.json) at
+// resolve_model_path(config): tokenizer, f32 weights (whatever the checkpoint dtype: the CPU
+// backend computes in float32), CPU runner with
 // num_gpu_blocks_override blocks, or as many as kv_cache_memory (default above) holds.
 result<loaded_model> load_model(const runtime::engine_config& config);
 
@@ -54,7 +56,8 @@ struct started_engine {
 // actors::start_engine. The error is a message for the user.
 result<started_engine> start_engine_from_flags(const command_line& cl);
 
-// Loads only the tokenizer of a GGUF file.
+// Loads only the tokenizer: of a GGUF file, or tokenizer.json (a directory holding it, or the
+// file itself).
 result<std::shared_ptr<const runtime::tokenizer>> load_tokenizer(const std::string& path);
 
 }  // namespace troupe::cli

@@ -11,6 +11,9 @@ int run_serve(const command_line& cl);
 int run_generate(const command_line& cl);
 // Encodes JSONL {"text": ...} lines from stdin to {"ids": [...]} (or decodes with --decode).
 int run_tokenize(const command_line& cl);
+// `troupe make-model`: a tiny random Hugging Face model directory. Parses its own flags
+// (argv[1] is "make-model"); see make_model_command.cpp.
+int run_make_model(int argc, const char* const* argv);
 // Runs benchmark_serving's load test against an OpenAI-compatible server; see docs/bench.md.
 int run_bench(const command_line& cl);
 
