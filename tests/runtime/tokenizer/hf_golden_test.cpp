@@ -66,6 +66,35 @@ TEST(HfTokenizer, LlamaClassFollowsAddBosAddEos) {
   std::filesystem::remove_all(dir);
 }
 
+// Malformed or unsupported files are errors that name the problem, never crashes.
+TEST(HfTokenizer, BadFilesAreErrors) {
+  const auto dir = std::filesystem::temp_directory_path() / "troupe_hftok_bad";
+  std::filesystem::create_directories(dir);
+  const auto load = [&](const std::string& json) {
+    std::ofstream(dir / "tokenizer.json") << json;
+    return load_hf_tokenizer(dir.string());
+  };
+  const std::string vocab = R"("vocab": {"a": 0, "b": 1, "ab": 2})";
+  EXPECT_FALSE(load("{not json").ok());
+  EXPECT_FALSE(load(R"({"added_tokens": []})").ok());
+  auto unigram = load(R"({"model": {"type": "Unigram", "vocab": [["a", 0.0]]}})");
+  ASSERT_FALSE(unigram.ok());
+  EXPECT_NE(unigram.message().find("Unigram"), std::string::npos) << unigram.message();
+  auto normalizer = load(R"({"normalizer": {"type": "Precompiled"}, "model": {"type": "BPE", )" +
+                         vocab + R"(, "merges": ["a b"]}})");
+  ASSERT_FALSE(normalizer.ok());
+  EXPECT_NE(normalizer.message().find("Precompiled"), std::string::npos);
+  EXPECT_FALSE(load(R"({"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(["},
+                        "behavior": "Isolated"}, "model": {"type": "BPE", )" +
+                    vocab + "}}")
+                   .ok());
+  auto ok = load(R"({"model": {"type": "BPE", )" + vocab + R"(, "merges": [["a", "b"]]}})");
+  ASSERT_TRUE(ok.ok()) << ok.message();
+  EXPECT_EQ((*ok)->encode("abba", false), (std::vector<int32_t>{2, 1, 0}));
+  EXPECT_EQ((*ok)->decode(std::vector<int32_t>{2, 1, 0}, false), "ab b a");  // no decoder: " "
+  std::filesystem::remove_all(dir);
+}
+
 TEST(HfTokenizer, MissingFileIsAnError) {
   auto tok = load_hf_tokenizer("/nonexistent/tokenizer.json");
   EXPECT_FALSE(tok.ok());
