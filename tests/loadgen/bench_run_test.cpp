@@ -164,6 +164,11 @@ void check_latencies_at(double rate, int64_t n) {
   expect_close(m.tpot_ms.median / 1000, itl, "TPOT");
   expect_close(m.e2el_ms.median / 1000, ttft + (tokens - 1) * itl, "E2EL");
   EXPECT_NEAR(m.ttft_ms.mean / 1000, ttft, 0.005);
+  if (n > 1) {  // sends follow the schedule: within 0.5% plus 10 ms of endpoint jitter
+    const double span = out->records.back().scheduled_time - out->records.front().scheduled_time;
+    const double scheduled = static_cast<double>(n - 1) / span;
+    EXPECT_NEAR(m.achieved_send_rate, scheduled, (0.005 + 0.010 / span) * scheduled);
+  }
 }
 
 TEST(run_benchmark, measures_programmed_latencies_at_1_rps) {
@@ -172,6 +177,10 @@ TEST(run_benchmark, measures_programmed_latencies_at_1_rps) {
 
 TEST(run_benchmark, measures_programmed_latencies_at_100_rps) {
   check_latencies_at(100.0, 200);
+}
+
+TEST(run_benchmark, measures_programmed_latencies_at_1000_rps) {
+  check_latencies_at(1000.0, 1000);
 }
 
 TEST(run_benchmark, max_concurrency_is_never_exceeded_server_side) {
