@@ -38,6 +38,7 @@ struct expr {
   std::vector<std::pair<std::string, expr_ptr>> kwargs;
   std::vector<std::string> ops;
   bool negated = false;
+  int depth = 1;  // of this subtree, bounded by the parser
 };
 
 struct stmt;

@@ -16,7 +16,14 @@ namespace {
 
 using jinja::value;
 
-value from_json(const rapidjson::Value& j) {
+// JSON nested deeper than this is rejected (rendering walks values recursively).
+constexpr int max_json_depth = 128;
+
+value from_json(const rapidjson::Value& j, int depth, bool& too_deep) {
+  if (depth > max_json_depth) {
+    too_deep = true;
+    return value(jinja::none_t{});
+  }
   if (j.IsNull()) return value(jinja::none_t{});
   if (j.IsBool()) return value(j.GetBool());
   if (j.IsInt64()) return value(static_cast<int64_t>(j.GetInt64()));
@@ -25,21 +32,26 @@ value from_json(const rapidjson::Value& j) {
   if (j.IsArray()) {
     jinja::value_list l;
     for (const auto& e : j.GetArray())
-      l.push_back(from_json(e));
+      l.push_back(from_json(e, depth + 1, too_deep));
     return value(std::move(l));
   }
   auto o = std::make_shared<jinja::value_object>();
   for (const auto& m : j.GetObject()) {
-    o->set(std::string(m.name.GetString(), m.name.GetStringLength()), from_json(m.value));
+    o->set(std::string(m.name.GetString(), m.name.GetStringLength()),
+           from_json(m.value, depth + 1, too_deep));
   }
   return value(o);
 }
 
 result<value> parse_json(const std::string& text, const char* what) {
   rapidjson::Document d;
-  d.Parse<rapidjson::kParseDefaultFlags>(text.c_str(), text.size());
+  // Iterative parsing: deeply nested input must not exhaust the stack.
+  d.Parse<rapidjson::kParseIterativeFlag>(text.c_str(), text.size());
   if (d.HasParseError()) return error{std::string("invalid JSON in ") + what};
-  return from_json(d);
+  bool too_deep = false;
+  value v = from_json(d, 0, too_deep);
+  if (too_deep) return error{std::string("JSON nested too deeply in ") + what};
+  return v;
 }
 
 result<jinja::value_object> make_context(const chat_request& req) {

@@ -28,7 +28,7 @@ std::string one_member(const char* key, const std::string& text) {
 
 result<chat_request> parse_request(const std::string& line) {
   rapidjson::Document d;
-  d.Parse(line.c_str(), line.size());
+  d.Parse<rapidjson::kParseIterativeFlag>(line.c_str(), line.size());
   if (d.HasParseError() || !d.IsObject()) return error{"line is not a JSON object"};
   auto messages = d.FindMember("messages");
   if (messages == d.MemberEnd() || !messages->value.IsArray()) {

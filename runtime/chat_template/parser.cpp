@@ -1,5 +1,6 @@
 #include "runtime/chat_template/parser.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <initializer_list>
 
@@ -247,6 +248,19 @@ class parser {
     return e;
   }
 
+  // Records the subtree's depth; fails past max_expr_depth.
+  expr_ptr checked(expr_ptr e) const {
+    int d = 0;
+    for (const auto& a : e->args) {
+      if (a) d = std::max(d, a->depth);
+    }
+    for (const auto& [k, v] : e->kwargs)
+      d = std::max(d, v->depth);
+    e->depth = d + 1;
+    if (e->depth > max_expr_depth) fail("expression nested too deeply");
+    return e;
+  }
+
   expr_ptr parse_tuple_or_expression() {
     int line = cur().line;
     expr_ptr first = parse_expression();
@@ -258,7 +272,7 @@ class parser {
       if (cur().kind == token_kind::block_end || is_op(")")) break;
       list->args.push_back(parse_expression());
     }
-    return list;
+    return checked(std::move(list));
   }
 
   expr_ptr parse_expression() { return parse_condexpr(true); }
@@ -272,7 +286,7 @@ class parser {
       c->args.push_back(parse_or());
       c->args.push_back(std::move(e));
       c->args.push_back(accept_name("else") ? parse_condexpr(true) : nullptr);
-      e = std::move(c);
+      e = checked(std::move(c));
     }
     return e;
   }
@@ -282,7 +296,7 @@ class parser {
     b->name = op;
     b->args.push_back(std::move(l));
     b->args.push_back(std::move(r));
-    return b;
+    return checked(std::move(b));
   }
 
   expr_ptr parse_or() {
@@ -308,7 +322,7 @@ class parser {
       auto u = node(expr::kind::unary, line);
       u->name = "not";
       u->args.push_back(parse_not());
-      return u;
+      return checked(std::move(u));
     }
     return parse_compare();
   }
@@ -337,7 +351,7 @@ class parser {
       c->args.push_back(parse_math1());
     }
     if (c->ops.empty()) return std::move(c->args[0]);
-    return c;
+    return checked(std::move(c));
   }
 
   expr_ptr parse_math1() {
@@ -388,6 +402,7 @@ class parser {
       e = node(expr::kind::unary, line);
       e->name = op;
       e->args.push_back(parse_unary(false));
+      e = checked(std::move(e));
     } else {
       e = parse_primary();
     }
@@ -452,7 +467,7 @@ class parser {
         if (accept_op("]")) break;
         e->args.push_back(parse_expression());
       }
-      return e;
+      return checked(std::move(e));
     }
     if (accept_op("{")) {
       auto e = node(expr::kind::dict, line);
@@ -463,7 +478,7 @@ class parser {
         expect_op(":");
         e->args.push_back(parse_expression());
       }
-      return e;
+      return checked(std::move(e));
     }
     fail("unexpected token in expression");
   }
@@ -484,14 +499,14 @@ class parser {
           a->name = expect_identifier();
           a->args.push_back(std::move(e));
         }
-        e = std::move(a);
+        e = checked(std::move(a));
       } else if (accept_op("[")) {
-        e = parse_subscript(std::move(e), line);
+        e = checked(parse_subscript(std::move(e), line));
       } else if (is_op("(")) {
         auto c = node(expr::kind::call, line);
         c->args.push_back(std::move(e));
         parse_call_args(*c);
-        e = std::move(c);
+        e = checked(std::move(c));
       } else {
         return e;
       }
@@ -554,7 +569,7 @@ class parser {
         }
         f->args.push_back(std::move(e));
         if (is_op("(")) parse_call_args(*f);
-        e = std::move(f);
+        e = checked(std::move(f));
       } else if (accept_name("is")) {
         auto t = node(expr::kind::test, line);
         t->negated = accept_name("not");
@@ -568,12 +583,12 @@ class parser {
                    !is_name("else") && !is_name("or") && !is_name("and")) {
           t->args.push_back(parse_postfix(parse_primary()));
         }
-        e = std::move(t);
+        e = checked(std::move(t));
       } else if (is_op("(")) {
         auto c = node(expr::kind::call, line);
         c->args.push_back(std::move(e));
         parse_call_args(*c);
-        e = std::move(c);
+        e = checked(std::move(c));
       } else {
         return e;
       }

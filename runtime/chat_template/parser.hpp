@@ -12,6 +12,9 @@ namespace troupe::runtime::jinja {
 
 // Nesting deeper than this (expressions or blocks) is rejected rather than risking the stack.
 inline constexpr int max_parse_depth = 128;
+// Expression trees deeper than this (e.g. a chain of 10000 `~`) are rejected: evaluating and
+// destroying them recurses.
+inline constexpr int max_expr_depth = 200;
 
 result<stmt_list> parse_template(const std::vector<token>& tokens);
 

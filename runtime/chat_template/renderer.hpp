@@ -20,7 +20,7 @@ struct raised_error : template_error {
 struct render_limits {
   size_t max_output_bytes = size_t{64} << 20;
   int64_t max_loop_iterations = 1'000'000;
-  int max_call_depth = 64;
+  int max_call_depth = 32;
 };
 
 class renderer {

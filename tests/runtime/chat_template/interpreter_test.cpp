@@ -113,6 +113,26 @@ TEST(chat_template_interpreter, abuse_is_an_error_not_a_crash) {
       render("{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}");
   ASSERT_FALSE(big.ok());
   EXPECT_FALSE(render("{{ 'x' * 100000000000 }}").ok());
+  // Deep nesting in the template or the data is an error, not a stack overflow.
+  std::string chain = "{{ 1";
+  for (int i = 0; i < 100000; ++i)
+    chain += " ~ 1";
+  EXPECT_FALSE(chat_template::parse(chain + " }}").ok());
+  std::string filters = "{{ x";
+  for (int i = 0; i < 100000; ++i)
+    filters += "|trim";
+  EXPECT_FALSE(chat_template::parse(filters + " }}").ok());
+  std::string attrs = "{{ x";
+  for (int i = 0; i < 100000; ++i)
+    attrs += ".a";
+  EXPECT_FALSE(chat_template::parse(attrs + " }}").ok());
+  std::string blocks;
+  for (int i = 0; i < 100000; ++i)
+    blocks += "{% if 1 %}";
+  EXPECT_FALSE(chat_template::parse(blocks).ok());
+  chat_request deep_json;
+  deep_json.messages_json = "[" + std::string(100000, '[') + std::string(100000, ']') + "]";
+  EXPECT_FALSE(chat_template::parse("{{ messages }}")->render(deep_json).ok());
   chat_request bad_json;
   bad_json.messages_json = "[{";
   EXPECT_FALSE(chat_template::parse("x")->render(bad_json).ok());
