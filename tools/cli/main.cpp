@@ -1,4 +1,5 @@
-// troupe: serve | generate | tokenize | bench | make-model | version | help. See docs/usage.md.
+// troupe: serve | generate | tokenize | bench | make-model | chat-template | version | help.
+// See docs/usage.md.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -37,6 +38,9 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   if (argc > 1 && std::string_view(argv[1]) == "make-model") {
     return troupe::cli::run_make_model(argc, argv);
+  }
+  if (argc > 1 && std::string_view(argv[1]) == "chat-template") {
+    return troupe::cli::run_chat_template(argc, argv);
   }
   auto cl = troupe::cli::parse_command_line(argc, argv);
   if (!cl) {

@@ -14,6 +14,9 @@ int run_tokenize(const command_line& cl);
 // `troupe make-model`: a tiny random Hugging Face model directory. Parses its own flags
 // (argv[1] is "make-model"); see make_model_command.cpp.
 int run_make_model(int argc, const char* const* argv);
+// `troupe chat-template --tokenizer PATH`: renders JSONL chat requests with the tokenizer's
+// chat template. Parses its own flags (argv[1] is "chat-template"); see chat_template_command.cpp.
+int run_chat_template(int argc, const char* const* argv);
 // Runs benchmark_serving's load test against an OpenAI-compatible server; see docs/bench.md.
 int run_bench(const command_line& cl);
 
