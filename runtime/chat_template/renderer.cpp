@@ -340,7 +340,12 @@ value renderer::eval_binary(const expr& e) {
   if (op == "and") return a.truthy() ? eval(*e.args[1]) : a;
   if (op == "or") return a.truthy() ? a : eval(*e.args[1]);
   value b = eval(*e.args[1]);
-  if (op == "~") return to_str(a) + to_str(b);
+  if (op == "~") {
+    std::string joined = to_str(a);
+    joined += to_str(b);
+    if (joined.size() > limits_.max_output_bytes) fail(e.line, "string too large");
+    return joined;
+  }
   if (a.is_undefined()) fail(e.line, undefined_message(a));
   if (b.is_undefined()) fail(e.line, undefined_message(b));
   auto type_error = [&]() {
@@ -348,8 +353,14 @@ value renderer::eval_binary(const expr& e) {
                      b.type_name() + "'");
   };
   if (op == "+") {
-    if (a.is_string() && b.is_string()) return a.as_string() + b.as_string();
+    if (a.is_string() && b.is_string()) {
+      if (a.as_string().size() + b.as_string().size() > limits_.max_output_bytes) {
+        fail(e.line, "string too large");
+      }
+      return a.as_string() + b.as_string();
+    }
     if (a.is_list() && b.is_list()) {
+      count_iterations(static_cast<int64_t>(a.as_list().size() + b.as_list().size()));
       value_list l = a.as_list();
       l.insert(l.end(), b.as_list().begin(), b.as_list().end());
       return l;
@@ -387,6 +398,10 @@ value renderer::eval_binary(const expr& e) {
     if (y == 0) fail(e.line, "integer division or modulo by zero");
     if (ints) {
       int64_t p = to_int(a), q = to_int(b);
+      if (q == -1) {  // INT64_MIN / -1 traps; wrap instead (Python would give a bigint)
+        return op == "//" ? value(static_cast<int64_t>(0ULL - static_cast<uint64_t>(p)))
+                          : value(int64_t{0});
+      }
       int64_t d = p / q;
       if ((p % q != 0) && ((p < 0) != (q < 0))) --d;
       return op == "//" ? value(d) : value(p - d * q);

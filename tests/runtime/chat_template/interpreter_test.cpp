@@ -113,6 +113,13 @@ TEST(chat_template_interpreter, abuse_is_an_error_not_a_crash) {
       render("{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}");
   ASSERT_FALSE(big.ok());
   EXPECT_FALSE(render("{{ 'x' * 100000000000 }}").ok());
+  EXPECT_FALSE(render("{% set ns = namespace(s='xxxxxxxx') %}{% for i in range(80) %}"
+                      "{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s | length }}")
+                   .ok());
+  EXPECT_EQ(*render("{{ -9223372036854775807 - 1 // -1 }}|{{ 7 % -1 }}|{{ -7 // -1 }}"),
+            "-9223372036854775806|0|7");
+  EXPECT_TRUE(
+      render("{{ (-9223372036854775807 - 1) // -1 }}{{ (-9223372036854775807 - 1) % -1 }}").ok());
   // Deep nesting in the template or the data is an error, not a stack overflow.
   std::string chain = "{{ 1";
   for (int i = 0; i < 100000; ++i)
