@@ -5,6 +5,9 @@ loopcontrols, tojson = json.dumps(ensure_ascii=False), raise_exception).
 
   tests/data/chat_template/interpreter_cases.json  small templates exercising the interpreter
   tests/data/chat_template/smollm2.json             the default model's GGUF chat template
+  tests/data/chat_template/random_<name>.jsonl      seeded random conversations (odd contents,
+                                                    tool calls, reasoning) rendered with the shared
+                                                    llama3/qwen3/gemma3 templates (../shared)
 
 Usage: tools/chat_template_reference.py [MODEL.gguf]
 Default model: ~/.cache/troupe/models/SmolLM2-135M-Instruct.Q4_1.gguf. Run once; the output is
@@ -84,6 +87,57 @@ def write(name, data):
         f.write("\n")
 
 
+TEXTS = ["hi", " spaced \n", "<think>r</think>ans", "\n\n<think>\nx\n</think>\n\nafter",
+         "<tool_response>t</tool_response>", "é 😀 \t", "", "{{ x }}", "a'b\"c\\d", 3, 2.5, None,
+         True, [{"type": "text", "text": " t "}], [{"type": "image"}, {"type": "text", "text": "x"}],
+         {"k": "v"}]
+
+
+def random_message(rng):
+    m = {"role": rng.choice(["user", "assistant", "system", "tool", "ipython"])}
+    if rng.random() < 0.9:
+        m["content"] = rng.choice(TEXTS)
+    if m["role"] == "assistant" and rng.random() < 0.3:
+        m["tool_calls"] = [{"id": "abcdefghi", "type": "function", "function": {
+            "name": "f", "arguments": rng.choice([{"a": 1, "b": [1, 2.0, None]}, "{\"x\": 1}", {}])}}
+            for _ in range(rng.randint(1, 2))]
+    if m["role"] == "assistant" and rng.random() < 0.3:
+        m["reasoning_content"] = rng.choice(TEXTS)
+    return m
+
+
+def random_lines(env, name, count=100):
+    import random
+    shared = os.path.join(HERE, "..", "..", "shared", "testdata", "tokenizers", name)
+    with open(os.path.join(shared, "tokenizer_config.json"), encoding="utf-8") as f:
+        template = env.from_string(json.load(f)["chat_template"])
+    rng = random.Random(name)
+    lines = []
+    for _ in range(count):
+        r = {"messages": [random_message(rng) for _ in range(rng.randint(0, 5))],
+             "add_generation_prompt": rng.random() < 0.5}
+        if rng.random() < 0.3:
+            r["tools"] = [{"type": "function", "function": {"name": "g", "description": "d",
+                           "parameters": {"type": "object",
+                                          "properties": {"q": {"type": "string"}}}}}]
+        if rng.random() < 0.3:
+            r["extra_context"] = {"enable_thinking": rng.choice([True, False, 0, None])}
+        ctx = dict(messages=r["messages"], add_generation_prompt=r["add_generation_prompt"],
+                   tools=r.get("tools"), documents=None, bos_token="<s>", eos_token="</s>",
+                   **r.get("extra_context", {}))
+        try:
+            r["rendered"] = template.render(**ctx)
+        except jinja2.exceptions.TemplateError as e:
+            r["error"] = str(e)
+            r["error_type"] = type(e).__name__
+        except Exception as e:  # UndefinedError is a TemplateError; TypeError etc. land here
+            r["error"] = str(e)
+            r["error_type"] = type(e).__name__
+        lines.append(json.dumps(r, ensure_ascii=False))
+    with open(os.path.join(OUT_DIR, "random_" + name + ".jsonl"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def main():
     env = environment()
     cases = [{"template": t, "variables": v, "rendered": env.from_string(t).render(**v)}
@@ -101,6 +155,8 @@ def main():
                                                         bos_token="<|im_start|>",
                                                         eos_token="<|im_end|>")})
     write("smollm2.json", renders)
+    for name in ("llama3", "qwen3", "gemma3"):
+        random_lines(env, name)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,45 @@ TEST_P(golden_test, reproduces_every_line) {
   EXPECT_EQ(num_lines, 25);
 }
 
+// Seeded random conversations (tools/chat_template_reference.py, rendered by jinja2): odd
+// contents (numbers, None, lists, dicts), tool calls, reasoning, every role.
+TEST_P(golden_test, random_conversations_match_jinja2) {
+  const std::string name = GetParam();
+  const std::string config =
+      testing::shared_testdata("tokenizers/" + name + "/tokenizer_config.json");
+  if (config.empty()) GTEST_SKIP() << "shared testdata (../shared) is absent";
+  auto source = chat_template_from_tokenizer_config_file(config);
+  ASSERT_TRUE(source.ok()) << source.message();
+  auto tpl = chat_template::parse(*source);
+  ASSERT_TRUE(tpl.ok()) << tpl.message();
+  std::ifstream in(testing::repo_testdata("chat_template/random_" + name + ".jsonl"));
+  std::string line;
+  int num_lines = 0;
+  while (std::getline(in, line)) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    ASSERT_TRUE(d.IsObject());
+    ++num_lines;
+    chat_request req;
+    req.messages_json = to_text(d["messages"]);
+    req.add_generation_prompt = d["add_generation_prompt"].GetBool();
+    if (d.HasMember("tools")) req.tools_json = to_text(d["tools"]);
+    if (d.HasMember("extra_context")) req.extra_context_json = to_text(d["extra_context"]);
+    req.special_tokens = {{"bos_token", "<s>"}, {"eos_token", "</s>"}};
+    auto out = tpl->render(req);
+    if (d.HasMember("rendered")) {
+      ASSERT_TRUE(out.ok()) << name << " line " << num_lines << ": " << out.message();
+      EXPECT_EQ(*out, d["rendered"].GetString()) << name << " line " << num_lines;
+    } else {
+      ASSERT_FALSE(out.ok()) << name << " line " << num_lines << " rendered but should fail";
+      if (std::string(d["error_type"].GetString()) == "TemplateError") {
+        EXPECT_EQ(out.message(), d["error"].GetString()) << name << " line " << num_lines;
+      }
+    }
+  }
+  EXPECT_EQ(num_lines, 100);
+}
+
 // The special-token variables read from the tokenizer directory are those the goldens used.
 TEST_P(golden_test, directory_config_has_the_goldens_special_tokens) {
   const std::string name = GetParam();
