@@ -65,6 +65,7 @@ CASES = [
  ("{{ 1 if false }}|{{ 'y' if x else 'n' }}|{{ not x }}|{{ x or 'fallback' }}|{{ x and 'both' }}|{{ 0 or [] or 'last' }}|{{ (1, 2) | length }}", {"x": 0}),
  ("{% for k, v in d | dictsort %}{{ k }}{{ v }},{% endfor %}|{{ d | dictsort(by='value', reverse=true) }}|{{ \"they're bill's friends\".title() }}|{{ 'ÉCOLE' | lower }}|{{ 'straße' | upper }}", {"d": {"b": 1, "A": 3, "c": 2}}),
  ("{%- macro render(v) -%}{%- if v is mapping -%}{ {%- for k, x in v.items() -%}{{ k }}: {{ render(x) }}{{ ', ' if not loop.last }}{%- endfor -%} }{%- elif v is iterable and v is not string -%}[{{ v | map('string') | join(',') }}]{%- else -%}{{ v }}{%- endif -%}{%- endmacro -%}{{ render(t) }}", {"t": {"name": "f", "args": [1, 2], "deep": {"x": None}}}),
+ ("{{ d | tojson(separators=(',', ':'), sort_keys=true) }}|{{ d | tojson(indent=1, sort_keys=true) }}|{{ [] | tojson }}|{{ {} | tojson(indent=2) }}", {"d": {"z": [1, {"b": 2, "a": None}], "a": "x"}}),
  ("{{ range(3) | list }}|{{ range(1, 7, 2) | list }}|{{ [1, 2, 2, 3] | unique | list }}|{{ [1, 2, 3] | sum }}|{{ [3, 1] | max }}|{{ 'a\nb' | indent(2) }}", {}),
 ]
 

@@ -264,8 +264,19 @@ value builtin_filter(renderer& r, const std::string& name, const value& in, call
   if (name == "safe") return in;
   if (name == "e" || name == "escape") return html_escape(to_str(in));
   if (name == "tojson") {
-    value indent = arg(c, 0, "indent");
-    return to_json(in, indent.is_int() ? static_cast<int>(indent.as_int()) : -1);
+    // transformers' tojson(x, ensure_ascii=False, indent=None, separators=None,
+    // sort_keys=False); ensure_ascii=True is not supported (output stays UTF-8).
+    value indent = arg(c, 1, "indent");
+    json_style st;
+    st.indent = indent.is_int() ? static_cast<int>(indent.as_int()) : -1;
+    st.item_separator = st.indent < 0 ? ", " : ",";
+    value separators = args.get(2, "separators");
+    if (separators.is_list() && separators.as_list().size() == 2) {
+      st.item_separator = to_str(separators.as_list()[0]);
+      st.key_separator = to_str(separators.as_list()[1]);
+    }
+    st.sort_keys = args.get(3, "sort_keys", false).truthy();
+    return to_json(in, st);
   }
   if (name == "replace") {
     value n = arg(c, 2, "count");

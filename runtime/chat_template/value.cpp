@@ -1,5 +1,6 @@
 #include "runtime/chat_template/value.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -189,8 +190,9 @@ void json_newline(std::string& out, int indent, int depth) {
   out.append(static_cast<size_t>(indent * depth), ' ');
 }
 
-void json_value(const value& v, int indent, int depth, std::string& out) {
-  const char* item_sep = indent < 0 ? ", " : ",";
+void json_value(const value& v, const json_style& st, int depth, std::string& out) {
+  const int indent = st.indent;
+  const std::string& item_sep = st.item_separator;
   switch (v.type()) {
     case value::kind::none:
       out += "null";
@@ -221,14 +223,18 @@ void json_value(const value& v, int indent, int depth, std::string& out) {
       for (size_t i = 0; i < l.size(); ++i) {
         if (i) out += item_sep;
         json_newline(out, indent, depth + 1);
-        json_value(l[i], indent, depth + 1, out);
+        json_value(l[i], st, depth + 1, out);
       }
       json_newline(out, indent, depth);
       out += ']';
       return;
     }
     case value::kind::object: {
-      const auto& items = v.as_object().items;
+      auto items = v.as_object().items;
+      if (st.sort_keys) {
+        std::stable_sort(items.begin(), items.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+      }
       if (items.empty()) {
         out += "{}";
         return;
@@ -238,8 +244,8 @@ void json_value(const value& v, int indent, int depth, std::string& out) {
         if (i) out += item_sep;
         json_newline(out, indent, depth + 1);
         json_string(items[i].first, out);
-        out += ": ";
-        json_value(items[i].second, indent, depth + 1, out);
+        out += st.key_separator;
+        json_value(items[i].second, st, depth + 1, out);
       }
       json_newline(out, indent, depth);
       out += '}';
@@ -253,8 +259,15 @@ void json_value(const value& v, int indent, int depth, std::string& out) {
 }  // namespace
 
 std::string to_json(const value& v, int indent) {
+  json_style st;
+  st.indent = indent;
+  st.item_separator = indent < 0 ? ", " : ",";
+  return to_json(v, st);
+}
+
+std::string to_json(const value& v, const json_style& style) {
   std::string out;
-  json_value(v, indent, 0, out);
+  json_value(v, style, 0, out);
   return out;
 }
 

@@ -122,6 +122,14 @@ struct call_args {
 std::string to_str(const value& v);
 std::string to_repr(const value& v);
 std::string to_json(const value& v, int indent);
+// json.dumps's indent, separators and sort_keys.
+struct json_style {
+  int indent = -1;
+  std::string item_separator = ", ";
+  std::string key_separator = ": ";
+  bool sort_keys = false;
+};
+std::string to_json(const value& v, const json_style& style);
 std::string float_repr(double d);
 
 // Python's ==.
