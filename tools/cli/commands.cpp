@@ -111,7 +111,11 @@ std::string overview() {
     text +=
         "  " + command.name + std::string(12 - command.name.size(), ' ') + command.summary + "\n";
   }
-  text += "  version     print the version\n  help        print this overview\n";
+  // These two parse their own flags (tools/cli/make_model_command.cpp, chat_template_command.cpp).
+  text +=
+      "  make-model  write a tiny random Hugging Face model directory (test models)\n"
+      "  chat-template  render JSONL chat requests with a tokenizer's chat template\n"
+      "  version     print the version\n  help        print this overview\n";
   return text;
 }
 
