@@ -1,6 +1,5 @@
 // Reading a chat template and its special-token variables from files: tokenizer_config.json
-// and GGUF metadata. The GGUF reader here walks only the metadata key/values (this library
-// does not link troupe_formats), skipping values it does not need.
+// and GGUF metadata (through runtime/formats' GGUF reader).
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -13,11 +12,10 @@
 #include <sstream>
 
 #include "runtime/chat_template/chat_template.hpp"
+#include "runtime/formats/gguf.hpp"
 
 namespace troupe::runtime {
 namespace {
-
-constexpr uint32_t gguf_uint32 = 4, gguf_int32 = 5, gguf_string = 8, gguf_array = 9;
 
 struct gguf_chat_metadata {
   std::optional<std::string> chat_template;
@@ -25,105 +23,23 @@ struct gguf_chat_metadata {
   std::map<std::string, int64_t> token_ids;  // "bos" -> id
 };
 
-class gguf_metadata_reader {
- public:
-  explicit gguf_metadata_reader(std::ifstream& in) : in_(in) {}
-
-  result<gguf_chat_metadata> read_all() {
-    char magic[4];
-    if (!read(magic, 4) || std::string(magic, 4) != "GGUF") return error{"not a GGUF file"};
-    uint32_t version = 0;
-    uint64_t num_tensors = 0, num_kv = 0;
-    if (!pod(version) || !pod(num_tensors) || !pod(num_kv)) return error{"truncated GGUF header"};
-    if (version < 2) return error{"unsupported GGUF version"};
-    gguf_chat_metadata m;
-    for (uint64_t i = 0; i < num_kv; ++i) {
-      std::string key;
-      uint32_t type = 0;
-      if (!string(key) || !pod(type)) return error{"truncated GGUF metadata"};
-      if (!read_value(key, type, m)) return error{"bad GGUF metadata value for " + key};
-    }
-    return m;
+// The chat template, the token texts and the special-token ids of a GGUF file's metadata.
+result<gguf_chat_metadata> read_gguf_chat_metadata(const std::string& path) {
+  auto file = gguf_file::open(path);
+  if (!file) return file.err();
+  gguf_chat_metadata m;
+  m.chat_template = (*file)->get_string("tokenizer.chat_template");
+  m.tokens =
+      (*file)->get_string_array("tokenizer.ggml.tokens").value_or(std::vector<std::string>{});
+  static const std::pair<const char*, const char*> id_keys[] = {
+      {"bos", "bos"},     {"eos", "eos"}, {"unknown", "unk"}, {"seperator", "sep"},
+      {"padding", "pad"}, {"cls", "cls"}, {"mask", "mask"}};
+  for (const auto& [gguf_name, name] : id_keys) {
+    auto id = (*file)->get_int(std::string("tokenizer.ggml.") + gguf_name + "_token_id");
+    if (id) m.token_ids[name] = *id;
   }
-
- private:
-  bool read_value(const std::string& key, uint32_t type, gguf_chat_metadata& m) {
-    // llama.cpp's key names (sic "seperator") -> transformers' variable prefix.
-    static const std::pair<const char*, const char*> id_keys[] = {
-        {"bos", "bos"},     {"eos", "eos"}, {"unknown", "unk"}, {"seperator", "sep"},
-        {"padding", "pad"}, {"cls", "cls"}, {"mask", "mask"}};
-    if (key == "tokenizer.chat_template" && type == gguf_string) {
-      std::string v;
-      if (!string(v)) return false;
-      m.chat_template = std::move(v);
-      return true;
-    }
-    if (key == "tokenizer.ggml.tokens" && type == gguf_array) {
-      uint32_t elem = 0;
-      uint64_t n = 0;
-      if (!pod(elem) || !pod(n)) return false;
-      if (elem != gguf_string) return skip_array_body(elem, n);
-      if (n > (uint64_t{1} << 24)) return false;
-      m.tokens.resize(n);
-      for (auto& t : m.tokens) {
-        if (!string(t)) return false;
-      }
-      return true;
-    }
-    for (const auto& [gguf_name, name] : id_keys) {
-      if (key == std::string("tokenizer.ggml.") + gguf_name + "_token_id" &&
-          (type == gguf_uint32 || type == gguf_int32)) {
-        uint32_t id = 0;
-        if (!pod(id)) return false;
-        m.token_ids[name] = id;
-        return true;
-      }
-    }
-    return skip(type, 0);
-  }
-
-  bool read(void* p, size_t n) {
-    return static_cast<bool>(in_.read(static_cast<char*>(p), static_cast<std::streamsize>(n)));
-  }
-  template <class T>
-  bool pod(T& v) {
-    return read(&v, sizeof v);
-  }
-  bool string(std::string& s) {
-    uint64_t n = 0;
-    if (!pod(n) || n > (uint64_t{1} << 30)) return false;
-    s.resize(n);
-    return n == 0 || read(s.data(), n);
-  }
-  bool skip_bytes(uint64_t n) {
-    return static_cast<bool>(in_.seekg(static_cast<std::streamoff>(n), std::ios::cur));
-  }
-  bool skip_array_body(uint32_t elem, uint64_t n) {
-    static const uint64_t sizes[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
-    if (elem > 12) return false;
-    if (elem != gguf_string && elem != gguf_array) return skip_bytes(n * sizes[elem]);
-    for (uint64_t i = 0; i < n; ++i) {
-      if (!skip(elem, 1)) return false;
-    }
-    return true;
-  }
-  bool skip(uint32_t type, int depth) {
-    static const uint64_t sizes[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
-    if (type > 12 || depth > 2) return false;
-    if (type == gguf_string) {
-      uint64_t n = 0;
-      return pod(n) && skip_bytes(n);
-    }
-    if (type == gguf_array) {
-      uint32_t elem = 0;
-      uint64_t n = 0;
-      return pod(elem) && pod(n) && skip_array_body(elem, n);
-    }
-    return skip_bytes(sizes[type]);
-  }
-
-  std::ifstream& in_;
-};
+  return m;
+}
 
 result<std::string> read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -192,9 +108,7 @@ result<std::string> chat_template_from_tokenizer_config_file(const std::string& 
 }
 
 result<std::string> chat_template_from_gguf(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return error{"cannot open " + path};
-  auto m = gguf_metadata_reader(in).read_all();
+  auto m = read_gguf_chat_metadata(path);
   if (!m) return m.err();
   if (!m->chat_template) return error{"GGUF file has no tokenizer.chat_template"};
   return *m->chat_template;
@@ -214,9 +128,7 @@ result<chat_template_config> load_chat_template_config(const std::string& path) 
     config.special_tokens = std::move(*special);
     return config;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return error{"cannot open " + path};
-  auto m = gguf_metadata_reader(in).read_all();
+  auto m = read_gguf_chat_metadata(path);
   if (!m) return m.err();
   if (!m->chat_template) return error{path + " has no tokenizer.chat_template"};
   config.source = std::move(*m->chat_template);
