@@ -1,6 +1,5 @@
 #include "http/completion_request.hpp"
 
-#include <cmath>
 #include <limits>
 #include <optional>
 
@@ -8,116 +7,10 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
+#include "http/request_fields.hpp"
+
 namespace troupe::http {
 namespace {
-
-using rapidjson::Value;
-using parse_error = std::optional<api_error>;
-
-// The member `key`, or nullptr when it is absent or null (null always means "the default").
-const Value* member(const Value& object, const char* key) {
-  auto it = object.FindMember(key);
-  if (it == object.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
-}
-
-// An integer, also written as 16.0 (pydantic accepts integral floats).
-std::optional<int64_t> as_integer(const Value& v) {
-  if (v.IsInt64()) return v.GetInt64();
-  if (v.IsDouble()) {
-    double d = v.GetDouble();
-    if (std::trunc(d) == d && std::abs(d) < 9.0e18) return static_cast<int64_t>(d);
-  }
-  return std::nullopt;
-}
-
-api_error type_error(const char* key, const char* expected) {
-  return bad_request(fmt::format("`{}` must be {}.", key, expected), key);
-}
-
-// -- parameters troupe does not implement: accepted only at their neutral value --
-
-bool never_neutral(const Value&) {
-  return false;
-}
-bool is_falsy(const Value& v) {
-  return (v.IsBool() && !v.GetBool()) || (v.IsString() && v.GetStringLength() == 0) ||
-         (v.IsArray() && v.Empty()) || (v.IsObject() && v.MemberCount() == 0);
-}
-bool is_zero(const Value& v) {
-  return v.IsNumber() && v.GetDouble() == 0.0;
-}
-bool is_one(const Value& v) {
-  return v.IsNumber() && v.GetDouble() == 1.0;
-}
-bool is_true(const Value& v) {
-  return v.IsBool() && v.GetBool();
-}
-bool is_text_format(const Value& v) {
-  if (!v.IsObject()) return false;
-  const Value* type = member(v, "type");
-  return type != nullptr && type->IsString() && std::string_view(type->GetString()) == "text";
-}
-
-struct unsupported_param {
-  const char* key;
-  bool (*neutral)(const Value&);
-};
-
-constexpr unsupported_param unsupported_params[] = {
-    {"stop", is_falsy},
-    {"stop_token_ids", is_falsy},
-    {"logprobs", never_neutral},
-    {"prompt_logprobs", never_neutral},
-    {"echo", is_falsy},
-    {"best_of", is_one},
-    {"use_beam_search", is_falsy},
-    {"presence_penalty", is_zero},
-    {"frequency_penalty", is_zero},
-    {"repetition_penalty", is_one},
-    {"logit_bias", is_falsy},
-    {"suffix", is_falsy},
-    {"min_tokens", is_zero},
-    {"min_p", is_zero},
-    {"allowed_token_ids", is_falsy},
-    {"bad_words", is_falsy},
-    {"logits_processors", is_falsy},
-    {"guided_json", never_neutral},
-    {"guided_regex", never_neutral},
-    {"guided_choice", never_neutral},
-    {"guided_grammar", never_neutral},
-    {"structured_outputs", never_neutral},
-    {"response_format", is_text_format},
-    {"truncate_prompt_tokens", never_neutral},
-    {"prompt_embeds", never_neutral},
-    {"skip_special_tokens", is_true},
-    {"return_tokens_as_token_ids", is_falsy},
-    {"priority", is_zero},
-};
-
-parse_error check_unsupported(const Value& body) {
-  for (const auto& param : unsupported_params) {
-    const Value* v = member(body, param.key);
-    if (v != nullptr && !param.neutral(*v)) {
-      return bad_request(
-          fmt::format("`{}` is not supported by troupe yet; leave it unset or at its default.",
-                      param.key),
-          param.key);
-    }
-  }
-  return std::nullopt;
-}
-
-// -- supported parameters --
-
-parse_error read_model(const Value& body, const completion_limits& limits) {
-  const Value* model = member(body, "model");
-  if (model == nullptr) return std::nullopt;  // the served model
-  if (!model->IsString()) return type_error("model", "a string");
-  std::string_view name(model->GetString(), model->GetStringLength());
-  if (name == limits.served_model_name) return std::nullopt;
-  return api_error{404, fmt::format("The model `{}` does not exist.", name), "model"};
-}
 
 parse_error read_token_ids(const Value& ids, const completion_limits& limits,
                            std::vector<int32_t>& out) {
@@ -166,103 +59,6 @@ parse_error read_prompt(const Value& body, const completion_limits& limits,
   return type_error("prompt", "a string or a list of token ids");
 }
 
-parse_error read_max_tokens(const Value& body, completion_request& out) {
-  auto it = body.FindMember("max_tokens");
-  if (it == body.MemberEnd()) return std::nullopt;  // default 16
-  if (it->value.IsNull()) {
-    out.generation.max_tokens = 0;  // up to the model's length
-    return std::nullopt;
-  }
-  std::optional<int64_t> value = as_integer(it->value);
-  if (!value) return type_error("max_tokens", "an integer or null");
-  if (*value < 0) {
-    return bad_request(fmt::format("max_tokens must be at least 0, got {}.", *value), "max_tokens");
-  }
-  out.zero_max_tokens = *value == 0;
-  out.generation.max_tokens =
-      static_cast<int32_t>(std::min<int64_t>(*value, std::numeric_limits<int32_t>::max()));
-  return std::nullopt;
-}
-
-parse_error read_temperature_top_p(const Value& body, runtime::sampling_params& out) {
-  if (const Value* v = member(body, "temperature")) {
-    if (!v->IsNumber()) return type_error("temperature", "a number");
-    if (v->GetDouble() < 0) {
-      return bad_request(fmt::format("temperature must be non-negative, got {}.", v->GetDouble()),
-                         "temperature");
-    }
-    out.temperature = static_cast<float>(v->GetDouble());
-  }
-  if (const Value* v = member(body, "top_p")) {
-    if (!v->IsNumber()) return type_error("top_p", "a number");
-    double top_p = v->GetDouble();
-    if (!(top_p > 0 && top_p <= 1)) {
-      return bad_request(fmt::format("top_p must be in (0, 1], got {}.", top_p), "top_p");
-    }
-    out.top_p = static_cast<float>(top_p);
-  }
-  return std::nullopt;
-}
-
-parse_error read_top_k_seed(const Value& body, runtime::sampling_params& out,
-                            uint64_t default_seed) {
-  if (const Value* v = member(body, "top_k")) {
-    std::optional<int64_t> top_k = as_integer(*v);
-    if (!top_k) return type_error("top_k", "an integer");
-    // vLLM before 0.8 disables with -1, later versions with 0: both mean "all tokens".
-    if (*top_k < -1 || *top_k > std::numeric_limits<int32_t>::max()) {
-      return bad_request(
-          fmt::format("top_k must be -1 or 0 (disable), or at least 1, got {}.", *top_k), "top_k");
-    }
-    out.top_k = static_cast<int32_t>(*top_k);
-  }
-  out.seed = default_seed;
-  if (const Value* v = member(body, "seed")) {
-    if (v->IsUint64()) {
-      out.seed = v->GetUint64();
-    } else if (v->IsInt64()) {
-      out.seed = static_cast<uint64_t>(v->GetInt64());
-    } else {
-      return type_error("seed", "an integer");
-    }
-  }
-  return std::nullopt;
-}
-
-parse_error read_bool(const Value& body, const char* key, bool& out) {
-  const Value* v = member(body, key);
-  if (v == nullptr) return std::nullopt;
-  if (!v->IsBool()) return type_error(key, "a boolean");
-  out = v->GetBool();
-  return std::nullopt;
-}
-
-parse_error read_stream(const Value& body, completion_request& out) {
-  if (auto e = read_bool(body, "stream", out.stream)) return e;
-  const Value* options = member(body, "stream_options");
-  if (options == nullptr) return std::nullopt;
-  if (!options->IsObject()) return type_error("stream_options", "an object");
-  if (!out.stream) {
-    return bad_request("Stream options can only be defined when `stream=True`.", "stream_options");
-  }
-  if (const Value* v = member(*options, "continuous_usage_stats"); v != nullptr && !is_falsy(*v)) {
-    return bad_request("`stream_options.continuous_usage_stats` is not supported by troupe yet.",
-                       "stream_options");
-  }
-  return read_bool(*options, "include_usage", out.include_usage);
-}
-
-parse_error read_n_and_flags(const Value& body, completion_request& out) {
-  if (const Value* v = member(body, "n")) {
-    std::optional<int64_t> n = as_integer(*v);
-    if (!n) return type_error("n", "an integer");
-    if (*n < 1) return bad_request(fmt::format("n must be at least 1, got {}.", *n), "n");
-    if (*n > 1) return bad_request("n > 1 is not supported by troupe yet.", "n");
-  }
-  if (auto e = read_bool(body, "ignore_eos", out.generation.ignore_eos)) return e;
-  return read_bool(body, "add_special_tokens", out.generation.add_special_tokens);
-}
-
 }  // namespace
 
 std::variant<completion_request, api_error> parse_completion_request(
@@ -276,14 +72,8 @@ std::variant<completion_request, api_error> parse_completion_request(
   if (!doc.IsObject()) return bad_request("The request body must be a JSON object.");
 
   completion_request request;
-  parse_error error = read_model(doc, limits);
-  if (!error) error = check_unsupported(doc);
+  parse_error error = read_generation_fields(doc, limits, default_seed, request);
   if (!error) error = read_prompt(doc, limits, request.generation);
-  if (!error) error = read_max_tokens(doc, request);
-  if (!error) error = read_temperature_top_p(doc, request.generation.sampling);
-  if (!error) error = read_top_k_seed(doc, request.generation.sampling, default_seed);
-  if (!error) error = read_stream(doc, request);
-  if (!error) error = read_n_and_flags(doc, request);
   if (error) return std::move(*error);
   return request;
 }

@@ -1,0 +1,32 @@
+#pragma once
+// The request fields /v1/completions and /v1/chat/completions share (model, max_tokens, sampling,
+// stream, stream_options, n, ignore_eos, add_special_tokens, and the parameters troupe rejects),
+// read from a parsed JSON body. Internal to http/: it exposes rapidjson types.
+#include <cstdint>
+#include <optional>
+
+#include <rapidjson/document.h>
+
+#include "http/api_error.hpp"
+#include "http/completion_request.hpp"
+
+namespace troupe::http {
+
+using rapidjson::Value;
+using parse_error = std::optional<api_error>;
+
+// The member `key`, or nullptr when it is absent or null (null always means "the default").
+const Value* member(const Value& object, const char* key);
+// An integer, also written as 16.0 (pydantic accepts integral floats).
+std::optional<int64_t> as_integer(const Value& v);
+// 400 "`key` must be <expected>."
+api_error type_error(const char* key, const char* expected);
+// Reads an optional boolean member into `out` (unchanged when absent or null).
+parse_error read_bool(const Value& body, const char* key, bool& out);
+
+// Reads every shared field of `body` (a JSON object) into `out`; the prompt is left to the caller.
+// `default_seed` is used when the request sets no seed.
+parse_error read_generation_fields(const Value& body, const completion_limits& limits,
+                                   uint64_t default_seed, completion_request& out);
+
+}  // namespace troupe::http
