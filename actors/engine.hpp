@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/engine_config.hpp"
@@ -26,17 +27,49 @@ struct generation_request {
   bool add_special_tokens = true;
   int32_t max_tokens = 16;  // <= 0 = up to max_model_len
   bool ignore_eos = false;
+  // Stop conditions beyond EOS (vLLM semantics): a generated token in `stop_token_ids` finishes
+  // with finish_reason "stop" (the token is kept in token_ids; its text is not emitted when it is a
+  // special token); a string of `stop` appearing in the generated text (across token boundaries)
+  // finishes with "stop" and is cut from the text, unless `include_stop_str_in_output`.
+  std::vector<std::string> stop;
+  std::vector<int32_t> stop_token_ids;
+  bool include_stop_str_in_output = false;
+  bool skip_special_tokens = true;  // in the emitted text
+  // Top-N alternatives reported per generated token: -1 = no logprobs at all, 0 = only the
+  // sampled token's logprob, N = the sampled token's plus the N most likely tokens'.
+  int32_t logprobs = -1;
+  // Number of independent completions of the prompt (choices). Choice i samples with seed
+  // `sampling.seed + i`; the choices share the prompt's KV blocks. Events carry the choice index.
+  int32_t n = 1;
   // Used as given, seed included: callers draw a random seed for requests that have none
   // (0 is a valid seed).
   runtime::sampling_params sampling;
 };
 
-// One event of a generation, delivered in order. The last event has `finished` set.
+// The log-probabilities of one generated token: natural log of the model's raw distribution
+// (log_softmax of the logits before penalties, bias, temperature and filters), which is what vLLM
+// v1 reports by default (logprobs_mode "raw_logprobs").
+struct token_logprob {
+  int32_t token_id = 0;
+  float logprob = 0.0f;
+  // The most likely tokens, most likely first (`generation_request::logprobs` of them).
+  std::vector<std::pair<int32_t, float>> top;
+};
+
+// One event of a generation, delivered in order. With n > 1, events of the choices interleave,
+// each tagged with its `index`; every choice ends with its own event with `finished` set.
 struct generation_event {
+  int32_t index = 0;               // the choice (0 .. n-1)
   std::string text;                // newly final text (UTF-8 complete)
   std::vector<int32_t> token_ids;  // tokens generated since the previous event
+  // One entry per token of token_ids when the request asked for logprobs, else empty.
+  std::vector<token_logprob> logprobs;
   bool finished = false;
   std::string finish_reason;  // when finished: "stop", "length" or "abort"
+  // When finished by a stop condition other than EOS: the stop string or token id that matched
+  // (vLLM's `stop_reason`); both empty otherwise.
+  std::optional<std::string> stop_string;
+  std::optional<int32_t> stop_token_id;
   int32_t num_prompt_tokens = 0;
   int32_t num_output_tokens = 0;  // total so far
   // An error instead of (further) output: `error_status` is the HTTP status to report (400 for a
