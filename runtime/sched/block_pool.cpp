@@ -21,6 +21,13 @@ std::optional<std::vector<int32_t>> block_pool::allocate(int32_t n) {
   return ids;
 }
 
+void block_pool::share(std::span<const int32_t> ids) {
+  for (int32_t id : ids) {
+    assert(is_allocated(id) && "only an allocated KV block can be shared");
+    ++ref_counts_[static_cast<size_t>(id)];
+  }
+}
+
 void block_pool::free(std::span<const int32_t> ids) {
   // Freed in reverse so a request's tail blocks (least likely to be shared as a prefix) come
   // out of the queue first once a prefix cache evicts from it, as vLLM does.

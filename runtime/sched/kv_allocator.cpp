@@ -19,7 +19,10 @@ step_grant kv_allocator::reserve(const step_proposal& proposal) {
   // vLLM v1 admits nothing in a step that had to preempt: memory is short.
   if (!grant.preempted.empty()) return grant;
   for (const auto& demand : proposal.waiting) {
-    auto blocks = cache_.allocate_slots(demand.request_id, demand.num_total_tokens);
+    auto blocks = demand.num_shared_blocks > 0
+                      ? cache_.allocate_shared(demand.request_id, demand.share_from,
+                                               demand.num_shared_blocks, demand.num_total_tokens)
+                      : cache_.allocate_slots(demand.request_id, demand.num_total_tokens);
     if (!blocks) break;
     grant.admitted.push_back({demand.request_id, std::move(*blocks)});
   }

@@ -4,7 +4,8 @@
 //
 //   for each scheduled running request r, in order:
 //     while r's demand can't be met: free the LAST running request (maybe r itself: stop)
-//   only if nobody was preempted: admit waiting requests in order until one doesn't fit (FCFS)
+//   only if nobody was preempted: admit waiting requests in order until one doesn't fit (FCFS);
+//     a demand with shared blocks starts from its donor's (running, so not preempted: nobody was)
 //
 // The grants are block ids only; the tables stay inside.
 // Thread: not thread-safe; one owner.

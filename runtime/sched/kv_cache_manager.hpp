@@ -8,6 +8,9 @@
 //
 // allocate_slots grows the table so that it covers `num_total_tokens`; the grant it returns is
 // only the newly added block ids (the caller appends them to its own copy of the table).
+// allocate_shared starts a new table with another request's first blocks (n > 1: the choices of
+// one prompt hold its full prompt blocks together, each block counted once in the pool) and grows
+// it like allocate_slots. Shared blocks are never written again: the holders only append.
 // Prefix caching later plugs in here: matching full blocks by chained hash before allocating.
 //
 // Thread: not thread-safe; one owner.
@@ -30,7 +33,16 @@ class kv_cache_manager {
   // Grows the request's table to cover `num_total_tokens` tokens and returns the new block ids
   // (possibly none); std::nullopt when the pool lacks blocks, leaving every state unchanged.
   std::optional<std::vector<int32_t>> allocate_slots(uint64_t request_id, int32_t num_total_tokens);
-  // Returns all of the request's blocks to the pool. Unknown ids are ignored.
+  // Starts `request_id`'s table with the first `num_shared_blocks` blocks of `donor_id`'s table
+  // (each gains a holder), then grows it to cover `num_total_tokens`; returns the whole table.
+  // std::nullopt, leaving every state unchanged, when `request_id` already has a table, the donor
+  // holds fewer blocks, or the pool lacks blocks for the rest.
+  // requires: num_shared_blocks >= 0, request_id != donor_id.
+  std::optional<std::vector<int32_t>> allocate_shared(uint64_t request_id, uint64_t donor_id,
+                                                      int32_t num_shared_blocks,
+                                                      int32_t num_total_tokens);
+  // Drops the request's hold on all its blocks (blocks nobody else holds return to the pool).
+  // Unknown ids are ignored.
   void free(uint64_t request_id);
 
   const std::vector<int32_t>* block_table(uint64_t request_id) const;

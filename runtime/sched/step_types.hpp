@@ -12,9 +12,13 @@
 namespace troupe::runtime {
 
 // The block table of `request_id` must cover `num_total_tokens` tokens after this step.
+// A waiting request with num_shared_blocks > 0 (a choice of an n > 1 request) starts its table
+// with the first num_shared_blocks blocks of running request `share_from`, already computed.
 struct slot_demand {
   uint64_t request_id = 0;
   int32_t num_total_tokens = 0;
+  uint64_t share_from = 0;
+  int32_t num_shared_blocks = 0;
 };
 
 struct step_proposal {
@@ -27,7 +31,8 @@ struct step_proposal {
   std::vector<slot_demand> waiting;
 };
 
-// New blocks appended to a request's table (possibly none).
+// New blocks appended to a request's table (possibly none; for a shared start, the shared blocks
+// first).
 struct block_grant {
   uint64_t request_id = 0;
   std::vector<int32_t> new_block_ids;
