@@ -23,6 +23,9 @@ struct request_spec {
   std::vector<int32_t> stop_token_ids;  // end-of-generation tokens (ignored with ignore_eos)
   bool ignore_eos = false;
   sampling_params sampling;
+  // The choices of one n > 1 request share it (the first choice's id; 0 = a request alone). They
+  // have the same prompt and share its computed full blocks (runtime/sched/choice_sharing.hpp).
+  uint64_t group_id = 0;
 };
 
 struct sched_request {

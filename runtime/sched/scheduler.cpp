@@ -5,6 +5,8 @@
 #include <string>
 #include <utility>
 
+#include "runtime/sched/choice_sharing.hpp"
+
 namespace troupe::runtime {
 
 status scheduler::add_request(request_spec spec) {
@@ -53,13 +55,19 @@ step_proposal scheduler::propose() const {
   for (uint64_t id : waiting_) {
     if (budget <= 0 || num_free_seqs <= 0) break;
     const auto& r = requests_.at(id);
-    const int32_t n = r.num_tokens() - r.num_computed_tokens;
+    // A waiting request has nothing computed, except the blocks a choice shares with a sibling.
+    const choice_start start =
+        plan_choice_start(r, requests_, running_, proposal.waiting, config_.block_size);
+    if (start.wait) break;
+    const int32_t num_shared_tokens = start.num_shared_blocks * config_.block_size;
+    const int32_t n = r.num_tokens() - num_shared_tokens;
     // Without chunked prefill a prompt waits for a step with room for all of it; only a preempted
     // request grown past the whole budget is cut anyway (it could never fit).
     const bool fits_some_step = n <= config_.max_num_batched_tokens;
     if (!config_.enable_chunked_prefill && n > budget && fits_some_step) break;
     const int32_t scheduled = std::min(n, budget);
-    proposal.waiting.push_back({id, r.num_computed_tokens + scheduled});
+    proposal.waiting.push_back(
+        {id, num_shared_tokens + scheduled, start.donor, start.num_shared_blocks});
     budget -= scheduled;
     --num_free_seqs;
   }
@@ -80,7 +88,10 @@ step_plan scheduler::finalize(const step_proposal& proposal, const step_grant& g
     assert(!waiting_.empty() && waiting_.front() == id && id == proposal.waiting[i].request_id);
     waiting_.pop_front();
     running_.push_back(id);
-    schedule_seq(get(id), grant.admitted[i], proposal.waiting[i].num_total_tokens, plan.batch);
+    auto& r = get(id);
+    // The grant starts with the shared blocks, computed by a sibling.
+    r.num_computed_tokens = proposal.waiting[i].num_shared_blocks * config_.block_size;
+    schedule_seq(r, grant.admitted[i], proposal.waiting[i].num_total_tokens, plan.batch);
   }
   for (uint64_t id : grant.preempted)
     preempt(id);

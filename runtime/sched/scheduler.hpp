@@ -32,6 +32,9 @@ struct scheduler_config {
   int32_t max_num_batched_tokens = 2048;  // tokens per step at most
   bool enable_chunked_prefill = true;
   int32_t max_model_len = 2048;  // prompt + output tokens at most
+  // The KV cache's block size, for the choices of an n > 1 request to share their prompt's blocks;
+  // 0 = no sharing (each choice computes its whole prompt).
+  int32_t block_size = 0;
 };
 
 struct step_plan {
