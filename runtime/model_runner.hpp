@@ -10,6 +10,8 @@
 //   token_ids: | s0: prompt chunk (start_pos 0, 5 tokens) | s1: decode (1) | s2: decode (1) |
 //
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "runtime/sampling_params.hpp"
@@ -24,6 +26,10 @@ struct seq_step {
   bool sample = false;  // true when the last token's logits produce a new token this step
   sampling_params sampling;
   int32_t output_index = 0;  // index of the token to be sampled among the request's outputs
+  // Set on sampling sequences whose request has penalties: the request's tokens so far (prompt,
+  // then its `output_index` outputs). Owned by the scheduler, which appends to it only between
+  // steps (after the step's results came back), so the runner may read it during execute().
+  std::shared_ptr<const std::vector<int32_t>> token_history;
 };
 
 struct step_batch {
@@ -35,6 +41,9 @@ struct sampled_token {
   uint64_t seq_id = 0;
   int32_t token_id = 0;
   float logprob = 0.0f;  // natural-log probability of token_id under the (unmodified) logits
+  // The sampling.num_top_logprobs most likely tokens under the unmodified logits with their
+  // logprobs, most likely first (lowest id first on ties).
+  std::vector<std::pair<int32_t, float>> top_logprobs;
 };
 
 class model_runner {

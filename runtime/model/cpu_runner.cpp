@@ -134,8 +134,10 @@ std::vector<sampled_token> cpu_llama_runner::execute(const step_batch& batch) {
   for (const auto& seq : batch.seqs) {
     if (!seq.sample) continue;
     std::span<const float> row_logits(logits.data() + row++ * vocab, vocab);
-    auto s = sample_token(row_logits, seq.sampling, seq.output_index);
-    out.push_back({seq.seq_id, s.token_id, s.logprob});
+    std::span<const int32_t> history;
+    if (seq.token_history) history = *seq.token_history;
+    auto s = sample_token(row_logits, seq.sampling, seq.output_index, history);
+    out.push_back({seq.seq_id, s.token_id, s.logprob, std::move(s.top_logprobs)});
   }
   return out;
 }

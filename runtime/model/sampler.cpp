@@ -5,6 +5,8 @@
 #include <numeric>
 #include <vector>
 
+#include "runtime/model/logits_processors.hpp"
+
 namespace troupe::runtime {
 
 namespace {
@@ -55,6 +57,18 @@ candidates weigh(std::span<const float> logits, std::vector<int32_t> ids, float 
     c.weights[i] = std::isnan(l) ? 0.0 : std::exp((l - max_logit) / temperature);
   }
   return c;
+}
+
+// vLLM's min_p: drops tokens whose probability is below min_p times the largest. Weights are
+// relative to the largest (which weighs 1), so the threshold is min_p itself.
+void keep_min_p(candidates& c, float min_p) {
+  candidates kept;
+  for (size_t i = 0; i < c.ids.size(); ++i) {
+    if (c.weights[i] < min_p) continue;
+    kept.ids.push_back(c.ids[i]);
+    kept.weights.push_back(c.weights[i]);
+  }
+  c = std::move(kept);
 }
 
 // Keeps the smallest ranked prefix whose mass reaches top_p of the total (at least one token).
@@ -125,15 +139,29 @@ float log_softmax_at(std::span<const float> logits, int32_t token) {
 }
 
 sample_result sample_token(std::span<const float> logits, const sampling_params& params,
-                           int32_t output_index) {
+                           int32_t output_index, std::span<const int32_t> token_history) {
+  std::vector<float> processed;
+  std::span<const float> row = logits;
+  if (has_logits_processors(params, output_index)) {
+    processed.assign(logits.begin(), logits.end());
+    const size_t num_outputs = std::min(token_history.size(), static_cast<size_t>(output_index));
+    const auto prompt = token_history.first(token_history.size() - num_outputs);
+    apply_logits_processors(processed, params, output_index, prompt,
+                            token_history.last(num_outputs));
+    row = processed;
+  }
   int32_t token = -1;
   if (params.temperature >= greedy_temperature) {
-    auto c = weigh(logits, top_k_ids(logits, params.top_k), params.temperature);
-    if (params.top_p < 1.0f) keep_nucleus(logits, c, params.top_p);
+    auto c = weigh(row, top_k_ids(row, params.top_k), params.temperature);
+    if (params.min_p > 0.0f) keep_min_p(c, params.min_p);
+    if (params.top_p < 1.0f) keep_nucleus(row, c, params.top_p);
     token = draw(c, uniform_draw(params.seed, output_index));
   }
-  if (token < 0) token = argmax(logits);  // greedy, or a row of inf/NaN
-  return {token, log_softmax_at(logits, token)};
+  if (token < 0) token = argmax(row);  // greedy, or a row of inf/NaN
+  sample_result result{token, log_softmax_at(logits, token), {}};
+  if (params.num_top_logprobs > 0)
+    result.top_logprobs = top_logprobs(logits, params.num_top_logprobs);
+  return result;
 }
 
 }  // namespace troupe::runtime

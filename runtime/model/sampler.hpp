@@ -1,16 +1,23 @@
 #pragma once
-// Token sampling from one row of logits: a pure function of (logits, params, output_index).
+// Token sampling from one row of logits: a pure function of (logits, params, output_index,
+// token history), in vLLM v1's order:
 //
-//   temperature < 1e-5  -> greedy argmax (ties -> lowest id)
-//   otherwise           -> logits / temperature -> keep top_k -> keep the nucleus (smallest set
-//                          of most likely tokens whose mass reaches top_p, at least one)
+//   logits processors (logits_processors.hpp: min_tokens masking, logit_bias, penalties)
+//   temperature < 1e-5  -> greedy argmax of the processed row (ties -> lowest id)
+//   otherwise           -> / temperature -> keep top_k -> keep min_p (prob >= min_p * max prob)
+//                          -> keep the nucleus (smallest set of most likely tokens whose mass
+//                          reaches top_p of what is left, at least one)
 //                          -> draw with u = uniform(seed, output_index)
 //
+// (vLLM applies min_p before top_k; the two commute, both keep the most likely token.)
 // The draw comes from a counter-based generator (splitmix64 over seed and output index), so a
 // seeded request samples the same tokens whatever batch it runs in and whatever ran before.
-// The returned logprob is log_softmax of the raw (unscaled, unfiltered) logits at the token.
+// The returned logprobs are log_softmax of the raw logits (before processors, temperature and
+// filters): vLLM v1's default "raw_logprobs".
 #include <cstdint>
 #include <span>
+#include <utility>
+#include <vector>
 
 #include "runtime/sampling_params.hpp"
 
@@ -19,11 +26,14 @@ namespace troupe::runtime {
 struct sample_result {
   int32_t token_id = 0;
   float logprob = 0.0f;
+  std::vector<std::pair<int32_t, float>> top_logprobs;  // params.num_top_logprobs of them
 };
 
 // requires: logits non-empty. NaN logits never win and never crash; an all-NaN row yields 0.
+// `token_history` (needed only with penalties) is the request's prompt followed by its
+// `output_index` outputs; a shorter history counts as all output.
 sample_result sample_token(std::span<const float> logits, const sampling_params& params,
-                           int32_t output_index);
+                           int32_t output_index, std::span<const int32_t> token_history = {});
 
 // Greedy choice: the highest logit, lowest id on ties.
 int32_t argmax(std::span<const float> logits);

@@ -23,6 +23,7 @@ sched_request::sched_request(request_spec s) : spec(std::move(s)) {
   token_ids = std::move(spec.prompt_token_ids);
   spec.prompt_token_ids.clear();
   num_prompt_tokens = static_cast<int32_t>(token_ids.size());
+  if (spec.sampling.has_penalties()) history = std::make_shared<std::vector<int32_t>>(token_ids);
 }
 
 }  // namespace troupe::runtime

@@ -3,6 +3,7 @@
 // `num_tokens()` tokens (prompt + output so far) and `num_computed_tokens` of them are in the KV
 // cache; each step schedules some of the rest.
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -19,9 +20,14 @@ std::string_view to_string(finish_reason reason);
 struct request_spec {
   uint64_t id = 0;
   std::vector<int32_t> prompt_token_ids;
-  int32_t max_tokens = 16;              // output tokens at most; >= 1
-  std::vector<int32_t> stop_token_ids;  // end-of-generation tokens (ignored with ignore_eos)
+  int32_t max_tokens = 16;  // output tokens at most; >= 1
+  // End-of-generation tokens (ignored with ignore_eos): finish "stop" without a stop reason.
+  std::vector<int32_t> stop_token_ids;
+  // The request's own stop_token_ids (honoured with ignore_eos too): finish "stop" with the token
+  // as the stop reason. Neither kind stops a request before sampling.min_tokens outputs.
+  std::vector<int32_t> request_stop_token_ids;
   bool ignore_eos = false;
+  bool return_logprobs = false;  // outputs carry each token's sampled_token (logprobs)
   sampling_params sampling;
   // The choices of one n > 1 request share it (the first choice's id; 0 = a request alone). They
   // have the same prompt and share its computed full blocks (runtime/sched/choice_sharing.hpp).
@@ -40,6 +46,9 @@ struct sched_request {
   int32_t num_computed_tokens = 0;
   std::vector<int32_t> block_table;  // the scheduler's copy, built from grants
   int32_t num_preemptions = 0;
+  // With penalties only: a copy of token_ids the runner reads (seq_step::token_history). Each
+  // sched_request owns its own; appended to only between steps.
+  std::shared_ptr<std::vector<int32_t>> history;
 };
 
 }  // namespace troupe::runtime

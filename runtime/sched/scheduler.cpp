@@ -113,10 +113,18 @@ std::vector<request_output> scheduler::update(const step_plan& plan,
     assert(next < sampled.size() && sampled[next].seq_id == seq.seq_id);
     if (next >= sampled.size()) break;
     auto& r = get(seq.seq_id);
-    r.token_ids.push_back(sampled[next++].token_id);
-    const finish_reason finish = check_stop(r);
-    outputs.push_back(
-        {r.spec.id, {r.token_ids.back()}, finish, r.num_prompt_tokens, r.num_output_tokens()});
+    const sampled_token& token = sampled[next++];
+    r.token_ids.push_back(token.token_id);
+    if (r.history) r.history->push_back(token.token_id);
+    request_output out{r.spec.id,
+                       {token.token_id},
+                       finish_reason::none,
+                       r.num_prompt_tokens,
+                       r.num_output_tokens()};
+    const finish_reason finish = check_stop(r, out.stop_token_id);
+    out.finish = finish;
+    if (r.spec.return_logprobs) out.sampled.push_back(token);
+    outputs.push_back(std::move(out));
     if (finish != finish_reason::none) {
       const uint64_t id = r.spec.id;  // a copy: erase destroys r
       remove_running(id);
@@ -160,6 +168,7 @@ void scheduler::schedule_seq(sched_request& r, const block_grant& grant, int32_t
   seq.sample = num_total_tokens == r.num_tokens();
   seq.sampling = r.spec.sampling;
   seq.output_index = r.num_output_tokens();
+  if (seq.sample) seq.token_history = r.history;
   batch.token_ids.insert(batch.token_ids.end(), r.token_ids.begin() + seq.start_pos,
                          r.token_ids.begin() + num_total_tokens);
   batch.seqs.push_back(std::move(seq));
@@ -167,16 +176,23 @@ void scheduler::schedule_seq(sched_request& r, const block_grant& grant, int32_t
   r.num_computed_tokens = num_total_tokens;
 }
 
-finish_reason scheduler::check_stop(const sched_request& r) const {
+// vLLM's check_stop, except that a stop token wins over the length limit on the same token.
+finish_reason scheduler::check_stop(const sched_request& r, int32_t& stop_token_id) const {
+  const bool length =
+      r.num_output_tokens() >= r.spec.max_tokens || r.num_tokens() >= config_.max_model_len;
+  if (r.num_output_tokens() < r.spec.sampling.min_tokens)
+    return length ? finish_reason::length : finish_reason::none;
   const int32_t last = r.token_ids.back();
-  const auto& stops = r.spec.stop_token_ids;
-  if (!r.spec.ignore_eos && std::find(stops.begin(), stops.end(), last) != stops.end()) {
+  const auto& eos = r.spec.stop_token_ids;
+  if (!r.spec.ignore_eos && std::find(eos.begin(), eos.end(), last) != eos.end()) {
     return finish_reason::stop;
   }
-  if (r.num_output_tokens() >= r.spec.max_tokens || r.num_tokens() >= config_.max_model_len) {
-    return finish_reason::length;
+  const auto& stops = r.spec.request_stop_token_ids;
+  if (std::find(stops.begin(), stops.end(), last) != stops.end()) {
+    stop_token_id = last;
+    return finish_reason::stop;
   }
-  return finish_reason::none;
+  return length ? finish_reason::length : finish_reason::none;
 }
 
 void scheduler::remove_running(uint64_t request_id) {

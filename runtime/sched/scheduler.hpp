@@ -51,6 +51,10 @@ struct request_output {
   finish_reason finish = finish_reason::none;
   int32_t num_prompt_tokens = 0;
   int32_t num_output_tokens = 0;  // total so far
+  // Finished by one of spec.request_stop_token_ids: that token (vLLM's stop_reason); else -1.
+  int32_t stop_token_id = -1;
+  // With spec.return_logprobs: one entry per new token (its logprobs); else empty.
+  std::vector<sampled_token> sampled;
 };
 
 class scheduler {
@@ -84,7 +88,7 @@ class scheduler {
   void preempt(uint64_t request_id);
   void schedule_seq(sched_request& r, const block_grant& grant, int32_t num_total_tokens,
                     step_batch& batch);
-  finish_reason check_stop(const sched_request& r) const;
+  finish_reason check_stop(const sched_request& r, int32_t& stop_token_id) const;
   void remove_running(uint64_t request_id);
 
   scheduler_config config_;

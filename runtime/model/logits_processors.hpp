@@ -1,0 +1,46 @@
+#pragma once
+// The logits processors of a sampling step, each a pure function applied in place to one row of
+// logits. The sampler runs them in vLLM v1's order (vllm/v1/sample/sampler.py):
+//
+//   min_tokens masking -> logit_bias -> penalties (repetition, frequency, presence)
+//   -> [greedy argmax here] -> temperature -> min_p -> top_k -> top_p -> draw
+//
+// (min_p and onwards live in sampler.cpp, on the candidate list.) Token ids outside the row are
+// ignored everywhere: bad input never crashes.
+#include <cstdint>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "runtime/sampling_params.hpp"
+
+namespace troupe::runtime {
+
+// Whether any processor changes the row for this step (so the caller can skip copying it).
+bool has_logits_processors(const sampling_params& params, int32_t output_index);
+
+// While output_index < min_tokens: every id of extras->min_tokens_stop_ids becomes -inf.
+void apply_min_tokens(std::span<float> logits, const sampling_params& params, int32_t output_index);
+
+// Adds extras->logit_bias (already clamped) to the logits.
+void apply_logit_bias(std::span<float> logits, const sampling_params& params);
+
+// vLLM's apply_penalties: tokens in prompt or output get the repetition penalty (positive logits
+// divided by it, others multiplied); each output token's logit loses frequency_penalty per
+// occurrence and presence_penalty once.
+void apply_penalties(std::span<float> logits, const sampling_params& params,
+                     std::span<const int32_t> prompt, std::span<const int32_t> output);
+
+// Runs the three above in order.
+void apply_logits_processors(std::span<float> logits, const sampling_params& params,
+                             int32_t output_index, std::span<const int32_t> prompt,
+                             std::span<const int32_t> output);
+
+// log(sum(exp(logits))) in double, ignoring NaN; -inf for a row without a finite-or-inf value.
+double log_sum_exp(std::span<const float> logits);
+
+// The `n` highest logits as (id, log_softmax) pairs, most likely first, lowest id on ties, NaN
+// never listed. n is capped to the row size.
+std::vector<std::pair<int32_t, float>> top_logprobs(std::span<const float> logits, int32_t n);
+
+}  // namespace troupe::runtime

@@ -1,0 +1,200 @@
+// Every logits processor against hand-computed rows, and the sampler pipeline around them.
+#include "runtime/model/logits_processors.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "runtime/model/sampler.hpp"
+
+namespace troupe::runtime {
+namespace {
+
+constexpr float inf = std::numeric_limits<float>::infinity();
+
+sampling_params with_extras(std::vector<std::pair<int32_t, float>> bias,
+                            std::vector<int32_t> stops = {}, int32_t min_tokens = 0) {
+  sampling_params p;
+  auto extras = std::make_shared<sampling_extras>();
+  extras->logit_bias = std::move(bias);
+  extras->min_tokens_stop_ids = std::move(stops);
+  p.extras = extras;
+  p.min_tokens = min_tokens;
+  return p;
+}
+
+TEST(logits_processors, min_tokens_masks_stop_tokens_until_enough_outputs) {
+  const auto p = with_extras({}, {0, 3, 500}, 2);  // 500 is outside the row: ignored
+  for (int32_t output_index : {0, 1, 2}) {
+    std::vector<float> row = {1, 2, 3, 4};
+    apply_min_tokens(row, p, output_index);
+    if (output_index < 2) {
+      EXPECT_EQ(row, (std::vector<float>{-inf, 2, 3, -inf}));
+    } else {
+      EXPECT_EQ(row, (std::vector<float>{1, 2, 3, 4}));
+    }
+  }
+  EXPECT_TRUE(has_logits_processors(p, 1));
+  EXPECT_FALSE(has_logits_processors(p, 2));
+}
+
+TEST(logits_processors, logit_bias_adds_to_the_named_tokens) {
+  std::vector<float> row = {1, 2, 3, 4};
+  apply_logit_bias(row, with_extras({{1, -100.0f}, {3, 0.5f}, {-1, 7.0f}, {4, 7.0f}}));
+  EXPECT_EQ(row, (std::vector<float>{1, -98, 3, 4.5f}));
+}
+
+TEST(logits_processors, repetition_penalty_divides_positive_and_multiplies_negative) {
+  sampling_params p;
+  p.repetition_penalty = 2.0f;
+  std::vector<float> row = {4, -4, 4, -4, 1};
+  const std::vector<int32_t> prompt = {0, 1};
+  const std::vector<int32_t> output = {3, 3};
+  apply_penalties(row, p, prompt, output);
+  EXPECT_EQ(row, (std::vector<float>{2, -8, 4, -8, 1}));
+}
+
+TEST(logits_processors, frequency_and_presence_apply_to_output_tokens_only) {
+  sampling_params p;
+  p.frequency_penalty = 0.5f;
+  p.presence_penalty = 0.25f;
+  std::vector<float> row = {1, 1, 1, 1};
+  const std::vector<int32_t> prompt = {0, 0, 0};
+  const std::vector<int32_t> output = {2, 1, 2, 2};
+  apply_penalties(row, p, prompt, output);
+  // token 1: once -> 1 - 0.5 - 0.25; token 2: three times -> 1 - 1.5 - 0.25.
+  EXPECT_EQ(row, (std::vector<float>{1, 0.25f, -0.75f, 1}));
+}
+
+TEST(logits_processors, negative_penalties_encourage_repeats) {
+  sampling_params p;
+  p.presence_penalty = -2.0f;
+  std::vector<float> row = {0, 0};
+  apply_penalties(row, p, {}, std::vector<int32_t>{1});
+  EXPECT_EQ(row, (std::vector<float>{0, 2}));
+}
+
+TEST(logits_processors, order_is_min_tokens_bias_then_penalties) {
+  auto p = with_extras({{0, 2.0f}, {1, 3.0f}}, {1}, 1);
+  p.repetition_penalty = 2.0f;
+  std::vector<float> row = {-1, 5, 3};
+  const std::vector<int32_t> history = {0};
+  apply_logits_processors(row, p, 0, history, {});
+  // token 0: (-1 + 2) = 1 > 0, then / 2; token 1 masked; token 2 untouched.
+  EXPECT_EQ(row, (std::vector<float>{0.5f, -inf, 3}));
+}
+
+TEST(logits_processors, top_logprobs_are_the_best_raw_log_softmax_values) {
+  const std::vector<float> row = {0.5f, 2.0f, std::nanf(""), 2.0f, -1.0f};
+  double sum = 0;
+  for (float l : {0.5f, 2.0f, 2.0f, -1.0f})
+    sum += std::exp(double{l});
+  const auto top = top_logprobs(row, 3);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0].first, 1);  // tie with 3: lowest id first
+  EXPECT_EQ(top[1].first, 3);
+  EXPECT_EQ(top[2].first, 0);
+  EXPECT_NEAR(top[0].second, 2.0 - std::log(sum), 1e-6);
+  EXPECT_NEAR(top[2].second, 0.5 - std::log(sum), 1e-6);
+  EXPECT_EQ(top_logprobs(row, 50).size(), 4u);  // capped, NaN left out
+  EXPECT_TRUE(top_logprobs(row, 0).empty());
+}
+
+// -- the pipeline in sample_token --
+
+TEST(sampler_pipeline, greedy_follows_the_processed_row_but_reports_raw_logprobs) {
+  const std::vector<float> row = {1.0f, 3.0f, 2.0f};
+  auto p = with_extras({{1, -10.0f}});
+  p.temperature = 0.0f;
+  p.num_top_logprobs = 2;
+  const auto r = sample_token(row, p, 0);
+  EXPECT_EQ(r.token_id, 2);
+  EXPECT_NEAR(r.logprob, log_softmax_at(row, 2), 1e-6);
+  ASSERT_EQ(r.top_logprobs.size(), 2u);
+  EXPECT_EQ(r.top_logprobs[0].first, 1);  // raw distribution: the biased-away token is still top
+}
+
+TEST(sampler_pipeline, repetition_penalty_uses_prompt_and_outputs_of_the_history) {
+  const std::vector<float> row = {3.0f, 2.9f, 2.8f};
+  sampling_params p;
+  p.temperature = 0.0f;
+  p.repetition_penalty = 1.2f;
+  const std::vector<int32_t> prompt_only = {0};
+  EXPECT_EQ(sample_token(row, p, 0, prompt_only).token_id, 1);
+  const std::vector<int32_t> prompt_and_output = {0, 1};
+  EXPECT_EQ(sample_token(row, p, 1, prompt_and_output).token_id, 2);
+}
+
+TEST(sampler_pipeline, presence_penalty_ignores_the_prompt) {
+  const std::vector<float> row = {3.0f, 2.5f};
+  sampling_params p;
+  p.temperature = 0.0f;
+  p.presence_penalty = 1.0f;
+  const std::vector<int32_t> history = {0, 1};  // prompt {0}, output {1}
+  EXPECT_EQ(sample_token(row, p, 1, history).token_id, 0);
+  const std::vector<int32_t> output_zero = {1, 0};  // prompt {1}, output {0}
+  EXPECT_EQ(sample_token(row, p, 1, output_zero).token_id, 1);
+}
+
+TEST(sampler_pipeline, min_p_drops_tokens_below_the_scaled_maximum) {
+  // probs 0.5, 0.3, 0.15, 0.05 at temperature 1: min_p 0.2 keeps prob >= 0.1 (ids 0, 1, 2).
+  const std::vector<float> row = {std::log(0.5f), std::log(0.3f), std::log(0.15f), std::log(0.05f)};
+  sampling_params p;
+  p.min_p = 0.2f;
+  int counts[4] = {};
+  for (int32_t i = 0; i < 2000; ++i)
+    counts[sample_token(row, p, i).token_id]++;
+  EXPECT_EQ(counts[3], 0);
+  EXPECT_GT(counts[2], 150);  // ~0.15 / 0.95 of 2000 = 316
+  EXPECT_NEAR(counts[0] / 2000.0, 0.5 / 0.95, 0.05);
+  p.min_p = 0.0f;  // disabled: the least likely token shows up
+  int32_t num_last = 0;
+  for (int32_t i = 0; i < 2000; ++i)
+    num_last += sample_token(row, p, i).token_id == 3;
+  EXPECT_GT(num_last, 40);
+}
+
+TEST(sampler_pipeline, min_p_applies_after_temperature) {
+  // At temperature 2 the probabilities flatten: exp((l - max) / 2) >= 0.5 keeps l >= max - 1.386.
+  const std::vector<float> row = {0.0f, -1.0f, -2.0f};
+  sampling_params p;
+  p.temperature = 2.0f;
+  p.min_p = 0.5f;
+  bool seen[3] = {};
+  for (int32_t i = 0; i < 500; ++i)
+    seen[sample_token(row, p, i).token_id] = true;
+  EXPECT_TRUE(seen[0] && seen[1]);
+  EXPECT_FALSE(seen[2]);
+}
+
+TEST(sampler_pipeline, top_p_counts_mass_after_min_p) {
+  // probs 0.4, 0.35, 0.25 -> min_p 0.7 keeps 0.4 and 0.35 (renormalized 0.533, 0.467); top_p 0.5
+  // then keeps only the first. Without min_p, top_p 0.5 keeps two.
+  const std::vector<float> row = {std::log(0.4f), std::log(0.35f), std::log(0.25f)};
+  sampling_params p;
+  p.min_p = 0.7f;
+  p.top_p = 0.5f;
+  for (int32_t i = 0; i < 200; ++i)
+    EXPECT_EQ(sample_token(row, p, i).token_id, 0);
+  p.min_p = 0.0f;
+  bool seen_second = false;
+  for (int32_t i = 0; i < 200; ++i)
+    seen_second |= sample_token(row, p, i).token_id == 1;
+  EXPECT_TRUE(seen_second);
+}
+
+TEST(sampler_pipeline, everything_masked_still_returns_a_token) {
+  const std::vector<float> row = {1.0f, 2.0f};
+  auto p = with_extras({}, {0, 1}, 5);
+  for (float t : {0.0f, 1.0f}) {
+    p.temperature = t;
+    const auto r = sample_token(row, p, 0);
+    EXPECT_TRUE(r.token_id == 0 || r.token_id == 1);
+  }
+}
+
+}  // namespace
+}  // namespace troupe::runtime
