@@ -136,7 +136,8 @@ class batcher_impl : public batcher_actor::base {
     for (auto& out : outputs) {
       auto it = clients_.find(out.request_id);
       if (it == clients_.end()) continue;
-      send(it->second, token_delta{out.request_id, std::move(out.new_token_ids), out.finish});
+      send(it->second, token_delta{out.request_id, std::move(out.new_token_ids), out.finish,
+                                   out.stop_token_id, std::move(out.sampled)});
       if (out.finish == runtime::finish_reason::none) continue;
       finished.push_back(out.request_id);
       clients_.erase(it);

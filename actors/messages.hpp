@@ -30,6 +30,9 @@ struct token_delta {
   uint64_t request_id = 0;
   std::vector<int32_t> token_ids;
   runtime::finish_reason finish = runtime::finish_reason::none;
+  int32_t stop_token_id = -1;  // finished by one of the request's stop_token_ids: that token
+  // When the request asked for logprobs: one entry per token of token_ids.
+  std::vector<runtime::sampled_token> sampled;
 };
 
 // The request ends without (further) output; `status` is the HTTP status to report.
@@ -96,7 +99,8 @@ using executor_actor = caf::typed_actor<caf::replies_to<execute_step>::with<step
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, token_delta& x) {
-  return f(caf::meta::type_name("token_delta"), x.request_id, x.token_ids, x.finish);
+  return f(caf::meta::type_name("token_delta"), x.request_id, x.token_ids, x.finish,
+           x.stop_token_id, x.sampled);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_failed& x) {
@@ -137,21 +141,27 @@ typename Inspector::result_type inspect(Inspector& f, step_executed& x) {
 
 }  // namespace troupe::actors
 
-// The runtime value types inside the messages, found by argument-dependent lookup.
+// The runtime value types inside the messages, found by argument-dependent lookup. The shared
+// pointers (sampling_params::extras, seq_step::token_history) are left out: the messages stay
+// inside one process.
 namespace troupe::runtime {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sampling_params& x) {
-  return f(caf::meta::type_name("sampling_params"), x.temperature, x.top_p, x.top_k, x.seed);
+  return f(caf::meta::type_name("sampling_params"), x.temperature, x.top_p, x.top_k, x.min_p,
+           x.presence_penalty, x.frequency_penalty, x.repetition_penalty, x.min_tokens,
+           x.num_top_logprobs, x.seed);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_spec& x) {
   return f(caf::meta::type_name("request_spec"), x.id, x.prompt_token_ids, x.max_tokens,
-           x.stop_token_ids, x.ignore_eos, x.sampling);
+           x.stop_token_ids, x.request_stop_token_ids, x.ignore_eos, x.return_logprobs, x.sampling,
+           x.group_id);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, slot_demand& x) {
-  return f(caf::meta::type_name("slot_demand"), x.request_id, x.num_total_tokens);
+  return f(caf::meta::type_name("slot_demand"), x.request_id, x.num_total_tokens, x.share_from,
+           x.num_shared_blocks);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, step_proposal& x) {
@@ -176,7 +186,7 @@ typename Inspector::result_type inspect(Inspector& f, step_batch& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sampled_token& x) {
-  return f(caf::meta::type_name("sampled_token"), x.seq_id, x.token_id, x.logprob);
+  return f(caf::meta::type_name("sampled_token"), x.seq_id, x.token_id, x.logprob, x.top_logprobs);
 }
 
 }  // namespace troupe::runtime

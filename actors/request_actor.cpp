@@ -1,11 +1,14 @@
 #include "actors/request_actor.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 #include <caf/typed_event_based_actor.hpp>
+
+#include "actors/stop_strings.hpp"
 
 namespace troupe::actors {
 namespace {
@@ -32,7 +35,8 @@ class request_actor_impl : public request_actor::base {
         id_(id),
         request_(std::move(request)),
         sink_(std::move(sink)),
-        detokenizer_(context_->tokenizer, /*skip_special=*/true) {}
+        detokenizer_(context_->tokenizer, request_.skip_special_tokens),
+        stops_(request_.stop, request_.include_stop_str_in_output) {}
 
   behavior_type make_behavior() override {
     start_ = std::chrono::steady_clock::now();
@@ -79,27 +83,80 @@ class request_actor_impl : public request_actor::base {
     }
     spec.max_tokens = max_tokens > 0 ? max_tokens : max_len - num_prompt;
     spec.stop_token_ids = context_->eog_token_ids;
+    spec.request_stop_token_ids = request_.stop_token_ids;
     spec.ignore_eos = request_.ignore_eos;
+    spec.return_logprobs = request_.logprobs >= 0;
     spec.sampling = request_.sampling;
+    spec.sampling.num_top_logprobs = std::max(request_.logprobs, 0);
+    spec.sampling.min_tokens = std::min(spec.sampling.min_tokens, spec.max_tokens);
+    if (spec.sampling.min_tokens > 0) spec.sampling.extras = with_min_tokens_stops(spec);
     return spec;
   }
 
+  // The tokens min_tokens masks: every token that would stop the request (vLLM masks the EOS
+  // token even with ignore_eos).
+  std::shared_ptr<const runtime::sampling_extras> with_min_tokens_stops(
+      const runtime::request_spec& spec) const {
+    auto extras = spec.sampling.extras
+                      ? std::make_shared<runtime::sampling_extras>(*spec.sampling.extras)
+                      : std::make_shared<runtime::sampling_extras>();
+    auto& ids = extras->min_tokens_stop_ids;
+    ids = spec.stop_token_ids;
+    ids.insert(ids.end(), spec.request_stop_token_ids.begin(), spec.request_stop_token_ids.end());
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return extras;
+  }
+
   void on_delta(token_delta& msg) {
+    if (finished_) return;  // ended by a stop string; the batcher's last deltas are moot
     generation_event event;
-    for (int32_t token : msg.token_ids)
-      event.text += detokenizer_.push(token);
+    event.text = decode(msg);
     num_output_tokens_ += static_cast<int32_t>(msg.token_ids.size());
     event.token_ids = std::move(msg.token_ids);
-    if (msg.finish != runtime::finish_reason::none) {
-      event.text += detokenizer_.finish();
-      event.finished = true;
-      event.finish_reason = std::string{runtime::to_string(msg.finish)};
+    for (auto& s : msg.sampled)
+      event.logprobs.push_back({s.token_id, s.logprob, std::move(s.top_logprobs)});
+    const bool last = msg.finish != runtime::finish_reason::none;
+    if (!stops_.empty()) {
+      auto step = stops_.push(event.text, num_output_tokens_ > request_.sampling.min_tokens);
+      event.text = std::move(step.text);
+      if (step.matched) {
+        // Finished here, whatever the batcher still runs: release the request there at once.
+        if (!last) send(context_->batcher, abort_generation{id_});
+        event.stop_string = std::move(step.matched);
+        finish(std::move(event), runtime::finish_reason::stop);
+        return;
+      }
+      if (last) event.text += stops_.flush();
     }
+    if (!last) {
+      emit(std::move(event));
+      return;
+    }
+    if (msg.stop_token_id >= 0) event.stop_token_id = msg.stop_token_id;
+    finish(std::move(event), msg.finish);
+  }
+
+  // The text of the delta's tokens. As in vLLM, the token that stopped the generation (EOS or a
+  // stop token id) adds no text unless include_stop_str_in_output.
+  std::string decode(const token_delta& msg) {
+    std::string text;
+    const bool stopped_by_token = msg.finish == runtime::finish_reason::stop;
+    for (size_t i = 0; i < msg.token_ids.size(); ++i) {
+      const bool stop_token = stopped_by_token && i + 1 == msg.token_ids.size();
+      if (!stop_token || request_.include_stop_str_in_output)
+        text += detokenizer_.push(msg.token_ids[i]);
+    }
+    if (msg.finish != runtime::finish_reason::none) text += detokenizer_.finish();
+    return text;
+  }
+
+  void finish(generation_event event, runtime::finish_reason reason) {
+    event.finished = true;
+    event.finish_reason = std::string{runtime::to_string(reason)};
     emit(std::move(event));
-    if (finished_) {
-      log_finish(runtime::to_string(msg.finish));
-      quit();
-    }
+    log_finish(runtime::to_string(reason));
+    quit();
   }
 
   void fail(const std::string& message, int32_t status) {
@@ -145,6 +202,7 @@ class request_actor_impl : public request_actor::base {
   generation_request request_;
   std::shared_ptr<generation_sink> sink_;
   runtime::incremental_detokenizer detokenizer_;
+  stop_string_filter stops_;
   int32_t num_prompt_tokens_ = 0;
   int32_t num_output_tokens_ = 0;
   bool finished_ = false;  // the final event went out
