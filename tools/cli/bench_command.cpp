@@ -13,6 +13,8 @@
 #include "loadgen/datasets.hpp"
 #include "loadgen/metrics.hpp"
 #include "loadgen/report.hpp"
+#include "loadgen/sweep_report.hpp"
+#include "loadgen/sweep_run.hpp"
 #include "tools/cli/model_loading.hpp"
 #include "tools/cli/subcommands.hpp"
 
@@ -20,6 +22,11 @@ namespace troupe::cli {
 namespace {
 
 using namespace troupe::loadgen;
+
+int bench_fail(const std::string& message) {
+  std::fprintf(stderr, "troupe bench: %s\n", message.c_str());
+  return 1;
+}
 
 status check_options(const bench_options& o) {
   if (o.backend != "vllm" && o.backend != "openai" && o.backend != "openai-chat") {
@@ -258,6 +265,70 @@ int run_bench_requests(const command_line& cl, std::vector<sample_request> reque
   return m.completed > 0 ? 0 : 1;
 }
 
+token_counter make_counter(const tokenizer_ptr& tok) {
+  if (!tok) return {};
+  return [tok](const std::string& text) {
+    return static_cast<int32_t>(tok->encode(text, false).size());
+  };
+}
+
+point_setup make_point_setup(const bench_options& o, std::vector<sample_request> requests,
+                             const tokenizer_ptr& tok, const http_endpoint& endpoint,
+                             const body_options& body, const arrival_config& arrivals) {
+  point_setup setup;
+  setup.requests = std::move(requests);
+  setup.arrivals = arrivals;
+  setup.max_concurrency = o.max_concurrency;
+  setup.body = body;
+  setup.endpoint = endpoint;
+  setup.metric_percentiles = o.metric_percentiles;
+  setup.goodput = goodput_config(o.goodput.begin(), o.goodput.end());
+  setup.count_tokens = make_counter(tok);
+  setup.run = describe(o, 0);
+  setup.result_dir = o.result_dir;
+  setup.save_detailed = o.save_detailed;
+  if (!o.disable_tqdm) setup.on_progress = print_progress;
+  return setup;
+}
+
+void print_point(const point_result& p) {
+  std::printf("Traffic request rate: %s\n", python_float(p.configured_rate).c_str());
+  std::fputs(format_report(p.run, p.metrics).c_str(), stdout);
+  if (p.slo) std::printf("SLO %s\n", p.slo->met ? "met" : "missed");
+  std::printf("Result: %s\n\n", p.result_file.c_str());
+  std::fflush(stdout);
+}
+
+// `troupe bench sweep`: the points (or the SLO search's probes), then the report files.
+int run_bench_sweep(const command_line& cl, point_setup setup) {
+  const bench_options& o = cl.bench;
+  sweep_report report;
+  const auto slash = setup.run.model_id.find_last_of('/');
+  const std::string model = setup.run.model_id.substr(slash == std::string::npos ? 0 : slash + 1);
+  const std::string who = o.label.empty() ? o.backend : o.label;
+  report.title = "troupe bench sweep: " + who + ", " + model + ", " +
+                 std::to_string(o.num_prompts) + " prompts per point";
+  if (o.slo.empty()) {
+    auto points = run_sweep(setup, o.request_rates, print_point);
+    if (!points) return bench_fail(points.message());
+    report.points = std::move(*points);
+  } else {
+    report.slo = slo_spec{o.slo, o.slo_percentile};
+    report.options = search_options{o.request_rates.front(), o.slo_tolerance, o.slo_max_probes};
+    if (auto ok = validate(*report.options); !ok) return bench_fail(ok.message());
+    auto found = run_slo_search(setup, *report.slo, *report.options, print_point);
+    if (!found) return bench_fail(found.message());
+    report.points = std::move(found->probes);
+    report.search = std::move(found->search);
+  }
+  auto files = write_sweep_report(report, o.result_dir,
+                                  "sweep-" + who + "-" + model + "-" + local_date_stamp());
+  if (!files) return bench_fail(files.message());
+  std::fputs(sweep_summary_text(report).c_str(), stdout);
+  std::printf("Report: %s (%zu files)\n", files->front().c_str(), files->size());
+  return 0;
+}
+
 }  // namespace
 
 int run_bench(const command_line& cl) {
@@ -278,7 +349,11 @@ int run_bench(const command_line& cl) {
   if (!tok) return fail(tok.message());
   auto requests = load_dataset(o, *tok);
   if (!requests) return fail(requests.message());
-  return run_bench_requests(cl, std::move(*requests), *tok, *endpoint, body, arrivals);
+  if (!o.sweep)
+    return run_bench_requests(cl, std::move(*requests), *tok, *endpoint, body, arrivals);
+  if (auto ok = warm_up(o, *requests, *endpoint, body); !ok) return fail(ok.message());
+  return run_bench_sweep(
+      cl, make_point_setup(o, std::move(*requests), *tok, *endpoint, body, arrivals));
 }
 
 }  // namespace troupe::cli

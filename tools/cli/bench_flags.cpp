@@ -1,9 +1,11 @@
 // `troupe bench` flags: vLLM's benchmarks/benchmark_serving.py names, defaults and value rules,
 // so an existing benchmark command line runs unchanged. Only parsing lives here; the load
 // generator (loadgen/) gives the values their meaning.
+#include <cmath>
 #include <limits>
 #include <string>
 
+#include "loadgen/sweep.hpp"
 #include "tools/cli/flag_spec.hpp"
 
 namespace troupe::cli::detail {
@@ -229,22 +231,97 @@ std::vector<flag_spec> report_flags() {
   };
 }
 
+// A value flag whose text `parse` turns into a list field; --help shows its default as "none".
+template <class Access, class Parse>
+flag_spec list_value_flag(std::string name, std::string metavar, std::string help, Access field,
+                          Parse parse) {
+  flag_spec f{std::move(name),
+              {},
+              flag_arity::value,
+              false,
+              std::move(metavar),
+              std::move(help),
+              {},
+              [](command_line&) { return std::string("none"); }};
+  f.set = [field, parse](command_line& c, std::string_view v) -> status {
+    auto x = parse(v);
+    if (!x) return x.err();
+    field(c) = std::move(*x);
+    return ok_status();
+  };
+  return f;
+}
+
+// `troupe bench sweep`: the rates, and the SLO that turns the sweep into a search.
+std::vector<flag_spec> sweep_flags() {
+  auto rates = list_value_flag("request-rates", "LIST",
+                               "sweep: rates to run, e.g. 1,2,4,inf, 1:16:x2 (geometric) or 1:8:1",
+                               FIELD(bench.request_rates),
+                               [](std::string_view v) { return loadgen::parse_request_rates(v); });
+  auto slo = list_value_flag(
+      "slo", "METRIC:MS,...", "sweep: search the highest rate meeting e.g. ttft:500,tpot:50 (ms)",
+      FIELD(bench.slo), [](std::string_view v) { return loadgen::parse_slo_limits(v); });
+  return {
+      std::move(rates),
+      std::move(slo),
+      real_flag("slo-percentile", "P", "sweep: the percentile the SLO limits apply to",
+                FIELD(bench.slo_percentile), 0.0, 100.0, true),
+      real_flag("slo-tolerance", "R", "sweep: stop bisecting when high / low - 1 <= R",
+                FIELD(bench.slo_tolerance), 0.0, no_max, true),
+      int_flag("slo-max-probes", "N", "sweep: most benchmark runs the SLO search makes",
+               FIELD(bench.slo_max_probes), 1, 1000),
+  };
+}
+
 #undef FIELD
 
 }  // namespace
 
 std::vector<flag_spec> bench_flag_specs() {
   std::vector<flag_spec> flags;
-  for (auto group :
-       {target_flags(), dataset_flags(), traffic_flags(), request_flags(), report_flags()}) {
+  for (auto group : {target_flags(), dataset_flags(), traffic_flags(), request_flags(),
+                     report_flags(), sweep_flags()}) {
     for (auto& flag : group)
       flags.push_back(std::move(flag));
   }
   return flags;
 }
 
-// Cross-flag rules of benchmark_serving's ramp-up.
+namespace {
+
+// `troupe bench sweep` runs each rate as a whole benchmark, each with its own result file.
+status check_sweep(const command_line& c) {
+  const bench_options& b = c.bench;
+  if (!b.sweep) {
+    for (const char* flag :
+         {"request-rates", "slo", "slo-percentile", "slo-tolerance", "slo-max-probes"}) {
+      if (c.was_given(flag)) {
+        return error{std::string("'troupe bench': --") + flag + " needs 'troupe bench sweep'"};
+      }
+    }
+    return ok_status();
+  }
+  if (b.request_rates.empty()) {
+    return error{"'troupe bench sweep' needs --request-rates (e.g. 1,2,4,inf or 1:16:x2)"};
+  }
+  for (const char* flag :
+       {"request-rate", "ramp-up-strategy", "result-filename", "append-result"}) {
+    if (c.was_given(flag)) {
+      return error{std::string("'troupe bench sweep' does not take --") + flag +
+                   " (each rate of --request-rates is one run with its own result file)"};
+    }
+  }
+  if (!b.slo.empty() && std::isinf(b.request_rates.front())) {
+    return error{"'troupe bench sweep --slo' starts at the first of --request-rates: not inf"};
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+// Cross-flag rules of benchmark_serving's ramp-up, and of the sweep.
 status check_bench(command_line& c) {
+  if (auto ok = check_sweep(c); !ok) return ok;
   const bench_options& b = c.bench;
   bool has_start = b.ramp_up_start_rps.has_value(), has_end = b.ramp_up_end_rps.has_value();
   if (b.ramp_up_strategy.empty()) {

@@ -34,6 +34,16 @@ status tokenize_positional(command_line& c, std::string_view arg) {
   return ok_status();
 }
 
+// `troupe bench sweep [flags]`: the one positional bench takes.
+status bench_positional(command_line& c, std::string_view arg) {
+  if (arg != "sweep" || c.bench.sweep || !c.given_flags.empty()) {
+    return error{"unexpected argument '" + std::string(arg) +
+                 "' for 'troupe bench' (only 'troupe bench sweep [flags]' takes one)"};
+  }
+  c.bench.sweep = true;
+  return ok_status();
+}
+
 status generate_finish(command_line& c) {
   bool has_text = c.was_given("prompt");
   bool has_ids = c.generate.prompt_ids.has_value();
@@ -72,11 +82,8 @@ std::vector<command_spec> build_commands() {
   commands.push_back({"tokenize", "encode texts to token ids (or decode ids with --decode)",
                       "troupe tokenize --tokenizer PATH [--decode] [TEXT|IDS ...]",
                       tokenize_flag_specs(), tokenize_positional, tokenize_finish});
-  commands.push_back({"bench",
-                      "load-test a server (vLLM benchmark_serving flags)",
-                      "troupe bench [flags]",
-                      bench_flag_specs(),
-                      {},
+  commands.push_back({"bench", "load-test a server (vLLM benchmark_serving flags)",
+                      "troupe bench [sweep] [flags]", bench_flag_specs(), bench_positional,
                       check_bench});
   return commands;
 }

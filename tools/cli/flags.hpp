@@ -7,6 +7,7 @@
 //   troupe generate --prompt TEXT [...]            -> command_line::generate (+ engine)
 //   troupe tokenize [--decode] [TEXT|IDS ...]      -> command_line::tokenize
 //   troupe bench --backend vllm [...]              -> command_line::bench
+//   troupe bench sweep --request-rates 1,2,4 [...] -> command_line::bench (sweep = true)
 //   troupe version | help | -h | --help | CMD --help
 //
 // Flag syntax (all subcommands): `--flag value`, `--flag=value`; `_` and `-` are interchangeable
@@ -102,6 +103,14 @@ struct bench_options {
   std::vector<std::pair<std::string, std::string>> metadata;  // --metadata KEY=VALUE
   std::string label;
   bool disable_tqdm = false;
+  // `troupe bench sweep` (docs/bench.md): one run per rate, or the SLO search.
+  bool sweep = false;  // the positional argument "sweep"
+  // --request-rates 1,2,4,inf | 1:16:x2 | 1:8:1
+  std::vector<double> request_rates;
+  std::vector<std::pair<std::string, double>> slo;  // --slo ttft:500,tpot:50 (ms)
+  double slo_percentile = 99.0;
+  double slo_tolerance = 0.05;  // relative width of the final bracket
+  int32_t slo_max_probes = 12;
 };
 
 struct command_line {
