@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "runtime/formats/dequant_kquants.hpp"
 #include "runtime/formats/ggml_types.hpp"
 #include "runtime/formats/gguf.hpp"
 #include "runtime/formats/half.hpp"
@@ -75,6 +76,11 @@ bool can_dequantize(uint32_t type) {
     case ggml_type::q8_0:
     case ggml_type::q4_0:
     case ggml_type::q4_1:
+    case ggml_type::q5_0:
+    case ggml_type::q5_1:
+    case ggml_type::q4_k:
+    case ggml_type::q5_k:
+    case ggml_type::q6_k:
       return true;
     default:
       return false;
@@ -113,6 +119,21 @@ status dequantize(uint32_t type, std::span<const uint8_t> data, std::span<float>
       break;
     case ggml_type::q4_1:
       dequant_q4_1(data.data(), out.data(), n / qk);
+      break;
+    case ggml_type::q5_0:
+      detail::dequant_q5_0(data.data(), out.data(), n / qk);
+      break;
+    case ggml_type::q5_1:
+      detail::dequant_q5_1(data.data(), out.data(), n / qk);
+      break;
+    case ggml_type::q4_k:
+      detail::dequant_q4_k(data.data(), out.data(), n / detail::qk_k);
+      break;
+    case ggml_type::q5_k:
+      detail::dequant_q5_k(data.data(), out.data(), n / detail::qk_k);
+      break;
+    case ggml_type::q6_k:
+      detail::dequant_q6_k(data.data(), out.data(), n / detail::qk_k);
       break;
     default:
       break;  // excluded by can_dequantize above

@@ -91,12 +91,14 @@ TEST(dequant, plain_types) {
 }
 
 TEST(dequant, unsupported_type_names_type_and_tensor) {
-  std::vector<uint8_t> bytes(210);
+  std::vector<uint8_t> bytes(84);
   std::vector<float> out(256);
-  status s = dequantize(type_id(ggml_type::q6_k), bytes, out, "blk.0.ffn_down.weight");
+  status s = dequantize(type_id(ggml_type::q2_k), bytes, out, "blk.0.ffn_down.weight");
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.message(), "unsupported tensor type Q6_K (14) for 'blk.0.ffn_down.weight'");
-  EXPECT_FALSE(can_dequantize(type_id(ggml_type::q5_0)));
+  EXPECT_EQ(s.message(), "unsupported tensor type Q2_K (10) for 'blk.0.ffn_down.weight'");
+  EXPECT_TRUE(can_dequantize(type_id(ggml_type::q5_0)));
+  EXPECT_TRUE(can_dequantize(type_id(ggml_type::q6_k)));
+  EXPECT_FALSE(can_dequantize(type_id(ggml_type::q8_1)));
   EXPECT_FALSE(can_dequantize(12345));
 }
 

@@ -174,16 +174,16 @@ TEST(gguf, tensors_of_every_supported_type_round_trip) {
 TEST(gguf, unsupported_tensor_type_opens_but_does_not_dequantize) {
   gguf_writer w;
   ASSERT_TRUE(
-      w.add_raw_tensor("blk.0.ffn_down.weight", {256, 2}, 14, std::vector<uint8_t>(420)).ok());
-  temp_file f("q6k.gguf");
+      w.add_raw_tensor("blk.0.ffn_down.weight", {256, 2}, 10, std::vector<uint8_t>(168)).ok());
+  temp_file f("q2k.gguf");
   std::shared_ptr<const gguf_file> file = open_ok(w, f);
   ASSERT_TRUE(file);
   const gguf_tensor_info& t = file->tensors()[0];
-  EXPECT_EQ(t.num_bytes, 420u);
-  EXPECT_EQ(file->tensor_data(t).size(), 420u);
+  EXPECT_EQ(t.num_bytes, 168u);
+  EXPECT_EQ(file->tensor_data(t).size(), 168u);
   result<std::vector<float>> got = file->dequantize(t);
   ASSERT_FALSE(got.ok());
-  EXPECT_EQ(got.message(), "unsupported tensor type Q6_K (14) for 'blk.0.ffn_down.weight'");
+  EXPECT_EQ(got.message(), "unsupported tensor type Q2_K (10) for 'blk.0.ffn_down.weight'");
 }
 
 TEST(gguf, version_2_and_custom_alignment) {

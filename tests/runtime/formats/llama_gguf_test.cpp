@@ -248,15 +248,16 @@ TEST(llama_gguf, unsupported_tensor_type_is_named) {
   model.hidden = 32;
   model.skip = {"blk.0.attn_q.weight"};
   gguf_writer w = model.build();
-  // Q5_0: 32 weights in 22 bytes; shape [32, 32] is 32 blocks.
-  ASSERT_TRUE(w.add_raw_tensor("blk.0.attn_q.weight", {32, 32}, 6, std::vector<uint8_t>(704)).ok());
-  temp_file f("q5.gguf");
+  // Q8_1 (an activation type troupe does not load): 32 weights in 36 bytes; [32, 32] is 32 blocks.
+  ASSERT_TRUE(
+      w.add_raw_tensor("blk.0.attn_q.weight", {32, 32}, 9, std::vector<uint8_t>(1152)).ok());
+  temp_file f("q8_1.gguf");
   f.write(w.to_bytes());
   result<std::shared_ptr<const gguf_file>> file = gguf_file::open(f.path());
   ASSERT_TRUE(file.ok()) << file.message();
   result<llama_weights> weights = load_llama_gguf(**file);
   ASSERT_FALSE(weights.ok());
-  EXPECT_NE(weights.message().find("unsupported tensor type Q5_0 (6) for 'blk.0.attn_q.weight'"),
+  EXPECT_NE(weights.message().find("unsupported tensor type Q8_1 (9) for 'blk.0.attn_q.weight'"),
             std::string::npos)
       << weights.message();
 }
