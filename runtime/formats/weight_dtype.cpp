@@ -1,0 +1,59 @@
+#include "runtime/formats/weight_dtype.hpp"
+
+#include <string>
+
+#include "runtime/formats/half.hpp"
+
+namespace troupe::runtime {
+
+result<weight_dtype> parse_weight_dtype(std::string_view name) {
+  if (name == "auto") return weight_dtype::as_stored;
+  if (name == "float32" || name == "float") return weight_dtype::float32;
+  if (name == "bfloat16") return weight_dtype::bfloat16;
+  if (name == "float16" || name == "half") return weight_dtype::float16;
+  return error{"unknown dtype '" + std::string(name) +
+               "' (expected auto, float32, float, bfloat16, float16 or half)"};
+}
+
+const char* weight_dtype_name(weight_dtype dtype) {
+  switch (dtype) {
+    case weight_dtype::float32:
+      return "float32";
+    case weight_dtype::bfloat16:
+      return "bfloat16";
+    case weight_dtype::float16:
+      return "float16";
+    default:
+      return "auto";
+  }
+}
+
+bool rounds_weights(weight_dtype dtype) {
+  return dtype == weight_dtype::bfloat16 || dtype == weight_dtype::float16;
+}
+
+void round_to_dtype(std::span<float> values, weight_dtype dtype) {
+  if (dtype == weight_dtype::bfloat16) {
+    for (float& v : values)
+      v = bf16_to_f32(f32_to_bf16(v));
+  } else if (dtype == weight_dtype::float16) {
+    for (float& v : values)
+      v = f16_to_f32(f32_to_f16(v));
+  }
+}
+
+void round_weights(llama_weights& weights, weight_dtype dtype) {
+  if (!rounds_weights(dtype)) return;
+  round_to_dtype(weights.token_embedding, dtype);
+  round_to_dtype(weights.output_norm, dtype);
+  round_to_dtype(weights.output, dtype);
+  for (llama_layer_weights& layer : weights.layers) {
+    for (std::vector<float>* tensor :
+         {&layer.attn_norm, &layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.bq, &layer.bk,
+          &layer.bv, &layer.ffn_norm, &layer.w_gate, &layer.w_up, &layer.w_down}) {
+      round_to_dtype(*tensor, dtype);
+    }
+  }
+}
+
+}  // namespace troupe::runtime
