@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -16,6 +17,7 @@
 #include <caf/send.hpp>
 
 #include "actors/batcher.hpp"
+#include "actors/choice_sink.hpp"
 #include "actors/engine_counters.hpp"
 #include "actors/executor.hpp"
 #include "actors/kv_allocator_actor.hpp"
@@ -24,22 +26,39 @@
 namespace troupe::actors {
 namespace {
 
-// The request actors alive, by engine id: engine::abort finds its target here, the engine's
-// destructor stops them all. Each actor removes itself when it terminates.
+// The request actors alive, by engine id: engine::abort finds its targets here, the engine's
+// destructor stops them all. Each actor removes itself when it terminates. The n choices of an
+// n > 1 request have the ids first .. first + n - 1, and engine::abort(first) stops them all.
 class live_requests {
  public:
   void add(uint64_t id, request_actor handle) {
     std::lock_guard lock{mutex_};
     actors_.emplace(id, std::move(handle));
   }
+  // requires: before the choices are added; n >= 2.
+  void add_group(uint64_t first, int32_t n) {
+    std::lock_guard lock{mutex_};
+    groups_[first] = {n, n};
+  }
   void remove(uint64_t id) {
     std::lock_guard lock{mutex_};
     actors_.erase(id);
+    auto it = groups_.upper_bound(id);
+    if (it == groups_.begin()) return;
+    --it;  // the group starting at or before id
+    auto& [n, num_live] = it->second;
+    if (id < it->first + static_cast<uint64_t>(n) && --num_live == 0) groups_.erase(it);
   }
-  request_actor find(uint64_t id) const {
+  // The request `id`, or every live choice of the n > 1 request that `id` names.
+  std::vector<request_actor> find(uint64_t id) const {
     std::lock_guard lock{mutex_};
-    auto it = actors_.find(id);
-    return it == actors_.end() ? request_actor{} : it->second;
+    auto group = groups_.find(id);
+    const int32_t n = group == groups_.end() ? 1 : group->second.first;
+    std::vector<request_actor> handles;
+    for (uint64_t i = id; i < id + static_cast<uint64_t>(n); ++i) {
+      if (auto it = actors_.find(i); it != actors_.end()) handles.push_back(it->second);
+    }
+    return handles;
   }
   std::vector<request_actor> all() const {
     std::lock_guard lock{mutex_};
@@ -56,7 +75,14 @@ class live_requests {
  private:
   mutable std::mutex mutex_;
   std::unordered_map<uint64_t, request_actor> actors_;
+  std::map<uint64_t, std::pair<int32_t, int32_t>> groups_;  // first id -> {n, choices alive}
 };
+
+// Stops a request (all its choices). Thread-safe; the actors may be gone already.
+void stop_request(const live_requests& live, uint64_t id) {
+  for (auto& handle : live.find(id))
+    caf::anon_send(handle, stop_generation{id});
+}
 
 // Engine limits after reconciling the configuration with the model and the KV cache.
 struct engine_limits {
@@ -122,10 +148,11 @@ class engine_impl final : public engine {
     allocator_ =
         spawn_kv_allocator(system_, runner->num_kv_blocks(), runner->block_size(), counters_);
     const int32_t vocab_size = std::min(runner->vocab_size(), tokenizer_->vocab_size());
+    const int32_t block_size = runner->block_size();
     executor_ = spawn_executor(system_, std::move(runner));
     batcher_options options;
     options.scheduler = {config.max_num_seqs, limits.max_num_batched_tokens,
-                         config.enable_chunked_prefill, limits.max_model_len};
+                         config.enable_chunked_prefill, limits.max_model_len, block_size};
     options.max_waiting_requests = config.max_waiting_requests;
     options.debug_log = spdlog::should_log(spdlog::level::debug);
     batcher_ = spawn_batcher(system_, options, allocator_, executor_, counters_);
@@ -154,17 +181,30 @@ class engine_impl final : public engine {
   }
 
   uint64_t submit(generation_request request, std::shared_ptr<generation_sink> sink) override {
-    const uint64_t id = next_id_.fetch_add(1);
-    auto handle = spawn_request_actor(system_, context_, id, std::move(request), std::move(sink));
-    live_->add(id, handle);
-    // Runs at once if the actor has already terminated, so the entry never outlives it.
-    handle->attach_functor([live = live_, id] { live->remove(id); });
+    const int32_t n = std::max(1, request.n);
+    const uint64_t id = next_id_.fetch_add(static_cast<uint64_t>(n));
+    if (n == 1) {
+      spawn_choice(id, std::move(request), std::move(sink), 0);
+      return id;
+    }
+    // vLLM v1's parallel sampling: n requests, choice i seeded with seed + i, here sharing the
+    // prompt's KV blocks (group id = the first choice's id).
+    live_->add_group(id, n);
+    auto fan_in = std::make_shared<choice_fan_in>(std::move(sink), n,
+                                                  [live = std::weak_ptr<live_requests>(live_), id] {
+                                                    if (auto l = live.lock()) stop_request(*l, id);
+                                                  });
+    for (int32_t i = 0; i < n; ++i) {
+      generation_request choice = request;
+      choice.n = 1;
+      choice.sampling.seed = request.sampling.seed + static_cast<uint64_t>(i);
+      spawn_choice(id + static_cast<uint64_t>(i), std::move(choice),
+                   std::make_shared<choice_sink>(fan_in, i), id);
+    }
     return id;
   }
 
-  void abort(uint64_t id) override {
-    if (auto handle = live_->find(id)) caf::anon_send(handle, stop_generation{id});
-  }
+  void abort(uint64_t id) override { stop_request(*live_, id); }
 
   const model_info& info() const override { return info_; }
   const runtime::tokenizer& tokenizer() const override { return *tokenizer_; }
@@ -176,6 +216,15 @@ class engine_impl final : public engine {
   }
 
  private:
+  void spawn_choice(uint64_t id, generation_request request, std::shared_ptr<generation_sink> sink,
+                    uint64_t group_id) {
+    auto handle =
+        spawn_request_actor(system_, context_, id, std::move(request), std::move(sink), group_id);
+    live_->add(id, handle);
+    // Runs at once if the actor has already terminated, so the entry never outlives it.
+    handle->attach_functor([live = live_, id] { live->remove(id); });
+  }
+
   std::shared_ptr<live_requests> live_ = std::make_shared<live_requests>();
   std::shared_ptr<engine_counters> counters_ = std::make_shared<engine_counters>();
   caf::actor_system_config cfg_;

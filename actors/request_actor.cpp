@@ -29,10 +29,12 @@ std::string too_long_message(int32_t max_model_len, int32_t num_prompt, int32_t 
 class request_actor_impl : public request_actor::base {
  public:
   request_actor_impl(caf::actor_config& cfg, std::shared_ptr<const request_context> context,
-                     uint64_t id, generation_request request, std::shared_ptr<generation_sink> sink)
+                     uint64_t id, generation_request request, std::shared_ptr<generation_sink> sink,
+                     uint64_t group_id)
       : request_actor::base(cfg),
         context_(std::move(context)),
         id_(id),
+        group_id_(group_id),
         request_(std::move(request)),
         sink_(std::move(sink)),
         detokenizer_(context_->tokenizer, request_.skip_special_tokens),
@@ -85,6 +87,7 @@ class request_actor_impl : public request_actor::base {
     spec.stop_token_ids = context_->eog_token_ids;
     spec.request_stop_token_ids = request_.stop_token_ids;
     spec.ignore_eos = request_.ignore_eos;
+    spec.group_id = group_id_;
     spec.return_logprobs = request_.logprobs >= 0;
     spec.sampling = request_.sampling;
     spec.sampling.num_top_logprobs = std::max(request_.logprobs, 0);
@@ -199,6 +202,7 @@ class request_actor_impl : public request_actor::base {
 
   std::shared_ptr<const request_context> context_;
   uint64_t id_;
+  uint64_t group_id_;
   generation_request request_;
   std::shared_ptr<generation_sink> sink_;
   runtime::incremental_detokenizer detokenizer_;
@@ -213,10 +217,10 @@ class request_actor_impl : public request_actor::base {
 
 request_actor spawn_request_actor(caf::actor_system& system,
                                   std::shared_ptr<const request_context> context, uint64_t id,
-                                  generation_request request,
-                                  std::shared_ptr<generation_sink> sink) {
+                                  generation_request request, std::shared_ptr<generation_sink> sink,
+                                  uint64_t group_id) {
   return system.spawn<request_actor_impl>(std::move(context), id, std::move(request),
-                                          std::move(sink));
+                                          std::move(sink), group_id);
 }
 
 }  // namespace troupe::actors

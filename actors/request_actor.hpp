@@ -29,10 +29,12 @@ struct request_context {
 };
 
 // `sink` receives every event; the last has finished set. If the actor is killed first (engine
-// shutdown), the sink gets a final 503 error event.
+// shutdown), the sink gets a final 503 error event. A choice of an n > 1 request passes the id of
+// its first choice as `group_id` (runtime::request_spec::group_id: the choices share their
+// prompt's KV blocks); 0 otherwise.
 request_actor spawn_request_actor(caf::actor_system& system,
                                   std::shared_ptr<const request_context> context, uint64_t id,
-                                  generation_request request,
-                                  std::shared_ptr<generation_sink> sink);
+                                  generation_request request, std::shared_ptr<generation_sink> sink,
+                                  uint64_t group_id = 0);
 
 }  // namespace troupe::actors
