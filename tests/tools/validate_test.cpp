@@ -52,12 +52,13 @@ TEST(validate, dtypes) {
             "--kv-cache-dtype fp8 is not supported yet: the KV cache uses the model dtype; run "
             "with --kv-cache-dtype auto");
   c = {};
-  c.dtype = "bfloat16";
+  for (const char* ok : {"auto", "float32", "float", "bfloat16", "float16", "half"}) {
+    c.dtype = ok;
+    EXPECT_TRUE(validate_for_cpu(c).ok()) << ok;
+  }
+  c.dtype = "fp8";
   EXPECT_EQ(failure(c),
-            "--dtype bfloat16 is not supported on CPU: troupe computes in float32; run with "
-            "--dtype auto or --dtype float32");
-  c.dtype = "float32";
-  EXPECT_TRUE(validate_for_cpu(c).ok());
+            "unknown dtype 'fp8' (expected auto, float32, float, bfloat16, float16 or half)");
 }
 
 TEST(validate, block_size_power_of_two) {

@@ -33,7 +33,8 @@ struct serve_options {
   std::string tokenizer;         // tokenizer path; empty = the model's own
   std::string chat_template;     // path to a Jinja template file; empty = the model's own
   std::optional<int64_t> seed;
-  bool trust_remote_code = false;  // accepted for vLLM compatibility; has no effect
+  bool trust_remote_code = false;          // accepted for vLLM compatibility; has no effect
+  std::string generation_config = "auto";  // --generation-config auto | vllm | DIR
 };
 
 struct generate_options {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <mutex>
 #include <random>
+#include <string>
 
 #include "actors/engine.hpp"
 #include "tools/cli/model_loading.hpp"
@@ -48,6 +49,22 @@ class collecting_sink : public actors::generation_sink {
 actors::generation_request make_request(const generate_options& options) {
   actors::generation_request request;
   request.request_id = "generate-0";
+// --generation-config defaults for what the command line leaves unset (vLLM: a request's own
+// value wins); its eos_token_id list joins stop_token_ids unless --ignore-eos.
+void apply_sampling_defaults(const command_line& cl, const runtime::sampling_defaults& d,
+                             actors::generation_request& request) {
+  if (d.temperature && !cl.was_given("temperature")) request.sampling.temperature = *d.temperature;
+  if (d.top_p && !cl.was_given("top-p")) request.sampling.top_p = *d.top_p;
+  if (d.top_k && !cl.was_given("top-k")) request.sampling.top_k = *d.top_k;
+  if (d.min_p) request.sampling.min_p = *d.min_p;
+  if (d.repetition_penalty) request.sampling.repetition_penalty = *d.repetition_penalty;
+  if (d.max_tokens && !cl.was_given("max-tokens")) request.max_tokens = *d.max_tokens;
+  if (!request.ignore_eos) {
+    request.stop_token_ids.insert(request.stop_token_ids.end(), d.eos_token_ids.begin(),
+                                  d.eos_token_ids.end());
+  }
+}
+
   if (options.prompt_ids) {
     request.prompt_token_ids = *options.prompt_ids;
   } else {
@@ -90,7 +107,7 @@ int run_generate(const command_line& cl) {
     return 1;
   }
   auto sink = std::make_shared<collecting_sink>();
-  started->engine->submit(make_request(cl.generate), sink);
+  started->engine->submit(request, sink);
   const actors::generation_event& last = sink->wait();
   if (last.error) {
     std::fprintf(stderr, "troupe generate: %s\n", last.error->c_str());
@@ -105,3 +122,10 @@ int run_generate(const command_line& cl) {
 }
 
 }  // namespace troupe::cli
+  auto defaults = load_sampling_defaults(cl);
+  if (!defaults) {
+    std::fprintf(stderr, "troupe generate: %s\n", defaults.message().c_str());
+    return 1;
+  }
+  actors::generation_request request = make_request(cl.generate);
+  apply_sampling_defaults(cl, *defaults, request);

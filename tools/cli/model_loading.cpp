@@ -7,11 +7,14 @@
 #include <filesystem>
 
 #include "runtime/default_model.hpp"
+#include "runtime/formats/generation_config.hpp"
 #include "runtime/formats/gguf.hpp"
 #include "runtime/formats/hf_model.hpp"
 #include "runtime/formats/llama_gguf.hpp"
+#include "runtime/formats/weight_dtype.hpp"
 #include "runtime/model/cpu_runner.hpp"
 #include "runtime/model/kv_cache.hpp"
+#include "runtime/tokenizer/sentencepiece.hpp"
 #include "tools/cli/validate.hpp"
 
 namespace troupe::cli {
@@ -47,12 +50,16 @@ int32_t kv_blocks_for(const runtime::engine_config& config, const runtime::llama
   return static_cast<int32_t>(std::min<int64_t>(budget / per_block, INT32_MAX));
 }
 
-// The tokenizer of a Hugging Face directory (tokenizer.json, tokenizer_config.json).
+// The tokenizer of a Hugging Face directory: tokenizer.json (preferred, as transformers'
+// AutoTokenizer) or tokenizer.model, with tokenizer_config.json.
 result<std::shared_ptr<const runtime::tokenizer>> hf_dir_tokenizer(const std::string& dir) {
-  if (!std::filesystem::exists(std::filesystem::path(dir) / "tokenizer.json")) {
-    return error{dir + ": no tokenizer.json; pass a tokenizer with --tokenizer PATH"};
+  const std::filesystem::path d(dir);
+  if (!std::filesystem::exists(d / "tokenizer.json") &&
+      !std::filesystem::exists(d / "tokenizer.model")) {
+    return error{dir +
+                 ": no tokenizer.json or tokenizer.model; pass a tokenizer with --tokenizer PATH"};
   }
-  auto tokenizer = runtime::load_hf_tokenizer(dir);
+  auto tokenizer = runtime::load_tokenizer_dir(dir);
   if (!tokenizer) return error{dir + ": " + tokenizer.message()};
   return tokenizer;
 }
@@ -137,6 +144,20 @@ result<started_engine> start_engine_from_flags(const command_line& cl) {
   if (!config) return config.err();
   if (config->served_model_name.empty()) config->served_model_name = model->served_name;
   auto engine = actors::start_engine(*config, model->tokenizer, std::move(model->runner),
+result<runtime::sampling_defaults> load_sampling_defaults(const command_line& cl) {
+  auto defaults =
+      runtime::load_generation_config(cl.serve.generation_config, resolve_model_path(cl.engine));
+  if (!defaults) return error{"--generation-config: " + defaults.message()};
+  const std::string overrides = runtime::describe_sampling_defaults(*defaults);
+  if (overrides != "{}") {
+    spdlog::info(
+        "Default sampling parameters have been overridden by the model's Hugging Face "
+        "generation config recommended from the model creator: {}",
+        overrides);
+  }
+  return defaults;
+}
+
                                      model->max_model_len);
   if (!engine) return engine.err();
   return started_engine{std::move(*config), std::move(*engine)};
@@ -144,8 +165,14 @@ result<started_engine> start_engine_from_flags(const command_line& cl) {
 
 result<std::shared_ptr<const runtime::tokenizer>> load_tokenizer(const std::string& path) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec) ||
-      std::filesystem::path(path).filename() == "tokenizer.json") {
+  const auto file_name = std::filesystem::path(path).filename();
+  if (file_name == "tokenizer.model" && !std::filesystem::is_directory(path, ec)) {
+    const std::string dir = std::filesystem::path(path).parent_path().string();
+    auto tokenizer = runtime::load_sentencepiece_tokenizer(dir.empty() ? "." : dir);
+    if (!tokenizer) return error{path + ": " + tokenizer.message()};
+    return tokenizer;
+  }
+  if (std::filesystem::is_directory(path, ec) || file_name == "tokenizer.json") {
     return hf_dir_tokenizer(std::filesystem::is_directory(path, ec)
                                 ? path
                                 : std::filesystem::path(path).parent_path().string());
@@ -174,10 +201,19 @@ result<loaded_model> load_model(const runtime::engine_config& config) {
   return load_model_with(config, nullptr);
 }
 
+  auto dtype = runtime::parse_weight_dtype(config.dtype);
+  if (!dtype) return error{"--dtype: " + dtype.message()};
 namespace {
 
 result<loaded_model> load_model_with(const runtime::engine_config& config,
                                      std::shared_ptr<const runtime::tokenizer> tokenizer) {
+  if (runtime::rounds_weights(*dtype)) {
+    runtime::round_weights(parts->weights, *dtype);
+    spdlog::info(
+        "dtype {}: weights rounded to {} at load; activations, KV cache and accumulation stay "
+        "float32 on the CPU backend",
+        runtime::weight_dtype_name(*dtype), runtime::weight_dtype_name(*dtype));
+  }
   auto start = clock::now();
   loaded_model model;
   model.path = resolve_model_path(config);

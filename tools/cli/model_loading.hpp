@@ -9,6 +9,7 @@
 #include "runtime/engine_config.hpp"
 #include "runtime/model_runner.hpp"
 #include "runtime/result.hpp"
+#include "runtime/sampling_defaults.hpp"
 #include "runtime/tokenizer/tokenizer.hpp"
 #include "tools/cli/flags.hpp"
 
@@ -56,8 +57,12 @@ struct started_engine {
 // actors::start_engine. The error is a message for the user.
 result<started_engine> start_engine_from_flags(const command_line& cl);
 
-// Loads only the tokenizer: of a GGUF file, or tokenizer.json (a directory holding it, or the
-// file itself).
+// The sampling defaults `--generation-config` (auto | vllm | DIR) gives for the model of `cl`
+// (runtime/formats/generation_config.hpp); logs vLLM's info line when they override anything.
+result<runtime::sampling_defaults> load_sampling_defaults(const command_line& cl);
+
+// Loads only the tokenizer: of a GGUF file, a directory (tokenizer.json, else tokenizer.model),
+// or the tokenizer.json / tokenizer.model file itself.
 result<std::shared_ptr<const runtime::tokenizer>> load_tokenizer(const std::string& path);
 
 }  // namespace troupe::cli

@@ -49,6 +49,10 @@ std::vector<flag_spec> model_flags() {
                 FIELD(serve.trust_remote_code)),
       int_flag("seed", "N", "seeds requests that send none, in arrival order; none = random",
                FIELD(serve.seed), std::numeric_limits<int64_t>::min(), int64_max),
+      string_flag("generation-config", "auto|vllm|DIR",
+                  "sampling defaults: auto = the model's generation_config.json, vllm = none, "
+                  "DIR = DIR/generation_config.json",
+                  FIELD(serve.generation_config)),
       string_flag("chat-template", "PATH",
                   "Jinja chat template file (rejected until chat completions exist)",
                   FIELD(serve.chat_template)),
@@ -145,9 +149,9 @@ std::vector<flag_spec> generate_flag_specs() {
                 FIELD(generate.ignore_eos)),
       bool_flag("json", "print one JSON object (ids, text, timings)", FIELD(generate.json)),
   };
-  const char* engine_names[] = {"max-model-len",           "threads",    "kv-cache-memory",
-                                "num-gpu-blocks-override", "block-size", "max-num-seqs",
-                                "max-num-batched-tokens"};
+  const char* engine_names[] = {"max-model-len",           "threads",           "kv-cache-memory",
+                                "num-gpu-blocks-override", "block-size",        "max-num-seqs",
+                                "max-num-batched-tokens",  "generation-config", "dtype"};
   for (auto& flag : serve_flag_specs()) {
     if (std::find(std::begin(engine_names), std::end(engine_names), flag.name) !=
         std::end(engine_names)) {

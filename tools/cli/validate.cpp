@@ -6,6 +6,8 @@
 #include <fstream>
 #include <string>
 
+#include "runtime/formats/weight_dtype.hpp"
+
 namespace troupe::cli {
 namespace {
 
@@ -31,11 +33,10 @@ status kv_cache_dtype(const engine_config& c) {
                "--kv-cache-dtype auto"};
 }
 
+// Every vLLM dtype runs: bfloat16/float16 round the weights at load (runtime/formats/weight_dtype).
 status dtype(const engine_config& c) {
-  if (c.dtype == "auto" || c.dtype == "float32" || c.dtype == "float") return ok_status();
-  return error{"--dtype " + c.dtype +
-               " is not supported on CPU: troupe computes in float32; run with --dtype auto "
-               "or --dtype float32"};
+  if (auto parsed = runtime::parse_weight_dtype(c.dtype); !parsed) return parsed.err();
+  return ok_status();
 }
 
 status block_size(const engine_config& c) {

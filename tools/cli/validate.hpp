@@ -8,7 +8,7 @@
 namespace troupe::cli {
 
 // The engine settings a CPU engine can run with, checked in this order:
-//   tensor_parallel_size == 1, prefix caching off, kv_cache_dtype "auto", dtype auto/float(32),
+//   tensor_parallel_size == 1, prefix caching off, kv_cache_dtype "auto", dtype one of vLLM's,
 //   block_size a power of two in [1, 256], max_num_seqs >= 1, max_num_batched_tokens >= 1,
 //   gpu_memory_utilization in (0, 1], and without chunked prefill
 //   max_num_batched_tokens >= max_model_len (as vLLM).

@@ -1,0 +1,123 @@
+// The model-loading options of issue 3 as a user runs them: --dtype bfloat16/float16 on a float32
+// checkpoint generates what the checkpoint cast to that dtype generates (the weights are equal:
+// tests/runtime/formats/weight_dtype_test.cpp); --generation-config auto|vllm|DIR; tokenizer.model
+// directories through `tokenize`.
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "runtime/formats/hf_make_model.hpp"
+#include "tests/support/testdata.hpp"
+#include "tools/cli/subcommands.hpp"
+
+namespace troupe::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+command_line parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "troupe");
+  auto cl = parse_command_line(static_cast<int>(args.size()), args.data());
+  EXPECT_TRUE(cl) << cl.message();
+  return *cl;
+}
+
+std::pair<int, std::string> run_with_stdin(const std::string& input, int (*fn)(const command_line&),
+                                           const command_line& cl) {
+  std::istringstream in(input);
+  std::streambuf* saved = std::cin.rdbuf(in.rdbuf());
+  ::testing::internal::CaptureStdout();
+  const int rc = fn(cl);
+  std::string out = ::testing::internal::GetCapturedStdout();
+  std::cin.rdbuf(saved);
+  return {rc, out};
+}
+
+class model_options : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / "troupe_model_options_test";
+    fs::remove_all(root_);
+    runtime::tiny_model_spec spec;
+    spec.seed = 11;
+    spec.vocab_size = 640;  // holds the 600-piece SentencePiece test tokenizer
+    ASSERT_TRUE(runtime::write_tiny_model(spec, (root_ / "f32").string()).ok());
+    spec.dtype = runtime::safetensors_dtype::bf16;
+    ASSERT_TRUE(runtime::write_tiny_model(spec, (root_ / "bf16").string()).ok());
+    spec.dtype = runtime::safetensors_dtype::f16;
+    ASSERT_TRUE(runtime::write_tiny_model(spec, (root_ / "f16").string()).ok());
+    const std::string tok = testing::repo_testdata("tokenizer/sentencepiece/legacy");
+    for (const char* dir : {"f32", "bf16", "f16"}) {
+      for (const char* file : {"tokenizer.model", "tokenizer_config.json"})
+        fs::copy_file(fs::path(tok) / file, root_ / dir / file);
+    }
+    std::ofstream(root_ / "f32" / "generation_config.json") << R"({"max_new_tokens": 3})";
+    fs::create_directories(root_ / "other");
+    std::ofstream(root_ / "other" / "generation_config.json") << R"({"max_new_tokens": 5})";
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+
+  // `troupe generate --json` on `model`: its token_ids, "a,b,c,".
+  static std::string generate(const std::string& model, std::vector<const char*> extra) {
+    const std::string path = (root_ / model).string();
+    std::vector<const char*> args{
+        "generate",    "--model", path.c_str(),   "--prompt-ids",
+        "5,17,300,42", "--json",  "--ignore-eos", "--num-gpu-blocks-override",
+        "16"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto [rc, out] = run_with_stdin("", run_generate, parse(args));
+    EXPECT_EQ(rc, 0) << out;
+    // The JSON result is the last line (log lines may come before it on stdout).
+    const size_t start = out.rfind("\n{");
+    const std::string json = start == std::string::npos ? out : out.substr(start + 1);
+    rapidjson::Document doc;
+    doc.Parse(json.c_str());
+    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("token_ids")) {
+      ADD_FAILURE() << "not a generate --json result: " << out;
+      return "";
+    }
+    std::string ids;
+    for (const auto& id : doc["token_ids"].GetArray())
+      ids += std::to_string(id.GetInt()) + ",";
+    return ids;
+  }
+
+  static inline fs::path root_;
+};
+
+TEST_F(model_options, dtype_rounding_equals_the_cast_checkpoint) {
+  const auto f32 = generate("f32", {"--max-tokens", "6"});
+  const auto bf16 = generate("bf16", {"--max-tokens", "6"});
+  const auto rounded_bf16 = generate("f32", {"--max-tokens", "6", "--dtype", "bfloat16"});
+  const auto rounded_f16 = generate("f32", {"--max-tokens", "6", "--dtype", "half"});
+  const auto f16 = generate("f16", {"--max-tokens", "6"});
+  ASSERT_FALSE(bf16.empty());
+  EXPECT_EQ(rounded_bf16, bf16);
+  EXPECT_EQ(rounded_f16, f16);
+  EXPECT_EQ(f32.size(), bf16.size());
+}
+
+TEST_F(model_options, generation_config_auto_vllm_and_dir) {
+  auto count = [](const std::string& ids) { return std::count(ids.begin(), ids.end(), ','); };
+  EXPECT_EQ(count(generate("f32", {})), 3);  // auto: max_new_tokens 3
+  EXPECT_EQ(count(generate("f32", {"--generation-config", "vllm"})), 16);
+  const std::string other = (root_ / "other").string();
+  EXPECT_EQ(count(generate("f32", {"--generation-config", other.c_str()})), 5);
+  EXPECT_EQ(count(generate("f32", {"--max-tokens", "2"})), 2);  // the flag wins
+}
+
+TEST_F(model_options, tokenize_reads_a_tokenizer_model_directory) {
+  const std::string dir = testing::repo_testdata("tokenizer/sentencepiece/legacy");
+  auto [rc, out] = run_with_stdin("{\"text\": \"Hello world\"}\n", run_tokenize,
+                                  parse({"tokenize", "--tokenizer", dir.c_str()}));
+  EXPECT_EQ(rc, 0);
+  // transformers' LlamaTokenizer (legacy): <s> ▁ H e l l o ▁w o r l d
+  EXPECT_EQ(out, "{\"ids\":[1,280,333,282,290,290,286,280,307,286,285,290,292]}\n");
+}
+
+}  // namespace
+}  // namespace troupe::cli
