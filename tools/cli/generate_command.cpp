@@ -46,9 +46,6 @@ class collecting_sink : public actors::generation_sink {
   std::vector<int32_t> token_ids_;
 };
 
-actors::generation_request make_request(const generate_options& options) {
-  actors::generation_request request;
-  request.request_id = "generate-0";
 // --generation-config defaults for what the command line leaves unset (vLLM: a request's own
 // value wins); its eos_token_id list joins stop_token_ids unless --ignore-eos.
 void apply_sampling_defaults(const command_line& cl, const runtime::sampling_defaults& d,
@@ -65,6 +62,9 @@ void apply_sampling_defaults(const command_line& cl, const runtime::sampling_def
   }
 }
 
+actors::generation_request make_request(const generate_options& options) {
+  actors::generation_request request;
+  request.request_id = "generate-0";
   if (options.prompt_ids) {
     request.prompt_token_ids = *options.prompt_ids;
   } else {
@@ -101,11 +101,18 @@ void print_json(const collecting_sink& sink, const actors::generation_event& las
 }  // namespace
 
 int run_generate(const command_line& cl) {
+  auto defaults = load_sampling_defaults(cl);
+  if (!defaults) {
+    std::fprintf(stderr, "troupe generate: %s\n", defaults.message().c_str());
+    return 1;
+  }
   auto started = start_engine_from_flags(cl);
   if (!started) {
     std::fprintf(stderr, "troupe generate: %s\n", started.message().c_str());
     return 1;
   }
+  actors::generation_request request = make_request(cl.generate);
+  apply_sampling_defaults(cl, *defaults, request);
   auto sink = std::make_shared<collecting_sink>();
   started->engine->submit(request, sink);
   const actors::generation_event& last = sink->wait();
@@ -122,10 +129,3 @@ int run_generate(const command_line& cl) {
 }
 
 }  // namespace troupe::cli
-  auto defaults = load_sampling_defaults(cl);
-  if (!defaults) {
-    std::fprintf(stderr, "troupe generate: %s\n", defaults.message().c_str());
-    return 1;
-  }
-  actors::generation_request request = make_request(cl.generate);
-  apply_sampling_defaults(cl, *defaults, request);

@@ -144,6 +144,11 @@ result<started_engine> start_engine_from_flags(const command_line& cl) {
   if (!config) return config.err();
   if (config->served_model_name.empty()) config->served_model_name = model->served_name;
   auto engine = actors::start_engine(*config, model->tokenizer, std::move(model->runner),
+                                     model->max_model_len);
+  if (!engine) return engine.err();
+  return started_engine{std::move(*config), std::move(*engine)};
+}
+
 result<runtime::sampling_defaults> load_sampling_defaults(const command_line& cl) {
   auto defaults =
       runtime::load_generation_config(cl.serve.generation_config, resolve_model_path(cl.engine));
@@ -156,11 +161,6 @@ result<runtime::sampling_defaults> load_sampling_defaults(const command_line& cl
         overrides);
   }
   return defaults;
-}
-
-                                     model->max_model_len);
-  if (!engine) return engine.err();
-  return started_engine{std::move(*config), std::move(*engine)};
 }
 
 result<std::shared_ptr<const runtime::tokenizer>> load_tokenizer(const std::string& path) {
@@ -201,12 +201,17 @@ result<loaded_model> load_model(const runtime::engine_config& config) {
   return load_model_with(config, nullptr);
 }
 
-  auto dtype = runtime::parse_weight_dtype(config.dtype);
-  if (!dtype) return error{"--dtype: " + dtype.message()};
 namespace {
 
 result<loaded_model> load_model_with(const runtime::engine_config& config,
                                      std::shared_ptr<const runtime::tokenizer> tokenizer) {
+  auto start = clock::now();
+  auto dtype = runtime::parse_weight_dtype(config.dtype);
+  if (!dtype) return error{"--dtype: " + dtype.message()};
+  loaded_model model;
+  model.path = resolve_model_path(config);
+  auto parts = load_parts(model.path, config.num_compute_threads, std::move(tokenizer));
+  if (!parts) return parts.err();
   if (runtime::rounds_weights(*dtype)) {
     runtime::round_weights(parts->weights, *dtype);
     spdlog::info(
@@ -214,11 +219,6 @@ result<loaded_model> load_model_with(const runtime::engine_config& config,
         "float32 on the CPU backend",
         runtime::weight_dtype_name(*dtype), runtime::weight_dtype_name(*dtype));
   }
-  auto start = clock::now();
-  loaded_model model;
-  model.path = resolve_model_path(config);
-  auto parts = load_parts(model.path, config.num_compute_threads, std::move(tokenizer));
-  if (!parts) return parts.err();
   model.tokenizer = std::move(parts->tokenizer);
   auto weights = &parts->weights;
   model.max_model_len = weights->hparams.max_position_embeddings;
