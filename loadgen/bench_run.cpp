@@ -4,6 +4,8 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <deque>
 #include <future>
@@ -138,6 +140,13 @@ class driver_impl : public driver_actor::base {
   size_t num_finished_ = 0;
 };
 
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 }  // namespace
 
 result<bench_outcome> run_benchmark(const bench_plan& plan) {
@@ -147,6 +156,7 @@ result<bench_outcome> run_benchmark(const bench_plan& plan) {
   for (const auto& r : plan.requests) {
     bodies.push_back(request_body(plan.body, r.prompt, r.expected_output_len));
   }
+  const double cpu_before = process_cpu_seconds();
   auto client = http_stream_client::create(plan.endpoint, plan.num_io_threads,
                                            std::chrono::steady_clock::now());
   if (!client) return client.err();
@@ -160,7 +170,9 @@ result<bench_outcome> run_benchmark(const bench_plan& plan) {
     system.spawn<driver_impl, caf::detached>(&plan, std::move(bodies), client->get(), collector);
     future.wait();
   }  // the system waits for both actors before the client (and its io threads) goes away
-  return future.get();
+  bench_outcome out = future.get();
+  out.client_cpu_s = process_cpu_seconds() - cpu_before;
+  return out;
 }
 
 result<stream_outcome> run_single(const http_endpoint& endpoint, const body_options& body,

@@ -31,6 +31,9 @@ struct bench_plan {
 struct bench_outcome {
   std::vector<request_record> records;  // in request order
   double duration_s = 0;                // schedule start to the last finished request
+  // User + system CPU time of this whole process over the run (getrusage): the client's cost,
+  // when the server runs in another process.
+  double client_cpu_s = 0;
 };
 
 // requires: plan.schedule.size() == plan.requests.size(), validate(plan.body) is ok.

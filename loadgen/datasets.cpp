@@ -81,7 +81,8 @@ result<std::vector<sample_request>> sample_random(const tokenizer_ptr& tok, cons
 
 result<std::vector<sample_request>> sample_custom(const tokenizer_ptr& tok, const std::string& path,
                                                   const std::string& text, int64_t num_requests,
-                                                  int32_t output_len) {
+                                                  int32_t output_len,
+                                                  const prompt_transform& apply_template) {
   std::vector<sample_request> out;
   std::istringstream lines(text);
   std::string line;
@@ -97,6 +98,11 @@ result<std::vector<sample_request>> sample_custom(const tokenizer_ptr& tok, cons
       return error{where + ": expected an object with a string \"prompt\" field"};
     }
     std::string prompt(doc["prompt"].GetString(), doc["prompt"].GetStringLength());
+    if (apply_template) {
+      auto rendered = apply_template(prompt);
+      if (!rendered) return error{where + ": chat template: " + rendered.message()};
+      prompt = std::move(*rendered);
+    }
     const int32_t len = tok ? count_tokens(tok, prompt) : 0;
     out.push_back({std::move(prompt), len, output_len});
   }

@@ -11,6 +11,7 @@
 // Every sampler is deterministic for a seed. Errors are values naming the file and line.
 // Thread: pure functions; the tokenizer is immutable and may be shared.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,10 +39,16 @@ struct random_spec {
 result<std::vector<sample_request>> sample_random(const tokenizer_ptr& tok, const random_spec& spec,
                                                   int64_t num_requests, uint64_t seed);
 
-// `text` is the file's content, `path` only names it in errors.
+// Turns a raw prompt into the text sent (a chat template applied to one user message).
+using prompt_transform = std::function<result<std::string>(const std::string& prompt)>;
+
+// `text` is the file's content, `path` only names it in errors. With `apply_template` (as
+// benchmark_serving without --skip-chat-template), each prompt is replaced by its rendering
+// before its tokens are counted; a rendering error names the line.
 result<std::vector<sample_request>> sample_custom(const tokenizer_ptr& tok, const std::string& path,
                                                   const std::string& text, int64_t num_requests,
-                                                  int32_t output_len);
+                                                  int32_t output_len,
+                                                  const prompt_transform& apply_template = {});
 
 // Filtering as benchmark_serving: conversations with fewer than two turns are dropped; without
 // a fixed output length, pairs with prompt or completion under 4 tokens, a prompt over 1024 or

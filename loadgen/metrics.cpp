@@ -52,6 +52,12 @@ double peak_tokens_per_s(const std::vector<request_record>& records) {
 
 }  // namespace
 
+void set_client_cpu(benchmark_metrics& m, double client_cpu_s) {
+  m.client_cpu_s = client_cpu_s;
+  m.client_cpu_us_per_token =
+      m.total_output > 0 ? client_cpu_s * 1e6 / static_cast<double>(m.total_output) : 0.0;
+}
+
 int64_t peak_concurrency(const std::vector<request_record>& records) {
   std::vector<std::pair<double, int>> events;
   for (const auto& r : records) {

@@ -48,7 +48,14 @@ struct benchmark_metrics {
   summary send_lateness_ms;       // start_time - scheduled_time, when not held by concurrency
   summary client_queue_time_ms;   // successful requests
   double achieved_send_rate = 0;  // requests / (last send - first send)
+  // Client CPU (bench_outcome::client_cpu_s, set by the caller; 0 = not measured) per output
+  // token streamed, in microseconds.
+  double client_cpu_s = 0;
+  double client_cpu_us_per_token = 0;
 };
+
+// Sets client_cpu_s and client_cpu_us_per_token (0 without output tokens).
+void set_client_cpu(benchmark_metrics& m, double client_cpu_s);
 
 // Counts tokens of a generated text when the server sent no usage (add_special = false).
 using token_counter = std::function<int32_t(const std::string&)>;

@@ -95,6 +95,23 @@ TEST(custom_dataset, reads_prompts_and_names_the_bad_line) {
   EXPECT_NE(broken.message().find("d.jsonl:3"), std::string::npos) << broken.message();
 }
 
+TEST(custom_dataset, template_applies_before_counting_and_errors_name_the_line) {
+  prompt_transform wrap = [](const std::string& p) -> result<std::string> {
+    if (p == "boom") return error{"raised"};
+    return "u1 " + p + " a1";
+  };
+  auto ok = sample_custom(tok(), "d.jsonl", "{\"prompt\": \"w1 w2\"}\n", 2, 16, wrap);
+  ASSERT_TRUE(ok.ok()) << ok.message();
+  EXPECT_EQ((*ok)[0].prompt, "u1 w1 w2 a1");
+  EXPECT_EQ((*ok)[0].prompt_len, 4);
+  EXPECT_EQ((*ok)[1].prompt, "u1 w1 w2 a1");  // cycled after templating, not templated twice
+  auto bad =
+      sample_custom(tok(), "d.jsonl", "{\"prompt\": \"a\"}\n{\"prompt\": \"boom\"}\n", 2, 16, wrap);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("d.jsonl:2: chat template: raised"), std::string::npos)
+      << bad.message();
+}
+
 std::string conversation(int prompt_words, int reply_words) {
   auto words = [](int n) {
     std::string s;

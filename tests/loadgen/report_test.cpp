@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <cstdio>
 #include <limits>
 
 namespace troupe::loadgen {
@@ -49,6 +50,23 @@ TEST(report, has_benchmark_serving_titles_and_row_layout) {
   EXPECT_NE(text.find("Maximum request concurrency:             8"), std::string::npos);
   EXPECT_EQ(text.find("E2EL"), std::string::npos);  // not selected
   EXPECT_EQ(text.substr(text.size() - 51), std::string(50, '=') + "\n");
+}
+
+TEST(report, client_cpu_rows_when_measured) {
+  const auto run = sample_run();
+  auto m = calculate_metrics(sample_records(), run.duration_s, run.metric_percentiles, {}, {});
+  EXPECT_EQ(format_report(run, m).find("Client CPU"), std::string::npos);
+  set_client_cpu(m, 0.0012);  // 6 output tokens
+  const std::string text = format_report(run, m);
+  char rows[256];
+  std::snprintf(rows, sizeof rows, "%-40s %-10s\n%-40s %-10s\n", "Client CPU time (s):", "0.00",
+                "Client CPU per output token (us):", "200.00");
+  EXPECT_NE(text.find(rows), std::string::npos) << text;
+  rapidjson::Document doc;
+  doc.Parse(result_json(run, m, sample_records(), "20260101-000000", false).c_str());
+  ASSERT_FALSE(doc.HasParseError());
+  EXPECT_DOUBLE_EQ(doc["troupe_client_cpu_us_per_token"].GetDouble(), 200.0);
+  EXPECT_DOUBLE_EQ(doc["troupe_client_cpu_s"].GetDouble(), 0.0012);
 }
 
 TEST(result_json, has_benchmark_serving_keys) {

@@ -15,6 +15,7 @@
 #include "loadgen/report.hpp"
 #include "loadgen/sweep_report.hpp"
 #include "loadgen/sweep_run.hpp"
+#include "tools/cli/bench_chat_template.hpp"
 #include "tools/cli/model_loading.hpp"
 #include "tools/cli/subcommands.hpp"
 
@@ -78,13 +79,21 @@ result<std::vector<sample_request>> load_dataset(const bench_options& o, const t
     return sample_sharegpt(tok, o.dataset_path, *text, o.num_prompts, o.sharegpt_output_len,
                            static_cast<uint64_t>(o.seed));
   }
+  prompt_transform apply_template;
   if (!o.skip_chat_template) {
-    std::fputs(
-        "troupe bench: chat templates are not available yet; custom prompts are sent as "
-        "is (as with --skip-chat-template)\n",
-        stderr);
+    if (!tok) {
+      std::fputs(
+          "troupe bench: no --tokenizer, so no chat template: custom prompts are sent as is "
+          "(as with --skip-chat-template)\n",
+          stderr);
+    } else {
+      auto tpl = user_prompt_template(!o.tokenizer.empty() ? o.tokenizer : o.model);
+      if (!tpl) return error{tpl.message() + " (pass --skip-chat-template to send prompts as is)"};
+      apply_template = std::move(*tpl);
+    }
   }
-  return sample_custom(tok, o.dataset_path, *text, o.num_prompts, o.custom_output_len);
+  return sample_custom(tok, o.dataset_path, *text, o.num_prompts, o.custom_output_len,
+                       apply_template);
 }
 
 result<http_endpoint> make_endpoint(const bench_options& o) {
@@ -250,8 +259,9 @@ int run_bench_requests(const command_line& cl, std::vector<sample_request> reque
       return static_cast<int32_t>(tok->encode(text, false).size());
     };
   }
-  const auto m = calculate_metrics(out->records, std::max(out->duration_s, 1e-9),
-                                   o.metric_percentiles, goodput, count);
+  auto m = calculate_metrics(out->records, std::max(out->duration_s, 1e-9), o.metric_percentiles,
+                             goodput, count);
+  set_client_cpu(m, out->client_cpu_s);
   print_failures(out->records);
   const auto run = describe(o, out->duration_s);
   std::fputs(format_report(run, m).c_str(), stdout);
