@@ -19,8 +19,8 @@ constexpr int32_t block_size = 4;
 // (so a wrong share, or a shared block overwritten, shows). Output i of request r is
 // 1000 * r + i: choices differ from their first output on.
 struct harness {
-  harness(int32_t num_blocks, int32_t max_num_seqs = 16, int32_t budget = 64)
-      : sched(scheduler_config{max_num_seqs, budget, true, 1024, block_size}),
+  harness(int32_t num_blocks, int32_t max_num_seqs = 16, int32_t budget = 64, bool chunked = true)
+      : sched(scheduler_config{max_num_seqs, budget, chunked, 1024, block_size}),
         alloc(num_blocks, block_size),
         kv(static_cast<size_t>(num_blocks * block_size), -1) {}
 
@@ -187,12 +187,14 @@ TEST(ChoiceSharing, PreemptedChoicesReshareFromASibling) {
   EXPECT_LE(h.peak_used, 7);
 }
 
-// Random groups, tight KV, chunked prompts and aborts: no shared block is ever written, every
-// attended position holds the sequence's own token, and every block is free at the end.
+// Random groups, tight KV, chunked or whole prompts and aborts: no shared block is ever written,
+// every attended position holds the sequence's own token, and every block is free at the end.
 TEST(ChoiceSharing, RandomLoadKeepsBlocksConsistent) {
   std::mt19937 rng(7);
-  for (int trial = 0; trial < 30; ++trial) {
-    harness h(12 + static_cast<int32_t>(rng() % 12), 6, 8 + static_cast<int32_t>(rng() % 16));
+  for (int trial = 0; trial < 60; ++trial) {
+    const bool chunked = trial % 2 == 0;  // without chunking a prompt (<= 20) fits one step
+    harness h(12 + static_cast<int32_t>(rng() % 12), 6,
+              (chunked ? 8 : 20) + static_cast<int32_t>(rng() % 16), chunked);
     uint64_t next_id = 1;
     for (int g = 0; g < 5; ++g) {
       const int32_t n = 1 + static_cast<int32_t>(rng() % 4);
