@@ -1,6 +1,7 @@
 #pragma once
-// The OpenAI/vLLM-compatible HTTP front end: POST /v1/completions (JSON or server-sent events),
-// GET /v1/models, GET /health. Talks to the engine only through actors::engine.
+// The OpenAI/vLLM-compatible HTTP front end: POST /v1/completions and /v1/chat/completions
+// (JSON or server-sent events), GET /v1/models, GET /health, /tokenize and /detokenize. Talks to
+// the engine only through actors::engine.
 //
 // Inside (http/server.cpp, http/session.cpp): one Boost.Asio io_context run by num_io_threads
 // threads; an acceptor; one session per connection on its own strand (keep-alive, request size
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "actors/engine.hpp"
+#include "http/chat_prompt.hpp"
 #include "runtime/result.hpp"
 
 namespace troupe::http {
@@ -31,6 +33,9 @@ struct server_options {
   // `--seed`: requests without a "seed" get seeds drawn from a stream started here, so a replay
   // of the same requests in the same order samples the same tokens. None = random seeds.
   std::optional<uint64_t> seed;
+  // The chat template of /v1/chat/completions and /tokenize's "messages"; null or without a
+  // template: those requests get 400 (see http/chat_prompt.hpp).
+  std::shared_ptr<const chat_template_setup> chat_template;
 };
 
 class server {

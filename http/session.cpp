@@ -17,9 +17,12 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "http/chat_request.hpp"
+#include "http/chat_responder.hpp"
 #include "http/completion_request.hpp"
 #include "http/completion_responder.hpp"
 #include "http/openai_json.hpp"
+#include "http/tokenize_api.hpp"
 #include "http/wire.hpp"
 
 namespace troupe::http {
@@ -82,7 +85,12 @@ class session : public std::enable_shared_from_this<session> {
   void begin_request(http_request request);
   void dispatch(const http_request& request);
   void handle_completion(const http_request& request);
+  void handle_chat(const http_request& request);
+  void handle_tokenize(const http_request& request, bool detokenize);
+  void start_generation(actors::generation_request generation, bool zero_max_tokens);
   void deliver(const actors::generation_event& event);
+  template <class Responder>
+  void deliver_to(Responder& responder, const actors::generation_event& event);
   void respond(int status, std::string_view content_type, std::string_view body);
   void respond_error(const api_error& error);
   void finish_response();
@@ -122,6 +130,7 @@ class session : public std::enable_shared_from_this<session> {
 
   // The generation in progress.
   std::optional<completion_responder> responder_;
+  std::optional<chat_responder> chat_responder_;  // instead of responder_ for chat
   bool generating_ = false;
   bool abort_sent_ = false;
   uint64_t engine_id_ = 0;
@@ -269,6 +278,10 @@ void session::dispatch(const http_request& request) {
   bool post = request.method() == bhttp::verb::post;
   if (path == "/v1/completions") {
     if (post) return handle_completion(request);
+  } else if (path == "/v1/chat/completions") {
+    if (post) return handle_chat(request);
+  } else if (path == "/tokenize" || path == "/detokenize") {
+    if (get || post) return handle_tokenize(request, path == "/detokenize");
   } else if (path == "/v1/models") {
     if (get) return respond(200, json_content_type, models_json(ctx_->engine.info()));
   } else if (path == "/health") {
@@ -312,23 +325,90 @@ void session::handle_completion(const http_request& request) {
   engine_id_ = ctx_->engine.submit(std::move(completion.generation), std::move(sink));
 }
 
+void session::handle_chat(const http_request& request) {
+  const actors::model_info& info = ctx_->engine.info();
+  completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size()};
+  auto parsed = parse_chat_completion_request(request.body(), limits, ctx_->next_default_seed());
+  if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
+  chat_completion_request& chat = std::get<chat_completion_request>(parsed);
+  auto prompt = render_chat_prompt(ctx_->options.chat_template.get(), std::move(chat.chat),
+                                   chat.continue_final_message);
+  if (auto* error = std::get_if<api_error>(&prompt)) return respond_error(*error);
+
+  actors::generation_request& generation = chat.completion.generation;
+  generation.prompt = std::move(std::get<std::string>(prompt));
+  completion_meta meta{make_chat_completion_id(), unix_seconds(), info.served_model_name};
+  generation.request_id = meta.id;
+  chat_responder_options options{
+      {chat.completion.stream, chat.completion.include_usage, keep_alive_, !http10_},
+      generation.n,
+      {&ctx_->engine.tokenizer(), generation.logprobs}};
+  chat_responder_.emplace(std::move(meta), options);
+  start_generation(std::move(generation), chat.completion.zero_max_tokens);
+}
+
+// Submits `generation` to the engine for the responder just set up, or answers at once when
+// there is nothing to generate.
+void session::start_generation(actors::generation_request generation, bool zero_max_tokens) {
+  generating_ = true;
+  abort_sent_ = false;
+  ++serial_;
+  if (zero_max_tokens) {
+    // Nothing to generate: answer with the prompt's length, without the engine.
+    actors::generation_event empty;
+    empty.finished = true;
+    empty.finish_reason = "length";
+    empty.num_prompt_tokens =
+        static_cast<int32_t>(generation.prompt_token_ids.empty()
+                                 ? ctx_->engine.tokenizer()
+                                       .encode(generation.prompt, generation.add_special_tokens)
+                                       .size()
+                                 : generation.prompt_token_ids.size());
+    for (int32_t i = 0; i < std::max(1, generation.n) && generating_; ++i) {
+      empty.index = i;
+      deliver(empty);
+    }
+    return;
+  }
+  detail_ = " " + generation.request_id;
+  keep_self_ = shared_from_this();
+  auto sink =
+      std::make_shared<session_sink>(weak_from_this(), serial_, socket_.get_executor(), ctx_->gate);
+  engine_id_ = ctx_->engine.submit(std::move(generation), std::move(sink));
+}
+
+void session::handle_tokenize(const http_request& request, bool detokenize) {
+  tokenize_context context{ctx_->engine.tokenizer(), ctx_->engine.info(),
+                           ctx_->options.chat_template.get()};
+  auto body = detokenize ? detokenize_json(request.body(), context)
+                         : tokenize_json(request.body(), context);
+  if (auto* error = std::get_if<api_error>(&body)) return respond_error(*error);
+  respond(200, json_content_type, std::get<std::string>(body));
+}
+
 void session::on_generation_event(uint64_t serial, actors::generation_event event) {
   if (closed_ || !generating_ || serial != serial_) return;
   deliver(event);
 }
 
 void session::deliver(const actors::generation_event& event) {
-  std::string bytes = responder_->on_event(event);
-  if (responder_->done()) {
+  if (chat_responder_) return deliver_to(*chat_responder_, event);
+  deliver_to(*responder_, event);
+}
+
+template <class Responder>
+void session::deliver_to(Responder& responder, const actors::generation_event& event) {
+  std::string bytes = responder.on_event(event);
+  if (responder.done() && generating_) {
     generating_ = false;
     keep_self_.reset();  // the caller's handler still holds this session
     response_done_ = true;
-    close_after_ = !responder_->keep_alive();
-    status_ = responder_->status();
-    const completion_usage& usage = responder_->usage();
+    close_after_ = !responder.keep_alive();
+    status_ = responder.status();
+    const completion_usage& usage = responder.usage();
     detail_ = fmt::format(" {} prompt_tokens={} completion_tokens={} finish_reason={}",
-                          responder_->meta().id, usage.prompt_tokens, usage.completion_tokens,
-                          responder_->finish_reason());
+                          responder.meta().id, usage.prompt_tokens, usage.completion_tokens,
+                          responder.finish_reason());
   }
   if (!bytes.empty()) {
     send(std::move(bytes));
@@ -353,6 +433,7 @@ void session::finish_response() {
   busy_ = false;
   response_done_ = false;
   responder_.reset();
+  chat_responder_.reset();
   if (close_after_) return linger();
   if (pending_error_) {
     api_error error = std::move(*pending_error_);

@@ -112,11 +112,6 @@ std::string resolve_model_path(const runtime::engine_config& config) {
 status check_flags(const command_line& cl) {
   if (auto ok = validate_paths(cl); !ok) return ok;
   if (auto ok = validate_for_cpu(cl.engine); !ok) return ok;
-  if (!cl.serve.chat_template.empty()) {
-    return error{
-        "--chat-template: chat completions are not supported yet, so a chat template "
-        "has nothing to apply to; remove the flag"};
-  }
   if (cl.was_given("gpu-memory-utilization")) {
     spdlog::info(
         "--gpu-memory-utilization has no effect on the CPU backend; the KV cache size "

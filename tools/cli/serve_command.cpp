@@ -28,6 +28,23 @@ int wait_for_shutdown_signal(const sigset_t& set) {
   return sig;
 }
 
+// The chat template in vLLM's order: --chat-template, else the tokenizer's (--tokenizer or the
+// model's files).
+result<std::shared_ptr<const http::chat_template_setup>> load_chat_template(
+    const command_line& cl, const runtime::engine_config& config, const actors::engine& engine) {
+  std::string tokenizer_path =
+      cl.serve.tokenizer.empty() ? resolve_model_path(config) : cl.serve.tokenizer;
+  auto setup =
+      http::load_chat_template_setup(cl.serve.chat_template, tokenizer_path, &engine.tokenizer());
+  if (!setup) return setup.err();
+  if (setup->tpl) {
+    spdlog::info("chat template: {}", setup->origin);
+  } else {
+    spdlog::info("no chat template: /v1/chat/completions answers 400 (pass --chat-template)");
+  }
+  return std::make_shared<const http::chat_template_setup>(std::move(*setup));
+}
+
 }  // namespace
 
 int run_serve(const command_line& cl) {
@@ -46,6 +63,12 @@ int run_serve(const command_line& cl) {
   options.num_io_threads = config.num_io_threads;
   options.disable_log_requests = config.disable_log_requests;
   if (cl.serve.seed) options.seed = static_cast<uint64_t>(*cl.serve.seed);
+  auto chat = load_chat_template(cl, config, engine);
+  if (!chat) {
+    std::fprintf(stderr, "troupe serve: %s\n", chat.message().c_str());
+    return 1;
+  }
+  options.chat_template = std::move(*chat);
   auto server = http::start_server(engine, options);
   if (!server) {
     std::fprintf(stderr, "troupe serve: %s\n", server.message().c_str());

@@ -54,7 +54,8 @@ std::vector<flag_spec> model_flags() {
                   "DIR = DIR/generation_config.json",
                   FIELD(serve.generation_config)),
       string_flag("chat-template", "PATH",
-                  "Jinja chat template file (rejected until chat completions exist)",
+                  "Jinja chat template of /v1/chat/completions: a file, or the template text "
+                  "itself (default: the tokenizer's)",
                   FIELD(serve.chat_template)),
   };
 }

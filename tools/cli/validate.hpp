@@ -17,7 +17,8 @@ namespace troupe::cli {
 // guarantees: pure; the first violated rule's message, naming the flag and the fix.
 status validate_for_cpu(const runtime::engine_config& config);
 
-// Settings that name files: --chat-template must be a readable regular file.
+// Settings that name files: --chat-template must be a readable regular file, or (as vLLM takes
+// it) the template text itself, recognised by containing '{', '}' or a newline.
 // guarantees: reads the file system only (stat/open), changes nothing.
 status validate_paths(const command_line& command);
 

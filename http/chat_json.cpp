@@ -1,0 +1,255 @@
+#include "http/chat_json.hpp"
+
+#include <algorithm>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace troupe::http {
+namespace {
+
+using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void write_string(json_writer& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void write_key(json_writer& w, std::string_view key) {
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+}
+
+void write_meta(json_writer& w, const completion_meta& meta, std::string_view object) {
+  write_key(w, "id");
+  write_string(w, meta.id);
+  write_key(w, "object");
+  write_string(w, object);
+  write_key(w, "created");
+  w.Int64(meta.created);
+  write_key(w, "model");
+  write_string(w, meta.model);
+}
+
+void write_usage(json_writer& w, const completion_usage& usage, bool with_details) {
+  w.StartObject();
+  write_key(w, "prompt_tokens");
+  w.Int(usage.prompt_tokens);
+  write_key(w, "total_tokens");
+  w.Int(usage.prompt_tokens + usage.completion_tokens);
+  write_key(w, "completion_tokens");
+  w.Int(usage.completion_tokens);
+  if (with_details) {
+    write_key(w, "prompt_tokens_details");
+    w.Null();
+  }
+  w.EndObject();
+}
+
+// {"token", "logprob", "bytes"}: the token decoded alone, its logprob (vLLM clamps at -9999).
+void write_token_fields(json_writer& w, const chat_logprobs_format& format, int32_t id, float lp) {
+  std::string token = format.tokenizer->decode(std::span<const int32_t>(&id, 1), false);
+  write_key(w, "token");
+  write_string(w, token);
+  write_key(w, "logprob");
+  w.Double(lp > -9999.0f ? static_cast<double>(lp) : -9999.0);  // also NaN and -inf
+  write_key(w, "bytes");
+  w.StartArray();
+  for (unsigned char c : token)
+    w.Int(c);
+  w.EndArray();
+}
+
+void write_top_logprobs(json_writer& w, const chat_logprobs_format& format,
+                        const actors::token_logprob& step) {
+  w.StartArray();
+  int32_t num_written = 0;
+  if (format.top_logprobs > 0) {
+    w.StartObject();  // the sampled token comes first in vLLM's dictionary
+    write_token_fields(w, format, step.token_id, step.logprob);
+    w.EndObject();
+    ++num_written;
+  }
+  for (const auto& [id, lp] : step.top) {
+    if (num_written >= format.top_logprobs) break;
+    if (id == step.token_id) continue;
+    w.StartObject();
+    write_token_fields(w, format, id, lp);
+    w.EndObject();
+    ++num_written;
+  }
+  w.EndArray();
+}
+
+void write_logprobs(json_writer& w, const chat_logprobs_format& format,
+                    const std::vector<actors::token_logprob>& steps) {
+  if (format.top_logprobs < 0 || format.tokenizer == nullptr) {
+    w.Null();
+    return;
+  }
+  w.StartObject();
+  write_key(w, "content");
+  w.StartArray();
+  for (const actors::token_logprob& step : steps) {
+    w.StartObject();
+    write_token_fields(w, format, step.token_id, step.logprob);
+    write_key(w, "top_logprobs");
+    write_top_logprobs(w, format, step);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+void write_stop_reason(json_writer& w, const chat_choice& choice) {
+  write_key(w, "stop_reason");
+  if (choice.stop_string) {
+    write_string(w, *choice.stop_string);
+  } else if (choice.stop_token_id) {
+    w.Int(*choice.stop_token_id);
+  } else {
+    w.Null();
+  }
+}
+
+void write_finish_reason(json_writer& w, const chat_choice& choice) {
+  write_key(w, "finish_reason");
+  if (choice.finish_reason.empty()) {
+    w.Null();
+  } else {
+    write_string(w, choice.finish_reason);
+  }
+}
+
+// The assistant message as vLLM's ChatMessage dumps it.
+void write_message(json_writer& w, std::string_view content) {
+  w.StartObject();
+  write_key(w, "role");
+  w.String("assistant");
+  write_key(w, "content");
+  write_string(w, content);
+  for (const char* key : {"refusal", "annotations", "audio", "function_call"}) {
+    write_key(w, key);
+    w.Null();
+  }
+  write_key(w, "tool_calls");
+  w.StartArray();
+  w.EndArray();
+  write_key(w, "reasoning_content");
+  w.Null();
+  w.EndObject();
+}
+
+void write_choice(json_writer& w, const chat_choice& choice, const chat_logprobs_format& format) {
+  w.StartObject();
+  write_key(w, "index");
+  w.Int(choice.index);
+  write_key(w, "message");
+  write_message(w, choice.content);
+  write_key(w, "logprobs");
+  write_logprobs(w, format, choice.logprobs);
+  write_finish_reason(w, choice);
+  write_stop_reason(w, choice);
+  w.EndObject();
+}
+
+}  // namespace
+
+std::string chat_completion_json(const completion_meta& meta,
+                                 const std::vector<chat_choice>& choices,
+                                 const completion_usage& usage,
+                                 const chat_logprobs_format& format) {
+  rapidjson::StringBuffer out;
+  json_writer w(out);
+  w.StartObject();
+  write_meta(w, meta, "chat.completion");
+  write_key(w, "choices");
+  w.StartArray();
+  for (const chat_choice& choice : choices)
+    write_choice(w, choice, format);
+  w.EndArray();
+  write_key(w, "service_tier");
+  w.Null();
+  write_key(w, "system_fingerprint");
+  w.Null();
+  write_key(w, "usage");
+  write_usage(w, usage, /*with_details=*/true);
+  write_key(w, "prompt_logprobs");
+  w.Null();
+  write_key(w, "kv_transfer_params");
+  w.Null();
+  w.EndObject();
+  return out.GetString();
+}
+
+std::string chat_role_chunk_json(const completion_meta& meta, int32_t index) {
+  rapidjson::StringBuffer out;
+  json_writer w(out);
+  w.StartObject();
+  write_meta(w, meta, "chat.completion.chunk");
+  write_key(w, "choices");
+  w.StartArray();
+  w.StartObject();
+  write_key(w, "index");
+  w.Int(index);
+  write_key(w, "delta");
+  w.StartObject();
+  write_key(w, "role");
+  w.String("assistant");
+  write_key(w, "content");
+  w.String("");
+  w.EndObject();
+  write_key(w, "logprobs");
+  w.Null();
+  write_key(w, "finish_reason");
+  w.Null();
+  w.EndObject();
+  w.EndArray();
+  w.EndObject();
+  return out.GetString();
+}
+
+std::string chat_delta_chunk_json(const completion_meta& meta, const chat_choice& delta,
+                                  const chat_logprobs_format& format) {
+  rapidjson::StringBuffer out;
+  json_writer w(out);
+  w.StartObject();
+  write_meta(w, meta, "chat.completion.chunk");
+  write_key(w, "choices");
+  w.StartArray();
+  w.StartObject();
+  write_key(w, "index");
+  w.Int(delta.index);
+  write_key(w, "delta");
+  w.StartObject();
+  write_key(w, "content");
+  write_string(w, delta.content);
+  w.EndObject();
+  write_key(w, "logprobs");
+  write_logprobs(w, format, delta.logprobs);
+  write_finish_reason(w, delta);
+  if (!delta.finish_reason.empty()) write_stop_reason(w, delta);
+  w.EndObject();
+  w.EndArray();
+  w.EndObject();
+  return out.GetString();
+}
+
+std::string chat_usage_chunk_json(const completion_meta& meta, const completion_usage& usage) {
+  rapidjson::StringBuffer out;
+  json_writer w(out);
+  w.StartObject();
+  write_meta(w, meta, "chat.completion.chunk");
+  write_key(w, "choices");
+  w.StartArray();
+  w.EndArray();
+  write_key(w, "usage");
+  write_usage(w, usage, /*with_details=*/false);
+  w.EndObject();
+  return out.GetString();
+}
+
+std::string make_chat_completion_id() {
+  std::string id = make_completion_id();  // "cmpl-<32 hex>"
+  return "chatcmpl-" + id.substr(id.find('-') + 1);
+}
+
+}  // namespace troupe::http

@@ -1,0 +1,58 @@
+#pragma once
+// JSON bodies of the chat completions API in vLLM's shape and field order: the
+// "chat.completion" response and the "chat.completion.chunk" stream chunks (written as vLLM's
+// model_dump_json(exclude_unset=True) writes them: a chunk has no "usage" key, the first chunk of
+// a choice carries the role, the one with the finish reason also "stop_reason").
+//
+// Logprobs are vLLM's chat format: {"content": [{"token", "logprob", "bytes", "top_logprobs":
+// [{"token", "logprob", "bytes"}]}]}, where "token" is the token decoded alone (special tokens
+// kept, an incomplete UTF-8 sequence as U+FFFD), "bytes" its UTF-8 bytes, logprobs clamped at
+// -9999.0, and top_logprobs the first `top_logprobs` of (the sampled token, then the most likely
+// tokens other than it) — the order of vLLM's logprob dictionary.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "actors/engine.hpp"
+#include "http/openai_json.hpp"
+#include "runtime/tokenizer/tokenizer.hpp"
+
+namespace troupe::http {
+
+// One choice of a response, or one choice's delta in a chunk.
+struct chat_choice {
+  int32_t index = 0;
+  std::string content;        // the whole message, or a chunk's delta
+  std::string finish_reason;  // empty: not finished (null)
+  std::optional<std::string> stop_string;
+  std::optional<int32_t> stop_token_id;
+  std::vector<actors::token_logprob> logprobs;  // of the tokens of `content`
+};
+
+// How logprobs are rendered: `top_logprobs` < 0 renders "logprobs": null.
+struct chat_logprobs_format {
+  const runtime::tokenizer* tokenizer = nullptr;  // required when top_logprobs >= 0
+  int32_t top_logprobs = -1;
+};
+
+// The non-streaming response with every choice and the usage.
+std::string chat_completion_json(const completion_meta& meta,
+                                 const std::vector<chat_choice>& choices,
+                                 const completion_usage& usage, const chat_logprobs_format& format);
+
+// A choice's first chunk: delta {"role": "assistant", "content": ""}.
+std::string chat_role_chunk_json(const completion_meta& meta, int32_t index);
+
+// A content chunk: delta {"content"}, logprobs, finish_reason (and stop_reason once finished).
+std::string chat_delta_chunk_json(const completion_meta& meta, const chat_choice& delta,
+                                  const chat_logprobs_format& format);
+
+// The final usage chunk: "choices": [] and the usage.
+std::string chat_usage_chunk_json(const completion_meta& meta, const completion_usage& usage);
+
+// "chatcmpl-" + 32 random hex digits; thread-safe.
+std::string make_chat_completion_id();
+
+}  // namespace troupe::http

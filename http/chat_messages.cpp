@@ -1,0 +1,257 @@
+#include "http/chat_messages.hpp"
+
+#include <string_view>
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace troupe::http {
+namespace {
+
+using rapidjson::Document;
+using allocator = Document::AllocatorType;
+
+std::string to_json(const Value& v) {
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> w(out);
+  v.Accept(w);
+  return std::string(out.GetString(), out.GetSize());
+}
+
+std::string_view view(const Value& s) {
+  return std::string_view(s.GetString(), s.GetStringLength());
+}
+
+bool is_string(const Value* v, std::string_view expected) {
+  return v != nullptr && v->IsString() && view(*v) == expected;
+}
+
+// One content part's text, or the 400 for a part troupe cannot take.
+parse_error read_part(const Value& part, size_t i, std::string& text) {
+  const char* param = "messages";
+  if (!part.IsObject()) return bad_request("Each content part must be an object.", param);
+  const Value* type = member(part, "type");
+  if (type == nullptr || !type->IsString()) {
+    return bad_request("Each content part needs a string `type`.", param);
+  }
+  std::string_view kind = view(*type);
+  const char* key = kind == "text" ? "text" : kind == "refusal" ? "refusal" : nullptr;
+  if (key == nullptr) {
+    return bad_request(fmt::format("Content part {} has type '{}': only text parts are supported "
+                                   "(troupe serves text-only models).",
+                                   i, kind),
+                       param);
+  }
+  const Value* value = member(part, key);
+  if (value == nullptr || !value->IsString()) {
+    return bad_request(fmt::format("A '{}' content part needs a string `{}`.", kind, key), param);
+  }
+  text = value->GetString();
+  return std::nullopt;
+}
+
+// Message content as the template sees it: a string (parts joined with "\n").
+parse_error read_content(const Value& message, std::string& out) {
+  const Value* content = member(message, "content");
+  if (content == nullptr) return std::nullopt;
+  if (content->IsString()) {
+    out.assign(content->GetString(), content->GetStringLength());
+    return std::nullopt;
+  }
+  if (!content->IsArray()) {
+    return type_error("content", "a string or a list of content parts");
+  }
+  for (size_t i = 0; i < content->Size(); ++i) {
+    std::string text;
+    if (auto e = read_part((*content)[static_cast<rapidjson::SizeType>(i)], i, text)) return e;
+    if (i > 0) out += '\n';
+    out += text;
+  }
+  return std::nullopt;
+}
+
+// An assistant's tool calls with each function's "arguments" as an object (vLLM parses the
+// JSON string; empty or null becomes {}).
+parse_error read_tool_calls(const Value& calls, Value& out, allocator& a) {
+  if (!calls.IsArray()) return type_error("tool_calls", "a list");
+  out.CopyFrom(calls, a);
+  for (Value& call : out.GetArray()) {
+    if (!call.IsObject()) return bad_request("Each tool call must be an object.", "messages");
+    auto fn = call.FindMember("function");
+    if (fn == call.MemberEnd() || !fn->value.IsObject()) {
+      return bad_request("Each tool call needs a `function` object.", "messages");
+    }
+    auto args = fn->value.FindMember("arguments");
+    if (args == fn->value.MemberEnd()) continue;
+    Value parsed(rapidjson::kObjectType);
+    if (args->value.IsString() && args->value.GetStringLength() > 0) {
+      Document doc(&a);
+      doc.Parse(args->value.GetString(), args->value.GetStringLength());
+      if (doc.HasParseError()) {
+        return bad_request("A tool call's `arguments` is not valid JSON.", "messages");
+      }
+      parsed.CopyFrom(doc, a);
+    } else if (args->value.IsObject() || args->value.IsArray()) {
+      continue;
+    }
+    args->value = parsed;
+  }
+  return std::nullopt;
+}
+
+parse_error read_message(const Value& message, Value& out, allocator& a) {
+  if (!message.IsObject()) return type_error("messages", "a list of message objects");
+  const Value* role = member(message, "role");
+  if (role == nullptr || !role->IsString()) {
+    return bad_request("Each message needs a string `role`.", "messages");
+  }
+  std::string content;
+  if (auto e = read_content(message, content)) return e;
+  out.SetObject();
+  out.AddMember("role", Value(role->GetString(), role->GetStringLength(), a), a);
+  out.AddMember("content",
+                Value(content.data(), static_cast<rapidjson::SizeType>(content.size()), a), a);
+  const Value* calls = member(message, "tool_calls");
+  const Value* call_id = member(message, "tool_call_id");
+  if (view(*role) == "assistant" && calls != nullptr) {
+    Value copy;
+    if (auto e = read_tool_calls(*calls, copy, a)) return e;
+    out.AddMember("tool_calls", copy, a);
+  } else if (view(*role) == "tool" && call_id != nullptr && call_id->IsString()) {
+    out.AddMember("tool_call_id", Value(*call_id, a), a);
+  }
+  if (const Value* name = member(message, "name"); name != nullptr && name->IsString()) {
+    out.AddMember("name", Value(*name, a), a);
+  }
+  return std::nullopt;
+}
+
+parse_error read_messages(const Value& body, runtime::chat_request& out) {
+  const Value* messages = member(body, "messages");
+  if (messages == nullptr) return bad_request("`messages` is required.", "messages");
+  if (!messages->IsArray()) return type_error("messages", "a list of message objects");
+  Document doc(rapidjson::kArrayType);
+  for (const Value& message : messages->GetArray()) {
+    Value m;
+    if (auto e = read_message(message, m, doc.GetAllocator())) return e;
+    doc.PushBack(m, doc.GetAllocator());
+  }
+  out.messages_json = to_json(doc);
+  return std::nullopt;
+}
+
+// tools as vLLM hands them to the template: [{"type": "function", "function": {"name",
+// "description", "parameters"}}] (pydantic's model_dump writes the unset ones as null).
+parse_error read_tools(const Value& body, runtime::chat_request& out) {
+  const Value* tools = member(body, "tools");
+  if (tools == nullptr) return std::nullopt;
+  if (!tools->IsArray()) return type_error("tools", "a list of tool objects");
+  Document doc(rapidjson::kArrayType);
+  allocator& a = doc.GetAllocator();
+  for (const Value& tool : tools->GetArray()) {
+    const Value* fn = tool.IsObject() ? member(tool, "function") : nullptr;
+    const Value* name = fn != nullptr && fn->IsObject() ? member(*fn, "name") : nullptr;
+    if (!is_string(member(tool, "type"), "function") || name == nullptr || !name->IsString()) {
+      return bad_request(
+          "Each tool must be {\"type\": \"function\", \"function\": {\"name\": ...}}.", "tools");
+    }
+    Value function(rapidjson::kObjectType);
+    for (const char* key : {"name", "description", "parameters"}) {
+      const Value* v = member(*fn, key);
+      function.AddMember(rapidjson::StringRef(key), v ? Value(*v, a) : Value(), a);
+    }
+    Value entry(rapidjson::kObjectType);
+    entry.AddMember("type", "function", a);
+    entry.AddMember("function", function, a);
+    doc.PushBack(entry, a);
+  }
+  out.tools_json = to_json(doc);
+  return std::nullopt;
+}
+
+// vLLM's check_tool_usage, less what needs tool-call parsing.
+parse_error read_tool_choice(const Value& body) {
+  const Value* choice = member(body, "tool_choice");
+  if (choice == nullptr || is_string(choice, "none")) return std::nullopt;
+  if (member(body, "tools") == nullptr) {
+    return bad_request("When using `tool_choice`, `tools` must be set.", "tool_choice");
+  }
+  if (is_string(choice, "auto")) return std::nullopt;
+  if (is_string(choice, "required") || choice->IsObject()) {
+    return bad_request(
+        "`tool_choice` \"required\" and named tool choice are not supported by troupe (it does "
+        "not parse tool calls); use \"auto\" or \"none\".",
+        "tool_choice");
+  }
+  return bad_request(fmt::format("Invalid value for `tool_choice`: {}! Only named tools, \"none\", "
+                                 "\"auto\" or \"required\" are supported.",
+                                 choice->IsString() ? view(*choice) : to_json(*choice)),
+                     "tool_choice");
+}
+
+void set_member(Value& object, const Value& key, const Value& value, allocator& a) {
+  if (auto it = object.FindMember(key); it != object.MemberEnd()) {
+    it->value.CopyFrom(value, a);
+  } else {
+    object.AddMember(Value(key, a), Value(value, a), a);
+  }
+}
+
+// documents and chat_template_kwargs as template variables.
+parse_error read_extra_context(const Value& body, chat_inputs& out) {
+  Document extra(rapidjson::kObjectType);
+  allocator& a = extra.GetAllocator();
+  if (const Value* docs = member(body, "documents")) {
+    if (!docs->IsArray()) return type_error("documents", "a list of objects");
+    set_member(extra, Value("documents"), *docs, a);
+  }
+  if (const Value* kwargs = member(body, "chat_template_kwargs")) {
+    if (!kwargs->IsObject()) return type_error("chat_template_kwargs", "an object");
+    for (const auto& m : kwargs->GetObject()) {
+      std::string_view key = view(m.name);
+      if (key == "chat_template") {
+        return bad_request("`chat_template_kwargs.chat_template` is not allowed.",
+                           "chat_template_kwargs");
+      }
+      if (key == "add_generation_prompt" && m.value.IsBool()) {
+        out.chat.add_generation_prompt = m.value.GetBool();
+      } else if (key == "continue_final_message" && m.value.IsBool()) {
+        out.continue_final_message = m.value.GetBool();
+      } else if (key == "tools" && m.value.IsArray()) {
+        out.chat.tools_json = to_json(m.value);
+      } else {
+        set_member(extra, m.name, m.value, a);
+      }
+    }
+  }
+  out.chat.extra_context_json = extra.MemberCount() == 0 ? "" : to_json(extra);
+  return std::nullopt;
+}
+
+}  // namespace
+
+parse_error read_chat_inputs(const Value& body, chat_inputs& out) {
+  if (member(body, "chat_template") != nullptr) {
+    return bad_request(
+        "Chat template is passed with request, but --trust-request-chat-template is not set. "
+        "Refused request with untrusted chat template.",
+        "chat_template");
+  }
+  out.chat.add_generation_prompt = true;
+  if (auto e = read_bool(body, "add_generation_prompt", out.chat.add_generation_prompt)) return e;
+  if (auto e = read_bool(body, "continue_final_message", out.continue_final_message)) return e;
+  if (out.continue_final_message && out.chat.add_generation_prompt) {
+    return bad_request(
+        "Cannot set both `continue_final_message` and `add_generation_prompt` to True.",
+        "continue_final_message");
+  }
+  parse_error error = read_messages(body, out.chat);
+  if (!error) error = read_tools(body, out.chat);
+  if (!error) error = read_tool_choice(body);
+  if (!error) error = read_extra_context(body, out);
+  return error;
+}
+
+}  // namespace troupe::http

@@ -1,0 +1,31 @@
+#pragma once
+// The chat-template inputs of a request body, read as vLLM reads them for /v1/chat/completions
+// and /tokenize: messages, add_generation_prompt, continue_final_message, tools, tool_choice,
+// documents, chat_template_kwargs (and a request's own chat_template, which is refused as vLLM
+// refuses it without --trust-request-chat-template). Internal to http/: it exposes rapidjson.
+//
+// Messages become the objects the template sees: {"role", "content", then "tool_calls" for an
+// assistant (with each function's JSON-string "arguments" parsed into an object, as vLLM does),
+// "tool_call_id" for a tool message, "name" when given}. Content is a string, or a list of
+// {"type": "text", "text"} parts (also "refusal" parts), joined with "\n" as vLLM's "string"
+// content format does; null content is "". Any other part type is a 400: troupe serves text
+// models only.
+#include <string>
+
+#include "http/request_fields.hpp"
+#include "runtime/chat_template/chat_template.hpp"
+
+namespace troupe::http {
+
+struct chat_inputs {
+  runtime::chat_request chat;  // special_tokens are left to the server's template setup
+  bool continue_final_message = false;
+};
+
+// Reads the template inputs of `body` (a JSON object). add_generation_prompt defaults to true.
+// chat_template_kwargs members become template variables (add_generation_prompt and
+// continue_final_message given there override the request fields, as vLLM merges them).
+// Errors: 400 naming the field.
+parse_error read_chat_inputs(const Value& body, chat_inputs& out);
+
+}  // namespace troupe::http

@@ -1,0 +1,221 @@
+#include "http/chat_prompt.hpp"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+
+namespace troupe::http {
+namespace fs = std::filesystem;
+namespace {
+
+std::optional<std::string> read_file(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// The number `digits` hex digits at s[i..] stand for, or nullopt.
+std::optional<uint32_t> hex_at(const std::string& s, size_t i, size_t digits) {
+  if (i + digits > s.size()) return std::nullopt;
+  uint32_t v = 0;
+  for (size_t k = i; k < i + digits; ++k) {
+    char c = s[k];
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
+    if (d < 0) return std::nullopt;
+    v = v * 16 + static_cast<uint32_t>(d);
+  }
+  return v;
+}
+
+// Python's "unicode_escape" decoding of a template given on the command line (so that a shell
+// argument can say \n). Non-ASCII bytes are kept as UTF-8; unknown escapes stay as written.
+std::string decode_escapes(const std::string& s) {
+  static const std::string_view simple_from = "ntr\\'\"abfv";
+  static const std::string_view simple_to = "\n\t\r\\'\"\a\b\f\v";
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\' || i + 1 == s.size()) {
+      out += s[i];
+      continue;
+    }
+    char c = s[i + 1];
+    size_t width = c == 'x' ? 2 : c == 'u' ? 4 : c == 'U' ? 8 : 0;
+    if (auto k = simple_from.find(c); k != std::string_view::npos) {
+      out += simple_to[k];
+      ++i;
+    } else if (auto cp = width ? hex_at(s, i + 2, width) : std::nullopt) {
+      append_utf8(out, *cp);
+      i += 1 + width;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+std::string_view strip(std::string_view s, bool left, bool right) {
+  while (left && !s.empty() && is_space(s.front()))
+    s.remove_prefix(1);
+  while (right && !s.empty() && is_space(s.back()))
+    s.remove_suffix(1);
+  return s;
+}
+
+// transformers' continue_final_message: cut the rendered text after the final message's content.
+std::variant<std::string, api_error> cut_after_final_message(std::string rendered,
+                                                             const std::string& messages_json) {
+  rapidjson::Document doc;
+  doc.Parse(messages_json.c_str(), messages_json.size());
+  if (doc.HasParseError() || !doc.IsArray() || doc.Empty() || !doc[doc.Size() - 1].IsObject()) {
+    return bad_request("continue_final_message needs a final message to continue.", "messages");
+  }
+  const rapidjson::Value& last = doc[doc.Size() - 1];
+  auto content = last.FindMember("content");
+  std::string final_text;
+  if (content != last.MemberEnd() && content->value.IsString()) {
+    final_text.assign(content->value.GetString(), content->value.GetStringLength());
+  }
+  std::string_view stripped = strip(final_text, true, true);
+  size_t at = rendered.rfind(stripped);
+  if (at == std::string::npos) {
+    return bad_request(
+        "continue_final_message is set but the final message does not appear in the chat after "
+        "applying the chat template! This can happen if the chat template deletes portions of "
+        "the final message. Please verify the chat template and final message in your chat to "
+        "ensure they are compatible.",
+        "messages");
+  }
+  std::string_view lstripped = strip(final_text, true, false);
+  if (std::string_view(rendered).substr(at, lstripped.size()) == final_text) {
+    rendered.resize(at + lstripped.size());
+  } else {
+    rendered.resize(at + stripped.size());
+  }
+  return rendered;
+}
+
+// Template text and special tokens of a Hugging Face tokenizer directory.
+status read_dir_template(const fs::path& dir, chat_template_setup& setup, std::string& source) {
+  auto config_path = dir / "tokenizer_config.json";
+  if (auto config = read_file(config_path)) {
+    auto special = runtime::special_tokens_from_tokenizer_config(*config);
+    if (!special) return error{config_path.string() + ": " + special.message()};
+    setup.special_tokens = std::move(*special);
+    if (auto text = runtime::chat_template_from_tokenizer_config(*config)) {
+      source = std::move(*text);
+      setup.origin = config_path.string();
+    }
+  }
+  if (auto jinja = read_file(dir / "chat_template.jinja")) {
+    source = std::move(*jinja);
+    setup.origin = (dir / "chat_template.jinja").string();
+  }
+  return ok_status();
+}
+
+// bos_token / eos_token from the tokenizer, for a file that names no template (and so, through
+// this library, no special-token texts either).
+void add_tokenizer_specials(const runtime::tokenizer& tok, chat_template_setup& setup) {
+  for (auto [name, id] : {std::pair{"bos_token", tok.bos_id()}, {"eos_token", tok.eos_id()}}) {
+    bool known = false;
+    for (const auto& [key, value] : setup.special_tokens)
+      known = known || key == name;
+    if (!known && id >= 0 && id < tok.vocab_size()) {
+      setup.special_tokens.emplace_back(name, tok.token_bytes(id));
+    }
+  }
+}
+
+}  // namespace
+
+result<std::string> read_chat_template_flag(const std::string& value) {
+  if (auto text = read_file(value)) return std::move(*text);
+  if (value.find_first_of("{}\n") != std::string::npos) return decode_escapes(value);
+  return error{fmt::format(
+      "The supplied chat template ({}) looks like a file path, but it failed to be opened.",
+      value)};
+}
+
+result<chat_template_setup> load_chat_template_setup(const std::string& flag_value,
+                                                     const std::string& tokenizer_path,
+                                                     const runtime::tokenizer* tokenizer) {
+  chat_template_setup setup;
+  std::string source;
+  std::error_code ec;
+  fs::path path(tokenizer_path);
+  if (fs::is_directory(path, ec) || path.extension() == ".json") {
+    auto dir = fs::is_directory(path, ec) ? path : path.parent_path();
+    if (auto ok = read_dir_template(dir, setup, source); !ok) return ok.err();
+  } else if (auto gguf = runtime::load_chat_template_config(tokenizer_path)) {
+    source = std::move(gguf->source);
+    setup.special_tokens = std::move(gguf->special_tokens);
+    setup.origin = tokenizer_path + " (tokenizer.chat_template)";
+  } else if (tokenizer != nullptr) {
+    add_tokenizer_specials(*tokenizer, setup);  // a GGUF without a template
+  }
+  if (!flag_value.empty()) {
+    auto text = read_chat_template_flag(flag_value);
+    if (!text) return error{"--chat-template: " + text.message()};
+    source = std::move(*text);
+    setup.origin = "--chat-template";
+  }
+  if (setup.origin.empty()) return setup;
+  auto tpl = runtime::chat_template::parse(std::move(source));
+  if (!tpl) return error{"chat template from " + setup.origin + ": " + tpl.message()};
+  setup.tpl = std::move(*tpl);
+  return setup;
+}
+
+std::variant<std::string, api_error> render_chat_prompt(const chat_template_setup* setup,
+                                                        runtime::chat_request request,
+                                                        bool continue_final_message) {
+  if (setup == nullptr || !setup->tpl) return bad_request(no_chat_template_message);
+  if (continue_final_message && request.add_generation_prompt) {
+    return bad_request(
+        "continue_final_message and add_generation_prompt are not compatible. Use "
+        "continue_final_message when you want the model to continue the final message, and "
+        "add_generation_prompt when you want to add a header that will prompt it to start a new "
+        "assistant message instead.");
+  }
+  request.special_tokens = setup->special_tokens;
+  auto rendered = setup->tpl->render(request);
+  if (!rendered) return bad_request(rendered.message());
+  if (!continue_final_message) return std::move(*rendered);
+  return cut_after_final_message(std::move(*rendered), request.messages_json);
+}
+
+}  // namespace troupe::http

@@ -1,0 +1,57 @@
+#pragma once
+// The server's chat template: where it comes from (vLLM's order) and rendering a request's
+// messages into the prompt text.
+//
+// Source order, as vLLM's: `--chat-template` (a file path, or the template text itself), else
+// the tokenizer's chat_template.jinja, else its tokenizer_config.json `chat_template` (a string,
+// or the "default" of a list of named templates), else a GGUF file's tokenizer.chat_template,
+// else none: chat requests are then answered with vLLM's 400.
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "http/api_error.hpp"
+#include "runtime/chat_template/chat_template.hpp"
+#include "runtime/result.hpp"
+#include "runtime/tokenizer/tokenizer.hpp"
+
+namespace troupe::http {
+
+struct chat_template_setup {
+  std::optional<runtime::chat_template> tpl;  // none: no template anywhere
+  std::string origin;                         // where tpl came from, for the log
+  // bos_token, eos_token, ... as transformers passes them to the template.
+  std::vector<std::pair<std::string, std::string>> special_tokens;
+};
+
+// The text `--chat-template VALUE` stands for, as vLLM's load_chat_template reads it: the file's
+// content when VALUE names a readable file; else VALUE itself when it contains '{', '}' or a
+// newline (with Python escapes such as \n decoded); else an error (a path that cannot be read).
+result<std::string> read_chat_template_flag(const std::string& value);
+
+// The setup for a server whose tokenizer comes from `tokenizer_path` (a Hugging Face directory,
+// a tokenizer.json file, or a GGUF file) and whose `--chat-template` is `flag_value` (empty:
+// none). `tokenizer` (may be null) supplies bos/eos texts for a GGUF file without a template
+// (used with --chat-template). Errors: an
+// unreadable flag value, a template with a syntax error, a malformed tokenizer_config.json.
+result<chat_template_setup> load_chat_template_setup(const std::string& flag_value,
+                                                     const std::string& tokenizer_path,
+                                                     const runtime::tokenizer* tokenizer);
+
+// The message of vLLM's 400 for a chat request when no template is configured.
+inline constexpr const char* no_chat_template_message =
+    "As of transformers v4.44, default chat template is no longer allowed, so you must provide a "
+    "chat template if the tokenizer does not define one.";
+
+// Renders `request` (special tokens taken from `setup`) into the prompt text. With
+// `continue_final_message`, the text ends right after the last message's content, as
+// transformers cuts it (the template is rendered without a generation prompt). Errors are 400s:
+// no template (`setup` null or without one), the template's raise_exception message, a template
+// runtime error, a final message the rendered text does not contain.
+std::variant<std::string, api_error> render_chat_prompt(const chat_template_setup* setup,
+                                                        runtime::chat_request request,
+                                                        bool continue_final_message);
+
+}  // namespace troupe::http

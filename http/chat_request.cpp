@@ -1,0 +1,98 @@
+#include "http/chat_request.hpp"
+
+#include <limits>
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include "http/chat_messages.hpp"
+#include "http/request_fields.hpp"
+
+namespace troupe::http {
+namespace {
+
+// logprobs (bool) and top_logprobs as vLLM's check_logprobs validates them; the engine's
+// `logprobs` is top_logprobs when logprobs is true, else -1 (none).
+parse_error read_logprobs(const Value& body, int32_t& out) {
+  bool logprobs = false;
+  if (auto e = read_bool(body, "logprobs", logprobs)) return e;
+  int64_t top = 0;
+  if (const Value* v = member(body, "top_logprobs")) {
+    std::optional<int64_t> value = as_integer(*v);
+    if (!value) return type_error("top_logprobs", "an integer");
+    top = *value;
+    if (top < 0) return bad_request("`top_logprobs` must be a positive value.", "top_logprobs");
+    if (top > max_top_logprobs) {
+      return bad_request(fmt::format("Requested sample logprobs of {}, which is greater than max "
+                                     "allowed: {}",
+                                     top, max_top_logprobs),
+                         "top_logprobs");
+    }
+    if (top > 0 && !logprobs) {
+      return bad_request("when using `top_logprobs`, `logprobs` must be set to true.",
+                         "top_logprobs");
+    }
+  }
+  out = logprobs ? static_cast<int32_t>(top) : -1;
+  return std::nullopt;
+}
+
+// vLLM's chat echo prepends the last message when it has the assistant's role; troupe does not.
+parse_error read_echo(const Value& body) {
+  bool echo = false;
+  if (auto e = read_bool(body, "echo", echo)) return e;
+  if (echo) return bad_request("`echo` is not supported by troupe yet; leave it false.", "echo");
+  return std::nullopt;
+}
+
+// max_completion_tokens wins over the deprecated max_tokens (read by the shared fields).
+parse_error read_max_completion_tokens(const Value& body, completion_request& out) {
+  const Value* v = member(body, "max_completion_tokens");
+  if (v == nullptr) return std::nullopt;
+  std::optional<int64_t> value = as_integer(*v);
+  if (!value) return type_error("max_completion_tokens", "an integer or null");
+  if (*value < 0) {
+    return bad_request(fmt::format("max_completion_tokens must be at least 0, got {}.", *value),
+                       "max_completion_tokens");
+  }
+  out.zero_max_tokens = *value == 0;
+  out.generation.max_tokens =
+      static_cast<int32_t>(std::min<int64_t>(*value, std::numeric_limits<int32_t>::max()));
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::variant<chat_completion_request, api_error> parse_chat_completion_request(
+    std::string_view body, const completion_limits& limits, uint64_t default_seed) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
+  if (doc.HasParseError()) {
+    return bad_request(fmt::format("Invalid JSON body at offset {}: {}", doc.GetErrorOffset(),
+                                   rapidjson::GetParseError_En(doc.GetParseError())));
+  }
+  if (!doc.IsObject()) return bad_request("The request body must be a JSON object.");
+
+  chat_completion_request request;
+  actors::generation_request& generation = request.completion.generation;
+  generation.max_tokens = 0;              // chat's default: up to the model's length
+  generation.add_special_tokens = false;  // vLLM's chat default
+  int32_t logprobs = -1;
+  parse_error error = read_logprobs(doc, logprobs);
+  if (!error) error = read_echo(doc);
+  // Chat's logprobs and echo mean something else than the completions fields of the same names.
+  for (const char* key : {"logprobs", "top_logprobs", "echo"})
+    doc.RemoveMember(key);
+  if (!error) error = read_generation_fields(doc, limits, default_seed, request.completion);
+  if (!error) error = read_max_completion_tokens(doc, request.completion);
+  chat_inputs inputs;
+  if (!error) error = read_chat_inputs(doc, inputs);
+  if (error) return std::move(*error);
+  generation.logprobs = logprobs;
+  request.chat = std::move(inputs.chat);
+  request.continue_final_message = inputs.continue_final_message;
+  return request;
+}
+
+}  // namespace troupe::http

@@ -1,0 +1,36 @@
+#pragma once
+// Parsing and validation of a POST /v1/chat/completions body (vLLM's ChatCompletionRequest).
+//
+// The template inputs (messages, add_generation_prompt, continue_final_message, tools,
+// tool_choice, documents, chat_template_kwargs) are read by http/chat_messages; the fields chat
+// shares with /v1/completions (model, sampling, stream, stream_options, n, stop, ...) by
+// http/request_fields' read_generation_fields. Chat's own: max_completion_tokens (wins over the
+// deprecated max_tokens; neither = up to the model's length), logprobs (a boolean) with
+// top_logprobs (0..20), echo (only false), and add_special_tokens defaulting to false (the chat
+// template already wrote the special tokens).
+#include <cstdint>
+#include <string_view>
+#include <variant>
+
+#include "http/api_error.hpp"
+#include "http/completion_request.hpp"
+#include "runtime/chat_template/chat_template.hpp"
+
+namespace troupe::http {
+
+// The most top_logprobs a request may ask for (vLLM's default --max-logprobs).
+inline constexpr int32_t max_top_logprobs = 20;
+
+struct chat_completion_request {
+  // generation: everything but the prompt, which the server renders from `chat`.
+  completion_request completion;
+  runtime::chat_request chat;  // special_tokens left to the server's template
+  bool continue_final_message = false;
+};
+
+// Errors: 400 for malformed JSON, wrong types, out-of-range or unsupported values; 404 when
+// "model" names another model than the served one.
+std::variant<chat_completion_request, api_error> parse_chat_completion_request(
+    std::string_view body, const completion_limits& limits, uint64_t default_seed);
+
+}  // namespace troupe::http

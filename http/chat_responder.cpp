@@ -1,0 +1,121 @@
+#include "http/chat_responder.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "http/wire.hpp"
+
+namespace troupe::http {
+
+chat_responder::chat_responder(completion_meta meta, chat_responder_options options)
+    : meta_(std::move(meta)), options_(options) {
+  options_.num_choices = std::max(1, options_.num_choices);
+  choices_.resize(static_cast<size_t>(options_.num_choices));
+  for (size_t i = 0; i < choices_.size(); ++i)
+    choices_[i].index = static_cast<int32_t>(i);
+  num_output_tokens_.assign(choices_.size(), 0);
+  finished_.assign(choices_.size(), false);
+}
+
+bool chat_responder::keep_alive() const {
+  // An unframed stream can only end by closing the connection.
+  bool framed = !options_.response.stream || options_.response.chunked || status_ != 200;
+  return options_.response.keep_alive && framed;
+}
+
+std::string chat_responder::on_event(const actors::generation_event& event) {
+  if (done_) return {};
+  if (event.error) {
+    usage_.prompt_tokens = event.num_prompt_tokens;
+    return options_.response.stream ? on_stream_event(event) : error_response(event);
+  }
+  if (!record(event)) return {};
+  if (options_.response.stream) return on_stream_event(event);
+  return on_complete_event();
+}
+
+bool chat_responder::record(const actors::generation_event& event) {
+  if (event.index < 0 || event.index >= options_.num_choices) return false;
+  auto i = static_cast<size_t>(event.index);
+  if (finished_[i]) return false;
+  usage_.prompt_tokens = event.num_prompt_tokens;
+  num_output_tokens_[i] = event.num_output_tokens;
+  usage_.completion_tokens =
+      std::accumulate(num_output_tokens_.begin(), num_output_tokens_.end(), 0);
+  if (!options_.response.stream) {
+    choices_[i].content += event.text;
+    choices_[i].logprobs.insert(choices_[i].logprobs.end(), event.logprobs.begin(),
+                                event.logprobs.end());
+  }
+  if (event.finished) {
+    finished_[i] = true;
+    ++num_finished_;
+    choices_[i].finish_reason = event.finish_reason;
+    choices_[i].stop_string = event.stop_string;
+    choices_[i].stop_token_id = event.stop_token_id;
+    if (i == 0) finish_reason_ = event.finish_reason;
+  }
+  return true;
+}
+
+std::string chat_responder::error_response(const actors::generation_event& event) {
+  done_ = true;
+  status_ = event.error_status >= 400 ? event.error_status : 500;
+  finish_reason_ = "error";
+  return format_response(status_, json_content_type,
+                         error_json(api_error{status_, *event.error, {}}), keep_alive());
+}
+
+std::string chat_responder::on_complete_event() {
+  if (num_finished_ < options_.num_choices) return {};
+  done_ = true;
+  status_ = 200;
+  return format_response(200, json_content_type,
+                         chat_completion_json(meta_, choices_, usage_, options_.logprobs),
+                         keep_alive());
+}
+
+std::string chat_responder::on_stream_event(const actors::generation_event& event) {
+  if (event.error && status_ == 0) return error_response(event);
+  std::string out = status_ == 0 ? stream_head() : std::string();
+  if (event.error) {
+    api_error error{event.error_status >= 400 ? event.error_status : 500, *event.error, {}};
+    out += frame(sse_event(error_json(error)));
+    finish_reason_ = "error";
+    return out + stream_end();
+  }
+  if (!event.text.empty() || event.finished || !event.logprobs.empty()) {
+    const chat_choice& choice = choices_[static_cast<size_t>(event.index)];
+    chat_choice delta{choice.index,       event.text,           event.finish_reason,
+                      choice.stop_string, choice.stop_token_id, event.logprobs};
+    if (!event.finished) delta.finish_reason.clear();
+    out += frame(sse_event(chat_delta_chunk_json(meta_, delta, options_.logprobs)));
+  }
+  if (num_finished_ < options_.num_choices) return out;
+  if (options_.response.include_usage) {
+    out += frame(sse_event(chat_usage_chunk_json(meta_, usage_)));
+  }
+  return out + stream_end();
+}
+
+std::string chat_responder::stream_head() {
+  status_ = 200;
+  std::string out = format_head(
+      response_head{200, sse_content_type, std::nullopt, options_.response.chunked, keep_alive()});
+  for (int32_t i = 0; i < options_.num_choices; ++i)
+    out += frame(sse_event(chat_role_chunk_json(meta_, i)));
+  return out;
+}
+
+std::string chat_responder::stream_end() {
+  done_ = true;
+  std::string out = frame(sse_done);
+  if (options_.response.chunked) out += last_chunk;
+  return out;
+}
+
+std::string chat_responder::frame(std::string_view bytes) const {
+  return options_.response.chunked ? format_chunk(bytes) : std::string(bytes);
+}
+
+}  // namespace troupe::http

@@ -1,0 +1,69 @@
+#pragma once
+// Turns one chat generation's engine events into the bytes of its HTTP response: a
+// "chat.completion" JSON body, or a stream of "chat.completion.chunk" server-sent events (per
+// choice a first chunk with the assistant role, then content deltas, the finish reason on a
+// choice's last chunk; an optional usage chunk, then [DONE]).
+//
+// Events of n choices may interleave (generation_event::index); the response is complete when
+// every choice has finished. As in completion_responder, the head waits for the first event, so
+// an engine error reported first becomes a plain JSON error; a later one becomes a
+// `data: {"error": ...}` event followed by [DONE].
+//
+// Thread: not thread-safe; the owning HTTP session calls it from its strand only.
+#include <string>
+#include <vector>
+
+#include "actors/engine.hpp"
+#include "http/chat_json.hpp"
+#include "http/completion_responder.hpp"
+
+namespace troupe::http {
+
+struct chat_responder_options {
+  responder_options response;  // stream, include_usage, keep_alive, chunked
+  int32_t num_choices = 1;     // the request's n
+  // The request's top_logprobs when it asked for logprobs, else -1; with the tokenizer that
+  // decodes the logprob tokens (required when >= 0; must outlive the responder).
+  chat_logprobs_format logprobs;
+};
+
+class chat_responder {
+ public:
+  chat_responder(completion_meta meta, chat_responder_options options);
+
+  // Consumes the next event and returns the bytes to send (possibly empty). Later events than
+  // the terminal one (the last choice finished, or an error) are ignored.
+  std::string on_event(const actors::generation_event& event);
+
+  bool done() const { return done_; }
+  // Whether the connection may serve another request after this response.
+  bool keep_alive() const;
+  int status() const { return status_; }  // 0 until the head has been produced
+  // The first choice's finish reason ("error" after an error), for the log line.
+  const std::string& finish_reason() const { return finish_reason_; }
+  const completion_usage& usage() const { return usage_; }
+  const completion_meta& meta() const { return meta_; }
+
+ private:
+  // Records the event in its choice; false when it does not belong to an unfinished choice.
+  bool record(const actors::generation_event& event);
+  std::string on_complete_event();
+  std::string on_stream_event(const actors::generation_event& event);
+  std::string stream_head();
+  std::string stream_end();
+  std::string frame(std::string_view bytes) const;
+  std::string error_response(const actors::generation_event& event);
+
+  completion_meta meta_;
+  chat_responder_options options_;
+  std::vector<chat_choice> choices_;        // non-streaming: the accumulated choices
+  std::vector<int32_t> num_output_tokens_;  // per choice
+  std::vector<bool> finished_;              // per choice
+  int32_t num_finished_ = 0;
+  completion_usage usage_;
+  std::string finish_reason_;
+  int status_ = 0;
+  bool done_ = false;
+};
+
+}  // namespace troupe::http

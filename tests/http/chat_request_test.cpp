@@ -1,0 +1,172 @@
+#include "http/chat_request.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace troupe::http {
+namespace {
+
+const completion_limits limits{"fake-model", 257};
+
+chat_completion_request parse_ok(const std::string& body) {
+  auto parsed = parse_chat_completion_request(body, limits, 42);
+  if (auto* e = std::get_if<api_error>(&parsed)) {
+    ADD_FAILURE() << body << " -> " << e->message;
+    return {};
+  }
+  return std::get<chat_completion_request>(std::move(parsed));
+}
+
+api_error parse_error_of(const std::string& body) {
+  auto parsed = parse_chat_completion_request(body, limits, 42);
+  if (auto* e = std::get_if<api_error>(&parsed)) return *e;
+  ADD_FAILURE() << body << " was accepted";
+  return {};
+}
+
+TEST(chat_request, defaults_follow_vllm_chat) {
+  auto r = parse_ok(R"({"model": "fake-model", "messages": [{"role": "user", "content": "Hi"}]})");
+  EXPECT_EQ(r.chat.messages_json, R"([{"role":"user","content":"Hi"}])");
+  EXPECT_TRUE(r.chat.add_generation_prompt);
+  EXPECT_FALSE(r.continue_final_message);
+  EXPECT_FALSE(r.chat.tools_json);
+  EXPECT_EQ(r.chat.extra_context_json, "");
+  const auto& g = r.completion.generation;
+  EXPECT_EQ(g.max_tokens, 0);  // up to the model's length
+  EXPECT_FALSE(g.add_special_tokens);
+  EXPECT_EQ(g.logprobs, -1);
+  EXPECT_EQ(g.sampling.seed, 42u);
+  EXPECT_FALSE(r.completion.stream);
+  EXPECT_FALSE(r.completion.zero_max_tokens);
+}
+
+TEST(chat_request, content_parts_are_joined_and_other_parts_refused) {
+  auto r = parse_ok(R"({"messages": [
+      {"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
+      {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+      {"role": "assistant", "content": null},
+      {"role": "developer", "content": "d", "name": "dev"}]})");
+  EXPECT_EQ(
+      r.chat.messages_json,
+      R"([{"role":"system","content":"Be brief."},{"role":"user","content":"a\nb"},)"
+      R"({"role":"assistant","content":""},{"role":"developer","content":"d","name":"dev"}])");
+
+  api_error image = parse_error_of(R"({"messages": [{"role": "user", "content": [
+      {"type": "image_url", "image_url": {"url": "http://x/y.png"}}]}]})");
+  EXPECT_EQ(image.status, 400);
+  EXPECT_NE(image.message.find("image_url"), std::string::npos) << image.message;
+  EXPECT_NE(parse_error_of(R"({"messages": [{"content": "no role"}]})").message.find("role"),
+            std::string::npos);
+  EXPECT_EQ(parse_error_of(R"({"model": "fake-model"})").message, "`messages` is required.");
+  EXPECT_EQ(parse_error_of(R"({"messages": "Hi"})").param, "messages");
+  EXPECT_EQ(parse_error_of(R"({"messages": [{"role": "user", "content": 5}]})").param, "content");
+  EXPECT_EQ(parse_error_of("[1]").message, "The request body must be a JSON object.");
+  EXPECT_EQ(parse_error_of("{").status, 400);
+}
+
+TEST(chat_request, tool_calls_and_tool_messages_reach_the_template) {
+  auto r = parse_ok(R"({"messages": [
+      {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+          "function": {"name": "f", "arguments": "{\"x\": 1}"}}]},
+      {"role": "tool", "tool_call_id": "c1", "content": "2"}]})");
+  EXPECT_EQ(r.chat.messages_json,
+            R"([{"role":"assistant","content":"","tool_calls":[{"id":"c1","type":"function",)"
+            R"("function":{"name":"f","arguments":{"x":1}}}]},)"
+            R"({"role":"tool","content":"2","tool_call_id":"c1"}])");
+  EXPECT_EQ(parse_error_of(R"({"messages": [{"role": "assistant", "tool_calls": [
+      {"function": {"name": "f", "arguments": "{oops"}}]}]})")
+                .message,
+            "A tool call's `arguments` is not valid JSON.");
+}
+
+TEST(chat_request, max_completion_tokens_wins_over_max_tokens) {
+  EXPECT_EQ(parse_ok(R"({"messages": [], "max_tokens": 7})").completion.generation.max_tokens, 7);
+  auto r = parse_ok(R"({"messages": [], "max_tokens": 7, "max_completion_tokens": 3})");
+  EXPECT_EQ(r.completion.generation.max_tokens, 3);
+  EXPECT_TRUE(
+      parse_ok(R"({"messages": [], "max_completion_tokens": 0})").completion.zero_max_tokens);
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "max_completion_tokens": -1})").param,
+            "max_completion_tokens");
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "max_completion_tokens": "5"})").param,
+            "max_completion_tokens");
+}
+
+TEST(chat_request, logprobs_is_a_flag_with_top_logprobs) {
+  EXPECT_EQ(parse_ok(R"({"messages": [], "logprobs": true})").completion.generation.logprobs, 0);
+  EXPECT_EQ(parse_ok(R"({"messages": [], "logprobs": true, "top_logprobs": 5})")
+                .completion.generation.logprobs,
+            5);
+  EXPECT_EQ(parse_ok(R"({"messages": [], "logprobs": false, "top_logprobs": 0})")
+                .completion.generation.logprobs,
+            -1);
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "top_logprobs": 2})").message,
+            "when using `top_logprobs`, `logprobs` must be set to true.");
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "logprobs": true, "top_logprobs": 21})").message,
+            "Requested sample logprobs of 21, which is greater than max allowed: 20");
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "logprobs": true, "top_logprobs": -2})").param,
+            "top_logprobs");
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "logprobs": 3})").param, "logprobs");
+}
+
+TEST(chat_request, echo_must_be_false) {
+  parse_ok(R"({"messages": [], "echo": false})");
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "echo": true})").param, "echo");
+}
+
+TEST(chat_request, generation_prompt_flags_conflict_as_in_vllm) {
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "continue_final_message": true})").message,
+            "Cannot set both `continue_final_message` and `add_generation_prompt` to True.");
+  auto r = parse_ok(
+      R"({"messages": [], "continue_final_message": true, "add_generation_prompt": false})");
+  EXPECT_TRUE(r.continue_final_message);
+  EXPECT_FALSE(r.chat.add_generation_prompt);
+}
+
+TEST(chat_request, tools_are_normalized_and_tool_choice_checked) {
+  const std::string tools =
+      R"("tools": [{"type": "function", "function": {"name": "get", "parameters": {}}}])";
+  auto r = parse_ok(R"({"messages": [], )" + tools + "}");
+  EXPECT_EQ(
+      *r.chat.tools_json,
+      R"([{"type":"function","function":{"name":"get","description":null,"parameters":{}}}])");
+  parse_ok(R"({"messages": [], "tool_choice": "auto", )" + tools + "}");
+  parse_ok(R"({"messages": [], "tool_choice": "none"})");
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "tool_choice": "auto"})").message,
+            "When using `tool_choice`, `tools` must be set.");
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "tool_choice": "required", )" + tools + "}").param,
+            "tool_choice");
+  EXPECT_EQ(parse_error_of(R"({"messages": [], )" + tools +
+                           R"(, "tool_choice": {"type": "function", "function": {"name": "get"}}})")
+                .param,
+            "tool_choice");
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "tools": [{"type": "function"}]})").param, "tools");
+}
+
+TEST(chat_request, kwargs_and_documents_become_template_variables) {
+  auto r = parse_ok(R"({"messages": [], "documents": [{"title": "t"}],
+      "chat_template_kwargs": {"enable_thinking": false, "add_generation_prompt": false}})");
+  EXPECT_EQ(r.chat.extra_context_json, R"({"documents":[{"title":"t"}],"enable_thinking":false})");
+  EXPECT_FALSE(r.chat.add_generation_prompt);
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "chat_template_kwargs": 3})").param,
+            "chat_template_kwargs");
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "chat_template": "{{ 1 }}"})").param,
+            "chat_template");
+}
+
+TEST(chat_request, shared_fields_are_read_as_for_completions) {
+  auto r = parse_ok(
+      R"({"messages": [], "temperature": 0.5, "top_k": 3, "seed": 9, "stream": true,
+          "stream_options": {"include_usage": true}, "add_special_tokens": true})");
+  EXPECT_FLOAT_EQ(r.completion.generation.sampling.temperature, 0.5f);
+  EXPECT_EQ(r.completion.generation.sampling.top_k, 3);
+  EXPECT_EQ(r.completion.generation.sampling.seed, 9u);
+  EXPECT_TRUE(r.completion.stream);
+  EXPECT_TRUE(r.completion.include_usage);
+  EXPECT_TRUE(r.completion.generation.add_special_tokens);
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "model": "other"})").status, 404);
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "temperature": -1})").param, "temperature");
+}
+
+}  // namespace
+}  // namespace troupe::http

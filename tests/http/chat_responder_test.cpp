@@ -1,0 +1,183 @@
+#include "http/chat_responder.hpp"
+
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/http/fake_engine.hpp"
+#include "tests/http/test_client.hpp"
+
+namespace troupe::http {
+namespace {
+
+const completion_meta meta{"chatcmpl-1", 1700000000, "m"};
+const testing::byte_tokenizer tokenizer;
+
+actors::generation_event text_event(int32_t index, std::string text, int32_t num_output) {
+  actors::generation_event e;
+  e.index = index;
+  e.text = std::move(text);
+  e.num_prompt_tokens = 5;
+  e.num_output_tokens = num_output;
+  return e;
+}
+
+actors::generation_event last_event(int32_t index, std::string text, int32_t num_output,
+                                    std::string reason) {
+  actors::generation_event e = text_event(index, std::move(text), num_output);
+  e.finished = true;
+  e.finish_reason = std::move(reason);
+  return e;
+}
+
+chat_responder_options options(bool stream, int32_t n = 1, int32_t top_logprobs = -1) {
+  chat_responder_options o;
+  o.response = responder_options{stream, /*include_usage=*/stream, true, /*chunked=*/false};
+  o.num_choices = n;
+  o.logprobs = chat_logprobs_format{&tokenizer, top_logprobs};
+  return o;
+}
+
+std::string body_of(const std::string& response) {
+  size_t end = response.find("\r\n\r\n");
+  return end == std::string::npos ? response : response.substr(end + 4);
+}
+
+TEST(chat_responder, a_complete_response_has_vllms_shape) {
+  chat_responder r(meta, options(false));
+  EXPECT_EQ(r.on_event(text_event(0, "Hel", 1)), "");
+  actors::generation_event last = last_event(0, "lo", 2, "stop");
+  last.stop_string = "!";
+  std::string out = r.on_event(last);
+  ASSERT_TRUE(r.done());
+  EXPECT_EQ(r.status(), 200);
+  EXPECT_EQ(out.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+  EXPECT_EQ(body_of(out),
+            R"({"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"m",)"
+            R"("choices":[{"index":0,"message":{"role":"assistant","content":"Hello",)"
+            R"("refusal":null,"annotations":null,"audio":null,"function_call":null,)"
+            R"("tool_calls":[],"reasoning_content":null},"logprobs":null,"finish_reason":"stop",)"
+            R"("stop_reason":"!"}],"service_tier":null,"system_fingerprint":null,)"
+            R"("usage":{"prompt_tokens":5,"total_tokens":7,"completion_tokens":2,)"
+            R"("prompt_tokens_details":null},"prompt_logprobs":null,"kv_transfer_params":null})");
+  EXPECT_EQ(r.on_event(text_event(0, "late", 3)), "");
+}
+
+TEST(chat_responder, a_stream_starts_with_the_role_and_ends_with_usage_and_done) {
+  chat_responder r(meta, options(true));
+  std::string out = r.on_event(text_event(0, "Hi", 1));
+  actors::generation_event last = last_event(0, "", 2, "stop");
+  last.stop_token_id = 7;
+  out += r.on_event(last);
+  ASSERT_TRUE(r.done());
+  auto payloads = testing::sse_payloads(body_of(out));
+  const std::string head =
+      R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"m",)";
+  ASSERT_EQ(payloads.size(), 5u);
+  EXPECT_EQ(payloads[0], head + R"("choices":[{"index":0,"delta":{"role":"assistant",)"
+                                R"("content":""},"logprobs":null,"finish_reason":null}]})");
+  EXPECT_EQ(payloads[1], head + R"("choices":[{"index":0,"delta":{"content":"Hi"},)"
+                                R"("logprobs":null,"finish_reason":null}]})");
+  EXPECT_EQ(payloads[2], head + R"("choices":[{"index":0,"delta":{"content":""},)"
+                                R"("logprobs":null,"finish_reason":"stop","stop_reason":7}]})");
+  EXPECT_EQ(payloads[3], head + R"("choices":[],"usage":{"prompt_tokens":5,"total_tokens":7,)"
+                                R"("completion_tokens":2}})");
+  EXPECT_EQ(payloads[4], "[DONE]");
+}
+
+TEST(chat_responder, logprobs_are_in_chat_format_with_the_sampled_token_first) {
+  chat_responder r(meta, options(false, 1, 2));
+  actors::generation_event e = last_event(0, "ab", 2, "length");
+  // 'a' was sampled and is also the most likely; 'b' was sampled but is not in the top list.
+  e.logprobs = {{'a', -0.5f, {{'a', -0.5f}, {'c', -1.5f}}},
+                {'b', -3.0f, {{'d', -0.25f}, {'e', -1.0f}}}};
+  e.token_ids = {'a', 'b'};
+  std::string out = body_of(r.on_event(e));
+  auto doc = testing::parse_json(out);
+  const auto& content = doc["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.Size(), 2u);
+  auto entry = [](const rapidjson::Value& v) {
+    return std::string(v["token"].GetString()) + ":" + std::to_string(v["logprob"].GetDouble()) +
+           ":" + std::to_string(v["bytes"][0].GetInt());
+  };
+  EXPECT_EQ(entry(content[0]), "a:-0.500000:97");
+  ASSERT_EQ(content[0]["top_logprobs"].Size(), 2u);
+  EXPECT_EQ(entry(content[0]["top_logprobs"][0]), "a:-0.500000:97");
+  EXPECT_EQ(entry(content[0]["top_logprobs"][1]), "c:-1.500000:99");
+  // vLLM's dictionary order: the sampled token, then the top tokens, cut at top_logprobs.
+  ASSERT_EQ(content[1]["top_logprobs"].Size(), 2u);
+  EXPECT_EQ(entry(content[1]["top_logprobs"][0]), "b:-3.000000:98");
+  EXPECT_EQ(entry(content[1]["top_logprobs"][1]), "d:-0.250000:100");
+}
+
+TEST(chat_responder, logprobs_stream_per_chunk_and_clamp_minus_infinity) {
+  chat_responder r(meta, options(true, 1, 0));
+  actors::generation_event e = last_event(0, "a", 1, "length");
+  e.logprobs = {{'a', -std::numeric_limits<float>::infinity(), {}}};
+  auto payloads = testing::sse_payloads(body_of(r.on_event(e)));
+  ASSERT_GE(payloads.size(), 2u);
+  auto doc = testing::parse_json(payloads[1]);
+  const auto& step = doc["choices"][0]["logprobs"]["content"][0];
+  EXPECT_EQ(step["logprob"].GetDouble(), -9999.0);
+  EXPECT_EQ(step["top_logprobs"].Size(), 0u);
+}
+
+TEST(chat_responder, n_choices_interleave_and_finish_together) {
+  chat_responder r(meta, options(false, 2));
+  EXPECT_EQ(r.on_event(text_event(1, "B", 1)), "");
+  EXPECT_EQ(r.on_event(text_event(0, "A", 1)), "");
+  EXPECT_EQ(r.on_event(last_event(1, "b", 2, "stop")), "");
+  EXPECT_FALSE(r.done());
+  EXPECT_EQ(r.on_event(text_event(5, "ignored", 9)), "");  // no such choice
+  auto doc = testing::parse_json(body_of(r.on_event(last_event(0, "a", 3, "length"))));
+  ASSERT_TRUE(r.done());
+  ASSERT_EQ(doc["choices"].Size(), 2u);
+  EXPECT_STREQ(doc["choices"][0]["message"]["content"].GetString(), "Aa");
+  EXPECT_STREQ(doc["choices"][0]["finish_reason"].GetString(), "length");
+  EXPECT_STREQ(doc["choices"][1]["message"]["content"].GetString(), "Bb");
+  EXPECT_EQ(doc["usage"]["completion_tokens"].GetInt(), 5);
+}
+
+TEST(chat_responder, a_stream_of_two_choices_announces_both_roles) {
+  chat_responder r(meta, options(true, 2));
+  std::string out = r.on_event(last_event(1, "x", 1, "stop"));
+  out += r.on_event(last_event(0, "y", 1, "stop"));
+  ASSERT_TRUE(r.done());
+  auto payloads = testing::sse_payloads(body_of(out));
+  ASSERT_EQ(payloads.size(), 6u);  // 2 roles, 2 deltas, usage, [DONE]
+  EXPECT_EQ(testing::parse_json(payloads[1])["choices"][0]["index"].GetInt(), 1);
+  EXPECT_EQ(testing::parse_json(payloads[2])["choices"][0]["index"].GetInt(), 1);
+  EXPECT_EQ(testing::parse_json(payloads[3])["choices"][0]["index"].GetInt(), 0);
+}
+
+TEST(chat_responder, an_engine_error_first_is_a_plain_json_error) {
+  chat_responder r(meta, options(true));
+  actors::generation_event e = text_event(0, "", 0);
+  e.error = "prompt too long";
+  e.error_status = 400;
+  std::string out = r.on_event(e);
+  EXPECT_TRUE(r.done());
+  EXPECT_EQ(r.status(), 400);
+  EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u);
+  EXPECT_NE(body_of(out).find("prompt too long"), std::string::npos);
+}
+
+TEST(chat_responder, an_error_after_the_stream_started_is_an_event) {
+  chat_responder r(meta, options(true));
+  std::string out = r.on_event(text_event(0, "a", 1));
+  actors::generation_event e = text_event(0, "", 1);
+  e.error = "boom";
+  e.error_status = 500;
+  out += r.on_event(e);
+  EXPECT_TRUE(r.done());
+  EXPECT_EQ(r.status(), 200);
+  auto payloads = testing::sse_payloads(body_of(out));
+  ASSERT_EQ(payloads.size(), 4u);
+  EXPECT_NE(payloads[2].find("boom"), std::string::npos);
+  EXPECT_EQ(payloads[3], "[DONE]");
+}
+
+}  // namespace
+}  // namespace troupe::http

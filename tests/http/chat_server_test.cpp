@@ -1,0 +1,146 @@
+// /v1/chat/completions, /tokenize and /detokenize through the HTTP server, on the fake engine.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "http/server.hpp"
+#include "tests/http/fake_engine.hpp"
+#include "tests/http/test_client.hpp"
+
+namespace troupe::http {
+namespace {
+
+using testing::parse_json;
+using testing::reply;
+using testing::test_client;
+using testing::bhttp::verb;
+
+// The prompt is the last message's content, so the fake engine's scripts can be chosen by it.
+const std::string last_content = "{{ messages[-1].content }}";
+
+class chat_server : public ::testing::Test {
+ protected:
+  void start(const std::string& template_text) {
+    server_.reset();
+    server_options options;
+    options.port = 0;
+    options.disable_log_requests = true;
+    if (!template_text.empty()) {
+      auto setup = load_chat_template_setup(template_text, "/nonexistent.gguf", nullptr);
+      ASSERT_TRUE(setup.ok()) << setup.message();
+      options.chat_template = std::make_shared<const chat_template_setup>(std::move(*setup));
+    }
+    auto started = start_server(engine_, options);
+    ASSERT_TRUE(started.ok()) << started.message();
+    server_ = std::move(started.value());
+  }
+
+  reply chat(const std::string& body) {
+    test_client client(server_->port());
+    return client.request(verb::post, "/v1/chat/completions", body);
+  }
+
+  testing::fake_engine engine_;  // declared first: outlives the server
+  std::unique_ptr<server> server_;
+};
+
+TEST_F(chat_server, a_chat_completion_renders_the_template_and_answers_in_chat_format) {
+  start("<{{ messages[0].role }}>" + last_content);
+  reply r = chat(R"({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto doc = parse_json(r.body);
+  EXPECT_STREQ(doc["object"].GetString(), "chat.completion");
+  EXPECT_EQ(std::string(doc["id"].GetString()).rfind("chatcmpl-", 0), 0u);
+  EXPECT_STREQ(doc["model"].GetString(), "fake-model");
+  const auto& choice = doc["choices"][0];
+  EXPECT_STREQ(choice["message"]["role"].GetString(), "assistant");
+  EXPECT_STREQ(choice["message"]["content"].GetString(), "Hello from troupe");
+  EXPECT_STREQ(choice["finish_reason"].GetString(), "length");
+  EXPECT_EQ(doc["usage"]["prompt_tokens"].GetInt(), 8);  // "<user>Hi", no special tokens
+  EXPECT_EQ(doc["usage"]["completion_tokens"].GetInt(), 3);
+  auto request = engine_.requests().back();
+  EXPECT_EQ(request.prompt, "<user>Hi");
+  EXPECT_FALSE(request.add_special_tokens);
+  EXPECT_EQ(request.request_id, doc["id"].GetString());
+}
+
+TEST_F(chat_server, a_stream_sends_role_deltas_finish_and_done) {
+  start(last_content);
+  reply r = chat(R"({"messages": [{"role": "user", "content": "Hi"}], "stream": true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(r.chunked);
+  auto payloads = testing::sse_payloads(r.body);
+  ASSERT_EQ(payloads.size(), 1 + testing::fake_words.size() + 1);
+  EXPECT_EQ(payloads.back(), "[DONE]");
+  auto first = parse_json(payloads[0]);
+  EXPECT_STREQ(first["object"].GetString(), "chat.completion.chunk");
+  EXPECT_STREQ(first["choices"][0]["delta"]["role"].GetString(), "assistant");
+  std::string text;
+  for (size_t i = 1; i + 1 < payloads.size(); ++i) {
+    auto chunk = parse_json(payloads[i]);
+    text += chunk["choices"][0]["delta"]["content"].GetString();
+    EXPECT_EQ(chunk["choices"][0]["finish_reason"].IsNull(), i + 2 < payloads.size());
+  }
+  EXPECT_EQ(text, "Hello from troupe, the actor runtime.");
+  EXPECT_EQ(engine_.requests().back().max_tokens, 0);  // chat's default: up to max_model_len
+}
+
+TEST_F(chat_server, without_a_template_chat_is_a_400_but_completions_work) {
+  start("");
+  reply r = chat(R"({"messages": [{"role": "user", "content": "Hi"}]})");
+  EXPECT_EQ(testing::expect_error_body(r, 400, "BadRequestError"), no_chat_template_message);
+  test_client client(server_->port());
+  EXPECT_EQ(client.post(R"({"prompt": "Hi", "max_tokens": 2})").status, 200);
+  EXPECT_EQ(engine_.num_submitted(), 1u);
+}
+
+TEST_F(chat_server, template_and_request_errors_are_400s) {
+  start("{% if messages | length > 1 %}{{ raise_exception('One message only') }}{% endif %}" +
+        last_content);
+  EXPECT_EQ(testing::expect_error_body(chat(R"({"messages": [{"role": "user", "content": "a"},
+                                       {"role": "user", "content": "b"}]})"),
+                                       400, "BadRequestError"),
+            "One message only");
+  testing::expect_error_body(chat(R"({"messages": [{"role": "user", "content": "Hi"}],
+                                      "tool_choice": "required", "tools": []})"),
+                             400, "BadRequestError");
+  // An engine error before any output is a plain JSON error.
+  testing::expect_error_body(chat(R"({"messages": [{"role": "user", "content": "error-first"}]})"),
+                             400, "BadRequestError");
+  EXPECT_EQ(engine_.num_submitted(), 1u);
+  test_client client(server_->port());
+  EXPECT_EQ(client.request(verb::get, "/v1/chat/completions").status, 405);
+}
+
+TEST_F(chat_server, zero_max_completion_tokens_answers_without_the_engine) {
+  start(last_content);
+  reply r =
+      chat(R"({"messages": [{"role": "user", "content": "Hi"}], "max_completion_tokens": 0})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto doc = parse_json(r.body);
+  EXPECT_STREQ(doc["choices"][0]["message"]["content"].GetString(), "");
+  EXPECT_STREQ(doc["choices"][0]["finish_reason"].GetString(), "length");
+  EXPECT_EQ(doc["usage"]["prompt_tokens"].GetInt(), 2);
+  EXPECT_EQ(engine_.num_submitted(), 0u);
+}
+
+TEST_F(chat_server, tokenize_and_detokenize_over_http) {
+  start(last_content);
+  test_client client(server_->port());
+  reply r = client.request(verb::post, "/tokenize", R"({"prompt": "Hi"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"count":3,"max_model_len":2048,"tokens":[256,72,105],"token_strs":null})");
+  r = client.request(verb::get, "/tokenize",
+                     R"({"messages": [{"role": "user", "content": "Hi"}]})");
+  EXPECT_EQ(r.body, R"({"count":2,"max_model_len":2048,"tokens":[72,105],"token_strs":null})");
+  r = client.request(verb::post, "/detokenize", R"({"tokens": [72, 105]})");
+  EXPECT_EQ(r.body, R"({"prompt":"Hi"})");
+  testing::expect_error_body(client.request(verb::post, "/detokenize", R"({"tokens": [999]})"), 400,
+                             "BadRequestError");
+  EXPECT_EQ(client.request(verb::put, "/tokenize", "{}").status, 405);
+}
+
+}  // namespace
+}  // namespace troupe::http
