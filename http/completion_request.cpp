@@ -59,6 +59,24 @@ parse_error read_prompt(const Value& body, const completion_limits& limits,
   return type_error("prompt", "a string or a list of token ids");
 }
 
+// Completions' logprobs: how many alternatives per token (0 = only the sampled token's).
+parse_error read_logprobs(const Value& body, const completion_limits& limits,
+                          actors::generation_request& out) {
+  const Value* v = member(body, "logprobs");
+  if (v == nullptr) return std::nullopt;
+  std::optional<int64_t> value = as_integer(*v);
+  if (!value) return type_error("logprobs", "an integer");
+  if (*value < 0) return bad_request("`logprobs` must be a positive value.", "logprobs");
+  if (*value > limits.max_logprobs) {
+    return bad_request(fmt::format("Requested sample logprobs of {}, which is greater than max "
+                                   "allowed: {}",
+                                   *value, limits.max_logprobs),
+                       "logprobs");
+  }
+  out.logprobs = static_cast<int32_t>(*value);
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::variant<completion_request, api_error> parse_completion_request(
@@ -73,6 +91,7 @@ std::variant<completion_request, api_error> parse_completion_request(
 
   completion_request request;
   parse_error error = read_generation_fields(doc, limits, default_seed, request);
+  if (!error) error = read_logprobs(doc, limits, request.generation);
   if (!error) error = read_prompt(doc, limits, request.generation);
   if (error) return std::move(*error);
   return request;

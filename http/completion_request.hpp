@@ -2,11 +2,15 @@
 // Parsing and validation of a POST /v1/completions body (OpenAI/vLLM names and defaults).
 //
 // Supported: model, prompt (a string, a list of one string, a list of token ids, or a list of one
-// list of token ids), max_tokens, temperature, top_p, top_k, seed, n (= 1), stream,
-// stream_options.include_usage, ignore_eos, add_special_tokens. Parameters troupe does not
-// implement yet (stop, logprobs, echo, best_of > 1, penalties, logit_bias, ...) are rejected with
-// a 400 when set to anything but their neutral value, never silently ignored. Unknown keys are
-// ignored, as vLLM does.
+// list of token ids), max_tokens, temperature, top_p, top_k, min_p, seed, n (= 1), stream,
+// stream_options.include_usage, ignore_eos, add_special_tokens, stop (a string or a list),
+// stop_token_ids, include_stop_str_in_output, skip_special_tokens, presence_penalty,
+// frequency_penalty, repetition_penalty, logit_bias (token-id strings -> bias, clamped to
+// [-100, 100]), min_tokens, logprobs (0..max_logprobs). Unset fields take the server-wide
+// defaults of completion_limits::defaults (generation_config.json). Parameters troupe does not
+// implement yet (echo, best_of > 1, prompt_logprobs, suffix, guided decoding, ...) are rejected
+// with a 400 when set to anything but their neutral value, never silently ignored. Unknown keys
+// are ignored, as vLLM does.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -14,6 +18,7 @@
 
 #include "actors/engine.hpp"
 #include "http/api_error.hpp"
+#include "runtime/sampling_defaults.hpp"
 
 namespace troupe::http {
 
@@ -29,7 +34,10 @@ struct completion_request {
 
 struct completion_limits {
   std::string served_model_name;
-  int32_t vocab_size = 0;  // prompt token ids must be in [0, vocab_size); 0 = unchecked
+  int32_t vocab_size = 0;  // prompt and logit_bias token ids in [0, vocab_size); 0 = unchecked
+  // Server-wide defaults (generation_config.json) for what a request leaves unset.
+  runtime::sampling_defaults defaults;
+  int32_t max_logprobs = 20;  // vLLM's --max-logprobs default
 };
 
 // Parses `body`. Errors: 400 for malformed JSON, wrong types, out-of-range or unsupported values;

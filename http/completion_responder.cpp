@@ -1,11 +1,17 @@
 #include "http/completion_responder.hpp"
 
+#include <algorithm>
+
 #include "http/wire.hpp"
 
 namespace troupe::http {
 
 completion_responder::completion_responder(completion_meta meta, responder_options options)
-    : meta_(std::move(meta)), options_(options) {}
+    : meta_(std::move(meta)), options_(options) {
+  choices_.resize(static_cast<size_t>(std::max(options_.n, 1)));
+  for (size_t i = 0; i < choices_.size(); ++i)
+    choices_[i].choice.index = static_cast<int32_t>(i);
+}
 
 bool completion_responder::keep_alive() const {
   // An unframed stream can only end by closing the connection.
@@ -16,9 +22,22 @@ bool completion_responder::keep_alive() const {
 std::string completion_responder::on_event(const actors::generation_event& event) {
   if (done_) return {};
   usage_.prompt_tokens = event.num_prompt_tokens;
-  usage_.completion_tokens = event.num_output_tokens;
   if (options_.stream) return on_stream_event(event);
   return on_complete_event(event);
+}
+
+bool completion_responder::record(const actors::generation_event& event) {
+  if (event.index < 0 || event.index >= static_cast<int32_t>(choices_.size())) return false;
+  auto& state = choices_[static_cast<size_t>(event.index)];
+  if (state.finished) return false;
+  usage_.completion_tokens += event.num_output_tokens - state.num_output_tokens;
+  state.num_output_tokens = event.num_output_tokens;
+  if (event.finished) {
+    state.finished = true;
+    ++num_finished_;
+    finish_reason_ = event.finish_reason;
+  }
+  return true;
 }
 
 std::string completion_responder::error_response(const actors::generation_event& event) {
@@ -29,15 +48,51 @@ std::string completion_responder::error_response(const actors::generation_event&
                          error_json(api_error{status_, *event.error, {}}), keep_alive());
 }
 
+namespace {
+
+// What `event` says of its choice: its new text and, on its last event, how it finished.
+completion_choice event_choice(const actors::generation_event& event) {
+  completion_choice choice;
+  choice.index = event.index;
+  choice.text = event.text;
+  if (event.finished) {
+    choice.finish_reason = event.finish_reason;
+    choice.stop_string = event.stop_string;
+    choice.stop_token_id = event.stop_token_id;
+  }
+  return choice;
+}
+
+}  // namespace
+
 std::string completion_responder::on_complete_event(const actors::generation_event& event) {
   if (event.error) return error_response(event);
-  text_ += event.text;
-  if (!event.finished) return {};
+  if (!record(event)) return {};
+  auto& choice = choices_[static_cast<size_t>(event.index)].choice;
+  if (options_.logprobs >= 0 && options_.tokenizer != nullptr) {
+    if (!choice.logprobs) choice.logprobs.emplace();
+    // Non-streaming offsets run over the token texts from 0 (vLLM).
+    const auto& offsets = choice.logprobs->text_offset;
+    const int32_t next =
+        offsets.empty() ? 0 : offsets.back() + num_characters(choice.logprobs->tokens.back());
+    append_completion_logprobs(*choice.logprobs, event.logprobs, *options_.tokenizer,
+                               options_.logprobs, next);
+  }
+  choice.text += event.text;
+  if (event.finished) {
+    const auto finished = event_choice(event);
+    choice.finish_reason = finished.finish_reason;
+    choice.stop_string = finished.stop_string;
+    choice.stop_token_id = finished.stop_token_id;
+  }
+  if (!all_finished()) return {};
   done_ = true;
   status_ = 200;
-  finish_reason_ = event.finish_reason;
-  return format_response(200, json_content_type,
-                         completion_json(meta_, text_, finish_reason_, usage_), keep_alive());
+  std::vector<completion_choice> choices;
+  for (auto& state : choices_)
+    choices.push_back(std::move(state.choice));
+  return format_response(200, json_content_type, completion_json(meta_, choices, usage_),
+                         keep_alive());
 }
 
 std::string completion_responder::on_stream_event(const actors::generation_event& event) {
@@ -49,12 +104,22 @@ std::string completion_responder::on_stream_event(const actors::generation_event
     finish_reason_ = "error";
     return out + stream_end();
   }
-  if (!event.text.empty() || event.finished) {
-    std::string_view reason = event.finished ? std::string_view(event.finish_reason) : "";
-    out += frame(sse_event(stream_chunk_json(meta_, event.text, reason, options_.include_usage)));
+  if (!record(event)) return out;
+  auto& state = choices_[static_cast<size_t>(event.index)];
+  auto chunk = event_choice(event);
+  const bool with_logprobs = options_.logprobs >= 0 && options_.tokenizer != nullptr;
+  if (with_logprobs) {
+    // Streaming offsets continue from the text already sent (vLLM's previous_text_lens).
+    chunk.logprobs.emplace();
+    append_completion_logprobs(*chunk.logprobs, event.logprobs, *options_.tokenizer,
+                               options_.logprobs, state.num_characters);
   }
-  if (!event.finished) return out;
-  finish_reason_ = event.finish_reason;
+  state.num_characters += num_characters(event.text);
+  // A token whose text is still held back gets a chunk when its logprobs must go out.
+  const bool has_tokens = with_logprobs && !event.token_ids.empty();
+  if (!event.text.empty() || event.finished || has_tokens)
+    out += frame(sse_event(stream_chunk_json(meta_, chunk, options_.include_usage)));
+  if (!all_finished()) return out;
   if (options_.include_usage) out += frame(sse_event(usage_chunk_json(meta_, usage_)));
   return out + stream_end();
 }

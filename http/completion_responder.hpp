@@ -7,8 +7,15 @@
 // plain JSON error with the engine's status instead of a stream; an error after the stream has
 // started becomes a `data: {"error": ...}` event followed by [DONE].
 //
+// With n > 1 the events of the choices interleave, each tagged with its index: the JSON
+// completion lists one choice per index once every choice has finished; a stream's chunks carry
+// their choice's index and [DONE] follows the last choice's end. Usage counts the completion
+// tokens of all choices.
+//
 // Thread: not thread-safe; the owning HTTP session calls it from its strand only.
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "actors/engine.hpp"
 #include "http/openai_json.hpp"
@@ -21,6 +28,10 @@ struct responder_options {
   bool keep_alive = true;      // what the client asked for
   // false for HTTP/1.0 clients: a stream is then sent unframed and ends by closing.
   bool chunked = true;
+  int32_t n = 1;          // choices (events carry index 0 .. n-1)
+  int32_t logprobs = -1;  // the request's logprobs: -1 = none, else top-N per token
+  // Decodes the logprobs' token texts; required when logprobs >= 0, outlives the responder.
+  const runtime::tokenizer* tokenizer = nullptr;
 };
 
 class completion_responder {
@@ -46,11 +57,22 @@ class completion_responder {
   std::string stream_end();
   std::string frame(std::string_view bytes) const;
   std::string error_response(const actors::generation_event& event);
+  // Records the event in its choice; false for an index out of range.
+  bool record(const actors::generation_event& event);
+  bool all_finished() const { return num_finished_ == static_cast<int32_t>(choices_.size()); }
+
+  struct choice_state {
+    completion_choice choice;       // non-streaming: accumulated text and logprobs
+    int32_t num_output_tokens = 0;  // so far
+    int32_t num_characters = 0;     // of the text so far (the next logprobs' text offset)
+    bool finished = false;
+  };
 
   completion_meta meta_;
   responder_options options_;
   completion_usage usage_;
-  std::string text_;  // non-streaming: the accumulated completion
+  std::vector<choice_state> choices_;
+  int32_t num_finished_ = 0;
   std::string finish_reason_;
   int status_ = 0;
   bool done_ = false;

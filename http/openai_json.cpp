@@ -1,5 +1,6 @@
 #include "http/openai_json.hpp"
 
+#include <algorithm>
 #include <random>
 
 #include <fmt/format.h>
@@ -51,25 +52,100 @@ void write_usage(json_writer& w, const completion_usage& usage) {
   w.EndObject();
 }
 
+void write_logprob(json_writer& w, float logprob) {
+  w.Double(std::max(static_cast<double>(logprob), -9999.0));
+}
+
+void write_logprobs(json_writer& w, const completion_logprobs& lp) {
+  w.StartObject();
+  write_key(w, "text_offset");
+  w.StartArray();
+  for (int32_t offset : lp.text_offset)
+    w.Int(offset);
+  w.EndArray();
+  write_key(w, "token_logprobs");
+  w.StartArray();
+  for (float logprob : lp.token_logprobs)
+    write_logprob(w, logprob);
+  w.EndArray();
+  write_key(w, "tokens");
+  w.StartArray();
+  for (const auto& token : lp.tokens)
+    write_string(w, token);
+  w.EndArray();
+  write_key(w, "top_logprobs");
+  w.StartArray();
+  for (const auto& top : lp.top_logprobs) {
+    w.StartObject();
+    for (const auto& [token, logprob] : top) {
+      write_key(w, token);
+      write_logprob(w, logprob);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+void write_stop_reason(json_writer& w, const completion_choice& choice) {
+  if (choice.stop_string) {
+    write_string(w, *choice.stop_string);
+  } else if (choice.stop_token_id) {
+    w.Int(*choice.stop_token_id);
+  } else {
+    w.Null();
+  }
+}
+
 // One choice; `with_prompt_logprobs` for the non-streaming shape.
-void write_choice(json_writer& w, std::string_view text, std::string_view finish_reason,
-                  bool with_prompt_logprobs) {
+void write_choice(json_writer& w, const completion_choice& choice, bool with_prompt_logprobs) {
   w.StartObject();
   write_key(w, "index");
-  w.Int(0);
+  w.Int(choice.index);
   write_key(w, "text");
-  write_string(w, text);
+  write_string(w, choice.text);
   write_key(w, "logprobs");
-  w.Null();
+  if (choice.logprobs) {
+    write_logprobs(w, *choice.logprobs);
+  } else {
+    w.Null();
+  }
   write_key(w, "finish_reason");
-  write_string_or_null(w, finish_reason);
+  write_string_or_null(w, choice.finish_reason);
   write_key(w, "stop_reason");
-  w.Null();
+  write_stop_reason(w, choice);
   if (with_prompt_logprobs) {
     write_key(w, "prompt_logprobs");
     w.Null();
   }
   w.EndObject();
+}
+
+completion_choice simple_choice(std::string_view text, std::string_view finish_reason) {
+  completion_choice choice;
+  choice.text = text;
+  choice.finish_reason = finish_reason;
+  return choice;
+}
+
+// The entries of one token's top_logprobs: the sampled token, then the num_top most likely
+// (the sampled one once), the first of equal texts kept.
+std::vector<std::pair<std::string, float>> top_entries(const actors::token_logprob& token,
+                                                       const runtime::tokenizer& tokenizer,
+                                                       int32_t num_top) {
+  std::vector<std::pair<int32_t, float>> ids = {{token.token_id, token.logprob}};
+  const auto num = std::min(token.top.size(), static_cast<size_t>(std::max(num_top, 0)));
+  for (size_t i = 0; i < num; ++i)
+    if (token.top[i].first != token.token_id) ids.push_back(token.top[i]);
+  std::vector<std::pair<std::string, float>> entries;
+  for (const auto& [id, logprob] : ids) {
+    std::string text = logprob_token_text(tokenizer, id);
+    bool seen = false;
+    for (const auto& e : entries)
+      seen |= e.first == text;
+    if (!seen) entries.emplace_back(std::move(text), logprob);
+  }
+  return entries;
 }
 
 std::mt19937_64& thread_rng() {
@@ -79,6 +155,32 @@ std::mt19937_64& thread_rng() {
 }
 
 }  // namespace
+
+std::string logprob_token_text(const runtime::tokenizer& tokenizer, int32_t token_id) {
+  const int32_t ids[] = {token_id};
+  return tokenizer.decode(ids, /*skip_special=*/false);
+}
+
+int32_t num_characters(std::string_view text) {
+  int32_t n = 0;
+  for (unsigned char c : text)
+    n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+void append_completion_logprobs(completion_logprobs& out,
+                                std::span<const actors::token_logprob> tokens,
+                                const runtime::tokenizer& tokenizer, int32_t num_top,
+                                int32_t text_offset) {
+  for (const auto& token : tokens) {
+    std::string text = logprob_token_text(tokenizer, token.token_id);
+    out.text_offset.push_back(text_offset);
+    text_offset += num_characters(text);
+    out.token_logprobs.push_back(token.logprob);
+    out.tokens.push_back(std::move(text));
+    out.top_logprobs.push_back(top_entries(token, tokenizer, num_top));
+  }
+}
 
 std::string error_json(const api_error& error) {
   rapidjson::StringBuffer out;
@@ -130,13 +232,20 @@ std::string models_json(const actors::model_info& info) {
 
 std::string completion_json(const completion_meta& meta, std::string_view text,
                             std::string_view finish_reason, const completion_usage& usage) {
+  const completion_choice choice = simple_choice(text, finish_reason);
+  return completion_json(meta, std::span(&choice, 1), usage);
+}
+
+std::string completion_json(const completion_meta& meta, std::span<const completion_choice> choices,
+                            const completion_usage& usage) {
   rapidjson::StringBuffer out;
   json_writer w(out);
   w.StartObject();
   write_meta(w, meta);
   write_key(w, "choices");
   w.StartArray();
-  write_choice(w, text, finish_reason, /*with_prompt_logprobs=*/true);
+  for (const auto& choice : choices)
+    write_choice(w, choice, /*with_prompt_logprobs=*/true);
   w.EndArray();
   write_key(w, "usage");
   write_usage(w, usage);
@@ -146,13 +255,18 @@ std::string completion_json(const completion_meta& meta, std::string_view text,
 
 std::string stream_chunk_json(const completion_meta& meta, std::string_view text,
                               std::string_view finish_reason, bool with_usage_null) {
+  return stream_chunk_json(meta, simple_choice(text, finish_reason), with_usage_null);
+}
+
+std::string stream_chunk_json(const completion_meta& meta, const completion_choice& choice,
+                              bool with_usage_null) {
   rapidjson::StringBuffer out;
   json_writer w(out);
   w.StartObject();
   write_meta(w, meta);
   write_key(w, "choices");
   w.StartArray();
-  write_choice(w, text, finish_reason, /*with_prompt_logprobs=*/false);
+  write_choice(w, choice, /*with_prompt_logprobs=*/false);
   w.EndArray();
   if (with_usage_null) {
     write_key(w, "usage");

@@ -1,11 +1,16 @@
 #pragma once
 // JSON bodies of the OpenAI/vLLM completions API, in vLLM's field order and shape.
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "actors/engine.hpp"
 #include "http/api_error.hpp"
+#include "runtime/tokenizer/tokenizer.hpp"
 
 namespace troupe::http {
 
@@ -21,6 +26,41 @@ struct completion_usage {
   int32_t completion_tokens = 0;
 };
 
+// A choice's "logprobs" in the completions API (vLLM's CompletionLogProbs), one entry per token.
+struct completion_logprobs {
+  std::vector<int32_t> text_offset;  // characters (code points) into the choice's text
+  std::vector<float> token_logprobs;
+  std::vector<std::string> tokens;
+  // The sampled token then the request's N most likely, keyed by token text (first one wins).
+  std::vector<std::vector<std::pair<std::string, float>>> top_logprobs;
+};
+
+// What a completion choice says besides its text.
+struct completion_choice {
+  int32_t index = 0;
+  std::string text;
+  std::string finish_reason;  // "" renders as null
+  // vLLM's stop_reason: the stop string or stop token id that ended the choice, else null.
+  std::optional<std::string> stop_string;
+  std::optional<int32_t> stop_token_id;
+  std::optional<completion_logprobs> logprobs;  // null unless the request asked for logprobs
+};
+
+// The text vLLM shows for a token in logprobs: the token decoded alone, special tokens kept (an
+// incomplete UTF-8 sequence becomes U+FFFD).
+std::string logprob_token_text(const runtime::tokenizer& tokenizer, int32_t token_id);
+
+// Number of characters (code points) of UTF-8 `text`, as Python's len() counts them.
+int32_t num_characters(std::string_view text);
+
+// Appends `tokens` to `out`: text offsets start at `text_offset` and advance by each token
+// text's length (vLLM's _create_completion_logprobs); `num_top` is the request's logprobs N.
+// Logprobs below -9999 (-inf) are written as -9999.0, as vLLM does.
+void append_completion_logprobs(completion_logprobs& out,
+                                std::span<const actors::token_logprob> tokens,
+                                const runtime::tokenizer& tokenizer, int32_t num_top,
+                                int32_t text_offset);
+
 // {"error": {"message", "type", "param", "code"}}
 std::string error_json(const api_error& error);
 
@@ -30,11 +70,16 @@ std::string models_json(const actors::model_info& info);
 // A non-streaming completion with one choice.
 std::string completion_json(const completion_meta& meta, std::string_view text,
                             std::string_view finish_reason, const completion_usage& usage);
+// A non-streaming completion with `choices` (in the given order).
+std::string completion_json(const completion_meta& meta, std::span<const completion_choice> choices,
+                            const completion_usage& usage);
 
 // One streaming chunk; `finish_reason` empty renders as null. `with_usage_null` adds
 // "usage": null, as OpenAI does on every chunk when stream_options.include_usage is set.
 std::string stream_chunk_json(const completion_meta& meta, std::string_view text,
                               std::string_view finish_reason, bool with_usage_null);
+std::string stream_chunk_json(const completion_meta& meta, const completion_choice& choice,
+                              bool with_usage_null);
 
 // The final usage chunk of a stream: "choices": [] and the usage.
 std::string usage_chunk_json(const completion_meta& meta, const completion_usage& usage);

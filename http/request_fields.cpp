@@ -1,5 +1,7 @@
 #include "http/request_fields.hpp"
 
+#include "http/sampling_fields.hpp"
+
 #include <cmath>
 #include <limits>
 
@@ -51,9 +53,6 @@ bool is_zero(const Value& v) {
 bool is_one(const Value& v) {
   return v.IsNumber() && v.GetDouble() == 1.0;
 }
-bool is_true(const Value& v) {
-  return v.IsBool() && v.GetBool();
-}
 bool is_text_format(const Value& v) {
   if (!v.IsObject()) return false;
   const Value* type = member(v, "type");
@@ -66,20 +65,11 @@ struct unsupported_param {
 };
 
 constexpr unsupported_param unsupported_params[] = {
-    {"stop", is_falsy},
-    {"stop_token_ids", is_falsy},
-    {"logprobs", never_neutral},
     {"prompt_logprobs", never_neutral},
     {"echo", is_falsy},
     {"best_of", is_one},
     {"use_beam_search", is_falsy},
-    {"presence_penalty", is_zero},
-    {"frequency_penalty", is_zero},
-    {"repetition_penalty", is_one},
-    {"logit_bias", is_falsy},
     {"suffix", is_falsy},
-    {"min_tokens", is_zero},
-    {"min_p", is_zero},
     {"allowed_token_ids", is_falsy},
     {"bad_words", is_falsy},
     {"logits_processors", is_falsy},
@@ -91,7 +81,6 @@ constexpr unsupported_param unsupported_params[] = {
     {"response_format", is_text_format},
     {"truncate_prompt_tokens", never_neutral},
     {"prompt_embeds", never_neutral},
-    {"skip_special_tokens", is_true},
     {"return_tokens_as_token_ids", is_falsy},
     {"priority", is_zero},
 };
@@ -220,6 +209,7 @@ parse_error read_generation_fields(const Value& body, const completion_limits& l
   if (!error) error = read_top_k_seed(body, out.generation.sampling, default_seed);
   if (!error) error = read_stream(body, out);
   if (!error) error = read_n_and_flags(body, out);
+  if (!error) error = read_sampling_fields(body, limits, out);
   return error;
 }
 

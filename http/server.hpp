@@ -18,6 +18,7 @@
 #include "actors/engine.hpp"
 #include "http/chat_prompt.hpp"
 #include "runtime/result.hpp"
+#include "runtime/sampling_defaults.hpp"
 
 namespace troupe::http {
 
@@ -33,6 +34,9 @@ struct server_options {
   // `--seed`: requests without a "seed" get seeds drawn from a stream started here, so a replay
   // of the same requests in the same order samples the same tokens. None = random seeds.
   std::optional<uint64_t> seed;
+  // Defaults for the sampling fields a request leaves unset (`--generation-config`: the model's
+  // generation_config.json); see http/sampling_fields.hpp.
+  runtime::sampling_defaults sampling_defaults;
   // The chat template of /v1/chat/completions and /tokenize's "messages"; null or without a
   // template: those requests get 400 (see http/chat_prompt.hpp).
   std::shared_ptr<const chat_template_setup> chat_template;

@@ -294,15 +294,19 @@ void session::dispatch(const http_request& request) {
 
 void session::handle_completion(const http_request& request) {
   const actors::model_info& info = ctx_->engine.info();
-  completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size()};
+  completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size(),
+                           ctx_->options.sampling_defaults};
   auto parsed = parse_completion_request(request.body(), limits, ctx_->next_default_seed());
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   completion_request& completion = std::get<completion_request>(parsed);
 
   completion_meta meta{make_completion_id(), unix_seconds(), info.served_model_name};
   completion.generation.request_id = meta.id;
-  responder_.emplace(std::move(meta), responder_options{completion.stream, completion.include_usage,
-                                                        keep_alive_, !http10_});
+  responder_options options{completion.stream, completion.include_usage, keep_alive_, !http10_};
+  options.n = completion.generation.n;
+  options.logprobs = completion.generation.logprobs;
+  options.tokenizer = &ctx_->engine.tokenizer();
+  responder_.emplace(std::move(meta), options);
   generating_ = true;
   abort_sent_ = false;
   ++serial_;

@@ -111,7 +111,7 @@ TEST(parse_completion_request, wrong_types_and_ranges_are_400_with_the_param) {
            bad_case{R"({"prompt": "a", "seed": 1.5})", "seed"},
            bad_case{R"({"prompt": "a", "stream": "yes"})", "stream"},
            bad_case{R"({"prompt": "a", "ignore_eos": 1})", "ignore_eos"},
-           bad_case{R"({"prompt": "a", "n": 2})", "n"},
+           bad_case{R"({"prompt": "a", "n": 129})", "n"},
            bad_case{R"({"prompt": "a", "n": 0})", "n"},
            bad_case{R"({"prompt": "a", "model": 3})", "model"},
            bad_case{R"({"prompt": "a", "stream_options": {"include_usage": true}})",
@@ -139,18 +139,12 @@ TEST(parse_completion_request, unknown_model_is_404_with_vllm_message) {
 
 TEST(parse_completion_request, unsupported_parameters_are_rejected_unless_neutral) {
   for (const char* body : {
-           R"({"prompt": "a", "stop": "\n"})",
-           R"({"prompt": "a", "stop": ["x"]})",
-           R"({"prompt": "a", "logprobs": 0})",
            R"({"prompt": "a", "echo": true})",
            R"({"prompt": "a", "best_of": 2})",
-           R"({"prompt": "a", "presence_penalty": 0.5})",
-           R"({"prompt": "a", "frequency_penalty": -1})",
-           R"({"prompt": "a", "repetition_penalty": 1.1})",
-           R"({"prompt": "a", "logit_bias": {"50256": -100}})",
            R"({"prompt": "a", "suffix": "end"})",
            R"({"prompt": "a", "guided_json": {}})",
-           R"({"prompt": "a", "skip_special_tokens": false})",
+           R"({"prompt": "a", "prompt_logprobs": 1})",
+           R"({"prompt": "a", "bad_words": ["x"]})",
        }) {
     api_error e = parse_error(body);
     EXPECT_EQ(e.status, 400) << body;

@@ -1,0 +1,199 @@
+#include "http/sampling_fields.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace troupe::http {
+namespace {
+
+parse_error read_stop(const Value& body, actors::generation_request& out) {
+  const Value* v = member(body, "stop");
+  if (v == nullptr) return std::nullopt;
+  if (v->IsString()) {
+    out.stop = {std::string(v->GetString(), v->GetStringLength())};
+    return std::nullopt;
+  }
+  if (!v->IsArray()) return type_error("stop", "a string or a list of strings");
+  for (const Value& s : v->GetArray()) {
+    if (!s.IsString()) return type_error("stop", "a string or a list of strings");
+    out.stop.emplace_back(s.GetString(), s.GetStringLength());
+  }
+  return std::nullopt;
+}
+
+parse_error read_stop_token_ids(const Value& body, actors::generation_request& out) {
+  const Value* v = member(body, "stop_token_ids");
+  if (v == nullptr) return std::nullopt;
+  if (!v->IsArray()) return type_error("stop_token_ids", "a list of integers");
+  for (const Value& id : v->GetArray()) {
+    auto value = as_integer(id);
+    if (!value) return type_error("stop_token_ids", "a list of integers");
+    // An id outside int32 can never be generated: it can never match either.
+    if (*value >= 0 && *value <= std::numeric_limits<int32_t>::max())
+      out.stop_token_ids.push_back(static_cast<int32_t>(*value));
+  }
+  return std::nullopt;
+}
+
+// Reads a number member; `valid` says whether the value is in range.
+parse_error read_number(const Value& body, const char* key, float& out, bool (*valid)(double),
+                        const char* range_message) {
+  const Value* v = member(body, key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->IsNumber()) return type_error(key, "a number");
+  const double value = v->GetDouble();
+  if (!valid(value))
+    return bad_request(fmt::format("{} {}, got {}.", key, range_message, py_float(value)), key);
+  out = static_cast<float>(value);
+  return std::nullopt;
+}
+
+parse_error read_penalties_min_p(const Value& body, runtime::sampling_params& out) {
+  auto within_two = [](double v) { return v >= -2.0 && v <= 2.0; };
+  auto positive = [](double v) { return v > 0.0; };
+  auto unit = [](double v) { return v >= 0.0 && v <= 1.0; };
+  parse_error e =
+      read_number(body, "presence_penalty", out.presence_penalty, within_two, "must be in [-2, 2]");
+  if (!e) {
+    e = read_number(body, "frequency_penalty", out.frequency_penalty, within_two,
+                    "must be in [-2, 2]");
+  }
+  if (!e) {
+    e = read_number(body, "repetition_penalty", out.repetition_penalty, positive,
+                    "must be greater than zero");
+  }
+  if (!e) e = read_number(body, "min_p", out.min_p, unit, "must be in [0, 1]");
+  return e;
+}
+
+// "123" (surrounding whitespace allowed) -> 123; nullopt for anything else (vLLM does int(key)).
+std::optional<int64_t> token_id_key(std::string_view key) {
+  const auto first = key.find_first_not_of(" \t\n");
+  if (first == std::string_view::npos) return std::nullopt;
+  const std::string digits(key.substr(first, key.find_last_not_of(" \t\n") + 1 - first));
+  char* end = nullptr;
+  errno = 0;
+  const long long value = std::strtoll(digits.c_str(), &end, 10);
+  if (*end != '\0' || errno == ERANGE || std::isspace(static_cast<unsigned char>(digits[0])))
+    return std::nullopt;
+  return value;
+}
+
+parse_error read_logit_bias(const Value& body, const completion_limits& limits,
+                            runtime::sampling_params& out) {
+  const Value* v = member(body, "logit_bias");
+  if (v == nullptr || (v->IsObject() && v->MemberCount() == 0)) return std::nullopt;
+  if (!v->IsObject()) return type_error("logit_bias", "an object of token ids to numbers");
+  std::map<int32_t, float> bias;
+  std::vector<int64_t> out_of_vocab;
+  for (const auto& entry : v->GetObject()) {
+    std::string_view key(entry.name.GetString(), entry.name.GetStringLength());
+    auto id = token_id_key(key);
+    if (!id) {
+      return bad_request(
+          fmt::format("logit_bias keys must be token ids (integers), got '{}'.", key),
+          "logit_bias");
+    }
+    if (!entry.value.IsNumber())
+      return type_error("logit_bias", "an object of token ids to numbers");
+    const int64_t vocab = limits.vocab_size > 0 ? limits.vocab_size : int64_t{1} << 31;
+    if (*id < 0 || *id >= vocab) {
+      out_of_vocab.push_back(*id);
+      continue;
+    }
+    bias[static_cast<int32_t>(*id)] =
+        std::clamp(static_cast<float>(entry.value.GetDouble()), -100.0f, 100.0f);
+  }
+  if (!out_of_vocab.empty()) {
+    return bad_request(fmt::format("token_id(s) [{}] in logit_bias contain out-of-vocab token "
+                                   "ids. Vocabulary size: {}",
+                                   fmt::join(out_of_vocab, ", "), limits.vocab_size),
+                       "logit_bias");
+  }
+  auto extras = std::make_shared<runtime::sampling_extras>();
+  extras->logit_bias.assign(bias.begin(), bias.end());
+  out.extras = std::move(extras);
+  return std::nullopt;
+}
+
+parse_error read_min_tokens(const Value& body, const completion_request& request,
+                            runtime::sampling_params& out) {
+  const Value* v = member(body, "min_tokens");
+  if (v == nullptr) return std::nullopt;
+  auto value = as_integer(*v);
+  if (!value) return type_error("min_tokens", "an integer");
+  if (*value < 0) {
+    return bad_request(
+        fmt::format("min_tokens must be greater than or equal to 0, got {}.", *value),
+        "min_tokens");
+  }
+  const int32_t max_tokens = request.generation.max_tokens;
+  if ((max_tokens > 0 || request.zero_max_tokens) && *value > max_tokens) {
+    return bad_request(
+        fmt::format("min_tokens must be less than or equal to max_tokens={}, got {}.", max_tokens,
+                    *value),
+        "min_tokens");
+  }
+  out.min_tokens =
+      static_cast<int32_t>(std::min<int64_t>(*value, std::numeric_limits<int32_t>::max()));
+  return std::nullopt;
+}
+
+// vLLM's default sampling params from generation_config.json: used where the request is silent.
+void apply_defaults(const Value& body, const runtime::sampling_defaults& d,
+                    completion_request& out) {
+  auto& s = out.generation.sampling;
+  auto unset = [&](const char* key) { return member(body, key) == nullptr; };
+  if (d.temperature && unset("temperature")) s.temperature = *d.temperature;
+  if (d.top_p && unset("top_p")) s.top_p = *d.top_p;
+  if (d.top_k && unset("top_k")) s.top_k = *d.top_k;
+  if (d.min_p && unset("min_p")) s.min_p = *d.min_p;
+  if (d.repetition_penalty && unset("repetition_penalty"))
+    s.repetition_penalty = *d.repetition_penalty;
+  // max_new_tokens caps max_tokens (vLLM takes the smallest of the limits).
+  if (d.max_tokens && *d.max_tokens > 0 && !out.zero_max_tokens) {
+    auto& max_tokens = out.generation.max_tokens;
+    max_tokens = max_tokens > 0 ? std::min(max_tokens, *d.max_tokens) : *d.max_tokens;
+  }
+  if (!out.generation.ignore_eos) {
+    auto& stops = out.generation.stop_token_ids;
+    for (int32_t id : d.eos_token_ids)
+      if (std::find(stops.begin(), stops.end(), id) == stops.end()) stops.push_back(id);
+  }
+}
+
+}  // namespace
+
+std::string py_float(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  std::string s = fmt::format("{}", value);
+  if (s.find_first_of(".en") == std::string::npos) s += ".0";
+  return s;
+}
+
+parse_error read_sampling_fields(const Value& body, const completion_limits& limits,
+                                 completion_request& out) {
+  auto& generation = out.generation;
+  parse_error e = read_stop(body, generation);
+  if (!e) e = read_stop_token_ids(body, generation);
+  if (!e) e = read_bool(body, "include_stop_str_in_output", generation.include_stop_str_in_output);
+  if (!e) e = read_bool(body, "skip_special_tokens", generation.skip_special_tokens);
+  if (!e) e = read_penalties_min_p(body, generation.sampling);
+  if (!e) e = read_logit_bias(body, limits, generation.sampling);
+  if (!e) e = read_min_tokens(body, out, generation.sampling);
+  if (!e) apply_defaults(body, limits.defaults, out);
+  return e;
+}
+
+}  // namespace troupe::http

@@ -1,0 +1,194 @@
+// /v1/completions end to end with the real engine and the real sampler: a model runner whose
+// logits depend only on the last token feeds runtime::sample_token, so the test computes what
+// every response must say (tokens, logprobs, stop reasons) from the same logits.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "actors/engine.hpp"
+#include "http/server.hpp"
+#include "runtime/model/sampler.hpp"
+#include "tests/actors/fakes.hpp"
+#include "tests/http/test_client.hpp"
+
+namespace troupe {
+namespace {
+
+using http::testing::parse_json;
+using http::testing::test_client;
+
+constexpr int32_t vocab = testing::fake_vocab_size;
+
+// Printable tokens only (EOS = 0 never wins), a pattern that depends on the previous token.
+std::vector<float> logits_after(int32_t last) {
+  std::vector<float> row(vocab, -20.0f);
+  for (int32_t v = 'a'; v <= 'z'; ++v)
+    row[v] = static_cast<float>((last * 37 + v * 11) % 29) / 4.0f;
+  return row;
+}
+
+class last_token_runner : public runtime::model_runner {
+ public:
+  std::vector<runtime::sampled_token> execute(const runtime::step_batch& batch) override {
+    std::vector<runtime::sampled_token> out;
+    size_t offset = 0;
+    for (const auto& seq : batch.seqs) {
+      offset += static_cast<size_t>(seq.num_tokens);
+      if (!seq.sample) continue;
+      const auto row = logits_after(batch.token_ids[offset - 1]);
+      std::span<const int32_t> history;
+      if (seq.token_history) history = *seq.token_history;
+      auto s = runtime::sample_token(row, seq.sampling, seq.output_index, history);
+      out.push_back({seq.seq_id, s.token_id, s.logprob, std::move(s.top_logprobs)});
+    }
+    return out;
+  }
+  int32_t vocab_size() const override { return vocab; }
+  int32_t block_size() const override { return 16; }
+  int32_t num_kv_blocks() const override { return 64; }
+};
+
+// Greedy continuation of `prompt` under logits_after, with each token's raw logprob.
+std::vector<std::pair<int32_t, float>> greedy(const std::string& prompt, int32_t n) {
+  std::vector<std::pair<int32_t, float>> out;
+  int32_t last = static_cast<unsigned char>(prompt.back());
+  for (int32_t i = 0; i < n; ++i) {
+    const auto row = logits_after(last);
+    last = runtime::argmax(row);
+    out.emplace_back(last, runtime::log_softmax_at(row, last));
+  }
+  return out;
+}
+
+class sampling_http : public ::testing::Test {
+ protected:
+  void SetUp() override { start({}); }
+
+  void start(runtime::sampling_defaults defaults) {
+    server_.reset();
+    engine_.reset();
+    runtime::engine_config config;
+    config.disable_log_requests = true;
+    auto started = actors::start_engine(config, std::make_shared<testing::byte_tokenizer>(),
+                                        std::make_unique<last_token_runner>(), 512);
+    ASSERT_TRUE(started.ok()) << started.message();
+    engine_ = std::move(*started);
+    http::server_options options;
+    options.port = 0;
+    options.disable_log_requests = true;
+    options.sampling_defaults = std::move(defaults);
+    auto server = http::start_server(*engine_, options);
+    ASSERT_TRUE(server.ok()) << server.message();
+    server_ = std::move(*server);
+  }
+
+  rapidjson::Document complete(const std::string& body) {
+    test_client client(server_->port());
+    auto r = client.post(body);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return parse_json(r.body);
+  }
+
+  std::unique_ptr<actors::engine> engine_;
+  std::unique_ptr<http::server> server_;
+};
+
+TEST_F(sampling_http, logprobs_are_the_raw_log_softmax_of_each_generated_token) {
+  const auto expected = greedy("hello", 6);
+  const auto doc =
+      complete(R"({"prompt": "hello", "max_tokens": 6, "temperature": 0, "logprobs": 2})");
+  const auto& choice = doc["choices"][0];
+  const auto& lp = choice["logprobs"];
+  ASSERT_TRUE(lp.IsObject()) << "no logprobs object";
+  ASSERT_EQ(lp["tokens"].Size(), expected.size());
+  std::string text;
+  for (rapidjson::SizeType i = 0; i < lp["tokens"].Size(); ++i) {
+    const std::string token(1, static_cast<char>(expected[i].first));
+    EXPECT_EQ(std::string(lp["tokens"][i].GetString()), token);
+    EXPECT_NEAR(lp["token_logprobs"][i].GetDouble(), expected[i].second, 1e-5);
+    EXPECT_EQ(lp["text_offset"][i].GetInt(), static_cast<int>(i));
+    const auto& top = lp["top_logprobs"][i];
+    EXPECT_EQ(top.MemberCount(), 2u);  // greedy: the sampled token is the most likely
+    EXPECT_EQ(std::string(top.MemberBegin()->name.GetString()), token);
+    text += token;
+  }
+  EXPECT_EQ(std::string(choice["text"].GetString()), text);
+  EXPECT_EQ(std::string(choice["finish_reason"].GetString()), "length");
+  EXPECT_TRUE(choice["stop_reason"].IsNull());
+}
+
+TEST_F(sampling_http, stop_string_and_stop_token_id_are_the_stop_reason) {
+  const auto expected = greedy("abc", 20);
+  std::string full;
+  for (const auto& [id, lp] : expected)
+    full += static_cast<char>(id);
+  const std::string stop = full.substr(3, 2);
+  auto doc = complete(R"({"prompt": "abc", "max_tokens": 20, "temperature": 0, "stop": [")" + stop +
+                      R"("]})");
+  EXPECT_EQ(std::string(doc["choices"][0]["text"].GetString()), full.substr(0, full.find(stop)));
+  EXPECT_EQ(std::string(doc["choices"][0]["finish_reason"].GetString()), "stop");
+  EXPECT_EQ(std::string(doc["choices"][0]["stop_reason"].GetString()), stop);
+
+  const int32_t stop_id = expected[4].first;
+  doc = complete(R"({"prompt": "abc", "max_tokens": 20, "temperature": 0, "stop_token_ids": [)" +
+                 std::to_string(stop_id) + "]}");
+  EXPECT_EQ(doc["choices"][0]["stop_reason"].GetInt(), stop_id);
+  EXPECT_EQ(std::string(doc["choices"][0]["text"].GetString()),
+            full.substr(0, full.find(static_cast<char>(stop_id))));
+}
+
+TEST_F(sampling_http, logit_bias_and_penalties_steer_greedy_decoding) {
+  auto doc = complete(R"({"prompt": "abc", "max_tokens": 5, "temperature": 0,
+      "logit_bias": {"113": 100}, "logprobs": 0})");
+  EXPECT_EQ(std::string(doc["choices"][0]["text"].GetString()), "qqqqq");
+  // Logprobs stay those of the raw distribution: 'q' is not certain there.
+  EXPECT_LT(doc["choices"][0]["logprobs"]["token_logprobs"][0].GetDouble(), -0.01);
+  doc = complete(R"({"prompt": "abc", "max_tokens": 12, "temperature": 0,
+      "logit_bias": {"113": 5}, "presence_penalty": 2, "frequency_penalty": 2})");
+  const std::string text = doc["choices"][0]["text"].GetString();
+  EXPECT_LE(std::count(text.begin(), text.end(), 'q'), 3) << text;
+}
+
+TEST_F(sampling_http, streamed_logprobs_cover_every_token_once) {
+  test_client client(server_->port());
+  auto r = client.post(
+      R"({"prompt": "zz", "max_tokens": 7, "temperature": 0, "logprobs": 1, "stream": true})");
+  ASSERT_EQ(r.status, 200);
+  auto payloads = http::testing::sse_payloads(r.body);
+  ASSERT_FALSE(payloads.empty());
+  EXPECT_EQ(payloads.back(), "[DONE]");
+  std::string text, tokens;
+  int32_t offset = 0;
+  for (size_t i = 0; i + 1 < payloads.size(); ++i) {
+    auto chunk = parse_json(payloads[i]);
+    const auto& choice = chunk["choices"][0];
+    text += choice["text"].GetString();
+    for (rapidjson::SizeType k = 0; k < choice["logprobs"]["tokens"].Size(); ++k) {
+      EXPECT_EQ(choice["logprobs"]["text_offset"][k].GetInt(), offset++);
+      tokens += choice["logprobs"]["tokens"][k].GetString();
+    }
+  }
+  EXPECT_EQ(text.size(), 7u);
+  EXPECT_EQ(tokens, text);
+}
+
+TEST_F(sampling_http, server_defaults_apply_where_the_request_is_silent) {
+  const auto expected = greedy("abc", 10);
+  ASSERT_NE(expected[0].first, expected[1].first);
+  runtime::sampling_defaults defaults;
+  defaults.temperature = 0.0f;
+  defaults.max_tokens = 3;  // generation_config's max_new_tokens caps max_tokens
+  defaults.eos_token_ids = {expected[1].first};
+  start(defaults);
+  auto doc = complete(R"({"prompt": "abc", "max_tokens": 10})");
+  EXPECT_EQ(std::string(doc["choices"][0]["text"].GetString()),
+            std::string(1, static_cast<char>(expected[0].first)));
+  EXPECT_EQ(doc["choices"][0]["stop_reason"].GetInt(), expected[1].first);
+  doc = complete(R"({"prompt": "abc", "max_tokens": 10, "ignore_eos": true})");
+  EXPECT_EQ(doc["usage"]["completion_tokens"].GetInt(), 3);
+}
+
+}  // namespace
+}  // namespace troupe
