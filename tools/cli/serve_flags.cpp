@@ -55,7 +55,7 @@ std::vector<flag_spec> model_flags() {
                   FIELD(serve.generation_config)),
       string_flag("chat-template", "PATH",
                   "Jinja chat template of /v1/chat/completions: a file, or the template text "
-                  "itself (default: the tokenizer's)",
+                  "itself; none = the tokenizer's",
                   FIELD(serve.chat_template)),
   };
 }
