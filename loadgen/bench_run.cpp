@@ -157,8 +157,8 @@ result<bench_outcome> run_benchmark(const bench_plan& plan) {
     bodies.push_back(request_body(plan.body, r.prompt, r.expected_output_len));
   }
   const double cpu_before = process_cpu_seconds();
-  auto client = http_stream_client::create(plan.endpoint, plan.num_io_threads,
-                                           std::chrono::steady_clock::now());
+  const auto epoch = std::chrono::steady_clock::now();
+  auto client = http_stream_client::create(plan.endpoint, plan.num_io_threads, epoch);
   if (!client) return client.err();
   auto done = std::make_shared<std::promise<bench_outcome>>();
   auto future = done->get_future();
@@ -172,6 +172,7 @@ result<bench_outcome> run_benchmark(const bench_plan& plan) {
   }  // the system waits for both actors before the client (and its io threads) goes away
   bench_outcome out = future.get();
   out.client_cpu_s = process_cpu_seconds() - cpu_before;
+  out.epoch = epoch;
   return out;
 }
 

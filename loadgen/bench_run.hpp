@@ -3,6 +3,7 @@
 // (requests past the cap wait in the driver, and that wait is recorded as client queue time),
 // the HTTP client streams each request on its own io threads, a collector actor gathers the
 // per-request records. The caller blocks until every request has finished.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -34,6 +35,8 @@ struct bench_outcome {
   // User + system CPU time of this whole process over the run (getrusage): the client's cost,
   // when the server runs in another process.
   double client_cpu_s = 0;
+  // The client's clock: record times are seconds since this point.
+  std::chrono::steady_clock::time_point epoch;
 };
 
 // requires: plan.schedule.size() == plan.requests.size(), validate(plan.body) is ok.

@@ -7,11 +7,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <rapidjson/document.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace troupe::loadgen::test_support {
 
@@ -45,6 +52,23 @@ class mock_server {
   int port() const { return port_; }
   int max_in_flight() const { return max_in_flight_; }
   int num_served() const { return num_served_; }
+  int num_tokenizer_calls() const { return num_tokenizer_calls_; }
+
+  // When the first and last content chunks of the request whose prompt is "req<N>" left the
+  // server: the truth a client's TTFT and E2EL are measured against (the programmed times
+  // count from the request's arrival, after the client's connect and this server's wake-ups).
+  struct sent_times {
+    clock_type::time_point first, last;
+  };
+  std::map<int, sent_times> sent() const {
+    std::lock_guard lock(mutex_);
+    return sent_;
+  }
+  // The completion requests' bodies, in arrival order.
+  std::vector<std::string> bodies() const {
+    std::lock_guard lock(mutex_);
+    return bodies_;
+  }
 
  private:
   void accept_loop() {
@@ -57,6 +81,11 @@ class mock_server {
         --num_workers_;
       }).detach();
     }
+  }
+
+  static int request_index(const std::string& request) {
+    const auto at = request.find("\"prompt\":\"req");
+    return at == std::string::npos ? -1 : std::atoi(request.c_str() + at + 13);
   }
 
   static int max_tokens_of(const std::string& request) {
@@ -94,8 +123,54 @@ class mock_server {
     }
   }
 
+  // vLLM's /tokenize and /detokenize over a word vocabulary: token id N is the word "wN"
+  // (N < kVocab); any other word is id 0. An id outside the vocabulary is a 400.
+  static constexpr int kVocab = 1000;
+
+  static std::string json_response(int status, const std::string& body) {
+    return "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Bad Request") +
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\nConnection: close\r\n\r\n" + body;
+  }
+
+  static std::string tokenizer_answer(const std::string& request, bool tokenize) {
+    rapidjson::Document doc;
+    doc.Parse(request.c_str() + request.find("\r\n\r\n") + 4);
+    if (doc.HasParseError() || !doc.IsObject()) return json_response(400, "{}");
+    std::string out;
+    if (tokenize) {
+      std::string ids, word;
+      int count = 0;
+      std::istringstream words(doc["prompt"].GetString());
+      while (words >> word) {
+        const bool known = word.size() > 1 && word[0] == 'w' && word.size() < 6 &&
+                           word.find_first_not_of("0123456789", 1) == std::string::npos &&
+                           std::stoi(word.substr(1)) < kVocab;
+        if (count++ > 0) ids.push_back(',');
+        ids.append(known ? word.substr(1) : std::string("0"));
+      }
+      return json_response(200, "{\"count\":" + std::to_string(count) +
+                                    ",\"max_model_len\":4096,\"tokens\":[" + ids + "]}");
+    }
+    for (const auto& id : doc["tokens"].GetArray()) {
+      if (!id.IsInt() || id.GetInt() < 0 || id.GetInt() >= kVocab) {
+        return json_response(400, "{\"error\":{\"message\":\"out of vocabulary\"}}");
+      }
+      out += (out.empty() ? "w" : " w") + std::to_string(id.GetInt());
+    }
+    return json_response(200, "{\"prompt\":\"" + out + "\"}");
+  }
+
   void serve(int conn) {
     const std::string request = read_request(conn);
+    for (const bool tokenize : {true, false}) {
+      if (request.rfind(tokenize ? "POST /tokenize " : "POST /detokenize ", 0) == 0) {
+        ++num_tokenizer_calls_;
+        send_all(conn, tokenizer_answer(request, tokenize));
+        ::close(conn);
+        return;
+      }
+    }
     const auto received = clock_type::now();
     const int now_in_flight = ++in_flight_;
     int seen = max_in_flight_;
@@ -105,11 +180,22 @@ class mock_server {
              "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
              "Transfer-Encoding: chunked\r\n\r\n");
     const int n = max_tokens_of(request);
+    {
+      std::lock_guard lock(mutex_);
+      bodies_.push_back(request.substr(request.find("\r\n\r\n") + 4));
+    }
+    sent_times times;
     for (int i = 0; i < n; ++i) {
       std::this_thread::sleep_until(received +
                                     std::chrono::duration_cast<clock_type::duration>(
                                         std::chrono::duration<double>(ttft_ + i * itl_)));
       send_all(conn, chunk("data: {\"choices\":[{\"text\":\"t\"}]}\n\n"));
+      (i == 0 ? times.first : times.last) = clock_type::now();
+    }
+    if (n == 1) times.last = times.first;
+    if (const int index = request_index(request); index >= 0) {
+      std::lock_guard lock(mutex_);
+      sent_[index] = times;
     }
     send_all(conn, chunk("data: {\"choices\":[],\"usage\":{\"completion_tokens\":" +
                          std::to_string(n) + "}}\n\n"));
@@ -125,6 +211,10 @@ class mock_server {
   std::atomic<bool> stop_{false};
   std::atomic<int> in_flight_{0}, max_in_flight_{0}, num_served_{0};
   std::atomic<int> num_workers_{0};
+  std::atomic<int> num_tokenizer_calls_{0};
+  mutable std::mutex mutex_;
+  std::vector<std::string> bodies_;
+  std::map<int, sent_times> sent_;
   std::thread acceptor_;
 };
 

@@ -12,6 +12,7 @@
 #include "loadgen/bench_run.hpp"
 #include "loadgen/datasets.hpp"
 #include "loadgen/metrics.hpp"
+#include "loadgen/remote_tokenizer.hpp"
 #include "loadgen/report.hpp"
 #include "loadgen/sweep_report.hpp"
 #include "loadgen/sweep_run.hpp"
@@ -45,12 +46,34 @@ status check_options(const bench_options& o) {
   return ok_status();
 }
 
-// The tokenizer from --tokenizer, else from --model when it names a local file; null if neither.
-result<tokenizer_ptr> find_tokenizer(const bench_options& o) {
+// Without a local tokenizer: the server's /tokenize and /detokenize, if it answers them.
+tokenizer_ptr server_tokenizer(const bench_options& o, const http_endpoint& endpoint) {
+  const std::string& target = endpoint.target;
+  const std::string prefix = target.ends_with(o.endpoint)
+                                 ? target.substr(0, target.size() - o.endpoint.size())
+                                 : std::string();
+  const std::string model = o.served_model_name.empty() ? o.model : o.served_model_name;
+  auto remote = remote_tokenizer::connect(endpoint, prefix, model);
+  if (!remote) {
+    std::fprintf(stderr,
+                 "troupe bench: no tokenizer (no --tokenizer, and the server's /tokenize: %s)\n",
+                 remote.message().c_str());
+    return {};
+  }
+  std::fprintf(stderr,
+               "troupe bench: no --tokenizer: tokenizing with the server's /tokenize and "
+               "/detokenize (vocabulary of %d)\n",
+               (*remote)->vocab_size());
+  return *remote;
+}
+
+// The tokenizer from --tokenizer, else from --model when it names a local file, else the
+// server's; null if none.
+result<tokenizer_ptr> find_tokenizer(const bench_options& o, const http_endpoint& endpoint) {
   const std::string path = !o.tokenizer.empty() ? o.tokenizer : o.model;
   if (path.empty() || !std::filesystem::exists(path)) {
     if (!o.tokenizer.empty()) return error{"--tokenizer " + o.tokenizer + " does not exist"};
-    return tokenizer_ptr{};
+    return server_tokenizer(o, endpoint);
   }
   auto tok = load_tokenizer(path);
   if (!tok) return tok.err();
@@ -81,10 +104,10 @@ result<std::vector<sample_request>> load_dataset(const bench_options& o, const t
   }
   prompt_transform apply_template;
   if (!o.skip_chat_template) {
-    if (!tok) {
+    if (!tok || dynamic_cast<const remote_tokenizer*>(tok.get())) {
       std::fputs(
-          "troupe bench: no --tokenizer, so no chat template: custom prompts are sent as is "
-          "(as with --skip-chat-template)\n",
+          "troupe bench: no local --tokenizer, so no chat template: custom prompts are sent as "
+          "is (as with --skip-chat-template)\n",
           stderr);
     } else {
       auto tpl = user_prompt_template(!o.tokenizer.empty() ? o.tokenizer : o.model);
@@ -355,10 +378,13 @@ int run_bench(const command_line& cl) {
   if (auto ok = validate(body); !ok) return fail(ok.message());
   auto endpoint = make_endpoint(o);
   if (!endpoint) return fail(endpoint.message());
-  auto tok = find_tokenizer(o);
+  auto tok = find_tokenizer(o, *endpoint);
   if (!tok) return fail(tok.message());
   auto requests = load_dataset(o, *tok);
   if (!requests) return fail(requests.message());
+  if (auto* remote = dynamic_cast<const remote_tokenizer*>(tok->get())) {
+    if (auto failed = remote->first_error()) return fail("the server's tokenizer: " + *failed);
+  }
   if (!o.sweep)
     return run_bench_requests(cl, std::move(*requests), *tok, *endpoint, body, arrivals);
   if (auto ok = warm_up(o, *requests, *endpoint, body); !ok) return fail(ok.message());
