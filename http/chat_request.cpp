@@ -1,7 +1,5 @@
 #include "http/chat_request.hpp"
 
-#include <limits>
-
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -14,7 +12,7 @@ namespace {
 
 // logprobs (bool) and top_logprobs as vLLM's check_logprobs validates them; the engine's
 // `logprobs` is top_logprobs when logprobs is true, else -1 (none).
-parse_error read_logprobs(const Value& body, int32_t& out) {
+parse_error read_logprobs(const Value& body, int32_t max_logprobs, int32_t& out) {
   bool logprobs = false;
   if (auto e = read_bool(body, "logprobs", logprobs)) return e;
   int64_t top = 0;
@@ -23,10 +21,10 @@ parse_error read_logprobs(const Value& body, int32_t& out) {
     if (!value) return type_error("top_logprobs", "an integer");
     top = *value;
     if (top < 0) return bad_request("`top_logprobs` must be a positive value.", "top_logprobs");
-    if (top > max_top_logprobs) {
+    if (top > max_logprobs) {
       return bad_request(fmt::format("Requested sample logprobs of {}, which is greater than max "
                                      "allowed: {}",
-                                     top, max_top_logprobs),
+                                     top, max_logprobs),
                          "top_logprobs");
     }
     if (top > 0 && !logprobs) {
@@ -46,8 +44,9 @@ parse_error read_echo(const Value& body) {
   return std::nullopt;
 }
 
-// max_completion_tokens wins over the deprecated max_tokens (read by the shared fields).
-parse_error read_max_completion_tokens(const Value& body, completion_request& out) {
+// max_completion_tokens wins over the deprecated max_tokens: checked here, then handed to the
+// shared fields as max_tokens (so min_tokens and generation_config's cap see it).
+parse_error move_max_completion_tokens(rapidjson::Document& body) {
   const Value* v = member(body, "max_completion_tokens");
   if (v == nullptr) return std::nullopt;
   std::optional<int64_t> value = as_integer(*v);
@@ -56,9 +55,8 @@ parse_error read_max_completion_tokens(const Value& body, completion_request& ou
     return bad_request(fmt::format("max_completion_tokens must be at least 0, got {}.", *value),
                        "max_completion_tokens");
   }
-  out.zero_max_tokens = *value == 0;
-  out.generation.max_tokens =
-      static_cast<int32_t>(std::min<int64_t>(*value, std::numeric_limits<int32_t>::max()));
+  body.RemoveMember("max_tokens");
+  body.AddMember("max_tokens", rapidjson::Value(*value), body.GetAllocator());
   return std::nullopt;
 }
 
@@ -79,13 +77,13 @@ std::variant<chat_completion_request, api_error> parse_chat_completion_request(
   generation.max_tokens = 0;              // chat's default: up to the model's length
   generation.add_special_tokens = false;  // vLLM's chat default
   int32_t logprobs = -1;
-  parse_error error = read_logprobs(doc, logprobs);
+  parse_error error = read_logprobs(doc, limits.max_logprobs, logprobs);
   if (!error) error = read_echo(doc);
+  if (!error) error = move_max_completion_tokens(doc);
   // Chat's logprobs and echo mean something else than the completions fields of the same names.
   for (const char* key : {"logprobs", "top_logprobs", "echo"})
     doc.RemoveMember(key);
   if (!error) error = read_generation_fields(doc, limits, default_seed, request.completion);
-  if (!error) error = read_max_completion_tokens(doc, request.completion);
   chat_inputs inputs;
   if (!error) error = read_chat_inputs(doc, inputs);
   if (error) return std::move(*error);

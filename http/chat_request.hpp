@@ -6,8 +6,8 @@
 // shares with /v1/completions (model, sampling, stream, stream_options, n, stop, ...) by
 // http/request_fields' read_generation_fields. Chat's own: max_completion_tokens (wins over the
 // deprecated max_tokens; neither = up to the model's length), logprobs (a boolean) with
-// top_logprobs (0..20), echo (only false), and add_special_tokens defaulting to false (the chat
-// template already wrote the special tokens).
+// top_logprobs (0..completion_limits::max_logprobs), echo (only false), and add_special_tokens
+// defaulting to false (the chat template already wrote the special tokens).
 #include <cstdint>
 #include <string_view>
 #include <variant>
@@ -17,9 +17,6 @@
 #include "runtime/chat_template/chat_template.hpp"
 
 namespace troupe::http {
-
-// The most top_logprobs a request may ask for (vLLM's default --max-logprobs).
-inline constexpr int32_t max_top_logprobs = 20;
 
 struct chat_completion_request {
   // generation: everything but the prompt, which the server renders from `chat`.

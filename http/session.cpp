@@ -307,31 +307,13 @@ void session::handle_completion(const http_request& request) {
   options.logprobs = completion.generation.logprobs;
   options.tokenizer = &ctx_->engine.tokenizer();
   responder_.emplace(std::move(meta), options);
-  generating_ = true;
-  abort_sent_ = false;
-  ++serial_;
-  if (completion.zero_max_tokens) {
-    // Nothing to generate: answer with the prompt's length, without the engine.
-    const actors::generation_request& g = completion.generation;
-    actors::generation_event empty;
-    empty.finished = true;
-    empty.finish_reason = "length";
-    empty.num_prompt_tokens = static_cast<int32_t>(
-        g.prompt_token_ids.empty()
-            ? ctx_->engine.tokenizer().encode(g.prompt, g.add_special_tokens).size()
-            : g.prompt_token_ids.size());
-    return deliver(empty);
-  }
-  detail_ = " " + responder_->meta().id;
-  keep_self_ = shared_from_this();
-  auto sink =
-      std::make_shared<session_sink>(weak_from_this(), serial_, socket_.get_executor(), ctx_->gate);
-  engine_id_ = ctx_->engine.submit(std::move(completion.generation), std::move(sink));
+  start_generation(std::move(completion.generation), completion.zero_max_tokens);
 }
 
 void session::handle_chat(const http_request& request) {
   const actors::model_info& info = ctx_->engine.info();
-  completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size()};
+  completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size(),
+                           ctx_->options.sampling_defaults};
   auto parsed = parse_chat_completion_request(request.body(), limits, ctx_->next_default_seed());
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   chat_completion_request& chat = std::get<chat_completion_request>(parsed);
@@ -351,8 +333,8 @@ void session::handle_chat(const http_request& request) {
   start_generation(std::move(generation), chat.completion.zero_max_tokens);
 }
 
-// Submits `generation` to the engine for the responder just set up, or answers at once when
-// there is nothing to generate.
+// Submits `generation` to the engine for the responder just set up, or, when there is nothing to
+// generate, answers at once with one empty "length" choice per index.
 void session::start_generation(actors::generation_request generation, bool zero_max_tokens) {
   generating_ = true;
   abort_sent_ = false;

@@ -90,6 +90,28 @@ TEST(chat_request, max_completion_tokens_wins_over_max_tokens) {
             "max_completion_tokens");
   EXPECT_EQ(parse_error_of(R"({"messages": [], "max_completion_tokens": "5"})").param,
             "max_completion_tokens");
+  // The shared checks see max_completion_tokens as the limit.
+  EXPECT_EQ(
+      parse_error_of(R"({"messages": [], "max_completion_tokens": 2, "min_tokens": 3})").param,
+      "min_tokens");
+}
+
+TEST(chat_request, server_defaults_and_limits_apply) {
+  completion_limits with_defaults = limits;
+  with_defaults.defaults.temperature = 0.25f;
+  with_defaults.max_logprobs = 3;
+  auto parsed = parse_chat_completion_request(R"({"messages": [], "logprobs": true,
+      "top_logprobs": 3})",
+                                              with_defaults, 1);
+  ASSERT_TRUE(std::holds_alternative<chat_completion_request>(parsed));
+  const auto& r = std::get<chat_completion_request>(parsed);
+  EXPECT_FLOAT_EQ(r.completion.generation.sampling.temperature, 0.25f);
+  EXPECT_EQ(r.completion.generation.logprobs, 3);
+  auto too_many = parse_chat_completion_request(
+      R"({"messages": [], "logprobs": true, "top_logprobs": 4})", with_defaults, 1);
+  ASSERT_TRUE(std::holds_alternative<api_error>(too_many));
+  EXPECT_EQ(std::get<api_error>(too_many).message,
+            "Requested sample logprobs of 4, which is greater than max allowed: 3");
 }
 
 TEST(chat_request, logprobs_is_a_flag_with_top_logprobs) {

@@ -126,6 +126,19 @@ TEST_F(chat_server, zero_max_completion_tokens_answers_without_the_engine) {
   EXPECT_EQ(engine_.num_submitted(), 0u);
 }
 
+TEST_F(chat_server, zero_max_tokens_with_n_choices_answers_every_choice) {
+  start(last_content);
+  reply chat_reply =
+      chat(R"({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 0, "n": 2})");
+  ASSERT_EQ(chat_reply.status, 200) << chat_reply.body;
+  EXPECT_EQ(parse_json(chat_reply.body)["choices"].Size(), 2u);
+  test_client client(server_->port());
+  reply completion = client.post(R"({"prompt": "Hi", "max_tokens": 0, "n": 2})");
+  ASSERT_EQ(completion.status, 200) << completion.body;
+  EXPECT_EQ(parse_json(completion.body)["choices"].Size(), 2u);
+  EXPECT_EQ(engine_.num_submitted(), 0u);
+}
+
 TEST_F(chat_server, tokenize_and_detokenize_over_http) {
   start(last_content);
   test_client client(server_->port());
