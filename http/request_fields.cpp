@@ -38,6 +38,8 @@ parse_error read_bool(const Value& body, const char* key, bool& out) {
 
 namespace {
 
+constexpr int64_t max_choices = 128;  // `n` at most
+
 // -- parameters troupe does not implement: accepted only at their neutral value --
 
 bool never_neutral(const Value&) {
@@ -192,7 +194,12 @@ parse_error read_n_and_flags(const Value& body, completion_request& out) {
     std::optional<int64_t> n = as_integer(*v);
     if (!n) return type_error("n", "an integer");
     if (*n < 1) return bad_request(fmt::format("n must be at least 1, got {}.", *n), "n");
-    if (*n > 1) return bad_request("n > 1 is not supported by troupe yet.", "n");
+    // vLLM bounds n by nothing but memory; troupe runs each choice as a request, so a cap keeps
+    // one request from flooding the waiting queue.
+    if (*n > max_choices) {
+      return bad_request(fmt::format("n must be at most {}, got {}.", max_choices, *n), "n");
+    }
+    out.generation.n = static_cast<int32_t>(*n);
   }
   if (auto e = read_bool(body, "ignore_eos", out.generation.ignore_eos)) return e;
   return read_bool(body, "add_special_tokens", out.generation.add_special_tokens);
