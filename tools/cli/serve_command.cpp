@@ -49,6 +49,11 @@ result<std::shared_ptr<const http::chat_template_setup>> load_chat_template(
 
 int run_serve(const command_line& cl) {
   sigset_t signals = block_shutdown_signals();
+  auto defaults = load_sampling_defaults(cl);
+  if (!defaults) {
+    std::fprintf(stderr, "troupe serve: %s\n", defaults.message().c_str());
+    return 1;
+  }
   auto started = start_engine_from_flags(cl);
   if (!started) {
     std::fprintf(stderr, "troupe serve: %s\n", started.message().c_str());
@@ -63,6 +68,7 @@ int run_serve(const command_line& cl) {
   options.num_io_threads = config.num_io_threads;
   options.disable_log_requests = config.disable_log_requests;
   if (cl.serve.seed) options.seed = static_cast<uint64_t>(*cl.serve.seed);
+  options.sampling_defaults = std::move(*defaults);
   auto chat = load_chat_template(cl, config, engine);
   if (!chat) {
     std::fprintf(stderr, "troupe serve: %s\n", chat.message().c_str());
