@@ -237,5 +237,22 @@ TEST(ParallelSampling, AnErrorIsTheLastEventOfTheWholeRequest) {
   EXPECT_TRUE(f.wait_idle());
 }
 
+TEST(ParallelSampling, ShutdownEndsTheRequestWithOneError) {
+  testing::fake_runner_options options;
+  options.step_sleep = 2ms;
+  auto f = std::make_unique<fake_engine>(options);
+  ASSERT_TRUE(f->eng);
+  auto sink = std::make_shared<choices_sink>(3);
+  f->eng->submit(fake_request("still running at shutdown", 3, 200), sink);
+  std::this_thread::sleep_for(20ms);
+  f.reset();  // stops every actor; each choice's actor reports 503 on exit
+  ASSERT_TRUE(sink->wait_done(10s));
+  const auto events = sink->events();
+  ASSERT_FALSE(events.empty());
+  EXPECT_TRUE(events.back().error);
+  EXPECT_EQ(events.back().error_status, 503);
+  EXPECT_EQ(sink->num_events_after_done(), 0);
+}
+
 }  // namespace
 }  // namespace troupe::actors
