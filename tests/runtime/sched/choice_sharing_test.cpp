@@ -175,6 +175,20 @@ TEST(ChoiceSharing, AbortedFirstChoiceLeavesTheOthersToComputeAlone) {
   EXPECT_EQ(h.outputs.size(), 2u);
 }
 
+TEST(ChoiceSharing, AbortedChoiceReleasesOnlyItsOwnBlocks) {
+  harness h(64);
+  h.add_group(1, 3, 11, 6);
+  h.step();
+  h.step();  // all three running: 3 blocks of choice 1 (2 shared) + 1 own block each
+  EXPECT_EQ(h.alloc.cache().num_used_blocks(), 5);
+  h.abort(2);
+  EXPECT_EQ(h.alloc.cache().num_used_blocks(), 4);
+  h.abort(1);  // the shared blocks stay with choice 3
+  EXPECT_EQ(h.alloc.cache().num_used_blocks(), 3);
+  h.run_to_completion();
+  EXPECT_EQ(h.outputs, (std::map<uint64_t, int32_t>{{3, 6}}));
+}
+
 TEST(ChoiceSharing, PreemptedChoicesReshareFromASibling) {
   // 7 blocks: choice 1 takes 3 (prompt 11 + outputs), each sibling 1 more, then growth preempts
   // the tail; choice 2 recomputes alone once choice 1 is gone, choice 3 re-shares from it.
