@@ -170,9 +170,11 @@ result<bench_outcome> run_benchmark(const bench_plan& plan) {
     system.spawn<driver_impl, caf::detached>(&plan, std::move(bodies), client->get(), collector);
     future.wait();
   }  // the system waits for both actors before the client (and its io threads) goes away
+  const int64_t num_connections = (*client)->num_connections();
   bench_outcome out = future.get();
   out.client_cpu_s = process_cpu_seconds() - cpu_before;
   out.epoch = epoch;
+  out.num_connections = num_connections;
   return out;
 }
 

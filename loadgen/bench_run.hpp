@@ -35,6 +35,7 @@ struct bench_outcome {
   // User + system CPU time of this whole process over the run (getrusage): the client's cost,
   // when the server runs in another process.
   double client_cpu_s = 0;
+  int64_t num_connections = 0;  // TCP connections opened (kept-alive ones are reused)
   // The client's clock: record times are seconds since this point.
   std::chrono::steady_clock::time_point epoch;
 };

@@ -7,7 +7,14 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <atomic>
 #include <limits>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "loadgen/openai_stream.hpp"
@@ -26,6 +33,22 @@ struct http_stream_client::impl {
   asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
   tcp::resolver::results_type resolved;
   std::vector<std::thread> threads;
+  // Kept-alive connections between requests (declared after `io`, so closed before it).
+  std::mutex idle_mutex;
+  std::vector<tcp::socket> idle;
+  std::atomic<int64_t> num_connections{0};
+
+  std::optional<tcp::socket> take_idle() {
+    std::lock_guard lock(idle_mutex);
+    if (idle.empty()) return std::nullopt;
+    tcp::socket s = std::move(idle.back());
+    idle.pop_back();
+    return s;
+  }
+  void keep(tcp::socket s) {
+    std::lock_guard lock(idle_mutex);
+    idle.push_back(std::move(s));
+  }
 
   double now() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch).count();
@@ -34,12 +57,13 @@ struct http_stream_client::impl {
 
 namespace {
 
-// One request: connect, write, then read the body piece by piece, timestamping each piece.
+// One request: take a kept-alive connection or connect, write, then read the body piece by
+// piece, timestamping each piece; a connection the server keeps open goes back to the pool.
 class stream_session : public std::enable_shared_from_this<stream_session> {
  public:
   stream_session(http_stream_client::impl& client, std::string body, bool chat,
                  http_stream_client::callback done)
-      : client_(client), socket_(client.io), sse_(chat), done_(std::move(done)) {
+      : client_(client), sse_(chat), done_(std::move(done)) {
     request_.method(http::verb::post);
     request_.target(client.endpoint.target);
     request_.version(11);
@@ -50,53 +74,99 @@ class stream_session : public std::enable_shared_from_this<stream_session> {
       request_.set(k, v);
     request_.body() = std::move(body);
     request_.prepare_payload();
-    parser_.body_limit(std::numeric_limits<uint64_t>::max());
+    reset_parser();
   }
 
   void set_start(double t) { outcome_.start = t; }
 
   void run() {
-    asio::async_connect(socket_, client_.resolved,
+    if (auto kept = client_.take_idle()) {
+      socket_.emplace(std::move(*kept));
+      reused_ = true;
+      return write();
+    }
+    connect();
+  }
+
+ private:
+  void reset_parser() {
+    parser_.emplace();
+    parser_->body_limit(std::numeric_limits<uint64_t>::max());
+    buffer_.clear();
+  }
+
+  void connect() {
+    socket_.emplace(client_.io);
+    ++client_.num_connections;
+    asio::async_connect(*socket_, client_.resolved,
                         [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
                           if (ec) return self->fail("connect: " + ec.message());
+                          // As aiohttp: no Nagle delay on small writes (a kept-alive request
+                          // would otherwise wait for the delayed ACK of the previous answer).
+                          beast::error_code ignored;
+                          self->socket_->set_option(tcp::no_delay(true), ignored);
                           self->write();
                         });
   }
 
- private:
+  // A kept-alive connection the server has meanwhile closed fails before any answer: retry once
+  // on a new connection, as aiohttp does.
+  void fail_or_retry(std::string message) {
+    if (!reused_ || parser_->is_header_done()) return fail(std::move(message));
+    reused_ = false;
+    beast::error_code ignored;
+    socket_->close(ignored);
+    reset_parser();
+    connect();
+  }
+
   void write() {
-    http::async_write(socket_, request_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->fail("write: " + ec.message());
-      self->read();
-    });
+    http::async_write(*socket_, request_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->fail_or_retry("write: " + ec.message());
+                        self->read();
+                      });
   }
 
   void read() {
-    parser_.get().body().data = chunk_;
-    parser_.get().body().size = sizeof chunk_;
+    parser_->get().body().data = chunk_;
+    parser_->get().body().size = sizeof chunk_;
     http::async_read_some(
-        socket_, buffer_, parser_,
+        *socket_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
     const double t = client_.now();
+    // ACK at once (Linux clears quick-ACK after each read): a server that streams with Nagle's
+    // algorithm on would otherwise hold each chunk until our delayed ACK, up to 40 ms, once a
+    // kept-alive connection has left TCP's initial quick-ACK phase.
+    int one = 1;
+    ::setsockopt(socket_->native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
     if (ec == http::error::need_buffer) ec = {};
-    const size_t got = sizeof chunk_ - parser_.get().body().size;
-    if (parser_.is_header_done() && parser_.get().result_int() != 200) {
+    const size_t got = sizeof chunk_ - parser_->get().body().size;
+    if (parser_->is_header_done() && parser_->get().result_int() != 200) {
       error_body_.append(chunk_, got);
     } else if (got > 0) {
       sse_.feed(std::string_view(chunk_, got), t);
     }
-    if (ec && ec != http::error::end_of_stream) return fail("read: " + ec.message());
-    if (parser_.is_done() || ec == http::error::end_of_stream) return finish();
+    if (ec && ec != http::error::end_of_stream) return fail_or_retry("read: " + ec.message());
+    if (ec == http::error::end_of_stream && !parser_->is_header_done()) {
+      return fail_or_retry("read: " + ec.message());
+    }
+    if (parser_->is_done() || ec == http::error::end_of_stream) return finish(!ec);
     read();
   }
 
-  void finish() {
-    beast::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    const unsigned status = parser_.get().result_int();
+  // `reusable`: the whole message was read and the connection is still open.
+  void finish(bool reusable) {
+    if (reusable && parser_->is_done() && parser_->get().keep_alive()) {
+      client_.keep(std::move(*socket_));
+    } else {
+      beast::error_code ignored;
+      socket_->shutdown(tcp::socket::shutdown_both, ignored);
+    }
+    const unsigned status = parser_->get().result_int();
     if (status != 200) return fail("HTTP " + std::to_string(status) + ": " + error_body_);
     if (!sse_.error().empty()) return fail(sse_.error());
     if (!sse_.got_content()) return fail("Never received a valid chunk to calculate TTFT.");
@@ -116,9 +186,10 @@ class stream_session : public std::enable_shared_from_this<stream_session> {
   }
 
   http_stream_client::impl& client_;
-  tcp::socket socket_;
+  std::optional<tcp::socket> socket_;
+  bool reused_ = false;  // socket_ came from the pool
   http::request<http::string_body> request_;
-  http::response_parser<http::buffer_body> parser_;
+  std::optional<http::response_parser<http::buffer_body>> parser_;
   beast::flat_buffer buffer_;
   char chunk_[16384];
   sse_parser sse_;
@@ -184,6 +255,10 @@ void http_stream_client::start(std::string body, bool chat, callback done) {
 
 double http_stream_client::now() const {
   return impl_->now();
+}
+
+int64_t http_stream_client::num_connections() const {
+  return impl_->num_connections;
 }
 
 }  // namespace troupe::loadgen

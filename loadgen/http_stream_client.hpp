@@ -1,7 +1,9 @@
 #pragma once
 // An asynchronous HTTP/1.1 client for streamed completions, on Boost.Beast with its own
 // io_context threads, so sockets, SSE parsing and JSON parsing never run on the thread that
-// keeps the arrival schedule. One TCP connection per request (as many as are in flight).
+// keeps the arrival schedule. Connections are kept alive and reused (as benchmark_serving's
+// aiohttp session does): a request takes an idle connection if there is one, else opens one;
+// a reused connection the server closed meanwhile is retried once on a new one.
 //
 // Thread: start() may be called from any thread; `done` runs on one of the client's io threads.
 // The destructor stops the threads; requests still in flight are abandoned (their callbacks may
@@ -55,7 +57,8 @@ class http_stream_client {
   // POSTs `body` (JSON) and streams the answer; `chat` picks the delta.content field.
   void start(std::string body, bool chat, callback done);
 
-  double now() const;  // seconds since the epoch
+  double now() const;               // seconds since the epoch
+  int64_t num_connections() const;  // TCP connections opened so far
 
   struct impl;  // opaque: io_context, threads, resolved endpoint
 

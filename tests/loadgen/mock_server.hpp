@@ -26,7 +26,10 @@ using clock_type = std::chrono::steady_clock;
 
 class mock_server {
  public:
-  mock_server(double ttft_s, double itl_s) : ttft_(ttft_s), itl_(itl_s) {
+  // `keep_alive`: answer further requests on a connection (else "Connection: close").
+  // `close_anyway`: say keep-alive but close after each answer (a server's idle timeout).
+  mock_server(double ttft_s, double itl_s, bool keep_alive = false, bool close_anyway = false)
+      : ttft_(ttft_s), itl_(itl_s), keep_alive_(keep_alive), close_anyway_(close_anyway) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -52,6 +55,7 @@ class mock_server {
   int port() const { return port_; }
   int max_in_flight() const { return max_in_flight_; }
   int num_served() const { return num_served_; }
+  int num_connections() const { return num_connections_; }
   int num_tokenizer_calls() const { return num_tokenizer_calls_; }
 
   // When the first and last content chunks of the request whose prompt is "req<N>" left the
@@ -75,7 +79,8 @@ class mock_server {
     while (!stop_) {
       const int conn = ::accept(fd_, nullptr, nullptr);
       if (conn < 0) return;
-      ++num_workers_;  // detached: a long run would otherwise keep every finished thread
+      ++num_workers_;
+      ++num_connections_;  // detached: a long run would otherwise keep every finished thread
       std::thread([this, conn] {
         serve(conn);
         --num_workers_;
@@ -161,13 +166,25 @@ class mock_server {
     return json_response(200, "{\"prompt\":\"" + out + "\"}");
   }
 
+  // One request per connection, or (keep-alive) requests until the client closes.
   void serve(int conn) {
-    const std::string request = read_request(conn);
+    while (true) {
+      const std::string request = read_request(conn);
+      if (request.empty()) break;
+      answer(conn, request);
+      if (!keep_alive_ || close_anyway_ || request.rfind("POST /tokenize ", 0) == 0 ||
+          request.rfind("POST /detokenize ", 0) == 0) {
+        break;
+      }
+    }
+    ::close(conn);
+  }
+
+  void answer(int conn, const std::string& request) {
     for (const bool tokenize : {true, false}) {
       if (request.rfind(tokenize ? "POST /tokenize " : "POST /detokenize ", 0) == 0) {
         ++num_tokenizer_calls_;
         send_all(conn, tokenizer_answer(request, tokenize));
-        ::close(conn);
         return;
       }
     }
@@ -176,9 +193,9 @@ class mock_server {
     int seen = max_in_flight_;
     while (now_in_flight > seen && !max_in_flight_.compare_exchange_weak(seen, now_in_flight)) {
     }
-    send_all(conn,
-             "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-             "Transfer-Encoding: chunked\r\n\r\n");
+    send_all(conn, std::string("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n") +
+                       (keep_alive_ ? "" : "Connection: close\r\n") +
+                       "Transfer-Encoding: chunked\r\n\r\n");
     const int n = max_tokens_of(request);
     {
       std::lock_guard lock(mutex_);
@@ -202,16 +219,17 @@ class mock_server {
     --in_flight_;  // before the last bytes: the client may start the next request right away
     ++num_served_;
     send_all(conn, chunk("data: [DONE]\n\n") + "0\r\n\r\n");
-    ::close(conn);
   }
 
   double ttft_, itl_;
+  bool keep_alive_, close_anyway_;
   int fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<int> in_flight_{0}, max_in_flight_{0}, num_served_{0};
   std::atomic<int> num_workers_{0};
   std::atomic<int> num_tokenizer_calls_{0};
+  std::atomic<int> num_connections_{0};
   mutable std::mutex mutex_;
   std::vector<std::string> bodies_;
   std::map<int, sent_times> sent_;
