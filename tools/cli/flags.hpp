@@ -47,6 +47,9 @@ struct generate_options {
   std::optional<uint64_t> seed;
   bool ignore_eos = false;
   bool json = false;  // print one JSON object (ids, text, timings) instead of the text
+  // --logprobs K: with json, "logprobs" lists per generated token the sampled token's and the K
+  // most likely tokens' logprobs; -1 = not asked for.
+  int32_t logprobs = -1;
 };
 
 struct tokenize_options {

@@ -21,6 +21,7 @@ class collecting_sink : public actors::generation_sink {
     std::lock_guard lock(mutex_);
     text_ += event.text;
     token_ids_.insert(token_ids_.end(), event.token_ids.begin(), event.token_ids.end());
+    logprobs_.insert(logprobs_.end(), event.logprobs.begin(), event.logprobs.end());
     if (event.finished || event.error) {
       last_ = std::move(event);
       done_ = true;
@@ -36,6 +37,7 @@ class collecting_sink : public actors::generation_sink {
   }
   const std::string& text() const { return text_; }
   const std::vector<int32_t>& token_ids() const { return token_ids_; }
+  const std::vector<actors::token_logprob>& logprobs() const { return logprobs_; }
 
  private:
   std::mutex mutex_;
@@ -44,6 +46,7 @@ class collecting_sink : public actors::generation_sink {
   actors::generation_event last_;
   std::string text_;
   std::vector<int32_t> token_ids_;
+  std::vector<actors::token_logprob> logprobs_;
 };
 
 // --generation-config defaults for what the command line leaves unset (vLLM: a request's own
@@ -72,11 +75,31 @@ actors::generation_request make_request(const generate_options& options) {
   }
   request.max_tokens = options.max_tokens;
   request.ignore_eos = options.ignore_eos;
+  request.logprobs = options.logprobs;
   request.sampling.temperature = static_cast<float>(options.temperature);
   request.sampling.top_p = static_cast<float>(options.top_p);
   request.sampling.top_k = options.top_k;
   request.sampling.seed = options.seed ? *options.seed : std::random_device{}();
   return request;
+}
+
+// {"<id>": logprob, ...} per generated token: the sampled token first, then the most likely.
+void write_logprobs(rapidjson::Writer<rapidjson::StringBuffer>& out,
+                    const std::vector<actors::token_logprob>& logprobs) {
+  out.StartArray();
+  for (const auto& token : logprobs) {
+    out.StartObject();
+    const std::string sampled = std::to_string(token.token_id);
+    out.Key(sampled.c_str());
+    out.Double(token.logprob);
+    for (const auto& [id, logprob] : token.top) {
+      if (id == token.token_id) continue;
+      out.Key(std::to_string(id).c_str());
+      out.Double(logprob);
+    }
+    out.EndObject();
+  }
+  out.EndArray();
 }
 
 void print_json(const collecting_sink& sink, const actors::generation_event& last) {
@@ -94,6 +117,10 @@ void print_json(const collecting_sink& sink, const actors::generation_event& las
   out.String(last.finish_reason.c_str());
   out.Key("num_prompt_tokens");
   out.Int(last.num_prompt_tokens);
+  if (!sink.logprobs().empty()) {
+    out.Key("logprobs");
+    write_logprobs(out, sink.logprobs());
+  }
   out.EndObject();
   std::printf("%s\n", buffer.GetString());
 }

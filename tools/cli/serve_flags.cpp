@@ -149,6 +149,9 @@ std::vector<flag_spec> generate_flag_specs() {
       bool_flag("ignore-eos", "keep generating past the end-of-sequence token",
                 FIELD(generate.ignore_eos)),
       bool_flag("json", "print one JSON object (ids, text, timings)", FIELD(generate.json)),
+      int_flag("logprobs", "K",
+               "with --json: each generated token's logprob and the K most likely (0-20)",
+               FIELD(generate.logprobs), 0, 20),
   };
   const char* engine_names[] = {"max-model-len",           "threads",           "kv-cache-memory",
                                 "num-gpu-blocks-override", "block-size",        "max-num-seqs",
