@@ -87,8 +87,10 @@ parse_error read_tool_calls(const Value& calls, Value& out, allocator& a) {
     if (args == fn->value.MemberEnd()) continue;
     Value parsed(rapidjson::kObjectType);
     if (args->value.IsString() && args->value.GetStringLength() > 0) {
+      std::string_view text = view(args->value);
+      if (auto e = check_json_depth(text)) return e;
       Document doc(&a);
-      doc.Parse(args->value.GetString(), args->value.GetStringLength());
+      doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
       if (doc.HasParseError()) {
         return bad_request("A tool call's `arguments` is not valid JSON.", "messages");
       }
@@ -231,6 +233,30 @@ parse_error read_extra_context(const Value& body, chat_inputs& out) {
 }
 
 }  // namespace
+
+parse_error check_json_depth(std::string_view body, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < body.size(); ++i) {
+    char c = body[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) {
+        return bad_request(fmt::format("The JSON body nests deeper than {} levels.", max_depth));
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
 
 parse_error read_chat_inputs(const Value& body, chat_inputs& out) {
   if (member(body, "chat_template") != nullptr) {

@@ -99,7 +99,7 @@ std::string_view strip(std::string_view s, bool left, bool right) {
 std::variant<std::string, api_error> cut_after_final_message(std::string rendered,
                                                              const std::string& messages_json) {
   rapidjson::Document doc;
-  doc.Parse(messages_json.c_str(), messages_json.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(messages_json.c_str(), messages_json.size());
   if (doc.HasParseError() || !doc.IsArray() || doc.Empty() || !doc[doc.Size() - 1].IsObject()) {
     return bad_request("continue_final_message needs a final message to continue.", "messages");
   }

@@ -64,8 +64,10 @@ parse_error move_max_completion_tokens(rapidjson::Document& body) {
 
 std::variant<chat_completion_request, api_error> parse_chat_completion_request(
     std::string_view body, const completion_limits& limits, uint64_t default_seed) {
+  if (auto e = check_json_depth(body)) return std::move(*e);
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
+  doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(body.data(),
+                                                                                    body.size());
   if (doc.HasParseError()) {
     return bad_request(fmt::format("Invalid JSON body at offset {}: {}", doc.GetErrorOffset(),
                                    rapidjson::GetParseError_En(doc.GetParseError())));

@@ -19,8 +19,10 @@ using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 std::variant<rapidjson::Document, api_error> parse_body(std::string_view body,
                                                         const actors::model_info& info) {
+  if (auto e = check_json_depth(body)) return std::move(*e);
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
+  doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(body.data(),
+                                                                                    body.size());
   if (doc.HasParseError()) {
     return bad_request(fmt::format("Invalid JSON body at offset {}: {}", doc.GetErrorOffset(),
                                    rapidjson::GetParseError_En(doc.GetParseError())));

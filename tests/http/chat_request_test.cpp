@@ -1,5 +1,7 @@
 #include "http/chat_request.hpp"
 
+#include "http/chat_messages.hpp"
+
 #include <string>
 
 #include <gtest/gtest.h>
@@ -78,6 +80,22 @@ TEST(chat_request, tool_calls_and_tool_messages_reach_the_template) {
       {"function": {"name": "f", "arguments": "{oops"}}]}]})")
                 .message,
             "A tool call's `arguments` is not valid JSON.");
+}
+
+TEST(chat_request, deeply_nested_json_is_a_400_not_a_stack_overflow) {
+  const std::string deep(1000000, '[');
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "documents": )" + deep + "}").status, 400);
+  std::string args = "\"" + std::string(300, '[') + std::string(300, ']') + "\"";
+  EXPECT_NE(parse_error_of(R"({"messages": [{"role": "assistant", "tool_calls": [
+      {"function": {"name": "f", "arguments": )" +
+                           args + "}}]}]}")
+                .message.find("nests deeper"),
+            std::string::npos);
+  // Brackets inside strings do not count.
+  parse_ok(R"({"messages": [{"role": "user", "content": ")" + std::string(1000, '[') + R"("}]})");
+  EXPECT_FALSE(check_json_depth("[[[]]]", 3));
+  EXPECT_TRUE(check_json_depth("[[[[]]]]", 3));
+  EXPECT_FALSE(check_json_depth(R"(["\"[[[[", [[]]])", 3));
 }
 
 TEST(chat_request, max_completion_tokens_wins_over_max_tokens) {

@@ -74,6 +74,8 @@ TEST(tokenize_api, bad_requests_are_openai_errors) {
   EXPECT_EQ(ok_or_error(tokenize_json(R"({"prompt": 5})", context)).rfind("error 400", 0), 0u);
   EXPECT_EQ(ok_or_error(tokenize_json(R"({})", context)).rfind("error 400", 0), 0u);
   EXPECT_EQ(ok_or_error(tokenize_json("not json", context)).rfind("error 400", 0), 0u);
+  EXPECT_EQ(ok_or_error(detokenize_json(std::string(100000, '['), context)).rfind("error 400", 0),
+            0u);
   EXPECT_EQ(ok_or_error(tokenize_json(R"({"prompt": "a", "return_token_strs": true})", context))
                 .rfind("error 400", 0),
             0u);
