@@ -17,6 +17,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "http/chat_messages.hpp"
 #include "http/chat_request.hpp"
 #include "http/chat_responder.hpp"
 #include "http/completion_request.hpp"
@@ -293,6 +294,8 @@ void session::dispatch(const http_request& request) {
 }
 
 void session::handle_completion(const http_request& request) {
+  // The completions reader parses recursively: a deeply nested body would overflow the stack.
+  if (auto error = check_json_depth(request.body())) return respond_error(*error);
   const actors::model_info& info = ctx_->engine.info();
   completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size(),
                            ctx_->options.sampling_defaults};

@@ -142,6 +142,19 @@ TEST_F(chat_server, zero_max_tokens_with_n_choices_answers_every_choice) {
   EXPECT_EQ(engine_.num_submitted(), 0u);
 }
 
+TEST_F(chat_server, deeply_nested_bodies_are_400s_on_every_endpoint) {
+  start(last_content);
+  const std::string deep = std::string(1 << 20, '[');
+  test_client client(server_->port());
+  for (const char* target : {"/v1/completions", "/v1/chat/completions", "/tokenize"}) {
+    reply r = client.request(verb::post, target, R"({"prompt": )" + deep + "}");
+    EXPECT_NE(testing::expect_error_body(r, 400, "BadRequestError").find("nests deeper"),
+              std::string::npos)
+        << target;
+  }
+  EXPECT_EQ(client.request(verb::get, "/health").status, 200);
+}
+
 TEST_F(chat_server, tokenize_and_detokenize_over_http) {
   start(last_content);
   test_client client(server_->port());
