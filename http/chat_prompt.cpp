@@ -3,10 +3,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 namespace troupe::http {
 namespace fs = std::filesystem;
@@ -160,7 +164,58 @@ void add_tokenizer_specials(const runtime::tokenizer& tok, chat_template_setup& 
   }
 }
 
+// Variables matched by `pattern`'s group 1 where group 2 is in `from`.
+std::set<std::string> names_from(const std::string& source, const std::regex& pattern,
+                                 const std::set<std::string>& from) {
+  std::set<std::string> out;
+  for (std::sregex_iterator it(source.begin(), source.end(), pattern), end; it != end; ++it) {
+    if (from.count((*it)[2].str()) > 0) out.insert((*it)[1].str());
+  }
+  return out;
+}
+
+// [{"type": "text", "text": content}] for every message whose content is a string.
+std::string with_openai_content(const std::string& messages_json) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag>(messages_json.c_str(), messages_json.size());
+  if (doc.HasParseError() || !doc.IsArray()) return messages_json;
+  auto& a = doc.GetAllocator();
+  for (auto& message : doc.GetArray()) {
+    if (!message.IsObject()) continue;
+    auto content = message.FindMember("content");
+    if (content == message.MemberEnd() || !content->value.IsString()) continue;
+    rapidjson::Value part(rapidjson::kObjectType);
+    part.AddMember("type", "text", a);
+    part.AddMember("text", content->value, a);  // moves the string
+    rapidjson::Value parts(rapidjson::kArrayType);
+    parts.PushBack(part, a);
+    content->value = parts;
+  }
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> w(out);
+  doc.Accept(w);
+  return std::string(out.GetString(), out.GetSize());
+}
+
 }  // namespace
+
+content_format detect_content_format(const std::string& source) {
+  static const std::regex set_from(R"(set\s+(\w+)\s*=\s*(\w+))");
+  static const std::regex loop_over(R"(for\s+(\w+)\s+in\s+(\w+))");
+  static const std::regex content_loop(
+      R"(for\s+\w+(?:\s*,\s*\w+)?\s+in\s+(\w+)\s*(?:\[\s*['"]content['"]\s*\]|\.content\b))");
+  std::set<std::string> lists{"messages"};
+  for (size_t size = 0; size != lists.size();) {  // aliases of aliases
+    size = lists.size();
+    for (const auto& name : names_from(source, set_from, lists))
+      lists.insert(name);
+  }
+  std::set<std::string> messages = names_from(source, loop_over, lists);
+  for (std::sregex_iterator it(source.begin(), source.end(), content_loop), end; it != end; ++it) {
+    if (messages.count((*it)[1].str()) > 0) return content_format::openai;
+  }
+  return content_format::string;
+}
 
 result<std::string> read_chat_template_flag(const std::string& value) {
   if (auto text = read_file(value)) return std::move(*text);
@@ -194,6 +249,7 @@ result<chat_template_setup> load_chat_template_setup(const std::string& flag_val
     setup.origin = "--chat-template";
   }
   if (setup.origin.empty()) return setup;
+  setup.format = detect_content_format(source);
   auto tpl = runtime::chat_template::parse(std::move(source));
   if (!tpl) return error{"chat template from " + setup.origin + ": " + tpl.message()};
   setup.tpl = std::move(*tpl);
@@ -212,10 +268,14 @@ std::variant<std::string, api_error> render_chat_prompt(const chat_template_setu
         "assistant message instead.");
   }
   request.special_tokens = setup->special_tokens;
+  std::string messages_json = request.messages_json;  // continue_final_message reads the text
+  if (setup->format == content_format::openai) {
+    request.messages_json = with_openai_content(request.messages_json);
+  }
   auto rendered = setup->tpl->render(request);
   if (!rendered) return bad_request(rendered.message());
   if (!continue_final_message) return std::move(*rendered);
-  return cut_after_final_message(std::move(*rendered), request.messages_json);
+  return cut_after_final_message(std::move(*rendered), messages_json);
 }
 
 }  // namespace troupe::http

@@ -19,9 +19,19 @@
 
 namespace troupe::http {
 
+// How message content reaches the template (vLLM's --chat-template-content-format): "string"
+// (parts joined with "\n") or "openai" (a list of {"type": "text", "text"} parts).
+enum class content_format { string, openai };
+
+// vLLM's "auto" detection: "openai" when the template loops over a message's content (a loop
+// variable over `messages`, or over a variable set from it, indexed with 'content'), else
+// "string". A text scan of the source standing in for vLLM's walk of the Jinja AST.
+content_format detect_content_format(const std::string& source);
+
 struct chat_template_setup {
-  std::optional<runtime::chat_template> tpl;  // none: no template anywhere
-  std::string origin;                         // where tpl came from, for the log
+  std::optional<runtime::chat_template> tpl;       // none: no template anywhere
+  std::string origin;                              // where tpl came from, for the log
+  content_format format = content_format::string;  // detected from the template
   // bos_token, eos_token, ... as transformers passes them to the template.
   std::vector<std::pair<std::string, std::string>> special_tokens;
 };
@@ -45,8 +55,9 @@ inline constexpr const char* no_chat_template_message =
     "As of transformers v4.44, default chat template is no longer allowed, so you must provide a "
     "chat template if the tokenizer does not define one.";
 
-// Renders `request` (special tokens taken from `setup`) into the prompt text. With
-// `continue_final_message`, the text ends right after the last message's content, as
+// Renders `request` (special tokens taken from `setup`; with the openai content format, each
+// message's string content passed as [{"type": "text", "text": content}]) into the prompt text.
+// With `continue_final_message`, the text ends right after the last message's content, as
 // transformers cuts it (the template is rendered without a generation prompt). Errors are 400s:
 // no template (`setup` null or without one), the template's raise_exception message, a template
 // runtime error, a final message the rendered text does not contain.

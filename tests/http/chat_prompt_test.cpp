@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/http/fake_engine.hpp"
+#include "tests/support/testdata.hpp"
 
 namespace troupe::http {
 namespace {
@@ -139,6 +140,34 @@ TEST_F(chat_prompt_test, continue_final_message_cuts_after_the_last_message) {
   r.messages_json = R"([{"role": "user", "content": "not rendered"}])";
   chat_template_setup constant = load("{{ 'x' }}");
   EXPECT_NE(rendered(constant, r, true).find("does not appear in the chat"), std::string::npos);
+}
+
+TEST(chat_prompt_content_format, templates_that_loop_over_content_get_lists_of_parts) {
+  EXPECT_EQ(detect_content_format(chatml), content_format::string);
+  const std::string loops =
+      "{% set msgs = messages %}{% for m in msgs %}{% for p in m['content'] %}[{{ p.type }}:"
+      "{{ p.text }}]{% endfor %}{% endfor %}";
+  EXPECT_EQ(detect_content_format(loops), content_format::openai);
+  EXPECT_EQ(detect_content_format("{% for m in messages %}{% for p in m.content %}{% endfor %}"
+                                  "{% endfor %}"),
+            content_format::openai);
+  // A loop over some other variable's content does not count.
+  EXPECT_EQ(detect_content_format("{% for p in tool.content %}{% endfor %}"),
+            content_format::string);
+  auto setup = load_chat_template_setup(loops, "/nonexistent.gguf", nullptr);
+  ASSERT_TRUE(setup.ok()) << setup.message();
+  EXPECT_EQ(setup->format, content_format::openai);
+  EXPECT_EQ(rendered(*setup, user_says("Hi")), "[text:Hi]");
+  // The model templates of the shared test data, as vLLM's detection classifies them.
+  for (auto [name, expected] : {std::pair{"gemma3", content_format::openai},
+                                {"llama3", content_format::string},
+                                {"qwen3", content_format::string}}) {
+    std::string dir = troupe::testing::shared_testdata(std::string("tokenizers/") + name);
+    if (dir.empty() || !fs::exists(dir)) GTEST_SKIP() << "shared test data not present";
+    auto model = load_chat_template_setup("", dir, nullptr);
+    ASSERT_TRUE(model.ok()) << model.message();
+    EXPECT_EQ(model->format, expected) << name;
+  }
 }
 
 TEST(chat_prompt_gguf, a_gguf_without_template_takes_bos_and_eos_from_the_tokenizer) {
