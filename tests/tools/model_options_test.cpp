@@ -9,6 +9,9 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string>
+
+#include <unistd.h>
 
 #include "runtime/formats/hf_make_model.hpp"
 #include "tests/support/testdata.hpp"
@@ -40,7 +43,7 @@ std::pair<int, std::string> run_with_stdin(const std::string& input, int (*fn)(c
 class model_options : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    root_ = fs::temp_directory_path() / "troupe_model_options_test";
+    root_ = fs::temp_directory_path() / ("troupe_model_options_test_" + std::to_string(::getpid()));
     fs::remove_all(root_);
     runtime::tiny_model_spec spec;
     spec.seed = 11;
@@ -117,6 +120,33 @@ TEST_F(model_options, tokenize_reads_a_tokenizer_model_directory) {
   EXPECT_EQ(rc, 0);
   // transformers' LlamaTokenizer (legacy): <s> ▁ H e l l o ▁w o r l d
   EXPECT_EQ(out, "{\"ids\":[1,280,333,282,290,290,286,280,307,286,285,290,292]}\n");
+}
+
+// make-model copies a tokenizer.model directory and writes --generation-config; generate uses both.
+TEST_F(model_options, make_model_with_tokenizer_model_and_generation_config) {
+  const std::string out = (root_ / "made").string();
+  const std::string tok = testing::repo_testdata("tokenizer/sentencepiece/nonlegacy");
+  const char* argv[] = {"troupe",
+                        "make-model",
+                        "--family",
+                        "llama",
+                        "--out",
+                        out.c_str(),
+                        "--vocab",
+                        "640",
+                        "--tokenizer-from",
+                        tok.c_str(),
+                        "--generation-config",
+                        R"({"max_new_tokens": 2})"};
+  ASSERT_EQ(run_make_model(static_cast<int>(std::size(argv)), argv), 0);
+  for (const char* file : {"tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
+                           "generation_config.json"})
+    EXPECT_TRUE(fs::exists(fs::path(out) / file)) << file;
+  const std::string ids = generate("made", {});
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), ','), 2);
+  const char* bad[] = {"troupe",    "make-model",          "--out",
+                       out.c_str(), "--generation-config", R"({"top_k": "x"})"};
+  EXPECT_EQ(run_make_model(static_cast<int>(std::size(bad)), bad), 2);
 }
 
 }  // namespace

@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 
+#include "runtime/formats/generation_config.hpp"
 #include "runtime/formats/hf_make_model.hpp"
 #include "tools/cli/flag_spec.hpp"
 #include "tools/cli/subcommands.hpp"
@@ -20,7 +22,8 @@ using runtime::tiny_model_spec;
 constexpr const char* usage =
     "usage: troupe make-model --family llama|mistral|qwen2 --out DIR [flags]\n\n"
     "Writes config.json and model.safetensors of a tiny random-weight model, deterministic\n"
-    "from --seed, and copies tokenizer.json / tokenizer_config.json from --tokenizer-from.\n\n"
+    "from --seed, and copies tokenizer.json or tokenizer.model (with tokenizer_config.json,\n"
+    "special_tokens_map.json) from --tokenizer-from.\n\n"
     "flags (defaults in brackets):\n"
     "  --seed S [0]  --hidden N [64]  --layers N [2]  --heads N [4]  --kv-heads N [2]\n"
     "  --head-dim N [hidden/heads, written to config.json only when given]  --vocab N [512]\n"
@@ -31,7 +34,10 @@ constexpr const char* usage =
     "linear:factor=2\n"
     "      | dynamic:factor=2\n"
     "  --tie-word-embeddings  --dtype float32|bfloat16|float16 [float32]\n"
-    "  --tokenizer-from PATH  (a directory holding tokenizer.json, or a tokenizer.json file)\n";
+    "  --tokenizer-from PATH  (a directory holding tokenizer.json or tokenizer.model, or\n"
+    "      the file)\n"
+    "  --generation-config JSON  written as generation_config.json,\n"
+    "      e.g. '{\"temperature\": 0.6, \"max_new_tokens\": 64}'\n";
 
 using setter = status (*)(tiny_model_spec&, const std::string&);
 
@@ -113,7 +119,7 @@ const std::map<std::string, setter>& setters() {
 
 struct make_model_args {
   tiny_model_spec spec;
-  std::string out, tokenizer_from;
+  std::string out, tokenizer_from, generation_config;
   bool help = false;
 };
 
@@ -144,6 +150,11 @@ result<make_model_args> parse_args(int argc, const char* const* argv) {
       a.out = value;
     } else if (name == "tokenizer-from") {
       a.tokenizer_from = value;
+    } else if (name == "generation-config") {
+      if (auto ok = runtime::parse_generation_config(value); !ok) {
+        return error{"--generation-config: " + ok.message()};
+      }
+      a.generation_config = value;
     } else if (auto it = setters().find(name); it != setters().end()) {
       if (auto ok = it->second(a.spec, value); !ok) return error{"--" + name + ": " + ok.message()};
     } else {
@@ -156,13 +167,23 @@ result<make_model_args> parse_args(int argc, const char* const* argv) {
 
 status copy_tokenizer(const std::string& from, const std::string& out) {
   const fs::path src = fs::is_directory(from) ? fs::path(from) : fs::path(from).parent_path();
-  if (!fs::exists(src / "tokenizer.json")) return error{from + ": no tokenizer.json"};
-  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}) {
+  if (!fs::exists(src / "tokenizer.json") && !fs::exists(src / "tokenizer.model")) {
+    return error{from + ": no tokenizer.json or tokenizer.model"};
+  }
+  for (const char* name :
+       {"tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"}) {
     if (!fs::exists(src / name)) continue;
     std::error_code ec;
     fs::copy_file(src / name, fs::path(out) / name, fs::copy_options::overwrite_existing, ec);
     if (ec) return error{(src / name).string() + ": cannot copy: " + ec.message()};
   }
+  return ok_status();
+}
+
+status write_generation_config(const std::string& json, const std::string& out) {
+  std::ofstream file(fs::path(out) / "generation_config.json");
+  file << json << "\n";
+  if (!file) return error{out + ": cannot write generation_config.json"};
   return ok_status();
 }
 
@@ -180,6 +201,9 @@ int run_make_model(int argc, const char* const* argv) {
   }
   status ok = runtime::write_tiny_model(args->spec, args->out);
   if (ok && !args->tokenizer_from.empty()) ok = copy_tokenizer(args->tokenizer_from, args->out);
+  if (ok && !args->generation_config.empty()) {
+    ok = write_generation_config(args->generation_config, args->out);
+  }
   if (!ok) {
     std::fprintf(stderr, "troupe make-model: %s\n", ok.message().c_str());
     return 1;

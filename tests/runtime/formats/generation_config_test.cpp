@@ -4,6 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+
+#include <unistd.h>
 
 #include "tests/support/testdata.hpp"
 
@@ -72,7 +75,8 @@ TEST(generation_config, wrong_types_are_errors_naming_the_field) {
 }
 
 TEST(generation_config, missing_files_give_no_defaults_but_a_missing_dir_is_an_error) {
-  const fs::path dir = fs::temp_directory_path() / "troupe_generation_config_test";
+  const fs::path dir =
+      fs::temp_directory_path() / ("troupe_generation_config_test_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   auto none = load_generation_config("auto", dir.string());

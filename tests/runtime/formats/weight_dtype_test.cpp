@@ -6,7 +6,10 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "runtime/formats/hf_make_model.hpp"
 #include "runtime/formats/hf_model.hpp"
@@ -99,7 +102,8 @@ std::vector<const std::vector<float>*> all_tensors(const llama_weights& w) {
 // (make-model writes X by rounding its f32 values to nearest even, as torch's cast does).
 TEST(weight_dtype, rounding_an_f32_checkpoint_equals_the_checkpoint_cast) {
   namespace fs = std::filesystem;
-  const fs::path root = fs::temp_directory_path() / "troupe_weight_dtype_test";
+  const fs::path root =
+      fs::temp_directory_path() / ("troupe_weight_dtype_test_" + std::to_string(::getpid()));
   for (auto [dtype, stored] : {std::pair{weight_dtype::bfloat16, safetensors_dtype::bf16},
                                std::pair{weight_dtype::float16, safetensors_dtype::f16}}) {
     tiny_model_spec spec;

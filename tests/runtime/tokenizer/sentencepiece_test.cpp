@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <string>
+
+#include <unistd.h>
 
 #include "tests/runtime/tokenizer/jsonl.hpp"
 #include "tests/support/testdata.hpp"
@@ -98,7 +101,8 @@ TEST(sentencepiece, byte_fallback_round_trips_text_outside_the_vocabulary) {
 
 TEST(sentencepiece, missing_or_malformed_files_are_errors) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / "troupe_sentencepiece_test";
+  const fs::path dir =
+      fs::temp_directory_path() / ("troupe_sentencepiece_test_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   auto missing = load_sentencepiece_tokenizer(dir.string());
@@ -121,7 +125,8 @@ TEST(sentencepiece, missing_or_malformed_files_are_errors) {
 // A directory with both files loads tokenizer.json, as AutoTokenizer prefers the fast tokenizer.
 TEST(sentencepiece, directory_dispatch_prefers_tokenizer_json) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / "troupe_sentencepiece_dispatch";
+  const fs::path dir =
+      fs::temp_directory_path() / ("troupe_sentencepiece_dispatch_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   fs::copy_file(variant_dir("legacy") + "/tokenizer.model", dir / "tokenizer.model");
