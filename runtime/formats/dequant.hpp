@@ -1,6 +1,7 @@
 #pragma once
 // Dequantization of ggml tensor data to f32, for the types troupe loads: F32, F16, BF16, Q8_0,
-// Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K (the last five: dequant_kquants.hpp). Block layouts (little endian, packed, 32 weights per block):
+// Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K (the last five: dequant_kquants.hpp). Block layouts
+// (little endian, packed, 32 weights per block):
 //
 //   Q8_0 (34 B): | d: f16 | qs: i8[32] |                      x[i] = qs[i] * d
 //   Q4_0 (18 B): | d: f16 | qs: u8[16] |                      x[i] = (q[i] - 8) * d
