@@ -4,6 +4,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
@@ -26,6 +27,20 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+namespace {
+
+// One TCP connection, with TLS on top for https endpoints. Never moved: the TLS stream holds a
+// reference to the socket.
+struct connection {
+  connection(asio::io_context& io, asio::ssl::context* tls_context) : socket(io) {
+    if (tls_context) tls.emplace(socket, *tls_context);
+  }
+  tcp::socket socket;
+  std::optional<asio::ssl::stream<tcp::socket&>> tls;
+};
+
+}  // namespace
+
 struct http_stream_client::impl {
   http_endpoint endpoint;
   std::chrono::steady_clock::time_point epoch;
@@ -35,19 +50,20 @@ struct http_stream_client::impl {
   std::vector<std::thread> threads;
   // Kept-alive connections between requests (declared after `io`, so closed before it).
   std::mutex idle_mutex;
-  std::vector<tcp::socket> idle;
+  std::vector<std::unique_ptr<connection>> idle;
   std::atomic<int64_t> num_connections{0};
+  std::optional<asio::ssl::context> tls_context;  // https endpoints only
 
-  std::optional<tcp::socket> take_idle() {
+  std::unique_ptr<connection> take_idle() {
     std::lock_guard lock(idle_mutex);
-    if (idle.empty()) return std::nullopt;
-    tcp::socket s = std::move(idle.back());
+    if (idle.empty()) return nullptr;
+    auto c = std::move(idle.back());
     idle.pop_back();
-    return s;
+    return c;
   }
-  void keep(tcp::socket s) {
+  void keep(std::unique_ptr<connection> c) {
     std::lock_guard lock(idle_mutex);
-    idle.push_back(std::move(s));
+    idle.push_back(std::move(c));
   }
 
   double now() const {
@@ -81,7 +97,7 @@ class stream_session : public std::enable_shared_from_this<stream_session> {
 
   void run() {
     if (auto kept = client_.take_idle()) {
-      socket_.emplace(std::move(*kept));
+      conn_ = std::move(kept);
       reused_ = true;
       return write();
     }
@@ -95,16 +111,42 @@ class stream_session : public std::enable_shared_from_this<stream_session> {
     buffer_.clear();
   }
 
+  // Calls f(stream) with the TLS stream or the plain socket.
+  template <class F>
+  void with_stream(F&& f) {
+    if (conn_->tls) {
+      f(*conn_->tls);
+    } else {
+      f(conn_->socket);
+    }
+  }
+
   void connect() {
-    socket_.emplace(client_.io);
+    conn_ = std::make_unique<connection>(client_.io,
+                                         client_.tls_context ? &*client_.tls_context : nullptr);
     ++client_.num_connections;
-    asio::async_connect(*socket_, client_.resolved,
+    asio::async_connect(conn_->socket, client_.resolved,
                         [self = shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
                           if (ec) return self->fail("connect: " + ec.message());
                           // As aiohttp: no Nagle delay on small writes (a kept-alive request
                           // would otherwise wait for the delayed ACK of the previous answer).
                           beast::error_code ignored;
-                          self->socket_->set_option(tcp::no_delay(true), ignored);
+                          self->conn_->socket.set_option(tcp::no_delay(true), ignored);
+                          if (self->conn_->tls) return self->handshake();
+                          self->write();
+                        });
+  }
+
+  // TLS: SNI and certificate checks against the host name (OpenSSL's default CA paths, or
+  // SSL_CERT_FILE / SSL_CERT_DIR when set).
+  void handshake() {
+    auto& tls = *conn_->tls;
+    const std::string& host = client_.endpoint.host;
+    SSL_set_tlsext_host_name(tls.native_handle(), host.c_str());
+    tls.set_verify_callback(asio::ssl::host_name_verification(host));
+    tls.async_handshake(asio::ssl::stream_base::client,
+                        [self = shared_from_this()](beast::error_code ec) {
+                          if (ec) return self->fail("TLS handshake: " + ec.message());
                           self->write();
                         });
   }
@@ -115,25 +157,29 @@ class stream_session : public std::enable_shared_from_this<stream_session> {
     if (!reused_ || parser_->is_header_done()) return fail(std::move(message));
     reused_ = false;
     beast::error_code ignored;
-    socket_->close(ignored);
+    conn_->socket.close(ignored);
     reset_parser();
     connect();
   }
 
   void write() {
-    http::async_write(*socket_, request_,
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                        if (ec) return self->fail_or_retry("write: " + ec.message());
-                        self->read();
-                      });
+    with_stream([this](auto& stream) {
+      http::async_write(stream, request_,
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          if (ec) return self->fail_or_retry("write: " + ec.message());
+                          self->read();
+                        });
+    });
   }
 
   void read() {
     parser_->get().body().data = chunk_;
     parser_->get().body().size = sizeof chunk_;
-    http::async_read_some(
-        *socket_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+    with_stream([this](auto& stream) {
+      http::async_read_some(
+          stream, buffer_, *parser_,
+          [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+    });
   }
 
   void on_read(beast::error_code ec) {
@@ -142,7 +188,7 @@ class stream_session : public std::enable_shared_from_this<stream_session> {
     // algorithm on would otherwise hold each chunk until our delayed ACK, up to 40 ms, once a
     // kept-alive connection has left TCP's initial quick-ACK phase.
     int one = 1;
-    ::setsockopt(socket_->native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+    ::setsockopt(conn_->socket.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
     if (ec == http::error::need_buffer) ec = {};
     const size_t got = sizeof chunk_ - parser_->get().body().size;
     if (parser_->is_header_done() && parser_->get().result_int() != 200) {
@@ -150,21 +196,21 @@ class stream_session : public std::enable_shared_from_this<stream_session> {
     } else if (got > 0) {
       sse_.feed(std::string_view(chunk_, got), t);
     }
-    if (ec && ec != http::error::end_of_stream) return fail_or_retry("read: " + ec.message());
-    if (ec == http::error::end_of_stream && !parser_->is_header_done()) {
-      return fail_or_retry("read: " + ec.message());
-    }
-    if (parser_->is_done() || ec == http::error::end_of_stream) return finish(!ec);
+    // A TLS peer that closes without close_notify ends the stream as plain EOF would.
+    const bool eof = ec == http::error::end_of_stream || ec == asio::ssl::error::stream_truncated;
+    if (ec && !eof) return fail_or_retry("read: " + ec.message());
+    if (eof && !parser_->is_header_done()) return fail_or_retry("read: " + ec.message());
+    if (parser_->is_done() || eof) return finish(!ec);
     read();
   }
 
   // `reusable`: the whole message was read and the connection is still open.
   void finish(bool reusable) {
     if (reusable && parser_->is_done() && parser_->get().keep_alive()) {
-      client_.keep(std::move(*socket_));
+      client_.keep(std::move(conn_));
     } else {
       beast::error_code ignored;
-      socket_->shutdown(tcp::socket::shutdown_both, ignored);
+      conn_->socket.shutdown(tcp::socket::shutdown_both, ignored);
     }
     const unsigned status = parser_->get().result_int();
     if (status != 200) return fail("HTTP " + std::to_string(status) + ": " + error_body_);
@@ -186,8 +232,8 @@ class stream_session : public std::enable_shared_from_this<stream_session> {
   }
 
   http_stream_client::impl& client_;
-  std::optional<tcp::socket> socket_;
-  bool reused_ = false;  // socket_ came from the pool
+  std::unique_ptr<connection> conn_;
+  bool reused_ = false;  // conn_ came from the pool
   http::request<http::string_body> request_;
   std::optional<http::response_parser<http::buffer_body>> parser_;
   beast::flat_buffer buffer_;
@@ -201,18 +247,19 @@ class stream_session : public std::enable_shared_from_this<stream_session> {
 }  // namespace
 
 result<http_endpoint> parse_base_url(const std::string& base_url, const std::string& endpoint) {
-  const std::string scheme = "http://";
-  if (base_url.rfind(scheme, 0) != 0) {
-    return error{"--base-url must start with http:// (https is not supported): " + base_url};
+  const bool tls = base_url.rfind("https://", 0) == 0;
+  if (!tls && base_url.rfind("http://", 0) != 0) {
+    return error{"--base-url must start with http:// or https://: " + base_url};
   }
-  std::string rest = base_url.substr(scheme.size());
+  std::string rest = base_url.substr(tls ? 8 : 7);
   const size_t slash = rest.find('/');
   const std::string prefix = slash == std::string::npos ? "" : rest.substr(slash);
   const std::string authority = rest.substr(0, slash);
   http_endpoint out;
+  out.tls = tls;
   const size_t colon = authority.rfind(':');
   out.host = colon == std::string::npos ? authority : authority.substr(0, colon);
-  out.port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
+  out.port = colon == std::string::npos ? (tls ? "443" : "80") : authority.substr(colon + 1);
   if (out.host.empty() || out.port.empty()) return error{"cannot parse --base-url " + base_url};
   std::string path = prefix;
   if (!path.empty() && path.back() == '/') path.pop_back();
@@ -233,6 +280,11 @@ result<std::unique_ptr<http_stream_client>> http_stream_client::create(
   if (ec) {
     return error{"cannot resolve " + p->endpoint.host + ":" + p->endpoint.port + ": " +
                  ec.message()};
+  }
+  if (p->endpoint.tls) {
+    p->tls_context.emplace(asio::ssl::context::tls_client);
+    p->tls_context->set_default_verify_paths(ec);
+    p->tls_context->set_verify_mode(asio::ssl::verify_peer);
   }
   for (int i = 0; i < std::max(num_threads, 1); ++i) {
     p->threads.emplace_back([io = &p->io] { io->run(); });

@@ -25,6 +25,9 @@ struct http_endpoint {
   std::string port = "8000";
   std::string target = "/v1/completions";
   std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
+  // https: TLS with the server's certificate checked against OpenSSL's default CA paths
+  // (SSL_CERT_FILE / SSL_CERT_DIR override them) and the host name.
+  bool tls = false;
 };
 
 // What the client saw of one streamed request. Times are seconds since the client's epoch.
@@ -39,8 +42,8 @@ struct stream_outcome {
   int32_t output_tokens = 0;  // from usage; 0 = not sent
 };
 
-// Splits "http://host:port/prefix" into host, port and path prefix; error for anything else
-// (https is not supported).
+// Splits "http[s]://host[:port]/prefix" into host, port (80 / 443 by default), TLS and path
+// prefix; error for anything else.
 result<http_endpoint> parse_base_url(const std::string& base_url, const std::string& endpoint);
 
 class http_stream_client {
