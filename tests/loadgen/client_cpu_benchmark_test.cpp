@@ -23,13 +23,13 @@ namespace {
 // The mock server in a child process; the child exits when the parent closes the pipe.
 class forked_mock_server {
  public:
-  forked_mock_server(double ttft_s, double itl_s) {
+  forked_mock_server(double ttft_s, double itl_s, bool keep_alive = false) {
     int to_parent[2], to_child[2];
     if (::pipe(to_parent) != 0 || ::pipe(to_child) != 0) return;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::close(to_parent[0]), ::close(to_child[1]);
-      test_support::mock_server server(ttft_s, itl_s);
+      test_support::mock_server server(ttft_s, itl_s, keep_alive);
       const int port = server.port();
       if (::write(to_parent[1], &port, sizeof port) != sizeof port) ::_exit(1);
       char byte;
@@ -82,12 +82,14 @@ TEST(client_cpu, is_measured_per_run) {
   EXPECT_NEAR(m.client_cpu_us_per_token, out->client_cpu_s * 1e6 / 1600, 1e-6);
 }
 
-// TROUPE_BENCH_RATE (default 1000), TROUPE_BENCH_REQUESTS (10000), TROUPE_BENCH_TOKENS (16).
+// TROUPE_BENCH_RATE (default 1000), TROUPE_BENCH_REQUESTS (10000), TROUPE_BENCH_TOKENS (16),
+// TROUPE_BENCH_KEEP_ALIVE (1: the mock keeps connections open, as vLLM does; 0: it closes).
 TEST(client_cpu, DISABLED_benchmark_at_1000_rps) {
   const double rate = static_cast<double>(env_or("TROUPE_BENCH_RATE", 1000));
   const int64_t n = env_or("TROUPE_BENCH_REQUESTS", 10000);
   const auto tokens = static_cast<int32_t>(env_or("TROUPE_BENCH_TOKENS", 16));
-  forked_mock_server server(0.002, 0.001);
+  const bool keep_alive = env_or("TROUPE_BENCH_KEEP_ALIVE", 1) != 0;
+  forked_mock_server server(0.002, 0.001, keep_alive);
   ASSERT_GT(server.port(), 0);
   auto out = run_benchmark(make_plan(server.port(), n, rate, tokens));
   ASSERT_TRUE(out.ok()) << out.message();
@@ -96,11 +98,13 @@ TEST(client_cpu, DISABLED_benchmark_at_1000_rps) {
   EXPECT_EQ(m.completed, n);
   const auto& late = m.send_lateness_ms.percentiles;
   std::printf(
-      "client_cpu_benchmark: %lld requests x %d tokens at %.0f req/s: achieved send rate %.2f "
-      "req/s; send lateness p50 %.3f ms p99 %.3f ms max %.3f ms; client CPU %.3f s = %.2f us "
-      "per streamed token (%.1f us per request); duration %.2f s\n",
-      static_cast<long long>(n), tokens, rate, m.achieved_send_rate, late[0].second, late[1].second,
-      late[2].second, m.client_cpu_s, m.client_cpu_us_per_token,
+      "client_cpu_benchmark: %lld requests x %d tokens at %.0f req/s, keep-alive %s (%lld "
+      "connections): achieved send rate %.2f req/s; send lateness p50 %.3f ms p99 %.3f ms max "
+      "%.3f ms; client CPU %.3f s = %.2f us per streamed token (%.1f us per request); duration "
+      "%.2f s\n",
+      static_cast<long long>(n), tokens, rate, keep_alive ? "on" : "off",
+      static_cast<long long>(out->num_connections), m.achieved_send_rate, late[0].second,
+      late[1].second, late[2].second, m.client_cpu_s, m.client_cpu_us_per_token,
       m.client_cpu_s * 1e6 / static_cast<double>(n), out->duration_s);
 }
 
