@@ -1,5 +1,10 @@
 #include "runtime/formats/weight_dtype.hpp"
 
+#include <rapidjson/document.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "runtime/formats/half.hpp"
@@ -13,6 +18,21 @@ result<weight_dtype> parse_weight_dtype(std::string_view name) {
   if (name == "float16" || name == "half") return weight_dtype::float16;
   return error{"unknown dtype '" + std::string(name) +
                "' (expected auto, float32, float, bfloat16, float16 or half)"};
+}
+
+weight_dtype checkpoint_dtype(const std::string& path) {
+  std::ifstream in(std::filesystem::path(path) / "config.json", std::ios::binary);
+  if (!in) return weight_dtype::as_stored;
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  rapidjson::Document doc;
+  doc.Parse(text.c_str(), text.size());
+  if (doc.HasParseError() || !doc.IsObject()) return weight_dtype::as_stored;
+  for (const char* key : {"torch_dtype", "dtype"}) {
+    if (!doc.HasMember(key) || !doc[key].IsString()) continue;
+    auto parsed = parse_weight_dtype(doc[key].GetString());
+    if (parsed) return *parsed;
+  }
+  return weight_dtype::as_stored;
 }
 
 const char* weight_dtype_name(weight_dtype dtype) {

@@ -2,12 +2,15 @@
 // `--dtype` as vLLM means it, for a backend that computes in float32: the weights are rounded to
 // the chosen type at load (round to nearest, ties to even), so the model computes with exactly the
 // weights a checkpoint cast to that type holds; activations, KV cache and accumulation stay f32.
-//   auto              the checkpoint's dtype: weights stay as stored (bf16/f16 values are exact
-//                     in f32; GGUF quantized weights are their dequantized values)
+//   auto              the checkpoint's dtype: a Hugging Face directory's config.json torch_dtype
+//                     (bfloat16/float16 round the weights, which is exact for weights stored in
+//                     that type, and casts weights stored as F32 as vLLM does); a GGUF's weights
+//                     stay as stored (their dequantized values)
 //   float32 / float   likewise (f32 holds every stored value exactly)
 //   bfloat16          every weight rounded to bf16
 //   float16 / half    every weight rounded to f16 (beyond +-65504 becomes +-inf, as a cast does)
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "runtime/model/llama_weights.hpp"
@@ -20,6 +23,11 @@ enum class weight_dtype { as_stored, float32, bfloat16, float16 };
 // Parses a --dtype value (auto, float32, float, bfloat16, float16, half); anything else is an
 // error naming the accepted values.
 result<weight_dtype> parse_weight_dtype(std::string_view name);
+
+// What `auto` means for the model at `path`: config.json's "torch_dtype" (or transformers v5's
+// "dtype") of a Hugging Face directory — bfloat16, float16 or float32 — else as_stored (GGUF
+// files, directories without one, other values).
+weight_dtype checkpoint_dtype(const std::string& path);
 
 // "bfloat16" / "float16" / "float32" / "auto".
 const char* weight_dtype_name(weight_dtype dtype);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <string>
 
@@ -59,6 +60,21 @@ class model_options : public ::testing::Test {
         fs::copy_file(fs::path(tok) / file, root_ / dir / file);
     }
     std::ofstream(root_ / "f32" / "generation_config.json") << R"({"max_new_tokens": 3})";
+    // F32 weights under a config.json that says bfloat16: auto casts them, as vLLM does.
+    fs::create_directories(root_ / "f32_says_bf16");
+    for (const auto& entry : fs::directory_iterator(root_ / "f32")) {
+      if (entry.path().filename() != "config.json" &&
+          entry.path().filename() != "generation_config.json") {
+        fs::copy_file(entry.path(), root_ / "f32_says_bf16" / entry.path().filename());
+      }
+    }
+    std::ifstream f32_config(root_ / "f32" / "config.json");
+    std::string config((std::istreambuf_iterator<char>(f32_config)),
+                       std::istreambuf_iterator<char>());
+    const size_t at = config.find("\"float32\"");
+    ASSERT_NE(at, std::string::npos) << config;
+    config.replace(at, 9, "\"bfloat16\"");
+    std::ofstream(root_ / "f32_says_bf16" / "config.json") << config;
     fs::create_directories(root_ / "other");
     std::ofstream(root_ / "other" / "generation_config.json") << R"({"max_new_tokens": 5})";
   }
@@ -102,6 +118,8 @@ TEST_F(model_options, dtype_rounding_equals_the_cast_checkpoint) {
   EXPECT_EQ(rounded_bf16, bf16);
   EXPECT_EQ(rounded_f16, f16);
   EXPECT_EQ(f32.size(), bf16.size());
+  EXPECT_EQ(generate("f32_says_bf16", {"--max-tokens", "6"}), bf16);
+  EXPECT_EQ(generate("f32_says_bf16", {"--max-tokens", "6", "--dtype", "float32"}), f32);
 }
 
 TEST_F(model_options, generation_config_auto_vllm_and_dir) {

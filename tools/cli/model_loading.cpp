@@ -207,12 +207,15 @@ result<loaded_model> load_model_with(const runtime::engine_config& config,
   model.path = resolve_model_path(config);
   auto parts = load_parts(model.path, config.num_compute_threads, std::move(tokenizer));
   if (!parts) return parts.err();
-  if (runtime::rounds_weights(*dtype)) {
-    runtime::round_weights(parts->weights, *dtype);
+  // auto: the checkpoint's torch_dtype, as vLLM (exact for weights already stored in it).
+  const runtime::weight_dtype target =
+      *dtype == runtime::weight_dtype::as_stored ? runtime::checkpoint_dtype(model.path) : *dtype;
+  if (runtime::rounds_weights(target)) {
+    runtime::round_weights(parts->weights, target);
     spdlog::info(
         "dtype {}: weights rounded to {} at load; activations, KV cache and accumulation stay "
         "float32 on the CPU backend",
-        runtime::weight_dtype_name(*dtype), runtime::weight_dtype_name(*dtype));
+        config.dtype, runtime::weight_dtype_name(target));
   }
   model.tokenizer = std::move(parts->tokenizer);
   auto weights = &parts->weights;

@@ -5,6 +5,7 @@
 #include <bit>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -125,6 +126,24 @@ TEST(weight_dtype, rounding_an_f32_checkpoint_equals_the_checkpoint_cast) {
       EXPECT_EQ(*a[i], *b[i]) << weight_dtype_name(dtype) << " tensor " << i;
   }
   fs::remove_all(root);
+}
+
+TEST(weight_dtype, checkpoint_dtype_reads_torch_dtype) {
+  namespace fs = std::filesystem;
+  const fs::path dir =
+      fs::temp_directory_path() / ("troupe_checkpoint_dtype_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  EXPECT_EQ(checkpoint_dtype(dir.string()), weight_dtype::as_stored);  // no config.json
+  std::ofstream(dir / "config.json") << R"({"torch_dtype": "bfloat16"})";
+  EXPECT_EQ(checkpoint_dtype(dir.string()), weight_dtype::bfloat16);
+  std::ofstream(dir / "config.json") << R"({"dtype": "float16"})";  // transformers v5
+  EXPECT_EQ(checkpoint_dtype(dir.string()), weight_dtype::float16);
+  std::ofstream(dir / "config.json") << R"({"torch_dtype": "float32"})";
+  EXPECT_EQ(checkpoint_dtype(dir.string()), weight_dtype::float32);
+  std::ofstream(dir / "config.json") << R"({"torch_dtype": "int8"})";
+  EXPECT_EQ(checkpoint_dtype(dir.string()), weight_dtype::as_stored);
+  EXPECT_EQ(checkpoint_dtype((dir / "model.gguf").string()), weight_dtype::as_stored);
+  fs::remove_all(dir);
 }
 
 }  // namespace
