@@ -7,6 +7,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
@@ -84,20 +85,38 @@ result<remote_tokenizer::response> remote_tokenizer::post(const std::string& pat
   if (!ec) asio::connect(socket, resolved, ec);
   if (ec)
     return error{"cannot connect to " + server_.host + ":" + server_.port + ": " + ec.message()};
+  if (!server_.tls) return exchange(socket, path, json);
+  // https: as http_stream_client (SNI, OpenSSL's default CA paths, host-name check).
+  asio::ssl::context context(asio::ssl::context::tls_client);
+  context.set_default_verify_paths(ec);
+  context.set_verify_mode(asio::ssl::verify_peer);
+  asio::ssl::stream<tcp::socket&> tls(socket, context);
+  SSL_set_tlsext_host_name(tls.native_handle(), server_.host.c_str());
+  tls.set_verify_callback(asio::ssl::host_name_verification(server_.host));
+  tls.handshake(asio::ssl::stream_base::client, ec);
+  if (ec) return error{"TLS handshake with " + server_.host + ": " + ec.message()};
+  return exchange(tls, path, json);
+}
+
+template <class Stream>
+result<remote_tokenizer::response> remote_tokenizer::exchange(Stream& stream,
+                                                              const std::string& path,
+                                                              const std::string& json) const {
+  beast::error_code ec;
   http::request<http::string_body> request{http::verb::post, prefix_ + path, 11};
   request.set(http::field::host, server_.host + ":" + server_.port);
   request.set(http::field::content_type, "application/json");
   request.set(http::field::user_agent, "troupe-bench");
+  request.set(http::field::connection, "close");
   for (const auto& [k, v] : server_.headers)
     request.set(k, v);
   request.body() = json;
   request.prepare_payload();
-  http::write(socket, request, ec);
+  http::write(stream, request, ec);
   beast::flat_buffer buffer;
   http::response<http::string_body> answer;
-  if (!ec) http::read(socket, buffer, answer, ec);
+  if (!ec) http::read(stream, buffer, answer, ec);
   if (ec) return error{"POST " + prefix_ + path + ": " + ec.message()};
-  socket.shutdown(tcp::socket::shutdown_both, ec);
   return response{static_cast<int>(answer.result_int()), std::move(answer.body())};
 }
 

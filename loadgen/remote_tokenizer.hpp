@@ -7,6 +7,7 @@
 // (vLLM and troupe answer 400 for an id outside the vocabulary): about 2 log2(vocab) requests.
 // Special tokens are unknown here: bos/eos are -1, nothing is special, decode keeps every token.
 //
+// Plain HTTP or, for an https endpoint, TLS checked as http_stream_client does.
 // Thread: every call opens its own connection; any thread, concurrently. encode/decode cannot
 // return errors through the tokenizer interface: a failed call gives an empty result and is
 // kept in first_error(), which callers check after using the tokenizer.
@@ -53,6 +54,8 @@ class remote_tokenizer : public runtime::tokenizer {
 
  private:
   remote_tokenizer(http_endpoint server, std::string path_prefix, std::string model);
+  template <class Stream>  // tcp::socket or a TLS stream over one
+  result<response> exchange(Stream& stream, const std::string& path, const std::string& json) const;
   result<bool> accepts_id(int32_t id) const;  // /detokenize [id]: 200 true, 400 false
   result<int32_t> find_vocab_size() const;
   void note_error(const std::string& message) const;

@@ -20,6 +20,7 @@
 #include "loadgen/arrival_process.hpp"
 #include "loadgen/bench_run.hpp"
 #include "loadgen/metrics.hpp"
+#include "loadgen/remote_tokenizer.hpp"
 
 namespace troupe::loadgen {
 namespace {
@@ -76,6 +77,19 @@ class tls_mock_server {
     return std::string(size) + payload + "\r\n";
   }
 
+  // A vocabulary of 100 ids, all decoding to "x".
+  static void answer_detokenize(SSL* ssl, const std::string& request) {
+    const auto at = request.find("\"tokens\":[");
+    const int id = at == std::string::npos ? -1 : std::atoi(request.c_str() + at + 10);
+    const bool ok = id >= 0 && id < 100;
+    const std::string body = ok ? "{\"prompt\":\"x\"}" : "{}";
+    const std::string answer =
+        std::string("HTTP/1.1 ") + (ok ? "200 OK" : "400 Bad Request") +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\nConnection: close\r\n\r\n" + body;
+    SSL_write(ssl, answer.data(), static_cast<int>(answer.size()));
+  }
+
   void serve(int conn) {
     SSL* ssl = SSL_new(ctx_);
     SSL_set_fd(ssl, conn);
@@ -87,6 +101,12 @@ class tls_mock_server {
         const int n = SSL_read(ssl, buf, sizeof buf);
         if (n <= 0) break;
         request.append(buf, static_cast<size_t>(n));
+      }
+      if (request.rfind("POST /detokenize ", 0) == 0) {
+        answer_detokenize(ssl, request);
+        SSL_shutdown(ssl);
+        SSL_free(ssl);
+        return;
       }
       const auto at = request.find("\"max_tokens\":");
       const int tokens = at == std::string::npos ? 1 : std::atoi(request.c_str() + at + 13);
@@ -170,6 +190,21 @@ TEST_F(https, streams_from_a_tls_server_it_trusts) {
   EXPECT_EQ(m.completed, 5) << out->records[0].error;
   EXPECT_EQ(m.total_output, 20);
   EXPECT_EQ(server.num_served(), 5);
+}
+
+TEST_F(https, the_servers_tokenizer_over_tls) {
+  tls_mock_server server(cert_, key_);
+  ASSERT_TRUE(server.ok());
+  ::setenv("SSL_CERT_FILE", cert_.c_str(), 1);
+  auto endpoint = parse_base_url("https://localhost:" + std::to_string(server.port()), "/x");
+  ASSERT_TRUE(endpoint.ok());
+  auto tok = remote_tokenizer::connect(*endpoint, "", "mock");
+  ASSERT_TRUE(tok.ok()) << tok.message();
+  EXPECT_EQ((*tok)->vocab_size(), 100);
+  ::setenv("SSL_CERT_FILE", (dir_ / "missing.pem").c_str(), 1);
+  auto untrusted = remote_tokenizer::connect(*endpoint, "", "mock");
+  ASSERT_FALSE(untrusted.ok());
+  EXPECT_NE(untrusted.message().find("TLS handshake"), std::string::npos) << untrusted.message();
 }
 
 TEST_F(https, refuses_an_untrusted_certificate) {
