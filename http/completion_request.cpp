@@ -82,7 +82,8 @@ parse_error read_logprobs(const Value& body, const completion_limits& limits,
 std::variant<completion_request, api_error> parse_completion_request(
     std::string_view body, const completion_limits& limits, uint64_t default_seed) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
+  doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(body.data(),
+                                                                                    body.size());
   if (doc.HasParseError()) {
     return bad_request(fmt::format("Invalid JSON body at offset {}: {}", doc.GetErrorOffset(),
                                    rapidjson::GetParseError_En(doc.GetParseError())));

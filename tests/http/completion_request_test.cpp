@@ -158,3 +158,18 @@ TEST(parse_completion_request, unsupported_parameters_are_rejected_unless_neutra
 
 }  // namespace
 }  // namespace troupe::http
+
+namespace troupe::http {
+namespace {
+
+// The body parser must not recurse per nesting level: a megabyte of '[' is a 400, not a stack
+// overflow (the session also refuses deep bodies before parsing; this guards the parser itself).
+TEST(parse_completion_request, deeply_nested_body_is_a_400) {
+  std::string body = R"({"prompt": "Hi", "x": )" + std::string(1 << 20, '[');
+  EXPECT_EQ(parse_error(body).status, 400);
+  body = R"({"prompt": "Hi", "x": )" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  EXPECT_EQ(parse_ok(body).generation.prompt, "Hi");
+}
+
+}  // namespace
+}  // namespace troupe::http
