@@ -52,6 +52,7 @@ struct benchmark_metrics {
   // token streamed, in microseconds.
   double client_cpu_s = 0;
   double client_cpu_us_per_token = 0;
+  int64_t num_connections = 0;  // TCP connections the client opened (bench_outcome); 0 = unknown
 };
 
 // Sets client_cpu_s and client_cpu_us_per_token (0 without output tokens).

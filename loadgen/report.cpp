@@ -74,6 +74,7 @@ std::string troupe_section(const run_description& run, const benchmark_metrics& 
   out += row("P50 send lateness (ms):", fixed2(late[0].second));
   out += row("P99 send lateness (ms):", fixed2(late[1].second));
   out += row("Max send lateness (ms):", fixed2(late[2].second));
+  if (m.num_connections > 0) out += row("Connections opened:", std::to_string(m.num_connections));
   if (m.client_cpu_s > 0) {
     out += row("Client CPU time (s):", fixed2(m.client_cpu_s));
     out += row("Client CPU per output token (us):", fixed2(m.client_cpu_us_per_token));

@@ -121,6 +121,7 @@ void metric_keys(json_writer& w, const run_description& run, const benchmark_met
   key(w, "troupe_p50_send_lateness_ms"), w.Double(late[0].second);
   key(w, "troupe_p99_send_lateness_ms"), w.Double(late[1].second);
   key(w, "troupe_max_send_lateness_ms"), w.Double(late[2].second);
+  key(w, "troupe_num_connections"), w.Int64(m.num_connections);
   key(w, "troupe_client_cpu_s"), w.Double(m.client_cpu_s);
   key(w, "troupe_client_cpu_us_per_token"), w.Double(m.client_cpu_us_per_token);
 }

@@ -56,6 +56,7 @@ result<point_result> run_point(const point_setup& setup, double rate) {
   point.metrics = calculate_metrics(out->records, std::max(out->duration_s, 1e-9),
                                     setup.metric_percentiles, setup.goodput, setup.count_tokens);
   set_client_cpu(point.metrics, out->client_cpu_s);
+  point.metrics.num_connections = out->num_connections;
   point.samples = collect_samples(out->records, point.metrics.output_lens);
   if (auto ok = write_point_json(setup, out->records, point); !ok) return ok.err();
   return point;

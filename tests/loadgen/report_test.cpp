@@ -67,6 +67,11 @@ TEST(report, client_cpu_rows_when_measured) {
   ASSERT_FALSE(doc.HasParseError());
   EXPECT_DOUBLE_EQ(doc["troupe_client_cpu_us_per_token"].GetDouble(), 200.0);
   EXPECT_DOUBLE_EQ(doc["troupe_client_cpu_s"].GetDouble(), 0.0012);
+  EXPECT_EQ(doc["troupe_num_connections"].GetInt64(), 0);
+  m.num_connections = 3;
+  char row[128];
+  std::snprintf(row, sizeof row, "%-40s %-10s\n", "Connections opened:", "3");
+  EXPECT_NE(format_report(run, m).find(row), std::string::npos);
 }
 
 TEST(result_json, has_benchmark_serving_keys) {

@@ -285,6 +285,7 @@ int run_bench_requests(const command_line& cl, std::vector<sample_request> reque
   auto m = calculate_metrics(out->records, std::max(out->duration_s, 1e-9), o.metric_percentiles,
                              goodput, count);
   set_client_cpu(m, out->client_cpu_s);
+  m.num_connections = out->num_connections;
   print_failures(out->records);
   const auto run = describe(o, out->duration_s);
   std::fputs(format_report(run, m).c_str(), stdout);
