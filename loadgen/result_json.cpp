@@ -59,8 +59,13 @@ void totals_keys(json_writer& w, const run_description& run, const benchmark_met
   key(w, "total_input_tokens"), w.Int64(m.total_input);
   key(w, "total_output_tokens"), w.Int64(m.total_output);
   key(w, "request_throughput"), w.Double(m.request_throughput);
-  key(w, "request_goodput");
-  run.has_goodput ? (void)w.Double(m.request_goodput) : (void)w.Null();
+  // The standalone benchmarks/benchmark_serving.py (vLLM, early 2025) spells this key with a
+  // colon, "request_goodput:"; `vllm bench serve` fixed it. Both are written so a script
+  // written against either reads our file (tests/data/loadgen/benchmark_serving_result.json).
+  for (const char* goodput_key : {"request_goodput", "request_goodput:"}) {
+    key(w, goodput_key);
+    run.has_goodput ? (void)w.Double(m.request_goodput) : (void)w.Null();
+  }
   key(w, "output_throughput"), w.Double(m.output_throughput);
   key(w, "total_token_throughput"), w.Double(m.total_token_throughput);
 }
