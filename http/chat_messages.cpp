@@ -234,30 +234,6 @@ parse_error read_extra_context(const Value& body, chat_inputs& out) {
 
 }  // namespace
 
-parse_error check_json_depth(std::string_view body, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < body.size(); ++i) {
-    char c = body[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) {
-        return bad_request(fmt::format("The JSON body nests deeper than {} levels.", max_depth));
-      }
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return std::nullopt;
-}
-
 parse_error read_chat_inputs(const Value& body, chat_inputs& out) {
   if (member(body, "chat_template") != nullptr) {
     return bad_request(

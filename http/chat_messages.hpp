@@ -23,14 +23,6 @@ struct chat_inputs {
   bool continue_final_message = false;
 };
 
-// The deepest JSON nesting a chat or tokenize body may have: parsing is iterative, but copying
-// and writing values recurse, so deeper input is refused before anything walks it.
-inline constexpr int max_json_depth = 256;
-
-// 400 when `body` (JSON text, possibly malformed) nests arrays/objects deeper than `max_depth`.
-// A linear scan that skips strings; it does not validate the JSON.
-parse_error check_json_depth(std::string_view body, int max_depth = max_json_depth);
-
 // Reads the template inputs of `body` (a JSON object). add_generation_prompt defaults to true.
 // chat_template_kwargs members become template variables (add_generation_prompt and
 // continue_final_message given there override the request fields, as vLLM merges them).

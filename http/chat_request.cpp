@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include "http/chat_messages.hpp"
 #include "http/request_fields.hpp"
@@ -64,15 +63,8 @@ parse_error move_max_completion_tokens(rapidjson::Document& body) {
 
 std::variant<chat_completion_request, api_error> parse_chat_completion_request(
     std::string_view body, const completion_limits& limits, uint64_t default_seed) {
-  if (auto e = check_json_depth(body)) return std::move(*e);
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(body.data(),
-                                                                                    body.size());
-  if (doc.HasParseError()) {
-    return bad_request(fmt::format("Invalid JSON body at offset {}: {}", doc.GetErrorOffset(),
-                                   rapidjson::GetParseError_En(doc.GetParseError())));
-  }
-  if (!doc.IsObject()) return bad_request("The request body must be a JSON object.");
+  if (auto e = parse_json_object(body, doc)) return std::move(*e);
 
   chat_completion_request request;
   actors::generation_request& generation = request.completion.generation;

@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include "http/request_fields.hpp"
 
@@ -82,13 +81,7 @@ parse_error read_logprobs(const Value& body, const completion_limits& limits,
 std::variant<completion_request, api_error> parse_completion_request(
     std::string_view body, const completion_limits& limits, uint64_t default_seed) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(body.data(),
-                                                                                    body.size());
-  if (doc.HasParseError()) {
-    return bad_request(fmt::format("Invalid JSON body at offset {}: {}", doc.GetErrorOffset(),
-                                   rapidjson::GetParseError_En(doc.GetParseError())));
-  }
-  if (!doc.IsObject()) return bad_request("The request body must be a JSON object.");
+  if (auto e = parse_json_object(body, doc)) return std::move(*e);
 
   completion_request request;
   parse_error error = read_generation_fields(doc, limits, default_seed, request);

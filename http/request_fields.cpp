@@ -6,6 +6,7 @@
 #include <limits>
 
 #include <fmt/format.h>
+#include <rapidjson/error/en.h>
 
 namespace troupe::http {
 
@@ -33,6 +34,42 @@ parse_error read_bool(const Value& body, const char* key, bool& out) {
   if (v == nullptr) return std::nullopt;
   if (!v->IsBool()) return type_error(key, "a boolean");
   out = v->GetBool();
+  return std::nullopt;
+}
+
+parse_error check_json_depth(std::string_view body, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < body.size(); ++i) {
+    char c = body[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) {
+        return bad_request(fmt::format("The JSON body nests deeper than {} levels.", max_depth));
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
+
+parse_error parse_json_object(std::string_view body, rapidjson::Document& doc) {
+  if (auto e = check_json_depth(body)) return e;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(body.data(),
+                                                                                    body.size());
+  if (doc.HasParseError()) {
+    return bad_request(fmt::format("Invalid JSON body at offset {}: {}", doc.GetErrorOffset(),
+                                   rapidjson::GetParseError_En(doc.GetParseError())));
+  }
+  if (!doc.IsObject()) return bad_request("The request body must be a JSON object.");
   return std::nullopt;
 }
 

@@ -4,6 +4,7 @@
 // read from a parsed JSON body. Internal to http/: it exposes rapidjson types.
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include <rapidjson/document.h>
 
@@ -23,6 +24,18 @@ std::optional<int64_t> as_integer(const Value& v);
 api_error type_error(const char* key, const char* expected);
 // Reads an optional boolean member into `out` (unchanged when absent or null).
 parse_error read_bool(const Value& body, const char* key, bool& out);
+
+// The deepest JSON nesting a request body may have: parsing is iterative, but copying and
+// writing values recurse, so deeper input is refused before anything walks it.
+inline constexpr int max_json_depth = 256;
+
+// 400 when `body` (JSON text, possibly malformed) nests arrays/objects deeper than `max_depth`.
+// A linear scan that skips strings; it does not validate the JSON.
+parse_error check_json_depth(std::string_view body, int max_depth = max_json_depth);
+
+// Parses a request body into `doc`: 400 when it nests too deeply, is not valid JSON (UTF-8
+// validated) or is not a JSON object.
+parse_error parse_json_object(std::string_view body, rapidjson::Document& doc);
 
 // Reads every shared field of `body` (a JSON object) into `out`; the prompt is left to the caller.
 // `default_seed` is used when the request sets no seed.

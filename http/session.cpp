@@ -294,8 +294,6 @@ void session::dispatch(const http_request& request) {
 }
 
 void session::handle_completion(const http_request& request) {
-  // The completions reader parses recursively: a deeply nested body would overflow the stack.
-  if (auto error = check_json_depth(request.body())) return respond_error(*error);
   const actors::model_info& info = ctx_->engine.info();
   completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size(),
                            ctx_->options.sampling_defaults};

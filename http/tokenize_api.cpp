@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -19,15 +18,8 @@ using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 std::variant<rapidjson::Document, api_error> parse_body(std::string_view body,
                                                         const actors::model_info& info) {
-  if (auto e = check_json_depth(body)) return std::move(*e);
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(body.data(),
-                                                                                    body.size());
-  if (doc.HasParseError()) {
-    return bad_request(fmt::format("Invalid JSON body at offset {}: {}", doc.GetErrorOffset(),
-                                   rapidjson::GetParseError_En(doc.GetParseError())));
-  }
-  if (!doc.IsObject()) return bad_request("The request body must be a JSON object.");
+  if (auto e = parse_json_object(body, doc)) return std::move(*e);
   if (const Value* model = member(doc, "model")) {
     if (!model->IsString()) return type_error("model", "a string");
     if (model->GetString() != info.served_model_name) {

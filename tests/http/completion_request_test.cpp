@@ -1,4 +1,5 @@
 #include "http/completion_request.hpp"
+#include "http/request_fields.hpp"
 
 #include <cstdint>
 #include <string>
@@ -162,13 +163,17 @@ TEST(parse_completion_request, unsupported_parameters_are_rejected_unless_neutra
 namespace troupe::http {
 namespace {
 
-// The body parser must not recurse per nesting level: a megabyte of '[' is a 400, not a stack
-// overflow (the session also refuses deep bodies before parsing; this guards the parser itself).
+// A deeply nested body is a 400 before anything walks it recursively (a megabyte of '[' must not
+// overflow the stack); nesting up to max_json_depth is accepted.
 TEST(parse_completion_request, deeply_nested_body_is_a_400) {
   std::string body = R"({"prompt": "Hi", "x": )" + std::string(1 << 20, '[');
   EXPECT_EQ(parse_error(body).status, 400);
-  body = R"({"prompt": "Hi", "x": )" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  const int depth = max_json_depth - 1;  // the body object is one level
+  body = R"({"prompt": "Hi", "x": )" + std::string(depth, '[') + std::string(depth, ']') + "}";
   EXPECT_EQ(parse_ok(body).generation.prompt, "Hi");
+  body =
+      R"({"prompt": "Hi", "x": )" + std::string(depth + 1, '[') + std::string(depth + 1, ']') + "}";
+  EXPECT_NE(parse_error(body).message.find("nests deeper"), std::string::npos);
 }
 
 }  // namespace
