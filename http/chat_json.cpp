@@ -5,44 +5,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "http/json_write.hpp"
+
 namespace troupe::http {
 namespace {
-
-using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void write_string(json_writer& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-void write_key(json_writer& w, std::string_view key) {
-  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-}
-
-void write_meta(json_writer& w, const completion_meta& meta, std::string_view object) {
-  write_key(w, "id");
-  write_string(w, meta.id);
-  write_key(w, "object");
-  write_string(w, object);
-  write_key(w, "created");
-  w.Int64(meta.created);
-  write_key(w, "model");
-  write_string(w, meta.model);
-}
-
-void write_usage(json_writer& w, const completion_usage& usage, bool with_details) {
-  w.StartObject();
-  write_key(w, "prompt_tokens");
-  w.Int(usage.prompt_tokens);
-  write_key(w, "total_tokens");
-  w.Int(usage.prompt_tokens + usage.completion_tokens);
-  write_key(w, "completion_tokens");
-  w.Int(usage.completion_tokens);
-  if (with_details) {
-    write_key(w, "prompt_tokens_details");
-    w.Null();
-  }
-  w.EndObject();
-}
 
 // {"token", "logprob", "bytes"}: the token decoded alone, its logprob (vLLM clamps at -9999).
 void write_token_fields(json_writer& w, const chat_logprobs_format& format, int32_t id, float lp) {

@@ -7,50 +7,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "http/json_write.hpp"
+
 namespace troupe::http {
 namespace {
-
-using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void write_string(json_writer& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-void write_key(json_writer& w, std::string_view key) {
-  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-}
-
-void write_string_or_null(json_writer& w, std::string_view s) {
-  if (s.empty()) {
-    w.Null();
-  } else {
-    write_string(w, s);
-  }
-}
-
-void write_meta(json_writer& w, const completion_meta& meta) {
-  write_key(w, "id");
-  write_string(w, meta.id);
-  write_key(w, "object");
-  w.String("text_completion");
-  write_key(w, "created");
-  w.Int64(meta.created);
-  write_key(w, "model");
-  write_string(w, meta.model);
-}
-
-void write_usage(json_writer& w, const completion_usage& usage) {
-  w.StartObject();
-  write_key(w, "prompt_tokens");
-  w.Int(usage.prompt_tokens);
-  write_key(w, "total_tokens");
-  w.Int(usage.prompt_tokens + usage.completion_tokens);
-  write_key(w, "completion_tokens");
-  w.Int(usage.completion_tokens);
-  write_key(w, "prompt_tokens_details");
-  w.Null();
-  w.EndObject();
-}
 
 void write_logprob(json_writer& w, float logprob) {
   w.Double(std::max(static_cast<double>(logprob), -9999.0));
@@ -241,14 +201,14 @@ std::string completion_json(const completion_meta& meta, std::span<const complet
   rapidjson::StringBuffer out;
   json_writer w(out);
   w.StartObject();
-  write_meta(w, meta);
+  write_meta(w, meta, "text_completion");
   write_key(w, "choices");
   w.StartArray();
   for (const auto& choice : choices)
     write_choice(w, choice, /*with_prompt_logprobs=*/true);
   w.EndArray();
   write_key(w, "usage");
-  write_usage(w, usage);
+  write_usage(w, usage, true);
   w.EndObject();
   return out.GetString();
 }
@@ -263,7 +223,7 @@ std::string stream_chunk_json(const completion_meta& meta, const completion_choi
   rapidjson::StringBuffer out;
   json_writer w(out);
   w.StartObject();
-  write_meta(w, meta);
+  write_meta(w, meta, "text_completion");
   write_key(w, "choices");
   w.StartArray();
   write_choice(w, choice, /*with_prompt_logprobs=*/false);
@@ -280,12 +240,12 @@ std::string usage_chunk_json(const completion_meta& meta, const completion_usage
   rapidjson::StringBuffer out;
   json_writer w(out);
   w.StartObject();
-  write_meta(w, meta);
+  write_meta(w, meta, "text_completion");
   write_key(w, "choices");
   w.StartArray();
   w.EndArray();
   write_key(w, "usage");
-  write_usage(w, usage);
+  write_usage(w, usage, true);
   w.EndObject();
   return out.GetString();
 }
