@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "runtime/formats/hf_make_model.hpp"
+#include "tests/support/output.hpp"
 #include "tests/support/testdata.hpp"
 #include "tools/cli/subcommands.hpp"
 
@@ -90,9 +91,7 @@ class model_options : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     auto [rc, out] = run_with_stdin("", run_generate, parse(args));
     EXPECT_EQ(rc, 0) << out;
-    // The JSON result is the last line (log lines may come before it on stdout).
-    const size_t start = out.rfind("\n{");
-    const std::string json = start == std::string::npos ? out : out.substr(start + 1);
+    const std::string json = testing::line_starting_with(out, "{\"token_ids\"");
     rapidjson::Document doc;
     doc.Parse(json.c_str());
     if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("token_ids")) {
