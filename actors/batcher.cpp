@@ -63,7 +63,7 @@ class batcher_impl : public batcher_actor::base {
 
   void admit(submit_generation& msg) {
     const uint64_t id = msg.spec.id;
-    if (scheduler_.num_waiting() >= options_.max_waiting_requests) {
+    if (scheduler_.num_waiting_new() >= options_.max_waiting_requests) {
       send(msg.client, request_failed{id, overloaded_message(), 503});
       return;
     }
@@ -136,8 +136,9 @@ class batcher_impl : public batcher_actor::base {
     for (auto& out : outputs) {
       auto it = clients_.find(out.request_id);
       if (it == clients_.end()) continue;
-      send(it->second, token_delta{out.request_id, std::move(out.new_token_ids), out.finish,
-                                   out.stop_token_id, std::move(out.sampled)});
+      send(it->second,
+           token_delta{out.request_id, std::move(out.new_token_ids), out.finish, out.stop_token_id,
+                       std::move(out.sampled), out.num_cached_tokens});
       if (out.finish == runtime::finish_reason::none) continue;
       finished.push_back(out.request_id);
       clients_.erase(it);

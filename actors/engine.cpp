@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
@@ -88,6 +89,7 @@ void stop_request(const live_requests& live, uint64_t id) {
 struct engine_limits {
   int32_t max_model_len = 0;
   int32_t max_num_batched_tokens = 0;
+  runtime::block_hash_algo hash_algo = runtime::block_hash_algo::sha256;
 };
 
 result<engine_limits> resolve_limits(const runtime::engine_config& config,
@@ -117,6 +119,12 @@ result<engine_limits> resolve_limits(const runtime::engine_config& config,
   if (limits.max_num_batched_tokens <= 0 || config.max_num_seqs <= 0) {
     return error{"max_num_batched_tokens and max_num_seqs must be positive"};
   }
+  auto algo = runtime::parse_block_hash_algo(config.prefix_caching_hash_algo);
+  if (!algo) {
+    return error{"prefix_caching_hash_algo must be sha256 or xxhash, not '" +
+                 config.prefix_caching_hash_algo + "'"};
+  }
+  limits.hash_algo = *algo;
   return limits;
 }
 
@@ -140,6 +148,7 @@ class engine_impl final : public engine {
               std::shared_ptr<const runtime::tokenizer> tokenizer,
               std::unique_ptr<runtime::model_runner> runner)
       : system_(configure(cfg_, config)), tokenizer_(std::move(tokenizer)) {
+    counters_->prefix_caching = config.enable_prefix_caching;
     info_.served_model_name = config.served_model_name;
     info_.max_model_len = limits.max_model_len;
     info_.created = std::chrono::duration_cast<std::chrono::seconds>(
@@ -151,8 +160,12 @@ class engine_impl final : public engine {
     const int32_t block_size = runner->block_size();
     executor_ = spawn_executor(system_, std::move(runner));
     batcher_options options;
-    options.scheduler = {config.max_num_seqs, limits.max_num_batched_tokens,
-                         config.enable_chunked_prefill, limits.max_model_len, block_size};
+    options.scheduler = {config.max_num_seqs,
+                         limits.max_num_batched_tokens,
+                         config.enable_chunked_prefill,
+                         limits.max_model_len,
+                         block_size,
+                         limits.hash_algo};
     options.max_waiting_requests = config.max_waiting_requests;
     options.debug_log = spdlog::should_log(spdlog::level::debug);
     batcher_ = spawn_batcher(system_, options, allocator_, executor_, counters_);
@@ -163,6 +176,9 @@ class engine_impl final : public engine {
     context->vocab_size = vocab_size;
     context->eog_token_ids = eog_token_ids(*tokenizer_);
     context->log_requests = !config.disable_log_requests;
+    context->prefix_caching = config.enable_prefix_caching;
+    context->block_size = block_size;
+    context->hash_algo = limits.hash_algo;
     context_ = std::move(context);
   }
 
@@ -184,27 +200,47 @@ class engine_impl final : public engine {
     const int32_t n = std::max(1, request.n);
     const uint64_t id = next_id_.fetch_add(static_cast<uint64_t>(n));
     if (n == 1) {
-      spawn_choice(id, std::move(request), std::move(sink), 0);
+      spawn_choice(id, std::move(request), std::move(sink), {});
       return id;
     }
-    // vLLM v1's parallel sampling: n requests, choice i seeded with seed + i, here sharing the
-    // prompt's KV blocks (group id = the first choice's id).
+    // vLLM v1's parallel sampling: n requests, choice i seeded with seed + i. The first choice
+    // tokenizes the prompt for all; the others find its blocks in the prefix cache.
     live_->add_group(id, n);
     auto fan_in = std::make_shared<choice_fan_in>(std::move(sink), n,
                                                   [live = std::weak_ptr<live_requests>(live_), id] {
                                                     if (auto l = live.lock()) stop_request(*l, id);
                                                   });
-    for (int32_t i = 0; i < n; ++i) {
-      generation_request choice = request;
-      choice.n = 1;
-      choice.sampling.seed = request.sampling.seed + static_cast<uint64_t>(i);
-      spawn_choice(id + static_cast<uint64_t>(i), std::move(choice),
-                   std::make_shared<choice_sink>(fan_in, i), id);
+    choice_links first{id, {}, false};
+    for (int32_t i = 1; i < n; ++i) {
+      first.siblings.push_back(spawn_choice(id + static_cast<uint64_t>(i), choice_of(request, i),
+                                            std::make_shared<choice_sink>(fan_in, i),
+                                            {id, {}, true}));
     }
+    spawn_choice(id, choice_of(request, 0), std::make_shared<choice_sink>(fan_in, 0),
+                 std::move(first));
     return id;
   }
 
   void abort(uint64_t id) override { stop_request(*live_, id); }
+
+  void reset_prefix_cache(std::function<void(status)> done) override {
+    system_.spawn([allocator = allocator_, done = std::move(done)](caf::event_based_actor* self) {
+      self->request(allocator, caf::infinite, clear_prefix_cache{})
+          .then(
+              [done](prefix_cache_cleared& reply) {
+                if (reply.done) {
+                  done(ok_status());
+                  return;
+                }
+                done(error{"Cannot reset the prefix cache while requests hold KV blocks (" +
+                           std::to_string(reply.num_blocks_used) +
+                           " in use); retry when the server is idle"});
+              },
+              [done](caf::error& err) {
+                done(error{"prefix cache reset failed: " + caf::to_string(err)});
+              });
+    });
+  }
 
   const model_info& info() const override { return info_; }
   const runtime::tokenizer& tokenizer() const override { return *tokenizer_; }
@@ -216,13 +252,26 @@ class engine_impl final : public engine {
   }
 
  private:
-  void spawn_choice(uint64_t id, generation_request request, std::shared_ptr<generation_sink> sink,
-                    uint64_t group_id) {
-    auto handle =
-        spawn_request_actor(system_, context_, id, std::move(request), std::move(sink), group_id);
+  request_actor spawn_choice(uint64_t id, generation_request request,
+                             std::shared_ptr<generation_sink> sink, choice_links links) {
+    auto handle = spawn_request_actor(system_, context_, id, std::move(request), std::move(sink),
+                                      std::move(links));
     live_->add(id, handle);
     // Runs at once if the actor has already terminated, so the entry never outlives it.
     handle->attach_functor([live = live_, id] { live->remove(id); });
+    return handle;
+  }
+
+  // Choice i of an n > 1 request samples with seed + i; only the first keeps the prompt text.
+  static generation_request choice_of(const generation_request& request, int32_t i) {
+    generation_request choice = request;
+    choice.n = 1;
+    choice.sampling.seed = request.sampling.seed + static_cast<uint64_t>(i);
+    if (i > 0) {
+      choice.prompt.clear();
+      choice.prompt_token_ids.clear();
+    }
+    return choice;
   }
 
   std::shared_ptr<live_requests> live_ = std::make_shared<live_requests>();
@@ -247,11 +296,18 @@ result<std::unique_ptr<engine>> start_engine(const runtime::engine_config& confi
   if (!tokenizer || !runner) return error{"start_engine needs a tokenizer and a model runner"};
   auto limits = resolve_limits(config, *runner, model_max_len);
   if (!limits) return limits.err();
+  const int32_t block_size = runner->block_size();
   std::unique_ptr<engine> e =
       std::make_unique<engine_impl>(config, *limits, std::move(tokenizer), std::move(runner));
   spdlog::info("engine started: max_model_len {}, {} KV blocks, max_num_seqs {}, budget {} tokens",
                limits->max_model_len, e->stats().num_kv_blocks_total, config.max_num_seqs,
                limits->max_num_batched_tokens);
+  if (config.enable_prefix_caching) {
+    spdlog::info("prefix caching on ({}): the cache holds up to {} blocks of {} tokens",
+                 runtime::to_string(limits->hash_algo), e->stats().num_kv_blocks_total, block_size);
+  } else {
+    spdlog::info("prefix caching off (--no-enable-prefix-caching)");
+  }
   return e;
 }
 

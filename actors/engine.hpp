@@ -5,6 +5,7 @@
 // Inside (actors/engine.cpp): one request actor per submission, the batcher actor, the KV-cache
 // allocator actor and the executor actor, exchanging the messages of actors/messages.hpp.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,9 @@ struct generation_request {
   // Used as given, seed included: callers draw a random seed for requests that have none
   // (0 is a valid seed).
   runtime::sampling_params sampling;
+  // Prefix-cache isolation (vLLM's `cache_salt`): requests reuse each other's cached KV blocks
+  // only when their salts are equal. Empty = no salt (non-empty is the caller's check).
+  std::string cache_salt;
 };
 
 // The log-probabilities of one generated token: natural log of the model's raw distribution
@@ -72,6 +76,9 @@ struct generation_event {
   std::optional<int32_t> stop_token_id;
   int32_t num_prompt_tokens = 0;
   int32_t num_output_tokens = 0;  // total so far
+  // Prompt tokens whose KV came from the prefix cache when the request was first scheduled
+  // (vLLM's num_cached_tokens: full blocks only, never the last prompt token); 0 before that.
+  int32_t num_cached_tokens = 0;
   // An error instead of (further) output: `error_status` is the HTTP status to report (400 for a
   // bad request, 503 when overloaded). An error event is always the last one.
   std::optional<std::string> error;
@@ -103,6 +110,12 @@ struct engine_stats {
   int64_t num_preemptions = 0;
   int64_t num_steps = 0;          // model steps executed
   int32_t num_live_requests = 0;  // request actors alive (submitted, not finished)
+  bool prefix_caching = false;    // --enable-prefix-caching
+  // Prefix-cache lookups, in tokens as vLLM counts them: every admission of a waiting request
+  // adds its tokens to queries and its cached tokens to hits.
+  int64_t num_prefix_cache_queries = 0;
+  int64_t num_prefix_cache_hits = 0;
+  int32_t num_kv_blocks_cached = 0;  // blocks whose content the prefix cache can hand out
 };
 
 class engine {
@@ -119,6 +132,10 @@ class engine {
   virtual const runtime::tokenizer& tokenizer() const = 0;
   // Thread-safe, non-blocking.
   virtual engine_stats stats() const { return {}; }
+  // Forgets every cached prefix (vLLM's POST /reset_prefix_cache). `done` is called once, from
+  // another thread, with ok or, while any KV block is in use by a request, an error saying so
+  // (nothing is reset then). Thread-safe, non-blocking.
+  virtual void reset_prefix_cache(std::function<void(status)> done) = 0;
 };
 
 // Starts the actor system around `runner` (which the executor actor then owns). Errors: a null

@@ -18,6 +18,10 @@ struct engine_counters {
   std::atomic<int32_t> num_waiting{0};
   std::atomic<int64_t> num_preemptions{0};
   std::atomic<int64_t> num_steps{0};
+  std::atomic<int32_t> num_kv_blocks_cached{0};
+  std::atomic<int64_t> num_prefix_cache_queries{0};
+  std::atomic<int64_t> num_prefix_cache_hits{0};
+  bool prefix_caching = false;  // set before the actors start
 
   engine_stats snapshot() const {
     constexpr auto relaxed = std::memory_order_relaxed;
@@ -29,6 +33,10 @@ struct engine_counters {
     s.num_waiting = num_waiting.load(relaxed);
     s.num_preemptions = num_preemptions.load(relaxed);
     s.num_steps = num_steps.load(relaxed);
+    s.prefix_caching = prefix_caching;
+    s.num_kv_blocks_cached = num_kv_blocks_cached.load(relaxed);
+    s.num_prefix_cache_queries = num_prefix_cache_queries.load(relaxed);
+    s.num_prefix_cache_hits = num_prefix_cache_hits.load(relaxed);
     return s;
   }
 };

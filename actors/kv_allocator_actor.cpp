@@ -31,13 +31,23 @@ class kv_allocator_impl : public kv_allocator_actor::base {
           allocator_.release(msg.request_ids);
           publish();
         },
+        [this](clear_prefix_cache&) -> prefix_cache_cleared {
+          prefix_cache_cleared reply{allocator_.reset_prefix_cache(),
+                                     allocator_.cache().num_used_blocks()};
+          publish();
+          return reply;
+        },
     };
   }
 
  private:
   void publish() {
-    counters_->num_kv_blocks_free.store(allocator_.cache().num_free_blocks(),
-                                        std::memory_order_relaxed);
+    constexpr auto relaxed = std::memory_order_relaxed;
+    const auto& cache = allocator_.cache();
+    counters_->num_kv_blocks_free.store(cache.num_free_blocks(), relaxed);
+    counters_->num_kv_blocks_cached.store(cache.num_cached_blocks(), relaxed);
+    counters_->num_prefix_cache_queries.store(allocator_.stats().num_queries, relaxed);
+    counters_->num_prefix_cache_hits.store(allocator_.stats().num_hits, relaxed);
   }
 
   runtime::kv_allocator allocator_;

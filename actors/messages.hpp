@@ -7,6 +7,8 @@
 //        ^                                  |  <--blocks_reserved--
 //        +-------token_delta----------------+  --execute_step-----> executor
 //                                              <--step_executed----
+//   first choice --prompt_ready--> other choices of an n > 1 request
+//   engine --clear_prefix_cache--> kv allocator
 #include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -33,6 +35,15 @@ struct token_delta {
   int32_t stop_token_id = -1;  // finished by one of the request's stop_token_ids: that token
   // When the request asked for logprobs: one entry per token of token_ids.
   std::vector<runtime::sampled_token> sampled;
+  int32_t num_cached_tokens = 0;  // prompt tokens found in the prefix cache at first admission
+};
+
+// The prompt of an n > 1 request, tokenized and hashed once by its first choice and sent to the
+// other choices (which wait for it instead of tokenizing it again). A prompt the first choice
+// rejects reaches them as request_failed.
+struct prompt_ready {
+  std::vector<int32_t> token_ids;
+  std::vector<runtime::block_hash> block_hashes;
 };
 
 // The request ends without (further) output; `status` is the HTTP status to report.
@@ -48,8 +59,9 @@ struct stop_generation {
   uint64_t request_id = 0;
 };
 
-using request_actor = caf::typed_actor<caf::reacts_to<token_delta>, caf::reacts_to<request_failed>,
-                                       caf::reacts_to<stop_generation>>;
+using request_actor =
+    caf::typed_actor<caf::reacts_to<token_delta>, caf::reacts_to<request_failed>,
+                     caf::reacts_to<stop_generation>, caf::reacts_to<prompt_ready>>;
 
 // -- to batcher --
 
@@ -80,8 +92,18 @@ struct release_blocks {
   std::vector<uint64_t> request_ids;
 };
 
-using kv_allocator_actor = caf::typed_actor<caf::replies_to<reserve_blocks>::with<blocks_reserved>,
-                                            caf::reacts_to<release_blocks>>;
+// engine::reset_prefix_cache: forget every cached prefix, unless blocks are in use.
+struct clear_prefix_cache {};
+
+struct prefix_cache_cleared {
+  bool done = false;            // false: refused, nothing changed
+  int32_t num_blocks_used = 0;  // held by requests at the time
+};
+
+using kv_allocator_actor =
+    caf::typed_actor<caf::replies_to<reserve_blocks>::with<blocks_reserved>,
+                     caf::reacts_to<release_blocks>,
+                     caf::replies_to<clear_prefix_cache>::with<prefix_cache_cleared>>;
 
 // -- to executor --
 
@@ -100,7 +122,11 @@ using executor_actor = caf::typed_actor<caf::replies_to<execute_step>::with<step
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, token_delta& x) {
   return f(caf::meta::type_name("token_delta"), x.request_id, x.token_ids, x.finish,
-           x.stop_token_id, x.sampled);
+           x.stop_token_id, x.sampled, x.num_cached_tokens);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, prompt_ready& x) {
+  return f(caf::meta::type_name("prompt_ready"), x.token_ids, x.block_hashes);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_failed& x) {
@@ -131,6 +157,14 @@ typename Inspector::result_type inspect(Inspector& f, release_blocks& x) {
   return f(caf::meta::type_name("release_blocks"), x.request_ids);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, clear_prefix_cache&) {
+  return f(caf::meta::type_name("clear_prefix_cache"));
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, prefix_cache_cleared& x) {
+  return f(caf::meta::type_name("prefix_cache_cleared"), x.done, x.num_blocks_used);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, execute_step& x) {
   return f(caf::meta::type_name("execute_step"), x.batch);
 }
@@ -156,16 +190,35 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_spec& x) {
   return f(caf::meta::type_name("request_spec"), x.id, x.prompt_token_ids, x.max_tokens,
            x.stop_token_ids, x.request_stop_token_ids, x.ignore_eos, x.return_logprobs, x.sampling,
-           x.group_id);
+           x.cache_prefix, x.cache_salt, x.prompt_block_hashes);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, block_hash& x) {
+  return f(caf::meta::type_name("block_hash"), x.words[0], x.words[1], x.words[2], x.words[3]);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, slot_demand& x) {
-  return f(caf::meta::type_name("slot_demand"), x.request_id, x.num_total_tokens, x.share_from,
-           x.num_shared_blocks);
+  return f(caf::meta::type_name("slot_demand"), x.request_id, x.num_total_tokens, x.first_block,
+           x.block_hashes);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, admission_candidate& x) {
+  return f(caf::meta::type_name("admission_candidate"), x.request_id, x.num_tokens, x.block_hashes,
+           x.may_be_passed);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, admission_budget& x) {
+  return f(caf::meta::type_name("admission_budget"), x.num_tokens, x.max_num_batched_tokens,
+           x.enable_chunked_prefill);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, step_proposal& x) {
-  return f(caf::meta::type_name("step_proposal"), x.running, x.running_rest, x.waiting);
+  return f(caf::meta::type_name("step_proposal"), x.running, x.running_rest, x.waiting, x.budget);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, admission_grant& x) {
+  return f(caf::meta::type_name("admission_grant"), x.request_id, x.block_ids,
+           x.num_computed_tokens, x.num_total_tokens);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, block_grant& x) {

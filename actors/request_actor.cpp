@@ -30,11 +30,11 @@ class request_actor_impl : public request_actor::base {
  public:
   request_actor_impl(caf::actor_config& cfg, std::shared_ptr<const request_context> context,
                      uint64_t id, generation_request request, std::shared_ptr<generation_sink> sink,
-                     uint64_t group_id)
+                     choice_links links)
       : request_actor::base(cfg),
         context_(std::move(context)),
         id_(id),
-        group_id_(group_id),
+        links_(std::move(links)),
         request_(std::move(request)),
         sink_(std::move(sink)),
         detokenizer_(context_->tokenizer, request_.skip_special_tokens),
@@ -42,42 +42,90 @@ class request_actor_impl : public request_actor::base {
 
   behavior_type make_behavior() override {
     start_ = std::chrono::steady_clock::now();
-    if (auto spec = make_spec()) {
-      num_prompt_tokens_ = static_cast<int32_t>(spec->prompt_token_ids.size());
-      log_start(*spec);
-      send(context_->batcher,
-           submit_generation{std::move(*spec), caf::actor_cast<request_actor>(this)});
-    } else {
-      fail(spec.message(), 400);
-    }
+    if (!links_.awaits_prompt) share_prompt(prepare_prompt());
     return {
         [this](token_delta& msg) { on_delta(msg); },
         [this](request_failed& msg) { fail(msg.message, msg.status); },
-        [this](stop_generation&) { send(context_->batcher, abort_generation{id_}); },
+        [this](stop_generation&) {
+          if (submitted_) {
+            send(context_->batcher, abort_generation{id_});
+          } else {
+            finish({}, runtime::finish_reason::abort);  // still waiting for its prompt
+          }
+        },
+        [this](prompt_ready& msg) { submit(std::move(msg)); },
     };
   }
 
   void on_exit() override {
     if (!finished_) emit_error("the engine shut down before the request finished", 503);
     context_ = nullptr;  // drops the batcher handle: no cycle with the batcher's client table
+    links_.siblings.clear();
   }
 
  private:
-  // Tokenizes and validates; errors become 400s.
-  result<runtime::request_spec> make_spec() {
-    runtime::request_spec spec;
-    spec.id = id_;
-    spec.prompt_token_ids =
+  // The first (or only) choice: tokenizes, then hands the prompt to the other choices too.
+  void share_prompt(result<prompt_ready> prompt) {
+    if (!prompt) {
+      for (auto& sibling : links_.siblings)
+        send(sibling, request_failed{id_, prompt.message(), 400});
+      fail(prompt.message(), 400);
+      return;
+    }
+    for (auto& sibling : links_.siblings)
+      send(sibling, *prompt);
+    links_.siblings.clear();
+    submit(std::move(*prompt));
+  }
+
+  void submit(prompt_ready prompt) {
+    auto spec = make_spec(std::move(prompt));
+    if (!spec) {
+      fail(spec.message(), 400);
+      return;
+    }
+    num_prompt_tokens_ = static_cast<int32_t>(spec->prompt_token_ids.size());
+    log_start(*spec);
+    submitted_ = true;
+    send(context_->batcher,
+         submit_generation{std::move(*spec), caf::actor_cast<request_actor>(this)});
+  }
+
+  // Tokenizes, checks the ids and hashes the full blocks (the same for every choice).
+  result<prompt_ready> prepare_prompt() {
+    prompt_ready prompt;
+    prompt.token_ids =
         request_.prompt_token_ids.empty()
             ? context_->tokenizer->encode(request_.prompt, request_.add_special_tokens)
             : std::move(request_.prompt_token_ids);
-    const auto num_prompt = static_cast<int32_t>(spec.prompt_token_ids.size());
-    if (num_prompt == 0) return error{"The decoder prompt cannot be empty"};
-    for (int32_t token : spec.prompt_token_ids) {
+    if (prompt.token_ids.empty()) return error{"The decoder prompt cannot be empty"};
+    for (int32_t token : prompt.token_ids) {
       if (token < 0 || token >= context_->vocab_size) {
         return error{"Token id " + std::to_string(token) + " is out of vocabulary"};
       }
     }
+    if (caches_prefix()) {
+      runtime::extend_block_hashes(context_->hash_algo, context_->block_size, prompt.token_ids,
+                                   cache_salt(), prompt.block_hashes);
+    }
+    return prompt;
+  }
+
+  bool caches_prefix() const { return context_->prefix_caching || links_.group_id != 0; }
+
+  // Block 0's extra key. Without prefix caching the choices of one request share only among
+  // themselves: their group id is the salt (no other request has it).
+  std::string cache_salt() const {
+    if (context_->prefix_caching) return request_.cache_salt;
+    return "troupe-choice-group:" + std::to_string(links_.group_id);
+  }
+
+  // Validates the rest of the request around its prompt; errors become 400s.
+  result<runtime::request_spec> make_spec(prompt_ready prompt) {
+    runtime::request_spec spec;
+    spec.id = id_;
+    spec.prompt_token_ids = std::move(prompt.token_ids);
+    const auto num_prompt = static_cast<int32_t>(spec.prompt_token_ids.size());
     const int32_t max_len = context_->max_model_len;
     const int32_t max_tokens = request_.max_tokens;
     if (num_prompt >= max_len || (max_tokens > 0 && num_prompt + max_tokens > max_len)) {
@@ -87,12 +135,14 @@ class request_actor_impl : public request_actor::base {
     spec.stop_token_ids = context_->eog_token_ids;
     spec.request_stop_token_ids = request_.stop_token_ids;
     spec.ignore_eos = request_.ignore_eos;
-    spec.group_id = group_id_;
     spec.return_logprobs = request_.logprobs >= 0;
     spec.sampling = request_.sampling;
     spec.sampling.num_top_logprobs = std::max(request_.logprobs, 0);
     spec.sampling.min_tokens = std::min(spec.sampling.min_tokens, spec.max_tokens);
     if (spec.sampling.min_tokens > 0) spec.sampling.extras = with_min_tokens_stops(spec);
+    spec.cache_prefix = caches_prefix();
+    if (spec.cache_prefix) spec.cache_salt = cache_salt();
+    spec.prompt_block_hashes = std::move(prompt.block_hashes);
     return spec;
   }
 
@@ -114,6 +164,7 @@ class request_actor_impl : public request_actor::base {
   void on_delta(token_delta& msg) {
     if (finished_) return;  // ended by a stop string; the batcher's last deltas are moot
     generation_event event;
+    num_cached_tokens_ = msg.num_cached_tokens;
     event.text = decode(msg);
     num_output_tokens_ += static_cast<int32_t>(msg.token_ids.size());
     event.token_ids = std::move(msg.token_ids);
@@ -181,6 +232,7 @@ class request_actor_impl : public request_actor::base {
   void emit(generation_event event) {
     event.num_prompt_tokens = num_prompt_tokens_;
     event.num_output_tokens = num_output_tokens_;
+    event.num_cached_tokens = num_cached_tokens_;
     finished_ = event.finished;
     sink_->on_event(std::move(event));
   }
@@ -202,14 +254,16 @@ class request_actor_impl : public request_actor::base {
 
   std::shared_ptr<const request_context> context_;
   uint64_t id_;
-  uint64_t group_id_;
+  choice_links links_;
   generation_request request_;
   std::shared_ptr<generation_sink> sink_;
   runtime::incremental_detokenizer detokenizer_;
   stop_string_filter stops_;
   int32_t num_prompt_tokens_ = 0;
   int32_t num_output_tokens_ = 0;
-  bool finished_ = false;  // the final event went out
+  int32_t num_cached_tokens_ = 0;
+  bool submitted_ = false;  // submit_generation went to the batcher
+  bool finished_ = false;   // the final event went out
   std::chrono::steady_clock::time_point start_;
 };
 
@@ -218,9 +272,9 @@ class request_actor_impl : public request_actor::base {
 request_actor spawn_request_actor(caf::actor_system& system,
                                   std::shared_ptr<const request_context> context, uint64_t id,
                                   generation_request request, std::shared_ptr<generation_sink> sink,
-                                  uint64_t group_id) {
+                                  choice_links links) {
   return system.spawn<request_actor_impl>(std::move(context), id, std::move(request),
-                                          std::move(sink), group_id);
+                                          std::move(sink), std::move(links));
 }
 
 }  // namespace troupe::actors

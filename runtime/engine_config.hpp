@@ -17,7 +17,8 @@ struct engine_config {
   int32_t max_num_seqs = 256;
   int32_t max_num_batched_tokens = 2048;
   bool enable_chunked_prefill = true;
-  bool enable_prefix_caching = false;
+  bool enable_prefix_caching = true;                // vLLM V1's default
+  std::string prefix_caching_hash_algo = "sha256";  // "sha256" | "xxhash"
   int32_t max_waiting_requests = 1024;  // bounded waiting queue; beyond it requests get 503
 
   // -- KV cache --
@@ -28,6 +29,7 @@ struct engine_config {
 
   // -- parallelism / threads --
   int32_t tensor_parallel_size = 1;
+  int32_t pipeline_parallel_size = 1;
   int32_t num_compute_threads = 0;  // 0 = hardware cores
   int32_t num_actor_threads = 1;    // CAF scheduler workers
   int32_t num_io_threads = 1;       // Beast io_context threads

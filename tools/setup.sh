@@ -15,7 +15,7 @@ PACKAGES=(
   clang-format
   libcaf-dev libboost1.81-dev rapidjson-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev libpcre2-dev libicu-dev
-  libsentencepiece-dev libssl-dev
+  libsentencepiece-dev libssl-dev libxxhash-dev
 )
 
 log() { printf '[setup] %s\n' "$*"; }

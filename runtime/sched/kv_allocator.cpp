@@ -1,6 +1,25 @@
 #include "runtime/sched/kv_allocator.hpp"
 
+#include <algorithm>
+
 namespace troupe::runtime {
+namespace {
+
+enum class verdict { admit, pass, stop };
+
+// How a candidate with `num_new` tokens left to compute fares with `budget_left` tokens.
+verdict judge(const admission_candidate& c, int32_t num_new, int32_t budget_left,
+              const admission_budget& rules) {
+  if (budget_left <= 0) return verdict::stop;
+  // Without chunked prefill a prompt waits for a step with room for all of it; only a request
+  // grown past the whole budget (a preempted one) is cut anyway, as it could never fit.
+  const bool fits_some_step = num_new <= rules.max_num_batched_tokens;
+  if (!rules.enable_chunked_prefill && num_new > budget_left && fits_some_step)
+    return c.may_be_passed ? verdict::pass : verdict::stop;
+  return verdict::admit;
+}
+
+}  // namespace
 
 step_grant kv_allocator::reserve(const step_proposal& proposal) {
   step_grant grant;
@@ -17,15 +36,7 @@ step_grant kv_allocator::reserve(const step_proposal& proposal) {
     if (!grant_running(proposal.running[i], victims, grant)) break;
   }
   // vLLM v1 admits nothing in a step that had to preempt: memory is short.
-  if (!grant.preempted.empty()) return grant;
-  for (const auto& demand : proposal.waiting) {
-    auto blocks = demand.num_shared_blocks > 0
-                      ? cache_.allocate_shared(demand.request_id, demand.share_from,
-                                               demand.num_shared_blocks, demand.num_total_tokens)
-                      : cache_.allocate_slots(demand.request_id, demand.num_total_tokens);
-    if (!blocks) break;
-    grant.admitted.push_back({demand.request_id, std::move(*blocks)});
-  }
+  if (grant.preempted.empty()) admit_waiting(proposal, grant);
   return grant;
 }
 
@@ -34,6 +45,8 @@ bool kv_allocator::grant_running(const slot_demand& demand, std::vector<uint64_t
   for (;;) {
     auto blocks = cache_.allocate_slots(demand.request_id, demand.num_total_tokens);
     if (blocks) {
+      cache_.cache_full_blocks(demand.request_id, demand.block_hashes, demand.first_block,
+                               demand.num_total_tokens);
       grant.running.push_back({demand.request_id, std::move(*blocks)});
       return true;
     }
@@ -42,6 +55,28 @@ bool kv_allocator::grant_running(const slot_demand& demand, std::vector<uint64_t
     cache_.free(victim);
     grant.preempted.push_back(victim);
     if (victim == demand.request_id) return false;
+  }
+}
+
+void kv_allocator::admit_waiting(const step_proposal& proposal, step_grant& grant) {
+  const int32_t block_size = cache_.block_size();
+  int32_t budget_left = proposal.budget.num_tokens;
+  for (const auto& c : proposal.waiting) {
+    // The last token is always computed: its logits give the next token.
+    const auto hits = cache_.cached_prefix(c.block_hashes, (c.num_tokens - 1) / block_size);
+    const auto num_cached = static_cast<int32_t>(hits.size()) * block_size;
+    const int32_t num_new = c.num_tokens - num_cached;
+    const verdict v = judge(c, num_new, budget_left, proposal.budget);
+    if (v == verdict::stop) break;
+    if (v == verdict::pass) continue;
+    const int32_t num_total = num_cached + std::min(num_new, budget_left);
+    auto blocks = cache_.admit(c.request_id, hits, num_total);
+    if (!blocks) break;
+    cache_.cache_full_blocks(c.request_id, c.block_hashes, 0, num_total);
+    stats_.num_queries += c.num_tokens;
+    stats_.num_hits += num_cached;
+    budget_left -= num_total - num_cached;
+    grant.admitted.push_back({c.request_id, std::move(*blocks), num_cached, num_total});
   }
 }
 

@@ -23,6 +23,8 @@ sched_request::sched_request(request_spec s) : spec(std::move(s)) {
   token_ids = std::move(spec.prompt_token_ids);
   spec.prompt_token_ids.clear();
   num_prompt_tokens = static_cast<int32_t>(token_ids.size());
+  block_hashes = std::move(spec.prompt_block_hashes);
+  spec.prompt_block_hashes.clear();
   if (spec.sampling.has_penalties()) history = std::make_shared<std::vector<int32_t>>(token_ids);
 }
 

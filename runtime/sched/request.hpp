@@ -4,10 +4,12 @@
 // cache; each step schedules some of the rest.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "runtime/sampling_params.hpp"
+#include "runtime/sched/block_hash.hpp"
 
 namespace troupe::runtime {
 
@@ -29,9 +31,13 @@ struct request_spec {
   bool ignore_eos = false;
   bool return_logprobs = false;  // outputs carry each token's sampled_token (logprobs)
   sampling_params sampling;
-  // The choices of one n > 1 request share it (the first choice's id; 0 = a request alone). They
-  // have the same prompt and share its computed full blocks (runtime/sched/choice_sharing.hpp).
-  uint64_t group_id = 0;
+  // Prefix caching: a request with cache_prefix shares the KV blocks of other such requests
+  // with the same salt and leading tokens. `prompt_block_hashes` are the hashes of the prompt's
+  // full blocks (block_hash.hpp; `cache_salt` is block 0's extra key), computed by the caller off
+  // the step loop; the scheduler computes any that are missing and those of output blocks.
+  bool cache_prefix = false;
+  std::string cache_salt;
+  std::vector<block_hash> prompt_block_hashes;
 };
 
 struct sched_request {
@@ -46,6 +52,12 @@ struct sched_request {
   int32_t num_computed_tokens = 0;
   std::vector<int32_t> block_table;  // the scheduler's copy, built from grants
   int32_t num_preemptions = 0;
+  // With spec.cache_prefix: the hashes of every full block of token_ids.
+  std::vector<block_hash> block_hashes;
+  // Tokens found in the prefix cache when first admitted (vLLM's num_cached_tokens); -1 before.
+  int32_t num_cached_tokens = -1;
+  bool waiting_after_preemption = false;
+  int32_t num_times_passed_over = 0;  // admission passed over it for requests behind it
   // With penalties only: a copy of token_ids the runner reads (seq_step::token_history). Each
   // sched_request owns its own; appended to only between steps.
   std::shared_ptr<std::vector<int32_t>> history;

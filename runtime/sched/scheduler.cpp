@@ -5,8 +5,6 @@
 #include <string>
 #include <utility>
 
-#include "runtime/sched/choice_sharing.hpp"
-
 namespace troupe::runtime {
 
 status scheduler::add_request(request_spec spec) {
@@ -25,13 +23,19 @@ status scheduler::add_request(request_spec spec) {
                  std::to_string(config_.max_num_batched_tokens) + " without chunked prefill"};
   }
   const uint64_t id = spec.id;
-  requests_.emplace(id, sched_request{std::move(spec)});
+  auto& r = requests_.emplace(id, sched_request{std::move(spec)}).first->second;
+  const auto num_full_blocks = static_cast<size_t>(num_prompt / config_.block_size);
+  if (r.block_hashes.size() > num_full_blocks) r.block_hashes.resize(num_full_blocks);
+  hash_full_blocks(r);
   waiting_.push_back(id);
   return ok_status();
 }
 
 bool scheduler::abort(uint64_t request_id) {
-  if (requests_.erase(request_id) == 0) return false;
+  auto found = requests_.find(request_id);
+  if (found == requests_.end()) return false;
+  if (found->second.waiting_after_preemption) --num_waiting_preempted_;
+  requests_.erase(found);
   remove_running(request_id);
   auto it = std::find(waiting_.begin(), waiting_.end(), request_id);
   if (it != waiting_.end()) waiting_.erase(it);
@@ -48,28 +52,18 @@ step_proposal scheduler::propose() const {
       continue;
     }
     const int32_t n = std::min(r.num_tokens() - r.num_computed_tokens, budget);
-    proposal.running.push_back({id, r.num_computed_tokens + n});
+    proposal.running.push_back(running_demand(r, r.num_computed_tokens + n));
     budget -= n;
   }
-  int32_t num_free_seqs = config_.max_num_seqs - num_running();
+  proposal.budget = {budget, config_.max_num_batched_tokens, config_.enable_chunked_prefill};
+  // Each admitted candidate computes at least one token; how many more depends on its cache hits,
+  // which the allocator finds.
+  const int32_t max_candidates = std::min(config_.max_num_seqs - num_running(), budget);
   for (uint64_t id : waiting_) {
-    if (budget <= 0 || num_free_seqs <= 0) break;
+    if (static_cast<int32_t>(proposal.waiting.size()) >= max_candidates) break;
     const auto& r = requests_.at(id);
-    // A waiting request has nothing computed, except the blocks a choice shares with a sibling.
-    const choice_start start =
-        plan_choice_start(r, requests_, running_, proposal.waiting, config_.block_size);
-    if (start.wait) break;
-    const int32_t num_shared_tokens = start.num_shared_blocks * config_.block_size;
-    const int32_t n = r.num_tokens() - num_shared_tokens;
-    // Without chunked prefill a prompt waits for a step with room for all of it; only a preempted
-    // request grown past the whole budget is cut anyway (it could never fit).
-    const bool fits_some_step = n <= config_.max_num_batched_tokens;
-    if (!config_.enable_chunked_prefill && n > budget && fits_some_step) break;
-    const int32_t scheduled = std::min(n, budget);
     proposal.waiting.push_back(
-        {id, num_shared_tokens + scheduled, start.donor, start.num_shared_blocks});
-    budget -= scheduled;
-    --num_free_seqs;
+        {id, r.num_tokens(), r.block_hashes, r.num_times_passed_over < max_times_passed_over});
   }
   return proposal;
 }
@@ -80,19 +74,12 @@ step_plan scheduler::finalize(const step_proposal& proposal, const step_grant& g
   assert(grant.admitted.size() <= proposal.waiting.size());
   for (size_t i = 0; i < grant.running.size(); ++i) {
     assert(grant.running[i].request_id == proposal.running[i].request_id);
-    schedule_seq(get(grant.running[i].request_id), grant.running[i],
+    schedule_seq(get(grant.running[i].request_id), grant.running[i].new_block_ids,
                  proposal.running[i].num_total_tokens, plan.batch);
   }
-  for (size_t i = 0; i < grant.admitted.size(); ++i) {
-    const uint64_t id = grant.admitted[i].request_id;
-    assert(!waiting_.empty() && waiting_.front() == id && id == proposal.waiting[i].request_id);
-    waiting_.pop_front();
-    running_.push_back(id);
-    auto& r = get(id);
-    // The grant starts with the shared blocks, computed by a sibling.
-    r.num_computed_tokens = proposal.waiting[i].num_shared_blocks * config_.block_size;
-    schedule_seq(r, grant.admitted[i], proposal.waiting[i].num_total_tokens, plan.batch);
-  }
+  count_passed_over(proposal, grant);
+  for (const auto& admitted : grant.admitted)
+    admit(admitted, plan.batch);
   for (uint64_t id : grant.preempted)
     preempt(id);
   plan.preempted = grant.preempted;
@@ -116,11 +103,10 @@ std::vector<request_output> scheduler::update(const step_plan& plan,
     const sampled_token& token = sampled[next++];
     r.token_ids.push_back(token.token_id);
     if (r.history) r.history->push_back(token.token_id);
-    request_output out{r.spec.id,
-                       {token.token_id},
-                       finish_reason::none,
-                       r.num_prompt_tokens,
-                       r.num_output_tokens()};
+    hash_full_blocks(r);
+    request_output out{
+        r.spec.id,           {token.token_id},      finish_reason::none,
+        r.num_prompt_tokens, r.num_output_tokens(), std::max(r.num_cached_tokens, 0)};
     const finish_reason finish = check_stop(r, out.stop_token_id);
     out.finish = finish;
     if (r.spec.return_logprobs) out.sampled.push_back(token);
@@ -145,21 +131,64 @@ sched_request& scheduler::get(uint64_t request_id) {
   return it->second;
 }
 
-// Preemption by recompute: the KV is gone, the tokens stay; the request starts over from
-// position 0 when it is admitted again, ahead of everyone else waiting.
+// Preemption by recompute: the KV is gone, the tokens stay; the request starts over when it is
+// admitted again, ahead of everyone else waiting (on whatever of its blocks the cache still has).
 void scheduler::preempt(uint64_t request_id) {
   auto& r = get(request_id);
   r.num_computed_tokens = 0;
   r.block_table.clear();
   ++r.num_preemptions;
   ++num_preemptions_;
+  r.waiting_after_preemption = true;
+  ++num_waiting_preempted_;
   remove_running(request_id);
   waiting_.push_front(request_id);
 }
 
-void scheduler::schedule_seq(sched_request& r, const block_grant& grant, int32_t num_total_tokens,
-                             step_batch& batch) {
-  r.block_table.insert(r.block_table.end(), grant.new_block_ids.begin(), grant.new_block_ids.end());
+void scheduler::admit(const admission_grant& grant, step_batch& batch) {
+  const uint64_t id = grant.request_id;
+  auto it = std::find(waiting_.begin(), waiting_.end(), id);
+  assert(it != waiting_.end());
+  waiting_.erase(it);
+  running_.push_back(id);
+  auto& r = get(id);
+  if (r.waiting_after_preemption) --num_waiting_preempted_;
+  r.waiting_after_preemption = false;
+  r.num_times_passed_over = 0;
+  r.num_computed_tokens = grant.num_computed_tokens;
+  if (r.num_cached_tokens < 0) r.num_cached_tokens = grant.num_computed_tokens;
+  schedule_seq(r, grant.block_ids, grant.num_total_tokens, batch);
+}
+
+// Candidates before the last admitted one that were not admitted were passed over.
+void scheduler::count_passed_over(const step_proposal& proposal, const step_grant& grant) {
+  if (grant.admitted.empty()) return;
+  size_t next = 0;
+  for (const auto& c : proposal.waiting) {
+    if (next == grant.admitted.size()) break;
+    if (c.request_id == grant.admitted[next].request_id) {
+      ++next;
+      continue;
+    }
+    ++get(c.request_id).num_times_passed_over;
+  }
+}
+
+// The hashes of r's blocks that this step fills (the allocator registers them in the cache).
+slot_demand scheduler::running_demand(const sched_request& r, int32_t num_total_tokens) const {
+  slot_demand demand{r.spec.id, num_total_tokens, r.num_computed_tokens / config_.block_size, {}};
+  const auto first = static_cast<size_t>(demand.first_block);
+  const auto end =
+      std::min(r.block_hashes.size(), static_cast<size_t>(num_total_tokens / config_.block_size));
+  if (first < end)
+    demand.block_hashes.assign(r.block_hashes.begin() + static_cast<std::ptrdiff_t>(first),
+                               r.block_hashes.begin() + static_cast<std::ptrdiff_t>(end));
+  return demand;
+}
+
+void scheduler::schedule_seq(sched_request& r, std::span<const int32_t> new_block_ids,
+                             int32_t num_total_tokens, step_batch& batch) {
+  r.block_table.insert(r.block_table.end(), new_block_ids.begin(), new_block_ids.end());
   seq_step seq;
   seq.seq_id = r.spec.id;
   seq.start_pos = r.num_computed_tokens;
@@ -174,6 +203,12 @@ void scheduler::schedule_seq(sched_request& r, const block_grant& grant, int32_t
   batch.seqs.push_back(std::move(seq));
   // As in vLLM v1, tokens count as computed once scheduled: the next step builds on them.
   r.num_computed_tokens = num_total_tokens;
+}
+
+void scheduler::hash_full_blocks(sched_request& r) const {
+  if (!r.spec.cache_prefix) return;
+  extend_block_hashes(config_.hash_algo, config_.block_size, r.token_ids, r.spec.cache_salt,
+                      r.block_hashes);
 }
 
 // vLLM's check_stop, except that a stop token wins over the length limit on the same token.

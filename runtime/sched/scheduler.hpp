@@ -32,10 +32,15 @@ struct scheduler_config {
   int32_t max_num_batched_tokens = 2048;  // tokens per step at most
   bool enable_chunked_prefill = true;
   int32_t max_model_len = 2048;  // prompt + output tokens at most
-  // The KV cache's block size, for the choices of an n > 1 request to share their prompt's blocks;
-  // 0 = no sharing (each choice computes its whole prompt).
-  int32_t block_size = 0;
+  // The KV cache's block size and hash function, for the block hashes of requests that take part
+  // in prefix caching (request_spec::cache_prefix).
+  int32_t block_size = 16;
+  block_hash_algo hash_algo = block_hash_algo::sha256;
 };
+
+// Without chunked prefill, a waiting request passed over this many times (requests behind it
+// admitted because it did not fit the budget left) stops admission until it fits.
+inline constexpr int32_t max_times_passed_over = 16;
 
 struct step_plan {
   step_batch batch;                 // what the model runner executes; empty when nothing fits
@@ -51,6 +56,7 @@ struct request_output {
   finish_reason finish = finish_reason::none;
   int32_t num_prompt_tokens = 0;
   int32_t num_output_tokens = 0;  // total so far
+  int32_t num_cached_tokens = 0;  // found in the prefix cache at first admission
   // Finished by one of spec.request_stop_token_ids: that token (vLLM's stop_reason); else -1.
   int32_t stop_token_id = -1;
   // With spec.return_logprobs: one entry per new token (its logprobs); else empty.
@@ -63,7 +69,8 @@ class scheduler {
 
   // Queues a request at the back of waiting. Errors (nothing queued): duplicate id, empty prompt,
   // prompt of max_model_len tokens or more, max_tokens < 1, and without chunked prefill a prompt
-  // longer than max_num_batched_tokens.
+  // longer than max_num_batched_tokens. With spec.cache_prefix, hashes the prompt's full blocks
+  // that spec.prompt_block_hashes lacks.
   status add_request(request_spec spec);
   // Removes a waiting or running request; false for unknown ids. The caller frees its blocks.
   bool abort(uint64_t request_id);
@@ -77,6 +84,8 @@ class scheduler {
   bool has_work() const { return !running_.empty() || !waiting_.empty(); }
   int32_t num_running() const { return static_cast<int32_t>(running_.size()); }
   int32_t num_waiting() const { return static_cast<int32_t>(waiting_.size()); }
+  // Waiting requests that were never preempted: what --max-waiting-requests bounds.
+  int32_t num_waiting_new() const { return num_waiting() - num_waiting_preempted_; }
   int64_t num_preemptions() const { return num_preemptions_; }
   const scheduler_config& config() const { return config_; }
   const sched_request* find(uint64_t request_id) const;
@@ -86,8 +95,12 @@ class scheduler {
  private:
   sched_request& get(uint64_t request_id);
   void preempt(uint64_t request_id);
-  void schedule_seq(sched_request& r, const block_grant& grant, int32_t num_total_tokens,
-                    step_batch& batch);
+  void admit(const admission_grant& grant, step_batch& batch);
+  void count_passed_over(const step_proposal& proposal, const step_grant& grant);
+  slot_demand running_demand(const sched_request& r, int32_t num_total_tokens) const;
+  void schedule_seq(sched_request& r, std::span<const int32_t> new_block_ids,
+                    int32_t num_total_tokens, step_batch& batch);
+  void hash_full_blocks(sched_request& r) const;
   finish_reason check_stop(const sched_request& r, int32_t& stop_token_id) const;
   void remove_running(uint64_t request_id);
 
@@ -96,6 +109,7 @@ class scheduler {
   std::vector<uint64_t> running_;
   std::deque<uint64_t> waiting_;
   int64_t num_preemptions_ = 0;
+  int32_t num_waiting_preempted_ = 0;
 };
 
 }  // namespace troupe::runtime

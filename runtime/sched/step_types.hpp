@@ -1,24 +1,52 @@
 #pragma once
 // Values exchanged between the scheduler and the KV allocator policy within one step:
 //
-//   proposal = scheduler.propose()            token counts, no blocks yet
-//   grant    = kv_allocator.reserve(proposal) blocks granted in priority order, victims preempted
+//   proposal = scheduler.propose()            running demands (budget charged), waiting
+//                                             candidates (not yet charged), the budget left
+//   grant    = kv_allocator.reserve(proposal) blocks granted to running requests in order,
+//                                             victims preempted; then candidates admitted with
+//                                             their cache hits, each charged only for the tokens
+//                                             it computes
 //   plan     = scheduler.finalize(proposal, grant)
 //
-// They carry ids and counts only, so they can travel as actor messages unchanged.
+// The allocator decides how many tokens an admitted request computes because only it knows the
+// cache hits; the scheduler cannot charge the budget for them in advance without wasting it on
+// tokens that are never computed. One round trip per step. Everything here is ids, counts and
+// hashes, so it travels as actor messages unchanged.
 #include <cstdint>
 #include <vector>
 
+#include "runtime/sched/block_hash.hpp"
+
 namespace troupe::runtime {
 
-// The block table of `request_id` must cover `num_total_tokens` tokens after this step.
-// A waiting request with num_shared_blocks > 0 (a choice of an n > 1 request) starts its table
-// with the first num_shared_blocks blocks of running request `share_from`, already computed.
+// A running request's table must cover `num_total_tokens` tokens after this step. `block_hashes`
+// are the hashes of its blocks first_block, first_block + 1, ... that are full after this step
+// and not before (empty for a request outside the prefix cache).
 struct slot_demand {
   uint64_t request_id = 0;
   int32_t num_total_tokens = 0;
-  uint64_t share_from = 0;
-  int32_t num_shared_blocks = 0;
+  int32_t first_block = 0;
+  std::vector<block_hash> block_hashes;
+};
+
+// A waiting request that may be admitted: `num_tokens` tokens to have in the cache (prompt, plus
+// outputs of a preempted request), the hashes of all its full blocks (empty outside the prefix
+// cache). `may_be_passed`: without chunked prefill, a candidate that does not fit the budget left
+// is passed over so the ones behind it can start; once passed over too often it stops admission
+// instead, so the running set drains until it fits (no starvation).
+struct admission_candidate {
+  uint64_t request_id = 0;
+  int32_t num_tokens = 0;
+  std::vector<block_hash> block_hashes;
+  bool may_be_passed = true;
+};
+
+// The scheduler's rules for admitting candidates, evaluated by the allocator.
+struct admission_budget {
+  int32_t num_tokens = 0;  // token budget left after the running requests
+  int32_t max_num_batched_tokens = 0;
+  bool enable_chunked_prefill = true;
 };
 
 struct step_proposal {
@@ -27,21 +55,32 @@ struct step_proposal {
   // The running requests after them (no tokens this step, token budget spent), in order. With
   // `running` they form the whole running list, whose tail is preempted first.
   std::vector<uint64_t> running_rest;
-  // Waiting requests to admit, in queue order, if no running request had to be preempted.
-  std::vector<slot_demand> waiting;
+  // Waiting requests to admit, in queue order, if no running request had to be preempted; at
+  // most as many as max_num_seqs leaves room for.
+  std::vector<admission_candidate> waiting;
+  admission_budget budget;
 };
 
-// New blocks appended to a request's table (possibly none; for a shared start, the shared blocks
-// first).
+// New blocks appended to a running request's table (possibly none).
 struct block_grant {
   uint64_t request_id = 0;
   std::vector<int32_t> new_block_ids;
 };
 
+// An admitted candidate: its whole table, the tokens already in the cache (the first
+// num_computed_tokens, full blocks found by hash), and the tokens covered after this step (it
+// computes num_total_tokens - num_computed_tokens of them).
+struct admission_grant {
+  uint64_t request_id = 0;
+  std::vector<int32_t> block_ids;
+  int32_t num_computed_tokens = 0;
+  int32_t num_total_tokens = 0;
+};
+
 struct step_grant {
-  std::vector<block_grant> running;   // granted entries of proposal.running, in order
-  std::vector<block_grant> admitted;  // granted prefix of proposal.waiting
-  std::vector<uint64_t> preempted;    // running requests whose blocks were freed, tail first
+  std::vector<block_grant> running;       // granted entries of proposal.running, in order
+  std::vector<admission_grant> admitted;  // admitted candidates, in proposal order
+  std::vector<uint64_t> preempted;        // running requests whose blocks were freed, tail first
 };
 
 }  // namespace troupe::runtime

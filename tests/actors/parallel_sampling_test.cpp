@@ -88,21 +88,34 @@ class block_counting_runner : public runtime::model_runner {
   std::shared_ptr<std::atomic<int32_t>> peak_;
 };
 
-runtime::engine_config quiet_config() {
+runtime::engine_config quiet_config(bool prefix_caching = true) {
   runtime::engine_config config;
   config.served_model_name = "tiny";
   config.disable_log_requests = true;
+  config.enable_prefix_caching = prefix_caching;
   return config;
 }
 
-std::unique_ptr<engine> start_tiny_engine(std::shared_ptr<std::atomic<int32_t>> peak) {
+// Counts encode calls: the choices of an n > 1 request tokenize their prompt once.
+class counting_tokenizer final : public testing::byte_tokenizer {
+ public:
+  std::vector<int32_t> encode(std::string_view text, bool add_special) const override {
+    ++num_encodes;
+    return testing::byte_tokenizer::encode(text, add_special);
+  }
+  mutable std::atomic<int32_t> num_encodes{0};
+};
+
+std::unique_ptr<engine> start_tiny_engine(std::shared_ptr<std::atomic<int32_t>> peak,
+                                          bool prefix_caching) {
   auto hp = testing::tiny_hparams();
   auto runner = runtime::cpu_llama_runner::create(testing::tiny_llama(hp, 11), 128, 4, 1);
   if (!runner) ADD_FAILURE() << runner.message();
   if (!runner) return nullptr;
-  auto started = start_engine(quiet_config(), std::make_shared<testing::byte_tokenizer>(),
-                              std::make_unique<block_counting_runner>(std::move(*runner), peak),
-                              hp.max_position_embeddings);
+  auto started =
+      start_engine(quiet_config(prefix_caching), std::make_shared<testing::byte_tokenizer>(),
+                   std::make_unique<block_counting_runner>(std::move(*runner), peak),
+                   hp.max_position_embeddings);
   if (!started) ADD_FAILURE() << started.message();
   return started ? std::move(*started) : nullptr;
 }
@@ -119,9 +132,11 @@ generation_request sampled_request(int32_t n, uint64_t seed) {
   return request;
 }
 
+// Without prefix caching the choices still share their prompt's blocks (among themselves only:
+// separate requests with the same prompt do not).
 TEST(ParallelSampling, ChoiceIEqualsTheRequestWithSeedPlusI) {
   auto peak = std::make_shared<std::atomic<int32_t>>(0);
-  auto e = start_tiny_engine(peak);
+  auto e = start_tiny_engine(peak, /*prefix_caching=*/false);
   ASSERT_TRUE(e);
   constexpr int32_t n = 4;
   constexpr uint64_t seed = 1234;
@@ -153,6 +168,50 @@ TEST(ParallelSampling, ChoiceIEqualsTheRequestWithSeedPlusI) {
   // Shared: 7 prompt blocks + 3 own per choice (tail and outputs: positions 28..37).
   EXPECT_LE(shared_peak, 7 + n * 3);
   EXPECT_GT(separate_peak, shared_peak);
+}
+
+// With prefix caching, separate requests with one prompt share like choices do, and report the
+// prompt tokens they found cached.
+TEST(ParallelSampling, WithPrefixCachingSeparateRequestsShareToo) {
+  auto peak = std::make_shared<std::atomic<int32_t>>(0);
+  auto e = start_tiny_engine(peak, /*prefix_caching=*/true);
+  ASSERT_TRUE(e);
+  constexpr int32_t n = 4;
+  std::vector<std::shared_ptr<choices_sink>> singles;
+  for (int32_t i = 0; i < n; ++i) {
+    singles.push_back(std::make_shared<choices_sink>(1));
+    e->submit(sampled_request(1, 77 + static_cast<uint64_t>(i)), singles.back());
+  }
+  std::multiset<int32_t> cached;
+  for (auto& single : singles) {
+    ASSERT_TRUE(single->wait_done());
+    cached.insert(single->events().back().num_cached_tokens);
+  }
+  EXPECT_LE(peak->load(), 7 + n * 3);
+  // The first admitted computes the prompt; the others start on its 7 full blocks, whether
+  // admitted in the same step (registered before they look) or later.
+  EXPECT_EQ(cached, (std::multiset<int32_t>{0, 28, 28, 28}));
+  EXPECT_EQ(e->stats().num_prefix_cache_hits, 3 * 28);
+  EXPECT_EQ(e->stats().num_prefix_cache_queries, 4 * 30);
+}
+
+TEST(ParallelSampling, ChoicesTokenizeTheirPromptOnce) {
+  auto tokenizer = std::make_shared<counting_tokenizer>();
+  testing::fake_runner_options options;
+  auto started = start_engine(quiet_config(), tokenizer,
+                              std::make_unique<testing::fake_runner>(
+                                  options, std::make_shared<testing::fake_runner_probe>()),
+                              256);
+  ASSERT_TRUE(started.ok());
+  auto sink = std::make_shared<choices_sink>(5);
+  generation_request request;
+  request.prompt = "tokenized once for five choices";
+  request.max_tokens = 3;
+  request.n = 5;
+  (*started)->submit(request, sink);
+  ASSERT_TRUE(sink->wait_done());
+  EXPECT_EQ(sink->finish_by_index().size(), 5u);
+  EXPECT_EQ(tokenizer->num_encodes.load(), 1);
 }
 
 struct fake_engine {

@@ -117,13 +117,13 @@ TEST(Scheduler, ChunkedPrefillContinuesAcrossSteps) {
   EXPECT_EQ(h.last_plan.batch.token_ids, (std::vector<int32_t>{first_output_token}));
 }
 
-TEST(Scheduler, WithoutChunkingAPromptWaitsForRoom) {
+TEST(Scheduler, WithoutChunkingAPromptWaitsForRoomButNotTheOnesBehindIt) {
   harness h(config(8, 8, /*chunked=*/false), 64, 4);
   h.add(make_request(1, 5, 4));
-  h.add(make_request(2, 5, 4));
-  h.add(make_request(3, 1, 4));  // would fit in step 1, but FCFS: it waits behind 2
-  h.add(make_request(4, 3, 4));
-  EXPECT_EQ(h.step(), (std::map<uint64_t, int32_t>{{1, 5}}));
+  h.add(make_request(2, 5, 4));  // 3 tokens left in step 1: waits, whole
+  h.add(make_request(3, 1, 4));  // fits: starts in step 1 anyway
+  h.add(make_request(4, 3, 4));  // 2 tokens left: waits
+  EXPECT_EQ(h.step(), (std::map<uint64_t, int32_t>{{1, 5}, {3, 1}}));
   EXPECT_EQ(h.step(), (std::map<uint64_t, int32_t>{{1, 1}, {2, 5}, {3, 1}}));  // 1 left for 4
   EXPECT_EQ(h.step(), (std::map<uint64_t, int32_t>{{1, 1}, {2, 1}, {3, 1}, {4, 3}}));
 }
