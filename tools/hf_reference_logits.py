@@ -8,7 +8,8 @@ parser, and computes the forward in float64 from the Hugging Face semantics:
   (rotate_half) with the config's rope_scaling, causal GQA attention limited to the sliding
   window (a query at p sees keys in (p - window, p]), o_proj, residual, RMSNorm, SwiGLU MLP,
   residual -> final RMSNorm -> lm_head (or tied embed_tokens).
-RoPE scaling follows transformers' rope init functions (linear, llama3, yarn); "dynamic" uses
+RoPE scaling (config.json's rope_scaling, or transformers 5's rope_parameters) follows
+transformers' rope init functions (linear, llama3, yarn); "dynamic" uses
 vLLM's static NTK base (the context stretched to factor x max_position_embeddings), as troupe
 does, since transformers' per-batch rescaling is not batch invariant.
 
@@ -91,9 +92,16 @@ def read_safetensors(path):
     return tensors
 
 
+def rope_settings(cfg):
+    """rope_theta and the RoPE dict of either layout (transformers 5 nests both in rope_parameters)."""
+    rp = cfg.get("rope_parameters")
+    if rp:
+        return float(rp.get("rope_theta", cfg.get("rope_theta", 10000.0))), rp
+    return float(cfg.get("rope_theta", 10000.0)), cfg.get("rope_scaling") or {}
+
+
 def inv_frequencies(cfg, d):
-    base = float(cfg.get("rope_theta", 10000.0))
-    rs = cfg.get("rope_scaling") or {}
+    base, rs = rope_settings(cfg)
     kind = rs.get("rope_type", rs.get("type", "default"))
     factor = float(rs.get("factor", 1.0))
     max_pos = cfg["max_position_embeddings"]

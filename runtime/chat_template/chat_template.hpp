@@ -59,11 +59,23 @@ class chat_template {
 // eos_token, unk_token, sep_token, pad_token, cls_token, mask_token, additional_special_tokens,
 // then extra_special_tokens; only those set), in chat_request::special_tokens' form.
 struct chat_template_config {
-  std::string source;
+  std::string source;  // empty only from read_tokenizer_dir_chat_template: no template there
+  std::string origin;  // where source came from, for logs: "DIR/chat_template.jinja", ...
   std::vector<std::pair<std::string, std::string>> special_tokens;
 };
-// From a GGUF file (tokenizer.chat_template; bos/eos/unk/pad token texts by id) or a directory
-// holding tokenizer_config.json.
+
+// The chat template of a Hugging Face tokenizer directory, as transformers' from_pretrained
+// loads it: DIR/chat_template.jinja when the file exists (transformers 5 saves the template
+// only there), else tokenizer_config.json's `chat_template` (see
+// chat_template_from_tokenizer_config); the special tokens from tokenizer_config.json (none
+// without one). `source` is empty when neither file names a template. Errors: a
+// tokenizer_config.json that is not a JSON object, a chat_template.jinja that cannot be read.
+result<chat_template_config> read_tokenizer_dir_chat_template(const std::string& dir);
+
+// The one loader of "the chat template of a tokenizer path" (troupe serve, bench,
+// chat-template): `path` is a Hugging Face tokenizer directory (as above), a .json file in one
+// such as its tokenizer.json (its directory), or a GGUF file (tokenizer.chat_template; bos, eos,
+// unk, sep, pad, cls, mask token texts by id). Errors when there is no template.
 result<chat_template_config> load_chat_template_config(const std::string& path);
 // The special-token variables of a tokenizer_config.json's text.
 result<std::vector<std::pair<std::string, std::string>>> special_tokens_from_tokenizer_config(

@@ -1,5 +1,6 @@
-// Reading a chat template and its special-token variables from files: tokenizer_config.json
-// and GGUF metadata (through runtime/formats' GGUF reader).
+// Reading a chat template and its special-token variables from files: a tokenizer directory's
+// chat_template.jinja and tokenizer_config.json, and GGUF metadata (through runtime/formats' GGUF
+// reader).
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -16,6 +17,8 @@
 
 namespace troupe::runtime {
 namespace {
+
+namespace fs = std::filesystem;
 
 struct gguf_chat_metadata {
   std::optional<std::string> chat_template;
@@ -114,24 +117,52 @@ result<std::string> chat_template_from_gguf(const std::string& path) {
   return *m->chat_template;
 }
 
-result<chat_template_config> load_chat_template_config(const std::string& path) {
+result<chat_template_config> read_tokenizer_dir_chat_template(const std::string& dir) {
+  const fs::path config_path = fs::path(dir) / "tokenizer_config.json";
+  const fs::path jinja_path = fs::path(dir) / "chat_template.jinja";
   std::error_code ec;
   chat_template_config config;
-  if (std::filesystem::is_directory(path, ec)) {
-    auto text = read_text_file((std::filesystem::path(path) / "tokenizer_config.json").string());
+  if (fs::is_regular_file(config_path, ec)) {
+    auto text = read_text_file(config_path.string());
     if (!text) return text.err();
-    auto source = chat_template_from_tokenizer_config(*text);
-    if (!source) return source.err();
     auto special = special_tokens_from_tokenizer_config(*text);
-    if (!special) return special.err();
-    config.source = std::move(*source);
+    if (!special) return error{config_path.string() + ": " + special.message()};
     config.special_tokens = std::move(*special);
+    if (auto source = chat_template_from_tokenizer_config(*text)) {
+      config.source = std::move(*source);
+      config.origin = config_path.string();
+    }
+  }
+  // transformers: "independent chat template file(s) ... take priority over template entries in
+  // the tokenizer config".
+  if (fs::is_regular_file(jinja_path, ec)) {
+    auto text = read_text_file(jinja_path.string());
+    if (!text) return text.err();
+    config.source = std::move(*text);
+    config.origin = jinja_path.string();
+  }
+  return config;
+}
+
+result<chat_template_config> load_chat_template_config(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec) || fs::path(path).extension() == ".json") {
+    const std::string dir =
+        fs::is_directory(path, ec) ? path : fs::path(path).parent_path().string();
+    auto config = read_tokenizer_dir_chat_template(dir);
+    if (!config) return config.err();
+    if (config->source.empty()) {
+      return error{dir + " has no chat template (no chat_template.jinja, no \"chat_template\" in " +
+                   "tokenizer_config.json)"};
+    }
     return config;
   }
   auto m = read_gguf_chat_metadata(path);
   if (!m) return m.err();
   if (!m->chat_template) return error{path + " has no tokenizer.chat_template"};
+  chat_template_config config;
   config.source = std::move(*m->chat_template);
+  config.origin = path + " (tokenizer.chat_template)";
   for (const char* name : {"bos", "eos", "unk", "sep", "pad", "cls", "mask"}) {
     auto it = m->token_ids.find(name);
     if (it == m->token_ids.end() || it->second < 0 ||

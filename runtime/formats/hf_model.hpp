@@ -2,16 +2,31 @@
 // Hugging Face model directories: config.json + *.safetensors of a Llama-family decoder
 // (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM) into f32 llama_weights.
 //
-// config.json keys read:
-//   architectures[0] (or model_type)       one of the three above
+// config.json keys read (defaults: transformers' LlamaConfig / MistralConfig / Qwen2Config):
+//   architectures[0] (or model_type)       one of the three above; a model_type of another
+//                                          family is refused
 //   hidden_size, intermediate_size, num_hidden_layers, num_attention_heads, vocab_size  required
-//   num_key_value_heads                    default num_attention_heads
-//   head_dim                               default hidden_size / num_attention_heads (null too)
-//   rms_norm_eps (1e-6), rope_theta (10000), tie_word_embeddings (false),
-//   max_position_embeddings (2048)
-//   rope_scaling {"rope_type"|"type": default|linear|dynamic|llama3|yarn, factor, ...}
-//   sliding_window (Mistral; null = none)  Qwen2 with use_sliding_window is rejected
-//   hidden_act must be silu; Llama attention_bias / mlp_bias are rejected
+//   num_key_value_heads                    default num_attention_heads (Mistral 8, Qwen2 32)
+//   head_dim                               default hidden_size / num_attention_heads (null too;
+//                                          without it hidden_size must be a multiple)
+//   max_position_embeddings                default 2048 (Mistral 131072, Qwen2 32768)
+//   rms_norm_eps (1e-6), tie_word_embeddings (false)
+//   RoPE, either layout (both present: they must agree):
+//     transformers 5  "rope_parameters": {"rope_type", "rope_theta", scaling fields}
+//     transformers 4  "rope_theta" (10000), "rope_scaling": {"rope_type"|"type", fields} | null
+//     rope_type default | linear | dynamic (factor) | llama3 (factor, low_freq_factor,
+//     high_freq_factor, original_max_position_embeddings) | yarn (factor,
+//     original_max_position_embeddings, beta_fast, beta_slow, mscale, mscale_all_dim,
+//     attention_factor, truncate true)
+//   sliding_window (Mistral; null = none, absent = 4096 as transformers)
+//   dtype / torch_dtype                    float32 | float16 | bfloat16 (both: they must agree)
+// Refused, because the forward would silently compute another model: hidden_act other than
+// silu; Llama/Mistral attention biases (attention_bias, bias, qkv_bias); mlp_bias; any other
+// rope_type or RoPE key (partial_rotary_factor != 1, mrope_section, ...); rope_parameters per
+// attention type; layer_types other than all "full_attention"; Qwen2 use_sliding_window; a
+// Llama sliding_window; logit_scale != 1; quantization_config / compression_config. Fields that
+// do not change logits (use_cache, *_token_id, initializer_range, pretraining_tp, ...) are
+// ignored.
 // Tensors (PyTorch Linear weights are [out, in], llama_weights' row-major layout as is):
 //   model.embed_tokens.weight [vocab, hidden]     model.norm.weight [hidden]
 //   lm_head.weight [vocab, hidden]                absent (or ignored) with tied embeddings

@@ -27,7 +27,7 @@ weight_dtype checkpoint_dtype(const std::string& path) {
   rapidjson::Document doc;
   doc.Parse(text.c_str(), text.size());
   if (doc.HasParseError() || !doc.IsObject()) return weight_dtype::as_stored;
-  for (const char* key : {"torch_dtype", "dtype"}) {
+  for (const char* key : {"dtype", "torch_dtype"}) {  // transformers 5 prefers dtype
     if (!doc.HasMember(key) || !doc[key].IsString()) continue;
     auto parsed = parse_weight_dtype(doc[key].GetString());
     if (parsed) return *parsed;

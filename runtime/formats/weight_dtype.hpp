@@ -2,7 +2,8 @@
 // `--dtype` as vLLM means it, for a backend that computes in float32: the weights are rounded to
 // the chosen type at load (round to nearest, ties to even), so the model computes with exactly the
 // weights a checkpoint cast to that type holds; activations, KV cache and accumulation stay f32.
-//   auto              the checkpoint's dtype: a Hugging Face directory's config.json torch_dtype
+//   auto              the checkpoint's dtype: a Hugging Face directory's config.json dtype
+//                     (transformers 5; torch_dtype before)
 //                     (bfloat16/float16 round the weights, which is exact for weights stored in
 //                     that type, and casts weights stored as F32 as vLLM does); a GGUF's weights
 //                     stay as stored (their dequantized values)
@@ -24,9 +25,9 @@ enum class weight_dtype { as_stored, float32, bfloat16, float16 };
 // error naming the accepted values.
 result<weight_dtype> parse_weight_dtype(std::string_view name);
 
-// What `auto` means for the model at `path`: config.json's "torch_dtype" (or transformers v5's
-// "dtype") of a Hugging Face directory — bfloat16, float16 or float32 — else as_stored (GGUF
-// files, directories without one, other values).
+// What `auto` means for the model at `path`: config.json's "dtype" (transformers 5) or
+// "torch_dtype" (transformers 4) of a Hugging Face directory — bfloat16, float16 or float32 —
+// else as_stored (GGUF files, directories without one, other values).
 weight_dtype checkpoint_dtype(const std::string& path);
 
 // "bfloat16" / "float16" / "float32" / "auto".

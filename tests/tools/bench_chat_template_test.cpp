@@ -3,11 +3,15 @@
 #include "tools/cli/bench_chat_template.hpp"
 
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <vector>
 
+#include "runtime/tokenizer/tokenizer.hpp"
 #include "tests/support/testdata.hpp"
 
 namespace troupe::cli {
@@ -57,6 +61,43 @@ TEST_F(bench_chat_template, missing_or_broken_templates_are_errors) {
   auto text = (*raising)("x");
   ASSERT_FALSE(text.ok());
   EXPECT_EQ(text.message(), "no users");
+}
+
+// transformers 5 saves the template only as chat_template.jinja; the loader is troupe serve's.
+TEST_F(bench_chat_template, finds_chat_template_jinja) {
+  write("tokenizer_config.json", R"({"bos_token": "<s>", "chat_template": "ignored"})");
+  write("chat_template.jinja", "{{ bos_token }}{{ messages[0].content }}|");
+  auto tpl = user_prompt_template(dir_.string());
+  ASSERT_TRUE(tpl.ok()) << tpl.message();
+  EXPECT_EQ(*(*tpl)("hi"), "<s>hi|");
+  fs::remove(dir_ / "tokenizer_config.json");
+  auto without_config = user_prompt_template((dir_ / "tokenizer.json").string());
+  ASSERT_TRUE(without_config.ok()) << without_config.message();
+  EXPECT_EQ(*(*without_config)("hi"), "hi|");
+}
+
+// The checkpoint of tools/make_transformers5_checkpoint.py: the prompt bench sends renders and
+// tokenizes to the ids transformers' apply_chat_template gives.
+TEST(bench_chat_template_tf5, renders_and_tokenizes_like_transformers) {
+  const std::string dir = troupe::testing::repo_testdata("hf_models/tf5_llama3_rope");
+  std::ifstream in(troupe::testing::repo_testdata("hf_models/tf5_llama3_rope.reference.json"));
+  std::stringstream json;
+  json << in.rdbuf();
+  rapidjson::Document doc;
+  doc.Parse(json.str().c_str());
+  ASSERT_FALSE(doc.HasParseError());
+  const auto& chat = doc["models"][0]["chat"];
+  auto tpl = user_prompt_template(dir);
+  ASSERT_TRUE(tpl.ok()) << tpl.message();
+  auto text = (*tpl)(chat["messages"][0]["content"].GetString());
+  ASSERT_TRUE(text.ok()) << text.message();
+  EXPECT_EQ(*text, chat["text"].GetString());
+  auto tok = runtime::load_hf_tokenizer(dir);
+  ASSERT_TRUE(tok.ok()) << tok.message();
+  std::vector<int32_t> expected;
+  for (const auto& id : chat["ids"].GetArray())
+    expected.push_back(id.GetInt());
+  EXPECT_EQ((*tok)->encode(*text, false), expected);
 }
 
 TEST(bench_chat_template_gguf, default_model_uses_chatml) {

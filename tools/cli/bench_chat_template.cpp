@@ -3,7 +3,6 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <filesystem>
 #include <memory>
 
 #include "runtime/chat_template/chat_template.hpp"
@@ -26,10 +25,7 @@ std::string one_user_message(const std::string& prompt) {
 }  // namespace
 
 result<loadgen::prompt_transform> user_prompt_template(const std::string& tokenizer_path) {
-  std::filesystem::path path = tokenizer_path;
-  // --tokenizer may name tokenizer.json itself; its tokenizer_config.json sits next to it.
-  if (path.filename() == "tokenizer.json") path = path.parent_path();
-  auto config = runtime::load_chat_template_config(path.string());
+  auto config = runtime::load_chat_template_config(tokenizer_path);
   if (!config) return error{"no chat template in " + tokenizer_path + ": " + config.message()};
   auto tpl = runtime::chat_template::parse(config->source);
   if (!tpl) return error{"chat template of " + tokenizer_path + ": " + tpl.message()};

@@ -9,8 +9,10 @@
 
 namespace troupe::cli {
 
-// The template of a GGUF file, a directory with tokenizer_config.json, or the directory of a
-// tokenizer.json file. Errors when there is none or it does not compile.
+// The template of a GGUF file, a tokenizer directory (chat_template.jinja, else
+// tokenizer_config.json), or the directory of a tokenizer.json file, as
+// runtime::load_chat_template_config finds it for troupe serve. Errors when there is none or it
+// does not compile.
 // Thread: the returned function may be called from any thread.
 result<loadgen::prompt_transform> user_prompt_template(const std::string& tokenizer_path);
 

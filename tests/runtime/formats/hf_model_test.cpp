@@ -79,11 +79,13 @@ TEST(hf_config, unsupported_settings_are_clear_errors) {
       {R"({"architectures": ["LlamaForCausalLM"], "rope_scaling": {"rope_type": "longrope",
         "factor": 2}, )" +
            base + "}",
-       "rope_scaling type 'longrope' is not supported"},
+       "rope_type 'longrope' is not supported"},
       {R"({"architectures": ["LlamaForCausalLM"], "rope_scaling": {"rope_type": "linear"}, )" +
            base + "}",
-       "positive \"factor\""},
-      {R"({"architectures": ["Qwen2ForCausalLM"], "use_sliding_window": true, )" + base + "}",
+       "needs \"factor\""},
+      {R"({"architectures": ["Qwen2ForCausalLM"], "use_sliding_window": true,
+        "num_key_value_heads": 2, )" +
+           base + "}",
        "use_sliding_window"},
       {R"({"architectures": ["LlamaForCausalLM"], "hidden_act": "gelu", )" + base + "}",
        "hidden_act"},

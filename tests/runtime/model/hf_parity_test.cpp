@@ -3,7 +3,8 @@
 // llama3 RoPE scaling, Mistral with explicit head_dim + sliding window + YaRN, Qwen2 with qkv
 // bias + dynamic NTK + tied embeddings in bf16, plain Llama in f16; prompts of 1 to 600 tokens.
 // Each prompt is prefilled in chunks that end at the reference's checked positions; every
-// reference top-5 log-prob must match within 1e-3 and the greedy continuation exactly.
+// reference top-5 log-prob must match within 1e-3 and the greedy continuation exactly. The same
+// check runs on a checkpoint saved by transformers 5 against transformers' own forward.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <unistd.h>
@@ -137,6 +138,37 @@ TEST(hf_parity, make_model_models_match_the_numpy_reference) {
   }
   fs::remove_all(tmp);
   EXPECT_EQ(num_models, 4);
+}
+
+// A checkpoint saved by transformers 5 (tools/make_transformers5_checkpoint.py): rope_theta and
+// llama3 scaling only inside rope_parameters, "dtype", bf16 weights, tied embeddings; the
+// reference is transformers' own LlamaForCausalLM forward in float64. Read with the default
+// rope_theta and no scaling, every position after the first is off.
+TEST(hf_parity, transformers5_checkpoint_matches_transformers_forward) {
+  std::ifstream in(troupe::testing::repo_testdata("hf_models/tf5_llama3_rope.reference.json"));
+  ASSERT_TRUE(in) << "tests/data/hf_models/tf5_llama3_rope.reference.json is missing";
+  std::stringstream text;
+  text << in.rdbuf();
+  rapidjson::Document doc;
+  doc.Parse(text.str().c_str());
+  ASSERT_FALSE(doc.HasParseError());
+  const auto& model = doc["models"][0];
+  auto weights = load_hf_model(troupe::testing::repo_testdata(model["spec"]["dir"].GetString()));
+  ASSERT_TRUE(weights) << weights.message();
+  const llama_hparams& hp = weights->hparams;
+  EXPECT_EQ(hp.rope_theta, 100000.0f);
+  EXPECT_EQ(hp.rope_scale.type, rope_scaling_type::llama3);
+  EXPECT_EQ(hp.rope_scale.original_max_position_embeddings, 32);
+  EXPECT_TRUE(hp.tie_word_embeddings);
+  int num_prompts = 0;
+  for (const auto& p : model["prompts"].GetArray()) {
+    auto runner = cpu_llama_runner::create(*weights, num_blocks, block_size, 2);
+    ASSERT_TRUE(runner) << runner.message();
+    check_prompt(**runner, p, hp.vocab_size,
+                 "tf5_llama3_rope (" + std::to_string(p["ids"].Size()) + " tokens)");
+    ++num_prompts;
+  }
+  EXPECT_EQ(num_prompts, 5);
 }
 
 }  // namespace
