@@ -16,6 +16,8 @@ std::string error_type(int status) {
       return "MethodNotAllowedError";
     case 408:
       return "RequestTimeoutError";
+    case 409:
+      return "ConflictError";
     case 413:
       return "RequestTooLargeError";
     case 422:
@@ -49,6 +51,8 @@ std::string status_reason(int status) {
       return "Method Not Allowed";
     case 408:
       return "Request Timeout";
+    case 409:
+      return "Conflict";
     case 413:
       return "Payload Too Large";
     case 422:

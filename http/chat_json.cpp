@@ -137,7 +137,7 @@ std::string chat_completion_json(const completion_meta& meta,
   write_key(w, "system_fingerprint");
   w.Null();
   write_key(w, "usage");
-  write_usage(w, usage, /*with_details=*/true);
+  write_usage(w, usage, /*with_details_null=*/true);
   write_key(w, "prompt_logprobs");
   w.Null();
   write_key(w, "kv_transfer_params");
@@ -208,7 +208,7 @@ std::string chat_usage_chunk_json(const completion_meta& meta, const completion_
   w.StartArray();
   w.EndArray();
   write_key(w, "usage");
-  write_usage(w, usage, /*with_details=*/false);
+  write_usage(w, usage, /*with_details_null=*/false);
   w.EndObject();
   return out.GetString();
 }

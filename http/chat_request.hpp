@@ -3,8 +3,8 @@
 //
 // The template inputs (messages, add_generation_prompt, continue_final_message, tools,
 // tool_choice, documents, chat_template_kwargs) are read by http/chat_messages; the fields chat
-// shares with /v1/completions (model, sampling, stream, stream_options, n, stop, ...) by
-// http/request_fields' read_generation_fields. Chat's own: max_completion_tokens (wins over the
+// shares with /v1/completions (model, sampling, stream, stream_options, n, stop, cache_salt, ...)
+// by http/request_fields' read_generation_fields. Chat's own: max_completion_tokens (wins over the
 // deprecated max_tokens; neither = up to the model's length), logprobs (a boolean) with
 // top_logprobs (0..completion_limits::max_logprobs), echo (only false), and add_special_tokens
 // defaulting to false (the chat template already wrote the special tokens).

@@ -26,7 +26,7 @@ bool chat_responder::keep_alive() const {
 std::string chat_responder::on_event(const actors::generation_event& event) {
   if (done_) return {};
   if (event.error) {
-    usage_.prompt_tokens = event.num_prompt_tokens;
+    count_prompt_tokens(usage_, event, options_.response.prompt_tokens_details);
     return options_.response.stream ? on_stream_event(event) : error_response(event);
   }
   if (!record(event)) return {};
@@ -38,7 +38,7 @@ bool chat_responder::record(const actors::generation_event& event) {
   if (event.index < 0 || event.index >= options_.num_choices) return false;
   auto i = static_cast<size_t>(event.index);
   if (finished_[i]) return false;
-  usage_.prompt_tokens = event.num_prompt_tokens;
+  count_prompt_tokens(usage_, event, options_.response.prompt_tokens_details);
   num_output_tokens_[i] = event.num_output_tokens;
   usage_.completion_tokens =
       std::accumulate(num_output_tokens_.begin(), num_output_tokens_.end(), 0);

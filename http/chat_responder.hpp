@@ -20,8 +20,9 @@
 namespace troupe::http {
 
 struct chat_responder_options {
-  responder_options response;  // stream, include_usage, keep_alive, chunked
-  int32_t num_choices = 1;     // the request's n
+  // stream, include_usage, keep_alive, chunked, prompt_tokens_details
+  responder_options response;
+  int32_t num_choices = 1;  // the request's n
   // The request's top_logprobs when it asked for logprobs, else -1; with the tokenizer that
   // decodes the logprob tokens (required when >= 0; must outlive the responder).
   chat_logprobs_format logprobs;

@@ -6,7 +6,8 @@
 // stream_options.include_usage, ignore_eos, add_special_tokens, stop (a string or a list),
 // stop_token_ids, include_stop_str_in_output, skip_special_tokens, presence_penalty,
 // frequency_penalty, repetition_penalty, logit_bias (token-id strings -> bias, clamped to
-// [-100, 100]), min_tokens, logprobs (0..max_logprobs). Unset fields take the server-wide
+// [-100, 100]), min_tokens, logprobs (0..max_logprobs), cache_salt (a non-empty string: only
+// requests with the same salt share prefix-cache blocks). Unset fields take the server-wide
 // defaults of completion_limits::defaults (generation_config.json). Parameters troupe does not
 // implement yet (echo, best_of > 1, prompt_logprobs, suffix, guided decoding, ...) are rejected
 // with a 400 when set to anything but their neutral value, never silently ignored. Unknown keys

@@ -6,6 +6,14 @@
 
 namespace troupe::http {
 
+void count_prompt_tokens(completion_usage& usage, const actors::generation_event& event,
+                         bool prompt_tokens_details) {
+  usage.prompt_tokens = event.num_prompt_tokens;
+  if (prompt_tokens_details && usage.cached_tokens == 0) {
+    usage.cached_tokens = event.num_cached_tokens;
+  }
+}
+
 completion_responder::completion_responder(completion_meta meta, responder_options options)
     : meta_(std::move(meta)), options_(options) {
   choices_.resize(static_cast<size_t>(std::max(options_.n, 1)));
@@ -21,7 +29,7 @@ bool completion_responder::keep_alive() const {
 
 std::string completion_responder::on_event(const actors::generation_event& event) {
   if (done_) return {};
-  usage_.prompt_tokens = event.num_prompt_tokens;
+  count_prompt_tokens(usage_, event, options_.prompt_tokens_details);
   if (options_.stream) return on_stream_event(event);
   return on_complete_event(event);
 }

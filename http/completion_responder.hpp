@@ -10,7 +10,8 @@
 // With n > 1 the events of the choices interleave, each tagged with its index: the JSON
 // completion lists one choice per index once every choice has finished; a stream's chunks carry
 // their choice's index and [DONE] follows the last choice's end. Usage counts the completion
-// tokens of all choices.
+// tokens of all choices; with responder_options::prompt_tokens_details it also reports the prompt
+// tokens served from the prefix cache (vLLM: only when non-zero).
 //
 // Thread: not thread-safe; the owning HTTP session calls it from its strand only.
 #include <cstdint>
@@ -32,7 +33,15 @@ struct responder_options {
   int32_t logprobs = -1;  // the request's logprobs: -1 = none, else top-N per token
   // Decodes the logprobs' token texts; required when logprobs >= 0, outlives the responder.
   const runtime::tokenizer* tokenizer = nullptr;
+  // server_options::enable_prompt_tokens_details: usage reports cached prompt tokens.
+  bool prompt_tokens_details = false;
 };
+
+// Takes an event's prompt counts into `usage`: prompt_tokens from every event; with
+// `prompt_tokens_details`, cached_tokens from the first event that reports any (the choices of
+// one request report the same number).
+void count_prompt_tokens(completion_usage& usage, const actors::generation_event& event,
+                         bool prompt_tokens_details);
 
 class completion_responder {
  public:

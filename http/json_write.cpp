@@ -29,7 +29,7 @@ void write_meta(json_writer& w, const completion_meta& meta, std::string_view ob
   write_string(w, meta.model);
 }
 
-void write_usage(json_writer& w, const completion_usage& usage, bool with_details) {
+void write_usage(json_writer& w, const completion_usage& usage, bool with_details_null) {
   w.StartObject();
   write_key(w, "prompt_tokens");
   w.Int(usage.prompt_tokens);
@@ -37,7 +37,13 @@ void write_usage(json_writer& w, const completion_usage& usage, bool with_detail
   w.Int(usage.prompt_tokens + usage.completion_tokens);
   write_key(w, "completion_tokens");
   w.Int(usage.completion_tokens);
-  if (with_details) {
+  if (usage.cached_tokens > 0) {
+    write_key(w, "prompt_tokens_details");
+    w.StartObject();
+    write_key(w, "cached_tokens");
+    w.Int(usage.cached_tokens);
+    w.EndObject();
+  } else if (with_details_null) {
     write_key(w, "prompt_tokens_details");
     w.Null();
   }

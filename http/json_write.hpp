@@ -18,8 +18,9 @@ void write_key(json_writer& w, std::string_view key);
 void write_string_or_null(json_writer& w, std::string_view s);
 // "id", "object", "created", "model" members of a response or chunk.
 void write_meta(json_writer& w, const completion_meta& meta, std::string_view object);
-// The usage object; `with_details` adds "prompt_tokens_details": null (vLLM writes it on
-// completions and on chat usage chunks, not on chat completions).
-void write_usage(json_writer& w, const completion_usage& usage, bool with_details);
+// The usage object. "prompt_tokens_details" is {"cached_tokens": N} when usage.cached_tokens > 0,
+// else null when `with_details_null`, else absent: vLLM's unset details are null in completions
+// (both shapes) and chat completions, absent from chat usage chunks (exclude_unset).
+void write_usage(json_writer& w, const completion_usage& usage, bool with_details_null);
 
 }  // namespace troupe::http

@@ -208,7 +208,7 @@ std::string completion_json(const completion_meta& meta, std::span<const complet
     write_choice(w, choice, /*with_prompt_logprobs=*/true);
   w.EndArray();
   write_key(w, "usage");
-  write_usage(w, usage, true);
+  write_usage(w, usage, /*with_details_null=*/true);
   w.EndObject();
   return out.GetString();
 }
@@ -245,7 +245,7 @@ std::string usage_chunk_json(const completion_meta& meta, const completion_usage
   w.StartArray();
   w.EndArray();
   write_key(w, "usage");
-  write_usage(w, usage, true);
+  write_usage(w, usage, /*with_details_null=*/true);
   w.EndObject();
   return out.GetString();
 }

@@ -24,6 +24,9 @@ struct completion_meta {
 struct completion_usage {
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;
+  // Prompt tokens served from the prefix cache; > 0 writes "prompt_tokens_details":
+  // {"cached_tokens": N}. Responders set it only under --enable-prompt-tokens-details.
+  int32_t cached_tokens = 0;
 };
 
 // A choice's "logprobs" in the completions API (vLLM's CompletionLogProbs), one entry per token.

@@ -242,6 +242,18 @@ parse_error read_n_and_flags(const Value& body, completion_request& out) {
   return read_bool(body, "add_special_tokens", out.generation.add_special_tokens);
 }
 
+// vLLM: null is "no salt"; anything else must be a non-empty string.
+parse_error read_cache_salt(const Value& body, actors::generation_request& out) {
+  const Value* v = member(body, "cache_salt");
+  if (v == nullptr) return std::nullopt;
+  if (!v->IsString() || v->GetStringLength() == 0) {
+    return bad_request("Parameter 'cache_salt' must be a non-empty string if provided.",
+                       "cache_salt");
+  }
+  out.cache_salt.assign(v->GetString(), v->GetStringLength());
+  return std::nullopt;
+}
+
 }  // namespace
 
 parse_error read_generation_fields(const Value& body, const completion_limits& limits,
@@ -253,6 +265,7 @@ parse_error read_generation_fields(const Value& body, const completion_limits& l
   if (!error) error = read_top_k_seed(body, out.generation.sampling, default_seed);
   if (!error) error = read_stream(body, out);
   if (!error) error = read_n_and_flags(body, out);
+  if (!error) error = read_cache_salt(body, out.generation);
   if (!error) error = read_sampling_fields(body, limits, out);
   return error;
 }

@@ -1,9 +1,10 @@
 #pragma once
 // The OpenAI/vLLM-compatible HTTP front end: POST /v1/completions and /v1/chat/completions
-// (JSON or server-sent events), GET /v1/models, GET /health, /tokenize and /detokenize. Talks to
-// the engine only through actors::engine.
+// (JSON or server-sent events), GET /v1/models, GET /health, /tokenize and /detokenize, POST
+// /reset_prefix_cache. Talks to the engine only through actors::engine; the endpoints are the
+// route table of http/routes.hpp.
 //
-// Inside (http/server.cpp, http/session.cpp): one Boost.Asio io_context run by num_io_threads
+// Inside (http/server.cpp, http/session*.cpp): one Boost.Asio io_context run by num_io_threads
 // threads; an acceptor; one session per connection on its own strand (keep-alive, request size
 // and idle limits). A session submits a generation with a sink that posts the engine's events
 // back to its strand; a client that disconnects mid-generation gets its request aborted.
@@ -26,7 +27,10 @@ struct server_options {
   std::string host = "127.0.0.1";
   uint16_t port = 8000;  // 0 = an ephemeral port (see server::port())
   int32_t num_io_threads = 1;
-  bool disable_log_requests = false;      // else one info line per request
+  bool disable_log_requests = false;  // else one info line per request
+  // `--enable-prompt-tokens-details`: a usage object gains "prompt_tokens_details":
+  // {"cached_tokens": N} when the engine reports N > 0 prompt tokens from the prefix cache.
+  bool enable_prompt_tokens_details = false;
   std::size_t max_body_bytes = 8u << 20;  // larger request bodies get 413
   // A connection that does not deliver a complete request within this time while no response of
   // it is in progress (idle keep-alive, slow headers or body) is closed.

@@ -1,6 +1,7 @@
 #pragma once
 // Internal to http/: what the listener (server.cpp) and the connections (session.cpp) share.
-// Only Asio's socket type appears here; Beast stays inside session.cpp.
+// Only Asio's socket type appears here; Beast stays inside session_impl.hpp and its two .cpp
+// files.
 #include <atomic>
 #include <memory>
 #include <mutex>

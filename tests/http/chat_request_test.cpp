@@ -206,6 +206,10 @@ TEST(chat_request, shared_fields_are_read_as_for_completions) {
   EXPECT_TRUE(r.completion.generation.add_special_tokens);
   EXPECT_EQ(parse_error_of(R"({"messages": [], "model": "other"})").status, 404);
   EXPECT_EQ(parse_error_of(R"({"messages": [], "temperature": -1})").param, "temperature");
+  EXPECT_EQ(parse_ok(R"({"messages": [], "cache_salt": "s1"})").completion.generation.cache_salt,
+            "s1");
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "cache_salt": ""})").message,
+            "Parameter 'cache_salt' must be a non-empty string if provided.");
 }
 
 }  // namespace

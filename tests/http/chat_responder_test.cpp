@@ -179,5 +179,51 @@ TEST(chat_responder, an_error_after_the_stream_started_is_an_event) {
   EXPECT_EQ(payloads[3], "[DONE]");
 }
 
+// -- prompt_tokens_details (--enable-prompt-tokens-details) --
+
+chat_responder_options with_details(chat_responder_options o) {
+  o.response.prompt_tokens_details = true;
+  return o;
+}
+
+actors::generation_event with_cached(actors::generation_event e, int32_t num_cached) {
+  e.num_cached_tokens = num_cached;
+  return e;
+}
+
+TEST(chat_responder, a_complete_response_reports_cached_tokens_when_enabled_and_non_zero) {
+  auto usage_of = [](chat_responder_options o, int32_t num_cached) {
+    chat_responder r(meta, o);
+    std::string out = r.on_event(with_cached(last_event(0, "x", 1, "stop"), num_cached));
+    auto doc = testing::parse_json(body_of(out));
+    rapidjson::Document usage;
+    usage.CopyFrom(doc["usage"], usage.GetAllocator());
+    return usage;
+  };
+  auto usage = usage_of(with_details(options(false)), 4);
+  EXPECT_EQ(usage["prompt_tokens_details"]["cached_tokens"].GetInt(), 4);
+  EXPECT_TRUE(usage_of(with_details(options(false)), 0)["prompt_tokens_details"].IsNull());
+  EXPECT_TRUE(usage_of(options(false), 4)["prompt_tokens_details"].IsNull());
+}
+
+TEST(chat_responder, a_stream_usage_chunk_reports_cached_tokens_when_enabled_and_non_zero) {
+  auto usage_payload = [](chat_responder_options o, int32_t num_cached) {
+    chat_responder r(meta, o);
+    std::string out = r.on_event(with_cached(text_event(0, "Hi", 1), num_cached));
+    out += r.on_event(with_cached(last_event(0, "", 2, "stop"), num_cached));
+    auto payloads = testing::sse_payloads(body_of(out));
+    EXPECT_EQ(payloads.size(), 5u);
+    return payloads.size() == 5u ? payloads[3] : std::string();
+  };
+  EXPECT_EQ(usage_payload(with_details(options(true)), 4),
+            R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,)"
+            R"("model":"m","choices":[],"usage":{"prompt_tokens":5,"total_tokens":7,)"
+            R"("completion_tokens":2,"prompt_tokens_details":{"cached_tokens":4}}})");
+  // Unset details are left out of chunks, as vLLM's exclude_unset leaves them.
+  EXPECT_EQ(usage_payload(with_details(options(true)), 0).find("prompt_tokens_details"),
+            std::string::npos);
+  EXPECT_EQ(usage_payload(options(true), 4).find("prompt_tokens_details"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace troupe::http

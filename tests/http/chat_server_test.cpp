@@ -22,10 +22,11 @@ const std::string last_content = "{{ messages[-1].content }}";
 
 class chat_server : public ::testing::Test {
  protected:
-  void start(const std::string& template_text) {
+  void start(const std::string& template_text, bool prompt_tokens_details = false) {
     server_.reset();
     server_options options;
     options.port = 0;
+    options.enable_prompt_tokens_details = prompt_tokens_details;
     options.disable_log_requests = true;
     if (!template_text.empty()) {
       auto setup = load_chat_template_setup(template_text, "/nonexistent.gguf", nullptr);
@@ -85,6 +86,44 @@ TEST_F(chat_server, a_stream_sends_role_deltas_finish_and_done) {
   }
   EXPECT_EQ(text, "Hello from troupe, the actor runtime.");
   EXPECT_EQ(engine_.requests().back().max_tokens, 0);  // chat's default: up to max_model_len
+}
+
+TEST_F(chat_server, cache_salt_reaches_the_engine_and_a_bad_one_is_a_400) {
+  start(last_content);
+  ASSERT_EQ(chat(R"({"messages": [{"role": "user", "content": "Hi"}], "cache_salt": "s"})").status,
+            200);
+  EXPECT_EQ(engine_.requests().back().cache_salt, "s");
+  EXPECT_EQ(testing::expect_error_body(
+                chat(R"({"messages": [{"role": "user", "content": "Hi"}], "cache_salt": ""})"), 400,
+                "BadRequestError"),
+            "Parameter 'cache_salt' must be a non-empty string if provided.");
+  EXPECT_EQ(engine_.num_submitted(), 1u);
+}
+
+// The prompt is "cached prompt" (13 tokens, no special tokens): the fake engine reports 12 cached.
+TEST_F(chat_server, prompt_tokens_details_only_with_the_option_and_cached_tokens) {
+  const std::string cached = R"({"messages": [{"role": "user", "content": "cached prompt"}],
+                                 "max_tokens": 2)";
+  const std::string plain = R"({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2)";
+  const std::string streamed = R"(, "stream": true, "stream_options": {"include_usage": true}})";
+  // The usage chunk's payload (second to last, before [DONE]).
+  auto usage_chunk = [&](const std::string& body) {
+    auto payloads = testing::sse_payloads(chat(body).body);
+    return payloads.size() >= 2 ? payloads[payloads.size() - 2] : std::string();
+  };
+
+  start(last_content);
+  EXPECT_TRUE(parse_json(chat(cached + "}").body)["usage"]["prompt_tokens_details"].IsNull());
+  EXPECT_EQ(usage_chunk(cached + streamed).find("prompt_tokens_details"), std::string::npos);
+
+  start(last_content, /*prompt_tokens_details=*/true);
+  auto doc = parse_json(chat(cached + "}").body);
+  EXPECT_EQ(doc["usage"]["prompt_tokens"].GetInt(), 13);
+  EXPECT_EQ(doc["usage"]["prompt_tokens_details"]["cached_tokens"].GetInt(), 12);
+  auto chunk = parse_json(usage_chunk(cached + streamed));
+  EXPECT_EQ(chunk["usage"]["prompt_tokens_details"]["cached_tokens"].GetInt(), 12);
+  EXPECT_TRUE(parse_json(chat(plain + "}").body)["usage"]["prompt_tokens_details"].IsNull());
+  EXPECT_EQ(usage_chunk(plain + streamed).find("prompt_tokens_details"), std::string::npos);
 }
 
 TEST_F(chat_server, without_a_template_chat_is_a_400_but_completions_work) {

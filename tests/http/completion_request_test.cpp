@@ -176,5 +176,21 @@ TEST(parse_completion_request, deeply_nested_body_is_a_400) {
   EXPECT_NE(parse_error(body).message.find("nests deeper"), std::string::npos);
 }
 
+TEST(parse_completion_request, cache_salt_is_a_non_empty_string_or_absent) {
+  EXPECT_EQ(parse_ok(R"({"prompt": "a"})").generation.cache_salt, "");
+  EXPECT_EQ(parse_ok(R"({"prompt": "a", "cache_salt": null})").generation.cache_salt, "");
+  EXPECT_EQ(parse_ok(R"({"prompt": "a", "cache_salt": "tenant-7"})").generation.cache_salt,
+            "tenant-7");
+  for (const char* body :
+       {R"({"prompt": "a", "cache_salt": ""})", R"({"prompt": "a", "cache_salt": 5})",
+        R"({"prompt": "a", "cache_salt": true})", R"({"prompt": "a", "cache_salt": ["s"]})",
+        R"({"prompt": "a", "cache_salt": {"s": 1}})"}) {
+    api_error e = parse_error(body);
+    EXPECT_EQ(e.status, 400) << body;
+    EXPECT_EQ(e.message, "Parameter 'cache_salt' must be a non-empty string if provided.") << body;
+    EXPECT_EQ(e.param, "cache_salt") << body;
+  }
+}
+
 }  // namespace
 }  // namespace troupe::http

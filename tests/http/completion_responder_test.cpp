@@ -171,5 +171,72 @@ TEST(completion_responder, http10_stream_is_unframed_and_closes) {
   EXPECT_NE(body.find("\n\ndata: [DONE]\n\n"), std::string::npos);
 }
 
+// -- prompt_tokens_details (--enable-prompt-tokens-details) --
+
+actors::generation_event cached(actors::generation_event e, int32_t num_cached, int32_t index = 0) {
+  e.num_cached_tokens = num_cached;
+  e.index = index;
+  return e;
+}
+
+// The usage object of a non-streaming response to `events`.
+rapidjson::Document complete_usage(responder_options options,
+                                   const std::vector<actors::generation_event>& events) {
+  completion_responder r(meta, options);
+  std::string response;
+  for (const auto& e : events)
+    response += r.on_event(e);
+  EXPECT_TRUE(r.done());
+  rapidjson::Document doc = json(split_head(response).second);
+  rapidjson::Document usage;
+  usage.CopyFrom(doc["usage"], usage.GetAllocator());
+  return usage;
+}
+
+TEST(completion_responder, cached_tokens_are_reported_only_when_enabled_and_non_zero) {
+  const responder_options on{.prompt_tokens_details = true};
+  // The engine reports the count once the request is scheduled: 0 on events before that.
+  auto usage = complete_usage(on, {cached(text_event("a", 1), 0), cached(text_event("b", 2), 3),
+                                   cached(final_event("c", 3, "stop"), 3)});
+  ASSERT_TRUE(usage["prompt_tokens_details"].IsObject());
+  EXPECT_EQ(usage["prompt_tokens_details"]["cached_tokens"].GetInt(), 3);
+  EXPECT_EQ(usage["prompt_tokens_details"].MemberCount(), 1u);
+  EXPECT_EQ(usage["prompt_tokens"].GetInt(), 4);
+
+  EXPECT_TRUE(complete_usage(on, {cached(final_event("x", 1, "stop"), 0)})["prompt_tokens_details"]
+                  .IsNull());
+  const responder_options off;
+  EXPECT_TRUE(complete_usage(off, {cached(final_event("x", 1, "stop"), 3)})["prompt_tokens_details"]
+                  .IsNull());
+}
+
+TEST(completion_responder, with_n_choices_the_first_reported_count_wins) {
+  const responder_options on{.n = 2, .prompt_tokens_details = true};
+  auto usage = complete_usage(
+      on, {cached(text_event("a", 1), 2, 1), cached(text_event("b", 1), 5),
+           cached(final_event("c", 2, "stop"), 5), cached(final_event("d", 2, "stop"), 2, 1)});
+  EXPECT_EQ(usage["prompt_tokens_details"]["cached_tokens"].GetInt(), 2);
+  EXPECT_EQ(usage["completion_tokens"].GetInt(), 4);
+}
+
+TEST(completion_responder, stream_usage_chunk_reports_cached_tokens) {
+  auto usage_chunk = [](responder_options options, int32_t num_cached) {
+    options.stream = options.include_usage = true;
+    completion_responder r(meta, options);
+    std::string bytes = r.on_event(cached(text_event("a", 1), num_cached));
+    bytes += r.on_event(cached(final_event("b", 2, "stop"), num_cached));
+    std::vector<std::string> chunks = dechunk(split_head(bytes).second);
+    EXPECT_EQ(chunks.size(), 4u);
+    EXPECT_TRUE(json(chunks[0].substr(6))["usage"].IsNull());  // per-chunk usage stays null
+    return chunks.size() == 4u ? chunks[2] : std::string();
+  };
+  const responder_options on{.prompt_tokens_details = true};
+  auto usage = json(usage_chunk(on, 3).substr(6));
+  EXPECT_EQ(usage["usage"]["prompt_tokens_details"]["cached_tokens"].GetInt(), 3);
+  EXPECT_TRUE(json(usage_chunk(on, 0).substr(6))["usage"]["prompt_tokens_details"].IsNull());
+  EXPECT_TRUE(json(usage_chunk(responder_options{}, 3).substr(6))["usage"]["prompt_tokens_details"]
+                  .IsNull());
+}
+
 }  // namespace
 }  // namespace troupe::http

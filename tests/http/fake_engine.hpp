@@ -1,12 +1,15 @@
 #pragma once
 // A deterministic stand-in for actors::engine: each submission replays a scripted sequence of
 // events from its own thread with small delays, honours abort() like the real engine (a final
-// "abort" event), and records requests and aborts for the tests to inspect.
+// "abort" event), and records requests and aborts for the tests to inspect. reset_prefix_cache
+// answers from its own thread too: ok, or the refusal a test set with refuse_resets().
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -54,13 +57,17 @@ struct fake_script {
 };
 
 // Prompts select scripts: "error-first", "error-later", "slow"; anything else generates
-// fake_words (finish "length" when max_tokens cuts them short, else "stop").
+// fake_words (finish "length" when max_tokens cuts them short, else "stop"). A prompt starting
+// with "cached" reports every prompt token but the last as served from the prefix cache (the most
+// vLLM's rule allows), on every event.
 inline fake_script script_for(const actors::generation_request& request, int32_t num_prompt) {
+  const int32_t num_cached = request.prompt.starts_with("cached") ? num_prompt - 1 : 0;
   auto event = [&](std::string text, int32_t num_output) {
     actors::generation_event e;
     e.text = std::move(text);
     e.num_prompt_tokens = num_prompt;
     e.num_output_tokens = num_output;
+    e.num_cached_tokens = num_cached;
     return e;
   };
   fake_script script;
@@ -130,6 +137,28 @@ class fake_engine final : public actors::engine {
   const actors::model_info& info() const override { return info_; }
   const runtime::tokenizer& tokenizer() const override { return tokenizer_; }
 
+  void reset_prefix_cache(std::function<void(status)> done) override {
+    std::lock_guard lock(mu_);
+    ++num_resets_;
+    std::optional<std::string> refusal = reset_refusal_;
+    threads_.emplace_back([done = std::move(done), refusal] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      if (refusal) {
+        done(error{*refusal});
+      } else {
+        done(ok_status());
+      }
+    });
+  }
+
+  // -- configuration --
+  // Later resets fail with `message` (as the real engine's do while KV blocks are in use);
+  // nullopt: they succeed (the default).
+  void refuse_resets(std::optional<std::string> message) {
+    std::lock_guard lock(mu_);
+    reset_refusal_ = std::move(message);
+  }
+
   // -- inspection --
   std::vector<actors::generation_request> requests() const {
     std::lock_guard lock(mu_);
@@ -160,6 +189,10 @@ class fake_engine final : public actors::engine {
     std::lock_guard lock(mu_);
     return num_submitted_;
   }
+  int num_resets() const {
+    std::lock_guard lock(mu_);
+    return num_resets_;
+  }
 
  private:
   void replay(uint64_t id, const fake_script& script, actors::generation_sink& sink) {
@@ -188,6 +221,8 @@ class fake_engine final : public actors::engine {
   std::vector<actors::generation_request> requests_;
   std::map<uint64_t, int> aborts_;
   uint64_t num_submitted_ = 0;
+  int num_resets_ = 0;
+  std::optional<std::string> reset_refusal_;
 };
 
 }  // namespace troupe::http::testing

@@ -159,6 +159,64 @@ TEST_F(http_server, request_fields_reach_the_engine) {
   EXPECT_EQ(g.request_id, parse_json(r.body)["id"].GetString());
 }
 
+TEST_F(http_server, cache_salt_reaches_the_engine_and_a_bad_one_is_a_400) {
+  test_client client(port());
+  ASSERT_EQ(client.post(R"({"prompt": "Hi", "max_tokens": 1, "cache_salt": "tenant-a"})").status,
+            200);
+  ASSERT_EQ(client.post(R"({"prompt": "Hi", "max_tokens": 1})").status, 200);
+  auto requests = engine_.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].cache_salt, "tenant-a");
+  EXPECT_EQ(requests[1].cache_salt, "");
+  for (const char* body :
+       {R"({"prompt": "Hi", "cache_salt": ""})", R"({"prompt": "Hi", "cache_salt": 7})"}) {
+    EXPECT_EQ(testing::expect_error_body(client.post(body), 400, "BadRequestError"),
+              "Parameter 'cache_salt' must be a non-empty string if provided.");
+  }
+  EXPECT_EQ(engine_.num_submitted(), 2u);
+}
+
+// The fake engine reports all but the last prompt token of a "cached..." prompt as cached:
+// "cached prompt" is BOS + 13 bytes, so 13.
+TEST_F(http_server, prompt_tokens_details_only_with_the_option_and_cached_tokens) {
+  const std::string cached_body = R"({"prompt": "cached prompt", "max_tokens": 2)";
+  auto usage_of = [&](const std::string& body) {
+    test_client client(port());
+    reply r = client.post(body);
+    EXPECT_EQ(r.status, 200) << r.body;
+    rapidjson::Document doc = parse_json(r.body);
+    rapidjson::Document usage;
+    usage.CopyFrom(doc["usage"], usage.GetAllocator());
+    return usage;
+  };
+  auto stream_usage_of = [&](const std::string& body) {
+    test_client client(port());
+    auto chunks = stream(client, body);
+    rapidjson::Document usage;
+    if (!chunks.empty()) usage.CopyFrom(chunks.back()["usage"], usage.GetAllocator());
+    return usage;
+  };
+  const std::string stream_fields =
+      R"(, "stream": true, "stream_options": {"include_usage": true})";
+
+  // Off (the default): null even when the engine reports cached tokens.
+  EXPECT_TRUE(usage_of(cached_body + "}")["prompt_tokens_details"].IsNull());
+  EXPECT_TRUE(stream_usage_of(cached_body + stream_fields + "}")["prompt_tokens_details"].IsNull());
+
+  server_options options;
+  options.enable_prompt_tokens_details = true;
+  start(options);
+  auto usage = usage_of(cached_body + "}");
+  EXPECT_EQ(usage["prompt_tokens"].GetInt(), 14);
+  EXPECT_EQ(usage["prompt_tokens_details"]["cached_tokens"].GetInt(), 13);
+  auto streamed = stream_usage_of(cached_body + stream_fields + "}");
+  EXPECT_EQ(streamed["prompt_tokens_details"]["cached_tokens"].GetInt(), 13);
+  // On, but nothing cached: as without the option.
+  const std::string plain_body = R"({"prompt": "Hi", "max_tokens": 2)";
+  EXPECT_TRUE(usage_of(plain_body + "}")["prompt_tokens_details"].IsNull());
+  EXPECT_TRUE(stream_usage_of(plain_body + stream_fields + "}")["prompt_tokens_details"].IsNull());
+}
+
 TEST_F(http_server, streaming_chunks_concatenate_to_the_text) {
   test_client client(port());
   auto chunks = stream(client, R"({"prompt": "Hi", "max_tokens": 100, "stream": true})");

@@ -105,7 +105,9 @@ TEST(flags, positional_model) {
 }
 
 TEST(flags, boolean_forms) {
-  EXPECT_FALSE(parse_ok({"serve"}).engine.enable_prefix_caching);
+  EXPECT_TRUE(parse_ok({"serve"}).engine.enable_prefix_caching);  // vLLM V1's default
+  EXPECT_FALSE(parse_ok({"serve", "--no-enable-prefix-caching"}).engine.enable_prefix_caching);
+  EXPECT_FALSE(parse_ok({"serve", "--no_enable_prefix_caching"}).engine.enable_prefix_caching);
   EXPECT_TRUE(parse_ok({"serve", "--enable-prefix-caching"}).engine.enable_prefix_caching);
   EXPECT_TRUE(parse_ok({"serve", "--enable-prefix-caching=true"}).engine.enable_prefix_caching);
   EXPECT_FALSE(parse_ok({"serve", "--enable-prefix-caching=false"}).engine.enable_prefix_caching);
@@ -124,6 +126,88 @@ TEST(flags, boolean_forms) {
   EXPECT_EQ(parse_error({"serve", "--no-enable-prefix-caching=true"}),
             "--no-enable-prefix-caching takes no value in 'troupe serve'");
   EXPECT_EQ(parse_error({"serve", "--no-disable-log-requests"}).rfind("unknown flag", 0), 0u);
+}
+
+TEST(flags, prefix_caching_flags) {
+  auto defaults = parse_ok({"serve"});
+  EXPECT_EQ(defaults.engine.prefix_caching_hash_algo, "sha256");
+  EXPECT_FALSE(defaults.serve.enable_prompt_tokens_details);
+  auto algo = [](std::initializer_list<const char*> args) {
+    return parse_ok(args).engine.prefix_caching_hash_algo;
+  };
+  EXPECT_EQ(algo({"serve", "--prefix-caching-hash-algo", "xxhash"}), "xxhash");
+  EXPECT_EQ(algo({"serve", "--prefix_caching_hash_algo=sha256"}), "sha256");
+  // vLLM's CBOR variants parse (validate_for_cpu refuses them with a message saying why).
+  EXPECT_EQ(algo({"serve", "--prefix-caching-hash-algo", "sha256_cbor"}), "sha256_cbor");
+  EXPECT_EQ(parse_error({"serve", "--prefix-caching-hash-algo", "md5"}),
+            "invalid value for --prefix-caching-hash-algo in 'troupe serve': expected one of "
+            "sha256, sha256_cbor, xxhash, xxhash_cbor, got 'md5'");
+  auto details = [](std::initializer_list<const char*> args) {
+    return parse_ok(args).serve.enable_prompt_tokens_details;
+  };
+  EXPECT_TRUE(details({"serve", "--enable-prompt-tokens-details"}));
+  EXPECT_FALSE(
+      details({"serve", "--enable-prompt-tokens-details", "--no-enable-prompt-tokens-details"}));
+}
+
+TEST(flags, pipeline_parallel_size) {
+  EXPECT_EQ(parse_ok({"serve"}).engine.pipeline_parallel_size, 1);
+  EXPECT_EQ(parse_ok({"serve", "--pipeline-parallel-size", "1"}).engine.pipeline_parallel_size, 1);
+  EXPECT_EQ(parse_ok({"serve", "-pp", "2"}).engine.pipeline_parallel_size, 2);
+  EXPECT_EQ(parse_ok({"serve", "--pipeline_parallel_size=4"}).engine.pipeline_parallel_size, 4);
+  EXPECT_EQ(parse_error({"serve", "--pipeline-parallel-size", "0"}),
+            "invalid value for --pipeline-parallel-size in 'troupe serve': expected an integer in "
+            "[1, 1024], got '0'");
+}
+
+// The serve line this work was asked to run, unchanged but for the model path.
+TEST(flags, prefix_caching_serve_line) {
+  auto c = parse_ok({"serve",
+                     "--served_model_name",
+                     "story",
+                     "--model",
+                     "/models/M",
+                     "--gpu-memory-utilization",
+                     "0.9",
+                     "--max-model-len",
+                     "8192",
+                     "--tensor-parallel-size",
+                     "1",
+                     "--pipeline-parallel-size",
+                     "1",
+                     "--enable-chunked-prefill",
+                     "--max-num-batched-tokens",
+                     "512",
+                     "--max-num-seqs",
+                     "16",
+                     "--enable-prefix-caching",
+                     "--kv-cache-dtype",
+                     "auto",
+                     "--dtype",
+                     "auto",
+                     "--disable-log-requests"});
+  EXPECT_EQ(c.engine.served_model_name, "story");
+  EXPECT_EQ(c.engine.model, "/models/M");
+  EXPECT_EQ(c.engine.max_model_len, 8192);
+  EXPECT_EQ(c.engine.tensor_parallel_size, 1);
+  EXPECT_EQ(c.engine.pipeline_parallel_size, 1);
+  EXPECT_TRUE(c.engine.enable_chunked_prefill);
+  EXPECT_EQ(c.engine.max_num_batched_tokens, 512);
+  EXPECT_EQ(c.engine.max_num_seqs, 16);
+  EXPECT_TRUE(c.engine.enable_prefix_caching);
+  EXPECT_EQ(c.engine.prefix_caching_hash_algo, "sha256");
+  EXPECT_TRUE(c.engine.disable_log_requests);
+}
+
+TEST(flags, generate_takes_only_the_prefix_caching_switch) {
+  EXPECT_FALSE(parse_ok({"generate", "--prompt", "a", "--no-enable-prefix-caching"})
+                   .engine.enable_prefix_caching);
+  EXPECT_TRUE(parse_ok({"generate", "--prompt", "a"}).engine.enable_prefix_caching);
+  for (const char* flag : {"--pipeline-parallel-size=1", "--prefix-caching-hash-algo=sha256",
+                           "--enable-prompt-tokens-details"}) {
+    EXPECT_EQ(parse_error({"generate", "--prompt", "a", flag}).rfind("unknown flag", 0), 0u)
+        << flag;
+  }
 }
 
 TEST(flags, unknown_flag_suggests_the_closest) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace troupe::cli {
@@ -37,12 +38,66 @@ TEST(validate, users_vllm_line_fails_first_on_tensor_parallelism) {
             "tensor parallelism is not supported yet: run with --tensor-parallel-size 1 (got 2)");
 }
 
-TEST(validate, prefix_caching) {
+TEST(validate, prefix_caching_runs_on_or_off) {
   engine_config c;
-  c.enable_prefix_caching = true;
+  EXPECT_TRUE(c.enable_prefix_caching);
+  EXPECT_TRUE(validate_for_cpu(c).ok());
+  c.enable_prefix_caching = false;
+  EXPECT_TRUE(validate_for_cpu(c).ok());
+}
+
+TEST(validate, prefix_caching_hash_algo) {
+  engine_config c;
+  c.prefix_caching_hash_algo = "xxhash";
+  EXPECT_TRUE(validate_for_cpu(c).ok());
+  c.prefix_caching_hash_algo = "sha256_cbor";
   EXPECT_EQ(failure(c),
-            "prefix caching is not supported yet: drop --enable-prefix-caching (or pass "
-            "--no-enable-prefix-caching)");
+            "--prefix-caching-hash-algo sha256_cbor is not supported: troupe supports sha256 (the "
+            "default) and xxhash");
+  c.prefix_caching_hash_algo = "xxhash_cbor";
+  EXPECT_EQ(failure(c),
+            "--prefix-caching-hash-algo xxhash_cbor is not supported: troupe supports sha256 (the "
+            "default) and xxhash");
+}
+
+TEST(validate, pipeline_parallelism) {
+  engine_config c;
+  c.pipeline_parallel_size = 2;
+  EXPECT_EQ(failure(c),
+            "pipeline parallelism is not supported yet: run with --pipeline-parallel-size 1 (got "
+            "2)");
+}
+
+TEST(validate, prefix_caching_serve_line_validates) {
+  const char* argv[] = {"troupe",
+                        "serve",
+                        "--served_model_name",
+                        "story",
+                        "--model",
+                        "M",
+                        "--gpu-memory-utilization",
+                        "0.9",
+                        "--max-model-len",
+                        "8192",
+                        "--tensor-parallel-size",
+                        "1",
+                        "--pipeline-parallel-size",
+                        "1",
+                        "--enable-chunked-prefill",
+                        "--max-num-batched-tokens",
+                        "512",
+                        "--max-num-seqs",
+                        "16",
+                        "--enable-prefix-caching",
+                        "--kv-cache-dtype",
+                        "auto",
+                        "--dtype",
+                        "auto",
+                        "--disable-log-requests"};
+  auto parsed = parse_command_line(static_cast<int>(std::size(argv)), argv);
+  ASSERT_TRUE(parsed.ok()) << parsed.message();
+  status s = validate_for_cpu(parsed->engine);
+  EXPECT_TRUE(s.ok()) << s.message();
 }
 
 TEST(validate, dtypes) {

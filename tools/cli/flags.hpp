@@ -35,6 +35,8 @@ struct serve_options {
   std::optional<int64_t> seed;
   bool trust_remote_code = false;          // accepted for vLLM compatibility; has no effect
   std::string generation_config = "auto";  // --generation-config auto | vllm | DIR
+  // Usage reports prompt_tokens_details.cached_tokens (http::server_options).
+  bool enable_prompt_tokens_details = false;
 };
 
 struct generate_options {

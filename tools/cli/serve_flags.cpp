@@ -1,7 +1,7 @@
 // `troupe serve` flags (vLLM's names and meanings), and the offline subcommands' tables:
 // `generate` reuses the engine flags that matter without a server; `tokenize` has its own few.
-// Ranges here are what a value can mean at all; what troupe does not support yet (tp > 1, prefix
-// caching, ...) is accepted here and rejected by validate_for_cpu with a message saying so.
+// Ranges here are what a value can mean at all; what troupe does not support yet (tp or pp > 1,
+// fp8 KV cache, ...) is accepted here and rejected by validate_for_cpu with a message saying so.
 #include <algorithm>
 #include <limits>
 #include <string>
@@ -68,8 +68,13 @@ std::vector<flag_spec> scheduling_flags() {
                      FIELD(engine.max_num_batched_tokens), 1),
       bool_flag("enable-chunked-prefill", "split long prompts across steps",
                 FIELD(engine.enable_chunked_prefill), true),
-      bool_flag("enable-prefix-caching", "reuse KV blocks of shared prompt prefixes (not yet)",
+      bool_flag("enable-prefix-caching",
+                "reuse the KV blocks of earlier requests' identical prompt prefixes",
                 FIELD(engine.enable_prefix_caching), true),
+      // vLLM's full list, so its other names get validate_for_cpu's message, not "expected one of".
+      choice_flag("prefix-caching-hash-algo", "hash of a prefix-cache block (sha256 or xxhash)",
+                  FIELD(engine.prefix_caching_hash_algo),
+                  {"sha256", "sha256_cbor", "xxhash", "xxhash_cbor"}),
       int_flag("max-waiting-requests", "N", "waiting-queue bound; beyond it requests get 503",
                FIELD(engine.max_waiting_requests), 1, int32_max),
   };
@@ -95,6 +100,9 @@ std::vector<flag_spec> thread_flags() {
       with_aliases(int_flag("tensor-parallel-size", "N", "tensor-parallel ranks (only 1 for now)",
                             FIELD(engine.tensor_parallel_size), 1, 1024),
                    {"tp"}),
+      with_aliases(int_flag("pipeline-parallel-size", "N", "pipeline stages (only 1 for now)",
+                            FIELD(engine.pipeline_parallel_size), 1, 1024),
+                   {"pp"}),
       int_flag("threads", "N", "compute threads; 0 = all cores", FIELD(engine.num_compute_threads),
                0, 1024),
       int_flag("actor-threads", "N", "CAF scheduler worker threads",
@@ -112,6 +120,9 @@ std::vector<flag_spec> server_flags() {
                    {"uvicorn-log-level"}),
       bool_flag("disable-log-requests", "do not log each request",
                 FIELD(engine.disable_log_requests)),
+      bool_flag("enable-prompt-tokens-details",
+                "usage reports prompt_tokens_details.cached_tokens (when non-zero)",
+                FIELD(serve.enable_prompt_tokens_details), true),
   };
 }
 
@@ -155,7 +166,8 @@ std::vector<flag_spec> generate_flag_specs() {
   };
   const char* engine_names[] = {"max-model-len",           "threads",           "kv-cache-memory",
                                 "num-gpu-blocks-override", "block-size",        "max-num-seqs",
-                                "max-num-batched-tokens",  "generation-config", "dtype"};
+                                "max-num-batched-tokens",  "generation-config", "dtype",
+                                "enable-prefix-caching"};
   for (auto& flag : serve_flag_specs()) {
     if (std::find(std::begin(engine_names), std::end(engine_names), flag.name) !=
         std::end(engine_names)) {

@@ -19,11 +19,20 @@ status tensor_parallel(const engine_config& c) {
                std::to_string(c.tensor_parallel_size) + ")"};
 }
 
-status prefix_caching(const engine_config& c) {
-  if (!c.enable_prefix_caching) return ok_status();
+status pipeline_parallel(const engine_config& c) {
+  if (c.pipeline_parallel_size == 1) return ok_status();
   return error{
-      "prefix caching is not supported yet: drop --enable-prefix-caching (or pass "
-      "--no-enable-prefix-caching)"};
+      "pipeline parallelism is not supported yet: run with --pipeline-parallel-size 1 (got " +
+      std::to_string(c.pipeline_parallel_size) + ")"};
+}
+
+// vLLM's *_cbor variants hash a CBOR encoding meant to be reproducible across languages; troupe's
+// prefix cache hashes its own encoding, so offering them would promise what it does not do.
+status prefix_caching_hash_algo(const engine_config& c) {
+  const std::string& algo = c.prefix_caching_hash_algo;
+  if (algo == "sha256" || algo == "xxhash") return ok_status();
+  return error{"--prefix-caching-hash-algo " + algo +
+               " is not supported: troupe supports sha256 (the default) and xxhash"};
 }
 
 status kv_cache_dtype(const engine_config& c) {
@@ -77,8 +86,8 @@ status unchunked_budget(const engine_config& c) {
 }  // namespace
 
 status validate_for_cpu(const engine_config& config) {
-  for (auto rule : {tensor_parallel, prefix_caching, kv_cache_dtype, dtype, block_size,
-                    batch_limits, memory_utilization, unchunked_budget}) {
+  for (auto rule : {tensor_parallel, pipeline_parallel, prefix_caching_hash_algo, kv_cache_dtype,
+                    dtype, block_size, batch_limits, memory_utilization, unchunked_budget}) {
     if (status s = rule(config); !s) return s;
   }
   return ok_status();

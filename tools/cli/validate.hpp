@@ -8,7 +8,8 @@
 namespace troupe::cli {
 
 // The engine settings a CPU engine can run with, checked in this order:
-//   tensor_parallel_size == 1, prefix caching off, kv_cache_dtype "auto", dtype one of vLLM's,
+//   tensor_parallel_size == 1, pipeline_parallel_size == 1, prefix_caching_hash_algo "sha256" or
+//   "xxhash" (prefix caching itself may be on or off), kv_cache_dtype "auto", dtype one of vLLM's,
 //   block_size a power of two in [1, 256], max_num_seqs >= 1, max_num_batched_tokens >= 1,
 //   gpu_memory_utilization in (0, 1], and without chunked prefill
 //   max_num_batched_tokens >= max_model_len (as vLLM).

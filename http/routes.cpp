@@ -1,0 +1,42 @@
+#include "http/routes.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace troupe::http {
+namespace {
+
+constexpr std::array<route, 7> route_table = {{
+    {"/v1/completions", method_post, endpoint::completions},
+    {"/v1/chat/completions", method_post, endpoint::chat_completions},
+    // GET with a body too, as vLLM's FastAPI routes accept it.
+    {"/tokenize", method_get | method_post, endpoint::tokenize},
+    {"/detokenize", method_get | method_post, endpoint::detokenize},
+    {"/v1/models", method_get, endpoint::models},
+    {"/health", method_get, endpoint::health},
+    {"/reset_prefix_cache", method_post, endpoint::reset_prefix_cache},
+}};
+
+}  // namespace
+
+std::span<const route> routes() {
+  return route_table;
+}
+
+std::string_view target_path(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+const route* find_route(std::string_view path) {
+  auto it = std::find_if(route_table.begin(), route_table.end(),
+                         [&](const route& r) { return r.path == path; });
+  return it == route_table.end() ? nullptr : &*it;
+}
+
+bool allows(const route& r, std::string_view method) {
+  if (method == "GET") return (r.methods & method_get) != 0;
+  if (method == "POST") return (r.methods & method_post) != 0;
+  return false;
+}
+
+}  // namespace troupe::http

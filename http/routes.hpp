@@ -1,0 +1,45 @@
+#pragma once
+// The endpoints of the HTTP server as one table: the path, the methods it answers and the handler
+// that serves it. The session looks every request up here: an unknown path is a 404, a known path
+// asked with another method a 405 (OpenAI-style errors both); anything else goes to the handler.
+// A new endpoint is an entry here plus its handler in a file of its own (e.g. prefix_cache_api).
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace troupe::http {
+
+enum class endpoint : uint8_t {
+  completions,         // POST /v1/completions: completion_request, completion_responder
+  chat_completions,    // POST /v1/chat/completions: chat_request, chat_responder
+  tokenize,            // GET|POST /tokenize: tokenize_api
+  detokenize,          // GET|POST /detokenize: tokenize_api
+  models,              // GET /v1/models: openai_json
+  health,              // GET /health: 200, empty body
+  reset_prefix_cache,  // POST /reset_prefix_cache: prefix_cache_api
+};
+
+// The methods a route answers, as bits of route::methods.
+inline constexpr uint8_t method_get = 1;
+inline constexpr uint8_t method_post = 2;
+
+struct route {
+  std::string_view path;  // matched exactly, without the query string
+  uint8_t methods = 0;    // method_get | method_post
+  endpoint handler = endpoint::health;
+};
+
+// Every route, each path once.
+std::span<const route> routes();
+
+// `target` without its "?query".
+std::string_view target_path(std::string_view target);
+
+// The route of `path` (as target_path returns it), or nullptr for an unknown path.
+const route* find_route(std::string_view path);
+
+// Whether `r` answers `method` ("GET", "POST", ... as the request line spells it; case matters,
+// as in HTTP).
+bool allows(const route& r, std::string_view method);
+
+}  // namespace troupe::http

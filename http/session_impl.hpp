@@ -1,0 +1,125 @@
+#pragma once
+// Internal to http/session.cpp and http/session_requests.cpp: the class behind one client
+// connection. session.cpp holds the connection (reading, writing, timers, lifetime) and what the
+// listener calls; session_requests.cpp one request at a time (routing through http/routes.hpp,
+// the handlers, the response and the log line).
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "actors/engine.hpp"
+#include "http/api_error.hpp"
+#include "http/chat_responder.hpp"
+#include "http/completion_responder.hpp"
+#include "http/prefix_cache_api.hpp"
+#include "http/routes.hpp"
+#include "http/session.hpp"
+
+namespace troupe::http {
+
+namespace net = boost::asio;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+using http_request = bhttp::request<bhttp::string_body>;
+using steady = std::chrono::steady_clock;
+
+// One client connection. Everything but the sink's on_event runs on the socket's strand.
+//
+// A read is kept pending while a response is in progress: it notices a client that goes away
+// mid-generation (the generation is then aborted) and picks up a pipelined request, which waits
+// in pending_ until the current response is written.
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(tcp::socket socket, std::shared_ptr<server_context> ctx);
+
+  void start();
+  void close();
+  void on_generation_event(uint64_t serial, actors::generation_event event);
+  void on_reset_reply(uint64_t serial, reset_reply reply);
+  net::any_io_executor executor() { return socket_.get_executor(); }
+
+ private:
+  // -- reading (session.cpp) --
+  void read_request();
+  void on_header(error_code ec);
+  void on_body(error_code ec);
+  void on_read_error(error_code ec);
+  void discard_input();
+  // -- one request (session_requests.cpp) --
+  void begin_request(http_request request);
+  void dispatch(const http_request& request);
+  void handle(endpoint handler, const http_request& request);
+  void handle_completion(const http_request& request);
+  void handle_chat(const http_request& request);
+  void handle_tokenize(const http_request& request, bool detokenize);
+  void handle_reset_prefix_cache();
+  void start_generation(actors::generation_request generation, bool zero_max_tokens);
+  void deliver(const actors::generation_event& event);
+  template <class Responder>
+  void deliver_to(Responder& responder, const actors::generation_event& event);
+  void respond(int status, std::string_view content_type, std::string_view body);
+  void respond_error(const api_error& error);
+  void finish_response();
+  void log_request();
+  // -- writing and lifetime (session.cpp) --
+  void send(std::string bytes);
+  void write_next();
+  void on_write(error_code ec);
+  void arm_timer(steady::duration timeout);
+  void on_timer();
+  void linger();
+
+  tcp::socket socket_;
+  net::steady_timer timer_;
+  std::shared_ptr<server_context> ctx_;
+  std::string peer_;
+
+  boost::beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<http_request> pending_;     // a pipelined request
+  std::optional<api_error> pending_error_;  // a malformed pipelined request
+  std::array<char, 4096> discard_buffer_{};
+  bool reading_ = false;
+
+  std::deque<std::string> write_queue_;  // front is being written while writing_
+  bool writing_ = false;
+
+  // The request in progress (busy_), for routing and the log line.
+  bool busy_ = false;
+  bool keep_alive_ = true;
+  bool http10_ = false;
+  bool response_done_ = false;  // every byte of the response is queued
+  bool close_after_ = false;
+  int status_ = 0;
+  std::string method_, target_, detail_;
+  steady::time_point started_;
+
+  // The generation in progress.
+  std::optional<completion_responder> responder_;
+  std::optional<chat_responder> chat_responder_;  // instead of responder_ for chat
+  bool generating_ = false;
+  bool abort_sent_ = false;
+  uint64_t engine_id_ = 0;
+  uint64_t serial_ = 0;          // tells this request's engine replies from a previous one's
+  bool awaiting_reset_ = false;  // a /reset_prefix_cache waits for the engine's answer
+  // Keeps the session alive while the engine holds only a weak reference to it.
+  std::shared_ptr<session> keep_self_;
+
+  bool lingering_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace troupe::http

@@ -1,0 +1,298 @@
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+
+#include "http/chat_messages.hpp"
+#include "http/chat_request.hpp"
+#include "http/completion_request.hpp"
+#include "http/openai_json.hpp"
+#include "http/session_impl.hpp"
+#include "http/tokenize_api.hpp"
+#include "http/wire.hpp"
+
+namespace troupe::http {
+namespace {
+
+int64_t unix_seconds() {
+  using namespace std::chrono;
+  return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// Posts work from engine threads to a session's strand; never blocks for long. The work is
+// dropped once the server has closed the gate (its io_context may be gone), and when it runs only
+// if the session still exists.
+class session_poster {
+ public:
+  session_poster(std::weak_ptr<session> target, net::any_io_executor executor,
+                 std::shared_ptr<event_gate> gate)
+      : target_(std::move(target)), executor_(std::move(executor)), gate_(std::move(gate)) {}
+
+  // Fn: void(session&), called on the strand.
+  template <class Fn>
+  void post(Fn fn) const {
+    std::lock_guard lock(gate_->mu);
+    if (!gate_->open) return;
+    net::post(executor_, [target = target_, fn = std::move(fn)]() mutable {
+      if (auto live = target.lock()) fn(*live);
+    });
+  }
+
+ private:
+  std::weak_ptr<session> target_;
+  net::any_io_executor executor_;
+  std::shared_ptr<event_gate> gate_;
+};
+
+// Delivers a generation's events to the session that submitted it.
+class session_sink final : public actors::generation_sink {
+ public:
+  session_sink(session_poster poster, uint64_t serial)
+      : poster_(std::move(poster)), serial_(serial) {}
+
+  void on_event(actors::generation_event event) override {
+    poster_.post([serial = serial_, event = std::move(event)](session& s) mutable {
+      s.on_generation_event(serial, std::move(event));
+    });
+  }
+
+ private:
+  session_poster poster_;
+  uint64_t serial_;
+};
+
+}  // namespace
+
+// -- one request -----------------------------------------------------------------------------
+
+void session::begin_request(http_request request) {
+  busy_ = true;
+  timer_.cancel();
+  started_ = steady::now();
+  method_ = std::string(request.method_string());
+  target_ = std::string(request.target());
+  detail_.clear();
+  keep_alive_ = request.keep_alive();
+  http10_ = request.version() < 11;
+  dispatch(request);
+  if (!closed_ && !reading_) read_request();
+}
+
+void session::dispatch(const http_request& request) {
+  std::string_view path = target_path(request.target());
+  const route* r = find_route(path);
+  if (r == nullptr) return respond_error(api_error{404, fmt::format("Not Found: {}", path), {}});
+  if (!allows(*r, method_)) {
+    return respond_error(
+        api_error{405, fmt::format("Method {} not allowed for {}", method_, path), {}});
+  }
+  handle(r->handler, request);
+}
+
+void session::handle(endpoint handler, const http_request& request) {
+  switch (handler) {
+    case endpoint::completions:
+      return handle_completion(request);
+    case endpoint::chat_completions:
+      return handle_chat(request);
+    case endpoint::tokenize:
+      return handle_tokenize(request, /*detokenize=*/false);
+    case endpoint::detokenize:
+      return handle_tokenize(request, /*detokenize=*/true);
+    case endpoint::models:
+      return respond(200, json_content_type, models_json(ctx_->engine.info()));
+    case endpoint::health:
+      return respond(200, json_content_type, "");
+    case endpoint::reset_prefix_cache:
+      return handle_reset_prefix_cache();
+  }
+}
+
+void session::handle_completion(const http_request& request) {
+  const actors::model_info& info = ctx_->engine.info();
+  completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size(),
+                           ctx_->options.sampling_defaults};
+  auto parsed = parse_completion_request(request.body(), limits, ctx_->next_default_seed());
+  if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
+  completion_request& completion = std::get<completion_request>(parsed);
+
+  completion_meta meta{make_completion_id(), unix_seconds(), info.served_model_name};
+  completion.generation.request_id = meta.id;
+  responder_options options{completion.stream, completion.include_usage, keep_alive_, !http10_};
+  options.n = completion.generation.n;
+  options.prompt_tokens_details = ctx_->options.enable_prompt_tokens_details;
+  options.logprobs = completion.generation.logprobs;
+  options.tokenizer = &ctx_->engine.tokenizer();
+  responder_.emplace(std::move(meta), options);
+  start_generation(std::move(completion.generation), completion.zero_max_tokens);
+}
+
+void session::handle_chat(const http_request& request) {
+  const actors::model_info& info = ctx_->engine.info();
+  completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size(),
+                           ctx_->options.sampling_defaults};
+  auto parsed = parse_chat_completion_request(request.body(), limits, ctx_->next_default_seed());
+  if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
+  chat_completion_request& chat = std::get<chat_completion_request>(parsed);
+  auto prompt = render_chat_prompt(ctx_->options.chat_template.get(), std::move(chat.chat),
+                                   chat.continue_final_message);
+  if (auto* error = std::get_if<api_error>(&prompt)) return respond_error(*error);
+
+  actors::generation_request& generation = chat.completion.generation;
+  generation.prompt = std::move(std::get<std::string>(prompt));
+  completion_meta meta{make_chat_completion_id(), unix_seconds(), info.served_model_name};
+  generation.request_id = meta.id;
+  chat_responder_options options{
+      {chat.completion.stream, chat.completion.include_usage, keep_alive_, !http10_},
+      generation.n,
+      {&ctx_->engine.tokenizer(), generation.logprobs}};
+  options.response.prompt_tokens_details = ctx_->options.enable_prompt_tokens_details;
+  chat_responder_.emplace(std::move(meta), options);
+  start_generation(std::move(generation), chat.completion.zero_max_tokens);
+}
+
+// Submits `generation` to the engine for the responder just set up, or, when there is nothing to
+// generate, answers at once with one empty "length" choice per index.
+void session::start_generation(actors::generation_request generation, bool zero_max_tokens) {
+  generating_ = true;
+  abort_sent_ = false;
+  ++serial_;
+  if (zero_max_tokens) {
+    // Nothing to generate: answer with the prompt's length, without the engine.
+    actors::generation_event empty;
+    empty.finished = true;
+    empty.finish_reason = "length";
+    empty.num_prompt_tokens =
+        static_cast<int32_t>(generation.prompt_token_ids.empty()
+                                 ? ctx_->engine.tokenizer()
+                                       .encode(generation.prompt, generation.add_special_tokens)
+                                       .size()
+                                 : generation.prompt_token_ids.size());
+    for (int32_t i = 0; i < std::max(1, generation.n) && generating_; ++i) {
+      empty.index = i;
+      deliver(empty);
+    }
+    return;
+  }
+  detail_ = " " + generation.request_id;
+  keep_self_ = shared_from_this();
+  auto sink = std::make_shared<session_sink>(
+      session_poster(weak_from_this(), socket_.get_executor(), ctx_->gate), serial_);
+  engine_id_ = ctx_->engine.submit(std::move(generation), std::move(sink));
+}
+
+void session::handle_tokenize(const http_request& request, bool detokenize) {
+  tokenize_context context{ctx_->engine.tokenizer(), ctx_->engine.info(),
+                           ctx_->options.chat_template.get()};
+  auto body = detokenize ? detokenize_json(request.body(), context)
+                         : tokenize_json(request.body(), context);
+  if (auto* error = std::get_if<api_error>(&body)) return respond_error(*error);
+  respond(200, json_content_type, std::get<std::string>(body));
+}
+
+// The engine answers on one of its threads; the answer comes back to this strand like generation
+// events do, and the session stays alive (keep_self_) until it has or the connection closes.
+void session::handle_reset_prefix_cache() {
+  awaiting_reset_ = true;
+  ++serial_;
+  keep_self_ = shared_from_this();
+  session_poster poster(weak_from_this(), socket_.get_executor(), ctx_->gate);
+  reset_prefix_cache(ctx_->engine, [poster, serial = serial_](reset_reply reply) {
+    poster.post([serial, reply = std::move(reply)](session& s) mutable {
+      s.on_reset_reply(serial, std::move(reply));
+    });
+  });
+}
+
+void session::on_reset_reply(uint64_t serial, reset_reply reply) {
+  if (closed_ || !awaiting_reset_ || serial != serial_) return;
+  awaiting_reset_ = false;
+  keep_self_.reset();  // the caller's handler still holds this session
+  if (reply) {
+    spdlog::info("prefix cache not reset: {}", reply->message);
+    return respond_error(*reply);
+  }
+  spdlog::info("prefix cache reset");
+  respond(200, json_content_type, "");
+}
+
+void session::on_generation_event(uint64_t serial, actors::generation_event event) {
+  if (closed_ || !generating_ || serial != serial_) return;
+  deliver(event);
+}
+
+void session::deliver(const actors::generation_event& event) {
+  if (chat_responder_) return deliver_to(*chat_responder_, event);
+  deliver_to(*responder_, event);
+}
+
+template <class Responder>
+void session::deliver_to(Responder& responder, const actors::generation_event& event) {
+  std::string bytes = responder.on_event(event);
+  if (responder.done() && generating_) {
+    generating_ = false;
+    keep_self_.reset();  // the caller's handler still holds this session
+    response_done_ = true;
+    close_after_ = !responder.keep_alive();
+    status_ = responder.status();
+    const completion_usage& usage = responder.usage();
+    detail_ = fmt::format(" {} prompt_tokens={} completion_tokens={} finish_reason={}",
+                          responder.meta().id, usage.prompt_tokens, usage.completion_tokens,
+                          responder.finish_reason());
+  }
+  if (!bytes.empty()) {
+    send(std::move(bytes));
+  } else if (response_done_ && !writing_) {
+    finish_response();
+  }
+}
+
+void session::respond(int status, std::string_view content_type, std::string_view body) {
+  status_ = status;
+  response_done_ = true;
+  close_after_ = !keep_alive_;
+  send(format_response(status, content_type, body, keep_alive_));
+}
+
+void session::respond_error(const api_error& error) {
+  respond(error.status, json_content_type, error_json(error));
+}
+
+void session::finish_response() {
+  log_request();
+  busy_ = false;
+  response_done_ = false;
+  responder_.reset();
+  chat_responder_.reset();
+  if (close_after_) return linger();
+  if (pending_error_) {
+    api_error error = std::move(*pending_error_);
+    pending_error_.reset();
+    busy_ = true;
+    started_ = steady::now();
+    method_ = target_ = "-";
+    keep_alive_ = false;
+    return respond_error(error);
+  }
+  if (pending_) {
+    http_request next = std::move(*pending_);
+    pending_.reset();
+    return begin_request(std::move(next));
+  }
+  if (reading_) {
+    arm_timer(ctx_->options.idle_timeout);
+  } else {
+    read_request();
+  }
+}
+
+void session::log_request() {
+  if (ctx_->options.disable_log_requests) return;
+  double ms = std::chrono::duration<double, std::milli>(steady::now() - started_).count();
+  spdlog::info("{} \"{} {}\" {} {:.1f} ms{}", peer_, method_, target_, status_, ms, detail_);
+}
+
+}  // namespace troupe::http
