@@ -133,24 +133,6 @@ std::variant<std::string, api_error> cut_after_final_message(std::string rendere
 }
 
 // Template text and special tokens of a Hugging Face tokenizer directory.
-status read_dir_template(const fs::path& dir, chat_template_setup& setup, std::string& source) {
-  auto config_path = dir / "tokenizer_config.json";
-  if (auto config = read_file(config_path)) {
-    auto special = runtime::special_tokens_from_tokenizer_config(*config);
-    if (!special) return error{config_path.string() + ": " + special.message()};
-    setup.special_tokens = std::move(*special);
-    if (auto text = runtime::chat_template_from_tokenizer_config(*config)) {
-      source = std::move(*text);
-      setup.origin = config_path.string();
-    }
-  }
-  if (auto jinja = read_file(dir / "chat_template.jinja")) {
-    source = std::move(*jinja);
-    setup.origin = (dir / "chat_template.jinja").string();
-  }
-  return ok_status();
-}
-
 // bos_token / eos_token from the tokenizer, for a file that names no template (and so, through
 // this library, no special-token texts either).
 void add_tokenizer_specials(const runtime::tokenizer& tok, chat_template_setup& setup) {
@@ -234,7 +216,11 @@ result<chat_template_setup> load_chat_template_setup(const std::string& flag_val
   fs::path path(tokenizer_path);
   if (fs::is_directory(path, ec) || path.extension() == ".json") {
     auto dir = fs::is_directory(path, ec) ? path : path.parent_path();
-    if (auto ok = read_dir_template(dir, setup, source); !ok) return ok.err();
+    auto found = runtime::read_tokenizer_dir_chat_template(dir.string());
+    if (!found) return found.err();
+    source = std::move(found->source);
+    setup.origin = std::move(found->origin);
+    setup.special_tokens = std::move(found->special_tokens);
   } else if (auto gguf = runtime::load_chat_template_config(tokenizer_path)) {
     source = std::move(gguf->source);
     setup.special_tokens = std::move(gguf->special_tokens);

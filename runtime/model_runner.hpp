@@ -9,6 +9,11 @@
 //
 //   token_ids: | s0: prompt chunk (start_pos 0, 5 tokens) | s1: decode (1) | s2: decode (1) |
 //
+// Sequences may share blocks (prefix caching): a later sequence of a step may attend to
+// positions that an earlier sequence of the same step writes (its start_pos lies past a block the
+// earlier one fills in this step). A runner therefore writes a layer's K/V for every token of the
+// batch before that layer's attention reads the cache. No two sequences write the same slot.
+//
 #include <cstdint>
 #include <memory>
 #include <utility>

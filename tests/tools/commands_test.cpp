@@ -148,6 +148,24 @@ TEST(commands, bench_line_from_the_brief) {
   EXPECT_EQ(c.bench.max_concurrency, 10);
 }
 
+TEST(commands, bench_prefix_repetition_flags_as_vllm_names_them) {
+  auto d = parse_ok({"bench", "--dataset-name", "prefix_repetition"});
+  EXPECT_EQ(d.bench.dataset_name, "prefix_repetition");
+  EXPECT_EQ(d.bench.prefix_repetition_prefix_len, 256);
+  EXPECT_EQ(d.bench.prefix_repetition_suffix_len, 256);
+  EXPECT_EQ(d.bench.prefix_repetition_num_prefixes, 10);
+  EXPECT_EQ(d.bench.prefix_repetition_output_len, 128);
+  auto c =
+      parse_ok({"bench", "--dataset-name", "prefix_repetition", "--prefix-repetition-prefix-len",
+                "512", "--prefix_repetition_suffix_len", "16", "--prefix-repetition-num-prefixes",
+                "2", "--prefix-repetition-output-len", "8"});
+  EXPECT_EQ(c.bench.prefix_repetition_prefix_len, 512);
+  EXPECT_EQ(c.bench.prefix_repetition_suffix_len, 16);
+  EXPECT_EQ(c.bench.prefix_repetition_num_prefixes, 2);
+  EXPECT_EQ(c.bench.prefix_repetition_output_len, 8);
+  EXPECT_FALSE(parse_error({"bench", "--prefix-repetition-num-prefixes", "0"}).empty());
+}
+
 TEST(commands, bench_defaults_and_lists) {
   auto d = parse_ok({"bench"});
   EXPECT_TRUE(std::isinf(d.bench.request_rate));

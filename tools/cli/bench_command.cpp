@@ -88,8 +88,8 @@ result<std::vector<sample_request>> load_dataset(const bench_options& o, const t
         o.num_prompts, static_cast<uint64_t>(o.seed));
   }
   if (name == "prefix_repetition") {
-    prefix_repetition_spec spec{o.random_prefix_len > 0 ? o.random_prefix_len : 256,
-                                o.random_input_len, 10, o.random_output_len};
+    prefix_repetition_spec spec{o.prefix_repetition_prefix_len, o.prefix_repetition_suffix_len,
+                                o.prefix_repetition_num_prefixes, o.prefix_repetition_output_len};
     return sample_prefix_repetition(tok, spec, o.num_prompts, static_cast<uint64_t>(o.seed));
   }
   if (name != "custom" && name != "sharegpt") {

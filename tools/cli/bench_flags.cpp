@@ -146,8 +146,9 @@ std::vector<flag_spec> target_flags() {
 
 std::vector<flag_spec> dataset_flags() {
   return {
-      choice_flag("dataset-name", "where prompts come from", FIELD(bench.dataset_name),
-                  {"sharegpt", "burstgpt", "sonnet", "random", "hf", "custom"}),
+      choice_flag(
+          "dataset-name", "where prompts come from", FIELD(bench.dataset_name),
+          {"sharegpt", "burstgpt", "sonnet", "random", "hf", "custom", "prefix_repetition"}),
       string_flag("dataset-path", "PATH", "dataset file (or Hugging Face id for hf)",
                   FIELD(bench.dataset_path)),
       int_flag("num-prompts", "N", "requests to send", FIELD(bench.num_prompts), 1, int32_max),
@@ -167,6 +168,14 @@ std::vector<flag_spec> dataset_flags() {
                   }),
       int_flag("random-prefix-len", "N", "random dataset: shared prefix tokens",
                FIELD(bench.random_prefix_len), 0, int32_max),
+      int_flag("prefix-repetition-prefix-len", "N", "prefix_repetition: tokens of each prefix",
+               FIELD(bench.prefix_repetition_prefix_len), 1, int32_max),
+      int_flag("prefix-repetition-suffix-len", "N", "prefix_repetition: random tokens after it",
+               FIELD(bench.prefix_repetition_suffix_len), 0, int32_max),
+      int_flag("prefix-repetition-num-prefixes", "N", "prefix_repetition: distinct prefixes",
+               FIELD(bench.prefix_repetition_num_prefixes), 1, int32_max),
+      int_flag("prefix-repetition-output-len", "N", "prefix_repetition: output tokens",
+               FIELD(bench.prefix_repetition_output_len), 1, int32_max),
       int_flag("sharegpt-output-len", "N", "sharegpt: output length; none = the dataset's",
                FIELD(bench.sharegpt_output_len), 1, int32_max),
       int_flag("custom-output-len", "N", "custom dataset: output length; -1 = the dataset's",

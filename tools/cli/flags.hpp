@@ -82,6 +82,11 @@ struct bench_options {
   int32_t random_output_len = 128;
   double random_range_ratio = 0.0;
   int32_t random_prefix_len = 0;
+  // prefix_repetition dataset (vLLM's defaults)
+  int32_t prefix_repetition_prefix_len = 256;
+  int32_t prefix_repetition_suffix_len = 256;
+  int32_t prefix_repetition_num_prefixes = 10;
+  int32_t prefix_repetition_output_len = 128;
   std::optional<int32_t> sharegpt_output_len;
   int32_t custom_output_len = 256;
   bool skip_chat_template = false;

@@ -134,7 +134,9 @@ class sim_harness {
       ASSERT_EQ(pool.ref_count(b), holders[static_cast<size_t>(b)]) << "block " << b;
       ASSERT_EQ(free_set.count(b) == 1, pool.ref_count(b) == 0)
           << "block " << b << " is both held and free, or neither";
-      if (const auto& h = pool.cached_hash(b)) ASSERT_EQ(pool.find_cached(*h), b);
+      if (const auto& h = pool.cached_hash(b)) {
+        ASSERT_EQ(pool.find_cached(*h), b);
+      }
     }
   }
 
