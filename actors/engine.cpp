@@ -242,6 +242,7 @@ class engine_impl final : public engine {
     });
   }
 
+  const telemetry::registry& metrics() const override { return *metrics_; }
   const model_info& info() const override { return info_; }
   const runtime::tokenizer& tokenizer() const override { return *tokenizer_; }
 
@@ -276,6 +277,7 @@ class engine_impl final : public engine {
 
   std::shared_ptr<live_requests> live_ = std::make_shared<live_requests>();
   std::shared_ptr<engine_counters> counters_ = std::make_shared<engine_counters>();
+  std::shared_ptr<telemetry::registry> metrics_ = std::make_shared<telemetry::registry>();
   caf::actor_system_config cfg_;
   caf::actor_system system_;  // after cfg_, before every handle: destroyed after them
   std::shared_ptr<const runtime::tokenizer> tokenizer_;

@@ -16,6 +16,7 @@
 #include "runtime/model_runner.hpp"
 #include "runtime/result.hpp"
 #include "runtime/sampling_params.hpp"
+#include "runtime/telemetry/metrics.hpp"
 #include "runtime/tokenizer/tokenizer.hpp"
 
 namespace troupe::actors {
@@ -60,6 +61,19 @@ struct token_logprob {
   std::vector<std::pair<int32_t, float>> top;
 };
 
+// Where a finished request's time went, in seconds (vLLM's RequestStateStats intervals):
+//   queue   = first scheduled - queued at the batcher     prefill = first token - first scheduled
+//   decode  = last token - first token                    inference = last token - first scheduled
+//   ttft    = first token - arrival (engine::submit)      e2e = finished - arrival
+struct request_timing {
+  double queue = 0.0;
+  double prefill = 0.0;
+  double decode = 0.0;
+  double inference = 0.0;
+  double ttft = 0.0;
+  double e2e = 0.0;
+};
+
 // One event of a generation, delivered in order. With n > 1, events of the choices interleave,
 // each tagged with its `index`; every choice ends with its own event with `finished` set.
 struct generation_event {
@@ -79,6 +93,8 @@ struct generation_event {
   // Prompt tokens whose KV came from the prefix cache when the request was first scheduled
   // (vLLM's num_cached_tokens: full blocks only, never the last prompt token); 0 before that.
   int32_t num_cached_tokens = 0;
+  // On the final event of a request that produced output: its timing.
+  std::optional<request_timing> timing;
   // An error instead of (further) output: `error_status` is the HTTP status to report (400 for a
   // bad request, 503 when overloaded). An error event is always the last one.
   std::optional<std::string> error;
@@ -136,6 +152,9 @@ class engine {
   // another thread, with ok or, while any KV block is in use by a request, an error saying so
   // (nothing is reset then). Thread-safe, non-blocking.
   virtual void reset_prefix_cache(std::function<void(status)> done) = 0;
+  // The engine's metrics (vLLM's names, actor and step figures; docs/telemetry.md), for
+  // GET /metrics and /v1/telemetry. Thread-safe.
+  virtual const telemetry::registry& metrics() const = 0;
 };
 
 // Starts the actor system around `runner` (which the executor actor then owns). Errors: a null

@@ -135,6 +135,9 @@ class fake_engine final : public actors::engine {
   }
 
   const actors::model_info& info() const override { return info_; }
+  const telemetry::registry& metrics() const override { return metrics_; }
+  // The fake's registry, for tests to fill.
+  telemetry::registry& mutable_metrics() { return metrics_; }
   const runtime::tokenizer& tokenizer() const override { return tokenizer_; }
 
   void reset_prefix_cache(std::function<void(status)> done) override {
@@ -214,6 +217,7 @@ class fake_engine final : public actors::engine {
   }
 
   actors::model_info info_;
+  telemetry::registry metrics_;
   byte_tokenizer tokenizer_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
