@@ -1,6 +1,6 @@
-#include "actors/instrumented.hpp"
+#include "actor_telemetry/instrumented.hpp"
 
-namespace troupe::actors {
+namespace troupe::actor_telemetry {
 namespace {
 
 // Handling and waiting times from 10 us to 60 s.
@@ -33,4 +33,4 @@ actor_kind_metrics actor_kind_metrics::create(telemetry::registry& registry,
   return m;
 }
 
-}  // namespace troupe::actors
+}  // namespace troupe::actor_telemetry
