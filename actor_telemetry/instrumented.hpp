@@ -10,14 +10,7 @@
 //   sender thread: enqueue  -> stamp[seq_in++ % N] = now; depth += 1      (lock-free)
 //   actor thread:  consume  -> wait = now - stamp[seq_out++ % N]; handle; time it; depth -= 1
 //
-// Per actor kind (label `kind`, plus `rank` for executors), in the shared registry:
-//   troupe_actor_messages_total            messages handled
-//   troupe_actor_mailbox_depth             messages waiting now (all actors of the kind)
-//   troupe_actor_mailbox_depth_peak        the most that ever waited
-//   troupe_actor_handle_seconds            handling time per message (histogram)
-//   troupe_actor_mailbox_wait_seconds      enqueue to handling start (histogram)
-//   troupe_actor_busy_seconds_total        time spent handling (its rate is the busy fraction)
-//   troupe_actors_running                  actors of the kind alive
+// The metrics (actor_kind_metrics.hpp) are per actor kind, in a registry the caller owns.
 //
 // The wait is exact while messages are handled in the order they arrived (troupe's actors never
 // skip or stash); when more than N messages wait, the overflowing ones are not timed.
@@ -27,31 +20,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <string>
 #include <utility>
 
 #include <caf/actor_config.hpp>
 #include <caf/mailbox_element.hpp>
 #include <caf/scheduled_actor.hpp>
 
-#include "runtime/telemetry/metrics.hpp"
+#include "actor_telemetry/actor_kind_metrics.hpp"
 
 namespace troupe::actor_telemetry {
-
-// The metric handles of one actor kind; valid while the registry lives.
-struct actor_kind_metrics {
-  telemetry::counter* messages = nullptr;
-  telemetry::gauge* depth = nullptr;
-  telemetry::gauge* depth_peak = nullptr;
-  telemetry::histogram* handle_seconds = nullptr;
-  telemetry::histogram* wait_seconds = nullptr;
-  telemetry::counter* busy_seconds = nullptr;
-  telemetry::gauge* running = nullptr;
-
-  // Registers (or finds) the kind's metrics; `extra` labels follow `kind` (e.g. rank).
-  static actor_kind_metrics create(telemetry::registry& registry, const std::string& kind,
-                                   telemetry::labels extra = {});
-};
 
 template <class Base, size_t N = 256>
 class instrumented : public Base {

@@ -70,6 +70,9 @@ TEST(instrumented, counts_and_times_every_message) {
     self->request(gate, caf::infinite, std::string("done"))
         .receive([&](int n) { handled = n; }, [](caf::error&) {});
     EXPECT_EQ(handled, 6);
+    // The count follows the handler, so the reply can overtake it.
+    for (int i = 0; i < 1000 && registry.value("troupe_actor_messages_total", kind) != 7.0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     EXPECT_EQ(registry.value("troupe_actor_messages_total", kind), 7.0);
     EXPECT_EQ(registry.value("troupe_actor_mailbox_depth", kind), 0.0);
     EXPECT_GE(registry.value("troupe_actor_mailbox_depth_peak", kind), 5.0);

@@ -1,4 +1,4 @@
-#include "actor_telemetry/instrumented.hpp"
+#include "actor_telemetry/actor_kind_metrics.hpp"
 
 namespace troupe::actor_telemetry {
 namespace {
