@@ -11,6 +11,7 @@
 #include <future>
 #include <memory>
 
+#include "actor_telemetry/instrumented.hpp"
 #include "loadgen/messages.hpp"
 
 namespace troupe::loadgen {
@@ -140,6 +141,62 @@ class driver_impl : public driver_actor::base {
   size_t num_finished_ = 0;
 };
 
+// Reports the client's telemetry every interval, on the CAF worker (not the driver's thread).
+class monitor_impl : public monitor_actor::base {
+ public:
+  monitor_impl(caf::actor_config& cfg, const bench_plan* plan, const telemetry::registry* registry,
+               const http_stream_client* client, std::vector<kind_spec> kinds)
+      : monitor_actor::base(cfg),
+        plan_(plan),
+        registry_(registry),
+        client_(client),
+        kinds_(std::move(kinds)) {}
+
+  behavior_type make_behavior() override {
+    arm();
+    return {[this](telemetry_tick) {
+      auto now = sample(*registry_, kinds_, client_->now(), client_->io_cpu_seconds());
+      const auto num_total = static_cast<int64_t>(plan_->requests.size());
+      plan_->telemetry.on_line(format_telemetry_line(figures_between(last_, now), now.at_s,
+                                                     messages_of(now, "collector"), num_total));
+      last_ = std::move(now);
+      arm();
+    }};
+  }
+
+ private:
+  void arm() {
+    const std::chrono::duration<double> interval(plan_->telemetry.interval_s);
+    delayed_send(caf::actor_cast<monitor_actor>(this),
+                 std::chrono::duration_cast<std::chrono::nanoseconds>(interval), telemetry_tick{});
+  }
+
+  const bench_plan* plan_;
+  const telemetry::registry* registry_;
+  const http_stream_client* client_;
+  std::vector<kind_spec> kinds_;
+  telemetry_sample last_;  // at 0: nothing yet
+};
+
+// Spawns Impl, instrumented as `kind` when there is a registry (--telemetry).
+template <class Impl, caf::spawn_options Os = caf::no_spawn_options, class... Ts>
+auto spawn_kind(caf::actor_system& system, telemetry::registry* registry, const char* kind,
+                Ts&&... xs) {
+  if (!registry) return system.spawn<Impl, Os>(std::forward<Ts>(xs)...);
+  // A deep ring: at rate inf every request's request_finished may wait behind the sends.
+  using instrumented_impl = actor_telemetry::instrumented<Impl, 4096>;
+  return system.spawn<instrumented_impl, Os>(
+      actor_telemetry::actor_kind_metrics::create(*registry, kind), std::forward<Ts>(xs)...);
+}
+
+// The kinds a run spawns: the monitor only when it reports during the run.
+std::vector<kind_spec> client_kinds(const bench_plan& plan, bool monitor) {
+  std::vector<kind_spec> kinds = {{"driver", 1, false, true}, {"collector", 1, false, false}};
+  if (monitor) kinds.push_back({"monitor", 1, false, false});
+  kinds.push_back({"http_client", std::max(plan.num_io_threads, 1), true, true});
+  return kinds;
+}
+
 double process_cpu_seconds() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -156,9 +213,18 @@ result<bench_outcome> run_benchmark(const bench_plan& plan) {
   for (const auto& r : plan.requests) {
     bodies.push_back(request_body(plan.body, r.prompt, r.expected_output_len));
   }
+  std::unique_ptr<telemetry::registry> registry;
+  if (plan.telemetry.enabled) registry = std::make_unique<telemetry::registry>();
+  const bool monitor =
+      registry && plan.telemetry.interval_s > 0 && static_cast<bool>(plan.telemetry.on_line);
+  const auto kinds = client_kinds(plan, monitor);
+  std::optional<actor_telemetry::actor_kind_metrics> client_metrics;
+  if (registry)
+    client_metrics = actor_telemetry::actor_kind_metrics::create(*registry, "http_client");
   const double cpu_before = process_cpu_seconds();
   const auto epoch = std::chrono::steady_clock::now();
-  auto client = http_stream_client::create(plan.endpoint, plan.num_io_threads, epoch);
+  auto client =
+      http_stream_client::create(plan.endpoint, plan.num_io_threads, epoch, client_metrics);
   if (!client) return client.err();
   auto done = std::make_shared<std::promise<bench_outcome>>();
   auto future = done->get_future();
@@ -166,15 +232,25 @@ result<bench_outcome> run_benchmark(const bench_plan& plan) {
     caf::actor_system_config cfg;
     cfg.set("scheduler.max-threads", size_t{1});
     caf::actor_system system{cfg};
-    auto collector = system.spawn<collector_impl>(&plan, client->get(), done);
-    system.spawn<driver_impl, caf::detached>(&plan, std::move(bodies), client->get(), collector);
+    auto* r = registry.get();
+    auto collector = spawn_kind<collector_impl>(system, r, "collector", &plan, client->get(), done);
+    monitor_actor ticker;
+    if (monitor)
+      ticker = spawn_kind<monitor_impl>(system, r, "monitor", &plan, r, client->get(), kinds);
+    spawn_kind<driver_impl, caf::detached>(system, r, "driver", &plan, std::move(bodies),
+                                           client->get(), collector);
     future.wait();
-  }  // the system waits for both actors before the client (and its io threads) goes away
+    if (ticker) caf::anon_send_exit(ticker, caf::exit_reason::user_shutdown);
+  }  // the system waits for every actor before the client (and its io threads) goes away
   const int64_t num_connections = (*client)->num_connections();
   bench_outcome out = future.get();
   out.client_cpu_s = process_cpu_seconds() - cpu_before;
   out.epoch = epoch;
   out.num_connections = num_connections;
+  if (registry) {
+    const auto last = sample(*registry, kinds, out.duration_s, (*client)->io_cpu_seconds());
+    out.telemetry = figures_between({}, last);
+  }
   return out;
 }
 

@@ -3,6 +3,10 @@
 // (requests past the cap wait in the driver, and that wait is recorded as client queue time),
 // the HTTP client streams each request on its own io threads, a collector actor gathers the
 // per-request records. The caller blocks until every request has finished.
+//
+// With `telemetry` the driver, the collector, the HTTP client's io threads (and, with an
+// interval, a monitor actor that reports every interval) are instrumented as the server's actors
+// are (client_telemetry.hpp); without it nothing is measured and no monitor runs.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -10,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "loadgen/client_telemetry.hpp"
 #include "loadgen/datasets.hpp"
 #include "loadgen/http_stream_client.hpp"
 #include "loadgen/metrics.hpp"
@@ -17,6 +22,15 @@
 #include "runtime/result.hpp"
 
 namespace troupe::loadgen {
+
+// --telemetry (client_telemetry.hpp).
+struct telemetry_options {
+  bool enabled = false;
+  // With an interval > 0 and on_line: called every interval, on the monitor actor's thread, with
+  // format_telemetry_line() of the interval just ended (e.g. to print it).
+  double interval_s = 0;
+  std::function<void(const std::string& line)> on_line;
+};
 
 struct bench_plan {
   std::vector<sample_request> requests;
@@ -27,6 +41,7 @@ struct bench_plan {
   int32_t num_io_threads = 1;
   // Called on the driver's thread after each finished request (e.g. a progress bar); optional.
   std::function<void(int64_t num_done, int64_t num_total)> on_progress;
+  telemetry_options telemetry;
 };
 
 struct bench_outcome {
@@ -36,6 +51,8 @@ struct bench_outcome {
   // when the server runs in another process.
   double client_cpu_s = 0;
   int64_t num_connections = 0;  // TCP connections opened (kept-alive ones are reused)
+  // With plan.telemetry: the client's actors over the whole run (duration_s).
+  std::optional<client_telemetry> telemetry;
   // The client's clock: record times are seconds since this point.
   std::chrono::steady_clock::time_point epoch;
 };

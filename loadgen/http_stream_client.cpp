@@ -10,7 +10,9 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <atomic>
 #include <limits>
@@ -52,7 +54,8 @@ struct http_stream_client::impl {
   std::mutex idle_mutex;
   std::vector<std::unique_ptr<connection>> idle;
   std::atomic<int64_t> num_connections{0};
-  std::optional<asio::ssl::context> tls_context;  // https endpoints only
+  std::optional<asio::ssl::context> tls_context;               // https endpoints only
+  std::optional<actor_telemetry::actor_kind_metrics> metrics;  // --telemetry only
 
   std::unique_ptr<connection> take_idle() {
     std::lock_guard lock(idle_mutex);
@@ -94,6 +97,7 @@ class stream_session : public std::enable_shared_from_this<stream_session> {
   }
 
   void set_start(double t) { outcome_.start = t; }
+  double start_time() const { return outcome_.start; }
 
   void run() {
     if (auto kept = client_.take_idle()) {
@@ -270,7 +274,8 @@ result<http_endpoint> parse_base_url(const std::string& base_url, const std::str
 http_stream_client::http_stream_client(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
 result<std::unique_ptr<http_stream_client>> http_stream_client::create(
-    http_endpoint endpoint, int num_threads, std::chrono::steady_clock::time_point epoch) {
+    http_endpoint endpoint, int num_threads, std::chrono::steady_clock::time_point epoch,
+    std::optional<actor_telemetry::actor_kind_metrics> metrics) {
   auto p = std::make_unique<impl>();
   p->endpoint = std::move(endpoint);
   p->epoch = epoch;
@@ -286,8 +291,10 @@ result<std::unique_ptr<http_stream_client>> http_stream_client::create(
     p->tls_context->set_default_verify_paths(ec);
     p->tls_context->set_verify_mode(asio::ssl::verify_peer);
   }
+  p->metrics = metrics;
   for (int i = 0; i < std::max(num_threads, 1); ++i) {
     p->threads.emplace_back([io = &p->io] { io->run(); });
+    if (p->metrics) p->metrics->running->inc();
   }
   return std::unique_ptr<http_stream_client>(new http_stream_client(std::move(p)));
 }
@@ -297,12 +304,26 @@ http_stream_client::~http_stream_client() {
   impl_->io.stop();
   for (auto& t : impl_->threads)
     t.join();
+  if (impl_->metrics) impl_->metrics->running->dec(static_cast<double>(impl_->threads.size()));
 }
 
 void http_stream_client::start(std::string body, bool chat, callback done) {
   auto session = std::make_shared<stream_session>(*impl_, std::move(body), chat, std::move(done));
   session->set_start(impl_->now());  // the send decision, before the io thread picks it up
-  asio::post(impl_->io, [session] { session->run(); });
+  if (!impl_->metrics) {
+    asio::post(impl_->io, [session] { session->run(); });
+    return;
+  }
+  const auto& m = *impl_->metrics;
+  m.depth->inc();
+  m.depth_peak->max(m.depth->value());
+  asio::post(impl_->io, [session, client = impl_.get()] {
+    const auto& m = *client->metrics;
+    m.wait_seconds->observe(client->now() - session->start_time());
+    m.depth->dec();
+    m.messages->inc();
+    session->run();
+  });
 }
 
 double http_stream_client::now() const {
@@ -311,6 +332,18 @@ double http_stream_client::now() const {
 
 int64_t http_stream_client::num_connections() const {
   return impl_->num_connections;
+}
+
+double http_stream_client::io_cpu_seconds() const {
+  double total = 0;
+  for (auto& t : impl_->threads) {
+    clockid_t clock{};
+    timespec ts{};
+    if (pthread_getcpuclockid(t.native_handle(), &clock) == 0 && clock_gettime(clock, &ts) == 0) {
+      total += static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+    }
+  }
+  return total;
 }
 
 }  // namespace troupe::loadgen

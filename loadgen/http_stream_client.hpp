@@ -5,6 +5,10 @@
 // aiohttp session does): a request takes an idle connection if there is one, else opens one;
 // a reused connection the server closed meanwhile is retried once on a new one.
 //
+// With metrics (the "http_client" kind of `troupe bench --telemetry`), the io threads count as
+// actors and start() as a message to them: messages, io queue depth and peak, and the wait from
+// start() (where a request's clock starts) to an io thread picking the request up.
+//
 // Thread: start() may be called from any thread; `done` runs on one of the client's io threads.
 // The destructor stops the threads; requests still in flight are abandoned (their callbacks may
 // not run), so destroy the client only after every callback has come back.
@@ -12,10 +16,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "actor_telemetry/actor_kind_metrics.hpp"
 #include "runtime/result.hpp"
 
 namespace troupe::loadgen {
@@ -50,9 +56,11 @@ class http_stream_client {
  public:
   using callback = std::function<void(stream_outcome)>;
 
-  // Resolves the endpoint's host now; error when it cannot be resolved.
+  // Resolves the endpoint's host now; error when it cannot be resolved. `metrics`, when given,
+  // must outlive the client (its registry).
   static result<std::unique_ptr<http_stream_client>> create(
-      http_endpoint endpoint, int num_threads, std::chrono::steady_clock::time_point epoch);
+      http_endpoint endpoint, int num_threads, std::chrono::steady_clock::time_point epoch,
+      std::optional<actor_telemetry::actor_kind_metrics> metrics = std::nullopt);
   ~http_stream_client();
   http_stream_client(const http_stream_client&) = delete;
   http_stream_client& operator=(const http_stream_client&) = delete;
@@ -62,6 +70,7 @@ class http_stream_client {
 
   double now() const;               // seconds since the epoch
   int64_t num_connections() const;  // TCP connections opened so far
+  double io_cpu_seconds() const;    // CPU time of the io threads so far (user + system)
 
   struct impl;  // opaque: io_context, threads, resolved endpoint
 

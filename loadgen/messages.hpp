@@ -4,6 +4,7 @@
 //
 //   driver --(self) send_due--> driver --start--> http_stream_client (io threads)
 //   io thread --request_finished--> driver --record_ready--> collector --> promise
+//   monitor --(self, every --telemetry-interval) telemetry_tick--> monitor --> a line
 #include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -38,6 +39,13 @@ struct request_finished {
 
 using driver_actor = caf::typed_actor<caf::reacts_to<send_due>, caf::reacts_to<request_finished>>;
 
+// -- to monitor --
+
+// The periodic telemetry line is due (a delayed self-send).
+struct telemetry_tick {};
+
+using monitor_actor = caf::typed_actor<caf::reacts_to<telemetry_tick>>;
+
 // -- inspect --
 
 template <class Inspector>
@@ -58,6 +66,10 @@ typename Inspector::result_type inspect(Inspector& f, record_ready& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, send_due&) {
   return f(caf::meta::type_name("send_due"));
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, telemetry_tick&) {
+  return f(caf::meta::type_name("telemetry_tick"));
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_finished& x) {

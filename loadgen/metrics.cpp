@@ -50,12 +50,33 @@ double peak_tokens_per_s(const std::vector<request_record>& records) {
   return *std::max_element(buckets.begin(), buckets.end());
 }
 
+// The figures the client's delays are weighed against (client_telemetry.hpp).
+client_delays delays_of(const benchmark_metrics& m, const std::vector<request_record>& records) {
+  client_delays d;
+  d.send_lateness_p99_ms = m.send_lateness_ms.percentiles[1].second;  // p50, p99, max
+  if (records.size() > 1) {
+    const auto [lo, hi] = std::minmax_element(
+        records.begin(), records.end(),
+        [](const auto& a, const auto& b) { return a.scheduled_time < b.scheduled_time; });
+    d.mean_send_gap_ms =
+        kMs * (hi->scheduled_time - lo->scheduled_time) / static_cast<double>(records.size() - 1);
+  }
+  if (m.completed > 0) d.median_ttft_ms = m.ttft_ms.median;
+  return d;
+}
+
 }  // namespace
 
 void set_client_cpu(benchmark_metrics& m, double client_cpu_s) {
   m.client_cpu_s = client_cpu_s;
   m.client_cpu_us_per_token =
       m.total_output > 0 ? client_cpu_s * 1e6 / static_cast<double>(m.total_output) : 0.0;
+}
+
+void set_client_telemetry(benchmark_metrics& m, std::optional<client_telemetry> telemetry) {
+  m.telemetry = std::move(telemetry);
+  m.client_bottleneck = client_bottlenecks(
+      m.telemetry ? m.telemetry->kinds : std::vector<actor_kind_figures>{}, m.delays);
 }
 
 int64_t peak_concurrency(const std::vector<request_record>& records) {
@@ -122,6 +143,8 @@ benchmark_metrics calculate_metrics(const std::vector<request_record>& records, 
   const std::vector<double> lateness_ps = {50.0, 99.0, 100.0};
   m.send_lateness_ms = summarize(lateness, lateness_ps, kMs);
   m.client_queue_time_ms = summarize(s.queue_times, percentiles, kMs);
+  m.delays = delays_of(m, records);
+  m.client_bottleneck = client_bottlenecks({}, m.delays);
   if (sends.size() > 1) {
     const auto [lo, hi] = std::minmax_element(sends.begin(), sends.end());
     if (*hi > *lo) m.achieved_send_rate = static_cast<double>(sends.size() - 1) / (*hi - *lo);

@@ -5,9 +5,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "loadgen/client_telemetry.hpp"
 #include "loadgen/stats.hpp"
 
 namespace troupe::loadgen {
@@ -53,10 +55,20 @@ struct benchmark_metrics {
   double client_cpu_s = 0;
   double client_cpu_us_per_token = 0;
   int64_t num_connections = 0;  // TCP connections the client opened (bench_outcome); 0 = unknown
+  // --telemetry: the client's own actors over the run (bench_outcome, via set_client_telemetry).
+  std::optional<client_telemetry> telemetry;
+  // What client_bottlenecks() weighs the client's delays against, and its verdict (with the
+  // telemetry, if any); empty = none found.
+  client_delays delays;
+  std::vector<std::string> client_bottleneck;
 };
 
 // Sets client_cpu_s and client_cpu_us_per_token (0 without output tokens).
 void set_client_cpu(benchmark_metrics& m, double client_cpu_s);
+
+// Sets telemetry and judges the client again with it (calculate_metrics judged the send
+// lateness alone: client_bottlenecks() without actor figures).
+void set_client_telemetry(benchmark_metrics& m, std::optional<client_telemetry> telemetry);
 
 // Counts tokens of a generated text when the server sent no usage (add_special = false).
 using token_counter = std::function<int32_t(const std::string&)>;

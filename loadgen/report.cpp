@@ -66,6 +66,16 @@ std::string metric_section(const metric_names& names, const summary& s) {
   return out;
 }
 
+// "client-side bottleneck: ..." and, when there is one, what it means for the figures above.
+std::string bottleneck_lines(const std::vector<std::string>& reasons) {
+  std::string out = bottleneck_statement(reasons) + "\n";
+  if (!reasons.empty()) {
+    out +=
+        "  (the load generator fell behind: the figures above measure it as well as the server)\n";
+  }
+  return out;
+}
+
 std::string troupe_section(const run_description& run, const benchmark_metrics& m) {
   std::string out = centred("troupe bench (beyond benchmark_serving)", '-');
   if (!std::isinf(run.request_rate))
@@ -79,7 +89,36 @@ std::string troupe_section(const run_description& run, const benchmark_metrics& 
     out += row("Client CPU time (s):", fixed2(m.client_cpu_s));
     out += row("Client CPU per output token (us):", fixed2(m.client_cpu_us_per_token));
   }
+  // Without --telemetry only the send lateness can tell, and it is said only when it does.
+  if (!m.telemetry && !m.client_bottleneck.empty()) out += bottleneck_lines(m.client_bottleneck);
   return out;
+}
+
+std::string telemetry_row(const std::string& kind, const std::string& actors,
+                          const std::string& messages, const std::string& peak,
+                          const std::string& wait, const std::string& busy_s,
+                          const std::string& busy) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%-12s %6s %9s %10s %18s %9s %6s\n", kind.c_str(), actors.c_str(),
+                messages.c_str(), peak.c_str(), wait.c_str(), busy_s.c_str(), busy.c_str());
+  return buf;
+}
+
+// One row per kind of the client's actors (client_telemetry.hpp), then the verdict.
+std::string telemetry_section(const client_telemetry& t, const std::vector<std::string>& reasons) {
+  std::string out = centred("troupe bench client telemetry", '-');
+  out += telemetry_row("Actor kind", "Actors", "Messages", "Peak depth", "Wait mean/P99 (ms)",
+                       "Busy (s)", "Busy");
+  for (const auto& k : t.kinds) {
+    char busy[32];
+    std::snprintf(busy, sizeof busy, "%.1f%%", 100.0 * k.busy_fraction);
+    out += telemetry_row(k.kind, std::to_string(k.num_actors), std::to_string(k.messages),
+                         std::to_string(k.mailbox_depth_peak),
+                         fixed2(k.mean_wait_ms) + " / " + fixed2(k.p99_wait_ms), fixed2(k.busy_s),
+                         busy);
+  }
+  out += "(Busy: handling time per actor over the run; http_client: its io threads' CPU time)\n";
+  return out + bottleneck_lines(reasons);
 }
 
 }  // namespace
@@ -125,6 +164,7 @@ std::string format_report(const run_description& run, const benchmark_metrics& m
                           m.client_queue_time_ms);
   }
   out += troupe_section(run, m);
+  if (m.telemetry) out += telemetry_section(*m.telemetry, m.client_bottleneck);
   out += std::string(50, '=') + "\n";
   return out;
 }

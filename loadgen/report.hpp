@@ -3,8 +3,10 @@
 //
 // The report keeps benchmark_serving's exact titles and "{:<40} {:<10}" rows so scripts that
 // parse its output parse ours; troupe's extra figures (send lateness, achieved rate) come in one
-// more section with the same layout before the closing line. The JSON has every key
-// benchmark_serving writes (vllm bench serve, 2025), same meanings, plus "troupe_*" extras.
+// more section with the same layout before the closing line, and with --telemetry a table of the
+// client's own actors ending in the "client-side bottleneck: ..." verdict (client_telemetry.hpp).
+// The JSON has every key benchmark_serving writes (vllm bench serve, 2025), same meanings, plus
+// "troupe_*" extras: "troupe_client_bottleneck" always, "troupe_telemetry" with --telemetry.
 #include <optional>
 #include <string>
 #include <utility>

@@ -129,6 +129,31 @@ void metric_keys(json_writer& w, const run_description& run, const benchmark_met
   key(w, "troupe_num_connections"), w.Int64(m.num_connections);
   key(w, "troupe_client_cpu_s"), w.Double(m.client_cpu_s);
   key(w, "troupe_client_cpu_us_per_token"), w.Double(m.client_cpu_us_per_token);
+  std::string bottleneck;  // the reasons joined by "; "; "" when the client kept up
+  for (const auto& reason : m.client_bottleneck)
+    bottleneck += (bottleneck.empty() ? "" : "; ") + reason;
+  key(w, "troupe_client_bottleneck"), str(w, bottleneck);
+}
+
+// --telemetry: {"duration_s", "kinds": [{"kind", "actors", "messages", ...}, ...]}
+void telemetry_keys(json_writer& w, const client_telemetry& t) {
+  key(w, "troupe_telemetry");
+  w.StartObject();
+  key(w, "duration_s"), w.Double(t.duration_s);
+  array_of(w, "kinds", t.kinds, [&](const actor_kind_figures& k) {
+    w.StartObject();
+    key(w, "kind"), str(w, k.kind);
+    key(w, "actors"), w.Int64(k.num_actors);
+    key(w, "messages"), w.Int64(k.messages);
+    key(w, "mailbox_depth_peak"), w.Int64(k.mailbox_depth_peak);
+    key(w, "mean_mailbox_wait_ms"), w.Double(k.mean_wait_ms);
+    key(w, "p99_mailbox_wait_ms"), w.Double(k.p99_wait_ms);
+    key(w, "busy_s"), w.Double(k.busy_s);
+    key(w, "busy_fraction"), w.Double(k.busy_fraction);
+    key(w, "busy_is_cpu_time"), w.Bool(k.cpu_timed);
+    w.EndObject();
+  });
+  w.EndObject();
 }
 
 }  // namespace
@@ -143,6 +168,7 @@ std::string result_json(const run_description& run, const benchmark_metrics& m,
   totals_keys(w, run, m);
   per_request_keys(w, m, records, detailed);
   metric_keys(w, run, m);
+  if (m.telemetry) telemetry_keys(w, *m.telemetry);
   w.EndObject();
   return buffer.GetString();
 }

@@ -46,6 +46,7 @@ result<point_result> run_point(const point_setup& setup, double rate) {
   plan.body = setup.body;
   plan.endpoint = setup.endpoint;
   plan.on_progress = setup.on_progress;
+  plan.telemetry = setup.telemetry;
   auto out = run_benchmark(plan);
   if (!out) return out.err();
   point_result point;
@@ -57,6 +58,7 @@ result<point_result> run_point(const point_setup& setup, double rate) {
                                     setup.metric_percentiles, setup.goodput, setup.count_tokens);
   set_client_cpu(point.metrics, out->client_cpu_s);
   point.metrics.num_connections = out->num_connections;
+  set_client_telemetry(point.metrics, std::move(out->telemetry));
   point.samples = collect_samples(out->records, point.metrics.output_lens);
   if (auto ok = write_point_json(setup, out->records, point); !ok) return ok.err();
   return point;

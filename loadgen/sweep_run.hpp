@@ -32,6 +32,7 @@ struct point_setup {
   std::string result_dir;      // where each point's JSON goes; empty = the current directory
   bool save_detailed = false;
   std::function<void(int64_t num_done, int64_t num_total)> on_progress;  // optional
+  telemetry_options telemetry;  // --telemetry, for each point
 };
 
 struct point_result {

@@ -128,6 +128,96 @@ TEST(result_json, has_benchmark_serving_keys) {
   EXPECT_EQ(detailed["itls"][0].Size(), 2u);
 }
 
+client_telemetry sample_telemetry(double driver_busy) {
+  client_telemetry t;
+  t.duration_s = 1.5;
+  auto kind = [](const char* name, int64_t messages, double busy, bool cpu) {
+    actor_kind_figures k;
+    k.kind = name;
+    k.num_actors = 1;
+    k.messages = messages;
+    k.mailbox_depth_peak = 4;
+    k.mean_wait_ms = 0.05;
+    k.p99_wait_ms = 0.25;
+    k.busy_s = busy * 1.5;
+    k.busy_fraction = busy;
+    k.cpu_timed = cpu;
+    return k;
+  };
+  t.kinds = {kind("driver", 3, driver_busy, false), kind("collector", 2, 0.01, false),
+             kind("http_client", 2, 0.2, true)};
+  return t;
+}
+
+TEST(report, telemetry_section_only_with_telemetry) {
+  const auto run = sample_run();
+  auto m = calculate_metrics(sample_records(), run.duration_s, run.metric_percentiles, {}, {});
+  std::string text = format_report(run, m);
+  EXPECT_EQ(text.find("client telemetry"), std::string::npos);
+  EXPECT_EQ(text.find("client-side bottleneck"), std::string::npos);  // no lateness: not said
+  set_client_telemetry(m, sample_telemetry(0.1));
+  text = format_report(run, m);
+  const auto section = text.find("----------troupe bench client telemetry-----------\n");
+  ASSERT_NE(section, std::string::npos) << text;
+  EXPECT_LT(text.find("troupe bench (beyond benchmark_serving)"), section);
+  char row[256];
+  std::snprintf(row, sizeof row, "%-12s %6s %9s %10s %18s %9s %6s\n", "driver", "1", "3", "4",
+                "0.05 / 0.25", "0.15", "10.0%");
+  EXPECT_NE(text.find(row, section), std::string::npos) << text;
+  EXPECT_NE(text.find("http_client", section), std::string::npos);
+  EXPECT_NE(text.find("client-side bottleneck: none\n" + std::string(50, '=') + "\n"),
+            std::string::npos)
+      << text;
+  set_client_telemetry(m, sample_telemetry(0.95));
+  EXPECT_NE(format_report(run, m).find("client-side bottleneck: driver busy 95% (limit 80%)\n  ("),
+            std::string::npos);
+}
+
+TEST(report, late_sends_are_a_client_bottleneck_without_telemetry) {
+  const auto run = sample_run();
+  auto records = sample_records();
+  for (auto& r : records)
+    r.arrival_time = r.scheduled_time + 0.050;  // released 50 ms late
+  const auto m = calculate_metrics(records, run.duration_s, run.metric_percentiles, {}, {});
+  const std::string reason = "send lateness p99 50.00 ms (limit 10.00 ms)";
+  ASSERT_EQ(m.client_bottleneck, std::vector<std::string>{reason});
+  const std::string text = format_report(run, m);
+  EXPECT_NE(text.find("client-side bottleneck: " + reason + "\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("client telemetry"), std::string::npos);
+  rapidjson::Document doc;
+  doc.Parse(result_json(run, m, records, "20260101-000000", false).c_str());
+  EXPECT_EQ(std::string(doc["troupe_client_bottleneck"].GetString()), reason);
+}
+
+TEST(result_json, troupe_telemetry_only_with_telemetry) {
+  const auto run = sample_run();
+  const auto records = sample_records();
+  auto m = calculate_metrics(records, run.duration_s, run.metric_percentiles, {}, {});
+  rapidjson::Document plain;
+  plain.Parse(result_json(run, m, records, "20260101-000000", false).c_str());
+  EXPECT_FALSE(plain.HasMember("troupe_telemetry"));
+  EXPECT_EQ(std::string(plain["troupe_client_bottleneck"].GetString()), "");
+  set_client_telemetry(m, sample_telemetry(0.9));
+  rapidjson::Document doc;
+  doc.Parse(result_json(run, m, records, "20260101-000000", false).c_str());
+  ASSERT_TRUE(doc.HasMember("troupe_telemetry"));
+  const auto& t = doc["troupe_telemetry"];
+  EXPECT_DOUBLE_EQ(t["duration_s"].GetDouble(), 1.5);
+  ASSERT_EQ(t["kinds"].Size(), 3u);
+  const auto& driver = t["kinds"][0];
+  EXPECT_EQ(std::string(driver["kind"].GetString()), "driver");
+  EXPECT_EQ(driver["actors"].GetInt64(), 1);
+  EXPECT_EQ(driver["messages"].GetInt64(), 3);
+  EXPECT_EQ(driver["mailbox_depth_peak"].GetInt64(), 4);
+  EXPECT_DOUBLE_EQ(driver["mean_mailbox_wait_ms"].GetDouble(), 0.05);
+  EXPECT_DOUBLE_EQ(driver["p99_mailbox_wait_ms"].GetDouble(), 0.25);
+  EXPECT_DOUBLE_EQ(driver["busy_fraction"].GetDouble(), 0.9);
+  EXPECT_FALSE(driver["busy_is_cpu_time"].GetBool());
+  EXPECT_TRUE(t["kinds"][2]["busy_is_cpu_time"].GetBool());
+  EXPECT_EQ(std::string(doc["troupe_client_bottleneck"].GetString()),
+            "driver busy 90% (limit 80%)");
+}
+
 TEST(result_file_name, follows_benchmark_serving_naming) {
   auto run = sample_run();
   EXPECT_EQ(result_file_name(run, "20260101-120000"),

@@ -162,6 +162,18 @@ void print_progress(int64_t done, int64_t total) {
   if (done == total) std::fputc('\n', stderr);
 }
 
+// --telemetry: its periodic line goes to stderr, over the progress bar's line when there is one
+// (the bar redraws below it).
+telemetry_options telemetry_for(const bench_options& o) {
+  telemetry_options t;
+  t.enabled = o.telemetry;
+  t.interval_s = o.telemetry_interval;
+  t.on_line = [bar = !o.disable_tqdm](const std::string& line) {
+    std::fprintf(stderr, "%s%s\n", bar ? "\r" : "", line.c_str());
+  };
+  return t;
+}
+
 status save_result(const bench_options& o, const run_description& run, const benchmark_metrics& m,
                    const std::vector<request_record>& records) {
   const std::string date = now_stamp();
@@ -270,6 +282,7 @@ int run_bench_requests(const command_line& cl, std::vector<sample_request> reque
   plan.body = body;
   plan.endpoint = endpoint;
   if (!o.disable_tqdm) plan.on_progress = print_progress;
+  plan.telemetry = telemetry_for(o);
   auto out = run_benchmark(plan);
   if (!out) {
     std::fprintf(stderr, "troupe bench: %s\n", out.message().c_str());
@@ -286,6 +299,7 @@ int run_bench_requests(const command_line& cl, std::vector<sample_request> reque
                              goodput, count);
   set_client_cpu(m, out->client_cpu_s);
   m.num_connections = out->num_connections;
+  set_client_telemetry(m, std::move(out->telemetry));
   print_failures(out->records);
   const auto run = describe(o, out->duration_s);
   std::fputs(format_report(run, m).c_str(), stdout);
@@ -322,6 +336,7 @@ point_setup make_point_setup(const bench_options& o, std::vector<sample_request>
   setup.result_dir = o.result_dir;
   setup.save_detailed = o.save_detailed;
   if (!o.disable_tqdm) setup.on_progress = print_progress;
+  setup.telemetry = telemetry_for(o);
   return setup;
 }
 

@@ -237,6 +237,12 @@ std::vector<flag_spec> report_flags() {
                      FIELD(bench.metadata)),
       string_flag("label", "TEXT", "label prefix of the result file name", FIELD(bench.label)),
       bool_flag("disable-tqdm", "no progress bar", FIELD(bench.disable_tqdm)),
+      bool_flag("telemetry",
+                "report the load generator's own actors and whether the client was the bottleneck",
+                FIELD(bench.telemetry)),
+      real_flag("telemetry-interval", "S",
+                "with --telemetry: a line on stderr every S seconds; 0 = at the end only",
+                FIELD(bench.telemetry_interval), 0.0, no_max),
   };
 }
 
@@ -328,10 +334,13 @@ status check_sweep(const command_line& c) {
 
 }  // namespace
 
-// Cross-flag rules of benchmark_serving's ramp-up, and of the sweep.
+// Cross-flag rules of benchmark_serving's ramp-up, of the sweep and of --telemetry.
 status check_bench(command_line& c) {
   if (auto ok = check_sweep(c); !ok) return ok;
   const bench_options& b = c.bench;
+  if (c.was_given("telemetry-interval") && !b.telemetry) {
+    return error{"'troupe bench': --telemetry-interval needs --telemetry"};
+  }
   bool has_start = b.ramp_up_start_rps.has_value(), has_end = b.ramp_up_end_rps.has_value();
   if (b.ramp_up_strategy.empty()) {
     if (has_start || has_end) {

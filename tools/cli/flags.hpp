@@ -114,6 +114,10 @@ struct bench_options {
   std::vector<std::pair<std::string, std::string>> metadata;  // --metadata KEY=VALUE
   std::string label;
   bool disable_tqdm = false;
+  // --telemetry: the load generator's own actors in the report and JSON, and a line on stderr
+  // every --telemetry-interval seconds (0: at the end only). docs/bench.md.
+  bool telemetry = false;
+  double telemetry_interval = 10.0;
   // `troupe bench sweep` (docs/bench.md): one run per rate, or the SLO search.
   bool sweep = false;  // the positional argument "sweep"
   // --request-rates 1,2,4,inf | 1:16:x2 | 1:8:1
