@@ -1,6 +1,6 @@
 // Step throughput of the CPU Llama runner on the default model (SmolLM2-135M, f32 weights):
 // decode steps at concurrency 1, 4 and 16, on 1 and 2 compute threads (each sequence with a
-// 64-token context) and a 256-token prefill step. Skips when the model has not been fetched
+// 64-token context) and 128- and 256-token prefill steps. Skips when the model has not been fetched
 // (tools/setup.sh).
 //   ./model_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
@@ -92,7 +92,7 @@ void bm_prefill(benchmark::State& state) {
 }
 BENCHMARK(bm_prefill)
     ->ArgNames({"tokens", "threads"})
-    ->ArgsProduct({{256}, {1, 2}})
+    ->ArgsProduct({{128, 256}, {1, 2}})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -1,91 +1,17 @@
 #include "runtime/model/cpu_runner.hpp"
 
-#include <cstdio>
-#include <cstdlib>
-#include <span>
-#include <string>
+#include <utility>
 
-#include "runtime/model/sampler.hpp"
+#include "kernels/cpu/thread_pool.hpp"
+#include "runtime/backend/cpu_backend.hpp"
 
 namespace troupe::runtime {
-
-namespace {
-
-status check_size(const std::vector<float>& v, int64_t expected, const std::string& name) {
-  if (static_cast<int64_t>(v.size()) == expected) return ok_status();
-  return error{"weight '" + name + "' has " + std::to_string(v.size()) + " values, expected " +
-               std::to_string(expected)};
-}
-
-status check_hparams(const llama_hparams& hp) {
-  if (hp.num_layers <= 0 || hp.hidden_size <= 0 || hp.intermediate_size <= 0 || hp.num_heads <= 0 ||
-      hp.num_kv_heads <= 0 || hp.head_dim <= 0 || hp.vocab_size <= 0)
-    return error{"llama hparams must be positive"};
-  if (hp.num_heads % hp.num_kv_heads != 0)
-    return error{"num_heads must be a multiple of num_kv_heads"};
-  if (hp.head_dim % 2 != 0 || !(hp.rope_theta > 0.0f))
-    return error{"rope needs an even head_dim and a positive theta"};
-  if (hp.sliding_window < 0) return error{"sliding_window must be >= 0"};
-  if (hp.rope_scale.type != rope_scaling_type::none && !(hp.rope_scale.factor > 0.0f))
-    return error{"rope scaling needs a positive factor"};
-  return ok_status();
-}
-
-status check_sequence(const seq_step& seq, int32_t block_size, int32_t num_blocks) {
-  const std::string which = "sequence " + std::to_string(seq.seq_id) + ": ";
-  if (seq.num_tokens < 1 || seq.start_pos < 0) return error{which + "bad num_tokens/start_pos"};
-  const int64_t end = int64_t{seq.start_pos} + seq.num_tokens;
-  // Distinct blocks can hold no more than the whole cache; this also bounds the rope table.
-  if (end > int64_t{num_blocks} * block_size)
-    return error{which + "position " + std::to_string(end - 1) + " beyond the KV cache"};
-  if (static_cast<int64_t>(seq.block_table.size()) * block_size < end)
-    return error{which + "block table too short for position " + std::to_string(end - 1)};
-  for (int32_t block : seq.block_table)
-    if (block < 0 || block >= num_blocks)
-      return error{which + "block id " + std::to_string(block) + " out of range"};
-  return ok_status();
-}
-
-}  // namespace
-
-status check_llama_weights(const llama_weights& w) {
-  const auto& hp = w.hparams;
-  if (auto st = check_hparams(hp); !st) return st;
-  const int64_t hidden = hp.hidden_size, inner = hp.intermediate_size;
-  const int64_t q_dim = int64_t{hp.num_heads} * hp.head_dim;
-  const int64_t kv_dim = int64_t{hp.num_kv_heads} * hp.head_dim;
-  if (static_cast<int32_t>(w.layers.size()) != hp.num_layers)
-    return error{"weights have " + std::to_string(w.layers.size()) + " layers"};
-  status st = check_size(w.token_embedding, hp.vocab_size * hidden, "token_embedding");
-  if (st) st = check_size(w.output_norm, hidden, "output_norm");
-  if (st && !hp.tie_word_embeddings) st = check_size(w.output, hp.vocab_size * hidden, "output");
-  for (size_t i = 0; st && i < w.layers.size(); ++i) {
-    const auto& l = w.layers[i];
-    const std::string p = "layer " + std::to_string(i) + ".";
-    for (auto [v, n, name] : {std::tuple{&l.attn_norm, hidden, "attn_norm"},
-                              {&l.wq, q_dim * hidden, "wq"},
-                              {&l.wk, kv_dim * hidden, "wk"},
-                              {&l.wv, kv_dim * hidden, "wv"},
-                              {&l.wo, hidden * q_dim, "wo"},
-                              {&l.ffn_norm, hidden, "ffn_norm"},
-                              {&l.w_gate, inner * hidden, "w_gate"},
-                              {&l.w_up, inner * hidden, "w_up"},
-                              {&l.w_down, hidden * inner, "w_down"}})
-      if (st) st = check_size(*v, n, p + name);
-    const int64_t bias_q = hp.attention_bias ? q_dim : 0, bias_kv = hp.attention_bias ? kv_dim : 0;
-    if (st) st = check_size(l.bq, bias_q, p + "bq");
-    if (st) st = check_size(l.bk, bias_kv, p + "bk");
-    if (st) st = check_size(l.bv, bias_kv, p + "bv");
-  }
-  return st;
-}
 
 result<std::unique_ptr<cpu_llama_runner>> cpu_llama_runner::create(llama_weights weights,
                                                                    int32_t num_kv_blocks,
                                                                    int32_t block_size,
                                                                    int32_t num_threads) {
-  if (auto st = check_llama_weights(weights); !st) return st.err();
-  if (num_kv_blocks < 1 || block_size < 1) return error{"need at least one KV block of size >= 1"};
+  if (auto st = check(weights, num_kv_blocks, block_size); !st) return st.err();
   if (num_threads <= 0) num_threads = kernels::cpu::default_num_compute_threads();
   return std::unique_ptr<cpu_llama_runner>(
       new cpu_llama_runner(std::move(weights), num_kv_blocks, block_size, num_threads));
@@ -93,53 +19,8 @@ result<std::unique_ptr<cpu_llama_runner>> cpu_llama_runner::create(llama_weights
 
 cpu_llama_runner::cpu_llama_runner(llama_weights weights, int32_t num_kv_blocks, int32_t block_size,
                                    int32_t num_threads)
-    : weights_(std::move(weights)),
-      cache_(weights_.hparams, num_kv_blocks, block_size),
-      pool_(num_threads),
-      forward_(weights_, cache_, pool_) {}
-
-status cpu_llama_runner::validate(const step_batch& batch) const {
-  int64_t total = 0;
-  for (const auto& seq : batch.seqs) {
-    if (auto st = check_sequence(seq, block_size(), num_kv_blocks()); !st) return st;
-    total += seq.num_tokens;
-  }
-  if (total != static_cast<int64_t>(batch.token_ids.size()))
-    return error{"token_ids holds " + std::to_string(batch.token_ids.size()) +
-                 " tokens, sequences claim " + std::to_string(total)};
-  for (int32_t id : batch.token_ids)
-    if (id < 0 || id >= vocab_size())
-      return error{"token id " + std::to_string(id) + " out of range"};
-  return ok_status();
-}
-
-const std::vector<float>& cpu_llama_runner::run_checked(const step_batch& batch) {
-  if (auto st = validate(batch); !st) {
-    // A malformed step is the scheduler's bug; running it would corrupt other sequences' KV.
-    std::fprintf(stderr, "cpu_llama_runner: invalid step batch: %s\n", st.message().c_str());
-    std::abort();
-  }
-  return forward_.run(batch);
-}
-
-std::vector<float> cpu_llama_runner::forward_logits(const step_batch& batch) {
-  return run_checked(batch);
-}
-
-std::vector<sampled_token> cpu_llama_runner::execute(const step_batch& batch) {
-  const auto& logits = run_checked(batch);
-  std::vector<sampled_token> out;
-  const auto vocab = static_cast<size_t>(vocab_size());
-  size_t row = 0;
-  for (const auto& seq : batch.seqs) {
-    if (!seq.sample) continue;
-    std::span<const float> row_logits(logits.data() + row++ * vocab, vocab);
-    std::span<const int32_t> history;
-    if (seq.token_history) history = *seq.token_history;
-    auto s = sample_token(row_logits, seq.sampling, seq.output_index, history);
-    out.push_back({seq.seq_id, s.token_id, s.logprob, std::move(s.top_logprobs)});
-  }
-  return out;
-}
+    : llama_runner(std::make_unique<backend::cpu_backend>(num_threads), std::move(weights),
+                   num_kv_blocks, block_size),
+      num_threads_(num_threads) {}
 
 }  // namespace troupe::runtime

@@ -1,45 +1,30 @@
 #pragma once
-// Paged KV cache storage for the CPU forward: f32 keys and values of every layer.
+// The paged KV cache of a Llama-family model: its shape from the hparams, and its size. The
+// storage itself belongs to the compute backend (compute_backend::allocate_kv_cache); kv_cache
+// is the host (CPU) storage shaped for a model, as cpu_backend keeps it.
 //
 //   per layer, K and V each: [num_blocks][block_size][num_kv_heads][head_dim]
-//
-// The cache only stores; which blocks belong to which sequence is decided outside (the
-// scheduler's grants) and arrives with each step as block tables.
 #include <cstdint>
-#include <vector>
 
-#include "kernels/cpu/attention.hpp"
+#include "runtime/backend/backend_types.hpp"
+#include "runtime/backend/cpu_kv_cache.hpp"
 #include "runtime/model_config.hpp"
 
 namespace troupe::runtime {
 
+// The cache of `num_blocks` blocks of `block_size` tokens for a model.
+backend::kv_cache_shape kv_cache_shape_for(const llama_hparams& hparams, int32_t num_blocks,
+                                           int32_t block_size);
+
 // Bytes one block takes across all layers, keys and values.
 int64_t kv_bytes_per_block(const llama_hparams& hparams, int32_t block_size);
 
-class kv_cache {
+class kv_cache : public backend::cpu_kv_cache {
  public:
   // requires: num_blocks >= 0, block_size >= 1, hparams with positive head counts.
   // Allocates num_blocks * kv_bytes_per_block(hparams, block_size) bytes, zeroed.
-  kv_cache(const llama_hparams& hparams, int32_t num_blocks, int32_t block_size);
-
-  int32_t num_blocks() const { return num_blocks_; }
-  int32_t block_size() const { return layout_.block_size; }
-  const kernels::cpu::paged_kv_layout& layout() const { return layout_; }
-  int64_t num_bytes() const;
-
-  // requires: 0 <= layer < num_layers.
-  float* keys(int32_t layer) { return layers_[layer].keys.data(); }
-  float* values(int32_t layer) { return layers_[layer].values.data(); }
-  const float* keys(int32_t layer) const { return layers_[layer].keys.data(); }
-  const float* values(int32_t layer) const { return layers_[layer].values.data(); }
-
- private:
-  struct layer_storage {
-    std::vector<float> keys, values;
-  };
-  int32_t num_blocks_;
-  kernels::cpu::paged_kv_layout layout_;
-  std::vector<layer_storage> layers_;
+  kv_cache(const llama_hparams& hparams, int32_t num_blocks, int32_t block_size)
+      : cpu_kv_cache(kv_cache_shape_for(hparams, num_blocks, block_size)) {}
 };
 
 }  // namespace troupe::runtime

@@ -1,59 +1,66 @@
 #pragma once
-// The Llama decoder forward over one flattened step batch, written once against the backend
-// kernels (gemm, rmsnorm, rope, store_kv + paged_attention, silu_mul, embedding, add).
+// The Llama decoder forward over one flattened step batch, written once against the compute
+// backend (runtime/backend/compute_backend.hpp): it never touches a kernel or a tensor's memory,
+// only enqueues ops on handles, so every backend runs this same code.
 //
 //   token_ids [T] -> embedding -> x [T][hidden]
-//   per layer:  h = rmsnorm(x) -> q,k,v = h Wq^T, h Wk^T, h Wv^T -> rope(q, k)
-//               -> store k,v in the cache -> a = paged_attention(q) -> x += a Wo^T
-//               h = rmsnorm(x) -> x += (silu(h Wgate^T) * h Wup^T) Wdown^T
-//   rows of the last token of every sampled sequence -> rmsnorm -> logits [S][vocab]
+//   per layer:  h = rmsnorm(x) -> q,k,v = h Wq^T, h Wk^T, h Wv^T (+ bias) -> rope(q, k)
+//               -> store k,v in the cache -> a = paged_attention(q) -> x += all_reduce(a Wo^T)
+//               h = rmsnorm(x) -> x += all_reduce((silu(h Wgate^T) * h Wup^T) Wdown^T)
+//   rows of the last token of every sampled sequence -> rmsnorm -> logits [S][vocab] -> host
 //
 // Prompt chunks and decode tokens of many sequences run together: each token carries its own
-// position and its sequence's block table. Every kernel is batch invariant, so a sequence's logits
-// do not depend on the rest of the batch or on how its prompt was chunked.
+// position and its sequence's block table (uploaded once per step). Every op is batch invariant,
+// so a sequence's logits do not depend on the rest of the batch or on how its prompt was chunked.
+// The all_reduce after the row-parallel projections (o, down) is the tensor-parallel hook: nothing
+// at one rank.
 #include <cstdint>
-#include <vector>
+#include <span>
 
-#include "kernels/cpu/rope.hpp"
-#include "kernels/cpu/thread_pool.hpp"
-#include "runtime/model/kv_cache.hpp"
-#include "runtime/model/llama_weights.hpp"
+#include "runtime/backend/compute_backend.hpp"
+#include "runtime/model/llama_device_weights.hpp"
 #include "runtime/model_runner.hpp"
 
 namespace troupe::runtime {
 
-// Owns the scratch buffers and rope table of the forward; borrows weights, cache and threads.
+// Owns the activation buffers and the RoPE table (on the backend) and the host staging of a
+// step's metadata; borrows the backend, the weights and the KV cache.
 // Thread: run() from one thread at a time (the executor's).
 class llama_forward {
  public:
-  // requires: weights, cache and pool outlive this object; cache built for weights.hparams.
-  llama_forward(const llama_weights& weights, kv_cache& cache, kernels::cpu::thread_pool& pool);
+  // requires: backend and weights outlive this object; weights uploaded to `backend`; `cache`
+  // allocated there with kv_cache_shape_for(weights.hparams, ...).
+  llama_forward(backend::compute_backend& backend, const llama_device_weights& weights,
+                backend::kv_cache_handle cache);
 
   // Runs every token of `batch`, writing their K/V into the cache, and returns the logits of the
-  // last token of each sequence with `sample` set, in `seqs` order: [num_sampled][vocab].
-  // requires: the batch is valid (cpu_llama_runner::validate); the reference stays valid until
-  // the next run().
-  const std::vector<float>& run(const step_batch& batch);
+  // last token of each sequence with `sample` set, in `seqs` order: [num_sampled][vocab], on the
+  // host. requires: the batch is valid (validate_step_batch); the view stays valid until the
+  // next call on the backend.
+  std::span<const float> run(const step_batch& batch);
 
  private:
   void prepare(const step_batch& batch);
   void attention_block(int32_t layer);
   void feed_forward_block(int32_t layer);
-  void compute_logits(const step_batch& batch);
+  std::span<const float> compute_logits();
 
-  const llama_weights& w_;
-  kv_cache& cache_;
-  kernels::cpu::thread_pool& pool_;
-  kernels::cpu::rope_table rope_;
-  kernels::cpu::rope_layout rope_layout_;
+  backend::compute_backend& be_;
+  const llama_device_weights& w_;
+  backend::kv_cache_handle cache_;
+  backend::rope_handle rope_;
+  backend::step_metadata step_;  // host staging, reused every step
 
-  int64_t num_tokens_ = 0;
-  std::vector<int32_t> positions_;                    // [T]
-  std::vector<kernels::cpu::token_location> tokens_;  // [T]
-  std::vector<float> x_, h_;                          // [T][hidden]
-  std::vector<float> q_, k_, v_, attn_;               // [T][heads * head_dim] (k, v: kv heads)
-  std::vector<float> gate_, up_;                      // [T][intermediate]
-  std::vector<float> last_hidden_, logits_;           // [S][hidden], [S][vocab]
+  struct buffers {
+    backend::buffer_handle x, h;           // [T][hidden]
+    backend::buffer_handle q, k, v, attn;  // [T][heads * head_dim] (k, v: kv heads)
+    backend::buffer_handle gate, up;       // [T][intermediate]
+    backend::buffer_handle last, logits;   // [S][hidden], [S][vocab]
+  };
+  buffers buf_;
 };
+
+// Fills `out` with the metadata of `batch` (compute_backend's step_metadata), reusing its storage.
+void fill_step_metadata(const step_batch& batch, backend::step_metadata& out);
 
 }  // namespace troupe::runtime

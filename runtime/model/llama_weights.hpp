@@ -1,5 +1,6 @@
 #pragma once
-// Dequantized (f32) weights of a Llama-family model, as the CPU forward consumes them.
+// Dequantized (f32) weights of a Llama-family model in host memory, as the loaders produce them;
+// upload_llama_weights (llama_device_weights.hpp) moves them onto a compute backend.
 //
 // Every matrix is row-major [out_features][in_features]: row r holds the weights that produce
 // output feature r, so y[r] = dot(W[r, :], x). (A GGUF 2-D tensor with ne0 = in, ne1 = out is

@@ -1,0 +1,102 @@
+#pragma once
+// The values that cross the compute-backend seam (runtime/backend/compute_backend.hpp): opaque
+// handles to backend memory, the descriptions of what a backend allocates, and one step's
+// metadata. Plain host values; no CPU, CUDA or CAF type appears here.
+#include <cstdint>
+#include <vector>
+
+#include "runtime/model_config.hpp"
+
+namespace troupe::backend {
+
+// An opaque reference to something a backend allocated: an index into that backend's tables,
+// meaningless to any other backend. The tag keeps a weight from being passed where a buffer goes.
+template <class Tag>
+struct handle {
+  int32_t id = -1;
+  bool valid() const { return id >= 0; }
+};
+using weight_handle = handle<struct weight_tag>;      // read-only parameters
+using buffer_handle = handle<struct buffer_tag>;      // activations, resized per step
+using kv_cache_handle = handle<struct kv_cache_tag>;  // the paged K/V of every layer
+using rope_handle = handle<struct rope_tag>;          // a RoPE cos/sin table
+
+// How a weight's values are stored on the backend. Only f32 today; bf16/f16, int8 with per-channel
+// scales (W8A8) and GGUF block quants are issue 11's, each a new value here that matmul learns.
+enum class weight_format : uint8_t { f32 };
+
+// A weight matrix, row-major [rows][cols] = [out_features][in_features] (vectors: rows = 1).
+struct weight_desc {
+  int64_t rows = 0;
+  int64_t cols = 0;
+  weight_format format = weight_format::f32;
+  int64_t num_elements() const { return rows * cols; }
+};
+
+// Element type of the paged KV cache. f32 today; fp8 with k/v scales is issue 11's.
+enum class kv_cache_dtype : uint8_t { f32 };
+
+// A paged KV cache for every layer of a model (kernels/cpu/attention.hpp draws the layout):
+//   per layer, K and V each: [num_blocks][block_size][num_kv_heads][head_dim]
+struct kv_cache_shape {
+  int32_t num_layers = 0;
+  int32_t num_blocks = 0;
+  int32_t block_size = 0;
+  int32_t num_kv_heads = 0;
+  int32_t head_dim = 0;
+  kv_cache_dtype dtype = kv_cache_dtype::f32;
+
+  // Bytes one block takes across all layers, keys and values.
+  int64_t bytes_per_block() const {
+    return int64_t{2} * num_layers * block_size * num_kv_heads * head_dim *
+           static_cast<int64_t>(sizeof(float));
+  }
+};
+
+// RoPE frequencies of a model (runtime/model/rope_frequencies.hpp computes them from hparams):
+// either ggml's table from (head_dim, theta), or explicit per-pair inverse frequencies with a
+// cos/sin magnitude (scaled RoPE, Hugging Face checkpoints). Pairing as runtime::rope_style.
+struct rope_spec {
+  runtime::rope_style style = runtime::rope_style::interleaved;
+  int32_t head_dim = 0;
+  float theta = 10000.0f;       // used when inv_freq is empty
+  std::vector<float> inv_freq;  // [head_dim / 2], or empty
+  float magnitude = 1.0f;       // with inv_freq only (YaRN's attention factor)
+  int32_t num_positions = 0;    // positions to precompute; begin_step extends on demand
+};
+
+// Per-query attention parameters (kernels/cpu/attention.hpp defines the math).
+struct attention_params {
+  int32_t num_heads = 0;       // query heads; a multiple of the cache's num_kv_heads (GQA)
+  float scale = 1.0f;          // usually 1 / sqrt(head_dim)
+  int32_t sliding_window = 0;  // > 0: a query at position p sees keys in (p - window, p]
+};
+
+// One step's inputs besides the weights, built on the host and uploaded once (begin_step).
+// T = token rows of the step, S = sequences.
+//
+//   token_ids      [T]      row t's token
+//   positions      [T]      row t's position in its sequence
+//   token_seqs     [T]      row t's sequence index s
+//   block_tables   [sum of table sizes]  sequence s's table is
+//                            block_tables[table_offsets[s], table_offsets[s + 1])
+//   table_offsets  [S + 1]
+//   sample_rows    [num sampled]   the rows whose hidden states become logits, in order
+//   num_positions  1 + the largest position (RoPE tables must cover it)
+//
+//   rows:       | s0: 0 1 2 3 4 (positions 0..4) | s1: 5 (position 17) | s2: 6 (position 3) |
+//   sample_rows: [4, 5, 6] when all three sample
+struct step_metadata {
+  std::vector<int32_t> token_ids;
+  std::vector<int32_t> positions;
+  std::vector<int32_t> token_seqs;
+  std::vector<int32_t> block_tables;
+  std::vector<int32_t> table_offsets;
+  std::vector<int32_t> sample_rows;
+  int32_t num_positions = 0;
+
+  int64_t num_tokens() const { return static_cast<int64_t>(token_ids.size()); }
+  int64_t num_sampled() const { return static_cast<int64_t>(sample_rows.size()); }
+};
+
+}  // namespace troupe::backend

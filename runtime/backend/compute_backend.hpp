@@ -1,0 +1,105 @@
+#pragma once
+// The compute-backend seam: the ops one model forward needs, behind one interface, so the forward
+// is written once (runtime/model/llama_forward) and runs on whichever device backs it.
+//
+//   llama_forward (runtime/model)     one forward, ops in order, no kernel includes
+//        │ compute_backend
+//        ├── cpu_backend  (runtime/backend)   kernels/cpu, a thread_pool; each op runs at once
+//        └── cuda backend (issue 12)          kernels/cuda + cuBLAS; each op enqueued on a stream
+//
+// Memory: the backend owns every byte the forward computes on. Weights are uploaded once
+// (upload_weight), the KV cache and RoPE tables are allocated once, activation buffers are
+// allocated once and grown per step (reserve). The forward only holds opaque handles.
+//
+// Order: ops take effect in the order they are called (a CPU backend runs each at once, a GPU one
+// enqueues them on one stream). Results reach the host only through download(), which waits for
+// every earlier op; host data reaches the backend only through upload_buffer() and begin_step().
+//
+// A step: begin_step(metadata) uploads the step's token ids, positions, block tables and sampled
+// rows once; the ops that work per token (embedding, rope, store_kv, paged_attention,
+// gather_sampled_rows) read them from there. Sampling stays on the host: the forward downloads
+// the logits of the sampled rows and runtime::sample_token draws from them.
+//
+// Shapes below: T = the step's token rows, S = its sampled rows; "rows" is the caller's count.
+// A buffer an op writes must have been reserved for it; unless an op says so, its output does not
+// alias an input. Passing a handle from another backend, or sizes the buffers do not hold, is a
+// bug (asserted), not an error value.
+//
+// Thread: one thread at a time (the executor's); handles are only meaningful to their backend.
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "runtime/backend/backend_types.hpp"
+
+namespace troupe::backend {
+
+class compute_backend {
+ public:
+  virtual ~compute_backend() = default;
+
+  virtual std::string_view name() const = 0;
+
+  // -- memory: set up once, before the first step --
+
+  // Copies a weight from the host (a CPU backend adopts the vector without copying).
+  // requires: data.size() == desc.num_elements(), values in desc.format's host form (f32 today).
+  virtual weight_handle upload_weight(const weight_desc& desc, std::vector<float> data) = 0;
+  // A zeroed paged KV cache of shape.num_blocks * shape.bytes_per_block() bytes.
+  virtual kv_cache_handle allocate_kv_cache(const kv_cache_shape& shape) = 0;
+  virtual rope_handle create_rope(const rope_spec& spec) = 0;
+  // An empty activation buffer; reserve() sizes it.
+  virtual buffer_handle allocate_buffer() = 0;
+
+  // -- memory: any time --
+
+  // Makes `buffer` hold at least num_elements values; what it held is lost when it grows.
+  virtual void reserve(buffer_handle buffer, int64_t num_elements) = 0;
+  // Host -> backend: reserves and copies `data` to the start of `buffer`.
+  virtual void upload_buffer(buffer_handle buffer, std::span<const float> data) = 0;
+  // Backend -> host: waits for every earlier op and returns the first n values of `buffer` as
+  // f32, valid until the next call on this backend (a CPU backend returns the buffer itself).
+  virtual std::span<const float> download(buffer_handle buffer, int64_t n) = 0;
+
+  // -- one step's metadata --
+
+  // Uploads the step's metadata; the per-token ops below read it until the next begin_step.
+  // requires: block tables cover [0, position] of every row with block ids inside every KV cache
+  // the step's ops use; token ids inside every embedding table it uses (the runner validates).
+  virtual void begin_step(const step_metadata& step) = 0;
+
+  // -- ops (kernels/cpu/*.hpp define each one's math; the CPU backend is that reference) --
+
+  // out[t] = table[token_ids[t]]                   table [vocab][dim], out [T][dim]
+  virtual void embedding(weight_handle table, buffer_handle out) = 0;
+  // y = rmsnorm(x) * weight per row                x, y [rows][dim], weight [1][dim]; y may be x
+  virtual void rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, float eps,
+                       buffer_handle y) = 0;
+  // y = x W^T                                      x [rows][in], W [out][in], y [rows][out]
+  virtual void matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_handle y) = 0;
+  // y[r] += bias                                   y [rows][n], bias [1][n]
+  virtual void add_bias(buffer_handle y, weight_handle bias, int64_t rows) = 0;
+  // Rotates every head of every row by its position, in place.   x [T][num_heads][head_dim]
+  virtual void rope(rope_handle rope, buffer_handle x, int32_t num_heads) = 0;
+  // Writes every row's key and value heads into its cache slot of `layer`.
+  //   k, v [T][num_kv_heads][head_dim]
+  virtual void store_kv(kv_cache_handle cache, int32_t layer, buffer_handle k, buffer_handle v) = 0;
+  // Causal attention of every row over its own sequence's cached keys of `layer`, in position
+  // order.   q, out [T][num_heads][head_dim]
+  // requires: store_kv of this layer for every row of the step came first (a prompt chunk
+  // attends to itself; a later sequence may read what an earlier one stored this step).
+  virtual void paged_attention(kv_cache_handle cache, int32_t layer, const attention_params& params,
+                               buffer_handle q, buffer_handle out) = 0;
+  // out = silu(gate) * up                          [n]; out may be gate or up
+  virtual void silu_mul(buffer_handle gate, buffer_handle up, int64_t n, buffer_handle out) = 0;
+  // y += x                                         [n] (the residual stream)
+  virtual void add(buffer_handle y, buffer_handle x, int64_t n) = 0;
+  // out[i] = x[sample_rows[i]]                     x [T][row_size], out [S][row_size]
+  virtual void gather_sampled_rows(buffer_handle x, int64_t row_size, buffer_handle out) = 0;
+  // Sums x[0, n) over the ranks of the backend's tensor-parallel group, in place (the hook for
+  // row-parallel projections); nothing at one rank.
+  virtual void all_reduce(buffer_handle x, int64_t n) = 0;
+};
+
+}  // namespace troupe::backend

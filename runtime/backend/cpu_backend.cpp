@@ -1,0 +1,96 @@
+#include "runtime/backend/cpu_backend.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+namespace troupe::backend {
+
+namespace cpu = kernels::cpu;
+
+namespace {
+
+cpu::rope_table make_table(const rope_spec& spec) {
+  if (spec.inv_freq.empty()) return {spec.head_dim, spec.theta};
+  return {spec.inv_freq, spec.magnitude};
+}
+
+}  // namespace
+
+cpu_backend::cpu_backend(int32_t num_threads, communicator* comm)
+    : pool_(num_threads), comm_(comm) {}
+
+// -- memory --
+
+weight_handle cpu_backend::upload_weight(const weight_desc& desc, std::vector<float> data) {
+  assert(desc.format == weight_format::f32);
+  assert(static_cast<int64_t>(data.size()) == desc.num_elements());
+  weights_.push_back({desc, std::move(data)});
+  return {static_cast<int32_t>(weights_.size()) - 1};
+}
+
+kv_cache_handle cpu_backend::allocate_kv_cache(const kv_cache_shape& shape) {
+  kv_caches_.emplace_back(shape);
+  return {static_cast<int32_t>(kv_caches_.size()) - 1};
+}
+
+rope_handle cpu_backend::create_rope(const rope_spec& spec) {
+  const auto layout = spec.style == runtime::rope_style::neox ? cpu::rope_layout::neox
+                                                              : cpu::rope_layout::interleaved;
+  ropes_.push_back({make_table(spec), layout});
+  ropes_.back().table.ensure(spec.num_positions);
+  return {static_cast<int32_t>(ropes_.size()) - 1};
+}
+
+buffer_handle cpu_backend::allocate_buffer() {
+  buffers_.emplace_back();
+  return {static_cast<int32_t>(buffers_.size()) - 1};
+}
+
+void cpu_backend::reserve(buffer_handle buffer, int64_t num_elements) {
+  auto& b = buffers_[buffer.id];
+  if (static_cast<int64_t>(b.size()) < num_elements) b.resize(static_cast<size_t>(num_elements));
+}
+
+void cpu_backend::upload_buffer(buffer_handle buffer, std::span<const float> data) {
+  reserve(buffer, static_cast<int64_t>(data.size()));
+  std::copy(data.begin(), data.end(), buffers_[buffer.id].begin());
+}
+
+std::span<const float> cpu_backend::download(buffer_handle buffer, int64_t n) {
+  return {get(buffer, n), static_cast<size_t>(n)};
+}
+
+const cpu_backend::weight& cpu_backend::get(weight_handle w) const {
+  assert(w.valid() && w.id < static_cast<int32_t>(weights_.size()));
+  return weights_[w.id];
+}
+
+float* cpu_backend::get(buffer_handle b, int64_t min_size) {
+  assert(b.valid() && b.id < static_cast<int32_t>(buffers_.size()));
+  assert(static_cast<int64_t>(buffers_[b.id].size()) >= min_size);
+  (void)min_size;
+  return buffers_[b.id].data();
+}
+
+cpu_kv_cache& cpu_backend::get(kv_cache_handle c) {
+  assert(c.valid() && c.id < static_cast<int32_t>(kv_caches_.size()));
+  return kv_caches_[c.id];
+}
+
+// -- one step --
+
+void cpu_backend::begin_step(const step_metadata& step) {
+  step_ = step;
+  const int64_t T = step_.num_tokens();
+  locations_.resize(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) {
+    const int32_t* table = step_.block_tables.data() + step_.table_offsets[step_.token_seqs[t]];
+    locations_[t] = {step_.positions[t], table};
+  }
+  // Entries are computed per position, so extending a table never changes earlier values.
+  for (auto& r : ropes_)
+    r.table.ensure(step_.num_positions);
+}
+
+}  // namespace troupe::backend

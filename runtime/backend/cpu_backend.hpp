@@ -1,0 +1,87 @@
+#pragma once
+// The CPU compute backend: kernels/cpu behind compute_backend. Every op runs at once on the
+// calling thread and the backend's thread_pool, so download() never waits; weights are adopted
+// from the host vectors they arrive in, and download() returns the buffer itself.
+//
+// The kernels are batch invariant (kernels/cpu/dot.hpp), so a row's results do not depend on the
+// step around it, on the thread count, or on the op having gone through this backend: each op
+// calls exactly one kernel with the arguments the forward passes (tests/runtime/backend checks
+// every op against the bare kernel bitwise).
+//
+// Thread: one thread at a time (the executor's), which also runs a share of each parallel kernel.
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "kernels/cpu/attention.hpp"
+#include "kernels/cpu/rope.hpp"
+#include "kernels/cpu/thread_pool.hpp"
+#include "runtime/backend/communicator.hpp"
+#include "runtime/backend/compute_backend.hpp"
+#include "runtime/backend/cpu_kv_cache.hpp"
+
+namespace troupe::backend {
+
+class cpu_backend final : public compute_backend {
+ public:
+  // requires: num_threads >= 1 (the caller's thread counts as one). comm (borrowed, outlives
+  // the backend) is the tensor-parallel group all_reduce() sums over; nullptr means one rank.
+  explicit cpu_backend(int32_t num_threads, communicator* comm = nullptr);
+
+  int32_t num_threads() const { return pool_.num_threads(); }
+  // The storage behind a KV-cache handle (tests, inspection).
+  const cpu_kv_cache& kv_cache(kv_cache_handle cache) const { return kv_caches_[cache.id]; }
+
+  std::string_view name() const override { return "cpu"; }
+  weight_handle upload_weight(const weight_desc& desc, std::vector<float> data) override;
+  kv_cache_handle allocate_kv_cache(const kv_cache_shape& shape) override;
+  rope_handle create_rope(const rope_spec& spec) override;
+  buffer_handle allocate_buffer() override;
+  void reserve(buffer_handle buffer, int64_t num_elements) override;
+  void upload_buffer(buffer_handle buffer, std::span<const float> data) override;
+  std::span<const float> download(buffer_handle buffer, int64_t n) override;
+  void begin_step(const step_metadata& step) override;
+
+  void embedding(weight_handle table, buffer_handle out) override;
+  void rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, float eps,
+               buffer_handle y) override;
+  void matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_handle y) override;
+  void add_bias(buffer_handle y, weight_handle bias, int64_t rows) override;
+  void rope(rope_handle rope, buffer_handle x, int32_t num_heads) override;
+  void store_kv(kv_cache_handle cache, int32_t layer, buffer_handle k, buffer_handle v) override;
+  void paged_attention(kv_cache_handle cache, int32_t layer, const attention_params& params,
+                       buffer_handle q, buffer_handle out) override;
+  void silu_mul(buffer_handle gate, buffer_handle up, int64_t n, buffer_handle out) override;
+  void add(buffer_handle y, buffer_handle x, int64_t n) override;
+  void gather_sampled_rows(buffer_handle x, int64_t row_size, buffer_handle out) override;
+  void all_reduce(buffer_handle x, int64_t n) override;
+
+ private:
+  struct weight {
+    weight_desc desc;
+    std::vector<float> data;
+  };
+  struct rope_state {
+    kernels::cpu::rope_table table;
+    kernels::cpu::rope_layout layout;
+  };
+
+  const weight& get(weight_handle w) const;
+  float* get(buffer_handle b, int64_t min_size);
+  cpu_kv_cache& get(kv_cache_handle c);
+
+  kernels::cpu::thread_pool pool_;
+  communicator* comm_;
+  std::vector<weight> weights_;
+  std::vector<std::vector<float>> buffers_;
+  std::vector<cpu_kv_cache> kv_caches_;
+  std::vector<rope_state> ropes_;
+
+  // The current step, as the kernels read it: the uploaded metadata, and each row's location
+  // (position + a pointer to its sequence's table in block_tables_).
+  step_metadata step_;
+  std::vector<kernels::cpu::token_location> locations_;
+};
+
+}  // namespace troupe::backend

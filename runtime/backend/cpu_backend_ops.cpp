@@ -1,0 +1,92 @@
+// cpu_backend's ops: each one kernels/cpu call, with the sizes taken from the weights, the KV
+// cache and the current step.
+#include <cassert>
+#include <cstring>
+
+#include "kernels/cpu/activation.hpp"
+#include "kernels/cpu/elementwise.hpp"
+#include "kernels/cpu/embedding.hpp"
+#include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/rmsnorm.hpp"
+#include "runtime/backend/cpu_backend.hpp"
+
+namespace troupe::backend {
+
+namespace cpu = kernels::cpu;
+
+void cpu_backend::embedding(weight_handle table, buffer_handle out) {
+  const auto& w = get(table);
+  const int64_t T = step_.num_tokens();
+  cpu::embedding(w.data.data(), w.desc.cols, step_.token_ids.data(), T, get(out, T * w.desc.cols));
+}
+
+void cpu_backend::rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, float eps,
+                          buffer_handle y) {
+  const auto& w = get(weight);
+  const int64_t n = rows * w.desc.cols;
+  cpu::rmsnorm(get(x, n), w.data.data(), rows, w.desc.cols, eps, get(y, n));
+}
+
+void cpu_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_handle y) {
+  const auto& wt = get(w);
+  assert(wt.desc.format == weight_format::f32);
+  assert(x.id != y.id);
+  const int64_t in = wt.desc.cols, out = wt.desc.rows;
+  cpu::gemm(pool_, get(x, rows * in), rows, in, wt.data.data(), out, get(y, rows * out));
+}
+
+void cpu_backend::add_bias(buffer_handle y, weight_handle bias, int64_t rows) {
+  const auto& b = get(bias);
+  cpu::add_bias(get(y, rows * b.desc.cols), b.data.data(), rows, b.desc.cols);
+}
+
+void cpu_backend::rope(rope_handle rope, buffer_handle x, int32_t num_heads) {
+  const auto& r = ropes_[rope.id];
+  const int32_t head_dim = 2 * r.table.num_pairs();
+  const int64_t T = step_.num_tokens();
+  cpu::rope(r.table, r.layout, step_.positions.data(), T, num_heads, head_dim,
+            get(x, T * num_heads * head_dim));
+}
+
+void cpu_backend::store_kv(kv_cache_handle cache, int32_t layer, buffer_handle k, buffer_handle v) {
+  auto& c = get(cache);
+  const int64_t T = step_.num_tokens();
+  const int64_t n = T * c.layout().num_kv_heads * c.layout().head_dim;
+  cpu::store_kv(c.layout(), locations_.data(), T, get(k, n), get(v, n), c.keys(layer),
+                c.values(layer));
+}
+
+void cpu_backend::paged_attention(kv_cache_handle cache, int32_t layer,
+                                  const attention_params& params, buffer_handle q,
+                                  buffer_handle out) {
+  auto& c = get(cache);
+  const int64_t T = step_.num_tokens();
+  const int64_t n = T * params.num_heads * c.layout().head_dim;
+  cpu::paged_attention(pool_, c.layout(), locations_.data(), T, params.num_heads, params.scale,
+                       get(q, n), c.keys(layer), c.values(layer), get(out, n),
+                       params.sliding_window);
+}
+
+void cpu_backend::silu_mul(buffer_handle gate, buffer_handle up, int64_t n, buffer_handle out) {
+  cpu::silu_mul(get(gate, n), get(up, n), n, get(out, n));
+}
+
+void cpu_backend::add(buffer_handle y, buffer_handle x, int64_t n) {
+  cpu::add_inplace(get(y, n), get(x, n), n);
+}
+
+void cpu_backend::gather_sampled_rows(buffer_handle x, int64_t row_size, buffer_handle out) {
+  const float* src = get(x, step_.num_tokens() * row_size);
+  float* dst = get(out, step_.num_sampled() * row_size);
+  for (int32_t row : step_.sample_rows) {
+    std::memcpy(dst, src + row * row_size, static_cast<size_t>(row_size) * sizeof(float));
+    dst += row_size;
+  }
+}
+
+void cpu_backend::all_reduce(buffer_handle x, int64_t n) {
+  if (comm_ == nullptr || comm_->world_size() == 1) return;
+  comm_->all_reduce_sum(get(x, n), n);
+}
+
+}  // namespace troupe::backend

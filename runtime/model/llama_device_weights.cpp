@@ -1,0 +1,54 @@
+#include "runtime/model/llama_device_weights.hpp"
+
+#include <utility>
+
+namespace troupe::runtime {
+
+namespace {
+
+// Uploads `data` as a [rows][data.size() / rows] f32 matrix, leaving `data` empty.
+backend::weight_handle upload(backend::compute_backend& b, std::vector<float>& data,
+                              int64_t rows = 1) {
+  if (data.empty()) return {};
+  const auto cols = static_cast<int64_t>(data.size()) / rows;
+  return b.upload_weight({rows, cols, backend::weight_format::f32}, std::move(data));
+}
+
+llama_layer_handles upload_layer(backend::compute_backend& b, llama_layer_weights& lw,
+                                 const llama_hparams& hp) {
+  const int64_t hidden = hp.hidden_size, inner = hp.intermediate_size;
+  const int64_t q_dim = int64_t{hp.num_heads} * hp.head_dim;
+  const int64_t kv_dim = int64_t{hp.num_kv_heads} * hp.head_dim;
+  llama_layer_handles h;
+  h.attn_norm = upload(b, lw.attn_norm);
+  h.wq = upload(b, lw.wq, q_dim);
+  h.wk = upload(b, lw.wk, kv_dim);
+  h.wv = upload(b, lw.wv, kv_dim);
+  h.wo = upload(b, lw.wo, hidden);
+  h.bq = upload(b, lw.bq);
+  h.bk = upload(b, lw.bk);
+  h.bv = upload(b, lw.bv);
+  h.ffn_norm = upload(b, lw.ffn_norm);
+  h.w_gate = upload(b, lw.w_gate, inner);
+  h.w_up = upload(b, lw.w_up, inner);
+  h.w_down = upload(b, lw.w_down, hidden);
+  return h;
+}
+
+}  // namespace
+
+llama_device_weights upload_llama_weights(backend::compute_backend& backend,
+                                          llama_weights weights) {
+  const auto& hp = weights.hparams;
+  llama_device_weights d;
+  d.hparams = hp;
+  d.token_embedding = upload(backend, weights.token_embedding, hp.vocab_size);
+  for (auto& layer : weights.layers)
+    d.layers.push_back(upload_layer(backend, layer, hp));
+  d.output_norm = upload(backend, weights.output_norm);
+  d.lm_head =
+      hp.tie_word_embeddings ? d.token_embedding : upload(backend, weights.output, hp.vocab_size);
+  return d;
+}
+
+}  // namespace troupe::runtime

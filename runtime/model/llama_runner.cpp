@@ -1,0 +1,71 @@
+#include "runtime/model/llama_runner.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+#include "runtime/model/kv_cache.hpp"
+#include "runtime/model/sampler.hpp"
+
+namespace troupe::runtime {
+
+status llama_runner::check(const llama_weights& weights, int32_t num_kv_blocks,
+                           int32_t block_size) {
+  if (auto st = check_llama_weights(weights); !st) return st;
+  if (num_kv_blocks < 1 || block_size < 1) return error{"need at least one KV block of size >= 1"};
+  return ok_status();
+}
+
+result<std::unique_ptr<llama_runner>> llama_runner::create(
+    std::unique_ptr<backend::compute_backend> compute, llama_weights weights, int32_t num_kv_blocks,
+    int32_t block_size) {
+  if (auto st = check(weights, num_kv_blocks, block_size); !st) return st.err();
+  return std::unique_ptr<llama_runner>(
+      new llama_runner(std::move(compute), std::move(weights), num_kv_blocks, block_size));
+}
+
+llama_runner::llama_runner(std::unique_ptr<backend::compute_backend> compute, llama_weights weights,
+                           int32_t num_kv_blocks, int32_t block_size)
+    : compute_(std::move(compute)),
+      weights_(upload_llama_weights(*compute_, std::move(weights))),
+      num_kv_blocks_(num_kv_blocks),
+      block_size_(block_size),
+      cache_(compute_->allocate_kv_cache(
+          kv_cache_shape_for(weights_.hparams, num_kv_blocks, block_size))),
+      forward_(*compute_, weights_, cache_) {}
+
+status llama_runner::validate(const step_batch& batch) const {
+  return validate_step_batch(batch, block_size_, num_kv_blocks_, vocab_size());
+}
+
+std::span<const float> llama_runner::run_checked(const step_batch& batch) {
+  if (auto st = validate(batch); !st) {
+    // A malformed step is the scheduler's bug; running it would corrupt other sequences' KV.
+    std::fprintf(stderr, "llama_runner: invalid step batch: %s\n", st.message().c_str());
+    std::abort();
+  }
+  return forward_.run(batch);
+}
+
+std::vector<float> llama_runner::forward_logits(const step_batch& batch) {
+  auto logits = run_checked(batch);
+  return {logits.begin(), logits.end()};
+}
+
+std::vector<sampled_token> llama_runner::execute(const step_batch& batch) {
+  const auto logits = run_checked(batch);
+  std::vector<sampled_token> out;
+  const auto vocab = static_cast<size_t>(vocab_size());
+  size_t row = 0;
+  for (const auto& seq : batch.seqs) {
+    if (!seq.sample) continue;
+    auto row_logits = logits.subspan(row++ * vocab, vocab);
+    std::span<const int32_t> history;
+    if (seq.token_history) history = *seq.token_history;
+    auto s = sample_token(row_logits, seq.sampling, seq.output_index, history);
+    out.push_back({seq.seq_id, s.token_id, s.logprob, std::move(s.top_logprobs)});
+  }
+  return out;
+}
+
+}  // namespace troupe::runtime

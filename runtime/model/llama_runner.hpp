@@ -1,0 +1,65 @@
+#pragma once
+// runtime::model_runner for Llama-family models over any compute backend: the weights and the
+// paged KV cache live on the backend, the forward (llama_forward) enqueues its ops there, and
+// sampling runs on the host from the downloaded logits (runtime::sample_token).
+//
+// Thread: one thread at a time calls execute()/forward_logits() (the executor actor's).
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "runtime/backend/compute_backend.hpp"
+#include "runtime/model/llama_checks.hpp"
+#include "runtime/model/llama_device_weights.hpp"
+#include "runtime/model/llama_forward.hpp"
+#include "runtime/model/llama_weights.hpp"
+#include "runtime/model_runner.hpp"
+#include "runtime/result.hpp"
+
+namespace troupe::runtime {
+
+class llama_runner : public model_runner {
+ public:
+  // Checks that the weights are complete and consistent with their hparams, uploads them to
+  // `compute` and allocates num_kv_blocks blocks of block_size tokens of cache there
+  // (kv_cache_shape_for). requires: compute != nullptr.
+  static result<std::unique_ptr<llama_runner>> create(
+      std::unique_ptr<backend::compute_backend> compute, llama_weights weights,
+      int32_t num_kv_blocks, int32_t block_size);
+
+  // Runs the step and samples one token per sampling sequence. A batch failing validate() is a
+  // bug in the caller: the process aborts with the reason.
+  std::vector<sampled_token> execute(const step_batch& batch) override;
+
+  // Runs the step (writing K/V like execute()) and returns the logits of the sampled rows,
+  // [num sampled seqs][vocab] in `seqs` order. Same contract as execute().
+  std::vector<float> forward_logits(const step_batch& batch);
+
+  // Whether `batch` is well formed for this runner (validate_step_batch).
+  status validate(const step_batch& batch) const;
+
+  int32_t vocab_size() const override { return weights_.hparams.vocab_size; }
+  int32_t block_size() const override { return block_size_; }
+  int32_t num_kv_blocks() const override { return num_kv_blocks_; }
+  const llama_hparams& hparams() const { return weights_.hparams; }
+
+ protected:
+  // The checks create() makes before constructing.
+  static status check(const llama_weights& weights, int32_t num_kv_blocks, int32_t block_size);
+  // requires: check() passed.
+  llama_runner(std::unique_ptr<backend::compute_backend> compute, llama_weights weights,
+               int32_t num_kv_blocks, int32_t block_size);
+
+ private:
+  std::span<const float> run_checked(const step_batch& batch);
+
+  std::unique_ptr<backend::compute_backend> compute_;
+  llama_device_weights weights_;
+  int32_t num_kv_blocks_;
+  int32_t block_size_;
+  backend::kv_cache_handle cache_;
+  llama_forward forward_;  // borrows the members above: declared after them
+};
+
+}  // namespace troupe::runtime

@@ -1,0 +1,94 @@
+// Conformance of the CPU backend: every op, called through compute_backend on random inputs,
+// equals the bare kernels/cpu call bitwise (the code path is the same kernel; these tests pin that
+// the backend passes the right sizes, rows, positions and block tables).
+#include "runtime/backend/cpu_backend.hpp"
+
+#include <gtest/gtest.h>
+
+#include <tuple>
+#include <vector>
+
+#include "kernels/cpu/activation.hpp"
+#include "kernels/cpu/elementwise.hpp"
+#include "kernels/cpu/embedding.hpp"
+#include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/rmsnorm.hpp"
+#include "tests/runtime/backend/backend_test_support.hpp"
+
+namespace troupe::backend {
+namespace {
+
+using testing::bitwise_equal;
+using testing::cpu_backend_ops;
+namespace cpu = kernels::cpu;
+
+TEST_F(cpu_backend_ops, upload_and_download_round_trip) {
+  const auto v = random(37);
+  EXPECT_TRUE(bitwise_equal(read(buffer_with(v), 37), v));
+  EXPECT_EQ(be_.name(), "cpu");
+  EXPECT_EQ(be_.num_threads(), 2);
+}
+
+TEST_F(cpu_backend_ops, embedding_gathers_the_step_tokens) {
+  const int64_t dim = 24;
+  const auto table = random(10 * dim);
+  auto out = output(T * dim);
+  be_.embedding(weight(10, dim, table), out);
+  std::vector<float> expected(T * dim);
+  cpu::embedding(table.data(), dim, step_.token_ids.data(), T, expected.data());
+  EXPECT_TRUE(bitwise_equal(read(out, T * dim), expected));
+}
+
+TEST_F(cpu_backend_ops, rmsnorm_out_of_place_and_in_place) {
+  const int64_t dim = 40;
+  const auto x = random(T * dim, -3.0f, 3.0f), w = random(dim, 0.5f, 1.5f);
+  auto xb = buffer_with(x), y = output(T * dim);
+  const auto wh = weight(1, dim, w);
+  be_.rmsnorm(xb, wh, T, 1e-5f, y);
+  be_.rmsnorm(xb, wh, 3, 1e-6f, xb);
+  std::vector<float> expected(T * dim), in_place = x;
+  cpu::rmsnorm(x.data(), w.data(), T, dim, 1e-5f, expected.data());
+  cpu::rmsnorm(in_place.data(), w.data(), 3, dim, 1e-6f, in_place.data());
+  EXPECT_TRUE(bitwise_equal(read(y, T * dim), expected));
+  EXPECT_TRUE(bitwise_equal(read(xb, T * dim), in_place));
+}
+
+TEST_F(cpu_backend_ops, matmul_is_gemm_with_the_weight_shape) {
+  for (auto [rows, in, out] :
+       {std::tuple<int64_t, int64_t, int64_t>{9, 64, 48}, {1, 37, 13}, {5, 8, 1}, {0, 16, 16}}) {
+    const auto x = random(rows * in), w = random(out * in);
+    auto y = output(rows * out);
+    be_.matmul(buffer_with(x), rows, weight(out, in, w), y);
+    std::vector<float> expected(rows * out);
+    cpu::gemm(pool_, x.data(), rows, in, w.data(), out, expected.data());
+    EXPECT_TRUE(bitwise_equal(read(y, rows * out), expected)) << rows << "x" << in << "x" << out;
+  }
+}
+
+TEST_F(cpu_backend_ops, add_bias_add_and_silu_mul) {
+  const int64_t n = T * 12;
+  const auto y = random(n), x = random(n), bias = random(12), up = random(n);
+  auto yb = buffer_with(y), xb = buffer_with(x), upb = buffer_with(up);
+  be_.add_bias(yb, weight(1, 12, bias), T);
+  be_.add(yb, xb, n);
+  be_.silu_mul(yb, upb, n, yb);  // out aliases gate
+  auto expected = y;
+  cpu::add_bias(expected.data(), bias.data(), T, 12);
+  cpu::add_inplace(expected.data(), x.data(), n);
+  cpu::silu_mul(expected.data(), up.data(), n, expected.data());
+  EXPECT_TRUE(bitwise_equal(read(yb, n), expected));
+}
+
+TEST_F(cpu_backend_ops, gather_sampled_rows_takes_the_rows_in_order) {
+  const int64_t dim = 7;
+  const auto x = random(T * dim);
+  auto out = output(3 * dim);
+  be_.gather_sampled_rows(buffer_with(x), dim, out);
+  std::vector<float> expected;
+  for (int32_t row : step_.sample_rows)
+    expected.insert(expected.end(), x.begin() + row * dim, x.begin() + (row + 1) * dim);
+  EXPECT_TRUE(bitwise_equal(read(out, 3 * dim), expected));
+}
+
+}  // namespace
+}  // namespace troupe::backend

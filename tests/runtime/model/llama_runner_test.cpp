@@ -1,0 +1,118 @@
+// llama_runner over a compute backend: what the forward asks of the backend (its ops, in the
+// order the model_runner contract needs), the step metadata it uploads, and that any backend
+// wrapping the CPU one gives the CPU runner's logits bitwise.
+#include "runtime/model/llama_runner.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "runtime/model/cpu_runner.hpp"
+#include "tests/runtime/model/recording_backend.hpp"
+#include "tests/runtime/model/tiny_llama.hpp"
+
+namespace troupe::runtime {
+namespace {
+
+using testing::recording_backend;
+using testing::seq_entry;
+
+llama_weights tiny_qwen_like() {
+  auto hp = testing::tiny_hparams();
+  hp.attention_bias = true;
+  hp.rope = rope_style::neox;
+  hp.sliding_window = 5;
+  auto w = testing::tiny_llama(hp, 21);
+  const auto q_dim = static_cast<size_t>(hp.num_heads * hp.head_dim);
+  const auto kv_dim = static_cast<size_t>(hp.num_kv_heads * hp.head_dim);
+  for (auto& l : w.layers) {
+    l.bq.assign(q_dim, 0.125f);
+    l.bk.assign(kv_dim, -0.25f);
+    l.bv.assign(kv_dim, 0.5f);
+  }
+  return w;
+}
+
+// s0: a 6-token prompt chunk; s1: a decode at position 9; s2: a chunk that does not sample.
+step_batch mixed_batch() {
+  step_batch b;
+  b.token_ids = {3, 14, 15, 92, 65, 35, 8, 96, 26, 5};
+  b.seqs = {seq_entry(1, 0, 6, {4, 0}), seq_entry(2, 9, 1, {1, 2, 3}),
+            seq_entry(3, 2, 3, {5, 6}, false)};
+  return b;
+}
+
+TEST(fill_step_metadata, flattens_positions_tables_and_sampled_rows) {
+  backend::step_metadata m;
+  m.sample_rows = {42};  // stale contents of a previous step are replaced
+  fill_step_metadata(mixed_batch(), m);
+  EXPECT_EQ(m.token_ids, mixed_batch().token_ids);
+  EXPECT_EQ(m.positions, (std::vector<int32_t>{0, 1, 2, 3, 4, 5, 9, 2, 3, 4}));
+  EXPECT_EQ(m.token_seqs, (std::vector<int32_t>{0, 0, 0, 0, 0, 0, 1, 2, 2, 2}));
+  EXPECT_EQ(m.block_tables, (std::vector<int32_t>{4, 0, 1, 2, 3, 5, 6}));
+  EXPECT_EQ(m.table_offsets, (std::vector<int32_t>{0, 2, 5, 7}));
+  EXPECT_EQ(m.sample_rows, (std::vector<int32_t>{5, 6}));
+  EXPECT_EQ(m.num_positions, 10);
+}
+
+TEST(llama_runner, forward_enqueues_one_step_in_contract_order) {
+  auto backend = std::make_unique<recording_backend>(1);
+  auto* rec = backend.get();
+  auto runner = llama_runner::create(std::move(backend), tiny_qwen_like(), 8, 4);
+  ASSERT_TRUE(runner.ok()) << runner.message();
+  rec->ops.clear();
+  (*runner)->execute(mixed_batch());
+
+  std::vector<std::string> expected = {"begin_step", "embedding"};
+  for (int layer = 0; layer < 2; ++layer) {
+    const auto l = std::to_string(layer);
+    // The whole batch's K/V of a layer is stored before that layer's attention reads the cache.
+    for (const char* op : {"rmsnorm", "matmul", "matmul", "matmul", "add_bias", "add_bias",
+                           "add_bias", "rope", "rope"})
+      expected.push_back(op);
+    expected.push_back("store_kv " + l);
+    expected.push_back("paged_attention " + l);
+    // Row-parallel projections (o, down) are followed by the tensor-parallel all-reduce.
+    for (const char* op : {"matmul", "all_reduce", "add", "rmsnorm", "matmul", "matmul", "silu_mul",
+                           "matmul", "all_reduce", "add"})
+      expected.push_back(op);
+  }
+  for (const char* op : {"gather_sampled_rows", "rmsnorm", "matmul", "download"})
+    expected.push_back(op);
+  EXPECT_EQ(rec->ops, expected);
+}
+
+TEST(llama_runner, any_backend_wrapping_the_cpu_one_gives_the_cpu_runners_bits) {
+  auto over_backend =
+      llama_runner::create(std::make_unique<recording_backend>(2), tiny_qwen_like(), 8, 4);
+  auto cpu = cpu_llama_runner::create(tiny_qwen_like(), 8, 4, 1);
+  ASSERT_TRUE(over_backend.ok() && cpu.ok());
+  step_batch decode;  // reads the K/V the first step stored
+  decode.token_ids = {7};
+  decode.seqs = {seq_entry(1, 6, 1, {4, 0})};
+  for (const auto& batch : {mixed_batch(), decode}) {
+    const auto a = (*over_backend)->forward_logits(batch);
+    const auto b = (*cpu)->forward_logits(batch);
+    ASSERT_EQ(a.size(), batch.seqs.size() == 1 ? 97u : 2u * 97u);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << batch.seqs.size();
+  }
+  EXPECT_EQ((*over_backend)->num_kv_blocks(), 8);
+  EXPECT_EQ((*over_backend)->block_size(), 4);
+  EXPECT_EQ((*over_backend)->vocab_size(), 97);
+}
+
+TEST(llama_runner, create_refuses_bad_weights_before_touching_the_backend) {
+  auto w = tiny_qwen_like();
+  w.layers[1].bv.clear();
+  auto backend = std::make_unique<recording_backend>(1);
+  auto runner = llama_runner::create(std::move(backend), std::move(w), 8, 4);
+  ASSERT_FALSE(runner.ok());
+  EXPECT_NE(runner.message().find("layer 1.bv"), std::string::npos) << runner.message();
+}
+
+}  // namespace
+}  // namespace troupe::runtime
