@@ -9,19 +9,41 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/request_log.hpp"
+
 namespace troupe::actors {
 namespace {
+
+double seconds(int64_t ns) {
+  return static_cast<double>(ns) * 1e-9;
+}
+
+// A decode token is a sequence's single token after its first output; everything else (prompt
+// chunks, a preempted request's recomputation) is prefill.
+void observe_step_composition(const step_metrics& m, const runtime::step_batch& batch) {
+  int32_t num_decode = 0;
+  for (const auto& seq : batch.seqs) {
+    if (seq.num_tokens == 1 && seq.output_index > 0) ++num_decode;
+  }
+  const auto num_tokens = static_cast<int32_t>(batch.token_ids.size());
+  m.steps->inc();
+  m.prefill_tokens->observe(num_tokens - num_decode);
+  m.decode_tokens->observe(num_decode);
+  m.batch_size->observe(static_cast<double>(batch.seqs.size()));
+}
 
 class batcher_impl : public batcher_actor::base {
  public:
   batcher_impl(caf::actor_config& cfg, batcher_options options, kv_allocator_actor allocator,
-               executor_actor executor, std::shared_ptr<engine_counters> counters)
+               executor_actor executor, std::shared_ptr<engine_counters> counters,
+               batcher_metrics metrics)
       : batcher_actor::base(cfg),
         options_(options),
         scheduler_(options.scheduler),
         allocator_(std::move(allocator)),
         executor_(std::move(executor)),
-        counters_(std::move(counters)) {}
+        counters_(std::move(counters)),
+        metrics_(std::move(metrics)) {}
 
   behavior_type make_behavior() override {
     return {
@@ -45,12 +67,19 @@ class batcher_impl : public batcher_actor::base {
   }
 
  private:
+  // A request actor waiting for its tokens, with the batcher's stamps of its request.
+  struct client {
+    request_actor handle;
+    request_times times;
+  };
+
   // -- between steps: apply what arrived, then start the next step --
 
   void between_steps() {
     if (step_in_flight_) return;
+    const int64_t now = deferred_submits_.empty() ? 0 : steady_now_ns();
     for (auto& msg : deferred_submits_)
-      admit(msg);
+      admit(msg, now);
     deferred_submits_.clear();
     std::vector<uint64_t> released;
     for (uint64_t id : deferred_aborts_)
@@ -61,7 +90,7 @@ class batcher_impl : public batcher_actor::base {
     if (scheduler_.has_work() && !stalled_) schedule();
   }
 
-  void admit(submit_generation& msg) {
+  void admit(submit_generation& msg, int64_t now) {
     const uint64_t id = msg.spec.id;
     if (scheduler_.num_waiting_new() >= options_.max_waiting_requests) {
       send(msg.client, request_failed{id, overloaded_message(), 503});
@@ -71,8 +100,11 @@ class batcher_impl : public batcher_actor::base {
       send(msg.client, request_failed{id, added.message(), 400});
       return;
     }
-    clients_.emplace(id, std::move(msg.client));
+    clients_.emplace(id, client{std::move(msg.client), {now, 0}});
     stalled_ = false;
+    if (options_.log_requests) {
+      spdlog::info(request_log_line(id, "queued").add("waiting", scheduler_.num_waiting()).str());
+    }
   }
 
   void abort(uint64_t id, std::vector<uint64_t>& released) {
@@ -80,7 +112,8 @@ class batcher_impl : public batcher_actor::base {
     released.push_back(id);
     stalled_ = false;
     if (auto it = clients_.find(id); it != clients_.end()) {
-      send(it->second, token_delta{id, {}, runtime::finish_reason::abort});
+      send(it->second.handle,
+           token_delta{id, {}, runtime::finish_reason::abort, -1, {}, 0, it->second.times});
       clients_.erase(it);
     }
   }
@@ -94,7 +127,10 @@ class batcher_impl : public batcher_actor::base {
 
   void schedule() {
     step_in_flight_ = true;
+    const int64_t start = steady_now_ns();
     proposal_ = scheduler_.propose();
+    phase_start_ns_ = steady_now_ns();
+    schedule_ns_ = phase_start_ns_ - start;
     request(allocator_, caf::infinite, reserve_blocks{proposal_})
         .then(
             [this](blocks_reserved& reply) { execute(reply.grant); },
@@ -102,6 +138,7 @@ class batcher_impl : public batcher_actor::base {
   }
 
   void execute(const runtime::step_grant& grant) {
+    const int64_t granted = steady_now_ns();
     plan_ = scheduler_.finalize(proposal_, grant);
     if (plan_.empty()) {
       // Nothing fits even with everything preempted: wait for a submission or abort instead of
@@ -112,6 +149,11 @@ class batcher_impl : public batcher_actor::base {
       end_step();
       return;
     }
+    mark_scheduled(grant, granted);
+    const int64_t sent = steady_now_ns();
+    metrics_.steps.allocate_seconds->observe(seconds(granted - phase_start_ns_));
+    metrics_.steps.schedule_seconds->observe(seconds(schedule_ns_ + sent - granted));
+    phase_start_ns_ = sent;
     request(executor_, caf::infinite, execute_step{plan_.batch})
         .then([this](step_executed& reply) { update(reply.tokens); },
               [this](caf::error& err) {
@@ -119,7 +161,24 @@ class batcher_impl : public batcher_actor::base {
               });
   }
 
+  // The first admission of each request is its "scheduled" time (readmissions after preemption
+  // are not).
+  void mark_scheduled(const runtime::step_grant& grant, int64_t now) {
+    for (const auto& admitted : grant.admitted) {
+      auto it = clients_.find(admitted.request_id);
+      if (it == clients_.end() || it->second.times.scheduled_ns != 0) continue;
+      it->second.times.scheduled_ns = now;
+      if (options_.log_requests) {
+        spdlog::info(request_log_line(admitted.request_id, "scheduled")
+                         .add("cached_tokens", admitted.num_computed_tokens)
+                         .str());
+      }
+    }
+  }
+
   void update(const std::vector<runtime::sampled_token>& tokens) {
+    const int64_t returned = steady_now_ns();
+    metrics_.steps.execute_seconds->observe(seconds(returned - phase_start_ns_));
     if (options_.debug_log) {
       spdlog::debug("step {}: {} seqs, {} tokens, {} preempted, {} running, {} waiting",
                     counters_->num_steps.load(), plan_.batch.seqs.size(),
@@ -127,7 +186,10 @@ class batcher_impl : public batcher_actor::base {
                     scheduler_.num_waiting());
     }
     counters_->num_steps.fetch_add(1, std::memory_order_relaxed);
+    observe_step_composition(metrics_.steps, plan_.batch);
+    if (metrics_.vllm) metrics_.vllm->iteration_tokens->observe(plan_.num_scheduled_tokens());
     emit(scheduler_.update(plan_, tokens));
+    metrics_.steps.postprocess_seconds->observe(seconds(steady_now_ns() - returned));
     end_step();
   }
 
@@ -136,9 +198,9 @@ class batcher_impl : public batcher_actor::base {
     for (auto& out : outputs) {
       auto it = clients_.find(out.request_id);
       if (it == clients_.end()) continue;
-      send(it->second,
+      send(it->second.handle,
            token_delta{out.request_id, std::move(out.new_token_ids), out.finish, out.stop_token_id,
-                       std::move(out.sampled), out.num_cached_tokens});
+                       std::move(out.sampled), out.num_cached_tokens, it->second.times});
       if (out.finish == runtime::finish_reason::none) continue;
       finished.push_back(out.request_id);
       clients_.erase(it);
@@ -154,7 +216,7 @@ class batcher_impl : public batcher_actor::base {
       if (!scheduler_.abort(seq.seq_id)) continue;
       released.push_back(seq.seq_id);
       if (auto it = clients_.find(seq.seq_id); it != clients_.end()) {
-        send(it->second, request_failed{seq.seq_id, message, 500});
+        send(it->second.handle, request_failed{seq.seq_id, message, 500});
         clients_.erase(it);
       }
     }
@@ -173,6 +235,12 @@ class batcher_impl : public batcher_actor::base {
     counters_->num_running.store(scheduler_.num_running(), relaxed);
     counters_->num_waiting.store(scheduler_.num_waiting(), relaxed);
     counters_->num_preemptions.store(scheduler_.num_preemptions(), relaxed);
+    if (!metrics_.vllm) return;
+    metrics_.vllm->num_requests_running->set(scheduler_.num_running());
+    metrics_.vllm->num_requests_waiting->set(scheduler_.num_waiting());
+    metrics_.vllm->num_preemptions->inc(
+        static_cast<double>(scheduler_.num_preemptions() - num_preemptions_published_));
+    num_preemptions_published_ = scheduler_.num_preemptions();
   }
 
   batcher_options options_;
@@ -180,22 +248,28 @@ class batcher_impl : public batcher_actor::base {
   kv_allocator_actor allocator_;
   executor_actor executor_;
   std::shared_ptr<engine_counters> counters_;
-  std::unordered_map<uint64_t, request_actor> clients_;
+  batcher_metrics metrics_;
+  std::unordered_map<uint64_t, client> clients_;
   std::vector<submit_generation> deferred_submits_;
   std::vector<uint64_t> deferred_aborts_;
   bool step_in_flight_ = false;
   bool stalled_ = false;  // the last step scheduled nothing; retry after the next change
   runtime::step_proposal proposal_;
   runtime::step_plan plan_;
+  int64_t phase_start_ns_ = 0;  // when the step's current round trip began
+  int64_t schedule_ns_ = 0;     // time in propose, before finalize's is added
+  int64_t num_preemptions_published_ = 0;
 };
 
 }  // namespace
 
 batcher_actor spawn_batcher(caf::actor_system& system, batcher_options options,
                             kv_allocator_actor allocator, executor_actor executor,
-                            std::shared_ptr<engine_counters> counters) {
-  return system.spawn<batcher_impl>(options, std::move(allocator), std::move(executor),
-                                    std::move(counters));
+                            std::shared_ptr<engine_counters> counters, batcher_metrics metrics) {
+  const actor_kind_metrics actor = metrics.actor;
+  return system.spawn<instrumented<batcher_impl>>(actor, options, std::move(allocator),
+                                                  std::move(executor), std::move(counters),
+                                                  std::move(metrics));
 }
 
 }  // namespace troupe::actors

@@ -8,11 +8,19 @@
 //
 // Submissions and aborts arriving while a step is in flight wait until it is over, so the
 // scheduler never changes under a plan. Idle (no step scheduled) when there is nothing to do.
+//
+// Telemetry: every token_delta carries the request's request_times (queued, first scheduled);
+// each step observes step_metrics (time per phase, tokens by kind, batch
+// size) and, unless --disable-log-stats, vLLM's running/waiting gauges, preemptions and
+// iteration tokens. A few clock reads per step; no formatting unless a log level asks for it.
 #include <memory>
+#include <optional>
 
 #include <caf/actor_system.hpp>
 
 #include "actors/engine_counters.hpp"
+#include "actors/engine_metrics.hpp"
+#include "actors/instrumented.hpp"
 #include "actors/messages.hpp"
 #include "runtime/sched/scheduler.hpp"
 
@@ -22,10 +30,17 @@ struct batcher_options {
   runtime::scheduler_config scheduler;
   int32_t max_waiting_requests = 1024;  // beyond it, submissions fail with 503
   bool debug_log = false;               // one log line per step
+  bool log_requests = false;            // --enable-log-requests: "queued" and "scheduled" lines
+};
+
+struct batcher_metrics {
+  actor_kind_metrics actor;          // the batcher's own (kind "batcher")
+  step_metrics steps;                // always observed
+  std::optional<vllm_metrics> vllm;  // empty with --disable-log-stats
 };
 
 batcher_actor spawn_batcher(caf::actor_system& system, batcher_options options,
                             kv_allocator_actor allocator, executor_actor executor,
-                            std::shared_ptr<engine_counters> counters);
+                            std::shared_ptr<engine_counters> counters, batcher_metrics metrics);
 
 }  // namespace troupe::actors

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -20,9 +21,11 @@
 #include "actors/batcher.hpp"
 #include "actors/choice_sink.hpp"
 #include "actors/engine_counters.hpp"
+#include "actors/engine_metrics.hpp"
 #include "actors/executor.hpp"
 #include "actors/kv_allocator_actor.hpp"
 #include "actors/request_actor.hpp"
+#include "actors/stats_logger.hpp"
 
 namespace troupe::actors {
 namespace {
@@ -136,10 +139,29 @@ std::vector<int32_t> eog_token_ids(const runtime::tokenizer& tokenizer) {
   return ids;
 }
 
+int32_t num_actor_threads(const runtime::engine_config& config) {
+  return std::max(1, config.num_actor_threads);
+}
+
 caf::actor_system_config& configure(caf::actor_system_config& cfg,
                                     const runtime::engine_config& config) {
-  cfg.set("scheduler.max-threads", static_cast<size_t>(std::max(1, config.num_actor_threads)));
+  cfg.set("scheduler.max-threads", static_cast<size_t>(num_actor_threads(config)));
   return cfg;
+}
+
+vllm_metrics_info metrics_info(const runtime::engine_config& config, const engine_limits& limits,
+                               const runtime::model_runner& runner) {
+  vllm_metrics_info info;
+  info.model_name = config.served_model_name;
+  info.max_model_len = limits.max_model_len;
+  info.block_size = runner.block_size();
+  info.num_gpu_blocks = runner.num_kv_blocks();
+  info.num_gpu_blocks_override = config.num_gpu_blocks_override;
+  info.enable_prefix_caching = config.enable_prefix_caching;
+  info.prefix_caching_hash_algo = runtime::to_string(limits.hash_algo);
+  info.cache_dtype = config.kv_cache_dtype;
+  info.gpu_memory_utilization = config.gpu_memory_utilization;
+  return info;
 }
 
 class engine_impl final : public engine {
@@ -154,11 +176,15 @@ class engine_impl final : public engine {
     info_.created = std::chrono::duration_cast<std::chrono::seconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();
-    allocator_ =
-        spawn_kv_allocator(system_, runner->num_kv_blocks(), runner->block_size(), counters_);
+    if (!config.disable_log_stats) {
+      vllm_ = vllm_metrics::create(*metrics_, metrics_info(config, limits, *runner));
+    }
+    add_actor_system_metrics(config);
+    allocator_ = spawn_kv_allocator(system_, runner->num_kv_blocks(), runner->block_size(),
+                                    counters_, vllm_, actor_kind("kv_allocator"));
     const int32_t vocab_size = std::min(runner->vocab_size(), tokenizer_->vocab_size());
     const int32_t block_size = runner->block_size();
-    executor_ = spawn_executor(system_, std::move(runner));
+    executor_ = spawn_executor(system_, std::move(runner), actor_kind("executor", {{"rank", "0"}}));
     batcher_options options;
     options.scheduler = {config.max_num_seqs,
                          limits.max_num_batched_tokens,
@@ -168,18 +194,28 @@ class engine_impl final : public engine {
                          limits.hash_algo};
     options.max_waiting_requests = config.max_waiting_requests;
     options.debug_log = spdlog::should_log(spdlog::level::debug);
-    batcher_ = spawn_batcher(system_, options, allocator_, executor_, counters_);
+    options.log_requests = config.log_requests();
+    batcher_ = spawn_batcher(system_, options, allocator_, executor_, counters_,
+                             {actor_kind("batcher"), step_metrics::create(*metrics_), vllm_});
     auto context = std::make_shared<request_context>();
     context->tokenizer = tokenizer_;
     context->batcher = batcher_;
     context->max_model_len = limits.max_model_len;
     context->vocab_size = vocab_size;
     context->eog_token_ids = eog_token_ids(*tokenizer_);
-    context->log_requests = !config.disable_log_requests;
+    context->log_requests = config.log_requests();
+    context->actor = actor_kind("request");
+    context->stats = vllm_;
     context->prefix_caching = config.enable_prefix_caching;
     context->block_size = block_size;
     context->hash_algo = limits.hash_algo;
     context_ = std::move(context);
+    if (vllm_) {
+      const auto interval = std::chrono::milliseconds(
+          static_cast<int64_t>(std::max(0.001, config.log_stats_interval) * 1000));
+      stats_logger_ =
+          spawn_stats_logger(system_, counters_, *vllm_, actor_kind("stats_logger"), interval);
+    }
   }
 
   // Stops the request actors first (their sinks get a final event), then the pipeline; the
@@ -190,17 +226,21 @@ class engine_impl final : public engine {
     caf::anon_send_exit(batcher_, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(allocator_, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(executor_, caf::exit_reason::user_shutdown);
+    if (stats_logger_) caf::anon_send_exit(stats_logger_, caf::exit_reason::user_shutdown);
     context_ = nullptr;
     batcher_ = nullptr;
     allocator_ = nullptr;
     executor_ = nullptr;
+    stats_logger_ = nullptr;
   }
 
   uint64_t submit(generation_request request, std::shared_ptr<generation_sink> sink) override {
+    const int64_t arrival = steady_now_ns();
     const int32_t n = std::max(1, request.n);
     const uint64_t id = next_id_.fetch_add(static_cast<uint64_t>(n));
+    if (vllm_) vllm_->request_params_n->observe(n);
     if (n == 1) {
-      spawn_choice(id, std::move(request), std::move(sink), {});
+      spawn_choice(id, std::move(request), std::move(sink), arrival, {});
       return id;
     }
     // vLLM v1's parallel sampling: n requests, choice i seeded with seed + i. The first choice
@@ -213,10 +253,10 @@ class engine_impl final : public engine {
     choice_links first{id, {}, false};
     for (int32_t i = 1; i < n; ++i) {
       first.siblings.push_back(spawn_choice(id + static_cast<uint64_t>(i), choice_of(request, i),
-                                            std::make_shared<choice_sink>(fan_in, i),
+                                            std::make_shared<choice_sink>(fan_in, i), arrival,
                                             {id, {}, true}));
     }
-    spawn_choice(id, choice_of(request, 0), std::make_shared<choice_sink>(fan_in, 0),
+    spawn_choice(id, choice_of(request, 0), std::make_shared<choice_sink>(fan_in, 0), arrival,
                  std::move(first));
     return id;
   }
@@ -254,13 +294,29 @@ class engine_impl final : public engine {
 
  private:
   request_actor spawn_choice(uint64_t id, generation_request request,
-                             std::shared_ptr<generation_sink> sink, choice_links links) {
+                             std::shared_ptr<generation_sink> sink, int64_t arrival,
+                             choice_links links) {
     auto handle = spawn_request_actor(system_, context_, id, std::move(request), std::move(sink),
-                                      std::move(links));
+                                      arrival, std::move(links));
     live_->add(id, handle);
     // Runs at once if the actor has already terminated, so the entry never outlives it.
     handle->attach_functor([live = live_, id] { live->remove(id); });
     return handle;
+  }
+
+  actor_kind_metrics actor_kind(const std::string& kind, telemetry::labels extra = {}) {
+    return actor_kind_metrics::create(*metrics_, kind, std::move(extra));
+  }
+
+  // The CAF scheduler's threads and the actors alive in the system (CAF's own count).
+  void add_actor_system_metrics(const runtime::engine_config& config) {
+    metrics_
+        ->add_gauge("troupe_actor_system_scheduler_threads",
+                    "CAF scheduler worker threads (--actor-threads).")
+        .set(num_actor_threads(config));
+    metrics_->add_gauge_fn("troupe_actor_system_running_actors",
+                           "Actors alive in the actor system (CAF's registry).", {},
+                           [this] { return static_cast<double>(system_.registry().running()); });
   }
 
   // Choice i of an n > 1 request samples with seed + i; only the first keeps the prompt text.
@@ -278,6 +334,7 @@ class engine_impl final : public engine {
   std::shared_ptr<live_requests> live_ = std::make_shared<live_requests>();
   std::shared_ptr<engine_counters> counters_ = std::make_shared<engine_counters>();
   std::shared_ptr<telemetry::registry> metrics_ = std::make_shared<telemetry::registry>();
+  std::optional<vllm_metrics> vllm_;  // empty with --disable-log-stats
   caf::actor_system_config cfg_;
   caf::actor_system system_;  // after cfg_, before every handle: destroyed after them
   std::shared_ptr<const runtime::tokenizer> tokenizer_;
@@ -286,6 +343,7 @@ class engine_impl final : public engine {
   kv_allocator_actor allocator_;
   executor_actor executor_;
   batcher_actor batcher_;
+  stats_logger_actor stats_logger_;
   std::shared_ptr<const request_context> context_;
 };
 

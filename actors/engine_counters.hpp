@@ -19,6 +19,7 @@ struct engine_counters {
   std::atomic<int64_t> num_preemptions{0};
   std::atomic<int64_t> num_steps{0};
   std::atomic<int32_t> num_kv_blocks_cached{0};
+  std::atomic<int64_t> num_prefix_cache_requests{0};  // admissions counted in the two below
   std::atomic<int64_t> num_prefix_cache_queries{0};
   std::atomic<int64_t> num_prefix_cache_hits{0};
   bool prefix_caching = false;  // set before the actors start

@@ -36,8 +36,9 @@ class executor_impl : public executor_actor::base {
 }  // namespace
 
 executor_actor spawn_executor(caf::actor_system& system,
-                              std::unique_ptr<runtime::model_runner> runner) {
-  return system.spawn<executor_impl, caf::detached>(std::move(runner));
+                              std::unique_ptr<runtime::model_runner> runner,
+                              actor_kind_metrics actor) {
+  return system.spawn<instrumented<executor_impl>, caf::detached>(actor, std::move(runner));
 }
 
 }  // namespace troupe::actors

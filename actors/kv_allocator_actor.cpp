@@ -12,10 +12,11 @@ namespace {
 class kv_allocator_impl : public kv_allocator_actor::base {
  public:
   kv_allocator_impl(caf::actor_config& cfg, int32_t num_blocks, int32_t block_size,
-                    std::shared_ptr<engine_counters> counters)
+                    std::shared_ptr<engine_counters> counters, std::optional<vllm_metrics> metrics)
       : kv_allocator_actor::base(cfg),
         allocator_(num_blocks, block_size),
-        counters_(std::move(counters)) {
+        counters_(std::move(counters)),
+        metrics_(std::move(metrics)) {
     counters_->num_kv_blocks_total = num_blocks;
     publish();
   }
@@ -44,22 +45,36 @@ class kv_allocator_impl : public kv_allocator_actor::base {
   void publish() {
     constexpr auto relaxed = std::memory_order_relaxed;
     const auto& cache = allocator_.cache();
+    const auto& stats = allocator_.stats();
     counters_->num_kv_blocks_free.store(cache.num_free_blocks(), relaxed);
     counters_->num_kv_blocks_cached.store(cache.num_cached_blocks(), relaxed);
-    counters_->num_prefix_cache_queries.store(allocator_.stats().num_queries, relaxed);
-    counters_->num_prefix_cache_hits.store(allocator_.stats().num_hits, relaxed);
+    counters_->num_prefix_cache_requests.store(stats.num_requests, relaxed);
+    counters_->num_prefix_cache_queries.store(stats.num_queries, relaxed);
+    counters_->num_prefix_cache_hits.store(stats.num_hits, relaxed);
+    if (!metrics_) return;
+    // vLLM's usage: blocks held by requests; cached blocks nobody holds count as free.
+    metrics_->kv_cache_usage_perc->set(static_cast<double>(cache.num_used_blocks()) /
+                                       cache.num_blocks());
+    metrics_->prefix_cache_queries->inc(
+        static_cast<double>(stats.num_queries - published_.num_queries));
+    metrics_->prefix_cache_hits->inc(static_cast<double>(stats.num_hits - published_.num_hits));
+    published_ = stats;
   }
 
   runtime::kv_allocator allocator_;
   std::shared_ptr<engine_counters> counters_;
+  std::optional<vllm_metrics> metrics_;
+  runtime::prefix_cache_stats published_;  // what the counters have been given
 };
 
 }  // namespace
 
 kv_allocator_actor spawn_kv_allocator(caf::actor_system& system, int32_t num_blocks,
-                                      int32_t block_size,
-                                      std::shared_ptr<engine_counters> counters) {
-  return system.spawn<kv_allocator_impl>(num_blocks, block_size, std::move(counters));
+                                      int32_t block_size, std::shared_ptr<engine_counters> counters,
+                                      std::optional<vllm_metrics> metrics,
+                                      actor_kind_metrics actor) {
+  return system.spawn<instrumented<kv_allocator_impl>>(actor, num_blocks, block_size,
+                                                       std::move(counters), std::move(metrics));
 }
 
 }  // namespace troupe::actors

@@ -9,6 +9,7 @@
 //                                              <--step_executed----
 //   first choice --prompt_ready--> other choices of an n > 1 request
 //   engine --clear_prefix_cache--> kv allocator
+//   stats logger --log_stats_tick--> itself, every 10 s
 #include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/request_stats.hpp"
 #include "runtime/model_runner.hpp"
 #include "runtime/sampling_params.hpp"
 #include "runtime/sched/request.hpp"
@@ -36,6 +38,7 @@ struct token_delta {
   // When the request asked for logprobs: one entry per token of token_ids.
   std::vector<runtime::sampled_token> sampled;
   int32_t num_cached_tokens = 0;  // prompt tokens found in the prefix cache at first admission
+  request_times times;            // the batcher's stamps (actors/request_stats.hpp)
 };
 
 // The prompt of an n > 1 request, tokenized and hashed once by its first choice and sent to the
@@ -117,12 +120,23 @@ struct step_executed {
 
 using executor_actor = caf::typed_actor<caf::replies_to<execute_step>::with<step_executed>>;
 
+// -- to stats logger --
+
+// Time to log vLLM's periodic stats line (the stats logger sends it to itself, delayed).
+struct log_stats_tick {};
+
+using stats_logger_actor = caf::typed_actor<caf::reacts_to<log_stats_tick>>;
+
 // -- inspect --
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request_times& x) {
+  return f(caf::meta::type_name("request_times"), x.queued_ns, x.scheduled_ns);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, token_delta& x) {
   return f(caf::meta::type_name("token_delta"), x.request_id, x.token_ids, x.finish,
-           x.stop_token_id, x.sampled, x.num_cached_tokens);
+           x.stop_token_id, x.sampled, x.num_cached_tokens, x.times);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, prompt_ready& x) {
@@ -171,6 +185,10 @@ typename Inspector::result_type inspect(Inspector& f, execute_step& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, step_executed& x) {
   return f(caf::meta::type_name("step_executed"), x.tokens);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_stats_tick&) {
+  return f(caf::meta::type_name("log_stats_tick"));
 }
 
 }  // namespace troupe::actors

@@ -1,13 +1,13 @@
 #include "actors/request_actor.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <string>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/request_log.hpp"
 #include "actors/stop_strings.hpp"
 
 namespace troupe::actors {
@@ -30,7 +30,7 @@ class request_actor_impl : public request_actor::base {
  public:
   request_actor_impl(caf::actor_config& cfg, std::shared_ptr<const request_context> context,
                      uint64_t id, generation_request request, std::shared_ptr<generation_sink> sink,
-                     choice_links links)
+                     int64_t arrival_ns, choice_links links)
       : request_actor::base(cfg),
         context_(std::move(context)),
         id_(id),
@@ -38,10 +38,10 @@ class request_actor_impl : public request_actor::base {
         request_(std::move(request)),
         sink_(std::move(sink)),
         detokenizer_(context_->tokenizer, request_.skip_special_tokens),
-        stops_(request_.stop, request_.include_stop_str_in_output) {}
+        stops_(request_.stop, request_.include_stop_str_in_output),
+        stats_(arrival_ns, context_->stats) {}
 
   behavior_type make_behavior() override {
-    start_ = std::chrono::steady_clock::now();
     if (!links_.awaits_prompt) share_prompt(prepare_prompt());
     return {
         [this](token_delta& msg) { on_delta(msg); },
@@ -163,6 +163,10 @@ class request_actor_impl : public request_actor::base {
 
   void on_delta(token_delta& msg) {
     if (finished_) return;  // ended by a stop string; the batcher's last deltas are moot
+    const auto num_tokens = static_cast<int32_t>(msg.token_ids.size());
+    if (stats_.on_delta(msg.times, num_tokens, num_prompt_tokens_, steady_now_ns())) {
+      log_first_token();
+    }
     generation_event event;
     num_cached_tokens_ = msg.num_cached_tokens;
     event.text = decode(msg);
@@ -208,16 +212,22 @@ class request_actor_impl : public request_actor::base {
   void finish(generation_event event, runtime::finish_reason reason) {
     event.finished = true;
     event.finish_reason = std::string{runtime::to_string(reason)};
+    event.timing = stats_.on_finish(reason, num_prompt_tokens_, num_output_tokens_,
+                                    request_.max_tokens, steady_now_ns());
+    log_finish(reason, event.timing);  // before the sink hears of it: the log is in order
     emit(std::move(event));
-    log_finish(runtime::to_string(reason));
     quit();
   }
 
   void fail(const std::string& message, int32_t status) {
-    emit_error(message, status);
     if (context_->log_requests) {
-      spdlog::info("request {} ({}) failed with {}: {}", id_, request_.request_id, status, message);
+      spdlog::info(request_log_line(id_, "failed")
+                       .add("request_id", request_.request_id)
+                       .add("status", status)
+                       .add("error", message)
+                       .str());
     }
+    emit_error(message, status);
     quit();
   }
 
@@ -237,19 +247,47 @@ class request_actor_impl : public request_actor::base {
     sink_->on_event(std::move(event));
   }
 
+  // -- --enable-log-requests (actors/request_log.hpp) --
+
   void log_start(const runtime::request_spec& spec) const {
     if (!context_->log_requests) return;
-    spdlog::info("request {} ({}): {} prompt tokens, max_tokens {}, temperature {}, seed {}", id_,
-                 request_.request_id, spec.prompt_token_ids.size(), spec.max_tokens,
-                 spec.sampling.temperature, spec.sampling.seed);
+    const auto& p = spec.sampling;
+    spdlog::info(request_log_line(id_, "received")
+                     .add("request_id", request_.request_id)
+                     .add("prompt_tokens", static_cast<int64_t>(spec.prompt_token_ids.size()))
+                     .add("max_tokens", spec.max_tokens)
+                     .add("n", request_.n)
+                     .add("temperature", static_cast<double>(p.temperature))
+                     .add("top_p", static_cast<double>(p.top_p))
+                     .add("top_k", p.top_k)
+                     .add("seed", p.seed)
+                     .add("group", links_.group_id)
+                     .str());
   }
 
-  void log_finish(std::string_view reason) const {
+  void log_first_token() const {
     if (!context_->log_requests) return;
-    const auto elapsed = std::chrono::steady_clock::now() - start_;
-    spdlog::info("request {} ({}) finished ({}): {} prompt + {} output tokens in {} ms", id_,
-                 request_.request_id, reason, num_prompt_tokens_, num_output_tokens_,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+    spdlog::info(request_log_line(id_, "first_token").add("ttft_s", stats_.ttft_seconds()).str());
+  }
+
+  void log_finish(runtime::finish_reason reason, const std::optional<request_timing>& t) const {
+    if (!context_->log_requests) return;
+    const bool aborted = reason == runtime::finish_reason::abort;
+    request_log_line line(id_, aborted ? "aborted" : "finished");
+    line.add("request_id", request_.request_id)
+        .add("finish_reason", runtime::to_string(reason))
+        .add("prompt_tokens", num_prompt_tokens_)
+        .add("output_tokens", num_output_tokens_)
+        .add("cached_tokens", num_cached_tokens_);
+    if (t) {
+      line.add("queue_s", t->queue)
+          .add("prefill_s", t->prefill)
+          .add("decode_s", t->decode)
+          .add("inference_s", t->inference)
+          .add("ttft_s", t->ttft)
+          .add("e2e_s", t->e2e);
+    }
+    spdlog::info(line.str());
   }
 
   std::shared_ptr<const request_context> context_;
@@ -264,7 +302,7 @@ class request_actor_impl : public request_actor::base {
   int32_t num_cached_tokens_ = 0;
   bool submitted_ = false;  // submit_generation went to the batcher
   bool finished_ = false;   // the final event went out
-  std::chrono::steady_clock::time_point start_;
+  request_stats stats_;
 };
 
 }  // namespace
@@ -272,9 +310,11 @@ class request_actor_impl : public request_actor::base {
 request_actor spawn_request_actor(caf::actor_system& system,
                                   std::shared_ptr<const request_context> context, uint64_t id,
                                   generation_request request, std::shared_ptr<generation_sink> sink,
-                                  choice_links links) {
-  return system.spawn<request_actor_impl>(std::move(context), id, std::move(request),
-                                          std::move(sink), std::move(links));
+                                  int64_t arrival_ns, choice_links links) {
+  const actor_kind_metrics actor = context->actor;
+  return system.spawn<instrumented<request_actor_impl>>(actor, std::move(context), id,
+                                                        std::move(request), std::move(sink),
+                                                        arrival_ns, std::move(links));
 }
 
 }  // namespace troupe::actors

@@ -9,11 +9,14 @@
 //   engine::abort ──stop_generation──▶ request actor ──abort_generation──▶ batcher
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <caf/actor_system.hpp>
 
 #include "actors/engine.hpp"
+#include "actors/engine_metrics.hpp"
+#include "actors/instrumented.hpp"
 #include "actors/messages.hpp"
 #include "runtime/sched/block_hash.hpp"
 #include "runtime/tokenizer/tokenizer.hpp"
@@ -27,7 +30,10 @@ struct request_context {
   int32_t max_model_len = 0;
   int32_t vocab_size = 0;              // valid prompt token ids are [0, vocab_size)
   std::vector<int32_t> eog_token_ids;  // the request's stop tokens (unless ignore_eos)
-  bool log_requests = true;
+  // --enable-log-requests: one line per lifecycle event (actors/request_log.hpp).
+  bool log_requests = false;
+  actor_kind_metrics actor;           // every request actor's (kind "request")
+  std::optional<vllm_metrics> stats;  // vLLM's per-request metrics; empty: --disable-log-stats
   // Prefix caching (--enable-prefix-caching): every request hashes its prompt's full blocks;
   // without it only the choices of an n > 1 request do, salted with their group, so that they
   // share their prompt's blocks with each other and nobody else.
@@ -45,12 +51,13 @@ struct choice_links {
   bool awaits_prompt = false;  // the other choices: wait for prompt_ready instead of tokenizing
 };
 
-// `sink` receives every event; the last has finished set. If the actor is killed first (engine
-// shutdown), the sink gets a final 503 error event. A choice stopped while it waits for its
-// prompt finishes "abort" at once.
+// `sink` receives every event; the last has finished set (with the request's timing when it
+// produced output). If the actor is killed first (engine shutdown), the sink gets a final 503
+// error event. A choice stopped while it waits for its prompt finishes "abort" at once.
+// `arrival_ns`: when engine::submit was called (steady_now_ns()), where TTFT and e2e start.
 request_actor spawn_request_actor(caf::actor_system& system,
                                   std::shared_ptr<const request_context> context, uint64_t id,
                                   generation_request request, std::shared_ptr<generation_sink> sink,
-                                  choice_links links = {});
+                                  int64_t arrival_ns, choice_links links = {});
 
 }  // namespace troupe::actors

@@ -38,7 +38,17 @@ struct engine_config {
   std::string host = "127.0.0.1";
   int32_t port = 8000;
   std::string log_level = "info";
+  // One structured line per request lifecycle event (received, queued, scheduled, first token,
+  // finished), vLLM's --enable-log-requests; off by default as in vLLM. `disable_log_requests`
+  // (vLLM's deprecated flag) wins over it and also silences the HTTP access line.
+  bool enable_log_requests = false;
   bool disable_log_requests = false;
+  // vLLM's --disable-log-stats: no engine metrics (vllm:*) and no periodic stats line. The actor
+  // and step figures (troupe_*) stay.
+  bool disable_log_stats = false;
+  double log_stats_interval = 10.0;  // seconds between stats lines (vLLM's default; no flag)
+
+  bool log_requests() const { return enable_log_requests && !disable_log_requests; }
 };
 
 }  // namespace troupe::runtime

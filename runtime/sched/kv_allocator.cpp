@@ -73,6 +73,7 @@ void kv_allocator::admit_waiting(const step_proposal& proposal, step_grant& gran
     auto blocks = cache_.admit(c.request_id, hits, num_total);
     if (!blocks) break;
     cache_.cache_full_blocks(c.request_id, c.block_hashes, 0, num_total);
+    stats_.num_requests += 1;
     stats_.num_queries += c.num_tokens;
     stats_.num_hits += num_cached;
     budget_left -= num_total - num_cached;

@@ -29,6 +29,7 @@ namespace troupe::runtime {
 // Prefix-cache lookups in tokens, as vLLM counts them (every admission: its tokens are queries,
 // its cached tokens hits).
 struct prefix_cache_stats {
+  int64_t num_requests = 0;  // admissions counted
   int64_t num_queries = 0;
   int64_t num_hits = 0;
 };

@@ -133,7 +133,10 @@ int run_generate(const command_line& cl) {
     std::fprintf(stderr, "troupe generate: %s\n", defaults.message().c_str());
     return 1;
   }
-  auto started = start_engine_from_flags(cl);
+  // Offline, as vLLM's LLM class defaults: no engine metrics, no periodic stats line.
+  command_line offline = cl;
+  offline.engine.disable_log_stats = true;
+  auto started = start_engine_from_flags(offline);
   if (!started) {
     std::fprintf(stderr, "troupe generate: %s\n", started.message().c_str());
     return 1;

@@ -118,8 +118,18 @@ std::vector<flag_spec> server_flags() {
       with_aliases(choice_flag("log-level", "log verbosity", FIELD(engine.log_level),
                                {"trace", "debug", "info", "warning", "error", "critical"}),
                    {"uvicorn-log-level"}),
-      bool_flag("disable-log-requests", "do not log each request",
+      bool_flag("enable-log-requests",
+                "log each request's lifecycle (received, queued, scheduled, first token, "
+                "finished with its timing), one structured line per event",
+                FIELD(engine.enable_log_requests)),
+      bool_flag("disable-log-requests",
+                "vLLM's deprecated flag: no request lifecycle lines even with "
+                "--enable-log-requests, and no HTTP access lines",
                 FIELD(engine.disable_log_requests)),
+      bool_flag("disable-log-stats",
+                "no engine metrics (vllm:* on /metrics) and no periodic stats line; actor and "
+                "step figures stay",
+                FIELD(engine.disable_log_stats)),
       bool_flag("enable-prompt-tokens-details",
                 "usage reports prompt_tokens_details.cached_tokens (when non-zero)",
                 FIELD(serve.enable_prompt_tokens_details), true),

@@ -99,6 +99,7 @@ TEST(KvAllocator, ChargesTheBudgetOnlyForTokensNotInTheCache) {
   }
   EXPECT_EQ(g.admitted[0].block_ids[2], g.admitted[1].block_ids[2]);  // shared hits
   EXPECT_NE(g.admitted[0].block_ids[3], g.admitted[1].block_ids[3]);  // own last blocks
+  EXPECT_EQ(alloc.stats().num_requests, 3);
   EXPECT_EQ(alloc.stats().num_queries, 48);
   EXPECT_EQ(alloc.stats().num_hits, 24);
 }

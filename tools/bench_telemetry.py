@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""What telemetry costs: `troupe serve` with it (the default) against --disable-log-stats, at full
+load, in one run on the same binary and model (`troupe bench`).
+
+    python3 tools/bench_telemetry.py [--troupe build/bin/troupe] [--model GGUF] [--repeats 8]
+
+Two `troupe serve` processes start side by side, one as is (vLLM's metrics, the periodic stats
+line, actor and step figures) and one with --disable-log-stats (actor and step figures only, no
+vllm:* metrics, no stats line), same flags otherwise (--max-num-seqs 16
+--max-num-batched-tokens 512). Only one is loaded at a time; the order alternates (on/off,
+off/on, ...) so drift of the machine affects both alike. Run i uses --seed 7+i for both.
+
+  full load   --dataset-name random: 128 random tokens in, 64 out, --num-prompts 32 sent at once
+              (--request-rate inf), so the running batch stays at --max-num-seqs and the
+              waiting queue is full most of the run.
+
+Target: output tokens/s with telemetry / without at least 0.98 (telemetry costs under 2%).
+Printed: every run's output and total tok/s, the medians over --repeats, the ratio of the
+medians and the median of the per-repeat ratios (each repeat's two runs are back to back, so
+that one is the least sensitive to other load on the machine); the "on" server's step-phase
+means from GET /metrics when the server has that endpoint.
+Standard library only.
+"""
+import argparse
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+DEFAULT_MODEL = os.path.expanduser("~/.cache/troupe/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+SERVE_FLAGS = ["--max-num-seqs", "16", "--max-num-batched-tokens", "512",
+               "--served-model-name", "smol"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(troupe, model, port, extra, log_path):
+    log = open(log_path, "w")
+    proc = subprocess.Popen([troupe, "serve", "--model", model, "--port", str(port)] + SERVE_FLAGS
+                            + extra, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"server exited early; see {log_path}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    sys.exit(f"server did not become healthy; see {log_path}")
+
+
+def bench(troupe, model, port, out_dir, name, seed, num_prompts):
+    args = [troupe, "bench", "--base-url", f"http://127.0.0.1:{port}", "--model", model,
+            "--served-model-name", "smol", "--ignore-eos", "--seed", str(seed), "--disable-tqdm",
+            "--dataset-name", "random", "--random-input-len", "128", "--random-output-len", "64",
+            "--num-prompts", str(num_prompts), "--request-rate", "inf",
+            "--save-result", "--result-dir", out_dir, "--result-filename", name + ".json"]
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(out_dir, name + ".json")) as f:
+        return json.load(f)
+
+
+def step_phase_means(port):
+    """Mean seconds per step phase from troupe_step_seconds, or None without GET /metrics."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    sums, counts = {}, {}
+    for line in text.splitlines():
+        m = re.match(r'troupe_step_seconds_(sum|count)\{phase="(\w+)"\} (\S+)', line)
+        if m:
+            (sums if m.group(1) == "sum" else counts)[m.group(2)] = float(m.group(3))
+    return {p: sums[p] / counts[p] for p in sums if counts.get(p)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--troupe", default="build/bin/troupe")
+    ap.add_argument("--model", default=DEFAULT_MODEL)
+    ap.add_argument("--repeats", type=int, default=8)
+    ap.add_argument("--num-prompts", type=int, default=32)
+    a = ap.parse_args()
+    out_dir = tempfile.mkdtemp(prefix="troupe-telemetry-bench-")
+    ports = {"on": free_port(), "off": free_port()}
+    extra = {"on": [], "off": ["--disable-log-stats"]}
+    servers = {k: start_server(a.troupe, a.model, ports[k], extra[k],
+                               os.path.join(out_dir, f"serve-{k}.log")) for k in ports}
+    results = {"on": [], "off": []}
+    try:
+        for rep in range(a.repeats):
+            order = ("on", "off") if rep % 2 == 0 else ("off", "on")
+            for k in order:
+                r = bench(a.troupe, a.model, ports[k], out_dir, f"{k}-{rep}", 7 + rep,
+                          a.num_prompts)
+                results[k].append(r)
+                print(f"run {rep} telemetry {k:3}: output {r['output_throughput']:7.1f} tok/s"
+                      f"  total {r['total_token_throughput']:7.1f} tok/s"
+                      f"  mean TTFT {r['mean_ttft_ms']:8.1f} ms", flush=True)
+        phases = step_phase_means(ports["on"])
+    finally:
+        for p in servers.values():
+            p.terminate()
+            p.wait()
+
+    def med(k, key):
+        return statistics.median(r[key] for r in results[k])
+
+    print("\nmedians over", a.repeats, "runs")
+    for k in ("on", "off"):
+        print(f"  telemetry {k:3}: output {med(k, 'output_throughput'):7.1f} tok/s"
+              f"  total {med(k, 'total_token_throughput'):7.1f} tok/s"
+              f"  mean TTFT {med(k, 'mean_ttft_ms'):8.1f} ms")
+    ratio = med("on", "output_throughput") / med("off", "output_throughput")
+    total_ratio = med("on", "total_token_throughput") / med("off", "total_token_throughput")
+    pairs = [on["output_throughput"] / off["output_throughput"]
+             for on, off in zip(results["on"], results["off"])]
+    print(f"\noutput tok/s on/off: ratio of medians x{ratio:.4f} (total tok/s x{total_ratio:.4f}),"
+          f" median of per-repeat ratios x{statistics.median(pairs):.4f}"
+          f" (each: {' '.join(f'{p:.3f}' for p in pairs)}); target >= 0.98")
+    if phases:
+        print("step phases (telemetry on, mean per step): " +
+              ", ".join(f"{p} {v * 1000:.3f} ms" for p, v in sorted(phases.items())))
+    print(f"result files and server logs: {out_dir}")
+
+
+if __name__ == "__main__":
+    main()
