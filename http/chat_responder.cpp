@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "http/request_metrics.hpp"
 #include "http/wire.hpp"
 
 namespace troupe::http {
@@ -40,6 +41,7 @@ bool chat_responder::record(const actors::generation_event& event) {
   if (finished_[i]) return false;
   count_prompt_tokens(usage_, event, options_.response.prompt_tokens_details);
   num_output_tokens_[i] = event.num_output_tokens;
+  if (event.timing) timing_ = event.timing;
   usage_.completion_tokens =
       std::accumulate(num_output_tokens_.begin(), num_output_tokens_.end(), 0);
   if (!options_.response.stream) {
@@ -70,9 +72,9 @@ std::string chat_responder::on_complete_event() {
   if (num_finished_ < options_.num_choices) return {};
   done_ = true;
   status_ = 200;
-  return format_response(200, json_content_type,
-                         chat_completion_json(meta_, choices_, usage_, options_.logprobs),
-                         keep_alive());
+  return format_response(
+      200, json_content_type,
+      with_metrics(chat_completion_json(meta_, choices_, usage_, options_.logprobs)), keep_alive());
 }
 
 std::string chat_responder::on_stream_event(const actors::generation_event& event) {
@@ -89,13 +91,22 @@ std::string chat_responder::on_stream_event(const actors::generation_event& even
     chat_choice delta{choice.index,       event.text,           event.finish_reason,
                       choice.stop_string, choice.stop_token_id, event.logprobs};
     if (!event.finished) delta.finish_reason.clear();
-    out += frame(sse_event(chat_delta_chunk_json(meta_, delta, options_.logprobs)));
+    std::string json = chat_delta_chunk_json(meta_, delta, options_.logprobs);
+    // The metrics go on the last chunk: this one, unless a usage chunk follows.
+    const bool last = num_finished_ == options_.num_choices;
+    if (last && !options_.response.include_usage) json = with_metrics(std::move(json));
+    out += frame(sse_event(json));
   }
   if (num_finished_ < options_.num_choices) return out;
   if (options_.response.include_usage) {
-    out += frame(sse_event(chat_usage_chunk_json(meta_, usage_)));
+    out += frame(sse_event(with_metrics(chat_usage_chunk_json(meta_, usage_))));
   }
   return out + stream_end();
+}
+
+std::string chat_responder::with_metrics(std::string json) const {
+  if (!options_.response.request_metrics || !timing_) return json;
+  return with_request_metrics(std::move(json), *timing_);
 }
 
 std::string chat_responder::stream_head() {

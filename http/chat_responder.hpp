@@ -10,6 +10,7 @@
 // `data: {"error": ...}` event followed by [DONE].
 //
 // Thread: not thread-safe; the owning HTTP session calls it from its strand only.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,8 @@ class chat_responder {
   std::string stream_end();
   std::string frame(std::string_view bytes) const;
   std::string error_response(const actors::generation_event& event);
+  // `json` with "metrics" when asked for and known.
+  std::string with_metrics(std::string json) const;
 
   completion_meta meta_;
   chat_responder_options options_;
@@ -63,6 +66,7 @@ class chat_responder {
   int32_t num_finished_ = 0;
   completion_usage usage_;
   std::string finish_reason_;
+  std::optional<actors::request_timing> timing_;  // the last one reported
   int status_ = 0;
   bool done_ = false;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "http/request_metrics.hpp"
 #include "http/wire.hpp"
 
 namespace troupe::http {
@@ -40,6 +41,7 @@ bool completion_responder::record(const actors::generation_event& event) {
   if (state.finished) return false;
   usage_.completion_tokens += event.num_output_tokens - state.num_output_tokens;
   state.num_output_tokens = event.num_output_tokens;
+  if (event.timing) timing_ = event.timing;
   if (event.finished) {
     state.finished = true;
     ++num_finished_;
@@ -99,8 +101,8 @@ std::string completion_responder::on_complete_event(const actors::generation_eve
   std::vector<completion_choice> choices;
   for (auto& state : choices_)
     choices.push_back(std::move(state.choice));
-  return format_response(200, json_content_type, completion_json(meta_, choices, usage_),
-                         keep_alive());
+  return format_response(200, json_content_type,
+                         with_metrics(completion_json(meta_, choices, usage_)), keep_alive());
 }
 
 std::string completion_responder::on_stream_event(const actors::generation_event& event) {
@@ -125,11 +127,22 @@ std::string completion_responder::on_stream_event(const actors::generation_event
   state.num_characters += num_characters(event.text);
   // A token whose text is still held back gets a chunk when its logprobs must go out.
   const bool has_tokens = with_logprobs && !event.token_ids.empty();
-  if (!event.text.empty() || event.finished || has_tokens)
-    out += frame(sse_event(stream_chunk_json(meta_, chunk, options_.include_usage)));
+  if (!event.text.empty() || event.finished || has_tokens) {
+    std::string json = stream_chunk_json(meta_, chunk, options_.include_usage);
+    // The metrics go on the last chunk: this one, unless a usage chunk follows.
+    if (all_finished() && !options_.include_usage) json = with_metrics(std::move(json));
+    out += frame(sse_event(json));
+  }
   if (!all_finished()) return out;
-  if (options_.include_usage) out += frame(sse_event(usage_chunk_json(meta_, usage_)));
+  if (options_.include_usage) {
+    out += frame(sse_event(with_metrics(usage_chunk_json(meta_, usage_))));
+  }
   return out + stream_end();
+}
+
+std::string completion_responder::with_metrics(std::string json) const {
+  if (!options_.request_metrics || !timing_) return json;
+  return with_request_metrics(std::move(json), *timing_);
 }
 
 std::string completion_responder::stream_head() {

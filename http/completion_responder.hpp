@@ -15,6 +15,7 @@
 //
 // Thread: not thread-safe; the owning HTTP session calls it from its strand only.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct responder_options {
   const runtime::tokenizer* tokenizer = nullptr;
   // server_options::enable_prompt_tokens_details: usage reports cached prompt tokens.
   bool prompt_tokens_details = false;
+  // server_options::enable_per_request_metrics: the final body or chunk carries "metrics"
+  // (http/request_metrics.hpp) when the engine reported the request's timing.
+  bool request_metrics = false;
 };
 
 // Takes an event's prompt counts into `usage`: prompt_tokens from every event; with
@@ -69,6 +73,8 @@ class completion_responder {
   // Records the event in its choice; false for an index out of range.
   bool record(const actors::generation_event& event);
   bool all_finished() const { return num_finished_ == static_cast<int32_t>(choices_.size()); }
+  // `json` with "metrics" when asked for and known.
+  std::string with_metrics(std::string json) const;
 
   struct choice_state {
     completion_choice choice;       // non-streaming: accumulated text and logprobs
@@ -83,6 +89,7 @@ class completion_responder {
   std::vector<choice_state> choices_;
   int32_t num_finished_ = 0;
   std::string finish_reason_;
+  std::optional<actors::request_timing> timing_;  // the last one reported
   int status_ = 0;
   bool done_ = false;
 };

@@ -6,7 +6,7 @@
 namespace troupe::http {
 namespace {
 
-constexpr std::array<route, 7> route_table = {{
+constexpr std::array<route, 10> route_table = {{
     {"/v1/completions", method_post, endpoint::completions},
     {"/v1/chat/completions", method_post, endpoint::chat_completions},
     // GET with a body too, as vLLM's FastAPI routes accept it.
@@ -15,6 +15,9 @@ constexpr std::array<route, 7> route_table = {{
     {"/v1/models", method_get, endpoint::models},
     {"/health", method_get, endpoint::health},
     {"/reset_prefix_cache", method_post, endpoint::reset_prefix_cache},
+    {"/metrics", method_get, endpoint::metrics},
+    {"/v1/telemetry", method_get, endpoint::telemetry},
+    {"/dashboard", method_get, endpoint::dashboard},
 }};
 
 }  // namespace

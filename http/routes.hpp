@@ -17,6 +17,9 @@ enum class endpoint : uint8_t {
   models,              // GET /v1/models: openai_json
   health,              // GET /health: 200, empty body
   reset_prefix_cache,  // POST /reset_prefix_cache: prefix_cache_api
+  metrics,             // GET /metrics: telemetry_api (Prometheus text)
+  telemetry,           // GET /v1/telemetry: telemetry_api (one JSON snapshot)
+  dashboard,           // GET /dashboard: dashboard_page (self-contained HTML)
 };
 
 // The methods a route answers, as bits of route::methods.

@@ -1,8 +1,8 @@
 #pragma once
 // The OpenAI/vLLM-compatible HTTP front end: POST /v1/completions and /v1/chat/completions
 // (JSON or server-sent events), GET /v1/models, GET /health, /tokenize and /detokenize, POST
-// /reset_prefix_cache. Talks to the engine only through actors::engine; the endpoints are the
-// route table of http/routes.hpp.
+// /reset_prefix_cache; telemetry: GET /metrics, /v1/telemetry and /dashboard. Talks to the engine
+// only through actors::engine; the endpoints are the route table of http/routes.hpp.
 //
 // Inside (http/server.cpp, http/session*.cpp): one Boost.Asio io_context run by num_io_threads
 // threads; an acceptor; one session per connection on its own strand (keep-alive, request size
@@ -31,6 +31,9 @@ struct server_options {
   // `--enable-prompt-tokens-details`: a usage object gains "prompt_tokens_details":
   // {"cached_tokens": N} when the engine reports N > 0 prompt tokens from the prefix cache.
   bool enable_prompt_tokens_details = false;
+  // `--enable-per-request-metrics`: a completion's final body or chunk gains "metrics" with the
+  // request's queue, prefill, decode, ... times (http/request_metrics.hpp).
+  bool enable_per_request_metrics = false;
   std::size_t max_body_bytes = 8u << 20;  // larger request bodies get 413
   // A connection that does not deliver a complete request within this time while no response of
   // it is in progress (idle keep-alive, slow headers or body) is closed.

@@ -9,8 +9,10 @@
 #include "http/chat_messages.hpp"
 #include "http/chat_request.hpp"
 #include "http/completion_request.hpp"
+#include "http/dashboard_page.hpp"
 #include "http/openai_json.hpp"
 #include "http/session_impl.hpp"
+#include "http/telemetry_api.hpp"
 #include "http/tokenize_api.hpp"
 #include "http/wire.hpp"
 
@@ -108,6 +110,12 @@ void session::handle(endpoint handler, const http_request& request) {
       return respond(200, json_content_type, "");
     case endpoint::reset_prefix_cache:
       return handle_reset_prefix_cache();
+    case endpoint::metrics:
+      return respond(200, prometheus_content_type, metrics_text(ctx_->engine));
+    case endpoint::telemetry:
+      return respond(200, json_content_type, telemetry_json(ctx_->engine, unix_time_now()));
+    case endpoint::dashboard:
+      return respond(200, dashboard_content_type, dashboard_html());
   }
 }
 
@@ -124,6 +132,7 @@ void session::handle_completion(const http_request& request) {
   responder_options options{completion.stream, completion.include_usage, keep_alive_, !http10_};
   options.n = completion.generation.n;
   options.prompt_tokens_details = ctx_->options.enable_prompt_tokens_details;
+  options.request_metrics = ctx_->options.enable_per_request_metrics;
   options.logprobs = completion.generation.logprobs;
   options.tokenizer = &ctx_->engine.tokenizer();
   responder_.emplace(std::move(meta), options);
@@ -150,6 +159,7 @@ void session::handle_chat(const http_request& request) {
       generation.n,
       {&ctx_->engine.tokenizer(), generation.logprobs}};
   options.response.prompt_tokens_details = ctx_->options.enable_prompt_tokens_details;
+  options.response.request_metrics = ctx_->options.enable_per_request_metrics;
   chat_responder_.emplace(std::move(meta), options);
   start_generation(std::move(generation), chat.completion.zero_max_tokens);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine for building, testing and serving troupe.
 #   tools/setup.sh            install packages and fetch the default model
-#   tools/setup.sh --packages install packages only
+#   tools/setup.sh --packages install packages only (Debian, and the Python modules tests use)
 #   tools/setup.sh --model    fetch the default model only
 # Idempotent: does nothing (quickly) when everything is present. Works as root or via sudo.
 # The model cache is $TROUPE_MODEL_DIR, default ~/.cache/troupe/models.
@@ -16,7 +16,13 @@ PACKAGES=(
   libcaf-dev libboost1.81-dev rapidjson-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev libpcre2-dev libicu-dev
   libsentencepiece-dev libssl-dev libxxhash-dev
+  # tests: the /dashboard page in headless Chromium (about 115 MB to download, 20 s to install)
+  chromium
 )
+
+# Python modules the tests use (pip, quietly); a test whose module is missing skips and says so.
+#   prometheus_client: the reference parser /metrics is checked with
+PIP_TEST_PACKAGES=(prometheus_client)
 
 log() { printf '[setup] %s\n' "$*"; }
 
@@ -39,6 +45,34 @@ install_packages() {
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${missing[@]}"
+}
+
+install_python_test_packages() {
+  local missing=()
+  for p in "${PIP_TEST_PACKAGES[@]}"; do
+    python3 -c "import $p" 2>/dev/null || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    log "Python test modules present: ${PIP_TEST_PACKAGES[*]}"
+    return
+  fi
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    log "no pip for python3: not installing ${missing[*]} (the tests that need them skip)"
+    return
+  fi
+  log "pip installing: ${missing[*]}"
+  if python3 -m pip install --quiet --disable-pip-version-check "${missing[@]}" 2>/dev/null; then
+    return
+  fi
+  # Debian's own python3 refuses pip outside a virtual environment (PEP 668): its packages then.
+  if [ "$(command -v python3)" = /usr/bin/python3 ]; then
+    local debs=()
+    for p in "${missing[@]}"; do debs+=("python3-${p//_/-}"); done
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${debs[@]}" || log "could not install ${debs[*]} (the tests that need them skip)"
+  else
+    log "pip could not install ${missing[*]} (the tests that need them skip)"
+  fi
 }
 
 fetch_model() {
@@ -67,8 +101,8 @@ fetch_model() {
 }
 
 case "${1:-all}" in
-  --packages) install_packages ;;
+  --packages) install_packages; install_python_test_packages ;;
   --model) fetch_model ;;
-  all | "") install_packages; fetch_model ;;
+  all | "") install_packages; install_python_test_packages; fetch_model ;;
   *) echo "usage: $0 [--packages|--model]" >&2; exit 2 ;;
 esac

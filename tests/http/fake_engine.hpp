@@ -56,8 +56,12 @@ struct fake_script {
   std::chrono::milliseconds delay{2};  // before each event
 };
 
+// The timing every ordinary script reports on its final event (seconds).
+inline const actors::request_timing fake_timing = {0.25, 0.125, 0.5, 0.625, 0.375, 0.875};
+
 // Prompts select scripts: "error-first", "error-later", "slow"; anything else generates
-// fake_words (finish "length" when max_tokens cuts them short, else "stop"). A prompt starting
+// fake_words (finish "length" when max_tokens cuts them short, else "stop"; the last event carries
+// fake_timing). A prompt starting
 // with "cached" reports every prompt token but the last as served from the prefix cache (the most
 // vLLM's rule allows), on every event.
 inline fake_script script_for(const actors::generation_request& request, int32_t num_prompt) {
@@ -95,6 +99,7 @@ inline fake_script script_for(const actors::generation_request& request, int32_t
     script.events.push_back(event(fake_words[i], i + 1));
   script.events.back().finished = true;
   script.events.back().finish_reason = n == limit ? "length" : "stop";
+  script.events.back().timing = fake_timing;
   return script;
 }
 

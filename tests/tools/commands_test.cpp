@@ -41,16 +41,16 @@ TEST(commands, dispatch_and_help_forms) {
   EXPECT_TRUE(parse_ok({"bench", "-h"}).help);
   EXPECT_TRUE(parse_ok({"help", "generate"}).help);
   EXPECT_EQ(parse_ok({"help", "generate"}).command, "generate");
-  for (const char* command :
-       {"serve", "generate", "tokenize", "bench", "make-model", "chat-template", "version"}) {
+  for (const char* command : {"serve", "generate", "tokenize", "bench", "top", "make-model",
+                              "chat-template", "version"}) {
     EXPECT_NE(help_text("help").find(std::string("  ") + command + " "), std::string::npos)
         << command;
   }
   // --help wins even over an incomplete command, as in argparse.
   EXPECT_TRUE(parse_ok({"generate", "--help"}).help);
   EXPECT_EQ(parse_error({"srve"}),
-            "unknown command 'srve'; expected one of serve, generate, tokenize, bench, version, "
-            "help (see troupe --help)");
+            "unknown command 'srve'; expected one of serve, generate, tokenize, bench, top, "
+            "version, help (see troupe --help)");
   EXPECT_EQ(parse_error({"version", "x"}), "'troupe version' takes no arguments");
 }
 

@@ -85,6 +85,12 @@ std::vector<command_spec> build_commands() {
   commands.push_back({"bench", "load-test a server (vLLM benchmark_serving flags)",
                       "troupe bench [sweep] [flags]", bench_flag_specs(), bench_positional,
                       check_bench});
+  commands.push_back({"top",
+                      "live view of a server's engine and actors (/v1/telemetry)",
+                      "troupe top [--url URL] [--interval SECONDS] [flags]",
+                      top_flag_specs(),
+                      {},
+                      {}});
   return commands;
 }
 

@@ -48,7 +48,7 @@ struct command_spec {
   std::function<status(command_line&)> finish;
 };
 
-// Every subcommand that takes flags: serve, generate, tokenize, bench. Built once.
+// Every subcommand that takes flags: serve, generate, tokenize, bench, top. Built once.
 const std::vector<command_spec>& command_specs();
 const command_spec* find_command(std::string_view name);
 const flag_spec* find_flag(const command_spec& command, std::string_view normalized_name);
@@ -57,6 +57,7 @@ std::vector<flag_spec> serve_flag_specs();
 std::vector<flag_spec> generate_flag_specs();  // includes a subset of serve's engine flags
 std::vector<flag_spec> tokenize_flag_specs();
 std::vector<flag_spec> bench_flag_specs();
+std::vector<flag_spec> top_flag_specs();
 status check_bench(command_line& c);  // cross-flag rules, run after all bench flags are read
 
 // -- value syntax (flag_values.cpp) --

@@ -8,6 +8,7 @@
 //   troupe tokenize [--decode] [TEXT|IDS ...]      -> command_line::tokenize
 //   troupe bench --backend vllm [...]              -> command_line::bench
 //   troupe bench sweep --request-rates 1,2,4 [...] -> command_line::bench (sweep = true)
+//   troupe top [--url URL] [--interval S]          -> command_line::top
 //   troupe version | help | -h | --help | CMD --help
 //
 // Flag syntax (all subcommands): `--flag value`, `--flag=value`; `_` and `-` are interchangeable
@@ -37,6 +38,8 @@ struct serve_options {
   std::string generation_config = "auto";  // --generation-config auto | vllm | DIR
   // Usage reports prompt_tokens_details.cached_tokens (http::server_options).
   bool enable_prompt_tokens_details = false;
+  // Final bodies and chunks carry the request's timing (http::server_options).
+  bool enable_per_request_metrics = false;
 };
 
 struct generate_options {
@@ -128,14 +131,23 @@ struct bench_options {
   int32_t slo_max_probes = 12;
 };
 
+// `troupe top`: the terminal view of a server's /v1/telemetry (docs/telemetry.md).
+struct top_options {
+  std::string url = "http://127.0.0.1:8000";
+  double interval = 1.0;       // seconds between refreshes
+  int32_t iterations = 0;      // refreshes before exiting; 0 = until q or Ctrl-C
+  std::string sort = "depth";  // the actor table's order: depth | busy
+};
+
 struct command_line {
-  std::string command;            // "serve", "generate", "tokenize", "bench", "version" or "help"
+  std::string command;            // a subcommand ("serve", "top", ...), "version" or "help"
   bool help = false;              // --help given: print help_text(command) and exit 0
   runtime::engine_config engine;  // serve and generate
   serve_options serve;
   generate_options generate;
   tokenize_options tokenize;
   bench_options bench;
+  top_options top;
   // Canonical names (dash form, no leading dashes) of the flags given, in order, e.g.
   // "max-model-len", so the caller can tell an explicit value from a default.
   std::vector<std::string> given_flags;

@@ -1,4 +1,4 @@
-// troupe: serve | generate | tokenize | bench | make-model | chat-template | version | help.
+// troupe: serve | generate | tokenize | bench | top | make-model | chat-template | version | help.
 // See docs/usage.md.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -26,6 +26,7 @@ int run(const troupe::cli::command_line& cl) {
   if (cl.command == "generate") return run_generate(cl);
   if (cl.command == "tokenize") return run_tokenize(cl);
   if (cl.command == "bench") return run_bench(cl);
+  if (cl.command == "top") return run_top(cl);
   std::fprintf(stderr, "troupe: unknown command '%s' (troupe --help)\n", cl.command.c_str());
   return 2;
 }

@@ -19,6 +19,9 @@ int run_make_model(int argc, const char* const* argv);
 int run_chat_template(int argc, const char* const* argv);
 // Runs benchmark_serving's load test against an OpenAI-compatible server; see docs/bench.md.
 int run_bench(const command_line& cl);
+// `troupe top`: a live terminal view of a server's /v1/telemetry until q, Ctrl-C or
+// --iterations; plain lines when stdout is not a terminal. See docs/telemetry.md.
+int run_top(const command_line& cl);
 
 // Sets spdlog's level from --log-level; false with a message on stderr for an unknown level.
 bool apply_log_level(const std::string& level);

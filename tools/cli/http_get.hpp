@@ -1,0 +1,31 @@
+#pragma once
+// A small blocking HTTP/1.1 GET (Boost.Beast), for `troupe top`: one connection per call, one
+// deadline for the whole exchange. Plain http only.
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "runtime/result.hpp"
+
+namespace troupe::cli {
+
+struct http_url {
+  std::string host;
+  std::string port = "80";
+  std::string prefix;  // a path the endpoints go under ("" or "/x", no trailing slash)
+};
+
+// "http://host[:port][/prefix]"; errors for https:// and anything that is not a URL.
+result<http_url> parse_http_url(std::string_view url);
+
+struct http_reply {
+  int status = 0;
+  std::string body;
+};
+
+// GETs url.prefix + path. Errors: resolution, connection, timeout, a malformed answer (an HTTP
+// error status is a reply, not an error). Thread: any; nothing is shared between calls.
+result<http_reply> http_get(const http_url& url, std::string_view path,
+                            std::chrono::milliseconds timeout);
+
+}  // namespace troupe::cli
