@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <numeric>
 
-#include "http/request_metrics.hpp"
 #include "http/wire.hpp"
 
 namespace troupe::http {
@@ -74,7 +73,8 @@ std::string chat_responder::on_complete_event() {
   status_ = 200;
   return format_response(
       200, json_content_type,
-      with_metrics(chat_completion_json(meta_, choices_, usage_, options_.logprobs)), keep_alive());
+      with_body_metrics(chat_completion_json(meta_, choices_, usage_, options_.logprobs), timing()),
+      keep_alive());
 }
 
 std::string chat_responder::on_stream_event(const actors::generation_event& event) {
@@ -91,22 +91,19 @@ std::string chat_responder::on_stream_event(const actors::generation_event& even
     chat_choice delta{choice.index,       event.text,           event.finish_reason,
                       choice.stop_string, choice.stop_token_id, event.logprobs};
     if (!event.finished) delta.finish_reason.clear();
-    std::string json = chat_delta_chunk_json(meta_, delta, options_.logprobs);
-    // The metrics go on the last chunk: this one, unless a usage chunk follows.
-    const bool last = num_finished_ == options_.num_choices;
-    if (last && !options_.response.include_usage) json = with_metrics(std::move(json));
-    out += frame(sse_event(json));
+    out += frame(sse_event(chat_delta_chunk_json(meta_, delta, options_.logprobs)));
   }
   if (num_finished_ < options_.num_choices) return out;
   if (options_.response.include_usage) {
-    out += frame(sse_event(with_metrics(chat_usage_chunk_json(meta_, usage_))));
+    out +=
+        frame(sse_event(with_usage_chunk_metrics(chat_usage_chunk_json(meta_, usage_), timing())));
   }
   return out + stream_end();
 }
 
-std::string chat_responder::with_metrics(std::string json) const {
-  if (!options_.response.request_metrics || !timing_) return json;
-  return with_request_metrics(std::move(json), *timing_);
+response_timing chat_responder::timing() const {
+  return {options_.response.request_metrics, options_.num_choices, timing_,
+          usage_.completion_tokens};
 }
 
 std::string chat_responder::stream_head() {

@@ -17,11 +17,12 @@
 #include "actors/engine.hpp"
 #include "http/chat_json.hpp"
 #include "http/completion_responder.hpp"
+#include "http/request_metrics.hpp"
 
 namespace troupe::http {
 
 struct chat_responder_options {
-  // stream, include_usage, keep_alive, chunked, prompt_tokens_details
+  // stream, include_usage, keep_alive, chunked, prompt_tokens_details, request_metrics
   responder_options response;
   int32_t num_choices = 1;  // the request's n
   // The request's top_logprobs when it asked for logprobs, else -1; with the tokenizer that
@@ -55,8 +56,8 @@ class chat_responder {
   std::string stream_end();
   std::string frame(std::string_view bytes) const;
   std::string error_response(const actors::generation_event& event);
-  // `json` with "metrics" when asked for and known.
-  std::string with_metrics(std::string json) const;
+  // The response's metrics inputs (http/request_metrics.hpp).
+  response_timing timing() const;
 
   completion_meta meta_;
   chat_responder_options options_;

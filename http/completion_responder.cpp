@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "http/request_metrics.hpp"
 #include "http/wire.hpp"
 
 namespace troupe::http {
@@ -102,7 +101,8 @@ std::string completion_responder::on_complete_event(const actors::generation_eve
   for (auto& state : choices_)
     choices.push_back(std::move(state.choice));
   return format_response(200, json_content_type,
-                         with_metrics(completion_json(meta_, choices, usage_)), keep_alive());
+                         with_body_metrics(completion_json(meta_, choices, usage_), timing()),
+                         keep_alive());
 }
 
 std::string completion_responder::on_stream_event(const actors::generation_event& event) {
@@ -128,21 +128,18 @@ std::string completion_responder::on_stream_event(const actors::generation_event
   // A token whose text is still held back gets a chunk when its logprobs must go out.
   const bool has_tokens = with_logprobs && !event.token_ids.empty();
   if (!event.text.empty() || event.finished || has_tokens) {
-    std::string json = stream_chunk_json(meta_, chunk, options_.include_usage);
-    // The metrics go on the last chunk: this one, unless a usage chunk follows.
-    if (all_finished() && !options_.include_usage) json = with_metrics(std::move(json));
-    out += frame(sse_event(json));
+    out += frame(sse_event(stream_chunk_json(meta_, chunk, options_.include_usage)));
   }
   if (!all_finished()) return out;
   if (options_.include_usage) {
-    out += frame(sse_event(with_metrics(usage_chunk_json(meta_, usage_))));
+    out += frame(sse_event(with_usage_chunk_metrics(usage_chunk_json(meta_, usage_), timing())));
   }
   return out + stream_end();
 }
 
-std::string completion_responder::with_metrics(std::string json) const {
-  if (!options_.request_metrics || !timing_) return json;
-  return with_request_metrics(std::move(json), *timing_);
+response_timing completion_responder::timing() const {
+  return {options_.request_metrics, static_cast<int32_t>(choices_.size()), timing_,
+          usage_.completion_tokens};
 }
 
 std::string completion_responder::stream_head() {

@@ -21,6 +21,7 @@
 
 #include "actors/engine.hpp"
 #include "http/openai_json.hpp"
+#include "http/request_metrics.hpp"
 
 namespace troupe::http {
 
@@ -36,8 +37,8 @@ struct responder_options {
   const runtime::tokenizer* tokenizer = nullptr;
   // server_options::enable_prompt_tokens_details: usage reports cached prompt tokens.
   bool prompt_tokens_details = false;
-  // server_options::enable_per_request_metrics: the final body or chunk carries "metrics"
-  // (http/request_metrics.hpp) when the engine reported the request's timing.
+  // server_options::enable_per_request_metrics: the body, or a stream's usage chunk, carries
+  // vLLM's "metrics" (http/request_metrics.hpp has where and when).
   bool request_metrics = false;
 };
 
@@ -73,8 +74,8 @@ class completion_responder {
   // Records the event in its choice; false for an index out of range.
   bool record(const actors::generation_event& event);
   bool all_finished() const { return num_finished_ == static_cast<int32_t>(choices_.size()); }
-  // `json` with "metrics" when asked for and known.
-  std::string with_metrics(std::string json) const;
+  // The response's metrics inputs (http/request_metrics.hpp).
+  response_timing timing() const;
 
   struct choice_state {
     completion_choice choice;       // non-streaming: accumulated text and logprobs

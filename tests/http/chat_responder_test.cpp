@@ -225,5 +225,66 @@ TEST(chat_responder, a_stream_usage_chunk_reports_cached_tokens_when_enabled_and
   EXPECT_EQ(usage_payload(options(true), 4).find("prompt_tokens_details"), std::string::npos);
 }
 
+// -- per-request metrics (--enable-per-request-metrics; http/request_metrics.hpp has the rules) --
+
+chat_responder_options with_metrics(chat_responder_options o, bool include_usage = true) {
+  o.response.request_metrics = true;
+  o.response.include_usage = o.response.stream && include_usage;
+  return o;
+}
+
+// The engine's intervals: queue 2 ms, prefill 500 ms, decode 500 ms, inference 1 s.
+actors::generation_event timed(actors::generation_event e) {
+  e.timing = actors::request_timing{
+      .queue = 0.002, .prefill = 0.5, .decode = 0.5, .inference = 1.0, .ttft = 9, .e2e = 9};
+  return e;
+}
+
+TEST(chat_responder, metrics_end_the_body_and_are_null_for_n_choices) {
+  chat_responder r(meta, with_metrics(options(false)));
+  EXPECT_EQ(r.on_event(text_event(0, "Hel", 1)), "");
+  const std::string body = body_of(r.on_event(timed(last_event(0, "lo", 2, "stop"))));
+  EXPECT_EQ(body.substr(body.find(R"("kv_transfer_params")")),
+            R"("kv_transfer_params":null,"metrics":{"time_to_first_token_ms":500.0,)"
+            R"("generation_time_ms":500.0,"queue_time_ms":2.0,"mean_itl_ms":500.0,)"
+            R"("tokens_per_second":2.0}})");
+
+  chat_responder two(meta, with_metrics(options(false, 2)));
+  EXPECT_EQ(two.on_event(timed(last_event(1, "a", 1, "stop"))), "");
+  auto doc = testing::parse_json(body_of(two.on_event(timed(last_event(0, "b", 1, "stop")))));
+  ASSERT_TRUE(doc.HasMember("metrics"));
+  EXPECT_TRUE(doc["metrics"].IsNull());
+}
+
+TEST(chat_responder, metrics_ride_only_on_a_streams_usage_chunk) {
+  auto payloads_of = [](chat_responder_options o) {
+    chat_responder r(meta, o);
+    std::string out;
+    for (int32_t i = 0; i < o.num_choices; ++i)
+      out += r.on_event(text_event(i, "Hi", 1));
+    for (int32_t i = 0; i < o.num_choices; ++i)
+      out += r.on_event(timed(last_event(i, "!", 2, "stop")));
+    EXPECT_TRUE(r.done());
+    return testing::sse_payloads(body_of(out));
+  };
+  auto payloads = payloads_of(with_metrics(options(true)));
+  ASSERT_EQ(payloads.size(), 5u);  // role, "Hi", "!", usage, [DONE]
+  for (size_t i = 0; i < 3; ++i)
+    EXPECT_EQ(payloads[i].find("metrics"), std::string::npos) << payloads[i];
+  EXPECT_EQ(payloads[3],
+            R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,)"
+            R"("model":"m","choices":[],"usage":{"prompt_tokens":5,"total_tokens":7,)"
+            R"("completion_tokens":2},"metrics":{"time_to_first_token_ms":500.0,)"
+            R"("generation_time_ms":500.0,"queue_time_ms":2.0,"mean_itl_ms":500.0,)"
+            R"("tokens_per_second":2.0}})");
+
+  // No usage chunk, or n > 1: no metrics anywhere.
+  for (const auto& o :
+       {with_metrics(options(true), /*include_usage=*/false), with_metrics(options(true, 2))}) {
+    for (const auto& p : payloads_of(o))
+      EXPECT_EQ(p.find("metrics"), std::string::npos) << p;
+  }
+}
+
 }  // namespace
 }  // namespace troupe::http

@@ -238,5 +238,89 @@ TEST(completion_responder, stream_usage_chunk_reports_cached_tokens) {
                   .IsNull());
 }
 
+// -- per-request metrics (--enable-per-request-metrics; http/request_metrics.hpp has the rules) --
+
+// The engine's intervals: queue 2 ms, prefill 500 ms, decode 500 ms (ttft and e2e are troupe's
+// arrival-based intervals, which vLLM's metrics do not use).
+actors::generation_event timed(actors::generation_event e) {
+  e.timing = actors::request_timing{
+      .queue = 0.002, .prefill = 0.5, .decode = 0.5, .inference = 1.0, .ttft = 9, .e2e = 9};
+  return e;
+}
+
+// The SSE payloads of a stream of `events` ("data: " and the blank line stripped).
+std::vector<std::string> stream_payloads(responder_options options,
+                                         const std::vector<actors::generation_event>& events) {
+  options.stream = true;
+  completion_responder r(meta, options);
+  std::string bytes;
+  for (const auto& e : events)
+    bytes += r.on_event(e);
+  EXPECT_TRUE(r.done());
+  std::vector<std::string> payloads;
+  for (const auto& chunk : dechunk(split_head(bytes).second))
+    payloads.push_back(chunk.substr(6, chunk.size() - 8));
+  return payloads;
+}
+
+TEST(completion_responder, metrics_end_the_body_counting_the_usages_tokens) {
+  completion_responder r(meta, responder_options{.request_metrics = true});
+  EXPECT_EQ(r.on_event(text_event("a", 1)), "");
+  EXPECT_EQ(r.on_event(text_event("b", 2)), "");
+  const std::string body = split_head(r.on_event(timed(final_event("c", 3, "stop")))).second;
+  EXPECT_EQ(body.substr(body.find(R"(,"metrics")")),
+            R"(,"metrics":{"time_to_first_token_ms":500.0,"generation_time_ms":500.0,)"
+            R"("queue_time_ms":2.0,"mean_itl_ms":250.0,"tokens_per_second":3.0}})");
+
+  completion_responder off(meta, responder_options{});
+  EXPECT_FALSE(json(split_head(off.on_event(timed(final_event("c", 3, "stop")))).second)
+                   .HasMember("metrics"));
+}
+
+TEST(completion_responder, metrics_are_null_in_the_body_of_n_choices) {
+  completion_responder r(meta, responder_options{.n = 2, .request_metrics = true});
+  EXPECT_EQ(r.on_event(timed(cached(final_event("a", 1, "stop"), 0, 1))), "");
+  auto doc = json(split_head(r.on_event(timed(final_event("b", 1, "stop")))).second);
+  ASSERT_TRUE(doc.HasMember("metrics"));
+  EXPECT_TRUE(doc["metrics"].IsNull());
+}
+
+TEST(completion_responder, metrics_ride_only_on_a_streams_usage_chunk_without_nulls) {
+  responder_options on{.request_metrics = true};
+  const std::vector<actors::generation_event> events = {text_event("a", 1),
+                                                        timed(final_event("b", 2, "length"))};
+  for (const auto& p : stream_payloads(on, events))  // no usage chunk: no metrics
+    EXPECT_EQ(p.find("metrics"), std::string::npos) << p;
+
+  on.include_usage = true;
+  auto payloads = stream_payloads(on, events);
+  ASSERT_EQ(payloads.size(), 4u);  // a, b, usage, [DONE]
+  EXPECT_EQ(payloads[0].find("metrics"), std::string::npos);
+  EXPECT_EQ(payloads[1].find("metrics"), std::string::npos);
+  EXPECT_EQ(payloads[2].substr(payloads[2].find(R"("usage")")),
+            R"("usage":{"prompt_tokens":4,"total_tokens":6,"completion_tokens":2,)"
+            R"("prompt_tokens_details":null},"metrics":{"time_to_first_token_ms":500.0,)"
+            R"("generation_time_ms":500.0,"queue_time_ms":2.0,"mean_itl_ms":500.0,)"
+            R"("tokens_per_second":2.0}})");
+
+  // One token: no mean ITL, so no member for it.
+  payloads = stream_payloads(on, {timed(final_event("a", 1, "stop"))});
+  ASSERT_EQ(payloads.size(), 3u);
+  const auto metrics = json(payloads[1])["metrics"].GetObject();
+  EXPECT_EQ(metrics.MemberCount(), 4u);
+  EXPECT_FALSE(metrics.HasMember("mean_itl_ms"));
+  // Untimed (nothing known): an empty object, as vLLM's exclude_none leaves it.
+  payloads = stream_payloads(on, {final_event("a", 1, "stop")});
+  ASSERT_EQ(payloads.size(), 3u);
+  EXPECT_EQ(payloads[1].substr(payloads[1].find(R"("metrics")")), R"("metrics":{}})");
+}
+
+TEST(completion_responder, a_stream_of_n_choices_has_no_metrics) {
+  const responder_options on{.include_usage = true, .n = 2, .request_metrics = true};
+  for (const auto& p : stream_payloads(on, {timed(cached(final_event("a", 1, "stop"), 0, 1)),
+                                            timed(final_event("b", 1, "stop"))}))
+    EXPECT_EQ(p.find("metrics"), std::string::npos) << p;
+}
+
 }  // namespace
 }  // namespace troupe::http
