@@ -4,11 +4,13 @@ load, in one run on the same binary and model (`troupe bench`).
 
     python3 tools/bench_telemetry.py [--troupe build/bin/troupe] [--model GGUF] [--repeats 8]
 
-Two `troupe serve` processes start side by side, one as is (vLLM's metrics, the periodic stats
-line, actor and step figures) and one with --disable-log-stats (actor and step figures only, no
-vllm:* metrics, no stats line), same flags otherwise (--max-num-seqs 16
---max-num-batched-tokens 512). Only one is loaded at a time; the order alternates (on/off,
-off/on, ...) so drift of the machine affects both alike. Run i uses --seed 7+i for both.
+Each run starts its own `troupe serve`, as is (vLLM's metrics, the periodic stats line, actor and
+step figures) or with --disable-log-stats (actor and step figures only, no vllm:* metrics, no
+stats line), same flags otherwise (--max-num-seqs 16 --max-num-batched-tokens 512), and stops it
+afterwards: a server process keeps its memory layout (the alignment of its weight arrays) for
+life, which alone moves its throughput by a few percent, so one long-lived server per side would
+measure that. The order alternates (on/off, off/on, ...) so drift of the machine affects both
+alike. Run i uses --seed 7+i for both, after 2 warm-up requests.
 
   full load   --dataset-name random: 128 random tokens in, 64 out, --num-prompts 32 sent at once
               (--request-rate inf), so the running batch stays at --max-num-seqs and the
@@ -64,6 +66,7 @@ def start_server(troupe, model, port, extra, log_path):
 def bench(troupe, model, port, out_dir, name, seed, num_prompts):
     args = [troupe, "bench", "--base-url", f"http://127.0.0.1:{port}", "--model", model,
             "--served-model-name", "smol", "--ignore-eos", "--seed", str(seed), "--disable-tqdm",
+            "--num-warmups", "2",
             "--dataset-name", "random", "--random-input-len", "128", "--random-output-len", "64",
             "--num-prompts", str(num_prompts), "--request-rate", "inf",
             "--save-result", "--result-dir", out_dir, "--result-filename", name + ".json"]
@@ -74,12 +77,21 @@ def bench(troupe, model, port, out_dir, name, seed, num_prompts):
 
 def step_phase_means(port):
     """Mean seconds per step phase from troupe_step_seconds, or None without GET /metrics."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
+                                 headers={"Accept": "text/plain"})
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        with urllib.request.urlopen(req, timeout=5) as r:
             text = r.read().decode()
     except OSError:
         return None
     sums, counts = {}, {}
+    if text.startswith("{"):  # the JSON snapshot (docs/telemetry.md)
+        for family in json.loads(text).get("metrics", []):
+            if family.get("name") != "troupe_step_seconds":
+                continue
+            for sample in family.get("samples", []):
+                phase = sample["labels"].get("phase")
+                sums[phase], counts[phase] = sample["sum"], sample["count"]
     for line in text.splitlines():
         m = re.match(r'troupe_step_seconds_(sum|count)\{phase="(\w+)"\} (\S+)', line)
         if m:
@@ -95,26 +107,26 @@ def main():
     ap.add_argument("--num-prompts", type=int, default=32)
     a = ap.parse_args()
     out_dir = tempfile.mkdtemp(prefix="troupe-telemetry-bench-")
-    ports = {"on": free_port(), "off": free_port()}
     extra = {"on": [], "off": ["--disable-log-stats"]}
-    servers = {k: start_server(a.troupe, a.model, ports[k], extra[k],
-                               os.path.join(out_dir, f"serve-{k}.log")) for k in ports}
     results = {"on": [], "off": []}
-    try:
-        for rep in range(a.repeats):
-            order = ("on", "off") if rep % 2 == 0 else ("off", "on")
-            for k in order:
-                r = bench(a.troupe, a.model, ports[k], out_dir, f"{k}-{rep}", 7 + rep,
-                          a.num_prompts)
-                results[k].append(r)
-                print(f"run {rep} telemetry {k:3}: output {r['output_throughput']:7.1f} tok/s"
-                      f"  total {r['total_token_throughput']:7.1f} tok/s"
-                      f"  mean TTFT {r['mean_ttft_ms']:8.1f} ms", flush=True)
-        phases = step_phase_means(ports["on"])
-    finally:
-        for p in servers.values():
-            p.terminate()
-            p.wait()
+    phases = None
+    for rep in range(a.repeats):
+        order = ("on", "off") if rep % 2 == 0 else ("off", "on")
+        for k in order:
+            port = free_port()
+            server = start_server(a.troupe, a.model, port, extra[k],
+                                  os.path.join(out_dir, f"serve-{k}-{rep}.log"))
+            try:
+                r = bench(a.troupe, a.model, port, out_dir, f"{k}-{rep}", 7 + rep, a.num_prompts)
+                if k == "on":
+                    phases = step_phase_means(port) or phases
+            finally:
+                server.terminate()
+                server.wait()
+            results[k].append(r)
+            print(f"run {rep} telemetry {k:3}: output {r['output_throughput']:7.1f} tok/s"
+                  f"  total {r['total_token_throughput']:7.1f} tok/s"
+                  f"  mean TTFT {r['mean_ttft_ms']:8.1f} ms", flush=True)
 
     def med(k, key):
         return statistics.median(r[key] for r in results[k])
