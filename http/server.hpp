@@ -31,8 +31,8 @@ struct server_options {
   // `--enable-prompt-tokens-details`: a usage object gains "prompt_tokens_details":
   // {"cached_tokens": N} when the engine reports N > 0 prompt tokens from the prefix cache.
   bool enable_prompt_tokens_details = false;
-  // `--enable-per-request-metrics`: a completion's final body or chunk gains "metrics" with the
-  // request's queue, prefill, decode, ... times (http/request_metrics.hpp).
+  // `--enable-per-request-metrics`: vLLM's per-request "metrics" object (milliseconds) in a
+  // non-streaming body, or a stream's usage chunk (http/request_metrics.hpp).
   bool enable_per_request_metrics = false;
   std::size_t max_body_bytes = 8u << 20;  // larger request bodies get 413
   // A connection that does not deliver a complete request within this time while no response of

@@ -134,8 +134,8 @@ std::vector<flag_spec> server_flags() {
                 "usage reports prompt_tokens_details.cached_tokens (when non-zero)",
                 FIELD(serve.enable_prompt_tokens_details), true),
       bool_flag("enable-per-request-metrics",
-                "responses carry the request's timing (queue, prefill, decode, TTFT, e2e) in "
-                "\"metrics\" on the final body or chunk",
+                "responses carry vLLM's per-request metrics (ms) in \"metrics\": the body, or a "
+                "stream's usage chunk",
                 FIELD(serve.enable_per_request_metrics)),
   };
 }
