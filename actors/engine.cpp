@@ -88,49 +88,6 @@ void stop_request(const live_requests& live, uint64_t id) {
     caf::anon_send(handle, stop_generation{id});
 }
 
-// Engine limits after reconciling the configuration with the model and the KV cache.
-struct engine_limits {
-  int32_t max_model_len = 0;
-  int32_t max_num_batched_tokens = 0;
-  runtime::block_hash_algo hash_algo = runtime::block_hash_algo::sha256;
-};
-
-result<engine_limits> resolve_limits(const runtime::engine_config& config,
-                                     const runtime::model_runner& runner, int32_t model_max_len) {
-  engine_limits limits;
-  limits.max_model_len = config.max_model_len > 0 ? config.max_model_len : model_max_len;
-  if (model_max_len > 0 && limits.max_model_len > model_max_len) {
-    return error{"max_model_len " + std::to_string(limits.max_model_len) +
-                 " exceeds the model's context length " + std::to_string(model_max_len)};
-  }
-  const int64_t kv_capacity = int64_t{runner.num_kv_blocks()} * runner.block_size();
-  if (runner.num_kv_blocks() <= 0 || runner.block_size() <= 0) {
-    return error{"the model runner has no KV cache blocks"};
-  }
-  if (limits.max_model_len <= 0 || limits.max_model_len > kv_capacity) {
-    // A request must fit the KV cache alone, or preemption could never make room for it.
-    spdlog::warn("max_model_len {} capped to the KV cache's capacity of {} tokens",
-                 limits.max_model_len, kv_capacity);
-    limits.max_model_len = static_cast<int32_t>(kv_capacity);
-  }
-  limits.max_num_batched_tokens = config.max_num_batched_tokens;
-  if (!config.enable_chunked_prefill && limits.max_num_batched_tokens < limits.max_model_len) {
-    // Without chunking a whole prompt (or a preempted request's recompute) must fit one step,
-    // as vLLM sizes the budget when chunked prefill is off.
-    limits.max_num_batched_tokens = limits.max_model_len;
-  }
-  if (limits.max_num_batched_tokens <= 0 || config.max_num_seqs <= 0) {
-    return error{"max_num_batched_tokens and max_num_seqs must be positive"};
-  }
-  auto algo = runtime::parse_block_hash_algo(config.prefix_caching_hash_algo);
-  if (!algo) {
-    return error{"prefix_caching_hash_algo must be sha256 or xxhash, not '" +
-                 config.prefix_caching_hash_algo + "'"};
-  }
-  limits.hash_algo = *algo;
-  return limits;
-}
-
 std::vector<int32_t> eog_token_ids(const runtime::tokenizer& tokenizer) {
   std::vector<int32_t> ids;
   for (int32_t id = 0; id < tokenizer.vocab_size(); ++id) {
@@ -149,16 +106,16 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg,
   return cfg;
 }
 
-vllm_metrics_info metrics_info(const runtime::engine_config& config, const engine_limits& limits,
-                               const runtime::model_runner& runner) {
+vllm_metrics_info metrics_info(const runtime::built_engine& built) {
+  const runtime::engine_config& config = built.config;
   vllm_metrics_info info;
   info.model_name = config.served_model_name;
-  info.max_model_len = limits.max_model_len;
-  info.block_size = runner.block_size();
-  info.num_gpu_blocks = runner.num_kv_blocks();
+  info.max_model_len = config.max_model_len;
+  info.block_size = built.kv_cache.block_size;
+  info.num_gpu_blocks = built.kv_cache.num_blocks;
   info.num_gpu_blocks_override = config.num_gpu_blocks_override;
   info.enable_prefix_caching = config.enable_prefix_caching;
-  info.prefix_caching_hash_algo = runtime::to_string(limits.hash_algo);
+  info.prefix_caching_hash_algo = runtime::to_string(built.hash_algo);
   info.cache_dtype = config.kv_cache_dtype;
   info.gpu_memory_utilization = config.gpu_memory_utilization;
   return info;
@@ -166,32 +123,33 @@ vllm_metrics_info metrics_info(const runtime::engine_config& config, const engin
 
 class engine_impl final : public engine {
  public:
-  engine_impl(const runtime::engine_config& config, engine_limits limits,
-              std::shared_ptr<const runtime::tokenizer> tokenizer,
-              std::unique_ptr<runtime::model_runner> runner)
-      : system_(configure(cfg_, config)), tokenizer_(std::move(tokenizer)) {
+  // requires: built.runners holds exactly one runner.
+  explicit engine_impl(runtime::built_engine built)
+      : system_(configure(cfg_, built.config)), tokenizer_(std::move(built.tokenizer)) {
+    const runtime::engine_config& config = built.config;
     counters_->prefix_caching = config.enable_prefix_caching;
     info_.served_model_name = config.served_model_name;
-    info_.max_model_len = limits.max_model_len;
+    info_.max_model_len = config.max_model_len;
     info_.created = std::chrono::duration_cast<std::chrono::seconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();
     if (!config.disable_log_stats) {
-      vllm_ = vllm_metrics::create(*metrics_, metrics_info(config, limits, *runner));
+      vllm_ = vllm_metrics::create(*metrics_, metrics_info(built));
     }
     add_actor_system_metrics(config);
-    allocator_ = spawn_kv_allocator(system_, runner->num_kv_blocks(), runner->block_size(),
-                                    counters_, vllm_, actor_kind("kv_allocator"));
+    const int32_t block_size = built.kv_cache.block_size;
+    allocator_ = spawn_kv_allocator(system_, built.kv_cache.num_blocks, block_size, counters_,
+                                    vllm_, actor_kind("kv_allocator"));
+    auto& runner = built.runners.front();
     const int32_t vocab_size = std::min(runner->vocab_size(), tokenizer_->vocab_size());
-    const int32_t block_size = runner->block_size();
     executor_ = spawn_executor(system_, std::move(runner), actor_kind("executor", {{"rank", "0"}}));
     batcher_options options;
     options.scheduler = {config.max_num_seqs,
-                         limits.max_num_batched_tokens,
+                         *config.max_num_batched_tokens,
                          config.enable_chunked_prefill,
-                         limits.max_model_len,
+                         config.max_model_len,
                          block_size,
-                         limits.hash_algo};
+                         built.hash_algo};
     options.max_waiting_requests = config.max_waiting_requests;
     options.debug_log = spdlog::should_log(spdlog::level::debug);
     options.log_requests = config.log_requests();
@@ -200,7 +158,7 @@ class engine_impl final : public engine {
     auto context = std::make_shared<request_context>();
     context->tokenizer = tokenizer_;
     context->batcher = batcher_;
-    context->max_model_len = limits.max_model_len;
+    context->max_model_len = config.max_model_len;
     context->vocab_size = vocab_size;
     context->eog_token_ids = eog_token_ids(*tokenizer_);
     context->log_requests = config.log_requests();
@@ -208,7 +166,7 @@ class engine_impl final : public engine {
     context->stats = vllm_;
     context->prefix_caching = config.enable_prefix_caching;
     context->block_size = block_size;
-    context->hash_algo = limits.hash_algo;
+    context->hash_algo = built.hash_algo;
     context_ = std::move(context);
     if (vllm_) {
       const auto interval = std::chrono::milliseconds(
@@ -349,26 +307,35 @@ class engine_impl final : public engine {
 
 }  // namespace
 
+result<std::unique_ptr<engine>> start_engine(runtime::built_engine built) {
+  if (built.runners.size() != 1) {
+    return error{"the engine runs one executor: tensor-parallel ranks are not supported yet (got " +
+                 std::to_string(built.runners.size()) + " runners)"};
+  }
+  const runtime::engine_config& config = built.config;
+  spdlog::info("engine started: max_model_len {}, {} KV blocks, max_num_seqs {}, budget {} tokens",
+               config.max_model_len, built.kv_cache.num_blocks, config.max_num_seqs,
+               *config.max_num_batched_tokens);
+  if (config.enable_prefix_caching) {
+    spdlog::info("prefix caching on ({}): the cache holds up to {} blocks of {} tokens",
+                 runtime::to_string(built.hash_algo), built.kv_cache.num_blocks,
+                 built.kv_cache.block_size);
+  } else {
+    spdlog::info("prefix caching off (--no-enable-prefix-caching)");
+  }
+  return std::unique_ptr<engine>(std::make_unique<engine_impl>(std::move(built)));
+}
+
 result<std::unique_ptr<engine>> start_engine(const runtime::engine_config& config,
                                              std::shared_ptr<const runtime::tokenizer> tokenizer,
                                              std::unique_ptr<runtime::model_runner> runner,
                                              int32_t model_max_len) {
-  if (!tokenizer || !runner) return error{"start_engine needs a tokenizer and a model runner"};
-  auto limits = resolve_limits(config, *runner, model_max_len);
-  if (!limits) return limits.err();
-  const int32_t block_size = runner->block_size();
-  std::unique_ptr<engine> e =
-      std::make_unique<engine_impl>(config, *limits, std::move(tokenizer), std::move(runner));
-  spdlog::info("engine started: max_model_len {}, {} KV blocks, max_num_seqs {}, budget {} tokens",
-               limits->max_model_len, e->stats().num_kv_blocks_total, config.max_num_seqs,
-               limits->max_num_batched_tokens);
-  if (config.enable_prefix_caching) {
-    spdlog::info("prefix caching on ({}): the cache holds up to {} blocks of {} tokens",
-                 runtime::to_string(limits->hash_algo), e->stats().num_kv_blocks_total, block_size);
-  } else {
-    spdlog::info("prefix caching off (--no-enable-prefix-caching)");
-  }
-  return e;
+  std::vector<std::unique_ptr<runtime::model_runner>> runners;
+  runners.push_back(std::move(runner));
+  auto built =
+      runtime::assemble_engine(config, std::move(tokenizer), std::move(runners), model_max_len);
+  if (!built) return built.err();
+  return start_engine(std::move(*built));
 }
 
 }  // namespace troupe::actors

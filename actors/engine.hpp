@@ -16,6 +16,7 @@
 #include "runtime/model_runner.hpp"
 #include "runtime/result.hpp"
 #include "runtime/sampling_params.hpp"
+#include "runtime/serving/engine_builder.hpp"
 #include "runtime/telemetry/metrics.hpp"
 #include "runtime/tokenizer/tokenizer.hpp"
 
@@ -157,10 +158,16 @@ class engine {
   virtual const telemetry::registry& metrics() const = 0;
 };
 
-// Starts the actor system around `runner` (which the executor actor then owns). Errors: a null
-// tokenizer or runner, no KV blocks, max_model_len above the model's. The effective max_model_len
-// (info().max_model_len) is also capped to what the KV cache holds. Destroying the engine stops
+// Starts the actor system around what runtime::build_engine (or assemble_engine) built: the
+// executor actor owns the runner; the limits are `built.config`'s as resolved there, never
+// re-derived (info().max_model_len is built.config.max_model_len). Destroying the engine stops
 // every actor: unfinished generations get a final error event (status 503).
+// requires: `built` from build_engine / assemble_engine.
+// Errors: more runners than the one executor takes (tensor parallelism: issue 10, item 3).
+result<std::unique_ptr<engine>> start_engine(runtime::built_engine built);
+
+// runtime::assemble_engine(config, tokenizer, {runner}, model_max_len), then start_engine: for
+// callers that hold a tokenizer and a runner already (tests). Errors: assemble_engine's.
 result<std::unique_ptr<engine>> start_engine(const runtime::engine_config& config,
                                              std::shared_ptr<const runtime::tokenizer> tokenizer,
                                              std::unique_ptr<runtime::model_runner> runner,

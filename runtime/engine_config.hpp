@@ -1,13 +1,18 @@
 #pragma once
-// One validated configuration of a serving engine, built from vLLM-named CLI flags.
+// The configuration of a serving engine, built from vLLM-named CLI flags. It is checked and
+// resolved in one place, runtime/serving/config_checks.hpp (validate_engine_config before a
+// model is loaded, resolve_engine_config once its context length and the KV cache are known);
+// runtime::build_engine (runtime/serving/engine_builder.hpp) runs both.
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace troupe::runtime {
 
 struct engine_config {
   // -- model --
-  std::string model;              // path to a .gguf file (empty = the embedded default model)
+  std::string model;      // a .gguf file or Hugging Face directory (empty = the default model)
+  std::string tokenizer;  // a tokenizer to use instead of the model's own (empty = none)
   std::string served_model_name;  // name clients use; defaults to the model's
   int32_t max_model_len = 0;      // 0 = the model's context length
   std::string dtype = "auto";
@@ -15,7 +20,9 @@ struct engine_config {
 
   // -- scheduling --
   int32_t max_num_seqs = 256;
-  int32_t max_num_batched_tokens = 2048;
+  // One step's token budget. Unset = vLLM's default: 2048, or without chunked prefill
+  // max(max_model_len, 2048) (resolve_engine_config, which always sets it).
+  std::optional<int32_t> max_num_batched_tokens;
   bool enable_chunked_prefill = true;
   bool enable_prefix_caching = true;                // vLLM V1's default
   std::string prefix_caching_hash_algo = "sha256";  // "sha256" | "xxhash"
@@ -25,6 +32,8 @@ struct engine_config {
   int32_t block_size = 16;
   int64_t kv_cache_memory = 0;          // bytes for the KV cache on CPU (0 = automatic)
   int32_t num_gpu_blocks_override = 0;  // exact number of KV blocks (0 = from memory)
+  // The GPU memory fraction vLLM sizes its KV cache from. No effect on the CPU backend (the size
+  // comes from the two fields above); validated and reported in vllm:cache_config_info.
   double gpu_memory_utilization = 0.9;
 
   // -- parallelism / threads --

@@ -18,9 +18,9 @@
 
 #include "actors/engine.hpp"
 #include "http/server.hpp"
+#include "runtime/serving/engine_builder.hpp"
 #include "tests/http/test_client.hpp"
 #include "tests/support/testdata.hpp"
-#include "tools/cli/model_loading.hpp"
 
 namespace troupe {
 namespace {
@@ -65,11 +65,9 @@ TEST(dashboard_browser, draws_live_charts_without_external_requests) {
   runtime::engine_config config;
   config.num_gpu_blocks_override = 256;
   config.disable_log_requests = true;
-  auto model = cli::load_model(config);
-  ASSERT_TRUE(model) << model.message();
-  config.served_model_name = model->served_name;
-  auto engine = actors::start_engine(config, model->tokenizer, std::move(model->runner),
-                                     model->max_model_len);
+  auto built = runtime::build_engine(config);
+  ASSERT_TRUE(built) << built.message();
+  auto engine = actors::start_engine(std::move(*built));
   ASSERT_TRUE(engine) << engine.message();
   http::server_options options;
   options.port = 0;

@@ -16,10 +16,10 @@
 
 #include "actors/engine.hpp"
 #include "http/server.hpp"
+#include "runtime/serving/engine_builder.hpp"
 #include "tests/actors/fakes.hpp"
 #include "tests/http/test_client.hpp"
 #include "tests/support/testdata.hpp"
-#include "tools/cli/model_loading.hpp"
 
 namespace troupe {
 namespace {
@@ -60,11 +60,9 @@ class serving_default_model : public ::testing::Test {
     config.num_gpu_blocks_override = 256;
     config.max_num_batched_tokens = 64;  // long prompts are chunked and share steps with decodes
     config.disable_log_requests = true;
-    auto model = cli::load_model(config);
-    ASSERT_TRUE(model) << model.message();
-    config.served_model_name = model->served_name;
-    auto started = actors::start_engine(config, model->tokenizer, std::move(model->runner),
-                                        model->max_model_len);
+    auto built = runtime::build_engine(config);
+    ASSERT_TRUE(built) << built.message();
+    auto started = actors::start_engine(std::move(*built));
     ASSERT_TRUE(started) << started.message();
     engine_ = std::move(*started).release();
     http::server_options options;

@@ -11,9 +11,9 @@
 #include <sstream>
 
 #include "actors/engine.hpp"
+#include "runtime/serving/engine_builder.hpp"
 #include "tests/actors/fakes.hpp"
 #include "tests/support/testdata.hpp"
-#include "tools/cli/model_loading.hpp"
 
 namespace troupe {
 namespace {
@@ -47,10 +47,9 @@ TEST(kquant_model, q4_k_m_greedy_tokens_equal_llama_cpp_f32) {
   config.model = path;
   config.num_gpu_blocks_override = 64;
   config.disable_log_requests = true;
-  auto model = cli::load_model(config);
-  ASSERT_TRUE(model) << model.message();
-  auto started = actors::start_engine(config, model->tokenizer, std::move(model->runner),
-                                      model->max_model_len);
+  auto built = runtime::build_engine(config);
+  ASSERT_TRUE(built) << built.message();
+  auto started = actors::start_engine(std::move(*built));
   ASSERT_TRUE(started) << started.message();
   std::unique_ptr<actors::engine> engine = std::move(*started);
 

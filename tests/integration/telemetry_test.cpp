@@ -16,10 +16,10 @@
 
 #include "actors/engine.hpp"
 #include "http/server.hpp"
+#include "runtime/serving/engine_builder.hpp"
 #include "tests/http/prometheus_parser.hpp"
 #include "tests/http/test_client.hpp"
 #include "tests/support/testdata.hpp"
-#include "tools/cli/model_loading.hpp"
 
 namespace troupe {
 namespace {
@@ -37,12 +37,10 @@ served_model serve_default_model() {
   runtime::engine_config config;
   config.num_gpu_blocks_override = 256;
   config.disable_log_requests = true;
-  auto model = cli::load_model(config);
-  EXPECT_TRUE(model) << model.message();
-  if (!model) return {};
-  config.served_model_name = model->served_name;
-  auto started = actors::start_engine(config, model->tokenizer, std::move(model->runner),
-                                      model->max_model_len);
+  auto built = runtime::build_engine(config);
+  EXPECT_TRUE(built) << built.message();
+  if (!built) return {};
+  auto started = actors::start_engine(std::move(*built));
   EXPECT_TRUE(started) << started.message();
   if (!started) return {};
   served_model s{std::move(*started), nullptr};

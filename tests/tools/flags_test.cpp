@@ -76,6 +76,7 @@ TEST(flags, defaults_come_from_engine_config) {
   EXPECT_EQ(c.engine.port, defaults.port);
   EXPECT_EQ(c.engine.model, "");
   EXPECT_FALSE(c.serve.seed.has_value());
+  EXPECT_FALSE(c.engine.max_num_batched_tokens.has_value());  // vLLM's rule decides it
 }
 
 TEST(flags, dash_underscore_and_equals_forms_are_equivalent) {
@@ -137,7 +138,7 @@ TEST(flags, prefix_caching_flags) {
   };
   EXPECT_EQ(algo({"serve", "--prefix-caching-hash-algo", "xxhash"}), "xxhash");
   EXPECT_EQ(algo({"serve", "--prefix_caching_hash_algo=sha256"}), "sha256");
-  // vLLM's CBOR variants parse (validate_for_cpu refuses them with a message saying why).
+  // vLLM's CBOR variants parse (validate_engine_config refuses them, saying why).
   EXPECT_EQ(algo({"serve", "--prefix-caching-hash-algo", "sha256_cbor"}), "sha256_cbor");
   EXPECT_EQ(parse_error({"serve", "--prefix-caching-hash-algo", "md5"}),
             "invalid value for --prefix-caching-hash-algo in 'troupe serve': expected one of "
@@ -288,7 +289,7 @@ TEST(flags, every_documented_serve_flag_parses) {
                      "8080",    "--log-level",
                      "warning", "--chat-template",
                      "/t.jinja"});
-  EXPECT_EQ(c.serve.tokenizer, "/tok");
+  EXPECT_EQ(c.engine.tokenizer, "/tok");
   EXPECT_EQ(c.engine.block_size, 32);
   EXPECT_EQ(c.engine.num_gpu_blocks_override, 100);
   EXPECT_EQ(c.serve.seed, -7);

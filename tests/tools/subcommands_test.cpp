@@ -7,8 +7,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "runtime/serving/model_files.hpp"
 #include "tests/support/testdata.hpp"
-#include "tools/cli/model_loading.hpp"
 
 namespace troupe::cli {
 namespace {
@@ -58,7 +58,7 @@ TEST_F(subcommands, tokenize_reports_malformed_lines_and_goes_on) {
   auto [rc, out] = run_with_stdin("not json\n{\"ids\": [1]}\n{\"text\": \"Hi\"}\n",
                                   [&] { return run_tokenize(cl); });
   EXPECT_EQ(rc, 1);
-  auto tok = load_tokenizer(testing::default_model_gguf());
+  auto tok = runtime::load_tokenizer(testing::default_model_gguf());
   ASSERT_TRUE(tok);
   const auto hi = (*tok)->encode("Hi", true);
   ASSERT_EQ(hi.size(), 1u);

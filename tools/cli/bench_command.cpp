@@ -16,8 +16,8 @@
 #include "loadgen/report.hpp"
 #include "loadgen/sweep_report.hpp"
 #include "loadgen/sweep_run.hpp"
+#include "runtime/serving/model_files.hpp"
 #include "tools/cli/bench_chat_template.hpp"
-#include "tools/cli/model_loading.hpp"
 #include "tools/cli/subcommands.hpp"
 
 namespace troupe::cli {
@@ -75,7 +75,7 @@ result<tokenizer_ptr> find_tokenizer(const bench_options& o, const http_endpoint
     if (!o.tokenizer.empty()) return error{"--tokenizer " + o.tokenizer + " does not exist"};
     return server_tokenizer(o, endpoint);
   }
-  auto tok = load_tokenizer(path);
+  auto tok = runtime::load_tokenizer(path);
   if (!tok) return tok.err();
   return *tok;
 }

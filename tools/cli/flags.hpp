@@ -1,7 +1,8 @@
 #pragma once
 // The `troupe` command line: subcommands and their vLLM / benchmark_serving-named flags, parsed
-// into plain values. Parsing is pure (no I/O, no globals); checks that touch the file system or
-// need the resolved model live in validate.hpp.
+// into plain values. Parsing is pure (no I/O, no globals); the engine configuration is checked
+// by runtime::validate_engine_config (runtime/serving/config_checks.hpp), the CLI's own file
+// flags in validate.hpp.
 //
 //   troupe serve [MODEL] [--max-model-len N ...]   -> command_line::engine (+ serve)
 //   troupe generate --prompt TEXT [...]            -> command_line::generate (+ engine)
@@ -31,7 +32,6 @@ namespace troupe::cli {
 // `serve` flags that have no runtime::engine_config field (yet).
 struct serve_options {
   std::string positional_model;  // `troupe serve MODEL`; the parser copies it to engine.model
-  std::string tokenizer;         // tokenizer path; empty = the model's own
   std::string chat_template;     // path to a Jinja template file; empty = the model's own
   std::optional<int64_t> seed;
   bool trust_remote_code = false;          // accepted for vLLM compatibility; has no effect

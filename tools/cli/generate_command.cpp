@@ -8,7 +8,7 @@
 #include <string>
 
 #include "actors/engine.hpp"
-#include "tools/cli/model_loading.hpp"
+#include "tools/cli/engine_startup.hpp"
 #include "tools/cli/subcommands.hpp"
 
 namespace troupe::cli {

@@ -5,7 +5,7 @@
 
 #include "actors/engine.hpp"
 #include "http/server.hpp"
-#include "tools/cli/model_loading.hpp"
+#include "tools/cli/engine_startup.hpp"
 #include "tools/cli/subcommands.hpp"
 
 namespace troupe::cli {
@@ -31,11 +31,9 @@ int wait_for_shutdown_signal(const sigset_t& set) {
 // The chat template in vLLM's order: --chat-template, else the tokenizer's (--tokenizer or the
 // model's files).
 result<std::shared_ptr<const http::chat_template_setup>> load_chat_template(
-    const command_line& cl, const runtime::engine_config& config, const actors::engine& engine) {
-  std::string tokenizer_path =
-      cl.serve.tokenizer.empty() ? resolve_model_path(config) : cl.serve.tokenizer;
-  auto setup =
-      http::load_chat_template_setup(cl.serve.chat_template, tokenizer_path, &engine.tokenizer());
+    const command_line& cl, const started_engine& started) {
+  auto setup = http::load_chat_template_setup(cl.serve.chat_template, started.tokenizer_path,
+                                              &started.engine->tokenizer());
   if (!setup) return setup.err();
   if (setup->tpl) {
     spdlog::info("chat template: {}", setup->origin);
@@ -71,7 +69,7 @@ int run_serve(const command_line& cl) {
   options.enable_per_request_metrics = cl.serve.enable_per_request_metrics;
   if (cl.serve.seed) options.seed = static_cast<uint64_t>(*cl.serve.seed);
   options.sampling_defaults = std::move(*defaults);
-  auto chat = load_chat_template(cl, config, engine);
+  auto chat = load_chat_template(cl, *started);
   if (!chat) {
     std::fprintf(stderr, "troupe serve: %s\n", chat.message().c_str());
     return 1;

@@ -1,7 +1,8 @@
 // `troupe serve` flags (vLLM's names and meanings), and the offline subcommands' tables:
 // `generate` reuses the engine flags that matter without a server; `tokenize` has its own few.
 // Ranges here are what a value can mean at all; what troupe does not support yet (tp or pp > 1,
-// fp8 KV cache, ...) is accepted here and rejected by validate_for_cpu with a message saying so.
+// fp8 KV cache, ...) is accepted here and rejected by runtime::validate_engine_config with a
+// message saying so.
 #include <algorithm>
 #include <limits>
 #include <string>
@@ -21,8 +22,8 @@ constexpr int64_t int32_max = std::numeric_limits<int32_t>::max();
 constexpr int64_t int64_max = std::numeric_limits<int64_t>::max();
 constexpr double no_max = std::numeric_limits<double>::max();
 
-flag_spec human_int_flag(std::string name, std::string help, int32_t& (*field)(command_line&),
-                         int64_t min) {
+template <class Access>
+flag_spec human_int_flag(std::string name, std::string help, Access field, int64_t min) {
   return parsed_flag(std::move(name), "N", std::move(help), field,
                      [min](std::string_view v) { return parse_human_integer(v, min, int32_max); });
 }
@@ -36,7 +37,7 @@ std::vector<flag_spec> model_flags() {
       string_flag("served-model-name", "NAME", "model name clients send; none = the model's name",
                   FIELD(engine.served_model_name)),
       string_flag("tokenizer", "PATH", "GGUF file whose tokenizer replaces the model's own",
-                  FIELD(serve.tokenizer)),
+                  FIELD(engine.tokenizer)),
       human_int_flag("max-model-len",
                      "context length (prompt + output); 0 = the model's (4k, 4K ok)",
                      FIELD(engine.max_model_len), 0),
@@ -64,14 +65,17 @@ std::vector<flag_spec> scheduling_flags() {
   return {
       int_flag("max-num-seqs", "N", "most sequences running in one step",
                FIELD(engine.max_num_seqs), 1, int32_max),
-      human_int_flag("max-num-batched-tokens", "token budget of one step",
+      human_int_flag("max-num-batched-tokens",
+                     "token budget of one step; none = 2048, without chunked prefill "
+                     "max(max-model-len, 2048)",
                      FIELD(engine.max_num_batched_tokens), 1),
       bool_flag("enable-chunked-prefill", "split long prompts across steps",
                 FIELD(engine.enable_chunked_prefill), true),
       bool_flag("enable-prefix-caching",
                 "reuse the KV blocks of earlier requests' identical prompt prefixes",
                 FIELD(engine.enable_prefix_caching), true),
-      // vLLM's full list, so its other names get validate_for_cpu's message, not "expected one of".
+      // vLLM's full list, so its other names get validate_engine_config's message, not "expected
+      // one of".
       choice_flag("prefix-caching-hash-algo", "hash of a prefix-cache block (sha256 or xxhash)",
                   FIELD(engine.prefix_caching_hash_algo),
                   {"sha256", "sha256_cbor", "xxhash", "xxhash_cbor"}),

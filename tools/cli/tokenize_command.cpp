@@ -6,7 +6,7 @@
 #include <iostream>
 #include <string>
 
-#include "tools/cli/model_loading.hpp"
+#include "runtime/serving/model_files.hpp"
 #include "tools/cli/subcommands.hpp"
 
 namespace troupe::cli {
@@ -88,8 +88,9 @@ bool handle_line(const runtime::tokenizer& tok, const tokenize_options& options,
 
 int run_tokenize(const command_line& cl) {
   const tokenize_options& options = cl.tokenize;
-  std::string path = options.tokenizer.empty() ? resolve_model_path(cl.engine) : options.tokenizer;
-  auto tok = load_tokenizer(path);
+  std::string path =
+      options.tokenizer.empty() ? runtime::resolve_model_path(cl.engine) : options.tokenizer;
+  auto tok = runtime::load_tokenizer(path);
   if (!tok) {
     std::fprintf(stderr, "troupe tokenize: %s\n", tok.message().c_str());
     return 1;

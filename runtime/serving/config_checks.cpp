@@ -1,0 +1,143 @@
+// Each rule is one small function returning its message, so the order of checks is a list and
+// every message can be tested on its own.
+#include "runtime/serving/config_checks.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <string>
+
+#include "runtime/formats/weight_dtype.hpp"
+
+namespace troupe::runtime {
+namespace {
+
+std::string str(int64_t v) {
+  return std::to_string(v);
+}
+
+status tensor_parallel(const engine_config& c) {
+  if (c.tensor_parallel_size == 1) return ok_status();
+  return error{"tensor parallelism is not supported yet: run with --tensor-parallel-size 1 (got " +
+               str(c.tensor_parallel_size) + ")"};
+}
+
+status pipeline_parallel(const engine_config& c) {
+  if (c.pipeline_parallel_size == 1) return ok_status();
+  return error{
+      "pipeline parallelism is not supported yet: run with --pipeline-parallel-size 1 (got " +
+      str(c.pipeline_parallel_size) + ")"};
+}
+
+// vLLM's *_cbor variants hash a CBOR encoding meant to be reproducible across languages; troupe's
+// prefix cache hashes its own encoding, so offering them would promise what it does not do.
+status prefix_caching_hash_algo(const engine_config& c) {
+  const std::string& algo = c.prefix_caching_hash_algo;
+  if (algo == "sha256" || algo == "xxhash") return ok_status();
+  return error{"--prefix-caching-hash-algo " + algo +
+               " is not supported: troupe supports sha256 (the default) and xxhash"};
+}
+
+status kv_cache_dtype(const engine_config& c) {
+  if (c.kv_cache_dtype == "auto") return ok_status();
+  return error{"--kv-cache-dtype " + c.kv_cache_dtype +
+               " is not supported yet: the KV cache uses the model dtype; run with "
+               "--kv-cache-dtype auto"};
+}
+
+// Every vLLM dtype runs: bfloat16/float16 round the weights at load (runtime/formats/weight_dtype).
+status dtype(const engine_config& c) {
+  if (auto parsed = parse_weight_dtype(c.dtype); !parsed) return parsed.err();
+  return ok_status();
+}
+
+status block_size(const engine_config& c) {
+  int32_t b = c.block_size;
+  if (b >= 1 && b <= 256 && (b & (b - 1)) == 0) return ok_status();
+  return error{"--block-size " + str(b) +
+               " is not supported: use a power of two from 1 to 256 (e.g. 16)"};
+}
+
+status at_least(const char* flag, int64_t value, int64_t min) {
+  if (value >= min) return ok_status();
+  return error{std::string(flag) + " must be at least " + str(min) + " (got " + str(value) + ")"};
+}
+
+status batch_limits(const engine_config& c) {
+  if (auto s = at_least("--max-num-seqs", c.max_num_seqs, 1); !s) return s;
+  if (c.max_num_batched_tokens) {
+    if (auto s = at_least("--max-num-batched-tokens", *c.max_num_batched_tokens, 1); !s) return s;
+  }
+  if (auto s = at_least("--max-model-len", c.max_model_len, 0); !s) return s;
+  return at_least("--max-waiting-requests", c.max_waiting_requests, 1);
+}
+
+status kv_cache_size(const engine_config& c) {
+  if (auto s = at_least("--kv-cache-memory", c.kv_cache_memory, 0); !s) return s;
+  return at_least("--num-gpu-blocks-override", c.num_gpu_blocks_override, 0);
+}
+
+status memory_utilization(const engine_config& c) {
+  if (c.gpu_memory_utilization > 0.0 && c.gpu_memory_utilization <= 1.0) return ok_status();
+  return error{"--gpu-memory-utilization must be in (0, 1] (got " +
+               std::to_string(c.gpu_memory_utilization) + ")"};
+}
+
+// max_model_len from the flag or the model, capped to what the KV cache holds.
+result<int32_t> resolve_max_model_len(const engine_config& c, int32_t model_max_len,
+                                      kv_cache_capacity kv) {
+  int32_t len = c.max_model_len > 0 ? c.max_model_len : model_max_len;
+  if (model_max_len > 0 && len > model_max_len) {
+    return error{"--max-model-len " + str(len) + " exceeds the model's context length " +
+                 str(model_max_len)};
+  }
+  const int64_t capacity = int64_t{kv.num_blocks} * kv.block_size;
+  if (len <= 0 || len > capacity) {
+    spdlog::warn("max_model_len {} capped to the KV cache's capacity of {} tokens", len, capacity);
+    len = static_cast<int32_t>(std::min<int64_t>(capacity, INT32_MAX));
+  }
+  return len;
+}
+
+// The one budget rule: vLLM's SchedulerConfig default and check.
+result<int32_t> resolve_token_budget(const engine_config& c, int32_t max_model_len) {
+  if (c.enable_chunked_prefill) {
+    return c.max_num_batched_tokens.value_or(default_max_num_batched_tokens);
+  }
+  if (!c.max_num_batched_tokens) return std::max(max_model_len, default_max_num_batched_tokens);
+  if (*c.max_num_batched_tokens >= max_model_len) return *c.max_num_batched_tokens;
+  return error{"--max-num-batched-tokens (" + str(*c.max_num_batched_tokens) +
+               ") is smaller than max_model_len (" + str(max_model_len) +
+               "): without chunked prefill a whole prompt must fit one step; increase "
+               "--max-num-batched-tokens, decrease --max-model-len, or pass "
+               "--enable-chunked-prefill"};
+}
+
+}  // namespace
+
+status validate_engine_config(const engine_config& config) {
+  for (auto rule : {tensor_parallel, pipeline_parallel, prefix_caching_hash_algo, kv_cache_dtype,
+                    dtype, block_size, batch_limits, kv_cache_size, memory_utilization}) {
+    if (status s = rule(config); !s) return s;
+  }
+  return ok_status();
+}
+
+result<engine_config> resolve_engine_config(engine_config config, int32_t model_max_len,
+                                            kv_cache_capacity kv_cache) {
+  if (kv_cache.num_blocks <= 0 || kv_cache.block_size <= 0) {
+    return error{
+        "the KV cache has no blocks: raise --kv-cache-memory or set "
+        "--num-gpu-blocks-override"};
+  }
+  auto max_model_len = resolve_max_model_len(config, model_max_len, kv_cache);
+  if (!max_model_len) return max_model_len.err();
+  auto budget = resolve_token_budget(config, *max_model_len);
+  if (!budget) return budget.err();
+  config.max_model_len = *max_model_len;
+  config.max_num_batched_tokens = *budget;
+  config.block_size = kv_cache.block_size;
+  return config;
+}
+
+}  // namespace troupe::runtime

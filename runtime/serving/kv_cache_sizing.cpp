@@ -1,0 +1,30 @@
+#include "runtime/serving/kv_cache_sizing.hpp"
+
+#include <algorithm>
+#include <climits>
+
+#include "runtime/model/kv_cache.hpp"
+
+namespace troupe::runtime {
+
+result<kv_cache_plan> plan_kv_cache(const engine_config& config, const llama_hparams& hparams) {
+  kv_cache_plan plan;
+  plan.block_size = config.block_size;
+  plan.bytes_per_block = kv_bytes_per_block(hparams, config.block_size);
+  if (config.num_gpu_blocks_override > 0) {
+    plan.num_blocks = config.num_gpu_blocks_override;
+    return plan;
+  }
+  const int64_t budget =
+      config.kv_cache_memory > 0 ? config.kv_cache_memory : default_cpu_kv_cache_bytes;
+  plan.num_blocks =
+      static_cast<int32_t>(std::min<int64_t>(budget / plan.bytes_per_block, INT32_MAX));
+  if (plan.num_blocks < 1) {
+    return error{
+        "the KV cache budget holds no block: raise --kv-cache-memory or set "
+        "--num-gpu-blocks-override"};
+  }
+  return plan;
+}
+
+}  // namespace troupe::runtime

@@ -1,0 +1,152 @@
+#include "runtime/serving/model_files.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "runtime/default_model.hpp"
+#include "runtime/formats/gguf.hpp"
+#include "runtime/formats/hf_model.hpp"
+#include "runtime/formats/llama_gguf.hpp"
+#include "runtime/formats/weight_dtype.hpp"
+#include "runtime/tokenizer/sentencepiece.hpp"
+
+namespace troupe::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+result<std::shared_ptr<const gguf_file>> open_gguf(const std::string& path) {
+  if (!fs::exists(path)) {
+    if (path == default_model_path()) {
+      return error{"the default model is not in the cache (" + path +
+                   "): run `bash tools/setup.sh --model` to fetch it, or pass --model FILE.gguf"};
+    }
+    return error{"model file not found: " + path};
+  }
+  if (fs::is_directory(path)) {
+    return error{"'" + path +
+                 "' is a directory without config.json: pass a Hugging Face model directory or "
+                 "a .gguf file"};
+  }
+  return gguf_file::open(path);
+}
+
+result<std::shared_ptr<const tokenizer>> gguf_tokenizer(const std::string& path,
+                                                        const gguf_file& file) {
+  auto vocab = vocab_from_gguf(file);
+  if (!vocab) return error{path + ": " + vocab.message()};
+  auto own = make_bpe_tokenizer(std::move(*vocab));
+  if (!own) return error{path + ": " + own.message()};
+  return own;
+}
+
+// tokenizer.json (preferred, as transformers' AutoTokenizer) or tokenizer.model, with
+// tokenizer_config.json.
+result<std::shared_ptr<const tokenizer>> hf_dir_tokenizer(const std::string& dir) {
+  const fs::path d(dir);
+  if (!fs::exists(d / "tokenizer.json") && !fs::exists(d / "tokenizer.model")) {
+    return error{dir +
+                 ": no tokenizer.json or tokenizer.model; pass a tokenizer with --tokenizer PATH"};
+  }
+  auto tokenizer = load_tokenizer_dir(dir);
+  if (!tokenizer) return error{dir + ": " + tokenizer.message()};
+  return tokenizer;
+}
+
+// Weights and (unless `files.tokenizer` is set already) tokenizer of a GGUF file or a Hugging
+// Face directory, as stored.
+status load_as_stored(model_files& files, unsigned num_threads) {
+  if (is_hf_model_dir(files.path)) {
+    if (!files.tokenizer) {
+      auto own = hf_dir_tokenizer(files.path);
+      if (!own) return own.err();
+      files.tokenizer = std::move(*own);
+    }
+    auto weights = load_hf_model(files.path, num_threads);
+    if (!weights) return weights.err();
+    files.weights = std::move(*weights);
+    return ok_status();
+  }
+  auto file = open_gguf(files.path);
+  if (!file) return file.err();
+  if (!files.tokenizer) {
+    auto own = gguf_tokenizer(files.path, **file);
+    if (!own) return own.err();
+    files.tokenizer = std::move(*own);
+  }
+  auto weights = load_llama_gguf(**file, num_threads);
+  if (!weights) return error{files.path + ": " + weights.message()};
+  files.weights = std::move(*weights);
+  return ok_status();
+}
+
+// auto: the checkpoint's torch_dtype, as vLLM (exact for weights already stored in it).
+status round_to_config_dtype(model_files& files, const engine_config& config) {
+  auto dtype = parse_weight_dtype(config.dtype);
+  if (!dtype) return error{"--dtype: " + dtype.message()};
+  const weight_dtype target =
+      *dtype == weight_dtype::as_stored ? checkpoint_dtype(files.path) : *dtype;
+  if (!rounds_weights(target)) return ok_status();
+  round_weights(files.weights, target);
+  spdlog::info(
+      "dtype {}: weights rounded to {} at load; activations, KV cache and accumulation stay "
+      "float32 on the CPU backend",
+      config.dtype, weight_dtype_name(target));
+  return ok_status();
+}
+
+}  // namespace
+
+std::string resolve_model_path(const engine_config& config) {
+  return config.model.empty() ? default_model_path() : config.model;
+}
+
+std::string default_served_model_name(const engine_config& config) {
+  return resolve_model_path(config) == default_model_path() ? std::string(default_model_served_name)
+                                                            : config.model;
+}
+
+std::string resolve_tokenizer_path(const engine_config& config) {
+  return config.tokenizer.empty() ? resolve_model_path(config) : config.tokenizer;
+}
+
+result<std::shared_ptr<const tokenizer>> load_tokenizer(const std::string& path) {
+  std::error_code ec;
+  const bool is_dir = fs::is_directory(path, ec);
+  const auto file_name = fs::path(path).filename();
+  if (file_name == "tokenizer.model" && !is_dir) {
+    const std::string dir = fs::path(path).parent_path().string();
+    auto tokenizer = load_sentencepiece_tokenizer(dir.empty() ? "." : dir);
+    if (!tokenizer) return error{path + ": " + tokenizer.message()};
+    return tokenizer;
+  }
+  if (is_dir || file_name == "tokenizer.json") {
+    return hf_dir_tokenizer(is_dir ? path : fs::path(path).parent_path().string());
+  }
+  auto file = open_gguf(path);
+  if (!file) return file.err();
+  return gguf_tokenizer(path, **file);
+}
+
+result<model_files> load_model_files(const engine_config& config) {
+  model_files files;
+  files.path = resolve_model_path(config);
+  if (!config.tokenizer.empty()) {
+    auto tokenizer = load_tokenizer(config.tokenizer);
+    if (!tokenizer) return tokenizer.err();
+    files.tokenizer = std::move(*tokenizer);
+  }
+  const auto num_threads = static_cast<unsigned>(std::max(0, config.num_compute_threads));
+  if (auto ok = load_as_stored(files, num_threads); !ok) return ok.err();
+  if (auto ok = round_to_config_dtype(files, config); !ok) return ok.err();
+  const int32_t num_tokens = files.tokenizer->vocab_size();
+  if (!config.tokenizer.empty() && num_tokens > files.weights.hparams.vocab_size) {
+    return error{"--tokenizer " + config.tokenizer + " has " + std::to_string(num_tokens) +
+                 " tokens, more than the model's " +
+                 std::to_string(files.weights.hparams.vocab_size)};
+  }
+  return files;
+}
+
+}  // namespace troupe::runtime

@@ -1,0 +1,46 @@
+#pragma once
+// The model and tokenizer files an engine is built from, one loader per on-disk format shared by
+// the server and every CLI tool:
+//
+//   model:     a GGUF file, or a Hugging Face directory (config.json, *.safetensors)
+//   tokenizer: the model's own (GGUF vocab; tokenizer.json, else tokenizer.model, in the
+//              directory), or engine_config::tokenizer: a GGUF file, a directory, or the
+//              tokenizer.json / tokenizer.model file itself
+#include <memory>
+#include <string>
+
+#include "runtime/engine_config.hpp"
+#include "runtime/model/llama_weights.hpp"
+#include "runtime/result.hpp"
+#include "runtime/tokenizer/tokenizer.hpp"
+
+namespace troupe::runtime {
+
+// The model `config.model` names: the path as given, or the embedded default model's file.
+std::string resolve_model_path(const engine_config& config);
+
+// The name clients use when --served-model-name is not given: the default model's name, else the
+// --model argument as given (as vLLM).
+std::string default_served_model_name(const engine_config& config);
+
+// Where the tokenizer (and with it the chat template) comes from: config.tokenizer, else the model.
+std::string resolve_tokenizer_path(const engine_config& config);
+
+// The tokenizer of a GGUF file, a directory (tokenizer.json, else tokenizer.model), or the
+// tokenizer.json / tokenizer.model file itself. Errors name the path.
+result<std::shared_ptr<const tokenizer>> load_tokenizer(const std::string& path);
+
+struct model_files {
+  std::string path;  // resolve_model_path(config)
+  std::shared_ptr<const runtime::tokenizer> tokenizer;
+  llama_weights weights;
+};
+
+// The weights and tokenizer of resolve_model_path(config): f32 weights whatever the file's dtype
+// (the CPU backend computes in float32), rounded to config.dtype (auto: the checkpoint's, as
+// vLLM); the tokenizer of config.tokenizer when set, else the model's own. `num_compute_threads`
+// dequantize / widen in parallel.
+// requires: config validated (dtype known).
+result<model_files> load_model_files(const engine_config& config);
+
+}  // namespace troupe::runtime

@@ -1,0 +1,202 @@
+// The engine builder on tiny generated Hugging Face models: validation before loading, the model
+// and tokenizer loaded, the KV cache sized, the limits resolved once, one runner per rank.
+#include "runtime/serving/engine_builder.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include <unistd.h>
+
+#include "runtime/formats/hf_make_model.hpp"
+#include "runtime/serving/model_files.hpp"
+#include "tests/support/testdata.hpp"
+
+namespace troupe::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A runner that only has a KV geometry (assemble_engine never runs a step).
+class geometry_runner : public model_runner {
+ public:
+  geometry_runner(int32_t num_blocks, int32_t block_size)
+      : num_blocks_(num_blocks), block_size_(block_size) {}
+  std::vector<sampled_token> execute(const step_batch&) override { return {}; }
+  int32_t vocab_size() const override { return 640; }
+  int32_t block_size() const override { return block_size_; }
+  int32_t num_kv_blocks() const override { return num_blocks_; }
+
+ private:
+  int32_t num_blocks_;
+  int32_t block_size_;
+};
+
+class engine_builder : public ::testing::Test {
+ protected:
+  // model/: vocab 640 with the 600-piece SentencePiece tokenizer; bare/: vocab 512, no tokenizer.
+  static void SetUpTestSuite() {
+    root_ =
+        fs::temp_directory_path() / ("troupe_engine_builder_test_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    tiny_model_spec spec;
+    spec.vocab_size = 640;
+    spec.max_position_embeddings = 1024;
+    ASSERT_TRUE(write_tiny_model(spec, (root_ / "model").string()).ok());
+    for (const char* file : {"tokenizer.model", "tokenizer_config.json"})
+      fs::copy_file(fs::path(tokenizer_dir()) / file, root_ / "model" / file);
+    spec.vocab_size = 512;
+    ASSERT_TRUE(write_tiny_model(spec, (root_ / "bare").string()).ok());
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+
+  static std::string tokenizer_dir() {
+    return testing::repo_testdata("tokenizer/sentencepiece/legacy");
+  }
+  static std::string model_dir(const char* name) { return (root_ / name).string(); }
+
+  // The tiny model with 16 blocks of 16 tokens (256 tokens of KV cache).
+  static engine_config tiny_config() {
+    engine_config c;
+    c.model = model_dir("model");
+    c.num_gpu_blocks_override = 16;
+    c.num_compute_threads = 1;
+    return c;
+  }
+
+  static std::string build_error(const engine_config& config) {
+    auto built = build_engine(config);
+    EXPECT_FALSE(built.ok()) << "built although it should not";
+    return built.ok() ? "" : built.message();
+  }
+
+  static inline fs::path root_;
+};
+
+TEST_F(engine_builder, builds_the_model_its_tokenizer_and_one_runner) {
+  auto built = build_engine(tiny_config());
+  ASSERT_TRUE(built.ok()) << built.message();
+  EXPECT_EQ(built->model_path, model_dir("model"));
+  EXPECT_EQ(built->tokenizer_path, model_dir("model"));
+  EXPECT_EQ(built->model_max_len, 1024);
+  ASSERT_TRUE(built->tokenizer);
+  EXPECT_EQ(built->tokenizer->vocab_size(), 600);
+  ASSERT_EQ(built->runners.size(), 1u);
+  EXPECT_EQ(built->runners[0]->num_kv_blocks(), 16);
+  EXPECT_EQ(built->runners[0]->block_size(), 16);
+  EXPECT_EQ(built->runners[0]->vocab_size(), 640);
+  EXPECT_EQ(built->kv_cache.num_blocks, 16);
+  EXPECT_EQ(built->kv_cache.block_size, 16);
+  EXPECT_EQ(built->hash_algo, block_hash_algo::sha256);
+}
+
+TEST_F(engine_builder, resolves_the_limits_once) {
+  auto built = build_engine(tiny_config());
+  ASSERT_TRUE(built.ok()) << built.message();
+  EXPECT_EQ(built->config.max_model_len, 256);  // the model's 1024, capped to the KV cache
+  EXPECT_EQ(built->config.max_num_batched_tokens, 2048);
+  EXPECT_EQ(built->config.served_model_name, model_dir("model"));  // --model as given (vLLM)
+
+  engine_config c = tiny_config();
+  c.served_model_name = "tiny";
+  c.enable_chunked_prefill = false;
+  c.max_model_len = 128;
+  c.prefix_caching_hash_algo = "xxhash";
+  built = build_engine(c);
+  ASSERT_TRUE(built.ok()) << built.message();
+  EXPECT_EQ(built->config.served_model_name, "tiny");
+  EXPECT_EQ(built->config.max_model_len, 128);
+  EXPECT_EQ(built->config.max_num_batched_tokens, 2048);  // max(128, 2048)
+  EXPECT_EQ(built->hash_algo, block_hash_algo::xxhash);
+}
+
+TEST_F(engine_builder, unchunked_budget_below_max_model_len_is_refused) {
+  engine_config c = tiny_config();
+  c.enable_chunked_prefill = false;
+  c.max_num_batched_tokens = 100;
+  EXPECT_EQ(build_error(c).rfind("--max-num-batched-tokens (100) is smaller than max_model_len "
+                                 "(256): without chunked prefill",
+                                 0),
+            0u);
+  c.max_num_batched_tokens = 256;  // the capped max_model_len fits one step
+  EXPECT_TRUE(build_engine(c).ok());
+}
+
+TEST_F(engine_builder, validates_before_loading) {
+  engine_config c = tiny_config();
+  c.model = "/nonexistent/model.gguf";
+  EXPECT_EQ(build_error(c), "model file not found: /nonexistent/model.gguf");
+  c.tensor_parallel_size = 2;
+  EXPECT_EQ(build_error(c),
+            "tensor parallelism is not supported yet: run with --tensor-parallel-size 1 (got 2)");
+}
+
+TEST_F(engine_builder, max_model_len_above_the_models_is_refused) {
+  engine_config c = tiny_config();
+  c.max_model_len = 2048;
+  EXPECT_EQ(build_error(c), "--max-model-len 2048 exceeds the model's context length 1024");
+}
+
+TEST_F(engine_builder, kv_cache_from_memory_budget) {
+  engine_config c = tiny_config();
+  c.num_gpu_blocks_override = 0;
+  // 2 layers x (K + V) x 2 KV heads x 16 dims x 4 bytes x 16 tokens = 8 KiB per block.
+  c.kv_cache_memory = 40 * 8192;
+  auto built = build_engine(c);
+  ASSERT_TRUE(built.ok()) << built.message();
+  EXPECT_EQ(built->kv_cache.num_blocks, 40);
+  c.kv_cache_memory = 100;
+  EXPECT_EQ(build_error(c),
+            "the KV cache budget holds no block: raise --kv-cache-memory or set "
+            "--num-gpu-blocks-override");
+}
+
+TEST_F(engine_builder, tokenizer_flag_replaces_the_models) {
+  engine_config c = tiny_config();
+  c.model = model_dir("bare");
+  EXPECT_EQ(build_error(c), model_dir("bare") +
+                                ": no tokenizer.json or tokenizer.model; pass a tokenizer with "
+                                "--tokenizer PATH");
+  c.model = model_dir("model");
+  c.tokenizer = tokenizer_dir();
+  auto built = build_engine(c);
+  ASSERT_TRUE(built.ok()) << built.message();
+  EXPECT_EQ(built->tokenizer_path, tokenizer_dir());
+  c.model = model_dir("bare");  // 512 tokens: fewer than the tokenizer's 600
+  EXPECT_EQ(build_error(c),
+            "--tokenizer " + tokenizer_dir() + " has 600 tokens, more than the model's 512");
+}
+
+TEST_F(engine_builder, assemble_checks_what_it_is_given) {
+  auto tokenizer = load_tokenizer(tokenizer_dir());
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.message();
+  auto runners = [](std::initializer_list<kv_cache_capacity> kvs) {
+    std::vector<std::unique_ptr<model_runner>> list;
+    for (auto kv : kvs)
+      list.push_back(std::make_unique<geometry_runner>(kv.num_blocks, kv.block_size));
+    return list;
+  };
+  engine_config c;
+  auto built = assemble_engine(c, *tokenizer, runners({{64, 4}}), 512);
+  ASSERT_TRUE(built.ok()) << built.message();
+  EXPECT_EQ(built->config.max_model_len, 256);  // 64 blocks of 4 tokens
+  EXPECT_EQ(built->config.block_size, 4);       // the runner's
+  EXPECT_EQ(built->config.max_num_batched_tokens, 2048);
+  EXPECT_TRUE(built->model_path.empty());
+
+  EXPECT_EQ(assemble_engine(c, nullptr, runners({{64, 4}}), 512).message(),
+            "an engine needs a tokenizer");
+  EXPECT_EQ(assemble_engine(c, *tokenizer, runners({}), 512).message(),
+            "an engine needs a model runner");
+  std::vector<std::unique_ptr<model_runner>> null_runner(1);
+  EXPECT_FALSE(assemble_engine(c, *tokenizer, std::move(null_runner), 512).ok());
+  EXPECT_EQ(assemble_engine(c, *tokenizer, runners({{64, 4}, {32, 4}}), 512).message(),
+            "the model runners' KV caches differ: every rank must hold the same blocks");
+  c.block_size = 3;
+  EXPECT_EQ(assemble_engine(c, *tokenizer, runners({{64, 4}}), 512).message(),
+            "--block-size 3 is not supported: use a power of two from 1 to 256 (e.g. 16)");
+}
+
+}  // namespace
+}  // namespace troupe::runtime

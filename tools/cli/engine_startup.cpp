@@ -1,0 +1,42 @@
+#include "tools/cli/engine_startup.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "runtime/formats/generation_config.hpp"
+#include "runtime/serving/engine_builder.hpp"
+#include "runtime/serving/model_files.hpp"
+#include "tools/cli/validate.hpp"
+
+namespace troupe::cli {
+
+result<started_engine> start_engine_from_flags(const command_line& cl) {
+  if (auto ok = validate_paths(cl); !ok) return ok.err();
+  if (cl.was_given("gpu-memory-utilization")) {
+    spdlog::info(
+        "--gpu-memory-utilization has no effect on the CPU backend; the KV cache size "
+        "comes from --kv-cache-memory or --num-gpu-blocks-override");
+  }
+  auto built = runtime::build_engine(cl.engine);
+  if (!built) return built.err();
+  started_engine started{built->config, built->tokenizer_path, nullptr};
+  auto engine = actors::start_engine(std::move(*built));
+  if (!engine) return engine.err();
+  started.engine = std::move(*engine);
+  return started;
+}
+
+result<runtime::sampling_defaults> load_sampling_defaults(const command_line& cl) {
+  auto defaults = runtime::load_generation_config(cl.serve.generation_config,
+                                                  runtime::resolve_model_path(cl.engine));
+  if (!defaults) return error{"--generation-config: " + defaults.message()};
+  const std::string overrides = runtime::describe_sampling_defaults(*defaults);
+  if (overrides != "{}") {
+    spdlog::info(
+        "Default sampling parameters have been overridden by the model's Hugging Face "
+        "generation config recommended from the model creator: {}",
+        overrides);
+  }
+  return defaults;
+}
+
+}  // namespace troupe::cli
