@@ -71,8 +71,10 @@ class compute_backend {
 
   // -- ops (kernels/cpu/*.hpp define each one's math; the CPU backend is that reference) --
 
-  // out[t] = table[token_ids[t]]                   table [vocab][dim], out [T][dim]
-  virtual void embedding(weight_handle table, buffer_handle out) = 0;
+  // out[t] = table[token_ids[t] - first_token], zeros where that is not a row of the table
+  // (a vocab-parallel shard holds the rows of tokens [first_token, first_token + rows)).
+  //                                              table [rows][dim], out [T][dim]
+  virtual void embedding(weight_handle table, int64_t first_token, buffer_handle out) = 0;
   // y = rmsnorm(x) * weight per row                x, y [rows][dim], weight [1][dim]; y may be x
   virtual void rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, float eps,
                        buffer_handle y) = 0;
@@ -100,6 +102,13 @@ class compute_backend {
   // Sums x[0, n) over the ranks of the backend's tensor-parallel group, in place (the hook for
   // row-parallel projections); nothing at one rank.
   virtual void all_reduce(buffer_handle x, int64_t n) = 0;
+  // Joins the ranks' column blocks (vocab-parallel logits) at every rank, dropping the columns
+  // past out_cols (the padding of the last shard):
+  //   out[i][k * cols + j] = rank k's x[i][j]  for k * cols + j < out_cols
+  //                                              x [rows][cols], out [rows][out_cols]
+  // requires: out_cols <= world size * cols. At one rank: out = the first out_cols columns of x.
+  virtual void all_gather_columns(buffer_handle x, int64_t rows, int64_t cols, int64_t out_cols,
+                                  buffer_handle out) = 0;
 };
 
 }  // namespace troupe::backend

@@ -9,6 +9,7 @@
 // every op against the bare kernel bitwise).
 //
 // Thread: one thread at a time (the executor's), which also runs a share of each parallel kernel.
+// Not final: tests derive from it to fail an op on purpose.
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -23,10 +24,11 @@
 
 namespace troupe::backend {
 
-class cpu_backend final : public compute_backend {
+class cpu_backend : public compute_backend {
  public:
   // requires: num_threads >= 1 (the caller's thread counts as one). comm (borrowed, outlives
-  // the backend) is the tensor-parallel group all_reduce() sums over; nullptr means one rank.
+  // the backend) is the tensor-parallel group all_reduce() and all_gather_columns() span;
+  // nullptr means one rank.
   explicit cpu_backend(int32_t num_threads, communicator* comm = nullptr);
 
   int32_t num_threads() const { return pool_.num_threads(); }
@@ -43,7 +45,7 @@ class cpu_backend final : public compute_backend {
   std::span<const float> download(buffer_handle buffer, int64_t n) override;
   void begin_step(const step_metadata& step) override;
 
-  void embedding(weight_handle table, buffer_handle out) override;
+  void embedding(weight_handle table, int64_t first_token, buffer_handle out) override;
   void rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, float eps,
                buffer_handle y) override;
   void matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_handle y) override;
@@ -56,6 +58,8 @@ class cpu_backend final : public compute_backend {
   void add(buffer_handle y, buffer_handle x, int64_t n) override;
   void gather_sampled_rows(buffer_handle x, int64_t row_size, buffer_handle out) override;
   void all_reduce(buffer_handle x, int64_t n) override;
+  void all_gather_columns(buffer_handle x, int64_t rows, int64_t cols, int64_t out_cols,
+                          buffer_handle out) override;
 
  private:
   struct weight {
@@ -77,6 +81,7 @@ class cpu_backend final : public compute_backend {
   std::vector<std::vector<float>> buffers_;
   std::vector<cpu_kv_cache> kv_caches_;
   std::vector<rope_state> ropes_;
+  std::vector<float> gathered_;  // all_gather_columns' [world][rows][cols] before reordering
 
   // The current step, as the kernels read it: the uploaded metadata, and each row's location
   // (position + a pointer to its sequence's table in block_tables_).

@@ -1,5 +1,6 @@
 // cpu_backend's ops: each one kernels/cpu call, with the sizes taken from the weights, the KV
 // cache and the current step.
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -14,10 +15,24 @@ namespace troupe::backend {
 
 namespace cpu = kernels::cpu;
 
-void cpu_backend::embedding(weight_handle table, buffer_handle out) {
+void cpu_backend::embedding(weight_handle table, int64_t first_token, buffer_handle out) {
   const auto& w = get(table);
-  const int64_t T = step_.num_tokens();
-  cpu::embedding(w.data.data(), w.desc.cols, step_.token_ids.data(), T, get(out, T * w.desc.cols));
+  const int64_t T = step_.num_tokens(), dim = w.desc.cols;
+  float* y = get(out, T * dim);
+  if (first_token == 0) {  // the whole table (one rank), or the first shard
+    bool all_inside = true;
+    for (int32_t id : step_.token_ids)
+      all_inside = all_inside && id < w.desc.rows;
+    if (all_inside) return cpu::embedding(w.data.data(), dim, step_.token_ids.data(), T, y);
+  }
+  // A vocab shard: rows of other shards' tokens are zeros (the all-reduce adds the owner's).
+  for (int64_t t = 0; t < T; ++t) {
+    const int32_t row = static_cast<int32_t>(step_.token_ids[t] - first_token);
+    if (row >= 0 && row < w.desc.rows)
+      cpu::embedding(w.data.data(), dim, &row, 1, y + t * dim);
+    else
+      std::fill(y + t * dim, y + (t + 1) * dim, 0.0f);
+  }
 }
 
 void cpu_backend::rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, float eps,
@@ -87,6 +102,26 @@ void cpu_backend::gather_sampled_rows(buffer_handle x, int64_t row_size, buffer_
 void cpu_backend::all_reduce(buffer_handle x, int64_t n) {
   if (comm_ == nullptr || comm_->world_size() == 1) return;
   comm_->all_reduce_sum(get(x, n), n);
+}
+
+void cpu_backend::all_gather_columns(buffer_handle x, int64_t rows, int64_t cols, int64_t out_cols,
+                                     buffer_handle out) {
+  const int32_t world = comm_ == nullptr ? 1 : comm_->world_size();
+  assert(out_cols <= world * cols);
+  const float* src = get(x, rows * cols);
+  float* dst = get(out, rows * out_cols);
+  if (world > 1) {
+    gathered_.resize(static_cast<size_t>(world * rows * cols));
+    comm_->all_gather(src, rows * cols, gathered_.data());
+  }
+  // gathered [world][rows][cols] -> out [rows][out_cols]
+  for (int32_t k = 0; k < world; ++k) {
+    const float* block = world > 1 ? gathered_.data() + k * rows * cols : src;
+    const int64_t width = std::min(cols, out_cols - k * cols);
+    for (int64_t i = 0; width > 0 && i < rows; ++i)
+      std::memcpy(dst + i * out_cols + k * cols, block + i * cols,
+                  static_cast<size_t>(width) * sizeof(float));
+  }
 }
 
 }  // namespace troupe::backend

@@ -15,10 +15,10 @@ backend::weight_handle upload(backend::compute_backend& b, std::vector<float>& d
 }
 
 llama_layer_handles upload_layer(backend::compute_backend& b, llama_layer_weights& lw,
-                                 const llama_hparams& hp) {
-  const int64_t hidden = hp.hidden_size, inner = hp.intermediate_size;
-  const int64_t q_dim = int64_t{hp.num_heads} * hp.head_dim;
-  const int64_t kv_dim = int64_t{hp.num_kv_heads} * hp.head_dim;
+                                 const llama_hparams& hp, const llama_shard& s) {
+  const int64_t hidden = hp.hidden_size, inner = s.intermediate_size;
+  const int64_t q_dim = int64_t{s.num_heads} * hp.head_dim;
+  const int64_t kv_dim = int64_t{s.num_kv_heads} * hp.head_dim;
   llama_layer_handles h;
   h.attn_norm = upload(b, lw.attn_norm);
   h.wq = upload(b, lw.wq, q_dim);
@@ -39,15 +39,22 @@ llama_layer_handles upload_layer(backend::compute_backend& b, llama_layer_weight
 
 llama_device_weights upload_llama_weights(backend::compute_backend& backend,
                                           llama_weights weights) {
+  const auto shard = make_llama_shard(weights.hparams, 0, 1);
+  return upload_llama_weights(backend, std::move(weights), shard);
+}
+
+llama_device_weights upload_llama_weights(backend::compute_backend& backend, llama_weights weights,
+                                          const llama_shard& shard) {
   const auto& hp = weights.hparams;
   llama_device_weights d;
   d.hparams = hp;
-  d.token_embedding = upload(backend, weights.token_embedding, hp.vocab_size);
+  d.shard = shard;
+  d.token_embedding = upload(backend, weights.token_embedding, shard.vocab_rows);
   for (auto& layer : weights.layers)
-    d.layers.push_back(upload_layer(backend, layer, hp));
+    d.layers.push_back(upload_layer(backend, layer, hp, shard));
   d.output_norm = upload(backend, weights.output_norm);
-  d.lm_head =
-      hp.tie_word_embeddings ? d.token_embedding : upload(backend, weights.output, hp.vocab_size);
+  d.lm_head = hp.tie_word_embeddings ? d.token_embedding
+                                     : upload(backend, weights.output, shard.vocab_rows);
   return d;
 }
 

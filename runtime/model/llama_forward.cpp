@@ -58,13 +58,15 @@ llama_forward::llama_forward(backend::compute_backend& backend, const llama_devi
       cache_(cache),
       rope_(backend.create_rope(make_rope_spec(w_.hparams))) {
   for (auto* b : {&buf_.x, &buf_.h, &buf_.q, &buf_.k, &buf_.v, &buf_.attn, &buf_.gate, &buf_.up,
-                  &buf_.last, &buf_.logits})
+                  &buf_.last, &buf_.logits, &buf_.shard_logits})
     *b = be_.allocate_buffer();
 }
 
 std::span<const float> llama_forward::run(const step_batch& batch) {
   prepare(batch);
-  be_.embedding(w_.token_embedding, buf_.x);
+  be_.embedding(w_.token_embedding, w_.shard.first_token, buf_.x);
+  // Each rank looked up the tokens of its vocab shard (zeros elsewhere): the sum is every row.
+  if (sharded()) be_.all_reduce(buf_.x, step_.num_tokens() * w_.hparams.hidden_size);
   for (int32_t layer = 0; layer < w_.hparams.num_layers; ++layer) {
     attention_block(layer);
     feed_forward_block(layer);
@@ -74,19 +76,21 @@ std::span<const float> llama_forward::run(const step_batch& batch) {
 
 void llama_forward::prepare(const step_batch& batch) {
   const auto& hp = w_.hparams;
+  const auto& sh = w_.shard;
   fill_step_metadata(batch, step_);
   be_.begin_step(step_);
   const int64_t T = step_.num_tokens(), S = step_.num_sampled();
   be_.reserve(buf_.x, T * hp.hidden_size);
   be_.reserve(buf_.h, T * hp.hidden_size);
-  be_.reserve(buf_.q, T * hp.num_heads * hp.head_dim);
-  be_.reserve(buf_.attn, T * hp.num_heads * hp.head_dim);
-  be_.reserve(buf_.k, T * hp.num_kv_heads * hp.head_dim);
-  be_.reserve(buf_.v, T * hp.num_kv_heads * hp.head_dim);
-  be_.reserve(buf_.gate, T * hp.intermediate_size);
-  be_.reserve(buf_.up, T * hp.intermediate_size);
+  be_.reserve(buf_.q, T * sh.num_heads * hp.head_dim);
+  be_.reserve(buf_.attn, T * sh.num_heads * hp.head_dim);
+  be_.reserve(buf_.k, T * sh.num_kv_heads * hp.head_dim);
+  be_.reserve(buf_.v, T * sh.num_kv_heads * hp.head_dim);
+  be_.reserve(buf_.gate, T * sh.intermediate_size);
+  be_.reserve(buf_.up, T * sh.intermediate_size);
   be_.reserve(buf_.last, S * hp.hidden_size);
   be_.reserve(buf_.logits, S * hp.vocab_size);
+  if (sharded()) be_.reserve(buf_.shard_logits, S * sh.vocab_rows);
 }
 
 void llama_forward::attention_block(int32_t layer) {
@@ -102,12 +106,13 @@ void llama_forward::attention_block(int32_t layer) {
     be_.add_bias(buf_.k, lw.bk, T);
     be_.add_bias(buf_.v, lw.bv, T);
   }
-  be_.rope(rope_, buf_.q, hp.num_heads);
-  be_.rope(rope_, buf_.k, hp.num_kv_heads);
+  be_.rope(rope_, buf_.q, w_.shard.num_heads);
+  be_.rope(rope_, buf_.k, w_.shard.num_kv_heads);
   // All of this step's keys are stored before any query reads: a prompt chunk attends to itself.
   be_.store_kv(cache_, layer, buf_.k, buf_.v);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
-  be_.paged_attention(cache_, layer, {hp.num_heads, scale, hp.sliding_window}, buf_.q, buf_.attn);
+  be_.paged_attention(cache_, layer, {w_.shard.num_heads, scale, hp.sliding_window}, buf_.q,
+                      buf_.attn);
   be_.matmul(buf_.attn, T, lw.wo, buf_.h);
   be_.all_reduce(buf_.h, T * hp.hidden_size);
   be_.add(buf_.x, buf_.h, T * hp.hidden_size);
@@ -120,7 +125,7 @@ void llama_forward::feed_forward_block(int32_t layer) {
   be_.rmsnorm(buf_.x, lw.ffn_norm, T, hp.rms_norm_eps, buf_.h);
   be_.matmul(buf_.h, T, lw.w_gate, buf_.gate);
   be_.matmul(buf_.h, T, lw.w_up, buf_.up);
-  be_.silu_mul(buf_.gate, buf_.up, T * hp.intermediate_size, buf_.gate);
+  be_.silu_mul(buf_.gate, buf_.up, T * w_.shard.intermediate_size, buf_.gate);
   be_.matmul(buf_.gate, T, lw.w_down, buf_.h);
   be_.all_reduce(buf_.h, T * hp.hidden_size);
   be_.add(buf_.x, buf_.h, T * hp.hidden_size);
@@ -131,7 +136,13 @@ std::span<const float> llama_forward::compute_logits() {
   const int64_t S = step_.num_sampled();
   be_.gather_sampled_rows(buf_.x, hp.hidden_size, buf_.last);
   be_.rmsnorm(buf_.last, w_.output_norm, S, hp.rms_norm_eps, buf_.last);
-  be_.matmul(buf_.last, S, w_.lm_head, buf_.logits);
+  if (!sharded()) {
+    be_.matmul(buf_.last, S, w_.lm_head, buf_.logits);
+  } else {
+    // Each rank's logits are those of its vocab rows; every rank gets the whole rows.
+    be_.matmul(buf_.last, S, w_.lm_head, buf_.shard_logits);
+    be_.all_gather_columns(buf_.shard_logits, S, w_.shard.vocab_rows, hp.vocab_size, buf_.logits);
+  }
   return be_.download(buf_.logits, S * hp.vocab_size);
 }
 

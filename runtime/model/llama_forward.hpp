@@ -3,17 +3,20 @@
 // backend (runtime/backend/compute_backend.hpp): it never touches a kernel or a tensor's memory,
 // only enqueues ops on handles, so every backend runs this same code.
 //
-//   token_ids [T] -> embedding -> x [T][hidden]
+//   token_ids [T] -> embedding (-> all_reduce over vocab shards) -> x [T][hidden]
 //   per layer:  h = rmsnorm(x) -> q,k,v = h Wq^T, h Wk^T, h Wv^T (+ bias) -> rope(q, k)
 //               -> store k,v in the cache -> a = paged_attention(q) -> x += all_reduce(a Wo^T)
 //               h = rmsnorm(x) -> x += all_reduce((silu(h Wgate^T) * h Wup^T) Wdown^T)
 //   rows of the last token of every sampled sequence -> rmsnorm -> logits [S][vocab] -> host
+//   (a rank of a tensor-parallel group: logits of its vocab rows -> all_gather_columns)
 //
 // Prompt chunks and decode tokens of many sequences run together: each token carries its own
 // position and its sequence's block table (uploaded once per step). Every op is batch invariant,
 // so a sequence's logits do not depend on the rest of the batch or on how its prompt was chunked.
-// The all_reduce after the row-parallel projections (o, down) is the tensor-parallel hook: nothing
-// at one rank.
+// Tensor parallelism (tensor_parallel_shard.hpp): a rank runs this same forward on its shard of the
+// weights (its q/KV heads, MLP columns and vocab rows); the all_reduce after the row-parallel
+// projections (o, down) and after the vocab-parallel embedding sums the ranks' partial results,
+// and all_gather_columns joins their logits. At one rank none of these collectives is called.
 #include <cstdint>
 #include <span>
 
@@ -29,7 +32,7 @@ namespace troupe::runtime {
 class llama_forward {
  public:
   // requires: backend and weights outlive this object; weights uploaded to `backend`; `cache`
-  // allocated there with kv_cache_shape_for(weights.hparams, ...).
+  // allocated there with kv_cache_shape_for(weights.hparams, weights.shard, ...).
   llama_forward(backend::compute_backend& backend, const llama_device_weights& weights,
                 backend::kv_cache_handle cache);
 
@@ -44,6 +47,7 @@ class llama_forward {
   void attention_block(int32_t layer);
   void feed_forward_block(int32_t layer);
   std::span<const float> compute_logits();
+  bool sharded() const { return w_.shard.world_size > 1; }
 
   backend::compute_backend& be_;
   const llama_device_weights& w_;
@@ -53,9 +57,10 @@ class llama_forward {
 
   struct buffers {
     backend::buffer_handle x, h;           // [T][hidden]
-    backend::buffer_handle q, k, v, attn;  // [T][heads * head_dim] (k, v: kv heads)
-    backend::buffer_handle gate, up;       // [T][intermediate]
+    backend::buffer_handle q, k, v, attn;  // [T][heads * head_dim] (the shard's; k, v: kv heads)
+    backend::buffer_handle gate, up;       // [T][intermediate] (the shard's columns)
     backend::buffer_handle last, logits;   // [S][hidden], [S][vocab]
+    backend::buffer_handle shard_logits;   // [S][vocab rows] (sharded only)
   };
   buffers buf_;
 };

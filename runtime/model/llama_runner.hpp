@@ -14,6 +14,7 @@
 #include "runtime/model/llama_device_weights.hpp"
 #include "runtime/model/llama_forward.hpp"
 #include "runtime/model/llama_weights.hpp"
+#include "runtime/model/tensor_parallel_shard.hpp"
 #include "runtime/model_runner.hpp"
 #include "runtime/result.hpp"
 
@@ -27,6 +28,15 @@ class llama_runner : public model_runner {
   static result<std::unique_ptr<llama_runner>> create(
       std::unique_ptr<backend::compute_backend> compute, llama_weights weights,
       int32_t num_kv_blocks, int32_t block_size);
+
+  // Rank shard.rank of a tensor-parallel group (tensor_parallel_shard.hpp): checks `weights` and
+  // the split, uploads that rank's slices of `weights` to `compute` (whose communicator connects
+  // it to the other ranks) and allocates num_kv_blocks blocks of cache for its KV heads. Every
+  // rank must run every step (tensor_parallel.hpp drives the group). requires: compute !=
+  // nullptr, shard = make_llama_shard(weights.hparams, shard.rank, shard.world_size).
+  static result<std::unique_ptr<llama_runner>> create_shard(
+      std::unique_ptr<backend::compute_backend> compute, const llama_weights& weights,
+      const llama_shard& shard, int32_t num_kv_blocks, int32_t block_size);
 
   // Runs the step and samples one token per sampling sequence. A batch failing validate() is a
   // bug in the caller: the process aborts with the reason.
@@ -50,6 +60,9 @@ class llama_runner : public model_runner {
   // requires: check() passed.
   llama_runner(std::unique_ptr<backend::compute_backend> compute, llama_weights weights,
                int32_t num_kv_blocks, int32_t block_size);
+  // requires: shard_weights = slice_llama_weights(weights, shard) of checked weights.
+  llama_runner(std::unique_ptr<backend::compute_backend> compute, llama_weights shard_weights,
+               const llama_shard& shard, int32_t num_kv_blocks, int32_t block_size);
 
  private:
   std::span<const float> run_checked(const step_batch& batch);

@@ -33,7 +33,7 @@ TEST_F(cpu_backend_ops, embedding_gathers_the_step_tokens) {
   const int64_t dim = 24;
   const auto table = random(10 * dim);
   auto out = output(T * dim);
-  be_.embedding(weight(10, dim, table), out);
+  be_.embedding(weight(10, dim, table), 0, out);
   std::vector<float> expected(T * dim);
   cpu::embedding(table.data(), dim, step_.token_ids.data(), T, expected.data());
   EXPECT_TRUE(bitwise_equal(read(out, T * dim), expected));

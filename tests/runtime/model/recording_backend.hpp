@@ -40,9 +40,9 @@ class recording_backend final : public backend::compute_backend {
     ops.push_back("begin_step");
     inner_.begin_step(s);
   }
-  void embedding(backend::weight_handle t, backend::buffer_handle o) override {
+  void embedding(backend::weight_handle t, int64_t first, backend::buffer_handle o) override {
     ops.push_back("embedding");
-    inner_.embedding(t, o);
+    inner_.embedding(t, first, o);
   }
   void rmsnorm(backend::buffer_handle x, backend::weight_handle w, int64_t rows, float eps,
                backend::buffer_handle y) override {
@@ -90,6 +90,11 @@ class recording_backend final : public backend::compute_backend {
   void all_reduce(backend::buffer_handle x, int64_t n) override {
     ops.push_back("all_reduce");
     inner_.all_reduce(x, n);
+  }
+  void all_gather_columns(backend::buffer_handle x, int64_t rows, int64_t cols, int64_t out_cols,
+                          backend::buffer_handle out) override {
+    ops.push_back("all_gather_columns");
+    inner_.all_gather_columns(x, rows, cols, out_cols, out);
   }
 
  private:

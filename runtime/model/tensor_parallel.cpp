@@ -1,0 +1,61 @@
+#include "runtime/model/tensor_parallel.hpp"
+
+#include <cassert>
+#include <utility>
+
+#include "runtime/backend/cpu_backend.hpp"
+#include "runtime/model/tensor_parallel_shard.hpp"
+
+namespace troupe::runtime {
+
+tensor_parallel_runner::tensor_parallel_runner(std::shared_ptr<backend::shared_memory_group> group,
+                                               int32_t rank, std::unique_ptr<llama_runner> runner)
+    : group_(std::move(group)), rank_(rank), runner_(std::move(runner)) {
+  assert(group_ != nullptr && runner_ != nullptr);
+  assert(rank_ >= 0 && rank_ < group_->world_size());
+}
+
+tensor_parallel_runner::~tensor_parallel_runner() {
+  group_->close();
+  runner_.reset();  // its backend borrows the group's communicator: gone before group_
+}
+
+template <class Step>
+auto tensor_parallel_runner::run_step(Step&& step) {
+  auto& comm = group_->rank(rank_);
+  try {
+    comm.begin_step();
+    return step();
+  } catch (...) {
+    // Whatever failed here, the other ranks must not wait for this one in this step.
+    comm.abort();
+    throw;
+  }
+}
+
+std::vector<sampled_token> tensor_parallel_runner::execute(const step_batch& batch) {
+  return run_step([&] { return runner_->execute(batch); });
+}
+
+std::vector<float> tensor_parallel_runner::forward_logits(const step_batch& batch) {
+  return run_step([&] { return runner_->forward_logits(batch); });
+}
+
+result<std::vector<std::unique_ptr<tensor_parallel_runner>>> make_tensor_parallel_runners(
+    llama_weights weights, int32_t world_size, int32_t threads_per_rank, int32_t num_kv_blocks,
+    int32_t block_size) {
+  if (auto st = check_tensor_parallel(weights.hparams, world_size); !st) return st.err();
+  if (threads_per_rank < 1) return error{"need at least one compute thread per rank"};
+  auto group = std::make_shared<backend::shared_memory_group>(world_size);
+  std::vector<std::unique_ptr<tensor_parallel_runner>> ranks;
+  for (int32_t r = 0; r < world_size; ++r) {
+    auto created = llama_runner::create_shard(
+        std::make_unique<backend::cpu_backend>(threads_per_rank, &group->rank(r)), weights,
+        make_llama_shard(weights.hparams, r, world_size), num_kv_blocks, block_size);
+    if (!created) return created.err();
+    ranks.push_back(std::make_unique<tensor_parallel_runner>(group, r, std::move(created).value()));
+  }
+  return ranks;
+}
+
+}  // namespace troupe::runtime

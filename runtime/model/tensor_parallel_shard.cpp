@@ -1,0 +1,153 @@
+#include "runtime/model/tensor_parallel_shard.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "runtime/model/kv_cache.hpp"
+
+namespace troupe::runtime {
+
+namespace {
+
+std::string sizes(const llama_hparams& hp, int32_t n) {
+  return "tensor parallel size " + std::to_string(n) + ", " + std::to_string(hp.num_heads) +
+         " attention heads, " + std::to_string(hp.num_kv_heads) + " KV heads";
+}
+
+// Whether ranks hold different numbers of KV groups (the troupe-only rule).
+bool uneven_heads(const llama_hparams& hp, int32_t n) {
+  return hp.num_kv_heads >= n && hp.num_kv_heads % n != 0;
+}
+
+// Where rank k's MLP slice starts, for k in [0, n]. Even split, except with uneven heads: then a
+// rank with one KV group more gives up the MLP columns that hold as many weights (q and o take
+// 2 * head_dim * hidden per q head, k and v as much per KV head; an MLP column 3 * hidden).
+std::vector<int32_t> intermediate_bounds(const llama_hparams& hp, int32_t n) {
+  const int64_t inner = hp.intermediate_size;
+  std::vector<int32_t> bounds(static_cast<size_t>(n) + 1);
+  for (int32_t k = 0; k <= n; ++k) {
+    double b = static_cast<double>(k * inner / n);
+    if (uneven_heads(hp, n)) {
+      const int32_t group = hp.num_heads / hp.num_kv_heads + 1;  // q heads + the KV head
+      const double even_units = static_cast<double>(k) * (hp.num_heads + hp.num_kv_heads) / n;
+      const double units = static_cast<double>(k * hp.num_kv_heads / n) * group;
+      b = std::round(static_cast<double>(k) * inner / n +
+                     2.0 * hp.head_dim / 3.0 * (even_units - units));
+    }
+    // At least one column per rank.
+    const double lo = k == 0 ? 0.0 : bounds[k - 1] + 1.0;
+    bounds[k] = static_cast<int32_t>(std::clamp<double>(b, lo, static_cast<double>(inner - n + k)));
+  }
+  return bounds;
+}
+
+// Rows [begin, begin + count) of a [rows][cols] matrix; rows past its end are zeros.
+std::vector<float> rows_of(const std::vector<float>& m, int64_t cols, int64_t begin,
+                           int64_t count) {
+  std::vector<float> out(static_cast<size_t>(count * cols), 0.0f);
+  const int64_t end = std::min(begin + count, static_cast<int64_t>(m.size()) / cols);
+  if (end > begin) std::copy(m.begin() + begin * cols, m.begin() + end * cols, out.begin());
+  return out;
+}
+
+// Columns [begin, begin + count) of a [rows][cols] matrix.
+std::vector<float> cols_of(const std::vector<float>& m, int64_t cols, int64_t begin,
+                           int64_t count) {
+  const int64_t rows = static_cast<int64_t>(m.size()) / cols;
+  std::vector<float> out(static_cast<size_t>(rows * count));
+  for (int64_t r = 0; r < rows; ++r)
+    std::copy(m.begin() + r * cols + begin, m.begin() + r * cols + begin + count,
+              out.begin() + r * count);
+  return out;
+}
+
+llama_layer_weights slice_layer(const llama_layer_weights& lw, const llama_hparams& hp,
+                                const llama_shard& s) {
+  const int64_t hidden = hp.hidden_size, hd = hp.head_dim;
+  const int64_t q0 = s.first_head * hd, nq = s.num_heads * hd;
+  const int64_t kv0 = s.first_kv_head * hd, nkv = s.num_kv_heads * hd;
+  const int64_t f0 = s.first_intermediate, nf = s.intermediate_size;
+  llama_layer_weights out;
+  out.attn_norm = lw.attn_norm;
+  out.wq = rows_of(lw.wq, hidden, q0, nq);
+  out.wk = rows_of(lw.wk, hidden, kv0, nkv);
+  out.wv = rows_of(lw.wv, hidden, kv0, nkv);
+  out.wo = cols_of(lw.wo, int64_t{hp.num_heads} * hd, q0, nq);
+  if (hp.attention_bias) {
+    out.bq = rows_of(lw.bq, 1, q0, nq);
+    out.bk = rows_of(lw.bk, 1, kv0, nkv);
+    out.bv = rows_of(lw.bv, 1, kv0, nkv);
+  }
+  out.ffn_norm = lw.ffn_norm;
+  out.w_gate = rows_of(lw.w_gate, hidden, f0, nf);
+  out.w_up = rows_of(lw.w_up, hidden, f0, nf);
+  out.w_down = cols_of(lw.w_down, hp.intermediate_size, f0, nf);
+  return out;
+}
+
+}  // namespace
+
+status check_tensor_parallel(const llama_hparams& hp, int32_t n) {
+  if (n < 1) return error{"tensor parallel size must be at least 1, got " + std::to_string(n)};
+  if (hp.num_kv_heads < 1 || hp.num_heads % hp.num_kv_heads != 0)
+    return error{"cannot split " + sizes(hp, n) + ": heads do not form KV groups"};
+  if (hp.num_kv_heads < n && n % hp.num_kv_heads != 0)
+    return error{"cannot split " + sizes(hp, n) +
+                 ": with fewer KV heads than ranks, the tensor parallel size must be a multiple "
+                 "of the KV heads (each KV head is replicated on size / KV heads ranks)"};
+  if (hp.num_kv_heads < n && hp.num_heads % n != 0)
+    return error{"cannot split " + sizes(hp, n) +
+                 ": the attention heads must be divisible by the tensor parallel size"};
+  if (hp.intermediate_size < n)
+    return error{"cannot split an MLP of " + std::to_string(hp.intermediate_size) +
+                 " columns over " + std::to_string(n) + " ranks"};
+  return ok_status();
+}
+
+llama_shard make_llama_shard(const llama_hparams& hp, int32_t rank, int32_t n) {
+  llama_shard s;
+  s.rank = rank;
+  s.world_size = n;
+  const int32_t kv = hp.num_kv_heads, group = hp.num_heads / kv;
+  if (kv >= n) {
+    s.first_kv_head = rank * kv / n;
+    s.num_kv_heads = (rank + 1) * kv / n - s.first_kv_head;
+    s.first_head = s.first_kv_head * group;
+    s.num_heads = s.num_kv_heads * group;
+  } else {  // each KV head replicated on n / kv consecutive ranks
+    s.first_kv_head = rank / (n / kv);
+    s.num_kv_heads = 1;
+    s.num_heads = hp.num_heads / n;
+    s.first_head = rank * s.num_heads;
+  }
+  const auto bounds = intermediate_bounds(hp, n);
+  s.first_intermediate = bounds[rank];
+  s.intermediate_size = bounds[rank + 1] - bounds[rank];
+  s.vocab_rows = (hp.vocab_size + n - 1) / n;
+  s.first_token = rank * s.vocab_rows;
+  return s;
+}
+
+llama_weights slice_llama_weights(const llama_weights& w, const llama_shard& s) {
+  const auto& hp = w.hparams;
+  llama_weights out;
+  out.hparams = hp;
+  out.token_embedding = rows_of(w.token_embedding, hp.hidden_size, s.first_token, s.vocab_rows);
+  for (const auto& layer : w.layers)
+    out.layers.push_back(slice_layer(layer, hp, s));
+  out.output_norm = w.output_norm;
+  if (!hp.tie_word_embeddings)
+    out.output = rows_of(w.output, hp.hidden_size, s.first_token, s.vocab_rows);
+  return out;
+}
+
+backend::kv_cache_shape kv_cache_shape_for(const llama_hparams& hparams, const llama_shard& shard,
+                                           int32_t num_blocks, int32_t block_size) {
+  auto shape = kv_cache_shape_for(hparams, num_blocks, block_size);
+  shape.num_kv_heads = shard.num_kv_heads;
+  return shape;
+}
+
+}  // namespace troupe::runtime

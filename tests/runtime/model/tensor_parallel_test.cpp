@@ -1,0 +1,150 @@
+// Tensor parallelism against one rank on tiny models of every family (Llama; Mistral with an
+// explicit head_dim and a sliding window; Qwen2 with qkv biases and tied embeddings), at 2 and 4
+// ranks (KV heads split, and replicated when fewer than the ranks), with a vocab that no rank
+// count divides: every rank receives bitwise the same logits, log-probabilities are within 1e-4
+// of one rank's and greedy tokens are identical over prompt chunks and decodes. Seeded sampling
+// draws the same tokens at every rank.
+#include "runtime/model/tensor_parallel.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "runtime/model/cpu_runner.hpp"
+#include "tests/runtime/model/tensor_parallel_driver.hpp"
+#include "tests/runtime/model/tensor_parallel_scripts.hpp"
+
+namespace troupe::runtime {
+namespace {
+
+using testing::rank_threads;
+using testing::scripted_step;
+
+constexpr int32_t num_blocks = 32;
+constexpr int32_t num_steps = 8;
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+std::vector<double> log_softmax(const float* row, int32_t n) {
+  double mx = row[0], sum = 0.0;
+  for (int32_t i = 0; i < n; ++i)
+    mx = std::max(mx, static_cast<double>(row[i]));
+  for (int32_t i = 0; i < n; ++i)
+    sum += std::exp(row[i] - mx);
+  std::vector<double> out(static_cast<size_t>(n));
+  for (int32_t i = 0; i < n; ++i)
+    out[i] = row[i] - mx - std::log(sum);
+  return out;
+}
+
+std::vector<scripted_step> one_rank(const llama_weights& w) {
+  auto runner = cpu_llama_runner::create(w, num_blocks, testing::script_block_size, 2);
+  EXPECT_TRUE(runner.ok()) << runner.message();
+  return testing::run_script(testing::busy_script(w.hparams.vocab_size), w.hparams.vocab_size,
+                             num_steps,
+                             [&](const step_batch& b) { return (*runner)->forward_logits(b); });
+}
+
+// The script at `n` ranks; checks that every rank got bitwise the same logits.
+std::vector<scripted_step> ranks(const llama_weights& w, int32_t n) {
+  auto made = make_tensor_parallel_runners(w, n, 1, num_blocks, testing::script_block_size);
+  EXPECT_TRUE(made.ok()) << made.message();
+  rank_threads group(std::move(made).value());
+  return testing::run_script(testing::busy_script(w.hparams.vocab_size), w.hparams.vocab_size,
+                             num_steps, [&](const step_batch& b) {
+                               auto answers = group.forward_logits(b);
+                               for (auto& a : answers)
+                                 EXPECT_TRUE(a.ok()) << a.message();
+                               for (size_t r = 1; r < answers.size(); ++r)
+                                 EXPECT_TRUE(same_bits(*answers[r], *answers[0])) << "rank " << r;
+                               return *answers[0];
+                             });
+}
+
+void expect_close_to_one_rank(const llama_weights& w, int32_t n) {
+  const int32_t vocab = w.hparams.vocab_size;
+  const auto expected = one_rank(w), got = ranks(w, n);
+  ASSERT_EQ(got.size(), expected.size());
+  int32_t rows = 0;
+  for (size_t step = 0; step < got.size(); ++step) {
+    ASSERT_EQ(got[step].ids, expected[step].ids) << "step " << step;
+    for (size_t k = 0; k < got[step].ids.size(); ++k, ++rows) {
+      const float* a = got[step].logits.data() + k * vocab;
+      const float* b = expected[step].logits.data() + k * vocab;
+      EXPECT_EQ(std::max_element(a, a + vocab) - a, std::max_element(b, b + vocab) - b)
+          << "greedy token, step " << step << " row " << k;
+      const auto la = log_softmax(a, vocab), lb = log_softmax(b, vocab);
+      for (int32_t i = 0; i < vocab; ++i)
+        ASSERT_NEAR(la[i], lb[i], 1e-4) << "step " << step << " row " << k << " token " << i;
+    }
+  }
+  EXPECT_GE(rows, 12);  // prompt ends and decodes of all three sequences
+}
+
+class families : public ::testing::TestWithParam<std::tuple<int32_t, int32_t>> {};
+
+TEST_P(families, close_to_one_rank_with_identical_greedy_tokens) {
+  const auto family = testing::tiny_families()[std::get<0>(GetParam())];
+  SCOPED_TRACE(family.name);
+  expect_close_to_one_rank(testing::tiny_model(family.hparams, 77), std::get<1>(GetParam()));
+}
+
+INSTANTIATE_TEST_SUITE_P(tensor_parallel, families,
+                         ::testing::Combine(::testing::Values(0, 1, 2), ::testing::Values(2, 4)));
+
+TEST(tensor_parallel, ranks_holding_unequal_kv_groups_match_one_rank) {
+  expect_close_to_one_rank(testing::tiny_model(testing::uneven_heads_hparams(), 5), 2);
+}
+
+TEST(tensor_parallel, head_counts_that_do_not_split_are_an_error) {
+  auto made = make_tensor_parallel_runners(testing::tiny_model(testing::uneven_heads_hparams(), 5),
+                                           4, 1, num_blocks, testing::script_block_size);
+  ASSERT_FALSE(made.ok());
+  EXPECT_NE(made.message().find("tensor parallel size 4, 6 attention heads, 3 KV heads"),
+            std::string::npos)
+      << made.message();
+}
+
+TEST(tensor_parallel, every_rank_samples_the_same_tokens_with_the_same_seeds) {
+  const auto w = testing::tiny_model(testing::tiny_families()[2].hparams, 9);
+  auto made = make_tensor_parallel_runners(w, 2, 1, num_blocks, 4);
+  ASSERT_TRUE(made.ok()) << made.message();
+  rank_threads group(std::move(made).value());
+  std::vector<int32_t> a = testing::random_tokens(9, w.hparams.vocab_size, 4), b = {3};
+  for (int32_t step = 0; step < 8; ++step) {
+    step_batch batch;
+    const auto a_start = step == 0 ? 0 : static_cast<int32_t>(a.size()) - 1;
+    batch.token_ids.assign(a.begin() + a_start, a.end());
+    batch.seqs.push_back(testing::seq_entry(1, a_start, int32_t(a.size()) - a_start, {0, 1, 2, 3}));
+    batch.token_ids.push_back(b.back());
+    batch.seqs.push_back(testing::seq_entry(2, int32_t(b.size()) - 1, 1, {4, 5}));
+    for (auto& s : batch.seqs) {
+      s.sampling = {};
+      s.sampling.temperature = 0.9f;
+      s.sampling.top_k = 30;
+      s.sampling.seed = s.seq_id * 1000;
+      s.sampling.num_top_logprobs = 3;
+      s.output_index = step;
+    }
+    const auto answers = group.execute(batch);
+    ASSERT_TRUE(answers[0].ok()) << answers[0].message();
+    ASSERT_TRUE(answers[1].ok()) << answers[1].message();
+    ASSERT_EQ(answers[0]->size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      const auto &x = (*answers[0])[i], &y = (*answers[1])[i];
+      EXPECT_EQ(x.token_id, y.token_id);
+      EXPECT_EQ(std::memcmp(&x.logprob, &y.logprob, sizeof(float)), 0);
+      EXPECT_EQ(x.top_logprobs, y.top_logprobs);
+    }
+    a.push_back((*answers[0])[0].token_id);
+    b.push_back((*answers[0])[1].token_id);
+  }
+}
+
+}  // namespace
+}  // namespace troupe::runtime
