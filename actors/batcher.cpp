@@ -20,16 +20,12 @@ double seconds(int64_t ns) {
 
 // A decode token is a sequence's single token after its first output; everything else (prompt
 // chunks, a preempted request's recomputation) is prefill.
-void observe_step_composition(const step_metrics& m, const runtime::step_batch& batch) {
-  int32_t num_decode = 0;
-  for (const auto& seq : batch.seqs) {
-    if (seq.num_tokens == 1 && seq.output_index > 0) ++num_decode;
-  }
-  const auto num_tokens = static_cast<int32_t>(batch.token_ids.size());
+void observe_step_composition(const step_metrics& m, const runtime::step_plan& plan) {
+  const int32_t num_decode = plan.num_decode_tokens;
   m.steps->inc();
-  m.prefill_tokens->observe(num_tokens - num_decode);
+  m.prefill_tokens->observe(plan.num_scheduled_tokens() - num_decode);
   m.decode_tokens->observe(num_decode);
-  m.batch_size->observe(static_cast<double>(batch.seqs.size()));
+  m.batch_size->observe(static_cast<double>(plan.delta.seqs.size()));
 }
 
 class batcher_impl : public batcher_actor::base {
@@ -87,7 +83,11 @@ class batcher_impl : public batcher_actor::base {
     deferred_aborts_.clear();
     if (!released.empty()) send(allocator_, release_blocks{std::move(released)});
     publish();
-    if (scheduler_.has_work() && !stalled_) schedule();
+    if (scheduler_.has_work() && !stalled_) {
+      schedule();  // the step's delta carries the releases
+    } else if (auto ids = scheduler_.take_released(); !ids.empty()) {
+      send(executor_, release_sequences{std::move(ids)});
+    }
   }
 
   void admit(submit_generation& msg, int64_t now) {
@@ -154,7 +154,7 @@ class batcher_impl : public batcher_actor::base {
     metrics_.steps.allocate_seconds->observe(seconds(granted - phase_start_ns_));
     metrics_.steps.schedule_seconds->observe(seconds(schedule_ns_ + sent - granted));
     phase_start_ns_ = sent;
-    request(executor_, caf::infinite, execute_step{plan_.batch})
+    request(executor_, caf::infinite, execute_step{plan_.delta})
         .then([this](step_executed& reply) { update(reply.tokens); },
               [this](caf::error& err) {
                 fail_step("model execution failed: " + caf::to_string(err));
@@ -181,12 +181,12 @@ class batcher_impl : public batcher_actor::base {
     metrics_.steps.execute_seconds->observe(seconds(returned - phase_start_ns_));
     if (options_.debug_log) {
       spdlog::debug("step {}: {} seqs, {} tokens, {} preempted, {} running, {} waiting",
-                    counters_->num_steps.load(), plan_.batch.seqs.size(),
+                    counters_->num_steps.load(), plan_.delta.seqs.size(),
                     plan_.num_scheduled_tokens(), plan_.preempted.size(), scheduler_.num_running(),
                     scheduler_.num_waiting());
     }
     counters_->num_steps.fetch_add(1, std::memory_order_relaxed);
-    observe_step_composition(metrics_.steps, plan_.batch);
+    observe_step_composition(metrics_.steps, plan_);
     if (metrics_.vllm) metrics_.vllm->iteration_tokens->observe(plan_.num_scheduled_tokens());
     emit(scheduler_.update(plan_, tokens));
     metrics_.steps.postprocess_seconds->observe(seconds(steady_now_ns() - returned));
@@ -208,11 +208,12 @@ class batcher_impl : public batcher_actor::base {
     if (!finished.empty()) send(allocator_, release_blocks{std::move(finished)});
   }
 
-  // A failed step fails the requests it carried; the others carry on.
+  // A failed step fails the requests it carried; the others carry on. The executor forgets them
+  // with the next release (scheduler::take_released).
   void fail_step(const std::string& message) {
     spdlog::error("batcher: {}", message);
     std::vector<uint64_t> released;
-    for (const auto& seq : plan_.batch.seqs) {
+    for (const auto& seq : plan_.delta.seqs) {
       if (!scheduler_.abort(seq.seq_id)) continue;
       released.push_back(seq.seq_id);
       if (auto it = clients_.find(seq.seq_id); it != clients_.end()) {

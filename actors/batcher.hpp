@@ -2,12 +2,14 @@
 // The batcher actor: owns the runtime::scheduler and runs the step loop, one step in flight:
 //
 //   plan = schedule()        propose -> kv allocator (reserve_blocks) -> finalize
-//   results = execute(plan)  executor (execute_step)
+//   results = execute(plan)  executor (execute_step: the plan's step_delta)
 //   update(plan, results)    append tokens, finish requests, release their blocks
 //   emit(outputs)            token_delta to each request actor
 //
 // Submissions and aborts arriving while a step is in flight wait until it is over, so the
-// scheduler never changes under a plan. Idle (no step scheduled) when there is nothing to do.
+// scheduler never changes under a plan. Idle (no step scheduled) when there is nothing to do;
+// going idle, it tells the executor which sequences to forget (release_sequences), which a step's
+// delta carries otherwise.
 //
 // Telemetry: every token_delta carries the request's request_times (queued, first scheduled);
 // each step observes step_metrics (time per phase, tokens by kind, batch

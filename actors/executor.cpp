@@ -7,38 +7,60 @@
 #include <caf/spawn_options.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "runtime/sequence_states.hpp"
+
 namespace troupe::actors {
 namespace {
 
 class executor_impl : public executor_actor::base {
  public:
-  executor_impl(caf::actor_config& cfg, std::unique_ptr<runtime::model_runner> runner)
-      : executor_actor::base(cfg), runner_(std::move(runner)) {}
+  executor_impl(caf::actor_config& cfg, std::unique_ptr<runtime::model_runner> runner,
+                telemetry::gauge* num_sequences)
+      : executor_actor::base(cfg), runner_(std::move(runner)), num_sequences_(num_sequences) {}
 
   behavior_type make_behavior() override {
     return {
-        [this](execute_step& msg) -> caf::result<step_executed> {
-          // No exception may cross the actor boundary: a failing forward becomes an error reply
-          // the batcher turns into failed requests.
-          try {
-            return step_executed{runner_->execute(msg.batch)};
-          } catch (const std::exception& e) {
-            return caf::make_error(caf::sec::runtime_error, e.what());
-          }
+        [this](const execute_step& msg) -> caf::result<step_executed> {
+          auto reply = execute(msg.delta);
+          publish();
+          return reply;
+        },
+        [this](const release_sequences& msg) {
+          states_.release(msg.seq_ids);
+          publish();
         },
     };
   }
 
  private:
+  // No exception may cross the actor boundary: a refused delta or a failing forward becomes an
+  // error reply the batcher turns into failed requests (whose release follows).
+  caf::result<step_executed> execute(const runtime::step_delta& delta) {
+    auto batch = states_.apply(delta);
+    if (!batch) return caf::make_error(caf::sec::runtime_error, batch.message());
+    try {
+      return step_executed{runner_->execute(*batch)};
+    } catch (const std::exception& e) {
+      return caf::make_error(caf::sec::runtime_error, e.what());
+    }
+  }
+
+  void publish() {
+    if (num_sequences_) num_sequences_->set(states_.num_sequences());
+  }
+
   std::unique_ptr<runtime::model_runner> runner_;
+  runtime::sequence_states states_;
+  telemetry::gauge* num_sequences_;
 };
 
 }  // namespace
 
 executor_actor spawn_executor(caf::actor_system& system,
                               std::unique_ptr<runtime::model_runner> runner,
-                              actor_kind_metrics actor) {
-  return system.spawn<instrumented<executor_impl>, caf::detached>(actor, std::move(runner));
+                              actor_kind_metrics actor, telemetry::gauge* num_sequences) {
+  return system.spawn<instrumented<executor_impl>, caf::detached>(actor, std::move(runner),
+                                                                  num_sequences);
 }
 
 }  // namespace troupe::actors

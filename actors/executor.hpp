@@ -1,6 +1,8 @@
 #pragma once
-// The executor actor: owns the model runner and runs one step at a time on its own thread
-// (spawned detached, so a long forward never blocks the CAF workers).
+// The executor actor: owns the model runner and the state of every sequence it runs
+// (runtime::sequence_states), and runs one step at a time on its own thread (spawned detached, so
+// a long forward never blocks the CAF workers). Each execute_step's delta updates the state and
+// becomes the runner's step_batch; release_sequences forgets sequences between steps.
 #include <memory>
 
 #include <caf/actor_system.hpp>
@@ -8,13 +10,15 @@
 #include "actors/instrumented.hpp"
 #include "actors/messages.hpp"
 #include "runtime/model_runner.hpp"
+#include "runtime/telemetry/metrics.hpp"
 
 namespace troupe::actors {
 
-// requires: runner != nullptr. A runner that throws answers the step with an error. Spawned
-// instrumented with `actor` (kind "executor", labelled with its rank).
+// requires: runner != nullptr. A delta the state refuses or a runner that throws answers the step
+// with an error. Spawned instrumented with `actor` (kind "executor", labelled with its rank).
+// `num_sequences`, when given, is set to the number of sequences held after every message.
 executor_actor spawn_executor(caf::actor_system& system,
                               std::unique_ptr<runtime::model_runner> runner,
-                              actor_kind_metrics actor);
+                              actor_kind_metrics actor, telemetry::gauge* num_sequences = nullptr);
 
 }  // namespace troupe::actors

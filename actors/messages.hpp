@@ -7,6 +7,7 @@
 //        ^                                  |  <--blocks_reserved--
 //        +-------token_delta----------------+  --execute_step-----> executor
 //                                              <--step_executed----
+//                                              --release_sequences-> (when no step follows)
 //   first choice --prompt_ready--> other choices of an n > 1 request
 //   engine --clear_prefix_cache--> kv allocator
 //   stats logger --log_stats_tick--> itself, every 10 s
@@ -23,6 +24,7 @@
 #include "runtime/sampling_params.hpp"
 #include "runtime/sched/request.hpp"
 #include "runtime/sched/step_types.hpp"
+#include "runtime/step_delta.hpp"
 
 namespace troupe::actors {
 
@@ -110,15 +112,23 @@ using kv_allocator_actor =
 
 // -- to executor --
 
+// One step as what changed since the last (runtime/step_delta.hpp); the executor keeps each
+// running sequence's table, history and sampling settings (runtime/sequence_states.hpp).
 struct execute_step {
-  runtime::step_batch batch;
+  runtime::step_delta delta;
 };
 
 struct step_executed {
   std::vector<runtime::sampled_token> tokens;  // one per sampling sequence, in batch order
 };
 
-using executor_actor = caf::typed_actor<caf::replies_to<execute_step>::with<step_executed>>;
+// Sequences to forget when no execute_step is going to carry them (the batcher went idle).
+struct release_sequences {
+  std::vector<uint64_t> seq_ids;
+};
+
+using executor_actor = caf::typed_actor<caf::replies_to<execute_step>::with<step_executed>,
+                                        caf::reacts_to<release_sequences>>;
 
 // -- to stats logger --
 
@@ -180,7 +190,11 @@ typename Inspector::result_type inspect(Inspector& f, prefix_cache_cleared& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, execute_step& x) {
-  return f(caf::meta::type_name("execute_step"), x.batch);
+  return f(caf::meta::type_name("execute_step"), x.delta);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, release_sequences& x) {
+  return f(caf::meta::type_name("release_sequences"), x.seq_ids);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, step_executed& x) {
@@ -193,16 +207,16 @@ typename Inspector::result_type inspect(Inspector& f, log_stats_tick&) {
 
 }  // namespace troupe::actors
 
-// The runtime value types inside the messages, found by argument-dependent lookup. The shared
-// pointers (sampling_params::extras, seq_step::token_history) are left out: the messages stay
-// inside one process.
+// The runtime value types inside the messages, found by argument-dependent lookup. Every field
+// is inspected (tests/actors/messages_test round-trips them through CAF's binary serializer), so
+// a message can leave the process.
 namespace troupe::runtime {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sampling_params& x) {
   return f(caf::meta::type_name("sampling_params"), x.temperature, x.top_p, x.top_k, x.min_p,
            x.presence_penalty, x.frequency_penalty, x.repetition_penalty, x.min_tokens,
-           x.num_top_logprobs, x.seed);
+           x.num_top_logprobs, x.seed, x.logit_bias, x.min_tokens_stop_ids);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_spec& x) {
@@ -247,13 +261,17 @@ typename Inspector::result_type inspect(Inspector& f, step_grant& x) {
   return f(caf::meta::type_name("step_grant"), x.running, x.admitted, x.preempted);
 }
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, seq_step& x) {
-  return f(caf::meta::type_name("seq_step"), x.seq_id, x.num_tokens, x.start_pos, x.block_table,
-           x.sample, x.sampling, x.output_index);
+typename Inspector::result_type inspect(Inspector& f, seq_admission& x) {
+  return f(caf::meta::type_name("seq_admission"), x.seq_id, x.sampling, x.num_prompt_tokens,
+           x.num_computed_tokens, x.cached_token_ids);
 }
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, step_batch& x) {
-  return f(caf::meta::type_name("step_batch"), x.token_ids, x.seqs);
+typename Inspector::result_type inspect(Inspector& f, seq_chunk& x) {
+  return f(caf::meta::type_name("seq_chunk"), x.seq_id, x.num_tokens, x.sample, x.new_block_ids);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, step_delta& x) {
+  return f(caf::meta::type_name("step_delta"), x.released, x.admitted, x.seqs, x.token_ids);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sampled_token& x) {

@@ -139,7 +139,7 @@ class request_actor_impl : public request_actor::base {
     spec.sampling = request_.sampling;
     spec.sampling.num_top_logprobs = std::max(request_.logprobs, 0);
     spec.sampling.min_tokens = std::min(spec.sampling.min_tokens, spec.max_tokens);
-    if (spec.sampling.min_tokens > 0) spec.sampling.extras = with_min_tokens_stops(spec);
+    if (spec.sampling.min_tokens > 0) spec.sampling.min_tokens_stop_ids = min_tokens_stops(spec);
     spec.cache_prefix = caches_prefix();
     if (spec.cache_prefix) spec.cache_salt = cache_salt();
     spec.prompt_block_hashes = std::move(prompt.block_hashes);
@@ -148,17 +148,12 @@ class request_actor_impl : public request_actor::base {
 
   // The tokens min_tokens masks: every token that would stop the request (vLLM masks the EOS
   // token even with ignore_eos).
-  std::shared_ptr<const runtime::sampling_extras> with_min_tokens_stops(
-      const runtime::request_spec& spec) const {
-    auto extras = spec.sampling.extras
-                      ? std::make_shared<runtime::sampling_extras>(*spec.sampling.extras)
-                      : std::make_shared<runtime::sampling_extras>();
-    auto& ids = extras->min_tokens_stop_ids;
-    ids = spec.stop_token_ids;
+  static std::vector<int32_t> min_tokens_stops(const runtime::request_spec& spec) {
+    std::vector<int32_t> ids = spec.stop_token_ids;
     ids.insert(ids.end(), spec.request_stop_token_ids.begin(), spec.request_stop_token_ids.end());
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    return extras;
+    return ids;
   }
 
   void on_delta(token_delta& msg) {

@@ -120,9 +120,7 @@ parse_error read_logit_bias(const Value& body, const completion_limits& limits,
                                    fmt::join(out_of_vocab, ", "), limits.vocab_size),
                        "logit_bias");
   }
-  auto extras = std::make_shared<runtime::sampling_extras>();
-  extras->logit_bias.assign(bias.begin(), bias.end());
-  out.extras = std::move(extras);
+  out.logit_bias.assign(bias.begin(), bias.end());
   return std::nullopt;
 }
 

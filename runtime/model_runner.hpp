@@ -9,13 +9,16 @@
 //
 //   token_ids: | s0: prompt chunk (start_pos 0, 5 tokens) | s1: decode (1) | s2: decode (1) |
 //
+// The executor builds each step's batch from its per-sequence state (runtime/sequence_states.hpp)
+// and a step_delta; the batch views that state, so it is valid only until the state changes.
+//
 // Sequences may share blocks (prefix caching): a later sequence of a step may attend to
 // positions that an earlier sequence of the same step writes (its start_pos lies past a block the
 // earlier one fills in this step). A runner therefore writes a layer's K/V for every token of the
 // batch before that layer's attention reads the cache. No two sequences write the same slot.
 //
 #include <cstdint>
-#include <memory>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -30,11 +33,12 @@ struct seq_step {
   std::vector<int32_t> block_table;  // covers positions [0, start_pos + num_tokens)
   bool sample = false;  // true when the last token's logits produce a new token this step
   sampling_params sampling;
-  int32_t output_index = 0;  // index of the token to be sampled among the request's outputs
+  // With `sample`: the index of the token to be sampled among the request's outputs (else the
+  // outputs among this step's tokens, 0 for prompt chunks).
+  int32_t output_index = 0;
   // Set on sampling sequences whose request has penalties: the request's tokens so far (prompt,
-  // then its `output_index` outputs). Owned by the scheduler, which appends to it only between
-  // steps (after the step's results came back), so the runner may read it during execute().
-  std::shared_ptr<const std::vector<int32_t>> token_history;
+  // then its `output_index` outputs); empty otherwise. A view of the executor's state.
+  std::span<const int32_t> token_history;
 };
 
 struct step_batch {

@@ -1,26 +1,14 @@
 #pragma once
 // Per-request sampling settings, as the OpenAI/vLLM API names them.
 //
-// Cost: a copy travels in every step's seq_step, so the scalars live inline and the bulky
-// per-request data (logit_bias, the tokens min_tokens masks) sits behind one shared pointer to
-// immutable data. The token counts the penalties need are not here: the scheduler hands the
-// runner the request's token history (seq_step::token_history) instead.
+// A plain value: it crosses to the executor once per admitted sequence (runtime/step_delta.hpp),
+// not every step. The token counts the penalties need are not here: the executor keeps each
+// sequence's token history (runtime/sequence_states.hpp) and hands it to the runner.
 #include <cstdint>
-#include <memory>
 #include <utility>
 #include <vector>
 
 namespace troupe::runtime {
-
-// What sampling needs beyond the scalars; immutable once shared.
-struct sampling_extras {
-  // Token id -> additive bias on the logit, each bias clamped to [-100, 100] (vLLM's range).
-  // Sorted by id, one entry per id.
-  std::vector<std::pair<int32_t, float>> logit_bias;
-  // Tokens masked to -inf while fewer than `min_tokens` tokens were generated: the request's stop
-  // token ids and the end-of-generation tokens.
-  std::vector<int32_t> min_tokens_stop_ids;
-};
 
 struct sampling_params {
   float temperature = 1.0f;  // 0 = greedy (argmax)
@@ -33,18 +21,24 @@ struct sampling_params {
   float presence_penalty = 0.0f;
   float frequency_penalty = 0.0f;
   float repetition_penalty = 1.0f;
-  // No stop token (extras->min_tokens_stop_ids) can be sampled before this many outputs.
+  // No stop token (min_tokens_stop_ids) can be sampled before this many outputs.
   int32_t min_tokens = 0;
   // Top-N raw logprobs the runner reports with each sampled token (0 = none).
   int32_t num_top_logprobs = 0;
   // Seed of the request's random stream. Token i of a request draws from a stream derived only
   // from (seed, i), so a seeded request samples the same tokens alone or inside any batch.
   uint64_t seed = 0;
-  std::shared_ptr<const sampling_extras> extras;  // null = no logit_bias, nothing to mask
+  // Token id -> additive bias on the logit, each bias clamped to [-100, 100] (vLLM's range).
+  // Sorted by id, one entry per id.
+  std::vector<std::pair<int32_t, float>> logit_bias;
+  // Tokens masked to -inf while fewer than `min_tokens` tokens were generated: the request's stop
+  // token ids and the end-of-generation tokens.
+  std::vector<int32_t> min_tokens_stop_ids;
 
   bool has_penalties() const {
     return presence_penalty != 0.0f || frequency_penalty != 0.0f || repetition_penalty != 1.0f;
   }
+  bool operator==(const sampling_params&) const = default;
 };
 
 }  // namespace troupe::runtime

@@ -80,9 +80,7 @@ std::vector<sampled_token> llama_runner::execute(const step_batch& batch) {
   for (const auto& seq : batch.seqs) {
     if (!seq.sample) continue;
     auto row_logits = logits.subspan(row++ * vocab, vocab);
-    std::span<const int32_t> history;
-    if (seq.token_history) history = *seq.token_history;
-    auto s = sample_token(row_logits, seq.sampling, seq.output_index, history);
+    auto s = sample_token(row_logits, seq.sampling, seq.output_index, seq.token_history);
     out.push_back({seq.seq_id, s.token_id, s.logprob, std::move(s.top_logprobs)});
   }
   return out;

@@ -28,21 +28,19 @@ float repetition(float logit, float penalty) {
 
 bool has_logits_processors(const sampling_params& params, int32_t output_index) {
   if (params.has_penalties()) return true;
-  if (!params.extras) return false;
-  return !params.extras->logit_bias.empty() ||
-         (output_index < params.min_tokens && !params.extras->min_tokens_stop_ids.empty());
+  return !params.logit_bias.empty() ||
+         (output_index < params.min_tokens && !params.min_tokens_stop_ids.empty());
 }
 
 void apply_min_tokens(std::span<float> logits, const sampling_params& params,
                       int32_t output_index) {
-  if (!params.extras || output_index >= params.min_tokens) return;
-  for (int32_t id : params.extras->min_tokens_stop_ids)
+  if (output_index >= params.min_tokens) return;
+  for (int32_t id : params.min_tokens_stop_ids)
     if (in_row(logits, id)) logits[id] = -std::numeric_limits<float>::infinity();
 }
 
 void apply_logit_bias(std::span<float> logits, const sampling_params& params) {
-  if (!params.extras) return;
-  for (auto [id, bias] : params.extras->logit_bias)
+  for (auto [id, bias] : params.logit_bias)
     if (in_row(logits, id)) logits[id] += bias;
 }
 

@@ -19,10 +19,10 @@ namespace troupe::runtime {
 // Whether any processor changes the row for this step (so the caller can skip copying it).
 bool has_logits_processors(const sampling_params& params, int32_t output_index);
 
-// While output_index < min_tokens: every id of extras->min_tokens_stop_ids becomes -inf.
+// While output_index < min_tokens: every id of min_tokens_stop_ids becomes -inf.
 void apply_min_tokens(std::span<float> logits, const sampling_params& params, int32_t output_index);
 
-// Adds extras->logit_bias (already clamped) to the logits.
+// Adds logit_bias (already clamped) to the logits.
 void apply_logit_bias(std::span<float> logits, const sampling_params& params);
 
 // vLLM's apply_penalties: tokens in prompt or output get the repetition penalty (positive logits

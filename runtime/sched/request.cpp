@@ -25,7 +25,6 @@ sched_request::sched_request(request_spec s) : spec(std::move(s)) {
   num_prompt_tokens = static_cast<int32_t>(token_ids.size());
   block_hashes = std::move(spec.prompt_block_hashes);
   spec.prompt_block_hashes.clear();
-  if (spec.sampling.has_penalties()) history = std::make_shared<std::vector<int32_t>>(token_ids);
 }
 
 }  // namespace troupe::runtime

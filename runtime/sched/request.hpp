@@ -3,7 +3,6 @@
 // `num_tokens()` tokens (prompt + output so far) and `num_computed_tokens` of them are in the KV
 // cache; each step schedules some of the rest.
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,7 +49,6 @@ struct sched_request {
   std::vector<int32_t> token_ids;  // prompt, then output
   int32_t num_prompt_tokens = 0;
   int32_t num_computed_tokens = 0;
-  std::vector<int32_t> block_table;  // the scheduler's copy, built from grants
   int32_t num_preemptions = 0;
   // With spec.cache_prefix: the hashes of every full block of token_ids.
   std::vector<block_hash> block_hashes;
@@ -58,9 +56,6 @@ struct sched_request {
   int32_t num_cached_tokens = -1;
   bool waiting_after_preemption = false;
   int32_t num_times_passed_over = 0;  // admission passed over it for requests behind it
-  // With penalties only: a copy of token_ids the runner reads (seq_step::token_history). Each
-  // sched_request owns its own; appended to only between steps.
-  std::shared_ptr<std::vector<int32_t>> history;
 };
 
 }  // namespace troupe::runtime

@@ -75,14 +75,15 @@ step_plan scheduler::finalize(const step_proposal& proposal, const step_grant& g
   for (size_t i = 0; i < grant.running.size(); ++i) {
     assert(grant.running[i].request_id == proposal.running[i].request_id);
     schedule_seq(get(grant.running[i].request_id), grant.running[i].new_block_ids,
-                 proposal.running[i].num_total_tokens, plan.batch);
+                 proposal.running[i].num_total_tokens, plan);
   }
   count_passed_over(proposal, grant);
   for (const auto& admitted : grant.admitted)
-    admit(admitted, plan.batch);
+    admit(admitted, plan);
   for (uint64_t id : grant.preempted)
     preempt(id);
   plan.preempted = grant.preempted;
+  if (!plan.empty()) plan.delta.released = take_released();  // else no step carries them
   return plan;
 }
 
@@ -95,14 +96,13 @@ std::vector<request_output> scheduler::update(const step_plan& plan,
                                               std::span<const sampled_token> sampled) {
   std::vector<request_output> outputs;
   size_t next = 0;
-  for (const auto& seq : plan.batch.seqs) {
+  for (const auto& seq : plan.delta.seqs) {
     if (!seq.sample) continue;
     assert(next < sampled.size() && sampled[next].seq_id == seq.seq_id);
     if (next >= sampled.size()) break;
     auto& r = get(seq.seq_id);
     const sampled_token& token = sampled[next++];
     r.token_ids.push_back(token.token_id);
-    if (r.history) r.history->push_back(token.token_id);
     hash_full_blocks(r);
     request_output out{
         r.spec.id,           {token.token_id},      finish_reason::none,
@@ -136,7 +136,6 @@ sched_request& scheduler::get(uint64_t request_id) {
 void scheduler::preempt(uint64_t request_id) {
   auto& r = get(request_id);
   r.num_computed_tokens = 0;
-  r.block_table.clear();
   ++r.num_preemptions;
   ++num_preemptions_;
   r.waiting_after_preemption = true;
@@ -145,7 +144,7 @@ void scheduler::preempt(uint64_t request_id) {
   waiting_.push_front(request_id);
 }
 
-void scheduler::admit(const admission_grant& grant, step_batch& batch) {
+void scheduler::admit(const admission_grant& grant, step_plan& plan) {
   const uint64_t id = grant.request_id;
   auto it = std::find(waiting_.begin(), waiting_.end(), id);
   assert(it != waiting_.end());
@@ -157,7 +156,15 @@ void scheduler::admit(const admission_grant& grant, step_batch& batch) {
   r.num_times_passed_over = 0;
   r.num_computed_tokens = grant.num_computed_tokens;
   if (r.num_cached_tokens < 0) r.num_cached_tokens = grant.num_computed_tokens;
-  schedule_seq(r, grant.block_ids, grant.num_total_tokens, batch);
+  // The executor starts it afresh: the tokens before its first chunk are in the cache, and the
+  // penalties need them (the executor keeps the history from here on).
+  seq_admission admission{id, r.spec.sampling, r.num_prompt_tokens, r.num_computed_tokens, {}};
+  if (r.spec.sampling.has_penalties()) {
+    admission.cached_token_ids.assign(r.token_ids.begin(),
+                                      r.token_ids.begin() + r.num_computed_tokens);
+  }
+  plan.delta.admitted.push_back(std::move(admission));
+  schedule_seq(r, grant.block_ids, grant.num_total_tokens, plan);
 }
 
 // Candidates before the last admitted one that were not admitted were passed over.
@@ -187,20 +194,17 @@ slot_demand scheduler::running_demand(const sched_request& r, int32_t num_total_
 }
 
 void scheduler::schedule_seq(sched_request& r, std::span<const int32_t> new_block_ids,
-                             int32_t num_total_tokens, step_batch& batch) {
-  r.block_table.insert(r.block_table.end(), new_block_ids.begin(), new_block_ids.end());
-  seq_step seq;
-  seq.seq_id = r.spec.id;
-  seq.start_pos = r.num_computed_tokens;
-  seq.num_tokens = num_total_tokens - r.num_computed_tokens;
-  seq.block_table = r.block_table;
-  seq.sample = num_total_tokens == r.num_tokens();
-  seq.sampling = r.spec.sampling;
-  seq.output_index = r.num_output_tokens();
-  if (seq.sample) seq.token_history = r.history;
-  batch.token_ids.insert(batch.token_ids.end(), r.token_ids.begin() + seq.start_pos,
-                         r.token_ids.begin() + num_total_tokens);
-  batch.seqs.push_back(std::move(seq));
+                             int32_t num_total_tokens, step_plan& plan) {
+  seq_chunk chunk;
+  chunk.seq_id = r.spec.id;
+  chunk.num_tokens = num_total_tokens - r.num_computed_tokens;
+  chunk.sample = num_total_tokens == r.num_tokens();
+  chunk.new_block_ids.assign(new_block_ids.begin(), new_block_ids.end());
+  if (chunk.num_tokens == 1 && r.num_output_tokens() > 0) ++plan.num_decode_tokens;
+  auto& tokens = plan.delta.token_ids;
+  tokens.insert(tokens.end(), r.token_ids.begin() + r.num_computed_tokens,
+                r.token_ids.begin() + num_total_tokens);
+  plan.delta.seqs.push_back(std::move(chunk));
   // As in vLLM v1, tokens count as computed once scheduled: the next step builds on them.
   r.num_computed_tokens = num_total_tokens;
 }
@@ -232,7 +236,9 @@ finish_reason scheduler::check_stop(const sched_request& r, int32_t& stop_token_
 
 void scheduler::remove_running(uint64_t request_id) {
   auto it = std::find(running_.begin(), running_.end(), request_id);
-  if (it != running_.end()) running_.erase(it);
+  if (it == running_.end()) return;
+  running_.erase(it);
+  released_.push_back(request_id);
 }
 
 }  // namespace troupe::runtime

@@ -5,18 +5,23 @@
 //                                          max_num_batched_tokens and max_num_seqs
 //   grant    = allocator.reserve(proposal)  (kv_allocator, possibly in another actor)
 //   plan     = finalize(proposal, grant);  preempted -> front of waiting, admitted -> running
-//   results  = execute(plan.batch);        (the model runner)
+//   results  = execute(plan.delta);        (the executor: sequence_states, then the runner)
 //   outputs  = update(plan, results);      append sampled tokens, finish requests
 //
 // Between finalize and update no request may be added or aborted (the batcher queues those until
 // the step is over). Finished requests leave the scheduler in update, aborted ones in abort; the
 // caller then releases their blocks with the allocator.
 //
+// The executor holds state for exactly the running requests (runtime/sequence_states.hpp). A
+// request that stops running (finished, aborted, preempted) is *released*: the next plan's
+// delta.released carries it, or, when no step follows, take_released() hands it to the caller.
+//
 // Thread: not thread-safe; one owner (the batcher actor, or a test).
 #include <cstdint>
 #include <deque>
 #include <span>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "runtime/model_runner.hpp"
@@ -24,6 +29,7 @@
 #include "runtime/sched/kv_allocator.hpp"
 #include "runtime/sched/request.hpp"
 #include "runtime/sched/step_types.hpp"
+#include "runtime/step_delta.hpp"
 
 namespace troupe::runtime {
 
@@ -43,10 +49,12 @@ struct scheduler_config {
 inline constexpr int32_t max_times_passed_over = 16;
 
 struct step_plan {
-  step_batch batch;                 // what the model runner executes; empty when nothing fits
+  step_delta delta;                 // what the executor gets; no seqs when nothing fits
   std::vector<uint64_t> preempted;  // requests sent back to waiting in this step
-  int32_t num_scheduled_tokens() const { return static_cast<int32_t>(batch.token_ids.size()); }
-  bool empty() const { return batch.seqs.empty(); }
+  // Decode tokens: each the one token of a sequence past its first output (the rest: prefill).
+  int32_t num_decode_tokens = 0;
+  int32_t num_scheduled_tokens() const { return static_cast<int32_t>(delta.token_ids.size()); }
+  bool empty() const { return delta.seqs.empty(); }
 };
 
 // New tokens of one request after a step; `finish` is set on its last output.
@@ -76,10 +84,14 @@ class scheduler {
   bool abort(uint64_t request_id);
 
   step_proposal propose() const;
+  // A plan with sequences also carries every release since the last plan (delta.released).
   step_plan finalize(const step_proposal& proposal, const step_grant& grant);
   step_plan schedule(kv_allocator& allocator);  // propose, reserve, finalize in one go
   // requires: `sampled` holds one token per sampling sequence of `plan`, in order.
   std::vector<request_output> update(const step_plan& plan, std::span<const sampled_token> sampled);
+  // The requests released since the last plan (or the last call), for the executor to forget
+  // when no step is going to carry them.
+  std::vector<uint64_t> take_released() { return std::exchange(released_, {}); }
 
   bool has_work() const { return !running_.empty() || !waiting_.empty(); }
   int32_t num_running() const { return static_cast<int32_t>(running_.size()); }
@@ -95,19 +107,21 @@ class scheduler {
  private:
   sched_request& get(uint64_t request_id);
   void preempt(uint64_t request_id);
-  void admit(const admission_grant& grant, step_batch& batch);
+  void admit(const admission_grant& grant, step_plan& plan);
   void count_passed_over(const step_proposal& proposal, const step_grant& grant);
   slot_demand running_demand(const sched_request& r, int32_t num_total_tokens) const;
   void schedule_seq(sched_request& r, std::span<const int32_t> new_block_ids,
-                    int32_t num_total_tokens, step_batch& batch);
+                    int32_t num_total_tokens, step_plan& plan);
   void hash_full_blocks(sched_request& r) const;
   finish_reason check_stop(const sched_request& r, int32_t& stop_token_id) const;
+  // A running request leaves running and is released; others are left alone.
   void remove_running(uint64_t request_id);
 
   scheduler_config config_;
   std::unordered_map<uint64_t, sched_request> requests_;
   std::vector<uint64_t> running_;
   std::deque<uint64_t> waiting_;
+  std::vector<uint64_t> released_;  // stopped running since the last plan
   int64_t num_preemptions_ = 0;
   int32_t num_waiting_preempted_ = 0;
 };

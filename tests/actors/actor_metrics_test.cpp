@@ -77,8 +77,11 @@ TEST(ActorMetrics, BatcherMailboxFillsUnderABurstAndDrains) {
   // Each request actor handled at least its tokens' deltas; the batcher at least every submit.
   EXPECT_GE(*metrics.value("troupe_actor_messages_total", kind("request")), n);
   EXPECT_GE(*metrics.value("troupe_actor_messages_total", kind("batcher")), n);
-  EXPECT_EQ(*metrics.value("troupe_actor_messages_total", kind("executor")),
-            probe->num_steps.load());
+  // The executor handled one message per step, and a release_sequences each time the batcher
+  // went idle after one.
+  const double executor_messages = *metrics.value("troupe_actor_messages_total", kind("executor"));
+  EXPECT_GE(executor_messages, probe->num_steps.load());
+  EXPECT_LE(executor_messages, 2 * probe->num_steps.load());
   // Waits are timed for messages with at most 256 ahead of them (all here but in a pathological
   // schedule).
   const auto waits = metrics.histogram_value("troupe_actor_mailbox_wait_seconds", kind("batcher"));

@@ -250,6 +250,9 @@ generation_request fake_request(const std::string& prompt, int32_t n, int32_t ma
 TEST(ParallelSampling, ChoicesReadTheirPromptFromSharedBlocksUnderPreemption) {
   testing::fake_runner_options options;
   options.num_kv_blocks = 24;
+  // Steps take a while, so the choices run together (a first choice that finished before the
+  // others started would leave them room enough: no preemption).
+  options.step_sleep = 500us;
   fake_engine f(options);
   ASSERT_TRUE(f.eng);
   const std::string prompt = "The choices of this prompt share blocks";

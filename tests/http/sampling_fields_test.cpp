@@ -40,7 +40,8 @@ TEST(sampling_fields, defaults_are_neutral) {
   EXPECT_EQ(r.sampling.presence_penalty, 0.0f);
   EXPECT_EQ(r.sampling.frequency_penalty, 0.0f);
   EXPECT_EQ(r.sampling.min_tokens, 0);
-  EXPECT_EQ(r.sampling.extras, nullptr);
+  EXPECT_TRUE(r.sampling.logit_bias.empty());
+  EXPECT_TRUE(r.sampling.min_tokens_stop_ids.empty());
 }
 
 TEST(sampling_fields, reads_every_field) {
@@ -59,9 +60,8 @@ TEST(sampling_fields, reads_every_field) {
   EXPECT_FLOAT_EQ(r.sampling.repetition_penalty, 1.2f);
   EXPECT_EQ(r.sampling.min_tokens, 10);
   EXPECT_EQ(r.logprobs, 20);
-  ASSERT_NE(r.sampling.extras, nullptr);
   const std::vector<std::pair<int32_t, float>> bias = {{3, 100.0f}, {12, -0.5f}, {999, -100.0f}};
-  EXPECT_EQ(r.sampling.extras->logit_bias, bias);  // sorted by id, clamped to [-100, 100]
+  EXPECT_EQ(r.sampling.logit_bias, bias);  // sorted by id, clamped to [-100, 100]
   EXPECT_EQ(parse_ok(R"({"prompt": "a", "stop": "\n\n"})").generation.stop,
             std::vector<std::string>{"\n\n"});
   EXPECT_EQ(parse_ok(R"({"prompt": "a", "logprobs": 0})").generation.logprobs, 0);

@@ -38,9 +38,7 @@ class last_token_runner : public runtime::model_runner {
       offset += static_cast<size_t>(seq.num_tokens);
       if (!seq.sample) continue;
       const auto row = logits_after(batch.token_ids[offset - 1]);
-      std::span<const int32_t> history;
-      if (seq.token_history) history = *seq.token_history;
-      auto s = runtime::sample_token(row, seq.sampling, seq.output_index, history);
+      auto s = runtime::sample_token(row, seq.sampling, seq.output_index, seq.token_history);
       out.push_back({seq.seq_id, s.token_id, s.logprob, std::move(s.top_logprobs)});
     }
     return out;

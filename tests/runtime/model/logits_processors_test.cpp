@@ -18,10 +18,8 @@ constexpr float inf = std::numeric_limits<float>::infinity();
 sampling_params with_extras(std::vector<std::pair<int32_t, float>> bias,
                             std::vector<int32_t> stops = {}, int32_t min_tokens = 0) {
   sampling_params p;
-  auto extras = std::make_shared<sampling_extras>();
-  extras->logit_bias = std::move(bias);
-  extras->min_tokens_stop_ids = std::move(stops);
-  p.extras = extras;
+  p.logit_bias = std::move(bias);
+  p.min_tokens_stop_ids = std::move(stops);
   p.min_tokens = min_tokens;
   return p;
 }

@@ -57,7 +57,7 @@ void run(std::vector<generation>& gens) {
       s.sample = s.start_pos + s.num_tokens == total;
       s.sampling = g.sampling;
       s.output_index = static_cast<int32_t>(g.outputs.size());
-      if (s.sample && g.sampling.has_penalties()) s.token_history = g.tokens;
+      if (s.sample && g.sampling.has_penalties()) s.token_history = *g.tokens;
       batch.token_ids.insert(batch.token_ids.end(), g.tokens->begin() + s.start_pos,
                              g.tokens->begin() + s.start_pos + s.num_tokens);
       g.num_computed += s.num_tokens;
@@ -99,10 +99,8 @@ sampling_params everything_on(uint64_t seed) {
   p.min_tokens = 3;
   p.num_top_logprobs = 4;
   p.seed = seed;
-  auto extras = std::make_shared<sampling_extras>();
-  extras->logit_bias = {{5, 3.0f}, {17, -100.0f}};
-  extras->min_tokens_stop_ids = {2, 9};
-  p.extras = extras;
+  p.logit_bias = {{5, 3.0f}, {17, -100.0f}};
+  p.min_tokens_stop_ids = {2, 9};
   return p;
 }
 
@@ -145,7 +143,8 @@ TEST(seeded_sampling, processors_change_what_is_sampled) {
   auto plain = everything_on(1234);
   plain.repetition_penalty = 1.0f;
   plain.presence_penalty = plain.frequency_penalty = 0.0f;
-  plain.extras = nullptr;
+  plain.logit_bias.clear();
+  plain.min_tokens_stop_ids.clear();
   std::vector<generation> a = {make(1, prompt, everything_on(1234))};
   std::vector<generation> b = {make(1, prompt, plain)};
   run(a);

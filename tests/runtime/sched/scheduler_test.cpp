@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/sequence_states.hpp"
+
 #include <map>
 #include <random>
 
@@ -22,6 +24,8 @@ request_spec make_request(uint64_t id, int32_t num_prompt, int32_t max_tokens,
   return spec;
 }
 
+// The scheduler and the allocator as the batcher drives them, with the executor's side of each
+// step (sequence_states) in between: the tests read the batch the runner would get.
 struct harness {
   harness(scheduler_config config, int32_t num_blocks, int32_t block_size)
       : sched(config), alloc(num_blocks, block_size) {}
@@ -29,8 +33,15 @@ struct harness {
   void add(request_spec spec) { ASSERT_TRUE(sched.add_request(std::move(spec)).ok()); }
 
   std::vector<request_output> execute_and_update(const step_plan& plan) {
+    auto batch = states.apply(plan.delta);
+    EXPECT_TRUE(batch.ok()) << batch.message();
+    last_batch = batch ? std::move(*batch) : step_batch{};
+    // The executor holds exactly the running sequences.
+    EXPECT_EQ(states.num_sequences(), sched.num_running());
+    for (uint64_t id : sched.running())
+      EXPECT_NE(states.find(id), nullptr) << "sequence " << id;
     std::vector<sampled_token> sampled;
-    for (const auto& seq : plan.batch.seqs) {
+    for (const auto& seq : last_batch.seqs) {
       if (seq.sample) sampled.push_back({seq.seq_id, first_output_token + seq.output_index, 0.f});
     }
     auto outputs = sched.update(plan, sampled);
@@ -46,15 +57,20 @@ struct harness {
   std::map<uint64_t, int32_t> step() {
     last_plan = sched.schedule(alloc);
     std::map<uint64_t, int32_t> scheduled;
-    for (const auto& seq : last_plan.batch.seqs)
+    for (const auto& seq : last_plan.delta.seqs)
       scheduled[seq.seq_id] = seq.num_tokens;
     last_outputs = execute_and_update(last_plan);
     return scheduled;
   }
 
+  // The releases no step carried (the batcher's release_sequences when it goes idle).
+  void release_idle() { states.release(sched.take_released()); }
+
   scheduler sched;
   kv_allocator alloc;
+  sequence_states states;
   step_plan last_plan;
+  step_batch last_batch;  // views `states`: valid until the next step
   std::vector<request_output> last_outputs;
 };
 
@@ -100,8 +116,8 @@ TEST(Scheduler, ChunkedPrefillContinuesAcrossSteps) {
   h.add(make_request(1, 10, 2));
   for (int32_t start : {0, 4, 8}) {
     h.step();
-    ASSERT_EQ(h.last_plan.batch.seqs.size(), 1u);
-    const auto& seq = h.last_plan.batch.seqs[0];
+    ASSERT_EQ(h.last_batch.seqs.size(), 1u);
+    const auto& seq = h.last_batch.seqs[0];
     EXPECT_EQ(seq.start_pos, start);
     EXPECT_EQ(seq.num_tokens, start == 8 ? 2 : 4);
     EXPECT_EQ(seq.sample, start == 8);
@@ -109,12 +125,12 @@ TEST(Scheduler, ChunkedPrefillContinuesAcrossSteps) {
     EXPECT_EQ(static_cast<int32_t>(seq.block_table.size()), (start + seq.num_tokens + 3) / 4);
   }
   // The chunk's tokens are the prompt's, in order.
-  EXPECT_EQ(h.last_plan.batch.token_ids, (std::vector<int32_t>{9, 10}));
+  EXPECT_EQ(h.last_batch.token_ids, (std::vector<int32_t>{9, 10}));
   ASSERT_EQ(h.last_outputs.size(), 1u);
   EXPECT_EQ(h.last_outputs[0].new_token_ids, (std::vector<int32_t>{first_output_token}));
   h.step();  // decode: the sampled token goes in at position 10
-  EXPECT_EQ(h.last_plan.batch.seqs[0].start_pos, 10);
-  EXPECT_EQ(h.last_plan.batch.token_ids, (std::vector<int32_t>{first_output_token}));
+  EXPECT_EQ(h.last_batch.seqs[0].start_pos, 10);
+  EXPECT_EQ(h.last_batch.token_ids, (std::vector<int32_t>{first_output_token}));
 }
 
 TEST(Scheduler, WithoutChunkingAPromptWaitsForRoomButNotTheOnesBehindIt) {
@@ -163,7 +179,7 @@ TEST(Scheduler, PreemptsTheTailAndRecomputes) {
   // Request 3 comes back with all 5 tokens recomputed and samples its third output.
   for (int i = 0; i < 20 && h.sched.find(3)->num_computed_tokens == 0; ++i)
     h.step();
-  const auto& resumed = h.last_plan.batch.seqs.front();
+  const auto& resumed = h.last_batch.seqs.front();
   EXPECT_EQ(resumed.seq_id, 3u);
   EXPECT_EQ(resumed.start_pos, 0);
   EXPECT_EQ(resumed.num_tokens, 5);
@@ -205,6 +221,9 @@ TEST(Scheduler, AbortRemovesRequestsAnywhere) {
   h.alloc.release(aborted);
   EXPECT_FALSE(h.sched.has_work());
   EXPECT_EQ(h.alloc.cache().num_used_blocks(), 0);
+  // Only the running one was on the executor; no step follows, so the caller releases it.
+  EXPECT_EQ(h.sched.take_released(), std::vector<uint64_t>{1});
+  EXPECT_TRUE(h.sched.take_released().empty());
 }
 
 // Random arrivals, aborts and tiny KV pools: every invariant holds after every step, every
@@ -246,7 +265,9 @@ TEST(Scheduler, RandomizedOperationsLeakNoBlocks) {
         const auto* r = h.sched.find(id);
         const auto* table = h.alloc.cache().block_table(id);
         ASSERT_NE(table, nullptr);
-        ASSERT_EQ(*table, r->block_table);
+        const auto* executor_side = h.states.find(id);
+        ASSERT_NE(executor_side, nullptr);
+        ASSERT_EQ(*table, executor_side->block_table);  // the deltas rebuilt the whole table
         ASSERT_GE(int32_t(table->size()) * block_size, r->num_computed_tokens);
         num_blocks_held += int32_t(table->size());
       }
@@ -261,6 +282,8 @@ TEST(Scheduler, RandomizedOperationsLeakNoBlocks) {
       }
     }
     EXPECT_EQ(h.alloc.cache().num_used_blocks(), 0) << "round " << round;
+    h.release_idle();
+    EXPECT_EQ(h.states.num_sequences(), 0) << "round " << round;  // no executor state leaks
     num_preemptions += h.sched.num_preemptions();
     for (const auto& [id, len] : expected_len) {
       std::vector<int32_t> expected;

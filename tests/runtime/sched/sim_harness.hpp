@@ -4,7 +4,8 @@
 // checks that every earlier position the sequence attends to holds the sequence's own token (so
 // a wrong cache hit or a block overwritten under another holder shows), that no block cached in
 // an earlier step is written, and that no slot is written twice in one step. Output i of request
-// r is 1000 * r + i.
+// r is 1000 * r + i. The step reaches the "model" as the executor builds it: the plan's delta
+// applied to a sequence_states, so every table the model reads was rebuilt from deltas.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "runtime/sched/scheduler.hpp"
+#include "runtime/sequence_states.hpp"
 
 namespace troupe::runtime::testing {
 
@@ -65,9 +67,14 @@ class sim_harness {
     EXPECT_LE(plan.num_scheduled_tokens(), sched.config().max_num_batched_tokens);
     EXPECT_LE(sched.num_running(), sched.config().max_num_seqs);
     std::map<uint64_t, seq_step> seqs;
+    auto batch = states.apply(plan.delta);
+    EXPECT_TRUE(batch.ok()) << batch.message();
+    if (!batch) return seqs;
+    EXPECT_EQ(states.num_sequences(), sched.num_running());
     std::vector<sampled_token> sampled;
     std::set<size_t> written;
-    for (const auto& seq : plan.batch.seqs) {
+    for (auto& seq : batch->seqs) {
+      seq.token_history = {};  // views `states`; the copy in `seqs` outlives it
       execute(seq, written);
       if (::testing::Test::HasFatalFailure()) return seqs;
       if (seq.start_pos > last_end[seq.seq_id]) ++num_cache_starts;
@@ -109,6 +116,8 @@ class sim_harness {
     EXPECT_FALSE(sched.has_work());
     EXPECT_EQ(alloc.cache().num_free_blocks(), alloc.cache().num_blocks());
     EXPECT_EQ(alloc.cache().num_requests(), 0);
+    states.release(sched.take_released());  // idle: what no step carried
+    EXPECT_EQ(states.num_sequences(), 0);
   }
 
   // Pool and tables agree: each block's holders are the live tables holding it, the free queue
@@ -142,6 +151,7 @@ class sim_harness {
 
   scheduler sched;
   kv_allocator alloc;
+  sequence_states states;  // the executor's side
   std::set<uint64_t> live;
   std::map<uint64_t, int32_t> outputs;        // finished request -> output tokens
   std::map<uint64_t, int32_t> cached_tokens;  // finished request -> num_cached_tokens

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "runtime/sched/scheduler.hpp"
+#include "runtime/sequence_states.hpp"
 
 namespace troupe::runtime {
 namespace {
@@ -19,10 +20,14 @@ struct one_request {
     std::vector<request_output> outputs;
     for (int32_t step = 0; step < 100 && sched.has_work(); ++step) {
       auto plan = sched.schedule(alloc);
+      auto batch = states.apply(plan.delta);
+      EXPECT_TRUE(batch.ok()) << batch.message();
+      if (!batch) break;
       std::vector<sampled_token> sampled;
-      for (const auto& seq : plan.batch.seqs) {
+      for (const auto& seq : batch->seqs) {
         if (!seq.sample) continue;
-        if (seq.token_history) histories.push_back(*seq.token_history);
+        if (!seq.token_history.empty())
+          histories.emplace_back(seq.token_history.begin(), seq.token_history.end());
         const int32_t token = script.at(size_t(seq.output_index));
         sampled.push_back({seq.seq_id, token, -0.5f * float(token), {{token, -0.1f}}});
       }
@@ -34,6 +39,7 @@ struct one_request {
 
   scheduler sched;
   kv_allocator alloc;
+  sequence_states states;  // the executor's side
   std::vector<std::vector<int32_t>> histories;
 };
 
@@ -123,7 +129,7 @@ TEST(stop_conditions, penalties_get_the_token_history_at_every_sampling_step) {
   EXPECT_EQ(r.histories[2], (std::vector<int32_t>{1, 2, 3, 4, 5}));
   one_request plain(spec_with({0}, {}, 2));
   plain.run({4, 5});
-  EXPECT_TRUE(plain.histories.empty());  // no penalties: nothing shared
+  EXPECT_TRUE(plain.histories.empty());  // no penalties: no history kept
 }
 
 }  // namespace

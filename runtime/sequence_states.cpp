@@ -1,0 +1,111 @@
+#include "runtime/sequence_states.hpp"
+
+#include <algorithm>
+#include <string>
+#include <unordered_set>
+
+namespace troupe::runtime {
+
+namespace {
+
+error bad(uint64_t seq_id, const std::string& what) {
+  return error{"step delta: sequence " + std::to_string(seq_id) + " " + what};
+}
+
+// Where a chunk starts and how long its prompt is, from its admission or the state held.
+struct chunk_origin {
+  int32_t start = 0;
+  int32_t num_prompt_tokens = 0;
+};
+
+}  // namespace
+
+result<step_batch> sequence_states::apply(const step_delta& delta) {
+  // The release comes first and unconditionally: a delta that fails its check must not leave
+  // behind the sequences it was to forget.
+  release(delta.released);
+  if (auto st = check(delta); !st) return st.err();
+  for (const auto& a : delta.admitted) {
+    states_.emplace(
+        a.seq_id,
+        state{a.sampling, a.num_prompt_tokens, a.num_computed_tokens, {}, a.cached_token_ids});
+  }
+  step_batch batch;
+  batch.token_ids = delta.token_ids;
+  batch.seqs.reserve(delta.seqs.size());
+  const std::span<const int32_t> tokens = delta.token_ids;
+  size_t offset = 0;
+  for (const auto& chunk : delta.seqs) {
+    const auto n = static_cast<size_t>(chunk.num_tokens);
+    batch.seqs.push_back(advance(states_.at(chunk.seq_id), chunk, tokens.subspan(offset, n)));
+    offset += n;
+  }
+  return batch;
+}
+
+void sequence_states::release(std::span<const uint64_t> seq_ids) {
+  for (uint64_t id : seq_ids)
+    states_.erase(id);
+}
+
+const sequence_states::state* sequence_states::find(uint64_t seq_id) const {
+  auto it = states_.find(seq_id);
+  return it == states_.end() ? nullptr : &it->second;
+}
+
+status sequence_states::check(const step_delta& delta) const {
+  std::unordered_map<uint64_t, chunk_origin> origins;
+  for (const auto& a : delta.admitted) {
+    if (states_.count(a.seq_id) != 0 ||
+        !origins.emplace(a.seq_id, chunk_origin{a.num_computed_tokens, a.num_prompt_tokens}).second)
+      return bad(a.seq_id, "admitted while it runs");
+    const int64_t num_cached = a.sampling.has_penalties() ? a.num_computed_tokens : 0;
+    if (a.num_computed_tokens < 0 || static_cast<int64_t>(a.cached_token_ids.size()) != num_cached)
+      return bad(a.seq_id, "admitted with cached tokens that do not match num_computed_tokens");
+  }
+  std::unordered_set<uint64_t> scheduled;
+  int64_t num_tokens = 0;
+  for (const auto& chunk : delta.seqs) {
+    chunk_origin origin;
+    if (auto it = origins.find(chunk.seq_id); it != origins.end()) {
+      origin = it->second;
+    } else if (const state* s = find(chunk.seq_id)) {
+      origin = {s->num_computed_tokens, s->num_prompt_tokens};
+    } else {
+      return bad(chunk.seq_id, "scheduled but not running");
+    }
+    if (!scheduled.insert(chunk.seq_id).second) return bad(chunk.seq_id, "scheduled twice");
+    if (chunk.num_tokens < 1) return bad(chunk.seq_id, "scheduled with no tokens");
+    if (chunk.sample && int64_t{origin.start} + chunk.num_tokens < origin.num_prompt_tokens)
+      return bad(chunk.seq_id, "samples inside its prompt");
+    num_tokens += chunk.num_tokens;
+  }
+  for (const auto& a : delta.admitted)
+    if (scheduled.count(a.seq_id) == 0) return bad(a.seq_id, "admitted but not scheduled");
+  if (num_tokens != static_cast<int64_t>(delta.token_ids.size())) {
+    return error{"step delta: token_ids holds " + std::to_string(delta.token_ids.size()) +
+                 " tokens, the chunks " + std::to_string(num_tokens)};
+  }
+  return ok_status();
+}
+
+seq_step sequence_states::advance(state& s, const seq_chunk& chunk,
+                                  std::span<const int32_t> tokens) {
+  s.block_table.insert(s.block_table.end(), chunk.new_block_ids.begin(), chunk.new_block_ids.end());
+  seq_step seq;
+  seq.seq_id = chunk.seq_id;
+  seq.num_tokens = chunk.num_tokens;
+  seq.start_pos = s.num_computed_tokens;
+  seq.block_table = s.block_table;
+  seq.sample = chunk.sample;
+  seq.sampling = s.sampling;
+  s.num_computed_tokens += chunk.num_tokens;
+  seq.output_index = std::max(0, s.num_computed_tokens - s.num_prompt_tokens);
+  if (s.sampling.has_penalties()) {
+    s.token_history.insert(s.token_history.end(), tokens.begin(), tokens.end());
+    if (chunk.sample) seq.token_history = s.token_history;
+  }
+  return seq;
+}
+
+}  // namespace troupe::runtime

@@ -1,0 +1,57 @@
+#pragma once
+// The executor's side of the step protocol (runtime/step_delta.hpp): the state of every sequence
+// it runs, built from the deltas the scheduler sends, and the step_batch each delta turns into.
+//
+//   seq 7  sampling (by value), prompt 5 tokens, computed 9
+//          block table [12 | 3 | 40]      <- appended to by each chunk's new_block_ids
+//          history     [t0 .. t8]         <- with penalties only: cached tokens, then every
+//                                            token the steps fed it
+//
+// The scheduler mirrors it: the sequences held are the running ones plus those released since
+// the last delta, so after a release they are exactly the running ones.
+//
+// Thread: not thread-safe; one owner (the executor actor, or a test).
+#include <cstdint>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/model_runner.hpp"
+#include "runtime/result.hpp"
+#include "runtime/sampling_params.hpp"
+#include "runtime/step_delta.hpp"
+
+namespace troupe::runtime {
+
+class sequence_states {
+ public:
+  struct state {
+    sampling_params sampling;
+    int32_t num_prompt_tokens = 0;
+    int32_t num_computed_tokens = 0;  // positions the applied steps cover
+    std::vector<int32_t> block_table;
+    std::vector<int32_t> token_history;  // with penalties: tokens [0, num_computed_tokens)
+  };
+
+  // Forgets delta.released, then applies the rest and returns the runner's batch. The batch
+  // views this object's histories: it is valid until the next apply or release.
+  // Errors (nothing but the release applied): a sequence admitted twice or while held, cached
+  // tokens that do not match num_computed_tokens (with penalties) or none expected, a chunk of a
+  // sequence neither held nor admitted or scheduled twice, an admission not scheduled, a chunk
+  // of no tokens or that samples inside its prompt, token_ids not the chunks' sum.
+  result<step_batch> apply(const step_delta& delta);
+
+  // Forgets these sequences; ids it does not hold are ignored (a request aborted while waiting).
+  void release(std::span<const uint64_t> seq_ids);
+
+  int32_t num_sequences() const { return static_cast<int32_t>(states_.size()); }
+  const state* find(uint64_t seq_id) const;
+
+ private:
+  status check(const step_delta& delta) const;
+  seq_step advance(state& s, const seq_chunk& chunk, std::span<const int32_t> tokens);
+
+  std::unordered_map<uint64_t, state> states_;
+};
+
+}  // namespace troupe::runtime

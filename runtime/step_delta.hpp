@@ -1,0 +1,66 @@
+#pragma once
+// What the scheduler sends the executor each step: what changed since the last one. The executor
+// keeps the state of every sequence it runs (runtime/sequence_states.hpp) and rebuilds the
+// runner's step_batch from it, so a decode step costs a few bytes per sequence whatever its
+// context length. Every field is a value (nothing is shared between the two sides), so the
+// message can cross to another process or node unchanged.
+//
+//   field      scheduler sends                          executor does
+//   released   sequences it ran that finished, were     forgets them (their blocks are freed)
+//              aborted or failed since the last step,
+//              or were preempted in this one
+//   admitted   (re)admitted sequences: sampling,        starts each with an empty table, at
+//              prompt length, tokens already cached     num_computed_tokens, its history the
+//              (prefix hits), with penalties those      cached tokens
+//              tokens
+//   seqs       every scheduled sequence in batch        appends new_block_ids to its table and
+//              order: its tokens this step, whether it  its tokens to its history; start_pos =
+//              samples, blocks new to its table (an     tokens before, output_index derived
+//              admitted one's whole table)
+//   token_ids  this step's tokens, in seqs order        -> step_batch::token_ids
+//
+// A sequence's life on the executor: admitted -> scheduled in some steps -> released. Preemption
+// releases it (its KV is gone); a readmission starts it again from its new table.
+#include <cstdint>
+#include <vector>
+
+#include "runtime/sampling_params.hpp"
+
+namespace troupe::runtime {
+
+// A sequence the executor holds no state for: first admission, or readmission after preemption.
+// It is scheduled in the same step.
+struct seq_admission {
+  uint64_t seq_id = 0;
+  sampling_params sampling;
+  int32_t num_prompt_tokens = 0;
+  // Tokens already in the KV cache (prefix-cache hits): its first step starts here.
+  int32_t num_computed_tokens = 0;
+  // With penalties: its first num_computed_tokens tokens, which no step feeds the executor;
+  // empty otherwise.
+  std::vector<int32_t> cached_token_ids;
+
+  bool operator==(const seq_admission&) const = default;
+};
+
+// One sequence's share of a step: tokens [start, start + num_tokens) with start = the tokens the
+// executor has for it (its num_computed_tokens at admission plus every earlier chunk).
+struct seq_chunk {
+  uint64_t seq_id = 0;
+  int32_t num_tokens = 0;              // >= 1
+  bool sample = false;                 // the last token's logits produce a new token
+  std::vector<int32_t> new_block_ids;  // appended to its block table (after admission: all)
+
+  bool operator==(const seq_chunk&) const = default;
+};
+
+struct step_delta {
+  std::vector<uint64_t> released;       // forgotten first
+  std::vector<seq_admission> admitted;  // then started, in order
+  std::vector<seq_chunk> seqs;          // the batch: running sequences first, then admitted
+  std::vector<int32_t> token_ids;       // every chunk's tokens, concatenated in `seqs` order
+
+  bool operator==(const step_delta&) const = default;
+};
+
+}  // namespace troupe::runtime
