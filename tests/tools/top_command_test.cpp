@@ -140,18 +140,37 @@ TEST_F(top_command, under_a_terminal_shows_the_actor_table_and_quits_on_q) {
 
 TEST_F(top_command, sigterm_restores_the_terminal) {
   skip_without_pty_tools();
-  // `timeout` inside the terminal sends SIGTERM to troupe top after 1 s.
+  // `timeout` inside the terminal sends SIGTERM to troupe top after 1 s; --foreground keeps troupe
+  // top in the terminal's foreground process group whatever shell `script` starts (dash does not
+  // exec the command, so a plain `timeout` would put it in a background group).
   const std::string binary = std::string(TROUPE_BINARY_DIR) + "/bin/troupe";
   const auto out = std::filesystem::path(TROUPE_BINARY_DIR) / "test_output" / "top_sigterm.txt";
   std::filesystem::create_directories(out.parent_path());
-  const std::string command = "sleep 3 | timeout 20 script -qefc \"timeout -s TERM 1 " + binary +
-                              " top --url " + url_ + " --interval 0.2\" /dev/null > " +
-                              out.string() + " 2>&1";
+  const std::string command =
+      "sleep 3 | timeout 20 script -qefc \"timeout --foreground -s TERM 1 " + binary +
+      " top --url " + url_ + " --interval 0.2\" /dev/null > " + out.string() + " 2>&1";
   std::system(command.c_str());
   const std::string text = read_file(out);
   EXPECT_THAT(text, HasSubstr("KIND"));
   ASSERT_NE(text.rfind("\x1b[?1049l"), std::string::npos) << "terminal not restored";
   EXPECT_LT(text.rfind("\x1b[?1049h"), text.rfind("\x1b[?1049l"));
+}
+
+TEST_F(top_command, a_background_job_prints_plain_lines_instead_of_stopping) {
+  skip_without_pty_tools();
+  // `timeout` without --foreground moves troupe top out of the terminal's foreground process
+  // group (the shell is dash, which does not exec the command): raw mode would stop it by SIGTTOU.
+  const std::string binary = std::string(TROUPE_BINARY_DIR) + "/bin/troupe";
+  const auto out = std::filesystem::path(TROUPE_BINARY_DIR) / "test_output" / "top_background.txt";
+  std::filesystem::create_directories(out.parent_path());
+  const std::string command =
+      "sleep 3 | SHELL=/bin/sh timeout 20 script -qefc \"timeout 15 " + binary + " top --url " +
+      url_ + " --interval 0.2 --iterations 2\" /dev/null > " + out.string() + " 2>&1";
+  const int status = std::system(command.c_str());
+  const std::string text = read_file(out);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << text;
+  EXPECT_THAT(text, HasSubstr("actor kind=executor"));
+  EXPECT_THAT(text, Not(HasSubstr("\x1b[?1049h")));
 }
 
 }  // namespace

@@ -42,6 +42,9 @@ void restore_and_reraise(int sig) {
 
 raw_terminal::raw_terminal() {
   if (!::isatty(STDIN_FILENO) || !::isatty(STDOUT_FILENO)) return;
+  // A background job (`troupe top &`, or under `timeout` without --foreground) would be stopped
+  // by SIGTTOU at tcsetattr and again when it restores: it prints plain lines instead.
+  if (::tcgetpgrp(STDIN_FILENO) != ::getpgrp()) return;
   if (::tcgetattr(STDIN_FILENO, &saved_termios) != 0) return;
   terminal_saved = 1;
   for (int sig : restored_signals)
