@@ -1,5 +1,6 @@
 #include "actors/batcher.hpp"
 
+#include <algorithm>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -28,16 +29,24 @@ void observe_step_composition(const step_metrics& m, const runtime::step_plan& p
   m.batch_size->observe(static_cast<double>(plan.delta.seqs.size()));
 }
 
+// What went wrong, for the log and the failed requests: the text an actor put in the error
+// (caf::make_error(code, text)), else CAF's rendering of it.
+std::string error_text(const caf::error& err) {
+  const caf::message& context = err.context();
+  if (context.match_elements<std::string>()) return context.get_as<std::string>(0);
+  return caf::to_string(err);
+}
+
 class batcher_impl : public batcher_actor::base {
  public:
   batcher_impl(caf::actor_config& cfg, batcher_options options, kv_allocator_actor allocator,
-               executor_actor executor, std::shared_ptr<engine_counters> counters,
+               std::vector<executor_actor> executors, std::shared_ptr<engine_counters> counters,
                batcher_metrics metrics)
       : batcher_actor::base(cfg),
         options_(options),
         scheduler_(options.scheduler),
         allocator_(std::move(allocator)),
-        executor_(std::move(executor)),
+        executors_(std::move(executors)),
         counters_(std::move(counters)),
         metrics_(std::move(metrics)) {}
 
@@ -59,7 +68,7 @@ class batcher_impl : public batcher_actor::base {
     clients_.clear();
     deferred_submits_.clear();
     allocator_ = nullptr;
-    executor_ = nullptr;
+    executors_.clear();
   }
 
  private:
@@ -86,7 +95,8 @@ class batcher_impl : public batcher_actor::base {
     if (scheduler_.has_work() && !stalled_) {
       schedule();  // the step's delta carries the releases
     } else if (auto ids = scheduler_.take_released(); !ids.empty()) {
-      send(executor_, release_sequences{std::move(ids)});
+      for (const auto& executor : executors_)
+        send(executor, release_sequences{ids});
     }
   }
 
@@ -132,9 +142,8 @@ class batcher_impl : public batcher_actor::base {
     phase_start_ns_ = steady_now_ns();
     schedule_ns_ = phase_start_ns_ - start;
     request(allocator_, caf::infinite, reserve_blocks{proposal_})
-        .then(
-            [this](blocks_reserved& reply) { execute(reply.grant); },
-            [this](caf::error& err) { fail_step("KV allocator failed: " + caf::to_string(err)); });
+        .then([this](blocks_reserved& reply) { execute(reply.grant); },
+              [this](caf::error& err) { fail_step("KV allocator failed: " + error_text(err)); });
   }
 
   void execute(const runtime::step_grant& grant) {
@@ -154,11 +163,48 @@ class batcher_impl : public batcher_actor::base {
     metrics_.steps.allocate_seconds->observe(seconds(granted - phase_start_ns_));
     metrics_.steps.schedule_seconds->observe(seconds(schedule_ns_ + sent - granted));
     phase_start_ns_ = sent;
-    request(executor_, caf::infinite, execute_step{plan_.delta})
-        .then([this](step_executed& reply) { update(reply.tokens); },
-              [this](caf::error& err) {
-                fail_step("model execution failed: " + caf::to_string(err));
+    // Every rank runs every step (they keep each other in step through their collectives);
+    // rank 0's tokens are the step's, and an error at any rank fails it.
+    num_ranks_pending_ = executors_.size();
+    rank_errors_.clear();
+    rank_tokens_.clear();
+    for (size_t rank = 0; rank < executors_.size(); ++rank) {
+      request(executors_[rank], caf::infinite, execute_step{plan_.delta})
+          .then(
+              [this, rank](step_executed& reply) {
+                if (rank == 0) rank_tokens_ = std::move(reply.tokens);
+                rank_answered();
+              },
+              [this, rank](caf::error& err) {
+                rank_errors_.push_back({rank, error_text(err)});
+                rank_answered();
               });
+    }
+  }
+
+  void rank_answered() {
+    if (--num_ranks_pending_ > 0) return;
+    if (rank_errors_.empty()) {
+      update(rank_tokens_);
+      return;
+    }
+    fail_step("model execution failed: " + describe_rank_errors());
+  }
+
+  // The ranks' errors, the cause first: a rank abandoned by another one says so, and comes last.
+  std::string describe_rank_errors() {
+    std::stable_sort(rank_errors_.begin(), rank_errors_.end(), [](const auto& a, const auto& b) {
+      return !is_abandoned(a.second) && is_abandoned(b.second);
+    });
+    if (executors_.size() == 1) return rank_errors_.front().second;
+    std::string text;
+    for (const auto& [rank, message] : rank_errors_)
+      text += (text.empty() ? "" : "; ") + ("rank " + std::to_string(rank) + ": " + message);
+    return text;
+  }
+
+  static bool is_abandoned(const std::string& message) {
+    return message.find("aborted by another rank") != std::string::npos;
   }
 
   // The first admission of each request is its "scheduled" time (readmissions after preemption
@@ -221,7 +267,7 @@ class batcher_impl : public batcher_actor::base {
         clients_.erase(it);
       }
     }
-    if (!released.empty()) send(allocator_, release_blocks{std::move(released)});
+    if (!released.empty()) send(allocator_, release_blocks{std::move(released), true});
     end_step();
   }
 
@@ -247,7 +293,7 @@ class batcher_impl : public batcher_actor::base {
   batcher_options options_;
   runtime::scheduler scheduler_;
   kv_allocator_actor allocator_;
-  executor_actor executor_;
+  std::vector<executor_actor> executors_;  // one per tensor-parallel rank, rank 0 first
   std::shared_ptr<engine_counters> counters_;
   batcher_metrics metrics_;
   std::unordered_map<uint64_t, client> clients_;
@@ -257,6 +303,9 @@ class batcher_impl : public batcher_actor::base {
   bool stalled_ = false;  // the last step scheduled nothing; retry after the next change
   runtime::step_proposal proposal_;
   runtime::step_plan plan_;
+  size_t num_ranks_pending_ = 0;                             // ranks yet to answer the step
+  std::vector<runtime::sampled_token> rank_tokens_;          // rank 0's answer
+  std::vector<std::pair<size_t, std::string>> rank_errors_;  // (rank, error) of the step
   int64_t phase_start_ns_ = 0;  // when the step's current round trip began
   int64_t schedule_ns_ = 0;     // time in propose, before finalize's is added
   int64_t num_preemptions_published_ = 0;
@@ -265,11 +314,11 @@ class batcher_impl : public batcher_actor::base {
 }  // namespace
 
 batcher_actor spawn_batcher(caf::actor_system& system, batcher_options options,
-                            kv_allocator_actor allocator, executor_actor executor,
+                            kv_allocator_actor allocator, std::vector<executor_actor> executors,
                             std::shared_ptr<engine_counters> counters, batcher_metrics metrics) {
   const actor_kind_metrics actor = metrics.actor;
   return system.spawn<instrumented<batcher_impl>>(actor, options, std::move(allocator),
-                                                  std::move(executor), std::move(counters),
+                                                  std::move(executors), std::move(counters),
                                                   std::move(metrics));
 }
 

@@ -2,14 +2,17 @@
 // The batcher actor: owns the runtime::scheduler and runs the step loop, one step in flight:
 //
 //   plan = schedule()        propose -> kv allocator (reserve_blocks) -> finalize
-//   results = execute(plan)  executor (execute_step: the plan's step_delta)
+//   results = execute(plan)  every executor (execute_step: the plan's step_delta), one per
+//                            tensor-parallel rank; rank 0's tokens are the step's, an error
+//                            at any rank fails the step's requests (500)
 //   update(plan, results)    append tokens, finish requests, release their blocks
 //   emit(outputs)            token_delta to each request actor
 //
 // Submissions and aborts arriving while a step is in flight wait until it is over, so the
 // scheduler never changes under a plan. Idle (no step scheduled) when there is nothing to do;
-// going idle, it tells the executor which sequences to forget (release_sequences), which a step's
-// delta carries otherwise.
+// going idle, it tells the executors which sequences to forget (release_sequences), which a step's
+// delta carries otherwise. Every rank gets the same messages in the same order, so every rank's
+// sequence_states stay the same (a delta one rank refuses, every rank refuses).
 //
 // Telemetry: every token_delta carries the request's request_times (queued, first scheduled);
 // each step observes step_metrics (time per phase, tokens by kind, batch
@@ -17,6 +20,7 @@
 // iteration tokens. A few clock reads per step; no formatting unless a log level asks for it.
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 
@@ -41,8 +45,9 @@ struct batcher_metrics {
   std::optional<vllm_metrics> vllm;  // empty with --disable-log-stats
 };
 
+// requires: executors not empty, executors[r] is rank r's.
 batcher_actor spawn_batcher(caf::actor_system& system, batcher_options options,
-                            kv_allocator_actor allocator, executor_actor executor,
+                            kv_allocator_actor allocator, std::vector<executor_actor> executors,
                             std::shared_ptr<engine_counters> counters, batcher_metrics metrics);
 
 }  // namespace troupe::actors

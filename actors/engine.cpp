@@ -123,7 +123,7 @@ vllm_metrics_info metrics_info(const runtime::built_engine& built) {
 
 class engine_impl final : public engine {
  public:
-  // requires: built.runners holds exactly one runner.
+  // requires: built.runners not empty, runners[r] rank r's.
   explicit engine_impl(runtime::built_engine built)
       : system_(configure(cfg_, built.config)), tokenizer_(std::move(built.tokenizer)) {
     const runtime::engine_config& config = built.config;
@@ -140,9 +140,17 @@ class engine_impl final : public engine {
     const int32_t block_size = built.kv_cache.block_size;
     allocator_ = spawn_kv_allocator(system_, built.kv_cache.num_blocks, block_size, counters_,
                                     vllm_, actor_kind("kv_allocator"));
-    auto& runner = built.runners.front();
-    const int32_t vocab_size = std::min(runner->vocab_size(), tokenizer_->vocab_size());
-    executor_ = spawn_executor(system_, std::move(runner), actor_kind("executor", {{"rank", "0"}}));
+    const int32_t vocab_size =
+        std::min(built.runners.front()->vocab_size(), tokenizer_->vocab_size());
+    // One executor per tensor-parallel rank, each on its own thread.
+    for (size_t rank = 0; rank < built.runners.size(); ++rank) {
+      const telemetry::labels labels = {{"rank", std::to_string(rank)}};
+      auto& held =
+          metrics_->add_gauge("troupe_executor_sequences",
+                              "Sequences an executor holds state for (its rank's).", labels);
+      executors_.push_back(spawn_executor(system_, std::move(built.runners[rank]),
+                                          actor_kind("executor", labels), &held));
+    }
     batcher_options options;
     options.scheduler = {config.max_num_seqs,
                          *config.max_num_batched_tokens,
@@ -153,7 +161,7 @@ class engine_impl final : public engine {
     options.max_waiting_requests = config.max_waiting_requests;
     options.debug_log = spdlog::should_log(spdlog::level::debug);
     options.log_requests = config.log_requests();
-    batcher_ = spawn_batcher(system_, options, allocator_, executor_, counters_,
+    batcher_ = spawn_batcher(system_, options, allocator_, executors_, counters_,
                              {actor_kind("batcher"), step_metrics::create(*metrics_), vllm_});
     auto context = std::make_shared<request_context>();
     context->tokenizer = tokenizer_;
@@ -183,12 +191,13 @@ class engine_impl final : public engine {
       caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(batcher_, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(allocator_, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(executor_, caf::exit_reason::user_shutdown);
+    for (const auto& executor : executors_)
+      caf::anon_send_exit(executor, caf::exit_reason::user_shutdown);
     if (stats_logger_) caf::anon_send_exit(stats_logger_, caf::exit_reason::user_shutdown);
     context_ = nullptr;
     batcher_ = nullptr;
     allocator_ = nullptr;
-    executor_ = nullptr;
+    executors_.clear();
     stats_logger_ = nullptr;
   }
 
@@ -299,7 +308,7 @@ class engine_impl final : public engine {
   model_info info_;
   std::atomic<uint64_t> next_id_{1};
   kv_allocator_actor allocator_;
-  executor_actor executor_;
+  std::vector<executor_actor> executors_;  // rank r at index r
   batcher_actor batcher_;
   stats_logger_actor stats_logger_;
   std::shared_ptr<const request_context> context_;
@@ -308,14 +317,13 @@ class engine_impl final : public engine {
 }  // namespace
 
 result<std::unique_ptr<engine>> start_engine(runtime::built_engine built) {
-  if (built.runners.size() != 1) {
-    return error{"the engine runs one executor: tensor-parallel ranks are not supported yet (got " +
-                 std::to_string(built.runners.size()) + " runners)"};
-  }
+  if (built.runners.empty()) return error{"an engine needs a model runner"};
   const runtime::engine_config& config = built.config;
-  spdlog::info("engine started: max_model_len {}, {} KV blocks, max_num_seqs {}, budget {} tokens",
-               config.max_model_len, built.kv_cache.num_blocks, config.max_num_seqs,
-               *config.max_num_batched_tokens);
+  spdlog::info(
+      "engine started: max_model_len {}, {} KV blocks, max_num_seqs {}, budget {} tokens, {} "
+      "executor(s)",
+      config.max_model_len, built.kv_cache.num_blocks, config.max_num_seqs,
+      *config.max_num_batched_tokens, built.runners.size());
   if (config.enable_prefix_caching) {
     spdlog::info("prefix caching on ({}): the cache holds up to {} blocks of {} tokens",
                  runtime::to_string(built.hash_algo), built.kv_cache.num_blocks,

@@ -3,7 +3,8 @@
 // abort it. No CAF types appear here, so HTTP and the CLI compile without CAF headers.
 //
 // Inside (actors/engine.cpp): one request actor per submission, the batcher actor, the KV-cache
-// allocator actor and the executor actor, exchanging the messages of actors/messages.hpp.
+// allocator actor and one executor actor per tensor-parallel rank, exchanging the messages of
+// actors/messages.hpp.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -158,12 +159,11 @@ class engine {
   virtual const telemetry::registry& metrics() const = 0;
 };
 
-// Starts the actor system around what runtime::build_engine (or assemble_engine) built: the
-// executor actor owns the runner; the limits are `built.config`'s as resolved there, never
-// re-derived (info().max_model_len is built.config.max_model_len). Destroying the engine stops
-// every actor: unfinished generations get a final error event (status 503).
-// requires: `built` from build_engine / assemble_engine.
-// Errors: more runners than the one executor takes (tensor parallelism: issue 10, item 3).
+// Starts the actor system around what runtime::build_engine (or assemble_engine) built: executor
+// actor r owns runners[r] (tensor-parallel rank r); the limits are `built.config`'s as resolved
+// there, never re-derived (info().max_model_len is built.config.max_model_len). Destroying the
+// engine stops every actor: unfinished generations get a final error event (status 503). requires:
+// `built` from build_engine / assemble_engine. Errors: no runner.
 result<std::unique_ptr<engine>> start_engine(runtime::built_engine built);
 
 // runtime::assemble_engine(config, tokenizer, {runner}, model_max_len), then start_engine: for

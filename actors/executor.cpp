@@ -32,6 +32,10 @@ class executor_impl : public executor_actor::base {
     };
   }
 
+  // The runner goes with the actor: a tensor-parallel rank's runner closes its group, so the
+  // other ranks' executors, still stepping, fail their step instead of waiting for this one.
+  void on_exit() override { runner_.reset(); }
+
  private:
   // No exception may cross the actor boundary: a refused delta or a failing forward becomes an
   // error reply the batcher turns into failed requests (whose release follows).

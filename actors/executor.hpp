@@ -3,6 +3,11 @@
 // (runtime::sequence_states), and runs one step at a time on its own thread (spawned detached, so
 // a long forward never blocks the CAF workers). Each execute_step's delta updates the state and
 // becomes the runner's step_batch; release_sequences forgets sequences between steps.
+//
+// Tensor parallelism: one executor per rank, each owning its rank's runner
+// (runtime::tensor_parallel_runner); the batcher sends every rank the same messages in the same
+// order, so their states stay equal, and each rank's runner joins the others through its
+// communicator. A rank's runner is destroyed when its executor exits (closing the group).
 #include <memory>
 
 #include <caf/actor_system.hpp>

@@ -29,7 +29,7 @@ class kv_allocator_impl : public kv_allocator_actor::base {
           return reply;
         },
         [this](release_blocks& msg) {
-          allocator_.release(msg.request_ids);
+          allocator_.release(msg.request_ids, msg.failed_step);
           publish();
         },
         [this](clear_prefix_cache&) -> prefix_cache_cleared {

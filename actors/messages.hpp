@@ -92,9 +92,11 @@ struct blocks_reserved {
   runtime::step_grant grant;
 };
 
-// Finished or aborted requests: their blocks go back to the pool.
+// Finished or aborted requests: their blocks go back to the pool. `failed_step`: the requests of
+// a step that failed, whose blocks' cached content is not to be trusted (kv_allocator::release).
 struct release_blocks {
   std::vector<uint64_t> request_ids;
+  bool failed_step = false;
 };
 
 // engine::reset_prefix_cache: forget every cached prefix, unless blocks are in use.
@@ -178,7 +180,7 @@ typename Inspector::result_type inspect(Inspector& f, blocks_reserved& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, release_blocks& x) {
-  return f(caf::meta::type_name("release_blocks"), x.request_ids);
+  return f(caf::meta::type_name("release_blocks"), x.request_ids, x.failed_step);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, clear_prefix_cache&) {

@@ -1,8 +1,11 @@
 #include "kernels/cpu/thread_pool.hpp"
 
+#include "kernels/cpu/affinity.hpp"
+
 #include <algorithm>
 #include <cassert>
 #include <chrono>
+#include <utility>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -43,10 +46,24 @@ int default_num_compute_threads() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
-thread_pool::thread_pool(int num_threads) {
+thread_pool::thread_pool(int num_threads) : thread_pool(num_threads, {}) {}
+
+thread_pool::thread_pool(int num_threads, std::vector<int> cpus) : cpus_(std::move(cpus)) {
   assert(num_threads >= 1);
-  for (int i = 1; i < num_threads; ++i)
-    workers_.emplace_back([this] { worker_loop(); });
+  assert(cpus_.empty() || static_cast<int>(cpus_.size()) == num_threads);
+  for (int i = 1; i < num_threads; ++i) {
+    const int cpu = cpus_.empty() ? -1 : cpus_[i];
+    workers_.emplace_back([this, cpu] {
+      if (cpu >= 0) pin_current_thread(cpu);
+      worker_loop();
+    });
+  }
+}
+
+void thread_pool::pin_caller_once() {
+  if (caller_pinned_ || cpus_.empty()) return;
+  pin_current_thread(cpus_[0]);
+  caller_pinned_ = true;
 }
 
 thread_pool::~thread_pool() {
@@ -92,6 +109,7 @@ void thread_pool::run_job(int num_tasks) {
 }
 
 void thread_pool::run_impl(int num_tasks, task_fn fn, void* ctx) {
+  pin_caller_once();
   if (num_tasks <= 0) return;
   if (workers_.empty() || num_tasks == 1) {
     for (int t = 0; t < num_tasks; ++t)

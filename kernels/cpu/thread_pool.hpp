@@ -11,6 +11,10 @@
 // has not started: tasks are claimed from a shared counter, so on a loaded machine the caller
 // simply runs the tasks no worker took.
 //
+// Pinning (tensor-parallel ranks on one machine, kernels/cpu/affinity.hpp): given `cpus`, worker
+// i runs on cpus[i + 1] and the thread that calls run() on cpus[0] from its first call on. Where
+// the OS refuses, threads run unpinned; results never depend on it.
+//
 // Thread: run() may be called from one thread at a time (the executor's); it is not reentrant.
 #include <atomic>
 #include <condition_variable>
@@ -29,11 +33,15 @@ class thread_pool {
  public:
   // requires: num_threads >= 1 (the caller counts as one; num_threads - 1 workers are started).
   explicit thread_pool(int num_threads = default_num_compute_threads());
+  // The same, pinned as above. requires: cpus.size() == num_threads (or cpus empty: unpinned).
+  thread_pool(int num_threads, std::vector<int> cpus);
   ~thread_pool();
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
 
   int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
+  // The CPUs the threads are pinned to (empty: unpinned), the caller's first.
+  const std::vector<int>& cpus() const { return cpus_; }
 
   template <class F>
   void run(int num_tasks, F&& fn) {
@@ -48,10 +56,13 @@ class thread_pool {
   void run_impl(int num_tasks, task_fn fn, void* ctx);
   void run_job(int num_tasks);
   void worker_loop();
+  void pin_caller_once();
   // Claims and runs tasks of the job whose word was `job` until none is left or a newer job has
   // replaced it.
   void drain_tasks(uint64_t job);
 
+  std::vector<int> cpus_;
+  bool caller_pinned_ = false;  // run()'s thread has been pinned to cpus_[0]
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -17,8 +17,8 @@ cpu::rope_table make_table(const rope_spec& spec) {
 
 }  // namespace
 
-cpu_backend::cpu_backend(int32_t num_threads, communicator* comm)
-    : pool_(num_threads), comm_(comm) {}
+cpu_backend::cpu_backend(int32_t num_threads, communicator* comm, std::vector<int> cpus)
+    : pool_(num_threads, std::move(cpus)), comm_(comm) {}
 
 // -- memory --
 

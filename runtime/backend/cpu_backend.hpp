@@ -28,10 +28,13 @@ class cpu_backend : public compute_backend {
  public:
   // requires: num_threads >= 1 (the caller's thread counts as one). comm (borrowed, outlives
   // the backend) is the tensor-parallel group all_reduce() and all_gather_columns() span;
-  // nullptr means one rank.
-  explicit cpu_backend(int32_t num_threads, communicator* comm = nullptr);
+  // nullptr means one rank. `cpus`, when given (one per thread), pins the threads
+  // (kernels::cpu::thread_pool): the calling thread to cpus[0].
+  explicit cpu_backend(int32_t num_threads, communicator* comm = nullptr,
+                       std::vector<int> cpus = {});
 
   int32_t num_threads() const { return pool_.num_threads(); }
+  const std::vector<int>& cpus() const { return pool_.cpus(); }
   // The storage behind a KV-cache handle (tests, inspection).
   const cpu_kv_cache& kv_cache(kv_cache_handle cache) const { return kv_caches_[cache.id]; }
 

@@ -3,6 +3,7 @@
 #include <cassert>
 #include <utility>
 
+#include "kernels/cpu/affinity.hpp"
 #include "runtime/backend/cpu_backend.hpp"
 #include "runtime/model/tensor_parallel_shard.hpp"
 
@@ -41,17 +42,37 @@ std::vector<float> tensor_parallel_runner::forward_logits(const step_batch& batc
   return run_step([&] { return runner_->forward_logits(batch); });
 }
 
+std::vector<std::vector<int>> plan_rank_cpus(int32_t world_size, int32_t threads_per_rank) {
+  const std::vector<int> allowed = kernels::cpu::allowed_cpus();
+  const auto needed = static_cast<size_t>(world_size) * static_cast<size_t>(threads_per_rank);
+  if (world_size < 1 || threads_per_rank < 1 || allowed.size() < needed) return {};
+  std::vector<std::vector<int>> cpus(static_cast<size_t>(world_size));
+  for (size_t i = 0; i < needed; ++i)
+    cpus[i / static_cast<size_t>(threads_per_rank)].push_back(allowed[i]);
+  return cpus;
+}
+
 result<std::vector<std::unique_ptr<tensor_parallel_runner>>> make_tensor_parallel_runners(
     llama_weights weights, int32_t world_size, int32_t threads_per_rank, int32_t num_kv_blocks,
-    int32_t block_size) {
+    int32_t block_size, const std::vector<std::vector<int>>& rank_cpus) {
   if (auto st = check_tensor_parallel(weights.hparams, world_size); !st) return st.err();
   if (threads_per_rank < 1) return error{"need at least one compute thread per rank"};
+  if (!rank_cpus.empty() && rank_cpus.size() != static_cast<size_t>(world_size)) {
+    return error{"rank_cpus must name every rank's CPUs"};
+  }
+  for (const auto& cpus : rank_cpus) {
+    if (cpus.size() != static_cast<size_t>(threads_per_rank)) {
+      return error{"rank_cpus must name one CPU per compute thread"};
+    }
+  }
   auto group = std::make_shared<backend::shared_memory_group>(world_size);
   std::vector<std::unique_ptr<tensor_parallel_runner>> ranks;
   for (int32_t r = 0; r < world_size; ++r) {
     auto created = llama_runner::create_shard(
-        std::make_unique<backend::cpu_backend>(threads_per_rank, &group->rank(r)), weights,
-        make_llama_shard(weights.hparams, r, world_size), num_kv_blocks, block_size);
+        std::make_unique<backend::cpu_backend>(
+            threads_per_rank, &group->rank(r),
+            rank_cpus.empty() ? std::vector<int>{} : rank_cpus[static_cast<size_t>(r)]),
+        weights, make_llama_shard(weights.hparams, r, world_size), num_kv_blocks, block_size);
     if (!created) return created.err();
     ranks.push_back(std::make_unique<tensor_parallel_runner>(group, r, std::move(created).value()));
   }

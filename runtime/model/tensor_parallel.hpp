@@ -67,13 +67,19 @@ class tensor_parallel_runner final : public model_runner {
   std::unique_ptr<llama_runner> runner_;
 };
 
+// The CPUs each rank's threads are pinned to: rank r gets allowed CPUs
+// [r * threads_per_rank, (r + 1) * threads_per_rank) of this process's affinity mask. Empty (run
+// unpinned) when the mask is unknown or holds fewer than world_size * threads_per_rank CPUs.
+std::vector<std::vector<int>> plan_rank_cpus(int32_t world_size, int32_t threads_per_rank);
+
 // N ranks over `weights` (check_tensor_parallel's rules), rank r at index r, each with a CPU
 // backend of threads_per_rank compute threads (its executor's thread counts as one) and
 // num_kv_blocks blocks of block_size tokens of cache for its KV heads (block ids mean the same
-// blocks at every rank). An error value if the weights are bad or do not split N ways.
+// blocks at every rank). `rank_cpus` (plan_rank_cpus; empty: unpinned) pins rank r's threads to
+// rank_cpus[r]. An error value if the weights are bad or do not split N ways.
 // Host memory: each rank copies its slices out of `weights`, which is freed on return.
 result<std::vector<std::unique_ptr<tensor_parallel_runner>>> make_tensor_parallel_runners(
     llama_weights weights, int32_t world_size, int32_t threads_per_rank, int32_t num_kv_blocks,
-    int32_t block_size);
+    int32_t block_size, const std::vector<std::vector<int>>& rank_cpus = {});
 
 }  // namespace troupe::runtime

@@ -39,11 +39,13 @@ void block_pool::touch(std::span<const int32_t> ids) {
   }
 }
 
-void block_pool::free(std::span<const int32_t> ids) {
+void block_pool::free(std::span<const int32_t> ids, bool discard_cached) {
   for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
     auto& count = ref_counts_[static_cast<size_t>(*it)];
     assert(count > 0 && "KV block freed twice");
-    if (--count == 0) push_back(*it);
+    if (--count > 0) continue;
+    if (discard_cached) evict(*it);
+    push_back(*it);
   }
 }
 

@@ -41,9 +41,9 @@ class block_pool {
   // requires: every id is allocated or cached.
   void touch(std::span<const int32_t> ids);
   // Drops a holder from each block, last id first; blocks left without one join the back of the
-  // free queue (keeping their cached content). requires: every id is allocated (a double free
-  // is a bug and asserts).
-  void free(std::span<const int32_t> ids);
+  // free queue (keeping their cached content, unless `discard_cached`: then they are no longer
+  // found by hash). requires: every id is allocated (a double free is a bug and asserts).
+  void free(std::span<const int32_t> ids, bool discard_cached = false);
 
   // -- prefix cache --
   // The block cached under `hash`, if any (allocated or free).

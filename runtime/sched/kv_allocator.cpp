@@ -81,9 +81,9 @@ void kv_allocator::admit_waiting(const step_proposal& proposal, step_grant& gran
   }
 }
 
-void kv_allocator::release(std::span<const uint64_t> request_ids) {
+void kv_allocator::release(std::span<const uint64_t> request_ids, bool discard_cached) {
   for (uint64_t id : request_ids)
-    cache_.free(id);
+    cache_.free(id, discard_cached);
 }
 
 }  // namespace troupe::runtime

@@ -40,7 +40,12 @@ class kv_allocator {
 
   step_grant reserve(const step_proposal& proposal);
   // Frees the blocks of finished or aborted requests. Unknown ids are ignored.
-  void release(std::span<const uint64_t> request_ids);
+  // `discard_cached`: the requests were in a step that failed, whose KV writes are incomplete;
+  // the blocks registered for that step (at its grant) must not be found by hash again. Every
+  // request of the failed step is released this way, and no other request can have hit those
+  // blocks (the next grant comes after the release), so dropping the hashes of the blocks that
+  // return to the pool drops them all (with whatever valid blocks only these requests held).
+  void release(std::span<const uint64_t> request_ids, bool discard_cached = false);
   // Forgets every cached prefix; false (nothing changed) while any block is held.
   bool reset_prefix_cache() { return cache_.reset_cache(); }
 

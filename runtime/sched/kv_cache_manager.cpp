@@ -65,10 +65,10 @@ void kv_cache_manager::cache_full_blocks(uint64_t request_id, std::span<const bl
   t.num_registered = std::max(t.num_registered, num_full);
 }
 
-void kv_cache_manager::free(uint64_t request_id) {
+void kv_cache_manager::free(uint64_t request_id, bool discard_cached) {
   auto it = tables_.find(request_id);
   if (it == tables_.end()) return;
-  pool_.free(it->second.blocks);
+  pool_.free(it->second.blocks, discard_cached);
   tables_.erase(it);
 }
 

@@ -52,7 +52,9 @@ class kv_cache_manager {
                          int32_t first_block, int32_t num_total_tokens);
   // Drops the request's hold on all its blocks, tail first (blocks nobody else holds return to
   // the pool, keeping their cached content). Unknown ids are ignored.
-  void free(uint64_t request_id);
+  // `discard_cached`: the request's last step failed, so blocks registered for it may hold
+  // garbage; blocks nobody else holds leave the prefix cache as they return to the pool.
+  void free(uint64_t request_id, bool discard_cached = false);
   // Forgets every cached prefix; false (nothing changed) while any block is held.
   bool reset_cache() { return pool_.reset_cache(); }
 

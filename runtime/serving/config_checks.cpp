@@ -16,10 +16,11 @@ std::string str(int64_t v) {
   return std::to_string(v);
 }
 
+// Whether the model splits that many ways is checked once it is loaded (check_tensor_parallel).
 status tensor_parallel(const engine_config& c) {
-  if (c.tensor_parallel_size == 1) return ok_status();
-  return error{"tensor parallelism is not supported yet: run with --tensor-parallel-size 1 (got " +
-               str(c.tensor_parallel_size) + ")"};
+  if (c.tensor_parallel_size >= 1) return ok_status();
+  return error{"--tensor-parallel-size must be at least 1 (got " + str(c.tensor_parallel_size) +
+               ")"};
 }
 
 status pipeline_parallel(const engine_config& c) {

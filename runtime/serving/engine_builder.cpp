@@ -2,10 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <string>
 #include <utility>
 
+#include "kernels/cpu/thread_pool.hpp"
 #include "runtime/model/cpu_runner.hpp"
+#include "runtime/model/tensor_parallel.hpp"
+#include "runtime/model/tensor_parallel_shard.hpp"
 #include "runtime/serving/model_files.hpp"
 
 namespace troupe::runtime {
@@ -18,16 +23,47 @@ double seconds_since(clock::time_point start) {
   return std::chrono::duration<double>(clock::now() - start).count();
 }
 
-// The runners of every tensor-parallel rank. Today one CPU runner holds the whole model
-// (validation lets only --tensor-parallel-size 1 through); with sharding, rank r gets shard r of
-// the weights and a KV cache for its share of the heads, and --threads is divided among ranks.
+std::string cpu_list(const std::vector<int>& cpus) {
+  std::string s;
+  for (int cpu : cpus)
+    s += (s.empty() ? "" : ",") + std::to_string(cpu);
+  return s;
+}
+
+// The runners of every tensor-parallel rank. One rank: one CPU runner holds the whole model on
+// --threads threads. N ranks: rank r holds shard r of the weights and a KV cache for its heads;
+// the --threads compute threads are divided among the ranks (at least one each) and pinned, rank
+// by rank, to the CPUs this process may use, when there are enough of them.
 result<runner_list> make_runners(llama_weights weights, const kv_cache_plan& plan,
                                  const engine_config& config) {
-  auto runner = cpu_llama_runner::create(std::move(weights), plan.num_blocks, plan.block_size,
-                                         config.num_compute_threads);
-  if (!runner) return runner.err();
   runner_list runners;
-  runners.push_back(std::move(*runner));
+  const int32_t world_size = config.tensor_parallel_size;
+  if (world_size == 1) {
+    auto runner = cpu_llama_runner::create(std::move(weights), plan.num_blocks, plan.block_size,
+                                           config.num_compute_threads);
+    if (!runner) return runner.err();
+    runners.push_back(std::move(*runner));
+    return runners;
+  }
+  const int32_t total = config.num_compute_threads > 0
+                            ? config.num_compute_threads
+                            : kernels::cpu::default_num_compute_threads();
+  const int32_t per_rank = std::max(1, total / world_size);
+  if (per_rank * world_size != total) {
+    spdlog::warn("--threads {} does not divide among {} tensor-parallel ranks: {} per rank", total,
+                 world_size, per_rank);
+  }
+  const auto cpus = plan_rank_cpus(world_size, per_rank);
+  auto ranks = make_tensor_parallel_runners(std::move(weights), world_size, per_rank,
+                                            plan.num_blocks, plan.block_size, cpus);
+  if (!ranks) return ranks.err();
+  for (int32_t r = 0; r < world_size; ++r) {
+    spdlog::info("tensor-parallel rank {}: {} compute thread(s), {}", r, per_rank,
+                 cpus.empty() ? std::string("unpinned (too few CPUs to give each rank its own)")
+                              : "pinned to CPU " + cpu_list(cpus[static_cast<size_t>(r)]));
+  }
+  for (auto& rank : *ranks)
+    runners.push_back(std::move(rank));
   return runners;
 }
 
@@ -66,6 +102,11 @@ result<built_engine> build_engine(const engine_config& config) {
   const auto start = clock::now();
   auto files = load_model_files(config);
   if (!files) return files.err();
+  if (auto split = check_tensor_parallel(files->weights.hparams, config.tensor_parallel_size);
+      !split) {
+    return error{files->path + ": --tensor-parallel-size " +
+                 std::to_string(config.tensor_parallel_size) + ": " + split.message()};
+  }
   auto plan = plan_kv_cache(config, files->weights.hparams);
   if (!plan) return plan.err();
   const int32_t model_max_len = files->weights.hparams.max_position_embeddings;
@@ -77,9 +118,10 @@ result<built_engine> build_engine(const engine_config& config) {
   }
   auto runners = make_runners(std::move(files->weights), *plan, config);
   if (!runners) return error{files->path + ": " + runners.message()};
-  spdlog::info("loaded {} in {:.1f} s: {} KV blocks of {} tokens ({:.0f} MiB)", files->path,
+  spdlog::info("loaded {} in {:.1f} s: {} KV blocks of {} tokens ({:.0f} MiB{})", files->path,
                seconds_since(start), plan->num_blocks, plan->block_size,
-               static_cast<double>(plan->num_bytes()) / (1 << 20));
+               static_cast<double>(plan->num_bytes()) / (1 << 20),
+               plan->world_size > 1 ? " per rank" : "");
   built_engine built = make_built(std::move(*resolved), kv, model_max_len,
                                   std::move(files->tokenizer), std::move(*runners));
   built.model_path = files->path;
@@ -94,6 +136,10 @@ result<built_engine> assemble_engine(const engine_config& config,
   if (!tokenizer) return error{"an engine needs a tokenizer"};
   auto kv = runners_kv_cache(runners);
   if (!kv) return kv.err();
+  if (runners.size() != static_cast<size_t>(config.tensor_parallel_size)) {
+    return error{"--tensor-parallel-size " + std::to_string(config.tensor_parallel_size) +
+                 " needs as many runners (got " + std::to_string(runners.size()) + ")"};
+  }
   if (auto ok = validate_engine_config(config); !ok) return ok.err();
   auto resolved = resolve_engine_config(config, model_max_len, *kv);
   if (!resolved) return resolved.err();

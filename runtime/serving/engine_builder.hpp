@@ -36,7 +36,7 @@ struct built_engine {
   int32_t model_max_len = 0;   // the model's own context length (0 = unknown)
   std::string tokenizer_path;  // where the tokenizer (and the chat template) came from
   std::shared_ptr<const runtime::tokenizer> tokenizer;
-  // runners[r] is tensor-parallel rank r's; exactly one today (validation refuses TP > 1).
+  // runners[r] is tensor-parallel rank r's (config.tensor_parallel_size of them).
   std::vector<std::unique_ptr<model_runner>> runners;
 };
 
@@ -50,7 +50,8 @@ result<built_engine> build_engine(const engine_config& config);
 // For callers that already hold a tokenizer and runners (tests, tools with a model in memory):
 // the same validation and resolution as build_engine, with the KV geometry the runners have
 // (config's KV sizing fields are not used). `model_max_len` 0 = unknown.
-// Errors: a null tokenizer, no runner or a null one, runners whose KV caches differ, and
+// Errors: a null tokenizer, no runner or a null one, runners whose KV caches differ, a number of
+// runners other than config.tensor_parallel_size, and
 // whatever validate_engine_config / resolve_engine_config refuse.
 result<built_engine> assemble_engine(const engine_config& config,
                                      std::shared_ptr<const tokenizer> tokenizer,

@@ -4,13 +4,28 @@
 #include <climits>
 
 #include "runtime/model/kv_cache.hpp"
+#include "runtime/model/tensor_parallel_shard.hpp"
 
 namespace troupe::runtime {
+namespace {
+
+// The KV heads of the rank that holds the most.
+int32_t max_rank_kv_heads(const llama_hparams& hparams, int32_t world_size) {
+  int32_t heads = 0;
+  for (int32_t r = 0; r < world_size; ++r)
+    heads = std::max(heads, make_llama_shard(hparams, r, world_size).num_kv_heads);
+  return heads;
+}
+
+}  // namespace
 
 result<kv_cache_plan> plan_kv_cache(const engine_config& config, const llama_hparams& hparams) {
   kv_cache_plan plan;
   plan.block_size = config.block_size;
-  plan.bytes_per_block = kv_bytes_per_block(hparams, config.block_size);
+  plan.world_size = std::max(1, config.tensor_parallel_size);
+  llama_hparams rank = hparams;
+  rank.num_kv_heads = max_rank_kv_heads(hparams, plan.world_size);
+  plan.bytes_per_block = kv_bytes_per_block(rank, config.block_size);
   if (config.num_gpu_blocks_override > 0) {
     plan.num_blocks = config.num_gpu_blocks_override;
     return plan;

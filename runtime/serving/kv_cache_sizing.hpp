@@ -5,6 +5,11 @@
 //   --kv-cache-memory BYTES       as many blocks as BYTES hold
 //   neither                       as many as default_cpu_kv_cache_bytes hold
 //
+// The budget is per tensor-parallel rank, as vLLM's per-device memory (and VLLM_CPU_KVCACHE_SPACE,
+// per CPU worker): a rank's block holds only its KV heads, so the same budget holds more blocks at
+// TP=2. Block ids mean the same blocks at every rank, so every rank gets the number the rank with
+// the most KV heads affords.
+//
 // On the CPU backend --gpu-memory-utilization plays no part (there is no device memory to take a
 // fraction of); it is validated and reported, never used for sizing.
 #include <cstdint>
@@ -22,14 +27,15 @@ inline constexpr int64_t default_cpu_kv_cache_bytes = int64_t{512} << 20;
 struct kv_cache_plan {
   int32_t num_blocks = 0;
   int32_t block_size = 0;
-  int64_t bytes_per_block = 0;  // all layers, keys and values
+  int64_t bytes_per_block = 0;  // at the rank holding the most KV heads: all layers, K and V
+  int32_t world_size = 1;       // tensor-parallel ranks, each holding num_blocks blocks
 
-  int64_t num_bytes() const { return int64_t{num_blocks} * bytes_per_block; }
+  int64_t num_bytes() const { return int64_t{num_blocks} * bytes_per_block; }  // per rank
 };
 
-// The plan for one runner holding every KV head of `hparams` (one tensor-parallel rank holds its
-// share of the heads; the per-rank plan comes with the sharded runners).
-// requires: config validated (block_size a power of two, sizes >= 0).
+// The plan for config.tensor_parallel_size ranks of `hparams`.
+// requires: config validated (block_size a power of two, sizes >= 0) and
+// check_tensor_parallel(hparams, config.tensor_parallel_size) passed.
 // Errors: a budget too small for one block.
 result<kv_cache_plan> plan_kv_cache(const engine_config& config, const llama_hparams& hparams);
 

@@ -6,8 +6,6 @@
 // Skips when the model has not been fetched (tools/setup.sh --model).
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <cstdio>
 #include <fstream>
@@ -19,6 +17,7 @@
 #include "runtime/serving/engine_builder.hpp"
 #include "tests/actors/fakes.hpp"
 #include "tests/http/test_client.hpp"
+#include "tests/integration/completions.hpp"
 #include "tests/support/testdata.hpp"
 
 namespace troupe {
@@ -123,32 +122,6 @@ TEST_F(serving_default_model, greedy_tokens_equal_llama_cpp_f32_in_one_batch) {
               agree_q4_1, total);
 }
 
-std::string stream_text(uint16_t port, const std::string& prompt) {
-  rapidjson::StringBuffer body;
-  rapidjson::Writer<rapidjson::StringBuffer> w(body);
-  w.StartObject();
-  w.Key("prompt");
-  w.String(prompt.c_str());
-  w.Key("max_tokens");
-  w.Int(16);
-  w.Key("temperature");
-  w.Int(0);
-  w.Key("stream");
-  w.Bool(true);
-  w.EndObject();
-  http::testing::test_client client(port);
-  auto reply = client.post(body.GetString());
-  EXPECT_EQ(reply.status, 200) << reply.body;
-  std::string text;
-  for (const auto& payload : http::testing::sse_payloads(reply.body)) {
-    if (payload == "[DONE]") continue;
-    auto chunk = http::testing::parse_json(payload);
-    for (const auto& choice : chunk["choices"].GetArray())
-      text += choice["text"].GetString();
-  }
-  return text;
-}
-
 TEST_F(serving_default_model, sixteen_concurrent_streams_equal_one_at_a_time) {
   const std::vector<std::string> prompts{
       "The capital of France is",
@@ -162,12 +135,13 @@ TEST_F(serving_default_model, sixteen_concurrent_streams_equal_one_at_a_time) {
   const uint16_t port = server_->port();
   std::vector<std::string> alone;
   for (const auto& p : prompts)
-    alone.push_back(stream_text(port, p));
+    alone.push_back(testing::stream_text(port, p));
 
   std::vector<std::string> together(16);
   std::vector<std::thread> clients;
   for (size_t i = 0; i < together.size(); ++i) {
-    clients.emplace_back([&, i] { together[i] = stream_text(port, prompts[i % prompts.size()]); });
+    clients.emplace_back(
+        [&, i] { together[i] = testing::stream_text(port, prompts[i % prompts.size()]); });
   }
   for (auto& c : clients)
     c.join();

@@ -6,7 +6,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <vector>
+
+#include <sched.h>
+
+#include "kernels/cpu/affinity.hpp"
 
 namespace troupe::kernels::cpu {
 namespace {
@@ -56,6 +63,38 @@ TEST(thread_pool, more_tasks_than_one_job_holds) {
 
 TEST(thread_pool, default_thread_count_is_positive) {
   EXPECT_GE(default_num_compute_threads(), 1);
+}
+
+// Every thread of a pool pinned to one CPU runs there, the caller included from its first run();
+// results do not change. Runs on its own thread, so the test's main thread stays unpinned.
+TEST(thread_pool, pinned_threads_run_on_their_cpus) {
+  const std::vector<int> allowed = allowed_cpus();
+  if (allowed.empty()) GTEST_SKIP() << "no CPU affinity on this platform";
+  const int cpu = allowed.back();
+  std::thread([cpu] {
+    thread_pool pool(3, {cpu, cpu, cpu});
+    EXPECT_EQ(pool.cpus(), (std::vector<int>{cpu, cpu, cpu}));
+    std::mutex mutex;
+    std::set<int> seen;
+    std::vector<int> out(64, 0);
+    for (int job = 0; job < 20; ++job) {
+      pool.run(64, [&](int t) {
+        out[t] += t;
+        std::lock_guard lock{mutex};
+        seen.insert(::sched_getcpu());
+      });
+    }
+    EXPECT_EQ(seen, std::set<int>{cpu});
+    EXPECT_EQ(current_thread_cpus(), std::vector<int>{cpu});
+    for (int t = 0; t < 64; ++t)
+      EXPECT_EQ(out[t], 20 * t);
+  }).join();
+  EXPECT_EQ(current_thread_cpus(), allowed);  // this thread was never pinned
+}
+
+TEST(affinity, pinning_to_a_cpu_outside_the_mask_is_refused) {
+  EXPECT_FALSE(pin_current_thread(-1));
+  EXPECT_FALSE(pin_current_thread(1 << 20));
 }
 
 }  // namespace

@@ -106,11 +106,12 @@ TEST_F(engine_startup, generate_runs_and_reports_the_builders_errors) {
 }
 
 TEST_F(engine_startup, serve_refuses_before_loading_a_model) {
-  auto started =
-      start_engine_from_flags(parse({"serve", "/nonexistent.gguf", "--tensor-parallel-size", "2"}));
+  auto started = start_engine_from_flags(
+      parse({"serve", "/nonexistent.gguf", "--pipeline-parallel-size", "2"}));
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.message(),
-            "tensor parallelism is not supported yet: run with --tensor-parallel-size 1 (got 2)");
+            "pipeline parallelism is not supported yet: run with --pipeline-parallel-size 1 (got "
+            "2)");
   started = start_engine_from_flags(
       parse({"serve", "/nonexistent.gguf", "--chat-template", "/nonexistent.jinja"}));
   ASSERT_FALSE(started.ok());

@@ -1,6 +1,6 @@
 // `troupe serve` flags (vLLM's names and meanings), and the offline subcommands' tables:
 // `generate` reuses the engine flags that matter without a server; `tokenize` has its own few.
-// Ranges here are what a value can mean at all; what troupe does not support yet (tp or pp > 1,
+// Ranges here are what a value can mean at all; what troupe does not support yet (pp > 1,
 // fp8 KV cache, ...) is accepted here and rejected by runtime::validate_engine_config with a
 // message saying so.
 #include <algorithm>

@@ -13,12 +13,14 @@
 
 #include "runtime/backend/cpu_backend.hpp"
 #include "runtime/model/tensor_parallel.hpp"
+#include "tests/runtime/model/failing_backend.hpp"
 #include "tests/runtime/model/tensor_parallel_driver.hpp"
 #include "tests/runtime/model/tensor_parallel_scripts.hpp"
 
 namespace troupe::runtime {
 namespace {
 
+using testing::failing_backend;
 using testing::rank_threads;
 using testing::scripted_seq;
 
@@ -63,25 +65,6 @@ TEST(tensor_parallel, a_sequence_is_bitwise_the_same_alone_and_in_a_busy_batch) 
     }
   }
 }
-
-// A CPU backend that fails on purpose: the fail_in-th matmul from now throws, or the next
-// download (after the step's last collective) does.
-class failing_backend final : public backend::cpu_backend {
- public:
-  using cpu_backend::cpu_backend;
-  std::atomic<int32_t> fail_in{0};
-  std::atomic<bool> fail_download{false};
-
-  void matmul(backend::buffer_handle x, int64_t rows, backend::weight_handle w,
-              backend::buffer_handle y) override {
-    if (fail_in > 0 && --fail_in == 0) throw std::runtime_error("injected matmul failure");
-    cpu_backend::matmul(x, rows, w, y);
-  }
-  std::span<const float> download(backend::buffer_handle b, int64_t n) override {
-    if (fail_download.exchange(false)) throw std::runtime_error("injected download failure");
-    return cpu_backend::download(b, n);
-  }
-};
 
 // n ranks over `w`; rank `failing` runs on a failing_backend, returned through `backend`.
 std::unique_ptr<rank_threads> ranks_with_failing(const llama_weights& w, int32_t n, int32_t failing,

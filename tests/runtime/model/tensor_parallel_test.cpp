@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/affinity.hpp"
 #include "runtime/model/cpu_runner.hpp"
 #include "tests/runtime/model/tensor_parallel_driver.hpp"
 #include "tests/runtime/model/tensor_parallel_scripts.hpp"
@@ -99,6 +100,25 @@ INSTANTIATE_TEST_SUITE_P(tensor_parallel, families,
 
 TEST(tensor_parallel, ranks_holding_unequal_kv_groups_match_one_rank) {
   expect_close_to_one_rank(testing::tiny_model(testing::uneven_heads_hparams(), 5), 2);
+}
+
+// Rank r's threads get the next threads_per_rank CPUs of the process's mask, or nobody is pinned.
+TEST(tensor_parallel, rank_cpus_are_consecutive_allowed_cpus_or_none) {
+  const std::vector<int> allowed = kernels::cpu::allowed_cpus();
+  if (allowed.empty()) GTEST_SKIP() << "no CPU affinity on this platform";
+  const auto one = plan_rank_cpus(1, 1);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0], std::vector<int>{allowed[0]});
+  if (allowed.size() >= 2) {
+    EXPECT_EQ(plan_rank_cpus(2, 1), (std::vector<std::vector<int>>{{allowed[0]}, {allowed[1]}}));
+  }
+  EXPECT_TRUE(plan_rank_cpus(static_cast<int32_t>(allowed.size()) + 1, 1).empty());
+  EXPECT_TRUE(plan_rank_cpus(2, static_cast<int32_t>(allowed.size())).empty());
+  // The runners take a plan; one that names too few CPUs for the threads is refused.
+  const auto w = testing::tiny_model(testing::tiny_hparams(), 5);
+  auto pinned = make_tensor_parallel_runners(w, 1, 1, 8, 16, one);
+  ASSERT_TRUE(pinned.ok()) << pinned.message();
+  EXPECT_FALSE(make_tensor_parallel_runners(w, 1, 2, 8, 16, one).ok());  // one CPU for 2 threads
 }
 
 TEST(tensor_parallel, head_counts_that_do_not_split_are_an_error) {

@@ -73,6 +73,27 @@ TEST(BlockPool, FreedCachedBlocksStayFindableUntilHandedOutAgain) {
   EXPECT_EQ(pool.num_cached(), 1);
 }
 
+// A failed step's blocks: freed with discard_cached, they leave the cache as they become free;
+// a block another holder keeps stays cached.
+TEST(BlockPool, DiscardingFreeDropsTheHashesOfBlocksThatBecomeFree) {
+  block_pool pool(3);
+  auto a = pool.allocate(2);  // 0 1
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(pool.cache(0, key(20)));
+  ASSERT_TRUE(pool.cache(1, key(21)));
+  const std::vector<int32_t> shared = {0};
+  pool.touch(shared);  // a second holder of block 0
+  pool.free(*a, /*discard_cached=*/true);
+  EXPECT_EQ(pool.find_cached(key(20)), 0);  // still held: still cached
+  EXPECT_FALSE(pool.find_cached(key(21)));
+  EXPECT_FALSE(pool.is_cached(1));
+  EXPECT_EQ(pool.num_free(), 2);
+  pool.free(shared, /*discard_cached=*/true);
+  EXPECT_FALSE(pool.find_cached(key(20)));
+  EXPECT_EQ(pool.num_cached(), 0);
+  EXPECT_EQ(pool.num_free(), 3);
+}
+
 TEST(BlockPool, TouchTakesACachedBlockOutOfTheMiddleOfTheQueue) {
   block_pool pool(4);
   auto a = pool.allocate(4);

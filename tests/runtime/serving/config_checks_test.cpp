@@ -21,9 +21,10 @@ TEST(validate_engine_config, defaults_pass) {
 
 TEST(validate_engine_config, tensor_parallelism) {
   engine_config c;
-  c.tensor_parallel_size = 2;
-  EXPECT_EQ(failure(c),
-            "tensor parallelism is not supported yet: run with --tensor-parallel-size 1 (got 2)");
+  c.tensor_parallel_size = 2;  // whether the model splits is checked once it is loaded
+  EXPECT_TRUE(validate_engine_config(c).ok());
+  c.tensor_parallel_size = 0;
+  EXPECT_EQ(failure(c), "--tensor-parallel-size must be at least 1 (got 0)");
 }
 
 TEST(validate_engine_config, pipeline_parallelism) {
@@ -37,9 +38,11 @@ TEST(validate_engine_config, pipeline_parallelism) {
 TEST(validate_engine_config, rules_are_checked_in_order) {
   engine_config c;
   c.pipeline_parallel_size = 2;
-  c.tensor_parallel_size = 4;
+  c.tensor_parallel_size = 0;
   c.block_size = 3;
-  EXPECT_EQ(failure(c).rfind("tensor parallelism", 0), 0u);
+  EXPECT_EQ(failure(c).rfind("--tensor-parallel-size", 0), 0u);
+  c.tensor_parallel_size = 4;
+  EXPECT_EQ(failure(c).rfind("pipeline parallelism", 0), 0u);
 }
 
 TEST(validate_engine_config, prefix_caching_runs_on_or_off) {

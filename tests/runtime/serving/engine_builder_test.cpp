@@ -127,9 +127,43 @@ TEST_F(engine_builder, validates_before_loading) {
   engine_config c = tiny_config();
   c.model = "/nonexistent/model.gguf";
   EXPECT_EQ(build_error(c), "model file not found: /nonexistent/model.gguf");
-  c.tensor_parallel_size = 2;
+  c.pipeline_parallel_size = 2;
   EXPECT_EQ(build_error(c),
-            "tensor parallelism is not supported yet: run with --tensor-parallel-size 1 (got 2)");
+            "pipeline parallelism is not supported yet: run with --pipeline-parallel-size 1 (got "
+            "2)");
+}
+
+// 4 q heads, 2 KV heads: one KV head per rank at TP=2; 3 ranks do not divide the heads.
+TEST_F(engine_builder, one_runner_per_tensor_parallel_rank) {
+  engine_config c = tiny_config();
+  c.tensor_parallel_size = 2;
+  c.num_compute_threads = 2;
+  auto built = build_engine(c);
+  ASSERT_TRUE(built.ok()) << built.message();
+  ASSERT_EQ(built->runners.size(), 2u);
+  for (const auto& runner : built->runners) {
+    EXPECT_EQ(runner->num_kv_blocks(), 16);
+    EXPECT_EQ(runner->vocab_size(), 640);
+  }
+  c.tensor_parallel_size = 3;
+  const std::string error = build_error(c);
+  EXPECT_EQ(error.rfind(model_dir("model") + ": --tensor-parallel-size 3: ", 0), 0u) << error;
+}
+
+// The KV budget is per rank: a rank holds half the KV heads at TP=2, so the same bytes hold twice
+// the blocks.
+TEST_F(engine_builder, the_kv_budget_is_per_rank) {
+  engine_config c = tiny_config();
+  c.num_gpu_blocks_override = 0;
+  c.kv_cache_memory = int64_t{1} << 20;
+  auto one = build_engine(c);
+  ASSERT_TRUE(one.ok()) << one.message();
+  c.tensor_parallel_size = 2;
+  auto two = build_engine(c);
+  ASSERT_TRUE(two.ok()) << two.message();
+  EXPECT_EQ(two->kv_cache.num_blocks, 2 * one->kv_cache.num_blocks);
+  for (const auto& runner : two->runners)
+    EXPECT_EQ(runner->num_kv_blocks(), two->kv_cache.num_blocks);
 }
 
 TEST_F(engine_builder, max_model_len_above_the_models_is_refused) {

@@ -1,0 +1,261 @@
+// Tensor parallelism end to end on the embedded default model (SmolLM2-135M-Instruct), two ranks
+// each on its own executor actor, through the HTTP server:
+//  - 16 concurrent greedy streams equal the same requests one at a time, on a KV cache small
+//    enough to preempt;
+//  - aborted and preempted requests give back every block, and no rank holds a sequence after;
+//  - a rank that throws fails its step's requests with a 500, the server keeps serving, and the
+//    failed step's blocks are not found by the prefix cache;
+//  - the seed's first command line (`--tensor-parallel-size 2 ...`) starts bin/troupe and serves.
+// Skips when the model has not been fetched (tools/setup.sh --model).
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "actors/engine.hpp"
+#include "http/server.hpp"
+#include "runtime/backend/shared_memory_communicator.hpp"
+#include "runtime/model/tensor_parallel.hpp"
+#include "runtime/model/tensor_parallel_shard.hpp"
+#include "runtime/serving/engine_builder.hpp"
+#include "runtime/serving/model_files.hpp"
+#include "tests/actors/fakes.hpp"
+#include "tests/http/test_client.hpp"
+#include "tests/integration/completions.hpp"
+#include "tests/runtime/model/failing_backend.hpp"
+#include "tests/support/testdata.hpp"
+
+namespace troupe {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::vector<std::string> prompts = {
+    "The capital of France is",
+    "def fibonacci(n):",
+    "Once upon a time",
+    "1, 2, 3, 4,",
+    "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n",
+    "The three primary colors are",
+    "Les fleurs du printemps",
+    "In 1969, astronauts"};
+
+// The value of the sample `name` (labels included, as exported) in Prometheus text, or -1.
+double sample_value(const std::string& text, const std::string& name) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  }
+  return -1;
+}
+
+// One engine at TP=2 for the suite, its rank 1 on a backend the tests can make fail; 24 blocks of
+// 16 tokens, too few for 16 streams at once.
+class serving_tensor_parallel : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (testing::default_model_gguf().empty()) return;
+    runtime::engine_config config;
+    config.model = testing::default_model_gguf();
+    config.tensor_parallel_size = 2;
+    config.num_gpu_blocks_override = 24;
+    config.max_num_batched_tokens = 64;
+    config.disable_log_requests = true;
+    auto files = runtime::load_model_files(config);
+    ASSERT_TRUE(files) << files.message();
+    const auto& weights = files->weights;
+    auto group = std::make_shared<backend::shared_memory_group>(2);
+    std::vector<std::unique_ptr<runtime::model_runner>> runners;
+    for (int32_t r = 0; r < 2; ++r) {
+      std::unique_ptr<backend::cpu_backend> compute;
+      if (r == 1) {
+        auto failing = std::make_unique<testing::failing_backend>(1, &group->rank(r));
+        failing_ = failing.get();
+        compute = std::move(failing);
+      } else {
+        compute = std::make_unique<backend::cpu_backend>(1, &group->rank(r));
+      }
+      auto shard = runtime::llama_runner::create_shard(
+          std::move(compute), weights, runtime::make_llama_shard(weights.hparams, r, 2),
+          config.num_gpu_blocks_override, config.block_size);
+      ASSERT_TRUE(shard) << shard.message();
+      runners.push_back(
+          std::make_unique<runtime::tensor_parallel_runner>(group, r, std::move(*shard)));
+    }
+    auto built = runtime::assemble_engine(config, files->tokenizer, std::move(runners),
+                                          weights.hparams.max_position_embeddings);
+    ASSERT_TRUE(built) << built.message();
+    auto started = actors::start_engine(std::move(*built));
+    ASSERT_TRUE(started) << started.message();
+    engine_ = std::move(*started).release();
+    http::server_options options;
+    options.port = 0;
+    options.disable_log_requests = true;
+    auto server = http::start_server(*engine_, options);
+    ASSERT_TRUE(server) << server.message();
+    server_ = std::move(*server).release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete engine_;
+  }
+  void SetUp() override {
+    if (engine_ == nullptr) GTEST_SKIP() << "default model not fetched (tools/setup.sh --model)";
+  }
+
+  static std::string metrics() {
+    http::testing::test_client client(server_->port());
+    return client.request(http::testing::bhttp::verb::get, "/metrics").body;
+  }
+
+  // Once the engine is idle: no block held, no sequence held at either rank.
+  static void expect_everything_released() {
+    std::string text;
+    for (int i = 0; i < 500; ++i) {
+      text = metrics();
+      if (sample_value(text, "troupe_executor_sequences{rank=\"0\"}") == 0 &&
+          sample_value(text, "troupe_executor_sequences{rank=\"1\"}") == 0 &&
+          engine_->stats().num_kv_blocks_used == 0)
+        return;
+      std::this_thread::sleep_for(10ms);
+    }
+    ADD_FAILURE() << "still held: " << engine_->stats().num_kv_blocks_used << " blocks\n" << text;
+  }
+
+  static inline actors::engine* engine_ = nullptr;
+  static inline http::server* server_ = nullptr;
+  static inline testing::failing_backend* failing_ = nullptr;  // rank 1's
+};
+
+TEST_F(serving_tensor_parallel, sixteen_concurrent_streams_equal_one_at_a_time) {
+  const uint16_t port = server_->port();
+  std::vector<std::string> alone;
+  for (const auto& p : prompts)
+    alone.push_back(testing::stream_text(port, p, 24));
+  const int64_t preempted_before = engine_->stats().num_preemptions;
+  std::vector<std::string> together(16);
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < together.size(); ++i) {
+    clients.emplace_back(
+        [&, i] { together[i] = testing::stream_text(port, prompts[i % prompts.size()], 24); });
+  }
+  for (auto& c : clients)
+    c.join();
+  for (size_t i = 0; i < together.size(); ++i) {
+    EXPECT_FALSE(alone[i % prompts.size()].empty());
+    EXPECT_EQ(together[i], alone[i % prompts.size()]) << prompts[i % prompts.size()];
+  }
+  EXPECT_GT(engine_->stats().num_preemptions, preempted_before) << "the cache was never tight";
+  expect_everything_released();
+}
+
+TEST_F(serving_tensor_parallel, aborts_and_preemption_free_every_block) {
+  std::vector<std::shared_ptr<testing::collecting_sink>> sinks;
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 12; ++i) {
+    actors::generation_request request;
+    request.prompt = prompts[static_cast<size_t>(i) % prompts.size()];
+    request.max_tokens = 40;
+    request.ignore_eos = true;
+    request.sampling.temperature = 0.0f;
+    sinks.push_back(std::make_shared<testing::collecting_sink>());
+    ids.push_back(engine_->submit(request, sinks.back()));
+  }
+  for (size_t i = 0; i < ids.size(); i += 3) {
+    ASSERT_TRUE(sinks[i]->wait_events(2, 120s));
+    engine_->abort(ids[i]);
+  }
+  for (auto& sink : sinks)
+    ASSERT_TRUE(sink->wait_finished(300s));
+  for (size_t i = 0; i < sinks.size(); ++i) {
+    if (i % 3 == 0) continue;
+    EXPECT_FALSE(sinks[i]->last().error) << *sinks[i]->last().error;
+    EXPECT_EQ(sinks[i]->token_ids().size(), 40u);
+  }
+  expect_everything_released();
+}
+
+TEST_F(serving_tensor_parallel, a_rank_that_throws_fails_its_step_and_the_server_keeps_serving) {
+  const std::string prompt =
+      "A prompt long enough to fill a whole KV block of sixteen tokens, at "
+      "least, so that the failed step registers one";
+  http::testing::test_client client(server_->port());
+  failing_->fail_in = 20;  // a matmul of layer 2 at rank 1, in the next step
+  auto failed = client.post(testing::greedy_completion_body(prompt, 8, false));
+  EXPECT_EQ(failed.status, 500) << failed.body;
+  EXPECT_NE(failed.body.find("injected matmul failure"), std::string::npos) << failed.body;
+  expect_everything_released();
+  // The same prompt again: computed anew (the failed step's blocks were dropped from the cache),
+  // so it equals the prompt computed apart from every cached prefix.
+  auto after = client.post(testing::greedy_completion_body(prompt, 8, false));
+  ASSERT_EQ(after.status, 200) << after.body;
+  auto fresh = client.post(testing::greedy_completion_body(prompt, 8, false, "fresh"));
+  ASSERT_EQ(fresh.status, 200) << fresh.body;
+  const auto text = [](const std::string& body) {
+    return std::string(http::testing::parse_json(body)["choices"][0]["text"].GetString());
+  };
+  EXPECT_FALSE(text(after.body).empty());
+  EXPECT_EQ(text(after.body), text(fresh.body));
+  expect_everything_released();
+}
+
+// The user's vLLM command line, unchanged but for the model path and the port.
+TEST(serve_command_line, the_seeds_tensor_parallel_line_serves) {
+  const std::string model = testing::default_model_gguf();
+  if (model.empty()) GTEST_SKIP() << "default model not fetched (tools/setup.sh --model)";
+  const std::string binary = std::string(TROUPE_BINARY_DIR) + "/bin/troupe";
+  if (!std::filesystem::exists(binary)) GTEST_SKIP() << "bin/troupe is not built";
+  const auto dir = std::filesystem::path(TROUPE_BINARY_DIR) / "test_output";
+  std::filesystem::create_directories(dir);
+  const auto log = dir / "serve_tp2.log";
+  const std::string command =
+      binary + " serve --model " + model +
+      " --served_model_name smol --max-model-len 4096 --gpu-memory-utilization 0.9"
+      " --enable-chunked-prefill --max-num-batched-tokens 512 --max-num-seqs 16"
+      " --enable-prefix-caching --kv-cache-dtype auto --dtype auto --tensor-parallel-size 2"
+      " --disable-log-requests --port 0 > " +
+      log.string() + " 2>&1 & echo $!";
+  FILE* shell = ::popen(command.c_str(), "r");
+  ASSERT_NE(shell, nullptr);
+  int pid = 0;
+  ASSERT_EQ(std::fscanf(shell, "%d", &pid), 1);
+  ::pclose(shell);
+  // "serving 'smol' (max_model_len 4096) on http://127.0.0.1:PORT"
+  uint16_t port = 0;
+  std::string text;
+  for (int i = 0; i < 600 && port == 0; ++i) {
+    std::this_thread::sleep_for(100ms);
+    std::ifstream in(log);
+    std::stringstream s;
+    s << in.rdbuf();
+    text = s.str();
+    const auto at = text.find("serving 'smol'");
+    const auto colon = at == std::string::npos ? at : text.find("127.0.0.1:", at);
+    if (colon != std::string::npos)
+      port = static_cast<uint16_t>(std::stoi(text.substr(colon + 10)));
+  }
+  if (port == 0) ::kill(pid, SIGKILL);
+  ASSERT_NE(port, 0) << text;
+  http::testing::test_client client(port);
+  auto reply = client.post(R"({"model": "smol", "prompt": "The capital of France is",)"
+                           R"( "max_tokens": 8, "temperature": 0})");
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  auto body = client.request(http::testing::bhttp::verb::get, "/metrics").body;
+  EXPECT_EQ(sample_value(body, "troupe_executor_sequences{rank=\"1\"}"), 0) << body;
+  ::kill(pid, SIGTERM);  // not our child (the shell's): wait for it to be gone
+  for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_NE(::kill(pid, 0), 0) << "troupe serve did not stop on SIGTERM";
+  EXPECT_NE(text.find("tensor-parallel rank 1"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace troupe

@@ -1,0 +1,31 @@
+#pragma once
+// A CPU backend that fails on purpose, for tests of a tensor-parallel rank that throws (in the
+// runtime, and through the server): armed from another thread while the rank serves.
+#include <atomic>
+#include <span>
+#include <stdexcept>
+
+#include "runtime/backend/cpu_backend.hpp"
+
+namespace troupe::testing {
+
+// A CPU backend that fails on purpose: the fail_in-th matmul from now throws, or the next
+// download (after the step's last collective) does.
+class failing_backend final : public backend::cpu_backend {
+ public:
+  using cpu_backend::cpu_backend;
+  std::atomic<int32_t> fail_in{0};
+  std::atomic<bool> fail_download{false};
+
+  void matmul(backend::buffer_handle x, int64_t rows, backend::weight_handle w,
+              backend::buffer_handle y) override {
+    if (fail_in > 0 && --fail_in == 0) throw std::runtime_error("injected matmul failure");
+    cpu_backend::matmul(x, rows, w, y);
+  }
+  std::span<const float> download(backend::buffer_handle b, int64_t n) override {
+    if (fail_download.exchange(false)) throw std::runtime_error("injected download failure");
+    return cpu_backend::download(b, n);
+  }
+};
+
+}  // namespace troupe::testing
