@@ -8,7 +8,9 @@
 
 #include <map>
 #include <memory>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "runtime/default_model.hpp"
 #include "runtime/formats/llama_gguf.hpp"
@@ -23,17 +25,20 @@ using troupe::testing::rank_threads;
 constexpr int32_t block_size = 16;
 constexpr int32_t context = 64;
 
-// One group per (ranks, threads per rank), loaded on first use; nullptr without the model.
-rank_threads* group(int32_t world_size, int32_t threads_per_rank) {
-  static std::map<std::pair<int32_t, int32_t>, std::unique_ptr<rank_threads>> groups;
-  auto& g = groups[{world_size, threads_per_rank}];
+// One group per (ranks, threads per rank, pinned), loaded on first use; nullptr without the
+// model. Pinned: each rank's threads on their own CPUs, as `troupe serve` runs them
+// (plan_rank_cpus; unpinned when the machine has too few).
+rank_threads* group(int32_t world_size, int32_t threads_per_rank, bool pinned) {
+  static std::map<std::tuple<int32_t, int32_t, bool>, std::unique_ptr<rank_threads>> groups;
+  auto& g = groups[{world_size, threads_per_rank, pinned}];
   if (g == nullptr) {
     auto file = gguf_file::open(default_model_path());
     if (!file) return nullptr;
     auto weights = load_llama_gguf(**file);
     if (!weights) return nullptr;
-    auto made = make_tensor_parallel_runners(std::move(*weights), world_size, threads_per_rank, 512,
-                                             block_size);
+    auto made = make_tensor_parallel_runners(
+        std::move(*weights), world_size, threads_per_rank, 512, block_size,
+        pinned ? plan_rank_cpus(world_size, threads_per_rank) : std::vector<std::vector<int>>{});
     if (made) g = std::make_unique<rank_threads>(std::move(made).value());
   }
   return g.get();
@@ -61,9 +66,23 @@ void run(benchmark::State& state, rank_threads& g, const step_batch& step, int64
                                                   benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// args: ranks, compute threads per rank
+rank_threads* group_of(const benchmark::State& state) {
+  return group(static_cast<int32_t>(state.range(0)), static_cast<int32_t>(state.range(1)),
+               state.range(2) != 0);
+}
+
+// The configurations compared: 1 rank of 2 threads, 2 ranks of 1 (pinned or not), 1 rank of 1.
+void configurations(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"ranks", "threads", "pinned"});
+  for (const auto& args :
+       std::vector<std::vector<int64_t>>{{1, 2, 0}, {2, 1, 1}, {2, 1, 0}, {1, 1, 0}})
+    b->Args(args);
+  b->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+// args: ranks, compute threads per rank, pinned
 void bm_decode16(benchmark::State& state) {
-  auto* g = group(static_cast<int32_t>(state.range(0)), static_cast<int32_t>(state.range(1)));
+  auto* g = group_of(state);
   if (g == nullptr) return state.SkipWithError("default model not found");
   const int32_t num_seqs = 16;
   step_batch prefill, decode;
@@ -77,17 +96,11 @@ void bm_decode16(benchmark::State& state) {
   (void)g->execute(prefill);
   run(state, *g, decode, num_seqs);
 }
-BENCHMARK(bm_decode16)
-    ->ArgNames({"ranks", "threads"})
-    ->Args({1, 2})
-    ->Args({2, 1})
-    ->Args({1, 1})
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(bm_decode16)->Apply(configurations);
 
-// args: ranks, compute threads per rank
+// args: ranks, compute threads per rank, pinned
 void bm_prefill128(benchmark::State& state) {
-  auto* g = group(static_cast<int32_t>(state.range(0)), static_cast<int32_t>(state.range(1)));
+  auto* g = group_of(state);
   if (g == nullptr) return state.SkipWithError("default model not found");
   step_batch prefill;
   prefill.seqs.push_back(sequence(0, 0, 128));
@@ -95,13 +108,7 @@ void bm_prefill128(benchmark::State& state) {
     prefill.token_ids.push_back(100 + i);
   run(state, *g, prefill, 128);
 }
-BENCHMARK(bm_prefill128)
-    ->ArgNames({"ranks", "threads"})
-    ->Args({1, 2})
-    ->Args({2, 1})
-    ->Args({1, 1})
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(bm_prefill128)->Apply(configurations);
 
 }  // namespace
 

@@ -21,42 +21,15 @@ Printed: every run's mean/median TTFT and output tok/s, the medians over --repea
 ratios. Standard library only.
 """
 import argparse
-import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 import urllib.request
 
-DEFAULT_MODEL = os.path.expanduser("~/.cache/troupe/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+from serve_bench import DEFAULT_MODEL, free_port, run_bench, start_server
+
 SERVE_FLAGS = ["--max-num-seqs", "16", "--max-num-batched-tokens", "512", "--disable-log-requests",
                "--served-model-name", "smol"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(troupe, model, port, extra, log_path):
-    log = open(log_path, "w")
-    proc = subprocess.Popen([troupe, "serve", "--model", model, "--port", str(port)] + SERVE_FLAGS
-                            + extra, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"server exited early; see {log_path}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    sys.exit(f"server did not become healthy; see {log_path}")
 
 
 def reset_prefix_cache(port):
@@ -68,20 +41,15 @@ def reset_prefix_cache(port):
 def bench(troupe, model, port, workload, out_dir, name, seed):
     # Every run starts from an empty cache, so earlier runs' prompts never hit.
     reset_prefix_cache(port)
-    args = [troupe, "bench", "--base-url", f"http://127.0.0.1:{port}", "--model", model,
-            "--served-model-name", "smol", "--ignore-eos", "--seed", str(seed), "--disable-tqdm",
-            "--save-result", "--result-dir", out_dir, "--result-filename", name + ".json"]
     if workload == "hit":
-        args += ["--dataset-name", "prefix_repetition", "--prefix-repetition-prefix-len", "512",
-                 "--prefix-repetition-suffix-len", "16", "--prefix-repetition-num-prefixes", "2",
-                 "--prefix-repetition-output-len", "16", "--num-prompts", "24",
-                 "--max-concurrency", "1"]
+        args = ["--dataset-name", "prefix_repetition", "--prefix-repetition-prefix-len", "512",
+                "--prefix-repetition-suffix-len", "16", "--prefix-repetition-num-prefixes", "2",
+                "--prefix-repetition-output-len", "16", "--num-prompts", "24",
+                "--max-concurrency", "1"]
     else:
-        args += ["--dataset-name", "random", "--random-input-len", "256", "--random-output-len",
-                 "64", "--num-prompts", "32", "--max-concurrency", "8"]
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-    with open(os.path.join(out_dir, name + ".json")) as f:
-        return json.load(f)
+        args = ["--dataset-name", "random", "--random-input-len", "256", "--random-output-len",
+                "64", "--num-prompts", "32", "--max-concurrency", "8"]
+    return run_bench(troupe, model, port, out_dir, name, seed, args)
 
 
 def main():
@@ -93,7 +61,7 @@ def main():
     out_dir = tempfile.mkdtemp(prefix="troupe-prefix-bench-")
     ports = {"on": free_port(), "off": free_port()}
     extra = {"on": [], "off": ["--no-enable-prefix-caching"]}
-    servers = {k: start_server(a.troupe, a.model, ports[k], extra[k],
+    servers = {k: start_server(a.troupe, a.model, ports[k], SERVE_FLAGS + extra[k],
                                os.path.join(out_dir, f"serve-{k}.log")) for k in ports}
     results = {(w, k): [] for w in ("hit", "zero") for k in ("off", "on")}
     try:

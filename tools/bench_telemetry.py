@@ -27,52 +27,21 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 import urllib.request
 
-DEFAULT_MODEL = os.path.expanduser("~/.cache/troupe/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+from serve_bench import DEFAULT_MODEL, free_port, run_bench, start_server
+
 SERVE_FLAGS = ["--max-num-seqs", "16", "--max-num-batched-tokens", "512",
                "--served-model-name", "smol"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(troupe, model, port, extra, log_path):
-    log = open(log_path, "w")
-    proc = subprocess.Popen([troupe, "serve", "--model", model, "--port", str(port)] + SERVE_FLAGS
-                            + extra, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"server exited early; see {log_path}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    sys.exit(f"server did not become healthy; see {log_path}")
-
-
 def bench(troupe, model, port, out_dir, name, seed, num_prompts):
-    args = [troupe, "bench", "--base-url", f"http://127.0.0.1:{port}", "--model", model,
-            "--served-model-name", "smol", "--ignore-eos", "--seed", str(seed), "--disable-tqdm",
-            "--num-warmups", "2",
-            "--dataset-name", "random", "--random-input-len", "128", "--random-output-len", "64",
-            "--num-prompts", str(num_prompts), "--request-rate", "inf",
-            "--save-result", "--result-dir", out_dir, "--result-filename", name + ".json"]
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-    with open(os.path.join(out_dir, name + ".json")) as f:
-        return json.load(f)
+    return run_bench(troupe, model, port, out_dir, name, seed,
+                     ["--num-warmups", "2", "--dataset-name", "random", "--random-input-len",
+                      "128", "--random-output-len", "64", "--num-prompts", str(num_prompts),
+                      "--request-rate", "inf"])
 
 
 def step_phase_means(port):
@@ -114,7 +83,7 @@ def main():
         order = ("on", "off") if rep % 2 == 0 else ("off", "on")
         for k in order:
             port = free_port()
-            server = start_server(a.troupe, a.model, port, extra[k],
+            server = start_server(a.troupe, a.model, port, SERVE_FLAGS + extra[k],
                                   os.path.join(out_dir, f"serve-{k}-{rep}.log"))
             try:
                 r = bench(a.troupe, a.model, port, out_dir, f"{k}-{rep}", 7 + rep, a.num_prompts)

@@ -13,7 +13,7 @@ namespace {
 
 using position = uint64_t;  // step << 32 | phase
 constexpr uint32_t left_phase = UINT32_MAX;
-constexpr auto spin_time = std::chrono::microseconds(50);
+constexpr auto spin_time = std::chrono::microseconds(1000);  // the header says why
 
 position make_position(uint64_t step, uint32_t phase) {
   return step << 32 | phase;

@@ -4,8 +4,11 @@
 //
 // Each rank posts its progress as a position (step, phase): begin_step() posts phase 0 of its next
 // step and every barrier the next phase. A barrier waits until every rank has posted its phase,
-// spinning for a few tens of microseconds, then blocking (a futex, std::atomic::wait), so a rank
-// waiting for a slow one gives its core away.
+// spinning for up to a millisecond, then blocking (a futex, std::atomic::wait), so a rank waiting
+// for a slow one gives its core away. The spin is that long because the ranks' halves of a layer
+// differ by tens to hundreds of microseconds from run to run, and a futex wake-up costs about as
+// much again (at full load on 2 cores: x0.93 of TP=1's throughput spinning 2 ms, x0.915 spinning
+// 50 us; docs/performance.md).
 //
 //   begin_step:      post (s, 0) ─ wait for every rank to leave step s - 1
 //   all_reduce_sum:  publish data ─ entry barrier ─ rank r sums slice r of every rank's data,

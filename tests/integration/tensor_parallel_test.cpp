@@ -239,7 +239,8 @@ TEST(serve_command_line, the_seeds_tensor_parallel_line_serves) {
     text = s.str();
     const auto at = text.find("serving 'smol'");
     const auto colon = at == std::string::npos ? at : text.find("127.0.0.1:", at);
-    if (colon != std::string::npos)
+    // The whole line: the log may be read while the port is half written.
+    if (colon != std::string::npos && text.find('\n', colon) != std::string::npos)
       port = static_cast<uint16_t>(std::stoi(text.substr(colon + 10)));
   }
   if (port == 0) ::kill(pid, SIGKILL);

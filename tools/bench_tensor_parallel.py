@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""What tensor parallelism costs on one machine: `troupe serve --tensor-parallel-size 2` with one
+compute thread per rank against `--tensor-parallel-size 1` with both threads, at full load, in one
+run on the same binary and model (`troupe bench`).
+
+    python3 tools/bench_tensor_parallel.py [--troupe build/bin/troupe] [--model GGUF] [--repeats 6]
+
+Both sides get `--threads 2` (the compute threads in all): TP=1 runs one executor whose kernels
+split across its 2 threads; TP=2 runs two executors, each rank on 1 thread pinned to its own CPU,
+joined by the shared-memory communicator (two all-reduces per layer, the logits gathered). Same
+flags otherwise (--max-num-seqs 16 --max-num-batched-tokens 512). Each run starts its own server
+(tools/serve_bench.py says why) and the order alternates, so drift affects both alike. Run i uses
+--seed 7+i for both, after 2 warm-up requests.
+
+  full load   --dataset-name random: 128 random tokens in, 64 out, --num-prompts 32 sent at once
+              (--request-rate inf), so the running batch stays at --max-num-seqs.
+
+Target (issue 10): output tokens/s at TP=2 / TP=1 at least 0.9 (communication and the ranks
+waiting for each other cost under 10%). The load generator runs on the same 2 cores, as it does
+for every comparison in docs/performance.md.
+Printed: every run's output and total tok/s, the medians over --repeats, the ratio of the medians
+and the median of the per-repeat ratios.
+Standard library only.
+"""
+import argparse
+import os
+import statistics
+import tempfile
+
+from serve_bench import DEFAULT_MODEL, free_port, run_bench, start_server
+
+SERVE_FLAGS = ["--max-num-seqs", "16", "--max-num-batched-tokens", "512", "--disable-log-requests",
+               "--served-model-name", "smol", "--threads", "2"]
+SIDES = {"tp1": ["--tensor-parallel-size", "1"], "tp2": ["--tensor-parallel-size", "2"]}
+WORKLOAD = ["--num-warmups", "2", "--dataset-name", "random", "--random-input-len", "128",
+            "--random-output-len", "64", "--request-rate", "inf"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--troupe", default="build/bin/troupe")
+    ap.add_argument("--model", default=DEFAULT_MODEL)
+    ap.add_argument("--repeats", type=int, default=6)
+    ap.add_argument("--num-prompts", type=int, default=32)
+    a = ap.parse_args()
+    out_dir = tempfile.mkdtemp(prefix="troupe-tp-bench-")
+    results = {k: [] for k in SIDES}
+    for rep in range(a.repeats):
+        for k in (("tp1", "tp2") if rep % 2 == 0 else ("tp2", "tp1")):
+            port = free_port()
+            server = start_server(a.troupe, a.model, port, SERVE_FLAGS + SIDES[k],
+                                  os.path.join(out_dir, f"serve-{k}-{rep}.log"))
+            try:
+                r = run_bench(a.troupe, a.model, port, out_dir, f"{k}-{rep}", 7 + rep,
+                              WORKLOAD + ["--num-prompts", str(a.num_prompts)])
+            finally:
+                server.terminate()
+                server.wait()
+            results[k].append(r)
+            print(f"run {rep} {k}: output {r['output_throughput']:7.1f} tok/s"
+                  f"  total {r['total_token_throughput']:7.1f} tok/s"
+                  f"  mean TTFT {r['mean_ttft_ms']:8.1f} ms  mean TPOT {r['mean_tpot_ms']:7.1f} ms",
+                  flush=True)
+
+    def med(k, key):
+        return statistics.median(r[key] for r in results[k])
+
+    print("\nmedians over", a.repeats, "runs")
+    for k in SIDES:
+        print(f"  {k}: output {med(k, 'output_throughput'):7.1f} tok/s"
+              f"  total {med(k, 'total_token_throughput'):7.1f} tok/s"
+              f"  mean TTFT {med(k, 'mean_ttft_ms'):8.1f} ms"
+              f"  mean TPOT {med(k, 'mean_tpot_ms'):7.1f} ms")
+    ratio = med("tp2", "output_throughput") / med("tp1", "output_throughput")
+    total_ratio = med("tp2", "total_token_throughput") / med("tp1", "total_token_throughput")
+    pairs = [two["output_throughput"] / one["output_throughput"]
+             for one, two in zip(results["tp1"], results["tp2"])]
+    print(f"\noutput tok/s TP=2 / TP=1: ratio of medians x{ratio:.4f} (total tok/s"
+          f" x{total_ratio:.4f}), median of per-repeat ratios x{statistics.median(pairs):.4f}"
+          f" (each: {' '.join(f'{p:.3f}' for p in pairs)}); target >= 0.9")
+    print(f"result files and server logs: {out_dir}")
+
+
+if __name__ == "__main__":
+    main()
