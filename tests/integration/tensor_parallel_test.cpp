@@ -249,7 +249,14 @@ TEST(serve_command_line, the_seeds_tensor_parallel_line_serves) {
   auto reply = client.post(R"({"model": "smol", "prompt": "The capital of France is",)"
                            R"( "max_tokens": 8, "temperature": 0})");
   EXPECT_EQ(reply.status, 200) << reply.body;
-  auto body = client.request(http::testing::bhttp::verb::get, "/metrics").body;
+  // Rank 1 releases the finished sequence after rank 0's tokens answered the request: poll, as
+  // expect_everything_released does (a loaded machine lets the reply overtake the release).
+  std::string body;
+  for (int i = 0; i < 500; ++i) {
+    body = client.request(http::testing::bhttp::verb::get, "/metrics").body;
+    if (sample_value(body, "troupe_executor_sequences{rank=\"1\"}") == 0) break;
+    std::this_thread::sleep_for(10ms);
+  }
   EXPECT_EQ(sample_value(body, "troupe_executor_sequences{rank=\"1\"}"), 0) << body;
   ::kill(pid, SIGTERM);  // not our child (the shell's): wait for it to be gone
   for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i)
