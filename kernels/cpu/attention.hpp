@@ -16,8 +16,14 @@
 //   q, out: [num_tokens][num_heads][head_dim]
 // Every reduction runs over j in ascending order with dot()'s algorithm, so the result for a
 // query depends only on it and the cache contents, not on the batch around it.
+//
+// An fp8 cache holds one byte per element (kernels/cpu/fp8.hpp): store_kv writes
+// float_to_fp8(k / k_scale) and float_to_fp8(v / v_scale); paged_attention reads each key or value
+// head back as fp8_to_float(code) * scale into f32 and then runs the f32 math above unchanged, so
+// the fp8 result is the f32 result over the dequantized cache (and as batch invariant).
 #include <cstdint>
 
+#include "kernels/cpu/fp8.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 
 namespace troupe::kernels::cpu {
@@ -36,16 +42,32 @@ struct token_location {
   const int32_t* block_table = nullptr;
 };
 
+// The element format of an fp8 cache and one layer's scales (vLLM's k_scale and v_scale).
+struct fp8_kv {
+  fp8_format format = fp8_format::e4m3;
+  float k_scale = 1.0f;  // > 0
+  float v_scale = 1.0f;  // > 0
+};
+
 // Writes each token's key and value heads into its cache slot.
 //   k, v: [num_tokens][num_kv_heads][head_dim]
 void store_kv(const paged_kv_layout& layout, const token_location* tokens, int64_t num_tokens,
               const float* k, const float* v, float* k_cache, float* v_cache);
+// The same into an fp8 cache (codes, one byte per element).
+void store_kv(const paged_kv_layout& layout, const token_location* tokens, int64_t num_tokens,
+              const float* k, const float* v, const fp8_kv& fp8, uint8_t* k_cache,
+              uint8_t* v_cache);
 
 // requires: num_heads a multiple of layout.num_kv_heads; every key/value a query attends to has
 // been stored (store_kv for this step's tokens runs first).
 void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const token_location* tokens,
                      int64_t num_tokens, int32_t num_heads, float scale, const float* q,
                      const float* k_cache, const float* v_cache, float* out,
+                     int32_t sliding_window = 0);
+// The same over an fp8 cache, dequantizing each key and value head as it reads it.
+void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const token_location* tokens,
+                     int64_t num_tokens, int32_t num_heads, float scale, const float* q,
+                     const fp8_kv& fp8, const uint8_t* k_cache, const uint8_t* v_cache, float* out,
                      int32_t sliding_window = 0);
 
 }  // namespace troupe::kernels::cpu

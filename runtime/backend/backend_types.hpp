@@ -33,8 +33,13 @@ struct weight_desc {
   int64_t num_elements() const { return rows * cols; }
 };
 
-// Element type of the paged KV cache. f32 today; fp8 with k/v scales is issue 11's.
-enum class kv_cache_dtype : uint8_t { f32 };
+// Element type of the paged KV cache: f32, or one byte of OCP FP8 (kernels/cpu/fp8.hpp) times a
+// per-layer scale (vLLM's --kv-cache-dtype fp8 = fp8_e4m3, and fp8_e5m2).
+enum class kv_cache_dtype : uint8_t { f32, fp8_e4m3, fp8_e5m2 };
+
+inline int64_t kv_cache_element_bytes(kv_cache_dtype dtype) {
+  return dtype == kv_cache_dtype::f32 ? int64_t{4} : int64_t{1};
+}
 
 // A paged KV cache for every layer of a model (kernels/cpu/attention.hpp draws the layout):
 //   per layer, K and V each: [num_blocks][block_size][num_kv_heads][head_dim]
@@ -45,11 +50,14 @@ struct kv_cache_shape {
   int32_t num_kv_heads = 0;
   int32_t head_dim = 0;
   kv_cache_dtype dtype = kv_cache_dtype::f32;
+  // fp8 only: a stored code c of layer l means fp8_to_float(c) * k_scales[l] (keys) or
+  // * v_scales[l] (values). [num_layers] each, or empty: every scale 1.0.
+  std::vector<float> k_scales, v_scales;
 
   // Bytes one block takes across all layers, keys and values.
   int64_t bytes_per_block() const {
     return int64_t{2} * num_layers * block_size * num_kv_heads * head_dim *
-           static_cast<int64_t>(sizeof(float));
+           kv_cache_element_bytes(dtype);
   }
 };
 

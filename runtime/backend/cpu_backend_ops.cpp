@@ -67,8 +67,13 @@ void cpu_backend::store_kv(kv_cache_handle cache, int32_t layer, buffer_handle k
   auto& c = get(cache);
   const int64_t T = step_.num_tokens();
   const int64_t n = T * c.layout().num_kv_heads * c.layout().head_dim;
-  cpu::store_kv(c.layout(), locations_.data(), T, get(k, n), get(v, n), c.keys(layer),
-                c.values(layer));
+  if (c.is_fp8()) {
+    cpu::store_kv(c.layout(), locations_.data(), T, get(k, n), get(v, n), c.fp8(layer),
+                  c.key_codes(layer), c.value_codes(layer));
+  } else {
+    cpu::store_kv(c.layout(), locations_.data(), T, get(k, n), get(v, n), c.keys(layer),
+                  c.values(layer));
+  }
 }
 
 void cpu_backend::paged_attention(kv_cache_handle cache, int32_t layer,
@@ -77,9 +82,15 @@ void cpu_backend::paged_attention(kv_cache_handle cache, int32_t layer,
   auto& c = get(cache);
   const int64_t T = step_.num_tokens();
   const int64_t n = T * params.num_heads * c.layout().head_dim;
-  cpu::paged_attention(pool_, c.layout(), locations_.data(), T, params.num_heads, params.scale,
-                       get(q, n), c.keys(layer), c.values(layer), get(out, n),
-                       params.sliding_window);
+  if (c.is_fp8()) {
+    cpu::paged_attention(pool_, c.layout(), locations_.data(), T, params.num_heads, params.scale,
+                         get(q, n), c.fp8(layer), c.key_codes(layer), c.value_codes(layer),
+                         get(out, n), params.sliding_window);
+  } else {
+    cpu::paged_attention(pool_, c.layout(), locations_.data(), T, params.num_heads, params.scale,
+                         get(q, n), c.keys(layer), c.values(layer), get(out, n),
+                         params.sliding_window);
+  }
 }
 
 void cpu_backend::silu_mul(buffer_handle gate, buffer_handle up, int64_t n, buffer_handle out) {

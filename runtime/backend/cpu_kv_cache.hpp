@@ -1,6 +1,6 @@
 #pragma once
-// Paged KV cache storage in host memory, as cpu_backend keeps it: f32 keys and values of every
-// layer.
+// Paged KV cache storage in host memory, as cpu_backend keeps it: the keys and values of every
+// layer, f32 or one fp8 code per element (kv_cache_shape::dtype).
 //
 //   per layer, K and V each: [num_blocks][block_size][num_kv_heads][head_dim]
 //
@@ -16,26 +16,40 @@ namespace troupe::backend {
 
 class cpu_kv_cache {
  public:
-  // requires: shape.num_blocks >= 0, block_size >= 1, positive head counts, dtype f32.
+  // requires: shape.num_blocks >= 0, block_size >= 1, positive head counts; k_scales and
+  // v_scales empty or one positive scale per layer.
   // Allocates shape.num_blocks * shape.bytes_per_block() bytes, zeroed.
   explicit cpu_kv_cache(const kv_cache_shape& shape);
 
   int32_t num_blocks() const { return num_blocks_; }
   int32_t block_size() const { return layout_.block_size; }
+  kv_cache_dtype dtype() const { return dtype_; }
+  bool is_fp8() const { return dtype_ != kv_cache_dtype::f32; }
   const kernels::cpu::paged_kv_layout& layout() const { return layout_; }
   int64_t num_bytes() const;
 
-  // requires: 0 <= layer < num_layers.
+  // f32 caches. requires: !is_fp8(), 0 <= layer < num_layers.
   float* keys(int32_t layer) { return layers_[layer].keys.data(); }
   float* values(int32_t layer) { return layers_[layer].values.data(); }
   const float* keys(int32_t layer) const { return layers_[layer].keys.data(); }
   const float* values(int32_t layer) const { return layers_[layer].values.data(); }
 
+  // fp8 caches: the codes, and the format and scales that give them values.
+  // requires: is_fp8(), 0 <= layer < num_layers.
+  uint8_t* key_codes(int32_t layer) { return layers_[layer].key_codes.data(); }
+  uint8_t* value_codes(int32_t layer) { return layers_[layer].value_codes.data(); }
+  const uint8_t* key_codes(int32_t layer) const { return layers_[layer].key_codes.data(); }
+  const uint8_t* value_codes(int32_t layer) const { return layers_[layer].value_codes.data(); }
+  const kernels::cpu::fp8_kv& fp8(int32_t layer) const { return layers_[layer].fp8; }
+
  private:
   struct layer_storage {
-    std::vector<float> keys, values;
+    std::vector<float> keys, values;              // f32
+    std::vector<uint8_t> key_codes, value_codes;  // fp8
+    kernels::cpu::fp8_kv fp8;
   };
   int32_t num_blocks_;
+  kv_cache_dtype dtype_;
   kernels::cpu::paged_kv_layout layout_;
   std::vector<layer_storage> layers_;
 };

@@ -35,6 +35,9 @@
 //   model.layers.N.self_attn.k_proj / v_proj.weight [kv_heads*head_dim, hidden] (+ .bias)
 //   model.layers.N.self_attn.o_proj.weight [hidden, heads*head_dim]
 //   model.layers.N.mlp.gate_proj / up_proj.weight [ffn, hidden]  mlp.down_proj [hidden, ffn]
+//   model.layers.N.self_attn.k_scale / v_scale [] or [1]: optional fp8 KV-cache scales (vLLM's;
+//     absent: 1.0). The older spellings vLLM remaps (self_attn.kv_scale, k_proj.output_scale,
+//     v_proj.output_scale) are an error naming the tensor, never silently ignored.
 // HF checkpoints rotate with rope_style::neox (rotate_half). Whatever the checkpoint dtype
 // (F32/F16/BF16), weights are widened to f32 and the CPU backend computes in f32.
 #include <string>

@@ -2,6 +2,7 @@
 // names: hf_model.hpp).
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <thread>
 
 #include "runtime/formats/hf_model.hpp"
@@ -88,6 +89,37 @@ void add_layer_jobs(job_list& jobs, const llama_hparams& hp, int layer, llama_la
   jobs.add(p + "mlp.down_proj.weight", {hidden, ffn}, w.w_down);
 }
 
+// One optional scalar scale: 1.0 when absent; positive and finite when present.
+status read_scale(const safetensors_checkpoint& ckpt, const std::string& name, float& out) {
+  const safetensors_tensor* t = ckpt.find(name);
+  if (t == nullptr) return ok_status();
+  if (t->num_elements() != 1) {
+    return error{"tensor '" + name + "' has shape " + shape_text(t->shape) +
+                 ", expected one per-tensor scale ([] or [1])"};
+  }
+  const float scale = t->to_f32()[0];
+  if (!(std::isfinite(scale) && scale > 0.0f)) {
+    return error{"tensor '" + name + "' is " + std::to_string(scale) +
+                 ": a KV-cache scale must be finite and positive"};
+  }
+  out = scale;
+  return ok_status();
+}
+
+// vLLM's per-layer KV-cache scales (fp8 --kv-cache-dtype stores k / k_scale, v / v_scale).
+status read_kv_scales(const safetensors_checkpoint& ckpt, int layer, llama_layer_weights& w) {
+  const std::string p = "model.layers." + std::to_string(layer) + ".self_attn.";
+  for (const char* other : {"kv_scale", "k_proj.output_scale", "v_proj.output_scale"}) {
+    if (ckpt.find(p + other) != nullptr) {
+      return error{"tensor '" + p + other +
+                   "' is a KV-cache scale spelling troupe does not read: name it " + p +
+                   "k_scale and " + p + "v_scale"};
+    }
+  }
+  if (auto st = read_scale(ckpt, p + "k_scale", w.k_scale); !st) return st;
+  return read_scale(ckpt, p + "v_scale", w.v_scale);
+}
+
 }  // namespace
 
 result<llama_weights> load_hf_model(const std::string& dir, unsigned num_threads) {
@@ -106,6 +138,10 @@ result<llama_weights> load_hf_model(const std::string& dir, unsigned num_threads
   jobs.add("model.norm.weight", {hidden}, w.output_norm);
   if (!hp->tie_word_embeddings) jobs.add("lm_head.weight", {vocab, hidden}, w.output);
   if (auto ok = jobs.done(); !ok) return error{dir + ": " + ok.message()};
+  for (int layer = 0; layer < hp->num_layers; ++layer) {
+    if (auto ok = read_kv_scales(*ckpt, layer, w.layers[static_cast<size_t>(layer)]); !ok)
+      return error{dir + ": " + ok.message()};
+  }
   jobs.run(num_threads);
   return w;
 }

@@ -1,7 +1,7 @@
 #pragma once
 // The CPU Llama runner: llama_runner over a backend::cpu_backend (kernels/cpu and a pool of
 // compute threads). Weights stay f32 in host memory, adopted by the backend without a copy; the
-// paged KV cache is f32 host memory too.
+// paged KV cache is host memory too (f32, or fp8 codes with --kv-cache-dtype fp8*).
 //
 // Thread: one thread at a time calls execute()/forward_logits() (the executor actor's).
 #include <cstdint>
@@ -17,16 +17,16 @@ namespace troupe::runtime {
 class cpu_llama_runner : public llama_runner {
  public:
   // llama_runner::create on a new cpu_backend of num_threads compute threads, which allocates
-  // num_kv_blocks * kv_bytes_per_block(hparams, block_size) bytes of cache.
+  // num_kv_blocks * kv_bytes_per_block(hparams, block_size, kv_dtype) bytes of cache.
   // num_threads <= 0 means kernels::cpu::default_num_compute_threads().
-  static result<std::unique_ptr<cpu_llama_runner>> create(llama_weights weights,
-                                                          int32_t num_kv_blocks, int32_t block_size,
-                                                          int32_t num_threads = 0);
+  static result<std::unique_ptr<cpu_llama_runner>> create(
+      llama_weights weights, int32_t num_kv_blocks, int32_t block_size, int32_t num_threads = 0,
+      backend::kv_cache_dtype kv_dtype = backend::kv_cache_dtype::f32);
 
   int32_t num_threads() const { return num_threads_; }
 
  private:
-  cpu_llama_runner(llama_weights weights, int32_t num_kv_blocks, int32_t block_size,
+  cpu_llama_runner(llama_weights weights, const backend::kv_cache_shape& cache,
                    int32_t num_threads);
 
   int32_t num_threads_;

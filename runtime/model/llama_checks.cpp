@@ -1,5 +1,6 @@
 #include "runtime/model/llama_checks.hpp"
 
+#include <cmath>
 #include <string>
 #include <tuple>
 
@@ -72,6 +73,10 @@ status check_llama_weights(const llama_weights& w) {
     if (st) st = check_size(l.bq, bias_q, p + "bq");
     if (st) st = check_size(l.bk, bias_kv, p + "bk");
     if (st) st = check_size(l.bv, bias_kv, p + "bv");
+    for (auto [scale, name] : {std::pair{l.k_scale, "k_scale"}, {l.v_scale, "v_scale"}}) {
+      if (st && !(std::isfinite(scale) && scale > 0.0f))
+        st = error{p + name + " must be finite and positive, got " + std::to_string(scale)};
+    }
   }
   return st;
 }

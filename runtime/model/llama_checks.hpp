@@ -10,7 +10,8 @@
 namespace troupe::runtime {
 
 // Positive sizes, head counts that divide, an even head_dim, sane RoPE and window; every tensor
-// of `weights` sized as llama_weights.hpp says (biases only with attention_bias).
+// of `weights` sized as llama_weights.hpp says (biases only with attention_bias); KV-cache
+// scales finite and positive.
 status check_llama_weights(const llama_weights& weights);
 
 // Whether `batch` is well formed for a cache of `num_blocks` blocks of `block_size` and a vocab

@@ -18,40 +18,45 @@ status llama_runner::check(const llama_weights& weights, int32_t num_kv_blocks,
 
 result<std::unique_ptr<llama_runner>> llama_runner::create(
     std::unique_ptr<backend::compute_backend> compute, llama_weights weights, int32_t num_kv_blocks,
-    int32_t block_size) {
+    int32_t block_size, backend::kv_cache_dtype kv_dtype) {
   if (auto st = check(weights, num_kv_blocks, block_size); !st) return st.err();
+  auto cache = kv_cache_shape_for(weights.hparams, num_kv_blocks, block_size, kv_dtype);
+  set_kv_cache_scales(cache, weights);
   return std::unique_ptr<llama_runner>(
-      new llama_runner(std::move(compute), std::move(weights), num_kv_blocks, block_size));
+      new llama_runner(std::move(compute), std::move(weights), cache));
 }
 
 result<std::unique_ptr<llama_runner>> llama_runner::create_shard(
     std::unique_ptr<backend::compute_backend> compute, const llama_weights& weights,
-    const llama_shard& shard, int32_t num_kv_blocks, int32_t block_size) {
+    const llama_shard& shard, int32_t num_kv_blocks, int32_t block_size,
+    backend::kv_cache_dtype kv_dtype) {
   if (auto st = check(weights, num_kv_blocks, block_size); !st) return st.err();
   if (auto st = check_tensor_parallel(weights.hparams, shard.world_size); !st) return st.err();
-  return std::unique_ptr<llama_runner>(new llama_runner(
-      std::move(compute), slice_llama_weights(weights, shard), shard, num_kv_blocks, block_size));
+  auto cache = kv_cache_shape_for(weights.hparams, shard, num_kv_blocks, block_size, kv_dtype);
+  set_kv_cache_scales(cache, weights);
+  return std::unique_ptr<llama_runner>(
+      new llama_runner(std::move(compute), slice_llama_weights(weights, shard), shard, cache));
 }
 
 llama_runner::llama_runner(std::unique_ptr<backend::compute_backend> compute, llama_weights weights,
-                           int32_t num_kv_blocks, int32_t block_size)
+                           const backend::kv_cache_shape& cache)
     : compute_(std::move(compute)),
       weights_(upload_llama_weights(*compute_, std::move(weights))),
-      num_kv_blocks_(num_kv_blocks),
-      block_size_(block_size),
-      cache_(compute_->allocate_kv_cache(
-          kv_cache_shape_for(weights_.hparams, num_kv_blocks, block_size))),
+      num_kv_blocks_(cache.num_blocks),
+      block_size_(cache.block_size),
+      kv_cache_dtype_(cache.dtype),
+      cache_(compute_->allocate_kv_cache(cache)),
       forward_(*compute_, weights_, cache_) {}
 
 llama_runner::llama_runner(std::unique_ptr<backend::compute_backend> compute,
                            llama_weights shard_weights, const llama_shard& shard,
-                           int32_t num_kv_blocks, int32_t block_size)
+                           const backend::kv_cache_shape& cache)
     : compute_(std::move(compute)),
       weights_(upload_llama_weights(*compute_, std::move(shard_weights), shard)),
-      num_kv_blocks_(num_kv_blocks),
-      block_size_(block_size),
-      cache_(compute_->allocate_kv_cache(
-          kv_cache_shape_for(weights_.hparams, shard, num_kv_blocks, block_size))),
+      num_kv_blocks_(cache.num_blocks),
+      block_size_(cache.block_size),
+      kv_cache_dtype_(cache.dtype),
+      cache_(compute_->allocate_kv_cache(cache)),
       forward_(*compute_, weights_, cache_) {}
 
 status llama_runner::validate(const step_batch& batch) const {

@@ -23,11 +23,13 @@ namespace troupe::runtime {
 class llama_runner : public model_runner {
  public:
   // Checks that the weights are complete and consistent with their hparams, uploads them to
-  // `compute` and allocates num_kv_blocks blocks of block_size tokens of cache there
-  // (kv_cache_shape_for). requires: compute != nullptr.
+  // `compute` and allocates num_kv_blocks blocks of block_size tokens of kv_dtype cache there
+  // (kv_cache_shape_for; an fp8 cache takes the weights' k/v scales). requires: compute !=
+  // nullptr.
   static result<std::unique_ptr<llama_runner>> create(
       std::unique_ptr<backend::compute_backend> compute, llama_weights weights,
-      int32_t num_kv_blocks, int32_t block_size);
+      int32_t num_kv_blocks, int32_t block_size,
+      backend::kv_cache_dtype kv_dtype = backend::kv_cache_dtype::f32);
 
   // Rank shard.rank of a tensor-parallel group (tensor_parallel_shard.hpp): checks `weights` and
   // the split, uploads that rank's slices of `weights` to `compute` (whose communicator connects
@@ -36,7 +38,8 @@ class llama_runner : public model_runner {
   // nullptr, shard = make_llama_shard(weights.hparams, shard.rank, shard.world_size).
   static result<std::unique_ptr<llama_runner>> create_shard(
       std::unique_ptr<backend::compute_backend> compute, const llama_weights& weights,
-      const llama_shard& shard, int32_t num_kv_blocks, int32_t block_size);
+      const llama_shard& shard, int32_t num_kv_blocks, int32_t block_size,
+      backend::kv_cache_dtype kv_dtype = backend::kv_cache_dtype::f32);
 
   // Runs the step and samples one token per sampling sequence. A batch failing validate() is a
   // bug in the caller: the process aborts with the reason.
@@ -52,17 +55,19 @@ class llama_runner : public model_runner {
   int32_t vocab_size() const override { return weights_.hparams.vocab_size; }
   int32_t block_size() const override { return block_size_; }
   int32_t num_kv_blocks() const override { return num_kv_blocks_; }
+  backend::kv_cache_dtype kv_cache_dtype() const { return kv_cache_dtype_; }
   const llama_hparams& hparams() const { return weights_.hparams; }
 
  protected:
   // The checks create() makes before constructing.
   static status check(const llama_weights& weights, int32_t num_kv_blocks, int32_t block_size);
-  // requires: check() passed.
+  // requires: check() passed; cache = kv_cache_shape_for(weights...) with its scales set.
   llama_runner(std::unique_ptr<backend::compute_backend> compute, llama_weights weights,
-               int32_t num_kv_blocks, int32_t block_size);
-  // requires: shard_weights = slice_llama_weights(weights, shard) of checked weights.
+               const backend::kv_cache_shape& cache);
+  // requires: shard_weights = slice_llama_weights(weights, shard) of checked weights, cache
+  // = kv_cache_shape_for(hparams, shard, ...) with its scales set.
   llama_runner(std::unique_ptr<backend::compute_backend> compute, llama_weights shard_weights,
-               const llama_shard& shard, int32_t num_kv_blocks, int32_t block_size);
+               const llama_shard& shard, const backend::kv_cache_shape& cache);
 
  private:
   std::span<const float> run_checked(const step_batch& batch);
@@ -71,6 +76,7 @@ class llama_runner : public model_runner {
   llama_device_weights weights_;
   int32_t num_kv_blocks_;
   int32_t block_size_;
+  backend::kv_cache_dtype kv_cache_dtype_;
   backend::kv_cache_handle cache_;
   llama_forward forward_;  // borrows the members above: declared after them
 };

@@ -22,6 +22,10 @@ struct llama_layer_weights {
   std::vector<float> w_gate;      // [intermediate][hidden]
   std::vector<float> w_up;        // [intermediate][hidden]
   std::vector<float> w_down;      // [hidden][intermediate]
+  // An fp8 KV cache stores k / k_scale and v / v_scale (vLLM's per-layer kv-cache scales, from
+  // the checkpoint when it has them); unused by an f32 cache. Finite and > 0.
+  float k_scale = 1.0f;
+  float v_scale = 1.0f;
 };
 
 struct llama_weights {

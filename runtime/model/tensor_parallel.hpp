@@ -56,6 +56,7 @@ class tensor_parallel_runner final : public model_runner {
   int32_t vocab_size() const override { return runner_->vocab_size(); }
   int32_t block_size() const override { return runner_->block_size(); }
   int32_t num_kv_blocks() const override { return runner_->num_kv_blocks(); }
+  backend::kv_cache_dtype kv_cache_dtype() const { return runner_->kv_cache_dtype(); }
   const llama_hparams& hparams() const { return runner_->hparams(); }
 
  private:
@@ -74,12 +75,13 @@ std::vector<std::vector<int>> plan_rank_cpus(int32_t world_size, int32_t threads
 
 // N ranks over `weights` (check_tensor_parallel's rules), rank r at index r, each with a CPU
 // backend of threads_per_rank compute threads (its executor's thread counts as one) and
-// num_kv_blocks blocks of block_size tokens of cache for its KV heads (block ids mean the same
-// blocks at every rank). `rank_cpus` (plan_rank_cpus; empty: unpinned) pins rank r's threads to
-// rank_cpus[r]. An error value if the weights are bad or do not split N ways.
-// Host memory: each rank copies its slices out of `weights`, which is freed on return.
+// num_kv_blocks blocks of block_size tokens of kv_dtype cache for its KV heads (block ids mean the
+// same blocks at every rank). `rank_cpus` (plan_rank_cpus; empty: unpinned) pins rank r's threads
+// to rank_cpus[r]. An error value if the weights are bad or do not split N ways. Host memory: each
+// rank copies its slices out of `weights`, which is freed on return.
 result<std::vector<std::unique_ptr<tensor_parallel_runner>>> make_tensor_parallel_runners(
     llama_weights weights, int32_t world_size, int32_t threads_per_rank, int32_t num_kv_blocks,
-    int32_t block_size, const std::vector<std::vector<int>>& rank_cpus = {});
+    int32_t block_size, const std::vector<std::vector<int>>& rank_cpus = {},
+    backend::kv_cache_dtype kv_dtype = backend::kv_cache_dtype::f32);
 
 }  // namespace troupe::runtime

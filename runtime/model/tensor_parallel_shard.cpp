@@ -84,6 +84,8 @@ llama_layer_weights slice_layer(const llama_layer_weights& lw, const llama_hpara
   out.w_gate = rows_of(lw.w_gate, hidden, f0, nf);
   out.w_up = rows_of(lw.w_up, hidden, f0, nf);
   out.w_down = cols_of(lw.w_down, hp.intermediate_size, f0, nf);
+  out.k_scale = lw.k_scale;
+  out.v_scale = lw.v_scale;
   return out;
 }
 
@@ -144,8 +146,9 @@ llama_weights slice_llama_weights(const llama_weights& w, const llama_shard& s) 
 }
 
 backend::kv_cache_shape kv_cache_shape_for(const llama_hparams& hparams, const llama_shard& shard,
-                                           int32_t num_blocks, int32_t block_size) {
-  auto shape = kv_cache_shape_for(hparams, num_blocks, block_size);
+                                           int32_t num_blocks, int32_t block_size,
+                                           backend::kv_cache_dtype dtype) {
+  auto shape = kv_cache_shape_for(hparams, num_blocks, block_size, dtype);
   shape.num_kv_heads = shard.num_kv_heads;
   return shape;
 }

@@ -61,7 +61,8 @@ llama_shard make_llama_shard(const llama_hparams& hparams, int32_t rank, int32_t
 llama_weights slice_llama_weights(const llama_weights& weights, const llama_shard& shard);
 
 // The KV cache of one rank: num_blocks blocks of the shard's KV heads.
-backend::kv_cache_shape kv_cache_shape_for(const llama_hparams& hparams, const llama_shard& shard,
-                                           int32_t num_blocks, int32_t block_size);
+backend::kv_cache_shape kv_cache_shape_for(
+    const llama_hparams& hparams, const llama_shard& shard, int32_t num_blocks, int32_t block_size,
+    backend::kv_cache_dtype dtype = backend::kv_cache_dtype::f32);
 
 }  // namespace troupe::runtime

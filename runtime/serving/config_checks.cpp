@@ -8,6 +8,7 @@
 #include <string>
 
 #include "runtime/formats/weight_dtype.hpp"
+#include "runtime/model/kv_cache.hpp"
 
 namespace troupe::runtime {
 namespace {
@@ -39,11 +40,12 @@ status prefix_caching_hash_algo(const engine_config& c) {
                " is not supported: troupe supports sha256 (the default) and xxhash"};
 }
 
+// vLLM also knows bfloat16, fp8_inc (Intel Gaudi) and fp8_ds_mla (DeepSeek's MLA layout).
 status kv_cache_dtype(const engine_config& c) {
-  if (c.kv_cache_dtype == "auto") return ok_status();
+  if (parse_kv_cache_dtype(c.kv_cache_dtype)) return ok_status();
   return error{"--kv-cache-dtype " + c.kv_cache_dtype +
-               " is not supported yet: the KV cache uses the model dtype; run with "
-               "--kv-cache-dtype auto"};
+               " is not supported: troupe supports auto (f32), fp8 (= fp8_e4m3), fp8_e4m3 and "
+               "fp8_e5m2"};
 }
 
 // Every vLLM dtype runs: bfloat16/float16 round the weights at load (runtime/formats/weight_dtype).

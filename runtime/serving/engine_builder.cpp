@@ -9,6 +9,7 @@
 
 #include "kernels/cpu/thread_pool.hpp"
 #include "runtime/model/cpu_runner.hpp"
+#include "runtime/model/kv_cache.hpp"
 #include "runtime/model/tensor_parallel.hpp"
 #include "runtime/model/tensor_parallel_shard.hpp"
 #include "runtime/serving/model_files.hpp"
@@ -40,7 +41,7 @@ result<runner_list> make_runners(llama_weights weights, const kv_cache_plan& pla
   const int32_t world_size = config.tensor_parallel_size;
   if (world_size == 1) {
     auto runner = cpu_llama_runner::create(std::move(weights), plan.num_blocks, plan.block_size,
-                                           config.num_compute_threads);
+                                           config.num_compute_threads, plan.dtype);
     if (!runner) return runner.err();
     runners.push_back(std::move(*runner));
     return runners;
@@ -55,7 +56,7 @@ result<runner_list> make_runners(llama_weights weights, const kv_cache_plan& pla
   }
   const auto cpus = plan_rank_cpus(world_size, per_rank);
   auto ranks = make_tensor_parallel_runners(std::move(weights), world_size, per_rank,
-                                            plan.num_blocks, plan.block_size, cpus);
+                                            plan.num_blocks, plan.block_size, cpus, plan.dtype);
   if (!ranks) return ranks.err();
   for (int32_t r = 0; r < world_size; ++r) {
     spdlog::info("tensor-parallel rank {}: {} compute thread(s), {}", r, per_rank,
@@ -118,9 +119,9 @@ result<built_engine> build_engine(const engine_config& config) {
   }
   auto runners = make_runners(std::move(files->weights), *plan, config);
   if (!runners) return error{files->path + ": " + runners.message()};
-  spdlog::info("loaded {} in {:.1f} s: {} KV blocks of {} tokens ({:.0f} MiB{})", files->path,
+  spdlog::info("loaded {} in {:.1f} s: {} KV blocks of {} tokens, {} ({:.0f} MiB{})", files->path,
                seconds_since(start), plan->num_blocks, plan->block_size,
-               static_cast<double>(plan->num_bytes()) / (1 << 20),
+               kv_cache_dtype_name(plan->dtype), static_cast<double>(plan->num_bytes()) / (1 << 20),
                plan->world_size > 1 ? " per rank" : "");
   built_engine built = make_built(std::move(*resolved), kv, model_max_len,
                                   std::move(files->tokenizer), std::move(*runners));

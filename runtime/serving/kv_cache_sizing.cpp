@@ -22,10 +22,12 @@ int32_t max_rank_kv_heads(const llama_hparams& hparams, int32_t world_size) {
 result<kv_cache_plan> plan_kv_cache(const engine_config& config, const llama_hparams& hparams) {
   kv_cache_plan plan;
   plan.block_size = config.block_size;
+  // Validated: the dtype is one parse_kv_cache_dtype knows.
+  plan.dtype = parse_kv_cache_dtype(config.kv_cache_dtype).value();
   plan.world_size = std::max(1, config.tensor_parallel_size);
   llama_hparams rank = hparams;
   rank.num_kv_heads = max_rank_kv_heads(hparams, plan.world_size);
-  plan.bytes_per_block = kv_bytes_per_block(rank, config.block_size);
+  plan.bytes_per_block = kv_bytes_per_block(rank, config.block_size, plan.dtype);
   if (config.num_gpu_blocks_override > 0) {
     plan.num_blocks = config.num_gpu_blocks_override;
     return plan;

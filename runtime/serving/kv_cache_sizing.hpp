@@ -5,6 +5,9 @@
 //   --kv-cache-memory BYTES       as many blocks as BYTES hold
 //   neither                       as many as default_cpu_kv_cache_bytes hold
 //
+// A block's bytes follow --kv-cache-dtype: auto is f32 (4 bytes an element), fp8* one byte, so
+// the same budget holds 4x the blocks (vLLM's fp8 holds 2x its 16-bit auto).
+//
 // The budget is per tensor-parallel rank, as vLLM's per-device memory (and VLLM_CPU_KVCACHE_SPACE,
 // per CPU worker): a rank's block holds only its KV heads, so the same budget holds more blocks at
 // TP=2. Block ids mean the same blocks at every rank, so every rank gets the number the rank with
@@ -14,6 +17,7 @@
 // fraction of); it is validated and reported, never used for sizing.
 #include <cstdint>
 
+#include "runtime/backend/backend_types.hpp"
 #include "runtime/engine_config.hpp"
 #include "runtime/model_config.hpp"
 #include "runtime/result.hpp"
@@ -27,6 +31,7 @@ inline constexpr int64_t default_cpu_kv_cache_bytes = int64_t{512} << 20;
 struct kv_cache_plan {
   int32_t num_blocks = 0;
   int32_t block_size = 0;
+  backend::kv_cache_dtype dtype = backend::kv_cache_dtype::f32;  // --kv-cache-dtype
   int64_t bytes_per_block = 0;  // at the rank holding the most KV heads: all layers, K and V
   int32_t world_size = 1;       // tensor-parallel ranks, each holding num_blocks blocks
 

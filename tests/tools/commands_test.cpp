@@ -93,6 +93,9 @@ TEST(commands, generate) {
   ASSERT_TRUE(ids.has_value());
   EXPECT_EQ(*ids, (std::vector<int32_t>{1, 2, 3}));
   EXPECT_EQ(parse_ok({"generate", "--prompt", "x"}).generate.temperature, 0.0);  // greedy default
+  EXPECT_EQ(
+      parse_ok({"generate", "--prompt", "x", "--kv-cache-dtype", "fp8"}).engine.kv_cache_dtype,
+      "fp8");
 }
 
 TEST(commands, generate_errors) {

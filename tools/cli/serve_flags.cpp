@@ -43,7 +43,8 @@ std::vector<flag_spec> model_flags() {
                      FIELD(engine.max_model_len), 0),
       choice_flag("dtype", "weight/activation dtype; CPU computes in float32", FIELD(engine.dtype),
                   {"auto", "half", "float16", "bfloat16", "float", "float32"}),
-      choice_flag("kv-cache-dtype", "KV cache dtype; only auto (the model dtype) is supported",
+      choice_flag("kv-cache-dtype",
+                  "KV cache dtype: auto (f32), or one byte an element: fp8 (= fp8_e4m3), fp8_e5m2",
                   FIELD(engine.kv_cache_dtype), {"auto", "fp8", "fp8_e4m3", "fp8_e5m2"}),
       bool_flag("trust-remote-code",
                 "accepted for vLLM compatibility; has no effect (troupe runs no model code)",
@@ -182,10 +183,10 @@ std::vector<flag_spec> generate_flag_specs() {
                "with --json: each generated token's logprob and the K most likely (0-20)",
                FIELD(generate.logprobs), 0, 20),
   };
-  const char* engine_names[] = {"max-model-len",           "threads",           "kv-cache-memory",
-                                "num-gpu-blocks-override", "block-size",        "max-num-seqs",
-                                "max-num-batched-tokens",  "generation-config", "dtype",
-                                "enable-prefix-caching"};
+  const char* engine_names[] = {
+      "max-model-len", "threads",        "kv-cache-memory",        "num-gpu-blocks-override",
+      "block-size",    "max-num-seqs",   "max-num-batched-tokens", "generation-config",
+      "dtype",         "kv-cache-dtype", "enable-prefix-caching"};
   for (auto& flag : serve_flag_specs()) {
     if (std::find(std::begin(engine_names), std::end(engine_names), flag.name) !=
         std::end(engine_names)) {

@@ -183,6 +183,44 @@ TEST_F(hf_dir_test, missing_or_misshaped_tensors_are_named) {
       << w.message();
 }
 
+// vLLM's per-layer fp8 KV-cache scales: read when present (1.0 when absent), anything else about
+// them an error naming the tensor.
+TEST_F(hf_dir_test, kv_cache_scales_are_read_or_refused_by_name) {
+  tiny_model_spec spec;
+  ASSERT_TRUE(write_tiny_model(spec, dir_.string()));
+  const auto safetensors = (dir_ / "model.safetensors").string();
+  auto with = [&](std::vector<safetensors_entry> extra) {
+    auto tensors = tiny_model_tensors(spec);
+    tensors.insert(tensors.end(), extra.begin(), extra.end());
+    EXPECT_TRUE(write_safetensors(safetensors, tensors));
+    return load_hf_model(dir_.string());
+  };
+  auto w = with({});
+  ASSERT_TRUE(w) << w.message();
+  EXPECT_EQ(w->layers[0].k_scale, 1.0f);
+  EXPECT_EQ(w->layers[1].v_scale, 1.0f);
+  w = with({{"model.layers.1.self_attn.k_scale", safetensors_dtype::f32, {}, {0.5f}},
+            {"model.layers.1.self_attn.v_scale", safetensors_dtype::bf16, {1}, {0.25f}}});
+  ASSERT_TRUE(w) << w.message();
+  EXPECT_EQ(w->layers[0].k_scale, 1.0f);
+  EXPECT_EQ(w->layers[1].k_scale, 0.5f);
+  EXPECT_EQ(w->layers[1].v_scale, 0.25f);
+  w = with({{"model.layers.0.self_attn.kv_scale", safetensors_dtype::f32, {}, {0.5f}}});
+  ASSERT_FALSE(w);
+  EXPECT_NE(w.message().find("tensor 'model.layers.0.self_attn.kv_scale' is a KV-cache scale "
+                             "spelling troupe does not read"),
+            std::string::npos)
+      << w.message();
+  w = with({{"model.layers.0.self_attn.k_scale", safetensors_dtype::f32, {2}, {0.5f, 1.0f}}});
+  ASSERT_FALSE(w);
+  EXPECT_NE(w.message().find("tensor 'model.layers.0.self_attn.k_scale' has shape [2]"),
+            std::string::npos)
+      << w.message();
+  w = with({{"model.layers.0.self_attn.v_scale", safetensors_dtype::f32, {}, {0.0f}}});
+  ASSERT_FALSE(w);
+  EXPECT_NE(w.message().find("must be finite and positive"), std::string::npos) << w.message();
+}
+
 TEST(make_model_spec, rejects_bad_specs) {
   tiny_model_spec spec;
   spec.family = "gpt2";

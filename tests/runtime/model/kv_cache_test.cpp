@@ -31,5 +31,53 @@ TEST(kv_cache, allocates_layers_with_the_paged_layout) {
   EXPECT_EQ(cache.values(1)[0], 0.0f);
 }
 
+TEST(kv_cache, fp8_takes_one_byte_an_element) {
+  auto hp = testing::tiny_hparams();
+  for (auto dtype : {backend::kv_cache_dtype::fp8_e4m3, backend::kv_cache_dtype::fp8_e5m2}) {
+    EXPECT_EQ(kv_bytes_per_block(hp, 16, dtype), 2 * 2 * 16 * 2 * 16);
+    EXPECT_EQ(4 * kv_bytes_per_block(hp, 16, dtype), kv_bytes_per_block(hp, 16));
+    kv_cache cache(hp, 5, 8, dtype);
+    EXPECT_TRUE(cache.is_fp8());
+    EXPECT_EQ(cache.num_bytes(), 5 * kv_bytes_per_block(hp, 8, dtype));
+    EXPECT_EQ(cache.num_bytes(), 5 * 2 * 2 * 8 * 2 * 16);
+    EXPECT_NE(cache.key_codes(0), cache.key_codes(1));
+    EXPECT_NE(cache.key_codes(1), cache.value_codes(1));
+    cache.key_codes(1)[5 * 8 * 2 * 16 - 1] = 0x38;  // last code of the last block
+    EXPECT_EQ(cache.value_codes(1)[0], 0);
+    EXPECT_EQ(cache.fp8(1).format, dtype == backend::kv_cache_dtype::fp8_e4m3
+                                       ? kernels::cpu::fp8_format::e4m3
+                                       : kernels::cpu::fp8_format::e5m2);
+    EXPECT_EQ(cache.fp8(1).k_scale, 1.0f);
+  }
+}
+
+TEST(kv_cache, fp8_scales_come_from_the_weights) {
+  auto hp = testing::tiny_hparams();
+  auto w = testing::tiny_llama(hp, 1);
+  w.layers[1].k_scale = 0.5f;
+  w.layers[1].v_scale = 2.0f;
+  auto shape = kv_cache_shape_for(hp, 3, 4);
+  set_kv_cache_scales(shape, w);
+  EXPECT_TRUE(shape.k_scales.empty());  // f32 keeps none
+  shape = kv_cache_shape_for(hp, 3, 4, backend::kv_cache_dtype::fp8_e4m3);
+  set_kv_cache_scales(shape, w);
+  EXPECT_EQ(shape.k_scales, (std::vector<float>{1.0f, 0.5f}));
+  EXPECT_EQ(shape.v_scales, (std::vector<float>{1.0f, 2.0f}));
+  backend::cpu_kv_cache cache(shape);
+  EXPECT_EQ(cache.fp8(0).k_scale, 1.0f);
+  EXPECT_EQ(cache.fp8(1).k_scale, 0.5f);
+  EXPECT_EQ(cache.fp8(1).v_scale, 2.0f);
+}
+
+TEST(kv_cache, parses_vllms_dtype_names) {
+  EXPECT_EQ(parse_kv_cache_dtype("auto"), backend::kv_cache_dtype::f32);
+  EXPECT_EQ(parse_kv_cache_dtype("fp8"), backend::kv_cache_dtype::fp8_e4m3);
+  EXPECT_EQ(parse_kv_cache_dtype("fp8_e4m3"), backend::kv_cache_dtype::fp8_e4m3);
+  EXPECT_EQ(parse_kv_cache_dtype("fp8_e5m2"), backend::kv_cache_dtype::fp8_e5m2);
+  for (const char* other : {"bfloat16", "fp8_inc", "fp8_ds_mla", "float32", ""})
+    EXPECT_FALSE(parse_kv_cache_dtype(other)) << other;
+  EXPECT_EQ(kv_cache_dtype_name(backend::kv_cache_dtype::fp8_e5m2), "fp8_e5m2");
+}
+
 }  // namespace
 }  // namespace troupe::runtime

@@ -28,9 +28,10 @@ constexpr int32_t num_blocks = 48;
 constexpr int32_t block_size = testing::script_block_size;
 
 // The logits rows of sequence `id` over a script, step by step.
-std::vector<std::vector<float>> rows_of(std::vector<scripted_seq> seqs, uint64_t id,
-                                        const llama_weights& w, int32_t n) {
-  auto made = make_tensor_parallel_runners(w, n, 1, num_blocks, block_size);
+std::vector<std::vector<float>> rows_of(
+    std::vector<scripted_seq> seqs, uint64_t id, const llama_weights& w, int32_t n,
+    backend::kv_cache_dtype kv_dtype = backend::kv_cache_dtype::f32) {
+  auto made = make_tensor_parallel_runners(w, n, 1, num_blocks, block_size, {}, kv_dtype);
   EXPECT_TRUE(made.ok()) << made.message();
   rank_threads group(std::move(made).value());
   const int32_t vocab = w.hparams.vocab_size;
@@ -62,6 +63,26 @@ TEST(tensor_parallel, a_sequence_is_bitwise_the_same_alone_and_in_a_busy_batch) 
       for (size_t i = 0; i < alone.size(); ++i)
         EXPECT_EQ(std::memcmp(alone[i].data(), crowded[i].data(), vocab * sizeof(float)), 0)
             << family.name << " at " << n << " ranks, output " << i;
+    }
+  }
+}
+
+// The same over an fp8 KV cache at every rank.
+TEST(tensor_parallel, fp8_kv_cache_keeps_a_sequence_bitwise_the_same_alone_and_in_a_busy_batch) {
+  for (const auto& family : testing::tiny_families()) {
+    const auto w = testing::tiny_model(family.hparams, 21);
+    const int32_t vocab = w.hparams.vocab_size;
+    const scripted_seq seq{7, 1, 3, testing::random_tokens(8, vocab, 70)};
+    auto busy = testing::busy_script(vocab);
+    busy.insert(busy.begin() + 1, seq);
+    for (auto dtype : {backend::kv_cache_dtype::fp8_e4m3, backend::kv_cache_dtype::fp8_e5m2}) {
+      const auto alone = rows_of({seq}, 7, w, 2, dtype), crowded = rows_of(busy, 7, w, 2, dtype);
+      ASSERT_EQ(alone.size(), 6u);
+      ASSERT_EQ(crowded.size(), alone.size());
+      for (size_t i = 0; i < alone.size(); ++i)
+        EXPECT_EQ(std::memcmp(alone[i].data(), crowded[i].data(), vocab * sizeof(float)), 0)
+            << family.name << ", output " << i;
+      EXPECT_NE(alone, rows_of({seq}, 7, w, 2)) << family.name;  // not the f32 cache's
     }
   }
 }

@@ -66,10 +66,17 @@ TEST(validate_engine_config, prefix_caching_hash_algo) {
 
 TEST(validate_engine_config, kv_cache_dtype) {
   engine_config c;
-  c.kv_cache_dtype = "fp8";
-  EXPECT_EQ(failure(c),
-            "--kv-cache-dtype fp8 is not supported yet: the KV cache uses the model dtype; run "
-            "with --kv-cache-dtype auto");
+  for (const char* ok : {"auto", "fp8", "fp8_e4m3", "fp8_e5m2"}) {
+    c.kv_cache_dtype = ok;
+    EXPECT_TRUE(validate_engine_config(c).ok()) << ok;
+  }
+  // vLLM's other cache dtypes.
+  for (const char* other : {"bfloat16", "fp8_inc", "fp8_ds_mla", "FP8", ""}) {
+    c.kv_cache_dtype = other;
+    EXPECT_EQ(failure(c), "--kv-cache-dtype " + std::string(other) +
+                              " is not supported: troupe supports auto (f32), fp8 (= fp8_e4m3), "
+                              "fp8_e4m3 and fp8_e5m2");
+  }
 }
 
 TEST(validate_engine_config, dtype) {

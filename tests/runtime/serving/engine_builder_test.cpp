@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "runtime/formats/hf_make_model.hpp"
+#include "runtime/model/cpu_runner.hpp"
+#include "runtime/model/tensor_parallel.hpp"
 #include "runtime/serving/model_files.hpp"
 #include "tests/support/testdata.hpp"
 
@@ -184,6 +186,43 @@ TEST_F(engine_builder, kv_cache_from_memory_budget) {
   EXPECT_EQ(build_error(c),
             "the KV cache budget holds no block: raise --kv-cache-memory or set "
             "--num-gpu-blocks-override");
+}
+
+// --kv-cache-dtype fp8*: one byte an element instead of f32's four, so the same budget holds 4x
+// the blocks, at one rank and at every rank of TP=2, and every runner holds that cache.
+TEST_F(engine_builder, fp8_kv_cache_holds_four_times_the_blocks) {
+  engine_config c = tiny_config();
+  c.num_gpu_blocks_override = 0;
+  c.kv_cache_memory = 40 * 8192;  // 40 f32 blocks (kv_cache_from_memory_budget)
+  auto f32 = build_engine(c);
+  ASSERT_TRUE(f32.ok()) << f32.message();
+  ASSERT_EQ(f32->kv_cache.num_blocks, 40);
+  EXPECT_EQ(dynamic_cast<const cpu_llama_runner&>(*f32->runners[0]).kv_cache_dtype(),
+            backend::kv_cache_dtype::f32);
+  for (auto [name, dtype] : {std::pair{"fp8", backend::kv_cache_dtype::fp8_e4m3},
+                             {"fp8_e4m3", backend::kv_cache_dtype::fp8_e4m3},
+                             {"fp8_e5m2", backend::kv_cache_dtype::fp8_e5m2}}) {
+    c.kv_cache_dtype = name;
+    c.tensor_parallel_size = 1;
+    auto one = build_engine(c);
+    ASSERT_TRUE(one.ok()) << one.message();
+    EXPECT_EQ(one->kv_cache.num_blocks, 4 * 40) << name;
+    EXPECT_EQ(one->config.kv_cache_dtype, name);
+    EXPECT_EQ(dynamic_cast<const cpu_llama_runner&>(*one->runners[0]).kv_cache_dtype(), dtype);
+    c.tensor_parallel_size = 2;
+    c.num_compute_threads = 2;
+    auto two = build_engine(c);
+    ASSERT_TRUE(two.ok()) << two.message();
+    EXPECT_EQ(two->kv_cache.num_blocks, 2 * 4 * 40) << name;
+    for (const auto& runner : two->runners) {
+      EXPECT_EQ(runner->num_kv_blocks(), 2 * 4 * 40);
+      EXPECT_EQ(dynamic_cast<const tensor_parallel_runner&>(*runner).kv_cache_dtype(), dtype);
+    }
+  }
+  c.kv_cache_dtype = "fp8_inc";
+  EXPECT_EQ(build_error(c),
+            "--kv-cache-dtype fp8_inc is not supported: troupe supports auto (f32), fp8 (= "
+            "fp8_e4m3), fp8_e4m3 and fp8_e5m2");
 }
 
 TEST_F(engine_builder, tokenizer_flag_replaces_the_models) {
