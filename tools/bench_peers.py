@@ -212,6 +212,13 @@ def server_command(name, a, port, paths):
     if name == "vllm":
         env.update({"VLLM_CPU_KVCACHE_SPACE": "1",
                     "VLLM_CPU_OMP_THREADS_BIND": f"0-{a.threads - 1}"})
+        # vLLM's CPU docs: preload tcmalloc (Debian's libtcmalloc-minimal4) and Intel's OpenMP
+        # (installed with its wheel); without them it logs a warning and runs slower.
+        preload = [p for p in ["/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4",
+                               os.path.join(paths["venv"], "lib", "libiomp5.so")]
+                   if os.path.exists(p)]
+        if preload:
+            env["LD_PRELOAD"] = ":".join(preload)
         return ([os.path.join(paths["venv"], "bin", "vllm"), "serve", paths["hf"],
                  "--served-model-name", "smol", "--port", str(port), "--dtype", "bfloat16"]
                 + shared, env)
