@@ -26,12 +26,12 @@ cpu_kv_cache::cpu_kv_cache(const kv_cache_shape& shape)
   for (int32_t l = 0; l < shape.num_layers; ++l) {
     auto& layer = layers_[static_cast<size_t>(l)];
     if (is_fp8()) {
-      layer.key_codes.assign(size, 0);
-      layer.value_codes.assign(size, 0);
+      layer.key_codes = lazy_buffer<uint8_t>(size);
+      layer.value_codes = lazy_buffer<uint8_t>(size);
       layer.fp8 = {format, scale_of(shape.k_scales, l), scale_of(shape.v_scales, l)};
     } else {
-      layer.keys.assign(size, 0.0f);
-      layer.values.assign(size, 0.0f);
+      layer.keys = lazy_buffer<float>(size);
+      layer.values = lazy_buffer<float>(size);
     }
   }
 }

@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/attention.hpp"
 #include "runtime/backend/backend_types.hpp"
+#include "runtime/backend/lazy_buffer.hpp"
 
 namespace troupe::backend {
 
@@ -18,7 +19,8 @@ class cpu_kv_cache {
  public:
   // requires: shape.num_blocks >= 0, block_size >= 1, positive head counts; k_scales and
   // v_scales empty or one positive scale per layer.
-  // Allocates shape.num_blocks * shape.bytes_per_block() bytes, zeroed.
+  // Maps shape.num_blocks * shape.bytes_per_block() bytes, zeroed, committed as blocks are
+  // first written (lazy_buffer.hpp).
   explicit cpu_kv_cache(const kv_cache_shape& shape);
 
   int32_t num_blocks() const { return num_blocks_; }
@@ -44,8 +46,8 @@ class cpu_kv_cache {
 
  private:
   struct layer_storage {
-    std::vector<float> keys, values;              // f32
-    std::vector<uint8_t> key_codes, value_codes;  // fp8
+    lazy_buffer<float> keys, values;              // f32
+    lazy_buffer<uint8_t> key_codes, value_codes;  // fp8
     kernels::cpu::fp8_kv fp8;
   };
   int32_t num_blocks_;
