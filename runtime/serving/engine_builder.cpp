@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "kernels/cpu/cpu_features.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 #include "runtime/model/cpu_runner.hpp"
 #include "runtime/model/kv_cache.hpp"
@@ -117,6 +118,8 @@ result<built_engine> build_engine(const engine_config& config) {
   if (resolved->served_model_name.empty()) {
     resolved->served_model_name = default_served_model_name(config);
   }
+  spdlog::info("CPU features usable here: {}",
+               kernels::cpu::describe(kernels::cpu::detect_cpu_features()));
   auto runners = make_runners(std::move(files->weights), *plan, config);
   if (!runners) return error{files->path + ": " + runners.message()};
   spdlog::info("loaded {} in {:.1f} s: {} KV blocks of {} tokens, {} ({:.0f} MiB{})", files->path,
