@@ -6,10 +6,22 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tests/http/test_client.hpp"
 
 namespace troupe::testing {
+
+// Prompts of every kind the default model meets: prose, code, a list, a chat turn, French.
+inline const std::vector<std::string> mixed_prompts = {
+    "The capital of France is",
+    "def fibonacci(n):",
+    "Once upon a time",
+    "1, 2, 3, 4,",
+    "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n",
+    "The three primary colors are",
+    "Les fleurs du printemps",
+    "In 1969, astronauts"};
 
 // A greedy completion request; `cache_salt` (when not empty) keeps it off other requests' cached
 // prefixes.

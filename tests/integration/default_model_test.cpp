@@ -18,6 +18,7 @@
 #include "tests/actors/fakes.hpp"
 #include "tests/http/test_client.hpp"
 #include "tests/integration/completions.hpp"
+#include "tests/integration/suite_server.hpp"
 #include "tests/support/testdata.hpp"
 
 namespace troupe {
@@ -59,24 +60,12 @@ class serving_default_model : public ::testing::Test {
     config.num_gpu_blocks_override = 256;
     config.max_num_batched_tokens = 64;  // long prompts are chunked and share steps with decodes
     config.disable_log_requests = true;
-    auto built = runtime::build_engine(config);
-    ASSERT_TRUE(built) << built.message();
-    auto started = actors::start_engine(std::move(*built));
-    ASSERT_TRUE(started) << started.message();
-    engine_ = std::move(*started).release();
-    http::server_options options;
-    options.port = 0;
-    options.disable_log_requests = true;
-    auto server = http::start_server(*engine_, options);
-    ASSERT_TRUE(server) << server.message();
-    server_ = std::move(*server).release();
+    suite_.start(runtime::build_engine(config));
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    delete engine_;
-  }
+  static void TearDownTestSuite() { suite_.stop(); }
   void SetUp() override {
-    if (engine_ == nullptr) GTEST_SKIP() << "default model not fetched (tools/setup.sh --model)";
+    if (suite_.engine() == nullptr)
+      GTEST_SKIP() << "default model not fetched (tools/setup.sh --model)";
   }
 
   static std::shared_ptr<testing::collecting_sink> submit(const std::string& prompt,
@@ -87,17 +76,16 @@ class serving_default_model : public ::testing::Test {
     request.ignore_eos = true;  // the reference runs exactly 32 tokens, EOS or not
     request.sampling.temperature = 0.0f;
     auto sink = std::make_shared<testing::collecting_sink>();
-    engine_->submit(request, sink);
+    suite_.engine()->submit(request, sink);
     return sink;
   }
 
-  static inline actors::engine* engine_ = nullptr;
-  static inline http::server* server_ = nullptr;
+  static inline testing::suite_server suite_;
 };
 
 TEST_F(serving_default_model, prompt_ids_equal_llama_cpp) {
   for (const auto& ref : load_reference()) {
-    EXPECT_EQ(engine_->tokenizer().encode(ref.prompt, true), ref.prompt_ids) << ref.name;
+    EXPECT_EQ(suite_.engine()->tokenizer().encode(ref.prompt, true), ref.prompt_ids) << ref.name;
   }
 }
 
@@ -123,16 +111,8 @@ TEST_F(serving_default_model, greedy_tokens_equal_llama_cpp_f32_in_one_batch) {
 }
 
 TEST_F(serving_default_model, sixteen_concurrent_streams_equal_one_at_a_time) {
-  const std::vector<std::string> prompts{
-      "The capital of France is",
-      "def fibonacci(n):",
-      "Once upon a time",
-      "1, 2, 3, 4,",
-      "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n",
-      "The three primary colors are",
-      "Les fleurs du printemps",
-      "In 1969, astronauts"};
-  const uint16_t port = server_->port();
+  const auto& prompts = testing::mixed_prompts;
+  const uint16_t port = suite_.server().port();
   std::vector<std::string> alone;
   for (const auto& p : prompts)
     alone.push_back(testing::stream_text(port, p));
@@ -149,7 +129,7 @@ TEST_F(serving_default_model, sixteen_concurrent_streams_equal_one_at_a_time) {
     EXPECT_FALSE(alone[i % prompts.size()].empty());
     EXPECT_EQ(together[i], alone[i % prompts.size()]) << prompts[i % prompts.size()];
   }
-  auto stats = engine_->stats();
+  auto stats = suite_.engine()->stats();
   EXPECT_EQ(stats.num_kv_blocks_used, 0);  // every finished request gave its blocks back
 }
 

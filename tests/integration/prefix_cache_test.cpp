@@ -6,8 +6,6 @@
 //    while the cache keeps their prefix blocks for later requests.
 // Skips when the model has not been fetched (tools/setup.sh --model).
 #include <gtest/gtest.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +18,7 @@
 #include "http/server.hpp"
 #include "runtime/serving/engine_builder.hpp"
 #include "tests/http/test_client.hpp"
+#include "tests/integration/completions.hpp"
 #include "tests/support/testdata.hpp"
 
 namespace troupe {
@@ -55,22 +54,6 @@ served_model serve_default_model(bool prefix_caching) {
   return s;
 }
 
-std::string completion_body(const std::string& prompt, int32_t max_tokens, bool stream) {
-  rapidjson::StringBuffer body;
-  rapidjson::Writer<rapidjson::StringBuffer> w(body);
-  w.StartObject();
-  w.Key("prompt");
-  w.String(prompt.c_str());
-  w.Key("max_tokens");
-  w.Int(max_tokens);
-  w.Key("temperature");
-  w.Int(0);
-  w.Key("stream");
-  w.Bool(stream);
-  w.EndObject();
-  return body.GetString();
-}
-
 struct completion {
   std::string text;
   std::optional<int32_t> cached_tokens;  // usage.prompt_tokens_details.cached_tokens if not null
@@ -78,7 +61,7 @@ struct completion {
 
 completion complete(uint16_t port, const std::string& prompt) {
   http::testing::test_client client(port);
-  auto reply = client.post(completion_body(prompt, 16, false));
+  auto reply = client.post(testing::greedy_completion_body(prompt, 16, false));
   EXPECT_EQ(reply.status, 200) << reply.body;
   auto doc = http::testing::parse_json(reply.body);
   completion c;
@@ -142,9 +125,9 @@ TEST(PrefixCacheDefaultModel, SameTextAsWithoutTheCacheAndCachedTokensReported) 
     std::vector<std::unique_ptr<http::testing::test_client>> quitters;
     for (int i = 0; i < 4; ++i) {
       quitters.push_back(std::make_unique<http::testing::test_client>(port));
-      quitters.back()->send(
-          boost::beast::http::verb::post, "/v1/completions",
-          completion_body(shared_prefix + "Story " + std::to_string(i) + ":", 400, true));
+      quitters.back()->send(boost::beast::http::verb::post, "/v1/completions",
+                            testing::greedy_completion_body(
+                                shared_prefix + "Story " + std::to_string(i) + ":", 400, true));
     }
     for (auto& q : quitters) {
       EXPECT_NE(q->read_until("data:").find("data:"), std::string::npos);

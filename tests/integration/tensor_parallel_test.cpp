@@ -30,6 +30,7 @@
 #include "tests/actors/fakes.hpp"
 #include "tests/http/test_client.hpp"
 #include "tests/integration/completions.hpp"
+#include "tests/integration/suite_server.hpp"
 #include "tests/runtime/model/failing_backend.hpp"
 #include "tests/support/testdata.hpp"
 
@@ -38,15 +39,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::vector<std::string> prompts = {
-    "The capital of France is",
-    "def fibonacci(n):",
-    "Once upon a time",
-    "1, 2, 3, 4,",
-    "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n",
-    "The three primary colors are",
-    "Les fleurs du printemps",
-    "In 1969, astronauts"};
+const auto& prompts = testing::mixed_prompts;
 
 // The value of the sample `name` (labels included, as exported) in Prometheus text, or -1.
 double sample_value(const std::string& text, const std::string& name) {
@@ -90,29 +83,17 @@ class serving_tensor_parallel : public ::testing::Test {
       runners.push_back(
           std::make_unique<runtime::tensor_parallel_runner>(group, r, std::move(*shard)));
     }
-    auto built = runtime::assemble_engine(config, files->tokenizer, std::move(runners),
-                                          weights.hparams.max_position_embeddings);
-    ASSERT_TRUE(built) << built.message();
-    auto started = actors::start_engine(std::move(*built));
-    ASSERT_TRUE(started) << started.message();
-    engine_ = std::move(*started).release();
-    http::server_options options;
-    options.port = 0;
-    options.disable_log_requests = true;
-    auto server = http::start_server(*engine_, options);
-    ASSERT_TRUE(server) << server.message();
-    server_ = std::move(*server).release();
+    suite_.start(runtime::assemble_engine(config, files->tokenizer, std::move(runners),
+                                          weights.hparams.max_position_embeddings));
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    delete engine_;
-  }
+  static void TearDownTestSuite() { suite_.stop(); }
   void SetUp() override {
-    if (engine_ == nullptr) GTEST_SKIP() << "default model not fetched (tools/setup.sh --model)";
+    if (suite_.engine() == nullptr)
+      GTEST_SKIP() << "default model not fetched (tools/setup.sh --model)";
   }
 
   static std::string metrics() {
-    http::testing::test_client client(server_->port());
+    http::testing::test_client client(suite_.server().port());
     return client.request(http::testing::bhttp::verb::get, "/metrics").body;
   }
 
@@ -123,24 +104,24 @@ class serving_tensor_parallel : public ::testing::Test {
       text = metrics();
       if (sample_value(text, "troupe_executor_sequences{rank=\"0\"}") == 0 &&
           sample_value(text, "troupe_executor_sequences{rank=\"1\"}") == 0 &&
-          engine_->stats().num_kv_blocks_used == 0)
+          suite_.engine()->stats().num_kv_blocks_used == 0)
         return;
       std::this_thread::sleep_for(10ms);
     }
-    ADD_FAILURE() << "still held: " << engine_->stats().num_kv_blocks_used << " blocks\n" << text;
+    ADD_FAILURE() << "still held: " << suite_.engine()->stats().num_kv_blocks_used << " blocks\n"
+                  << text;
   }
 
-  static inline actors::engine* engine_ = nullptr;
-  static inline http::server* server_ = nullptr;
+  static inline testing::suite_server suite_;
   static inline testing::failing_backend* failing_ = nullptr;  // rank 1's
 };
 
 TEST_F(serving_tensor_parallel, sixteen_concurrent_streams_equal_one_at_a_time) {
-  const uint16_t port = server_->port();
+  const uint16_t port = suite_.server().port();
   std::vector<std::string> alone;
   for (const auto& p : prompts)
     alone.push_back(testing::stream_text(port, p, 24));
-  const int64_t preempted_before = engine_->stats().num_preemptions;
+  const int64_t preempted_before = suite_.engine()->stats().num_preemptions;
   std::vector<std::string> together(16);
   std::vector<std::thread> clients;
   for (size_t i = 0; i < together.size(); ++i) {
@@ -153,7 +134,8 @@ TEST_F(serving_tensor_parallel, sixteen_concurrent_streams_equal_one_at_a_time) 
     EXPECT_FALSE(alone[i % prompts.size()].empty());
     EXPECT_EQ(together[i], alone[i % prompts.size()]) << prompts[i % prompts.size()];
   }
-  EXPECT_GT(engine_->stats().num_preemptions, preempted_before) << "the cache was never tight";
+  EXPECT_GT(suite_.engine()->stats().num_preemptions, preempted_before)
+      << "the cache was never tight";
   expect_everything_released();
 }
 
@@ -167,11 +149,11 @@ TEST_F(serving_tensor_parallel, aborts_and_preemption_free_every_block) {
     request.ignore_eos = true;
     request.sampling.temperature = 0.0f;
     sinks.push_back(std::make_shared<testing::collecting_sink>());
-    ids.push_back(engine_->submit(request, sinks.back()));
+    ids.push_back(suite_.engine()->submit(request, sinks.back()));
   }
   for (size_t i = 0; i < ids.size(); i += 3) {
     ASSERT_TRUE(sinks[i]->wait_events(2, 120s));
-    engine_->abort(ids[i]);
+    suite_.engine()->abort(ids[i]);
   }
   for (auto& sink : sinks)
     ASSERT_TRUE(sink->wait_finished(300s));
@@ -187,7 +169,7 @@ TEST_F(serving_tensor_parallel, a_rank_that_throws_fails_its_step_and_the_server
   const std::string prompt =
       "A prompt long enough to fill a whole KV block of sixteen tokens, at "
       "least, so that the failed step registers one";
-  http::testing::test_client client(server_->port());
+  http::testing::test_client client(suite_.server().port());
   failing_->fail_in = 20;  // a matmul of layer 2 at rank 1, in the next step
   auto failed = client.post(testing::greedy_completion_body(prompt, 8, false));
   EXPECT_EQ(failed.status, 500) << failed.body;

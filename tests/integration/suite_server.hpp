@@ -1,0 +1,45 @@
+#pragma once
+// The engine and HTTP server that a test suite starts once (in SetUpTestSuite, from what
+// runtime::build_engine or assemble_engine built) and shares among its tests.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <utility>
+
+#include "actors/engine.hpp"
+#include "http/server.hpp"
+#include "runtime/serving/engine_builder.hpp"
+
+namespace troupe::testing {
+
+class suite_server {
+ public:
+  // Starts the engine and a server on a free port with request logging off; on failure a fatal
+  // test failure, and engine() stays null (the suite's tests then skip or fail).
+  void start(result<runtime::built_engine> built) {
+    ASSERT_TRUE(built) << built.message();
+    auto started = actors::start_engine(std::move(*built));
+    ASSERT_TRUE(started) << started.message();
+    engine_ = std::move(*started);
+    http::server_options options;
+    options.port = 0;
+    options.disable_log_requests = true;
+    auto server = http::start_server(*engine_, options);
+    ASSERT_TRUE(server) << server.message();
+    server_ = std::move(*server);
+  }
+  // The server first: it holds the engine.
+  void stop() {
+    server_.reset();
+    engine_.reset();
+  }
+
+  actors::engine* engine() const { return engine_.get(); }
+  http::server& server() const { return *server_; }
+
+ private:
+  std::unique_ptr<actors::engine> engine_;
+  std::unique_ptr<http::server> server_;
+};
+
+}  // namespace troupe::testing
