@@ -27,11 +27,10 @@ import argparse
 import json
 import os
 import re
-import statistics
 import tempfile
 import urllib.request
 
-from serve_bench import DEFAULT_MODEL, free_port, run_bench, start_server
+from serve_bench import DEFAULT_MODEL, free_port, print_comparison, run_bench, start_server
 
 SERVE_FLAGS = ["--max-num-seqs", "16", "--max-num-batched-tokens", "512",
                "--served-model-name", "smol"]
@@ -97,21 +96,7 @@ def main():
                   f"  total {r['total_token_throughput']:7.1f} tok/s"
                   f"  mean TTFT {r['mean_ttft_ms']:8.1f} ms", flush=True)
 
-    def med(k, key):
-        return statistics.median(r[key] for r in results[k])
-
-    print("\nmedians over", a.repeats, "runs")
-    for k in ("on", "off"):
-        print(f"  telemetry {k:3}: output {med(k, 'output_throughput'):7.1f} tok/s"
-              f"  total {med(k, 'total_token_throughput'):7.1f} tok/s"
-              f"  mean TTFT {med(k, 'mean_ttft_ms'):8.1f} ms")
-    ratio = med("on", "output_throughput") / med("off", "output_throughput")
-    total_ratio = med("on", "total_token_throughput") / med("off", "total_token_throughput")
-    pairs = [on["output_throughput"] / off["output_throughput"]
-             for on, off in zip(results["on"], results["off"])]
-    print(f"\noutput tok/s on/off: ratio of medians x{ratio:.4f} (total tok/s x{total_ratio:.4f}),"
-          f" median of per-repeat ratios x{statistics.median(pairs):.4f}"
-          f" (each: {' '.join(f'{p:.3f}' for p in pairs)}); target >= 0.98")
+    print_comparison(results, "on", "off", "on/off", 0.98, a.repeats)
     if phases:
         print("step phases (telemetry on, mean per step): " +
               ", ".join(f"{p} {v * 1000:.3f} ms" for p, v in sorted(phases.items())))

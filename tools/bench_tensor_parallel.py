@@ -24,10 +24,9 @@ Standard library only.
 """
 import argparse
 import os
-import statistics
 import tempfile
 
-from serve_bench import DEFAULT_MODEL, free_port, run_bench, start_server
+from serve_bench import DEFAULT_MODEL, free_port, print_comparison, run_bench, start_server
 
 SERVE_FLAGS = ["--max-num-seqs", "16", "--max-num-batched-tokens", "512", "--disable-log-requests",
                "--served-model-name", "smol", "--threads", "2"]
@@ -62,22 +61,7 @@ def main():
                   f"  mean TTFT {r['mean_ttft_ms']:8.1f} ms  mean TPOT {r['mean_tpot_ms']:7.1f} ms",
                   flush=True)
 
-    def med(k, key):
-        return statistics.median(r[key] for r in results[k])
-
-    print("\nmedians over", a.repeats, "runs")
-    for k in SIDES:
-        print(f"  {k}: output {med(k, 'output_throughput'):7.1f} tok/s"
-              f"  total {med(k, 'total_token_throughput'):7.1f} tok/s"
-              f"  mean TTFT {med(k, 'mean_ttft_ms'):8.1f} ms"
-              f"  mean TPOT {med(k, 'mean_tpot_ms'):7.1f} ms")
-    ratio = med("tp2", "output_throughput") / med("tp1", "output_throughput")
-    total_ratio = med("tp2", "total_token_throughput") / med("tp1", "total_token_throughput")
-    pairs = [two["output_throughput"] / one["output_throughput"]
-             for one, two in zip(results["tp1"], results["tp2"])]
-    print(f"\noutput tok/s TP=2 / TP=1: ratio of medians x{ratio:.4f} (total tok/s"
-          f" x{total_ratio:.4f}), median of per-repeat ratios x{statistics.median(pairs):.4f}"
-          f" (each: {' '.join(f'{p:.3f}' for p in pairs)}); target >= 0.9")
+    print_comparison(results, "tp2", "tp1", "TP=2 / TP=1", 0.9, a.repeats)
     print(f"result files and server logs: {out_dir}")
 
 

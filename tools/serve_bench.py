@@ -7,6 +7,7 @@ Standard library only.
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -47,3 +48,24 @@ def run_bench(troupe, model, port, out_dir, name, seed, workload):
     subprocess.run(args + workload, check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(out_dir, name + ".json")) as f:
         return json.load(f)
+
+
+def print_comparison(results, new, base, label, target, repeats):
+    """Medians of each side's runs, then `new`/`base` output tok/s: the ratio of the medians and
+    the median of the per-repeat ratios (each repeat's two runs are back to back)."""
+    def med(k, key):
+        return statistics.median(r[key] for r in results[k])
+
+    print("\nmedians over", repeats, "runs")
+    for k in (new, base):
+        print(f"  {k:6}: output {med(k, 'output_throughput'):7.1f} tok/s"
+              f"  total {med(k, 'total_token_throughput'):7.1f} tok/s"
+              f"  mean TTFT {med(k, 'mean_ttft_ms'):8.1f} ms"
+              f"  mean TPOT {med(k, 'mean_tpot_ms'):7.1f} ms")
+    ratio = med(new, "output_throughput") / med(base, "output_throughput")
+    total_ratio = med(new, "total_token_throughput") / med(base, "total_token_throughput")
+    pairs = [n["output_throughput"] / b["output_throughput"]
+             for n, b in zip(results[new], results[base])]
+    print(f"\noutput tok/s {label}: ratio of medians x{ratio:.4f} (total tok/s x{total_ratio:.4f}),"
+          f" median of per-repeat ratios x{statistics.median(pairs):.4f}"
+          f" (each: {' '.join(f'{p:.3f}' for p in pairs)}); target >= {target}")

@@ -23,18 +23,6 @@ namespace {
 // "The capital of France is" (no BOS for this file); a second prompt runs beside it.
 const std::vector<int32_t> prompt = {504, 3575, 282, 4649, 314};
 
-std::vector<double> log_softmax(const float* row, int32_t n) {
-  double mx = row[0], sum = 0.0;
-  for (int32_t i = 0; i < n; ++i)
-    mx = std::max(mx, static_cast<double>(row[i]));
-  for (int32_t i = 0; i < n; ++i)
-    sum += std::exp(row[i] - mx);
-  std::vector<double> out(static_cast<size_t>(n));
-  for (int32_t i = 0; i < n; ++i)
-    out[i] = row[i] - mx - std::log(sum);
-  return out;
-}
-
 TEST(tensor_parallel_default_model, two_ranks_decode_like_one) {
   const auto path = testing::default_model_gguf();
   if (path.empty()) GTEST_SKIP() << "default model not fetched (tools/setup.sh)";
@@ -74,7 +62,7 @@ TEST(tensor_parallel_default_model, two_ranks_decode_like_one) {
       const float* b = expected[step].logits.data() + k * vocab;
       EXPECT_EQ(std::max_element(a, a + vocab) - a, std::max_element(b, b + vocab) - b)
           << "step " << step << " row " << k;
-      const auto la = log_softmax(a, vocab), lb = log_softmax(b, vocab);
+      const auto la = testing::log_softmax(a, vocab), lb = testing::log_softmax(b, vocab);
       for (int32_t i = 0; i < vocab; ++i)
         max_diff = std::max(max_diff, std::abs(la[i] - lb[i]));
     }

@@ -48,22 +48,34 @@ std::vector<std::vector<float>> rows_of(
   return out;
 }
 
+// Sequence 7's logits rows alone and inside a busy batch (with `crowd` around it), at n ranks on
+// a `dtype` cache: bitwise equal. Returns the rows alone.
+std::vector<std::vector<float>> expect_alone_equals_crowded(const llama_weights& w,
+                                                            const std::vector<scripted_seq>& crowd,
+                                                            int32_t n,
+                                                            backend::kv_cache_dtype dtype,
+                                                            const std::string& what) {
+  const int32_t vocab = w.hparams.vocab_size;
+  const scripted_seq seq{7, 1, 3, testing::random_tokens(8, vocab, 70)};
+  auto busy = testing::busy_script(vocab);
+  busy.insert(busy.begin() + 1, seq);
+  busy.insert(busy.end(), crowd.begin(), crowd.end());
+  const auto alone = rows_of({seq}, 7, w, n, dtype), crowded = rows_of(busy, 7, w, n, dtype);
+  EXPECT_EQ(alone.size(), 6u) << what;
+  EXPECT_EQ(crowded.size(), alone.size()) << what;
+  for (size_t i = 0; i < std::min(alone.size(), crowded.size()); ++i)
+    EXPECT_EQ(std::memcmp(alone[i].data(), crowded[i].data(), vocab * sizeof(float)), 0)
+        << what << ", output " << i;
+  return alone;
+}
+
 TEST(tensor_parallel, a_sequence_is_bitwise_the_same_alone_and_in_a_busy_batch) {
   for (const auto& family : testing::tiny_families()) {
     const auto w = testing::tiny_model(family.hparams, 21);
-    const int32_t vocab = w.hparams.vocab_size;
-    const scripted_seq seq{7, 1, 3, testing::random_tokens(8, vocab, 70)};
-    auto busy = testing::busy_script(vocab);
-    busy.insert(busy.begin() + 1, seq);
-    busy.push_back({8, 2, 5, testing::random_tokens(12, vocab, 80)});
-    for (int32_t n : {2, 4}) {
-      const auto alone = rows_of({seq}, 7, w, n), crowded = rows_of(busy, 7, w, n);
-      ASSERT_EQ(alone.size(), 6u);
-      ASSERT_EQ(crowded.size(), alone.size());
-      for (size_t i = 0; i < alone.size(); ++i)
-        EXPECT_EQ(std::memcmp(alone[i].data(), crowded[i].data(), vocab * sizeof(float)), 0)
-            << family.name << " at " << n << " ranks, output " << i;
-    }
+    const scripted_seq late{8, 2, 5, testing::random_tokens(12, w.hparams.vocab_size, 80)};
+    for (int32_t n : {2, 4})
+      expect_alone_equals_crowded(w, {late}, n, backend::kv_cache_dtype::f32,
+                                  family.name + " at " + std::to_string(n) + " ranks");
   }
 }
 
@@ -71,18 +83,11 @@ TEST(tensor_parallel, a_sequence_is_bitwise_the_same_alone_and_in_a_busy_batch) 
 TEST(tensor_parallel, fp8_kv_cache_keeps_a_sequence_bitwise_the_same_alone_and_in_a_busy_batch) {
   for (const auto& family : testing::tiny_families()) {
     const auto w = testing::tiny_model(family.hparams, 21);
-    const int32_t vocab = w.hparams.vocab_size;
-    const scripted_seq seq{7, 1, 3, testing::random_tokens(8, vocab, 70)};
-    auto busy = testing::busy_script(vocab);
-    busy.insert(busy.begin() + 1, seq);
+    const auto f32 =
+        expect_alone_equals_crowded(w, {}, 2, backend::kv_cache_dtype::f32, family.name + ", f32");
     for (auto dtype : {backend::kv_cache_dtype::fp8_e4m3, backend::kv_cache_dtype::fp8_e5m2}) {
-      const auto alone = rows_of({seq}, 7, w, 2, dtype), crowded = rows_of(busy, 7, w, 2, dtype);
-      ASSERT_EQ(alone.size(), 6u);
-      ASSERT_EQ(crowded.size(), alone.size());
-      for (size_t i = 0; i < alone.size(); ++i)
-        EXPECT_EQ(std::memcmp(alone[i].data(), crowded[i].data(), vocab * sizeof(float)), 0)
-            << family.name << ", output " << i;
-      EXPECT_NE(alone, rows_of({seq}, 7, w, 2)) << family.name;  // not the f32 cache's
+      const auto fp8 = expect_alone_equals_crowded(w, {}, 2, dtype, family.name + ", fp8");
+      EXPECT_NE(fp8, f32) << family.name;  // not the f32 cache's
     }
   }
 }

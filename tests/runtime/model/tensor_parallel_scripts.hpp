@@ -3,6 +3,7 @@
 // each splitting rule, and scripted generations (prompt chunks, then greedy decodes) run through
 // any forward.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -129,6 +130,19 @@ inline std::vector<scripted_seq> busy_script(int32_t vocab) {
   return {{1, 0, 4, random_tokens(11, vocab, 1)},
           {2, 1, 8, random_tokens(6, vocab, 2)},
           {3, 3, 2, random_tokens(3, vocab, 3)}};
+}
+
+// log_softmax of one logits row, in double.   row [n]
+inline std::vector<double> log_softmax(const float* row, int32_t n) {
+  double mx = row[0], sum = 0.0;
+  for (int32_t i = 0; i < n; ++i)
+    mx = std::max(mx, static_cast<double>(row[i]));
+  for (int32_t i = 0; i < n; ++i)
+    sum += std::exp(row[i] - mx);
+  std::vector<double> out(static_cast<size_t>(n));
+  for (int32_t i = 0; i < n; ++i)
+    out[i] = row[i] - mx - std::log(sum);
+  return out;
 }
 
 }  // namespace troupe::testing

@@ -31,18 +31,6 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-std::vector<double> log_softmax(const float* row, int32_t n) {
-  double mx = row[0], sum = 0.0;
-  for (int32_t i = 0; i < n; ++i)
-    mx = std::max(mx, static_cast<double>(row[i]));
-  for (int32_t i = 0; i < n; ++i)
-    sum += std::exp(row[i] - mx);
-  std::vector<double> out(static_cast<size_t>(n));
-  for (int32_t i = 0; i < n; ++i)
-    out[i] = row[i] - mx - std::log(sum);
-  return out;
-}
-
 std::vector<scripted_step> one_rank(const llama_weights& w) {
   auto runner = cpu_llama_runner::create(w, num_blocks, testing::script_block_size, 2);
   EXPECT_TRUE(runner.ok()) << runner.message();
@@ -79,7 +67,7 @@ void expect_close_to_one_rank(const llama_weights& w, int32_t n) {
       const float* b = expected[step].logits.data() + k * vocab;
       EXPECT_EQ(std::max_element(a, a + vocab) - a, std::max_element(b, b + vocab) - b)
           << "greedy token, step " << step << " row " << k;
-      const auto la = log_softmax(a, vocab), lb = log_softmax(b, vocab);
+      const auto la = testing::log_softmax(a, vocab), lb = testing::log_softmax(b, vocab);
       for (int32_t i = 0; i < vocab; ++i)
         ASSERT_NEAR(la[i], lb[i], 1e-4) << "step " << step << " row " << k << " token " << i;
     }
