@@ -3,6 +3,8 @@
 // handles to backend memory, the descriptions of what a backend allocates, and one step's
 // metadata. Plain host values; no CPU, CUDA or CAF type appears here.
 #include <cstdint>
+#include <iterator>
+#include <utility>
 #include <vector>
 
 #include "runtime/model_config.hpp"
@@ -21,16 +23,90 @@ using buffer_handle = handle<struct buffer_tag>;      // activations, resized pe
 using kv_cache_handle = handle<struct kv_cache_tag>;  // the paged K/V of every layer
 using rope_handle = handle<struct rope_tag>;          // a RoPE cos/sin table
 
-// How a weight's values are stored on the backend. Only f32 today; bf16/f16, int8 with per-channel
-// scales (W8A8) and GGUF block quants are issue 11's, each a new value here that matmul learns.
-enum class weight_format : uint8_t { f32 };
+// How a weight's values are stored on the backend, each a format matmul computes with directly
+// (issue 11: weights stay in their storage type):
+//   f32, bf16, f16   dense rows; bf16/f16 are widened to f32 exactly as they are read
+//   q8_0 ... q6_k    GGUF's block formats, rows of blocks with ggml's byte layouts
+//                    (runtime/formats/dequant.hpp), multiplied with int8-quantized activations
+//   w8a8, w8a8_azp   int8 [rows][cols] with an f32 scale per row (compressed-tensors' per-channel
+//                    int8 weights); activations quantized per token, symmetric or with vLLM's
+//                    dynamic zero point (azp)
+enum class weight_format : uint8_t {
+  f32,
+  bf16,
+  f16,
+  q8_0,
+  q4_0,
+  q4_1,
+  q5_0,
+  q5_1,
+  q4_k,
+  q5_k,
+  q6_k,
+  w8a8,
+  w8a8_azp,
+};
 
-// A weight matrix, row-major [rows][cols] = [out_features][in_features] (vectors: rows = 1).
+namespace detail {
+struct weight_format_traits {
+  const char* name;
+  int64_t block_elements;
+  int64_t block_bytes;
+};
+// Indexed by weight_format; block sizes as ggml's (runtime/formats/ggml_types.cpp).
+inline constexpr weight_format_traits weight_formats[] = {
+    {"f32", 1, 4},      {"bf16", 1, 2},     {"f16", 1, 2},      {"q8_0", 32, 34},
+    {"q4_0", 32, 18},   {"q4_1", 32, 20},   {"q5_0", 32, 22},   {"q5_1", 32, 24},
+    {"q4_k", 256, 144}, {"q5_k", 256, 176}, {"q6_k", 256, 210}, {"w8a8", 1, 1},
+    {"w8a8_azp", 1, 1},
+};
+static_assert(std::size(weight_formats) == static_cast<size_t>(weight_format::w8a8_azp) + 1);
+}  // namespace detail
+
+// "f32", "bf16", "q4_1", ... (lower case, as the startup log prints them).
+inline const char* weight_format_name(weight_format format) {
+  return detail::weight_formats[static_cast<size_t>(format)].name;
+}
+
+// Weights per block: 32 or 256 for the block formats, 1 for the others.
+inline int64_t weight_block_elements(weight_format format) {
+  return detail::weight_formats[static_cast<size_t>(format)].block_elements;
+}
+
+// Bytes of one row of `cols` weights. requires: cols % weight_block_elements(format) == 0.
+inline int64_t weight_row_bytes(weight_format format, int64_t cols) {
+  const auto& t = detail::weight_formats[static_cast<size_t>(format)];
+  return cols / t.block_elements * t.block_bytes;
+}
+
+// A weight matrix [rows][cols] = [out_features][in_features] (vectors: rows = 1).
 struct weight_desc {
   int64_t rows = 0;
   int64_t cols = 0;
   weight_format format = weight_format::f32;
   int64_t num_elements() const { return rows * cols; }
+};
+
+// A weight's values on the host in their storage format, what upload_weight takes. The shape is
+// the model's business (weight_desc); this holds only the data.
+struct weight_data {
+  weight_format format = weight_format::f32;
+  std::vector<float> values;   // f32: rows * cols values
+  std::vector<uint8_t> bytes;  // any other format: rows * weight_row_bytes(format, cols) bytes
+  std::vector<float> scales;   // w8a8 formats: one scale per row
+
+  weight_data() = default;
+  // f32 values (implicit: an f32 vector is a weight as it is).
+  weight_data(std::vector<float> f32_values) : values(std::move(f32_values)) {}  // NOLINT
+  weight_data(weight_format f, std::vector<uint8_t> data, std::vector<float> row_scales = {})
+      : format(f), bytes(std::move(data)), scales(std::move(row_scales)) {}
+
+  bool empty() const { return values.empty() && bytes.empty(); }
+  // Host bytes held (values, bytes and scales).
+  int64_t size_bytes() const {
+    return static_cast<int64_t>(values.size() * sizeof(float) + bytes.size() +
+                                scales.size() * sizeof(float));
+  }
 };
 
 // Element type of the paged KV cache: f32, or one byte of OCP FP8 (kernels/cpu/fp8.hpp) times a

@@ -43,9 +43,10 @@ class compute_backend {
 
   // -- memory: set up once, before the first step --
 
-  // Copies a weight from the host (a CPU backend adopts the vector without copying).
-  // requires: data.size() == desc.num_elements(), values in desc.format's host form (f32 today).
-  virtual weight_handle upload_weight(const weight_desc& desc, std::vector<float> data) = 0;
+  // Copies a weight from the host (a CPU backend adopts the data without copying).
+  // requires: data.format == desc.format, data holds a [desc.rows][desc.cols] matrix of it
+  // (backend_types.hpp: values for f32, rows of bytes otherwise, scales for w8a8).
+  virtual weight_handle upload_weight(const weight_desc& desc, weight_data data) = 0;
   // A zeroed paged KV cache of shape.num_blocks * shape.bytes_per_block() bytes.
   virtual kv_cache_handle allocate_kv_cache(const kv_cache_shape& shape) = 0;
   virtual rope_handle create_rope(const rope_spec& spec) = 0;

@@ -4,6 +4,8 @@
 #include <cassert>
 #include <utility>
 
+#include "runtime/formats/weight_matrix.hpp"
+
 namespace troupe::backend {
 
 namespace cpu = kernels::cpu;
@@ -22,10 +24,14 @@ cpu_backend::cpu_backend(int32_t num_threads, communicator* comm, std::vector<in
 
 // -- memory --
 
-weight_handle cpu_backend::upload_weight(const weight_desc& desc, std::vector<float> data) {
-  assert(desc.format == weight_format::f32);
-  assert(static_cast<int64_t>(data.size()) == desc.num_elements());
-  weights_.push_back({desc, std::move(data)});
+weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data data) {
+  assert(desc.format == data.format);
+  assert(desc.format != weight_format::f32 ||
+         static_cast<int64_t>(data.values.size()) == desc.num_elements());
+  weight w{desc, std::move(data), {}};
+  if (desc.format != weight_format::f32)
+    w.widened = runtime::matrix_to_f32(w.data, desc.rows, desc.cols);
+  weights_.push_back(std::move(w));
   return {static_cast<int32_t>(weights_.size()) - 1};
 }
 

@@ -39,7 +39,7 @@ class cpu_backend : public compute_backend {
   const cpu_kv_cache& kv_cache(kv_cache_handle cache) const { return kv_caches_[cache.id]; }
 
   std::string_view name() const override { return "cpu"; }
-  weight_handle upload_weight(const weight_desc& desc, std::vector<float> data) override;
+  weight_handle upload_weight(const weight_desc& desc, weight_data data) override;
   kv_cache_handle allocate_kv_cache(const kv_cache_shape& shape) override;
   rope_handle create_rope(const rope_spec& spec) override;
   buffer_handle allocate_buffer() override;
@@ -67,7 +67,10 @@ class cpu_backend : public compute_backend {
  private:
   struct weight {
     weight_desc desc;
-    std::vector<float> data;
+    weight_data data;
+    std::vector<float> widened;  // formats without a kernel yet: the f32 values matmul uses
+    // The f32 values gemm reads: data.values, or widened.
+    const float* f32() const { return data.values.empty() ? widened.data() : data.values.data(); }
   };
   struct rope_state {
     kernels::cpu::rope_table table;

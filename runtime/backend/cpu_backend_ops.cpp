@@ -23,13 +23,13 @@ void cpu_backend::embedding(weight_handle table, int64_t first_token, buffer_han
     bool all_inside = true;
     for (int32_t id : step_.token_ids)
       all_inside = all_inside && id < w.desc.rows;
-    if (all_inside) return cpu::embedding(w.data.data(), dim, step_.token_ids.data(), T, y);
+    if (all_inside) return cpu::embedding(w.f32(), dim, step_.token_ids.data(), T, y);
   }
   // A vocab shard: rows of other shards' tokens are zeros (the all-reduce adds the owner's).
   for (int64_t t = 0; t < T; ++t) {
     const int32_t row = static_cast<int32_t>(step_.token_ids[t] - first_token);
     if (row >= 0 && row < w.desc.rows)
-      cpu::embedding(w.data.data(), dim, &row, 1, y + t * dim);
+      cpu::embedding(w.f32(), dim, &row, 1, y + t * dim);
     else
       std::fill(y + t * dim, y + (t + 1) * dim, 0.0f);
   }
@@ -39,20 +39,19 @@ void cpu_backend::rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, f
                           buffer_handle y) {
   const auto& w = get(weight);
   const int64_t n = rows * w.desc.cols;
-  cpu::rmsnorm(get(x, n), w.data.data(), rows, w.desc.cols, eps, get(y, n));
+  cpu::rmsnorm(get(x, n), w.f32(), rows, w.desc.cols, eps, get(y, n));
 }
 
 void cpu_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_handle y) {
   const auto& wt = get(w);
-  assert(wt.desc.format == weight_format::f32);
   assert(x.id != y.id);
   const int64_t in = wt.desc.cols, out = wt.desc.rows;
-  cpu::gemm(pool_, get(x, rows * in), rows, in, wt.data.data(), out, get(y, rows * out));
+  cpu::gemm(pool_, get(x, rows * in), rows, in, wt.f32(), out, get(y, rows * out));
 }
 
 void cpu_backend::add_bias(buffer_handle y, weight_handle bias, int64_t rows) {
   const auto& b = get(bias);
-  cpu::add_bias(get(y, rows * b.desc.cols), b.data.data(), rows, b.desc.cols);
+  cpu::add_bias(get(y, rows * b.desc.cols), b.f32(), rows, b.desc.cols);
 }
 
 void cpu_backend::rope(rope_handle rope, buffer_handle x, int32_t num_heads) {

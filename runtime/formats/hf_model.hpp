@@ -1,6 +1,6 @@
 #pragma once
 // Hugging Face model directories: config.json + *.safetensors of a Llama-family decoder
-// (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM) into f32 llama_weights.
+// (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM) into llama_weights.
 //
 // config.json keys read (defaults: transformers' LlamaConfig / MistralConfig / Qwen2Config):
 //   architectures[0] (or model_type)       one of the three above; a model_type of another
@@ -38,8 +38,8 @@
 //   model.layers.N.self_attn.k_scale / v_scale [] or [1]: optional fp8 KV-cache scales (vLLM's;
 //     absent: 1.0). The older spellings vLLM remaps (self_attn.kv_scale, k_proj.output_scale,
 //     v_proj.output_scale) are an error naming the tensor, never silently ignored.
-// HF checkpoints rotate with rope_style::neox (rotate_half). Whatever the checkpoint dtype
-// (F32/F16/BF16), weights are widened to f32 and the CPU backend computes in f32.
+// HF checkpoints rotate with rope_style::neox (rotate_half). Matrices stay as stored (F32, or
+// BF16/F16 bytes: runtime/formats/weight_matrix); norms and biases are widened to f32.
 #include <string>
 
 #include "runtime/model/llama_weights.hpp"

@@ -7,6 +7,7 @@
 
 #include "runtime/formats/hf_model.hpp"
 #include "runtime/formats/safetensors.hpp"
+#include "runtime/formats/weight_matrix.hpp"
 
 namespace troupe::runtime {
 namespace {
@@ -25,23 +26,28 @@ struct widen_job {
   std::vector<float>* out;
 };
 
-// Collects the tensors to widen, stopping at the first missing or mis-shaped one.
+// Collects the tensors to widen, stopping at the first missing or mis-shaped one. Matrices stored
+// as BF16 or F16 are copied as they are (runtime/formats/weight_matrix), F32 ones widened.
 class job_list {
  public:
   explicit job_list(const safetensors_checkpoint& ckpt) : ckpt_(ckpt) {}
 
   void add(const std::string& name, std::vector<int64_t> expected, std::vector<float>& out) {
-    if (!problem_.empty()) return;
-    const safetensors_tensor* t = ckpt_.find(name);
-    if (t == nullptr) {
-      problem_ = "missing tensor '" + name + "'";
-    } else if (t->shape != expected) {
-      problem_ = "tensor '" + name + "' has shape " + shape_text(t->shape) + ", expected " +
-                 shape_text(expected);
-    } else {
-      jobs_.push_back({t, &out});
-    }
+    if (const safetensors_tensor* t = find(name, std::move(expected))) jobs_.push_back({t, &out});
   }
+
+  void add(const std::string& name, std::vector<int64_t> expected, weight_matrix& out) {
+    const safetensors_tensor* t = find(name, std::move(expected));
+    if (t == nullptr) return;
+    if (t->dtype == safetensors_dtype::f32) {
+      jobs_.push_back({t, &out.values});
+      return;
+    }
+    const auto format = t->dtype == safetensors_dtype::bf16 ? backend::weight_format::bf16
+                                                            : backend::weight_format::f16;
+    out = weight_matrix(format, std::vector<uint8_t>(t->data.begin(), t->data.end()));
+  }
+
   status done() const { return problem_.empty() ? ok_status() : status(error{problem_}); }
 
   // Largest tensors first over an atomic cursor: a few workers balance well enough.
@@ -50,7 +56,8 @@ class job_list {
       return a.tensor->data.size() > b.tensor->data.size();
     });
     if (num_threads == 0) num_threads = std::max(1u, std::thread::hardware_concurrency());
-    num_threads = std::min<unsigned>({num_threads, 8u, static_cast<unsigned>(jobs_.size())});
+    num_threads = std::min<unsigned>(
+        {num_threads, 8u, static_cast<unsigned>(std::max<size_t>(1, jobs_.size()))});
     std::atomic<size_t> next{0};
     auto work = [&] {
       for (size_t i = next++; i < jobs_.size(); i = next++)
@@ -63,6 +70,20 @@ class job_list {
   }
 
  private:
+  const safetensors_tensor* find(const std::string& name, std::vector<int64_t> expected) {
+    if (!problem_.empty()) return nullptr;
+    const safetensors_tensor* t = ckpt_.find(name);
+    if (t == nullptr) {
+      problem_ = "missing tensor '" + name + "'";
+    } else if (t->shape != expected) {
+      problem_ = "tensor '" + name + "' has shape " + shape_text(t->shape) + ", expected " +
+                 shape_text(expected);
+    } else {
+      return t;
+    }
+    return nullptr;
+  }
+
   const safetensors_checkpoint& ckpt_;
   std::vector<widen_job> jobs_;
   std::string problem_;

@@ -4,7 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "runtime/formats/ggml_types.hpp"
 #include "runtime/formats/parallel_dequant.hpp"
+#include "runtime/formats/weight_matrix.hpp"
 
 namespace troupe::runtime {
 namespace {
@@ -95,17 +97,43 @@ std::string shape_text(const std::vector<uint64_t>& shape) {
 }
 
 // Collects (tensor -> destination) jobs, checking each tensor exists with the expected shape.
-// Trailing dims of 1 are ignored ([16, 1] is [16]).
+// Trailing dims of 1 are ignored ([16, 1] is [16]). Matrices in a format the backends compute
+// with (weight_format_of_ggml) are copied as stored; everything else is dequantized to f32.
 class job_list {
  public:
   explicit job_list(const gguf_file& file) : file_(file) {}
 
   void add(const std::string& name, std::vector<uint64_t> expected, std::vector<float>& out) {
-    if (!problem_.empty()) return;
+    if (const gguf_tensor_info* t = find(name, std::move(expected))) jobs_.push_back({t, &out});
+  }
+
+  void add(const std::string& name, std::vector<uint64_t> expected, weight_matrix& out) {
+    const gguf_tensor_info* t = find(name, std::move(expected));
+    if (t == nullptr) return;
+    const auto format = weight_format_of_ggml(t->type);
+    if (!format || *format == backend::weight_format::f32) {
+      jobs_.push_back({t, &out.values});
+      return;
+    }
+    const std::span<const uint8_t> data = file_.tensor_data(*t);
+    if (ggml_nbytes(t->type, t->num_elements()) != data.size()) {
+      problem_ = "tensor '" + name + "' holds " + std::to_string(data.size()) +
+                 " bytes, not the size of its type and shape";
+      return;
+    }
+    out = weight_matrix(*format, std::vector<uint8_t>(data.begin(), data.end()));
+  }
+
+  status done() const { return problem_.empty() ? ok_status() : status(error{problem_}); }
+  std::span<const dequant_job> jobs() const { return jobs_; }
+
+ private:
+  const gguf_tensor_info* find(const std::string& name, std::vector<uint64_t> expected) {
+    if (!problem_.empty()) return nullptr;
     const gguf_tensor_info* t = file_.find_tensor(name);
     if (t == nullptr) {
       problem_ = "missing tensor '" + name + "'";
-      return;
+      return nullptr;
     }
     std::vector<uint64_t> shape = t->shape;
     while (shape.size() > expected.size() && shape.back() == 1)
@@ -113,14 +141,11 @@ class job_list {
     if (shape != expected) {
       problem_ = "tensor '" + name + "' has shape " + shape_text(t->shape) + ", expected " +
                  shape_text(expected);
-      return;
+      return nullptr;
     }
-    jobs_.push_back({t, &out});
+    return t;
   }
-  status done() const { return problem_.empty() ? ok_status() : status(error{problem_}); }
-  std::span<const dequant_job> jobs() const { return jobs_; }
 
- private:
   const gguf_file& file_;
   std::vector<dequant_job> jobs_;
   std::string problem_;

@@ -1,6 +1,6 @@
 #pragma once
 // Loading a Llama-family model (architecture "llama", or "mistral" with the same keys) from a
-// GGUF file into f32 llama_weights.
+// GGUF file into llama_weights (matrices as stored, runtime/formats/weight_matrix).
 //
 // GGUF keys read (arch = general.architecture):
 //   <arch>.block_count, .embedding_length, .feed_forward_length, .attention.head_count,
@@ -29,7 +29,9 @@ namespace troupe::runtime {
 // scaling that llama_hparams cannot express.
 result<llama_hparams> llama_hparams_from_gguf(const gguf_file& file);
 
-// Every weight, dequantized to f32, each tensor's shape checked against the hparams.
+// Every weight, each tensor's shape checked against the hparams. Matrices stay in their GGUF type
+// when a backend computes with it (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K,
+// Q6_K: the bytes are copied); norms, and matrices of other types, are dequantized to f32.
 // `num_threads` dequantize in parallel (0 = one per core). Errors name the missing or mis-shaped
 // tensor, or the unsupported tensor type.
 // thread: may be called from any thread; it starts and joins its own workers.

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "runtime/formats/half.hpp"
+#include "runtime/formats/weight_matrix.hpp"
 
 namespace troupe::runtime {
 
@@ -62,17 +63,23 @@ void round_to_dtype(std::span<float> values, weight_dtype dtype) {
   }
 }
 
-void round_weights(llama_weights& weights, weight_dtype dtype) {
+void apply_weight_dtype(llama_weights& weights, weight_dtype dtype) {
+  if (dtype == weight_dtype::as_stored) return;
+  using backend::weight_format;
+  const weight_format target = dtype == weight_dtype::bfloat16  ? weight_format::bf16
+                               : dtype == weight_dtype::float16 ? weight_format::f16
+                                                                : weight_format::f32;
+  for_each_matrix(weights, [&](weight_matrix& m, int64_t rows, int64_t cols, const std::string&) {
+    if (m.empty() || m.format == target) return;
+    if (target == weight_format::f32 || is_dense(m.format))
+      m = dense_matrix(matrix_to_f32(m, rows, cols), target);
+  });
   if (!rounds_weights(dtype)) return;
-  round_to_dtype(weights.token_embedding, dtype);
   round_to_dtype(weights.output_norm, dtype);
-  round_to_dtype(weights.output, dtype);
   for (llama_layer_weights& layer : weights.layers) {
     for (std::vector<float>* tensor :
-         {&layer.attn_norm, &layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.bq, &layer.bk,
-          &layer.bv, &layer.ffn_norm, &layer.w_gate, &layer.w_up, &layer.w_down}) {
+         {&layer.attn_norm, &layer.bq, &layer.bk, &layer.bv, &layer.ffn_norm})
       round_to_dtype(*tensor, dtype);
-    }
   }
 }
 

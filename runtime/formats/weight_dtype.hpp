@@ -1,15 +1,16 @@
 #pragma once
-// `--dtype` as vLLM means it, for a backend that computes in float32: the weights are rounded to
-// the chosen type at load (round to nearest, ties to even), so the model computes with exactly the
-// weights a checkpoint cast to that type holds; activations, KV cache and accumulation stay f32.
+// `--dtype` as vLLM means it, for troupe's backends: the dtype of the dense weights (and, on a GPU,
+// of the activations). Applied once at load (apply_weight_dtype):
 //   auto              the checkpoint's dtype: a Hugging Face directory's config.json dtype
-//                     (transformers 5; torch_dtype before)
-//                     (bfloat16/float16 round the weights, which is exact for weights stored in
-//                     that type, and casts weights stored as F32 as vLLM does); a GGUF's weights
-//                     stay as stored (their dequantized values)
-//   float32 / float   likewise (f32 holds every stored value exactly)
-//   bfloat16          every weight rounded to bf16
-//   float16 / half    every weight rounded to f16 (beyond +-65504 becomes +-inf, as a cast does)
+//                     (transformers 5; torch_dtype before); a GGUF's weights stay as stored
+//   float32 / float   every matrix in f32, quantized ones dequantized: the reference path (the
+//                     CPU's f32 kernels, what the fidelity tests compare with llama.cpp/HF)
+//   bfloat16          dense matrices stored in bf16 (rounded to nearest even, as a cast does),
+//                     norms and biases rounded to bf16 values; quantized matrices (GGUF blocks,
+//                     W8A8) stay quantized
+//   float16 / half    likewise in f16 (beyond +-65504 becomes +-inf, as a cast does)
+// The CPU backend computes in f32 whatever the storage: bf16/f16 weights are widened exactly as
+// they are read, quantized ones multiply int8-quantized activations (kernels/cpu).
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,7 +41,8 @@ bool rounds_weights(weight_dtype dtype);
 // thread: pure on its argument; disjoint spans may be rounded concurrently.
 void round_to_dtype(std::span<float> values, weight_dtype dtype);
 
-// round_to_dtype on every tensor of `weights` (norms and biases too: a cast model casts them all).
-void round_weights(llama_weights& weights, weight_dtype dtype);
+// Stores every matrix of `weights` as `dtype` says (above): dense ones converted, quantized ones
+// kept unless float32; norms and biases rounded for bfloat16 / float16. Nothing for as_stored.
+void apply_weight_dtype(llama_weights& weights, weight_dtype dtype);
 
 }  // namespace troupe::runtime

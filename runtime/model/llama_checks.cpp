@@ -4,6 +4,8 @@
 #include <string>
 #include <tuple>
 
+#include "runtime/formats/weight_matrix.hpp"
+
 namespace troupe::runtime {
 
 namespace {
@@ -48,26 +50,26 @@ status check_sequence(const seq_step& seq, int32_t block_size, int32_t num_block
 status check_llama_weights(const llama_weights& w) {
   const auto& hp = w.hparams;
   if (auto st = check_hparams(hp); !st) return st;
-  const int64_t hidden = hp.hidden_size, inner = hp.intermediate_size;
+  const int64_t hidden = hp.hidden_size;
   const int64_t q_dim = int64_t{hp.num_heads} * hp.head_dim;
   const int64_t kv_dim = int64_t{hp.num_kv_heads} * hp.head_dim;
   if (static_cast<int32_t>(w.layers.size()) != hp.num_layers)
     return error{"weights have " + std::to_string(w.layers.size()) + " layers"};
-  status st = check_size(w.token_embedding, hp.vocab_size * hidden, "token_embedding");
+  status st = ok_status();
+  for_each_matrix(w,
+                  [&](const weight_matrix& m, int64_t rows, int64_t cols, const std::string& name) {
+                    if (st && !has_shape(m, rows, cols)) {
+                      st = error{"weight '" + name + "' (" + backend::weight_format_name(m.format) +
+                                 ") does not hold a [" + std::to_string(rows) + "][" +
+                                 std::to_string(cols) + "] matrix"};
+                    }
+                  });
   if (st) st = check_size(w.output_norm, hidden, "output_norm");
-  if (st && !hp.tie_word_embeddings) st = check_size(w.output, hp.vocab_size * hidden, "output");
   for (size_t i = 0; st && i < w.layers.size(); ++i) {
     const auto& l = w.layers[i];
     const std::string p = "layer " + std::to_string(i) + ".";
-    for (auto [v, n, name] : {std::tuple{&l.attn_norm, hidden, "attn_norm"},
-                              {&l.wq, q_dim * hidden, "wq"},
-                              {&l.wk, kv_dim * hidden, "wk"},
-                              {&l.wv, kv_dim * hidden, "wv"},
-                              {&l.wo, hidden * q_dim, "wo"},
-                              {&l.ffn_norm, hidden, "ffn_norm"},
-                              {&l.w_gate, inner * hidden, "w_gate"},
-                              {&l.w_up, inner * hidden, "w_up"},
-                              {&l.w_down, hidden * inner, "w_down"}})
+    for (auto [v, n, name] :
+         {std::tuple{&l.attn_norm, hidden, "attn_norm"}, {&l.ffn_norm, hidden, "ffn_norm"}})
       if (st) st = check_size(*v, n, p + name);
     const int64_t bias_q = hp.attention_bias ? q_dim : 0, bias_kv = hp.attention_bias ? kv_dim : 0;
     if (st) st = check_size(l.bq, bias_q, p + "bq");

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/formats/weight_matrix.hpp"
 #include "runtime/model/kv_cache.hpp"
 
 namespace troupe::runtime {
@@ -43,24 +44,10 @@ std::vector<int32_t> intermediate_bounds(const llama_hparams& hp, int32_t n) {
   return bounds;
 }
 
-// Rows [begin, begin + count) of a [rows][cols] matrix; rows past its end are zeros.
+// Rows [begin, begin + count) of a [rows][cols] f32 vector; rows past its end are zeros.
 std::vector<float> rows_of(const std::vector<float>& m, int64_t cols, int64_t begin,
                            int64_t count) {
-  std::vector<float> out(static_cast<size_t>(count * cols), 0.0f);
-  const int64_t end = std::min(begin + count, static_cast<int64_t>(m.size()) / cols);
-  if (end > begin) std::copy(m.begin() + begin * cols, m.begin() + end * cols, out.begin());
-  return out;
-}
-
-// Columns [begin, begin + count) of a [rows][cols] matrix.
-std::vector<float> cols_of(const std::vector<float>& m, int64_t cols, int64_t begin,
-                           int64_t count) {
-  const int64_t rows = static_cast<int64_t>(m.size()) / cols;
-  std::vector<float> out(static_cast<size_t>(rows * count));
-  for (int64_t r = 0; r < rows; ++r)
-    std::copy(m.begin() + r * cols + begin, m.begin() + r * cols + begin + count,
-              out.begin() + r * count);
-  return out;
+  return matrix_rows(weight_matrix(m), cols, begin, count).values;
 }
 
 llama_layer_weights slice_layer(const llama_layer_weights& lw, const llama_hparams& hp,
@@ -71,19 +58,20 @@ llama_layer_weights slice_layer(const llama_layer_weights& lw, const llama_hpara
   const int64_t f0 = s.first_intermediate, nf = s.intermediate_size;
   llama_layer_weights out;
   out.attn_norm = lw.attn_norm;
-  out.wq = rows_of(lw.wq, hidden, q0, nq);
-  out.wk = rows_of(lw.wk, hidden, kv0, nkv);
-  out.wv = rows_of(lw.wv, hidden, kv0, nkv);
-  out.wo = cols_of(lw.wo, int64_t{hp.num_heads} * hd, q0, nq);
+  const int64_t q_dim = int64_t{hp.num_heads} * hd;
+  out.wq = matrix_rows(lw.wq, hidden, q0, nq);
+  out.wk = matrix_rows(lw.wk, hidden, kv0, nkv);
+  out.wv = matrix_rows(lw.wv, hidden, kv0, nkv);
+  out.wo = matrix_cols(lw.wo, hidden, q_dim, q0, nq);
   if (hp.attention_bias) {
     out.bq = rows_of(lw.bq, 1, q0, nq);
     out.bk = rows_of(lw.bk, 1, kv0, nkv);
     out.bv = rows_of(lw.bv, 1, kv0, nkv);
   }
   out.ffn_norm = lw.ffn_norm;
-  out.w_gate = rows_of(lw.w_gate, hidden, f0, nf);
-  out.w_up = rows_of(lw.w_up, hidden, f0, nf);
-  out.w_down = cols_of(lw.w_down, hp.intermediate_size, f0, nf);
+  out.w_gate = matrix_rows(lw.w_gate, hidden, f0, nf);
+  out.w_up = matrix_rows(lw.w_up, hidden, f0, nf);
+  out.w_down = matrix_cols(lw.w_down, hidden, hp.intermediate_size, f0, nf);
   out.k_scale = lw.k_scale;
   out.v_scale = lw.v_scale;
   return out;
@@ -136,12 +124,12 @@ llama_weights slice_llama_weights(const llama_weights& w, const llama_shard& s) 
   const auto& hp = w.hparams;
   llama_weights out;
   out.hparams = hp;
-  out.token_embedding = rows_of(w.token_embedding, hp.hidden_size, s.first_token, s.vocab_rows);
+  out.token_embedding = matrix_rows(w.token_embedding, hp.hidden_size, s.first_token, s.vocab_rows);
   for (const auto& layer : w.layers)
     out.layers.push_back(slice_layer(layer, hp, s));
   out.output_norm = w.output_norm;
   if (!hp.tie_word_embeddings)
-    out.output = rows_of(w.output, hp.hidden_size, s.first_token, s.vocab_rows);
+    out.output = matrix_rows(w.output, hp.hidden_size, s.first_token, s.vocab_rows);
   return out;
 }
 

@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <map>
+#include <string>
+#include <utility>
 
 #include "runtime/default_model.hpp"
 #include "runtime/formats/gguf.hpp"
@@ -81,18 +84,31 @@ status load_as_stored(model_files& files, unsigned num_threads) {
   return ok_status();
 }
 
+// "q4_1 163.4 MiB (210), f32 108.0 MiB (1)": the bytes of the matrices in each storage format.
+std::string describe_storage(const llama_weights& weights) {
+  std::map<std::string, std::pair<int64_t, int>> formats;
+  for_each_matrix(weights, [&](const weight_matrix& m, int64_t, int64_t, const std::string&) {
+    auto& [bytes, count] = formats[backend::weight_format_name(m.format)];
+    bytes += m.size_bytes();
+    ++count;
+  });
+  std::string text;
+  for (const auto& [name, entry] : formats) {
+    text += fmt::format("{}{} {:.1f} MiB ({})", text.empty() ? "" : ", ", name,
+                        static_cast<double>(entry.first) / (1 << 20), entry.second);
+  }
+  return text;
+}
+
 // auto: the checkpoint's torch_dtype, as vLLM (exact for weights already stored in it).
-status round_to_config_dtype(model_files& files, const engine_config& config) {
+status apply_config_dtype(model_files& files, const engine_config& config) {
   auto dtype = parse_weight_dtype(config.dtype);
   if (!dtype) return error{"--dtype: " + dtype.message()};
   const weight_dtype target =
       *dtype == weight_dtype::as_stored ? checkpoint_dtype(files.path) : *dtype;
-  if (!rounds_weights(target)) return ok_status();
-  round_weights(files.weights, target);
-  spdlog::info(
-      "dtype {}: weights rounded to {} at load; activations, KV cache and accumulation stay "
-      "float32 on the CPU backend",
-      config.dtype, weight_dtype_name(target));
+  apply_weight_dtype(files.weights, target);
+  spdlog::info("dtype {} ({}): matrices {}", config.dtype, weight_dtype_name(target),
+               describe_storage(files.weights));
   return ok_status();
 }
 
@@ -139,7 +155,7 @@ result<model_files> load_model_files(const engine_config& config) {
   }
   const auto num_threads = static_cast<unsigned>(std::max(0, config.num_compute_threads));
   if (auto ok = load_as_stored(files, num_threads); !ok) return ok.err();
-  if (auto ok = round_to_config_dtype(files, config); !ok) return ok.err();
+  if (auto ok = apply_config_dtype(files, config); !ok) return ok.err();
   const int32_t num_tokens = files.tokenizer->vocab_size();
   if (!config.tokenizer.empty() && num_tokens > files.weights.hparams.vocab_size) {
     return error{"--tokenizer " + config.tokenizer + " has " + std::to_string(num_tokens) +

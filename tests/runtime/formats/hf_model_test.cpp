@@ -138,7 +138,7 @@ TEST_F(hf_dir_test, make_model_round_trips_through_the_loader) {
     auto tensors = tiny_model_tensors(spec);
     EXPECT_EQ(tensors[0].name, "model.embed_tokens.weight");
     if (family != "qwen2") {
-      EXPECT_EQ(w->token_embedding, tensors[0].values);
+      EXPECT_EQ(w->token_embedding.values, tensors[0].values);
     }
     EXPECT_EQ(w->output.empty(), spec.tie_word_embeddings);
     EXPECT_EQ(w->layers[1].bq.size(), family == "qwen2" ? 64u : 0u);

@@ -1,4 +1,5 @@
 #include "runtime/formats/llama_gguf.hpp"
+#include "runtime/formats/weight_matrix.hpp"
 
 #include <gtest/gtest.h>
 
@@ -110,23 +111,24 @@ TEST(llama_gguf, tiny_model_round_trips) {
   EXPECT_TRUE(w.output.empty());
   ASSERT_EQ(w.layers.size(), 2u);
   const llama_layer_weights& l1 = w.layers[1];
-  EXPECT_EQ(l1.wq, model.values["blk.1.attn_q.weight"]);
-  EXPECT_EQ(l1.wk, model.values["blk.1.attn_k.weight"]);
-  EXPECT_EQ(l1.wv, model.values["blk.1.attn_v.weight"]);
-  EXPECT_EQ(l1.wo, model.values["blk.1.attn_output.weight"]);
-  EXPECT_EQ(l1.w_gate, model.values["blk.1.ffn_gate.weight"]);
-  EXPECT_EQ(l1.w_up, model.values["blk.1.ffn_up.weight"]);
-  EXPECT_EQ(l1.w_down, model.values["blk.1.ffn_down.weight"]);
+  EXPECT_EQ(l1.wq.values, model.values["blk.1.attn_q.weight"]);
+  EXPECT_EQ(l1.wk.values, model.values["blk.1.attn_k.weight"]);
+  EXPECT_EQ(l1.wv.values, model.values["blk.1.attn_v.weight"]);
+  EXPECT_EQ(l1.wo.values, model.values["blk.1.attn_output.weight"]);
+  EXPECT_EQ(l1.w_gate.values, model.values["blk.1.ffn_gate.weight"]);
+  EXPECT_EQ(l1.w_up.values, model.values["blk.1.ffn_up.weight"]);
+  EXPECT_EQ(l1.w_down.values, model.values["blk.1.ffn_down.weight"]);
   EXPECT_EQ(l1.attn_norm, model.values["blk.1.attn_norm.weight"]);
   EXPECT_EQ(l1.ffn_norm, model.values["blk.1.ffn_norm.weight"]);
-  EXPECT_EQ(w.layers[0].wq, model.values["blk.0.attn_q.weight"]);
+  EXPECT_EQ(w.layers[0].wq.values, model.values["blk.0.attn_q.weight"]);
   EXPECT_EQ(w.output_norm, model.values["output_norm.weight"]);
-  EXPECT_EQ(l1.wk.size(), 2u * 4 * 16);   // [kv_heads * head_dim][hidden]
-  EXPECT_EQ(l1.w_down.size(), 16u * 32);  // [hidden][ffn]
-  ASSERT_EQ(w.token_embedding.size(), 40u * 16);
-  // F16 embedding: exact to f16 precision.
-  for (size_t i = 0; i < w.token_embedding.size(); ++i) {
-    ASSERT_NEAR(w.token_embedding[i], model.values["token_embd.weight"][i], 1.0f / 2048) << i;
+  EXPECT_EQ(l1.wk.values.size(), 2u * 4 * 16);   // [kv_heads * head_dim][hidden]
+  EXPECT_EQ(l1.w_down.values.size(), 16u * 32);  // [hidden][ffn]
+  // F16 embedding: kept in f16, exact to f16 precision.
+  ASSERT_EQ(w.token_embedding.format, backend::weight_format::f16);
+  const auto embedding = matrix_to_f32(w.token_embedding, 40, 16);
+  for (size_t i = 0; i < embedding.size(); ++i) {
+    ASSERT_NEAR(embedding[i], model.values["token_embd.weight"][i], 1.0f / 2048) << i;
   }
 }
 
@@ -140,19 +142,27 @@ TEST(llama_gguf, untied_output_and_quantized_matrices) {
   ASSERT_TRUE(l.weights.ok()) << l.weights.message();
   EXPECT_FALSE(l.weights->hparams.tie_word_embeddings);
   EXPECT_EQ(l.weights->hparams.head_dim, 8);
-  // The loader's values are exactly the file's dequantized tensors.
-  auto expect_tensor = [&](const std::string& name, const std::vector<float>& got) {
-    result<std::vector<float>> want = l.file->dequantize(*l.file->find_tensor(name));
+  // The loader keeps the file's blocks: their values are exactly the file's dequantized tensors.
+  auto expect_tensor = [&](const std::string& name, const weight_matrix& m,
+                           backend::weight_format format, int64_t rows, int64_t cols) {
+    EXPECT_EQ(m.format, format) << name;
+    const auto* t = l.file->find_tensor(name);
+    const auto data = l.file->tensor_data(*t);
+    EXPECT_EQ(m.bytes, std::vector<uint8_t>(data.begin(), data.end())) << name;
+    const std::vector<float> got = matrix_to_f32(m, rows, cols);
+    result<std::vector<float>> want = l.file->dequantize(*t);
     ASSERT_TRUE(want.ok());
     EXPECT_EQ(got, *want) << name;
     for (size_t i = 0; i < got.size(); ++i) {
       ASSERT_NEAR(got[i], model.values[name][i], 0.1f) << name << "[" << i << "]";
     }
   };
-  expect_tensor("output.weight", l.weights->output);
-  expect_tensor("token_embd.weight", l.weights->token_embedding);
-  expect_tensor("blk.1.ffn_down.weight", l.weights->layers[1].w_down);
-  expect_tensor("blk.0.attn_k.weight", l.weights->layers[0].wk);
+  using backend::weight_format;
+  const int64_t vocab = l.weights->hparams.vocab_size;
+  expect_tensor("output.weight", l.weights->output, weight_format::q4_1, vocab, 32);
+  expect_tensor("token_embd.weight", l.weights->token_embedding, weight_format::q8_0, vocab, 32);
+  expect_tensor("blk.1.ffn_down.weight", l.weights->layers[1].w_down, weight_format::q4_1, 32, 64);
+  expect_tensor("blk.0.attn_k.weight", l.weights->layers[0].wk, weight_format::q4_1, 8, 32);
 }
 
 TEST(llama_gguf, explicit_key_length_sets_head_dim) {
@@ -161,8 +171,8 @@ TEST(llama_gguf, explicit_key_length_sets_head_dim) {
   loaded l = load(model);
   ASSERT_TRUE(l.weights.ok()) << l.weights.message();
   EXPECT_EQ(l.weights->hparams.head_dim, 8);
-  EXPECT_EQ(l.weights->layers[0].wq.size(), 32u * 16);
-  EXPECT_EQ(l.weights->layers[0].wo.size(), 16u * 32);
+  EXPECT_EQ(l.weights->layers[0].wq.values.size(), 32u * 16);
+  EXPECT_EQ(l.weights->layers[0].wo.values.size(), 16u * 32);
 }
 
 TEST(llama_gguf, mistral_architecture_is_accepted) {

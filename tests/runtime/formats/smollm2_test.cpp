@@ -11,6 +11,7 @@
 #include <map>
 
 #include "runtime/formats/llama_gguf.hpp"
+#include "runtime/formats/weight_dtype.hpp"
 #include "tests/support/testdata.hpp"
 
 namespace troupe::runtime {
@@ -28,6 +29,11 @@ class smollm2 : public ::testing::Test {
     result<llama_weights> loaded = load_llama_gguf(*file_);
     load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ASSERT_TRUE(loaded.ok()) << loaded.message();
+    for_each_matrix(*loaded, [](const weight_matrix& m, int64_t, int64_t, const std::string& n) {
+      formats_[n] = backend::weight_format_name(m.format);
+    });
+    // The values below are compared as f32: dequantize what the loader kept as stored.
+    apply_weight_dtype(*loaded, weight_dtype::float32);
     weights_ = new llama_weights(std::move(loaded.value()));
   }
   static void TearDownTestSuite() {
@@ -41,13 +47,13 @@ class smollm2 : public ::testing::Test {
 
   static const std::vector<float>* weights_of(const std::string& name) {
     static const std::map<std::string, const std::vector<float>*> known = {
-        {"token_embd.weight", &weights_->token_embedding},
+        {"token_embd.weight", &weights_->token_embedding.values},
         {"output_norm.weight", &weights_->output_norm},
-        {"blk.0.attn_q.weight", &weights_->layers[0].wq},
-        {"blk.0.attn_k.weight", &weights_->layers[0].wk},
+        {"blk.0.attn_q.weight", &weights_->layers[0].wq.values},
+        {"blk.0.attn_k.weight", &weights_->layers[0].wk.values},
         {"blk.0.attn_norm.weight", &weights_->layers[0].attn_norm},
-        {"blk.0.ffn_down.weight", &weights_->layers[0].w_down},
-        {"blk.29.ffn_up.weight", &weights_->layers[29].w_up},
+        {"blk.0.ffn_down.weight", &weights_->layers[0].w_down.values},
+        {"blk.29.ffn_up.weight", &weights_->layers[29].w_up.values},
     };
     auto it = known.find(name);
     return it == known.end() ? nullptr : it->second;
@@ -56,6 +62,7 @@ class smollm2 : public ::testing::Test {
   static inline std::shared_ptr<const gguf_file> file_;
   static inline llama_weights* weights_ = nullptr;
   static inline double load_seconds_ = 0;
+  static inline std::map<std::string, std::string> formats_;  // as loaded, by matrix name
 };
 
 TEST_F(smollm2, hparams_match_the_model_card) {
@@ -75,8 +82,12 @@ TEST_F(smollm2, hparams_match_the_model_card) {
   EXPECT_TRUE(hp.tie_word_embeddings);
   EXPECT_TRUE(weights_->output.empty());
   EXPECT_EQ(weights_->layers.size(), 30u);
-  EXPECT_EQ(weights_->token_embedding.size(), 49152u * 576);
-  EXPECT_EQ(weights_->layers[29].w_down.size(), 576u * 1536);
+  EXPECT_EQ(weights_->token_embedding.values.size(), 49152u * 576);
+  EXPECT_EQ(weights_->layers[29].w_down.values.size(), 576u * 1536);
+  // The loader keeps the file's types: Q8_0 embedding, Q4_1 projections.
+  EXPECT_EQ(formats_["token_embedding"], "q8_0");
+  EXPECT_EQ(formats_["layer 0.wq"], "q4_1");
+  EXPECT_EQ(formats_["layer 29.w_down"], "q4_1");
   std::cout << "load_llama_gguf took " << load_seconds_ << " s\n";
   EXPECT_LT(load_seconds_, 30.0);  // a couple of seconds normally; generous for busy machines
 }

@@ -8,12 +8,14 @@
 #include <fstream>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
 
 #include "runtime/formats/hf_make_model.hpp"
 #include "runtime/formats/hf_model.hpp"
+#include "runtime/formats/weight_matrix.hpp"
 
 namespace troupe::runtime {
 namespace {
@@ -64,38 +66,97 @@ TEST(weight_dtype, float32_and_auto_keep_values) {
   EXPECT_EQ(v, original);
 }
 
-TEST(weight_dtype, round_weights_reaches_every_tensor) {
+// A model whose every tensor is [.][32] of one value: matrices f32 unless `format` (q8_0 blocks
+// of that value), norms and biases f32.
+llama_weights uniform_model(float value, backend::weight_format format) {
   llama_weights w;
-  const float odd = 1.0f + 0x1p-12f;
-  w.token_embedding = {odd};
-  w.output_norm = {odd};
-  w.output = {odd};
+  auto& hp = w.hparams;
+  hp.num_layers = 2;
+  hp.hidden_size = hp.intermediate_size = hp.head_dim = 32;
+  hp.num_heads = hp.num_kv_heads = 1;
+  hp.vocab_size = 2;
+  hp.attention_bias = true;
   w.layers.resize(2);
-  for (auto& layer : w.layers) {
-    for (auto* t :
-         {&layer.attn_norm, &layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.bq, &layer.bk,
-          &layer.bv, &layer.ffn_norm, &layer.w_gate, &layer.w_up, &layer.w_down})
-      *t = {odd};
-  }
-  round_weights(w, weight_dtype::bfloat16);
-  EXPECT_EQ(w.token_embedding[0], 1.0f);
-  EXPECT_EQ(w.output_norm[0], 1.0f);
-  EXPECT_EQ(w.output[0], 1.0f);
-  for (auto& layer : w.layers) {
-    for (auto* t :
-         {&layer.attn_norm, &layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.bq, &layer.bk,
-          &layer.bv, &layer.ffn_norm, &layer.w_gate, &layer.w_up, &layer.w_down})
-      EXPECT_EQ((*t)[0], 1.0f);
-  }
+  for_each_matrix(w, [&](weight_matrix& m, int64_t rows, int64_t cols, const std::string&) {
+    m = dense_matrix(std::vector<float>(static_cast<size_t>(rows * cols), value),
+                     backend::weight_format::f32);
+    if (format == backend::weight_format::q8_0) {  // d = 1 (f16 0x3c00), every q = 1
+      std::vector<uint8_t> row(34, 1);
+      row[0] = 0x00;
+      row[1] = 0x3c;
+      std::vector<uint8_t> bytes;
+      for (int64_t r = 0; r < rows; ++r)
+        bytes.insert(bytes.end(), row.begin(), row.end());
+      m = weight_matrix(format, std::move(bytes));
+    }
+  });
+  w.output_norm.assign(32, value);
+  for (auto& l : w.layers)
+    for (auto* t : {&l.attn_norm, &l.bq, &l.bk, &l.bv, &l.ffn_norm})
+      t->assign(32, value);
+  return w;
 }
 
-std::vector<const std::vector<float>*> all_tensors(const llama_weights& w) {
-  std::vector<const std::vector<float>*> out{&w.token_embedding, &w.output_norm, &w.output};
-  for (const auto& l : w.layers) {
-    for (const auto* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.bq, &l.bk, &l.bv,
-                          &l.ffn_norm, &l.w_gate, &l.w_up, &l.w_down})
-      out.push_back(t);
+TEST(weight_dtype, bfloat16_stores_dense_matrices_in_bf16_and_rounds_every_vector) {
+  const float odd = 1.0f + 0x1p-12f;
+  auto w = uniform_model(odd, backend::weight_format::f32);
+  apply_weight_dtype(w, weight_dtype::bfloat16);
+  int matrices = 0;
+  for_each_matrix(w,
+                  [&](const weight_matrix& m, int64_t rows, int64_t cols, const std::string& name) {
+                    ++matrices;
+                    EXPECT_EQ(m.format, backend::weight_format::bf16) << name;
+                    EXPECT_EQ(m.bytes.size(), static_cast<size_t>(rows * cols * 2)) << name;
+                    EXPECT_EQ(matrix_to_f32(m, rows, cols)[0], 1.0f) << name;
+                  });
+  EXPECT_EQ(matrices, 1 + 2 * 7 + 1);
+  EXPECT_EQ(w.output_norm[0], 1.0f);
+  for (const auto& l : w.layers)
+    for (const auto* t : {&l.attn_norm, &l.bq, &l.bk, &l.bv, &l.ffn_norm})
+      EXPECT_EQ((*t)[0], 1.0f);
+  // float32 widens them back, exactly.
+  apply_weight_dtype(w, weight_dtype::float32);
+  for_each_matrix(w, [&](const weight_matrix& m, int64_t, int64_t, const std::string& name) {
+    EXPECT_EQ(m.format, backend::weight_format::f32) << name;
+    EXPECT_EQ(m.values[0], 1.0f) << name;
+  });
+}
+
+TEST(weight_dtype, quantized_matrices_stay_quantized_unless_float32) {
+  auto w = uniform_model(1.0f, backend::weight_format::q8_0);
+  for (auto dtype : {weight_dtype::as_stored, weight_dtype::bfloat16, weight_dtype::float16}) {
+    apply_weight_dtype(w, dtype);
+    for_each_matrix(w, [&](const weight_matrix& m, int64_t, int64_t, const std::string& name) {
+      EXPECT_EQ(m.format, backend::weight_format::q8_0) << name << " " << weight_dtype_name(dtype);
+    });
   }
+  apply_weight_dtype(w, weight_dtype::float32);
+  for_each_matrix(
+      w, [&](const weight_matrix& m, int64_t rows, int64_t cols, const std::string& name) {
+        ASSERT_EQ(m.format, backend::weight_format::f32) << name;
+        EXPECT_EQ(m.values, std::vector<float>(static_cast<size_t>(rows * cols), 1.0f)) << name;
+      });
+}
+
+// Every norm and bias of `w`.
+std::vector<const std::vector<float>*> all_vectors(const llama_weights& w) {
+  std::vector<const std::vector<float>*> out{&w.output_norm};
+  for (const auto& l : w.layers)
+    for (const auto* t : {&l.attn_norm, &l.bq, &l.bk, &l.bv, &l.ffn_norm})
+      out.push_back(t);
+  return out;
+}
+
+// Every matrix of `w` as (format, bytes or f32 values).
+std::vector<std::pair<backend::weight_format, std::vector<uint8_t>>> all_matrices(
+    const llama_weights& w) {
+  std::vector<std::pair<backend::weight_format, std::vector<uint8_t>>> out;
+  for_each_matrix(w, [&](const weight_matrix& m, int64_t, int64_t, const std::string&) {
+    const auto* v = reinterpret_cast<const uint8_t*>(m.values.data());
+    out.emplace_back(m.format, m.values.empty()
+                                   ? m.bytes
+                                   : std::vector<uint8_t>(v, v + m.values.size() * sizeof(float)));
+  });
   return out;
 }
 
@@ -116,14 +177,18 @@ TEST(weight_dtype, rounding_an_f32_checkpoint_equals_the_checkpoint_cast) {
     auto rounded = load_hf_model((root / "f32").string());
     auto cast = load_hf_model((root / "cast").string());
     ASSERT_TRUE(rounded.ok() && cast.ok());
-    const auto before = all_tensors(*rounded);
-    const std::vector<float> first_before = *before[3];
-    round_weights(*rounded, dtype);
-    EXPECT_NE(*before[3], first_before) << "rounding changed nothing";
-    const auto a = all_tensors(*rounded), b = all_tensors(*cast);
+    const std::vector<float> norm_before = rounded->layers[0].attn_norm;
+    apply_weight_dtype(*rounded, dtype);
+    apply_weight_dtype(*cast, dtype);  // already stored so: nothing changes
+    EXPECT_NE(rounded->layers[0].attn_norm, norm_before) << "rounding changed nothing";
+    const auto a = all_vectors(*rounded), b = all_vectors(*cast);
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i)
-      EXPECT_EQ(*a[i], *b[i]) << weight_dtype_name(dtype) << " tensor " << i;
+      EXPECT_EQ(*a[i], *b[i]) << weight_dtype_name(dtype) << " vector " << i;
+    const auto ma = all_matrices(*rounded), mb = all_matrices(*cast);
+    ASSERT_EQ(ma.size(), mb.size());
+    for (size_t i = 0; i < ma.size(); ++i)
+      EXPECT_EQ(ma[i], mb[i]) << weight_dtype_name(dtype) << " matrix " << i;
   }
   fs::remove_all(root);
 }

@@ -29,7 +29,7 @@ TEST(cpu_llama_runner, reports_its_shape) {
 
 TEST(cpu_llama_runner, create_rejects_inconsistent_weights) {
   auto w = tiny_llama(tiny_hparams(), 3);
-  w.layers[1].w_up.pop_back();
+  w.layers[1].w_up.values.pop_back();
   auto r = cpu_llama_runner::create(std::move(w), 8, 4, 1);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.message().find("layer 1.w_up"), std::string::npos) << r.message();

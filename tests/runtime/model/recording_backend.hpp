@@ -18,7 +18,7 @@ class recording_backend final : public backend::compute_backend {
 
   std::string_view name() const override { return "recording"; }
   backend::weight_handle upload_weight(const backend::weight_desc& d,
-                                       std::vector<float> data) override {
+                                       backend::weight_data data) override {
     return inner_.upload_weight(d, std::move(data));
   }
   backend::kv_cache_handle allocate_kv_cache(const backend::kv_cache_shape& s) override {

@@ -96,26 +96,28 @@ TEST(tensor_parallel_shard, slices_reassemble_into_the_weights) {
       const auto s = make_llama_shard(hp, r, n);
       const auto slice = slice_llama_weights(w, s);
       const auto& l = slice.layers[1];
-      wq.insert(wq.end(), l.wq.begin(), l.wq.end());
-      embedding.insert(embedding.end(), slice.token_embedding.begin(), slice.token_embedding.end());
+      wq.insert(wq.end(), l.wq.values.begin(), l.wq.values.end());
+      embedding.insert(embedding.end(), slice.token_embedding.values.begin(),
+                       slice.token_embedding.values.end());
       // k: rows of the rank's KV head(s); o and down: the columns of its heads and MLP slice.
       const auto& full = w.layers[1];
-      ASSERT_EQ(l.wk.size(), size_t(s.num_kv_heads * hd * hidden));
-      EXPECT_TRUE(
-          std::equal(l.wk.begin(), l.wk.end(), full.wk.begin() + s.first_kv_head * hd * hidden));
-      ASSERT_EQ(l.wo.size(), size_t(hidden * s.num_heads * hd));
+      ASSERT_EQ(l.wk.values.size(), size_t(s.num_kv_heads * hd * hidden));
+      EXPECT_TRUE(std::equal(l.wk.values.begin(), l.wk.values.end(),
+                             full.wk.values.begin() + s.first_kv_head * hd * hidden));
+      ASSERT_EQ(l.wo.values.size(), size_t(hidden * s.num_heads * hd));
       for (int64_t row = 0; row < hidden; ++row)
-        EXPECT_EQ(l.wo[row * s.num_heads * hd],
-                  full.wo[row * hp.num_heads * hd + s.first_head * hd]);
-      EXPECT_EQ(l.w_down[s.intermediate_size],  // row 1, first column
-                full.w_down[hp.intermediate_size + s.first_intermediate]);
-      EXPECT_TRUE(slice.output.size() == size_t(s.vocab_rows * hidden));
+        EXPECT_EQ(l.wo.values[row * s.num_heads * hd],
+                  full.wo.values[row * hp.num_heads * hd + s.first_head * hd]);
+      EXPECT_EQ(l.w_down.values[s.intermediate_size],  // row 1, first column
+                full.w_down.values[hp.intermediate_size + s.first_intermediate]);
+      EXPECT_TRUE(slice.output.values.size() == size_t(s.vocab_rows * hidden));
     }
-    EXPECT_EQ(wq, w.layers[1].wq);
+    EXPECT_EQ(wq, w.layers[1].wq.values);
     // Padding rows after the vocab are zeros.
     ASSERT_EQ(embedding.size(), size_t((96 / n + 1) * n * hidden));
-    EXPECT_TRUE(std::equal(w.token_embedding.begin(), w.token_embedding.end(), embedding.begin()));
-    EXPECT_TRUE(std::all_of(embedding.begin() + w.token_embedding.size(), embedding.end(),
+    EXPECT_TRUE(std::equal(w.token_embedding.values.begin(), w.token_embedding.values.end(),
+                           embedding.begin()));
+    EXPECT_TRUE(std::all_of(embedding.begin() + w.token_embedding.values.size(), embedding.end(),
                             [](float x) { return x == 0.0f; }));
   }
 }

@@ -105,17 +105,17 @@ inline std::vector<std::vector<double>> naive_forward(const runtime::llama_weigh
   std::vector<std::vector<std::vector<double>>> keys(hp.num_layers), values(hp.num_layers);
   std::vector<std::vector<double>> logits;
   for (int32_t pos = 0; pos < static_cast<int32_t>(tokens.size()); ++pos) {
-    std::vector<double> x(w.token_embedding.begin() + int64_t{tokens[pos]} * hidden,
-                          w.token_embedding.begin() + int64_t{tokens[pos] + 1} * hidden);
+    std::vector<double> x(w.token_embedding.values.begin() + int64_t{tokens[pos]} * hidden,
+                          w.token_embedding.values.begin() + int64_t{tokens[pos] + 1} * hidden);
     for (int32_t l = 0; l < hp.num_layers; ++l) {
       const auto& lw = w.layers[l];
       auto h = naive_rmsnorm(x, lw.attn_norm, hp.rms_norm_eps);
-      auto q = naive_matvec(lw.wq, h, H * D);
-      auto k = naive_matvec(lw.wk, h, KVH * D);
+      auto q = naive_matvec(lw.wq.values, h, H * D);
+      auto k = naive_matvec(lw.wk.values, h, KVH * D);
       naive_rope(q, H, D, pos, hp.rope_theta, hp.rope);
       naive_rope(k, KVH, D, pos, hp.rope_theta, hp.rope);
       keys[l].push_back(k);
-      values[l].push_back(naive_matvec(lw.wv, h, KVH * D));
+      values[l].push_back(naive_matvec(lw.wv.values, h, KVH * D));
       std::vector<double> attn(H * D, 0.0);
       for (int32_t head = 0; head < H; ++head) {
         const int32_t g = head / (H / KVH);
@@ -134,21 +134,21 @@ inline std::vector<std::vector<double>> naive_forward(const runtime::llama_weigh
           for (int32_t i = 0; i < D; ++i)
             attn[head * D + i] += s[j] / sum * values[l][j][g * D + i];
       }
-      auto o = naive_matvec(lw.wo, attn, hidden);
+      auto o = naive_matvec(lw.wo.values, attn, hidden);
       for (int32_t i = 0; i < hidden; ++i)
         x[i] += o[i];
       h = naive_rmsnorm(x, lw.ffn_norm, hp.rms_norm_eps);
-      auto gate = naive_matvec(lw.w_gate, h, hp.intermediate_size);
-      auto up = naive_matvec(lw.w_up, h, hp.intermediate_size);
+      auto gate = naive_matvec(lw.w_gate.values, h, hp.intermediate_size);
+      auto up = naive_matvec(lw.w_up.values, h, hp.intermediate_size);
       for (size_t i = 0; i < gate.size(); ++i)
         gate[i] = gate[i] / (1 + std::exp(-gate[i])) * up[i];
-      auto down = naive_matvec(lw.w_down, gate, hidden);
+      auto down = naive_matvec(lw.w_down.values, gate, hidden);
       for (int32_t i = 0; i < hidden; ++i)
         x[i] += down[i];
     }
     auto h = naive_rmsnorm(x, w.output_norm, hp.rms_norm_eps);
-    logits.push_back(
-        naive_matvec(hp.tie_word_embeddings ? w.token_embedding : w.output, h, hp.vocab_size));
+    logits.push_back(naive_matvec((hp.tie_word_embeddings ? w.token_embedding : w.output).values, h,
+                                  hp.vocab_size));
   }
   return logits;
 }
