@@ -109,7 +109,8 @@ void scalar_columns(block_format f, const quantized_rows& xq, int64_t M, const u
 // tile_rows W rows (zero-padded past N) repacked so that one 32-bit lane holds one row:
 //
 //   q[b][g][r][t] (u8) = quant 4g + t of block b of row r      g: 0..7, r: 0..15, t: 0..3
-//   d[b][r] = f32 dw;  m[b][r] = f32 mw (q4_1 / q5_1; else 0)
+//   d[b][r] = dw;  m[b][r] = mw (q4_1 / q5_1; else 0), both still f16 bits (the kernels
+//   convert them with VCVTPH2PS, exact like every f16 -> f32 conversion)
 //
 // so a 512-bit register holds dword group g of block b for all 16 rows and an int8 dot product
 // with one broadcast dword of x advances 16 outputs at once.
@@ -117,9 +118,9 @@ constexpr int tile_rows = 16;
 
 struct packed_tile {
   int64_t num_blocks = 0;
-  std::vector<uint8_t> q;  // [num_blocks][8][16][4]
-  std::vector<float> d;    // [num_blocks][16]
-  std::vector<float> m;    // [num_blocks][16]
+  std::vector<uint8_t> q;   // [num_blocks][8][16][4]
+  std::vector<uint16_t> d;  // [num_blocks][16] f16
+  std::vector<uint16_t> m;  // [num_blocks][16] f16
 };
 
 // Packs W rows [n0, n0 + tile_rows) (rows >= N are zero) of a 32-block format.

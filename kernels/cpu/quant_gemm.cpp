@@ -61,7 +61,7 @@ bool quant_path_supported(quant_path path) {
     case quant_path::scalar:
       return true;
     case quant_path::avx2:
-      return c.avx2 && c.fma;
+      return c.avx2 && c.fma && c.f16c;
     case quant_path::avx512_vnni:
       return c.avx512f && c.avx512bw && c.avx512vl && c.avx512_vnni;
   }

@@ -1,6 +1,7 @@
 // The AVX2 kernel of quant_gemm for the 32-block formats: each packed tile (quant_blocks.hpp) is
 // swept as two halves of 8 W rows, up to 4 quantized x rows at a time. Compiled for AVX2 whatever
-// the build flags; quant_gemm calls it only on CPUs that have it.
+// the build flags (with F16C, which every AVX2 CPU has); quant_gemm calls it only on CPUs that have
+// it.
 //
 // VPMADDUBSW multiplies unsigned by signed bytes into saturating int16 pairs. The 4- and 5-bit
 // quants are unsigned (pairs stay below 2 * 31 * 127), corrected by - zero_point * sum(x); q8_0
@@ -16,7 +17,7 @@ namespace troupe::kernels::cpu::quant {
 #if defined(__x86_64__)
 namespace {
 
-#define TROUPE_AVX2 __attribute__((target("avx2,fma")))
+#define TROUPE_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 struct tile_args {
   const packed_tile* t;
@@ -46,6 +47,10 @@ TROUPE_AVX2 inline __m256i block_sums(const uint8_t* qb, const int8_t* xb, int32
   return s;
 }
 
+TROUPE_AVX2 inline __m256 half_to_float(const uint16_t* h) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
+}
+
 template <int MR, bool Min, bool Signed>
 TROUPE_AVX2 void rows(const tile_args& a, int64_t m0, int half) {
   const packed_tile& t = *a.t;
@@ -55,14 +60,14 @@ TROUPE_AVX2 void rows(const tile_args& a, int64_t m0, int half) {
     acc[i] = _mm256_setzero_ps();
   for (int64_t b = 0; b < t.num_blocks; ++b) {
     const uint8_t* qb = t.q.data() + b * qk * tile_rows + 32 * half;
-    const __m256 dw = _mm256_loadu_ps(t.d.data() + b * tile_rows + 8 * half);
+    const __m256 dw = half_to_float(t.d.data() + b * tile_rows + 8 * half);
     for (int i = 0; i < MR; ++i) {
       const int64_t m = m0 + i;
       const __m256i s = block_sums<Signed>(qb, xq.row_q(m) + b * qk, -a.offset * xq.row_sums(m)[b]);
       __m256 v =
           _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xq.row_d(m)[b])), _mm256_cvtepi32_ps(s));
       if constexpr (Min) {
-        const __m256 mw = _mm256_loadu_ps(t.m.data() + b * tile_rows + 8 * half);
+        const __m256 mw = half_to_float(t.m.data() + b * tile_rows + 8 * half);
         v = _mm256_add_ps(v, _mm256_mul_ps(mw, _mm256_set1_ps(xq.row_s(m)[b])));
       }
       acc[i] = _mm256_add_ps(acc[i], v);

@@ -45,6 +45,10 @@ TROUPE_VNNI inline __m512i block_sums(const __m512i (&wv)[8], const int8_t* xb,
   return _mm512_add_epi32(s0, s1);
 }
 
+TROUPE_VNNI inline __m512 half_to_float(const uint16_t* h) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
+}
+
 template <int MR, bool Min>
 TROUPE_VNNI void rows(const tile_args& a, int64_t m0) {
   const packed_tile& t = *a.t;
@@ -58,14 +62,14 @@ TROUPE_VNNI void rows(const tile_args& a, int64_t m0) {
     __m512i wv[8];
     for (int g = 0; g < 8; ++g)
       wv[g] = _mm512_xor_si512(_mm512_loadu_si512(qb + 64 * g), flip);
-    const __m512 dw = _mm512_loadu_ps(t.d.data() + b * tile_rows);
+    const __m512 dw = half_to_float(t.d.data() + b * tile_rows);
     for (int i = 0; i < MR; ++i) {
       const int64_t m = m0 + i;
       const __m512i s = block_sums(wv, xq.row_q(m) + b * qk, -a.offset * xq.row_sums(m)[b]);
       __m512 v =
           _mm512_mul_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xq.row_d(m)[b])), _mm512_cvtepi32_ps(s));
       if constexpr (Min) {
-        const __m512 mw = _mm512_loadu_ps(t.m.data() + b * tile_rows);
+        const __m512 mw = half_to_float(t.m.data() + b * tile_rows);
         v = _mm512_add_ps(v, _mm512_mul_ps(mw, _mm512_set1_ps(xq.row_s(m)[b])));
       }
       acc[i] = _mm512_add_ps(acc[i], v);
