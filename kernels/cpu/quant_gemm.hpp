@@ -44,6 +44,12 @@
 //
 // So y[m][n] depends only on row m of x and row n of W, never on M, N, tiles, threads or the code
 // path (scalar, AVX2, AVX-512 VNNI: chosen at run time, bitwise equal; tests check it).
+// Today the K-quants run the scalar kernel on every path (same bits, about 10x slower than the
+// 32-block formats); q8_0, q4_0, q4_1, q5_0 and q5_1 have all three.
+//
+// Scratch: the calling thread keeps the quantized activations (about M * K * 1.1 bytes) and every
+// pool thread one packed tile of 16 W rows (about 20 * K bytes) in thread-local buffers that
+// grow to the largest call and are reused.
 #include <cstdint>
 
 #include "kernels/cpu/thread_pool.hpp"
