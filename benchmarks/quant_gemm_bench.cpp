@@ -1,0 +1,130 @@
+// quant_gemm (GGUF block weights x int8 activations) against the f32 gemm at the default model's
+// (SmolLM2-135M Q4_1, LM head Q8_0) shapes: a decode step of 1 and 16 sequences and a 512-token
+// prefill. GB/s(W) counts the weight bytes as stored (f32: 4 per weight); GOP/s counts 2 M N K.
+//   ./quant_gemm_bench --benchmark_counters_tabular=true
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/quant_gemm.hpp"
+
+namespace {
+
+using namespace troupe::kernels::cpu;
+
+thread_pool& pool() {
+  static thread_pool p;
+  return p;
+}
+
+std::vector<float> random_floats(size_t n) {
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v)
+    x = dist(rng);
+  return v;
+}
+
+// Random quants with a small f16 scale (0x2000 = 2^-7) at the start of every block (and q6_k's
+// at its end), so no value is inf or NaN.
+std::vector<uint8_t> random_weights(block_format f, int64_t N, int64_t K) {
+  std::mt19937 rng(7);
+  std::vector<uint8_t> w(N * row_bytes(f, K));
+  for (auto& b : w)
+    b = static_cast<uint8_t>(rng());
+  const int64_t bytes = block_bytes(f), scale_at = f == block_format::q6_k ? 208 : 0;
+  for (size_t at = 0; at < w.size(); at += bytes) {
+    w[at + scale_at] = 0x00;
+    w[at + scale_at + 1] = 0x20;
+    if (f != block_format::q8_0 && f != block_format::q4_0 && f != block_format::q5_0) {
+      w[at + 2] = 0x00;  // m / dmin
+      w[at + 3] = 0x20;
+    }
+  }
+  return w;
+}
+
+void set_counters(benchmark::State& state, double M, double N, double K, double weight_bytes) {
+  state.counters["GOP/s"] = benchmark::Counter(
+      2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["GB/s(W)"] = benchmark::Counter(
+      weight_bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+
+// args: format, path, M, K, N
+void bm_quant_gemm(benchmark::State& state) {
+  const auto f = static_cast<block_format>(state.range(0));
+  const auto path = static_cast<quant_path>(state.range(1));
+  const int64_t M = state.range(2), K = state.range(3), N = state.range(4);
+  if (!quant_path_supported(path)) {
+    state.SkipWithError("path not supported on this CPU");
+    return;
+  }
+  auto x = random_floats(M * K);
+  auto w = random_weights(f, N, K);
+  std::vector<float> y(M * N);
+  for (auto _ : state) {
+    quant_gemm_on(path, pool(), f, x.data(), M, K, w.data(), N, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_counters(state, M, N, K, static_cast<double>(w.size()));
+}
+
+// args: M, K, N
+void bm_f32_gemm(benchmark::State& state) {
+  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
+  auto x = random_floats(M * K), w = random_floats(N * K);
+  std::vector<float> y(M * N);
+  for (auto _ : state) {
+    gemm(pool(), x.data(), M, K, w.data(), N, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_counters(state, M, N, K, 4.0 * N * K);
+}
+
+struct shape {
+  block_format f;
+  int64_t K, N;
+};
+
+constexpr shape shapes[] = {
+    {block_format::q4_1, 576, 576},    // wq, wo
+    {block_format::q4_1, 576, 192},    // wk, wv
+    {block_format::q4_1, 576, 1536},   // w_gate, w_up
+    {block_format::q4_1, 1536, 576},   // w_down
+    {block_format::q8_0, 576, 49152},  // lm head (tied token embedding, Q8_0 in the file)
+    {block_format::q8_0, 576, 1536},  {block_format::q4_0, 576, 1536},
+    {block_format::q5_0, 576, 1536},  {block_format::q5_1, 576, 1536},
+    {block_format::q4_k, 768, 1536},  {block_format::q6_k, 768, 1536},
+};
+
+bool wanted(const shape& s, int64_t M) {
+  return !(M == 512 && s.N == 49152);  // a 512-token prefill never projects every row to logits
+}
+
+void quant_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"fmt", "path", "M", "K", "N"});
+  for (int64_t M : {1, 16, 512})
+    for (const shape& s : shapes)
+      if (wanted(s, M))
+        for (quant_path p : {quant_path::avx512_vnni, quant_path::avx2, quant_path::scalar})
+          if (p != quant_path::scalar || M == 1)
+            b->Args({static_cast<int64_t>(s.f), static_cast<int64_t>(p), M, s.K, s.N});
+}
+
+void f32_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"M", "K", "N"});
+  for (int64_t M : {1, 16, 512})
+    for (int i = 0; i < 5; ++i)
+      if (wanted(shapes[i], M)) b->Args({M, shapes[i].K, shapes[i].N});
+}
+
+BENCHMARK(bm_quant_gemm)->Apply(quant_args)->UseRealTime();
+BENCHMARK(bm_f32_gemm)->Apply(f32_args)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

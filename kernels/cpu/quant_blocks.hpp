@@ -1,0 +1,136 @@
+#pragma once
+// Internals of quant_gemm (kernels/cpu/quant_gemm.hpp): block decoding, activation quantization,
+// the scalar reference dot products and the packed weight tiles the SIMD kernels read.
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/quant_gemm.hpp"
+
+namespace troupe::kernels::cpu::quant {
+
+constexpr int64_t qk = 32;     // values per 32-block (q8_0 .. q5_1, and activation blocks)
+constexpr int64_t qk_k = 256;  // values per K-quant super-block
+
+inline bool is_k_quant(block_format f) {
+  return f == block_format::q4_k || f == block_format::q5_k || f == block_format::q6_k;
+}
+
+// Formats with a per-block additive m (q4_1, q5_1): their activations are q8_1.
+inline bool has_min(block_format f) {
+  return f == block_format::q4_1 || f == block_format::q5_1;
+}
+
+// -- byte access (the data has no alignment promise) --
+
+inline uint16_t load_u16(const void* p) {
+  uint16_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline uint32_t load_u32(const void* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// f16 bits -> f32, exact for every input.
+inline float f16_to_f32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1fu;
+  uint32_t mantissa = h & 0x3ffu;
+  if (exponent == 0x1f) return std::bit_cast<float>(sign | 0x7f800000u | (mantissa << 13));
+  if (exponent != 0)
+    return std::bit_cast<float>(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+  if (mantissa == 0) return std::bit_cast<float>(sign);
+  uint32_t e = 113;  // subnormal: normalize the mantissa
+  while ((mantissa & 0x400u) == 0) {
+    mantissa <<= 1;
+    --e;
+  }
+  return std::bit_cast<float>(sign | (e << 23) | ((mantissa & 0x3ffu) << 13));
+}
+
+// f32 -> f16 bits, round to nearest even (as F16C and ggml's reference do).
+uint16_t f32_to_f16(float f);
+
+inline float load_f16(const uint8_t* p) {
+  return f16_to_f32(load_u16(p));
+}
+
+// The 32 raw quants of a 32-block as unsigned bytes: q8_0 -> the int8 bytes as stored; 4-bit
+// formats 0..15; 5-bit formats 0..31 (before subtracting any zero point).
+void block_quants(block_format f, const uint8_t* block, uint8_t out[qk]);
+
+// The zero point subtracted from block_quants' values: 8 (q4_0), 16 (q5_0), else 0.
+int32_t zero_point(block_format f);
+
+// Offset of the f16 scale d (and m) inside a 32-block.
+constexpr int64_t scale_offset = 0;
+constexpr int64_t min_offset = 2;  // q4_1 / q5_1
+
+// K-quant sub-block j (0..7) scale and min from the 12 packed bytes.
+void scale_min_k4(int j, const uint8_t* scales, int32_t& scale, int32_t& min);
+
+// -- activations --
+
+// M rows of x quantized for one weight format: 32-blocks (q8_0 / q8_1) or 256-blocks (q8_K).
+struct quantized_rows {
+  int64_t K = 0;
+  int64_t num_blocks = 0;     // K / 32 or K / 256
+  std::vector<int8_t> q;      // [M][K]
+  std::vector<float> d;       // [M][num_blocks] f32 value of the scale (f16-rounded for q8_0/1)
+  std::vector<float> s;       // [M][num_blocks] q8_1's f16(d * sum q) as f32, else 0
+  std::vector<int32_t> sums;  // [M][K / 16] sum of q over each 16 values (q8_K's bsums)
+                              // for 32-block formats: [M][num_blocks] sum over the block
+  int64_t num_sums = 0;       // per row
+
+  const int8_t* row_q(int64_t m) const { return q.data() + m * K; }
+  const float* row_d(int64_t m) const { return d.data() + m * num_blocks; }
+  const float* row_s(int64_t m) const { return s.data() + m * num_blocks; }
+  const int32_t* row_sums(int64_t m) const { return sums.data() + m * num_sums; }
+};
+
+// Sizes `out` for M rows of K values for weights of format f.
+void resize(quantized_rows& out, block_format f, int64_t M, int64_t K);
+// Quantizes rows [m_begin, m_end) of x into `out` (sized by resize).
+void quantize_rows(block_format f, const float* x, int64_t m_begin, int64_t m_end,
+                   quantized_rows& out);
+
+// -- the scalar reference: y[m][n] for n in [n_begin, n_end), every m (contract: quant_gemm.hpp) --
+
+void scalar_columns(block_format f, const quantized_rows& xq, int64_t M, const uint8_t* w,
+                    int64_t N, int64_t n_begin, int64_t n_end, float* y);
+
+// -- packed tiles for the SIMD kernels (32-block formats) --
+//
+// tile_rows W rows (zero-padded past N) repacked so that one 32-bit lane holds one row:
+//
+//   q[b][g][r][t] (u8) = quant 4g + t of block b of row r      g: 0..7, r: 0..15, t: 0..3
+//   d[b][r] = dw;  m[b][r] = mw (q4_1 / q5_1; else 0), both still f16 bits (the kernels
+//   convert them with VCVTPH2PS, exact like every f16 -> f32 conversion)
+//
+// so a 512-bit register holds dword group g of block b for all 16 rows and an int8 dot product
+// with one broadcast dword of x advances 16 outputs at once.
+constexpr int tile_rows = 16;
+
+struct packed_tile {
+  int64_t num_blocks = 0;
+  std::vector<uint8_t> q;   // [num_blocks][8][16][4]
+  std::vector<uint16_t> d;  // [num_blocks][16] f16
+  std::vector<uint16_t> m;  // [num_blocks][16] f16
+};
+
+// Packs W rows [n0, n0 + tile_rows) (rows >= N are zero) of a 32-block format.
+void pack_tile(block_format f, const uint8_t* w, int64_t K, int64_t N, int64_t n0,
+               packed_tile& out);
+
+// y[m][n0 + r] for r < nr and m in [0, M) from a packed tile, on one SIMD path.
+void vnni_tile(block_format f, const packed_tile& t, const quantized_rows& xq, int64_t M, float* y,
+               int64_t ldy, int nr);
+void avx2_tile(block_format f, const packed_tile& t, const quantized_rows& xq, int64_t M, float* y,
+               int64_t ldy, int nr);
+
+}  // namespace troupe::kernels::cpu::quant

@@ -1,0 +1,92 @@
+#pragma once
+// quant_gemm: y = x * W^T with W kept in a GGUF block format and x quantized to int8 blocks on
+// the fly, as llama.cpp's ggml-cpu computes it (the weights are never expanded to f32).
+//
+//   x: [M][K]  f32 rows (tokens), row-major
+//   W: [N] rows of row_bytes(f, K) bytes each, every row K / block_elements(f) blocks as stored in
+//      the GGUF file (little endian, packed):
+//
+//   q8_0 (34 B / 32): | d f16 | qs i8[32] |                          w = d * qs
+//   q4_0 (18 B / 32): | d f16 | qs u8[16] |                          w = d * (q - 8)
+//   q4_1 (20 B / 32): | d f16 | m f16 | qs u8[16] |                  w = d * q + m
+//   q5_0 (22 B / 32): | d f16 | qh u32 | qs u8[16] |                 w = d * (q - 16)
+//   q5_1 (24 B / 32): | d f16 | m f16 | qh u32 | qs u8[16] |         w = d * q + m
+//       4-bit q[j] = low nibble of qs[j], q[j + 16] = high nibble (j < 16);
+//       5-bit formats add bit j of qh as bit 4 of q[j].
+//   q4_k (144 B / 256): | d f16 | dmin f16 | scales u8[12] | qs u8[128] |
+//   q5_k (176 B / 256): | d f16 | dmin f16 | scales u8[12] | qh u8[32] | qs u8[128] |
+//   q6_k (210 B / 256): | ql u8[128] | qh u8[64] | scales i8[16] | d f16 |
+//       (8 sub-blocks of 32 with 6-bit scale and min, or 16 of 16 with an int8 scale; see
+//       runtime/formats/dequant_kquants.cpp for the bit positions)
+//
+//   y: [M][N]  y[m][n] = the block-wise int8 dot product of row m of x and row n of W.
+//
+// Activations: each x row is quantized as llama.cpp does for the weight type:
+//   q8_0 (for q8_0, q4_0, q5_0) and q8_1 (for q4_1, q5_1), per 32 values:
+//       amax = max |x|, d = amax / 127, id = d ? 1 / d : 0, q = roundf(x * id) (half away from 0);
+//       the stored scale is f16(d); q8_1 also stores s = f16(d * sum(q)).
+//   q8_K (for q4_k, q5_k, q6_k), per 256 values: max = the value of largest |x| (first one),
+//       iscale = -127 / max, q = min(127, round-half-even(iscale * x)), d = 1 / iscale (f32);
+//       all zero -> d = 0, q = 0.
+//
+// Accumulation order (the batch-invariance contract; every code path follows it bit for bit):
+// the integer part of each block is exact (int32), and the f32 part is, for y[m][n] with blocks
+// b = 0, 1, ... in ascending order, starting from sum = 0.0f, without fused multiply-adds:
+//
+//   q8_0, q4_0, q5_0:  sum = sum + (dw_b * dx_b) * float(isum_b)
+//   q4_1, q5_1:        sum = sum + ((dw_b * dx_b) * float(isum_b) + mw_b * sx_b)
+//   q4_k, q5_k:        sum = sum + ((dw_b * dx_b) * float(isum_b) - (dminw_b * dx_b) *
+//   float(msum_b)) q6_k:              sum = sum + (dw_b * dx_b) * float(isum_b)
+//
+//   isum_b = sum over the block of q_w * q_x (q_w signed: q - 8, q - 16, q6 - 32 where the format
+//            says so), K-quants weighting each sub-block's sum by its scale;
+//   msum_b = sum over the 8 sub-blocks of min_j * (sum of that sub-block's q_x).
+//
+// So y[m][n] depends only on row m of x and row n of W, never on M, N, tiles, threads or the code
+// path (scalar, AVX2, AVX-512 VNNI: chosen at run time, bitwise equal; tests check it).
+// Today the K-quants run the scalar kernel on every path (same bits, about 10x slower than the
+// 32-block formats); q8_0, q4_0, q4_1, q5_0 and q5_1 have all three.
+//
+// Scratch: the calling thread keeps the quantized activations (about M * K * 1.1 bytes) and every
+// pool thread one packed tile of 16 W rows (about 20 * K bytes) in thread-local buffers that
+// grow to the largest call and are reused.
+#include <cstdint>
+
+#include "kernels/cpu/thread_pool.hpp"
+
+namespace troupe::kernels::cpu {
+
+// Weight block formats with ggml's byte layouts.
+enum class block_format : uint8_t { q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k };
+
+int64_t block_elements(block_format f);  // 32, or 256 for the K-quants
+int64_t block_bytes(block_format f);     // 34, 18, 20, 22, 24, 144, 176, 210
+// requires: cols % block_elements(f) == 0.
+int64_t row_bytes(block_format f, int64_t cols);
+
+// Decodes one row of `cols` weights, bitwise as ggml / gguf-py dequantize (and
+// runtime::dequantize). requires: cols % block_elements(f) == 0; `row` holds row_bytes(f, cols).
+void dequantize_row(block_format f, const uint8_t* row, int64_t cols, float* out);
+
+// y[M][N] = x[M][K] * W^T in the order above, threads splitting N.
+// requires: M, N >= 0; K % block_elements(f) == 0; y does not alias x or w.
+// thread: one call per pool at a time (thread_pool::run); scratch is thread-local, so concurrent
+//         calls on different pools are safe.
+void quant_gemm(thread_pool& pool, block_format f, const float* x, int64_t M, int64_t K,
+                const uint8_t* w, int64_t N, float* y);
+
+// -- for tests and benchmarks: one code path forced --
+
+enum class quant_path : uint8_t { scalar, avx2, avx512_vnni };
+
+// True when this CPU (detect_cpu_features) can run `path`.
+bool quant_path_supported(quant_path path);
+
+// The fastest supported path; quant_gemm uses it.
+quant_path best_quant_path();
+
+// quant_gemm on `path`. requires: quant_path_supported(path), and quant_gemm's requirements.
+void quant_gemm_on(quant_path path, thread_pool& pool, block_format f, const float* x, int64_t M,
+                   int64_t K, const uint8_t* w, int64_t N, float* y);
+
+}  // namespace troupe::kernels::cpu
