@@ -1,8 +1,10 @@
 // Tiny deterministic Hugging Face models (contract and weight scales: hf_make_model.hpp).
 #include "runtime/formats/hf_make_model.hpp"
 
+#include "runtime/formats/half.hpp"
 #include "runtime/formats/hf_model.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -110,6 +112,56 @@ const char* torch_dtype(safetensors_dtype d) {
   return "float32";
 }
 
+// f32 -> the model dtype -> f32.
+float round_to_dtype(float v, safetensors_dtype d) {
+  if (d == safetensors_dtype::bf16) return bf16_to_f32(f32_to_bf16(v));
+  if (d == safetensors_dtype::f16) return f16_to_f32(f32_to_f16(v));
+  return v;
+}
+
+// A [rows][cols] projection as int8 weight + per-row scale (contract: hf_make_model.hpp).
+void add_w8a8(std::vector<safetensors_entry>& out, const std::string& name, int64_t rows,
+              int64_t cols, const std::vector<float>& w, safetensors_dtype dtype) {
+  std::vector<float> q(w.size()), scale(static_cast<size_t>(rows));
+  for (int64_t n = 0; n < rows; ++n) {
+    float absmax = 0.0f;
+    for (int64_t k = 0; k < cols; ++k)
+      absmax = std::max(absmax, std::fabs(w[n * cols + k]));
+    scale[n] = round_to_dtype(absmax / 127.0f, dtype);
+    for (int64_t k = 0; k < cols; ++k) {
+      const float v = scale[n] > 0.0f ? std::nearbyint(w[n * cols + k] / scale[n]) : 0.0f;
+      q[n * cols + k] = std::clamp(v, -128.0f, 127.0f);
+    }
+  }
+  out.push_back({name + ".weight", safetensors_dtype::i8, {rows, cols}, std::move(q)});
+  out.push_back({name + ".weight_scale", dtype, {rows, 1}, std::move(scale)});
+}
+
+// One QuantizationArgs as compressed-tensors serializes it.
+std::string quantization_args_json(bool activations, bool symmetric) {
+  std::ostringstream o;
+  o << "{\"actorder\": null, \"block_structure\": null, \"dynamic\": "
+    << (activations ? "true" : "false") << ", \"group_size\": null, \"num_bits\": 8, "
+    << "\"observer\": " << (activations ? "null" : "\"minmax\"")
+    << ", \"observer_kwargs\": {}, \"strategy\": \"" << (activations ? "token" : "channel")
+    << "\", \"symmetric\": " << (symmetric ? "true" : "false") << ", \"type\": \"int\"}";
+  return o.str();
+}
+
+// llm-compressor's quantization_config for W8A8 int8 (what compressed_tensors.hpp accepts).
+std::string w8a8_quantization_config_json(const tiny_model_spec& s) {
+  std::ostringstream o;
+  o << "  \"quantization_config\": {\n"
+    << "    \"config_groups\": {\"group_0\": {\n"
+    << "      \"input_activations\": " << quantization_args_json(true, !s.w8a8_asymmetric)
+    << ",\n      \"output_activations\": null,\n      \"targets\": [\"Linear\"],\n"
+    << "      \"weights\": " << quantization_args_json(false, true) << "}},\n"
+    << "    \"format\": \"int-quantized\",\n    \"ignore\": [\"lm_head\"],\n"
+    << "    \"kv_cache_scheme\": null,\n    \"quant_method\": \"compressed-tensors\",\n"
+    << "    \"quantization_status\": \"compressed\"\n  },\n";
+  return o.str();
+}
+
 }  // namespace
 
 status check_tiny_model_spec(const tiny_model_spec& s) {
@@ -127,6 +179,7 @@ status check_tiny_model_spec(const tiny_model_spec& s) {
   if (s.sliding_window > 0 && s.family != "mistral") {
     return error{"a sliding window is only written for the mistral family"};
   }
+  if (s.w8a8_asymmetric && !s.w8a8) return error{"asymmetric activations need w8a8"};
   return ok_status();
 }
 
@@ -153,6 +206,7 @@ std::string tiny_model_config_json(const tiny_model_spec& s) {
       << (s.sliding_window > 0 ? std::to_string(s.sliding_window) : "null") << ",\n";
   }
   if (s.family == "qwen2") o << "  \"use_sliding_window\": false,\n";
+  if (s.w8a8) o << w8a8_quantization_config_json(s);
   o << "  \"bos_token_id\": 1,\n  \"eos_token_id\": 2,\n"
     << "  \"torch_dtype\": \"" << torch_dtype(s.dtype) << "\"\n}\n";
   return o.str();
@@ -163,14 +217,20 @@ std::vector<safetensors_entry> tiny_model_tensors(const tiny_model_spec& s) {
   const int64_t q_dim = int64_t{s.num_heads} * head_dim_of(s);
   const int64_t kv_dim = int64_t{s.num_kv_heads} * head_dim_of(s);
   std::vector<safetensors_entry> out;
+  uint64_t index = 0;  // the value stream of the next float tensor (W8A8 scales take none)
   auto add = [&](const std::string& name, std::vector<int64_t> shape, float scale, float offset) {
     int64_t n = 1;
     for (int64_t d : shape)
       n *= d;
-    out.push_back({name, s.dtype, shape, random_values(s, out.size(), n, scale, offset)});
+    out.push_back({name, s.dtype, shape, random_values(s, index++, n, scale, offset)});
   };
   auto linear = [&](const std::string& name, int64_t rows, int64_t cols) {
     add(name, {rows, cols}, 1.0f / std::sqrt(static_cast<float>(cols)), 0.0f);
+    if (!s.w8a8) return;
+    safetensors_entry w = std::move(out.back());
+    out.pop_back();
+    add_w8a8(out, name.substr(0, name.size() - std::string(".weight").size()), rows, cols, w.values,
+             s.dtype);
   };
   add("model.embed_tokens.weight", {vocab, hidden}, 1.0f, 0.0f);
   for (int32_t layer = 0; layer < s.num_layers; ++layer) {

@@ -7,7 +7,15 @@
 // not change another's values; u = uniform in [-1, 1):
 //   embed_tokens u            lm_head 4 u / sqrt(hidden)      (so logits spread over ~2-3 nats)
 //   projections u / sqrt(in)  q/k/v biases 0.5 u               norms 1 + 0.2 u
-#include <cstdint>
+//
+// W8A8 (spec.w8a8, `--quantization w8a8`): the same float values, then every q/k/v/o/gate/up/down
+// projection is stored as llm-compressor's int-quantized W8A8 (compressed_tensors.hpp):
+//   <proj>.weight I8 [out, in]   <proj>.weight_scale [out, 1] in the model dtype
+//   scale[n] = dtype(absmax_k |w[n][k]| / 127)   (the f32 quotient rounded to the model dtype)
+//   q[n][k]  = clamp(rn(w[n][k] / scale[n]), -128, 127)   (rn: round half to even; 0 if scale 0)
+// embed_tokens, lm_head and the norms stay in the model dtype; config.json gets the
+// quantization_config llm-compressor writes, with ignore ["lm_head"] and activations dynamic
+// per-token, symmetric unless spec.w8a8_asymmetric.#include <cstdint>
 #include <string>
 
 #include "runtime/formats/safetensors.hpp"
@@ -33,6 +41,8 @@ struct tiny_model_spec {
   bool tie_word_embeddings = false;
   rope_scaling rope_scale;  // type none: "rope_scaling": null
   safetensors_dtype dtype = safetensors_dtype::f32;
+  bool w8a8 = false;             // int8 projections (above)
+  bool w8a8_asymmetric = false;  // with asymmetric (zero-point) activations; requires w8a8
 };
 
 // Errors: unknown family, non-positive sizes, heads not a multiple of kv heads, odd head_dim,

@@ -24,7 +24,8 @@ result<safetensors_dtype> parse_dtype(const std::string& name) {
   if (name == "F32") return safetensors_dtype::f32;
   if (name == "F16") return safetensors_dtype::f16;
   if (name == "BF16") return safetensors_dtype::bf16;
-  return error{"unsupported dtype " + name + " (supported: F32, F16, BF16)"};
+  if (name == "I8") return safetensors_dtype::i8;
+  return error{"unsupported dtype " + name + " (supported: F32, F16, BF16, I8)"};
 }
 
 result<std::vector<int64_t>> parse_shape(const rapidjson::Value& v) {
@@ -59,11 +60,14 @@ const char* safetensors_dtype_name(safetensors_dtype dtype) {
       return "F16";
     case safetensors_dtype::bf16:
       return "BF16";
+    case safetensors_dtype::i8:
+      return "I8";
   }
   return "?";
 }
 
 int64_t safetensors_dtype_size(safetensors_dtype dtype) {
+  if (dtype == safetensors_dtype::i8) return 1;
   return dtype == safetensors_dtype::f32 ? 4 : 2;
 }
 
@@ -76,6 +80,11 @@ std::vector<float> safetensors_tensor::to_f32() const {
   std::vector<float> out(n);
   if (dtype == safetensors_dtype::f32) {
     std::memcpy(out.data(), data.data(), n * 4);
+    return out;
+  }
+  if (dtype == safetensors_dtype::i8) {
+    for (size_t i = 0; i < n; ++i)
+      out[i] = static_cast<float>(static_cast<int8_t>(data[i]));
     return out;
   }
   for (size_t i = 0; i < n; ++i) {

@@ -3,7 +3,7 @@
 //
 // File layout (little endian):
 //   u64 header_len | header: JSON object, header_len bytes | data
-//   header = { "<name>": {"dtype": "F32"|"F16"|"BF16", "shape": [d0, d1, ...],
+//   header = { "<name>": {"dtype": "F32"|"F16"|"BF16"|"I8", "shape": [d0, d1, ...],
 //                         "data_offsets": [begin, end]},   (from the start of data)
 //              "__metadata__": {...} (optional, ignored) }
 // Shapes are row-major with the last dimension fastest, so a PyTorch Linear weight [out, in] is
@@ -22,8 +22,9 @@
 
 namespace troupe::runtime {
 
-enum class safetensors_dtype { f32, f16, bf16 };
-const char* safetensors_dtype_name(safetensors_dtype dtype);  // "F32", "F16", "BF16"
+// i8: the int8 weights of W8A8 checkpoints (runtime/formats/compressed_tensors.hpp).
+enum class safetensors_dtype { f32, f16, bf16, i8 };
+const char* safetensors_dtype_name(safetensors_dtype dtype);  // "F32", "F16", "BF16", "I8"
 int64_t safetensors_dtype_size(safetensors_dtype dtype);
 
 struct safetensors_tensor {
@@ -32,15 +33,15 @@ struct safetensors_tensor {
   std::vector<int64_t> shape;
   std::span<const uint8_t> data;  // inside the file's mapping
   int64_t num_elements() const;
-  // The elements widened to f32 (F16/BF16 converted exactly).
+  // The elements widened to f32 (F16/BF16/I8 converted exactly).
   std::vector<float> to_f32() const;
 };
 
 class safetensors_file {
  public:
   // Opens and validates `path`: header length inside the file, header JSON, every tensor's dtype
-  // (F32/F16/BF16, others are an error naming it), shape and offsets (inside the data, size equal
-  // to shape x dtype size, no overlap). Errors name the file and the tensor.
+  // (F32/F16/BF16/I8, others are an error naming it), shape and offsets (inside the data, size
+  // equal to shape x dtype size, no overlap). Errors name the file and the tensor.
   static result<std::shared_ptr<const safetensors_file>> open(const std::string& path);
   ~safetensors_file();
   safetensors_file(const safetensors_file&) = delete;
@@ -76,7 +77,8 @@ class safetensors_checkpoint {
   std::map<std::string, const safetensors_tensor*> index_;
 };
 
-// One tensor to write: `values` are converted to `dtype` (round to nearest even).
+// One tensor to write: `values` are converted to `dtype` (round to nearest even; I8 values must
+// be integers in [-128, 127]).
 struct safetensors_entry {
   std::string name;
   safetensors_dtype dtype = safetensors_dtype::f32;

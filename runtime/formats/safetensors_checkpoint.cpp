@@ -52,6 +52,10 @@ void append_bytes(std::string& out, const safetensors_entry& t) {
       out.append(reinterpret_cast<const char*>(&v), 4);
       continue;
     }
+    if (t.dtype == safetensors_dtype::i8) {
+      out.push_back(static_cast<char>(static_cast<int8_t>(v)));
+      continue;
+    }
     uint16_t h = t.dtype == safetensors_dtype::f16 ? f32_to_f16(v) : f32_to_bf16(v);
     out.append(reinterpret_cast<const char*>(&h), 2);
   }

@@ -34,6 +34,9 @@ constexpr const char* usage =
     "linear:factor=2\n"
     "      | dynamic:factor=2\n"
     "  --tie-word-embeddings  --dtype float32|bfloat16|float16 [float32]\n"
+    "  --quantization none|w8a8|w8a8-asym [none]  w8a8: int8 q/k/v/o/gate/up/down weights with\n"
+    "      per-channel scales and llm-compressor's quantization_config (W8A8 dynamic per-token\n"
+    "      activations; w8a8-asym: with activation zero points)\n"
     "  --tokenizer-from PATH  (a directory holding tokenizer.json or tokenizer.model, or\n"
     "      the file)\n"
     "  --generation-config JSON  written as generation_config.json,\n"
@@ -98,6 +101,15 @@ const std::map<std::string, setter>& setters() {
          auto r = runtime::parse_rope_scaling_spec(v);
          if (!r) return r.err();
          s.rope_scale = *r;
+         return ok_status();
+       }},
+      {"quantization",
+       [](tiny_model_spec& s, const std::string& v) -> status {
+         if (v != "none" && v != "w8a8" && v != "w8a8-asym") {
+           return error{"expected none, w8a8 or w8a8-asym"};
+         }
+         s.w8a8 = v != "none";
+         s.w8a8_asymmetric = v == "w8a8-asym";
          return ok_status();
        }},
       {"dtype",

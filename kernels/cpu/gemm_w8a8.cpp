@@ -1,0 +1,192 @@
+// gemm_w8a8: per-token int8 activations x per-channel int8 weights (contract and numerics:
+// gemm_w8a8.hpp).
+#include "kernels/cpu/gemm_w8a8.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cfloat>
+#include <cmath>
+
+#include "kernels/cpu/cpu_features.hpp"
+#include "kernels/cpu/gemm_w8a8_tiles.hpp"
+
+namespace troupe::kernels::cpu {
+namespace {
+
+// CUDA's cvt.rni.sat.s8.f32: NaN -> 0, else round half to even and saturate.
+int8_t rn_sat_int8(float v) {
+  if (std::isnan(v)) return 0;
+  v = std::nearbyint(v);
+  return static_cast<int8_t>(std::clamp(v, -128.0f, 127.0f));
+}
+
+// CUDA's cvt.rni.sat.s32.f32.
+int32_t rn_sat_int32(float v) {
+  if (std::isnan(v)) return 0;
+  v = std::nearbyint(v);
+  if (v >= 2147483648.0f) return INT32_MAX;
+  if (v <= -2147483648.0f) return INT32_MIN;
+  return static_cast<int32_t>(v);
+}
+
+w8a8_token_scale quantize_symmetric(const float* x, int64_t K, int8_t* q) {
+  float absmax = 0.0f;
+  for (int64_t k = 0; k < K; ++k)
+    absmax = std::fmax(absmax, std::fabs(x[k]));
+  const float inv = 127.0f / absmax;
+  for (int64_t k = 0; k < K; ++k)
+    q[k] = rn_sat_int8(x[k] * inv);
+  return {absmax / 127.0f, 0};
+}
+
+w8a8_token_scale quantize_asymmetric(const float* x, int64_t K, int8_t* q) {
+  float max = FLT_MIN, min = FLT_MAX;
+  for (int64_t k = 0; k < K; ++k) {
+    max = std::max(max, x[k]);
+    min = std::min(min, x[k]);
+  }
+  const float scale = (max - min) / 255.0f;
+  if (!(scale > 0.0f)) {  // a constant row (see the header); NaN scales are not expected
+    std::fill(q, q + K, int8_t{0});
+    return {0.0f, 0};
+  }
+  const int32_t azp = rn_sat_int32(-128.0f - min / scale);
+  for (int64_t k = 0; k < K; ++k) {
+    const uint32_t v =
+        static_cast<uint32_t>(rn_sat_int32(x[k] / scale)) + static_cast<uint32_t>(azp);
+    q[k] = static_cast<int8_t>(std::clamp(static_cast<int32_t>(v), -128, 127));
+  }
+  return {scale, azp};
+}
+
+// The activations, quantized once per call and shared by every thread's columns.
+struct quantized_rows {
+  std::vector<int8_t> q;  // [M][ldq], zero padded
+  std::vector<w8a8_token_scale> scales;
+  int64_t ldq = 0;
+};
+
+void quantize_rows(thread_pool& pool, const float* x, int64_t M, int64_t K, bool asymmetric,
+                   quantized_rows& out) {
+  out.ldq = (K + w8a8_detail::k_pad - 1) / w8a8_detail::k_pad * w8a8_detail::k_pad;
+  out.q.assign(static_cast<size_t>(M * out.ldq), int8_t{0});
+  out.scales.resize(static_cast<size_t>(M));
+  auto rows = [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m)
+      out.scales[m] = w8a8_quantize_token(x + m * K, K, asymmetric, out.q.data() + m * out.ldq);
+  };
+  // Small batches (decode) are quantized on the caller: waking the pool costs more.
+  if (M * K < (int64_t{1} << 16) || pool.num_threads() == 1) {
+    rows(0, M);
+    return;
+  }
+  const int64_t num_tasks = std::min<int64_t>(M, pool.num_threads() * 2);
+  const int64_t chunk = (M + num_tasks - 1) / num_tasks;
+  pool.run(static_cast<int>(num_tasks),
+           [&](int task) { rows(task * chunk, std::min(M, (task + 1) * chunk)); });
+}
+
+w8a8_detail::tile_fn tile_of(w8a8_path path, int mr, int nr) {
+  switch (path) {
+    case w8a8_path::avx512_vnni:
+      return w8a8_detail::vnni_tile(mr, nr);
+    case w8a8_path::avx2:
+      return w8a8_detail::avx2_tile(mr, nr);
+    case w8a8_path::scalar:
+      break;
+  }
+  return w8a8_detail::scalar_tile(mr, nr);
+}
+
+constexpr int tile_rows = 4, tile_cols = 4;
+constexpr int64_t m_block = 64;  // activation rows kept hot while a thread sweeps its W rows
+
+// Columns [n_begin, n_end) of y for every row.
+void columns(w8a8_path path, const quantized_rows& a, int64_t M, int64_t K, const int8_t* w,
+             const float* w_scale, const int32_t* row_sums, int64_t N, int64_t n_begin,
+             int64_t n_end, float* y) {
+  int32_t acc[tile_rows][tile_cols];
+  for (int64_t m0 = 0; m0 < M; m0 += m_block) {
+    const int64_t m1 = std::min(M, m0 + m_block);
+    for (int64_t n = n_begin; n < n_end; n += tile_cols) {
+      const int nr = static_cast<int>(std::min<int64_t>(tile_cols, n_end - n));
+      for (int64_t m = m0; m < m1; m += tile_rows) {
+        const int mr = static_cast<int>(std::min<int64_t>(tile_rows, m1 - m));
+        tile_of(path, mr, nr)(a.q.data() + m * a.ldq, a.ldq, K, w + n * K, row_sums + n, acc);
+        for (int i = 0; i < mr; ++i)
+          for (int j = 0; j < nr; ++j)
+            y[(m + i) * N + n + j] =
+                w8a8_dequantize(acc[i][j], a.scales[m + i], row_sums[n + j], w_scale[n + j]);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<int32_t> w8a8_row_sums(const int8_t* w, int64_t N, int64_t K) {
+  std::vector<int32_t> sums(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n) {
+    int32_t s = 0;
+    for (int64_t k = 0; k < K; ++k)
+      s += w[n * K + k];
+    sums[n] = s;
+  }
+  return sums;
+}
+
+w8a8_token_scale w8a8_quantize_token(const float* x, int64_t K, bool asymmetric, int8_t* q) {
+  return asymmetric ? quantize_asymmetric(x, K, q) : quantize_symmetric(x, K, q);
+}
+
+const char* w8a8_path_name(w8a8_path path) {
+  switch (path) {
+    case w8a8_path::avx512_vnni:
+      return "avx512_vnni";
+    case w8a8_path::avx2:
+      return "avx2";
+    case w8a8_path::scalar:
+      break;
+  }
+  return "scalar";
+}
+
+const std::vector<w8a8_path>& w8a8_supported_paths() {
+  static const std::vector<w8a8_path> paths = [] {
+    const cpu_features& f = detect_cpu_features();
+    std::vector<w8a8_path> p{w8a8_path::scalar};
+    if (f.avx2) p.push_back(w8a8_path::avx2);
+    if (f.avx512f && f.avx512bw && f.avx512_vnni) p.push_back(w8a8_path::avx512_vnni);
+    return p;
+  }();
+  return paths;
+}
+
+void gemm_w8a8_on(w8a8_path path, thread_pool& pool, const float* x, int64_t M, int64_t K,
+                  const int8_t* w, const float* w_scale, const int32_t* row_sums, int64_t N,
+                  bool asymmetric, float* y) {
+  assert(K >= 0 && K <= w8a8_max_k);
+  if (M <= 0 || N <= 0) return;
+  // One buffer per calling thread: the executor calls every projection from the same thread.
+  // Workers must see the caller's buffer, not their own thread_local one: take a reference.
+  thread_local quantized_rows buffer;
+  quantized_rows& a = buffer;
+  quantize_rows(pool, x, M, K, asymmetric, a);
+  int64_t num_tasks = std::max<int64_t>(1, std::min<int64_t>(pool.num_threads() * 2, N / 32));
+  int64_t chunk = (N + num_tasks - 1) / num_tasks;
+  chunk = (chunk + tile_cols - 1) / tile_cols * tile_cols;
+  num_tasks = (N + chunk - 1) / chunk;
+  pool.run(static_cast<int>(num_tasks), [&](int task) {
+    const int64_t n0 = task * chunk;
+    columns(path, a, M, K, w, w_scale, row_sums, N, n0, std::min(N, n0 + chunk), y);
+  });
+}
+
+void gemm_w8a8(thread_pool& pool, const float* x, int64_t M, int64_t K, const int8_t* w,
+               const float* w_scale, const int32_t* row_sums, int64_t N, bool asymmetric,
+               float* y) {
+  gemm_w8a8_on(w8a8_supported_paths().back(), pool, x, M, K, w, w_scale, row_sums, N, asymmetric,
+               y);
+}
+
+}  // namespace troupe::kernels::cpu

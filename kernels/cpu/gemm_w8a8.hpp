@@ -1,0 +1,101 @@
+#pragma once
+// gemm_w8a8: y = dequant(quantize_per_token(x)) * W^T for int8 weight / int8 activation
+// checkpoints (compressed-tensors "W8A8-Dynamic-Per-Token", llm-compressor), with vLLM's numerics.
+//
+//   x: [M][K] f32 activations (token rows)          W: [N][K] int8, per-channel symmetric
+//   w_scale: [N] f32 (the checkpoint's weight_scale [N][1], widened exactly)
+//   row_sums: [N] int32, row_sums[n] = sum_k W[n][k] (w8a8_row_sums; vLLM's azp_adj)
+//   y: [M][N] f32
+//
+// Numerics: vLLM's CUDA kernels, csrc/quantization/compressed_tensors/int8_quant_kernels.cu
+// (dynamic_scaled_int8_quant / dynamic_scaled_int8_azp_quant) and the cutlass epilogues of
+// csrc/cutlass_extensions/epilogue/scaled_mm_epilogues_c3x.hpp (ScaledEpilogue,
+// ScaledEpilogueBiasAzpToken), as CutlassInt8ScaledMMLinearKernel calls them. Every float
+// operation below is one IEEE f32 operation, rounded to nearest even; rn() = round half to even.
+//
+// Per token (row m of x), symmetric:
+//   absmax = max_k |x[k]|                       (starting from 0; NaN entries are skipped)
+//   scale  = absmax / 127.0f
+//   q[k]   = sat_int8(rn(x[k] * (127.0f / absmax)))       multiply by the inverse, as vLLM;
+//            an all-zero row gives 0 * inf = NaN, which CUDA's cvt.rni.sat turns into 0: q = 0
+// Per token, asymmetric (vLLM's azp path):
+//   max = max(FLT_MIN, max_k x[k]), min = min(FLT_MAX, min_k x[k])   (vLLM's start values:
+//         numeric_limits<float>::min() is the smallest normal, so max is never below it)
+//   scale = (max - min) / 255.0f
+//   azp   = (int32) rn(-128.0f - min / scale)
+//   q[k]  = sat_int8(sat_int32(rn(x[k] / scale)) + azp)    divide, as vLLM's azp kernel
+//   A constant row with a positive value has max == min, scale 0: vLLM then overflows int32
+//   and multiplies by scale 0; here q = 0, azp = 0, scale = 0, so y = 0 as there.
+// Accumulation: acc[m][n] = sum_k q[k] * W[n][k] in int32, exact over the whole K.
+// Epilogue (cutlass EVT order: scale_b first, then scale_a):
+//   y[m][n] = a_scale[m] * (w_scale[n] * float(acc - azp[m] * row_sums[n]))
+//   (the int32 product and difference wrap as on the GPU; exact while they fit, which K <=
+//   65536 guarantees). vLLM fuses a bias as fma(a_scale, that product, bias) and rounds to the
+//   model dtype; this kernel has no bias and returns f32, so the caller adds a bias afterwards
+//   (one more rounding than vLLM's fma) and keeps f32 activations.
+// Not followed: vLLM's CPU backend (csrc/cpu/quant.cpp) multiplies by float(1.0 / double(scale))
+// for both modes and lets oneDNN compute float(acc) * w_scale; its results can differ from the
+// GPU's in the last bit of a scale and hence, rarely, in one q by 1.
+//
+// Paths, chosen at run time from detect_cpu_features(): AVX512-VNNI (VPDPBUSD multiplies u8 by
+// s8, so it feeds q + 128 and subtracts 128 * row_sums[n], exact in wrapping int32), AVX2
+// (int16 madd), scalar. The int32 sums are exact and the float epilogue is the same scalar code,
+// so every path gives the same bits. Batch invariant: y[m][n] depends only on x row m, W row n,
+// w_scale[n] and row_sums[n] (never on M, the tile, the thread count or the path).
+// Threads split N as gemm() does; within a thread, register tiles of up to 4 rows x 4 columns
+// share loads, and each thread streams its columns of W once per 64 rows of x.
+//
+// Requires: the default floating-point rounding mode (round to nearest).
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cpu/thread_pool.hpp"
+
+namespace troupe::kernels::cpu {
+
+// The largest K the kernel accepts: |sum of K products| stays below 2^31 on every path.
+constexpr int64_t w8a8_max_k = 65536;
+
+// The per-weight data W8A8 needs besides the int8 rows: per-row sums of W for the activation
+// offset tricks. requires: w [N][K] int8.
+std::vector<int32_t> w8a8_row_sums(const int8_t* w, int64_t N, int64_t K);
+
+// y[M][N] = dequant(quantize_per_token(x)) * W^T with vLLM's numerics above.
+// w [N][K] int8, w_scale [N] f32, row_sums = w8a8_row_sums(w, N, K); asymmetric: dynamic
+// per-token zero points (vLLM's azp), else symmetric.
+// requires: M, N >= 0, 0 <= K <= w8a8_max_k; y does not alias the inputs.
+// thread: the caller's thread_pool contract (run() from one thread at a time).
+void gemm_w8a8(thread_pool& pool, const float* x, int64_t M, int64_t K, const int8_t* w,
+               const float* w_scale, const int32_t* row_sums, int64_t N, bool asymmetric, float* y);
+
+// One token's quantization parameters.
+struct w8a8_token_scale {
+  float scale = 0.0f;  // a_scale
+  int32_t azp = 0;     // 0 when symmetric
+};
+
+// Per-token quantization alone (tests and the reference): x [K] -> q [K], as above.
+w8a8_token_scale w8a8_quantize_token(const float* x, int64_t K, bool asymmetric, int8_t* q);
+
+// The epilogue above for one element (every path calls this).
+inline float w8a8_dequantize(int32_t acc, w8a8_token_scale a, int32_t row_sum, float w_scale) {
+  // Wrapping int32 arithmetic, as the GPU's, without signed overflow in C++.
+  const uint32_t corrected =
+      static_cast<uint32_t>(acc) - static_cast<uint32_t>(a.azp) * static_cast<uint32_t>(row_sum);
+  return a.scale * (w_scale * static_cast<float>(static_cast<int32_t>(corrected)));
+}
+
+// -- paths (tests and benchmarks) ------------------------------------------------------------
+
+enum class w8a8_path { scalar, avx2, avx512_vnni };
+const char* w8a8_path_name(w8a8_path path);
+
+// The paths this CPU can run, scalar first; gemm_w8a8 uses the last.
+const std::vector<w8a8_path>& w8a8_supported_paths();
+
+// gemm_w8a8 on a given path. requires: `path` is in w8a8_supported_paths().
+void gemm_w8a8_on(w8a8_path path, thread_pool& pool, const float* x, int64_t M, int64_t K,
+                  const int8_t* w, const float* w_scale, const int32_t* row_sums, int64_t N,
+                  bool asymmetric, float* y);
+
+}  // namespace troupe::kernels::cpu
