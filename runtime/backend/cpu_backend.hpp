@@ -68,8 +68,9 @@ class cpu_backend : public compute_backend {
   struct weight {
     weight_desc desc;
     weight_data data;
-    std::vector<float> widened;  // formats without a kernel yet: the f32 values matmul uses
-    // The f32 values gemm reads: data.values, or widened.
+    std::vector<float> widened;     // bf16 / f16: the f32 values gemm reads
+    std::vector<int32_t> row_sums;  // w8a8 formats: kernels/cpu/gemm_w8a8's per-row sums
+    // The f32 values of an f32, bf16 or f16 weight.
     const float* f32() const { return data.values.empty() ? widened.data() : data.values.data(); }
   };
   struct rope_state {

@@ -8,6 +8,8 @@
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/embedding.hpp"
 #include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/gemm_w8a8.hpp"
+#include "kernels/cpu/quant_gemm.hpp"
 #include "kernels/cpu/rmsnorm.hpp"
 #include "runtime/backend/cpu_backend.hpp"
 
@@ -15,21 +17,59 @@ namespace troupe::backend {
 
 namespace cpu = kernels::cpu;
 
+namespace {
+
+// The kernels' name of a GGUF block format (weight_format q8_0 ... q6_k).
+cpu::block_format block_format_of(weight_format f) {
+  switch (f) {
+    case weight_format::q8_0:
+      return cpu::block_format::q8_0;
+    case weight_format::q4_0:
+      return cpu::block_format::q4_0;
+    case weight_format::q4_1:
+      return cpu::block_format::q4_1;
+    case weight_format::q5_0:
+      return cpu::block_format::q5_0;
+    case weight_format::q5_1:
+      return cpu::block_format::q5_1;
+    case weight_format::q4_k:
+      return cpu::block_format::q4_k;
+    case weight_format::q5_k:
+      return cpu::block_format::q5_k;
+    default:
+      assert(f == weight_format::q6_k);
+      return cpu::block_format::q6_k;
+  }
+}
+
+bool is_w8a8(weight_format f) {
+  return f == weight_format::w8a8 || f == weight_format::w8a8_azp;
+}
+
+bool is_dense(weight_format f) {
+  return f == weight_format::f32 || f == weight_format::bf16 || f == weight_format::f16;
+}
+
+}  // namespace
+
 void cpu_backend::embedding(weight_handle table, int64_t first_token, buffer_handle out) {
   const auto& w = get(table);
   const int64_t T = step_.num_tokens(), dim = w.desc.cols;
   float* y = get(out, T * dim);
-  if (first_token == 0) {  // the whole table (one rank), or the first shard
-    bool all_inside = true;
-    for (int32_t id : step_.token_ids)
-      all_inside = all_inside && id < w.desc.rows;
-    if (all_inside) return cpu::embedding(w.f32(), dim, step_.token_ids.data(), T, y);
-  }
-  // A vocab shard: rows of other shards' tokens are zeros (the all-reduce adds the owner's).
+  // Row `row` of the table into `dst`: copied, decoded from blocks, or q * scale.
+  auto row_into = [&](int32_t row, float* dst) {
+    const auto fmt = w.desc.format;
+    if (is_dense(fmt)) return cpu::embedding(w.f32(), dim, &row, 1, dst);
+    const uint8_t* bytes = w.data.bytes.data() + row * weight_row_bytes(fmt, dim);
+    if (!is_w8a8(fmt)) return cpu::dequantize_row(block_format_of(fmt), bytes, dim, dst);
+    for (int64_t c = 0; c < dim; ++c)
+      dst[c] = static_cast<float>(static_cast<int8_t>(bytes[c])) * w.data.scales[row];
+  };
+  // Rows of other shards' tokens are zeros (the all-reduce adds the owner's).
   for (int64_t t = 0; t < T; ++t) {
     const int32_t row = static_cast<int32_t>(step_.token_ids[t] - first_token);
     if (row >= 0 && row < w.desc.rows)
-      cpu::embedding(w.f32(), dim, &row, 1, y + t * dim);
+      row_into(row, y + t * dim);
     else
       std::fill(y + t * dim, y + (t + 1) * dim, 0.0f);
   }
@@ -46,7 +86,16 @@ void cpu_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_
   const auto& wt = get(w);
   assert(x.id != y.id);
   const int64_t in = wt.desc.cols, out = wt.desc.rows;
-  cpu::gemm(pool_, get(x, rows * in), rows, in, wt.f32(), out, get(y, rows * out));
+  const float* xs = get(x, rows * in);
+  float* ys = get(y, rows * out);
+  const auto fmt = wt.desc.format;
+  if (is_dense(fmt)) return cpu::gemm(pool_, xs, rows, in, wt.f32(), out, ys);
+  if (is_w8a8(fmt)) {
+    return cpu::gemm_w8a8(
+        pool_, xs, rows, in, reinterpret_cast<const int8_t*>(wt.data.bytes.data()),
+        wt.data.scales.data(), wt.row_sums.data(), out, fmt == weight_format::w8a8_azp, ys);
+  }
+  cpu::quant_gemm(pool_, block_format_of(fmt), xs, rows, in, wt.data.bytes.data(), out, ys);
 }
 
 void cpu_backend::add_bias(buffer_handle y, weight_handle bias, int64_t rows) {

@@ -24,7 +24,8 @@ bool uneven_heads(const llama_hparams& hp, int32_t n) {
 
 // Where rank k's MLP slice starts, for k in [0, n]. Even split, except with uneven heads: then a
 // rank with one KV group more gives up the MLP columns that hold as many weights (q and o take
-// 2 * head_dim * hidden per q head, k and v as much per KV head; an MLP column 3 * hidden).
+// 2 * head_dim * hidden per q head, k and v as much per KV head; an MLP column 3 * hidden),
+// rounded to a multiple of 32 columns (a GGUF block) when the MLP is.
 std::vector<int32_t> intermediate_bounds(const llama_hparams& hp, int32_t n) {
   const int64_t inner = hp.intermediate_size;
   std::vector<int32_t> bounds(static_cast<size_t>(n) + 1);
@@ -36,6 +37,8 @@ std::vector<int32_t> intermediate_bounds(const llama_hparams& hp, int32_t n) {
       const double units = static_cast<double>(k * hp.num_kv_heads / n) * group;
       b = std::round(static_cast<double>(k) * inner / n +
                      2.0 * hp.head_dim / 3.0 * (even_units - units));
+      // On a 32-column boundary, so that GGUF blocks of w_down stay whole (weight_matrix).
+      if (inner % 32 == 0) b = std::round(b / 32.0) * 32.0;
     }
     // At least one column per rank.
     const double lo = k == 0 ? 0.0 : bounds[k - 1] + 1.0;

@@ -20,9 +20,10 @@
 //     N / num_kv_heads consecutive ranks, and num_heads / N of its q heads (vLLM).
 //   otherwise, num_kv_heads > N (troupe only; vLLM refuses): rank r holds KV heads
 //     [r * num_kv_heads / N, (r + 1) * num_kv_heads / N), so ranks differ by one KV group; the
-//     MLP columns are then divided so that every rank holds about as many weights.
-//     (SmolLM2-135M, the default model, has 3 KV heads of 3 q heads each: at N = 2, rank 0
-//     holds 1 group and 853 of the 1536 MLP columns, rank 1 2 groups and 683 columns.)
+//     MLP columns are then divided so that every rank holds about as many weights, on 32-column
+//     boundaries (whole GGUF blocks). (SmolLM2-135M, the default model, has 3 KV heads of 3 q
+//     heads each: at N = 2, rank 0 holds 1 group and 864 of the 1536 MLP columns, rank 1 2 groups
+//     and 672 columns.)
 // Vocab: vocab_rows = ceil(vocab / N) per rank; the last shard's rows past the vocab are zeros
 // (their logits are dropped when the ranks' logits are joined).
 #include <cstdint>

@@ -1,8 +1,12 @@
 // End to end on the embedded default model (SmolLM2-135M-Instruct), as `troupe serve` runs it:
 // the CLI's model loading, the actor engine and the HTTP server.
 //  - prompt token ids and the first 32 greedy tokens equal llama.cpp's on the same weights
-//    dequantized to F32 (tests/data/reference/smollm2_f32_greedy.json, tools/llamacpp_reference.py)
-//  - 16 concurrent streaming requests produce the same text as the same requests one at a time.
+//    dequantized to F32 (tests/data/reference/smollm2_f32_greedy.json,
+//    tools/llamacpp_reference.py), served with --dtype float32 (the reference path)
+//  - served as stored (Q4_1 blocks, int8 activations), the greedy tokens follow llama.cpp's own
+//    Q4_1 run at least as far as the f32 reference's tokens do
+//  - 16 concurrent streaming requests produce the same text as the same requests one at a time
+//    (as stored: batch invariance of the quantized kernels).
 // Skips when the model has not been fetched (tools/setup.sh --model).
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
@@ -57,6 +61,7 @@ class serving_default_model : public ::testing::Test {
   static void SetUpTestSuite() {
     if (testing::default_model_gguf().empty()) return;
     runtime::engine_config config;
+    config.dtype = "float32";  // the reference path: llama.cpp's F32 run is the oracle
     config.num_gpu_blocks_override = 256;
     config.max_num_batched_tokens = 64;  // long prompts are chunked and share steps with decodes
     config.disable_log_requests = true;
@@ -95,24 +100,72 @@ TEST_F(serving_default_model, greedy_tokens_equal_llama_cpp_f32_in_one_batch) {
   std::vector<std::shared_ptr<testing::collecting_sink>> sinks;
   for (const auto& ref : refs)
     sinks.push_back(submit(ref.prompt, 32));
-  int agree_q4_1 = 0, total = 0;
   for (size_t i = 0; i < refs.size(); ++i) {
     ASSERT_TRUE(sinks[i]->wait_finished(std::chrono::seconds(300))) << refs[i].name;
     ASSERT_FALSE(sinks[i]->last().error) << *sinks[i]->last().error;
     EXPECT_EQ(sinks[i]->token_ids(), refs[i].greedy_ids) << refs[i].name;
-    // Reported, not asserted: llama.cpp's Q4_1 matmuls also quantize activations.
-    const auto& q = refs[i].greedy_ids_q4_1;
-    for (size_t t = 0; t < q.size() && t < sinks[i]->token_ids().size(); ++t, ++total) {
-      agree_q4_1 += q[t] == sinks[i]->token_ids()[t];
-    }
   }
-  std::printf("agreement with llama.cpp on the Q4_1 file (same position): %d / %d tokens\n",
-              agree_q4_1, total);
 }
 
-TEST_F(serving_default_model, sixteen_concurrent_streams_equal_one_at_a_time) {
+// How many leading tokens of `a` and `b` agree.
+size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  size_t n = 0;
+  while (n < a.size() && n < b.size() && a[n] == b[n])
+    ++n;
+  return n;
+}
+
+// The model as stored: Q4_1 projections and a Q8_0 LM head multiplying int8-quantized
+// activations, as llama.cpp computes them (with another float summation order, so tokens drift
+// apart after near-ties, as the f32 reference's do).
+class serving_default_model_as_stored : public serving_default_model {
+ protected:
+  static void SetUpTestSuite() {
+    if (testing::default_model_gguf().empty()) return;
+    runtime::engine_config config;
+    config.num_gpu_blocks_override = 256;
+    config.max_num_batched_tokens = 64;  // long prompts are chunked and share steps with decodes
+    config.disable_log_requests = true;
+    stored_.start(runtime::build_engine(config));
+  }
+  static void TearDownTestSuite() { stored_.stop(); }
+  void SetUp() override {
+    if (stored_.engine() == nullptr)
+      GTEST_SKIP() << "default model not fetched (tools/setup.sh --model)";
+  }
+  static inline testing::suite_server stored_;
+};
+
+TEST_F(serving_default_model_as_stored, greedy_tokens_follow_llama_cpp_q4_1) {
+  auto refs = load_reference();
+  ASSERT_GE(refs.size(), 8u);
+  size_t prefix = 0, prefix_f32 = 0, same_position = 0, total = 0;
+  for (const auto& ref : refs) {
+    actors::generation_request request;
+    request.prompt = ref.prompt;
+    request.max_tokens = 32;
+    request.ignore_eos = true;
+    request.sampling.temperature = 0.0f;
+    auto sink = std::make_shared<testing::collecting_sink>();
+    stored_.engine()->submit(request, sink);
+    ASSERT_TRUE(sink->wait_finished(std::chrono::seconds(300))) << ref.name;
+    ASSERT_FALSE(sink->last().error) << *sink->last().error;
+    const auto& q = ref.greedy_ids_q4_1;
+    prefix += common_prefix(sink->token_ids(), q);
+    prefix_f32 += common_prefix(ref.greedy_ids, q);
+    for (size_t t = 0; t < q.size() && t < sink->token_ids().size(); ++t, ++total)
+      same_position += q[t] == sink->token_ids()[t];
+  }
+  std::printf(
+      "llama.cpp's Q4_1 tokens followed for %zu tokens in all (the F32 reference's: %zu); %zu / "
+      "%zu equal at the same position\n",
+      prefix, prefix_f32, same_position, total);
+  EXPECT_GE(prefix, prefix_f32);
+}
+
+TEST_F(serving_default_model_as_stored, sixteen_concurrent_streams_equal_one_at_a_time) {
   const auto& prompts = testing::mixed_prompts;
-  const uint16_t port = suite_.server().port();
+  const uint16_t port = stored_.server().port();
   std::vector<std::string> alone;
   for (const auto& p : prompts)
     alone.push_back(testing::stream_text(port, p));
@@ -129,7 +182,7 @@ TEST_F(serving_default_model, sixteen_concurrent_streams_equal_one_at_a_time) {
     EXPECT_FALSE(alone[i % prompts.size()].empty());
     EXPECT_EQ(together[i], alone[i % prompts.size()]) << prompts[i % prompts.size()];
   }
-  auto stats = suite_.engine()->stats();
+  auto stats = stored_.engine()->stats();
   EXPECT_EQ(stats.num_kv_blocks_used, 0);  // every finished request gave its blocks back
 }
 
