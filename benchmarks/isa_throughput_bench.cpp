@@ -7,7 +7,7 @@
 // execution ports, not latency, limit it). The core clock is measured first with a chain of
 // dependent integer adds (1 cycle each), so "per_cycle" is per core clock even when the TSC or
 // the nominal frequency differs from it. The instructions come from the build's target ISA
-// (-march=native, TROUPE_NATIVE): a build without AVX-512 BF16 measures only the AVX2 FMA.
+// (-march=native, TROUPE_NATIVE): a build for a CPU without AVX-512 BF16 has no benchmarks.
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 
