@@ -120,7 +120,7 @@ TEST(dense_gemm, scalar_dot_matches_double_reference) {
 TEST(dense_gemm, every_isa_equals_the_scalar_reference_bitwise) {
   thread_pool pool(2);
   for (dense_type type : all_types) {
-    for (int64_t K : {1, 15, 16, 17, 576, 1536}) {
+    for (int64_t K : {1, 15, 16, 17, 576, 1000, 1536}) {
       for (int64_t M : {1, 3, 17, 64, 130}) {
         for (int64_t N : {1, 5, 13, 37}) {
           auto x = random_floats(M * K, 3 + K + M);
@@ -207,9 +207,12 @@ TEST(dense_gemm, empty_shapes_are_no_ops) {
   dense_gemm(pool, dense_type::f32, nullptr, 4, 8, nullptr, 0, y.data());
   EXPECT_EQ(y[0], 5.0f);
   std::vector<float> x(2, 1.0f);
-  dense_gemm(pool, dense_type::f16, x.data(), 1, 0, nullptr, 2, y.data());  // K = 0: zeros
-  EXPECT_EQ(y[0], 0.0f);
-  EXPECT_EQ(y[1], 0.0f);
+  for (dense_isa isa : supported_isas()) {  // K = 0: zeros
+    y.assign(4, 5.0f);
+    dense_gemm_with(isa, pool, dense_type::f16, x.data(), 1, 0, nullptr, 2, y.data());
+    EXPECT_EQ(y[0], 0.0f);
+    EXPECT_EQ(y[1], 0.0f);
+  }
 }
 
 }  // namespace
