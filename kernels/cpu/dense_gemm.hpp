@@ -37,11 +37,24 @@
 // So on this CPU VDPBF16PS has half the throughput of widening bf16 to f32 and FMA-ing, even
 // before x is rounded to bf16 (which would also change results and need bf16 activations); a
 // widened weight vector costs one shuffle (VPERMW, bf16) or one conversion (VCVTPH2PS, f16) and
-// is reused by every x row of the register tile. A VDPBF16PS variant is not implemented; see
-// benchmarks/dense_gemm_bench's bm_dpbf16_ceiling for its measured upper bound at M=512.
+// is reused by every x row of the register tile. A VDPBF16PS variant is not implemented:
+// benchmarks/dense_gemm_bench's bm_dpbf16_ceiling (6 x 4 VDPBF16PS tiles, activations already in
+// bf16, one thread, M = 510) reaches 77-83 GFLOP/s on K = 576/1536 shapes where this kernel's
+// bf16 path reaches 114-119, so even before paying to round x it would be ~30% slower.
 //
-// Threads split N (each task a contiguous range of W rows); within a task, blocks of W rows that
-// fit in L2 are swept by register tiles of up to 6 x rows by 4 W rows (AVX-512).
+// Measured (same machine, one thread, best of 3, GFLOP/s; the old gemm is gemm.hpp's 8-lane f32):
+//   M = 512, K = 576 (N = 576/192/1536):  old f32 78  dense f32 134-136  bf16 114-116  f16 112-114
+//   M = 512, K = 1536, N = 576:           old f32 81  dense f32 103      bf16 119      f16 118
+//   M = 1 (decode), weight GB/s:  LM head (K = 576, N = 49152) f32 25 GB/s = 12.4 GFLOP/s,
+//                                 bf16/f16 24 GB/s = 24 GFLOP/s (2x f32: the same bytes/s);
+//                                 K = 576, N = 1536: f32 14 GFLOP/s, bf16 51 (now fits in L2)
+// f32 at K = 1536 gains least: a 6-row x tile (36 KiB) and 4 W rows no longer fit L1 together.
+// (Splitting K into passes with the 16 lanes saved between them gives the same bits but measured
+// slower.) Full tables: benchmarks/dense_gemm_bench.
+//
+// Threads split N (each task a contiguous range of W rows); within a task, blocks of x rows and
+// of W rows that fit in L2 together are swept by register tiles of up to 6 x rows by 4 W rows
+// (AVX-512; 1 x row by 8 W rows for a lone row), so results never depend on any of it.
 #include <cstdint>
 
 #include "kernels/cpu/thread_pool.hpp"
