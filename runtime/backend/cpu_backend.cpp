@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "kernels/cpu/gemm_w8a8.hpp"
-#include "runtime/formats/weight_matrix.hpp"
 
 namespace troupe::backend {
 
@@ -29,9 +28,7 @@ weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data da
   assert(desc.format == data.format);
   assert(desc.format != weight_format::f32 ||
          static_cast<int64_t>(data.values.size()) == desc.num_elements());
-  weight w{desc, std::move(data), {}, {}};
-  if (desc.format == weight_format::bf16 || desc.format == weight_format::f16)
-    w.widened = runtime::matrix_to_f32(w.data, desc.rows, desc.cols);
+  weight w{desc, std::move(data), {}};
   if (desc.format == weight_format::w8a8 || desc.format == weight_format::w8a8_azp) {
     w.row_sums = cpu::w8a8_row_sums(reinterpret_cast<const int8_t*>(w.data.bytes.data()), desc.rows,
                                     desc.cols);

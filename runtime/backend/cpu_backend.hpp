@@ -68,10 +68,9 @@ class cpu_backend : public compute_backend {
   struct weight {
     weight_desc desc;
     weight_data data;
-    std::vector<float> widened;     // bf16 / f16: the f32 values gemm reads
     std::vector<int32_t> row_sums;  // w8a8 formats: kernels/cpu/gemm_w8a8's per-row sums
-    // The f32 values of an f32, bf16 or f16 weight.
-    const float* f32() const { return data.values.empty() ? widened.data() : data.values.data(); }
+    // An f32 weight's values (norms, biases, f32 matrices).
+    const float* f32() const { return data.values.data(); }
   };
   struct rope_state {
     kernels::cpu::rope_table table;

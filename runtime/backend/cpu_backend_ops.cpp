@@ -5,9 +5,9 @@
 #include <cstring>
 
 #include "kernels/cpu/activation.hpp"
+#include "kernels/cpu/dense_gemm.hpp"
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/embedding.hpp"
-#include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/gemm_w8a8.hpp"
 #include "kernels/cpu/quant_gemm.hpp"
 #include "kernels/cpu/rmsnorm.hpp"
@@ -50,6 +50,18 @@ bool is_dense(weight_format f) {
   return f == weight_format::f32 || f == weight_format::bf16 || f == weight_format::f16;
 }
 
+cpu::dense_type dense_type_of(weight_format f) {
+  return f == weight_format::bf16  ? cpu::dense_type::bf16
+         : f == weight_format::f16 ? cpu::dense_type::f16
+                                   : cpu::dense_type::f32;
+}
+
+// The weight's bytes as the dense kernels read them: f32 values or 16-bit words.
+const void* dense_data(const weight_data& d) {
+  return d.format == weight_format::f32 ? static_cast<const void*>(d.values.data())
+                                        : static_cast<const void*>(d.bytes.data());
+}
+
 }  // namespace
 
 void cpu_backend::embedding(weight_handle table, int64_t first_token, buffer_handle out) {
@@ -59,7 +71,18 @@ void cpu_backend::embedding(weight_handle table, int64_t first_token, buffer_han
   // Row `row` of the table into `dst`: copied, decoded from blocks, or q * scale.
   auto row_into = [&](int32_t row, float* dst) {
     const auto fmt = w.desc.format;
-    if (is_dense(fmt)) return cpu::embedding(w.f32(), dim, &row, 1, dst);
+    if (fmt == weight_format::f32) return cpu::embedding(w.f32(), dim, &row, 1, dst);
+    const auto* bits = reinterpret_cast<const uint16_t*>(w.data.bytes.data()) + row * dim;
+    if (fmt == weight_format::bf16) {
+      for (int64_t c = 0; c < dim; ++c)
+        dst[c] = cpu::bf16_to_float(bits[c]);
+      return;
+    }
+    if (fmt == weight_format::f16) {
+      for (int64_t c = 0; c < dim; ++c)
+        dst[c] = cpu::f16_to_float(bits[c]);
+      return;
+    }
     const uint8_t* bytes = w.data.bytes.data() + row * weight_row_bytes(fmt, dim);
     if (!is_w8a8(fmt)) return cpu::dequantize_row(block_format_of(fmt), bytes, dim, dst);
     for (int64_t c = 0; c < dim; ++c)
@@ -89,7 +112,9 @@ void cpu_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_
   const float* xs = get(x, rows * in);
   float* ys = get(y, rows * out);
   const auto fmt = wt.desc.format;
-  if (is_dense(fmt)) return cpu::gemm(pool_, xs, rows, in, wt.f32(), out, ys);
+  if (is_dense(fmt)) {
+    return cpu::dense_gemm(pool_, dense_type_of(fmt), xs, rows, in, dense_data(wt.data), out, ys);
+  }
   if (is_w8a8(fmt)) {
     return cpu::gemm_w8a8(
         pool_, xs, rows, in, reinterpret_cast<const int8_t*>(wt.data.bytes.data()),

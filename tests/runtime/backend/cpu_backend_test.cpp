@@ -9,9 +9,11 @@
 #include <vector>
 
 #include "kernels/cpu/activation.hpp"
+#include "kernels/cpu/dense_gemm.hpp"
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/embedding.hpp"
-#include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/gemm_w8a8.hpp"
+#include "kernels/cpu/quant_gemm.hpp"
 #include "kernels/cpu/rmsnorm.hpp"
 #include "tests/runtime/backend/backend_test_support.hpp"
 
@@ -53,15 +55,58 @@ TEST_F(cpu_backend_ops, rmsnorm_out_of_place_and_in_place) {
   EXPECT_TRUE(bitwise_equal(read(xb, T * dim), in_place));
 }
 
-TEST_F(cpu_backend_ops, matmul_is_gemm_with_the_weight_shape) {
+TEST_F(cpu_backend_ops, matmul_is_dense_gemm_with_the_weight_shape) {
   for (auto [rows, in, out] :
        {std::tuple<int64_t, int64_t, int64_t>{9, 64, 48}, {1, 37, 13}, {5, 8, 1}, {0, 16, 16}}) {
     const auto x = random(rows * in), w = random(out * in);
     auto y = output(rows * out);
     be_.matmul(buffer_with(x), rows, weight(out, in, w), y);
     std::vector<float> expected(rows * out);
-    cpu::gemm(pool_, x.data(), rows, in, w.data(), out, expected.data());
+    cpu::dense_gemm(pool_, cpu::dense_type::f32, x.data(), rows, in, w.data(), out,
+                    expected.data());
     EXPECT_TRUE(bitwise_equal(read(y, rows * out), expected)) << rows << "x" << in << "x" << out;
+  }
+}
+
+// Each storage format reaches its kernel with its bytes as stored.
+TEST_F(cpu_backend_ops, matmul_runs_each_format_on_its_kernel) {
+  const int64_t rows = 5, in = 64, out = 24;
+  const auto x = random(rows * in);
+  std::vector<uint8_t> bytes(static_cast<size_t>(out * weight_row_bytes(weight_format::q4_1, in)));
+  for (auto& b : bytes)
+    b = static_cast<uint8_t>(rng_());
+  for (size_t i = 0; i < bytes.size(); i += 20) {  // q4_1 blocks: small finite f16 d and m
+    bytes[i] = 0x00, bytes[i + 1] = 0x20, bytes[i + 2] = 0x00, bytes[i + 3] = 0xa0;
+  }
+  std::vector<float> expected(rows * out);
+  auto y = output(rows * out);
+  be_.matmul(buffer_with(x), rows,
+             be_.upload_weight({out, in, weight_format::q4_1}, {weight_format::q4_1, bytes}), y);
+  cpu::quant_gemm(pool_, cpu::block_format::q4_1, x.data(), rows, in, bytes.data(), out,
+                  expected.data());
+  EXPECT_TRUE(bitwise_equal(read(y, rows * out), expected)) << "q4_1";
+
+  std::vector<uint8_t> bf16(static_cast<size_t>(out * in * 2));
+  for (size_t i = 0; i < bf16.size(); i += 2)  // bf16 values in [-2, 2)
+    bf16[i] = static_cast<uint8_t>(rng_()),
+    bf16[i + 1] = static_cast<uint8_t>(0x3f | (rng_() & 0x80));
+  be_.matmul(buffer_with(x), rows,
+             be_.upload_weight({out, in, weight_format::bf16}, {weight_format::bf16, bf16}), y);
+  cpu::dense_gemm(pool_, cpu::dense_type::bf16, x.data(), rows, in, bf16.data(), out,
+                  expected.data());
+  EXPECT_TRUE(bitwise_equal(read(y, rows * out), expected)) << "bf16";
+
+  std::vector<uint8_t> q(static_cast<size_t>(out * in));
+  for (auto& b : q)
+    b = static_cast<uint8_t>(rng_());
+  const auto scales = random(out);
+  for (auto format : {weight_format::w8a8, weight_format::w8a8_azp}) {
+    be_.matmul(buffer_with(x), rows, be_.upload_weight({out, in, format}, {format, q, scales}), y);
+    const auto* w = reinterpret_cast<const int8_t*>(q.data());
+    const auto sums = cpu::w8a8_row_sums(w, out, in);
+    cpu::gemm_w8a8(pool_, x.data(), rows, in, w, scales.data(), sums.data(), out,
+                   format == weight_format::w8a8_azp, expected.data());
+    EXPECT_TRUE(bitwise_equal(read(y, rows * out), expected)) << weight_format_name(format);
   }
 }
 
