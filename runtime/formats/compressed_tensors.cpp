@@ -239,18 +239,19 @@ status check_group(const json& group, const std::string& path, const std::string
 }
 
 status check_top_level(const json& qc, const std::string& path) {
+  // The method first: another method's own keys are not worth naming one by one.
+  auto method = string_field(qc, path, "quant_method");
+  if (!method) return method.err();
+  if (*method != "compressed-tensors") {
+    return field_error(path + ".quant_method",
+                       "'" + *method + "' is not supported (compressed-tensors)");
+  }
   if (auto ok = only_keys(qc, path,
                           {"quant_method", "format", "config_groups", "ignore", "kv_cache_scheme",
                            "sparsity_config", "transform_config", "quantization_status",
                            "global_compression_ratio", "version", "provider"});
       !ok) {
     return ok;
-  }
-  auto method = string_field(qc, path, "quant_method");
-  if (!method) return method.err();
-  if (*method != "compressed-tensors") {
-    return field_error(path + ".quant_method",
-                       "'" + *method + "' is not supported (compressed-tensors)");
   }
   if (auto ok =
           expect_null(qc, path, "kv_cache_scheme", "a quantized KV cache scheme is not supported");

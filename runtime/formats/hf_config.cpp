@@ -181,13 +181,19 @@ result<llama_hparams> hf_hparams_from_config_json(const std::string& json_text) 
   return hp;
 }
 
-result<llama_hparams> read_hf_config(const std::string& dir) {
+result<std::string> read_hf_config_text(const std::string& dir) {
   const auto path = std::filesystem::path(dir) / "config.json";
   std::ifstream in(path, std::ios::binary);
   if (!in) return error{path.string() + ": cannot open"};
   std::ostringstream text;
   text << in.rdbuf();
-  auto hp = hf_hparams_from_config_json(text.str());
+  return text.str();
+}
+
+result<llama_hparams> read_hf_config(const std::string& dir) {
+  auto text = read_hf_config_text(dir);
+  if (!text) return text.err();
+  auto hp = hf_hparams_from_config_json(*text);
   if (!hp) return error{dir + ": " + hp.message()};
   return hp;
 }

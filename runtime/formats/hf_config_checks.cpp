@@ -6,6 +6,7 @@
 // pretraining_tp (transformers 4 split the same matmuls into slices; 5 no longer reads it).
 #include <string_view>
 
+#include "runtime/formats/compressed_tensors.hpp"
 #include "runtime/formats/hf_config_json.hpp"
 
 namespace troupe::runtime::hf_json {
@@ -103,12 +104,14 @@ status check_dtype(const json& doc) {
   return ok_status();
 }
 
+// compressed-tensors W8A8 is read (compressed_tensors.hpp); every other quantization_config is
+// an error naming its field.
 status check_quantization(const json& doc) {
   for (const char* key : {"quantization_config", "compression_config"}) {
-    if (member(doc, key) != nullptr) {
-      return error{std::string("config.json: quantized checkpoints (") + key +
-                   ") are not supported yet"};
-    }
+    const json* config = member(doc, key);
+    if (config == nullptr) continue;
+    if (auto parsed = parse_w8a8_config(*config); !parsed)
+      return error{"config.json: " + parsed.message()};
   }
   return ok_status();
 }

@@ -15,7 +15,8 @@
 //   q[n][k]  = clamp(rn(w[n][k] / scale[n]), -128, 127)   (rn: round half to even; 0 if scale 0)
 // embed_tokens, lm_head and the norms stay in the model dtype; config.json gets the
 // quantization_config llm-compressor writes, with ignore ["lm_head"] and activations dynamic
-// per-token, symmetric unless spec.w8a8_asymmetric.#include <cstdint>
+// per-token, symmetric unless spec.w8a8_asymmetric.
+#include <cstdint>
 #include <string>
 
 #include "runtime/formats/safetensors.hpp"

@@ -24,7 +24,9 @@
 // silu; Llama/Mistral attention biases (attention_bias, bias, qkv_bias); mlp_bias; any other
 // rope_type or RoPE key (partial_rotary_factor != 1, mrope_section, ...); rope_parameters per
 // attention type; layer_types other than all "full_attention"; Qwen2 use_sliding_window; a
-// Llama sliding_window; logit_scale != 1; quantization_config / compression_config. Fields that
+// Llama sliding_window; logit_scale != 1; a quantization_config / compression_config other than
+// compressed-tensors W8A8 int8 (runtime/formats/compressed_tensors.hpp names what is read: its
+// quantized modules load as int8 weights with per-row scales, format w8a8 or w8a8_azp). Fields that
 // do not change logits (use_cache, *_token_id, initializer_range, pretraining_tp, ...) are
 // ignored.
 // Tensors (PyTorch Linear weights are [out, in], llama_weights' row-major layout as is):
@@ -53,6 +55,9 @@ bool is_hf_model_dir(const std::string& path);
 // Hyper-parameters from the text of a config.json. Errors name the key that is missing, has the
 // wrong type or an unsupported value.
 result<llama_hparams> hf_hparams_from_config_json(const std::string& json_text);
+
+// The text of <dir>/config.json.
+result<std::string> read_hf_config_text(const std::string& dir);
 
 // <dir>/config.json, read and parsed as above.
 result<llama_hparams> read_hf_config(const std::string& dir);

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <optional>
 #include <thread>
 
+#include "runtime/formats/compressed_tensors.hpp"
 #include "runtime/formats/hf_model.hpp"
 #include "runtime/formats/safetensors.hpp"
 #include "runtime/formats/weight_matrix.hpp"
@@ -30,15 +32,28 @@ struct widen_job {
 // as BF16 or F16 are copied as they are (runtime/formats/weight_matrix), F32 ones widened.
 class job_list {
  public:
-  explicit job_list(const safetensors_checkpoint& ckpt) : ckpt_(ckpt) {}
+  // `w8a8`: the checkpoint's compressed-tensors config, when it has one.
+  job_list(const safetensors_checkpoint& ckpt, std::optional<w8a8_config> w8a8)
+      : ckpt_(ckpt), w8a8_(std::move(w8a8)) {}
 
   void add(const std::string& name, std::vector<int64_t> expected, std::vector<float>& out) {
     if (const safetensors_tensor* t = find(name, std::move(expected))) jobs_.push_back({t, &out});
   }
 
+  // The weight of Linear module `module` ("model.layers.0.mlp.down_proj"): int8 with its scales
+  // when the quantization_config quantizes it, else as stored.
+  void add_linear(const std::string& module, std::vector<int64_t> expected, weight_matrix& out) {
+    if (w8a8_ && w8a8_is_quantized(*w8a8_, module)) return add_int8(module, expected, out);
+    add(module + ".weight", std::move(expected), out);
+  }
+
   void add(const std::string& name, std::vector<int64_t> expected, weight_matrix& out) {
     const safetensors_tensor* t = find(name, std::move(expected));
     if (t == nullptr) return;
+    if (t->dtype == safetensors_dtype::i8) {
+      problem_ = "tensor '" + name + "' is I8, but no quantization_config quantizes it";
+      return;
+    }
     if (t->dtype == safetensors_dtype::f32) {
       jobs_.push_back({t, &out.values});
       return;
@@ -70,6 +85,40 @@ class job_list {
   }
 
  private:
+  // compressed-tensors' int8 module: <module>.weight I8 [out, in], <module>.weight_scale
+  // [out, 1] in the model dtype, an optional all-zero <module>.weight_zero_point.
+  void add_int8(const std::string& module, const std::vector<int64_t>& expected,
+                weight_matrix& out) {
+    const safetensors_tensor* w = find(module + ".weight", expected);
+    const safetensors_tensor* scale = find(module + ".weight_scale", {expected[0], 1});
+    if (w == nullptr || scale == nullptr) return;
+    if (w->dtype != safetensors_dtype::i8) {
+      problem_ = "tensor '" + module + ".weight' is " + safetensors_dtype_name(w->dtype) +
+                 ", but the quantization_config quantizes " + module + " to int8 (I8)";
+      return;
+    }
+    std::vector<float> scales = scale->to_f32();
+    for (float s : scales) {
+      if (!std::isfinite(s) || s < 0.0f) {
+        problem_ = "tensor '" + module + ".weight_scale' holds " + std::to_string(s) +
+                   ": scales must be finite and not negative";
+        return;
+      }
+    }
+    if (const safetensors_tensor* zp = ckpt_.find(module + ".weight_zero_point")) {
+      const auto zeros = zp->to_f32();
+      if (std::any_of(zeros.begin(), zeros.end(), [](float z) { return z != 0.0f; })) {
+        problem_ = "tensor '" + module +
+                   ".weight_zero_point' is not zero: asymmetric int8 weights are not supported";
+        return;
+      }
+    }
+    const auto format = w8a8_->asymmetric_activations ? backend::weight_format::w8a8_azp
+                                                      : backend::weight_format::w8a8;
+    out = weight_matrix(format, std::vector<uint8_t>(w->data.begin(), w->data.end()),
+                        std::move(scales));
+  }
+
   const safetensors_tensor* find(const std::string& name, std::vector<int64_t> expected) {
     if (!problem_.empty()) return nullptr;
     const safetensors_tensor* t = ckpt_.find(name);
@@ -85,6 +134,7 @@ class job_list {
   }
 
   const safetensors_checkpoint& ckpt_;
+  std::optional<w8a8_config> w8a8_;
   std::vector<widen_job> jobs_;
   std::string problem_;
 };
@@ -95,19 +145,19 @@ void add_layer_jobs(job_list& jobs, const llama_hparams& hp, int layer, llama_la
   const int64_t kv_dim = int64_t{hp.num_kv_heads} * hp.head_dim;
   const std::string p = "model.layers." + std::to_string(layer) + ".";
   jobs.add(p + "input_layernorm.weight", {hidden}, w.attn_norm);
-  jobs.add(p + "self_attn.q_proj.weight", {q_dim, hidden}, w.wq);
-  jobs.add(p + "self_attn.k_proj.weight", {kv_dim, hidden}, w.wk);
-  jobs.add(p + "self_attn.v_proj.weight", {kv_dim, hidden}, w.wv);
-  jobs.add(p + "self_attn.o_proj.weight", {hidden, q_dim}, w.wo);
+  jobs.add_linear(p + "self_attn.q_proj", {q_dim, hidden}, w.wq);
+  jobs.add_linear(p + "self_attn.k_proj", {kv_dim, hidden}, w.wk);
+  jobs.add_linear(p + "self_attn.v_proj", {kv_dim, hidden}, w.wv);
+  jobs.add_linear(p + "self_attn.o_proj", {hidden, q_dim}, w.wo);
   if (hp.attention_bias) {
     jobs.add(p + "self_attn.q_proj.bias", {q_dim}, w.bq);
     jobs.add(p + "self_attn.k_proj.bias", {kv_dim}, w.bk);
     jobs.add(p + "self_attn.v_proj.bias", {kv_dim}, w.bv);
   }
   jobs.add(p + "post_attention_layernorm.weight", {hidden}, w.ffn_norm);
-  jobs.add(p + "mlp.gate_proj.weight", {ffn, hidden}, w.w_gate);
-  jobs.add(p + "mlp.up_proj.weight", {ffn, hidden}, w.w_up);
-  jobs.add(p + "mlp.down_proj.weight", {hidden, ffn}, w.w_down);
+  jobs.add_linear(p + "mlp.gate_proj", {ffn, hidden}, w.w_gate);
+  jobs.add_linear(p + "mlp.up_proj", {ffn, hidden}, w.w_up);
+  jobs.add_linear(p + "mlp.down_proj", {hidden, ffn}, w.w_down);
 }
 
 // One optional scalar scale: 1.0 when absent; positive and finite when present.
@@ -152,12 +202,16 @@ result<llama_weights> load_hf_model(const std::string& dir, unsigned num_threads
   w.hparams = *hp;
   w.layers.resize(static_cast<size_t>(hp->num_layers));
   const int64_t hidden = hp->hidden_size, vocab = hp->vocab_size;
-  job_list jobs(*ckpt);
+  auto config_text = read_hf_config_text(dir);
+  if (!config_text) return config_text.err();
+  auto w8a8 = read_w8a8_config(*config_text);
+  if (!w8a8) return error{dir + ": " + w8a8.message()};
+  job_list jobs(*ckpt, *w8a8);
   jobs.add("model.embed_tokens.weight", {vocab, hidden}, w.token_embedding);
   for (int layer = 0; layer < hp->num_layers; ++layer)
     add_layer_jobs(jobs, *hp, layer, w.layers[static_cast<size_t>(layer)]);
   jobs.add("model.norm.weight", {hidden}, w.output_norm);
-  if (!hp->tie_word_embeddings) jobs.add("lm_head.weight", {vocab, hidden}, w.output);
+  if (!hp->tie_word_embeddings) jobs.add_linear("lm_head", {vocab, hidden}, w.output);
   if (auto ok = jobs.done(); !ok) return error{dir + ": " + ok.message()};
   for (int layer = 0; layer < hp->num_layers; ++layer) {
     if (auto ok = read_kv_scales(*ckpt, layer, w.layers[static_cast<size_t>(layer)]); !ok)

@@ -24,6 +24,7 @@
 #include "runtime/formats/hf_make_model.hpp"
 #include "runtime/formats/hf_model.hpp"
 #include "runtime/model/cpu_runner.hpp"
+#include "tests/runtime/model/forced_decode.hpp"
 #include "tests/runtime/model/tiny_llama.hpp"
 
 namespace troupe::runtime {
@@ -31,7 +32,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using backend::kv_cache_dtype;
+using testing::argmax;
+using testing::greedy_tokens;
+using testing::log_softmax;
 using testing::random_tokens;
+using testing::run_forced;
 using testing::seq_entry;
 
 constexpr int32_t block_size = 8, num_blocks = 32;
@@ -58,49 +63,6 @@ std::unique_ptr<cpu_llama_runner> make_runner(llama_weights w, kv_cache_dtype dt
   auto r = cpu_llama_runner::create(std::move(w), num_blocks, block_size, 2, dtype);
   EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.message());
   return std::move(r).value();
-}
-
-std::vector<double> log_softmax(const std::vector<float>& logits) {
-  const double mx = *std::max_element(logits.begin(), logits.end());
-  double sum = 0;
-  for (float x : logits)
-    sum += std::exp(x - mx);
-  std::vector<double> out(logits.size());
-  for (size_t i = 0; i < logits.size(); ++i)
-    out[i] = logits[i] - mx - std::log(sum);
-  return out;
-}
-
-int32_t argmax(const std::vector<float>& logits) {
-  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-}
-
-// A prompt prefilled in one step, then one decode step per forced token: the logits of each step.
-std::vector<std::vector<float>> run_forced(cpu_llama_runner& runner,
-                                           const std::vector<int32_t>& prompt,
-                                           const std::vector<int32_t>& forced,
-                                           const std::vector<int32_t>& blocks) {
-  std::vector<std::vector<float>> out;
-  step_batch b;
-  b.token_ids = prompt;
-  b.seqs.push_back(seq_entry(1, 0, static_cast<int32_t>(prompt.size()), blocks));
-  out.push_back(runner.forward_logits(b));
-  auto pos = static_cast<int32_t>(prompt.size());
-  for (int32_t token : forced) {
-    b.token_ids = {token};
-    b.seqs = {seq_entry(1, pos++, 1, blocks)};
-    out.push_back(runner.forward_logits(b));
-  }
-  return out;
-}
-
-// The f32 runner's greedy continuation of `prompt`.
-std::vector<int32_t> greedy_tokens(cpu_llama_runner& runner, const std::vector<int32_t>& prompt,
-                                   int32_t steps, const std::vector<int32_t>& blocks) {
-  std::vector<int32_t> tokens;
-  for (int32_t s = 0; s < steps; ++s)
-    tokens.push_back(argmax(run_forced(runner, prompt, tokens, blocks).back()));
-  return tokens;
 }
 
 struct fp8_case {
