@@ -63,7 +63,7 @@ void round_to_dtype(std::span<float> values, weight_dtype dtype) {
   }
 }
 
-void apply_weight_dtype(llama_weights& weights, weight_dtype dtype) {
+void apply_weight_dtype(llama_weights& weights, weight_dtype dtype, bool dequantize) {
   if (dtype == weight_dtype::as_stored) return;
   using backend::weight_format;
   const weight_format target = dtype == weight_dtype::bfloat16  ? weight_format::bf16
@@ -71,7 +71,7 @@ void apply_weight_dtype(llama_weights& weights, weight_dtype dtype) {
                                                                 : weight_format::f32;
   for_each_matrix(weights, [&](weight_matrix& m, int64_t rows, int64_t cols, const std::string&) {
     if (m.empty() || m.format == target) return;
-    if (target == weight_format::f32 || is_dense(m.format))
+    if (is_dense(m.format) || (target == weight_format::f32 && dequantize))
       m = dense_matrix(matrix_to_f32(m, rows, cols), target);
   });
   if (!rounds_weights(dtype)) return;

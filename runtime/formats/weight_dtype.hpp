@@ -42,7 +42,9 @@ bool rounds_weights(weight_dtype dtype);
 void round_to_dtype(std::span<float> values, weight_dtype dtype);
 
 // Stores every matrix of `weights` as `dtype` says (above): dense ones converted, quantized ones
-// kept unless float32; norms and biases rounded for bfloat16 / float16. Nothing for as_stored.
-void apply_weight_dtype(llama_weights& weights, weight_dtype dtype);
+// kept unless float32 and `dequantize` (an explicit --dtype float32; `auto` resolving to a
+// checkpoint's float32 keeps them); norms and biases rounded for bfloat16 / float16. Nothing for
+// as_stored.
+void apply_weight_dtype(llama_weights& weights, weight_dtype dtype, bool dequantize = true);
 
 }  // namespace troupe::runtime

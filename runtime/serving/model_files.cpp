@@ -106,7 +106,8 @@ status apply_config_dtype(model_files& files, const engine_config& config) {
   if (!dtype) return error{"--dtype: " + dtype.message()};
   const weight_dtype target =
       *dtype == weight_dtype::as_stored ? checkpoint_dtype(files.path) : *dtype;
-  apply_weight_dtype(files.weights, target);
+  // `auto` is the checkpoint's dtype for its dense matrices; its quantized ones stay quantized.
+  apply_weight_dtype(files.weights, target, *dtype != weight_dtype::as_stored);
   spdlog::info("dtype {} ({}): matrices {}", config.dtype, weight_dtype_name(target),
                describe_storage(files.weights));
   return ok_status();

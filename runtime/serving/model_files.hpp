@@ -36,10 +36,11 @@ struct model_files {
   llama_weights weights;
 };
 
-// The weights and tokenizer of resolve_model_path(config): f32 weights whatever the file's dtype
-// (the CPU backend computes in float32), rounded to config.dtype (auto: the checkpoint's, as
-// vLLM); the tokenizer of config.tokenizer when set, else the model's own. `num_compute_threads`
-// dequantize / widen in parallel.
+// The weights and tokenizer of resolve_model_path(config): matrices as stored, then as
+// config.dtype says (runtime/formats/weight_dtype: auto is the checkpoint's dtype for dense
+// matrices, quantized ones stay quantized; an explicit float32 dequantizes everything); the
+// tokenizer of config.tokenizer when set, else the model's own. `num_compute_threads` dequantize
+// / widen in parallel.
 // requires: config validated (dtype known).
 result<model_files> load_model_files(const engine_config& config);
 

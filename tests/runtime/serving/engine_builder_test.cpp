@@ -48,6 +48,11 @@ class engine_builder : public ::testing::Test {
     ASSERT_TRUE(write_tiny_model(spec, (root_ / "model").string()).ok());
     for (const char* file : {"tokenizer.model", "tokenizer_config.json"})
       fs::copy_file(fs::path(tokenizer_dir()) / file, root_ / "model" / file);
+    spec.w8a8 = true;  // a float32 config.json with int8 projections
+    ASSERT_TRUE(write_tiny_model(spec, (root_ / "w8a8").string()).ok());
+    for (const char* file : {"tokenizer.model", "tokenizer_config.json"})
+      fs::copy_file(fs::path(tokenizer_dir()) / file, root_ / "w8a8" / file);
+    spec.w8a8 = false;
     spec.vocab_size = 512;
     ASSERT_TRUE(write_tiny_model(spec, (root_ / "bare").string()).ok());
   }
@@ -91,6 +96,27 @@ TEST_F(engine_builder, builds_the_model_its_tokenizer_and_one_runner) {
   EXPECT_EQ(built->kv_cache.num_blocks, 16);
   EXPECT_EQ(built->kv_cache.block_size, 16);
   EXPECT_EQ(built->hash_algo, block_hash_algo::sha256);
+}
+
+// --dtype auto keeps a checkpoint's int8 matrices even when its config.json says float32; an
+// explicit --dtype float32 dequantizes them (the reference path).
+TEST_F(engine_builder, auto_dtype_keeps_quantized_matrices_and_float32_dequantizes) {
+  auto config = tiny_config();
+  config.model = model_dir("w8a8");
+  for (const char* dtype : {"auto", "float32", "bfloat16"}) {
+    config.dtype = dtype;
+    auto files = load_model_files(config);
+    ASSERT_TRUE(files.ok()) << files.message();
+    const auto& l = files->weights.layers[0];
+    const auto want =
+        config.dtype == "float32" ? backend::weight_format::f32 : backend::weight_format::w8a8;
+    EXPECT_EQ(l.wq.format, want) << dtype;
+    EXPECT_EQ(l.w_down.format, want) << dtype;
+    EXPECT_EQ(files->weights.token_embedding.format, config.dtype == "bfloat16"
+                                                         ? backend::weight_format::bf16
+                                                         : backend::weight_format::f32)
+        << dtype;
+  }
 }
 
 TEST_F(engine_builder, resolves_the_limits_once) {
