@@ -32,11 +32,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using backend::kv_cache_dtype;
-using testing::argmax;
-using testing::greedy_tokens;
-using testing::log_softmax;
 using testing::random_tokens;
-using testing::run_forced;
 using testing::seq_entry;
 
 constexpr int32_t block_size = 8, num_blocks = 32;
@@ -44,12 +40,7 @@ constexpr double e4m3_tolerance = 0.15, e5m2_tolerance = 0.3;  // nats, see the 
 constexpr double near_tie = 0.03;                              // f32 top-two margin, nats
 
 llama_weights family_model(const std::string& family) {
-  tiny_model_spec spec;
-  spec.family = family;
-  spec.seed = 11;
-  spec.head_dim = family == "mistral" ? 24 : 0;
-  spec.sliding_window = family == "mistral" ? 7 : 0;
-  spec.tie_word_embeddings = family == "qwen2";
+  const auto spec = testing::tiny_family_spec(family);
   const fs::path dir =
       fs::temp_directory_path() / ("troupe_fp8_kv_" + std::to_string(::getpid()) + "_" + family);
   EXPECT_TRUE(write_tiny_model(spec, dir.string()));
@@ -80,21 +71,8 @@ TEST_P(fp8_forward, logprobs_close_to_the_f32_cache_and_greedy_tokens_equal) {
   const auto weights = family_model(family);
   auto f32 = make_runner(weights, kv_cache_dtype::f32);
   auto fp8 = make_runner(weights, dtype);
-  const auto prompt = random_tokens(24, weights.hparams.vocab_size, 3);
-  const std::vector<int32_t> blocks = {9, 2, 30, 5, 17};
-  const auto forced = greedy_tokens(*f32, prompt, 8, blocks);
-  const auto want = run_forced(*f32, prompt, forced, blocks);
-  const auto got = run_forced(*fp8, prompt, forced, blocks);
-  ASSERT_EQ(got.size(), want.size());
-  double max_diff = 0;
-  for (size_t s = 0; s < want.size(); ++s) {
-    const auto a = log_softmax(got[s]), b = log_softmax(want[s]);
-    auto top = b;
-    std::partial_sort(top.begin(), top.begin() + 2, top.end(), std::greater<>());
-    if (top[0] - top[1] >= near_tie) EXPECT_EQ(argmax(got[s]), argmax(want[s])) << "step " << s;
-    for (size_t v = 0; v < a.size(); ++v)
-      max_diff = std::max(max_diff, std::abs(a[v] - b[v]));
-  }
+  const double max_diff =
+      testing::max_logprob_diff(*f32, *fp8, weights.hparams.vocab_size, near_tie);
   std::printf("%s %s: max |logprob fp8 - f32| = %.5f\n", family,
               dtype == kv_cache_dtype::fp8_e4m3 ? "fp8_e4m3" : "fp8_e5m2", max_diff);
   EXPECT_LT(max_diff, dtype == kv_cache_dtype::fp8_e4m3 ? e4m3_tolerance : e5m2_tolerance);
@@ -167,7 +145,7 @@ TEST(fp8_kv_cache, checkpoint_scales_are_applied) {
   const auto scaled = run(weights, kv_cache_dtype::fp8_e4m3);
   EXPECT_EQ(run(weights, kv_cache_dtype::f32), f32);  // an f32 cache ignores the scales
   EXPECT_NE(scaled, unit);
-  const auto want = log_softmax(f32), got = log_softmax(scaled);
+  const auto want = testing::log_softmax(f32), got = testing::log_softmax(scaled);
   for (size_t v = 0; v < want.size(); ++v)
     EXPECT_NEAR(got[v], want[v], e4m3_tolerance) << v;
 }

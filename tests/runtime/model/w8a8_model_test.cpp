@@ -32,25 +32,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using backend::weight_format;
-using testing::argmax;
-using testing::log_softmax;
 using testing::random_tokens;
-using testing::run_forced;
 using testing::seq_entry;
 
 constexpr int32_t block_size = 8, num_blocks = 32;
 constexpr double tolerance = 0.1;  // nats, see the top
 constexpr double near_tie = 0.03;  // f32 top-two margin, nats
-
-tiny_model_spec family_spec(const std::string& family) {
-  tiny_model_spec spec;
-  spec.family = family;
-  spec.seed = 11;
-  spec.head_dim = family == "mistral" ? 24 : 0;
-  spec.sliding_window = family == "mistral" ? 7 : 0;
-  spec.tie_word_embeddings = family == "qwen2";
-  return spec;
-}
 
 fs::path temp_dir(const std::string& what) {
   return fs::temp_directory_path() / ("troupe_w8a8_" + std::to_string(::getpid()) + "_" + what);
@@ -79,7 +66,7 @@ class w8a8_forward : public ::testing::TestWithParam<w8a8_case> {};
 
 TEST_P(w8a8_forward, loads_int8_projections_and_stays_close_to_f32) {
   const auto [family, asymmetric] = GetParam();
-  auto spec = family_spec(family);
+  auto spec = testing::tiny_family_spec(family);
   auto f32_weights = load_spec(spec, std::string(family) + "_f32");
   ASSERT_TRUE(f32_weights) << f32_weights.message();
   spec.w8a8 = true;
@@ -92,26 +79,14 @@ TEST_P(w8a8_forward, loads_int8_projections_and_stays_close_to_f32) {
       *int8_weights, [&](const weight_matrix& m, int64_t rows, int64_t, const std::string& name) {
         const bool projection = name.find("layer") == 0;  // embeddings and lm_head stay f32
         EXPECT_EQ(m.format, projection ? expected : weight_format::f32) << name;
-        if (projection) EXPECT_EQ(m.scales.size(), static_cast<size_t>(rows)) << name;
+        if (projection) {
+          EXPECT_EQ(m.scales.size(), static_cast<size_t>(rows)) << name;
+        }
       });
 
   auto f32 = make_runner(*f32_weights);
   auto int8 = make_runner(*int8_weights);
-  const auto prompt = random_tokens(24, spec.vocab_size, 3);
-  const std::vector<int32_t> blocks = {9, 2, 30, 5, 17};
-  const auto forced = testing::greedy_tokens(*f32, prompt, 8, blocks);
-  const auto want = run_forced(*f32, prompt, forced, blocks);
-  const auto got = run_forced(*int8, prompt, forced, blocks);
-  ASSERT_EQ(got.size(), want.size());
-  double max_diff = 0;
-  for (size_t s = 0; s < want.size(); ++s) {
-    const auto a = log_softmax(got[s]), b = log_softmax(want[s]);
-    auto top = b;
-    std::partial_sort(top.begin(), top.begin() + 2, top.end(), std::greater<>());
-    if (top[0] - top[1] >= near_tie) EXPECT_EQ(argmax(got[s]), argmax(want[s])) << "step " << s;
-    for (size_t v = 0; v < a.size(); ++v)
-      max_diff = std::max(max_diff, std::abs(a[v] - b[v]));
-  }
+  const double max_diff = testing::max_logprob_diff(*f32, *int8, spec.vocab_size, near_tie);
   std::printf("%s %s: max |logprob w8a8 - f32| = %.5f\n", family,
               asymmetric ? "asymmetric" : "symmetric", max_diff);
   EXPECT_LT(max_diff, tolerance);
@@ -125,7 +100,7 @@ INSTANTIATE_TEST_SUITE_P(families, w8a8_forward,
 
 // A prompt alone, and in one step with a decode, another prompt and a continued chunk.
 TEST(w8a8_model, sequence_logits_are_bitwise_equal_alone_or_in_a_busy_batch) {
-  auto spec = family_spec("llama");
+  auto spec = testing::tiny_family_spec("llama");
   spec.w8a8 = true;
   auto weights = load_spec(spec, "busy");
   ASSERT_TRUE(weights) << weights.message();
@@ -160,7 +135,7 @@ std::string read_file(const fs::path& path) {
 
 // config.json rewritten by `edit`, then loaded: the error.
 std::string load_error(const std::function<std::string(std::string)>& edit) {
-  auto spec = family_spec("llama");
+  auto spec = testing::tiny_family_spec("llama");
   spec.w8a8 = true;
   const fs::path dir = temp_dir("bad");
   EXPECT_TRUE(write_tiny_model(spec, dir.string()));
