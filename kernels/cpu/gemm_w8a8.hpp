@@ -33,9 +33,13 @@
 //   65536 guarantees). vLLM fuses a bias as fma(a_scale, that product, bias) and rounds to the
 //   model dtype; this kernel has no bias and returns f32, so the caller adds a bias afterwards
 //   (one more rounding than vLLM's fma) and keeps f32 activations.
-// Not followed: vLLM's CPU backend (csrc/cpu/quant.cpp) multiplies by float(1.0 / double(scale))
-// for both modes and lets oneDNN compute float(acc) * w_scale; its results can differ from the
-// GPU's in the last bit of a scale and hence, rarely, in one q by 1.
+// Not followed: vLLM's CPU backend (csrc/cpu/quant.cpp) multiplies by inv = float(1.0 /
+// double(scale)) in both modes (asymmetric: azp = rn(-128 - min * inv), q = rn(x * inv + azp),
+// the zero point added before rounding) and lets oneDNN compute float(acc) * w_scale. Measured
+// with tools/w8a8_vllm_reference.py: one q in 5 (symmetric) and 8 (asymmetric) of 5.12M
+// activations differs by one step from the formulas above; logprobs of a tiny model then agree
+// with vLLM 0.32 CPU within 4e-6, with one asymmetric position at 5e-3
+// (tests/integration/w8a8_vllm_test).
 //
 // Paths, chosen at run time from detect_cpu_features(): AVX512-VNNI (VPDPBUSD multiplies u8 by
 // s8, so it feeds q + 128 and subtracts 128 * row_sums[n], exact in wrapping int32), AVX2
