@@ -51,6 +51,7 @@
 // pool thread one packed tile of 16 W rows (about 20 * K bytes) in thread-local buffers that
 // grow to the largest call and are reused.
 #include <cstdint>
+#include <memory>
 
 #include "kernels/cpu/thread_pool.hpp"
 
@@ -75,6 +76,53 @@ void dequantize_row(block_format f, const uint8_t* row, int64_t cols, float* out
 void quant_gemm(thread_pool& pool, block_format f, const float* x, int64_t M, int64_t K,
                 const uint8_t* w, int64_t N, float* y);
 
+// -- weights packed once (load time) --
+//
+// quant_gemm repacks 16 W rows into a SIMD-friendly tile on every call (decode spends most of
+// its time there). A quant_packed_weight holds W already in that tiled layout (quant_blocks.hpp),
+// in the same number of bytes as the GGUF tensor (plus padding to 16 rows), so it replaces the
+// original bytes. The K-quants (scalar kernel only) keep their rows as stored.
+//
+// Immutable after pack_quant_weight returns: any number of threads may read it.
+class quant_packed_weight {
+ public:
+  block_format format() const { return format_; }
+  int64_t rows() const { return rows_; }  // N
+  int64_t cols() const { return cols_; }  // K
+  const uint8_t* data() const { return data_.get(); }  // layout: quant_blocks.hpp
+  int64_t size_bytes() const { return size_bytes_; }
+
+ private:
+  friend std::shared_ptr<const quant_packed_weight> pack_quant_weight(block_format f,
+                                                                      const uint8_t* w, int64_t N,
+                                                                      int64_t K);
+  struct aligned_delete {
+    void operator()(uint8_t* p) const;
+  };
+  quant_packed_weight(block_format f, int64_t N, int64_t K, int64_t size_bytes);
+
+  block_format format_;
+  int64_t rows_, cols_, size_bytes_;
+  std::unique_ptr<uint8_t[], aligned_delete> data_;  // 64-byte aligned, zero-initialized
+};
+
+// W [N] rows of row_bytes(f, K) repacked; `w` may be freed afterwards.
+// requires: N >= 0; K % block_elements(f) == 0.
+std::shared_ptr<const quant_packed_weight> pack_quant_weight(block_format f, const uint8_t* w,
+                                                             int64_t N, int64_t K);
+
+// == quant_gemm(pool, w.format(), x, M, w.cols(), original W, w.rows(), y), bit for bit (same
+// order, so every guarantee above holds). requires: M >= 0; x [M][K], y [M][N], y not aliasing x.
+// thread: as quant_gemm.
+void quant_gemm_packed(thread_pool& pool, const quant_packed_weight& w, const float* x, int64_t M,
+                       float* y);
+
+// Row `row` (0 <= row < N) decoded to f32 into out[K]: == dequantize_row of the original row.
+void quant_packed_row(const quant_packed_weight& w, int64_t row, float* out);
+
+// Bytes the packed weight holds (about N * row_bytes(f, K)).
+int64_t quant_packed_bytes(const quant_packed_weight& w);
+
 // -- for tests and benchmarks: one code path forced --
 
 enum class quant_path : uint8_t { scalar, avx2, avx512_vnni };
@@ -88,5 +136,9 @@ quant_path best_quant_path();
 // quant_gemm on `path`. requires: quant_path_supported(path), and quant_gemm's requirements.
 void quant_gemm_on(quant_path path, thread_pool& pool, block_format f, const float* x, int64_t M,
                    int64_t K, const uint8_t* w, int64_t N, float* y);
+
+// quant_gemm_packed on `path` (the packed layout is the same for every path).
+void quant_gemm_packed_on(quant_path path, thread_pool& pool, const quant_packed_weight& w,
+                          const float* x, int64_t M, float* y);
 
 }  // namespace troupe::kernels::cpu
