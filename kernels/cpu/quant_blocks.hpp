@@ -95,9 +95,13 @@ struct quantized_rows {
 
 // Sizes `out` for M rows of K values for weights of format f.
 void resize(quantized_rows& out, block_format f, int64_t M, int64_t K);
-// Quantizes rows [m_begin, m_end) of x into `out` (sized by resize).
+// Quantizes rows [m_begin, m_end) of x into `out` (sized by resize), with AVX-512 where the CPU
+// has it (the same bits as the scalar reference).
 void quantize_rows(block_format f, const float* x, int64_t m_begin, int64_t m_end,
                    quantized_rows& out);
+// For tests: the AVX-512 version (requires the CPU to have AVX-512 F/BW/VL) or the scalar one.
+void quantize_rows_on(bool avx512, block_format f, const float* x, int64_t m_begin, int64_t m_end,
+                      quantized_rows& out);
 
 // -- the scalar reference: y[m][n] for n in [n_begin, n_end), every m (contract: quant_gemm.hpp) --
 

@@ -151,6 +151,30 @@ TEST(quant_packed, holds_as_many_bytes_as_the_stored_rows) {
   }
 }
 
+// The AVX-512 activation quantizer against the scalar reference, including values that land
+// exactly on a half (round half away from zero) and blocks of zeros.
+TEST(quant_packed, activation_quantizer_avx512_equals_scalar_bitwise) {
+  if (!quant_path_supported(quant_path::avx512_vnni)) GTEST_SKIP() << "no AVX-512";
+  const int64_t M = 9, K = 256;
+  auto x = random_x(M * K, 12);
+  for (int64_t k = 0; k < K; ++k) {
+    x[k] = static_cast<float>(k % 64) * 0.5f - 16.0f;  // row 0: halves, amax 16 -> id 127/16
+    x[K + k] = 0.0f;                                    // row 1: zeros
+    x[2 * K + k] = (k % 32 == 0 ? 127.0f : 0.5f) * (k % 3 ? 1.0f : -1.0f);  // exact halves
+  }
+  for (block_format f : {block_format::q8_0, block_format::q4_1}) {
+    quant::quantized_rows a, b;
+    quant::resize(a, f, M, K);
+    quant::resize(b, f, M, K);
+    quant::quantize_rows_on(false, f, x.data(), 0, M, a);
+    quant::quantize_rows_on(true, f, x.data(), 0, M, b);
+    EXPECT_EQ(a.q, b.q) << name(f);
+    EXPECT_EQ(a.sums, b.sums) << name(f);
+    EXPECT_EQ(std::memcmp(a.d.data(), b.d.data(), a.d.size() * 4), 0) << name(f);
+    EXPECT_EQ(std::memcmp(a.s.data(), b.s.data(), a.s.size() * 4), 0) << name(f);
+  }
+}
+
 TEST(quant_packed, empty_shapes_write_nothing) {
   thread_pool pool(2);
   const auto w = random_weights(block_format::q4_1, 3, 32, 1);
