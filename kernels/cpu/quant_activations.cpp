@@ -52,8 +52,8 @@ TROUPE_AVX512 int32_t quantize_block_32_avx512(const float* x, int8_t* q, float&
                                                float& s_out, bool with_s) {
   const __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
   const __m512 zero = _mm512_setzero_ps();
-  const __m512 m = _mm512_max_ps(_mm512_max_ps(_mm512_abs_ps(a), zero),
-                                 _mm512_max_ps(_mm512_abs_ps(b), zero));
+  const __m512 m =
+      _mm512_max_ps(_mm512_max_ps(_mm512_abs_ps(a), zero), _mm512_max_ps(_mm512_abs_ps(b), zero));
   const float amax = _mm512_reduce_max_ps(m);
   const float d = amax / 127.0f;
   const float id = d != 0.0f ? 1.0f / d : 0.0f;

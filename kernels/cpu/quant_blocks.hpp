@@ -156,13 +156,17 @@ void avx2_tile(block_format f, const packed_tile& t, const quantized_rows& xq, i
 // j = 4g + t, so the fifth bits of dword group g (0..7) are (qh >> g << 4) & 0x10101010.
 // The K-quants are kept as stored (N rows of row_bytes(f, K)).
 constexpr int64_t packed_block_bytes(block_format f) {
-  return f == block_format::q8_0 ? 544 : f == block_format::q4_0 ? 288
-         : f == block_format::q4_1 ? 320 : f == block_format::q5_0 ? 352 : 384;
+  return f == block_format::q8_0   ? 544
+         : f == block_format::q4_0 ? 288
+         : f == block_format::q4_1 ? 320
+         : f == block_format::q5_0 ? 352
+                                   : 384;
 }
 constexpr int64_t packed_qh_offset = 256;
 constexpr int64_t packed_d_offset(block_format f) {
-  return f == block_format::q8_0 ? 512 : f == block_format::q4_0 || f == block_format::q4_1 ? 256
-                                                                                            : 320;
+  return f == block_format::q8_0                              ? 512
+         : f == block_format::q4_0 || f == block_format::q4_1 ? 256
+                                                              : 320;
 }
 constexpr int64_t packed_m_offset(block_format f) {
   return packed_d_offset(f) + 32;
@@ -181,7 +185,9 @@ constexpr int64_t panel_row_bytes = 44;  // per row and block
 struct x_panels {
   int64_t num_blocks = 0;
   std::vector<uint8_t> bytes;
-  const uint8_t* group(int64_t m0) const { return bytes.data() + m0 * num_blocks * panel_row_bytes; }
+  const uint8_t* group(int64_t m0) const {
+    return bytes.data() + m0 * num_blocks * panel_row_bytes;
+  }
 };
 // Sizes `out` for M rows; then fill_panels for row ranges starting at multiples of 4.
 void resize(x_panels& out, int64_t M, int64_t num_blocks);

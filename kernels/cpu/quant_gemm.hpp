@@ -87,8 +87,8 @@ void quant_gemm(thread_pool& pool, block_format f, const float* x, int64_t M, in
 class quant_packed_weight {
  public:
   block_format format() const { return format_; }
-  int64_t rows() const { return rows_; }  // N
-  int64_t cols() const { return cols_; }  // K
+  int64_t rows() const { return rows_; }               // N
+  int64_t cols() const { return cols_; }               // K
   const uint8_t* data() const { return data_.get(); }  // layout: quant_blocks.hpp
   int64_t size_bytes() const { return size_bytes_; }
 

@@ -19,8 +19,8 @@ int64_t tile_stride(block_format f, int64_t K) {
 }
 
 struct scratch {
-  quant::quantized_rows xq;  // the calling thread's
-  quant::x_panels panels;    // the calling thread's
+  quant::quantized_rows xq;   // the calling thread's
+  quant::x_panels panels;     // the calling thread's
   std::vector<uint8_t> rows;  // each thread's: one tile unpacked to stored rows
   quant::packed_tile tile;    // each thread's: AVX2 tile
 };
@@ -31,8 +31,8 @@ scratch& thread_scratch() {
 }
 
 // Rows are independent, so any split gives the same bits; chunks start on panel groups.
-void quantize(thread_pool& pool, block_format f, const float* x, int64_t M, int64_t K,
-              bool panels, scratch& s) {
+void quantize(thread_pool& pool, block_format f, const float* x, int64_t M, int64_t K, bool panels,
+              scratch& s) {
   quant::resize(s.xq, f, M, K);
   if (panels) quant::resize(s.panels, M, K / quant::qk);
   const int64_t num_tasks =
@@ -44,9 +44,8 @@ void quantize(thread_pool& pool, block_format f, const float* x, int64_t M, int6
     if (panels) quant::fill_panels(f, s.xq, m0, m1, M, s.panels);
   };
   if (num_tasks == 1) return rows(0, M);
-  pool.run(static_cast<int>(num_tasks), [&](int task) {
-    rows(std::min(M, task * chunk), std::min(M, (task + 1) * chunk));
-  });
+  pool.run(static_cast<int>(num_tasks),
+           [&](int task) { rows(std::min(M, task * chunk), std::min(M, (task + 1) * chunk)); });
 }
 
 void vnni_columns(const quant_packed_weight& w, const quant::x_panels& panels, int64_t M,
@@ -58,8 +57,8 @@ void vnni_columns(const quant_packed_weight& w, const quant::x_panels& panels, i
     for (int64_t n = n_begin; n < n_end; n += 2 * quant::tile_rows) {
       const int64_t left = n_end - n;
       const int num_tiles = left > quant::tile_rows ? 2 : 1;
-      const int nr_last =
-          static_cast<int>(std::min<int64_t>(quant::tile_rows, left - quant::tile_rows * (num_tiles - 1)));
+      const int nr_last = static_cast<int>(
+          std::min<int64_t>(quant::tile_rows, left - quant::tile_rows * (num_tiles - 1)));
       const uint8_t* tile = w.data() + n / quant::tile_rows * stride;
       for (int64_t m0 = mb; m0 < me; m0 += 4) {
         const int mr = static_cast<int>(std::min<int64_t>(4, me - m0));
@@ -70,8 +69,9 @@ void vnni_columns(const quant_packed_weight& w, const quant::x_panels& panels, i
   }
 }
 
-void unpacked_columns(quant_path path, const quant_packed_weight& w, const quant::quantized_rows& xq,
-                      int64_t M, int64_t n_begin, int64_t n_end, float* y) {
+void unpacked_columns(quant_path path, const quant_packed_weight& w,
+                      const quant::quantized_rows& xq, int64_t M, int64_t n_begin, int64_t n_end,
+                      float* y) {
   const block_format f = w.format();
   const int64_t N = w.rows(), K = w.cols(), stride = tile_stride(f, K), rb = row_bytes(f, K);
   scratch& s = thread_scratch();
@@ -79,7 +79,8 @@ void unpacked_columns(quant_path path, const quant_packed_weight& w, const quant
   for (int64_t n = n_begin; n < n_end; n += quant::tile_rows) {
     const int nr = static_cast<int>(std::min<int64_t>(quant::tile_rows, n_end - n));
     for (int r = 0; r < nr; ++r)
-      quant::unpack_stored_row(f, w.data() + n / quant::tile_rows * stride, K, r, s.rows.data() + r * rb);
+      quant::unpack_stored_row(f, w.data() + n / quant::tile_rows * stride, K, r,
+                               s.rows.data() + r * rb);
     if (path == quant_path::avx2) {
       quant::pack_tile(f, s.rows.data(), K, nr, 0, s.tile);
       quant::avx2_tile(f, s.tile, xq, M, y + n, N, nr);
@@ -120,7 +121,8 @@ std::shared_ptr<const quant_packed_weight> pack_quant_weight(block_format f, con
       std::shared_ptr<quant_packed_weight>(new quant_packed_weight(f, N, K, num_tiles * stride));
   for (int64_t t = 0; t < num_tiles; ++t) {
     const int nr = static_cast<int>(std::min<int64_t>(quant::tile_rows, N - t * quant::tile_rows));
-    quant::pack_stored_tile(f, w + t * quant::tile_rows * rb, K, nr, packed->data_.get() + t * stride);
+    quant::pack_stored_tile(f, w + t * quant::tile_rows * rb, K, nr,
+                            packed->data_.get() + t * stride);
   }
   return packed;
 }

@@ -82,8 +82,8 @@ TROUPE_VNNI inline void groups(const uint8_t* const (&w)[NT], const uint8_t* xp,
 }
 
 template <block_format F, int MR, int NT>
-TROUPE_VNNI void kernel(const uint8_t* tile, int64_t tile_stride, const uint8_t* panel,
-                        int64_t nb, float* y, int64_t ldy, int nr_last) {
+TROUPE_VNNI void kernel(const uint8_t* tile, int64_t tile_stride, const uint8_t* panel, int64_t nb,
+                        float* y, int64_t ldy, int nr_last) {
   constexpr bool min = F == block_format::q4_1 || F == block_format::q5_1;
   constexpr int64_t wb = packed_block_bytes(F), xb = MR * panel_row_bytes;
   __m512 acc[MR][NT];
@@ -133,8 +133,8 @@ TROUPE_VNNI void kernel(const uint8_t* tile, int64_t tile_stride, const uint8_t*
 }
 
 template <block_format F>
-void dispatch(const uint8_t* tile, int64_t tile_stride, int num_tiles, const uint8_t* panel,
-              int mr, int64_t nb, float* y, int64_t ldy, int nr_last) {
+void dispatch(const uint8_t* tile, int64_t tile_stride, int num_tiles, const uint8_t* panel, int mr,
+              int64_t nb, float* y, int64_t ldy, int nr_last) {
   using fn = void (*)(const uint8_t*, int64_t, const uint8_t*, int64_t, float*, int64_t, int);
   static constexpr fn table[2][4] = {
       {kernel<F, 1, 1>, kernel<F, 2, 1>, kernel<F, 3, 1>, kernel<F, 4, 1>},

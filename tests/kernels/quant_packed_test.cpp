@@ -142,10 +142,10 @@ TEST(quant_packed, holds_as_many_bytes_as_the_stored_rows) {
     for (int64_t N : {0, 16, 37}) {
       const auto w = random_weights(f, N, K, 3);
       const auto packed = pack_quant_weight(f, w.data(), N, K);
-      const int64_t padded = f == block_format::q4_k || f == block_format::q5_k ||
-                                     f == block_format::q6_k
-                                 ? N
-                                 : (N + 15) / 16 * 16;
+      const int64_t padded =
+          f == block_format::q4_k || f == block_format::q5_k || f == block_format::q6_k
+              ? N
+              : (N + 15) / 16 * 16;
       EXPECT_EQ(quant_packed_bytes(*packed), padded * row_bytes(f, K)) << name(f) << " N=" << N;
     }
   }
@@ -159,7 +159,7 @@ TEST(quant_packed, activation_quantizer_avx512_equals_scalar_bitwise) {
   auto x = random_x(M * K, 12);
   for (int64_t k = 0; k < K; ++k) {
     x[k] = static_cast<float>(k % 64) * 0.5f - 16.0f;  // row 0: halves, amax 16 -> id 127/16
-    x[K + k] = 0.0f;                                    // row 1: zeros
+    x[K + k] = 0.0f;                                   // row 1: zeros
     x[2 * K + k] = (k % 32 == 0 ? 127.0f : 0.5f) * (k % 3 ? 1.0f : -1.0f);  // exact halves
   }
   for (block_format f : {block_format::q8_0, block_format::q4_1}) {
