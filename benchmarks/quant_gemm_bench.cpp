@@ -1,12 +1,14 @@
-// quant_gemm (GGUF block weights x int8 activations) against the f32 gemm at the default model's
-// (SmolLM2-135M Q4_1, LM head Q8_0) shapes: a decode step of 1 and 16 sequences and a 512-token
-// prefill. GB/s(W) counts the weight bytes as stored (f32: 4 per weight); GOP/s counts 2 M N K.
+// quant_gemm (GGUF block weights x int8 activations; repacking W per call) and quant_gemm_packed
+// (W packed once) against the f32 gemm and dense_gemm at the default model's (SmolLM2-135M Q4_1,
+// LM head Q8_0) shapes: a decode step of 1 and 16 sequences and a 512-token prefill. GB/s(W)
+// counts the weight bytes as stored (f32: 4 per weight); GOP/s counts 2 M N K.
 //   ./quant_gemm_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
 #include <random>
 #include <vector>
 
+#include "kernels/cpu/dense_gemm.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/quant_gemm.hpp"
 
@@ -73,6 +75,37 @@ void bm_quant_gemm(benchmark::State& state) {
   set_counters(state, M, N, K, static_cast<double>(w.size()));
 }
 
+// args: format, path, M, K, N
+void bm_quant_packed(benchmark::State& state) {
+  const auto f = static_cast<block_format>(state.range(0));
+  const auto path = static_cast<quant_path>(state.range(1));
+  const int64_t M = state.range(2), K = state.range(3), N = state.range(4);
+  if (!quant_path_supported(path)) {
+    state.SkipWithError("path not supported on this CPU");
+    return;
+  }
+  auto x = random_floats(M * K);
+  const auto w = pack_quant_weight(f, random_weights(f, N, K).data(), N, K);
+  std::vector<float> y(M * N);
+  for (auto _ : state) {
+    quant_gemm_packed_on(path, pool(), *w, x.data(), M, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_counters(state, M, N, K, static_cast<double>(N * row_bytes(f, K)));
+}
+
+// args: M, K, N
+void bm_f32_dense_gemm(benchmark::State& state) {
+  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
+  auto x = random_floats(M * K), w = random_floats(N * K);
+  std::vector<float> y(M * N);
+  for (auto _ : state) {
+    dense_gemm(pool(), dense_type::f32, x.data(), M, K, w.data(), N, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_counters(state, M, N, K, 4.0 * N * K);
+}
+
 // args: M, K, N
 void bm_f32_gemm(benchmark::State& state) {
   const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
@@ -123,7 +156,9 @@ void f32_args(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(bm_quant_gemm)->Apply(quant_args)->UseRealTime();
+BENCHMARK(bm_quant_packed)->Apply(quant_args)->UseRealTime();
 BENCHMARK(bm_f32_gemm)->Apply(f32_args)->UseRealTime();
+BENCHMARK(bm_f32_dense_gemm)->Apply(f32_args)->UseRealTime();
 
 }  // namespace
 

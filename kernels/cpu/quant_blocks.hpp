@@ -95,9 +95,13 @@ struct quantized_rows {
 
 // Sizes `out` for M rows of K values for weights of format f.
 void resize(quantized_rows& out, block_format f, int64_t M, int64_t K);
-// Quantizes rows [m_begin, m_end) of x into `out` (sized by resize).
+// Quantizes rows [m_begin, m_end) of x into `out` (sized by resize), with AVX-512 where the CPU
+// has it (the same bits as the scalar reference).
 void quantize_rows(block_format f, const float* x, int64_t m_begin, int64_t m_end,
                    quantized_rows& out);
+// For tests: the AVX-512 version (requires the CPU to have AVX-512 F/BW/VL) or the scalar one.
+void quantize_rows_on(bool avx512, block_format f, const float* x, int64_t m_begin, int64_t m_end,
+                      quantized_rows& out);
 
 // -- the scalar reference: y[m][n] for n in [n_begin, n_end), every m (contract: quant_gemm.hpp) --
 
@@ -132,5 +136,68 @@ void vnni_tile(block_format f, const packed_tile& t, const quantized_rows& xq, i
                int64_t ldy, int nr);
 void avx2_tile(block_format f, const packed_tile& t, const quantized_rows& xq, int64_t M, float* y,
                int64_t ldy, int nr);
+
+// -- weights packed once (quant_packed_weight, 32-block formats) --
+//
+// W is cut into tiles of 16 rows (the last one zero-padded); tile t holds rows 16t .. 16t + 15
+// and its blocks b = 0 .. K / 32 - 1 follow each other, each in 16 * block_bytes(f) bytes, so
+// the packed weight is exactly as big as the stored one (plus the padding rows):
+//
+//   q8_0: | qs[8][16][4] i8 (512) |                | d[16] f16 (32) |
+//   q4_0: | qs[4][16][4] u8 (256) |                | d[16]          |
+//   q4_1: | qs[4][16][4]          |                | d[16] | m[16]  |
+//   q5_0: | qs[4][16][4]          | qh[16] u32 (64) | d[16]          |
+//   q5_1: | qs[4][16][4]          | qh[16] u32      | d[16] | m[16]  |
+//
+// qs[g][r] = the 4 stored bytes qs[4g .. 4g + 3] of row r's block (q8_0: its int8 quants 4g ..
+// 4g + 3): a 64-byte line is group g of all 16 rows, one 32-bit lane per row, and for the 4-bit
+// formats its low nibbles are quants 4g + t, its high nibbles quants 16 + 4g + t (t = byte).
+// qh[r] (5-bit formats) holds quant j's fifth bit (bit j of the stored qh) at bit g of byte t,
+// j = 4g + t, so the fifth bits of dword group g (0..7) are (qh >> g << 4) & 0x10101010.
+// The K-quants are kept as stored (N rows of row_bytes(f, K)).
+constexpr int64_t packed_block_bytes(block_format f) {
+  return f == block_format::q8_0   ? 544
+         : f == block_format::q4_0 ? 288
+         : f == block_format::q4_1 ? 320
+         : f == block_format::q5_0 ? 352
+                                   : 384;
+}
+constexpr int64_t packed_qh_offset = 256;
+constexpr int64_t packed_d_offset(block_format f) {
+  return f == block_format::q8_0                              ? 512
+         : f == block_format::q4_0 || f == block_format::q4_1 ? 256
+                                                              : 320;
+}
+constexpr int64_t packed_m_offset(block_format f) {
+  return packed_d_offset(f) + 32;
+}
+
+// nr (<= 16) stored rows at `w` (row_bytes(f, K) apart) into one tile at `out` (zeroed before).
+void pack_stored_tile(block_format f, const uint8_t* w, int64_t K, int nr, uint8_t* out);
+// Row r of a tile back to its stored bytes (row_bytes(f, K) of them).
+void unpack_stored_row(block_format f, const uint8_t* tile, int64_t K, int r, uint8_t* row);
+
+// Quantized x rows regrouped for the packed VNNI kernel: groups of 4 rows (the last M % 4), each
+// group's blocks in order, per block (mr = rows in the group):
+//   | q[mr][32] i8 | corr[mr] i32 | dx[mr] f32 | sx[mr] f32 |    corr = -offset * sum(q)
+// so a group sweeps one contiguous stream. Group at row m0 starts at m0 * num_blocks * 44.
+constexpr int64_t panel_row_bytes = 44;  // per row and block
+struct x_panels {
+  int64_t num_blocks = 0;
+  std::vector<uint8_t> bytes;
+  const uint8_t* group(int64_t m0) const {
+    return bytes.data() + m0 * num_blocks * panel_row_bytes;
+  }
+};
+// Sizes `out` for M rows; then fill_panels for row ranges starting at multiples of 4.
+void resize(x_panels& out, int64_t M, int64_t num_blocks);
+void fill_panels(block_format f, const quantized_rows& xq, int64_t m_begin, int64_t m_end,
+                 int64_t M, x_panels& out);
+
+// y[m][n0 + 16j + r] for the mr x rows of `panel`, tiles j < num_tiles (1 or 2) at `tile`,
+// `tile_stride` apart, every row r < 16 but r < nr_last in the last tile.
+void vnni_packed(block_format f, const uint8_t* tile, int64_t tile_stride, int num_tiles,
+                 const uint8_t* panel, int mr, int64_t num_blocks, float* y, int64_t ldy,
+                 int nr_last);
 
 }  // namespace troupe::kernels::cpu::quant

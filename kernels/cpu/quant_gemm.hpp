@@ -51,6 +51,7 @@
 // pool thread one packed tile of 16 W rows (about 20 * K bytes) in thread-local buffers that
 // grow to the largest call and are reused.
 #include <cstdint>
+#include <memory>
 
 #include "kernels/cpu/thread_pool.hpp"
 
@@ -75,6 +76,71 @@ void dequantize_row(block_format f, const uint8_t* row, int64_t cols, float* out
 void quant_gemm(thread_pool& pool, block_format f, const float* x, int64_t M, int64_t K,
                 const uint8_t* w, int64_t N, float* y);
 
+// -- weights packed once (load time) --
+//
+// quant_gemm repacks 16 W rows into a SIMD-friendly tile on every call (decode spends most of
+// its time there). A quant_packed_weight holds W already in that tiled layout (quant_blocks.hpp),
+// in the same number of bytes as the GGUF tensor (plus padding to 16 rows), so it replaces the
+// original bytes. The K-quants (scalar kernel only) keep their rows as stored.
+//
+// Measured (benchmarks/quant_gemm_bench, 2 threads, AVX-512 VNNI path, best of 5, one run; the
+// 2-core VM was shared with other builds at load ~5, so absolute numbers are low and noisy; in a
+// quiet moment q4_1 M=512 K=576 N=1536 packed reached 490 GOP/s):
+//                                     quant_gemm   packed     f32 dense_gemm
+//   M=1    q4_1 K=576  N=1536  GB/s    3.2          26.5       12.7 (f32 bytes)
+//          q4_1 K=1536 N=576   GB/s    2.6          20.4       16.2
+//          q4_1 K=576  N=576   GB/s    2.9          16.0       45.4
+//          q8_0 K=576  N=49152 GB/s    3.0          15.7        9.2  (LM head, from DRAM)
+//   M=16   q4_1 K=576  N=1536  GOP/s   68           179        50
+//          q4_1 K=1536 N=576   GOP/s   58           98         43
+//          q8_0 K=576  N=1536  GOP/s   76           180        50
+//   M=512  q4_1 K=576  N=1536  GOP/s   90           147        66
+//          q4_1 K=1536 N=576   GOP/s   104          117        72
+//          q4_1 K=576  N=192   GOP/s   62           86         58
+//          q8_0 K=576  N=1536  GOP/s   130          258        66
+// (Most of quant_gemm's decode time was repacking W; at M = 512 the scalar activation quantizer
+// took longer than the product, hence its AVX-512 twin.)
+//
+// Immutable after pack_quant_weight returns: any number of threads may read it.
+class quant_packed_weight {
+ public:
+  block_format format() const { return format_; }
+  int64_t rows() const { return rows_; }               // N
+  int64_t cols() const { return cols_; }               // K
+  const uint8_t* data() const { return data_.get(); }  // layout: quant_blocks.hpp
+  int64_t size_bytes() const { return size_bytes_; }
+
+ private:
+  friend std::shared_ptr<const quant_packed_weight> pack_quant_weight(block_format f,
+                                                                      const uint8_t* w, int64_t N,
+                                                                      int64_t K);
+  struct aligned_delete {
+    void operator()(uint8_t* p) const;
+  };
+  quant_packed_weight(block_format f, int64_t N, int64_t K, int64_t size_bytes);
+
+  block_format format_;
+  int64_t rows_, cols_, size_bytes_;
+  std::unique_ptr<uint8_t[], aligned_delete> data_;  // 64-byte aligned, zero-initialized
+};
+
+// W [N] rows of row_bytes(f, K) repacked; `w` may be freed afterwards.
+// requires: N >= 0; K % block_elements(f) == 0.
+std::shared_ptr<const quant_packed_weight> pack_quant_weight(block_format f, const uint8_t* w,
+                                                             int64_t N, int64_t K);
+
+// == quant_gemm(pool, w.format(), x, M, w.cols(), original W, w.rows(), y), bit for bit (same
+// order, so every guarantee above holds). requires: M >= 0; x [M][K], y [M][N], y not aliasing x.
+// thread: as quant_gemm.
+void quant_gemm_packed(thread_pool& pool, const quant_packed_weight& w, const float* x, int64_t M,
+                       float* y);
+
+// Row `row` (0 <= row < N) decoded to f32 into out[K]: == dequantize_row of the original row.
+void quant_packed_row(const quant_packed_weight& w, int64_t row, float* out);
+
+// Bytes the packed weight holds (about N * row_bytes(f, K)).
+int64_t quant_packed_bytes(const quant_packed_weight& w);
+
 // -- for tests and benchmarks: one code path forced --
 
 enum class quant_path : uint8_t { scalar, avx2, avx512_vnni };
@@ -88,5 +154,9 @@ quant_path best_quant_path();
 // quant_gemm on `path`. requires: quant_path_supported(path), and quant_gemm's requirements.
 void quant_gemm_on(quant_path path, thread_pool& pool, block_format f, const float* x, int64_t M,
                    int64_t K, const uint8_t* w, int64_t N, float* y);
+
+// quant_gemm_packed on `path` (the packed layout is the same for every path).
+void quant_gemm_packed_on(quant_path path, thread_pool& pool, const quant_packed_weight& w,
+                          const float* x, int64_t M, float* y);
 
 }  // namespace troupe::kernels::cpu

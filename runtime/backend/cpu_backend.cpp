@@ -2,15 +2,41 @@
 
 #include <algorithm>
 #include <cassert>
+#include <optional>
 #include <utility>
 
 #include "kernels/cpu/gemm_w8a8.hpp"
+#include "kernels/cpu/quant_gemm.hpp"
 
 namespace troupe::backend {
 
 namespace cpu = kernels::cpu;
 
 namespace {
+
+// The kernels' name of a GGUF block format; nullopt for the other formats.
+std::optional<cpu::block_format> block_format_of(weight_format f) {
+  switch (f) {
+    case weight_format::q8_0:
+      return cpu::block_format::q8_0;
+    case weight_format::q4_0:
+      return cpu::block_format::q4_0;
+    case weight_format::q4_1:
+      return cpu::block_format::q4_1;
+    case weight_format::q5_0:
+      return cpu::block_format::q5_0;
+    case weight_format::q5_1:
+      return cpu::block_format::q5_1;
+    case weight_format::q4_k:
+      return cpu::block_format::q4_k;
+    case weight_format::q5_k:
+      return cpu::block_format::q5_k;
+    case weight_format::q6_k:
+      return cpu::block_format::q6_k;
+    default:
+      return std::nullopt;
+  }
+}
 
 cpu::rope_table make_table(const rope_spec& spec) {
   if (spec.inv_freq.empty()) return {spec.head_dim, spec.theta};
@@ -28,7 +54,12 @@ weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data da
   assert(desc.format == data.format);
   assert(desc.format != weight_format::f32 ||
          static_cast<int64_t>(data.values.size()) == desc.num_elements());
-  weight w{desc, std::move(data), {}};
+  weight w{desc, std::move(data), {}, {}};
+  if (const auto block = block_format_of(desc.format)) {
+    // Packed once for quant_gemm_packed; the packed copy replaces the stored bytes.
+    w.packed = cpu::pack_quant_weight(*block, w.data.bytes.data(), desc.rows, desc.cols);
+    std::vector<uint8_t>().swap(w.data.bytes);
+  }
   if (desc.format == weight_format::w8a8 || desc.format == weight_format::w8a8_azp) {
     w.row_sums = cpu::w8a8_row_sums(reinterpret_cast<const int8_t*>(w.data.bytes.data()), desc.rows,
                                     desc.cols);

@@ -11,11 +11,13 @@
 // Thread: one thread at a time (the executor's), which also runs a share of each parallel kernel.
 // Not final: tests derive from it to fail an op on purpose.
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
 
 #include "kernels/cpu/attention.hpp"
+#include "kernels/cpu/quant_gemm.hpp"
 #include "kernels/cpu/rope.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 #include "runtime/backend/communicator.hpp"
@@ -69,6 +71,8 @@ class cpu_backend : public compute_backend {
     weight_desc desc;
     weight_data data;
     std::vector<int32_t> row_sums;  // w8a8 formats: kernels/cpu/gemm_w8a8's per-row sums
+    // Block formats (q8_0 ... q6_k): the rows packed once (data.bytes is then empty).
+    std::shared_ptr<const kernels::cpu::quant_packed_weight> packed;
     // An f32 weight's values (norms, biases, f32 matrices).
     const float* f32() const { return data.values.data(); }
   };

@@ -19,29 +19,6 @@ namespace cpu = kernels::cpu;
 
 namespace {
 
-// The kernels' name of a GGUF block format (weight_format q8_0 ... q6_k).
-cpu::block_format block_format_of(weight_format f) {
-  switch (f) {
-    case weight_format::q8_0:
-      return cpu::block_format::q8_0;
-    case weight_format::q4_0:
-      return cpu::block_format::q4_0;
-    case weight_format::q4_1:
-      return cpu::block_format::q4_1;
-    case weight_format::q5_0:
-      return cpu::block_format::q5_0;
-    case weight_format::q5_1:
-      return cpu::block_format::q5_1;
-    case weight_format::q4_k:
-      return cpu::block_format::q4_k;
-    case weight_format::q5_k:
-      return cpu::block_format::q5_k;
-    default:
-      assert(f == weight_format::q6_k);
-      return cpu::block_format::q6_k;
-  }
-}
-
 bool is_w8a8(weight_format f) {
   return f == weight_format::w8a8 || f == weight_format::w8a8_azp;
 }
@@ -83,8 +60,8 @@ void cpu_backend::embedding(weight_handle table, int64_t first_token, buffer_han
         dst[c] = cpu::f16_to_float(bits[c]);
       return;
     }
+    if (w.packed) return cpu::quant_packed_row(*w.packed, row, dst);
     const uint8_t* bytes = w.data.bytes.data() + row * weight_row_bytes(fmt, dim);
-    if (!is_w8a8(fmt)) return cpu::dequantize_row(block_format_of(fmt), bytes, dim, dst);
     for (int64_t c = 0; c < dim; ++c)
       dst[c] = static_cast<float>(static_cast<int8_t>(bytes[c])) * w.data.scales[row];
   };
@@ -120,7 +97,8 @@ void cpu_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_
         pool_, xs, rows, in, reinterpret_cast<const int8_t*>(wt.data.bytes.data()),
         wt.data.scales.data(), wt.row_sums.data(), out, fmt == weight_format::w8a8_azp, ys);
   }
-  cpu::quant_gemm(pool_, block_format_of(fmt), xs, rows, in, wt.data.bytes.data(), out, ys);
+  assert(wt.packed);
+  cpu::quant_gemm_packed(pool_, *wt.packed, xs, rows, ys);
 }
 
 void cpu_backend::add_bias(buffer_handle y, weight_handle bias, int64_t rows) {

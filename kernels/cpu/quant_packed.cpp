@@ -1,0 +1,181 @@
+// quant_gemm_packed: W packed into 16-row tiles once (quant_blocks.hpp), x quantized and regrouped
+// into 4-row panels per call, threads splitting N by 32 rows. On the VNNI path a thread sweeps
+// blocks of 64 x rows: each 2-tile (32-row) slice of its W is swept by every 4-row panel of the
+// block while it is still in L1, the block's panels staying in L2. The scalar and AVX2 paths
+// unpack each tile back to its stored rows and run quant_gemm's kernels on them (same bits).
+#include <algorithm>
+#include <cassert>
+#include <new>
+
+#include "kernels/cpu/quant_blocks.hpp"
+
+namespace troupe::kernels::cpu {
+namespace {
+
+constexpr int64_t x_block_rows = 64;  // multiple of 4: blocks start on panel groups
+
+int64_t tile_stride(block_format f, int64_t K) {
+  return K / quant::qk * quant::packed_block_bytes(f);
+}
+
+struct scratch {
+  quant::quantized_rows xq;   // the calling thread's
+  quant::x_panels panels;     // the calling thread's
+  std::vector<uint8_t> rows;  // each thread's: one tile unpacked to stored rows
+  quant::packed_tile tile;    // each thread's: AVX2 tile
+};
+
+scratch& thread_scratch() {
+  thread_local scratch s;
+  return s;
+}
+
+// Rows are independent, so any split gives the same bits; chunks start on panel groups.
+void quantize(thread_pool& pool, block_format f, const float* x, int64_t M, int64_t K, bool panels,
+              scratch& s) {
+  quant::resize(s.xq, f, M, K);
+  if (panels) quant::resize(s.panels, M, K / quant::qk);
+  const int64_t num_tasks =
+      std::max<int64_t>(1, std::min<int64_t>(pool.num_threads(), M * K / 8192));
+  const int64_t chunk = ((M + num_tasks - 1) / num_tasks + 3) / 4 * 4;
+  auto rows = [&](int64_t m0, int64_t m1) {
+    if (m0 >= m1) return;
+    quant::quantize_rows(f, x, m0, m1, s.xq);
+    if (panels) quant::fill_panels(f, s.xq, m0, m1, M, s.panels);
+  };
+  if (num_tasks == 1) return rows(0, M);
+  pool.run(static_cast<int>(num_tasks),
+           [&](int task) { rows(std::min(M, task * chunk), std::min(M, (task + 1) * chunk)); });
+}
+
+void vnni_columns(const quant_packed_weight& w, const quant::x_panels& panels, int64_t M,
+                  int64_t n_begin, int64_t n_end, float* y) {
+  const block_format f = w.format();
+  const int64_t N = w.rows(), stride = tile_stride(f, w.cols()), nb = w.cols() / quant::qk;
+  for (int64_t mb = 0; mb < M; mb += x_block_rows) {
+    const int64_t me = std::min(M, mb + x_block_rows);
+    for (int64_t n = n_begin; n < n_end; n += 2 * quant::tile_rows) {
+      const int64_t left = n_end - n;
+      const int num_tiles = left > quant::tile_rows ? 2 : 1;
+      const int nr_last = static_cast<int>(
+          std::min<int64_t>(quant::tile_rows, left - quant::tile_rows * (num_tiles - 1)));
+      const uint8_t* tile = w.data() + n / quant::tile_rows * stride;
+      for (int64_t m0 = mb; m0 < me; m0 += 4) {
+        const int mr = static_cast<int>(std::min<int64_t>(4, me - m0));
+        quant::vnni_packed(f, tile, stride, num_tiles, panels.group(m0), mr, nb, y + m0 * N + n, N,
+                           nr_last);
+      }
+    }
+  }
+}
+
+void unpacked_columns(quant_path path, const quant_packed_weight& w,
+                      const quant::quantized_rows& xq, int64_t M, int64_t n_begin, int64_t n_end,
+                      float* y) {
+  const block_format f = w.format();
+  const int64_t N = w.rows(), K = w.cols(), stride = tile_stride(f, K), rb = row_bytes(f, K);
+  scratch& s = thread_scratch();
+  s.rows.resize(quant::tile_rows * rb);
+  for (int64_t n = n_begin; n < n_end; n += quant::tile_rows) {
+    const int nr = static_cast<int>(std::min<int64_t>(quant::tile_rows, n_end - n));
+    for (int r = 0; r < nr; ++r)
+      quant::unpack_stored_row(f, w.data() + n / quant::tile_rows * stride, K, r,
+                               s.rows.data() + r * rb);
+    if (path == quant_path::avx2) {
+      quant::pack_tile(f, s.rows.data(), K, nr, 0, s.tile);
+      quant::avx2_tile(f, s.tile, xq, M, y + n, N, nr);
+    } else {
+      quant::scalar_columns(f, xq, M, s.rows.data(), N, 0, nr, y + n);
+    }
+  }
+}
+
+}  // namespace
+
+void quant_packed_weight::aligned_delete::operator()(uint8_t* p) const {
+  ::operator delete[](p, std::align_val_t{64});
+}
+
+quant_packed_weight::quant_packed_weight(block_format f, int64_t N, int64_t K, int64_t size_bytes)
+    : format_(f),
+      rows_(N),
+      cols_(K),
+      size_bytes_(size_bytes),
+      data_(static_cast<uint8_t*>(
+          ::operator new[](std::max<int64_t>(size_bytes, 1), std::align_val_t{64}))) {
+  std::memset(data_.get(), 0, size_bytes);
+}
+
+std::shared_ptr<const quant_packed_weight> pack_quant_weight(block_format f, const uint8_t* w,
+                                                             int64_t N, int64_t K) {
+  assert(N >= 0 && K % block_elements(f) == 0);
+  const int64_t rb = row_bytes(f, K);
+  if (quant::is_k_quant(f)) {
+    auto packed = std::shared_ptr<quant_packed_weight>(new quant_packed_weight(f, N, K, N * rb));
+    if (N > 0) std::memcpy(packed->data_.get(), w, N * rb);
+    return packed;
+  }
+  const int64_t num_tiles = (N + quant::tile_rows - 1) / quant::tile_rows;
+  const int64_t stride = tile_stride(f, K);
+  auto packed =
+      std::shared_ptr<quant_packed_weight>(new quant_packed_weight(f, N, K, num_tiles * stride));
+  for (int64_t t = 0; t < num_tiles; ++t) {
+    const int nr = static_cast<int>(std::min<int64_t>(quant::tile_rows, N - t * quant::tile_rows));
+    quant::pack_stored_tile(f, w + t * quant::tile_rows * rb, K, nr,
+                            packed->data_.get() + t * stride);
+  }
+  return packed;
+}
+
+void quant_packed_row(const quant_packed_weight& w, int64_t row, float* out) {
+  const block_format f = w.format();
+  const int64_t K = w.cols(), rb = row_bytes(f, K);
+  assert(row >= 0 && row < w.rows());
+  if (quant::is_k_quant(f)) return dequantize_row(f, w.data() + row * rb, K, out);
+  scratch& s = thread_scratch();
+  s.rows.resize(rb);
+  quant::unpack_stored_row(f, w.data() + row / quant::tile_rows * tile_stride(f, K), K,
+                           static_cast<int>(row % quant::tile_rows), s.rows.data());
+  dequantize_row(f, s.rows.data(), K, out);
+}
+
+int64_t quant_packed_bytes(const quant_packed_weight& w) {
+  return w.size_bytes();
+}
+
+void quant_gemm_packed_on(quant_path path, thread_pool& pool, const quant_packed_weight& w,
+                          const float* x, int64_t M, float* y) {
+  assert(quant_path_supported(path));
+  const block_format f = w.format();
+  const int64_t N = w.rows(), K = w.cols();
+  if (M == 0 || N == 0) return;
+  scratch& s = thread_scratch();
+  const bool k_quant = quant::is_k_quant(f);
+  const bool vnni = path == quant_path::avx512_vnni && !k_quant;
+  quantize(pool, f, x, M, K, vnni, s);
+  // A few tasks per thread balance the load when a core is busy elsewhere; chunks are whole
+  // 2-tile slices.
+  const int64_t unit = 2 * quant::tile_rows;
+  int64_t num_tasks =
+      std::max<int64_t>(1, std::min<int64_t>(pool.num_threads() * 2, N / (2 * unit)));
+  int64_t chunk = (N + num_tasks - 1) / num_tasks;
+  chunk = (chunk + unit - 1) / unit * unit;
+  num_tasks = (N + chunk - 1) / chunk;
+  pool.run(static_cast<int>(num_tasks), [&](int task) {
+    const int64_t n0 = task * chunk, n1 = std::min(N, n0 + chunk);
+    if (k_quant) {
+      quant::scalar_columns(f, s.xq, M, w.data(), N, n0, n1, y);
+    } else if (vnni) {
+      vnni_columns(w, s.panels, M, n0, n1, y);
+    } else {
+      unpacked_columns(path, w, s.xq, M, n0, n1, y);
+    }
+  });
+}
+
+void quant_gemm_packed(thread_pool& pool, const quant_packed_weight& w, const float* x, int64_t M,
+                       float* y) {
+  quant_gemm_packed_on(best_quant_path(), pool, w, x, M, y);
+}
+
+}  // namespace troupe::kernels::cpu

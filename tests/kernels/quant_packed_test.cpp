@@ -1,0 +1,190 @@
+// quant_gemm_packed: bitwise equal to quant_gemm (the stored weights) on every code path, format
+// and awkward shape; quant_packed_row equal to dequantize_row; batch invariant for any number of
+// threads; the packed weight as big as the stored one.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/quant_blocks.hpp"
+#include "kernels/cpu/quant_gemm.hpp"
+
+namespace troupe::kernels::cpu {
+namespace {
+
+constexpr block_format all_formats[] = {block_format::q8_0, block_format::q4_0, block_format::q4_1,
+                                        block_format::q5_0, block_format::q5_1, block_format::q4_k,
+                                        block_format::q5_k, block_format::q6_k};
+constexpr quant_path all_paths[] = {quant_path::scalar, quant_path::avx2, quant_path::avx512_vnni};
+
+std::string name(block_format f) {
+  const char* names[] = {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"};
+  return names[static_cast<int>(f)];
+}
+
+std::string name(quant_path p) {
+  const char* names[] = {"scalar", "avx2", "avx512_vnni"};
+  return names[static_cast<int>(p)];
+}
+
+void put_f16(uint8_t* p, float v) {
+  const uint16_t h = quant::f32_to_f16(v);
+  std::memcpy(p, &h, sizeof h);
+}
+
+// N rows of K weights: random bytes with sane f16 scales (and mins) in every block.
+std::vector<uint8_t> random_weights(block_format f, int64_t N, int64_t K, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> scale(0.002f, 0.05f), offset(-0.1f, 0.1f);
+  std::vector<uint8_t> w(N * row_bytes(f, K));
+  for (auto& b : w)
+    b = static_cast<uint8_t>(rng());
+  for (size_t at = 0; at < w.size(); at += block_bytes(f)) {
+    uint8_t* block = w.data() + at;
+    if (f == block_format::q6_k) {
+      put_f16(block + 208, scale(rng) * 0.05f);
+    } else if (f == block_format::q4_k || f == block_format::q5_k) {
+      put_f16(block, scale(rng) * 0.1f);
+      put_f16(block + 2, scale(rng) * 0.05f);
+    } else {
+      put_f16(block, scale(rng));
+      if (f == block_format::q4_1 || f == block_format::q5_1) put_f16(block + 2, offset(rng));
+    }
+  }
+  return w;
+}
+
+std::vector<float> random_x(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v)
+    x = dist(rng);
+  return v;
+}
+
+bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+std::vector<float> run_packed(quant_path p, thread_pool& pool, const quant_packed_weight& w,
+                              const float* x, int64_t M) {
+  std::vector<float> y(M * w.rows(), -12345.0f);
+  quant_gemm_packed_on(p, pool, w, x, M, y.data());
+  return y;
+}
+
+TEST(quant_packed, equals_quant_gemm_bitwise_on_every_path) {
+  thread_pool pool(2);
+  for (block_format f : all_formats) {
+    const int64_t bs = block_elements(f);
+    for (int64_t K : {bs, 3 * bs, bs == 32 ? 18 * bs : 6 * bs}) {
+      for (int64_t N : {1, 5, 16, 17, 33, 100}) {
+        const auto w = random_weights(f, N, K, 2 + N);
+        const auto packed = pack_quant_weight(f, w.data(), N, K);
+        for (int64_t M : {1, 2, 3, 4, 5, 17, 67, 130}) {
+          const auto x = random_x(M * K, 1 + M);
+          for (quant_path p : all_paths) {
+            if (!quant_path_supported(p)) continue;
+            std::vector<float> ref(M * N, -1.0f);
+            quant_gemm_on(p, pool, f, x.data(), M, K, w.data(), N, ref.data());
+            EXPECT_TRUE(bitwise_equal(run_packed(p, pool, *packed, x.data(), M), ref))
+                << name(f) << " " << name(p) << " M=" << M << " K=" << K << " N=" << N;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(quant_packed, row_equals_dequantize_row_bitwise) {
+  for (block_format f : all_formats) {
+    const int64_t N = 37, K = 3 * block_elements(f);
+    const auto w = random_weights(f, N, K, 4);
+    const auto packed = pack_quant_weight(f, w.data(), N, K);
+    std::vector<float> expected(K), got(K);
+    for (int64_t n = 0; n < N; ++n) {
+      dequantize_row(f, w.data() + n * row_bytes(f, K), K, expected.data());
+      quant_packed_row(*packed, n, got.data());
+      ASSERT_TRUE(bitwise_equal(got, expected)) << name(f) << " row " << n;
+    }
+  }
+}
+
+// Row m computed alone equals row m inside any batch, for any number of threads.
+TEST(quant_packed, batch_invariant_across_batch_sizes_and_threads) {
+  const int64_t M = 70, N = 75;
+  for (block_format f : all_formats) {
+    const int64_t K = 2 * block_elements(f);
+    const auto x = random_x(M * K, 9);
+    const auto w = random_weights(f, N, K, 10);
+    const auto packed = pack_quant_weight(f, w.data(), N, K);
+    for (quant_path p : all_paths) {
+      if (!quant_path_supported(p)) continue;
+      for (int threads : {1, 2, 3}) {
+        thread_pool pool(threads);
+        const auto batch = run_packed(p, pool, *packed, x.data(), M);
+        for (int64_t m : {int64_t{0}, int64_t{5}, int64_t{66}, M - 1}) {
+          const auto alone = run_packed(p, pool, *packed, x.data() + m * K, 1);
+          EXPECT_EQ(std::memcmp(alone.data(), batch.data() + m * N, N * sizeof(float)), 0)
+              << name(f) << " " << name(p) << " threads=" << threads << " m=" << m;
+        }
+      }
+    }
+  }
+}
+
+TEST(quant_packed, holds_as_many_bytes_as_the_stored_rows) {
+  for (block_format f : all_formats) {
+    const int64_t K = 2 * block_elements(f);
+    for (int64_t N : {0, 16, 37}) {
+      const auto w = random_weights(f, N, K, 3);
+      const auto packed = pack_quant_weight(f, w.data(), N, K);
+      const int64_t padded =
+          f == block_format::q4_k || f == block_format::q5_k || f == block_format::q6_k
+              ? N
+              : (N + 15) / 16 * 16;
+      EXPECT_EQ(quant_packed_bytes(*packed), padded * row_bytes(f, K)) << name(f) << " N=" << N;
+    }
+  }
+}
+
+// The AVX-512 activation quantizer against the scalar reference, including values that land
+// exactly on a half (round half away from zero) and blocks of zeros.
+TEST(quant_packed, activation_quantizer_avx512_equals_scalar_bitwise) {
+  if (!quant_path_supported(quant_path::avx512_vnni)) GTEST_SKIP() << "no AVX-512";
+  const int64_t M = 9, K = 256;
+  auto x = random_x(M * K, 12);
+  for (int64_t k = 0; k < K; ++k) {
+    x[k] = static_cast<float>(k % 64) * 0.5f - 16.0f;  // row 0: halves, amax 16 -> id 127/16
+    x[K + k] = 0.0f;                                   // row 1: zeros
+    x[2 * K + k] = (k % 32 == 0 ? 127.0f : 0.5f) * (k % 3 ? 1.0f : -1.0f);  // exact halves
+  }
+  for (block_format f : {block_format::q8_0, block_format::q4_1}) {
+    quant::quantized_rows a, b;
+    quant::resize(a, f, M, K);
+    quant::resize(b, f, M, K);
+    quant::quantize_rows_on(false, f, x.data(), 0, M, a);
+    quant::quantize_rows_on(true, f, x.data(), 0, M, b);
+    EXPECT_EQ(a.q, b.q) << name(f);
+    EXPECT_EQ(a.sums, b.sums) << name(f);
+    EXPECT_EQ(std::memcmp(a.d.data(), b.d.data(), a.d.size() * 4), 0) << name(f);
+    EXPECT_EQ(std::memcmp(a.s.data(), b.s.data(), a.s.size() * 4), 0) << name(f);
+  }
+}
+
+TEST(quant_packed, empty_shapes_write_nothing) {
+  thread_pool pool(2);
+  const auto w = random_weights(block_format::q4_1, 3, 32, 1);
+  std::vector<float> x(32, 1.0f), y(3, 7.0f);
+  quant_gemm_packed(pool, *pack_quant_weight(block_format::q4_1, w.data(), 3, 32), x.data(), 0,
+                    y.data());
+  quant_gemm_packed(pool, *pack_quant_weight(block_format::q4_1, w.data(), 0, 32), x.data(), 1,
+                    y.data());
+  EXPECT_EQ(y, std::vector<float>(3, 7.0f));
+}
+
+}  // namespace
+}  // namespace troupe::kernels::cpu
