@@ -14,6 +14,11 @@
 #include "kernels/cpu/cpu_features.hpp"
 #include "kernels/cpu/quant_blocks.hpp"
 
+// GCC 12's AVX-512 intrinsics pass an undefined vector as their (unused) merge source, which
+// -Wuninitialized reports inside target("avx512f") functions.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace troupe::kernels::cpu::quant {
 namespace {
 

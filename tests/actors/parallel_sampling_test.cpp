@@ -165,9 +165,11 @@ TEST(ParallelSampling, ChoiceIEqualsTheRequestWithSeedPlusI) {
   }
   EXPECT_GE(distinct.size(), 3u);  // the seeds differ, so do the samples
   const int32_t separate_peak = peak->load();
-  // Shared: 7 prompt blocks + 3 own per choice (tail and outputs: positions 28..37).
+  // Shared: 7 prompt blocks + 3 own per choice (tail and outputs: positions 28..37), where n
+  // separate copies hold 10 each. (Whether the separate requests above overlap in time depends
+  // on how fast steps run, so their peak only shows that one request holds all of its 10.)
   EXPECT_LE(shared_peak, 7 + n * 3);
-  EXPECT_GT(separate_peak, shared_peak);
+  EXPECT_GE(separate_peak, 10);
 }
 
 // With prefix caching, separate requests with one prompt share like choices do, and report the
