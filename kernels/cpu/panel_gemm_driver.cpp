@@ -18,10 +18,17 @@ constexpr int64_t panel_cols = panel_weight::panel_cols;
 constexpr int max_tile_panels = 4;
 constexpr int max_tile_rows = 12;
 
-// A k block's panel rows (kc x 32 values) stay in L1 while every row group of an x block runs
-// over them; the x block (its rows x kc floats) stays in L2 while the task's panels pass.
-constexpr int64_t w_block_bytes = 24 * 1024;
-constexpr int64_t x_block_bytes = 256 * 1024;
+// Blocking (L1 48 KiB, L2 2 MiB per core on the machine measured):
+//
+//   for each x block (row groups, about x_block_bytes of packed x: stays in L2)
+//     for each panel of the task
+//       for each k block (kc panel rows, about w_block_bytes: stays in L1)
+//         for each row group of the x block: one tile (y's tile goes back to L2 between k blocks)
+//
+// The first tile of a k block prefetches the next block of W into L2 (the next k block of the
+// panel or the next panel's first, which follow in memory).
+constexpr int64_t w_block_bytes = 32 * 1024;
+constexpr int64_t x_block_bytes = 512 * 1024;
 
 // x's rows split into groups of at most `max_rows`, as even as possible (a group of 1 or 2 rows
 // next to full ones would leave the FMA units waiting on latency): group g is rows
@@ -39,12 +46,13 @@ std::vector<int64_t> row_groups(int64_t M, int max_rows) {
 //
 //   x rows r0..r0+mr-1:  x[r0][0] x[r0+1][0] ... x[r0+mr-1][0] | x[r0][1] ... | ... k = K - 1
 void pack_group(const float* x, int64_t K, int64_t r0, int64_t mr, float* xp) {
+  const float* src = x + r0 * K;
   float* dst = xp + r0 * K;
-  for (int64_t i = 0; i < mr; ++i) {
-    const float* src = x + (r0 + i) * K;
-    for (int64_t k = 0; k < K; ++k)
-      dst[k * mr + i] = src[k];
-  }
+  // k outer: the writes stream, the mr rows are read side by side (a strided write per element
+  // measured several times slower).
+  for (int64_t k = 0; k < K; ++k, dst += mr)
+    for (int64_t i = 0; i < mr; ++i)
+      dst[i] = src[i * K + k];
 }
 
 struct sweep {
@@ -55,7 +63,7 @@ struct sweep {
   float* y;
 
   // Row group g against np panels from p, k in [k0, k0 + kc).
-  void tile(int64_t g, int64_t p, int np, int64_t k0, int64_t kc) const {
+  void tile(int64_t g, int64_t p, int np, int64_t k0, int64_t kc, bool prefetch = false) const {
     const int64_t K = w.cols(), N = w.rows(), mr = starts[g + 1] - starts[g];
     tile_args a{xp + starts[g] * K + k0 * mr,
                 w.data() + p * w.panel_bytes() + k0 * panel_cols * w.element_bytes(),
@@ -64,7 +72,11 @@ struct sweep {
                 y + starts[g] * N + p * panel_cols,
                 N,
                 static_cast<int>(mr),
-                k0 > 0};
+                k0 > 0,
+                nullptr};
+    // The next block in memory: this panel's next k block, or the next panel's first.
+    if (prefetch && (k0 + kc < K || p + 1 < w.num_panels()))
+      a.prefetch = a.w + kc * panel_cols * w.element_bytes();
     const auto fn = tiles.get(w.type(), static_cast<int>(mr), np);
     const int64_t width = np * panel_cols, valid = std::min(width, N - p * panel_cols);
     if (valid == width) return fn(a);
@@ -97,15 +109,15 @@ struct sweep {
     const int64_t num_k_blocks = std::max<int64_t>(1, (K * row_bytes + w_block_bytes - 1) /
                                                           w_block_bytes);
     const int64_t kc = (K + num_k_blocks - 1) / num_k_blocks;
-    const int64_t x_rows = std::max<int64_t>(1, x_block_bytes / (kc * 4));
+    const int64_t x_rows = std::max<int64_t>(1, x_block_bytes / (K * 4));
     for (int64_t g0 = 0; g0 < num_groups;) {
       int64_t g1 = g0 + 1;
       while (g1 < num_groups && starts[g1 + 1] - starts[g0] <= x_rows)
         ++g1;
-      for (int64_t k0 = 0; k0 < K; k0 += kc)
-        for (int64_t p = p0; p < p1; ++p)
+      for (int64_t p = p0; p < p1; ++p)
+        for (int64_t k0 = 0; k0 < K; k0 += kc)
           for (int64_t g = g0; g < g1; ++g)
-            tile(g, p, 1, k0, std::min(kc, K - k0));
+            tile(g, p, 1, k0, std::min(kc, K - k0), g == g0);
       g0 = g1;
     }
   }

@@ -26,6 +26,9 @@ struct tile_args {
   int64_t ldy;
   int mr;                // rows (the SIMD tiles know theirs at compile time)
   bool accumulate;
+  // Null, or the first of kc panel rows (1 panel) the tile should prefetch into L2 as it goes:
+  // the next panel's block, so the first row group to reach it finds it in cache.
+  const uint8_t* prefetch;
 };
 
 using tile_fn = void (*)(const tile_args& args);
