@@ -91,11 +91,19 @@ void scalar_tile(dense_type type, const tile_args& a) {
   }
 }
 
-void scalar_tile_f32(const tile_args& a) { scalar_tile(dense_type::f32, a); }
-void scalar_tile_bf16(const tile_args& a) { scalar_tile(dense_type::bf16, a); }
-void scalar_tile_f16(const tile_args& a) { scalar_tile(dense_type::f16, a); }
+void scalar_tile_f32(const tile_args& a) {
+  scalar_tile(dense_type::f32, a);
+}
+void scalar_tile_bf16(const tile_args& a) {
+  scalar_tile(dense_type::bf16, a);
+}
+void scalar_tile_f16(const tile_args& a) {
+  scalar_tile(dense_type::f16, a);
+}
 
-int scalar_single_group_panels(int) { return 1; }
+int scalar_single_group_panels(int) {
+  return 1;
+}
 
 tile_fn scalar_tile_for(dense_type type, int, int) {
   switch (type) {

@@ -95,7 +95,9 @@ tile_fn tile_for(dense_type type, int mr, int) {
   }
 }
 
-int panels_for(int) { return 1; }
+int panels_for(int) {
+  return 1;
+}
 
 }  // namespace
 

@@ -55,7 +55,8 @@ TROUPE_AVX512 void tile(const tile_args& a) {
   for (int64_t k = 0; k < a.kc; ++k, x += MR, w += row_bytes) {
     if (pf) {
       _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1);
-      if constexpr (row_bytes > 64) _mm_prefetch(reinterpret_cast<const char*>(pf + 64), _MM_HINT_T1);
+      if constexpr (row_bytes > 64)
+        _mm_prefetch(reinterpret_cast<const char*>(pf + 64), _MM_HINT_T1);
       pf += row_bytes;
     }
 #pragma GCC unroll 4
@@ -111,7 +112,9 @@ tile_fn tile_for(dense_type type, int mr, int np) {
   }
 }
 
-int panels_for(int mr) { return single_group_panels(mr); }
+int panels_for(int mr) {
+  return single_group_panels(mr);
+}
 
 }  // namespace
 

@@ -106,8 +106,8 @@ struct sweep {
       return;
     }
     const int64_t row_bytes = panel_cols * w.element_bytes();
-    const int64_t num_k_blocks = std::max<int64_t>(1, (K * row_bytes + w_block_bytes - 1) /
-                                                          w_block_bytes);
+    const int64_t num_k_blocks =
+        std::max<int64_t>(1, (K * row_bytes + w_block_bytes - 1) / w_block_bytes);
     const int64_t kc = (K + num_k_blocks - 1) / num_k_blocks;
     const int64_t x_rows = std::max<int64_t>(1, x_block_bytes / (K * 4));
     for (int64_t g0 = 0; g0 < num_groups;) {

@@ -24,7 +24,7 @@ struct tile_args {
   int64_t kc;            // number of k steps
   float* y;              // y[i * ldy + c]: all np * 32 columns are read (if accumulate) and written
   int64_t ldy;
-  int mr;                // rows (the SIMD tiles know theirs at compile time)
+  int mr;  // rows (the SIMD tiles know theirs at compile time)
   bool accumulate;
   // Null, or the first of kc panel rows (1 panel) the tile should prefetch into L2 as it goes:
   // the next panel's block, so the first row group to reach it finds it in cache.
