@@ -51,13 +51,15 @@ TROUPE_AVX512 void tile(const tile_args& a) {
   }
   const float* x = a.x;
   const uint8_t* w = a.w;
-  const uint8_t* pf = a.prefetch;
   for (int64_t k = 0; k < a.kc; ++k, x += MR, w += row_bytes) {
-    if (pf) {
-      _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1);
-      if constexpr (row_bytes > 64)
-        _mm_prefetch(reinterpret_cast<const char*>(pf + 64), _MM_HINT_T1);
-      pf += row_bytes;
+    if (a.prefetch_ahead) {
+#pragma GCC unroll 4
+      for (int p = 0; p < NP; ++p) {
+        const char* ahead =
+            reinterpret_cast<const char*>(w + p * a.panel_stride + a.prefetch_ahead);
+        _mm_prefetch(ahead, _MM_HINT_T1);
+        if constexpr (row_bytes > 64) _mm_prefetch(ahead + 64, _MM_HINT_T1);
+      }
     }
 #pragma GCC unroll 4
     for (int p = 0; p < NP; ++p) {

@@ -26,7 +26,8 @@ constexpr int max_tile_rows = 12;
 //         for each row group of the x block: one tile (y's tile goes back to L2 between k blocks)
 //
 // The first tile of a k block prefetches the next block of W into L2 (the next k block of the
-// panel or the next panel's first, which follow in memory).
+// panel or the next panel's first, which follow in memory). A lone row group (decode) streams its
+// panels with no software prefetch: measured 0-15% slower at 1-8 KiB ahead.
 constexpr int64_t w_block_bytes = 32 * 1024;
 constexpr int64_t x_block_bytes = 512 * 1024;
 
@@ -73,10 +74,10 @@ struct sweep {
                 N,
                 static_cast<int>(mr),
                 k0 > 0,
-                nullptr};
+                0};
     // The next block in memory: this panel's next k block, or the next panel's first.
     if (prefetch && (k0 + kc < K || p + 1 < w.num_panels()))
-      a.prefetch = a.w + kc * panel_cols * w.element_bytes();
+      a.prefetch_ahead = kc * panel_cols * w.element_bytes();
     const auto fn = tiles.get(w.type(), static_cast<int>(mr), np);
     const int64_t width = np * panel_cols, valid = std::min(width, N - p * panel_cols);
     if (valid == width) return fn(a);

@@ -26,9 +26,9 @@ struct tile_args {
   int64_t ldy;
   int mr;  // rows (the SIMD tiles know theirs at compile time)
   bool accumulate;
-  // Null, or the first of kc panel rows (1 panel) the tile should prefetch into L2 as it goes:
-  // the next panel's block, so the first row group to reach it finds it in cache.
-  const uint8_t* prefetch;
+  // 0, or how far ahead of the rows it reads (bytes, in each of its panels) the tile prefetches
+  // W into L2 as it goes: the next k block for a row group, a stream distance for a lone one.
+  int64_t prefetch_ahead;
 };
 
 using tile_fn = void (*)(const tile_args& args);
