@@ -22,13 +22,17 @@ constexpr int max_tile_rows = 12;
 //
 //   for each x block (row groups, about x_block_bytes of packed x: stays in L2)
 //     for each panel of the task
-//       for each k block (kc panel rows, about w_block_bytes: stays in L1)
+//       for each k block (kc panel rows, at most w_block_bytes: comes from L2)
 //         for each row group of the x block: one tile (y's tile goes back to L2 between k blocks)
 //
 // The first tile of a k block prefetches the next block of W into L2 (the next k block of the
 // panel or the next panel's first, which follow in memory). A lone row group (decode) streams its
 // panels with no software prefetch: measured 0-15% slower at 1-8 KiB ahead.
-constexpr int64_t w_block_bytes = 32 * 1024;
+//
+// Each k block costs every tile a round trip of its y tile (24 lines, often L2 misses), and that
+// measured dearer than reading W from L2 (128 B per 12 cycles): k blocks of 32 KiB (L1-resident)
+// ran 3-6% slower at K = 576 and 1536 than blocks of 96 KiB (one block up to K = 768 f32).
+constexpr int64_t w_block_bytes = 96 * 1024;
 constexpr int64_t x_block_bytes = 512 * 1024;
 
 // x's rows split into groups of at most `max_rows`, as even as possible (a group of 1 or 2 rows
