@@ -33,7 +33,44 @@
 // plus < 32 padded rows), 64-byte aligned. Each call packs x into a per-thread scratch buffer of
 // M * K floats (kept and reused by the calling thread).
 //
-// Measured: see the table at the end of this comment (benchmarks/panel_gemm_bench).
+// Measured (benchmarks/panel_gemm_bench, best of 3; Emerald Rapids VM, 2 vCPUs, AVX-512, ~3 GHz,
+// f32 zmm FMA peak ~180 GFLOP/s per core). The VM was shared with other builds (load average
+// 5-7 on 2 cores) while this was measured, so 1-thread figures are GFLOP/s of the thread's own
+// CPU time (they agree with dense_gemm.hpp's quiet-machine dense figures) and the 2-thread ones,
+// in wall time, are low and noisy. GFLOP/s, panel / dense and their ratio:
+//
+//   threads M    K     N     |  f32: dense  panel   x   |  bf16: dense  panel   x
+//   1       1    576   1536  |       14.7   14.9  1.01  |        47.5   64.5  1.36
+//   1       1    1536  576   |       14.7   14.8  1.01  |        54.4   58.7  1.08
+//   1       1    576   49152 |       11.8   12.8  1.09  |        24.4   26.1  1.07
+//   1       16   576   1536  |       85.8  120.3  1.40  |       112.5  140.7  1.25
+//   1       16   1536  576   |       91.8  116.2  1.27  |       117.6  132.2  1.12
+//   1       16   576   49152 |       48.0   72.3  1.51  |        57.1  125.0  2.19
+//   1       128  576   1536  |      101.2  147.6  1.46  |       114.3  138.5  1.21
+//   1       128  1536  576   |      105.0  144.9  1.38  |       119.6  141.5  1.18
+//   1       128  576   49152 |       88.5  115.4  1.30  |       100.3  114.6  1.14
+//   1       512  576   1536  |      123.1  147.5  1.20  |       114.9  138.6  1.21
+//   1       512  1536  576   |       80.9  143.5  1.77  |       118.4  140.8  1.19
+//   2       1    576   1536  |        9.2    9.2  1.00  |        22.7   67.5  2.98
+//   2       1    1536  576   |        9.3   11.7  1.26  |        12.8   26.0  2.03
+//   2       1    576   49152 |        7.1    8.2  1.15  |        19.4   22.2  1.15
+//   2       16   576   1536  |       68.8   76.1  1.11  |        80.2   86.1  1.07
+//   2       16   1536  576   |       65.2   73.2  1.12  |        84.3   84.3  1.00
+//   2       16   576   49152 |       48.1   80.7  1.68  |        65.0  108.2  1.66
+//   2       128  576   1536  |      110.0  129.3  1.18  |       103.4  120.5  1.17
+//   2       128  1536  576   |       96.5  121.9  1.26  |       109.1  123.5  1.13
+//   2       128  576   49152 |      104.0  127.9  1.23  |       100.3  129.9  1.30
+//   2       512  576   1536  |      110.7  121.7  1.10  |       108.7  110.2  1.01
+//   2       512  1536  576   |       84.4  100.1  1.19  |       108.6  108.4  1.00
+//
+// Dense f32 varied most from run to run (80-135 at M = 512); over several runs panel f32 sat at
+// 138-152 and panel bf16 at 136-145 for M >= 128 on L2-sized W, i.e. 1.1-1.5x dense f32 and
+// 1.15-1.25x dense bf16. M = 1 streams the same bytes as dense_gemm (f32 equal; bf16 up to 1.3x).
+// The 12 x 32 tile alone (data in L1/L2) runs at 173-176 GFLOP/s f32 and 158 bf16 (the two
+// widening ops per k share the FMA ports); what the full GEMM loses on top (~15%) is the y tile
+// round trips, packing x (2-5%: M * K transposed floats per call) and the pool's fork/join. A 1.4x
+// gain over dense f32 at M = 512, K = 576 (dense at 124-135) would need more than this core's
+// FMA peak.
 #include <cstdint>
 #include <memory>
 
