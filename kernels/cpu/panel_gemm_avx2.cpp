@@ -13,7 +13,8 @@
 namespace troupe::kernels::cpu::panel_detail {
 namespace {
 
-// 16 ymm registers: 6 rows x 2 vectors = 12 accumulators + 2 W vectors + 1 broadcast x (+ mask).
+// 16 ymm registers: 6 rows x 2 vectors = 12 accumulators + 2 W vectors + 1 broadcast x (+ mask);
+// 1 or 2 rows take whole panels (wide_tile below).
 constexpr int max_rows = 6;
 
 // Columns 16h + [0, 8) in a, 16h + [8, 16) in b, of panel row `row`.
@@ -76,6 +77,37 @@ TROUPE_AVX2 void tile(const tile_args& a) {
   half_tile<T, MR, 1>(a);
 }
 
+// For 1 or 2 rows a half panel has too few FMA chains (2 per row; two FMA ports x 4 cycles of
+// latency want 8): whole panels instead, NP at once (MR x 4 x NP <= 8 accumulators).
+template <dense_type T, int MR, int NP>
+TROUPE_AVX2 void wide_tile(const tile_args& a) {
+  constexpr int64_t row_bytes = T == dense_type::f32 ? 128 : 64;
+  __m256 acc[MR][4 * NP];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < 4 * NP; ++v)
+      acc[i][v] = a.accumulate ? _mm256_loadu_ps(a.y + i * a.ldy + 8 * v) : _mm256_setzero_ps();
+  const float* x = a.x;
+  const uint8_t* w = a.w;
+  for (int64_t k = 0; k < a.kc; ++k, x += MR, w += row_bytes) {
+#pragma GCC unroll 2
+    for (int p = 0; p < NP; ++p) {
+      __m256 wv[4];
+      load_half<T, 0>(w + p * a.panel_stride, wv[0], wv[1]);
+      load_half<T, 1>(w + p * a.panel_stride, wv[2], wv[3]);
+#pragma GCC unroll 2
+      for (int i = 0; i < MR; ++i) {
+        const __m256 xv = _mm256_broadcast_ss(x + i);
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; ++v)
+          acc[i][4 * p + v] = _mm256_fmadd_ps(xv, wv[v], acc[i][4 * p + v]);
+      }
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < 4 * NP; ++v)
+      _mm256_storeu_ps(a.y + i * a.ldy + 8 * v, acc[i][v]);
+}
+
 template <dense_type T, int... MR>
 tile_fn tile_for_type(int mr, std::integer_sequence<int, MR...>) {
   tile_fn fn = nullptr;
@@ -83,20 +115,26 @@ tile_fn tile_for_type(int mr, std::integer_sequence<int, MR...>) {
   return fn;
 }
 
-tile_fn tile_for(dense_type type, int mr, int) {
-  const auto rows = std::make_integer_sequence<int, max_rows>();
+template <dense_type T>
+tile_fn tile_for_rows(int mr, int np) {
+  if (mr == 1) return np == 2 ? wide_tile<T, 1, 2> : wide_tile<T, 1, 1>;
+  if (mr == 2) return wide_tile<T, 2, 1>;
+  return tile_for_type<T>(mr, std::make_integer_sequence<int, max_rows>());
+}
+
+tile_fn tile_for(dense_type type, int mr, int np) {
   switch (type) {
     case dense_type::bf16:
-      return tile_for_type<dense_type::bf16>(mr, rows);
+      return tile_for_rows<dense_type::bf16>(mr, np);
     case dense_type::f16:
-      return tile_for_type<dense_type::f16>(mr, rows);
+      return tile_for_rows<dense_type::f16>(mr, np);
     default:
-      return tile_for_type<dense_type::f32>(mr, rows);
+      return tile_for_rows<dense_type::f32>(mr, np);
   }
 }
 
-int panels_for(int) {
-  return 1;
+int panels_for(int mr) {
+  return mr == 1 ? 2 : 1;
 }
 
 }  // namespace
