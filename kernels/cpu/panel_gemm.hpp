@@ -27,11 +27,14 @@
 // The microkernel (AVX-512) keeps up to 12 x rows x 32 columns = 24 zmm accumulators; per k it
 // loads one panel row (2 vectors after widening) and broadcasts the 12 x values (packed k-major
 // per row group, once per call), 24 FMAs. A lone group of few rows (decode) takes 2-4 panels at
-// once instead so enough FMA chains are in flight. AVX2: 6 rows x 16 columns per half panel.
+// once instead so enough FMA chains are in flight. AVX2: 6 rows x 16 columns per half panel;
+// 1 row x 2 panels or 2 rows x 1 panel for a lone small group.
 //
 // Memory: pack_panels() holds ceil(N / 32) * 32 * K values of the weight's type (W's own size
 // plus < 32 padded rows), 64-byte aligned. Each call packs x into a per-thread scratch buffer of
-// M * K floats (kept and reused by the calling thread).
+// M * K floats (kept and reused by the calling thread; none for M = 1). For SmolLM2-135M every
+// N (192, 576, 1536, 49152) is a multiple of 32, so the packed copy is exactly W's size; it
+// replaces W only if the caller drops the original.
 //
 // Measured (benchmarks/panel_gemm_bench, best of 3; Emerald Rapids VM, 2 vCPUs, AVX-512, ~3 GHz,
 // f32 zmm FMA peak ~180 GFLOP/s per core). The VM was shared with other builds (load average
@@ -102,7 +105,7 @@ class panel_weight {
   int64_t panel_bytes() const { return K_ * panel_cols * element_bytes(); }
   int64_t size_bytes() const { return num_panels() * panel_bytes(); }
   const uint8_t* data() const { return data_; }
-  uint8_t* mutable_data() { return data_; }  // for pack_panels() only
+  uint8_t* mutable_data() { return data_; }  // for pack_panels() only (it hands out a const)
 
  private:
   dense_type type_;
