@@ -1,0 +1,88 @@
+// panel_gemm against dense_gemm on the default model's (SmolLM2-135M) MLP and LM-head shapes, for
+// decode steps of 1 and 16 sequences and prefill chunks of 128 and 512 tokens, on 1 and 2
+// threads; GFLOPS, and the weights' bytes per second (what bounds decode, M = 1).
+//   ./panel_gemm_bench --benchmark_counters_tabular=true
+#include <benchmark/benchmark.h>
+
+#include <bit>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/dense_gemm.hpp"
+#include "kernels/cpu/panel_gemm.hpp"
+
+namespace {
+
+using namespace troupe::kernels::cpu;
+
+thread_pool& pool(int threads) {
+  static thread_pool p1(1), p2(2);
+  return threads == 1 ? p1 : p2;
+}
+
+std::vector<float> random_vector(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v)
+    x = dist(rng);
+  return v;
+}
+
+std::vector<uint16_t> to_bf16(const std::vector<float>& v) {
+  std::vector<uint16_t> h(v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    h[i] = static_cast<uint16_t>(std::bit_cast<uint32_t>(v[i]) >> 16);
+  return h;
+}
+
+enum kind : int64_t { dense_f32, panel_f32, dense_bf16, panel_bf16 };
+
+// args: kind, M, K, N, threads
+void bm_gemm(benchmark::State& state) {
+  const auto k = static_cast<kind>(state.range(0));
+  const int64_t M = state.range(1), K = state.range(2), N = state.range(3);
+  thread_pool& p = pool(static_cast<int>(state.range(4)));
+  const bool bf16 = k == dense_bf16 || k == panel_bf16;
+  const dense_type type = bf16 ? dense_type::bf16 : dense_type::f32;
+  auto x = random_vector(M * K, 1), w = random_vector(N * K, 2);
+  std::vector<uint16_t> w_half = bf16 ? to_bf16(w) : std::vector<uint16_t>{};
+  const void* w_data = bf16 ? static_cast<const void*>(w_half.data()) : w.data();
+  std::shared_ptr<const panel_weight> packed;
+  if (k == panel_f32 || k == panel_bf16) packed = pack_panels(type, w_data, N, K);
+  std::vector<float> y(M * N);
+  for (auto _ : state) {
+    if (packed)
+      panel_gemm(p, *packed, x.data(), M, y.data());
+    else
+      dense_gemm(p, type, x.data(), M, K, w_data, N, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOPS"] = benchmark::Counter(
+      2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["GB/s(W)"] =
+      benchmark::Counter((bf16 ? 2.0 : 4.0) * N * K, benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
+}
+
+void shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"kind", "M", "K", "N", "threads"});
+  for (int64_t threads : {1, 2}) {
+    for (int64_t M : {1, 16, 128, 512}) {
+      for (auto [K, N] : {std::pair<int64_t, int64_t>{576, 1536},  // w_gate, w_up
+                          {1536, 576},                             // w_down
+                          {576, 49152}}) {                         // lm head
+        if (M == 512 && N == 49152) continue;  // a prefill chunk's logits are not computed
+        for (int64_t k : {dense_f32, panel_f32, dense_bf16, panel_bf16})
+          b->Args({k, M, K, N, threads});
+      }
+    }
+  }
+}
+
+BENCHMARK(bm_gemm)->Apply(shapes)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
