@@ -43,6 +43,20 @@ cpu::rope_table make_table(const rope_spec& spec) {
   return {spec.inv_freq, spec.magnitude};
 }
 
+// The kernels' name of a dense format; nullopt for the others.
+std::optional<cpu::dense_type> dense_type_of(weight_format f) {
+  switch (f) {
+    case weight_format::f32:
+      return cpu::dense_type::f32;
+    case weight_format::bf16:
+      return cpu::dense_type::bf16;
+    case weight_format::f16:
+      return cpu::dense_type::f16;
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace
 
 cpu_backend::cpu_backend(int32_t num_threads, communicator* comm, std::vector<int> cpus)
@@ -54,10 +68,19 @@ weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data da
   assert(desc.format == data.format);
   assert(desc.format != weight_format::f32 ||
          static_cast<int64_t>(data.values.size()) == desc.num_elements());
-  weight w{desc, std::move(data), {}, {}};
+  weight w{desc, std::move(data), {}, {}, {}};
   if (const auto block = block_format_of(desc.format)) {
     // Packed once for quant_gemm_packed; the packed copy replaces the stored bytes.
     w.packed = cpu::pack_quant_weight(*block, w.data.bytes.data(), desc.rows, desc.cols);
+    std::vector<uint8_t>().swap(w.data.bytes);
+  }
+  if (const auto dense = dense_type_of(desc.format); dense && desc.rows > 1) {
+    // Column panels for panel_gemm; they replace the stored values.
+    const void* values = desc.format == weight_format::f32
+                             ? static_cast<const void*>(w.data.values.data())
+                             : static_cast<const void*>(w.data.bytes.data());
+    w.panels = cpu::pack_panels(*dense, values, desc.rows, desc.cols);
+    std::vector<float>().swap(w.data.values);
     std::vector<uint8_t>().swap(w.data.bytes);
   }
   if (desc.format == weight_format::w8a8 || desc.format == weight_format::w8a8_azp) {

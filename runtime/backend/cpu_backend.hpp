@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kernels/cpu/attention.hpp"
+#include "kernels/cpu/panel_gemm.hpp"
 #include "kernels/cpu/quant_gemm.hpp"
 #include "kernels/cpu/rope.hpp"
 #include "kernels/cpu/thread_pool.hpp"
@@ -73,6 +74,9 @@ class cpu_backend : public compute_backend {
     std::vector<int32_t> row_sums;  // w8a8 formats: kernels/cpu/gemm_w8a8's per-row sums
     // Block formats (q8_0 ... q6_k): the rows packed once (data.bytes is then empty).
     std::shared_ptr<const kernels::cpu::quant_packed_weight> packed;
+    // Dense matrices (f32 / bf16 / f16, more than one row): column panels for panel_gemm
+    // (data.values / data.bytes are then empty). Norms and biases stay in data.values.
+    std::shared_ptr<const kernels::cpu::panel_weight> panels;
     // An f32 weight's values (norms, biases, f32 matrices).
     const float* f32() const { return data.values.data(); }
   };

@@ -48,6 +48,7 @@ void cpu_backend::embedding(weight_handle table, int64_t first_token, buffer_han
   // Row `row` of the table into `dst`: copied, decoded from blocks, or q * scale.
   auto row_into = [&](int32_t row, float* dst) {
     const auto fmt = w.desc.format;
+    if (w.panels) return cpu::panel_row(*w.panels, row, dst);
     if (fmt == weight_format::f32) return cpu::embedding(w.f32(), dim, &row, 1, dst);
     const auto* bits = reinterpret_cast<const uint16_t*>(w.data.bytes.data()) + row * dim;
     if (fmt == weight_format::bf16) {
@@ -89,7 +90,8 @@ void cpu_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_
   const float* xs = get(x, rows * in);
   float* ys = get(y, rows * out);
   const auto fmt = wt.desc.format;
-  if (is_dense(fmt)) {
+  if (wt.panels) return cpu::panel_gemm(pool_, *wt.panels, xs, rows, ys);
+  if (is_dense(fmt)) {  // a one-row weight
     return cpu::dense_gemm(pool_, dense_type_of(fmt), xs, rows, in, dense_data(wt.data), out, ys);
   }
   if (is_w8a8(fmt)) {

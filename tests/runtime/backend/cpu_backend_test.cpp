@@ -13,6 +13,7 @@
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/embedding.hpp"
 #include "kernels/cpu/gemm_w8a8.hpp"
+#include "kernels/cpu/panel_gemm.hpp"
 #include "kernels/cpu/quant_gemm.hpp"
 #include "kernels/cpu/rmsnorm.hpp"
 #include "tests/runtime/backend/backend_test_support.hpp"
@@ -55,15 +56,21 @@ TEST_F(cpu_backend_ops, rmsnorm_out_of_place_and_in_place) {
   EXPECT_TRUE(bitwise_equal(read(xb, T * dim), in_place));
 }
 
-TEST_F(cpu_backend_ops, matmul_is_dense_gemm_with_the_weight_shape) {
+// A dense matrix runs panel_gemm on its packed panels; a one-row weight dense_gemm.
+TEST_F(cpu_backend_ops, matmul_is_the_dense_kernel_with_the_weight_shape) {
   for (auto [rows, in, out] :
        {std::tuple<int64_t, int64_t, int64_t>{9, 64, 48}, {1, 37, 13}, {5, 8, 1}, {0, 16, 16}}) {
     const auto x = random(rows * in), w = random(out * in);
     auto y = output(rows * out);
     be_.matmul(buffer_with(x), rows, weight(out, in, w), y);
     std::vector<float> expected(rows * out);
-    cpu::dense_gemm(pool_, cpu::dense_type::f32, x.data(), rows, in, w.data(), out,
-                    expected.data());
+    if (out > 1) {
+      cpu::panel_gemm(pool_, *cpu::pack_panels(cpu::dense_type::f32, w.data(), out, in), x.data(),
+                      rows, expected.data());
+    } else {
+      cpu::dense_gemm(pool_, cpu::dense_type::f32, x.data(), rows, in, w.data(), out,
+                      expected.data());
+    }
     EXPECT_TRUE(bitwise_equal(read(y, rows * out), expected)) << rows << "x" << in << "x" << out;
   }
 }
@@ -92,8 +99,8 @@ TEST_F(cpu_backend_ops, matmul_runs_each_format_on_its_kernel) {
     bf16[i + 1] = static_cast<uint8_t>(0x3f | (rng_() & 0x80));
   be_.matmul(buffer_with(x), rows,
              be_.upload_weight({out, in, weight_format::bf16}, {weight_format::bf16, bf16}), y);
-  cpu::dense_gemm(pool_, cpu::dense_type::bf16, x.data(), rows, in, bf16.data(), out,
-                  expected.data());
+  cpu::panel_gemm(pool_, *cpu::pack_panels(cpu::dense_type::bf16, bf16.data(), out, in), x.data(),
+                  rows, expected.data());
   EXPECT_TRUE(bitwise_equal(read(y, rows * out), expected)) << "bf16";
 
   std::vector<uint8_t> q(static_cast<size_t>(out * in));
