@@ -43,6 +43,10 @@ cpu::rope_table make_table(const rope_spec& spec) {
   return {spec.inv_freq, spec.magnitude};
 }
 
+bool is_k_quant(weight_format f) {
+  return f == weight_format::q4_k || f == weight_format::q5_k || f == weight_format::q6_k;
+}
+
 // The kernels' name of a dense format; nullopt for the others.
 std::optional<cpu::dense_type> dense_type_of(weight_format f) {
   switch (f) {
@@ -69,7 +73,18 @@ weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data da
   assert(desc.format != weight_format::f32 ||
          static_cast<int64_t>(data.values.size()) == desc.num_elements());
   weight w{desc, std::move(data), {}, {}, {}};
-  if (const auto block = block_format_of(desc.format)) {
+  if (is_k_quant(desc.format)) {
+    // The K-quants have only a portable int8 kernel, 10-200x slower than f32 panels (measured:
+    // docs/performance.md), so they are decoded once into f32 panels, as exact as the blocks.
+    std::vector<float> values(static_cast<size_t>(desc.num_elements()));
+    const int64_t row_bytes = weight_row_bytes(desc.format, desc.cols);
+    for (int64_t r = 0; r < desc.rows; ++r) {
+      cpu::dequantize_row(*block_format_of(desc.format), w.data.bytes.data() + r * row_bytes,
+                          desc.cols, values.data() + r * desc.cols);
+    }
+    w.panels = cpu::pack_panels(cpu::dense_type::f32, values.data(), desc.rows, desc.cols);
+    std::vector<uint8_t>().swap(w.data.bytes);
+  } else if (const auto block = block_format_of(desc.format)) {
     // Packed once for quant_gemm_packed; the packed copy replaces the stored bytes.
     w.packed = cpu::pack_quant_weight(*block, w.data.bytes.data(), desc.rows, desc.cols);
     std::vector<uint8_t>().swap(w.data.bytes);

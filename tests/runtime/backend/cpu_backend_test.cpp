@@ -93,6 +93,26 @@ TEST_F(cpu_backend_ops, matmul_runs_each_format_on_its_kernel) {
                   expected.data());
   EXPECT_TRUE(bitwise_equal(read(y, rows * out), expected)) << "q4_1";
 
+  // A K-quant is decoded once into f32 panels (its portable int8 kernel is far slower).
+  const int64_t k_in = 256;
+  std::vector<uint8_t> q4k(static_cast<size_t>(out * weight_row_bytes(weight_format::q4_k, k_in)));
+  for (auto& b : q4k)
+    b = static_cast<uint8_t>(rng_());
+  for (size_t i = 0; i < q4k.size(); i += 144) {  // q4_k blocks: small finite f16 d and dmin
+    q4k[i] = 0x00, q4k[i + 1] = 0x20, q4k[i + 2] = 0x00, q4k[i + 3] = 0x20;
+  }
+  std::vector<float> q4k_values(static_cast<size_t>(out * k_in));
+  for (int64_t r = 0; r < out; ++r) {
+    cpu::dequantize_row(cpu::block_format::q4_k, q4k.data() + r * 144, k_in,
+                        q4k_values.data() + r * k_in);
+  }
+  const auto xk = random(rows * k_in);
+  be_.matmul(buffer_with(xk), rows,
+             be_.upload_weight({out, k_in, weight_format::q4_k}, {weight_format::q4_k, q4k}), y);
+  cpu::panel_gemm(pool_, *cpu::pack_panels(cpu::dense_type::f32, q4k_values.data(), out, k_in),
+                  xk.data(), rows, expected.data());
+  EXPECT_TRUE(bitwise_equal(read(y, rows * out), expected)) << "q4_k";
+
   std::vector<uint8_t> bf16(static_cast<size_t>(out * in * 2));
   for (size_t i = 0; i < bf16.size(); i += 2)  // bf16 values in [-2, 2)
     bf16[i] = static_cast<uint8_t>(rng_()),
