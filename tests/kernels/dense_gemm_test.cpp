@@ -2,84 +2,23 @@
 
 #include <gtest/gtest.h>
 
-#include <bit>
 #include <cmath>
-#include <cstring>
-#include <random>
-#include <string>
 #include <vector>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
+#include "tests/kernels/kernel_test_support.hpp"
+
 namespace troupe::kernels::cpu {
 namespace {
 
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v)
-    x = dist(rng);
-  return v;
-}
-
-// Weights of `type` as raw storage: f32 in [-2, 2]; bf16 the top halves of such floats; f16 any
-// finite bit pattern (subnormals and values up to 65504 included).
-std::vector<uint8_t> random_weights(dense_type type, size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
-  std::vector<uint8_t> bytes(n * (type == dense_type::f32 ? 4 : 2));
-  for (size_t i = 0; i < n; ++i) {
-    if (type == dense_type::f32) {
-      float v = dist(rng);
-      std::memcpy(&bytes[4 * i], &v, 4);
-      continue;
-    }
-    uint16_t bits = static_cast<uint16_t>(std::bit_cast<uint32_t>(dist(rng)) >> 16);
-    if (type == dense_type::f16) {
-      do {
-        bits = static_cast<uint16_t>(rng());
-      } while (((bits >> 10) & 0x1f) == 0x1f);  // no infinities or NaNs
-    }
-    std::memcpy(&bytes[2 * i], &bits, 2);
-  }
-  return bytes;
-}
-
-// The weights widened to f32 (dense_gemm's exact conversion).
-std::vector<float> widened(dense_type type, const std::vector<uint8_t>& bytes) {
-  if (type == dense_type::f32) {
-    std::vector<float> v(bytes.size() / 4);
-    std::memcpy(v.data(), bytes.data(), bytes.size());
-    return v;
-  }
-  std::vector<float> v(bytes.size() / 2);
-  for (size_t i = 0; i < v.size(); ++i) {
-    uint16_t bits;
-    std::memcpy(&bits, &bytes[2 * i], 2);
-    v[i] = type == dense_type::bf16 ? bf16_to_float(bits) : f16_to_float(bits);
-  }
-  return v;
-}
-
-bool bitwise_equal(const float* a, const float* b, size_t n) {
-  return std::memcmp(a, b, n * sizeof(float)) == 0;
-}
+using namespace test;
 
 std::vector<dense_isa> supported_isas() {
-  std::vector<dense_isa> isas;
-  for (dense_isa isa : {dense_isa::scalar, dense_isa::avx2, dense_isa::avx512})
-    if (dense_isa_supported(isa)) isas.push_back(isa);
-  return isas;
+  return test::supported_isas(dense_isa_supported);
 }
-
-const char* name(dense_type type) {
-  return type == dense_type::f32 ? "f32" : type == dense_type::bf16 ? "bf16" : "f16";
-}
-
-constexpr dense_type all_types[] = {dense_type::f32, dense_type::bf16, dense_type::f16};
 
 TEST(dense_gemm, best_isa_is_supported) {
   EXPECT_TRUE(dense_isa_supported(dense_isa::scalar));
@@ -119,12 +58,12 @@ TEST(dense_gemm, scalar_dot_matches_double_reference) {
 // Every implementation this CPU has, every weight type, awkward shapes: bitwise the reference.
 TEST(dense_gemm, every_isa_equals_the_scalar_reference_bitwise) {
   thread_pool pool(2);
-  for (dense_type type : all_types) {
+  for (dense_type type : all_dense_types) {
     for (int64_t K : {1, 15, 16, 17, 576, 1000, 1536}) {
       for (int64_t M : {1, 3, 17, 64, 130}) {
         for (int64_t N : {1, 5, 13, 37}) {
           auto x = random_floats(M * K, 3 + K + M);
-          auto w = random_weights(type, N * K, 4 + K + N);
+          auto w = random_dense_weights(type, N * K, 4 + K + N);
           const int64_t w_row_bytes = static_cast<int64_t>(w.size()) / N;
           std::vector<float> ref(M * N);
           for (int64_t m = 0; m < M; ++m)
@@ -148,7 +87,7 @@ TEST(dense_gemm, half_precision_weights_equal_their_widened_f32) {
   const int64_t M = 19, K = 333, N = 70;
   auto x = random_floats(M * K, 5);
   for (dense_type type : {dense_type::bf16, dense_type::f16}) {
-    auto w = random_weights(type, N * K, 6);
+    auto w = random_dense_weights(type, N * K, 6);
     auto w32 = widened(type, w);
     std::vector<float> y(M * N), y32(M * N);
     dense_gemm(pool, type, x.data(), M, K, w.data(), N, y.data());
@@ -160,8 +99,8 @@ TEST(dense_gemm, half_precision_weights_equal_their_widened_f32) {
 TEST(dense_gemm, row_is_bitwise_equal_alone_or_inside_a_batch_for_any_thread_count) {
   const int64_t M = 23, K = 581, N = 203;
   auto x = random_floats(M * K, 11);
-  for (dense_type type : all_types) {
-    auto w = random_weights(type, N * K, 12);
+  for (dense_type type : all_dense_types) {
+    auto w = random_dense_weights(type, N * K, 12);
     for (dense_isa isa : supported_isas()) {
       thread_pool pool1(1);
       std::vector<float> batch(M * N);
@@ -188,7 +127,7 @@ TEST(dense_gemm, wide_matrices_split_into_blocks_and_tasks_equal_the_reference) 
   thread_pool pool(3);
   const int64_t M = 7, K = 576, N = 1000;
   auto x = random_floats(M * K, 13);
-  auto w = random_weights(dense_type::f32, N * K, 14);
+  auto w = random_dense_weights(dense_type::f32, N * K, 14);
   const float* w32 = reinterpret_cast<const float*>(w.data());
   std::vector<float> y(M * N);
   dense_gemm(pool, dense_type::f32, x.data(), M, K, w.data(), N, y.data());

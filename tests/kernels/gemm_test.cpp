@@ -2,31 +2,19 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
-#include <random>
 #include <vector>
 
 #include "kernels/cpu/dot.hpp"
+#include "tests/kernels/kernel_test_support.hpp"
 
 namespace troupe::kernels::cpu {
 namespace {
 
-std::vector<float> random_vector(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v)
-    x = dist(rng);
-  return v;
-}
-
-bool bitwise_equal(const float* a, const float* b, size_t n) {
-  return std::memcmp(a, b, n * sizeof(float)) == 0;
-}
+using namespace test;
 
 TEST(dot, simd_equals_scalar_bitwise_for_every_length) {
   for (int64_t n = 0; n <= 70; ++n) {
-    auto x = random_vector(n, 1 + n), w = random_vector(n, 100 + n);
+    auto x = random_floats(n, 1 + n), w = random_floats(n, 100 + n);
     float a = dot(x.data(), w.data(), n), b = dot_scalar(x.data(), w.data(), n);
     EXPECT_TRUE(bitwise_equal(&a, &b, 1)) << "n=" << n;
   }
@@ -37,7 +25,7 @@ TEST(gemm, matches_double_reference_for_many_shapes) {
   for (int64_t M : {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 32, 33}) {
     for (int64_t K : {1, 7, 8, 13, 64, 100}) {
       for (int64_t N : {1, 3, 4, 9, 37, 130}) {
-        auto x = random_vector(M * K, 7), w = random_vector(N * K, 8);
+        auto x = random_floats(M * K, 7), w = random_floats(N * K, 8);
         std::vector<float> y(M * N, -1.0f);
         gemm(pool, x.data(), M, K, w.data(), N, y.data());
         for (int64_t m = 0; m < M; ++m) {
@@ -57,7 +45,7 @@ TEST(gemm, matches_double_reference_for_many_shapes) {
 TEST(gemm, every_element_is_the_canonical_dot) {
   thread_pool pool(2);
   const int64_t M = 33, K = 77, N = 45;
-  auto x = random_vector(M * K, 3), w = random_vector(N * K, 4);
+  auto x = random_floats(M * K, 3), w = random_floats(N * K, 4);
   std::vector<float> y(M * N);
   gemm(pool, x.data(), M, K, w.data(), N, y.data());
   for (int64_t m = 0; m < M; ++m) {
@@ -70,7 +58,7 @@ TEST(gemm, every_element_is_the_canonical_dot) {
 
 TEST(gemm, row_is_bitwise_equal_alone_or_inside_a_batch_for_any_thread_count) {
   const int64_t M = 17, K = 581, N = 203;
-  auto x = random_vector(M * K, 11), w = random_vector(N * K, 12);
+  auto x = random_floats(M * K, 11), w = random_floats(N * K, 12);
   thread_pool pool1(1);
   std::vector<float> batch(M * N);
   gemm(pool1, x.data(), M, K, w.data(), N, batch.data());
@@ -90,7 +78,7 @@ TEST(gemm, row_is_bitwise_equal_alone_or_inside_a_batch_for_any_thread_count) {
 
 TEST(gemm, columns_partition_does_not_change_results) {
   const int64_t M = 6, K = 40, N = 50;
-  auto x = random_vector(M * K, 21), w = random_vector(N * K, 22);
+  auto x = random_floats(M * K, 21), w = random_floats(N * K, 22);
   std::vector<float> whole(M * N), parts(M * N);
   gemm_columns(x.data(), M, K, w.data(), N, 0, N, whole.data());
   for (int64_t n0 = 0; n0 < N; n0 += 7)

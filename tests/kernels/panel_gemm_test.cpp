@@ -2,62 +2,18 @@
 
 #include <gtest/gtest.h>
 
-#include <bit>
-#include <cstring>
-#include <random>
 #include <vector>
+
+#include "tests/kernels/kernel_test_support.hpp"
 
 namespace troupe::kernels::cpu {
 namespace {
 
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v)
-    x = dist(rng);
-  return v;
-}
-
-// Weights of `type` as raw storage: f32 in [-2, 2]; bf16 the top halves of such floats; f16 any
-// finite bit pattern (subnormals and values up to 65504 included).
-std::vector<uint8_t> random_weights(dense_type type, size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
-  std::vector<uint8_t> bytes(n * (type == dense_type::f32 ? 4 : 2));
-  for (size_t i = 0; i < n; ++i) {
-    float v = dist(rng);
-    if (type == dense_type::f32) {
-      std::memcpy(&bytes[4 * i], &v, 4);
-      continue;
-    }
-    uint16_t bits = static_cast<uint16_t>(std::bit_cast<uint32_t>(v) >> 16);
-    if (type == dense_type::f16) {
-      do {
-        bits = static_cast<uint16_t>(rng());
-      } while (((bits >> 10) & 0x1f) == 0x1f);  // no infinities or NaNs
-    }
-    std::memcpy(&bytes[2 * i], &bits, 2);
-  }
-  return bytes;
-}
-
-bool bitwise_equal(const float* a, const float* b, size_t n) {
-  return std::memcmp(a, b, n * sizeof(float)) == 0;
-}
+using namespace test;
 
 std::vector<dense_isa> supported_isas() {
-  std::vector<dense_isa> isas;
-  for (dense_isa isa : {dense_isa::scalar, dense_isa::avx2, dense_isa::avx512})
-    if (panel_isa_supported(isa)) isas.push_back(isa);
-  return isas;
+  return test::supported_isas(panel_isa_supported);
 }
-
-const char* name(dense_type type) {
-  return type == dense_type::f32 ? "f32" : type == dense_type::bf16 ? "bf16" : "f16";
-}
-
-constexpr dense_type all_types[] = {dense_type::f32, dense_type::bf16, dense_type::f16};
 
 // y computed by the reference, one panel_dot_scalar per output.
 std::vector<float> reference(dense_type type, const std::vector<float>& x, int64_t M,
@@ -81,13 +37,13 @@ TEST(panel_gemm, scalar_dot_is_one_sequential_fma_chain) {
 // Every implementation this CPU has, every weight type, awkward shapes: bitwise the reference.
 TEST(panel_gemm, every_isa_equals_the_scalar_reference_bitwise) {
   thread_pool pool(2);
-  for (dense_type type : all_types) {
+  for (dense_type type : all_dense_types) {
     for (int64_t K : {1, 15, 16, 17, 576, 1536}) {
       for (int64_t M : {1, 2, 3, 17, 64, 130}) {
         for (int64_t N : {1, 5, 33, 100, 1536}) {
           if (M * N * K > 25'000'000) continue;  // the reference is slow; big shapes below
           auto x = random_floats(M * K, 3 + K + M);
-          auto w = random_weights(type, N * K, 4 + K + N);
+          auto w = random_dense_weights(type, N * K, 4 + K + N);
           const auto ref = reference(type, x, M, w, N, K);
           const auto packed = pack_panels(type, w.data(), N, K);
           for (dense_isa isa : supported_isas()) {
@@ -106,10 +62,10 @@ TEST(panel_gemm, every_isa_equals_the_scalar_reference_bitwise) {
 // Shapes past the cap above (several k blocks, many row groups), on the widest implementation.
 TEST(panel_gemm, large_shapes_equal_the_reference_bitwise) {
   thread_pool pool(2);
-  for (dense_type type : all_types) {
+  for (dense_type type : all_dense_types) {
     const int64_t M = 130, N = 1536, K = 1536;
     auto x = random_floats(M * K, 5);
-    auto w = random_weights(type, N * K, 6);
+    auto w = random_dense_weights(type, N * K, 6);
     const auto ref = reference(type, x, M, w, N, K);
     std::vector<float> y(M * N);
     panel_gemm(pool, *pack_panels(type, w.data(), N, K), x.data(), M, y.data());
@@ -120,9 +76,9 @@ TEST(panel_gemm, large_shapes_equal_the_reference_bitwise) {
 // A row's outputs never depend on the batch around it or on the number of threads.
 TEST(panel_gemm, batch_invariant_across_batch_sizes_and_threads) {
   const int64_t M = 64, N = 100, K = 576;
-  for (dense_type type : all_types) {
+  for (dense_type type : all_dense_types) {
     auto x = random_floats(M * K, 7);
-    auto w = random_weights(type, N * K, 8);
+    auto w = random_dense_weights(type, N * K, 8);
     const auto packed = pack_panels(type, w.data(), N, K);
     std::vector<float> full(M * N);
     thread_pool one(1);
@@ -142,25 +98,18 @@ TEST(panel_gemm, batch_invariant_across_batch_sizes_and_threads) {
 }
 
 TEST(panel_gemm, panel_row_widens_exactly) {
-  for (dense_type type : all_types) {
+  for (dense_type type : all_dense_types) {
     for (int64_t N : {1, 5, 33, 100}) {
       const int64_t K = 17;
-      auto w = random_weights(type, N * K, 9 + N);
+      auto w = random_dense_weights(type, N * K, 9 + N);
       const auto packed = pack_panels(type, w.data(), N, K);
       EXPECT_EQ(packed->size_bytes(), (N + 31) / 32 * 32 * K * (type == dense_type::f32 ? 4 : 2));
+      const auto expected = widened(type, w);
       std::vector<float> row(K);
       for (int64_t n = 0; n < N; ++n) {
         panel_row(*packed, n, row.data());
         for (int64_t k = 0; k < K; ++k) {
-          float expected;
-          if (type == dense_type::f32) {
-            std::memcpy(&expected, &w[4 * (n * K + k)], 4);
-          } else {
-            uint16_t bits;
-            std::memcpy(&bits, &w[2 * (n * K + k)], 2);
-            expected = type == dense_type::bf16 ? bf16_to_float(bits) : f16_to_float(bits);
-          }
-          ASSERT_TRUE(bitwise_equal(&row[k], &expected, 1))
+          ASSERT_TRUE(bitwise_equal(&row[k], &expected[n * K + k], 1))
               << name(type) << " n=" << n << " k=" << k;
         }
       }

@@ -14,25 +14,12 @@
 #include "runtime/formats/dequant.hpp"
 #include "runtime/formats/ggml_types.hpp"
 #include "runtime/formats/gguf.hpp"
-#include "runtime/formats/half.hpp"
+#include "tests/kernels/kernel_test_support.hpp"
 
 namespace troupe::kernels::cpu {
 namespace {
 
-constexpr block_format all_formats[] = {block_format::q8_0, block_format::q4_0, block_format::q4_1,
-                                        block_format::q5_0, block_format::q5_1, block_format::q4_k,
-                                        block_format::q5_k, block_format::q6_k};
-constexpr quant_path all_paths[] = {quant_path::scalar, quant_path::avx2, quant_path::avx512_vnni};
-
-std::string name(block_format f) {
-  const char* names[] = {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"};
-  return names[static_cast<int>(f)];
-}
-
-std::string name(quant_path p) {
-  const char* names[] = {"scalar", "avx2", "avx512_vnni"};
-  return names[static_cast<int>(p)];
-}
+using namespace test;
 
 runtime::ggml_type ggml_type_of(block_format f) {
   using runtime::ggml_type;
@@ -41,42 +28,15 @@ runtime::ggml_type ggml_type_of(block_format f) {
   return types[static_cast<int>(f)];
 }
 
-void put_f16(uint8_t* p, float v) {
-  const uint16_t h = runtime::f32_to_f16(v);
-  std::memcpy(p, &h, sizeof h);
-}
-
 // N rows of K weights: random quants with sane f16 scales (and mins) in every block.
 std::vector<uint8_t> random_weights(block_format f, int64_t N, int64_t K, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> byte(0, 255);
-  std::uniform_real_distribution<float> scale(0.002f, 0.05f), offset(-0.1f, 0.1f);
   std::vector<uint8_t> w(N * row_bytes(f, K));
   for (auto& b : w)
     b = static_cast<uint8_t>(byte(rng));
-  const int64_t bytes = block_bytes(f);
-  for (int64_t at = 0; at < static_cast<int64_t>(w.size()); at += bytes) {
-    uint8_t* block = w.data() + at;
-    if (f == block_format::q6_k) {
-      put_f16(block + 208, scale(rng) * 0.05f);
-    } else if (f == block_format::q4_k || f == block_format::q5_k) {
-      put_f16(block, scale(rng) * 0.1f);
-      put_f16(block + 2, scale(rng) * 0.05f);
-    } else {
-      put_f16(block, scale(rng));
-      if (f == block_format::q4_1 || f == block_format::q5_1) put_f16(block + 2, offset(rng));
-    }
-  }
+  set_sane_block_scales(f, w, rng);
   return w;
-}
-
-std::vector<float> random_x(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v)
-    x = dist(rng);
-  return v;
 }
 
 std::vector<float> run(quant_path path, thread_pool& pool, block_format f, const float* x,
@@ -86,12 +46,8 @@ std::vector<float> run(quant_path path, thread_pool& pool, block_format f, const
   return y;
 }
 
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
 TEST(quant_gemm, block_sizes_match_ggml) {
-  for (block_format f : all_formats) {
+  for (block_format f : all_block_formats) {
     const auto* info = runtime::ggml_type_info(static_cast<uint32_t>(ggml_type_of(f)));
     ASSERT_NE(info, nullptr);
     EXPECT_EQ(block_elements(f), info->block_size) << name(f);
@@ -101,7 +57,7 @@ TEST(quant_gemm, block_sizes_match_ggml) {
 }
 
 TEST(quant_gemm, dequantize_row_equals_runtime_dequantize_bitwise) {
-  for (block_format f : all_formats) {
+  for (block_format f : all_block_formats) {
     const int64_t rows = 3, cols = 4 * block_elements(f);
     auto w = random_weights(f, rows, cols, 11);
     std::vector<float> expected(rows * cols), got(rows * cols);
@@ -114,15 +70,15 @@ TEST(quant_gemm, dequantize_row_equals_runtime_dequantize_bitwise) {
 
 TEST(quant_gemm, every_path_equals_scalar_bitwise) {
   thread_pool pool(2);
-  for (block_format f : all_formats) {
+  for (block_format f : all_block_formats) {
     const int64_t bs = block_elements(f);
     for (int64_t K : {bs, 3 * bs, bs == 32 ? 18 * bs : 6 * bs}) {
       for (int64_t M : {1, 3, 17, 64, 130}) {
         for (int64_t N : {1, 5, 16, 37, 100}) {
-          const auto x = random_x(M * K, 1 + M);
+          const auto x = random_normal_floats(M * K, 1 + M);
           const auto w = random_weights(f, N, K, 2 + N);
           const auto ref = run(quant_path::scalar, pool, f, x.data(), M, K, w, N);
-          for (quant_path p : all_paths) {
+          for (quant_path p : all_quant_paths) {
             if (p == quant_path::scalar || !quant_path_supported(p)) continue;
             EXPECT_TRUE(bitwise_equal(run(p, pool, f, x.data(), M, K, w, N), ref))
                 << name(f) << " " << name(p) << " M=" << M << " K=" << K << " N=" << N;
@@ -137,14 +93,14 @@ TEST(quant_gemm, every_path_equals_scalar_bitwise) {
 TEST(quant_gemm, close_to_f32_product_of_dequantized_weights) {
   thread_pool pool(2);
   const int64_t M = 5, N = 23;
-  for (block_format f : all_formats) {
+  for (block_format f : all_block_formats) {
     const int64_t K = 3 * block_elements(f) * (f == block_format::q8_0 ? 1 : 2);
-    const auto x = random_x(M * K, 5);
+    const auto x = random_normal_floats(M * K, 5);
     const auto w = random_weights(f, N, K, 6);
     std::vector<float> wf(N * K);
     for (int64_t n = 0; n < N; ++n)
       dequantize_row(f, w.data() + n * row_bytes(f, K), K, wf.data() + n * K);
-    for (quant_path p : all_paths) {
+    for (quant_path p : all_quant_paths) {
       if (!quant_path_supported(p)) continue;
       const auto y = run(p, pool, f, x.data(), M, K, w, N);
       for (int64_t m = 0; m < M; ++m) {
@@ -166,11 +122,11 @@ TEST(quant_gemm, close_to_f32_product_of_dequantized_weights) {
 // Row m computed alone equals row m inside any batch, for any number of threads.
 TEST(quant_gemm, batch_invariant_across_batch_sizes_and_threads) {
   const int64_t M = 37, N = 70;
-  for (block_format f : all_formats) {
+  for (block_format f : all_block_formats) {
     const int64_t K = 2 * block_elements(f);
-    const auto x = random_x(M * K, 9);
+    const auto x = random_normal_floats(M * K, 9);
     const auto w = random_weights(f, N, K, 10);
-    for (quant_path p : all_paths) {
+    for (quant_path p : all_quant_paths) {
       if (!quant_path_supported(p)) continue;
       for (int threads : {1, 2, 3}) {
         thread_pool pool(threads);

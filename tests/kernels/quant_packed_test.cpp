@@ -10,63 +10,21 @@
 
 #include "kernels/cpu/quant_blocks.hpp"
 #include "kernels/cpu/quant_gemm.hpp"
+#include "tests/kernels/kernel_test_support.hpp"
 
 namespace troupe::kernels::cpu {
 namespace {
 
-constexpr block_format all_formats[] = {block_format::q8_0, block_format::q4_0, block_format::q4_1,
-                                        block_format::q5_0, block_format::q5_1, block_format::q4_k,
-                                        block_format::q5_k, block_format::q6_k};
-constexpr quant_path all_paths[] = {quant_path::scalar, quant_path::avx2, quant_path::avx512_vnni};
-
-std::string name(block_format f) {
-  const char* names[] = {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"};
-  return names[static_cast<int>(f)];
-}
-
-std::string name(quant_path p) {
-  const char* names[] = {"scalar", "avx2", "avx512_vnni"};
-  return names[static_cast<int>(p)];
-}
-
-void put_f16(uint8_t* p, float v) {
-  const uint16_t h = quant::f32_to_f16(v);
-  std::memcpy(p, &h, sizeof h);
-}
+using namespace test;
 
 // N rows of K weights: random bytes with sane f16 scales (and mins) in every block.
 std::vector<uint8_t> random_weights(block_format f, int64_t N, int64_t K, uint32_t seed) {
   std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> scale(0.002f, 0.05f), offset(-0.1f, 0.1f);
   std::vector<uint8_t> w(N * row_bytes(f, K));
   for (auto& b : w)
     b = static_cast<uint8_t>(rng());
-  for (size_t at = 0; at < w.size(); at += block_bytes(f)) {
-    uint8_t* block = w.data() + at;
-    if (f == block_format::q6_k) {
-      put_f16(block + 208, scale(rng) * 0.05f);
-    } else if (f == block_format::q4_k || f == block_format::q5_k) {
-      put_f16(block, scale(rng) * 0.1f);
-      put_f16(block + 2, scale(rng) * 0.05f);
-    } else {
-      put_f16(block, scale(rng));
-      if (f == block_format::q4_1 || f == block_format::q5_1) put_f16(block + 2, offset(rng));
-    }
-  }
+  set_sane_block_scales(f, w, rng);
   return w;
-}
-
-std::vector<float> random_x(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v)
-    x = dist(rng);
-  return v;
-}
-
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 std::vector<float> run_packed(quant_path p, thread_pool& pool, const quant_packed_weight& w,
@@ -78,15 +36,15 @@ std::vector<float> run_packed(quant_path p, thread_pool& pool, const quant_packe
 
 TEST(quant_packed, equals_quant_gemm_bitwise_on_every_path) {
   thread_pool pool(2);
-  for (block_format f : all_formats) {
+  for (block_format f : all_block_formats) {
     const int64_t bs = block_elements(f);
     for (int64_t K : {bs, 3 * bs, bs == 32 ? 18 * bs : 6 * bs}) {
       for (int64_t N : {1, 5, 16, 17, 33, 100}) {
         const auto w = random_weights(f, N, K, 2 + N);
         const auto packed = pack_quant_weight(f, w.data(), N, K);
         for (int64_t M : {1, 2, 3, 4, 5, 17, 67, 130}) {
-          const auto x = random_x(M * K, 1 + M);
-          for (quant_path p : all_paths) {
+          const auto x = random_normal_floats(M * K, 1 + M);
+          for (quant_path p : all_quant_paths) {
             if (!quant_path_supported(p)) continue;
             std::vector<float> ref(M * N, -1.0f);
             quant_gemm_on(p, pool, f, x.data(), M, K, w.data(), N, ref.data());
@@ -100,7 +58,7 @@ TEST(quant_packed, equals_quant_gemm_bitwise_on_every_path) {
 }
 
 TEST(quant_packed, row_equals_dequantize_row_bitwise) {
-  for (block_format f : all_formats) {
+  for (block_format f : all_block_formats) {
     const int64_t N = 37, K = 3 * block_elements(f);
     const auto w = random_weights(f, N, K, 4);
     const auto packed = pack_quant_weight(f, w.data(), N, K);
@@ -116,12 +74,12 @@ TEST(quant_packed, row_equals_dequantize_row_bitwise) {
 // Row m computed alone equals row m inside any batch, for any number of threads.
 TEST(quant_packed, batch_invariant_across_batch_sizes_and_threads) {
   const int64_t M = 70, N = 75;
-  for (block_format f : all_formats) {
+  for (block_format f : all_block_formats) {
     const int64_t K = 2 * block_elements(f);
-    const auto x = random_x(M * K, 9);
+    const auto x = random_normal_floats(M * K, 9);
     const auto w = random_weights(f, N, K, 10);
     const auto packed = pack_quant_weight(f, w.data(), N, K);
-    for (quant_path p : all_paths) {
+    for (quant_path p : all_quant_paths) {
       if (!quant_path_supported(p)) continue;
       for (int threads : {1, 2, 3}) {
         thread_pool pool(threads);
@@ -137,7 +95,7 @@ TEST(quant_packed, batch_invariant_across_batch_sizes_and_threads) {
 }
 
 TEST(quant_packed, holds_as_many_bytes_as_the_stored_rows) {
-  for (block_format f : all_formats) {
+  for (block_format f : all_block_formats) {
     const int64_t K = 2 * block_elements(f);
     for (int64_t N : {0, 16, 37}) {
       const auto w = random_weights(f, N, K, 3);
@@ -156,7 +114,7 @@ TEST(quant_packed, holds_as_many_bytes_as_the_stored_rows) {
 TEST(quant_packed, activation_quantizer_avx512_equals_scalar_bitwise) {
   if (!quant_path_supported(quant_path::avx512_vnni)) GTEST_SKIP() << "no AVX-512";
   const int64_t M = 9, K = 256;
-  auto x = random_x(M * K, 12);
+  auto x = random_normal_floats(M * K, 12);
   for (int64_t k = 0; k < K; ++k) {
     x[k] = static_cast<float>(k % 64) * 0.5f - 16.0f;  // row 0: halves, amax 16 -> id 127/16
     x[K + k] = 0.0f;                                   // row 1: zeros
