@@ -11,9 +11,9 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
-#include <random>
 #include <vector>
 
+#include "benchmarks/bench_support.hpp"
 #include "kernels/cpu/dense_gemm.hpp"
 #include "kernels/cpu/gemm.hpp"
 
@@ -28,19 +28,7 @@ namespace {
 
 using namespace troupe::kernels::cpu;
 
-thread_pool& pool(int threads) {
-  static thread_pool p1(1), p2(2);
-  return threads == 1 ? p1 : p2;
-}
-
-std::vector<float> random_vector(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v)
-    x = dist(rng);
-  return v;
-}
+using namespace troupe::bench;
 
 // bf16 or f16 bits of `v` (truncated; only the storage size matters here).
 std::vector<uint16_t> to_half(const std::vector<float>& v, dense_type type) {
@@ -58,7 +46,7 @@ void bm_gemm(benchmark::State& state) {
   const auto k = static_cast<kind>(state.range(0));
   const int64_t M = state.range(1), K = state.range(2), N = state.range(3);
   thread_pool& p = pool(static_cast<int>(state.range(4)));
-  auto x = random_vector(M * K, 1), w = random_vector(N * K, 2);
+  auto x = random_floats(M * K, 1), w = random_floats(N * K, 2);
   std::vector<uint16_t> w_half;
   if (k == dense_bf16) w_half = to_half(w, dense_type::bf16);
   if (k == dense_f16) w_half = to_half(w, dense_type::f16);
@@ -78,24 +66,17 @@ void bm_gemm(benchmark::State& state) {
     benchmark::DoNotOptimize(y.data());
   }
   const double w_bytes = (k == dense_bf16 || k == dense_f16 ? 2.0 : 4.0) * N * K;
-  state.counters["GFLOPS"] = benchmark::Counter(
-      2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
-  state.counters["GB/s(W)"] = benchmark::Counter(
-      w_bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  set_gemm_counters(state, "GFLOPS", M, K, N, w_bytes);
 }
 
 void shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"kind", "M", "K", "N", "threads"});
   for (int64_t threads : {1, 2}) {
     for (int64_t M : {1, 16, 128, 512}) {
-      for (auto [K, N] : {std::pair<int64_t, int64_t>{576, 576},  // wq, wo
-                          {576, 192},                             // wk, wv
-                          {576, 1536},                            // w_gate, w_up
-                          {1536, 576},                            // w_down
-                          {576, 49152}}) {                        // lm head
-        if (M == 512 && N == 49152) continue;  // a prefill chunk's logits are not computed
+      for (projection s : smollm2_projections) {
+        if (!runs_at(s, M)) continue;
         for (int64_t k : {old_gemm_f32, dense_f32, dense_bf16, dense_f16})
-          b->Args({k, M, K, N, threads});
+          b->Args({k, M, s.K, s.N, threads});
       }
     }
   }
@@ -128,8 +109,8 @@ void dpbf16_tile(const uint16_t* x, int64_t K, const uint16_t* w, float* y, int6
 // args: M, K, N (M a multiple of 6, N of 4, K of 32); one thread.
 void bm_dpbf16_ceiling(benchmark::State& state) {
   const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
-  auto x = to_half(random_vector(M * K, 1), dense_type::bf16);
-  auto w = to_half(random_vector(N * K, 2), dense_type::bf16);
+  auto x = to_half(random_floats(M * K, 1), dense_type::bf16);
+  auto w = to_half(random_floats(N * K, 2), dense_type::bf16);
   std::vector<float> y(M * N);
   const int64_t block = std::max<int64_t>(4, 512 * 1024 / (2 * K) / 4 * 4);
   for (auto _ : state) {

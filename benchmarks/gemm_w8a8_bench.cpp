@@ -5,9 +5,9 @@
 //   ./gemm_w8a8_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
-#include <random>
 #include <vector>
 
+#include "benchmarks/bench_support.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/gemm_w8a8.hpp"
 
@@ -15,27 +15,7 @@ namespace {
 
 using namespace troupe::kernels::cpu;
 
-thread_pool& pool() {
-  static thread_pool p;
-  return p;
-}
-
-std::vector<float> random_floats(size_t n) {
-  std::mt19937 rng(42);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v)
-    x = dist(rng);
-  return v;
-}
-
-void set_counters(benchmark::State& state, int64_t M, int64_t K, int64_t N, int64_t w_bytes) {
-  state.counters["GOP/s"] = benchmark::Counter(
-      2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
-  state.counters["GB/s(W)"] = benchmark::Counter(static_cast<double>(w_bytes) * N * K,
-                                                 benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1000);
-}
+using namespace troupe::bench;
 
 // args: M, K, N
 void bm_gemm_f32(benchmark::State& state) {
@@ -46,7 +26,7 @@ void bm_gemm_f32(benchmark::State& state) {
     gemm(pool(), x.data(), M, K, w.data(), N, y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  set_counters(state, M, K, N, 4);
+  set_gemm_counters(state, "GOP/s", M, K, N, 4.0 * N * K);
 }
 
 // args: M, K, N, path index in w8a8_supported_paths()
@@ -70,19 +50,18 @@ void bm_gemm_w8a8(benchmark::State& state) {
                  y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  set_counters(state, M, K, N, 1);
+  set_gemm_counters(state, "GOP/s", M, K, N, 1.0 * N * K);
 }
 
 void shapes(benchmark::internal::Benchmark* b, bool with_paths) {
   for (int64_t M : {1, 16, 512}) {
-    for (auto [K, N] :
-         {std::pair<int64_t, int64_t>{576, 576}, {576, 192}, {576, 1536}, {1536, 576}}) {
+    for (projection s : smollm2_layer_projections) {
       if (!with_paths) {
-        b->Args({M, K, N});
+        b->Args({M, s.K, s.N});
         continue;
       }
       for (int64_t path = 0; path < 3; ++path)
-        b->Args({M, K, N, path});
+        b->Args({M, s.K, s.N, path});
     }
   }
 }

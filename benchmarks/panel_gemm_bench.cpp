@@ -6,9 +6,9 @@
 
 #include <bit>
 #include <memory>
-#include <random>
 #include <vector>
 
+#include "benchmarks/bench_support.hpp"
 #include "kernels/cpu/dense_gemm.hpp"
 #include "kernels/cpu/panel_gemm.hpp"
 
@@ -16,19 +16,7 @@ namespace {
 
 using namespace troupe::kernels::cpu;
 
-thread_pool& pool(int threads) {
-  static thread_pool p1(1), p2(2);
-  return threads == 1 ? p1 : p2;
-}
-
-std::vector<float> random_vector(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v)
-    x = dist(rng);
-  return v;
-}
+using namespace troupe::bench;
 
 std::vector<uint16_t> to_bf16(const std::vector<float>& v) {
   std::vector<uint16_t> h(v.size());
@@ -46,7 +34,7 @@ void bm_gemm(benchmark::State& state) {
   thread_pool& p = pool(static_cast<int>(state.range(4)));
   const bool bf16 = k == dense_bf16 || k == panel_bf16;
   const dense_type type = bf16 ? dense_type::bf16 : dense_type::f32;
-  auto x = random_vector(M * K, 1), w = random_vector(N * K, 2);
+  auto x = random_floats(M * K, 1), w = random_floats(N * K, 2);
   std::vector<uint16_t> w_half = bf16 ? to_bf16(w) : std::vector<uint16_t>{};
   const void* w_data = bf16 ? static_cast<const void*>(w_half.data()) : w.data();
   std::shared_ptr<const panel_weight> packed;
@@ -59,23 +47,17 @@ void bm_gemm(benchmark::State& state) {
       dense_gemm(p, type, x.data(), M, K, w_data, N, y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  state.counters["GFLOPS"] = benchmark::Counter(
-      2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
-  state.counters["GB/s(W)"] =
-      benchmark::Counter((bf16 ? 2.0 : 4.0) * N * K, benchmark::Counter::kIsIterationInvariantRate,
-                         benchmark::Counter::kIs1000);
+  set_gemm_counters(state, "GFLOPS", M, K, N, (bf16 ? 2.0 : 4.0) * N * K);
 }
 
 void shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"kind", "M", "K", "N", "threads"});
   for (int64_t threads : {1, 2}) {
     for (int64_t M : {1, 16, 128, 512}) {
-      for (auto [K, N] : {std::pair<int64_t, int64_t>{576, 1536},  // w_gate, w_up
-                          {1536, 576},                             // w_down
-                          {576, 49152}}) {                         // lm head
-        if (M == 512 && N == 49152) continue;  // a prefill chunk's logits are not computed
+      for (projection s : {smollm2_gate_up, smollm2_down, smollm2_lm_head}) {
+        if (!runs_at(s, M)) continue;
         for (int64_t k : {dense_f32, panel_f32, dense_bf16, panel_bf16})
-          b->Args({k, M, K, N, threads});
+          b->Args({k, M, s.K, s.N, threads});
       }
     }
   }

@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "benchmarks/bench_support.hpp"
 #include "kernels/cpu/dense_gemm.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/quant_gemm.hpp"
@@ -16,19 +17,7 @@ namespace {
 
 using namespace troupe::kernels::cpu;
 
-thread_pool& pool() {
-  static thread_pool p;
-  return p;
-}
-
-std::vector<float> random_floats(size_t n) {
-  std::mt19937 rng(42);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v)
-    x = dist(rng);
-  return v;
-}
+using namespace troupe::bench;
 
 // Random quants with a small f16 scale (0x2000 = 2^-7) at the start of every block (and q6_k's
 // at its end), so no value is inf or NaN.
@@ -49,13 +38,6 @@ std::vector<uint8_t> random_weights(block_format f, int64_t N, int64_t K) {
   return w;
 }
 
-void set_counters(benchmark::State& state, double M, double N, double K, double weight_bytes) {
-  state.counters["GOP/s"] = benchmark::Counter(
-      2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
-  state.counters["GB/s(W)"] = benchmark::Counter(
-      weight_bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
-}
-
 // args: format, path, M, K, N
 void bm_quant_gemm(benchmark::State& state) {
   const auto f = static_cast<block_format>(state.range(0));
@@ -72,7 +54,7 @@ void bm_quant_gemm(benchmark::State& state) {
     quant_gemm_on(path, pool(), f, x.data(), M, K, w.data(), N, y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  set_counters(state, M, N, K, static_cast<double>(w.size()));
+  set_gemm_counters(state, "GOP/s", M, K, N, static_cast<double>(w.size()));
 }
 
 // args: format, path, M, K, N
@@ -91,31 +73,32 @@ void bm_quant_packed(benchmark::State& state) {
     quant_gemm_packed_on(path, pool(), *w, x.data(), M, y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  set_counters(state, M, N, K, static_cast<double>(N * row_bytes(f, K)));
+  set_gemm_counters(state, "GOP/s", M, K, N, static_cast<double>(N * row_bytes(f, K)));
 }
 
-// args: M, K, N
+// args: M, K, N; `product(x, M, K, w, N, y)` the f32 gemm timed.
+template <class Product>
+void bm_f32(benchmark::State& state, Product product) {
+  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
+  auto x = random_floats(M * K), w = random_floats(N * K);
+  std::vector<float> y(M * N);
+  for (auto _ : state) {
+    product(x.data(), M, K, w.data(), N, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_gemm_counters(state, "GOP/s", M, K, N, 4.0 * N * K);
+}
+
 void bm_f32_dense_gemm(benchmark::State& state) {
-  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
-  auto x = random_floats(M * K), w = random_floats(N * K);
-  std::vector<float> y(M * N);
-  for (auto _ : state) {
-    dense_gemm(pool(), dense_type::f32, x.data(), M, K, w.data(), N, y.data());
-    benchmark::DoNotOptimize(y.data());
-  }
-  set_counters(state, M, N, K, 4.0 * N * K);
+  bm_f32(state, [](const float* x, int64_t M, int64_t K, const float* w, int64_t N, float* y) {
+    dense_gemm(pool(), dense_type::f32, x, M, K, w, N, y);
+  });
 }
 
-// args: M, K, N
 void bm_f32_gemm(benchmark::State& state) {
-  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
-  auto x = random_floats(M * K), w = random_floats(N * K);
-  std::vector<float> y(M * N);
-  for (auto _ : state) {
-    gemm(pool(), x.data(), M, K, w.data(), N, y.data());
-    benchmark::DoNotOptimize(y.data());
-  }
-  set_counters(state, M, N, K, 4.0 * N * K);
+  bm_f32(state, [](const float* x, int64_t M, int64_t K, const float* w, int64_t N, float* y) {
+    gemm(pool(), x, M, K, w, N, y);
+  });
 }
 
 struct shape {
@@ -134,15 +117,11 @@ constexpr shape shapes[] = {
     {block_format::q4_k, 768, 1536},  {block_format::q6_k, 768, 1536},
 };
 
-bool wanted(const shape& s, int64_t M) {
-  return !(M == 512 && s.N == 49152);  // a 512-token prefill never projects every row to logits
-}
-
 void quant_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"fmt", "path", "M", "K", "N"});
   for (int64_t M : {1, 16, 512})
     for (const shape& s : shapes)
-      if (wanted(s, M))
+      if (runs_at({s.K, s.N}, M))
         for (quant_path p : {quant_path::avx512_vnni, quant_path::avx2, quant_path::scalar})
           if (p != quant_path::scalar || M == 1)
             b->Args({static_cast<int64_t>(s.f), static_cast<int64_t>(p), M, s.K, s.N});
@@ -151,8 +130,8 @@ void quant_args(benchmark::internal::Benchmark* b) {
 void f32_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"M", "K", "N"});
   for (int64_t M : {1, 16, 512})
-    for (int i = 0; i < 5; ++i)
-      if (wanted(shapes[i], M)) b->Args({M, shapes[i].K, shapes[i].N});
+    for (projection s : smollm2_projections)
+      if (runs_at(s, M)) b->Args({M, s.K, s.N});
 }
 
 BENCHMARK(bm_quant_gemm)->Apply(quant_args)->UseRealTime();
