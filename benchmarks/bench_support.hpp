@@ -73,4 +73,19 @@ inline void set_gemm_counters(benchmark::State& state, const char* ops_counter, 
       weight_bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
+// Times `product(pool(), x, M, K, w, N, y)`, an f32 gemm with cpu::gemm's signature, for the args
+// M, K, N (state.range(0..2)) on random_floats inputs; counters as set_gemm_counters with 4 weight
+// bytes per element of W.
+template <class Product>
+void time_f32_gemm(benchmark::State& state, const char* ops_counter, Product product) {
+  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
+  auto x = random_floats(M * K), w = random_floats(N * K);
+  std::vector<float> y(M * N);
+  for (auto _ : state) {
+    product(pool(), x.data(), M, K, w.data(), N, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_gemm_counters(state, ops_counter, M, K, N, 4.0 * N * K);
+}
+
 }  // namespace troupe::bench

@@ -15,14 +15,7 @@ using troupe::kernels::cpu::gemm;
 
 // args: M, K, N
 void bm_gemm(benchmark::State& state) {
-  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
-  auto x = random_floats(M * K), w = random_floats(N * K);
-  std::vector<float> y(M * N);
-  for (auto _ : state) {
-    gemm(pool(), x.data(), M, K, w.data(), N, y.data());
-    benchmark::DoNotOptimize(y.data());
-  }
-  set_gemm_counters(state, "GFLOPS", M, K, N, 4.0 * N * K);
+  time_f32_gemm(state, "GFLOPS", gemm);
 }
 
 void shapes(benchmark::internal::Benchmark* b) {

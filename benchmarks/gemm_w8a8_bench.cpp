@@ -19,14 +19,7 @@ using namespace troupe::bench;
 
 // args: M, K, N
 void bm_gemm_f32(benchmark::State& state) {
-  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
-  auto x = random_floats(M * K), w = random_floats(N * K);
-  std::vector<float> y(M * N);
-  for (auto _ : state) {
-    gemm(pool(), x.data(), M, K, w.data(), N, y.data());
-    benchmark::DoNotOptimize(y.data());
-  }
-  set_gemm_counters(state, "GOP/s", M, K, N, 4.0 * N * K);
+  time_f32_gemm(state, "GOP/s", gemm);
 }
 
 // args: M, K, N, path index in w8a8_supported_paths()

@@ -76,29 +76,16 @@ void bm_quant_packed(benchmark::State& state) {
   set_gemm_counters(state, "GOP/s", M, K, N, static_cast<double>(N * row_bytes(f, K)));
 }
 
-// args: M, K, N; `product(x, M, K, w, N, y)` the f32 gemm timed.
-template <class Product>
-void bm_f32(benchmark::State& state, Product product) {
-  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
-  auto x = random_floats(M * K), w = random_floats(N * K);
-  std::vector<float> y(M * N);
-  for (auto _ : state) {
-    product(x.data(), M, K, w.data(), N, y.data());
-    benchmark::DoNotOptimize(y.data());
-  }
-  set_gemm_counters(state, "GOP/s", M, K, N, 4.0 * N * K);
-}
-
+// args: M, K, N
 void bm_f32_dense_gemm(benchmark::State& state) {
-  bm_f32(state, [](const float* x, int64_t M, int64_t K, const float* w, int64_t N, float* y) {
-    dense_gemm(pool(), dense_type::f32, x, M, K, w, N, y);
-  });
+  time_f32_gemm(state, "GOP/s",
+                [](thread_pool& p, const float* x, int64_t M, int64_t K, const float* w, int64_t N,
+                   float* y) { dense_gemm(p, dense_type::f32, x, M, K, w, N, y); });
 }
 
+// args: M, K, N
 void bm_f32_gemm(benchmark::State& state) {
-  bm_f32(state, [](const float* x, int64_t M, int64_t K, const float* w, int64_t N, float* y) {
-    gemm(pool(), x, M, K, w, N, y);
-  });
+  time_f32_gemm(state, "GOP/s", gemm);
 }
 
 struct shape {
