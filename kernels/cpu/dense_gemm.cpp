@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/cpu/column_tasks.hpp"
 #include "kernels/cpu/cpu_features.hpp"
 #include "kernels/cpu/dense_gemm_tiles.hpp"
 
@@ -185,16 +186,9 @@ void dense_gemm_with(dense_isa isa, thread_pool& pool, dense_type type, const fl
                      int64_t K, const void* w, int64_t N, float* y) {
   if (M == 0 || N == 0) return;
   const dense_detail::tile_set& tiles = tiles_of(isa);
-  // A few tasks per thread balance the load when a core is busy elsewhere; a task's columns are
-  // whole strips of tiles, so no task runs narrower tiles than it must.
-  const int64_t strip = tiles.cols_single;
-  int64_t num_tasks = std::max<int64_t>(1, std::min<int64_t>(pool.num_threads() * 2, N / 32));
-  int64_t chunk = (N + num_tasks - 1) / num_tasks;
-  chunk = (chunk + strip - 1) / strip * strip;
-  num_tasks = (N + chunk - 1) / chunk;
-  pool.run(static_cast<int>(num_tasks), [&](int task) {
-    int64_t n0 = task * chunk;
-    dense_columns(tiles, type, x, M, K, w, N, n0, std::min(N, n0 + chunk), y);
+  // A task's columns are whole strips of tiles, so no task runs narrower tiles than it must.
+  run_column_tasks(pool, N, 32, tiles.cols_single, [&](int64_t n0, int64_t n1) {
+    dense_columns(tiles, type, x, M, K, w, N, n0, n1, y);
   });
 }
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/column_tasks.hpp"
 #include "kernels/cpu/dot.hpp"
 
 namespace troupe::kernels::cpu {
@@ -111,16 +112,9 @@ void gemm_columns(const float* x, int64_t M, int64_t K, const float* w, int64_t 
 void gemm(thread_pool& pool, const float* x, int64_t M, int64_t K, const float* w, int64_t N,
           float* y) {
   if (M == 0 || N == 0) return;
-  // A few tasks per thread balance the load when a core is busy elsewhere; chunks stay multiples
-  // of the tile width so each thread streams whole tiles of W.
-  int64_t num_tasks = std::max<int64_t>(1, std::min<int64_t>(pool.num_threads() * 2, N / 32));
-  int64_t chunk = (N + num_tasks - 1) / num_tasks;
-  chunk = (chunk + tile_cols - 1) / tile_cols * tile_cols;
-  num_tasks = (N + chunk - 1) / chunk;
-  pool.run(static_cast<int>(num_tasks), [&](int task) {
-    int64_t n0 = task * chunk;
-    gemm_columns(x, M, K, w, N, n0, std::min(N, n0 + chunk), y);
-  });
+  // Chunks stay multiples of the tile width so each thread streams whole tiles of W.
+  run_column_tasks(pool, N, 32, tile_cols,
+                   [&](int64_t n0, int64_t n1) { gemm_columns(x, M, K, w, N, n0, n1, y); });
 }
 
 }  // namespace troupe::kernels::cpu

@@ -7,6 +7,7 @@
 #include <cfloat>
 #include <cmath>
 
+#include "kernels/cpu/column_tasks.hpp"
 #include "kernels/cpu/cpu_features.hpp"
 #include "kernels/cpu/gemm_w8a8_tiles.hpp"
 
@@ -172,13 +173,8 @@ void gemm_w8a8_on(w8a8_path path, thread_pool& pool, const float* x, int64_t M, 
   thread_local quantized_rows buffer;
   quantized_rows& a = buffer;
   quantize_rows(pool, x, M, K, asymmetric, a);
-  int64_t num_tasks = std::max<int64_t>(1, std::min<int64_t>(pool.num_threads() * 2, N / 32));
-  int64_t chunk = (N + num_tasks - 1) / num_tasks;
-  chunk = (chunk + tile_cols - 1) / tile_cols * tile_cols;
-  num_tasks = (N + chunk - 1) / chunk;
-  pool.run(static_cast<int>(num_tasks), [&](int task) {
-    const int64_t n0 = task * chunk;
-    columns(path, a, M, K, w, w_scale, row_sums, N, n0, std::min(N, n0 + chunk), y);
+  run_column_tasks(pool, N, 32, tile_cols, [&](int64_t n0, int64_t n1) {
+    columns(path, a, M, K, w, w_scale, row_sums, N, n0, n1, y);
   });
 }
 

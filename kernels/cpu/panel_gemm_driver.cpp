@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/column_tasks.hpp"
 #include "kernels/cpu/cpu_features.hpp"
 #include "kernels/cpu/panel_gemm.hpp"
 #include "kernels/cpu/panel_gemm_tiles.hpp"
@@ -177,19 +178,11 @@ void panel_gemm_with(dense_isa isa, thread_pool& pool, const panel_weight& w, co
   const tile_set& tiles = tiles_of(isa);
   const std::vector<int64_t> starts = row_groups(M, tiles.max_rows);
   const float* xp = packed_x(pool, x, K, starts);
-  // Tasks take whole runs of panels (a multiple of a lone group's tile width); a few tasks per
-  // thread balance the load when a core is busy elsewhere.
-  const int64_t num_panels = w.num_panels();
+  // Tasks take whole runs of panels (a multiple of a lone group's tile width).
   const int64_t unit = starts.size() == 2 ? tiles.single_group_panels(static_cast<int>(M)) : 1;
-  int64_t num_tasks = std::clamp<int64_t>(num_panels / unit, 1, pool.num_threads() * 2);
-  int64_t chunk = (num_panels + num_tasks - 1) / num_tasks;
-  chunk = (chunk + unit - 1) / unit * unit;
-  num_tasks = (num_panels + chunk - 1) / chunk;
   const sweep s{tiles, w, xp, starts, y};
-  pool.run(static_cast<int>(num_tasks), [&](int task) {
-    const int64_t p0 = task * chunk;
-    s.columns(p0, std::min(num_panels, p0 + chunk));
-  });
+  run_column_tasks(pool, w.num_panels(), unit, unit,
+                   [&](int64_t p0, int64_t p1) { s.columns(p0, p1); });
 }
 
 void panel_gemm(thread_pool& pool, const panel_weight& w, const float* x, int64_t M, float* y) {

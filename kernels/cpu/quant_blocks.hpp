@@ -67,6 +67,29 @@ void block_quants(block_format f, const uint8_t* block, uint8_t out[qk]);
 // The zero point subtracted from block_quants' values: 8 (q4_0), 16 (q5_0), else 0.
 int32_t zero_point(block_format f);
 
+// Byte offsets inside a stored (ggml) 32-block of its quants and of its fifth bits (-1: none):
+//   q8_0  d | qs[32]        q4_0  d | qs[16]        q4_1  d m | qs[16]
+//   q5_0  d | qh[4] | qs[16]                        q5_1  d m | qh[4] | qs[16]
+struct stored_layout {
+  int qs;
+  int qh;
+};
+
+constexpr stored_layout stored_layout_of(block_format f) {
+  switch (f) {
+    case block_format::q4_0:
+      return {2, -1};
+    case block_format::q4_1:
+      return {4, -1};
+    case block_format::q5_0:
+      return {6, 2};
+    case block_format::q5_1:
+      return {8, 4};
+    default:
+      return {2, -1};  // q8_0
+  }
+}
+
 // Offset of the f16 scale d (and m) inside a 32-block.
 constexpr int64_t scale_offset = 0;
 constexpr int64_t min_offset = 2;  // q4_1 / q5_1

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "kernels/cpu/column_tasks.hpp"
 #include "kernels/cpu/cpu_features.hpp"
 #include "kernels/cpu/quant_blocks.hpp"
 
@@ -84,16 +85,9 @@ void quant_gemm_on(quant_path path, thread_pool& pool, block_format f, const flo
   quantize_activations(pool, f, x, M, K, xq);
   // The K-quants have no SIMD kernel yet; the scalar one gives the same bits.
   const bool packed = path != quant_path::scalar && !quant::is_k_quant(f);
-  // A few tasks per thread balance the load when a core is busy elsewhere; chunks are whole
-  // packed tiles.
+  // Chunks are whole packed tiles.
   const int64_t unit = quant::tile_rows;
-  int64_t num_tasks =
-      std::max<int64_t>(1, std::min<int64_t>(pool.num_threads() * 2, N / (2 * unit)));
-  int64_t chunk = (N + num_tasks - 1) / num_tasks;
-  chunk = (chunk + unit - 1) / unit * unit;
-  num_tasks = (N + chunk - 1) / chunk;
-  pool.run(static_cast<int>(num_tasks), [&](int task) {
-    const int64_t n0 = task * chunk, n1 = std::min(N, n0 + chunk);
+  run_column_tasks(pool, N, 2 * unit, unit, [&](int64_t n0, int64_t n1) {
     if (packed) {
       packed_columns(path, f, xq, M, w, N, n0, n1, y);
     } else {

@@ -30,30 +30,9 @@ inline void put(uint8_t* dst, int g, uint32_t v) {
   std::memcpy(dst + g * tile_rows * 4, &v, 4);
 }
 
-// Quant byte offset and fifth-bit offset of each format's block (-1: none).
-struct layout {
-  int qs;
-  int qh;
-};
-
-constexpr layout layout_of(block_format f) {
-  switch (f) {
-    case block_format::q4_0:
-      return {2, -1};
-    case block_format::q4_1:
-      return {4, -1};
-    case block_format::q5_0:
-      return {6, 2};
-    case block_format::q5_1:
-      return {8, 4};
-    default:
-      return {2, -1};  // q8_0
-  }
-}
-
 template <block_format F>
 void pack_block(const uint8_t* block, uint8_t* dst) {
-  constexpr layout l = layout_of(F);
+  constexpr stored_layout l = stored_layout_of(F);
   if constexpr (F == block_format::q8_0) {
     for (int g = 0; g < 8; ++g)
       put(dst, g, load_u32(block + l.qs + 4 * g));

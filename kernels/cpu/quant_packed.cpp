@@ -7,6 +7,7 @@
 #include <cassert>
 #include <new>
 
+#include "kernels/cpu/column_tasks.hpp"
 #include "kernels/cpu/quant_blocks.hpp"
 
 namespace troupe::kernels::cpu {
@@ -153,16 +154,9 @@ void quant_gemm_packed_on(quant_path path, thread_pool& pool, const quant_packed
   const bool k_quant = quant::is_k_quant(f);
   const bool vnni = path == quant_path::avx512_vnni && !k_quant;
   quantize(pool, f, x, M, K, vnni, s);
-  // A few tasks per thread balance the load when a core is busy elsewhere; chunks are whole
-  // 2-tile slices.
+  // Chunks are whole 2-tile slices.
   const int64_t unit = 2 * quant::tile_rows;
-  int64_t num_tasks =
-      std::max<int64_t>(1, std::min<int64_t>(pool.num_threads() * 2, N / (2 * unit)));
-  int64_t chunk = (N + num_tasks - 1) / num_tasks;
-  chunk = (chunk + unit - 1) / unit * unit;
-  num_tasks = (N + chunk - 1) / chunk;
-  pool.run(static_cast<int>(num_tasks), [&](int task) {
-    const int64_t n0 = task * chunk, n1 = std::min(N, n0 + chunk);
+  run_column_tasks(pool, N, 2 * unit, unit, [&](int64_t n0, int64_t n1) {
     if (k_quant) {
       quant::scalar_columns(f, s.xq, M, w.data(), N, n0, n1, y);
     } else if (vnni) {

@@ -8,27 +8,6 @@
 namespace troupe::kernels::cpu::quant {
 namespace {
 
-// Offsets of the quants and of the stored fifth bits (-1: none) inside a stored 32-block.
-struct stored_layout {
-  int qs;
-  int qh;
-};
-
-stored_layout stored_layout_of(block_format f) {
-  switch (f) {
-    case block_format::q4_0:
-      return {2, -1};
-    case block_format::q4_1:
-      return {4, -1};
-    case block_format::q5_0:
-      return {6, 2};
-    case block_format::q5_1:
-      return {8, 4};
-    default:
-      return {2, -1};  // q8_0
-  }
-}
-
 // Stored qh bit j -> packed bit 8 * (j % 4) + j / 4, and back.
 uint32_t spread_qh(uint32_t qh) {
   uint32_t out = 0;
