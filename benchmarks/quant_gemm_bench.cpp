@@ -5,6 +5,7 @@
 //   ./quant_gemm_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -38,15 +39,29 @@ std::vector<uint8_t> random_weights(block_format f, int64_t N, int64_t K) {
   return w;
 }
 
+// One quant benchmark's args: format, path, M, K, N.
+struct quant_case {
+  block_format f;
+  quant_path path;
+  int64_t M, K, N;
+};
+
+// The state's quant_case; nullopt, with the benchmark marked skipped, where this CPU lacks the
+// path.
+std::optional<quant_case> quant_case_of(benchmark::State& state) {
+  const quant_case c{static_cast<block_format>(state.range(0)),
+                     static_cast<quant_path>(state.range(1)), state.range(2), state.range(3),
+                     state.range(4)};
+  if (quant_path_supported(c.path)) return c;
+  state.SkipWithError("path not supported on this CPU");
+  return std::nullopt;
+}
+
 // args: format, path, M, K, N
 void bm_quant_gemm(benchmark::State& state) {
-  const auto f = static_cast<block_format>(state.range(0));
-  const auto path = static_cast<quant_path>(state.range(1));
-  const int64_t M = state.range(2), K = state.range(3), N = state.range(4);
-  if (!quant_path_supported(path)) {
-    state.SkipWithError("path not supported on this CPU");
-    return;
-  }
+  const auto c = quant_case_of(state);
+  if (!c) return;
+  const auto [f, path, M, K, N] = *c;
   auto x = random_floats(M * K);
   auto w = random_weights(f, N, K);
   std::vector<float> y(M * N);
@@ -59,13 +74,9 @@ void bm_quant_gemm(benchmark::State& state) {
 
 // args: format, path, M, K, N
 void bm_quant_packed(benchmark::State& state) {
-  const auto f = static_cast<block_format>(state.range(0));
-  const auto path = static_cast<quant_path>(state.range(1));
-  const int64_t M = state.range(2), K = state.range(3), N = state.range(4);
-  if (!quant_path_supported(path)) {
-    state.SkipWithError("path not supported on this CPU");
-    return;
-  }
+  const auto c = quant_case_of(state);
+  if (!c) return;
+  const auto [f, path, M, K, N] = *c;
   auto x = random_floats(M * K);
   const auto w = pack_quant_weight(f, random_weights(f, N, K).data(), N, K);
   std::vector<float> y(M * N);
