@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/quant_gemm.hpp"
@@ -15,6 +16,32 @@ constexpr int64_t qk_k = 256;  // values per K-quant super-block
 
 inline bool is_k_quant(block_format f) {
   return f == block_format::q4_k || f == block_format::q5_k || f == block_format::q6_k;
+}
+
+// Calls fn(std::integral_constant<block_format, F>{}) for the 32-block format F == f, so that a
+// kernel templated on the format is chosen once per call; returns false, calling nothing, for a
+// K-quant.
+template <class Fn>
+bool with_32_block_format(block_format f, Fn&& fn) {
+  switch (f) {
+    case block_format::q8_0:
+      fn(std::integral_constant<block_format, block_format::q8_0>{});
+      return true;
+    case block_format::q4_0:
+      fn(std::integral_constant<block_format, block_format::q4_0>{});
+      return true;
+    case block_format::q4_1:
+      fn(std::integral_constant<block_format, block_format::q4_1>{});
+      return true;
+    case block_format::q5_0:
+      fn(std::integral_constant<block_format, block_format::q5_0>{});
+      return true;
+    case block_format::q5_1:
+      fn(std::integral_constant<block_format, block_format::q5_1>{});
+      return true;
+    default:
+      return false;
+  }
 }
 
 // Formats with a per-block additive m (q4_1, q5_1): their activations are q8_1.

@@ -95,20 +95,9 @@ void pack_tile(block_format f, const uint8_t* w, int64_t K, int64_t N, int64_t n
     std::fill(out.m.begin(), out.m.end(), uint16_t{0});
   }
   const uint8_t* rows = w + n0 * stride;
-  switch (f) {
-    case block_format::q8_0:
-      return pack_rows<block_format::q8_0>(rows, stride, nr, out);
-    case block_format::q4_0:
-      return pack_rows<block_format::q4_0>(rows, stride, nr, out);
-    case block_format::q4_1:
-      return pack_rows<block_format::q4_1>(rows, stride, nr, out);
-    case block_format::q5_0:
-      return pack_rows<block_format::q5_0>(rows, stride, nr, out);
-    case block_format::q5_1:
-      return pack_rows<block_format::q5_1>(rows, stride, nr, out);
-    default:
-      assert(false && "pack_tile: 32-block formats only");
-  }
+  [[maybe_unused]] const bool packed = with_32_block_format(
+      f, [&](auto F) { pack_rows<decltype(F)::value>(rows, stride, nr, out); });
+  assert(packed && "pack_tile: 32-block formats only");
 }
 
 }  // namespace troupe::kernels::cpu::quant

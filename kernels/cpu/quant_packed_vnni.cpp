@@ -147,25 +147,10 @@ void dispatch(const uint8_t* tile, int64_t tile_stride, int num_tiles, const uin
 void vnni_packed(block_format f, const uint8_t* tile, int64_t tile_stride, int num_tiles,
                  const uint8_t* panel, int mr, int64_t num_blocks, float* y, int64_t ldy,
                  int nr_last) {
-  switch (f) {
-    case block_format::q8_0:
-      return dispatch<block_format::q8_0>(tile, tile_stride, num_tiles, panel, mr, num_blocks, y,
-                                          ldy, nr_last);
-    case block_format::q4_0:
-      return dispatch<block_format::q4_0>(tile, tile_stride, num_tiles, panel, mr, num_blocks, y,
-                                          ldy, nr_last);
-    case block_format::q4_1:
-      return dispatch<block_format::q4_1>(tile, tile_stride, num_tiles, panel, mr, num_blocks, y,
-                                          ldy, nr_last);
-    case block_format::q5_0:
-      return dispatch<block_format::q5_0>(tile, tile_stride, num_tiles, panel, mr, num_blocks, y,
-                                          ldy, nr_last);
-    case block_format::q5_1:
-      return dispatch<block_format::q5_1>(tile, tile_stride, num_tiles, panel, mr, num_blocks, y,
-                                          ldy, nr_last);
-    default:
-      break;
-  }
+  with_32_block_format(f, [&](auto F) {
+    dispatch<decltype(F)::value>(tile, tile_stride, num_tiles, panel, mr, num_blocks, y, ldy,
+                                 nr_last);
+  });
 }
 
 #else
