@@ -107,8 +107,13 @@ inline std::vector<float> widened(dense_type type, const std::vector<uint8_t>& b
 constexpr block_format all_block_formats[] = {
     block_format::q8_0, block_format::q4_0, block_format::q4_1, block_format::q5_0,
     block_format::q5_1, block_format::q4_k, block_format::q5_k, block_format::q6_k};
-constexpr quant_path all_quant_paths[] = {quant_path::scalar, quant_path::avx2,
-                                          quant_path::avx512_vnni};
+// The quant paths this CPU runs, scalar first.
+inline std::vector<quant_path> supported_quant_paths() {
+  std::vector<quant_path> paths;
+  for (quant_path p : {quant_path::scalar, quant_path::avx2, quant_path::avx512_vnni})
+    if (quant_path_supported(p)) paths.push_back(p);
+  return paths;
+}
 
 inline std::string name(block_format f) {
   const char* names[] = {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"};

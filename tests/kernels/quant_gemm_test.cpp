@@ -78,8 +78,8 @@ TEST(quant_gemm, every_path_equals_scalar_bitwise) {
           const auto x = random_normal_floats(M * K, 1 + M);
           const auto w = random_weights(f, N, K, 2 + N);
           const auto ref = run(quant_path::scalar, pool, f, x.data(), M, K, w, N);
-          for (quant_path p : all_quant_paths) {
-            if (p == quant_path::scalar || !quant_path_supported(p)) continue;
+          for (quant_path p : supported_quant_paths()) {
+            if (p == quant_path::scalar) continue;
             EXPECT_TRUE(bitwise_equal(run(p, pool, f, x.data(), M, K, w, N), ref))
                 << name(f) << " " << name(p) << " M=" << M << " K=" << K << " N=" << N;
           }
@@ -100,8 +100,7 @@ TEST(quant_gemm, close_to_f32_product_of_dequantized_weights) {
     std::vector<float> wf(N * K);
     for (int64_t n = 0; n < N; ++n)
       dequantize_row(f, w.data() + n * row_bytes(f, K), K, wf.data() + n * K);
-    for (quant_path p : all_quant_paths) {
-      if (!quant_path_supported(p)) continue;
+    for (quant_path p : supported_quant_paths()) {
       const auto y = run(p, pool, f, x.data(), M, K, w, N);
       for (int64_t m = 0; m < M; ++m) {
         for (int64_t n = 0; n < N; ++n) {
@@ -126,8 +125,7 @@ TEST(quant_gemm, batch_invariant_across_batch_sizes_and_threads) {
     const int64_t K = 2 * block_elements(f);
     const auto x = random_normal_floats(M * K, 9);
     const auto w = random_weights(f, N, K, 10);
-    for (quant_path p : all_quant_paths) {
-      if (!quant_path_supported(p)) continue;
+    for (quant_path p : supported_quant_paths()) {
       for (int threads : {1, 2, 3}) {
         thread_pool pool(threads);
         const auto batch = run(p, pool, f, x.data(), M, K, w, N);

@@ -44,8 +44,7 @@ TEST(quant_packed, equals_quant_gemm_bitwise_on_every_path) {
         const auto packed = pack_quant_weight(f, w.data(), N, K);
         for (int64_t M : {1, 2, 3, 4, 5, 17, 67, 130}) {
           const auto x = random_normal_floats(M * K, 1 + M);
-          for (quant_path p : all_quant_paths) {
-            if (!quant_path_supported(p)) continue;
+          for (quant_path p : supported_quant_paths()) {
             std::vector<float> ref(M * N, -1.0f);
             quant_gemm_on(p, pool, f, x.data(), M, K, w.data(), N, ref.data());
             EXPECT_TRUE(bitwise_equal(run_packed(p, pool, *packed, x.data(), M), ref))
@@ -79,8 +78,7 @@ TEST(quant_packed, batch_invariant_across_batch_sizes_and_threads) {
     const auto x = random_normal_floats(M * K, 9);
     const auto w = random_weights(f, N, K, 10);
     const auto packed = pack_quant_weight(f, w.data(), N, K);
-    for (quant_path p : all_quant_paths) {
-      if (!quant_path_supported(p)) continue;
+    for (quant_path p : supported_quant_paths()) {
       for (int threads : {1, 2, 3}) {
         thread_pool pool(threads);
         const auto batch = run_packed(p, pool, *packed, x.data(), M);
