@@ -217,7 +217,7 @@ namespace troupe::runtime {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sampling_params& x) {
   return f(caf::meta::type_name("sampling_params"), x.temperature, x.top_p, x.top_k, x.min_p,
-           x.presence_penalty, x.frequency_penalty, x.repetition_penalty, x.min_tokens,
+           x.presence_penalty, x.frequency_penalty, x.repetition_penalty, x.min_tokens, x.logprobs,
            x.num_top_logprobs, x.seed, x.logit_bias, x.min_tokens_stop_ids);
 }
 template <class Inspector>

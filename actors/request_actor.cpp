@@ -137,6 +137,7 @@ class request_actor_impl : public request_actor::base {
     spec.ignore_eos = request_.ignore_eos;
     spec.return_logprobs = request_.logprobs >= 0;
     spec.sampling = request_.sampling;
+    spec.sampling.logprobs = request_.logprobs >= 0;
     spec.sampling.num_top_logprobs = std::max(request_.logprobs, 0);
     spec.sampling.min_tokens = std::min(spec.sampling.min_tokens, spec.max_tokens);
     if (spec.sampling.min_tokens > 0) spec.sampling.min_tokens_stop_ids = min_tokens_stops(spec);

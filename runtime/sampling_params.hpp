@@ -23,6 +23,9 @@ struct sampling_params {
   float repetition_penalty = 1.0f;
   // No stop token (min_tokens_stop_ids) can be sampled before this many outputs.
   int32_t min_tokens = 0;
+  // Whether the sampled token's logprob is wanted (the request asked for logprobs); computing it
+  // costs an exp() per vocabulary entry, so sampled_token::logprob is 0 otherwise.
+  bool logprobs = false;
   // Top-N raw logprobs the runner reports with each sampled token (0 = none).
   int32_t num_top_logprobs = 0;
   // Seed of the request's random stream. Token i of a request draws from a stream derived only

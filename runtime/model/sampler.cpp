@@ -158,7 +158,8 @@ sample_result sample_token(std::span<const float> logits, const sampling_params&
     token = draw(c, uniform_draw(params.seed, output_index));
   }
   if (token < 0) token = argmax(row);  // greedy, or a row of inf/NaN
-  sample_result result{token, log_softmax_at(logits, token), {}};
+  const bool wants_logprob = params.logprobs || params.num_top_logprobs > 0;
+  sample_result result{token, wants_logprob ? log_softmax_at(logits, token) : 0.0f, {}};
   if (params.num_top_logprobs > 0)
     result.top_logprobs = top_logprobs(logits, params.num_top_logprobs);
   return result;

@@ -25,7 +25,7 @@ namespace troupe::runtime {
 
 struct sample_result {
   int32_t token_id = 0;
-  float logprob = 0.0f;
+  float logprob = 0.0f;  // 0 unless params.logprobs or params.num_top_logprobs > 0
   std::vector<std::pair<int32_t, float>> top_logprobs;  // params.num_top_logprobs of them
 };
 

@@ -88,6 +88,8 @@ TEST(cpu_llama_runner, execute_samples_per_sequence_in_order) {
                 seq_entry(12, 0, 3, {2})};
   batch.seqs[2].sampling.temperature = 1.0f;
   batch.seqs[2].sampling.seed = 99;
+  for (int i : {0, 2})
+    batch.seqs[i].sampling.logprobs = true;
   auto logits = runner->forward_logits(batch);  // same step again: K/V rewritten identically
   auto out = runner->execute(batch);
   ASSERT_EQ(out.size(), 2u);

@@ -33,8 +33,15 @@ TEST(sampler, logprob_is_log_softmax_of_raw_logits) {
   for (float l : logits)
     sum += std::exp(double{l});
   for (float temperature : {0.0f, 0.7f, 3.0f}) {
-    auto r = sample_token(logits, params(temperature, -1, 1.0f, 9), 4);
+    auto p = params(temperature, -1, 1.0f, 9);
+    p.logprobs = true;
+    auto r = sample_token(logits, p, 4);
     EXPECT_NEAR(r.logprob, logits[r.token_id] - std::log(sum), 1e-6);
+    // Not asked for: not computed (an exp() per vocabulary entry), the token unchanged.
+    p.logprobs = false;
+    const auto unasked = sample_token(logits, p, 4);
+    EXPECT_EQ(unasked.token_id, r.token_id);
+    EXPECT_EQ(unasked.logprob, 0.0f);
   }
 }
 
