@@ -79,6 +79,17 @@ inline int64_t weight_row_bytes(weight_format format, int64_t cols) {
   return cols / t.block_elements * t.block_bytes;
 }
 
+// The format families.
+inline bool is_dense_format(weight_format f) {
+  return f == weight_format::f32 || f == weight_format::bf16 || f == weight_format::f16;
+}
+inline bool is_w8a8_format(weight_format f) {
+  return f == weight_format::w8a8 || f == weight_format::w8a8_azp;
+}
+inline bool is_k_quant_format(weight_format f) {
+  return f == weight_format::q4_k || f == weight_format::q5_k || f == weight_format::q6_k;
+}
+
 // A weight matrix [rows][cols] = [out_features][in_features] (vectors: rows = 1).
 struct weight_desc {
   int64_t rows = 0;
@@ -102,6 +113,11 @@ struct weight_data {
       : format(f), bytes(std::move(data)), scales(std::move(row_scales)) {}
 
   bool empty() const { return values.empty() && bytes.empty(); }
+  // A dense weight's elements as stored: the f32 values, or the 16-bit words.
+  const void* dense_values() const {
+    return format == weight_format::f32 ? static_cast<const void*>(values.data())
+                                        : static_cast<const void*>(bytes.data());
+  }
   // Host bytes held (values, bytes and scales).
   int64_t size_bytes() const {
     return static_cast<int64_t>(values.size() * sizeof(float) + bytes.size() +

@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/gemm_w8a8.hpp"
 #include "kernels/cpu/quant_gemm.hpp"
+#include "runtime/backend/cpu_weight_formats.hpp"
 
 namespace troupe::backend {
 
@@ -14,51 +15,9 @@ namespace cpu = kernels::cpu;
 
 namespace {
 
-// The kernels' name of a GGUF block format; nullopt for the other formats.
-std::optional<cpu::block_format> block_format_of(weight_format f) {
-  switch (f) {
-    case weight_format::q8_0:
-      return cpu::block_format::q8_0;
-    case weight_format::q4_0:
-      return cpu::block_format::q4_0;
-    case weight_format::q4_1:
-      return cpu::block_format::q4_1;
-    case weight_format::q5_0:
-      return cpu::block_format::q5_0;
-    case weight_format::q5_1:
-      return cpu::block_format::q5_1;
-    case weight_format::q4_k:
-      return cpu::block_format::q4_k;
-    case weight_format::q5_k:
-      return cpu::block_format::q5_k;
-    case weight_format::q6_k:
-      return cpu::block_format::q6_k;
-    default:
-      return std::nullopt;
-  }
-}
-
 cpu::rope_table make_table(const rope_spec& spec) {
   if (spec.inv_freq.empty()) return {spec.head_dim, spec.theta};
   return {spec.inv_freq, spec.magnitude};
-}
-
-bool is_k_quant(weight_format f) {
-  return f == weight_format::q4_k || f == weight_format::q5_k || f == weight_format::q6_k;
-}
-
-// The kernels' name of a dense format; nullopt for the others.
-std::optional<cpu::dense_type> dense_type_of(weight_format f) {
-  switch (f) {
-    case weight_format::f32:
-      return cpu::dense_type::f32;
-    case weight_format::bf16:
-      return cpu::dense_type::bf16;
-    case weight_format::f16:
-      return cpu::dense_type::f16;
-    default:
-      return std::nullopt;
-  }
 }
 
 }  // namespace
@@ -73,32 +32,29 @@ weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data da
   assert(desc.format != weight_format::f32 ||
          static_cast<int64_t>(data.values.size()) == desc.num_elements());
   weight w{desc, std::move(data), {}, {}, {}};
-  if (is_k_quant(desc.format)) {
+  if (is_k_quant_format(desc.format)) {
     // The K-quants have only a portable int8 kernel, 10-200x slower than f32 panels (measured:
     // docs/performance.md), so they are decoded once into f32 panels, as exact as the blocks.
     std::vector<float> values(static_cast<size_t>(desc.num_elements()));
     const int64_t row_bytes = weight_row_bytes(desc.format, desc.cols);
     for (int64_t r = 0; r < desc.rows; ++r) {
-      cpu::dequantize_row(*block_format_of(desc.format), w.data.bytes.data() + r * row_bytes,
+      cpu::dequantize_row(*cpu_block_format(desc.format), w.data.bytes.data() + r * row_bytes,
                           desc.cols, values.data() + r * desc.cols);
     }
     w.panels = cpu::pack_panels(cpu::dense_type::f32, values.data(), desc.rows, desc.cols);
     std::vector<uint8_t>().swap(w.data.bytes);
-  } else if (const auto block = block_format_of(desc.format)) {
+  } else if (const auto block = cpu_block_format(desc.format)) {
     // Packed once for quant_gemm_packed; the packed copy replaces the stored bytes.
     w.packed = cpu::pack_quant_weight(*block, w.data.bytes.data(), desc.rows, desc.cols);
     std::vector<uint8_t>().swap(w.data.bytes);
   }
-  if (const auto dense = dense_type_of(desc.format); dense && desc.rows > 1) {
+  if (const auto dense = cpu_dense_type(desc.format); dense && desc.rows > 1) {
     // Column panels for panel_gemm; they replace the stored values.
-    const void* values = desc.format == weight_format::f32
-                             ? static_cast<const void*>(w.data.values.data())
-                             : static_cast<const void*>(w.data.bytes.data());
-    w.panels = cpu::pack_panels(*dense, values, desc.rows, desc.cols);
+    w.panels = cpu::pack_panels(*dense, w.data.dense_values(), desc.rows, desc.cols);
     std::vector<float>().swap(w.data.values);
     std::vector<uint8_t>().swap(w.data.bytes);
   }
-  if (desc.format == weight_format::w8a8 || desc.format == weight_format::w8a8_azp) {
+  if (is_w8a8_format(desc.format)) {
     w.row_sums = cpu::w8a8_row_sums(reinterpret_cast<const int8_t*>(w.data.bytes.data()), desc.rows,
                                     desc.cols);
   }

@@ -12,34 +12,11 @@
 #include "kernels/cpu/quant_gemm.hpp"
 #include "kernels/cpu/rmsnorm.hpp"
 #include "runtime/backend/cpu_backend.hpp"
+#include "runtime/backend/cpu_weight_formats.hpp"
 
 namespace troupe::backend {
 
 namespace cpu = kernels::cpu;
-
-namespace {
-
-bool is_w8a8(weight_format f) {
-  return f == weight_format::w8a8 || f == weight_format::w8a8_azp;
-}
-
-bool is_dense(weight_format f) {
-  return f == weight_format::f32 || f == weight_format::bf16 || f == weight_format::f16;
-}
-
-cpu::dense_type dense_type_of(weight_format f) {
-  return f == weight_format::bf16  ? cpu::dense_type::bf16
-         : f == weight_format::f16 ? cpu::dense_type::f16
-                                   : cpu::dense_type::f32;
-}
-
-// The weight's bytes as the dense kernels read them: f32 values or 16-bit words.
-const void* dense_data(const weight_data& d) {
-  return d.format == weight_format::f32 ? static_cast<const void*>(d.values.data())
-                                        : static_cast<const void*>(d.bytes.data());
-}
-
-}  // namespace
 
 void cpu_backend::embedding(weight_handle table, int64_t first_token, buffer_handle out) {
   const auto& w = get(table);
@@ -91,10 +68,10 @@ void cpu_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_
   float* ys = get(y, rows * out);
   const auto fmt = wt.desc.format;
   if (wt.panels) return cpu::panel_gemm(pool_, *wt.panels, xs, rows, ys);
-  if (is_dense(fmt)) {  // a one-row weight
-    return cpu::dense_gemm(pool_, dense_type_of(fmt), xs, rows, in, dense_data(wt.data), out, ys);
+  if (const auto dense = cpu_dense_type(fmt)) {  // a one-row weight (matrices have panels)
+    return cpu::dense_gemm(pool_, *dense, xs, rows, in, wt.data.dense_values(), out, ys);
   }
-  if (is_w8a8(fmt)) {
+  if (is_w8a8_format(fmt)) {
     return cpu::gemm_w8a8(
         pool_, xs, rows, in, reinterpret_cast<const int8_t*>(wt.data.bytes.data()),
         wt.data.scales.data(), wt.row_sums.data(), out, fmt == weight_format::w8a8_azp, ys);

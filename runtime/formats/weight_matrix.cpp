@@ -27,10 +27,6 @@ constexpr ggml_pair ggml_formats[] = {
     {13, weight_format::q5_k}, {14, weight_format::q6_k},
 };
 
-bool is_w8a8(weight_format f) {
-  return f == weight_format::w8a8 || f == weight_format::w8a8_azp;
-}
-
 }  // namespace
 
 std::optional<weight_format> weight_format_of_ggml(uint32_t type) {
@@ -45,14 +41,10 @@ std::optional<uint32_t> ggml_type_of(weight_format format) {
   return std::nullopt;
 }
 
-bool is_dense(weight_format f) {
-  return f == weight_format::f32 || f == weight_format::bf16 || f == weight_format::f16;
-}
-
 std::vector<float> matrix_to_f32(const weight_matrix& m, int64_t rows, int64_t cols) {
   if (m.format == weight_format::f32) return m.values;
   std::vector<float> out(static_cast<size_t>(rows * cols));
-  if (is_w8a8(m.format)) {
+  if (backend::is_w8a8_format(m.format)) {
     const auto* q = reinterpret_cast<const int8_t*>(m.bytes.data());
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < cols; ++c)
@@ -88,7 +80,8 @@ weight_matrix matrix_rows(const weight_matrix& m, int64_t cols, int64_t begin, i
   // Zero bytes are zero weights in every format (zero scales).
   const int64_t row_bytes = backend::weight_row_bytes(m.format, cols);
   std::vector<uint8_t> out(static_cast<size_t>(count * row_bytes), 0);
-  std::vector<float> scales(is_w8a8(m.format) ? static_cast<size_t>(count) : 0, 0.0f);
+  std::vector<float> scales(backend::is_w8a8_format(m.format) ? static_cast<size_t>(count) : 0,
+                            0.0f);
   const int64_t end = std::min(begin + count, static_cast<int64_t>(m.bytes.size()) / row_bytes);
   if (end > begin) {
     std::copy(m.bytes.begin() + begin * row_bytes, m.bytes.begin() + end * row_bytes, out.begin());
@@ -125,7 +118,7 @@ bool has_shape(const weight_matrix& m, int64_t rows, int64_t cols) {
   if (cols % backend::weight_block_elements(m.format) != 0 || !m.values.empty()) return false;
   const auto scales = static_cast<int64_t>(m.scales.size());
   return static_cast<int64_t>(m.bytes.size()) == rows * backend::weight_row_bytes(m.format, cols) &&
-         scales == (is_w8a8(m.format) ? rows : 0);
+         scales == (backend::is_w8a8_format(m.format) ? rows : 0);
 }
 
 }  // namespace troupe::runtime

@@ -19,9 +19,6 @@ std::optional<backend::weight_format> weight_format_of_ggml(uint32_t type);
 // The ggml type id of a format stored as ggml stores it (every format but w8a8 ones).
 std::optional<uint32_t> ggml_type_of(backend::weight_format format);
 
-// True for bf16 / f16 / f32.
-bool is_dense(backend::weight_format format);
-
 // The f32 values of a [rows][cols] matrix: exact for dense formats, the dequantized values of
 // blocks (runtime/formats/dequant), q * scale of the row for w8a8.
 std::vector<float> matrix_to_f32(const weight_matrix& m, int64_t rows, int64_t cols);
