@@ -1,15 +1,19 @@
-// Step throughput of the CPU Llama runner on the default model (SmolLM2-135M, f32 weights):
-// decode steps at concurrency 1, 4 and 16, on 1 and 2 compute threads (each sequence with a
-// 64-token context) and 128- and 256-token prefill steps. Skips when the model has not been fetched
-// (tools/setup.sh).
+// Step throughput of the CPU Llama runner on the default model (SmolLM2-135M Q4_1, weights as
+// stored), or on $TROUPE_BENCH_MODEL (a GGUF file or a Hugging Face directory): decode steps at
+// concurrency 1, 4 and 16, on 1 and 2 compute threads (each sequence with a 64-token context),
+// 128- and 256-token prefill steps, and the step a server at 16 streams of 128 in / 64 out runs
+// most (15 decodes at context 160 beside one 128-token prompt). Skips when the model has not been
+// fetched (tools/setup.sh).
 //   ./model_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 
 #include "runtime/default_model.hpp"
+#include "runtime/formats/hf_model.hpp"
 #include "runtime/formats/llama_gguf.hpp"
 #include "runtime/model/cpu_runner.hpp"
 
@@ -20,14 +24,21 @@ using namespace troupe::runtime;
 constexpr int32_t block_size = 16;
 constexpr int32_t context = 64;
 
+troupe::result<llama_weights> load_weights() {
+  const char* chosen = std::getenv("TROUPE_BENCH_MODEL");
+  const std::string path = chosen != nullptr ? chosen : default_model_path();
+  if (!path.ends_with(".gguf")) return load_hf_model(path);
+  auto file = gguf_file::open(path);
+  if (!file) return file.err();
+  return load_llama_gguf(**file);
+}
+
 // One runner per compute thread count, loaded on first use; nullptr without the model.
 cpu_llama_runner* runner(int32_t num_threads) {
   static std::map<int32_t, std::unique_ptr<cpu_llama_runner>> runners;
   auto& r = runners[num_threads];
   if (r == nullptr) {
-    auto file = gguf_file::open(default_model_path());
-    if (!file) return nullptr;
-    auto weights = load_llama_gguf(**file);
+    auto weights = load_weights();
     if (!weights) return nullptr;
     auto created = cpu_llama_runner::create(std::move(*weights), 512, block_size, num_threads);
     if (created) r = std::move(*created);
@@ -93,6 +104,38 @@ void bm_prefill(benchmark::State& state) {
 BENCHMARK(bm_prefill)
     ->ArgNames({"tokens", "threads"})
     ->ArgsProduct({{128, 256}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// args: compute threads. Sequences 0-14 decode at context 160; sequence 15 runs a 128-token prompt.
+void bm_mixed(benchmark::State& state) {
+  auto* r = runner(static_cast<int32_t>(state.range(0)));
+  if (r == nullptr) return state.SkipWithError("default model not found");
+  constexpr int32_t decoders = 15, decode_context = 160, prompt = 128;
+  step_batch prefill;
+  for (int32_t s = 0; s < decoders; ++s) {
+    prefill.seqs.push_back(sequence(s, 0, decode_context));
+    for (int32_t i = 0; i < decode_context; ++i)
+      prefill.token_ids.push_back(100 + (s * 7 + i) % 4000);
+  }
+  r->execute(prefill);
+  step_batch mixed;
+  for (int32_t s = 0; s < decoders; ++s) {
+    mixed.seqs.push_back(sequence(s, decode_context, 1));
+    mixed.token_ids.push_back(42 + s);
+  }
+  mixed.seqs.push_back(sequence(decoders, 0, prompt));
+  for (int32_t i = 0; i < prompt; ++i)
+    mixed.token_ids.push_back(200 + i);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(r->execute(mixed));
+  state.counters["tokens/s"] =
+      benchmark::Counter(decoders + prompt, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(bm_mixed)
+    ->ArgNames({"threads"})
+    ->Arg(1)
+    ->Arg(2)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -19,13 +19,79 @@ int64_t slot_offset(const paged_kv_layout& layout, const token_location& tok, in
   return block * layout.block_stride() + int64_t{slot} * layout.num_kv_heads * layout.head_dim;
 }
 
-// A reader hands attend_head one key or value head of head_dim f32 values at a cache offset.
-// The f32 cache is read in place.
+// Walks a sequence's cache slots in ascending position without a division per key.
+class slot_cursor {
+ public:
+  slot_cursor(const paged_kv_layout& layout, const token_location& tok, int32_t pos)
+      : layout_(&layout),
+        table_(tok.block_table + pos / layout.block_size),
+        slot_(pos % layout.block_size),
+        slot_stride_(int64_t{layout.num_kv_heads} * layout.head_dim) {}
+  int64_t offset() const { return *table_ * layout_->block_stride() + slot_ * slot_stride_; }
+  void next() {
+    if (++slot_ == layout_->block_size) {
+      slot_ = 0;
+      ++table_;
+    }
+  }
+
+ private:
+  const paged_kv_layout* layout_;
+  const int32_t* table_;
+  int32_t slot_;
+  int64_t slot_stride_;
+};
+
+// Keys are scored eight at a time (dot8); values are summed value_block at a time.
+constexpr int key_block = 8;
+constexpr int value_block = 32;
+
+// out[i] += e[j] * values[j][i] for j in [0, count) in ascending order, i in [0, d): a product
+// rounded on its own, then added (the kernels build without FMA contraction), as the plain loop.
+// With AVX2 up to 64 outputs stay in registers across the keys.
+void accumulate_values(const float* const* values, const float* e, int count, int32_t d,
+                       float* out) {
+#ifdef TROUPE_KERNELS_AVX2
+  constexpr int32_t width = 64;  // 8 vectors
+  for (int32_t i0 = 0; i0 < d; i0 += width) {
+    const int32_t w = std::min(width, d - i0);
+    const int nv = (w + 7) / 8;
+    const __m256i tail = detail::tail_mask(w - 8 * (nv - 1));
+    __m256 acc[8];
+    for (int r = 0; r < nv; ++r)
+      acc[r] = r + 1 < nv ? _mm256_loadu_ps(out + i0 + 8 * r)
+                          : _mm256_maskload_ps(out + i0 + 8 * r, tail);
+    for (int j = 0; j < count; ++j) {
+      const __m256 ej = _mm256_set1_ps(e[j]);
+      const float* v = values[j] + i0;
+      for (int r = 0; r < nv; ++r) {
+        const __m256 vr =
+            r + 1 < nv ? _mm256_loadu_ps(v + 8 * r) : _mm256_maskload_ps(v + 8 * r, tail);
+        acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(ej, vr));
+      }
+    }
+    for (int r = 0; r < nv; ++r) {
+      if (r + 1 < nv)
+        _mm256_storeu_ps(out + i0 + 8 * r, acc[r]);
+      else
+        _mm256_maskstore_ps(out + i0 + 8 * r, tail, acc[r]);
+    }
+  }
+#else
+  for (int j = 0; j < count; ++j)
+    for (int32_t i = 0; i < d; ++i)
+      out[i] += e[j] * values[j][i];
+#endif
+}
+
+// A reader hands attend_heads key or value heads of head_dim f32 values at a cache offset; `i`
+// names one of key_block keys (or value_block values) that must stay readable together. The f32
+// cache is read in place.
 struct f32_reader {
   const float* k_cache;
   const float* v_cache;
-  const float* key(int64_t offset, int32_t) { return k_cache + offset; }
-  const float* value(int64_t offset, int32_t) { return v_cache + offset; }
+  const float* key(int64_t offset, int32_t, int) { return k_cache + offset; }
+  const float* value(int64_t offset, int32_t, int) { return v_cache + offset; }
 };
 
 // An fp8 cache is dequantized a head at a time into the reader's own buffers.
@@ -33,48 +99,80 @@ struct fp8_reader {
   const fp8_kv& fp8;
   const uint8_t* k_cache;
   const uint8_t* v_cache;
-  float* k_buf;  // [head_dim]
-  float* v_buf;  // [head_dim]
-  const float* key(int64_t offset, int32_t d) {
-    dequantize_fp8(k_cache + offset, d, fp8.k_scale, fp8.format, k_buf);
-    return k_buf;
+  float* k_buf;  // [key_block][head_dim]
+  float* v_buf;  // [value_block][head_dim]
+  const float* key(int64_t offset, int32_t d, int i) {
+    float* buf = k_buf + int64_t{i} * d;
+    dequantize_fp8(k_cache + offset, d, fp8.k_scale, fp8.format, buf);
+    return buf;
   }
-  const float* value(int64_t offset, int32_t d) {
-    dequantize_fp8(v_cache + offset, d, fp8.v_scale, fp8.format, v_buf);
-    return v_buf;
+  const float* value(int64_t offset, int32_t d, int i) {
+    float* buf = v_buf + int64_t{i} * d;
+    dequantize_fp8(v_cache + offset, d, fp8.v_scale, fp8.format, buf);
+    return buf;
   }
 };
 
-// One query head against keys/values first..p of kv head g. `scores` has room for p + 1 floats.
+// Query heads [0, nh) at q (head_dim apart), all of kv head g, against keys/values first..p of
+// one token's sequence; writes out (same layout as q). `scores` has room for nh * (p - first + 1)
+// floats. Each head's result is attention.hpp's formula computed in one fixed order: scores by
+// dot() (eight keys at once through dot8, the same bits), the softmax's sum and the weighted sum
+// of values over ascending keys; which heads share the call never changes a bit.
 template <class Reader>
-void attend_head(const paged_kv_layout& layout, const token_location& tok, int32_t first, int32_t g,
-                 float scale, const float* q, Reader& cache, float* scores, float* out) {
+void attend_heads(const paged_kv_layout& layout, const token_location& tok, int32_t first,
+                  int32_t g, int32_t nh, float scale, const float* q, Reader& cache, float* scores,
+                  float* out) {
   const int32_t d = layout.head_dim;
   const int64_t head_offset = int64_t{g} * d;
-  float max_score = -INFINITY;
-  for (int32_t j = first; j <= tok.position; ++j) {
-    scores[j] = dot(q, cache.key(slot_offset(layout, tok, j) + head_offset, d), d) * scale;
-    max_score = std::max(max_score, scores[j]);
+  const int32_t n = tok.position - first + 1;
+  float max_score[key_block];
+  std::fill_n(max_score, nh, -INFINITY);
+  slot_cursor cursor(layout, tok, first);
+  for (int32_t j0 = 0; j0 < n; j0 += key_block) {
+    const int count = std::min(key_block, n - j0);
+    const float* keys[key_block];
+    for (int i = 0; i < count; ++i, cursor.next())
+      keys[i] = cache.key(cursor.offset() + head_offset, d, i);
+    std::fill(keys + count, keys + key_block, keys[0]);  // scored, then dropped
+    for (int32_t h = 0; h < nh; ++h) {
+      float s[key_block];
+      dot8(q + int64_t{h} * d, keys, d, s);
+      float* row = scores + int64_t{h} * n + j0;
+      for (int i = 0; i < count; ++i) {
+        row[i] = s[i] * scale;
+        max_score[h] = std::max(max_score[h], row[i]);
+      }
+    }
   }
-  float sum = 0.0f;
-  for (int32_t j = first; j <= tok.position; ++j) {
-    scores[j] = std::exp(scores[j] - max_score);
-    sum += scores[j];
+  float sum[key_block];
+  for (int32_t h = 0; h < nh; ++h) {
+    float* row = scores + int64_t{h} * n;
+    sum[h] = 0.0f;
+    for (int32_t j = 0; j < n; ++j) {
+      row[j] = std::exp(row[j] - max_score[h]);
+      sum[h] += row[j];
+    }
   }
-  std::fill_n(out, d, 0.0f);
-  for (int32_t j = first; j <= tok.position; ++j) {
-    const float* v = cache.value(slot_offset(layout, tok, j) + head_offset, d);
-    const float e = scores[j];
+  std::fill_n(out, int64_t{nh} * d, 0.0f);
+  cursor = slot_cursor(layout, tok, first);
+  for (int32_t j0 = 0; j0 < n; j0 += value_block) {
+    const int count = std::min(value_block, n - j0);
+    const float* values[value_block];
+    for (int i = 0; i < count; ++i, cursor.next())
+      values[i] = cache.value(cursor.offset() + head_offset, d, i);
+    for (int32_t h = 0; h < nh; ++h)
+      accumulate_values(values, scores + int64_t{h} * n + j0, count, d, out + int64_t{h} * d);
+  }
+  for (int32_t h = 0; h < nh; ++h) {
+    const float inv_sum = 1.0f / sum[h];
+    float* o = out + int64_t{h} * d;
     for (int32_t i = 0; i < d; ++i)
-      out[i] += e * v[i];
+      o[i] *= inv_sum;
   }
-  const float inv_sum = 1.0f / sum;
-  for (int32_t i = 0; i < d; ++i)
-    out[i] *= inv_sum;
 }
 
 // make_reader(buffers) gives each task its Reader; `buffers` is that thread's scratch of
-// 2 * head_dim floats.
+// (key_block + value_block) * head_dim floats.
 template <class MakeReader>
 void run_attention(thread_pool& pool, const paged_kv_layout& layout, const token_location* tokens,
                    int64_t num_tokens, int32_t num_heads, float scale, const float* q, float* out,
@@ -82,25 +180,30 @@ void run_attention(thread_pool& pool, const paged_kv_layout& layout, const token
   assert(num_heads % layout.num_kv_heads == 0);
   const int32_t group = num_heads / layout.num_kv_heads;
   const int32_t d = layout.head_dim;
-  // One task per (token, kv head) lets a group's query heads share the keys in cache; a small
-  // decode step splits further, one task per query head, so every thread has work.
+  // One task per (token, kv head) lets a group's query heads share each key read (and its fp8
+  // dequantization); a small decode step splits further, one task per query head, so every
+  // thread has work. The group is done key_block heads at a time.
   const bool split_heads = num_tokens * layout.num_kv_heads < 2 * int64_t{pool.num_threads()};
   const int32_t heads_per_task = split_heads ? 1 : group;
   const int32_t tasks_per_token = num_heads / heads_per_task;
   pool.run(static_cast<int>(num_tokens * tasks_per_token), [&](int task) {
     const int64_t t = task / tasks_per_token;
     const int32_t first_head = (task % tasks_per_token) * heads_per_task;
-    thread_local std::vector<float> scores, buffers;
-    if (scores.size() < static_cast<size_t>(tokens[t].position) + 1)
-      scores.resize(static_cast<size_t>(tokens[t].position) + 1);
-    if (buffers.size() < 2 * static_cast<size_t>(d)) buffers.resize(2 * static_cast<size_t>(d));
-    auto reader = make_reader(buffers.data());
     const int32_t first_key =
         sliding_window > 0 ? std::max(0, tokens[t].position - sliding_window + 1) : 0;
-    for (int32_t h = first_head; h < first_head + heads_per_task; ++h) {
+    const int32_t n = tokens[t].position - first_key + 1;
+    const int32_t chunk = std::min(heads_per_task, key_block);
+    thread_local std::vector<float> scores, buffers;
+    if (scores.size() < static_cast<size_t>(n) * chunk)
+      scores.resize(static_cast<size_t>(n) * chunk);
+    const size_t buffer_size = static_cast<size_t>(key_block + value_block) * d;
+    if (buffers.size() < buffer_size) buffers.resize(buffer_size);
+    auto reader = make_reader(buffers.data());
+    for (int32_t h = first_head; h < first_head + heads_per_task; h += chunk) {
+      const int32_t nh = std::min(chunk, first_head + heads_per_task - h);
       const int64_t offset = (t * num_heads + h) * d;
-      attend_head(layout, tokens[t], first_key, h / group, scale, q + offset, reader, scores.data(),
-                  out + offset);
+      attend_heads(layout, tokens[t], first_key, h / group, nh, scale, q + offset, reader,
+                   scores.data(), out + offset);
     }
   });
 }
@@ -145,7 +248,7 @@ void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const tok
   const int32_t d = layout.head_dim;
   run_attention(pool, layout, tokens, num_tokens, num_heads, scale, q, out, sliding_window,
                 [&](float* buffers) {
-                  return fp8_reader{fp8, k_cache, v_cache, buffers, buffers + d};
+                  return fp8_reader{fp8, k_cache, v_cache, buffers, buffers + key_block * d};
                 });
 }
 

@@ -24,6 +24,11 @@ float dot(const float* x, const float* w, int64_t n);
 // The portable scalar form of dot(); bitwise equal to it (tests check this).
 float dot_scalar(const float* x, const float* w, int64_t n);
 
+// Eight dots of one x at once: out[j] = dot(x, w[j], n) for j in [0, 8), bitwise (the lanes of the
+// eight run side by side, and one transposed reduction adds each the way reduce_lanes does). Eight
+// independent FMA chains instead of one: attention's scores use it.
+void dot8(const float* x, const float* const w[8], int64_t n, float out[8]);
+
 namespace detail {
 
 inline float reduce_lanes(const float lane[8]) {

@@ -7,6 +7,8 @@
 #include <random>
 #include <vector>
 
+#include "kernels/cpu/dot.hpp"
+
 namespace troupe::kernels::cpu {
 namespace {
 
@@ -118,6 +120,52 @@ TEST_F(attention_fixture, query_result_is_bitwise_independent_of_the_batch) {
     paged_attention(pool, layout, &tokens[p], 1, num_heads, scale, q.data() + p * row,
                     k_cache_.data(), v_cache_.data(), alone.data());
     EXPECT_EQ(std::memcmp(alone.data(), batch.data() + p * row, row * sizeof(float)), 0) << p;
+  }
+}
+
+// attention.hpp's algorithm one step at a time in float: dot() scores, std::exp, sums over
+// ascending keys.
+std::vector<float> documented_attention(const sequence& s, const float* q, int32_t p, float scale) {
+  std::vector<float> out(num_heads * head_dim, 0.0f);
+  for (int h = 0; h < num_heads; ++h) {
+    const int g = h / (num_heads / num_kv_heads);
+    std::vector<float> w(p + 1);
+    float mx = -INFINITY, sum = 0.0f;
+    for (int j = 0; j <= p; ++j) {
+      w[j] =
+          dot_scalar(q + h * head_dim, &s.k[(j * num_kv_heads + g) * head_dim], head_dim) * scale;
+      mx = std::max(mx, w[j]);
+    }
+    for (auto& x : w)
+      sum += (x = std::exp(x - mx));
+    float* o = &out[h * head_dim];
+    for (int j = 0; j <= p; ++j) {
+      for (int i = 0; i < head_dim; ++i) {
+        // A product rounded on its own, then added (no fused multiply-add, as the kernel).
+        volatile float product = w[j] * s.v[(j * num_kv_heads + g) * head_dim + i];
+        o[i] += product;
+      }
+    }
+    for (int i = 0; i < head_dim; ++i)
+      o[i] *= 1.0f / sum;
+  }
+  return out;
+}
+
+TEST_F(attention_fixture, every_output_is_the_documented_algorithm_bitwise) {
+  const auto& s = seqs_[0];
+  const int64_t row = num_heads * head_dim;
+  auto q = random_vector(s.len * row, 11);
+  std::vector<token_location> tokens;
+  for (int32_t p = 0; p < s.len; ++p)
+    tokens.push_back({p, s.blocks.data()});
+  std::vector<float> out(q.size());
+  thread_pool pool(2);
+  paged_attention(pool, layout, tokens.data(), s.len, num_heads, 0.3f, q.data(), k_cache_.data(),
+                  v_cache_.data(), out.data());
+  for (int32_t p = 0; p < s.len; ++p) {
+    const auto ref = documented_attention(s, q.data() + p * row, p, 0.3f);
+    EXPECT_EQ(std::memcmp(ref.data(), out.data() + p * row, row * sizeof(float)), 0) << p;
   }
 }
 

@@ -20,6 +20,28 @@ TEST(dot, simd_equals_scalar_bitwise_for_every_length) {
   }
 }
 
+TEST(dot, eight_at_once_equal_eight_dots_bitwise) {
+  for (int64_t n = 0; n <= 70; ++n) {
+    auto x = random_floats(n, 3 + n);
+    std::vector<std::vector<float>> w;
+    const float* rows[8];
+    for (int j = 0; j < 8; ++j) {
+      // Mixed magnitudes, so that a different addition order would show in the low bits.
+      w.push_back(random_floats(n, 200 + 8 * n + j));
+      for (int64_t k = 0; k < n; k += 3)
+        w.back()[k] *= 1000.0f;
+    }
+    for (int j = 0; j < 8; ++j)
+      rows[j] = w[j].data();
+    float out[8];
+    dot8(x.data(), rows, n, out);
+    for (int j = 0; j < 8; ++j) {
+      const float ref = dot_scalar(x.data(), rows[j], n);
+      EXPECT_TRUE(bitwise_equal(&out[j], &ref, 1)) << "n=" << n << " j=" << j;
+    }
+  }
+}
+
 TEST(gemm, matches_double_reference_for_many_shapes) {
   thread_pool pool(2);
   for (int64_t M : {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 32, 33}) {
