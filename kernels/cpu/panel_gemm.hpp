@@ -81,6 +81,7 @@
 // FMA peak.
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "kernels/cpu/dense_gemm.hpp"
 #include "kernels/cpu/thread_pool.hpp"
@@ -122,6 +123,12 @@ std::shared_ptr<const panel_weight> pack_panels(dense_type type, const void* w, 
 // [M][w.rows()]; y does not alias x or W. Called from one thread at a time per pool.
 void panel_gemm(thread_pool& pool, const panel_weight& w, const float* x, int64_t M, float* y);
 
+// ys[i] = x * ws[i]^T for several weights of the same K in one call: x is packed once and all the
+// products' column tasks run as one thread-pool job; each ys[i] gets exactly panel_gemm's bits.
+// requires: ws.size() == ys.size(), every ws[i]->cols() equal; as panel_gemm for each.
+void panel_gemm_many(thread_pool& pool, std::span<const panel_weight* const> ws, const float* x,
+                     int64_t M, std::span<float* const> ys);
+
 // The same algorithm for one output, in portable scalar code (the reference tests compare with);
 // w_row is W row n in its original (unpacked) layout.
 float panel_dot_scalar(dense_type type, const float* x, const void* w_row, int64_t K);
@@ -138,5 +145,7 @@ bool panel_isa_supported(dense_isa isa);
 // panel_gemm with the given implementation. requires: panel_isa_supported(isa).
 void panel_gemm_with(dense_isa isa, thread_pool& pool, const panel_weight& w, const float* x,
                      int64_t M, float* y);
+void panel_gemm_many_with(dense_isa isa, thread_pool& pool, std::span<const panel_weight* const> ws,
+                          const float* x, int64_t M, std::span<float* const> ys);
 
 }  // namespace troupe::kernels::cpu

@@ -1,7 +1,9 @@
 // panel_gemm's driver: packs x into row groups, splits the panels among threads and sweeps each
 // implementation's register tiles over y (contract: panel_gemm.hpp; tiles: panel_gemm_tiles.hpp).
 #include <algorithm>
+#include <cassert>
 #include <cstring>
+#include <span>
 #include <vector>
 
 #include "kernels/cpu/column_tasks.hpp"
@@ -170,26 +172,54 @@ bool panel_isa_supported(dense_isa isa) {
   }
 }
 
-void panel_gemm_with(dense_isa isa, thread_pool& pool, const panel_weight& w, const float* x,
-                     int64_t M, float* y) {
-  const int64_t N = w.rows(), K = w.cols();
-  if (M == 0 || N == 0) return;
-  if (K == 0) return std::fill(y, y + M * N, 0.0f);
+void panel_gemm_many_with(dense_isa isa, thread_pool& pool, std::span<const panel_weight* const> ws,
+                          const float* x, int64_t M, std::span<float* const> ys) {
+  assert(ws.size() == ys.size());
+  if (M == 0 || ws.empty()) return;
+  const int64_t K = ws[0]->cols();
+  for (size_t i = 0; i < ws.size(); ++i) {
+    assert(ws[i]->cols() == K);
+    if (K == 0) std::fill(ys[i], ys[i] + M * ws[i]->rows(), 0.0f);
+  }
+  if (K == 0) return;
   const tile_set& tiles = tiles_of(isa);
   const std::vector<int64_t> starts = row_groups(M, tiles.max_rows);
   const float* xp = packed_x(pool, x, K, starts);
   // Tasks take whole runs of panels (a multiple of a lone group's tile width).
   const int64_t unit = starts.size() == 2 ? tiles.single_group_panels(static_cast<int>(M)) : 1;
-  const sweep s{tiles, w, xp, starts, y};
-  run_column_tasks(pool, w.num_panels(), unit, unit,
-                   [&](int64_t p0, int64_t p1) { s.columns(p0, p1); });
+  std::vector<sweep> sweeps;
+  std::vector<column_part> parts;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    sweeps.push_back({tiles, *ws[i], xp, starts, ys[i]});
+    parts.push_back({ws[i]->num_panels(), unit, unit});
+  }
+  run_column_tasks(pool, std::span<const column_part>(parts),
+                   [&](size_t i, int64_t p0, int64_t p1) { sweeps[i].columns(p0, p1); });
 }
 
-void panel_gemm(thread_pool& pool, const panel_weight& w, const float* x, int64_t M, float* y) {
+void panel_gemm_with(dense_isa isa, thread_pool& pool, const panel_weight& w, const float* x,
+                     int64_t M, float* y) {
+  const panel_weight* ws[] = {&w};
+  float* ys[] = {y};
+  panel_gemm_many_with(isa, pool, ws, x, M, ys);
+}
+
+namespace {
+dense_isa best_panel_isa() {
   static const dense_isa best = panel_isa_supported(dense_isa::avx512) ? dense_isa::avx512
                                 : panel_isa_supported(dense_isa::avx2) ? dense_isa::avx2
                                                                        : dense_isa::scalar;
-  panel_gemm_with(best, pool, w, x, M, y);
+  return best;
+}
+}  // namespace
+
+void panel_gemm(thread_pool& pool, const panel_weight& w, const float* x, int64_t M, float* y) {
+  panel_gemm_with(best_panel_isa(), pool, w, x, M, y);
+}
+
+void panel_gemm_many(thread_pool& pool, std::span<const panel_weight* const> ws, const float* x,
+                     int64_t M, std::span<float* const> ys) {
+  panel_gemm_many_with(best_panel_isa(), pool, ws, x, M, ys);
 }
 
 }  // namespace troupe::kernels::cpu

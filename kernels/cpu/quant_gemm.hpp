@@ -52,6 +52,7 @@
 // grow to the largest call and are reused.
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "kernels/cpu/thread_pool.hpp"
 
@@ -135,6 +136,12 @@ std::shared_ptr<const quant_packed_weight> pack_quant_weight(block_format f, con
 void quant_gemm_packed(thread_pool& pool, const quant_packed_weight& w, const float* x, int64_t M,
                        float* y);
 
+// ys[i] = quant_gemm_packed(ws[i], x) for several weights of one format and K in one call: x is
+// quantized once and all the products' column tasks run as one thread-pool job (the same bits).
+// requires: ws.size() == ys.size(); every ws[i] of the same format() and cols().
+void quant_gemm_packed_many(thread_pool& pool, std::span<const quant_packed_weight* const> ws,
+                            const float* x, int64_t M, std::span<float* const> ys);
+
 // Row `row` (0 <= row < N) decoded to f32 into out[K]: == dequantize_row of the original row.
 void quant_packed_row(const quant_packed_weight& w, int64_t row, float* out);
 
@@ -158,5 +165,8 @@ void quant_gemm_on(quant_path path, thread_pool& pool, block_format f, const flo
 // quant_gemm_packed on `path` (the packed layout is the same for every path).
 void quant_gemm_packed_on(quant_path path, thread_pool& pool, const quant_packed_weight& w,
                           const float* x, int64_t M, float* y);
+void quant_gemm_packed_many_on(quant_path path, thread_pool& pool,
+                               std::span<const quant_packed_weight* const> ws, const float* x,
+                               int64_t M, std::span<float* const> ys);
 
 }  // namespace troupe::kernels::cpu

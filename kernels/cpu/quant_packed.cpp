@@ -144,32 +144,52 @@ int64_t quant_packed_bytes(const quant_packed_weight& w) {
   return w.size_bytes();
 }
 
-void quant_gemm_packed_on(quant_path path, thread_pool& pool, const quant_packed_weight& w,
-                          const float* x, int64_t M, float* y) {
+void quant_gemm_packed_many_on(quant_path path, thread_pool& pool,
+                               std::span<const quant_packed_weight* const> ws, const float* x,
+                               int64_t M, std::span<float* const> ys) {
   assert(quant_path_supported(path));
-  const block_format f = w.format();
-  const int64_t N = w.rows(), K = w.cols();
-  if (M == 0 || N == 0) return;
+  assert(ws.size() == ys.size());
+  if (M == 0 || ws.empty()) return;
+  const block_format f = ws[0]->format();
+  const int64_t K = ws[0]->cols();
+  std::vector<column_part> parts;
+  for (const quant_packed_weight* w : ws) {
+    assert(w->format() == f && w->cols() == K);
+    // Chunks are whole 2-tile slices.
+    parts.push_back({w->rows(), 4 * quant::tile_rows, 2 * quant::tile_rows});
+  }
   scratch& s = thread_scratch();
   const bool k_quant = quant::is_k_quant(f);
   const bool vnni = path == quant_path::avx512_vnni && !k_quant;
   quantize(pool, f, x, M, K, vnni, s);
-  // Chunks are whole 2-tile slices.
-  const int64_t unit = 2 * quant::tile_rows;
-  run_column_tasks(pool, N, 2 * unit, unit, [&](int64_t n0, int64_t n1) {
-    if (k_quant) {
-      quant::scalar_columns(f, s.xq, M, w.data(), N, n0, n1, y);
-    } else if (vnni) {
-      vnni_columns(w, s.panels, M, n0, n1, y);
-    } else {
-      unpacked_columns(path, w, s.xq, M, n0, n1, y);
-    }
-  });
+  run_column_tasks(pool, std::span<const column_part>(parts),
+                   [&](size_t i, int64_t n0, int64_t n1) {
+                     const quant_packed_weight& w = *ws[i];
+                     if (k_quant) {
+                       quant::scalar_columns(f, s.xq, M, w.data(), w.rows(), n0, n1, ys[i]);
+                     } else if (vnni) {
+                       vnni_columns(w, s.panels, M, n0, n1, ys[i]);
+                     } else {
+                       unpacked_columns(path, w, s.xq, M, n0, n1, ys[i]);
+                     }
+                   });
+}
+
+void quant_gemm_packed_on(quant_path path, thread_pool& pool, const quant_packed_weight& w,
+                          const float* x, int64_t M, float* y) {
+  const quant_packed_weight* ws[] = {&w};
+  float* ys[] = {y};
+  quant_gemm_packed_many_on(path, pool, ws, x, M, ys);
 }
 
 void quant_gemm_packed(thread_pool& pool, const quant_packed_weight& w, const float* x, int64_t M,
                        float* y) {
   quant_gemm_packed_on(best_quant_path(), pool, w, x, M, y);
+}
+
+void quant_gemm_packed_many(thread_pool& pool, std::span<const quant_packed_weight* const> ws,
+                            const float* x, int64_t M, std::span<float* const> ys) {
+  quant_gemm_packed_many_on(best_quant_path(), pool, ws, x, M, ys);
 }
 
 }  // namespace troupe::kernels::cpu

@@ -23,6 +23,12 @@ using buffer_handle = handle<struct buffer_tag>;      // activations, resized pe
 using kv_cache_handle = handle<struct kv_cache_tag>;  // the paged K/V of every layer
 using rope_handle = handle<struct rope_tag>;          // a RoPE cos/sin table
 
+// One product of compute_backend::matmuls: y = x w^T.
+struct matmul_target {
+  weight_handle w;
+  buffer_handle y;
+};
+
 // How a weight's values are stored on the backend, each a format matmul computes with directly
 // (issue 11: weights stay in their storage type):
 //   f32, bf16, f16   dense rows; bf16/f16 are widened to f32 exactly as they are read

@@ -81,6 +81,13 @@ class compute_backend {
                        buffer_handle y) = 0;
   // y = x W^T                                      x [rows][in], W [out][in], y [rows][out]
   virtual void matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_handle y) = 0;
+  // matmul(x, rows, t.w, t.y) for every target, the same results; a backend may share the work
+  // on x among them (the CPU one prepares x once and runs the products as one job). The targets'
+  // y are distinct and none is x.
+  virtual void matmuls(buffer_handle x, int64_t rows, std::span<const matmul_target> targets) {
+    for (const matmul_target& t : targets)
+      matmul(x, rows, t.w, t.y);
+  }
   // y[r] += bias                                   y [rows][n], bias [1][n]
   virtual void add_bias(buffer_handle y, weight_handle bias, int64_t rows) = 0;
   // Rotates every head of every row by its position, in place.   x [T][num_heads][head_dim]

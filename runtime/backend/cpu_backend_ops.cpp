@@ -80,6 +80,32 @@ void cpu_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_
   cpu::quant_gemm_packed(pool_, *wt.packed, xs, rows, ys);
 }
 
+void cpu_backend::matmuls(buffer_handle x, int64_t rows, std::span<const matmul_target> targets) {
+  // Products of one kind (all dense panels, or all packed blocks of one format) share the work on
+  // x; any other mix runs one by one.
+  std::vector<const cpu::panel_weight*> panels;
+  std::vector<const cpu::quant_packed_weight*> packed;
+  std::vector<float*> ys;
+  const int64_t in = targets.empty() ? 0 : get(targets[0].w).desc.cols;
+  const float* xs = get(x, rows * in);
+  for (const matmul_target& t : targets) {
+    const auto& wt = get(t.w);
+    assert(t.y.id != x.id && wt.desc.cols == in);
+    if (wt.panels) panels.push_back(wt.panels.get());
+    if (wt.packed) packed.push_back(wt.packed.get());
+    ys.push_back(get(t.y, rows * wt.desc.rows));
+  }
+  if (panels.size() == targets.size()) return cpu::panel_gemm_many(pool_, panels, xs, rows, ys);
+  const bool one_format =
+      packed.size() == targets.size() &&
+      std::all_of(packed.begin(), packed.end(), [&](const cpu::quant_packed_weight* w) {
+        return w->format() == packed[0]->format();
+      });
+  if (one_format) return cpu::quant_gemm_packed_many(pool_, packed, xs, rows, ys);
+  for (const matmul_target& t : targets)
+    matmul(x, rows, t.w, t.y);
+}
+
 void cpu_backend::add_bias(buffer_handle y, weight_handle bias, int64_t rows) {
   const auto& b = get(bias);
   cpu::add_bias(get(y, rows * b.desc.cols), b.f32(), rows, b.desc.cols);

@@ -98,9 +98,8 @@ void llama_forward::attention_block(int32_t layer) {
   const auto& lw = w_.layers[layer];
   const int64_t T = step_.num_tokens();
   be_.rmsnorm(buf_.x, lw.attn_norm, T, hp.rms_norm_eps, buf_.h);
-  be_.matmul(buf_.h, T, lw.wq, buf_.q);
-  be_.matmul(buf_.h, T, lw.wk, buf_.k);
-  be_.matmul(buf_.h, T, lw.wv, buf_.v);
+  const backend::matmul_target qkv[] = {{lw.wq, buf_.q}, {lw.wk, buf_.k}, {lw.wv, buf_.v}};
+  be_.matmuls(buf_.h, T, qkv);
   if (hp.attention_bias) {
     be_.add_bias(buf_.q, lw.bq, T);
     be_.add_bias(buf_.k, lw.bk, T);
@@ -123,8 +122,8 @@ void llama_forward::feed_forward_block(int32_t layer) {
   const auto& lw = w_.layers[layer];
   const int64_t T = step_.num_tokens();
   be_.rmsnorm(buf_.x, lw.ffn_norm, T, hp.rms_norm_eps, buf_.h);
-  be_.matmul(buf_.h, T, lw.w_gate, buf_.gate);
-  be_.matmul(buf_.h, T, lw.w_up, buf_.up);
+  const backend::matmul_target gate_up[] = {{lw.w_gate, buf_.gate}, {lw.w_up, buf_.up}};
+  be_.matmuls(buf_.h, T, gate_up);
   be_.silu_mul(buf_.gate, buf_.up, T * w_.shard.intermediate_size, buf_.gate);
   be_.matmul(buf_.gate, T, lw.w_down, buf_.h);
   be_.all_reduce(buf_.h, T * hp.hidden_size);

@@ -97,6 +97,39 @@ TEST(panel_gemm, batch_invariant_across_batch_sizes_and_threads) {
   }
 }
 
+// Several weights of one K in one call (x packed once, one job): each output as if alone.
+TEST(panel_gemm, many_weights_equal_one_call_each_bitwise) {
+  thread_pool pool(2);
+  const int64_t K = 67;
+  const int64_t Ns[] = {40, 1, 96};
+  const dense_type types[] = {dense_type::bf16, dense_type::f32, dense_type::f16};
+  std::vector<std::shared_ptr<const panel_weight>> packed;
+  std::vector<const panel_weight*> ws;
+  for (int i = 0; i < 3; ++i) {
+    packed.push_back(
+        pack_panels(types[i], random_dense_weights(types[i], Ns[i] * K, 20 + i).data(), Ns[i], K));
+    ws.push_back(packed.back().get());
+  }
+  for (int64_t M : {1, 3, 16, 29}) {
+    const auto x = random_floats(M * K, 30 + M);
+    for (dense_isa isa : supported_isas()) {
+      std::vector<std::vector<float>> ys;
+      std::vector<float*> outs;
+      for (int64_t N : Ns)
+        ys.emplace_back(M * N, -1.0f);
+      for (auto& y : ys)
+        outs.push_back(y.data());
+      panel_gemm_many_with(isa, pool, ws, x.data(), M, outs);
+      for (int i = 0; i < 3; ++i) {
+        std::vector<float> alone(M * Ns[i]);
+        panel_gemm_with(isa, pool, *ws[i], x.data(), M, alone.data());
+        EXPECT_TRUE(bitwise_equal(ys[i], alone))
+            << "isa " << static_cast<int>(isa) << " M=" << M << " weight " << i;
+      }
+    }
+  }
+}
+
 TEST(panel_gemm, panel_row_widens_exactly) {
   for (dense_type type : all_dense_types) {
     for (int64_t N : {1, 5, 33, 100}) {

@@ -56,6 +56,38 @@ TEST(quant_packed, equals_quant_gemm_bitwise_on_every_path) {
   }
 }
 
+// Several weights of one format and K in one call (x quantized once, one job): each output as if
+// alone, on every path.
+TEST(quant_packed, many_weights_equal_one_call_each_bitwise) {
+  thread_pool pool(2);
+  for (block_format f : all_block_formats) {
+    const int64_t K = 2 * block_elements(f);
+    const int64_t Ns[] = {48, 5, 70};
+    std::vector<std::shared_ptr<const quant_packed_weight>> packed;
+    std::vector<const quant_packed_weight*> ws;
+    for (int i = 0; i < 3; ++i) {
+      packed.push_back(pack_quant_weight(f, random_weights(f, Ns[i], K, 40 + i).data(), Ns[i], K));
+      ws.push_back(packed.back().get());
+    }
+    for (int64_t M : {1, 4, 17}) {
+      const auto x = random_normal_floats(M * K, 50 + M);
+      for (quant_path p : supported_quant_paths()) {
+        std::vector<std::vector<float>> ys;
+        std::vector<float*> outs;
+        for (int64_t N : Ns)
+          ys.emplace_back(M * N, -1.0f);
+        for (auto& y : ys)
+          outs.push_back(y.data());
+        quant_gemm_packed_many_on(p, pool, ws, x.data(), M, outs);
+        for (int i = 0; i < 3; ++i) {
+          EXPECT_TRUE(bitwise_equal(ys[i], run_packed(p, pool, *ws[i], x.data(), M)))
+              << name(f) << " " << name(p) << " M=" << M << " weight " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(quant_packed, row_equals_dequantize_row_bitwise) {
   for (block_format f : all_block_formats) {
     const int64_t N = 37, K = 3 * block_elements(f);

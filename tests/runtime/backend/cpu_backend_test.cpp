@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/activation.hpp"
@@ -134,6 +135,58 @@ TEST_F(cpu_backend_ops, matmul_runs_each_format_on_its_kernel) {
     cpu::gemm_w8a8(pool_, x.data(), rows, in, w, scales.data(), sums.data(), out,
                    format == weight_format::w8a8_azp, expected.data());
     EXPECT_TRUE(bitwise_equal(read(y, rows * out), expected)) << weight_format_name(format);
+  }
+}
+
+// matmuls gives each target what matmul gives it: dense matrices together, one block format
+// together, and a mix of kinds (here q4_1, bf16, w8a8 and a one-row weight) one by one.
+TEST_F(cpu_backend_ops, matmuls_equal_one_matmul_per_target) {
+  const int64_t rows = 6, in = 64;
+  const auto x = random(rows * in);
+  const auto xb = buffer_with(x);
+  auto q4_1 = [&](int64_t out) {
+    std::vector<uint8_t> b(static_cast<size_t>(out * weight_row_bytes(weight_format::q4_1, in)));
+    for (auto& v : b)
+      v = static_cast<uint8_t>(rng_());
+    for (size_t i = 0; i < b.size(); i += 20)  // small finite f16 d and m
+      b[i] = 0x00, b[i + 1] = 0x20, b[i + 2] = 0x00, b[i + 3] = 0xa0;
+    return std::pair{be_.upload_weight({out, in, weight_format::q4_1}, {weight_format::q4_1, b}),
+                     out};
+  };
+  auto bf16 = [&](int64_t out) {
+    std::vector<uint8_t> b(static_cast<size_t>(out * in * 2));
+    for (size_t i = 0; i < b.size(); i += 2)
+      b[i] = static_cast<uint8_t>(rng_()), b[i + 1] = static_cast<uint8_t>(0x3f | (rng_() & 0x80));
+    return std::pair{be_.upload_weight({out, in, weight_format::bf16}, {weight_format::bf16, b}),
+                     out};
+  };
+  auto w8a8 = [&](int64_t out) {
+    std::vector<uint8_t> q(static_cast<size_t>(out * in));
+    for (auto& v : q)
+      v = static_cast<uint8_t>(rng_());
+    return std::pair{
+        be_.upload_weight({out, in, weight_format::w8a8}, {weight_format::w8a8, q, random(out)}),
+        out};
+  };
+  auto f32 = [&](int64_t out) { return std::pair{weight(out, in, random(out * in)), out}; };
+  const std::vector<std::vector<std::pair<weight_handle, int64_t>>> groups = {
+      {f32(40), bf16(24), f32(8)},
+      {q4_1(48), q4_1(16), q4_1(80)},
+      {q4_1(32), bf16(8), w8a8(12), f32(1)}};
+  for (const auto& ws : groups) {
+    std::vector<matmul_target> targets;
+    std::vector<int64_t> outs;
+    for (const auto& [w, out] : ws) {
+      outs.push_back(out);
+      targets.push_back({w, output(rows * out)});
+    }
+    be_.matmuls(xb, rows, targets);
+    for (size_t i = 0; i < ws.size(); ++i) {
+      auto alone = output(rows * outs[i]);
+      be_.matmul(xb, rows, ws[i].first, alone);
+      EXPECT_TRUE(bitwise_equal(read(targets[i].y, rows * outs[i]), read(alone, rows * outs[i])))
+          << "target " << i;
+    }
   }
 }
 

@@ -9,8 +9,8 @@
 
 namespace troupe::testing {
 
-// A CPU backend that fails on purpose: the fail_in-th matmul from now throws, or the next
-// download (after the step's last collective) does.
+// A CPU backend that fails on purpose: the fail_in-th matmul from now throws (each target of a
+// matmuls call counts as one), or the next download (after the step's last collective) does.
 class failing_backend final : public backend::cpu_backend {
  public:
   using cpu_backend::cpu_backend;
@@ -21,6 +21,13 @@ class failing_backend final : public backend::cpu_backend {
               backend::buffer_handle y) override {
     if (fail_in > 0 && --fail_in == 0) throw std::runtime_error("injected matmul failure");
     cpu_backend::matmul(x, rows, w, y);
+  }
+  void matmuls(backend::buffer_handle x, int64_t rows,
+               std::span<const backend::matmul_target> targets) override {
+    for (size_t i = 0; i < targets.size(); ++i) {
+      if (fail_in > 0 && --fail_in == 0) throw std::runtime_error("injected matmul failure");
+    }
+    cpu_backend::matmuls(x, rows, targets);
   }
   std::span<const float> download(backend::buffer_handle b, int64_t n) override {
     if (fail_download.exchange(false)) throw std::runtime_error("injected download failure");
