@@ -1,5 +1,6 @@
 #pragma once
-// How the CPU gemms split their output columns [0, n) into thread-pool tasks.
+// How the CPU gemms split their output columns [0, n) into thread-pool tasks, and the
+// elementwise ops their ranges.
 #include <algorithm>
 #include <cstdint>
 #include <span>
@@ -64,6 +65,23 @@ void run_column_tasks(thread_pool& pool, std::span<const column_part> parts, F&&
       ++i;
     const int64_t n0 = (task - first_task[i]) * splits[i].chunk;
     fn(i, n0, std::min(parts[i].n, n0 + splits[i].chunk));
+  });
+}
+
+// Runs fn(i0, i1) on `pool` for consecutive ranges that cover [0, n) once each: one per thread,
+// each at least min_items long (so small work stays one call on this thread). For elementwise and
+// per-row work, whose bits never depend on the split. requires: n >= 0, min_items >= 1.
+template <class F>
+void run_range_tasks(thread_pool& pool, int64_t n, int64_t min_items, F&& fn) {
+  const int64_t num_tasks = std::clamp<int64_t>(n / min_items, 1, pool.num_threads());
+  if (num_tasks == 1) {
+    if (n > 0) fn(int64_t{0}, n);
+    return;
+  }
+  const int64_t chunk = (n + num_tasks - 1) / num_tasks;
+  pool.run(static_cast<int>(num_tasks), [&](int task) {
+    const int64_t i0 = task * chunk;
+    if (i0 < n) fn(i0, std::min(n, i0 + chunk));
   });
 }
 

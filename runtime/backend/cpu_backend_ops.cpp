@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/cpu/activation.hpp"
+#include "kernels/cpu/column_tasks.hpp"
 #include "kernels/cpu/dense_gemm.hpp"
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/embedding.hpp"
@@ -17,6 +18,18 @@
 namespace troupe::backend {
 
 namespace cpu = kernels::cpu;
+
+namespace {
+
+// The elementwise and per-row ops share a step among the pool's threads once each thread gets
+// this many values (a few microseconds of work; less costs more in the hand-off than it saves).
+constexpr int64_t min_elements_per_task = 16384;
+
+int64_t min_rows_per_task(int64_t row_size) {
+  return std::max<int64_t>(1, min_elements_per_task / std::max<int64_t>(1, row_size));
+}
+
+}  // namespace
 
 void cpu_backend::embedding(weight_handle table, int64_t first_token, buffer_handle out) {
   const auto& w = get(table);
@@ -56,8 +69,12 @@ void cpu_backend::embedding(weight_handle table, int64_t first_token, buffer_han
 void cpu_backend::rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, float eps,
                           buffer_handle y) {
   const auto& w = get(weight);
-  const int64_t n = rows * w.desc.cols;
-  cpu::rmsnorm(get(x, n), w.f32(), rows, w.desc.cols, eps, get(y, n));
+  const int64_t dim = w.desc.cols, n = rows * dim;
+  const float* xs = get(x, n);
+  float* ys = get(y, n);
+  cpu::run_range_tasks(pool_, rows, min_rows_per_task(dim), [&](int64_t r0, int64_t r1) {
+    cpu::rmsnorm(xs + r0 * dim, w.f32(), r1 - r0, dim, eps, ys + r0 * dim);
+  });
 }
 
 void cpu_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_handle y) {
@@ -114,9 +131,12 @@ void cpu_backend::add_bias(buffer_handle y, weight_handle bias, int64_t rows) {
 void cpu_backend::rope(rope_handle rope, buffer_handle x, int32_t num_heads) {
   const auto& r = ropes_[rope.id];
   const int32_t head_dim = 2 * r.table.num_pairs();
-  const int64_t T = step_.num_tokens();
-  cpu::rope(r.table, r.layout, step_.positions.data(), T, num_heads, head_dim,
-            get(x, T * num_heads * head_dim));
+  const int64_t T = step_.num_tokens(), row = int64_t{num_heads} * head_dim;
+  float* xs = get(x, T * row);
+  cpu::run_range_tasks(pool_, T, min_rows_per_task(row), [&](int64_t t0, int64_t t1) {
+    cpu::rope(r.table, r.layout, step_.positions.data() + t0, t1 - t0, num_heads, head_dim,
+              xs + t0 * row);
+  });
 }
 
 void cpu_backend::store_kv(kv_cache_handle cache, int32_t layer, buffer_handle k, buffer_handle v) {
@@ -150,11 +170,19 @@ void cpu_backend::paged_attention(kv_cache_handle cache, int32_t layer,
 }
 
 void cpu_backend::silu_mul(buffer_handle gate, buffer_handle up, int64_t n, buffer_handle out) {
-  cpu::silu_mul(get(gate, n), get(up, n), n, get(out, n));
+  const float *g = get(gate, n), *u = get(up, n);
+  float* o = get(out, n);
+  cpu::run_range_tasks(pool_, n, min_elements_per_task, [&](int64_t i0, int64_t i1) {
+    cpu::silu_mul(g + i0, u + i0, i1 - i0, o + i0);
+  });
 }
 
 void cpu_backend::add(buffer_handle y, buffer_handle x, int64_t n) {
-  cpu::add_inplace(get(y, n), get(x, n), n);
+  float* ys = get(y, n);
+  const float* xs = get(x, n);
+  cpu::run_range_tasks(pool_, n, min_elements_per_task, [&](int64_t i0, int64_t i1) {
+    cpu::add_inplace(ys + i0, xs + i0, i1 - i0);
+  });
 }
 
 void cpu_backend::gather_sampled_rows(buffer_handle x, int64_t row_size, buffer_handle out) {

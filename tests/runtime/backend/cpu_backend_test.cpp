@@ -17,6 +17,7 @@
 #include "kernels/cpu/panel_gemm.hpp"
 #include "kernels/cpu/quant_gemm.hpp"
 #include "kernels/cpu/rmsnorm.hpp"
+#include "kernels/cpu/rope.hpp"
 #include "tests/runtime/backend/backend_test_support.hpp"
 
 namespace troupe::backend {
@@ -202,6 +203,42 @@ TEST_F(cpu_backend_ops, add_bias_add_and_silu_mul) {
   cpu::add_inplace(expected.data(), x.data(), n);
   cpu::silu_mul(expected.data(), up.data(), n, expected.data());
   EXPECT_TRUE(bitwise_equal(read(yb, n), expected));
+}
+
+// Big enough to be split among the pool's threads: the same bits as one kernel call.
+TEST_F(cpu_backend_ops, elementwise_and_row_ops_split_among_threads_equal_the_kernels) {
+  const int64_t n = 3 * 16384 + 5;
+  const auto y = random(n), x = random(n), up = random(n);
+  auto yb = buffer_with(y), xb = buffer_with(x), upb = buffer_with(up);
+  be_.add(yb, xb, n);
+  be_.silu_mul(yb, upb, n, yb);
+  auto expected = y;
+  cpu::add_inplace(expected.data(), x.data(), n);
+  cpu::silu_mul(expected.data(), up.data(), n, expected.data());
+  EXPECT_TRUE(bitwise_equal(read(yb, n), expected));
+
+  const int64_t rows = 41, dim = 1024;
+  const auto h = random(rows * dim, -3.0f, 3.0f), w = random(dim, 0.5f, 1.5f);
+  auto hb = buffer_with(h);
+  be_.rmsnorm(hb, weight(1, dim, w), rows, 1e-5f, hb);
+  auto normed = h;
+  cpu::rmsnorm(normed.data(), w.data(), rows, dim, 1e-5f, normed.data());
+  EXPECT_TRUE(bitwise_equal(read(hb, rows * dim), normed));
+
+  const int32_t heads = 512, head_dim = 8;
+  auto rope = be_.create_rope({.style = runtime::rope_style::neox,
+                               .head_dim = head_dim,
+                               .theta = 500.0f,
+                               .num_positions = 16});
+  const auto q = random(T * heads * head_dim);
+  auto qb = buffer_with(q);
+  be_.rope(rope, qb, heads);
+  cpu::rope_table table(head_dim, 500.0f);
+  table.ensure(16);
+  auto rotated = q;
+  cpu::rope(table, cpu::rope_layout::neox, step_.positions.data(), T, heads, head_dim,
+            rotated.data());
+  EXPECT_TRUE(bitwise_equal(read(qb, T * heads * head_dim), rotated));
 }
 
 TEST_F(cpu_backend_ops, gather_sampled_rows_takes_the_rows_in_order) {
