@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/cpu/dot.hpp"
+#include "kernels/cpu/exp.hpp"
 
 namespace troupe::kernels::cpu {
 
@@ -48,11 +49,31 @@ constexpr int value_block = 32;
 
 // out[i] += e[j] * values[j][i] for j in [0, count) in ascending order, i in [0, d): a product
 // rounded on its own, then added (the kernels build without FMA contraction), as the plain loop.
-// With AVX2 up to 64 outputs stay in registers across the keys.
+// With AVX-512 (AVX2) up to 128 (64) outputs stay in registers across the keys.
 void accumulate_values(const float* const* values, const float* e, int count, int32_t d,
                        float* out) {
-#ifdef TROUPE_KERNELS_AVX2
-  constexpr int32_t width = 64;  // 8 vectors
+#if defined(__AVX512F__)
+  constexpr int32_t width = 128;  // 8 vectors of 16
+  for (int32_t i0 = 0; i0 < d; i0 += width) {
+    const int32_t w = std::min(width, d - i0);
+    const int nv = (w + 15) / 16;
+    const __mmask16 tail = static_cast<__mmask16>((1u << (w - 16 * (nv - 1))) - 1u);
+    __m512 acc[8];
+    for (int r = 0; r < nv; ++r)
+      acc[r] = _mm512_maskz_loadu_ps(r + 1 < nv ? 0xffff : tail, out + i0 + 16 * r);
+    for (int j = 0; j < count; ++j) {
+      const __m512 ej = _mm512_set1_ps(e[j]);
+      const float* v = values[j] + i0;
+      for (int r = 0; r < nv; ++r) {
+        const __m512 vr = _mm512_maskz_loadu_ps(r + 1 < nv ? 0xffff : tail, v + 16 * r);
+        acc[r] = _mm512_add_ps(acc[r], _mm512_mul_ps(ej, vr));
+      }
+    }
+    for (int r = 0; r < nv; ++r)
+      _mm512_mask_storeu_ps(out + i0 + 16 * r, r + 1 < nv ? 0xffff : tail, acc[r]);
+  }
+#elif defined(TROUPE_KERNELS_AVX2)
+  constexpr int32_t width = 64;  // 8 vectors of 8
   for (int32_t i0 = 0; i0 < d; i0 += width) {
     const int32_t w = std::min(width, d - i0);
     const int nv = (w + 7) / 8;
@@ -116,8 +137,9 @@ struct fp8_reader {
 // Query heads [0, nh) at q (head_dim apart), all of kv head g, against keys/values first..p of
 // one token's sequence; writes out (same layout as q). `scores` has room for nh * (p - first + 1)
 // floats. Each head's result is attention.hpp's formula computed in one fixed order: scores by
-// dot() (eight keys at once through dot8, the same bits), the softmax's sum and the weighted sum
-// of values over ascending keys; which heads share the call never changes a bit.
+// dot() (eight keys at once through dot8, the same bits), weights by exp_value (in SIMD lanes, the
+// same bits), the softmax's sum and the weighted sum of values over ascending keys; which heads
+// share the call never changes a bit.
 template <class Reader>
 void attend_heads(const paged_kv_layout& layout, const token_location& tok, int32_t first,
                   int32_t g, int32_t nh, float scale, const float* q, Reader& cache, float* scores,
@@ -147,11 +169,12 @@ void attend_heads(const paged_kv_layout& layout, const token_location& tok, int3
   float sum[key_block];
   for (int32_t h = 0; h < nh; ++h) {
     float* row = scores + int64_t{h} * n;
+    for (int32_t j = 0; j < n; ++j)
+      row[j] -= max_score[h];
+    exp_values(row, n, row);
     sum[h] = 0.0f;
-    for (int32_t j = 0; j < n; ++j) {
-      row[j] = std::exp(row[j] - max_score[h]);
+    for (int32_t j = 0; j < n; ++j)
       sum[h] += row[j];
-    }
   }
   std::fill_n(out, int64_t{nh} * d, 0.0f);
   cursor = slot_cursor(layout, tok, first);

@@ -12,7 +12,8 @@
 //   g = h / (num_heads / num_kv_heads)                         (GQA)
 //   s_j = dot(q[t][h], K[j][g]) * scale  for j = lo..p         (causal, own sequence only)
 //   lo = 0, or max(0, p - sliding_window + 1) when sliding_window > 0 (Mistral)
-//   out[t][h] = sum_j softmax(s)_j * V[j][g]
+//   e_j = exp_value(s_j - max_j s_j)                           (kernels/cpu/exp.hpp)
+//   out[t][h] = (sum_j e_j * V[j][g]) * (1 / sum_j e_j)
 //   q, out: [num_tokens][num_heads][head_dim]
 // Every reduction runs over j in ascending order with dot()'s algorithm, so the result for a
 // query depends only on it and the cache contents, not on the batch around it.

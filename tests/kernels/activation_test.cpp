@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/embedding.hpp"
+#include "kernels/cpu/exp.hpp"
 
 namespace troupe::kernels::cpu {
 namespace {
@@ -22,6 +24,22 @@ TEST(silu_mul, matches_naive_reference) {
   for (size_t i = 0; i < gate.size(); ++i) {
     double g = gate[i], ref = g / (1.0 + std::exp(-g)) * up[i];
     EXPECT_NEAR(out[i], ref, 1e-6 * (1 + std::abs(ref))) << i;
+  }
+}
+
+// Every element is the scalar formula, whatever its place in the SIMD loop or the tail.
+TEST(silu_mul, every_element_is_the_scalar_formula_bitwise) {
+  for (int64_t n : {1, 15, 16, 17, 40}) {
+    std::vector<float> gate(n), up(n), out(n);
+    for (int64_t i = 0; i < n; ++i) {
+      gate[i] = 0.731f * static_cast<float>(i - n / 2) + 0.01f;
+      up[i] = 1.5f - 0.07f * static_cast<float>(i);
+    }
+    silu_mul(gate.data(), up.data(), n, out.data());
+    for (int64_t i = 0; i < n; ++i) {
+      const float ref = (gate[i] / (1.0f + exp_value(-gate[i]))) * up[i];
+      EXPECT_EQ(std::memcmp(&out[i], &ref, sizeof(float)), 0) << n << " " << i;
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/cpu/dot.hpp"
+#include "kernels/cpu/exp.hpp"
 
 namespace troupe::kernels::cpu {
 namespace {
@@ -123,7 +124,7 @@ TEST_F(attention_fixture, query_result_is_bitwise_independent_of_the_batch) {
   }
 }
 
-// attention.hpp's algorithm one step at a time in float: dot() scores, std::exp, sums over
+// attention.hpp's algorithm one step at a time in float: dot() scores, exp_value, sums over
 // ascending keys.
 std::vector<float> documented_attention(const sequence& s, const float* q, int32_t p, float scale) {
   std::vector<float> out(num_heads * head_dim, 0.0f);
@@ -137,7 +138,7 @@ std::vector<float> documented_attention(const sequence& s, const float* q, int32
       mx = std::max(mx, w[j]);
     }
     for (auto& x : w)
-      sum += (x = std::exp(x - mx));
+      sum += (x = exp_value(x - mx));
     float* o = &out[h * head_dim];
     for (int j = 0; j <= p; ++j) {
       for (int i = 0; i < head_dim; ++i) {
