@@ -47,62 +47,87 @@ class slot_cursor {
 constexpr int key_block = 8;
 constexpr int value_block = 32;
 
-// out[i] += e[j] * values[j][i] for j in [0, count) in ascending order, i in [0, d): a product
-// rounded on its own, then added (the kernels build without FMA contraction), as the plain loop.
-// With AVX-512 (AVX2) up to 128 (64) outputs stay in registers across the keys.
-void accumulate_values(const float* const* values, const float* e, int count, int32_t d,
-                       float* out) {
+// For heads h in [0, H): out[h * d + i] = fma(e[h * e_stride + j], values[j][i], out[h * d + i])
+// for j in [0, count) in ascending order, i in [0, d): one FMA chain per output, whatever the
+// code path. The H heads share each value read; up to 64 (AVX-512) or 32 (AVX2) outputs of each
+// stay in registers across the keys.
+template <int H>
+void accumulate_heads(const float* const* values, const float* e, int64_t e_stride, int count,
+                      int32_t d, float* out) {
 #if defined(__AVX512F__)
-  constexpr int32_t width = 128;  // 8 vectors of 16
-  for (int32_t i0 = 0; i0 < d; i0 += width) {
-    const int32_t w = std::min(width, d - i0);
-    const int nv = (w + 15) / 16;
-    const __mmask16 tail = static_cast<__mmask16>((1u << (w - 16 * (nv - 1))) - 1u);
-    __m512 acc[8];
-    for (int r = 0; r < nv; ++r)
-      acc[r] = _mm512_maskz_loadu_ps(r + 1 < nv ? 0xffff : tail, out + i0 + 16 * r);
-    for (int j = 0; j < count; ++j) {
-      const __m512 ej = _mm512_set1_ps(e[j]);
-      const float* v = values[j] + i0;
-      for (int r = 0; r < nv; ++r) {
-        const __m512 vr = _mm512_maskz_loadu_ps(r + 1 < nv ? 0xffff : tail, v + 16 * r);
-        acc[r] = _mm512_add_ps(acc[r], _mm512_mul_ps(ej, vr));
-      }
-    }
-    for (int r = 0; r < nv; ++r)
-      _mm512_mask_storeu_ps(out + i0 + 16 * r, r + 1 < nv ? 0xffff : tail, acc[r]);
-  }
+  constexpr int lanes = 16;
+  auto mask = [](int32_t w) { return static_cast<__mmask16>((1u << w) - 1u); };
+  auto load = [](__mmask16 m, const float* p) { return _mm512_maskz_loadu_ps(m, p); };
+  auto store = [](__mmask16 m, float* p, __m512 v) { _mm512_mask_storeu_ps(p, m, v); };
+  auto fma = [](__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); };
+  auto broadcast = [](float v) { return _mm512_set1_ps(v); };
+  using vec = __m512;
+  using vmask = __mmask16;
 #elif defined(TROUPE_KERNELS_AVX2)
-  constexpr int32_t width = 64;  // 8 vectors of 8
-  for (int32_t i0 = 0; i0 < d; i0 += width) {
-    const int32_t w = std::min(width, d - i0);
-    const int nv = (w + 7) / 8;
-    const __m256i tail = detail::tail_mask(w - 8 * (nv - 1));
-    __m256 acc[8];
+  constexpr int lanes = 8;
+  auto mask = [](int32_t w) { return detail::tail_mask(w); };
+  auto load = [](__m256i m, const float* p) { return _mm256_maskload_ps(p, m); };
+  auto store = [](__m256i m, float* p, __m256 v) { _mm256_maskstore_ps(p, m, v); };
+  auto fma = [](__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); };
+  auto broadcast = [](float v) { return _mm256_set1_ps(v); };
+  using vec = __m256;
+  using vmask = __m256i;
+#endif
+#if defined(__AVX512F__) || defined(TROUPE_KERNELS_AVX2)
+  constexpr int per_pass = 4;  // vectors of each head kept in registers
+  for (int32_t i0 = 0; i0 < d; i0 += per_pass * lanes) {
+    const int32_t w = std::min(per_pass * lanes, d - i0);
+    const int nv = (w + lanes - 1) / lanes;
+    vmask masks[per_pass];
     for (int r = 0; r < nv; ++r)
-      acc[r] = r + 1 < nv ? _mm256_loadu_ps(out + i0 + 8 * r)
-                          : _mm256_maskload_ps(out + i0 + 8 * r, tail);
+      masks[r] = mask(std::min(lanes, w - r * lanes));
+    vec acc[H][per_pass];
+    for (int h = 0; h < H; ++h)
+      for (int r = 0; r < nv; ++r)
+        acc[h][r] = load(masks[r], out + h * d + i0 + r * lanes);
     for (int j = 0; j < count; ++j) {
-      const __m256 ej = _mm256_set1_ps(e[j]);
-      const float* v = values[j] + i0;
-      for (int r = 0; r < nv; ++r) {
-        const __m256 vr =
-            r + 1 < nv ? _mm256_loadu_ps(v + 8 * r) : _mm256_maskload_ps(v + 8 * r, tail);
-        acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(ej, vr));
+      vec v[per_pass];
+      for (int r = 0; r < nv; ++r)
+        v[r] = load(masks[r], values[j] + i0 + r * lanes);
+      for (int h = 0; h < H; ++h) {
+        const vec eh = broadcast(e[h * e_stride + j]);
+        for (int r = 0; r < nv; ++r)
+          acc[h][r] = fma(eh, v[r], acc[h][r]);
       }
     }
-    for (int r = 0; r < nv; ++r) {
-      if (r + 1 < nv)
-        _mm256_storeu_ps(out + i0 + 8 * r, acc[r]);
-      else
-        _mm256_maskstore_ps(out + i0 + 8 * r, tail, acc[r]);
-    }
+    for (int h = 0; h < H; ++h)
+      for (int r = 0; r < nv; ++r)
+        store(masks[r], out + h * d + i0 + r * lanes, acc[h][r]);
   }
 #else
   for (int j = 0; j < count; ++j)
-    for (int32_t i = 0; i < d; ++i)
-      out[i] += e[j] * values[j][i];
+    for (int h = 0; h < H; ++h)
+      for (int32_t i = 0; i < d; ++i)
+        out[h * d + i] = std::fma(e[h * e_stride + j], values[j][i], out[h * d + i]);
 #endif
+}
+
+// accumulate_heads over nh heads, up to three at a time.
+void accumulate_values(const float* const* values, const float* e, int64_t e_stride, int count,
+                       int32_t d, int32_t nh, float* out) {
+  for (int32_t h = 0; h < nh;) {
+    const float* eh = e + h * e_stride;
+    float* oh = out + int64_t{h} * d;
+    switch (std::min(3, nh - h)) {
+      case 3:
+        accumulate_heads<3>(values, eh, e_stride, count, d, oh);
+        h += 3;
+        break;
+      case 2:
+        accumulate_heads<2>(values, eh, e_stride, count, d, oh);
+        h += 2;
+        break;
+      default:
+        accumulate_heads<1>(values, eh, e_stride, count, d, oh);
+        h += 1;
+        break;
+    }
+  }
 }
 
 // A reader hands attend_heads key or value heads of head_dim f32 values at a cache offset; `i`
@@ -138,8 +163,8 @@ struct fp8_reader {
 // one token's sequence; writes out (same layout as q). `scores` has room for nh * (p - first + 1)
 // floats. Each head's result is attention.hpp's formula computed in one fixed order: scores by
 // dot() (eight keys at once through dot8, the same bits), weights by exp_value (in SIMD lanes, the
-// same bits), the softmax's sum and the weighted sum of values over ascending keys; which heads
-// share the call never changes a bit.
+// same bits), the softmax's sum and the weighted sum of values (one FMA chain per output) over
+// ascending keys; which heads share the call never changes a bit.
 template <class Reader>
 void attend_heads(const paged_kv_layout& layout, const token_location& tok, int32_t first,
                   int32_t g, int32_t nh, float scale, const float* q, Reader& cache, float* scores,
@@ -183,8 +208,7 @@ void attend_heads(const paged_kv_layout& layout, const token_location& tok, int3
     const float* values[value_block];
     for (int i = 0; i < count; ++i, cursor.next())
       values[i] = cache.value(cursor.offset() + head_offset, d, i);
-    for (int32_t h = 0; h < nh; ++h)
-      accumulate_values(values, scores + int64_t{h} * n + j0, count, d, out + int64_t{h} * d);
+    accumulate_values(values, scores + j0, n, count, d, nh, out);
   }
   for (int32_t h = 0; h < nh; ++h) {
     const float inv_sum = 1.0f / sum[h];

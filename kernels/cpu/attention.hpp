@@ -13,7 +13,7 @@
 //   s_j = dot(q[t][h], K[j][g]) * scale  for j = lo..p         (causal, own sequence only)
 //   lo = 0, or max(0, p - sliding_window + 1) when sliding_window > 0 (Mistral)
 //   e_j = exp_value(s_j - max_j s_j)                           (kernels/cpu/exp.hpp)
-//   out[t][h] = (sum_j e_j * V[j][g]) * (1 / sum_j e_j)
+//   out[t][h] = (sum_j e_j * V[j][g]) * (1 / sum_j e_j)        (the first sum one fma per j)
 //   q, out: [num_tokens][num_heads][head_dim]
 // Every reduction runs over j in ascending order with dot()'s algorithm, so the result for a
 // query depends only on it and the cache contents, not on the batch around it.

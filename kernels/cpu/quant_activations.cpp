@@ -40,7 +40,14 @@ int32_t quantize_block_32(const float* x, int8_t* q, float& d_out, float& s_out,
 }
 
 #if defined(__x86_64__)
-#define TROUPE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+#define TROUPE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,f16c")))
+
+// f16_to_f32(f32_to_f16(v)) by F16C: the same rounding (to nearest even) for every non-NaN value;
+// a NaN takes the portable pair, whose NaN bits F16C does not promise.
+TROUPE_AVX512 inline float round_to_f16(float v) {
+  if (v != v) return f16_to_f32(f32_to_f16(v));
+  return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtps_ph(_mm_set_ss(v), _MM_FROUND_TO_NEAREST_INT)));
+}
 
 TROUPE_AVX512 inline __m512i round_half_away(__m512 v) {
   const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
@@ -68,8 +75,8 @@ TROUPE_AVX512 int32_t quantize_block_32_avx512(const float* x, int8_t* q, float&
   _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtepi32_epi8(qa));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm512_cvtepi32_epi8(qb));
   const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
-  d_out = f16_to_f32(f32_to_f16(d));
-  s_out = with_s ? f16_to_f32(f32_to_f16(static_cast<float>(sum) * d)) : 0.0f;
+  d_out = round_to_f16(d);
+  s_out = with_s ? round_to_f16(static_cast<float>(sum) * d) : 0.0f;
   return sum;
 }
 #endif

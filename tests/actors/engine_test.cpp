@@ -120,7 +120,11 @@ class EngineThreads : public ::testing::TestWithParam<int32_t> {};
 TEST_P(EngineThreads, ConcurrentRequestsGetTheirOwnOutput) {
   auto config = engine_fixture::default_config();
   config.num_actor_threads = GetParam();
-  engine_fixture f(config);
+  // Steps that take a moment, so that the requests overlap even on a loaded machine (an instant
+  // fake step let the first request finish before the next was submitted, once in a while).
+  fake_runner_options options;
+  options.step_sleep = 1ms;
+  engine_fixture f(config, options);
   std::vector<std::shared_ptr<collecting_sink>> sinks;
   for (int i = 0; i < 16; ++i)
     sinks.push_back(f.submit(prompt_of(i), 12 + i));

@@ -140,13 +140,9 @@ std::vector<float> documented_attention(const sequence& s, const float* q, int32
     for (auto& x : w)
       sum += (x = exp_value(x - mx));
     float* o = &out[h * head_dim];
-    for (int j = 0; j <= p; ++j) {
-      for (int i = 0; i < head_dim; ++i) {
-        // A product rounded on its own, then added (no fused multiply-add, as the kernel).
-        volatile float product = w[j] * s.v[(j * num_kv_heads + g) * head_dim + i];
-        o[i] += product;
-      }
-    }
+    for (int j = 0; j <= p; ++j)
+      for (int i = 0; i < head_dim; ++i)
+        o[i] = std::fma(w[j], s.v[(j * num_kv_heads + g) * head_dim + i], o[i]);
     for (int i = 0; i < head_dim; ++i)
       o[i] *= 1.0f / sum;
   }

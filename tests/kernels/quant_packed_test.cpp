@@ -149,6 +149,8 @@ TEST(quant_packed, activation_quantizer_avx512_equals_scalar_bitwise) {
     x[k] = static_cast<float>(k % 64) * 0.5f - 16.0f;  // row 0: halves, amax 16 -> id 127/16
     x[K + k] = 0.0f;                                   // row 1: zeros
     x[2 * K + k] = (k % 32 == 0 ? 127.0f : 0.5f) * (k % 3 ? 1.0f : -1.0f);  // exact halves
+    x[3 * K + k] *= 1e-4f;  // scales in f16's subnormal range
+    x[4 * K + k] *= 1e7f;   // scales past f16's largest (infinity)
   }
   for (block_format f : {block_format::q8_0, block_format::q4_1}) {
     quant::quantized_rows a, b;
