@@ -59,23 +59,31 @@ seq_step sequence(int32_t s, int32_t start_pos, int32_t num_tokens) {
   return seq;
 }
 
+// Sequences [0, num_seqs) prefilled to `length` tokens each, then one decode token each from
+// there: the batch that decodes them.
+step_batch prefill_then_decode(cpu_llama_runner& r, int32_t num_seqs, int32_t length) {
+  step_batch prefill;
+  for (int32_t s = 0; s < num_seqs; ++s) {
+    prefill.seqs.push_back(sequence(s, 0, length));
+    for (int32_t i = 0; i < length; ++i)
+      prefill.token_ids.push_back(100 + (s * 7 + i) % 4000);
+  }
+  r.execute(prefill);
+  step_batch decode;
+  for (int32_t s = 0; s < num_seqs; ++s) {
+    decode.seqs.push_back(sequence(s, length, 1));
+    decode.token_ids.push_back(42 + s);
+  }
+  return decode;
+}
+
 // args: concurrent sequences, compute threads
 void bm_decode(benchmark::State& state) {
   auto* r = runner(static_cast<int32_t>(state.range(1)));
-  if (r == nullptr) return state.SkipWithError("default model not found");
+  if (r == nullptr)
+    return state.SkipWithError("model not found (the default, or $TROUPE_BENCH_MODEL)");
   const auto num_seqs = static_cast<int32_t>(state.range(0));
-  step_batch prefill;
-  for (int32_t s = 0; s < num_seqs; ++s) {
-    prefill.seqs.push_back(sequence(s, 0, context));
-    for (int32_t i = 0; i < context; ++i)
-      prefill.token_ids.push_back(100 + (s * 7 + i) % 4000);
-  }
-  r->execute(prefill);
-  step_batch decode;
-  for (int32_t s = 0; s < num_seqs; ++s) {
-    decode.seqs.push_back(sequence(s, context, 1));
-    decode.token_ids.push_back(42 + s);
-  }
+  const step_batch decode = prefill_then_decode(*r, num_seqs, context);
   for (auto _ : state)
     benchmark::DoNotOptimize(r->execute(decode));
   state.counters["tokens/s"] =
@@ -90,7 +98,8 @@ BENCHMARK(bm_decode)
 // args: prompt tokens, compute threads
 void bm_prefill(benchmark::State& state) {
   auto* r = runner(static_cast<int32_t>(state.range(1)));
-  if (r == nullptr) return state.SkipWithError("default model not found");
+  if (r == nullptr)
+    return state.SkipWithError("model not found (the default, or $TROUPE_BENCH_MODEL)");
   const auto num_tokens = static_cast<int32_t>(state.range(0));
   step_batch prefill;
   prefill.seqs.push_back(sequence(0, 0, num_tokens));
@@ -110,20 +119,10 @@ BENCHMARK(bm_prefill)
 // args: compute threads. Sequences 0-14 decode at context 160; sequence 15 runs a 128-token prompt.
 void bm_mixed(benchmark::State& state) {
   auto* r = runner(static_cast<int32_t>(state.range(0)));
-  if (r == nullptr) return state.SkipWithError("default model not found");
+  if (r == nullptr)
+    return state.SkipWithError("model not found (the default, or $TROUPE_BENCH_MODEL)");
   constexpr int32_t decoders = 15, decode_context = 160, prompt = 128;
-  step_batch prefill;
-  for (int32_t s = 0; s < decoders; ++s) {
-    prefill.seqs.push_back(sequence(s, 0, decode_context));
-    for (int32_t i = 0; i < decode_context; ++i)
-      prefill.token_ids.push_back(100 + (s * 7 + i) % 4000);
-  }
-  r->execute(prefill);
-  step_batch mixed;
-  for (int32_t s = 0; s < decoders; ++s) {
-    mixed.seqs.push_back(sequence(s, decode_context, 1));
-    mixed.token_ids.push_back(42 + s);
-  }
+  step_batch mixed = prefill_then_decode(*r, decoders, decode_context);
   mixed.seqs.push_back(sequence(decoders, 0, prompt));
   for (int32_t i = 0; i < prompt; ++i)
     mixed.token_ids.push_back(200 + i);

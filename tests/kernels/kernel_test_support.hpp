@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,19 @@ inline std::vector<float> random_normal_floats(int64_t n, uint32_t seed) {
 inline bool bitwise_equal(const float* a, const float* b, size_t n) {
   return std::memcmp(a, b, n * sizeof(float)) == 0;
 }
+
+// Outputs of several products of M rows (N[i] columns each, filled with -1) and their pointers,
+// for the kernels that take many weights at once.
+struct many_outputs {
+  std::vector<std::vector<float>> ys;
+  std::vector<float*> pointers;
+  many_outputs(int64_t M, std::span<const int64_t> Ns) {
+    for (int64_t N : Ns)
+      ys.emplace_back(M * N, -1.0f);
+    for (auto& y : ys)
+      pointers.push_back(y.data());
+  }
+};
 
 // Same size and the same bits (so -0 != +0, and a NaN equals the same NaN).
 inline bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {

@@ -113,17 +113,12 @@ TEST(panel_gemm, many_weights_equal_one_call_each_bitwise) {
   for (int64_t M : {1, 3, 16, 29}) {
     const auto x = random_floats(M * K, 30 + M);
     for (dense_isa isa : supported_isas()) {
-      std::vector<std::vector<float>> ys;
-      std::vector<float*> outs;
-      for (int64_t N : Ns)
-        ys.emplace_back(M * N, -1.0f);
-      for (auto& y : ys)
-        outs.push_back(y.data());
-      panel_gemm_many_with(isa, pool, ws, x.data(), M, outs);
+      many_outputs out(M, Ns);
+      panel_gemm_many_with(isa, pool, ws, x.data(), M, out.pointers);
       for (int i = 0; i < 3; ++i) {
         std::vector<float> alone(M * Ns[i]);
         panel_gemm_with(isa, pool, *ws[i], x.data(), M, alone.data());
-        EXPECT_TRUE(bitwise_equal(ys[i], alone))
+        EXPECT_TRUE(bitwise_equal(out.ys[i], alone))
             << "isa " << static_cast<int>(isa) << " M=" << M << " weight " << i;
       }
     }

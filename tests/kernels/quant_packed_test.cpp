@@ -72,15 +72,10 @@ TEST(quant_packed, many_weights_equal_one_call_each_bitwise) {
     for (int64_t M : {1, 4, 17}) {
       const auto x = random_normal_floats(M * K, 50 + M);
       for (quant_path p : supported_quant_paths()) {
-        std::vector<std::vector<float>> ys;
-        std::vector<float*> outs;
-        for (int64_t N : Ns)
-          ys.emplace_back(M * N, -1.0f);
-        for (auto& y : ys)
-          outs.push_back(y.data());
-        quant_gemm_packed_many_on(p, pool, ws, x.data(), M, outs);
+        many_outputs out(M, Ns);
+        quant_gemm_packed_many_on(p, pool, ws, x.data(), M, out.pointers);
         for (int i = 0; i < 3; ++i) {
-          EXPECT_TRUE(bitwise_equal(ys[i], run_packed(p, pool, *ws[i], x.data(), M)))
+          EXPECT_TRUE(bitwise_equal(out.ys[i], run_packed(p, pool, *ws[i], x.data(), M)))
               << name(f) << " " << name(p) << " M=" << M << " weight " << i;
         }
       }
