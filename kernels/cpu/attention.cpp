@@ -45,6 +45,9 @@ class slot_cursor {
 
 // Keys are scored eight at a time (dot8); values are summed value_block at a time.
 constexpr int key_block = 8;
+// attend_heads takes at most this many query heads (its per-head maxima and sums live on the
+// stack).
+constexpr int max_heads_per_call = 8;
 constexpr int value_block = 32;
 
 // For heads h in [0, H): out[h * d + i] = fma(e[h * e_stride + j], values[j][i], out[h * d + i])
@@ -172,7 +175,7 @@ void attend_heads(const paged_kv_layout& layout, const token_location& tok, int3
   const int32_t d = layout.head_dim;
   const int64_t head_offset = int64_t{g} * d;
   const int32_t n = tok.position - first + 1;
-  float max_score[key_block];
+  float max_score[max_heads_per_call];
   std::fill_n(max_score, nh, -INFINITY);
   slot_cursor cursor(layout, tok, first);
   for (int32_t j0 = 0; j0 < n; j0 += key_block) {
@@ -191,7 +194,7 @@ void attend_heads(const paged_kv_layout& layout, const token_location& tok, int3
       }
     }
   }
-  float sum[key_block];
+  float sum[max_heads_per_call];
   for (int32_t h = 0; h < nh; ++h) {
     float* row = scores + int64_t{h} * n;
     for (int32_t j = 0; j < n; ++j)
@@ -229,7 +232,7 @@ void run_attention(thread_pool& pool, const paged_kv_layout& layout, const token
   const int32_t d = layout.head_dim;
   // One task per (token, kv head) lets a group's query heads share each key read (and its fp8
   // dequantization); a small decode step splits further, one task per query head, so every
-  // thread has work. The group is done key_block heads at a time.
+  // thread has work. The group is done max_heads_per_call heads at a time.
   const bool split_heads = num_tokens * layout.num_kv_heads < 2 * int64_t{pool.num_threads()};
   const int32_t heads_per_task = split_heads ? 1 : group;
   const int32_t tasks_per_token = num_heads / heads_per_task;
@@ -239,7 +242,7 @@ void run_attention(thread_pool& pool, const paged_kv_layout& layout, const token
     const int32_t first_key =
         sliding_window > 0 ? std::max(0, tokens[t].position - sliding_window + 1) : 0;
     const int32_t n = tokens[t].position - first_key + 1;
-    const int32_t chunk = std::min(heads_per_task, key_block);
+    const int32_t chunk = std::min(heads_per_task, max_heads_per_call);
     thread_local std::vector<float> scores, buffers;
     if (scores.size() < static_cast<size_t>(n) * chunk)
       scores.resize(static_cast<size_t>(n) * chunk);
