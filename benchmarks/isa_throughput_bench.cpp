@@ -80,6 +80,12 @@ TROUPE_ISA_BENCH(bm_cvtph2ps_zmm, "", "vcvtph2ps %%ymm31, ", "%%zmm");
 TROUPE_ISA_BENCH(bm_pmovzxwd_zmm, "", "vpmovzxwd %%ymm31, ", "%%zmm");
 TROUPE_ISA_BENCH(bm_pslld_zmm, "", "vpslld $16, %%zmm31, ", "%%zmm");
 TROUPE_ISA_BENCH(bm_vpermw_zmm, "", "vpermw %%zmm31, %%zmm30, ", "%%zmm");
+// VPDPBUSD (AVX512-VNNI): 64 u8 x s8 products summed in fours into 16 i32 lanes per instruction,
+// the int8 engine of the GGUF and W8A8 kernels; and the nibble unpacking beside it (VPAND,
+// VPSRLW) that a 4-bit weight costs per 64 bytes.
+TROUPE_ISA_BENCH(bm_dpbusd_zmm, TROUPE_ZERO_SOURCES, "vpdpbusd %%zmm30, %%zmm31, ", "%%zmm");
+TROUPE_ISA_BENCH(bm_pand_zmm, "", "vpandd %%zmm31, %%zmm30, ", "%%zmm");
+TROUPE_ISA_BENCH(bm_psrlw_zmm, "", "vpsrlw $4, %%zmm31, ", "%%zmm");
 // Loads from L1: how many 64-byte loads retire per cycle.
 TROUPE_ISA_BENCH(bm_load_zmm, "", "vmovups (%%rsp), ", "%%zmm");
 #endif

@@ -49,9 +49,13 @@ std::string request_body(const body_options& options, const std::string& prompt,
   stream_options.AddMember("include_usage", true, alloc);
   set(doc, "stream_options", std::move(stream_options));
   if (options.ignore_eos) set(doc, "ignore_eos", Value(true));
-  if (options.temperature) set(doc, "temperature", Value(*options.temperature));
+  // benchmark_serving sends temperature 0 (greedy) when none is given, whatever the server's
+  // own default is.
+  set(doc, "temperature", Value(options.temperature.value_or(0.0)));
   if (options.top_p) set(doc, "top_p", Value(*options.top_p));
   if (options.top_k) set(doc, "top_k", Value(*options.top_k));
+  // benchmark_serving turns llama-server's prompt cache off, so each prompt is computed.
+  if (options.backend == "llama.cpp") set(doc, "cache_prompt", Value(false));
   if (!options.extra_body.empty()) {
     rapidjson::Document extra;
     extra.Parse(options.extra_body.c_str());

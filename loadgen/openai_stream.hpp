@@ -23,7 +23,8 @@ struct body_options {
   std::string backend = "vllm";  // "vllm" / "openai": completions; "openai-chat": chat
   std::string model;             // the "model" field (served name, else --model); empty: omitted
   bool ignore_eos = false;
-  std::optional<double> temperature, top_p;
+  std::optional<double> temperature;  // none: 0 (greedy), as benchmark_serving sends
+  std::optional<double> top_p;
   std::optional<int32_t> top_k;
   std::string extra_body;  // a JSON object merged last (its keys win)
 };

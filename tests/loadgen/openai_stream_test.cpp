@@ -40,6 +40,23 @@ TEST(request_body, chat_uses_messages) {
   EXPECT_EQ(doc["max_completion_tokens"].GetInt(), 5);
 }
 
+// benchmark_serving sends temperature 0 when --temperature is not given (the server's default
+// would sample), and cache_prompt false to llama-server.
+TEST(request_body, unset_temperature_is_sent_as_greedy) {
+  body_options options;
+  rapidjson::Document doc;
+  doc.Parse(request_body(options, "x", 1).c_str());
+  ASSERT_TRUE(doc.HasMember("temperature"));
+  EXPECT_EQ(doc["temperature"].GetDouble(), 0.0);
+  EXPECT_FALSE(doc.HasMember("cache_prompt"));
+  options.temperature = 0.5;
+  options.backend = "llama.cpp";
+  doc.Parse(request_body(options, "x", 1).c_str());
+  EXPECT_EQ(doc["temperature"].GetDouble(), 0.5);
+  ASSERT_TRUE(doc.HasMember("cache_prompt"));
+  EXPECT_FALSE(doc["cache_prompt"].GetBool());
+}
+
 TEST(sse_parser, timestamps_content_chunks_across_split_reads) {
   sse_parser p(false);
   p.feed("data: {\"choices\":[{\"text\":\"He\"}]}\n", 1.0);

@@ -208,8 +208,8 @@ std::vector<flag_spec> request_flags() {
   return {
       bool_flag("ignore-eos", "ask the server to ignore EOS (vllm backend)",
                 FIELD(bench.ignore_eos)),
-      real_flag("temperature", "T", "sampling temperature; none = greedy", FIELD(bench.temperature),
-                0.0, no_max),
+      real_flag("temperature", "T", "sampling temperature sent; none = 0 (greedy)",
+                FIELD(bench.temperature), 0.0, no_max),
       real_flag("top-p", "P", "nucleus sampling mass, in (0, 1]", FIELD(bench.top_p), 0.0, 1.0,
                 true),
       int_flag("top-k", "K", "top-k sampling; -1 = off", FIELD(bench.top_k), -1, int32_max),
