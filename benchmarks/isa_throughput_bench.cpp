@@ -88,6 +88,11 @@ TROUPE_ISA_BENCH(bm_pand_zmm, "", "vpandd %%zmm31, %%zmm30, ", "%%zmm");
 TROUPE_ISA_BENCH(bm_psrlw_zmm, "", "vpsrlw $4, %%zmm31, ", "%%zmm");
 // Loads from L1: how many 64-byte loads retire per cycle.
 TROUPE_ISA_BENCH(bm_load_zmm, "", "vmovups (%%rsp), ", "%%zmm");
+// A dword from L1 broadcast to 16 lanes (how int8 kernels feed one activation group to VPDPBUSD).
+TROUPE_ISA_BENCH(bm_broadcast_zmm, "", "vpbroadcastd (%%rsp), ", "%%zmm");
+// VPDPBUSD with its second source broadcast from memory ({1to16}), one instruction.
+TROUPE_ISA_BENCH(bm_dpbusd_bcst_zmm, TROUPE_ZERO_SOURCES, "vpdpbusd (%%rsp)%{1to16%}, %%zmm31, ",
+                 "%%zmm");
 #endif
 
 }  // namespace

@@ -227,11 +227,12 @@ void pack_stored_tile(block_format f, const uint8_t* w, int64_t K, int nr, uint8
 // Row r of a tile back to its stored bytes (row_bytes(f, K) of them).
 void unpack_stored_row(block_format f, const uint8_t* tile, int64_t K, int r, uint8_t* row);
 
-// Quantized x rows regrouped for the packed VNNI kernel: groups of 4 rows (the last M % 4), each
+// Quantized x rows regrouped for the packed VNNI kernel: groups of 8 rows (the last M % 8), each
 // group's blocks in order, per block (mr = rows in the group):
 //   | q[mr][32] i8 | corr[mr] i32 | dx[mr] f32 | sx[mr] f32 |    corr = -offset * sum(q)
 // so a group sweeps one contiguous stream. Group at row m0 starts at m0 * num_blocks * 44.
 constexpr int64_t panel_row_bytes = 44;  // per row and block
+constexpr int64_t panel_group_rows = 8;
 struct x_panels {
   int64_t num_blocks = 0;
   std::vector<uint8_t> bytes;
@@ -239,12 +240,12 @@ struct x_panels {
     return bytes.data() + m0 * num_blocks * panel_row_bytes;
   }
 };
-// Sizes `out` for M rows; then fill_panels for row ranges starting at multiples of 4.
+// Sizes `out` for M rows; then fill_panels for row ranges starting at multiples of 8.
 void resize(x_panels& out, int64_t M, int64_t num_blocks);
 void fill_panels(block_format f, const quantized_rows& xq, int64_t m_begin, int64_t m_end,
                  int64_t M, x_panels& out);
 
-// y[m][n0 + 16j + r] for the mr x rows of `panel`, tiles j < num_tiles (1 or 2) at `tile`,
+// y[m][n0 + 16j + r] for the mr (<= 8) x rows of `panel`, tiles j < num_tiles (1 or 2) at `tile`,
 // `tile_stride` apart, every row r < 16 but r < nr_last in the last tile.
 void vnni_packed(block_format f, const uint8_t* tile, int64_t tile_stride, int num_tiles,
                  const uint8_t* panel, int mr, int64_t num_blocks, float* y, int64_t ldy,

@@ -31,12 +31,16 @@
 //
 // Accumulation order (the batch-invariance contract; every code path follows it bit for bit):
 // the integer part of each block is exact (int32), and the f32 part is, for y[m][n] with blocks
-// b = 0, 1, ... in ascending order, starting from sum = 0.0f, without fused multiply-adds:
+// b = 0, 1, ... in ascending order, starting from sum = 0.0f (fma = one fused multiply-add):
 //
-//   q8_0, q4_0, q5_0:  sum = sum + (dw_b * dx_b) * float(isum_b)
-//   q4_1, q5_1:        sum = sum + ((dw_b * dx_b) * float(isum_b) + mw_b * sx_b)
+//   q8_0, q4_0, q5_0:  sum = fma(dw_b * dx_b, float(isum_b), sum)
+//   q4_1, q5_1:        sum = fma(dw_b * dx_b, float(isum_b), sum); sum = fma(mw_b, sx_b, sum)
 //   q4_k, q5_k:        sum = sum + ((dw_b * dx_b) * float(isum_b) - (dminw_b * dx_b) *
-//   float(msum_b)) q6_k:              sum = sum + (dw_b * dx_b) * float(isum_b)
+//                      float(msum_b))                                  (no fused operations)
+//   q6_k:              sum = sum + (dw_b * dx_b) * float(isum_b)
+//
+// (The 32-block formats fuse: two rounding steps fewer and, in the VNNI kernel, a third fewer
+// float instructions per block than the unfused order they used before.)
 //
 //   isum_b = sum over the block of q_w * q_x (q_w signed: q - 8, q - 16, q6 - 32 where the format
 //            says so), K-quants weighting each sub-block's sum by its scale;

@@ -64,13 +64,12 @@ TROUPE_AVX2 void rows(const tile_args& a, int64_t m0, int half) {
     for (int i = 0; i < MR; ++i) {
       const int64_t m = m0 + i;
       const __m256i s = block_sums<Signed>(qb, xq.row_q(m) + b * qk, -a.offset * xq.row_sums(m)[b]);
-      __m256 v =
-          _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xq.row_d(m)[b])), _mm256_cvtepi32_ps(s));
+      acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xq.row_d(m)[b])),
+                               _mm256_cvtepi32_ps(s), acc[i]);
       if constexpr (Min) {
         const __m256 mw = half_to_float(t.m.data() + b * tile_rows + 8 * half);
-        v = _mm256_add_ps(v, _mm256_mul_ps(mw, _mm256_set1_ps(xq.row_s(m)[b])));
+        acc[i] = _mm256_fmadd_ps(mw, _mm256_set1_ps(xq.row_s(m)[b]), acc[i]);
       }
-      acc[i] = _mm256_add_ps(acc[i], v);
     }
   }
   const int n = a.nr - 8 * half;

@@ -66,13 +66,12 @@ TROUPE_VNNI void rows(const tile_args& a, int64_t m0) {
     for (int i = 0; i < MR; ++i) {
       const int64_t m = m0 + i;
       const __m512i s = block_sums(wv, xq.row_q(m) + b * qk, -a.offset * xq.row_sums(m)[b]);
-      __m512 v =
-          _mm512_mul_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xq.row_d(m)[b])), _mm512_cvtepi32_ps(s));
+      acc[i] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xq.row_d(m)[b])),
+                               _mm512_cvtepi32_ps(s), acc[i]);
       if constexpr (Min) {
         const __m512 mw = half_to_float(t.m.data() + b * tile_rows);
-        v = _mm512_add_ps(v, _mm512_mul_ps(mw, _mm512_set1_ps(xq.row_s(m)[b])));
+        acc[i] = _mm512_fmadd_ps(mw, _mm512_set1_ps(xq.row_s(m)[b]), acc[i]);
       }
-      acc[i] = _mm512_add_ps(acc[i], v);
     }
   }
   const __mmask16 mask = static_cast<__mmask16>((1u << a.nr) - 1u);

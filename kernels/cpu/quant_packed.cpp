@@ -38,7 +38,8 @@ void quantize(thread_pool& pool, block_format f, const float* x, int64_t M, int6
   if (panels) quant::resize(s.panels, M, K / quant::qk);
   const int64_t num_tasks =
       std::max<int64_t>(1, std::min<int64_t>(pool.num_threads(), M * K / 8192));
-  const int64_t chunk = ((M + num_tasks - 1) / num_tasks + 3) / 4 * 4;
+  const int64_t g = quant::panel_group_rows;
+  const int64_t chunk = ((M + num_tasks - 1) / num_tasks + g - 1) / g * g;
   auto rows = [&](int64_t m0, int64_t m1) {
     if (m0 >= m1) return;
     quant::quantize_rows(f, x, m0, m1, s.xq);
@@ -61,8 +62,8 @@ void vnni_columns(const quant_packed_weight& w, const quant::x_panels& panels, i
       const int nr_last = static_cast<int>(
           std::min<int64_t>(quant::tile_rows, left - quant::tile_rows * (num_tiles - 1)));
       const uint8_t* tile = w.data() + n / quant::tile_rows * stride;
-      for (int64_t m0 = mb; m0 < me; m0 += 4) {
-        const int mr = static_cast<int>(std::min<int64_t>(4, me - m0));
+      for (int64_t m0 = mb; m0 < me; m0 += quant::panel_group_rows) {
+        const int mr = static_cast<int>(std::min<int64_t>(quant::panel_group_rows, me - m0));
         quant::vnni_packed(f, tile, stride, num_tiles, panels.group(m0), mr, nb, y + m0 * N + n, N,
                            nr_last);
       }

@@ -71,13 +71,13 @@ void resize(x_panels& out, int64_t M, int64_t num_blocks) {
 
 void fill_panels(block_format f, const quantized_rows& xq, int64_t m_begin, int64_t m_end,
                  int64_t M, x_panels& out) {
-  assert(m_begin % 4 == 0);
+  assert(m_begin % panel_group_rows == 0);
   // VPDPBUSD needs unsigned weights: q8_0's are flipped to q + 128 in the kernel, the 4/5-bit
   // ones are stored unsigned; corr removes offset * sum(x) again.
   const int32_t offset = f == block_format::q8_0 ? 128 : zero_point(f);
   const int64_t nb = xq.num_blocks;
-  for (int64_t m0 = m_begin; m0 < m_end; m0 += 4) {
-    const int mr = static_cast<int>(std::min<int64_t>(4, M - m0));
+  for (int64_t m0 = m_begin; m0 < m_end; m0 += panel_group_rows) {
+    const int mr = static_cast<int>(std::min<int64_t>(panel_group_rows, M - m0));
     uint8_t* p = out.bytes.data() + m0 * nb * panel_row_bytes;
     for (int64_t b = 0; b < nb; ++b, p += mr * panel_row_bytes) {
       for (int i = 0; i < mr; ++i) {

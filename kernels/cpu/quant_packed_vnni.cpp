@@ -1,9 +1,9 @@
-// The AVX-512 VNNI kernel of quant_gemm_packed: a register tile of up to 4 x rows (one panel
-// group) by 2 packed W tiles (32 rows), swept once over the blocks. Per block the 4/5-bit quants
-// are unpacked from 64-byte lines (nibble masks, fifth bits shifted in) once and reused by every
-// x row; each (x row, W tile) pair keeps one int32 chain of VPDPBUSDs for the block's exact sum
-// and one f32 accumulator updated in quant_gemm.hpp's order. Compiled for AVX-512 VNNI whatever
-// the build flags; quant_gemm_packed calls it only on CPUs that have it.
+// The AVX-512 VNNI kernel of quant_gemm_packed: a register tile of up to 4 x rows by 2 packed W
+// tiles (32 rows) or of up to 8 x rows (one panel group) by 1 tile, swept once over the blocks. Per
+// block the 4/5-bit quants are unpacked from 64-byte lines (nibble masks, fifth bits shifted in)
+// once and reused by every x row; each (x row, W tile) pair keeps one int32 chain of VPDPBUSDs for
+// the block's exact sum and one f32 accumulator updated in quant_gemm.hpp's order. Compiled for
+// AVX-512 VNNI whatever the build flags; quant_gemm_packed calls it only on CPUs that have it.
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -117,10 +117,10 @@ TROUPE_VNNI void kernel(const uint8_t* tile, int64_t tile_stride, const uint8_t*
     for (int i = 0; i < MR; ++i) {
       const __m512 dx = broadcast_f32(xp + 36 * MR + 4 * i);
       for (int j = 0; j < NT; ++j) {
-        __m512 v = _mm512_mul_ps(_mm512_mul_ps(dw[j], dx), _mm512_cvtepi32_ps(s[i][j]));
+        acc[i][j] =
+            _mm512_fmadd_ps(_mm512_mul_ps(dw[j], dx), _mm512_cvtepi32_ps(s[i][j]), acc[i][j]);
         if constexpr (min)
-          v = _mm512_add_ps(v, _mm512_mul_ps(mw[j], broadcast_f32(xp + 40 * MR + 4 * i)));
-        acc[i][j] = _mm512_add_ps(acc[i][j], v);
+          acc[i][j] = _mm512_fmadd_ps(mw[j], broadcast_f32(xp + 40 * MR + 4 * i), acc[i][j]);
       }
     }
   }
@@ -136,10 +136,16 @@ template <block_format F>
 void dispatch(const uint8_t* tile, int64_t tile_stride, int num_tiles, const uint8_t* panel, int mr,
               int64_t nb, float* y, int64_t ldy, int nr_last) {
   using fn = void (*)(const uint8_t*, int64_t, const uint8_t*, int64_t, float*, int64_t, int);
-  static constexpr fn table[2][4] = {
-      {kernel<F, 1, 1>, kernel<F, 2, 1>, kernel<F, 3, 1>, kernel<F, 4, 1>},
-      {kernel<F, 1, 2>, kernel<F, 2, 2>, kernel<F, 3, 2>, kernel<F, 4, 2>}};
-  table[num_tiles - 1][mr - 1](tile, tile_stride, panel, nb, y, ldy, nr_last);
+  static constexpr fn pairs[4] = {kernel<F, 1, 2>, kernel<F, 2, 2>, kernel<F, 3, 2>,
+                                  kernel<F, 4, 2>};
+  static constexpr fn singles[8] = {kernel<F, 1, 1>, kernel<F, 2, 1>, kernel<F, 3, 1>,
+                                    kernel<F, 4, 1>, kernel<F, 5, 1>, kernel<F, 6, 1>,
+                                    kernel<F, 7, 1>, kernel<F, 8, 1>};
+  if (num_tiles == 2 && mr <= 4)
+    return pairs[mr - 1](tile, tile_stride, panel, nb, y, ldy, nr_last);
+  for (int j = 0; j < num_tiles; ++j)
+    singles[mr - 1](tile + j * tile_stride, tile_stride, panel, nb, y + j * tile_rows, ldy,
+                    j == num_tiles - 1 ? nr_last : tile_rows);
 }
 
 }  // namespace

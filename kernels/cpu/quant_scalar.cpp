@@ -1,5 +1,7 @@
 // The scalar reference of quant_gemm: every output element on its own, in the accumulation order
 // quant_gemm.hpp fixes. The SIMD paths are tested bitwise against it.
+#include <cmath>
+
 #include "kernels/cpu/quant_blocks.hpp"
 
 namespace troupe::kernels::cpu::quant {
@@ -33,9 +35,8 @@ float dot_32(block_format f, const uint8_t* w, const quantized_rows& xq, int64_t
     int32_t isum = 0;
     for (int i = 0; i < qk; ++i)
       isum += qw[i] * xb[i];
-    float t = (load_f16(w) * dx[b]) * static_cast<float>(isum);
-    if (has_min(f)) t = t + load_f16(w + min_offset) * sx[b];
-    sum = sum + t;
+    sum = std::fma(load_f16(w) * dx[b], static_cast<float>(isum), sum);
+    if (has_min(f)) sum = std::fma(load_f16(w + min_offset), sx[b], sum);
   }
   return sum;
 }
