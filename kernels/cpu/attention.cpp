@@ -10,6 +10,11 @@
 #include "kernels/cpu/dot.hpp"
 #include "kernels/cpu/exp.hpp"
 
+// GCC 12's AVX-512 intrinsics (shuffles, unpacks, permutes, broadcasts) pass an undefined vector
+// as their unused merge source, which -W(maybe-)uninitialized reports.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace troupe::kernels::cpu {
 
 namespace {
@@ -110,9 +115,144 @@ void accumulate_heads(const float* const* values, const float* e, int64_t e_stri
 #endif
 }
 
-// accumulate_heads over nh heads, up to three at a time.
+#if defined(__AVX512F__)
+// accumulate_heads for head_dim == 16 * NV exactly: the same FMA chains, every accumulator in a
+// register (no masks, no loop over passes); and sums[h] = sums[h] + e[h * e_stride + j] in the
+// same pass (the softmax's denominator: one add per key in ascending order, in every lane).
+template <int H, int NV>
+void accumulate_heads_fixed(const float* const* values, const float* e, int64_t e_stride, int count,
+                            float* out, float* sums) {
+  __m512 acc[H][NV], sum[H];
+  for (int h = 0; h < H; ++h) {
+    sum[h] = _mm512_set1_ps(sums[h]);
+    for (int r = 0; r < NV; ++r)
+      acc[h][r] = _mm512_loadu_ps(out + h * 16 * NV + 16 * r);
+  }
+  for (int j = 0; j < count; ++j) {
+    __m512 v[NV];
+    for (int r = 0; r < NV; ++r)
+      v[r] = _mm512_loadu_ps(values[j] + 16 * r);
+    for (int h = 0; h < H; ++h) {
+      const __m512 eh = _mm512_set1_ps(e[h * e_stride + j]);
+      sum[h] = _mm512_add_ps(sum[h], eh);
+      for (int r = 0; r < NV; ++r)
+        acc[h][r] = _mm512_fmadd_ps(eh, v[r], acc[h][r]);
+    }
+  }
+  for (int h = 0; h < H; ++h) {
+    sums[h] = _mm512_cvtss_f32(sum[h]);
+    for (int r = 0; r < NV; ++r)
+      _mm512_storeu_ps(out + h * 16 * NV + 16 * r, acc[h][r]);
+  }
+}
+
+// out[h * 8 + i] = dot(q + h * d, keys[i], d) for H heads and eight keys, bitwise (d % 8 == 0).
+// dot()'s eight lanes of two keys share a zmm register ([key a | key b], the query's eight lanes
+// broadcast to both halves), so every FMA is 16 lanes wide and each key is loaded once for all H
+// heads; then one transposed reduction per head adds each key's lanes the way reduce_lanes does:
+// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
+template <int H>
+void dot8_heads(const float* q, const float* const keys[key_block], int32_t d, float* out) {
+  __m512 acc[H][4];
+  for (int h = 0; h < H; ++h)
+    for (int p = 0; p < 4; ++p)
+      acc[h][p] = _mm512_setzero_ps();
+  for (int32_t c = 0; c < d; c += 8) {
+    __m512 k[4];  // pair p: keys 2p and 2p + 1
+    for (int p = 0; p < 4; ++p)
+      k[p] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(keys[2 * p] + c)),
+                                _mm256_loadu_ps(keys[2 * p + 1] + c), 1);
+    for (int h = 0; h < H; ++h) {
+      const __m512 qh = _mm512_broadcast_f32x8(_mm256_loadu_ps(q + int64_t{h} * d + c));
+      for (int p = 0; p < 4; ++p)
+        acc[h][p] = _mm512_fmadd_ps(qh, k[p], acc[h][p]);
+    }
+  }
+  // Lanes of pair p: [a0..a7 | b0..b7]. u = [k0 | k1 | k2 | k3] of (l0 + l4, l1 + l5, l2 + l6,
+  // l3 + l7); the unpacks pair keys g and g + 4 in 128-bit group g: [w_g, w_g+4, x_g, x_g+4] with
+  // w = (l0 + l4) + (l2 + l6), x = (l1 + l5) + (l3 + l7); then w + x.
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+  for (int h = 0; h < H; ++h) {
+    const __m512 u0 = _mm512_add_ps(_mm512_shuffle_f32x4(acc[h][0], acc[h][1], 0x88),
+                                    _mm512_shuffle_f32x4(acc[h][0], acc[h][1], 0xdd));
+    const __m512 u1 = _mm512_add_ps(_mm512_shuffle_f32x4(acc[h][2], acc[h][3], 0x88),
+                                    _mm512_shuffle_f32x4(acc[h][2], acc[h][3], 0xdd));
+    const __m512 wx = _mm512_add_ps(_mm512_unpacklo_ps(u0, u1), _mm512_unpackhi_ps(u0, u1));
+    const __m512 r = _mm512_add_ps(wx, _mm512_permute_ps(wx, 0x4e));
+    _mm256_storeu_ps(out + h * key_block, _mm512_castps512_ps256(_mm512_permutexvar_ps(order, r)));
+  }
+}
+#endif
+
+// out[h * key_block + i] = dot(q + h * d, keys[i], d) for heads h < nh (q rows d apart).
+void score_keys(const float* q, int32_t nh, const float* const keys[key_block], int32_t d,
+                float* out) {
+#if defined(__AVX512F__)
+  if (d % 8 == 0) {
+    for (int32_t h = 0; h < nh;) {
+      const float* qh = q + int64_t{h} * d;
+      float* oh = out + h * key_block;
+      switch (std::min(4, nh - h)) {
+        case 4:
+          dot8_heads<4>(qh, keys, d, oh);
+          h += 4;
+          break;
+        case 3:
+          dot8_heads<3>(qh, keys, d, oh);
+          h += 3;
+          break;
+        case 2:
+          dot8_heads<2>(qh, keys, d, oh);
+          h += 2;
+          break;
+        default:
+          dot8_heads<1>(qh, keys, d, oh);
+          h += 1;
+          break;
+      }
+    }
+    return;
+  }
+#endif
+  for (int32_t h = 0; h < nh; ++h)
+    dot8(q + int64_t{h} * d, keys, d, out + h * key_block);
+}
+
+// Whether accumulate_values also sums each head's weights (accumulate_heads_fixed's shapes).
+bool values_sum_weights(int32_t d) {
+#if defined(__AVX512F__)
+  return d == 64 || d == 128;
+#else
+  (void)d;
+  return false;
+#endif
+}
+
+// accumulate_heads over nh heads, up to three at a time; where values_sum_weights(d), sums[h] +=
+// the weights too (else sums is untouched).
 void accumulate_values(const float* const* values, const float* e, int64_t e_stride, int count,
-                       int32_t d, int32_t nh, float* out) {
+                       int32_t d, int32_t nh, float* out, float* sums) {
+#if defined(__AVX512F__)
+  if (values_sum_weights(d)) {
+    for (int32_t h = 0; h < nh;) {
+      const float* eh = e + h * e_stride;
+      float* oh = out + int64_t{h} * d;
+      const int n = std::min(3, nh - h);
+      if (d == 64) {
+        if (n == 3) accumulate_heads_fixed<3, 4>(values, eh, e_stride, count, oh, sums + h);
+        if (n == 2) accumulate_heads_fixed<2, 4>(values, eh, e_stride, count, oh, sums + h);
+        if (n == 1) accumulate_heads_fixed<1, 4>(values, eh, e_stride, count, oh, sums + h);
+      } else {
+        if (n == 3) accumulate_heads_fixed<3, 8>(values, eh, e_stride, count, oh, sums + h);
+        if (n == 2) accumulate_heads_fixed<2, 8>(values, eh, e_stride, count, oh, sums + h);
+        if (n == 1) accumulate_heads_fixed<1, 8>(values, eh, e_stride, count, oh, sums + h);
+      }
+      h += n;
+    }
+    return;
+  }
+#endif
+  (void)sums;
   for (int32_t h = 0; h < nh;) {
     const float* eh = e + h * e_stride;
     float* oh = out + int64_t{h} * d;
@@ -184,16 +324,17 @@ void attend_heads(const paged_kv_layout& layout, const token_location& tok, int3
     for (int i = 0; i < count; ++i, cursor.next())
       keys[i] = cache.key(cursor.offset() + head_offset, d, i);
     std::fill(keys + count, keys + key_block, keys[0]);  // scored, then dropped
+    float s[max_heads_per_call * key_block];
+    score_keys(q, nh, keys, d, s);
     for (int32_t h = 0; h < nh; ++h) {
-      float s[key_block];
-      dot8(q + int64_t{h} * d, keys, d, s);
       float* row = scores + int64_t{h} * n + j0;
       for (int i = 0; i < count; ++i) {
-        row[i] = s[i] * scale;
+        row[i] = s[h * key_block + i] * scale;
         max_score[h] = std::max(max_score[h], row[i]);
       }
     }
   }
+  const bool summed_with_values = values_sum_weights(d);
   float sum[max_heads_per_call];
   for (int32_t h = 0; h < nh; ++h) {
     float* row = scores + int64_t{h} * n;
@@ -201,8 +342,9 @@ void attend_heads(const paged_kv_layout& layout, const token_location& tok, int3
       row[j] -= max_score[h];
     exp_values(row, n, row);
     sum[h] = 0.0f;
-    for (int32_t j = 0; j < n; ++j)
-      sum[h] += row[j];
+    if (!summed_with_values)
+      for (int32_t j = 0; j < n; ++j)
+        sum[h] += row[j];
   }
   std::fill_n(out, int64_t{nh} * d, 0.0f);
   cursor = slot_cursor(layout, tok, first);
@@ -211,7 +353,7 @@ void attend_heads(const paged_kv_layout& layout, const token_location& tok, int3
     const float* values[value_block];
     for (int i = 0; i < count; ++i, cursor.next())
       values[i] = cache.value(cursor.offset() + head_offset, d, i);
-    accumulate_values(values, scores + j0, n, count, d, nh, out);
+    accumulate_values(values, scores + j0, n, count, d, nh, out, sum);
   }
   for (int32_t h = 0; h < nh; ++h) {
     const float inv_sum = 1.0f / sum[h];

@@ -1,0 +1,83 @@
+// paged_attention at the default model's shape (SmolLM2-135M: 9 query heads, 3 KV heads,
+// head_dim 64, blocks of 16 tokens), 2 threads, one layer:
+//   prefill: one 128-token prompt from position 0 (causal);
+//   decode:  16 sequences of one token at context 160;
+//   mixed:   both in one call, as bm_mixed of model_bench runs them.
+// GFLOP/s counts 2 * d multiply-adds for each (query head, key) score and each value.
+//   ./attention_bench --benchmark_counters_tabular=true
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "benchmarks/bench_support.hpp"
+#include "kernels/cpu/attention.hpp"
+
+namespace {
+
+using namespace troupe::kernels::cpu;
+using namespace troupe::bench;
+
+constexpr int32_t heads = 9, kv_heads = 3, head_dim = 64, block_size = 16;
+
+struct batch {
+  std::vector<std::vector<int32_t>> tables;
+  std::vector<token_location> tokens;
+  int64_t pairs = 0;  // (query token, key) pairs
+};
+
+// Appends `count` tokens at positions first..first + count - 1 of a new sequence that owns
+// blocks from `next_block` on.
+void add_sequence(batch& b, int32_t first, int32_t count, int32_t& next_block) {
+  const int32_t blocks = (first + count + block_size - 1) / block_size;
+  std::vector<int32_t> table(blocks);
+  for (auto& t : table)
+    t = next_block++;
+  b.tables.push_back(std::move(table));
+  for (int32_t p = first; p < first + count; ++p) {
+    b.tokens.push_back({p, nullptr});
+    b.pairs += p + 1;
+  }
+}
+
+// args: prompt tokens, decoding sequences (each at context 160)
+void bm_attention(benchmark::State& state) {
+  const int32_t prompt = static_cast<int32_t>(state.range(0));
+  const int32_t decoders = static_cast<int32_t>(state.range(1));
+  batch b;
+  b.tables.reserve(decoders + 1);
+  int32_t next_block = 0;
+  for (int32_t s = 0; s < decoders; ++s)
+    add_sequence(b, 159, 1, next_block);
+  if (prompt > 0) add_sequence(b, 0, prompt, next_block);
+  size_t at = 0;  // point each token at its sequence's table
+  for (const auto& table : b.tables) {
+    const size_t count = &table == &b.tables.back() && prompt > 0 ? prompt : 1;
+    for (size_t i = 0; i < count; ++i)
+      b.tokens[at++].block_table = table.data();
+  }
+  const paged_kv_layout layout{block_size, kv_heads, head_dim};
+  const auto k_cache = random_floats(next_block * layout.block_stride(), 1);
+  const auto v_cache = random_floats(next_block * layout.block_stride(), 2);
+  const int64_t n = static_cast<int64_t>(b.tokens.size());
+  const auto q = random_floats(n * heads * head_dim, 3);
+  std::vector<float> out(q.size());
+  for (auto _ : state) {
+    paged_attention(pool(), layout, b.tokens.data(), n, heads, 0.125f, q.data(), k_cache.data(),
+                    v_cache.data(), out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(4.0 * b.pairs * heads * head_dim,
+                                                 benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+}
+
+BENCHMARK(bm_attention)
+    ->ArgNames({"prompt", "decoders"})
+    ->Args({128, 0})
+    ->Args({0, 16})
+    ->Args({128, 15})
+    ->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
