@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/dot.hpp"
@@ -50,18 +52,21 @@ class slot_cursor {
 
 // Keys are scored eight at a time (dot8); values are summed value_block at a time.
 constexpr int key_block = 8;
-// attend_heads takes at most this many query heads (its per-head maxima and sums live on the
-// stack).
-constexpr int max_heads_per_call = 8;
 constexpr int value_block = 32;
+// A task attends up to max_tile_tokens consecutive tokens of one sequence (a prompt's) with up to
+// max_heads_per_call query heads of one KV group each, so every key and value read serves up to
+// max_rows queries; the per-row maxima and sums live on the stack.
+constexpr int max_tile_tokens = 4;
+constexpr int max_heads_per_call = 8;
+constexpr int max_rows = max_tile_tokens * max_heads_per_call;
 
-// For heads h in [0, H): out[h * d + i] = fma(e[h * e_stride + j], values[j][i], out[h * d + i])
-// for j in [0, count) in ascending order, i in [0, d): one FMA chain per output, whatever the
-// code path. The H heads share each value read; up to 64 (AVX-512) or 32 (AVX2) outputs of each
-// stay in registers across the keys.
+// For rows r in [0, H): outs[r][i] = fma(es[r][j], values[j][i], outs[r][i]) for j in [0, count)
+// in ascending order, i in [0, d): one FMA chain per output, whatever the code path. The H rows
+// share each value read; up to 64 (AVX-512) or 32 (AVX2) outputs of each stay in registers across
+// the keys.
 template <int H>
-void accumulate_heads(const float* const* values, const float* e, int64_t e_stride, int count,
-                      int32_t d, float* out) {
+void accumulate_rows(const float* const* values, const float* const* es, int count, int32_t d,
+                     float* const* outs) {
 #if defined(__AVX512F__)
   constexpr int lanes = 16;
   auto mask = [](int32_t w) { return static_cast<__mmask16>((1u << w) - 1u); };
@@ -82,7 +87,7 @@ void accumulate_heads(const float* const* values, const float* e, int64_t e_stri
   using vmask = __m256i;
 #endif
 #if defined(__AVX512F__) || defined(TROUPE_KERNELS_AVX2)
-  constexpr int per_pass = 4;  // vectors of each head kept in registers
+  constexpr int per_pass = 4;  // vectors of each row kept in registers
   for (int32_t i0 = 0; i0 < d; i0 += per_pass * lanes) {
     const int32_t w = std::min(per_pass * lanes, d - i0);
     const int nv = (w + lanes - 1) / lanes;
@@ -92,48 +97,48 @@ void accumulate_heads(const float* const* values, const float* e, int64_t e_stri
     vec acc[H][per_pass];
     for (int h = 0; h < H; ++h)
       for (int r = 0; r < nv; ++r)
-        acc[h][r] = load(masks[r], out + h * d + i0 + r * lanes);
+        acc[h][r] = load(masks[r], outs[h] + i0 + r * lanes);
     for (int j = 0; j < count; ++j) {
       vec v[per_pass];
       for (int r = 0; r < nv; ++r)
         v[r] = load(masks[r], values[j] + i0 + r * lanes);
       for (int h = 0; h < H; ++h) {
-        const vec eh = broadcast(e[h * e_stride + j]);
+        const vec eh = broadcast(es[h][j]);
         for (int r = 0; r < nv; ++r)
           acc[h][r] = fma(eh, v[r], acc[h][r]);
       }
     }
     for (int h = 0; h < H; ++h)
       for (int r = 0; r < nv; ++r)
-        store(masks[r], out + h * d + i0 + r * lanes, acc[h][r]);
+        store(masks[r], outs[h] + i0 + r * lanes, acc[h][r]);
   }
 #else
   for (int j = 0; j < count; ++j)
     for (int h = 0; h < H; ++h)
       for (int32_t i = 0; i < d; ++i)
-        out[h * d + i] = std::fma(e[h * e_stride + j], values[j][i], out[h * d + i]);
+        outs[h][i] = std::fma(es[h][j], values[j][i], outs[h][i]);
 #endif
 }
 
 #if defined(__AVX512F__)
-// accumulate_heads for head_dim == 16 * NV exactly: the same FMA chains, every accumulator in a
-// register (no masks, no loop over passes); and sums[h] = sums[h] + e[h * e_stride + j] in the
-// same pass (the softmax's denominator: one add per key in ascending order, in every lane).
+// accumulate_rows for head_dim == 16 * NV exactly: the same FMA chains, every accumulator in a
+// register (no masks, no loop over passes); and sums[r] = sums[r] + es[r][j] in the same pass
+// (the softmax's denominator: one add per key in ascending order, in every lane).
 template <int H, int NV>
-void accumulate_heads_fixed(const float* const* values, const float* e, int64_t e_stride, int count,
-                            float* out, float* sums) {
+void accumulate_rows_fixed(const float* const* values, const float* const* es, int count,
+                           float* const* outs, float* sums) {
   __m512 acc[H][NV], sum[H];
   for (int h = 0; h < H; ++h) {
     sum[h] = _mm512_set1_ps(sums[h]);
     for (int r = 0; r < NV; ++r)
-      acc[h][r] = _mm512_loadu_ps(out + h * 16 * NV + 16 * r);
+      acc[h][r] = _mm512_loadu_ps(outs[h] + 16 * r);
   }
   for (int j = 0; j < count; ++j) {
     __m512 v[NV];
     for (int r = 0; r < NV; ++r)
       v[r] = _mm512_loadu_ps(values[j] + 16 * r);
     for (int h = 0; h < H; ++h) {
-      const __m512 eh = _mm512_set1_ps(e[h * e_stride + j]);
+      const __m512 eh = _mm512_set1_ps(es[h][j]);
       sum[h] = _mm512_add_ps(sum[h], eh);
       for (int r = 0; r < NV; ++r)
         acc[h][r] = _mm512_fmadd_ps(eh, v[r], acc[h][r]);
@@ -142,17 +147,17 @@ void accumulate_heads_fixed(const float* const* values, const float* e, int64_t 
   for (int h = 0; h < H; ++h) {
     sums[h] = _mm512_cvtss_f32(sum[h]);
     for (int r = 0; r < NV; ++r)
-      _mm512_storeu_ps(out + h * 16 * NV + 16 * r, acc[h][r]);
+      _mm512_storeu_ps(outs[h] + 16 * r, acc[h][r]);
   }
 }
 
-// out[h * 8 + i] = dot(q + h * d, keys[i], d) for H heads and eight keys, bitwise (d % 8 == 0).
+// out[r * 8 + i] = dot(qs[r], keys[i], d) for H query rows and eight keys, bitwise (d % 8 == 0).
 // dot()'s eight lanes of two keys share a zmm register ([key a | key b], the query's eight lanes
 // broadcast to both halves), so every FMA is 16 lanes wide and each key is loaded once for all H
-// heads; then one transposed reduction per head adds each key's lanes the way reduce_lanes does:
+// rows; then one transposed reduction per row adds each key's lanes the way reduce_lanes does:
 // ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
 template <int H>
-void dot8_heads(const float* q, const float* const keys[key_block], int32_t d, float* out) {
+void dot8_rows(const float* const* qs, const float* const keys[key_block], int32_t d, float* out) {
   __m512 acc[H][4];
   for (int h = 0; h < H; ++h)
     for (int p = 0; p < 4; ++p)
@@ -163,7 +168,7 @@ void dot8_heads(const float* q, const float* const keys[key_block], int32_t d, f
       k[p] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(keys[2 * p] + c)),
                                 _mm256_loadu_ps(keys[2 * p + 1] + c), 1);
     for (int h = 0; h < H; ++h) {
-      const __m512 qh = _mm512_broadcast_f32x8(_mm256_loadu_ps(q + int64_t{h} * d + c));
+      const __m512 qh = _mm512_broadcast_f32x8(_mm256_loadu_ps(qs[h] + c));
       for (int p = 0; p < 4; ++p)
         acc[h][p] = _mm512_fmadd_ps(qh, k[p], acc[h][p]);
     }
@@ -182,43 +187,39 @@ void dot8_heads(const float* q, const float* const keys[key_block], int32_t d, f
     _mm256_storeu_ps(out + h * key_block, _mm512_castps512_ps256(_mm512_permutexvar_ps(order, r)));
   }
 }
+
+// Calls f(integral_constant<int, H>, first) over [0, n) in runs of at most Max (a template's
+// register budget), so one switch picks each run's instantiation.
+template <int Max, class F>
+void in_runs(int n, F&& f) {
+  for (int first = 0; first < n;) {
+    const int h = std::min(Max, n - first);
+    [&]<int... I>(std::integer_sequence<int, I...>) {
+      ((h == I + 1 ? f(std::integral_constant<int, I + 1>{}, first) : void()), ...);
+    }
+    (std::make_integer_sequence<int, Max>{});
+    first += h;
+  }
+}
 #endif
 
-// out[h * key_block + i] = dot(q + h * d, keys[i], d) for heads h < nh (q rows d apart).
-void score_keys(const float* q, int32_t nh, const float* const keys[key_block], int32_t d,
+// out[r * key_block + i] = dot(qs[r], keys[i], d) for rows r < rows.
+void score_rows(const float* const* qs, int rows, const float* const keys[key_block], int32_t d,
                 float* out) {
 #if defined(__AVX512F__)
   if (d % 8 == 0) {
-    for (int32_t h = 0; h < nh;) {
-      const float* qh = q + int64_t{h} * d;
-      float* oh = out + h * key_block;
-      switch (std::min(4, nh - h)) {
-        case 4:
-          dot8_heads<4>(qh, keys, d, oh);
-          h += 4;
-          break;
-        case 3:
-          dot8_heads<3>(qh, keys, d, oh);
-          h += 3;
-          break;
-        case 2:
-          dot8_heads<2>(qh, keys, d, oh);
-          h += 2;
-          break;
-        default:
-          dot8_heads<1>(qh, keys, d, oh);
-          h += 1;
-          break;
-      }
-    }
+    // 6 rows: 24 accumulators + 4 key pairs + a query in the 32 registers.
+    in_runs<6>(rows, [&](auto h, int first) {
+      dot8_rows<decltype(h)::value>(qs + first, keys, d, out + first * key_block);
+    });
     return;
   }
 #endif
-  for (int32_t h = 0; h < nh; ++h)
-    dot8(q + int64_t{h} * d, keys, d, out + h * key_block);
+  for (int r = 0; r < rows; ++r)
+    dot8(qs[r], keys, d, out + r * key_block);
 }
 
-// Whether accumulate_values also sums each head's weights (accumulate_heads_fixed's shapes).
+// Whether accumulate_values also sums each row's weights (accumulate_rows_fixed's shapes).
 bool values_sum_weights(int32_t d) {
 #if defined(__AVX512F__)
   return d == 64 || d == 128;
@@ -228,52 +229,36 @@ bool values_sum_weights(int32_t d) {
 #endif
 }
 
-// accumulate_heads over nh heads, up to three at a time; where values_sum_weights(d), sums[h] +=
-// the weights too (else sums is untouched).
-void accumulate_values(const float* const* values, const float* e, int64_t e_stride, int count,
-                       int32_t d, int32_t nh, float* out, float* sums) {
+// accumulate_rows over `rows` rows; where values_sum_weights(d), sums[r] += the weights too (else
+// sums is untouched).
+void accumulate_values(const float* const* values, const float* const* es, int rows, int count,
+                       int32_t d, float* const* outs, float* sums) {
 #if defined(__AVX512F__)
-  if (values_sum_weights(d)) {
-    for (int32_t h = 0; h < nh;) {
-      const float* eh = e + h * e_stride;
-      float* oh = out + int64_t{h} * d;
-      const int n = std::min(3, nh - h);
-      if (d == 64) {
-        if (n == 3) accumulate_heads_fixed<3, 4>(values, eh, e_stride, count, oh, sums + h);
-        if (n == 2) accumulate_heads_fixed<2, 4>(values, eh, e_stride, count, oh, sums + h);
-        if (n == 1) accumulate_heads_fixed<1, 4>(values, eh, e_stride, count, oh, sums + h);
-      } else {
-        if (n == 3) accumulate_heads_fixed<3, 8>(values, eh, e_stride, count, oh, sums + h);
-        if (n == 2) accumulate_heads_fixed<2, 8>(values, eh, e_stride, count, oh, sums + h);
-        if (n == 1) accumulate_heads_fixed<1, 8>(values, eh, e_stride, count, oh, sums + h);
-      }
-      h += n;
-    }
-    return;
+  if (d == 64) {
+    // 4 rows: 16 accumulators + 4 sums + 4 values.
+    return in_runs<4>(rows, [&](auto h, int first) {
+      accumulate_rows_fixed<decltype(h)::value, 4>(values, es + first, count, outs + first,
+                                                   sums + first);
+    });
+  }
+  if (d == 128) {
+    return in_runs<2>(rows, [&](auto h, int first) {
+      accumulate_rows_fixed<decltype(h)::value, 8>(values, es + first, count, outs + first,
+                                                   sums + first);
+    });
   }
 #endif
   (void)sums;
-  for (int32_t h = 0; h < nh;) {
-    const float* eh = e + h * e_stride;
-    float* oh = out + int64_t{h} * d;
-    switch (std::min(3, nh - h)) {
-      case 3:
-        accumulate_heads<3>(values, eh, e_stride, count, d, oh);
-        h += 3;
-        break;
-      case 2:
-        accumulate_heads<2>(values, eh, e_stride, count, d, oh);
-        h += 2;
-        break;
-      default:
-        accumulate_heads<1>(values, eh, e_stride, count, d, oh);
-        h += 1;
-        break;
-    }
+  for (int r = 0; r < rows;) {
+    const int h = std::min(3, rows - r);
+    if (h == 3) accumulate_rows<3>(values, es + r, count, d, outs + r);
+    if (h == 2) accumulate_rows<2>(values, es + r, count, d, outs + r);
+    if (h == 1) accumulate_rows<1>(values, es + r, count, d, outs + r);
+    r += h;
   }
 }
 
-// A reader hands attend_heads key or value heads of head_dim f32 values at a cache offset; `i`
+// A reader hands attend_tile key or value heads of head_dim f32 values at a cache offset; `i`
 // names one of key_block keys (or value_block values) that must stay readable together. The f32
 // cache is read in place.
 struct f32_reader {
@@ -302,64 +287,89 @@ struct fp8_reader {
   }
 };
 
-// Query heads [0, nh) at q (head_dim apart), all of kv head g, against keys/values first..p of
-// one token's sequence; writes out (same layout as q). `scores` has room for nh * (p - first + 1)
-// floats. Each head's result is attention.hpp's formula computed in one fixed order: scores by
-// dot() (eight keys at once through dot8, the same bits), weights by exp_value (in SIMD lanes, the
-// same bits), the softmax's sum and the weighted sum of values (one FMA chain per output) over
-// ascending keys; which heads share the call never changes a bit.
+// Query heads [0, nh) of kv head g for T tokens of one sequence at consecutive positions (T == 1
+// for any token; tok[i].position = tok[0].position + i), against keys/values first..position:
+// rows r = i * nh + h, query at q + i * q_stride + h * d, output at the same offset of out.
+// `scores` has room for T * nh * (tok[T - 1].position - first + 1) floats. Each row's result is
+// attention.hpp's formula computed in one fixed order: scores by dot() (the same bits, several
+// keys and rows at once), weights by exp_value (in SIMD lanes, the same bits), the softmax's sum
+// and the weighted sum of values (one FMA chain per output) over ascending keys. Rows share key
+// and value reads, never arithmetic: which rows and tokens share a call never changes a bit.
 template <class Reader>
-void attend_heads(const paged_kv_layout& layout, const token_location& tok, int32_t first,
-                  int32_t g, int32_t nh, float scale, const float* q, Reader& cache, float* scores,
-                  float* out) {
+void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T, int32_t first,
+                 int32_t g, int32_t nh, int64_t q_stride, float scale, const float* q,
+                 Reader& cache, float* scores, float* out) {
   const int32_t d = layout.head_dim;
   const int64_t head_offset = int64_t{g} * d;
-  const int32_t n = tok.position - first + 1;
-  float max_score[max_heads_per_call];
-  std::fill_n(max_score, nh, -INFINITY);
-  slot_cursor cursor(layout, tok, first);
-  for (int32_t j0 = 0; j0 < n; j0 += key_block) {
-    const int count = std::min(key_block, n - j0);
+  const int rows = T * nh;
+  const int32_t n_last = tok[T - 1].position - first + 1;
+  int32_t n[max_rows];  // keys row r attends
+  const float* qs[max_rows];
+  float* outs[max_rows];
+  float* es[max_rows];
+  float max_score[max_rows], sum[max_rows];
+  for (int r = 0; r < rows; ++r) {
+    const int i = r / nh, h = r % nh;
+    n[r] = tok[i].position - first + 1;
+    qs[r] = q + i * q_stride + int64_t{h} * d;
+    outs[r] = out + i * q_stride + int64_t{h} * d;
+    es[r] = scores + int64_t{r} * n_last;
+    max_score[r] = -INFINITY;
+    sum[r] = 0.0f;
+    std::fill_n(outs[r], d, 0.0f);
+  }
+  slot_cursor cursor(layout, tok[0], first);
+  for (int32_t j0 = 0; j0 < n_last; j0 += key_block) {
+    const int count = std::min(key_block, n_last - j0);
     const float* keys[key_block];
     for (int i = 0; i < count; ++i, cursor.next())
       keys[i] = cache.key(cursor.offset() + head_offset, d, i);
     std::fill(keys + count, keys + key_block, keys[0]);  // scored, then dropped
-    float s[max_heads_per_call * key_block];
-    score_keys(q, nh, keys, d, s);
-    for (int32_t h = 0; h < nh; ++h) {
-      float* row = scores + int64_t{h} * n + j0;
-      for (int i = 0; i < count; ++i) {
-        row[i] = s[h * key_block + i] * scale;
-        max_score[h] = std::max(max_score[h], row[i]);
+    float s[max_rows * key_block];
+    score_rows(qs, rows, keys, d, s);
+    for (int r = 0; r < rows; ++r) {
+      float* row = es[r] + j0;
+      const int valid = std::min(count, n[r] - j0);  // later keys: past this row's position
+      for (int i = 0; i < valid; ++i) {
+        row[i] = s[r * key_block + i] * scale;
+        max_score[r] = std::max(max_score[r], row[i]);
       }
     }
   }
   const bool summed_with_values = values_sum_weights(d);
-  float sum[max_heads_per_call];
-  for (int32_t h = 0; h < nh; ++h) {
-    float* row = scores + int64_t{h} * n;
-    for (int32_t j = 0; j < n; ++j)
-      row[j] -= max_score[h];
-    exp_values(row, n, row);
-    sum[h] = 0.0f;
+  for (int r = 0; r < rows; ++r) {
+    float* row = es[r];
+    for (int32_t j = 0; j < n[r]; ++j)
+      row[j] -= max_score[r];
+    exp_values(row, n[r], row);
     if (!summed_with_values)
-      for (int32_t j = 0; j < n; ++j)
-        sum[h] += row[j];
+      for (int32_t j = 0; j < n[r]; ++j)
+        sum[r] += row[j];
   }
-  std::fill_n(out, int64_t{nh} * d, 0.0f);
-  cursor = slot_cursor(layout, tok, first);
-  for (int32_t j0 = 0; j0 < n; j0 += value_block) {
-    const int count = std::min(value_block, n - j0);
+  cursor = slot_cursor(layout, tok[0], first);
+  for (int32_t j0 = 0; j0 < n_last; j0 += value_block) {
+    const int count = std::min(value_block, n_last - j0);
     const float* values[value_block];
     for (int i = 0; i < count; ++i, cursor.next())
       values[i] = cache.value(cursor.offset() + head_offset, d, i);
-    accumulate_values(values, scores + j0, n, count, d, nh, out, sum);
+    // Rows that attend every value of the block go together; a row whose position ends inside
+    // the block (tile tokens before the last) takes its own shorter run.
+    int full = rows;
+    while (full > 0 && n[full - 1] - j0 >= count)
+      --full;
+    const float* e_block[max_rows];
+    for (int r = 0; r < rows; ++r)
+      e_block[r] = es[r] + j0;
+    for (int r = 0; r < full; r += nh) {
+      const int own = std::min(count, n[r] - j0);
+      if (own > 0) accumulate_values(values, e_block + r, nh, own, d, outs + r, sum + r);
+    }
+    accumulate_values(values, e_block + full, rows - full, count, d, outs + full, sum + full);
   }
-  for (int32_t h = 0; h < nh; ++h) {
-    const float inv_sum = 1.0f / sum[h];
-    float* o = out + int64_t{h} * d;
+  for (int r = 0; r < rows; ++r) {
+    const float inv_sum = 1.0f / sum[r];
     for (int32_t i = 0; i < d; ++i)
-      o[i] *= inv_sum;
+      outs[r][i] *= inv_sum;
   }
 }
 
@@ -372,30 +382,48 @@ void run_attention(thread_pool& pool, const paged_kv_layout& layout, const token
   assert(num_heads % layout.num_kv_heads == 0);
   const int32_t group = num_heads / layout.num_kv_heads;
   const int32_t d = layout.head_dim;
-  // One task per (token, kv head) lets a group's query heads share each key read (and its fp8
+  // Tiles: runs of up to max_tile_tokens consecutive positions of one sequence (a prompt's
+  // tokens), each token alone under a sliding window (its first key differs from its
+  // neighbour's).
+  std::vector<int64_t> tile_starts;
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    const bool extends = !tile_starts.empty() && sliding_window <= 0 &&
+                         t - tile_starts.back() < max_tile_tokens &&
+                         tokens[t].block_table == tokens[t - 1].block_table &&
+                         tokens[t].position == tokens[t - 1].position + 1;
+    if (!extends) tile_starts.push_back(t);
+  }
+  const int64_t num_tiles = static_cast<int64_t>(tile_starts.size());
+  tile_starts.push_back(num_tokens);
+  // One task per (tile, kv head) lets a group's query heads share each key read (and its fp8
   // dequantization); a small decode step splits further, one task per query head, so every
   // thread has work. The group is done max_heads_per_call heads at a time.
-  const bool split_heads = num_tokens * layout.num_kv_heads < 2 * int64_t{pool.num_threads()};
+  const bool split_heads = num_tiles * layout.num_kv_heads < 2 * int64_t{pool.num_threads()};
   const int32_t heads_per_task = split_heads ? 1 : group;
-  const int32_t tasks_per_token = num_heads / heads_per_task;
-  pool.run(static_cast<int>(num_tokens * tasks_per_token), [&](int task) {
-    const int64_t t = task / tasks_per_token;
-    const int32_t first_head = (task % tasks_per_token) * heads_per_task;
+  const int32_t tasks_per_tile = num_heads / heads_per_task;
+  const int64_t q_stride = int64_t{num_heads} * d;
+  pool.run(static_cast<int>(num_tiles * tasks_per_tile), [&](int task) {
+    // The last tiles first: a prompt's later tokens attend the most keys, so taking them early
+    // keeps the threads' shares even.
+    const int64_t tile = num_tiles - 1 - task / tasks_per_tile;
+    const int64_t t0 = tile_starts[tile];
+    const int T = static_cast<int>(tile_starts[tile + 1] - t0);
+    const int32_t first_head = (task % tasks_per_tile) * heads_per_task;
     const int32_t first_key =
-        sliding_window > 0 ? std::max(0, tokens[t].position - sliding_window + 1) : 0;
-    const int32_t n = tokens[t].position - first_key + 1;
+        sliding_window > 0 ? std::max(0, tokens[t0].position - sliding_window + 1) : 0;
+    const int32_t n_last = tokens[t0 + T - 1].position - first_key + 1;
     const int32_t chunk = std::min(heads_per_task, max_heads_per_call);
     thread_local std::vector<float> scores, buffers;
-    if (scores.size() < static_cast<size_t>(n) * chunk)
-      scores.resize(static_cast<size_t>(n) * chunk);
+    if (scores.size() < static_cast<size_t>(n_last) * chunk * T)
+      scores.resize(static_cast<size_t>(n_last) * chunk * T);
     const size_t buffer_size = static_cast<size_t>(key_block + value_block) * d;
     if (buffers.size() < buffer_size) buffers.resize(buffer_size);
     auto reader = make_reader(buffers.data());
     for (int32_t h = first_head; h < first_head + heads_per_task; h += chunk) {
       const int32_t nh = std::min(chunk, first_head + heads_per_task - h);
-      const int64_t offset = (t * num_heads + h) * d;
-      attend_heads(layout, tokens[t], first_key, h / group, nh, scale, q + offset, reader,
-                   scores.data(), out + offset);
+      const int64_t offset = t0 * q_stride + int64_t{h} * d;
+      attend_tile(layout, tokens + t0, T, first_key, h / group, nh, q_stride, scale, q + offset,
+                  reader, scores.data(), out + offset);
     }
   });
 }
