@@ -59,25 +59,54 @@ TROUPE_AVX512 inline __m512i round_half_away(__m512 v) {
   return _mm512_cvtps_epi32(_mm512_mask_add_ps(t, up, t, step));
 }
 
-// quantize_block_32, bit for bit (std::max skips NaN like VMAXPS with the running max second).
-TROUPE_AVX512 int32_t quantize_block_32_avx512(const float* x, int8_t* q, float& d_out,
-                                               float& s_out, bool with_s) {
-  const __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+// quantize_block_32 over a row's nb blocks, bit for bit (std::max skips NaN like VMAXPS with the
+// running max second), sixteen blocks at a time: the per-block maxima, the two divisions and the
+// f16 roundings run once per sixteen blocks in vector lanes (the same operations on the same
+// values), and the blocks' independent chains overlap instead of waiting on each other's
+// divisions.
+TROUPE_AVX512 void quantize_row_32_avx512(const float* x, int64_t nb, int8_t* q, float* d_out,
+                                          float* s_out, int32_t* sums, bool with_s) {
   const __m512 zero = _mm512_setzero_ps();
-  const __m512 m =
-      _mm512_max_ps(_mm512_max_ps(_mm512_abs_ps(a), zero), _mm512_max_ps(_mm512_abs_ps(b), zero));
-  const float amax = _mm512_reduce_max_ps(m);
-  const float d = amax / 127.0f;
-  const float id = d != 0.0f ? 1.0f / d : 0.0f;
-  const __m512 vid = _mm512_set1_ps(id);
-  const __m512i qa = round_half_away(_mm512_mul_ps(a, vid));
-  const __m512i qb = round_half_away(_mm512_mul_ps(b, vid));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtepi32_epi8(qa));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm512_cvtepi32_epi8(qb));
-  const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
-  d_out = round_to_f16(d);
-  s_out = with_s ? round_to_f16(static_cast<float>(sum) * d) : 0.0f;
-  return sum;
+  for (int64_t b0 = 0; b0 < nb; b0 += 16) {
+    const int n = static_cast<int>(std::min<int64_t>(16, nb - b0));
+    const __mmask16 lanes = static_cast<__mmask16>((1u << n) - 1u);
+    alignas(64) float amax[16] = {};
+    for (int i = 0; i < n; ++i) {
+      const float* xb = x + (b0 + i) * qk;
+      const __m512 a = _mm512_loadu_ps(xb), b = _mm512_loadu_ps(xb + 16);
+      amax[i] = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(_mm512_abs_ps(a), zero),
+                                                   _mm512_max_ps(_mm512_abs_ps(b), zero)));
+    }
+    const __m512 d = _mm512_div_ps(_mm512_load_ps(amax), _mm512_set1_ps(127.0f));
+    const __mmask16 nonzero = _mm512_cmp_ps_mask(d, zero, _CMP_NEQ_UQ);
+    alignas(64) float id[16];
+    _mm512_store_ps(id, _mm512_maskz_div_ps(nonzero, _mm512_set1_ps(1.0f), d));
+    alignas(64) int32_t sum[16] = {};
+    for (int i = 0; i < n; ++i) {
+      const float* xb = x + (b0 + i) * qk;
+      int8_t* qb = q + (b0 + i) * qk;
+      const __m512 vid = _mm512_set1_ps(id[i]);
+      const __m512i qa = round_half_away(_mm512_mul_ps(_mm512_loadu_ps(xb), vid));
+      const __m512i qc = round_half_away(_mm512_mul_ps(_mm512_loadu_ps(xb + 16), vid));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qb), _mm512_cvtepi32_epi8(qa));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qb + 16), _mm512_cvtepi32_epi8(qc));
+      sum[i] = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qc));
+    }
+    const __m512i vsum = _mm512_load_si512(sum);
+    _mm512_mask_storeu_epi32(sums + b0, lanes, vsum);
+    alignas(64) float rd[16], rs[16];
+    _mm512_store_ps(rd, _mm512_cvtph_ps(_mm512_cvtps_ph(d, _MM_FROUND_TO_NEAREST_INT)));
+    const __m512 sd = _mm512_mul_ps(_mm512_cvtepi32_ps(vsum), d);
+    _mm512_store_ps(rs, _mm512_cvtph_ps(_mm512_cvtps_ph(sd, _MM_FROUND_TO_NEAREST_INT)));
+    alignas(64) float dv[16], sv[16];
+    _mm512_store_ps(dv, d);
+    _mm512_store_ps(sv, sd);
+    for (int i = 0; i < n; ++i) {
+      // A NaN takes round_to_f16's portable path (F16C does not promise its bits).
+      d_out[b0 + i] = dv[i] != dv[i] ? round_to_f16(dv[i]) : rd[i];
+      s_out[b0 + i] = !with_s ? 0.0f : sv[i] != sv[i] ? round_to_f16(sv[i]) : rs[i];
+    }
+  }
 }
 #endif
 
@@ -143,23 +172,24 @@ void quantize_rows(block_format f, const float* x, int64_t m_begin, int64_t m_en
 void quantize_rows_on(bool avx512, block_format f, const float* x, int64_t m_begin, int64_t m_end,
                       quantized_rows& out) {
   const int64_t K = out.K, nb = out.num_blocks;
-#if defined(__x86_64__)
-  auto block_32 = avx512 ? quantize_block_32_avx512 : quantize_block_32;
-#else
-  auto block_32 = quantize_block_32;
-#endif
   for (int64_t m = m_begin; m < m_end; ++m) {
     const float* xr = x + m * K;
     int8_t* q = out.q.data() + m * K;
     float* d = out.d.data() + m * nb;
     float* s = out.s.data() + m * nb;
     int32_t* sums = out.sums.data() + m * out.num_sums;
+#if defined(__x86_64__)
+    if (avx512 && !is_k_quant(f)) {
+      quantize_row_32_avx512(xr, nb, q, d, s, sums, has_min(f));
+      continue;
+    }
+#endif
     for (int64_t b = 0; b < nb; ++b) {
       if (is_k_quant(f)) {
         s[b] = 0.0f;
         quantize_block_k(xr + b * qk_k, q + b * qk_k, d[b], sums + b * (qk_k / 16));
       } else {
-        sums[b] = block_32(xr + b * qk, q + b * qk, d[b], s[b], has_min(f));
+        sums[b] = quantize_block_32(xr + b * qk, q + b * qk, d[b], s[b], has_min(f));
       }
     }
   }

@@ -135,10 +135,11 @@ TEST(quant_packed, holds_as_many_bytes_as_the_stored_rows) {
 }
 
 // The AVX-512 activation quantizer against the scalar reference, including values that land
-// exactly on a half (round half away from zero) and blocks of zeros.
+// exactly on a half (round half away from zero) and blocks of zeros; 20 blocks a row, so it runs
+// a full group of sixteen and a partial one.
 TEST(quant_packed, activation_quantizer_avx512_equals_scalar_bitwise) {
   if (!quant_path_supported(quant_path::avx512_vnni)) GTEST_SKIP() << "no AVX-512";
-  const int64_t M = 9, K = 256;
+  const int64_t M = 9, K = 640;
   auto x = random_normal_floats(M * K, 12);
   for (int64_t k = 0; k < K; ++k) {
     x[k] = static_cast<float>(k % 64) * 0.5f - 16.0f;  // row 0: halves, amax 16 -> id 127/16
