@@ -98,7 +98,8 @@ TROUPE_VNNI void kernel(const uint8_t* tile, int64_t tile_stride, const uint8_t*
     __m512i s[MR][NT];
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NT; ++j)
-        s[i][j] = broadcast_i32(xp + 32 * MR + 4 * i);
+        // corr = -offset * sum(q) is 0 for the formats with a min (no offset).
+        s[i][j] = min ? _mm512_setzero_si512() : broadcast_i32(xp + 32 * MR + 4 * i);
     groups<F, MR, NT, 0>(w, xp, s);
     groups<F, MR, NT, 1>(w, xp, s);
     groups<F, MR, NT, 2>(w, xp, s);
