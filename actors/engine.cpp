@@ -103,6 +103,10 @@ int32_t num_actor_threads(const runtime::engine_config& config) {
 caf::actor_system_config& configure(caf::actor_system_config& cfg,
                                     const runtime::engine_config& config) {
   cfg.set("scheduler.max-threads", static_cast<size_t>(num_actor_threads(config)));
+  // Idle workers wait on a condition variable. The default work-stealing policy polls for 25 ms
+  // after every message with 50 us sleeps: each wake-up preempts a compute thread, and the other
+  // then waits for it at the next barrier (a 128-token prefill took 69 ms instead of 52).
+  cfg.set("scheduler.policy", caf::atom("sharing"));
   return cfg;
 }
 

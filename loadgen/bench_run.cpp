@@ -231,6 +231,9 @@ result<bench_outcome> run_benchmark(const bench_plan& plan) {
   {
     caf::actor_system_config cfg;
     cfg.set("scheduler.max-threads", size_t{1});
+    // Idle workers wait on a condition variable: the default work-stealing policy polls with
+    // 50 us sleeps, CPU taken from the server under test when both share a machine.
+    cfg.set("scheduler.policy", caf::atom("sharing"));
     caf::actor_system system{cfg};
     auto* r = registry.get();
     auto collector = spawn_kind<collector_impl>(system, r, "collector", &plan, client->get(), done);
