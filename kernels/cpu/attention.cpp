@@ -9,6 +9,10 @@
 #include <utility>
 #include <vector>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "kernels/cpu/dot.hpp"
 #include "kernels/cpu/exp.hpp"
 
@@ -318,6 +322,11 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
     sum[r] = 0.0f;
     std::fill_n(outs[r], d, 0.0f);
   }
+#if defined(__AVX512F__)
+  __m256 row_max[max_rows];
+  for (int r = 0; r < rows; ++r)
+    row_max[r] = _mm256_set1_ps(-INFINITY);
+#endif
   slot_cursor cursor(layout, tok[0], first);
   for (int32_t j0 = 0; j0 < n_last; j0 += key_block) {
     const int count = std::min(key_block, n_last - j0);
@@ -330,12 +339,30 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
     for (int r = 0; r < rows; ++r) {
       float* row = es[r] + j0;
       const int valid = std::min(count, n[r] - j0);  // later keys: past this row's position
+      if (valid <= 0) continue;
+#if defined(__AVX512F__)
+      // The same products; the maximum is exact in any order (VMAXPS with the running maximum
+      // second skips a NaN as std::max does).
+      const __mmask8 m = static_cast<__mmask8>((1u << valid) - 1u);
+      const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(s + r * key_block), _mm256_set1_ps(scale));
+      _mm256_mask_storeu_ps(row, m, v);
+      row_max[r] = _mm256_mask_max_ps(row_max[r], m, v, row_max[r]);
+#else
       for (int i = 0; i < valid; ++i) {
         row[i] = s[r * key_block + i] * scale;
         max_score[r] = std::max(max_score[r], row[i]);
       }
+#endif
     }
   }
+#if defined(__AVX512F__)
+  for (int r = 0; r < rows; ++r) {
+    alignas(32) float lanes[key_block];
+    _mm256_store_ps(lanes, row_max[r]);
+    for (float l : lanes)
+      max_score[r] = std::max(max_score[r], l);
+  }
+#endif
   const bool summed_with_values = values_sum_weights(d);
   for (int r = 0; r < rows; ++r) {
     float* row = es[r];
