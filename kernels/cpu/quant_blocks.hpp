@@ -227,6 +227,24 @@ void pack_stored_tile(block_format f, const uint8_t* w, int64_t K, int nr, uint8
 // Row r of a tile back to its stored bytes (row_bytes(f, K) of them).
 void unpack_stored_row(block_format f, const uint8_t* tile, int64_t K, int r, uint8_t* row);
 
+// K-quant tiles: tile_rows W rows (zero-padded past N) repacked per 256-value super-block, one
+// 32-bit lane per row as above (a "line" is 64 bytes: 4 bytes of each of the 16 rows):
+//   q4_k: | qs lines [32] | sc [8][16] u8 | mn [4][16] u32 | d [16] f16 | dmin [16] f16 |
+//   q5_k: | qs lines [32] | qh lines [8] | sc | mn | d | dmin |
+//   q6_k: | ql lines [32] | qh lines [16] | sc [16][16] i8 | d [16] f16 |
+// q4_k/q5_k qs line 8p + u holds stored qs[32p + 4u .. + 3] (low nibbles: sub-block 2p, values
+// 4u..; high: sub-block 2p + 1), qh line u stored qh[4u .. + 3] (bit j: sub-block j's fifth bit),
+// sc[j][r] and mn pair p = (min 2p | min 2p + 1 << 16) the 6-bit scales and mins scale_min_k4
+// unpacks. q6_k ql line 16h + 8k + g holds stored ql[64h + 32k + 4g ..], qh line 8h + g stored
+// qh[32h + 4g ..] (the layouts of dequant_kquants.cpp), sc[s][r] the int8 scales. The same bytes
+// as stored, give or take the unpacked scales (q4_k 2496 per super-block and tile against 2304).
+int64_t k_tile_block_bytes(block_format f);
+void pack_k_tile(block_format f, const uint8_t* w, int64_t K, int nr, uint8_t* out);
+void unpack_k_row(block_format f, const uint8_t* tile, int64_t K, int r, uint8_t* row);
+// y[m0 + i][0 .. nr) for i < mr (<= 8) against one K tile, from xq's q8_K rows (AVX-512 VNNI).
+void vnni_k_tile(block_format f, const uint8_t* tile, int64_t num_blocks, const quantized_rows& xq,
+                 int64_t m0, int mr, float* y, int64_t ldy, int nr);
+
 // Quantized x rows regrouped for the packed VNNI kernel: groups of 8 rows (the last M % 8), each
 // group's blocks in order, per block (mr = rows in the group):
 //   | q[mr][32] i8 | corr[mr] i32 | dx[mr] f32 | sx[mr] f32 |    corr = -offset * sum(q)

@@ -16,7 +16,29 @@ namespace {
 constexpr int64_t x_block_rows = 64;  // multiple of 4: blocks start on panel groups
 
 int64_t tile_stride(block_format f, int64_t K) {
+  if (quant::is_k_quant(f)) return K / quant::qk_k * quant::k_tile_block_bytes(f);
   return K / quant::qk * quant::packed_block_bytes(f);
+}
+
+// Row r of a packed tile back to its stored bytes.
+void unpack_row(block_format f, const uint8_t* tile, int64_t K, int r, uint8_t* row) {
+  if (quant::is_k_quant(f)) return quant::unpack_k_row(f, tile, K, r, row);
+  quant::unpack_stored_row(f, tile, K, r, row);
+}
+
+// The K-quants' VNNI kernel: each thread's tiles against every 8-row group of x's q8_K rows.
+void vnni_k_columns(const quant_packed_weight& w, const quant::quantized_rows& xq, int64_t M,
+                    int64_t n_begin, int64_t n_end, float* y) {
+  const block_format f = w.format();
+  const int64_t N = w.rows(), stride = tile_stride(f, w.cols()), nb = w.cols() / quant::qk_k;
+  for (int64_t n = n_begin; n < n_end; n += quant::tile_rows) {
+    const int nr = static_cast<int>(std::min<int64_t>(quant::tile_rows, n_end - n));
+    const uint8_t* tile = w.data() + n / quant::tile_rows * stride;
+    for (int64_t m0 = 0; m0 < M; m0 += 8) {
+      const int mr = static_cast<int>(std::min<int64_t>(8, M - m0));
+      quant::vnni_k_tile(f, tile, nb, xq, m0, mr, y + m0 * N + n, N, nr);
+    }
+  }
 }
 
 struct scratch {
@@ -81,9 +103,8 @@ void unpacked_columns(quant_path path, const quant_packed_weight& w,
   for (int64_t n = n_begin; n < n_end; n += quant::tile_rows) {
     const int nr = static_cast<int>(std::min<int64_t>(quant::tile_rows, n_end - n));
     for (int r = 0; r < nr; ++r)
-      quant::unpack_stored_row(f, w.data() + n / quant::tile_rows * stride, K, r,
-                               s.rows.data() + r * rb);
-    if (path == quant_path::avx2) {
+      unpack_row(f, w.data() + n / quant::tile_rows * stride, K, r, s.rows.data() + r * rb);
+    if (path == quant_path::avx2 && !quant::is_k_quant(f)) {
       quant::pack_tile(f, s.rows.data(), K, nr, 0, s.tile);
       quant::avx2_tile(f, s.tile, xq, M, y + n, N, nr);
     } else {
@@ -112,19 +133,18 @@ std::shared_ptr<const quant_packed_weight> pack_quant_weight(block_format f, con
                                                              int64_t N, int64_t K) {
   assert(N >= 0 && K % block_elements(f) == 0);
   const int64_t rb = row_bytes(f, K);
-  if (quant::is_k_quant(f)) {
-    auto packed = std::shared_ptr<quant_packed_weight>(new quant_packed_weight(f, N, K, N * rb));
-    if (N > 0) std::memcpy(packed->data_.get(), w, N * rb);
-    return packed;
-  }
   const int64_t num_tiles = (N + quant::tile_rows - 1) / quant::tile_rows;
   const int64_t stride = tile_stride(f, K);
   auto packed =
       std::shared_ptr<quant_packed_weight>(new quant_packed_weight(f, N, K, num_tiles * stride));
   for (int64_t t = 0; t < num_tiles; ++t) {
     const int nr = static_cast<int>(std::min<int64_t>(quant::tile_rows, N - t * quant::tile_rows));
-    quant::pack_stored_tile(f, w + t * quant::tile_rows * rb, K, nr,
-                            packed->data_.get() + t * stride);
+    uint8_t* out = packed->data_.get() + t * stride;
+    if (quant::is_k_quant(f)) {
+      quant::pack_k_tile(f, w + t * quant::tile_rows * rb, K, nr, out);
+    } else {
+      quant::pack_stored_tile(f, w + t * quant::tile_rows * rb, K, nr, out);
+    }
   }
   return packed;
 }
@@ -133,11 +153,10 @@ void quant_packed_row(const quant_packed_weight& w, int64_t row, float* out) {
   const block_format f = w.format();
   const int64_t K = w.cols(), rb = row_bytes(f, K);
   assert(row >= 0 && row < w.rows());
-  if (quant::is_k_quant(f)) return dequantize_row(f, w.data() + row * rb, K, out);
   scratch& s = thread_scratch();
   s.rows.resize(rb);
-  quant::unpack_stored_row(f, w.data() + row / quant::tile_rows * tile_stride(f, K), K,
-                           static_cast<int>(row % quant::tile_rows), s.rows.data());
+  unpack_row(f, w.data() + row / quant::tile_rows * tile_stride(f, K), K,
+             static_cast<int>(row % quant::tile_rows), s.rows.data());
   dequantize_row(f, s.rows.data(), K, out);
 }
 
@@ -161,13 +180,13 @@ void quant_gemm_packed_many_on(quant_path path, thread_pool& pool,
   }
   scratch& s = thread_scratch();
   const bool k_quant = quant::is_k_quant(f);
-  const bool vnni = path == quant_path::avx512_vnni && !k_quant;
-  quantize(pool, f, x, M, K, vnni, s);
+  const bool vnni = path == quant_path::avx512_vnni;
+  quantize(pool, f, x, M, K, vnni && !k_quant, s);
   run_column_tasks(pool, std::span<const column_part>(parts),
                    [&](size_t i, int64_t n0, int64_t n1) {
                      const quant_packed_weight& w = *ws[i];
-                     if (k_quant) {
-                       quant::scalar_columns(f, s.xq, M, w.data(), w.rows(), n0, n1, ys[i]);
+                     if (vnni && k_quant) {
+                       vnni_k_columns(w, s.xq, M, n0, n1, ys[i]);
                      } else if (vnni) {
                        vnni_columns(w, s.panels, M, n0, n1, ys[i]);
                      } else {

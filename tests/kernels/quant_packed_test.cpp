@@ -125,11 +125,13 @@ TEST(quant_packed, holds_as_many_bytes_as_the_stored_rows) {
     for (int64_t N : {0, 16, 37}) {
       const auto w = random_weights(f, N, K, 3);
       const auto packed = pack_quant_weight(f, w.data(), N, K);
-      const int64_t padded =
-          f == block_format::q4_k || f == block_format::q5_k || f == block_format::q6_k
-              ? N
-              : (N + 15) / 16 * 16;
-      EXPECT_EQ(quant_packed_bytes(*packed), padded * row_bytes(f, K)) << name(f) << " N=" << N;
+      const int64_t tiles = (N + 15) / 16;
+      // K-quant tiles hold the 6-bit scales and mins unpacked (q4_k/q5_k: 192 bytes more per
+      // super-block and tile; q6_k: none).
+      const int64_t expected = f == block_format::q4_k   ? tiles * 2 * (16 * 144 + 192)
+                               : f == block_format::q5_k ? tiles * 2 * (16 * 176 + 192)
+                                                         : tiles * 16 * row_bytes(f, K);
+      EXPECT_EQ(quant_packed_bytes(*packed), expected) << name(f) << " N=" << N;
     }
   }
 }
