@@ -64,6 +64,7 @@ w8a8_token_scale quantize_asymmetric(const float* x, int64_t K, int8_t* q) {
 struct quantized_rows {
   std::vector<int8_t> q;  // [M][ldq], zero padded
   std::vector<w8a8_token_scale> scales;
+  std::vector<int32_t> sums;  // [M] sum of the row's q (the VNNI panels' offset)
   int64_t ldq = 0;
 };
 
@@ -72,9 +73,16 @@ void quantize_rows(thread_pool& pool, const float* x, int64_t M, int64_t K, bool
   out.ldq = (K + w8a8_detail::k_pad - 1) / w8a8_detail::k_pad * w8a8_detail::k_pad;
   out.q.assign(static_cast<size_t>(M * out.ldq), int8_t{0});
   out.scales.resize(static_cast<size_t>(M));
+  out.sums.resize(static_cast<size_t>(M));
   auto rows = [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m)
-      out.scales[m] = w8a8_quantize_token(x + m * K, K, asymmetric, out.q.data() + m * out.ldq);
+    for (int64_t m = m0; m < m1; ++m) {
+      int8_t* q = out.q.data() + m * out.ldq;
+      out.scales[m] = w8a8_quantize_token(x + m * K, K, asymmetric, q);
+      int32_t sum = 0;
+      for (int64_t k = 0; k < K; ++k)
+        sum += q[k];
+      out.sums[m] = sum;
+    }
   };
   // Small batches (decode) are quantized on the caller: waking the pool costs more.
   if (M * K < (int64_t{1} << 16) || pool.num_threads() == 1) {
@@ -101,6 +109,33 @@ w8a8_detail::tile_fn tile_of(w8a8_path path, int mr, int nr) {
 
 constexpr int tile_rows = 4, tile_cols = 4;
 constexpr int64_t m_block = 64;  // activation rows kept hot while a thread sweeps its W rows
+
+// The VNNI path from panel_rows_min rows on: each 32-row slice of W is regrouped once into a
+// panel (w8a8_detail::vnni_pack_panel) and every 8 x rows run against it, so W is reordered
+// once per call instead of reduced lane by lane per output (the same exact sums).
+constexpr int64_t panel_rows_min = 8;
+constexpr int64_t panel_cols = 32;
+
+void panel_columns(const quantized_rows& a, int64_t M, int64_t K, const int8_t* w,
+                   const float* w_scale, const int32_t* row_sums, int64_t N, int64_t n_begin,
+                   int64_t n_end, float* y) {
+  thread_local std::vector<uint8_t> panel;
+  panel.resize(static_cast<size_t>(w8a8_detail::vnni_panel_bytes(K)));
+  alignas(64) int32_t acc[8 * panel_cols];
+  for (int64_t n = n_begin; n < n_end; n += panel_cols) {
+    const int nr = static_cast<int>(std::min<int64_t>(panel_cols, n_end - n));
+    w8a8_detail::vnni_pack_panel(w + n * K, K, nr, panel.data());
+    for (int64_t m = 0; m < M; m += 8) {
+      const int mr = static_cast<int>(std::min<int64_t>(8, M - m));
+      w8a8_detail::vnni_panel_rows(panel.data(), K, nr, a.q.data() + m * a.ldq, a.ldq,
+                                   a.sums.data() + m, mr, acc);
+      for (int i = 0; i < mr; ++i)
+        for (int j = 0; j < nr; ++j)
+          y[(m + i) * N + n + j] = w8a8_dequantize(acc[i * panel_cols + j], a.scales[m + i],
+                                                   row_sums[n + j], w_scale[n + j]);
+    }
+  }
+}
 
 // Columns [n_begin, n_end) of y for every row.
 void columns(w8a8_path path, const quantized_rows& a, int64_t M, int64_t K, const int8_t* w,
@@ -173,6 +208,11 @@ void gemm_w8a8_on(w8a8_path path, thread_pool& pool, const float* x, int64_t M, 
   thread_local quantized_rows buffer;
   quantized_rows& a = buffer;
   quantize_rows(pool, x, M, K, asymmetric, a);
+  if (path == w8a8_path::avx512_vnni && M >= panel_rows_min) {
+    return run_column_tasks(pool, N, 2 * panel_cols, panel_cols, [&](int64_t n0, int64_t n1) {
+      panel_columns(a, M, K, w, w_scale, row_sums, N, n0, n1, y);
+    });
+  }
   run_column_tasks(pool, N, 32, tile_cols, [&](int64_t n0, int64_t n1) {
     columns(path, a, M, K, w, w_scale, row_sums, N, n0, n1, y);
   });

@@ -2,6 +2,9 @@
 // exact, so the paths may order their additions however suits the instruction set.
 #include "kernels/cpu/gemm_w8a8_tiles.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 #if defined(__x86_64__) || defined(_M_X64)
 // GCC 12 reports _mm512_reduce_add_epi32's _mm256_undefined_si256() as uninitialized.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -95,6 +98,69 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni(const int8_t* q
                                        128u * static_cast<uint32_t>(row_sums[j]));
 }
 
+// The panel: for each group of 4 k values g (K rounded up), two 64-byte lines (rows 0..15 and
+// 16..31 of the slice), row r's 4 bytes W[r][4g .. 4g + 3] + 128 at byte 4 * (r % 16); rows and
+// k values past the slice's end hold 0 + 128 (their products with q's zero padding, or the
+// dropped columns, never reach a result).
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void pack_panel_avx512(const int8_t* w,
+                                                                              int64_t K, int nr,
+                                                                              uint8_t* panel) {
+  const int64_t groups = (K + 3) / 4, full = K / 4;
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int half = 0; half < 2; ++half) {
+    const int rows = std::clamp(nr - 16 * half, 0, 16);
+    const __mmask16 live = static_cast<__mmask16>((1u << rows) - 1u);
+    const __m512i offsets =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32(static_cast<int32_t>(K)));
+    const int8_t* base = w + int64_t{16} * half * K;
+    for (int64_t g = 0; g < full; ++g) {
+      const __m512i v = rows == 0 ? _mm512_setzero_si512()
+                                  : _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live,
+                                                                offsets, base + 4 * g, 1);
+      _mm512_storeu_si512(panel + 128 * g + 64 * half, _mm512_xor_si512(v, flip));
+    }
+    if (full < groups) {  // the last, partial group of k: byte by byte, zero padded
+      alignas(64) uint8_t line[64] = {};
+      for (int r = 0; r < rows; ++r)
+        for (int64_t k = 4 * full; k < K; ++k)
+          line[4 * r + (k - 4 * full)] = static_cast<uint8_t>(base[r * K + k]);
+      _mm512_storeu_si512(panel + 128 * full + 64 * half,
+                          _mm512_xor_si512(_mm512_load_si512(line), flip));
+    }
+  }
+}
+
+template <int MR>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void panel_kernel(const uint8_t* panel,
+                                                                         int64_t K, const int8_t* q,
+                                                                         int64_t ldq,
+                                                                         const int32_t* q_sums,
+                                                                         int32_t* acc) {
+  __m512i sum[MR][2];
+  for (int i = 0; i < MR; ++i)
+    sum[i][0] = sum[i][1] = _mm512_setzero_si512();
+  const int64_t groups = (K + 3) / 4;
+  for (int64_t g = 0; g < groups; ++g) {
+    const __m512i w0 = _mm512_loadu_si512(panel + 128 * g);
+    const __m512i w1 = _mm512_loadu_si512(panel + 128 * g + 64);
+    for (int i = 0; i < MR; ++i) {
+      int32_t v;
+      std::memcpy(&v, q + i * ldq + 4 * g, 4);
+      const __m512i xv = _mm512_set1_epi32(v);
+      sum[i][0] = _mm512_dpbusd_epi32(sum[i][0], w0, xv);
+      sum[i][1] = _mm512_dpbusd_epi32(sum[i][1], w1, xv);
+    }
+  }
+  // Each lane summed (W + 128) * q: take 128 * sum(q) back off, in wrapping int32.
+  for (int i = 0; i < MR; ++i) {
+    const __m512i off =
+        _mm512_set1_epi32(static_cast<int32_t>(128u * static_cast<uint32_t>(q_sums[i])));
+    _mm512_storeu_si512(acc + 32 * i, _mm512_sub_epi32(sum[i][0], off));
+    _mm512_storeu_si512(acc + 32 * i + 16, _mm512_sub_epi32(sum[i][1], off));
+  }
+}
+
 #endif  // TROUPE_W8A8_X86
 
 // table[mr - 1][nr - 1] of a tile template.
@@ -125,6 +191,30 @@ struct vnni_t {
 #endif
 
 }  // namespace
+
+int64_t vnni_panel_bytes(int64_t K) {
+  return (K + 3) / 4 * 128;
+}
+
+#if defined(TROUPE_W8A8_X86)
+void vnni_pack_panel(const int8_t* w, int64_t K, int nr, uint8_t* panel) {
+  pack_panel_avx512(w, K, nr, panel);
+}
+
+void vnni_panel_rows(const uint8_t* panel, int64_t K, int nr, const int8_t* q, int64_t ldq,
+                     const int32_t* q_sums, int mr, int32_t* acc) {
+  (void)nr;
+  using fn = void (*)(const uint8_t*, int64_t, const int8_t*, int64_t, const int32_t*, int32_t*);
+  static constexpr fn table[8] = {panel_kernel<1>, panel_kernel<2>, panel_kernel<3>,
+                                  panel_kernel<4>, panel_kernel<5>, panel_kernel<6>,
+                                  panel_kernel<7>, panel_kernel<8>};
+  table[mr - 1](panel, K, q, ldq, q_sums, acc);
+}
+#else
+void vnni_pack_panel(const int8_t*, int64_t, int, uint8_t*) {}
+void vnni_panel_rows(const uint8_t*, int64_t, int, const int8_t*, int64_t, const int32_t*, int,
+                     int32_t*) {}
+#endif
 
 tile_fn scalar_tile(int mr, int nr) {
   return pick<scalar_t>(mr, nr);
