@@ -219,14 +219,24 @@ TEST(gemm_w8a8, constant_positive_row_is_zero_in_asymmetric_mode) {
 }
 
 TEST(gemm_w8a8, symmetric_quantization_rounds_half_even_and_saturates) {
-  // absmax 127 makes the inverse scale exactly 1, so q = rn(x).
-  std::vector<float> x = {127.0f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -127.0f, 126.49f};
+  // absmax 127 makes the inverse scale exactly 1, so q = rn(x). Three copies (24 values), so the
+  // 16-wide SIMD loop sees them as well as the scalar tail; a NaN is skipped by the maximum and
+  // quantizes to 0.
+  const std::vector<float> values = {127.0f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -127.0f, 126.49f};
+  const std::vector<int8_t> expected = {127, 0, 2, 2, 0, -2, -127, 126};
+  std::vector<float> x;
+  std::vector<int8_t> expect;
+  for (int copy = 0; copy < 3; ++copy) {
+    x.insert(x.end(), values.begin(), values.end());
+    expect.insert(expect.end(), expected.begin(), expected.end());
+  }
+  x[9] = NAN;
+  expect[9] = 0;
   std::vector<int8_t> q(x.size());
   w8a8_token_scale s =
       w8a8_quantize_token(x.data(), static_cast<int64_t>(x.size()), false, q.data());
   EXPECT_EQ(s.scale, 1.0f);
   EXPECT_EQ(s.azp, 0);
-  const std::vector<int8_t> expect = {127, 0, 2, 2, 0, -2, -127, 126};
   EXPECT_EQ(q, expect);
 }
 
