@@ -5,6 +5,7 @@
 #include <numeric>
 #include <vector>
 
+#include "kernels/cpu/exp.hpp"
 #include "runtime/model/logits_processors.hpp"
 
 namespace troupe::runtime {
@@ -46,16 +47,27 @@ std::vector<int32_t> top_k_ids(std::span<const float> logits, int32_t top_k) {
   return ids;
 }
 
+// The weights in f32 through kernels/cpu/exp.hpp's vectorized exp (within 3e-7 of e^x; a whole
+// vocabulary of libm double exp() took about half a millisecond per sampled token), summed in
+// double by the callers. A row without a finite maximum gets no weight at all, so draw() falls
+// back to argmax as it did with the NaN weights of infinities.
 candidates weigh(std::span<const float> logits, std::vector<int32_t> ids, float temperature) {
-  double max_logit = -INFINITY;
+  float max_logit = -INFINITY;
   for (int32_t id : ids)
-    if (!std::isnan(logits[id])) max_logit = std::max<double>(max_logit, logits[id]);
+    if (!std::isnan(logits[id])) max_logit = std::max(max_logit, logits[id]);
   candidates c{std::move(ids), {}};
-  c.weights.resize(c.ids.size());
-  for (size_t i = 0; i < c.ids.size(); ++i) {
-    const double l = logits[c.ids[i]];
-    c.weights[i] = std::isnan(l) ? 0.0 : std::exp((l - max_logit) / temperature);
+  const size_t n = c.ids.size();
+  c.weights.assign(n, 0.0);
+  if (!std::isfinite(max_logit)) return c;
+  thread_local std::vector<float> scaled;
+  scaled.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const float l = logits[c.ids[i]];
+    scaled[i] = std::isnan(l) ? -INFINITY : (l - max_logit) / temperature;
   }
+  kernels::cpu::exp_values(scaled.data(), static_cast<int64_t>(n), scaled.data());
+  for (size_t i = 0; i < n; ++i)
+    c.weights[i] = scaled[i];
   return c;
 }
 
