@@ -244,6 +244,9 @@ void unpack_k_row(block_format f, const uint8_t* tile, int64_t K, int r, uint8_t
 // y[m0 + i][0 .. nr) for i < mr (<= 8) against one K tile, from xq's q8_K rows (AVX-512 VNNI).
 void vnni_k_tile(block_format f, const uint8_t* tile, int64_t num_blocks, const quantized_rows& xq,
                  int64_t m0, int mr, float* y, int64_t ldy, int nr);
+// The same on AVX2 (any mr: runs of up to 4 rows).
+void avx2_k_tile(block_format f, const uint8_t* tile, int64_t num_blocks, const quantized_rows& xq,
+                 int64_t m0, int mr, float* y, int64_t ldy, int nr);
 
 // Quantized x rows regrouped for the packed VNNI kernel: groups of 8 rows (the last M % 8), each
 // group's blocks in order, per block (mr = rows in the group):

@@ -1,4 +1,5 @@
-// The K-quants (q4_k, q5_k, q6_k) packed into 16-row tiles once, and their AVX-512 VNNI kernel:
+// The K-quants (q4_k, q5_k, q6_k) packed into 16-row tiles once, and their AVX-512 VNNI kernel
+// (with an AVX2 twin):
 // x rows quantized to q8_K against one tile, integer sub-block sums by VPDPBUSD, each weighted by
 // its integer scale (VPMULLD) into the exact isum of quant_gemm.hpp, q4_k/q5_k's msum by
 // VPMADDWD over (min, bsum) pairs, then the super-block's f32 update in quant_gemm.hpp's order.
@@ -264,7 +265,144 @@ void k_dispatch(const uint8_t* tile, int64_t nb, const quantized_rows& xq, int64
   table[mr - 1](tile, nb, xq, m0, y, ldy, nr);
 }
 
+// The AVX2 twin of k_kernel: each 64-byte line as two halves of 8 rows; VPMADDUBSW (u8 x s8 into
+// int16 pairs, which cannot saturate here: 2 * 63 * 127 < 32768) then VPMADDWD by ones stands
+// in for VPDPBUSD, giving the same exact sums; the f32 update is the same operations per lane.
+#define TROUPE_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+TROUPE_AVX2 inline __m256i line_half(const uint8_t* p, int half) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * half));
+}
+
+// Bits [bit, bit + width) of every byte moved to [to, to + width), the rest cleared (as bits_to).
+TROUPE_AVX2 inline __m256i bits_to_avx2(__m256i v, int bit, int to, int width) {
+  const __m256i mask = _mm256_set1_epi8(static_cast<char>(((1 << width) - 1) << to));
+  const __m256i moved = bit < to ? _mm256_sllv_epi32(v, _mm256_set1_epi32(to - bit))
+                                 : _mm256_srlv_epi32(v, _mm256_set1_epi32(bit - to));
+  return _mm256_and_si256(moved, mask);
+}
+
+template <block_format F, int MR>
+TROUPE_AVX2 void k_kernel_avx2(const uint8_t* tile, int64_t nb, const quantized_rows& xq,
+                               int64_t m0, float* y, int64_t ldy, int nr) {
+  constexpr k_tile_layout l = k_layout(F);
+  constexpr bool six = F == block_format::q6_k;
+  const int64_t tbb = k_tile_block_bytes(F);
+  const __m256i low = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+  for (int half = 0; half < 2 && 8 * half < nr; ++half) {
+    __m256 acc[MR];
+    for (int i = 0; i < MR; ++i)
+      acc[i] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* w = tile + b * tbb;
+      const int64_t xb = b * qk_k;
+      __m256i isum[MR];
+      for (int i = 0; i < MR; ++i)
+        isum[i] = _mm256_setzero_si256();
+      constexpr int subs = six ? 16 : 8, groups = six ? 4 : 8;
+      for (int j = 0; j < subs; ++j) {
+        __m256i sub[MR];
+        for (int i = 0; i < MR; ++i)
+          sub[i] = _mm256_setzero_si256();
+        for (int u = 0; u < groups; ++u) {
+          __m256i q;
+          int64_t xoff;
+          if constexpr (six) {
+            const int h = j / 8, k = (j % 8) / 2, g = 4 * (j % 2) + u;
+            const __m256i ql = line_half(w + 64 * (16 * h + 8 * (k % 2) + g), half);
+            const __m256i lo =
+                k < 2 ? _mm256_and_si256(ql, low) : _mm256_and_si256(_mm256_srli_epi32(ql, 4), low);
+            q = _mm256_or_si256(
+                lo, bits_to_avx2(line_half(w + l.qh + 64 * (8 * h + g), half), 2 * k, 4, 2));
+            xoff = 16 * j + 4 * u;
+          } else {
+            const __m256i raw = line_half(w + 64 * (8 * (j / 2) + u), half);
+            q = j % 2 ? _mm256_and_si256(_mm256_srli_epi32(raw, 4), low)
+                      : _mm256_and_si256(raw, low);
+            if constexpr (F == block_format::q5_k)
+              q = _mm256_or_si256(q, bits_to_avx2(line_half(w + l.qh + 64 * u, half), j, 4, 1));
+            xoff = 32 * j + 4 * u;
+          }
+          for (int i = 0; i < MR; ++i) {
+            int32_t xv;
+            std::memcpy(&xv, xq.row_q(m0 + i) + xb + xoff, 4);
+            const __m256i prod = _mm256_maddubs_epi16(q, _mm256_set1_epi32(xv));
+            sub[i] = _mm256_add_epi32(sub[i], _mm256_madd_epi16(prod, ones));
+          }
+        }
+        const __m128i sc_bytes =
+            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w + l.sc + 16 * j + 8 * half));
+        const __m256i sc = six ? _mm256_cvtepi8_epi32(sc_bytes) : _mm256_cvtepu8_epi32(sc_bytes);
+        for (int i = 0; i < MR; ++i) {
+          __m256i v = sub[i];
+          if constexpr (six)
+            v = _mm256_sub_epi32(v, _mm256_set1_epi32(32 * xq.row_sums(m0 + i)[b * 16 + j]));
+          isum[i] = _mm256_add_epi32(isum[i], _mm256_mullo_epi32(v, sc));
+        }
+      }
+      const __m256 dw =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + l.d + 16 * half)));
+      if constexpr (six) {
+        for (int i = 0; i < MR; ++i) {
+          const __m256 dx = _mm256_set1_ps(xq.row_d(m0 + i)[b]);
+          acc[i] = _mm256_add_ps(acc[i],
+                                 _mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(isum[i])));
+        }
+      } else {
+        const __m256 dmin = _mm256_cvtph_ps(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + l.dmin + 16 * half)));
+        for (int i = 0; i < MR; ++i) {
+          const int32_t* bs = xq.row_sums(m0 + i) + b * 16;
+          __m256i msum = _mm256_setzero_si256();
+          for (int p = 0; p < 4; ++p) {
+            const int32_t b0 = bs[4 * p] + bs[4 * p + 1], b1 = bs[4 * p + 2] + bs[4 * p + 3];
+            const uint32_t pair = (static_cast<uint32_t>(b0) & 0xffff) | static_cast<uint32_t>(b1)
+                                                                             << 16;
+            msum = _mm256_add_epi32(
+                msum, _mm256_madd_epi16(line_half(w + l.mn + 64 * p, half),
+                                        _mm256_set1_epi32(static_cast<int32_t>(pair))));
+          }
+          const __m256 dx = _mm256_set1_ps(xq.row_d(m0 + i)[b]);
+          const __m256 t =
+              _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(isum[i])),
+                            _mm256_mul_ps(_mm256_mul_ps(dmin, dx), _mm256_cvtepi32_ps(msum)));
+          acc[i] = _mm256_add_ps(acc[i], t);
+        }
+      }
+    }
+    const int n = std::min(8, nr - 8 * half);
+    for (int i = 0; i < MR; ++i) {
+      alignas(32) float out[8];
+      _mm256_store_ps(out, acc[i]);
+      std::memcpy(y + i * ldy + 8 * half, out, sizeof(float) * n);
+    }
+  }
+}
+
+template <block_format F>
+void k_dispatch_avx2(const uint8_t* tile, int64_t nb, const quantized_rows& xq, int64_t m0, int mr,
+                     float* y, int64_t ldy, int nr) {
+  using fn =
+      void (*)(const uint8_t*, int64_t, const quantized_rows&, int64_t, float*, int64_t, int);
+  static constexpr fn table[4] = {k_kernel_avx2<F, 1>, k_kernel_avx2<F, 2>, k_kernel_avx2<F, 3>,
+                                  k_kernel_avx2<F, 4>};
+  for (int i = 0; i < mr; i += 4)
+    table[std::min(4, mr - i) - 1](tile, nb, xq, m0 + i, y + i * ldy, ldy, nr);
+}
+
 }  // namespace
+
+void avx2_k_tile(block_format f, const uint8_t* tile, int64_t num_blocks, const quantized_rows& xq,
+                 int64_t m0, int mr, float* y, int64_t ldy, int nr) {
+  switch (f) {
+    case block_format::q4_k:
+      return k_dispatch_avx2<block_format::q4_k>(tile, num_blocks, xq, m0, mr, y, ldy, nr);
+    case block_format::q5_k:
+      return k_dispatch_avx2<block_format::q5_k>(tile, num_blocks, xq, m0, mr, y, ldy, nr);
+    default:
+      return k_dispatch_avx2<block_format::q6_k>(tile, num_blocks, xq, m0, mr, y, ldy, nr);
+  }
+}
 
 void vnni_k_tile(block_format f, const uint8_t* tile, int64_t num_blocks, const quantized_rows& xq,
                  int64_t m0, int mr, float* y, int64_t ldy, int nr) {
@@ -280,6 +418,8 @@ void vnni_k_tile(block_format f, const uint8_t* tile, int64_t num_blocks, const 
 
 #else
 
+void avx2_k_tile(block_format, const uint8_t*, int64_t, const quantized_rows&, int64_t, int, float*,
+                 int64_t, int) {}
 void vnni_k_tile(block_format, const uint8_t*, int64_t, const quantized_rows&, int64_t, int, float*,
                  int64_t, int) {}
 

@@ -26,9 +26,10 @@ void unpack_row(block_format f, const uint8_t* tile, int64_t K, int r, uint8_t* 
   quant::unpack_stored_row(f, tile, K, r, row);
 }
 
-// The K-quants' VNNI kernel: each thread's tiles against every 8-row group of x's q8_K rows.
-void vnni_k_columns(const quant_packed_weight& w, const quant::quantized_rows& xq, int64_t M,
-                    int64_t n_begin, int64_t n_end, float* y) {
+// The K-quants' VNNI (or AVX2) kernel: each thread's tiles against every 8-row group of x's q8_K
+// rows.
+void k_columns(quant_path path, const quant_packed_weight& w, const quant::quantized_rows& xq,
+               int64_t M, int64_t n_begin, int64_t n_end, float* y) {
   const block_format f = w.format();
   const int64_t N = w.rows(), stride = tile_stride(f, w.cols()), nb = w.cols() / quant::qk_k;
   for (int64_t n = n_begin; n < n_end; n += quant::tile_rows) {
@@ -36,7 +37,11 @@ void vnni_k_columns(const quant_packed_weight& w, const quant::quantized_rows& x
     const uint8_t* tile = w.data() + n / quant::tile_rows * stride;
     for (int64_t m0 = 0; m0 < M; m0 += 8) {
       const int mr = static_cast<int>(std::min<int64_t>(8, M - m0));
-      quant::vnni_k_tile(f, tile, nb, xq, m0, mr, y + m0 * N + n, N, nr);
+      if (path == quant_path::avx512_vnni) {
+        quant::vnni_k_tile(f, tile, nb, xq, m0, mr, y + m0 * N + n, N, nr);
+      } else {
+        quant::avx2_k_tile(f, tile, nb, xq, m0, mr, y + m0 * N + n, N, nr);
+      }
     }
   }
 }
@@ -185,8 +190,8 @@ void quant_gemm_packed_many_on(quant_path path, thread_pool& pool,
   run_column_tasks(pool, std::span<const column_part>(parts),
                    [&](size_t i, int64_t n0, int64_t n1) {
                      const quant_packed_weight& w = *ws[i];
-                     if (vnni && k_quant) {
-                       vnni_k_columns(w, s.xq, M, n0, n1, ys[i]);
+                     if (k_quant && path != quant_path::scalar) {
+                       k_columns(path, w, s.xq, M, n0, n1, ys[i]);
                      } else if (vnni) {
                        vnni_columns(w, s.panels, M, n0, n1, ys[i]);
                      } else {
