@@ -49,7 +49,7 @@
 // So y[m][n] depends only on row m of x and row n of W, never on M, N, tiles, threads or the code
 // path (scalar, AVX2, AVX-512 VNNI: chosen at run time, bitwise equal; tests check it).
 // q8_0, q4_0, q4_1, q5_0 and q5_1 have all three; the K-quants have the scalar one and, packed
-// (below), the VNNI one.
+// (below), the AVX2 and VNNI ones.
 //
 // Scratch: the calling thread keeps the quantized activations (about M * K * 1.1 bytes) and every
 // pool thread one packed tile of 16 W rows (about 20 * K bytes) in thread-local buffers that
@@ -87,8 +87,8 @@ void quant_gemm(thread_pool& pool, block_format f, const float* x, int64_t M, in
 // its time there). A quant_packed_weight holds W already in that tiled layout (quant_blocks.hpp),
 // in the same number of bytes as the GGUF tensor (plus padding to 16 rows), so it replaces the
 // original bytes. The K-quants are packed into their own 16-row tiles (quant_blocks.hpp; the
-// 6-bit scales unpacked: q4_k/q5_k 8% more bytes) for their VNNI kernel (quant_kquant_vnni.cpp).
-// Their AVX2 path is the scalar one.
+// 6-bit scales unpacked: q4_k/q5_k 8% more bytes) for their VNNI and AVX2 kernels
+// (quant_kquant_vnni.cpp).
 //
 // Measured (benchmarks/quant_gemm_bench, 2 threads, AVX-512 VNNI path, best of 5, one run; the
 // 2-core VM was shared with other builds at load ~5, so absolute numbers are low and noisy; in a

@@ -32,10 +32,10 @@ weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data da
   assert(desc.format != weight_format::f32 ||
          static_cast<int64_t>(data.values.size()) == desc.num_elements());
   weight w{desc, std::move(data), {}, {}, {}};
-  if (is_k_quant_format(desc.format) && cpu::best_quant_path() != cpu::quant_path::avx512_vnni) {
-    // Without AVX-512 VNNI the K-quants have only the portable int8 kernel, 10-200x slower than
-    // f32 panels (docs/performance.md), so there they are decoded once into f32 panels, as exact
-    // as the blocks.
+  if (is_k_quant_format(desc.format) && cpu::best_quant_path() == cpu::quant_path::scalar) {
+    // Without AVX2 the K-quants have only the portable int8 kernel, 10-200x slower than f32
+    // panels (docs/performance.md), so there they are decoded once into f32 panels, as exact as
+    // the blocks.
     std::vector<float> values(static_cast<size_t>(desc.num_elements()));
     const int64_t row_bytes = weight_row_bytes(desc.format, desc.cols);
     for (int64_t r = 0; r < desc.rows; ++r) {
@@ -45,8 +45,8 @@ weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data da
     w.panels = cpu::pack_panels(cpu::dense_type::f32, values.data(), desc.rows, desc.cols);
     std::vector<uint8_t>().swap(w.data.bytes);
   } else if (const auto block = cpu_block_format(desc.format)) {
-    // Packed once for quant_gemm_packed (the K-quants too, on VNNI); the packed copy replaces
-    // the stored bytes.
+    // Packed once for quant_gemm_packed (the K-quants too, on AVX2 or VNNI); the packed copy
+    // replaces the stored bytes.
     w.packed = cpu::pack_quant_weight(*block, w.data.bytes.data(), desc.rows, desc.cols);
     std::vector<uint8_t>().swap(w.data.bytes);
   }

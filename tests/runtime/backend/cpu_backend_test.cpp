@@ -95,8 +95,8 @@ TEST_F(cpu_backend_ops, matmul_runs_each_format_on_its_kernel) {
                   expected.data());
   EXPECT_TRUE(bitwise_equal(read(y, rows * out), expected)) << "q4_1";
 
-  // A K-quant runs its int8 kernel where the CPU has AVX-512 VNNI; elsewhere it is decoded once
-  // into f32 panels (its portable int8 kernel is far slower).
+  // A K-quant runs its int8 kernel where the CPU has AVX2 or AVX-512 VNNI; elsewhere it is
+  // decoded once into f32 panels (its portable int8 kernel is far slower).
   const int64_t k_in = 256;
   std::vector<uint8_t> q4k(static_cast<size_t>(out * weight_row_bytes(weight_format::q4_k, k_in)));
   for (auto& b : q4k)
@@ -112,7 +112,7 @@ TEST_F(cpu_backend_ops, matmul_runs_each_format_on_its_kernel) {
   const auto xk = random(rows * k_in);
   be_.matmul(buffer_with(xk), rows,
              be_.upload_weight({out, k_in, weight_format::q4_k}, {weight_format::q4_k, q4k}), y);
-  if (cpu::best_quant_path() == cpu::quant_path::avx512_vnni) {
+  if (cpu::best_quant_path() != cpu::quant_path::scalar) {
     cpu::quant_gemm(pool_, cpu::block_format::q4_k, xk.data(), rows, k_in, q4k.data(), out,
                     expected.data());
   } else {
