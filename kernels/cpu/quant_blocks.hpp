@@ -271,5 +271,9 @@ void fill_panels(block_format f, const quantized_rows& xq, int64_t m_begin, int6
 void vnni_packed(block_format f, const uint8_t* tile, int64_t tile_stride, int num_tiles,
                  const uint8_t* panel, int mr, int64_t num_blocks, float* y, int64_t ldy,
                  int nr_last);
+// The same for one tile (nr <= 16 of its rows) on AVX2, for the 4- and 5-bit formats (q8_0's
+// unsigned quants would saturate VPMADDUBSW), mr <= 8 rows of one panel group.
+void avx2_packed(block_format f, const uint8_t* tile, const uint8_t* panel, int mr,
+                 int64_t num_blocks, float* y, int64_t ldy, int nr);
 
 }  // namespace troupe::kernels::cpu::quant

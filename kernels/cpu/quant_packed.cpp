@@ -98,6 +98,30 @@ void vnni_columns(const quant_packed_weight& w, const quant::x_panels& panels, i
   }
 }
 
+// The AVX2 kernel on the packed tiles and x panels (4- and 5-bit formats), tile by tile.
+void avx2_columns(const quant_packed_weight& w, const quant::x_panels& panels, int64_t M,
+                  int64_t n_begin, int64_t n_end, float* y) {
+  const block_format f = w.format();
+  const int64_t N = w.rows(), stride = tile_stride(f, w.cols()), nb = w.cols() / quant::qk;
+  for (int64_t mb = 0; mb < M; mb += x_block_rows) {
+    const int64_t me = std::min(M, mb + x_block_rows);
+    for (int64_t n = n_begin; n < n_end; n += quant::tile_rows) {
+      const int nr = static_cast<int>(std::min<int64_t>(quant::tile_rows, n_end - n));
+      const uint8_t* tile = w.data() + n / quant::tile_rows * stride;
+      for (int64_t m0 = mb; m0 < me; m0 += quant::panel_group_rows) {
+        const int mr = static_cast<int>(std::min<int64_t>(quant::panel_group_rows, me - m0));
+        quant::avx2_packed(f, tile, panels.group(m0), mr, nb, y + m0 * N + n, N, nr);
+      }
+    }
+  }
+}
+
+// Whether `path` runs the packed tiles and x panels directly (else tiles are unpacked to rows).
+bool uses_panels(quant_path path, block_format f) {
+  if (quant::is_k_quant(f)) return false;
+  return path == quant_path::avx512_vnni || (path == quant_path::avx2 && f != block_format::q8_0);
+}
+
 void unpacked_columns(quant_path path, const quant_packed_weight& w,
                       const quant::quantized_rows& xq, int64_t M, int64_t n_begin, int64_t n_end,
                       float* y) {
@@ -186,7 +210,7 @@ void quant_gemm_packed_many_on(quant_path path, thread_pool& pool,
   scratch& s = thread_scratch();
   const bool k_quant = quant::is_k_quant(f);
   const bool vnni = path == quant_path::avx512_vnni;
-  quantize(pool, f, x, M, K, vnni && !k_quant, s);
+  quantize(pool, f, x, M, K, uses_panels(path, f), s);
   run_column_tasks(pool, std::span<const column_part>(parts),
                    [&](size_t i, int64_t n0, int64_t n1) {
                      const quant_packed_weight& w = *ws[i];
@@ -194,6 +218,8 @@ void quant_gemm_packed_many_on(quant_path path, thread_pool& pool,
                        k_columns(path, w, s.xq, M, n0, n1, ys[i]);
                      } else if (vnni) {
                        vnni_columns(w, s.panels, M, n0, n1, ys[i]);
+                     } else if (uses_panels(path, f)) {
+                       avx2_columns(w, s.panels, M, n0, n1, ys[i]);
                      } else {
                        unpacked_columns(path, w, s.xq, M, n0, n1, ys[i]);
                      }

@@ -1,0 +1,134 @@
+// The AVX2 kernel of quant_gemm_packed for the 4- and 5-bit formats (q4_0, q4_1, q5_0, q5_1), on
+// the same packed tiles and x panels as the VNNI kernel (quant_blocks.hpp): each 64-byte line as
+// two halves of 8 W rows; VPMADDUBSW (unsigned quants <= 31 times int8 x into int16 pairs, which
+// cannot saturate: 2 * 31 * 127 < 32768) then VPMADDWD by ones gives the block's exact int32
+// sums, and the f32 update is quant_gemm.hpp's, the same operations per lane. (q8_0's quants
+// flipped to unsigned reach 255 and would saturate VPMADDUBSW; it keeps the unpacked path.)
+// Compiled for AVX2 whatever the build flags; called only on CPUs that have it.
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/quant_blocks.hpp"
+
+namespace troupe::kernels::cpu::quant {
+
+#if defined(__x86_64__)
+namespace {
+
+#define TROUPE_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+TROUPE_AVX2 inline __m256i half_line(const uint8_t* p, int half) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * half));
+}
+
+TROUPE_AVX2 inline __m256i broadcast_i32(const uint8_t* p) {
+  return _mm256_set1_epi32(static_cast<int>(load_u32(p)));
+}
+
+TROUPE_AVX2 inline __m256 broadcast_f32(const uint8_t* p) {
+  float v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_ps(v);
+}
+
+// The fifth bits of dword group g at bit 4 of each byte (the VNNI kernel's fifth_bits).
+TROUPE_AVX2 inline __m256i fifth_bits(__m256i qh, int g) {
+  const __m256i bit4 = _mm256_set1_epi32(0x10101010);
+  const __m256i moved = g < 4 ? _mm256_sllv_epi32(qh, _mm256_set1_epi32(4 - g))
+                              : _mm256_srlv_epi32(qh, _mm256_set1_epi32(g - 4));
+  return _mm256_and_si256(moved, bit4);
+}
+
+// Rows i0 .. i0 + MR - 1 of a panel group of `mr` rows against one tile, 8 W rows at a time.
+template <block_format F, int MR>
+TROUPE_AVX2 void kernel(const uint8_t* tile, const uint8_t* panel, int mr, int i0, int64_t nb,
+                        float* y, int64_t ldy, int nr) {
+  constexpr bool min = F == block_format::q4_1 || F == block_format::q5_1;
+  constexpr bool five = F == block_format::q5_0 || F == block_format::q5_1;
+  const int64_t wb = packed_block_bytes(F), xb = mr * panel_row_bytes;
+  const __m256i low = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+  for (int half = 0; half < 2 && 8 * half < nr; ++half) {
+    __m256 acc[MR];
+    for (int i = 0; i < MR; ++i)
+      acc[i] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* w = tile + b * wb;
+      const uint8_t* xp = panel + b * xb;
+      __m256i s[MR];
+      for (int i = 0; i < MR; ++i)
+        s[i] = min ? _mm256_setzero_si256() : broadcast_i32(xp + 32 * mr + 4 * (i0 + i));
+      const __m256i qh = five ? half_line(w + packed_qh_offset, half) : _mm256_setzero_si256();
+      for (int g = 0; g < 4; ++g) {
+        const __m256i raw = half_line(w + 64 * g, half);
+        __m256i lo = _mm256_and_si256(raw, low);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi32(raw, 4), low);
+        if constexpr (five) {
+          lo = _mm256_or_si256(lo, fifth_bits(qh, g));
+          hi = _mm256_or_si256(hi, fifth_bits(qh, g + 4));
+        }
+        for (int i = 0; i < MR; ++i) {
+          const uint8_t* xr = xp + 32 * (i0 + i);
+          const __m256i plo = _mm256_maddubs_epi16(lo, broadcast_i32(xr + 4 * g));
+          const __m256i phi = _mm256_maddubs_epi16(hi, broadcast_i32(xr + 16 + 4 * g));
+          s[i] = _mm256_add_epi32(s[i], _mm256_madd_epi16(plo, ones));
+          s[i] = _mm256_add_epi32(s[i], _mm256_madd_epi16(phi, ones));
+        }
+      }
+      const __m256 dw = _mm256_cvtph_ps(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + packed_d_offset(F) + 16 * half)));
+      const __m256 mw = min ? _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(
+                                  w + packed_m_offset(F) + 16 * half)))
+                            : _mm256_setzero_ps();
+      for (int i = 0; i < MR; ++i) {
+        const __m256 dx = broadcast_f32(xp + 36 * mr + 4 * (i0 + i));
+        acc[i] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(s[i]), acc[i]);
+        if constexpr (min)
+          acc[i] = _mm256_fmadd_ps(mw, broadcast_f32(xp + 40 * mr + 4 * (i0 + i)), acc[i]);
+      }
+    }
+    const int n = std::min(8, nr - 8 * half);
+    for (int i = 0; i < MR; ++i) {
+      alignas(32) float out[8];
+      _mm256_store_ps(out, acc[i]);
+      std::memcpy(y + i * ldy + 8 * half, out, sizeof(float) * n);
+    }
+  }
+}
+
+template <block_format F>
+void dispatch(const uint8_t* tile, const uint8_t* panel, int mr, int64_t nb, float* y, int64_t ldy,
+              int nr) {
+  using fn = void (*)(const uint8_t*, const uint8_t*, int, int, int64_t, float*, int64_t, int);
+  static constexpr fn table[4] = {kernel<F, 1>, kernel<F, 2>, kernel<F, 3>, kernel<F, 4>};
+  for (int i0 = 0; i0 < mr; i0 += 4)
+    table[std::min(4, mr - i0) - 1](tile, panel, mr, i0, nb, y + i0 * ldy, ldy, nr);
+}
+
+}  // namespace
+
+void avx2_packed(block_format f, const uint8_t* tile, const uint8_t* panel, int mr,
+                 int64_t num_blocks, float* y, int64_t ldy, int nr) {
+  switch (f) {
+    case block_format::q4_0:
+      return dispatch<block_format::q4_0>(tile, panel, mr, num_blocks, y, ldy, nr);
+    case block_format::q4_1:
+      return dispatch<block_format::q4_1>(tile, panel, mr, num_blocks, y, ldy, nr);
+    case block_format::q5_0:
+      return dispatch<block_format::q5_0>(tile, panel, mr, num_blocks, y, ldy, nr);
+    default:
+      return dispatch<block_format::q5_1>(tile, panel, mr, num_blocks, y, ldy, nr);
+  }
+}
+
+#else
+
+void avx2_packed(block_format, const uint8_t*, const uint8_t*, int, int64_t, float*, int64_t, int) {
+}
+
+#endif
+
+}  // namespace troupe::kernels::cpu::quant
