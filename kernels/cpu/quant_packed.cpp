@@ -1,8 +1,11 @@
 // quant_gemm_packed: W packed into 16-row tiles once (quant_blocks.hpp), x quantized and regrouped
-// into 4-row panels per call, threads splitting N by 32 rows. On the VNNI path a thread sweeps
-// blocks of 64 x rows: each 2-tile (32-row) slice of its W is swept by every 4-row panel of the
-// block while it is still in L1, the block's panels staying in L2. The scalar and AVX2 paths
-// unpack each tile back to its stored rows and run quant_gemm's kernels on them (same bits).
+// into 8-row panels per call, threads splitting N by 32 rows. On the VNNI path a thread sweeps
+// blocks of 64 x rows: each 2-tile (32-row) slice of its W is swept by every panel group of the
+// block while it is still in L1, the block's panels staying in L2. The AVX2 path does the same
+// tile by tile for the 4/5-bit formats (quant_packed_avx2.cpp); the K-quants run their own
+// kernels on their own tiles (quant_kquant_vnni.cpp, VNNI and AVX2). The scalar path, and q8_0
+// on AVX2, unpack each tile back to its stored rows and run quant_gemm's kernels on them (same
+// bits).
 #include <algorithm>
 #include <cassert>
 #include <new>
