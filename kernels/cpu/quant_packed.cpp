@@ -16,7 +16,7 @@
 namespace troupe::kernels::cpu {
 namespace {
 
-constexpr int64_t x_block_rows = 64;  // multiple of 4: blocks start on panel groups
+constexpr int64_t x_block_rows = 64;  // a multiple of panel_group_rows: blocks start on groups
 
 int64_t tile_stride(block_format f, int64_t K) {
   if (quant::is_k_quant(f)) return K / quant::qk_k * quant::k_tile_block_bytes(f);
@@ -27,26 +27,6 @@ int64_t tile_stride(block_format f, int64_t K) {
 void unpack_row(block_format f, const uint8_t* tile, int64_t K, int r, uint8_t* row) {
   if (quant::is_k_quant(f)) return quant::unpack_k_row(f, tile, K, r, row);
   quant::unpack_stored_row(f, tile, K, r, row);
-}
-
-// The K-quants' VNNI (or AVX2) kernel: each thread's tiles against every 8-row group of x's q8_K
-// rows.
-void k_columns(quant_path path, const quant_packed_weight& w, const quant::quantized_rows& xq,
-               int64_t M, int64_t n_begin, int64_t n_end, float* y) {
-  const block_format f = w.format();
-  const int64_t N = w.rows(), stride = tile_stride(f, w.cols()), nb = w.cols() / quant::qk_k;
-  for (int64_t n = n_begin; n < n_end; n += quant::tile_rows) {
-    const int nr = static_cast<int>(std::min<int64_t>(quant::tile_rows, n_end - n));
-    const uint8_t* tile = w.data() + n / quant::tile_rows * stride;
-    for (int64_t m0 = 0; m0 < M; m0 += 8) {
-      const int mr = static_cast<int>(std::min<int64_t>(8, M - m0));
-      if (path == quant_path::avx512_vnni) {
-        quant::vnni_k_tile(f, tile, nb, xq, m0, mr, y + m0 * N + n, N, nr);
-      } else {
-        quant::avx2_k_tile(f, tile, nb, xq, m0, mr, y + m0 * N + n, N, nr);
-      }
-    }
-  }
 }
 
 struct scratch {
@@ -101,22 +81,44 @@ void vnni_columns(const quant_packed_weight& w, const quant::x_panels& panels, i
   }
 }
 
-// The AVX2 kernel on the packed tiles and x panels (4- and 5-bit formats), tile by tile.
-void avx2_columns(const quant_packed_weight& w, const quant::x_panels& panels, int64_t M,
-                  int64_t n_begin, int64_t n_end, float* y) {
-  const block_format f = w.format();
-  const int64_t N = w.rows(), stride = tile_stride(f, w.cols()), nb = w.cols() / quant::qk;
+// fn(tile, n, nr, m0, mr) for the tiles of columns [n_begin, n_end), one at a time, and every
+// 8-row group of x in blocks of x_block_rows (the tile stays in L1 for the block's groups).
+template <class F>
+void for_tile_groups(const quant_packed_weight& w, int64_t M, int64_t n_begin, int64_t n_end,
+                     F&& fn) {
+  const int64_t stride = tile_stride(w.format(), w.cols());
   for (int64_t mb = 0; mb < M; mb += x_block_rows) {
     const int64_t me = std::min(M, mb + x_block_rows);
     for (int64_t n = n_begin; n < n_end; n += quant::tile_rows) {
       const int nr = static_cast<int>(std::min<int64_t>(quant::tile_rows, n_end - n));
       const uint8_t* tile = w.data() + n / quant::tile_rows * stride;
-      for (int64_t m0 = mb; m0 < me; m0 += quant::panel_group_rows) {
-        const int mr = static_cast<int>(std::min<int64_t>(quant::panel_group_rows, me - m0));
-        quant::avx2_packed(f, tile, panels.group(m0), mr, nb, y + m0 * N + n, N, nr);
-      }
+      for (int64_t m0 = mb; m0 < me; m0 += quant::panel_group_rows)
+        fn(tile, n, nr, m0, static_cast<int>(std::min<int64_t>(quant::panel_group_rows, me - m0)));
     }
   }
+}
+
+// The K-quants' VNNI or AVX2 kernel (their own tiles, x's q8_K rows).
+void k_columns(quant_path path, const quant_packed_weight& w, const quant::quantized_rows& xq,
+               int64_t M, int64_t n_begin, int64_t n_end, float* y) {
+  const block_format f = w.format();
+  const int64_t N = w.rows(), nb = w.cols() / quant::qk_k;
+  auto kernel = path == quant_path::avx512_vnni ? quant::vnni_k_tile : quant::avx2_k_tile;
+  for_tile_groups(w, M, n_begin, n_end,
+                  [&](const uint8_t* tile, int64_t n, int nr, int64_t m0, int mr) {
+                    kernel(f, tile, nb, xq, m0, mr, y + m0 * N + n, N, nr);
+                  });
+}
+
+// The AVX2 kernel on the packed tiles and x panels (4- and 5-bit formats).
+void avx2_columns(const quant_packed_weight& w, const quant::x_panels& panels, int64_t M,
+                  int64_t n_begin, int64_t n_end, float* y) {
+  const block_format f = w.format();
+  const int64_t N = w.rows(), nb = w.cols() / quant::qk;
+  for_tile_groups(w, M, n_begin, n_end,
+                  [&](const uint8_t* tile, int64_t n, int nr, int64_t m0, int mr) {
+                    quant::avx2_packed(f, tile, panels.group(m0), mr, nb, y + m0 * N + n, N, nr);
+                  });
 }
 
 // Whether `path` runs the packed tiles and x panels directly (else tiles are unpacked to rows).
