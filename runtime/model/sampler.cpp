@@ -141,13 +141,10 @@ int32_t argmax(std::span<const float> logits) {
 }
 
 float log_softmax_at(std::span<const float> logits, int32_t token) {
-  double max_logit = -INFINITY;
+  // A NaN anywhere makes every log-probability NaN (log_sum_exp itself skips NaN entries).
   for (float l : logits)
-    max_logit = std::max<double>(max_logit, l);
-  double sum = 0.0;
-  for (float l : logits)
-    sum += std::exp(static_cast<double>(l) - max_logit);
-  return static_cast<float>(logits[token] - max_logit - std::log(sum));
+    if (std::isnan(l)) return NAN;
+  return static_cast<float>(logits[token] - log_sum_exp(logits));
 }
 
 sample_result sample_token(std::span<const float> logits, const sampling_params& params,
