@@ -1,7 +1,8 @@
 // Issue 11's engine choice, measured: the libraries Debian packages (OpenBLAS 0.3.21 sgemm;
 // Debian builds it without BUILD_BFLOAT16, so cblas_sbgemm does not link; oneDNN 2.6 matmul in
-// f32, bf16 and u8 x s8) against troupe's own kernels
-// (dense_gemm f32 and bf16) on the default model's MLP shape, one thread each.
+// f32, bf16 and u8 x s8) against troupe's own kernels (dense_gemm f32 and bf16, panel_gemm f32
+// and bf16, gemm_w8a8, quant_gemm_packed q4_1; the quantizing ones include their activation
+// quantization) on the default model's MLP shape, one thread each.
 // Not part of the build (it needs libopenblas-dev and libdnnl-dev); from the repository root:
 //
 //   g++ -std=c++20 -O2 -march=native -I. -I/usr/include/x86_64-linux-gnu/openblas-pthread \
@@ -22,6 +23,9 @@
 #include <vector>
 
 #include "kernels/cpu/dense_gemm.hpp"
+#include "kernels/cpu/gemm_w8a8.hpp"
+#include "kernels/cpu/panel_gemm.hpp"
+#include "kernels/cpu/quant_gemm.hpp"
 
 namespace {
 
@@ -72,8 +76,9 @@ int main() {
   cpu::thread_pool pool(1);
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::printf("%-6s %-14s %9s %9s %9s %9s %9s %9s\n", "M", "K x N", "blas f32", "dnnl f32",
-              "dnnl bf16", "dnnl u8s8", "dense f32", "dense bf16");
+  std::printf("%-6s %-14s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s\n", "M", "K x N", "blas f32",
+              "dnnl f32", "dnnl bf16", "dnnl u8s8", "dense f32", "dense bf16", "panel f32",
+              "panel bf16", "w8a8", "q4_1");
   for (int64_t M : {1, 16, 512}) {
     const int64_t K = 576, N = 1536;
     std::vector<float> x(M * K), w(N * K), y(M * N);
@@ -100,7 +105,31 @@ int main() {
     const double own16 = gflops(M, K, N, [&] {
       cpu::dense_gemm(pool, cpu::dense_type::bf16, x.data(), M, K, wb.data(), N, y.data());
     });
-    std::printf("%-6ld %-14s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n", static_cast<long>(M),
-                "576 x 1536", blas, d32, d16, d8, own32, own16);
+    const auto p32 = cpu::pack_panels(cpu::dense_type::f32, w.data(), N, K);
+    const auto p16 = cpu::pack_panels(cpu::dense_type::bf16, wb.data(), N, K);
+    const double panel32 =
+        gflops(M, K, N, [&] { cpu::panel_gemm(pool, *p32, x.data(), M, y.data()); });
+    const double panel16 =
+        gflops(M, K, N, [&] { cpu::panel_gemm(pool, *p16, x.data(), M, y.data()); });
+    std::vector<int8_t> w8(N * K);
+    for (auto& v : w8)
+      v = static_cast<int8_t>(rng());
+    const std::vector<float> w_scale(N, 0.01f);
+    const auto sums = cpu::w8a8_row_sums(w8.data(), N, K);
+    const double w8a8 = gflops(M, K, N, [&] {
+      cpu::gemm_w8a8(pool, x.data(), M, K, w8.data(), w_scale.data(), sums.data(), N, false,
+                     y.data());
+    });
+    std::vector<uint8_t> q41(N * cpu::row_bytes(cpu::block_format::q4_1, K));
+    for (auto& v : q41)
+      v = static_cast<uint8_t>(rng());
+    for (size_t at = 0; at < q41.size(); at += 20)  // small finite f16 d and m
+      q41[at] = 0x00, q41[at + 1] = 0x20, q41[at + 2] = 0x00, q41[at + 3] = 0x20;
+    const auto packed = cpu::pack_quant_weight(cpu::block_format::q4_1, q41.data(), N, K);
+    const double q4 =
+        gflops(M, K, N, [&] { cpu::quant_gemm_packed(pool, *packed, x.data(), M, y.data()); });
+    std::printf("%-6ld %-14s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n",
+                static_cast<long>(M), "576 x 1536", blas, d32, d16, d8, own32, own16, panel32,
+                panel16, w8a8, q4);
   }
 }
