@@ -370,12 +370,9 @@ TROUPE_AVX2 void k_kernel_avx2(const uint8_t* tile, int64_t nb, const quantized_
         }
       }
     }
-    const int n = std::min(8, nr - 8 * half);
-    for (int i = 0; i < MR; ++i) {
-      alignas(32) float out[8];
-      _mm256_store_ps(out, acc[i]);
-      std::memcpy(y + i * ldy + 8 * half, out, sizeof(float) * n);
-    }
+    const int n = std::min(8, nr - 8 * half);  // this half's live W rows
+    for (int i = 0; i < MR; ++i)
+      std::memcpy(y + i * ldy + 8 * half, &acc[i], sizeof(float) * n);
   }
 }
 

@@ -90,12 +90,9 @@ TROUPE_AVX2 void kernel(const uint8_t* tile, const uint8_t* panel, int mr, int i
           acc[i] = _mm256_fmadd_ps(mw, broadcast_f32(xp + 40 * mr + 4 * (i0 + i)), acc[i]);
       }
     }
-    const int n = std::min(8, nr - 8 * half);
-    for (int i = 0; i < MR; ++i) {
-      alignas(32) float out[8];
-      _mm256_store_ps(out, acc[i]);
-      std::memcpy(y + i * ldy + 8 * half, out, sizeof(float) * n);
-    }
+    const int n = std::min(8, nr - 8 * half);  // this half's live W rows
+    for (int i = 0; i < MR; ++i)
+      std::memcpy(y + i * ldy + 8 * half, &acc[i], sizeof(float) * n);
   }
 }
 
