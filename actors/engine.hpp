@@ -13,9 +13,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/result.hpp"
 #include "runtime/engine_config.hpp"
 #include "runtime/model_runner.hpp"
-#include "runtime/result.hpp"
 #include "runtime/sampling_params.hpp"
 #include "runtime/serving/engine_builder.hpp"
 #include "runtime/telemetry/metrics.hpp"

@@ -12,9 +12,9 @@
 #include <variant>
 #include <vector>
 
+#include "base/result.hpp"
 #include "http/api_error.hpp"
 #include "runtime/chat_template/chat_template.hpp"
-#include "runtime/result.hpp"
 #include "runtime/tokenizer/tokenizer.hpp"
 
 namespace troupe::http {

@@ -9,8 +9,8 @@
 #include <optional>
 
 #include "actors/engine.hpp"
+#include "base/result.hpp"
 #include "http/api_error.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::http {
 

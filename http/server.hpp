@@ -17,8 +17,8 @@
 #include <string>
 
 #include "actors/engine.hpp"
+#include "base/result.hpp"
 #include "http/chat_prompt.hpp"
-#include "runtime/result.hpp"
 #include "runtime/sampling_defaults.hpp"
 
 namespace troupe::http {

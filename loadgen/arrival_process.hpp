@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 
 namespace troupe::loadgen {
 

@@ -14,12 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "base/result.hpp"
 #include "loadgen/client_telemetry.hpp"
 #include "loadgen/datasets.hpp"
 #include "loadgen/http_stream_client.hpp"
 #include "loadgen/metrics.hpp"
 #include "loadgen/openai_stream.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::loadgen {
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 #include "runtime/tokenizer/tokenizer.hpp"
 
 namespace troupe::loadgen {

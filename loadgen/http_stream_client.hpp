@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "actor_telemetry/actor_kind_metrics.hpp"
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 
 namespace troupe::loadgen {
 

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "base/result.hpp"
 #include "loadgen/http_stream_client.hpp"
-#include "runtime/result.hpp"
 #include "runtime/tokenizer/tokenizer.hpp"
 
 namespace troupe::loadgen {

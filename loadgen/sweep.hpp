@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/result.hpp"
 #include "loadgen/metrics.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::loadgen {
 

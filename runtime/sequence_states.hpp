@@ -16,8 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/result.hpp"
 #include "runtime/model_runner.hpp"
-#include "runtime/result.hpp"
 #include "runtime/sampling_params.hpp"
 #include "runtime/step_delta.hpp"
 

@@ -4,7 +4,7 @@
 //   if (auto st = CUDA_CHECK(cudaMalloc(&p, n)); !st) return st;   // error names file:line
 #include <cuda_runtime_api.h>
 
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 
 namespace troupe::kernels::cuda {
 

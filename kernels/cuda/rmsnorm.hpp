@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 
 namespace troupe::kernels::cuda {
 

@@ -4,9 +4,9 @@
 // postfix . [] () < filters | and tests `is`). Internal to troupe_chat_template.
 #include <vector>
 
+#include "base/result.hpp"
 #include "runtime/chat_template/ast.hpp"
 #include "runtime/chat_template/lexer.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::runtime::jinja {
 

@@ -13,7 +13,7 @@
 #include <span>
 #include <string_view>
 
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 
 namespace troupe::runtime {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 #include "runtime/sampling_defaults.hpp"
 
 namespace troupe::runtime {

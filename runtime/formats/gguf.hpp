@@ -16,7 +16,7 @@
 #include <variant>
 #include <vector>
 
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 
 namespace troupe::runtime {
 

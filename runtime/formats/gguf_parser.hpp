@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "base/result.hpp"
 #include "runtime/formats/gguf.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::runtime {
 

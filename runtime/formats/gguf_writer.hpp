@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/result.hpp"
 #include "runtime/formats/gguf.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::runtime {
 

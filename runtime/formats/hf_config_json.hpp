@@ -8,8 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "base/result.hpp"
 #include "runtime/model_config.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::runtime::hf_json {
 

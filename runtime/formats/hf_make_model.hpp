@@ -19,9 +19,9 @@
 #include <cstdint>
 #include <string>
 
+#include "base/result.hpp"
 #include "runtime/formats/safetensors.hpp"
 #include "runtime/model_config.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::runtime {
 

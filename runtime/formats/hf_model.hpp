@@ -44,8 +44,8 @@
 // BF16/F16 bytes: runtime/formats/weight_matrix); norms and biases are widened to f32.
 #include <string>
 
+#include "base/result.hpp"
 #include "runtime/model/llama_weights.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::runtime {
 

@@ -18,9 +18,9 @@
 //   blk.N.ffn_gate / ffn_up [hidden, ffn]  blk.N.ffn_down [ffn, hidden]
 // The llama.cpp converter permutes q/k rows for interleaved-pair RoPE, hence
 // rope_style::interleaved.
+#include "base/result.hpp"
 #include "runtime/formats/gguf.hpp"
 #include "runtime/model/llama_weights.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::runtime {
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.hpp"
 #include "runtime/model/llama_weights.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::runtime {
 

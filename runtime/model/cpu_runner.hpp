@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <memory>
 
+#include "base/result.hpp"
 #include "runtime/model/llama_checks.hpp"
 #include "runtime/model/llama_runner.hpp"
 #include "runtime/model/llama_weights.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::runtime {
 

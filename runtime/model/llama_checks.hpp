@@ -3,9 +3,9 @@
 // (once, at creation) and every step batch against the cache (before each step).
 #include <cstdint>
 
+#include "base/result.hpp"
 #include "runtime/model/llama_weights.hpp"
 #include "runtime/model_runner.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::runtime {
 

@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "base/result.hpp"
 #include "runtime/backend/compute_backend.hpp"
 #include "runtime/model/llama_checks.hpp"
 #include "runtime/model/llama_device_weights.hpp"
@@ -16,7 +17,6 @@
 #include "runtime/model/llama_weights.hpp"
 #include "runtime/model/tensor_parallel_shard.hpp"
 #include "runtime/model_runner.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::runtime {
 

@@ -26,11 +26,11 @@
 #include <memory>
 #include <vector>
 
+#include "base/result.hpp"
 #include "runtime/backend/shared_memory_communicator.hpp"
 #include "runtime/model/llama_runner.hpp"
 #include "runtime/model/llama_weights.hpp"
 #include "runtime/model_runner.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::runtime {
 

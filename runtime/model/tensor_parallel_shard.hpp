@@ -28,10 +28,10 @@
 // (their logits are dropped when the ranks' logits are joined).
 #include <cstdint>
 
+#include "base/result.hpp"
 #include "runtime/backend/backend_types.hpp"
 #include "runtime/model/llama_weights.hpp"
 #include "runtime/model_config.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::runtime {
 

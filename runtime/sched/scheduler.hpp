@@ -24,8 +24,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/result.hpp"
 #include "runtime/model_runner.hpp"
-#include "runtime/result.hpp"
 #include "runtime/sched/kv_allocator.hpp"
 #include "runtime/sched/request.hpp"
 #include "runtime/sched/step_types.hpp"

@@ -9,8 +9,8 @@
 // here with a message naming the flag and what to change; nothing is silently ignored.
 #include <cstdint>
 
+#include "base/result.hpp"
 #include "runtime/engine_config.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::runtime {
 

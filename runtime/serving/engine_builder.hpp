@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "base/result.hpp"
 #include "runtime/engine_config.hpp"
 #include "runtime/model_runner.hpp"
-#include "runtime/result.hpp"
 #include "runtime/sched/block_hash.hpp"
 #include "runtime/serving/config_checks.hpp"
 #include "runtime/serving/kv_cache_sizing.hpp"

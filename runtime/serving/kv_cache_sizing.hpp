@@ -17,10 +17,10 @@
 // fraction of); it is validated and reported, never used for sizing.
 #include <cstdint>
 
+#include "base/result.hpp"
 #include "runtime/backend/backend_types.hpp"
 #include "runtime/engine_config.hpp"
 #include "runtime/model_config.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::runtime {
 

@@ -9,9 +9,9 @@
 #include <memory>
 #include <string>
 
+#include "base/result.hpp"
 #include "runtime/engine_config.hpp"
 #include "runtime/model/llama_weights.hpp"
-#include "runtime/result.hpp"
 #include "runtime/tokenizer/tokenizer.hpp"
 
 namespace troupe::runtime {

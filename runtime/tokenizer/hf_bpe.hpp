@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 #include "runtime/tokenizer/bpe_model.hpp"
 
 namespace troupe::runtime {

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 
 namespace troupe::runtime {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 #include "runtime/tokenizer/hf_added_tokens.hpp"
 #include "runtime/tokenizer/hf_bpe.hpp"
 #include "runtime/tokenizer/hf_decoder.hpp"

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 
 namespace troupe::runtime {
 

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 #include "runtime/tokenizer/hf_text.hpp"
 
 namespace troupe::runtime {

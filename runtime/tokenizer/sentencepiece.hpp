@@ -15,7 +15,7 @@
 #include <memory>
 #include <string>
 
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 #include "runtime/tokenizer/tokenizer.hpp"
 
 namespace troupe::runtime {

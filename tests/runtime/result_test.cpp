@@ -1,4 +1,4 @@
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,8 +4,8 @@
 // [{"role": "user", "content": PROMPT}] with add_generation_prompt=True.
 #include <string>
 
+#include "base/result.hpp"
 #include "loadgen/datasets.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::cli {
 

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "actors/engine.hpp"
+#include "base/result.hpp"
 #include "runtime/engine_config.hpp"
-#include "runtime/result.hpp"
 #include "runtime/sampling_defaults.hpp"
 #include "tools/cli/flags.hpp"
 

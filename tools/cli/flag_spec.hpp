@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 #include "tools/cli/flags.hpp"
 
 namespace troupe::cli::detail {

@@ -24,8 +24,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/result.hpp"
 #include "runtime/engine_config.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::cli {
 

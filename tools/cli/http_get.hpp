@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 
 namespace troupe::cli {
 

@@ -2,7 +2,7 @@
 // Checks of flags that are the CLI's own, not the engine's: the engine configuration is validated
 // by runtime::validate_engine_config (runtime/serving/config_checks.hpp), which
 // runtime::build_engine runs.
-#include "runtime/result.hpp"
+#include "base/result.hpp"
 #include "tools/cli/flags.hpp"
 
 namespace troupe::cli {

@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/result.hpp"
 #include "runtime/model/tensor_parallel.hpp"
-#include "runtime/result.hpp"
 
 namespace troupe::testing {
 

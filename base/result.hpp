@@ -1,7 +1,8 @@
 #pragma once
-// troupe::result<T>: a value or an error message. Expected failures (bad files, bad requests,
-// "no free KV blocks" where that is not an optional) are values, never exceptions crossing an
-// actor boundary.
+// troupe::result<T>: a value or an error message (base/: vocabulary types every layer, kernels
+// included, may use; it includes nothing of the project). Expected failures (bad files, bad
+// requests, "no free KV blocks" where that is not an optional) are values, never exceptions
+// crossing an actor boundary.
 #include <string>
 #include <utility>
 #include <variant>
