@@ -157,7 +157,7 @@ void panel_columns(const quantized_rows& a, int64_t M, int64_t K, const int8_t* 
     w8a8_detail::vnni_pack_panel(w + n * K, K, nr, panel.data());
     for (int64_t m = 0; m < M; m += 8) {
       const int mr = static_cast<int>(std::min<int64_t>(8, M - m));
-      w8a8_detail::vnni_panel_rows(panel.data(), K, nr, a.q.data() + m * a.ldq, a.ldq,
+      w8a8_detail::vnni_panel_rows(panel.data(), K, a.q.data() + m * a.ldq, a.ldq,
                                    a.sums.data() + m, mr, acc);
       for (int i = 0; i < mr; ++i)
         for (int j = 0; j < nr; ++j)

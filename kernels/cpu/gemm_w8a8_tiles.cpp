@@ -201,9 +201,8 @@ void vnni_pack_panel(const int8_t* w, int64_t K, int nr, uint8_t* panel) {
   pack_panel_avx512(w, K, nr, panel);
 }
 
-void vnni_panel_rows(const uint8_t* panel, int64_t K, int nr, const int8_t* q, int64_t ldq,
+void vnni_panel_rows(const uint8_t* panel, int64_t K, const int8_t* q, int64_t ldq,
                      const int32_t* q_sums, int mr, int32_t* acc) {
-  (void)nr;
   using fn = void (*)(const uint8_t*, int64_t, const int8_t*, int64_t, const int32_t*, int32_t*);
   static constexpr fn table[8] = {panel_kernel<1>, panel_kernel<2>, panel_kernel<3>,
                                   panel_kernel<4>, panel_kernel<5>, panel_kernel<6>,
@@ -212,7 +211,7 @@ void vnni_panel_rows(const uint8_t* panel, int64_t K, int nr, const int8_t* q, i
 }
 #else
 void vnni_pack_panel(const int8_t*, int64_t, int, uint8_t*) {}
-void vnni_panel_rows(const uint8_t*, int64_t, int, const int8_t*, int64_t, const int32_t*, int,
+void vnni_panel_rows(const uint8_t*, int64_t, const int8_t*, int64_t, const int32_t*, int,
                      int32_t*) {}
 #endif
 

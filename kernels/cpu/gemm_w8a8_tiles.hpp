@@ -28,11 +28,12 @@ tile_fn vnni_tile(int mr, int nr);
 // The VNNI path for many rows: W's rows [0, nr) (nr <= 32, at w, K apart) regrouped once into
 // 16-row panels (per 4 values of k, 16 rows x 4 bytes, offset by +128 so VPDPBUSD takes them as
 // its unsigned operand) in `panel` (room for vnni_panel_bytes(K)), then every x row runs against
-// them: acc[i][j] = sum_k q[i][k] W[j][k], exact, written to acc + i * 32 + j for i < mr (<= 8).
+// them: acc[i][j] = sum_k q[i][k] W[j][k], exact, written to acc + i * 32 + j for i < mr (<= 8)
+// and every j < 32 (lanes past the slice's rows hold sums against the padding).
 // q_sums[i] = sum_k q[i][k] undoes the offset. Only where VNNI is supported.
 int64_t vnni_panel_bytes(int64_t K);
 void vnni_pack_panel(const int8_t* w, int64_t K, int nr, uint8_t* panel);
-void vnni_panel_rows(const uint8_t* panel, int64_t K, int nr, const int8_t* q, int64_t ldq,
+void vnni_panel_rows(const uint8_t* panel, int64_t K, const int8_t* q, int64_t ldq,
                      const int32_t* q_sums, int mr, int32_t* acc);
 
 }  // namespace troupe::kernels::cpu::w8a8_detail
