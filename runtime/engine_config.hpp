@@ -16,6 +16,10 @@ struct engine_config {
   std::string served_model_name;  // name clients use; defaults to the model's
   int32_t max_model_len = 0;      // 0 = the model's context length
   std::string dtype = "auto";
+  // vLLM's --load-format: auto (the model's own format), safetensors (a Hugging Face directory),
+  // gguf (a .gguf file), or dummy (random weights from a directory's config.json, for benchmarks:
+  // runtime/formats/dummy_weights.hpp). vLLM's other loaders are refused by validation.
+  std::string load_format = "auto";
   std::string kv_cache_dtype = "auto";
 
   // -- scheduling --
@@ -35,6 +39,13 @@ struct engine_config {
   // The GPU memory fraction vLLM sizes its KV cache from. No effect on the CPU backend (the size
   // comes from the two fields above); validated and reported in vllm:cache_config_info.
   double gpu_memory_utilization = 0.9;
+
+  // -- device --
+  // Where the model runs: "auto" (the GPU when this build has CUDA and a device is present, else
+  // the CPU), "cpu" or "cuda" (vLLM's --device).
+  std::string device = "auto";
+  // vLLM's --enforce-eager: no CUDA graphs, every step's kernels launched one by one.
+  bool enforce_eager = false;
 
   // -- parallelism / threads --
   int32_t tensor_parallel_size = 1;

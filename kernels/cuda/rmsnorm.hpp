@@ -17,4 +17,11 @@ namespace troupe::kernels::cuda {
 status rmsnorm(const float* x, const float* weight, int64_t num_rows, int64_t dim, float eps,
                float* y, cudaStream_t stream = nullptr);
 
+// The residual add fused with the next norm: residual += x, then y = rmsnorm(residual) * weight,
+// per row, the same bits as kernels/cpu add_inplace followed by rmsnorm (within the f32 rounding
+// of the final scale, as rmsnorm above).
+//   residual [num_rows][dim] (updated), x [num_rows][dim], y [num_rows][dim]; y may be x
+status add_rmsnorm(float* residual, const float* x, const float* weight, int64_t num_rows,
+                   int64_t dim, float eps, float* y, cudaStream_t stream = nullptr);
+
 }  // namespace troupe::kernels::cuda

@@ -4,6 +4,7 @@
 // metadata. Plain host values; no CPU, CUDA or CAF type appears here.
 #include <cstdint>
 #include <iterator>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -104,13 +105,25 @@ struct weight_desc {
   int64_t num_elements() const { return rows * cols; }
 };
 
+// Dummy weights (--load-format dummy): a weight whose values a backend generates itself from
+// (seed, element index) with kernels/cpu/random_weights.hpp, on the device for a GPU backend.
+// Dense formats: random_uniform(seed, i, bound) per element, stored in the format; w8a8:
+// random_int8(seed, i) per element and every row scale bound / 127 (so values stay in
+// [-bound, bound]). Block formats cannot be generated.
+struct random_fill {
+  uint64_t seed = 0;
+  float bound = 1e-3f;  // vLLM's dummy range: uniform in [-1e-3, 1e-3]
+};
+
 // A weight's values on the host in their storage format, what upload_weight takes. The shape is
-// the model's business (weight_desc); this holds only the data.
+// the model's business (weight_desc); this holds only the data, or (random) how to generate it.
 struct weight_data {
   weight_format format = weight_format::f32;
   std::vector<float> values;   // f32: rows * cols values
   std::vector<uint8_t> bytes;  // any other format: rows * weight_row_bytes(format, cols) bytes
   std::vector<float> scales;   // w8a8 formats: one scale per row
+  // Set: no values are held; the backend generates them (values, bytes and scales are empty).
+  std::optional<random_fill> random;
 
   weight_data() = default;
   // f32 values (implicit: an f32 vector is a weight as it is).
@@ -118,7 +131,7 @@ struct weight_data {
   weight_data(weight_format f, std::vector<uint8_t> data, std::vector<float> row_scales = {})
       : format(f), bytes(std::move(data)), scales(std::move(row_scales)) {}
 
-  bool empty() const { return values.empty() && bytes.empty(); }
+  bool empty() const { return values.empty() && bytes.empty() && !random; }
   // A dense weight's elements as stored: the f32 values, or the 16-bit words.
   const void* dense_values() const {
     return format == weight_format::f32 ? static_cast<const void*>(values.data())

@@ -50,6 +50,20 @@ class communicator {
   virtual void abort() = 0;
 };
 
+// The communicators of one tensor-parallel group, owned together (shared_memory_group: ranks on
+// threads sharing host memory; nccl_group: one GPU per rank).
+class communicator_group {
+ public:
+  virtual ~communicator_group() = default;
+  virtual int32_t world_size() const = 0;
+  // Rank r's communicator, owned by the group. Thread: used only by rank r's thread.
+  // requires: 0 <= r < world_size().
+  virtual communicator& rank(int32_t r) = 0;
+  // Any thread: abandons every step from now on (shutdown): no rank waits for a missing peer
+  // again.
+  virtual void close() = 0;
+};
+
 // The group of one: every collective is the identity.
 class single_rank_communicator final : public communicator {
  public:

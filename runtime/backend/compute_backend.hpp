@@ -5,7 +5,8 @@
 //   llama_forward (runtime/model)     one forward, ops in order, no kernel includes
 //        │ compute_backend
 //        ├── cpu_backend  (runtime/backend)   kernels/cpu, a thread_pool; each op runs at once
-//        └── cuda backend (issue 12)          kernels/cuda + cuBLAS; each op enqueued on a stream
+//        └── cuda_backend (runtime/backend/cuda) kernels/cuda + cuBLAS; each op enqueued on a
+//        stream
 //
 // Memory: the backend owns every byte the forward computes on. Weights are uploaded once
 // (upload_weight), the KV cache and RoPE tables are allocated once, activation buffers are
@@ -45,10 +46,14 @@ class compute_backend {
 
   // Copies a weight from the host (a CPU backend adopts the data without copying).
   // requires: data.format == desc.format, data holds a [desc.rows][desc.cols] matrix of it
-  // (backend_types.hpp: values for f32, rows of bytes otherwise, scales for w8a8).
+  // (backend_types.hpp: values for f32, rows of bytes otherwise, scales for w8a8), or
+  // data.random set: the backend generates the values (runtime/backend/random_weight.hpp).
   virtual weight_handle upload_weight(const weight_desc& desc, weight_data data) = 0;
   // A zeroed paged KV cache of shape.num_blocks * shape.bytes_per_block() bytes.
   virtual kv_cache_handle allocate_kv_cache(const kv_cache_shape& shape) = 0;
+  // Gives `cache` num_blocks blocks of its shape, zeroed; what it held is lost (a GPU engine
+  // sizes its cache after a profiling step that ran on a small one). requires: num_blocks >= 0.
+  virtual void resize_kv_cache(kv_cache_handle cache, int32_t num_blocks) = 0;
   virtual rope_handle create_rope(const rope_spec& spec) = 0;
   // An empty activation buffer; reserve() sizes it.
   virtual buffer_handle allocate_buffer() = 0;
@@ -79,6 +84,11 @@ class compute_backend {
   // y = rmsnorm(x) * weight per row                x, y [rows][dim], weight [1][dim]; y may be x
   virtual void rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, float eps,
                        buffer_handle y) = 0;
+  // The residual add fused with the next norm: residual += x, then y = rmsnorm(residual) *
+  // weight (the same results as add() then rmsnorm()).
+  //                                    residual, x, y [rows][dim], weight [1][dim]; y may be x
+  virtual void add_rmsnorm(buffer_handle residual, buffer_handle x, weight_handle weight,
+                           int64_t rows, float eps, buffer_handle y) = 0;
   // y = x W^T                                      x [rows][in], W [out][in], y [rows][out]
   virtual void matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_handle y) = 0;
   // matmul(x, rows, t.w, t.y) for every target, the same results; a backend may share the work

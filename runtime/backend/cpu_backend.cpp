@@ -3,17 +3,39 @@
 #include <algorithm>
 #include <cassert>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "kernels/cpu/gemm_w8a8.hpp"
 #include "kernels/cpu/quant_gemm.hpp"
 #include "runtime/backend/cpu_weight_formats.hpp"
+#include "runtime/backend/random_weight.hpp"
 
 namespace troupe::backend {
 
 namespace cpu = kernels::cpu;
 
 namespace {
+
+// A random weight's values (runtime/backend/random_weight.hpp), its rows split among
+// `num_threads` threads of its own: the pool's run() would pin the uploading thread to the pool's
+// first CPU (thread_pool.hpp), and that is the executor's. Each row's bits are the same whichever
+// thread writes them.
+weight_data generate_random(int num_threads, const weight_desc& desc, const random_fill& fill) {
+  weight_data out = random_weight_storage(desc);
+  // A thread for every 2^20 elements at most: small weights are not worth a thread.
+  const int64_t n = std::clamp<int64_t>(desc.num_elements() >> 20, 1, std::max(1, num_threads));
+  auto fill_part = [&](int64_t part) {
+    fill_random_rows(desc, fill, desc.rows * part / n, desc.rows * (part + 1) / n, out);
+  };
+  {
+    std::vector<std::jthread> workers;  // joined at the end of this scope, before `out` moves
+    for (int64_t part = 1; part < n; ++part)
+      workers.emplace_back(fill_part, part);
+    fill_part(0);
+  }
+  return out;
+}
 
 cpu::rope_table make_table(const rope_spec& spec) {
   if (spec.inv_freq.empty()) return {spec.head_dim, spec.theta};
@@ -29,6 +51,8 @@ cpu_backend::cpu_backend(int32_t num_threads, communicator* comm, std::vector<in
 
 weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data data) {
   assert(desc.format == data.format);
+  // Dummy weights are generated here, then handled as loaded ones.
+  if (data.random) data = generate_random(pool_.num_threads(), desc, *data.random);
   assert(desc.format != weight_format::f32 ||
          static_cast<int64_t>(data.values.size()) == desc.num_elements());
   weight w{desc, std::move(data), {}, {}, {}};
@@ -66,7 +90,14 @@ weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data da
 
 kv_cache_handle cpu_backend::allocate_kv_cache(const kv_cache_shape& shape) {
   kv_caches_.emplace_back(shape);
+  kv_shapes_.push_back(shape);
   return {static_cast<int32_t>(kv_caches_.size()) - 1};
+}
+
+void cpu_backend::resize_kv_cache(kv_cache_handle cache, int32_t num_blocks) {
+  auto& shape = kv_shapes_[static_cast<size_t>(cache.id)];
+  shape.num_blocks = num_blocks;
+  get(cache) = cpu_kv_cache(shape);
 }
 
 rope_handle cpu_backend::create_rope(const rope_spec& spec) {

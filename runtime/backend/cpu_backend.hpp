@@ -44,6 +44,7 @@ class cpu_backend : public compute_backend {
   std::string_view name() const override { return "cpu"; }
   weight_handle upload_weight(const weight_desc& desc, weight_data data) override;
   kv_cache_handle allocate_kv_cache(const kv_cache_shape& shape) override;
+  void resize_kv_cache(kv_cache_handle cache, int32_t num_blocks) override;
   rope_handle create_rope(const rope_spec& spec) override;
   buffer_handle allocate_buffer() override;
   void reserve(buffer_handle buffer, int64_t num_elements) override;
@@ -54,6 +55,8 @@ class cpu_backend : public compute_backend {
   void embedding(weight_handle table, int64_t first_token, buffer_handle out) override;
   void rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, float eps,
                buffer_handle y) override;
+  void add_rmsnorm(buffer_handle residual, buffer_handle x, weight_handle weight, int64_t rows,
+                   float eps, buffer_handle y) override;
   void matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_handle y) override;
   void matmuls(buffer_handle x, int64_t rows, std::span<const matmul_target> targets) override;
   void add_bias(buffer_handle y, weight_handle bias, int64_t rows) override;
@@ -95,6 +98,7 @@ class cpu_backend : public compute_backend {
   std::vector<weight> weights_;
   std::vector<std::vector<float>> buffers_;
   std::vector<cpu_kv_cache> kv_caches_;
+  std::vector<kv_cache_shape> kv_shapes_;  // what each cache was allocated with
   std::vector<rope_state> ropes_;
   std::vector<float> gathered_;  // all_gather_columns' [world][rows][cols] before reordering
 

@@ -77,6 +77,12 @@ void cpu_backend::rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, f
   });
 }
 
+void cpu_backend::add_rmsnorm(buffer_handle residual, buffer_handle x, weight_handle weight,
+                              int64_t rows, float eps, buffer_handle y) {
+  add(residual, x, rows * get(weight).desc.cols);
+  rmsnorm(residual, weight, rows, eps, y);
+}
+
 void cpu_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_handle y) {
   const auto& wt = get(w);
   assert(x.id != y.id);

@@ -30,25 +30,25 @@
 
 namespace troupe::backend {
 
-class shared_memory_group {
+class shared_memory_group final : public communicator_group {
  public:
   // requires: world_size >= 1.
   explicit shared_memory_group(int32_t world_size);
-  ~shared_memory_group();
+  ~shared_memory_group() override;
   shared_memory_group(const shared_memory_group&) = delete;
   shared_memory_group& operator=(const shared_memory_group&) = delete;
 
-  int32_t world_size() const;
+  int32_t world_size() const override;
 
   // Rank r's communicator, owned by the group. Thread: used only by rank r's thread.
   // requires: 0 <= r < world_size().
-  communicator& rank(int32_t r);
+  communicator& rank(int32_t r) override;
 
   // Any thread: abandons the newest step any rank has begun, as if a rank had failed in it.
   void abort();
   // Any thread: abandons every step from now on (shutdown): no rank waits for a missing peer
   // again. Steps every rank still takes part in complete.
-  void close();
+  void close() override;
 
   struct state;  // shared by the ranks' communicators (shared_memory_communicator.cpp)
 

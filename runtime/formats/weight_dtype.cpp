@@ -71,8 +71,13 @@ void apply_weight_dtype(llama_weights& weights, weight_dtype dtype, bool dequant
                                                                 : weight_format::f32;
   for_each_matrix(weights, [&](weight_matrix& m, int64_t rows, int64_t cols, const std::string&) {
     if (m.empty() || m.format == target) return;
-    if (backend::is_dense_format(m.format) || (target == weight_format::f32 && dequantize))
+    if (!backend::is_dense_format(m.format) && !(target == weight_format::f32 && dequantize))
+      return;
+    if (m.random) {
+      m.format = target;  // generated in the new format; nothing to convert
+    } else {
       m = dense_matrix(matrix_to_f32(m, rows, cols), target);
+    }
   });
   if (!rounds_weights(dtype)) return;
   round_to_dtype(weights.output_norm, dtype);

@@ -44,7 +44,8 @@ void round_to_dtype(std::span<float> values, weight_dtype dtype);
 // Stores every matrix of `weights` as `dtype` says (above): dense ones converted, quantized ones
 // kept unless float32 and `dequantize` (an explicit --dtype float32; `auto` resolving to a
 // checkpoint's float32 keeps them); norms and biases rounded for bfloat16 / float16. Nothing for
-// as_stored.
+// as_stored. A random matrix (--load-format dummy) only changes its format: it is generated in
+// the new one.
 void apply_weight_dtype(llama_weights& weights, weight_dtype dtype, bool dequantize = true);
 
 }  // namespace troupe::runtime

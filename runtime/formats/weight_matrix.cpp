@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 #include <cstring>
 
+#include "runtime/backend/random_weight.hpp"
 #include "runtime/formats/dequant.hpp"
 #include "runtime/formats/half.hpp"
 
@@ -42,6 +44,10 @@ std::optional<uint32_t> ggml_type_of(weight_format format) {
 }
 
 std::vector<float> matrix_to_f32(const weight_matrix& m, int64_t rows, int64_t cols) {
+  if (m.random) {
+    return matrix_to_f32(backend::generate_random_weight({rows, cols, m.format}, *m.random), rows,
+                         cols);
+  }
   if (m.format == weight_format::f32) return m.values;
   std::vector<float> out(static_cast<size_t>(rows * cols));
   if (backend::is_w8a8_format(m.format)) {
@@ -69,7 +75,15 @@ weight_matrix dense_matrix(std::vector<float> values, weight_format format) {
   return weight_matrix(format, std::move(bytes));
 }
 
+weight_matrix random_matrix(weight_format format, const backend::random_fill& fill) {
+  weight_matrix out;
+  out.format = format;
+  out.random = fill;
+  return out;
+}
+
 weight_matrix matrix_rows(const weight_matrix& m, int64_t cols, int64_t begin, int64_t count) {
+  if (m.random) return random_matrix(m.format, backend::random_slice_fill(*m.random, false, begin));
   if (m.format == weight_format::f32) {
     std::vector<float> out(static_cast<size_t>(count * cols), 0.0f);
     const int64_t end = std::min(begin + count, static_cast<int64_t>(m.values.size()) / cols);
@@ -93,6 +107,7 @@ weight_matrix matrix_rows(const weight_matrix& m, int64_t cols, int64_t begin, i
 
 weight_matrix matrix_cols(const weight_matrix& m, int64_t rows, int64_t cols, int64_t begin,
                           int64_t count) {
+  if (m.random) return random_matrix(m.format, backend::random_slice_fill(*m.random, true, begin));
   const int64_t block = backend::weight_block_elements(m.format);
   if (m.format == weight_format::f32 || begin % block != 0 || count % block != 0) {
     const std::vector<float> all = matrix_to_f32(m, rows, cols);
@@ -113,12 +128,24 @@ weight_matrix matrix_cols(const weight_matrix& m, int64_t rows, int64_t cols, in
 }
 
 bool has_shape(const weight_matrix& m, int64_t rows, int64_t cols) {
+  if (m.random) {
+    const float bound = m.random->bound;
+    return m.values.empty() && m.bytes.empty() && m.scales.empty() &&
+           backend::is_random_format(m.format) && std::isnormal(bound) && bound > 0.0f &&
+           rows >= 0 && cols >= 0;
+  }
   if (m.format == weight_format::f32)
     return static_cast<int64_t>(m.values.size()) == rows * cols && m.bytes.empty();
   if (cols % backend::weight_block_elements(m.format) != 0 || !m.values.empty()) return false;
   const auto scales = static_cast<int64_t>(m.scales.size());
   return static_cast<int64_t>(m.bytes.size()) == rows * backend::weight_row_bytes(m.format, cols) &&
          scales == (backend::is_w8a8_format(m.format) ? rows : 0);
+}
+
+int64_t matrix_bytes(const weight_matrix& m, int64_t rows, int64_t cols) {
+  if (!m.random) return m.size_bytes();
+  const int64_t scales = backend::is_w8a8_format(m.format) ? rows * int64_t{sizeof(float)} : 0;
+  return rows * backend::weight_row_bytes(m.format, cols) + scales;
 }
 
 }  // namespace troupe::runtime

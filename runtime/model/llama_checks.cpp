@@ -16,6 +16,17 @@ status check_size(const std::vector<float>& v, int64_t expected, const std::stri
                std::to_string(expected)};
 }
 
+status shape_error(const weight_matrix& m, int64_t rows, int64_t cols, const std::string& name) {
+  const std::string format = backend::weight_format_name(m.format);
+  if (m.random) {
+    return error{"weight '" + name + "' is random " + format +
+                 ": random weights are f32, bf16, f16, w8a8 or w8a8_azp, hold no data and have a "
+                 "positive bound"};
+  }
+  return error{"weight '" + name + "' (" + format + ") does not hold a [" + std::to_string(rows) +
+               "][" + std::to_string(cols) + "] matrix"};
+}
+
 status check_hparams(const llama_hparams& hp) {
   if (hp.num_layers <= 0 || hp.hidden_size <= 0 || hp.intermediate_size <= 0 || hp.num_heads <= 0 ||
       hp.num_kv_heads <= 0 || hp.head_dim <= 0 || hp.vocab_size <= 0)
@@ -58,11 +69,7 @@ status check_llama_weights(const llama_weights& w) {
   status st = ok_status();
   for_each_matrix(w,
                   [&](const weight_matrix& m, int64_t rows, int64_t cols, const std::string& name) {
-                    if (st && !has_shape(m, rows, cols)) {
-                      st = error{"weight '" + name + "' (" + backend::weight_format_name(m.format) +
-                                 ") does not hold a [" + std::to_string(rows) + "][" +
-                                 std::to_string(cols) + "] matrix"};
-                    }
+                    if (st && !has_shape(m, rows, cols)) st = shape_error(m, rows, cols, name);
                   });
   if (st) st = check_size(w.output_norm, hidden, "output_norm");
   for (size_t i = 0; st && i < w.layers.size(); ++i) {

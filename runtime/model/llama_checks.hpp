@@ -10,8 +10,9 @@
 namespace troupe::runtime {
 
 // Positive sizes, head counts that divide, an even head_dim, sane RoPE and window; every tensor
-// of `weights` sized as llama_weights.hpp says (biases only with attention_bias); KV-cache
-// scales finite and positive.
+// of `weights` sized as llama_weights.hpp says (biases only with attention_bias; a random
+// matrix in a format that can be generated: weight_matrix.hpp's has_shape); KV-cache scales
+// finite and positive.
 status check_llama_weights(const llama_weights& weights);
 
 // Whether `batch` is well formed for a cache of `num_blocks` blocks of `block_size` and a vocab

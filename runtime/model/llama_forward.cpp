@@ -67,9 +67,20 @@ std::span<const float> llama_forward::run(const step_batch& batch) {
   be_.embedding(w_.token_embedding, w_.shard.first_token, buf_.x);
   // Each rank looked up the tokens of its vocab shard (zeros elsewhere): the sum is every row.
   if (sharded()) be_.all_reduce(buf_.x, step_.num_tokens() * w_.hparams.hidden_size);
-  for (int32_t layer = 0; layer < w_.hparams.num_layers; ++layer) {
+  // Each block reads the normed residual stream from buf_.h and leaves its output there; the
+  // residual add is fused with the norm that follows it.
+  const auto& hp = w_.hparams;
+  const int64_t T = step_.num_tokens();
+  be_.rmsnorm(buf_.x, w_.layers[0].attn_norm, T, hp.rms_norm_eps, buf_.h);
+  for (int32_t layer = 0; layer < hp.num_layers; ++layer) {
     attention_block(layer);
+    be_.add_rmsnorm(buf_.x, buf_.h, w_.layers[layer].ffn_norm, T, hp.rms_norm_eps, buf_.h);
     feed_forward_block(layer);
+    if (layer + 1 < hp.num_layers) {
+      be_.add_rmsnorm(buf_.x, buf_.h, w_.layers[layer + 1].attn_norm, T, hp.rms_norm_eps, buf_.h);
+    } else {
+      be_.add(buf_.x, buf_.h, T * hp.hidden_size);
+    }
   }
   return compute_logits();
 }
@@ -97,7 +108,6 @@ void llama_forward::attention_block(int32_t layer) {
   const auto& hp = w_.hparams;
   const auto& lw = w_.layers[layer];
   const int64_t T = step_.num_tokens();
-  be_.rmsnorm(buf_.x, lw.attn_norm, T, hp.rms_norm_eps, buf_.h);
   const backend::matmul_target qkv[] = {{lw.wq, buf_.q}, {lw.wk, buf_.k}, {lw.wv, buf_.v}};
   be_.matmuls(buf_.h, T, qkv);
   if (hp.attention_bias) {
@@ -114,20 +124,17 @@ void llama_forward::attention_block(int32_t layer) {
                       buf_.attn);
   be_.matmul(buf_.attn, T, lw.wo, buf_.h);
   be_.all_reduce(buf_.h, T * hp.hidden_size);
-  be_.add(buf_.x, buf_.h, T * hp.hidden_size);
 }
 
 void llama_forward::feed_forward_block(int32_t layer) {
   const auto& hp = w_.hparams;
   const auto& lw = w_.layers[layer];
   const int64_t T = step_.num_tokens();
-  be_.rmsnorm(buf_.x, lw.ffn_norm, T, hp.rms_norm_eps, buf_.h);
   const backend::matmul_target gate_up[] = {{lw.w_gate, buf_.gate}, {lw.w_up, buf_.up}};
   be_.matmuls(buf_.h, T, gate_up);
   be_.silu_mul(buf_.gate, buf_.up, T * w_.shard.intermediate_size, buf_.gate);
   be_.matmul(buf_.gate, T, lw.w_down, buf_.h);
   be_.all_reduce(buf_.h, T * hp.hidden_size);
-  be_.add(buf_.x, buf_.h, T * hp.hidden_size);
 }
 
 std::span<const float> llama_forward::compute_logits() {

@@ -72,6 +72,11 @@ std::span<const float> llama_runner::run_checked(const step_batch& batch) {
   return forward_.run(batch);
 }
 
+void llama_runner::resize_kv_cache(int32_t num_blocks) {
+  compute_->resize_kv_cache(cache_, num_blocks);
+  num_kv_blocks_ = num_blocks;
+}
+
 std::vector<float> llama_runner::forward_logits(const step_batch& batch) {
   auto logits = run_checked(batch);
   return {logits.begin(), logits.end()};

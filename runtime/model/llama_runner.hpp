@@ -52,6 +52,12 @@ class llama_runner : public model_runner {
   // Whether `batch` is well formed for this runner (validate_step_batch).
   status validate(const step_batch& batch) const;
 
+  // Gives the KV cache num_blocks blocks; their contents are lost (a GPU engine sizes its cache
+  // after profiling a step on a small one, before any request runs). requires: num_blocks >= 1.
+  void resize_kv_cache(int32_t num_blocks);
+  // The backend the model runs on.
+  backend::compute_backend& compute() { return *compute_; }
+
   int32_t vocab_size() const override { return weights_.hparams.vocab_size; }
   int32_t block_size() const override { return block_size_; }
   int32_t num_kv_blocks() const override { return num_kv_blocks_; }

@@ -9,7 +9,7 @@
 
 namespace troupe::runtime {
 
-tensor_parallel_runner::tensor_parallel_runner(std::shared_ptr<backend::shared_memory_group> group,
+tensor_parallel_runner::tensor_parallel_runner(std::shared_ptr<backend::communicator_group> group,
                                                int32_t rank, std::unique_ptr<llama_runner> runner)
     : group_(std::move(group)), rank_(rank), runner_(std::move(runner)) {
   assert(group_ != nullptr && runner_ != nullptr);

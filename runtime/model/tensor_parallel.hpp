@@ -36,9 +36,10 @@ namespace troupe::runtime {
 
 class tensor_parallel_runner final : public model_runner {
  public:
-  // Rank `rank` of `group`, over a runner made by llama_runner::create_shard on a backend whose
-  // communicator is group->rank(rank). requires: group, runner != nullptr.
-  tensor_parallel_runner(std::shared_ptr<backend::shared_memory_group> group, int32_t rank,
+  // Rank `rank` of `group` (shared memory on the CPU, NCCL on GPUs), over a runner made by
+  // llama_runner::create_shard on a backend whose communicator is group->rank(rank).
+  // requires: group, runner != nullptr.
+  tensor_parallel_runner(std::shared_ptr<backend::communicator_group> group, int32_t rank,
                          std::unique_ptr<llama_runner> runner);
   ~tensor_parallel_runner() override;  // closes the group
 
@@ -63,7 +64,7 @@ class tensor_parallel_runner final : public model_runner {
   template <class Step>
   auto run_step(Step&& step);
 
-  std::shared_ptr<backend::shared_memory_group> group_;  // outlives runner_'s backend
+  std::shared_ptr<backend::communicator_group> group_;  // outlives runner_'s backend
   int32_t rank_;
   std::unique_ptr<llama_runner> runner_;
 };

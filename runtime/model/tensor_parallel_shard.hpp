@@ -26,6 +26,9 @@
 //     and 672 columns.)
 // Vocab: vocab_rows = ceil(vocab / N) per rank; the last shard's rows past the vocab are zeros
 // (their logits are dropped when the ranks' logits are joined).
+// Random matrices (--load-format dummy) stay random: a slice is a random matrix of the slice's
+// shape whose seed is derived from the matrix's and the slice's offset (random_slice_fill), so
+// every rank's slices differ and ranks that replicate a KV head hold the same one.
 #include <cstdint>
 
 #include "base/result.hpp"

@@ -54,6 +54,23 @@ status dtype(const engine_config& c) {
   return ok_status();
 }
 
+// vLLM's --device names more platforms (tpu, xpu, ...); troupe runs on the CPU or CUDA GPUs.
+status device(const engine_config& c) {
+  if (c.device == "auto" || c.device == "cpu" || c.device == "cuda") return ok_status();
+  return error{"--device " + c.device + " is not supported: troupe supports auto, cpu and cuda"};
+}
+
+// vLLM's other loaders read what troupe does not (PyTorch .bin, tensorizer, bitsandbytes, Run:ai
+// streams, pre-sharded states, ...).
+status load_format(const engine_config& c) {
+  for (const char* supported : {"auto", "safetensors", "gguf", "dummy"}) {
+    if (c.load_format == supported) return ok_status();
+  }
+  return error{"--load-format " + c.load_format +
+               " is not supported: troupe supports auto (the model's own format), safetensors, "
+               "gguf and dummy"};
+}
+
 status block_size(const engine_config& c) {
   int32_t b = c.block_size;
   if (b >= 1 && b <= 256 && (b & (b - 1)) == 0) return ok_status();
@@ -119,8 +136,9 @@ result<int32_t> resolve_token_budget(const engine_config& c, int32_t max_model_l
 }  // namespace
 
 status validate_engine_config(const engine_config& config) {
-  for (auto rule : {tensor_parallel, pipeline_parallel, prefix_caching_hash_algo, kv_cache_dtype,
-                    dtype, block_size, batch_limits, kv_cache_size, memory_utilization}) {
+  for (auto rule :
+       {tensor_parallel, pipeline_parallel, prefix_caching_hash_algo, kv_cache_dtype, dtype,
+        load_format, device, block_size, batch_limits, kv_cache_size, memory_utilization}) {
     if (status s = rule(config); !s) return s;
   }
   return ok_status();

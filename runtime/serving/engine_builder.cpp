@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <string>
 #include <utility>
 
@@ -13,6 +14,7 @@
 #include "runtime/model/kv_cache.hpp"
 #include "runtime/model/tensor_parallel.hpp"
 #include "runtime/model/tensor_parallel_shard.hpp"
+#include "runtime/serving/device_runners.hpp"
 #include "runtime/serving/model_files.hpp"
 
 namespace troupe::runtime {
@@ -102,6 +104,8 @@ built_engine make_built(engine_config resolved, kv_cache_capacity kv, int32_t mo
 result<built_engine> build_engine(const engine_config& config) {
   if (auto ok = validate_engine_config(config); !ok) return ok.err();
   const auto start = clock::now();
+  auto device = resolve_engine_device(config);
+  if (!device) return device.err();
   auto files = load_model_files(config);
   if (!files) return files.err();
   if (auto split = check_tensor_parallel(files->weights.hparams, config.tensor_parallel_size);
@@ -112,22 +116,36 @@ result<built_engine> build_engine(const engine_config& config) {
   auto plan = plan_kv_cache(config, files->weights.hparams);
   if (!plan) return plan.err();
   const int32_t model_max_len = files->weights.hparams.max_position_embeddings;
+  runner_list runners;
+  if (*device == engine_device::cuda) {
+    // The GPU's cache is sized after a profiling step, which needs the final token budget: the
+    // limits first (no cache bound yet), then the runner and its cache.
+    auto limits = resolve_engine_config(config, model_max_len, {INT32_MAX, plan->block_size});
+    if (!limits) return limits.err();
+    auto gpu = make_cuda_runners(std::move(files->weights), *limits, *plan);
+    if (!gpu) return error{files->path + ": " + gpu.message()};
+    *plan = gpu->plan;
+    runners = std::move(gpu->runners);
+  }
   const kv_cache_capacity kv{plan->num_blocks, plan->block_size};
   auto resolved = resolve_engine_config(config, model_max_len, kv);
   if (!resolved) return resolved.err();
   if (resolved->served_model_name.empty()) {
     resolved->served_model_name = default_served_model_name(config);
   }
-  spdlog::info("CPU features usable here: {}",
-               kernels::cpu::describe(kernels::cpu::detect_cpu_features()));
-  auto runners = make_runners(std::move(files->weights), *plan, config);
-  if (!runners) return error{files->path + ": " + runners.message()};
+  if (*device == engine_device::cpu) {
+    spdlog::info("CPU features usable here: {}",
+                 kernels::cpu::describe(kernels::cpu::detect_cpu_features()));
+    auto cpu = make_runners(std::move(files->weights), *plan, config);
+    if (!cpu) return error{files->path + ": " + cpu.message()};
+    runners = std::move(*cpu);
+  }
   spdlog::info("loaded {} in {:.1f} s: {} KV blocks of {} tokens, {} ({:.0f} MiB{})", files->path,
                seconds_since(start), plan->num_blocks, plan->block_size,
                kv_cache_dtype_name(plan->dtype), static_cast<double>(plan->num_bytes()) / (1 << 20),
                plan->world_size > 1 ? " per rank" : "");
   built_engine built = make_built(std::move(*resolved), kv, model_max_len,
-                                  std::move(files->tokenizer), std::move(*runners));
+                                  std::move(files->tokenizer), std::move(runners));
   built.model_path = files->path;
   built.tokenizer_path = resolve_tokenizer_path(config);
   return built;

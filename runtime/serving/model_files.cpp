@@ -8,10 +8,12 @@
 #include <utility>
 
 #include "runtime/default_model.hpp"
+#include "runtime/formats/dummy_weights.hpp"
 #include "runtime/formats/gguf.hpp"
 #include "runtime/formats/hf_model.hpp"
 #include "runtime/formats/llama_gguf.hpp"
 #include "runtime/formats/weight_dtype.hpp"
+#include "runtime/formats/weight_matrix.hpp"
 #include "runtime/tokenizer/sentencepiece.hpp"
 
 namespace troupe::runtime {
@@ -57,20 +59,63 @@ result<std::shared_ptr<const tokenizer>> hf_dir_tokenizer(const std::string& dir
   return tokenizer;
 }
 
-// Weights and (unless `files.tokenizer` is set already) tokenizer of a GGUF file or a Hugging
-// Face directory, as stored.
-status load_as_stored(model_files& files, unsigned num_threads) {
-  if (is_hf_model_dir(files.path)) {
-    if (!files.tokenizer) {
-      auto own = hf_dir_tokenizer(files.path);
-      if (!own) return own.err();
-      files.tokenizer = std::move(*own);
-    }
-    auto weights = load_hf_model(files.path, num_threads);
-    if (!weights) return weights.err();
-    files.weights = std::move(*weights);
-    return ok_status();
+// What `path` is, for --load-format's messages.
+std::string what_is(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return "does not exist";
+  if (!fs::is_directory(path, ec)) return "is a file";
+  return is_hf_model_dir(path) ? "is a Hugging Face directory"
+                               : "is a directory without config.json";
+}
+
+// --load-format other than auto: the model must be what the format reads (validated: the format
+// is one of auto, safetensors, gguf, dummy).
+status check_load_format(const std::string& path, const std::string& format) {
+  if (format == "gguf" && is_hf_model_dir(path)) {
+    return error{"--load-format gguf reads a .gguf file, but " + path + " " + what_is(path) +
+                 ": use --load-format auto or safetensors"};
   }
+  if (format == "safetensors" && !is_hf_model_dir(path)) {
+    return error{
+        "--load-format safetensors reads a Hugging Face model directory (config.json and "
+        "*.safetensors), but " +
+        path + " " + what_is(path) + ": use --load-format auto or gguf for a .gguf file"};
+  }
+  if (format == "dummy" && !is_hf_model_dir(path)) {
+    const std::string what = what_is(path);
+    return error{
+        "--load-format dummy makes random weights from a Hugging Face model directory's "
+        "config.json, but " +
+        path + " " + what + (what == "is a file" ? " (dummy GGUF models are not supported)" : "")};
+  }
+  return ok_status();
+}
+
+// Weights and (unless `files.tokenizer` is set already) tokenizer of a Hugging Face directory:
+// as stored, or (dummy) random weights of its config.json's architecture.
+status load_hf_dir(model_files& files, unsigned num_threads, bool dummy) {
+  if (!files.tokenizer) {
+    auto own = hf_dir_tokenizer(files.path);
+    if (!own) return own.err();
+    files.tokenizer = std::move(*own);
+  }
+  auto weights = dummy ? load_dummy_weights(files.path) : load_hf_model(files.path, num_threads);
+  if (!weights) return weights.err();
+  files.weights = std::move(*weights);
+  if (dummy) {
+    spdlog::info(
+        "--load-format dummy: random weights (uniform in [-1e-3, 1e-3], norms 1.0) from {}/"
+        "config.json, generated as they are uploaded",
+        files.path);
+  }
+  return ok_status();
+}
+
+// Weights and (unless `files.tokenizer` is set already) tokenizer of a GGUF file or a Hugging
+// Face directory, as `load_format` says.
+status load_as_stored(model_files& files, const std::string& load_format, unsigned num_threads) {
+  if (auto ok = check_load_format(files.path, load_format); !ok) return ok;
+  if (is_hf_model_dir(files.path)) return load_hf_dir(files, num_threads, load_format == "dummy");
   auto file = open_gguf(files.path);
   if (!file) return file.err();
   if (!files.tokenizer) {
@@ -87,11 +132,12 @@ status load_as_stored(model_files& files, unsigned num_threads) {
 // "q4_1 163.4 MiB (210), f32 108.0 MiB (1)": the bytes of the matrices in each storage format.
 std::string describe_storage(const llama_weights& weights) {
   std::map<std::string, std::pair<int64_t, int>> formats;
-  for_each_matrix(weights, [&](const weight_matrix& m, int64_t, int64_t, const std::string&) {
-    auto& [bytes, count] = formats[backend::weight_format_name(m.format)];
-    bytes += m.size_bytes();
-    ++count;
-  });
+  for_each_matrix(
+      weights, [&](const weight_matrix& m, int64_t rows, int64_t cols, const std::string&) {
+        auto& [bytes, count] = formats[backend::weight_format_name(m.format)];
+        bytes += matrix_bytes(m, rows, cols);  // a random matrix: what it takes once generated
+        ++count;
+      });
   std::string text;
   for (const auto& [name, entry] : formats) {
     text += fmt::format("{}{} {:.1f} MiB ({})", text.empty() ? "" : ", ", name,
@@ -155,7 +201,7 @@ result<model_files> load_model_files(const engine_config& config) {
     files.tokenizer = std::move(*tokenizer);
   }
   const auto num_threads = static_cast<unsigned>(std::max(0, config.num_compute_threads));
-  if (auto ok = load_as_stored(files, num_threads); !ok) return ok.err();
+  if (auto ok = load_as_stored(files, config.load_format, num_threads); !ok) return ok.err();
   if (auto ok = apply_config_dtype(files, config); !ok) return ok.err();
   const int32_t num_tokens = files.tokenizer->vocab_size();
   if (!config.tokenizer.empty() && num_tokens > files.weights.hparams.vocab_size) {

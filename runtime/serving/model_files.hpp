@@ -2,7 +2,8 @@
 // The model and tokenizer files an engine is built from, one loader per on-disk format shared by
 // the server and every CLI tool:
 //
-//   model:     a GGUF file, or a Hugging Face directory (config.json, *.safetensors)
+//   model:     a GGUF file, or a Hugging Face directory (config.json, *.safetensors; only
+//              config.json with --load-format dummy)
 //   tokenizer: the model's own (GGUF vocab; tokenizer.json, else tokenizer.model, in the
 //              directory), or engine_config::tokenizer: a GGUF file, a directory, or the
 //              tokenizer.json / tokenizer.model file itself
@@ -36,12 +37,15 @@ struct model_files {
   llama_weights weights;
 };
 
-// The weights and tokenizer of resolve_model_path(config): matrices as stored, then as
-// config.dtype says (runtime/formats/weight_dtype: auto is the checkpoint's dtype for dense
-// matrices, quantized ones stay quantized; an explicit float32 dequantizes everything); the
-// tokenizer of config.tokenizer when set, else the model's own. `num_compute_threads` dequantize
-// / widen in parallel.
-// requires: config validated (dtype known).
+// The weights and tokenizer of resolve_model_path(config), as config.load_format says: auto
+// reads the model's format, safetensors and gguf only that one (another model is an error),
+// dummy makes random weights from a Hugging Face directory's config.json and reads no weight file
+// (runtime/formats/dummy_weights.hpp). Matrices as stored, then as config.dtype says
+// (runtime/formats/weight_dtype: auto is the checkpoint's dtype for dense matrices, quantized
+// ones stay quantized; an explicit float32 dequantizes everything); the tokenizer of
+// config.tokenizer when set, else the model's own (a dummy directory without one needs
+// --tokenizer). `num_compute_threads` dequantize / widen in parallel.
+// requires: config validated (dtype and load_format known).
 result<model_files> load_model_files(const engine_config& config);
 
 }  // namespace troupe::runtime

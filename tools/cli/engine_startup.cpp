@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/formats/generation_config.hpp"
+#include "runtime/serving/device_runners.hpp"
 #include "runtime/serving/engine_builder.hpp"
 #include "runtime/serving/model_files.hpp"
 #include "tools/cli/validate.hpp"
@@ -11,7 +12,9 @@ namespace troupe::cli {
 
 result<started_engine> start_engine_from_flags(const command_line& cl) {
   if (auto ok = validate_paths(cl); !ok) return ok.err();
-  if (cl.was_given("gpu-memory-utilization")) {
+  const auto device = runtime::resolve_engine_device(cl.engine);
+  if (cl.was_given("gpu-memory-utilization") && device.ok() &&
+      *device == runtime::engine_device::cpu) {
     spdlog::info(
         "--gpu-memory-utilization has no effect on the CPU backend; the KV cache size "
         "comes from --kv-cache-memory or --num-gpu-blocks-override");

@@ -36,13 +36,23 @@ std::vector<flag_spec> model_flags() {
                   FIELD(engine.model)),
       string_flag("served-model-name", "NAME", "model name clients send; none = the model's name",
                   FIELD(engine.served_model_name)),
-      string_flag("tokenizer", "PATH", "GGUF file whose tokenizer replaces the model's own",
+      string_flag("tokenizer", "PATH",
+                  "tokenizer to use instead of the model's own: a .gguf file, a directory, or "
+                  "its tokenizer.json / tokenizer.model",
                   FIELD(engine.tokenizer)),
       human_int_flag("max-model-len",
                      "context length (prompt + output); 0 = the model's (4k, 4K ok)",
                      FIELD(engine.max_model_len), 0),
       choice_flag("dtype", "weight/activation dtype; CPU computes in float32", FIELD(engine.dtype),
                   {"auto", "half", "float16", "bfloat16", "float", "float32"}),
+      // vLLM's full list, so its other names get validate_engine_config's message.
+      choice_flag("load-format",
+                  "how to load the weights: auto (the model's format), safetensors, gguf, or "
+                  "dummy (random weights from a directory's config.json, for benchmarks)",
+                  FIELD(engine.load_format),
+                  {"auto", "pt", "safetensors", "npcache", "dummy", "tensorizer", "sharded_state",
+                   "gguf", "bitsandbytes", "mistral", "runai_streamer", "runai_streamer_sharded",
+                   "fastsafetensors", "instanttensor"}),
       choice_flag("kv-cache-dtype",
                   "KV cache dtype: auto (f32), or one byte an element: fp8 (= fp8_e4m3), fp8_e5m2",
                   FIELD(engine.kv_cache_dtype), {"auto", "fp8", "fp8_e4m3", "fp8_e5m2"}),
@@ -95,8 +105,15 @@ std::vector<flag_spec> cache_flags() {
       int_flag("num-gpu-blocks-override", "N", "exact number of KV blocks; 0 = from memory",
                FIELD(engine.num_gpu_blocks_override), 0, int32_max),
       real_flag("gpu-memory-utilization", "FRACTION",
-                "GPU memory fraction for the engine, in (0, 1]; no effect on CPU",
+                "GPU memory fraction for the engine (the KV cache gets what the weights and a "
+                "profiled step leave of it), in (0, 1]; no effect on CPU",
                 FIELD(engine.gpu_memory_utilization), 0.0, 1.0, true),
+      choice_flag("device",
+                  "where the model runs: auto (a CUDA GPU when this build has CUDA and one is "
+                  "present, else the CPU), cpu, cuda",
+                  FIELD(engine.device), {"auto", "cpu", "cuda", "tpu", "xpu", "hpu", "neuron"}),
+      bool_flag("enforce-eager", "GPU: launch every step's kernels one by one (no CUDA graphs)",
+                FIELD(engine.enforce_eager)),
   };
 }
 
@@ -186,7 +203,8 @@ std::vector<flag_spec> generate_flag_specs() {
   const char* engine_names[] = {
       "max-model-len", "threads",        "kv-cache-memory",        "num-gpu-blocks-override",
       "block-size",    "max-num-seqs",   "max-num-batched-tokens", "generation-config",
-      "dtype",         "kv-cache-dtype", "enable-prefix-caching"};
+      "dtype",         "kv-cache-dtype", "enable-prefix-caching",  "load-format",
+      "tokenizer",     "device",         "enforce-eager"};
   for (auto& flag : serve_flag_specs()) {
     if (std::find(std::begin(engine_names), std::end(engine_names), flag.name) !=
         std::end(engine_names)) {

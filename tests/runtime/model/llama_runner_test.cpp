@@ -66,19 +66,21 @@ TEST(llama_runner, forward_enqueues_one_step_in_contract_order) {
   rec->ops.clear();
   (*runner)->execute(mixed_batch());
 
-  std::vector<std::string> expected = {"begin_step", "embedding"};
+  std::vector<std::string> expected = {"begin_step", "embedding", "rmsnorm"};
   for (int layer = 0; layer < 2; ++layer) {
     const auto l = std::to_string(layer);
     // The whole batch's K/V of a layer is stored before that layer's attention reads the cache.
-    for (const char* op : {"rmsnorm", "matmul", "matmul", "matmul", "add_bias", "add_bias",
-                           "add_bias", "rope", "rope"})
+    for (const char* op :
+         {"matmul", "matmul", "matmul", "add_bias", "add_bias", "add_bias", "rope", "rope"})
       expected.push_back(op);
     expected.push_back("store_kv " + l);
     expected.push_back("paged_attention " + l);
-    // Row-parallel projections (o, down) are followed by the tensor-parallel all-reduce.
-    for (const char* op : {"matmul", "all_reduce", "add", "rmsnorm", "matmul", "matmul", "silu_mul",
-                           "matmul", "all_reduce", "add"})
+    // Row-parallel projections (o, down) are followed by the tensor-parallel all-reduce; each
+    // residual add is fused with the norm after it (the last layer's is a plain add).
+    for (const char* op : {"matmul", "all_reduce", "add_rmsnorm", "matmul", "matmul", "silu_mul",
+                           "matmul", "all_reduce"})
       expected.push_back(op);
+    expected.push_back(layer == 0 ? "add_rmsnorm" : "add");
   }
   for (const char* op : {"gather_sampled_rows", "rmsnorm", "matmul", "download"})
     expected.push_back(op);

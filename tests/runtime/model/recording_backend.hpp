@@ -24,6 +24,9 @@ class recording_backend final : public backend::compute_backend {
   backend::kv_cache_handle allocate_kv_cache(const backend::kv_cache_shape& s) override {
     return inner_.allocate_kv_cache(s);
   }
+  void resize_kv_cache(backend::kv_cache_handle c, int32_t num_blocks) override {
+    inner_.resize_kv_cache(c, num_blocks);
+  }
   backend::rope_handle create_rope(const backend::rope_spec& s) override {
     return inner_.create_rope(s);
   }
@@ -48,6 +51,11 @@ class recording_backend final : public backend::compute_backend {
                backend::buffer_handle y) override {
     ops.push_back("rmsnorm");
     inner_.rmsnorm(x, w, rows, eps, y);
+  }
+  void add_rmsnorm(backend::buffer_handle r, backend::buffer_handle x, backend::weight_handle w,
+                   int64_t rows, float eps, backend::buffer_handle y) override {
+    ops.push_back("add_rmsnorm");
+    inner_.add_rmsnorm(r, x, w, rows, eps, y);
   }
   void matmul(backend::buffer_handle x, int64_t rows, backend::weight_handle w,
               backend::buffer_handle y) override {

@@ -1,0 +1,747 @@
+// Paged attention and the KV store on the GPU (contract: attention.hpp; the reference is
+// kernels/cpu/attention.cpp).
+//   q, out        [num_tokens][num_heads][head_dim]                  f32
+//   k, v (store)  [num_tokens][num_kv_heads][head_dim]               f32
+//   K/V cache     [num_blocks][block_size][num_kv_heads][head_dim]   f32, or fp8 codes
+//
+// paged_attention runs one thread block per (query tile, KV head, head chunk, key split):
+//
+//   grid.x  query tile, the last first (a prompt's later rows attend the most keys)
+//   grid.y  g * head_chunks + c: KV head g, query heads g * group + c * heads_per_block + hh
+//   grid.z  key split z: positions [z * split_keys, (z + 1) * split_keys), the last to the end
+//
+// The block's query vectors q = r * nh + hh (tile row r, head hh of the chunk) sit in shared
+// memory. Keys and values stream through in tiles of key_tile positions (cp.async into two
+// stages; an fp8 tile lands as codes and is dequantized into an f32 tile), each read from shared
+// memory by every query vector of the block:
+//
+//   score phase  warp w, lane j: s = dot(q, K[k0 + j]) * scale for q = w, w + 8, ..., masked to
+//                [lo_q, p_q]; the warp reduces the tile's max and sum over its 32 lanes and keeps
+//                the running max m_q and sum l_q in registers; P[q][j] and alpha_q to shared
+//   value phase  thread (qg, d4): acc[q][4 d4, 4 d4 + 4) = acc * alpha_q + sum_j P[q][j] V[j]
+//                for q = qg, qg + groups, ...
+//
+// With one split a block writes out = acc * (1 / l); with several each writes (acc, m, l) to a
+// workspace and combine_kernel merges them (flash-decoding), so a few long decodes fill the GPU.
+#include <cuda_fp8.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <type_traits>
+
+#include "kernels/cuda/attention.hpp"
+#include "kernels/cuda/device.hpp"
+
+namespace troupe::kernels::cuda {
+
+namespace {
+
+constexpr int block_threads = 256;
+constexpr int num_warps = block_threads / 32;
+constexpr int key_tile = 32;            // keys per shared-memory tile: one per lane when scoring
+constexpr int p_stride = key_tile + 4;  // a P row; +4 puts two rows' float4 reads in other banks
+constexpr int32_t min_split_keys = 4 * key_tile;
+constexpr int32_t max_splits = 64;
+constexpr int store_threads = 256;
+constexpr int combine_threads = 256;
+
+// Query vectors per block for a padded head_dim (each thread keeps 32 f32 accumulators).
+__host__ __device__ constexpr int max_queries(int padded_dim) {
+  return padded_dim == 256 ? 32 : 64;
+}
+
+template <kv_type T>
+using cache_elem = std::conditional_t<T == kv_type::f32, float, uint8_t>;
+
+struct attention_params {
+  const float* q;
+  float* out;
+  const void* k_cache;
+  const void* v_cache;
+  float k_scale, v_scale;
+  const int32_t* positions;
+  const int32_t* token_seqs;
+  const int32_t* block_tables;
+  const int32_t* table_offsets;
+  const int32_t* query_tiles;
+  int64_t num_tokens;
+  int32_t num_tiles;
+  int32_t block_size, head_dim;
+  int64_t block_stride, slot_stride;  // elements
+  int32_t num_heads, group, heads_per_block, head_chunks, rows_cap;
+  float scale;
+  int32_t sliding_window;
+  int32_t num_splits, split_keys;
+  float* part_acc;  // [num_splits][num_tokens][num_heads][head_dim], num_splits > 1 only
+  float* part_ml;   // [num_splits][num_tokens][num_heads][2]: running max, sum
+};
+
+__device__ __forceinline__ int32_t first_key(int32_t position, int32_t sliding_window) {
+  return sliding_window > 0 ? max(0, position - sliding_window + 1) : 0;
+}
+
+template <kv_type T>
+__device__ __forceinline__ __nv_fp8_interpretation_t fp8_kind() {
+  return T == kv_type::fp8_e4m3 ? __NV_E4M3 : __NV_E5M2;
+}
+
+// The exact value of an fp8 code (every e4m3 and e5m2 value is a half).
+template <kv_type T>
+__device__ __forceinline__ float fp8_value(uint32_t code) {
+  return __half2float(
+      __half(__nv_cvt_fp8_to_halfraw(static_cast<__nv_fp8_storage_t>(code), fp8_kind<T>())));
+}
+
+// Starts an asynchronous copy of `bytes` (16 or 8) from global to shared memory; !valid writes
+// zeros and reads nothing.
+template <int bytes>
+__device__ __forceinline__ void copy_async(void* smem, const void* gmem, bool valid) {
+  const auto dst = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  const auto src = __cvta_generic_to_global(gmem);
+  const int src_bytes = valid ? bytes : 0;
+  if constexpr (bytes == 16) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+                 "r"(src_bytes)
+                 : "memory");
+  } else {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(dst), "l"(src),
+                 "r"(src_bytes)
+                 : "memory");
+  }
+}
+
+__device__ __forceinline__ void copy_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+
+// Waits for every committed group but the newest.
+__device__ __forceinline__ void copy_async_wait_all_but_one() {
+  asm volatile("cp.async.wait_group 1;\n" ::: "memory");
+}
+
+__device__ __forceinline__ float warp_max(float x) {
+  for (int offset = 16; offset > 0; offset /= 2)
+    x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, offset));
+  return x;
+}
+
+__device__ __forceinline__ float warp_sum(float x) {
+  for (int offset = 16; offset > 0; offset /= 2)
+    x += __shfl_xor_sync(0xffffffffu, x, offset);
+  return x;
+}
+
+__device__ __forceinline__ float4 fma4(float a, float4 b, float4 c) {
+  return make_float4(fmaf(a, b.x, c.x), fmaf(a, b.y, c.y), fmaf(a, b.z, c.z), fmaf(a, b.w, c.w));
+}
+
+// Starts copying the keys and values at positions [k0, k0 + key_tile) of KV head offset
+// `head_offset` into rows of `stride` elements; positions from `end` on are zero-filled and never
+// read (their table entries need not exist).
+template <kv_type T>
+__device__ void load_kv_tile(const attention_params& p, const int32_t* table, int64_t head_offset,
+                             int32_t k0, int32_t end, cache_elem<T>* k_dst, cache_elem<T>* v_dst,
+                             int32_t stride) {
+  constexpr int bytes = T == kv_type::f32 ? 16 : 8;
+  constexpr int per_copy = bytes / static_cast<int>(sizeof(cache_elem<T>));
+  const int32_t per_key = p.head_dim / per_copy;
+  const auto* k = static_cast<const cache_elem<T>*>(p.k_cache);
+  const auto* v = static_cast<const cache_elem<T>*>(p.v_cache);
+  for (int32_t c = threadIdx.x; c < key_tile * per_key; c += block_threads) {
+    const int32_t j = c / per_key;
+    const int32_t e = (c - j * per_key) * per_copy;
+    const int32_t pos = k0 + j;
+    const bool valid = pos < end;
+    int64_t at = 0;
+    if (valid) {
+      at = int64_t{table[pos / p.block_size]} * p.block_stride +
+           int64_t{pos % p.block_size} * p.slot_stride + head_offset + e;
+    }
+    copy_async<bytes>(k_dst + j * stride + e, k + at, valid);
+    copy_async<bytes>(v_dst + j * stride + e, v + at, valid);
+  }
+}
+
+// dst[j][e] = fp8_value(codes[j][e]) * scale over a key_tile x head_dim tile (dst rows of
+// `stride` floats): the CPU's dequantization, bit for bit.
+template <kv_type T>
+__device__ void dequantize_tile(const uint8_t* codes, int32_t head_dim, float scale, float* dst,
+                                int32_t stride) {
+  const int32_t per_key = head_dim / 8;
+  for (int32_t c = threadIdx.x; c < key_tile * per_key; c += block_threads) {
+    const int32_t j = c / per_key;
+    const int32_t e = (c - j * per_key) * 8;
+    const uint2 w = *reinterpret_cast<const uint2*>(codes + j * head_dim + e);
+    float x[8];
+#pragma unroll
+    for (int b = 0; b < 4; ++b) {
+      x[b] = fp8_value<T>((w.x >> (8 * b)) & 0xffu) * scale;
+      x[4 + b] = fp8_value<T>((w.y >> (8 * b)) & 0xffu) * scale;
+    }
+    auto* out = reinterpret_cast<float4*>(dst + j * stride + e);
+    out[0] = make_float4(x[0], x[1], x[2], x[3]);
+    out[1] = make_float4(x[4], x[5], x[6], x[7]);
+  }
+}
+
+// The score phase for one key tile at k0 (see the top of the file). Warp-uniform branches only:
+// every lane of a warp takes the same query vectors.
+template <int QW>
+__device__ __forceinline__ void score_tile(const attention_params& p, const float* qs,
+                                           const float* kt, int32_t k0, int32_t end, int warp,
+                                           int lane, int32_t warp_q, const int32_t (&qpos)[QW],
+                                           float (&m)[QW], float (&l)[QW], float* ps,
+                                           float* alpha) {
+  const int32_t d = p.head_dim;
+  float s[QW];
+#pragma unroll
+  for (int i = 0; i < QW; ++i)
+    s[i] = 0.0f;
+  const float* key = kt + lane * (d + 4);
+  for (int32_t e = 0; e < d; e += 4) {
+    const float4 k4 = *reinterpret_cast<const float4*>(key + e);
+#pragma unroll
+    for (int i = 0; i < QW; ++i) {
+      if (i < warp_q) {
+        const float4 q4 = *reinterpret_cast<const float4*>(qs + (warp + num_warps * i) * d + e);
+        // Four products apart from the running sum: a decode's one query per warp would else be
+        // a chain of head_dim dependent FMAs.
+        s[i] += fmaf(q4.w, k4.w, fmaf(q4.z, k4.z, fmaf(q4.y, k4.y, q4.x * k4.x)));
+      }
+    }
+  }
+  const int32_t pos = k0 + lane;
+#pragma unroll
+  for (int i = 0; i < QW; ++i) {
+    if (i < warp_q) {
+      const int32_t q = warp + num_warps * i;
+      const bool valid = pos < end && pos <= qpos[i] && pos >= first_key(qpos[i], p.sliding_window);
+      const float score = valid ? s[i] * p.scale : -INFINITY;
+      const float m_new = fmaxf(m[i], warp_max(score));
+      // A row with no key yet keeps m = -inf; 0 stands in so that exp never sees -inf - -inf.
+      const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+      const float weight = valid ? expf(score - m_use) : 0.0f;
+      const float a = expf(m[i] - m_use);
+      l[i] = l[i] * a + warp_sum(weight);
+      m[i] = m_new;
+      ps[q * p_stride + lane] = weight;
+      if (lane == 0) alpha[q] = a;
+    }
+  }
+}
+
+// The value phase for one key tile (see the top of the file).
+template <int QPT, int groups>
+__device__ __forceinline__ void accumulate_tile(const float* ps, const float* alpha,
+                                                const float* vt, int32_t stride, int32_t d4,
+                                                int32_t qg, int32_t num_q, float4 (&acc)[QPT]) {
+#pragma unroll
+  for (int i = 0; i < QPT; ++i) {
+    const int32_t q = qg + groups * i;
+    if (q < num_q) {
+      const float a = alpha[q];
+      acc[i] = make_float4(acc[i].x * a, acc[i].y * a, acc[i].z * a, acc[i].w * a);
+    }
+  }
+  const float* v = vt + 4 * d4;
+#pragma unroll
+  for (int j = 0; j < key_tile; j += 4) {
+    const float4 v0 = *reinterpret_cast<const float4*>(v + (j + 0) * stride);
+    const float4 v1 = *reinterpret_cast<const float4*>(v + (j + 1) * stride);
+    const float4 v2 = *reinterpret_cast<const float4*>(v + (j + 2) * stride);
+    const float4 v3 = *reinterpret_cast<const float4*>(v + (j + 3) * stride);
+#pragma unroll
+    for (int i = 0; i < QPT; ++i) {
+      const int32_t q = qg + groups * i;
+      if (q < num_q) {
+        const float4 w = *reinterpret_cast<const float4*>(ps + q * p_stride + j);
+        acc[i] = fma4(w.x, v0, acc[i]);
+        acc[i] = fma4(w.y, v1, acc[i]);
+        acc[i] = fma4(w.z, v2, acc[i]);
+        acc[i] = fma4(w.w, v3, acc[i]);
+      }
+    }
+  }
+}
+
+// Shared memory, in floats unless noted (q_cap = rows_cap * heads_per_block, ks = head_dim + 4):
+//   qs [q_cap][head_dim] | ps [q_cap][p_stride] | alpha [q_cap4] | sums [q_cap4] | tiles
+//   tiles, f32: K stage 0, K stage 1, V stage 0, V stage 1, each [key_tile][ks]
+//   tiles, fp8: K, V [key_tile][ks] (dequantized), then bytes: codes of (K, V) for stage 0, 1,
+//               each [key_tile][head_dim]
+// Every part is a multiple of 16 bytes (head_dim % 8 == 0).
+size_t attention_shared_bytes(kv_type type, int32_t head_dim, int32_t q_cap) {
+  const int64_t q_cap4 = (q_cap + 3) / 4 * 4;
+  const int64_t ks = head_dim + 4;
+  int64_t floats = int64_t{q_cap} * head_dim + int64_t{q_cap} * p_stride + 2 * q_cap4;
+  int64_t code_bytes = 0;
+  if (type == kv_type::f32) {
+    floats += 4 * key_tile * ks;
+  } else {
+    floats += 2 * key_tile * ks;
+    code_bytes = 4 * int64_t{key_tile} * head_dim;
+  }
+  return static_cast<size_t>(floats * 4 + code_bytes);
+}
+
+template <int DP, kv_type T>
+__global__ void __launch_bounds__(block_threads, 2) attention_kernel(const attention_params p) {
+  constexpr int QM = max_queries(DP);
+  constexpr int QW = QM / num_warps;  // query vectors per warp, score phase
+  constexpr int d_threads = DP / 4;   // threads across head_dim, value phase
+  constexpr int groups = block_threads / d_threads;
+  constexpr int QPT = QM / groups;  // query vectors per thread, value phase
+  extern __shared__ float4 shared[];
+
+  const int32_t tile = p.num_tiles - 1 - static_cast<int32_t>(blockIdx.x);
+  const int32_t g = static_cast<int32_t>(blockIdx.y) / p.head_chunks;
+  const int32_t chunk = static_cast<int32_t>(blockIdx.y) - g * p.head_chunks;
+  const int32_t split = static_cast<int32_t>(blockIdx.z);
+  const int32_t first = p.query_tiles[2 * tile];
+  const int32_t num_rows = min(p.query_tiles[2 * tile + 1], p.rows_cap);
+  const int32_t h0 = g * p.group + chunk * p.heads_per_block;  // the chunk's first query head
+  const int32_t nh = min(p.heads_per_block, p.group - chunk * p.heads_per_block);
+  const int32_t num_q = num_rows * nh;
+  if (num_q <= 0) return;  // the whole block
+  const int32_t d = p.head_dim;
+  const int32_t ks = d + 4;
+
+  // The keys this block reads: the tile's [min lo, max p] within the split's positions.
+  int32_t lo_min = INT_MAX, p_max = -1;
+  for (int32_t r = 0; r < num_rows; ++r) {
+    const int32_t pos = p.positions[first + r];
+    p_max = max(p_max, pos);
+    lo_min = min(lo_min, first_key(pos, p.sliding_window));
+  }
+  const int32_t begin = max(lo_min, split * p.split_keys);
+  const int32_t end =
+      split == p.num_splits - 1 ? p_max + 1 : min(p_max + 1, (split + 1) * p.split_keys);
+  const int32_t num_key_tiles = begin < end ? (end - begin + key_tile - 1) / key_tile : 0;
+
+  const int32_t q_cap = p.rows_cap * p.heads_per_block;
+  const int32_t q_cap4 = (q_cap + 3) / 4 * 4;
+  float* qs = reinterpret_cast<float*>(shared);
+  float* ps = qs + q_cap * d;
+  float* alpha = ps + q_cap * p_stride;
+  float* sums = alpha + q_cap4;
+  float* tiles = sums + q_cap4;
+  auto* codes = reinterpret_cast<uint8_t*>(tiles + 2 * key_tile * ks);  // fp8 only
+
+  const int32_t d4_count = d / 4;
+  for (int32_t c = threadIdx.x; c < num_q * d4_count; c += block_threads) {
+    const int32_t q = c / d4_count, e = (c - q * d4_count) * 4;
+    const int32_t r = q / nh;
+    const int64_t row = int64_t{first + r} * p.num_heads + h0 + (q - r * nh);
+    *reinterpret_cast<float4*>(qs + q * d + e) =
+        *reinterpret_cast<const float4*>(p.q + row * d + e);
+  }
+
+  const int32_t* table = p.block_tables + p.table_offsets[p.token_seqs[first]];
+  const int64_t head_offset = int64_t{g} * d;
+  auto start_load = [&](int32_t it) {
+    const int32_t s = it & 1;
+    const int32_t k0 = begin + it * key_tile;
+    if constexpr (T == kv_type::f32) {
+      load_kv_tile<T>(p, table, head_offset, k0, end, tiles + s * key_tile * ks,
+                      tiles + (2 + s) * key_tile * ks, ks);
+    } else {
+      load_kv_tile<T>(p, table, head_offset, k0, end, codes + 2 * s * key_tile * d,
+                      codes + (2 * s + 1) * key_tile * d, d);
+    }
+  };
+
+  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  const int32_t warp_q = num_q > warp ? min(QW, (num_q - warp + num_warps - 1) / num_warps) : 0;
+  float m[QW], l[QW];
+  int32_t qpos[QW];
+#pragma unroll
+  for (int i = 0; i < QW; ++i) {
+    m[i] = -INFINITY;
+    l[i] = 0.0f;
+    qpos[i] = i < warp_q ? p.positions[first + (warp + num_warps * i) / nh] : 0;
+  }
+  const int32_t d4 = static_cast<int32_t>(threadIdx.x) % d_threads;
+  const int32_t qg = static_cast<int32_t>(threadIdx.x) / d_threads;
+  const bool has_d = 4 * d4 < d;
+  float4 acc[QPT];
+#pragma unroll
+  for (int i = 0; i < QPT; ++i)
+    acc[i] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+
+  // Tile it + 1 loads while tile it is used; the group committed last may be empty.
+  if (num_key_tiles > 0) start_load(0);
+  copy_async_commit();
+  for (int32_t it = 0; it < num_key_tiles; ++it) {
+    if (it + 1 < num_key_tiles) start_load(it + 1);
+    copy_async_commit();
+    copy_async_wait_all_but_one();
+    __syncthreads();  // tile it (and, the first time, qs) visible to all
+    const float* kt = tiles;
+    const float* vt = tiles + key_tile * ks;
+    if constexpr (T == kv_type::f32) {
+      kt = tiles + (it & 1) * key_tile * ks;
+      vt = tiles + (2 + (it & 1)) * key_tile * ks;
+    } else {
+      const uint8_t* stage = codes + 2 * (it & 1) * key_tile * d;
+      dequantize_tile<T>(stage, d, p.k_scale, tiles, ks);
+      dequantize_tile<T>(stage + key_tile * d, d, p.v_scale, tiles + key_tile * ks, ks);
+      __syncthreads();
+    }
+    score_tile<QW>(p, qs, kt, begin + it * key_tile, end, warp, lane, warp_q, qpos, m, l, ps,
+                   alpha);
+    __syncthreads();
+    if (has_d) accumulate_tile<QPT, groups>(ps, alpha, vt, ks, d4, qg, num_q, acc);
+    __syncthreads();  // before the next iteration refills this stage and P
+  }
+
+  const int64_t rows_total = p.num_tokens * p.num_heads;
+  auto row_of = [&](int32_t q) {
+    const int32_t r = q / nh;
+    return int64_t{first + r} * p.num_heads + h0 + (q - r * nh);
+  };
+#pragma unroll
+  for (int i = 0; i < QW; ++i) {
+    if (i < warp_q && lane == 0) {
+      const int32_t q = warp + num_warps * i;
+      sums[q] = l[i];
+      if (p.num_splits > 1) {
+        float* ml = p.part_ml + (split * rows_total + row_of(q)) * 2;
+        ml[0] = m[i];
+        ml[1] = l[i];
+      }
+    }
+  }
+  __syncthreads();
+  if (!has_d) return;
+#pragma unroll
+  for (int i = 0; i < QPT; ++i) {
+    const int32_t q = qg + groups * i;
+    if (q < num_q) {
+      const int64_t row = row_of(q);
+      if (p.num_splits == 1) {
+        const float inv = 1.0f / sums[q];
+        *reinterpret_cast<float4*>(p.out + row * d + 4 * d4) =
+            make_float4(acc[i].x * inv, acc[i].y * inv, acc[i].z * inv, acc[i].w * inv);
+      } else {
+        *reinterpret_cast<float4*>(p.part_acc + (split * rows_total + row) * d + 4 * d4) = acc[i];
+      }
+    }
+  }
+}
+
+// out[row] = sum_z acc_z * e^(m_z - M) / sum_z l_z * e^(m_z - M), M = max_z m_z, one thread per
+// four outputs. A split without keys for a row has m = -inf, l = 0, acc = 0 and weighs nothing.
+__global__ void combine_kernel(const float* part_acc, const float* part_ml, int64_t rows,
+                               int32_t head_dim, int32_t num_splits, float* out) {
+  const int32_t d4_count = head_dim / 4;
+  const int64_t e = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  if (e >= rows * d4_count) return;
+  const int64_t row = e / d4_count;
+  const int32_t c = static_cast<int32_t>(e - row * d4_count) * 4;
+  float max_m = -INFINITY;
+  for (int32_t z = 0; z < num_splits; ++z)
+    max_m = fmaxf(max_m, part_ml[(z * rows + row) * 2]);
+  float sum = 0.0f;
+  float4 o = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  for (int32_t z = 0; z < num_splits; ++z) {
+    const float m = part_ml[(z * rows + row) * 2];
+    const float w = m == -INFINITY ? 0.0f : expf(m - max_m);
+    sum += part_ml[(z * rows + row) * 2 + 1] * w;
+    o = fma4(w, *reinterpret_cast<const float4*>(part_acc + (z * rows + row) * head_dim + c), o);
+  }
+  const float inv = 1.0f / sum;
+  *reinterpret_cast<float4*>(out + row * head_dim + c) =
+      make_float4(o.x * inv, o.y * inv, o.z * inv, o.w * inv);
+}
+
+// One block per row; f32 copied, fp8 encoded from one f32 division (the CPU's x / scale).
+template <kv_type T>
+__global__ void store_kv_kernel(const int32_t* positions, const int32_t* token_seqs,
+                                const int32_t* block_tables, const int32_t* table_offsets,
+                                const float* k, const float* v, int32_t block_size,
+                                int64_t block_stride, int32_t row_size, float k_scale,
+                                float v_scale, cache_elem<T>* k_cache, cache_elem<T>* v_cache) {
+  const int64_t t = blockIdx.x;
+  const int32_t pos = positions[t];
+  const int32_t* table = block_tables + table_offsets[token_seqs[t]];
+  const int64_t dst =
+      int64_t{table[pos / block_size]} * block_stride + int64_t{pos % block_size} * row_size;
+  const int64_t src = t * row_size;
+  for (int32_t i = threadIdx.x; i < row_size; i += blockDim.x) {
+    if constexpr (T == kv_type::f32) {
+      k_cache[dst + i] = k[src + i];
+      v_cache[dst + i] = v[src + i];
+    } else {
+      k_cache[dst + i] =
+          __nv_cvt_float_to_fp8(__fdiv_rn(k[src + i], k_scale), __NV_SATFINITE, fp8_kind<T>());
+      v_cache[dst + i] =
+          __nv_cvt_float_to_fp8(__fdiv_rn(v[src + i], v_scale), __NV_SATFINITE, fp8_kind<T>());
+    }
+  }
+}
+
+bool aligned(const void* ptr, uintptr_t bytes) {
+  return reinterpret_cast<uintptr_t>(ptr) % bytes == 0;
+}
+
+status check_layout(const paged_kv_layout& layout, const kv_cache_layer& cache, const char* op) {
+  if (layout.block_size <= 0 || layout.num_kv_heads <= 0 || layout.head_dim <= 0)
+    return error{std::string(op) + ": block_size, num_kv_heads and head_dim must be positive"};
+  if (cache.type != kv_type::f32 && cache.type != kv_type::fp8_e4m3 &&
+      cache.type != kv_type::fp8_e5m2)
+    return error{std::string(op) + ": unknown kv_type"};
+  if (!(cache.k_scale > 0.0f) || !(cache.v_scale > 0.0f))
+    return error{std::string(op) + ": k_scale and v_scale must be positive"};
+  return ok_status();
+}
+
+// A per-device pool that keeps its memory (release threshold: all), so the split workspace is a
+// stream-ordered sub-allocation rather than a driver call each step. nullptr: no pool (attention
+// then runs without splits).
+cudaMemPool_t workspace_pool() {
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  static std::mutex mutex;
+  static std::map<int, cudaMemPool_t> pools;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto found = pools.find(device);
+  if (found != pools.end()) return found->second;
+  cudaMemPoolProps props{};
+  props.allocType = cudaMemAllocationTypePinned;
+  props.location.type = cudaMemLocationTypeDevice;
+  props.location.id = device;
+  cudaMemPool_t pool = nullptr;
+  if (cudaMemPoolCreate(&pool, &props) != cudaSuccess) {
+    cudaGetLastError();
+    pool = nullptr;
+  } else {
+    uint64_t keep = UINT64_MAX;
+    cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+  }
+  pools.emplace(device, pool);
+  return pool;
+}
+
+// Key splits for `blocks` blocks per split: enough for two blocks per SM, each split at least
+// min_split_keys keys.
+int32_t choose_splits(int64_t blocks, int32_t max_position) {
+  int device = 0, num_sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&num_sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+    cudaGetLastError();
+    return 1;
+  }
+  const int64_t keys = int64_t{max_position} + 1;
+  const int64_t target = 2 * int64_t{num_sms};
+  if (blocks >= target || keys < 2 * min_split_keys) return 1;
+  return static_cast<int32_t>(
+      std::min<int64_t>({(target + blocks - 1) / blocks, keys / min_split_keys, max_splits}));
+}
+
+status check_attention_args(const paged_kv_layout& layout, const attention_rows& rows,
+                            int32_t num_heads, const float* q, const kv_cache_layer& cache,
+                            const float* out) {
+  if (auto st = check_layout(layout, cache, "paged_attention"); !st) return st;
+  const int32_t d = layout.head_dim;
+  if (d > 256 || d % 8 != 0)
+    return error{"paged_attention: head_dim must be a multiple of 8, at most 256"};
+  if (num_heads <= 0 || num_heads % layout.num_kv_heads != 0)
+    return error{"paged_attention: num_heads must be a positive multiple of num_kv_heads"};
+  const uintptr_t cache_align = cache.type == kv_type::f32 ? 16 : 8;
+  if (!aligned(q, 16) || !aligned(out, 16) || !aligned(cache.k, cache_align) ||
+      !aligned(cache.v, cache_align))
+    return error{"paged_attention: q, out and the caches must be 16-byte aligned (fp8: 8)"};
+  if (rows.num_tiles > rows.num_tokens || rows.num_tokens > INT_MAX)
+    return error{"paged_attention: bad tile or row count"};
+  return ok_status();
+}
+
+status check_shared_bytes(size_t bytes) {
+  int device = 0, max_shared = 0;
+  if (auto st = CUDA_CHECK(cudaGetDevice(&device)); !st) return st;
+  if (auto st = CUDA_CHECK(
+          cudaDeviceGetAttribute(&max_shared, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+      !st)
+    return st;
+  if (bytes > static_cast<size_t>(max_shared))
+    return error{"paged_attention: shape needs more shared memory than the device has"};
+  return ok_status();
+}
+
+// Everything but the block shape (rows_cap, heads_per_block, head_chunks) and the splits.
+attention_params make_params(const paged_kv_layout& layout, const attention_rows& rows,
+                             int32_t num_heads, float scale, int32_t sliding_window, const float* q,
+                             const kv_cache_layer& cache, float* out) {
+  attention_params p{};
+  p.q = q;
+  p.out = out;
+  p.k_cache = cache.k;
+  p.v_cache = cache.v;
+  p.k_scale = cache.k_scale;
+  p.v_scale = cache.v_scale;
+  p.positions = rows.positions;
+  p.token_seqs = rows.token_seqs;
+  p.block_tables = rows.block_tables;
+  p.table_offsets = rows.table_offsets;
+  p.query_tiles = rows.query_tiles;
+  p.num_tokens = rows.num_tokens;
+  p.num_tiles = rows.num_tiles;
+  p.block_size = layout.block_size;
+  p.head_dim = layout.head_dim;
+  p.block_stride = layout.block_stride();
+  p.slot_stride = int64_t{layout.num_kv_heads} * layout.head_dim;
+  p.num_heads = num_heads;
+  p.group = num_heads / layout.num_kv_heads;
+  p.scale = scale;
+  p.sliding_window = sliding_window;
+  p.num_splits = 1;
+  p.split_keys = INT_MAX;
+  return p;
+}
+
+// Cuts positions [0, max_position] into about `splits` runs of whole key tiles and allocates
+// their workspace on `stream` (freed by the caller after the launches); nullptr (and p keeps one
+// split) when no workspace can be had.
+void* split_keys(attention_params& p, int32_t splits, int32_t max_position, cudaStream_t stream) {
+  const int64_t keys = int64_t{max_position} + 1;
+  const int64_t run = ((keys + splits - 1) / splits + key_tile - 1) / key_tile * key_tile;
+  const auto num_splits = static_cast<int32_t>((keys + run - 1) / run);
+  const int64_t rows_total = p.num_tokens * p.num_heads;
+  const auto bytes = static_cast<size_t>(num_splits * rows_total * (p.head_dim + 2) * 4);
+  cudaMemPool_t pool = num_splits > 1 ? workspace_pool() : nullptr;
+  void* workspace = nullptr;
+  if (pool == nullptr || cudaMallocFromPoolAsync(&workspace, bytes, pool, stream) != cudaSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  p.num_splits = num_splits;
+  p.split_keys = static_cast<int32_t>(run);
+  p.part_acc = static_cast<float*>(workspace);
+  p.part_ml = p.part_acc + num_splits * rows_total * p.head_dim;
+  return workspace;
+}
+
+using attention_fn = void (*)(attention_params);
+
+template <int DP>
+attention_fn pick_kernel(kv_type type) {
+  switch (type) {
+    case kv_type::f32:
+      return attention_kernel<DP, kv_type::f32>;
+    case kv_type::fp8_e4m3:
+      return attention_kernel<DP, kv_type::fp8_e4m3>;
+    case kv_type::fp8_e5m2:
+      return attention_kernel<DP, kv_type::fp8_e5m2>;
+  }
+  return nullptr;
+}
+
+// The attention kernel, then (with splits) the combine.
+status launch_attention(int32_t padded_dim, kv_type type, const attention_params& p, dim3 grid,
+                        size_t shared_bytes, cudaStream_t stream) {
+  const attention_fn kernel = padded_dim == 64    ? pick_kernel<64>(type)
+                              : padded_dim == 128 ? pick_kernel<128>(type)
+                                                  : pick_kernel<256>(type);
+  if (shared_bytes > 48 * 1024) {
+    if (auto st = CUDA_CHECK(cudaFuncSetAttribute(
+            kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes)));
+        !st)
+      return st;
+  }
+  kernel<<<grid, block_threads, shared_bytes, stream>>>(p);
+  if (auto st = CUDA_CHECK(cudaGetLastError()); !st) return st;
+  if (p.num_splits == 1) return ok_status();
+  const int64_t rows = p.num_tokens * p.num_heads;
+  const int64_t threads = rows * (p.head_dim / 4);
+  const auto blocks = static_cast<unsigned>((threads + combine_threads - 1) / combine_threads);
+  combine_kernel<<<blocks, combine_threads, 0, stream>>>(p.part_acc, p.part_ml, rows, p.head_dim,
+                                                         p.num_splits, p.out);
+  return CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace
+
+std::vector<int32_t> plan_query_tiles(const int32_t* token_seqs, int64_t num_tokens) {
+  std::vector<int32_t> tiles;
+  for (int64_t t = 0; t < num_tokens;) {
+    int64_t end = t + 1;
+    while (end < num_tokens && end - t < attention_tile_rows && token_seqs[end] == token_seqs[t])
+      ++end;
+    tiles.push_back(static_cast<int32_t>(t));
+    tiles.push_back(static_cast<int32_t>(end - t));
+    t = end;
+  }
+  return tiles;
+}
+
+status store_kv(const paged_kv_layout& layout, const attention_rows& rows, const float* k,
+                const float* v, const kv_cache_layer& cache, cudaStream_t stream) {
+  if (auto st = check_layout(layout, cache, "store_kv"); !st) return st;
+  if (rows.num_tokens <= 0) return ok_status();
+  if (rows.num_tokens > INT_MAX) return error{"store_kv: too many rows for one launch"};
+  const int64_t row_size = int64_t{layout.num_kv_heads} * layout.head_dim;
+  if (row_size > INT_MAX) return error{"store_kv: num_kv_heads * head_dim too large"};
+  const auto blocks = static_cast<unsigned>(rows.num_tokens);
+  const int32_t row = static_cast<int32_t>(row_size);
+  switch (cache.type) {
+    case kv_type::f32:
+      store_kv_kernel<kv_type::f32><<<blocks, store_threads, 0, stream>>>(
+          rows.positions, rows.token_seqs, rows.block_tables, rows.table_offsets, k, v,
+          layout.block_size, layout.block_stride(), row, cache.k_scale, cache.v_scale,
+          static_cast<float*>(cache.k), static_cast<float*>(cache.v));
+      break;
+    case kv_type::fp8_e4m3:
+      store_kv_kernel<kv_type::fp8_e4m3><<<blocks, store_threads, 0, stream>>>(
+          rows.positions, rows.token_seqs, rows.block_tables, rows.table_offsets, k, v,
+          layout.block_size, layout.block_stride(), row, cache.k_scale, cache.v_scale,
+          static_cast<uint8_t*>(cache.k), static_cast<uint8_t*>(cache.v));
+      break;
+    case kv_type::fp8_e5m2:
+      store_kv_kernel<kv_type::fp8_e5m2><<<blocks, store_threads, 0, stream>>>(
+          rows.positions, rows.token_seqs, rows.block_tables, rows.table_offsets, k, v,
+          layout.block_size, layout.block_stride(), row, cache.k_scale, cache.v_scale,
+          static_cast<uint8_t*>(cache.k), static_cast<uint8_t*>(cache.v));
+      break;
+  }
+  return CUDA_CHECK(cudaGetLastError());
+}
+
+status paged_attention(const paged_kv_layout& layout, const attention_rows& rows, int32_t num_heads,
+                       float scale, int32_t sliding_window, const float* q,
+                       const kv_cache_layer& cache, float* out, cudaStream_t stream) {
+  if (auto st = check_attention_args(layout, rows, num_heads, q, cache, out); !st) return st;
+  if (rows.num_tokens <= 0 || rows.num_tiles <= 0) return ok_status();
+  attention_params p = make_params(layout, rows, num_heads, scale, sliding_window, q, cache, out);
+  const int32_t padded_dim = layout.head_dim <= 64 ? 64 : layout.head_dim <= 128 ? 128 : 256;
+  // No tile has more rows than the other tiles leave: a pure decode step has tiles of one row.
+  p.rows_cap = static_cast<int32_t>(
+      std::min<int64_t>(attention_tile_rows, rows.num_tokens - rows.num_tiles + 1));
+  p.heads_per_block = std::min(p.group, std::max(1, max_queries(padded_dim) / p.rows_cap));
+  p.head_chunks = (p.group + p.heads_per_block - 1) / p.heads_per_block;
+  const int64_t grid_y = int64_t{layout.num_kv_heads} * p.head_chunks;
+  if (grid_y > 65535) return error{"paged_attention: too many KV heads for one launch"};
+  const size_t shared_bytes =
+      attention_shared_bytes(cache.type, layout.head_dim, p.rows_cap * p.heads_per_block);
+  if (auto st = check_shared_bytes(shared_bytes); !st) return st;
+
+  const int32_t splits = choose_splits(int64_t{rows.num_tiles} * grid_y, rows.max_position);
+  void* workspace = splits > 1 ? split_keys(p, splits, rows.max_position, stream) : nullptr;
+  const dim3 grid(static_cast<unsigned>(rows.num_tiles), static_cast<unsigned>(grid_y),
+                  static_cast<unsigned>(p.num_splits));
+  const status launched = launch_attention(padded_dim, cache.type, p, grid, shared_bytes, stream);
+  if (workspace != nullptr) {
+    const status freed = CUDA_CHECK(cudaFreeAsync(workspace, stream));
+    if (launched && !freed) return freed;
+  }
+  return launched;
+}
+
+}  // namespace troupe::kernels::cuda

@@ -1,0 +1,162 @@
+// Elementwise and gather kernels (contract: elementwise.hpp).
+//
+//   flat ops (add, silu_mul, convert):   x [n], one thread per element, grid-stride over int64 i
+//   row ops (embedding, gather_rows, add_bias):
+//       out [rows][row_size]: block b takes rows b, b + gridDim.x, ...; its threads stride over
+//       the row's columns, so no division per element and any number of rows fits the grid
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+
+#include "kernels/cuda/device.hpp"
+#include "kernels/cuda/elementwise.hpp"
+
+namespace troupe::kernels::cuda {
+
+namespace {
+
+constexpr int block_threads = 256;
+// Enough blocks to fill an H100/H200 many times over; a grid-stride loop covers the rest.
+constexpr int64_t max_blocks = int64_t{1} << 16;
+
+unsigned flat_blocks(int64_t n) {
+  return static_cast<unsigned>(std::min((n + block_threads - 1) / block_threads, max_blocks));
+}
+
+unsigned row_blocks(int64_t rows) {
+  return static_cast<unsigned>(std::min(rows, max_blocks));
+}
+
+__device__ int64_t flat_index() {
+  return int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+}
+
+__device__ int64_t flat_stride() {
+  return int64_t{gridDim.x} * blockDim.x;
+}
+
+// -- convert --
+
+// The intrinsics round every non-NaN value to nearest even (subnormals, overflow to inf
+// included); a NaN gets the pattern of runtime/formats/half.hpp: bf16 keeps sign and top payload
+// bits and is made quiet, f16 is sign | 0x7e00.
+__device__ uint16_t to_bf16_bits(float f) {
+  const uint32_t x = __float_as_uint(f);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 64u);
+  return __bfloat16_as_ushort(__float2bfloat16_rn(f));
+}
+
+__device__ uint16_t to_f16_bits(float f) {
+  const uint32_t x = __float_as_uint(f);
+  if ((x & 0x7fffffffu) > 0x7f800000u)
+    return static_cast<uint16_t>(((x >> 16) & 0x8000u) | 0x7e00u);
+  return __half_as_ushort(__float2half_rn(f));
+}
+
+__global__ void convert_kernel(const float* x, int64_t n, bool to_bf16, uint16_t* out) {
+  for (int64_t i = flat_index(); i < n; i += flat_stride())
+    out[i] = to_bf16 ? to_bf16_bits(x[i]) : to_f16_bits(x[i]);
+}
+
+// -- flat ops --
+
+__global__ void add_kernel(float* y, const float* x, int64_t n) {
+  for (int64_t i = flat_index(); i < n; i += flat_stride())
+    y[i] = __fadd_rn(y[i], x[i]);
+}
+
+// out may alias gate or up: each element is read before the same thread writes it.
+__global__ void silu_mul_kernel(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = flat_index(); i < n; i += flat_stride()) {
+    const float g = gate[i];
+    out[i] = __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), up[i]);
+  }
+}
+
+// -- row ops --
+
+// One stored element widened to f32 (exact for every type).
+__device__ float widen(const void* table, dense_type type, int64_t i) {
+  if (type == dense_type::f32) return static_cast<const float*>(table)[i];
+  const uint16_t bits = static_cast<const uint16_t*>(table)[i];
+  if (type == dense_type::bf16) return __uint_as_float(uint32_t{bits} << 16);
+  return __half2float(__ushort_as_half(bits));
+}
+
+__global__ void embedding_kernel(const void* table, dense_type type, int64_t table_rows,
+                                 int64_t dim, int64_t first_token, const int32_t* token_ids,
+                                 int64_t num_tokens, float* out) {
+  for (int64_t t = blockIdx.x; t < num_tokens; t += gridDim.x) {
+    const int64_t row = int64_t{token_ids[t]} - first_token;
+    const bool held = row >= 0 && row < table_rows;
+    float* out_row = out + t * dim;
+    for (int64_t c = threadIdx.x; c < dim; c += blockDim.x)
+      out_row[c] = held ? widen(table, type, row * dim + c) : 0.0f;
+  }
+}
+
+__global__ void gather_rows_kernel(const float* x, int64_t row_size, const int32_t* rows,
+                                   int64_t num_rows, float* out) {
+  for (int64_t r = blockIdx.x; r < num_rows; r += gridDim.x) {
+    const float* src = x + int64_t{rows[r]} * row_size;
+    float* dst = out + r * row_size;
+    for (int64_t c = threadIdx.x; c < row_size; c += blockDim.x)
+      dst[c] = src[c];
+  }
+}
+
+__global__ void add_bias_kernel(float* y, const float* bias, int64_t rows, int64_t cols) {
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    float* y_row = y + r * cols;
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x)
+      y_row[c] = __fadd_rn(y_row[c], bias[c]);
+  }
+}
+
+}  // namespace
+
+status convert(const float* x, int64_t n, dense_type to, void* out, cudaStream_t stream) {
+  if (to == dense_type::f32) return error{"convert: the target type must be bf16 or f16"};
+  if (n <= 0) return ok_status();
+  convert_kernel<<<flat_blocks(n), block_threads, 0, stream>>>(x, n, to == dense_type::bf16,
+                                                               static_cast<uint16_t*>(out));
+  return CUDA_CHECK(cudaGetLastError());
+}
+
+status add(float* y, const float* x, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return ok_status();
+  add_kernel<<<flat_blocks(n), block_threads, 0, stream>>>(y, x, n);
+  return CUDA_CHECK(cudaGetLastError());
+}
+
+status silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
+  if (n <= 0) return ok_status();
+  silu_mul_kernel<<<flat_blocks(n), block_threads, 0, stream>>>(gate, up, n, out);
+  return CUDA_CHECK(cudaGetLastError());
+}
+
+status embedding(const void* table, dense_type type, int64_t table_rows, int64_t dim,
+                 int64_t first_token, const int32_t* token_ids, int64_t num_tokens, float* out,
+                 cudaStream_t stream) {
+  if (num_tokens <= 0 || dim <= 0) return ok_status();
+  embedding_kernel<<<row_blocks(num_tokens), block_threads, 0, stream>>>(
+      table, type, table_rows, dim, first_token, token_ids, num_tokens, out);
+  return CUDA_CHECK(cudaGetLastError());
+}
+
+status gather_rows(const float* x, int64_t row_size, const int32_t* rows, int64_t num_rows,
+                   float* out, cudaStream_t stream) {
+  if (num_rows <= 0 || row_size <= 0) return ok_status();
+  gather_rows_kernel<<<row_blocks(num_rows), block_threads, 0, stream>>>(x, row_size, rows,
+                                                                         num_rows, out);
+  return CUDA_CHECK(cudaGetLastError());
+}
+
+status add_bias(float* y, const float* bias, int64_t rows, int64_t cols, cudaStream_t stream) {
+  if (rows <= 0 || cols <= 0) return ok_status();
+  add_bias_kernel<<<row_blocks(rows), block_threads, 0, stream>>>(y, bias, rows, cols);
+  return CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace troupe::kernels::cuda

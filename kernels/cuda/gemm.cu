@@ -1,0 +1,325 @@
+// gemm_engine: cuBLAS for the dense products, cuBLASLt (or a dp4a kernel) for the int8 one
+// (contracts: gemm.hpp).
+//
+// cuBLAS is column-major; every matrix here is row-major, and a row-major [R][C] matrix is a
+// column-major [C][R] one with leading dimension C. So y = x W^T is computed as its transpose:
+//
+//   y^T [N][M] (col-major, ld N)  =  op(W_cm)  *  x_cm
+//                                    W_cm: col-major [K][N], ld K, op = T -> [N][K]
+//                                    x_cm: col-major [K][M], ld K, op = N
+//   i.e. m = N, n = M, k = K, A = W (transa T, lda K), B = x (transb N, ldb K), C = y (ldc N).
+//
+// The same "TN" call serves cuBLASLt's int8 IMMA kernels, which accept only that layout.
+#include "kernels/cuda/gemm.hpp"
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <tuple>
+
+#include "kernels/cuda/device.hpp"
+#include "kernels/cuda/elementwise.hpp"
+#include "kernels/cuda/gemm_w8a8.hpp"
+
+namespace troupe::kernels::cuda {
+namespace {
+
+status check_cublas(cublasStatus_t code, const char* expr, const char* file, int line) {
+  if (code == CUBLAS_STATUS_SUCCESS) return ok_status();
+  return error{std::string(file) + ":" + std::to_string(line) + ": " + expr + ": " +
+               cublasGetStatusName(code) + ": " + cublasGetStatusString(code)};
+}
+
+// ok, or an error "<file>:<line>: <expr>: CUBLAS_STATUS_...: <description>".
+#define GEMM_CUBLAS_CHECK(expr) check_cublas((expr), #expr, __FILE__, __LINE__)
+// Returns the error of a failed status from the enclosing function.
+#define GEMM_TRY(expr)                                  \
+  do {                                                  \
+    if (auto st_ = (expr); !st_.ok()) return st_.err(); \
+  } while (0)
+
+// cuBLAS and cuBLASLt share it: both run on the engine's stream, one call after another.
+constexpr size_t workspace_bytes = size_t{32} << 20;
+
+// Up to this many rows of x, the int8 product is the dp4a kernel: a decode step is bound by
+// reading W, which the kernel does once, and tensor cores have nothing to add there.
+constexpr int64_t dp4a_max_rows = 8;
+
+size_t round_up(size_t n, size_t to) {
+  return (n + to - 1) / to * to;
+}
+
+// The largest power of two (up to 256) dividing p's address: what cuBLASLt may assume.
+uint32_t alignment_of(const void* p) {
+  uint32_t a = 256;
+  while (a > 1 && reinterpret_cast<uintptr_t>(p) % a != 0)
+    a /= 2;
+  return a;
+}
+
+// Device memory that only grows, allocated and freed in the stream's order: once it is large
+// enough, a call allocates nothing (so a CUDA graph can capture it).
+class scratch_buffer {
+ public:
+  status reserve(size_t bytes, cudaStream_t stream) {
+    if (bytes <= bytes_) return ok_status();
+    const size_t grown = round_up(std::max(bytes, bytes_ + bytes_ / 2), size_t{1} << 20);
+    if (ptr_ != nullptr) GEMM_TRY(CUDA_CHECK(cudaFreeAsync(ptr_, stream)));
+    ptr_ = nullptr;
+    bytes_ = 0;
+    GEMM_TRY(CUDA_CHECK(cudaMallocAsync(&ptr_, grown, stream)));
+    bytes_ = grown;
+    return ok_status();
+  }
+  void release(cudaStream_t stream) {
+    if (ptr_ != nullptr) cudaFreeAsync(ptr_, stream);
+    ptr_ = nullptr;
+    bytes_ = 0;
+  }
+  template <class T>
+  T* as(size_t byte_offset = 0) const {
+    return static_cast<T*>(static_cast<void*>(static_cast<char*>(ptr_) + byte_offset));
+  }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+// One cuBLASLt int8 product: acc (col-major [N][M], ld N) = W^T-op * q, with the algorithm the
+// heuristic chose for this shape and these pointer alignments.
+struct lt_int8_plan {
+  cublasLtMatmulDesc_t op = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+  bool supported = false;  // false: the dp4a kernel runs this shape
+
+  void destroy() {
+    if (c != nullptr) cublasLtMatrixLayoutDestroy(c);
+    if (b != nullptr) cublasLtMatrixLayoutDestroy(b);
+    if (a != nullptr) cublasLtMatrixLayoutDestroy(a);
+    if (op != nullptr) cublasLtMatmulDescDestroy(op);
+    *this = lt_int8_plan{};
+  }
+};
+
+// (M, N, K, alignment of w, of q, of acc)
+using lt_plan_key = std::tuple<int64_t, int64_t, int64_t, uint32_t, uint32_t, uint32_t>;
+
+template <class T>
+status set_desc(cublasLtMatmulDesc_t op, cublasLtMatmulDescAttributes_t attr, T value) {
+  return GEMM_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, attr, &value, sizeof value));
+}
+
+template <class T>
+status set_pref(cublasLtMatmulPreference_t pref, cublasLtMatmulPreferenceAttributes_t attr,
+                T value) {
+  return GEMM_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attr, &value, sizeof value));
+}
+
+// Destroys a cuBLASLt preference on scope exit.
+struct preference_guard {
+  cublasLtMatmulPreference_t pref = nullptr;
+  ~preference_guard() {
+    if (pref != nullptr) cublasLtMatmulPreferenceDestroy(pref);
+  }
+};
+
+// Asks the heuristic for the best algorithm; plan.supported = false when it has none.
+status choose_algo(cublasLtHandle_t lt, lt_int8_plan& plan, const lt_plan_key& key) {
+  preference_guard g;
+  GEMM_TRY(GEMM_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&g.pref)));
+  GEMM_TRY(set_pref(g.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, uint64_t{workspace_bytes}));
+  GEMM_TRY(set_pref(g.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, std::get<3>(key)));
+  GEMM_TRY(set_pref(g.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, std::get<4>(key)));
+  GEMM_TRY(set_pref(g.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, std::get<5>(key)));
+  GEMM_TRY(set_pref(g.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, std::get<5>(key)));
+  cublasLtMatmulHeuristicResult_t result{};
+  int count = 0;
+  const cublasStatus_t code = cublasLtMatmulAlgoGetHeuristic(lt, plan.op, plan.a, plan.b, plan.c,
+                                                             plan.c, g.pref, 1, &result, &count);
+  if (code == CUBLAS_STATUS_SUCCESS && count > 0 && result.state == CUBLAS_STATUS_SUCCESS) {
+    plan.algo = result.algo;
+    plan.supported = true;
+    return ok_status();
+  }
+  if (code == CUBLAS_STATUS_SUCCESS || code == CUBLAS_STATUS_NOT_SUPPORTED) return ok_status();
+  return GEMM_CUBLAS_CHECK(code);
+}
+
+status make_plan(cublasLtHandle_t lt, const lt_plan_key& key, lt_int8_plan& plan) {
+  const int64_t M = std::get<0>(key), N = std::get<1>(key), K = std::get<2>(key);
+  GEMM_TRY(GEMM_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan.op, CUBLAS_COMPUTE_32I, CUDA_R_32I)));
+  GEMM_TRY(set_desc(plan.op, CUBLASLT_MATMUL_DESC_TRANSA, CUBLAS_OP_T));
+  GEMM_TRY(set_desc(plan.op, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N));
+  GEMM_TRY(GEMM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.a, CUDA_R_8I, K, N, K)));  // W [N][K]
+  GEMM_TRY(GEMM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.b, CUDA_R_8I, K, M, K)));  // q [M][K]
+  GEMM_TRY(
+      GEMM_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.c, CUDA_R_32I, N, M, N)));  // acc [M][N]
+  return choose_algo(lt, plan, key);
+}
+
+}  // namespace
+
+struct gemm_engine::impl {
+  cudaStream_t stream = nullptr;
+  cublasHandle_t blas = nullptr;
+  cublasLtHandle_t lt = nullptr;
+  void* workspace = nullptr;
+  scratch_buffer x16;     // dense: x rounded to W's type [M][K]
+  scratch_buffer q;       // w8a8: quantized x [M][K] int8
+  scratch_buffer tokens;  // w8a8: a_scale [M] f32, then azp [M] int32 at tokens_azp_offset(M)
+  scratch_buffer acc;     // w8a8: int32 sums [M][N]
+  std::map<lt_plan_key, lt_int8_plan> lt_plans;  // one per shape seen (bounded by the batch sizes)
+
+  static size_t tokens_azp_offset(int64_t M) { return round_up(size_t(M) * sizeof(float), 256); }
+
+  ~impl() {
+    if (workspace != nullptr) {  // create() got as far as the device: drain the stream first
+      cudaStreamSynchronize(stream);
+      for (scratch_buffer* s : {&x16, &q, &tokens, &acc})
+        s->release(stream);
+      cudaStreamSynchronize(stream);
+    }
+    for (auto& entry : lt_plans)
+      entry.second.destroy();
+    if (lt != nullptr) cublasLtDestroy(lt);
+    if (blas != nullptr) cublasDestroy(blas);
+    if (workspace != nullptr) cudaFree(workspace);
+  }
+
+  // acc = q W^T in exact int32 via cuBLASLt; false when cuBLASLt has no algorithm for the shape.
+  result<bool> int8_gemm_lt(const int8_t* q_ptr, int64_t M, int64_t K, const int8_t* w, int64_t N,
+                            int32_t* acc_ptr);
+  status int8_gemm(const int8_t* q_ptr, int64_t M, int64_t K, const int8_t* w, int64_t N,
+                   int32_t* acc_ptr);
+};
+
+result<bool> gemm_engine::impl::int8_gemm_lt(const int8_t* q_ptr, int64_t M, int64_t K,
+                                             const int8_t* w, int64_t N, int32_t* acc_ptr) {
+  const lt_plan_key key{M, N, K, alignment_of(w), alignment_of(q_ptr), alignment_of(acc_ptr)};
+  auto it = lt_plans.find(key);
+  if (it == lt_plans.end()) {
+    lt_int8_plan plan;
+    if (auto st = make_plan(lt, key, plan); !st) {
+      plan.destroy();
+      return st.err();
+    }
+    if (!plan.supported)
+      std::fprintf(stderr,
+                   "troupe gemm_engine: cuBLASLt has no int8 algorithm for M=%lld N=%lld "
+                   "K=%lld; using the dp4a kernel\n",
+                   static_cast<long long>(M), static_cast<long long>(N), static_cast<long long>(K));
+    it = lt_plans.emplace(key, plan).first;
+  }
+  lt_int8_plan& plan = it->second;
+  if (!plan.supported) return false;
+  const int32_t alpha = 1, beta = 0;
+  const cublasStatus_t code =
+      cublasLtMatmul(lt, plan.op, &alpha, w, plan.a, q_ptr, plan.b, &beta, acc_ptr, plan.c, acc_ptr,
+                     plan.c, &plan.algo, workspace, workspace_bytes, stream);
+  if (code == CUBLAS_STATUS_NOT_SUPPORTED) {
+    std::fprintf(stderr,
+                 "troupe gemm_engine: cuBLASLt refused its int8 algorithm for M=%lld "
+                 "N=%lld K=%lld; using the dp4a kernel\n",
+                 static_cast<long long>(M), static_cast<long long>(N), static_cast<long long>(K));
+    plan.supported = false;
+    return false;
+  }
+  GEMM_TRY(GEMM_CUBLAS_CHECK(code));
+  return true;
+}
+
+status gemm_engine::impl::int8_gemm(const int8_t* q_ptr, int64_t M, int64_t K, const int8_t* w,
+                                    int64_t N, int32_t* acc_ptr) {
+  // cuBLASLt's IMMA "TN" kernels need m (= N) and k multiples of 4 and 4-byte aligned matrices.
+  if (M > dp4a_max_rows && K > 0 && N % 4 == 0 && alignment_of(w) >= 4) {
+    auto ran = int8_gemm_lt(q_ptr, M, K, w, N, acc_ptr);
+    if (!ran) return ran.err();
+    if (*ran) return ok_status();
+  }
+  return int8_gemm_dp4a(q_ptr, M, K, w, N, acc_ptr, N, stream);
+}
+
+result<std::unique_ptr<gemm_engine>> gemm_engine::create(cudaStream_t stream) {
+  auto p = std::make_unique<impl>();
+  p->stream = stream;
+  // Handles are stored only once created: ~impl destroys what it holds, and nothing else.
+  cublasHandle_t blas = nullptr;
+  GEMM_TRY(GEMM_CUBLAS_CHECK(cublasCreate(&blas)));
+  p->blas = blas;
+  // cublasSetStream resets the workspace to cuBLAS's own pool, so the workspace comes after it.
+  GEMM_TRY(GEMM_CUBLAS_CHECK(cublasSetStream(p->blas, stream)));
+  void* workspace = nullptr;
+  GEMM_TRY(CUDA_CHECK(cudaMalloc(&workspace, workspace_bytes)));
+  p->workspace = workspace;
+  GEMM_TRY(GEMM_CUBLAS_CHECK(cublasSetWorkspace(p->blas, p->workspace, workspace_bytes)));
+  // Default math with CUBLAS_COMPUTE_32F: full f32 products, never TF32.
+  GEMM_TRY(GEMM_CUBLAS_CHECK(cublasSetMathMode(p->blas, CUBLAS_DEFAULT_MATH)));
+  cublasLtHandle_t lt = nullptr;
+  GEMM_TRY(GEMM_CUBLAS_CHECK(cublasLtCreate(&lt)));
+  p->lt = lt;
+  return std::unique_ptr<gemm_engine>(new gemm_engine(std::move(p)));
+}
+
+gemm_engine::gemm_engine(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+gemm_engine::~gemm_engine() = default;
+
+cudaStream_t gemm_engine::stream() const {
+  return impl_->stream;
+}
+
+status gemm_engine::dense(const float* x, int64_t M, int64_t K, const void* w, dense_type type,
+                          int64_t N, float* y) {
+  if (M < 0 || N < 0 || K < 0 || M > INT_MAX || N > INT_MAX || K > INT_MAX)
+    return error{"gemm_engine::dense: bad shape M=" + std::to_string(M) +
+                 " N=" + std::to_string(N) + " K=" + std::to_string(K)};
+  if (M == 0 || N == 0) return ok_status();
+  cudaStream_t stream = impl_->stream;
+  if (K == 0) return CUDA_CHECK(cudaMemsetAsync(y, 0, size_t(M * N) * sizeof(float), stream));
+  const void* b = x;
+  cudaDataType_t ab_type = CUDA_R_32F;
+  if (type != dense_type::f32) {
+    GEMM_TRY(impl_->x16.reserve(size_t(M * K) * 2, stream));
+    GEMM_TRY(convert(x, M * K, type, impl_->x16.as<void>(), stream));
+    b = impl_->x16.as<void>();
+    ab_type = type == dense_type::bf16 ? CUDA_R_16BF : CUDA_R_16F;
+  }
+  const float alpha = 1.0f, beta = 0.0f;
+  const int m = static_cast<int>(N), n = static_cast<int>(M), k = static_cast<int>(K);
+  return GEMM_CUBLAS_CHECK(cublasGemmEx(impl_->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, w,
+                                        ab_type, k, b, ab_type, k, &beta, y, CUDA_R_32F, m,
+                                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+status gemm_engine::w8a8(const float* x, int64_t M, int64_t K, const int8_t* w,
+                         const float* w_scale, const int32_t* row_sums, int64_t N, bool asymmetric,
+                         float* y) {
+  if (M < 0 || N < 0 || K < 0 || K > 65536 || K % 4 != 0)
+    return error{"gemm_engine::w8a8: bad shape M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                 " K=" + std::to_string(K) + " (requires K <= 65536, K % 4 == 0)"};
+  if (M == 0 || N == 0) return ok_status();
+  impl& e = *impl_;
+  GEMM_TRY(e.q.reserve(size_t(M * K), e.stream));
+  GEMM_TRY(e.tokens.reserve(impl::tokens_azp_offset(M) + size_t(M) * sizeof(int32_t), e.stream));
+  GEMM_TRY(e.acc.reserve(size_t(M * N) * sizeof(int32_t), e.stream));
+  auto* q = e.q.as<int8_t>();
+  auto* a_scale = e.tokens.as<float>();
+  auto* azp = e.tokens.as<int32_t>(impl::tokens_azp_offset(M));
+  auto* acc = e.acc.as<int32_t>();
+  GEMM_TRY(w8a8_quantize(x, M, K, asymmetric, q, a_scale, azp, e.stream));
+  GEMM_TRY(e.int8_gemm(q, M, K, w, N, acc));
+  return w8a8_epilogue(acc, N, M, N, a_scale, azp, row_sums, w_scale, y, e.stream);
+}
+
+status gemm_engine::w8a8_row_sums(const int8_t* w, int64_t N, int64_t K, int32_t* row_sums) {
+  if (N < 0 || K < 0) return error{"gemm_engine::w8a8_row_sums: bad shape"};
+  return cuda::w8a8_row_sums(w, N, K, row_sums, impl_->stream);
+}
+
+}  // namespace troupe::kernels::cuda

@@ -1,0 +1,57 @@
+#pragma once
+// Matrix products on the GPU for the CUDA backend: y = x W^T with f32 activations x [M][K],
+// a weight W [N][K] (row-major, the model's [out][in]) and f32 outputs y [M][N], all device
+// memory, enqueued on the engine's stream.
+//
+//   dense f32        cuBLAS in full f32 (CUBLAS_COMPUTE_32F, no TF32): the CPU's math, summed in
+//                    another order
+//   dense bf16/f16   x rounded to W's type (convert(), RNE) into the engine's scratch, then
+//                    cuBLAS with f32 accumulation (CUBLAS_COMPUTE_32F) and f32 output
+//   w8a8, w8a8_azp   kernels/cpu/gemm_w8a8.hpp's numerics exactly: x quantized per token
+//                    (symmetric, or vLLM's dynamic zero point) by one kernel, the int8 x int8
+//                    products summed in exact int32 (cuBLASLt IMMA), then the epilogue
+//                    a_scale * (w_scale * float(acc - azp * row_sum)) per element: the same bits
+//                    as the CPU kernel
+//
+// Thread: one thread at a time (the backend's); the engine's scratch is reused by every call, so
+// calls are ordered on its stream.
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "base/result.hpp"
+#include "kernels/cuda/types.hpp"
+
+namespace troupe::kernels::cuda {
+
+class gemm_engine {
+ public:
+  // cuBLAS / cuBLASLt handles bound to `stream` and a workspace; an error when the library or
+  // the device cannot be initialized.
+  static result<std::unique_ptr<gemm_engine>> create(cudaStream_t stream);
+  ~gemm_engine();
+  gemm_engine(const gemm_engine&) = delete;
+  gemm_engine& operator=(const gemm_engine&) = delete;
+
+  // y [M][N] = x [M][K] W^T, W [N][K] dense of `type`. requires: y does not alias x.
+  status dense(const float* x, int64_t M, int64_t K, const void* w, dense_type type, int64_t N,
+               float* y);
+
+  // W8A8 (kernels/cpu/gemm_w8a8.hpp): w [N][K] int8, w_scale [N], row_sums [N] (w8a8_row_sums
+  // below). requires: K <= 65536 and K % 4 == 0 (cuBLASLt's int8 layout); y does not alias x.
+  status w8a8(const float* x, int64_t M, int64_t K, const int8_t* w, const float* w_scale,
+              const int32_t* row_sums, int64_t N, bool asymmetric, float* y);
+
+  // row_sums[n] = sum_k w[n][k] (kernels/cpu::w8a8_row_sums on the device).
+  status w8a8_row_sums(const int8_t* w, int64_t N, int64_t K, int32_t* row_sums);
+
+  cudaStream_t stream() const;
+
+ private:
+  struct impl;
+  explicit gemm_engine(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace troupe::kernels::cuda

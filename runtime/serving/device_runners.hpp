@@ -1,0 +1,48 @@
+#pragma once
+// Where the engine's model runs (--device) and, on a GPU, its runner and the KV cache sized from
+// device memory:
+//
+//   --device auto   the GPU when this build has CUDA and a device is present, else the CPU
+//   --device cuda   the GPU (an error without one); cpu: the CPU backend
+//
+// GPU KV cache sizing (vLLM's rule), unless --num-gpu-blocks-override fixes the block count:
+//   1. upload the weights and run one maximal step (max_num_batched_tokens tokens, max_num_seqs
+//      sampled rows) on a cache just large enough for it: activation buffers, cuBLAS workspace
+//      and logits reach their peak and stay allocated;
+//   2. blocks = (total * --gpu-memory-utilization - memory in use) / bytes per block, plus the
+//      profiling cache's blocks (reused);
+//   3. refuse to start when one request of max_model_len tokens does not fit; log the blocks and
+//      the maximum concurrency at max_model_len.
+#include <memory>
+#include <vector>
+
+#include "base/result.hpp"
+#include "runtime/engine_config.hpp"
+#include "runtime/model/llama_weights.hpp"
+#include "runtime/model_runner.hpp"
+#include "runtime/serving/kv_cache_sizing.hpp"
+
+namespace troupe::runtime {
+
+enum class engine_device { cpu, cuda };
+
+// Whether this binary was built with the CUDA backend.
+bool built_with_cuda();
+
+// --device resolved. Errors: cuda asked for in a build without CUDA or on a machine without a
+// device. requires: validate_engine_config(config) passed.
+result<engine_device> resolve_engine_device(const engine_config& config);
+
+struct device_runners {
+  std::vector<std::unique_ptr<model_runner>> runners;
+  kv_cache_plan plan;  // the blocks the runners hold
+};
+
+// The runners on the GPU: one, or at --tensor-parallel-size N one per GPU 0 .. N-1 joined by
+// NCCL (tensor_parallel_runner over an nccl_group). `resolved` has max_model_len,
+// max_num_batched_tokens and max_num_seqs final; `plan` gives the block size, the cache dtype,
+// the bytes per block and (--num-gpu-blocks-override) a fixed block count.
+result<device_runners> make_cuda_runners(llama_weights weights, const engine_config& resolved,
+                                         const kv_cache_plan& plan);
+
+}  // namespace troupe::runtime

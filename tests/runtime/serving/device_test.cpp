@@ -1,0 +1,77 @@
+// --device: validated with vLLM's names, resolved to the CPU or a CUDA GPU; asking for a GPU
+// that this build or this machine lacks is an error, never a silent fall-back to the CPU.
+#include <gtest/gtest.h>
+
+#include "runtime/serving/config_checks.hpp"
+#include "runtime/serving/device_runners.hpp"
+#include "runtime/serving/engine_builder.hpp"
+
+#ifdef TROUPE_HAVE_CUDA
+#include "kernels/cuda/device.hpp"
+#endif
+
+namespace troupe::runtime {
+namespace {
+
+int gpus() {
+#ifdef TROUPE_HAVE_CUDA
+  return kernels::cuda::cuda_device_count();
+#else
+  return 0;
+#endif
+}
+
+engine_config on(const std::string& device) {
+  engine_config c;
+  c.device = device;
+  return c;
+}
+
+TEST(engine_device, vllm_platforms_troupe_lacks_are_refused) {
+  for (const char* name : {"tpu", "xpu", "hpu", "neuron"}) {
+    const auto st = validate_engine_config(on(name));
+    ASSERT_FALSE(st.ok()) << name;
+    EXPECT_EQ(st.message(), std::string("--device ") + name +
+                                " is not supported: troupe supports auto, cpu and cuda");
+  }
+  for (const char* name : {"auto", "cpu", "cuda"})
+    EXPECT_TRUE(validate_engine_config(on(name)).ok()) << name;
+}
+
+TEST(engine_device, cpu_is_always_the_cpu) {
+  auto d = resolve_engine_device(on("cpu"));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(*d, engine_device::cpu);
+}
+
+TEST(engine_device, auto_takes_a_gpu_only_when_there_is_one) {
+  auto d = resolve_engine_device(on("auto"));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(*d, built_with_cuda() && gpus() > 0 ? engine_device::cuda : engine_device::cpu);
+}
+
+TEST(engine_device, cuda_without_a_gpu_is_an_error) {
+  auto d = resolve_engine_device(on("cuda"));
+  if (built_with_cuda() && gpus() > 0) {
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(*d, engine_device::cuda);
+    return;
+  }
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(
+      d.message().find(built_with_cuda() ? "no CUDA device is available" : "built without CUDA"),
+      std::string::npos)
+      << d.message();
+}
+
+TEST(engine_device, building_a_cuda_engine_without_a_gpu_fails_before_loading) {
+  if (built_with_cuda() && gpus() > 0) GTEST_SKIP() << "this machine has a GPU";
+  engine_config c = on("cuda");
+  c.model = "/nonexistent/model.gguf";  // the device is checked before the model is read
+  auto built = build_engine(c);
+  ASSERT_FALSE(built.ok());
+  EXPECT_EQ(built.message().find("/nonexistent"), std::string::npos) << built.message();
+}
+
+}  // namespace
+}  // namespace troupe::runtime

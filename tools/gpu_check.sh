@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The GPU check, run on a machine with an NVIDIA GPU from the archive tools/gpu_bundle.sh makes
+# (through the device tool: carry .gpu, then `bash tools/gpu_check.sh .gpu $OUT`):
+#
+#   1. the `gpu` tests (every kernel against the CPU reference; the CUDA backend's logits against
+#      the CPU backend's on tiny models)
+#   2. the kernel micro-benchmarks (GB/s and TFLOP/s against the device's peak)
+#   3. `troupe serve --load-format dummy` on the Llama-3-8B shape, bf16 then W8A8, each under
+#      `troupe bench`: batch-1 decode; 64 concurrent random 512/128 requests; 4 req/s
+#
+#   tools/gpu_check.sh BUNDLE_DIR OUT_DIR [--quick]
+#   -> OUT_DIR/gpu_check_summary.txt (one file with every result) and the raw logs / JSON beside
+#
+# Budget: 8 minutes including start-up; every stage has its own timeout, so a hang in one still
+# leaves the others' results. --quick runs only stages 1 and 2.
+set -uo pipefail
+bundle="${1:?usage: gpu_check.sh BUNDLE_DIR OUT_DIR [--quick]}"
+out="${2:?usage: gpu_check.sh BUNDLE_DIR OUT_DIR [--quick]}"
+quick="${3:-}"
+mkdir -p "$out"
+summary="$out/gpu_check_summary.txt"
+say() { echo "$*" | tee -a "$summary"; }
+start=$(date +%s)
+elapsed() { echo $(($(date +%s) - start)); }
+
+work=/tmp/troupe-gpu
+rm -rf "$work" && mkdir -p "$work"
+tar -C "$work" -xJf "$bundle/bundle.tar.xz"
+# CUDA's libraries from the machine: the toolkit, else the pip wheels PyTorch brought.
+cuda_libs=""
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+  $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, d, "lib") for p in nvidia.__path__ for d in os.listdir(p)))' 2>/dev/null); do
+  [ -d "$d" ] && cuda_libs="$cuda_libs:$d"
+done
+export LD_LIBRARY_PATH="$work/lib$cuda_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+say "# troupe GPU check, $(date -u +%Y-%m-%dT%H:%MZ)"
+say "$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1)"
+missing=$(ldd "$work/bin/troupe" | grep "not found" || true)
+[ -n "$missing" ] && say "missing libraries: $missing"
+
+say ""
+say "## 1. gpu tests"
+for t in "$work"/tests/*_test; do
+  name=$(basename "$t")
+  timeout 120 "$t" --gtest_brief=1 >"$out/$name.log" 2>&1
+  rc=$?
+  say "$name: $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$out/$name.log" | tr '\n' ' ') rc=$rc"
+  grep -E "^\[  FAILED  \]|Failure|error" "$out/$name.log" | head -5 | tee -a "$summary"
+done
+say "(at $(elapsed)s)"
+
+say ""
+say "## 2. kernel micro-benchmarks"
+for b in "$work"/bench/cuda_*_bench; do
+  name=$(basename "$b")
+  timeout 90 "$b" --benchmark_min_time=0.05s --benchmark_format=console \
+    --benchmark_out="$out/$name.json" --benchmark_out_format=json >"$out/$name.log" 2>&1
+  say "$name: rc=$?"
+  grep -E "^[A-Za-z_/:0-9.]+ +[0-9.]+ (us|ms|ns)" "$out/$name.log" | sed 's/^/  /' | tee -a "$summary" >/dev/null
+done
+say "(at $(elapsed)s)"
+[ "$quick" = "--quick" ] && exit 0
+
+# GET on the local server (curl may be missing there; python3 is not).
+http_get() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
+
+# One server run: SHAPE under the three loads; the server's log and bench JSON kept in $out.
+tokenizer="$work/tokenizers/llama3"
+serve_and_bench() {
+  local label=$1 model=$2
+  say ""
+  say "## 3. $label: troupe serve --load-format dummy --model $model"
+  "$work/bin/troupe" serve --model "$work/models/dummy/$model" --load-format dummy \
+    --tokenizer "$tokenizer" --served-model-name dummy --max-model-len 4096 --max-num-seqs 64 \
+    --max-num-batched-tokens 2048 --gpu-memory-utilization 0.9 --port 8011 \
+    >"$out/serve_$label.log" 2>&1 &
+  local pid=$!
+  local up=0
+  for _ in $(seq 1 180); do
+    if http_get http://127.0.0.1:8011/health >/dev/null 2>&1; then up=1; break; fi
+    kill -0 $pid 2>/dev/null || break
+    sleep 1
+  done
+  grep -E "CUDA|KV cache|loaded|error" "$out/serve_$label.log" | head -8 | sed 's/^/  /' | tee -a "$summary"
+  if [ $up = 0 ]; then
+    say "  server did not come up (at $(elapsed)s)"
+    kill $pid 2>/dev/null
+    return
+  fi
+  bench() {
+    local name=$1
+    shift
+    timeout 150 "$work/bin/troupe" bench --backend vllm --port 8011 --model dummy \
+      --tokenizer "$tokenizer" --dataset-name random --ignore-eos --save-result \
+      --result-dir "$out" --result-filename "bench_${label}_$name.json" "$@" \
+      >"$out/bench_${label}_$name.log" 2>&1
+    say "  $name (rc=$?):"
+    grep -E "Output token throughput|Mean TTFT|Mean TPOT|Successful requests|Request throughput" \
+      "$out/bench_${label}_$name.log" | sed 's/^/    /' | tee -a "$summary" >/dev/null
+  }
+  bench batch1 --random-input-len 128 --random-output-len 128 --num-prompts 4 --max-concurrency 1
+  bench c64 --random-input-len 512 --random-output-len 128 --num-prompts 128 --max-concurrency 64
+  bench rate4 --random-input-len 512 --random-output-len 128 --num-prompts 40 --request-rate 4
+  http_get http://127.0.0.1:8011/metrics | grep -E "^troupe_step|^vllm:num_gpu|step_seconds" |
+    head -20 >"$out/metrics_$label.txt"
+  kill $pid 2>/dev/null
+  wait $pid 2>/dev/null
+  say "  (at $(elapsed)s)"
+}
+serve_and_bench bf16 llama-3-8b
+serve_and_bench w8a8 llama-3-8b-w8a8
+say ""
+say "done in $(elapsed)s"
