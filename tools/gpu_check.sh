@@ -22,6 +22,15 @@ summary="$out/gpu_check_summary.txt"
 say() { echo "$*" | tee -a "$summary"; }
 start=$(date +%s)
 elapsed() { echo $(($(date +%s) - start)); }
+# Stages that would start past this many seconds are skipped (the whole check must fit 8 minutes).
+deadline=${GPU_CHECK_DEADLINE:-420}
+late() {
+  if [ "$(elapsed)" -gt "$deadline" ]; then
+    say "skipped (past ${deadline}s): $*"
+    return 0
+  fi
+  return 1
+}
 
 work=/tmp/troupe-gpu
 rm -rf "$work" && mkdir -p "$work"
@@ -43,6 +52,7 @@ say ""
 say "## 1. gpu tests"
 for t in "$work"/tests/*_test; do
   name=$(basename "$t")
+  late "$name" && continue
   timeout 120 "$t" --gtest_brief=1 >"$out/$name.log" 2>&1
   rc=$?
   say "$name: $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$out/$name.log" | tr '\n' ' ') rc=$rc"
@@ -54,7 +64,8 @@ say ""
 say "## 2. kernel micro-benchmarks"
 for b in "$work"/bench/cuda_*_bench; do
   name=$(basename "$b")
-  timeout 90 "$b" --benchmark_min_time=0.05s --benchmark_format=console \
+  late "$name" && continue
+  timeout 90 "$b" --benchmark_min_time=0.05 --benchmark_format=console \
     --benchmark_out="$out/$name.json" --benchmark_out_format=json >"$out/$name.log" 2>&1
   say "$name: rc=$?"
   grep -E "^[A-Za-z_/:0-9.]+ +[0-9.]+ (us|ms|ns)" "$out/$name.log" | sed 's/^/  /' | tee -a "$summary" >/dev/null
@@ -69,6 +80,7 @@ http_get() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.req
 tokenizer="$work/tokenizers/llama3"
 serve_and_bench() {
   local label=$1 model=$2
+  late "serve $label" && return
   say ""
   say "## 3. $label: troupe serve --load-format dummy --model $model"
   "$work/bin/troupe" serve --model "$work/models/dummy/$model" --load-format dummy \
@@ -89,9 +101,10 @@ serve_and_bench() {
     return
   fi
   bench() {
-    local name=$1
-    shift
-    timeout 150 "$work/bin/troupe" bench --backend vllm --port 8011 --model dummy \
+    local name=$1 limit=$2
+    shift 2
+    late "bench $label $name" && return
+    timeout "$limit" "$work/bin/troupe" bench --backend vllm --port 8011 --model dummy \
       --tokenizer "$tokenizer" --dataset-name random --ignore-eos --save-result \
       --result-dir "$out" --result-filename "bench_${label}_$name.json" "$@" \
       >"$out/bench_${label}_$name.log" 2>&1
@@ -99,9 +112,9 @@ serve_and_bench() {
     grep -E "Output token throughput|Mean TTFT|Mean TPOT|Successful requests|Request throughput" \
       "$out/bench_${label}_$name.log" | sed 's/^/    /' | tee -a "$summary" >/dev/null
   }
-  bench batch1 --random-input-len 128 --random-output-len 128 --num-prompts 4 --max-concurrency 1
-  bench c64 --random-input-len 512 --random-output-len 128 --num-prompts 128 --max-concurrency 64
-  bench rate4 --random-input-len 512 --random-output-len 128 --num-prompts 40 --request-rate 4
+  bench batch1 60 --random-input-len 128 --random-output-len 128 --num-prompts 4 --max-concurrency 1
+  bench c64 120 --random-input-len 512 --random-output-len 128 --num-prompts 128 --max-concurrency 64
+  bench rate4 60 --random-input-len 512 --random-output-len 128 --num-prompts 40 --request-rate 4
   http_get http://127.0.0.1:8011/metrics | grep -E "^troupe_step|^vllm:num_gpu|step_seconds" |
     head -20 >"$out/metrics_$label.txt"
   kill $pid 2>/dev/null
