@@ -35,11 +35,16 @@
 #include <type_traits>
 
 #include "kernels/cuda/attention.hpp"
+#include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/device.hpp"
 
 namespace troupe::kernels::cuda {
 
 namespace {
+
+using detail::cache_elem;
+using detail::check_layout;
+using detail::fp8_kind;
 
 constexpr int block_threads = 256;
 constexpr int num_warps = block_threads / 32;
@@ -47,16 +52,12 @@ constexpr int key_tile = 32;            // keys per shared-memory tile: one per 
 constexpr int p_stride = key_tile + 4;  // a P row; +4 puts two rows' float4 reads in other banks
 constexpr int32_t min_split_keys = 4 * key_tile;
 constexpr int32_t max_splits = 64;
-constexpr int store_threads = 256;
 constexpr int combine_threads = 256;
 
 // Query vectors per block for a padded head_dim (each thread keeps 32 f32 accumulators).
 __host__ __device__ constexpr int max_queries(int padded_dim) {
   return padded_dim == 256 ? 32 : 64;
 }
-
-template <kv_type T>
-using cache_elem = std::conditional_t<T == kv_type::f32, float, uint8_t>;
 
 struct attention_params {
   const float* q;
@@ -83,11 +84,6 @@ struct attention_params {
 
 __device__ __forceinline__ int32_t first_key(int32_t position, int32_t sliding_window) {
   return sliding_window > 0 ? max(0, position - sliding_window + 1) : 0;
-}
-
-template <kv_type T>
-__device__ __forceinline__ __nv_fp8_interpretation_t fp8_kind() {
-  return T == kv_type::fp8_e4m3 ? __NV_E4M3 : __NV_E5M2;
 }
 
 // The exact value of an fp8 code (every e4m3 and e5m2 value is a half).
@@ -459,45 +455,8 @@ __global__ void combine_kernel(const float* part_acc, const float* part_ml, int6
       make_float4(o.x * inv, o.y * inv, o.z * inv, o.w * inv);
 }
 
-// One block per row; f32 copied, fp8 encoded from one f32 division (the CPU's x / scale).
-template <kv_type T>
-__global__ void store_kv_kernel(const int32_t* positions, const int32_t* token_seqs,
-                                const int32_t* block_tables, const int32_t* table_offsets,
-                                const float* k, const float* v, int32_t block_size,
-                                int64_t block_stride, int32_t row_size, float k_scale,
-                                float v_scale, cache_elem<T>* k_cache, cache_elem<T>* v_cache) {
-  const int64_t t = blockIdx.x;
-  const int32_t pos = positions[t];
-  const int32_t* table = block_tables + table_offsets[token_seqs[t]];
-  const int64_t dst =
-      int64_t{table[pos / block_size]} * block_stride + int64_t{pos % block_size} * row_size;
-  const int64_t src = t * row_size;
-  for (int32_t i = threadIdx.x; i < row_size; i += blockDim.x) {
-    if constexpr (T == kv_type::f32) {
-      k_cache[dst + i] = k[src + i];
-      v_cache[dst + i] = v[src + i];
-    } else {
-      k_cache[dst + i] =
-          __nv_cvt_float_to_fp8(__fdiv_rn(k[src + i], k_scale), __NV_SATFINITE, fp8_kind<T>());
-      v_cache[dst + i] =
-          __nv_cvt_float_to_fp8(__fdiv_rn(v[src + i], v_scale), __NV_SATFINITE, fp8_kind<T>());
-    }
-  }
-}
-
 bool aligned(const void* ptr, uintptr_t bytes) {
   return reinterpret_cast<uintptr_t>(ptr) % bytes == 0;
-}
-
-status check_layout(const paged_kv_layout& layout, const kv_cache_layer& cache, const char* op) {
-  if (layout.block_size <= 0 || layout.num_kv_heads <= 0 || layout.head_dim <= 0)
-    return error{std::string(op) + ": block_size, num_kv_heads and head_dim must be positive"};
-  if (cache.type != kv_type::f32 && cache.type != kv_type::fp8_e4m3 &&
-      cache.type != kv_type::fp8_e5m2)
-    return error{std::string(op) + ": unknown kv_type"};
-  if (!(cache.k_scale > 0.0f) || !(cache.v_scale > 0.0f))
-    return error{std::string(op) + ": k_scale and v_scale must be positive"};
-  return ok_status();
 }
 
 // A per-device pool that keeps its memory (release threshold: all), so the split workspace is a
@@ -668,51 +627,6 @@ status launch_attention(int32_t padded_dim, kv_type type, const attention_params
 }
 
 }  // namespace
-
-std::vector<int32_t> plan_query_tiles(const int32_t* token_seqs, int64_t num_tokens) {
-  std::vector<int32_t> tiles;
-  for (int64_t t = 0; t < num_tokens;) {
-    int64_t end = t + 1;
-    while (end < num_tokens && end - t < attention_tile_rows && token_seqs[end] == token_seqs[t])
-      ++end;
-    tiles.push_back(static_cast<int32_t>(t));
-    tiles.push_back(static_cast<int32_t>(end - t));
-    t = end;
-  }
-  return tiles;
-}
-
-status store_kv(const paged_kv_layout& layout, const attention_rows& rows, const float* k,
-                const float* v, const kv_cache_layer& cache, cudaStream_t stream) {
-  if (auto st = check_layout(layout, cache, "store_kv"); !st) return st;
-  if (rows.num_tokens <= 0) return ok_status();
-  if (rows.num_tokens > INT_MAX) return error{"store_kv: too many rows for one launch"};
-  const int64_t row_size = int64_t{layout.num_kv_heads} * layout.head_dim;
-  if (row_size > INT_MAX) return error{"store_kv: num_kv_heads * head_dim too large"};
-  const auto blocks = static_cast<unsigned>(rows.num_tokens);
-  const int32_t row = static_cast<int32_t>(row_size);
-  switch (cache.type) {
-    case kv_type::f32:
-      store_kv_kernel<kv_type::f32><<<blocks, store_threads, 0, stream>>>(
-          rows.positions, rows.token_seqs, rows.block_tables, rows.table_offsets, k, v,
-          layout.block_size, layout.block_stride(), row, cache.k_scale, cache.v_scale,
-          static_cast<float*>(cache.k), static_cast<float*>(cache.v));
-      break;
-    case kv_type::fp8_e4m3:
-      store_kv_kernel<kv_type::fp8_e4m3><<<blocks, store_threads, 0, stream>>>(
-          rows.positions, rows.token_seqs, rows.block_tables, rows.table_offsets, k, v,
-          layout.block_size, layout.block_stride(), row, cache.k_scale, cache.v_scale,
-          static_cast<uint8_t*>(cache.k), static_cast<uint8_t*>(cache.v));
-      break;
-    case kv_type::fp8_e5m2:
-      store_kv_kernel<kv_type::fp8_e5m2><<<blocks, store_threads, 0, stream>>>(
-          rows.positions, rows.token_seqs, rows.block_tables, rows.table_offsets, k, v,
-          layout.block_size, layout.block_stride(), row, cache.k_scale, cache.v_scale,
-          static_cast<uint8_t*>(cache.k), static_cast<uint8_t*>(cache.v));
-      break;
-  }
-  return CUDA_CHECK(cudaGetLastError());
-}
 
 status paged_attention(const paged_kv_layout& layout, const attention_rows& rows, int32_t num_heads,
                        float scale, int32_t sliding_window, const float* q,
