@@ -11,22 +11,15 @@
 
 #include "kernels/cuda/device.hpp"
 #include "kernels/cuda/elementwise.hpp"
+#include "kernels/cuda/grid.cuh"
 
 namespace troupe::kernels::cuda {
 
 namespace {
 
-constexpr int block_threads = 256;
-// Enough blocks to fill an H100/H200 many times over; a grid-stride loop covers the rest.
-constexpr int64_t max_blocks = int64_t{1} << 16;
-
-unsigned flat_blocks(int64_t n) {
-  return static_cast<unsigned>(std::min((n + block_threads - 1) / block_threads, max_blocks));
-}
-
-unsigned row_blocks(int64_t rows) {
-  return static_cast<unsigned>(std::min(rows, max_blocks));
-}
+using detail::flat_blocks;
+using detail::row_blocks;
+constexpr int block_threads = detail::flat_threads;
 
 __device__ int64_t flat_index() {
   return int64_t{blockIdx.x} * blockDim.x + threadIdx.x;

@@ -8,18 +8,15 @@
 
 #include "kernels/cpu/random_weights.hpp"
 #include "kernels/cuda/device.hpp"
+#include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/random.hpp"
 
 namespace troupe::kernels::cuda {
 
 namespace {
 
-constexpr int block_threads = 256;
-constexpr int64_t max_blocks = int64_t{1} << 16;
-
-unsigned flat_blocks(int64_t n) {
-  return static_cast<unsigned>(std::min((n + block_threads - 1) / block_threads, max_blocks));
-}
+using detail::flat_blocks;
+constexpr int block_threads = detail::flat_threads;
 
 // T is float, __nv_bfloat16 or __half; the value is finite, so the intrinsics' round to nearest
 // even gives the bits of runtime/formats/half.hpp's host conversions.

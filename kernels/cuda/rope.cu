@@ -9,14 +9,14 @@
 #include <algorithm>
 
 #include "kernels/cuda/device.hpp"
+#include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/rope.hpp"
 
 namespace troupe::kernels::cuda {
 
 namespace {
 
-constexpr int block_threads = 256;
-constexpr int64_t max_blocks = int64_t{1} << 16;
+constexpr int block_threads = detail::flat_threads;
 
 __global__ void rope_kernel(const float* cos, const float* sin, int32_t a_step, int32_t b_offset,
                             const int32_t* positions, int64_t num_pairs_total, int32_t num_heads,
@@ -46,8 +46,7 @@ status rope(const float* cos, const float* sin, rope_layout layout, const int32_
   const int64_t num_pairs_total = num_tokens * num_heads * num_pairs;
   if (num_pairs_total <= 0) return ok_status();
   const bool interleaved = layout == rope_layout::interleaved;
-  const auto blocks = static_cast<unsigned>(
-      std::min((num_pairs_total + block_threads - 1) / block_threads, max_blocks));
+  const unsigned blocks = detail::flat_blocks(num_pairs_total);
   rope_kernel<<<blocks, block_threads, 0, stream>>>(cos, sin, interleaved ? 2 : 1,
                                                     interleaved ? 1 : num_pairs, positions,
                                                     num_pairs_total, num_heads, num_pairs, x);
