@@ -566,26 +566,70 @@ attention_params make_params(const paged_kv_layout& layout, const attention_rows
   return p;
 }
 
-// Cuts positions [0, max_position] into about `splits` runs of whole key tiles and allocates
-// their workspace on `stream` (freed by the caller after the launches); nullptr (and p keeps one
-// split) when no workspace can be had.
-void* split_keys(attention_params& p, int32_t splits, int32_t max_position, cudaStream_t stream) {
-  const int64_t keys = int64_t{max_position} + 1;
-  const int64_t run = ((keys + splits - 1) / splits + key_tile - 1) / key_tile * key_tile;
-  const auto num_splits = static_cast<int32_t>((keys + run - 1) / run);
-  const int64_t rows_total = p.num_tokens * p.num_heads;
-  const auto bytes = static_cast<size_t>(num_splits * rows_total * (p.head_dim + 2) * 4);
-  cudaMemPool_t pool = num_splits > 1 ? workspace_pool() : nullptr;
-  void* workspace = nullptr;
-  if (pool == nullptr || cudaMallocFromPoolAsync(&workspace, bytes, pool, stream) != cudaSuccess) {
-    cudaGetLastError();
-    return nullptr;
+// The block shape and key splits of a launch: a host-side plan from the step's sizes alone.
+struct launch_plan {
+  int32_t padded_dim = 0;
+  int32_t rows_cap = 0, heads_per_block = 0, head_chunks = 0;
+  int64_t grid_y = 0;
+  int32_t num_splits = 1, split_keys = INT_MAX;
+
+  // Bytes of the splits' partial results (0 without splits).
+  int64_t workspace_bytes(const attention_rows& rows, int32_t num_heads, int32_t head_dim) const {
+    if (num_splits == 1) return 0;
+    return int64_t{num_splits} * rows.num_tokens * num_heads * (head_dim + 2) * 4;
   }
-  p.num_splits = num_splits;
-  p.split_keys = static_cast<int32_t>(run);
+};
+
+launch_plan plan_launch(const paged_kv_layout& layout, const attention_rows& rows,
+                        int32_t num_heads) {
+  launch_plan plan;
+  const int32_t group = num_heads / layout.num_kv_heads;
+  plan.padded_dim = layout.head_dim <= 64 ? 64 : layout.head_dim <= 128 ? 128 : 256;
+  // No tile has more rows than the other tiles leave: a pure decode step has tiles of one row.
+  plan.rows_cap = static_cast<int32_t>(
+      std::min<int64_t>(attention_tile_rows, rows.num_tokens - rows.num_tiles + 1));
+  plan.heads_per_block = std::min(group, std::max(1, max_queries(plan.padded_dim) / plan.rows_cap));
+  plan.head_chunks = (group + plan.heads_per_block - 1) / plan.heads_per_block;
+  plan.grid_y = int64_t{layout.num_kv_heads} * plan.head_chunks;
+  // Positions [0, max_position] cut into about `splits` runs of whole key tiles.
+  const int32_t splits = choose_splits(int64_t{rows.num_tiles} * plan.grid_y, rows.max_position);
+  if (splits > 1) {
+    const int64_t keys = int64_t{rows.max_position} + 1;
+    const int64_t run = ((keys + splits - 1) / splits + key_tile - 1) / key_tile * key_tile;
+    plan.num_splits = static_cast<int32_t>((keys + run - 1) / run);
+    plan.split_keys = static_cast<int32_t>(run);
+  }
+  return plan;
+}
+
+// The splits' workspace: the caller's (rows.split_workspace), or allocated on `stream` from the
+// pool (*owned set: the caller frees it after the launches). Without either, p keeps one split.
+status split_workspace(attention_params& p, const launch_plan& plan, const attention_rows& rows,
+                       cudaStream_t stream, void** owned) {
+  *owned = nullptr;
+  const int64_t bytes = plan.workspace_bytes(rows, p.num_heads, p.head_dim);
+  if (bytes == 0) return ok_status();
+  void* workspace = rows.split_workspace;
+  if (workspace != nullptr) {
+    if (rows.split_workspace_bytes < bytes)
+      return error{"paged_attention: the split workspace holds " +
+                   std::to_string(rows.split_workspace_bytes) + " bytes, the launch needs " +
+                   std::to_string(bytes)};
+  } else {
+    cudaMemPool_t pool = workspace_pool();
+    if (pool == nullptr || cudaMallocFromPoolAsync(&workspace, static_cast<size_t>(bytes), pool,
+                                                   stream) != cudaSuccess) {
+      cudaGetLastError();
+      return ok_status();
+    }
+    *owned = workspace;
+  }
+  const int64_t rows_total = p.num_tokens * p.num_heads;
+  p.num_splits = plan.num_splits;
+  p.split_keys = plan.split_keys;
   p.part_acc = static_cast<float*>(workspace);
-  p.part_ml = p.part_acc + num_splits * rows_total * p.head_dim;
-  return workspace;
+  p.part_ml = p.part_acc + plan.num_splits * rows_total * p.head_dim;
+  return ok_status();
 }
 
 using attention_fn = void (*)(attention_params);
@@ -628,31 +672,37 @@ status launch_attention(int32_t padded_dim, kv_type type, const attention_params
 
 }  // namespace
 
+int64_t attention_split_workspace_bytes(const paged_kv_layout& layout, const attention_rows& rows,
+                                        int32_t num_heads) {
+  if (rows.num_tokens <= 0 || rows.num_tiles <= 0 || layout.num_kv_heads <= 0 ||
+      num_heads % layout.num_kv_heads != 0)
+    return 0;
+  return plan_launch(layout, rows, num_heads).workspace_bytes(rows, num_heads, layout.head_dim);
+}
+
 status paged_attention(const paged_kv_layout& layout, const attention_rows& rows, int32_t num_heads,
                        float scale, int32_t sliding_window, const float* q,
                        const kv_cache_layer& cache, float* out, cudaStream_t stream) {
   if (auto st = check_attention_args(layout, rows, num_heads, q, cache, out); !st) return st;
   if (rows.num_tokens <= 0 || rows.num_tiles <= 0) return ok_status();
   attention_params p = make_params(layout, rows, num_heads, scale, sliding_window, q, cache, out);
-  const int32_t padded_dim = layout.head_dim <= 64 ? 64 : layout.head_dim <= 128 ? 128 : 256;
-  // No tile has more rows than the other tiles leave: a pure decode step has tiles of one row.
-  p.rows_cap = static_cast<int32_t>(
-      std::min<int64_t>(attention_tile_rows, rows.num_tokens - rows.num_tiles + 1));
-  p.heads_per_block = std::min(p.group, std::max(1, max_queries(padded_dim) / p.rows_cap));
-  p.head_chunks = (p.group + p.heads_per_block - 1) / p.heads_per_block;
-  const int64_t grid_y = int64_t{layout.num_kv_heads} * p.head_chunks;
-  if (grid_y > 65535) return error{"paged_attention: too many KV heads for one launch"};
+  const launch_plan plan = plan_launch(layout, rows, num_heads);
+  p.rows_cap = plan.rows_cap;
+  p.heads_per_block = plan.heads_per_block;
+  p.head_chunks = plan.head_chunks;
+  if (plan.grid_y > 65535) return error{"paged_attention: too many KV heads for one launch"};
   const size_t shared_bytes =
       attention_shared_bytes(cache.type, layout.head_dim, p.rows_cap * p.heads_per_block);
   if (auto st = check_shared_bytes(shared_bytes); !st) return st;
 
-  const int32_t splits = choose_splits(int64_t{rows.num_tiles} * grid_y, rows.max_position);
-  void* workspace = splits > 1 ? split_keys(p, splits, rows.max_position, stream) : nullptr;
-  const dim3 grid(static_cast<unsigned>(rows.num_tiles), static_cast<unsigned>(grid_y),
+  void* owned = nullptr;
+  if (auto st = split_workspace(p, plan, rows, stream, &owned); !st) return st;
+  const dim3 grid(static_cast<unsigned>(rows.num_tiles), static_cast<unsigned>(plan.grid_y),
                   static_cast<unsigned>(p.num_splits));
-  const status launched = launch_attention(padded_dim, cache.type, p, grid, shared_bytes, stream);
-  if (workspace != nullptr) {
-    const status freed = CUDA_CHECK(cudaFreeAsync(workspace, stream));
+  const status launched =
+      launch_attention(plan.padded_dim, cache.type, p, grid, shared_bytes, stream);
+  if (owned != nullptr) {
+    const status freed = CUDA_CHECK(cudaFreeAsync(owned, stream));
     if (launched && !freed) return freed;
   }
   return launched;

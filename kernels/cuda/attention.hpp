@@ -55,7 +55,14 @@ struct attention_rows {
   const int32_t* query_tiles = nullptr;
   int64_t num_tokens = 0;
   int32_t num_tiles = 0;
-  int32_t max_position = 0;  // the largest position of any row (sizes the key loop)
+  // At least the largest position of any row: sizes the key splits (a captured launch passes
+  // the largest its block tables allow, so that one launch serves every later step).
+  int32_t max_position = 0;
+  // Device memory for the key splits' partial results, at least
+  // attention_split_workspace_bytes(); null: each launch takes it from a stream-ordered pool
+  // (a captured launch must not, so a CUDA graph's caller passes its own).
+  void* split_workspace = nullptr;
+  int64_t split_workspace_bytes = 0;
 };
 
 // Query rows per tile: a prompt chunk's rows share each key/value tile they read.
@@ -70,6 +77,10 @@ std::vector<int32_t> plan_query_tiles(const int32_t* token_seqs, int64_t num_tok
 // scales).   k, v [num_tokens][num_kv_heads][head_dim]
 status store_kv(const paged_kv_layout& layout, const attention_rows& rows, const float* k,
                 const float* v, const kv_cache_layer& cache, cudaStream_t stream);
+
+// The bytes of split workspace paged_attention uses for these rows (0: it runs without splits).
+int64_t attention_split_workspace_bytes(const paged_kv_layout& layout, const attention_rows& rows,
+                                        int32_t num_heads);
 
 // Causal attention of every row over its own sequence's cached keys at positions [lo, p]
 // (lo = 0, or max(0, p - sliding_window + 1) when sliding_window > 0); head h reads KV head

@@ -74,8 +74,11 @@ class scratch_buffer {
     bytes_ = 0;
     GEMM_TRY(CUDA_CHECK(cudaMallocAsync(&ptr_, grown, stream)));
     bytes_ = grown;
+    ++moves_;
     return ok_status();
   }
+  // How many times the memory moved.
+  uint64_t moves() const { return moves_; }
   void release(cudaStream_t stream) {
     if (ptr_ != nullptr) cudaFreeAsync(ptr_, stream);
     ptr_ = nullptr;
@@ -89,6 +92,7 @@ class scratch_buffer {
  private:
   void* ptr_ = nullptr;
   size_t bytes_ = 0;
+  uint64_t moves_ = 0;
 };
 
 // One cuBLASLt int8 product: acc (col-major [N][M], ld N) = W^T-op * q, with the algorithm the
@@ -272,6 +276,13 @@ gemm_engine::~gemm_engine() = default;
 
 cudaStream_t gemm_engine::stream() const {
   return impl_->stream;
+}
+
+uint64_t gemm_engine::generation() const {
+  uint64_t moves = 0;
+  for (const scratch_buffer* s : {&impl_->x16, &impl_->q, &impl_->tokens, &impl_->acc})
+    moves += s->moves();
+  return moves;
 }
 
 status gemm_engine::dense(const float* x, int64_t M, int64_t K, const void* w, dense_type type,

@@ -47,6 +47,9 @@ class gemm_engine {
   status w8a8_row_sums(const int8_t* w, int64_t N, int64_t K, int32_t* row_sums);
 
   cudaStream_t stream() const;
+  // Changes whenever the engine's scratch memory moves (it only grows): a CUDA graph that
+  // captured calls of this engine names the old memory and must be captured again.
+  uint64_t generation() const;
 
  private:
   struct impl;

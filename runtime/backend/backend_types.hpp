@@ -205,6 +205,11 @@ struct attention_params {
 //
 //   rows:       | s0: 0 1 2 3 4 (positions 0..4) | s1: 5 (position 17) | s2: 6 (position 3) |
 //   sample_rows: [4, 5, 6] when all three sample
+//
+//   graph_rows     0, or a decode-only step padded to one of the backend's graph_sizes()
+//                  (compute_backend::run_step may replay it): every sequence one sampled row,
+//                  the pad rows token 0 at position 0 with an empty block table (the backend
+//                  points them at a block of its own)
 struct step_metadata {
   std::vector<int32_t> token_ids;
   std::vector<int32_t> positions;
@@ -213,6 +218,7 @@ struct step_metadata {
   std::vector<int32_t> table_offsets;
   std::vector<int32_t> sample_rows;
   int32_t num_positions = 0;
+  int32_t graph_rows = 0;
 
   int64_t num_tokens() const { return static_cast<int64_t>(token_ids.size()); }
   int64_t num_sampled() const { return static_cast<int64_t>(sample_rows.size()); }

@@ -28,6 +28,7 @@
 //
 // Thread: one thread at a time (the executor's); handles are only meaningful to their backend.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -74,6 +75,21 @@ class compute_backend {
   // requires: block tables cover [0, position] of every row with block ids inside every KV cache
   // the step's ops use; token ids inside every embedding table it uses (the runner validates).
   virtual void begin_step(const step_metadata& step) = 0;
+
+  // -- captured decode steps (CUDA graphs) --
+
+  // The row counts (ascending) of the decode-only steps this backend replays from a capture;
+  // empty when every step runs op by op (the CPU backend, a GPU one under --enforce-eager). A
+  // forward pads a decode step of T rows to the smallest size >= T (pad_decode_step) and
+  // begins it with graph_rows set.
+  virtual std::span<const int32_t> graph_sizes() const { return {}; }
+  // Runs `ops`: the step's ops after begin_step, up to (not including) the download of its
+  // results. For a step begun with graph_rows > 0 on a backend with graph sizes, the backend
+  // may instead replay what the same ops enqueued at an earlier step of that size (it captures
+  // them at the first such step, and again once a buffer they name has moved); the results are
+  // those of running them. requires: the ops depend on nothing but the step's size and the
+  // uploaded metadata (no host data, no download).
+  virtual void run_step(const std::function<void()>& ops) { ops(); }
 
   // -- ops (kernels/cpu/*.hpp define each one's math; the CPU backend is that reference) --
 

@@ -36,6 +36,7 @@ void fill_step_metadata(const step_batch& batch, backend::step_metadata& out) {
   out.table_offsets.assign(1, 0);
   out.sample_rows.clear();
   out.num_positions = 0;
+  out.graph_rows = 0;
   int32_t row = 0;
   for (size_t s = 0; s < batch.seqs.size(); ++s) {
     const auto& seq = batch.seqs[s];
@@ -51,6 +52,27 @@ void fill_step_metadata(const step_batch& batch, backend::step_metadata& out) {
   }
 }
 
+void pad_decode_step(backend::step_metadata& step, int32_t rows) {
+  for (auto r = static_cast<int32_t>(step.num_tokens()); r < rows; ++r) {
+    step.token_ids.push_back(0);
+    step.positions.push_back(0);
+    step.token_seqs.push_back(r);
+    step.table_offsets.push_back(step.table_offsets.back());
+    step.sample_rows.push_back(r);
+  }
+  step.num_positions = std::max(step.num_positions, 1);
+  step.graph_rows = rows;
+}
+
+int32_t graph_rows_for(const step_batch& batch, std::span<const int32_t> sizes) {
+  for (const auto& seq : batch.seqs) {
+    if (seq.num_tokens != 1 || !seq.sample) return 0;
+  }
+  const auto rows = static_cast<int32_t>(batch.seqs.size());
+  const auto fit = std::lower_bound(sizes.begin(), sizes.end(), rows);
+  return fit == sizes.end() ? 0 : *fit;
+}
+
 llama_forward::llama_forward(backend::compute_backend& backend, const llama_device_weights& weights,
                              backend::kv_cache_handle cache)
     : be_(backend),
@@ -64,6 +86,12 @@ llama_forward::llama_forward(backend::compute_backend& backend, const llama_devi
 
 std::span<const float> llama_forward::run(const step_batch& batch) {
   prepare(batch);
+  be_.run_step([this] { compute(); });
+  // A padded step's pad rows come last: the first num_sampled_ rows are the batch's.
+  return be_.download(buf_.logits, num_sampled_ * w_.hparams.vocab_size);
+}
+
+void llama_forward::compute() {
   be_.embedding(w_.token_embedding, w_.shard.first_token, buf_.x);
   // Each rank looked up the tokens of its vocab shard (zeros elsewhere): the sum is every row.
   if (sharded()) be_.all_reduce(buf_.x, step_.num_tokens() * w_.hparams.hidden_size);
@@ -82,13 +110,16 @@ std::span<const float> llama_forward::run(const step_batch& batch) {
       be_.add(buf_.x, buf_.h, T * hp.hidden_size);
     }
   }
-  return compute_logits();
+  compute_logits();
 }
 
 void llama_forward::prepare(const step_batch& batch) {
   const auto& hp = w_.hparams;
   const auto& sh = w_.shard;
   fill_step_metadata(batch, step_);
+  num_sampled_ = step_.num_sampled();
+  if (const int32_t rows = graph_rows_for(batch, be_.graph_sizes()); rows > 0)
+    pad_decode_step(step_, rows);
   be_.begin_step(step_);
   const int64_t T = step_.num_tokens(), S = step_.num_sampled();
   be_.reserve(buf_.x, T * hp.hidden_size);
@@ -137,7 +168,7 @@ void llama_forward::feed_forward_block(int32_t layer) {
   be_.all_reduce(buf_.h, T * hp.hidden_size);
 }
 
-std::span<const float> llama_forward::compute_logits() {
+void llama_forward::compute_logits() {
   const auto& hp = w_.hparams;
   const int64_t S = step_.num_sampled();
   be_.gather_sampled_rows(buf_.x, hp.hidden_size, buf_.last);
@@ -149,7 +180,6 @@ std::span<const float> llama_forward::compute_logits() {
     be_.matmul(buf_.last, S, w_.lm_head, buf_.shard_logits);
     be_.all_gather_columns(buf_.shard_logits, S, w_.shard.vocab_rows, hp.vocab_size, buf_.logits);
   }
-  return be_.download(buf_.logits, S * hp.vocab_size);
 }
 
 }  // namespace troupe::runtime

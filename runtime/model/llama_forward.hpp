@@ -43,10 +43,14 @@ class llama_forward {
   std::span<const float> run(const step_batch& batch);
 
  private:
+  // Fills and uploads the step's metadata (padded when the backend replays steps of its size)
+  // and sizes the buffers.
   void prepare(const step_batch& batch);
+  // The step's ops, from the embedding to the logits in buf_.logits (compute_backend::run_step).
+  void compute();
   void attention_block(int32_t layer);
   void feed_forward_block(int32_t layer);
-  std::span<const float> compute_logits();
+  void compute_logits();
   bool sharded() const { return w_.shard.world_size > 1; }
 
   backend::compute_backend& be_;
@@ -54,6 +58,7 @@ class llama_forward {
   backend::kv_cache_handle cache_;
   backend::rope_handle rope_;
   backend::step_metadata step_;  // host staging, reused every step
+  int64_t num_sampled_ = 0;      // the batch's sampled rows (a padded step has more)
 
   struct buffers {
     backend::buffer_handle x, h;           // [T][hidden]
@@ -67,5 +72,15 @@ class llama_forward {
 
 // Fills `out` with the metadata of `batch` (compute_backend's step_metadata), reusing its storage.
 void fill_step_metadata(const step_batch& batch, backend::step_metadata& out);
+
+// The graph size a step of `batch` is padded to: the smallest of `sizes` (ascending,
+// compute_backend::graph_sizes) holding its rows when every sequence decodes one sampled token,
+// else 0 (the step runs op by op).
+int32_t graph_rows_for(const step_batch& batch, std::span<const int32_t> sizes);
+
+// Pads a decode-only step's metadata to `rows` rows and sets graph_rows (step_metadata): pad row
+// r is its own sequence r, token 0 at position 0, sampled, with an empty block table.
+// requires: step filled by fill_step_metadata from a decode-only batch of at most `rows` rows.
+void pad_decode_step(backend::step_metadata& step, int32_t rows);
 
 }  // namespace troupe::runtime

@@ -194,8 +194,16 @@ result<device_runners> make_cuda_runners(llama_weights weights, const engine_con
       out.plan.num_blocks, plan.block_size, static_cast<double>(out.plan.num_bytes()) / gib,
       world > 1 ? " per GPU" : "", int64_t{out.plan.num_blocks} * plan.block_size,
       resolved.max_model_len, concurrency);
-  if (!resolved.enforce_eager) {
-    spdlog::info("CUDA graphs are not used yet: every step launches its kernels eagerly");
+  if (resolved.enforce_eager) {
+    spdlog::info("CUDA graphs off (--enforce-eager): every step launches its kernels one by one");
+  } else {
+    for (auto* gpu : gpus)
+      gpu->enable_graphs(resolved.max_num_seqs);
+    const auto sizes = gpus.front()->graph_sizes();
+    spdlog::info(
+        "CUDA graphs: decode steps of up to {} sequences replay a graph captured at the first "
+        "step of each of {} sizes ({} .. {}); --enforce-eager turns them off",
+        sizes.back(), sizes.size(), sizes.front(), sizes.back());
   }
   for (int32_t r = 0; r < world; ++r) {
     auto& rank = ranks[static_cast<size_t>(r)];

@@ -2,7 +2,7 @@
 """Rewrites a CUDA source (.cu / .cuh) into C++ that g++ compiles against cuda_emu's headers.
 
     kernel<<<grid, block, shared, stream>>>(args)
-        -> ::emu::launch("kernel", key, [&](auto&&... a) { kernel(a...); }, grid, block, shared,
+        -> ::emu::launch("kernel", key, [=](auto&&... a) { kernel(a...); }, grid, block, shared,
                          stream)(args)
     extern __shared__ T name[];      -> T* const name = static_cast<T*>(::emu::dynamic_shared());
     __shared__ T name[N];            -> T (&name)[N] = ::emu::static_shared<T[N]>([] {});
@@ -145,7 +145,7 @@ def rewrite_launches(src, masked, edits, templates):
         base = re.sub(r'<.*', '', callee).split('::')[-1]
         key = 'nullptr' if base in templates and '<' not in callee else \
             '::emu::key_of(%s)' % callee
-        replacement = '::emu::launch("%s", %s, [&](auto&&... emu_a_) { %s(emu_a_...); }, %s)' % (
+        replacement = '::emu::launch("%s", %s, [=](auto&&... emu_a_) { %s(emu_a_...); }, %s)' % (
             callee, key, callee, config)
         edits.append((start, paren, replacement))
 

@@ -141,15 +141,15 @@ void cuda_backend::resize_kv_cache(kv_cache_handle cache, int32_t num_blocks) {
   c.storage.reset();  // first, so the old and new caches never need room together
   c.shape.num_blocks = num_blocks;
   const int64_t bytes = 2 * int64_t{c.shape.num_layers} * c.layer_bytes();
-  c.storage = device_alloc(bytes);
+  c.storage = impl_->op_alloc(bytes);
   if (bytes > 0) CUDA_OR_THROW(cudaMemsetAsync(c.storage.get(), 0, bytes, impl_->stream));
 }
 
 void cuda_backend::impl::upload_rope_table(rope_state& r, int32_t num_positions) {
   r.table.ensure(num_positions);
   const int64_t bytes = int64_t{num_positions} * r.table.num_pairs() * int64_t{sizeof(float)};
-  r.cos = device_alloc(bytes);
-  r.sin = device_alloc(bytes);
+  r.cos = op_alloc(bytes);
+  r.sin = op_alloc(bytes);
   upload(r.cos.get(), r.table.cos(0), bytes);
   upload(r.sin.get(), r.table.sin(0), bytes);
   CUDA_OR_THROW(cudaStreamSynchronize(stream));  // the table's vectors may grow later
@@ -175,7 +175,7 @@ void cuda_backend::reserve(buffer_handle buffer, int64_t num_elements) {
   if (b.capacity >= num_elements) return;
   impl_->make_current();
   b.data.reset();  // cudaFree waits for the work that still reads it
-  b.data = device_alloc(num_elements * int64_t{sizeof(float)});
+  b.data = impl_->op_alloc(num_elements * int64_t{sizeof(float)});
   b.capacity = num_elements;
 }
 
@@ -203,53 +203,66 @@ void cuda_backend::begin_step(const step_metadata& step) {
   auto& s = *impl_;
   s.make_current();
   s.step = step;
-  const auto tiles = cu::plan_query_tiles(step.token_seqs.data(), step.num_tokens());
-  s.num_tiles = static_cast<int32_t>(tiles.size() / 2);
-  s.max_position = 0;
-  for (int32_t p : step.positions)
-    s.max_position = std::max(s.max_position, p);
+  if (s.graph_step()) {
+    s.stage_graph_step();
+  } else {
+    const auto tiles = cu::plan_query_tiles(step.token_seqs.data(), step.num_tokens());
+    s.num_tiles = static_cast<int32_t>(tiles.size() / 2);
+    s.max_position = 0;
+    for (int32_t p : step.positions)
+      s.max_position = std::max(s.max_position, p);
 
-  // One host -> device copy of every array, through pinned memory.
-  auto& o = s.offsets;
-  int64_t at = 0;
-  auto place = [&at](int64_t& offset, size_t n) {
-    offset = at;
-    at += static_cast<int64_t>(n);
-  };
-  place(o.token_ids, step.token_ids.size());
-  place(o.positions, step.positions.size());
-  place(o.token_seqs, step.token_seqs.size());
-  place(o.block_tables, step.block_tables.size());
-  place(o.table_offsets, step.table_offsets.size());
-  place(o.sample_rows, step.sample_rows.size());
-  place(o.query_tiles, tiles.size());
-  o.total = at;
-  if (o.total > s.step_capacity) {
-    s.step_data.reset();
-    s.step_data = device_alloc(o.total * int64_t{sizeof(int32_t)});
-    s.step_capacity = o.total;
+    // One host -> device copy of every array, through pinned memory.
+    auto& o = s.offsets;
+    int64_t at = 0;
+    auto place = [&at](int64_t& offset, size_t n) {
+      offset = at;
+      at += static_cast<int64_t>(n);
+    };
+    place(o.token_ids, step.token_ids.size());
+    place(o.positions, step.positions.size());
+    place(o.token_seqs, step.token_seqs.size());
+    place(o.block_tables, step.block_tables.size());
+    place(o.table_offsets, step.table_offsets.size());
+    place(o.sample_rows, step.sample_rows.size());
+    place(o.query_tiles, tiles.size());
+    o.total = at;
+    if (o.total > s.step_capacity) {
+      s.step_data.reset();
+      s.step_data = device_alloc(o.total * int64_t{sizeof(int32_t)});
+      s.step_capacity = o.total;
+    }
+    int32_t* host = s.staging_area(o.total);
+    auto put = [host](int64_t offset, const std::vector<int32_t>& v) {
+      std::copy(v.begin(), v.end(), host + offset);
+    };
+    put(o.token_ids, step.token_ids);
+    put(o.positions, step.positions);
+    put(o.token_seqs, step.token_seqs);
+    put(o.block_tables, step.block_tables);
+    put(o.table_offsets, step.table_offsets);
+    put(o.sample_rows, step.sample_rows);
+    put(o.query_tiles, tiles);
+    s.upload_staged(s.step_data.get(), o.total);
+    s.meta = static_cast<const int32_t*>(s.step_data.get());
   }
-  // The previous step's copy must have left the staging buffer before it is rewritten.
-  CUDA_OR_THROW(cudaEventSynchronize(s.staged));
-  auto* host = static_cast<int32_t*>(s.staging.reserve(o.total * int64_t{sizeof(int32_t)}));
-  auto put = [host](int64_t offset, const std::vector<int32_t>& v) {
-    std::copy(v.begin(), v.end(), host + offset);
-  };
-  put(o.token_ids, step.token_ids);
-  put(o.positions, step.positions);
-  put(o.token_seqs, step.token_seqs);
-  put(o.block_tables, step.block_tables);
-  put(o.table_offsets, step.table_offsets);
-  put(o.sample_rows, step.sample_rows);
-  put(o.query_tiles, tiles);
-  s.upload(s.step_data.get(), host, o.total * int64_t{sizeof(int32_t)});
-  CUDA_OR_THROW(cudaEventRecord(s.staged, s.stream));
 
   // RoPE tables cover every position of the step (grown by doubling).
   for (auto& r : s.ropes) {
     if (step.num_positions > r.uploaded)
       s.upload_rope_table(r, std::max(step.num_positions, 2 * r.uploaded));
   }
+}
+
+int32_t* cuda_backend::impl::staging_area(int64_t total) {
+  // The previous step's copy must have left the staging buffer before it is rewritten.
+  CUDA_OR_THROW(cudaEventSynchronize(staged));
+  return static_cast<int32_t*>(staging.reserve(total * int64_t{sizeof(int32_t)}));
+}
+
+void cuda_backend::impl::upload_staged(void* device, int64_t total) {
+  upload(device, staging.get(), total * int64_t{sizeof(int32_t)});
+  CUDA_OR_THROW(cudaEventRecord(staged, stream));
 }
 
 }  // namespace troupe::backend

@@ -18,6 +18,11 @@
 // Errors: a CUDA or cuBLAS failure inside an op throws cuda_backend_error (the executor turns it
 // into a failed step); create() returns errors as values.
 //
+// CUDA graphs (enable_graphs): a decode-only step, padded by the forward to one of
+// graph_sizes(), replays the kernels captured at the first step of its size; its metadata goes
+// to fixed places (block tables padded to a fixed stride, pad rows pointed at a scratch block
+// past the cache's blocks) and attention is launched for the longest table that stride allows.
+//
 // Thread: one thread at a time (the executor's). The header names no CUDA type.
 #include <cstdint>
 #include <memory>
@@ -34,6 +39,13 @@ namespace troupe::backend {
 class cuda_backend_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// What the backend's CUDA graphs did (cuda_backend::graph_counters).
+struct cuda_graph_counters {
+  int64_t captures = 0;   // graphs captured (a row count's first step, or after memory moved)
+  int64_t replays = 0;    // steps that replayed a graph
+  bool disabled = false;  // a capture failed: every step runs eagerly from then on (logged)
 };
 
 // Device memory as cudaMemGetInfo reports it.
@@ -56,6 +68,14 @@ class cuda_backend final : public compute_backend {
   // Bytes this backend holds in weights (device copies, scales and sums included).
   int64_t weight_bytes() const;
 
+  // Replays decode-only steps of up to max_rows rows from CUDA graphs (vLLM's capture sizes:
+  // 1, 2, 4, then multiples of 8 up to 256 and of 16 beyond, the last one >= max_rows); 0: every
+  // step eager (--enforce-eager). A size is captured at its first step, after that step ran
+  // eagerly (which sizes every buffer and workspace, so the capture allocates nothing), and
+  // again whenever memory it names has moved.
+  void enable_graphs(int32_t max_rows);
+  cuda_graph_counters graph_counters() const;
+
   std::string_view name() const override { return "cuda"; }
   weight_handle upload_weight(const weight_desc& desc, weight_data data) override;
   kv_cache_handle allocate_kv_cache(const kv_cache_shape& shape) override;
@@ -66,6 +86,8 @@ class cuda_backend final : public compute_backend {
   void upload_buffer(buffer_handle buffer, std::span<const float> data) override;
   std::span<const float> download(buffer_handle buffer, int64_t n) override;
   void begin_step(const step_metadata& step) override;
+  std::span<const int32_t> graph_sizes() const override;
+  void run_step(const std::function<void()>& ops) override;
 
   void embedding(weight_handle table, int64_t first_token, buffer_handle out) override;
   void rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, float eps,

@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cassert>
+#include <functional>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/quant_gemm.hpp"
@@ -61,6 +64,7 @@ class pinned_buffer {
     }
     return ptr_;
   }
+  void* get() const { return ptr_; }
 
  private:
   void* ptr_ = nullptr;
@@ -124,12 +128,15 @@ struct cuda_backend::impl {
     device_ptr data;
     int64_t capacity = 0;  // elements
   };
+  // shape.num_blocks blocks for the block tables, then one more (pad_block) that pad rows of a
+  // padded decode step write and read.
   struct kv_cache {
     kv_cache_shape shape;
-    device_ptr storage;  // per layer: keys then values, each num_blocks * block stride elements
+    device_ptr storage;  // per layer: keys then values, each (num_blocks + 1) * block stride
+    int32_t pad_block() const { return shape.num_blocks; }
     int64_t layer_bytes() const {
-      return int64_t{shape.num_blocks} * shape.block_size * shape.num_kv_heads * shape.head_dim *
-             kv_cache_element_bytes(shape.dtype);
+      return (int64_t{shape.num_blocks} + 1) * shape.block_size * shape.num_kv_heads *
+             shape.head_dim * kv_cache_element_bytes(shape.dtype);
     }
     cu::kv_cache_layer layer(int32_t l) const {
       auto* base = static_cast<char*>(storage.get());
@@ -152,6 +159,11 @@ struct cuda_backend::impl {
     int64_t token_ids = 0, positions = 0, token_seqs = 0, block_tables = 0, table_offsets = 0,
             sample_rows = 0, query_tiles = 0, total = 0;
   };
+  // A captured decode step of some row count, valid while the memory it names stays put.
+  struct graph {
+    cudaGraphExec_t exec = nullptr;
+    uint64_t generation = 0;
+  };
 
   int32_t device = 0;
   communicator* comm = nullptr;
@@ -169,15 +181,33 @@ struct cuda_backend::impl {
   step_arrays offsets;
   int32_t num_tiles = 0;
   int32_t max_position = 0;
+  const int32_t* meta = nullptr;  // the step's arrays: step_data, or graph_data (graph steps)
   device_ptr step_data;
   int64_t step_capacity = 0;  // int32 elements
   pinned_buffer staging, host_out;
   device_ptr gathered;  // all_gather_columns' [world][rows][cols]
   int64_t gathered_capacity = 0;
 
+  // CUDA graphs of decode steps (cuda_backend_graphs.cpp). Graph steps lay their metadata out
+  // at fixed places in graph_data (block tables table_stride entries per sequence) and pass
+  // attention a fixed max_position and their own split workspace, so one capture per row count
+  // serves every later step of that count. `moves` counts every reallocation of memory an op
+  // names (buffers, KV cache, RoPE tables, workspaces): a graph captured before one is stale.
+  std::vector<int32_t> graph_sizes;  // ascending; empty: every step eager
+  std::map<int32_t, graph> graphs;   // by row count
+  uint64_t moves = 0;
+  int32_t table_stride = 0;
+  device_ptr graph_data;
+  int64_t graph_capacity = 0;  // int32 elements
+  device_ptr split_workspace;
+  int64_t split_workspace_bytes = 0;
+  cuda_graph_counters graph_counters;
+
   ~impl() {
     cudaSetDevice(device);
     if (stream != nullptr) cudaStreamSynchronize(stream);
+    for (auto& entry : graphs)
+      if (entry.second.exec != nullptr) cudaGraphExecDestroy(entry.second.exec);
     gemm.reset();
     if (staged != nullptr) cudaEventDestroy(staged);
     // Device memory goes with the members (cudaFree); the stream last.
@@ -187,6 +217,8 @@ struct cuda_backend::impl {
     ropes.clear();
     step_data.reset();
     gathered.reset();
+    graph_data.reset();
+    split_workspace.reset();
     if (stream != nullptr) cudaStreamDestroy(stream);
   }
 
@@ -206,8 +238,14 @@ struct cuda_backend::impl {
     assert(c.valid() && c.id < static_cast<int32_t>(caches.size()));
     return caches[static_cast<size_t>(c.id)];
   }
-  const int32_t* step_array(int64_t offset) const {
-    return static_cast<const int32_t*>(step_data.get()) + offset;
+  const int32_t* step_array(int64_t offset) const { return meta + offset; }
+  bool graph_step() const { return step.graph_rows > 0 && !graph_sizes.empty(); }
+  // Changes whenever memory a captured step may name moves.
+  uint64_t generation() const { return moves + gemm->generation(); }
+  // device_alloc for memory the ops name (counted in `moves`).
+  device_ptr op_alloc(int64_t bytes) {
+    ++moves;
+    return device_alloc(bytes);
   }
   cu::attention_rows attention_rows() const {
     cu::attention_rows rows;
@@ -232,6 +270,17 @@ struct cuda_backend::impl {
   weight upload_weight(const weight_desc& desc, weight_data data);
   void random_weight(weight& w, const random_fill& fill);
   void upload_rope_table(rope_state& r, int32_t num_positions);
+  // Puts a graph step's metadata at its fixed places in graph_data (cuda_backend_graphs.cpp).
+  void stage_graph_step();
+  // Copies the `total` int32s staged at `host` to `device` (the pinned staging buffer is reused
+  // once the previous step's copy has left it).
+  int32_t* staging_area(int64_t total);
+  void upload_staged(void* device, int64_t total);
+  // Grows the split workspace of graph steps' attention to `bytes`.
+  void reserve_split_workspace(int64_t bytes);
+  // Captures ops() as the graph of `rows`-row steps; on a failure, turns graphs off (logged).
+  void capture(int32_t rows, const std::function<void()>& ops);
+  void disable_graphs(const std::string& why);
 };
 
 }  // namespace troupe::backend

@@ -86,9 +86,16 @@ void cuda_backend::paged_attention(kv_cache_handle cache, int32_t layer,
   auto& s = *impl_;
   const auto& c = s.get(cache);
   const int64_t n = s.step.num_tokens() * params.num_heads * c.shape.head_dim;
-  check(cu::paged_attention(c.layout(), s.attention_rows(), params.num_heads, params.scale,
-                            params.sliding_window, s.get(q, n), c.layer(layer), s.get(out, n),
-                            s.stream));
+  auto rows = s.attention_rows();
+  if (s.graph_step()) {
+    // A captured launch cannot take its workspace from the pool: graph steps bring their own.
+    s.reserve_split_workspace(
+        cu::attention_split_workspace_bytes(c.layout(), rows, params.num_heads));
+    rows.split_workspace = s.split_workspace.get();
+    rows.split_workspace_bytes = s.split_workspace_bytes;
+  }
+  check(cu::paged_attention(c.layout(), rows, params.num_heads, params.scale, params.sliding_window,
+                            s.get(q, n), c.layer(layer), s.get(out, n), s.stream));
 }
 
 void cuda_backend::silu_mul(buffer_handle gate, buffer_handle up, int64_t n, buffer_handle out) {
@@ -126,7 +133,7 @@ void cuda_backend::all_gather_columns(buffer_handle x, int64_t rows, int64_t col
     const int64_t n = world * rows * cols;
     if (n > s.gathered_capacity) {
       s.gathered.reset();
-      s.gathered = device_alloc(n * int64_t{sizeof(float)});
+      s.gathered = s.op_alloc(n * int64_t{sizeof(float)});
       s.gathered_capacity = n;
     }
     s.comm->all_gather(src, rows * cols, static_cast<float*>(s.gathered.get()));

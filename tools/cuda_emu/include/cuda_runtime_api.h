@@ -1,9 +1,10 @@
 #pragma once
 // cuda_emu: the CUDA runtime API troupe calls, on the host (src/runtime.cpp). Device memory is
 // host memory (256-byte aligned, filled with 0xff bytes when allocated), every stream runs each
-// call at once and in order, events are always complete. Misuse the GPU would reject or fault on
-// (a host pointer passed as device memory, a copy kind that does not match its pointers, a
-// destroyed stream) stops the process with a message: the emulator is for finding bugs.
+// call at once and in order (or records it while captured), events are always complete. Misuse the
+// GPU would reject or fault on (a host pointer passed as device memory, a copy kind that does not
+// match its pointers, a destroyed stream) stops the process with a message: the emulator is for
+// finding bugs.
 #include <cstddef>
 #include <cstdint>
 
@@ -33,12 +34,27 @@ enum cudaError_t {
   cudaErrorNotReady = 600,
   cudaErrorLaunchOutOfResources = 701,
   cudaErrorNotSupported = 801,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorIllegalState = 401,
 };
 using cudaError = cudaError_t;
 
 using cudaStream_t = struct CUstream_st*;
 using cudaEvent_t = struct CUevent_st*;
 using cudaMemPool_t = struct CUmemPoolHandle_st*;
+using cudaGraph_t = struct CUgraph_st*;
+using cudaGraphExec_t = struct CUgraphExec_st*;
+
+enum cudaStreamCaptureMode {
+  cudaStreamCaptureModeGlobal = 0,
+  cudaStreamCaptureModeThreadLocal = 1,
+  cudaStreamCaptureModeRelaxed = 2,
+};
+enum cudaStreamCaptureStatus {
+  cudaStreamCaptureStatusNone = 0,
+  cudaStreamCaptureStatusActive = 1,
+  cudaStreamCaptureStatusInvalidated = 2,
+};
 
 enum cudaMemcpyKind {
   cudaMemcpyHostToHost = 0,
@@ -145,6 +161,17 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
 cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventQuery(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);
+
+// -- graphs: stream capture records the stream's work (launches, copies, memsets, cuBLAS calls),
+// a launched graph runs it again in order --
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph);
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph,
+                                 unsigned long long flags = 0);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
 
 // -- kernels --
 cudaError_t cudaFuncSetAttribute(const void* func, cudaFuncAttribute attr, int value);

@@ -239,20 +239,23 @@ cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa,
   require_device_range(A, span_bytes(ta ? k : m, ta ? m : k, lda, ea), "cublasGemmEx A");
   require_device_range(B, span_bytes(tb ? n : k, tb ? k : n, ldb, ea), "cublasGemmEx B");
   require_device_range(C, span_bytes(m, n, ldc, 4), "cublasGemmEx C");
+  // alpha and beta are read now (host pointer mode), the matrices when the stream runs.
   const float a = *static_cast<const float*>(alpha), b = *static_cast<const float*>(beta);
   auto* c = static_cast<float*>(C);
-  for (int64_t j = 0; j < n; ++j) {
-    for (int64_t i = 0; i < m; ++i) {
-      float acc = 0.0f;
-      for (int64_t l = 0; l < k; ++l) {
-        const float x = widen(A, Atype, ta ? l + i * lda : i + l * lda);
-        const float y = widen(B, Btype, tb ? j + l * ldb : l + j * ldb);
-        acc = std::fma(x, y, acc);  // as the GPU's FFMA / tensor-core f32 accumulation
+  on_stream(handle->stream, [=] {
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t i = 0; i < m; ++i) {
+        float acc = 0.0f;
+        for (int64_t l = 0; l < k; ++l) {
+          const float x = widen(A, Atype, ta ? l + i * lda : i + l * lda);
+          const float y = widen(B, Btype, tb ? j + l * ldb : l + j * ldb);
+          acc = std::fma(x, y, acc);  // as the GPU's FFMA / tensor-core f32 accumulation
+        }
+        float& out = c[i + j * ldc];
+        out = b == 0.0f ? a * acc : a * acc + b * out;
       }
-      float& out = c[i + j * ldc];
-      out = b == 0.0f ? a * acc : a * acc + b * out;
     }
-  }
+  });
   return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -416,18 +419,20 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
   const auto* b8 = static_cast<const int8_t*>(B);
   const auto* c32 = static_cast<const int32_t*>(C);
   auto* d32 = static_cast<int32_t*>(D);
-  for (int64_t j = 0; j < p.n; ++j) {
-    for (int64_t i = 0; i < p.m; ++i) {
-      uint32_t acc = 0;  // wrapping, as the hardware's int32 sums
-      for (int64_t l = 0; l < p.k; ++l) {
-        const int32_t x = a8[ta ? l + i * lda : i + l * lda];
-        const int32_t y = b8[tb ? j + l * ldb : l + j * ldb];
-        acc += static_cast<uint32_t>(x * y);
+  on_stream(stream, [=] {
+    for (int64_t j = 0; j < p.n; ++j) {
+      for (int64_t i = 0; i < p.m; ++i) {
+        uint32_t acc = 0;  // wrapping, as the hardware's int32 sums
+        for (int64_t l = 0; l < p.k; ++l) {
+          const int32_t x = a8[ta ? l + i * lda : i + l * lda];
+          const int32_t y = b8[tb ? j + l * ldb : l + j * ldb];
+          acc += static_cast<uint32_t>(x * y);
+        }
+        uint32_t out = a * acc;
+        if (b != 0) out += b * static_cast<uint32_t>(c32[i + j * ldd]);
+        d32[i + j * ldd] = static_cast<int32_t>(out);
       }
-      uint32_t out = a * acc;
-      if (b != 0) out += b * static_cast<uint32_t>(c32[i + j * ldd]);
-      d32[i + j * ldd] = static_cast<int32_t>(out);
     }
-  }
+  });
   return CUBLAS_STATUS_SUCCESS;
 }

@@ -31,4 +31,11 @@ void check_stream(cudaStream_t stream, const char* what);
 // The dynamic shared memory a kernel may use (cudaFuncSetAttribute), default 48 KiB.
 size_t max_dynamic_shared(const void* kernel_key);
 
+// -- stream capture (runtime.cpp) --
+// Whether `stream` is being captured into a graph.
+bool capturing(cudaStream_t stream);
+// Stops the process when a stream is being captured: `what` allocates, frees or waits, which a
+// capture of troupe's (everything sized by the eager run before it) never needs.
+void forbid_while_capturing(const char* what);
+
 }  // namespace emu

@@ -138,6 +138,18 @@ cudaError_t copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, 
   return cudaSuccess;
 }
 
+// A copy recorded into a graph reads and writes at every replay: both sides must be device or
+// pinned memory (a pageable host buffer may be gone, or hold other data, by then).
+void check_captured_copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
+                         const char* what) {
+  if (bytes == 0) return;
+  check_copy(dst, src, bytes, kind, what);
+  for (const void* p : {static_cast<const void*>(dst), src}) {
+    if (kind_of(p) == memory_kind::host)
+      fail("%s: pageable host memory %p in a copy captured into a CUDA graph", what, p);
+  }
+}
+
 cudaError_t copy_2d(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
                     size_t height, cudaMemcpyKind kind, const char* what) {
   if (width == 0 || height == 0) return cudaSuccess;
@@ -183,14 +195,17 @@ using emu::record;
 // -- memory --
 
 cudaError_t cudaMalloc(void** ptr, size_t size) {
+  emu::forbid_while_capturing("cudaMalloc");
   return emu::allocate(ptr, size, emu::memory_kind::device);
 }
 
 cudaError_t cudaFree(void* ptr) {
+  emu::forbid_while_capturing("cudaFree");
   return emu::release(ptr, emu::memory_kind::device, "cudaFree");
 }
 
 cudaError_t cudaMallocHost(void** ptr, size_t size) {
+  emu::forbid_while_capturing("cudaMallocHost");
   return emu::allocate(ptr, size, emu::memory_kind::pinned);
 }
 
@@ -200,15 +215,18 @@ cudaError_t cudaHostAlloc(void** ptr, size_t size, unsigned int flags) {
 }
 
 cudaError_t cudaFreeHost(void* ptr) {
+  emu::forbid_while_capturing("cudaFreeHost");
   return emu::release(ptr, emu::memory_kind::pinned, "cudaFreeHost");
 }
 
 cudaError_t cudaMallocAsync(void** ptr, size_t size, cudaStream_t stream) {
+  emu::forbid_while_capturing("cudaMallocAsync");
   emu::check_stream(stream, "cudaMallocAsync");
   return emu::allocate(ptr, size, emu::memory_kind::device);
 }
 
 cudaError_t cudaFreeAsync(void* ptr, cudaStream_t stream) {
+  emu::forbid_while_capturing("cudaFreeAsync");
   emu::check_stream(stream, "cudaFreeAsync");
   return emu::release(ptr, emu::memory_kind::device, "cudaFreeAsync");
 }
@@ -250,6 +268,7 @@ cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, vo
 
 cudaError_t cudaMallocFromPoolAsync(void** ptr, size_t size, cudaMemPool_t pool,
                                     cudaStream_t stream) {
+  emu::forbid_while_capturing("cudaMallocFromPoolAsync");
   emu::check_stream(stream, "cudaMallocFromPoolAsync");
   {
     std::lock_guard lock(emu::reg().mutex);
@@ -260,17 +279,22 @@ cudaError_t cudaMallocFromPoolAsync(void** ptr, size_t size, cudaMemPool_t pool,
 }
 
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind kind) {
+  emu::forbid_while_capturing("cudaMemcpy");
   return emu::copy(dst, src, count, kind, "cudaMemcpy");
 }
 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind kind,
                             cudaStream_t stream) {
   emu::check_stream(stream, "cudaMemcpyAsync");
-  return emu::copy(dst, src, count, kind, "cudaMemcpyAsync");
+  if (!emu::capturing(stream)) return emu::copy(dst, src, count, kind, "cudaMemcpyAsync");
+  emu::check_captured_copy(dst, src, count, kind, "cudaMemcpyAsync");
+  emu::on_stream(stream, [=] { emu::copy(dst, src, count, kind, "cudaMemcpyAsync (replayed)"); });
+  return cudaSuccess;
 }
 
 cudaError_t cudaMemcpy2D(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
                          size_t height, cudaMemcpyKind kind) {
+  emu::forbid_while_capturing("cudaMemcpy2D");
   return emu::copy_2d(dst, dpitch, src, spitch, width, height, kind, "cudaMemcpy2D");
 }
 
@@ -278,10 +302,21 @@ cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t 
                               size_t width, size_t height, cudaMemcpyKind kind,
                               cudaStream_t stream) {
   emu::check_stream(stream, "cudaMemcpy2DAsync");
-  return emu::copy_2d(dst, dpitch, src, spitch, width, height, kind, "cudaMemcpy2DAsync");
+  if (!emu::capturing(stream))
+    return emu::copy_2d(dst, dpitch, src, spitch, width, height, kind, "cudaMemcpy2DAsync");
+  if (width > dpitch || width > spitch) return record(cudaErrorInvalidValue);
+  if (height > 0) {
+    emu::check_captured_copy(dst, src, (height - 1) * dpitch + width, kind, "cudaMemcpy2DAsync");
+    emu::check_captured_copy(dst, src, (height - 1) * spitch + width, kind, "cudaMemcpy2DAsync");
+  }
+  emu::on_stream(stream, [=] {
+    emu::copy_2d(dst, dpitch, src, spitch, width, height, kind, "cudaMemcpy2DAsync (replayed)");
+  });
+  return cudaSuccess;
 }
 
 cudaError_t cudaMemset(void* dst, int value, size_t count) {
+  emu::forbid_while_capturing("cudaMemset");
   if (count == 0) return cudaSuccess;
   emu::require_device_range(dst, count, "cudaMemset");
   std::memset(dst, value, count);
@@ -290,5 +325,8 @@ cudaError_t cudaMemset(void* dst, int value, size_t count) {
 
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t count, cudaStream_t stream) {
   emu::check_stream(stream, "cudaMemsetAsync");
-  return cudaMemset(dst, value, count);
+  if (count == 0) return cudaSuccess;
+  emu::require_device_range(dst, count, "cudaMemsetAsync");
+  emu::on_stream(stream, [=] { std::memset(dst, value, count); });
+  return cudaSuccess;
 }

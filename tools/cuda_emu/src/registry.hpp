@@ -24,6 +24,7 @@ struct registry {
   std::map<uintptr_t, allocation> allocations;  // by base address
   size_t device_bytes_in_use = 0;
   std::set<const void*> live_streams, live_events, live_pools;
+  std::set<const void*> live_graphs;  // graphs and executable graphs
   // Destroyed handles stay allocated, so their addresses are never reused and a late use is
   // caught.
   std::vector<const void*> tombstones;

@@ -3,14 +3,24 @@
 // (a tombstone), so a later use is reported rather than reaching reused memory.
 #include <cuda_runtime_api.h>
 
+#include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <vector>
 
 #include "registry.hpp"
 
+struct CUgraph_st {
+  std::vector<std::function<void()>> ops;
+};
+struct CUgraphExec_st {
+  std::vector<std::function<void()>> ops;
+};
 struct CUstream_st {
   unsigned int flags;
+  CUgraph_st* capture = nullptr;  // the graph being recorded, between Begin/EndCapture
 };
 struct CUevent_st {
   unsigned int flags;
@@ -34,6 +44,13 @@ namespace {
 
 thread_local cudaError_t last_error = cudaSuccess;
 int current_device = 0;
+std::atomic<int> streams_capturing{0};
+
+void check_graph(const void* graph, const char* what) {
+  std::lock_guard lock(reg().mutex);
+  if (reg().live_graphs.count(graph) == 0)
+    fail("%s: %p is not a live graph or executable graph", what, graph);
+}
 
 void check_event(cudaEvent_t event, const char* what) {
   std::lock_guard lock(reg().mutex);
@@ -52,6 +69,30 @@ void check_stream(cudaStream_t stream, const char* what) {
   std::lock_guard lock(reg().mutex);
   if (reg().live_streams.count(stream) == 0)
     fail("%s: stream %p was destroyed or never created", what, (void*)stream);
+}
+
+bool capturing(cudaStream_t stream) {
+  if (stream == nullptr) return false;
+  std::lock_guard lock(reg().mutex);
+  return stream->capture != nullptr;
+}
+
+void forbid_while_capturing(const char* what) {
+  if (streams_capturing.load() > 0)
+    fail("%s while a stream is being captured into a CUDA graph", what);
+}
+
+void on_stream(cudaStream_t stream, std::function<void()> op) {
+  CUgraph_st* graph = nullptr;
+  if (stream != nullptr) {
+    std::lock_guard lock(reg().mutex);
+    graph = stream->capture;
+  }
+  if (graph == nullptr) {
+    op();
+    return;
+  }
+  graph->ops.push_back(std::move(op));
 }
 
 size_t max_dynamic_shared(const void* kernel_key) {
@@ -117,6 +158,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
 }
 
 cudaError_t cudaDeviceSynchronize() {
+  emu::forbid_while_capturing("cudaDeviceSynchronize");
   return cudaSuccess;
 }
 
@@ -156,6 +198,10 @@ const char* cudaGetErrorName(cudaError_t error) {
       return "cudaErrorLaunchOutOfResources";
     case cudaErrorNotSupported:
       return "cudaErrorNotSupported";
+    case cudaErrorStreamCaptureUnsupported:
+      return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorIllegalState:
+      return "cudaErrorIllegalState";
   }
   return "cudaErrorUnknown";
 }
@@ -192,6 +238,8 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int flags) 
 
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   std::lock_guard lock(emu::reg().mutex);
+  if (emu::reg().live_streams.count(stream) != 0 && stream->capture != nullptr)
+    emu::fail("cudaStreamDestroy(%p): the stream is being captured", (void*)stream);
   if (emu::reg().live_streams.erase(stream) == 0)
     emu::fail("cudaStreamDestroy(%p): not a live stream", (void*)stream);
   emu::reg().tombstones.push_back(stream);
@@ -200,6 +248,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   emu::check_stream(stream, "cudaStreamSynchronize");
+  if (emu::capturing(stream)) emu::fail("cudaStreamSynchronize on a stream being captured");
   return cudaSuccess;
 }
 
@@ -252,6 +301,75 @@ cudaError_t cudaEventQuery(cudaEvent_t event) {
 
 cudaError_t cudaEventElapsedTime(float*, cudaEvent_t, cudaEvent_t) {
   emu::fail("cudaEventElapsedTime: the emulator has no timing");
+}
+
+// -- graphs --
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode) {
+  if (stream == nullptr) return record(cudaErrorStreamCaptureUnsupported);  // the legacy stream
+  emu::check_stream(stream, "cudaStreamBeginCapture");
+  std::lock_guard lock(emu::reg().mutex);
+  if (stream->capture != nullptr) return record(cudaErrorIllegalState);
+  stream->capture = new CUgraph_st;
+  ++emu::streams_capturing;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
+  emu::check_stream(stream, "cudaStreamEndCapture");
+  std::lock_guard lock(emu::reg().mutex);
+  if (stream == nullptr || stream->capture == nullptr) return record(cudaErrorIllegalState);
+  *graph = stream->capture;
+  stream->capture = nullptr;
+  --emu::streams_capturing;
+  emu::reg().live_graphs.insert(*graph);
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {
+  emu::check_stream(stream, "cudaStreamIsCapturing");
+  *status = emu::capturing(stream) ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
+  emu::check_graph(graph, "cudaGraphInstantiate");
+  *exec = new CUgraphExec_st{graph->ops};
+  std::lock_guard lock(emu::reg().mutex);
+  emu::reg().live_graphs.insert(*exec);
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+  emu::check_graph(exec, "cudaGraphLaunch");
+  emu::check_stream(stream, "cudaGraphLaunch");
+  if (emu::capturing(stream)) emu::fail("cudaGraphLaunch: nested capture is not emulated");
+  const cudaError_t earlier = emu::last_error;
+  for (const auto& op : exec->ops) {
+    emu::last_error = cudaSuccess;
+    op();
+    if (emu::last_error != cudaSuccess)
+      emu::fail("cudaGraphLaunch: a captured operation failed on replay: %s",
+                cudaGetErrorName(emu::last_error));
+  }
+  emu::last_error = earlier;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+  std::lock_guard lock(emu::reg().mutex);
+  if (emu::reg().live_graphs.erase(graph) == 0)
+    emu::fail("cudaGraphDestroy(%p): not a live graph", (void*)graph);
+  delete graph;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  std::lock_guard lock(emu::reg().mutex);
+  if (emu::reg().live_graphs.erase(exec) == 0)
+    emu::fail("cudaGraphExecDestroy(%p): not a live executable graph", (void*)exec);
+  delete exec;
+  return cudaSuccess;
 }
 
 // -- kernels --

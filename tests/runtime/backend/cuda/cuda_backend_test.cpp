@@ -264,5 +264,109 @@ TEST(cuda_backend, a_resized_kv_cache_serves_a_new_prompt) {
     ASSERT_NEAR(got[i], want[i], 1e-3 * (1.0 + std::abs(want[i])));
 }
 
+// CUDA graphs: decode steps padded to a graph size and replayed give the CPU's logits. Two short
+// sequences decode first (2 rows, tables within the first stride of 16 blocks, one key split);
+// then a 300-token prompt joins them (a prefill, eager) and the three decode together, padded to
+// 4 rows whose pad row writes the scratch block: its 19-block table doubles the stride (a new
+// capture whose attention runs several key splits, most of them empty for the short ones).
+// Block 0 belongs to a real sequence, so a pad row writing there would show.
+TEST(cuda_backend, decode_steps_replayed_from_cuda_graphs_match_the_cpu_backend) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  auto hp = testing::tiny_hparams();
+  hp.max_position_embeddings = 1024;
+  const auto w = testing::tiny_llama(hp, 17);
+  constexpr int32_t blocks = 64, bs = 16;
+  auto cpu_made = llama_runner::create(std::make_unique<backend::cpu_backend>(2), w, blocks, bs);
+  auto created = cuda_backend::create(0);
+  ASSERT_TRUE(created.ok()) << created.message();
+  cuda_backend* gpu_backend = created->get();
+  gpu_backend->enable_graphs(8);
+  const std::vector<int32_t> sizes(gpu_backend->graph_sizes().begin(),
+                                   gpu_backend->graph_sizes().end());
+  EXPECT_EQ(sizes, (std::vector<int32_t>{1, 2, 4, 8}));
+  auto gpu_made = llama_runner::create(std::move(*created), w, blocks, bs);
+  ASSERT_TRUE(cpu_made.ok() && gpu_made.ok());
+  auto& cpu = **cpu_made;
+  auto& gpu = **gpu_made;
+
+  struct sequence {
+    uint64_t id;
+    int32_t pos;
+    std::vector<int32_t> table;
+    int32_t next = 0;
+  };
+  std::vector<sequence> seqs = {{1, 0, {0}}, {2, 0, {5}}};
+  int32_t next_block = 6;
+  double worst = 0.0;
+  auto run = [&](const step_batch& batch, const char* what) {
+    const auto want = cpu.forward_logits(batch);
+    const auto got = gpu.forward_logits(batch);
+    ASSERT_EQ(got.size(), want.size()) << what;
+    for (size_t i = 0; i < want.size(); ++i) {
+      const double err = std::abs(double(got[i]) - want[i]) / (1.0 + std::abs(want[i]));
+      worst = std::max(worst, err);
+      ASSERT_LE(err, f32_tolerance) << what << ": logit " << i;
+    }
+    size_t row = 0;
+    for (const auto& e : batch.seqs) {
+      auto& s = *std::find_if(seqs.begin(), seqs.end(), [&](auto& x) { return x.id == e.seq_id; });
+      s.next = argmax(want, row * size_t(hp.vocab_size), size_t(hp.vocab_size));
+      s.pos = e.start_pos + e.num_tokens;
+      ++row;
+    }
+  };
+  auto decode_all = [&](const char* what) {
+    step_batch batch;
+    for (auto& s : seqs) {
+      if (s.pos % bs == 0 && s.pos / bs == static_cast<int32_t>(s.table.size()))
+        s.table.push_back(next_block++);
+      batch.token_ids.push_back(s.next);
+      batch.seqs.push_back(seq_entry(s.id, s.pos, 1, s.table));
+    }
+    run(batch, what);
+  };
+  auto prefill = [&](sequence s, int32_t tokens, uint32_t seed) {
+    for (int32_t b = 0; b * bs < tokens; ++b)
+      s.table.push_back(next_block++);
+    seqs.push_back(s);
+    step_batch batch;
+    batch.token_ids = testing::random_tokens(tokens, hp.vocab_size, seed);
+    batch.seqs = {seq_entry(s.id, 0, tokens, s.table)};
+    run(batch, "prefill");
+  };
+
+  // Prompts of 5 and 9 tokens in one step (eager: not decode-only).
+  {
+    step_batch batch;
+    batch.token_ids = testing::random_tokens(14, hp.vocab_size, 3);
+    batch.seqs = {seq_entry(1, 0, 5, {0}), seq_entry(2, 0, 9, {5})};
+    run(batch, "two prompts");
+  }
+  for (int i = 0; i < 4; ++i)
+    decode_all("decode of 2");
+  auto counters = gpu_backend->graph_counters();
+  EXPECT_FALSE(counters.disabled);
+  EXPECT_EQ(counters.captures, 1);
+  EXPECT_EQ(counters.replays, 3);
+
+  prefill({3, 0, {}}, 300, 4);
+  for (int i = 0; i < 5; ++i)
+    decode_all("decode of 3 padded to 4");
+  counters = gpu_backend->graph_counters();
+  EXPECT_FALSE(counters.disabled);
+  EXPECT_EQ(counters.captures, 2);
+  EXPECT_EQ(counters.replays, 7);
+
+  // Back to two rows: the 2-row graph named the old stride's launch sizes, so it is captured
+  // again; then it replays.
+  seqs.erase(seqs.begin());
+  for (int i = 0; i < 3; ++i)
+    decode_all("decode of 2 after the stride grew");
+  counters = gpu_backend->graph_counters();
+  EXPECT_EQ(counters.captures, 3);
+  EXPECT_EQ(counters.replays, 9);
+  std::printf("largest relative logit difference: %.3g\n", worst);
+}
+
 }  // namespace
 }  // namespace troupe::runtime

@@ -19,6 +19,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -92,9 +94,14 @@ const void* key_of(R (*kernel)(P...)) {
   return reinterpret_cast<const void*>(kernel);
 }
 
+// Runs `op` (a stream's work: a launch, a copy, a cuBLAS call) now, or, while `stream` is being
+// captured (cudaStreamBeginCapture), appends it to the graph for every replay (src/runtime.cpp).
+void on_stream(cudaStream_t stream, std::function<void()> op);
+
 // kernel<<<grid, block, shared, stream>>>(args) becomes
-// launch("kernel", key, [&](auto&&... a) { kernel(a...); }, grid, block, shared, stream)(args):
-// the arguments are evaluated and copied once, as cudaLaunchKernel copies them.
+// launch("kernel", key, [=](auto&&... a) { kernel(a...); }, grid, block, shared, stream)(args):
+// the arguments are evaluated and copied once, as cudaLaunchKernel copies them (a captured launch
+// keeps that copy for its replays).
 template <class Body>
 struct launcher {
   launch_config config;
@@ -116,17 +123,16 @@ struct launcher {
               ...);
         },
         stored);
-    struct context_t {
-      Body* body;
-      stored_t* args;
-    } context{&body, &stored};
-    run_kernel(
-        config,
-        [](void* p) {
-          auto* c = static_cast<context_t*>(p);
-          std::apply(*c->body, *c->args);
-        },
-        &context);
+    auto state = std::make_shared<std::pair<Body, stored_t>>(body, std::move(stored));
+    on_stream(config.stream, [config = config, state] {
+      run_kernel(
+          config,
+          [](void* p) {
+            auto* s = static_cast<std::pair<Body, stored_t>*>(p);
+            std::apply(s->first, s->second);
+          },
+          state.get());
+    });
   }
 };
 
