@@ -6,7 +6,8 @@
 #      the CPU backend's on tiny models)
 #   2. the kernel micro-benchmarks (GB/s and TFLOP/s against the device's peak)
 #   3. `troupe serve --load-format dummy` on the Llama-3-8B shape, bf16 then W8A8, each under
-#      `troupe bench`: batch-1 decode; 64 concurrent random 512/128 requests; 4 req/s
+#      `troupe bench`: batch-1 decode; 64 concurrent random 512/128 requests; 4 req/s; then, as
+#      time allows, bf16 batch-1 again under --enforce-eager (what the CUDA graphs save)
 #
 #   tools/gpu_check.sh BUNDLE_DIR OUT_DIR [--quick]
 #   -> OUT_DIR/gpu_check_summary.txt (one file with every result) and the raw logs / JSON beside
@@ -78,14 +79,16 @@ http_get() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.req
 
 # One server run: SHAPE under the three loads; the server's log and bench JSON kept in $out.
 tokenizer="$work/tokenizers/llama3"
+# serve_and_bench LABEL MODEL [all|batch1] [serve flags...]
 serve_and_bench() {
-  local label=$1 model=$2
+  local label=$1 model=$2 loads=${3:-all}
+  shift 3
   late "serve $label" && return
   say ""
-  say "## 3. $label: troupe serve --load-format dummy --model $model"
+  say "## 3. $label: troupe serve --load-format dummy --model $model $*"
   "$work/bin/troupe" serve --model "$work/models/dummy/$model" --load-format dummy \
     --tokenizer "$tokenizer" --served-model-name dummy --max-model-len 4096 --max-num-seqs 64 \
-    --max-num-batched-tokens 2048 --gpu-memory-utilization 0.9 --port 8011 \
+    --max-num-batched-tokens 2048 --gpu-memory-utilization 0.9 --port 8011 "$@" \
     >"$out/serve_$label.log" 2>&1 &
   local pid=$!
   local up=0
@@ -113,15 +116,20 @@ serve_and_bench() {
       "$out/bench_${label}_$name.log" | sed 's/^/    /' | tee -a "$summary" >/dev/null
   }
   bench batch1 60 --random-input-len 128 --random-output-len 128 --num-prompts 4 --max-concurrency 1
-  bench c64 120 --random-input-len 512 --random-output-len 128 --num-prompts 128 --max-concurrency 64
-  bench rate4 60 --random-input-len 512 --random-output-len 128 --num-prompts 40 --request-rate 4
+  if [ "$loads" = all ]; then
+    bench c64 120 --random-input-len 512 --random-output-len 128 --num-prompts 128 --max-concurrency 64
+    bench rate4 60 --random-input-len 512 --random-output-len 128 --num-prompts 40 --request-rate 4
+  fi
   http_get http://127.0.0.1:8011/metrics | grep -E "^troupe_step|^vllm:num_gpu|step_seconds" |
     head -20 >"$out/metrics_$label.txt"
   kill $pid 2>/dev/null
   wait $pid 2>/dev/null
+  # Warnings while serving (a failed CUDA graph capture says so here) and errors.
+  grep -E "warn|error|capturing" "$out/serve_$label.log" | head -5 | sed 's/^/  /' | tee -a "$summary"
   say "  (at $(elapsed)s)"
 }
-serve_and_bench bf16 llama-3-8b
-serve_and_bench w8a8 llama-3-8b-w8a8
+serve_and_bench bf16 llama-3-8b all
+serve_and_bench w8a8 llama-3-8b-w8a8 all
+serve_and_bench bf16-eager llama-3-8b batch1 --enforce-eager
 say ""
 say "done in $(elapsed)s"

@@ -10,6 +10,8 @@
 //   rows of the last token of every sampled sequence -> rmsnorm -> logits [S][vocab] -> host
 //   (a rank of a tensor-parallel group: logits of its vocab rows -> all_gather_columns)
 //
+// A decode-only step on a backend with CUDA graphs (compute_backend::graph_sizes) is padded to a
+// graph size and its ops run through compute_backend::run_step, which may replay them.
 // Prompt chunks and decode tokens of many sequences run together: each token carries its own
 // position and its sequence's block table (uploaded once per step). Every op is batch invariant,
 // so a sequence's logits do not depend on the rest of the batch or on how its prompt was chunked.

@@ -58,6 +58,33 @@ TEST(fill_step_metadata, flattens_positions_tables_and_sampled_rows) {
   EXPECT_EQ(m.num_positions, 10);
 }
 
+TEST(graph_rows_for, pads_decode_only_steps_to_the_smallest_size_that_holds_them) {
+  const std::vector<int32_t> sizes = {1, 2, 4, 8};
+  step_batch decode;
+  decode.token_ids = {7, 8, 9};
+  decode.seqs = {seq_entry(1, 4, 1, {0, 1}), seq_entry(2, 9, 1, {2, 3, 4}),
+                 seq_entry(3, 0, 1, {5})};
+  EXPECT_EQ(graph_rows_for(decode, sizes), 4);
+  EXPECT_EQ(graph_rows_for(decode, {}), 0);                          // a backend without graphs
+  EXPECT_EQ(graph_rows_for(decode, std::vector<int32_t>{1, 2}), 0);  // larger than every size
+  EXPECT_EQ(graph_rows_for(mixed_batch(), sizes), 0);                // a prompt chunk: eager
+  decode.seqs[1].sample = false;
+  EXPECT_EQ(graph_rows_for(decode, sizes), 0);
+
+  backend::step_metadata m;
+  decode.seqs[1].sample = true;
+  fill_step_metadata(decode, m);
+  pad_decode_step(m, 4);
+  EXPECT_EQ(m.graph_rows, 4);
+  EXPECT_EQ(m.token_ids, (std::vector<int32_t>{7, 8, 9, 0}));
+  EXPECT_EQ(m.positions, (std::vector<int32_t>{4, 9, 0, 0}));
+  EXPECT_EQ(m.token_seqs, (std::vector<int32_t>{0, 1, 2, 3}));
+  EXPECT_EQ(m.table_offsets, (std::vector<int32_t>{0, 2, 5, 6, 6}));  // the pad row's is empty
+  EXPECT_EQ(m.sample_rows, (std::vector<int32_t>{0, 1, 2, 3}));
+  fill_step_metadata(decode, m);  // the next step starts unpadded
+  EXPECT_EQ(m.graph_rows, 0);
+}
+
 TEST(llama_runner, forward_enqueues_one_step_in_contract_order) {
   auto backend = std::make_unique<recording_backend>(1);
   auto* rec = backend.get();
