@@ -99,6 +99,46 @@ __global__ void gather_rows_kernel(const float* x, int64_t row_size, const int32
   }
 }
 
+// A candidate of argmax_rows: beats another when it is not NaN and the other is, or has the larger
+// value, or the lower index at an equal value; of two NaNs the higher index wins (the scan's
+// result for an all-NaN row). A total order, so any reduction order picks the scan's index.
+struct candidate {
+  float value;
+  int32_t index;
+};
+
+__device__ __forceinline__ candidate better(candidate a, candidate b) {
+  const bool a_nan = isnan(a.value), b_nan = isnan(b.value);
+  if (a_nan != b_nan) return a_nan ? b : a;
+  if (a_nan) return a.index > b.index ? a : b;
+  if (a.value != b.value) return a.value > b.value ? a : b;
+  return a.index < b.index ? a : b;
+}
+
+__global__ void argmax_rows_kernel(const float* x, int64_t rows, int32_t cols, float* out) {
+  __shared__ candidate warp_best[block_threads / 32];
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float* row = x + r * cols;
+    candidate best{NAN, -1};
+    for (int32_t c = threadIdx.x; c < cols; c += blockDim.x)
+      best = better(best, {row[c], c});
+    for (int offset = 16; offset > 0; offset /= 2) {
+      const candidate other{__shfl_down_sync(0xffffffffu, best.value, offset),
+                            __shfl_down_sync(0xffffffffu, best.index, offset)};
+      best = better(best, other);
+    }
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    if (lane == 0) warp_best[warp] = best;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      for (int w = 1; w < static_cast<int>(blockDim.x / 32); ++w)
+        best = better(best, warp_best[w]);
+      out[r] = static_cast<float>(best.index);
+    }
+    __syncthreads();  // warp_best is rewritten by the next row
+  }
+}
+
 __global__ void add_bias_kernel(float* y, const float* bias, int64_t rows, int64_t cols) {
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     float* y_row = y + r * cols;
@@ -135,6 +175,14 @@ status embedding(const void* table, dense_type type, int64_t table_rows, int64_t
   if (num_tokens <= 0 || dim <= 0) return ok_status();
   embedding_kernel<<<row_blocks(num_tokens), block_threads, 0, stream>>>(
       table, type, table_rows, dim, first_token, token_ids, num_tokens, out);
+  return CUDA_CHECK(cudaGetLastError());
+}
+
+status argmax_rows(const float* x, int64_t rows, int64_t cols, float* out, cudaStream_t stream) {
+  if (cols >= (int64_t{1} << 24)) return error{"argmax_rows: more than 2^24 columns"};
+  if (rows <= 0 || cols <= 0) return ok_status();
+  argmax_rows_kernel<<<row_blocks(rows), block_threads, 0, stream>>>(
+      x, rows, static_cast<int32_t>(cols), out);
   return CUDA_CHECK(cudaGetLastError());
 }
 

@@ -35,6 +35,11 @@ status silu_mul(const float* gate, const float* up, int64_t n, float* out, cudaS
 status gather_rows(const float* x, int64_t row_size, const int32_t* rows, int64_t num_rows,
                    float* out, cudaStream_t stream);
 
+// out[r] = kernels::cpu::argmax(x[r], cols) as a float: the largest non-NaN value's index, the
+// lowest on ties, cols - 1 for an all-NaN row (the same index as the CPU, whatever the order of
+// the parallel reduction).          x [rows][cols], out [rows]; requires cols < 2^24
+status argmax_rows(const float* x, int64_t rows, int64_t cols, float* out, cudaStream_t stream);
+
 // out[i] = x[i] rounded to `to` (bf16 or f16), round to nearest even; NaN stays NaN.
 // requires: to != dense_type::f32.   x [n] f32, out [n] 16-bit words
 status convert(const float* x, int64_t n, dense_type to, void* out, cudaStream_t stream);

@@ -135,6 +135,9 @@ class compute_backend {
   virtual void add(buffer_handle y, buffer_handle x, int64_t n) = 0;
   // out[i] = x[sample_rows[i]]                     x [T][row_size], out [S][row_size]
   virtual void gather_sampled_rows(buffer_handle x, int64_t row_size, buffer_handle out) = 0;
+  // Greedy choice per row: out[r] = kernels::cpu::argmax(x[r]) as a float (exact: cols < 2^24).
+  //                                              x [rows][cols], out [rows]
+  virtual void argmax_rows(buffer_handle x, int64_t rows, int64_t cols, buffer_handle out) = 0;
   // Sums x[0, n) over the ranks of the backend's tensor-parallel group, in place (the hook for
   // row-parallel projections); nothing at one rank.
   virtual void all_reduce(buffer_handle x, int64_t n) = 0;

@@ -200,6 +200,13 @@ void cpu_backend::gather_sampled_rows(buffer_handle x, int64_t row_size, buffer_
   }
 }
 
+void cpu_backend::argmax_rows(buffer_handle x, int64_t rows, int64_t cols, buffer_handle out) {
+  const float* src = get(x, rows * cols);
+  float* dst = get(out, rows);
+  for (int64_t r = 0; r < rows; ++r)
+    dst[r] = static_cast<float>(kernels::cpu::argmax(src + r * cols, cols));
+}
+
 void cpu_backend::all_reduce(buffer_handle x, int64_t n) {
   if (comm_ == nullptr || comm_->world_size() == 1) return;
   comm_->all_reduce_sum(get(x, n), n);

@@ -80,14 +80,15 @@ llama_forward::llama_forward(backend::compute_backend& backend, const llama_devi
       cache_(cache),
       rope_(backend.create_rope(make_rope_spec(w_.hparams))) {
   for (auto* b : {&buf_.x, &buf_.h, &buf_.q, &buf_.k, &buf_.v, &buf_.attn, &buf_.gate, &buf_.up,
-                  &buf_.last, &buf_.logits, &buf_.shard_logits})
+                  &buf_.last, &buf_.logits, &buf_.greedy, &buf_.shard_logits})
     *b = be_.allocate_buffer();
 }
 
-std::span<const float> llama_forward::run(const step_batch& batch) {
+std::span<const float> llama_forward::run(const step_batch& batch, result_kind kind) {
   prepare(batch);
   be_.run_step([this] { compute(); });
   // A padded step's pad rows come last: the first num_sampled_ rows are the batch's.
+  if (kind == result_kind::greedy_tokens) return be_.download(buf_.greedy, num_sampled_);
   return be_.download(buf_.logits, num_sampled_ * w_.hparams.vocab_size);
 }
 
@@ -132,6 +133,7 @@ void llama_forward::prepare(const step_batch& batch) {
   be_.reserve(buf_.up, T * sh.intermediate_size);
   be_.reserve(buf_.last, S * hp.hidden_size);
   be_.reserve(buf_.logits, S * hp.vocab_size);
+  be_.reserve(buf_.greedy, S);
   if (sharded()) be_.reserve(buf_.shard_logits, S * sh.vocab_rows);
 }
 
@@ -180,6 +182,8 @@ void llama_forward::compute_logits() {
     be_.matmul(buf_.last, S, w_.lm_head, buf_.shard_logits);
     be_.all_gather_columns(buf_.shard_logits, S, w_.shard.vocab_rows, hp.vocab_size, buf_.logits);
   }
+  // Always computed (one pass over the logits), so a captured step serves either result kind.
+  be_.argmax_rows(buf_.logits, S, hp.vocab_size, buf_.greedy);
 }
 
 }  // namespace troupe::runtime

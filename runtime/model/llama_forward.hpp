@@ -38,11 +38,15 @@ class llama_forward {
   llama_forward(backend::compute_backend& backend, const llama_device_weights& weights,
                 backend::kv_cache_handle cache);
 
-  // Runs every token of `batch`, writing their K/V into the cache, and returns the logits of the
-  // last token of each sequence with `sample` set, in `seqs` order: [num_sampled][vocab], on the
-  // host. requires: the batch is valid (validate_step_batch); the view stays valid until the
-  // next call on the backend.
-  std::span<const float> run(const step_batch& batch);
+  // What run() brings back to the host: the sampled rows' logits, or only their greedy tokens.
+  enum class result_kind { logits, greedy_tokens };
+
+  // Runs every token of `batch`, writing their K/V into the cache, and returns, on the host, for
+  // the last token of each sequence with `sample` set, in `seqs` order: its logits
+  // ([num_sampled][vocab]) or its greedy token (argmax of the logits, [num_sampled] ids as
+  // floats: 4 bytes a row instead of the vocabulary's). requires: the batch is valid
+  // (validate_step_batch); the view stays valid until the next call on the backend.
+  std::span<const float> run(const step_batch& batch, result_kind kind = result_kind::logits);
 
  private:
   // Fills and uploads the step's metadata (padded when the backend replays steps of its size)
@@ -67,6 +71,7 @@ class llama_forward {
     backend::buffer_handle q, k, v, attn;  // [T][heads * head_dim] (the shard's; k, v: kv heads)
     backend::buffer_handle gate, up;       // [T][intermediate] (the shard's columns)
     backend::buffer_handle last, logits;   // [S][hidden], [S][vocab]
+    backend::buffer_handle greedy;         // [S]: argmax of each logits row
     backend::buffer_handle shard_logits;   // [S][vocab rows] (sharded only)
   };
   buffers buf_;

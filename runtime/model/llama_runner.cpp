@@ -1,5 +1,6 @@
 #include "runtime/model/llama_runner.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
@@ -63,13 +64,14 @@ status llama_runner::validate(const step_batch& batch) const {
   return validate_step_batch(batch, block_size_, num_kv_blocks_, vocab_size());
 }
 
-std::span<const float> llama_runner::run_checked(const step_batch& batch) {
+std::span<const float> llama_runner::run_checked(const step_batch& batch,
+                                                 llama_forward::result_kind kind) {
   if (auto st = validate(batch); !st) {
     // A malformed step is the scheduler's bug; running it would corrupt other sequences' KV.
     std::fprintf(stderr, "llama_runner: invalid step batch: %s\n", st.message().c_str());
     std::abort();
   }
-  return forward_.run(batch);
+  return forward_.run(batch, kind);
 }
 
 void llama_runner::resize_kv_cache(int32_t num_blocks) {
@@ -83,8 +85,21 @@ std::vector<float> llama_runner::forward_logits(const step_batch& batch) {
 }
 
 std::vector<sampled_token> llama_runner::execute(const step_batch& batch) {
-  const auto logits = run_checked(batch);
   std::vector<sampled_token> out;
+  // When every sampled row is a plain greedy choice, the backend's argmax of the logits is
+  // sample_token's answer, and only the token ids leave the device.
+  const bool greedy = std::all_of(batch.seqs.begin(), batch.seqs.end(), [](const seq_step& s) {
+    return !s.sample || is_plain_greedy(s.sampling, s.output_index);
+  });
+  if (greedy) {
+    const auto tokens = run_checked(batch, llama_forward::result_kind::greedy_tokens);
+    size_t row = 0;
+    for (const auto& seq : batch.seqs) {
+      if (seq.sample) out.push_back({seq.seq_id, static_cast<int32_t>(tokens[row++]), 0.0f, {}});
+    }
+    return out;
+  }
+  const auto logits = run_checked(batch);
   const auto vocab = static_cast<size_t>(vocab_size());
   size_t row = 0;
   for (const auto& seq : batch.seqs) {

@@ -76,7 +76,9 @@ class llama_runner : public model_runner {
                const llama_shard& shard, const backend::kv_cache_shape& cache);
 
  private:
-  std::span<const float> run_checked(const step_batch& batch);
+  std::span<const float> run_checked(
+      const step_batch& batch,
+      llama_forward::result_kind kind = llama_forward::result_kind::logits);
 
   std::unique_ptr<backend::compute_backend> compute_;
   llama_device_weights weights_;

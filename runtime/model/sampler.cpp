@@ -5,6 +5,7 @@
 #include <numeric>
 #include <vector>
 
+#include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/exp.hpp"
 #include "runtime/model/logits_processors.hpp"
 
@@ -133,11 +134,14 @@ double uniform_draw(uint64_t seed, int32_t output_index) {
   return static_cast<double>(bits >> 11) * 0x1.0p-53;
 }
 
+bool is_plain_greedy(const sampling_params& params, int32_t output_index) {
+  return params.temperature < greedy_temperature && !params.logprobs &&
+         params.num_top_logprobs == 0 && !has_logits_processors(params, output_index);
+}
+
 int32_t argmax(std::span<const float> logits) {
-  int32_t best = 0;
-  for (int32_t i = 1; i < static_cast<int32_t>(logits.size()); ++i)
-    if (logits[i] > logits[best] || std::isnan(logits[best])) best = i;
-  return best;
+  return static_cast<int32_t>(
+      kernels::cpu::argmax(logits.data(), static_cast<int64_t>(logits.size())));
 }
 
 float log_softmax_at(std::span<const float> logits, int32_t token) {

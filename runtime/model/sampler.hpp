@@ -29,13 +29,18 @@ struct sample_result {
   std::vector<std::pair<int32_t, float>> top_logprobs;  // params.num_top_logprobs of them
 };
 
-// requires: logits non-empty. NaN logits never win and never crash; an all-NaN row yields 0.
-// `token_history` (needed only with penalties) is the request's prompt followed by its
+// requires: logits non-empty. NaN logits never win and never crash; an all-NaN row yields its last
+// id. `token_history` (needed only with penalties) is the request's prompt followed by its
 // `output_index` outputs; a shorter history counts as all output.
 sample_result sample_token(std::span<const float> logits, const sampling_params& params,
                            int32_t output_index, std::span<const int32_t> token_history = {});
 
-// Greedy choice: the highest logit, lowest id on ties.
+// Whether sample_token(logits, params, output_index, ...) is argmax(logits) with no logprob: a
+// greedy temperature, no logprobs asked, and no logits processor active at this output.
+bool is_plain_greedy(const sampling_params& params, int32_t output_index);
+
+// Greedy choice: the highest logit, lowest id on ties (kernels::cpu::argmax; a backend's
+// argmax_rows gives the same).
 int32_t argmax(std::span<const float> logits);
 
 // log_softmax(logits)[token], accumulated in double in id order.

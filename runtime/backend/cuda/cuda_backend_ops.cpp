@@ -116,6 +116,11 @@ void cuda_backend::gather_sampled_rows(buffer_handle x, int64_t row_size, buffer
                         s.stream));
 }
 
+void cuda_backend::argmax_rows(buffer_handle x, int64_t rows, int64_t cols, buffer_handle out) {
+  auto& s = *impl_;
+  check(cu::argmax_rows(s.get(x, rows * cols), rows, cols, s.get(out, rows), s.stream));
+}
+
 void cuda_backend::all_reduce(buffer_handle x, int64_t n) {
   auto& s = *impl_;
   if (s.comm == nullptr || s.comm->world_size() == 1) return;

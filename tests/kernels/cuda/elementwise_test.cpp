@@ -36,6 +36,8 @@ TEST(cuda_elementwise, nothing_to_do_enqueues_nothing) {
   EXPECT_TRUE(convert(nullptr, 0, dense_type::bf16, nullptr, nullptr).ok());
   EXPECT_TRUE(add_bias(nullptr, nullptr, 0, 8, nullptr).ok());
   EXPECT_TRUE(gather_rows(nullptr, 8, nullptr, 0, nullptr, nullptr).ok());
+  EXPECT_TRUE(argmax_rows(nullptr, 0, 8, nullptr, nullptr).ok());
+  EXPECT_FALSE(argmax_rows(nullptr, 1, int64_t{1} << 24, nullptr, nullptr).ok());
   EXPECT_TRUE(embedding(nullptr, dense_type::f32, 4, 8, 0, nullptr, 0, nullptr, nullptr).ok());
   EXPECT_FALSE(convert(nullptr, 4, dense_type::f32, nullptr, nullptr).ok());
 }
@@ -103,6 +105,39 @@ TEST(cuda_elementwise, silu_mul_matches_cpu_within_ulps) {
     dgate.upload(gate);
     ASSERT_TRUE(silu_mul(dgate.get(), dup.get(), n, dup.get(), nullptr).ok());
     EXPECT_TRUE(cpu::test::bitwise_equal(dup.to_host(), out)) << "out == up, n " << n;
+  }
+}
+
+// Rows with ties, NaNs (first, last, everywhere), infinities and one large vocabulary-sized row:
+// the same index as the CPU's scan, whatever order the parallel reduction compares in.
+TEST(cuda_elementwise, argmax_rows_picks_the_cpus_index) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = INFINITY;
+  for (int64_t cols : {1, 3, 31, 256, 1000, 128256}) {
+    std::vector<std::vector<float>> rows;
+    rows.push_back(random_floats(cols, 20));
+    auto ties = random_floats(cols, 21);
+    for (int64_t c = cols / 3; c < cols; c += std::max<int64_t>(1, cols / 5))
+      ties[c] = 9.0f;  // several equal maxima: the lowest index
+    rows.push_back(ties);
+    auto nans = random_floats(cols, 22);
+    for (int64_t c = 0; c < cols; c += 2)
+      nans[c] = nan;  // NaN first and in every other column: never chosen
+    rows.push_back(nans);
+    rows.push_back(std::vector<float>(cols, nan));   // all NaN: the last index
+    rows.push_back(std::vector<float>(cols, -inf));  // all equal: the first index
+    auto last = std::vector<float>(cols, -inf);
+    last.back() = inf;
+    rows.push_back(last);
+    std::vector<float> x, ref;
+    for (const auto& r : rows) {
+      x.insert(x.end(), r.begin(), r.end());
+      ref.push_back(static_cast<float>(cpu::argmax(r.data(), cols)));
+    }
+    const auto n = static_cast<int64_t>(rows.size());
+    device_array<float> dx(x), dout(n);
+    ASSERT_TRUE(argmax_rows(dx.get(), n, cols, dout.get(), nullptr).ok());
+    EXPECT_EQ(dout.to_host(), ref) << "cols " << cols;
   }
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runtime/model/cpu_runner.hpp"
+#include "runtime/model/sampler.hpp"
 #include "tests/runtime/model/recording_backend.hpp"
 #include "tests/runtime/model/tiny_llama.hpp"
 
@@ -109,9 +110,36 @@ TEST(llama_runner, forward_enqueues_one_step_in_contract_order) {
       expected.push_back(op);
     expected.push_back(layer == 0 ? "add_rmsnorm" : "add");
   }
-  for (const char* op : {"gather_sampled_rows", "rmsnorm", "matmul", "download"})
+  for (const char* op : {"gather_sampled_rows", "rmsnorm", "matmul", "argmax_rows", "download"})
     expected.push_back(op);
   EXPECT_EQ(rec->ops, expected);
+  // Every sampled row is greedy without logprobs: only the two tokens come back, not the logits.
+  EXPECT_EQ(rec->downloaded, (std::vector<int64_t>{2}));
+}
+
+TEST(llama_runner, greedy_tokens_from_the_backend_equal_sampling_its_logits) {
+  auto backend = std::make_unique<recording_backend>(1);
+  auto* rec = backend.get();
+  auto runner = llama_runner::create(std::move(backend), tiny_qwen_like(), 8, 4);
+  auto reference =
+      llama_runner::create(std::make_unique<recording_backend>(1), tiny_qwen_like(), 8, 4);
+  ASSERT_TRUE(runner.ok() && reference.ok());
+  const auto logits = (*reference)->forward_logits(mixed_batch());
+  const auto vocab = static_cast<size_t>(tiny_qwen_like().hparams.vocab_size);
+  const auto greedy = (*runner)->execute(mixed_batch());
+  ASSERT_EQ(greedy.size(), 2u);
+  for (size_t i = 0; i < greedy.size(); ++i) {
+    EXPECT_EQ(greedy[i].token_id, argmax(std::span<const float>(logits).subspan(i * vocab, vocab)));
+  }
+  // A row that asks for its logprob (or any processor, or a temperature) takes the logits.
+  auto batch = mixed_batch();
+  batch.seqs[1].sampling.logprobs = true;
+  rec->downloaded.clear();
+  const auto with_logprob = (*runner)->execute(batch);
+  EXPECT_EQ(rec->downloaded, (std::vector<int64_t>{2 * static_cast<int64_t>(vocab)}));
+  for (size_t i = 0; i < greedy.size(); ++i)
+    EXPECT_EQ(with_logprob[i].token_id, greedy[i].token_id);
+  EXPECT_NE(with_logprob[1].logprob, 0.0f);
 }
 
 TEST(llama_runner, any_backend_wrapping_the_cpu_one_gives_the_cpu_runners_bits) {

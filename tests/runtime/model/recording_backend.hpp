@@ -15,6 +15,7 @@ class recording_backend final : public backend::compute_backend {
 
   // Ops since the last clear(), e.g. "begin_step", "store_kv 0", "paged_attention 0".
   std::vector<std::string> ops;
+  std::vector<int64_t> downloaded;  // each download's value count
 
   std::string_view name() const override { return "recording"; }
   backend::weight_handle upload_weight(const backend::weight_desc& d,
@@ -37,6 +38,7 @@ class recording_backend final : public backend::compute_backend {
   }
   std::span<const float> download(backend::buffer_handle b, int64_t n) override {
     ops.push_back("download");
+    downloaded.push_back(n);
     return inner_.download(b, n);
   }
   void begin_step(const backend::step_metadata& s) override {
@@ -94,6 +96,11 @@ class recording_backend final : public backend::compute_backend {
                            backend::buffer_handle out) override {
     ops.push_back("gather_sampled_rows");
     inner_.gather_sampled_rows(x, row_size, out);
+  }
+  void argmax_rows(backend::buffer_handle x, int64_t rows, int64_t cols,
+                   backend::buffer_handle out) override {
+    ops.push_back("argmax_rows");
+    inner_.argmax_rows(x, rows, cols, out);
   }
   void all_reduce(backend::buffer_handle x, int64_t n) override {
     ops.push_back("all_reduce");

@@ -365,6 +365,20 @@ TEST(cuda_backend, decode_steps_replayed_from_cuda_graphs_match_the_cpu_backend)
   counters = gpu_backend->graph_counters();
   EXPECT_EQ(counters.captures, 3);
   EXPECT_EQ(counters.replays, 9);
+
+  // The runner's greedy path: the device's argmax of each row (only the ids downloaded) is the
+  // CPU's greedy token.
+  step_batch batch;
+  for (auto& s : seqs) {
+    batch.token_ids.push_back(s.next);
+    batch.seqs.push_back(seq_entry(s.id, s.pos, 1, s.table));
+  }
+  const auto want = cpu.execute(batch);
+  const auto got = gpu.execute(batch);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_EQ(got[i].token_id, want[i].token_id) << "row " << i;
+  EXPECT_EQ(gpu_backend->graph_counters().replays, 10);
   std::printf("largest relative logit difference: %.3g\n", worst);
 }
 
