@@ -18,8 +18,9 @@
 //
 // A step: begin_step(metadata) uploads the step's token ids, positions, block tables and sampled
 // rows once; the ops that work per token (embedding, rope, store_kv, paged_attention,
-// gather_sampled_rows) read them from there. Sampling stays on the host: the forward downloads
-// the logits of the sampled rows and runtime::sample_token draws from them.
+// gather_sampled_rows) read them from there. Sampling is the host's (runtime::sample_token on the
+// downloaded logits of the sampled rows), except that a step whose sampled rows are all plain
+// greedy downloads only their argmax_rows.
 //
 // Shapes below: T = the step's token rows, S = its sampled rows; "rows" is the caller's count.
 // A buffer an op writes must have been reserved for it; unless an op says so, its output does not
