@@ -3,9 +3,13 @@
 # folder; README.md says what it checks and what it cannot) and runs every test binary.
 #
 #   tools/cuda_emu/run.sh [--fast] [--jobs N] [--schedule forward|reverse|random]
-#                         [--cp-async mixed|late|early] [--build-only] [TEST_NAME_SUBSTRING...]
+#                         [--cp-async mixed|late|early] [--cpu-build DIR] [--build-only]
+#                         [TEST_NAME_SUBSTRING...]
 #
 #   --fast        no sanitizers, -O2 (default: AddressSanitizer + UBSan, -O1)
+#   --cpu-build   take the CPU libraries from DIR, a configured build of the project (its
+#                 libraries are built there if missing; the ctest `cuda_emu` uses the build it
+#                 belongs to); default build-emu/, configured with TROUPE_CUDA=OFF on first use
 #   --schedule    the order a block's threads run between barriers (EMU_SCHEDULE); reverse and
 #                 random expose a missing barrier as different results
 #   --cp-async    when cp.async copies reach shared memory (EMU_CP_ASYNC): at their wait (late),
@@ -13,13 +17,14 @@
 #   TEST...       run only the test binaries whose names contain one of these
 #
 # The CPU libraries come from the project's CMake in build-emu/ (TROUPE_CUDA=OFF), built on the
-# first run; the emulated build goes to build-emu/cuda_emu/{asan,fast}/, logs to its logs/.
+# first run, or from --cpu-build; the emulated build goes to CPU_BUILD/cuda_emu/{asan,fast}/, logs
+# to its logs/.
 # Exit status: 0 when every test binary passed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
-mode=asan sanitize=1 jobs=2 build_only=0 filters=()
+mode=asan sanitize=1 jobs=2 build_only=0 filters=() cpu_build=$root/build-emu
 while [ $# -gt 0 ]; do
   case "$1" in
     --fast) mode=fast sanitize=0 ;;
@@ -27,14 +32,14 @@ while [ $# -gt 0 ]; do
     --schedule) export EMU_SCHEDULE=$2; shift ;;
     --cp-async) export EMU_CP_ASYNC=$2; shift ;;
     --build-only) build_only=1 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --cpu-build) cpu_build=$(cd "$2" && pwd); shift ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) filters+=("$1") ;;
   esac
   shift
 done
 
-cpu_build=$root/build-emu
 out=$cpu_build/cuda_emu/$mode
 cpu_targets=(troupe_model troupe_backend troupe_formats troupe_kernels_cpu troupe_runtime_core
              troupe_test_support)
@@ -42,7 +47,7 @@ if [ ! -f "$cpu_build/CMakeCache.txt" ]; then
   cmake -S "$root" -B "$cpu_build" -DTROUPE_CUDA=OFF -DTROUPE_BUILD_BENCHMARKS=OFF \
         -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
-echo "== CPU libraries (cmake --build build-emu)"
+echo "== CPU libraries (cmake --build $cpu_build)"
 cmake --build "$cpu_build" -j "$jobs" --target "${cpu_targets[@]}" | tail -n 1
 
 echo "== emulated CUDA build ($mode)"
