@@ -7,7 +7,9 @@
 #   2. the kernel micro-benchmarks (GB/s and TFLOP/s against the device's peak)
 #   3. `troupe serve --load-format dummy` on the Llama-3-8B shape, bf16 then W8A8, each under
 #      `troupe bench`: batch-1 decode; 64 concurrent random 512/128 requests; 4 req/s; then, as
-#      time allows, bf16 batch-1 again under --enforce-eager (what the CUDA graphs save)
+#      time allows, bf16 batch-1 again with every op timed on the device (TROUPE_CUDA_OP_TIMES:
+#      eager steps; the table of device time per op, and the step's device time to set against
+#      the graphs' time per output token; that run's own TPOT includes the timing's overhead)
 #
 #   tools/gpu_check.sh BUNDLE_DIR OUT_DIR [--quick]
 #   -> OUT_DIR/gpu_check_summary.txt (one file with every result) and the raw logs / JSON beside
@@ -79,14 +81,14 @@ http_get() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.req
 
 # One server run: SHAPE under the three loads; the server's log and bench JSON kept in $out.
 tokenizer="$work/tokenizers/llama3"
-# serve_and_bench LABEL MODEL [all|batch1] [serve flags...]
+# serve_and_bench LABEL MODEL [all|batch1] [serve flags...]; $serve_env: VAR=value for the server
 serve_and_bench() {
   local label=$1 model=$2 loads=${3:-all}
   shift 3
   late "serve $label" && return
   say ""
   say "## 3. $label: troupe serve --load-format dummy --model $model $*"
-  "$work/bin/troupe" serve --model "$work/models/dummy/$model" --load-format dummy \
+  env ${serve_env:-} "$work/bin/troupe" serve --model "$work/models/dummy/$model" --load-format dummy \
     --tokenizer "$tokenizer" --served-model-name dummy --max-model-len 4096 --max-num-seqs 64 \
     --max-num-batched-tokens 2048 --gpu-memory-utilization 0.9 --port 8011 "$@" \
     >"$out/serve_$label.log" 2>&1 &
@@ -126,10 +128,13 @@ serve_and_bench() {
   wait $pid 2>/dev/null
   # Warnings while serving (a failed CUDA graph capture says so here) and errors.
   grep -E "warn|error|capturing" "$out/serve_$label.log" | head -5 | sed 's/^/  /' | tee -a "$summary"
+  # Device time per op, when timed (the first report: one per 200 steps).
+  grep -A 40 "op times over" "$out/serve_$label.log" | grep -E "op times|calls" | head -40 |
+    sed 's/^/  /' | tee -a "$summary" >/dev/null
   say "  (at $(elapsed)s)"
 }
 serve_and_bench bf16 llama-3-8b all
 serve_and_bench w8a8 llama-3-8b-w8a8 all
-serve_and_bench bf16-eager llama-3-8b batch1 --enforce-eager
+serve_env=TROUPE_CUDA_OP_TIMES=200 serve_and_bench bf16-timed llama-3-8b batch1
 say ""
 say "done in $(elapsed)s"

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <utility>
@@ -194,7 +195,14 @@ result<device_runners> make_cuda_runners(llama_weights weights, const engine_con
       out.plan.num_blocks, plan.block_size, static_cast<double>(out.plan.num_bytes()) / gib,
       world > 1 ? " per GPU" : "", int64_t{out.plan.num_blocks} * plan.block_size,
       resolved.max_model_len, concurrency);
-  if (resolved.enforce_eager) {
+  // TROUPE_CUDA_OP_TIMES=N: log every op's device time every N steps (eager steps only).
+  const char* op_times = std::getenv("TROUPE_CUDA_OP_TIMES");
+  const int32_t report_every = op_times != nullptr ? std::max(0, std::atoi(op_times)) : 0;
+  if (report_every > 0) {
+    for (auto* gpu : gpus)
+      gpu->enable_op_timing(report_every);
+    spdlog::info("CUDA op timing on (TROUPE_CUDA_OP_TIMES={}): steps run eagerly", report_every);
+  } else if (resolved.enforce_eager) {
     spdlog::info("CUDA graphs off (--enforce-eager): every step launches its kernels one by one");
   } else {
     for (auto* gpu : gpus)

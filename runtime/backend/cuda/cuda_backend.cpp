@@ -194,6 +194,7 @@ std::span<const float> cuda_backend::download(buffer_handle buffer, int64_t n) {
                                   cudaMemcpyDeviceToHost, impl_->stream));
   }
   CUDA_OR_THROW(cudaStreamSynchronize(impl_->stream));
+  impl_->timing.harvest(impl_->device);
   return {static_cast<const float*>(host), static_cast<size_t>(n)};
 }
 
@@ -203,6 +204,7 @@ void cuda_backend::begin_step(const step_metadata& step) {
   auto& s = *impl_;
   s.make_current();
   s.step = step;
+  s.timing.count_step();
   if (s.graph_step()) {
     s.stage_graph_step();
   } else {

@@ -28,7 +28,9 @@
 #include <memory>
 #include <span>
 #include <stdexcept>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.hpp"
 #include "runtime/backend/communicator.hpp"
@@ -46,6 +48,14 @@ struct cuda_graph_counters {
   int64_t captures = 0;   // graphs captured (a row count's first step, or after memory moved)
   int64_t replays = 0;    // steps that replayed a graph
   bool disabled = false;  // a capture failed: every step runs eagerly from then on (logged)
+};
+
+// One op's device time (cuda_backend::op_times): ops of the same name (matmuls by weight shape)
+// summed.
+struct cuda_op_time {
+  std::string op;
+  int64_t calls = 0;
+  double seconds = 0.0;
 };
 
 // Device memory as cudaMemGetInfo reports it.
@@ -75,6 +85,13 @@ class cuda_backend final : public compute_backend {
   // again whenever memory it names has moved.
   void enable_graphs(int32_t max_rows);
   cuda_graph_counters graph_counters() const;
+
+  // Times every op on the device (events around it, read after each download) and logs the
+  // totals per op every report_every steps (0: off). Steps run eagerly while it is on (no CUDA
+  // graphs: a graph is one launch). For finding where a step's time goes, not for serving.
+  void enable_op_timing(int32_t report_every);
+  // The totals since the last report, largest first.
+  std::vector<cuda_op_time> op_times() const;
 
   std::string_view name() const override { return "cuda"; }
   weight_handle upload_weight(const weight_desc& desc, weight_data data) override;

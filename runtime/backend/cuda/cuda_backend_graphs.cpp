@@ -42,7 +42,7 @@ constexpr int32_t min_table_stride = 16;
 }  // namespace
 
 void cuda_backend::enable_graphs(int32_t max_rows) {
-  impl_->graph_sizes = capture_sizes(max_rows);
+  impl_->graph_sizes = impl_->timing.enabled() ? std::vector<int32_t>{} : capture_sizes(max_rows);
 }
 
 std::span<const int32_t> cuda_backend::graph_sizes() const {

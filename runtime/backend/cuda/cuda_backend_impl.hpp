@@ -22,6 +22,7 @@
 #include "kernels/cuda/rope.hpp"
 #include "runtime/backend/cpu_weight_formats.hpp"
 #include "runtime/backend/cuda/cuda_backend.hpp"
+#include "runtime/backend/cuda/cuda_op_timing.hpp"
 
 namespace troupe::backend {
 
@@ -202,6 +203,13 @@ struct cuda_backend::impl {
   device_ptr split_workspace;
   int64_t split_workspace_bytes = 0;
   cuda_graph_counters graph_counters;
+  cuda_detail::op_timing timing;
+
+  // Brackets an op for op timing; name() runs only when timing is on.
+  template <class Name>
+  cuda_detail::op_timing::scope timed(Name name) {
+    return timing.time(name, stream);
+  }
 
   ~impl() {
     cudaSetDevice(device);

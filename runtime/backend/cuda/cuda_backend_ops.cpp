@@ -2,6 +2,7 @@
 // sizes taken from the weights, the KV cache and the current step.
 #include <algorithm>
 #include <cassert>
+#include <string>
 
 #include "runtime/backend/cuda/cuda_backend.hpp"
 #include "runtime/backend/cuda/cuda_backend_impl.hpp"
@@ -12,6 +13,7 @@ namespace troupe::backend {
 
 void cuda_backend::embedding(weight_handle table, int64_t first_token, buffer_handle out) {
   auto& s = *impl_;
+  const auto timed = s.timed([] { return std::string("embedding"); });
   const auto& w = s.get(table);
   if (is_w8a8_format(w.stored)) {
     throw cuda_backend_error("an int8 (W8A8) embedding table is not supported on the GPU");
@@ -24,6 +26,7 @@ void cuda_backend::embedding(weight_handle table, int64_t first_token, buffer_ha
 void cuda_backend::rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, float eps,
                            buffer_handle y) {
   auto& s = *impl_;
+  const auto timed = s.timed([] { return std::string("rmsnorm"); });
   const auto& w = s.get(weight);
   const int64_t n = rows * w.desc.cols;
   check(cu::rmsnorm(s.get(x, n), w.f32(), rows, w.desc.cols, eps, s.get(y, n), s.stream));
@@ -32,6 +35,7 @@ void cuda_backend::rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, 
 void cuda_backend::add_rmsnorm(buffer_handle residual, buffer_handle x, weight_handle weight,
                                int64_t rows, float eps, buffer_handle y) {
   auto& s = *impl_;
+  const auto timed = s.timed([] { return std::string("add_rmsnorm"); });
   const auto& w = s.get(weight);
   const int64_t n = rows * w.desc.cols;
   check(cu::add_rmsnorm(s.get(residual, n), s.get(x, n), w.f32(), rows, w.desc.cols, eps,
@@ -41,6 +45,10 @@ void cuda_backend::add_rmsnorm(buffer_handle residual, buffer_handle x, weight_h
 void cuda_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_handle y) {
   auto& s = *impl_;
   const auto& wt = s.get(w);
+  const auto timed = s.timed([&] {
+    return "matmul " + std::string(weight_format_name(wt.stored)) + " " +
+           std::to_string(wt.desc.rows) + "x" + std::to_string(wt.desc.cols);
+  });
   assert(x.id != y.id);
   const int64_t in = wt.desc.cols, out = wt.desc.rows;
   const float* xs = s.get(x, rows * in);
@@ -57,12 +65,14 @@ void cuda_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer
 
 void cuda_backend::add_bias(buffer_handle y, weight_handle bias, int64_t rows) {
   auto& s = *impl_;
+  const auto timed = s.timed([] { return std::string("add_bias"); });
   const auto& b = s.get(bias);
   check(cu::add_bias(s.get(y, rows * b.desc.cols), b.f32(), rows, b.desc.cols, s.stream));
 }
 
 void cuda_backend::rope(rope_handle rope, buffer_handle x, int32_t num_heads) {
   auto& s = *impl_;
+  const auto timed = s.timed([] { return std::string("rope"); });
   const auto& r = s.ropes[static_cast<size_t>(rope.id)];
   const int32_t head_dim = 2 * r.table.num_pairs();
   const int64_t T = s.step.num_tokens();
@@ -74,6 +84,7 @@ void cuda_backend::rope(rope_handle rope, buffer_handle x, int32_t num_heads) {
 void cuda_backend::store_kv(kv_cache_handle cache, int32_t layer, buffer_handle k,
                             buffer_handle v) {
   auto& s = *impl_;
+  const auto timed = s.timed([] { return std::string("store_kv"); });
   const auto& c = s.get(cache);
   const int64_t n = s.step.num_tokens() * c.shape.num_kv_heads * c.shape.head_dim;
   check(cu::store_kv(c.layout(), s.attention_rows(), s.get(k, n), s.get(v, n), c.layer(layer),
@@ -84,6 +95,7 @@ void cuda_backend::paged_attention(kv_cache_handle cache, int32_t layer,
                                    const attention_params& params, buffer_handle q,
                                    buffer_handle out) {
   auto& s = *impl_;
+  const auto timed = s.timed([] { return std::string("paged_attention"); });
   const auto& c = s.get(cache);
   const int64_t n = s.step.num_tokens() * params.num_heads * c.shape.head_dim;
   auto rows = s.attention_rows();
@@ -100,16 +112,19 @@ void cuda_backend::paged_attention(kv_cache_handle cache, int32_t layer,
 
 void cuda_backend::silu_mul(buffer_handle gate, buffer_handle up, int64_t n, buffer_handle out) {
   auto& s = *impl_;
+  const auto timed = s.timed([] { return std::string("silu_mul"); });
   check(cu::silu_mul(s.get(gate, n), s.get(up, n), n, s.get(out, n), s.stream));
 }
 
 void cuda_backend::add(buffer_handle y, buffer_handle x, int64_t n) {
   auto& s = *impl_;
+  const auto timed = s.timed([] { return std::string("add"); });
   check(cu::add(s.get(y, n), s.get(x, n), n, s.stream));
 }
 
 void cuda_backend::gather_sampled_rows(buffer_handle x, int64_t row_size, buffer_handle out) {
   auto& s = *impl_;
+  const auto timed = s.timed([] { return std::string("gather_sampled_rows"); });
   const int64_t S = s.step.num_sampled();
   check(cu::gather_rows(s.get(x, s.step.num_tokens() * row_size), row_size,
                         s.step_array(s.offsets.sample_rows), S, s.get(out, S * row_size),
@@ -118,11 +133,13 @@ void cuda_backend::gather_sampled_rows(buffer_handle x, int64_t row_size, buffer
 
 void cuda_backend::argmax_rows(buffer_handle x, int64_t rows, int64_t cols, buffer_handle out) {
   auto& s = *impl_;
+  const auto timed = s.timed([] { return std::string("argmax_rows"); });
   check(cu::argmax_rows(s.get(x, rows * cols), rows, cols, s.get(out, rows), s.stream));
 }
 
 void cuda_backend::all_reduce(buffer_handle x, int64_t n) {
   auto& s = *impl_;
+  const auto timed = s.timed([] { return std::string("all_reduce"); });
   if (s.comm == nullptr || s.comm->world_size() == 1) return;
   s.comm->all_reduce_sum(s.get(x, n), n);
 }
@@ -130,6 +147,7 @@ void cuda_backend::all_reduce(buffer_handle x, int64_t n) {
 void cuda_backend::all_gather_columns(buffer_handle x, int64_t rows, int64_t cols, int64_t out_cols,
                                       buffer_handle out) {
   auto& s = *impl_;
+  const auto timed = s.timed([] { return std::string("all_gather_columns"); });
   const int32_t world = s.comm == nullptr ? 1 : s.comm->world_size();
   assert(out_cols <= world * cols);
   const float* src = s.get(x, rows * cols);

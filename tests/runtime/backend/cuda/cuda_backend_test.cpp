@@ -382,5 +382,46 @@ TEST(cuda_backend, decode_steps_replayed_from_cuda_graphs_match_the_cpu_backend)
   std::printf("largest relative logit difference: %.3g\n", worst);
 }
 
+// Op timing: every op of every step is bracketed and counted under its name (matmuls by weight
+// shape); steps run eagerly while it is on.
+TEST(cuda_backend, op_timing_counts_every_op_of_every_step) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  const auto w = testing::tiny_llama(testing::tiny_hparams(), 19);
+  auto created = cuda_backend::create(0);
+  ASSERT_TRUE(created.ok()) << created.message();
+  cuda_backend* gpu_backend = created->get();
+  gpu_backend->enable_graphs(8);
+  gpu_backend->enable_op_timing(1000);
+  EXPECT_TRUE(gpu_backend->graph_sizes().empty());
+  auto gpu = make_runner(std::move(*created), w, kv_cache_dtype::f32);
+  ASSERT_TRUE(gpu);
+  step_batch batch;
+  batch.token_ids = testing::random_tokens(5, w.hparams.vocab_size, 6);
+  batch.seqs = {seq_entry(1, 0, 5, {0, 1})};
+  (void)gpu->forward_logits(batch);
+  batch.token_ids = {3};
+  batch.seqs = {seq_entry(1, 5, 1, {0, 1})};
+  (void)gpu->forward_logits(batch);
+  std::map<std::string, int64_t> calls;
+  for (const auto& t : gpu_backend->op_times()) {
+    calls[t.op] = t.calls;
+    EXPECT_GE(t.seconds, 0.0) << t.op;
+  }
+  const auto& hp = w.hparams;
+  const int64_t layers = hp.num_layers, steps = 2;
+  EXPECT_EQ(calls["paged_attention"], layers * steps);
+  EXPECT_EQ(calls["store_kv"], layers * steps);
+  EXPECT_EQ(calls["rope"], 2 * layers * steps);
+  EXPECT_EQ(calls["embedding"], steps);
+  EXPECT_EQ(calls["argmax_rows"], steps);
+  // Matmuls are counted by weight shape: wk and wv [kv_heads * head_dim][hidden] share one.
+  const auto kv_shape = "matmul f32 " + std::to_string(hp.num_kv_heads * hp.head_dim) + "x" +
+                        std::to_string(hp.hidden_size);
+  EXPECT_EQ(calls[kv_shape], 2 * layers * steps) << kv_shape;
+  EXPECT_EQ(
+      calls["matmul f32 " + std::to_string(hp.vocab_size) + "x" + std::to_string(hp.hidden_size)],
+      steps);
+}
+
 }  // namespace
 }  // namespace troupe::runtime
