@@ -287,12 +287,25 @@ uint64_t gemm_engine::generation() const {
 
 status gemm_engine::dense(const float* x, int64_t M, int64_t K, const void* w, dense_type type,
                           int64_t N, float* y) {
-  if (M < 0 || N < 0 || K < 0 || M > INT_MAX || N > INT_MAX || K > INT_MAX)
-    return error{"gemm_engine::dense: bad shape M=" + std::to_string(M) +
-                 " N=" + std::to_string(N) + " K=" + std::to_string(K)};
-  if (M == 0 || N == 0) return ok_status();
+  const dense_target target{w, N, y};
+  return dense(x, M, K, type, &target, 1);
+}
+
+status gemm_engine::dense(const float* x, int64_t M, int64_t K, dense_type type,
+                          const dense_target* targets, int64_t num_targets) {
+  const dense_target* const end = targets + num_targets;
+  for (const dense_target* t = targets; t != end; ++t) {
+    if (M < 0 || t->N < 0 || K < 0 || M > INT_MAX || t->N > INT_MAX || K > INT_MAX)
+      return error{"gemm_engine::dense: bad shape M=" + std::to_string(M) +
+                   " N=" + std::to_string(t->N) + " K=" + std::to_string(K)};
+  }
+  if (M == 0) return ok_status();
   cudaStream_t stream = impl_->stream;
-  if (K == 0) return CUDA_CHECK(cudaMemsetAsync(y, 0, size_t(M * N) * sizeof(float), stream));
+  if (K == 0) {
+    for (const dense_target* t = targets; t != end; ++t)
+      GEMM_TRY(CUDA_CHECK(cudaMemsetAsync(t->y, 0, size_t(M * t->N) * sizeof(float), stream)));
+    return ok_status();
+  }
   const void* b = x;
   cudaDataType_t ab_type = CUDA_R_32F;
   if (type != dense_type::f32) {
@@ -302,30 +315,53 @@ status gemm_engine::dense(const float* x, int64_t M, int64_t K, const void* w, d
     ab_type = type == dense_type::bf16 ? CUDA_R_16BF : CUDA_R_16F;
   }
   const float alpha = 1.0f, beta = 0.0f;
-  const int m = static_cast<int>(N), n = static_cast<int>(M), k = static_cast<int>(K);
-  return GEMM_CUBLAS_CHECK(cublasGemmEx(impl_->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, w,
-                                        ab_type, k, b, ab_type, k, &beta, y, CUDA_R_32F, m,
-                                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  const int n = static_cast<int>(M), k = static_cast<int>(K);
+  for (const dense_target* t = targets; t != end; ++t) {
+    if (t->N == 0) continue;
+    const int m = static_cast<int>(t->N);
+    GEMM_TRY(GEMM_CUBLAS_CHECK(cublasGemmEx(
+        impl_->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, t->w, ab_type, k, b, ab_type, k,
+        &beta, t->y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT)));
+  }
+  return ok_status();
 }
 
 status gemm_engine::w8a8(const float* x, int64_t M, int64_t K, const int8_t* w,
                          const float* w_scale, const int32_t* row_sums, int64_t N, bool asymmetric,
                          float* y) {
-  if (M < 0 || N < 0 || K < 0 || K > 65536 || K % 4 != 0)
-    return error{"gemm_engine::w8a8: bad shape M=" + std::to_string(M) + " N=" + std::to_string(N) +
-                 " K=" + std::to_string(K) + " (requires K <= 65536, K % 4 == 0)"};
-  if (M == 0 || N == 0) return ok_status();
+  const w8a8_target target{w, w_scale, row_sums, N, y};
+  return w8a8(x, M, K, asymmetric, &target, 1);
+}
+
+status gemm_engine::w8a8(const float* x, int64_t M, int64_t K, bool asymmetric,
+                         const w8a8_target* targets, int64_t num_targets) {
+  const w8a8_target* const end = targets + num_targets;
+  int64_t max_n = 0;
+  for (const w8a8_target* t = targets; t != end; ++t) {
+    if (M < 0 || t->N < 0 || K < 0 || K > 65536 || K % 4 != 0)
+      return error{"gemm_engine::w8a8: bad shape M=" + std::to_string(M) +
+                   " N=" + std::to_string(t->N) + " K=" + std::to_string(K) +
+                   " (requires K <= 65536, K % 4 == 0)"};
+    max_n = std::max(max_n, t->N);
+  }
+  if (M == 0 || max_n == 0) return ok_status();
   impl& e = *impl_;
   GEMM_TRY(e.q.reserve(size_t(M * K), e.stream));
   GEMM_TRY(e.tokens.reserve(impl::tokens_azp_offset(M) + size_t(M) * sizeof(int32_t), e.stream));
-  GEMM_TRY(e.acc.reserve(size_t(M * N) * sizeof(int32_t), e.stream));
+  GEMM_TRY(e.acc.reserve(size_t(M * max_n) * sizeof(int32_t), e.stream));
   auto* q = e.q.as<int8_t>();
   auto* a_scale = e.tokens.as<float>();
   auto* azp = e.tokens.as<int32_t>(impl::tokens_azp_offset(M));
   auto* acc = e.acc.as<int32_t>();
   GEMM_TRY(w8a8_quantize(x, M, K, asymmetric, q, a_scale, azp, e.stream));
-  GEMM_TRY(e.int8_gemm(q, M, K, w, N, acc));
-  return w8a8_epilogue(acc, N, M, N, a_scale, azp, row_sums, w_scale, y, e.stream);
+  for (const w8a8_target* t = targets; t != end; ++t) {
+    if (t->N == 0) continue;
+    // acc is reused target after target: the stream orders each epilogue before the next GEMM.
+    GEMM_TRY(e.int8_gemm(q, M, K, t->w, t->N, acc));
+    GEMM_TRY(
+        w8a8_epilogue(acc, t->N, M, t->N, a_scale, azp, t->row_sums, t->w_scale, t->y, e.stream));
+  }
+  return ok_status();
 }
 
 status gemm_engine::w8a8_row_sums(const int8_t* w, int64_t N, int64_t K, int32_t* row_sums) {

@@ -25,6 +25,21 @@
 
 namespace troupe::kernels::cuda {
 
+// One product of several sharing their x (gemm_engine's overloads taking arrays of them;
+// kernels/cuda is C++17, so no std::span): y [M][N] = x W^T.
+struct dense_target {
+  const void* w;  // [N][K] of the call's dense_type
+  int64_t N;
+  float* y;
+};
+struct w8a8_target {
+  const int8_t* w;  // [N][K]
+  const float* w_scale;
+  const int32_t* row_sums;
+  int64_t N;
+  float* y;
+};
+
 class gemm_engine {
  public:
   // cuBLAS / cuBLASLt handles bound to `stream` and a workspace; an error when the library or
@@ -37,11 +52,18 @@ class gemm_engine {
   // y [M][N] = x [M][K] W^T, W [N][K] dense of `type`. requires: y does not alias x.
   status dense(const float* x, int64_t M, int64_t K, const void* w, dense_type type, int64_t N,
                float* y);
+  // The same for every target, x rounded to `type` once (q/k/v, gate/up): the same bits as one
+  // call per target. requires: no y aliases x.
+  status dense(const float* x, int64_t M, int64_t K, dense_type type, const dense_target* targets,
+               int64_t num_targets);
 
   // W8A8 (kernels/cpu/gemm_w8a8.hpp): w [N][K] int8, w_scale [N], row_sums [N] (w8a8_row_sums
   // below). requires: K <= 65536 and K % 4 == 0 (cuBLASLt's int8 layout); y does not alias x.
   status w8a8(const float* x, int64_t M, int64_t K, const int8_t* w, const float* w_scale,
               const int32_t* row_sums, int64_t N, bool asymmetric, float* y);
+  // The same for every target, x quantized once: the same bits as one call per target.
+  status w8a8(const float* x, int64_t M, int64_t K, bool asymmetric, const w8a8_target* targets,
+              int64_t num_targets);
 
   // row_sums[n] = sum_k w[n][k] (kernels/cpu::w8a8_row_sums on the device).
   status w8a8_row_sums(const int8_t* w, int64_t N, int64_t K, int32_t* row_sums);

@@ -112,6 +112,8 @@ class cuda_backend final : public compute_backend {
   void add_rmsnorm(buffer_handle residual, buffer_handle x, weight_handle weight, int64_t rows,
                    float eps, buffer_handle y) override;
   void matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_handle y) override;
+  // Targets of one stored format share x's rounding (or W8A8 quantization): one kernel for all.
+  void matmuls(buffer_handle x, int64_t rows, std::span<const matmul_target> targets) override;
   void add_bias(buffer_handle y, weight_handle bias, int64_t rows) override;
   void rope(rope_handle rope, buffer_handle x, int32_t num_heads) override;
   void store_kv(kv_cache_handle cache, int32_t layer, buffer_handle k, buffer_handle v) override;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <string>
+#include <vector>
 
 #include "runtime/backend/cuda/cuda_backend.hpp"
 #include "runtime/backend/cuda/cuda_backend_impl.hpp"
@@ -60,6 +61,48 @@ void cuda_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer
                        wt.stored == weight_format::w8a8_azp, ys));
   } else {
     check(s.gemm->dense(xs, rows, in, wt.data.get(), dense_type_of(wt.stored), out, ys));
+  }
+}
+
+void cuda_backend::matmuls(buffer_handle x, int64_t rows, std::span<const matmul_target> targets) {
+  auto& s = *impl_;
+  if (targets.empty()) return;
+  const auto& first = s.get(targets.front().w);
+  const bool shared = std::all_of(targets.begin(), targets.end(), [&](const matmul_target& t) {
+    const auto& w = s.get(t.w);
+    return w.stored == first.stored && w.desc.cols == first.desc.cols && t.y.id != x.id;
+  });
+  if (!shared || targets.size() == 1) {
+    compute_backend::matmuls(x, rows, targets);
+    return;
+  }
+  const auto timed = s.timed([&] {
+    std::string name = "matmuls " + std::string(weight_format_name(first.stored));
+    for (const auto& t : targets)
+      name += " " + std::to_string(s.get(t.w).desc.rows) + "x" + std::to_string(first.desc.cols);
+    return name;
+  });
+  const int64_t in = first.desc.cols;
+  const float* xs = s.get(x, rows * in);
+  if (is_w8a8_format(first.stored)) {
+    std::vector<cu::w8a8_target> w8;
+    for (const auto& t : targets) {
+      const auto& w = s.get(t.w);
+      w8.push_back({static_cast<const int8_t*>(w.data.get()),
+                    static_cast<const float*>(w.scales.get()),
+                    static_cast<const int32_t*>(w.row_sums.get()), w.desc.rows,
+                    s.get(t.y, rows * w.desc.rows)});
+    }
+    check(s.gemm->w8a8(xs, rows, in, first.stored == weight_format::w8a8_azp, w8.data(),
+                       static_cast<int64_t>(w8.size())));
+  } else {
+    std::vector<cu::dense_target> dense;
+    for (const auto& t : targets) {
+      const auto& w = s.get(t.w);
+      dense.push_back({w.data.get(), w.desc.rows, s.get(t.y, rows * w.desc.rows)});
+    }
+    check(s.gemm->dense(xs, rows, in, dense_type_of(first.stored), dense.data(),
+                        static_cast<int64_t>(dense.size())));
   }
 }
 

@@ -4,6 +4,7 @@
 #include "kernels/cuda/gemm.hpp"
 
 #include <gtest/gtest.h>
+#include <deque>
 
 #include <bit>
 #include <cfloat>
@@ -220,6 +221,64 @@ TEST_F(gemm_fixture, w8a8_equals_the_cpu_kernel_bitwise) {
                             << " m=" << at / N << " n=" << at % N << " got " << y[at]
                             << " expected " << expected[at];
         }
+      }
+    }
+  }
+}
+
+// Several weights sharing x (q/k/v, gate/up): one rounding or quantization of x, then each product
+// with the bits of its own single call.
+TEST_F(gemm_fixture, products_sharing_x_equal_one_call_each_bitwise) {
+  for (int64_t M : {1, 9, 40}) {
+    const int64_t K = 576;
+    const int64_t Ns[] = {64, 24, 1536};
+    for (dense_type type : {dense_type::f32, dense_type::bf16}) {
+      const auto x = random_floats(M * K, 41, -1.0f, 1.0f);
+      device_array<float> dx(x);
+      std::deque<device_array<uint8_t>> ws;  // deque: device arrays do not move
+      std::deque<device_array<float>> shared, single;
+      std::vector<dense_target> targets;
+      for (int64_t N : Ns) {
+        ws.emplace_back(cpu::test::random_dense_weights(cpu_type(type), N * K, 42 + N));
+        shared.emplace_back(std::vector<float>(M * N, NAN));
+        single.emplace_back(std::vector<float>(M * N, NAN));
+      }
+      for (size_t i = 0; i < std::size(Ns); ++i)
+        targets.push_back({ws[i].get(), Ns[i], shared[i].get()});
+      sync();
+      ASSERT_TRUE(engine_->dense(dx.get(), M, K, type, targets.data(), 3).ok());
+      for (size_t i = 0; i < std::size(Ns); ++i) {
+        ASSERT_TRUE(engine_->dense(dx.get(), M, K, ws[i].get(), type, Ns[i], single[i].get()).ok());
+        EXPECT_EQ(first_bit_difference(shared[i].to_host(), single[i].to_host()), -1)
+            << name(type) << " M=" << M << " target " << i;
+      }
+    }
+    for (bool asymmetric : {false, true}) {
+      std::vector<w8a8_problem> problems;
+      for (int64_t N : Ns)
+        problems.emplace_back(M, K, N, static_cast<uint32_t>(7 * N + M));
+      device_array<float> dx(problems[0].x);
+      std::deque<device_array<int8_t>> ws;
+      std::deque<device_array<float>> scales, ys;
+      std::deque<device_array<int32_t>> sums;
+      std::vector<w8a8_target> targets;
+      for (const auto& p : problems) {
+        ws.emplace_back(p.w);
+        scales.emplace_back(p.w_scale);
+        sums.emplace_back(p.row_sums);
+        ys.emplace_back(std::vector<float>(M * p.N, NAN));
+      }
+      for (size_t i = 0; i < problems.size(); ++i)
+        targets.push_back(
+            {ws[i].get(), scales[i].get(), sums[i].get(), problems[i].N, ys[i].get()});
+      sync();
+      ASSERT_TRUE(engine_->w8a8(dx.get(), M, K, asymmetric, targets.data(), 3).ok());
+      for (size_t i = 0; i < problems.size(); ++i) {
+        // Each problem's own x differs; the shared call multiplied problems[0].x by every weight.
+        auto p = problems[i];
+        p.x = problems[0].x;
+        EXPECT_EQ(first_bit_difference(ys[i].to_host(), p.cpu_result(asymmetric)), -1)
+            << "asym=" << asymmetric << " M=" << M << " target " << i;
       }
     }
   }

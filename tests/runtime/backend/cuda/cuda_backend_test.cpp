@@ -414,10 +414,13 @@ TEST(cuda_backend, op_timing_counts_every_op_of_every_step) {
   EXPECT_EQ(calls["rope"], 2 * layers * steps);
   EXPECT_EQ(calls["embedding"], steps);
   EXPECT_EQ(calls["argmax_rows"], steps);
-  // Matmuls are counted by weight shape: wk and wv [kv_heads * head_dim][hidden] share one.
-  const auto kv_shape = "matmul f32 " + std::to_string(hp.num_kv_heads * hp.head_dim) + "x" +
-                        std::to_string(hp.hidden_size);
-  EXPECT_EQ(calls[kv_shape], 2 * layers * steps) << kv_shape;
+  // Products are counted by weight shape; q/k/v share x and run as one op (matmuls).
+  const auto qkv =
+      "matmuls f32 " + std::to_string(hp.num_heads * hp.head_dim) + "x" +
+      std::to_string(hp.hidden_size) + " " + std::to_string(hp.num_kv_heads * hp.head_dim) + "x" +
+      std::to_string(hp.hidden_size) + " " + std::to_string(hp.num_kv_heads * hp.head_dim) + "x" +
+      std::to_string(hp.hidden_size);
+  EXPECT_EQ(calls[qkv], layers * steps) << qkv;
   EXPECT_EQ(
       calls["matmul f32 " + std::to_string(hp.vocab_size) + "x" + std::to_string(hp.hidden_size)],
       steps);
