@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "kernels/cpu/thread_pool.hpp"
 #include "runtime/backend/compute_backend.hpp"
 #include "runtime/model/llama_checks.hpp"
 #include "runtime/model/llama_device_weights.hpp"
@@ -87,6 +88,10 @@ class llama_runner : public model_runner {
   backend::kv_cache_dtype kv_cache_dtype_;
   backend::kv_cache_handle cache_;
   llama_forward forward_;  // borrows the members above: declared after them
+  // Threads sampling a step's rows on the host, created at the first step with several rows
+  // that need more than the backend's argmax.
+  static constexpr int max_sampling_threads = 8;
+  std::unique_ptr<kernels::cpu::thread_pool> sampling_pool_;
 };
 
 }  // namespace troupe::runtime

@@ -4,7 +4,7 @@
 #
 #   tools/cuda_emu/run.sh [--fast] [--jobs N] [--schedule forward|reverse|random]
 #                         [--cp-async mixed|late|early] [--cpu-build DIR] [--build-only]
-#                         [TEST_NAME_SUBSTRING...]
+#                         [--skip TEST_NAME_SUBSTRING]... [TEST_NAME_SUBSTRING...]
 #
 #   --fast        no sanitizers, -O2 (default: AddressSanitizer + UBSan, -O1)
 #   --cpu-build   take the CPU libraries from DIR, a configured build of the project (its
@@ -14,6 +14,7 @@
 #                 random expose a missing barrier as different results
 #   --cp-async    when cp.async copies reach shared memory (EMU_CP_ASYNC): at their wait (late),
 #                 at issue (early), or each one either way (mixed, the default)
+#   --skip        leave out the test binaries whose names contain this
 #   TEST...       run only the test binaries whose names contain one of these
 #
 # The CPU libraries come from the project's CMake in build-emu/ (TROUPE_CUDA=OFF), built on the
@@ -24,7 +25,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
-mode=asan sanitize=1 jobs=2 build_only=0 filters=() cpu_build=$root/build-emu
+mode=asan sanitize=1 jobs=2 build_only=0 filters=() skips=() cpu_build=$root/build-emu
 while [ $# -gt 0 ]; do
   case "$1" in
     --fast) mode=fast sanitize=0 ;;
@@ -33,7 +34,8 @@ while [ $# -gt 0 ]; do
     --cp-async) export EMU_CP_ASYNC=$2; shift ;;
     --build-only) build_only=1 ;;
     --cpu-build) cpu_build=$(cd "$2" && pwd); shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    --skip) skips+=("$2"); shift ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) filters+=("$1") ;;
   esac
@@ -77,6 +79,9 @@ failed=0
 printf '%-48s %-6s %s\n' test result seconds
 for t in "${tests[@]}"; do
   name=$(basename "$t")
+  skip=0
+  for f in "${skips[@]}"; do [[ $name == *"$f"* ]] && skip=1; done
+  [ $skip = 1 ] && continue
   if [ ${#filters[@]} -gt 0 ]; then
     keep=0
     for f in "${filters[@]}"; do [[ $name == *"$f"* ]] && keep=1; done

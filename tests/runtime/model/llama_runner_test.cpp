@@ -86,6 +86,42 @@ TEST(graph_rows_for, pads_decode_only_steps_to_the_smallest_size_that_holds_them
   EXPECT_EQ(m.graph_rows, 0);
 }
 
+// Rows that sample on the host run in parallel; each still draws only from its own logits, seed
+// and output index.
+TEST(llama_runner, rows_sampled_in_parallel_equal_sample_token_row_by_row) {
+  auto batch = mixed_batch();
+  batch.seqs.push_back(seq_entry(4, 0, 1, {7}));
+  batch.token_ids.push_back(11);
+  for (size_t i = 0; i < batch.seqs.size(); ++i) {
+    auto& p = batch.seqs[i].sampling;
+    p.temperature = 0.8f + 0.1f * static_cast<float>(i);
+    p.top_p = 0.9f;
+    p.seed = 100 + i;
+    p.logprobs = i == 1;
+    batch.seqs[i].output_index = static_cast<int32_t>(3 * i);
+  }
+  auto runner =
+      llama_runner::create(std::make_unique<recording_backend>(1), tiny_qwen_like(), 8, 4);
+  auto reference =
+      llama_runner::create(std::make_unique<recording_backend>(1), tiny_qwen_like(), 8, 4);
+  ASSERT_TRUE(runner.ok() && reference.ok());
+  const auto logits = (*reference)->forward_logits(batch);
+  const auto vocab = static_cast<size_t>(tiny_qwen_like().hparams.vocab_size);
+  const auto got = (*runner)->execute(batch);
+  size_t row = 0;
+  for (const auto& seq : batch.seqs) {
+    if (!seq.sample) continue;
+    const auto want = sample_token(std::span<const float>(logits).subspan(row * vocab, vocab),
+                                   seq.sampling, seq.output_index, seq.token_history);
+    ASSERT_LT(row, got.size());
+    EXPECT_EQ(got[row].seq_id, seq.seq_id);
+    EXPECT_EQ(got[row].token_id, want.token_id) << "row " << row;
+    EXPECT_EQ(got[row].logprob, want.logprob) << "row " << row;
+    ++row;
+  }
+  EXPECT_EQ(got.size(), row);
+}
+
 TEST(llama_runner, forward_enqueues_one_step_in_contract_order) {
   auto backend = std::make_unique<recording_backend>(1);
   auto* rec = backend.get();
