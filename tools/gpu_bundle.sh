@@ -12,6 +12,14 @@
 #                                        CUDA's own: cudart, cuBLAS and NCCL come from the machine)
 #        models/dummy/                   the 8B / 12B config.json files (--load-format dummy)
 #        tokenizers/llama3/              a Llama-3 tokenizer, when ../shared/testdata has one
+#   -> DIR/model1/default_model.part1, DIR/model2/default_model.{part2,sha256}: the default model
+#      (tools/default_model.env; 98 MB, more than one carry) in two pieces, when it is fetched
+#
+# One device session then makes two calls back to back (the machine stays warm about 30 s):
+#   run(command="true", carry=[".gpu/model1"])                    # 60 MiB: the first piece
+#   run(command="bash tools/gpu_check.sh .gpu $OUT", carry=[".gpu/model2", ".gpu/bundle.tar.xz"])
+# (a carried path stays on the machine while it is warm; without the pieces the check skips the
+# default model's test, and then one call with carry=[".gpu"] minus the pieces does it all).
 #
 # The binaries need glibc >= this machine's (2.36) and a driver for CUDA 13.
 set -euo pipefail
@@ -52,3 +60,17 @@ mkdir -p "$out"
 tar -C "$stage" -cJf "$out/bundle.tar.xz" .
 echo "$out/bundle.tar.xz: $(du -h "$out/bundle.tar.xz" | cut -f1) ($(echo $tests | wc -w) tests," \
   "$(echo $benches | wc -w) benchmarks)"
+
+# shellcheck source=default_model.env
+source "$root/tools/default_model.env"
+model="${TROUPE_MODEL_DIR:-$HOME/.cache/troupe/models}/$TROUPE_DEFAULT_MODEL_FILE"
+rm -rf "$out/model1" "$out/model2"
+if [ -f "$model" ]; then
+  mkdir -p "$out/model1" "$out/model2"
+  head -c $((60 << 20)) "$model" >"$out/model1/default_model.part1"
+  tail -c +$(((60 << 20) + 1)) "$model" >"$out/model2/default_model.part2"
+  echo "$TROUPE_DEFAULT_MODEL_SHA256  $TROUPE_DEFAULT_MODEL_FILE" >"$out/model2/default_model.sha256"
+  echo "$out/model1, $out/model2: the default model in two pieces"
+else
+  echo "no default model at $model: the GPU check will skip its test (tools/setup.sh fetches it)"
+fi

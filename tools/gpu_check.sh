@@ -46,8 +46,27 @@ for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
 done
 export LD_LIBRARY_PATH="$work/lib$cuda_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
+# The default model, when both pieces came (tools/gpu_bundle.sh): its GPU test reads it from
+# $TROUPE_MODEL_DIR.
+if [ -f "$bundle/model1/default_model.part1" ] && [ -f "$bundle/model2/default_model.part2" ]; then
+  mkdir -p "$work/models/default"
+  name=$(awk '{print $2}' "$bundle/model2/default_model.sha256")
+  cat "$bundle/model1/default_model.part1" "$bundle/model2/default_model.part2" \
+    >"$work/models/default/$name"
+  sums="$(cd "$bundle" && pwd)/model2/default_model.sha256"
+  if (cd "$work/models/default" && sha256sum -c --quiet "$sums"); then
+    export TROUPE_MODEL_DIR="$work/models/default"
+    default_model_note="default model: $name (sha256 checked)"
+  else
+    default_model_note="default model: pieces do not match its sha256; its test skips"
+  fi
+else
+  default_model_note="default model: not carried; its test skips"
+fi
+
 say "# troupe GPU check, $(date -u +%Y-%m-%dT%H:%MZ)"
 say "$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1)"
+say "$default_model_note"
 missing=$(ldd "$work/bin/troupe" | grep "not found" || true)
 [ -n "$missing" ] && say "missing libraries: $missing"
 
