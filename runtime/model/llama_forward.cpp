@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "runtime/model/rope_frequencies.hpp"
 
@@ -115,12 +116,37 @@ void llama_forward::compute() {
 }
 
 void llama_forward::prepare(const step_batch& batch) {
-  const auto& hp = w_.hparams;
-  const auto& sh = w_.shard;
   fill_step_metadata(batch, step_);
   num_sampled_ = step_.num_sampled();
   if (const int32_t rows = graph_rows_for(batch, be_.graph_sizes()); rows > 0)
     pad_decode_step(step_, rows);
+  begin_step();
+}
+
+void llama_forward::capture_graphs() {
+  const std::vector<int32_t> sizes(be_.graph_sizes().begin(), be_.graph_sizes().end());
+  auto pad_only = [this](int32_t rows) {
+    fill_step_metadata(step_batch{}, step_);
+    pad_decode_step(step_, rows);
+    num_sampled_ = 0;
+    begin_step();
+  };
+  // First every size op by op, which grows each buffer and workspace to what the largest needs;
+  // then the captures, which allocate nothing, so none of them goes stale by a later one.
+  for (const int32_t rows : sizes) {
+    pad_only(rows);
+    compute();
+  }
+  for (const int32_t rows : sizes) {
+    pad_only(rows);
+    be_.run_step([this] { compute(); });
+  }
+  (void)be_.download(buf_.greedy, 0);  // waits for the device
+}
+
+void llama_forward::begin_step() {
+  const auto& hp = w_.hparams;
+  const auto& sh = w_.shard;
   be_.begin_step(step_);
   const int64_t T = step_.num_tokens(), S = step_.num_sampled();
   be_.reserve(buf_.x, T * hp.hidden_size);

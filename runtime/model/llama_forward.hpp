@@ -48,10 +48,17 @@ class llama_forward {
   // (validate_step_batch); the view stays valid until the next call on the backend.
   std::span<const float> run(const step_batch& batch, result_kind kind = result_kind::logits);
 
+  // Runs (and so captures, compute_backend::run_step) a decode step of every graph size of the
+  // backend, all of its rows pad rows (no sequence's cache is touched), so that serving replays
+  // from its first step. Nothing when the backend has no graph sizes.
+  void capture_graphs();
+
  private:
   // Fills and uploads the step's metadata (padded when the backend replays steps of its size)
   // and sizes the buffers.
   void prepare(const step_batch& batch);
+  // Uploads step_ (begin_step) and sizes the buffers for it.
+  void begin_step();
   // The step's ops, from the embedding to the logits in buf_.logits (compute_backend::run_step).
   void compute();
   void attention_block(int32_t layer);

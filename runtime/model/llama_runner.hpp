@@ -56,6 +56,9 @@ class llama_runner : public model_runner {
   // Gives the KV cache num_blocks blocks; their contents are lost (a GPU engine sizes its cache
   // after profiling a step on a small one, before any request runs). requires: num_blocks >= 1.
   void resize_kv_cache(int32_t num_blocks);
+  // Captures the backend's CUDA graphs now, one pad-only decode step per graph size
+  // (llama_forward::capture_graphs); every rank of a tensor-parallel group at once.
+  void capture_graphs() { forward_.capture_graphs(); }
   // The backend the model runs on.
   backend::compute_backend& compute() { return *compute_; }
 

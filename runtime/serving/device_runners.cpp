@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <string>
@@ -67,6 +68,32 @@ namespace {
 
 constexpr double gib = 1024.0 * 1024.0 * 1024.0;
 
+// Runs fn(rank) for every rank at once, each on its own thread (their collectives wait for each
+// other); the first failure's message, or "" (a failing rank closes the group, so the others'
+// collectives fail instead of waiting).
+template <class F>
+std::string on_every_rank(std::vector<std::unique_ptr<llama_runner> >& ranks,
+                          backend::nccl_group* group, F fn) {
+  std::vector<std::thread> threads;
+  std::vector<std::string> failures(ranks.size());
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    threads.emplace_back([&, r] {
+      try {
+        fn(*ranks[r]);
+      } catch (const std::exception& e) {
+        failures[r] = e.what();
+        if (group != nullptr) group->close();
+      }
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  for (const auto& f : failures) {
+    if (!f.empty()) return f;
+  }
+  return {};
+}
+
 // The largest step the scheduler can send: max_num_batched_tokens tokens, as many sampled rows
 // as sequences fit (one long prompt chunk, the other sequences one token each), on blocks
 // [0, blocks_needed).
@@ -129,23 +156,9 @@ result<device_runners> make_cuda_runners(llama_weights weights, const engine_con
                    static_cast<double>(memory.total_bytes) / gib);
     }
     // The maximal step at every rank at once (their collectives wait for each other).
-    std::vector<std::thread> threads;
-    std::vector<std::string> failures(static_cast<size_t>(world));
-    for (int32_t r = 0; r < world; ++r) {
-      threads.emplace_back([&, r] {
-        try {
-          (void)ranks[static_cast<size_t>(r)]->forward_logits(batch);
-        } catch (const std::exception& e) {
-          failures[static_cast<size_t>(r)] = e.what();
-          if (group) group->close();
-        }
-      });
-    }
-    for (auto& t : threads)
-      t.join();
-    for (const auto& f : failures) {
-      if (!f.empty()) return error{"the profiling step on the GPU failed: " + f};
-    }
+    const auto failed = on_every_rank(
+        ranks, group.get(), [&](llama_runner& rank) { (void)rank.forward_logits(batch); });
+    if (!failed.empty()) return error{"the profiling step on the GPU failed: " + failed};
   } catch (const backend::cuda_backend_error& e) {
     return error{std::string("loading the model on the GPU failed: ") + e.what()};
   }
@@ -205,13 +218,28 @@ result<device_runners> make_cuda_runners(llama_weights weights, const engine_con
   } else if (resolved.enforce_eager) {
     spdlog::info("CUDA graphs off (--enforce-eager): every step launches its kernels one by one");
   } else {
+    // vLLM's startup capture: a pad-only decode step of every size at every rank.
+    const auto start = std::chrono::steady_clock::now();
     for (auto* gpu : gpus)
       gpu->enable_graphs(resolved.max_num_seqs);
+    const auto failed =
+        on_every_rank(ranks, group.get(), [](llama_runner& rank) { rank.capture_graphs(); });
+    if (!failed.empty()) return error{"capturing CUDA graphs failed: " + failed};
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const auto sizes = gpus.front()->graph_sizes();
-    spdlog::info(
-        "CUDA graphs: decode steps of up to {} sequences replay a graph captured at the first "
-        "step of each of {} sizes ({} .. {}); --enforce-eager turns them off",
-        sizes.back(), sizes.size(), sizes.front(), sizes.back());
+    const bool captured = std::none_of(gpus.begin(), gpus.end(),
+                                       [](auto* gpu) { return gpu->graph_counters().disabled; });
+    if (captured) {
+      spdlog::info(
+          "CUDA graphs: {} sizes ({} .. {} sequences) captured in {:.2f} s; decode steps replay "
+          "them (--enforce-eager turns them off)",
+          sizes.size(), sizes.front(), sizes.back(), seconds);
+    } else {
+      spdlog::warn(
+          "CUDA graphs: a capture failed (the warning above); decode steps run eagerly, padded "
+          "to the graph sizes");
+    }
   }
   for (int32_t r = 0; r < world; ++r) {
     auto& rank = ranks[static_cast<size_t>(r)];

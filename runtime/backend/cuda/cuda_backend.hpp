@@ -47,7 +47,8 @@ class cuda_backend_error : public std::runtime_error {
 struct cuda_graph_counters {
   int64_t captures = 0;   // graphs captured (a row count's first step, or after memory moved)
   int64_t replays = 0;    // steps that replayed a graph
-  bool disabled = false;  // a capture failed: every step runs eagerly from then on (logged)
+  bool disabled = false;  // a capture failed: every step runs eagerly from then on (logged; steps
+                          // are still padded to the graph sizes)
 };
 
 // One op's device time (cuda_backend::op_times): ops of the same name (matmuls by weight shape)

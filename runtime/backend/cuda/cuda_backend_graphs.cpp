@@ -61,7 +61,7 @@ void cuda_backend::impl::stage_graph_step() {
   int32_t longest = 0;
   for (int64_t r = 0; r < B; ++r)
     longest = std::max(longest, step.table_offsets[r + 1] - step.table_offsets[r]);
-  if (longest > table_stride) {
+  if (longest > table_stride || table_stride == 0) {
     // Captured attention launches were sized for the old stride.
     table_stride = std::bit_ceil(static_cast<uint32_t>(std::max(longest, min_table_stride)));
     ++moves;
@@ -117,6 +117,10 @@ void cuda_backend::run_step(const std::function<void()>& ops) {
     return;
   }
   const int32_t rows = s.step.graph_rows;
+  if (s.graph_counters.disabled) {
+    ops();  // still padded (the forward's choice, the same at every rank), only not captured
+    return;
+  }
   const auto found = s.graphs.find(rows);
   if (found != s.graphs.end() && found->second.generation == s.generation()) {
     CUDA_OR_THROW(cudaGraphLaunch(found->second.exec, s.stream));
@@ -169,7 +173,8 @@ void cuda_backend::impl::disable_graphs(const std::string& why) {
   for (auto& entry : graphs)
     cudaGraphExecDestroy(entry.second.exec);
   graphs.clear();
-  graph_sizes.clear();
+  // graph_sizes stay: decode steps are still padded to them, so that every rank of a
+  // tensor-parallel group keeps running the same shapes whichever rank's capture failed.
   graph_counters.disabled = true;
 }
 

@@ -286,7 +286,7 @@ struct cuda_backend::impl {
   void upload_staged(void* device, int64_t total);
   // Grows the split workspace of graph steps' attention to `bytes`.
   void reserve_split_workspace(int64_t bytes);
-  // Captures ops() as the graph of `rows`-row steps; on a failure, turns graphs off (logged).
+  // Captures ops() as the graph of `rows`-row steps; on a failure, turns captures off (logged).
   void capture(int32_t rows, const std::function<void()>& ops);
   void disable_graphs(const std::string& why);
 };

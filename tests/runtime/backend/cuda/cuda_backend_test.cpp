@@ -382,6 +382,53 @@ TEST(cuda_backend, decode_steps_replayed_from_cuda_graphs_match_the_cpu_backend)
   std::printf("largest relative logit difference: %.3g\n", worst);
 }
 
+// Startup capture (llama_runner::capture_graphs, as the server does after its profiling step):
+// every size is captured from pad-only steps, none of them stale by the end, and decode steps
+// replay from the first one on, with the CPU's logits.
+TEST(cuda_backend, graphs_captured_at_startup_serve_every_decode_step) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  const auto w = testing::tiny_llama(testing::tiny_hparams(), 23);
+  const int32_t vocab = w.hparams.vocab_size;
+  auto created = cuda_backend::create(0);
+  ASSERT_TRUE(created.ok()) << created.message();
+  cuda_backend* gpu_backend = created->get();
+  gpu_backend->enable_graphs(4);
+  auto gpu = make_runner(std::move(*created), w, kv_cache_dtype::f32);
+  auto cpu = make_runner(std::make_unique<backend::cpu_backend>(2), w, kv_cache_dtype::f32);
+  ASSERT_TRUE(gpu && cpu);
+  // The server's profiling step: the largest step, so no later step grows a buffer.
+  step_batch prompts;
+  prompts.token_ids = testing::random_tokens(12, vocab, 8);
+  prompts.seqs = {seq_entry(1, 0, 4, {1}), seq_entry(2, 0, 5, {0, 2}), seq_entry(3, 0, 3, {3})};
+  (void)cpu->forward_logits(prompts);
+  (void)gpu->forward_logits(prompts);
+  gpu->capture_graphs();
+  auto counters = gpu_backend->graph_counters();
+  EXPECT_FALSE(counters.disabled);
+  EXPECT_EQ(counters.captures, 3);  // 1, 2, 4
+  EXPECT_EQ(counters.replays, 0);
+
+  std::vector<int32_t> pos = {4, 5, 3}, next = {5, 6, 7};
+  const std::vector<std::vector<int32_t>> tables = {{1, 4, 6}, {0, 2, 7}, {3, 5, 8}};
+  for (int step = 0; step < 4; ++step) {
+    step_batch batch;
+    for (size_t s = 0; s < pos.size(); ++s) {
+      batch.token_ids.push_back(next[s]);
+      batch.seqs.push_back(seq_entry(s + 1, pos[s]++, 1, tables[s]));
+    }
+    const auto want = cpu->forward_logits(batch);
+    const auto got = gpu->forward_logits(batch);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i)
+      ASSERT_NEAR(got[i], want[i], f32_tolerance * (1.0 + std::abs(want[i]))) << "step " << step;
+    for (size_t s = 0; s < pos.size(); ++s)
+      next[s] = argmax(want, s * size_t(vocab), size_t(vocab));
+  }
+  counters = gpu_backend->graph_counters();
+  EXPECT_EQ(counters.captures, 3);
+  EXPECT_EQ(counters.replays, 4);
+}
+
 // Op timing: every op of every step is bracketed and counted under its name (matmuls by weight
 // shape); steps run eagerly while it is on.
 TEST(cuda_backend, op_timing_counts_every_op_of_every_step) {
