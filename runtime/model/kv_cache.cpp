@@ -17,6 +17,10 @@ std::string_view kv_cache_dtype_name(backend::kv_cache_dtype dtype) {
       return "fp8_e4m3";
     case backend::kv_cache_dtype::fp8_e5m2:
       return "fp8_e5m2";
+    case backend::kv_cache_dtype::bf16:
+      return "bf16";
+    case backend::kv_cache_dtype::f16:
+      return "f16";
   }
   return "?";
 }
@@ -36,7 +40,7 @@ backend::kv_cache_shape kv_cache_shape_for(const llama_hparams& hparams, int32_t
 void set_kv_cache_scales(backend::kv_cache_shape& shape, const llama_weights& weights) {
   shape.k_scales.clear();
   shape.v_scales.clear();
-  if (shape.dtype == backend::kv_cache_dtype::f32) return;
+  if (!backend::is_fp8_kv_cache(shape.dtype)) return;
   for (const auto& layer : weights.layers) {
     shape.k_scales.push_back(layer.k_scale);
     shape.v_scales.push_back(layer.v_scale);
