@@ -2,8 +2,11 @@
 
 namespace troupe::runtime {
 
-std::optional<backend::kv_cache_dtype> parse_kv_cache_dtype(std::string_view name) {
-  if (name == "auto") return backend::kv_cache_dtype::f32;
+std::optional<backend::kv_cache_dtype> parse_kv_cache_dtype(std::string_view name,
+                                                            backend::kv_cache_dtype auto_dtype) {
+  if (name == "auto") return auto_dtype;
+  if (name == "bfloat16") return backend::kv_cache_dtype::bf16;
+  if (name == "float16") return backend::kv_cache_dtype::f16;
   if (name == "fp8" || name == "fp8_e4m3") return backend::kv_cache_dtype::fp8_e4m3;
   if (name == "fp8_e5m2") return backend::kv_cache_dtype::fp8_e5m2;
   return std::nullopt;

@@ -17,9 +17,12 @@
 
 namespace troupe::runtime {
 
-// --kv-cache-dtype as vLLM spells it: "auto" (troupe's f32), "fp8" and "fp8_e4m3" (e4m3, as
-// vLLM on CPU and CUDA), "fp8_e5m2". Anything else: nullopt.
-std::optional<backend::kv_cache_dtype> parse_kv_cache_dtype(std::string_view name);
+// --kv-cache-dtype as vLLM spells it: "bfloat16", "float16", "fp8" and "fp8_e4m3" (e4m3, as vLLM
+// on CPU and CUDA), "fp8_e5m2", or "auto", which is `auto_dtype`: the model's dtype on its backend,
+// which only the engine builder knows (runtime/serving/device_runners.hpp: auto_kv_cache_dtype).
+// Anything else (vLLM's other names, "bf16", "half") is nullopt, as vLLM refuses them too.
+std::optional<backend::kv_cache_dtype> parse_kv_cache_dtype(std::string_view name,
+                                                            backend::kv_cache_dtype auto_dtype);
 
 // "f32", "bf16", "f16", "fp8_e4m3" or "fp8_e5m2" (for logs).
 std::string_view kv_cache_dtype_name(backend::kv_cache_dtype dtype);

@@ -95,16 +95,25 @@ TEST(kv_cache, fp8_scales_come_from_the_weights) {
   EXPECT_TRUE(shape.v_scales.empty());
 }
 
+// vLLM's CacheDType names troupe implements; auto is whatever the caller resolved it to. vLLM has
+// no "bf16" or "half" cache dtype (its --dtype has "half"), so neither has troupe.
 TEST(kv_cache, parses_vllms_dtype_names) {
-  EXPECT_EQ(parse_kv_cache_dtype("auto"), backend::kv_cache_dtype::f32);
-  EXPECT_EQ(parse_kv_cache_dtype("fp8"), backend::kv_cache_dtype::fp8_e4m3);
-  EXPECT_EQ(parse_kv_cache_dtype("fp8_e4m3"), backend::kv_cache_dtype::fp8_e4m3);
-  EXPECT_EQ(parse_kv_cache_dtype("fp8_e5m2"), backend::kv_cache_dtype::fp8_e5m2);
-  for (const char* other : {"bfloat16", "fp8_inc", "fp8_ds_mla", "float32", ""})
-    EXPECT_FALSE(parse_kv_cache_dtype(other)) << other;
-  EXPECT_EQ(kv_cache_dtype_name(backend::kv_cache_dtype::fp8_e5m2), "fp8_e5m2");
-  EXPECT_EQ(kv_cache_dtype_name(backend::kv_cache_dtype::bf16), "bf16");
-  EXPECT_EQ(kv_cache_dtype_name(backend::kv_cache_dtype::f16), "f16");
+  using backend::kv_cache_dtype;
+  for (auto resolved : {kv_cache_dtype::f32, kv_cache_dtype::bf16, kv_cache_dtype::f16})
+    EXPECT_EQ(parse_kv_cache_dtype("auto", resolved), resolved);
+  const auto f32 = kv_cache_dtype::f32;
+  EXPECT_EQ(parse_kv_cache_dtype("bfloat16", f32), kv_cache_dtype::bf16);
+  EXPECT_EQ(parse_kv_cache_dtype("float16", f32), kv_cache_dtype::f16);
+  EXPECT_EQ(parse_kv_cache_dtype("fp8", f32), kv_cache_dtype::fp8_e4m3);
+  EXPECT_EQ(parse_kv_cache_dtype("fp8_e4m3", f32), kv_cache_dtype::fp8_e4m3);
+  EXPECT_EQ(parse_kv_cache_dtype("fp8_e5m2", f32), kv_cache_dtype::fp8_e5m2);
+  for (const char* other :
+       {"bf16", "half", "f16", "fp16", "fp8_inc", "fp8_ds_mla", "float32", "float", "Bfloat16", ""})
+    EXPECT_FALSE(parse_kv_cache_dtype(other, f32)) << other;
+  EXPECT_EQ(kv_cache_dtype_name(kv_cache_dtype::fp8_e5m2), "fp8_e5m2");
+  EXPECT_EQ(kv_cache_dtype_name(kv_cache_dtype::bf16), "bf16");
+  EXPECT_EQ(kv_cache_dtype_name(kv_cache_dtype::f16), "f16");
+  EXPECT_EQ(kv_cache_dtype_name(kv_cache_dtype::f32), "f32");
 }
 
 }  // namespace
