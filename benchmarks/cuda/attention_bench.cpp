@@ -1,5 +1,5 @@
 // paged_attention on the GPU at Llama-3-8B's shape (32 query heads, 8 KV heads, head_dim 128,
-// blocks of 16 tokens), f32 and fp8 (e4m3) caches:
+// blocks of 16 tokens), f32, fp8 (e4m3) and bf16 caches:
 //   bm_decode   batch sequences of one row each at a context of `context` keys; "GB/s" counts the
 //               KV bytes read (batch * context * 8 heads * 128 * bytes per element * 2, K and V)
 //               and "pct_of_peak" compares them with the device's DRAM bandwidth;
@@ -80,7 +80,7 @@ struct device_step {
   }
 };
 
-// A K and V cache of `blocks` blocks, filled (f32: random values; fp8: every code 0x38, as
+// A K and V cache of `blocks` blocks, filled (f32, bf16: random values; fp8: every code 0x38, as
 // the values do not change the time), and q / out for `tokens` rows.
 struct buffers {
   kc::kv_type type;
@@ -101,11 +101,11 @@ struct buffers {
                                   1.0f, nullptr);
         !st)
       return st;
-    if (type == kc::kv_type::f32) {
-      if (auto st = kc::fill_random(k.get(), kc::dense_type::f32, cache_elements, 1, 1.0f, nullptr);
-          !st)
+    if (type == kc::kv_type::f32 || type == kc::kv_type::bf16) {
+      const auto dense = type == kc::kv_type::f32 ? kc::dense_type::f32 : kc::dense_type::bf16;
+      if (auto st = kc::fill_random(k.get(), dense, cache_elements, 1, 1.0f, nullptr); !st)
         return st;
-      return kc::fill_random(v.get(), kc::dense_type::f32, cache_elements, 2, 1.0f, nullptr);
+      return kc::fill_random(v.get(), dense, cache_elements, 2, 1.0f, nullptr);
     }
     if (auto st = CUDA_CHECK(cudaMemset(k.get(), 0x38, cache_elements)); !st) return st;
     return CUDA_CHECK(cudaMemset(v.get(), 0x38, cache_elements));
@@ -113,11 +113,12 @@ struct buffers {
   kc::kv_cache_layer layer() const { return {k.get(), v.get(), type, 0.05f, 0.05f}; }
 };
 
-kc::kv_type type_arg(int64_t fp8) {
-  return fp8 ? kc::kv_type::fp8_e4m3 : kc::kv_type::f32;
+// kv: 0 f32, 1 fp8_e4m3, 2 bf16.
+kc::kv_type type_arg(int64_t kv) {
+  return kv == 1 ? kc::kv_type::fp8_e4m3 : kv == 2 ? kc::kv_type::bf16 : kc::kv_type::f32;
 }
 
-// args: batch, context, fp8
+// args: batch, context, kv
 void bm_decode(benchmark::State& state) {
   if (!cuda::require_device(state)) return;
   const auto batch = static_cast<int32_t>(state.range(0));
@@ -135,7 +136,7 @@ void bm_decode(benchmark::State& state) {
   });
 }
 
-// args: fp8. "GB/s" here counts the prompt's own K and V once; TFLOP/s is the figure to read.
+// args: kv. "GB/s" here counts the prompt's own K and V once; TFLOP/s is the figure to read.
 void bm_prefill(benchmark::State& state) {
   if (!cuda::require_device(state)) return;
   device_step step(1, 0, prefill_tokens - 1);
@@ -158,15 +159,16 @@ void bm_prefill(benchmark::State& state) {
 }
 
 BENCHMARK(bm_decode)
-    ->ArgNames({"batch", "context", "fp8"})
-    ->ArgsProduct({{1, 64}, {640, 4096}, {0, 1}})
+    ->ArgNames({"batch", "context", "kv"})
+    ->ArgsProduct({{1, 64}, {640, 4096}, {0, 1, 2}})
     ->UseManualTime()
     ->MinTime(0.05)
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(bm_prefill)
-    ->ArgName("fp8")
+    ->ArgName("kv")
     ->Arg(0)
     ->Arg(1)
+    ->Arg(2)
     ->UseManualTime()
     ->MinTime(0.05)
     ->Unit(benchmark::kMicrosecond);

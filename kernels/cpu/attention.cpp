@@ -291,6 +291,25 @@ struct fp8_reader {
   }
 };
 
+// A 16-bit cache is widened a head at a time into the reader's own buffers.
+struct half_reader {
+  half_format format;
+  const uint16_t* k_cache;
+  const uint16_t* v_cache;
+  float* k_buf;  // [key_block][head_dim]
+  float* v_buf;  // [value_block][head_dim]
+  const float* key(int64_t offset, int32_t d, int i) {
+    float* buf = k_buf + int64_t{i} * d;
+    widen_half(k_cache + offset, d, format, buf);
+    return buf;
+  }
+  const float* value(int64_t offset, int32_t d, int i) {
+    float* buf = v_buf + int64_t{i} * d;
+    widen_half(v_cache + offset, d, format, buf);
+    return buf;
+  }
+};
+
 // Query heads [0, nh) of kv head g for T tokens of one sequence at consecutive positions (T == 1
 // for any token; tok[i].position = tok[0].position + i), against keys/values first..position:
 // rows r = i * nh + h, query at q + i * q_stride + h * d, output at the same offset of out.
@@ -423,8 +442,8 @@ void run_attention(thread_pool& pool, const paged_kv_layout& layout, const token
   const int64_t num_tiles = static_cast<int64_t>(tile_starts.size());
   tile_starts.push_back(num_tokens);
   // One task per (tile, kv head) lets a group's query heads share each key read (and its fp8
-  // dequantization); a small decode step splits further, one task per query head, so every
-  // thread has work. The group is done max_heads_per_call heads at a time.
+  // dequantization or 16-bit widening); a small decode step splits further, one task per query
+  // head, so every thread has work. The group is done max_heads_per_call heads at a time.
   const bool split_heads = num_tiles * layout.num_kv_heads < 2 * int64_t{pool.num_threads()};
   const int32_t heads_per_task = split_heads ? 1 : group;
   const int32_t tasks_per_tile = num_heads / heads_per_task;
@@ -478,6 +497,17 @@ void store_kv(const paged_kv_layout& layout, const token_location* tokens, int64
   }
 }
 
+void store_kv(const paged_kv_layout& layout, const token_location* tokens, int64_t num_tokens,
+              const float* k, const float* v, half_format format, uint16_t* k_cache,
+              uint16_t* v_cache) {
+  const int64_t row = int64_t{layout.num_kv_heads} * layout.head_dim;
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    const int64_t offset = slot_offset(layout, tokens[t], tokens[t].position);
+    round_to_half(k + t * row, row, format, k_cache + offset);
+    round_to_half(v + t * row, row, format, v_cache + offset);
+  }
+}
+
 void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const token_location* tokens,
                      int64_t num_tokens, int32_t num_heads, float scale, const float* q,
                      const float* k_cache, const float* v_cache, float* out,
@@ -496,6 +526,17 @@ void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const tok
   run_attention(pool, layout, tokens, num_tokens, num_heads, scale, q, out, sliding_window,
                 [&](float* buffers) {
                   return fp8_reader{fp8, k_cache, v_cache, buffers, buffers + key_block * d};
+                });
+}
+
+void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const token_location* tokens,
+                     int64_t num_tokens, int32_t num_heads, float scale, const float* q,
+                     half_format format, const uint16_t* k_cache, const uint16_t* v_cache,
+                     float* out, int32_t sliding_window) {
+  const int32_t d = layout.head_dim;
+  run_attention(pool, layout, tokens, num_tokens, num_heads, scale, q, out, sliding_window,
+                [&](float* buffers) {
+                  return half_reader{format, k_cache, v_cache, buffers, buffers + key_block * d};
                 });
 }
 

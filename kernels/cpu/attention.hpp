@@ -22,9 +22,15 @@
 // float_to_fp8(k / k_scale) and float_to_fp8(v / v_scale); paged_attention reads each key or value
 // head back as fp8_to_float(code) * scale into f32 and then runs the f32 math above unchanged, so
 // the fp8 result is the f32 result over the dequantized cache (and as batch invariant).
+//
+// A 16-bit cache (bf16 or f16, kernels/cpu/half.hpp) holds two bytes per element and no scale:
+// store_kv writes k and v rounded to nearest even (the bits of CUDA's __float2bfloat16_rn /
+// __float2half_rn); paged_attention widens each key or value head exactly into f32 and runs the
+// f32 math, so the result is the f32 result over the rounded cache, bit for bit.
 #include <cstdint>
 
 #include "kernels/cpu/fp8.hpp"
+#include "kernels/cpu/half.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 
 namespace troupe::kernels::cpu {
@@ -58,6 +64,10 @@ void store_kv(const paged_kv_layout& layout, const token_location* tokens, int64
 void store_kv(const paged_kv_layout& layout, const token_location* tokens, int64_t num_tokens,
               const float* k, const float* v, const fp8_kv& fp8, uint8_t* k_cache,
               uint8_t* v_cache);
+// The same into a 16-bit cache (bf16 or f16 words, one per element).
+void store_kv(const paged_kv_layout& layout, const token_location* tokens, int64_t num_tokens,
+              const float* k, const float* v, half_format format, uint16_t* k_cache,
+              uint16_t* v_cache);
 
 // requires: num_heads a multiple of layout.num_kv_heads; every key/value a query attends to has
 // been stored (store_kv for this step's tokens runs first).
@@ -70,5 +80,10 @@ void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const tok
                      int64_t num_tokens, int32_t num_heads, float scale, const float* q,
                      const fp8_kv& fp8, const uint8_t* k_cache, const uint8_t* v_cache, float* out,
                      int32_t sliding_window = 0);
+// The same over a 16-bit cache, widening each key and value head as it reads it.
+void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const token_location* tokens,
+                     int64_t num_tokens, int32_t num_heads, float scale, const float* q,
+                     half_format format, const uint16_t* k_cache, const uint16_t* v_cache,
+                     float* out, int32_t sliding_window = 0);
 
 }  // namespace troupe::kernels::cpu

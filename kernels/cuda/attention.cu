@@ -2,7 +2,7 @@
 // kernels/cpu/attention.cpp).
 //   q, out        [num_tokens][num_heads][head_dim]                  f32
 //   k, v (store)  [num_tokens][num_kv_heads][head_dim]               f32
-//   K/V cache     [num_blocks][block_size][num_kv_heads][head_dim]   f32, or fp8 codes
+//   K/V cache     [num_blocks][block_size][num_kv_heads][head_dim]   f32, fp8 codes, or bf16/f16
 //
 // paged_attention runs one thread block per (query tile, KV head, head chunk, key split):
 //
@@ -12,8 +12,9 @@
 //
 // The block's query vectors q = r * nh + hh (tile row r, head hh of the chunk) sit in shared
 // memory. Keys and values stream through in tiles of key_tile positions (cp.async into two
-// stages; an fp8 tile lands as codes and is dequantized into an f32 tile), each read from shared
-// memory by every query vector of the block:
+// stages; an fp8 tile lands as codes and is dequantized into an f32 tile, a 16-bit tile lands as
+// words and is widened into one), each read from shared memory by every query vector of the
+// block:
 //
 //   score phase  warp w, lane j: s = dot(q, K[k0 + j]) * scale for q = w, w + 8, ..., masked to
 //                [lo_q, p_q]; the warp reduces the tile's max and sum over its 32 lanes and keeps
@@ -37,6 +38,7 @@
 #include "kernels/cuda/attention.hpp"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/device.hpp"
+#include "kernels/cuda/half.cuh"
 
 namespace troupe::kernels::cuda {
 
@@ -45,6 +47,7 @@ namespace {
 using detail::cache_elem;
 using detail::check_layout;
 using detail::fp8_kind;
+using detail::is_fp8;
 
 constexpr int block_threads = 256;
 constexpr int num_warps = block_threads / 32;
@@ -138,12 +141,13 @@ __device__ __forceinline__ float4 fma4(float a, float4 b, float4 c) {
 
 // Starts copying the keys and values at positions [k0, k0 + key_tile) of KV head offset
 // `head_offset` into rows of `stride` elements; positions from `end` on are zero-filled and never
-// read (their table entries need not exist).
+// read (their table entries need not exist). Copies of 16 bytes (4 f32 or 8 16-bit elements) or
+// 8 (8 fp8 codes): head_dim % 8 == 0 keeps every copy inside one key's row.
 template <kv_type T>
 __device__ void load_kv_tile(const attention_params& p, const int32_t* table, int64_t head_offset,
                              int32_t k0, int32_t end, cache_elem<T>* k_dst, cache_elem<T>* v_dst,
                              int32_t stride) {
-  constexpr int bytes = T == kv_type::f32 ? 16 : 8;
+  constexpr int bytes = is_fp8(T) ? 8 : 16;
   constexpr int per_copy = bytes / static_cast<int>(sizeof(cache_elem<T>));
   const int32_t per_key = p.head_dim / per_copy;
   const auto* k = static_cast<const cache_elem<T>*>(p.k_cache);
@@ -163,21 +167,39 @@ __device__ void load_kv_tile(const attention_params& p, const int32_t* table, in
   }
 }
 
-// dst[j][e] = fp8_value(codes[j][e]) * scale over a key_tile x head_dim tile (dst rows of
-// `stride` floats): the CPU's dequantization, bit for bit.
+// dst[j][e] = the f32 value of staged[j][e] over a key_tile x head_dim tile (dst rows of `stride`
+// floats), eight elements per step: fp8 codes as fp8_value(code) * scale (the CPU's
+// dequantization, bit for bit), bf16 / f16 words widened exactly (scale unused).
 template <kv_type T>
-__device__ void dequantize_tile(const uint8_t* codes, int32_t head_dim, float scale, float* dst,
-                                int32_t stride) {
+__device__ void widen_tile(const cache_elem<T>* staged, int32_t head_dim, float scale, float* dst,
+                           int32_t stride) {
   const int32_t per_key = head_dim / 8;
   for (int32_t c = threadIdx.x; c < key_tile * per_key; c += block_threads) {
     const int32_t j = c / per_key;
     const int32_t e = (c - j * per_key) * 8;
-    const uint2 w = *reinterpret_cast<const uint2*>(codes + j * head_dim + e);
     float x[8];
+    if constexpr (is_fp8(T)) {
+      const uint2 w = *reinterpret_cast<const uint2*>(staged + j * head_dim + e);
 #pragma unroll
-    for (int b = 0; b < 4; ++b) {
-      x[b] = fp8_value<T>((w.x >> (8 * b)) & 0xffu) * scale;
-      x[4 + b] = fp8_value<T>((w.y >> (8 * b)) & 0xffu) * scale;
+      for (int b = 0; b < 4; ++b) {
+        x[b] = fp8_value<T>((w.x >> (8 * b)) & 0xffu) * scale;
+        x[4 + b] = fp8_value<T>((w.y >> (8 * b)) & 0xffu) * scale;
+      }
+    } else {
+      const uint4 w = *reinterpret_cast<const uint4*>(staged + j * head_dim + e);
+      const uint32_t pairs[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+      for (int b = 0; b < 4; ++b) {
+        const auto lo = static_cast<uint16_t>(pairs[b] & 0xffffu);
+        const auto hi = static_cast<uint16_t>(pairs[b] >> 16);
+        if constexpr (T == kv_type::bf16) {
+          x[2 * b] = detail::bf16_bits_to_float(lo);
+          x[2 * b + 1] = detail::bf16_bits_to_float(hi);
+        } else {
+          x[2 * b] = detail::f16_bits_to_float(lo);
+          x[2 * b + 1] = detail::f16_bits_to_float(hi);
+        }
+      }
     }
     auto* out = reinterpret_cast<float4*>(dst + j * stride + e);
     out[0] = make_float4(x[0], x[1], x[2], x[3]);
@@ -268,8 +290,8 @@ __device__ __forceinline__ void accumulate_tile(const float* ps, const float* al
 // Shared memory, in floats unless noted (q_cap = rows_cap * heads_per_block, ks = head_dim + 4):
 //   qs [q_cap][head_dim] | ps [q_cap][p_stride] | alpha [q_cap4] | sums [q_cap4] | tiles
 //   tiles, f32: K stage 0, K stage 1, V stage 0, V stage 1, each [key_tile][ks]
-//   tiles, fp8: K, V [key_tile][ks] (dequantized), then bytes: codes of (K, V) for stage 0, 1,
-//               each [key_tile][head_dim]
+//   tiles, fp8 / bf16 / f16: K, V [key_tile][ks] (widened), then the staged elements (1 or 2
+//               bytes each) of (K, V) for stage 0, 1, each [key_tile][head_dim]
 // Every part is a multiple of 16 bytes (head_dim % 8 == 0).
 size_t attention_shared_bytes(kv_type type, int32_t head_dim, int32_t q_cap) {
   const int64_t q_cap4 = (q_cap + 3) / 4 * 4;
@@ -280,7 +302,7 @@ size_t attention_shared_bytes(kv_type type, int32_t head_dim, int32_t q_cap) {
     floats += 4 * key_tile * ks;
   } else {
     floats += 2 * key_tile * ks;
-    code_bytes = 4 * int64_t{key_tile} * head_dim;
+    code_bytes = 4 * int64_t{key_tile} * head_dim * kv_type_bytes(type);
   }
   return static_cast<size_t>(floats * 4 + code_bytes);
 }
@@ -326,7 +348,7 @@ __global__ void __launch_bounds__(block_threads, 2) attention_kernel(const atten
   float* alpha = ps + q_cap * p_stride;
   float* sums = alpha + q_cap4;
   float* tiles = sums + q_cap4;
-  auto* codes = reinterpret_cast<uint8_t*>(tiles + 2 * key_tile * ks);  // fp8 only
+  auto* staged = reinterpret_cast<cache_elem<T>*>(tiles + 2 * key_tile * ks);  // not f32
 
   const int32_t d4_count = d / 4;
   for (int32_t c = threadIdx.x; c < num_q * d4_count; c += block_threads) {
@@ -346,8 +368,8 @@ __global__ void __launch_bounds__(block_threads, 2) attention_kernel(const atten
       load_kv_tile<T>(p, table, head_offset, k0, end, tiles + s * key_tile * ks,
                       tiles + (2 + s) * key_tile * ks, ks);
     } else {
-      load_kv_tile<T>(p, table, head_offset, k0, end, codes + 2 * s * key_tile * d,
-                      codes + (2 * s + 1) * key_tile * d, d);
+      load_kv_tile<T>(p, table, head_offset, k0, end, staged + 2 * s * key_tile * d,
+                      staged + (2 * s + 1) * key_tile * d, d);
     }
   };
 
@@ -383,9 +405,9 @@ __global__ void __launch_bounds__(block_threads, 2) attention_kernel(const atten
       kt = tiles + (it & 1) * key_tile * ks;
       vt = tiles + (2 + (it & 1)) * key_tile * ks;
     } else {
-      const uint8_t* stage = codes + 2 * (it & 1) * key_tile * d;
-      dequantize_tile<T>(stage, d, p.k_scale, tiles, ks);
-      dequantize_tile<T>(stage + key_tile * d, d, p.v_scale, tiles + key_tile * ks, ks);
+      const cache_elem<T>* stage = staged + 2 * (it & 1) * key_tile * d;
+      widen_tile<T>(stage, d, p.k_scale, tiles, ks);
+      widen_tile<T>(stage + key_tile * d, d, p.v_scale, tiles + key_tile * ks, ks);
       __syncthreads();
     }
     score_tile<QW>(p, qs, kt, begin + it * key_tile, end, warp, lane, warp_q, qpos, m, l, ps,
@@ -514,7 +536,7 @@ status check_attention_args(const paged_kv_layout& layout, const attention_rows&
     return error{"paged_attention: head_dim must be a multiple of 8, at most 256"};
   if (num_heads <= 0 || num_heads % layout.num_kv_heads != 0)
     return error{"paged_attention: num_heads must be a positive multiple of num_kv_heads"};
-  const uintptr_t cache_align = cache.type == kv_type::f32 ? 16 : 8;
+  const uintptr_t cache_align = is_fp8(cache.type) ? 8 : 16;
   if (!aligned(q, 16) || !aligned(out, 16) || !aligned(cache.k, cache_align) ||
       !aligned(cache.v, cache_align))
     return error{"paged_attention: q, out and the caches must be 16-byte aligned (fp8: 8)"};
@@ -643,6 +665,10 @@ attention_fn pick_kernel(kv_type type) {
       return attention_kernel<DP, kv_type::fp8_e4m3>;
     case kv_type::fp8_e5m2:
       return attention_kernel<DP, kv_type::fp8_e5m2>;
+    case kv_type::bf16:
+      return attention_kernel<DP, kv_type::bf16>;
+    case kv_type::f16:
+      return attention_kernel<DP, kv_type::f16>;
   }
   return nullptr;
 }

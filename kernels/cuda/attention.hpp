@@ -1,14 +1,16 @@
 #pragma once
 // Paged attention over a block-table KV cache on the GPU, and the store of new keys/values into
 // it: the same ops as kernels/cpu/attention.hpp (layout, causality, GQA, sliding window, fp8
-// codes and scales), computed in f32 with an online softmax (FlashAttention-style: key/value tiles
-// staged in shared memory, each shared by every query row of a tile and every head of a GQA
-// group). Results agree with the CPU reference within f32 rounding (not bitwise: the sums run in
-// another order).
+// codes and scales, 16-bit words), computed in f32 with an online softmax (FlashAttention-style:
+// key/value tiles staged in shared memory, each shared by every query row of a tile and every head
+// of a GQA group). store_kv writes the CPU's bits; attention results agree with the CPU reference
+// within f32 rounding (not bitwise: the sums run in another order).
 //
 // Cache layout per layer, K and V alike: [num_blocks][block_size][num_kv_heads][head_dim]; an
 // fp8 cache holds one byte per element, code = saturating fp8(x / scale), read as
-// fp8_to_float(code) * scale.
+// fp8_to_float(code) * scale; a bf16 / f16 cache two bytes, x rounded to nearest even
+// (__float2bfloat16_rn / __float2half_rn; NaN as kernels/cpu/half.hpp), read back exactly (half
+// the f32 cache's bytes per key read; the math stays f32).
 //
 // A step's rows (tokens) are grouped by sequence, consecutive rows of one sequence having
 // consecutive positions (runtime::fill_step_metadata builds them so). Query tiles cut each
@@ -32,7 +34,7 @@ struct paged_kv_layout {
 };
 
 // One layer of a cache: device pointers to its keys and values, their element type and (fp8)
-// the layer's scales.
+// the layer's scales (unused by the other types).
 struct kv_cache_layer {
   void* k = nullptr;
   void* v = nullptr;
@@ -86,7 +88,8 @@ int64_t attention_split_workspace_bytes(const paged_kv_layout& layout, const att
 // (lo = 0, or max(0, p - sliding_window + 1) when sliding_window > 0); head h reads KV head
 // h / (num_heads / num_kv_heads).   q, out [num_tokens][num_heads][head_dim]
 // requires: num_heads a multiple of layout.num_kv_heads; head_dim <= 256 and a multiple of 8;
-// store_kv of this step's rows came first on the same stream.
+// q, out and the caches 16-byte aligned (fp8 caches: 8); store_kv of this step's rows came first
+// on the same stream.
 status paged_attention(const paged_kv_layout& layout, const attention_rows& rows, int32_t num_heads,
                        float scale, int32_t sliding_window, const float* q,
                        const kv_cache_layer& cache, float* out, cudaStream_t stream);

@@ -12,13 +12,18 @@
 #include "kernels/cuda/device.hpp"
 #include "kernels/cuda/elementwise.hpp"
 #include "kernels/cuda/grid.cuh"
+#include "kernels/cuda/half.cuh"
 
 namespace troupe::kernels::cuda {
 
 namespace {
 
+using detail::bf16_bits_to_float;
+using detail::f16_bits_to_float;
 using detail::flat_blocks;
 using detail::row_blocks;
+using detail::to_bf16_bits;
+using detail::to_f16_bits;
 constexpr int block_threads = detail::flat_threads;
 
 __device__ int64_t flat_index() {
@@ -30,22 +35,6 @@ __device__ int64_t flat_stride() {
 }
 
 // -- convert --
-
-// The intrinsics round every non-NaN value to nearest even (subnormals, overflow to inf
-// included); a NaN gets the pattern of runtime/formats/half.hpp: bf16 keeps sign and top payload
-// bits and is made quiet, f16 is sign | 0x7e00.
-__device__ uint16_t to_bf16_bits(float f) {
-  const uint32_t x = __float_as_uint(f);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 64u);
-  return __bfloat16_as_ushort(__float2bfloat16_rn(f));
-}
-
-__device__ uint16_t to_f16_bits(float f) {
-  const uint32_t x = __float_as_uint(f);
-  if ((x & 0x7fffffffu) > 0x7f800000u)
-    return static_cast<uint16_t>(((x >> 16) & 0x8000u) | 0x7e00u);
-  return __half_as_ushort(__float2half_rn(f));
-}
 
 __global__ void convert_kernel(const float* x, int64_t n, bool to_bf16, uint16_t* out) {
   for (int64_t i = flat_index(); i < n; i += flat_stride())
@@ -73,8 +62,7 @@ __global__ void silu_mul_kernel(const float* gate, const float* up, int64_t n, f
 __device__ float widen(const void* table, dense_type type, int64_t i) {
   if (type == dense_type::f32) return static_cast<const float*>(table)[i];
   const uint16_t bits = static_cast<const uint16_t*>(table)[i];
-  if (type == dense_type::bf16) return __uint_as_float(uint32_t{bits} << 16);
-  return __half2float(__ushort_as_half(bits));
+  return type == dense_type::bf16 ? bf16_bits_to_float(bits) : f16_bits_to_float(bits);
 }
 
 __global__ void embedding_kernel(const void* table, dense_type type, int64_t table_rows,

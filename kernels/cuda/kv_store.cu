@@ -1,16 +1,18 @@
 // store_kv and the host's query tiles (contract: attention.hpp; the reference is
 // kernels/cpu/attention.cpp's store_kv).
 //   k, v      [num_tokens][num_kv_heads][head_dim]              f32
-//   K/V cache [num_blocks][block_size][num_kv_heads][head_dim]  f32, or fp8 codes
+//   K/V cache [num_blocks][block_size][num_kv_heads][head_dim]  f32, fp8 codes, or bf16/f16 bits
 #include <cuda_fp8.h>
 
 #include <climits>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cuda/attention.hpp"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/device.hpp"
+#include "kernels/cuda/half.cuh"
 
 namespace troupe::kernels::cuda {
 
@@ -21,7 +23,22 @@ using detail::fp8_kind;
 
 constexpr int store_threads = 256;
 
-// One block per row; f32 copied, fp8 encoded from one f32 division (the CPU's x / scale).
+// x as a T cache stores it: f32 as is, fp8 encoded from one f32 division (the CPU's x / scale),
+// bf16 / f16 rounded to nearest even (kernels/cpu/half.hpp's bits).
+template <kv_type T>
+__device__ __forceinline__ cache_elem<T> encode(float x, float scale) {
+  if constexpr (T == kv_type::f32) {
+    return x;
+  } else if constexpr (T == kv_type::bf16) {
+    return detail::to_bf16_bits(x);
+  } else if constexpr (T == kv_type::f16) {
+    return detail::to_f16_bits(x);
+  } else {
+    return __nv_cvt_float_to_fp8(__fdiv_rn(x, scale), __NV_SATFINITE, fp8_kind<T>());
+  }
+}
+
+// One block per row.
 template <kv_type T>
 __global__ void store_kv_kernel(const int32_t* positions, const int32_t* token_seqs,
                                 const int32_t* block_tables, const int32_t* table_offsets,
@@ -35,15 +52,8 @@ __global__ void store_kv_kernel(const int32_t* positions, const int32_t* token_s
       int64_t{table[pos / block_size]} * block_stride + int64_t{pos % block_size} * row_size;
   const int64_t src = t * row_size;
   for (int32_t i = threadIdx.x; i < row_size; i += blockDim.x) {
-    if constexpr (T == kv_type::f32) {
-      k_cache[dst + i] = k[src + i];
-      v_cache[dst + i] = v[src + i];
-    } else {
-      k_cache[dst + i] =
-          __nv_cvt_float_to_fp8(__fdiv_rn(k[src + i], k_scale), __NV_SATFINITE, fp8_kind<T>());
-      v_cache[dst + i] =
-          __nv_cvt_float_to_fp8(__fdiv_rn(v[src + i], v_scale), __NV_SATFINITE, fp8_kind<T>());
-    }
+    k_cache[dst + i] = encode<T>(k[src + i], k_scale);
+    v_cache[dst + i] = encode<T>(v[src + i], v_scale);
   }
 }
 
@@ -71,24 +81,28 @@ status store_kv(const paged_kv_layout& layout, const attention_rows& rows, const
   if (row_size > INT_MAX) return error{"store_kv: num_kv_heads * head_dim too large"};
   const auto blocks = static_cast<unsigned>(rows.num_tokens);
   const int32_t row = static_cast<int32_t>(row_size);
+  auto launch = [&](auto type) {
+    constexpr kv_type T = decltype(type)::value;
+    store_kv_kernel<T><<<blocks, store_threads, 0, stream>>>(
+        rows.positions, rows.token_seqs, rows.block_tables, rows.table_offsets, k, v,
+        layout.block_size, layout.block_stride(), row, cache.k_scale, cache.v_scale,
+        static_cast<cache_elem<T>*>(cache.k), static_cast<cache_elem<T>*>(cache.v));
+  };
   switch (cache.type) {
     case kv_type::f32:
-      store_kv_kernel<kv_type::f32><<<blocks, store_threads, 0, stream>>>(
-          rows.positions, rows.token_seqs, rows.block_tables, rows.table_offsets, k, v,
-          layout.block_size, layout.block_stride(), row, cache.k_scale, cache.v_scale,
-          static_cast<float*>(cache.k), static_cast<float*>(cache.v));
+      launch(std::integral_constant<kv_type, kv_type::f32>{});
       break;
     case kv_type::fp8_e4m3:
-      store_kv_kernel<kv_type::fp8_e4m3><<<blocks, store_threads, 0, stream>>>(
-          rows.positions, rows.token_seqs, rows.block_tables, rows.table_offsets, k, v,
-          layout.block_size, layout.block_stride(), row, cache.k_scale, cache.v_scale,
-          static_cast<uint8_t*>(cache.k), static_cast<uint8_t*>(cache.v));
+      launch(std::integral_constant<kv_type, kv_type::fp8_e4m3>{});
       break;
     case kv_type::fp8_e5m2:
-      store_kv_kernel<kv_type::fp8_e5m2><<<blocks, store_threads, 0, stream>>>(
-          rows.positions, rows.token_seqs, rows.block_tables, rows.table_offsets, k, v,
-          layout.block_size, layout.block_stride(), row, cache.k_scale, cache.v_scale,
-          static_cast<uint8_t*>(cache.k), static_cast<uint8_t*>(cache.v));
+      launch(std::integral_constant<kv_type, kv_type::fp8_e5m2>{});
+      break;
+    case kv_type::bf16:
+      launch(std::integral_constant<kv_type, kv_type::bf16>{});
+      break;
+    case kv_type::f16:
+      launch(std::integral_constant<kv_type, kv_type::f16>{});
       break;
   }
   return CUDA_CHECK(cudaGetLastError());

@@ -19,7 +19,7 @@ using detail::flat_blocks;
 constexpr int block_threads = detail::flat_threads;
 
 // T is float, __nv_bfloat16 or __half; the value is finite, so the intrinsics' round to nearest
-// even gives the bits of runtime/formats/half.hpp's host conversions.
+// even gives the bits of kernels/cpu/half.hpp's host conversions.
 template <class T>
 __global__ void fill_random_kernel(T* out, int64_t n, uint64_t seed, float bound) {
   const int64_t stride = int64_t{gridDim.x} * blockDim.x;

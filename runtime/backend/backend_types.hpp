@@ -144,12 +144,29 @@ struct weight_data {
   }
 };
 
-// Element type of the paged KV cache: f32, or one byte of OCP FP8 (kernels/cpu/fp8.hpp) times a
-// per-layer scale (vLLM's --kv-cache-dtype fp8 = fp8_e4m3, and fp8_e5m2).
-enum class kv_cache_dtype : uint8_t { f32, fp8_e4m3, fp8_e5m2 };
+// Element type of the paged KV cache: f32; one byte of OCP FP8 (kernels/cpu/fp8.hpp) times a
+// per-layer scale (vLLM's --kv-cache-dtype fp8 = fp8_e4m3, and fp8_e5m2); or a 16-bit float,
+// bf16 or IEEE f16 (kernels/cpu/half.hpp: stored rounded to nearest even, read back exactly; no
+// scale; vLLM's bfloat16 and float16, and what its auto gives a 16-bit model).
+enum class kv_cache_dtype : uint8_t { f32, fp8_e4m3, fp8_e5m2, bf16, f16 };
 
 inline int64_t kv_cache_element_bytes(kv_cache_dtype dtype) {
-  return dtype == kv_cache_dtype::f32 ? int64_t{4} : int64_t{1};
+  switch (dtype) {
+    case kv_cache_dtype::f32:
+      return 4;
+    case kv_cache_dtype::bf16:
+    case kv_cache_dtype::f16:
+      return 2;
+    case kv_cache_dtype::fp8_e4m3:
+    case kv_cache_dtype::fp8_e5m2:
+      return 1;
+  }
+  return 4;
+}
+
+// The dtypes with per-layer k/v scales.
+inline bool is_fp8_kv_cache(kv_cache_dtype dtype) {
+  return dtype == kv_cache_dtype::fp8_e4m3 || dtype == kv_cache_dtype::fp8_e5m2;
 }
 
 // A paged KV cache for every layer of a model (kernels/cpu/attention.hpp draws the layout):

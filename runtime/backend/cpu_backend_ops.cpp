@@ -152,6 +152,9 @@ void cpu_backend::store_kv(kv_cache_handle cache, int32_t layer, buffer_handle k
   if (c.is_fp8()) {
     cpu::store_kv(c.layout(), locations_.data(), T, get(k, n), get(v, n), c.fp8(layer),
                   c.key_codes(layer), c.value_codes(layer));
+  } else if (c.is_half()) {
+    cpu::store_kv(c.layout(), locations_.data(), T, get(k, n), get(v, n), c.half_format(),
+                  c.key_words(layer), c.value_words(layer));
   } else {
     cpu::store_kv(c.layout(), locations_.data(), T, get(k, n), get(v, n), c.keys(layer),
                   c.values(layer));
@@ -167,6 +170,10 @@ void cpu_backend::paged_attention(kv_cache_handle cache, int32_t layer,
   if (c.is_fp8()) {
     cpu::paged_attention(pool_, c.layout(), locations_.data(), T, params.num_heads, params.scale,
                          get(q, n), c.fp8(layer), c.key_codes(layer), c.value_codes(layer),
+                         get(out, n), params.sliding_window);
+  } else if (c.is_half()) {
+    cpu::paged_attention(pool_, c.layout(), locations_.data(), T, params.num_heads, params.scale,
+                         get(q, n), c.half_format(), c.key_words(layer), c.value_words(layer),
                          get(out, n), params.sliding_window);
   } else {
     cpu::paged_attention(pool_, c.layout(), locations_.data(), T, params.num_heads, params.scale,

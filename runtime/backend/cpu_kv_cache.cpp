@@ -15,6 +15,8 @@ float scale_of(const std::vector<float>& scales, int32_t layer) {
 cpu_kv_cache::cpu_kv_cache(const kv_cache_shape& shape)
     : num_blocks_(shape.num_blocks),
       dtype_(shape.dtype),
+      half_format_(shape.dtype == kv_cache_dtype::f16 ? kernels::cpu::half_format::f16
+                                                      : kernels::cpu::half_format::bf16),
       layout_{shape.block_size, shape.num_kv_heads, shape.head_dim},
       layers_(static_cast<size_t>(shape.num_layers)) {
   assert(shape.num_blocks >= 0 && shape.block_size >= 1);
@@ -29,6 +31,9 @@ cpu_kv_cache::cpu_kv_cache(const kv_cache_shape& shape)
       layer.key_codes = lazy_buffer<uint8_t>(size);
       layer.value_codes = lazy_buffer<uint8_t>(size);
       layer.fp8 = {format, scale_of(shape.k_scales, l), scale_of(shape.v_scales, l)};
+    } else if (is_half()) {
+      layer.key_words = lazy_buffer<uint16_t>(size);
+      layer.value_words = lazy_buffer<uint16_t>(size);
     } else {
       layer.keys = lazy_buffer<float>(size);
       layer.values = lazy_buffer<float>(size);

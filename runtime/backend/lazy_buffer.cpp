@@ -49,5 +49,6 @@ void lazy_buffer<T>::swap(lazy_buffer& other) noexcept {
 
 template class lazy_buffer<float>;
 template class lazy_buffer<uint8_t>;
+template class lazy_buffer<uint16_t>;
 
 }  // namespace troupe::backend

@@ -1,7 +1,8 @@
 #pragma once
 // The CPU Llama runner: llama_runner over a backend::cpu_backend (kernels/cpu and a pool of
 // compute threads). Weights stay f32 in host memory, adopted by the backend without a copy; the
-// paged KV cache is host memory too (f32, or fp8 codes with --kv-cache-dtype fp8*).
+// paged KV cache is host memory too (f32; bf16 / f16 words with --kv-cache-dtype bfloat16 /
+// float16; fp8 codes with fp8*).
 //
 // Thread: one thread at a time calls execute()/forward_logits() (the executor actor's).
 #include <cstdint>

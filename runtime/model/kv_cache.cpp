@@ -2,8 +2,11 @@
 
 namespace troupe::runtime {
 
-std::optional<backend::kv_cache_dtype> parse_kv_cache_dtype(std::string_view name) {
-  if (name == "auto") return backend::kv_cache_dtype::f32;
+std::optional<backend::kv_cache_dtype> parse_kv_cache_dtype(std::string_view name,
+                                                            backend::kv_cache_dtype auto_dtype) {
+  if (name == "auto") return auto_dtype;
+  if (name == "bfloat16") return backend::kv_cache_dtype::bf16;
+  if (name == "float16") return backend::kv_cache_dtype::f16;
   if (name == "fp8" || name == "fp8_e4m3") return backend::kv_cache_dtype::fp8_e4m3;
   if (name == "fp8_e5m2") return backend::kv_cache_dtype::fp8_e5m2;
   return std::nullopt;
@@ -17,6 +20,10 @@ std::string_view kv_cache_dtype_name(backend::kv_cache_dtype dtype) {
       return "fp8_e4m3";
     case backend::kv_cache_dtype::fp8_e5m2:
       return "fp8_e5m2";
+    case backend::kv_cache_dtype::bf16:
+      return "bf16";
+    case backend::kv_cache_dtype::f16:
+      return "f16";
   }
   return "?";
 }
@@ -36,7 +43,7 @@ backend::kv_cache_shape kv_cache_shape_for(const llama_hparams& hparams, int32_t
 void set_kv_cache_scales(backend::kv_cache_shape& shape, const llama_weights& weights) {
   shape.k_scales.clear();
   shape.v_scales.clear();
-  if (shape.dtype == backend::kv_cache_dtype::f32) return;
+  if (!backend::is_fp8_kv_cache(shape.dtype)) return;
   for (const auto& layer : weights.layers) {
     shape.k_scales.push_back(layer.k_scale);
     shape.v_scales.push_back(layer.v_scale);

@@ -40,12 +40,14 @@ status prefix_caching_hash_algo(const engine_config& c) {
                " is not supported: troupe supports sha256 (the default) and xxhash"};
 }
 
-// vLLM also knows bfloat16, fp8_inc (Intel Gaudi) and fp8_ds_mla (DeepSeek's MLA layout).
+// vLLM also knows fp8_inc (Intel Gaudi), fp8_ds_mla (DeepSeek's MLA layout) and its int8/nvfp4
+// per-head formats. Only the name is checked here: what auto means needs the device and the model
+// (the engine builder resolves it).
 status kv_cache_dtype(const engine_config& c) {
-  if (parse_kv_cache_dtype(c.kv_cache_dtype)) return ok_status();
+  if (parse_kv_cache_dtype(c.kv_cache_dtype, backend::kv_cache_dtype::f32)) return ok_status();
   return error{"--kv-cache-dtype " + c.kv_cache_dtype +
-               " is not supported: troupe supports auto (f32), fp8 (= fp8_e4m3), fp8_e4m3 and "
-               "fp8_e5m2"};
+               " is not supported: troupe supports auto (the model's dtype; f32 on the CPU), "
+               "bfloat16, float16, fp8 (= fp8_e4m3), fp8_e4m3 and fp8_e5m2"};
 }
 
 // Every vLLM dtype runs: bfloat16/float16 round the weights at load (runtime/formats/weight_dtype).

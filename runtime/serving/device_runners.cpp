@@ -55,6 +55,20 @@ result<engine_device> resolve_engine_device(const engine_config& config) {
   return engine_device::cuda;
 }
 
+backend::kv_cache_dtype auto_kv_cache_dtype(engine_device device, weight_dtype model_dtype) {
+  if (device == engine_device::cpu) return backend::kv_cache_dtype::f32;
+  switch (model_dtype) {
+    case weight_dtype::float32:
+      return backend::kv_cache_dtype::f32;
+    case weight_dtype::float16:
+      return backend::kv_cache_dtype::f16;
+    case weight_dtype::bfloat16:
+    case weight_dtype::as_stored:
+      return backend::kv_cache_dtype::bf16;
+  }
+  return backend::kv_cache_dtype::bf16;
+}
+
 #ifndef TROUPE_HAVE_CUDA
 
 result<device_runners> make_cuda_runners(llama_weights, const engine_config&,

@@ -17,7 +17,9 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "runtime/backend/backend_types.hpp"
 #include "runtime/engine_config.hpp"
+#include "runtime/formats/weight_dtype.hpp"
 #include "runtime/model/llama_weights.hpp"
 #include "runtime/model_runner.hpp"
 #include "runtime/serving/kv_cache_sizing.hpp"
@@ -32,6 +34,19 @@ bool built_with_cuda();
 // --device resolved. Errors: cuda asked for in a build without CUDA or on a machine without a
 // device. requires: validate_engine_config(config) passed.
 result<engine_device> resolve_engine_device(const engine_config& config);
+
+// What --kv-cache-dtype auto means on `device` for a model whose --dtype resolved to
+// `model_dtype` (model_files::dtype). vLLM's auto is "the model's dtype" (the activations'):
+//   cpu    f32 whatever the model: troupe's CPU backend computes in f32 (16-bit weights are
+//          widened as they are read), so its cache keeps f32 (vLLM's CPU backend would use the
+//          model's bf16)
+//   cuda   bfloat16 -> bf16, float16 -> f16; float32 -> f32 (troupe computes an f32 model in f32
+//          on the GPU too; vLLM would downcast it to bf16); as_stored (a GGUF file, or a
+//          directory whose config.json names no dtype) -> bf16: vLLM reads no dtype there,
+//          takes float32 and downcasts it to the GPU's preferred bfloat16 (Ampere and Hopper;
+//          vLLM picks float16 for GGUF on Blackwell). W8A8 checkpoints carry their activations'
+//          torch_dtype (bfloat16 for vLLM's), so they get its 16-bit type.
+backend::kv_cache_dtype auto_kv_cache_dtype(engine_device device, weight_dtype model_dtype);
 
 struct device_runners {
   std::vector<std::unique_ptr<model_runner>> runners;

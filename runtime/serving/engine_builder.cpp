@@ -113,7 +113,8 @@ result<built_engine> build_engine(const engine_config& config) {
     return error{files->path + ": --tensor-parallel-size " +
                  std::to_string(config.tensor_parallel_size) + ": " + split.message()};
   }
-  auto plan = plan_kv_cache(config, files->weights.hparams);
+  auto plan =
+      plan_kv_cache(config, files->weights.hparams, auto_kv_cache_dtype(*device, files->dtype));
   if (!plan) return plan.err();
   const int32_t model_max_len = files->weights.hparams.max_position_embeddings;
   runner_list runners;

@@ -19,11 +19,12 @@ int32_t max_rank_kv_heads(const llama_hparams& hparams, int32_t world_size) {
 
 }  // namespace
 
-result<kv_cache_plan> plan_kv_cache(const engine_config& config, const llama_hparams& hparams) {
+result<kv_cache_plan> plan_kv_cache(const engine_config& config, const llama_hparams& hparams,
+                                    backend::kv_cache_dtype auto_dtype) {
   kv_cache_plan plan;
   plan.block_size = config.block_size;
   // Validated: the dtype is one parse_kv_cache_dtype knows.
-  plan.dtype = parse_kv_cache_dtype(config.kv_cache_dtype).value();
+  plan.dtype = parse_kv_cache_dtype(config.kv_cache_dtype, auto_dtype).value();
   plan.world_size = std::max(1, config.tensor_parallel_size);
   llama_hparams rank = hparams;
   rank.num_kv_heads = max_rank_kv_heads(hparams, plan.world_size);

@@ -5,8 +5,9 @@
 //   --kv-cache-memory BYTES       as many blocks as BYTES hold
 //   neither                       as many as default_cpu_kv_cache_bytes hold
 //
-// A block's bytes follow --kv-cache-dtype: auto is f32 (4 bytes an element), fp8* one byte, so
-// the same budget holds 4x the blocks (vLLM's fp8 holds 2x its 16-bit auto).
+// A block's bytes follow the cache dtype (--kv-cache-dtype, auto resolved by the engine builder):
+// f32 4 bytes an element, bfloat16 / float16 two, fp8* one, so the same budget holds 2x or 4x
+// the f32 blocks (vLLM's fp8 holds 2x its 16-bit auto).
 //
 // The budget is per tensor-parallel rank, as vLLM's per-device memory (and VLLM_CPU_KVCACHE_SPACE,
 // per CPU worker): a rank's block holds only its KV heads, so the same budget holds more blocks at
@@ -31,17 +32,19 @@ inline constexpr int64_t default_cpu_kv_cache_bytes = int64_t{512} << 20;
 struct kv_cache_plan {
   int32_t num_blocks = 0;
   int32_t block_size = 0;
-  backend::kv_cache_dtype dtype = backend::kv_cache_dtype::f32;  // --kv-cache-dtype
+  backend::kv_cache_dtype dtype = backend::kv_cache_dtype::f32;  // --kv-cache-dtype, resolved
   int64_t bytes_per_block = 0;  // at the rank holding the most KV heads: all layers, K and V
   int32_t world_size = 1;       // tensor-parallel ranks, each holding num_blocks blocks
 
   int64_t num_bytes() const { return int64_t{num_blocks} * bytes_per_block; }  // per rank
 };
 
-// The plan for config.tensor_parallel_size ranks of `hparams`.
-// requires: config validated (block_size a power of two, sizes >= 0) and
+// The plan for config.tensor_parallel_size ranks of `hparams`, in config.kv_cache_dtype with auto
+// meaning `auto_dtype` (device_runners.hpp: auto_kv_cache_dtype).
+// requires: config validated (block_size a power of two, sizes >= 0, a known cache dtype) and
 // check_tensor_parallel(hparams, config.tensor_parallel_size) passed.
 // Errors: a budget too small for one block.
-result<kv_cache_plan> plan_kv_cache(const engine_config& config, const llama_hparams& hparams);
+result<kv_cache_plan> plan_kv_cache(const engine_config& config, const llama_hparams& hparams,
+                                    backend::kv_cache_dtype auto_dtype);
 
 }  // namespace troupe::runtime

@@ -154,6 +154,7 @@ status apply_config_dtype(model_files& files, const engine_config& config) {
       *dtype == weight_dtype::as_stored ? checkpoint_dtype(files.path) : *dtype;
   // `auto` is the checkpoint's dtype for its dense matrices; its quantized ones stay quantized.
   apply_weight_dtype(files.weights, target, *dtype != weight_dtype::as_stored);
+  files.dtype = target;
   spdlog::info("dtype {} ({}): matrices {}", config.dtype, weight_dtype_name(target),
                describe_storage(files.weights));
   return ok_status();

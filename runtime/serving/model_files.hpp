@@ -12,6 +12,7 @@
 
 #include "base/result.hpp"
 #include "runtime/engine_config.hpp"
+#include "runtime/formats/weight_dtype.hpp"
 #include "runtime/model/llama_weights.hpp"
 #include "runtime/tokenizer/tokenizer.hpp"
 
@@ -35,6 +36,9 @@ struct model_files {
   std::string path;  // resolve_model_path(config)
   std::shared_ptr<const runtime::tokenizer> tokenizer;
   llama_weights weights;
+  // config.dtype resolved: an explicit --dtype, else the checkpoint's (checkpoint_dtype; as_stored
+  // when it names none, as a GGUF file).
+  weight_dtype dtype = weight_dtype::as_stored;
 };
 
 // The weights and tokenizer of resolve_model_path(config), as config.load_format says: auto

@@ -96,6 +96,11 @@ TEST(commands, generate) {
   EXPECT_EQ(
       parse_ok({"generate", "--prompt", "x", "--kv-cache-dtype", "fp8"}).engine.kv_cache_dtype,
       "fp8");
+  for (const char* name : {"bfloat16", "float16"}) {
+    EXPECT_EQ(
+        parse_ok({"generate", "--prompt", "x", "--kv-cache-dtype", name}).engine.kv_cache_dtype,
+        name);
+  }
 }
 
 TEST(commands, generate_errors) {

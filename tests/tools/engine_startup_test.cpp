@@ -105,6 +105,24 @@ TEST_F(engine_startup, generate_runs_and_reports_the_builders_errors) {
       << err;
 }
 
+// --kv-cache-dtype bfloat16 / float16 reach the runners: the same --kv-cache-memory holds twice
+// auto's (f32 on the CPU) blocks, and generate runs on such a cache.
+TEST_F(engine_startup, kv_cache_dtype_flag_reaches_the_builder) {
+  const std::string model = model_dir();
+  auto blocks = [&](const char* dtype) -> int64_t {
+    auto started =
+        start_engine_from_flags(parse({"serve", model.c_str(), "--threads", "1",
+                                       "--kv-cache-memory", "1048576", "--kv-cache-dtype", dtype}));
+    EXPECT_TRUE(started.ok()) << dtype << ": " << started.message();
+    return started.ok() ? started->engine->stats().num_kv_blocks_total : -1;
+  };
+  const int64_t f32 = blocks("auto");
+  EXPECT_GT(f32, 0);
+  EXPECT_EQ(blocks("bfloat16"), 2 * f32);
+  EXPECT_EQ(blocks("float16"), 2 * f32);
+  EXPECT_EQ(generate({"--num-gpu-blocks-override", "16", "--kv-cache-dtype", "bfloat16"}).first, 0);
+}
+
 TEST_F(engine_startup, serve_refuses_before_loading_a_model) {
   auto started = start_engine_from_flags(
       parse({"serve", "/nonexistent.gguf", "--pipeline-parallel-size", "2"}));

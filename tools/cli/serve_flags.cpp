@@ -54,8 +54,10 @@ std::vector<flag_spec> model_flags() {
                    "gguf", "bitsandbytes", "mistral", "runai_streamer", "runai_streamer_sharded",
                    "fastsafetensors", "instanttensor"}),
       choice_flag("kv-cache-dtype",
-                  "KV cache dtype: auto (f32), or one byte an element: fp8 (= fp8_e4m3), fp8_e5m2",
-                  FIELD(engine.kv_cache_dtype), {"auto", "fp8", "fp8_e4m3", "fp8_e5m2"}),
+                  "KV cache dtype: auto (the model's dtype on a GPU, f32 on the CPU), two bytes "
+                  "an element: bfloat16, float16, or one: fp8 (= fp8_e4m3), fp8_e5m2",
+                  FIELD(engine.kv_cache_dtype),
+                  {"auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2"}),
       bool_flag("trust-remote-code",
                 "accepted for vLLM compatibility; has no effect (troupe runs no model code)",
                 FIELD(serve.trust_remote_code)),

@@ -89,6 +89,10 @@ inline cu::kv_type kv_type_of(kv_cache_dtype d) {
       return cu::kv_type::fp8_e4m3;
     case kv_cache_dtype::fp8_e5m2:
       return cu::kv_type::fp8_e5m2;
+    case kv_cache_dtype::bf16:
+      return cu::kv_type::bf16;
+    case kv_cache_dtype::f16:
+      return cu::kv_type::f16;
     default:
       return cu::kv_type::f32;
   }

@@ -121,6 +121,44 @@ TEST_F(cpu_backend_ops, fp8_store_kv_and_paged_attention_match_the_kernels) {
   }
 }
 
+// A 16-bit cache (two bytes an element, no scales): store_kv and paged_attention are the bf16 /
+// f16 kernels, bitwise.
+TEST_F(cpu_backend_ops, half_store_kv_and_paged_attention_match_the_kernels) {
+  for (auto dtype : {kv_cache_dtype::bf16, kv_cache_dtype::f16}) {
+    auto shape = small_cache();
+    shape.dtype = dtype;
+    auto cache = be_.allocate_kv_cache(shape);
+    cpu_kv_cache expected(shape);
+    ASSERT_EQ(expected.num_bytes(), small_cache().num_blocks * small_cache().bytes_per_block() / 2);
+    const auto format =
+        dtype == kv_cache_dtype::bf16 ? cpu::half_format::bf16 : cpu::half_format::f16;
+    ASSERT_EQ(expected.half_format(), format);
+    const auto locs = locations(step_);
+    const int64_t kv_n = T * num_kv_heads * head_dim, q_n = T * num_heads * head_dim;
+    const auto k = random(kv_n), v = random(kv_n), q = random(q_n, -2.0f, 2.0f);
+    be_.begin_step(step_);
+    be_.store_kv(cache, 1, buffer_with(k), buffer_with(v));
+    cpu::store_kv(expected.layout(), locs.data(), T, k.data(), v.data(), format,
+                  expected.key_words(1), expected.value_words(1));
+    const auto& got = be_.kv_cache(cache);
+    ASSERT_EQ(got.num_bytes(), expected.num_bytes());
+    const auto bytes = 2 * static_cast<size_t>(got.num_blocks() * got.layout().block_stride());
+    EXPECT_EQ(std::memcmp(got.key_words(1), expected.key_words(1), bytes), 0);
+    EXPECT_EQ(std::memcmp(got.value_words(1), expected.value_words(1), bytes), 0);
+
+    const float scale = 1.0f / std::sqrt(float{head_dim});
+    for (int32_t window : {0, 3}) {
+      std::vector<float> want(q_n);
+      cpu::paged_attention(pool_, expected.layout(), locs.data(), T, num_heads, scale, q.data(),
+                           format, expected.key_words(1), expected.value_words(1), want.data(),
+                           window);
+      auto out = output(q_n);
+      be_.paged_attention(cache, 1, {num_heads, scale, window}, buffer_with(q), out);
+      EXPECT_TRUE(bitwise_equal(read(out, q_n), want)) << "window " << window;
+    }
+  }
+}
+
 TEST_F(cpu_backend_ops, paged_attention_matches_the_kernel_with_and_without_a_window) {
   auto cache = be_.allocate_kv_cache(small_cache());
   cpu_kv_cache expected_cache(small_cache());

@@ -45,7 +45,7 @@ TEST(lazy_buffer, zeroed_and_committed_only_where_written) {
 
 TEST(lazy_buffer, a_kv_cache_commits_nothing_until_blocks_are_written) {
   if (resident_bytes() == 0) GTEST_SKIP() << "no /proc/self/statm";
-  for (auto dtype : {kv_cache_dtype::f32, kv_cache_dtype::fp8_e4m3}) {
+  for (auto dtype : {kv_cache_dtype::f32, kv_cache_dtype::fp8_e4m3, kv_cache_dtype::bf16}) {
     kv_cache_shape shape;
     shape.num_layers = 8;
     shape.num_blocks = 1024;

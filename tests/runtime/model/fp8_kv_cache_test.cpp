@@ -1,6 +1,7 @@
-// The forward over an fp8 KV cache (--kv-cache-dtype fp8 | fp8_e4m3 | fp8_e5m2) on make-model's
-// tiny Llama, Mistral (sliding window, head_dim 24) and Qwen2 (qkv bias, tied embeddings):
-// log-probs close to the f32 cache's, the same greedy tokens, batch invariance kept bitwise.
+// The forward over an fp8 KV cache (--kv-cache-dtype fp8 | fp8_e4m3 | fp8_e5m2) and over a 16-bit
+// one (bfloat16 | float16) on make-model's tiny Llama, Mistral (sliding window, head_dim 24) and
+// Qwen2 (qkv bias, tied embeddings): log-probs close to the f32 cache's, the same greedy tokens,
+// batch invariance kept bitwise.
 //
 // Measured on these models (24-token prompt, then 8 decode steps fed the f32 greedy tokens, every
 // vocabulary entry at every step), the largest |log-prob(fp8) - log-prob(f32)|:
@@ -12,6 +13,11 @@
 // step 2) and 0.027 (llama, e5m2, step 3); every step with a margin of at least `near_tie` keeps
 // its token (the smallest such margin here is 0.035). Qwen2 with tied embeddings repeats one
 // token by a margin of ~20 nats, so its greedy check is easy.
+//
+// The 16-bit caches, the same measure (the tolerances again about 1.5x):
+//              llama   mistral  qwen2
+//   bf16       0.0032  0.0051   0.0053
+//   f16        0.0003  0.0008   0.0007
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -20,10 +26,12 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <string>
 
 #include "runtime/formats/hf_make_model.hpp"
 #include "runtime/formats/hf_model.hpp"
 #include "runtime/model/cpu_runner.hpp"
+#include "runtime/model/kv_cache.hpp"
 #include "tests/runtime/model/forced_decode.hpp"
 #include "tests/runtime/model/tiny_llama.hpp"
 
@@ -37,7 +45,8 @@ using testing::seq_entry;
 
 constexpr int32_t block_size = 8, num_blocks = 32;
 constexpr double e4m3_tolerance = 0.15, e5m2_tolerance = 0.3;  // nats, see the top
-constexpr double near_tie = 0.03;                              // f32 top-two margin, nats
+constexpr double bf16_tolerance = 0.008, f16_tolerance = 0.0013;
+constexpr double near_tie = 0.03;  // f32 top-two margin, nats
 
 llama_weights family_model(const std::string& family) {
   const auto spec = testing::tiny_family_spec(family);
@@ -56,6 +65,19 @@ std::unique_ptr<cpu_llama_runner> make_runner(llama_weights w, kv_cache_dtype dt
   return std::move(r).value();
 }
 
+double tolerance(kv_cache_dtype dtype) {
+  switch (dtype) {
+    case kv_cache_dtype::fp8_e4m3:
+      return e4m3_tolerance;
+    case kv_cache_dtype::fp8_e5m2:
+      return e5m2_tolerance;
+    case kv_cache_dtype::bf16:
+      return bf16_tolerance;
+    default:
+      return f16_tolerance;
+  }
+}
+
 struct fp8_case {
   const char* family;
   kv_cache_dtype dtype;
@@ -64,28 +86,30 @@ struct fp8_case {
 class fp8_forward : public ::testing::TestWithParam<fp8_case> {};
 
 // Both caches see the same tokens (the f32 greedy continuation); every step's log-probs are
-// compared over the whole vocabulary, and the fp8 cache's greedy choice must be the f32 one
+// compared over the whole vocabulary, and the smaller cache's greedy choice must be the f32 one
 // unless the f32 top two are a near-tie.
 TEST_P(fp8_forward, logprobs_close_to_the_f32_cache_and_greedy_tokens_equal) {
   const auto [family, dtype] = GetParam();
   const auto weights = family_model(family);
   auto f32 = make_runner(weights, kv_cache_dtype::f32);
-  auto fp8 = make_runner(weights, dtype);
+  auto small = make_runner(weights, dtype);
   const double max_diff =
-      testing::max_logprob_diff(*f32, *fp8, weights.hparams.vocab_size, near_tie);
-  std::printf("%s %s: max |logprob fp8 - f32| = %.5f\n", family,
-              dtype == kv_cache_dtype::fp8_e4m3 ? "fp8_e4m3" : "fp8_e5m2", max_diff);
-  EXPECT_LT(max_diff, dtype == kv_cache_dtype::fp8_e4m3 ? e4m3_tolerance : e5m2_tolerance);
-  EXPECT_GT(max_diff, 0.0);  // the cache really is fp8
+      testing::max_logprob_diff(*f32, *small, weights.hparams.vocab_size, near_tie);
+  std::printf("%s %s: max |logprob - f32's| = %.5f\n", family,
+              std::string(kv_cache_dtype_name(dtype)).c_str(), max_diff);
+  EXPECT_LT(max_diff, tolerance(dtype));
+  EXPECT_GT(max_diff, 0.0);  // the cache really is smaller than f32
 }
 
-INSTANTIATE_TEST_SUITE_P(families, fp8_forward,
-                         ::testing::Values(fp8_case{"llama", kv_cache_dtype::fp8_e4m3},
-                                           fp8_case{"mistral", kv_cache_dtype::fp8_e4m3},
-                                           fp8_case{"qwen2", kv_cache_dtype::fp8_e4m3},
-                                           fp8_case{"llama", kv_cache_dtype::fp8_e5m2},
-                                           fp8_case{"mistral", kv_cache_dtype::fp8_e5m2},
-                                           fp8_case{"qwen2", kv_cache_dtype::fp8_e5m2}));
+INSTANTIATE_TEST_SUITE_P(
+    families, fp8_forward,
+    ::testing::Values(
+        fp8_case{"llama", kv_cache_dtype::fp8_e4m3}, fp8_case{"mistral", kv_cache_dtype::fp8_e4m3},
+        fp8_case{"qwen2", kv_cache_dtype::fp8_e4m3}, fp8_case{"llama", kv_cache_dtype::fp8_e5m2},
+        fp8_case{"mistral", kv_cache_dtype::fp8_e5m2}, fp8_case{"qwen2", kv_cache_dtype::fp8_e5m2},
+        fp8_case{"llama", kv_cache_dtype::bf16}, fp8_case{"mistral", kv_cache_dtype::bf16},
+        fp8_case{"qwen2", kv_cache_dtype::bf16}, fp8_case{"llama", kv_cache_dtype::f16},
+        fp8_case{"mistral", kv_cache_dtype::f16}, fp8_case{"qwen2", kv_cache_dtype::f16}));
 
 bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
@@ -93,18 +117,21 @@ bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
 
 // As llama_forward_test's f32 check: a prompt alone, and in one step with a decode, another
 // prompt and a continued chunk, on a runner whose thread count differs.
-TEST(fp8_kv_cache, sequence_logits_are_bitwise_equal_alone_or_in_a_busy_batch) {
+class small_kv_cache : public ::testing::TestWithParam<kv_cache_dtype> {};
+
+TEST_P(small_kv_cache, sequence_logits_are_bitwise_equal_alone_or_in_a_busy_batch) {
+  const kv_cache_dtype dtype = GetParam();
   const auto weights = family_model("llama");
   const int32_t vocab = weights.hparams.vocab_size;
   const auto a = random_tokens(19, vocab, 10), b = random_tokens(30, vocab, 11),
              c = random_tokens(9, vocab, 12), d = random_tokens(18, vocab, 13);
-  auto alone_runner = make_runner(weights, kv_cache_dtype::fp8_e4m3);
+  auto alone_runner = make_runner(weights, dtype);
   step_batch alone;
   alone.token_ids = a;
   alone.seqs = {seq_entry(0, 0, 19, {20, 21, 22})};
   const auto alone_logits = alone_runner->forward_logits(alone);
 
-  auto r = cpu_llama_runner::create(weights, num_blocks, block_size, 3, kv_cache_dtype::fp8_e4m3);
+  auto r = cpu_llama_runner::create(weights, num_blocks, block_size, 3, dtype);
   ASSERT_TRUE(r.ok());
   auto& runner = **r;
   step_batch warmup;  // b's first 29 tokens and d's first 10
@@ -125,6 +152,13 @@ TEST(fp8_kv_cache, sequence_logits_are_bitwise_equal_alone_or_in_a_busy_batch) {
   EXPECT_TRUE(bitwise_equal(alone_logits, {logits.begin() + v, logits.begin() + 2 * v}));
 }
 
+INSTANTIATE_TEST_SUITE_P(dtypes, small_kv_cache,
+                         ::testing::Values(kv_cache_dtype::fp8_e4m3, kv_cache_dtype::bf16,
+                                           kv_cache_dtype::f16),
+                         [](const auto& info) {
+                           return std::string(kv_cache_dtype_name(info.param));
+                         });
+
 // The checkpoint's k/v scales reach the cache: different scales change the logits (the codes
 // differ), and the result stays close to f32 (store divides by the scale, read multiplies).
 TEST(fp8_kv_cache, checkpoint_scales_are_applied) {
@@ -144,6 +178,10 @@ TEST(fp8_kv_cache, checkpoint_scales_are_applied) {
   }
   const auto scaled = run(weights, kv_cache_dtype::fp8_e4m3);
   EXPECT_EQ(run(weights, kv_cache_dtype::f32), f32);  // an f32 cache ignores the scales
+  const auto bf16 = run(weights, kv_cache_dtype::bf16);
+  for (auto& layer : weights.layers)
+    layer.k_scale = layer.v_scale = 1.0f;
+  EXPECT_EQ(run(weights, kv_cache_dtype::bf16), bf16);  // and so does a 16-bit one
   EXPECT_NE(scaled, unit);
   const auto want = testing::log_softmax(f32), got = testing::log_softmax(scaled);
   for (size_t v = 0; v < want.size(); ++v)

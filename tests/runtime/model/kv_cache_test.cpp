@@ -51,6 +51,28 @@ TEST(kv_cache, fp8_takes_one_byte_an_element) {
   }
 }
 
+TEST(kv_cache, bf16_and_f16_take_two_bytes_an_element) {
+  auto hp = testing::tiny_hparams();
+  for (auto dtype : {backend::kv_cache_dtype::bf16, backend::kv_cache_dtype::f16}) {
+    EXPECT_EQ(kv_bytes_per_block(hp, 16, dtype), 2 * 2 * 16 * 2 * 16 * 2);
+    EXPECT_EQ(2 * kv_bytes_per_block(hp, 16, dtype), kv_bytes_per_block(hp, 16));
+    kv_cache cache(hp, 5, 8, dtype);
+    EXPECT_TRUE(cache.is_half());
+    EXPECT_FALSE(cache.is_fp8());
+    EXPECT_EQ(cache.num_bytes(), 5 * kv_bytes_per_block(hp, 8, dtype));
+    EXPECT_NE(cache.key_words(0), cache.key_words(1));
+    EXPECT_NE(cache.key_words(1), cache.value_words(1));
+    cache.key_words(1)[5 * 8 * 2 * 16 - 1] = 0x3f80;  // last word of the last block
+    EXPECT_EQ(cache.value_words(1)[0], 0);
+    EXPECT_EQ(cache.half_format(), dtype == backend::kv_cache_dtype::bf16
+                                       ? kernels::cpu::half_format::bf16
+                                       : kernels::cpu::half_format::f16);
+  }
+  kv_cache f32(hp, 5, 8);
+  EXPECT_FALSE(f32.is_half());
+  EXPECT_FALSE(f32.is_fp8());
+}
+
 TEST(kv_cache, fp8_scales_come_from_the_weights) {
   auto hp = testing::tiny_hparams();
   auto w = testing::tiny_llama(hp, 1);
@@ -67,16 +89,31 @@ TEST(kv_cache, fp8_scales_come_from_the_weights) {
   EXPECT_EQ(cache.fp8(0).k_scale, 1.0f);
   EXPECT_EQ(cache.fp8(1).k_scale, 0.5f);
   EXPECT_EQ(cache.fp8(1).v_scale, 2.0f);
+  shape = kv_cache_shape_for(hp, 3, 4, backend::kv_cache_dtype::bf16);
+  set_kv_cache_scales(shape, w);
+  EXPECT_TRUE(shape.k_scales.empty());  // a 16-bit cache has no scales
+  EXPECT_TRUE(shape.v_scales.empty());
 }
 
+// vLLM's CacheDType names troupe implements; auto is whatever the caller resolved it to. vLLM has
+// no "bf16" or "half" cache dtype (its --dtype has "half"), so neither has troupe.
 TEST(kv_cache, parses_vllms_dtype_names) {
-  EXPECT_EQ(parse_kv_cache_dtype("auto"), backend::kv_cache_dtype::f32);
-  EXPECT_EQ(parse_kv_cache_dtype("fp8"), backend::kv_cache_dtype::fp8_e4m3);
-  EXPECT_EQ(parse_kv_cache_dtype("fp8_e4m3"), backend::kv_cache_dtype::fp8_e4m3);
-  EXPECT_EQ(parse_kv_cache_dtype("fp8_e5m2"), backend::kv_cache_dtype::fp8_e5m2);
-  for (const char* other : {"bfloat16", "fp8_inc", "fp8_ds_mla", "float32", ""})
-    EXPECT_FALSE(parse_kv_cache_dtype(other)) << other;
-  EXPECT_EQ(kv_cache_dtype_name(backend::kv_cache_dtype::fp8_e5m2), "fp8_e5m2");
+  using backend::kv_cache_dtype;
+  for (auto resolved : {kv_cache_dtype::f32, kv_cache_dtype::bf16, kv_cache_dtype::f16})
+    EXPECT_EQ(parse_kv_cache_dtype("auto", resolved), resolved);
+  const auto f32 = kv_cache_dtype::f32;
+  EXPECT_EQ(parse_kv_cache_dtype("bfloat16", f32), kv_cache_dtype::bf16);
+  EXPECT_EQ(parse_kv_cache_dtype("float16", f32), kv_cache_dtype::f16);
+  EXPECT_EQ(parse_kv_cache_dtype("fp8", f32), kv_cache_dtype::fp8_e4m3);
+  EXPECT_EQ(parse_kv_cache_dtype("fp8_e4m3", f32), kv_cache_dtype::fp8_e4m3);
+  EXPECT_EQ(parse_kv_cache_dtype("fp8_e5m2", f32), kv_cache_dtype::fp8_e5m2);
+  for (const char* other :
+       {"bf16", "half", "f16", "fp16", "fp8_inc", "fp8_ds_mla", "float32", "float", "Bfloat16", ""})
+    EXPECT_FALSE(parse_kv_cache_dtype(other, f32)) << other;
+  EXPECT_EQ(kv_cache_dtype_name(kv_cache_dtype::fp8_e5m2), "fp8_e5m2");
+  EXPECT_EQ(kv_cache_dtype_name(kv_cache_dtype::bf16), "bf16");
+  EXPECT_EQ(kv_cache_dtype_name(kv_cache_dtype::f16), "f16");
+  EXPECT_EQ(kv_cache_dtype_name(kv_cache_dtype::f32), "f32");
 }
 
 }  // namespace

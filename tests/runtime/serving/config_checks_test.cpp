@@ -66,16 +66,18 @@ TEST(validate_engine_config, prefix_caching_hash_algo) {
 
 TEST(validate_engine_config, kv_cache_dtype) {
   engine_config c;
-  for (const char* ok : {"auto", "fp8", "fp8_e4m3", "fp8_e5m2"}) {
+  for (const char* ok : {"auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2"}) {
     c.kv_cache_dtype = ok;
     EXPECT_TRUE(validate_engine_config(c).ok()) << ok;
   }
-  // vLLM's other cache dtypes.
-  for (const char* other : {"bfloat16", "fp8_inc", "fp8_ds_mla", "FP8", ""}) {
+  // vLLM's other cache dtypes, and names vLLM does not take either.
+  for (const char* other :
+       {"fp8_inc", "fp8_ds_mla", "int8_per_token_head", "bf16", "half", "FP8", ""}) {
     c.kv_cache_dtype = other;
     EXPECT_EQ(failure(c), "--kv-cache-dtype " + std::string(other) +
-                              " is not supported: troupe supports auto (f32), fp8 (= fp8_e4m3), "
-                              "fp8_e4m3 and fp8_e5m2");
+                              " is not supported: troupe supports auto (the model's dtype; f32 on "
+                              "the CPU), bfloat16, float16, fp8 (= fp8_e4m3), fp8_e4m3 and "
+                              "fp8_e5m2");
   }
 }
 

@@ -64,6 +64,20 @@ TEST(engine_device, cuda_without_a_gpu_is_an_error) {
       << d.message();
 }
 
+// --kv-cache-dtype auto: f32 on the CPU whatever the model (troupe's CPU computes in f32); the
+// model's dtype on the GPU, with vLLM's bf16 for a model that names none (GGUF).
+TEST(engine_device, auto_kv_cache_dtype_is_the_models_on_the_gpu_and_f32_on_the_cpu) {
+  using backend::kv_cache_dtype;
+  for (auto dtype : {weight_dtype::as_stored, weight_dtype::float32, weight_dtype::bfloat16,
+                     weight_dtype::float16})
+    EXPECT_EQ(auto_kv_cache_dtype(engine_device::cpu, dtype), kv_cache_dtype::f32);
+  EXPECT_EQ(auto_kv_cache_dtype(engine_device::cuda, weight_dtype::bfloat16), kv_cache_dtype::bf16);
+  EXPECT_EQ(auto_kv_cache_dtype(engine_device::cuda, weight_dtype::float16), kv_cache_dtype::f16);
+  EXPECT_EQ(auto_kv_cache_dtype(engine_device::cuda, weight_dtype::float32), kv_cache_dtype::f32);
+  EXPECT_EQ(auto_kv_cache_dtype(engine_device::cuda, weight_dtype::as_stored),
+            kv_cache_dtype::bf16);
+}
+
 TEST(engine_device, building_a_cuda_engine_without_a_gpu_fails_before_loading) {
   if (built_with_cuda() && gpus() > 0) GTEST_SKIP() << "this machine has a GPU";
   engine_config c = on("cuda");

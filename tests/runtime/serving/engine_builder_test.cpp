@@ -215,40 +215,44 @@ TEST_F(engine_builder, kv_cache_from_memory_budget) {
 }
 
 // --kv-cache-dtype fp8*: one byte an element instead of f32's four, so the same budget holds 4x
-// the blocks, at one rank and at every rank of TP=2, and every runner holds that cache.
-TEST_F(engine_builder, fp8_kv_cache_holds_four_times_the_blocks) {
+// the blocks (bfloat16 / float16: 2 bytes, 2x), at one rank and at every rank of TP=2, and every
+// runner holds that cache. auto on the CPU is f32, whatever the model's dtype.
+TEST_F(engine_builder, smaller_kv_cache_dtypes_hold_more_blocks) {
   engine_config c = tiny_config();
   c.num_gpu_blocks_override = 0;
   c.kv_cache_memory = 40 * 8192;  // 40 f32 blocks (kv_cache_from_memory_budget)
+  c.dtype = "bfloat16";           // a bf16 model: auto is still f32 on the CPU
   auto f32 = build_engine(c);
   ASSERT_TRUE(f32.ok()) << f32.message();
   ASSERT_EQ(f32->kv_cache.num_blocks, 40);
   EXPECT_EQ(dynamic_cast<const cpu_llama_runner&>(*f32->runners[0]).kv_cache_dtype(),
             backend::kv_cache_dtype::f32);
-  for (auto [name, dtype] : {std::pair{"fp8", backend::kv_cache_dtype::fp8_e4m3},
-                             {"fp8_e4m3", backend::kv_cache_dtype::fp8_e4m3},
-                             {"fp8_e5m2", backend::kv_cache_dtype::fp8_e5m2}}) {
+  for (auto [name, dtype, ratio] : {std::tuple{"fp8", backend::kv_cache_dtype::fp8_e4m3, 4},
+                                    {"fp8_e4m3", backend::kv_cache_dtype::fp8_e4m3, 4},
+                                    {"fp8_e5m2", backend::kv_cache_dtype::fp8_e5m2, 4},
+                                    {"bfloat16", backend::kv_cache_dtype::bf16, 2},
+                                    {"float16", backend::kv_cache_dtype::f16, 2}}) {
     c.kv_cache_dtype = name;
     c.tensor_parallel_size = 1;
     auto one = build_engine(c);
     ASSERT_TRUE(one.ok()) << one.message();
-    EXPECT_EQ(one->kv_cache.num_blocks, 4 * 40) << name;
+    EXPECT_EQ(one->kv_cache.num_blocks, ratio * 40) << name;
     EXPECT_EQ(one->config.kv_cache_dtype, name);
     EXPECT_EQ(dynamic_cast<const cpu_llama_runner&>(*one->runners[0]).kv_cache_dtype(), dtype);
     c.tensor_parallel_size = 2;
     c.num_compute_threads = 2;
     auto two = build_engine(c);
     ASSERT_TRUE(two.ok()) << two.message();
-    EXPECT_EQ(two->kv_cache.num_blocks, 2 * 4 * 40) << name;
+    EXPECT_EQ(two->kv_cache.num_blocks, 2 * ratio * 40) << name;
     for (const auto& runner : two->runners) {
-      EXPECT_EQ(runner->num_kv_blocks(), 2 * 4 * 40);
+      EXPECT_EQ(runner->num_kv_blocks(), 2 * ratio * 40);
       EXPECT_EQ(dynamic_cast<const tensor_parallel_runner&>(*runner).kv_cache_dtype(), dtype);
     }
   }
   c.kv_cache_dtype = "fp8_inc";
   EXPECT_EQ(build_error(c),
-            "--kv-cache-dtype fp8_inc is not supported: troupe supports auto (f32), fp8 (= "
-            "fp8_e4m3), fp8_e4m3 and fp8_e5m2");
+            "--kv-cache-dtype fp8_inc is not supported: troupe supports auto (the model's dtype; "
+            "f32 on the CPU), bfloat16, float16, fp8 (= fp8_e4m3), fp8_e4m3 and fp8_e5m2");
 }
 
 TEST_F(engine_builder, tokenizer_flag_replaces_the_models) {

@@ -19,8 +19,9 @@ llama_hparams tiny_hparams() {
   return hp;
 }
 
-kv_cache_plan plan(const engine_config& config) {
-  auto p = plan_kv_cache(config, tiny_hparams());
+kv_cache_plan plan(const engine_config& config,
+                   backend::kv_cache_dtype auto_dtype = backend::kv_cache_dtype::f32) {
+  auto p = plan_kv_cache(config, tiny_hparams(), auto_dtype);
   EXPECT_TRUE(p.ok()) << p.message();
   return p.ok() ? *p : kv_cache_plan{};
 }
@@ -30,6 +31,28 @@ TEST(kv_cache_sizing, bytes_per_block_cover_every_layer_keys_and_values) {
   c.block_size = 16;
   EXPECT_EQ(plan(c).bytes_per_block, 16 * 512);
   EXPECT_EQ(plan(c).block_size, 16);
+}
+
+// bfloat16 / float16 take 2 bytes an element, fp8 one: the same budget holds 2x / 4x the blocks.
+// auto is the dtype the caller resolved it to.
+TEST(kv_cache_sizing, the_cache_dtype_sets_the_bytes_per_block) {
+  using backend::kv_cache_dtype;
+  engine_config c;
+  c.kv_cache_memory = 10 * 16 * 512;
+  for (auto [name, dtype, blocks] : {std::tuple{"bfloat16", kv_cache_dtype::bf16, 20},
+                                     {"float16", kv_cache_dtype::f16, 20},
+                                     {"fp8", kv_cache_dtype::fp8_e4m3, 40},
+                                     {"auto", kv_cache_dtype::f32, 10}}) {
+    c.kv_cache_dtype = name;
+    EXPECT_EQ(plan(c).dtype, dtype) << name;
+    EXPECT_EQ(plan(c).bytes_per_block, 16 * 512 * 10 / blocks) << name;
+    EXPECT_EQ(plan(c).num_blocks, blocks) << name;
+  }
+  c.kv_cache_dtype = "auto";
+  EXPECT_EQ(plan(c, kv_cache_dtype::bf16).dtype, kv_cache_dtype::bf16);
+  EXPECT_EQ(plan(c, kv_cache_dtype::bf16).num_blocks, 20);
+  c.kv_cache_dtype = "float16";  // an explicit dtype ignores what auto would be
+  EXPECT_EQ(plan(c, kv_cache_dtype::bf16).dtype, kv_cache_dtype::f16);
 }
 
 TEST(kv_cache_sizing, override_is_exact) {
@@ -59,7 +82,7 @@ TEST(kv_cache_sizing, gpu_memory_utilization_changes_nothing_on_cpu) {
 TEST(kv_cache_sizing, a_budget_below_one_block_is_an_error) {
   engine_config c;
   c.kv_cache_memory = 100;
-  auto p = plan_kv_cache(c, tiny_hparams());
+  auto p = plan_kv_cache(c, tiny_hparams(), backend::kv_cache_dtype::f32);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.message(),
             "the KV cache budget holds no block: raise --kv-cache-memory or set "

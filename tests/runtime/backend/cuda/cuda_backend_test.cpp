@@ -2,16 +2,17 @@
 // models, logits compared step by step while both decode the CPU's greedy tokens. Needs a GPU:
 // every test but the refusal ones skips without a device.
 //
-// Tolerances: f32 weights (f32 or fp8 KV caches) differ only in summation order (attention,
-// rmsnorm, cuBLAS), so logits agree within 1e-3. bf16 weights multiply bf16-rounded activations
-// on the GPU (vLLM's numerics) where the CPU keeps f32 activations; that rounding alone moves
-// these models' logits by 1.3e-2, so the bf16 reference is the CPU backend with the GPU's
-// rounding (bf16_activations_backend). Wherever activations are quantized before a GEMM (that
-// bf16 rounding, W8A8's int8), a last-bit difference in the f32 parts can still move one value
-// across a rounding boundary, and that one step spreads: rerunning the CPU reference with norm
-// weights one ulp off moved the logits by up to 1e-2 (measured on the CPU backend), so those
-// comparisons allow 2e-2. A wrong layout or scale is far outside it; a truncating bf16 rounding
-// (4e-2 here) just outside, and the kernel tests check that rounding bit for bit.
+// Tolerances: f32 weights (f32, bf16/f16 or fp8 KV caches: store_kv writes the CPU's bits) differ
+// only in summation order (attention, rmsnorm, cuBLAS), so logits agree within 1e-3. bf16 weights
+// multiply bf16-rounded activations on the GPU (vLLM's numerics) where the CPU keeps f32
+// activations; that rounding alone moves these models' logits by 1.3e-2, so the bf16 reference is
+// the CPU backend with the GPU's rounding (bf16_activations_backend). Wherever activations are
+// quantized before a GEMM (that bf16 rounding, W8A8's int8), a last-bit difference in the f32 parts
+// can still move one value across a rounding boundary, and that one step spreads: rerunning the CPU
+// reference with norm weights one ulp off moved the logits by up to 1e-2 (measured on the CPU
+// backend), so those comparisons allow 2e-2. A wrong layout or scale is far outside it; a
+// truncating bf16 rounding (4e-2 here) just outside, and the kernel tests check that rounding bit
+// for bit.
 #include "runtime/backend/cuda/cuda_backend.hpp"
 
 #include <gtest/gtest.h>
@@ -204,6 +205,17 @@ TEST(cuda_backend, fp8_kv_caches_match_the_cpu_backend) {
     }
     expect_same_logits(w, dtype, f32_tolerance);
   }
+}
+
+// 16-bit caches: the same words on both sides, read back exactly. The second run is vLLM's usual
+// setup on a GPU (a bf16 model, --kv-cache-dtype auto = bf16).
+TEST(cuda_backend, bf16_and_f16_kv_caches_match_the_cpu_backend) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  for (auto dtype : {kv_cache_dtype::bf16, kv_cache_dtype::f16})
+    expect_same_logits(testing::tiny_llama(testing::tiny_hparams(), 9), dtype, f32_tolerance);
+  auto w = testing::tiny_llama(testing::tiny_hparams(), 7);
+  apply_weight_dtype(w, weight_dtype::bfloat16);
+  expect_same_logits(w, kv_cache_dtype::bf16, quantized_tolerance, true);
 }
 
 TEST(cuda_backend, w8a8_logits_match_the_cpu_backend) {

@@ -1,12 +1,14 @@
-#include "runtime/formats/half.hpp"
+#include "kernels/cpu/half.hpp"
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <random>
+#include <vector>
 
-namespace troupe::runtime {
+namespace troupe::kernels::cpu {
 namespace {
 
 TEST(half, known_f16_values_decode_exactly) {
@@ -91,5 +93,66 @@ TEST(half, bf16_conversions) {
   }
 }
 
+// NaN keeps the patterns kernels/cuda's converts write: bf16 the sign and top payload bits made
+// quiet, f16 sign | 0x7e00.
+TEST(half, nan_patterns) {
+  EXPECT_EQ(f32_to_bf16(std::bit_cast<float>(0x7fc00000u)), 0x7fc0);
+  EXPECT_EQ(f32_to_bf16(std::bit_cast<float>(0xff800001u)), 0xffc0);  // signalling: made quiet
+  EXPECT_EQ(f32_to_bf16(std::bit_cast<float>(0x7fa50000u)), 0x7fe5);
+  EXPECT_EQ(f32_to_f16(std::bit_cast<float>(0x7fc00000u)), 0x7e00);
+  EXPECT_EQ(f32_to_f16(std::bit_cast<float>(0xff800001u)), 0xfe00);
+}
+
+// The array conversions are the scalar ones element by element, at every length (SIMD bodies and
+// their tails): every 16-bit word widens exactly; random values, ties, overflow, subnormals, signed
+// zeros, infinities and NaN round to the scalar's bits.
+TEST(half, arrays_convert_as_the_scalars_do) {
+  std::vector<uint16_t> words(0x10000);
+  for (uint32_t w = 0; w < 0x10000; ++w)
+    words[w] = static_cast<uint16_t>(w);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> exponent(-30.0f, 20.0f), mantissa(-2.0f, 2.0f);
+  std::vector<float> values = {0.0f,
+                               -0.0f,
+                               1.0f + std::ldexp(1.0f, -11),       // f16 tie -> even
+                               std::bit_cast<float>(0x3f808000u),  // bf16 tie -> even
+                               std::bit_cast<float>(0x3f818000u),
+                               65520.0f,
+                               -1e10f,
+                               3.4e38f,
+                               std::ldexp(1.5f, -25),
+                               1e-40f,
+                               std::numeric_limits<float>::infinity(),
+                               -std::numeric_limits<float>::infinity(),
+                               std::numeric_limits<float>::quiet_NaN(),
+                               std::bit_cast<float>(0xff800001u)};
+  for (int i = 0; i < 5000; ++i)
+    values.push_back(std::ldexp(mantissa(rng), static_cast<int>(exponent(rng))));
+  for (half_format format : {half_format::bf16, half_format::f16}) {
+    const bool bf16 = format == half_format::bf16;
+    std::vector<float> wide(words.size());
+    widen_half(words.data(), static_cast<int64_t>(words.size()), format, wide.data());
+    for (uint32_t w = 0; w < 0x10000; ++w) {
+      const float want = bf16 ? bf16_to_f32(words[w]) : f16_to_f32(words[w]);
+      if (std::isnan(want)) {
+        EXPECT_TRUE(std::isnan(wide[w])) << w;
+      } else {
+        EXPECT_EQ(std::bit_cast<uint32_t>(wide[w]), std::bit_cast<uint32_t>(want)) << w;
+      }
+    }
+    for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{8}, int64_t{13},
+                      static_cast<int64_t>(values.size())}) {
+      std::vector<uint16_t> rounded(static_cast<size_t>(n) + 1, 0xabcd);
+      round_to_half(values.data(), n, format, rounded.data());
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(rounded[i], bf16 ? f32_to_bf16(values[i]) : f32_to_f16(values[i])) << values[i];
+      EXPECT_EQ(rounded[n], 0xabcd);  // nothing past n
+      std::vector<float> back(static_cast<size_t>(n) + 1, 5.0f);
+      widen_half(words.data() + 0x3c00, n, format, back.data());
+      EXPECT_EQ(back[n], 5.0f);
+    }
+  }
+}
+
 }  // namespace
-}  // namespace troupe::runtime
+}  // namespace troupe::kernels::cpu
