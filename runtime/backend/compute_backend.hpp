@@ -120,11 +120,12 @@ class compute_backend {
   // Rotates every head of every row by its position, in place.   x [T][num_heads][head_dim]
   virtual void rope(rope_handle rope, buffer_handle x, int32_t num_heads) = 0;
   // Writes every row's key and value heads into its cache slot of `layer` (an fp8 cache stores
-  // them quantized with the layer's scales, kernels/cpu/attention.hpp).
+  // them quantized with the layer's scales, a bf16/f16 one rounded to nearest even,
+  // kernels/cpu/attention.hpp).
   //   k, v [T][num_kv_heads][head_dim]
   virtual void store_kv(kv_cache_handle cache, int32_t layer, buffer_handle k, buffer_handle v) = 0;
   // Causal attention of every row over its own sequence's cached keys of `layer`, in position
-  // order (an fp8 cache's keys and values dequantized as they are read).
+  // order (an fp8 or 16-bit cache's keys and values widened to f32 as they are read).
   //   q, out [T][num_heads][head_dim]
   // requires: store_kv of this layer for every row of the step came first (a prompt chunk
   // attends to itself; a later sequence may read what an earlier one stored this step).

@@ -10,7 +10,7 @@
 //   each op: one kernel / cuBLAS call enqueued    paged_attention, ... in call order
 //   download: async copy -> pinned, wait          logits of the sampled rows
 //
-// Numerics against the CPU reference (cpu_backend): rope, store_kv's fp8 codes, embedding,
+// Numerics against the CPU reference (cpu_backend): rope, store_kv's fp8/bf16/f16 codes, embedding,
 // gather and W8A8 GEMMs give the same bits; rmsnorm, attention, silu and the dense GEMMs the
 // same math summed in another order (f32 within rounding; bf16/f16 weights multiply x rounded to
 // 16 bits, vLLM's numerics, where the CPU widens the weights and keeps x in f32).
