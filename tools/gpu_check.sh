@@ -146,7 +146,8 @@ serve_and_bench() {
   kill $pid 2>/dev/null
   wait $pid 2>/dev/null
   # Warnings while serving (a failed CUDA graph capture says so here) and errors.
-  grep -E "warn|error|capturing" "$out/serve_$label.log" | head -5 | sed 's/^/  /' | tee -a "$summary"
+  grep -E "warn|error|capturing|replayed" "$out/serve_$label.log" | head -5 | sed 's/^/  /' |
+    tee -a "$summary"
   # Device time per op, when timed (the first report: one per 200 steps).
   grep -A 40 "op times over" "$out/serve_$label.log" | grep -E "op times|calls" | head -40 |
     sed 's/^/  /' | tee -a "$summary" >/dev/null

@@ -1,5 +1,7 @@
 #include "runtime/backend/cuda/cuda_backend.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cassert>
 #include <utility>
@@ -34,7 +36,14 @@ result<std::unique_ptr<cuda_backend>> cuda_backend::create(int32_t device, commu
 }
 
 cuda_backend::cuda_backend(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
-cuda_backend::~cuda_backend() = default;
+cuda_backend::~cuda_backend() {
+  // What the graphs did, for the server's log at shutdown.
+  const auto& c = impl_->graph_counters;
+  if (c.captures > 0 || c.disabled) {
+    spdlog::info("CUDA device {}: {} decode steps replayed CUDA graphs ({} captures{})",
+                 impl_->device, c.replays, c.captures, c.disabled ? "; a capture failed" : "");
+  }
+}
 
 int32_t cuda_backend::device() const {
   return impl_->device;
