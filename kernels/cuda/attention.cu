@@ -30,13 +30,12 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
-#include <map>
-#include <mutex>
 #include <string>
 #include <type_traits>
 
 #include "kernels/cuda/attention.hpp"
 #include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_launch.cuh"
 #include "kernels/cuda/device.hpp"
 #include "kernels/cuda/half.cuh"
 
@@ -44,46 +43,19 @@ namespace troupe::kernels::cuda {
 
 namespace {
 
+using detail::attention_params;
 using detail::cache_elem;
 using detail::check_layout;
 using detail::fp8_kind;
 using detail::is_fp8;
+using detail::key_tile;
+using detail::launch_plan;
+using detail::max_queries;
 
 constexpr int block_threads = 256;
 constexpr int num_warps = block_threads / 32;
-constexpr int key_tile = 32;            // keys per shared-memory tile: one per lane when scoring
 constexpr int p_stride = key_tile + 4;  // a P row; +4 puts two rows' float4 reads in other banks
-constexpr int32_t min_split_keys = 4 * key_tile;
-constexpr int32_t max_splits = 64;
 constexpr int combine_threads = 256;
-
-// Query vectors per block for a padded head_dim (each thread keeps 32 f32 accumulators).
-__host__ __device__ constexpr int max_queries(int padded_dim) {
-  return padded_dim == 256 ? 32 : 64;
-}
-
-struct attention_params {
-  const float* q;
-  float* out;
-  const void* k_cache;
-  const void* v_cache;
-  float k_scale, v_scale;
-  const int32_t* positions;
-  const int32_t* token_seqs;
-  const int32_t* block_tables;
-  const int32_t* table_offsets;
-  const int32_t* query_tiles;
-  int64_t num_tokens;
-  int32_t num_tiles;
-  int32_t block_size, head_dim;
-  int64_t block_stride, slot_stride;  // elements
-  int32_t num_heads, group, heads_per_block, head_chunks, rows_cap;
-  float scale;
-  int32_t sliding_window;
-  int32_t num_splits, split_keys;
-  float* part_acc;  // [num_splits][num_tokens][num_heads][head_dim], num_splits > 1 only
-  float* part_ml;   // [num_splits][num_tokens][num_heads][2]: running max, sum
-};
 
 __device__ __forceinline__ int32_t first_key(int32_t position, int32_t sliding_window) {
   return sliding_window > 0 ? max(0, position - sliding_window + 1) : 0;
@@ -477,183 +449,6 @@ __global__ void combine_kernel(const float* part_acc, const float* part_ml, int6
       make_float4(o.x * inv, o.y * inv, o.z * inv, o.w * inv);
 }
 
-bool aligned(const void* ptr, uintptr_t bytes) {
-  return reinterpret_cast<uintptr_t>(ptr) % bytes == 0;
-}
-
-// A per-device pool that keeps its memory (release threshold: all), so the split workspace is a
-// stream-ordered sub-allocation rather than a driver call each step. nullptr: no pool (attention
-// then runs without splits).
-cudaMemPool_t workspace_pool() {
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess) {
-    cudaGetLastError();
-    return nullptr;
-  }
-  static std::mutex mutex;
-  static std::map<int, cudaMemPool_t> pools;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto found = pools.find(device);
-  if (found != pools.end()) return found->second;
-  cudaMemPoolProps props{};
-  props.allocType = cudaMemAllocationTypePinned;
-  props.location.type = cudaMemLocationTypeDevice;
-  props.location.id = device;
-  cudaMemPool_t pool = nullptr;
-  if (cudaMemPoolCreate(&pool, &props) != cudaSuccess) {
-    cudaGetLastError();
-    pool = nullptr;
-  } else {
-    uint64_t keep = UINT64_MAX;
-    cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
-  }
-  pools.emplace(device, pool);
-  return pool;
-}
-
-// Key splits for `blocks` blocks per split: enough for two blocks per SM, each split at least
-// min_split_keys keys.
-int32_t choose_splits(int64_t blocks, int32_t max_position) {
-  int device = 0, num_sms = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&num_sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
-    cudaGetLastError();
-    return 1;
-  }
-  const int64_t keys = int64_t{max_position} + 1;
-  const int64_t target = 2 * int64_t{num_sms};
-  if (blocks >= target || keys < 2 * min_split_keys) return 1;
-  return static_cast<int32_t>(
-      std::min<int64_t>({(target + blocks - 1) / blocks, keys / min_split_keys, max_splits}));
-}
-
-status check_attention_args(const paged_kv_layout& layout, const attention_rows& rows,
-                            int32_t num_heads, const float* q, const kv_cache_layer& cache,
-                            const float* out) {
-  if (auto st = check_layout(layout, cache, "paged_attention"); !st) return st;
-  const int32_t d = layout.head_dim;
-  if (d > 256 || d % 8 != 0)
-    return error{"paged_attention: head_dim must be a multiple of 8, at most 256"};
-  if (num_heads <= 0 || num_heads % layout.num_kv_heads != 0)
-    return error{"paged_attention: num_heads must be a positive multiple of num_kv_heads"};
-  const uintptr_t cache_align = is_fp8(cache.type) ? 8 : 16;
-  if (!aligned(q, 16) || !aligned(out, 16) || !aligned(cache.k, cache_align) ||
-      !aligned(cache.v, cache_align))
-    return error{"paged_attention: q, out and the caches must be 16-byte aligned (fp8: 8)"};
-  if (rows.num_tiles > rows.num_tokens || rows.num_tokens > INT_MAX)
-    return error{"paged_attention: bad tile or row count"};
-  return ok_status();
-}
-
-status check_shared_bytes(size_t bytes) {
-  int device = 0, max_shared = 0;
-  if (auto st = CUDA_CHECK(cudaGetDevice(&device)); !st) return st;
-  if (auto st = CUDA_CHECK(
-          cudaDeviceGetAttribute(&max_shared, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-      !st)
-    return st;
-  if (bytes > static_cast<size_t>(max_shared))
-    return error{"paged_attention: shape needs more shared memory than the device has"};
-  return ok_status();
-}
-
-// Everything but the block shape (rows_cap, heads_per_block, head_chunks) and the splits.
-attention_params make_params(const paged_kv_layout& layout, const attention_rows& rows,
-                             int32_t num_heads, float scale, int32_t sliding_window, const float* q,
-                             const kv_cache_layer& cache, float* out) {
-  attention_params p{};
-  p.q = q;
-  p.out = out;
-  p.k_cache = cache.k;
-  p.v_cache = cache.v;
-  p.k_scale = cache.k_scale;
-  p.v_scale = cache.v_scale;
-  p.positions = rows.positions;
-  p.token_seqs = rows.token_seqs;
-  p.block_tables = rows.block_tables;
-  p.table_offsets = rows.table_offsets;
-  p.query_tiles = rows.query_tiles;
-  p.num_tokens = rows.num_tokens;
-  p.num_tiles = rows.num_tiles;
-  p.block_size = layout.block_size;
-  p.head_dim = layout.head_dim;
-  p.block_stride = layout.block_stride();
-  p.slot_stride = int64_t{layout.num_kv_heads} * layout.head_dim;
-  p.num_heads = num_heads;
-  p.group = num_heads / layout.num_kv_heads;
-  p.scale = scale;
-  p.sliding_window = sliding_window;
-  p.num_splits = 1;
-  p.split_keys = INT_MAX;
-  return p;
-}
-
-// The block shape and key splits of a launch: a host-side plan from the step's sizes alone.
-struct launch_plan {
-  int32_t padded_dim = 0;
-  int32_t rows_cap = 0, heads_per_block = 0, head_chunks = 0;
-  int64_t grid_y = 0;
-  int32_t num_splits = 1, split_keys = INT_MAX;
-
-  // Bytes of the splits' partial results (0 without splits).
-  int64_t workspace_bytes(const attention_rows& rows, int32_t num_heads, int32_t head_dim) const {
-    if (num_splits == 1) return 0;
-    return int64_t{num_splits} * rows.num_tokens * num_heads * (head_dim + 2) * 4;
-  }
-};
-
-launch_plan plan_launch(const paged_kv_layout& layout, const attention_rows& rows,
-                        int32_t num_heads) {
-  launch_plan plan;
-  const int32_t group = num_heads / layout.num_kv_heads;
-  plan.padded_dim = layout.head_dim <= 64 ? 64 : layout.head_dim <= 128 ? 128 : 256;
-  // No tile has more rows than the other tiles leave: a pure decode step has tiles of one row.
-  plan.rows_cap = static_cast<int32_t>(
-      std::min<int64_t>(attention_tile_rows, rows.num_tokens - rows.num_tiles + 1));
-  plan.heads_per_block = std::min(group, std::max(1, max_queries(plan.padded_dim) / plan.rows_cap));
-  plan.head_chunks = (group + plan.heads_per_block - 1) / plan.heads_per_block;
-  plan.grid_y = int64_t{layout.num_kv_heads} * plan.head_chunks;
-  // Positions [0, max_position] cut into about `splits` runs of whole key tiles.
-  const int32_t splits = choose_splits(int64_t{rows.num_tiles} * plan.grid_y, rows.max_position);
-  if (splits > 1) {
-    const int64_t keys = int64_t{rows.max_position} + 1;
-    const int64_t run = ((keys + splits - 1) / splits + key_tile - 1) / key_tile * key_tile;
-    plan.num_splits = static_cast<int32_t>((keys + run - 1) / run);
-    plan.split_keys = static_cast<int32_t>(run);
-  }
-  return plan;
-}
-
-// The splits' workspace: the caller's (rows.split_workspace), or allocated on `stream` from the
-// pool (*owned set: the caller frees it after the launches). Without either, p keeps one split.
-status split_workspace(attention_params& p, const launch_plan& plan, const attention_rows& rows,
-                       cudaStream_t stream, void** owned) {
-  *owned = nullptr;
-  const int64_t bytes = plan.workspace_bytes(rows, p.num_heads, p.head_dim);
-  if (bytes == 0) return ok_status();
-  void* workspace = rows.split_workspace;
-  if (workspace != nullptr) {
-    if (rows.split_workspace_bytes < bytes)
-      return error{"paged_attention: the split workspace holds " +
-                   std::to_string(rows.split_workspace_bytes) + " bytes, the launch needs " +
-                   std::to_string(bytes)};
-  } else {
-    cudaMemPool_t pool = workspace_pool();
-    if (pool == nullptr || cudaMallocFromPoolAsync(&workspace, static_cast<size_t>(bytes), pool,
-                                                   stream) != cudaSuccess) {
-      cudaGetLastError();
-      return ok_status();
-    }
-    *owned = workspace;
-  }
-  const int64_t rows_total = p.num_tokens * p.num_heads;
-  p.num_splits = plan.num_splits;
-  p.split_keys = plan.split_keys;
-  p.part_acc = static_cast<float*>(workspace);
-  p.part_ml = p.part_acc + plan.num_splits * rows_total * p.head_dim;
-  return ok_status();
-}
-
 using attention_fn = void (*)(attention_params);
 
 template <int DP>
@@ -698,31 +493,25 @@ status launch_attention(int32_t padded_dim, kv_type type, const attention_params
 
 }  // namespace
 
-int64_t attention_split_workspace_bytes(const paged_kv_layout& layout, const attention_rows& rows,
-                                        int32_t num_heads) {
-  if (rows.num_tokens <= 0 || rows.num_tiles <= 0 || layout.num_kv_heads <= 0 ||
-      num_heads % layout.num_kv_heads != 0)
-    return 0;
-  return plan_launch(layout, rows, num_heads).workspace_bytes(rows, num_heads, layout.head_dim);
-}
-
 status paged_attention(const paged_kv_layout& layout, const attention_rows& rows, int32_t num_heads,
                        float scale, int32_t sliding_window, const float* q,
                        const kv_cache_layer& cache, float* out, cudaStream_t stream) {
-  if (auto st = check_attention_args(layout, rows, num_heads, q, cache, out); !st) return st;
+  if (auto st = detail::check_attention_args(layout, rows, num_heads, q, cache, out); !st)
+    return st;
   if (rows.num_tokens <= 0 || rows.num_tiles <= 0) return ok_status();
-  attention_params p = make_params(layout, rows, num_heads, scale, sliding_window, q, cache, out);
-  const launch_plan plan = plan_launch(layout, rows, num_heads);
+  attention_params p =
+      detail::make_params(layout, rows, num_heads, scale, sliding_window, q, cache, out);
+  const launch_plan plan = detail::plan_launch(layout, rows, num_heads);
   p.rows_cap = plan.rows_cap;
   p.heads_per_block = plan.heads_per_block;
   p.head_chunks = plan.head_chunks;
   if (plan.grid_y > 65535) return error{"paged_attention: too many KV heads for one launch"};
   const size_t shared_bytes =
       attention_shared_bytes(cache.type, layout.head_dim, p.rows_cap * p.heads_per_block);
-  if (auto st = check_shared_bytes(shared_bytes); !st) return st;
+  if (auto st = detail::check_shared_bytes(shared_bytes); !st) return st;
 
   void* owned = nullptr;
-  if (auto st = split_workspace(p, plan, rows, stream, &owned); !st) return st;
+  if (auto st = detail::split_workspace(p, plan, rows, stream, &owned); !st) return st;
   const dim3 grid(static_cast<unsigned>(rows.num_tiles), static_cast<unsigned>(plan.grid_y),
                   static_cast<unsigned>(p.num_splits));
   const status launched =
