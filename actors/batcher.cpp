@@ -1,6 +1,8 @@
 #include "actors/batcher.hpp"
 
 #include <algorithm>
+#include <cassert>
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -78,10 +80,23 @@ class batcher_impl : public batcher_actor::base {
     request_times times;
   };
 
+  // A step sent to the executors, until every rank has answered it.
+  struct step_in_flight {
+    uint64_t number = 0;
+    runtime::step_plan plan;
+    size_t ranks_pending = 0;                            // ranks yet to answer
+    std::vector<runtime::sampled_token> tokens;          // rank 0's answer
+    std::vector<std::pair<size_t, std::string>> errors;  // (rank, error)
+    int64_t sent_ns = 0;
+    std::string doomed_by;  // the failure of the step before it (then it fails too)
+  };
+
   // -- between steps: apply what arrived, then start the next step --
 
   void between_steps() {
-    if (step_in_flight_) return;
+    // No request may come or go between propose and finalize; without async scheduling, none
+    // while a step runs either.
+    if (reserving_ || (!options_.async_scheduling && !steps_.empty())) return;
     const int64_t now = deferred_submits_.empty() ? 0 : steady_now_ns();
     for (auto& msg : deferred_submits_)
       admit(msg, now);
@@ -92,12 +107,20 @@ class batcher_impl : public batcher_actor::base {
     deferred_aborts_.clear();
     if (!released.empty()) send(allocator_, release_blocks{std::move(released)});
     publish();
-    if (scheduler_.has_work() && !stalled_) {
+    if (may_schedule()) {
       schedule();  // the step's delta carries the releases
-    } else if (auto ids = scheduler_.take_released(); !ids.empty()) {
-      for (const auto& executor : executors_)
-        send(executor, release_sequences{ids});
+    } else if (steps_.empty()) {
+      if (auto ids = scheduler_.take_released(); !ids.empty()) {
+        for (const auto& executor : executors_)
+          send(executor, release_sequences{ids});
+      }
     }
+  }
+
+  bool may_schedule() const {
+    const size_t max_in_flight = options_.async_scheduling ? 2 : 1;
+    return steps_.size() < max_in_flight && scheduler_.has_work() && !stalled_ && !wait_for_step_ &&
+           !draining_;
   }
 
   void admit(submit_generation& msg, int64_t now) {
@@ -112,6 +135,7 @@ class batcher_impl : public batcher_actor::base {
     }
     clients_.emplace(id, client{std::move(msg.client), {now, 0}});
     stalled_ = false;
+    wait_for_step_ = false;
     if (options_.log_requests) {
       spdlog::info(request_log_line(id, "queued").add("waiting", scheduler_.num_waiting()).str());
     }
@@ -136,69 +160,116 @@ class batcher_impl : public batcher_actor::base {
   // -- the step --
 
   void schedule() {
-    step_in_flight_ = true;
     const int64_t start = steady_now_ns();
     proposal_ = scheduler_.propose();
+    if (proposal_.running.empty() && proposal_.waiting.empty()) {
+      // Every running request's last token is in flight (async scheduling): wait for it.
+      wait_for_step_ = true;
+      return;
+    }
+    reserving_ = true;
     phase_start_ns_ = steady_now_ns();
     schedule_ns_ = phase_start_ns_ - start;
     request(allocator_, caf::infinite, reserve_blocks{proposal_})
-        .then([this](blocks_reserved& reply) { execute(reply.grant); },
-              [this](caf::error& err) { fail_step("KV allocator failed: " + error_text(err)); });
+        .then(
+            [this](blocks_reserved& reply) {
+              reserving_ = false;
+              execute(reply.grant);
+              complete_steps();  // answers that came while the blocks were reserved
+              between_steps();
+            },
+            [this](caf::error& err) {
+              reserving_ = false;
+              spdlog::error("batcher: KV allocator failed: {}", error_text(err));
+              stalled_ = true;  // retry after the next submission or abort
+              complete_steps();
+              between_steps();
+            });
   }
 
   void execute(const runtime::step_grant& grant) {
     const int64_t granted = steady_now_ns();
-    plan_ = scheduler_.finalize(proposal_, grant);
-    if (plan_.empty()) {
-      // Nothing fits even with everything preempted: wait for a submission or abort instead of
-      // spinning. (start_engine caps max_model_len to the KV cache, so this is not expected.)
-      spdlog::warn("batcher: a step with {} waiting requests scheduled nothing",
-                   scheduler_.num_waiting());
-      stalled_ = true;
-      end_step();
+    runtime::step_plan plan = scheduler_.finalize(proposal_, grant);
+    if (plan.empty()) {
+      if (steps_.empty()) {
+        // Nothing fits even with everything preempted: wait for a submission or abort instead
+        // of spinning. (start_engine caps max_model_len to the KV cache, so this is not
+        // expected.)
+        spdlog::warn("batcher: a step with {} waiting requests scheduled nothing",
+                     scheduler_.num_waiting());
+        stalled_ = true;
+      } else {
+        wait_for_step_ = true;  // blocks come free as the steps in flight finish requests
+      }
       return;
     }
     mark_scheduled(grant, granted);
     const int64_t sent = steady_now_ns();
     metrics_.steps.allocate_seconds->observe(seconds(granted - phase_start_ns_));
     metrics_.steps.schedule_seconds->observe(seconds(schedule_ns_ + sent - granted));
-    phase_start_ns_ = sent;
     // Every rank runs every step (they keep each other in step through their collectives);
     // rank 0's tokens are the step's, and an error at any rank fails it.
-    num_ranks_pending_ = executors_.size();
-    rank_errors_.clear();
-    rank_tokens_.clear();
+    const uint64_t number = next_step_number_++;
+    steps_.push_back({number, std::move(plan), executors_.size(), {}, {}, sent, {}});
+    const runtime::step_delta& delta = steps_.back().plan.delta;
     for (size_t rank = 0; rank < executors_.size(); ++rank) {
-      request(executors_[rank], caf::infinite, execute_step{plan_.delta})
+      request(executors_[rank], caf::infinite, execute_step{delta})
           .then(
-              [this, rank](step_executed& reply) {
-                if (rank == 0) rank_tokens_ = std::move(reply.tokens);
-                rank_answered();
+              [this, rank, number](step_executed& reply) {
+                step_in_flight& step = find_step(number);
+                if (rank == 0) step.tokens = std::move(reply.tokens);
+                rank_answered(step);
               },
-              [this, rank](caf::error& err) {
-                rank_errors_.push_back({rank, error_text(err)});
-                rank_answered();
+              [this, rank, number](caf::error& err) {
+                step_in_flight& step = find_step(number);
+                step.errors.push_back({rank, error_text(err)});
+                rank_answered(step);
               });
     }
   }
 
-  void rank_answered() {
-    if (--num_ranks_pending_ > 0) return;
-    if (rank_errors_.empty()) {
-      update(rank_tokens_);
-      return;
+  step_in_flight& find_step(uint64_t number) {
+    auto it = std::find_if(steps_.begin(), steps_.end(),
+                           [number](const step_in_flight& s) { return s.number == number; });
+    assert(it != steps_.end());
+    return *it;
+  }
+
+  void rank_answered(step_in_flight& step) {
+    --step.ranks_pending;
+    if (complete_steps()) between_steps();
+  }
+
+  // Finishes the oldest steps whose every rank has answered, in order; not while blocks are
+  // being reserved (a proposal made before a step's update must be finalized first). Whether
+  // any finished.
+  bool complete_steps() {
+    bool any = false;
+    while (!reserving_ && !steps_.empty() && steps_.front().ranks_pending == 0) {
+      step_in_flight step = std::move(steps_.front());
+      steps_.pop_front();
+      wait_for_step_ = false;
+      any = true;
+      if (!step.doomed_by.empty()) {
+        fail_step(step, "the step before it failed: " + step.doomed_by);
+      } else if (step.errors.empty()) {
+        update(step);
+      } else {
+        fail_step(step, "model execution failed: " + describe_rank_errors(step.errors));
+      }
+      if (steps_.empty()) draining_ = false;
     }
-    fail_step("model execution failed: " + describe_rank_errors());
+    return any;
   }
 
   // The ranks' errors, the cause first: a rank abandoned by another one says so, and comes last.
-  std::string describe_rank_errors() {
-    std::stable_sort(rank_errors_.begin(), rank_errors_.end(), [](const auto& a, const auto& b) {
+  std::string describe_rank_errors(std::vector<std::pair<size_t, std::string>>& errors) {
+    std::stable_sort(errors.begin(), errors.end(), [](const auto& a, const auto& b) {
       return !is_abandoned(a.second) && is_abandoned(b.second);
     });
-    if (executors_.size() == 1) return rank_errors_.front().second;
+    if (executors_.size() == 1) return errors.front().second;
     std::string text;
-    for (const auto& [rank, message] : rank_errors_)
+    for (const auto& [rank, message] : errors)
       text += (text.empty() ? "" : "; ") + ("rank " + std::to_string(rank) + ": " + message);
     return text;
   }
@@ -222,21 +293,24 @@ class batcher_impl : public batcher_actor::base {
     }
   }
 
-  void update(const std::vector<runtime::sampled_token>& tokens) {
+  void update(step_in_flight& step) {
     const int64_t returned = steady_now_ns();
-    metrics_.steps.execute_seconds->observe(seconds(returned - phase_start_ns_));
+    // With a step queued behind another, its device time starts when the one before returns.
+    const int64_t started = std::max(step.sent_ns, last_returned_ns_);
+    last_returned_ns_ = returned;
+    metrics_.steps.execute_seconds->observe(seconds(returned - started));
+    const runtime::step_plan& plan = step.plan;
     if (options_.debug_log) {
       spdlog::debug("step {}: {} seqs, {} tokens, {} preempted, {} running, {} waiting",
-                    counters_->num_steps.load(), plan_.delta.seqs.size(),
-                    plan_.num_scheduled_tokens(), plan_.preempted.size(), scheduler_.num_running(),
+                    counters_->num_steps.load(), plan.delta.seqs.size(),
+                    plan.num_scheduled_tokens(), plan.preempted.size(), scheduler_.num_running(),
                     scheduler_.num_waiting());
     }
     counters_->num_steps.fetch_add(1, std::memory_order_relaxed);
-    observe_step_composition(metrics_.steps, plan_);
-    if (metrics_.vllm) metrics_.vllm->iteration_tokens->observe(plan_.num_scheduled_tokens());
-    emit(scheduler_.update(plan_, tokens));
+    observe_step_composition(metrics_.steps, plan);
+    if (metrics_.vllm) metrics_.vllm->iteration_tokens->observe(plan.num_scheduled_tokens());
+    emit(scheduler_.update(plan, step.tokens));
     metrics_.steps.postprocess_seconds->observe(seconds(steady_now_ns() - returned));
-    end_step();
   }
 
   void emit(std::vector<runtime::request_output> outputs) {
@@ -255,11 +329,14 @@ class batcher_impl : public batcher_actor::base {
   }
 
   // A failed step fails the requests it carried; the others carry on. The executor forgets them
-  // with the next release (scheduler::take_released).
-  void fail_step(const std::string& message) {
+  // with the next release (scheduler::take_released). A step queued behind it (async
+  // scheduling) fails too: it may feed placeholders the failed step never sampled, or read
+  // blocks it never wrote; nothing new is scheduled until it has returned.
+  void fail_step(const step_in_flight& step, const std::string& message) {
+    last_returned_ns_ = steady_now_ns();
     spdlog::error("batcher: {}", message);
     std::vector<uint64_t> released;
-    for (const auto& seq : plan_.delta.seqs) {
+    for (const auto& seq : step.plan.delta.seqs) {
       if (!scheduler_.abort(seq.seq_id)) continue;
       released.push_back(seq.seq_id);
       if (auto it = clients_.find(seq.seq_id); it != clients_.end()) {
@@ -268,13 +345,10 @@ class batcher_impl : public batcher_actor::base {
       }
     }
     if (!released.empty()) send(allocator_, release_blocks{std::move(released), true});
-    end_step();
-  }
-
-  void end_step() {
-    step_in_flight_ = false;
-    plan_ = {};
-    between_steps();
+    for (auto& later : steps_) {
+      if (later.doomed_by.empty()) later.doomed_by = message;
+      draining_ = true;
+    }
   }
 
   void publish() {
@@ -299,15 +373,17 @@ class batcher_impl : public batcher_actor::base {
   std::unordered_map<uint64_t, client> clients_;
   std::vector<submit_generation> deferred_submits_;
   std::vector<uint64_t> deferred_aborts_;
-  bool step_in_flight_ = false;
-  bool stalled_ = false;  // the last step scheduled nothing; retry after the next change
+  // Sent to the executors, oldest first: one, or with async scheduling up to two.
+  std::deque<step_in_flight> steps_;
+  uint64_t next_step_number_ = 0;
+  bool reserving_ = false;      // between propose and finalize (the allocator's round trip)
+  bool stalled_ = false;        // the last step scheduled nothing; retry after the next change
+  bool wait_for_step_ = false;  // nothing to schedule beside the steps in flight; after one
+  bool draining_ = false;       // a step failed: nothing new until those behind it return
   runtime::step_proposal proposal_;
-  runtime::step_plan plan_;
-  size_t num_ranks_pending_ = 0;                             // ranks yet to answer the step
-  std::vector<runtime::sampled_token> rank_tokens_;          // rank 0's answer
-  std::vector<std::pair<size_t, std::string>> rank_errors_;  // (rank, error) of the step
-  int64_t phase_start_ns_ = 0;  // when the step's current round trip began
-  int64_t schedule_ns_ = 0;     // time in propose, before finalize's is added
+  int64_t phase_start_ns_ = 0;    // when the step's allocator round trip began
+  int64_t schedule_ns_ = 0;       // time in propose, before finalize's is added
+  int64_t last_returned_ns_ = 0;  // when the last step's answers were complete
   int64_t num_preemptions_published_ = 0;
 };
 

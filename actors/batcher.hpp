@@ -1,5 +1,6 @@
 #pragma once
-// The batcher actor: owns the runtime::scheduler and runs the step loop, one step in flight:
+// The batcher actor: owns the runtime::scheduler and runs the step loop, one step in flight
+// (two with async scheduling, below):
 //
 //   plan = schedule()        propose -> kv allocator (reserve_blocks) -> finalize
 //   results = execute(plan)  every executor (execute_step: the plan's step_delta), one per
@@ -9,10 +10,19 @@
 //   emit(outputs)            token_delta to each request actor
 //
 // Submissions and aborts arriving while a step is in flight wait until it is over, so the
-// scheduler never changes under a plan. Idle (no step scheduled) when there is nothing to do;
-// going idle, it tells the executors which sequences to forget (release_sequences), which a step's
-// delta carries otherwise. Every rank gets the same messages in the same order, so every rank's
-// sequence_states stay the same (a delta one rank refuses, every rank refuses).
+// scheduler never changes under a plan.
+//
+// Async scheduling (--async-scheduling, vLLM's): as soon as step N is sent, step N+1 is
+// scheduled and sent behind it, its decode tokens placeholders for what step N samples
+// (runtime/sched/scheduler.hpp); step N's answer is applied once N+1 has been sent, and then
+// N+2 is scheduled. So the executors find the next step in their mailbox when one ends, and the
+// scheduling, the allocator's round trip and the token deltas of a step overlap the next step's
+// execution. Submissions and aborts wait only for the allocator's round trip. A failed step also
+// fails the step behind it (which may feed its placeholders or read its blocks), and nothing
+// new is scheduled until that one has returned. Idle (no step scheduled) when there is nothing to
+// do; going idle, it tells the executors which sequences to forget (release_sequences), which a
+// step's delta carries otherwise. Every rank gets the same messages in the same order, so every
+// rank's sequence_states stay the same (a delta one rank refuses, every rank refuses).
 //
 // Telemetry: every token_delta carries the request's request_times (queued, first scheduled);
 // each step observes step_metrics (time per phase, tokens by kind, batch
@@ -37,6 +47,7 @@ struct batcher_options {
   int32_t max_waiting_requests = 1024;  // beyond it, submissions fail with 503
   bool debug_log = false;               // one log line per step
   bool log_requests = false;            // --enable-log-requests: "queued" and "scheduled" lines
+  bool async_scheduling = false;        // --async-scheduling: the next step sent before a step ends
 };
 
 struct batcher_metrics {

@@ -165,6 +165,7 @@ class engine_impl final : public engine {
     options.max_waiting_requests = config.max_waiting_requests;
     options.debug_log = spdlog::should_log(spdlog::level::debug);
     options.log_requests = config.log_requests();
+    options.async_scheduling = config.async_scheduling;
     batcher_ = spawn_batcher(system_, options, allocator_, executors_, counters_,
                              {actor_kind("batcher"), step_metrics::create(*metrics_), vllm_});
     auto context = std::make_shared<request_context>();

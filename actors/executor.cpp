@@ -41,10 +41,16 @@ class executor_impl : public executor_actor::base {
   // error reply the batcher turns into failed requests (whose release follows).
   caf::result<step_executed> execute(const runtime::step_delta& delta) {
     auto batch = states_.apply(delta);
-    if (!batch) return caf::make_error(caf::sec::runtime_error, batch.message());
+    if (!batch) {
+      states_.record_failed_step();
+      return caf::make_error(caf::sec::runtime_error, batch.message());
+    }
     try {
-      return step_executed{runner_->execute(*batch)};
+      auto tokens = runner_->execute(*batch);
+      states_.record_sampled(tokens);  // what the next step's placeholders stand for
+      return step_executed{std::move(tokens)};
     } catch (const std::exception& e) {
+      states_.record_failed_step();
       return caf::make_error(caf::sec::runtime_error, e.what());
     }
   }

@@ -31,6 +31,9 @@ struct engine_config {
   bool enable_prefix_caching = true;                // vLLM V1's default
   std::string prefix_caching_hash_algo = "sha256";  // "sha256" | "xxhash"
   int32_t max_waiting_requests = 1024;  // bounded waiting queue; beyond it requests get 503
+  // vLLM's --async-scheduling: step N+1 is scheduled and sent while step N runs
+  // (actors/batcher.hpp).
+  bool async_scheduling = false;
 
   // -- KV cache --
   int32_t block_size = 16;

@@ -33,7 +33,7 @@ result<step_batch> sequence_states::apply(const step_delta& delta) {
   step_batch batch;
   batch.token_ids = delta.token_ids;
   batch.seqs.reserve(delta.seqs.size());
-  const std::span<const int32_t> tokens = delta.token_ids;
+  const std::span<int32_t> tokens = batch.token_ids;
   size_t offset = 0;
   for (const auto& chunk : delta.seqs) {
     const auto n = static_cast<size_t>(chunk.num_tokens);
@@ -41,6 +41,13 @@ result<step_batch> sequence_states::apply(const step_delta& delta) {
     offset += n;
   }
   return batch;
+}
+
+void sequence_states::record_sampled(std::span<const sampled_token> tokens) {
+  previous_step_failed_ = false;
+  for (const auto& t : tokens) {
+    if (auto it = states_.find(t.seq_id); it != states_.end()) it->second.last_sampled = t.token_id;
+  }
 }
 
 void sequence_states::release(std::span<const uint64_t> seq_ids) {
@@ -78,6 +85,7 @@ status sequence_states::check(const step_delta& delta) const {
     if (chunk.num_tokens < 1) return bad(chunk.seq_id, "scheduled with no tokens");
     if (chunk.sample && int64_t{origin.start} + chunk.num_tokens < origin.num_prompt_tokens)
       return bad(chunk.seq_id, "samples inside its prompt");
+    if (auto st = check_placeholders(chunk, num_tokens, delta.token_ids); !st) return st;
     num_tokens += chunk.num_tokens;
   }
   for (const auto& a : delta.admitted)
@@ -89,8 +97,24 @@ status sequence_states::check(const step_delta& delta) const {
   return ok_status();
 }
 
-seq_step sequence_states::advance(state& s, const seq_chunk& chunk,
-                                  std::span<const int32_t> tokens) {
+// A placeholder is a decode token: a held sequence's only one, after a step that sampled for it.
+status sequence_states::check_placeholders(const seq_chunk& chunk, int64_t offset,
+                                           std::span<const int32_t> token_ids) const {
+  const auto end = std::min(token_ids.size(), static_cast<size_t>(offset + chunk.num_tokens));
+  for (auto i = static_cast<size_t>(offset); i < end; ++i) {
+    if (token_ids[i] != placeholder_token) continue;
+    if (chunk.num_tokens != 1) return bad(chunk.seq_id, "has a placeholder in a chunk of several");
+    const state* s = find(chunk.seq_id);
+    if (s == nullptr) return bad(chunk.seq_id, "has a placeholder but is not running");
+    if (s->last_sampled < 0 && !previous_step_failed_)
+      return bad(chunk.seq_id, "has a placeholder but no token sampled in its previous step");
+  }
+  return ok_status();
+}
+
+seq_step sequence_states::advance(state& s, const seq_chunk& chunk, std::span<int32_t> tokens) {
+  if (tokens.size() == 1 && tokens[0] == placeholder_token) tokens[0] = std::max(0, s.last_sampled);
+  s.last_sampled = -1;
   s.block_table.insert(s.block_table.end(), chunk.new_block_ids.begin(), chunk.new_block_ids.end());
   seq_step seq;
   seq.seq_id = chunk.seq_id;

@@ -31,6 +31,9 @@ class sequence_states {
     int32_t num_computed_tokens = 0;  // positions the applied steps cover
     std::vector<int32_t> block_table;
     std::vector<int32_t> token_history;  // with penalties: tokens [0, num_computed_tokens)
+    // The token its last applied step sampled (record_sampled), which a placeholder_token in the
+    // next delta stands for; -1 when that step sampled nothing for it or has not returned.
+    int32_t last_sampled = -1;
   };
 
   // Forgets delta.released, then applies the rest and returns the runner's batch. The batch
@@ -38,8 +41,19 @@ class sequence_states {
   // Errors (nothing but the release applied): a sequence admitted twice or while held, cached
   // tokens that do not match num_computed_tokens (with penalties) or none expected, a chunk of a
   // sequence neither held nor admitted or scheduled twice, an admission not scheduled, a chunk
-  // of no tokens or that samples inside its prompt, token_ids not the chunks' sum.
+  // of no tokens or that samples inside its prompt, token_ids not the chunks' sum, a
+  // placeholder_token other than a held sequence's only token right after a step that sampled
+  // for it (the placeholder becomes that token). After a failed step (record_failed_step) a
+  // placeholder without its token becomes token 0 instead: the scheduler fails the step after a
+  // failed one anyway, and every tensor-parallel rank must run it alike (a rank whose step failed
+  // after its last collective has no token where the others have one).
   result<step_batch> apply(const step_delta& delta);
+
+  // The tokens the runner sampled for the last applied delta, for placeholders in the next one.
+  // Sequences it does not hold are ignored.
+  void record_sampled(std::span<const sampled_token> tokens);
+  // The last delta's step failed (refused, or the runner threw): it sampled nothing.
+  void record_failed_step() { previous_step_failed_ = true; }
 
   // Forgets these sequences; ids it does not hold are ignored (a request aborted while waiting).
   void release(std::span<const uint64_t> seq_ids);
@@ -49,9 +63,12 @@ class sequence_states {
 
  private:
   status check(const step_delta& delta) const;
-  seq_step advance(state& s, const seq_chunk& chunk, std::span<const int32_t> tokens);
+  status check_placeholders(const seq_chunk& chunk, int64_t offset,
+                            std::span<const int32_t> token_ids) const;
+  seq_step advance(state& s, const seq_chunk& chunk, std::span<int32_t> tokens);
 
   std::unordered_map<uint64_t, state> states_;
+  bool previous_step_failed_ = false;
 };
 
 }  // namespace troupe::runtime

@@ -21,12 +21,20 @@
 //
 // A sequence's life on the executor: admitted -> scheduled in some steps -> released. Preemption
 // releases it (its KV is gone); a readmission starts it again from its new table.
+//
+// Async scheduling (--async-scheduling): the scheduler sends step N+1 before step N's tokens are
+// back, so a sequence that samples in step N and decodes in step N+1 has no token id to send yet.
+// Its one token in step N+1 is placeholder_token, which the executor replaces with the token it
+// sampled for that sequence in step N (sequence_states::record_sampled).
 #include <cstdint>
 #include <vector>
 
 #include "runtime/sampling_params.hpp"
 
 namespace troupe::runtime {
+
+// In step_delta::token_ids: "the token this sequence sampled in its previous step".
+inline constexpr int32_t placeholder_token = -1;
 
 // A sequence the executor holds no state for: first admission, or readmission after preemption.
 // It is scheduled in the same step.

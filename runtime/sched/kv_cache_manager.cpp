@@ -62,7 +62,8 @@ void kv_cache_manager::cache_full_blocks(uint64_t request_id, std::span<const bl
   const int32_t end = std::min(num_full, first_block + static_cast<int32_t>(hashes.size()));
   for (int32_t i = std::max(t.num_registered, first_block); i < end; ++i)
     pool_.cache(t.blocks[static_cast<size_t>(i)], hashes[static_cast<size_t>(i - first_block)]);
-  t.num_registered = std::max(t.num_registered, num_full);
+  // Blocks without a hash yet (filled by a token still in flight) can come later.
+  t.num_registered = std::max(t.num_registered, end);
 }
 
 void kv_cache_manager::free(uint64_t request_id, bool discard_cached) {

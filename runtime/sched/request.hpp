@@ -44,14 +44,23 @@ struct sched_request {
 
   int32_t num_tokens() const { return static_cast<int32_t>(token_ids.size()); }
   int32_t num_output_tokens() const { return num_tokens() - num_prompt_tokens; }
+  // Tokens once the steps in flight return: the known ones and the placeholders.
+  int32_t num_tokens_with_placeholders() const { return num_tokens() + num_output_placeholders; }
 
   request_spec spec;               // prompt_token_ids moved out into token_ids
   std::vector<int32_t> token_ids;  // prompt, then output
   int32_t num_prompt_tokens = 0;
   int32_t num_computed_tokens = 0;
+  // Outputs sampled by scheduled steps whose tokens have not come back: the scheduler counts
+  // them as tokens. With async scheduling (two steps in flight) up to two; the next step feeds
+  // the first as placeholder_token (runtime/step_delta.hpp).
+  int32_t num_output_placeholders = 0;
   int32_t num_preemptions = 0;
   // With spec.cache_prefix: the hashes of every full block of token_ids.
   std::vector<block_hash> block_hashes;
+  // Leading blocks whose hashes went to the allocator with a step that fills them. A block that
+  // a placeholder fills has no hash yet: it goes with the next step (async scheduling).
+  int32_t num_hashes_offered = 0;
   // Tokens found in the prefix cache when first admitted (vLLM's num_cached_tokens); -1 before.
   int32_t num_cached_tokens = -1;
   bool waiting_after_preemption = false;

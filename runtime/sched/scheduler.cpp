@@ -32,14 +32,19 @@ status scheduler::add_request(request_spec spec) {
 }
 
 bool scheduler::abort(uint64_t request_id) {
+  if (requests_.count(request_id) == 0) return false;
+  remove(request_id);
+  return true;
+}
+
+// Running, or waiting: a request preempted while its last step was in flight finishes there.
+void scheduler::remove(uint64_t request_id) {
   auto found = requests_.find(request_id);
-  if (found == requests_.end()) return false;
   if (found->second.waiting_after_preemption) --num_waiting_preempted_;
   requests_.erase(found);
   remove_running(request_id);
   auto it = std::find(waiting_.begin(), waiting_.end(), request_id);
   if (it != waiting_.end()) waiting_.erase(it);
-  return true;
 }
 
 step_proposal scheduler::propose() const {
@@ -47,11 +52,12 @@ step_proposal scheduler::propose() const {
   int32_t budget = config_.max_num_batched_tokens;
   for (uint64_t id : running_) {
     const auto& r = requests_.at(id);
-    if (budget <= 0) {
+    // A request whose last token is in flight has nothing left to compute.
+    if (budget <= 0 || last_token_in_flight(r)) {
       proposal.running_rest.push_back(id);
       continue;
     }
-    const int32_t n = std::min(r.num_tokens() - r.num_computed_tokens, budget);
+    const int32_t n = std::min(r.num_tokens_with_placeholders() - r.num_computed_tokens, budget);
     proposal.running.push_back(running_demand(r, r.num_computed_tokens + n));
     budget -= n;
   }
@@ -62,6 +68,7 @@ step_proposal scheduler::propose() const {
   for (uint64_t id : waiting_) {
     if (static_cast<int32_t>(proposal.waiting.size()) >= max_candidates) break;
     const auto& r = requests_.at(id);
+    assert(r.num_output_placeholders == 0);  // preempted after its last step in flight
     proposal.waiting.push_back(
         {id, r.num_tokens(), r.block_hashes, r.num_times_passed_over < max_times_passed_over});
   }
@@ -100,8 +107,14 @@ std::vector<request_output> scheduler::update(const step_plan& plan,
     if (!seq.sample) continue;
     assert(next < sampled.size() && sampled[next].seq_id == seq.seq_id);
     if (next >= sampled.size()) break;
-    auto& r = get(seq.seq_id);
     const sampled_token& token = sampled[next++];
+    // Gone: aborted while the step ran, or finished by the step before (async scheduling had
+    // already scheduled one more token for it, which is dropped).
+    auto found = requests_.find(seq.seq_id);
+    if (found == requests_.end()) continue;
+    auto& r = found->second;
+    assert(r.num_output_placeholders > 0);
+    --r.num_output_placeholders;
     r.token_ids.push_back(token.token_id);
     hash_full_blocks(r);
     request_output out{
@@ -111,11 +124,7 @@ std::vector<request_output> scheduler::update(const step_plan& plan,
     out.finish = finish;
     if (r.spec.return_logprobs) out.sampled.push_back(token);
     outputs.push_back(std::move(out));
-    if (finish != finish_reason::none) {
-      const uint64_t id = r.spec.id;  // a copy: erase destroys r
-      remove_running(id);
-      requests_.erase(id);
-    }
+    if (finish != finish_reason::none) remove(r.spec.id);
   }
   return outputs;
 }
@@ -183,7 +192,7 @@ void scheduler::count_passed_over(const step_proposal& proposal, const step_gran
 
 // The hashes of r's blocks that this step fills (the allocator registers them in the cache).
 slot_demand scheduler::running_demand(const sched_request& r, int32_t num_total_tokens) const {
-  slot_demand demand{r.spec.id, num_total_tokens, r.num_computed_tokens / config_.block_size, {}};
+  slot_demand demand{r.spec.id, num_total_tokens, r.num_hashes_offered, {}};
   const auto first = static_cast<size_t>(demand.first_block);
   const auto end =
       std::min(r.block_hashes.size(), static_cast<size_t>(num_total_tokens / config_.block_size));
@@ -198,21 +207,39 @@ void scheduler::schedule_seq(sched_request& r, std::span<const int32_t> new_bloc
   seq_chunk chunk;
   chunk.seq_id = r.spec.id;
   chunk.num_tokens = num_total_tokens - r.num_computed_tokens;
-  chunk.sample = num_total_tokens == r.num_tokens();
+  chunk.sample = num_total_tokens == r.num_tokens_with_placeholders();
   chunk.new_block_ids.assign(new_block_ids.begin(), new_block_ids.end());
-  if (chunk.num_tokens == 1 && r.num_output_tokens() > 0) ++plan.num_decode_tokens;
+  if (chunk.num_tokens == 1 && r.num_output_tokens() + r.num_output_placeholders > 0)
+    ++plan.num_decode_tokens;
+  // The known tokens, then (async scheduling) the one a step in flight samples.
   auto& tokens = plan.delta.token_ids;
+  const int32_t known_end = std::min(num_total_tokens, r.num_tokens());
   tokens.insert(tokens.end(), r.token_ids.begin() + r.num_computed_tokens,
-                r.token_ids.begin() + num_total_tokens);
+                r.token_ids.begin() + known_end);
+  tokens.insert(tokens.end(), num_total_tokens - known_end, placeholder_token);
   plan.delta.seqs.push_back(std::move(chunk));
-  // As in vLLM v1, tokens count as computed once scheduled: the next step builds on them.
+  // As in vLLM v1, tokens count as computed once scheduled: the next step builds on them, and a
+  // sampled token counts as a placeholder until update() learns it.
   r.num_computed_tokens = num_total_tokens;
+  if (plan.delta.seqs.back().sample) ++r.num_output_placeholders;
+  const int32_t num_full = num_total_tokens / config_.block_size;
+  r.num_hashes_offered = r.spec.cache_prefix
+                             ? std::min(static_cast<int32_t>(r.block_hashes.size()), num_full)
+                             : num_full;
 }
 
 void scheduler::hash_full_blocks(sched_request& r) const {
   if (!r.spec.cache_prefix) return;
   extend_block_hashes(config_.hash_algo, config_.block_size, r.token_ids, r.spec.cache_salt,
                       r.block_hashes);
+}
+
+// The token in flight is its last whatever it is: max_tokens or max_model_len reached (as
+// check_stop counts them). Only a stop token can end a request earlier, which nobody knows ahead.
+bool scheduler::last_token_in_flight(const sched_request& r) const {
+  if (r.num_output_placeholders == 0) return false;
+  return r.num_output_tokens() + r.num_output_placeholders >= r.spec.max_tokens ||
+         r.num_tokens_with_placeholders() >= config_.max_model_len;
 }
 
 // vLLM's check_stop, except that a stop token wins over the length limit on the same token.

@@ -8,9 +8,19 @@
 //   results  = execute(plan.delta);        (the executor: sequence_states, then the runner)
 //   outputs  = update(plan, results);      append sampled tokens, finish requests
 //
-// Between finalize and update no request may be added or aborted (the batcher queues those until
-// the step is over). Finished requests leave the scheduler in update, aborted ones in abort; the
-// caller then releases their blocks with the allocator.
+// Between propose and finalize no request may be added or aborted (the batcher queues those).
+// Finished requests leave the scheduler in update, aborted ones in abort; the caller then
+// releases their blocks with the allocator.
+//
+// Async scheduling (vLLM's --async-scheduling): the caller may propose and finalize step N+1
+// before update(N), at most one step ahead (update(N) comes before propose(N+2)). A sequence that
+// samples in step N then has a placeholder output (sched_request::num_output_placeholders): step
+// N+1 schedules its next token as placeholder_token, which the executor fills in; a request
+// whose token in flight is its last for certain (max_tokens, max_model_len) is not scheduled
+// again. update(N) fills the placeholder in; a request it finishes while step N+1 holds a token
+// for it leaves at once and update(N+1) drops that token, as it drops those of requests aborted
+// while their step ran. The executor runs the steps in order, so blocks released meanwhile are
+// written by the step in flight before any later step that is granted them reads them.
 //
 // The executor holds state for exactly the running requests (runtime/sequence_states.hpp). A
 // request that stops running (finished, aborted, preempted) is *released*: the next plan's
@@ -113,7 +123,10 @@ class scheduler {
   void schedule_seq(sched_request& r, std::span<const int32_t> new_block_ids,
                     int32_t num_total_tokens, step_plan& plan);
   void hash_full_blocks(sched_request& r) const;
+  bool last_token_in_flight(const sched_request& r) const;
   finish_reason check_stop(const sched_request& r, int32_t& stop_token_id) const;
+  // Forgets a request, running or waiting.
+  void remove(uint64_t request_id);
   // A running request leaves running and is released; others are left alone.
   void remove_running(uint64_t request_id);
 

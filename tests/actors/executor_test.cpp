@@ -80,8 +80,9 @@ request_actor spawn_client(caf::actor_system& system, std::shared_ptr<outcomes> 
 
 // The batcher, the KV allocator and `num_ranks` executors (as tensor-parallel ranks: each with
 // its own fake model, which keeps its own KV); step `fail_at` throws at rank `failing_rank`.
+// With `async`, the batcher schedules one step ahead (placeholders the executors fill in).
 struct pipeline {
-  explicit pipeline(int32_t fail_at, int32_t num_ranks = 1, int32_t failing_rank = 0)
+  explicit pipeline(bool async, int32_t fail_at, int32_t num_ranks = 1, int32_t failing_rank = 0)
       : system(cfg) {
     testing::fake_runner_options options;
     options.num_kv_blocks = 24;  // too few for everyone: preemption
@@ -101,6 +102,7 @@ struct pipeline {
                                    std::nullopt, kind("kv_allocator"));
     batcher_options batching;
     batching.scheduler = {8, 32, true, 256, options.block_size, runtime::block_hash_algo::sha256};
+    batching.async_scheduling = async;
     batcher = spawn_batcher(system, batching, allocator, executors, counters,
                             {kind("batcher"), step_metrics::create(registry), std::nullopt});
   }
@@ -162,8 +164,14 @@ std::vector<int32_t> prompt_of(int32_t i) {
   return prompt;
 }
 
-TEST(Executor, HoldsNoSequenceOnceEveryRequestEnded) {
-  pipeline p(/*fail_at=*/-1);
+// Every test runs with synchronous and with async scheduling.
+class Executor : public ::testing::TestWithParam<bool> {
+ protected:
+  bool async() const { return GetParam(); }
+};
+
+TEST_P(Executor, HoldsNoSequenceOnceEveryRequestEnded) {
+  pipeline p(async(), /*fail_at=*/-1);
   constexpr int n = 12;
   for (int i = 0; i < n; ++i)
     p.submit(uint64_t(i + 1), prompt_of(i), 20, /*penalties=*/i % 2 == 0);
@@ -183,8 +191,8 @@ TEST(Executor, HoldsNoSequenceOnceEveryRequestEnded) {
 
 // The batcher fails the step's requests; the executor forgets them with the next release, and
 // the requests after them run as usual.
-TEST(Executor, AFailedStepLeavesNoSequenceBehind) {
-  pipeline p(/*fail_at=*/3);
+TEST_P(Executor, AFailedStepLeavesNoSequenceBehind) {
+  pipeline p(async(), /*fail_at=*/3);
   constexpr int n = 6;
   for (int i = 0; i < n; ++i)
     p.submit(uint64_t(i + 1), prompt_of(i), 8, /*penalties=*/i % 2 == 1);
@@ -205,8 +213,8 @@ TEST(Executor, AFailedStepLeavesNoSequenceBehind) {
 
 // The failed step was the prompt's first: the blocks the allocator registered for it were never
 // written, so the same prompt again must compute them rather than hit them in the prefix cache.
-TEST(Executor, AFailedStepsBlocksAreNotPrefixCacheHits) {
-  pipeline p(/*fail_at=*/0);
+TEST_P(Executor, AFailedStepsBlocksAreNotPrefixCacheHits) {
+  pipeline p(async(), /*fail_at=*/0);
   p.submit(1, prompt_of(0), 4, false);
   ASSERT_TRUE(p.out->wait_all(1));
   EXPECT_TRUE(p.wait_released());
@@ -221,10 +229,10 @@ TEST(Executor, AFailedStepsBlocksAreNotPrefixCacheHits) {
 // Tensor-parallel ranks: every rank gets every step and release, so all hold the same sequences;
 // rank 0's tokens are the step's. A step that throws at one rank fails the step's requests (500)
 // even though the other rank finished it, and both ranks forget them.
-TEST(Executor, EveryRankRunsEveryStepAndOneFailingRankFailsTheStep) {
+TEST_P(Executor, EveryRankRunsEveryStepAndOneFailingRankFailsTheStep) {
   for (int32_t failing_rank : {-1, 0, 1}) {
     SCOPED_TRACE("failing rank " + std::to_string(failing_rank));
-    pipeline p(/*fail_at=*/failing_rank < 0 ? -1 : 3, 2, failing_rank);
+    pipeline p(async(), /*fail_at=*/failing_rank < 0 ? -1 : 3, 2, failing_rank);
     constexpr int n = 8;
     for (int i = 0; i < n; ++i)
       p.submit(uint64_t(i + 1), prompt_of(i), 10, /*penalties=*/i % 2 == 0);
@@ -249,6 +257,9 @@ TEST(Executor, EveryRankRunsEveryStepAndOneFailingRankFailsTheStep) {
     EXPECT_EQ(p.out->tokens[100], testing::fake_generate(prompt_of(1), 6));
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Scheduling, Executor, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Async" : "Sync"; });
 
 }  // namespace
 }  // namespace troupe::actors

@@ -94,6 +94,10 @@ std::vector<flag_spec> scheduling_flags() {
                   {"sha256", "sha256_cbor", "xxhash", "xxhash_cbor"}),
       int_flag("max-waiting-requests", "N", "waiting-queue bound; beyond it requests get 503",
                FIELD(engine.max_waiting_requests), 1, int32_max),
+      bool_flag("async-scheduling",
+                "schedule the next step while one runs (its decode tokens filled in by the "
+                "executor), so the executors never wait for the scheduler",
+                FIELD(engine.async_scheduling), true),
   };
 }
 
@@ -206,7 +210,7 @@ std::vector<flag_spec> generate_flag_specs() {
       "max-model-len", "threads",        "kv-cache-memory",        "num-gpu-blocks-override",
       "block-size",    "max-num-seqs",   "max-num-batched-tokens", "generation-config",
       "dtype",         "kv-cache-dtype", "enable-prefix-caching",  "load-format",
-      "tokenizer",     "device",         "enforce-eager"};
+      "tokenizer",     "device",         "enforce-eager",          "async-scheduling"};
   for (auto& flag : serve_flag_specs()) {
     if (std::find(std::begin(engine_names), std::end(engine_names), flag.name) !=
         std::end(engine_names)) {
