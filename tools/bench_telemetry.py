@@ -24,13 +24,11 @@ means from GET /metrics when the server has that endpoint.
 Standard library only.
 """
 import argparse
-import json
 import os
-import re
 import tempfile
-import urllib.request
 
-from serve_bench import DEFAULT_MODEL, free_port, print_comparison, run_bench, start_server
+from serve_bench import (DEFAULT_MODEL, free_port, print_comparison, run_bench, start_server,
+                         step_phase_means)
 
 SERVE_FLAGS = ["--max-num-seqs", "16", "--max-num-batched-tokens", "512",
                "--served-model-name", "smol"]
@@ -41,30 +39,6 @@ def bench(troupe, model, port, out_dir, name, seed, num_prompts):
                      ["--num-warmups", "2", "--dataset-name", "random", "--random-input-len",
                       "128", "--random-output-len", "64", "--num-prompts", str(num_prompts),
                       "--request-rate", "inf"])
-
-
-def step_phase_means(port):
-    """Mean seconds per step phase from troupe_step_seconds, or None without GET /metrics."""
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
-                                 headers={"Accept": "text/plain"})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            text = r.read().decode()
-    except OSError:
-        return None
-    sums, counts = {}, {}
-    if text.startswith("{"):  # the JSON snapshot (docs/telemetry.md)
-        for family in json.loads(text).get("metrics", []):
-            if family.get("name") != "troupe_step_seconds":
-                continue
-            for sample in family.get("samples", []):
-                phase = sample["labels"].get("phase")
-                sums[phase], counts[phase] = sample["sum"], sample["count"]
-    for line in text.splitlines():
-        m = re.match(r'troupe_step_seconds_(sum|count)\{phase="(\w+)"\} (\S+)', line)
-        if m:
-            (sums if m.group(1) == "sum" else counts)[m.group(2)] = float(m.group(3))
-    return {p: sums[p] / counts[p] for p in sums if counts.get(p)}
 
 
 def main():

@@ -6,6 +6,7 @@ Standard library only.
 """
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -69,3 +70,27 @@ def print_comparison(results, new, base, label, target, repeats):
     print(f"\noutput tok/s {label}: ratio of medians x{ratio:.4f} (total tok/s x{total_ratio:.4f}),"
           f" median of per-repeat ratios x{statistics.median(pairs):.4f}"
           f" (each: {' '.join(f'{p:.3f}' for p in pairs)}); target >= {target}")
+
+
+def step_phase_means(port):
+    """Mean seconds per step phase from troupe_step_seconds, or None without GET /metrics."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
+                                 headers={"Accept": "text/plain"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    sums, counts = {}, {}
+    if text.startswith("{"):  # the JSON snapshot (docs/telemetry.md)
+        for family in json.loads(text).get("metrics", []):
+            if family.get("name") != "troupe_step_seconds":
+                continue
+            for sample in family.get("samples", []):
+                phase = sample["labels"].get("phase")
+                sums[phase], counts[phase] = sample["sum"], sample["count"]
+    for line in text.splitlines():
+        m = re.match(r'troupe_step_seconds_(sum|count)\{phase="(\w+)"\} (\S+)', line)
+        if m:
+            (sums if m.group(1) == "sum" else counts)[m.group(2)] = float(m.group(3))
+    return {p: sums[p] / counts[p] for p in sums if counts.get(p)}
