@@ -9,7 +9,8 @@
 #      `troupe bench`: batch-1 decode; 64 concurrent random 512/128 requests; 4 req/s; then, as
 #      time allows, bf16 batch-1 again with every op timed on the device (TROUPE_CUDA_OP_TIMES:
 #      eager steps; the table of device time per op, and the step's device time to set against
-#      the graphs' time per output token; that run's own TPOT includes the timing's overhead)
+#      the graphs' time per output token; that run's own TPOT includes the timing's overhead);
+#      last, bf16 batch-1 with --async-scheduling (its TPOT against the first run's)
 #
 #   tools/gpu_check.sh BUNDLE_DIR OUT_DIR [--quick]
 #   -> OUT_DIR/gpu_check_summary.txt (one file with every result) and the raw logs / JSON beside
@@ -156,5 +157,6 @@ serve_and_bench() {
 serve_and_bench bf16 llama-3-8b all
 serve_and_bench w8a8 llama-3-8b-w8a8 all
 serve_env=TROUPE_CUDA_OP_TIMES=200 serve_and_bench bf16-timed llama-3-8b batch1
+serve_and_bench bf16-async llama-3-8b batch1 --async-scheduling
 say ""
 say "done in $(elapsed)s"
