@@ -163,8 +163,15 @@ class batcher_impl : public batcher_actor::base {
     const int64_t start = steady_now_ns();
     proposal_ = scheduler_.propose();
     if (proposal_.running.empty() && proposal_.waiting.empty()) {
-      // Every running request's last token is in flight (async scheduling): wait for it.
-      wait_for_step_ = true;
+      // Every running request's last token is in flight (async scheduling): wait for it. (With
+      // no step in flight there would be nothing to wait for; not expected.)
+      if (steps_.empty()) {
+        spdlog::warn("batcher: {} running requests and nothing to schedule",
+                     scheduler_.num_running());
+        stalled_ = true;
+      } else {
+        wait_for_step_ = true;
+      }
       return;
     }
     reserving_ = true;

@@ -14,6 +14,11 @@ if(NOT TROUPE_CUDA STREQUAL "OFF")
     enable_language(CUDA)
     find_package(CUDAToolkit REQUIRED)
     set(TROUPE_HAVE_CUDA ON)
+    # The CUDA backend is a plugin (libtroupe_cuda.so) that carries the libraries it uses, so
+    # they are compiled position-independent; -fno-semantic-interposition keeps GCC inlining
+    # and calling them as directly as in an executable.
+    set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+    add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fno-semantic-interposition>)
   elseif(TROUPE_CUDA STREQUAL "ON")
     message(FATAL_ERROR "TROUPE_CUDA=ON but no CUDA compiler (nvcc) was found")
   endif()

@@ -5,6 +5,7 @@
 #   tools/gpu_bundle.sh [DIR]            # default DIR: .gpu/ (git-ignored)
 #   -> DIR/bundle.tar.xz holding
 #        bin/troupe                      the server and load generator, built with CUDA (sm_90)
+#        bin/libtroupe_cuda.so           its CUDA backend, loaded from beside it on a GPU
 #        tests/*_test                    the `gpu`-labelled tests (kernels/cuda, runtime/backend/cuda)
 #        bench/cuda_*_bench              the GPU kernel micro-benchmarks
 #        lib/                            the shared libraries they load that a bare CUDA machine
@@ -37,7 +38,7 @@ cmake --build "$build" -j"$(nproc)" --target troupe $tests $benches
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/tests" "$stage/bench" "$stage/lib" "$stage/models" "$stage/tokenizers"
-cp "$build/bin/troupe" "$stage/bin/"
+cp "$build/bin/troupe" "$build/bin/libtroupe_cuda.so" "$stage/bin/"
 for t in $tests; do cp "$build/tests/$t" "$stage/tests/"; done
 for b in $benches; do cp "$build/benchmarks/$b" "$stage/bench/"; done
 # Every library the binaries load, but the C/C++ runtime and CUDA's (the GPU machine has those).

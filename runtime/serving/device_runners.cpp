@@ -1,24 +1,17 @@
 #include "runtime/serving/device_runners.hpp"
 
+#include <dlfcn.h>
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <string>
-#include <thread>
 #include <utility>
+#include <vector>
 
-#ifdef TROUPE_HAVE_CUDA
-#include "kernels/cuda/device.hpp"
-#include "runtime/backend/cuda/cuda_backend.hpp"
-#include "runtime/backend/cuda/nccl_communicator.hpp"
-#include "runtime/model/kv_cache.hpp"
-#include "runtime/model/llama_runner.hpp"
-#include "runtime/model/tensor_parallel.hpp"
-#include "runtime/model/tensor_parallel_shard.hpp"
-#endif
+#include "runtime/serving/cuda_plugin.hpp"
 
 namespace troupe::runtime {
 
@@ -30,28 +23,90 @@ bool built_with_cuda() {
 #endif
 }
 
+int cuda_device_count() {
+  if (!built_with_cuda()) return 0;
+  // The driver alone (a few MB, no cuBLAS): none installed means no device.
+  static const int count = [] {
+    void* driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (driver == nullptr) return 0;
+    using init_fn = int (*)(unsigned);
+    using count_fn = int (*)(int*);
+    auto init = reinterpret_cast<init_fn>(dlsym(driver, "cuInit"));
+    auto device_count = reinterpret_cast<count_fn>(dlsym(driver, "cuDeviceGetCount"));
+    int n = 0;
+    if (init == nullptr || device_count == nullptr || init(0) != 0 || device_count(&n) != 0)
+      return 0;
+    return n;  // the driver stays loaded: the plugin's runtime will use it
+  }();
+  return count;
+}
+
 namespace {
 
-int cuda_devices() {
-#ifdef TROUPE_HAVE_CUDA
-  return kernels::cuda::cuda_device_count();
-#else
-  return 0;
+std::string directory_of_this_binary() {
+  std::vector<char> path(PATH_MAX + 1, '\0');
+  const ssize_t n = readlink("/proc/self/exe", path.data(), PATH_MAX);
+  if (n <= 0) return {};
+  std::string p(path.data(), static_cast<size_t>(n));
+  return p.substr(0, p.rfind('/'));
+}
+
+result<const cuda_plugin*> open_cuda_plugin() {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("TROUPE_CUDA_PLUGIN"); env != nullptr && *env != '\0') {
+    candidates.emplace_back(env);
+  } else {
+    if (auto dir = directory_of_this_binary(); !dir.empty())
+      candidates.push_back(dir + "/" + cuda_plugin_file);
+#ifdef TROUPE_CUDA_PLUGIN_BUILD_DIR
+    candidates.push_back(std::string(TROUPE_CUDA_PLUGIN_BUILD_DIR) + "/" + cuda_plugin_file);
 #endif
+  }
+  std::string tried;
+  for (const auto& path : candidates) {
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);  // never closed
+    if (handle == nullptr) {
+      tried += (tried.empty() ? "" : "; ") + std::string(dlerror());
+      continue;
+    }
+    using entry_fn = const cuda_plugin* (*)();
+    auto entry = reinterpret_cast<entry_fn>(dlsym(handle, cuda_plugin_symbol));
+    if (entry == nullptr) {
+      tried += (tried.empty() ? "" : "; ") + path + ": no " + cuda_plugin_symbol;
+      continue;
+    }
+    spdlog::debug("CUDA backend loaded from {}", path);
+    return entry();
+  }
+  return error{"cannot load the CUDA backend (" + std::string(cuda_plugin_file) +
+               "): " + (tried.empty() ? std::string("no path to try") : tried)};
 }
 
 }  // namespace
 
+result<const cuda_plugin*> load_cuda_plugin() {
+  if (!built_with_cuda()) return error{"this troupe was built without CUDA"};
+  static const result<const cuda_plugin*> plugin = open_cuda_plugin();
+  return plugin;
+}
+
 result<engine_device> resolve_engine_device(const engine_config& config) {
   if (config.device == "cpu") return engine_device::cpu;
-  const bool cuda = built_with_cuda() && cuda_devices() > 0;
-  if (config.device == "auto") return cuda ? engine_device::cuda : engine_device::cpu;
+  if (config.device == "auto") {
+    if (cuda_device_count() == 0) return engine_device::cpu;
+    if (auto plugin = load_cuda_plugin(); !plugin) {
+      spdlog::warn("a CUDA device is present but {}; running on the CPU", plugin.message());
+      return engine_device::cpu;
+    }
+    return engine_device::cuda;
+  }
   if (!built_with_cuda()) {
     return error{
         "--device cuda: this troupe was built without CUDA (configure with nvcc present "
         "or -DTROUPE_CUDA=ON)"};
   }
-  if (!cuda) return error{"--device cuda: no CUDA device is available"};
+  if (cuda_device_count() == 0) return error{"--device cuda: no CUDA device is available"};
+  if (auto plugin = load_cuda_plugin(); !plugin) return error{"--device cuda: " + plugin.message()};
   return engine_device::cuda;
 }
 
@@ -69,203 +124,11 @@ backend::kv_cache_dtype auto_kv_cache_dtype(engine_device device, weight_dtype m
   return backend::kv_cache_dtype::bf16;
 }
 
-#ifndef TROUPE_HAVE_CUDA
-
-result<device_runners> make_cuda_runners(llama_weights, const engine_config&,
-                                         const kv_cache_plan&) {
-  return error{"this troupe was built without CUDA"};
-}
-
-#else
-
-namespace {
-
-constexpr double gib = 1024.0 * 1024.0 * 1024.0;
-
-// Runs fn(rank) for every rank at once, each on its own thread (their collectives wait for each
-// other); the first failure's message, or "" (a failing rank closes the group, so the others'
-// collectives fail instead of waiting).
-template <class F>
-std::string on_every_rank(std::vector<std::unique_ptr<llama_runner> >& ranks,
-                          backend::nccl_group* group, F fn) {
-  std::vector<std::thread> threads;
-  std::vector<std::string> failures(ranks.size());
-  for (size_t r = 0; r < ranks.size(); ++r) {
-    threads.emplace_back([&, r] {
-      try {
-        fn(*ranks[r]);
-      } catch (const std::exception& e) {
-        failures[r] = e.what();
-        if (group != nullptr) group->close();
-      }
-    });
-  }
-  for (auto& t : threads)
-    t.join();
-  for (const auto& f : failures) {
-    if (!f.empty()) return f;
-  }
-  return {};
-}
-
-// The largest step the scheduler can send: max_num_batched_tokens tokens, as many sampled rows
-// as sequences fit (one long prompt chunk, the other sequences one token each), on blocks
-// [0, blocks_needed).
-step_batch profiling_step(const engine_config& c, int32_t block_size, int32_t vocab_size,
-                          int32_t& blocks_needed) {
-  const int32_t T = *c.max_num_batched_tokens;
-  const int32_t S = std::max(1, std::min(c.max_num_seqs, T));
-  step_batch batch;
-  int32_t next_block = 0;
-  for (int32_t s = 0; s < S; ++s) {
-    seq_step seq;
-    seq.seq_id = static_cast<uint64_t>(s);
-    seq.num_tokens = s == 0 ? T - (S - 1) : 1;
-    seq.start_pos = 0;
-    seq.sample = true;
-    const int32_t blocks = (seq.num_tokens + block_size - 1) / block_size;
-    for (int32_t b = 0; b < blocks; ++b)
-      seq.block_table.push_back(next_block++);
-    for (int32_t i = 0; i < seq.num_tokens; ++i)
-      batch.token_ids.push_back((s + i) % vocab_size);
-    batch.seqs.push_back(std::move(seq));
-  }
-  blocks_needed = next_block;
-  return batch;
-}
-
-}  // namespace
-
 result<device_runners> make_cuda_runners(llama_weights weights, const engine_config& resolved,
                                          const kv_cache_plan& plan) {
-  const int32_t world = resolved.tensor_parallel_size;
-  const auto hp = weights.hparams;
-  std::shared_ptr<backend::nccl_group> group;
-  if (world > 1) {
-    auto created = backend::nccl_group::create(world);
-    if (!created) return created.err();
-    group = std::move(*created);
-  }
-  int32_t profile_blocks = 0;
-  const auto batch = profiling_step(resolved, plan.block_size, hp.vocab_size, profile_blocks);
-  const bool fixed = resolved.num_gpu_blocks_override > 0;
-  // Rank r on GPU r, each with its shard of the weights (all of them at one rank).
-  std::vector<std::unique_ptr<llama_runner> > ranks;
-  std::vector<backend::cuda_backend*> gpus;
-  try {
-    for (int32_t r = 0; r < world; ++r) {
-      auto backend = backend::cuda_backend::create(r, group ? &group->rank(r) : nullptr);
-      if (!backend) return backend.err();
-      gpus.push_back(backend->get());
-      auto created = world == 1 ? llama_runner::create(std::move(*backend), std::move(weights),
-                                                       profile_blocks, plan.block_size, plan.dtype)
-                                : llama_runner::create_shard(
-                                      std::move(*backend), weights, make_llama_shard(hp, r, world),
-                                      profile_blocks, plan.block_size, plan.dtype);
-      if (!created) return created.err();
-      ranks.push_back(std::move(*created));
-      const auto memory = gpus.back()->memory();
-      spdlog::info("CUDA device {}: weights take {:.2f} GiB of {:.1f} GiB", r,
-                   static_cast<double>(gpus.back()->weight_bytes()) / gib,
-                   static_cast<double>(memory.total_bytes) / gib);
-    }
-    // The maximal step at every rank at once (their collectives wait for each other).
-    const auto failed = on_every_rank(
-        ranks, group.get(), [&](llama_runner& rank) { (void)rank.forward_logits(batch); });
-    if (!failed.empty()) return error{"the profiling step on the GPU failed: " + failed};
-  } catch (const backend::cuda_backend_error& e) {
-    return error{std::string("loading the model on the GPU failed: ") + e.what()};
-  }
-
-  device_runners out;
-  out.plan = plan;
-  if (fixed) {
-    out.plan.num_blocks = plan.num_blocks;
-  } else {
-    // vLLM's rule: the KV cache gets what --gpu-memory-utilization leaves once the weights and
-    // a maximal step's activations are in place (the profiling cache's blocks counted back);
-    // every rank gets the number the fullest GPU affords (block ids mean the same everywhere).
-    int64_t blocks = INT32_MAX;
-    int64_t budget = 0;
-    for (auto* gpu : gpus) {
-      const auto m = gpu->memory();
-      const int64_t in_use = m.total_bytes - m.free_bytes;
-      budget = static_cast<int64_t>(static_cast<double>(m.total_bytes) *
-                                    resolved.gpu_memory_utilization) -
-               in_use + int64_t{profile_blocks} * plan.bytes_per_block;
-      blocks = std::min(blocks, std::max<int64_t>(0, budget / plan.bytes_per_block));
-    }
-    const int64_t needed = (resolved.max_model_len + plan.block_size - 1) / plan.block_size;
-    if (blocks < needed) {
-      return error{"the KV cache does not fit one request of --max-model-len " +
-                   std::to_string(resolved.max_model_len) + " tokens: it needs " +
-                   std::to_string(needed * plan.bytes_per_block / (1 << 20)) +
-                   " MiB per GPU and --gpu-memory-utilization " +
-                   std::to_string(resolved.gpu_memory_utilization) + " leaves " +
-                   std::to_string(std::max<int64_t>(0, budget) / (1 << 20)) +
-                   " MiB after the weights and the profiled step; raise "
-                   "--gpu-memory-utilization or lower --max-model-len"};
-    }
-    out.plan.num_blocks = static_cast<int32_t>(blocks);
-  }
-  try {
-    for (auto& rank : ranks)
-      rank->resize_kv_cache(out.plan.num_blocks);
-  } catch (const backend::cuda_backend_error& e) {
-    return error{std::string("allocating the KV cache on the GPU failed: ") + e.what()};
-  }
-  const double concurrency = static_cast<double>(out.plan.num_blocks) * plan.block_size /
-                             std::max(1, resolved.max_model_len);
-  spdlog::info(
-      "CUDA KV cache: {} blocks of {} tokens ({:.2f} GiB{}, {} tokens); maximum concurrency for "
-      "{} tokens per request: {:.2f}x",
-      out.plan.num_blocks, plan.block_size, static_cast<double>(out.plan.num_bytes()) / gib,
-      world > 1 ? " per GPU" : "", int64_t{out.plan.num_blocks} * plan.block_size,
-      resolved.max_model_len, concurrency);
-  // TROUPE_CUDA_OP_TIMES=N: log every op's device time every N steps (eager steps only).
-  const char* op_times = std::getenv("TROUPE_CUDA_OP_TIMES");
-  const int32_t report_every = op_times != nullptr ? std::max(0, std::atoi(op_times)) : 0;
-  if (report_every > 0) {
-    for (auto* gpu : gpus)
-      gpu->enable_op_timing(report_every);
-    spdlog::info("CUDA op timing on (TROUPE_CUDA_OP_TIMES={}): steps run eagerly", report_every);
-  } else if (resolved.enforce_eager) {
-    spdlog::info("CUDA graphs off (--enforce-eager): every step launches its kernels one by one");
-  } else {
-    // vLLM's startup capture: a pad-only decode step of every size at every rank.
-    const auto start = std::chrono::steady_clock::now();
-    for (auto* gpu : gpus)
-      gpu->enable_graphs(resolved.max_num_seqs);
-    const auto failed =
-        on_every_rank(ranks, group.get(), [](llama_runner& rank) { rank.capture_graphs(); });
-    if (!failed.empty()) return error{"capturing CUDA graphs failed: " + failed};
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const auto sizes = gpus.front()->graph_sizes();
-    const bool captured = std::none_of(gpus.begin(), gpus.end(),
-                                       [](auto* gpu) { return gpu->graph_counters().disabled; });
-    if (captured) {
-      spdlog::info(
-          "CUDA graphs: {} sizes ({} .. {} sequences) captured in {:.2f} s; decode steps replay "
-          "them (--enforce-eager turns them off)",
-          sizes.size(), sizes.front(), sizes.back(), seconds);
-    } else {
-      spdlog::warn(
-          "CUDA graphs: a capture failed (the warning above); decode steps run eagerly, padded "
-          "to the graph sizes");
-    }
-  }
-  for (int32_t r = 0; r < world; ++r) {
-    auto& rank = ranks[static_cast<size_t>(r)];
-    if (group) {
-      out.runners.push_back(std::make_unique<tensor_parallel_runner>(group, r, std::move(rank)));
-    } else {
-      out.runners.push_back(std::move(rank));
-    }
-  }
-  return out;
+  auto plugin = load_cuda_plugin();
+  if (!plugin) return plugin.err();
+  return (*plugin)->make_runners(std::move(weights), resolved, plan);
 }
-
-#endif
 
 }  // namespace troupe::runtime

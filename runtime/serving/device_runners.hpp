@@ -28,8 +28,12 @@ namespace troupe::runtime {
 
 enum class engine_device { cpu, cuda };
 
-// Whether this binary was built with the CUDA backend.
+// Whether this binary was built with the CUDA backend (the plugin, cuda_plugin.hpp).
 bool built_with_cuda();
+
+// CUDA devices present, asked of the driver (libcuda.so.1) without loading the CUDA backend; 0
+// without CUDA in this build, without a driver or without a device. Asked once per process.
+int cuda_device_count();
 
 // --device resolved. Errors: cuda asked for in a build without CUDA or on a machine without a
 // device. requires: validate_engine_config(config) passed.

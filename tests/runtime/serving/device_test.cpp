@@ -3,22 +3,15 @@
 #include <gtest/gtest.h>
 
 #include "runtime/serving/config_checks.hpp"
+#include "runtime/serving/cuda_plugin.hpp"
 #include "runtime/serving/device_runners.hpp"
 #include "runtime/serving/engine_builder.hpp"
-
-#ifdef TROUPE_HAVE_CUDA
-#include "kernels/cuda/device.hpp"
-#endif
 
 namespace troupe::runtime {
 namespace {
 
 int gpus() {
-#ifdef TROUPE_HAVE_CUDA
-  return kernels::cuda::cuda_device_count();
-#else
-  return 0;
-#endif
+  return cuda_device_count();
 }
 
 engine_config on(const std::string& device) {
@@ -85,6 +78,19 @@ TEST(engine_device, building_a_cuda_engine_without_a_gpu_fails_before_loading) {
   auto built = build_engine(c);
   ASSERT_FALSE(built.ok());
   EXPECT_EQ(built.message().find("/nonexistent"), std::string::npos) << built.message();
+}
+
+// The CUDA backend is a plugin: it loads (its CUDA libraries found) and its runtime sees the
+// devices the driver probe counted.
+TEST(engine_device, the_cuda_plugin_loads_and_sees_the_drivers_devices) {
+  auto plugin = load_cuda_plugin();
+  if (!built_with_cuda()) {
+    ASSERT_FALSE(plugin.ok());
+    EXPECT_NE(plugin.message().find("built without CUDA"), std::string::npos);
+    return;
+  }
+  ASSERT_TRUE(plugin.ok()) << plugin.message();
+  EXPECT_EQ((*plugin)->device_count(), cuda_device_count());
 }
 
 }  // namespace
