@@ -22,11 +22,14 @@
 #include "actors/kv_allocator_actor.hpp"
 #include "runtime/sequence_states.hpp"
 #include "tests/actors/fakes.hpp"
+#include "tests/actors/test_clients.hpp"
 
 namespace troupe::actors {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::outcomes;
+using testing::spawn_client;
 
 struct overlap_counts {
   std::atomic<int32_t> answered_by_next_step{0};
@@ -79,36 +82,6 @@ executor_actor spawn_lagging_executor(caf::actor_system& system,
             },
         };
       });
-}
-
-struct outcomes {
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::map<uint64_t, std::vector<int32_t>> tokens;
-  std::map<uint64_t, runtime::finish_reason> finished;
-
-  bool wait_all(size_t n) {
-    std::unique_lock lock{mutex};
-    return cv.wait_for(lock, 30s, [&] { return finished.size() >= n; });
-  }
-};
-
-request_actor spawn_client(caf::actor_system& system, std::shared_ptr<outcomes> out) {
-  return system.spawn([out](request_actor::pointer) -> request_actor::behavior_type {
-    return {
-        [out](token_delta& msg) {
-          std::lock_guard lock{out->mutex};
-          auto& tokens = out->tokens[msg.request_id];
-          tokens.insert(tokens.end(), msg.token_ids.begin(), msg.token_ids.end());
-          if (msg.finish != runtime::finish_reason::none)
-            out->finished[msg.request_id] = msg.finish;
-          out->cv.notify_all();
-        },
-        [](request_failed&) {},
-        [](stop_generation&) {},
-        [](prompt_ready&) {},
-    };
-  });
 }
 
 TEST(AsyncSchedulingActors, TheNextStepArrivesBeforeTheStepBeforeItIsAnswered) {

@@ -19,9 +19,13 @@
 #include "actors/batcher.hpp"
 #include "actors/kv_allocator_actor.hpp"
 #include "tests/actors/fakes.hpp"
+#include "tests/actors/test_clients.hpp"
 
 namespace troupe::actors {
 namespace {
+
+using testing::outcomes;
+using testing::spawn_client;
 
 using namespace std::chrono_literals;
 
@@ -41,42 +45,6 @@ class failing_runner : public testing::fake_runner {
   int32_t fail_at_;
   int32_t num_steps_ = 0;
 };
-
-// What the request actors heard, by request id.
-struct outcomes {
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::map<uint64_t, std::vector<int32_t>> tokens;
-  std::map<uint64_t, runtime::finish_reason> finished;
-  std::map<uint64_t, int32_t> failed;  // status
-
-  bool wait_all(size_t n) {
-    std::unique_lock lock{mutex};
-    return cv.wait_for(lock, 20s, [&] { return finished.size() + failed.size() >= n; });
-  }
-};
-
-request_actor spawn_client(caf::actor_system& system, std::shared_ptr<outcomes> out) {
-  return system.spawn([out](request_actor::pointer) -> request_actor::behavior_type {
-    return {
-        [out](token_delta& msg) {
-          std::lock_guard lock{out->mutex};
-          auto& tokens = out->tokens[msg.request_id];
-          tokens.insert(tokens.end(), msg.token_ids.begin(), msg.token_ids.end());
-          if (msg.finish != runtime::finish_reason::none)
-            out->finished[msg.request_id] = msg.finish;
-          out->cv.notify_all();
-        },
-        [out](request_failed& msg) {
-          std::lock_guard lock{out->mutex};
-          out->failed[msg.request_id] = msg.status;
-          out->cv.notify_all();
-        },
-        [](stop_generation&) {},
-        [](prompt_ready&) {},
-    };
-  });
-}
 
 // The batcher, the KV allocator and `num_ranks` executors (as tensor-parallel ranks: each with
 // its own fake model, which keeps its own KV); step `fail_at` throws at rank `failing_rank`.
