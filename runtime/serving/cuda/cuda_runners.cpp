@@ -1,5 +1,5 @@
-// The CUDA part of make_cuda_runners, in the plugin libtroupe_cuda.so (cuda_plugin.hpp): the
-// runners on the GPUs, the KV cache sized from device memory, CUDA graphs captured.
+#include "runtime/serving/cuda/cuda_runners.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -17,7 +17,6 @@
 #include "runtime/model/llama_runner.hpp"
 #include "runtime/model/tensor_parallel.hpp"
 #include "runtime/model/tensor_parallel_shard.hpp"
-#include "runtime/serving/cuda_plugin.hpp"
 
 namespace troupe::runtime {
 
@@ -76,6 +75,8 @@ step_batch profiling_step(const engine_config& c, int32_t block_size, int32_t vo
   blocks_needed = next_block;
   return batch;
 }
+
+}  // namespace
 
 result<device_runners> make_runners_on_gpus(llama_weights weights, const engine_config& resolved,
                                             const kv_cache_plan& plan) {
@@ -207,16 +208,8 @@ result<device_runners> make_runners_on_gpus(llama_weights weights, const engine_
   return out;
 }
 
-int device_count() {
+int cuda_runtime_device_count() {
   return kernels::cuda::cuda_device_count();
 }
 
-}  // namespace
 }  // namespace troupe::runtime
-
-extern "C" __attribute__((visibility("default"))) const troupe::runtime::cuda_plugin*
-troupe_cuda_plugin() {
-  static const troupe::runtime::cuda_plugin plugin{troupe::runtime::device_count,
-                                                   troupe::runtime::make_runners_on_gpus};
-  return &plugin;
-}

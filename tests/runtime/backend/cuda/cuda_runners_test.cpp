@@ -1,0 +1,102 @@
+// make_cuda_runners as the CUDA plugin runs it (runtime/serving/cuda/cuda_runners): the weights
+// on the GPU, the profiled maximal step, the KV cache sized by --gpu-memory-utilization, the CUDA
+// graphs captured at startup; then the runner serves prompt and decode steps whose greedy tokens
+// equal the CPU runner's on the same f32 weights. A budget that cannot hold one request of
+// --max-model-len is refused. Skips without a device (label gpu; runs under tools/cuda_emu).
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "kernels/cuda/device.hpp"
+#include "runtime/model/cpu_runner.hpp"
+#include "runtime/model/kv_cache.hpp"
+#include "runtime/serving/cuda/cuda_runners.hpp"
+#include "tests/runtime/model/tiny_llama.hpp"
+
+namespace troupe::runtime {
+namespace {
+
+constexpr int32_t block_size = 16, new_tokens = 12;
+
+engine_config resolved_config(double gpu_memory_utilization) {
+  engine_config c;
+  c.max_model_len = 128;
+  c.max_num_batched_tokens = 64;
+  c.max_num_seqs = 4;
+  c.gpu_memory_utilization = gpu_memory_utilization;
+  return c;
+}
+
+kv_cache_plan plan_for(const llama_hparams& hp) {
+  kv_cache_plan plan;
+  plan.block_size = block_size;
+  plan.dtype = backend::kv_cache_dtype::f32;
+  plan.bytes_per_block =
+      kv_cache_shape_for(hp, 1, block_size, backend::kv_cache_dtype::f32).bytes_per_block();
+  return plan;
+}
+
+// Three prompts decoded together greedily: one prompt step, then decode steps of three rows (a
+// CUDA graph of 4 rows on the GPU).
+std::vector<std::vector<int32_t>> decode(model_runner& runner) {
+  const std::vector<std::vector<int32_t>> prompts = {testing::random_tokens(5, 97, 1),
+                                                     testing::random_tokens(17, 97, 2),
+                                                     testing::random_tokens(9, 97, 3)};
+  std::vector<std::vector<int32_t>> tables, out(prompts.size());
+  step_batch prefill;
+  int32_t next_block = 0;
+  for (size_t s = 0; s < prompts.size(); ++s) {
+    tables.push_back({});
+    for (int32_t b = 0; b * block_size < static_cast<int32_t>(prompts[s].size()) + new_tokens; ++b)
+      tables.back().push_back(next_block++);
+    prefill.token_ids.insert(prefill.token_ids.end(), prompts[s].begin(), prompts[s].end());
+    prefill.seqs.push_back(
+        testing::seq_entry(s + 1, 0, static_cast<int32_t>(prompts[s].size()), tables.back()));
+  }
+  auto sampled = runner.execute(prefill);
+  for (int32_t i = 1; i <= new_tokens; ++i) {
+    step_batch step;
+    for (size_t s = 0; s < prompts.size(); ++s) {
+      out[s].push_back(sampled[s].token_id);
+      if (i == new_tokens) continue;
+      step.token_ids.push_back(sampled[s].token_id);
+      step.seqs.push_back(
+          testing::seq_entry(s + 1, static_cast<int32_t>(prompts[s].size()) + i - 1, 1, tables[s]));
+    }
+    if (i < new_tokens) sampled = runner.execute(step);
+  }
+  return out;
+}
+
+TEST(cuda_runners, size_the_cache_capture_graphs_and_decode_as_the_cpu) {
+  if (kernels::cuda::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const auto hp = testing::tiny_hparams();
+  const auto plan = plan_for(hp);
+  auto made = make_runners_on_gpus(testing::tiny_llama(hp, 5), resolved_config(0.001), plan);
+  ASSERT_TRUE(made.ok()) << made.message();
+  ASSERT_EQ(made->runners.size(), 1u);
+  model_runner& gpu = *made->runners.front();
+  // At least one request of max_model_len; the runner holds exactly the planned blocks.
+  EXPECT_GE(made->plan.num_blocks, 128 / block_size);
+  EXPECT_EQ(gpu.num_kv_blocks(), made->plan.num_blocks);
+  EXPECT_EQ(made->plan.bytes_per_block, plan.bytes_per_block);
+
+  auto cpu = cpu_llama_runner::create(testing::tiny_llama(hp, 5), 64, block_size, 1);
+  ASSERT_TRUE(cpu.ok()) << cpu.message();
+  const auto expected = decode(**cpu);
+  EXPECT_EQ(decode(gpu), expected);
+}
+
+TEST(cuda_runners, refuse_a_cache_that_cannot_hold_one_request) {
+  if (kernels::cuda::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const auto hp = testing::tiny_hparams();
+  auto made = make_runners_on_gpus(testing::tiny_llama(hp, 5), resolved_config(1e-9), plan_for(hp));
+  ASSERT_FALSE(made.ok());
+  EXPECT_NE(made.message().find("does not fit one request of --max-model-len 128"),
+            std::string::npos)
+      << made.message();
+}
+
+}  // namespace
+}  // namespace troupe::runtime
