@@ -108,8 +108,10 @@ serve_and_bench() {
   late "serve $label" && return
   say ""
   say "## 3. $label: troupe serve --load-format dummy --model $model $*"
+  # --device cuda: a device the driver probe misses, or a plugin that does not load, stops the
+  # server with the reason instead of falling back to the CPU.
   env ${serve_env:-} "$work/bin/troupe" serve --model "$work/models/dummy/$model" --load-format dummy \
-    --tokenizer "$tokenizer" --served-model-name dummy --max-model-len 4096 --max-num-seqs 64 \
+    --device cuda --tokenizer "$tokenizer" --served-model-name dummy --max-model-len 4096 --max-num-seqs 64 \
     --max-num-batched-tokens 2048 --gpu-memory-utilization 0.9 --port 8011 "$@" \
     >"$out/serve_$label.log" 2>&1 &
   local pid=$!
@@ -119,7 +121,7 @@ serve_and_bench() {
     kill -0 $pid 2>/dev/null || break
     sleep 1
   done
-  grep -E "CUDA|KV cache|loaded|error" "$out/serve_$label.log" | head -8 | sed 's/^/  /' | tee -a "$summary"
+  grep -E "CUDA|KV cache|loaded|error|device" "$out/serve_$label.log" | head -8 | sed 's/^/  /' | tee -a "$summary"
   if [ $up = 0 ]; then
     say "  server did not come up (at $(elapsed)s)"
     kill $pid 2>/dev/null
