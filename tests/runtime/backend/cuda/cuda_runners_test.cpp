@@ -12,6 +12,7 @@
 #include "runtime/model/cpu_runner.hpp"
 #include "runtime/model/kv_cache.hpp"
 #include "runtime/serving/cuda/cuda_runners.hpp"
+#include "tests/runtime/backend/cuda/greedy_decode.hpp"
 #include "tests/runtime/model/tiny_llama.hpp"
 
 namespace troupe::runtime {
@@ -37,36 +38,12 @@ kv_cache_plan plan_for(const llama_hparams& hp) {
   return plan;
 }
 
-// Three prompts decoded together greedily: one prompt step, then decode steps of three rows (a
-// CUDA graph of 4 rows on the GPU).
+// Three prompts decoded together greedily (a CUDA graph of 4 rows on the GPU).
 std::vector<std::vector<int32_t>> decode(model_runner& runner) {
   const std::vector<std::vector<int32_t>> prompts = {testing::random_tokens(5, 97, 1),
                                                      testing::random_tokens(17, 97, 2),
                                                      testing::random_tokens(9, 97, 3)};
-  std::vector<std::vector<int32_t>> tables, out(prompts.size());
-  step_batch prefill;
-  int32_t next_block = 0;
-  for (size_t s = 0; s < prompts.size(); ++s) {
-    tables.push_back({});
-    for (int32_t b = 0; b * block_size < static_cast<int32_t>(prompts[s].size()) + new_tokens; ++b)
-      tables.back().push_back(next_block++);
-    prefill.token_ids.insert(prefill.token_ids.end(), prompts[s].begin(), prompts[s].end());
-    prefill.seqs.push_back(
-        testing::seq_entry(s + 1, 0, static_cast<int32_t>(prompts[s].size()), tables.back()));
-  }
-  auto sampled = runner.execute(prefill);
-  for (int32_t i = 1; i <= new_tokens; ++i) {
-    step_batch step;
-    for (size_t s = 0; s < prompts.size(); ++s) {
-      out[s].push_back(sampled[s].token_id);
-      if (i == new_tokens) continue;
-      step.token_ids.push_back(sampled[s].token_id);
-      step.seqs.push_back(
-          testing::seq_entry(s + 1, static_cast<int32_t>(prompts[s].size()) + i - 1, 1, tables[s]));
-    }
-    if (i < new_tokens) sampled = runner.execute(step);
-  }
-  return out;
+  return testing::decode_greedily(runner, prompts, block_size, new_tokens);
 }
 
 TEST(cuda_runners, size_the_cache_capture_graphs_and_decode_as_the_cpu) {

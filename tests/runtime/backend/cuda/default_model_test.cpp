@@ -17,6 +17,7 @@
 #include "runtime/formats/llama_gguf.hpp"
 #include "runtime/formats/weight_dtype.hpp"
 #include "runtime/model/llama_runner.hpp"
+#include "tests/runtime/backend/cuda/greedy_decode.hpp"
 #include "tests/runtime/model/tiny_llama.hpp"
 #include "tests/support/testdata.hpp"
 
@@ -33,33 +34,10 @@ const std::vector<std::vector<int32_t>> prompts = {
     {504, 1069, 30, 1675, 282, 260, 1528, 335},
 };
 
-// Greedy continuations of every prompt, decoded together: one prefill step, then one decode step
-// of all three rows (a CUDA graph of 4 rows on the GPU) per token.
+// Greedy continuations of every prompt, decoded together (three rows: a CUDA graph of 4 rows on
+// the GPU).
 std::vector<std::vector<int32_t>> decode(llama_runner& runner) {
-  std::vector<std::vector<int32_t>> tables, out(prompts.size());
-  step_batch prefill;
-  int32_t next_block = 0;
-  for (size_t s = 0; s < prompts.size(); ++s) {
-    tables.push_back({});
-    for (int32_t b = 0; b * block_size < static_cast<int32_t>(prompts[s].size()) + new_tokens; ++b)
-      tables.back().push_back(next_block++);
-    prefill.token_ids.insert(prefill.token_ids.end(), prompts[s].begin(), prompts[s].end());
-    prefill.seqs.push_back(
-        testing::seq_entry(s + 1, 0, static_cast<int32_t>(prompts[s].size()), tables.back()));
-  }
-  auto sampled = runner.execute(prefill);
-  for (int32_t i = 1; i <= new_tokens; ++i) {
-    step_batch step;
-    for (size_t s = 0; s < prompts.size(); ++s) {
-      out[s].push_back(sampled[s].token_id);
-      if (i == new_tokens) continue;
-      step.token_ids.push_back(sampled[s].token_id);
-      step.seqs.push_back(
-          testing::seq_entry(s + 1, static_cast<int32_t>(prompts[s].size()) + i - 1, 1, tables[s]));
-    }
-    if (i < new_tokens) sampled = runner.execute(step);
-  }
-  return out;
+  return testing::decode_greedily(runner, prompts, block_size, new_tokens);
 }
 
 TEST(cuda_default_model, greedy_tokens_equal_the_cpus_on_the_same_f32_weights) {
