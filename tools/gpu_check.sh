@@ -10,7 +10,9 @@
 #      time allows, bf16 batch-1 again with every op timed on the device (TROUPE_CUDA_OP_TIMES:
 #      eager steps; the table of device time per op, and the step's device time to set against
 #      the graphs' time per output token; that run's own TPOT includes the timing's overhead);
-#      last, bf16 batch-1 with --async-scheduling (its TPOT against the first run's)
+#      last, bf16 batch-1 with --async-scheduling (its TPOT against the first run's); every
+#      "all" run also repeats the 64 streams with temperature 0.8 and top-p 0.95 (sampled on the
+#      device: its tok/s against the greedy run's)
 #
 #   tools/gpu_check.sh BUNDLE_DIR OUT_DIR [--quick]
 #   -> OUT_DIR/gpu_check_summary.txt (one file with every result) and the raw logs / JSON beside
@@ -143,6 +145,11 @@ serve_and_bench() {
   if [ "$loads" = all ]; then
     bench c64 120 --random-input-len 512 --random-output-len 128 --num-prompts 128 --max-concurrency 64
     bench rate4 60 --random-input-len 512 --random-output-len 128 --num-prompts 40 --request-rate 4
+  fi
+  # The same 64 streams sampled on the device (temperature, top-p): its tok/s against c64's.
+  if [ "$loads" = all ]; then
+    bench c64-sampled 120 --random-input-len 512 --random-output-len 128 --num-prompts 128 \
+      --max-concurrency 64 --temperature 0.8 --top-p 0.95
   fi
   http_get http://127.0.0.1:8011/metrics | grep -E "^troupe_step|^vllm:num_gpu|step_seconds" |
     head -20 >"$out/metrics_$label.txt"

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/cpu/sampling.hpp"
 #include "runtime/model_config.hpp"
 
 namespace troupe::backend {
@@ -223,6 +224,9 @@ struct attention_params {
 //   rows:       | s0: 0 1 2 3 4 (positions 0..4) | s1: 5 (position 17) | s2: 6 (position 3) |
 //   sample_rows: [4, 5, 6] when all three sample
 //
+//   sampling       [num sampled] or empty   each sampled row's parameters for sample_rows
+//                  (kernels/cpu/sampling.hpp); a default row (and every row when empty) is greedy
+//                  without a logprob, as are the rows the host samples (logits processors)
 //   graph_rows     0, or a decode-only step padded to one of the backend's graph_sizes()
 //                  (compute_backend::run_step may replay it): every sequence one sampled row,
 //                  the pad rows token 0 at position 0 with an empty block table (the backend
@@ -234,6 +238,7 @@ struct step_metadata {
   std::vector<int32_t> block_tables;
   std::vector<int32_t> table_offsets;
   std::vector<int32_t> sample_rows;
+  std::vector<kernels::cpu::sampling_row> sampling;
   int32_t num_positions = 0;
   int32_t graph_rows = 0;
 

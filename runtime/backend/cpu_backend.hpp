@@ -68,6 +68,8 @@ class cpu_backend : public compute_backend {
   void add(buffer_handle y, buffer_handle x, int64_t n) override;
   void gather_sampled_rows(buffer_handle x, int64_t row_size, buffer_handle out) override;
   void argmax_rows(buffer_handle x, int64_t rows, int64_t cols, buffer_handle out) override;
+  void sample_rows(buffer_handle logits, int64_t rows, int64_t cols, buffer_handle greedy,
+                   buffer_handle out) override;
   void all_reduce(buffer_handle x, int64_t n) override;
   void all_gather_columns(buffer_handle x, int64_t rows, int64_t cols, int64_t out_cols,
                           buffer_handle out) override;

@@ -12,6 +12,7 @@
 #include "kernels/cpu/gemm_w8a8.hpp"
 #include "kernels/cpu/quant_gemm.hpp"
 #include "kernels/cpu/rmsnorm.hpp"
+#include "kernels/cpu/sampling.hpp"
 #include "runtime/backend/cpu_backend.hpp"
 #include "runtime/backend/cpu_weight_formats.hpp"
 
@@ -212,6 +213,29 @@ void cpu_backend::argmax_rows(buffer_handle x, int64_t rows, int64_t cols, buffe
   float* dst = get(out, rows);
   for (int64_t r = 0; r < rows; ++r)
     dst[r] = static_cast<float>(kernels::cpu::argmax(src + r * cols, cols));
+}
+
+void cpu_backend::sample_rows(buffer_handle logits, int64_t rows, int64_t cols,
+                              buffer_handle greedy, buffer_handle out) {
+  assert(rows == step_.num_sampled());
+  assert(step_.sampling.empty() || step_.sampling.size() == static_cast<size_t>(rows));
+  const float* x = get(logits, rows * cols);
+  const float* best = get(greedy, rows);
+  float* dst = get(out, 2 * rows);
+  // Rows draw independently; a 128k vocabulary takes about a millisecond a row with top-p.
+  cpu::run_range_tasks(pool_, rows, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* row = x + r * cols;
+      const kernels::cpu::sampling_row p =
+          step_.sampling.empty() ? kernels::cpu::sampling_row{} : step_.sampling[r];
+      int32_t token = -1;
+      if (p.temperature >= kernels::cpu::greedy_temperature)
+        token = kernels::cpu::sample_row(row, cols, p);
+      if (token < 0) token = static_cast<int32_t>(best[r]);
+      dst[r] = static_cast<float>(token);
+      dst[rows + r] = p.want_logprob ? kernels::cpu::log_softmax_at(row, cols, token) : 0.0f;
+    }
+  });
 }
 
 void cpu_backend::all_reduce(buffer_handle x, int64_t n) {

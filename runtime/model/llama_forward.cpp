@@ -4,7 +4,9 @@
 #include <cmath>
 #include <vector>
 
+#include "runtime/model/logits_processors.hpp"
 #include "runtime/model/rope_frequencies.hpp"
+#include "runtime/model/sampler.hpp"
 
 namespace troupe::runtime {
 
@@ -29,8 +31,13 @@ backend::rope_spec make_rope_spec(const llama_hparams& hp) {
 
 }  // namespace
 
+bool device_samplable(const sampling_params& params, int32_t output_index) {
+  return params.num_top_logprobs == 0 && !has_logits_processors(params, output_index);
+}
+
 void fill_step_metadata(const step_batch& batch, backend::step_metadata& out) {
   out.token_ids = batch.token_ids;
+  out.sampling.clear();
   out.positions.clear();
   out.token_seqs.clear();
   out.block_tables.clear();
@@ -46,7 +53,12 @@ void fill_step_metadata(const step_batch& batch, backend::step_metadata& out) {
       out.token_seqs.push_back(static_cast<int32_t>(s));
     }
     row += seq.num_tokens;
-    if (seq.sample) out.sample_rows.push_back(row - 1);
+    if (seq.sample) {
+      out.sample_rows.push_back(row - 1);
+      out.sampling.push_back(device_samplable(seq.sampling, seq.output_index)
+                                 ? sampling_row_for(seq.sampling, seq.output_index)
+                                 : kernels::cpu::sampling_row{});
+    }
     out.block_tables.insert(out.block_tables.end(), seq.block_table.begin(), seq.block_table.end());
     out.table_offsets.push_back(static_cast<int32_t>(out.block_tables.size()));
     out.num_positions = std::max(out.num_positions, seq.start_pos + seq.num_tokens);
@@ -60,6 +72,7 @@ void pad_decode_step(backend::step_metadata& step, int32_t rows) {
     step.token_seqs.push_back(r);
     step.table_offsets.push_back(step.table_offsets.back());
     step.sample_rows.push_back(r);
+    step.sampling.emplace_back();
   }
   step.num_positions = std::max(step.num_positions, 1);
   step.graph_rows = rows;
@@ -81,15 +94,20 @@ llama_forward::llama_forward(backend::compute_backend& backend, const llama_devi
       cache_(cache),
       rope_(backend.create_rope(make_rope_spec(w_.hparams))) {
   for (auto* b : {&buf_.x, &buf_.h, &buf_.q, &buf_.k, &buf_.v, &buf_.attn, &buf_.gate, &buf_.up,
-                  &buf_.last, &buf_.logits, &buf_.greedy, &buf_.shard_logits})
+                  &buf_.last, &buf_.logits, &buf_.greedy, &buf_.sampled, &buf_.shard_logits})
     *b = be_.allocate_buffer();
 }
 
-std::span<const float> llama_forward::run(const step_batch& batch, result_kind kind) {
+std::span<const float> llama_forward::run(const step_batch& batch, result_kind kind,
+                                          std::vector<float>* sampled) {
   prepare(batch);
   be_.run_step([this] { compute(); });
   // A padded step's pad rows come last: the first num_sampled_ rows are the batch's.
-  if (kind == result_kind::greedy_tokens) return be_.download(buf_.greedy, num_sampled_);
+  if (kind == result_kind::tokens || sampled != nullptr) {
+    const auto tokens = be_.download(buf_.sampled, 2 * step_.num_sampled());
+    if (kind == result_kind::tokens) return tokens;
+    sampled->assign(tokens.begin(), tokens.end());
+  }
   return be_.download(buf_.logits, num_sampled_ * w_.hparams.vocab_size);
 }
 
@@ -160,6 +178,7 @@ void llama_forward::begin_step() {
   be_.reserve(buf_.last, S * hp.hidden_size);
   be_.reserve(buf_.logits, S * hp.vocab_size);
   be_.reserve(buf_.greedy, S);
+  be_.reserve(buf_.sampled, 2 * S);
   if (sharded()) be_.reserve(buf_.shard_logits, S * sh.vocab_rows);
 }
 
@@ -208,8 +227,10 @@ void llama_forward::compute_logits() {
     be_.matmul(buf_.last, S, w_.lm_head, buf_.shard_logits);
     be_.all_gather_columns(buf_.shard_logits, S, w_.shard.vocab_rows, hp.vocab_size, buf_.logits);
   }
-  // Always computed (one pass over the logits), so a captured step serves either result kind.
+  // Always computed (a greedy row costs one pass over its logits), so a captured step serves
+  // every result kind and every mix of sampling parameters.
   be_.argmax_rows(buf_.logits, S, hp.vocab_size, buf_.greedy);
+  be_.sample_rows(buf_.logits, S, hp.vocab_size, buf_.greedy, buf_.sampled);
 }
 
 }  // namespace troupe::runtime

@@ -7,8 +7,10 @@
 //   per layer:  h = rmsnorm(x) -> q,k,v = h Wq^T, h Wk^T, h Wv^T (+ bias) -> rope(q, k)
 //               -> store k,v in the cache -> a = paged_attention(q) -> x += all_reduce(a Wo^T)
 //               h = rmsnorm(x) -> x += all_reduce((silu(h Wgate^T) * h Wup^T) Wdown^T)
-//   rows of the last token of every sampled sequence -> rmsnorm -> logits [S][vocab] -> host
+//   rows of the last token of every sampled sequence -> rmsnorm -> logits [S][vocab]
 //   (a rank of a tensor-parallel group: logits of its vocab rows -> all_gather_columns)
+//   -> argmax_rows, sample_rows (each row's token by its sampling parameters) -> host: the
+//   tokens, and the logits when the host samples some rows (logits processors, top logprobs)
 //
 // A decode-only step on a backend with CUDA graphs (compute_backend::graph_sizes) is padded to a
 // graph size and its ops run through compute_backend::run_step, which may replay them.
@@ -21,6 +23,7 @@
 // and all_gather_columns joins their logits. At one rank none of these collectives is called.
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "runtime/backend/compute_backend.hpp"
 #include "runtime/model/llama_device_weights.hpp"
@@ -38,15 +41,19 @@ class llama_forward {
   llama_forward(backend::compute_backend& backend, const llama_device_weights& weights,
                 backend::kv_cache_handle cache);
 
-  // What run() brings back to the host: the sampled rows' logits, or only their greedy tokens.
-  enum class result_kind { logits, greedy_tokens };
+  // What run() brings back to the host: the sampled rows' logits, or only their tokens.
+  enum class result_kind { logits, tokens };
 
   // Runs every token of `batch`, writing their K/V into the cache, and returns, on the host, for
   // the last token of each sequence with `sample` set, in `seqs` order: its logits
-  // ([num_sampled][vocab]) or its greedy token (argmax of the logits, [num_sampled] ids as
-  // floats: 4 bytes a row instead of the vocabulary's). requires: the batch is valid
+  // ([num_sampled][vocab]), or the backend's sample_rows result: [2 * rows], token i (as a
+  // float) at i and its logprob at rows + i, where rows >= num_sampled is the view's size / 2 (a
+  // padded step's pad rows follow the batch's); 8 bytes a row instead of the vocabulary's. A row
+  // the host samples (device_samplable false) has its argmax there. With `sampled`, result_kind
+  // logits also copies the sample_rows result into it. requires: the batch is valid
   // (validate_step_batch); the view stays valid until the next call on the backend.
-  std::span<const float> run(const step_batch& batch, result_kind kind = result_kind::logits);
+  std::span<const float> run(const step_batch& batch, result_kind kind = result_kind::logits,
+                             std::vector<float>* sampled = nullptr);
 
   // Runs (and so captures, compute_backend::run_step) a decode step of every graph size of the
   // backend, all of its rows pad rows (no sequence's cache is touched), so that serving replays
@@ -79,12 +86,19 @@ class llama_forward {
     backend::buffer_handle gate, up;       // [T][intermediate] (the shard's columns)
     backend::buffer_handle last, logits;   // [S][hidden], [S][vocab]
     backend::buffer_handle greedy;         // [S]: argmax of each logits row
+    backend::buffer_handle sampled;        // [2 * S]: sample_rows' tokens, then logprobs
     backend::buffer_handle shard_logits;   // [S][vocab rows] (sharded only)
   };
   buffers buf_;
 };
 
-// Fills `out` with the metadata of `batch` (compute_backend's step_metadata), reusing its storage.
+// Whether the backend's sample_rows samples the token `output_index` of a request with `params`:
+// no logits processor active at it and no top logprobs (the host samples those from the logits).
+bool device_samplable(const sampling_params& params, int32_t output_index);
+
+// Fills `out` with the metadata of `batch` (compute_backend's step_metadata), reusing its storage:
+// a sampled sequence's sampling row is sampling_row_for its params when device_samplable, else
+// greedy (the host samples it).
 void fill_step_metadata(const step_batch& batch, backend::step_metadata& out);
 
 // The graph size a step of `batch` is padded to: the smallest of `sizes` (ascending,

@@ -66,13 +66,14 @@ status llama_runner::validate(const step_batch& batch) const {
 }
 
 std::span<const float> llama_runner::run_checked(const step_batch& batch,
-                                                 llama_forward::result_kind kind) {
+                                                 llama_forward::result_kind kind,
+                                                 std::vector<float>* sampled) {
   if (auto st = validate(batch); !st) {
     // A malformed step is the scheduler's bug; running it would corrupt other sequences' KV.
     std::fprintf(stderr, "llama_runner: invalid step batch: %s\n", st.message().c_str());
     std::abort();
   }
-  return forward_.run(batch, kind);
+  return forward_.run(batch, kind, sampled);
 }
 
 void llama_runner::resize_kv_cache(int32_t num_blocks) {
@@ -87,35 +88,42 @@ std::vector<float> llama_runner::forward_logits(const step_batch& batch) {
 
 std::vector<sampled_token> llama_runner::execute(const step_batch& batch) {
   std::vector<sampled_token> out;
-  // When every sampled row is a plain greedy choice, the backend's argmax of the logits is
-  // sample_token's answer, and only the token ids leave the device.
-  const bool greedy = std::all_of(batch.seqs.begin(), batch.seqs.end(), [](const seq_step& s) {
-    return !s.sample || is_plain_greedy(s.sampling, s.output_index);
-  });
-  if (greedy) {
-    const auto tokens = run_checked(batch, llama_forward::result_kind::greedy_tokens);
-    size_t row = 0;
-    for (const auto& seq : batch.seqs) {
-      if (seq.sample) out.push_back({seq.seq_id, static_cast<int32_t>(tokens[row++]), 0.0f, {}});
-    }
-    return out;
-  }
-  const auto logits = run_checked(batch);
-  std::vector<const seq_step*> rows;
+  std::vector<const seq_step*> host_rows;  // rows the host samples, with their index in `out`
+  std::vector<size_t> host_index;
   for (const auto& seq : batch.seqs) {
-    if (seq.sample) rows.push_back(&seq);
+    if (!seq.sample) continue;
+    if (!device_samplable(seq.sampling, seq.output_index)) {
+      host_rows.push_back(&seq);
+      host_index.push_back(out.size());
+    }
+    out.push_back({seq.seq_id, 0, 0.0f, {}});
+  }
+  // The backend's sample_rows drew every other row: only their tokens leave the device, and the
+  // logits too when some row needs the host (logits processors, top logprobs).
+  std::span<const float> logits;
+  std::span<const float> tokens;
+  if (host_rows.empty()) {
+    tokens = run_checked(batch, llama_forward::result_kind::tokens);
+  } else {
+    logits = run_checked(batch, llama_forward::result_kind::logits, &sampled_);
+    tokens = sampled_;
+  }
+  const size_t rows = tokens.size() / 2;  // a padded step's rows
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i].token_id = static_cast<int32_t>(tokens[i]);
+    out[i].logprob = tokens[rows + i];
   }
   // Rows sample independently (each from its own seed and index), so several run in parallel: a
   // 128k-token vocabulary takes about a millisecond a row with top-p.
   const auto vocab = static_cast<size_t>(vocab_size());
-  out.resize(rows.size());
   auto sample_row = [&](int i) {
-    const seq_step& seq = *rows[static_cast<size_t>(i)];
-    auto s = sample_token(logits.subspan(static_cast<size_t>(i) * vocab, vocab), seq.sampling,
-                          seq.output_index, seq.token_history);
-    out[static_cast<size_t>(i)] = {seq.seq_id, s.token_id, s.logprob, std::move(s.top_logprobs)};
+    const seq_step& seq = *host_rows[static_cast<size_t>(i)];
+    const size_t index = host_index[static_cast<size_t>(i)];
+    auto s = sample_token(logits.subspan(index * vocab, vocab), seq.sampling, seq.output_index,
+                          seq.token_history);
+    out[index] = {seq.seq_id, s.token_id, s.logprob, std::move(s.top_logprobs)};
   };
-  const auto n = static_cast<int>(rows.size());
+  const auto n = static_cast<int>(host_rows.size());
   const int threads = std::min(max_sampling_threads, kernels::cpu::default_num_compute_threads());
   if (n >= 2 && threads > 1) {
     if (!sampling_pool_) sampling_pool_ = std::make_unique<kernels::cpu::thread_pool>(threads);

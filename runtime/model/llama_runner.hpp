@@ -81,8 +81,8 @@ class llama_runner : public model_runner {
 
  private:
   std::span<const float> run_checked(
-      const step_batch& batch,
-      llama_forward::result_kind kind = llama_forward::result_kind::logits);
+      const step_batch& batch, llama_forward::result_kind kind = llama_forward::result_kind::logits,
+      std::vector<float>* sampled = nullptr);
 
   std::unique_ptr<backend::compute_backend> compute_;
   llama_device_weights weights_;
@@ -91,10 +91,11 @@ class llama_runner : public model_runner {
   backend::kv_cache_dtype kv_cache_dtype_;
   backend::kv_cache_handle cache_;
   llama_forward forward_;  // borrows the members above: declared after them
-  // Threads sampling a step's rows on the host, created at the first step with several rows
-  // that need more than the backend's argmax.
+  // Threads sampling a step's rows on the host (logits processors, top logprobs), created at the
+  // first step with several of them; the sample_rows result of such a step.
   static constexpr int max_sampling_threads = 8;
   std::unique_ptr<kernels::cpu::thread_pool> sampling_pool_;
+  std::vector<float> sampled_;
 };
 
 }  // namespace troupe::runtime

@@ -5,7 +5,7 @@
 #include <limits>
 #include <numeric>
 
-#include "kernels/cpu/exp.hpp"
+#include "kernels/cpu/sampling.hpp"
 
 namespace troupe::runtime {
 
@@ -79,22 +79,7 @@ void apply_logits_processors(std::span<float> logits, const sampling_params& par
 }
 
 double log_sum_exp(std::span<const float> logits) {
-  float max_logit = -INFINITY;
-  for (float l : logits)
-    if (!std::isnan(l)) max_logit = std::max(max_logit, l);
-  if (!std::isfinite(max_logit)) return max_logit;
-  // e^(l - max) by the kernels' vectorized f32 exp (within 3e-7; libm's double exp over a 49k
-  // vocabulary took about half a millisecond), summed in double. l - max is exact in f32 for
-  // every term that matters (Sterbenz) and <= 0, so nothing overflows.
-  thread_local std::vector<float> terms;
-  terms.resize(logits.size());
-  for (size_t i = 0; i < logits.size(); ++i)
-    terms[i] = std::isnan(logits[i]) ? -INFINITY : logits[i] - max_logit;
-  kernels::cpu::exp_values(terms.data(), static_cast<int64_t>(terms.size()), terms.data());
-  double sum = 0.0;
-  for (float t : terms)
-    sum += t;
-  return max_logit + std::log(sum);
+  return kernels::cpu::log_sum_exp(logits.data(), static_cast<int64_t>(logits.size()));
 }
 
 std::vector<std::pair<int32_t, float>> top_logprobs(std::span<const float> logits, int32_t n) {

@@ -4,14 +4,14 @@
 //
 //   logits processors (logits_processors.hpp: min_tokens masking, logit_bias, penalties)
 //   temperature < 1e-5  -> greedy argmax of the processed row (ties -> lowest id)
-//   otherwise           -> / temperature -> keep top_k -> keep min_p (prob >= min_p * max prob)
-//                          -> keep the nucleus (smallest set of most likely tokens whose mass
-//                          reaches top_p of what is left, at least one)
-//                          -> draw with u = uniform(seed, output_index)
+//   otherwise           -> kernels::cpu::sample_row (kernels/cpu/sampling.hpp): / temperature,
+//                          top_k, min_p (prob >= min_p * max prob), the nucleus (smallest set of
+//                          most likely tokens whose mass reaches top_p of what is left, at least
+//                          one), then a draw by the row's random bits; the CUDA backend's
+//                          sample_rows draws the same token from the same logits
 //
-// (vLLM applies min_p before top_k; the two commute, both keep the most likely token.)
-// The draw comes from a counter-based generator (splitmix64 over seed and output index), so a
-// seeded request samples the same tokens whatever batch it runs in and whatever ran before.
+// The random bits come from a counter-based generator (splitmix64 over seed and output index), so
+// a seeded request samples the same tokens whatever batch it runs in and whatever ran before.
 // The returned logprobs are log_softmax of the raw logits (before processors, temperature and
 // filters): vLLM v1's default "raw_logprobs".
 #include <cstdint>
@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/cpu/sampling.hpp"
 #include "runtime/sampling_params.hpp"
 
 namespace troupe::runtime {
@@ -35,10 +36,6 @@ struct sample_result {
 sample_result sample_token(std::span<const float> logits, const sampling_params& params,
                            int32_t output_index, std::span<const int32_t> token_history = {});
 
-// Whether sample_token(logits, params, output_index, ...) is argmax(logits) with no logprob: a
-// greedy temperature, no logprobs asked, and no logits processor active at this output.
-bool is_plain_greedy(const sampling_params& params, int32_t output_index);
-
 // Greedy choice: the highest logit, lowest id on ties (kernels::cpu::argmax; a backend's
 // argmax_rows gives the same).
 int32_t argmax(std::span<const float> logits);
@@ -46,7 +43,12 @@ int32_t argmax(std::span<const float> logits);
 // log_softmax(logits)[token], accumulated in double in id order.
 float log_softmax_at(std::span<const float> logits, int32_t token);
 
-// The uniform draw in [0, 1) for token `output_index` of a request seeded with `seed`.
-double uniform_draw(uint64_t seed, int32_t output_index);
+// The 64 random bits of token `output_index` of a request seeded with `seed`.
+uint64_t random_bits(uint64_t seed, int32_t output_index);
+
+// The sampling kernels' parameters of token `output_index` of a request with `params` (its
+// random bits included; want_logprob when it asks for logprobs). Logits processors are not
+// part of them: llama_forward.hpp's device_samplable says when a row needs none.
+kernels::cpu::sampling_row sampling_row_for(const sampling_params& params, int32_t output_index);
 
 }  // namespace troupe::runtime

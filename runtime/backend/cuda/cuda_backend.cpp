@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -236,6 +237,7 @@ void cuda_backend::begin_step(const step_metadata& step) {
     place(o.block_tables, step.block_tables.size());
     place(o.table_offsets, step.table_offsets.size());
     place(o.sample_rows, step.sample_rows.size());
+    place(o.sampling, step.sample_rows.size() * impl::sampling_words);
     place(o.query_tiles, tiles.size());
     o.total = at;
     if (o.total > s.step_capacity) {
@@ -253,6 +255,7 @@ void cuda_backend::begin_step(const step_metadata& step) {
     put(o.block_tables, step.block_tables);
     put(o.table_offsets, step.table_offsets);
     put(o.sample_rows, step.sample_rows);
+    s.put_sampling(host, o.sampling);
     put(o.query_tiles, tiles);
     s.upload_staged(s.step_data.get(), o.total);
     s.meta = static_cast<const int32_t*>(s.step_data.get());
@@ -262,6 +265,15 @@ void cuda_backend::begin_step(const step_metadata& step) {
   for (auto& r : s.ropes) {
     if (step.num_positions > r.uploaded)
       s.upload_rope_table(r, std::max(step.num_positions, 2 * r.uploaded));
+  }
+}
+
+void cuda_backend::impl::put_sampling(int32_t* host, int64_t offset) const {
+  const auto rows = static_cast<size_t>(step.num_sampled());
+  assert(step.sampling.empty() || step.sampling.size() == rows);
+  for (size_t r = 0; r < rows; ++r) {
+    const auto row = step.sampling.empty() ? kernels::cpu::sampling_row{} : step.sampling[r];
+    std::memcpy(host + offset + static_cast<int64_t>(r) * sampling_words, &row, sizeof row);
   }
 }
 

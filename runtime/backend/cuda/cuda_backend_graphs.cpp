@@ -76,7 +76,8 @@ void cuda_backend::impl::stage_graph_step() {
   o.sample_rows = 3 * B;
   o.query_tiles = 4 * B;
   o.table_offsets = 6 * B;
-  o.block_tables = 7 * B + 1;
+  o.sampling = 7 * B + 1;
+  o.block_tables = o.sampling + sampling_words * B;
   o.total = o.block_tables + B * table_stride;
   if (o.total > graph_capacity) {
     graph_data.reset();
@@ -88,6 +89,7 @@ void cuda_backend::impl::stage_graph_step() {
   std::copy(step.positions.begin(), step.positions.end(), host + o.positions);
   std::copy(step.token_seqs.begin(), step.token_seqs.end(), host + o.token_seqs);
   std::copy(step.sample_rows.begin(), step.sample_rows.end(), host + o.sample_rows);
+  put_sampling(host, o.sampling);
   for (int64_t r = 0; r < B; ++r) {
     host[o.query_tiles + 2 * r] = static_cast<int32_t>(r);
     host[o.query_tiles + 2 * r + 1] = 1;

@@ -20,6 +20,7 @@
 #include "kernels/cuda/random.hpp"
 #include "kernels/cuda/rmsnorm.hpp"
 #include "kernels/cuda/rope.hpp"
+#include "kernels/cuda/sampling.hpp"
 #include "runtime/backend/cpu_weight_formats.hpp"
 #include "runtime/backend/cuda/cuda_backend.hpp"
 #include "runtime/backend/cuda/cuda_op_timing.hpp"
@@ -159,11 +160,15 @@ struct cuda_backend::impl {
     device_ptr cos, sin;
     int32_t uploaded = 0;  // positions on the device
   };
-  // The step's metadata in one device array (offsets in int32 elements).
+  // The step's metadata in one device array (offsets in int32 elements; `sampling` holds
+  // sampling_words per sampled row, every row greedy where the step has none).
   struct step_arrays {
     int64_t token_ids = 0, positions = 0, token_seqs = 0, block_tables = 0, table_offsets = 0,
-            sample_rows = 0, query_tiles = 0, total = 0;
+            sample_rows = 0, sampling = 0, query_tiles = 0, total = 0;
   };
+  static constexpr int64_t sampling_words = sizeof(kernels::cpu::sampling_row) / sizeof(int32_t);
+  // Writes the step's sampling rows (defaults where it has none) at host + offset.
+  void put_sampling(int32_t* host, int64_t offset) const;
   // A captured decode step of some row count, valid while the memory it names stays put.
   struct graph {
     cudaGraphExec_t exec = nullptr;

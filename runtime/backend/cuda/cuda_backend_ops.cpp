@@ -180,6 +180,17 @@ void cuda_backend::argmax_rows(buffer_handle x, int64_t rows, int64_t cols, buff
   check(cu::argmax_rows(s.get(x, rows * cols), rows, cols, s.get(out, rows), s.stream));
 }
 
+void cuda_backend::sample_rows(buffer_handle logits, int64_t rows, int64_t cols,
+                               buffer_handle greedy, buffer_handle out) {
+  auto& s = *impl_;
+  const auto timed = s.timed([] { return std::string("sample_rows"); });
+  assert(rows == s.step.num_sampled());
+  const auto* params =
+      reinterpret_cast<const kernels::cpu::sampling_row*>(s.step_array(s.offsets.sampling));
+  check(cu::sample_rows(s.get(logits, rows * cols), rows, cols, params, s.get(greedy, rows),
+                        s.get(out, 2 * rows), s.stream));
+}
+
 void cuda_backend::all_reduce(buffer_handle x, int64_t n) {
   auto& s = *impl_;
   const auto timed = s.timed([] { return std::string("all_reduce"); });

@@ -57,6 +57,22 @@ TEST(fill_step_metadata, flattens_positions_tables_and_sampled_rows) {
   EXPECT_EQ(m.table_offsets, (std::vector<int32_t>{0, 2, 5, 7}));
   EXPECT_EQ(m.sample_rows, (std::vector<int32_t>{5, 6}));
   EXPECT_EQ(m.num_positions, 10);
+  // One sampling row per sampled row: greedy ones default, a temperature's with its random bits;
+  // a row with a logits processor is the host's, so greedy here.
+  auto batch = mixed_batch();
+  batch.seqs[1].sampling.temperature = 0.7f;
+  batch.seqs[1].sampling.top_k = 4;
+  batch.seqs[1].sampling.seed = 9;
+  batch.seqs[1].output_index = 3;
+  fill_step_metadata(batch, m);
+  ASSERT_EQ(m.sampling.size(), 2u);
+  EXPECT_EQ(m.sampling[0].temperature, 0.0f);
+  EXPECT_EQ(m.sampling[1].temperature, 0.7f);
+  EXPECT_EQ(m.sampling[1].top_k, 4);
+  EXPECT_EQ(m.sampling[1].random(), random_bits(9, 3));
+  batch.seqs[1].sampling.presence_penalty = 0.5f;
+  fill_step_metadata(batch, m);
+  EXPECT_EQ(m.sampling[1].temperature, 0.0f);
 }
 
 TEST(graph_rows_for, pads_decode_only_steps_to_the_smallest_size_that_holds_them) {
@@ -146,11 +162,13 @@ TEST(llama_runner, forward_enqueues_one_step_in_contract_order) {
       expected.push_back(op);
     expected.push_back(layer == 0 ? "add_rmsnorm" : "add");
   }
-  for (const char* op : {"gather_sampled_rows", "rmsnorm", "matmul", "argmax_rows", "download"})
+  for (const char* op :
+       {"gather_sampled_rows", "rmsnorm", "matmul", "argmax_rows", "sample_rows", "download"})
     expected.push_back(op);
   EXPECT_EQ(rec->ops, expected);
-  // Every sampled row is greedy without logprobs: only the two tokens come back, not the logits.
-  EXPECT_EQ(rec->downloaded, (std::vector<int64_t>{2}));
+  // Every sampled row is sampled by the backend: only the two tokens and their logprobs come
+  // back, not the logits.
+  EXPECT_EQ(rec->downloaded, (std::vector<int64_t>{4}));
 }
 
 TEST(llama_runner, greedy_tokens_from_the_backend_equal_sampling_its_logits) {
@@ -167,15 +185,30 @@ TEST(llama_runner, greedy_tokens_from_the_backend_equal_sampling_its_logits) {
   for (size_t i = 0; i < greedy.size(); ++i) {
     EXPECT_EQ(greedy[i].token_id, argmax(std::span<const float>(logits).subspan(i * vocab, vocab)));
   }
-  // A row that asks for its logprob (or any processor, or a temperature) takes the logits.
+  auto row = [&](size_t i) { return std::span<const float>(logits).subspan(i * vocab, vocab); };
+  // A logprob and a temperature are the backend's too: still only tokens and logprobs come back.
   auto batch = mixed_batch();
-  batch.seqs[1].sampling.logprobs = true;
+  batch.seqs[0].sampling.logprobs = true;
+  batch.seqs[1].sampling.temperature = 1.3f;
+  batch.seqs[1].sampling.top_p = 0.8f;
+  batch.seqs[1].sampling.seed = 5;
   rec->downloaded.clear();
-  const auto with_logprob = (*runner)->execute(batch);
-  EXPECT_EQ(rec->downloaded, (std::vector<int64_t>{2 * static_cast<int64_t>(vocab)}));
-  for (size_t i = 0; i < greedy.size(); ++i)
-    EXPECT_EQ(with_logprob[i].token_id, greedy[i].token_id);
-  EXPECT_NE(with_logprob[1].logprob, 0.0f);
+  const auto backend_sampled = (*runner)->execute(batch);
+  EXPECT_EQ(rec->downloaded, (std::vector<int64_t>{4}));
+  EXPECT_EQ(backend_sampled[0].token_id, greedy[0].token_id);
+  EXPECT_NEAR(backend_sampled[0].logprob, log_softmax_at(row(0), greedy[0].token_id), 1e-6);
+  EXPECT_NE(backend_sampled[0].logprob, 0.0f);
+  EXPECT_EQ(backend_sampled[1].token_id,
+            sample_token(row(1), batch.seqs[1].sampling, batch.seqs[1].output_index).token_id);
+  EXPECT_EQ(backend_sampled[1].logprob, 0.0f);
+  // A logits processor (logit_bias) or top logprobs take the logits to the host for that row.
+  batch.seqs[1].sampling.logit_bias = {{3, 4.0f}};
+  rec->downloaded.clear();
+  const auto host_sampled = (*runner)->execute(batch);
+  EXPECT_EQ(rec->downloaded, (std::vector<int64_t>{4, 2 * static_cast<int64_t>(vocab)}));
+  EXPECT_EQ(host_sampled[0].token_id, greedy[0].token_id);
+  EXPECT_EQ(host_sampled[1].token_id,
+            sample_token(row(1), batch.seqs[1].sampling, batch.seqs[1].output_index).token_id);
 }
 
 TEST(llama_runner, any_backend_wrapping_the_cpu_one_gives_the_cpu_runners_bits) {

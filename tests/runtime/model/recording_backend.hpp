@@ -102,6 +102,11 @@ class recording_backend final : public backend::compute_backend {
     ops.push_back("argmax_rows");
     inner_.argmax_rows(x, rows, cols, out);
   }
+  void sample_rows(backend::buffer_handle logits, int64_t rows, int64_t cols,
+                   backend::buffer_handle greedy, backend::buffer_handle out) override {
+    ops.push_back("sample_rows");
+    inner_.sample_rows(logits, rows, cols, greedy, out);
+  }
   void all_reduce(backend::buffer_handle x, int64_t n) override {
     ops.push_back("all_reduce");
     inner_.all_reduce(x, n);

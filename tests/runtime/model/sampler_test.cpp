@@ -80,8 +80,8 @@ TEST(sampler, seeded_draws_are_reproducible_and_seed_dependent) {
     b.insert(b.begin(), sample_token(logits, params(2.0f, -1, 1.0f, 42), i).token_id);
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
-  EXPECT_EQ(uniform_draw(1, 2), uniform_draw(1, 2));
-  EXPECT_NE(uniform_draw(1, 2), uniform_draw(1, 3));
+  EXPECT_EQ(random_bits(1, 2), random_bits(1, 2));
+  EXPECT_NE(random_bits(1, 2), random_bits(1, 3));
 }
 
 // Pearson chi-square of draws at `temperature` against softmax(logits / expected_temperature).

@@ -382,15 +382,30 @@ uint64_t warp_collective(warp_op op, unsigned mask, uint64_t value, int src_lane
   t.state = thread_state::at_warp;
   w.arrived |= bit;
   const std::unique_ptr<cuda_thread>* lanes = &s.pool[t.warp * 32];
+  // Lanes waiting in other collectives: legal unless two lanes each wait for the other (as the
+  // GPU's independent thread scheduling allows, a lane of a partitioned collective, say
+  // __reduce_add_sync(__match_any_sync(...)), may go on to a full-warp one while the other
+  // partitions still wait in theirs: its collective completes once they have come too).
+  bool complete = true;
   for (unsigned l = 0; l < 32; ++l) {
-    if ((w.arrived >> l & 1u) != 0 && (lanes[l]->mask & mask) != 0 &&
-        (lanes[l]->mask != mask || lanes[l]->op != op))
+    if ((mask >> l & 1u) == 0) continue;
+    if ((w.arrived >> l & 1u) == 0) {
+      complete = false;
+      continue;
+    }
+    if (lanes[l]->mask == mask && lanes[l]->op == op) continue;
+    if ((lanes[l]->mask & bit) != 0)
       describe_and_fail("lanes of one warp meet in collectives of different masks or kinds");
+    complete = false;  // lane l is in another collective that does not need this lane
   }
-  if ((w.arrived & mask) == mask) {
+  if (complete) {
     uint64_t ballot = 0;
-    for (unsigned l = 0; l < 32; ++l)
-      if ((mask >> l & 1u) != 0 && lanes[l]->value != 0) ballot |= uint64_t{1} << l;
+    uint32_t sum = 0;  // redux.sync.add wraps
+    for (unsigned l = 0; l < 32; ++l) {
+      if ((mask >> l & 1u) == 0) continue;
+      if (lanes[l]->value != 0) ballot |= uint64_t{1} << l;
+      sum += static_cast<uint32_t>(lanes[l]->value);
+    }
     for (unsigned l = 0; l < 32; ++l) {
       if ((mask >> l & 1u) == 0) continue;
       cuda_thread& lane = *lanes[l];
@@ -410,6 +425,15 @@ uint64_t warp_collective(warp_op op, unsigned mask, uint64_t value, int src_lane
           lane.result = ballot == mask;
           break;
         case warp_op::sync:
+          break;
+        case warp_op::match_any:
+          lane.result = 0;
+          for (unsigned m = 0; m < 32; ++m)
+            if ((mask >> m & 1u) != 0 && lanes[m]->value == lane.value)
+              lane.result |= uint64_t{1} << m;
+          break;
+        case warp_op::reduce_add:
+          lane.result = sum;
           break;
       }
       lane.state = thread_state::ready;

@@ -1,6 +1,6 @@
 // The memory spaces of a running block and the rest of the device side: __shared__ variables,
-// dynamic shared memory, shared addresses (__cvta_generic_to_shared), cp.async, expf (contracts:
-// include/emu/device.hpp).
+// dynamic shared memory, shared addresses (__cvta_generic_to_shared), the atomics' address check,
+// cp.async, expf (contracts: include/emu/device.hpp).
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -55,6 +55,24 @@ uint64_t cvta_generic_to_shared(const void* p) {
   }
   fail("kernel %s: __cvta_generic_to_shared(%p) of a pointer that is not shared memory",
        s.config->name, p);
+}
+
+// Where a GPU's atomicAdd works: this block's shared memory or device memory (a host pointer
+// faults; pinned host memory is not promised atomic over the bus), naturally aligned.
+void check_atomic(const void* p, size_t bytes, const char* what) {
+  scheduler& s = sched();
+  self();
+  if (reinterpret_cast<uintptr_t>(p) % bytes != 0)
+    fail("kernel %s: %s at %p, not aligned to %zu bytes", s.config->name, what, p, bytes);
+  const auto* c = static_cast<const unsigned char*>(p);
+  if (c >= s.dynamic.data() && c + bytes <= s.dynamic.data() + s.dynamic_bytes) return;
+  for (const static_shared_slot* slot : s.slots) {
+    if (slot->launch_serial == s.launch_serial && c >= slot->data &&
+        c + bytes <= slot->data + slot->size)
+      return;
+  }
+  if (!is_device_range(p, bytes))
+    fail("kernel %s: %s at %p, which is neither device nor shared memory", s.config->name, what, p);
 }
 
 namespace {

@@ -31,6 +31,7 @@
 #include "runtime/formats/hf_model.hpp"
 #include "runtime/formats/weight_dtype.hpp"
 #include "runtime/model/llama_runner.hpp"
+#include "runtime/model/sampler.hpp"
 #include "tests/runtime/model/tiny_llama.hpp"
 
 namespace troupe::runtime {
@@ -439,6 +440,74 @@ TEST(cuda_backend, graphs_captured_at_startup_serve_every_decode_step) {
   counters = gpu_backend->graph_counters();
   EXPECT_EQ(counters.captures, 3);
   EXPECT_EQ(counters.replays, 4);
+}
+
+// Sampling on the device (sample_rows, in eager prompt steps and in replayed decode graphs): every
+// row's token is the host's sample_token of the same logits, bit for bit
+// (kernels/cpu/sampling.hpp), and its logprob the host's; a row with a logits processor (here
+// logit_bias) is sampled on the host from the downloaded logits in the same step.
+TEST(cuda_backend, sampled_tokens_are_the_hosts_draws_from_the_same_logits) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  const auto w = testing::tiny_llama(testing::tiny_hparams(), 29);
+  const int32_t vocab = w.hparams.vocab_size;
+  auto created = cuda_backend::create(0);
+  ASSERT_TRUE(created.ok()) << created.message();
+  cuda_backend* gpu_backend = created->get();
+  gpu_backend->enable_graphs(4);
+  auto gpu = make_runner(std::move(*created), w, kv_cache_dtype::f32);
+  ASSERT_TRUE(gpu);
+  std::vector<sampling_params> params(3);
+  params[0].temperature = 0.8f;
+  params[0].top_p = 0.9f;
+  params[0].seed = 11;
+  params[0].logprobs = true;
+  params[1].temperature = 1.5f;
+  params[1].top_k = 7;
+  params[1].min_p = 0.05f;
+  params[1].seed = 12;
+  params[2].temperature = 1.0f;
+  params[2].seed = 13;
+  params[2].logit_bias = {{5, 2.0f}, {9, -1.0f}};
+  params[2].logprobs = true;
+
+  const std::vector<int32_t> prompt_len = {4, 5, 3};
+  const std::vector<std::vector<int32_t>> tables = {{1, 4, 6}, {0, 2, 7}, {3, 5, 8}};
+  std::vector<int32_t> pos(3, 0), next(3, 0);
+  const auto prompts = testing::random_tokens(12, vocab, 8);
+  int drawn_off_argmax = 0;
+  for (int32_t step = 0; step < 6; ++step) {
+    step_batch batch;
+    size_t at = 0;
+    for (size_t s = 0; s < 3; ++s) {
+      const int32_t n = step == 0 ? prompt_len[s] : 1;
+      if (step == 0) {
+        batch.token_ids.insert(batch.token_ids.end(), prompts.begin() + at,
+                               prompts.begin() + at + n);
+        at += n;
+      } else {
+        batch.token_ids.push_back(next[s]);
+      }
+      auto e = seq_entry(s + 1, pos[s], n, tables[s]);
+      e.sampling = params[s];
+      e.output_index = step;
+      batch.seqs.push_back(std::move(e));
+      pos[s] += n;
+    }
+    // The same step twice: its logits, then its tokens (the cache gets the same K/V again).
+    const auto logits = gpu->forward_logits(batch);
+    const auto out = gpu->execute(batch);
+    ASSERT_EQ(out.size(), 3u);
+    for (size_t s = 0; s < 3; ++s) {
+      const std::span<const float> row(logits.data() + s * size_t(vocab), size_t(vocab));
+      const auto want = sample_token(row, params[s], step);
+      EXPECT_EQ(out[s].token_id, want.token_id) << "step " << step << " row " << s;
+      EXPECT_NEAR(out[s].logprob, want.logprob, 1e-5) << "step " << step << " row " << s;
+      drawn_off_argmax += out[s].token_id != argmax(logits, s * size_t(vocab), size_t(vocab));
+      next[s] = out[s].token_id;
+    }
+  }
+  EXPECT_GT(drawn_off_argmax, 0);  // the draws did sample
+  EXPECT_GT(gpu_backend->graph_counters().replays, 0);
 }
 
 // Op timing: every op of every step is bracketed and counted under its name (matmuls by weight

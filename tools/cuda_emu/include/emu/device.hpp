@@ -12,6 +12,11 @@
 // Arithmetic is the host's IEEE f32/f64 without contraction (-ffp-contract=off), so the _rn
 // intrinsics, fmaf, sqrtf and division are exact as on the GPU; expf is the host's, nudged by up
 // to one ulp (CUDA's expf is within 2 ulp; EMU_EXACT_EXPF=1 turns the nudge off).
+//
+// Atomics (atomicAdd on int, unsigned and unsigned long long) are a plain read-modify-write: a
+// fiber is never preempted, only switched at a barrier or collective, so no other thread can come
+// between the read and the write, and the result is exactly the GPU's for any order of the adds
+// (integer adds commute). Blocks run one after another, so a race between blocks is never seen.
 #include <algorithm>
 #include <bit>
 #include <cfloat>
@@ -39,7 +44,7 @@ namespace emu {
 [[noreturn]] void fail(const char* format, ...) __attribute__((format(printf, 1, 2)));
 
 // -- block and warp synchronization (src/launch.cpp) --
-enum class warp_op : uint8_t { shfl, ballot, any, all, sync };
+enum class warp_op : uint8_t { shfl, ballot, any, all, sync, match_any, reduce_add };
 void sync_block();
 // The rendezvous of the lanes of `mask`: each lane passes its value and the lane it reads
 // (shfl); returns its result once every lane of the mask has arrived.
@@ -48,6 +53,9 @@ unsigned lane_id();
 
 // -- memory spaces --
 uint64_t cvta_generic_to_shared(const void* p);
+// Stops the process unless p is aligned to `bytes` and [p, p + bytes) is device memory or shared
+// memory of the running block: where a GPU's atomicAdd works (src/shared_memory.cpp).
+void check_atomic(const void* p, size_t bytes, const char* what);
 // The dynamic shared memory of the running block (extern __shared__).
 void* dynamic_shared();
 // A __shared__ variable: one buffer of `size` bytes, 0xff-filled at each block's first use.
@@ -216,6 +224,40 @@ inline int __any_sync(unsigned mask, int predicate) {
 inline int __all_sync(unsigned mask, int predicate) {
   return static_cast<int>(emu::warp_collective(emu::warp_op::all, mask, predicate != 0, 0));
 }
+// The lanes of `mask` whose value has the same bits as this lane's.
+template <class T>
+unsigned __match_any_sync(unsigned mask, T value) {
+  static_assert((sizeof(T) == 4 || sizeof(T) == 8) && std::is_arithmetic_v<T>);
+  uint64_t bits = 0;
+  std::memcpy(&bits, &value, sizeof(T));
+  return static_cast<unsigned>(emu::warp_collective(emu::warp_op::match_any, mask, bits, 0));
+}
+// redux.sync.add: the sum over the lanes of `mask`, wrapping as the hardware's.
+inline unsigned __reduce_add_sync(unsigned mask, unsigned value) {
+  return static_cast<unsigned>(emu::warp_collective(emu::warp_op::reduce_add, mask, value, 0));
+}
+inline int __reduce_add_sync(unsigned mask, int value) {
+  return static_cast<int>(__reduce_add_sync(mask, static_cast<unsigned>(value)));
+}
+
+// -- atomics (exact: see the top of this file) --
+template <class T>
+T emu_atomic_add(T* address, T value, const char* what) {
+  emu::check_atomic(address, sizeof(T), what);
+  const T old = *address;
+  *address = old + value;
+  return old;
+}
+inline unsigned atomicAdd(unsigned* address, unsigned value) {
+  return emu_atomic_add(address, value, "atomicAdd(unsigned)");
+}
+inline unsigned long long atomicAdd(unsigned long long* address, unsigned long long value) {
+  return emu_atomic_add(address, value, "atomicAdd(unsigned long long)");
+}
+inline int atomicAdd(int* address, int value) {  // wraps, as the GPU's
+  return static_cast<int>(emu_atomic_add(reinterpret_cast<unsigned*>(address),
+                                         static_cast<unsigned>(value), "atomicAdd(int)"));
+}
 
 // -- address spaces --
 inline size_t __cvta_generic_to_shared(const void* p) {
@@ -253,6 +295,12 @@ inline double __dadd_rn(double a, double b) {
 inline double __dmul_rn(double a, double b) {
   return a * b;
 }
+inline double __ull2double_rn(unsigned long long u) {
+  return static_cast<double>(u);  // the host rounds to nearest even
+}
+inline double __ll2double_rn(long long i) {
+  return static_cast<double>(i);
+}
 
 inline unsigned __float_as_uint(float f) {
   return std::bit_cast<unsigned>(f);
@@ -287,6 +335,40 @@ inline int __float2int_rz(float f) {
   if (r >= 2147483648.0f) return INT_MAX;
   if (r <= -2147483648.0f) return INT_MIN;
   return static_cast<int>(r);
+}
+
+// cvt.rzi.u64.f32: NaN and negatives -> 0, saturating at 2^64 - 1.
+inline unsigned long long __float2ull_rz(float f) {
+  if (!(f > -1.0f)) return 0;  // NaN, or truncates below zero
+  if (f >= 0x1p64f) return ULLONG_MAX;
+  return static_cast<unsigned long long>(f);
+}
+
+// -- integer intrinsics --
+inline unsigned __umulhi(unsigned a, unsigned b) {
+  return static_cast<unsigned>((uint64_t{a} * b) >> 32);
+}
+inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {
+  return static_cast<unsigned long long>((static_cast<unsigned __int128>(a) * b) >> 64);
+}
+inline int __popc(unsigned x) {
+  return std::popcount(x);
+}
+inline int __popcll(unsigned long long x) {
+  return std::popcount(x);
+}
+// The position (1-based) of the lowest set bit; 0 for 0.
+inline int __ffs(int x) {
+  return x == 0 ? 0 : std::countr_zero(static_cast<unsigned>(x)) + 1;
+}
+inline int __ffsll(long long x) {
+  return x == 0 ? 0 : std::countr_zero(static_cast<unsigned long long>(x)) + 1;
+}
+inline int __clz(int x) {
+  return std::countl_zero(static_cast<unsigned>(x));
+}
+inline int __clzll(long long x) {
+  return std::countl_zero(static_cast<unsigned long long>(x));
 }
 
 // dp4a: four signed byte products added to c (wrapping, as the hardware).

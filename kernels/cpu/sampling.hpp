@@ -1,0 +1,73 @@
+#pragma once
+// Drawing one token from a row of logits with temperature, top-k, min-p and top-p: the contract
+// the CPU (here) and the CUDA kernel (kernels/cuda/sampling.hpp) share bit for bit, so that a
+// seeded request draws the same tokens from the same logits on either device. Every step is exact
+// or IEEE-rounded the same way on both; sums are of integers, so their order does not matter.
+//
+//   rank    logit descending, lowest id first on ties, NaN last: the 64-bit sampling_key
+//           (order of the logit << 32 | (2^32 - 1 - id)), a larger key ranking better
+//   m       the largest non-NaN logit; when it is not finite, no draw
+//   top_k   0 < top_k < cols: only the top_k best-ranked ids take part
+//   weight  w = exp_value((logit - m) / temperature) in f32 (kernels/cpu/exp.hpp; a NaN logit
+//           weighs 0; the best weighs exactly 1)
+//   min_p   ids with w < min_p leave
+//   q       the integer trunc(w * 2^40); Q the sum of q over the ids still in
+//   top_p   top_p < 1: only the smallest best-ranked prefix whose mass (sum of q) reaches
+//           double(top_p) * double(Q) stays (the best id at least)
+//   draw    r = ((random >> 11) * Q_kept) >> 53, i.e. u * Q_kept rounded down for the 53-bit
+//           uniform u of the row's random bits; the token is the first id still in, in id order,
+//           whose running sum of q exceeds r. So P(id) = q(id) / Q_kept (to 2^-53).
+//   none    no finite logit, or Q_kept = 0: -1 (the caller takes the argmax)
+//
+// Weights below 2^-40 of the best's count as 0: at most vocab * 2^-40 of the mass (1.2e-7 for a
+// 128k vocabulary) moves to the rest. requires: cols < 2^23 (Q fits 64 bits).
+#include <cstdint>
+
+namespace troupe::kernels::cpu {
+
+// Below this temperature a row is greedy (vLLM's _SAMPLING_EPS): its argmax, no draw.
+inline constexpr float greedy_temperature = 1e-5f;
+
+// Scale of the integer weights: q = trunc(w * 2^40).
+inline constexpr float sampling_weight_scale = 0x1p40f;
+
+// One row's sampling parameters, as the kernels read them (a step's are uploaded to the device
+// as an array of these). 32 bytes, 4-byte fields only.
+struct sampling_row {
+  float temperature = 0.0f;  // < greedy_temperature: greedy
+  int32_t top_k = 0;         // <= 0 or >= cols: no cut
+  float top_p = 1.0f;        // >= 1: no cut
+  float min_p = 0.0f;        // <= 0: no cut
+  uint32_t random_lo = 0;    // the row's 64 random bits (low, high halves)
+  uint32_t random_hi = 0;
+  uint32_t want_logprob = 0;  // a backend's sample_rows also returns the token's logprob
+  uint32_t reserved = 0;
+
+  uint64_t random() const { return (uint64_t{random_hi} << 32) | random_lo; }
+};
+static_assert(sizeof(sampling_row) == 32, "sampling_row is uploaded as 8 words");
+
+// The rank key of `logit` at `id` (above): NaN lowest, -0 equal to +0, ties to the lower id.
+inline uint64_t sampling_key(float logit, uint32_t id) {
+  uint32_t order = 0;  // NaN
+  if (logit == logit) {
+    uint32_t bits;
+    const float canonical = logit + 0.0f;  // -0 -> +0
+    __builtin_memcpy(&bits, &canonical, sizeof bits);
+    order = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+  }
+  return (uint64_t{order} << 32) | (0xffffffffu - id);
+}
+
+// log(sum of e^x[i]) over the non-NaN x[i], by exp_value of x[i] - max summed in double; the max
+// itself when it is not finite (every entry NaN or -inf, or one +inf).
+double log_sum_exp(const float* x, int64_t n);
+
+// The log-softmax of x [n] at `token`: x[token] - log_sum_exp(x), NaN when any x[i] is NaN.
+float log_softmax_at(const float* x, int64_t n, int32_t token);
+
+// The token drawn from `logits` [cols] by `row` (contract above), or -1 for no draw.
+// requires: row.temperature >= greedy_temperature, 0 < cols < 2^23.
+int32_t sample_row(const float* logits, int64_t cols, const sampling_row& row);
+
+}  // namespace troupe::kernels::cpu

@@ -1,0 +1,466 @@
+// sample_rows, exp_values (contract: sampling.hpp; the reference: kernels/cpu/sampling.cpp).
+//
+// One block of 1024 threads per row. Nothing is kept per id: each step is one more pass over the
+// row's logits (strided and coalesced; after the first pass mostly from L2), recomputing every
+// id's key and weight, as a 128k row's weights would not fit in shared memory.
+//
+//   pass                 finds                                           runs when
+//   max                  m, and whether the row holds a NaN              not (greedy, no logprob)
+//   top-k select         the top_k-th largest key (radix, <= 8 passes)   0 < top_k < cols
+//   top-p select         Q, then the nucleus' last key (radix, <= 8)     top_p < 1
+//   segments + walk      the token                                       a draw
+//   log-sum-exp          the logprob                                     want_logprob
+//
+// Radix select: the largest key t whose "weight of the admitted keys >= t" reaches `need`. For
+// top-k every key weighs 1 and need = top_k: t is the top_k-th largest key. For top-p the members
+// weigh q and need = top_p * Q: t is the last key of the smallest best-ranked prefix reaching it
+// (keep_nucleus's threshold). 8-bit digits from the top: a histogram of the admitted keys under
+// the prefix decided so far; scanning its bins from the highest digit, the first non-empty bin
+// whose cumulative weight reaches need holds t, and its digit extends the prefix. It stops once
+// that bin needs no more splitting (it holds one key, or top-k needs all of it), the threshold
+// then being the prefix with zeros below. Counts and weights are integers, so the histogram is the
+// same whatever order the atomic adds land in.
+//
+// Segments and walk (the draw: the first kept id, in id order, whose running sum of q exceeds r):
+//
+//   ids  [0, L) [L, 2L) ... [31L, cols)    L = 32 * ceil(cols / 1024); warp w sums the kept q of
+//                                          [wL, (w+1)L), its lanes reading consecutive ids
+//   the segment sums' prefix names the segment holding r; its ids are split the same way again
+//   (32 segments of 32 * ceil(L / 1024)), and warp 0 walks the one holding r, 32 ids at a time
+//   (an inclusive warp scan), to the first id whose running sum exceeds r.
+//
+//   logits [rows][cols], params [rows], greedy [rows], out [2 * rows]
+#include <cstdint>
+
+#include "kernels/cuda/device.hpp"
+#include "kernels/cuda/grid.cuh"
+#include "kernels/cuda/sampling.hpp"
+
+namespace troupe::kernels::cuda {
+
+namespace {
+
+using detail::flat_blocks;
+using detail::row_blocks;
+
+constexpr int threads = 1024;
+constexpr int num_warps = threads / 32;
+constexpr int num_bins = 256;  // radix digits of 8 bits
+constexpr unsigned full_mask = 0xffffffffu;
+
+// -- the CPU's numerics, bit for bit --
+
+// kernels/cpu/exp.hpp's exp_value: the same constants (exp_detail's, written out as the floats
+// the host compiler makes of them) and the same operations, each rounded the same way. (exp.hpp
+// itself needs C++20; .cu files are C++17.)
+constexpr float exp_lowest = -87.0f;
+constexpr float exp_highest = 88.0f;
+constexpr float exp_log2e = 0x1.715476p+0f;     // 1.44269504088896341f
+constexpr float exp_ln2_hi = 0x1.63p-1f;        // 0.693359375f
+constexpr float exp_ln2_lo = -0x1.bd0106p-13f;  // -2.12194440e-4f
+constexpr float exp_c7 = 0x1.a01a02p-13f;       // 1.0f / 5040
+constexpr float exp_c6 = 0x1.6c16c2p-10f;       // 1.0f / 720
+constexpr float exp_c5 = 0x1.111112p-7f;        // 1.0f / 120
+constexpr float exp_c4 = 0x1.555556p-5f;        // 1.0f / 24
+constexpr float exp_c3 = 0x1.555556p-3f;        // 1.0f / 6
+
+__device__ __forceinline__ float device_exp(float v) {
+  if (v <= exp_lowest) return 0.0f;
+  const float x = v < exp_highest ? v : exp_highest;  // NaN -> 88, as the CPU's
+  const float n = rintf(__fmul_rn(x, exp_log2e));     // half to even, as nearbyint
+  float r = __fmaf_rn(n, -exp_ln2_hi, x);
+  r = __fmaf_rn(n, -exp_ln2_lo, r);
+  float p = exp_c7;
+  p = __fmaf_rn(p, r, exp_c6);
+  p = __fmaf_rn(p, r, exp_c5);
+  p = __fmaf_rn(p, r, exp_c4);
+  p = __fmaf_rn(p, r, exp_c3);
+  p = __fmaf_rn(p, r, 0.5f);
+  p = __fmaf_rn(p, r, 1.0f);
+  p = __fmaf_rn(p, r, 1.0f);
+  return __fmul_rn(p, __int_as_float((static_cast<int>(n) + 127) << 23));
+}
+
+// cpu::sampling_key (a host function).
+__device__ __forceinline__ uint64_t device_key(float logit, uint32_t id) {
+  uint32_t order = 0;  // NaN
+  if (!isnan(logit)) {
+    const uint32_t bits = __float_as_uint(__fadd_rn(logit, 0.0f));  // -0 -> +0
+    order = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+  }
+  return (uint64_t{order} << 32) | (0xffffffffu - id);
+}
+
+// One row as the passes see it: its logits and what the steps so far decided.
+struct row_ctx {
+  const float* logits;
+  int32_t cols;
+  float m, temperature, min_p;
+  uint64_t k_threshold;  // members have key >= this (0: no top-k cut)
+  uint64_t p_threshold;  // kept members have key >= this (0: no top-p cut)
+
+  // Whether the id of `logit` and `key` is a member (in the top-k, not below min_p); its q.
+  __device__ bool member(float logit, uint64_t key, uint64_t& q) const {
+    if (key < k_threshold) return false;
+    const float w =
+        device_exp(isnan(logit) ? -INFINITY : __fdiv_rn(__fsub_rn(logit, m), temperature));
+    if (w < min_p) return false;
+    q = __float2ull_rz(__fmul_rn(w, cpu::sampling_weight_scale));  // exact scaling, then trunc
+    return true;
+  }
+
+  // q of id i when it is kept (a member inside the nucleus), else 0.
+  __device__ uint64_t kept_q(int32_t i) const {
+    const float logit = logits[i];
+    const uint64_t key = device_key(logit, static_cast<uint32_t>(i));
+    uint64_t q = 0;
+    if (key < p_threshold || !member(logit, key, q)) return 0;
+    return q;
+  }
+};
+
+// -- block-wide state and reductions --
+
+enum class select_state : int { searching, found, not_reached };
+
+struct shared_state {
+  unsigned count[num_bins];
+  unsigned long long mass[num_bins];
+  float red_f32[num_warps];
+  int red_int[num_warps];
+  uint64_t red_u64[num_warps];
+  double red_f64[num_warps];
+  double need;  // top-p's, from the first histogram
+  // the radix select's decision, written by warp 0
+  unsigned long long prefix, above;
+  select_state state;
+  int token;  // the walk's result
+};
+
+__device__ __forceinline__ int lane_index() {
+  return static_cast<int>(threadIdx.x % 32);
+}
+__device__ __forceinline__ int warp_index() {
+  return static_cast<int>(threadIdx.x / 32);
+}
+
+template <class T, class Op>
+__device__ __forceinline__ T warp_reduce(T v, Op op) {
+  for (int offset = 16; offset > 0; offset /= 2)
+    v = op(v, __shfl_xor_sync(full_mask, v, offset));
+  return v;
+}
+
+// Every thread gets op over the block's values (each adds the warps' results in the same order,
+// so all agree). scratch: num_warps values in shared memory.
+template <class T, class Op>
+__device__ __forceinline__ T block_reduce(T v, T* scratch, Op op) {
+  v = warp_reduce(v, op);
+  if (lane_index() == 0) scratch[warp_index()] = v;
+  __syncthreads();
+  T all = scratch[0];
+  for (int w = 1; w < num_warps; ++w)
+    all = op(all, scratch[w]);
+  __syncthreads();  // scratch is rewritten by the next reduction
+  return all;
+}
+
+// Inclusive scan over the warp's lanes.
+__device__ __forceinline__ uint64_t warp_inclusive_sum(uint64_t v) {
+  const int lane = lane_index();
+  for (int offset = 1; offset < 32; offset *= 2) {
+    const uint64_t other = __shfl_up_sync(full_mask, v, offset);
+    if (lane >= offset) v += other;
+  }
+  return v;
+}
+
+struct row_stats {
+  float max;  // the largest non-NaN logit (-inf when none)
+  bool has_nan;
+};
+
+__device__ __forceinline__ row_stats max_and_nan(shared_state& s, const float* logits,
+                                                 int32_t cols) {
+  float m = -INFINITY;
+  int nan = 0;
+  for (int32_t i = threadIdx.x; i < cols; i += threads) {
+    const float l = logits[i];
+    if (isnan(l))
+      nan = 1;
+    else
+      m = fmaxf(m, l);
+  }
+  m = block_reduce(m, s.red_f32, [](float a, float b) { return fmaxf(a, b); });
+  nan = block_reduce(nan, s.red_int, [](int a, int b) { return a | b; });
+  return {m, nan != 0};
+}
+
+// -- radix select --
+
+// Adds one to count[digit] (and q to mass[digit] when by_mass) for each lane whose digit is a
+// bin; a lane with nothing to add passes num_bins. Called by all 32 lanes. One atomic per distinct
+// digit of the warp: the lanes of one digit would otherwise queue on its bin, and the first
+// digits (the logits' sign and exponent) are shared by nearly every id.
+template <bool by_mass>
+__device__ __forceinline__ void histogram_add(shared_state& s, unsigned digit, uint64_t q) {
+  if (!__any_sync(full_mask, digit < num_bins)) return;
+  const unsigned peers = __match_any_sync(full_mask, digit);
+  const bool leader = lane_index() == __ffs(static_cast<int>(peers)) - 1;
+  if (by_mass) {
+    // q <= 2^40: 32 low 24-bit parts and 32 high parts (<= 2^16) each sum within 32 bits.
+    const unsigned lo = __reduce_add_sync(peers, static_cast<unsigned>(q & 0xffffffu));
+    const unsigned hi = __reduce_add_sync(peers, static_cast<unsigned>(q >> 24));
+    if (leader && digit < num_bins)
+      atomicAdd(&s.mass[digit], (static_cast<unsigned long long>(hi) << 24) + lo);
+  }
+  if (leader && digit < num_bins) atomicAdd(&s.count[digit], static_cast<unsigned>(__popc(peers)));
+}
+
+// Warp 0, after a histogram: the bin holding the selected key (top of file), as s.prefix (the
+// prefix extended by its digit), s.above (the weight of the admitted keys above that bin) and
+// s.state (found: the threshold is s.prefix; not_reached: even all of it stays below need).
+// The first histogram of members holds them all: there need = top_p * Q, Q its total, into s.need.
+template <bool by_mass>
+__device__ __forceinline__ void pick_bin(shared_state& s, uint64_t prefix, uint64_t above,
+                                         int shift, double need, float top_p) {
+  const int lane = lane_index();
+  // Lane l holds bins 255 - 8l down to 248 - 8l: lanes in digit order, the highest first.
+  unsigned count = 0;
+  uint64_t weight = 0;
+  for (int j = 0; j < 8; ++j) {
+    const int d = num_bins - 1 - 8 * lane - j;
+    count += s.count[d];
+    weight += by_mass ? s.mass[d] : s.count[d];
+  }
+  const uint64_t inclusive = warp_inclusive_sum(weight);
+  if (by_mass && shift == 56) {
+    const uint64_t total = __shfl_sync(full_mask, inclusive, 31);
+    need = __dmul_rn(static_cast<double>(top_p), __ull2double_rn(total));
+    if (lane == 0) s.need = need;
+  }
+  // The cumulative weight only grows as the digit falls, and a lane's empty bins add nothing: the
+  // first lane whose total reaches need (having an admitted key) holds the bin.
+  const unsigned reached =
+      __ballot_sync(full_mask, count > 0 && __ull2double_rn(above + inclusive) >= need);
+  if (reached == 0) {
+    if (lane == 0) s.state = select_state::not_reached;
+    return;
+  }
+  if (lane != __ffs(static_cast<int>(reached)) - 1) return;
+  uint64_t cum = above + inclusive - weight;
+  for (int j = 0; j < 8; ++j) {
+    const int d = num_bins - 1 - 8 * lane - j;
+    const unsigned c = s.count[d];
+    if (c == 0) continue;
+    const uint64_t w = by_mass ? s.mass[d] : c;
+    if (__ull2double_rn(cum + w) >= need) {
+      s.prefix = prefix | (uint64_t{static_cast<unsigned>(d)} << shift);
+      s.above = cum;
+      const bool whole = !by_mass && cum + w == static_cast<uint64_t>(need);  // top-k needs all
+      s.state = (c == 1 || whole) ? select_state::found : select_state::searching;
+      return;
+    }
+    cum += w;
+  }
+}
+
+// The radix select (top of file) over all ids (top-k: weight 1, need = top_k; top_p unused) or
+// over the members (by_mass: weight q, need = top_p * Q, Q from the first histogram; the need
+// passed is unused). 0 when need is never reached (everything stays).
+template <bool by_mass>
+__device__ __forceinline__ uint64_t radix_select(shared_state& s, const row_ctx& row, double need,
+                                                 float top_p) {
+  const int lane = lane_index();
+  uint64_t prefix = 0, above = 0;
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    for (int b = threadIdx.x; b < num_bins; b += threads) {
+      s.count[b] = 0;
+      if (by_mass) s.mass[b] = 0;
+    }
+    __syncthreads();
+    const uint64_t high = shift == 56 ? 0 : ~uint64_t{0} << (shift + 8);
+    // A warp-uniform loop: histogram_add is a warp collective.
+    for (int32_t base = warp_index() * 32; base < row.cols; base += threads) {
+      const int32_t i = base + lane;
+      unsigned digit = num_bins;
+      uint64_t q = 0;
+      if (i < row.cols) {
+        const float logit = row.logits[i];
+        const uint64_t key = device_key(logit, static_cast<uint32_t>(i));
+        if ((key & high) == prefix && (!by_mass || row.member(logit, key, q)))
+          digit = static_cast<unsigned>(key >> shift) & 0xffu;
+      }
+      histogram_add<by_mass>(s, digit, q);
+    }
+    __syncthreads();
+    if (warp_index() == 0) pick_bin<by_mass>(s, prefix, above, shift, need, top_p);
+    __syncthreads();
+    if (by_mass) need = s.need;
+    const select_state state = s.state;
+    prefix = s.prefix;
+    above = s.above;
+    if (state == select_state::not_reached) return 0;
+    if (state == select_state::found) return prefix;
+  }
+  return prefix;  // unreachable: a bin of the last digit holds one key
+}
+
+// -- the draw --
+
+// The ids [begin, end) as 32 segments, one a warp, of 32 * ceil((end - begin) / 1024) ids.
+__device__ __forceinline__ int32_t segment_length(int32_t begin, int32_t end) {
+  return 32 * ((end - begin + threads - 1) / threads);
+}
+
+// s.red_u64[w] = the kept mass of segment w of [begin, end) (its lanes read consecutive ids).
+__device__ __forceinline__ void sum_segments(shared_state& s, const row_ctx& row, int32_t begin,
+                                             int32_t end) {
+  const int lane = lane_index(), warp = warp_index();
+  const int32_t length = segment_length(begin, end);
+  const int32_t first = min(end, begin + warp * length), last = min(end, first + length);
+  uint64_t sum = 0;
+  for (int32_t i = first + lane; i < last; i += 32)
+    sum += row.kept_q(i);
+  sum = warp_reduce(sum, [](uint64_t a, uint64_t b) { return a + b; });
+  if (lane == 0) s.red_u64[warp] = sum;
+  __syncthreads();
+}
+
+// After sum_segments: narrows [begin, end) to the segment holding r, and adds the mass of the
+// segments before it to `before` (the kept mass of the ids before begin). Every thread alike.
+__device__ __forceinline__ void narrow(const shared_state& s, uint64_t r, int32_t& begin,
+                                       int32_t& end, uint64_t& before) {
+  const int32_t length = segment_length(begin, end);
+  for (int w = 0; w < num_warps; ++w) {
+    const uint64_t mass = s.red_u64[w];
+    if (r < before + mass) {
+      begin = min(end, begin + w * length);
+      end = min(end, begin + length);
+      return;
+    }
+    before += mass;
+  }
+}
+
+// The token drawn among the kept ids (top of file), or -1 when they weigh nothing. Two rounds of
+// segments narrow the row to 32 * ceil(cols / 2^20) ids (32 for a 128k row), which one warp
+// walks.
+__device__ __forceinline__ int32_t draw(shared_state& s, const row_ctx& row, uint64_t random) {
+  const int lane = lane_index();
+  if (threadIdx.x == 0) s.token = -1;
+  sum_segments(s, row, 0, row.cols);
+  uint64_t total = 0;
+  for (int w = 0; w < num_warps; ++w)
+    total += s.red_u64[w];
+  if (total == 0) return -1;
+  const uint64_t r = __umul64hi(random & ~uint64_t{0x7ff}, total);
+  int32_t begin = 0, end = row.cols;
+  uint64_t before = 0;  // the kept mass of the ids before begin
+  narrow(s, r, begin, end, before);
+  __syncthreads();  // s.red_u64 is rewritten
+  sum_segments(s, row, begin, end);
+  narrow(s, r, begin, end, before);
+  if (warp_index() == 0) {
+    for (int32_t base = begin; base < end; base += 32) {
+      const int32_t i = base + lane;
+      const uint64_t inclusive = warp_inclusive_sum(i < end ? row.kept_q(i) : 0);
+      const unsigned hit = __ballot_sync(full_mask, before + inclusive > r);
+      if (hit != 0) {
+        if (lane == 0) s.token = base + __ffs(static_cast<int>(hit)) - 1;
+        break;
+      }
+      before += __shfl_sync(full_mask, inclusive, 31);
+    }
+  }
+  __syncthreads();
+  const int32_t token = s.token;
+  __syncthreads();  // s.red_u64 and s.token are rewritten by the next row
+  return token;
+}
+
+// cpu::sample_row's token for a row whose m is finite, or -1.
+__device__ __forceinline__ int32_t sample(shared_state& s, row_ctx row,
+                                          const cpu::sampling_row& p) {
+  if (p.top_k > 0 && p.top_k < row.cols)
+    row.k_threshold = radix_select<false>(s, row, static_cast<double>(p.top_k), 1.0f);
+  if (p.top_p < 1.0f) row.p_threshold = radix_select<true>(s, row, 0.0, p.top_p);
+  const uint64_t random = (uint64_t{p.random_hi} << 32) | p.random_lo;
+  return draw(s, row, random);
+}
+
+// logits[token] - log_sum_exp(logits), as runtime::log_softmax_at (the sum in double, in another
+// order: within about 1e-7).
+__device__ __forceinline__ float log_softmax_at(shared_state& s, const float* logits, int32_t cols,
+                                                row_stats stats, float token) {
+  if (stats.has_nan) return NAN;
+  double lse = stats.max;  // log_sum_exp of a row without a finite logit: its max
+  if (isfinite(stats.max)) {
+    double sum = 0.0;
+    for (int32_t i = threadIdx.x; i < cols; i += threads)
+      sum += device_exp(__fsub_rn(logits[i], stats.max));
+    sum = block_reduce(sum, s.red_f64, [](double a, double b) { return a + b; });
+    lse = static_cast<double>(stats.max) + log(sum);
+  }
+  const auto t = static_cast<int32_t>(token);
+  if (t < 0 || t >= cols) return NAN;
+  return static_cast<float>(static_cast<double>(logits[t]) - lse);
+}
+
+__global__ void __launch_bounds__(threads, 1)
+    sample_rows_kernel(const float* logits, int64_t rows, int32_t cols,
+                       const cpu::sampling_row* rows_params, const float* greedy, float* out) {
+  __shared__ shared_state s;
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const cpu::sampling_row p = rows_params[r];
+    const bool is_greedy = !(p.temperature >= cpu::greedy_temperature);  // NaN: greedy, as the CPU
+    const float* row_logits = logits + r * cols;
+    if (is_greedy && p.want_logprob == 0) {
+      if (threadIdx.x == 0) {
+        out[r] = greedy[r];
+        out[rows + r] = 0.0f;
+      }
+      continue;
+    }
+    const row_stats stats = max_and_nan(s, row_logits, cols);
+    float token = greedy[r];
+    if (!is_greedy && isfinite(stats.max)) {
+      const row_ctx row{row_logits, cols, stats.max, p.temperature, p.min_p, 0, 0};
+      const int32_t drawn = sample(s, row, p);
+      if (drawn >= 0) token = static_cast<float>(drawn);
+    }
+    const float logprob =
+        p.want_logprob != 0 ? log_softmax_at(s, row_logits, cols, stats, token) : 0.0f;
+    if (threadIdx.x == 0) {
+      out[r] = token;
+      out[rows + r] = logprob;
+    }
+  }
+}
+
+__global__ void exp_values_kernel(const float* x, int64_t n, float* out) {
+  const int64_t stride = int64_t{gridDim.x} * blockDim.x;
+  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n; i += stride)
+    out[i] = device_exp(x[i]);
+}
+
+}  // namespace
+
+status sample_rows(const float* logits, int64_t rows, int64_t cols,
+                   const cpu::sampling_row* rows_params, const float* greedy, float* out,
+                   cudaStream_t stream) {
+  if (cols <= 0 || cols >= (int64_t{1} << 23))
+    return error{"sample_rows: the number of columns must be in [1, 2^23)"};
+  if (rows <= 0) return ok_status();
+  sample_rows_kernel<<<row_blocks(rows), threads, 0, stream>>>(
+      logits, rows, static_cast<int32_t>(cols), rows_params, greedy, out);
+  return CUDA_CHECK(cudaGetLastError());
+}
+
+status exp_values(const float* x, int64_t n, float* out, cudaStream_t stream) {
+  if (n <= 0) return ok_status();
+  exp_values_kernel<<<flat_blocks(n), detail::flat_threads, 0, stream>>>(x, n, out);
+  return CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace troupe::kernels::cuda
