@@ -12,71 +12,58 @@ namespace troupe::kernels::cpu {
 
 namespace {
 
-// The ids taking part, in id order, with their rank keys and integer weights.
-struct members {
-  std::vector<int32_t> ids;
-  std::vector<uint64_t> keys;
-  std::vector<uint64_t> q;
+// A candidate of the nucleus: its rank key and integer weight.
+struct ranked {
+  uint64_t key;
+  uint64_t q;
 };
 
-// The key of the top_k-th best id: ids with a key at least this take part.
-uint64_t top_k_threshold(const float* logits, int64_t cols, int32_t top_k) {
-  thread_local std::vector<uint64_t> keys;
-  keys.resize(static_cast<size_t>(cols));
-  for (int64_t i = 0; i < cols; ++i)
-    keys[i] = sampling_key(logits[i], static_cast<uint32_t>(i));
-  std::nth_element(keys.begin(), keys.begin() + (top_k - 1), keys.end(), std::greater<>());
-  return keys[top_k - 1];
-}
+// Per-thread scratch, reused row after row (a 128k row's arrays are about 3 MB).
+struct scratch {
+  std::vector<uint64_t> keys, selected;
+  std::vector<float> w;
+  std::vector<uint64_t> q;
+  std::vector<ranked> items;
+};
 
-// Keeps the smallest best-ranked prefix of `m` whose mass reaches top_p of the total (at least
-// one id), in id order. Ranks only as many ids as needed: the nucleus is usually a few dozen.
-void keep_nucleus(members& m, float top_p) {
-  uint64_t total = 0;
-  for (uint64_t q : m.q)
-    total += q;
-  const double need = static_cast<double>(top_p) * static_cast<double>(total);
-  std::vector<size_t> order(m.ids.size());
-  for (size_t i = 0; i < order.size(); ++i)
-    order[i] = i;
-  auto by_rank = [&m](size_t a, size_t b) { return m.keys[a] > m.keys[b]; };
-  uint64_t threshold = 0;
-  for (size_t k = std::min<size_t>(64, order.size());; k = std::min(2 * k, order.size())) {
-    std::partial_sort(order.begin(), order.begin() + k, order.end(), by_rank);
-    uint64_t mass = 0;
-    size_t i = 0;
-    while (i < k && !(static_cast<double>(mass) >= need))
-      mass += m.q[order[i++]];
-    if (static_cast<double>(mass) >= need) {
-      threshold = m.keys[order[std::max<size_t>(i, 1) - 1]];
-      break;
+// The key of the last candidate of the smallest best-ranked prefix of `items` whose mass reaches
+// `need` (keep_nucleus of the contract), or 0 when even all of it stays below. A weighted
+// quickselect, linear on average: each round splits the range around a pivot key and goes on in
+// the side that holds the crossing.
+uint64_t nucleus_threshold(std::vector<ranked>& items, double need) {
+  auto reaches = [need](uint64_t mass) { return static_cast<double>(mass) >= need; };
+  auto higher = [](const ranked& a, const ranked& b) { return a.key > b.key; };
+  size_t lo = 0, hi = items.size();
+  uint64_t before = 0;  // the mass of every candidate ranked above items[lo, hi)
+  while (hi - lo > 32) {
+    // Median of three as the pivot, moved to the end of the range.
+    ranked* r = items.data();
+    const size_t mid = lo + (hi - lo) / 2;
+    if (higher(r[mid], r[lo])) std::swap(r[mid], r[lo]);
+    if (higher(r[hi - 1], r[lo])) std::swap(r[hi - 1], r[lo]);
+    if (higher(r[mid], r[hi - 1])) std::swap(r[mid], r[hi - 1]);
+    const ranked pivot = r[hi - 1];
+    const auto split = static_cast<size_t>(
+        std::partition(r + lo, r + hi - 1, [&](const ranked& x) { return x.key > pivot.key; }) - r);
+    uint64_t upper = 0;
+    for (size_t i = lo; i < split; ++i)
+      upper += r[i].q;
+    if (split > lo && reaches(before + upper)) {
+      hi = split;
+      continue;
     }
-    if (k == order.size()) return;  // never reached (top_p rounds above 1): everything stays
+    before += upper + pivot.q;
+    if (reaches(before)) return pivot.key;
+    std::swap(r[split], r[hi - 1]);
+    lo = split + 1;
   }
-  members kept;
-  for (size_t i = 0; i < m.ids.size(); ++i) {
-    if (m.keys[i] < threshold) continue;
-    kept.ids.push_back(m.ids[i]);
-    kept.keys.push_back(m.keys[i]);
-    kept.q.push_back(m.q[i]);
+  std::sort(items.begin() + static_cast<std::ptrdiff_t>(lo),
+            items.begin() + static_cast<std::ptrdiff_t>(hi), higher);
+  for (size_t i = lo; i < hi; ++i) {
+    before += items[i].q;
+    if (reaches(before)) return items[i].key;
   }
-  m = std::move(kept);
-}
-
-// The draw over `m` in id order (contract: "draw").
-int32_t draw(const members& m, uint64_t random) {
-  uint64_t total = 0;
-  for (uint64_t q : m.q)
-    total += q;
-  if (total == 0) return -1;
-  const auto r = static_cast<uint64_t>(
-      (static_cast<unsigned __int128>(random & ~uint64_t{0x7ff}) * total) >> 64);
-  uint64_t running = 0;
-  for (size_t i = 0; i < m.ids.size(); ++i) {
-    running += m.q[i];
-    if (running > r) return m.ids[i];
-  }
-  return -1;  // unreachable: r < total
+  return 0;
 }
 
 }  // namespace
@@ -110,38 +97,62 @@ int32_t sample_row(const float* logits, int64_t cols, const sampling_row& row) {
     if (!std::isnan(logits[i])) best = std::max(best, logits[i]);
   if (!std::isfinite(best)) return -1;
 
+  thread_local scratch s;
+  const auto n = static_cast<size_t>(cols);
   const bool cut_k = row.top_k > 0 && row.top_k < cols;
-  const uint64_t k_threshold = cut_k ? top_k_threshold(logits, cols, row.top_k) : 0;
-  members m;
-  for (int64_t i = 0; i < cols; ++i) {
-    const uint64_t key = sampling_key(logits[i], static_cast<uint32_t>(i));
-    if (key < k_threshold) continue;
-    m.ids.push_back(static_cast<int32_t>(i));
-    m.keys.push_back(key);
+  const bool cut_p = row.top_p < 1.0f;
+  // Rank keys only where a cut ranks; the top_k-th largest by selection on a copy.
+  uint64_t k_threshold = 0;
+  if (cut_k || cut_p) {
+    s.keys.resize(n);
+    for (size_t i = 0; i < n; ++i)
+      s.keys[i] = sampling_key(logits[i], static_cast<uint32_t>(i));
   }
-  // The weights through the vectorized exp (same bits as exp_value), then min_p and q.
-  thread_local std::vector<float> w;
-  w.resize(m.ids.size());
-  for (size_t j = 0; j < m.ids.size(); ++j) {
-    const float l = logits[m.ids[j]];
-    w[j] = std::isnan(l) ? -INFINITY : (l - best) / row.temperature;
+  if (cut_k) {
+    s.selected.assign(s.keys.begin(), s.keys.end());
+    std::nth_element(s.selected.begin(), s.selected.begin() + (row.top_k - 1), s.selected.end(),
+                     std::greater<>());
+    k_threshold = s.selected[static_cast<size_t>(row.top_k - 1)];
   }
-  exp_values(w.data(), static_cast<int64_t>(w.size()), w.data());
-  size_t n = 0;
-  m.q.resize(m.ids.size());
-  for (size_t j = 0; j < m.ids.size(); ++j) {
-    if (w[j] < row.min_p) continue;
-    m.ids[n] = m.ids[j];
-    m.keys[n] = m.keys[j];
-    m.q[n] = static_cast<uint64_t>(w[j] * sampling_weight_scale);
-    ++n;
+  // The weights through the vectorized exp (exp_value's bits); an id outside the top_k, or with
+  // a NaN logit, weighs 0, as does one below min_p: q = 0 is never drawn nor part of a nucleus
+  // (weights fall with the rank, so the zero weights rank last).
+  s.w.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const float l = logits[i];
+    const bool member = !std::isnan(l) && (!cut_k || s.keys[i] >= k_threshold);
+    s.w[i] = member ? (l - best) / row.temperature : -INFINITY;
   }
-  m.ids.resize(n);
-  m.keys.resize(n);
-  m.q.resize(n);
-  if (n == 0) return -1;  // min_p above 1 left nothing
-  if (row.top_p < 1.0f) keep_nucleus(m, row.top_p);
-  return draw(m, row.random());
+  exp_values(s.w.data(), cols, s.w.data());
+  s.q.resize(n);
+  uint64_t total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const float w = s.w[i];
+    s.q[i] = w < row.min_p ? 0 : static_cast<uint64_t>(w * sampling_weight_scale);
+    total += s.q[i];
+  }
+  if (total == 0) return -1;  // min_p above 1 left nothing
+  if (cut_p) {
+    s.items.clear();
+    for (size_t i = 0; i < n; ++i)
+      if (s.q[i] != 0) s.items.push_back({s.keys[i], s.q[i]});
+    const double need = static_cast<double>(row.top_p) * static_cast<double>(total);
+    const uint64_t p_threshold = nucleus_threshold(s.items, need);
+    total = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (s.keys[i] < p_threshold) s.q[i] = 0;
+      total += s.q[i];
+    }
+  }
+  // The draw: the first id whose running sum of q exceeds r = u * total (rounded down).
+  const auto r = static_cast<uint64_t>(
+      (static_cast<unsigned __int128>(row.random() & ~uint64_t{0x7ff}) * total) >> 64);
+  uint64_t running = 0;
+  for (size_t i = 0; i < n; ++i) {
+    running += s.q[i];
+    if (running > r) return static_cast<int32_t>(i);
+  }
+  return -1;  // unreachable: r < total
 }
 
 }  // namespace troupe::kernels::cpu
