@@ -68,6 +68,20 @@ uint64_t nucleus_threshold(std::vector<ranked>& items, double need) {
 
 }  // namespace
 
+float apply_edit(float logit, const logit_edit& edit) {
+  if (edit.flags & edit_mask) logit = -INFINITY;
+  if (edit.flags & edit_bias) logit = logit + edit.bias;
+  if (edit.flags & edit_repetition) {
+    logit = logit > 0.0f ? logit / edit.repetition_penalty : logit * edit.repetition_penalty;
+  }
+  if (edit.flags & edit_subtract) logit = logit - edit.subtract;
+  return logit;
+}
+
+float penalty_subtrahend(float frequency_penalty, int32_t count, float presence_penalty) {
+  return frequency_penalty * static_cast<float>(count) + presence_penalty;
+}
+
 double log_sum_exp(const float* x, int64_t n) {
   float max_x = -INFINITY;
   for (int64_t i = 0; i < n; ++i)

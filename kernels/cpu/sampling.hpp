@@ -41,11 +41,35 @@ struct sampling_row {
   uint32_t random_lo = 0;    // the row's 64 random bits (low, high halves)
   uint32_t random_hi = 0;
   uint32_t want_logprob = 0;  // a backend's sample_rows also returns the token's logprob
-  uint32_t reserved = 0;
+  uint32_t edited = 0;  // the row has logit_edits: draw (or take the argmax) from the edited row
 
   uint64_t random() const { return (uint64_t{random_hi} << 32) | random_lo; }
 };
 static_assert(sizeof(sampling_row) == 32, "sampling_row is uploaded as 8 words");
+
+// One token's logits processors in one sampled row, in vLLM v1's order (the runtime builds them:
+// runtime/model/logits_processors.hpp): min_tokens masking, logit_bias, the repetition penalty,
+// then the frequency and presence penalties. A row has at most one edit per token.
+inline constexpr uint32_t edit_mask = 1;        // the token becomes -inf
+inline constexpr uint32_t edit_bias = 2;        // + bias
+inline constexpr uint32_t edit_repetition = 4;  // > 0: / repetition_penalty, else * it
+inline constexpr uint32_t edit_subtract = 8;    // - subtract
+struct logit_edit {
+  int32_t row = 0;  // the sampled row (0 .. rows - 1)
+  int32_t id = 0;   // the token, 0 <= id < cols
+  uint32_t flags = 0;
+  float bias = 0.0f;
+  float repetition_penalty = 1.0f;
+  float subtract = 0.0f;  // penalty_subtrahend(frequency, count, presence)
+};
+static_assert(sizeof(logit_edit) == 24, "logit_edit is uploaded as 6 words");
+
+// The logit after `edit` (flags applied in the order above, each step rounded once in f32).
+float apply_edit(float logit, const logit_edit& edit);
+
+// What the frequency and presence penalties take from a token seen `count` times in the output:
+// frequency_penalty * count + presence_penalty, two roundings (no fused multiply-add).
+float penalty_subtrahend(float frequency_penalty, int32_t count, float presence_penalty);
 
 // The rank key of `logit` at `id` (above): NaN lowest, -0 equal to +0, ties to the lower id.
 inline uint64_t sampling_key(float logit, uint32_t id) {

@@ -1,15 +1,27 @@
-// sample_rows, exp_values (contract: sampling.hpp; the reference: kernels/cpu/sampling.cpp).
+// apply_logit_edits, sample_rows, exp_values (contract: sampling.hpp; the reference:
+// kernels/cpu/sampling.cpp).
 //
-// One block of 1024 threads per row. Nothing is kept per id: each step is one more pass over the
-// row's logits (strided and coalesced; after the first pass mostly from L2), recomputing every
-// id's key and weight, as a 128k row's weights would not fit in shared memory.
+// apply_logit_edits: the copy of the edited rows (a block per row and slice of its columns, so
+// that a few rows still fill the device; coalesced), then one thread per edit, each writing its
+// own (row, id) (at most one edit per pair: no conflicts, no order to keep).
+//
+// sample_rows: one block of 1024 threads per row. Nothing is kept per id: each step is one more
+// pass over the row (strided and coalesced; after the first pass mostly from L2), recomputing
+// every id's key and weight, as a 128k row's weights would not fit in shared memory. x is the row
+// the token comes from: processed[r] for an edited row, else logits[r].
 //
 //   pass                 finds                                           runs when
-//   max                  m, and whether the row holds a NaN              not (greedy, no logprob)
-//   top-k select         the top_k-th largest key (radix, <= 8 passes)   0 < top_k < cols
-//   top-p select         Q, then the nucleus' last key (radix, <= 8)     top_p < 1
+//   scan of x            m, whether x holds a NaN, x's argmax            not (unedited, greedy,
+//                                                                        no logprob)
+//   top-k select         the top_k-th largest key (radix, <= 8 passes)   a draw, 0 < top_k < cols
+//   top-p select         Q, then the nucleus' last key (radix, <= 8)     a draw, top_p < 1
 //   segments + walk      the token                                       a draw
-//   log-sum-exp          the logprob                                     want_logprob
+//   scan of logits[r]    the raw row's max and NaN                       edited, want_logprob
+//   log-sum-exp          the logprob (of the raw row)                    want_logprob
+//
+// The token where nothing is drawn (greedy, no finite logit, nothing kept) is x's argmax: greedy[r]
+// for an unedited row (argmax_rows ran on logits), the scan's for an edited one (an edit may move
+// it). A greedy unedited row without logprob only copies greedy[r].
 //
 // Radix select: the largest key t whose "weight of the admitted keys >= t" reaches `need`. For
 // top-k every key weighs 1 and need = top_k: t is the top_k-th largest key. For top-p the members
@@ -29,7 +41,9 @@
 //   (32 segments of 32 * ceil(L / 1024)), and warp 0 walks the one holding r, 32 ids at a time
 //   (an inclusive warp scan), to the first id whose running sum exceeds r.
 //
-//   logits [rows][cols], params [rows], greedy [rows], out [2 * rows]
+//   logits, processed [rows][cols], params [rows], edits [num_edits], greedy [rows],
+//   out [2 * rows]
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/cuda/device.hpp"
@@ -128,6 +142,7 @@ struct shared_state {
   unsigned long long mass[num_bins];
   float red_f32[num_warps];
   int red_int[num_warps];
+  int red_flag[num_warps];
   uint64_t red_u64[num_warps];
   double red_f64[num_warps];
   double need;  // top-p's, from the first histogram
@@ -175,25 +190,59 @@ __device__ __forceinline__ uint64_t warp_inclusive_sum(uint64_t v) {
   return v;
 }
 
-struct row_stats {
-  float max;  // the largest non-NaN logit (-inf when none)
-  bool has_nan;
+// A candidate of the argmax, ordered as argmax_rows orders them (kernels/cuda/elementwise.cu): a
+// non-NaN value beats a NaN, a larger value a smaller one, the lower index at an equal value; of
+// two NaNs the higher index wins. A total order, so any reduction order picks cpu::argmax's index
+// (the largest non-NaN, the lowest index on ties, the last index when every value is NaN).
+struct candidate {
+  float value;
+  int32_t index;
 };
 
-__device__ __forceinline__ row_stats max_and_nan(shared_state& s, const float* logits,
-                                                 int32_t cols) {
-  float m = -INFINITY;
+__device__ __forceinline__ candidate better(candidate a, candidate b) {
+  const bool a_nan = isnan(a.value), b_nan = isnan(b.value);
+  if (a_nan != b_nan) return a_nan ? b : a;
+  if (a_nan) return a.index > b.index ? a : b;
+  if (a.value != b.value) return a.value > b.value ? a : b;
+  return a.index < b.index ? a : b;
+}
+
+struct row_stats {
+  float max;  // the largest non-NaN value (-inf when none)
+  bool has_nan;
+  int32_t argmax;  // cpu::argmax of the row
+};
+
+// One pass over x [cols]; every thread gets the result.
+__device__ __forceinline__ row_stats scan_row(shared_state& s, const float* x, int32_t cols) {
+  candidate best{NAN, -1};  // loses to every id
   int nan = 0;
   for (int32_t i = threadIdx.x; i < cols; i += threads) {
-    const float l = logits[i];
-    if (isnan(l))
-      nan = 1;
-    else
-      m = fmaxf(m, l);
+    const float v = x[i];
+    nan |= isnan(v) ? 1 : 0;
+    best = better(best, {v, i});
   }
-  m = block_reduce(m, s.red_f32, [](float a, float b) { return fmaxf(a, b); });
-  nan = block_reduce(nan, s.red_int, [](int a, int b) { return a | b; });
-  return {m, nan != 0};
+  for (int offset = 16; offset > 0; offset /= 2) {
+    const candidate other{__shfl_xor_sync(full_mask, best.value, offset),
+                          __shfl_xor_sync(full_mask, best.index, offset)};
+    best = better(best, other);
+  }
+  nan = __any_sync(full_mask, nan);
+  if (lane_index() == 0) {
+    s.red_f32[warp_index()] = best.value;
+    s.red_int[warp_index()] = best.index;
+    s.red_flag[warp_index()] = nan;
+  }
+  __syncthreads();
+  best = {s.red_f32[0], s.red_int[0]};
+  nan = s.red_flag[0];
+  for (int w = 1; w < num_warps; ++w) {
+    best = better(best, {s.red_f32[w], s.red_int[w]});
+    nan |= s.red_flag[w];
+  }
+  __syncthreads();  // the scratch is rewritten by the next reduction
+  // The best candidate is NaN only when every value is: then no finite m, as the CPU's -inf.
+  return {isnan(best.value) ? -INFINITY : best.value, nan != 0, best.index};
 }
 
 // -- radix select --
@@ -408,33 +457,84 @@ __device__ __forceinline__ float log_softmax_at(shared_state& s, const float* lo
 }
 
 __global__ void __launch_bounds__(threads, 1)
-    sample_rows_kernel(const float* logits, int64_t rows, int32_t cols,
+    sample_rows_kernel(const float* logits, const float* processed, int64_t rows, int32_t cols,
                        const cpu::sampling_row* rows_params, const float* greedy, float* out) {
   __shared__ shared_state s;
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const cpu::sampling_row p = rows_params[r];
     const bool is_greedy = !(p.temperature >= cpu::greedy_temperature);  // NaN: greedy, as the CPU
-    const float* row_logits = logits + r * cols;
-    if (is_greedy && p.want_logprob == 0) {
+    // Without `processed` no row can be edited (the contract): the flag alone must not send the
+    // block to a null row.
+    const bool edited = p.edited != 0 && processed != nullptr;
+    const float* raw = logits + r * cols;
+    const float* x = edited ? processed + r * cols : raw;
+    if (is_greedy && p.want_logprob == 0 && !edited) {
       if (threadIdx.x == 0) {
         out[r] = greedy[r];
         out[rows + r] = 0.0f;
       }
       continue;
     }
-    const row_stats stats = max_and_nan(s, row_logits, cols);
-    float token = greedy[r];
+    const row_stats stats = scan_row(s, x, cols);
+    float token = edited ? static_cast<float>(stats.argmax) : greedy[r];
     if (!is_greedy && isfinite(stats.max)) {
-      const row_ctx row{row_logits, cols, stats.max, p.temperature, p.min_p, 0, 0};
+      const row_ctx row{x, cols, stats.max, p.temperature, p.min_p, 0, 0};
       const int32_t drawn = sample(s, row, p);
       if (drawn >= 0) token = static_cast<float>(drawn);
     }
-    const float logprob =
-        p.want_logprob != 0 ? log_softmax_at(s, row_logits, cols, stats, token) : 0.0f;
+    float logprob = 0.0f;
+    if (p.want_logprob != 0) {
+      // The logprob is the raw row's: its own max and NaN where the draw saw the edited row.
+      const row_stats raw_stats = edited ? scan_row(s, raw, cols) : stats;
+      logprob = log_softmax_at(s, raw, cols, raw_stats, token);
+    }
     if (threadIdx.x == 0) {
       out[r] = token;
       out[rows + r] = logprob;
     }
+  }
+}
+
+// cpu::apply_edit, each step rounded as the CPU's.
+__device__ __forceinline__ float edited_logit(float logit, const cpu::logit_edit& e) {
+  if (e.flags & cpu::edit_mask) logit = -INFINITY;
+  if (e.flags & cpu::edit_bias) logit = __fadd_rn(logit, e.bias);
+  if (e.flags & cpu::edit_repetition) {
+    logit = logit > 0.0f ? __fdiv_rn(logit, e.repetition_penalty)
+                         : __fmul_rn(logit, e.repetition_penalty);
+  }
+  if (e.flags & cpu::edit_subtract) logit = __fsub_rn(logit, e.subtract);
+  return logit;
+}
+
+// Block (x, y) copies, of rows y, y + gridDim.y, ... that are edited, the columns from
+// x * blockDim.x on by strides of gridDim.x * blockDim.x (consecutive threads, consecutive ids).
+__global__ void copy_edited_rows_kernel(const float* logits, int64_t rows, int32_t cols,
+                                        const cpu::sampling_row* rows_params, float* processed) {
+  const int32_t stride = static_cast<int32_t>(gridDim.x * blockDim.x);
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+    if (rows_params[r].edited == 0) continue;
+    const float* src = logits + r * cols;
+    float* dst = processed + r * cols;
+    for (int32_t c = static_cast<int32_t>(blockIdx.x * blockDim.x + threadIdx.x); c < cols;
+         c += stride)
+      dst[c] = src[c];
+  }
+}
+
+__global__ void apply_edits_kernel(const float* logits, int64_t rows, int32_t cols,
+                                   const cpu::sampling_row* rows_params,
+                                   const cpu::logit_edit* edits, int64_t num_edits,
+                                   float* processed) {
+  const int64_t stride = int64_t{gridDim.x} * blockDim.x;
+  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < num_edits; i += stride) {
+    const cpu::logit_edit e = edits[i];
+    // An edit outside the rows, or of a row not flagged edited (whose processed row is not ours
+    // to write), is dropped rather than written out of bounds.
+    if (e.row < 0 || e.row >= rows || e.id < 0 || e.id >= cols) continue;
+    if (rows_params[e.row].edited == 0) continue;
+    const int64_t at = int64_t{e.row} * cols + e.id;
+    processed[at] = edited_logit(logits[at], e);
   }
 }
 
@@ -446,14 +546,33 @@ __global__ void exp_values_kernel(const float* x, int64_t n, float* out) {
 
 }  // namespace
 
-status sample_rows(const float* logits, int64_t rows, int64_t cols,
+status apply_logit_edits(const float* logits, int64_t rows, int64_t cols,
+                         const cpu::sampling_row* rows_params, const cpu::logit_edit* edits,
+                         int64_t num_edits, float* processed, cudaStream_t stream) {
+  if (cols <= 0 || cols >= (int64_t{1} << 23))
+    return error{"apply_logit_edits: the number of columns must be in [1, 2^23)"};
+  if (rows <= 0 || num_edits <= 0) return ok_status();
+  // Up to 64 slices of a row: with 64 rows, 4096 blocks of 256 threads fill an H100 several times
+  // over, and a single edited row is still copied by 64 SMs.
+  const auto slices = static_cast<unsigned>(
+      std::min<int64_t>((cols + detail::flat_threads - 1) / detail::flat_threads, 64));
+  const auto row_groups = static_cast<unsigned>(std::min<int64_t>(rows, 65535));  // grid y limit
+  copy_edited_rows_kernel<<<dim3(slices, row_groups), detail::flat_threads, 0, stream>>>(
+      logits, rows, static_cast<int32_t>(cols), rows_params, processed);
+  if (auto st = CUDA_CHECK(cudaGetLastError()); !st.ok()) return st;
+  apply_edits_kernel<<<flat_blocks(num_edits), detail::flat_threads, 0, stream>>>(
+      logits, rows, static_cast<int32_t>(cols), rows_params, edits, num_edits, processed);
+  return CUDA_CHECK(cudaGetLastError());
+}
+
+status sample_rows(const float* logits, const float* processed, int64_t rows, int64_t cols,
                    const cpu::sampling_row* rows_params, const float* greedy, float* out,
                    cudaStream_t stream) {
   if (cols <= 0 || cols >= (int64_t{1} << 23))
     return error{"sample_rows: the number of columns must be in [1, 2^23)"};
   if (rows <= 0) return ok_status();
   sample_rows_kernel<<<row_blocks(rows), threads, 0, stream>>>(
-      logits, rows, static_cast<int32_t>(cols), rows_params, greedy, out);
+      logits, processed, rows, static_cast<int32_t>(cols), rows_params, greedy, out);
   return CUDA_CHECK(cudaGetLastError());
 }
 

@@ -13,16 +13,29 @@
 
 namespace troupe::kernels::cuda {
 
-// For every row r < rows, with its parameters rows_params[r]:
-//   out[r]        the token as a float: greedy[r] (the row's argmax_rows) when
-//                 temperature < cpu::greedy_temperature or sample_row draws nothing, else
-//                 cpu::sample_row(logits[r], cols, rows_params[r])
+// processed[r] = logits[r] with row r's edits applied (cpu::apply_edit, bit for bit), for every
+// row r with rows_params[r].edited; other rows of `processed` are not written. Each edit names its
+// row and token (at most one edit per row and token). Two kernels: the copy of the edited rows,
+// then the edits.
+//   logits, processed [rows][cols], rows_params [rows], edits [num_edits]
+status apply_logit_edits(const float* logits, int64_t rows, int64_t cols,
+                         const cpu::sampling_row* rows_params, const cpu::logit_edit* edits,
+                         int64_t num_edits, float* processed, cudaStream_t stream);
+
+// For every row r < rows, with its parameters rows_params[r] and x = processed[r] when the row is
+// edited (apply_logit_edits), else logits[r]:
+//   out[r]        the token as a float: the argmax of x (kernels::cpu::argmax; for an unedited
+//                 row that is greedy[r], the row's argmax_rows) when temperature <
+//                 cpu::greedy_temperature or sample_row draws nothing, else
+//                 cpu::sample_row(x, cols, rows_params[r])
 //   out[rows + r] when rows_params[r].want_logprob: logits[r][token] - log_sum_exp(logits[r])
-//                 (the log-softmax of the raw row; NaN when the row holds a NaN; within 1e-6 of
-//                 runtime::log_softmax_at), else 0
-//   logits [rows][cols], rows_params [rows], greedy [rows], out [2 * rows]
-// One block per row; a greedy row without logprob costs only its copy. requires: 0 < cols < 2^23.
-status sample_rows(const float* logits, int64_t rows, int64_t cols,
+//                 (the log-softmax of the raw row, before any edit; NaN when the row holds a NaN;
+//                 within 1e-6 of runtime::log_softmax_at), else 0
+//   logits [rows][cols], processed [rows][cols] (may be null when no row is edited),
+//   rows_params [rows], greedy [rows], out [2 * rows]
+// One block per row; an unedited greedy row without logprob costs only its copy.
+// requires: 0 < cols < 2^23.
+status sample_rows(const float* logits, const float* processed, int64_t rows, int64_t cols,
                    const cpu::sampling_row* rows_params, const float* greedy, float* out,
                    cudaStream_t stream);
 

@@ -19,9 +19,9 @@
 // A step: begin_step(metadata) uploads the step's token ids, positions, block tables and sampled
 // rows once; the ops that work per token (embedding, rope, store_kv, paged_attention,
 // gather_sampled_rows, sample_rows) read them from there. Sampling is the backend's
-// (sample_rows: temperature, top-k, min-p, top-p, seeds, the token's logprob; a step downloads
-// only the tokens), except for rows with logits processors (penalties, logit_bias, min_tokens) or
-// top logprobs, which the host samples (runtime::sample_token) from their downloaded logits.
+// (sample_rows: logits processors as per-token edits, temperature, top-k, min-p, top-p, seeds,
+// the token's logprob; a step downloads only the tokens), except for rows asking for top
+// logprobs, which the host samples (runtime::sample_token) from their downloaded logits.
 //
 // Shapes below: T = the step's token rows, S = its sampled rows; "rows" is the caller's count.
 // A buffer an op writes must have been reserved for it; unless an op says so, its output does not
@@ -141,11 +141,13 @@ class compute_backend {
   // Greedy choice per row: out[r] = kernels::cpu::argmax(x[r]) as a float (exact: cols < 2^24).
   //                                              x [rows][cols], out [rows]
   virtual void argmax_rows(buffer_handle x, int64_t rows, int64_t cols, buffer_handle out) = 0;
-  // Each sampled row's token by its parameters in the step's metadata (step_metadata::sampling):
-  // kernels::cpu::sample_row's token, or greedy[r] for a greedy row or a row that draws nothing;
-  // out[r] = the token as a float, out[rows + r] = its log-softmax when the row asks for it
-  // (else 0). Every backend draws the same token from the same logits (the contract of
-  // kernels/cpu/sampling.hpp), so tensor-parallel ranks agree.
+  // Each sampled row's token by its parameters in the step's metadata (step_metadata::sampling,
+  // ::edits): x = the row with its edits applied (kernels::cpu::apply_edit) when it has any, else
+  // the row; the token is kernels::cpu::sample_row(x), or the argmax of x (greedy[r] for an
+  // unedited row) for a greedy row or a row that draws nothing; out[r] = the token as a float,
+  // out[rows + r] = the raw row's log-softmax at it when the row asks for it (else 0). Every
+  // backend draws the same token from the same logits (the contract of kernels/cpu/sampling.hpp),
+  // so tensor-parallel ranks agree. Not part of a replayed step (run_step): called after it.
   //                          logits [rows][cols], greedy [rows] (argmax_rows), out [2 * rows]
   // requires: rows == the step's num_sampled().
   virtual void sample_rows(buffer_handle logits, int64_t rows, int64_t cols, buffer_handle greedy,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <vector>
 
 #include "kernels/cpu/activation.hpp"
 #include "kernels/cpu/column_tasks.hpp"
@@ -222,16 +223,35 @@ void cpu_backend::sample_rows(buffer_handle logits, int64_t rows, int64_t cols,
   const float* x = get(logits, rows * cols);
   const float* best = get(greedy, rows);
   float* dst = get(out, 2 * rows);
+  // Row r's edits are edits[first_edit[r], first_edit[r + 1]) (they come in row order).
+  std::vector<size_t> first_edit(static_cast<size_t>(rows) + 1, step_.edits.size());
+  for (size_t i = step_.edits.size(); i-- > 0;)
+    first_edit[static_cast<size_t>(step_.edits[i].row)] = i;
+  for (int64_t r = rows; r-- > 0;)
+    first_edit[r] = std::min(first_edit[r], first_edit[r + 1]);
   // Rows draw independently; a 128k vocabulary takes about a millisecond a row with top-p.
   cpu::run_range_tasks(pool_, rows, 1, [&](int64_t r0, int64_t r1) {
+    thread_local std::vector<float> edited;
     for (int64_t r = r0; r < r1; ++r) {
       const float* row = x + r * cols;
       const kernels::cpu::sampling_row p =
           step_.sampling.empty() ? kernels::cpu::sampling_row{} : step_.sampling[r];
+      const float* drawn_from = row;
+      if (p.edited) {
+        edited.assign(row, row + cols);
+        for (size_t i = first_edit[r]; i < first_edit[r + 1]; ++i) {
+          const auto& e = step_.edits[i];
+          edited[e.id] = kernels::cpu::apply_edit(edited[e.id], e);
+        }
+        drawn_from = edited.data();
+      }
       int32_t token = -1;
       if (p.temperature >= kernels::cpu::greedy_temperature)
-        token = kernels::cpu::sample_row(row, cols, p);
-      if (token < 0) token = static_cast<int32_t>(best[r]);
+        token = kernels::cpu::sample_row(drawn_from, cols, p);
+      if (token < 0) {
+        token = p.edited ? static_cast<int32_t>(kernels::cpu::argmax(drawn_from, cols))
+                         : static_cast<int32_t>(best[r]);
+      }
       dst[r] = static_cast<float>(token);
       dst[rows + r] = p.want_logprob ? kernels::cpu::log_softmax_at(row, cols, token) : 0.0f;
     }

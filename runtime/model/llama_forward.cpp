@@ -31,13 +31,14 @@ backend::rope_spec make_rope_spec(const llama_hparams& hp) {
 
 }  // namespace
 
-bool device_samplable(const sampling_params& params, int32_t output_index) {
-  return params.num_top_logprobs == 0 && !has_logits_processors(params, output_index);
+bool device_samplable(const sampling_params& params) {
+  return params.num_top_logprobs == 0;
 }
 
-void fill_step_metadata(const step_batch& batch, backend::step_metadata& out) {
+void fill_step_metadata(const step_batch& batch, backend::step_metadata& out, int32_t vocab_size) {
   out.token_ids = batch.token_ids;
   out.sampling.clear();
+  out.edits.clear();
   out.positions.clear();
   out.token_seqs.clear();
   out.block_tables.clear();
@@ -54,10 +55,21 @@ void fill_step_metadata(const step_batch& batch, backend::step_metadata& out) {
     }
     row += seq.num_tokens;
     if (seq.sample) {
+      const auto sampled = static_cast<int32_t>(out.sample_rows.size());
       out.sample_rows.push_back(row - 1);
-      out.sampling.push_back(device_samplable(seq.sampling, seq.output_index)
-                                 ? sampling_row_for(seq.sampling, seq.output_index)
-                                 : kernels::cpu::sampling_row{});
+      auto& p = out.sampling.emplace_back();
+      if (device_samplable(seq.sampling)) {
+        p = sampling_row_for(seq.sampling, seq.output_index);
+        if (has_logits_processors(seq.sampling, seq.output_index)) {
+          const auto outputs = std::min(seq.token_history.size(),
+                                        static_cast<size_t>(std::max(seq.output_index, 0)));
+          const auto prompt = seq.token_history.first(seq.token_history.size() - outputs);
+          const size_t before = out.edits.size();
+          append_logit_edits(seq.sampling, seq.output_index, prompt,
+                             seq.token_history.last(outputs), sampled, vocab_size, out.edits);
+          p.edited = out.edits.size() > before ? 1 : 0;
+        }
+      }
     }
     out.block_tables.insert(out.block_tables.end(), seq.block_table.begin(), seq.block_table.end());
     out.table_offsets.push_back(static_cast<int32_t>(out.block_tables.size()));
@@ -102,6 +114,7 @@ std::span<const float> llama_forward::run(const step_batch& batch, result_kind k
                                           std::vector<float>* sampled) {
   prepare(batch);
   be_.run_step([this] { compute(); });
+  sample();
   // A padded step's pad rows come last: the first num_sampled_ rows are the batch's.
   if (kind == result_kind::tokens || sampled != nullptr) {
     const auto tokens = be_.download(buf_.sampled, 2 * step_.num_sampled());
@@ -134,7 +147,7 @@ void llama_forward::compute() {
 }
 
 void llama_forward::prepare(const step_batch& batch) {
-  fill_step_metadata(batch, step_);
+  fill_step_metadata(batch, step_, w_.hparams.vocab_size);
   num_sampled_ = step_.num_sampled();
   if (const int32_t rows = graph_rows_for(batch, be_.graph_sizes()); rows > 0)
     pad_decode_step(step_, rows);
@@ -227,10 +240,14 @@ void llama_forward::compute_logits() {
     be_.matmul(buf_.last, S, w_.lm_head, buf_.shard_logits);
     be_.all_gather_columns(buf_.shard_logits, S, w_.shard.vocab_rows, hp.vocab_size, buf_.logits);
   }
-  // Always computed (a greedy row costs one pass over its logits), so a captured step serves
-  // every result kind and every mix of sampling parameters.
-  be_.argmax_rows(buf_.logits, S, hp.vocab_size, buf_.greedy);
-  be_.sample_rows(buf_.logits, S, hp.vocab_size, buf_.greedy, buf_.sampled);
+}
+
+void llama_forward::sample() {
+  // After the (possibly replayed) step, so that edits of any number can go with it; computed
+  // for every step (a greedy row costs one pass over its logits).
+  const int64_t S = step_.num_sampled(), vocab = w_.hparams.vocab_size;
+  be_.argmax_rows(buf_.logits, S, vocab, buf_.greedy);
+  be_.sample_rows(buf_.logits, S, vocab, buf_.greedy, buf_.sampled);
 }
 
 }  // namespace troupe::runtime

@@ -21,6 +21,7 @@
 // weights (its q/KV heads, MLP columns and vocab rows); the all_reduce after the row-parallel
 // projections (o, down) and after the vocab-parallel embedding sums the ranks' partial results,
 // and all_gather_columns joins their logits. At one rank none of these collectives is called.
+#include <climits>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -46,12 +47,12 @@ class llama_forward {
 
   // Runs every token of `batch`, writing their K/V into the cache, and returns, on the host, for
   // the last token of each sequence with `sample` set, in `seqs` order: its logits
-  // ([num_sampled][vocab]), or the backend's sample_rows result: [2 * rows], token i (as a
-  // float) at i and its logprob at rows + i, where rows >= num_sampled is the view's size / 2 (a
-  // padded step's pad rows follow the batch's); 8 bytes a row instead of the vocabulary's. A row
-  // the host samples (device_samplable false) has its argmax there. With `sampled`, result_kind
-  // logits also copies the sample_rows result into it. requires: the batch is valid
-  // (validate_step_batch); the view stays valid until the next call on the backend.
+  // ([num_sampled][vocab], before any logits processor), or the backend's sample_rows result: [2 *
+  // rows], token i (as a float) at i and its logprob at rows + i, where rows >= num_sampled is the
+  // view's size / 2 (a padded step's pad rows follow the batch's); 8 bytes a row instead of the
+  // vocabulary's. A row the host samples (device_samplable false) has its argmax there. With
+  // `sampled`, result_kind logits also copies the sample_rows result into it. requires: the batch
+  // is valid (validate_step_batch); the view stays valid until the next call on the backend.
   std::span<const float> run(const step_batch& batch, result_kind kind = result_kind::logits,
                              std::vector<float>* sampled = nullptr);
 
@@ -71,6 +72,8 @@ class llama_forward {
   void attention_block(int32_t layer);
   void feed_forward_block(int32_t layer);
   void compute_logits();
+  // argmax_rows and sample_rows of the step's logits (not part of a replayed step).
+  void sample();
   bool sharded() const { return w_.shard.world_size > 1; }
 
   backend::compute_backend& be_;
@@ -92,14 +95,16 @@ class llama_forward {
   buffers buf_;
 };
 
-// Whether the backend's sample_rows samples the token `output_index` of a request with `params`:
-// no logits processor active at it and no top logprobs (the host samples those from the logits).
-bool device_samplable(const sampling_params& params, int32_t output_index);
+// Whether the backend's sample_rows samples a request with `params`: unless it asks for top
+// logprobs (the host samples those rows from their logits).
+bool device_samplable(const sampling_params& params);
 
 // Fills `out` with the metadata of `batch` (compute_backend's step_metadata), reusing its storage:
-// a sampled sequence's sampling row is sampling_row_for its params when device_samplable, else
+// a sampled sequence's sampling row is sampling_row_for its params when device_samplable, with
+// its logits processors as edits (append_logit_edits: tokens at or past vocab_size dropped), else
 // greedy (the host samples it).
-void fill_step_metadata(const step_batch& batch, backend::step_metadata& out);
+void fill_step_metadata(const step_batch& batch, backend::step_metadata& out,
+                        int32_t vocab_size = INT32_MAX);
 
 // The graph size a step of `batch` is padded to: the smallest of `sizes` (ascending,
 // compute_backend::graph_sizes) holding its rows when every sequence decodes one sampled token,

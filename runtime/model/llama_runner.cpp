@@ -92,14 +92,14 @@ std::vector<sampled_token> llama_runner::execute(const step_batch& batch) {
   std::vector<size_t> host_index;
   for (const auto& seq : batch.seqs) {
     if (!seq.sample) continue;
-    if (!device_samplable(seq.sampling, seq.output_index)) {
+    if (!device_samplable(seq.sampling)) {
       host_rows.push_back(&seq);
       host_index.push_back(out.size());
     }
     out.push_back({seq.seq_id, 0, 0.0f, {}});
   }
-  // The backend's sample_rows drew every other row: only their tokens leave the device, and the
-  // logits too when some row needs the host (logits processors, top logprobs).
+  // The backend's sample_rows drew every other row (logits processors included): only their
+  // tokens leave the device, and the logits too when some row asks for top logprobs.
   std::span<const float> logits;
   std::span<const float> tokens;
   if (host_rows.empty()) {

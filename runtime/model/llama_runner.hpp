@@ -91,7 +91,7 @@ class llama_runner : public model_runner {
   backend::kv_cache_dtype kv_cache_dtype_;
   backend::kv_cache_handle cache_;
   llama_forward forward_;  // borrows the members above: declared after them
-  // Threads sampling a step's rows on the host (logits processors, top logprobs), created at the
+  // Threads sampling a step's rows on the host (those asking for top logprobs), created at the
   // first step with several of them; the sample_rows result of such a step.
   static constexpr int max_sampling_threads = 8;
   std::unique_ptr<kernels::cpu::thread_pool> sampling_pool_;

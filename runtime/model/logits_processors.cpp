@@ -63,9 +63,71 @@ void apply_penalties(std::span<float> logits, const sampling_params& params,
     while (end < outputs.size() && outputs[end] == outputs[i])
       ++end;
     if (in_row(logits, outputs[i])) {
-      logits[outputs[i]] -=
-          params.frequency_penalty * static_cast<float>(end - i) + params.presence_penalty;
+      logits[outputs[i]] -= kernels::cpu::penalty_subtrahend(
+          params.frequency_penalty, static_cast<int32_t>(end - i), params.presence_penalty);
     }
+    i = end;
+  }
+}
+
+void append_logit_edits(const sampling_params& params, int32_t output_index,
+                        std::span<const int32_t> prompt, std::span<const int32_t> output,
+                        int32_t row, int32_t vocab_size,
+                        std::vector<kernels::cpu::logit_edit>& out) {
+  namespace k = kernels::cpu;
+  // Every (token, what happens to it), sorted by token: each run becomes one edit.
+  struct touch {
+    int32_t id;
+    uint32_t flag;
+    float bias;
+  };
+  thread_local std::vector<touch> touches;
+  touches.clear();
+  auto add = [&](int32_t id, uint32_t flag, float bias = 0.0f) {
+    if (id >= 0 && id < vocab_size) touches.push_back({id, flag, bias});
+  };
+  if (output_index < params.min_tokens) {
+    for (int32_t id : params.min_tokens_stop_ids)
+      add(id, k::edit_mask);
+  }
+  for (auto [id, bias] : params.logit_bias)
+    add(id, k::edit_bias, bias);
+  const bool repetition = params.repetition_penalty != 1.0f;
+  const bool subtract = params.frequency_penalty != 0.0f || params.presence_penalty != 0.0f;
+  if (repetition) {
+    for (int32_t id : prompt)
+      add(id, k::edit_repetition);
+  }
+  if (repetition || subtract) {
+    for (int32_t id : output)
+      add(id, (repetition ? k::edit_repetition : 0) | (subtract ? k::edit_subtract : 0));
+  }
+  // Stable: the biases of one token add up in logit_bias order.
+  std::stable_sort(touches.begin(), touches.end(),
+                   [](const touch& a, const touch& b) { return a.id < b.id; });
+  for (size_t i = 0; i < touches.size();) {
+    k::logit_edit e;
+    e.row = row;
+    e.id = touches[i].id;
+    int32_t outputs = 0;  // occurrences in the output (the frequency penalty's count)
+    bool first_bias = true;
+    size_t end = i;
+    for (; end < touches.size() && touches[end].id == e.id; ++end) {
+      const touch& t = touches[end];
+      e.flags |= t.flag & ~k::edit_subtract;
+      if (t.flag & k::edit_bias) {
+        e.bias = first_bias ? t.bias : e.bias + t.bias;
+        first_bias = false;
+      }
+      if (t.flag & k::edit_subtract) ++outputs;
+    }
+    if (outputs > 0) {
+      e.flags |= k::edit_subtract;
+      e.subtract =
+          k::penalty_subtrahend(params.frequency_penalty, outputs, params.presence_penalty);
+    }
+    if (e.flags & k::edit_repetition) e.repetition_penalty = params.repetition_penalty;
+    out.push_back(e);
     i = end;
   }
 }
@@ -73,9 +135,12 @@ void apply_penalties(std::span<float> logits, const sampling_params& params,
 void apply_logits_processors(std::span<float> logits, const sampling_params& params,
                              int32_t output_index, std::span<const int32_t> prompt,
                              std::span<const int32_t> output) {
-  apply_min_tokens(logits, params, output_index);
-  apply_logit_bias(logits, params);
-  apply_penalties(logits, params, prompt, output);
+  thread_local std::vector<kernels::cpu::logit_edit> edits;
+  edits.clear();
+  append_logit_edits(params, output_index, prompt, output, 0, static_cast<int32_t>(logits.size()),
+                     edits);
+  for (const auto& e : edits)
+    logits[e.id] = kernels::cpu::apply_edit(logits[e.id], e);
 }
 
 double log_sum_exp(std::span<const float> logits) {

@@ -261,6 +261,8 @@ void cuda_backend::begin_step(const step_metadata& step) {
     s.meta = static_cast<const int32_t*>(s.step_data.get());
   }
 
+  s.stage_edits();
+
   // RoPE tables cover every position of the step (grown by doubling).
   for (auto& r : s.ropes) {
     if (step.num_positions > r.uploaded)
@@ -275,6 +277,21 @@ void cuda_backend::impl::put_sampling(int32_t* host, int64_t offset) const {
     const auto row = step.sampling.empty() ? kernels::cpu::sampling_row{} : step.sampling[r];
     std::memcpy(host + offset + static_cast<int64_t>(r) * sampling_words, &row, sizeof row);
   }
+}
+
+void cuda_backend::impl::stage_edits() {
+  const auto n = static_cast<int64_t>(step.edits.size());
+  if (n == 0) return;
+  if (n > edits_capacity) {
+    edits_capacity = std::max(n, 2 * edits_capacity);
+    edits_data.reset();
+    edits_data = device_alloc(edits_capacity * int64_t{sizeof(kernels::cpu::logit_edit)});
+  }
+  constexpr int64_t words = sizeof(kernels::cpu::logit_edit) / sizeof(int32_t);
+  // Waits for the metadata's copy out of the staging buffer before reusing it.
+  int32_t* host = staging_area(n * words);
+  std::memcpy(host, step.edits.data(), static_cast<size_t>(n) * sizeof(kernels::cpu::logit_edit));
+  upload_staged(edits_data.get(), n * words);
 }
 
 int32_t* cuda_backend::impl::staging_area(int64_t total) {

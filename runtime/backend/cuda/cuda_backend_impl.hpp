@@ -195,7 +195,11 @@ struct cuda_backend::impl {
   device_ptr step_data;
   int64_t step_capacity = 0;  // int32 elements
   pinned_buffer staging, host_out;
-  device_ptr gathered;  // all_gather_columns' [world][rows][cols]
+  // The step's logit edits (sample_rows runs after a replayed step, so they need no fixed place)
+  // and the edited rows' logits.
+  device_ptr edits_data, processed;
+  int64_t edits_capacity = 0, processed_capacity = 0;  // edits, floats
+  device_ptr gathered;                                 // all_gather_columns' [world][rows][cols]
   int64_t gathered_capacity = 0;
 
   // CUDA graphs of decode steps (cuda_backend_graphs.cpp). Graph steps lay their metadata out
@@ -292,6 +296,8 @@ struct cuda_backend::impl {
   // Copies the `total` int32s staged at `host` to `device` (the pinned staging buffer is reused
   // once the previous step's copy has left it).
   int32_t* staging_area(int64_t total);
+  // Uploads step.edits to edits_data (grown by doubling).
+  void stage_edits();
   void upload_staged(void* device, int64_t total);
   // Grows the split workspace of graph steps' attention to `bytes`.
   void reserve_split_workspace(int64_t bytes);

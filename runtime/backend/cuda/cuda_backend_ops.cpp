@@ -187,8 +187,22 @@ void cuda_backend::sample_rows(buffer_handle logits, int64_t rows, int64_t cols,
   assert(rows == s.step.num_sampled());
   const auto* params =
       reinterpret_cast<const kernels::cpu::sampling_row*>(s.step_array(s.offsets.sampling));
-  check(cu::sample_rows(s.get(logits, rows * cols), rows, cols, params, s.get(greedy, rows),
-                        s.get(out, 2 * rows), s.stream));
+  const float* x = s.get(logits, rows * cols);
+  float* processed = nullptr;
+  if (const auto n = static_cast<int64_t>(s.step.edits.size()); n > 0) {
+    // Never captured (sample_rows runs after run_step), so it may allocate.
+    if (rows * cols > s.processed_capacity) {
+      s.processed_capacity = std::max(rows * cols, 2 * s.processed_capacity);
+      s.processed.reset();
+      s.processed = device_alloc(s.processed_capacity * int64_t{sizeof(float)});
+    }
+    processed = static_cast<float*>(s.processed.get());
+    check(cu::apply_logit_edits(x, rows, cols, params,
+                                static_cast<const kernels::cpu::logit_edit*>(s.edits_data.get()), n,
+                                processed, s.stream));
+  }
+  check(cu::sample_rows(x, processed, rows, cols, params, s.get(greedy, rows), s.get(out, 2 * rows),
+                        s.stream));
 }
 
 void cuda_backend::all_reduce(buffer_handle x, int64_t n) {

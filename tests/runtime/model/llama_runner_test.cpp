@@ -58,7 +58,8 @@ TEST(fill_step_metadata, flattens_positions_tables_and_sampled_rows) {
   EXPECT_EQ(m.sample_rows, (std::vector<int32_t>{5, 6}));
   EXPECT_EQ(m.num_positions, 10);
   // One sampling row per sampled row: greedy ones default, a temperature's with its random bits;
-  // a row with a logits processor is the host's, so greedy here.
+  // a row with logits processors is edited, its edits listed (here the presence penalty of the
+  // two distinct output tokens); a row asking for top logprobs is the host's, so greedy here.
   auto batch = mixed_batch();
   batch.seqs[1].sampling.temperature = 0.7f;
   batch.seqs[1].sampling.top_k = 4;
@@ -70,9 +71,24 @@ TEST(fill_step_metadata, flattens_positions_tables_and_sampled_rows) {
   EXPECT_EQ(m.sampling[1].temperature, 0.7f);
   EXPECT_EQ(m.sampling[1].top_k, 4);
   EXPECT_EQ(m.sampling[1].random(), random_bits(9, 3));
+  EXPECT_EQ(m.sampling[1].edited, 0u);
+  EXPECT_TRUE(m.edits.empty());
+  const std::vector<int32_t> history = {5, 7, 7, 3};  // prompt {5}, outputs {7, 7, 3}
+  batch.seqs[1].token_history = history;
   batch.seqs[1].sampling.presence_penalty = 0.5f;
   fill_step_metadata(batch, m);
+  EXPECT_EQ(m.sampling[1].temperature, 0.7f);
+  EXPECT_EQ(m.sampling[1].edited, 1u);
+  ASSERT_EQ(m.edits.size(), 2u);
+  EXPECT_EQ(m.edits[0].row, 1);
+  EXPECT_EQ(m.edits[0].id, 3);
+  EXPECT_EQ(m.edits[1].id, 7);
+  EXPECT_EQ(m.edits[1].flags, kernels::cpu::edit_subtract);
+  EXPECT_EQ(m.edits[1].subtract, 0.5f);
+  batch.seqs[1].sampling.num_top_logprobs = 2;
+  fill_step_metadata(batch, m);
   EXPECT_EQ(m.sampling[1].temperature, 0.0f);
+  EXPECT_TRUE(m.edits.empty());
 }
 
 TEST(graph_rows_for, pads_decode_only_steps_to_the_smallest_size_that_holds_them) {
@@ -201,14 +217,21 @@ TEST(llama_runner, greedy_tokens_from_the_backend_equal_sampling_its_logits) {
   EXPECT_EQ(backend_sampled[1].token_id,
             sample_token(row(1), batch.seqs[1].sampling, batch.seqs[1].output_index).token_id);
   EXPECT_EQ(backend_sampled[1].logprob, 0.0f);
-  // A logits processor (logit_bias) or top logprobs take the logits to the host for that row.
+  // A logits processor (logit_bias) is applied by the backend too.
   batch.seqs[1].sampling.logit_bias = {{3, 4.0f}};
+  rec->downloaded.clear();
+  const auto biased = (*runner)->execute(batch);
+  EXPECT_EQ(rec->downloaded, (std::vector<int64_t>{4}));
+  EXPECT_EQ(biased[1].token_id,
+            sample_token(row(1), batch.seqs[1].sampling, batch.seqs[1].output_index).token_id);
+  // Top logprobs take the logits to the host for that row.
+  batch.seqs[1].sampling.num_top_logprobs = 3;
   rec->downloaded.clear();
   const auto host_sampled = (*runner)->execute(batch);
   EXPECT_EQ(rec->downloaded, (std::vector<int64_t>{4, 2 * static_cast<int64_t>(vocab)}));
   EXPECT_EQ(host_sampled[0].token_id, greedy[0].token_id);
-  EXPECT_EQ(host_sampled[1].token_id,
-            sample_token(row(1), batch.seqs[1].sampling, batch.seqs[1].output_index).token_id);
+  EXPECT_EQ(host_sampled[1].token_id, biased[1].token_id);
+  EXPECT_EQ(host_sampled[1].top_logprobs.size(), 3u);
 }
 
 TEST(llama_runner, any_backend_wrapping_the_cpu_one_gives_the_cpu_runners_bits) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <random>
@@ -84,6 +85,60 @@ TEST(logits_processors, order_is_min_tokens_bias_then_penalties) {
   apply_logits_processors(row, p, 0, history, {});
   // token 0: (-1 + 2) = 1 > 0, then / 2; token 1 masked; token 2 untouched.
   EXPECT_EQ(row, (std::vector<float>{0.5f, -inf, 3}));
+}
+
+// The edits a backend applies (append_logit_edits + kernels::cpu::apply_edit) give the processors'
+// row bit for bit: random rows (signed logits, NaN, infinities), histories with repeats and ids
+// outside the row, every processor on and off.
+TEST(logits_processors, edits_give_the_processors_row_bit_for_bit) {
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> logit(-8.0f, 8.0f);
+  std::uniform_int_distribution<int32_t> token(0, 40);  // up to 40: some outside a 37-wide row
+  const int32_t vocab = 37;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::vector<float> row(vocab);
+    for (float& l : row)
+      l = logit(rng);
+    row[trial % vocab] = trial % 7 == 0   ? std::nanf("")
+                         : trial % 5 == 0 ? -inf
+                                          : row[trial % vocab];
+    sampling_params p;
+    if (trial % 2) p.repetition_penalty = trial % 4 == 1 ? 1.3f : 0.7f;
+    if (trial % 3) p.frequency_penalty = 0.35f * static_cast<float>(trial % 3) - 0.4f;
+    if (trial % 5) p.presence_penalty = trial % 5 == 1 ? -0.6f : 0.45f;
+    if (trial % 4 == 0) {
+      const int32_t id = token(rng);  // two distinct ids (a repeated one sums its biases first)
+      p.logit_bias = {{id, 3.5f}, {(id + 1) % 41, -2.25f}};
+    }
+    if (trial % 6 == 0) {
+      p.min_tokens = 4;
+      p.min_tokens_stop_ids = {token(rng), token(rng)};
+    }
+    std::vector<int32_t> prompt(static_cast<size_t>(trial % 9)),
+        output(static_cast<size_t>(trial % 11));
+    for (auto& t : prompt)
+      t = token(rng);
+    for (auto& t : output)
+      t = token(rng) % 12;  // repeats
+    const auto index = static_cast<int32_t>(output.size());
+    auto sequential = row;
+    apply_min_tokens(sequential, p, index);
+    apply_logit_bias(sequential, p);
+    apply_penalties(sequential, p, prompt, output);
+    std::vector<kernels::cpu::logit_edit> edits;
+    append_logit_edits(p, index, prompt, output, 3, vocab, edits);
+    auto edited = row;
+    for (size_t i = 0; i < edits.size(); ++i) {
+      EXPECT_EQ(edits[i].row, 3);
+      if (i > 0) EXPECT_LT(edits[i - 1].id, edits[i].id);  // one per token, in order
+      edited[edits[i].id] = kernels::cpu::apply_edit(edited[edits[i].id], edits[i]);
+    }
+    ASSERT_EQ(std::memcmp(sequential.data(), edited.data(), row.size() * sizeof(float)), 0)
+        << "trial " << trial;
+    auto combined = row;
+    apply_logits_processors(combined, p, index, prompt, output);
+    ASSERT_EQ(std::memcmp(sequential.data(), combined.data(), row.size() * sizeof(float)), 0);
+  }
 }
 
 TEST(logits_processors, top_logprobs_are_the_best_raw_log_softmax_values) {

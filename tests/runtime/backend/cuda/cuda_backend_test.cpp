@@ -461,7 +461,11 @@ TEST(cuda_backend, sampled_tokens_are_the_hosts_draws_from_the_same_logits) {
   params[0].top_p = 0.9f;
   params[0].seed = 11;
   params[0].logprobs = true;
+  params[0].min_tokens = 3;
+  params[0].min_tokens_stop_ids = {1, 2};
   params[1].temperature = 1.5f;
+  params[1].repetition_penalty = 1.3f;
+  params[1].frequency_penalty = 0.2f;
   params[1].top_k = 7;
   params[1].min_p = 0.05f;
   params[1].seed = 12;
@@ -473,6 +477,7 @@ TEST(cuda_backend, sampled_tokens_are_the_hosts_draws_from_the_same_logits) {
   const std::vector<int32_t> prompt_len = {4, 5, 3};
   const std::vector<std::vector<int32_t>> tables = {{1, 4, 6}, {0, 2, 7}, {3, 5, 8}};
   std::vector<int32_t> pos(3, 0), next(3, 0);
+  std::vector<std::vector<int32_t>> history(3);  // prompt, then outputs
   const auto prompts = testing::random_tokens(12, vocab, 8);
   int drawn_off_argmax = 0;
   for (int32_t step = 0; step < 6; ++step) {
@@ -483,6 +488,7 @@ TEST(cuda_backend, sampled_tokens_are_the_hosts_draws_from_the_same_logits) {
       if (step == 0) {
         batch.token_ids.insert(batch.token_ids.end(), prompts.begin() + at,
                                prompts.begin() + at + n);
+        history[s].assign(prompts.begin() + at, prompts.begin() + at + n);
         at += n;
       } else {
         batch.token_ids.push_back(next[s]);
@@ -490,6 +496,7 @@ TEST(cuda_backend, sampled_tokens_are_the_hosts_draws_from_the_same_logits) {
       auto e = seq_entry(s + 1, pos[s], n, tables[s]);
       e.sampling = params[s];
       e.output_index = step;
+      e.token_history = history[s];
       batch.seqs.push_back(std::move(e));
       pos[s] += n;
     }
@@ -499,12 +506,14 @@ TEST(cuda_backend, sampled_tokens_are_the_hosts_draws_from_the_same_logits) {
     ASSERT_EQ(out.size(), 3u);
     for (size_t s = 0; s < 3; ++s) {
       const std::span<const float> row(logits.data() + s * size_t(vocab), size_t(vocab));
-      const auto want = sample_token(row, params[s], step);
+      const auto want = sample_token(row, params[s], step, history[s]);
       EXPECT_EQ(out[s].token_id, want.token_id) << "step " << step << " row " << s;
       EXPECT_NEAR(out[s].logprob, want.logprob, 1e-5) << "step " << step << " row " << s;
       drawn_off_argmax += out[s].token_id != argmax(logits, s * size_t(vocab), size_t(vocab));
       next[s] = out[s].token_id;
     }
+    for (size_t s = 0; s < 3; ++s)
+      history[s].push_back(next[s]);
   }
   EXPECT_GT(drawn_off_argmax, 0);  // the draws did sample
   EXPECT_GT(gpu_backend->graph_counters().replays, 0);
