@@ -49,8 +49,7 @@ void bm_sample_rows(benchmark::State& state, float temperature, int32_t top_k, f
     p.top_k = top_k;
     p.top_p = top_p;
     const uint64_t random = bits();
-    p.random_lo = static_cast<uint32_t>(random);
-    p.random_hi = static_cast<uint32_t>(random >> 32);
+    p.set_random(random);
     p.edited = history > 0 ? 1 : 0;
   }
   // The edits in row order, as the runtime builds them; each row's ids in random order.

@@ -44,6 +44,10 @@ struct sampling_row {
   uint32_t edited = 0;  // the row has logit_edits: draw (or take the argmax) from the edited row
 
   uint64_t random() const { return (uint64_t{random_hi} << 32) | random_lo; }
+  void set_random(uint64_t bits) {
+    random_lo = static_cast<uint32_t>(bits);
+    random_hi = static_cast<uint32_t>(bits >> 32);
+  }
 };
 static_assert(sizeof(sampling_row) == 32, "sampling_row is uploaded as 8 words");
 

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include "kernels/cuda/argmax.cuh"
 #include "kernels/cuda/device.hpp"
 #include "kernels/cuda/elementwise.hpp"
 #include "kernels/cuda/grid.cuh"
@@ -20,6 +21,8 @@ namespace {
 
 using detail::bf16_bits_to_float;
 using detail::f16_bits_to_float;
+using candidate = detail::argmax_candidate;
+using detail::better;
 using detail::flat_blocks;
 using detail::row_blocks;
 using detail::to_bf16_bits;
@@ -85,22 +88,6 @@ __global__ void gather_rows_kernel(const float* x, int64_t row_size, const int32
     for (int64_t c = threadIdx.x; c < row_size; c += blockDim.x)
       dst[c] = src[c];
   }
-}
-
-// A candidate of argmax_rows: beats another when it is not NaN and the other is, or has the larger
-// value, or the lower index at an equal value; of two NaNs the higher index wins (the scan's
-// result for an all-NaN row). A total order, so any reduction order picks the scan's index.
-struct candidate {
-  float value;
-  int32_t index;
-};
-
-__device__ __forceinline__ candidate better(candidate a, candidate b) {
-  const bool a_nan = isnan(a.value), b_nan = isnan(b.value);
-  if (a_nan != b_nan) return a_nan ? b : a;
-  if (a_nan) return a.index > b.index ? a : b;
-  if (a.value != b.value) return a.value > b.value ? a : b;
-  return a.index < b.index ? a : b;
 }
 
 __global__ void argmax_rows_kernel(const float* x, int64_t rows, int32_t cols, float* out) {

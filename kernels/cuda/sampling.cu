@@ -46,6 +46,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/cuda/argmax.cuh"
 #include "kernels/cuda/device.hpp"
 #include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/sampling.hpp"
@@ -54,6 +55,8 @@ namespace troupe::kernels::cuda {
 
 namespace {
 
+using candidate = detail::argmax_candidate;
+using detail::better;
 using detail::flat_blocks;
 using detail::row_blocks;
 
@@ -188,23 +191,6 @@ __device__ __forceinline__ uint64_t warp_inclusive_sum(uint64_t v) {
     if (lane >= offset) v += other;
   }
   return v;
-}
-
-// A candidate of the argmax, ordered as argmax_rows orders them (kernels/cuda/elementwise.cu): a
-// non-NaN value beats a NaN, a larger value a smaller one, the lower index at an equal value; of
-// two NaNs the higher index wins. A total order, so any reduction order picks cpu::argmax's index
-// (the largest non-NaN, the lowest index on ties, the last index when every value is NaN).
-struct candidate {
-  float value;
-  int32_t index;
-};
-
-__device__ __forceinline__ candidate better(candidate a, candidate b) {
-  const bool a_nan = isnan(a.value), b_nan = isnan(b.value);
-  if (a_nan != b_nan) return a_nan ? b : a;
-  if (a_nan) return a.index > b.index ? a : b;
-  if (a.value != b.value) return a.value > b.value ? a : b;
-  return a.index < b.index ? a : b;
 }
 
 struct row_stats {

@@ -25,14 +25,12 @@ uint64_t random_bits(uint64_t seed, int32_t output_index) {
 }
 
 kernels::cpu::sampling_row sampling_row_for(const sampling_params& params, int32_t output_index) {
-  const uint64_t bits = random_bits(params.seed, output_index);
   kernels::cpu::sampling_row row;
   row.temperature = params.temperature;
   row.top_k = params.top_k;
   row.top_p = params.top_p;
   row.min_p = params.min_p;
-  row.random_lo = static_cast<uint32_t>(bits);
-  row.random_hi = static_cast<uint32_t>(bits >> 32);
+  row.set_random(random_bits(params.seed, output_index));
   row.want_logprob = params.logprobs || params.num_top_logprobs > 0 ? 1 : 0;
   return row;
 }

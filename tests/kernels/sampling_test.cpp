@@ -24,8 +24,7 @@ sampling_row row_with(float temperature, uint64_t random, int32_t top_k = 0, flo
   r.top_k = top_k;
   r.top_p = top_p;
   r.min_p = min_p;
-  r.random_lo = static_cast<uint32_t>(random);
-  r.random_hi = static_cast<uint32_t>(random >> 32);
+  r.set_random(random);
   return r;
 }
 

@@ -337,10 +337,20 @@ sampling_row params(float temperature, int32_t top_k, float top_p, float min_p, 
   p.top_k = top_k;
   p.top_p = top_p;
   p.min_p = min_p;
-  p.random_lo = static_cast<uint32_t>(random);
-  p.random_hi = static_cast<uint32_t>(random >> 32);
+  p.set_random(random);
   p.want_logprob = want_logprob ? 1 : 0;
   return p;
+}
+
+// Row i's parameters, cycling through every combination of temperatures and cuts.
+sampling_row cycled_params(int i, int64_t cols, uint64_t random, bool want_logprob) {
+  const auto k = static_cast<int32_t>(cols);
+  const float temperatures[] = {0.3f, 0.7f, 1.0f, 1.5f, 2.0f};
+  const int32_t top_ks[] = {0, 1, 5, 50, k - 1, k + 3};
+  const float top_ps[] = {1.0f, 0.9f, 0.5f, 1e-6f};
+  const float min_ps[] = {0.0f, 0.05f, 0.5f};
+  return params(temperatures[i % 5], top_ks[i / 2 % 6], top_ps[i / 3 % 4], min_ps[i / 4 % 3],
+                random, want_logprob);
 }
 
 // Random rows with every combination of cuts cycling through, then the rows that break naive
@@ -349,15 +359,10 @@ batch varied_rows(int64_t cols, uint32_t seed) {
   std::mt19937 rng(seed);
   std::mt19937_64 bits(seed);
   const auto k = static_cast<int32_t>(cols);
-  const float temperatures[] = {0.3f, 0.7f, 1.0f, 1.5f, 2.0f};
-  const int32_t top_ks[] = {0, 1, 5, 50, k - 1, k + 3};
-  const float top_ps[] = {1.0f, 0.9f, 0.5f, 1e-6f};
-  const float min_ps[] = {0.0f, 0.05f, 0.5f};
   const float scales[] = {1.0f, 3.0f, 8.0f};
   batch b(cols);
   for (int i = 0; i < 36; ++i) {
-    const auto p = params(temperatures[i % 5], top_ks[i / 2 % 6], top_ps[i / 3 % 4],
-                          min_ps[i / 4 % 3], bits(), i % 3 == 0);
+    const auto p = cycled_params(i, cols, bits(), i % 3 == 0);
     b.add("random " + std::to_string(i), normal_row(cols, scales[i % 3], rng), p);
   }
   const auto some = normal_row(cols, 3.0f, rng);
@@ -483,14 +488,9 @@ batch edited_rows(int64_t cols, uint32_t seed) {
   std::mt19937 rng(seed);
   std::mt19937_64 bits(seed);
   const auto k = static_cast<int32_t>(cols);
-  const float temperatures[] = {0.3f, 0.7f, 1.0f, 1.5f, 2.0f};
-  const int32_t top_ks[] = {0, 1, 5, 50, k - 1, k + 3};
-  const float top_ps[] = {1.0f, 0.9f, 0.5f, 1e-6f};
-  const float min_ps[] = {0.0f, 0.05f, 0.5f};
   batch b(cols);
   for (int i = 0; i < 24; ++i) {
-    const auto p = params(temperatures[i % 5], top_ks[i / 2 % 6], top_ps[i / 3 % 4],
-                          min_ps[i / 4 % 3], bits(), i % 2 == 0);
+    const auto p = cycled_params(i, cols, bits(), i % 2 == 0);
     auto row = normal_row(cols, i % 2 == 0 ? 1.0f : 3.0f, rng);
     if (i % 3 == 2) {
       b.add("unedited " + std::to_string(i), row, p);

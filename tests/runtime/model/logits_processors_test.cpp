@@ -130,7 +130,9 @@ TEST(logits_processors, edits_give_the_processors_row_bit_for_bit) {
     auto edited = row;
     for (size_t i = 0; i < edits.size(); ++i) {
       EXPECT_EQ(edits[i].row, 3);
-      if (i > 0) EXPECT_LT(edits[i - 1].id, edits[i].id);  // one per token, in order
+      if (i > 0) {
+        EXPECT_LT(edits[i - 1].id, edits[i].id);  // one per token, in order
+      }
       edited[edits[i].id] = kernels::cpu::apply_edit(edited[edits[i].id], edits[i]);
     }
     ASSERT_EQ(std::memcmp(sequential.data(), edited.data(), row.size() * sizeof(float)), 0)

@@ -94,6 +94,18 @@ std::unique_ptr<llama_runner> make_runner(std::unique_ptr<backend::compute_backe
   return r.ok() ? std::move(r).value() : nullptr;
 }
 
+// A runner over a new CUDA backend with graphs of up to max_rows rows (f32 KV cache); `backend`
+// borrows that backend. Null (a test failure) when the backend cannot be made.
+std::unique_ptr<llama_runner> make_graph_runner(const llama_weights& w, int32_t max_rows,
+                                                cuda_backend*& backend) {
+  auto created = cuda_backend::create(0);
+  EXPECT_TRUE(created.ok()) << created.message();
+  if (!created.ok()) return nullptr;
+  backend = created->get();
+  backend->enable_graphs(max_rows);
+  return make_runner(std::move(*created), w, kv_cache_dtype::f32);
+}
+
 int32_t argmax(const std::vector<float>& v, size_t begin, size_t n) {
   return static_cast<int32_t>(std::max_element(v.begin() + static_cast<std::ptrdiff_t>(begin),
                                                v.begin() + static_cast<std::ptrdiff_t>(begin + n)) -
@@ -402,11 +414,8 @@ TEST(cuda_backend, graphs_captured_at_startup_serve_every_decode_step) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
   const auto w = testing::tiny_llama(testing::tiny_hparams(), 23);
   const int32_t vocab = w.hparams.vocab_size;
-  auto created = cuda_backend::create(0);
-  ASSERT_TRUE(created.ok()) << created.message();
-  cuda_backend* gpu_backend = created->get();
-  gpu_backend->enable_graphs(4);
-  auto gpu = make_runner(std::move(*created), w, kv_cache_dtype::f32);
+  cuda_backend* gpu_backend = nullptr;
+  auto gpu = make_graph_runner(w, 4, gpu_backend);
   auto cpu = make_runner(std::make_unique<backend::cpu_backend>(2), w, kv_cache_dtype::f32);
   ASSERT_TRUE(gpu && cpu);
   // The server's profiling step: the largest step, so no later step grows a buffer.
@@ -442,19 +451,16 @@ TEST(cuda_backend, graphs_captured_at_startup_serve_every_decode_step) {
   EXPECT_EQ(counters.replays, 4);
 }
 
-// Sampling on the device (sample_rows, in eager prompt steps and in replayed decode graphs): every
+// Sampling on the device (sample_rows after eager prompt steps and replayed decode graphs): every
 // row's token is the host's sample_token of the same logits, bit for bit
-// (kernels/cpu/sampling.hpp), and its logprob the host's; a row with a logits processor (here
-// logit_bias) is sampled on the host from the downloaded logits in the same step.
+// (kernels/cpu/sampling.hpp), logits processors included (min_tokens, penalties over the history,
+// logit_bias: edits applied on the device), and its logprob the host's.
 TEST(cuda_backend, sampled_tokens_are_the_hosts_draws_from_the_same_logits) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
   const auto w = testing::tiny_llama(testing::tiny_hparams(), 29);
   const int32_t vocab = w.hparams.vocab_size;
-  auto created = cuda_backend::create(0);
-  ASSERT_TRUE(created.ok()) << created.message();
-  cuda_backend* gpu_backend = created->get();
-  gpu_backend->enable_graphs(4);
-  auto gpu = make_runner(std::move(*created), w, kv_cache_dtype::f32);
+  cuda_backend* gpu_backend = nullptr;
+  auto gpu = make_graph_runner(w, 4, gpu_backend);
   ASSERT_TRUE(gpu);
   std::vector<sampling_params> params(3);
   params[0].temperature = 0.8f;
