@@ -2,7 +2,9 @@
 // sample_rows (kernels/cuda/sampling.hpp), as a decode step runs them, for greedy rows,
 // temperature 0.7 with top_p 0.9, temperature 1 with top_k 50, and temperature 1 without a cut;
 // and with every row edited (apply_logit_edits before sample_rows: the repetition, frequency and
-// presence penalties over a 2000-token history per row, 128000 edits), greedy and top_p 0.9.
+// presence penalties over a 2000-token history per row, 128000 edits), greedy and top_p 0.9; and
+// greedy rows each asking for 20 top logprobs (vLLM's max_logprobs: the select and collect of the
+// tops over every row).
 // Reports "GB/s" of the logits (the bytes the step must read at least once, over the event-timed
 // launches, L2 flushed before; the same bytes for the edited cases, so that the copy, the edits
 // and the pass over the edited rows show as a lower rate) and "pct_of_peak" against the device's
@@ -37,9 +39,10 @@ constexpr int64_t vocab = 128256;
 // thousands of ids, and every row has distinct maxima (no all-equal shortcut).
 constexpr float logit_bound = 8.0f;
 
-// `history` > 0: every row edited, with that many distinct random ids penalized.
+// `history` > 0: every row edited, with that many distinct random ids penalized. `tops` > 0:
+// every row asks for that many top logprobs (max_top = tops).
 void bm_sample_rows(benchmark::State& state, float temperature, int32_t top_k, float top_p,
-                    int64_t history) {
+                    int64_t history, int32_t tops) {
   if (!cuda::require_device(state)) return;
   const int64_t n = rows * vocab;
   std::mt19937_64 bits(7);
@@ -51,6 +54,7 @@ void bm_sample_rows(benchmark::State& state, float temperature, int32_t top_k, f
     const uint64_t random = bits();
     p.set_random(random);
     p.edited = history > 0 ? 1 : 0;
+    p.num_top_logprobs = tops;
   }
   // The edits in row order, as the runtime builds them; each row's ids in random order.
   std::vector<logit_edit> edits;
@@ -70,7 +74,7 @@ void bm_sample_rows(benchmark::State& state, float temperature, int32_t top_k, f
   }
   const auto num_edits = static_cast<int64_t>(edits.size());
   device_buffer logits(n * 4), dparams(rows * sizeof(sampling_row)), greedy(rows * 4),
-      out(2 * rows * 4), processed(history > 0 ? n * 4 : 0),
+      out(2 * rows * (1 + tops) * 4), processed(history > 0 ? n * 4 : 0),
       dedits(std::max<int64_t>(num_edits, 1) * sizeof(logit_edit));
   if (!logits.get() || !dparams.get() || !greedy.get() || !out.get() || !dedits.get() ||
       (history > 0 && !processed.get())) {
@@ -98,7 +102,8 @@ void bm_sample_rows(benchmark::State& state, float temperature, int32_t top_k, f
         !st.ok())
       return st;
     return kc::sample_rows(logits.get<float>(), processed.get<float>(), rows, vocab,
-                           dparams.get<sampling_row>(), greedy.get<float>(), out.get<float>(), s);
+                           dparams.get<sampling_row>(), tops, greedy.get<float>(), out.get<float>(),
+                           s);
   });
 }
 
@@ -106,12 +111,13 @@ void setup(benchmark::internal::Benchmark* b) {
   b->UseManualTime()->MinTime(0.05)->Unit(benchmark::kMicrosecond);
 }
 
-BENCHMARK_CAPTURE(bm_sample_rows, greedy, 0.0f, 0, 1.0f, 0)->Apply(setup);
-BENCHMARK_CAPTURE(bm_sample_rows, t0_7_top_p_0_9, 0.7f, 0, 0.9f, 0)->Apply(setup);
-BENCHMARK_CAPTURE(bm_sample_rows, t1_top_k_50, 1.0f, 50, 1.0f, 0)->Apply(setup);
-BENCHMARK_CAPTURE(bm_sample_rows, t1_no_cut, 1.0f, 0, 1.0f, 0)->Apply(setup);
-BENCHMARK_CAPTURE(bm_sample_rows, edited_greedy, 0.0f, 0, 1.0f, 2000)->Apply(setup);
-BENCHMARK_CAPTURE(bm_sample_rows, edited_t0_7_top_p_0_9, 0.7f, 0, 0.9f, 2000)->Apply(setup);
+BENCHMARK_CAPTURE(bm_sample_rows, greedy, 0.0f, 0, 1.0f, 0, 0)->Apply(setup);
+BENCHMARK_CAPTURE(bm_sample_rows, t0_7_top_p_0_9, 0.7f, 0, 0.9f, 0, 0)->Apply(setup);
+BENCHMARK_CAPTURE(bm_sample_rows, t1_top_k_50, 1.0f, 50, 1.0f, 0, 0)->Apply(setup);
+BENCHMARK_CAPTURE(bm_sample_rows, t1_no_cut, 1.0f, 0, 1.0f, 0, 0)->Apply(setup);
+BENCHMARK_CAPTURE(bm_sample_rows, edited_greedy, 0.0f, 0, 1.0f, 2000, 0)->Apply(setup);
+BENCHMARK_CAPTURE(bm_sample_rows, edited_t0_7_top_p_0_9, 0.7f, 0, 0.9f, 2000, 0)->Apply(setup);
+BENCHMARK_CAPTURE(bm_sample_rows, greedy_top_logprobs_20, 0.0f, 0, 1.0f, 0, 20)->Apply(setup);
 
 }  // namespace
 }  // namespace troupe::bench

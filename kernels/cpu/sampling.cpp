@@ -105,6 +105,23 @@ float log_softmax_at(const float* x, int64_t n, int32_t token) {
   return static_cast<float>(x[token] - log_sum_exp(x, n));
 }
 
+int32_t top_logprobs(const float* x, int64_t cols, int32_t n, int32_t* ids, float* logprobs) {
+  thread_local std::vector<uint64_t> keys;
+  keys.clear();
+  for (int64_t i = 0; i < cols; ++i)
+    if (!std::isnan(x[i])) keys.push_back(sampling_key(x[i], static_cast<uint32_t>(i)));
+  const auto count = std::min<size_t>(static_cast<size_t>(std::max(n, 0)), keys.size());
+  if (count == 0) return 0;
+  std::partial_sort(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(count), keys.end(),
+                    std::greater<>());
+  const double lse = log_sum_exp(x, cols);
+  for (size_t j = 0; j < count; ++j) {
+    ids[j] = static_cast<int32_t>(0xffffffffu - static_cast<uint32_t>(keys[j]));
+    logprobs[j] = static_cast<float>(x[ids[j]] - lse);
+  }
+  return static_cast<int32_t>(count);
+}
+
 int32_t sample_row(const float* logits, int64_t cols, const sampling_row& row) {
   float best = -INFINITY;
   for (int64_t i = 0; i < cols; ++i)

@@ -12,16 +12,29 @@
 //
 //   pass                 finds                                           runs when
 //   scan of x            m, whether x holds a NaN, x's argmax            not (unedited, greedy,
-//                                                                        no logprob)
+//                                                                        no logprob, no tops)
 //   top-k select         the top_k-th largest key (radix, <= 8 passes)   a draw, 0 < top_k < cols
 //   top-p select         Q, then the nucleus' last key (radix, <= 8)     a draw, top_p < 1
 //   segments + walk      the token                                       a draw
-//   scan of logits[r]    the raw row's max and NaN                       edited, want_logprob
-//   log-sum-exp          the logprob (of the raw row)                    want_logprob
+//   scan of logits[r]    the raw row's max and NaN                       edited, logprob or tops
+//   log-sum-exp          lse of the raw row (NaN skipped)                tops, or a logprob of a
+//                                                                        row without NaN
+//   tops select          the n-th best key of the raw row                tops (n > 0)
+//                        (radix, <= 8 passes)
+//   tops collect         the <= n keys from it on, ranked in shared      tops (n > 0)
 //
 // The token where nothing is drawn (greedy, no finite logit, nothing kept) is x's argmax: greedy[r]
 // for an unedited row (argmax_rows ran on logits), the scan's for an edited one (an edit may move
-// it). A greedy unedited row without logprob only copies greedy[r].
+// it). A greedy unedited row without logprob or tops only copies greedy[r] (and pads its top
+// slots).
+//
+// Top logprobs (n = num_top_logprobs <= 64): top-k's radix select over the raw row's keys finds the
+// n-th best; NaN keys rank last and are never listed, so where fewer than n entries are numbers the
+// threshold is raised to admit exactly them. The keys from the threshold on (min(n, the numbers) of
+// them, keys being distinct) land in shared memory by an atomic counter, in any order; each then
+// finds its rank by counting the larger ones (n <= 64: no sort needed). Their log-softmax uses the
+// raw row's log_sum_exp, which skips NaN (cpu::top_logprobs), unlike the token's logprob (NaN with
+// a NaN).
 //
 // Radix select: the largest key t whose "weight of the admitted keys >= t" reaches `need`. For
 // top-k every key weighs 1 and need = top_k: t is the top_k-th largest key. For top-p the members
@@ -42,7 +55,7 @@
 //   (an inclusive warp scan), to the first id whose running sum exceeds r.
 //
 //   logits, processed [rows][cols], params [rows], edits [num_edits], greedy [rows],
-//   out [2 * rows]
+//   out [2 * rows * (1 + max_top)]
 #include <algorithm>
 #include <cstdint>
 
@@ -64,6 +77,7 @@ constexpr int threads = 1024;
 constexpr int num_warps = threads / 32;
 constexpr int num_bins = 256;  // radix digits of 8 bits
 constexpr unsigned full_mask = 0xffffffffu;
+constexpr int max_top_logprobs = 64;  // sample_rows' bound on max_top: the collected keys' slots
 
 // -- the CPU's numerics, bit for bit --
 
@@ -153,6 +167,9 @@ struct shared_state {
   unsigned long long prefix, above;
   select_state state;
   int token;  // the walk's result
+  // top logprobs: the keys from the select's threshold on, in the order they were found
+  unsigned long long top_keys[max_top_logprobs];
+  unsigned top_count;
 };
 
 __device__ __forceinline__ int lane_index() {
@@ -424,27 +441,78 @@ __device__ __forceinline__ int32_t sample(shared_state& s, row_ctx row,
   return draw(s, row, random);
 }
 
-// logits[token] - log_sum_exp(logits), as runtime::log_softmax_at (the sum in double, in another
-// order: within about 1e-7).
-__device__ __forceinline__ float log_softmax_at(shared_state& s, const float* logits, int32_t cols,
-                                                row_stats stats, float token) {
-  if (stats.has_nan) return NAN;
-  double lse = stats.max;  // log_sum_exp of a row without a finite logit: its max
-  if (isfinite(stats.max)) {
-    double sum = 0.0;
-    for (int32_t i = threadIdx.x; i < cols; i += threads)
-      sum += device_exp(__fsub_rn(logits[i], stats.max));
-    sum = block_reduce(sum, s.red_f64, [](double a, double b) { return a + b; });
-    lse = static_cast<double>(stats.max) + log(sum);
+// cpu::log_sum_exp of logits [cols], whose largest non-NaN value is `max`: the exp_value terms of
+// the non-NaN entries summed in double (in another order: within about 1e-7), or the max itself
+// when it is not finite. Every thread gets it.
+__device__ __forceinline__ double log_sum_exp(shared_state& s, const float* logits, int32_t cols,
+                                              float max) {
+  if (!isfinite(max)) return max;
+  double sum = 0.0;
+  for (int32_t i = threadIdx.x; i < cols; i += threads) {
+    const float v = logits[i];
+    // A NaN must add nothing: device_exp would take it as 88 (the CPU's term is exp(-inf) = 0).
+    if (!isnan(v)) sum += device_exp(__fsub_rn(v, max));
   }
-  const auto t = static_cast<int32_t>(token);
-  if (t < 0 || t >= cols) return NAN;
-  return static_cast<float>(static_cast<double>(logits[t]) - lse);
+  sum = block_reduce(sum, s.red_f64, [](double a, double b) { return a + b; });
+  return static_cast<double>(max) + log(sum);
+}
+
+// The top logprobs of the raw row (top of file): writes ids[j] (as floats) and logprobs[j] for
+// j < the returned count = min(n, the non-NaN entries); lse = its log_sum_exp. requires:
+// 0 < n <= max_top_logprobs.
+__device__ __forceinline__ int32_t top_logprobs(shared_state& s, const float* logits, int32_t cols,
+                                                int32_t n, double lse, float* ids,
+                                                float* logprobs) {
+  if (threadIdx.x == 0) s.top_count = 0;  // ordered before the adds by the select's barriers
+  const row_ctx row{logits, cols, 0.0f, 1.0f, 0.0f, 0, 0};
+  // NaN keys (order 0) lie below 2^32, every number's at or above it, and rank last: the n-th
+  // best key is a number's unless fewer than n are numbers (a NaN's key, or 0 when n > cols);
+  // raised to 2^32 the threshold then admits exactly the numbers.
+  const uint64_t selected = radix_select<false>(s, row, static_cast<double>(n), 1.0f);
+  const uint64_t threshold = selected > (uint64_t{1} << 32) ? selected : uint64_t{1} << 32;
+  for (int32_t i = threadIdx.x; i < cols; i += threads) {
+    const uint64_t key = device_key(logits[i], static_cast<uint32_t>(i));
+    if (key >= threshold) {
+      const unsigned slot = atomicAdd(&s.top_count, 1u);
+      if (slot < max_top_logprobs) s.top_keys[slot] = key;  // always: at most n keys pass
+    }
+  }
+  __syncthreads();
+  const auto count = static_cast<int32_t>(min(s.top_count, static_cast<unsigned>(n)));
+  if (static_cast<int32_t>(threadIdx.x) < count) {
+    // Keys are distinct: a key's rank is the number of larger ones.
+    const uint64_t key = s.top_keys[threadIdx.x];
+    int32_t rank = 0;
+    for (int32_t j = 0; j < count; ++j)
+      rank += s.top_keys[j] > key ? 1 : 0;
+    const auto id = static_cast<int32_t>(0xffffffffu - static_cast<uint32_t>(key));
+    ids[rank] = static_cast<float>(id);
+    logprobs[rank] = static_cast<float>(static_cast<double>(logits[id]) - lse);
+  }
+  __syncthreads();  // s.top_keys and s.top_count are rewritten by the next row
+  return count;
+}
+
+// Row r's top ids in out [2 * rows * (1 + max_top)]; its logprobs follow rows * max_top later.
+__device__ __forceinline__ float* top_slots(float* out, int64_t rows, int64_t r, int32_t max_top) {
+  return out + 2 * rows + r * max_top;
+}
+
+// Pads row r's top slots from `count` on (-1, 0), one thread a slot.
+__device__ __forceinline__ void pad_tops(float* out, int64_t rows, int64_t r, int32_t max_top,
+                                         int32_t count) {
+  const auto j = static_cast<int32_t>(threadIdx.x);
+  if (j >= count && j < max_top) {
+    float* ids = top_slots(out, rows, r, max_top);
+    ids[j] = -1.0f;
+    ids[rows * max_top + j] = 0.0f;
+  }
 }
 
 __global__ void __launch_bounds__(threads, 1)
     sample_rows_kernel(const float* logits, const float* processed, int64_t rows, int32_t cols,
-                       const cpu::sampling_row* rows_params, const float* greedy, float* out) {
+                       const cpu::sampling_row* rows_params, int32_t max_top, const float* greedy,
+                       float* out) {
   __shared__ shared_state s;
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const cpu::sampling_row p = rows_params[r];
@@ -454,11 +522,14 @@ __global__ void __launch_bounds__(threads, 1)
     const bool edited = p.edited != 0 && processed != nullptr;
     const float* raw = logits + r * cols;
     const float* x = edited ? processed + r * cols : raw;
-    if (is_greedy && p.want_logprob == 0 && !edited) {
+    // A count above max_top (outside the contract) must not write past the row's slots.
+    const int32_t num_tops = max(0, min(p.num_top_logprobs, max_top));
+    if (is_greedy && p.want_logprob == 0 && !edited && num_tops == 0) {
       if (threadIdx.x == 0) {
         out[r] = greedy[r];
         out[rows + r] = 0.0f;
       }
+      pad_tops(out, rows, r, max_top, 0);
       continue;
     }
     const row_stats stats = scan_row(s, x, cols);
@@ -469,15 +540,31 @@ __global__ void __launch_bounds__(threads, 1)
       if (drawn >= 0) token = static_cast<float>(drawn);
     }
     float logprob = 0.0f;
-    if (p.want_logprob != 0) {
-      // The logprob is the raw row's: its own max and NaN where the draw saw the edited row.
+    int32_t count = 0;  // top logprobs written
+    if (p.want_logprob != 0 || num_tops > 0) {
+      // The logprob and the tops are the raw row's: its own max and NaN where the draw saw the
+      // edited row.
       const row_stats raw_stats = edited ? scan_row(s, raw, cols) : stats;
-      logprob = log_softmax_at(s, raw, cols, raw_stats, token);
+      // The token's logprob is NaN for a row with a NaN: the sum is needed only for the tops then.
+      const bool token_logprob = p.want_logprob != 0 && !raw_stats.has_nan;
+      const double lse =
+          token_logprob || num_tops > 0 ? log_sum_exp(s, raw, cols, raw_stats.max) : 0.0;
+      if (p.want_logprob != 0) {
+        const auto t = static_cast<int32_t>(token);
+        logprob = !token_logprob || t < 0 || t >= cols
+                      ? NAN
+                      : static_cast<float>(static_cast<double>(raw[t]) - lse);
+      }
+      if (num_tops > 0) {
+        float* ids = top_slots(out, rows, r, max_top);
+        count = top_logprobs(s, raw, cols, num_tops, lse, ids, ids + rows * max_top);
+      }
     }
     if (threadIdx.x == 0) {
       out[r] = token;
       out[rows + r] = logprob;
     }
+    pad_tops(out, rows, r, max_top, count);
   }
 }
 
@@ -552,13 +639,15 @@ status apply_logit_edits(const float* logits, int64_t rows, int64_t cols,
 }
 
 status sample_rows(const float* logits, const float* processed, int64_t rows, int64_t cols,
-                   const cpu::sampling_row* rows_params, const float* greedy, float* out,
-                   cudaStream_t stream) {
+                   const cpu::sampling_row* rows_params, int32_t max_top, const float* greedy,
+                   float* out, cudaStream_t stream) {
   if (cols <= 0 || cols >= (int64_t{1} << 23))
     return error{"sample_rows: the number of columns must be in [1, 2^23)"};
+  if (max_top < 0 || max_top > max_top_logprobs)
+    return error{"sample_rows: max_top must be in [0, 64]"};
   if (rows <= 0) return ok_status();
   sample_rows_kernel<<<row_blocks(rows), threads, 0, stream>>>(
-      logits, processed, rows, static_cast<int32_t>(cols), rows_params, greedy, out);
+      logits, processed, rows, static_cast<int32_t>(cols), rows_params, max_top, greedy, out);
   return CUDA_CHECK(cudaGetLastError());
 }
 

@@ -31,13 +31,17 @@ status apply_logit_edits(const float* logits, int64_t rows, int64_t cols,
 //   out[rows + r] when rows_params[r].want_logprob: logits[r][token] - log_sum_exp(logits[r])
 //                 (the log-softmax of the raw row, before any edit; NaN when the row holds a NaN;
 //                 within 1e-6 of runtime::log_softmax_at), else 0
+//   then, with n = rows_params[r].num_top_logprobs (<= max_top) and top = 2 * rows:
+//   out[top + r * max_top + j], out[top + (rows + r) * max_top + j] for j < max_top: the raw row's
+//                 cpu::top_logprobs (id as a float, its log-softmax; the same ids, the values
+//                 within 1e-6), and -1, 0 past its count (j >= n, or past the non-NaN entries)
 //   logits [rows][cols], processed [rows][cols] (may be null when no row is edited),
-//   rows_params [rows], greedy [rows], out [2 * rows]
-// One block per row; an unedited greedy row without logprob costs only its copy.
-// requires: 0 < cols < 2^23.
+//   rows_params [rows], greedy [rows], out [2 * rows * (1 + max_top)]
+// One block per row; an unedited greedy row without logprobs costs only its copy.
+// requires: 0 < cols < 2^23, 0 <= max_top <= 64 (runtime: at most 20, vLLM's max_logprobs).
 status sample_rows(const float* logits, const float* processed, int64_t rows, int64_t cols,
-                   const cpu::sampling_row* rows_params, const float* greedy, float* out,
-                   cudaStream_t stream);
+                   const cpu::sampling_row* rows_params, int32_t max_top, const float* greedy,
+                   float* out, cudaStream_t stream);
 
 // out[i] = kernels::cpu::exp_value(x[i]), bit for bit (the weights' exp).      x, out [n]
 status exp_values(const float* x, int64_t n, float* out, cudaStream_t stream);

@@ -226,9 +226,10 @@ struct attention_params {
 //
 //   sampling       [num sampled] or empty   each sampled row's parameters for sample_rows
 //                  (kernels/cpu/sampling.hpp); a default row (and every row when empty) is greedy
-//                  without a logprob, as are the rows the host samples (top logprobs)
+//                  without a logprob
 //   edits          the logits processors of the rows with `edited` set (kernels/cpu/sampling.hpp:
-//                  at most one per row and token), in row order
+//                  at most one per row and token), grouped by row in row order
+//   max_top_logprobs  the largest num_top_logprobs of `sampling` (sample_rows' output width)
 //   graph_rows     0, or a decode-only step padded to one of the backend's graph_sizes()
 //                  (compute_backend::run_step may replay it): every sequence one sampled row,
 //                  the pad rows token 0 at position 0 with an empty block table (the backend
@@ -242,6 +243,7 @@ struct step_metadata {
   std::vector<int32_t> sample_rows;
   std::vector<kernels::cpu::sampling_row> sampling;
   std::vector<kernels::cpu::logit_edit> edits;
+  int32_t max_top_logprobs = 0;
   int32_t num_positions = 0;
   int32_t graph_rows = 0;
 

@@ -20,8 +20,7 @@
 // rows once; the ops that work per token (embedding, rope, store_kv, paged_attention,
 // gather_sampled_rows, sample_rows) read them from there. Sampling is the backend's
 // (sample_rows: logits processors as per-token edits, temperature, top-k, min-p, top-p, seeds,
-// the token's logprob; a step downloads only the tokens), except for rows asking for top
-// logprobs, which the host samples (runtime::sample_token) from their downloaded logits.
+// the token's logprob and top logprobs); a step downloads only the tokens and logprobs.
 //
 // Shapes below: T = the step's token rows, S = its sampled rows; "rows" is the caller's count.
 // A buffer an op writes must have been reserved for it; unless an op says so, its output does not
@@ -145,10 +144,13 @@ class compute_backend {
   // ::edits): x = the row with its edits applied (kernels::cpu::apply_edit) when it has any, else
   // the row; the token is kernels::cpu::sample_row(x), or the argmax of x (greedy[r] for an
   // unedited row) for a greedy row or a row that draws nothing; out[r] = the token as a float,
-  // out[rows + r] = the raw row's log-softmax at it when the row asks for it (else 0). Every
-  // backend draws the same token from the same logits (the contract of kernels/cpu/sampling.hpp),
-  // so tensor-parallel ranks agree. Not part of a replayed step (run_step): called after it.
-  //                          logits [rows][cols], greedy [rows] (argmax_rows), out [2 * rows]
+  // out[rows + r] = the raw row's log-softmax at it when the row asks for it (else 0); then, with
+  // top = step_metadata::max_top_logprobs, the raw row's kernels::cpu::top_logprobs: ids (as
+  // floats) at out[2 * rows + r * top + j], values at out[2 * rows + (rows + r) * top + j], -1
+  // and 0 past the row's count. Every backend draws the same token from the same logits (the
+  // contract of kernels/cpu/sampling.hpp), so tensor-parallel ranks agree. Not part of a
+  // replayed step (run_step): called after it.
+  //              logits [rows][cols], greedy [rows] (argmax_rows), out [2 * rows * (1 + top)]
   // requires: rows == the step's num_sampled().
   virtual void sample_rows(buffer_handle logits, int64_t rows, int64_t cols, buffer_handle greedy,
                            buffer_handle out) = 0;

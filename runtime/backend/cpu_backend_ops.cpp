@@ -222,7 +222,10 @@ void cpu_backend::sample_rows(buffer_handle logits, int64_t rows, int64_t cols,
   assert(step_.sampling.empty() || step_.sampling.size() == static_cast<size_t>(rows));
   const float* x = get(logits, rows * cols);
   const float* best = get(greedy, rows);
-  float* dst = get(out, 2 * rows);
+  const int64_t top = step_.max_top_logprobs;
+  float* dst = get(out, 2 * rows * (1 + top));
+  float* top_ids = dst + 2 * rows;
+  float* top_values = top_ids + rows * top;
   // Row r's edits are edits[first_edit[r], first_edit[r + 1]) (they come in row order).
   std::vector<size_t> first_edit(static_cast<size_t>(rows) + 1, step_.edits.size());
   for (size_t i = step_.edits.size(); i-- > 0;)
@@ -254,6 +257,17 @@ void cpu_backend::sample_rows(buffer_handle logits, int64_t rows, int64_t cols,
       }
       dst[r] = static_cast<float>(token);
       dst[rows + r] = p.want_logprob ? kernels::cpu::log_softmax_at(row, cols, token) : 0.0f;
+      thread_local std::vector<int32_t> ids;
+      ids.resize(static_cast<size_t>(top));
+      float* values = top_values + r * top;
+      const int32_t count =
+          p.num_top_logprobs > 0
+              ? kernels::cpu::top_logprobs(row, cols, p.num_top_logprobs, ids.data(), values)
+              : 0;
+      for (int32_t j = 0; j < top; ++j) {
+        top_ids[r * top + j] = j < count ? static_cast<float>(ids[j]) : -1.0f;
+        if (j >= count) values[j] = 0.0f;
+      }
     }
   });
 }

@@ -31,14 +31,11 @@ backend::rope_spec make_rope_spec(const llama_hparams& hp) {
 
 }  // namespace
 
-bool device_samplable(const sampling_params& params) {
-  return params.num_top_logprobs == 0;
-}
-
 void fill_step_metadata(const step_batch& batch, backend::step_metadata& out, int32_t vocab_size) {
   out.token_ids = batch.token_ids;
   out.sampling.clear();
   out.edits.clear();
+  out.max_top_logprobs = 0;
   out.positions.clear();
   out.token_seqs.clear();
   out.block_tables.clear();
@@ -57,18 +54,16 @@ void fill_step_metadata(const step_batch& batch, backend::step_metadata& out, in
     if (seq.sample) {
       const auto sampled = static_cast<int32_t>(out.sample_rows.size());
       out.sample_rows.push_back(row - 1);
-      auto& p = out.sampling.emplace_back();
-      if (device_samplable(seq.sampling)) {
-        p = sampling_row_for(seq.sampling, seq.output_index);
-        if (has_logits_processors(seq.sampling, seq.output_index)) {
-          const auto outputs = std::min(seq.token_history.size(),
-                                        static_cast<size_t>(std::max(seq.output_index, 0)));
-          const auto prompt = seq.token_history.first(seq.token_history.size() - outputs);
-          const size_t before = out.edits.size();
-          append_logit_edits(seq.sampling, seq.output_index, prompt,
-                             seq.token_history.last(outputs), sampled, vocab_size, out.edits);
-          p.edited = out.edits.size() > before ? 1 : 0;
-        }
+      auto& p = out.sampling.emplace_back(sampling_row_for(seq.sampling, seq.output_index));
+      out.max_top_logprobs = std::max(out.max_top_logprobs, p.num_top_logprobs);
+      if (has_logits_processors(seq.sampling, seq.output_index)) {
+        const auto outputs =
+            std::min(seq.token_history.size(), static_cast<size_t>(std::max(seq.output_index, 0)));
+        const auto prompt = seq.token_history.first(seq.token_history.size() - outputs);
+        const size_t before = out.edits.size();
+        append_logit_edits(seq.sampling, seq.output_index, prompt, seq.token_history.last(outputs),
+                           sampled, vocab_size, out.edits);
+        p.edited = out.edits.size() > before ? 1 : 0;
       }
     }
     out.block_tables.insert(out.block_tables.end(), seq.block_table.begin(), seq.block_table.end());
@@ -110,17 +105,13 @@ llama_forward::llama_forward(backend::compute_backend& backend, const llama_devi
     *b = be_.allocate_buffer();
 }
 
-std::span<const float> llama_forward::run(const step_batch& batch, result_kind kind,
-                                          std::vector<float>* sampled) {
+std::span<const float> llama_forward::run(const step_batch& batch, result_kind kind) {
   prepare(batch);
   be_.run_step([this] { compute(); });
   sample();
   // A padded step's pad rows come last: the first num_sampled_ rows are the batch's.
-  if (kind == result_kind::tokens || sampled != nullptr) {
-    const auto tokens = be_.download(buf_.sampled, 2 * step_.num_sampled());
-    if (kind == result_kind::tokens) return tokens;
-    sampled->assign(tokens.begin(), tokens.end());
-  }
+  if (kind == result_kind::tokens)
+    return be_.download(buf_.sampled, sampled_width() * step_.num_sampled());
   return be_.download(buf_.logits, num_sampled_ * w_.hparams.vocab_size);
 }
 
@@ -191,7 +182,7 @@ void llama_forward::begin_step() {
   be_.reserve(buf_.last, S * hp.hidden_size);
   be_.reserve(buf_.logits, S * hp.vocab_size);
   be_.reserve(buf_.greedy, S);
-  be_.reserve(buf_.sampled, 2 * S);
+  be_.reserve(buf_.sampled, sampled_width() * S);
   if (sharded()) be_.reserve(buf_.shard_logits, S * sh.vocab_rows);
 }
 

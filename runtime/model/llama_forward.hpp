@@ -47,14 +47,17 @@ class llama_forward {
 
   // Runs every token of `batch`, writing their K/V into the cache, and returns, on the host, for
   // the last token of each sequence with `sample` set, in `seqs` order: its logits
-  // ([num_sampled][vocab], before any logits processor), or the backend's sample_rows result: [2 *
-  // rows], token i (as a float) at i and its logprob at rows + i, where rows >= num_sampled is the
-  // view's size / 2 (a padded step's pad rows follow the batch's); 8 bytes a row instead of the
-  // vocabulary's. A row the host samples (device_samplable false) has its argmax there. With
-  // `sampled`, result_kind logits also copies the sample_rows result into it. requires: the batch
-  // is valid (validate_step_batch); the view stays valid until the next call on the backend.
-  std::span<const float> run(const step_batch& batch, result_kind kind = result_kind::logits,
-                             std::vector<float>* sampled = nullptr);
+  // ([num_sampled][vocab], before any logits processor), or the backend's sample_rows result
+  // (compute_backend::sample_rows) for rows = the view's size / sampled_width() >= num_sampled
+  // rows (a padded step's pad rows follow the batch's): token i (as a float) at i, its logprob at
+  // rows + i, then the top logprobs (max_top_logprobs() a row); 8 bytes a row without top
+  // logprobs instead of the vocabulary's. requires: the batch is valid (validate_step_batch);
+  // the view stays valid until the next call on the backend.
+  std::span<const float> run(const step_batch& batch, result_kind kind = result_kind::logits);
+
+  // The last step's top logprobs a row in run()'s tokens, and the floats a row there.
+  int32_t max_top_logprobs() const { return step_.max_top_logprobs; }
+  int64_t sampled_width() const { return 2 * (1 + int64_t{step_.max_top_logprobs}); }
 
   // Runs (and so captures, compute_backend::run_step) a decode step of every graph size of the
   // backend, all of its rows pad rows (no sequence's cache is touched), so that serving replays
@@ -89,20 +92,15 @@ class llama_forward {
     backend::buffer_handle gate, up;       // [T][intermediate] (the shard's columns)
     backend::buffer_handle last, logits;   // [S][hidden], [S][vocab]
     backend::buffer_handle greedy;         // [S]: argmax of each logits row
-    backend::buffer_handle sampled;        // [2 * S]: sample_rows' tokens, then logprobs
+    backend::buffer_handle sampled;        // [S * sampled_width()]: sample_rows' result
     backend::buffer_handle shard_logits;   // [S][vocab rows] (sharded only)
   };
   buffers buf_;
 };
 
-// Whether the backend's sample_rows samples a request with `params`: unless it asks for top
-// logprobs (the host samples those rows from their logits).
-bool device_samplable(const sampling_params& params);
-
 // Fills `out` with the metadata of `batch` (compute_backend's step_metadata), reusing its storage:
-// a sampled sequence's sampling row is sampling_row_for its params when device_samplable, with
-// its logits processors as edits (append_logit_edits: tokens at or past vocab_size dropped), else
-// greedy (the host samples it).
+// a sampled sequence's sampling row is sampling_row_for its params, with its logits processors
+// as edits (append_logit_edits: tokens at or past vocab_size dropped).
 void fill_step_metadata(const step_batch& batch, backend::step_metadata& out,
                         int32_t vocab_size = INT32_MAX);
 

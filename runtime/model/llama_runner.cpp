@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <utility>
 
-#include "kernels/cpu/thread_pool.hpp"
 #include "runtime/model/kv_cache.hpp"
 #include "runtime/model/sampler.hpp"
 
@@ -66,14 +65,13 @@ status llama_runner::validate(const step_batch& batch) const {
 }
 
 std::span<const float> llama_runner::run_checked(const step_batch& batch,
-                                                 llama_forward::result_kind kind,
-                                                 std::vector<float>* sampled) {
+                                                 llama_forward::result_kind kind) {
   if (auto st = validate(batch); !st) {
     // A malformed step is the scheduler's bug; running it would corrupt other sequences' KV.
     std::fprintf(stderr, "llama_runner: invalid step batch: %s\n", st.message().c_str());
     std::abort();
   }
-  return forward_.run(batch, kind, sampled);
+  return forward_.run(batch, kind);
 }
 
 void llama_runner::resize_kv_cache(int32_t num_blocks) {
@@ -87,50 +85,24 @@ std::vector<float> llama_runner::forward_logits(const step_batch& batch) {
 }
 
 std::vector<sampled_token> llama_runner::execute(const step_batch& batch) {
+  // The backend sampled every row (sample_rows): only tokens, logprobs and top logprobs leave
+  // the device.
+  const auto result = run_checked(batch, llama_forward::result_kind::tokens);
+  const int64_t top = forward_.max_top_logprobs();
+  const auto rows = static_cast<int64_t>(result.size()) / forward_.sampled_width();
+  const float* top_ids = result.data() + 2 * rows;
+  const float* top_values = top_ids + rows * top;
   std::vector<sampled_token> out;
-  std::vector<const seq_step*> host_rows;  // rows the host samples, with their index in `out`
-  std::vector<size_t> host_index;
   for (const auto& seq : batch.seqs) {
     if (!seq.sample) continue;
-    if (!device_samplable(seq.sampling)) {
-      host_rows.push_back(&seq);
-      host_index.push_back(out.size());
+    const auto i = static_cast<int64_t>(out.size());
+    auto& t = out.emplace_back(
+        sampled_token{seq.seq_id, static_cast<int32_t>(result[i]), result[rows + i], {}});
+    for (int32_t j = 0; j < seq.sampling.num_top_logprobs && j < top; ++j) {
+      const float id = top_ids[i * top + j];
+      if (id < 0.0f) break;
+      t.top_logprobs.emplace_back(static_cast<int32_t>(id), top_values[i * top + j]);
     }
-    out.push_back({seq.seq_id, 0, 0.0f, {}});
-  }
-  // The backend's sample_rows drew every other row (logits processors included): only their
-  // tokens leave the device, and the logits too when some row asks for top logprobs.
-  std::span<const float> logits;
-  std::span<const float> tokens;
-  if (host_rows.empty()) {
-    tokens = run_checked(batch, llama_forward::result_kind::tokens);
-  } else {
-    logits = run_checked(batch, llama_forward::result_kind::logits, &sampled_);
-    tokens = sampled_;
-  }
-  const size_t rows = tokens.size() / 2;  // a padded step's rows
-  for (size_t i = 0; i < out.size(); ++i) {
-    out[i].token_id = static_cast<int32_t>(tokens[i]);
-    out[i].logprob = tokens[rows + i];
-  }
-  // Rows sample independently (each from its own seed and index), so several run in parallel: a
-  // 128k-token vocabulary takes about a millisecond a row with top-p.
-  const auto vocab = static_cast<size_t>(vocab_size());
-  auto sample_row = [&](int i) {
-    const seq_step& seq = *host_rows[static_cast<size_t>(i)];
-    const size_t index = host_index[static_cast<size_t>(i)];
-    auto s = sample_token(logits.subspan(index * vocab, vocab), seq.sampling, seq.output_index,
-                          seq.token_history);
-    out[index] = {seq.seq_id, s.token_id, s.logprob, std::move(s.top_logprobs)};
-  };
-  const auto n = static_cast<int>(host_rows.size());
-  const int threads = std::min(max_sampling_threads, kernels::cpu::default_num_compute_threads());
-  if (n >= 2 && threads > 1) {
-    if (!sampling_pool_) sampling_pool_ = std::make_unique<kernels::cpu::thread_pool>(threads);
-    sampling_pool_->run(n, sample_row);
-  } else {
-    for (int i = 0; i < n; ++i)
-      sample_row(i);
   }
   return out;
 }

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "base/result.hpp"
-#include "kernels/cpu/thread_pool.hpp"
 #include "runtime/backend/compute_backend.hpp"
 #include "runtime/model/llama_checks.hpp"
 #include "runtime/model/llama_device_weights.hpp"
@@ -81,8 +80,8 @@ class llama_runner : public model_runner {
 
  private:
   std::span<const float> run_checked(
-      const step_batch& batch, llama_forward::result_kind kind = llama_forward::result_kind::logits,
-      std::vector<float>* sampled = nullptr);
+      const step_batch& batch,
+      llama_forward::result_kind kind = llama_forward::result_kind::logits);
 
   std::unique_ptr<backend::compute_backend> compute_;
   llama_device_weights weights_;
@@ -91,11 +90,6 @@ class llama_runner : public model_runner {
   backend::kv_cache_dtype kv_cache_dtype_;
   backend::kv_cache_handle cache_;
   llama_forward forward_;  // borrows the members above: declared after them
-  // Threads sampling a step's rows on the host (those asking for top logprobs), created at the
-  // first step with several of them; the sample_rows result of such a step.
-  static constexpr int max_sampling_threads = 8;
-  std::unique_ptr<kernels::cpu::thread_pool> sampling_pool_;
-  std::vector<float> sampled_;
 };
 
 }  // namespace troupe::runtime

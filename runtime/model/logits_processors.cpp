@@ -75,60 +75,74 @@ void append_logit_edits(const sampling_params& params, int32_t output_index,
                         int32_t row, int32_t vocab_size,
                         std::vector<kernels::cpu::logit_edit>& out) {
   namespace k = kernels::cpu;
-  // Every (token, what happens to it), sorted by token: each run becomes one edit.
-  struct touch {
-    int32_t id;
-    uint32_t flag;
-    float bias;
-  };
-  thread_local std::vector<touch> touches;
-  touches.clear();
-  auto add = [&](int32_t id, uint32_t flag, float bias = 0.0f) {
-    if (id >= 0 && id < vocab_size) touches.push_back({id, flag, bias});
+  // Each token's edit is found through a per-thread table indexed by token (stamped per call, so
+  // it is never cleared): linear in the history, which a repetition penalty reads whole every
+  // step.
+  thread_local std::vector<uint32_t> stamp;
+  thread_local std::vector<int32_t> slot;
+  thread_local std::vector<int32_t> output_counts;  // per new edit
+  thread_local uint32_t call = 0;
+  if (++call == 0) {  // wrapped: forget every stamp
+    std::fill(stamp.begin(), stamp.end(), 0u);
+    call = 1;
+  }
+  const size_t first = out.size();
+  output_counts.clear();
+  auto edit_of = [&](int32_t id) -> k::logit_edit* {
+    if (id < 0 || id >= vocab_size) return nullptr;
+    const auto i = static_cast<size_t>(id);
+    if (i >= stamp.size()) {
+      stamp.resize(i + 1, 0u);
+      slot.resize(i + 1, 0);
+    }
+    if (stamp[i] != call) {
+      stamp[i] = call;
+      slot[i] = static_cast<int32_t>(out.size() - first);
+      k::logit_edit& e = out.emplace_back();
+      e.row = row;
+      e.id = id;
+      output_counts.push_back(0);
+    }
+    return &out[first + static_cast<size_t>(slot[i])];
   };
   if (output_index < params.min_tokens) {
     for (int32_t id : params.min_tokens_stop_ids)
-      add(id, k::edit_mask);
+      if (auto* e = edit_of(id)) e->flags |= k::edit_mask;
   }
-  for (auto [id, bias] : params.logit_bias)
-    add(id, k::edit_bias, bias);
+  // A token listed twice adds its biases up first, in list order.
+  for (auto [id, bias] : params.logit_bias) {
+    if (auto* e = edit_of(id)) {
+      e->bias = (e->flags & k::edit_bias) ? e->bias + bias : bias;
+      e->flags |= k::edit_bias;
+    }
+  }
   const bool repetition = params.repetition_penalty != 1.0f;
   const bool subtract = params.frequency_penalty != 0.0f || params.presence_penalty != 0.0f;
   if (repetition) {
-    for (int32_t id : prompt)
-      add(id, k::edit_repetition);
+    for (int32_t id : prompt) {
+      if (auto* e = edit_of(id)) {
+        e->flags |= k::edit_repetition;
+        e->repetition_penalty = params.repetition_penalty;
+      }
+    }
   }
   if (repetition || subtract) {
-    for (int32_t id : output)
-      add(id, (repetition ? k::edit_repetition : 0) | (subtract ? k::edit_subtract : 0));
-  }
-  // Stable: the biases of one token add up in logit_bias order.
-  std::stable_sort(touches.begin(), touches.end(),
-                   [](const touch& a, const touch& b) { return a.id < b.id; });
-  for (size_t i = 0; i < touches.size();) {
-    k::logit_edit e;
-    e.row = row;
-    e.id = touches[i].id;
-    int32_t outputs = 0;  // occurrences in the output (the frequency penalty's count)
-    bool first_bias = true;
-    size_t end = i;
-    for (; end < touches.size() && touches[end].id == e.id; ++end) {
-      const touch& t = touches[end];
-      e.flags |= t.flag & ~k::edit_subtract;
-      if (t.flag & k::edit_bias) {
-        e.bias = first_bias ? t.bias : e.bias + t.bias;
-        first_bias = false;
+    for (int32_t id : output) {
+      auto* e = edit_of(id);
+      if (e == nullptr) continue;
+      if (repetition) {
+        e->flags |= k::edit_repetition;
+        e->repetition_penalty = params.repetition_penalty;
       }
-      if (t.flag & k::edit_subtract) ++outputs;
+      if (subtract) ++output_counts[static_cast<size_t>(e - out.data()) - first];
     }
-    if (outputs > 0) {
-      e.flags |= k::edit_subtract;
-      e.subtract =
-          k::penalty_subtrahend(params.frequency_penalty, outputs, params.presence_penalty);
-    }
-    if (e.flags & k::edit_repetition) e.repetition_penalty = params.repetition_penalty;
-    out.push_back(e);
-    i = end;
+  }
+  for (size_t j = 0; j < output_counts.size(); ++j) {
+    if (output_counts[j] == 0) continue;
+    k::logit_edit& e = out[first + j];
+    e.flags |= k::edit_subtract;
+    e.subtract =
+        k::penalty_subtrahend(params.frequency_penalty, output_counts[j], params.presence_penalty);
   }
 }
 
@@ -148,19 +162,16 @@ double log_sum_exp(std::span<const float> logits) {
 }
 
 std::vector<std::pair<int32_t, float>> top_logprobs(std::span<const float> logits, int32_t n) {
-  std::vector<int32_t> ids;
-  ids.reserve(logits.size());
-  for (int32_t i = 0; i < static_cast<int32_t>(logits.size()); ++i)
-    if (!std::isnan(logits[i])) ids.push_back(i);
-  const auto count = std::min<size_t>(static_cast<size_t>(std::max(n, 0)), ids.size());
-  std::partial_sort(ids.begin(), ids.begin() + count, ids.end(), [&](int32_t a, int32_t b) {
-    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
-  });
-  const double lse = log_sum_exp(logits);
+  const auto capacity =
+      static_cast<size_t>(std::clamp<int64_t>(n, 0, static_cast<int64_t>(logits.size())));
+  std::vector<int32_t> ids(capacity);
+  std::vector<float> values(capacity);
+  const int32_t count = kernels::cpu::top_logprobs(
+      logits.data(), static_cast<int64_t>(logits.size()), n, ids.data(), values.data());
   std::vector<std::pair<int32_t, float>> top;
-  top.reserve(count);
-  for (size_t i = 0; i < count; ++i)
-    top.emplace_back(ids[i], static_cast<float>(logits[ids[i]] - lse));
+  top.reserve(static_cast<size_t>(count));
+  for (int32_t j = 0; j < count; ++j)
+    top.emplace_back(ids[j], values[j]);
   return top;
 }
 

@@ -33,10 +33,10 @@ void apply_penalties(std::span<float> logits, const sampling_params& params,
                      std::span<const int32_t> prompt, std::span<const int32_t> output);
 
 // The three above as per-token edits (kernels/cpu/sampling.hpp) of sampled row `row`, appended to
-// `out` in token order, one per token of the row that any of them changes (ids outside
-// [0, vocab_size) are ignored). Applying them (kernels::cpu::apply_edit) gives
-// apply_min_tokens, apply_logit_bias and apply_penalties' row bit for bit, except that the biases
-// of a token listed twice are summed first (the HTTP layer never lists one twice); a backend
+// `out`, one per token of the row that any of them changes, in no particular order (ids outside
+// [0, vocab_size) are ignored); linear in the history. Applying them (kernels::cpu::apply_edit)
+// gives apply_min_tokens, apply_logit_bias and apply_penalties' row bit for bit, except that the
+// biases of a token listed twice are summed first (the HTTP layer never lists one twice); a backend
 // applies them on the device.
 void append_logit_edits(const sampling_params& params, int32_t output_index,
                         std::span<const int32_t> prompt, std::span<const int32_t> output,

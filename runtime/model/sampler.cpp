@@ -32,6 +32,7 @@ kernels::cpu::sampling_row sampling_row_for(const sampling_params& params, int32
   row.min_p = params.min_p;
   row.set_random(random_bits(params.seed, output_index));
   row.want_logprob = params.logprobs || params.num_top_logprobs > 0 ? 1 : 0;
+  row.num_top_logprobs = params.num_top_logprobs;
   return row;
 }
 

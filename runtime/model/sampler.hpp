@@ -47,8 +47,8 @@ float log_softmax_at(std::span<const float> logits, int32_t token);
 uint64_t random_bits(uint64_t seed, int32_t output_index);
 
 // The sampling kernels' parameters of token `output_index` of a request with `params` (its
-// random bits included; want_logprob when it asks for logprobs). Logits processors are not
-// part of them: llama_forward.hpp's device_samplable says when a row needs none.
+// random bits, want_logprob when it asks for logprobs, its top logprobs). Logits processors are
+// not part of them: they go as edits (append_logit_edits).
 kernels::cpu::sampling_row sampling_row_for(const sampling_params& params, int32_t output_index);
 
 }  // namespace troupe::runtime

@@ -201,8 +201,9 @@ void cuda_backend::sample_rows(buffer_handle logits, int64_t rows, int64_t cols,
                                 static_cast<const kernels::cpu::logit_edit*>(s.edits_data.get()), n,
                                 processed, s.stream));
   }
-  check(cu::sample_rows(x, processed, rows, cols, params, s.get(greedy, rows), s.get(out, 2 * rows),
-                        s.stream));
+  const int32_t top = s.step.max_top_logprobs;
+  check(cu::sample_rows(x, processed, rows, cols, params, top, s.get(greedy, rows),
+                        s.get(out, 2 * rows * (1 + int64_t{top})), s.stream));
 }
 
 void cuda_backend::all_reduce(buffer_handle x, int64_t n) {

@@ -2,8 +2,9 @@
 // kernels::cpu::apply_edit's (bit for bit), the same token as kernels::cpu::sample_row on the row
 // the token comes from (the edited row where the row has edits; bit for bit, with
 // kernels::cpu::argmax's index where it draws nothing), the same weights as
-// kernels::cpu::exp_value, and the log-softmax of the raw row (within 1e-5 of one computed in
-// double). Needs a GPU: skips without one.
+// kernels::cpu::exp_value, the log-softmax of the raw row (within 1e-5 of one computed in
+// double), and the raw row's top logprobs as kernels::cpu::top_logprobs's (the same ids, the values
+// within 1e-6). Needs a GPU: skips without one.
 #include "kernels/cuda/sampling.hpp"
 
 #include <gtest/gtest.h>
@@ -39,10 +40,14 @@ constexpr float inf = std::numeric_limits<float>::infinity();
 
 TEST(cuda_sampling, nothing_to_do_enqueues_nothing) {
   // No device needed: these return before any launch.
-  EXPECT_TRUE(sample_rows(nullptr, nullptr, 0, 8, nullptr, nullptr, nullptr, nullptr).ok());
-  EXPECT_FALSE(sample_rows(nullptr, nullptr, 1, 0, nullptr, nullptr, nullptr, nullptr).ok());
+  EXPECT_TRUE(sample_rows(nullptr, nullptr, 0, 8, nullptr, 0, nullptr, nullptr, nullptr).ok());
+  EXPECT_TRUE(sample_rows(nullptr, nullptr, 0, 8, nullptr, 64, nullptr, nullptr, nullptr).ok());
+  EXPECT_FALSE(sample_rows(nullptr, nullptr, 1, 0, nullptr, 0, nullptr, nullptr, nullptr).ok());
   EXPECT_FALSE(
-      sample_rows(nullptr, nullptr, 1, int64_t{1} << 23, nullptr, nullptr, nullptr, nullptr).ok());
+      sample_rows(nullptr, nullptr, 1, int64_t{1} << 23, nullptr, 0, nullptr, nullptr, nullptr)
+          .ok());
+  EXPECT_FALSE(sample_rows(nullptr, nullptr, 1, 8, nullptr, 65, nullptr, nullptr, nullptr).ok());
+  EXPECT_FALSE(sample_rows(nullptr, nullptr, 1, 8, nullptr, -1, nullptr, nullptr, nullptr).ok());
   EXPECT_TRUE(apply_logit_edits(nullptr, 0, 8, nullptr, nullptr, 5, nullptr, nullptr).ok());
   EXPECT_TRUE(apply_logit_edits(nullptr, 3, 8, nullptr, nullptr, 0, nullptr, nullptr).ok());
   EXPECT_FALSE(apply_logit_edits(nullptr, 3, 0, nullptr, nullptr, 5, nullptr, nullptr).ok());
@@ -252,15 +257,24 @@ struct batch {
 };
 
 struct gpu_result {
+  int32_t max_top = 0;
   std::vector<float> tokens;
   std::vector<float> logprobs;
+  std::vector<float> top_ids;       // [rows][max_top]
+  std::vector<float> top_logprobs;  // [rows][max_top]
 };
+
+// A value no kernel writes: an output slot left unwritten keeps it.
+const float unwritten = std::bit_cast<float>(0xdeadbeefu);
 
 // argmax_rows, apply_logit_edits (when some row has edits), then sample_rows, as the backend runs
 // them. `processed` starts as NaN: a row read from it without being edited draws nothing.
-gpu_result run_on_gpu(const batch& b) {
+gpu_result run_on_gpu(const batch& b, int32_t max_top = 0) {
   const int64_t rows = b.rows();
-  device_array<float> dlogits(b.logits), dgreedy(rows), dout(2 * rows);
+  // Exactly the contract's size: a write past it is an error (the emulator's ASan run).
+  const int64_t out_size = 2 * rows * (1 + max_top);
+  device_array<float> dlogits(b.logits), dgreedy(rows),
+      dout(std::vector<float>(out_size, unwritten));
   device_array<sampling_row> dparams(b.params);
   EXPECT_TRUE(argmax_rows(dlogits.get(), rows, b.cols, dgreedy.get(), nullptr).ok());
   std::unique_ptr<device_array<float>> dprocessed;
@@ -273,10 +287,16 @@ gpu_result run_on_gpu(const batch& b) {
                     .ok());
   }
   EXPECT_TRUE(sample_rows(dlogits.get(), dprocessed ? dprocessed->get() : nullptr, rows, b.cols,
-                          dparams.get(), dgreedy.get(), dout.get(), nullptr)
+                          dparams.get(), max_top, dgreedy.get(), dout.get(), nullptr)
                   .ok());
   const auto out = dout.to_host();
-  return {{out.begin(), out.begin() + rows}, {out.begin() + rows, out.end()}};
+  const auto at = [&](int64_t i) { return out.begin() + i; };
+  const int64_t top = 2 * rows, tops = rows * max_top;
+  return {max_top,
+          {at(0), at(rows)},
+          {at(rows), at(top)},
+          {at(top), at(top + tops)},
+          {at(top + tops), at(top + 2 * tops)}};
 }
 
 // The CPU's token: sample_row's, or the argmax for a greedy row or one it draws nothing from.
@@ -305,8 +325,42 @@ double reference_logprob(const float* row, int64_t cols, int32_t token) {
   return row[token] - lse;
 }
 
-// Checks every row of `got` against the CPU: the token from the edited row, the logprob from the
-// raw one. Returns how many drew a token other than the argmax (of the row drawn from).
+// A top logprob against the CPU's: both NaN, the same infinity, or within 1e-6.
+bool close_logprob(float got, float want) {
+  if (std::isnan(want) || std::isnan(got)) return std::isnan(want) && std::isnan(got);
+  if (std::isinf(want) || std::isinf(got)) return got == want;
+  return std::fabs(got - want) <= 1e-6f;
+}
+
+// Row r's top slots of `got` against cpu::top_logprobs of the raw row: the same ids in the same
+// order, the values within 1e-6, then -1 and 0 (bitwise) to max_top. Returns the count.
+int32_t expect_tops_match_cpu(const batch& b, const gpu_result& got, int64_t r,
+                              const std::string& where) {
+  const int32_t n = b.params[r].num_top_logprobs;
+  std::vector<int32_t> ids(std::max(n, 1));
+  std::vector<float> logprobs(std::max(n, 1));
+  const int32_t count = cpu::top_logprobs(b.row(r), b.cols, n, ids.data(), logprobs.data());
+  for (int32_t j = 0; j < got.max_top; ++j) {
+    const float id = got.top_ids[r * got.max_top + j];
+    const float logprob = got.top_logprobs[r * got.max_top + j];
+    if (j < count) {
+      EXPECT_EQ(id, static_cast<float>(ids[j])) << where << ", top " << j;
+      EXPECT_TRUE(close_logprob(logprob, logprobs[j]))
+          << where << ", top " << j << " (id " << ids[j] << "): got " << logprob << ", want "
+          << logprobs[j];
+    } else {
+      EXPECT_EQ(std::bit_cast<uint32_t>(id), std::bit_cast<uint32_t>(-1.0f))
+          << where << ", padding " << j << ": " << id;
+      EXPECT_EQ(std::bit_cast<uint32_t>(logprob), 0u)
+          << where << ", padding " << j << ": " << logprob;
+    }
+  }
+  return count;
+}
+
+// Checks every row of `got` against the CPU: the token from the edited row, the logprob and the
+// top logprobs from the raw one. Returns how many drew a token other than the argmax (of the row
+// drawn from).
 int expect_matches_cpu(const batch& b, const gpu_result& got) {
   int not_argmax = 0;
   for (int64_t r = 0; r < b.rows(); ++r) {
@@ -316,6 +370,7 @@ int expect_matches_cpu(const batch& b, const gpu_result& got) {
     const std::string where =
         b.names[r] + " (row " + std::to_string(r) + ", cols " + std::to_string(b.cols) + ")";
     EXPECT_EQ(got.tokens[r], static_cast<float>(want)) << where;
+    expect_tops_match_cpu(b, got, r, where);
     if (want != static_cast<int32_t>(cpu::argmax(x.data(), b.cols))) ++not_argmax;
     if (p.want_logprob == 0) {
       EXPECT_EQ(std::bit_cast<uint32_t>(got.logprobs[r]), 0u) << where;
@@ -598,6 +653,135 @@ TEST(cuda_sampling, edited_rows_match_cpu) {
   }
 }
 
+// -- sample_rows with top logprobs --
+
+sampling_row with_tops(sampling_row p, int32_t n) {
+  p.num_top_logprobs = n;
+  return p;
+}
+
+// Rows asking for 1, 5 or 20 top logprobs (or none, between them), greedy and sampled, with and
+// without the token's logprob, edited or not, and the rows whose ranking a naive select gets
+// wrong: ties (the lowest ids first), signed zeros, NaN (never listed, even where fewer than n
+// entries are numbers), infinities.
+batch top_rows(int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::mt19937_64 bits(seed);
+  const int32_t counts[] = {1, 0, 5, 20};
+  batch b(cols);
+  for (int i = 0; i < 16; ++i) {
+    // Greedy (the fast path must not take a row with tops) and sampled rows alike.
+    auto p = i % 4 == 1 ? params(0.0f, 0, 1.0f, 0.0f, bits(), i % 8 == 1)
+                        : cycled_params(i, cols, bits(), i % 3 == 0);
+    b.add("random " + std::to_string(i), normal_row(cols, i % 2 == 0 ? 1.0f : 4.0f, rng),
+          with_tops(p, counts[i % 4]));
+  }
+  const auto greedy = params(0.0f, 0, 1.0f, 0.0f, 0, false);
+  const auto sampled = params(1.0f, 0, 0.9f, 0.0f, bits(), true);
+  b.add("greedy, 20 tops", normal_row(cols, 3.0f, rng), with_tops(greedy, 20));
+  b.add("greedy, no tops", normal_row(cols, 3.0f, rng), greedy);
+  b.add("greedy, 1 top", normal_row(cols, 3.0f, rng), with_tops(greedy, 1));
+
+  b.add("flat: the 20 lowest ids", std::vector<float>(cols, 0.25f), with_tops(sampled, 20));
+  auto ties = normal_row(cols, 2.0f, rng);
+  for (auto& v : ties)
+    v = std::round(v * 2.0f) / 2.0f;  // the 20th best inside a run of equal values
+  b.add("ties", ties, with_tops(greedy, 20));
+  {
+    // Signed zeros rank equal: the lowest ids among them first, whatever their sign.
+    auto zeros = normal_row(cols, 1.0f, rng);
+    for (auto& v : zeros)
+      v = -1.0f - std::fabs(v);
+    for (int64_t i = 3; i < cols; i += 7)
+      zeros[i] = i % 2 == 0 ? 0.0f : -0.0f;
+    b.add("signed zeros", zeros, with_tops(sampled, 20));
+    b.add("all signed zeros", std::vector<float>(cols, -0.0f), with_tops(greedy, 5));
+  }
+  {
+    auto nans = normal_row(cols, 3.0f, rng);
+    for (int64_t i = 0; i < cols; i += 3)
+      nans[i] = nan;
+    nans[1] = 50.0f;  // the best next to a NaN
+    b.add("NaNs: never listed, the logprobs still finite", nans, with_tops(sampled, 20));
+    b.add("NaNs, greedy", nans, with_tops(params(0.0f, 0, 1.0f, 0.0f, 0, true), 5));
+    std::vector<float> few(cols, nan);
+    few[cols - 1] = 1.0f;
+    few[cols / 2] = 2.0f;
+    few[5] = -inf;
+    b.add("3 numbers among NaNs: 3 listed", few, with_tops(sampled, 20));
+    b.add("all NaN: none listed", std::vector<float>(cols, nan), with_tops(greedy, 20));
+  }
+  {
+    std::vector<float> infs(cols, -inf);
+    for (int64_t i = 10; i < cols; i += cols / 4)
+      infs[i] = static_cast<float>(i % 5);
+    b.add("-inf entries: listed after the numbers, logprob -inf", infs, with_tops(sampled, 20));
+    b.add("all -inf: the lowest ids, NaN logprobs", std::vector<float>(cols, -inf),
+          with_tops(greedy, 5));
+    auto plus_inf = normal_row(cols, 3.0f, rng);
+    plus_inf[cols / 2] = inf;
+    plus_inf[7] = nan;
+    b.add("a +inf: first, the others -inf", plus_inf, with_tops(sampled, 5));
+  }
+  {
+    // Edited rows: the tops are the raw row's, though the edits move its best ids.
+    const auto raw = normal_row(cols, 3.0f, rng);
+    std::vector<int32_t> ranked(cols);
+    std::iota(ranked.begin(), ranked.end(), 0);
+    std::sort(ranked.begin(), ranked.end(), [&](int32_t a, int32_t c) { return raw[a] > raw[c]; });
+    std::vector<logit_edit> mask_best;
+    for (int i = 0; i < 10; ++i)
+      mask_best.push_back(edit_at(ranked[i], cpu::edit_mask));
+    const std::vector<logit_edit> lift = {edit_at(ranked[cols / 2], cpu::edit_bias, 100.0f),
+                                          edit_at(ranked[0], cpu::edit_bias, nan)};
+    b.add("edited greedy, the ten best masked", raw, with_tops(greedy, 20), mask_best);
+    b.add("edited, sampled, the ten best masked", raw, with_tops(sampled, 5), mask_best);
+    b.add("edited greedy, a bias lifts another id, a NaN made", raw, with_tops(greedy, 20), lift);
+    b.add("edited, no tops", raw, params(1.0f, 50, 1.0f, 0.0f, bits(), true), lift);
+    b.add("edited, history", normal_row(cols, 3.0f, rng),
+          with_tops(params(0.7f, 0, 0.9f, 0.0f, bits(), false), 20),
+          history_edits(cols, cols / 5, 1.3f, rng));
+  }
+  b.add("last, 1 top", normal_row(cols, 3.0f, rng), with_tops(sampled, 1));
+  return b;
+}
+
+TEST(cuda_sampling, top_logprobs_match_cpu) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  for (int64_t cols : {1000, 5003}) {
+    const batch b = top_rows(cols, static_cast<uint32_t>(cols) + 2);
+    // The edited rows' tops would differ if taken from the edited row.
+    for (int64_t r = 0; r < b.rows(); ++r) {
+      const int32_t n = b.params[r].num_top_logprobs;
+      if (b.params[r].edited == 0 || n == 0) continue;
+      std::vector<int32_t> raw_ids(n), edited_ids(n);
+      std::vector<float> raw_values(n), edited_values(n);
+      const auto x = b.processed(r);
+      cpu::top_logprobs(b.row(r), cols, n, raw_ids.data(), raw_values.data());
+      cpu::top_logprobs(x.data(), cols, n, edited_ids.data(), edited_values.data());
+      EXPECT_NE(raw_ids, edited_ids) << b.names[r];
+    }
+    // max_top 20 (the runtime's) and 64 (above every row's count: more padding).
+    for (int32_t max_top : {20, 64}) {
+      SCOPED_TRACE("max_top " + std::to_string(max_top));
+      const auto got = run_on_gpu(b, max_top);
+      expect_matches_cpu(b, got);
+      // The cases are what they say: short lists (NaN, n past the row) and full ones.
+      int short_lists = 0, full = 0;
+      for (int64_t r = 0; r < b.rows(); ++r) {
+        const int32_t n = b.params[r].num_top_logprobs;
+        int32_t listed = 0;
+        while (listed < max_top && got.top_ids[r * max_top + listed] >= 0.0f)
+          ++listed;
+        short_lists += listed < n ? 1 : 0;
+        full += n > 0 && listed == n ? 1 : 0;
+      }
+      EXPECT_EQ(short_lists, 2) << "cols " << cols;
+      EXPECT_GE(full, 20) << "cols " << cols;
+    }
+  }
+}
+
 // Llama-3's vocabulary: segments of 4032 ids narrowed to 128 before the walk, deep radix selects;
 // edited rows among them.
 TEST(cuda_sampling, llama_vocabulary_rows_match_cpu) {
@@ -617,7 +801,9 @@ TEST(cuda_sampling, llama_vocabulary_rows_match_cpu) {
   b.add("edited greedy, the raw argmax masked", greedy_raw,
         params(0.0f, 0, 1.0f, 0.0f, bits(), false),
         {edit_at(static_cast<int32_t>(cpu::argmax(greedy_raw.data(), cols)), cpu::edit_mask)});
-  const auto got = run_on_gpu(b);
+  b.add("greedy, 20 top logprobs", normal_row(cols, 3.0f, rng),
+        with_tops(params(0.0f, 0, 1.0f, 0.0f, bits(), false), 20));
+  const auto got = run_on_gpu(b, 20);
   EXPECT_GE(expect_matches_cpu(b, got), 2);
 }
 

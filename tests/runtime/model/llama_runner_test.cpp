@@ -59,7 +59,7 @@ TEST(fill_step_metadata, flattens_positions_tables_and_sampled_rows) {
   EXPECT_EQ(m.num_positions, 10);
   // One sampling row per sampled row: greedy ones default, a temperature's with its random bits;
   // a row with logits processors is edited, its edits listed (here the presence penalty of the
-  // two distinct output tokens); a row asking for top logprobs is the host's, so greedy here.
+  // two distinct output tokens); top logprobs set the step's width.
   auto batch = mixed_batch();
   batch.seqs[1].sampling.temperature = 0.7f;
   batch.seqs[1].sampling.top_k = 4;
@@ -80,15 +80,18 @@ TEST(fill_step_metadata, flattens_positions_tables_and_sampled_rows) {
   EXPECT_EQ(m.sampling[1].temperature, 0.7f);
   EXPECT_EQ(m.sampling[1].edited, 1u);
   ASSERT_EQ(m.edits.size(), 2u);
-  EXPECT_EQ(m.edits[0].row, 1);
-  EXPECT_EQ(m.edits[0].id, 3);
-  EXPECT_EQ(m.edits[1].id, 7);
-  EXPECT_EQ(m.edits[1].flags, kernels::cpu::edit_subtract);
-  EXPECT_EQ(m.edits[1].subtract, 0.5f);
+  auto edits = m.edits;
+  std::sort(edits.begin(), edits.end(), [](auto& a, auto& b) { return a.id < b.id; });
+  EXPECT_EQ(edits[0].row, 1);
+  EXPECT_EQ(edits[0].id, 3);
+  EXPECT_EQ(edits[1].id, 7);
+  EXPECT_EQ(edits[1].flags, kernels::cpu::edit_subtract);
+  EXPECT_EQ(edits[1].subtract, 0.5f);
+  EXPECT_EQ(m.max_top_logprobs, 0);
   batch.seqs[1].sampling.num_top_logprobs = 2;
   fill_step_metadata(batch, m);
-  EXPECT_EQ(m.sampling[1].temperature, 0.0f);
-  EXPECT_TRUE(m.edits.empty());
+  EXPECT_EQ(m.sampling[1].num_top_logprobs, 2);
+  EXPECT_EQ(m.max_top_logprobs, 2);
 }
 
 TEST(graph_rows_for, pads_decode_only_steps_to_the_smallest_size_that_holds_them) {
@@ -224,14 +227,18 @@ TEST(llama_runner, greedy_tokens_from_the_backend_equal_sampling_its_logits) {
   EXPECT_EQ(rec->downloaded, (std::vector<int64_t>{4}));
   EXPECT_EQ(biased[1].token_id,
             sample_token(row(1), batch.seqs[1].sampling, batch.seqs[1].output_index).token_id);
-  // Top logprobs take the logits to the host for that row.
+  // Top logprobs come from the backend too: 2 rows x (token, logprob, 3 ids, 3 values).
   batch.seqs[1].sampling.num_top_logprobs = 3;
   rec->downloaded.clear();
-  const auto host_sampled = (*runner)->execute(batch);
-  EXPECT_EQ(rec->downloaded, (std::vector<int64_t>{4, 2 * static_cast<int64_t>(vocab)}));
-  EXPECT_EQ(host_sampled[0].token_id, greedy[0].token_id);
-  EXPECT_EQ(host_sampled[1].token_id, biased[1].token_id);
-  EXPECT_EQ(host_sampled[1].top_logprobs.size(), 3u);
+  const auto with_top = (*runner)->execute(batch);
+  EXPECT_EQ(rec->downloaded, (std::vector<int64_t>{16}));
+  EXPECT_EQ(with_top[0].token_id, greedy[0].token_id);
+  EXPECT_TRUE(with_top[0].top_logprobs.empty());
+  const auto want = sample_token(row(1), batch.seqs[1].sampling, batch.seqs[1].output_index);
+  EXPECT_EQ(with_top[1].token_id, want.token_id);
+  EXPECT_EQ(with_top[1].logprob, want.logprob);
+  EXPECT_EQ(with_top[1].top_logprobs, want.top_logprobs);
+  EXPECT_EQ(with_top[1].top_logprobs.size(), 3u);
 }
 
 TEST(llama_runner, any_backend_wrapping_the_cpu_one_gives_the_cpu_runners_bits) {

@@ -454,7 +454,7 @@ TEST(cuda_backend, graphs_captured_at_startup_serve_every_decode_step) {
 // Sampling on the device (sample_rows after eager prompt steps and replayed decode graphs): every
 // row's token is the host's sample_token of the same logits, bit for bit
 // (kernels/cpu/sampling.hpp), logits processors included (min_tokens, penalties over the history,
-// logit_bias: edits applied on the device), and its logprob the host's.
+// logit_bias: edits applied on the device), and its logprob and top logprobs the host's.
 TEST(cuda_backend, sampled_tokens_are_the_hosts_draws_from_the_same_logits) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
   const auto w = testing::tiny_llama(testing::tiny_hparams(), 29);
@@ -479,6 +479,7 @@ TEST(cuda_backend, sampled_tokens_are_the_hosts_draws_from_the_same_logits) {
   params[2].seed = 13;
   params[2].logit_bias = {{5, 2.0f}, {9, -1.0f}};
   params[2].logprobs = true;
+  params[2].num_top_logprobs = 4;
 
   const std::vector<int32_t> prompt_len = {4, 5, 3};
   const std::vector<std::vector<int32_t>> tables = {{1, 4, 6}, {0, 2, 7}, {3, 5, 8}};
@@ -515,6 +516,11 @@ TEST(cuda_backend, sampled_tokens_are_the_hosts_draws_from_the_same_logits) {
       const auto want = sample_token(row, params[s], step, history[s]);
       EXPECT_EQ(out[s].token_id, want.token_id) << "step " << step << " row " << s;
       EXPECT_NEAR(out[s].logprob, want.logprob, 1e-5) << "step " << step << " row " << s;
+      ASSERT_EQ(out[s].top_logprobs.size(), want.top_logprobs.size()) << "step " << step;
+      for (size_t j = 0; j < want.top_logprobs.size(); ++j) {
+        EXPECT_EQ(out[s].top_logprobs[j].first, want.top_logprobs[j].first) << "step " << step;
+        EXPECT_NEAR(out[s].top_logprobs[j].second, want.top_logprobs[j].second, 1e-5);
+      }
       drawn_off_argmax += out[s].token_id != argmax(logits, s * size_t(vocab), size_t(vocab));
       next[s] = out[s].token_id;
     }
