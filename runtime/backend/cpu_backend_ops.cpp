@@ -232,43 +232,55 @@ void cpu_backend::sample_rows(buffer_handle logits, int64_t rows, int64_t cols,
     first_edit[static_cast<size_t>(step_.edits[i].row)] = i;
   for (int64_t r = rows; r-- > 0;)
     first_edit[r] = std::min(first_edit[r], first_edit[r + 1]);
-  // Rows draw independently; a 128k vocabulary takes about a millisecond a row with top-p.
-  cpu::run_range_tasks(pool_, rows, 1, [&](int64_t r0, int64_t r1) {
+  auto sample_one = [&](int64_t r) {
     thread_local std::vector<float> edited;
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* row = x + r * cols;
-      const kernels::cpu::sampling_row p =
-          step_.sampling.empty() ? kernels::cpu::sampling_row{} : step_.sampling[r];
-      const float* drawn_from = row;
-      if (p.edited) {
-        edited.assign(row, row + cols);
-        for (size_t i = first_edit[r]; i < first_edit[r + 1]; ++i) {
-          const auto& e = step_.edits[i];
-          edited[e.id] = kernels::cpu::apply_edit(edited[e.id], e);
-        }
-        drawn_from = edited.data();
+    thread_local std::vector<int32_t> ids;
+    const float* row = x + r * cols;
+    const kernels::cpu::sampling_row p =
+        step_.sampling.empty() ? kernels::cpu::sampling_row{} : step_.sampling[r];
+    const float* drawn_from = row;
+    if (p.edited) {
+      edited.assign(row, row + cols);
+      for (size_t i = first_edit[r]; i < first_edit[r + 1]; ++i) {
+        const auto& e = step_.edits[i];
+        edited[e.id] = kernels::cpu::apply_edit(edited[e.id], e);
       }
-      int32_t token = -1;
-      if (p.temperature >= kernels::cpu::greedy_temperature)
-        token = kernels::cpu::sample_row(drawn_from, cols, p);
-      if (token < 0) {
-        token = p.edited ? static_cast<int32_t>(kernels::cpu::argmax(drawn_from, cols))
-                         : static_cast<int32_t>(best[r]);
-      }
-      dst[r] = static_cast<float>(token);
-      dst[rows + r] = p.want_logprob ? kernels::cpu::log_softmax_at(row, cols, token) : 0.0f;
-      thread_local std::vector<int32_t> ids;
-      ids.resize(static_cast<size_t>(top));
-      float* values = top_values + r * top;
-      const int32_t count =
-          p.num_top_logprobs > 0
-              ? kernels::cpu::top_logprobs(row, cols, p.num_top_logprobs, ids.data(), values)
-              : 0;
-      for (int32_t j = 0; j < top; ++j) {
-        top_ids[r * top + j] = j < count ? static_cast<float>(ids[j]) : -1.0f;
-        if (j >= count) values[j] = 0.0f;
-      }
+      drawn_from = edited.data();
     }
+    int32_t token = -1;
+    if (p.temperature >= kernels::cpu::greedy_temperature)
+      token = kernels::cpu::sample_row(drawn_from, cols, p);
+    if (token < 0) {
+      token = p.edited ? static_cast<int32_t>(kernels::cpu::argmax(drawn_from, cols))
+                       : static_cast<int32_t>(best[r]);
+    }
+    dst[r] = static_cast<float>(token);
+    dst[rows + r] = p.want_logprob ? kernels::cpu::log_softmax_at(row, cols, token) : 0.0f;
+    ids.resize(static_cast<size_t>(top));
+    float* values = top_values + r * top;
+    const int32_t count =
+        p.num_top_logprobs > 0
+            ? kernels::cpu::top_logprobs(row, cols, p.num_top_logprobs, ids.data(), values)
+            : 0;
+    for (int32_t j = 0; j < top; ++j) {
+      top_ids[r * top + j] = j < count ? static_cast<float>(ids[j]) : -1.0f;
+      if (j >= count) values[j] = 0.0f;
+    }
+  };
+  // Rows draw independently; a 128k vocabulary takes about a millisecond a row with top-p. A
+  // step of plain greedy rows (the argmax is the answer) wakes no thread.
+  const bool plain = std::all_of(step_.sampling.begin(), step_.sampling.end(), [](const auto& p) {
+    return !(p.temperature >= kernels::cpu::greedy_temperature) && !p.edited && !p.want_logprob &&
+           p.num_top_logprobs == 0;
+  });
+  if (plain) {
+    for (int64_t r = 0; r < rows; ++r)
+      sample_one(r);
+    return;
+  }
+  cpu::run_range_tasks(pool_, rows, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      sample_one(r);
   });
 }
 
