@@ -58,12 +58,10 @@
 #include <memory>
 #include <span>
 
+#include "kernels/cpu/block_format.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 
 namespace troupe::kernels::cpu {
-
-// Weight block formats with ggml's byte layouts.
-enum class block_format : uint8_t { q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k };
 
 int64_t block_elements(block_format f);  // 32, or 256 for the K-quants
 int64_t block_bytes(block_format f);     // 34, 18, 20, 22, 24, 144, 176, 210

@@ -179,6 +179,7 @@ struct gemm_engine::impl {
   scratch_buffer q;       // w8a8: quantized x [M][K] int8
   scratch_buffer tokens;  // w8a8: a_scale [M] f32, then azp [M] int32 at tokens_azp_offset(M)
   scratch_buffer acc;     // w8a8: int32 sums [M][N]
+  scratch_buffer qx;      // GGUF blocks: x quantized (quant_activations)
   std::map<lt_plan_key, lt_int8_plan> lt_plans;  // one per shape seen (bounded by the batch sizes)
 
   static size_t tokens_azp_offset(int64_t M) { return round_up(size_t(M) * sizeof(float), 256); }
@@ -186,7 +187,7 @@ struct gemm_engine::impl {
   ~impl() {
     if (workspace != nullptr) {  // create() got as far as the device: drain the stream first
       cudaStreamSynchronize(stream);
-      for (scratch_buffer* s : {&x16, &q, &tokens, &acc})
+      for (scratch_buffer* s : {&x16, &q, &tokens, &acc, &qx})
         s->release(stream);
       cudaStreamSynchronize(stream);
     }
@@ -280,7 +281,7 @@ cudaStream_t gemm_engine::stream() const {
 
 uint64_t gemm_engine::generation() const {
   uint64_t moves = 0;
-  for (const scratch_buffer* s : {&impl_->x16, &impl_->q, &impl_->tokens, &impl_->acc})
+  for (const scratch_buffer* s : {&impl_->x16, &impl_->q, &impl_->tokens, &impl_->acc, &impl_->qx})
     moves += s->moves();
   return moves;
 }
@@ -361,6 +362,19 @@ status gemm_engine::w8a8(const float* x, int64_t M, int64_t K, bool asymmetric,
     GEMM_TRY(
         w8a8_epilogue(acc, t->N, M, t->N, a_scale, azp, t->row_sums, t->w_scale, t->y, e.stream));
   }
+  return ok_status();
+}
+
+status gemm_engine::quant(const float* x, int64_t M, int64_t K, block_format f,
+                          const quant_target* targets, int64_t num_targets) {
+  if (M < 0 || K <= 0) return error{"gemm_engine::quant: bad shape"};
+  if (M == 0) return ok_status();
+  impl& e = *impl_;
+  GEMM_TRY(e.qx.reserve(size_t(quant_activation_bytes(f, M, K)), e.stream));
+  const quant_activations xq = quant_activations_at(e.qx.as<void>(), f, M, K);
+  GEMM_TRY(quant_quantize(f, x, M, K, xq, e.stream));
+  for (const quant_target* t = targets; t != targets + num_targets; ++t)
+    GEMM_TRY(quant_gemm(f, t->w, t->N, K, xq, M, t->y, t->N, e.stream));
   return ok_status();
 }
 

@@ -12,6 +12,9 @@
 //                    products summed in exact int32 (cuBLASLt IMMA), then the epilogue
 //                    a_scale * (w_scale * float(acc - azp * row_sum)) per element: the same bits
 //                    as the CPU kernel
+//   GGUF blocks      kernels/cpu/quant_gemm.hpp's numerics exactly: x quantized per block on the
+//                    device, W in quant_gemm.hpp's packed layout, exact int32 block sums, the
+//                    blocks' f32 terms added in the CPU's order (quant_gemm.hpp)
 //
 // Thread: one thread at a time (the backend's); the engine's scratch is reused by every call, so
 // calls are ordered on its stream.
@@ -21,6 +24,7 @@
 #include <memory>
 
 #include "base/result.hpp"
+#include "kernels/cuda/quant_gemm.hpp"
 #include "kernels/cuda/types.hpp"
 
 namespace troupe::kernels::cuda {
@@ -36,6 +40,12 @@ struct w8a8_target {
   const int8_t* w;  // [N][K]
   const float* w_scale;
   const int32_t* row_sums;
+  int64_t N;
+  float* y;
+};
+
+struct quant_target {
+  const uint32_t* w;  // packed (quant_pack) [N][K]
   int64_t N;
   float* y;
 };
@@ -64,6 +74,11 @@ class gemm_engine {
   // The same for every target, x quantized once: the same bits as one call per target.
   status w8a8(const float* x, int64_t M, int64_t K, bool asymmetric, const w8a8_target* targets,
               int64_t num_targets);
+
+  // GGUF blocks (quant_gemm.hpp) for every target, all of format f, x quantized once.
+  // requires: K % block_elements(f) == 0; no y aliases x.
+  status quant(const float* x, int64_t M, int64_t K, block_format f, const quant_target* targets,
+               int64_t num_targets);
 
   // row_sums[n] = sum_k w[n][k] (kernels/cpu::w8a8_row_sums on the device).
   status w8a8_row_sums(const int8_t* w, int64_t N, int64_t K, int32_t* row_sums);

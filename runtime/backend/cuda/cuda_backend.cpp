@@ -72,18 +72,15 @@ cuda_backend::impl::weight cuda_backend::impl::upload_weight(const weight_desc& 
     random_weight(w, *data.random);
     return w;
   }
+  std::vector<uint32_t> packed;  // read by the copy until the synchronization below
   if (const auto block = cpu_block_format(desc.format)) {
-    // No block kernels on the GPU: decode once on the host into f32 rows, as exact as the blocks.
-    std::vector<float> values(static_cast<size_t>(n));
-    const int64_t row_bytes = weight_row_bytes(desc.format, desc.cols);
-    for (int64_t r = 0; r < desc.rows; ++r) {
-      kernels::cpu::dequantize_row(*block, data.bytes.data() + r * row_bytes, desc.cols,
-                                   values.data() + r * desc.cols);
-    }
-    data = weight_data(std::move(values));
-    w.stored = weight_format::f32;
-  }
-  if (is_w8a8_format(w.stored)) {
+    // GGUF blocks stay blocks, repacked for the device's loads (kernels/cuda/quant_gemm.hpp).
+    packed = cu::quant_pack(*block, data.bytes.data(), desc.rows, desc.cols);
+    w.block = block;
+    w.bytes = static_cast<int64_t>(packed.size() * sizeof(uint32_t));
+    w.data = device_alloc(w.bytes);
+    upload(w.data.get(), packed.data(), w.bytes);
+  } else if (is_w8a8_format(w.stored)) {
     w.bytes = n + desc.rows * int64_t{sizeof(float) + sizeof(int32_t)};
     w.data = device_alloc(n);
     w.scales = device_alloc(desc.rows * int64_t{sizeof(float)});

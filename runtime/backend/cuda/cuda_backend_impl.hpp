@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -121,14 +122,16 @@ using cuda_detail::pinned_buffer;
 using cuda_detail::scale_of;
 
 struct cuda_backend::impl {
-  // A weight on the device: dense values (f32 / bf16 / f16; GGUF blocks decoded to f32) or W8A8
-  // int8 rows with their f32 scales and int32 row sums.
+  // A weight on the device: dense values (f32 / bf16 / f16), GGUF blocks in kernels/cuda's
+  // packed layout (quant_gemm.hpp), or W8A8 int8 rows with their f32 scales and int32 row sums.
   struct weight {
     weight_desc desc;
     weight_format stored = weight_format::f32;
+    std::optional<kernels::cpu::block_format> block;  // GGUF blocks: their format
     device_ptr data, scales, row_sums;
     int64_t bytes = 0;
     const float* f32() const { return static_cast<const float*>(data.get()); }
+    const uint32_t* packed() const { return static_cast<const uint32_t*>(data.get()); }
   };
   struct buffer {
     device_ptr data;

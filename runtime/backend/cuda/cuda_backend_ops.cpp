@@ -20,6 +20,12 @@ void cuda_backend::embedding(weight_handle table, int64_t first_token, buffer_ha
     throw cuda_backend_error("an int8 (W8A8) embedding table is not supported on the GPU");
   }
   const int64_t T = s.step.num_tokens();
+  if (w.block) {
+    check(cu::quant_embedding(*w.block, w.packed(), w.desc.rows, w.desc.cols, first_token,
+                              s.step_array(s.offsets.token_ids), T, s.get(out, T * w.desc.cols),
+                              s.stream));
+    return;
+  }
   check(cu::embedding(w.data.get(), dense_type_of(w.stored), w.desc.rows, w.desc.cols, first_token,
                       s.step_array(s.offsets.token_ids), T, s.get(out, T * w.desc.cols), s.stream));
 }
@@ -54,7 +60,10 @@ void cuda_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer
   const int64_t in = wt.desc.cols, out = wt.desc.rows;
   const float* xs = s.get(x, rows * in);
   float* ys = s.get(y, rows * out);
-  if (is_w8a8_format(wt.stored)) {
+  if (wt.block) {
+    const cu::quant_target target{wt.packed(), out, ys};
+    check(s.gemm->quant(xs, rows, in, *wt.block, &target, 1));
+  } else if (is_w8a8_format(wt.stored)) {
     check(s.gemm->w8a8(xs, rows, in, static_cast<const int8_t*>(wt.data.get()),
                        static_cast<const float*>(wt.scales.get()),
                        static_cast<const int32_t*>(wt.row_sums.get()), out,
@@ -84,7 +93,15 @@ void cuda_backend::matmuls(buffer_handle x, int64_t rows, std::span<const matmul
   });
   const int64_t in = first.desc.cols;
   const float* xs = s.get(x, rows * in);
-  if (is_w8a8_format(first.stored)) {
+  if (first.block) {
+    std::vector<cu::quant_target> blocks;
+    for (const auto& t : targets) {
+      const auto& w = s.get(t.w);
+      blocks.push_back({w.packed(), w.desc.rows, s.get(t.y, rows * w.desc.rows)});
+    }
+    check(s.gemm->quant(xs, rows, in, *first.block, blocks.data(),
+                        static_cast<int64_t>(blocks.size())));
+  } else if (is_w8a8_format(first.stored)) {
     std::vector<cu::w8a8_target> w8;
     for (const auto& t : targets) {
       const auto& w = s.get(t.w);

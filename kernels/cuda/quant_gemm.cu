@@ -1,0 +1,501 @@
+// GGUF block products on the GPU (contract and packed layout: quant_gemm.hpp). Every float
+// operation is the explicit IEEE intrinsic that kernels/cpu/quant_gemm.hpp's order names (fused
+// where it fuses, __fmul_rn / __fadd_rn / __fsub_rn elsewhere), and every integer sum is exact, so
+// no FMA contraction or summation order can change a bit.
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include "kernels/cuda/device.hpp"
+#include "kernels/cuda/grid.cuh"
+#include "kernels/cuda/quant_gemm.hpp"
+
+namespace troupe::kernels::cuda {
+namespace {
+
+constexpr unsigned full_mask = 0xffffffffu;
+constexpr int group_rows = 8, parts = 4, warp_lanes = 32;
+constexpr int gemm_warps = 4;      // per CTA, all on one row group
+constexpr int max_tile_rows = 16;  // x rows per CTA
+
+template <block_format F>
+struct format_traits {
+  static constexpr bool k_quant =
+      F == block_format::q4_k || F == block_format::q5_k || F == block_format::q6_k;
+  static constexpr int lane_planes = F == block_format::q8_0   ? 2
+                                     : F == block_format::q4_k ? 9
+                                     : F == block_format::q5_k ? 11
+                                     : F == block_format::q6_k ? 13
+                                                               : 1;
+  static constexpr int row_planes = F == block_format::q5_0 || F == block_format::q5_1 ? 2 : 1;
+  static constexpr int slab_words = lane_planes * warp_lanes + row_planes * group_rows;
+  static constexpr bool has_min = F == block_format::q4_1 || F == block_format::q5_1;
+  static constexpr int zero_point = F == block_format::q4_0 ? 8 : F == block_format::q5_0 ? 16 : 0;
+  // Blocks a warp keeps in flight per chunk; a chunk is gemm_warps times that many.
+  static constexpr int per_warp = k_quant ? 2 : 8;
+  static constexpr int chunk = gemm_warps * per_warp;
+  static constexpr int values = k_quant ? 256 : 32;
+};
+
+__device__ __forceinline__ float f16_bits(uint32_t bits) {
+  return __half2float(__ushort_as_half(static_cast<unsigned short>(bits & 0xffffu)));
+}
+
+// Bits 0-3 of x to bit 4 of bytes 0-3 (fifth bits); pairs 0-3 of x to bits 4-5 of bytes 0-3.
+__device__ __forceinline__ uint32_t spread_bits(uint32_t x) {
+  return (x & 1u) << 4 | (x & 2u) << 11 | (x & 4u) << 18 | (x & 8u) << 25;
+}
+__device__ __forceinline__ uint32_t spread_pairs(uint32_t x) {
+  return (x & 3u) << 4 | (x & 0xcu) << 10 | (x & 0x30u) << 16 | (x & 0xc0u) << 22;
+}
+
+__device__ __forceinline__ int32_t warp_parts_sum(int32_t v) {
+  v += __shfl_xor_sync(full_mask, v, 1);
+  return v + __shfl_xor_sync(full_mask, v, 2);
+}
+
+// One block of one row as a lane holds it: the lane planes' words, the row planes' words.
+template <block_format F>
+struct lane_block {
+  uint32_t lane[format_traits<F>::lane_planes];
+  uint32_t row[format_traits<F>::row_planes];
+
+  __device__ void load(const uint32_t* slab, int lane_id, int r) {
+#pragma unroll
+    for (int l = 0; l < format_traits<F>::lane_planes; ++l)
+      lane[l] = slab[l * warp_lanes + lane_id];
+#pragma unroll
+    for (int j = 0; j < format_traits<F>::row_planes; ++j)
+      row[j] = slab[format_traits<F>::lane_planes * warp_lanes + j * group_rows + r];
+  }
+};
+
+// The exact integer parts of one block of one (x row, W row) pair, summed over the 4 lanes of
+// the row: isum (and msum for q4_k / q5_k), as kernels/cpu/quant_scalar.cpp defines them.
+struct block_sums {
+  int32_t isum = 0, msum = 0;
+};
+
+// 32-block formats: this lane's 8 quants of each half-block against x's words p and 4 + p.
+template <block_format F>
+__device__ block_sums dot_32(const lane_block<F>& w, int p, const int32_t* x_block,
+                             int32_t x_block_sum) {
+  uint32_t lo, hi;
+  if constexpr (F == block_format::q8_0) {
+    lo = w.lane[0];
+    hi = w.lane[1];
+  } else {
+    lo = w.lane[0] & 0x0f0f0f0fu;
+    hi = (w.lane[0] >> 4) & 0x0f0f0f0fu;
+    if constexpr (F == block_format::q5_0 || F == block_format::q5_1) {
+      const uint32_t qh = w.row[1];
+      lo |= spread_bits((qh >> (4 * p)) & 15u);
+      hi |= spread_bits((qh >> (16 + 4 * p)) & 15u);
+    }
+  }
+  int32_t part = __dp4a(static_cast<int>(lo), x_block[p], 0);
+  part = __dp4a(static_cast<int>(hi), x_block[4 + p], part);
+  block_sums s;
+  s.isum = warp_parts_sum(part) - format_traits<F>::zero_point * x_block_sum;
+  return s;
+}
+
+// K-quants: this lane's 64 quants (part p) against x's words 16p .. 16p + 15 and the 16-quant
+// sums 4p .. 4p + 3 of the super-block.
+template <block_format F>
+__device__ block_sums dot_k(const lane_block<F>& w, int p, const int32_t* x_block,
+                            const int32_t* block_bsums) {
+  const int4* xv = reinterpret_cast<const int4*>(x_block + 16 * p);
+  int32_t x[16];
+#pragma unroll
+  for (int v = 0; v < 4; ++v) {
+    const int4 q = xv[v];
+    x[4 * v] = q.x;
+    x[4 * v + 1] = q.y;
+    x[4 * v + 2] = q.z;
+    x[4 * v + 3] = q.w;
+  }
+  const int4 bs = *reinterpret_cast<const int4*>(block_bsums + 4 * p);
+  // sub[0..3]: low nibbles of words 0-3, 4-7, high nibbles of words 0-3, 4-7 (16 quants each).
+  int32_t sub[4] = {0, 0, 0, 0};
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    uint32_t lo = w.lane[i] & 0x0f0f0f0fu, hi = (w.lane[i] >> 4) & 0x0f0f0f0fu;
+    if constexpr (F == block_format::q5_k) {
+      const uint32_t bits = (w.lane[8 + i / 4] >> (8 * (i % 4))) & 0xffu;
+      lo |= spread_bits(bits & 15u);
+      hi |= spread_bits(bits >> 4);
+    } else if constexpr (F == block_format::q6_k) {
+      const uint32_t bits = (w.lane[8 + i / 2] >> (16 * (i % 2))) & 0xffffu;
+      lo |= spread_pairs(bits & 0xffu);
+      hi |= spread_pairs(bits >> 8);
+    }
+    sub[i / 4] = __dp4a(static_cast<int>(lo), x[i], sub[i / 4]);
+    sub[2 + i / 4] = __dp4a(static_cast<int>(hi), x[8 + i], sub[2 + i / 4]);
+  }
+  const uint32_t sc = w.lane[format_traits<F>::lane_planes - 1];
+  block_sums s;
+  if constexpr (F == block_format::q6_k) {
+    const int32_t sums[4] = {bs.x, bs.y, bs.z, bs.w};
+    int32_t isum = 0;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const int32_t scale = static_cast<int8_t>((sc >> (8 * k)) & 0xffu);
+      isum += scale * (sub[k] - 32 * sums[k]);
+    }
+    s.isum = warp_parts_sum(isum);
+  } else {
+    const auto byte = [&](int k) { return static_cast<int32_t>((sc >> (8 * k)) & 0xffu); };
+    const int32_t sub_lo = sub[0] + sub[1], sub_hi = sub[2] + sub[3];
+    s.isum = warp_parts_sum(byte(0) * sub_lo + byte(1) * sub_hi);
+    s.msum = warp_parts_sum(byte(2) * (bs.x + bs.y) + byte(3) * (bs.z + bs.w));
+  }
+  return s;
+}
+
+// Shared memory of one CTA: the chunk's integer sums per (x row, block, W row) and the blocks'
+// f32 scales per (block, W row).
+template <block_format F, int TM>
+struct gemm_shared {
+  int32_t isum[TM][format_traits<F>::chunk][group_rows];
+  int32_t msum[format_traits<F>::k_quant ? TM : 1][format_traits<F>::chunk][group_rows];
+  float d[format_traits<F>::chunk][group_rows];
+  float m[format_traits<F>::chunk][group_rows];  // q4_1 / q5_1: m; q4_k / q5_k: dmin
+};
+
+// One block's f32 term added to `acc` in the contract's order.
+template <block_format F>
+__device__ float add_block(float acc, float dw, float mw, float dx, float sx, int32_t isum,
+                           int32_t msum) {
+  if constexpr (F == block_format::q4_k || F == block_format::q5_k) {
+    const float t = __fsub_rn(__fmul_rn(__fmul_rn(dw, dx), __int2float_rn(isum)),
+                              __fmul_rn(__fmul_rn(mw, dx), __int2float_rn(msum)));
+    return __fadd_rn(acc, t);
+  } else if constexpr (F == block_format::q6_k) {
+    return __fadd_rn(acc, __fmul_rn(__fmul_rn(dw, dx), __int2float_rn(isum)));
+  } else {
+    acc = fmaf(__fmul_rn(dw, dx), __int2float_rn(isum), acc);
+    if constexpr (format_traits<F>::has_min) acc = fmaf(mw, sx, acc);
+    return acc;
+  }
+}
+
+// grid (row groups, x row tiles of TM), gemm_warps warps.
+template <block_format F, int TM>
+__global__ void __launch_bounds__(gemm_warps* warp_lanes)
+    quant_gemm_kernel(const uint32_t* packed, int64_t N, int64_t K, int64_t nb, quant_activations x,
+                      int64_t M, float* y, int64_t ldy) {
+  using traits = format_traits<F>;
+  using shared_state = gemm_shared<F, TM>;
+  __shared__ shared_state sh;
+  const int warp = static_cast<int>(threadIdx.x) / warp_lanes;
+  const int lane = static_cast<int>(threadIdx.x) % warp_lanes;
+  const int r = lane / parts, p = lane % parts;
+  const int64_t g = blockIdx.x;
+  const int64_t m0 = int64_t{blockIdx.y} * TM;
+  const int rows = static_cast<int>(std::min<int64_t>(TM, M - m0));
+  const int64_t num_sums = traits::k_quant ? K / 16 : nb;
+  const uint32_t* group = packed + g * nb * traits::slab_words;
+  // Chain threads: t = 8 m + r' adds the terms of x row m0 + m and W row 8 g + r'.
+  const int t = static_cast<int>(threadIdx.x);
+  const int chain_m = t / group_rows, chain_r = t % group_rows;
+  float acc = 0.0f;
+
+  for (int64_t b0 = 0; b0 < nb; b0 += traits::chunk) {
+    lane_block<F> blocks[traits::per_warp];
+#pragma unroll
+    for (int j = 0; j < traits::per_warp; ++j) {
+      const int64_t b = b0 + warp * traits::per_warp + j;
+      if (b < nb) blocks[j].load(group + b * traits::slab_words, lane, r);
+    }
+#pragma unroll
+    for (int j = 0; j < traits::per_warp; ++j) {
+      const int bl = warp * traits::per_warp + j;
+      const int64_t b = b0 + bl;
+      if (b >= nb) break;  // uniform across the warp
+      if (p == 0) {
+        sh.d[bl][r] = f16_bits(blocks[j].row[0]);
+        sh.m[bl][r] = f16_bits(blocks[j].row[0] >> 16);
+      }
+      for (int i = 0; i < rows; ++i) {
+        const int64_t m = m0 + i;
+        const auto* x_block = reinterpret_cast<const int32_t*>(x.q + m * K + b * traits::values);
+        block_sums s;
+        if constexpr (traits::k_quant) {
+          s = dot_k<F>(blocks[j], p, x_block, x.sums + m * num_sums + b * 16);
+        } else {
+          s = dot_32<F>(blocks[j], p, x_block, x.sums[m * num_sums + b]);
+        }
+        if (p == 0) {
+          sh.isum[i][bl][r] = s.isum;
+          if constexpr (traits::k_quant) sh.msum[i][bl][r] = s.msum;
+        }
+      }
+    }
+    __syncthreads();
+    if (chain_m < rows) {
+      const int64_t m = m0 + chain_m;
+      const int64_t end = std::min<int64_t>(traits::chunk, nb - b0);
+      for (int bl = 0; bl < end; ++bl) {
+        const int64_t b = b0 + bl;
+        int32_t msum = 0;
+        if constexpr (traits::k_quant) msum = sh.msum[chain_m][bl][chain_r];
+        float sx = 0.0f;
+        if constexpr (traits::has_min) sx = x.s[m * nb + b];
+        acc = add_block<F>(acc, sh.d[bl][chain_r], sh.m[bl][chain_r], x.d[m * nb + b], sx,
+                           sh.isum[chain_m][bl][chain_r], msum);
+      }
+    }
+    __syncthreads();
+  }
+  const int64_t n = g * group_rows + chain_r;
+  if (chain_m < rows && n < N) y[(m0 + chain_m) * ldy + n] = acc;
+}
+
+template <block_format F, int TM>
+status launch_gemm(const uint32_t* packed, int64_t N, int64_t K, const quant_activations& x,
+                   int64_t M, float* y, int64_t ldy, cudaStream_t stream) {
+  static_assert(TM * group_rows <= gemm_warps * warp_lanes, "one chain thread per output");
+  const int64_t groups = (N + group_rows - 1) / group_rows;
+  const dim3 grid(static_cast<unsigned>(groups), static_cast<unsigned>((M + TM - 1) / TM));
+  quant_gemm_kernel<F, TM><<<grid, gemm_warps * warp_lanes, 0, stream>>>(
+      packed, N, K, K / format_traits<F>::values, x, M, y, ldy);
+  return CUDA_CHECK(cudaGetLastError());
+}
+
+template <block_format F>
+status gemm_for(const uint32_t* packed, int64_t N, int64_t K, const quant_activations& x, int64_t M,
+                float* y, int64_t ldy, cudaStream_t stream) {
+  if (M <= 1) return launch_gemm<F, 1>(packed, N, K, x, M, y, ldy, stream);
+  if (M <= 2) return launch_gemm<F, 2>(packed, N, K, x, M, y, ldy, stream);
+  if (M <= 4) return launch_gemm<F, 4>(packed, N, K, x, M, y, ldy, stream);
+  if (M <= 8) return launch_gemm<F, 8>(packed, N, K, x, M, y, ldy, stream);
+  return launch_gemm<F, max_tile_rows>(packed, N, K, x, M, y, ldy, stream);
+}
+
+// Calls fn(std::integral_constant<block_format, F>{}) for F == f.
+template <class Fn>
+status with_format(block_format f, Fn&& fn) {
+  switch (f) {
+    case block_format::q8_0:
+      return fn(std::integral_constant<block_format, block_format::q8_0>{});
+    case block_format::q4_0:
+      return fn(std::integral_constant<block_format, block_format::q4_0>{});
+    case block_format::q4_1:
+      return fn(std::integral_constant<block_format, block_format::q4_1>{});
+    case block_format::q5_0:
+      return fn(std::integral_constant<block_format, block_format::q5_0>{});
+    case block_format::q5_1:
+      return fn(std::integral_constant<block_format, block_format::q5_1>{});
+    case block_format::q4_k:
+      return fn(std::integral_constant<block_format, block_format::q4_k>{});
+    case block_format::q5_k:
+      return fn(std::integral_constant<block_format, block_format::q5_k>{});
+    case block_format::q6_k:
+      return fn(std::integral_constant<block_format, block_format::q6_k>{});
+  }
+  return error{"quant_gemm: unknown block format"};
+}
+
+// -- activation quantization --
+
+constexpr int quantize_warps = 8;
+
+__device__ __forceinline__ float round_f16(float v) {
+  return __half2float(__float2half_rn(v));
+}
+
+// q8_0 / q8_1: one warp per 32-block, a lane per value.
+__global__ void quantize_32_kernel(const float* x, int64_t M, int64_t K, bool with_s,
+                                   quant_activations out) {
+  const int64_t nb = K / 32;
+  const int64_t block = int64_t{blockIdx.x} * quantize_warps + threadIdx.x / warp_lanes;
+  if (block >= M * nb) return;  // uniform across the warp
+  const int lane = static_cast<int>(threadIdx.x) % warp_lanes;
+  const float v =
+      x[block * 32 + lane];  // rows are K = 32 nb apart: block b of row m at 32 (m nb + b)
+  float amax = fabsf(v);
+  for (int o = 16; o > 0; o /= 2)
+    amax = fmaxf(amax, __shfl_xor_sync(full_mask, amax, o));
+  amax = fmaxf(amax, 0.0f);  // the CPU's running max starts at 0 and skips NaN
+  const float d = __fdiv_rn(amax, 127.0f);
+  const float id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
+  const int32_t q = static_cast<int32_t>(roundf(__fmul_rn(v, id)));
+  out.q[block * 32 + lane] = static_cast<int8_t>(q);
+  int32_t sum = q;
+  for (int o = 16; o > 0; o /= 2)
+    sum += __shfl_xor_sync(full_mask, sum, o);
+  if (lane == 0) {
+    out.d[block] = round_f16(d);
+    out.s[block] = with_s ? round_f16(__fmul_rn(__int2float_rn(sum), d)) : 0.0f;
+    out.sums[block] = sum;
+  }
+}
+
+// q8_K: one warp per 256-block, 8 consecutive values a lane.
+__global__ void quantize_k_kernel(const float* x, int64_t M, int64_t K, quant_activations out) {
+  const int64_t nb = K / 256;
+  const int64_t block = int64_t{blockIdx.x} * quantize_warps + threadIdx.x / warp_lanes;
+  if (block >= M * nb) return;
+  const int lane = static_cast<int>(threadIdx.x) % warp_lanes;
+  const float* xs = x + block * 256 + lane * 8;
+  float v[8];
+  // The first value of the largest |x| (NaN never compares larger), as the CPU's scan.
+  float amax = 0.0f, max = 0.0f;
+  int first = INT32_MAX;
+  for (int i = 0; i < 8; ++i) {
+    v[i] = xs[i];
+    if (fabsf(v[i]) > amax) {
+      amax = fabsf(v[i]);
+      max = v[i];
+      first = lane * 8 + i;
+    }
+  }
+  for (int o = 16; o > 0; o /= 2) {
+    const float other_amax = __shfl_xor_sync(full_mask, amax, o);
+    const float other_max = __shfl_xor_sync(full_mask, max, o);
+    const int other_first = __shfl_xor_sync(full_mask, first, o);
+    if (other_amax > amax || (other_amax == amax && other_first < first)) {
+      amax = other_amax;
+      max = other_max;
+      first = other_first;
+    }
+  }
+  int8_t* q = out.q + block * 256 + lane * 8;
+  int32_t* sums = out.sums + block * 16;
+  if (amax == 0.0f) {
+    for (int i = 0; i < 8; ++i)
+      q[i] = 0;
+    if (lane % 2 == 0) sums[lane / 2] = 0;
+    if (lane == 0) out.d[block] = 0.0f;
+    if (lane == 0) out.s[block] = 0.0f;
+    return;
+  }
+  const float iscale = __fdiv_rn(-127.0f, max);
+  int32_t sum = 0;
+  for (int i = 0; i < 8; ++i) {
+    const int32_t qi = min(127, __float2int_rn(__fmul_rn(iscale, v[i])));
+    q[i] = static_cast<int8_t>(qi);
+    sum += static_cast<int8_t>(qi);
+  }
+  sum += __shfl_xor_sync(full_mask, sum, 1);
+  if (lane % 2 == 0) sums[lane / 2] = sum;
+  if (lane == 0) {
+    out.d[block] = __fdiv_rn(1.0f, iscale);
+    out.s[block] = 0.0f;
+  }
+}
+
+// -- decoding packed rows (the embedding) --
+
+// Weight value i of block b of row n, kernels::cpu::dequantize_row's bits.
+template <block_format F>
+__device__ float packed_value(const uint32_t* packed, int64_t nb, int64_t n, int64_t b, int i) {
+  using traits = format_traits<F>;
+  const int r = static_cast<int>(n % group_rows);
+  const uint32_t* slab = packed + ((n / group_rows) * nb + b) * traits::slab_words;
+  const auto lane_word = [&](int plane, int p) { return slab[plane * warp_lanes + parts * r + p]; };
+  const auto row_word = [&](int plane) {
+    return slab[traits::lane_planes * warp_lanes + plane * group_rows + r];
+  };
+  const auto byte = [](uint32_t w, int k) { return (w >> (8 * k)) & 0xffu; };
+  const float d = f16_bits(row_word(0)), m = f16_bits(row_word(0) >> 16);
+  if constexpr (!traits::k_quant) {
+    const int half = i / 16, p = (i % 16) / 4, t = i % 4;
+    if constexpr (F == block_format::q8_0) {
+      const auto q = static_cast<int8_t>(byte(lane_word(half, p), t));
+      return __fmul_rn(__int2float_rn(q), d);
+    } else {
+      int32_t q = static_cast<int32_t>((byte(lane_word(0, p), t) >> (4 * half)) & 15u);
+      if constexpr (traits::row_planes == 2)
+        q |= static_cast<int32_t>((row_word(1) >> i) & 1u) << 4;
+      if constexpr (traits::has_min) return __fadd_rn(__fmul_rn(__int2float_rn(q), d), m);
+      return __fmul_rn(__int2float_rn(q - traits::zero_point), d);
+    }
+  } else {
+    const int p = i / 64, o = i % 64, half = o / 32, word = (o % 32) / 4, t = o % 4;
+    int32_t q = static_cast<int32_t>((byte(lane_word(word, p), t) >> (4 * half)) & 15u);
+    const uint32_t sc = lane_word(traits::lane_planes - 1, p);
+    if constexpr (F == block_format::q6_k) {
+      const uint32_t high = lane_word(8 + word / 2, p) >> (16 * (word % 2) + 8 * half + 2 * t);
+      q |= static_cast<int32_t>(high & 3u) << 4;
+      const auto scale = static_cast<int8_t>(byte(sc, o / 16));
+      return __fmul_rn(__fmul_rn(d, __int2float_rn(scale)), __int2float_rn(q - 32));
+    } else {
+      if constexpr (F == block_format::q5_k) {
+        const uint32_t bits = byte(lane_word(8 + word / 4, p), word % 4);
+        q |= static_cast<int32_t>((bits >> (4 * half + t)) & 1u) << 4;
+      }
+      const float d1 = __fmul_rn(d, __int2float_rn(static_cast<int32_t>(byte(sc, half))));
+      const float m1 = __fmul_rn(m, __int2float_rn(static_cast<int32_t>(byte(sc, 2 + half))));
+      return __fsub_rn(__fmul_rn(d1, __int2float_rn(q)), m1);
+    }
+  }
+}
+
+// One block per token (row_blocks), threads striding over the row.
+template <block_format F>
+__global__ void embedding_kernel(const uint32_t* packed, int64_t N, int64_t K, int64_t first_token,
+                                 const int32_t* token_ids, int64_t num_tokens, float* out) {
+  constexpr int values = format_traits<F>::values;
+  const int64_t nb = K / values;
+  for (int64_t t = blockIdx.x; t < num_tokens; t += gridDim.x) {
+    const int64_t n = int64_t{token_ids[t]} - first_token;
+    float* row = out + t * K;
+    for (int64_t k = threadIdx.x; k < K; k += blockDim.x)
+      row[k] = n < 0 || n >= N
+                   ? 0.0f
+                   : packed_value<F>(packed, nb, n, k / values, static_cast<int>(k % values));
+  }
+}
+
+}  // namespace
+
+status quant_quantize(block_format f, const float* x, int64_t M, int64_t K,
+                      const quant_activations& out, cudaStream_t stream) {
+  const bool k_quant =
+      f == block_format::q4_k || f == block_format::q5_k || f == block_format::q6_k;
+  const int64_t values = k_quant ? 256 : 32;
+  if (M < 0 || K < 0 || K % values != 0)
+    return error{"quant_quantize: K must be a multiple of " + std::to_string(values)};
+  const int64_t blocks = M * (K / values);
+  if (blocks == 0) return ok_status();
+  const auto grid = static_cast<unsigned>((blocks + quantize_warps - 1) / quantize_warps);
+  if (k_quant) {
+    quantize_k_kernel<<<grid, quantize_warps * warp_lanes, 0, stream>>>(x, M, K, out);
+  } else {
+    const bool with_s = f == block_format::q4_1 || f == block_format::q5_1;
+    quantize_32_kernel<<<grid, quantize_warps * warp_lanes, 0, stream>>>(x, M, K, with_s, out);
+  }
+  return CUDA_CHECK(cudaGetLastError());
+}
+
+status quant_gemm(block_format f, const uint32_t* packed, int64_t N, int64_t K,
+                  const quant_activations& x, int64_t M, float* y, int64_t ldy,
+                  cudaStream_t stream) {
+  if (M < 0 || N < 0 || K <= 0 || ldy < N) return error{"quant_gemm: bad shape"};
+  if (M == 0 || N == 0) return ok_status();
+  return with_format(f, [&](auto format) {
+    constexpr block_format F = decltype(format)::value;
+    if (K % format_traits<F>::values != 0)
+      return status(error{"quant_gemm: K must be a multiple of the block size"});
+    return gemm_for<F>(packed, N, K, x, M, y, ldy, stream);
+  });
+}
+
+status quant_embedding(block_format f, const uint32_t* packed, int64_t N, int64_t K,
+                       int64_t first_token, const int32_t* token_ids, int64_t num_tokens,
+                       float* out, cudaStream_t stream) {
+  if (num_tokens <= 0 || K <= 0) return ok_status();
+  return with_format(f, [&](auto format) {
+    constexpr block_format F = decltype(format)::value;
+    embedding_kernel<F><<<detail::row_blocks(num_tokens), detail::flat_threads, 0, stream>>>(
+        packed, N, K, first_token, token_ids, num_tokens, out);
+    return CUDA_CHECK(cudaGetLastError());
+  });
+}
+
+}  // namespace troupe::kernels::cuda

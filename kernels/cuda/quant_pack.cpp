@@ -1,0 +1,201 @@
+// The packed layout of GGUF block weights for the GPU (kernels/cuda/quant_gemm.hpp), built on the
+// host from the stored blocks, and the sizes of the device-side activation arrays.
+#include <cassert>
+#include <cstring>
+
+#include "kernels/cpu/quant_blocks.hpp"
+#include "kernels/cuda/quant_gemm.hpp"
+
+namespace troupe::kernels::cuda {
+namespace {
+
+namespace q = kernels::cpu::quant;
+
+constexpr int group_rows = 8, parts = 4, lanes = group_rows * parts;
+
+uint32_t word_at(const uint8_t* p) {
+  return q::load_u32(p);
+}
+
+// Writes one slab's words: lane plane l, lane (4 r + p) and row plane j, row r.
+class slab_writer {
+ public:
+  slab_writer(uint32_t* slab, int lane_planes) : slab_(slab), lane_planes_(lane_planes) {}
+  void lane(int plane, int r, int p, uint32_t v) const { slab_[plane * lanes + parts * r + p] = v; }
+  void row(int plane, int r, uint32_t v) const {
+    slab_[lane_planes_ * lanes + plane * group_rows + r] = v;
+  }
+
+ private:
+  uint32_t* slab_;
+  int lane_planes_;
+};
+
+void pack_32_block(block_format f, const uint8_t* block, const slab_writer& out, int r) {
+  const auto layout = q::stored_layout_of(f);
+  const uint32_t d = q::load_u16(block + q::scale_offset);
+  const uint32_t m = q::has_min(f) ? q::load_u16(block + q::min_offset) : 0u;
+  for (int p = 0; p < parts; ++p) {
+    out.lane(0, r, p, word_at(block + layout.qs + 4 * p));
+    if (f == block_format::q8_0) out.lane(1, r, p, word_at(block + layout.qs + 16 + 4 * p));
+  }
+  out.row(0, r, d | m << 16);
+  if (layout.qh >= 0) out.row(1, r, word_at(block + layout.qh));
+}
+
+// q4_k / q5_k: the nibble words are the stored qs words; q5_k's fifth bits and the unpacked
+// 6-bit scales and mins are regrouped per part.
+void pack_q45_k(bool five, const uint8_t* block, const slab_writer& out, int r) {
+  const uint8_t* scales = block + 4;
+  const uint8_t* qh = block + 16;
+  const uint8_t* qs = block + (five ? 48 : 16);
+  for (int p = 0; p < parts; ++p) {
+    for (int i = 0; i < 8; ++i)
+      out.lane(i, r, p, word_at(qs + 32 * p + 4 * i));
+    if (five) {
+      uint32_t bits[2] = {0, 0};
+      for (int i = 0; i < 8; ++i) {
+        uint32_t byte = 0;
+        for (int t = 0; t < 4; ++t) {
+          byte |= uint32_t{(qh[4 * i + t] >> (2 * p)) & 1u} << t;
+          byte |= uint32_t{(qh[4 * i + t] >> (2 * p + 1)) & 1u} << (4 + t);
+        }
+        bits[i / 4] |= byte << (8 * (i % 4));
+      }
+      out.lane(8, r, p, bits[0]);
+      out.lane(9, r, p, bits[1]);
+    }
+    int32_t sc0, mn0, sc1, mn1;
+    q::scale_min_k4(2 * p, scales, sc0, mn0);
+    q::scale_min_k4(2 * p + 1, scales, sc1, mn1);
+    const auto u = [](int32_t v) { return static_cast<uint32_t>(v); };
+    out.lane(five ? 10 : 8, r, p, u(sc0) | u(sc1) << 8 | u(mn0) << 16 | u(mn1) << 24);
+  }
+  out.row(0, r, q::load_u16(block) | uint32_t{q::load_u16(block + 2)} << 16);
+}
+
+// q6_k: quant i (0..255) split into its low 4 bits and top 2 bits (unsigned, 0..63 before the
+// -32), regrouped as the header says.
+void pack_q6_k(const uint8_t* block, const slab_writer& out, int r) {
+  const auto low4 = [&](int i) {
+    const int half = i / 128, k = (i % 128) / 32, l = i % 32;
+    const uint8_t* ql = block + 64 * half;
+    return k < 2 ? ql[l + 32 * k] & 0x0fu : uint32_t{ql[l + 32 * (k - 2)]} >> 4;
+  };
+  const auto top2 = [&](int i) {
+    const int half = i / 128, k = (i % 128) / 32, l = i % 32;
+    return (uint32_t{block[128 + 32 * half + l]} >> (2 * k)) & 3u;
+  };
+  for (int p = 0; p < parts; ++p) {
+    uint32_t high[4] = {0, 0, 0, 0};
+    for (int i = 0; i < 8; ++i) {
+      uint32_t nibbles = 0, bits = 0;
+      for (int t = 0; t < 4; ++t) {
+        const int lo = 64 * p + 4 * i + t, hi = lo + 32;
+        nibbles |= (low4(lo) | low4(hi) << 4) << (8 * t);
+        bits |= top2(lo) << (2 * t) | top2(hi) << (8 + 2 * t);
+      }
+      out.lane(i, r, p, nibbles);
+      high[i / 2] |= bits << (16 * (i % 2));
+    }
+    for (int h = 0; h < 4; ++h)
+      out.lane(8 + h, r, p, high[h]);
+    uint32_t scales = 0;
+    for (int s = 0; s < 4; ++s)
+      scales |= uint32_t{block[192 + 4 * p + s]} << (8 * s);
+    out.lane(12, r, p, scales);
+  }
+  out.row(0, r, q::load_u16(block + 208));
+}
+
+}  // namespace
+
+int quant_lane_planes(block_format f) {
+  switch (f) {
+    case block_format::q8_0:
+      return 2;
+    case block_format::q4_k:
+      return 9;
+    case block_format::q5_k:
+      return 11;
+    case block_format::q6_k:
+      return 13;
+    default:
+      return 1;
+  }
+}
+
+int quant_row_planes(block_format f) {
+  return f == block_format::q5_0 || f == block_format::q5_1 ? 2 : 1;
+}
+
+int64_t quant_slab_words(block_format f) {
+  return int64_t{quant_lane_planes(f)} * lanes + int64_t{quant_row_planes(f)} * group_rows;
+}
+
+int64_t quant_num_blocks(block_format f, int64_t K) {
+  return K / kernels::cpu::block_elements(f);
+}
+
+int64_t quant_num_sums(block_format f, int64_t K) {
+  return q::is_k_quant(f) ? K / 16 : quant_num_blocks(f, K);
+}
+
+int64_t quant_packed_words(block_format f, int64_t N, int64_t K) {
+  const int64_t groups = (N + group_rows - 1) / group_rows;
+  return groups * quant_num_blocks(f, K) * quant_slab_words(f);
+}
+
+void quant_pack(block_format f, const uint8_t* stored, int64_t N, int64_t K, uint32_t* out) {
+  assert(K % kernels::cpu::block_elements(f) == 0);
+  const int64_t nb = quant_num_blocks(f, K), row_bytes = kernels::cpu::row_bytes(f, K);
+  const int64_t slab = quant_slab_words(f), block_bytes = kernels::cpu::block_bytes(f);
+  std::memset(out, 0, static_cast<size_t>(quant_packed_words(f, N, K)) * sizeof(uint32_t));
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t g = n / group_rows;
+    const int r = static_cast<int>(n % group_rows);
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* block = stored + n * row_bytes + b * block_bytes;
+      const slab_writer out_slab(out + (g * nb + b) * slab, quant_lane_planes(f));
+      if (f == block_format::q6_k) {
+        pack_q6_k(block, out_slab, r);
+      } else if (q::is_k_quant(f)) {
+        pack_q45_k(f == block_format::q5_k, block, out_slab, r);
+      } else {
+        pack_32_block(f, block, out_slab, r);
+      }
+    }
+  }
+}
+
+std::vector<uint32_t> quant_pack(block_format f, const uint8_t* stored, int64_t N, int64_t K) {
+  std::vector<uint32_t> out(static_cast<size_t>(quant_packed_words(f, N, K)));
+  quant_pack(f, stored, N, K, out.data());
+  return out;
+}
+
+namespace {
+int64_t round_256(int64_t n) {
+  return (n + 255) / 256 * 256;
+}
+}  // namespace
+
+int64_t quant_activation_bytes(block_format f, int64_t M, int64_t K) {
+  return round_256(M * K) + 2 * round_256(M * quant_num_blocks(f, K) * 4) +
+         round_256(M * quant_num_sums(f, K) * 4);
+}
+
+quant_activations quant_activations_at(void* base, block_format f, int64_t M, int64_t K) {
+  auto* p = static_cast<char*>(base);
+  quant_activations a;
+  a.q = reinterpret_cast<int8_t*>(p);
+  p += round_256(M * K);
+  a.d = reinterpret_cast<float*>(p);
+  p += round_256(M * quant_num_blocks(f, K) * 4);
+  a.s = reinterpret_cast<float*>(p);
+  p += round_256(M * quant_num_blocks(f, K) * 4);
+  a.sums = reinterpret_cast<int32_t*>(p);
+  return a;
+}
+
+}  // namespace troupe::kernels::cuda
