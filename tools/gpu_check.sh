@@ -12,7 +12,8 @@
 #      the graphs' time per output token; that run's own TPOT includes the timing's overhead);
 #      last, bf16 batch-1 with --async-scheduling (its TPOT against the first run's); every
 #      "all" run also repeats the 64 streams with temperature 0.8 and top-p 0.95 (sampled on the
-#      device: its tok/s against the greedy run's)
+#      device: its tok/s against the greedy run's); the default model's GGUF (Q4_1 blocks on
+#      the GPU) under the same loads, when the bundle carries it
 #
 #   tools/gpu_check.sh BUNDLE_DIR OUT_DIR [--quick]
 #   -> OUT_DIR/gpu_check_summary.txt (one file with every result) and the raw logs / JSON beside
@@ -104,15 +105,22 @@ http_get() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.req
 # One server run: SHAPE under the three loads; the server's log and bench JSON kept in $out.
 tokenizer="$work/tokenizers/llama3"
 # serve_and_bench LABEL MODEL [all|batch1] [serve flags...]; $serve_env: VAR=value for the server
+# MODEL: a models/dummy shape (random weights), or a .gguf path (served as it is, with its own
+# tokenizer).
 serve_and_bench() {
   local label=$1 model=$2 loads=${3:-all}
   shift 3
   late "serve $label" && return
+  local tokenizer=$tokenizer model_args=(--model "$work/models/dummy/$model" --load-format dummy)
+  if [[ $model == *.gguf ]]; then
+    tokenizer=$model
+    model_args=(--model "$model")
+  fi
   say ""
-  say "## 3. $label: troupe serve --load-format dummy --model $model $*"
+  say "## 3. $label: troupe serve ${model_args[*]} $*"
   # --device cuda: a device the driver probe misses, or a plugin that does not load, stops the
   # server with the reason instead of falling back to the CPU.
-  env ${serve_env:-} "$work/bin/troupe" serve --model "$work/models/dummy/$model" --load-format dummy \
+  env ${serve_env:-} "$work/bin/troupe" serve "${model_args[@]}" \
     --device cuda --tokenizer "$tokenizer" --served-model-name dummy --max-model-len 4096 --max-num-seqs 64 \
     --max-num-batched-tokens 2048 --gpu-memory-utilization 0.9 --port 8011 "$@" \
     >"$out/serve_$label.log" 2>&1 &
@@ -165,6 +173,10 @@ serve_and_bench() {
 }
 serve_and_bench bf16 llama-3-8b all
 serve_and_bench w8a8 llama-3-8b-w8a8 all
+# The default model's Q4_1 GGUF as blocks on the GPU (when carried).
+if [ -n "${TROUPE_MODEL_DIR:-}" ]; then
+  serve_and_bench gguf-default "$(ls "$TROUPE_MODEL_DIR"/*.gguf | head -1)" all
+fi
 serve_env=TROUPE_CUDA_OP_TIMES=200 serve_and_bench bf16-timed llama-3-8b batch1
 serve_and_bench bf16-async llama-3-8b batch1 --async-scheduling
 say ""

@@ -46,6 +46,13 @@ status check_cublas(cublasStatus_t code, const char* expr, const char* file, int
 // cuBLAS and cuBLASLt share it: both run on the engine's stream, one call after another.
 constexpr size_t workspace_bytes = size_t{32} << 20;
 
+// GGUF blocks: up to this many rows of x, quant_gemm (the CPU's bits, reading W once per 16 rows
+// on the CUDA cores); more rows (prompts) take W dequantized to f16 in chunks of about
+// dequant_chunk_bytes and cuBLAS on the tensor cores, vLLM's and llama.cpp's numerics for GGUF
+// there (x and W rounded to f16, f32 accumulation).
+constexpr int64_t quant_kernel_max_rows = 64;
+constexpr int64_t default_dequant_chunk_bytes = int64_t{32} << 20;
+
 // Up to this many rows of x, the int8 product is the dp4a kernel: a decode step is bound by
 // reading W, which the kernel does once, and tensor cores have nothing to add there.
 constexpr int64_t dp4a_max_rows = 8;
@@ -180,6 +187,8 @@ struct gemm_engine::impl {
   scratch_buffer tokens;  // w8a8: a_scale [M] f32, then azp [M] int32 at tokens_azp_offset(M)
   scratch_buffer acc;     // w8a8: int32 sums [M][N]
   scratch_buffer qx;      // GGUF blocks: x quantized (quant_activations)
+  scratch_buffer w16;     // GGUF blocks, many rows: a chunk of W's rows as f16
+  int64_t dequant_chunk_bytes = default_dequant_chunk_bytes;
   std::map<lt_plan_key, lt_int8_plan> lt_plans;  // one per shape seen (bounded by the batch sizes)
 
   static size_t tokens_azp_offset(int64_t M) { return round_up(size_t(M) * sizeof(float), 256); }
@@ -187,7 +196,7 @@ struct gemm_engine::impl {
   ~impl() {
     if (workspace != nullptr) {  // create() got as far as the device: drain the stream first
       cudaStreamSynchronize(stream);
-      for (scratch_buffer* s : {&x16, &q, &tokens, &acc, &qx})
+      for (scratch_buffer* s : {&x16, &q, &tokens, &acc, &qx, &w16})
         s->release(stream);
       cudaStreamSynchronize(stream);
     }
@@ -203,7 +212,38 @@ struct gemm_engine::impl {
                             int32_t* acc_ptr);
   status int8_gemm(const int8_t* q_ptr, int64_t M, int64_t K, const int8_t* w, int64_t N,
                    int32_t* acc_ptr);
+  // gemm_engine::quant for more than quant_kernel_max_rows rows.
+  status quant_f16(const float* x, int64_t M, int64_t K, block_format f,
+                   const quant_target* targets, int64_t num_targets);
 };
+
+status gemm_engine::impl::quant_f16(const float* x, int64_t M, int64_t K, block_format f,
+                                    const quant_target* targets, int64_t num_targets) {
+  if (M > INT_MAX || K > INT_MAX) return error{"gemm_engine::quant: too many rows"};
+  int64_t max_n = 0;
+  for (const quant_target* t = targets; t != targets + num_targets; ++t)
+    max_n = std::max(max_n, t->N);
+  if (max_n == 0) return ok_status();
+  const int64_t chunk_rows =
+      std::min(max_n, std::max<int64_t>(64, dequant_chunk_bytes / (2 * K) / 64 * 64));
+  GEMM_TRY(x16.reserve(size_t(M * K) * 2, stream));
+  GEMM_TRY(w16.reserve(size_t(chunk_rows * K) * 2, stream));
+  GEMM_TRY(convert(x, M * K, dense_type::f16, x16.as<void>(), stream));
+  const float alpha = 1.0f, beta = 0.0f;
+  for (const quant_target* t = targets; t != targets + num_targets; ++t) {
+    // w16 is reused chunk after chunk: the stream orders each GEMM before the next decode.
+    for (int64_t n0 = 0; n0 < t->N; n0 += chunk_rows) {
+      const int64_t rows = std::min(chunk_rows, t->N - n0);
+      GEMM_TRY(quant_dequantize_f16(f, t->w, t->N, K, n0, rows, w16.as<uint16_t>(), stream));
+      GEMM_TRY(GEMM_CUBLAS_CHECK(cublasGemmEx(
+          blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), static_cast<int>(M),
+          static_cast<int>(K), &alpha, w16.as<void>(), CUDA_R_16F, static_cast<int>(K),
+          x16.as<void>(), CUDA_R_16F, static_cast<int>(K), &beta, t->y + n0, CUDA_R_32F,
+          static_cast<int>(t->N), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT)));
+    }
+  }
+  return ok_status();
+}
 
 result<bool> gemm_engine::impl::int8_gemm_lt(const int8_t* q_ptr, int64_t M, int64_t K,
                                              const int8_t* w, int64_t N, int32_t* acc_ptr) {
@@ -281,7 +321,8 @@ cudaStream_t gemm_engine::stream() const {
 
 uint64_t gemm_engine::generation() const {
   uint64_t moves = 0;
-  for (const scratch_buffer* s : {&impl_->x16, &impl_->q, &impl_->tokens, &impl_->acc, &impl_->qx})
+  for (const scratch_buffer* s :
+       {&impl_->x16, &impl_->q, &impl_->tokens, &impl_->acc, &impl_->qx, &impl_->w16})
     moves += s->moves();
   return moves;
 }
@@ -370,12 +411,17 @@ status gemm_engine::quant(const float* x, int64_t M, int64_t K, block_format f,
   if (M < 0 || K <= 0) return error{"gemm_engine::quant: bad shape"};
   if (M == 0) return ok_status();
   impl& e = *impl_;
+  if (M > quant_kernel_max_rows) return e.quant_f16(x, M, K, f, targets, num_targets);
   GEMM_TRY(e.qx.reserve(size_t(quant_activation_bytes(f, M, K)), e.stream));
   const quant_activations xq = quant_activations_at(e.qx.as<void>(), f, M, K);
   GEMM_TRY(quant_quantize(f, x, M, K, xq, e.stream));
   for (const quant_target* t = targets; t != targets + num_targets; ++t)
     GEMM_TRY(quant_gemm(f, t->w, t->N, K, xq, M, t->y, t->N, e.stream));
   return ok_status();
+}
+
+void gemm_engine::set_dequant_chunk_bytes(int64_t bytes) {
+  impl_->dequant_chunk_bytes = bytes;
 }
 
 status gemm_engine::w8a8_row_sums(const int8_t* w, int64_t N, int64_t K, int32_t* row_sums) {

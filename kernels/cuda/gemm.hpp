@@ -12,9 +12,12 @@
 //                    products summed in exact int32 (cuBLASLt IMMA), then the epilogue
 //                    a_scale * (w_scale * float(acc - azp * row_sum)) per element: the same bits
 //                    as the CPU kernel
-//   GGUF blocks      kernels/cpu/quant_gemm.hpp's numerics exactly: x quantized per block on the
-//                    device, W in quant_gemm.hpp's packed layout, exact int32 block sums, the
-//                    blocks' f32 terms added in the CPU's order (quant_gemm.hpp)
+//   GGUF blocks      W in quant_gemm.hpp's packed layout. Up to 64 rows of x (decode steps):
+//                    kernels/cpu/quant_gemm.hpp's numerics exactly (x quantized per block on the
+//                    device, exact int32 block sums, the blocks' f32 terms added in the CPU's
+//                    order). More rows (prompts): W decoded to f16 in chunks of 32 MB and
+//                    cuBLAS with x rounded to f16 and f32 accumulation, as vLLM and llama.cpp
+//                    multiply GGUF weights in large batches (the tensor cores; not the CPU's bits)
 //
 // Thread: one thread at a time (the backend's); the engine's scratch is reused by every call, so
 // calls are ordered on its stream.
@@ -75,10 +78,14 @@ class gemm_engine {
   status w8a8(const float* x, int64_t M, int64_t K, bool asymmetric, const w8a8_target* targets,
               int64_t num_targets);
 
-  // GGUF blocks (quant_gemm.hpp) for every target, all of format f, x quantized once.
+  // GGUF blocks (quant_gemm.hpp) for every target, all of format f, x quantized (or rounded to
+  // f16) once.
   // requires: K % block_elements(f) == 0; no y aliases x.
   status quant(const float* x, int64_t M, int64_t K, block_format f, const quant_target* targets,
                int64_t num_targets);
+
+  // The f16 path's chunk of W (default 32 MB; at least 64 rows): for tests.
+  void set_dequant_chunk_bytes(int64_t bytes);
 
   // row_sums[n] = sum_k w[n][k] (kernels/cpu::w8a8_row_sums on the device).
   status w8a8_row_sums(const int8_t* w, int64_t N, int64_t K, int32_t* row_sums);

@@ -11,6 +11,7 @@
 
 #include "kernels/cuda/device.hpp"
 #include "kernels/cuda/grid.cuh"
+#include "kernels/cuda/half.cuh"
 #include "kernels/cuda/quant_gemm.hpp"
 
 namespace troupe::kernels::cuda {
@@ -33,12 +34,15 @@ struct format_traits {
   static constexpr int row_planes = F == block_format::q5_0 || F == block_format::q5_1 ? 2 : 1;
   static constexpr int slab_words = lane_planes * warp_lanes + row_planes * group_rows;
   static constexpr bool has_min = F == block_format::q4_1 || F == block_format::q5_1;
-  static constexpr int zero_point = F == block_format::q4_0 ? 8 : F == block_format::q5_0 ? 16 : 0;
   // Blocks a warp keeps in flight per chunk; a chunk is gemm_warps times that many.
   static constexpr int per_warp = k_quant ? 2 : 8;
   static constexpr int chunk = gemm_warps * per_warp;
   static constexpr int values = k_quant ? 256 : 32;
 };
+
+__device__ __forceinline__ int64_t smaller(int64_t a, int64_t b) {
+  return a < b ? a : b;
+}
 
 __device__ __forceinline__ float f16_bits(uint32_t bits) {
   return __half2float(__ushort_as_half(static_cast<unsigned short>(bits & 0xffffu)));
@@ -96,10 +100,11 @@ __device__ block_sums dot_32(const lane_block<F>& w, int p, const int32_t* x_blo
       hi |= spread_bits((qh >> (16 + 4 * p)) & 15u);
     }
   }
+  constexpr int32_t zero_point = F == block_format::q4_0 ? 8 : F == block_format::q5_0 ? 16 : 0;
   int32_t part = __dp4a(static_cast<int>(lo), x_block[p], 0);
   part = __dp4a(static_cast<int>(hi), x_block[4 + p], part);
   block_sums s;
-  s.isum = warp_parts_sum(part) - format_traits<F>::zero_point * x_block_sum;
+  s.isum = warp_parts_sum(part) - zero_point * x_block_sum;
   return s;
 }
 
@@ -183,7 +188,8 @@ __device__ float add_block(float acc, float dw, float mw, float dx, float sx, in
   }
 }
 
-// grid (row groups, x row tiles of TM), gemm_warps warps.
+// grid (x row tiles of TM, row groups): the CTAs of one row group run next to each other, so the
+// group's weights are read from HBM once and from L2 for the other tiles. gemm_warps warps.
 template <block_format F, int TM>
 __global__ void __launch_bounds__(gemm_warps* warp_lanes)
     quant_gemm_kernel(const uint32_t* packed, int64_t N, int64_t K, int64_t nb, quant_activations x,
@@ -194,9 +200,9 @@ __global__ void __launch_bounds__(gemm_warps* warp_lanes)
   const int warp = static_cast<int>(threadIdx.x) / warp_lanes;
   const int lane = static_cast<int>(threadIdx.x) % warp_lanes;
   const int r = lane / parts, p = lane % parts;
-  const int64_t g = blockIdx.x;
-  const int64_t m0 = int64_t{blockIdx.y} * TM;
-  const int rows = static_cast<int>(std::min<int64_t>(TM, M - m0));
+  const int64_t g = blockIdx.y;
+  const int64_t m0 = int64_t{blockIdx.x} * TM;
+  const int rows = static_cast<int>(smaller(TM, M - m0));
   const int64_t num_sums = traits::k_quant ? K / 16 : nb;
   const uint32_t* group = packed + g * nb * traits::slab_words;
   // Chain threads: t = 8 m + r' adds the terms of x row m0 + m and W row 8 g + r'.
@@ -204,13 +210,18 @@ __global__ void __launch_bounds__(gemm_warps* warp_lanes)
   const int chain_m = t / group_rows, chain_r = t % group_rows;
   float acc = 0.0f;
 
-  for (int64_t b0 = 0; b0 < nb; b0 += traits::chunk) {
-    lane_block<F> blocks[traits::per_warp];
+  // This warp's blocks of the chunk at b0 into registers (loads in flight while the CTA adds the
+  // previous chunk's terms).
+  lane_block<F> blocks[traits::per_warp];
+  const auto load_chunk = [&](int64_t b0) {
 #pragma unroll
     for (int j = 0; j < traits::per_warp; ++j) {
       const int64_t b = b0 + warp * traits::per_warp + j;
       if (b < nb) blocks[j].load(group + b * traits::slab_words, lane, r);
     }
+  };
+  load_chunk(0);
+  for (int64_t b0 = 0; b0 < nb; b0 += traits::chunk) {
 #pragma unroll
     for (int j = 0; j < traits::per_warp; ++j) {
       const int bl = warp * traits::per_warp + j;
@@ -235,10 +246,11 @@ __global__ void __launch_bounds__(gemm_warps* warp_lanes)
         }
       }
     }
+    if (b0 + traits::chunk < nb) load_chunk(b0 + traits::chunk);
     __syncthreads();
     if (chain_m < rows) {
       const int64_t m = m0 + chain_m;
-      const int64_t end = std::min<int64_t>(traits::chunk, nb - b0);
+      const int64_t end = smaller(traits::chunk, nb - b0);
       for (int bl = 0; bl < end; ++bl) {
         const int64_t b = b0 + bl;
         int32_t msum = 0;
@@ -260,7 +272,8 @@ status launch_gemm(const uint32_t* packed, int64_t N, int64_t K, const quant_act
                    int64_t M, float* y, int64_t ldy, cudaStream_t stream) {
   static_assert(TM * group_rows <= gemm_warps * warp_lanes, "one chain thread per output");
   const int64_t groups = (N + group_rows - 1) / group_rows;
-  const dim3 grid(static_cast<unsigned>(groups), static_cast<unsigned>((M + TM - 1) / TM));
+  if (groups > 65535) return error{"quant_gemm: more than 65535 groups of 8 rows"};
+  const dim3 grid(static_cast<unsigned>((M + TM - 1) / TM), static_cast<unsigned>(groups));
   quant_gemm_kernel<F, TM><<<grid, gemm_warps * warp_lanes, 0, stream>>>(
       packed, N, K, K / format_traits<F>::values, x, M, y, ldy);
   return CUDA_CHECK(cudaGetLastError());
@@ -413,7 +426,7 @@ __device__ float packed_value(const uint32_t* packed, int64_t nb, int64_t n, int
       if constexpr (traits::row_planes == 2)
         q |= static_cast<int32_t>((row_word(1) >> i) & 1u) << 4;
       if constexpr (traits::has_min) return __fadd_rn(__fmul_rn(__int2float_rn(q), d), m);
-      return __fmul_rn(__int2float_rn(q - traits::zero_point), d);
+      return __fmul_rn(__int2float_rn(q - (F == block_format::q4_0 ? 8 : 16)), d);
     }
   } else {
     const int p = i / 64, o = i % 64, half = o / 32, word = (o % 32) / 4, t = o % 4;
@@ -452,7 +465,32 @@ __global__ void embedding_kernel(const uint32_t* packed, int64_t N, int64_t K, i
   }
 }
 
+template <block_format F>
+__global__ void dequantize_f16_kernel(const uint32_t* packed, int64_t K, int64_t n0, int64_t count,
+                                      uint16_t* out) {
+  constexpr int values = format_traits<F>::values;
+  const int64_t nb = K / values;
+  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < count;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t n = n0 + i / K, k = i % K;
+    out[i] = detail::to_f16_bits(
+        packed_value<F>(packed, nb, n, k / values, static_cast<int>(k % values)));
+  }
+}
+
 }  // namespace
+
+status quant_dequantize_f16(block_format f, const uint32_t* packed, int64_t N, int64_t K,
+                            int64_t n0, int64_t rows, uint16_t* out, cudaStream_t stream) {
+  if (n0 < 0 || rows < 0 || n0 + rows > N || K <= 0) return error{"quant_dequantize_f16: bad rows"};
+  if (rows == 0) return ok_status();
+  return with_format(f, [&](auto format) {
+    constexpr block_format F = decltype(format)::value;
+    dequantize_f16_kernel<F><<<detail::flat_blocks(rows * K), detail::flat_threads, 0, stream>>>(
+        packed, K, n0, rows * K, out);
+    return CUDA_CHECK(cudaGetLastError());
+  });
+}
 
 status quant_quantize(block_format f, const float* x, int64_t M, int64_t K,
                       const quant_activations& out, cudaStream_t stream) {

@@ -92,10 +92,17 @@ status quant_quantize(block_format f, const float* x, int64_t M, int64_t K,
 // x quantized by quant_quantize for the same f and K. Each CTA of 4 warps takes one row group and
 // up to 16 rows of x: its warps load and decode the group's blocks (several in flight) and write
 // the blocks' exact integer sums to shared memory; 8 threads per x row then add the blocks' f32
-// terms in ascending order. requires: ldy >= N; y does not alias anything else.
+// terms in ascending order while the warps' loads of the next blocks are in flight.
+// requires: ldy >= N; y does not alias anything else.
 status quant_gemm(block_format f, const uint32_t* packed, int64_t N, int64_t K,
                   const quant_activations& x, int64_t M, float* y, int64_t ldy,
                   cudaStream_t stream);
+
+// Rows [n0, n0 + rows) of W decoded and rounded to f16 (dequantize_row's values through
+// kernels/cpu/half.hpp's f32_to_f16): out [rows][K] f16 words. gemm_engine::quant's path for steps
+// of many rows. requires: 0 <= n0, n0 + rows <= N.
+status quant_dequantize_f16(block_format f, const uint32_t* packed, int64_t N, int64_t K,
+                            int64_t n0, int64_t rows, uint16_t* out, cudaStream_t stream);
 
 // out[t] = row (token_ids[t] - first_token) of W decoded to f32 (kernels::cpu::dequantize_row's
 // bits), zeros where that is outside [0, N): the embedding op of kernels/cuda/elementwise.hpp

@@ -2,8 +2,9 @@
 // The CUDA compute backend: kernels/cuda and cuBLAS behind compute_backend, on one device and
 // one stream. Every op is enqueued on the stream and returns at once; download() waits for the
 // stream. Weights are copied to the device as they are stored (dense f32/bf16/f16, W8A8 int8
-// with its scales) or generated there (dummy weights); GGUF block formats are decoded to f32 on
-// the host first (no block kernels on the GPU yet). The KV cache is one device allocation.
+// with its scales) or generated there (dummy weights); GGUF blocks are repacked on the host for
+// the device's loads and stay blocks (kernels/cuda/quant_gemm.hpp). The KV cache is one device
+// allocation.
 //
 //   host (executor thread)                      device (one stream)
 //   begin_step: metadata -> pinned -> async copy  embedding, rmsnorm, GEMMs, rope, store_kv,
@@ -11,9 +12,9 @@
 //   download: async copy -> pinned, wait          logits of the sampled rows
 //
 // Numerics against the CPU reference (cpu_backend): rope, store_kv's fp8/bf16/f16 codes, embedding,
-// gather and W8A8 GEMMs give the same bits; rmsnorm, attention, silu and the dense GEMMs the
-// same math summed in another order (f32 within rounding; bf16/f16 weights multiply x rounded to
-// 16 bits, vLLM's numerics, where the CPU widens the weights and keeps x in f32).
+// gather, W8A8 and GGUF block GEMMs give the same bits; rmsnorm, attention, silu and the dense
+// GEMMs the same math summed in another order (f32 within rounding; bf16/f16 weights multiply x
+// rounded to 16 bits, vLLM's numerics, where the CPU widens the weights and keeps x in f32).
 //
 // Errors: a CUDA or cuBLAS failure inside an op throws cuda_backend_error (the executor turns it
 // into a failed step); create() returns errors as values.

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/half.hpp"
 #include "kernels/cpu/quant_blocks.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 #include "kernels/cuda/gemm.hpp"
@@ -188,6 +189,68 @@ TEST_F(quant_gemm_gpu, engine_products_of_several_targets_equal_the_cpus) {
       std::vector<float> ref(static_cast<size_t>(M * rows[i]));
       kernels::cpu::quant_gemm(pool, f, x.data(), M, K, w[i].data(), rows[i], ref.data());
       EXPECT_TRUE(bitwise_equal(ys[i]->to_host(), ref)) << "target " << i;
+    }
+  }
+  cudaStreamDestroy(stream);
+}
+
+TEST_F(quant_gemm_gpu, f16_rows_are_dequantize_rows_values_rounded_to_f16) {
+  const int64_t N = 19, K = 512, n0 = 5, rows = 11;
+  for (block_format f : all_block_formats) {
+    SCOPED_TRACE(name(f));
+    const auto w = random_blocks(f, N, K, 41 + static_cast<uint32_t>(f));
+    device_array<uint32_t> packed(quant_pack(f, w.data(), N, K));
+    device_array<uint16_t> out(static_cast<size_t>(rows * K));
+    ASSERT_TRUE(quant_dequantize_f16(f, packed.get(), N, K, n0, rows, out.get(), nullptr).ok());
+    const auto got = out.to_host();
+    std::vector<float> row(static_cast<size_t>(K));
+    for (int64_t r = 0; r < rows; ++r) {
+      kernels::cpu::dequantize_row(f, w.data() + (n0 + r) * kernels::cpu::row_bytes(f, K), K,
+                                   row.data());
+      for (int64_t k = 0; k < K; ++k)
+        ASSERT_EQ(got[r * K + k], kernels::cpu::f32_to_f16(row[k])) << "row " << r << " k " << k;
+    }
+  }
+}
+
+// More than 64 rows: W as f16 through cuBLAS, x rounded to f16, in chunks of 64 rows of W here
+// (64, 64, 22). Against the same products in double, within f32 accumulation's rounding of the
+// sum of |terms|.
+TEST_F(quant_gemm_gpu, engine_products_of_many_rows_are_the_f16_products) {
+  cudaStream_t stream = nullptr;
+  ASSERT_TRUE(CUDA_CHECK(cudaStreamCreate(&stream)).ok());
+  {
+    auto engine = gemm_engine::create(stream);
+    ASSERT_TRUE(engine.ok()) << engine.message();
+    (*engine)->set_dequant_chunk_bytes(64 * 512 * 2);
+    for (block_format f : {block_format::q4_k, block_format::q8_0}) {
+      SCOPED_TRACE(name(f));
+      const int64_t M = 70, N = 150, K = 512;
+      const auto w = random_blocks(f, N, K, 51);
+      const auto x = activations(M, K, 52);
+      device_array<uint32_t> packed(quant_pack(f, w.data(), N, K));
+      device_array<float> dx(x), y(static_cast<size_t>(M * N));
+      const quant_target target{packed.get(), N, y.get()};
+      ASSERT_TRUE((*engine)->quant(dx.get(), M, K, f, &target, 1).ok());
+      const auto got = y.to_host();
+      std::vector<float> wf(static_cast<size_t>(N * K));
+      for (int64_t n = 0; n < N; ++n)
+        kernels::cpu::dequantize_row(f, w.data() + n * kernels::cpu::row_bytes(f, K), K,
+                                     wf.data() + n * K);
+      const auto f16 = [](float v) {
+        return kernels::cpu::f16_to_f32(kernels::cpu::f32_to_f16(v));
+      };
+      for (int64_t m = 0; m < M; ++m) {
+        for (int64_t n = 0; n < N; ++n) {
+          double dot = 0.0, magnitude = 0.0;
+          for (int64_t k = 0; k < K; ++k) {
+            const double term = double(f16(wf[n * K + k])) * double(f16(x[m * K + k]));
+            dot += term;
+            magnitude += std::fabs(term);
+          }
+          ASSERT_NEAR(got[m * N + n], dot, 1e-5 * magnitude + 1e-30) << "m " << m << " n " << n;
+        }
+      }
     }
   }
   cudaStreamDestroy(stream);

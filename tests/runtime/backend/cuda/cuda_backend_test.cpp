@@ -25,10 +25,13 @@
 #include <span>
 
 #include "kernels/cuda/device.hpp"
+#include "kernels/cuda/quant_gemm.hpp"
 #include "runtime/backend/cpu_backend.hpp"
+#include "runtime/formats/gguf.hpp"
 #include "runtime/formats/half.hpp"
 #include "runtime/formats/hf_make_model.hpp"
 #include "runtime/formats/hf_model.hpp"
+#include "runtime/formats/quantize.hpp"
 #include "runtime/formats/weight_dtype.hpp"
 #include "runtime/model/llama_runner.hpp"
 #include "runtime/model/sampler.hpp"
@@ -246,6 +249,37 @@ TEST(cuda_backend, w8a8_logits_match_the_cpu_backend) {
     ASSERT_TRUE(w.ok()) << w.message();
     expect_same_logits(*w, kv_cache_dtype::f32, quantized_tolerance);
   }
+}
+
+// GGUF block weights, as llama.cpp's quantizers write them (q4_1, q8_0, q4_0 in turn, the
+// embedding and the untied output included), stay blocks on both sides: every product is the
+// same bits (kernels/cuda/quant_gemm.hpp), so the logits differ only through attention's and
+// the norms' summation order (moved further by the activations' int8 rounding).
+TEST(cuda_backend, gguf_block_logits_match_the_cpu_backend) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  auto w = testing::tiny_llama(testing::tiny_hparams(), 13);
+  const std::pair<ggml_type, backend::weight_format> formats[] = {
+      {ggml_type::q4_1, backend::weight_format::q4_1},
+      {ggml_type::q8_0, backend::weight_format::q8_0},
+      {ggml_type::q4_0, backend::weight_format::q4_0}};
+  int next = 0;
+  for_each_matrix(w, [&](weight_matrix& m, int64_t, int64_t, const std::string&) {
+    const auto& [type, format] = formats[next++ % 3];
+    auto bytes = encode_tensor(static_cast<uint32_t>(type), m.values);
+    ASSERT_TRUE(bytes.ok()) << bytes.message();
+    m = weight_matrix(format, std::move(*bytes));
+  });
+  ASSERT_EQ(w.token_embedding.format, backend::weight_format::q4_1);
+  const auto embedding = w.token_embedding;
+  expect_same_logits(w, kv_cache_dtype::f32, quantized_tolerance);
+
+  // On the device the blocks take their packed size, not f32's.
+  auto created = cuda_backend::create(0);
+  ASSERT_TRUE(created.ok()) << created.message();
+  const int64_t vocab = w.hparams.vocab_size, hidden = w.hparams.hidden_size;
+  (*created)->upload_weight({vocab, hidden, backend::weight_format::q4_1}, embedding);
+  EXPECT_EQ((*created)->weight_bytes(),
+            4 * kernels::cuda::quant_packed_words(kernels::cpu::block_format::q4_1, vocab, hidden));
 }
 
 TEST(cuda_backend, dummy_weights_generated_on_the_device_are_the_hosts) {

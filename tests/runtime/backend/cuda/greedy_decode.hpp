@@ -10,10 +10,18 @@
 
 namespace troupe::testing {
 
-inline std::vector<std::vector<int32_t>> decode_greedily(
+// Each prompt's sampled tokens, each with its num_top_logprobs most likely alternatives.
+inline std::vector<std::vector<runtime::sampled_token>> decode_greedily_with_top(
     runtime::model_runner& runner, const std::vector<std::vector<int32_t>>& prompts,
-    int32_t block_size, int32_t new_tokens) {
-  std::vector<std::vector<int32_t>> tables, out(prompts.size());
+    int32_t block_size, int32_t new_tokens, int32_t num_top_logprobs) {
+  std::vector<std::vector<int32_t>> tables;
+  std::vector<std::vector<runtime::sampled_token>> out(prompts.size());
+  const auto entry = [&](size_t s, int32_t start, int32_t n) {
+    auto e = seq_entry(s + 1, start, n, tables[s]);
+    e.sampling.logprobs = num_top_logprobs > 0;
+    e.sampling.num_top_logprobs = num_top_logprobs;
+    return e;
+  };
   runtime::step_batch prefill;
   int32_t next_block = 0;
   for (size_t s = 0; s < prompts.size(); ++s) {
@@ -21,20 +29,30 @@ inline std::vector<std::vector<int32_t>> decode_greedily(
     for (int32_t b = 0; b * block_size < static_cast<int32_t>(prompts[s].size()) + new_tokens; ++b)
       tables.back().push_back(next_block++);
     prefill.token_ids.insert(prefill.token_ids.end(), prompts[s].begin(), prompts[s].end());
-    prefill.seqs.push_back(
-        seq_entry(s + 1, 0, static_cast<int32_t>(prompts[s].size()), tables.back()));
+    prefill.seqs.push_back(entry(s, 0, static_cast<int32_t>(prompts[s].size())));
   }
   auto sampled = runner.execute(prefill);
   for (int32_t i = 1; i <= new_tokens; ++i) {
     runtime::step_batch step;
     for (size_t s = 0; s < prompts.size(); ++s) {
-      out[s].push_back(sampled[s].token_id);
+      out[s].push_back(sampled[s]);
       if (i == new_tokens) continue;
       step.token_ids.push_back(sampled[s].token_id);
-      step.seqs.push_back(
-          seq_entry(s + 1, static_cast<int32_t>(prompts[s].size()) + i - 1, 1, tables[s]));
+      step.seqs.push_back(entry(s, static_cast<int32_t>(prompts[s].size()) + i - 1, 1));
     }
     if (i < new_tokens) sampled = runner.execute(step);
+  }
+  return out;
+}
+
+inline std::vector<std::vector<int32_t>> decode_greedily(
+    runtime::model_runner& runner, const std::vector<std::vector<int32_t>>& prompts,
+    int32_t block_size, int32_t new_tokens) {
+  std::vector<std::vector<int32_t>> out;
+  for (const auto& row : decode_greedily_with_top(runner, prompts, block_size, new_tokens, 0)) {
+    out.emplace_back();
+    for (const auto& t : row)
+      out.back().push_back(t.token_id);
   }
   return out;
 }

@@ -1,0 +1,123 @@
+// GGUF block products on the GPU (kernels/cuda/quant_gemm.hpp, through gemm_engine::quant: the
+// activations' quantization and the product, the whole call) on the matrices of a Llama-3-8B
+// layer and its LM head, for q4_k (the bulk of a Q4_K_M file), q6_k (its LM head and some
+// down projections), q8_0 and q4_1 (the default model's), at 1, 8, 64 and 512 tokens. Each case
+// reports
+//   GB/s, pct_of_hbm   the packed weight's bytes over the event-timed call (L2 flushed before
+//                      each) against the DRAM peak: the figure of merit at decode sizes
+//   TOPS               2 M N K over the same time (the int8 dot products on the CUDA cores)
+// The weights are random words on the device (a product's time does not depend on the values).
+// format: kernels::cpu::block_format's value (2 q4_1, 0 q8_0, 5 q4_k, 7 q6_k).
+// Without a device every case is skipped ("no CUDA device").
+//   ./cuda_quant_gemm_bench --benchmark_counters_tabular=true
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "benchmarks/cuda/cuda_bench_support.hpp"
+#include "kernels/cuda/gemm.hpp"
+#include "kernels/cuda/quant_gemm.hpp"
+#include "kernels/cuda/random.hpp"
+
+namespace troupe::bench {
+namespace {
+
+namespace kc = kernels::cuda;
+using cuda::device_buffer;
+using kernels::cpu::block_format;
+
+// The engine every case shares, on its own stream, kept for the process's life (as
+// gemm_bench's).
+kc::gemm_engine* engine(benchmark::State& state) {
+  static kc::gemm_engine* shared = []() -> kc::gemm_engine* {
+    cudaStream_t stream = nullptr;
+    if (cudaStreamCreate(&stream) != cudaSuccess) return nullptr;
+    auto e = kc::gemm_engine::create(stream);
+    return e.ok() ? std::move(*e).release() : nullptr;
+  }();
+  if (shared == nullptr) state.SkipWithError("gemm_engine::create failed");
+  return shared;
+}
+
+// args: format, M, N, K
+void bm_quant(benchmark::State& state) {
+  if (!cuda::require_device(state)) return;
+  kc::gemm_engine* e = engine(state);
+  if (e == nullptr) return;
+  const auto f = static_cast<block_format>(state.range(0));
+  const int64_t M = state.range(1), N = state.range(2), K = state.range(3);
+  const int64_t words = kc::quant_packed_words(f, N, K);
+  device_buffer x(M * K * 4), w(words * 4), y(M * N * 4);
+  if (x.get() == nullptr || w.get() == nullptr || y.get() == nullptr) {
+    state.SkipWithError("cudaMalloc failed");
+    return;
+  }
+  for (const status& st : {kc::fill_random(x.get(), kc::dense_type::f32, M * K, 1, 1.0f, nullptr),
+                           kc::fill_random_int8(w.get<int8_t>(), words * 4, 2, nullptr),
+                           CUDA_CHECK(cudaDeviceSynchronize())}) {
+    if (!st.ok()) {
+      state.SkipWithError(st.message().c_str());
+      return;
+    }
+  }
+  const kc::quant_target target{w.get<uint32_t>(), N, y.get<float>()};
+  int l2_bytes = 0;
+  cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, 0);
+  const size_t flush_bytes = 2 * static_cast<size_t>(l2_bytes);
+  device_buffer flush(flush_bytes);
+  cuda::event_timer timer;
+  double total_seconds = 0.0;
+  for (auto _ : state) {
+    if (flush.get()) cudaMemsetAsync(flush.get(), 0, flush_bytes, e->stream());
+    timer.start(e->stream());
+    const status st = e->quant(x.get<float>(), M, K, f, &target, 1);
+    const double seconds = timer.stop(e->stream());
+    if (!st.ok()) {
+      state.SkipWithError(st.message().c_str());
+      return;
+    }
+    state.SetIterationTime(seconds);
+    total_seconds += seconds;
+  }
+  if (const auto st = CUDA_CHECK(cudaStreamSynchronize(e->stream())); !st.ok()) {
+    state.SkipWithError(st.message().c_str());
+    return;
+  }
+  if (total_seconds <= 0.0) return;
+  const double per_second = static_cast<double>(state.iterations()) / total_seconds;
+  const double gbps = 4.0 * static_cast<double>(words) * per_second / 1e9;
+  const double peak = cuda::peak_memory_gbps();
+  state.counters["GB/s"] = gbps;
+  state.counters["pct_of_hbm"] = peak > 0.0 ? 100.0 * gbps / peak : 0.0;
+  state.counters["TOPS"] = 2.0 * double(M) * double(N) * double(K) * per_second / 1e12;
+}
+
+// Llama-3-8B: hidden 4096, intermediate 14336, vocab 128256 (q, k and v as one 6144-row matrix).
+struct projection {
+  int64_t N, K;
+};
+constexpr projection llama3_8b[] = {
+    {6144, 4096}, {4096, 4096}, {28672, 4096}, {4096, 14336}, {128256, 4096}};
+
+void shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"format", "M", "N", "K"});
+  for (block_format f :
+       {block_format::q4_k, block_format::q6_k, block_format::q8_0, block_format::q4_1}) {
+    for (int64_t M : {1, 8, 64, 512}) {
+      for (projection p : llama3_8b) {
+        // The LM head reads only the sampled rows: at most 64 of them.
+        if (p.N == 128256 && M > 64) continue;
+        b->Args({static_cast<int64_t>(f), M, p.N, p.K});
+      }
+    }
+  }
+  b->UseManualTime()->MinTime(0.02)->Unit(benchmark::kMicrosecond);
+}
+
+BENCHMARK(bm_quant)->Apply(shapes);
+
+}  // namespace
+}  // namespace troupe::bench
+
+BENCHMARK_MAIN();
