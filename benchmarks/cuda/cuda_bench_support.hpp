@@ -19,6 +19,7 @@
 
 #include "base/result.hpp"
 #include "kernels/cuda/device.hpp"
+#include "kernels/cuda/gemm.hpp"
 
 namespace troupe::bench::cuda {
 
@@ -135,23 +136,24 @@ inline void set_bandwidth_counters(benchmark::State& state, double bytes_per_lau
   state.counters["pct_of_peak"] = peak > 0.0 ? 100.0 * gbps / peak : 0.0;
 }
 
-// Times `launch` (enqueues the kernel(s) under test on the stream it is given and returns their
-// status) once per iteration, with L2 flushed before each so small shapes are not served from
-// cache, then sets the bandwidth counters for `bytes_per_launch`. Use with UseManualTime().
+// Times `launch` (enqueues the kernel(s) under test on `stream` and returns their status) once
+// per iteration with CUDA events, with L2 flushed before each so small shapes are not served from
+// cache; sets each iteration's time (UseManualTime()). The total seconds, or 0 with `state`
+// skipped when a launch or the stream failed.
 template <class Launch>
-void run_timed(benchmark::State& state, double bytes_per_launch, Launch&& launch) {
-  cudaStream_t stream = nullptr;
-  if (!CUDA_CHECK(cudaStreamCreate(&stream)).ok()) {
-    state.SkipWithError("cudaStreamCreate failed");
-    return;
+double time_launches(benchmark::State& state, cudaStream_t stream, Launch&& launch) {
+  if (const auto st = CUDA_CHECK(cudaDeviceSynchronize()); !st.ok()) {  // setup on stream 0
+    state.SkipWithError(st.message().c_str());
+    return 0.0;
   }
   int l2_bytes = 0;
   cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, 0);
-  device_buffer flush(2 * static_cast<size_t>(l2_bytes));
+  const size_t flush_bytes = 2 * static_cast<size_t>(l2_bytes);
+  device_buffer flush(flush_bytes);
   event_timer timer;
   double total_seconds = 0.0;
   for (auto _ : state) {
-    if (flush.get()) cudaMemsetAsync(flush.get(), 0, 2 * static_cast<size_t>(l2_bytes), stream);
+    if (flush.get()) cudaMemsetAsync(flush.get(), 0, flush_bytes, stream);
     timer.start(stream);
     const status st = launch(stream);
     const double seconds = timer.stop(stream);
@@ -165,8 +167,34 @@ void run_timed(benchmark::State& state, double bytes_per_launch, Launch&& launch
   // A kernel that faulted shows here (the launch itself returned ok).
   if (const auto st = CUDA_CHECK(cudaStreamSynchronize(stream)); !st.ok())
     state.SkipWithError(st.message().c_str());
+  return state.error_occurred() ? 0.0 : total_seconds;
+}
+
+// time_launches on a stream of its own, then the bandwidth counters for `bytes_per_launch`.
+template <class Launch>
+void run_timed(benchmark::State& state, double bytes_per_launch, Launch&& launch) {
+  cudaStream_t stream = nullptr;
+  if (!CUDA_CHECK(cudaStreamCreate(&stream)).ok()) {
+    state.SkipWithError("cudaStreamCreate failed");
+    return;
+  }
+  const double total_seconds = time_launches(state, stream, launch);
   cudaStreamDestroy(stream);
   if (!state.error_occurred()) set_bandwidth_counters(state, bytes_per_launch, total_seconds);
+}
+
+// The gemm_engine a benchmark binary's cases share, on its own stream, created on first use and
+// kept for the process's life (destroying cuBLAS handles during static destruction races the
+// CUDA runtime's unload). Null, with `state` skipped, when it cannot be made.
+inline kernels::cuda::gemm_engine* shared_gemm_engine(benchmark::State& state) {
+  static kernels::cuda::gemm_engine* shared = []() -> kernels::cuda::gemm_engine* {
+    cudaStream_t stream = nullptr;
+    if (cudaStreamCreate(&stream) != cudaSuccess) return nullptr;
+    auto e = kernels::cuda::gemm_engine::create(stream);
+    return e.ok() ? std::move(*e).release() : nullptr;
+  }();
+  if (shared == nullptr) state.SkipWithError("gemm_engine::create failed");
+  return shared;
 }
 
 }  // namespace troupe::bench::cuda

@@ -27,50 +27,12 @@ namespace {
 namespace kc = kernels::cuda;
 using cuda::device_buffer;
 
-// The engine all cases share, on its own stream, created on first use and kept for the process's
-// life (destroying cuBLAS handles during static destruction races the CUDA runtime's unload).
-kc::gemm_engine* engine(benchmark::State& state) {
-  static kc::gemm_engine* shared = []() -> kc::gemm_engine* {
-    cudaStream_t stream = nullptr;
-    if (cudaStreamCreate(&stream) != cudaSuccess) return nullptr;
-    auto e = kc::gemm_engine::create(stream);
-    return e.ok() ? std::move(*e).release() : nullptr;
-  }();
-  if (shared == nullptr) state.SkipWithError("gemm_engine::create failed");
-  return shared;
-}
-
-// Times `launch` (returns a status; enqueues on the engine's stream) once per iteration with L2
-// flushed before each, and sets the counters above.
+// Times `launch` (returns a status; enqueues on the engine's stream) and sets the counters above.
 template <class Launch>
 void run_timed(benchmark::State& state, cudaStream_t stream, double weight_bytes, double peak_tops,
                Launch&& launch) {
-  if (auto st = CUDA_CHECK(cudaDeviceSynchronize()); !st.ok()) {  // the fills, on stream 0
-    state.SkipWithError(st.message().c_str());
-    return;
-  }
-  int l2_bytes = 0;
-  cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, 0);
-  const size_t flush_bytes = 2 * static_cast<size_t>(l2_bytes);
-  device_buffer flush(flush_bytes);
-  cuda::event_timer timer;
-  double total_seconds = 0.0;
-  for (auto _ : state) {
-    if (flush.get()) cudaMemsetAsync(flush.get(), 0, flush_bytes, stream);
-    timer.start(stream);
-    const status st = launch();
-    const double seconds = timer.stop(stream);
-    if (!st.ok()) {
-      state.SkipWithError(st.message().c_str());
-      return;
-    }
-    state.SetIterationTime(seconds);
-    total_seconds += seconds;
-  }
-  if (auto st = CUDA_CHECK(cudaStreamSynchronize(stream)); !st.ok()) {
-    state.SkipWithError(st.message().c_str());
-    return;
-  }
+  const double total_seconds =
+      cuda::time_launches(state, stream, [&](cudaStream_t) { return launch(); });
   if (total_seconds <= 0.0) return;
   const double M = state.range(0), N = state.range(1), K = state.range(2);
   const double per_second = static_cast<double>(state.iterations()) / total_seconds;
@@ -104,7 +66,7 @@ bool all_ok(benchmark::State& state, std::initializer_list<status> results) {
 // args: M, N, K
 void bm_dense_bf16(benchmark::State& state) {
   if (!cuda::require_device(state)) return;
-  kc::gemm_engine* e = engine(state);
+  kc::gemm_engine* e = cuda::shared_gemm_engine(state);
   if (e == nullptr) return;
   const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
   device_buffer x(M * K * 4), w(N * K * 2), y(M * N * 4);
@@ -120,7 +82,7 @@ void bm_dense_bf16(benchmark::State& state) {
 // args: M, N, K. Symmetric per-token quantization (the compressed-tensors default).
 void bm_w8a8(benchmark::State& state) {
   if (!cuda::require_device(state)) return;
-  kc::gemm_engine* e = engine(state);
+  kc::gemm_engine* e = cuda::shared_gemm_engine(state);
   if (e == nullptr) return;
   const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
   device_buffer x(M * K * 4), w(N * K), w_scale(N * 4), row_sums(N * 4), y(M * N * 4);
@@ -140,7 +102,7 @@ void bm_w8a8(benchmark::State& state) {
 // args: M, N, K. The int8 product alone on the CUDA cores (what w8a8 runs for M <= 8).
 void bm_int8_dp4a(benchmark::State& state) {
   if (!cuda::require_device(state)) return;
-  kc::gemm_engine* e = engine(state);
+  kc::gemm_engine* e = cuda::shared_gemm_engine(state);
   if (e == nullptr) return;
   const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
   device_buffer q(M * K), w(N * K), acc(M * N * 4);

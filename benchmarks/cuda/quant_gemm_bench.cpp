@@ -1,11 +1,11 @@
-// GGUF block products on the GPU (kernels/cuda/quant_gemm.hpp, through gemm_engine::quant: the
-// activations' quantization and the product, the whole call) on the matrices of a Llama-3-8B
-// layer and its LM head, for q4_k (the bulk of a Q4_K_M file), q6_k (its LM head and some
-// down projections), q8_0 and q4_1 (the default model's), at 1, 8, 64 and 512 tokens. Each case
-// reports
+// GGUF block products on the GPU (kernels/cuda/quant_gemm.hpp through gemm_engine::quant, the
+// whole call) on the matrices of a Llama-3-8B layer and its LM head, for q4_k (the bulk of a
+// Q4_K_M file), q6_k (its LM head and some down projections), q8_0 and q4_1 (the default
+// model's), at 1, 8 and 64 tokens (the int8 block kernel: activation quantization and product)
+// and 512 (W decoded to f16 in chunks, cuBLAS). Each case reports
 //   GB/s, pct_of_hbm   the packed weight's bytes over the event-timed call (L2 flushed before
 //                      each) against the DRAM peak: the figure of merit at decode sizes
-//   TOPS               2 M N K over the same time (the int8 dot products on the CUDA cores)
+//   TOPS               2 M N K over the same time
 // The weights are random words on the device (a product's time does not depend on the values).
 // format: kernels::cpu::block_format's value (2 q4_1, 0 q8_0, 5 q4_k, 7 q6_k).
 // Without a device every case is skipped ("no CUDA device").
@@ -27,23 +27,10 @@ namespace kc = kernels::cuda;
 using cuda::device_buffer;
 using kernels::cpu::block_format;
 
-// The engine every case shares, on its own stream, kept for the process's life (as
-// gemm_bench's).
-kc::gemm_engine* engine(benchmark::State& state) {
-  static kc::gemm_engine* shared = []() -> kc::gemm_engine* {
-    cudaStream_t stream = nullptr;
-    if (cudaStreamCreate(&stream) != cudaSuccess) return nullptr;
-    auto e = kc::gemm_engine::create(stream);
-    return e.ok() ? std::move(*e).release() : nullptr;
-  }();
-  if (shared == nullptr) state.SkipWithError("gemm_engine::create failed");
-  return shared;
-}
-
 // args: format, M, N, K
 void bm_quant(benchmark::State& state) {
   if (!cuda::require_device(state)) return;
-  kc::gemm_engine* e = engine(state);
+  kc::gemm_engine* e = cuda::shared_gemm_engine(state);
   if (e == nullptr) return;
   const auto f = static_cast<block_format>(state.range(0));
   const int64_t M = state.range(1), N = state.range(2), K = state.range(3);
@@ -62,28 +49,9 @@ void bm_quant(benchmark::State& state) {
     }
   }
   const kc::quant_target target{w.get<uint32_t>(), N, y.get<float>()};
-  int l2_bytes = 0;
-  cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, 0);
-  const size_t flush_bytes = 2 * static_cast<size_t>(l2_bytes);
-  device_buffer flush(flush_bytes);
-  cuda::event_timer timer;
-  double total_seconds = 0.0;
-  for (auto _ : state) {
-    if (flush.get()) cudaMemsetAsync(flush.get(), 0, flush_bytes, e->stream());
-    timer.start(e->stream());
-    const status st = e->quant(x.get<float>(), M, K, f, &target, 1);
-    const double seconds = timer.stop(e->stream());
-    if (!st.ok()) {
-      state.SkipWithError(st.message().c_str());
-      return;
-    }
-    state.SetIterationTime(seconds);
-    total_seconds += seconds;
-  }
-  if (const auto st = CUDA_CHECK(cudaStreamSynchronize(e->stream())); !st.ok()) {
-    state.SkipWithError(st.message().c_str());
-    return;
-  }
+  const double total_seconds = cuda::time_launches(state, e->stream(), [&](cudaStream_t) {
+    return e->quant(x.get<float>(), M, K, f, &target, 1);
+  });
   if (total_seconds <= 0.0) return;
   const double per_second = static_cast<double>(state.iterations()) / total_seconds;
   const double gbps = 4.0 * static_cast<double>(words) * per_second / 1e9;
