@@ -46,12 +46,15 @@ status check_cublas(cublasStatus_t code, const char* expr, const char* file, int
 // cuBLAS and cuBLASLt share it: both run on the engine's stream, one call after another.
 constexpr size_t workspace_bytes = size_t{32} << 20;
 
-// GGUF blocks: up to this many rows of x, quant_gemm (the CPU's bits, reading W once per 16 rows
-// on the CUDA cores); more rows (prompts) take W dequantized to f16 in chunks of about
-// dequant_chunk_bytes and cuBLAS on the tensor cores, vLLM's and llama.cpp's numerics for GGUF
-// there (x and W rounded to f16, f32 accumulation).
+// GGUF blocks: up to this many rows of x, quant_gemm (the CPU's bits, on the CUDA cores; a row
+// group's weights come from HBM once and from L2 for its other tiles of 16 rows); more rows
+// (prompts) take W dequantized to f16 in chunks of about dequant_chunk_bytes and cuBLAS on the
+// tensor cores, vLLM's and llama.cpp's numerics for GGUF there (x and W rounded to f16, f32
+// accumulation). A chunk is a third of an H100's or H200's 50 MB L2, and every chunk reuses the
+// same scratch: the GEMM reads the f16 rows the decode just wrote from L2, and the next decode
+// overwrites them there, so HBM sees mostly the packed blocks, not an f16 copy of W.
 constexpr int64_t quant_kernel_max_rows = 64;
-constexpr int64_t default_dequant_chunk_bytes = int64_t{32} << 20;
+constexpr int64_t default_dequant_chunk_bytes = int64_t{16} << 20;
 
 // Up to this many rows of x, the int8 product is the dp4a kernel: a decode step is bound by
 // reading W, which the kernel does once, and tensor cores have nothing to add there.

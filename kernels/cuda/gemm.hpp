@@ -15,8 +15,8 @@
 //   GGUF blocks      W in quant_gemm.hpp's packed layout. Up to 64 rows of x (decode steps):
 //                    kernels/cpu/quant_gemm.hpp's numerics exactly (x quantized per block on the
 //                    device, exact int32 block sums, the blocks' f32 terms added in the CPU's
-//                    order). More rows (prompts): W decoded to f16 in chunks of 32 MB and
-//                    cuBLAS with x rounded to f16 and f32 accumulation, as vLLM and llama.cpp
+//                    order). More rows (prompts): W decoded to f16 in chunks of 16 MB (L2-resident)
+//                    and cuBLAS with x rounded to f16 and f32 accumulation, as vLLM and llama.cpp
 //                    multiply GGUF weights in large batches (the tensor cores; not the CPU's bits)
 //
 // Thread: one thread at a time (the backend's); the engine's scratch is reused by every call, so
@@ -84,7 +84,7 @@ class gemm_engine {
   status quant(const float* x, int64_t M, int64_t K, block_format f, const quant_target* targets,
                int64_t num_targets);
 
-  // The f16 path's chunk of W (default 32 MB; at least 64 rows): for tests.
+  // The f16 path's chunk of W (default 16 MB; at least 64 rows): for tests.
   void set_dequant_chunk_bytes(int64_t bytes);
 
   // row_sums[n] = sum_k w[n][k] (kernels/cpu::w8a8_row_sums on the device).
