@@ -2,6 +2,8 @@
 // Greedy continuations of several prompts decoded together on one runner: one prompt step, then
 // one decode step of every row per token (a CUDA graph on a GPU runner with graphs). Sequence s
 // (ids from 1) gets its own blocks, enough for its prompt and `new_tokens` more.
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <vector>
 
@@ -55,6 +57,35 @@ inline std::vector<std::vector<int32_t>> decode_greedily(
       out.back().push_back(t.token_id);
   }
   return out;
+}
+
+// vLLM's check_logprobs_close for two runs of decode_greedily_with_top: every prompt's tokens are
+// the same up to their first difference, where each run's token is among the other's top
+// logprobs. Returns how many leading tokens each prompt's runs share.
+inline std::vector<size_t> expect_logprobs_close(
+    const std::vector<std::vector<runtime::sampled_token>>& a,
+    const std::vector<std::vector<runtime::sampled_token>>& b) {
+  const auto among = [](int32_t token, const runtime::sampled_token& t) {
+    for (const auto& [id, logprob] : t.top_logprobs)
+      if (id == token) return true;
+    return false;
+  };
+  std::vector<size_t> same(a.size(), 0);
+  EXPECT_EQ(a.size(), b.size());
+  for (size_t s = 0; s < a.size() && s < b.size(); ++s) {
+    EXPECT_EQ(a[s].size(), b[s].size()) << "prompt " << s;
+    size_t& i = same[s];
+    while (i < a[s].size() && i < b[s].size() && a[s][i].token_id == b[s][i].token_id)
+      ++i;
+    if (i == a[s].size() || i == b[s].size()) continue;
+    EXPECT_TRUE(among(a[s][i].token_id, b[s][i]))
+        << "prompt " << s << " token " << i << ": " << a[s][i].token_id
+        << " is not among the other run's top logprobs";
+    EXPECT_TRUE(among(b[s][i].token_id, a[s][i]))
+        << "prompt " << s << " token " << i << ": " << b[s][i].token_id
+        << " is not among the other run's top logprobs";
+  }
+  return same;
 }
 
 }  // namespace troupe::testing
