@@ -12,8 +12,8 @@
 #      the graphs' time per output token; that run's own TPOT includes the timing's overhead);
 #      last, bf16 batch-1 with --async-scheduling (its TPOT against the first run's); every
 #      "all" run also repeats the 64 streams with temperature 0.8 and top-p 0.95 (sampled on the
-#      device: its tok/s against the greedy run's); the default model's GGUF (Q4_1 blocks on
-#      the GPU) under the same loads, when the bundle carries it
+#      device: its tok/s against the greedy run's); last, the default model's GGUF (Q4_1 blocks
+#      on the GPU) under the same loads, when the bundle carries it
 #
 #   tools/gpu_check.sh BUNDLE_DIR OUT_DIR [--quick]
 #   -> OUT_DIR/gpu_check_summary.txt (one file with every result) and the raw logs / JSON beside
@@ -173,11 +173,11 @@ serve_and_bench() {
 }
 serve_and_bench bf16 llama-3-8b all
 serve_and_bench w8a8 llama-3-8b-w8a8 all
-# The default model's Q4_1 GGUF as blocks on the GPU (when carried).
+serve_env=TROUPE_CUDA_OP_TIMES=200 serve_and_bench bf16-timed llama-3-8b batch1
+serve_and_bench bf16-async llama-3-8b batch1 --async-scheduling
+# The default model's Q4_1 GGUF as blocks on the GPU (when carried), as time allows.
 if [ -n "${TROUPE_MODEL_DIR:-}" ]; then
   serve_and_bench gguf-default "$(ls "$TROUPE_MODEL_DIR"/*.gguf | head -1)" all
 fi
-serve_env=TROUPE_CUDA_OP_TIMES=200 serve_and_bench bf16-timed llama-3-8b batch1
-serve_and_bench bf16-async llama-3-8b batch1 --async-scheduling
 say ""
 say "done in $(elapsed)s"
