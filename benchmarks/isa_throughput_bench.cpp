@@ -11,6 +11,9 @@
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdint>
 
@@ -93,6 +96,74 @@ TROUPE_ISA_BENCH(bm_broadcast_zmm, "", "vpbroadcastd (%%rsp), ", "%%zmm");
 // VPDPBUSD with its second source broadcast from memory ({1to16}), one instruction.
 TROUPE_ISA_BENCH(bm_dpbusd_bcst_zmm, TROUPE_ZERO_SOURCES, "vpdpbusd (%%rsp)%{1to16%}, %%zmm31, ",
                  "%%zmm");
+#endif
+
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AMX_INT8__)
+// AMX: one tile instruction multiplies a 16-row x 64-byte A tile by a B tile into a 16 x 16
+// f32 / i32 C tile: TDPBF16PS is 16 x 16 x 32 bf16 MACs, TDPBSSD 16 x 16 x 64 int8 MACs. Tiles
+// 0-3 are four independent chains over the zeroed sources 4 and 5. Needs the kernel's tile
+// permission (arch_prctl ARCH_REQ_XCOMP_PERM); skipped where it is refused.
+struct tile_config {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+bool amx_tiles_ready() {
+  static const bool ready =
+      syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+  return ready;
+}
+
+template <class Step>
+void run_tiles(benchmark::State& state, double macs_per_instruction, Step&& step) {
+  if (!amx_tiles_ready()) {
+    state.SkipWithError("the kernel refuses AMX tile data");
+    return;
+  }
+  tile_config config;
+  for (int t = 0; t < 6; ++t) {
+    config.colsb[t] = 64;
+    config.rows[t] = 16;
+  }
+  _tile_loadconfig(&config);
+  for (auto _ : state) {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_zero(4);
+    _tile_zero(5);
+    for (int64_t i = 0; i < inner; ++i)
+      step();
+  }
+  _tile_release();
+  set_counters(state, double{inner} * 4);
+  state.counters["MACs_per_cycle"] =
+      benchmark::Counter(double{inner} * 4 * macs_per_instruction / core_hz(),
+                         benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void bm_tdpbf16ps(benchmark::State& state) {
+  run_tiles(state, 16 * 16 * 32, [] {
+    _tile_dpbf16ps(0, 4, 5);
+    _tile_dpbf16ps(1, 4, 5);
+    _tile_dpbf16ps(2, 4, 5);
+    _tile_dpbf16ps(3, 4, 5);
+  });
+}
+BENCHMARK(bm_tdpbf16ps);
+
+void bm_tdpbssd(benchmark::State& state) {
+  run_tiles(state, 16 * 16 * 64, [] {
+    _tile_dpbssd(0, 4, 5);
+    _tile_dpbssd(1, 4, 5);
+    _tile_dpbssd(2, 4, 5);
+    _tile_dpbssd(3, 4, 5);
+  });
+}
+BENCHMARK(bm_tdpbssd);
 #endif
 
 }  // namespace
