@@ -83,23 +83,41 @@ struct block_sums {
   int32_t isum = 0, msum = 0;
 };
 
+// The quants of this lane's word i as bytes (their high bits in place): `lo` holds quants t of
+// the first half the word serves, `hi` of the second (32-block formats: i = 0, quants 4p + t and
+// 16 + 4p + t, q8_0's signed; K-quants: quants 64p + 4i + t and 64p + 32 + 4i + t, unsigned,
+// before q6_k's -32).
+template <block_format F>
+__device__ __forceinline__ void quant_words(const lane_block<F>& w, int p, int i, uint32_t& lo,
+                                            uint32_t& hi) {
+  if constexpr (F == block_format::q8_0) {
+    lo = w.lane[0];
+    hi = w.lane[1];
+    return;
+  }
+  lo = w.lane[i] & 0x0f0f0f0fu;
+  hi = (w.lane[i] >> 4) & 0x0f0f0f0fu;
+  if constexpr (F == block_format::q5_0 || F == block_format::q5_1) {
+    const uint32_t qh = w.row[1];
+    lo |= spread_bits((qh >> (4 * p)) & 15u);
+    hi |= spread_bits((qh >> (16 + 4 * p)) & 15u);
+  } else if constexpr (F == block_format::q5_k) {
+    const uint32_t bits = (w.lane[8 + i / 4] >> (8 * (i % 4))) & 0xffu;
+    lo |= spread_bits(bits & 15u);
+    hi |= spread_bits(bits >> 4);
+  } else if constexpr (F == block_format::q6_k) {
+    const uint32_t bits = (w.lane[8 + i / 2] >> (16 * (i % 2))) & 0xffffu;
+    lo |= spread_pairs(bits & 0xffu);
+    hi |= spread_pairs(bits >> 8);
+  }
+}
+
 // 32-block formats: this lane's 8 quants of each half-block against x's words p and 4 + p.
 template <block_format F>
 __device__ block_sums dot_32(const lane_block<F>& w, int p, const int32_t* x_block,
                              int32_t x_block_sum) {
   uint32_t lo, hi;
-  if constexpr (F == block_format::q8_0) {
-    lo = w.lane[0];
-    hi = w.lane[1];
-  } else {
-    lo = w.lane[0] & 0x0f0f0f0fu;
-    hi = (w.lane[0] >> 4) & 0x0f0f0f0fu;
-    if constexpr (F == block_format::q5_0 || F == block_format::q5_1) {
-      const uint32_t qh = w.row[1];
-      lo |= spread_bits((qh >> (4 * p)) & 15u);
-      hi |= spread_bits((qh >> (16 + 4 * p)) & 15u);
-    }
-  }
+  quant_words(w, p, 0, lo, hi);
   constexpr int32_t zero_point = F == block_format::q4_0 ? 8 : F == block_format::q5_0 ? 16 : 0;
   int32_t part = __dp4a(static_cast<int>(lo), x_block[p], 0);
   part = __dp4a(static_cast<int>(hi), x_block[4 + p], part);
@@ -128,16 +146,8 @@ __device__ block_sums dot_k(const lane_block<F>& w, int p, const int32_t* x_bloc
   int32_t sub[4] = {0, 0, 0, 0};
 #pragma unroll
   for (int i = 0; i < 8; ++i) {
-    uint32_t lo = w.lane[i] & 0x0f0f0f0fu, hi = (w.lane[i] >> 4) & 0x0f0f0f0fu;
-    if constexpr (F == block_format::q5_k) {
-      const uint32_t bits = (w.lane[8 + i / 4] >> (8 * (i % 4))) & 0xffu;
-      lo |= spread_bits(bits & 15u);
-      hi |= spread_bits(bits >> 4);
-    } else if constexpr (F == block_format::q6_k) {
-      const uint32_t bits = (w.lane[8 + i / 2] >> (16 * (i % 2))) & 0xffffu;
-      lo |= spread_pairs(bits & 0xffu);
-      hi |= spread_pairs(bits >> 8);
-    }
+    uint32_t lo, hi;
+    quant_words(w, p, i, lo, hi);
     sub[i / 4] = __dp4a(static_cast<int>(lo), x[i], sub[i / 4]);
     sub[2 + i / 4] = __dp4a(static_cast<int>(hi), x[8 + i], sub[2 + i / 4]);
   }
@@ -465,16 +475,83 @@ __global__ void embedding_kernel(const uint32_t* packed, int64_t N, int64_t K, i
   }
 }
 
+// Calls put(i, v) for each of this lane's quants of the block: i its index in the block, v its
+// value (kernels::cpu::dequantize_row's bits, as packed_value).
+template <block_format F, class Put>
+__device__ void lane_values(const lane_block<F>& w, int p, Put&& put) {
+  using traits = format_traits<F>;
+  const float d = f16_bits(w.row[0]), m = f16_bits(w.row[0] >> 16);
+  const auto byte = [](uint32_t v, int k) { return static_cast<int32_t>((v >> (8 * k)) & 0xffu); };
+  if constexpr (!traits::k_quant) {
+    uint32_t lo, hi;
+    quant_words(w, p, 0, lo, hi);
+    const auto value = [&](int32_t q) {
+      if constexpr (F == block_format::q8_0) {
+        return __fmul_rn(__int2float_rn(static_cast<int8_t>(q)), d);
+      } else if constexpr (traits::has_min) {
+        return __fadd_rn(__fmul_rn(__int2float_rn(q), d), m);
+      } else {
+        return __fmul_rn(__int2float_rn(q - (F == block_format::q4_0 ? 8 : 16)), d);
+      }
+    };
+#pragma unroll
+    for (int t = 0; t < 4; ++t) {
+      put(4 * p + t, value(byte(lo, t)));
+      put(16 + 4 * p + t, value(byte(hi, t)));
+    }
+  } else {
+    const uint32_t sc = w.lane[traits::lane_planes - 1];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      uint32_t lo, hi;
+      quant_words(w, p, i, lo, hi);
+#pragma unroll
+      for (int t = 0; t < 4; ++t) {
+        const int index = 64 * p + 4 * i + t;
+        if constexpr (F == block_format::q6_k) {
+          // Sub-blocks of 16: the low quants' is i / 4, the high ones' 2 + i / 4.
+          const auto scale = [&](int s) {
+            return __fmul_rn(d, __int2float_rn(static_cast<int8_t>(byte(sc, s))));
+          };
+          put(index, __fmul_rn(scale(i / 4), __int2float_rn(byte(lo, t) - 32)));
+          put(index + 32, __fmul_rn(scale(2 + i / 4), __int2float_rn(byte(hi, t) - 32)));
+        } else {
+          // Sub-block 2p (low quants: scale byte 0, min byte 2) and 2p + 1 (bytes 1 and 3).
+          const auto value = [&](int half, int32_t q) {
+            const float d1 = __fmul_rn(d, __int2float_rn(byte(sc, half)));
+            const float m1 = __fmul_rn(m, __int2float_rn(byte(sc, 2 + half)));
+            return __fsub_rn(__fmul_rn(d1, __int2float_rn(q)), m1);
+          };
+          put(index, value(0, byte(lo, t)));
+          put(index + 32, value(1, byte(hi, t)));
+        }
+      }
+    }
+  }
+}
+
+// One warp per (row group, block) slab of the rows [n0, n0 + rows): each lane decodes its words
+// (not one value at a time, as the embedding's packed_value does).
+constexpr int dequantize_warps = 8;
+
 template <block_format F>
-__global__ void dequantize_f16_kernel(const uint32_t* packed, int64_t K, int64_t n0, int64_t count,
+__global__ void dequantize_f16_kernel(const uint32_t* packed, int64_t K, int64_t n0, int64_t rows,
                                       uint16_t* out) {
-  constexpr int values = format_traits<F>::values;
-  const int64_t nb = K / values;
-  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < count;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t n = n0 + i / K, k = i % K;
-    out[i] = detail::to_f16_bits(
-        packed_value<F>(packed, nb, n, k / values, static_cast<int>(k % values)));
+  using traits = format_traits<F>;
+  const int64_t nb = K / traits::values;
+  const int64_t first_group = n0 / group_rows;
+  const int64_t slabs = ((n0 + rows - 1) / group_rows - first_group + 1) * nb;
+  const int lane = static_cast<int>(threadIdx.x) % warp_lanes;
+  const int r = lane / parts, p = lane % parts;
+  for (int64_t s = int64_t{blockIdx.x} * dequantize_warps + threadIdx.x / warp_lanes; s < slabs;
+       s += int64_t{gridDim.x} * dequantize_warps) {
+    const int64_t g = first_group + s / nb, b = s % nb;
+    lane_block<F> w;
+    w.load(packed + (g * nb + b) * traits::slab_words, lane, r);
+    const int64_t n = g * group_rows + r;
+    if (n < n0 || n >= n0 + rows) continue;
+    uint16_t* row = out + (n - n0) * K + b * traits::values;
+    lane_values<F>(w, p, [&](int i, float v) { row[i] = detail::to_f16_bits(v); });
   }
 }
 
@@ -486,8 +563,12 @@ status quant_dequantize_f16(block_format f, const uint32_t* packed, int64_t N, i
   if (rows == 0) return ok_status();
   return with_format(f, [&](auto format) {
     constexpr block_format F = decltype(format)::value;
-    dequantize_f16_kernel<F><<<detail::flat_blocks(rows * K), detail::flat_threads, 0, stream>>>(
-        packed, K, n0, rows * K, out);
+    const int64_t groups = (n0 + rows - 1) / group_rows - n0 / group_rows + 1;
+    const int64_t slabs = groups * (K / format_traits<F>::values);
+    const auto blocks = static_cast<unsigned>(std::min<int64_t>(
+        (slabs + dequantize_warps - 1) / dequantize_warps, detail::max_grid_blocks));
+    dequantize_f16_kernel<F>
+        <<<blocks, dequantize_warps * warp_lanes, 0, stream>>>(packed, K, n0, rows, out);
     return CUDA_CHECK(cudaGetLastError());
   });
 }
