@@ -1,8 +1,10 @@
 // GGUF block products on the GPU (kernels/cuda/quant_gemm.hpp through gemm_engine::quant, the
 // whole call) on the matrices of a Llama-3-8B layer and its LM head, for q4_k (the bulk of a
 // Q4_K_M file), q6_k (its LM head and some down projections), q8_0 and q4_1 (the default
-// model's), at 1, 8 and 64 tokens (the int8 block kernel: activation quantization and product)
-// and 512 (W decoded to f16 in chunks, cuBLAS). Each case reports
+// model's), at 1, 8, 64 and 512 tokens, each on the path the engine chooses (the int8 block
+// kernel, activation quantization included, up to 32 rows; W decoded to f16 in chunks for cuBLAS
+// beyond); then q4_k's gate/up and down at 8 to 64 rows on each path forced (path 1: the
+// kernel, 2: f16), which shows where one should hand over to the other. Each case reports
 //   GB/s, pct_of_hbm   the packed weight's bytes over the event-timed call (L2 flushed before
 //                      each) against the DRAM peak: the figure of merit at decode sizes
 //   TOPS               2 M N K over the same time
@@ -27,13 +29,18 @@ namespace kc = kernels::cuda;
 using cuda::device_buffer;
 using kernels::cpu::block_format;
 
-// args: format, M, N, K
+// args: format, M, N, K[, path: 1 the block kernel, 2 the f16 path, whatever M; else the
+// engine's own choice]
 void bm_quant(benchmark::State& state) {
   if (!cuda::require_device(state)) return;
   kc::gemm_engine* e = cuda::shared_gemm_engine(state);
   if (e == nullptr) return;
   const auto f = static_cast<block_format>(state.range(0));
   const int64_t M = state.range(1), N = state.range(2), K = state.range(3);
+  const int64_t path = state.range(4);
+  e->set_quant_kernel_max_rows(path == 1   ? M
+                               : path == 2 ? 0
+                                           : kc::gemm_engine::default_quant_kernel_max_rows);
   const int64_t words = kc::quant_packed_words(f, N, K);
   device_buffer x(M * K * 4), w(words * 4), y(M * N * 4);
   if (x.get() == nullptr || w.get() == nullptr || y.get() == nullptr) {
@@ -69,17 +76,23 @@ constexpr projection llama3_8b[] = {
     {6144, 4096}, {4096, 4096}, {28672, 4096}, {4096, 14336}, {128256, 4096}};
 
 void shapes(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"format", "M", "N", "K"});
+  b->ArgNames({"format", "M", "N", "K", "path"});
   for (block_format f :
        {block_format::q4_k, block_format::q6_k, block_format::q8_0, block_format::q4_1}) {
     for (int64_t M : {1, 8, 64, 512}) {
       for (projection p : llama3_8b) {
         // The LM head reads only the sampled rows: at most 64 of them.
         if (p.N == 128256 && M > 64) continue;
-        b->Args({static_cast<int64_t>(f), M, p.N, p.K});
+        b->Args({static_cast<int64_t>(f), M, p.N, p.K, 0});
       }
     }
   }
+  // Where the block kernel should hand over to the f16 path (gemm.cu's quant_kernel_max_rows):
+  // both forced, on q4_k's gate/up and down, at 8 to 64 rows.
+  for (int64_t M : {8, 16, 32, 48, 64})
+    for (int64_t path : {1, 2})
+      for (projection p : {llama3_8b[2], llama3_8b[3]})
+        b->Args({static_cast<int64_t>(block_format::q4_k), M, p.N, p.K, path});
   b->UseManualTime()->MinTime(0.02)->Unit(benchmark::kMicrosecond);
 }
 

@@ -46,14 +46,17 @@ status check_cublas(cublasStatus_t code, const char* expr, const char* file, int
 // cuBLAS and cuBLASLt share it: both run on the engine's stream, one call after another.
 constexpr size_t workspace_bytes = size_t{32} << 20;
 
-// GGUF blocks: up to this many rows of x, quant_gemm (the CPU's bits, on the CUDA cores; a row
-// group's weights come from HBM once and from L2 for its other tiles of 16 rows); more rows
-// (prompts) take W dequantized to f16 in chunks of about dequant_chunk_bytes and cuBLAS on the
-// tensor cores, vLLM's and llama.cpp's numerics for GGUF there (x and W rounded to f16, f32
-// accumulation). A chunk is a third of an H100's or H200's 50 MB L2, and every chunk reuses the
-// same scratch: the GEMM reads the f16 rows the decode just wrote from L2, and the next decode
-// overwrites them there, so HBM sees mostly the packed blocks, not an f16 copy of W.
-constexpr int64_t quant_kernel_max_rows = 64;
+// GGUF blocks: up to quant_kernel_max_rows rows of x, quant_gemm (the CPU's bits, on the CUDA
+// cores; a row group's weights come from HBM once and from L2 for its other tiles of 16 rows);
+// more rows (prompts, large decode batches) take W dequantized to f16 in chunks of about
+// dequant_chunk_bytes and cuBLAS on the tensor cores, vLLM's and llama.cpp's numerics for GGUF
+// there (x and W rounded to f16, f32 accumulation). A chunk is a third of an H100's or H200's 50 MB
+// L2, and every chunk reuses the same scratch: the GEMM reads the f16 rows the decode just wrote
+// from L2, and the next decode overwrites them there, so HBM sees mostly the packed blocks, not an
+// f16 copy of W. The default crossover is an estimate for an 8B Q4_K on an H100 (not measured yet):
+// the kernel's dp4a work grows with the rows (about 3 ms a step at 16 rows, 13 ms at 64), the f16
+// path's decode and L2 traffic do not (about 5-7 ms); cuda_quant_gemm_bench times both paths at 8
+// to 64 rows to set it (gemm_engine::default_quant_kernel_max_rows).
 constexpr int64_t default_dequant_chunk_bytes = int64_t{16} << 20;
 
 // Up to this many rows of x, the int8 product is the dp4a kernel: a decode step is bound by
@@ -192,6 +195,7 @@ struct gemm_engine::impl {
   scratch_buffer qx;      // GGUF blocks: x quantized (quant_activations)
   scratch_buffer w16;     // GGUF blocks, many rows: a chunk of W's rows as f16
   int64_t dequant_chunk_bytes = default_dequant_chunk_bytes;
+  int64_t quant_kernel_max_rows = gemm_engine::default_quant_kernel_max_rows;
   std::map<lt_plan_key, lt_int8_plan> lt_plans;  // one per shape seen (bounded by the batch sizes)
 
   static size_t tokens_azp_offset(int64_t M) { return round_up(size_t(M) * sizeof(float), 256); }
@@ -414,7 +418,7 @@ status gemm_engine::quant(const float* x, int64_t M, int64_t K, block_format f,
   if (M < 0 || K <= 0) return error{"gemm_engine::quant: bad shape"};
   if (M == 0) return ok_status();
   impl& e = *impl_;
-  if (M > quant_kernel_max_rows) return e.quant_f16(x, M, K, f, targets, num_targets);
+  if (M > e.quant_kernel_max_rows) return e.quant_f16(x, M, K, f, targets, num_targets);
   GEMM_TRY(e.qx.reserve(size_t(quant_activation_bytes(f, M, K)), e.stream));
   const quant_activations xq = quant_activations_at(e.qx.as<void>(), f, M, K);
   GEMM_TRY(quant_quantize(f, x, M, K, xq, e.stream));
@@ -425,6 +429,10 @@ status gemm_engine::quant(const float* x, int64_t M, int64_t K, block_format f,
 
 void gemm_engine::set_dequant_chunk_bytes(int64_t bytes) {
   impl_->dequant_chunk_bytes = bytes;
+}
+
+void gemm_engine::set_quant_kernel_max_rows(int64_t rows) {
+  impl_->quant_kernel_max_rows = rows;
 }
 
 status gemm_engine::w8a8_row_sums(const int8_t* w, int64_t N, int64_t K, int32_t* row_sums) {

@@ -12,12 +12,13 @@
 //                    products summed in exact int32 (cuBLASLt IMMA), then the epilogue
 //                    a_scale * (w_scale * float(acc - azp * row_sum)) per element: the same bits
 //                    as the CPU kernel
-//   GGUF blocks      W in quant_gemm.hpp's packed layout. Up to 64 rows of x (decode steps):
+//   GGUF blocks      W in quant_gemm.hpp's packed layout. Up to 32 rows of x (decode steps):
 //                    kernels/cpu/quant_gemm.hpp's numerics exactly (x quantized per block on the
 //                    device, exact int32 block sums, the blocks' f32 terms added in the CPU's
-//                    order). More rows (prompts): W decoded to f16 in chunks of 16 MB (L2-resident)
-//                    and cuBLAS with x rounded to f16 and f32 accumulation, as vLLM and llama.cpp
-//                    multiply GGUF weights in large batches (the tensor cores; not the CPU's bits)
+//                    order). More rows (prompts, large decode batches): W decoded to f16 in chunks
+//                    of 16 MB (L2-resident) and cuBLAS with x rounded to f16 and f32 accumulation,
+//                    as vLLM and llama.cpp multiply GGUF weights in large batches (the tensor
+//                    cores; not the CPU's bits)
 //
 // Thread: one thread at a time (the backend's); the engine's scratch is reused by every call, so
 // calls are ordered on its stream.
@@ -86,6 +87,10 @@ class gemm_engine {
 
   // The f16 path's chunk of W (default 16 MB; at least 64 rows): for tests.
   void set_dequant_chunk_bytes(int64_t bytes);
+  // The most rows of x that quant() gives the block kernel (more take the f16 path; the default
+  // is an estimate, gemm.cu): for tests and benchmarks.
+  static constexpr int64_t default_quant_kernel_max_rows = 32;
+  void set_quant_kernel_max_rows(int64_t rows);
 
   // row_sums[n] = sum_k w[n][k] (kernels/cpu::w8a8_row_sums on the device).
   status w8a8_row_sums(const int8_t* w, int64_t N, int64_t K, int32_t* row_sums);

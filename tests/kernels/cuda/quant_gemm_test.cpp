@@ -213,7 +213,7 @@ TEST_F(quant_gemm_gpu, f16_rows_are_dequantize_rows_values_rounded_to_f16) {
   }
 }
 
-// More than 64 rows: W as f16 through cuBLAS, x rounded to f16, in chunks of 64 rows of W here
+// More than 32 rows: W as f16 through cuBLAS, x rounded to f16, in chunks of 64 rows of W here
 // (64, 64, 22). Against the same products in double, within f32 accumulation's rounding of the
 // sum of |terms|.
 TEST_F(quant_gemm_gpu, engine_products_of_many_rows_are_the_f16_products) {

@@ -70,7 +70,7 @@ TEST(cuda_runners, size_the_cache_capture_graphs_and_decode_as_the_cpu) {
 }
 
 // GGUF blocks (q4_1, q8_0, q4_0 in turn, as llama.cpp's quantizers write them): the profiled
-// maximal step of 96 rows takes the f16 path, graphs of up to 72 rows are captured (those over 64
+// maximal step of 96 rows takes the f16 path, graphs of up to 72 rows are captured (those over 32
 // rows on the f16 path too), and the decode steps follow the CPU's block path as vLLM compares
 // two implementations (expect_logprobs_close).
 TEST(cuda_runners, gguf_blocks_profile_capture_and_decode_as_the_cpu) {
