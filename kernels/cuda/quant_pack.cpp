@@ -74,28 +74,26 @@ void pack_q45_k(bool five, const uint8_t* block, const slab_writer& out, int r) 
   out.row(0, r, q::load_u16(block) | uint32_t{q::load_u16(block + 2)} << 16);
 }
 
-// q6_k: quant i (0..255) split into its low 4 bits and top 2 bits (unsigned, 0..63 before the
-// -32), regrouped as the header says.
+// q6_k: each quant split into its low 4 bits and top 2 bits (unsigned, 0..63 before the -32),
+// regrouped as the header says. Part p's quants 64p .. 64p + 63 lie in the stored half p / 2
+// (ql[64], qh[32]); its low quants (64p + l) are the ql[l] nibbles and its high ones (64p + 32 + l)
+// the ql[32 + l] nibbles, low nibbles for even p and high for odd; their top bits are bits
+// 4(p % 2), + 1 and 4(p % 2) + 2, + 3 of qh[l].
 void pack_q6_k(const uint8_t* block, const slab_writer& out, int r) {
-  const auto low4 = [&](int i) {
-    const int half = i / 128, k = (i % 128) / 32, l = i % 32;
-    const uint8_t* ql = block + 64 * half;
-    return k < 2 ? ql[l + 32 * k] & 0x0fu : uint32_t{ql[l + 32 * (k - 2)]} >> 4;
-  };
-  const auto top2 = [&](int i) {
-    const int half = i / 128, k = (i % 128) / 32, l = i % 32;
-    return (uint32_t{block[128 + 32 * half + l]} >> (2 * k)) & 3u;
-  };
   for (int p = 0; p < parts; ++p) {
+    const uint8_t* ql = block + 64 * (p / 2);
+    const uint8_t* qh = block + 128 + 32 * (p / 2);
+    const int shift = 4 * (p % 2);
     uint32_t high[4] = {0, 0, 0, 0};
     for (int i = 0; i < 8; ++i) {
-      uint32_t nibbles = 0, bits = 0;
+      const uint32_t lo = (word_at(ql + 4 * i) >> shift) & 0x0f0f0f0fu;
+      const uint32_t hi = (word_at(ql + 32 + 4 * i) >> shift) & 0x0f0f0f0fu;
+      out.lane(i, r, p, lo | hi << 4);
+      uint32_t bits = 0;
       for (int t = 0; t < 4; ++t) {
-        const int lo = 64 * p + 4 * i + t, hi = lo + 32;
-        nibbles |= (low4(lo) | low4(hi) << 4) << (8 * t);
-        bits |= top2(lo) << (2 * t) | top2(hi) << (8 + 2 * t);
+        const uint32_t top = uint32_t{qh[4 * i + t]} >> shift;
+        bits |= (top & 3u) << (2 * t) | ((top >> 2) & 3u) << (8 + 2 * t);
       }
-      out.lane(i, r, p, nibbles);
       high[i / 2] |= bits << (16 * (i % 2));
     }
     for (int h = 0; h < 4; ++h)
