@@ -1,7 +1,10 @@
 // The packed layout of GGUF block weights for the GPU (kernels/cuda/quant_gemm.hpp), built on the
 // host from the stored blocks, and the sizes of the device-side activation arrays.
+#include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #include "kernels/cpu/quant_blocks.hpp"
 #include "kernels/cuda/quant_gemm.hpp"
@@ -148,22 +151,39 @@ void quant_pack(block_format f, const uint8_t* stored, int64_t N, int64_t K, uin
   assert(K % kernels::cpu::block_elements(f) == 0);
   const int64_t nb = quant_num_blocks(f, K), row_bytes = kernels::cpu::row_bytes(f, K);
   const int64_t slab = quant_slab_words(f), block_bytes = kernels::cpu::block_bytes(f);
-  std::memset(out, 0, static_cast<size_t>(quant_packed_words(f, N, K)) * sizeof(uint32_t));
-  for (int64_t n = 0; n < N; ++n) {
-    const int64_t g = n / group_rows;
-    const int r = static_cast<int>(n % group_rows);
-    for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* block = stored + n * row_bytes + b * block_bytes;
-      const slab_writer out_slab(out + (g * nb + b) * slab, quant_lane_planes(f));
-      if (f == block_format::q6_k) {
-        pack_q6_k(block, out_slab, r);
-      } else if (q::is_k_quant(f)) {
-        pack_q45_k(f == block_format::q5_k, block, out_slab, r);
-      } else {
-        pack_32_block(f, block, out_slab, r);
+  const int64_t groups = (N + group_rows - 1) / group_rows;
+  // Rows [8 g0, 8 g1) into their slabs (whole groups: no two threads share a slab).
+  const auto pack_groups = [&](int64_t g0, int64_t g1) {
+    std::memset(out + g0 * nb * slab, 0, static_cast<size_t>((g1 - g0) * nb * slab) * 4);
+    for (int64_t n = g0 * group_rows; n < std::min(N, g1 * group_rows); ++n) {
+      const int64_t g = n / group_rows;
+      const int r = static_cast<int>(n % group_rows);
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* block = stored + n * row_bytes + b * block_bytes;
+        const slab_writer out_slab(out + (g * nb + b) * slab, quant_lane_planes(f));
+        if (f == block_format::q6_k) {
+          pack_q6_k(block, out_slab, r);
+        } else if (q::is_k_quant(f)) {
+          pack_q45_k(f == block_format::q5_k, block, out_slab, r);
+        } else {
+          pack_32_block(f, block, out_slab, r);
+        }
       }
     }
+  };
+  // About 1 GB/s a thread: a large matrix (an 8B model's are 10-500 MB) takes every core.
+  constexpr int64_t bytes_per_thread = int64_t{16} << 20;
+  const int64_t threads = std::clamp<int64_t>(N * row_bytes / bytes_per_thread, 1,
+                                              std::max(1u, std::thread::hardware_concurrency()));
+  if (threads == 1) {
+    pack_groups(0, groups);
+    return;
   }
+  std::vector<std::thread> workers;
+  for (int64_t t = 0; t < threads; ++t)
+    workers.emplace_back(pack_groups, groups * t / threads, groups * (t + 1) / threads);
+  for (auto& w : workers)
+    w.join();
 }
 
 std::vector<uint32_t> quant_pack(block_format f, const uint8_t* stored, int64_t N, int64_t K) {

@@ -256,6 +256,20 @@ TEST_F(quant_gemm_gpu, engine_products_of_many_rows_are_the_f16_products) {
   cudaStreamDestroy(stream);
 }
 
+// A matrix large enough to be packed by several threads (16 MB each) gives the slabs of its row
+// groups packed one part at a time (each small enough for one thread).
+TEST(quant_pack, large_matrices_pack_as_their_parts) {
+  const block_format f = block_format::q4_k;
+  const int64_t N = 16392, K = 4096;  // 37.8 MB; parts split at row 8192 (a group boundary)
+  const auto w = random_blocks(f, N, K, 61);
+  const auto whole = quant_pack(f, w.data(), N, K);
+  const int64_t split = 8192, row_bytes = kernels::cpu::row_bytes(f, K);
+  auto parts = quant_pack(f, w.data(), split, K);
+  const auto rest = quant_pack(f, w.data() + split * row_bytes, N - split, K);
+  parts.insert(parts.end(), rest.begin(), rest.end());
+  EXPECT_TRUE(whole == parts);
+}
+
 TEST(quant_pack, sizes_follow_the_layout) {
   // q4_1: 40 words a slab (32 lane words, 8 row words) = 20 bytes a row and block, as stored.
   EXPECT_EQ(quant_slab_words(block_format::q4_1), 40);
