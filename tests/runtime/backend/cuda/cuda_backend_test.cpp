@@ -27,14 +27,13 @@
 #include "kernels/cuda/device.hpp"
 #include "kernels/cuda/quant_gemm.hpp"
 #include "runtime/backend/cpu_backend.hpp"
-#include "runtime/formats/gguf.hpp"
 #include "runtime/formats/half.hpp"
 #include "runtime/formats/hf_make_model.hpp"
 #include "runtime/formats/hf_model.hpp"
-#include "runtime/formats/quantize.hpp"
 #include "runtime/formats/weight_dtype.hpp"
 #include "runtime/model/llama_runner.hpp"
 #include "runtime/model/sampler.hpp"
+#include "tests/runtime/model/tiny_gguf.hpp"
 #include "tests/runtime/model/tiny_llama.hpp"
 
 namespace troupe::runtime {
@@ -251,24 +250,12 @@ TEST(cuda_backend, w8a8_logits_match_the_cpu_backend) {
   }
 }
 
-// GGUF block weights, as llama.cpp's quantizers write them (q4_1, q8_0, q4_0 in turn, the
-// embedding and the untied output included), stay blocks on both sides: every product is the
-// same bits (kernels/cuda/quant_gemm.hpp), so the logits differ only through attention's and
-// the norms' summation order (moved further by the activations' int8 rounding).
+// GGUF blocks on both sides: the products are the same bits (kernels/cuda/quant_gemm.hpp); the
+// logits differ only through attention's and the norms' order (and the int8 roundings it moves).
 TEST(cuda_backend, gguf_block_logits_match_the_cpu_backend) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
   auto w = testing::tiny_llama(testing::tiny_hparams(), 13);
-  const std::pair<ggml_type, backend::weight_format> formats[] = {
-      {ggml_type::q4_1, backend::weight_format::q4_1},
-      {ggml_type::q8_0, backend::weight_format::q8_0},
-      {ggml_type::q4_0, backend::weight_format::q4_0}};
-  int next = 0;
-  for_each_matrix(w, [&](weight_matrix& m, int64_t, int64_t, const std::string&) {
-    const auto& [type, format] = formats[next++ % 3];
-    auto bytes = encode_tensor(static_cast<uint32_t>(type), m.values);
-    ASSERT_TRUE(bytes.ok()) << bytes.message();
-    m = weight_matrix(format, std::move(*bytes));
-  });
+  testing::encode_as_gguf_blocks(w);
   ASSERT_EQ(w.token_embedding.format, backend::weight_format::q4_1);
   const auto embedding = w.token_embedding;
   expect_same_logits(w, kv_cache_dtype::f32, quantized_tolerance);

@@ -7,16 +7,14 @@
 
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "kernels/cuda/device.hpp"
-#include "runtime/formats/gguf.hpp"
-#include "runtime/formats/quantize.hpp"
 #include "runtime/model/cpu_runner.hpp"
 #include "runtime/model/kv_cache.hpp"
 #include "runtime/serving/cuda/cuda_runners.hpp"
 #include "tests/runtime/backend/cuda/greedy_decode.hpp"
+#include "tests/runtime/model/tiny_gguf.hpp"
 #include "tests/runtime/model/tiny_llama.hpp"
 
 namespace troupe::runtime {
@@ -69,7 +67,7 @@ TEST(cuda_runners, size_the_cache_capture_graphs_and_decode_as_the_cpu) {
   EXPECT_EQ(decode(gpu), expected);
 }
 
-// GGUF blocks (q4_1, q8_0, q4_0 in turn, as llama.cpp's quantizers write them): the profiled
+// GGUF blocks (testing::encode_as_gguf_blocks): the profiled
 // maximal step of 96 rows takes the f16 path, graphs of up to 72 rows are captured (those over 32
 // rows on the f16 path too), and the decode steps follow the CPU's block path as vLLM compares
 // two implementations (expect_logprobs_close).
@@ -77,17 +75,7 @@ TEST(cuda_runners, gguf_blocks_profile_capture_and_decode_as_the_cpu) {
   if (kernels::cuda::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
   const auto hp = testing::tiny_hparams();
   auto weights = testing::tiny_llama(hp, 6);
-  const std::pair<ggml_type, backend::weight_format> formats[] = {
-      {ggml_type::q4_1, backend::weight_format::q4_1},
-      {ggml_type::q8_0, backend::weight_format::q8_0},
-      {ggml_type::q4_0, backend::weight_format::q4_0}};
-  int next = 0;
-  for_each_matrix(weights, [&](weight_matrix& m, int64_t, int64_t, const std::string&) {
-    const auto& [type, format] = formats[next++ % 3];
-    auto bytes = encode_tensor(static_cast<uint32_t>(type), m.values);
-    ASSERT_TRUE(bytes.ok()) << bytes.message();
-    m = weight_matrix(format, std::move(*bytes));
-  });
+  testing::encode_as_gguf_blocks(weights);
   auto config = resolved_config(0.001);
   config.max_num_batched_tokens = 96;
   config.max_num_seqs = 72;
