@@ -76,7 +76,6 @@ cuda_backend::impl::weight cuda_backend::impl::upload_weight(const weight_desc& 
   if (const auto block = cpu_block_format(desc.format)) {
     // GGUF blocks stay blocks, repacked for the device's loads (kernels/cuda/quant_gemm.hpp).
     packed = cu::quant_pack(*block, data.bytes.data(), desc.rows, desc.cols);
-    w.block = block;
     w.bytes = static_cast<int64_t>(packed.size() * sizeof(uint32_t));
     w.data = device_alloc(w.bytes);
     upload(w.data.get(), packed.data(), w.bytes);

@@ -12,9 +12,10 @@
 //   download: async copy -> pinned, wait          logits of the sampled rows
 //
 // Numerics against the CPU reference (cpu_backend): rope, store_kv's fp8/bf16/f16 codes, embedding,
-// gather, W8A8 and GGUF block GEMMs give the same bits; rmsnorm, attention, silu and the dense
-// GEMMs the same math summed in another order (f32 within rounding; bf16/f16 weights multiply x
-// rounded to 16 bits, vLLM's numerics, where the CPU widens the weights and keeps x in f32).
+// gather, W8A8 and GGUF block GEMMs of up to 32 rows give the same bits; rmsnorm, attention, silu
+// and the dense GEMMs the same math summed in another order (f32 within rounding; bf16/f16 weights
+// multiply x rounded to 16 bits, vLLM's numerics, where the CPU widens the weights and keeps x in
+// f32).
 //
 // Errors: a CUDA or cuBLAS failure inside an op throws cuda_backend_error (the executor turns it
 // into a failed step); create() returns errors as values.

@@ -127,10 +127,11 @@ struct cuda_backend::impl {
   struct weight {
     weight_desc desc;
     weight_format stored = weight_format::f32;
-    std::optional<kernels::cpu::block_format> block;  // GGUF blocks: their format
     device_ptr data, scales, row_sums;
     int64_t bytes = 0;
     const float* f32() const { return static_cast<const float*>(data.get()); }
+    // GGUF blocks: their format (the data is packed, quant_gemm.hpp); nullopt otherwise.
+    std::optional<kernels::cpu::block_format> block() const { return cpu_block_format(stored); }
     const uint32_t* packed() const { return static_cast<const uint32_t*>(data.get()); }
   };
   struct buffer {

@@ -20,8 +20,8 @@ void cuda_backend::embedding(weight_handle table, int64_t first_token, buffer_ha
     throw cuda_backend_error("an int8 (W8A8) embedding table is not supported on the GPU");
   }
   const int64_t T = s.step.num_tokens();
-  if (w.block) {
-    check(cu::quant_embedding(*w.block, w.packed(), w.desc.rows, w.desc.cols, first_token,
+  if (const auto block = w.block()) {
+    check(cu::quant_embedding(*block, w.packed(), w.desc.rows, w.desc.cols, first_token,
                               s.step_array(s.offsets.token_ids), T, s.get(out, T * w.desc.cols),
                               s.stream));
     return;
@@ -60,9 +60,9 @@ void cuda_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer
   const int64_t in = wt.desc.cols, out = wt.desc.rows;
   const float* xs = s.get(x, rows * in);
   float* ys = s.get(y, rows * out);
-  if (wt.block) {
+  if (const auto block = wt.block()) {
     const cu::quant_target target{wt.packed(), out, ys};
-    check(s.gemm->quant(xs, rows, in, *wt.block, &target, 1));
+    check(s.gemm->quant(xs, rows, in, *block, &target, 1));
   } else if (is_w8a8_format(wt.stored)) {
     check(s.gemm->w8a8(xs, rows, in, static_cast<const int8_t*>(wt.data.get()),
                        static_cast<const float*>(wt.scales.get()),
@@ -93,14 +93,13 @@ void cuda_backend::matmuls(buffer_handle x, int64_t rows, std::span<const matmul
   });
   const int64_t in = first.desc.cols;
   const float* xs = s.get(x, rows * in);
-  if (first.block) {
+  if (const auto block = first.block()) {
     std::vector<cu::quant_target> blocks;
     for (const auto& t : targets) {
       const auto& w = s.get(t.w);
       blocks.push_back({w.packed(), w.desc.rows, s.get(t.y, rows * w.desc.rows)});
     }
-    check(s.gemm->quant(xs, rows, in, *first.block, blocks.data(),
-                        static_cast<int64_t>(blocks.size())));
+    check(s.gemm->quant(xs, rows, in, *block, blocks.data(), static_cast<int64_t>(blocks.size())));
   } else if (is_w8a8_format(first.stored)) {
     std::vector<cu::w8a8_target> w8;
     for (const auto& t : targets) {
