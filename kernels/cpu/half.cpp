@@ -1,4 +1,5 @@
-// round_to_half and widen_half: x [n] f32 <-> h [n] bf16 / f16 bits (contract: half.hpp).
+// round_to_half, widen_half and round_through_bf16: x [n] f32 <-> h [n] bf16 / f16 bits
+// (contract: half.hpp).
 #include "kernels/cpu/half.hpp"
 
 #if defined(__F16C__)
@@ -15,6 +16,11 @@ void round_to_half(const float* x, int64_t n, half_format format, uint16_t* out)
     for (int64_t i = 0; i < n; ++i)
       out[i] = f32_to_f16(x[i]);
   }
+}
+
+void round_through_bf16(const float* x, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = bf16_to_f32(f32_to_bf16(x[i]));
 }
 
 void widen_half(const uint16_t* h, int64_t n, half_format format, float* out) {

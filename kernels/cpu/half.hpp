@@ -9,6 +9,7 @@
 // Arrays of them, as a 16-bit KV cache stores keys and values (half_format names the format):
 //   round_to_half   out[i] = f32_to_bf16(x[i]) or f32_to_f16(x[i])
 //   widen_half      out[i] = bf16_to_f32(h[i]) or f16_to_f32(h[i]), exact (NaN stays NaN)
+//   round_through_bf16  out[i] = bf16_to_f32(f32_to_bf16(x[i])) (bf16 activations in f32 words)
 #include <bit>
 #include <cstdint>
 
@@ -86,5 +87,8 @@ void round_to_half(const float* x, int64_t n, half_format format, uint16_t* out)
 
 // out[i] = the exact value of h[i] in `format`.   h, out: [n]
 void widen_half(const uint16_t* h, int64_t n, half_format format, float* out);
+
+// out[i] = x[i] rounded to bf16 and widened back to f32.   x, out: [n] (out may be x)
+void round_through_bf16(const float* x, int64_t n, float* out);
 
 }  // namespace troupe::kernels::cpu

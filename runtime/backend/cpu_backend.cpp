@@ -44,8 +44,13 @@ cpu::rope_table make_table(const rope_spec& spec) {
 
 }  // namespace
 
-cpu_backend::cpu_backend(int32_t num_threads, communicator* comm, std::vector<int> cpus)
-    : pool_(num_threads, std::move(cpus)), comm_(comm) {}
+cpu_backend::cpu_backend(int32_t num_threads, communicator* comm, std::vector<int> cpus,
+                         cpu_activations activations)
+    : pool_(num_threads, std::move(cpus)), comm_(comm), activations_(activations) {}
+
+bool cpu_backend::uses_amx_tiles() const {
+  return activations_ == cpu_activations::bf16 && cpu::amx_gemm_supported();
+}
 
 // -- memory --
 
@@ -55,7 +60,7 @@ weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data da
   if (data.random) data = generate_random(pool_.num_threads(), desc, *data.random);
   assert(desc.format != weight_format::f32 ||
          static_cast<int64_t>(data.values.size()) == desc.num_elements());
-  weight w{desc, std::move(data), {}, {}, {}};
+  weight w{desc, std::move(data), {}, {}, {}, {}};
   if (is_k_quant_format(desc.format) && cpu::best_quant_path() == cpu::quant_path::scalar) {
     // Without AVX2 the K-quants have only the portable int8 kernel, 10-200x slower than f32
     // panels (docs/performance.md), so there they are decoded once into f32 panels, as exact as
@@ -74,7 +79,12 @@ weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data da
     w.packed = cpu::pack_quant_weight(*block, w.data.bytes.data(), desc.rows, desc.cols);
     std::vector<uint8_t>().swap(w.data.bytes);
   }
-  if (const auto dense = cpu_dense_type(desc.format); dense && desc.rows > 1) {
+  if (desc.format == weight_format::bf16 && desc.rows > 1 && uses_amx_tiles()) {
+    // AMX tiles for bf16 activations; they replace the stored values.
+    w.tiles = cpu::pack_amx_weight(reinterpret_cast<const uint16_t*>(w.data.dense_values()),
+                                   desc.rows, desc.cols);
+    std::vector<uint8_t>().swap(w.data.bytes);
+  } else if (const auto dense = cpu_dense_type(desc.format); dense && desc.rows > 1) {
     // Column panels for panel_gemm; they replace the stored values.
     w.panels = cpu::pack_panels(*dense, w.data.dense_values(), desc.rows, desc.cols);
     std::vector<float>().swap(w.data.values);

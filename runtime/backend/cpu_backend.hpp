@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/cpu/amx_gemm.hpp"
 #include "kernels/cpu/attention.hpp"
 #include "kernels/cpu/panel_gemm.hpp"
 #include "kernels/cpu/quant_gemm.hpp"
@@ -27,6 +28,16 @@
 
 namespace troupe::backend {
 
+// What a bf16 weight multiplies (`--dtype bfloat16` asks for bf16, vLLM's activations):
+//   f32   x as it is: panel_gemm's exact sequential chain on the f32 values (the default);
+//   bf16  x rounded to bf16 first (nearest even), as vLLM and troupe's GPU path do. On a CPU
+//         with AMX-BF16 the products run on AMX tiles (kernels/cpu/amx_gemm.hpp: the tile unit's
+//         own summation order, several times panel_gemm's speed); elsewhere panel_gemm
+//         multiplies the rounded x (the same inputs, its sequential order).
+// Both keep a row's bits independent of the batch and the threads. Other weight formats are
+// unaffected (f32 / f16 matrices multiply f32 x; blocks and int8 quantize x themselves).
+enum class cpu_activations : uint8_t { f32, bf16 };
+
 class cpu_backend : public compute_backend {
  public:
   // requires: num_threads >= 1 (the caller's thread counts as one). comm (borrowed, outlives
@@ -34,9 +45,13 @@ class cpu_backend : public compute_backend {
   // nullptr means one rank. `cpus`, when given (one per thread), pins the threads
   // (kernels::cpu::thread_pool): the calling thread to cpus[0].
   explicit cpu_backend(int32_t num_threads, communicator* comm = nullptr,
-                       std::vector<int> cpus = {});
+                       std::vector<int> cpus = {},
+                       cpu_activations activations = cpu_activations::f32);
 
   int32_t num_threads() const { return pool_.num_threads(); }
+  cpu_activations activations() const { return activations_; }
+  // Whether bf16 weights multiply on AMX tiles here (bf16 activations on a CPU with AMX-BF16).
+  bool uses_amx_tiles() const;
   const std::vector<int>& cpus() const { return pool_.cpus(); }
   // The storage behind a KV-cache handle (tests, inspection).
   const cpu_kv_cache& kv_cache(kv_cache_handle cache) const { return kv_caches_[cache.id]; }
@@ -84,6 +99,8 @@ class cpu_backend : public compute_backend {
     // Dense matrices (f32 / bf16 / f16, more than one row): column panels for panel_gemm
     // (data.values / data.bytes are then empty). Norms and biases stay in data.values.
     std::shared_ptr<const kernels::cpu::panel_weight> panels;
+    // bf16 matrices under bf16 activations on an AMX CPU: AMX tiles instead of panels.
+    std::shared_ptr<const kernels::cpu::amx_weight> tiles;
     // An f32 weight's values (norms, biases, f32 matrices).
     const float* f32() const { return data.values.data(); }
   };
@@ -96,8 +113,15 @@ class cpu_backend : public compute_backend {
   float* get(buffer_handle b, int64_t min_size);
   cpu_kv_cache& get(kv_cache_handle c);
 
+  // Whether w multiplies x rounded to bf16 (a bf16 weight under bf16 activations).
+  bool rounds_activations(const weight& w) const;
+  // x ([n] values) as w multiplies it on panels: xs itself, or xs rounded to bf16 in rounded_x_.
+  const float* activations_for(const weight& w, const float* xs, int64_t n);
+
   kernels::cpu::thread_pool pool_;
   communicator* comm_;
+  cpu_activations activations_;
+  std::vector<float> rounded_x_;
   std::vector<weight> weights_;
   std::vector<std::vector<float>> buffers_;
   std::vector<cpu_kv_cache> kv_caches_;

@@ -11,6 +11,7 @@
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/embedding.hpp"
 #include "kernels/cpu/gemm_w8a8.hpp"
+#include "kernels/cpu/half.hpp"
 #include "kernels/cpu/quant_gemm.hpp"
 #include "kernels/cpu/rmsnorm.hpp"
 #include "kernels/cpu/sampling.hpp"
@@ -41,6 +42,7 @@ void cpu_backend::embedding(weight_handle table, int64_t first_token, buffer_han
   auto row_into = [&](int32_t row, float* dst) {
     const auto fmt = w.desc.format;
     if (w.panels) return cpu::panel_row(*w.panels, row, dst);
+    if (w.tiles) return cpu::amx_weight_row(*w.tiles, row, dst);
     if (fmt == weight_format::f32) return cpu::embedding(w.f32(), dim, &row, 1, dst);
     const auto* bits = reinterpret_cast<const uint16_t*>(w.data.bytes.data()) + row * dim;
     if (fmt == weight_format::bf16) {
@@ -92,6 +94,8 @@ void cpu_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_
   const float* xs = get(x, rows * in);
   float* ys = get(y, rows * out);
   const auto fmt = wt.desc.format;
+  if (wt.tiles) return cpu::amx_gemm(pool_, *wt.tiles, xs, rows, ys);
+  xs = activations_for(wt, xs, rows * in);
   if (wt.panels) return cpu::panel_gemm(pool_, *wt.panels, xs, rows, ys);
   if (const auto dense = cpu_dense_type(fmt)) {  // a one-row weight (matrices have panels)
     return cpu::dense_gemm(pool_, *dense, xs, rows, in, wt.data.dense_values(), out, ys);
@@ -105,22 +109,40 @@ void cpu_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_
   cpu::quant_gemm_packed(pool_, *wt.packed, xs, rows, ys);
 }
 
+bool cpu_backend::rounds_activations(const weight& w) const {
+  return activations_ == cpu_activations::bf16 && w.desc.format == weight_format::bf16;
+}
+
+const float* cpu_backend::activations_for(const weight& w, const float* xs, int64_t n) {
+  if (!rounds_activations(w)) return xs;
+  if (static_cast<int64_t>(rounded_x_.size()) < n) rounded_x_.resize(static_cast<size_t>(n));
+  cpu::round_through_bf16(xs, n, rounded_x_.data());
+  return rounded_x_.data();
+}
+
 void cpu_backend::matmuls(buffer_handle x, int64_t rows, std::span<const matmul_target> targets) {
-  // Products of one kind (all dense panels, or all packed blocks of one format) share the work on
-  // x; any other mix runs one by one.
+  // Products of one kind (all dense panels taking the same activations, all AMX tiles, or all
+  // packed blocks of one format) share the work on x; any other mix runs one by one.
   std::vector<const cpu::panel_weight*> panels;
+  std::vector<const cpu::amx_weight*> tiles;
   std::vector<const cpu::quant_packed_weight*> packed;
   std::vector<float*> ys;
   const int64_t in = targets.empty() ? 0 : get(targets[0].w).desc.cols;
   const float* xs = get(x, rows * in);
+  const bool rounded = !targets.empty() && rounds_activations(get(targets[0].w));
   for (const matmul_target& t : targets) {
     const auto& wt = get(t.w);
     assert(t.y.id != x.id && wt.desc.cols == in);
-    if (wt.panels) panels.push_back(wt.panels.get());
+    if (wt.panels && rounds_activations(wt) == rounded) panels.push_back(wt.panels.get());
+    if (wt.tiles) tiles.push_back(wt.tiles.get());
     if (wt.packed) packed.push_back(wt.packed.get());
     ys.push_back(get(t.y, rows * wt.desc.rows));
   }
-  if (panels.size() == targets.size()) return cpu::panel_gemm_many(pool_, panels, xs, rows, ys);
+  if (panels.size() == targets.size()) {
+    return cpu::panel_gemm_many(pool_, panels, activations_for(get(targets[0].w), xs, rows * in),
+                                rows, ys);
+  }
+  if (tiles.size() == targets.size()) return cpu::amx_gemm_many(pool_, tiles, xs, rows, ys);
   const bool one_format =
       packed.size() == targets.size() &&
       std::all_of(packed.begin(), packed.end(), [&](const cpu::quant_packed_weight* w) {

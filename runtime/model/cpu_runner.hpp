@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "base/result.hpp"
+#include "runtime/backend/cpu_backend.hpp"
 #include "runtime/model/llama_checks.hpp"
 #include "runtime/model/llama_runner.hpp"
 #include "runtime/model/llama_weights.hpp"
@@ -19,16 +20,18 @@ class cpu_llama_runner : public llama_runner {
  public:
   // llama_runner::create on a new cpu_backend of num_threads compute threads, which allocates
   // num_kv_blocks * kv_bytes_per_block(hparams, block_size, kv_dtype) bytes of cache.
-  // num_threads <= 0 means kernels::cpu::default_num_compute_threads().
+  // num_threads <= 0 means kernels::cpu::default_num_compute_threads(). `activations`: what bf16
+  // weights multiply (backend::cpu_activations).
   static result<std::unique_ptr<cpu_llama_runner>> create(
       llama_weights weights, int32_t num_kv_blocks, int32_t block_size, int32_t num_threads = 0,
-      backend::kv_cache_dtype kv_dtype = backend::kv_cache_dtype::f32);
+      backend::kv_cache_dtype kv_dtype = backend::kv_cache_dtype::f32,
+      backend::cpu_activations activations = backend::cpu_activations::f32);
 
   int32_t num_threads() const { return num_threads_; }
 
  private:
-  cpu_llama_runner(llama_weights weights, const backend::kv_cache_shape& cache,
-                   int32_t num_threads);
+  cpu_llama_runner(llama_weights weights, const backend::kv_cache_shape& cache, int32_t num_threads,
+                   backend::cpu_activations activations);
 
   int32_t num_threads_;
 };

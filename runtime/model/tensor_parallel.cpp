@@ -55,7 +55,7 @@ std::vector<std::vector<int>> plan_rank_cpus(int32_t world_size, int32_t threads
 result<std::vector<std::unique_ptr<tensor_parallel_runner>>> make_tensor_parallel_runners(
     llama_weights weights, int32_t world_size, int32_t threads_per_rank, int32_t num_kv_blocks,
     int32_t block_size, const std::vector<std::vector<int>>& rank_cpus,
-    backend::kv_cache_dtype kv_dtype) {
+    backend::kv_cache_dtype kv_dtype, backend::cpu_activations activations) {
   if (auto st = check_tensor_parallel(weights.hparams, world_size); !st) return st.err();
   if (threads_per_rank < 1) return error{"need at least one compute thread per rank"};
   if (!rank_cpus.empty() && rank_cpus.size() != static_cast<size_t>(world_size)) {
@@ -72,7 +72,8 @@ result<std::vector<std::unique_ptr<tensor_parallel_runner>>> make_tensor_paralle
     auto created = llama_runner::create_shard(
         std::make_unique<backend::cpu_backend>(
             threads_per_rank, &group->rank(r),
-            rank_cpus.empty() ? std::vector<int>{} : rank_cpus[static_cast<size_t>(r)]),
+            rank_cpus.empty() ? std::vector<int>{} : rank_cpus[static_cast<size_t>(r)],
+            activations),
         weights, make_llama_shard(weights.hparams, r, world_size), num_kv_blocks, block_size,
         kv_dtype);
     if (!created) return created.err();

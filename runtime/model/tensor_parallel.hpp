@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "runtime/backend/cpu_backend.hpp"
 #include "runtime/backend/shared_memory_communicator.hpp"
 #include "runtime/model/llama_runner.hpp"
 #include "runtime/model/llama_weights.hpp"
@@ -83,6 +84,7 @@ std::vector<std::vector<int>> plan_rank_cpus(int32_t world_size, int32_t threads
 result<std::vector<std::unique_ptr<tensor_parallel_runner>>> make_tensor_parallel_runners(
     llama_weights weights, int32_t world_size, int32_t threads_per_rank, int32_t num_kv_blocks,
     int32_t block_size, const std::vector<std::vector<int>>& rank_cpus = {},
-    backend::kv_cache_dtype kv_dtype = backend::kv_cache_dtype::f32);
+    backend::kv_cache_dtype kv_dtype = backend::kv_cache_dtype::f32,
+    backend::cpu_activations activations = backend::cpu_activations::f32);
 
 }  // namespace troupe::runtime

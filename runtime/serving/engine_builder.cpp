@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "kernels/cpu/amx_gemm.hpp"
 #include "kernels/cpu/cpu_features.hpp"
 #include "kernels/cpu/thread_pool.hpp"
 #include "runtime/model/cpu_runner.hpp"
@@ -34,6 +35,19 @@ std::string cpu_list(const std::vector<int>& cpus) {
   return s;
 }
 
+// What the CPU's bf16 weights multiply: x rounded to bf16 for an explicit --dtype bfloat16 (vLLM's
+// activations; AMX tiles where the CPU has them), f32 x otherwise (auto keeps troupe's f32
+// activations on the CPU).
+backend::cpu_activations cpu_activations_for(const engine_config& config) {
+  const auto dtype = parse_weight_dtype(config.dtype);
+  if (!dtype || *dtype != weight_dtype::bfloat16) return backend::cpu_activations::f32;
+  spdlog::info("--dtype bfloat16: bf16 weights multiply activations rounded to bf16, {}",
+               kernels::cpu::amx_gemm_supported()
+                   ? "on AMX tiles"
+                   : "by panel_gemm (this CPU has no usable AMX-BF16 tiles)");
+  return backend::cpu_activations::bf16;
+}
+
 // The runners of every tensor-parallel rank. One rank: one CPU runner holds the whole model on
 // --threads threads. N ranks: rank r holds shard r of the weights and a KV cache for its heads;
 // the --threads compute threads are divided among the ranks (at least one each) and pinned, rank
@@ -42,9 +56,10 @@ result<runner_list> make_runners(llama_weights weights, const kv_cache_plan& pla
                                  const engine_config& config) {
   runner_list runners;
   const int32_t world_size = config.tensor_parallel_size;
+  const backend::cpu_activations activations = cpu_activations_for(config);
   if (world_size == 1) {
     auto runner = cpu_llama_runner::create(std::move(weights), plan.num_blocks, plan.block_size,
-                                           config.num_compute_threads, plan.dtype);
+                                           config.num_compute_threads, plan.dtype, activations);
     if (!runner) return runner.err();
     runners.push_back(std::move(*runner));
     return runners;
@@ -58,8 +73,9 @@ result<runner_list> make_runners(llama_weights weights, const kv_cache_plan& pla
                  world_size, per_rank);
   }
   const auto cpus = plan_rank_cpus(world_size, per_rank);
-  auto ranks = make_tensor_parallel_runners(std::move(weights), world_size, per_rank,
-                                            plan.num_blocks, plan.block_size, cpus, plan.dtype);
+  auto ranks =
+      make_tensor_parallel_runners(std::move(weights), world_size, per_rank, plan.num_blocks,
+                                   plan.block_size, cpus, plan.dtype, activations);
   if (!ranks) return ranks.err();
   for (int32_t r = 0; r < world_size; ++r) {
     spdlog::info("tensor-parallel rank {}: {} compute thread(s), {}", r, per_rank,

@@ -45,6 +45,8 @@ inline std::vector<cpu::token_location> locations(const step_metadata& m) {
 
 class cpu_backend_ops : public ::testing::Test {
  protected:
+  explicit cpu_backend_ops(cpu_activations activations = cpu_activations::f32)
+      : be_(2, nullptr, {}, activations) {}
   void SetUp() override { be_.begin_step(step_); }
 
   std::vector<float> random(int64_t n, float lo = -1.0f, float hi = 1.0f) {
@@ -73,10 +75,16 @@ class cpu_backend_ops : public ::testing::Test {
   }
 
   static constexpr int64_t T = 9;
-  cpu_backend be_{2};
+  cpu_backend be_;
   cpu::thread_pool pool_{2};
   std::mt19937 rng_{42};
   step_metadata step_ = three_sequences();
+};
+
+// The same with bf16 activations (`--dtype bfloat16`).
+class cpu_backend_bf16_ops : public cpu_backend_ops {
+ protected:
+  cpu_backend_bf16_ops() : cpu_backend_ops(cpu_activations::bf16) {}
 };
 
 }  // namespace troupe::backend::testing

@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "kernels/cpu/activation.hpp"
+#include "kernels/cpu/amx_gemm.hpp"
 #include "kernels/cpu/dense_gemm.hpp"
 #include "kernels/cpu/elementwise.hpp"
 #include "kernels/cpu/embedding.hpp"
 #include "kernels/cpu/gemm_w8a8.hpp"
+#include "kernels/cpu/half.hpp"
 #include "kernels/cpu/panel_gemm.hpp"
 #include "kernels/cpu/quant_gemm.hpp"
 #include "kernels/cpu/rmsnorm.hpp"
@@ -24,6 +26,7 @@ namespace troupe::backend {
 namespace {
 
 using testing::bitwise_equal;
+using testing::cpu_backend_bf16_ops;
 using testing::cpu_backend_ops;
 namespace cpu = kernels::cpu;
 
@@ -256,6 +259,74 @@ TEST_F(cpu_backend_ops, gather_sampled_rows_takes_the_rows_in_order) {
   for (int32_t row : step_.sample_rows)
     expected.insert(expected.end(), x.begin() + row * dim, x.begin() + (row + 1) * dim);
   EXPECT_TRUE(bitwise_equal(read(out, 3 * dim), expected));
+}
+
+// --dtype bfloat16: a bf16 matrix multiplies x rounded to bf16, on AMX tiles where the CPU has
+// them (else panel_gemm on the rounded x); f32 and f16 matrices multiply x as it is; matmuls put
+// together only products on the same x; a tied bf16 table still gives exact embedding rows.
+TEST_F(cpu_backend_bf16_ops, bf16_matrices_multiply_x_rounded_to_bf16) {
+  EXPECT_EQ(be_.activations(), cpu_activations::bf16);
+  EXPECT_EQ(be_.uses_amx_tiles(), cpu::amx_gemm_supported());
+  const int64_t rows = 9, in = 70;
+  const auto x = random(rows * in);
+  const auto xb = buffer_with(x);
+  auto bf16_weight = [&](int64_t out) {
+    std::vector<uint16_t> h(static_cast<size_t>(out * in));
+    cpu::round_to_half(random(out * in).data(), out * in, cpu::half_format::bf16, h.data());
+    std::vector<uint8_t> bytes(h.size() * 2);
+    std::memcpy(bytes.data(), h.data(), bytes.size());
+    return std::pair{
+        be_.upload_weight({out, in, weight_format::bf16}, {weight_format::bf16, bytes}), h};
+  };
+  const auto [w40, h40] = bf16_weight(40);
+  std::vector<float> expected(rows * 40), as_is(rows * 40);
+  if (be_.uses_amx_tiles()) {
+    cpu::amx_gemm(pool_, *cpu::pack_amx_weight(h40.data(), 40, in), x.data(), rows,
+                  expected.data());
+  } else {
+    std::vector<float> rounded(x.size());
+    cpu::round_through_bf16(x.data(), rows * in, rounded.data());
+    cpu::panel_gemm(pool_, *cpu::pack_panels(cpu::dense_type::bf16, h40.data(), 40, in),
+                    rounded.data(), rows, expected.data());
+  }
+  auto y = output(rows * 40);
+  be_.matmul(xb, rows, w40, y);
+  EXPECT_TRUE(bitwise_equal(read(y, rows * 40), expected));
+  cpu::panel_gemm(pool_, *cpu::pack_panels(cpu::dense_type::bf16, h40.data(), 40, in), x.data(),
+                  rows, as_is.data());
+  EXPECT_FALSE(bitwise_equal(read(y, rows * 40), as_is)) << "x was not rounded";
+
+  const auto f32_values = random(24 * in);
+  const auto w24 = weight(24, in, f32_values);
+  std::vector<float> f32_expected(rows * 24);
+  cpu::panel_gemm(pool_, *cpu::pack_panels(cpu::dense_type::f32, f32_values.data(), 24, in),
+                  x.data(), rows, f32_expected.data());
+  auto y24 = output(rows * 24);
+  be_.matmul(xb, rows, w24, y24);
+  EXPECT_TRUE(bitwise_equal(read(y24, rows * 24), f32_expected)) << "f32 weights take x as it is";
+
+  const auto w16 = bf16_weight(16).first;
+  for (const auto& ws : {std::vector<weight_handle>{w40, w16}, {w40, w24, w16}, {w24, w40}}) {
+    std::vector<matmul_target> targets;
+    for (weight_handle w : ws)
+      targets.push_back({w, output(rows * 40)});
+    be_.matmuls(xb, rows, targets);
+    for (const matmul_target& t : targets) {
+      auto alone = output(rows * 40);
+      be_.matmul(xb, rows, t.w, alone);
+      const int64_t n = t.w.id == w24.id ? 24 : t.w.id == w16.id ? 16 : 40;
+      EXPECT_TRUE(bitwise_equal(read(t.y, rows * n), read(alone, rows * n))) << "weight " << t.w.id;
+    }
+  }
+
+  const auto [table, table_bits] = bf16_weight(10);
+  auto embedded = output(T * in);
+  be_.embedding(table, 0, embedded);
+  std::vector<float> rows_expected;
+  for (int32_t id : step_.token_ids)
+    for (int64_t c = 0; c < in; ++c)
+      rows_expected.push_back(cpu::bf16_to_f32(table_bits[id * in + c]));
+  EXPECT_TRUE(bitwise_equal(read(embedded, T * in), rows_expected));
 }
 
 }  // namespace

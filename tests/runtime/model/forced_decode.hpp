@@ -1,16 +1,22 @@
 #pragma once
 // A prompt prefilled in one step, then decode steps fed given tokens: the logits of every step, to
 // compare two runners of one model (fp8 KV cache vs f32, W8A8 vs f32 weights) on the same tokens.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "runtime/formats/hf_make_model.hpp"
+#include "runtime/formats/hf_model.hpp"
 #include "runtime/model/cpu_runner.hpp"
 #include "tests/runtime/model/tensor_parallel_scripts.hpp"
 #include "tests/runtime/model/tiny_llama.hpp"
@@ -93,6 +99,53 @@ inline double max_logprob_diff(cpu_llama_runner& reference, cpu_llama_runner& ot
   }
   EXPECT_EQ(got.size(), want.size());
   return max_diff;
+}
+
+// tiny_family_spec(family) written by make-model and loaded as a checkpoint (`tag` names the
+// temporary directory).
+inline runtime::llama_weights load_tiny_family(const std::string& family, const std::string& tag) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() /
+                       ("troupe_" + tag + "_" + std::to_string(::getpid()) + "_" + family);
+  EXPECT_TRUE(runtime::write_tiny_model(tiny_family_spec(family), dir.string()));
+  auto w = runtime::load_hf_model(dir.string(), 1);
+  fs::remove_all(dir);
+  EXPECT_TRUE(w) << w.message();
+  return std::move(w).value();
+}
+
+// Batch invariance of a runner configuration, as llama_forward_test checks f32: a prompt alone
+// (on make(2), 2 compute threads), and in one step with a decode, another prompt and a continued
+// chunk (on make(3)): the prompt's logits bitwise equal. make(threads) returns a runner of the
+// model whose vocabulary is `vocab`, with at least 13 KV blocks of 8 tokens.
+inline void expect_alone_equals_busy_batch(
+    int32_t vocab, const std::function<std::unique_ptr<cpu_llama_runner>(int32_t)>& make) {
+  const auto a = random_tokens(19, vocab, 10), b = random_tokens(30, vocab, 11),
+             c = random_tokens(9, vocab, 12), d = random_tokens(18, vocab, 13);
+  step_batch alone;
+  alone.token_ids = a;
+  alone.seqs = {seq_entry(0, 0, 19, {20, 21, 22})};
+  const auto alone_logits = make(2)->forward_logits(alone);
+
+  auto runner = make(3);
+  step_batch warmup;  // b's first 29 tokens and d's first 10
+  warmup.token_ids.assign(b.begin(), b.begin() + 29);
+  warmup.token_ids.insert(warmup.token_ids.end(), d.begin(), d.begin() + 10);
+  warmup.seqs = {seq_entry(1, 0, 29, {0, 1, 2, 3}), seq_entry(3, 0, 10, {4, 5}, false)};
+  runner->forward_logits(warmup);
+  step_batch mixed;
+  mixed.token_ids = {b[29]};
+  mixed.token_ids.insert(mixed.token_ids.end(), a.begin(), a.end());
+  mixed.token_ids.insert(mixed.token_ids.end(), c.begin(), c.end());
+  mixed.token_ids.insert(mixed.token_ids.end(), d.begin() + 10, d.end());
+  mixed.seqs = {seq_entry(1, 29, 1, {0, 1, 2, 3}), seq_entry(0, 0, 19, {12, 7, 9}),
+                seq_entry(2, 0, 9, {10, 11}), seq_entry(3, 10, 8, {4, 5, 6})};
+  const auto logits = runner->forward_logits(mixed);
+  const auto v = static_cast<size_t>(vocab);
+  ASSERT_EQ(logits.size(), 4 * v);
+  const std::vector<float> in_batch(logits.begin() + v, logits.begin() + 2 * v);
+  EXPECT_EQ(std::memcmp(alone_logits.data(), in_batch.data(), v * sizeof(float)), 0)
+      << "a prompt's logits differ alone and in a busy batch";
 }
 
 }  // namespace troupe::testing

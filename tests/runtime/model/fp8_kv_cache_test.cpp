@@ -19,17 +19,12 @@
 //   bf16       0.0032  0.0051   0.0053
 //   f16        0.0003  0.0008   0.0007
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <filesystem>
 #include <functional>
 #include <string>
 
-#include "runtime/formats/hf_make_model.hpp"
-#include "runtime/formats/hf_model.hpp"
 #include "runtime/model/cpu_runner.hpp"
 #include "runtime/model/kv_cache.hpp"
 #include "tests/runtime/model/forced_decode.hpp"
@@ -38,7 +33,6 @@
 namespace troupe::runtime {
 namespace {
 
-namespace fs = std::filesystem;
 using backend::kv_cache_dtype;
 using testing::random_tokens;
 using testing::seq_entry;
@@ -49,14 +43,7 @@ constexpr double bf16_tolerance = 0.008, f16_tolerance = 0.0013;
 constexpr double near_tie = 0.03;  // f32 top-two margin, nats
 
 llama_weights family_model(const std::string& family) {
-  const auto spec = testing::tiny_family_spec(family);
-  const fs::path dir =
-      fs::temp_directory_path() / ("troupe_fp8_kv_" + std::to_string(::getpid()) + "_" + family);
-  EXPECT_TRUE(write_tiny_model(spec, dir.string()));
-  auto w = load_hf_model(dir.string(), 1);
-  fs::remove_all(dir);
-  EXPECT_TRUE(w) << w.message();
-  return std::move(w).value();
+  return testing::load_tiny_family(family, "fp8_kv");
 }
 
 std::unique_ptr<cpu_llama_runner> make_runner(llama_weights w, kv_cache_dtype dtype) {
@@ -111,10 +98,6 @@ INSTANTIATE_TEST_SUITE_P(
         fp8_case{"qwen2", kv_cache_dtype::bf16}, fp8_case{"llama", kv_cache_dtype::f16},
         fp8_case{"mistral", kv_cache_dtype::f16}, fp8_case{"qwen2", kv_cache_dtype::f16}));
 
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
 // As llama_forward_test's f32 check: a prompt alone, and in one step with a decode, another
 // prompt and a continued chunk, on a runner whose thread count differs.
 class small_kv_cache : public ::testing::TestWithParam<kv_cache_dtype> {};
@@ -122,34 +105,11 @@ class small_kv_cache : public ::testing::TestWithParam<kv_cache_dtype> {};
 TEST_P(small_kv_cache, sequence_logits_are_bitwise_equal_alone_or_in_a_busy_batch) {
   const kv_cache_dtype dtype = GetParam();
   const auto weights = family_model("llama");
-  const int32_t vocab = weights.hparams.vocab_size;
-  const auto a = random_tokens(19, vocab, 10), b = random_tokens(30, vocab, 11),
-             c = random_tokens(9, vocab, 12), d = random_tokens(18, vocab, 13);
-  auto alone_runner = make_runner(weights, dtype);
-  step_batch alone;
-  alone.token_ids = a;
-  alone.seqs = {seq_entry(0, 0, 19, {20, 21, 22})};
-  const auto alone_logits = alone_runner->forward_logits(alone);
-
-  auto r = cpu_llama_runner::create(weights, num_blocks, block_size, 3, dtype);
-  ASSERT_TRUE(r.ok());
-  auto& runner = **r;
-  step_batch warmup;  // b's first 29 tokens and d's first 10
-  warmup.token_ids.assign(b.begin(), b.begin() + 29);
-  warmup.token_ids.insert(warmup.token_ids.end(), d.begin(), d.begin() + 10);
-  warmup.seqs = {seq_entry(1, 0, 29, {0, 1, 2, 3}), seq_entry(3, 0, 10, {4, 5}, false)};
-  runner.forward_logits(warmup);
-  step_batch mixed;
-  mixed.token_ids = {b[29]};
-  mixed.token_ids.insert(mixed.token_ids.end(), a.begin(), a.end());
-  mixed.token_ids.insert(mixed.token_ids.end(), c.begin(), c.end());
-  mixed.token_ids.insert(mixed.token_ids.end(), d.begin() + 10, d.end());
-  mixed.seqs = {seq_entry(1, 29, 1, {0, 1, 2, 3}), seq_entry(0, 0, 19, {12, 7, 9}),
-                seq_entry(2, 0, 9, {10, 11}), seq_entry(3, 10, 8, {4, 5, 6})};
-  const auto logits = runner.forward_logits(mixed);
-  const auto v = static_cast<size_t>(vocab);
-  ASSERT_EQ(logits.size(), 4 * v);
-  EXPECT_TRUE(bitwise_equal(alone_logits, {logits.begin() + v, logits.begin() + 2 * v}));
+  testing::expect_alone_equals_busy_batch(weights.hparams.vocab_size, [&](int32_t threads) {
+    auto r = cpu_llama_runner::create(weights, num_blocks, block_size, threads, dtype);
+    EXPECT_TRUE(r.ok());
+    return std::move(r).value();
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(dtypes, small_kv_cache,

@@ -1,0 +1,238 @@
+// amx_gemm: bf16(x) [M][K] * W^T on AMX tiles, W in pairs of TDPBF16PS B tiles (contract and
+// layout: amx_gemm.hpp). The tile code is compiled for AMX by function attributes whatever the
+// build flags, and runs only where amx_gemm_supported() (callers check; asserted here).
+#include "kernels/cpu/amx_gemm.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "kernels/cpu/column_tasks.hpp"
+#include "kernels/cpu/cpu_features.hpp"
+#include "kernels/cpu/half.hpp"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+// GCC 12's _mm512_undefined_*() (inside the AVX-512 intrinsics) is a deliberate
+// self-initialization that its own -Wmaybe-uninitialized reports at every use.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#define TROUPE_AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16")))
+#endif
+
+namespace troupe::kernels::cpu {
+
+namespace {
+
+constexpr int64_t block_cols = amx_weight::block_cols;
+constexpr int64_t block_k = amx_weight::block_k;
+constexpr int64_t tile_rows = 16;                // rows of every tile register
+constexpr int64_t tile_bytes = 1024;             // one B tile: 16 rows x 64 bytes
+constexpr int64_t block_bytes = 2 * tile_bytes;  // a pair's k block: its two B tiles
+
+// Byte offset of w[n][k] in the packed layout (amx_gemm.hpp).
+int64_t packed_offset(const amx_weight& w, int64_t n, int64_t k) {
+  const int64_t pair = n / (2 * block_cols), half = (n / block_cols) % 2, c = n % block_cols;
+  const int64_t b = k / block_k, r = (k % block_k) / 2, e = k % 2;
+  return pair * w.pair_bytes() + b * block_bytes + half * tile_bytes + r * 64 + c * 4 + e * 2;
+}
+
+}  // namespace
+
+amx_weight::amx_weight(int64_t N, int64_t K) : N_(N), K_(K) {
+  if (size_bytes() > 0) {
+    data_ = static_cast<uint8_t*>(::operator new(size_bytes(), std::align_val_t(64)));
+    std::memset(data_, 0, size_bytes());
+  }
+}
+
+amx_weight::~amx_weight() {
+  if (data_) ::operator delete(data_, std::align_val_t(64));
+}
+
+std::shared_ptr<const amx_weight> pack_amx_weight(const uint16_t* w, int64_t N, int64_t K) {
+  auto packed = std::make_shared<amx_weight>(N, K);
+  uint8_t* data = packed->mutable_data();
+  for (int64_t n = 0; n < N; ++n) {
+    const uint16_t* row = w + n * K;
+    for (int64_t k = 0; k < K; ++k)
+      std::memcpy(data + packed_offset(*packed, n, k), row + k, 2);
+  }
+  return packed;
+}
+
+void amx_weight_row(const amx_weight& w, int64_t n, float* out) {
+  assert(n >= 0 && n < w.rows());
+  for (int64_t k = 0; k < w.cols(); ++k) {
+    uint16_t bits;
+    std::memcpy(&bits, w.data() + packed_offset(w, n, k), 2);
+    out[k] = bf16_to_f32(bits);
+  }
+}
+
+bool amx_gemm_supported() {
+  const cpu_features& f = detect_cpu_features();
+  return f.amx_bf16 && f.avx512_bf16 && f.avx512bw;
+}
+
+#if defined(__x86_64__)
+
+namespace {
+
+// ldtilecfg's 64-byte operand: palette 1, every tile 16 rows of 64 bytes.
+struct alignas(64) tile_config {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Rows [r0, r1) of x rounded to bf16 into xb (row stride kp >= K, a multiple of 16); columns
+// [K, kp) get zeros.
+TROUPE_AMX void convert_rows(const float* x, int64_t K, int64_t kp, int64_t r0, int64_t r1,
+                             uint16_t* xb) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* src = x + r * K;
+    uint16_t* dst = xb + r * kp;
+    for (int64_t k = 0; k < kp; k += 16) {
+      const int64_t left = std::clamp<int64_t>(K - k, 0, 16);
+      const __mmask16 valid = static_cast<__mmask16>((1u << left) - 1u);
+      const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(valid, src + k));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k), reinterpret_cast<const __m256i&>(h));
+    }
+  }
+}
+
+// y's tile at rows [m0, m0 + 16), columns [n0, n0 + 16) from the f32 tile in buf (row stride 16),
+// cut to M rows and N columns (a tile configured with fewer rows stores only those).
+void store_part(const float* buf, int64_t m0, int64_t n0, int64_t M, int64_t N, float* y) {
+  const int64_t rows = std::min(tile_rows, M - m0), cols = std::min(block_cols, N - n0);
+  for (int64_t i = 0; i < rows && cols > 0; ++i)
+    std::memcpy(y + (m0 + i) * N + n0, buf + i * block_cols, cols * sizeof(float));
+}
+
+// Whether y's tile at (m0, n0) lies wholly inside [M][N] (then tiles are stored straight to y).
+bool whole(int64_t m0, int64_t n0, int64_t M, int64_t N) {
+  return m0 + tile_rows <= M && n0 + block_cols <= N;
+}
+
+// The C tile `t` to y's tile at (m0, n0). tilestored names its register in the instruction, so
+// the tile number is a literal of each expansion.
+#define TROUPE_AMX_STORE(t, m0, n0)                          \
+  do {                                                       \
+    if (whole(m0, n0, M, N)) {                               \
+      _tile_stored(t, y + (m0)*N + (n0), N * sizeof(float)); \
+    } else if ((n0) < N) {                                   \
+      alignas(64) float buf[tile_rows * block_cols];         \
+      _tile_stored(t, buf, block_cols * sizeof(float));      \
+      store_part(buf, m0, n0, M, N, y);                      \
+    }                                                        \
+  } while (0)
+
+// Rows [m0, m0 + 16 * (Two ? 2 : 1)) of xb against pair p of w: C0/C1 (rows of A0 x the pair's
+// two blocks) and, for Two, C2/C3 (A1's). Every C element gets the same k steps whatever M.
+template <bool Two>
+TROUPE_AMX void pair_rows(const amx_weight& w, int64_t p, const uint16_t* xb, int64_t m0, int64_t M,
+                          float* y) {
+  const int64_t kp = w.padded_cols(), N = w.rows(), n0 = p * 2 * block_cols;
+  const uint8_t* bp = w.data() + p * w.pair_bytes();
+  const uint16_t* a0 = xb + m0 * kp;
+  const uint16_t* a1 = a0 + tile_rows * kp;
+  const auto stride = static_cast<long>(kp * 2);
+  _tile_zero(0);
+  _tile_zero(1);
+  if constexpr (Two) {
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  for (int64_t k = 0; k < kp; k += block_k, bp += block_bytes) {
+    _tile_loadd(4, a0 + k, stride);
+    _tile_loadd(6, bp, 64);
+    _tile_loadd(7, bp + tile_bytes, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    if constexpr (Two) {
+      _tile_loadd(5, a1 + k, stride);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+  TROUPE_AMX_STORE(0, m0, n0);
+  TROUPE_AMX_STORE(1, m0, n0 + block_cols);
+  if constexpr (Two) {
+    TROUPE_AMX_STORE(2, m0 + tile_rows, n0);
+    TROUPE_AMX_STORE(3, m0 + tile_rows, n0 + block_cols);
+  }
+}
+
+#undef TROUPE_AMX_STORE
+
+// Pairs [p0, p1) of w for every row of xb: a pair's weights stay in L2 while the rows pass.
+TROUPE_AMX void pairs(const amx_weight& w, int64_t p0, int64_t p1, const uint16_t* xb, int64_t M,
+                      float* y) {
+  // Fewer than 16 rows (decode): the A and C tiles hold only those (less to load and compute).
+  tile_config config;
+  for (int t = 0; t < 8; ++t) {
+    config.colsb[t] = 64;
+    config.rows[t] = static_cast<uint8_t>(t < 6 ? std::min(M, tile_rows) : tile_rows);
+  }
+  _tile_loadconfig(&config);
+  for (int64_t p = p0; p < p1; ++p) {
+    for (int64_t m0 = 0; m0 < M; m0 += 2 * tile_rows) {
+      if (M - m0 > tile_rows)
+        pair_rows<true>(w, p, xb, m0, M, y);
+      else
+        pair_rows<false>(w, p, xb, m0, M, y);
+    }
+  }
+  _tile_release();
+}
+
+// bf16(x) in the calling thread's scratch: [ceil(M / 16) * 16][kp], padding zero.
+const uint16_t* converted_x(thread_pool& pool, const float* x, int64_t M, int64_t K, int64_t kp) {
+  const int64_t rows = (M + tile_rows - 1) / tile_rows * tile_rows;
+  thread_local std::vector<uint16_t> scratch;
+  if (static_cast<int64_t>(scratch.size()) < rows * kp) scratch.resize(rows * kp);
+  uint16_t* xb = scratch.data();
+  std::memset(xb + M * kp, 0, (rows - M) * kp * sizeof(uint16_t));
+  run_range_tasks(pool, M, 32, [&](int64_t r0, int64_t r1) { convert_rows(x, K, kp, r0, r1, xb); });
+  return xb;
+}
+
+}  // namespace
+
+void amx_gemm_many(thread_pool& pool, std::span<const amx_weight* const> ws, const float* x,
+                   int64_t M, std::span<float* const> ys) {
+  assert(ws.size() == ys.size());
+  assert(amx_gemm_supported());
+  if (M == 0 || ws.empty()) return;
+  const int64_t K = ws[0]->cols(), kp = ws[0]->padded_cols();
+  std::vector<column_part> parts;
+  for (const amx_weight* w : ws) {
+    assert(w->cols() == K);
+    parts.push_back({w->num_pairs(), 1, 1});
+  }
+  const uint16_t* xb = converted_x(pool, x, M, K, kp);
+  run_column_tasks(pool, std::span<const column_part>(parts),
+                   [&](size_t i, int64_t p0, int64_t p1) { pairs(*ws[i], p0, p1, xb, M, ys[i]); });
+}
+
+#else
+
+void amx_gemm_many(thread_pool&, std::span<const amx_weight* const>, const float*, int64_t,
+                   std::span<float* const>) {
+  assert(!"amx_gemm needs x86-64 AMX");
+}
+
+#endif
+
+void amx_gemm(thread_pool& pool, const amx_weight& w, const float* x, int64_t M, float* y) {
+  const amx_weight* ws[] = {&w};
+  float* ys[] = {y};
+  amx_gemm_many(pool, ws, x, M, ys);
+}
+
+}  // namespace troupe::kernels::cpu

@@ -1,0 +1,149 @@
+#include "kernels/cpu/amx_gemm.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/cpu/half.hpp"
+#include "tests/kernels/kernel_test_support.hpp"
+
+namespace troupe::kernels::cpu {
+namespace {
+
+using namespace test;
+
+#define SKIP_WITHOUT_AMX()                                                                 \
+  if (!amx_gemm_supported())                                                               \
+  GTEST_SKIP() << "this CPU has no usable AMX-BF16 tiles (CPUID, XCR0 or Linux's grant); " \
+                  "amx_gemm runs only where it has"
+
+std::vector<uint16_t> random_bf16(int64_t n, uint32_t seed) {
+  const auto v = random_floats(static_cast<size_t>(n), seed);
+  std::vector<uint16_t> h(v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    h[i] = f32_to_bf16(v[i]);
+  return h;
+}
+
+// The products in double, of x rounded to bf16 (nearest even) and W, and each output's sum of
+// |terms| (the scale of the f32 accumulation's rounding error).
+struct exact_products {
+  std::vector<double> y, magnitude;
+};
+
+exact_products reference(const std::vector<float>& x, int64_t M, const std::vector<uint16_t>& w,
+                         int64_t N, int64_t K) {
+  exact_products r{std::vector<double>(M * N), std::vector<double>(M * N)};
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t n = 0; n < N; ++n) {
+      double sum = 0, mag = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const double t =
+            double(bf16_to_f32(f32_to_bf16(x[m * K + k]))) * double(bf16_to_f32(w[n * K + k]));
+        sum += t;
+        mag += std::fabs(t);
+      }
+      r.y[m * N + n] = sum;
+      r.magnitude[m * N + n] = mag;
+    }
+  }
+  return r;
+}
+
+TEST(amx_gemm, packing_keeps_every_weight_row) {
+  for (int64_t N : {1, 16, 17, 33, 64})
+    for (int64_t K : {1, 31, 32, 33, 100}) {
+      const auto w = random_bf16(N * K, static_cast<uint32_t>(N * 1000 + K));
+      const auto packed = pack_amx_weight(w.data(), N, K);
+      EXPECT_EQ(packed->size_bytes(), (N + 31) / 32 * 32 * ((K + 31) / 32 * 32) * 2);
+      std::vector<float> row(K);
+      for (int64_t n = 0; n < N; ++n) {
+        amx_weight_row(*packed, n, row.data());
+        for (int64_t k = 0; k < K; ++k)
+          ASSERT_EQ(row[k], bf16_to_f32(w[n * K + k])) << N << "x" << K << " at " << n << ", " << k;
+      }
+    }
+}
+
+// Awkward shapes (partial tiles in every direction): each output within f32 accumulation error
+// of the exact products of bf16(x) and W. Truncating x instead of rounding it, a wrong k pair
+// order or a misplaced tile breaks the bound by orders of magnitude.
+TEST(amx_gemm, products_are_bf16_activations_times_the_weights) {
+  SKIP_WITHOUT_AMX();
+  thread_pool pool(2);
+  for (int64_t K : {1, 31, 32, 33, 576})
+    for (int64_t M : {1, 15, 16, 17, 33, 70})
+      for (int64_t N : {1, 15, 17, 33, 100}) {
+        const auto x = random_floats(M * K, static_cast<uint32_t>(3 + K + M));
+        const auto w = random_bf16(N * K, static_cast<uint32_t>(4 + K + N));
+        const auto ref = reference(x, M, w, N, K);
+        const auto packed = pack_amx_weight(w.data(), N, K);
+        std::vector<float> y(M * N, -1.0f);
+        amx_gemm(pool, *packed, x.data(), M, y.data());
+        for (int64_t i = 0; i < M * N; ++i) {
+          ASSERT_LE(std::fabs(y[i] - ref.y[i]), 0x1p-23 * K * ref.magnitude[i] + 1e-30)
+              << "M=" << M << " K=" << K << " N=" << N << " at (" << i / N << ", " << i % N << ")";
+        }
+      }
+}
+
+// Rounding x to bf16 is part of the contract: an x that bf16 cannot hold gives the rounded
+// value's product, not x's.
+TEST(amx_gemm, x_is_rounded_to_nearest_even_bf16) {
+  SKIP_WITHOUT_AMX();
+  thread_pool pool(1);
+  const std::vector<uint16_t> w = {0x3f80};  // 1.0
+  const auto packed = pack_amx_weight(w.data(), 1, 1);
+  for (float x : {1.0f + 0x1p-8f, 1.0f + 0x1p-8f + 0x1p-20f, 1.0f + 3 * 0x1p-8f, -3.14159f}) {
+    float y = 0;
+    amx_gemm(pool, *packed, &x, 1, &y);
+    EXPECT_EQ(y, bf16_to_f32(f32_to_bf16(x))) << x;
+  }
+}
+
+// Batch invariance: a row's bits are the same alone, in any batch, in a 2-row tile pair or a
+// lone slice, and on 1 or 2 threads; amx_gemm_many gives each weight amx_gemm's bits.
+TEST(amx_gemm, rows_do_not_depend_on_the_batch_threads_or_other_weights) {
+  SKIP_WITHOUT_AMX();
+  thread_pool one(1), two(2);
+  const int64_t K = 100, M = 70;
+  const std::vector<int64_t> Ns = {33, 200};
+  const auto x = random_floats(M * K, 7);
+  std::vector<std::shared_ptr<const amx_weight>> packed;
+  std::vector<const amx_weight*> ws;
+  for (int64_t N : Ns) {
+    packed.push_back(pack_amx_weight(random_bf16(N * K, static_cast<uint32_t>(N)).data(), N, K));
+    ws.push_back(packed.back().get());
+  }
+  many_outputs many(M, Ns);
+  amx_gemm_many(two, ws, x.data(), M, many.pointers);
+  for (size_t i = 0; i < Ns.size(); ++i) {
+    const int64_t N = Ns[i];
+    std::vector<float> whole(M * N, -1.0f);
+    amx_gemm(one, *ws[i], x.data(), M, whole.data());
+    ASSERT_TRUE(bitwise_equal(whole, many.ys[i])) << "N=" << N;
+    for (int64_t m0 : {0, 15, 16, 31, 32, 69}) {
+      for (int64_t rows : {1, 2, 17}) {
+        if (m0 + rows > M) continue;
+        std::vector<float> part(rows * N, -1.0f);
+        amx_gemm(two, *ws[i], x.data() + m0 * K, rows, part.data());
+        ASSERT_TRUE(bitwise_equal(part.data(), whole.data() + m0 * N, rows * N))
+            << "rows " << m0 << ".." << m0 + rows << " N=" << N;
+      }
+    }
+  }
+}
+
+TEST(amx_gemm, empty_shapes) {
+  SKIP_WITHOUT_AMX();
+  thread_pool pool(2);
+  const auto packed = pack_amx_weight(nullptr, 5, 0);
+  std::vector<float> x(3), y(15, -1.0f);
+  amx_gemm(pool, *packed, x.data(), 3, y.data());
+  EXPECT_EQ(y, std::vector<float>(15, 0.0f));      // K = 0: every sum is empty
+  amx_gemm(pool, *packed, x.data(), 0, y.data());  // M = 0: nothing to do
+}
+
+}  // namespace
+}  // namespace troupe::kernels::cpu
