@@ -4,7 +4,7 @@ Face directory, llama.cpp's llama-server on the default GGUF, and troupe on both
 `troupe bench` loads, one server at a time (issue 11's table; ../shared/PEERS.md has the recipes).
 
     python3 tools/bench_peers.py [--troupe build/bin/troupe] [--model GGUF] [--cache-dir DIR]
-                                 [--servers troupe-hf,vllm,troupe-gguf,llama.cpp]
+                                 [--servers troupe-hf,vllm,troupe-gguf,llama.cpp[,troupe-hf-f32]]
                                  [--install-only] [--threads 2]
 
 Installs what is missing into --cache-dir (default ~/.cache/troupe/peers), once:
@@ -14,7 +14,9 @@ Installs what is missing into --cache-dir (default ~/.cache/troupe/peers), once:
   smollm2-hf/     the default GGUF converted to a bf16 Hugging Face directory (transformers, in
                   the vLLM venv)
 Every server gets 2 compute threads (--threads), 16 sequences and a 512-token step budget, and is
-started fresh for its loads:
+started fresh for its loads. troupe-hf runs the bf16 directory with vLLM's own `--dtype bfloat16`
+(bf16 activations, on AMX tiles where the CPU has them); troupe-hf-f32 (not run by default) runs it
+with `--dtype auto`, troupe's f32 activations on the CPU. The loads:
   c=1     8 requests one at a time: mean TTFT and TPOT
   c=16    64 requests, 16 in flight (--max-concurrency 16, sent at once): output tok/s
   4 req/s 48 requests at the seed's rate (Poisson): mean TTFT (held: under 100 ms)
@@ -205,10 +207,13 @@ def server_command(name, a, port, paths):
     threads = str(a.threads)
     shared = ["--max-num-seqs", "16", "--max-num-batched-tokens", "512"]
     env = dict(os.environ)
-    if name in ("troupe-hf", "troupe-gguf"):
-        model = paths["hf"] if name == "troupe-hf" else a.model
+    if name in ("troupe-hf", "troupe-hf-f32", "troupe-gguf"):
+        model = a.model if name == "troupe-gguf" else paths["hf"]
+        # The bf16 directory runs with vLLM's own --dtype bfloat16: bf16 activations (AMX tiles
+        # where the CPU has them), the numerics vLLM computes that directory with.
+        dtype = ["--dtype", "bfloat16"] if name == "troupe-hf" else []
         return ([a.troupe, "serve", "--model", model, "--port", str(port), "--served-model-name",
-                 "smol", "--threads", threads, "--disable-log-requests"] + shared, env)
+                 "smol", "--threads", threads, "--disable-log-requests"] + dtype + shared, env)
     if name == "vllm":
         env.update({"VLLM_CPU_KVCACHE_SPACE": "1",
                     "VLLM_CPU_OMP_THREADS_BIND": f"0-{a.threads - 1}"})
@@ -256,12 +261,12 @@ def main():
     ap.add_argument("--install-only", action="store_true")
     a = ap.parse_args()
     servers = a.servers.split(",")
-    unknown = set(servers) - {"troupe-hf", "vllm", "troupe-gguf", "llama.cpp"}
+    unknown = set(servers) - {"troupe-hf", "troupe-hf-f32", "vllm", "troupe-gguf", "llama.cpp"}
     if unknown:
         sys.exit(f"unknown servers: {', '.join(sorted(unknown))}")
     os.makedirs(a.cache_dir, exist_ok=True)
     paths = {}
-    if "vllm" in servers or "troupe-hf" in servers:
+    if {"vllm", "troupe-hf", "troupe-hf-f32"} & set(servers):
         paths["venv"] = install_vllm(a.cache_dir)
         paths["hf"] = convert_to_hf(a.cache_dir, paths["venv"], a.model)
     if "llama.cpp" in servers:
