@@ -3,7 +3,9 @@
 // concurrency 1, 4 and 16, on 1 and 2 compute threads (each sequence with a 64-token context),
 // 128- and 256-token prefill steps, and the step a server at 16 streams of 128 in / 64 out runs
 // most (15 decodes at context 160 beside one 128-token prompt). Skips when the model has not been
-// fetched (tools/setup.sh).
+// fetched (tools/setup.sh). TROUPE_BENCH_DTYPE=bfloat16 runs the model as `--dtype bfloat16` does:
+// every dense matrix in bf16, multiplied by activations rounded to bf16 (AMX tiles where the CPU
+// has them).
 //   ./model_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
@@ -11,8 +13,10 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <string_view>
 
 #include "runtime/default_model.hpp"
+#include "runtime/formats/weight_dtype.hpp"
 #include "runtime/formats/hf_model.hpp"
 #include "runtime/formats/llama_gguf.hpp"
 #include "runtime/model/cpu_runner.hpp"
@@ -40,7 +44,12 @@ cpu_llama_runner* runner(int32_t num_threads) {
   if (r == nullptr) {
     auto weights = load_weights();
     if (!weights) return nullptr;
-    auto created = cpu_llama_runner::create(std::move(*weights), 512, block_size, num_threads);
+    const char* dtype = std::getenv("TROUPE_BENCH_DTYPE");
+    const bool bf16 = dtype != nullptr && std::string_view(dtype) == "bfloat16";
+    if (bf16) apply_weight_dtype(*weights, weight_dtype::bfloat16);
+    auto created = cpu_llama_runner::create(
+        std::move(*weights), 512, block_size, num_threads, troupe::backend::kv_cache_dtype::f32,
+        bf16 ? troupe::backend::cpu_activations::bf16 : troupe::backend::cpu_activations::f32);
     if (created) r = std::move(*created);
   }
   return r.get();
