@@ -16,9 +16,9 @@
 #include <string_view>
 
 #include "runtime/default_model.hpp"
-#include "runtime/formats/weight_dtype.hpp"
 #include "runtime/formats/hf_model.hpp"
 #include "runtime/formats/llama_gguf.hpp"
+#include "runtime/formats/weight_dtype.hpp"
 #include "runtime/model/cpu_runner.hpp"
 
 namespace {

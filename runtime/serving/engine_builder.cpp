@@ -39,8 +39,7 @@ std::string cpu_list(const std::vector<int>& cpus) {
 // activations; AMX tiles where the CPU has them), f32 x otherwise (auto keeps troupe's f32
 // activations on the CPU; on an AMX CPU the log says what bfloat16 would do). `resolved`: the
 // dtype --dtype resolved to for this checkpoint.
-backend::cpu_activations cpu_activations_for(const engine_config& config,
-                                             weight_dtype resolved) {
+backend::cpu_activations cpu_activations_for(const engine_config& config, weight_dtype resolved) {
   const auto dtype = parse_weight_dtype(config.dtype);
   if (!dtype || *dtype != weight_dtype::bfloat16) {
     if (dtype && *dtype == weight_dtype::as_stored && resolved == weight_dtype::bfloat16 &&

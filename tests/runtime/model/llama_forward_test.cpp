@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "runtime/model/cpu_runner.hpp"
+#include "tests/runtime/model/forced_decode.hpp"
 #include "tests/runtime/model/tiny_llama.hpp"
 
 namespace troupe::runtime {
@@ -103,36 +104,17 @@ TEST(llama_forward, logits_are_bitwise_equal_whole_chunked_or_token_by_token) {
     EXPECT_TRUE(bitwise_equal(chunked[c], single[(c + 1) * 7 - 1])) << "chunk " << c;
 }
 
+// A prompt alone and in the middle of a step with three others (a decode, a first prompt chunk
+// and a continued prompt chunk whose earlier part ran in a previous step), on runners of 2 and 3
+// threads: the same bits.
 TEST(llama_forward, sequence_logits_are_bitwise_equal_alone_or_in_a_mixed_batch) {
   const auto hp = tiny_hparams();
-  const auto a = random_tokens(23, hp.vocab_size, 10);
-  auto alone_runner = make_runner(hp);
-  auto alone = run_in_chunks(*alone_runner, a, 23, {5, 6});
-
-  // Same prompt in the middle of a step with three others: a decode, a first prompt chunk and a
-  // continued prompt chunk (whose earlier part ran in a previous step).
-  auto runner = make_runner(hp);
-  const auto b = random_tokens(30, hp.vocab_size, 11), c = random_tokens(9, hp.vocab_size, 12),
-             d = random_tokens(18, hp.vocab_size, 13);
-  step_batch warmup;  // b's first 29 tokens and d's first 10
-  warmup.token_ids.assign(b.begin(), b.begin() + 29);
-  warmup.token_ids.insert(warmup.token_ids.end(), d.begin(), d.begin() + 10);
-  warmup.seqs = {seq_entry(1, 0, 29, {0, 1}), seq_entry(3, 0, 10, {2}, false)};
-  runner->forward_logits(warmup);
-  step_batch mixed;
-  mixed.token_ids = {b[29]};
-  mixed.token_ids.insert(mixed.token_ids.end(), a.begin(), a.end());
-  mixed.token_ids.insert(mixed.token_ids.end(), c.begin(), c.end());
-  mixed.token_ids.insert(mixed.token_ids.end(), d.begin() + 10, d.end());
-  mixed.seqs = {seq_entry(1, 29, 1, {0, 1}), seq_entry(0, 0, 23, {9, 4}), seq_entry(2, 0, 9, {7}),
-                seq_entry(3, 10, 8, {2, 3})};
-  auto logits = runner->forward_logits(mixed);
+  const auto logits = testing::expect_alone_equals_busy_batch(
+      hp.vocab_size, [&](int32_t threads) { return make_runner(hp, threads); });
+  // The neighbours are right too (against the naive reference).
   const auto vocab = static_cast<size_t>(hp.vocab_size);
   ASSERT_EQ(logits.size(), 4 * vocab);
-  std::vector<float> a_row(logits.begin() + vocab, logits.begin() + 2 * vocab);
-  EXPECT_TRUE(bitwise_equal(alone.back(), a_row));
-  // The neighbours are right too (against the naive reference).
-  auto ref_d = naive_forward(tiny_llama(hp, 1234), d);
+  const auto ref_d = naive_forward(tiny_llama(hp, 1234), random_tokens(18, hp.vocab_size, 13));
   for (size_t v = 0; v < vocab; ++v)
     EXPECT_NEAR(logits[3 * vocab + v], ref_d.back()[v], 1e-4);
 }
