@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/cpu/affinity.hpp"
+#include "runtime/formats/weight_dtype.hpp"
 #include "runtime/model/cpu_runner.hpp"
 #include "tests/runtime/model/tensor_parallel_driver.hpp"
 #include "tests/runtime/model/tensor_parallel_scripts.hpp"
@@ -31,8 +32,12 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-std::vector<scripted_step> one_rank(const llama_weights& w) {
-  auto runner = cpu_llama_runner::create(w, num_blocks, testing::script_block_size, 2);
+using backend::cpu_activations;
+
+std::vector<scripted_step> one_rank(const llama_weights& w,
+                                    cpu_activations activations = cpu_activations::f32) {
+  auto runner = cpu_llama_runner::create(w, num_blocks, testing::script_block_size, 2,
+                                         backend::kv_cache_dtype::f32, activations);
   EXPECT_TRUE(runner.ok()) << runner.message();
   return testing::run_script(testing::busy_script(w.hparams.vocab_size), w.hparams.vocab_size,
                              num_steps,
@@ -40,8 +45,10 @@ std::vector<scripted_step> one_rank(const llama_weights& w) {
 }
 
 // The script at `n` ranks; checks that every rank got bitwise the same logits.
-std::vector<scripted_step> ranks(const llama_weights& w, int32_t n) {
-  auto made = make_tensor_parallel_runners(w, n, 1, num_blocks, testing::script_block_size);
+std::vector<scripted_step> ranks(const llama_weights& w, int32_t n,
+                                 cpu_activations activations = cpu_activations::f32) {
+  auto made = make_tensor_parallel_runners(w, n, 1, num_blocks, testing::script_block_size, {},
+                                           backend::kv_cache_dtype::f32, activations);
   EXPECT_TRUE(made.ok()) << made.message();
   rank_threads group(std::move(made).value());
   return testing::run_script(testing::busy_script(w.hparams.vocab_size), w.hparams.vocab_size,
@@ -55,9 +62,11 @@ std::vector<scripted_step> ranks(const llama_weights& w, int32_t n) {
                              });
 }
 
-void expect_close_to_one_rank(const llama_weights& w, int32_t n) {
+void expect_close_to_one_rank(const llama_weights& w, int32_t n,
+                              cpu_activations activations = cpu_activations::f32,
+                              double tolerance = 1e-4) {
   const int32_t vocab = w.hparams.vocab_size;
-  const auto expected = one_rank(w), got = ranks(w, n);
+  const auto expected = one_rank(w, activations), got = ranks(w, n, activations);
   ASSERT_EQ(got.size(), expected.size());
   int32_t rows = 0;
   for (size_t step = 0; step < got.size(); ++step) {
@@ -69,7 +78,7 @@ void expect_close_to_one_rank(const llama_weights& w, int32_t n) {
           << "greedy token, step " << step << " row " << k;
       const auto la = testing::log_softmax(a, vocab), lb = testing::log_softmax(b, vocab);
       for (int32_t i = 0; i < vocab; ++i)
-        ASSERT_NEAR(la[i], lb[i], 1e-4) << "step " << step << " row " << k << " token " << i;
+        ASSERT_NEAR(la[i], lb[i], tolerance) << "step " << step << " row " << k << " token " << i;
     }
   }
   EXPECT_GE(rows, 12);  // prompt ends and decodes of all three sequences
@@ -85,6 +94,17 @@ TEST_P(families, close_to_one_rank_with_identical_greedy_tokens) {
 
 INSTANTIATE_TEST_SUITE_P(tensor_parallel, families,
                          ::testing::Combine(::testing::Values(0, 1, 2), ::testing::Values(2, 4)));
+
+// --dtype bfloat16 (bf16 weights times activations rounded to bf16, AMX tiles where the CPU has
+// them) at 2 ranks: each rank rounds the same activations, only the row-parallel sums split.
+TEST(tensor_parallel, bf16_activations_close_to_one_rank) {
+  auto w = testing::tiny_model(testing::tiny_families()[0].hparams, 77);
+  apply_weight_dtype(w, weight_dtype::bfloat16);
+  expect_close_to_one_rank(w, 2, cpu_activations::bf16, 1e-5);
+  const auto rounded = one_rank(w, cpu_activations::bf16), exact = one_rank(w);
+  ASSERT_EQ(rounded.size(), exact.size());
+  EXPECT_FALSE(same_bits(rounded.back().logits, exact.back().logits)) << "x was not rounded";
+}
 
 TEST(tensor_parallel, ranks_holding_unequal_kv_groups_match_one_rank) {
   expect_close_to_one_rank(testing::tiny_model(testing::uneven_heads_hparams(), 5), 2);
