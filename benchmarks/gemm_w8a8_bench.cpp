@@ -47,13 +47,13 @@ void bm_gemm_w8a8(benchmark::State& state) {
 }
 
 void shapes(benchmark::internal::Benchmark* b, bool with_paths) {
-  for (int64_t M : {1, 16, 512}) {
+  for (int64_t M : {1, 8, 16, 32, 128, 512}) {
     for (projection s : smollm2_layer_projections) {
       if (!with_paths) {
         b->Args({M, s.K, s.N});
         continue;
       }
-      for (int64_t path = 0; path < 3; ++path)
+      for (int64_t path = 0; path < 4; ++path)
         b->Args({M, s.K, s.N, path});
     }
   }

@@ -98,10 +98,11 @@ struct quantized_rows {
   int64_t ldq = 0;
 };
 
+// padded_rows >= M: the rows q holds (those past M zero).
 void quantize_rows(thread_pool& pool, const float* x, int64_t M, int64_t K, bool asymmetric,
-                   quantized_rows& out) {
+                   int64_t padded_rows, quantized_rows& out) {
   out.ldq = (K + w8a8_detail::k_pad - 1) / w8a8_detail::k_pad * w8a8_detail::k_pad;
-  out.q.assign(static_cast<size_t>(M * out.ldq), int8_t{0});
+  out.q.assign(static_cast<size_t>(padded_rows * out.ldq), int8_t{0});
   out.scales.resize(static_cast<size_t>(M));
   out.sums.resize(static_cast<size_t>(M));
   auto rows = [&](int64_t m0, int64_t m1) {
@@ -128,6 +129,7 @@ void quantize_rows(thread_pool& pool, const float* x, int64_t M, int64_t K, bool
 w8a8_detail::tile_fn tile_of(w8a8_path path, int mr, int nr) {
   switch (path) {
     case w8a8_path::avx512_vnni:
+    case w8a8_path::amx:
       return w8a8_detail::vnni_tile(mr, nr);
     case w8a8_path::avx2:
       return w8a8_detail::avx2_tile(mr, nr);
@@ -164,6 +166,26 @@ void panel_columns(const quantized_rows& a, int64_t M, int64_t K, const int8_t* 
           y[(m + i) * N + n + j] = w8a8_dequantize(acc[i * panel_cols + j], a.scales[m + i],
                                                    row_sums[n + j], w_scale[n + j]);
     }
+  }
+}
+
+// The AMX path: each 32-row slice of W packed once into B tiles, all x rows against it (q padded
+// to whole 16-row tiles), then the epilogue.
+void amx_columns(const quantized_rows& a, int64_t M, int64_t K, const int8_t* w,
+                 const float* w_scale, const int32_t* row_sums, int64_t N, int64_t n_begin,
+                 int64_t n_end, float* y) {
+  thread_local std::vector<int8_t> panel;
+  thread_local std::vector<int32_t> acc;
+  panel.resize(static_cast<size_t>(w8a8_detail::amx_panel_bytes(a.ldq)));
+  acc.resize(static_cast<size_t>((M + 15) / 16 * 16 * panel_cols));
+  for (int64_t n = n_begin; n < n_end; n += panel_cols) {
+    const int nr = static_cast<int>(std::min<int64_t>(panel_cols, n_end - n));
+    w8a8_detail::amx_pack_panel(w + n * K, K, a.ldq, nr, panel.data());
+    w8a8_detail::amx_panel_rows(panel.data(), a.ldq, a.q.data(), M, acc.data());
+    for (int64_t m = 0; m < M; ++m)
+      for (int j = 0; j < nr; ++j)
+        y[m * N + n + j] =
+            w8a8_dequantize(acc[m * panel_cols + j], a.scales[m], row_sums[n + j], w_scale[n + j]);
   }
 }
 
@@ -209,6 +231,8 @@ const char* w8a8_path_name(w8a8_path path) {
   switch (path) {
     case w8a8_path::avx512_vnni:
       return "avx512_vnni";
+    case w8a8_path::amx:
+      return "amx";
     case w8a8_path::avx2:
       return "avx2";
     case w8a8_path::scalar:
@@ -223,6 +247,7 @@ const std::vector<w8a8_path>& w8a8_supported_paths() {
     std::vector<w8a8_path> p{w8a8_path::scalar};
     if (f.avx2) p.push_back(w8a8_path::avx2);
     if (f.avx512f && f.avx512bw && f.avx512_vnni) p.push_back(w8a8_path::avx512_vnni);
+    if (p.back() == w8a8_path::avx512_vnni && f.amx_int8) p.push_back(w8a8_path::amx);
     return p;
   }();
   return paths;
@@ -237,8 +262,14 @@ void gemm_w8a8_on(w8a8_path path, thread_pool& pool, const float* x, int64_t M, 
   // Workers must see the caller's buffer, not their own thread_local one: take a reference.
   thread_local quantized_rows buffer;
   quantized_rows& a = buffer;
-  quantize_rows(pool, x, M, K, asymmetric, a);
-  if (path == w8a8_path::avx512_vnni && M >= panel_rows_min) {
+  const bool amx = path == w8a8_path::amx && M >= w8a8_amx_min_rows;
+  quantize_rows(pool, x, M, K, asymmetric, amx ? (M + 15) / 16 * 16 : M, a);
+  if (amx) {
+    return run_column_tasks(pool, N, 2 * panel_cols, panel_cols, [&](int64_t n0, int64_t n1) {
+      amx_columns(a, M, K, w, w_scale, row_sums, N, n0, n1, y);
+    });
+  }
+  if ((path == w8a8_path::avx512_vnni || path == w8a8_path::amx) && M >= panel_rows_min) {
     return run_column_tasks(pool, N, 2 * panel_cols, panel_cols, [&](int64_t n0, int64_t n1) {
       panel_columns(a, M, K, w, w_scale, row_sums, N, n0, n1, y);
     });

@@ -52,6 +52,11 @@
 // lanes are output columns (W + 128 as VPDPBUSD's unsigned operand, 128 * sum(q) taken back
 // off) and runs 8 x rows against it: no per-output lane reductions (M=512, K=576, N=1536:
 // 205 -> 762 GOP/s on 2 threads, with the per-token quantization in vector lanes).
+// AMX-INT8 (the amx path, from w8a8_amx_min_rows rows): TDPBSSD takes the signed int8 operands
+// as they are; each 32-row slice of W is regrouped once per call into B tiles (a gather per tile
+// row) and 32 x rows at a time keep their 32 x 32 int32 sums in tile registers over the whole K
+// (M=512, K=576, N=1536: 740 -> 1530 GOP/s on 2 threads; at 16 rows about VNNI's, below that
+// the per-call regrouping costs more than it saves: benchmarks/gemm_w8a8_bench).
 //
 // Requires: the default floating-point rounding mode (round to nearest).
 #include <cstdint>
@@ -95,7 +100,9 @@ inline float w8a8_dequantize(int32_t acc, w8a8_token_scale a, int32_t row_sum, f
 
 // -- paths (tests and benchmarks) ------------------------------------------------------------
 
-enum class w8a8_path { scalar, avx2, avx512_vnni };
+// amx: VNNI's tiles for fewer than w8a8_amx_min_rows rows, AMX-INT8 tiles from there.
+enum class w8a8_path { scalar, avx2, avx512_vnni, amx };
+constexpr int64_t w8a8_amx_min_rows = 32;
 const char* w8a8_path_name(w8a8_path path);
 
 // The paths this CPU can run, scalar first; gemm_w8a8 uses the last.

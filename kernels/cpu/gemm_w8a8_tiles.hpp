@@ -36,4 +36,13 @@ void vnni_pack_panel(const int8_t* w, int64_t K, int nr, uint8_t* panel);
 void vnni_panel_rows(const uint8_t* panel, int64_t K, const int8_t* q, int64_t ldq,
                      const int32_t* q_sums, int mr, int32_t* acc);
 
+// The AMX path for many rows (gemm_w8a8_amx.cpp): W's rows [0, nr) (nr <= 32, at w, K apart)
+// packed once into TDPBSSD's B tiles (per 64 values of k, two tiles of 16 rows x 16 W rows x 4
+// bytes, zero past K and nr) in `panel` (room for amx_panel_bytes(ldq)); then acc[i][j] =
+// sum_k q[i][k] W[j][k], exact, at acc + i * 32 + j for every i < M rounded up to 16 and j < 32.
+// q's rows past M must be readable zeros up to that multiple of 16. Only where AMX-INT8 is usable.
+int64_t amx_panel_bytes(int64_t ldq);
+void amx_pack_panel(const int8_t* w, int64_t K, int64_t ldq, int nr, int8_t* panel);
+void amx_panel_rows(const int8_t* panel, int64_t ldq, const int8_t* q, int64_t M, int32_t* acc);
+
 }  // namespace troupe::kernels::cpu::w8a8_detail

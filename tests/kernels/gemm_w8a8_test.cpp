@@ -134,7 +134,7 @@ TEST(gemm_w8a8, lists_the_paths_this_cpu_runs) {
 TEST(gemm_w8a8, every_path_equals_the_reference_bitwise) {
   thread_pool pool(2);
   for (bool asymmetric : {false, true}) {
-    for (int64_t M : {1, 2, 3, 5, 16, 17}) {
+    for (int64_t M : {1, 2, 3, 5, 16, 17, 33, 48}) {
       for (int64_t K : {1, 15, 16, 17, 63, 64, 65, 130, 576}) {
         for (int64_t N : {1, 3, 4, 5, 9, 67}) {
           problem p(M, K, N, static_cast<uint32_t>(M * 1000 + K * 10 + N));

@@ -1,0 +1,133 @@
+// gemm_w8a8's AMX path (contract: gemm_w8a8_tiles.hpp): TDPBSSD multiplies the signed int8
+// activations by the signed int8 weights directly, 16 x 16 outputs x 64 values of k per
+// instruction, into int32 tiles that stay in the tile registers over the whole K. The sums are
+// exact, so they are the other paths' sums bit for bit. Compiled for AMX by function attributes
+// whatever the build flags; called only where w8a8_supported_paths() lists the amx path.
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/gemm_w8a8_tiles.hpp"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define TROUPE_AMX_INT8 __attribute__((target("amx-tile,amx-int8")))
+#endif
+
+namespace troupe::kernels::cpu::w8a8_detail {
+
+namespace {
+
+constexpr int64_t tile_k = 64;                   // k per tile: 16 rows of 4-value quads
+constexpr int64_t tile_bytes = 1024;             // 16 x 64 bytes
+constexpr int64_t chunk_bytes = 2 * tile_bytes;  // a k chunk's two B tiles (32 W rows)
+
+}  // namespace
+
+int64_t amx_panel_bytes(int64_t ldq) {
+  return ldq / tile_k * chunk_bytes;
+}
+
+#if defined(__x86_64__)
+
+// Chunk c, half h, tile row r, column j, byte t: W row 16h + j, value k = 64c + 4r + t. A tile
+// row of 16 whole W rows is one gather of their dwords; the rest (rows past nr, a quad cut by K)
+// byte by byte.
+__attribute__((target("avx512f"))) void amx_pack_panel(const int8_t* w, int64_t K, int64_t ldq,
+                                                       int nr, int8_t* panel) {
+  std::memset(panel, 0, static_cast<size_t>(amx_panel_bytes(ldq)));
+  const __m512i offsets =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(static_cast<int>(K)));
+  for (int h = 0; h < 2; ++h) {
+    const int rows = std::clamp(nr - 16 * h, 0, 16);
+    const int8_t* base = w + 16 * h * K;
+    for (int64_t q = 0; q < ldq / 4; ++q) {
+      int8_t* dst = panel + (q / 16) * chunk_bytes + h * tile_bytes + (q % 16) * 64;
+      if (rows == 16 && 4 * q + 4 <= K) {
+        _mm512_storeu_si512(dst, _mm512_i32gather_epi32(offsets, base + 4 * q, 1));
+        continue;
+      }
+      for (int j = 0; j < rows; ++j)
+        for (int64_t k = 4 * q; k < std::min(K, 4 * q + 4); ++k)
+          dst[j * 4 + k % 4] = base[j * K + k];
+    }
+  }
+}
+
+#else
+
+void amx_pack_panel(const int8_t*, int64_t, int64_t, int, int8_t*) {}
+
+#endif
+
+#if defined(__x86_64__)
+
+namespace {
+
+// ldtilecfg's 64-byte operand: palette 1, every tile 16 rows of 64 bytes.
+struct alignas(64) tile_config {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// C0/C1 = rows [0, 16) x the two halves, C2/C3 (Two) = rows [16, 32), over every k chunk; A0/A1
+// the two 16-row slices of q, B0/B1 the chunk's halves.
+template <bool Two>
+TROUPE_AMX_INT8 void rows_of(const int8_t* panel, int64_t ldq, const int8_t* q, int32_t* acc) {
+  _tile_zero(0);
+  _tile_zero(1);
+  if constexpr (Two) {
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  const auto stride = static_cast<long>(ldq);
+  for (int64_t k = 0; k < ldq; k += tile_k, panel += chunk_bytes) {
+    _tile_loadd(4, q + k, stride);
+    _tile_loadd(6, panel, 64);
+    _tile_loadd(7, panel + tile_bytes, 64);
+    _tile_dpbssd(0, 4, 6);
+    _tile_dpbssd(1, 4, 7);
+    if constexpr (Two) {
+      _tile_loadd(5, q + 16 * ldq + k, stride);
+      _tile_dpbssd(2, 5, 6);
+      _tile_dpbssd(3, 5, 7);
+    }
+  }
+  constexpr long acc_stride = 32 * sizeof(int32_t);
+  _tile_stored(0, acc, acc_stride);
+  _tile_stored(1, acc + 16, acc_stride);
+  if constexpr (Two) {
+    _tile_stored(2, acc + 16 * 32, acc_stride);
+    _tile_stored(3, acc + 16 * 32 + 16, acc_stride);
+  }
+}
+
+}  // namespace
+
+TROUPE_AMX_INT8 void amx_panel_rows(const int8_t* panel, int64_t ldq, const int8_t* q, int64_t M,
+                                    int32_t* acc) {
+  tile_config config;
+  for (int t = 0; t < 8; ++t) {
+    config.colsb[t] = 64;
+    config.rows[t] = 16;
+  }
+  _tile_loadconfig(&config);
+  for (int64_t m = 0; m < M; m += 32) {
+    if (M - m > 16)
+      rows_of<true>(panel, ldq, q + m * ldq, acc + m * 32);
+    else
+      rows_of<false>(panel, ldq, q + m * ldq, acc + m * 32);
+  }
+  _tile_release();
+}
+
+#else
+
+void amx_panel_rows(const int8_t*, int64_t, const int8_t*, int64_t, int32_t*) {}
+
+#endif
+
+}  // namespace troupe::kernels::cpu::w8a8_detail
