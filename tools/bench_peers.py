@@ -4,7 +4,8 @@ Face directory, llama.cpp's llama-server on the default GGUF, and troupe on both
 `troupe bench` loads, one server at a time (issue 11's table; ../shared/PEERS.md has the recipes).
 
     python3 tools/bench_peers.py [--troupe build/bin/troupe] [--model GGUF] [--cache-dir DIR]
-                                 [--servers troupe-hf,vllm,troupe-gguf,llama.cpp[,troupe-hf-f32]]
+                                 [--servers troupe-hf,vllm,troupe-gguf,llama.cpp[,troupe-hf-f32,
+                                            troupe-w8a8,vllm-w8a8]]
                                  [--install-only] [--threads 2]
 
 Installs what is missing into --cache-dir (default ~/.cache/troupe/peers), once:
@@ -16,7 +17,9 @@ Installs what is missing into --cache-dir (default ~/.cache/troupe/peers), once:
 Every server gets 2 compute threads (--threads), 16 sequences and a 512-token step budget, and is
 started fresh for its loads. troupe-hf runs the bf16 directory with vLLM's own `--dtype bfloat16`
 (bf16 activations, on AMX tiles where the CPU has them); troupe-hf-f32 (not run by default) runs it
-with `--dtype auto`, troupe's f32 activations on the CPU. The loads:
+with `--dtype auto`, troupe's f32 activations on the CPU. troupe-w8a8 and vllm-w8a8 (not run by
+default) serve a W8A8 int8 copy of the bf16 directory (tools/quantize_w8a8.py, written once into
+smollm2-w8a8/), both with `--dtype bfloat16`. The loads:
   c=1     8 requests one at a time: mean TTFT and TPOT
   c=16    64 requests, 16 in flight (--max-concurrency 16, sent at once): output tok/s
   4 req/s 48 requests at the seed's rate (Poisson): mean TTFT (held: under 100 ms)
@@ -135,6 +138,15 @@ def convert_to_hf(cache, venv, gguf):
     return out
 
 
+def quantize_to_w8a8(cache, venv, hf):
+    out = os.path.join(cache, "smollm2-w8a8")
+    if os.path.exists(os.path.join(out, "config.json")):
+        return out
+    run([os.path.join(venv, "bin", "python"),
+         os.path.join(os.path.dirname(os.path.abspath(__file__)), "quantize_w8a8.py"), hf, out])
+    return out
+
+
 # -- servers --
 
 def wait_healthy(proc, port, log_path, timeout=600):
@@ -207,14 +219,14 @@ def server_command(name, a, port, paths):
     threads = str(a.threads)
     shared = ["--max-num-seqs", "16", "--max-num-batched-tokens", "512"]
     env = dict(os.environ)
-    if name in ("troupe-hf", "troupe-hf-f32", "troupe-gguf"):
-        model = a.model if name == "troupe-gguf" else paths["hf"]
-        # The bf16 directory runs with vLLM's own --dtype bfloat16: bf16 activations (AMX tiles
-        # where the CPU has them), the numerics vLLM computes that directory with.
-        dtype = ["--dtype", "bfloat16"] if name == "troupe-hf" else []
+    if name in ("troupe-hf", "troupe-hf-f32", "troupe-gguf", "troupe-w8a8"):
+        model = {"troupe-gguf": a.model, "troupe-w8a8": paths.get("w8a8")}.get(name, paths["hf"])
+        # The bf16 and W8A8 directories run with vLLM's own --dtype bfloat16: bf16 activations
+        # (AMX tiles where the CPU has them), the numerics vLLM computes them with.
+        dtype = ["--dtype", "bfloat16"] if name in ("troupe-hf", "troupe-w8a8") else []
         return ([a.troupe, "serve", "--model", model, "--port", str(port), "--served-model-name",
                  "smol", "--threads", threads, "--disable-log-requests"] + dtype + shared, env)
-    if name == "vllm":
+    if name in ("vllm", "vllm-w8a8"):
         env.update({"VLLM_CPU_KVCACHE_SPACE": "1",
                     "VLLM_CPU_OMP_THREADS_BIND": f"0-{a.threads - 1}"})
         # vLLM's CPU docs: preload tcmalloc (Debian's libtcmalloc-minimal4) and Intel's OpenMP
@@ -224,7 +236,8 @@ def server_command(name, a, port, paths):
                    if os.path.exists(p)]
         if preload:
             env["LD_PRELOAD"] = ":".join(preload)
-        return ([os.path.join(paths["venv"], "bin", "vllm"), "serve", paths["hf"],
+        model = paths["w8a8"] if name == "vllm-w8a8" else paths["hf"]
+        return ([os.path.join(paths["venv"], "bin", "vllm"), "serve", model,
                  "--served-model-name", "smol", "--port", str(port), "--dtype", "bfloat16"]
                 + shared, env)
     return ([paths["llama-server"], "-m", a.model, "--port", str(port), "-np", "16", "-c", "32768",
@@ -261,14 +274,18 @@ def main():
     ap.add_argument("--install-only", action="store_true")
     a = ap.parse_args()
     servers = a.servers.split(",")
-    unknown = set(servers) - {"troupe-hf", "troupe-hf-f32", "vllm", "troupe-gguf", "llama.cpp"}
+    known = {"troupe-hf", "troupe-hf-f32", "vllm", "troupe-gguf", "llama.cpp", "troupe-w8a8",
+             "vllm-w8a8"}
+    unknown = set(servers) - known
     if unknown:
         sys.exit(f"unknown servers: {', '.join(sorted(unknown))}")
     os.makedirs(a.cache_dir, exist_ok=True)
     paths = {}
-    if {"vllm", "troupe-hf", "troupe-hf-f32"} & set(servers):
+    if {"vllm", "troupe-hf", "troupe-hf-f32", "troupe-w8a8", "vllm-w8a8"} & set(servers):
         paths["venv"] = install_vllm(a.cache_dir)
         paths["hf"] = convert_to_hf(a.cache_dir, paths["venv"], a.model)
+    if {"troupe-w8a8", "vllm-w8a8"} & set(servers):
+        paths["w8a8"] = quantize_to_w8a8(a.cache_dir, paths["venv"], paths["hf"])
     if "llama.cpp" in servers:
         paths["llama-server"] = install_llama_cpp(a.cache_dir)
     if a.install_only:
@@ -298,6 +315,10 @@ def main():
     ratio("c=1 TTFT troupe-hf / vllm", "troupe-hf", "vllm", "mean_ttft_ms", "c=1", 1.0, False)
     ratio("c=1 TPOT troupe-gguf / llama.cpp", "troupe-gguf", "llama.cpp", "mean_tpot_ms", "c=1",
           0.9, False)
+    if "troupe-w8a8" in rows and "vllm-w8a8" in rows:  # no issue target: reported as measured
+        for load, key in (("c=16", "output_throughput"), ("c=1", "mean_ttft_ms")):
+            value = rows["troupe-w8a8"][load][key] / rows["vllm-w8a8"][load][key]
+            print(f"{load} {key} troupe-w8a8 / vllm-w8a8: x{value:.3f}")
     for name, row in rows.items():
         held = row["4 req/s"]["mean_ttft_ms"] < 100
         print(f"4 req/s on {name}: mean TTFT {row['4 req/s']['mean_ttft_ms']:.0f} ms"

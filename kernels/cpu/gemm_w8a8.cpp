@@ -169,19 +169,16 @@ void panel_columns(const quantized_rows& a, int64_t M, int64_t K, const int8_t* 
   }
 }
 
-// The AMX path: each 32-row slice of W packed once into B tiles, all x rows against it (q padded
-// to whole 16-row tiles), then the epilogue.
-void amx_columns(const quantized_rows& a, int64_t M, int64_t K, const int8_t* w,
-                 const float* w_scale, const int32_t* row_sums, int64_t N, int64_t n_begin,
-                 int64_t n_end, float* y) {
-  thread_local std::vector<int8_t> panel;
+// The AMX path: all x rows (q padded to whole 16-row tiles) against each 32-row slice of W in
+// [n_begin, n_end), its B tiles from slice(n) (n a multiple of 32), then the epilogue.
+template <class Slice>
+void amx_columns(const quantized_rows& a, int64_t M, const float* w_scale, const int32_t* row_sums,
+                 int64_t N, int64_t n_begin, int64_t n_end, float* y, Slice&& slice) {
   thread_local std::vector<int32_t> acc;
-  panel.resize(static_cast<size_t>(w8a8_detail::amx_panel_bytes(a.ldq)));
   acc.resize(static_cast<size_t>((M + 15) / 16 * 16 * panel_cols));
   for (int64_t n = n_begin; n < n_end; n += panel_cols) {
     const int nr = static_cast<int>(std::min<int64_t>(panel_cols, n_end - n));
-    w8a8_detail::amx_pack_panel(w + n * K, K, a.ldq, nr, panel.data());
-    w8a8_detail::amx_panel_rows(panel.data(), a.ldq, a.q.data(), M, acc.data());
+    w8a8_detail::amx_panel_rows(slice(n, nr), a.ldq, a.q.data(), M, acc.data());
     for (int64_t m = 0; m < M; ++m)
       for (int j = 0; j < nr; ++j)
         y[m * N + n + j] =
@@ -266,7 +263,12 @@ void gemm_w8a8_on(w8a8_path path, thread_pool& pool, const float* x, int64_t M, 
   quantize_rows(pool, x, M, K, asymmetric, amx ? (M + 15) / 16 * 16 : M, a);
   if (amx) {
     return run_column_tasks(pool, N, 2 * panel_cols, panel_cols, [&](int64_t n0, int64_t n1) {
-      amx_columns(a, M, K, w, w_scale, row_sums, N, n0, n1, y);
+      thread_local std::vector<int8_t> panel;
+      panel.resize(static_cast<size_t>(w8a8_detail::amx_panel_bytes(a.ldq)));
+      amx_columns(a, M, w_scale, row_sums, N, n0, n1, y, [&](int64_t n, int nr) {
+        w8a8_detail::amx_pack_panel(w + n * K, K, a.ldq, nr, panel.data());
+        return panel.data();
+      });
     });
   }
   if ((path == w8a8_path::avx512_vnni || path == w8a8_path::amx) && M >= panel_rows_min) {
@@ -276,6 +278,50 @@ void gemm_w8a8_on(w8a8_path path, thread_pool& pool, const float* x, int64_t M, 
   }
   run_column_tasks(pool, N, 32, tile_cols, [&](int64_t n0, int64_t n1) {
     columns(path, a, M, K, w, w_scale, row_sums, N, n0, n1, y);
+  });
+}
+
+w8a8_tiles::w8a8_tiles(int64_t N, int64_t K)
+    : N_(N), K_(K), data_(static_cast<size_t>((N + 31) / 32 * slice_bytes())) {}
+
+int64_t w8a8_tiles::slice_bytes() const {
+  return w8a8_detail::amx_panel_bytes((K_ + w8a8_detail::k_pad - 1) / w8a8_detail::k_pad *
+                                      w8a8_detail::k_pad);
+}
+
+bool w8a8_tiles_supported() {
+  return w8a8_supported_paths().back() == w8a8_path::amx;
+}
+
+w8a8_tiles pack_w8a8_tiles(const int8_t* w, int64_t N, int64_t K) {
+  assert(w8a8_tiles_supported() && K >= 0 && K <= w8a8_max_k);
+  w8a8_tiles tiles(N, K);
+  const int64_t ldq = (K + w8a8_detail::k_pad - 1) / w8a8_detail::k_pad * w8a8_detail::k_pad;
+  for (int64_t n = 0; n < N; n += panel_cols) {
+    const int nr = static_cast<int>(std::min<int64_t>(panel_cols, N - n));
+    w8a8_detail::amx_pack_panel(w + n * K, K, ldq, nr, tiles.mutable_slice(n / panel_cols));
+  }
+  return tiles;
+}
+
+void w8a8_tiles_row(const w8a8_tiles& w, int64_t n, int8_t* out) {
+  assert(n >= 0 && n < w.rows());
+  const int8_t* slice = w.slice(n / panel_cols);
+  for (int64_t k = 0; k < w.cols(); ++k)
+    out[k] = slice[w8a8_detail::amx_panel_offset(k, static_cast<int>(n % panel_cols))];
+}
+
+void gemm_w8a8_tiles(thread_pool& pool, const float* x, int64_t M, const w8a8_tiles& w,
+                     const float* w_scale, const int32_t* row_sums, bool asymmetric, float* y) {
+  assert(w8a8_tiles_supported());
+  const int64_t N = w.rows(), K = w.cols();
+  if (M <= 0 || N <= 0) return;
+  thread_local quantized_rows buffer;
+  quantized_rows& a = buffer;
+  quantize_rows(pool, x, M, K, asymmetric, (M + 15) / 16 * 16, a);
+  run_column_tasks(pool, N, 2 * panel_cols, panel_cols, [&](int64_t n0, int64_t n1) {
+    amx_columns(a, M, w_scale, row_sums, N, n0, n1, y,
+                [&](int64_t n, int) { return w.slice(n / panel_cols); });
   });
 }
 

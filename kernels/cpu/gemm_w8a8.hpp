@@ -57,6 +57,8 @@
 // row) and 32 x rows at a time keep their 32 x 32 int32 sums in tile registers over the whole K
 // (M=512, K=576, N=1536: 740 -> 1530 GOP/s on 2 threads; at 16 rows about VNNI's, below that
 // the per-call regrouping costs more than it saves: benchmarks/gemm_w8a8_bench).
+// w8a8_tiles does that regrouping once, at load (the CPU backend on an AMX CPU), so every call,
+// one row included, runs on the tiles without it.
 //
 // Requires: the default floating-point rounding mode (round to nearest).
 #include <cstdint>
@@ -80,6 +82,39 @@ std::vector<int32_t> w8a8_row_sums(const int8_t* w, int64_t N, int64_t K);
 // thread: the caller's thread_pool contract (run() from one thread at a time).
 void gemm_w8a8(thread_pool& pool, const float* x, int64_t M, int64_t K, const int8_t* w,
                const float* w_scale, const int32_t* row_sums, int64_t N, bool asymmetric, float* y);
+
+// W [N][K] int8 regrouped once into AMX-INT8 B tiles: 32-row slices, each as gemm_w8a8's amx
+// path regroups it per call (gemm_w8a8_tiles.hpp). Replaces the stored rows (the same bytes, K
+// padded to 64 and N to 32). Immutable; may be shared by threads.
+class w8a8_tiles {
+ public:
+  w8a8_tiles(int64_t N, int64_t K);
+  int64_t rows() const { return N_; }  // N
+  int64_t cols() const { return K_; }  // K
+  int64_t slice_bytes() const;         // one 32-row slice
+  int64_t size_bytes() const { return (N_ + 31) / 32 * slice_bytes(); }
+  const int8_t* slice(int64_t s) const { return data_.data() + s * slice_bytes(); }
+  int8_t* mutable_slice(int64_t s) { return data_.data() + s * slice_bytes(); }
+
+ private:
+  int64_t N_, K_;
+  std::vector<int8_t> data_;
+};
+
+// Whether w8a8_tiles can be multiplied here: AMX-INT8 tiles granted to the process and the
+// AVX-512 the regrouping uses.
+bool w8a8_tiles_supported();
+
+// requires: w8a8_tiles_supported(); w [N][K] int8; 0 <= K <= w8a8_max_k.
+w8a8_tiles pack_w8a8_tiles(const int8_t* w, int64_t N, int64_t K);
+
+// W's row n as stored (out [K]; an embedding lookup). requires: 0 <= n < w.rows().
+void w8a8_tiles_row(const w8a8_tiles& w, int64_t n, int8_t* out);
+
+// gemm_w8a8 with W packed: the same bits. requires: w8a8_tiles_supported(); x [M][w.cols()],
+// y [M][w.rows()]; w_scale and row_sums of the stored W, as gemm_w8a8's.
+void gemm_w8a8_tiles(thread_pool& pool, const float* x, int64_t M, const w8a8_tiles& w,
+                     const float* w_scale, const int32_t* row_sums, bool asymmetric, float* y);
 
 // One token's quantization parameters.
 struct w8a8_token_scale {

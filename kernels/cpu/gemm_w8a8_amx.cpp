@@ -27,11 +27,16 @@ int64_t amx_panel_bytes(int64_t ldq) {
   return ldq / tile_k * chunk_bytes;
 }
 
+// Chunk c, half h, tile row r, column j, byte t: W row 16h + j, value k = 64c + 4r + t.
+int64_t amx_panel_offset(int64_t k, int j) {
+  return (k / tile_k) * chunk_bytes + (j / 16) * tile_bytes + ((k % tile_k) / 4) * 64 +
+         (j % 16) * 4 + k % 4;
+}
+
 #if defined(__x86_64__)
 
-// Chunk c, half h, tile row r, column j, byte t: W row 16h + j, value k = 64c + 4r + t. A tile
-// row of 16 whole W rows is one gather of their dwords; the rest (rows past nr, a quad cut by K)
-// byte by byte.
+// amx_panel_offset's layout. A tile row of 16 whole W rows is one gather of their dwords; the
+// rest (rows past nr, a quad cut by K) byte by byte.
 __attribute__((target("avx512f"))) void amx_pack_panel(const int8_t* w, int64_t K, int64_t ldq,
                                                        int nr, int8_t* panel) {
   std::memset(panel, 0, static_cast<size_t>(amx_panel_bytes(ldq)));
@@ -109,10 +114,11 @@ TROUPE_AMX_INT8 void rows_of(const int8_t* panel, int64_t ldq, const int8_t* q, 
 
 TROUPE_AMX_INT8 void amx_panel_rows(const int8_t* panel, int64_t ldq, const int8_t* q, int64_t M,
                                     int32_t* acc) {
+  // Fewer than 16 rows (decode): the A and C tiles hold only those (less to load and store).
   tile_config config;
   for (int t = 0; t < 8; ++t) {
     config.colsb[t] = 64;
-    config.rows[t] = 16;
+    config.rows[t] = static_cast<uint8_t>(t < 6 ? std::min<int64_t>(M, 16) : 16);
   }
   _tile_loadconfig(&config);
   for (int64_t m = 0; m < M; m += 32) {

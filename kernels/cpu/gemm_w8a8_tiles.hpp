@@ -42,6 +42,8 @@ void vnni_panel_rows(const uint8_t* panel, int64_t K, const int8_t* q, int64_t l
 // sum_k q[i][k] W[j][k], exact, at acc + i * 32 + j for every i < M rounded up to 16 and j < 32.
 // q's rows past M must be readable zeros up to that multiple of 16. Only where AMX-INT8 is usable.
 int64_t amx_panel_bytes(int64_t ldq);
+// Where W row j (< 32) of the slice keeps its value k in the panel.
+int64_t amx_panel_offset(int64_t k, int j);
 void amx_pack_panel(const int8_t* w, int64_t K, int64_t ldq, int nr, int8_t* panel);
 void amx_panel_rows(const int8_t* panel, int64_t ldq, const int8_t* q, int64_t M, int32_t* acc);
 

@@ -60,7 +60,7 @@ weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data da
   if (data.random) data = generate_random(pool_.num_threads(), desc, *data.random);
   assert(desc.format != weight_format::f32 ||
          static_cast<int64_t>(data.values.size()) == desc.num_elements());
-  weight w{desc, std::move(data), {}, {}, {}, {}};
+  weight w{desc, std::move(data), {}, {}, {}, {}, {}};
   if (is_k_quant_format(desc.format) && cpu::best_quant_path() == cpu::quant_path::scalar) {
     // Without AVX2 the K-quants have only the portable int8 kernel, 10-200x slower than f32
     // panels (docs/performance.md), so there they are decoded once into f32 panels, as exact as
@@ -91,8 +91,14 @@ weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data da
     std::vector<uint8_t>().swap(w.data.bytes);
   }
   if (is_w8a8_format(desc.format)) {
-    w.row_sums = cpu::w8a8_row_sums(reinterpret_cast<const int8_t*>(w.data.bytes.data()), desc.rows,
-                                    desc.cols);
+    const auto* rows = reinterpret_cast<const int8_t*>(w.data.bytes.data());
+    w.row_sums = cpu::w8a8_row_sums(rows, desc.rows, desc.cols);
+    if (cpu::w8a8_tiles_supported()) {
+      // AMX tiles, regrouped once (every call then runs on them); they replace the stored rows.
+      w.w8a8_tiles =
+          std::make_shared<const cpu::w8a8_tiles>(cpu::pack_w8a8_tiles(rows, desc.rows, desc.cols));
+      std::vector<uint8_t>().swap(w.data.bytes);
+    }
   }
   weights_.push_back(std::move(w));
   return {static_cast<int32_t>(weights_.size()) - 1};

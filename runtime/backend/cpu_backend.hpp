@@ -18,6 +18,7 @@
 
 #include "kernels/cpu/amx_gemm.hpp"
 #include "kernels/cpu/attention.hpp"
+#include "kernels/cpu/gemm_w8a8.hpp"
 #include "kernels/cpu/panel_gemm.hpp"
 #include "kernels/cpu/quant_gemm.hpp"
 #include "kernels/cpu/rope.hpp"
@@ -94,6 +95,9 @@ class cpu_backend : public compute_backend {
     weight_desc desc;
     weight_data data;
     std::vector<int32_t> row_sums;  // w8a8 formats: kernels/cpu/gemm_w8a8's per-row sums
+    // w8a8 formats on an AMX CPU: the rows regrouped once into AMX tiles (data.bytes is then
+    // empty; data.scales stays).
+    std::shared_ptr<const kernels::cpu::w8a8_tiles> w8a8_tiles;
     // Block formats (q8_0 ... q6_k): the rows packed once (data.bytes is then empty).
     std::shared_ptr<const kernels::cpu::quant_packed_weight> packed;
     // Dense matrices (f32 / bf16 / f16, more than one row): column panels for panel_gemm

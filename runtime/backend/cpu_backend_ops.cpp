@@ -56,9 +56,13 @@ void cpu_backend::embedding(weight_handle table, int64_t first_token, buffer_han
       return;
     }
     if (w.packed) return cpu::quant_packed_row(*w.packed, row, dst);
-    const uint8_t* bytes = w.data.bytes.data() + row * weight_row_bytes(fmt, dim);
-    for (int64_t c = 0; c < dim; ++c)
-      dst[c] = static_cast<float>(static_cast<int8_t>(bytes[c])) * w.data.scales[row];
+    const auto* q = reinterpret_cast<const int8_t*>(w.data.bytes.data()) + row * dim;
+    if (w.w8a8_tiles) {
+      cpu::w8a8_tiles_row(*w.w8a8_tiles, row, reinterpret_cast<int8_t*>(dst));
+      q = reinterpret_cast<const int8_t*>(dst);
+    }
+    for (int64_t c = dim - 1; c >= 0; --c)  // backwards: q may be dst's own first bytes
+      dst[c] = static_cast<float>(q[c]) * w.data.scales[row];
   };
   // Rows of other shards' tokens are zeros (the all-reduce adds the owner's).
   for (int64_t t = 0; t < T; ++t) {
@@ -99,6 +103,10 @@ void cpu_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_
   if (wt.panels) return cpu::panel_gemm(pool_, *wt.panels, xs, rows, ys);
   if (const auto dense = cpu_dense_type(fmt)) {  // a one-row weight (matrices have panels)
     return cpu::dense_gemm(pool_, *dense, xs, rows, in, wt.data.dense_values(), out, ys);
+  }
+  if (wt.w8a8_tiles) {
+    return cpu::gemm_w8a8_tiles(pool_, xs, rows, *wt.w8a8_tiles, wt.data.scales.data(),
+                                wt.row_sums.data(), fmt == weight_format::w8a8_azp, ys);
   }
   if (is_w8a8_format(fmt)) {
     return cpu::gemm_w8a8(

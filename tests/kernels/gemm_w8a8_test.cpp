@@ -180,6 +180,37 @@ TEST(gemm_w8a8, large_prefill_matches_the_reference) {
   }
 }
 
+// W regrouped once into AMX tiles (the CPU backend's form on an AMX CPU): the reference's bits at
+// every M from one row up, on 1 and 2 threads.
+TEST(gemm_w8a8, tiles_packed_once_equal_the_reference_bitwise) {
+  if (!w8a8_tiles_supported()) GTEST_SKIP() << "this CPU has no usable AMX-INT8 tiles";
+  for (int threads : {1, 2}) {
+    thread_pool pool(threads);
+    for (bool asymmetric : {false, true}) {
+      for (int64_t M : {1, 3, 16, 17, 40}) {
+        for (int64_t K : {1, 63, 64, 130, 576}) {
+          for (int64_t N : {1, 31, 33, 67}) {
+            problem p(M, K, N, static_cast<uint32_t>(M * 7 + K * 3 + N));
+            const auto tiles = pack_w8a8_tiles(p.w.data(), N, K);
+            EXPECT_EQ(tiles.size_bytes(), (N + 31) / 32 * 32 * ((K + 63) / 64 * 64));
+            std::vector<int8_t> row(K);
+            for (int64_t n = 0; n < N; ++n) {
+              w8a8_tiles_row(tiles, n, row.data());
+              ASSERT_TRUE(std::equal(row.begin(), row.end(), p.w.begin() + n * K)) << "row " << n;
+            }
+            std::vector<float> y(M * N, -7.0f);
+            gemm_w8a8_tiles(pool, p.x.data(), M, tiles, p.w_scale.data(), p.row_sums.data(),
+                            asymmetric, y.data());
+            ASSERT_TRUE(bitwise_equal(y, reference_gemm(p.x, M, K, p.w, p.w_scale, N, asymmetric)))
+                << "M=" << M << " K=" << K << " N=" << N << " asym=" << asymmetric
+                << " threads=" << threads;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(gemm_w8a8, all_zero_rows_give_zero) {
   thread_pool pool(2);
   problem p(3, 70, 9, 11);
