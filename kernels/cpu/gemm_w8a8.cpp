@@ -179,10 +179,8 @@ void amx_columns(const quantized_rows& a, int64_t M, const float* w_scale, const
   for (int64_t n = n_begin; n < n_end; n += panel_cols) {
     const int nr = static_cast<int>(std::min<int64_t>(panel_cols, n_end - n));
     w8a8_detail::amx_panel_rows(slice(n, nr), a.ldq, a.q.data(), M, acc.data());
-    for (int64_t m = 0; m < M; ++m)
-      for (int j = 0; j < nr; ++j)
-        y[m * N + n + j] =
-            w8a8_dequantize(acc[m * panel_cols + j], a.scales[m], row_sums[n + j], w_scale[n + j]);
+    w8a8_detail::amx_dequantize(acc.data(), M, a.scales.data(), row_sums + n, w_scale + n, nr,
+                                y + n, N);
   }
 }
 

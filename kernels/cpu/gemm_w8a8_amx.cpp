@@ -1,7 +1,8 @@
 // gemm_w8a8's AMX path (contract: gemm_w8a8_tiles.hpp): TDPBSSD multiplies the signed int8
 // activations by the signed int8 weights directly, 16 x 16 outputs x 64 values of k per
 // instruction, into int32 tiles that stay in the tile registers over the whole K. The sums are
-// exact, so they are the other paths' sums bit for bit. Compiled for AMX by function attributes
+// exact, so they are the other paths' sums bit for bit; the epilogue is w8a8_dequantize's
+// operations in AVX-512 lanes. Compiled for AMX by function attributes
 // whatever the build flags; called only where w8a8_supported_paths() lists the amx path.
 #include <algorithm>
 #include <cstring>
@@ -10,6 +11,9 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+// GCC 12's _mm512_cvtepi32_ps passes an undefined vector as its (unused) merge source, which
+// -Wmaybe-uninitialized reports inside target("avx512f") functions.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #define TROUPE_AMX_INT8 __attribute__((target("amx-tile,amx-int8")))
 #endif
 
@@ -130,9 +134,32 @@ TROUPE_AMX_INT8 void amx_panel_rows(const int8_t* panel, int64_t ldq, const int8
   _tile_release();
 }
 
+__attribute__((target("avx512f"))) void amx_dequantize(const int32_t* acc, int64_t M,
+                                                       const w8a8_token_scale* scales,
+                                                       const int32_t* row_sums,
+                                                       const float* w_scale, int nr, float* y,
+                                                       int64_t ldy) {
+  for (int j0 = 0; j0 < nr; j0 += 16) {
+    const auto lanes = static_cast<__mmask16>((1u << std::min(16, nr - j0)) - 1u);
+    const __m512i sums = _mm512_maskz_loadu_epi32(lanes, row_sums + j0);
+    const __m512 ws = _mm512_maskz_loadu_ps(lanes, w_scale + j0);
+    for (int64_t m = 0; m < M; ++m) {
+      // w8a8_dequantize: the wrapping int32 acc - azp * row_sum, then a.scale * (w_scale * f).
+      const __m512i corrected =
+          _mm512_sub_epi32(_mm512_loadu_si512(acc + m * 32 + j0),
+                           _mm512_mullo_epi32(_mm512_set1_epi32(scales[m].azp), sums));
+      const __m512 f = _mm512_mul_ps(ws, _mm512_cvtepi32_ps(corrected));
+      _mm512_mask_storeu_ps(y + m * ldy + j0, lanes,
+                            _mm512_mul_ps(_mm512_set1_ps(scales[m].scale), f));
+    }
+  }
+}
+
 #else
 
 void amx_panel_rows(const int8_t*, int64_t, const int8_t*, int64_t, int32_t*) {}
+void amx_dequantize(const int32_t*, int64_t, const w8a8_token_scale*, const int32_t*, const float*,
+                    int, float*, int64_t) {}
 
 #endif
 

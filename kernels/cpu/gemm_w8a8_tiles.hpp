@@ -12,6 +12,8 @@
 // are only called where w8a8_supported_paths() lists their path.
 #include <cstdint>
 
+#include "kernels/cpu/gemm_w8a8.hpp"
+
 namespace troupe::kernels::cpu::w8a8_detail {
 
 // The quantized rows' stride is a multiple of this (one 512-bit register of int8).
@@ -46,5 +48,9 @@ int64_t amx_panel_bytes(int64_t ldq);
 int64_t amx_panel_offset(int64_t k, int j);
 void amx_pack_panel(const int8_t* w, int64_t K, int64_t ldq, int nr, int8_t* panel);
 void amx_panel_rows(const int8_t* panel, int64_t ldq, const int8_t* q, int64_t M, int32_t* acc);
+// y[m * ldy + j] = w8a8_dequantize(acc[m * 32 + j], scales[m], row_sums[j], w_scale[j]) for
+// m < M, j < nr (<= 32): the same operations in AVX-512 lanes, so the same bits.
+void amx_dequantize(const int32_t* acc, int64_t M, const w8a8_token_scale* scales,
+                    const int32_t* row_sums, const float* w_scale, int nr, float* y, int64_t ldy);
 
 }  // namespace troupe::kernels::cpu::w8a8_detail
