@@ -14,12 +14,13 @@
 #include "kernels/cpu/half.hpp"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "kernels/cpu/amx_tiles.hpp"
 // GCC 12's _mm512_undefined_*() (inside the AVX-512 intrinsics) is a deliberate
 // self-initialization that its own -Wmaybe-uninitialized reports at every use.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #define TROUPE_AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16")))
+#define TROUPE_AMX_INLINE __attribute__((always_inline)) inline
 #endif
 
 namespace troupe::kernels::cpu {
@@ -81,15 +82,6 @@ bool amx_gemm_supported() {
 
 namespace {
 
-// ldtilecfg's 64-byte operand: palette 1, every tile 16 rows of 64 bytes.
-struct alignas(64) tile_config {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // Rows [r0, r1) of x rounded to bf16 into xb (row stride kp >= K, a multiple of 16); columns
 // [K, kp) get zeros.
 TROUPE_AMX void convert_rows(const float* x, int64_t K, int64_t kp, int64_t r0, int64_t r1,
@@ -132,6 +124,14 @@ bool whole(int64_t m0, int64_t n0, int64_t M, int64_t N) {
     }                                                        \
   } while (0)
 
+// TDPBF16PS for amx::sweep.
+struct bf16_dot {
+  TROUPE_AMX_INLINE static void c0() { _tile_dpbf16ps(0, 4, 6); }
+  TROUPE_AMX_INLINE static void c1() { _tile_dpbf16ps(1, 4, 7); }
+  TROUPE_AMX_INLINE static void c2() { _tile_dpbf16ps(2, 5, 6); }
+  TROUPE_AMX_INLINE static void c3() { _tile_dpbf16ps(3, 5, 7); }
+};
+
 // Rows [m0, m0 + 16 * (Two ? 2 : 1)) of xb against pair p of w: C0/C1 (rows of A0 x the pair's
 // two blocks) and, for Two, C2/C3 (A1's). Every C element gets the same k steps whatever M.
 template <bool Two>
@@ -139,27 +139,8 @@ TROUPE_AMX void pair_rows(const amx_weight& w, int64_t p, const uint16_t* xb, in
                           float* y) {
   const int64_t kp = w.padded_cols(), N = w.rows(), n0 = p * 2 * block_cols;
   const uint8_t* bp = w.data() + p * w.pair_bytes();
-  const uint16_t* a0 = xb + m0 * kp;
-  const uint16_t* a1 = a0 + tile_rows * kp;
-  const auto stride = static_cast<long>(kp * 2);
-  _tile_zero(0);
-  _tile_zero(1);
-  if constexpr (Two) {
-    _tile_zero(2);
-    _tile_zero(3);
-  }
-  for (int64_t k = 0; k < kp; k += block_k, bp += block_bytes) {
-    _tile_loadd(4, a0 + k, stride);
-    _tile_loadd(6, bp, 64);
-    _tile_loadd(7, bp + tile_bytes, 64);
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(1, 4, 7);
-    if constexpr (Two) {
-      _tile_loadd(5, a1 + k, stride);
-      _tile_dpbf16ps(2, 5, 6);
-      _tile_dpbf16ps(3, 5, 7);
-    }
-  }
+  amx::sweep<Two, bf16_dot>(reinterpret_cast<const uint8_t*>(xb + m0 * kp), tile_rows * kp * 2,
+                            static_cast<long>(kp * 2), block_k * 2, bp, kp / block_k);
   TROUPE_AMX_STORE(0, m0, n0);
   TROUPE_AMX_STORE(1, m0, n0 + block_cols);
   if constexpr (Two) {
@@ -173,13 +154,7 @@ TROUPE_AMX void pair_rows(const amx_weight& w, int64_t p, const uint16_t* xb, in
 // Pairs [p0, p1) of w for every row of xb: a pair's weights stay in L2 while the rows pass.
 TROUPE_AMX void pairs(const amx_weight& w, int64_t p0, int64_t p1, const uint16_t* xb, int64_t M,
                       float* y) {
-  // Fewer than 16 rows (decode): the A and C tiles hold only those (less to load and compute).
-  tile_config config;
-  for (int t = 0; t < 8; ++t) {
-    config.colsb[t] = 64;
-    config.rows[t] = static_cast<uint8_t>(t < 6 ? std::min(M, tile_rows) : tile_rows);
-  }
-  _tile_loadconfig(&config);
+  amx::configure_tiles(M);
   for (int64_t p = p0; p < p1; ++p) {
     for (int64_t m0 = 0; m0 < M; m0 += 2 * tile_rows) {
       if (M - m0 > tile_rows)

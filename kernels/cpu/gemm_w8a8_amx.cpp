@@ -10,7 +10,7 @@
 #include "kernels/cpu/gemm_w8a8_tiles.hpp"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "kernels/cpu/amx_tiles.hpp"
 // GCC 12's _mm512_cvtepi32_ps passes an undefined vector as its (unused) merge source, which
 // -Wmaybe-uninitialized reports inside target("avx512f") functions.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -73,38 +73,20 @@ void amx_pack_panel(const int8_t*, int64_t, int64_t, int, int8_t*) {}
 
 namespace {
 
-// ldtilecfg's 64-byte operand: palette 1, every tile 16 rows of 64 bytes.
-struct alignas(64) tile_config {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
+// TDPBSSD for amx::sweep.
+struct int8_dot {
+  __attribute__((always_inline)) static void c0() { _tile_dpbssd(0, 4, 6); }
+  __attribute__((always_inline)) static void c1() { _tile_dpbssd(1, 4, 7); }
+  __attribute__((always_inline)) static void c2() { _tile_dpbssd(2, 5, 6); }
+  __attribute__((always_inline)) static void c3() { _tile_dpbssd(3, 5, 7); }
 };
 
 // C0/C1 = rows [0, 16) x the two halves, C2/C3 (Two) = rows [16, 32), over every k chunk; A0/A1
 // the two 16-row slices of q, B0/B1 the chunk's halves.
 template <bool Two>
 TROUPE_AMX_INT8 void rows_of(const int8_t* panel, int64_t ldq, const int8_t* q, int32_t* acc) {
-  _tile_zero(0);
-  _tile_zero(1);
-  if constexpr (Two) {
-    _tile_zero(2);
-    _tile_zero(3);
-  }
-  const auto stride = static_cast<long>(ldq);
-  for (int64_t k = 0; k < ldq; k += tile_k, panel += chunk_bytes) {
-    _tile_loadd(4, q + k, stride);
-    _tile_loadd(6, panel, 64);
-    _tile_loadd(7, panel + tile_bytes, 64);
-    _tile_dpbssd(0, 4, 6);
-    _tile_dpbssd(1, 4, 7);
-    if constexpr (Two) {
-      _tile_loadd(5, q + 16 * ldq + k, stride);
-      _tile_dpbssd(2, 5, 6);
-      _tile_dpbssd(3, 5, 7);
-    }
-  }
+  amx::sweep<Two, int8_dot>(reinterpret_cast<const uint8_t*>(q), 16 * ldq, static_cast<long>(ldq),
+                            tile_k, reinterpret_cast<const uint8_t*>(panel), ldq / tile_k);
   constexpr long acc_stride = 32 * sizeof(int32_t);
   _tile_stored(0, acc, acc_stride);
   _tile_stored(1, acc + 16, acc_stride);
@@ -118,13 +100,7 @@ TROUPE_AMX_INT8 void rows_of(const int8_t* panel, int64_t ldq, const int8_t* q, 
 
 TROUPE_AMX_INT8 void amx_panel_rows(const int8_t* panel, int64_t ldq, const int8_t* q, int64_t M,
                                     int32_t* acc) {
-  // Fewer than 16 rows (decode): the A and C tiles hold only those (less to load and store).
-  tile_config config;
-  for (int t = 0; t < 8; ++t) {
-    config.colsb[t] = 64;
-    config.rows[t] = static_cast<uint8_t>(t < 6 ? std::min<int64_t>(M, 16) : 16);
-  }
-  _tile_loadconfig(&config);
+  amx::configure_tiles(M);
   for (int64_t m = 0; m < M; m += 32) {
     if (M - m > 16)
       rows_of<true>(panel, ldq, q + m * ldq, acc + m * 32);
