@@ -11,11 +11,13 @@
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdint>
+
+#include "kernels/cpu/cpu_features.hpp"
+#if defined(__AMX_TILE__)
+#include "kernels/cpu/amx_tiles.hpp"
+#endif
 
 namespace {
 
@@ -102,32 +104,14 @@ TROUPE_ISA_BENCH(bm_dpbusd_bcst_zmm, TROUPE_ZERO_SOURCES, "vpdpbusd (%%rsp)%{1to
 // AMX: one tile instruction multiplies a 16-row x 64-byte A tile by a B tile into a 16 x 16
 // f32 / i32 C tile: TDPBF16PS is 16 x 16 x 32 bf16 MACs, TDPBSSD 16 x 16 x 64 int8 MACs. Tiles
 // 0-3 are four independent chains over the zeroed sources 4 and 5. Needs the kernel's tile
-// permission (arch_prctl ARCH_REQ_XCOMP_PERM); skipped where it is refused.
-struct tile_config {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-bool amx_tiles_ready() {
-  static const bool ready =
-      syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
-  return ready;
-}
-
+// permission (cpu_features: arch_prctl ARCH_REQ_XCOMP_PERM); skipped where it is refused.
 template <class Step>
-void run_tiles(benchmark::State& state, double macs_per_instruction, Step&& step) {
-  if (!amx_tiles_ready()) {
-    state.SkipWithError("the kernel refuses AMX tile data");
+void run_tiles(benchmark::State& state, bool usable, double macs_per_instruction, Step&& step) {
+  if (!usable) {
+    state.SkipWithError("no usable AMX tiles (CPUID, XCR0 or Linux's grant)");
     return;
   }
-  tile_config config;
-  for (int t = 0; t < 6; ++t) {
-    config.colsb[t] = 64;
-    config.rows[t] = 16;
-  }
-  _tile_loadconfig(&config);
+  troupe::kernels::cpu::amx::configure_tiles(16);
   for (auto _ : state) {
     _tile_zero(0);
     _tile_zero(1);
@@ -145,23 +129,24 @@ void run_tiles(benchmark::State& state, double macs_per_instruction, Step&& step
                          benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// Four independent chains of tile instruction `op`: C0-C3 += A4 x B5.
+#define TROUPE_FOUR_TILE_CHAINS(op) \
+  [] {                              \
+    op(0, 4, 5);                    \
+    op(1, 4, 5);                    \
+    op(2, 4, 5);                    \
+    op(3, 4, 5);                    \
+  }
+
 void bm_tdpbf16ps(benchmark::State& state) {
-  run_tiles(state, 16 * 16 * 32, [] {
-    _tile_dpbf16ps(0, 4, 5);
-    _tile_dpbf16ps(1, 4, 5);
-    _tile_dpbf16ps(2, 4, 5);
-    _tile_dpbf16ps(3, 4, 5);
-  });
+  run_tiles(state, troupe::kernels::cpu::detect_cpu_features().amx_bf16, 16 * 16 * 32,
+            TROUPE_FOUR_TILE_CHAINS(_tile_dpbf16ps));
 }
 BENCHMARK(bm_tdpbf16ps);
 
 void bm_tdpbssd(benchmark::State& state) {
-  run_tiles(state, 16 * 16 * 64, [] {
-    _tile_dpbssd(0, 4, 5);
-    _tile_dpbssd(1, 4, 5);
-    _tile_dpbssd(2, 4, 5);
-    _tile_dpbssd(3, 4, 5);
-  });
+  run_tiles(state, troupe::kernels::cpu::detect_cpu_features().amx_int8, 16 * 16 * 64,
+            TROUPE_FOUR_TILE_CHAINS(_tile_dpbssd));
 }
 BENCHMARK(bm_tdpbssd);
 #endif

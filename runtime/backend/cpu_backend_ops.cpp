@@ -38,6 +38,7 @@ void cpu_backend::embedding(weight_handle table, int64_t first_token, buffer_han
   const auto& w = get(table);
   const int64_t T = step_.num_tokens(), dim = w.desc.cols;
   float* y = get(out, T * dim);
+  std::vector<int8_t> unpacked;  // a W8A8 row read back from its AMX tiles
   // Row `row` of the table into `dst`: copied, decoded from blocks, or q * scale.
   auto row_into = [&](int32_t row, float* dst) {
     const auto fmt = w.desc.format;
@@ -58,10 +59,11 @@ void cpu_backend::embedding(weight_handle table, int64_t first_token, buffer_han
     if (w.packed) return cpu::quant_packed_row(*w.packed, row, dst);
     const auto* q = reinterpret_cast<const int8_t*>(w.data.bytes.data()) + row * dim;
     if (w.w8a8_tiles) {
-      cpu::w8a8_tiles_row(*w.w8a8_tiles, row, reinterpret_cast<int8_t*>(dst));
-      q = reinterpret_cast<const int8_t*>(dst);
+      unpacked.resize(static_cast<size_t>(dim));
+      cpu::w8a8_tiles_row(*w.w8a8_tiles, row, unpacked.data());
+      q = unpacked.data();
     }
-    for (int64_t c = dim - 1; c >= 0; --c)  // backwards: q may be dst's own first bytes
+    for (int64_t c = 0; c < dim; ++c)
       dst[c] = static_cast<float>(q[c]) * w.data.scales[row];
   };
   // Rows of other shards' tokens are zeros (the all-reduce adds the owner's).
