@@ -5,7 +5,7 @@
 // most (15 decodes at context 160 beside one 128-token prompt). Skips when the model has not been
 // fetched (tools/setup.sh). TROUPE_BENCH_DTYPE=bfloat16 runs the model as `--dtype bfloat16` does:
 // every dense matrix in bf16, multiplied by activations rounded to bf16 (AMX tiles where the CPU
-// has them).
+// has them). TROUPE_BENCH_KV=bfloat16 keeps the KV cache in bf16 (`--kv-cache-dtype bfloat16`).
 //   ./model_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
@@ -47,8 +47,11 @@ cpu_llama_runner* runner(int32_t num_threads) {
     const char* dtype = std::getenv("TROUPE_BENCH_DTYPE");
     const bool bf16 = dtype != nullptr && std::string_view(dtype) == "bfloat16";
     if (bf16) apply_weight_dtype(*weights, weight_dtype::bfloat16);
+    const char* kv = std::getenv("TROUPE_BENCH_KV");
+    const bool kv_bf16 = kv != nullptr && std::string_view(kv) == "bfloat16";
     auto created = cpu_llama_runner::create(
-        std::move(*weights), 512, block_size, num_threads, troupe::backend::kv_cache_dtype::f32,
+        std::move(*weights), 512, block_size, num_threads,
+        kv_bf16 ? troupe::backend::kv_cache_dtype::bf16 : troupe::backend::kv_cache_dtype::f32,
         bf16 ? troupe::backend::cpu_activations::bf16 : troupe::backend::cpu_activations::f32);
     if (created) r = std::move(*created);
   }
@@ -86,21 +89,22 @@ step_batch prefill_then_decode(cpu_llama_runner& r, int32_t num_seqs, int32_t le
   return decode;
 }
 
-// args: concurrent sequences, compute threads
+// args: concurrent sequences, compute threads, context (tokens before the decoded one)
 void bm_decode(benchmark::State& state) {
   auto* r = runner(static_cast<int32_t>(state.range(1)));
   if (r == nullptr)
     return state.SkipWithError("model not found (the default, or $TROUPE_BENCH_MODEL)");
   const auto num_seqs = static_cast<int32_t>(state.range(0));
-  const step_batch decode = prefill_then_decode(*r, num_seqs, context);
+  const step_batch decode = prefill_then_decode(*r, num_seqs, static_cast<int32_t>(state.range(2)));
   for (auto _ : state)
     benchmark::DoNotOptimize(r->execute(decode));
   state.counters["tokens/s"] =
       benchmark::Counter(num_seqs, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(bm_decode)
-    ->ArgNames({"seqs", "threads"})
-    ->ArgsProduct({{1, 4, 16}, {1, 2}})
+    ->ArgNames({"seqs", "threads", "context"})
+    ->ArgsProduct({{1, 4, 16}, {1, 2}, {context}})
+    ->Args({16, 2, 160})  // the 16-stream server's decode step (128 in / 64 out)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -54,9 +54,19 @@ class slot_cursor {
   int64_t slot_stride_;
 };
 
+// Asks for the cache lines of `bytes` bytes from p ahead of their use.
+void prefetch_bytes(const void* p, int64_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (int64_t at = 0; at < bytes; at += 64)
+    __builtin_prefetch(c + at, 0, 3);
+}
+
 // Keys are scored eight at a time (dot8); values are summed value_block at a time.
 constexpr int key_block = 8;
 constexpr int value_block = 32;
+// How far ahead of the keys (values) being read their cache lines are prefetched.
+constexpr int keys_ahead = 2 * key_block;
+constexpr int values_ahead = 16;
 // A task attends up to max_tile_tokens consecutive tokens of one sequence (a prompt's) with up to
 // max_heads_per_call query heads of one KV group each, so every key and value read serves up to
 // max_rows queries; the per-row maxima and sums live on the stack.
@@ -124,13 +134,54 @@ void accumulate_rows(const float* const* values, const float* const* es, int cou
 #endif
 }
 
+// How the kernels below read cache elements: `type` is what the cache stores, and load8 / load16
+// give 8 or 16 of them as f32 lanes, exactly (a 16-bit value widens to the f32 it denotes, the
+// bits widen_half writes), so the arithmetic after a load is the f32 cache's whatever the format.
+struct f32_lanes {
+  using type = float;
 #if defined(__AVX512F__)
+  static __m256 load8(const float* p) {
+    return _mm256_loadu_ps(p);
+  }
+  static __m512 load16(const float* p) {
+    return _mm512_loadu_ps(p);
+  }
+#endif
+};
+
+#if defined(__AVX512F__)
+// bf16 is the top half of an f32: zero-extend each word and shift it up.
+struct bf16_lanes {
+  using type = uint16_t;
+  static __m256 load8(const uint16_t* p) {
+    const __m256i words =
+        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(words, 16));
+  }
+  static __m512 load16(const uint16_t* p) {
+    const __m512i words =
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(words, 16));
+  }
+};
+
+// VCVTPH2PS is exact for every f16 (widen_half uses it too).
+struct f16_lanes {
+  using type = uint16_t;
+  static __m256 load8(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static __m512 load16(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+};
+
 // accumulate_rows for head_dim == 16 * NV exactly: the same FMA chains, every accumulator in a
 // register (no masks, no loop over passes); and sums[r] = sums[r] + es[r][j] in the same pass
 // (the softmax's denominator: one add per key in ascending order, in every lane).
-template <int H, int NV>
-void accumulate_rows_fixed(const float* const* values, const float* const* es, int count,
-                           float* const* outs, float* sums) {
+template <int H, int NV, class Lanes>
+void accumulate_rows_fixed(const typename Lanes::type* const* values, const float* const* es,
+                           int count, float* const* outs, float* sums) {
   __m512 acc[H][NV], sum[H];
   for (int h = 0; h < H; ++h) {
     sum[h] = _mm512_set1_ps(sums[h]);
@@ -140,7 +191,7 @@ void accumulate_rows_fixed(const float* const* values, const float* const* es, i
   for (int j = 0; j < count; ++j) {
     __m512 v[NV];
     for (int r = 0; r < NV; ++r)
-      v[r] = _mm512_loadu_ps(values[j] + 16 * r);
+      v[r] = Lanes::load16(values[j] + 16 * r);
     for (int h = 0; h < H; ++h) {
       const __m512 eh = _mm512_set1_ps(es[h][j]);
       sum[h] = _mm512_add_ps(sum[h], eh);
@@ -160,8 +211,9 @@ void accumulate_rows_fixed(const float* const* values, const float* const* es, i
 // broadcast to both halves), so every FMA is 16 lanes wide and each key is loaded once for all H
 // rows; then one transposed reduction per row adds each key's lanes the way reduce_lanes does:
 // ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
-template <int H>
-void dot8_rows(const float* const* qs, const float* const keys[key_block], int32_t d, float* out) {
+template <int H, class Lanes>
+void dot8_rows(const float* const* qs, const typename Lanes::type* const keys[key_block], int32_t d,
+               float* out) {
   __m512 acc[H][4];
   for (int h = 0; h < H; ++h)
     for (int p = 0; p < 4; ++p)
@@ -169,8 +221,8 @@ void dot8_rows(const float* const* qs, const float* const keys[key_block], int32
   for (int32_t c = 0; c < d; c += 8) {
     __m512 k[4];  // pair p: keys 2p and 2p + 1
     for (int p = 0; p < 4; ++p)
-      k[p] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(keys[2 * p] + c)),
-                                _mm256_loadu_ps(keys[2 * p + 1] + c), 1);
+      k[p] = _mm512_insertf32x8(_mm512_castps256_ps512(Lanes::load8(keys[2 * p] + c)),
+                                Lanes::load8(keys[2 * p + 1] + c), 1);
     for (int h = 0; h < H; ++h) {
       const __m512 qh = _mm512_broadcast_f32x8(_mm256_loadu_ps(qs[h] + c));
       for (int p = 0; p < 4; ++p)
@@ -207,24 +259,31 @@ void in_runs(int n, F&& f) {
 }
 #endif
 
-// out[r * key_block + i] = dot(qs[r], keys[i], d) for rows r < rows.
-void score_rows(const float* const* qs, int rows, const float* const keys[key_block], int32_t d,
-                float* out) {
+// out[r * key_block + i] = dot(qs[r], keys[i], d) for rows r < rows. Keys of a type other than
+// f32 need fixed_shape(d).
+template <class Lanes>
+void score_rows(const float* const* qs, int rows, const typename Lanes::type* const keys[key_block],
+                int32_t d, float* out) {
 #if defined(__AVX512F__)
   if (d % 8 == 0) {
     // 6 rows: 24 accumulators + 4 key pairs + a query in the 32 registers.
     in_runs<6>(rows, [&](auto h, int first) {
-      dot8_rows<decltype(h)::value>(qs + first, keys, d, out + first * key_block);
+      dot8_rows<decltype(h)::value, Lanes>(qs + first, keys, d, out + first * key_block);
     });
     return;
   }
 #endif
-  for (int r = 0; r < rows; ++r)
-    dot8(qs[r], keys, d, out + r * key_block);
+  if constexpr (std::is_same_v<Lanes, f32_lanes>) {
+    for (int r = 0; r < rows; ++r)
+      dot8(qs[r], keys, d, out + r * key_block);
+  } else {
+    assert(!"score_rows: a widened key type needs fixed_shape(head_dim)");
+  }
 }
 
-// Whether accumulate_values also sums each row's weights (accumulate_rows_fixed's shapes).
-bool values_sum_weights(int32_t d) {
+// Whether the vector kernels serve head_dim d whole: scores by dot8_rows and values by
+// accumulate_rows_fixed, which also sums each row's weights.
+bool fixed_shape(int32_t d) {
 #if defined(__AVX512F__)
   return d == 64 || d == 128;
 #else
@@ -233,47 +292,56 @@ bool values_sum_weights(int32_t d) {
 #endif
 }
 
-// accumulate_rows over `rows` rows; where values_sum_weights(d), sums[r] += the weights too (else
-// sums is untouched).
-void accumulate_values(const float* const* values, const float* const* es, int rows, int count,
-                       int32_t d, float* const* outs, float* sums) {
+// accumulate_rows over `rows` rows; where fixed_shape(d), sums[r] += the weights too (else sums
+// is untouched). Values of a type other than f32 need fixed_shape(d).
+template <class Lanes>
+void accumulate_values(const typename Lanes::type* const* values, const float* const* es, int rows,
+                       int count, int32_t d, float* const* outs, float* sums) {
 #if defined(__AVX512F__)
   if (d == 64) {
     // 4 rows: 16 accumulators + 4 sums + 4 values.
     return in_runs<4>(rows, [&](auto h, int first) {
-      accumulate_rows_fixed<decltype(h)::value, 4>(values, es + first, count, outs + first,
-                                                   sums + first);
+      accumulate_rows_fixed<decltype(h)::value, 4, Lanes>(values, es + first, count, outs + first,
+                                                          sums + first);
     });
   }
   if (d == 128) {
     return in_runs<2>(rows, [&](auto h, int first) {
-      accumulate_rows_fixed<decltype(h)::value, 8>(values, es + first, count, outs + first,
-                                                   sums + first);
+      accumulate_rows_fixed<decltype(h)::value, 8, Lanes>(values, es + first, count, outs + first,
+                                                          sums + first);
     });
   }
 #endif
   (void)sums;
-  for (int r = 0; r < rows;) {
-    const int h = std::min(3, rows - r);
-    if (h == 3) accumulate_rows<3>(values, es + r, count, d, outs + r);
-    if (h == 2) accumulate_rows<2>(values, es + r, count, d, outs + r);
-    if (h == 1) accumulate_rows<1>(values, es + r, count, d, outs + r);
-    r += h;
+  if constexpr (std::is_same_v<Lanes, f32_lanes>) {
+    for (int r = 0; r < rows;) {
+      const int h = std::min(3, rows - r);
+      if (h == 3) accumulate_rows<3>(values, es + r, count, d, outs + r);
+      if (h == 2) accumulate_rows<2>(values, es + r, count, d, outs + r);
+      if (h == 1) accumulate_rows<1>(values, es + r, count, d, outs + r);
+      r += h;
+    }
+  } else {
+    assert(!"accumulate_values: a widened value type needs fixed_shape(head_dim)");
   }
 }
 
-// A reader hands attend_tile key or value heads of head_dim f32 values at a cache offset; `i`
-// names one of key_block keys (or value_block values) that must stay readable together. The f32
-// cache is read in place.
+// A reader hands attend_tile key or value heads of head_dim elements (Lanes::type) at a cache
+// offset; `i` names one of key_block keys (or value_block values) that must stay readable
+// together. The f32 cache is read in place.
 struct f32_reader {
+  using lanes = f32_lanes;
   const float* k_cache;
   const float* v_cache;
   const float* key(int64_t offset, int32_t, int) { return k_cache + offset; }
   const float* value(int64_t offset, int32_t, int) { return v_cache + offset; }
+  void prefetch_key(int64_t offset, int32_t d) { prefetch_bytes(k_cache + offset, d * 4); }
+  void prefetch_value(int64_t offset, int32_t d) { prefetch_bytes(v_cache + offset, d * 4); }
 };
 
 // An fp8 cache is dequantized a head at a time into the reader's own buffers.
 struct fp8_reader {
+  using lanes = f32_lanes;
   const fp8_kv& fp8;
   const uint8_t* k_cache;
   const uint8_t* v_cache;
@@ -289,10 +357,14 @@ struct fp8_reader {
     dequantize_fp8(v_cache + offset, d, fp8.v_scale, fp8.format, buf);
     return buf;
   }
+  void prefetch_key(int64_t offset, int32_t d) { prefetch_bytes(k_cache + offset, d); }
+  void prefetch_value(int64_t offset, int32_t d) { prefetch_bytes(v_cache + offset, d); }
 };
 
-// A 16-bit cache is widened a head at a time into the reader's own buffers.
+// A 16-bit cache is widened a head at a time into the reader's own buffers (head dims without
+// fixed_shape), ...
 struct half_reader {
+  using lanes = f32_lanes;
   half_format format;
   const uint16_t* k_cache;
   const uint16_t* v_cache;
@@ -308,6 +380,20 @@ struct half_reader {
     widen_half(v_cache + offset, d, format, buf);
     return buf;
   }
+  void prefetch_key(int64_t offset, int32_t d) { prefetch_bytes(k_cache + offset, d * 2); }
+  void prefetch_value(int64_t offset, int32_t d) { prefetch_bytes(v_cache + offset, d * 2); }
+};
+
+// ... or read in place and widened in the kernels' registers (fixed_shape head dims).
+template <class Lanes>
+struct half_in_place_reader {
+  using lanes = Lanes;
+  const uint16_t* k_cache;
+  const uint16_t* v_cache;
+  const uint16_t* key(int64_t offset, int32_t, int) { return k_cache + offset; }
+  const uint16_t* value(int64_t offset, int32_t, int) { return v_cache + offset; }
+  void prefetch_key(int64_t offset, int32_t d) { prefetch_bytes(k_cache + offset, d * 2); }
+  void prefetch_value(int64_t offset, int32_t d) { prefetch_bytes(v_cache + offset, d * 2); }
 };
 
 // Query heads [0, nh) of kv head g for T tokens of one sequence at consecutive positions (T == 1
@@ -346,15 +432,28 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
   for (int r = 0; r < rows; ++r)
     row_max[r] = _mm256_set1_ps(-INFINITY);
 #endif
+  // The cache lines of keys (then values) `ahead` positions past the ones being read are asked
+  // for early: a sequence's slots lie strided and scattered in blocks, which the hardware's
+  // prefetchers do not follow.
+  slot_cursor ahead(layout, tok[0], first);
+  int32_t ahead_pos = 0;
+  auto prefetch_until = [&](int32_t end, auto prefetch) {
+    for (end = std::min(end, n_last); ahead_pos < end; ++ahead_pos, ahead.next())
+      prefetch(ahead.offset() + head_offset);
+  };
+  auto prefetch_keys = [&](int64_t offset) { cache.prefetch_key(offset, d); };
+  auto prefetch_values = [&](int64_t offset) { cache.prefetch_value(offset, d); };
   slot_cursor cursor(layout, tok[0], first);
   for (int32_t j0 = 0; j0 < n_last; j0 += key_block) {
+    prefetch_until(j0 + keys_ahead, prefetch_keys);
     const int count = std::min(key_block, n_last - j0);
-    const float* keys[key_block];
+    using element = typename Reader::lanes::type;
+    const element* keys[key_block];
     for (int i = 0; i < count; ++i, cursor.next())
       keys[i] = cache.key(cursor.offset() + head_offset, d, i);
     std::fill(keys + count, keys + key_block, keys[0]);  // scored, then dropped
     float s[max_rows * key_block];
-    score_rows(qs, rows, keys, d, s);
+    score_rows<typename Reader::lanes>(qs, rows, keys, d, s);
     for (int r = 0; r < rows; ++r) {
       float* row = es[r] + j0;
       const int valid = std::min(count, n[r] - j0);  // later keys: past this row's position
@@ -382,7 +481,10 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
       max_score[r] = std::max(max_score[r], l);
   }
 #endif
-  const bool summed_with_values = values_sum_weights(d);
+  ahead = slot_cursor(layout, tok[0], first);
+  ahead_pos = 0;
+  prefetch_until(values_ahead, prefetch_values);
+  const bool summed_with_values = fixed_shape(d);
   for (int r = 0; r < rows; ++r) {
     float* row = es[r];
     for (int32_t j = 0; j < n[r]; ++j)
@@ -394,8 +496,9 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
   }
   cursor = slot_cursor(layout, tok[0], first);
   for (int32_t j0 = 0; j0 < n_last; j0 += value_block) {
+    prefetch_until(j0 + value_block + values_ahead, prefetch_values);
     const int count = std::min(value_block, n_last - j0);
-    const float* values[value_block];
+    const typename Reader::lanes::type* values[value_block];
     for (int i = 0; i < count; ++i, cursor.next())
       values[i] = cache.value(cursor.offset() + head_offset, d, i);
     // Rows that attend every value of the block go together; a row whose position ends inside
@@ -408,9 +511,12 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
       e_block[r] = es[r] + j0;
     for (int r = 0; r < full; r += nh) {
       const int own = std::min(count, n[r] - j0);
-      if (own > 0) accumulate_values(values, e_block + r, nh, own, d, outs + r, sum + r);
+      if (own > 0)
+        accumulate_values<typename Reader::lanes>(values, e_block + r, nh, own, d, outs + r,
+                                                  sum + r);
     }
-    accumulate_values(values, e_block + full, rows - full, count, d, outs + full, sum + full);
+    accumulate_values<typename Reader::lanes>(values, e_block + full, rows - full, count, d,
+                                              outs + full, sum + full);
   }
   for (int r = 0; r < rows; ++r) {
     const float inv_sum = 1.0f / sum[r];
@@ -534,6 +640,17 @@ void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const tok
                      half_format format, const uint16_t* k_cache, const uint16_t* v_cache,
                      float* out, int32_t sliding_window) {
   const int32_t d = layout.head_dim;
+#if defined(__AVX512F__)
+  if (fixed_shape(d)) {
+    auto in_place = [&]<class Lanes>(Lanes) {
+      run_attention(pool, layout, tokens, num_tokens, num_heads, scale, q, out, sliding_window,
+                    [&](float*) {
+                      return half_in_place_reader<Lanes>{k_cache, v_cache};
+                    });
+    };
+    return format == half_format::bf16 ? in_place(bf16_lanes{}) : in_place(f16_lanes{});
+  }
+#endif
   run_attention(pool, layout, tokens, num_tokens, num_heads, scale, q, out, sliding_window,
                 [&](float* buffers) {
                   return half_reader{format, k_cache, v_cache, buffers, buffers + key_block * d};

@@ -145,6 +145,17 @@ struct weight_data {
   }
 };
 
+// What a bf16 weight multiplies on the CPU backend (`--dtype bfloat16` asks for bf16, vLLM's
+// activations):
+//   f32   x as it is: panel_gemm's exact sequential chain on the f32 values (the default);
+//   bf16  x rounded to bf16 first (nearest even), as vLLM and troupe's GPU path do. On a CPU
+//         with AMX-BF16 the products run on AMX tiles (kernels/cpu/amx_gemm.hpp: the tile unit's
+//         own summation order, several times panel_gemm's speed); elsewhere panel_gemm
+//         multiplies the rounded x (the same inputs, its sequential order).
+// Both keep a row's bits independent of the batch and the threads. Other weight formats are
+// unaffected (f32 / f16 matrices multiply f32 x; blocks and int8 quantize x themselves).
+enum class cpu_activations : uint8_t { f32, bf16 };
+
 // Element type of the paged KV cache: f32; one byte of OCP FP8 (kernels/cpu/fp8.hpp) times a
 // per-layer scale (vLLM's --kv-cache-dtype fp8 = fp8_e4m3, and fp8_e5m2); or a 16-bit float,
 // bf16 or IEEE f16 (kernels/cpu/half.hpp: stored rounded to nearest even, read back exactly; no

@@ -29,16 +29,6 @@
 
 namespace troupe::backend {
 
-// What a bf16 weight multiplies (`--dtype bfloat16` asks for bf16, vLLM's activations):
-//   f32   x as it is: panel_gemm's exact sequential chain on the f32 values (the default);
-//   bf16  x rounded to bf16 first (nearest even), as vLLM and troupe's GPU path do. On a CPU
-//         with AMX-BF16 the products run on AMX tiles (kernels/cpu/amx_gemm.hpp: the tile unit's
-//         own summation order, several times panel_gemm's speed); elsewhere panel_gemm
-//         multiplies the rounded x (the same inputs, its sequential order).
-// Both keep a row's bits independent of the batch and the threads. Other weight formats are
-// unaffected (f32 / f16 matrices multiply f32 x; blocks and int8 quantize x themselves).
-enum class cpu_activations : uint8_t { f32, bf16 };
-
 class cpu_backend : public compute_backend {
  public:
   // requires: num_threads >= 1 (the caller's thread counts as one). comm (borrowed, outlives

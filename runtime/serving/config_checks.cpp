@@ -45,9 +45,11 @@ status prefix_caching_hash_algo(const engine_config& c) {
 // (the engine builder resolves it).
 status kv_cache_dtype(const engine_config& c) {
   if (parse_kv_cache_dtype(c.kv_cache_dtype, backend::kv_cache_dtype::f32)) return ok_status();
-  return error{"--kv-cache-dtype " + c.kv_cache_dtype +
-               " is not supported: troupe supports auto (the model's dtype; f32 on the CPU), "
-               "bfloat16, float16, fp8 (= fp8_e4m3), fp8_e4m3 and fp8_e5m2"};
+  return error{
+      "--kv-cache-dtype " + c.kv_cache_dtype +
+      " is not supported: troupe supports auto (the model's dtype; on the CPU f32, or bf16 "
+      "under --dtype bfloat16), bfloat16, float16, fp8 (= fp8_e4m3), fp8_e4m3 and "
+      "fp8_e5m2"};
 }
 
 // Every vLLM dtype runs: bfloat16/float16 round the weights at load (runtime/formats/weight_dtype).

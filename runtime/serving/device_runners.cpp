@@ -110,8 +110,12 @@ result<engine_device> resolve_engine_device(const engine_config& config) {
   return engine_device::cuda;
 }
 
-backend::kv_cache_dtype auto_kv_cache_dtype(engine_device device, weight_dtype model_dtype) {
-  if (device == engine_device::cpu) return backend::kv_cache_dtype::f32;
+backend::kv_cache_dtype auto_kv_cache_dtype(engine_device device, weight_dtype model_dtype,
+                                            backend::cpu_activations cpu_activations) {
+  if (device == engine_device::cpu) {
+    return cpu_activations == backend::cpu_activations::bf16 ? backend::kv_cache_dtype::bf16
+                                                             : backend::kv_cache_dtype::f32;
+  }
   switch (model_dtype) {
     case weight_dtype::float32:
       return backend::kv_cache_dtype::f32;

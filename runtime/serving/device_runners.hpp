@@ -40,17 +40,21 @@ int cuda_device_count();
 result<engine_device> resolve_engine_device(const engine_config& config);
 
 // What --kv-cache-dtype auto means on `device` for a model whose --dtype resolved to
-// `model_dtype` (model_files::dtype). vLLM's auto is "the model's dtype" (the activations'):
-//   cpu    f32 whatever the model: troupe's CPU backend computes in f32 (16-bit weights are
-//          widened as they are read), so its cache keeps f32 (vLLM's CPU backend would use the
-//          model's bf16)
+// `model_dtype` (model_files::dtype), with `cpu_activations` what the CPU's bf16 products
+// multiply (engine_builder: an explicit --dtype bfloat16 gives bf16). vLLM's auto is "the
+// model's dtype" (the activations'):
+//   cpu    the activations' type: bf16 under an explicit --dtype bfloat16 (vLLM's numerics: its
+//          CPU backend keeps a bf16 model's cache in bf16), else f32 whatever the model
+//          (troupe's reference numerics compute in f32, 16-bit weights widened as they are
+//          read)
 //   cuda   bfloat16 -> bf16, float16 -> f16; float32 -> f32 (troupe computes an f32 model in f32
 //          on the GPU too; vLLM would downcast it to bf16); as_stored (a GGUF file, or a
 //          directory whose config.json names no dtype) -> bf16: vLLM reads no dtype there,
 //          takes float32 and downcasts it to the GPU's preferred bfloat16 (Ampere and Hopper;
 //          vLLM picks float16 for GGUF on Blackwell). W8A8 checkpoints carry their activations'
 //          torch_dtype (bfloat16 for vLLM's), so they get its 16-bit type.
-backend::kv_cache_dtype auto_kv_cache_dtype(engine_device device, weight_dtype model_dtype);
+backend::kv_cache_dtype auto_kv_cache_dtype(engine_device device, weight_dtype model_dtype,
+                                            backend::cpu_activations cpu_activations);
 
 struct device_runners {
   std::vector<std::unique_ptr<model_runner>> runners;

@@ -36,7 +36,8 @@ std::string cpu_list(const std::vector<int>& cpus) {
 }
 
 // What the CPU's bf16 weights multiply: x rounded to bf16 for an explicit --dtype bfloat16 (vLLM's
-// activations; AMX tiles where the CPU has them), f32 x otherwise (auto keeps troupe's f32
+// activations; AMX tiles where the CPU has them; --kv-cache-dtype auto is then bf16 too), f32 x
+// otherwise (auto keeps troupe's f32
 // activations on the CPU; on an AMX CPU the log says what bfloat16 would do). `resolved`: the
 // dtype --dtype resolved to for this checkpoint.
 backend::cpu_activations cpu_activations_for(const engine_config& config, weight_dtype resolved) {
@@ -46,7 +47,8 @@ backend::cpu_activations cpu_activations_for(const engine_config& config, weight
         kernels::cpu::amx_gemm_supported()) {
       spdlog::info(
           "--dtype auto: this bf16 checkpoint computes with f32 activations on the CPU; "
-          "--dtype bfloat16 computes as vLLM does (bf16 activations), on this CPU's AMX tiles");
+          "--dtype bfloat16 computes as vLLM does (bf16 activations and KV cache), on this CPU's "
+          "AMX tiles");
     }
     return backend::cpu_activations::f32;
   }
@@ -61,11 +63,10 @@ backend::cpu_activations cpu_activations_for(const engine_config& config, weight
 // --threads threads. N ranks: rank r holds shard r of the weights and a KV cache for its heads;
 // the --threads compute threads are divided among the ranks (at least one each) and pinned, rank
 // by rank, to the CPUs this process may use, when there are enough of them.
-result<runner_list> make_runners(llama_weights weights, weight_dtype dtype,
+result<runner_list> make_runners(llama_weights weights, backend::cpu_activations activations,
                                  const kv_cache_plan& plan, const engine_config& config) {
   runner_list runners;
   const int32_t world_size = config.tensor_parallel_size;
-  const backend::cpu_activations activations = cpu_activations_for(config, dtype);
   if (world_size == 1) {
     auto runner = cpu_llama_runner::create(std::move(weights), plan.num_blocks, plan.block_size,
                                            config.num_compute_threads, plan.dtype, activations);
@@ -138,8 +139,10 @@ result<built_engine> build_engine(const engine_config& config) {
     return error{files->path + ": --tensor-parallel-size " +
                  std::to_string(config.tensor_parallel_size) + ": " + split.message()};
   }
-  auto plan =
-      plan_kv_cache(config, files->weights.hparams, auto_kv_cache_dtype(*device, files->dtype));
+  const auto activations = *device == engine_device::cpu ? cpu_activations_for(config, files->dtype)
+                                                         : backend::cpu_activations::f32;
+  auto plan = plan_kv_cache(config, files->weights.hparams,
+                            auto_kv_cache_dtype(*device, files->dtype, activations));
   if (!plan) return plan.err();
   const int32_t model_max_len = files->weights.hparams.max_position_embeddings;
   runner_list runners;
@@ -162,7 +165,7 @@ result<built_engine> build_engine(const engine_config& config) {
   if (*device == engine_device::cpu) {
     spdlog::info("CPU features usable here: {}",
                  kernels::cpu::describe(kernels::cpu::detect_cpu_features()));
-    auto cpu = make_runners(std::move(files->weights), files->dtype, *plan, config);
+    auto cpu = make_runners(std::move(files->weights), activations, *plan, config);
     if (!cpu) return error{files->path + ": " + cpu.message()};
     runners = std::move(*cpu);
   }

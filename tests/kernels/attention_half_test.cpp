@@ -1,5 +1,6 @@
 // paged attention over a 16-bit cache (attention.hpp): store_kv rounds to bf16 / f16 bits, and the
-// attention is the f32 math over the widened cache, bit for bit.
+// attention is the f32 math over the widened cache, bit for bit. Head dims 64 and 128 read the
+// cache in place (widened in the vector kernels' registers); 12 through widened copies.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/cpu/attention.hpp"
@@ -16,9 +18,8 @@
 namespace troupe::kernels::cpu {
 namespace {
 
-constexpr int32_t block_size = 4, num_kv_heads = 2, num_heads = 6, head_dim = 12;
+constexpr int32_t block_size = 4, num_kv_heads = 2, num_heads = 6;
 constexpr int32_t num_blocks = 8, len = 13;
-const paged_kv_layout layout{block_size, num_kv_heads, head_dim};
 const std::vector<int32_t> blocks = {6, 1, 4, 0};
 
 std::vector<float> random_vector(size_t n, uint32_t seed, float range) {
@@ -35,15 +36,22 @@ uint16_t reference_bits(float x, half_format format) {
 }
 
 // One sequence of `len` tokens stored into a 16-bit cache, and the same cache widened to f32.
-class half_attention : public ::testing::TestWithParam<half_format> {
+// Every seventh key and value is scaled into f16's subnormal range (and bf16's tiny normals).
+class half_attention : public ::testing::TestWithParam<std::tuple<half_format, int32_t>> {
  protected:
   void SetUp() override {
-    format_ = GetParam();
+    format_ = std::get<0>(GetParam());
+    head_dim = std::get<1>(GetParam());
+    layout = {block_size, num_kv_heads, head_dim};
     const auto size = static_cast<size_t>(num_blocks * layout.block_stride());
     k_words_.assign(size, 0);
     v_words_.assign(size, 0);
     k_ = random_vector(len * num_kv_heads * head_dim, 1, 3.0f);
     v_ = random_vector(len * num_kv_heads * head_dim, 2, 3.0f);
+    for (size_t i = 0; i < k_.size(); i += 7) {
+      k_[i] *= 1e-6f;
+      v_[i] *= 1e-6f;
+    }
     for (int32_t p = 0; p < len; ++p)
       tokens_.push_back({p, blocks.data()});
     store_kv(layout, tokens_.data(), len, k_.data(), v_.data(), format_, k_words_.data(),
@@ -59,6 +67,8 @@ class half_attention : public ::testing::TestWithParam<half_format> {
                     k_words_.data(), v_words_.data(), out, window);
   }
   half_format format_;
+  int32_t head_dim = 0;
+  paged_kv_layout layout;
   std::vector<uint16_t> k_words_, v_words_;
   std::vector<float> k_, v_, k_wide_, v_wide_;
   std::vector<token_location> tokens_;
@@ -164,9 +174,12 @@ TEST_P(half_attention, query_result_is_bitwise_independent_of_the_batch) {
 }
 
 INSTANTIATE_TEST_SUITE_P(formats, half_attention,
-                         ::testing::Values(half_format::bf16, half_format::f16),
+                         ::testing::Combine(::testing::Values(half_format::bf16, half_format::f16),
+                                            ::testing::Values(12, 64, 128)),
                          [](const auto& info) {
-                           return std::string(info.param == half_format::bf16 ? "bf16" : "f16");
+                           const bool bf16 = std::get<0>(info.param) == half_format::bf16;
+                           return std::string(bf16 ? "bf16" : "f16") + "_head_dim_" +
+                                  std::to_string(std::get<1>(info.param));
                          });
 
 }  // namespace

@@ -75,9 +75,9 @@ TEST(validate_engine_config, kv_cache_dtype) {
        {"fp8_inc", "fp8_ds_mla", "int8_per_token_head", "bf16", "half", "FP8", ""}) {
     c.kv_cache_dtype = other;
     EXPECT_EQ(failure(c), "--kv-cache-dtype " + std::string(other) +
-                              " is not supported: troupe supports auto (the model's dtype; f32 on "
-                              "the CPU), bfloat16, float16, fp8 (= fp8_e4m3), fp8_e4m3 and "
-                              "fp8_e5m2");
+                              " is not supported: troupe supports auto (the model's dtype; on "
+                              "the CPU f32, or bf16 under --dtype bfloat16), bfloat16, float16, "
+                              "fp8 (= fp8_e4m3), fp8_e4m3 and fp8_e5m2");
   }
 }
 

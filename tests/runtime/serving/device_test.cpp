@@ -57,18 +57,29 @@ TEST(engine_device, cuda_without_a_gpu_is_an_error) {
       << d.message();
 }
 
-// --kv-cache-dtype auto: f32 on the CPU whatever the model (troupe's CPU computes in f32); the
-// model's dtype on the GPU, with vLLM's bf16 for a model that names none (GGUF).
-TEST(engine_device, auto_kv_cache_dtype_is_the_models_on_the_gpu_and_f32_on_the_cpu) {
+// --kv-cache-dtype auto: on the CPU the activations' type (bf16 under an explicit --dtype
+// bfloat16, f32 otherwise, whatever the model); the model's dtype on the GPU, with vLLM's bf16 for
+// a model that names none (GGUF).
+TEST(engine_device, auto_kv_cache_dtype_is_the_models_on_the_gpu_and_the_activations_on_the_cpu) {
+  using backend::cpu_activations;
   using backend::kv_cache_dtype;
   for (auto dtype : {weight_dtype::as_stored, weight_dtype::float32, weight_dtype::bfloat16,
-                     weight_dtype::float16})
-    EXPECT_EQ(auto_kv_cache_dtype(engine_device::cpu, dtype), kv_cache_dtype::f32);
-  EXPECT_EQ(auto_kv_cache_dtype(engine_device::cuda, weight_dtype::bfloat16), kv_cache_dtype::bf16);
-  EXPECT_EQ(auto_kv_cache_dtype(engine_device::cuda, weight_dtype::float16), kv_cache_dtype::f16);
-  EXPECT_EQ(auto_kv_cache_dtype(engine_device::cuda, weight_dtype::float32), kv_cache_dtype::f32);
-  EXPECT_EQ(auto_kv_cache_dtype(engine_device::cuda, weight_dtype::as_stored),
-            kv_cache_dtype::bf16);
+                     weight_dtype::float16}) {
+    EXPECT_EQ(auto_kv_cache_dtype(engine_device::cpu, dtype, cpu_activations::f32),
+              kv_cache_dtype::f32);
+    EXPECT_EQ(auto_kv_cache_dtype(engine_device::cpu, dtype, cpu_activations::bf16),
+              kv_cache_dtype::bf16);
+  }
+  for (auto activations : {cpu_activations::f32, cpu_activations::bf16}) {
+    EXPECT_EQ(auto_kv_cache_dtype(engine_device::cuda, weight_dtype::bfloat16, activations),
+              kv_cache_dtype::bf16);
+    EXPECT_EQ(auto_kv_cache_dtype(engine_device::cuda, weight_dtype::float16, activations),
+              kv_cache_dtype::f16);
+    EXPECT_EQ(auto_kv_cache_dtype(engine_device::cuda, weight_dtype::float32, activations),
+              kv_cache_dtype::f32);
+    EXPECT_EQ(auto_kv_cache_dtype(engine_device::cuda, weight_dtype::as_stored, activations),
+              kv_cache_dtype::bf16);
+  }
 }
 
 TEST(engine_device, building_a_cuda_engine_without_a_gpu_fails_before_loading) {

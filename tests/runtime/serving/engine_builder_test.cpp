@@ -216,17 +216,27 @@ TEST_F(engine_builder, kv_cache_from_memory_budget) {
 
 // --kv-cache-dtype fp8*: one byte an element instead of f32's four, so the same budget holds 4x
 // the blocks (bfloat16 / float16: 2 bytes, 2x), at one rank and at every rank of TP=2, and every
-// runner holds that cache. auto on the CPU is f32, whatever the model's dtype.
+// runner holds that cache. auto on the CPU is f32 for f32 activations, whatever the model's
+// dtype, and bf16 under an explicit --dtype bfloat16 (bf16 activations, as vLLM).
 TEST_F(engine_builder, smaller_kv_cache_dtypes_hold_more_blocks) {
   engine_config c = tiny_config();
   c.num_gpu_blocks_override = 0;
   c.kv_cache_memory = 40 * 8192;  // 40 f32 blocks (kv_cache_from_memory_budget)
-  c.dtype = "bfloat16";           // a bf16 model: auto is still f32 on the CPU
-  auto f32 = build_engine(c);
-  ASSERT_TRUE(f32.ok()) << f32.message();
-  ASSERT_EQ(f32->kv_cache.num_blocks, 40);
-  EXPECT_EQ(dynamic_cast<const cpu_llama_runner&>(*f32->runners[0]).kv_cache_dtype(),
-            backend::kv_cache_dtype::f32);
+  for (const char* f32_activations : {"auto", "float32", "float16"}) {
+    c.dtype = f32_activations;
+    auto f32 = build_engine(c);
+    ASSERT_TRUE(f32.ok()) << f32.message();
+    ASSERT_EQ(f32->kv_cache.num_blocks, 40) << f32_activations;
+    EXPECT_EQ(dynamic_cast<const cpu_llama_runner&>(*f32->runners[0]).kv_cache_dtype(),
+              backend::kv_cache_dtype::f32);
+  }
+  c.dtype = "bfloat16";
+  auto bf16 = build_engine(c);
+  ASSERT_TRUE(bf16.ok()) << bf16.message();
+  EXPECT_EQ(bf16->kv_cache.num_blocks, 80);
+  EXPECT_EQ(bf16->config.kv_cache_dtype, "auto");
+  EXPECT_EQ(dynamic_cast<const cpu_llama_runner&>(*bf16->runners[0]).kv_cache_dtype(),
+            backend::kv_cache_dtype::bf16);
   for (auto [name, dtype, ratio] : {std::tuple{"fp8", backend::kv_cache_dtype::fp8_e4m3, 4},
                                     {"fp8_e4m3", backend::kv_cache_dtype::fp8_e4m3, 4},
                                     {"fp8_e5m2", backend::kv_cache_dtype::fp8_e5m2, 4},
@@ -250,9 +260,11 @@ TEST_F(engine_builder, smaller_kv_cache_dtypes_hold_more_blocks) {
     }
   }
   c.kv_cache_dtype = "fp8_inc";
-  EXPECT_EQ(build_error(c),
-            "--kv-cache-dtype fp8_inc is not supported: troupe supports auto (the model's dtype; "
-            "f32 on the CPU), bfloat16, float16, fp8 (= fp8_e4m3), fp8_e4m3 and fp8_e5m2");
+  EXPECT_EQ(
+      build_error(c),
+      "--kv-cache-dtype fp8_inc is not supported: troupe supports auto (the model's dtype; on "
+      "the CPU f32, or bf16 under --dtype bfloat16), bfloat16, float16, fp8 (= fp8_e4m3), "
+      "fp8_e4m3 and fp8_e5m2");
 }
 
 TEST_F(engine_builder, tokenizer_flag_replaces_the_models) {
