@@ -5,7 +5,7 @@
 // most (15 decodes at context 160 beside one 128-token prompt). Skips when the model has not been
 // fetched (tools/setup.sh). TROUPE_BENCH_DTYPE=bfloat16 runs the model as `--dtype bfloat16` does:
 // every dense matrix in bf16, multiplied by activations rounded to bf16 (AMX tiles where the CPU
-// has them). TROUPE_BENCH_KV=bfloat16 keeps the KV cache in bf16 (`--kv-cache-dtype bfloat16`).
+// has them). TROUPE_BENCH_KV names the KV cache's dtype as `--kv-cache-dtype` does (default f32).
 //   ./model_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
@@ -20,6 +20,7 @@
 #include "runtime/formats/llama_gguf.hpp"
 #include "runtime/formats/weight_dtype.hpp"
 #include "runtime/model/cpu_runner.hpp"
+#include "runtime/model/kv_cache.hpp"
 
 namespace {
 
@@ -47,11 +48,12 @@ cpu_llama_runner* runner(int32_t num_threads) {
     const char* dtype = std::getenv("TROUPE_BENCH_DTYPE");
     const bool bf16 = dtype != nullptr && std::string_view(dtype) == "bfloat16";
     if (bf16) apply_weight_dtype(*weights, weight_dtype::bfloat16);
-    const char* kv = std::getenv("TROUPE_BENCH_KV");
-    const bool kv_bf16 = kv != nullptr && std::string_view(kv) == "bfloat16";
+    const char* kv_name = std::getenv("TROUPE_BENCH_KV");
+    const auto kv = parse_kv_cache_dtype(kv_name != nullptr ? kv_name : "auto",
+                                         troupe::backend::kv_cache_dtype::f32);
+    if (!kv) return nullptr;
     auto created = cpu_llama_runner::create(
-        std::move(*weights), 512, block_size, num_threads,
-        kv_bf16 ? troupe::backend::kv_cache_dtype::bf16 : troupe::backend::kv_cache_dtype::f32,
+        std::move(*weights), 512, block_size, num_threads, *kv,
         bf16 ? troupe::backend::cpu_activations::bf16 : troupe::backend::cpu_activations::f32);
     if (created) r = std::move(*created);
   }

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 namespace troupe::kernels::cpu {
@@ -152,6 +154,35 @@ TEST(fp8, scaled_bulk_conversion_is_per_element) {
       }
     }
   }
+}
+
+// Every code at every offset of a 16-code vector (and in the scalar tail) dequantizes to the
+// table's value times the scale, bit for bit: signed zeros, subnormals, the largest values,
+// e5m2's infinities and both formats' NaNs (the same NaN bits), at scales that round.
+TEST(fp8, dequantize_is_the_tables_value_times_the_scale_bitwise) {
+  std::vector<uint8_t> codes(256 * 3 + 7);
+  for (size_t i = 0; i < codes.size(); ++i)
+    codes[i] = static_cast<uint8_t>(i * 37 + i / 256);  // every code, each at several offsets
+  std::vector<float> out(codes.size());
+  for (auto f : formats) {
+    for (float scale : {1.0f, 0.37f, 3.0f, 0x1p-30f, 1.7e-3f, 0x1.8p100f}) {
+      for (size_t skip : {size_t{0}, size_t{1}, size_t{9}}) {
+        const auto n = static_cast<int64_t>(codes.size() - skip);
+        dequantize_fp8(codes.data() + skip, n, scale, f, out.data());
+        for (int64_t i = 0; i < n; ++i) {
+          const uint8_t code = codes[skip + i];
+          const float want = fp8_to_float(code, f) * scale;
+          EXPECT_EQ(std::bit_cast<uint32_t>(out[i]), std::bit_cast<uint32_t>(want))
+              << "code " << int{code} << " scale " << scale << " at " << i;
+        }
+      }
+    }
+  }
+  // The table itself at a few codes: e4m3 0x7e = 448, 0x01 = 2^-9; e5m2 0x7c = inf, 0x01 = 2^-16.
+  EXPECT_EQ(fp8_to_float(0x7e, fp8_format::e4m3), 448.0f);
+  EXPECT_EQ(fp8_to_float(0x81, fp8_format::e4m3), -0x1p-9f);
+  EXPECT_EQ(fp8_to_float(0x7c, fp8_format::e5m2), INFINITY);
+  EXPECT_EQ(fp8_to_float(0x01, fp8_format::e5m2), 0x1p-16f);
 }
 
 }  // namespace
