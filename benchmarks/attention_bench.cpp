@@ -2,7 +2,8 @@
 // head_dim 64, blocks of 16 tokens), 2 threads, one layer:
 //   prefill: one 128-token prompt from position 0 (causal);
 //   decode:  16 sequences of one token at context 160;
-//   mixed:   both in one call, as bm_mixed of model_bench runs them.
+//   mixed:   both in one call, as bm_mixed of model_bench runs them;
+// each over an f32 cache and a bf16 one (`--dtype bfloat16`'s, read in place).
 // GFLOP/s counts 2 * d multiply-adds for each (query head, key) score and each value.
 //   ./attention_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
@@ -39,7 +40,7 @@ void add_sequence(batch& b, int32_t first, int32_t count, int32_t& next_block) {
   }
 }
 
-// args: prompt tokens, decoding sequences (each at context 160)
+// args: prompt tokens, decoding sequences (each at context 160), bf16 cache (0 or 1)
 void bm_attention(benchmark::State& state) {
   const int32_t prompt = static_cast<int32_t>(state.range(0));
   const int32_t decoders = static_cast<int32_t>(state.range(1));
@@ -61,10 +62,23 @@ void bm_attention(benchmark::State& state) {
   const int64_t n = static_cast<int64_t>(b.tokens.size());
   const auto q = random_floats(n * heads * head_dim, 3);
   std::vector<float> out(q.size());
-  for (auto _ : state) {
-    paged_attention(pool(), layout, b.tokens.data(), n, heads, 0.125f, q.data(), k_cache.data(),
-                    v_cache.data(), out.data());
-    benchmark::DoNotOptimize(out.data());
+  if (state.range(2) == 0) {
+    for (auto _ : state) {
+      paged_attention(pool(), layout, b.tokens.data(), n, heads, 0.125f, q.data(), k_cache.data(),
+                      v_cache.data(), out.data());
+      benchmark::DoNotOptimize(out.data());
+    }
+  } else {
+    std::vector<uint16_t> k_words(k_cache.size()), v_words(v_cache.size());
+    round_to_half(k_cache.data(), static_cast<int64_t>(k_cache.size()), half_format::bf16,
+                  k_words.data());
+    round_to_half(v_cache.data(), static_cast<int64_t>(v_cache.size()), half_format::bf16,
+                  v_words.data());
+    for (auto _ : state) {
+      paged_attention(pool(), layout, b.tokens.data(), n, heads, 0.125f, q.data(),
+                      half_format::bf16, k_words.data(), v_words.data(), out.data());
+      benchmark::DoNotOptimize(out.data());
+    }
   }
   state.counters["GFLOP/s"] = benchmark::Counter(4.0 * b.pairs * heads * head_dim,
                                                  benchmark::Counter::kIsIterationInvariantRate,
@@ -72,10 +86,10 @@ void bm_attention(benchmark::State& state) {
 }
 
 BENCHMARK(bm_attention)
-    ->ArgNames({"prompt", "decoders"})
-    ->Args({128, 0})
-    ->Args({0, 16})
-    ->Args({128, 15})
+    ->ArgNames({"prompt", "decoders", "bf16"})
+    ->ArgsProduct({{128}, {0}, {0, 1}})
+    ->ArgsProduct({{0}, {16}, {0, 1}})
+    ->ArgsProduct({{128}, {15}, {0, 1}})
     ->UseRealTime();
 
 }  // namespace

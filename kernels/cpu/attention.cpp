@@ -134,45 +134,49 @@ void accumulate_rows(const float* const* values, const float* const* es, int cou
 #endif
 }
 
-// How the kernels below read cache elements: `type` is what the cache stores, and load8 / load16
-// give 8 or 16 of them as f32 lanes, exactly (a 16-bit value widens to the f32 it denotes, the
-// bits widen_half writes), so the arithmetic after a load is the f32 cache's whatever the format.
+// How the kernels below read cache elements: `type` is what the cache stores; load16 gives 16 of
+// them as f32 lanes and load_pair 8 of a and 8 of b ([a | b]), exactly (a 16-bit value widens to
+// the f32 it denotes, the bits widen_half writes), so the arithmetic after a load is the f32
+// cache's whatever the format.
 struct f32_lanes {
   using type = float;
 #if defined(__AVX512F__)
-  static __m256 load8(const float* p) {
-    return _mm256_loadu_ps(p);
-  }
   static __m512 load16(const float* p) {
     return _mm512_loadu_ps(p);
+  }
+  static __m512 load_pair(const float* a, const float* b) {
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(a)), _mm256_loadu_ps(b), 1);
   }
 #endif
 };
 
 #if defined(__AVX512F__)
+// Sixteen 16-bit words: 16 consecutive ones, or 8 of a and 8 of b (widened together).
+inline __m256i words16(const uint16_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+inline __m256i words_pair(const uint16_t* a, const uint16_t* b) {
+  return _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(b)), 1);
+}
+
 // bf16 is the top half of an f32: zero-extend each word and shift it up.
 struct bf16_lanes {
   using type = uint16_t;
-  static __m256 load8(const uint16_t* p) {
-    const __m256i words =
-        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(words, 16));
+  static __m512 widen(__m256i words) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(words), 16));
   }
-  static __m512 load16(const uint16_t* p) {
-    const __m512i words =
-        _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(words, 16));
-  }
+  static __m512 load16(const uint16_t* p) { return widen(words16(p)); }
+  static __m512 load_pair(const uint16_t* a, const uint16_t* b) { return widen(words_pair(a, b)); }
 };
 
 // VCVTPH2PS is exact for every f16 (widen_half uses it too).
 struct f16_lanes {
   using type = uint16_t;
-  static __m256 load8(const uint16_t* p) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  }
-  static __m512 load16(const uint16_t* p) {
-    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  static __m512 load16(const uint16_t* p) { return _mm512_cvtph_ps(words16(p)); }
+  static __m512 load_pair(const uint16_t* a, const uint16_t* b) {
+    return _mm512_cvtph_ps(words_pair(a, b));
   }
 };
 
@@ -221,8 +225,7 @@ void dot8_rows(const float* const* qs, const typename Lanes::type* const keys[ke
   for (int32_t c = 0; c < d; c += 8) {
     __m512 k[4];  // pair p: keys 2p and 2p + 1
     for (int p = 0; p < 4; ++p)
-      k[p] = _mm512_insertf32x8(_mm512_castps256_ps512(Lanes::load8(keys[2 * p] + c)),
-                                Lanes::load8(keys[2 * p + 1] + c), 1);
+      k[p] = Lanes::load_pair(keys[2 * p] + c, keys[2 * p + 1] + c);
     for (int h = 0; h < H; ++h) {
       const __m512 qh = _mm512_broadcast_f32x8(_mm256_loadu_ps(qs[h] + c));
       for (int p = 0; p < 4; ++p)
