@@ -331,15 +331,22 @@ void accumulate_values(const typename Lanes::type* const* values, const float* c
 
 // A reader hands attend_tile key or value heads of head_dim elements (Lanes::type) at a cache
 // offset; `i` names one of key_block keys (or value_block values) that must stay readable
-// together. The f32 cache is read in place.
-struct f32_reader {
-  using lanes = f32_lanes;
-  const float* k_cache;
-  const float* v_cache;
-  const float* key(int64_t offset, int32_t, int) { return k_cache + offset; }
-  const float* value(int64_t offset, int32_t, int) { return v_cache + offset; }
-  void prefetch_key(int64_t offset, int32_t d) { prefetch_bytes(k_cache + offset, d * 4); }
-  void prefetch_value(int64_t offset, int32_t d) { prefetch_bytes(v_cache + offset, d * 4); }
+// together. An f32 cache, and a 16-bit one at fixed_shape head dims, are read in place (widened
+// in the kernels' registers).
+template <class Lanes>
+struct in_place_reader {
+  using lanes = Lanes;
+  using element = typename Lanes::type;
+  const element* k_cache;
+  const element* v_cache;
+  const element* key(int64_t offset, int32_t, int) { return k_cache + offset; }
+  const element* value(int64_t offset, int32_t, int) { return v_cache + offset; }
+  void prefetch_key(int64_t offset, int32_t d) {
+    prefetch_bytes(k_cache + offset, d * int64_t{sizeof(element)});
+  }
+  void prefetch_value(int64_t offset, int32_t d) {
+    prefetch_bytes(v_cache + offset, d * int64_t{sizeof(element)});
+  }
 };
 
 // An fp8 cache is dequantized a head at a time into the reader's own buffers.
@@ -364,8 +371,8 @@ struct fp8_reader {
   void prefetch_value(int64_t offset, int32_t d) { prefetch_bytes(v_cache + offset, d); }
 };
 
-// A 16-bit cache is widened a head at a time into the reader's own buffers (head dims without
-// fixed_shape), ...
+// A 16-bit cache at head dims without fixed_shape is widened a head at a time into the reader's own
+// buffers.
 struct half_reader {
   using lanes = f32_lanes;
   half_format format;
@@ -383,18 +390,6 @@ struct half_reader {
     widen_half(v_cache + offset, d, format, buf);
     return buf;
   }
-  void prefetch_key(int64_t offset, int32_t d) { prefetch_bytes(k_cache + offset, d * 2); }
-  void prefetch_value(int64_t offset, int32_t d) { prefetch_bytes(v_cache + offset, d * 2); }
-};
-
-// ... or read in place and widened in the kernels' registers (fixed_shape head dims).
-template <class Lanes>
-struct half_in_place_reader {
-  using lanes = Lanes;
-  const uint16_t* k_cache;
-  const uint16_t* v_cache;
-  const uint16_t* key(int64_t offset, int32_t, int) { return k_cache + offset; }
-  const uint16_t* value(int64_t offset, int32_t, int) { return v_cache + offset; }
   void prefetch_key(int64_t offset, int32_t d) { prefetch_bytes(k_cache + offset, d * 2); }
   void prefetch_value(int64_t offset, int32_t d) { prefetch_bytes(v_cache + offset, d * 2); }
 };
@@ -623,7 +618,7 @@ void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const tok
                      int32_t sliding_window) {
   run_attention(pool, layout, tokens, num_tokens, num_heads, scale, q, out, sliding_window,
                 [&](float*) {
-                  return f32_reader{k_cache, v_cache};
+                  return in_place_reader<f32_lanes>{k_cache, v_cache};
                 });
 }
 
@@ -648,7 +643,7 @@ void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const tok
     auto in_place = [&]<class Lanes>(Lanes) {
       run_attention(pool, layout, tokens, num_tokens, num_heads, scale, q, out, sliding_window,
                     [&](float*) {
-                      return half_in_place_reader<Lanes>{k_cache, v_cache};
+                      return in_place_reader<Lanes>{k_cache, v_cache};
                     });
     };
     return format == half_format::bf16 ? in_place(bf16_lanes{}) : in_place(f16_lanes{});
