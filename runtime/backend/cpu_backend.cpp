@@ -162,7 +162,14 @@ cpu_kv_cache& cpu_backend::get(kv_cache_handle c) {
 
 // -- one step --
 
+void cpu_backend::enable_op_timing(int32_t report_every, std::string who) {
+  timing_.enable(report_every);
+  timing_who_ = std::move(who);
+}
+
 void cpu_backend::begin_step(const step_metadata& step) {
+  timing_.report_if_due(timing_who_);
+  timing_.count_step();
   step_ = step;
   const int64_t T = step_.num_tokens();
   locations_.resize(static_cast<size_t>(T));

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include "runtime/backend/communicator.hpp"
 #include "runtime/backend/compute_backend.hpp"
 #include "runtime/backend/cpu_kv_cache.hpp"
+#include "runtime/backend/op_times.hpp"
 
 namespace troupe::backend {
 
@@ -46,6 +48,13 @@ class cpu_backend : public compute_backend {
   const std::vector<int>& cpus() const { return pool_.cpus(); }
   // The storage behind a KV-cache handle (tests, inspection).
   const cpu_kv_cache& kv_cache(kv_cache_handle cache) const { return kv_caches_[cache.id]; }
+
+  // Times every op (wall clock on the calling thread, the pool's work included) and logs the
+  // totals per op every report_every steps, as `who` (0: off; op_times.hpp). For finding where
+  // a step's time goes, not for serving.
+  void enable_op_timing(int32_t report_every, std::string who = "CPU");
+  // The totals since the last report, largest first.
+  std::vector<op_time> op_times() const { return timing_.totals(); }
 
   std::string_view name() const override { return "cpu"; }
   weight_handle upload_weight(const weight_desc& desc, weight_data data) override;
@@ -107,6 +116,12 @@ class cpu_backend : public compute_backend {
   float* get(buffer_handle b, int64_t min_size);
   cpu_kv_cache& get(kv_cache_handle c);
 
+  // Brackets an op for op timing; name() runs only when timing is on.
+  template <class Name>
+  op_time_totals::wall_clock timed(Name name) {
+    return timing_.time(name);
+  }
+
   // Whether w multiplies x rounded to bf16 (a bf16 weight under bf16 activations).
   bool rounds_activations(const weight& w) const;
   // x ([n] values) as w multiplies it on panels: xs itself, or xs rounded to bf16 in rounded_x_.
@@ -122,6 +137,8 @@ class cpu_backend : public compute_backend {
   std::vector<kv_cache_shape> kv_shapes_;  // what each cache was allocated with
   std::vector<rope_state> ropes_;
   std::vector<float> gathered_;  // all_gather_columns' [world][rows][cols] before reordering
+  op_time_totals timing_;
+  std::string timing_who_;
 
   // The current step, as the kernels read it: the uploaded metadata, and each row's location
   // (position + a pointer to its sequence's table in block_tables_).

@@ -35,6 +35,7 @@ int64_t min_rows_per_task(int64_t row_size) {
 }  // namespace
 
 void cpu_backend::embedding(weight_handle table, int64_t first_token, buffer_handle out) {
+  const auto timing = timed([] { return std::string("embedding"); });
   const auto& w = get(table);
   const int64_t T = step_.num_tokens(), dim = w.desc.cols;
   float* y = get(out, T * dim);
@@ -78,6 +79,7 @@ void cpu_backend::embedding(weight_handle table, int64_t first_token, buffer_han
 
 void cpu_backend::rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, float eps,
                           buffer_handle y) {
+  const auto timing = timed([] { return std::string("rmsnorm"); });
   const auto& w = get(weight);
   const int64_t dim = w.desc.cols, n = rows * dim;
   const float* xs = get(x, n);
@@ -89,12 +91,17 @@ void cpu_backend::rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, f
 
 void cpu_backend::add_rmsnorm(buffer_handle residual, buffer_handle x, weight_handle weight,
                               int64_t rows, float eps, buffer_handle y) {
+  const auto timing = timed([] { return std::string("add_rmsnorm"); });
   add(residual, x, rows * get(weight).desc.cols);
   rmsnorm(residual, weight, rows, eps, y);
 }
 
 void cpu_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_handle y) {
   const auto& wt = get(w);
+  const auto timing = timed([&] {
+    const int64_t out_rows[] = {wt.desc.rows};
+    return matmul_op_name("matmul", wt.desc.format, out_rows, wt.desc.cols);
+  });
   assert(x.id != y.id);
   const int64_t in = wt.desc.cols, out = wt.desc.rows;
   const float* xs = get(x, rows * in);
@@ -148,27 +155,38 @@ void cpu_backend::matmuls(buffer_handle x, int64_t rows, std::span<const matmul_
     if (wt.packed) packed.push_back(wt.packed.get());
     ys.push_back(get(t.y, rows * wt.desc.rows));
   }
-  if (panels.size() == targets.size()) {
-    return cpu::panel_gemm_many(pool_, panels, activations_for(get(targets[0].w), xs, rows * in),
-                                rows, ys);
-  }
-  if (tiles.size() == targets.size()) return cpu::amx_gemm_many(pool_, tiles, xs, rows, ys);
   const bool one_format =
       packed.size() == targets.size() &&
       std::all_of(packed.begin(), packed.end(), [&](const cpu::quant_packed_weight* w) {
         return w->format() == packed[0]->format();
       });
-  if (one_format) return cpu::quant_gemm_packed_many(pool_, packed, xs, rows, ys);
-  for (const matmul_target& t : targets)
-    matmul(x, rows, t.w, t.y);
+  if (panels.size() != targets.size() && tiles.size() != targets.size() && !one_format) {
+    for (const matmul_target& t : targets)
+      matmul(x, rows, t.w, t.y);
+    return;
+  }
+  const auto timing = timed([&] {
+    std::vector<int64_t> out_rows;
+    for (const matmul_target& t : targets)
+      out_rows.push_back(get(t.w).desc.rows);
+    return matmul_op_name("matmuls", get(targets[0].w).desc.format, out_rows, in);
+  });
+  if (panels.size() == targets.size()) {
+    return cpu::panel_gemm_many(pool_, panels, activations_for(get(targets[0].w), xs, rows * in),
+                                rows, ys);
+  }
+  if (tiles.size() == targets.size()) return cpu::amx_gemm_many(pool_, tiles, xs, rows, ys);
+  cpu::quant_gemm_packed_many(pool_, packed, xs, rows, ys);
 }
 
 void cpu_backend::add_bias(buffer_handle y, weight_handle bias, int64_t rows) {
+  const auto timing = timed([] { return std::string("add_bias"); });
   const auto& b = get(bias);
   cpu::add_bias(get(y, rows * b.desc.cols), b.f32(), rows, b.desc.cols);
 }
 
 void cpu_backend::rope(rope_handle rope, buffer_handle x, int32_t num_heads) {
+  const auto timing = timed([] { return std::string("rope"); });
   const auto& r = ropes_[rope.id];
   const int32_t head_dim = 2 * r.table.num_pairs();
   const int64_t T = step_.num_tokens(), row = int64_t{num_heads} * head_dim;
@@ -180,6 +198,7 @@ void cpu_backend::rope(rope_handle rope, buffer_handle x, int32_t num_heads) {
 }
 
 void cpu_backend::store_kv(kv_cache_handle cache, int32_t layer, buffer_handle k, buffer_handle v) {
+  const auto timing = timed([] { return std::string("store_kv"); });
   auto& c = get(cache);
   const int64_t T = step_.num_tokens();
   const int64_t n = T * c.layout().num_kv_heads * c.layout().head_dim;
@@ -198,6 +217,7 @@ void cpu_backend::store_kv(kv_cache_handle cache, int32_t layer, buffer_handle k
 void cpu_backend::paged_attention(kv_cache_handle cache, int32_t layer,
                                   const attention_params& params, buffer_handle q,
                                   buffer_handle out) {
+  const auto timing = timed([] { return std::string("paged_attention"); });
   auto& c = get(cache);
   const int64_t T = step_.num_tokens();
   const int64_t n = T * params.num_heads * c.layout().head_dim;
@@ -217,6 +237,7 @@ void cpu_backend::paged_attention(kv_cache_handle cache, int32_t layer,
 }
 
 void cpu_backend::silu_mul(buffer_handle gate, buffer_handle up, int64_t n, buffer_handle out) {
+  const auto timing = timed([] { return std::string("silu_mul"); });
   const float *g = get(gate, n), *u = get(up, n);
   float* o = get(out, n);
   cpu::run_range_tasks(pool_, n, min_elements_per_task, [&](int64_t i0, int64_t i1) {
@@ -225,6 +246,7 @@ void cpu_backend::silu_mul(buffer_handle gate, buffer_handle up, int64_t n, buff
 }
 
 void cpu_backend::add(buffer_handle y, buffer_handle x, int64_t n) {
+  const auto timing = timed([] { return std::string("add"); });
   float* ys = get(y, n);
   const float* xs = get(x, n);
   cpu::run_range_tasks(pool_, n, min_elements_per_task, [&](int64_t i0, int64_t i1) {
@@ -233,6 +255,7 @@ void cpu_backend::add(buffer_handle y, buffer_handle x, int64_t n) {
 }
 
 void cpu_backend::gather_sampled_rows(buffer_handle x, int64_t row_size, buffer_handle out) {
+  const auto timing = timed([] { return std::string("gather_sampled_rows"); });
   const float* src = get(x, step_.num_tokens() * row_size);
   float* dst = get(out, step_.num_sampled() * row_size);
   for (int32_t row : step_.sample_rows) {
@@ -242,6 +265,7 @@ void cpu_backend::gather_sampled_rows(buffer_handle x, int64_t row_size, buffer_
 }
 
 void cpu_backend::argmax_rows(buffer_handle x, int64_t rows, int64_t cols, buffer_handle out) {
+  const auto timing = timed([] { return std::string("argmax_rows"); });
   const float* src = get(x, rows * cols);
   float* dst = get(out, rows);
   for (int64_t r = 0; r < rows; ++r)
@@ -250,6 +274,7 @@ void cpu_backend::argmax_rows(buffer_handle x, int64_t rows, int64_t cols, buffe
 
 void cpu_backend::sample_rows(buffer_handle logits, int64_t rows, int64_t cols,
                               buffer_handle greedy, buffer_handle out) {
+  const auto timing = timed([] { return std::string("sample_rows"); });
   assert(rows == step_.num_sampled());
   assert(step_.sampling.empty() || step_.sampling.size() == static_cast<size_t>(rows));
   const float* x = get(logits, rows * cols);
@@ -318,11 +343,13 @@ void cpu_backend::sample_rows(buffer_handle logits, int64_t rows, int64_t cols,
 
 void cpu_backend::all_reduce(buffer_handle x, int64_t n) {
   if (comm_ == nullptr || comm_->world_size() == 1) return;
+  const auto timing = timed([] { return std::string("all_reduce"); });
   comm_->all_reduce_sum(get(x, n), n);
 }
 
 void cpu_backend::all_gather_columns(buffer_handle x, int64_t rows, int64_t cols, int64_t out_cols,
                                      buffer_handle out) {
+  const auto timing = timed([] { return std::string("all_gather_columns"); });
   const int32_t world = comm_ == nullptr ? 1 : comm_->world_size();
   assert(out_cols <= world * cols);
   const float* src = get(x, rows * cols);

@@ -60,6 +60,8 @@ class tensor_parallel_runner final : public model_runner {
   int32_t num_kv_blocks() const override { return runner_->num_kv_blocks(); }
   backend::kv_cache_dtype kv_cache_dtype() const { return runner_->kv_cache_dtype(); }
   const llama_hparams& hparams() const { return runner_->hparams(); }
+  // This rank's backend (llama_runner::compute).
+  backend::compute_backend& compute() { return runner_->compute(); }
 
  private:
   template <class Step>

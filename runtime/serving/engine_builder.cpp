@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -97,6 +98,26 @@ result<runner_list> make_runners(llama_weights weights, backend::cpu_activations
   return runners;
 }
 
+// TROUPE_CPU_OP_TIMES=N (environment, for finding where a step's time goes): every rank's backend
+// logs its ops' wall-clock times every N steps (runtime/backend/op_times.hpp).
+void enable_cpu_op_timing(runner_list& runners) {
+  const char* env = std::getenv("TROUPE_CPU_OP_TIMES");
+  const int32_t report_every = env != nullptr ? std::max(0, std::atoi(env)) : 0;
+  if (report_every == 0) return;
+  for (size_t r = 0; r < runners.size(); ++r) {
+    backend::compute_backend* compute = nullptr;
+    if (auto* one = dynamic_cast<llama_runner*>(runners[r].get())) compute = &one->compute();
+    if (auto* rank = dynamic_cast<tensor_parallel_runner*>(runners[r].get()))
+      compute = &rank->compute();
+    if (auto* cpu = dynamic_cast<backend::cpu_backend*>(compute)) {
+      cpu->enable_op_timing(report_every,
+                            runners.size() > 1 ? "CPU rank " + std::to_string(r) : "CPU");
+    }
+  }
+  spdlog::info("CPU op timing on (TROUPE_CPU_OP_TIMES={}): op times logged every {} steps",
+               report_every, report_every);
+}
+
 // The KV cache the runners hold; every rank must hold the same blocks.
 result<kv_cache_capacity> runners_kv_cache(const runner_list& runners) {
   if (runners.empty()) return error{"an engine needs a model runner"};
@@ -168,6 +189,7 @@ result<built_engine> build_engine(const engine_config& config) {
     auto cpu = make_runners(std::move(files->weights), activations, *plan, config);
     if (!cpu) return error{files->path + ": " + cpu.message()};
     runners = std::move(*cpu);
+    enable_cpu_op_timing(runners);
   }
   spdlog::info("loaded {} in {:.1f} s: {} KV blocks of {} tokens, {} ({:.0f} MiB{})", files->path,
                seconds_since(start), plan->num_blocks, plan->block_size,

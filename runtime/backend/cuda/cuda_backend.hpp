@@ -37,6 +37,7 @@
 #include "base/result.hpp"
 #include "runtime/backend/communicator.hpp"
 #include "runtime/backend/compute_backend.hpp"
+#include "runtime/backend/op_times.hpp"
 
 namespace troupe::backend {
 
@@ -55,11 +56,7 @@ struct cuda_graph_counters {
 
 // One op's device time (cuda_backend::op_times): ops of the same name (matmuls by weight shape)
 // summed.
-struct cuda_op_time {
-  std::string op;
-  int64_t calls = 0;
-  double seconds = 0.0;
-};
+using cuda_op_time = op_time;
 
 // Device memory as cudaMemGetInfo reports it.
 struct device_memory {

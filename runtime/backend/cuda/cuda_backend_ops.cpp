@@ -53,8 +53,8 @@ void cuda_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer
   auto& s = *impl_;
   const auto& wt = s.get(w);
   const auto timed = s.timed([&] {
-    return "matmul " + std::string(weight_format_name(wt.stored)) + " " +
-           std::to_string(wt.desc.rows) + "x" + std::to_string(wt.desc.cols);
+    const int64_t out_rows[] = {wt.desc.rows};
+    return matmul_op_name("matmul", wt.stored, out_rows, wt.desc.cols);
   });
   assert(x.id != y.id);
   const int64_t in = wt.desc.cols, out = wt.desc.rows;
@@ -86,10 +86,10 @@ void cuda_backend::matmuls(buffer_handle x, int64_t rows, std::span<const matmul
     return;
   }
   const auto timed = s.timed([&] {
-    std::string name = "matmuls " + std::string(weight_format_name(first.stored));
+    std::vector<int64_t> out_rows;
     for (const auto& t : targets)
-      name += " " + std::to_string(s.get(t.w).desc.rows) + "x" + std::to_string(first.desc.cols);
-    return name;
+      out_rows.push_back(s.get(t.w).desc.rows);
+    return matmul_op_name("matmuls", first.stored, out_rows, first.desc.cols);
   });
   const int64_t in = first.desc.cols;
   const float* xs = s.get(x, rows * in);

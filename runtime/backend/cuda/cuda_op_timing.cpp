@@ -1,8 +1,6 @@
 #include "runtime/backend/cuda/cuda_op_timing.hpp"
 
-#include <spdlog/spdlog.h>
-
-#include <algorithm>
+#include <string>
 
 #include "kernels/cuda/device.hpp"
 #include "runtime/backend/cuda/cuda_backend_impl.hpp"
@@ -54,40 +52,12 @@ void op_timing::harvest(int32_t device) {
   for (auto& [name, events] : pending_) {
     float ms = 0.0f;
     CUDA_OR_THROW(cudaEventElapsedTime(&ms, events.first, events.second));
-    auto& t = totals_[name];
-    t.op = name;
-    ++t.calls;
-    t.seconds += ms / 1000.0;
+    totals_.add(name, ms / 1000.0);
     free_.push_back(events.first);
     free_.push_back(events.second);
   }
   pending_.clear();
-  if (steps_ >= report_every_) report(device);
-}
-
-std::vector<cuda_op_time> op_timing::totals() const {
-  std::vector<cuda_op_time> out;
-  for (const auto& entry : totals_)
-    out.push_back(entry.second);
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a.seconds > b.seconds; });
-  return out;
-}
-
-void op_timing::report(int32_t device) {
-  const auto rows = totals();
-  double total = 0.0;
-  for (const auto& r : rows)
-    total += r.seconds;
-  spdlog::info("CUDA device {}: op times over the last {} steps ({:.3f} ms of device time a step)",
-               device, steps_, 1e3 * total / static_cast<double>(std::max<int64_t>(1, steps_)));
-  for (const auto& r : rows) {
-    spdlog::info("  {:<32} {:>8} calls {:>10.3f} ms {:>5.1f}% {:>9.2f} us/call", r.op, r.calls,
-                 1e3 * r.seconds, total > 0 ? 100.0 * r.seconds / total : 0.0,
-                 1e6 * r.seconds / static_cast<double>(std::max<int64_t>(1, r.calls)));
-  }
-  totals_.clear();
-  steps_ = 0;
+  totals_.report_if_due("CUDA device " + std::to_string(device));
 }
 
 }  // namespace troupe::backend::cuda_detail

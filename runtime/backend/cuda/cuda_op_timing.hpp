@@ -1,15 +1,14 @@
 #pragma once
 // cuda_backend's per-op device times (cuda_backend::enable_op_timing; TROUPE_CUDA_OP_TIMES=N in
 // `troupe serve`): every op is bracketed by two events on the stream; after each download (the
-// stream has drained) the pairs' elapsed times are added to their op's total, and every N steps
-// the totals are logged and start again. Internal to runtime/backend/cuda.
+// stream has drained) the pairs' elapsed times are added to their op's total (op_time_totals),
+// and every N steps the totals are logged and start again. Internal to runtime/backend/cuda.
 //
 //   op ─ scope: record start ─ kernels ─ record end ─┐  pending (name, start, end)
 //   download: stream synchronized ─ harvest ─────────┴─ totals[name] += elapsed; events reused
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,8 +24,8 @@ class op_timing {
   op_timing& operator=(const op_timing&) = delete;
   ~op_timing();
 
-  void enable(int32_t report_every) { report_every_ = report_every; }
-  bool enabled() const { return report_every_ > 0; }
+  void enable(int32_t report_every) { totals_.enable(report_every); }
+  bool enabled() const { return totals_.enabled(); }
 
   // Brackets the ops enqueued while it lives (nothing when timing is off).
   class scope {
@@ -49,21 +48,18 @@ class op_timing {
   }
 
   // A step began.
-  void count_step() { steps_ += enabled() ? 1 : 0; }
+  void count_step() { totals_.count_step(); }
   // After the stream drained: adds the pending pairs to the totals; logs and resets them every
   // report_every steps.
   void harvest(int32_t device);
-  std::vector<cuda_op_time> totals() const;
+  std::vector<cuda_op_time> totals() const { return totals_.totals(); }
 
  private:
   cudaEvent_t take_event();
-  void report(int32_t device);
 
-  int32_t report_every_ = 0;
-  int64_t steps_ = 0;
   std::vector<std::pair<std::string, std::pair<cudaEvent_t, cudaEvent_t>>> pending_;
   std::vector<cudaEvent_t> free_;
-  std::map<std::string, cuda_op_time> totals_;
+  op_time_totals totals_;
 };
 
 }  // namespace troupe::backend::cuda_detail

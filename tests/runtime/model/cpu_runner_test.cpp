@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 #include "runtime/model/sampler.hpp"
 #include "tests/runtime/model/tiny_llama.hpp"
 
@@ -100,6 +103,49 @@ TEST(cpu_llama_runner, execute_samples_per_sequence_in_order) {
   EXPECT_FLOAT_EQ(out[0].logprob, log_softmax_at(first, out[0].token_id));
   EXPECT_EQ(out[1].token_id, sample_token(third, batch.seqs[2].sampling, 0).token_id);
   EXPECT_LT(out[1].logprob, 0.0f);
+}
+
+// TROUPE_CPU_OP_TIMES' totals: each op of a step counted once per call under its name (products by
+// format and shape), every layer's attention and cache store included; nothing while off.
+TEST(cpu_llama_runner, op_timing_counts_every_op_of_every_step) {
+  auto runner = make_runner();
+  auto& cpu = dynamic_cast<backend::cpu_backend&>(runner->compute());
+  step_batch step;
+  step.token_ids = {1, 2, 3, 4, 5};
+  step.seqs = {seq_entry(1, 0, 5, {3, 6})};
+  runner->execute(step);
+  EXPECT_TRUE(cpu.op_times().empty());  // off by default
+  cpu.enable_op_timing(1000);
+  for (int i = 0; i < 2; ++i)
+    runner->execute(step);
+  std::map<std::string, backend::op_time> by_name;
+  double total = 0.0;
+  for (const auto& t : cpu.op_times()) {
+    by_name[t.op] = t;
+    total += t.seconds;
+  }
+  const int64_t layers = tiny_hparams().num_layers;
+  const std::map<std::string, int64_t> calls = {
+      {"embedding", 2},
+      {"matmuls f32 64x64 32x64 32x64", 2 * layers},  // q, k, v
+      {"rope", 4 * layers},                           // q and k
+      {"store_kv", 2 * layers},
+      {"paged_attention", 2 * layers},
+      {"matmul f32 64x64", 2 * layers},           // o
+      {"matmuls f32 128x64 128x64", 2 * layers},  // gate, up
+      {"silu_mul", 2 * layers},
+      {"matmul f32 64x128", 2 * layers},  // down
+      {"matmul f32 97x64", 2},            // the output projection
+  };
+  for (const auto& [name, n] : calls) {
+    ASSERT_TRUE(by_name.contains(name)) << name;
+    EXPECT_EQ(by_name[name].calls, n) << name;
+  }
+  EXPECT_FALSE(by_name.contains("all_reduce"));  // one rank: nothing to time
+  EXPECT_GT(total, 0.0);
+  const auto sorted = cpu.op_times();
+  for (size_t i = 1; i < sorted.size(); ++i)
+    EXPECT_GE(sorted[i - 1].seconds, sorted[i].seconds);
 }
 
 }  // namespace
