@@ -38,9 +38,8 @@ std::string cpu_list(const std::vector<int>& cpus) {
 
 // What the CPU's bf16 weights multiply: x rounded to bf16 for an explicit --dtype bfloat16 (vLLM's
 // activations; AMX tiles where the CPU has them; --kv-cache-dtype auto is then bf16 too), f32 x
-// otherwise (auto keeps troupe's f32
-// activations on the CPU; on an AMX CPU the log says what bfloat16 would do). `resolved`: the
-// dtype --dtype resolved to for this checkpoint.
+// otherwise (auto keeps troupe's f32 activations on the CPU; on an AMX CPU the log says what
+// bfloat16 would do). `resolved`: the dtype --dtype resolved to for this checkpoint.
 backend::cpu_activations cpu_activations_for(const engine_config& config, weight_dtype resolved) {
   const auto dtype = parse_weight_dtype(config.dtype);
   if (!dtype || *dtype != weight_dtype::bfloat16) {
