@@ -140,13 +140,14 @@ const float* cpu_backend::activations_for(const weight& w, const float* xs, int6
 void cpu_backend::matmuls(buffer_handle x, int64_t rows, std::span<const matmul_target> targets) {
   // Products of one kind (all dense panels taking the same activations, all AMX tiles, or all
   // packed blocks of one format) share the work on x; any other mix runs one by one.
+  if (targets.empty()) return;
   std::vector<const cpu::panel_weight*> panels;
   std::vector<const cpu::amx_weight*> tiles;
   std::vector<const cpu::quant_packed_weight*> packed;
   std::vector<float*> ys;
-  const int64_t in = targets.empty() ? 0 : get(targets[0].w).desc.cols;
+  const int64_t in = get(targets[0].w).desc.cols;
   const float* xs = get(x, rows * in);
-  const bool rounded = !targets.empty() && rounds_activations(get(targets[0].w));
+  const bool rounded = rounds_activations(get(targets[0].w));
   for (const matmul_target& t : targets) {
     const auto& wt = get(t.w);
     assert(t.y.id != x.id && wt.desc.cols == in);
