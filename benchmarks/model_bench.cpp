@@ -6,6 +6,7 @@
 // fetched (tools/setup.sh). TROUPE_BENCH_DTYPE=bfloat16 runs the model as `--dtype bfloat16` does:
 // every dense matrix in bf16, multiplied by activations rounded to bf16 (AMX tiles where the CPU
 // has them). TROUPE_BENCH_KV names the KV cache's dtype as `--kv-cache-dtype` does (default f32).
+// TROUPE_CPU_OP_TIMES=N logs each runner's op times every N steps, as in `troupe serve`.
 //   ./model_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
@@ -56,6 +57,11 @@ cpu_llama_runner* runner(int32_t num_threads) {
         std::move(*weights), 512, block_size, num_threads, *kv,
         bf16 ? troupe::backend::cpu_activations::bf16 : troupe::backend::cpu_activations::f32);
     if (created) r = std::move(*created);
+    const char* op_times = std::getenv("TROUPE_CPU_OP_TIMES");
+    if (r != nullptr && op_times != nullptr && std::atoi(op_times) > 0) {
+      if (auto* cpu = dynamic_cast<troupe::backend::cpu_backend*>(&r->compute()))
+        cpu->enable_op_timing(std::atoi(op_times));
+    }
   }
   return r.get();
 }

@@ -136,11 +136,11 @@ struct bf16_dot {
 // two blocks) and, for Two, C2/C3 (A1's). Every C element gets the same k steps whatever M.
 template <bool Two>
 TROUPE_AMX void pair_rows(const amx_weight& w, int64_t p, const uint16_t* xb, int64_t m0, int64_t M,
-                          float* y) {
+                          float* y, amx::l2_prefetch ahead) {
   const int64_t kp = w.padded_cols(), N = w.rows(), n0 = p * 2 * block_cols;
   const uint8_t* bp = w.data() + p * w.pair_bytes();
   amx::sweep<Two, bf16_dot>(reinterpret_cast<const uint8_t*>(xb + m0 * kp), tile_rows * kp * 2,
-                            static_cast<long>(kp * 2), block_k * 2, bp, kp / block_k);
+                            static_cast<long>(kp * 2), block_k * 2, bp, kp / block_k, ahead);
   TROUPE_AMX_STORE(0, m0, n0);
   TROUPE_AMX_STORE(1, m0, n0 + block_cols);
   if constexpr (Two) {
@@ -151,16 +151,26 @@ TROUPE_AMX void pair_rows(const amx_weight& w, int64_t p, const uint16_t* xb, in
 
 #undef TROUPE_AMX_STORE
 
-// Pairs [p0, p1) of w for every row of xb: a pair's weights stay in L2 while the rows pass.
+// Pairs [p0, p1) of w for every row of xb: a pair's weights stay in L2 while the rows pass. With
+// more than one block of 32 rows, the next pair's weights come from memory into L2 meanwhile,
+// spread over the row blocks' k steps: the tile loads wait for memory in order, and the hardware
+// prefetchers do not run far enough ahead (measured: prefill steps about 10% faster). One row
+// block streams each pair once, as fast as memory allows, and prefetching only competes with it.
 TROUPE_AMX void pairs(const amx_weight& w, int64_t p0, int64_t p1, const uint16_t* xb, int64_t M,
                       float* y) {
   amx::configure_tiles(M);
+  const int64_t row_blocks = (M + 2 * tile_rows - 1) / (2 * tile_rows);
+  const int64_t lines_a_step = (block_bytes / 64 + row_blocks - 1) / row_blocks;
   for (int64_t p = p0; p < p1; ++p) {
+    amx::l2_prefetch ahead;
+    if (row_blocks > 1 && p + 1 < w.num_pairs())
+      ahead = {w.data() + (p + 1) * w.pair_bytes(), lines_a_step};
     for (int64_t m0 = 0; m0 < M; m0 += 2 * tile_rows) {
       if (M - m0 > tile_rows)
-        pair_rows<true>(w, p, xb, m0, M, y);
+        pair_rows<true>(w, p, xb, m0, M, y, ahead);
       else
-        pair_rows<false>(w, p, xb, m0, M, y);
+        pair_rows<false>(w, p, xb, m0, M, y, ahead);
+      ahead.next += ahead.lines * 64 * (w.padded_cols() / block_k);
     }
   }
   _tile_release();
