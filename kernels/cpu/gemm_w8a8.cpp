@@ -170,15 +170,18 @@ void panel_columns(const quantized_rows& a, int64_t M, int64_t K, const int8_t* 
 }
 
 // The AMX path: all x rows (q padded to whole 16-row tiles) against each 32-row slice of W in
-// [n_begin, n_end), its B tiles from slice(n) (n a multiple of 32), then the epilogue.
-template <class Slice>
+// [n_begin, n_end), its B tiles from slice(n) (n a multiple of 32), then the epilogue. ready(n):
+// slice n's tiles where they already exist (fetched ahead), else nullptr.
+template <class Slice, class Ready>
 void amx_columns(const quantized_rows& a, int64_t M, const float* w_scale, const int32_t* row_sums,
-                 int64_t N, int64_t n_begin, int64_t n_end, float* y, Slice&& slice) {
+                 int64_t N, int64_t n_begin, int64_t n_end, float* y, Slice&& slice,
+                 Ready&& ready) {
   thread_local std::vector<int32_t> acc;
   acc.resize(static_cast<size_t>((M + 15) / 16 * 16 * panel_cols));
   for (int64_t n = n_begin; n < n_end; n += panel_cols) {
     const int nr = static_cast<int>(std::min<int64_t>(panel_cols, n_end - n));
-    w8a8_detail::amx_panel_rows(slice(n, nr), a.ldq, a.q.data(), M, acc.data());
+    const int8_t* next = n + panel_cols < N ? ready(n + panel_cols) : nullptr;
+    w8a8_detail::amx_panel_rows(slice(n, nr), a.ldq, a.q.data(), M, acc.data(), next);
     w8a8_detail::amx_dequantize(acc.data(), M, a.scales.data(), row_sums + n, w_scale + n, nr,
                                 y + n, N);
   }
@@ -263,10 +266,13 @@ void gemm_w8a8_on(w8a8_path path, thread_pool& pool, const float* x, int64_t M, 
     return run_column_tasks(pool, N, 2 * panel_cols, panel_cols, [&](int64_t n0, int64_t n1) {
       thread_local std::vector<int8_t> panel;
       panel.resize(static_cast<size_t>(w8a8_detail::amx_panel_bytes(a.ldq)));
-      amx_columns(a, M, w_scale, row_sums, N, n0, n1, y, [&](int64_t n, int nr) {
-        w8a8_detail::amx_pack_panel(w + n * K, K, a.ldq, nr, panel.data());
-        return panel.data();
-      });
+      amx_columns(
+          a, M, w_scale, row_sums, N, n0, n1, y,
+          [&](int64_t n, int nr) {
+            w8a8_detail::amx_pack_panel(w + n * K, K, a.ldq, nr, panel.data());
+            return panel.data();
+          },
+          [](int64_t) -> const int8_t* { return nullptr; });
     });
   }
   if ((path == w8a8_path::avx512_vnni || path == w8a8_path::amx) && M >= panel_rows_min) {
@@ -318,8 +324,9 @@ void gemm_w8a8_tiles(thread_pool& pool, const float* x, int64_t M, const w8a8_ti
   quantized_rows& a = buffer;
   quantize_rows(pool, x, M, K, asymmetric, (M + 15) / 16 * 16, a);
   run_column_tasks(pool, N, 2 * panel_cols, panel_cols, [&](int64_t n0, int64_t n1) {
-    amx_columns(a, M, w_scale, row_sums, N, n0, n1, y,
-                [&](int64_t n, int) { return w.slice(n / panel_cols); });
+    auto slice = [&](int64_t n) { return w.slice(n / panel_cols); };
+    amx_columns(
+        a, M, w_scale, row_sums, N, n0, n1, y, [&](int64_t n, int) { return slice(n); }, slice);
   });
 }
 

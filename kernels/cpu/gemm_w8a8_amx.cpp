@@ -84,9 +84,10 @@ struct int8_dot {
 // C0/C1 = rows [0, 16) x the two halves, C2/C3 (Two) = rows [16, 32), over every k chunk; A0/A1
 // the two 16-row slices of q, B0/B1 the chunk's halves.
 template <bool Two>
-TROUPE_AMX_INT8 void rows_of(const int8_t* panel, int64_t ldq, const int8_t* q, int32_t* acc) {
+TROUPE_AMX_INT8 void rows_of(const int8_t* panel, int64_t ldq, const int8_t* q, int32_t* acc,
+                             amx::l2_prefetch ahead) {
   amx::sweep<Two, int8_dot>(reinterpret_cast<const uint8_t*>(q), 16 * ldq, static_cast<long>(ldq),
-                            tile_k, reinterpret_cast<const uint8_t*>(panel), ldq / tile_k);
+                            tile_k, reinterpret_cast<const uint8_t*>(panel), ldq / tile_k, ahead);
   constexpr long acc_stride = 32 * sizeof(int32_t);
   _tile_stored(0, acc, acc_stride);
   _tile_stored(1, acc + 16, acc_stride);
@@ -99,13 +100,17 @@ TROUPE_AMX_INT8 void rows_of(const int8_t* panel, int64_t ldq, const int8_t* q, 
 }  // namespace
 
 TROUPE_AMX_INT8 void amx_panel_rows(const int8_t* panel, int64_t ldq, const int8_t* q, int64_t M,
-                                    int32_t* acc) {
+                                    int32_t* acc, const int8_t* next) {
   amx::configure_tiles(M);
-  for (int64_t m = 0; m < M; m += 32) {
+  const int64_t row_blocks = (M + 31) / 32, steps = ldq / tile_k;
+  amx::l2_prefetch ahead;  // a panel is 32 lines a k step, spread over the row blocks
+  if (next != nullptr && row_blocks > 1)
+    ahead = {reinterpret_cast<const uint8_t*>(next), (32 + row_blocks - 1) / row_blocks};
+  for (int64_t m = 0; m < M; m += 32, ahead.next += ahead.lines * 64 * steps) {
     if (M - m > 16)
-      rows_of<true>(panel, ldq, q + m * ldq, acc + m * 32);
+      rows_of<true>(panel, ldq, q + m * ldq, acc + m * 32, ahead);
     else
-      rows_of<false>(panel, ldq, q + m * ldq, acc + m * 32);
+      rows_of<false>(panel, ldq, q + m * ldq, acc + m * 32, ahead);
   }
   _tile_release();
 }
@@ -133,7 +138,7 @@ __attribute__((target("avx512f"))) void amx_dequantize(const int32_t* acc, int64
 
 #else
 
-void amx_panel_rows(const int8_t*, int64_t, const int8_t*, int64_t, int32_t*) {}
+void amx_panel_rows(const int8_t*, int64_t, const int8_t*, int64_t, int32_t*, const int8_t*) {}
 void amx_dequantize(const int32_t*, int64_t, const w8a8_token_scale*, const int32_t*, const float*,
                     int, float*, int64_t) {}
 

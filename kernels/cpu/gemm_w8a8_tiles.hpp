@@ -47,7 +47,10 @@ int64_t amx_panel_bytes(int64_t ldq);
 // Where W row j (< 32) of the slice keeps its value k in the panel.
 int64_t amx_panel_offset(int64_t k, int j);
 void amx_pack_panel(const int8_t* w, int64_t K, int64_t ldq, int nr, int8_t* panel);
-void amx_panel_rows(const int8_t* panel, int64_t ldq, const int8_t* q, int64_t M, int32_t* acc);
+// `next` (or nullptr): the panel to compute after this one, fetched into L2 meanwhile when M spans
+// more than one block of 32 rows (amx_gemm.cpp's reasoning).
+void amx_panel_rows(const int8_t* panel, int64_t ldq, const int8_t* q, int64_t M, int32_t* acc,
+                    const int8_t* next = nullptr);
 // y[m * ldy + j] = w8a8_dequantize(acc[m * 32 + j], scales[m], row_sums[j], w_scale[j]) for
 // m < M, j < nr (<= 32): the same operations in AVX-512 lanes, so the same bits.
 void amx_dequantize(const int32_t* acc, int64_t M, const w8a8_token_scale* scales,
