@@ -92,8 +92,17 @@ void cpu_backend::rmsnorm(buffer_handle x, weight_handle weight, int64_t rows, f
 void cpu_backend::add_rmsnorm(buffer_handle residual, buffer_handle x, weight_handle weight,
                               int64_t rows, float eps, buffer_handle y) {
   const auto timing = timed([] { return std::string("add_rmsnorm"); });
-  add(residual, x, rows * get(weight).desc.cols);
-  rmsnorm(residual, weight, rows, eps, y);
+  const auto& w = get(weight);
+  const int64_t dim = w.desc.cols, n = rows * dim;
+  float* rs = get(residual, n);
+  const float* xs = get(x, n);
+  float* ys = get(y, n);
+  // One job: each task adds its rows and norms them while they are in cache (the bits of add()
+  // then rmsnorm(): the same operations on every element).
+  cpu::run_range_tasks(pool_, rows, min_rows_per_task(dim), [&](int64_t r0, int64_t r1) {
+    cpu::add_inplace(rs + r0 * dim, xs + r0 * dim, (r1 - r0) * dim);
+    cpu::rmsnorm(rs + r0 * dim, w.f32(), r1 - r0, dim, eps, ys + r0 * dim);
+  });
 }
 
 void cpu_backend::matmul(buffer_handle x, int64_t rows, weight_handle w, buffer_handle y) {

@@ -3,7 +3,9 @@
 // serving): `troupe serve` turns them on with TROUPE_CPU_OP_TIMES=N (cpu_backend: wall-clock time
 // of each op on the calling thread, its pool's work included) or TROUPE_CUDA_OP_TIMES=N
 // (cuda_backend: device time between CUDA events). Ops of one name are summed (matmuls by weight
-// format and shape); every N steps the totals are logged, largest first, and start again.
+// format and shape); every N steps the totals are logged, largest first, and start again. An op
+// that another timed op calls is part of the outer one's time and is not counted apart, so the
+// totals add up to the step's op time.
 //
 //   op_time_totals t;  t.enable(100);
 //   per step:  t.report_if_due("CPU");  t.count_step();  then per op t.add(name, seconds)
@@ -50,11 +52,14 @@ class op_time_totals {
   class wall_clock {
    public:
     wall_clock(op_time_totals* totals, std::string op)
-        : totals_(totals), op_(std::move(op)), start_(std::chrono::steady_clock::now()) {}
+        : totals_(totals), op_(std::move(op)), start_(std::chrono::steady_clock::now()) {
+      if (totals_ != nullptr) ++totals_->open_;
+    }
     wall_clock(const wall_clock&) = delete;
     wall_clock& operator=(const wall_clock&) = delete;
     ~wall_clock() {
       if (totals_ != nullptr) {
+        --totals_->open_;
         totals_->add(
             op_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
       }
@@ -65,14 +70,16 @@ class op_time_totals {
     std::string op_;
     std::chrono::steady_clock::time_point start_;
   };
-  // Times the op around it on the host clock; name() is called only when timing is on.
+  // Times the op around it on the host clock; name() is called only when timing is on and no
+  // other timed op is open (the outermost op carries the time).
   template <class Name>
   wall_clock time(Name name) {
-    return enabled() ? wall_clock(this, name()) : wall_clock(nullptr, {});
+    return enabled() && open_ == 0 ? wall_clock(this, name()) : wall_clock(nullptr, {});
   }
 
  private:
   int32_t report_every_ = 0;
+  int32_t open_ = 0;  // wall clocks running
   int64_t steps_ = 0;
   std::map<std::string, op_time> totals_;
 };

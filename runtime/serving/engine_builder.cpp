@@ -31,8 +31,10 @@ double seconds_since(clock::time_point start) {
 
 std::string cpu_list(const std::vector<int>& cpus) {
   std::string s;
-  for (int cpu : cpus)
-    s += (s.empty() ? "" : ",") + std::to_string(cpu);
+  for (int cpu : cpus) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(cpu);
+  }
   return s;
 }
 

@@ -41,6 +41,25 @@ TEST(op_time_totals, sums_by_name_largest_first_and_start_again_after_each_repor
   EXPECT_TRUE(t.totals().empty());
 }
 
+TEST(op_time_totals, an_op_inside_another_counts_as_part_of_the_outer_one) {
+  op_time_totals t;
+  t.enable(100);
+  {
+    const auto outer = t.time([] { return std::string("add_rmsnorm"); });
+    const auto inner = t.time([] { return std::string("add"); });
+    const auto innermost = t.time([] { return std::string("rmsnorm"); });
+  }
+  {
+    const auto after = t.time([] { return std::string("add"); });
+  }
+  const auto rows = t.totals();
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) {
+    EXPECT_TRUE(row.op == "add_rmsnorm" || row.op == "add") << row.op;
+    EXPECT_EQ(row.calls, 1) << row.op;
+  }
+}
+
 TEST(op_time_totals, product_names_carry_format_and_shapes) {
   const int64_t one[] = {1536};
   EXPECT_EQ(matmul_op_name("matmul", weight_format::bf16, one, 576), "matmul bf16 1536x576");

@@ -136,6 +136,9 @@ TEST(cpu_llama_runner, op_timing_counts_every_op_of_every_step) {
       {"silu_mul", 2 * layers},
       {"matmul f32 64x128", 2 * layers},  // down
       {"matmul f32 97x64", 2},            // the output projection
+      {"rmsnorm", 2 * 2},                 // the first layer's input and the output norm
+      {"add_rmsnorm", 2 * (2 * layers - 1)},
+      {"add", 2},  // the last layer's residual; those inside add_rmsnorm are its time
   };
   for (const auto& [name, n] : calls) {
     ASSERT_TRUE(by_name.contains(name)) << name;
