@@ -232,9 +232,7 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
   const bool summed_with_values = fixed_shape(d);
   for (int r = 0; r < rows; ++r) {
     float* row = es[r];
-    for (int32_t j = 0; j < n[r]; ++j)
-      row[j] -= max_score[r];
-    exp_values(row, n[r], row);
+    exp_values_shifted(row, n[r], max_score[r], row);
     if (!summed_with_values)
       for (int32_t j = 0; j < n[r]; ++j)
         sum[r] += row[j];

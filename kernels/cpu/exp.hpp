@@ -102,4 +102,8 @@ inline __m256 exp_values(__m256 v) {
 // out may alias x.
 void exp_values(const float* x, int64_t n, float* out);
 
+// out[i] = exp_value(x[i] - shift) for i < n, the difference rounded to f32 first (a softmax's
+// weights after its maximum), the same way. out may alias x.
+void exp_values_shifted(const float* x, int64_t n, float shift, float* out);
+
 }  // namespace troupe::kernels::cpu

@@ -55,5 +55,24 @@ TEST(exp, arrays_equal_the_scalar_form_bitwise) {
   }
 }
 
+// A softmax's weights: each difference rounded to f32, then exp_value, in every lane and tail.
+TEST(exp, shifted_arrays_equal_the_scalar_form_of_the_difference_bitwise) {
+  std::mt19937 rng(6);
+  std::uniform_real_distribution<float> dist(-60.0f, 20.0f);
+  for (int64_t n : {0, 1, 5, 15, 16, 17, 31, 64, 999}) {
+    std::vector<float> x(n), out(n), ref(n);
+    for (auto& v : x)
+      v = dist(rng);
+    if (n > 2) x[1] = -1e30f, x[2] = std::numeric_limits<float>::quiet_NaN();
+    const float shift = 12.375f + 1e-3f * static_cast<float>(n);
+    exp_values_shifted(x.data(), n, shift, out.data());
+    for (int64_t i = 0; i < n; ++i)
+      ref[i] = exp_value(x[i] - shift);
+    EXPECT_TRUE(bitwise_equal(out, ref)) << n;
+    exp_values_shifted(x.data(), n, shift, x.data());  // in place
+    EXPECT_TRUE(bitwise_equal(x, ref)) << n;
+  }
+}
+
 }  // namespace
 }  // namespace troupe::kernels::cpu
