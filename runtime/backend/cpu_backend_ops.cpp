@@ -211,17 +211,26 @@ void cpu_backend::store_kv(kv_cache_handle cache, int32_t layer, buffer_handle k
   const auto timing = timed([] { return std::string("store_kv"); });
   auto& c = get(cache);
   const int64_t T = step_.num_tokens();
-  const int64_t n = T * c.layout().num_kv_heads * c.layout().head_dim;
-  if (c.is_fp8()) {
-    cpu::store_kv(c.layout(), locations_.data(), T, get(k, n), get(v, n), c.fp8(layer),
-                  c.key_codes(layer), c.value_codes(layer));
-  } else if (c.is_half()) {
-    cpu::store_kv(c.layout(), locations_.data(), T, get(k, n), get(v, n), c.half_format(),
-                  c.key_words(layer), c.value_words(layer));
-  } else {
-    cpu::store_kv(c.layout(), locations_.data(), T, get(k, n), get(v, n), c.keys(layer),
-                  c.values(layer));
-  }
+  const int64_t row = int64_t{c.layout().num_kv_heads} * c.layout().head_dim, n = T * row;
+  const float* ks = get(k, n);
+  const float* vs = get(v, n);
+  // A prompt's tokens are split among the threads: the copies write cache lines that are not in
+  // cache yet, and one core alone reads them in at a fraction of the memory's bandwidth.
+  constexpr int64_t min_tokens_per_task = 32;
+  cpu::run_range_tasks(pool_, T, min_tokens_per_task, [&](int64_t t0, int64_t t1) {
+    const cpu::token_location* at = locations_.data() + t0;
+    const float* kt = ks + t0 * row;
+    const float* vt = vs + t0 * row;
+    if (c.is_fp8()) {
+      cpu::store_kv(c.layout(), at, t1 - t0, kt, vt, c.fp8(layer), c.key_codes(layer),
+                    c.value_codes(layer));
+    } else if (c.is_half()) {
+      cpu::store_kv(c.layout(), at, t1 - t0, kt, vt, c.half_format(), c.key_words(layer),
+                    c.value_words(layer));
+    } else {
+      cpu::store_kv(c.layout(), at, t1 - t0, kt, vt, c.keys(layer), c.values(layer));
+    }
+  });
 }
 
 void cpu_backend::paged_attention(kv_cache_handle cache, int32_t layer,
