@@ -3,8 +3,11 @@
 //   prefill: one 128-token prompt from position 0 (causal);
 //   decode:  16 sequences of one token at context 160;
 //   mixed:   both in one call, as bm_mixed of model_bench runs them;
-// each over an f32 cache and a bf16 one (`--dtype bfloat16`'s, read in place).
-// GFLOP/s counts 2 * d multiply-adds for each (query head, key) score and each value.
+// each over an f32 cache and a bf16 one (`--dtype bfloat16`'s, read in place); with layers:30,
+// each call reads the next of 30 layers' caches, as a model step does (the cache then comes from
+// memory, not from L2).
+// GFLOP/s counts 2 * d multiply-adds for each (query head, key) score and each value; GB/s the
+// keys' and values' bytes read.
 //   ./attention_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
@@ -40,10 +43,11 @@ void add_sequence(batch& b, int32_t first, int32_t count, int32_t& next_block) {
   }
 }
 
-// args: prompt tokens, decoding sequences (each at context 160), bf16 cache (0 or 1)
+// args: prompt tokens, decoding sequences (each at context 160), bf16 cache (0 or 1), layers
 void bm_attention(benchmark::State& state) {
   const int32_t prompt = static_cast<int32_t>(state.range(0));
   const int32_t decoders = static_cast<int32_t>(state.range(1));
+  const int64_t layers = state.range(3);
   batch b;
   b.tables.reserve(decoders + 1);
   int32_t next_block = 0;
@@ -57,15 +61,20 @@ void bm_attention(benchmark::State& state) {
       b.tokens[at++].block_table = table.data();
   }
   const paged_kv_layout layout{block_size, kv_heads, head_dim};
-  const auto k_cache = random_floats(next_block * layout.block_stride(), 1);
-  const auto v_cache = random_floats(next_block * layout.block_stride(), 2);
+  // Every layer's cache in one allocation, a layer apart.
+  const int64_t layer_size = next_block * layout.block_stride();
+  const auto k_cache = random_floats(layers * layer_size, 1);
+  const auto v_cache = random_floats(layers * layer_size, 2);
   const int64_t n = static_cast<int64_t>(b.tokens.size());
   const auto q = random_floats(n * heads * head_dim, 3);
   std::vector<float> out(q.size());
-  if (state.range(2) == 0) {
+  const bool bf16 = state.range(2) != 0;
+  int64_t layer = 0;
+  if (!bf16) {
     for (auto _ : state) {
-      paged_attention(pool(), layout, b.tokens.data(), n, heads, 0.125f, q.data(), k_cache.data(),
-                      v_cache.data(), out.data());
+      const int64_t at = layer++ % layers * layer_size;
+      paged_attention(pool(), layout, b.tokens.data(), n, heads, 0.125f, q.data(),
+                      k_cache.data() + at, v_cache.data() + at, out.data());
       benchmark::DoNotOptimize(out.data());
     }
   } else {
@@ -75,21 +84,27 @@ void bm_attention(benchmark::State& state) {
     round_to_half(v_cache.data(), static_cast<int64_t>(v_cache.size()), half_format::bf16,
                   v_words.data());
     for (auto _ : state) {
+      const int64_t at = layer++ % layers * layer_size;
       paged_attention(pool(), layout, b.tokens.data(), n, heads, 0.125f, q.data(),
-                      half_format::bf16, k_words.data(), v_words.data(), out.data());
+                      half_format::bf16, k_words.data() + at, v_words.data() + at, out.data());
       benchmark::DoNotOptimize(out.data());
     }
   }
   state.counters["GFLOP/s"] = benchmark::Counter(4.0 * b.pairs * heads * head_dim,
                                                  benchmark::Counter::kIsIterationInvariantRate,
                                                  benchmark::Counter::kIs1000);
+  // Each (token, key) pair of a query's kv group reads a key and a value head once per tile
+  // (decode: once per token).
+  const double bytes_a_call = 2.0 * b.pairs * kv_heads * head_dim * (bf16 ? 2 : 4);
+  state.counters["GB/s"] = benchmark::Counter(
+      bytes_a_call, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
 BENCHMARK(bm_attention)
-    ->ArgNames({"prompt", "decoders", "bf16"})
-    ->ArgsProduct({{128}, {0}, {0, 1}})
-    ->ArgsProduct({{0}, {16}, {0, 1}})
-    ->ArgsProduct({{128}, {15}, {0, 1}})
+    ->ArgNames({"prompt", "decoders", "bf16", "layers"})
+    ->ArgsProduct({{128}, {0}, {0, 1}, {1, 30}})
+    ->ArgsProduct({{0}, {16}, {0, 1}, {1, 30}})
+    ->ArgsProduct({{128}, {15}, {0, 1}, {1, 30}})
     ->UseRealTime();
 
 }  // namespace

@@ -290,11 +290,16 @@ void run_attention(thread_pool& pool, const paged_kv_layout& layout, const token
   }
   const int64_t num_tiles = static_cast<int64_t>(tile_starts.size());
   tile_starts.push_back(num_tokens);
-  // One task per (tile, kv head) lets a group's query heads share each key read (and its fp8
-  // dequantization or 16-bit widening); a small decode step splits further, one task per query
-  // head, so every thread has work. The group is done max_heads_per_call heads at a time.
+  // A group's query heads share each key read (and its fp8 dequantization or 16-bit widening),
+  // max_heads_per_call heads at a time. With at least four tiles a thread, one task takes a tile's
+  // every head, group after group: it reads the tile's cache blocks whole (a slot holds every kv
+  // head side by side), and there are fewer tasks to hand out (measured: a 16-sequence decode
+  // over a cold cache and a 128-token prompt each 10-16% faster than a task per kv head). With
+  // fewer tiles, one task per (tile, kv head); a small decode step splits further, one task per
+  // query head, so every thread has work.
   const bool split_heads = num_tiles * layout.num_kv_heads < 2 * int64_t{pool.num_threads()};
-  const int32_t heads_per_task = split_heads ? 1 : group;
+  const bool whole_tiles = num_tiles >= 4 * int64_t{pool.num_threads()};
+  const int32_t heads_per_task = whole_tiles ? num_heads : split_heads ? 1 : group;
   const int32_t tasks_per_tile = num_heads / heads_per_task;
   const int64_t q_stride = int64_t{num_heads} * d;
   pool.run(static_cast<int>(num_tiles * tasks_per_tile), [&](int task) {
@@ -307,15 +312,16 @@ void run_attention(thread_pool& pool, const paged_kv_layout& layout, const token
     const int32_t first_key =
         sliding_window > 0 ? std::max(0, tokens[t0].position - sliding_window + 1) : 0;
     const int32_t n_last = tokens[t0 + T - 1].position - first_key + 1;
-    const int32_t chunk = std::min(heads_per_task, max_heads_per_call);
+    const int32_t chunk = std::min({heads_per_task, group, max_heads_per_call});
     thread_local std::vector<float> scores, buffers;
     if (scores.size() < static_cast<size_t>(n_last) * chunk * T)
       scores.resize(static_cast<size_t>(n_last) * chunk * T);
     const size_t buffer_size = static_cast<size_t>(key_block + value_block) * d;
     if (buffers.size() < buffer_size) buffers.resize(buffer_size);
     auto reader = make_reader(buffers.data());
-    for (int32_t h = first_head; h < first_head + heads_per_task; h += chunk) {
-      const int32_t nh = std::min(chunk, first_head + heads_per_task - h);
+    for (int32_t h = first_head, nh = 0; h < first_head + heads_per_task; h += nh) {
+      // Up to `chunk` heads, never past the end of h's group.
+      nh = std::min({chunk, first_head + heads_per_task - h, group - h % group});
       const int64_t offset = t0 * q_stride + int64_t{h} * d;
       attend_tile(layout, tokens + t0, T, first_key, h / group, nh, q_stride, scale, q + offset,
                   reader, scores.data(), out + offset);
