@@ -134,13 +134,14 @@ struct bf16_dot {
 
 // Rows [m0, m0 + 16 * (Two ? 2 : 1)) of xb against pair p of w: C0/C1 (rows of A0 x the pair's
 // two blocks) and, for Two, C2/C3 (A1's). Every C element gets the same k steps whatever M.
-template <bool Two>
+template <bool Two, bool Prefetch>
 TROUPE_AMX void pair_rows(const amx_weight& w, int64_t p, const uint16_t* xb, int64_t m0, int64_t M,
                           float* y, amx::l2_prefetch ahead) {
   const int64_t kp = w.padded_cols(), N = w.rows(), n0 = p * 2 * block_cols;
   const uint8_t* bp = w.data() + p * w.pair_bytes();
-  amx::sweep<Two, bf16_dot>(reinterpret_cast<const uint8_t*>(xb + m0 * kp), tile_rows * kp * 2,
-                            static_cast<long>(kp * 2), block_k * 2, bp, kp / block_k, ahead);
+  amx::sweep<Two, bf16_dot, Prefetch>(reinterpret_cast<const uint8_t*>(xb + m0 * kp),
+                                      tile_rows * kp * 2, static_cast<long>(kp * 2), block_k * 2,
+                                      bp, kp / block_k, ahead);
   TROUPE_AMX_STORE(0, m0, n0);
   TROUPE_AMX_STORE(1, m0, n0 + block_cols);
   if constexpr (Two) {
@@ -166,10 +167,12 @@ TROUPE_AMX void pairs(const amx_weight& w, int64_t p0, int64_t p1, const uint16_
     if (row_blocks > 1 && p + 1 < w.num_pairs())
       ahead = {w.data() + (p + 1) * w.pair_bytes(), lines_a_step};
     for (int64_t m0 = 0; m0 < M; m0 += 2 * tile_rows) {
-      if (M - m0 > tile_rows)
-        pair_rows<true>(w, p, xb, m0, M, y, ahead);
+      if (M - m0 <= tile_rows)
+        pair_rows<false, false>(w, p, xb, m0, M, y, ahead);
+      else if (ahead.lines == 0)
+        pair_rows<true, false>(w, p, xb, m0, M, y, ahead);
       else
-        pair_rows<false>(w, p, xb, m0, M, y, ahead);
+        pair_rows<true, true>(w, p, xb, m0, M, y, ahead);
       ahead.next += ahead.lines * 64 * (w.padded_cols() / block_k);
     }
   }

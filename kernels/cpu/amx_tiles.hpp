@@ -43,10 +43,11 @@ struct l2_prefetch {
 // The sweep both tile kernels run over K: C0-C3 zeroed, then per k step A0 (and, for Two, A1)
 // loaded from a (and a + a_next) with row stride a_stride, B0 and B1 from b and b + 1 KiB, and
 // Dot's products C0 += A0 B0, C1 += A0 B1 (C2 += A1 B0, C3 += A1 B1); a advances a_step bytes and
-// b 2 KiB a step; each step also asks L2 for the next `ahead.lines` lines of `ahead`. GCC's tile
-// intrinsics are inline-assembly macros, so this needs no target of its own (the caller's has the
-// instructions). Dot: static c0() .. c3() issuing its product.
-template <bool Two, class Dot>
+// b 2 KiB a step; with Prefetch, each step also asks L2 for the next `ahead.lines` lines of
+// `ahead` (a separate instantiation: the loop without it is measurably faster when memory bound).
+// GCC's tile intrinsics are inline-assembly macros, so this needs no target of its own (the
+// caller's has the instructions). Dot: static c0() .. c3() issuing its product.
+template <bool Two, class Dot, bool Prefetch = false>
 __attribute__((always_inline)) inline void sweep(const uint8_t* a, int64_t a_next, long a_stride,
                                                  int64_t a_step, const uint8_t* b, int64_t steps,
                                                  l2_prefetch ahead = {}) {
@@ -57,8 +58,10 @@ __attribute__((always_inline)) inline void sweep(const uint8_t* a, int64_t a_nex
     _tile_zero(3);
   }
   for (int64_t s = 0; s < steps; ++s, a += a_step, b += 2048) {
-    for (int64_t i = 0; i < ahead.lines; ++i, ahead.next += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(ahead.next), _MM_HINT_T1);
+    if constexpr (Prefetch) {
+      for (int64_t i = 0; i < ahead.lines; ++i, ahead.next += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(ahead.next), _MM_HINT_T1);
+    }
     _tile_loadd(4, a, a_stride);
     _tile_loadd(6, b, 64);
     _tile_loadd(7, b + 1024, 64);

@@ -83,11 +83,12 @@ struct int8_dot {
 
 // C0/C1 = rows [0, 16) x the two halves, C2/C3 (Two) = rows [16, 32), over every k chunk; A0/A1
 // the two 16-row slices of q, B0/B1 the chunk's halves.
-template <bool Two>
+template <bool Two, bool Prefetch>
 TROUPE_AMX_INT8 void rows_of(const int8_t* panel, int64_t ldq, const int8_t* q, int32_t* acc,
                              amx::l2_prefetch ahead) {
-  amx::sweep<Two, int8_dot>(reinterpret_cast<const uint8_t*>(q), 16 * ldq, static_cast<long>(ldq),
-                            tile_k, reinterpret_cast<const uint8_t*>(panel), ldq / tile_k, ahead);
+  amx::sweep<Two, int8_dot, Prefetch>(reinterpret_cast<const uint8_t*>(q), 16 * ldq,
+                                      static_cast<long>(ldq), tile_k,
+                                      reinterpret_cast<const uint8_t*>(panel), ldq / tile_k, ahead);
   constexpr long acc_stride = 32 * sizeof(int32_t);
   _tile_stored(0, acc, acc_stride);
   _tile_stored(1, acc + 16, acc_stride);
@@ -107,10 +108,12 @@ TROUPE_AMX_INT8 void amx_panel_rows(const int8_t* panel, int64_t ldq, const int8
   if (next != nullptr && row_blocks > 1)
     ahead = {reinterpret_cast<const uint8_t*>(next), (32 + row_blocks - 1) / row_blocks};
   for (int64_t m = 0; m < M; m += 32, ahead.next += ahead.lines * 64 * steps) {
-    if (M - m > 16)
-      rows_of<true>(panel, ldq, q + m * ldq, acc + m * 32, ahead);
+    if (M - m <= 16)
+      rows_of<false, false>(panel, ldq, q + m * ldq, acc + m * 32, ahead);
+    else if (ahead.lines == 0)
+      rows_of<true, false>(panel, ldq, q + m * ldq, acc + m * 32, ahead);
     else
-      rows_of<false>(panel, ldq, q + m * ldq, acc + m * 32, ahead);
+      rows_of<true, true>(panel, ldq, q + m * ldq, acc + m * 32, ahead);
   }
   _tile_release();
 }
