@@ -153,19 +153,15 @@ TROUPE_AMX void pair_rows(const amx_weight& w, int64_t p, const uint16_t* xb, in
 #undef TROUPE_AMX_STORE
 
 // Pairs [p0, p1) of w for every row of xb: a pair's weights stay in L2 while the rows pass. With
-// more than one block of 32 rows, the next pair's weights come from memory into L2 meanwhile,
-// spread over the row blocks' k steps: the tile loads wait for memory in order, and the hardware
-// prefetchers do not run far enough ahead (measured: prefill steps about 10% faster). One row
-// block streams each pair once, as fast as memory allows, and prefetching only competes with it.
+// more than one block of 32 rows, the next pair's weights come from memory into L2 meanwhile
+// (amx::prefetch_over_row_blocks): the tile loads wait for memory in order, and the hardware
+// prefetchers do not run far enough ahead (measured: prefill steps about 10% faster).
 TROUPE_AMX void pairs(const amx_weight& w, int64_t p0, int64_t p1, const uint16_t* xb, int64_t M,
                       float* y) {
   amx::configure_tiles(M);
-  const int64_t row_blocks = (M + 2 * tile_rows - 1) / (2 * tile_rows);
-  const int64_t lines_a_step = (block_bytes / 64 + row_blocks - 1) / row_blocks;
   for (int64_t p = p0; p < p1; ++p) {
-    amx::l2_prefetch ahead;
-    if (row_blocks > 1 && p + 1 < w.num_pairs())
-      ahead = {w.data() + (p + 1) * w.pair_bytes(), lines_a_step};
+    const uint8_t* next = p + 1 < w.num_pairs() ? w.data() + (p + 1) * w.pair_bytes() : nullptr;
+    amx::l2_prefetch ahead = amx::prefetch_over_row_blocks(next, M);
     for (int64_t m0 = 0; m0 < M; m0 += 2 * tile_rows) {
       if (M - m0 <= tile_rows)
         pair_rows<false, false>(w, p, xb, m0, M, y, ahead);
@@ -173,7 +169,7 @@ TROUPE_AMX void pairs(const amx_weight& w, int64_t p0, int64_t p1, const uint16_
         pair_rows<true, false>(w, p, xb, m0, M, y, ahead);
       else
         pair_rows<true, true>(w, p, xb, m0, M, y, ahead);
-      ahead.next += ahead.lines * 64 * (w.padded_cols() / block_k);
+      ahead.advance(w.padded_cols() / block_k);
     }
   }
   _tile_release();

@@ -38,7 +38,20 @@ __attribute__((target("amx-tile"))) inline void configure_tiles(int64_t rows) {
 struct l2_prefetch {
   const uint8_t* next = nullptr;
   int64_t lines = 0;
+  // Past what one sweep of `steps` k steps asks for (the next row block's share).
+  void advance(int64_t steps) { next += lines * 64 * steps; }
 };
+
+// What each sweep of a product of `rows` x rows fetches of the B block computed next (at `next`,
+// or nullptr for none): the block is the sweeps' 2 KiB a k step, spread over the row blocks of 32
+// so that it has arrived when they are done. One row block streams its block once, as fast as
+// memory allows, and fetches nothing (prefetching there only competes with it: measured slower).
+inline l2_prefetch prefetch_over_row_blocks(const uint8_t* next, int64_t rows) {
+  constexpr int64_t lines_a_step = 2048 / 64;
+  const int64_t row_blocks = (rows + 31) / 32;
+  if (next == nullptr || row_blocks <= 1) return {};
+  return {next, (lines_a_step + row_blocks - 1) / row_blocks};
+}
 
 // The sweep both tile kernels run over K: C0-C3 zeroed, then per k step A0 (and, for Two, A1)
 // loaded from a (and a + a_next) with row stride a_stride, B0 and B1 from b and b + 1 KiB, and

@@ -103,11 +103,8 @@ TROUPE_AMX_INT8 void rows_of(const int8_t* panel, int64_t ldq, const int8_t* q, 
 TROUPE_AMX_INT8 void amx_panel_rows(const int8_t* panel, int64_t ldq, const int8_t* q, int64_t M,
                                     int32_t* acc, const int8_t* next) {
   amx::configure_tiles(M);
-  const int64_t row_blocks = (M + 31) / 32, steps = ldq / tile_k;
-  amx::l2_prefetch ahead;  // a panel is 32 lines a k step, spread over the row blocks
-  if (next != nullptr && row_blocks > 1)
-    ahead = {reinterpret_cast<const uint8_t*>(next), (32 + row_blocks - 1) / row_blocks};
-  for (int64_t m = 0; m < M; m += 32, ahead.next += ahead.lines * 64 * steps) {
+  amx::l2_prefetch ahead = amx::prefetch_over_row_blocks(reinterpret_cast<const uint8_t*>(next), M);
+  for (int64_t m = 0; m < M; m += 32, ahead.advance(ldq / tile_k)) {
     if (M - m <= 16)
       rows_of<false, false>(panel, ldq, q + m * ldq, acc + m * 32, ahead);
     else if (ahead.lines == 0)
