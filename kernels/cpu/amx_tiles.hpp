@@ -30,6 +30,10 @@ __attribute__((target("amx-tile"))) inline void configure_tiles(int64_t rows) {
     config.colsb[t] = 64;
     config.rows[t] = static_cast<uint8_t>(t < 6 ? std::clamp<int64_t>(rows, 1, 16) : 16);
   }
+  // GCC's _tile_loadconfig tells the compiler it reads 8 bytes of `config`, so the stores above
+  // can be dropped as dead (seen once this was inlined into a small constructor: LDTILECFG then
+  // read garbage rows and faulted). This empty statement reads all 64.
+  __asm__ volatile("" : : "m"(config));
   _tile_loadconfig(&config);
 }
 

@@ -178,6 +178,7 @@ void amx_columns(const quantized_rows& a, int64_t M, const float* w_scale, const
                  Ready&& ready) {
   thread_local std::vector<int32_t> acc;
   acc.resize(static_cast<size_t>((M + 15) / 16 * 16 * panel_cols));
+  const w8a8_detail::amx_tile_scope tiles(M);
   for (int64_t n = n_begin; n < n_end; n += panel_cols) {
     const int nr = static_cast<int>(std::min<int64_t>(panel_cols, n_end - n));
     const int8_t* next = n + panel_cols < N ? ready(n + panel_cols) : nullptr;

@@ -100,9 +100,16 @@ TROUPE_AMX_INT8 void rows_of(const int8_t* panel, int64_t ldq, const int8_t* q, 
 
 }  // namespace
 
+TROUPE_AMX_INT8 amx_tile_scope::amx_tile_scope(int64_t M) {
+  amx::configure_tiles(M);
+}
+
+TROUPE_AMX_INT8 amx_tile_scope::~amx_tile_scope() {
+  _tile_release();
+}
+
 TROUPE_AMX_INT8 void amx_panel_rows(const int8_t* panel, int64_t ldq, const int8_t* q, int64_t M,
                                     int32_t* acc, const int8_t* next) {
-  amx::configure_tiles(M);
   amx::l2_prefetch ahead = amx::prefetch_over_row_blocks(reinterpret_cast<const uint8_t*>(next), M);
   for (int64_t m = 0; m < M; m += 32, ahead.advance(ldq / tile_k)) {
     if (M - m <= 16)
@@ -112,7 +119,6 @@ TROUPE_AMX_INT8 void amx_panel_rows(const int8_t* panel, int64_t ldq, const int8
     else
       rows_of<true, true>(panel, ldq, q + m * ldq, acc + m * 32, ahead);
   }
-  _tile_release();
 }
 
 __attribute__((target("avx512f"))) void amx_dequantize(const int32_t* acc, int64_t M,
@@ -120,24 +126,33 @@ __attribute__((target("avx512f"))) void amx_dequantize(const int32_t* acc, int64
                                                        const int32_t* row_sums,
                                                        const float* w_scale, int nr, float* y,
                                                        int64_t ldy) {
-  for (int j0 = 0; j0 < nr; j0 += 16) {
-    const auto lanes = static_cast<__mmask16>((1u << std::min(16, nr - j0)) - 1u);
-    const __m512i sums = _mm512_maskz_loadu_epi32(lanes, row_sums + j0);
-    const __m512 ws = _mm512_maskz_loadu_ps(lanes, w_scale + j0);
-    for (int64_t m = 0; m < M; ++m) {
-      // w8a8_dequantize: the wrapping int32 acc - azp * row_sum, then a.scale * (w_scale * f).
-      const __m512i corrected =
-          _mm512_sub_epi32(_mm512_loadu_si512(acc + m * 32 + j0),
-                           _mm512_mullo_epi32(_mm512_set1_epi32(scales[m].azp), sums));
-      const __m512 f = _mm512_mul_ps(ws, _mm512_cvtepi32_ps(corrected));
-      _mm512_mask_storeu_ps(y + m * ldy + j0, lanes,
-                            _mm512_mul_ps(_mm512_set1_ps(scales[m].scale), f));
+  __mmask16 lanes[2];
+  __m512i sums[2];
+  __m512 ws[2];
+  for (int h = 0; h < 2; ++h) {
+    lanes[h] = static_cast<__mmask16>((1u << std::clamp(nr - 16 * h, 0, 16)) - 1u);
+    sums[h] = _mm512_maskz_loadu_epi32(lanes[h], row_sums + 16 * h);
+    ws[h] = _mm512_maskz_loadu_ps(lanes[h], w_scale + 16 * h);
+  }
+  for (int64_t m = 0; m < M; ++m) {
+    const __m512 scale = _mm512_set1_ps(scales[m].scale);
+    const __m512i azp = _mm512_set1_epi32(scales[m].azp);
+    for (int h = 0; h < 2; ++h) {
+      // w8a8_dequantize: the wrapping int32 acc - azp * row_sum (nothing to take for a symmetric
+      // token, azp 0), then a.scale * (w_scale * f).
+      __m512i corrected = _mm512_loadu_si512(acc + m * 32 + 16 * h);
+      if (scales[m].azp != 0)
+        corrected = _mm512_sub_epi32(corrected, _mm512_mullo_epi32(azp, sums[h]));
+      const __m512 f = _mm512_mul_ps(ws[h], _mm512_cvtepi32_ps(corrected));
+      _mm512_mask_storeu_ps(y + m * ldy + 16 * h, lanes[h], _mm512_mul_ps(scale, f));
     }
   }
 }
 
 #else
 
+amx_tile_scope::amx_tile_scope(int64_t) {}
+amx_tile_scope::~amx_tile_scope() {}
 void amx_panel_rows(const int8_t*, int64_t, const int8_t*, int64_t, int32_t*, const int8_t*) {}
 void amx_dequantize(const int32_t*, int64_t, const w8a8_token_scale*, const int32_t*, const float*,
                     int, float*, int64_t) {}

@@ -47,8 +47,19 @@ int64_t amx_panel_bytes(int64_t ldq);
 // Where W row j (< 32) of the slice keeps its value k in the panel.
 int64_t amx_panel_offset(int64_t k, int j);
 void amx_pack_panel(const int8_t* w, int64_t K, int64_t ldq, int nr, int8_t* panel);
-// `next` (or nullptr): the panel to compute after this one, fetched into L2 meanwhile when M spans
-// more than one block of 32 rows (amx_gemm.cpp's reasoning).
+// The tile registers configured for products of M rows on the calling thread while a scope lives:
+// amx_panel_rows runs inside one. One per column range, not per panel: LDTILECFG and TILERELEASE
+// cost about as much as a one-row panel's products (measured: a 16-row decode product spent a
+// quarter of its time configuring tiles when every panel did).
+class amx_tile_scope {
+ public:
+  explicit amx_tile_scope(int64_t M);
+  ~amx_tile_scope();
+  amx_tile_scope(const amx_tile_scope&) = delete;
+  amx_tile_scope& operator=(const amx_tile_scope&) = delete;
+};
+// Inside an amx_tile_scope of M rows. `next` (or nullptr): the panel to compute after this one,
+// fetched into L2 meanwhile when M spans more than one block of 32 rows (amx_gemm.cpp's reasoning).
 void amx_panel_rows(const int8_t* panel, int64_t ldq, const int8_t* q, int64_t M, int32_t* acc,
                     const int8_t* next = nullptr);
 // y[m * ldy + j] = w8a8_dequantize(acc[m * 32 + j], scales[m], row_sums[j], w_scale[j]) for
