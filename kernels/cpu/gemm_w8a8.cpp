@@ -318,17 +318,31 @@ void w8a8_tiles_row(const w8a8_tiles& w, int64_t n, int8_t* out) {
 
 void gemm_w8a8_tiles(thread_pool& pool, const float* x, int64_t M, const w8a8_tiles& w,
                      const float* w_scale, const int32_t* row_sums, bool asymmetric, float* y) {
+  const w8a8_tiles_product product[] = {{&w, w_scale, row_sums, y}};
+  gemm_w8a8_tiles_many(pool, x, M, product, asymmetric);
+}
+
+void gemm_w8a8_tiles_many(thread_pool& pool, const float* x, int64_t M,
+                          std::span<const w8a8_tiles_product> products, bool asymmetric) {
   assert(w8a8_tiles_supported());
-  const int64_t N = w.rows(), K = w.cols();
-  if (M <= 0 || N <= 0) return;
+  if (M <= 0 || products.empty()) return;
+  const int64_t K = products[0].w->cols();
+  std::vector<column_part> parts;
+  for (const w8a8_tiles_product& p : products) {
+    assert(p.w->cols() == K);
+    parts.push_back({p.w->rows(), 2 * panel_cols, panel_cols});
+  }
   thread_local quantized_rows buffer;
   quantized_rows& a = buffer;
   quantize_rows(pool, x, M, K, asymmetric, (M + 15) / 16 * 16, a);
-  run_column_tasks(pool, N, 2 * panel_cols, panel_cols, [&](int64_t n0, int64_t n1) {
-    auto slice = [&](int64_t n) { return w.slice(n / panel_cols); };
-    amx_columns(
-        a, M, w_scale, row_sums, N, n0, n1, y, [&](int64_t n, int) { return slice(n); }, slice);
-  });
+  run_column_tasks(pool, std::span<const column_part>(parts),
+                   [&](size_t i, int64_t n0, int64_t n1) {
+                     const w8a8_tiles_product& p = products[i];
+                     auto slice = [&](int64_t n) { return p.w->slice(n / panel_cols); };
+                     amx_columns(
+                         a, M, p.w_scale, p.row_sums, p.w->rows(), n0, n1, p.y,
+                         [&](int64_t n, int) { return slice(n); }, slice);
+                   });
 }
 
 void gemm_w8a8(thread_pool& pool, const float* x, int64_t M, int64_t K, const int8_t* w,

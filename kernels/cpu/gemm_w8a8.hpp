@@ -62,6 +62,7 @@
 //
 // Requires: the default floating-point rounding mode (round to nearest).
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "kernels/cpu/thread_pool.hpp"
@@ -115,6 +116,20 @@ void w8a8_tiles_row(const w8a8_tiles& w, int64_t n, int8_t* out);
 // y [M][w.rows()]; w_scale and row_sums of the stored W, as gemm_w8a8's.
 void gemm_w8a8_tiles(thread_pool& pool, const float* x, int64_t M, const w8a8_tiles& w,
                      const float* w_scale, const int32_t* row_sums, bool asymmetric, float* y);
+
+// One product of gemm_w8a8_tiles_many: W packed, its scales and row sums, and y.
+struct w8a8_tiles_product {
+  const w8a8_tiles* w;
+  const float* w_scale;
+  const int32_t* row_sums;
+  float* y;
+};
+
+// gemm_w8a8_tiles for several weights of the same K taking the same x: x is quantized once and
+// all the products' column tasks run as one thread-pool job; each y gets exactly
+// gemm_w8a8_tiles's bits. requires: as gemm_w8a8_tiles for each; every w->cols() equal.
+void gemm_w8a8_tiles_many(thread_pool& pool, const float* x, int64_t M,
+                          std::span<const w8a8_tiles_product> products, bool asymmetric);
 
 // One token's quantization parameters.
 struct w8a8_token_scale {

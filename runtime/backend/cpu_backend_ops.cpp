@@ -147,12 +147,14 @@ const float* cpu_backend::activations_for(const weight& w, const float* xs, int6
 }
 
 void cpu_backend::matmuls(buffer_handle x, int64_t rows, std::span<const matmul_target> targets) {
-  // Products of one kind (all dense panels taking the same activations, all AMX tiles, or all
-  // packed blocks of one format) share the work on x; any other mix runs one by one.
+  // Products of one kind (all dense panels taking the same activations, all AMX tiles, all W8A8
+  // tiles of one format, or all packed blocks of one format) share the work on x; any other mix
+  // runs one by one.
   if (targets.empty()) return;
   std::vector<const cpu::panel_weight*> panels;
   std::vector<const cpu::amx_weight*> tiles;
   std::vector<const cpu::quant_packed_weight*> packed;
+  std::vector<cpu::w8a8_tiles_product> w8a8;
   std::vector<float*> ys;
   const int64_t in = get(targets[0].w).desc.cols;
   const float* xs = get(x, rows * in);
@@ -164,13 +166,17 @@ void cpu_backend::matmuls(buffer_handle x, int64_t rows, std::span<const matmul_
     if (wt.tiles) tiles.push_back(wt.tiles.get());
     if (wt.packed) packed.push_back(wt.packed.get());
     ys.push_back(get(t.y, rows * wt.desc.rows));
+    if (wt.w8a8_tiles && wt.desc.format == get(targets[0].w).desc.format) {
+      w8a8.push_back({wt.w8a8_tiles.get(), wt.data.scales.data(), wt.row_sums.data(), ys.back()});
+    }
   }
   const bool one_format =
       packed.size() == targets.size() &&
       std::all_of(packed.begin(), packed.end(), [&](const cpu::quant_packed_weight* w) {
         return w->format() == packed[0]->format();
       });
-  if (panels.size() != targets.size() && tiles.size() != targets.size() && !one_format) {
+  if (panels.size() != targets.size() && tiles.size() != targets.size() && !one_format &&
+      w8a8.size() != targets.size()) {
     for (const matmul_target& t : targets)
       matmul(x, rows, t.w, t.y);
     return;
@@ -186,6 +192,10 @@ void cpu_backend::matmuls(buffer_handle x, int64_t rows, std::span<const matmul_
                                 rows, ys);
   }
   if (tiles.size() == targets.size()) return cpu::amx_gemm_many(pool_, tiles, xs, rows, ys);
+  if (w8a8.size() == targets.size()) {
+    return cpu::gemm_w8a8_tiles_many(pool_, xs, rows, w8a8,
+                                     get(targets[0].w).desc.format == weight_format::w8a8_azp);
+  }
   cpu::quant_gemm_packed_many(pool_, packed, xs, rows, ys);
 }
 

@@ -211,6 +211,41 @@ TEST(gemm_w8a8, tiles_packed_once_equal_the_reference_bitwise) {
   }
 }
 
+// Several products of one x in one job (q/k/v, gate/up): each its own reference bits, whatever
+// their sizes (a product with no rows included) and the number of threads.
+TEST(gemm_w8a8, tiles_many_give_each_product_its_reference_bits) {
+  if (!w8a8_tiles_supported()) GTEST_SKIP() << "this CPU has no usable AMX-INT8 tiles";
+  const int64_t K = 130;
+  for (int threads : {1, 2}) {
+    thread_pool pool(threads);
+    for (bool asymmetric : {false, true}) {
+      for (int64_t M : {1, 16, 40}) {
+        std::vector<problem> ps;
+        for (int64_t N : {96, 0, 33, 200})
+          ps.emplace_back(M, K, N, static_cast<uint32_t>(N * 5 + M));
+        for (problem& p : ps)
+          p.x = ps[0].x;
+        std::vector<w8a8_tiles> tiles;
+        for (const problem& p : ps)
+          tiles.push_back(pack_w8a8_tiles(p.w.data(), p.N, K));
+        std::vector<std::vector<float>> ys;
+        for (const problem& p : ps)
+          ys.emplace_back(M * p.N, -7.0f);
+        std::vector<w8a8_tiles_product> products;
+        for (size_t i = 0; i < ps.size(); ++i)
+          products.push_back(
+              {&tiles[i], ps[i].w_scale.data(), ps[i].row_sums.data(), ys[i].data()});
+        gemm_w8a8_tiles_many(pool, ps[0].x.data(), M, products, asymmetric);
+        for (size_t i = 0; i < ps.size(); ++i) {
+          EXPECT_TRUE(bitwise_equal(
+              ys[i], reference_gemm(ps[i].x, M, K, ps[i].w, ps[i].w_scale, ps[i].N, asymmetric)))
+              << "product " << i << " M=" << M << " asym=" << asymmetric << " threads=" << threads;
+        }
+      }
+    }
+  }
+}
+
 TEST(gemm_w8a8, all_zero_rows_give_zero) {
   thread_pool pool(2);
   problem p(3, 70, 9, 11);

@@ -182,7 +182,8 @@ TEST_F(cpu_backend_ops, matmuls_equal_one_matmul_per_target) {
   const std::vector<std::vector<std::pair<weight_handle, int64_t>>> groups = {
       {f32(40), bf16(24), f32(8)},
       {q4_1(48), q4_1(16), q4_1(80)},
-      {q4_1(32), bf16(8), w8a8(12), f32(1)}};
+      {q4_1(32), bf16(8), w8a8(12), f32(1)},
+      {w8a8(48), w8a8(12), w8a8(64)}};
   for (const auto& ws : groups) {
     std::vector<matmul_target> targets;
     std::vector<int64_t> outs;
