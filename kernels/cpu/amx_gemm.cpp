@@ -9,6 +9,7 @@
 #include <new>
 #include <vector>
 
+#include "kernels/cpu/activation.hpp"
 #include "kernels/cpu/column_tasks.hpp"
 #include "kernels/cpu/cpu_features.hpp"
 #include "kernels/cpu/half.hpp"
@@ -175,15 +176,28 @@ TROUPE_AMX void pairs(const amx_weight& w, int64_t p0, int64_t p1, const uint16_
   _tile_release();
 }
 
-// bf16(x) in the calling thread's scratch: [ceil(M / 16) * 16][kp], padding zero.
-const uint16_t* converted_x(thread_pool& pool, const float* x, int64_t M, int64_t K, int64_t kp) {
+// bf16 of M rows of K values in the calling thread's scratch: [ceil(M / 16) * 16][kp], padding
+// zero; convert(r0, r1, xb) writes rows [r0, r1), at least min_rows a task.
+template <class Convert>
+const uint16_t* converted_x(thread_pool& pool, int64_t M, int64_t kp, int64_t min_rows,
+                            Convert&& convert) {
   const int64_t rows = (M + tile_rows - 1) / tile_rows * tile_rows;
   thread_local std::vector<uint16_t> scratch;
   if (static_cast<int64_t>(scratch.size()) < rows * kp) scratch.resize(rows * kp);
   uint16_t* xb = scratch.data();
   std::memset(xb + M * kp, 0, (rows - M) * kp * sizeof(uint16_t));
-  run_range_tasks(pool, M, 32, [&](int64_t r0, int64_t r1) { convert_rows(x, K, kp, r0, r1, xb); });
+  run_range_tasks(pool, M, min_rows, [&](int64_t r0, int64_t r1) { convert(r0, r1, xb); });
   return xb;
+}
+
+// Every product's column tasks as one job.
+void run_products(thread_pool& pool, std::span<const amx_weight* const> ws, const uint16_t* xb,
+                  int64_t M, std::span<float* const> ys) {
+  std::vector<column_part> parts;
+  for (const amx_weight* w : ws)
+    parts.push_back({w->num_pairs(), 1, 1});
+  run_column_tasks(pool, std::span<const column_part>(parts),
+                   [&](size_t i, int64_t p0, int64_t p1) { pairs(*ws[i], p0, p1, xb, M, ys[i]); });
 }
 
 }  // namespace
@@ -194,20 +208,42 @@ void amx_gemm_many(thread_pool& pool, std::span<const amx_weight* const> ws, con
   assert(amx_gemm_supported());
   if (M == 0 || ws.empty()) return;
   const int64_t K = ws[0]->cols(), kp = ws[0]->padded_cols();
-  std::vector<column_part> parts;
-  for (const amx_weight* w : ws) {
-    assert(w->cols() == K);
-    parts.push_back({w->num_pairs(), 1, 1});
-  }
-  const uint16_t* xb = converted_x(pool, x, M, K, kp);
-  run_column_tasks(pool, std::span<const column_part>(parts),
-                   [&](size_t i, int64_t p0, int64_t p1) { pairs(*ws[i], p0, p1, xb, M, ys[i]); });
+  assert(std::all_of(ws.begin(), ws.end(), [&](const amx_weight* w) { return w->cols() == K; }));
+  const uint16_t* xb = converted_x(pool, M, kp, 32, [&](int64_t r0, int64_t r1, uint16_t* out) {
+    convert_rows(x, K, kp, r0, r1, out);
+  });
+  run_products(pool, ws, xb, M, ys);
+}
+
+void amx_gemm_silu(thread_pool& pool, const amx_weight& w, const float* gate, const float* up,
+                   int64_t M, float* y) {
+  assert(amx_gemm_supported());
+  if (M == 0) return;
+  const int64_t K = w.cols(), kp = w.padded_cols();
+  // SiLU costs far more than the conversion: a few thousand values a task already pay.
+  const int64_t min_rows = std::max<int64_t>(1, 4096 / std::max<int64_t>(K, 1));
+  const uint16_t* xb =
+      converted_x(pool, M, kp, min_rows, [&](int64_t r0, int64_t r1, uint16_t* out) {
+        thread_local std::vector<float> row;
+        row.resize(static_cast<size_t>(K));
+        for (int64_t r = r0; r < r1; ++r) {
+          silu_mul(gate + r * K, up + r * K, K, row.data());
+          convert_rows(row.data(), K, kp, 0, 1, out + r * kp);
+        }
+      });
+  const amx_weight* ws[] = {&w};
+  float* ys[] = {y};
+  run_products(pool, ws, xb, M, ys);
 }
 
 #else
 
 void amx_gemm_many(thread_pool&, std::span<const amx_weight* const>, const float*, int64_t,
                    std::span<float* const>) {
+  assert(!"amx_gemm needs x86-64 AMX");
+}
+
+void amx_gemm_silu(thread_pool&, const amx_weight&, const float*, const float*, int64_t, float*) {
   assert(!"amx_gemm needs x86-64 AMX");
 }
 

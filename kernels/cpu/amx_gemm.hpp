@@ -87,4 +87,10 @@ void amx_gemm(thread_pool& pool, const amx_weight& w, const float* x, int64_t M,
 void amx_gemm_many(thread_pool& pool, std::span<const amx_weight* const> ws, const float* x,
                    int64_t M, std::span<float* const> ys);
 
+// amx_gemm of x = silu_mul(gate, up) (activation.hpp), the same bits, without storing x in f32:
+// each row's SiLU is computed and rounded to bf16 in one pass (the feed-forward block's down
+// projection). requires: as amx_gemm; gate and up [M][w.cols()]; y aliases neither.
+void amx_gemm_silu(thread_pool& pool, const amx_weight& w, const float* gate, const float* up,
+                   int64_t M, float* y);
+
 }  // namespace troupe::kernels::cpu

@@ -7,6 +7,7 @@
 #include <cfloat>
 #include <cmath>
 
+#include "kernels/cpu/activation.hpp"
 #include "kernels/cpu/column_tasks.hpp"
 #include "kernels/cpu/cpu_features.hpp"
 #include "kernels/cpu/gemm_w8a8_tiles.hpp"
@@ -98,32 +99,38 @@ struct quantized_rows {
   int64_t ldq = 0;
 };
 
-// padded_rows >= M: the rows q holds (those past M zero).
-void quantize_rows(thread_pool& pool, const float* x, int64_t M, int64_t K, bool asymmetric,
-                   int64_t padded_rows, quantized_rows& out) {
+// padded_rows >= M: the rows q holds (those past M zero). row(m, scratch): x's row m, read in
+// place or computed into scratch [K] (the task's own); tasks of at least min_rows rows.
+template <class Row>
+void quantize_rows_of(thread_pool& pool, int64_t M, int64_t K, bool asymmetric, int64_t padded_rows,
+                      int64_t min_rows, Row&& row, quantized_rows& out) {
   out.ldq = (K + w8a8_detail::k_pad - 1) / w8a8_detail::k_pad * w8a8_detail::k_pad;
   out.q.assign(static_cast<size_t>(padded_rows * out.ldq), int8_t{0});
   out.scales.resize(static_cast<size_t>(M));
   out.sums.resize(static_cast<size_t>(M));
-  auto rows = [&](int64_t m0, int64_t m1) {
+  run_range_tasks(pool, M, min_rows, [&](int64_t m0, int64_t m1) {
+    thread_local std::vector<float> scratch;
+    scratch.resize(static_cast<size_t>(K));
     for (int64_t m = m0; m < m1; ++m) {
       int8_t* q = out.q.data() + m * out.ldq;
-      out.scales[m] = w8a8_quantize_token(x + m * K, K, asymmetric, q);
+      out.scales[m] = w8a8_quantize_token(row(m, scratch.data()), K, asymmetric, q);
       int32_t sum = 0;
       for (int64_t k = 0; k < K; ++k)
         sum += q[k];
       out.sums[m] = sum;
     }
-  };
-  // Small batches (decode) are quantized on the caller: waking the pool costs more.
-  if (M * K < (int64_t{1} << 16) || pool.num_threads() == 1) {
-    rows(0, M);
-    return;
-  }
-  const int64_t num_tasks = std::min<int64_t>(M, pool.num_threads() * 2);
-  const int64_t chunk = (M + num_tasks - 1) / num_tasks;
-  pool.run(static_cast<int>(num_tasks),
-           [&](int task) { rows(task * chunk, std::min(M, (task + 1) * chunk)); });
+  });
+}
+
+void quantize_rows(thread_pool& pool, const float* x, int64_t M, int64_t K, bool asymmetric,
+                   int64_t padded_rows, quantized_rows& out) {
+  // Small batches (decode) are quantized on the caller: waking the pool costs more. Larger ones
+  // in about two tasks a thread.
+  const int64_t tasks = 2 * int64_t{pool.num_threads()};
+  const int64_t min_rows = M * K < (int64_t{1} << 16) ? M : (M + tasks - 1) / tasks;
+  quantize_rows_of(
+      pool, M, K, asymmetric, padded_rows, std::max<int64_t>(min_rows, 1),
+      [&](int64_t m, float*) { return x + m * K; }, out);
 }
 
 w8a8_detail::tile_fn tile_of(w8a8_path path, int mr, int nr) {
@@ -322,19 +329,14 @@ void gemm_w8a8_tiles(thread_pool& pool, const float* x, int64_t M, const w8a8_ti
   gemm_w8a8_tiles_many(pool, x, M, product, asymmetric);
 }
 
-void gemm_w8a8_tiles_many(thread_pool& pool, const float* x, int64_t M,
-                          std::span<const w8a8_tiles_product> products, bool asymmetric) {
-  assert(w8a8_tiles_supported());
-  if (M <= 0 || products.empty()) return;
-  const int64_t K = products[0].w->cols();
+// Every product's column tasks against the quantized rows a, as one job.
+void run_tiles_products(thread_pool& pool, const quantized_rows& a, int64_t M,
+                        std::span<const w8a8_tiles_product> products) {
   std::vector<column_part> parts;
   for (const w8a8_tiles_product& p : products) {
-    assert(p.w->cols() == K);
+    assert(p.w->cols() == products[0].w->cols());
     parts.push_back({p.w->rows(), 2 * panel_cols, panel_cols});
   }
-  thread_local quantized_rows buffer;
-  quantized_rows& a = buffer;
-  quantize_rows(pool, x, M, K, asymmetric, (M + 15) / 16 * 16, a);
   run_column_tasks(pool, std::span<const column_part>(parts),
                    [&](size_t i, int64_t n0, int64_t n1) {
                      const w8a8_tiles_product& p = products[i];
@@ -343,6 +345,37 @@ void gemm_w8a8_tiles_many(thread_pool& pool, const float* x, int64_t M,
                          a, M, p.w_scale, p.row_sums, p.w->rows(), n0, n1, p.y,
                          [&](int64_t n, int) { return slice(n); }, slice);
                    });
+}
+
+void gemm_w8a8_tiles_many(thread_pool& pool, const float* x, int64_t M,
+                          std::span<const w8a8_tiles_product> products, bool asymmetric) {
+  assert(w8a8_tiles_supported());
+  if (M <= 0 || products.empty()) return;
+  thread_local quantized_rows buffer;
+  quantized_rows& a = buffer;
+  quantize_rows(pool, x, M, products[0].w->cols(), asymmetric, (M + 15) / 16 * 16, a);
+  run_tiles_products(pool, a, M, products);
+}
+
+void gemm_w8a8_tiles_silu(thread_pool& pool, const float* gate, const float* up, int64_t M,
+                          const w8a8_tiles& w, const float* w_scale, const int32_t* row_sums,
+                          bool asymmetric, float* y) {
+  assert(w8a8_tiles_supported());
+  const int64_t K = w.cols();
+  if (M <= 0 || w.rows() <= 0) return;
+  thread_local quantized_rows buffer;
+  quantized_rows& a = buffer;
+  // SiLU costs far more than the quantization: a few thousand values a task already pay.
+  const int64_t min_rows = std::max<int64_t>(1, 4096 / std::max<int64_t>(K, 1));
+  quantize_rows_of(
+      pool, M, K, asymmetric, (M + 15) / 16 * 16, min_rows,
+      [&](int64_t m, float* row) {
+        silu_mul(gate + m * K, up + m * K, K, row);
+        return static_cast<const float*>(row);
+      },
+      a);
+  const w8a8_tiles_product product[] = {{&w, w_scale, row_sums, y}};
+  run_tiles_products(pool, a, M, product);
 }
 
 void gemm_w8a8(thread_pool& pool, const float* x, int64_t M, int64_t K, const int8_t* w,

@@ -131,6 +131,13 @@ struct w8a8_tiles_product {
 void gemm_w8a8_tiles_many(thread_pool& pool, const float* x, int64_t M,
                           std::span<const w8a8_tiles_product> products, bool asymmetric);
 
+// gemm_w8a8_tiles of x = silu_mul(gate, up) (activation.hpp), the same bits, without storing x
+// in f32: each row's SiLU is computed and quantized in one pass (the feed-forward block's down
+// projection). requires: as gemm_w8a8_tiles; gate and up [M][w.cols()]; y aliases neither.
+void gemm_w8a8_tiles_silu(thread_pool& pool, const float* gate, const float* up, int64_t M,
+                          const w8a8_tiles& w, const float* w_scale, const int32_t* row_sums,
+                          bool asymmetric, float* y);
+
 // One token's quantization parameters.
 struct w8a8_token_scale {
   float scale = 0.0f;  // a_scale

@@ -133,6 +133,15 @@ class compute_backend {
                                buffer_handle q, buffer_handle out) = 0;
   // out = silu(gate) * up                          [n]; out may be gate or up
   virtual void silu_mul(buffer_handle gate, buffer_handle up, int64_t n, buffer_handle out) = 0;
+  // The feed-forward block's down projection of its SiLU: the results of silu_mul(gate, up,
+  // rows * in, gate) then matmul(gate, rows, w, y). gate may be overwritten; a backend may
+  // compute each row's SiLU as it prepares the product's input (the CPU one does) instead.
+  //                                      gate, up [rows][in], W [out][in], y [rows][out]
+  virtual void silu_mul_matmul(buffer_handle gate, buffer_handle up, int64_t rows, int64_t in,
+                               weight_handle w, buffer_handle y) {
+    silu_mul(gate, up, rows * in, gate);
+    matmul(gate, rows, w, y);
+  }
   // y += x                                         [n] (the residual stream)
   virtual void add(buffer_handle y, buffer_handle x, int64_t n) = 0;
   // out[i] = x[sample_rows[i]]                     x [T][row_size], out [S][row_size]

@@ -80,6 +80,8 @@ class cpu_backend : public compute_backend {
   void paged_attention(kv_cache_handle cache, int32_t layer, const attention_params& params,
                        buffer_handle q, buffer_handle out) override;
   void silu_mul(buffer_handle gate, buffer_handle up, int64_t n, buffer_handle out) override;
+  void silu_mul_matmul(buffer_handle gate, buffer_handle up, int64_t rows, int64_t in,
+                       weight_handle w, buffer_handle y) override;
   void add(buffer_handle y, buffer_handle x, int64_t n) override;
   void gather_sampled_rows(buffer_handle x, int64_t row_size, buffer_handle out) override;
   void argmax_rows(buffer_handle x, int64_t rows, int64_t cols, buffer_handle out) override;

@@ -274,6 +274,25 @@ void cpu_backend::silu_mul(buffer_handle gate, buffer_handle up, int64_t n, buff
   });
 }
 
+void cpu_backend::silu_mul_matmul(buffer_handle gate, buffer_handle up, int64_t rows, int64_t in,
+                                  weight_handle w, buffer_handle y) {
+  const auto& wt = get(w);
+  if (!wt.tiles && !wt.w8a8_tiles)
+    return compute_backend::silu_mul_matmul(gate, up, rows, in, w, y);
+  // AMX products prepare their input a row at a time (bf16 or int8): each row's SiLU is computed
+  // there, in cache, and never stored in f32.
+  const auto timing = timed([&] {
+    const int64_t out_rows[] = {wt.desc.rows};
+    return matmul_op_name("silu_mul+matmul", wt.desc.format, out_rows, wt.desc.cols);
+  });
+  assert(wt.desc.cols == in && y.id != gate.id && y.id != up.id);
+  const float *g = get(gate, rows * in), *u = get(up, rows * in);
+  float* ys = get(y, rows * wt.desc.rows);
+  if (wt.tiles) return cpu::amx_gemm_silu(pool_, *wt.tiles, g, u, rows, ys);
+  cpu::gemm_w8a8_tiles_silu(pool_, g, u, rows, *wt.w8a8_tiles, wt.data.scales.data(),
+                            wt.row_sums.data(), wt.desc.format == weight_format::w8a8_azp, ys);
+}
+
 void cpu_backend::add(buffer_handle y, buffer_handle x, int64_t n) {
   const auto timing = timed([] { return std::string("add"); });
   float* ys = get(y, n);

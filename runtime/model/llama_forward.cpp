@@ -214,8 +214,7 @@ void llama_forward::feed_forward_block(int32_t layer) {
   const int64_t T = step_.num_tokens();
   const backend::matmul_target gate_up[] = {{lw.w_gate, buf_.gate}, {lw.w_up, buf_.up}};
   be_.matmuls(buf_.h, T, gate_up);
-  be_.silu_mul(buf_.gate, buf_.up, T * w_.shard.intermediate_size, buf_.gate);
-  be_.matmul(buf_.gate, T, lw.w_down, buf_.h);
+  be_.silu_mul_matmul(buf_.gate, buf_.up, T, w_.shard.intermediate_size, lw.w_down, buf_.h);
   be_.all_reduce(buf_.h, T * hp.hidden_size);
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu/activation.hpp"
 #include "kernels/cpu/half.hpp"
 #include "tests/kernels/kernel_test_support.hpp"
 
@@ -130,6 +131,31 @@ TEST(amx_gemm, rows_do_not_depend_on_the_batch_threads_or_other_weights) {
         amx_gemm(two, *ws[i], x.data() + m0 * K, rows, part.data());
         ASSERT_TRUE(bitwise_equal(part.data(), whole.data() + m0 * N, rows * N))
             << "rows " << m0 << ".." << m0 + rows << " N=" << N;
+      }
+    }
+  }
+}
+
+// The down projection of a SiLU: amx_gemm of silu_mul's f32 rows, bit for bit, whatever the
+// rows a task takes (one row, a few, many; 1 or 2 threads; K not a multiple of 32).
+TEST(amx_gemm, silu_of_gate_and_up_equals_the_product_of_silu_mul) {
+  SKIP_WITHOUT_AMX();
+  for (int threads : {1, 2}) {
+    thread_pool pool(threads);
+    for (int64_t K : {100, 1536}) {
+      for (int64_t M : {1, 3, 16, 70}) {
+        const int64_t N = 40;
+        auto gate = random_floats(M * K, 11);
+        for (float& g : gate)
+          g *= 6.0f;  // SiLU's curve, both tails
+        const auto up = random_floats(M * K, 12);
+        const auto packed = pack_amx_weight(random_bf16(N * K, 13).data(), N, K);
+        std::vector<float> x(M * K), expected(M * N, -1.0f), y(M * N, -2.0f);
+        silu_mul(gate.data(), up.data(), M * K, x.data());
+        amx_gemm(pool, *packed, x.data(), M, expected.data());
+        amx_gemm_silu(pool, *packed, gate.data(), up.data(), M, y.data());
+        EXPECT_TRUE(bitwise_equal(y, expected))
+            << "M=" << M << " K=" << K << " threads=" << threads;
       }
     }
   }

@@ -8,6 +8,8 @@
 #include <random>
 #include <vector>
 
+#include "kernels/cpu/activation.hpp"
+
 namespace troupe::kernels::cpu {
 namespace {
 
@@ -240,6 +242,31 @@ TEST(gemm_w8a8, tiles_many_give_each_product_its_reference_bits) {
           EXPECT_TRUE(bitwise_equal(
               ys[i], reference_gemm(ps[i].x, M, K, ps[i].w, ps[i].w_scale, ps[i].N, asymmetric)))
               << "product " << i << " M=" << M << " asym=" << asymmetric << " threads=" << threads;
+        }
+      }
+    }
+  }
+}
+
+// The down projection of a SiLU: gemm_w8a8_tiles of silu_mul's f32 rows, bit for bit.
+TEST(gemm_w8a8, tiles_silu_of_gate_and_up_equals_the_product_of_silu_mul) {
+  if (!w8a8_tiles_supported()) GTEST_SKIP() << "this CPU has no usable AMX-INT8 tiles";
+  for (int threads : {1, 2}) {
+    thread_pool pool(threads);
+    for (bool asymmetric : {false, true}) {
+      for (int64_t K : {130, 1536}) {
+        for (int64_t M : {1, 3, 16, 70}) {
+          problem p(M, K, 40, static_cast<uint32_t>(M + K));
+          const auto up = random_floats(M * K, 17);
+          std::vector<float> x(M * K), expected(M * p.N, -1.0f), y(M * p.N, -2.0f);
+          silu_mul(p.x.data(), up.data(), M * K, x.data());
+          const auto tiles = pack_w8a8_tiles(p.w.data(), p.N, K);
+          gemm_w8a8_tiles(pool, x.data(), M, tiles, p.w_scale.data(), p.row_sums.data(), asymmetric,
+                          expected.data());
+          gemm_w8a8_tiles_silu(pool, p.x.data(), up.data(), M, tiles, p.w_scale.data(),
+                               p.row_sums.data(), asymmetric, y.data());
+          EXPECT_TRUE(bitwise_equal(y, expected))
+              << "M=" << M << " K=" << K << " asym=" << asymmetric << " threads=" << threads;
         }
       }
     }

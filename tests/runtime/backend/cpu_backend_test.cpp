@@ -216,6 +216,38 @@ TEST_F(cpu_backend_ops, add_bias_add_and_silu_mul) {
 }
 
 // Big enough to be split among the pool's threads: the same bits as one kernel call.
+// The down projection of the SiLU gives silu_mul then matmul's bits for every weight kind: bf16
+// and W8A8 (AMX tiles where the CPU has them, each row's SiLU computed as the product prepares its
+// input; bf16 tiles need bf16 activations) and f32.
+TEST_F(cpu_backend_bf16_ops, silu_mul_matmul_equals_silu_mul_then_matmul) {
+  const int64_t in = 96, out = 40;
+  std::vector<uint8_t> bf16_bits(static_cast<size_t>(out * in * 2)),
+      q(static_cast<size_t>(out * in));
+  for (size_t i = 0; i < bf16_bits.size(); i += 2)
+    bf16_bits[i] = static_cast<uint8_t>(rng_()), bf16_bits[i + 1] = 0x3e;
+  for (auto& v : q)
+    v = static_cast<uint8_t>(rng_());
+  const std::vector<std::pair<const char*, weight_handle>> weights = {
+      {"bf16", be_.upload_weight({out, in, weight_format::bf16}, {weight_format::bf16, bf16_bits})},
+      {"w8a8",
+       be_.upload_weight({out, in, weight_format::w8a8}, {weight_format::w8a8, q, random(out)})},
+      {"w8a8_azp", be_.upload_weight({out, in, weight_format::w8a8_azp},
+                                     {weight_format::w8a8_azp, q, random(out)})},
+      {"f32", weight(out, in, random(out * in))}};
+  for (const auto& [name, w] : weights) {
+    for (int64_t rows : {1, 6, 40}) {
+      const auto gate = random(rows * in), up = random(rows * in);
+      auto fused = output(rows * out), expected = output(rows * out);
+      be_.silu_mul_matmul(buffer_with(gate), buffer_with(up), rows, in, w, fused);
+      auto silu = buffer_with(gate);
+      be_.silu_mul(silu, buffer_with(up), rows * in, silu);
+      be_.matmul(silu, rows, w, expected);
+      EXPECT_TRUE(bitwise_equal(read(fused, rows * out), read(expected, rows * out)))
+          << name << " rows=" << rows;
+    }
+  }
+}
+
 TEST_F(cpu_backend_ops, elementwise_and_row_ops_split_among_threads_equal_the_kernels) {
   const int64_t n = 3 * 16384 + 5;
   const auto y = random(n), x = random(n), up = random(n);

@@ -29,6 +29,11 @@ class failing_backend final : public backend::cpu_backend {
     }
     cpu_backend::matmuls(x, rows, targets);
   }
+  void silu_mul_matmul(backend::buffer_handle gate, backend::buffer_handle up, int64_t rows,
+                       int64_t in, backend::weight_handle w, backend::buffer_handle y) override {
+    if (fail_in > 0 && --fail_in == 0) throw std::runtime_error("injected matmul failure");
+    cpu_backend::silu_mul_matmul(gate, up, rows, in, w, y);
+  }
   std::span<const float> download(backend::buffer_handle b, int64_t n) override {
     if (fail_download.exchange(false)) throw std::runtime_error("injected download failure");
     return cpu_backend::download(b, n);
