@@ -1,7 +1,7 @@
 // paged_attention at the default model's shape (SmolLM2-135M: 9 query heads, 3 KV heads,
 // head_dim 64, blocks of 16 tokens), 2 threads, one layer:
 //   prefill: one 128-token prompt from position 0 (causal);
-//   decode:  16 sequences of one token at context 160;
+//   decode:  16 sequences of one token at context 160 (and, bf16 over 24 layers, at 1024);
 //   mixed:   both in one call, as bm_mixed of model_bench runs them;
 // each over an f32 cache and a bf16 one (`--dtype bfloat16`'s, read in place); with layers:30,
 // each call reads the next of 30 layers' caches, as a model step does (the cache then comes from
@@ -43,16 +43,17 @@ void add_sequence(batch& b, int32_t first, int32_t count, int32_t& next_block) {
   }
 }
 
-// args: prompt tokens, decoding sequences (each at context 160), bf16 cache (0 or 1), layers
+// args: prompt tokens, decoding sequences, bf16 cache (0 or 1), layers, the decoders' context
 void bm_attention(benchmark::State& state) {
   const int32_t prompt = static_cast<int32_t>(state.range(0));
   const int32_t decoders = static_cast<int32_t>(state.range(1));
   const int64_t layers = state.range(3);
+  const int32_t context = static_cast<int32_t>(state.range(4));
   batch b;
   b.tables.reserve(decoders + 1);
   int32_t next_block = 0;
   for (int32_t s = 0; s < decoders; ++s)
-    add_sequence(b, 159, 1, next_block);
+    add_sequence(b, context - 1, 1, next_block);
   if (prompt > 0) add_sequence(b, 0, prompt, next_block);
   size_t at = 0;  // point each token at its sequence's table
   for (const auto& table : b.tables) {
@@ -101,10 +102,13 @@ void bm_attention(benchmark::State& state) {
 }
 
 BENCHMARK(bm_attention)
-    ->ArgNames({"prompt", "decoders", "bf16", "layers"})
-    ->ArgsProduct({{128}, {0}, {0, 1}, {1, 30}})
-    ->ArgsProduct({{0}, {16}, {0, 1}, {1, 30}})
-    ->ArgsProduct({{128}, {15}, {0, 1}, {1, 30}})
+    ->ArgNames({"prompt", "decoders", "bf16", "layers", "context"})
+    ->ArgsProduct({{128}, {0}, {0, 1}, {1, 30}, {160}})
+    ->ArgsProduct({{0}, {16}, {0, 1}, {1, 30}, {160}})
+    ->ArgsProduct({{128}, {15}, {0, 1}, {1, 30}, {160}})
+    // A long-context server's step: 16 decodes at context 1024 over 24 layers' bf16 caches
+    // (300 MB in all, so the cache comes from DRAM; about 1 GB of memory while it runs).
+    ->Args({0, 16, 1, 24, 1024})
     ->UseRealTime();
 
 }  // namespace

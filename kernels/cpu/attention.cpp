@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <span>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -69,12 +70,15 @@ constexpr int value_block = 32;
 // How far ahead of the keys (values) being read their cache lines are prefetched.
 constexpr int keys_ahead = 2 * key_block;
 constexpr int values_ahead = 16;
-// A task attends up to max_tile_tokens consecutive tokens of one sequence (a prompt's) with up to
-// max_heads_per_call query heads of one KV group each, so every key and value read serves up to
-// max_rows queries; the per-row maxima and sums live on the stack.
+// A task attends up to max_tile_tokens consecutive tokens of one sequence (a prompt's) with runs of
+// up to max_heads_per_call query heads of one KV group each; one call of attend_tile takes up to
+// max_runs runs and max_rows rows (e.g. every kv head of a decode's slot), so every cache block
+// read serves all of them. The per-row maxima and sums live on the stack.
 constexpr int max_tile_tokens = 4;
 constexpr int max_heads_per_call = 8;
-constexpr int max_rows = max_tile_tokens * max_heads_per_call;
+constexpr int max_rows = 64;
+constexpr int max_runs = 16;
+static_assert(max_rows >= max_tile_tokens * max_heads_per_call);
 
 // A reader hands attend_tile key or value heads of head_dim elements (Lanes::type) at a cache
 // offset; `i` names one of key_block keys (or value_block values) that must stay readable
@@ -141,64 +145,89 @@ struct half_reader {
   void prefetch_value(int64_t offset, int32_t d) { prefetch_bytes(v_cache + offset, d * 2); }
 };
 
-// Query heads [0, nh) of kv head g for T tokens of one sequence at consecutive positions (T == 1
-// for any token; tok[i].position = tok[0].position + i), against keys/values first..position:
-// rows r = i * nh + h, query at q + i * q_stride + h * d, output at the same offset of out.
-// `scores` has room for T * nh * (tok[T - 1].position - first + 1) floats. Each row's result is
+// Query heads [h0, h0 + nh) of kv head g (heads of g's group).
+struct head_run {
+  int32_t g, h0, nh;
+};
+
+// The query heads of `runs` (at most max_rows rows in all) for T tokens of one sequence at
+// consecutive positions (T == 1 for any token; tok[i].position = tok[0].position + i), against
+// keys/values first..position: run k's rows are base_k + i * nh + h (base_k: the rows of the runs
+// before it), query head h0 + h of token i at q + i * q_stride + (h0 + h) * d, output at the same
+// offset of out. `scores` has room for rows * (tok[T - 1].position - first + 1) floats. The runs
+// walk the cache together: each block of keys (values) is read for every run before the next,
+// so a slot's kv heads, side by side, are read once and in order. Each row's result is
 // attention.hpp's formula computed in one fixed order: scores by dot() (the same bits, several
 // keys and rows at once), weights by exp_value (in SIMD lanes, the same bits), the softmax's sum
 // and the weighted sum of values (one FMA chain per output) over ascending keys. Rows share key
-// and value reads, never arithmetic: which rows and tokens share a call never changes a bit.
+// and value reads, never arithmetic: which rows, heads and tokens share a call never changes a bit.
 template <class Reader>
 void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T, int32_t first,
-                 int32_t g, int32_t nh, int64_t q_stride, float scale, const float* q,
+                 std::span<const head_run> runs, int64_t q_stride, float scale, const float* q,
                  Reader& cache, float* scores, float* out) {
   const int32_t d = layout.head_dim;
-  const int64_t head_offset = int64_t{g} * d;
-  const int rows = T * nh;
   const int32_t n_last = tok[T - 1].position - first + 1;
   int32_t n[max_rows];  // keys row r attends
   const float* qs[max_rows];
   float* outs[max_rows];
   float* es[max_rows];
   float max_score[max_rows], sum[max_rows];
-  for (int r = 0; r < rows; ++r) {
-    const int i = r / nh, h = r % nh;
-    n[r] = tok[i].position - first + 1;
-    qs[r] = q + i * q_stride + int64_t{h} * d;
-    outs[r] = out + i * q_stride + int64_t{h} * d;
-    es[r] = scores + int64_t{r} * n_last;
-    max_score[r] = -INFINITY;
-    sum[r] = 0.0f;
-    std::fill_n(outs[r], d, 0.0f);
+  int base[max_runs + 1] = {0};
+  int32_t g_lo = runs[0].g, g_hi = runs[0].g;
+  for (size_t k = 0; k < runs.size(); ++k) {
+    const head_run& run = runs[k];
+    g_lo = std::min(g_lo, run.g);
+    g_hi = std::max(g_hi, run.g);
+    base[k + 1] = base[k] + T * run.nh;
+    for (int r = base[k]; r < base[k + 1]; ++r) {
+      const int i = (r - base[k]) / run.nh, h = run.h0 + (r - base[k]) % run.nh;
+      n[r] = tok[i].position - first + 1;
+      qs[r] = q + i * q_stride + int64_t{h} * d;
+      outs[r] = out + i * q_stride + int64_t{h} * d;
+      es[r] = scores + int64_t{r} * n_last;
+      max_score[r] = -INFINITY;
+      sum[r] = 0.0f;
+      std::fill_n(outs[r], d, 0.0f);
+    }
   }
+  const int rows = base[runs.size()];
+  assert(rows <= max_rows);
 #if defined(__AVX512F__)
   __m256 row_max[max_rows];
   for (int r = 0; r < rows; ++r)
     row_max[r] = _mm256_set1_ps(-INFINITY);
 #endif
   // The cache lines of keys (then values) `ahead` positions past the ones being read are asked
-  // for early: a sequence's slots lie strided and scattered in blocks, which the hardware's
-  // prefetchers do not follow.
+  // for early, every run's kv head at once: a sequence's slots lie strided and scattered in
+  // blocks, which the hardware's prefetchers do not follow.
+  const int64_t lo_offset = int64_t{g_lo} * d;
+  const int32_t span = (g_hi - g_lo + 1) * d;
   slot_cursor ahead(layout, tok[0], first);
   int32_t ahead_pos = 0;
   auto prefetch_until = [&](int32_t end, auto prefetch) {
     for (end = std::min(end, n_last); ahead_pos < end; ++ahead_pos, ahead.next())
-      prefetch(ahead.offset() + head_offset);
+      prefetch(ahead.offset() + lo_offset);
   };
-  auto prefetch_keys = [&](int64_t offset) { cache.prefetch_key(offset, d); };
-  auto prefetch_values = [&](int64_t offset) { cache.prefetch_value(offset, d); };
+  auto prefetch_keys = [&](int64_t offset) { cache.prefetch_key(offset, span); };
+  auto prefetch_values = [&](int64_t offset) { cache.prefetch_value(offset, span); };
+  using element = typename Reader::lanes::type;
   slot_cursor cursor(layout, tok[0], first);
+  int64_t slots[std::max(key_block, value_block)];
   for (int32_t j0 = 0; j0 < n_last; j0 += key_block) {
     prefetch_until(j0 + keys_ahead, prefetch_keys);
     const int count = std::min(key_block, n_last - j0);
-    using element = typename Reader::lanes::type;
-    const element* keys[key_block];
     for (int i = 0; i < count; ++i, cursor.next())
-      keys[i] = cache.key(cursor.offset() + head_offset, d, i);
-    std::fill(keys + count, keys + key_block, keys[0]);  // scored, then dropped
+      slots[i] = cursor.offset();
     float s[max_rows * key_block];
-    score_rows<typename Reader::lanes>(qs, rows, keys, d, s);
+    for (size_t k = 0; k < runs.size(); ++k) {
+      const int64_t head_offset = int64_t{runs[k].g} * d;
+      const element* keys[key_block];
+      for (int i = 0; i < count; ++i)
+        keys[i] = cache.key(slots[i] + head_offset, d, i);
+      std::fill(keys + count, keys + key_block, keys[0]);  // scored, then dropped
+      score_rows<typename Reader::lanes>(qs + base[k], base[k + 1] - base[k], keys, d,
+                                         s + base[k] * key_block);
+    }
     for (int r = 0; r < rows; ++r) {
       float* row = es[r] + j0;
       const int valid = std::min(count, n[r] - j0);  // later keys: past this row's position
@@ -241,25 +270,31 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
   for (int32_t j0 = 0; j0 < n_last; j0 += value_block) {
     prefetch_until(j0 + value_block + values_ahead, prefetch_values);
     const int count = std::min(value_block, n_last - j0);
-    const typename Reader::lanes::type* values[value_block];
     for (int i = 0; i < count; ++i, cursor.next())
-      values[i] = cache.value(cursor.offset() + head_offset, d, i);
-    // Rows that attend every value of the block go together; a row whose position ends inside
-    // the block (tile tokens before the last) takes its own shorter run.
-    int full = rows;
-    while (full > 0 && n[full - 1] - j0 >= count)
-      --full;
+      slots[i] = cursor.offset();
     const float* e_block[max_rows];
     for (int r = 0; r < rows; ++r)
       e_block[r] = es[r] + j0;
-    for (int r = 0; r < full; r += nh) {
-      const int own = std::min(count, n[r] - j0);
-      if (own > 0)
-        accumulate_values<typename Reader::lanes>(values, e_block + r, nh, own, d, outs + r,
-                                                  sum + r);
+    for (size_t k = 0; k < runs.size(); ++k) {
+      const int64_t head_offset = int64_t{runs[k].g} * d;
+      const element* values[value_block];
+      for (int i = 0; i < count; ++i)
+        values[i] = cache.value(slots[i] + head_offset, d, i);
+      // Rows that attend every value of the block go together; a row whose position ends inside
+      // the block (tile tokens before the last) takes its own shorter run.
+      const int b = base[k], e = base[k + 1], nh = runs[k].nh;
+      int full = e;
+      while (full > b && n[full - 1] - j0 >= count)
+        --full;
+      for (int r = b; r < full; r += nh) {
+        const int own = std::min(count, n[r] - j0);
+        if (own > 0)
+          accumulate_values<typename Reader::lanes>(values, e_block + r, nh, own, d, outs + r,
+                                                    sum + r);
+      }
+      accumulate_values<typename Reader::lanes>(values, e_block + full, e - full, count, d,
+                                                outs + full, sum + full);
     }
-    accumulate_values<typename Reader::lanes>(values, e_block + full, rows - full, count, d,
-                                              outs + full, sum + full);
   }
   for (int r = 0; r < rows; ++r) {
     const float inv_sum = 1.0f / sum[r];
@@ -313,19 +348,29 @@ void run_attention(thread_pool& pool, const paged_kv_layout& layout, const token
         sliding_window > 0 ? std::max(0, tokens[t0].position - sliding_window + 1) : 0;
     const int32_t n_last = tokens[t0 + T - 1].position - first_key + 1;
     const int32_t chunk = std::min({heads_per_task, group, max_heads_per_call});
+    const int32_t most_rows = std::min(max_rows, T * heads_per_task);
     thread_local std::vector<float> scores, buffers;
-    if (scores.size() < static_cast<size_t>(n_last) * chunk * T)
-      scores.resize(static_cast<size_t>(n_last) * chunk * T);
+    if (scores.size() < static_cast<size_t>(n_last) * most_rows)
+      scores.resize(static_cast<size_t>(n_last) * most_rows);
     const size_t buffer_size = static_cast<size_t>(key_block + value_block) * d;
     if (buffers.size() < buffer_size) buffers.resize(buffer_size);
     auto reader = make_reader(buffers.data());
+    const int64_t offset = t0 * q_stride;
+    head_run runs[max_runs];
+    int num_runs = 0, rows = 0;
+    auto attend = [&] {
+      attend_tile(layout, tokens + t0, T, first_key, std::span<const head_run>(runs, num_runs),
+                  q_stride, scale, q + offset, reader, scores.data(), out + offset);
+      num_runs = rows = 0;
+    };
     for (int32_t h = first_head, nh = 0; h < first_head + heads_per_task; h += nh) {
-      // Up to `chunk` heads, never past the end of h's group.
+      // Up to `chunk` heads, never past the end of h's group; runs gathered while they fit.
       nh = std::min({chunk, first_head + heads_per_task - h, group - h % group});
-      const int64_t offset = t0 * q_stride + int64_t{h} * d;
-      attend_tile(layout, tokens + t0, T, first_key, h / group, nh, q_stride, scale, q + offset,
-                  reader, scores.data(), out + offset);
+      if (rows + T * nh > max_rows || num_runs == max_runs) attend();
+      runs[num_runs++] = {h / group, h, nh};
+      rows += T * nh;
     }
+    attend();
   });
 }
 
