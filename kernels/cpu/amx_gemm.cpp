@@ -220,10 +220,8 @@ void amx_gemm_silu(thread_pool& pool, const amx_weight& w, const float* gate, co
   assert(amx_gemm_supported());
   if (M == 0) return;
   const int64_t K = w.cols(), kp = w.padded_cols();
-  // SiLU costs far more than the conversion: a few thousand values a task already pay.
-  const int64_t min_rows = std::max<int64_t>(1, 4096 / std::max<int64_t>(K, 1));
   const uint16_t* xb =
-      converted_x(pool, M, kp, min_rows, [&](int64_t r0, int64_t r1, uint16_t* out) {
+      converted_x(pool, M, kp, silu_rows_per_task(K), [&](int64_t r0, int64_t r1, uint16_t* out) {
         thread_local std::vector<float> row;
         row.resize(static_cast<size_t>(K));
         for (int64_t r = r0; r < r1; ++r) {

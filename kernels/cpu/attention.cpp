@@ -331,9 +331,8 @@ void run_attention(thread_pool& pool, const paged_kv_layout& layout, const token
   // and in order (a slot holds every kv head side by side), and there are fewer tasks to hand out
   // (measured: a 16-sequence decode over a cold cache and a 128-token prompt each 10-16% faster
   // than a task per kv head; one pass instead of one per group, a quarter faster again where the
-  // cache comes from DRAM). With
-  // fewer tiles, one task per (tile, kv head); a small decode step splits further, one task per
-  // query head, so every thread has work.
+  // cache comes from DRAM). With fewer tiles, one task per (tile, kv head); a small decode step
+  // splits further, one task per query head, so every thread has work.
   const bool split_heads = num_tiles * layout.num_kv_heads < 2 * int64_t{pool.num_threads()};
   const bool whole_tiles = num_tiles >= 4 * int64_t{pool.num_threads()};
   const int32_t heads_per_task = whole_tiles ? num_heads : split_heads ? 1 : group;

@@ -125,12 +125,19 @@ void quantize_rows_of(thread_pool& pool, int64_t M, int64_t K, bool asymmetric, 
 void quantize_rows(thread_pool& pool, const float* x, int64_t M, int64_t K, bool asymmetric,
                    int64_t padded_rows, quantized_rows& out) {
   // Small batches (decode) are quantized on the caller: waking the pool costs more. Larger ones
-  // in about two tasks a thread.
-  const int64_t tasks = 2 * int64_t{pool.num_threads()};
-  const int64_t min_rows = M * K < (int64_t{1} << 16) ? M : (M + tasks - 1) / tasks;
+  // in a task a thread.
+  const int64_t min_rows = M * K < (int64_t{1} << 16) ? std::max<int64_t>(M, 1) : 1;
   quantize_rows_of(
-      pool, M, K, asymmetric, padded_rows, std::max<int64_t>(min_rows, 1),
-      [&](int64_t m, float*) { return x + m * K; }, out);
+      pool, M, K, asymmetric, padded_rows, min_rows, [&](int64_t m, float*) { return x + m * K; },
+      out);
+}
+
+// The calling thread's quantized rows. One buffer per calling thread: the executor calls every
+// projection from the same thread. Workers must see the caller's buffer, not their own
+// thread_local one, so callers take this reference before handing work to the pool.
+quantized_rows& callers_rows() {
+  thread_local quantized_rows buffer;
+  return buffer;
 }
 
 w8a8_detail::tile_fn tile_of(w8a8_path path, int mr, int nr) {
@@ -264,10 +271,7 @@ void gemm_w8a8_on(w8a8_path path, thread_pool& pool, const float* x, int64_t M, 
                   bool asymmetric, float* y) {
   assert(K >= 0 && K <= w8a8_max_k);
   if (M <= 0 || N <= 0) return;
-  // One buffer per calling thread: the executor calls every projection from the same thread.
-  // Workers must see the caller's buffer, not their own thread_local one: take a reference.
-  thread_local quantized_rows buffer;
-  quantized_rows& a = buffer;
+  quantized_rows& a = callers_rows();
   const bool amx = path == w8a8_path::amx && M >= w8a8_amx_min_rows;
   quantize_rows(pool, x, M, K, asymmetric, amx ? (M + 15) / 16 * 16 : M, a);
   if (amx) {
@@ -351,8 +355,7 @@ void gemm_w8a8_tiles_many(thread_pool& pool, const float* x, int64_t M,
                           std::span<const w8a8_tiles_product> products, bool asymmetric) {
   assert(w8a8_tiles_supported());
   if (M <= 0 || products.empty()) return;
-  thread_local quantized_rows buffer;
-  quantized_rows& a = buffer;
+  quantized_rows& a = callers_rows();
   quantize_rows(pool, x, M, products[0].w->cols(), asymmetric, (M + 15) / 16 * 16, a);
   run_tiles_products(pool, a, M, products);
 }
@@ -363,12 +366,9 @@ void gemm_w8a8_tiles_silu(thread_pool& pool, const float* gate, const float* up,
   assert(w8a8_tiles_supported());
   const int64_t K = w.cols();
   if (M <= 0 || w.rows() <= 0) return;
-  thread_local quantized_rows buffer;
-  quantized_rows& a = buffer;
-  // SiLU costs far more than the quantization: a few thousand values a task already pay.
-  const int64_t min_rows = std::max<int64_t>(1, 4096 / std::max<int64_t>(K, 1));
+  quantized_rows& a = callers_rows();
   quantize_rows_of(
-      pool, M, K, asymmetric, (M + 15) / 16 * 16, min_rows,
+      pool, M, K, asymmetric, (M + 15) / 16 * 16, silu_rows_per_task(K),
       [&](int64_t m, float* row) {
         silu_mul(gate + m * K, up + m * K, K, row);
         return static_cast<const float*>(row);
