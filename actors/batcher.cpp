@@ -147,7 +147,7 @@ class batcher_impl : public batcher_actor::base {
     stalled_ = false;
     if (auto it = clients_.find(id); it != clients_.end()) {
       send(it->second.handle,
-           token_delta{id, {}, runtime::finish_reason::abort, -1, {}, 0, it->second.times});
+           token_delta{id, {}, runtime::finish_reason::abort, -1, {}, {}, 0, it->second.times});
       clients_.erase(it);
     }
   }
@@ -327,7 +327,8 @@ class batcher_impl : public batcher_actor::base {
       if (it == clients_.end()) continue;
       send(it->second.handle,
            token_delta{out.request_id, std::move(out.new_token_ids), out.finish, out.stop_token_id,
-                       std::move(out.sampled), out.num_cached_tokens, it->second.times});
+                       std::move(out.sampled), std::move(out.prompt_logprobs),
+                       out.num_cached_tokens, it->second.times});
       if (out.finish == runtime::finish_reason::none) continue;
       finished.push_back(out.request_id);
       clients_.erase(it);

@@ -59,8 +59,12 @@ struct generation_request {
 struct token_logprob {
   int32_t token_id = 0;
   float logprob = 0.0f;
-  // The most likely tokens, most likely first (`generation_request::logprobs` of them).
+  // The most likely tokens, most likely first (`generation_request::logprobs` of them, or
+  // sampling.num_prompt_logprobs for a prompt token).
   std::vector<std::pair<int32_t, float>> top;
+  // A prompt token's (generation_event::prompt_logprobs) only: vLLM's rank of the token, how
+  // many tokens are at least as likely, itself included (kernels::cpu::logprob_rank); else 0.
+  int32_t rank = 0;
 };
 
 // Where a finished request's time went, in seconds (vLLM's RequestStateStats intervals):
@@ -84,6 +88,11 @@ struct generation_event {
   std::vector<int32_t> token_ids;  // tokens generated since the previous event
   // One entry per token of token_ids when the request asked for logprobs, else empty.
   std::vector<token_logprob> logprobs;
+  // On a choice's first event when the request asked for prompt logprobs
+  // (sampling.num_prompt_logprobs >= 0): the prompt's token ids, and entry i - 1 for each prompt
+  // token i >= 1 (its logprob given the tokens before it); empty otherwise.
+  std::vector<int32_t> prompt_token_ids;
+  std::vector<token_logprob> prompt_logprobs;
   bool finished = false;
   std::string finish_reason;  // when finished: "stop", "length" or "abort"
   // When finished by a stop condition other than EOS: the stop string or token id that matched

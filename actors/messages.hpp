@@ -39,6 +39,9 @@ struct token_delta {
   int32_t stop_token_id = -1;  // finished by one of the request's stop_token_ids: that token
   // When the request asked for logprobs: one entry per token of token_ids.
   std::vector<runtime::sampled_token> sampled;
+  // When it asked for prompt logprobs: those its prompt chunks of the step scored (a delta may
+  // carry only these), in position order. They come before its first token.
+  std::vector<runtime::sampled_token> prompt_logprobs;
   int32_t num_cached_tokens = 0;  // prompt tokens found in the prefix cache at first admission
   request_times times;            // the batcher's stamps (actors/request_stats.hpp)
 };
@@ -148,7 +151,7 @@ typename Inspector::result_type inspect(Inspector& f, request_times& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, token_delta& x) {
   return f(caf::meta::type_name("token_delta"), x.request_id, x.token_ids, x.finish,
-           x.stop_token_id, x.sampled, x.num_cached_tokens, x.times);
+           x.stop_token_id, x.sampled, x.prompt_logprobs, x.num_cached_tokens, x.times);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, prompt_ready& x) {
@@ -218,7 +221,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sampling_params& x) {
   return f(caf::meta::type_name("sampling_params"), x.temperature, x.top_p, x.top_k, x.min_p,
            x.presence_penalty, x.frequency_penalty, x.repetition_penalty, x.min_tokens, x.logprobs,
-           x.num_top_logprobs, x.seed, x.logit_bias, x.min_tokens_stop_ids);
+           x.num_top_logprobs, x.num_prompt_logprobs, x.seed, x.logit_bias, x.min_tokens_stop_ids);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_spec& x) {
@@ -238,7 +241,7 @@ typename Inspector::result_type inspect(Inspector& f, slot_demand& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admission_candidate& x) {
   return f(caf::meta::type_name("admission_candidate"), x.request_id, x.num_tokens, x.block_hashes,
-           x.may_be_passed);
+           x.may_be_passed, x.read_cache);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admission_budget& x) {
@@ -265,7 +268,7 @@ typename Inspector::result_type inspect(Inspector& f, step_grant& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, seq_admission& x) {
   return f(caf::meta::type_name("seq_admission"), x.seq_id, x.sampling, x.num_prompt_tokens,
-           x.num_computed_tokens, x.cached_token_ids);
+           x.num_computed_tokens, x.cached_token_ids, x.prompt_token_ids);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, seq_chunk& x) {
@@ -277,7 +280,8 @@ typename Inspector::result_type inspect(Inspector& f, step_delta& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sampled_token& x) {
-  return f(caf::meta::type_name("sampled_token"), x.seq_id, x.token_id, x.logprob, x.top_logprobs);
+  return f(caf::meta::type_name("sampled_token"), x.seq_id, x.token_id, x.logprob, x.top_logprobs,
+           x.prompt_position, x.rank);
 }
 
 }  // namespace troupe::runtime

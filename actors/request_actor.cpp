@@ -85,6 +85,10 @@ class request_actor_impl : public request_actor::base {
       return;
     }
     num_prompt_tokens_ = static_cast<int32_t>(spec->prompt_token_ids.size());
+    if (request_.sampling.num_prompt_logprobs >= 0) {
+      prompt_token_ids_ = spec->prompt_token_ids;
+      prompt_logprobs_.resize(static_cast<size_t>(num_prompt_tokens_ - 1));
+    }
     log_start(*spec);
     submitted_ = true;
     send(context_->batcher,
@@ -159,6 +163,14 @@ class request_actor_impl : public request_actor::base {
 
   void on_delta(token_delta& msg) {
     if (finished_) return;  // ended by a stop string; the batcher's last deltas are moot
+    // A chunk computed again after a preemption scores its positions again, alike.
+    for (auto& s : msg.prompt_logprobs) {
+      const auto i = static_cast<size_t>(s.prompt_position - 1);
+      if (i < prompt_logprobs_.size())
+        prompt_logprobs_[i] = {s.token_id, s.logprob, std::move(s.top_logprobs), s.rank};
+    }
+    // A prompt chunk's delta carries only its prompt logprobs.
+    if (msg.token_ids.empty() && msg.finish == runtime::finish_reason::none) return;
     const auto num_tokens = static_cast<int32_t>(msg.token_ids.size());
     if (stats_.on_delta(msg.times, num_tokens, num_prompt_tokens_, steady_now_ns())) {
       log_first_token();
@@ -236,6 +248,11 @@ class request_actor_impl : public request_actor::base {
   }
 
   void emit(generation_event event) {
+    if (!prompt_logprobs_sent_ && request_.sampling.num_prompt_logprobs >= 0 && !event.error) {
+      event.prompt_token_ids = std::move(prompt_token_ids_);
+      event.prompt_logprobs = std::move(prompt_logprobs_);
+      prompt_logprobs_sent_ = true;
+    }
     event.num_prompt_tokens = num_prompt_tokens_;
     event.num_output_tokens = num_output_tokens_;
     event.num_cached_tokens = num_cached_tokens_;
@@ -296,6 +313,10 @@ class request_actor_impl : public request_actor::base {
   int32_t num_prompt_tokens_ = 0;
   int32_t num_output_tokens_ = 0;
   int32_t num_cached_tokens_ = 0;
+  // With prompt logprobs, until the first event takes them: entry i - 1 for prompt token i.
+  std::vector<int32_t> prompt_token_ids_;
+  std::vector<token_logprob> prompt_logprobs_;
+  bool prompt_logprobs_sent_ = false;
   bool submitted_ = false;  // submit_generation went to the batcher
   bool finished_ = false;   // the final event went out
   request_stats stats_;

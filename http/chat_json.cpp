@@ -121,8 +121,8 @@ void write_choice(json_writer& w, const chat_choice& choice, const chat_logprobs
 
 std::string chat_completion_json(const completion_meta& meta,
                                  const std::vector<chat_choice>& choices,
-                                 const completion_usage& usage,
-                                 const chat_logprobs_format& format) {
+                                 const completion_usage& usage, const chat_logprobs_format& format,
+                                 const std::optional<prompt_logprobs_list>& prompt_logprobs) {
   rapidjson::StringBuffer out;
   json_writer w(out);
   w.StartObject();
@@ -139,7 +139,11 @@ std::string chat_completion_json(const completion_meta& meta,
   write_key(w, "usage");
   write_usage(w, usage, /*with_details_null=*/true);
   write_key(w, "prompt_logprobs");
-  w.Null();
+  if (prompt_logprobs) {
+    write_prompt_logprobs(w, *prompt_logprobs);
+  } else {
+    w.Null();
+  }
   write_key(w, "kv_transfer_params");
   w.Null();
   w.EndObject();

@@ -37,10 +37,12 @@ struct chat_logprobs_format {
   int32_t top_logprobs = -1;
 };
 
-// The non-streaming response with every choice and the usage.
+// The non-streaming response with every choice, the usage and, when the request asked for them,
+// the prompt logprobs.
 std::string chat_completion_json(const completion_meta& meta,
                                  const std::vector<chat_choice>& choices,
-                                 const completion_usage& usage, const chat_logprobs_format& format);
+                                 const completion_usage& usage, const chat_logprobs_format& format,
+                                 const std::optional<prompt_logprobs_list>& prompt_logprobs = {});
 
 // A choice's first chunk: delta {"role": "assistant", "content": ""}.
 std::string chat_role_chunk_json(const completion_meta& meta, int32_t index);

@@ -44,6 +44,10 @@ bool chat_responder::record(const actors::generation_event& event) {
   usage_.completion_tokens =
       std::accumulate(num_output_tokens_.begin(), num_output_tokens_.end(), 0);
   if (!options_.response.stream) {
+    if (!event.prompt_token_ids.empty() && !prompt_logprobs_ && options_.logprobs.tokenizer) {
+      prompt_logprobs_ = make_prompt_logprobs(event.prompt_token_ids, event.prompt_logprobs,
+                                              *options_.logprobs.tokenizer);
+    }
     choices_[i].content += event.text;
     choices_[i].logprobs.insert(choices_[i].logprobs.end(), event.logprobs.begin(),
                                 event.logprobs.end());
@@ -73,7 +77,9 @@ std::string chat_responder::on_complete_event() {
   status_ = 200;
   return format_response(
       200, json_content_type,
-      with_body_metrics(chat_completion_json(meta_, choices_, usage_, options_.logprobs), timing()),
+      with_body_metrics(
+          chat_completion_json(meta_, choices_, usage_, options_.logprobs, prompt_logprobs_),
+          timing()),
       keep_alive());
 }
 

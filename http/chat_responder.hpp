@@ -61,7 +61,9 @@ class chat_responder {
 
   completion_meta meta_;
   chat_responder_options options_;
-  std::vector<chat_choice> choices_;        // non-streaming: the accumulated choices
+  std::vector<chat_choice> choices_;  // non-streaming: the accumulated choices
+  // Non-streaming, with prompt logprobs: the first choice's (the response's top-level field).
+  std::optional<prompt_logprobs_list> prompt_logprobs_;
   std::vector<int32_t> num_output_tokens_;  // per choice
   std::vector<bool> finished_;              // per choice
   int32_t num_finished_ = 0;

@@ -76,6 +76,23 @@ parse_error read_logprobs(const Value& body, const completion_limits& limits,
   return std::nullopt;
 }
 
+// echo: the response starts with the prompt. As in vLLM, echo with logprobs reports the prompt's
+// logprobs too (prompt_logprobs defaults to logprobs), and echo with max_tokens 0 generates one
+// token that the response leaves out.
+parse_error read_echo(const Value& body, completion_request& out) {
+  if (auto e = read_bool(body, "echo", out.echo)) return e;
+  if (!out.echo) return std::nullopt;
+  auto& sampling = out.generation.sampling;
+  if (sampling.num_prompt_logprobs < 0 && member(body, "prompt_logprobs") == nullptr)
+    sampling.num_prompt_logprobs = out.generation.logprobs;
+  if (out.zero_max_tokens) {
+    out.zero_max_tokens = false;
+    out.echo_only = true;
+    out.generation.max_tokens = 1;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::variant<completion_request, api_error> parse_completion_request(
@@ -86,6 +103,7 @@ std::variant<completion_request, api_error> parse_completion_request(
   completion_request request;
   parse_error error = read_generation_fields(doc, limits, default_seed, request);
   if (!error) error = read_logprobs(doc, limits, request.generation);
+  if (!error) error = read_echo(doc, request);
   if (!error) error = read_prompt(doc, limits, request.generation);
   if (error) return std::move(*error);
   return request;

@@ -6,10 +6,11 @@
 // stream_options.include_usage, ignore_eos, add_special_tokens, stop (a string or a list),
 // stop_token_ids, include_stop_str_in_output, skip_special_tokens, presence_penalty,
 // frequency_penalty, repetition_penalty, logit_bias (token-id strings -> bias, clamped to
-// [-100, 100]), min_tokens, logprobs (0..max_logprobs), cache_salt (a non-empty string: only
-// requests with the same salt share prefix-cache blocks). Unset fields take the server-wide
-// defaults of completion_limits::defaults (generation_config.json). Parameters troupe does not
-// implement yet (echo, best_of > 1, prompt_logprobs, suffix, guided decoding, ...) are rejected
+// [-100, 100]), min_tokens, logprobs (0..max_logprobs), prompt_logprobs (0..max_logprobs; not
+// with a stream), echo, cache_salt (a non-empty string: only requests with the same salt share
+// prefix-cache blocks). Unset fields take the server-wide defaults of
+// completion_limits::defaults (generation_config.json). Parameters troupe does not implement yet
+// (best_of > 1, suffix, guided decoding, ...) are rejected
 // with a 400 when set to anything but their neutral value, never silently ignored. Unknown keys
 // are ignored, as vLLM does.
 #include <cstdint>
@@ -29,6 +30,10 @@ struct completion_request {
   actors::generation_request generation;
   // "max_tokens": 0 asks for no output at all: the server answers without the engine.
   bool zero_max_tokens = false;
+  // "echo": the response's text (and logprobs) start with the prompt's. With max_tokens 0
+  // (echo_only) the engine generates one token, which the response leaves out (vLLM's way).
+  bool echo = false;
+  bool echo_only = false;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
 };

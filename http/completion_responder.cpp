@@ -74,20 +74,60 @@ completion_choice event_choice(const actors::generation_event& event) {
 
 }  // namespace
 
+completion_choice completion_responder::new_output(const actors::generation_event& event,
+                                                   int32_t text_offset) {
+  auto& state = choices_[static_cast<size_t>(event.index)];
+  auto out = event_choice(event);
+  const bool with_logprobs = options_.logprobs >= 0 && options_.tokenizer != nullptr;
+  if (with_logprobs) out.logprobs.emplace();
+  const bool echo_now = options_.echo && !state.echoed;
+  state.echoed = state.echoed || options_.echo;
+  if (echo_now) {
+    out.text = options_.echo_text + (options_.echo_only ? std::string() : event.text);
+    if (with_logprobs) {
+      append_prompt_completion_logprobs(*out.logprobs, event.prompt_token_ids,
+                                        event.prompt_logprobs, *options_.tokenizer,
+                                        options_.logprobs, text_offset);
+    }
+  } else if (options_.echo_only) {
+    out.text.clear();
+  }
+  if (with_logprobs && !options_.echo_only) {
+    const auto& offsets = out.logprobs->text_offset;
+    const int32_t next = offsets.empty()
+                             ? text_offset
+                             : offsets.back() + num_characters(out.logprobs->tokens.back());
+    append_completion_logprobs(*out.logprobs, event.logprobs, *options_.tokenizer,
+                               options_.logprobs, next);
+  }
+  return out;
+}
+
 std::string completion_responder::on_complete_event(const actors::generation_event& event) {
   if (event.error) return error_response(event);
   if (!record(event)) return {};
   auto& choice = choices_[static_cast<size_t>(event.index)].choice;
-  if (options_.logprobs >= 0 && options_.tokenizer != nullptr) {
-    if (!choice.logprobs) choice.logprobs.emplace();
-    // Non-streaming offsets run over the token texts from 0 (vLLM).
-    const auto& offsets = choice.logprobs->text_offset;
-    const int32_t next =
-        offsets.empty() ? 0 : offsets.back() + num_characters(choice.logprobs->tokens.back());
-    append_completion_logprobs(*choice.logprobs, event.logprobs, *options_.tokenizer,
-                               options_.logprobs, next);
+  if (!event.prompt_token_ids.empty() && options_.tokenizer != nullptr) {
+    choice.prompt_logprobs =
+        make_prompt_logprobs(event.prompt_token_ids, event.prompt_logprobs, *options_.tokenizer);
   }
-  choice.text += event.text;
+  // Non-streaming offsets run over the token texts from 0 (vLLM).
+  int32_t offset = 0;
+  if (choice.logprobs && !choice.logprobs->tokens.empty())
+    offset = choice.logprobs->text_offset.back() + num_characters(choice.logprobs->tokens.back());
+  auto added = new_output(event, offset);
+  if (added.logprobs) {
+    if (!choice.logprobs) choice.logprobs.emplace();
+    auto& lp = *choice.logprobs;
+    auto& more = *added.logprobs;
+    lp.text_offset.insert(lp.text_offset.end(), more.text_offset.begin(), more.text_offset.end());
+    lp.token_logprobs.insert(lp.token_logprobs.end(), more.token_logprobs.begin(),
+                             more.token_logprobs.end());
+    lp.tokens.insert(lp.tokens.end(), more.tokens.begin(), more.tokens.end());
+    lp.top_logprobs.insert(lp.top_logprobs.end(), more.top_logprobs.begin(),
+                           more.top_logprobs.end());
+  }
+  choice.text += added.text;
   if (event.finished) {
     const auto finished = event_choice(event);
     choice.finish_reason = finished.finish_reason;
@@ -116,18 +156,12 @@ std::string completion_responder::on_stream_event(const actors::generation_event
   }
   if (!record(event)) return out;
   auto& state = choices_[static_cast<size_t>(event.index)];
-  auto chunk = event_choice(event);
-  const bool with_logprobs = options_.logprobs >= 0 && options_.tokenizer != nullptr;
-  if (with_logprobs) {
-    // Streaming offsets continue from the text already sent (vLLM's previous_text_lens).
-    chunk.logprobs.emplace();
-    append_completion_logprobs(*chunk.logprobs, event.logprobs, *options_.tokenizer,
-                               options_.logprobs, state.num_characters);
-  }
-  state.num_characters += num_characters(event.text);
+  // Streaming offsets continue from the text already sent (vLLM's previous_text_lens).
+  auto chunk = new_output(event, state.num_characters);
+  state.num_characters += num_characters(chunk.text);
   // A token whose text is still held back gets a chunk when its logprobs must go out.
-  const bool has_tokens = with_logprobs && !event.token_ids.empty();
-  if (!event.text.empty() || event.finished || has_tokens) {
+  const bool has_tokens = chunk.logprobs && !chunk.logprobs->tokens.empty();
+  if (!chunk.text.empty() || event.finished || has_tokens) {
     out += frame(sse_event(stream_chunk_json(meta_, chunk, options_.include_usage)));
   }
   if (!all_finished()) return out;

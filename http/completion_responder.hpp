@@ -11,7 +11,9 @@
 // completion lists one choice per index once every choice has finished; a stream's chunks carry
 // their choice's index and [DONE] follows the last choice's end. Usage counts the completion
 // tokens of all choices; with responder_options::prompt_tokens_details it also reports the prompt
-// tokens served from the prefix cache (vLLM: only when non-zero).
+// tokens served from the prefix cache (vLLM: only when non-zero). Prompt logprobs (a request's
+// prompt_logprobs, or echo with logprobs) arrive on each choice's first event: the JSON choice
+// lists them as vLLM's prompt_logprobs, and echo puts them before the generated tokens' logprobs.
 //
 // Thread: not thread-safe; the owning HTTP session calls it from its strand only.
 #include <cstdint>
@@ -37,6 +39,12 @@ struct responder_options {
   const runtime::tokenizer* tokenizer = nullptr;
   // server_options::enable_prompt_tokens_details: usage reports cached prompt tokens.
   bool prompt_tokens_details = false;
+  // "echo": each choice's text starts with echo_text (the prompt, decoded with special tokens
+  // when given as token ids) and its logprobs with the prompt's (events' prompt_logprobs);
+  // echo_only (max_tokens 0): the generated token is left out of text and logprobs (vLLM).
+  bool echo = false;
+  bool echo_only = false;
+  std::string echo_text;
   // server_options::enable_per_request_metrics: the body, or a stream's usage chunk, carries
   // vLLM's "metrics" (http/request_metrics.hpp has where and when).
   bool request_metrics = false;
@@ -73,6 +81,9 @@ class completion_responder {
   std::string error_response(const actors::generation_event& event);
   // Records the event in its choice; false for an index out of range.
   bool record(const actors::generation_event& event);
+  // The text and logprobs this event adds to its choice (echo: the prompt's first); the
+  // logprobs' offsets start at `text_offset`.
+  completion_choice new_output(const actors::generation_event& event, int32_t text_offset);
   bool all_finished() const { return num_finished_ == static_cast<int32_t>(choices_.size()); }
   // The response's metrics inputs (http/request_metrics.hpp).
   response_timing timing() const;
@@ -81,6 +92,7 @@ class completion_responder {
     completion_choice choice;       // non-streaming: accumulated text and logprobs
     int32_t num_output_tokens = 0;  // so far
     int32_t num_characters = 0;     // of the text so far (the next logprobs' text offset)
+    bool echoed = false;            // its prompt went out (echo)
     bool finished = false;
   };
 

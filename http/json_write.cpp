@@ -1,5 +1,8 @@
 #include "http/json_write.hpp"
 
+#include <algorithm>
+#include <string>
+
 namespace troupe::http {
 
 void write_string(json_writer& w, std::string_view s) {
@@ -48,6 +51,34 @@ void write_usage(json_writer& w, const completion_usage& usage, bool with_detail
     w.Null();
   }
   w.EndObject();
+}
+
+void write_logprob(json_writer& w, float logprob) {
+  w.Double(std::max(static_cast<double>(logprob), -9999.0));
+}
+
+void write_prompt_logprobs(json_writer& w, const prompt_logprobs_list& list) {
+  w.StartArray();
+  for (const auto& position : list) {
+    if (!position) {
+      w.Null();
+      continue;
+    }
+    w.StartObject();
+    for (const auto& e : *position) {
+      write_key(w, std::to_string(e.token_id));
+      w.StartObject();
+      write_key(w, "logprob");
+      write_logprob(w, e.logprob);
+      write_key(w, "rank");
+      w.Int(e.rank);
+      write_key(w, "decoded_token");
+      write_string(w, e.decoded_token);
+      w.EndObject();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
 }
 
 }  // namespace troupe::http

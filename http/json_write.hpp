@@ -22,5 +22,10 @@ void write_meta(json_writer& w, const completion_meta& meta, std::string_view ob
 // else null when `with_details_null`, else absent: vLLM's unset details are null in completions
 // (both shapes) and chat completions, absent from chat usage chunks (exclude_unset).
 void write_usage(json_writer& w, const completion_usage& usage, bool with_details_null);
+// A logprob as vLLM writes it: -inf (anything below -9999) as -9999.0.
+void write_logprob(json_writer& w, float logprob);
+// prompt_logprobs as vLLM writes them: [null, {"<id>": {"logprob", "rank", "decoded_token"},
+// ...}, ...].
+void write_prompt_logprobs(json_writer& w, const prompt_logprobs_list& list);
 
 }  // namespace troupe::http

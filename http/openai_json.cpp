@@ -12,10 +12,6 @@
 namespace troupe::http {
 namespace {
 
-void write_logprob(json_writer& w, float logprob) {
-  w.Double(std::max(static_cast<double>(logprob), -9999.0));
-}
-
 void write_logprobs(json_writer& w, const completion_logprobs& lp) {
   w.StartObject();
   write_key(w, "text_offset");
@@ -25,8 +21,13 @@ void write_logprobs(json_writer& w, const completion_logprobs& lp) {
   w.EndArray();
   write_key(w, "token_logprobs");
   w.StartArray();
-  for (float logprob : lp.token_logprobs)
-    write_logprob(w, logprob);
+  for (const auto& logprob : lp.token_logprobs) {
+    if (logprob) {
+      write_logprob(w, *logprob);
+    } else {
+      w.Null();
+    }
+  }
   w.EndArray();
   write_key(w, "tokens");
   w.StartArray();
@@ -36,8 +37,12 @@ void write_logprobs(json_writer& w, const completion_logprobs& lp) {
   write_key(w, "top_logprobs");
   w.StartArray();
   for (const auto& top : lp.top_logprobs) {
+    if (!top) {
+      w.Null();
+      continue;
+    }
     w.StartObject();
-    for (const auto& [token, logprob] : top) {
+    for (const auto& [token, logprob] : *top) {
       write_key(w, token);
       write_logprob(w, logprob);
     }
@@ -76,7 +81,11 @@ void write_choice(json_writer& w, const completion_choice& choice, bool with_pro
   write_stop_reason(w, choice);
   if (with_prompt_logprobs) {
     write_key(w, "prompt_logprobs");
-    w.Null();
+    if (choice.prompt_logprobs) {
+      write_prompt_logprobs(w, *choice.prompt_logprobs);
+    } else {
+      w.Null();
+    }
   }
   w.EndObject();
 }
@@ -140,6 +149,46 @@ void append_completion_logprobs(completion_logprobs& out,
     out.tokens.push_back(std::move(text));
     out.top_logprobs.push_back(top_entries(token, tokenizer, num_top));
   }
+}
+
+void append_prompt_completion_logprobs(completion_logprobs& out,
+                                       std::span<const int32_t> prompt_token_ids,
+                                       std::span<const actors::token_logprob> prompt_logprobs,
+                                       const runtime::tokenizer& tokenizer, int32_t num_top,
+                                       int32_t text_offset) {
+  if (prompt_token_ids.empty()) return;
+  std::string text = logprob_token_text(tokenizer, prompt_token_ids[0]);
+  out.text_offset.push_back(text_offset);
+  out.token_logprobs.emplace_back();
+  out.top_logprobs.emplace_back();
+  const int32_t next = text_offset + num_characters(text);
+  out.tokens.push_back(std::move(text));
+  append_completion_logprobs(out, prompt_logprobs, tokenizer, num_top, next);
+}
+
+prompt_logprobs_list make_prompt_logprobs(std::span<const int32_t> prompt_token_ids,
+                                          std::span<const actors::token_logprob> prompt_logprobs,
+                                          const runtime::tokenizer& tokenizer) {
+  prompt_logprobs_list list;
+  if (prompt_token_ids.empty()) return list;
+  list.emplace_back();  // the first token: nothing before it
+  for (const auto& token : prompt_logprobs) {
+    // vLLM's dict {prompt token: its rank, then top j: rank j + 1}: an id listed twice keeps its
+    // first place and its last rank.
+    auto& entries = list.emplace_back(std::in_place).value();
+    entries.push_back(
+        {token.token_id, token.logprob, token.rank, logprob_token_text(tokenizer, token.token_id)});
+    for (size_t j = 0; j < token.top.size(); ++j) {
+      const auto [id, logprob] = token.top[j];
+      const auto rank = static_cast<int32_t>(j + 1);
+      if (id == token.token_id) {
+        entries.front().rank = rank;
+        continue;
+      }
+      entries.push_back({id, logprob, rank, logprob_token_text(tokenizer, id)});
+    }
+  }
+  return list;
 }
 
 std::string error_json(const api_error& error) {

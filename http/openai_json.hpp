@@ -30,13 +30,25 @@ struct completion_usage {
 };
 
 // A choice's "logprobs" in the completions API (vLLM's CompletionLogProbs), one entry per token.
+// An echoed prompt's first token has no logprob: null there.
 struct completion_logprobs {
   std::vector<int32_t> text_offset;  // characters (code points) into the choice's text
-  std::vector<float> token_logprobs;
+  std::vector<std::optional<float>> token_logprobs;
   std::vector<std::string> tokens;
   // The sampled token then the request's N most likely, keyed by token text (first one wins).
-  std::vector<std::vector<std::pair<std::string, float>>> top_logprobs;
+  std::vector<std::optional<std::vector<std::pair<std::string, float>>>> top_logprobs;
 };
+
+// One token of a position of vLLM's prompt_logprobs (its Logprob: logprob, rank, decoded_token).
+struct prompt_logprob_entry {
+  int32_t token_id = 0;
+  float logprob = 0.0f;
+  int32_t rank = 0;
+  std::string decoded_token;
+};
+// vLLM's prompt_logprobs: null for the first prompt token, then for each other the prompt token
+// and the request's prompt_logprobs most likely (each id once, the prompt token first).
+using prompt_logprobs_list = std::vector<std::optional<std::vector<prompt_logprob_entry>>>;
 
 // What a completion choice says besides its text.
 struct completion_choice {
@@ -47,6 +59,8 @@ struct completion_choice {
   std::optional<std::string> stop_string;
   std::optional<int32_t> stop_token_id;
   std::optional<completion_logprobs> logprobs;  // null unless the request asked for logprobs
+  // null unless the request asked for prompt logprobs (non-streaming responses only)
+  std::optional<prompt_logprobs_list> prompt_logprobs;
 };
 
 // The text vLLM shows for a token in logprobs: the token decoded alone, special tokens kept (an
@@ -63,6 +77,19 @@ void append_completion_logprobs(completion_logprobs& out,
                                 std::span<const actors::token_logprob> tokens,
                                 const runtime::tokenizer& tokenizer, int32_t num_top,
                                 int32_t text_offset);
+
+// Appends an echoed prompt's tokens to `out` as append_completion_logprobs does, the first
+// token's logprob and top logprobs null; `prompt_logprobs` holds entry i - 1 for token i.
+void append_prompt_completion_logprobs(completion_logprobs& out,
+                                       std::span<const int32_t> prompt_token_ids,
+                                       std::span<const actors::token_logprob> prompt_logprobs,
+                                       const runtime::tokenizer& tokenizer, int32_t num_top,
+                                       int32_t text_offset);
+
+// vLLM's prompt_logprobs of a prompt (generation_event::prompt_token_ids, ::prompt_logprobs).
+prompt_logprobs_list make_prompt_logprobs(std::span<const int32_t> prompt_token_ids,
+                                          std::span<const actors::token_logprob> prompt_logprobs,
+                                          const runtime::tokenizer& tokenizer);
 
 // {"error": {"message", "type", "param", "code"}}
 std::string error_json(const api_error& error);

@@ -104,8 +104,6 @@ struct unsupported_param {
 };
 
 constexpr unsupported_param unsupported_params[] = {
-    {"prompt_logprobs", never_neutral},
-    {"echo", is_falsy},
     {"best_of", is_one},
     {"use_beam_search", is_falsy},
     {"suffix", is_falsy},
@@ -254,6 +252,35 @@ parse_error read_cache_salt(const Value& body, actors::generation_request& out) 
   return std::nullopt;
 }
 
+// vLLM's prompt_logprobs: -1 asks for the whole vocabulary, which its default max_logprobs (20)
+// refuses like any count above it. Streams cannot carry them.
+parse_error read_prompt_logprobs(const Value& body, const completion_limits& limits,
+                                 completion_request& out) {
+  const Value* v = member(body, "prompt_logprobs");
+  if (v == nullptr) return std::nullopt;
+  std::optional<int64_t> value = as_integer(*v);
+  if (!value) return bad_request("`prompt_logprobs` must be an integer.", "prompt_logprobs");
+  if (out.stream && (*value > 0 || *value == -1)) {
+    return bad_request("`prompt_logprobs` are not available when `stream=True`.",
+                       "prompt_logprobs");
+  }
+  if (*value < -1) {
+    return bad_request(fmt::format("prompt_logprobs must be non-negative or -1, got {}.", *value),
+                       "prompt_logprobs");
+  }
+  const int64_t n = *value >= 0 ? *value
+                                : (limits.vocab_size > 0 ? limits.vocab_size
+                                                         : std::numeric_limits<int32_t>::max());
+  if (n > limits.max_logprobs) {
+    return bad_request(fmt::format("Requested prompt logprobs of {}, which is greater than max "
+                                   "allowed: {}",
+                                   n, limits.max_logprobs),
+                       "prompt_logprobs");
+  }
+  out.generation.sampling.num_prompt_logprobs = static_cast<int32_t>(n);
+  return std::nullopt;
+}
+
 }  // namespace
 
 parse_error read_generation_fields(const Value& body, const completion_limits& limits,
@@ -264,6 +291,7 @@ parse_error read_generation_fields(const Value& body, const completion_limits& l
   if (!error) error = read_temperature_top_p(body, out.generation.sampling);
   if (!error) error = read_top_k_seed(body, out.generation.sampling, default_seed);
   if (!error) error = read_stream(body, out);
+  if (!error) error = read_prompt_logprobs(body, limits, out);
   if (!error) error = read_n_and_flags(body, out);
   if (!error) error = read_cache_salt(body, out.generation);
   if (!error) error = read_sampling_fields(body, limits, out);

@@ -1,7 +1,8 @@
 #pragma once
 // The request fields /v1/completions and /v1/chat/completions share (model, max_tokens, sampling,
-// stream, stream_options, n, ignore_eos, add_special_tokens, cache_salt, and the parameters troupe
-// rejects), read from a parsed JSON body. Internal to http/: it exposes rapidjson types.
+// stream, stream_options, prompt_logprobs, n, ignore_eos, add_special_tokens, cache_salt, and the
+// parameters troupe rejects), read from a parsed JSON body. Internal to http/: it exposes rapidjson
+// types.
 #include <cstdint>
 #include <optional>
 #include <string_view>

@@ -135,7 +135,16 @@ void session::handle_completion(const http_request& request) {
   options.request_metrics = ctx_->options.enable_per_request_metrics;
   options.logprobs = completion.generation.logprobs;
   options.tokenizer = &ctx_->engine.tokenizer();
-  responder_.emplace(std::move(meta), options);
+  options.echo = completion.echo;
+  options.echo_only = completion.echo_only;
+  if (completion.echo) {
+    // vLLM echoes a text prompt as given and a token prompt decoded, special tokens kept.
+    const auto& g = completion.generation;
+    options.echo_text = g.prompt_token_ids.empty()
+                            ? g.prompt
+                            : ctx_->engine.tokenizer().decode(g.prompt_token_ids, false);
+  }
+  responder_.emplace(std::move(meta), std::move(options));
   start_generation(std::move(completion.generation), completion.zero_max_tokens);
 }
 
@@ -154,10 +163,13 @@ void session::handle_chat(const http_request& request) {
   generation.prompt = std::move(std::get<std::string>(prompt));
   completion_meta meta{make_chat_completion_id(), unix_seconds(), info.served_model_name};
   generation.request_id = meta.id;
-  chat_responder_options options{
-      {chat.completion.stream, chat.completion.include_usage, keep_alive_, !http10_},
-      generation.n,
-      {&ctx_->engine.tokenizer(), generation.logprobs}};
+  chat_responder_options options;
+  options.response.stream = chat.completion.stream;
+  options.response.include_usage = chat.completion.include_usage;
+  options.response.keep_alive = keep_alive_;
+  options.response.chunked = !http10_;
+  options.num_choices = generation.n;
+  options.logprobs = {&ctx_->engine.tokenizer(), generation.logprobs};
   options.response.prompt_tokens_details = ctx_->options.enable_prompt_tokens_details;
   options.response.request_metrics = ctx_->options.enable_per_request_metrics;
   chat_responder_.emplace(std::move(meta), options);

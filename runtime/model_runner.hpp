@@ -39,6 +39,10 @@ struct seq_step {
   // Set on sampling sequences whose request has penalties: the request's tokens so far (prompt,
   // then its `output_index` outputs); empty otherwise. A view of the executor's state.
   std::span<const int32_t> token_history;
+  // With sampling.num_prompt_logprobs >= 0: the prompt tokens that the first
+  // prompt_logprob_targets.size() tokens of this step predict (those at start_pos + 1, ...), each
+  // scored by its row's logits; empty otherwise. A view of the executor's state.
+  std::span<const int32_t> prompt_logprob_targets;
 };
 
 struct step_batch {
@@ -53,6 +57,12 @@ struct sampled_token {
   // The sampling.num_top_logprobs most likely tokens under the unmodified logits with their
   // logprobs, most likely first (lowest id first on ties).
   std::vector<std::pair<int32_t, float>> top_logprobs;
+  // A prompt logprob instead of a sampled token (sampling_params::num_prompt_logprobs): token_id
+  // is the prompt's token at this position (>= 1), scored by the logits of the position before;
+  // rank is kernels::cpu::logprob_rank there, top_logprobs that row's num_prompt_logprobs best.
+  // -1 for a sampled token.
+  int32_t prompt_position = -1;
+  int32_t rank = 0;
 };
 
 class model_runner {
@@ -60,7 +70,9 @@ class model_runner {
   virtual ~model_runner() = default;
 
   // Runs the forward for every token of `batch` (writing their K/V into the cache) and samples one
-  // token for each sequence with `sample` set, in `seqs` order.
+  // token for each sequence with `sample` set, in `seqs` order; then come the prompt logprobs
+  // (sampled_token::prompt_position >= 0) of every sequence's prompt_logprob_targets, in `seqs`
+  // order, position order within a sequence.
   virtual std::vector<sampled_token> execute(const step_batch& batch) = 0;
 
   virtual int32_t vocab_size() const = 0;

@@ -28,6 +28,10 @@ struct sampling_params {
   bool logprobs = false;
   // Top-N raw logprobs the runner reports with each sampled token (0 = none).
   int32_t num_top_logprobs = 0;
+  // vLLM's prompt_logprobs: >= 0, the runner also scores every prompt token after the first (its
+  // logprob given the tokens before it, its rank, and this many top logprobs of that position);
+  // -1, none.
+  int32_t num_prompt_logprobs = -1;
   // Seed of the request's random stream. Token i of a request draws from a stream derived only
   // from (seed, i), so a seeded request samples the same tokens alone or inside any batch.
   uint64_t seed = 0;

@@ -26,9 +26,12 @@ result<step_batch> sequence_states::apply(const step_delta& delta) {
   release(delta.released);
   if (auto st = check(delta); !st) return st.err();
   for (const auto& a : delta.admitted) {
-    states_.emplace(
-        a.seq_id,
-        state{a.sampling, a.num_prompt_tokens, a.num_computed_tokens, {}, a.cached_token_ids});
+    states_.emplace(a.seq_id, state{a.sampling,
+                                    a.num_prompt_tokens,
+                                    a.num_computed_tokens,
+                                    {},
+                                    a.cached_token_ids,
+                                    a.prompt_token_ids});
   }
   step_batch batch;
   batch.token_ids = delta.token_ids;
@@ -46,6 +49,7 @@ result<step_batch> sequence_states::apply(const step_delta& delta) {
 void sequence_states::record_sampled(std::span<const sampled_token> tokens) {
   previous_step_failed_ = false;
   for (const auto& t : tokens) {
+    if (t.prompt_position >= 0) continue;
     if (auto it = states_.find(t.seq_id); it != states_.end()) it->second.last_sampled = t.token_id;
   }
 }
@@ -69,6 +73,10 @@ status sequence_states::check(const step_delta& delta) const {
     const int64_t num_cached = a.sampling.has_penalties() ? a.num_computed_tokens : 0;
     if (a.num_computed_tokens < 0 || static_cast<int64_t>(a.cached_token_ids.size()) != num_cached)
       return bad(a.seq_id, "admitted with cached tokens that do not match num_computed_tokens");
+    const auto num_prompt = static_cast<int64_t>(a.prompt_token_ids.size());
+    if (num_prompt != 0 &&
+        (a.sampling.num_prompt_logprobs < 0 || num_prompt != a.num_prompt_tokens))
+      return bad(a.seq_id, "admitted with prompt tokens that do not match its prompt");
   }
   std::unordered_set<uint64_t> scheduled;
   int64_t num_tokens = 0;
@@ -123,6 +131,13 @@ seq_step sequence_states::advance(state& s, const seq_chunk& chunk, std::span<in
   seq.block_table = s.block_table;
   seq.sample = chunk.sample;
   seq.sampling = s.sampling;
+  // Rows at positions p < num_prompt_tokens - 1 predict prompt token p + 1.
+  if (!s.prompt_token_ids.empty() && seq.start_pos + 1 < s.num_prompt_tokens) {
+    const int32_t end = std::min(seq.start_pos + chunk.num_tokens, s.num_prompt_tokens - 1);
+    seq.prompt_logprob_targets = std::span<const int32_t>(s.prompt_token_ids)
+                                     .subspan(static_cast<size_t>(seq.start_pos) + 1,
+                                              static_cast<size_t>(end - seq.start_pos));
+  }
   s.num_computed_tokens += chunk.num_tokens;
   seq.output_index = std::max(0, s.num_computed_tokens - s.num_prompt_tokens);
   if (s.sampling.has_penalties()) {

@@ -6,6 +6,8 @@
 //          block table [12 | 3 | 40]      <- appended to by each chunk's new_block_ids
 //          history     [t0 .. t8]         <- with penalties only: cached tokens, then every
 //                                            token the steps fed it
+//          prompt      [t0 .. t4]         <- with prompt logprobs only: the rows of its prompt
+//                                            chunks are scored on the next prompt token
 //
 // The scheduler mirrors it: the sequences held are the running ones plus those released since
 // the last delta, so after a release they are exactly the running ones.
@@ -31,6 +33,8 @@ class sequence_states {
     int32_t num_computed_tokens = 0;  // positions the applied steps cover
     std::vector<int32_t> block_table;
     std::vector<int32_t> token_history;  // with penalties: tokens [0, num_computed_tokens)
+    // With prompt logprobs, until its outputs began (seq_admission::prompt_token_ids).
+    std::vector<int32_t> prompt_token_ids;
     // The token its last applied step sampled (record_sampled), which a placeholder_token in the
     // next delta stands for; -1 when that step sampled nothing for it or has not returned.
     int32_t last_sampled = -1;
@@ -39,7 +43,8 @@ class sequence_states {
   // Forgets delta.released, then applies the rest and returns the runner's batch. The batch
   // views this object's histories: it is valid until the next apply or release.
   // Errors (nothing but the release applied): a sequence admitted twice or while held, cached
-  // tokens that do not match num_computed_tokens (with penalties) or none expected, a chunk of a
+  // tokens that do not match num_computed_tokens (with penalties) or none expected, prompt tokens
+  // other than none or num_prompt_tokens of them (with prompt logprobs), a chunk of a
   // sequence neither held nor admitted or scheduled twice, an admission not scheduled, a chunk
   // of no tokens or that samples inside its prompt, token_ids not the chunks' sum, a
   // placeholder_token other than a held sequence's only token right after a step that sampled
@@ -50,7 +55,7 @@ class sequence_states {
   result<step_batch> apply(const step_delta& delta);
 
   // The tokens the runner sampled for the last applied delta, for placeholders in the next one.
-  // Sequences it does not hold are ignored.
+  // Sequences it does not hold, and prompt logprobs, are ignored.
   void record_sampled(std::span<const sampled_token> tokens);
   // The last delta's step failed (refused, or the runner threw): it sampled nothing.
   void record_failed_step() { previous_step_failed_ = true; }

@@ -12,7 +12,7 @@
 //   admitted   (re)admitted sequences: sampling,        starts each with an empty table, at
 //              prompt length, tokens already cached     num_computed_tokens, its history the
 //              (prefix hits), with penalties those      cached tokens
-//              tokens
+//              tokens, with prompt logprobs the prompt
 //   seqs       every scheduled sequence in batch        appends new_block_ids to its table and
 //              order: its tokens this step, whether it  its tokens to its history; start_pos =
 //              samples, blocks new to its table (an     tokens before, output_index derived
@@ -47,6 +47,9 @@ struct seq_admission {
   // With penalties: its first num_computed_tokens tokens, which no step feeds the executor;
   // empty otherwise.
   std::vector<int32_t> cached_token_ids;
+  // With prompt logprobs (sampling.num_prompt_logprobs >= 0) and no output yet: the whole
+  // prompt, whose next token each prompt row is scored on; empty otherwise.
+  std::vector<int32_t> prompt_token_ids;
 
   bool operator==(const seq_admission&) const = default;
 };

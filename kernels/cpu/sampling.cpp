@@ -105,6 +105,16 @@ float log_softmax_at(const float* x, int64_t n, int32_t token) {
   return static_cast<float>(x[token] - log_sum_exp(x, n));
 }
 
+int32_t logprob_rank(const float* x, int64_t n, int32_t token, double lse) {
+  const auto logprob = static_cast<float>(x[token] - lse);
+  int32_t rank = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isnan(x[i])) return 0;
+    rank += static_cast<float>(x[i] - lse) >= logprob ? 1 : 0;
+  }
+  return rank;
+}
+
 int32_t top_logprobs(const float* x, int64_t cols, int32_t n, int32_t* ids, float* logprobs) {
   thread_local std::vector<uint64_t> keys;
   keys.clear();

@@ -32,7 +32,7 @@ inline constexpr float greedy_temperature = 1e-5f;
 inline constexpr float sampling_weight_scale = 0x1p40f;
 
 // One row's sampling parameters, as the kernels read them (a step's are uploaded to the device
-// as an array of these). 36 bytes, 4-byte fields only.
+// as an array of these). 40 bytes, 4-byte fields only.
 struct sampling_row {
   float temperature = 0.0f;  // < greedy_temperature: greedy
   int32_t top_k = 0;         // <= 0 or >= cols: no cut
@@ -43,6 +43,9 @@ struct sampling_row {
   uint32_t want_logprob = 0;  // a backend's sample_rows also returns the token's logprob
   uint32_t edited = 0;  // the row has logit_edits: draw (or take the argmax) from the edited row
   int32_t num_top_logprobs = 0;  // sample_rows also returns the row's top_logprobs
+  // >= 0: the row is scored, not sampled (a prompt logprob): its token is this one, and a
+  // backend's sample_rows returns its logprob_rank in place of the token.
+  int32_t score_token = -1;
 
   uint64_t random() const { return (uint64_t{random_hi} << 32) | random_lo; }
   void set_random(uint64_t bits) {
@@ -50,7 +53,7 @@ struct sampling_row {
     random_hi = static_cast<uint32_t>(bits >> 32);
   }
 };
-static_assert(sizeof(sampling_row) == 36, "sampling_row is uploaded as 9 words");
+static_assert(sizeof(sampling_row) == 40, "sampling_row is uploaded as 10 words");
 
 // One token's logits processors in one sampled row, in vLLM v1's order (the runtime builds them:
 // runtime/model/logits_processors.hpp): min_tokens masking, logit_bias, the repetition penalty,
@@ -94,6 +97,11 @@ double log_sum_exp(const float* x, int64_t n);
 
 // The log-softmax of x [n] at `token`: x[token] - log_sum_exp(x), NaN when any x[i] is NaN.
 float log_softmax_at(const float* x, int64_t n, int32_t token);
+
+// vLLM's rank of `token` in x [n]: how many entries have a log-softmax (x[i] - lse rounded to f32
+// as log_softmax_at rounds it, lse = log_sum_exp(x, n)) at least the token's, the token included;
+// 1 for the most likely token. 0 when x holds a NaN (the token's logprob is NaN then).
+int32_t logprob_rank(const float* x, int64_t n, int32_t token, double lse);
 
 // The `n` best-ranked entries of x [cols] (sampling_key's order: the highest first, the lowest id
 // on ties; NaN never listed) with their log-softmax x[id] - log_sum_exp(x): ids[j], logprobs[j]

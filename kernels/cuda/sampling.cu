@@ -12,7 +12,9 @@
 //   top-k select         the top_k-th largest key (radix, <= 8 passes)   a draw, 0 < top_k < cols
 //   top-p select         Q, then the nucleus' last key (radix, <= 8)     a draw, top_p < 1
 //   segments + walk      the token                                       a draw
-//   scan of logits[r]    the raw row's max and NaN                       edited, logprob or tops
+//   scan of logits[r]    the raw row's max and NaN                       edited, logprob or tops,
+//                                                                        or a scored row
+//   rank                 how many entries' logprobs reach the token's    a scored row
 //   log-sum-exp          lse of the raw row (NaN skipped)                tops, or a logprob of a
 //                                                                        row without NaN
 //   tops select          the n-th best key of the raw row                tops (n > 0)
@@ -453,6 +455,18 @@ __device__ __forceinline__ double log_sum_exp(shared_state& s, const float* logi
   return static_cast<double>(max) + log(sum);
 }
 
+// cpu::logprob_rank of `token` in the raw row (no NaN in it): how many entries' log-softmax,
+// rounded to f32 as the CPU rounds it, is at least the token's. Integer counts: any order. Every
+// thread gets it.
+__device__ __forceinline__ int32_t logprob_rank(shared_state& s, const float* logits, int32_t cols,
+                                                int32_t token, double lse) {
+  const auto logprob = static_cast<float>(static_cast<double>(logits[token]) - lse);
+  int count = 0;
+  for (int32_t i = threadIdx.x; i < cols; i += threads)
+    count += static_cast<float>(static_cast<double>(logits[i]) - lse) >= logprob ? 1 : 0;
+  return block_reduce(count, s.red_int, [](int a, int b) { return a + b; });
+}
+
 // The top logprobs of the raw row (top of file): writes ids[j] (as floats) and logprobs[j] for
 // j < the returned count = min(n, the non-NaN entries); lse = its log_sum_exp. requires:
 // 0 < n <= max_top_logprobs.
@@ -505,6 +519,28 @@ __device__ __forceinline__ void pad_tops(float* out, int64_t rows, int64_t r, in
   }
 }
 
+// A scored row (a prompt logprob; sampling_row::score_token): nothing drawn; out[r] = the token's
+// rank, out[rows + r] its logprob (both of the raw row: NaN and rank 0 with a NaN in it), then
+// the row's tops.
+__device__ __forceinline__ void score_row(shared_state& s, const float* raw, int32_t cols,
+                                          int32_t token, int32_t num_tops, float* out, int64_t rows,
+                                          int64_t r, int32_t max_top) {
+  const row_stats stats = scan_row(s, raw, cols);
+  const double lse = log_sum_exp(s, raw, cols, stats.max);
+  const bool valid = !stats.has_nan && token < cols;
+  const int32_t rank = valid ? logprob_rank(s, raw, cols, token, lse) : 0;
+  int32_t count = 0;
+  if (num_tops > 0) {
+    float* ids = top_slots(out, rows, r, max_top);
+    count = top_logprobs(s, raw, cols, num_tops, lse, ids, ids + rows * max_top);
+  }
+  if (threadIdx.x == 0) {
+    out[r] = static_cast<float>(rank);
+    out[rows + r] = rank > 0 ? static_cast<float>(static_cast<double>(raw[token]) - lse) : NAN;
+  }
+  pad_tops(out, rows, r, max_top, count);
+}
+
 __global__ void __launch_bounds__(threads, 1)
     sample_rows_kernel(const float* logits, const float* processed, int64_t rows, int32_t cols,
                        const cpu::sampling_row* rows_params, int32_t max_top, const float* greedy,
@@ -520,6 +556,10 @@ __global__ void __launch_bounds__(threads, 1)
     const float* x = edited ? processed + r * cols : raw;
     // A count above max_top (outside the contract) must not write past the row's slots.
     const int32_t num_tops = max(0, min(p.num_top_logprobs, max_top));
+    if (p.score_token >= 0) {
+      score_row(s, raw, cols, p.score_token, num_tops, out, rows, r, max_top);
+      continue;
+    }
     if (is_greedy && p.want_logprob == 0 && !edited && num_tops == 0) {
       if (threadIdx.x == 0) {
         out[r] = greedy[r];

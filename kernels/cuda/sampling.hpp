@@ -31,6 +31,10 @@ status apply_logit_edits(const float* logits, int64_t rows, int64_t cols,
 //   out[rows + r] when rows_params[r].want_logprob: logits[r][token] - log_sum_exp(logits[r])
 //                 (the log-softmax of the raw row, before any edit; NaN when the row holds a NaN;
 //                 within 1e-6 of runtime::log_softmax_at), else 0
+//   a scored row (rows_params[r].score_token >= 0, a prompt logprob) draws nothing: out[r] is
+//                 cpu::logprob_rank(logits[r], cols, score_token) as a float and out[rows + r]
+//                 the score token's log-softmax (the raw row's; NaN and rank 0 when it holds a
+//                 NaN; the rank counts logprobs rounded from this lse, within 1e-6 of the CPU's)
 //   then, with n = rows_params[r].num_top_logprobs (<= max_top) and top = 2 * rows:
 //   out[top + r * max_top + j], out[top + (rows + r) * max_top + j] for j < max_top: the raw row's
 //                 cpu::top_logprobs (id as a float, its log-softmax; the same ids, the values

@@ -2,6 +2,7 @@
 // cache and the current step.
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -355,15 +356,24 @@ void cpu_backend::sample_rows(buffer_handle logits, int64_t rows, int64_t cols,
       }
       drawn_from = edited.data();
     }
-    int32_t token = -1;
-    if (p.temperature >= kernels::cpu::greedy_temperature)
-      token = kernels::cpu::sample_row(drawn_from, cols, p);
-    if (token < 0) {
-      token = p.edited ? static_cast<int32_t>(kernels::cpu::argmax(drawn_from, cols))
-                       : static_cast<int32_t>(best[r]);
+    if (p.score_token >= 0) {
+      // A scored row (a prompt logprob): its token's rank and logprob, nothing drawn.
+      // Rank 0 means a NaN in the row, whose logprobs are NaN (log_softmax_at).
+      const double lse = kernels::cpu::log_sum_exp(row, cols);
+      const int32_t rank = kernels::cpu::logprob_rank(row, cols, p.score_token, lse);
+      dst[r] = static_cast<float>(rank);
+      dst[rows + r] = rank > 0 ? static_cast<float>(row[p.score_token] - lse) : NAN;
+    } else {
+      int32_t token = -1;
+      if (p.temperature >= kernels::cpu::greedy_temperature)
+        token = kernels::cpu::sample_row(drawn_from, cols, p);
+      if (token < 0) {
+        token = p.edited ? static_cast<int32_t>(kernels::cpu::argmax(drawn_from, cols))
+                         : static_cast<int32_t>(best[r]);
+      }
+      dst[r] = static_cast<float>(token);
+      dst[rows + r] = p.want_logprob ? kernels::cpu::log_softmax_at(row, cols, token) : 0.0f;
     }
-    dst[r] = static_cast<float>(token);
-    dst[rows + r] = p.want_logprob ? kernels::cpu::log_softmax_at(row, cols, token) : 0.0f;
     ids.resize(static_cast<size_t>(top));
     float* values = top_values + r * top;
     const int32_t count =
@@ -379,7 +389,7 @@ void cpu_backend::sample_rows(buffer_handle logits, int64_t rows, int64_t cols,
   // step of plain greedy rows (the argmax is the answer) wakes no thread.
   const bool plain = std::all_of(step_.sampling.begin(), step_.sampling.end(), [](const auto& p) {
     return !(p.temperature >= kernels::cpu::greedy_temperature) && !p.edited && !p.want_logprob &&
-           p.num_top_logprobs == 0;
+           p.num_top_logprobs == 0 && p.score_token < 0;
   });
   if (plain) {
     for (int64_t r = 0; r < rows; ++r)

@@ -95,6 +95,11 @@ status validate_step_batch(const step_batch& batch, int32_t block_size, int32_t 
   int64_t total = 0;
   for (const auto& seq : batch.seqs) {
     if (auto st = check_sequence(seq, block_size, num_blocks); !st) return st;
+    if (static_cast<int64_t>(seq.prompt_logprob_targets.size()) > seq.num_tokens)
+      return error{"more prompt logprob targets than tokens"};
+    for (int32_t id : seq.prompt_logprob_targets)
+      if (id < 0 || id >= vocab_size)
+        return error{"prompt logprob target " + std::to_string(id) + " out of range"};
     total += seq.num_tokens;
   }
   if (total != static_cast<int64_t>(batch.token_ids.size()))

@@ -70,6 +70,19 @@ void fill_step_metadata(const step_batch& batch, backend::step_metadata& out, in
     out.table_offsets.push_back(static_cast<int32_t>(out.block_tables.size()));
     out.num_positions = std::max(out.num_positions, seq.start_pos + seq.num_tokens);
   }
+  // Prompt logprobs: scored rows after the sampled ones (so that the edits' rows stand).
+  row = 0;
+  for (const auto& seq : batch.seqs) {
+    for (size_t i = 0; i < seq.prompt_logprob_targets.size(); ++i) {
+      out.sample_rows.push_back(row + static_cast<int32_t>(i));
+      auto& p = out.sampling.emplace_back();
+      p.score_token = seq.prompt_logprob_targets[i];
+      p.want_logprob = 1;
+      p.num_top_logprobs = seq.sampling.num_prompt_logprobs;
+      out.max_top_logprobs = std::max(out.max_top_logprobs, p.num_top_logprobs);
+    }
+    row += seq.num_tokens;
+  }
 }
 
 void pad_decode_step(backend::step_metadata& step, int32_t rows) {

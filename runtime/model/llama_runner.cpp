@@ -93,15 +93,28 @@ std::vector<sampled_token> llama_runner::execute(const step_batch& batch) {
   const float* top_ids = result.data() + 2 * rows;
   const float* top_values = top_ids + rows * top;
   std::vector<sampled_token> out;
-  for (const auto& seq : batch.seqs) {
-    if (!seq.sample) continue;
+  auto add = [&](uint64_t seq_id, int32_t token, int32_t num_tops) -> sampled_token& {
     const auto i = static_cast<int64_t>(out.size());
-    auto& t = out.emplace_back(
-        sampled_token{seq.seq_id, static_cast<int32_t>(result[i]), result[rows + i], {}});
-    for (int32_t j = 0; j < seq.sampling.num_top_logprobs && j < top; ++j) {
+    auto& t = out.emplace_back(sampled_token{seq_id, token, result[rows + i], {}});
+    for (int32_t j = 0; j < num_tops && j < top; ++j) {
       const float id = top_ids[i * top + j];
       if (id < 0.0f) break;
       t.top_logprobs.emplace_back(static_cast<int32_t>(id), top_values[i * top + j]);
+    }
+    return t;
+  };
+  for (const auto& seq : batch.seqs) {
+    if (!seq.sample) continue;
+    const auto i = static_cast<int64_t>(out.size());
+    add(seq.seq_id, static_cast<int32_t>(result[i]), seq.sampling.num_top_logprobs);
+  }
+  // The scored rows' out[i] is the token's rank (compute_backend::sample_rows).
+  for (const auto& seq : batch.seqs) {
+    for (size_t k = 0; k < seq.prompt_logprob_targets.size(); ++k) {
+      const auto i = static_cast<int64_t>(out.size());
+      auto& t = add(seq.seq_id, seq.prompt_logprob_targets[k], seq.sampling.num_prompt_logprobs);
+      t.prompt_position = seq.start_pos + 1 + static_cast<int32_t>(k);
+      t.rank = static_cast<int32_t>(result[i]);
     }
   }
   return out;

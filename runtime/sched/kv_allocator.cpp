@@ -63,7 +63,9 @@ void kv_allocator::admit_waiting(const step_proposal& proposal, step_grant& gran
   int32_t budget_left = proposal.budget.num_tokens;
   for (const auto& c : proposal.waiting) {
     // The last token is always computed: its logits give the next token.
-    const auto hits = cache_.cached_prefix(c.block_hashes, (c.num_tokens - 1) / block_size);
+    const auto hits = c.read_cache
+                          ? cache_.cached_prefix(c.block_hashes, (c.num_tokens - 1) / block_size)
+                          : std::vector<int32_t>{};
     const auto num_cached = static_cast<int32_t>(hits.size()) * block_size;
     const int32_t num_new = c.num_tokens - num_cached;
     const verdict v = judge(c, num_new, budget_left, proposal.budget);
@@ -73,9 +75,11 @@ void kv_allocator::admit_waiting(const step_proposal& proposal, step_grant& gran
     auto blocks = cache_.admit(c.request_id, hits, num_total);
     if (!blocks) break;
     cache_.cache_full_blocks(c.request_id, c.block_hashes, 0, num_total);
-    stats_.num_requests += 1;
-    stats_.num_queries += c.num_tokens;
-    stats_.num_hits += num_cached;
+    if (c.read_cache) {  // as vLLM, a request that skips the cache is no query of it
+      stats_.num_requests += 1;
+      stats_.num_queries += c.num_tokens;
+      stats_.num_hits += num_cached;
+    }
     budget_left -= num_total - num_cached;
     grant.admitted.push_back({c.request_id, std::move(*blocks), num_cached, num_total});
   }

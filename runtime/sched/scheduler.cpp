@@ -69,8 +69,9 @@ step_proposal scheduler::propose() const {
     if (static_cast<int32_t>(proposal.waiting.size()) >= max_candidates) break;
     const auto& r = requests_.at(id);
     assert(r.num_output_placeholders == 0);  // preempted after its last step in flight
-    proposal.waiting.push_back(
-        {id, r.num_tokens(), r.block_hashes, r.num_times_passed_over < max_times_passed_over});
+    proposal.waiting.push_back({id, r.num_tokens(), r.block_hashes,
+                                r.num_times_passed_over < max_times_passed_over,
+                                r.spec.sampling.num_prompt_logprobs < 0});
   }
   return proposal;
 }
@@ -102,15 +103,43 @@ step_plan scheduler::schedule(kv_allocator& allocator) {
 std::vector<request_output> scheduler::update(const step_plan& plan,
                                               std::span<const sampled_token> sampled) {
   std::vector<request_output> outputs;
+  // The prompt logprobs follow the sampled tokens (model_runner::execute), a sequence's together.
+  size_t num_sampled = 0;
+  while (num_sampled < sampled.size() && sampled[num_sampled].prompt_position < 0)
+    ++num_sampled;
+  auto prompt_logprobs = sampled.subspan(num_sampled);
+  sampled = sampled.first(num_sampled);
+  auto take_prompt_logprobs = [&](uint64_t seq_id) {
+    size_t n = 0;
+    while (n < prompt_logprobs.size() && prompt_logprobs[n].seq_id == seq_id)
+      ++n;
+    std::vector<sampled_token> taken(prompt_logprobs.begin(), prompt_logprobs.begin() + n);
+    prompt_logprobs = prompt_logprobs.subspan(n);
+    return taken;
+  };
   size_t next = 0;
   for (const auto& seq : plan.delta.seqs) {
-    if (!seq.sample) continue;
+    auto scored = take_prompt_logprobs(seq.seq_id);
+    auto found = requests_.find(seq.seq_id);
+    if (!seq.sample) {
+      if (!scored.empty() && found != requests_.end()) {
+        const auto& r = found->second;
+        request_output out{r.spec.id,
+                           {},
+                           finish_reason::none,
+                           r.num_prompt_tokens,
+                           r.num_output_tokens(),
+                           std::max(r.num_cached_tokens, 0)};
+        out.prompt_logprobs = std::move(scored);
+        outputs.push_back(std::move(out));
+      }
+      continue;
+    }
     assert(next < sampled.size() && sampled[next].seq_id == seq.seq_id);
     if (next >= sampled.size()) break;
     const sampled_token& token = sampled[next++];
     // Gone: aborted while the step ran, or finished by the step before (async scheduling had
     // already scheduled one more token for it, which is dropped).
-    auto found = requests_.find(seq.seq_id);
     if (found == requests_.end()) continue;
     auto& r = found->second;
     assert(r.num_output_placeholders > 0);
@@ -123,6 +152,7 @@ std::vector<request_output> scheduler::update(const step_plan& plan,
     const finish_reason finish = check_stop(r, out.stop_token_id);
     out.finish = finish;
     if (r.spec.return_logprobs) out.sampled.push_back(token);
+    out.prompt_logprobs = std::move(scored);
     outputs.push_back(std::move(out));
     if (finish != finish_reason::none) remove(r.spec.id);
   }
@@ -171,6 +201,12 @@ void scheduler::admit(const admission_grant& grant, step_plan& plan) {
   if (r.spec.sampling.has_penalties()) {
     admission.cached_token_ids.assign(r.token_ids.begin(),
                                       r.token_ids.begin() + r.num_computed_tokens);
+  }
+  // Prompt logprobs: a chunk's last row scores the first token of the next chunk. Once the
+  // request has outputs they were all reported (a readmission computes its prompt again).
+  if (r.spec.sampling.num_prompt_logprobs >= 0 && r.num_output_tokens() == 0) {
+    admission.prompt_token_ids.assign(r.token_ids.begin(),
+                                      r.token_ids.begin() + r.num_prompt_tokens);
   }
   plan.delta.admitted.push_back(std::move(admission));
   schedule_seq(r, grant.block_ids, grant.num_total_tokens, plan);

@@ -79,6 +79,9 @@ struct request_output {
   int32_t stop_token_id = -1;
   // With spec.return_logprobs: one entry per new token (its logprobs); else empty.
   std::vector<sampled_token> sampled;
+  // With prompt logprobs: the prompt positions the step scored (sampled_token::prompt_position),
+  // in order; an output may carry only these (no token, not finished).
+  std::vector<sampled_token> prompt_logprobs;
 };
 
 class scheduler {

@@ -32,14 +32,18 @@ struct slot_demand {
 
 // A waiting request that may be admitted: `num_tokens` tokens to have in the cache (prompt, plus
 // outputs of a preempted request), the hashes of all its full blocks (empty outside the prefix
-// cache). `may_be_passed`: without chunked prefill, a candidate that does not fit the budget left
-// is passed over so the ones behind it can start; once passed over too often it stops admission
-// instead, so the running set drains until it fits (no starvation).
+// cache), whether it may take cache hits. `may_be_passed`: without chunked prefill, a candidate
+// that does not fit the budget left is passed over so the ones behind it can start; once passed
+// over too often it stops admission instead, so the running set drains until it fits (no
+// starvation).
 struct admission_candidate {
   uint64_t request_id = 0;
   int32_t num_tokens = 0;
   std::vector<block_hash> block_hashes;
   bool may_be_passed = true;
+  // false: it takes no prefix-cache hits (its blocks are still registered as they fill): a
+  // request with prompt logprobs computes its whole prompt, as vLLM's skip_reading_prefix_cache.
+  bool read_cache = true;
 };
 
 // The scheduler's rules for admitting candidates, evaluated by the allocator.

@@ -67,11 +67,11 @@ TEST(completion_logprobs, token_texts_offsets_and_top_entries) {
   EXPECT_EQ(lp.token_logprobs[0], -0.5f);
   using entries = std::vector<std::pair<std::string, float>>;
   EXPECT_EQ(lp.top_logprobs[0], (entries{{"a", -0.5f}, {"b", -1.0f}}));  // N entries
-  EXPECT_EQ(lp.top_logprobs[1].size(), 3u);                              // sampled + N
-  EXPECT_EQ(lp.top_logprobs[1][0].first, "c");
+  EXPECT_EQ(lp.top_logprobs[1]->size(), 3u);                             // sampled + N
+  EXPECT_EQ((*lp.top_logprobs[1])[0].first, "c");
   completion_logprobs only_sampled;
   append_completion_logprobs(only_sampled, tokens, tokenizer, 0, 0);
-  EXPECT_EQ(only_sampled.top_logprobs[1], (entries{{"c", lp.token_logprobs[1]}}));
+  EXPECT_EQ(only_sampled.top_logprobs[1], (entries{{"c", *lp.token_logprobs[1]}}));
   EXPECT_EQ(num_characters("h\xC3\xA9\xE2\x82\xAC"), 3);
 }
 

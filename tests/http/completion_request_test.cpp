@@ -140,11 +140,9 @@ TEST(parse_completion_request, unknown_model_is_404_with_vllm_message) {
 
 TEST(parse_completion_request, unsupported_parameters_are_rejected_unless_neutral) {
   for (const char* body : {
-           R"({"prompt": "a", "echo": true})",
            R"({"prompt": "a", "best_of": 2})",
            R"({"prompt": "a", "suffix": "end"})",
            R"({"prompt": "a", "guided_json": {}})",
-           R"({"prompt": "a", "prompt_logprobs": 1})",
            R"({"prompt": "a", "bad_words": ["x"]})",
        }) {
     api_error e = parse_error(body);
@@ -155,6 +153,56 @@ TEST(parse_completion_request, unsupported_parameters_are_rejected_unless_neutra
   parse_ok(R"({"prompt": "a", "stop": [], "logprobs": null, "echo": false, "best_of": 1,
       "presence_penalty": 0, "frequency_penalty": 0.0, "repetition_penalty": 1, "logit_bias": {},
       "suffix": null, "skip_special_tokens": true, "response_format": {"type": "text"}})");
+}
+
+TEST(parse_completion_request, prompt_logprobs_follow_vllms_checks) {
+  EXPECT_EQ(parse_ok(R"({"prompt": "a"})").generation.sampling.num_prompt_logprobs, -1);
+  EXPECT_EQ(parse_ok(R"({"prompt": "a", "prompt_logprobs": null})")
+                .generation.sampling.num_prompt_logprobs,
+            -1);
+  EXPECT_EQ(
+      parse_ok(R"({"prompt": "a", "prompt_logprobs": 0})").generation.sampling.num_prompt_logprobs,
+      0);
+  EXPECT_EQ(
+      parse_ok(R"({"prompt": "a", "prompt_logprobs": 20})").generation.sampling.num_prompt_logprobs,
+      20);
+  // A stream may ask for 0 only (nothing to carry them).
+  parse_ok(R"({"prompt": "a", "prompt_logprobs": 0, "stream": true})");
+  const std::pair<const char*, const char*> refused[] = {
+      {R"({"prompt": "a", "prompt_logprobs": 21})",
+       "Requested prompt logprobs of 21, which is greater than max allowed: 20"},
+      {R"({"prompt": "a", "prompt_logprobs": -1})",
+       "Requested prompt logprobs of 1000, which is greater than max allowed: 20"},
+      {R"({"prompt": "a", "prompt_logprobs": -2})",
+       "prompt_logprobs must be non-negative or -1, got -2."},
+      {R"({"prompt": "a", "prompt_logprobs": "1"})", "`prompt_logprobs` must be an integer."},
+      {R"({"prompt": "a", "prompt_logprobs": 1, "stream": true})",
+       "`prompt_logprobs` are not available when `stream=True`."},
+  };
+  for (const auto& [body, message] : refused) {
+    api_error e = parse_error(body);
+    EXPECT_EQ(e.status, 400) << body;
+    EXPECT_EQ(e.message, message) << body;
+    EXPECT_EQ(e.param, "prompt_logprobs") << body;
+  }
+}
+
+TEST(parse_completion_request, echo_with_logprobs_asks_for_the_prompts_and_zero_tokens_make_one) {
+  completion_request r = parse_ok(R"({"prompt": "a", "echo": true})");
+  EXPECT_TRUE(r.echo);
+  EXPECT_FALSE(r.echo_only);
+  EXPECT_EQ(r.generation.sampling.num_prompt_logprobs, -1);  // no logprobs, none of the prompt
+  r = parse_ok(R"({"prompt": "a", "echo": true, "logprobs": 3})");
+  EXPECT_EQ(r.generation.sampling.num_prompt_logprobs, 3);
+  r = parse_ok(R"({"prompt": "a", "echo": true, "logprobs": 3, "prompt_logprobs": 1})");
+  EXPECT_EQ(r.generation.sampling.num_prompt_logprobs, 1);  // its own value wins
+  // lm-eval's loglikelihood request: the prompt's logprobs only; the engine makes one token.
+  r = parse_ok(R"({"prompt": "a", "echo": true, "logprobs": 1, "max_tokens": 0})");
+  EXPECT_TRUE(r.echo_only);
+  EXPECT_FALSE(r.zero_max_tokens);
+  EXPECT_EQ(r.generation.max_tokens, 1);
+  EXPECT_EQ(r.generation.sampling.num_prompt_logprobs, 1);
+  EXPECT_EQ(parse_error(R"({"prompt": "a", "echo": "yes"})").param, "echo");
 }
 
 }  // namespace

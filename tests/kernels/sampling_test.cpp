@@ -147,5 +147,26 @@ TEST(log_softmax_at, is_the_raw_rows_log_softmax) {
   EXPECT_NEAR(log_sum_exp(with_nan.data(), 2), 0.5, 1e-7);  // NaN entries skipped
 }
 
+TEST(logprob_rank, counts_the_tokens_at_least_as_likely_itself_included) {
+  const std::vector<float> l = {0.5f, 2.0f, -1.0f, 2.0f, 0.5f};
+  const double lse = log_sum_exp(l.data(), 5);
+  EXPECT_EQ(logprob_rank(l.data(), 5, 1, lse), 2);  // ties count (vLLM's x >= value)
+  EXPECT_EQ(logprob_rank(l.data(), 5, 3, lse), 2);
+  EXPECT_EQ(logprob_rank(l.data(), 5, 0, lse), 4);
+  EXPECT_EQ(logprob_rank(l.data(), 5, 2, lse), 5);
+  // Logits a rounding apart can tie as logprobs: the count is of the rounded logprobs.
+  const std::vector<float> close = {100.0f, std::nextafter(100.0f, 0.0f), -100.0f};
+  const double lse_close = log_sum_exp(close.data(), 3);
+  const bool tie =
+      static_cast<float>(close[0] - lse_close) == static_cast<float>(close[1] - lse_close);
+  EXPECT_EQ(logprob_rank(close.data(), 3, 1, lse_close), 2);
+  EXPECT_EQ(logprob_rank(close.data(), 3, 0, lse_close), tie ? 2 : 1);
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> masked = {-inf, 1.0f, -inf};
+  EXPECT_EQ(logprob_rank(masked.data(), 3, 0, log_sum_exp(masked.data(), 3)), 3);
+  const std::vector<float> with_nan = {0.5f, std::numeric_limits<float>::quiet_NaN()};
+  EXPECT_EQ(logprob_rank(with_nan.data(), 2, 0, log_sum_exp(with_nan.data(), 2)), 0);
+}
+
 }  // namespace
 }  // namespace troupe::kernels::cpu

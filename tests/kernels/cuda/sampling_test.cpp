@@ -425,6 +425,52 @@ TEST(cuda_sampling, top_logprobs_match_cpu) {
   }
 }
 
+// Scored rows (prompt logprobs): nothing drawn, the score token's rank where the token goes, its
+// logprob, the row's tops; mixed with sampled rows, which are unchanged.
+TEST(cuda_sampling, scored_rows_match_cpu) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  for (int64_t cols : {1000, 5003}) {
+    std::mt19937 rng(static_cast<uint32_t>(cols));
+    batch b(cols);
+    std::vector<int32_t> targets;
+    for (int i = 0; i < 12; ++i) {
+      auto row = normal_row(cols, i % 2 == 0 ? 1.0f : 4.0f, rng);
+      if (i == 3) {
+        for (auto& v : row)
+          v = std::round(v);  // ties: the rank counts every equal logprob
+      }
+      if (i == 5) row[7] = nan;
+      sampling_row p = params(0.0f, 0, 1.0f, 0.0f, 0, true);
+      p.num_top_logprobs = i % 3;
+      const auto target = static_cast<int32_t>(rng() % static_cast<uint32_t>(cols));
+      p.score_token = i % 4 == 2 ? -1 : target;  // every fourth row sampled, not scored
+      targets.push_back(p.score_token);
+      b.add("row " + std::to_string(i), row, p);
+    }
+    const auto got = run_on_gpu(b, 20);
+    for (int64_t r = 0; r < b.rows(); ++r) {
+      const std::string where = b.names[r] + ", cols " + std::to_string(cols);
+      expect_tops_match_cpu(b, got, r, where);
+      const int32_t t = targets[static_cast<size_t>(r)];
+      if (t < 0) {
+        EXPECT_EQ(got.tokens[r], static_cast<float>(cpu::argmax(b.row(r), cols))) << where;
+        continue;
+      }
+      const double lse = cpu::log_sum_exp(b.row(r), cols);
+      const int32_t rank = cpu::logprob_rank(b.row(r), cols, t, lse);
+      // The GPU's lse is within 1e-7 of the CPU's: a logprob may round across a tie.
+      EXPECT_LE(std::abs(got.tokens[r] - static_cast<float>(rank)), 1.0f) << where;
+      const double ref = reference_logprob(b.row(r), cols, t);
+      if (std::isnan(ref)) {
+        EXPECT_EQ(got.tokens[r], 0.0f) << where;
+        EXPECT_TRUE(std::isnan(got.logprobs[r])) << where;
+      } else {
+        EXPECT_NEAR(got.logprobs[r], ref, 1e-5) << where;
+      }
+    }
+  }
+}
+
 // Llama-3's vocabulary: segments of 4032 ids narrowed to 128 before the walk, deep radix selects;
 // edited rows among them.
 TEST(cuda_sampling, llama_vocabulary_rows_match_cpu) {

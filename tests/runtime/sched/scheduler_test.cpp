@@ -295,5 +295,72 @@ TEST(Scheduler, RandomizedOperationsLeakNoBlocks) {
   EXPECT_GT(num_preemptions, 0) << "the pools were never tight: the test proves little";
 }
 
+// A request with prompt logprobs takes no prefix-cache hits (vLLM's skip_reading_prefix_cache),
+// still registers its blocks, gets its prompt with its admission, and receives the prompt
+// logprobs of every chunk: alone for a chunk that samples nothing, with the token otherwise.
+TEST(Scheduler, PromptLogprobsSkipCacheHitsAndReachTheirRequest) {
+  auto c = config(8, 6);
+  c.block_size = 4;  // the allocator's
+  harness h(c, 64, 4);
+  auto cached = make_request(1, 9, 1);
+  cached.cache_prefix = true;
+  h.add(cached);
+  while (h.sched.num_running() + h.sched.num_waiting() > 0)
+    h.step();
+  auto plain = make_request(3, 9, 1);
+  plain.cache_prefix = true;
+  h.add(plain);
+  auto scored = make_request(2, 9, 1);
+  scored.cache_prefix = true;
+  scored.sampling.num_prompt_logprobs = 2;
+  h.add(scored);
+
+  const step_plan plan = h.sched.schedule(h.alloc);
+  ASSERT_EQ(plan.delta.admitted.size(), 2u);
+  EXPECT_EQ(plan.delta.admitted[0].num_computed_tokens, 8);  // two blocks found
+  EXPECT_TRUE(plan.delta.admitted[0].prompt_token_ids.empty());
+  EXPECT_EQ(plan.delta.admitted[1].num_computed_tokens, 0);  // the whole prompt computed
+  EXPECT_EQ(plan.delta.admitted[1].prompt_token_ids, cached.prompt_token_ids);
+  ASSERT_EQ(plan.delta.seqs.size(), 2u);
+  ASSERT_EQ(plan.delta.seqs[1].num_tokens, 5);  // the budget cuts the scored prompt
+  EXPECT_FALSE(plan.delta.seqs[1].sample);
+  auto batch = h.states.apply(plan.delta);
+  ASSERT_TRUE(batch.ok()) << batch.message();
+  std::vector<sampled_token> out = {{3, first_output_token, 0.0f}};
+  for (int32_t p = 1; p <= 5; ++p) {
+    sampled_token t{2, p + 1, -0.5f * static_cast<float>(p), {}};
+    t.prompt_position = p;
+    out.push_back(t);
+  }
+  auto outputs = h.sched.update(plan, out);
+  ASSERT_EQ(outputs.size(), 2u);
+  EXPECT_EQ(outputs[0].request_id, 3u);
+  EXPECT_TRUE(outputs[0].prompt_logprobs.empty());
+  EXPECT_EQ(outputs[1].request_id, 2u);
+  EXPECT_TRUE(outputs[1].new_token_ids.empty());
+  EXPECT_EQ(outputs[1].finish, finish_reason::none);
+  ASSERT_EQ(outputs[1].prompt_logprobs.size(), 5u);
+  EXPECT_EQ(outputs[1].prompt_logprobs[4].prompt_position, 5);
+  h.alloc.release(std::vector<uint64_t>{3});
+
+  // The rest of the prompt samples: its last prompt logprobs come with the token.
+  const step_plan next = h.sched.schedule(h.alloc);
+  ASSERT_EQ(next.delta.seqs.size(), 1u);
+  EXPECT_TRUE(next.delta.seqs[0].sample);
+  ASSERT_TRUE(h.states.apply(next.delta).ok());
+  std::vector<sampled_token> last = {{2, first_output_token, 0.0f}};
+  for (int32_t p = 6; p <= 8; ++p) {
+    sampled_token t{2, p + 1, -0.25f, {}};
+    t.prompt_position = p;
+    last.push_back(t);
+  }
+  outputs = h.sched.update(next, last);
+  ASSERT_EQ(outputs.size(), 1u);
+  EXPECT_EQ(outputs[0].new_token_ids, (std::vector<int32_t>{first_output_token}));
+  EXPECT_EQ(outputs[0].finish, finish_reason::length);
+  ASSERT_EQ(outputs[0].prompt_logprobs.size(), 3u);
+  EXPECT_EQ(outputs[0].prompt_logprobs[0].prompt_position, 6);
+}
+
 }  // namespace
 }  // namespace troupe::runtime
