@@ -11,6 +11,7 @@
 #include "http/completion_responder.hpp"
 #include "http/openai_json.hpp"
 #include "tests/http/fake_engine.hpp"
+#include "tests/http/test_client.hpp"
 
 namespace troupe::http {
 namespace {
@@ -35,11 +36,9 @@ actors::generation_event first_event(std::string text, int32_t token) {
   return e;
 }
 
+// The JSON body of a whole response.
 rapidjson::Document body_json(const std::string& response) {
-  rapidjson::Document doc;
-  doc.Parse(response.substr(response.find("\r\n\r\n") + 4).c_str());
-  EXPECT_FALSE(doc.HasParseError()) << response;
-  return doc;
+  return testing::parse_json(std::string_view(response).substr(response.find("\r\n\r\n") + 4));
 }
 
 responder_options options(int32_t logprobs) {
@@ -47,6 +46,16 @@ responder_options options(int32_t logprobs) {
   o.chunked = false;
   o.logprobs = logprobs;
   o.tokenizer = &tokenizer;
+  return o;
+}
+
+// Echo of the prompt "abc".
+responder_options echo_options(int32_t logprobs, bool echo_only = false, bool stream = false) {
+  responder_options o = options(logprobs);
+  o.echo = true;
+  o.echo_only = echo_only;
+  o.stream = stream;
+  o.echo_text = "abc";
   return o;
 }
 
@@ -84,10 +93,7 @@ TEST(prompt_logprobs_json, a_completion_choice_carries_them) {
 }
 
 TEST(prompt_logprobs_json, echo_puts_the_prompt_first_its_first_token_null) {
-  auto o = options(1);
-  o.echo = true;
-  o.echo_text = "abc";
-  completion_responder r(meta, o);
+  completion_responder r(meta, echo_options(1));
   const auto doc = body_json(r.on_event(first_event("d", 'd')));
   const auto& choice = doc["choices"][0];
   EXPECT_EQ(std::string(choice["text"].GetString()), "abcd");
@@ -104,11 +110,7 @@ TEST(prompt_logprobs_json, echo_puts_the_prompt_first_its_first_token_null) {
 }
 
 TEST(prompt_logprobs_json, echo_of_zero_tokens_leaves_the_generated_one_out) {
-  auto o = options(1);
-  o.echo = true;
-  o.echo_only = true;
-  o.echo_text = "abc";
-  completion_responder r(meta, o);
+  completion_responder r(meta, echo_options(1, /*echo_only=*/true));
   const auto doc = body_json(r.on_event(first_event("d", 'd')));
   const auto& choice = doc["choices"][0];
   EXPECT_EQ(std::string(choice["text"].GetString()), "abc");
@@ -118,17 +120,12 @@ TEST(prompt_logprobs_json, echo_of_zero_tokens_leaves_the_generated_one_out) {
 }
 
 TEST(prompt_logprobs_json, a_stream_echoes_the_prompt_in_its_first_chunk) {
-  auto o = options(0);
-  o.stream = true;
-  o.echo = true;
-  o.echo_text = "abc";
-  completion_responder r(meta, o);
-  const std::string sse = r.on_event(first_event("d", 'd'));
-  const size_t at = sse.find("data: ");
-  ASSERT_NE(at, std::string::npos);
-  rapidjson::Document chunk;
-  chunk.Parse(sse.substr(at + 6, sse.find("\n\n", at) - at - 6).c_str());
-  ASSERT_FALSE(chunk.HasParseError()) << sse;
+  completion_responder r(meta, echo_options(0, false, /*stream=*/true));
+  const std::string response = r.on_event(first_event("d", 'd'));
+  const auto payloads =
+      testing::sse_payloads(std::string_view(response).substr(response.find("\r\n\r\n") + 4));
+  ASSERT_GE(payloads.size(), 2u);  // the chunk, then [DONE]
+  const auto chunk = testing::parse_json(payloads[0]);
   const auto& choice = chunk["choices"][0];
   EXPECT_EQ(std::string(choice["text"].GetString()), "abcd");
   EXPECT_EQ(choice["logprobs"]["tokens"].Size(), 4u);
