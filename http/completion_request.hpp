@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "actors/engine.hpp"
 #include "http/api_error.hpp"
@@ -34,6 +35,8 @@ struct completion_request {
   // (echo_only) the engine generates one token, which the response leaves out (vLLM's way).
   bool echo = false;
   bool echo_only = false;
+  // vLLM's bad_words, as given (the session tokenizes them: tokenize_bad_words).
+  std::vector<std::string> bad_words;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
 };

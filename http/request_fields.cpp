@@ -107,8 +107,6 @@ constexpr unsupported_param unsupported_params[] = {
     {"best_of", is_one},
     {"use_beam_search", is_falsy},
     {"suffix", is_falsy},
-    {"allowed_token_ids", is_falsy},
-    {"bad_words", is_falsy},
     {"logits_processors", is_falsy},
     {"guided_json", never_neutral},
     {"guided_regex", never_neutral},

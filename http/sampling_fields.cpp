@@ -147,6 +147,67 @@ parse_error read_min_tokens(const Value& body, const completion_request& request
   return std::nullopt;
 }
 
+// vLLM's allowed_token_ids: a non-empty list of in-vocabulary ids (kept sorted, each once).
+parse_error read_allowed_token_ids(const Value& body, const completion_limits& limits,
+                                   runtime::sampling_params& out) {
+  const Value* v = member(body, "allowed_token_ids");
+  if (v == nullptr) return std::nullopt;
+  if (!v->IsArray()) return type_error("allowed_token_ids", "a list of integers");
+  if (v->Empty()) {
+    return bad_request("allowed_token_ids is not None and empty!", "allowed_token_ids");
+  }
+  const int64_t vocab = limits.vocab_size > 0 ? limits.vocab_size : int64_t{1} << 31;
+  auto& ids = out.allowed_token_ids;
+  for (const Value& id : v->GetArray()) {
+    auto value = as_integer(id);
+    if (!value) return type_error("allowed_token_ids", "a list of integers");
+    if (*value < 0 || *value >= vocab) {
+      return bad_request("allowed_token_ids contains out-of-vocab token id!", "allowed_token_ids");
+    }
+    ids.push_back(static_cast<int32_t>(*value));
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return std::nullopt;
+}
+
+// Python's repr of a list of strings, for vLLM's bad_words message.
+std::string py_string_list(const std::vector<std::string>& words) {
+  std::string out = "[";
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += '\'';
+    for (char c : words[i]) {
+      if (c == '\\' || c == '\'') out += '\\';
+      out += c;
+    }
+    out += '\'';
+  }
+  return out + "]";
+}
+
+// vLLM's bad_words: a list of non-empty strings, each kept once (tokenized by the caller:
+// tokenize_bad_words).
+parse_error read_bad_words(const Value& body, completion_request& out) {
+  const Value* v = member(body, "bad_words");
+  if (v == nullptr) return std::nullopt;
+  if (!v->IsArray()) return type_error("bad_words", "a list of strings");
+  std::vector<std::string> words;
+  for (const Value& w : v->GetArray()) {
+    if (!w.IsString()) return type_error("bad_words", "a list of strings");
+    words.emplace_back(w.GetString(), w.GetStringLength());
+  }
+  if (std::any_of(words.begin(), words.end(), [](const auto& w) { return w.empty(); })) {
+    return bad_request(fmt::format("bad_words cannot contain an empty string. Got bad_words={}",
+                                   py_string_list(words)),
+                       "bad_words");
+  }
+  for (auto& w : words)
+    if (std::find(out.bad_words.begin(), out.bad_words.end(), w) == out.bad_words.end())
+      out.bad_words.push_back(std::move(w));
+  return std::nullopt;
+}
+
 // vLLM's default sampling params from generation_config.json: used where the request is silent.
 void apply_defaults(const Value& body, const runtime::sampling_defaults& d,
                     completion_request& out) {
@@ -172,6 +233,37 @@ void apply_defaults(const Value& body, const runtime::sampling_defaults& d,
 
 }  // namespace
 
+std::variant<std::vector<std::vector<int32_t>>, api_error> tokenize_bad_words(
+    const std::vector<std::string>& words, const runtime::tokenizer& tokenizer) {
+  std::vector<std::vector<int32_t>> ids;
+  for (const auto& word : words) {
+    const std::string stripped(
+        word.begin() + static_cast<std::ptrdiff_t>(
+                           std::min(word.find_first_not_of(" \t\n\r\f\v"), word.size())),
+        word.end());
+    // The word at the start of a text, then after a space: kept when that is a new first token
+    // of as many tokens (vLLM's update_from_tokenizer).
+    for (const bool space : {false, true}) {
+      auto tokens = tokenizer.encode(space ? " " + stripped : stripped, false);
+      if (tokens.empty()) {
+        if (space) continue;
+        return api_error{400, "bad_words entries must tokenize to at least one token.",
+                         "bad_words"};
+      }
+      if (space && (tokens[0] == ids.back()[0] || tokens.size() != ids.back().size())) continue;
+      ids.push_back(std::move(tokens));
+      if (ids.size() > max_bad_words) {
+        return api_error{400,
+                         fmt::format("Too many bad words after tokenization: {}. The max number "
+                                     "is {}.",
+                                     ids.size(), max_bad_words),
+                         "bad_words"};
+      }
+    }
+  }
+  return ids;
+}
+
 std::string py_float(double value) {
   if (std::isnan(value)) return "nan";
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
@@ -189,6 +281,8 @@ parse_error read_sampling_fields(const Value& body, const completion_limits& lim
   if (!e) e = read_bool(body, "skip_special_tokens", generation.skip_special_tokens);
   if (!e) e = read_penalties_min_p(body, generation.sampling);
   if (!e) e = read_logit_bias(body, limits, generation.sampling);
+  if (!e) e = read_allowed_token_ids(body, limits, generation.sampling);
+  if (!e) e = read_bad_words(body, out);
   if (!e) e = read_min_tokens(body, out, generation.sampling);
   if (!e) apply_defaults(body, limits.defaults, out);
   return e;

@@ -22,6 +22,7 @@
 #include "actors/engine.hpp"
 #include "http/api_error.hpp"
 #include "http/chat_responder.hpp"
+#include "http/completion_request.hpp"
 #include "http/completion_responder.hpp"
 #include "http/prefix_cache_api.hpp"
 #include "http/routes.hpp"
@@ -67,6 +68,7 @@ class session : public std::enable_shared_from_this<session> {
   void handle_tokenize(const http_request& request, bool detokenize);
   void handle_reset_prefix_cache();
   void start_generation(actors::generation_request generation, bool zero_max_tokens);
+  std::optional<api_error> take_bad_words(completion_request& request) const;
   void deliver(const actors::generation_event& event);
   template <class Responder>
   void deliver_to(Responder& responder, const actors::generation_event& event);

@@ -11,6 +11,7 @@
 #include "http/completion_request.hpp"
 #include "http/dashboard_page.hpp"
 #include "http/openai_json.hpp"
+#include "http/sampling_fields.hpp"
 #include "http/session_impl.hpp"
 #include "http/telemetry_api.hpp"
 #include "http/tokenize_api.hpp"
@@ -119,6 +120,16 @@ void session::handle(endpoint handler, const http_request& request) {
   }
 }
 
+// The request's bad_words as the token sequences sampling masks.
+std::optional<api_error> session::take_bad_words(completion_request& request) const {
+  if (request.bad_words.empty()) return std::nullopt;
+  auto ids = tokenize_bad_words(request.bad_words, ctx_->engine.tokenizer());
+  if (auto* error = std::get_if<api_error>(&ids)) return *error;
+  request.generation.sampling.bad_words_token_ids =
+      std::move(std::get<std::vector<std::vector<int32_t>>>(ids));
+  return std::nullopt;
+}
+
 void session::handle_completion(const http_request& request) {
   const actors::model_info& info = ctx_->engine.info();
   completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size(),
@@ -126,6 +137,7 @@ void session::handle_completion(const http_request& request) {
   auto parsed = parse_completion_request(request.body(), limits, ctx_->next_default_seed());
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   completion_request& completion = std::get<completion_request>(parsed);
+  if (auto error = take_bad_words(completion)) return respond_error(*error);
 
   completion_meta meta{make_completion_id(), unix_seconds(), info.served_model_name};
   completion.generation.request_id = meta.id;
@@ -155,6 +167,7 @@ void session::handle_chat(const http_request& request) {
   auto parsed = parse_chat_completion_request(request.body(), limits, ctx_->next_default_seed());
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   chat_completion_request& chat = std::get<chat_completion_request>(parsed);
+  if (auto error = take_bad_words(chat.completion)) return respond_error(*error);
   auto prompt = render_chat_prompt(ctx_->options.chat_template.get(), std::move(chat.chat),
                                    chat.continue_final_message);
   if (auto* error = std::get_if<api_error>(&prompt)) return respond_error(*error);

@@ -41,10 +41,18 @@ struct sampling_params {
   // Tokens masked to -inf while fewer than `min_tokens` tokens were generated: the request's stop
   // token ids and the end-of-generation tokens.
   std::vector<int32_t> min_tokens_stop_ids;
+  // vLLM's allowed_token_ids: when non-empty, every other token is masked to -inf. Sorted, one
+  // entry per id.
+  std::vector<int32_t> allowed_token_ids;
+  // vLLM's bad_words, tokenized (each word alone and after a space): a word's last token is
+  // masked to -inf when the outputs so far end with the rest of it (a one-token word always).
+  std::vector<std::vector<int32_t>> bad_words_token_ids;
 
   bool has_penalties() const {
     return presence_penalty != 0.0f || frequency_penalty != 0.0f || repetition_penalty != 1.0f;
   }
+  // Whether sampling reads the token history (runtime/sequence_states.hpp keeps it).
+  bool needs_token_history() const { return has_penalties() || !bad_words_token_ids.empty(); }
   bool operator==(const sampling_params&) const = default;
 };
 

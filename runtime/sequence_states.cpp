@@ -70,7 +70,7 @@ status sequence_states::check(const step_delta& delta) const {
     if (states_.count(a.seq_id) != 0 ||
         !origins.emplace(a.seq_id, chunk_origin{a.num_computed_tokens, a.num_prompt_tokens}).second)
       return bad(a.seq_id, "admitted while it runs");
-    const int64_t num_cached = a.sampling.has_penalties() ? a.num_computed_tokens : 0;
+    const int64_t num_cached = a.sampling.needs_token_history() ? a.num_computed_tokens : 0;
     if (a.num_computed_tokens < 0 || static_cast<int64_t>(a.cached_token_ids.size()) != num_cached)
       return bad(a.seq_id, "admitted with cached tokens that do not match num_computed_tokens");
     const auto num_prompt = static_cast<int64_t>(a.prompt_token_ids.size());
@@ -140,7 +140,7 @@ seq_step sequence_states::advance(state& s, const seq_chunk& chunk, std::span<in
   }
   s.num_computed_tokens += chunk.num_tokens;
   seq.output_index = std::max(0, s.num_computed_tokens - s.num_prompt_tokens);
-  if (s.sampling.has_penalties()) {
+  if (s.sampling.needs_token_history()) {
     s.token_history.insert(s.token_history.end(), tokens.begin(), tokens.end());
     if (chunk.sample) seq.token_history = s.token_history;
   }

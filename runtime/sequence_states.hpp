@@ -4,8 +4,8 @@
 //
 //   seq 7  sampling (by value), prompt 5 tokens, computed 9
 //          block table [12 | 3 | 40]      <- appended to by each chunk's new_block_ids
-//          history     [t0 .. t8]         <- with penalties only: cached tokens, then every
-//                                            token the steps fed it
+//          history     [t0 .. t8]         <- with penalties or bad words only: cached tokens,
+//                                            then every token the steps fed it
 //          prompt      [t0 .. t4]         <- with prompt logprobs only: the rows of its prompt
 //                                            chunks are scored on the next prompt token
 //
@@ -32,7 +32,7 @@ class sequence_states {
     int32_t num_prompt_tokens = 0;
     int32_t num_computed_tokens = 0;  // positions the applied steps cover
     std::vector<int32_t> block_table;
-    std::vector<int32_t> token_history;  // with penalties: tokens [0, num_computed_tokens)
+    std::vector<int32_t> token_history;  // needs_token_history(): tokens [0, num_computed_tokens)
     // With prompt logprobs, until its outputs began (seq_admission::prompt_token_ids).
     std::vector<int32_t> prompt_token_ids;
     // The token its last applied step sampled (record_sampled), which a placeholder_token in the
@@ -43,8 +43,8 @@ class sequence_states {
   // Forgets delta.released, then applies the rest and returns the runner's batch. The batch
   // views this object's histories: it is valid until the next apply or release.
   // Errors (nothing but the release applied): a sequence admitted twice or while held, cached
-  // tokens that do not match num_computed_tokens (with penalties) or none expected, prompt tokens
-  // other than none or num_prompt_tokens of them (with prompt logprobs), a chunk of a
+  // tokens that do not match num_computed_tokens (needs_token_history) or none expected, prompt
+  // tokens other than none or num_prompt_tokens of them (with prompt logprobs), a chunk of a
   // sequence neither held nor admitted or scheduled twice, an admission not scheduled, a chunk
   // of no tokens or that samples inside its prompt, token_ids not the chunks' sum, a
   // placeholder_token other than a held sequence's only token right after a step that sampled

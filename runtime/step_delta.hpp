@@ -44,8 +44,8 @@ struct seq_admission {
   int32_t num_prompt_tokens = 0;
   // Tokens already in the KV cache (prefix-cache hits): its first step starts here.
   int32_t num_computed_tokens = 0;
-  // With penalties: its first num_computed_tokens tokens, which no step feeds the executor;
-  // empty otherwise.
+  // With penalties or bad words (needs_token_history): its first num_computed_tokens tokens, which
+  // no step feeds the executor; empty otherwise.
   std::vector<int32_t> cached_token_ids;
   // With prompt logprobs (sampling.num_prompt_logprobs >= 0) and no output yet: the whole
   // prompt, whose next token each prompt row is scored on; empty otherwise.

@@ -32,7 +32,7 @@ inline constexpr float greedy_temperature = 1e-5f;
 inline constexpr float sampling_weight_scale = 0x1p40f;
 
 // One row's sampling parameters, as the kernels read them (a step's are uploaded to the device
-// as an array of these). 40 bytes, 4-byte fields only.
+// as an array of these). 44 bytes, 4-byte fields only.
 struct sampling_row {
   float temperature = 0.0f;  // < greedy_temperature: greedy
   int32_t top_k = 0;         // <= 0 or >= cols: no cut
@@ -46,6 +46,9 @@ struct sampling_row {
   // >= 0: the row is scored, not sampled (a prompt logprob): its token is this one, and a
   // backend's sample_rows returns its logprob_rank in place of the token.
   int32_t score_token = -1;
+  // The row keeps only the tokens its edits flag edit_allow (vLLM's allowed_token_ids): every
+  // other token of the edited row is -inf. requires: edited.
+  uint32_t allowed_only = 0;
 
   uint64_t random() const { return (uint64_t{random_hi} << 32) | random_lo; }
   void set_random(uint64_t bits) {
@@ -53,15 +56,19 @@ struct sampling_row {
     random_hi = static_cast<uint32_t>(bits >> 32);
   }
 };
-static_assert(sizeof(sampling_row) == 40, "sampling_row is uploaded as 10 words");
+static_assert(sizeof(sampling_row) == 44, "sampling_row is uploaded as 11 words");
 
 // One token's logits processors in one sampled row, in vLLM v1's order (the runtime builds them:
-// runtime/model/logits_processors.hpp): min_tokens masking, logit_bias, the repetition penalty,
-// then the frequency and presence penalties. A row has at most one edit per token.
+// runtime/model/logits_processors.hpp): allowed_token_ids and bad_words, min_tokens masking,
+// logit_bias, the repetition penalty, then the frequency and presence penalties. A row has at
+// most one edit per token.
 inline constexpr uint32_t edit_mask = 1;        // the token becomes -inf
 inline constexpr uint32_t edit_bias = 2;        // + bias
 inline constexpr uint32_t edit_repetition = 4;  // > 0: / repetition_penalty, else * it
 inline constexpr uint32_t edit_subtract = 8;    // - subtract
+// One of the row's allowed tokens (sampling_row::allowed_only): it keeps its logit (the other
+// flags still apply); apply_edit does nothing for this flag.
+inline constexpr uint32_t edit_allow = 16;
 struct logit_edit {
   int32_t row = 0;  // the sampled row (0 .. rows - 1)
   int32_t id = 0;   // the token, 0 <= id < cols

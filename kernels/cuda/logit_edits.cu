@@ -1,5 +1,6 @@
 // apply_logit_edits (contract: sampling.hpp): the copy of the edited rows (a block per row and
-// slice of its columns, so that a few rows still fill the device; coalesced), then one thread per
+// slice of its columns, so that a few rows still fill the device; coalesced; -inf for an
+// allowed-only row), then one thread per
 // edit, each writing its own (row, id) with cpu::apply_edit's roundings (at most one edit per
 // pair: no conflicts, no order to keep). sampling.cu's sample_rows reads the result.
 #include <algorithm>
@@ -36,9 +37,11 @@ __global__ void copy_edited_rows_kernel(const float* logits, int64_t rows, int32
     if (rows_params[r].edited == 0) continue;
     const float* src = logits + r * cols;
     float* dst = processed + r * cols;
+    // An allowed-only row keeps nothing but its edited tokens, which the edits write.
+    const bool allowed_only = rows_params[r].allowed_only != 0;
     for (int32_t c = static_cast<int32_t>(blockIdx.x * blockDim.x + threadIdx.x); c < cols;
          c += stride)
-      dst[c] = src[c];
+      dst[c] = allowed_only ? -INFINITY : src[c];
   }
 }
 

@@ -14,7 +14,8 @@
 namespace troupe::kernels::cuda {
 
 // processed[r] = logits[r] with row r's edits applied (cpu::apply_edit, bit for bit), for every
-// row r with rows_params[r].edited; other rows of `processed` are not written. Each edit names its
+// row r with rows_params[r].edited (with rows_params[r].allowed_only, -inf but at its edits'
+// tokens); other rows of `processed` are not written. Each edit names its
 // row and token (at most one edit per row and token). Two kernels: the copy of the edited rows,
 // then the edits.
 //   logits, processed [rows][cols], rows_params [rows], edits [num_edits]

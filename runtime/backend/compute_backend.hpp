@@ -150,17 +150,18 @@ class compute_backend {
   //                                              x [rows][cols], out [rows]
   virtual void argmax_rows(buffer_handle x, int64_t rows, int64_t cols, buffer_handle out) = 0;
   // Each sampled row's token by its parameters in the step's metadata (step_metadata::sampling,
-  // ::edits): x = the row with its edits applied (kernels::cpu::apply_edit) when it has any, else
-  // the row; the token is kernels::cpu::sample_row(x), or the argmax of x (greedy[r] for an
-  // unedited row) for a greedy row or a row that draws nothing; out[r] = the token as a float,
-  // out[rows + r] = the raw row's log-softmax at it when the row asks for it (else 0). A scored
-  // row (sampling_row::score_token >= 0, a prompt logprob) draws nothing: out[r] = the score
-  // token's kernels::cpu::logprob_rank in the raw row (a float), out[rows + r] its log-softmax.
-  // Then, with top = step_metadata::max_top_logprobs, the raw row's kernels::cpu::top_logprobs:
-  // ids (as floats) at out[2 * rows + r * top + j], values at out[2 * rows + (rows + r) * top +
-  // j], -1 and 0 past the row's count. Every backend draws the same token from the same logits (the
-  // contract of kernels/cpu/sampling.hpp), so tensor-parallel ranks agree. Not part of a
-  // replayed step (run_step): called after it.
+  // ::edits): x = the row with its edits applied (kernels::cpu::apply_edit; an allowed-only
+  // row is -inf but at its edits' tokens) when it has any, else the row; the token is
+  // kernels::cpu::sample_row(x), or the argmax of x (greedy[r] for an unedited row) for a greedy
+  // row or a row that draws nothing; out[r] = the token as a float, out[rows + r] = the raw row's
+  // log-softmax at it when the row asks for it (else 0). A scored row (sampling_row::score_token >=
+  // 0, a prompt logprob) draws nothing: out[r] = the score token's kernels::cpu::logprob_rank in
+  // the raw row (a float), out[rows + r] its log-softmax. Then, with top =
+  // step_metadata::max_top_logprobs, the raw row's kernels::cpu::top_logprobs: ids (as floats) at
+  // out[2 * rows + r * top + j], values at out[2 * rows + (rows + r) * top + j], -1 and 0 past the
+  // row's count. Every backend draws the same token from the same logits (the contract of
+  // kernels/cpu/sampling.hpp), so tensor-parallel ranks agree. Not part of a replayed step
+  // (run_step): called after it.
   //              logits [rows][cols], greedy [rows] (argmax_rows), out [2 * rows * (1 + top)]
   // requires: rows == the step's num_sampled().
   virtual void sample_rows(buffer_handle logits, int64_t rows, int64_t cols, buffer_handle greedy,

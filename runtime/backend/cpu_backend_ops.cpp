@@ -349,10 +349,15 @@ void cpu_backend::sample_rows(buffer_handle logits, int64_t rows, int64_t cols,
         step_.sampling.empty() ? kernels::cpu::sampling_row{} : step_.sampling[r];
     const float* drawn_from = row;
     if (p.edited) {
-      edited.assign(row, row + cols);
+      // An allowed-only row keeps nothing but its edited tokens (one edit a token).
+      if (p.allowed_only) {
+        edited.assign(static_cast<size_t>(cols), -INFINITY);
+      } else {
+        edited.assign(row, row + cols);
+      }
       for (size_t i = first_edit[r]; i < first_edit[r + 1]; ++i) {
         const auto& e = step_.edits[i];
-        edited[e.id] = kernels::cpu::apply_edit(edited[e.id], e);
+        edited[e.id] = kernels::cpu::apply_edit(row[e.id], e);
       }
       drawn_from = edited.data();
     }

@@ -64,6 +64,7 @@ void fill_step_metadata(const step_batch& batch, backend::step_metadata& out, in
         append_logit_edits(seq.sampling, seq.output_index, prompt, seq.token_history.last(outputs),
                            sampled, vocab_size, out.edits);
         p.edited = out.edits.size() > before ? 1 : 0;
+        p.allowed_only = p.edited != 0 && !seq.sampling.allowed_token_ids.empty() ? 1 : 0;
       }
     }
     out.block_tables.insert(out.block_tables.end(), seq.block_table.begin(), seq.block_table.end());

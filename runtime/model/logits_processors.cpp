@@ -29,9 +29,16 @@ float repetition(float logit, float penalty) {
 }  // namespace
 
 bool has_logits_processors(const sampling_params& params, int32_t output_index) {
-  if (params.has_penalties()) return true;
-  return !params.logit_bias.empty() ||
+  if (params.has_penalties() || !params.allowed_token_ids.empty()) return true;
+  return !params.logit_bias.empty() || !params.bad_words_token_ids.empty() ||
          (output_index < params.min_tokens && !params.min_tokens_stop_ids.empty());
+}
+
+bool bad_word_applies(std::span<const int32_t> word, std::span<const int32_t> output) {
+  if (word.empty() || word.size() - 1 > output.size()) return false;
+  const auto prefix = word.first(word.size() - 1);
+  return std::equal(prefix.begin(), prefix.end(),
+                    output.end() - static_cast<std::ptrdiff_t>(prefix.size()));
 }
 
 void apply_min_tokens(std::span<float> logits, const sampling_params& params,
@@ -105,6 +112,12 @@ void append_logit_edits(const sampling_params& params, int32_t output_index,
     }
     return &out[first + static_cast<size_t>(slot[i])];
   };
+  for (int32_t id : params.allowed_token_ids)
+    if (auto* e = edit_of(id)) e->flags |= k::edit_allow;
+  for (const auto& word : params.bad_words_token_ids) {
+    if (!bad_word_applies(word, output)) continue;
+    if (auto* e = edit_of(word.back())) e->flags |= k::edit_mask;
+  }
   if (output_index < params.min_tokens) {
     for (int32_t id : params.min_tokens_stop_ids)
       if (auto* e = edit_of(id)) e->flags |= k::edit_mask;
@@ -144,6 +157,11 @@ void append_logit_edits(const sampling_params& params, int32_t output_index,
     e.subtract =
         k::penalty_subtrahend(params.frequency_penalty, output_counts[j], params.presence_penalty);
   }
+  // An allowed-only row: a token edited for another reason but not allowed stays -inf.
+  if (!params.allowed_token_ids.empty()) {
+    for (size_t j = first; j < out.size(); ++j)
+      if ((out[j].flags & k::edit_allow) == 0) out[j].flags |= k::edit_mask;
+  }
 }
 
 void apply_logits_processors(std::span<float> logits, const sampling_params& params,
@@ -153,6 +171,15 @@ void apply_logits_processors(std::span<float> logits, const sampling_params& par
   edits.clear();
   append_logit_edits(params, output_index, prompt, output, 0, static_cast<int32_t>(logits.size()),
                      edits);
+  if (!params.allowed_token_ids.empty()) {
+    // Only the allowed tokens (each has an edit) keep a logit.
+    thread_local std::vector<float> kept;
+    kept.assign(logits.size(), -std::numeric_limits<float>::infinity());
+    for (const auto& e : edits)
+      kept[e.id] = kernels::cpu::apply_edit(logits[e.id], e);
+    std::copy(kept.begin(), kept.end(), logits.begin());
+    return;
+  }
   for (const auto& e : edits)
     logits[e.id] = kernels::cpu::apply_edit(logits[e.id], e);
 }

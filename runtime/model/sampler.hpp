@@ -31,8 +31,8 @@ struct sample_result {
 };
 
 // requires: logits non-empty. NaN logits never win and never crash; an all-NaN row yields its last
-// id. `token_history` (needed only with penalties) is the request's prompt followed by its
-// `output_index` outputs; a shorter history counts as all output.
+// id. `token_history` (needed only with penalties or bad words) is the request's prompt followed by
+// its `output_index` outputs; a shorter history counts as all output.
 sample_result sample_token(std::span<const float> logits, const sampling_params& params,
                            int32_t output_index, std::span<const int32_t> token_history = {});
 

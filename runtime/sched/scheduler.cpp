@@ -198,7 +198,7 @@ void scheduler::admit(const admission_grant& grant, step_plan& plan) {
   // The executor starts it afresh: the tokens before its first chunk are in the cache, and the
   // penalties need them (the executor keeps the history from here on).
   seq_admission admission{id, r.spec.sampling, r.num_prompt_tokens, r.num_computed_tokens, {}};
-  if (r.spec.sampling.has_penalties()) {
+  if (r.spec.sampling.needs_token_history()) {
     admission.cached_token_ids.assign(r.token_ids.begin(),
                                       r.token_ids.begin() + r.num_computed_tokens);
   }

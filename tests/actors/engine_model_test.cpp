@@ -132,5 +132,74 @@ TEST(EngineModel, AsyncSchedulingSamplesWhatSynchronousSchedulingDoes) {
   EXPECT_EQ(logprobs[0][3].size(), tokens[0][3].size());
 }
 
+// Prompt logprobs through the engine, chunked 8 tokens a step beside another request: scoring
+// the prompt extended by its own greedy continuation gives each continuation token back at rank
+// 1 with the logprob it was sampled with, bit for bit (the prompt's last rows are the rows that
+// sampled them). The scoring request computes its whole prompt although the first request left
+// its blocks in the prefix cache.
+TEST(EngineModel, PromptLogprobsOfAGreedyContinuationAreItsSampledLogprobs) {
+  const std::string path = testing::default_model_gguf();
+  if (path.empty()) GTEST_SKIP() << "default model not fetched (tools/setup.sh)";
+  auto e = start_default_model_engine(path);
+  ASSERT_TRUE(e);
+  generation_request first;
+  first.prompt =
+      "The capital of Germany is Berlin. The capital of Italy is Rome. The capital of "
+      "France is";
+  first.max_tokens = 3;
+  first.logprobs = 0;
+  first.sampling.temperature = 0.0f;
+  auto sampled = std::make_shared<testing::collecting_sink>();
+  e->submit(first, sampled);
+  ASSERT_TRUE(sampled->wait_finished(std::chrono::seconds(120)));
+  ASSERT_FALSE(sampled->last().error);
+  std::vector<token_logprob> continuation;
+  for (const auto& event : sampled->events())
+    continuation.insert(continuation.end(), event.logprobs.begin(), event.logprobs.end());
+  ASSERT_EQ(continuation.size(), 3u);
+
+  generation_request scored;
+  scored.prompt_token_ids = e->tokenizer().encode(first.prompt, true);
+  const auto num_prompt = static_cast<int32_t>(scored.prompt_token_ids.size());
+  for (const auto& t : continuation)
+    scored.prompt_token_ids.push_back(t.token_id);
+  scored.max_tokens = 1;
+  scored.sampling.temperature = 0.0f;
+  scored.sampling.num_prompt_logprobs = 2;
+  auto sink = std::make_shared<testing::collecting_sink>();
+  auto other = submit_greedy(*e, "Once upon a time, there was a little");
+  e->submit(scored, sink);
+  ASSERT_TRUE(sink->wait_finished(std::chrono::seconds(120)));
+  ASSERT_TRUE(other->wait_finished(std::chrono::seconds(120)));
+  const auto events = sink->events();
+  ASSERT_FALSE(events.front().error);
+  EXPECT_EQ(events.front().num_cached_tokens, 0);
+  EXPECT_EQ(events.front().prompt_token_ids, scored.prompt_token_ids);
+  const auto& plp = events.front().prompt_logprobs;
+  ASSERT_EQ(plp.size(), scored.prompt_token_ids.size() - 1);
+  for (size_t i = 0; i < plp.size(); ++i) {
+    EXPECT_EQ(plp[i].token_id, scored.prompt_token_ids[i + 1]) << i;
+    EXPECT_GE(plp[i].rank, 1) << i;
+    ASSERT_EQ(plp[i].top.size(), 2u) << i;
+    EXPECT_GE(plp[i].top[0].second, plp[i].logprob) << i;
+  }
+  for (size_t k = 0; k < continuation.size(); ++k) {
+    const auto& entry = plp[static_cast<size_t>(num_prompt) - 1 + k];
+    EXPECT_EQ(entry.token_id, continuation[k].token_id) << k;
+    EXPECT_EQ(entry.rank, 1) << k;
+    EXPECT_EQ(entry.logprob, continuation[k].logprob) << k;
+    EXPECT_EQ(entry.top[0].first, continuation[k].token_id) << k;
+  }
+  for (size_t i = 1; i < events.size(); ++i)
+    EXPECT_TRUE(events[i].prompt_logprobs.empty());
+  // The control: the same prompt without prompt logprobs starts on the cached blocks.
+  scored.sampling.num_prompt_logprobs = -1;
+  auto control = std::make_shared<testing::collecting_sink>();
+  e->submit(scored, control);
+  ASSERT_TRUE(control->wait_finished(std::chrono::seconds(120)));
+  EXPECT_GE(control->last().num_cached_tokens, 16);
+  EXPECT_TRUE(control->events().front().prompt_logprobs.empty());
+}
+
 }  // namespace
 }  // namespace troupe::actors

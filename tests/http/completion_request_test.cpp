@@ -143,7 +143,6 @@ TEST(parse_completion_request, unsupported_parameters_are_rejected_unless_neutra
            R"({"prompt": "a", "best_of": 2})",
            R"({"prompt": "a", "suffix": "end"})",
            R"({"prompt": "a", "guided_json": {}})",
-           R"({"prompt": "a", "bad_words": ["x"]})",
        }) {
     api_error e = parse_error(body);
     EXPECT_EQ(e.status, 400) << body;

@@ -149,6 +149,29 @@ TEST_F(sampling_http, logit_bias_and_penalties_steer_greedy_decoding) {
   EXPECT_LE(std::count(text.begin(), text.end(), 'q'), 3) << text;
 }
 
+TEST_F(sampling_http, allowed_token_ids_and_bad_words_bound_what_is_generated) {
+  // Only 'x' (120) and 'y' (121), sampled at temperature 1.
+  auto doc = complete(R"({"prompt": "abc", "max_tokens": 24, "seed": 5,
+      "allowed_token_ids": [120, 121]})");
+  std::string text = doc["choices"][0]["text"].GetString();
+  ASSERT_EQ(text.size(), 24u);
+  EXPECT_EQ(text.find_first_not_of("xy"), std::string::npos) << text;
+  // The bias makes 'q' the argmax everywhere; the bad word "q" forbids it.
+  doc = complete(R"({"prompt": "abc", "max_tokens": 12, "temperature": 0,
+      "logit_bias": {"113": 100}, "bad_words": ["q"]})");
+  text = doc["choices"][0]["text"].GetString();
+  EXPECT_EQ(text.find('q'), std::string::npos) << text;
+  // A two-token word: its second token is forbidden right after its first only.
+  const auto plain = greedy("abc", 2);
+  const std::string word = {static_cast<char>(plain[0].first), static_cast<char>(plain[1].first)};
+  doc = complete(R"({"prompt": "abc", "max_tokens": 12, "temperature": 0, "bad_words": [")" + word +
+                 R"("]})");
+  text = doc["choices"][0]["text"].GetString();
+  EXPECT_EQ(text[0], word[0]) << text;
+  EXPECT_NE(text[1], word[1]) << text;
+  EXPECT_EQ(text.find(word), std::string::npos) << text;
+}
+
 TEST_F(sampling_http, streamed_logprobs_cover_every_token_once) {
   test_client client(server_->port());
   auto r = client.post(

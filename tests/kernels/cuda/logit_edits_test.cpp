@@ -1,5 +1,6 @@
 // kernels/cuda/sampling.cu's apply_logit_edits against kernels::cpu::apply_edit: the edited rows
-// bit for bit (NaN as any NaN), rows without edits untouched. Needs a GPU: skips without one.
+// bit for bit (NaN as any NaN; an allowed-only row -inf but at its edits), rows without edits
+// untouched. Needs a GPU: skips without one.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -46,7 +47,8 @@ TEST(cuda_sampling, apply_logit_edits_match_cpu_bitwise) {
   std::vector<sampling_row> params(rows);
   std::vector<int64_t> edited_rows;
   for (int64_t r = 0; r < rows; ++r) {
-    params[r].edited = r % 3 != 1 ? 1 : 0;  // 16 edited rows, the first and last among them
+    params[r].edited = r % 3 != 1 ? 1 : 0;        // 16 edited rows, the first and last among them
+    params[r].allowed_only = r % 6 == 3 ? 1 : 0;  // 4 of them keep only their edited tokens
     if (params[r].edited != 0) edited_rows.push_back(r);
   }
   ASSERT_GE(static_cast<int64_t>(edited_rows.size()) * cols, num_combinations);
@@ -94,8 +96,14 @@ TEST(cuda_sampling, apply_logit_edits_match_cpu_bitwise) {
 
   const float sentinel = std::bit_cast<float>(0xdeadbeefu);
   std::vector<float> want(logits.size(), sentinel);
-  for (int64_t r : edited_rows)
-    std::copy(logits.begin() + r * cols, logits.begin() + (r + 1) * cols, want.begin() + r * cols);
+  for (int64_t r : edited_rows) {
+    if (params[r].allowed_only != 0) {
+      std::fill(want.begin() + r * cols, want.begin() + (r + 1) * cols, -inf);
+    } else {
+      std::copy(logits.begin() + r * cols, logits.begin() + (r + 1) * cols,
+                want.begin() + r * cols);
+    }
+  }
   int negative_zeros = 0;  // -0 results, which an addition of -x in place of x - ... would lose
   for (const logit_edit& e : edits) {
     if (params[e.row].edited == 0) continue;

@@ -157,6 +157,38 @@ TEST(llama_runner, rows_sampled_in_parallel_equal_sample_token_row_by_row) {
   EXPECT_EQ(got.size(), row);
 }
 
+// allowed_token_ids and bad words on the backend: its rows are the host sampler's, and what the
+// request asked for.
+TEST(llama_runner, allowed_tokens_and_bad_words_are_the_host_samplers) {
+  auto runner =
+      llama_runner::create(std::make_unique<recording_backend>(1), tiny_qwen_like(), 8, 4);
+  auto reference =
+      llama_runner::create(std::make_unique<recording_backend>(1), tiny_qwen_like(), 8, 4);
+  ASSERT_TRUE(runner.ok() && reference.ok());
+  const auto vocab = static_cast<size_t>(tiny_qwen_like().hparams.vocab_size);
+  const auto plain = (*reference)->forward_logits(mixed_batch());
+  const int32_t greedy1 = argmax(std::span<const float>(plain).subspan(vocab, vocab));
+  auto batch = mixed_batch();
+  batch.seqs[0].sampling.temperature = 1.0f;
+  batch.seqs[0].sampling.seed = 3;
+  batch.seqs[0].sampling.allowed_token_ids = {5, 17, 40};
+  // Sequence 1 decodes after outputs {..., 44}: the bad word {44, greedy} forbids its argmax.
+  const std::vector<int32_t> history = {9, 9, 44};
+  batch.seqs[1].token_history = history;
+  batch.seqs[1].output_index = 2;
+  batch.seqs[1].sampling.bad_words_token_ids = {{44, greedy1}, {45, 1}};
+  const auto got = (*runner)->execute(batch);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(got[0].token_id == 5 || got[0].token_id == 17 || got[0].token_id == 40);
+  EXPECT_NE(got[1].token_id, greedy1);
+  for (size_t i = 0; i < got.size(); ++i) {
+    const auto& seq = batch.seqs[i];
+    const auto want = sample_token(std::span<const float>(plain).subspan(i * vocab, vocab),
+                                   seq.sampling, seq.output_index, seq.token_history);
+    EXPECT_EQ(got[i].token_id, want.token_id) << "row " << i;
+  }
+}
+
 TEST(llama_runner, forward_enqueues_one_step_in_contract_order) {
   auto backend = std::make_unique<recording_backend>(1);
   auto* rec = backend.get();

@@ -143,6 +143,46 @@ TEST(logits_processors, edits_give_the_processors_row_bit_for_bit) {
   }
 }
 
+TEST(logits_processors, allowed_token_ids_keep_only_their_tokens_with_the_other_processors) {
+  sampling_params p;
+  p.allowed_token_ids = {1, 3};
+  p.logit_bias = {{3, 0.5f}, {2, 9.0f}};  // a bias on a token not allowed changes nothing
+  EXPECT_TRUE(has_logits_processors(p, 0));
+  std::vector<float> row = {1, 2, 3, 4, 5};
+  apply_logits_processors(row, p, 0, {}, {});
+  EXPECT_EQ(row, (std::vector<float>{-inf, 2, -inf, 4.5f, -inf}));
+  // As edits: one a token, each allowed one flagged.
+  std::vector<kernels::cpu::logit_edit> edits;
+  append_logit_edits(p, 0, {}, {}, 0, 5, edits);
+  int allowed = 0;
+  for (const auto& e : edits)
+    allowed += (e.flags & kernels::cpu::edit_allow) != 0 ? 1 : 0;
+  EXPECT_EQ(allowed, 2);
+  EXPECT_EQ(sample_token(std::vector<float>{9, 2, 9, 4, 9}, p, 0).token_id, 3);
+}
+
+TEST(logits_processors, a_bad_words_last_token_is_masked_after_the_rest_of_it) {
+  const std::vector<int32_t> word = {7, 8, 9};
+  EXPECT_TRUE(bad_word_applies(word, std::vector<int32_t>{1, 7, 8}));
+  EXPECT_FALSE(bad_word_applies(word, std::vector<int32_t>{7, 8, 1}));
+  EXPECT_FALSE(bad_word_applies(word, std::vector<int32_t>{8}));  // shorter than its prefix
+  EXPECT_TRUE(bad_word_applies(std::vector<int32_t>{4}, std::vector<int32_t>{}));
+  sampling_params p;
+  p.bad_words_token_ids = {{2}, {0, 3}};
+  EXPECT_TRUE(has_logits_processors(p, 0));
+  std::vector<float> row = {1, 2, 3, 4};
+  apply_logits_processors(row, p, 2, {}, std::vector<int32_t>{1, 0});
+  EXPECT_EQ(row, (std::vector<float>{1, 2, -inf, -inf}));
+  row = {1, 2, 3, 4};
+  apply_logits_processors(row, p, 2, {}, std::vector<int32_t>{0, 1});
+  EXPECT_EQ(row, (std::vector<float>{1, 2, -inf, 4}));
+  // With a penalty on the same token the mask still wins, in one edit.
+  p.presence_penalty = 0.5f;
+  row = {1, 2, 3, 4};
+  apply_logits_processors(row, p, 1, {}, std::vector<int32_t>{2});
+  EXPECT_EQ(row, (std::vector<float>{1, 2, -inf, 4}));
+}
+
 TEST(logits_processors, top_logprobs_are_the_best_raw_log_softmax_values) {
   const std::vector<float> row = {0.5f, 2.0f, std::nanf(""), 2.0f, -1.0f};
   double sum = 0;
