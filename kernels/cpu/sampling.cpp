@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <vector>
 
@@ -82,10 +83,32 @@ float penalty_subtrahend(float frequency_penalty, int32_t count, float presence_
   return frequency_penalty * static_cast<float>(count) + presence_penalty;
 }
 
-double log_sum_exp(const float* x, int64_t n) {
+namespace {
+
+// The largest non-NaN x[i] (-inf when none), in 16 independent lanes that the compiler
+// vectorizes (v > m is false for a NaN v, which is skipped; one running maximum with a NaN test
+// stays scalar).
+float max_skipping_nan(const float* x, int64_t n) {
+  constexpr int lanes = 16;
+  float m[lanes];
+  std::fill(m, m + lanes, -INFINITY);
+  int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    for (int j = 0; j < lanes; ++j)
+      m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+  }
+  for (int j = 0; i < n; ++i, ++j)
+    m[j] = x[i] > m[j] ? x[i] : m[j];
   float max_x = -INFINITY;
-  for (int64_t i = 0; i < n; ++i)
-    if (!std::isnan(x[i])) max_x = std::max(max_x, x[i]);
+  for (float v : m)
+    max_x = v > max_x ? v : max_x;
+  return max_x;
+}
+
+}  // namespace
+
+double log_sum_exp(const float* x, int64_t n) {
+  const float max_x = max_skipping_nan(x, n);
   if (!std::isfinite(max_x)) return max_x;
   // x - max is exact in f32 for every term that matters (Sterbenz) and <= 0: nothing overflows.
   thread_local std::vector<float> terms;
@@ -93,9 +116,20 @@ double log_sum_exp(const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     terms[i] = std::isnan(x[i]) ? -INFINITY : x[i] - max_x;
   exp_values(terms.data(), n, terms.data());
+  // 16 running sums in double, joined in a fixed order: the same bits on every call, and a loop
+  // the compiler vectorizes (one running sum is a chain of dependent adds, 4 cycles each).
+  constexpr int lanes = 16;
+  double partial[lanes] = {};
+  int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    for (int j = 0; j < lanes; ++j)
+      partial[j] += static_cast<double>(terms[static_cast<size_t>(i + j)]);
+  }
+  for (int j = 0; i < n; ++i, ++j)
+    partial[j] += static_cast<double>(terms[static_cast<size_t>(i)]);
   double sum = 0.0;
-  for (float t : terms)
-    sum += t;
+  for (double p : partial)
+    sum += p;
   return max_x + std::log(sum);
 }
 
@@ -107,24 +141,82 @@ float log_softmax_at(const float* x, int64_t n, int32_t token) {
 
 int32_t logprob_rank(const float* x, int64_t n, int32_t token, double lse) {
   const auto logprob = static_cast<float>(x[token] - lse);
-  int32_t rank = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    if (std::isnan(x[i])) return 0;
-    rank += static_cast<float>(x[i] - lse) >= logprob ? 1 : 0;
+  if (std::isnan(logprob)) return 0;
+  // float(v - lse) grows with v, so the entries counted are those from a threshold on: the
+  // smallest float whose logprob rounds to at least the token's, found by bisecting the floats
+  // from -inf to x[token] in their order (32 steps at most).
+  auto order = [](float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    return (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+  };
+  auto from_order = [](uint32_t o) {
+    const uint32_t bits = (o & 0x80000000u) ? (o & 0x7fffffffu) : ~o;
+    float v;
+    std::memcpy(&v, &bits, sizeof v);
+    return v;
+  };
+  uint32_t lo = order(-INFINITY), hi = order(x[token]);
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    if (static_cast<float>(from_order(mid) - lse) >= logprob) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
   }
-  return rank;
+  const float threshold = from_order(hi);
+  // No early exit: the loop vectorizes.
+  int32_t rank = 0;
+  bool nan = false;
+  for (int64_t i = 0; i < n; ++i) {
+    nan |= std::isnan(x[i]);
+    rank += x[i] >= threshold ? 1 : 0;
+  }
+  return nan ? 0 : rank;
 }
 
 int32_t top_logprobs(const float* x, int64_t cols, int32_t n, int32_t* ids, float* logprobs) {
+  if (n <= 0) return 0;
+  return top_logprobs(x, cols, n, log_sum_exp(x, cols), ids, logprobs);
+}
+
+int32_t top_logprobs(const float* x, int64_t cols, int32_t n, double lse, int32_t* ids,
+                     float* logprobs) {
+  if (n <= 0) return 0;
+  // The n best keys so far, best first, in one pass. Once there are n, an entry below the worst
+  // one's value cannot enter (an equal value may: ties rank by id), so most entries cost one
+  // comparison.
   thread_local std::vector<uint64_t> keys;
   keys.clear();
-  for (int64_t i = 0; i < cols; ++i)
-    if (!std::isnan(x[i])) keys.push_back(sampling_key(x[i], static_cast<uint32_t>(i)));
-  const auto count = std::min<size_t>(static_cast<size_t>(std::max(n, 0)), keys.size());
-  if (count == 0) return 0;
-  std::partial_sort(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(count), keys.end(),
-                    std::greater<>());
-  const double lse = log_sum_exp(x, cols);
+  const auto capacity = static_cast<size_t>(n);
+  float worst = -INFINITY;
+  auto offer = [&](int64_t i) {
+    const float v = x[i];
+    if (std::isnan(v) || (keys.size() == capacity && v < worst)) return;
+    const uint64_t key = sampling_key(v, static_cast<uint32_t>(i));
+    if (keys.size() == capacity) {
+      if (key <= keys.back()) return;
+      keys.pop_back();
+    }
+    keys.insert(std::upper_bound(keys.begin(), keys.end(), key, std::greater<>()), key);
+    if (keys.size() == capacity) worst = x[0xffffffffu - static_cast<uint32_t>(keys.back())];
+  };
+  // Blocks of 16 whose largest entry (a vectorized maximum, NaN skipped) is below the worst kept
+  // one are passed whole.
+  constexpr int block = 16;
+  int64_t i = 0;
+  for (; i + block <= cols; i += block) {
+    float top = -INFINITY;
+    for (int j = 0; j < block; ++j)
+      top = x[i + j] > top ? x[i + j] : top;
+    if (keys.size() == capacity && top < worst) continue;
+    for (int j = 0; j < block; ++j)
+      offer(i + j);
+  }
+  for (; i < cols; ++i)
+    offer(i);
+  const size_t count = keys.size();
   for (size_t j = 0; j < count; ++j) {
     ids[j] = static_cast<int32_t>(0xffffffffu - static_cast<uint32_t>(keys[j]));
     logprobs[j] = static_cast<float>(x[ids[j]] - lse);

@@ -114,6 +114,9 @@ int32_t logprob_rank(const float* x, int64_t n, int32_t token, double lse);
 // on ties; NaN never listed) with their log-softmax x[id] - log_sum_exp(x): ids[j], logprobs[j]
 // for j < the returned count = min(n, the non-NaN entries).
 int32_t top_logprobs(const float* x, int64_t cols, int32_t n, int32_t* ids, float* logprobs);
+// The same with lse = log_sum_exp(x, cols) already known.
+int32_t top_logprobs(const float* x, int64_t cols, int32_t n, double lse, int32_t* ids,
+                     float* logprobs);
 
 // The token drawn from `logits` [cols] by `row` (contract above), or -1 for no draw.
 // requires: row.temperature >= greedy_temperature, 0 < cols < 2^23.

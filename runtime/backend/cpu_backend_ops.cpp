@@ -361,11 +361,18 @@ void cpu_backend::sample_rows(buffer_handle logits, int64_t rows, int64_t cols,
       }
       drawn_from = edited.data();
     }
+    // The raw row's log-sum-exp, computed once for the logprob, the rank and the tops.
+    double lse = 0.0;
+    bool have_lse = false;
+    auto row_lse = [&] {
+      if (!have_lse) lse = kernels::cpu::log_sum_exp(row, cols);
+      have_lse = true;
+      return lse;
+    };
     if (p.score_token >= 0) {
       // A scored row (a prompt logprob): its token's rank and logprob, nothing drawn.
       // Rank 0 means a NaN in the row, whose logprobs are NaN (log_softmax_at).
-      const double lse = kernels::cpu::log_sum_exp(row, cols);
-      const int32_t rank = kernels::cpu::logprob_rank(row, cols, p.score_token, lse);
+      const int32_t rank = kernels::cpu::logprob_rank(row, cols, p.score_token, row_lse());
       dst[r] = static_cast<float>(rank);
       dst[rows + r] = rank > 0 ? static_cast<float>(row[p.score_token] - lse) : NAN;
     } else {
@@ -377,14 +384,21 @@ void cpu_backend::sample_rows(buffer_handle logits, int64_t rows, int64_t cols,
                          : static_cast<int32_t>(best[r]);
       }
       dst[r] = static_cast<float>(token);
-      dst[rows + r] = p.want_logprob ? kernels::cpu::log_softmax_at(row, cols, token) : 0.0f;
+      // log_softmax_at's bits: NaN for a row with a NaN, else x[token] - lse.
+      float logprob = 0.0f;
+      if (p.want_logprob) {
+        logprob = std::any_of(row, row + cols, [](float v) { return std::isnan(v); })
+                      ? NAN
+                      : static_cast<float>(row[token] - row_lse());
+      }
+      dst[rows + r] = logprob;
     }
     ids.resize(static_cast<size_t>(top));
     float* values = top_values + r * top;
-    const int32_t count =
-        p.num_top_logprobs > 0
-            ? kernels::cpu::top_logprobs(row, cols, p.num_top_logprobs, ids.data(), values)
-            : 0;
+    const int32_t count = p.num_top_logprobs > 0
+                              ? kernels::cpu::top_logprobs(row, cols, p.num_top_logprobs, row_lse(),
+                                                           ids.data(), values)
+                              : 0;
     for (int32_t j = 0; j < top; ++j) {
       top_ids[r * top + j] = j < count ? static_cast<float>(ids[j]) : -1.0f;
       if (j >= count) values[j] = 0.0f;

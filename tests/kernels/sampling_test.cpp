@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 #include <set>
 #include <vector>
 
@@ -166,6 +167,45 @@ TEST(logprob_rank, counts_the_tokens_at_least_as_likely_itself_included) {
   EXPECT_EQ(logprob_rank(masked.data(), 3, 0, log_sum_exp(masked.data(), 3)), 3);
   const std::vector<float> with_nan = {0.5f, std::numeric_limits<float>::quiet_NaN()};
   EXPECT_EQ(logprob_rank(with_nan.data(), 2, 0, log_sum_exp(with_nan.data(), 2)), 0);
+}
+
+// The rank's threshold search against the definition, on rows where many logits round to one
+// logprob: values near 0 (tiny ulps under a large lse), repeated values, signed zeros, -inf.
+TEST(logprob_rank, equals_counting_the_rounded_logprobs) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> wide(-30.0f, 30.0f), tiny(-1e-6f, 1e-6f);
+  const float inf = std::numeric_limits<float>::infinity();
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<float> row(3000);
+    for (size_t i = 0; i < row.size(); ++i) {
+      switch ((i + static_cast<size_t>(trial)) % 5) {
+        case 0:
+          row[i] = wide(rng);
+          break;
+        case 1:
+          row[i] = tiny(rng);
+          break;
+        case 2:
+          row[i] = std::round(wide(rng));
+          break;
+        case 3:
+          row[i] = i % 2 ? 0.0f : -0.0f;
+          break;
+        default:
+          row[i] = trial % 3 ? wide(rng) : -inf;
+      }
+    }
+    const auto n = static_cast<int64_t>(row.size());
+    const double lse = log_sum_exp(row.data(), n);
+    for (int32_t token : {0, 1, 2, 3, 4, 1500, 2999}) {
+      const auto logprob = static_cast<float>(row[token] - lse);
+      int32_t want = 0;
+      for (float v : row)
+        want += static_cast<float>(v - lse) >= logprob ? 1 : 0;
+      ASSERT_EQ(logprob_rank(row.data(), n, token, lse), want)
+          << "trial " << trial << ", token " << token << " (" << row[token] << ")";
+    }
+  }
 }
 
 }  // namespace
