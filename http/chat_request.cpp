@@ -35,12 +35,30 @@ parse_error read_logprobs(const Value& body, int32_t max_logprobs, int32_t& out)
   return std::nullopt;
 }
 
-// vLLM's chat echo prepends the last message when it has the assistant's role; troupe does not.
-parse_error read_echo(const Value& body) {
-  bool echo = false;
-  if (auto e = read_bool(body, "echo", echo)) return e;
-  if (echo) return bad_request("`echo` is not supported by troupe yet; leave it false.", "echo");
-  return std::nullopt;
+// vLLM's chat echo: each choice's content starts with the last message's content when that
+// message has the response's role (the assistant's with add_generation_prompt, else any).
+std::string echo_text(const runtime::chat_request& chat) {
+  rapidjson::Document messages;
+  messages.Parse(chat.messages_json.c_str());
+  if (messages.HasParseError() || !messages.IsArray() || messages.Empty()) return {};
+  const Value& last = messages[messages.Size() - 1];
+  const Value* role = member(last, "role");
+  if (chat.add_generation_prompt &&
+      (role == nullptr || !role->IsString() || std::string_view(role->GetString()) != "assistant"))
+    return {};
+  const Value* content = member(last, "content");
+  if (content == nullptr) return {};
+  if (content->IsString()) return {content->GetString(), content->GetStringLength()};
+  std::string joined;  // a template that loops over parts got them as a list: join their texts
+  if (content->IsArray()) {
+    for (const Value& part : content->GetArray()) {
+      const Value* text = part.IsObject() ? member(part, "text") : nullptr;
+      if (text == nullptr || !text->IsString()) continue;
+      if (!joined.empty()) joined += '\n';
+      joined.append(text->GetString(), text->GetStringLength());
+    }
+  }
+  return joined;
 }
 
 // max_completion_tokens wins over the deprecated max_tokens: checked here, then handed to the
@@ -72,7 +90,8 @@ std::variant<chat_completion_request, api_error> parse_chat_completion_request(
   generation.add_special_tokens = false;  // vLLM's chat default
   int32_t logprobs = -1;
   parse_error error = read_logprobs(doc, limits.max_logprobs, logprobs);
-  if (!error) error = read_echo(doc);
+  bool echo = false;
+  if (!error) error = read_bool(doc, "echo", echo);
   if (!error) error = move_max_completion_tokens(doc);
   // Chat's logprobs and echo mean something else than the completions fields of the same names.
   for (const char* key : {"logprobs", "top_logprobs", "echo"})
@@ -84,6 +103,7 @@ std::variant<chat_completion_request, api_error> parse_chat_completion_request(
   generation.logprobs = logprobs;
   request.chat = std::move(inputs.chat);
   request.continue_final_message = inputs.continue_final_message;
+  if (echo) request.echo_text = echo_text(request.chat);
   return request;
 }
 

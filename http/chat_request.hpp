@@ -6,9 +6,11 @@
 // shares with /v1/completions (model, sampling, stream, stream_options, n, stop, cache_salt, ...)
 // by http/request_fields' read_generation_fields. Chat's own: max_completion_tokens (wins over the
 // deprecated max_tokens; neither = up to the model's length), logprobs (a boolean) with
-// top_logprobs (0..completion_limits::max_logprobs), echo (only false), and add_special_tokens
-// defaulting to false (the chat template already wrote the special tokens).
+// top_logprobs (0..completion_limits::max_logprobs), echo (vLLM's: the last message's content
+// starts each choice's when it has the response's role), and add_special_tokens defaulting to
+// false (the chat template already wrote the special tokens).
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <variant>
 
@@ -23,6 +25,9 @@ struct chat_completion_request {
   completion_request completion;
   runtime::chat_request chat;  // special_tokens left to the server's template
   bool continue_final_message = false;
+  // With "echo": the last message's content when it has the response's role (the assistant's
+  // when add_generation_prompt, else its own); each choice's content starts with it.
+  std::string echo_text;
 };
 
 // Errors: 400 for malformed JSON, wrong types, out-of-range or unsupported values; 404 when

@@ -75,6 +75,10 @@ std::string chat_responder::on_complete_event() {
   if (num_finished_ < options_.num_choices) return {};
   done_ = true;
   status_ = 200;
+  if (!options_.echo_text.empty()) {
+    for (auto& choice : choices_)
+      choice.content = options_.echo_text + choice.content;
+  }
   return format_response(
       200, json_content_type,
       with_body_metrics(
@@ -118,6 +122,15 @@ std::string chat_responder::stream_head() {
       response_head{200, sse_content_type, std::nullopt, options_.response.chunked, keep_alive()});
   for (int32_t i = 0; i < options_.num_choices; ++i)
     out += frame(sse_event(chat_role_chunk_json(meta_, i)));
+  // vLLM's echo: one content chunk a choice, without logprobs.
+  if (!options_.echo_text.empty()) {
+    for (int32_t i = 0; i < options_.num_choices; ++i) {
+      chat_choice echo;
+      echo.index = i;
+      echo.content = options_.echo_text;
+      out += frame(sse_event(chat_delta_chunk_json(meta_, echo, {})));
+    }
+  }
   return out;
 }
 

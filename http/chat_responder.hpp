@@ -28,6 +28,8 @@ struct chat_responder_options {
   // The request's top_logprobs when it asked for logprobs, else -1; with the tokenizer that
   // decodes the logprob tokens (required when >= 0; must outlive the responder).
   chat_logprobs_format logprobs;
+  // "echo": each choice's content starts with this (a stream sends it right after the role).
+  std::string echo_text;
 };
 
 class chat_responder {

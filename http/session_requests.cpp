@@ -183,6 +183,7 @@ void session::handle_chat(const http_request& request) {
   options.response.chunked = !http10_;
   options.num_choices = generation.n;
   options.logprobs = {&ctx_->engine.tokenizer(), generation.logprobs};
+  options.echo_text = std::move(chat.echo_text);
   options.response.prompt_tokens_details = ctx_->options.enable_prompt_tokens_details;
   options.response.request_metrics = ctx_->options.enable_per_request_metrics;
   chat_responder_.emplace(std::move(meta), options);

@@ -30,6 +30,11 @@ COMPLETIONS = [
 ]
 CHAT = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1, "temperature": 0,
         "prompt_logprobs": 2}
+# Chat's echo: the assistant's last message starts the content.
+CHAT_ECHO = {"messages": [{"role": "user", "content": "What is 2 + 2?"},
+                          {"role": "assistant", "content": "The answer is"}],
+             "add_generation_prompt": False, "continue_final_message": True, "echo": True,
+             "max_tokens": 4, "temperature": 0}
 
 
 def post(base, path, body):
@@ -127,6 +132,11 @@ def main():
     a, b = post(args.a, "/v1/chat/completions", body), post(args.b, "/v1/chat/completions", body)
     c.prompt_logprobs("chat prompt_logprobs", a.get("prompt_logprobs"), b.get("prompt_logprobs"))
     c.usage("chat", a["usage"], b["usage"])
+    body = dict(CHAT_ECHO, model=args.model)
+    a, b = post(args.a, "/v1/chat/completions", body), post(args.b, "/v1/chat/completions", body)
+    ca, cb = a["choices"][0]["message"]["content"], b["choices"][0]["message"]["content"]
+    if ca != cb:
+        c.differ("chat echo", "content", ca, cb)
     print(f"{c.differences} differences; largest logprob gap {c.worst:.3g}")
     return 1 if c.differences else 0
 

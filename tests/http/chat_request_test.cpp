@@ -149,9 +149,28 @@ TEST(chat_request, logprobs_is_a_flag_with_top_logprobs) {
   EXPECT_EQ(parse_error_of(R"({"messages": [], "logprobs": 3})").param, "logprobs");
 }
 
-TEST(chat_request, echo_must_be_false) {
-  parse_ok(R"({"messages": [], "echo": false})");
-  EXPECT_EQ(parse_error_of(R"({"messages": [], "echo": true})").param, "echo");
+// vLLM's chat echo: the last message's content, when it has the response's role.
+TEST(chat_request, echo_takes_the_last_message_when_it_has_the_responses_role) {
+  EXPECT_TRUE(parse_ok(R"({"messages": [], "echo": false})").echo_text.empty());
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "echo": "yes"})").param, "echo");
+  // With the generation prompt the response is the assistant's: a user's last message is not
+  // echoed, an assistant's is.
+  EXPECT_TRUE(parse_ok(R"({"messages": [{"role": "user", "content": "Hi"}], "echo": true})")
+                  .echo_text.empty());
+  EXPECT_EQ(parse_ok(R"({"messages": [{"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "The answer is"}], "echo": true,
+                "add_generation_prompt": false, "continue_final_message": true})")
+                .echo_text,
+            "The answer is");
+  EXPECT_EQ(parse_ok(R"({"messages": [{"role": "assistant", "content": [
+                {"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}], "echo": true})")
+                .echo_text,
+            "a\nb");
+  // Without it the response continues the last message, whatever its role.
+  EXPECT_EQ(parse_ok(R"({"messages": [{"role": "user", "content": "Hi"}], "echo": true,
+                "add_generation_prompt": false})")
+                .echo_text,
+            "Hi");
 }
 
 TEST(chat_request, generation_prompt_flags_conflict_as_in_vllm) {

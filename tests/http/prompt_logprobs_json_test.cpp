@@ -144,5 +144,41 @@ TEST(prompt_logprobs_json, a_chat_completion_has_them_at_the_top_level) {
   EXPECT_EQ(doc["prompt_logprobs"][2][std::to_string('c').c_str()]["rank"].GetInt(), 1);
 }
 
+TEST(prompt_logprobs_json, a_chat_echo_starts_every_choice_with_the_last_message) {
+  chat_responder_options o;
+  o.response.chunked = false;
+  o.num_choices = 2;
+  o.logprobs = {&tokenizer, 0};
+  o.echo_text = "The answer is";
+  chat_responder r(meta, o);
+  auto e = first_event(" 4", '4');
+  e.prompt_token_ids.clear();
+  e.prompt_logprobs.clear();
+  EXPECT_EQ(r.on_event(e), "");
+  e.index = 1;
+  e.text = " 5";
+  const auto doc = body_json(r.on_event(e));
+  EXPECT_EQ(std::string(doc["choices"][0]["message"]["content"].GetString()), "The answer is 4");
+  EXPECT_EQ(std::string(doc["choices"][1]["message"]["content"].GetString()), "The answer is 5");
+  // The logprobs are the generated tokens' only.
+  EXPECT_EQ(doc["choices"][0]["logprobs"]["content"].Size(), 1u);
+
+  o.response.stream = true;
+  o.num_choices = 1;
+  chat_responder streamed(meta, o);
+  e.index = 0;
+  const std::string response = streamed.on_event(e);
+  const auto payloads =
+      testing::sse_payloads(std::string_view(response).substr(response.find("\r\n\r\n") + 4));
+  ASSERT_GE(payloads.size(), 3u);  // the role, the echo, the text (with the finish)
+  const auto role = testing::parse_json(payloads[0]);
+  EXPECT_EQ(std::string(role["choices"][0]["delta"]["role"].GetString()), "assistant");
+  const auto echo = testing::parse_json(payloads[1]);
+  EXPECT_EQ(std::string(echo["choices"][0]["delta"]["content"].GetString()), "The answer is");
+  EXPECT_TRUE(echo["choices"][0]["logprobs"].IsNull());
+  const auto text = testing::parse_json(payloads[2]);
+  EXPECT_EQ(std::string(text["choices"][0]["delta"]["content"].GetString()), " 5");
+}
+
 }  // namespace
 }  // namespace troupe::http
