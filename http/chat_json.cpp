@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -11,15 +12,18 @@ namespace troupe::http {
 namespace {
 
 // {"token", "logprob", "bytes"}: the token decoded alone, its logprob (vLLM clamps at -9999).
-void write_token_fields(json_writer& w, const chat_logprobs_format& format, int32_t id, float lp) {
-  std::string token = format.tokenizer->decode(std::span<const int32_t>(&id, 1), false);
+// With format.tokens_as_ids the token is "token_id:<id>", and a top entry's bytes are that name's.
+void write_token_fields(json_writer& w, const chat_logprobs_format& format, int32_t id, float lp,
+                        bool top_entry) {
+  const std::string text = format.tokenizer->decode(std::span<const int32_t>(&id, 1), false);
+  const std::string token = format.tokens_as_ids ? fmt::format("token_id:{}", id) : text;
   write_key(w, "token");
   write_string(w, token);
   write_key(w, "logprob");
   w.Double(lp > -9999.0f ? static_cast<double>(lp) : -9999.0);  // also NaN and -inf
   write_key(w, "bytes");
   w.StartArray();
-  for (unsigned char c : token)
+  for (unsigned char c : top_entry ? token : text)
     w.Int(c);
   w.EndArray();
 }
@@ -30,7 +34,7 @@ void write_top_logprobs(json_writer& w, const chat_logprobs_format& format,
   int32_t num_written = 0;
   if (format.top_logprobs > 0) {
     w.StartObject();  // the sampled token comes first in vLLM's dictionary
-    write_token_fields(w, format, step.token_id, step.logprob);
+    write_token_fields(w, format, step.token_id, step.logprob, true);
     w.EndObject();
     ++num_written;
   }
@@ -38,7 +42,7 @@ void write_top_logprobs(json_writer& w, const chat_logprobs_format& format,
     if (num_written >= format.top_logprobs) break;
     if (id == step.token_id) continue;
     w.StartObject();
-    write_token_fields(w, format, id, lp);
+    write_token_fields(w, format, id, lp, true);
     w.EndObject();
     ++num_written;
   }
@@ -56,7 +60,7 @@ void write_logprobs(json_writer& w, const chat_logprobs_format& format,
   w.StartArray();
   for (const actors::token_logprob& step : steps) {
     w.StartObject();
-    write_token_fields(w, format, step.token_id, step.logprob);
+    write_token_fields(w, format, step.token_id, step.logprob, false);
     write_key(w, "top_logprobs");
     write_top_logprobs(w, format, step);
     w.EndObject();

@@ -35,6 +35,9 @@ struct chat_choice {
 struct chat_logprobs_format {
   const runtime::tokenizer* tokenizer = nullptr;  // required when top_logprobs >= 0
   int32_t top_logprobs = -1;
+  // vLLM's return_tokens_as_token_ids: "token" is "token_id:<id>"; "bytes" stay the sampled
+  // token's text's, and are the name's for the top entries (as vLLM writes them).
+  bool tokens_as_ids = false;
 };
 
 // The non-streaming response with every choice, the usage and, when the request asked for them,

@@ -14,6 +14,7 @@
 // with a 400 when set to anything but their neutral value, never silently ignored. Unknown keys
 // are ignored, as vLLM does.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -37,6 +38,8 @@ struct completion_request {
   bool echo_only = false;
   // vLLM's bad_words, as given (the session tokenizes them: tokenize_bad_words).
   std::vector<std::string> bad_words;
+  // vLLM's return_tokens_as_token_ids; unset: the server's --return-tokens-as-token-ids.
+  std::optional<bool> return_tokens_as_token_ids;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
 };

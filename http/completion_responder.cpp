@@ -87,7 +87,7 @@ completion_choice completion_responder::new_output(const actors::generation_even
     if (with_logprobs) {
       append_prompt_completion_logprobs(*out.logprobs, event.prompt_token_ids,
                                         event.prompt_logprobs, *options_.tokenizer,
-                                        options_.logprobs, text_offset);
+                                        options_.logprobs, text_offset, options_.tokens_as_ids);
     }
   } else if (options_.echo_only) {
     out.text.clear();
@@ -98,7 +98,7 @@ completion_choice completion_responder::new_output(const actors::generation_even
                              ? text_offset
                              : offsets.back() + num_characters(out.logprobs->tokens.back());
     append_completion_logprobs(*out.logprobs, event.logprobs, *options_.tokenizer,
-                               options_.logprobs, next);
+                               options_.logprobs, next, options_.tokens_as_ids);
   }
   return out;
 }

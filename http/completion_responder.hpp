@@ -45,6 +45,8 @@ struct responder_options {
   bool echo = false;
   bool echo_only = false;
   std::string echo_text;
+  // vLLM's return_tokens_as_token_ids: logprobs name tokens "token_id:<id>".
+  bool tokens_as_ids = false;
   // server_options::enable_per_request_metrics: the body, or a stream's usage chunk, carries
   // vLLM's "metrics" (http/request_metrics.hpp has where and when).
   bool request_metrics = false;

@@ -101,14 +101,14 @@ completion_choice simple_choice(std::string_view text, std::string_view finish_r
 // (the sampled one once), the first of equal texts kept.
 std::vector<std::pair<std::string, float>> top_entries(const actors::token_logprob& token,
                                                        const runtime::tokenizer& tokenizer,
-                                                       int32_t num_top) {
+                                                       int32_t num_top, bool as_token_ids) {
   std::vector<std::pair<int32_t, float>> ids = {{token.token_id, token.logprob}};
   const auto num = std::min(token.top.size(), static_cast<size_t>(std::max(num_top, 0)));
   for (size_t i = 0; i < num; ++i)
     if (token.top[i].first != token.token_id) ids.push_back(token.top[i]);
   std::vector<std::pair<std::string, float>> entries;
   for (const auto& [id, logprob] : ids) {
-    std::string text = logprob_token_text(tokenizer, id);
+    std::string text = logprob_token_name(tokenizer, id, as_token_ids);
     bool seen = false;
     for (const auto& e : entries)
       seen |= e.first == text;
@@ -137,17 +137,23 @@ int32_t num_characters(std::string_view text) {
   return n;
 }
 
+std::string logprob_token_name(const runtime::tokenizer& tokenizer, int32_t token_id,
+                               bool as_token_ids) {
+  return as_token_ids ? fmt::format("token_id:{}", token_id)
+                      : logprob_token_text(tokenizer, token_id);
+}
+
 void append_completion_logprobs(completion_logprobs& out,
                                 std::span<const actors::token_logprob> tokens,
                                 const runtime::tokenizer& tokenizer, int32_t num_top,
-                                int32_t text_offset) {
+                                int32_t text_offset, bool as_token_ids) {
   for (const auto& token : tokens) {
-    std::string text = logprob_token_text(tokenizer, token.token_id);
+    std::string text = logprob_token_name(tokenizer, token.token_id, as_token_ids);
     out.text_offset.push_back(text_offset);
     text_offset += num_characters(text);
     out.token_logprobs.push_back(token.logprob);
     out.tokens.push_back(std::move(text));
-    out.top_logprobs.push_back(top_entries(token, tokenizer, num_top));
+    out.top_logprobs.push_back(top_entries(token, tokenizer, num_top, as_token_ids));
   }
 }
 
@@ -155,15 +161,15 @@ void append_prompt_completion_logprobs(completion_logprobs& out,
                                        std::span<const int32_t> prompt_token_ids,
                                        std::span<const actors::token_logprob> prompt_logprobs,
                                        const runtime::tokenizer& tokenizer, int32_t num_top,
-                                       int32_t text_offset) {
+                                       int32_t text_offset, bool as_token_ids) {
   if (prompt_token_ids.empty()) return;
-  std::string text = logprob_token_text(tokenizer, prompt_token_ids[0]);
+  std::string text = logprob_token_name(tokenizer, prompt_token_ids[0], as_token_ids);
   out.text_offset.push_back(text_offset);
   out.token_logprobs.emplace_back();
   out.top_logprobs.emplace_back();
   const int32_t next = text_offset + num_characters(text);
   out.tokens.push_back(std::move(text));
-  append_completion_logprobs(out, prompt_logprobs, tokenizer, num_top, next);
+  append_completion_logprobs(out, prompt_logprobs, tokenizer, num_top, next, as_token_ids);
 }
 
 prompt_logprobs_list make_prompt_logprobs(std::span<const int32_t> prompt_token_ids,

@@ -67,16 +67,21 @@ struct completion_choice {
 // incomplete UTF-8 sequence becomes U+FFFD).
 std::string logprob_token_text(const runtime::tokenizer& tokenizer, int32_t token_id);
 
+// logprob_token_text, or with `as_token_ids` (vLLM's return_tokens_as_token_ids) "token_id:<id>".
+std::string logprob_token_name(const runtime::tokenizer& tokenizer, int32_t token_id,
+                               bool as_token_ids);
+
 // Number of characters (code points) of UTF-8 `text`, as Python's len() counts them.
 int32_t num_characters(std::string_view text);
 
 // Appends `tokens` to `out`: text offsets start at `text_offset` and advance by each token
 // text's length (vLLM's _create_completion_logprobs); `num_top` is the request's logprobs N.
-// Logprobs below -9999 (-inf) are written as -9999.0, as vLLM does.
+// Logprobs below -9999 (-inf) are written as -9999.0, as vLLM does. Tokens are named by
+// logprob_token_name.
 void append_completion_logprobs(completion_logprobs& out,
                                 std::span<const actors::token_logprob> tokens,
                                 const runtime::tokenizer& tokenizer, int32_t num_top,
-                                int32_t text_offset);
+                                int32_t text_offset, bool as_token_ids = false);
 
 // Appends an echoed prompt's tokens to `out` as append_completion_logprobs does, the first
 // token's logprob and top logprobs null; `prompt_logprobs` holds entry i - 1 for token i.
@@ -84,7 +89,7 @@ void append_prompt_completion_logprobs(completion_logprobs& out,
                                        std::span<const int32_t> prompt_token_ids,
                                        std::span<const actors::token_logprob> prompt_logprobs,
                                        const runtime::tokenizer& tokenizer, int32_t num_top,
-                                       int32_t text_offset);
+                                       int32_t text_offset, bool as_token_ids = false);
 
 // vLLM's prompt_logprobs of a prompt (generation_event::prompt_token_ids, ::prompt_logprobs).
 prompt_logprobs_list make_prompt_logprobs(std::span<const int32_t> prompt_token_ids,

@@ -116,7 +116,6 @@ constexpr unsupported_param unsupported_params[] = {
     {"response_format", is_text_format},
     {"truncate_prompt_tokens", never_neutral},
     {"prompt_embeds", never_neutral},
-    {"return_tokens_as_token_ids", is_falsy},
     {"priority", is_zero},
 };
 
@@ -291,6 +290,11 @@ parse_error read_generation_fields(const Value& body, const completion_limits& l
   if (!error) error = read_stream(body, out);
   if (!error) error = read_prompt_logprobs(body, limits, out);
   if (!error) error = read_n_and_flags(body, out);
+  if (!error && member(body, "return_tokens_as_token_ids") != nullptr) {
+    bool as_ids = false;
+    error = read_bool(body, "return_tokens_as_token_ids", as_ids);
+    out.return_tokens_as_token_ids = as_ids;
+  }
   if (!error) error = read_cache_salt(body, out.generation);
   if (!error) error = read_sampling_fields(body, limits, out);
   return error;

@@ -34,6 +34,9 @@ struct server_options {
   // `--enable-per-request-metrics`: vLLM's per-request "metrics" object (milliseconds) in a
   // non-streaming body, or a stream's usage chunk (http/request_metrics.hpp).
   bool enable_per_request_metrics = false;
+  // `--return-tokens-as-token-ids`: logprobs name tokens "token_id:<id>" unless a request's
+  // return_tokens_as_token_ids says otherwise.
+  bool return_tokens_as_token_ids = false;
   std::size_t max_body_bytes = 8u << 20;  // larger request bodies get 413
   // A connection that does not deliver a complete request within this time while no response of
   // it is in progress (idle keep-alive, slow headers or body) is closed.

@@ -148,6 +148,8 @@ void session::handle_completion(const http_request& request) {
   options.logprobs = completion.generation.logprobs;
   options.tokenizer = &ctx_->engine.tokenizer();
   options.echo = completion.echo;
+  options.tokens_as_ids =
+      completion.return_tokens_as_token_ids.value_or(ctx_->options.return_tokens_as_token_ids);
   options.echo_only = completion.echo_only;
   if (completion.echo) {
     // vLLM echoes a text prompt as given and a token prompt decoded, special tokens kept.
@@ -182,7 +184,9 @@ void session::handle_chat(const http_request& request) {
   options.response.keep_alive = keep_alive_;
   options.response.chunked = !http10_;
   options.num_choices = generation.n;
-  options.logprobs = {&ctx_->engine.tokenizer(), generation.logprobs};
+  options.logprobs = {&ctx_->engine.tokenizer(), generation.logprobs,
+                      chat.completion.return_tokens_as_token_ids.value_or(
+                          ctx_->options.return_tokens_as_token_ids)};
   options.echo_text = std::move(chat.echo_text);
   options.response.prompt_tokens_details = ctx_->options.enable_prompt_tokens_details;
   options.response.request_metrics = ctx_->options.enable_per_request_metrics;

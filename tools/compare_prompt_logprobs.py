@@ -27,9 +27,13 @@ COMPLETIONS = [
     {"prompt": "Hello world", "max_tokens": 2, "temperature": 0, "echo": True},
     {"prompt": "Count: one two three four five six seven eight nine ten eleven twelve",
      "max_tokens": 1, "temperature": 0, "prompt_logprobs": 0},
+    {"prompt": "The capital of France is", "max_tokens": 2, "temperature": 0, "echo": True,
+     "logprobs": 2, "return_tokens_as_token_ids": True},
 ]
 CHAT = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1, "temperature": 0,
         "prompt_logprobs": 2}
+CHAT_IDS = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3, "temperature": 0,
+            "logprobs": True, "top_logprobs": 2, "return_tokens_as_token_ids": True}
 # Chat's echo: the assistant's last message starts the content.
 CHAT_ECHO = {"messages": [{"role": "user", "content": "What is 2 + 2?"},
                           {"role": "assistant", "content": "The answer is"}],
@@ -132,6 +136,15 @@ def main():
     a, b = post(args.a, "/v1/chat/completions", body), post(args.b, "/v1/chat/completions", body)
     c.prompt_logprobs("chat prompt_logprobs", a.get("prompt_logprobs"), b.get("prompt_logprobs"))
     c.usage("chat", a["usage"], b["usage"])
+    body = dict(CHAT_IDS, model=args.model)
+    a, b = post(args.a, "/v1/chat/completions", body), post(args.b, "/v1/chat/completions", body)
+    la = a["choices"][0]["logprobs"]["content"]
+    lb = b["choices"][0]["logprobs"]["content"]
+    strip = lambda steps: [(s["token"], s["bytes"], [(t["token"], t["bytes"])
+                                                      for t in s["top_logprobs"]])
+                           for s in steps]
+    if strip(la) != strip(lb):
+        c.differ("chat token ids", "logprobs tokens", strip(la), strip(lb))
     body = dict(CHAT_ECHO, model=args.model)
     a, b = post(args.a, "/v1/chat/completions", body), post(args.b, "/v1/chat/completions", body)
     ca, cb = a["choices"][0]["message"]["content"], b["choices"][0]["message"]["content"]

@@ -154,6 +154,18 @@ TEST(parse_completion_request, unsupported_parameters_are_rejected_unless_neutra
       "suffix": null, "skip_special_tokens": true, "response_format": {"type": "text"}})");
 }
 
+TEST(parse_completion_request, return_tokens_as_token_ids_is_a_boolean_or_unset) {
+  EXPECT_FALSE(parse_ok(R"({"prompt": "a"})").return_tokens_as_token_ids.has_value());
+  EXPECT_EQ(
+      parse_ok(R"({"prompt": "a", "return_tokens_as_token_ids": true})").return_tokens_as_token_ids,
+      true);
+  EXPECT_EQ(parse_ok(R"({"prompt": "a", "return_tokens_as_token_ids": false})")
+                .return_tokens_as_token_ids,
+            false);
+  EXPECT_EQ(parse_error(R"({"prompt": "a", "return_tokens_as_token_ids": 1})").param,
+            "return_tokens_as_token_ids");
+}
+
 TEST(parse_completion_request, prompt_logprobs_follow_vllms_checks) {
   EXPECT_EQ(parse_ok(R"({"prompt": "a"})").generation.sampling.num_prompt_logprobs, -1);
   EXPECT_EQ(parse_ok(R"({"prompt": "a", "prompt_logprobs": null})")

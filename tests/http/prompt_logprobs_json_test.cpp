@@ -180,5 +180,35 @@ TEST(prompt_logprobs_json, a_chat_echo_starts_every_choice_with_the_last_message
   EXPECT_EQ(std::string(text["choices"][0]["delta"]["content"].GetString()), " 5");
 }
 
+// vLLM's return_tokens_as_token_ids: "token_id:<id>" for every token named in logprobs.
+TEST(prompt_logprobs_json, tokens_as_ids_name_every_logprob_token_by_its_id) {
+  auto o = echo_options(1);
+  o.tokens_as_ids = true;
+  completion_responder r(meta, o);
+  const auto doc = body_json(r.on_event(first_event("d", 'd')));
+  const auto& lp = doc["choices"][0]["logprobs"];
+  EXPECT_EQ(std::string(lp["tokens"][0].GetString()), "token_id:97");  // the echoed 'a'
+  EXPECT_EQ(std::string(lp["tokens"][3].GetString()), "token_id:100");
+  EXPECT_TRUE(lp["top_logprobs"][3].HasMember("token_id:113"));
+  EXPECT_EQ(lp["text_offset"][1].GetInt(), 11);  // offsets count the names' characters
+  // prompt_logprobs keep their decoded tokens.
+  EXPECT_EQ(std::string(doc["choices"][0]["prompt_logprobs"][1]["98"]["decoded_token"].GetString()),
+            "b");
+
+  chat_responder_options c;
+  c.response.chunked = false;
+  c.logprobs = {&tokenizer, 1, /*tokens_as_ids=*/true};
+  chat_responder chat(meta, c);
+  auto e = first_event("d", 'd');
+  const auto chat_doc = body_json(chat.on_event(e));
+  const auto& step = chat_doc["choices"][0]["logprobs"]["content"][0];
+  EXPECT_EQ(std::string(step["token"].GetString()), "token_id:100");
+  ASSERT_EQ(step["bytes"].Size(), 1u);  // the sampled token's bytes stay its text's
+  EXPECT_EQ(step["bytes"][0].GetInt(), 'd');
+  const auto& top = step["top_logprobs"][0];
+  EXPECT_EQ(std::string(top["token"].GetString()), "token_id:100");
+  EXPECT_EQ(top["bytes"].Size(), std::string("token_id:100").size());
+}
+
 }  // namespace
 }  // namespace troupe::http

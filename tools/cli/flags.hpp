@@ -40,6 +40,8 @@ struct serve_options {
   bool enable_prompt_tokens_details = false;
   // Final bodies and chunks carry the request's timing (http::server_options).
   bool enable_per_request_metrics = false;
+  // Logprobs name tokens "token_id:<id>" (http::server_options).
+  bool return_tokens_as_token_ids = false;
 };
 
 struct generate_options {

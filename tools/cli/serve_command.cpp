@@ -67,6 +67,7 @@ int run_serve(const command_line& cl) {
   options.disable_log_requests = config.disable_log_requests;
   options.enable_prompt_tokens_details = cl.serve.enable_prompt_tokens_details;
   options.enable_per_request_metrics = cl.serve.enable_per_request_metrics;
+  options.return_tokens_as_token_ids = cl.serve.return_tokens_as_token_ids;
   if (cl.serve.seed) options.seed = static_cast<uint64_t>(*cl.serve.seed);
   options.sampling_defaults = std::move(*defaults);
   auto chat = load_chat_template(cl, *started);

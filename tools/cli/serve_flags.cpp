@@ -161,6 +161,10 @@ std::vector<flag_spec> server_flags() {
       bool_flag("enable-prompt-tokens-details",
                 "usage reports prompt_tokens_details.cached_tokens (when non-zero)",
                 FIELD(serve.enable_prompt_tokens_details), true),
+      bool_flag("return-tokens-as-token-ids",
+                "logprobs name tokens \"token_id:<id>\" instead of their text (a request's "
+                "return_tokens_as_token_ids overrides it)",
+                FIELD(serve.return_tokens_as_token_ids)),
       bool_flag("enable-per-request-metrics",
                 "responses carry vLLM's per-request metrics (ms) in \"metrics\": the body, or a "
                 "stream's usage chunk",
