@@ -174,5 +174,38 @@ TEST(tensor_parallel, every_rank_samples_the_same_tokens_with_the_same_seeds) {
   }
 }
 
+// Prompt logprobs at two ranks: every rank scores the prompt alike, bit for bit, and as one rank
+// does (logprobs within 1e-4, the same ranks and top tokens).
+TEST(tensor_parallel, ranks_score_prompt_tokens_as_one_rank) {
+  const auto w = testing::tiny_model(testing::tiny_families()[0].hparams, 9);
+  const std::vector<int32_t> prompt = testing::random_tokens(11, w.hparams.vocab_size, 6);
+  step_batch batch;
+  batch.token_ids = prompt;
+  batch.seqs.push_back(testing::seq_entry(1, 0, 11, {0, 1, 2}));
+  batch.seqs[0].sampling.num_prompt_logprobs = 2;
+  batch.seqs[0].prompt_logprob_targets = std::span<const int32_t>(prompt).subspan(1);
+  auto single = cpu_llama_runner::create(w, num_blocks, 4, 2);
+  ASSERT_TRUE(single.ok()) << single.message();
+  const auto want = (*single)->execute(batch);
+  auto made = make_tensor_parallel_runners(w, 2, 1, num_blocks, 4);
+  ASSERT_TRUE(made.ok()) << made.message();
+  rank_threads group(std::move(made).value());
+  const auto answers = group.execute(batch);
+  ASSERT_TRUE(answers[0].ok() && answers[1].ok());
+  ASSERT_EQ(want.size(), 11u);  // the token, then positions 1 .. 10
+  ASSERT_EQ(answers[0]->size(), want.size());
+  for (size_t i = 1; i < want.size(); ++i) {
+    const auto &x = (*answers[0])[i], &y = (*answers[1])[i];
+    EXPECT_EQ(x.prompt_position, static_cast<int32_t>(i));
+    EXPECT_EQ(std::memcmp(&x.logprob, &y.logprob, sizeof(float)), 0) << i;
+    EXPECT_EQ(x.rank, y.rank) << i;
+    EXPECT_EQ(x.token_id, want[i].token_id) << i;
+    EXPECT_NEAR(x.logprob, want[i].logprob, 1e-4) << i;
+    EXPECT_EQ(x.rank, want[i].rank) << i;
+    ASSERT_EQ(x.top_logprobs.size(), 2u) << i;
+    EXPECT_EQ(x.top_logprobs[0].first, want[i].top_logprobs[0].first) << i;
+  }
+}
+
 }  // namespace
 }  // namespace troupe::runtime
