@@ -51,6 +51,12 @@ struct generation_request {
   // Prefix-cache isolation (vLLM's `cache_salt`): requests reuse each other's cached KV blocks
   // only when their salts are equal. Empty = no salt (non-empty is the caller's check).
   std::string cache_salt;
+  // vLLM's truncate_prompt_tokens: the prompt keeps at most this many tokens, the last ones with
+  // truncate_left (vLLM's truncation_side: left, its default for generative models), else the
+  // first. -1 is the model's length (less one when max_tokens > 0); more than max_model_len is
+  // an error (400).
+  std::optional<int32_t> truncate_prompt_tokens;
+  bool truncate_left = true;
 };
 
 // The log-probabilities of one generated token: natural log of the model's raw distribution

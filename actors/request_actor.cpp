@@ -102,6 +102,7 @@ class request_actor_impl : public request_actor::base {
         request_.prompt_token_ids.empty()
             ? context_->tokenizer->encode(request_.prompt, request_.add_special_tokens)
             : std::move(request_.prompt_token_ids);
+    if (auto st = truncate(prompt.token_ids); !st) return st.err();
     if (prompt.token_ids.empty()) return error{"The decoder prompt cannot be empty"};
     for (int32_t token : prompt.token_ids) {
       if (token < 0 || token >= context_->vocab_size) {
@@ -113,6 +114,24 @@ class request_actor_impl : public request_actor::base {
                                    cache_salt(), prompt.block_hashes);
     }
     return prompt;
+  }
+
+  // truncate_prompt_tokens, as vLLM's TokenizeParams applies it.
+  status truncate(std::vector<int32_t>& tokens) const {
+    if (!request_.truncate_prompt_tokens) return ok_status();
+    const int32_t max_len = context_->max_model_len;
+    int32_t keep = *request_.truncate_prompt_tokens;
+    if (keep > max_len) {
+      return error{"truncate_prompt_tokens=" + std::to_string(keep) +
+                   " cannot be greater than max_model_len = " + std::to_string(max_len) +
+                   ". Please request a smaller truncation size."};
+    }
+    if (keep < 0) keep = request_.max_tokens > 0 ? max_len - 1 : max_len;
+    const auto kept = static_cast<size_t>(keep);
+    if (kept >= tokens.size()) return ok_status();
+    if (request_.truncate_left) tokens.erase(tokens.begin(), tokens.end() - keep);
+    tokens.resize(kept);
+    return ok_status();
   }
 
   bool caches_prefix() const { return context_->prefix_caching || links_.group_id != 0; }

@@ -114,7 +114,6 @@ constexpr unsupported_param unsupported_params[] = {
     {"guided_grammar", never_neutral},
     {"structured_outputs", never_neutral},
     {"response_format", is_text_format},
-    {"truncate_prompt_tokens", never_neutral},
     {"prompt_embeds", never_neutral},
     {"priority", is_zero},
 };
@@ -249,6 +248,30 @@ parse_error read_cache_salt(const Value& body, actors::generation_request& out) 
   return std::nullopt;
 }
 
+// vLLM's truncate_prompt_tokens (>= -1; null: none) and truncation_side ("left", "right" or
+// null: vLLM's default for generative models, left).
+parse_error read_truncation(const Value& body, actors::generation_request& out) {
+  if (const Value* v = member(body, "truncate_prompt_tokens")) {
+    std::optional<int64_t> value = as_integer(*v);
+    if (!value) return type_error("truncate_prompt_tokens", "an integer");
+    if (*value < -1) {
+      return bad_request(fmt::format("truncate_prompt_tokens must be at least -1, got {}.", *value),
+                         "truncate_prompt_tokens");
+    }
+    out.truncate_prompt_tokens =
+        static_cast<int32_t>(std::min<int64_t>(*value, std::numeric_limits<int32_t>::max()));
+  }
+  if (const Value* v = member(body, "truncation_side")) {
+    const std::string_view side =
+        v->IsString() ? std::string_view(v->GetString(), v->GetStringLength()) : "";
+    if (side != "left" && side != "right") {
+      return bad_request("`truncation_side` must be either 'left' or 'right'.", "truncation_side");
+    }
+    out.truncate_left = side == "left";
+  }
+  return std::nullopt;
+}
+
 // vLLM's prompt_logprobs: -1 asks for the whole vocabulary, which its default max_logprobs (20)
 // refuses like any count above it. Streams cannot carry them.
 parse_error read_prompt_logprobs(const Value& body, const completion_limits& limits,
@@ -296,6 +319,7 @@ parse_error read_generation_fields(const Value& body, const completion_limits& l
     out.return_tokens_as_token_ids = as_ids;
   }
   if (!error) error = read_cache_salt(body, out.generation);
+  if (!error) error = read_truncation(body, out.generation);
   if (!error) error = read_sampling_fields(body, limits, out);
   return error;
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Sends the same prompt-logprobs and echo requests to two OpenAI-compatible servers (troupe and
-vLLM serving the same model) and compares their answers: texts, usage, the logprobs objects'
-tokens, offsets and top-entry keys, prompt_logprobs' ids, ranks and decoded tokens exactly, and
-every logprob within --tolerance. Prints each difference and the largest logprob gap; exits 1 on
-any difference.
+"""Sends the same prompt-logprobs, echo, token-id and truncation requests to two
+OpenAI-compatible servers (troupe and vLLM serving the same model) and compares their answers:
+texts, usage, the logprobs objects' tokens, offsets and top-entry keys, prompt_logprobs' ids,
+ranks and decoded tokens exactly, and every logprob within --tolerance. Prints each difference
+and the largest logprob gap; exits 1 on any difference.
 
     python3 tools/compare_prompt_logprobs.py --a http://localhost:8000 --b http://localhost:8303 \\
         --model smol
@@ -29,6 +29,11 @@ COMPLETIONS = [
      "max_tokens": 1, "temperature": 0, "prompt_logprobs": 0},
     {"prompt": "The capital of France is", "max_tokens": 2, "temperature": 0, "echo": True,
      "logprobs": 2, "return_tokens_as_token_ids": True},
+    # truncate_prompt_tokens: vLLM's default side (left), then the right.
+    {"prompt": "Once upon a time, there was a little", "max_tokens": 3, "temperature": 0,
+     "truncate_prompt_tokens": 4, "prompt_logprobs": 1},
+    {"prompt": "Once upon a time, there was a little", "max_tokens": 3, "temperature": 0,
+     "truncate_prompt_tokens": 4, "truncation_side": "right", "prompt_logprobs": 1},
 ]
 CHAT = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1, "temperature": 0,
         "prompt_logprobs": 2}

@@ -172,6 +172,36 @@ TEST_F(sampling_http, allowed_token_ids_and_bad_words_bound_what_is_generated) {
   EXPECT_EQ(text.find(word), std::string::npos) << text;
 }
 
+// vLLM's truncate_prompt_tokens: the last tokens by default (vLLM's left side for generative
+// models), the first with truncation_side "right"; the model here reads only the last prompt
+// token.
+TEST_F(sampling_http, truncate_prompt_tokens_keeps_the_first_or_the_last_tokens) {
+  const auto text = [](const rapidjson::Document& d) {
+    return std::string(d["choices"][0]["text"].GetString());
+  };
+  const auto short_prompt = complete(R"({"prompt": "abc", "max_tokens": 4, "temperature": 0})");
+  auto doc = complete(R"({"prompt": "abcdefgh", "max_tokens": 4, "temperature": 0,
+      "truncate_prompt_tokens": 3, "truncation_side": "right"})");
+  EXPECT_EQ(doc["usage"]["prompt_tokens"].GetInt(), 3);
+  EXPECT_EQ(text(doc), text(short_prompt));
+  const auto whole = complete(R"({"prompt": "abcdefgh", "max_tokens": 4, "temperature": 0})");
+  doc = complete(R"({"prompt": "abcdefgh", "max_tokens": 4, "temperature": 0,
+      "truncate_prompt_tokens": 3})");
+  EXPECT_EQ(doc["usage"]["prompt_tokens"].GetInt(), 3);
+  EXPECT_EQ(text(doc), text(whole));
+  EXPECT_NE(text(whole), text(short_prompt));  // the test can tell the sides apart
+  doc = complete(R"({"prompt": "abcdefgh", "max_tokens": 4, "truncate_prompt_tokens": -1})");
+  EXPECT_EQ(doc["usage"]["prompt_tokens"].GetInt(), 8);
+  test_client client(server_->port());
+  auto r = client.post(R"({"prompt": "abc", "truncate_prompt_tokens": 100000})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("truncate_prompt_tokens=100000 cannot be greater than max_model_len = 512"),
+            std::string::npos)
+      << r.body;
+  r = client.post(R"({"prompt": "abc", "truncation_side": "middle"})");
+  EXPECT_EQ(r.status, 400);
+}
+
 TEST_F(sampling_http, streamed_logprobs_cover_every_token_once) {
   test_client client(server_->port());
   auto r = client.post(
