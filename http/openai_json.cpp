@@ -98,7 +98,9 @@ completion_choice simple_choice(std::string_view text, std::string_view finish_r
 }
 
 // The entries of one token's top_logprobs: the sampled token, then the num_top most likely
-// (the sampled one once), the first of equal texts kept.
+// (the sampled one once). Tokens of equal text (byte tokens of one incomplete UTF-8 character
+// all read U+FFFD) are one entry, as in vLLM's dict: at the first one's place, with the last
+// one's logprob.
 std::vector<std::pair<std::string, float>> top_entries(const actors::token_logprob& token,
                                                        const runtime::tokenizer& tokenizer,
                                                        int32_t num_top, bool as_token_ids) {
@@ -109,10 +111,13 @@ std::vector<std::pair<std::string, float>> top_entries(const actors::token_logpr
   std::vector<std::pair<std::string, float>> entries;
   for (const auto& [id, logprob] : ids) {
     std::string text = logprob_token_name(tokenizer, id, as_token_ids);
-    bool seen = false;
-    for (const auto& e : entries)
-      seen |= e.first == text;
-    if (!seen) entries.emplace_back(std::move(text), logprob);
+    auto same = std::find_if(entries.begin(), entries.end(),
+                             [&](const auto& e) { return e.first == text; });
+    if (same == entries.end()) {
+      entries.emplace_back(std::move(text), logprob);
+    } else {
+      same->second = logprob;
+    }
   }
   return entries;
 }

@@ -73,6 +73,13 @@ TEST(completion_logprobs, token_texts_offsets_and_top_entries) {
   append_completion_logprobs(only_sampled, tokens, tokenizer, 0, 0);
   EXPECT_EQ(only_sampled.top_logprobs[1], (entries{{"c", *lp.token_logprobs[1]}}));
   EXPECT_EQ(num_characters("h\xC3\xA9\xE2\x82\xAC"), 3);
+  // Two tokens of one text (here ids the byte tokenizer reads as "", as a real one reads byte
+  // tokens of an incomplete character as U+FFFD) are one entry, at the first's place with the
+  // last's logprob (vLLM's dict).
+  completion_logprobs same_text;
+  const std::vector<actors::token_logprob> partial = {{'x', -0.5f, {{256, -1.0f}, {300, -2.0f}}}};
+  append_completion_logprobs(same_text, partial, tokenizer, 2, 0);
+  EXPECT_EQ(same_text.top_logprobs[0], (entries{{"x", -0.5f}, {"", -2.0f}}));
 }
 
 TEST(completion_logprobs, json_completion_has_the_logprobs_object_and_stop_reason) {
