@@ -129,8 +129,11 @@ class request_actor_impl : public request_actor::base {
     if (keep < 0) keep = request_.max_tokens > 0 ? max_len - 1 : max_len;
     const auto kept = static_cast<size_t>(keep);
     if (kept >= tokens.size()) return ok_status();
-    if (request_.truncate_left) tokens.erase(tokens.begin(), tokens.end() - keep);
-    tokens.resize(kept);
+    if (request_.truncate_left) {
+      tokens.erase(tokens.begin(), tokens.end() - keep);
+    } else {
+      tokens.resize(kept);
+    }
     return ok_status();
   }
 

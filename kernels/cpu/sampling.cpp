@@ -139,6 +139,12 @@ float log_softmax_at(const float* x, int64_t n, int32_t token) {
   return static_cast<float>(x[token] - log_sum_exp(x, n));
 }
 
+float log_softmax_at(const float* x, int64_t n, int32_t token, double lse) {
+  for (int64_t i = 0; i < n; ++i)
+    if (std::isnan(x[i])) return NAN;
+  return static_cast<float>(x[token] - lse);
+}
+
 int32_t logprob_rank(const float* x, int64_t n, int32_t token, double lse) {
   const auto logprob = static_cast<float>(x[token] - lse);
   if (std::isnan(logprob)) return 0;
@@ -203,7 +209,8 @@ int32_t top_logprobs(const float* x, int64_t cols, int32_t n, double lse, int32_
     if (keys.size() == capacity) worst = x[0xffffffffu - static_cast<uint32_t>(keys.back())];
   };
   // Blocks of 16 whose largest entry (a vectorized maximum, NaN skipped) is below the worst kept
-  // one are passed whole.
+  // one are passed whole. The maximum is written out here: max_skipping_nan called per block
+  // measured slower (2360-2529 against 2567-2604 scored tokens/s, tools/bench_loglikelihood.py).
   constexpr int block = 16;
   int64_t i = 0;
   for (; i + block <= cols; i += block) {

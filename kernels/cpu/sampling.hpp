@@ -104,6 +104,8 @@ double log_sum_exp(const float* x, int64_t n);
 
 // The log-softmax of x [n] at `token`: x[token] - log_sum_exp(x), NaN when any x[i] is NaN.
 float log_softmax_at(const float* x, int64_t n, int32_t token);
+// The same with lse = log_sum_exp(x, n) already known (the same bits).
+float log_softmax_at(const float* x, int64_t n, int32_t token, double lse);
 
 // vLLM's rank of `token` in x [n]: how many entries have a log-softmax (x[i] - lse rounded to f32
 // as log_softmax_at rounds it, lse = log_sum_exp(x, n)) at least the token's, the token included;

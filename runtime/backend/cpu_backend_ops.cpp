@@ -384,14 +384,8 @@ void cpu_backend::sample_rows(buffer_handle logits, int64_t rows, int64_t cols,
                          : static_cast<int32_t>(best[r]);
       }
       dst[r] = static_cast<float>(token);
-      // log_softmax_at's bits: NaN for a row with a NaN, else x[token] - lse.
-      float logprob = 0.0f;
-      if (p.want_logprob) {
-        logprob = std::any_of(row, row + cols, [](float v) { return std::isnan(v); })
-                      ? NAN
-                      : static_cast<float>(row[token] - row_lse());
-      }
-      dst[rows + r] = logprob;
+      dst[rows + r] =
+          p.want_logprob ? kernels::cpu::log_softmax_at(row, cols, token, row_lse()) : 0.0f;
     }
     ids.resize(static_cast<size_t>(top));
     float* values = top_values + r * top;

@@ -251,11 +251,11 @@ void llama_forward::sample() {
   // for every step (a greedy row costs one pass over its logits).
   const int64_t S = step_.num_sampled(), vocab = w_.hparams.vocab_size;
   // Scored rows (prompt logprobs) come last and use no argmax.
-  int64_t drawn = S;
-  while (drawn > 0 && step_.sampling.size() == static_cast<size_t>(S) &&
-         step_.sampling[static_cast<size_t>(drawn - 1)].score_token >= 0)
-    --drawn;
-  be_.argmax_rows(buf_.logits, drawn, vocab, buf_.greedy);
+  const auto& rows = step_.sampling;
+  const int64_t drawn =
+      std::find_if(rows.begin(), rows.end(), [](const auto& p) { return p.score_token >= 0; }) -
+      rows.begin();
+  be_.argmax_rows(buf_.logits, rows.empty() ? S : drawn, vocab, buf_.greedy);
   be_.sample_rows(buf_.logits, S, vocab, buf_.greedy, buf_.sampled);
 }
 
