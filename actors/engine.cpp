@@ -96,6 +96,21 @@ std::vector<int32_t> eog_token_ids(const runtime::tokenizer& tokenizer) {
   return ids;
 }
 
+// The token bytes structured outputs' grammars are matched against: special tokens never match
+// text, the end-of-generation ones end it.
+std::shared_ptr<const runtime::grammar::token_vocabulary> grammar_vocabulary(
+    const runtime::tokenizer& tokenizer) {
+  const auto n = static_cast<size_t>(tokenizer.vocab_size());
+  std::vector<std::string> bytes(n);
+  std::vector<char> special(n, 0);
+  for (size_t id = 0; id < n; ++id) {
+    bytes[id] = tokenizer.token_bytes(static_cast<int32_t>(id));
+    special[id] = tokenizer.is_special(static_cast<int32_t>(id)) ? 1 : 0;
+  }
+  return std::make_shared<runtime::grammar::token_vocabulary>(std::move(bytes), special,
+                                                              eog_token_ids(tokenizer));
+}
+
 int32_t num_actor_threads(const runtime::engine_config& config) {
   return std::max(1, config.num_actor_threads);
 }
@@ -147,13 +162,14 @@ class engine_impl final : public engine {
     const int32_t vocab_size =
         std::min(built.runners.front()->vocab_size(), tokenizer_->vocab_size());
     // One executor per tensor-parallel rank, each on its own thread.
+    const auto vocabulary = grammar_vocabulary(*tokenizer_);
     for (size_t rank = 0; rank < built.runners.size(); ++rank) {
       const telemetry::labels labels = {{"rank", std::to_string(rank)}};
       auto& held =
           metrics_->add_gauge("troupe_executor_sequences",
                               "Sequences an executor holds state for (its rank's).", labels);
       executors_.push_back(spawn_executor(system_, std::move(built.runners[rank]),
-                                          actor_kind("executor", labels), &held));
+                                          actor_kind("executor", labels), &held, vocabulary));
     }
     batcher_options options;
     options.scheduler = {config.max_num_seqs,

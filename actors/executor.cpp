@@ -15,8 +15,12 @@ namespace {
 class executor_impl : public executor_actor::base {
  public:
   executor_impl(caf::actor_config& cfg, std::unique_ptr<runtime::model_runner> runner,
-                telemetry::gauge* num_sequences)
-      : executor_actor::base(cfg), runner_(std::move(runner)), num_sequences_(num_sequences) {}
+                telemetry::gauge* num_sequences,
+                std::shared_ptr<const runtime::grammar::token_vocabulary> vocabulary)
+      : executor_actor::base(cfg),
+        runner_(std::move(runner)),
+        states_(std::move(vocabulary)),
+        num_sequences_(num_sequences) {}
 
   behavior_type make_behavior() override {
     return {
@@ -66,11 +70,12 @@ class executor_impl : public executor_actor::base {
 
 }  // namespace
 
-executor_actor spawn_executor(caf::actor_system& system,
-                              std::unique_ptr<runtime::model_runner> runner,
-                              actor_kind_metrics actor, telemetry::gauge* num_sequences) {
-  return system.spawn<instrumented<executor_impl>, caf::detached>(actor, std::move(runner),
-                                                                  num_sequences);
+executor_actor spawn_executor(
+    caf::actor_system& system, std::unique_ptr<runtime::model_runner> runner,
+    actor_kind_metrics actor, telemetry::gauge* num_sequences,
+    std::shared_ptr<const runtime::grammar::token_vocabulary> vocabulary) {
+  return system.spawn<instrumented<executor_impl>, caf::detached>(
+      actor, std::move(runner), num_sequences, std::move(vocabulary));
 }
 
 }  // namespace troupe::actors

@@ -14,6 +14,7 @@
 
 #include "actors/instrumented.hpp"
 #include "actors/messages.hpp"
+#include "runtime/grammar/token_matcher.hpp"
 #include "runtime/model_runner.hpp"
 #include "runtime/telemetry/metrics.hpp"
 
@@ -22,8 +23,11 @@ namespace troupe::actors {
 // requires: runner != nullptr. A delta the state refuses or a runner that throws answers the step
 // with an error. Spawned instrumented with `actor` (kind "executor", labelled with its rank).
 // `num_sequences`, when given, is set to the number of sequences held after every message.
-executor_actor spawn_executor(caf::actor_system& system,
-                              std::unique_ptr<runtime::model_runner> runner,
-                              actor_kind_metrics actor, telemetry::gauge* num_sequences = nullptr);
+// `vocabulary` is what structured outputs' grammars are matched against (sequences with a grammar
+// fail their step without one).
+executor_actor spawn_executor(
+    caf::actor_system& system, std::unique_ptr<runtime::model_runner> runner,
+    actor_kind_metrics actor, telemetry::gauge* num_sequences = nullptr,
+    std::shared_ptr<const runtime::grammar::token_vocabulary> vocabulary = nullptr);
 
 }  // namespace troupe::actors

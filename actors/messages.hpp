@@ -222,7 +222,7 @@ typename Inspector::result_type inspect(Inspector& f, sampling_params& x) {
   return f(caf::meta::type_name("sampling_params"), x.temperature, x.top_p, x.top_k, x.min_p,
            x.presence_penalty, x.frequency_penalty, x.repetition_penalty, x.min_tokens, x.logprobs,
            x.num_top_logprobs, x.num_prompt_logprobs, x.seed, x.logit_bias, x.min_tokens_stop_ids,
-           x.allowed_token_ids, x.bad_words_token_ids);
+           x.allowed_token_ids, x.bad_words_token_ids, x.grammar);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_spec& x) {

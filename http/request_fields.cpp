@@ -92,11 +92,6 @@ bool is_zero(const Value& v) {
 bool is_one(const Value& v) {
   return v.IsNumber() && v.GetDouble() == 1.0;
 }
-bool is_text_format(const Value& v) {
-  if (!v.IsObject()) return false;
-  const Value* type = member(v, "type");
-  return type != nullptr && type->IsString() && std::string_view(type->GetString()) == "text";
-}
 
 struct unsupported_param {
   const char* key;
@@ -108,12 +103,6 @@ constexpr unsupported_param unsupported_params[] = {
     {"use_beam_search", is_falsy},
     {"suffix", is_falsy},
     {"logits_processors", is_falsy},
-    {"guided_json", never_neutral},
-    {"guided_regex", never_neutral},
-    {"guided_choice", never_neutral},
-    {"guided_grammar", never_neutral},
-    {"structured_outputs", never_neutral},
-    {"response_format", is_text_format},
     {"prompt_embeds", never_neutral},
     {"priority", is_zero},
 };

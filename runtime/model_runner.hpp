@@ -24,6 +24,10 @@
 
 #include "runtime/sampling_params.hpp"
 
+namespace troupe::runtime::grammar {
+class token_matcher;
+}
+
 namespace troupe::runtime {
 
 struct seq_step {
@@ -36,9 +40,13 @@ struct seq_step {
   // With `sample`: the index of the token to be sampled among the request's outputs (else the
   // outputs among this step's tokens, 0 for prompt chunks).
   int32_t output_index = 0;
-  // Set on sampling sequences whose request has penalties or bad words: the request's tokens so far
-  // (prompt, then its `output_index` outputs); empty otherwise. A view of the executor's state.
+  // Set on sampling sequences whose request has penalties, bad words or a grammar: the request's
+  // tokens so far (prompt, then its `output_index` outputs); empty otherwise. A view of the
+  // executor's state.
   std::span<const int32_t> token_history;
+  // Set on sampling sequences with a grammar (sampling_params::grammar): its matcher, fed every
+  // output so far, whose allowed() tokens alone may be sampled. The executor's state.
+  grammar::token_matcher* grammar = nullptr;
   // With sampling.num_prompt_logprobs >= 0: the prompt tokens that the first
   // prompt_logprob_targets.size() tokens of this step predict (those at start_pos + 1, ...), each
   // scored by its row's logits; empty otherwise. A view of the executor's state.

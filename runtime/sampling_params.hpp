@@ -5,6 +5,7 @@
 // not every step. The token counts the penalties need are not here: the executor keeps each
 // sequence's token history (runtime/sequence_states.hpp) and hands it to the runner.
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -47,12 +48,19 @@ struct sampling_params {
   // vLLM's bad_words, tokenized (each word alone and after a space): a word's last token is
   // masked to -inf when the outputs so far end with the rest of it (a one-token word always).
   std::vector<std::vector<int32_t>> bad_words_token_ids;
+  // Structured outputs (vLLM's structured_outputs / response_format): grammar text
+  // (runtime/grammar/grammar.hpp) the output must match, already checked to compile; every token
+  // that would leave it is masked to -inf, and the end-of-generation tokens only pass where it
+  // may end. Empty = none.
+  std::string grammar;
 
   bool has_penalties() const {
     return presence_penalty != 0.0f || frequency_penalty != 0.0f || repetition_penalty != 1.0f;
   }
   // Whether sampling reads the token history (runtime/sequence_states.hpp keeps it).
-  bool needs_token_history() const { return has_penalties() || !bad_words_token_ids.empty(); }
+  bool needs_token_history() const {
+    return has_penalties() || !bad_words_token_ids.empty() || !grammar.empty();
+  }
   bool operator==(const sampling_params&) const = default;
 };
 

@@ -25,13 +25,26 @@ result<step_batch> sequence_states::apply(const step_delta& delta) {
   // behind the sequences it was to forget.
   release(delta.released);
   if (auto st = check(delta); !st) return st.err();
+  std::vector<std::shared_ptr<grammar::grammar_masks>> grammars;
   for (const auto& a : delta.admitted) {
-    states_.emplace(a.seq_id, state{a.sampling,
-                                    a.num_prompt_tokens,
-                                    a.num_computed_tokens,
-                                    {},
-                                    a.cached_token_ids,
-                                    a.prompt_token_ids});
+    if (a.sampling.grammar.empty()) continue;
+    auto masks = grammar_for(a.sampling.grammar);
+    if (!masks) return bad(a.seq_id, "admitted with a grammar that fails: " + masks.message());
+    grammars.push_back(std::move(*masks));
+  }
+  auto next_grammar = grammars.begin();
+  for (const auto& a : delta.admitted) {
+    state s{a.sampling,
+            a.num_prompt_tokens,
+            a.num_computed_tokens,
+            {},
+            a.cached_token_ids,
+            a.prompt_token_ids,
+            -1,
+            nullptr};
+    if (!a.sampling.grammar.empty())
+      s.grammar = std::make_unique<grammar::token_matcher>(*next_grammar++, vocabulary_);
+    states_.emplace(a.seq_id, std::move(s));
   }
   step_batch batch;
   batch.token_ids = delta.token_ids;
@@ -144,7 +157,31 @@ seq_step sequence_states::advance(state& s, const seq_chunk& chunk, std::span<in
     s.token_history.insert(s.token_history.end(), tokens.begin(), tokens.end());
     if (chunk.sample) seq.token_history = s.token_history;
   }
+  if (s.grammar && chunk.sample) {
+    // The outputs are the history's last output_index tokens; the matcher has seen a prefix.
+    const auto outputs = seq.token_history.last(
+        std::min(seq.token_history.size(), static_cast<size_t>(seq.output_index)));
+    for (auto i = static_cast<size_t>(s.grammar->num_accepted()); i < outputs.size(); ++i)
+      s.grammar->accept(outputs[i]);
+    seq.grammar = s.grammar.get();
+  }
   return seq;
+}
+
+result<std::shared_ptr<grammar::grammar_masks>> sequence_states::grammar_for(
+    const std::string& text) {
+  if (!vocabulary_) return error{"no vocabulary to match grammars against"};
+  if (auto it = grammars_.find(text); it != grammars_.end()) return it->second;
+  auto compiled = grammar::compile_grammar(text);
+  if (!compiled) return compiled.err();
+  if (grammars_.size() >= max_idle_grammars) {
+    // Forget the grammars no sequence uses (their masks go with them).
+    for (auto it = grammars_.begin(); it != grammars_.end();)
+      it = it->second.use_count() == 1 ? grammars_.erase(it) : std::next(it);
+  }
+  auto masks = std::make_shared<grammar::grammar_masks>(std::move(*compiled));
+  grammars_.emplace(text, masks);
+  return masks;
 }
 
 }  // namespace troupe::runtime

@@ -4,8 +4,10 @@
 //
 //   seq 7  sampling (by value), prompt 5 tokens, computed 9
 //          block table [12 | 3 | 40]      <- appended to by each chunk's new_block_ids
-//          history     [t0 .. t8]         <- with penalties or bad words only: cached tokens,
-//                                            then every token the steps fed it
+//          history     [t0 .. t8]         <- with penalties, bad words or a grammar only:
+//                                            cached tokens, then every token the steps fed it
+//          grammar     matcher after t5..t8 <- with a grammar only: fed the outputs of the
+//                                            history before each sampling step
 //          prompt      [t0 .. t4]         <- with prompt logprobs only: the rows of its prompt
 //                                            chunks are scored on the next prompt token
 //
@@ -14,11 +16,14 @@
 //
 // Thread: not thread-safe; one owner (the executor actor, or a test).
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "base/result.hpp"
+#include "runtime/grammar/token_matcher.hpp"
 #include "runtime/model_runner.hpp"
 #include "runtime/sampling_params.hpp"
 #include "runtime/step_delta.hpp"
@@ -38,7 +43,14 @@ class sequence_states {
     // The token its last applied step sampled (record_sampled), which a placeholder_token in the
     // next delta stands for; -1 when that step sampled nothing for it or has not returned.
     int32_t last_sampled = -1;
+    // With sampling.grammar: where the outputs so far leave it.
+    std::unique_ptr<grammar::token_matcher> grammar;
   };
+
+  // `vocabulary` (the tokenizer's token bytes) is what grammars of structured outputs are matched
+  // against; without one, a sequence with a grammar is refused.
+  explicit sequence_states(std::shared_ptr<const grammar::token_vocabulary> vocabulary = nullptr)
+      : vocabulary_(std::move(vocabulary)) {}
 
   // Forgets delta.released, then applies the rest and returns the runner's batch. The batch
   // views this object's histories: it is valid until the next apply or release.
@@ -48,7 +60,8 @@ class sequence_states {
   // sequence neither held nor admitted or scheduled twice, an admission not scheduled, a chunk
   // of no tokens or that samples inside its prompt, token_ids not the chunks' sum, a
   // placeholder_token other than a held sequence's only token right after a step that sampled
-  // for it (the placeholder becomes that token). After a failed step (record_failed_step) a
+  // for it (the placeholder becomes that token), a grammar that does not compile or without a
+  // vocabulary. After a failed step (record_failed_step) a
   // placeholder without its token becomes token 0 instead: the scheduler fails the step after a
   // failed one anyway, and every tensor-parallel rank must run it alike (a rank whose step failed
   // after its last collective has no token where the others have one).
@@ -71,7 +84,13 @@ class sequence_states {
   status check_placeholders(const seq_chunk& chunk, int64_t offset,
                             std::span<const int32_t> token_ids) const;
   seq_step advance(state& s, const seq_chunk& chunk, std::span<int32_t> tokens);
+  // The compiled grammar and its masks, shared by every sequence of the same grammar text; kept
+  // while used, and up to max_idle_grammars more.
+  result<std::shared_ptr<grammar::grammar_masks>> grammar_for(const std::string& text);
+  static constexpr size_t max_idle_grammars = 16;
 
+  std::shared_ptr<const grammar::token_vocabulary> vocabulary_;
+  std::unordered_map<std::string, std::shared_ptr<grammar::grammar_masks>> grammars_;
   std::unordered_map<uint64_t, state> states_;
   bool previous_step_failed_ = false;
 };

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "runtime/grammar/token_matcher.hpp"
 #include "runtime/model/logits_processors.hpp"
 #include "runtime/model/rope_frequencies.hpp"
 #include "runtime/model/sampler.hpp"
@@ -56,15 +57,16 @@ void fill_step_metadata(const step_batch& batch, backend::step_metadata& out, in
       out.sample_rows.push_back(row - 1);
       auto& p = out.sampling.emplace_back(sampling_row_for(seq.sampling, seq.output_index));
       out.max_top_logprobs = std::max(out.max_top_logprobs, p.num_top_logprobs);
-      if (has_logits_processors(seq.sampling, seq.output_index)) {
+      if (seq.grammar != nullptr || has_logits_processors(seq.sampling, seq.output_index)) {
         const auto outputs =
             std::min(seq.token_history.size(), static_cast<size_t>(std::max(seq.output_index, 0)));
         const auto prompt = seq.token_history.first(seq.token_history.size() - outputs);
         const size_t before = out.edits.size();
-        append_logit_edits(seq.sampling, seq.output_index, prompt, seq.token_history.last(outputs),
-                           sampled, vocab_size, out.edits);
+        const bool allowed_only = append_logit_edits(
+            seq.sampling, seq.output_index, prompt, seq.token_history.last(outputs), sampled,
+            vocab_size, out.edits, seq.grammar != nullptr ? &seq.grammar->allowed() : nullptr);
         p.edited = out.edits.size() > before ? 1 : 0;
-        p.allowed_only = p.edited != 0 && !seq.sampling.allowed_token_ids.empty() ? 1 : 0;
+        p.allowed_only = p.edited != 0 && allowed_only ? 1 : 0;
       }
     }
     out.block_tables.insert(out.block_tables.end(), seq.block_table.begin(), seq.block_table.end());

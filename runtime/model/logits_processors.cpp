@@ -77,10 +77,10 @@ void apply_penalties(std::span<float> logits, const sampling_params& params,
   }
 }
 
-void append_logit_edits(const sampling_params& params, int32_t output_index,
+bool append_logit_edits(const sampling_params& params, int32_t output_index,
                         std::span<const int32_t> prompt, std::span<const int32_t> output,
-                        int32_t row, int32_t vocab_size,
-                        std::vector<kernels::cpu::logit_edit>& out) {
+                        int32_t row, int32_t vocab_size, std::vector<kernels::cpu::logit_edit>& out,
+                        const std::vector<uint64_t>* grammar_allowed) {
   namespace k = kernels::cpu;
   // Each token's edit is found through a per-thread table indexed by token (stamped per call, so
   // it is never cleared): linear in the history, which a repetition penalty reads whole every
@@ -114,6 +114,28 @@ void append_logit_edits(const sampling_params& params, int32_t output_index,
   };
   for (int32_t id : params.allowed_token_ids)
     if (auto* e = edit_of(id)) e->flags |= k::edit_allow;
+  bool allowed_only = !params.allowed_token_ids.empty();
+  if (grammar_allowed != nullptr) {
+    const auto& mask = *grammar_allowed;
+    auto in_grammar = [&](int32_t id) {
+      const auto word = static_cast<size_t>(id) >> 6;
+      return word < mask.size() && ((mask[word] >> (id & 63)) & 1) != 0;
+    };
+    if (allowed_only) {
+      for (int32_t id : params.allowed_token_ids)
+        if (!in_grammar(id))
+          if (auto* e = edit_of(id)) e->flags |= k::edit_mask;
+    } else {
+      int64_t num_allowed = 0;
+      for (int32_t id = 0; id < vocab_size; ++id)
+        num_allowed += in_grammar(id) ? 1 : 0;
+      allowed_only = 2 * num_allowed <= vocab_size;
+      for (int32_t id = 0; id < vocab_size; ++id) {
+        if (in_grammar(id) == allowed_only)
+          edit_of(id)->flags |= allowed_only ? k::edit_allow : k::edit_mask;
+      }
+    }
+  }
   for (const auto& word : params.bad_words_token_ids) {
     if (!bad_word_applies(word, output)) continue;
     if (auto* e = edit_of(word.back())) e->flags |= k::edit_mask;
@@ -158,10 +180,11 @@ void append_logit_edits(const sampling_params& params, int32_t output_index,
         k::penalty_subtrahend(params.frequency_penalty, output_counts[j], params.presence_penalty);
   }
   // An allowed-only row: a token edited for another reason but not allowed stays -inf.
-  if (!params.allowed_token_ids.empty()) {
+  if (allowed_only) {
     for (size_t j = first; j < out.size(); ++j)
       if ((out[j].flags & k::edit_allow) == 0) out[j].flags |= k::edit_mask;
   }
+  return allowed_only;
 }
 
 void apply_logits_processors(std::span<float> logits, const sampling_params& params,
@@ -169,8 +192,8 @@ void apply_logits_processors(std::span<float> logits, const sampling_params& par
                              std::span<const int32_t> output) {
   thread_local std::vector<kernels::cpu::logit_edit> edits;
   edits.clear();
-  append_logit_edits(params, output_index, prompt, output, 0, static_cast<int32_t>(logits.size()),
-                     edits);
+  (void)append_logit_edits(params, output_index, prompt, output, 0,
+                           static_cast<int32_t>(logits.size()), edits);
   if (!params.allowed_token_ids.empty()) {
     // Only the allowed tokens (each has an edit) keep a logit.
     thread_local std::vector<float> kept;

@@ -18,7 +18,8 @@
 
 namespace troupe::runtime {
 
-// Whether any processor may change the row for this step (so the caller can skip copying it).
+// Whether any processor may change the row for this step (so the caller can skip copying it);
+// a grammar's mask is not counted (append_logit_edits takes it).
 bool has_logits_processors(const sampling_params& params, int32_t output_index);
 
 // Whether a bad word's last token is masked after `output`: the outputs end with the rest of the
@@ -46,10 +47,16 @@ void apply_penalties(std::span<float> logits, const sampling_params& params,
 // of a token listed twice are summed first (the HTTP layer never lists one twice); a backend
 // applies them on the device. The masks come first in vLLM's order, and -inf stays -inf through
 // the rest, so one edit a token holds them all.
-void append_logit_edits(const sampling_params& params, int32_t output_index,
+//
+// `grammar_allowed` (structured outputs: grammar::token_matcher::allowed()) masks every token
+// whose bit is clear (ids past the mask included): with allowed_token_ids, the allowed ids
+// outside it get edit_mask; otherwise, when it allows at most half of the row, its tokens get
+// edit_allow (an allowed-only row: few edits for the usual few allowed tokens), and else the
+// others get edit_mask. Returns whether the row is allowed-only (sampling_row::allowed_only).
+bool append_logit_edits(const sampling_params& params, int32_t output_index,
                         std::span<const int32_t> prompt, std::span<const int32_t> output,
-                        int32_t row, int32_t vocab_size,
-                        std::vector<kernels::cpu::logit_edit>& out);
+                        int32_t row, int32_t vocab_size, std::vector<kernels::cpu::logit_edit>& out,
+                        const std::vector<uint64_t>* grammar_allowed = nullptr);
 
 // Runs every processor in order (through append_logit_edits and apply_edit; with
 // allowed_token_ids, every other token -inf).

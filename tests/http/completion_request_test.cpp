@@ -142,7 +142,7 @@ TEST(parse_completion_request, unsupported_parameters_are_rejected_unless_neutra
   for (const char* body : {
            R"({"prompt": "a", "best_of": 2})",
            R"({"prompt": "a", "suffix": "end"})",
-           R"({"prompt": "a", "guided_json": {}})",
+           R"({"prompt": "a", "prompt_embeds": "AAAA"})",
        }) {
     api_error e = parse_error(body);
     EXPECT_EQ(e.status, 400) << body;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <vector>
 
 namespace troupe::runtime {
@@ -158,6 +159,54 @@ TEST(sequence_states, a_refused_delta_changes_nothing_but_the_release) {
     EXPECT_EQ(states.find(1)->num_computed_tokens, 2) << "delta " << i;
     EXPECT_EQ(states.find(1)->block_table, std::vector<int32_t>{0}) << "delta " << i;
   }
+}
+
+// A sequence with a grammar: its matcher is fed the outputs (prompt tokens never), replayed
+// from the history after a re-admission; without a vocabulary it cannot run.
+TEST(sequence_states, a_grammar_sequence_carries_a_matcher_fed_its_outputs) {
+  // Token 0 ends generation; 1 = "a", 2 = "b", 3 = "c".
+  auto vocabulary = std::make_shared<grammar::token_vocabulary>(
+      std::vector<std::string>{"", "a", "b", "c"}, std::vector<char>{}, std::vector<int32_t>{0});
+  sampling_params p;
+  p.grammar = R"(root ::= "ab" "c"?)";
+  sequence_states states(vocabulary);
+  step_delta first;
+  first.admitted = {{4, p, 2, 0, {}}};
+  first.seqs = {{4, 2, true, {1}}};
+  first.token_ids = {3, 3};  // a prompt the grammar would refuse: never fed
+  auto batch = states.apply(first);
+  ASSERT_TRUE(batch.ok()) << batch.message();
+  grammar::token_matcher* m = batch->seqs[0].grammar;
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->num_accepted(), 0);
+  EXPECT_TRUE(grammar::test_bit(m->allowed(), 1));
+  EXPECT_FALSE(grammar::test_bit(m->allowed(), 2));
+  step_delta decode;
+  decode.seqs = {{4, 1, true, {}}};
+  decode.token_ids = {1};
+  batch = states.apply(decode);
+  ASSERT_TRUE(batch.ok()) << batch.message();
+  m = batch->seqs[0].grammar;
+  EXPECT_EQ(m->num_accepted(), 1);
+  EXPECT_TRUE(grammar::test_bit(m->allowed(), 2));
+  EXPECT_FALSE(grammar::test_bit(m->allowed(), 1));
+
+  // Preempted and admitted again with its output as a cached token: replayed.
+  step_delta again;
+  again.released = {4};
+  again.admitted = {{4, p, 2, 3, {3, 3, 1}}};
+  again.seqs = {{4, 1, true, {1}}};
+  again.token_ids = {2};
+  batch = states.apply(again);
+  ASSERT_TRUE(batch.ok()) << batch.message();
+  m = batch->seqs[0].grammar;
+  EXPECT_EQ(m->num_accepted(), 2);
+  EXPECT_TRUE(m->can_end());
+  EXPECT_TRUE(grammar::test_bit(m->allowed(), 0));
+  EXPECT_TRUE(grammar::test_bit(m->allowed(), 3));
+
+  sequence_states without;
+  EXPECT_FALSE(without.apply(first).ok());
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -159,6 +160,39 @@ TEST(logits_processors, allowed_token_ids_keep_only_their_tokens_with_the_other_
     allowed += (e.flags & kernels::cpu::edit_allow) != 0 ? 1 : 0;
   EXPECT_EQ(allowed, 2);
   EXPECT_EQ(sample_token(std::vector<float>{9, 2, 9, 4, 9}, p, 0).token_id, 3);
+}
+
+// A grammar's mask (structured outputs) as edits: few allowed tokens make an allowed-only row,
+// many make masks of the others; with allowed_token_ids, both must allow a token; ids past the
+// mask are never allowed. The row the edits give is the mask applied to the processed row.
+TEST(logits_processors, a_grammar_mask_keeps_only_its_tokens_through_the_edits) {
+  const int32_t vocab = 10;  // the mask covers 8 ids: 8 and 9 are past it
+  const std::vector<float> row = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  struct grammar_case {
+    uint64_t bits;
+    std::vector<int32_t> allowed_token_ids;
+    bool allowed_only;
+  };
+  for (const auto& c : {grammar_case{0b00000110, {}, true}, grammar_case{0b11110111, {}, false},
+                        grammar_case{0b11110111, {2, 3, 9}, true}}) {
+    sampling_params p;
+    p.logit_bias = {{2, 0.5f}, {3, -1.0f}};
+    p.allowed_token_ids = c.allowed_token_ids;
+    std::vector<kernels::cpu::logit_edit> edits;
+    const std::vector<uint64_t> mask = {c.bits};
+    EXPECT_EQ(append_logit_edits(p, 0, {}, {}, 0, vocab, edits, &mask), c.allowed_only);
+    std::vector<float> edited = row;
+    if (c.allowed_only) std::fill(edited.begin(), edited.end(), -inf);
+    for (const auto& e : edits)
+      edited[e.id] = kernels::cpu::apply_edit(row[e.id], e);
+    for (int32_t id = 0; id < vocab; ++id) {
+      const bool in_mask = id < 8 && ((c.bits >> id) & 1) != 0;
+      const bool user = c.allowed_token_ids.empty() ||
+                        std::count(c.allowed_token_ids.begin(), c.allowed_token_ids.end(), id);
+      const float bias = id == 2 ? 0.5f : id == 3 ? -1.0f : 0.0f;
+      EXPECT_EQ(edited[id], in_mask && user ? row[id] + bias : -inf) << c.bits << " id " << id;
+    }
+  }
 }
 
 TEST(logits_processors, a_bad_words_last_token_is_masked_after_the_rest_of_it) {

@@ -1,0 +1,194 @@
+#include "http/structured_outputs.hpp"
+
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "runtime/grammar/grammar.hpp"
+#include "runtime/grammar/json_schema_grammar.hpp"
+#include "runtime/grammar/regex_grammar.hpp"
+
+namespace troupe::http {
+
+namespace {
+
+namespace g = runtime::grammar;
+
+enum class constraint_kind { none, json, regex, choice, grammar, json_object };
+
+// One constraint as the request gave it, before it becomes grammar text.
+struct constraint {
+  constraint_kind kind = constraint_kind::none;
+  const Value* value = nullptr;  // the schema, pattern, choices or grammar
+  const char* param = "structured_outputs";
+};
+
+struct options {
+  g::json_schema_options json;
+};
+
+std::string json_text(const Value& v) {
+  if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  v.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// structured_outputs: at most one constraint, and its options.
+parse_error read_structured_outputs_object(const Value& body, constraint& out, options& opts) {
+  const Value* so = member(body, "structured_outputs");
+  if (so == nullptr) return std::nullopt;
+  if (!so->IsObject()) return type_error("structured_outputs", "an object");
+  if (member(*so, "structural_tag") != nullptr)
+    return bad_request("structured_outputs.structural_tag is not supported by troupe.",
+                       "structured_outputs");
+  if (member(*so, "whitespace_pattern") != nullptr)
+    return bad_request("structured_outputs.whitespace_pattern is not supported by troupe.",
+                       "structured_outputs");
+  constexpr std::pair<const char*, constraint_kind> kinds[] = {
+      {"json", constraint_kind::json},
+      {"regex", constraint_kind::regex},
+      {"choice", constraint_kind::choice},
+      {"grammar", constraint_kind::grammar},
+      {"json_object", constraint_kind::json_object}};
+  int count = 0;
+  for (auto [key, kind] : kinds) {
+    if (const Value* v = member(*so, key)) {
+      out = {kind, v, "structured_outputs"};
+      ++count;
+    }
+  }
+  if (count > 1) {
+    return bad_request(
+        "You can only use one kind of structured outputs constraint but multiple are specified.",
+        "structured_outputs");
+  }
+  bool any_whitespace_off = false;
+  if (auto e = read_bool(*so, "disable_any_whitespace", any_whitespace_off)) return e;
+  opts.json.any_whitespace = !any_whitespace_off;
+  return read_bool(*so, "disable_additional_properties", opts.json.disable_additional_properties);
+}
+
+// response_format: overrides structured_outputs' constraint (a different kind is a 400).
+parse_error read_response_format(const Value& body, constraint& out) {
+  const Value* rf = member(body, "response_format");
+  if (rf == nullptr) return std::nullopt;
+  if (!rf->IsObject()) return type_error("response_format", "an object");
+  const Value* type = member(*rf, "type");
+  if (type == nullptr || !type->IsString())
+    return type_error("response_format.type", "'text', 'json_object' or 'json_schema'");
+  const std::string_view t(type->GetString(), type->GetStringLength());
+  constraint c{constraint_kind::none, nullptr, "response_format"};
+  if (t == "text") return std::nullopt;
+  if (t == "json_object") {
+    c.kind = constraint_kind::json_object;
+  } else if (t == "json_schema") {
+    const Value* js = member(*rf, "json_schema");
+    if (js == nullptr) {
+      return bad_request(
+          "When response_format type is 'json_schema', the 'json_schema' field must be provided.",
+          "response_format");
+    }
+    if (!js->IsObject()) return type_error("response_format.json_schema", "an object");
+    c.value = member(*js, "schema");
+    if (c.value == nullptr)
+      return bad_request("response_format.json_schema.schema must be provided.", "response_format");
+    c.kind = constraint_kind::json;
+  } else if (t == "structural_tag") {
+    return bad_request("response_format type 'structural_tag' is not supported by troupe.",
+                       "response_format");
+  } else {
+    return type_error("response_format.type", "'text', 'json_object' or 'json_schema'");
+  }
+  if (out.kind != constraint_kind::none && out.kind != c.kind) {
+    return bad_request(
+        "You can only use one kind of structured outputs constraint but multiple are specified.",
+        "response_format");
+  }
+  out = c;
+  return std::nullopt;
+}
+
+// The fields of vLLM before 0.11, read when nothing newer is given.
+parse_error read_guided_fields(const Value& body, constraint& out) {
+  constexpr std::pair<const char*, constraint_kind> kinds[] = {
+      {"guided_json", constraint_kind::json},
+      {"guided_regex", constraint_kind::regex},
+      {"guided_choice", constraint_kind::choice},
+      {"guided_grammar", constraint_kind::grammar}};
+  const constraint newer = out;
+  int count = 0;
+  for (auto [key, kind] : kinds) {
+    if (const Value* v = member(body, key)) {
+      if (newer.kind != constraint_kind::none) {
+        return bad_request(fmt::format("`{}` cannot be combined with structured_outputs or "
+                                       "response_format.",
+                                       key),
+                           key);
+      }
+      out = {kind, v, key};
+      ++count;
+    }
+  }
+  if (count > 1) {
+    return bad_request(
+        "You can only use one kind of guided decoding ('guided_json', "
+        "'guided_regex', 'guided_choice' or 'guided_grammar').",
+        out.param);
+  }
+  return std::nullopt;
+}
+
+// The constraint as grammar text.
+result<std::string> grammar_text(const constraint& c, const options& opts) {
+  switch (c.kind) {
+    case constraint_kind::json:
+      if (!c.value->IsObject() && !c.value->IsString() && !c.value->IsBool())
+        return error{"the JSON schema must be an object (or its text)"};
+      return g::json_schema_to_grammar(json_text(*c.value), opts.json);
+    case constraint_kind::json_object:
+      return g::json_object_grammar(opts.json.any_whitespace);
+    case constraint_kind::regex:
+      if (!c.value->IsString()) return error{"the regex must be a string"};
+      return g::regex_to_grammar(
+          std::string_view(c.value->GetString(), c.value->GetStringLength()));
+    case constraint_kind::choice: {
+      if (!c.value->IsArray()) return error{"choice must be a list of strings"};
+      std::vector<std::string> choices;
+      for (const auto& v : c.value->GetArray()) {
+        if (!v.IsString()) return error{"choice must be a list of strings"};
+        choices.emplace_back(v.GetString(), v.GetStringLength());
+      }
+      return g::choice_to_grammar(choices);
+    }
+    case constraint_kind::grammar:
+      if (!c.value->IsString()) return error{"the grammar must be a string"};
+      return std::string(c.value->GetString(), c.value->GetStringLength());
+    case constraint_kind::none:
+      break;
+  }
+  return std::string();
+}
+
+}  // namespace
+
+parse_error read_structured_outputs(const Value& body, runtime::sampling_params& out) {
+  constraint c;
+  options opts;
+  parse_error e = read_structured_outputs_object(body, c, opts);
+  if (!e) e = read_response_format(body, c);
+  if (!e) e = read_guided_fields(body, c);
+  if (e || c.kind == constraint_kind::none) return e;
+  auto text = grammar_text(c, opts);
+  if (!text) return bad_request("Invalid structured outputs: " + text.message() + ".", c.param);
+  if (auto compiled = g::compile_grammar(*text); !compiled)
+    return bad_request("Invalid structured outputs: " + compiled.message() + ".", c.param);
+  out.grammar = std::move(*text);
+  return std::nullopt;
+}
+
+}  // namespace troupe::http
