@@ -61,11 +61,8 @@ class serving_default_model : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (testing::default_model_gguf().empty()) return;
-    runtime::engine_config config;
+    runtime::engine_config config = testing::default_model_suite_config();
     config.dtype = "float32";  // the reference path: llama.cpp's F32 run is the oracle
-    config.num_gpu_blocks_override = 256;
-    config.max_num_batched_tokens = 64;  // long prompts are chunked and share steps with decodes
-    config.disable_log_requests = true;
     suite_.start(runtime::build_engine(config));
   }
   static void TearDownTestSuite() { suite_.stop(); }
@@ -123,11 +120,7 @@ class serving_default_model_as_stored : public serving_default_model {
  protected:
   static void SetUpTestSuite() {
     if (testing::default_model_gguf().empty()) return;
-    runtime::engine_config config;
-    config.num_gpu_blocks_override = 256;
-    config.max_num_batched_tokens = 64;  // long prompts are chunked and share steps with decodes
-    config.disable_log_requests = true;
-    stored_.start(runtime::build_engine(config));
+    stored_.start(runtime::build_engine(testing::default_model_suite_config()));
   }
   static void TearDownTestSuite() { stored_.stop(); }
   void SetUp() override {

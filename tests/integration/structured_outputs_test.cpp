@@ -33,11 +33,7 @@ class structured_outputs : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (testing::default_model_gguf().empty()) return;
-    runtime::engine_config config;
-    config.num_gpu_blocks_override = 256;
-    config.max_num_batched_tokens = 64;
-    config.disable_log_requests = true;
-    suite_.start(runtime::build_engine(config));
+    suite_.start(runtime::build_engine(testing::default_model_suite_config()));
   }
   static void TearDownTestSuite() { suite_.stop(); }
   void SetUp() override {
@@ -79,7 +75,7 @@ TEST_F(structured_outputs, json_schema_answers_parse_and_follow_the_schema) {
   ASSERT_TRUE(grammar.ok()) << grammar.message();
   // Greedy, then sampled four times: every answer is complete JSON of the schema.
   for (const std::string& sampling : {std::string(R"("temperature": 0)"),
-                                     std::string(R"("temperature": 1.0, "n": 4, "seed": 3)")}) {
+                                      std::string(R"("temperature": 1.0, "n": 4, "seed": 3)")}) {
     const auto answers = post(
         "/v1/completions",
         R"({"prompt": "<|im_start|>user\nDescribe a person as JSON.<|im_end|>\n<|im_start|>assistant\n",

@@ -12,6 +12,16 @@
 
 namespace troupe::testing {
 
+// The engine the default-model suites serve: 256 KV blocks, and 64-token steps so that long
+// prompts are chunked and share steps with decodes.
+inline runtime::engine_config default_model_suite_config() {
+  runtime::engine_config config;
+  config.num_gpu_blocks_override = 256;
+  config.max_num_batched_tokens = 64;
+  config.disable_log_requests = true;
+  return config;
+}
+
 class suite_server {
  public:
   // Starts the engine and a server on a free port with request logging off; on failure a fatal
