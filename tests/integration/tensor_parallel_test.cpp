@@ -2,6 +2,9 @@
 // each on its own executor actor, through the HTTP server:
 //  - 16 concurrent greedy streams equal the same requests one at a time, on a KV cache small
 //    enough to preempt;
+//  - 16 concurrent greedy requests held to a regex (structured outputs) equal the same requests
+//    one at a time and match it, through preemption: a re-admitted sequence's grammar replays
+//    its outputs at both ranks;
 //  - aborted and preempted requests give back every block, and no rank holds a sequence after;
 //  - a rank that throws fails its step's requests with a 500, the server keeps serving, and the
 //    failed step's blocks are not found by the prefix cache;
@@ -23,6 +26,8 @@
 #include "actors/engine.hpp"
 #include "http/server.hpp"
 #include "runtime/backend/shared_memory_communicator.hpp"
+#include "runtime/grammar/grammar.hpp"
+#include "runtime/grammar/regex_grammar.hpp"
 #include "runtime/model/tensor_parallel.hpp"
 #include "runtime/model/tensor_parallel_shard.hpp"
 #include "runtime/serving/engine_builder.hpp"
@@ -133,6 +138,57 @@ TEST_F(serving_tensor_parallel, sixteen_concurrent_streams_equal_one_at_a_time) 
   for (size_t i = 0; i < together.size(); ++i) {
     EXPECT_FALSE(alone[i % prompts.size()].empty());
     EXPECT_EQ(together[i], alone[i % prompts.size()]) << prompts[i % prompts.size()];
+  }
+  EXPECT_GT(suite_.engine()->stats().num_preemptions, preempted_before)
+      << "the cache was never tight";
+  expect_everything_released();
+}
+
+TEST_F(serving_tensor_parallel, constrained_requests_through_preemption_equal_one_at_a_time) {
+  const std::string pattern = "[A-Z][a-z]+( [a-z]+){20,40}\\.";
+  auto grammar = runtime::grammar::regex_to_grammar("[A-Z][a-z]+( [a-z]+){20,40}\\.");
+  ASSERT_TRUE(grammar.ok()) << grammar.message();
+  auto answer = [&](const std::string& prompt) {
+    http::testing::test_client client(suite_.server().port());
+    rapidjson::StringBuffer body;
+    rapidjson::Writer<rapidjson::StringBuffer> w(body);
+    w.StartObject();
+    w.Key("prompt");
+    w.String(prompt.c_str());
+    w.Key("max_tokens");
+    w.Int(24);
+    w.Key("temperature");
+    w.Int(0);
+    w.Key("structured_outputs");
+    w.StartObject();
+    w.Key("regex");
+    w.String(pattern.c_str());
+    w.EndObject();
+    w.EndObject();
+    auto reply = client.post(body.GetString());
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    auto doc = http::testing::parse_json(reply.body);
+    return std::string(doc["choices"][0]["text"].GetString()) + "|" +
+           doc["choices"][0]["finish_reason"].GetString();
+  };
+  std::vector<std::string> alone;
+  for (const auto& p : prompts)
+    alone.push_back(answer(p));
+  const int64_t preempted_before = suite_.engine()->stats().num_preemptions;
+  std::vector<std::string> together(16);
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < together.size(); ++i)
+    clients.emplace_back([&, i] { together[i] = answer(prompts[i % prompts.size()]); });
+  for (auto& c : clients)
+    c.join();
+  for (size_t i = 0; i < together.size(); ++i) {
+    EXPECT_EQ(together[i], alone[i % prompts.size()]) << prompts[i % prompts.size()];
+    const auto bar = together[i].rfind('|');
+    const std::string text = together[i].substr(0, bar);
+    const bool finished = together[i].substr(bar + 1) == "stop";
+    auto ok = finished ? runtime::grammar::accepts(*grammar, text)
+                       : runtime::grammar::accepts_prefix(*grammar, text);
+    EXPECT_TRUE(ok.ok() && *ok) << together[i];
   }
   EXPECT_GT(suite_.engine()->stats().num_preemptions, preempted_before)
       << "the cache was never tight";
