@@ -35,7 +35,7 @@ std::string class_char(std::string_view c) {
     auto b = static_cast<unsigned char>(c[0]);
     if (b < 0x20 || b == 0x7f) return hex_byte(b, "\\u00");
     if (std::string_view(R"("\[]-^)").find(c[0]) != std::string_view::npos)
-      return "\\" + std::string(c);
+      return std::string("\\").append(c);
   }
   return std::string(c);
 }
@@ -210,11 +210,15 @@ std::string fixed_range(const std::string& a, const std::string& b) {
 std::string leading_nonzero(size_t lo, std::optional<size_t> hi) {
   std::string reps;
   if (!hi)
-    reps = lo == 0 ? "*" : lo == 1 ? "+" : "{" + std::to_string(lo) + ",}";
+    reps = lo == 0 ? "*" : lo == 1 ? "+" : std::string("{").append(std::to_string(lo)).append(",}");
   else if (lo == *hi)
-    reps = lo == 0 ? "" : "{" + std::to_string(lo) + "}";
+    reps = lo == 0 ? "" : std::string("{").append(std::to_string(lo)).append("}");
   else
-    reps = "{" + std::to_string(lo) + "," + std::to_string(*hi) + "}";
+    reps = std::string("{")
+               .append(std::to_string(lo))
+               .append(",")
+               .append(std::to_string(*hi))
+               .append("}");
   return reps.empty() ? "[1-9]" : "[1-9] [0-9]" + reps;
 }
 
@@ -230,7 +234,7 @@ std::vector<std::string> uint_range(const magnitude& lo, const std::optional<mag
     alts.push_back(leading_nonzero(n_lo, std::nullopt));
   } else if (n_hi > n_lo) {
     if (n_hi > n_lo + 1) alts.push_back(leading_nonzero(n_lo, n_hi - 2));  // lengths between
-    alts.push_back(fixed_range("1" + std::string(n_hi - 1, '0'), *hi));
+    alts.push_back(fixed_range(std::string("1").append(n_hi - 1, '0'), *hi));
   }
   return alts;
 }
