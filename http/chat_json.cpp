@@ -89,8 +89,63 @@ void write_finish_reason(json_writer& w, const chat_choice& choice) {
   }
 }
 
+// {"id", "type": "function", "function": {"name", "arguments"}} (vLLM's ToolCall).
+void write_tool_calls(json_writer& w, const std::vector<tool_call>& calls) {
+  w.StartArray();
+  for (const tool_call& call : calls) {
+    w.StartObject();
+    write_key(w, "id");
+    write_string(w, call.id);
+    write_key(w, "type");
+    w.String("function");
+    write_key(w, "function");
+    w.StartObject();
+    write_key(w, "name");
+    write_string(w, call.name);
+    write_key(w, "arguments");
+    write_string(w, call.arguments);
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+// vLLM's DeltaToolCall as exclude_unset dumps it: a call's first delta {"id", "type", "index",
+// "function": {"name", "arguments"}}, a later one {"index", "function": {["name": null,]
+// "arguments"}}.
+void write_tool_deltas(json_writer& w, const std::vector<tool_call_delta>& deltas) {
+  w.StartArray();
+  for (const tool_call_delta& delta : deltas) {
+    const bool first = !delta.id.empty();
+    w.StartObject();
+    if (first) {
+      write_key(w, "id");
+      write_string(w, delta.id);
+      write_key(w, "type");
+      w.String("function");
+    }
+    write_key(w, "index");
+    w.Int(delta.index);
+    write_key(w, "function");
+    w.StartObject();
+    if (first || delta.null_name) {
+      write_key(w, "name");
+      if (first) {
+        write_string(w, delta.name);
+      } else {
+        w.Null();
+      }
+    }
+    write_key(w, "arguments");
+    write_string(w, delta.arguments);
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
 // The assistant message as vLLM's ChatMessage dumps it.
-void write_message(json_writer& w, std::string_view content) {
+void write_message(json_writer& w, std::string_view content, const std::vector<tool_call>& calls) {
   w.StartObject();
   write_key(w, "role");
   w.String("assistant");
@@ -101,8 +156,7 @@ void write_message(json_writer& w, std::string_view content) {
     w.Null();
   }
   write_key(w, "tool_calls");
-  w.StartArray();
-  w.EndArray();
+  write_tool_calls(w, calls);
   write_key(w, "reasoning_content");
   w.Null();
   w.EndObject();
@@ -113,7 +167,7 @@ void write_choice(json_writer& w, const chat_choice& choice, const chat_logprobs
   write_key(w, "index");
   w.Int(choice.index);
   write_key(w, "message");
-  write_message(w, choice.content);
+  write_message(w, choice.content, choice.tool_calls);
   write_key(w, "logprobs");
   write_logprobs(w, format, choice.logprobs);
   write_finish_reason(w, choice);
@@ -194,8 +248,13 @@ std::string chat_delta_chunk_json(const completion_meta& meta, const chat_choice
   w.Int(delta.index);
   write_key(w, "delta");
   w.StartObject();
-  write_key(w, "content");
-  write_string(w, delta.content);
+  if (!delta.tool_deltas) {
+    write_key(w, "content");
+    write_string(w, delta.content);
+  } else if (!delta.tool_deltas->empty()) {
+    write_key(w, "tool_calls");
+    write_tool_deltas(w, *delta.tool_deltas);
+  }
   w.EndObject();
   write_key(w, "logprobs");
   write_logprobs(w, format, delta.logprobs);

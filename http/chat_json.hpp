@@ -17,6 +17,7 @@
 
 #include "actors/engine.hpp"
 #include "http/openai_json.hpp"
+#include "http/tool_calls.hpp"
 #include "runtime/tokenizer/tokenizer.hpp"
 
 namespace troupe::http {
@@ -29,6 +30,10 @@ struct chat_choice {
   std::optional<std::string> stop_string;
   std::optional<int32_t> stop_token_id;
   std::vector<actors::token_logprob> logprobs;  // of the tokens of `content`
+  // A forced tool call's answer (http/tool_calls.hpp). A response: the message's tool_calls. A
+  // chunk: when set, the delta is {"tool_calls": [...]} ({} when empty) instead of content.
+  std::vector<tool_call> tool_calls;
+  std::optional<std::vector<tool_call_delta>> tool_deltas;
 };
 
 // How logprobs are rendered: `top_logprobs` < 0 renders "logprobs": null.
@@ -50,7 +55,8 @@ std::string chat_completion_json(const completion_meta& meta,
 // A choice's first chunk: delta {"role": "assistant", "content": ""}.
 std::string chat_role_chunk_json(const completion_meta& meta, int32_t index);
 
-// A content chunk: delta {"content"}, logprobs, finish_reason (and stop_reason once finished).
+// A content chunk: delta {"content"} (or {"tool_calls"}), logprobs, finish_reason (and
+// stop_reason once finished).
 std::string chat_delta_chunk_json(const completion_meta& meta, const chat_choice& delta,
                                   const chat_logprobs_format& format);
 

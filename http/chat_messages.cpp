@@ -173,26 +173,6 @@ parse_error read_tools(const Value& body, runtime::chat_request& out) {
   return std::nullopt;
 }
 
-// vLLM's check_tool_usage, less what needs tool-call parsing.
-parse_error read_tool_choice(const Value& body) {
-  const Value* choice = member(body, "tool_choice");
-  if (choice == nullptr || is_string(choice, "none")) return std::nullopt;
-  if (member(body, "tools") == nullptr) {
-    return bad_request("When using `tool_choice`, `tools` must be set.", "tool_choice");
-  }
-  if (is_string(choice, "auto")) return std::nullopt;
-  if (is_string(choice, "required") || choice->IsObject()) {
-    return bad_request(
-        "`tool_choice` \"required\" and named tool choice are not supported by troupe (it does "
-        "not parse tool calls); use \"auto\" or \"none\".",
-        "tool_choice");
-  }
-  return bad_request(fmt::format("Invalid value for `tool_choice`: {}! Only named tools, \"none\", "
-                                 "\"auto\" or \"required\" are supported.",
-                                 choice->IsString() ? view(*choice) : to_json(*choice)),
-                     "tool_choice");
-}
-
 void set_member(Value& object, const Value& key, const Value& value, allocator& a) {
   if (auto it = object.FindMember(key); it != object.MemberEnd()) {
     it->value.CopyFrom(value, a);
@@ -251,7 +231,6 @@ parse_error read_chat_inputs(const Value& body, chat_inputs& out) {
   }
   parse_error error = read_messages(body, out.chat);
   if (!error) error = read_tools(body, out.chat);
-  if (!error) error = read_tool_choice(body);
   if (!error) error = read_extra_context(body, out);
   return error;
 }

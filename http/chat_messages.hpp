@@ -1,8 +1,9 @@
 #pragma once
 // The chat-template inputs of a request body, read as vLLM reads them for /v1/chat/completions
-// and /tokenize: messages, add_generation_prompt, continue_final_message, tools, tool_choice,
-// documents, chat_template_kwargs (and a request's own chat_template, which is refused as vLLM
-// refuses it without --trust-request-chat-template). Internal to http/: it exposes rapidjson.
+// and /tokenize: messages, add_generation_prompt, continue_final_message, tools, documents,
+// chat_template_kwargs (and a request's own chat_template, which is refused as vLLM refuses it
+// without --trust-request-chat-template). Internal to http/: it exposes rapidjson. Chat's
+// tool_choice is read by http/tool_choice (/tokenize has none, as in vLLM).
 //
 // Messages become the objects the template sees: {"role", "content", then "tool_calls" for an
 // assistant (with each function's JSON-string "arguments" parsed into an object, as vLLM does),

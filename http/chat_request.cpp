@@ -5,6 +5,7 @@
 
 #include "http/chat_messages.hpp"
 #include "http/request_fields.hpp"
+#include "http/tool_choice.hpp"
 
 namespace troupe::http {
 namespace {
@@ -99,6 +100,8 @@ std::variant<chat_completion_request, api_error> parse_chat_completion_request(
   if (!error) error = read_generation_fields(doc, limits, default_seed, request.completion);
   chat_inputs inputs;
   if (!error) error = read_chat_inputs(doc, inputs);
+  // After the structured outputs: a forced tool call's grammar replaces theirs.
+  if (!error) error = read_tool_choice(doc, request.tool_choice, generation.sampling);
   if (error) return std::move(*error);
   generation.logprobs = logprobs;
   request.chat = std::move(inputs.chat);

@@ -2,7 +2,8 @@
 // Parsing and validation of a POST /v1/chat/completions body (vLLM's ChatCompletionRequest).
 //
 // The template inputs (messages, add_generation_prompt, continue_final_message, tools,
-// tool_choice, documents, chat_template_kwargs) are read by http/chat_messages; the fields chat
+// documents, chat_template_kwargs) are read by http/chat_messages, tool_choice and
+// parallel_tool_calls by http/tool_choice (a forced call sets the grammar); the fields chat
 // shares with /v1/completions (model, sampling, stream, stream_options, n, stop, cache_salt, ...)
 // by http/request_fields' read_generation_fields. Chat's own: max_completion_tokens (wins over the
 // deprecated max_tokens; neither = up to the model's length), logprobs (a boolean) with
@@ -16,6 +17,7 @@
 
 #include "http/api_error.hpp"
 #include "http/completion_request.hpp"
+#include "http/tool_calls.hpp"
 #include "runtime/chat_template/chat_template.hpp"
 
 namespace troupe::http {
@@ -28,6 +30,8 @@ struct chat_completion_request {
   // With "echo": the last message's content when it has the response's role (the assistant's
   // when add_generation_prompt, else its own); each choice's content starts with it.
   std::string echo_text;
+  // tool_choice "required" or named: the answer becomes message.tool_calls.
+  tool_choice_mode tool_choice;
 };
 
 // Errors: 400 for malformed JSON, wrong types, out-of-range or unsupported values; 404 when

@@ -15,6 +15,10 @@ chat_responder::chat_responder(completion_meta meta, chat_responder_options opti
     choices_[i].index = static_cast<int32_t>(i);
   num_output_tokens_.assign(choices_.size(), 0);
   finished_.assign(choices_.size(), false);
+  if (options_.response.stream && options_.tool_choice.type != tool_choice_mode::kind::none) {
+    for (size_t i = 0; i < choices_.size(); ++i)
+      tool_streams_.emplace_back(options_.tool_choice);
+  }
 }
 
 bool chat_responder::keep_alive() const {
@@ -75,6 +79,11 @@ std::string chat_responder::on_complete_event() {
   if (num_finished_ < options_.num_choices) return {};
   done_ = true;
   status_ = 200;
+  if (options_.tool_choice.type != tool_choice_mode::kind::none) {
+    for (auto& choice : choices_)
+      make_tool_calls(choice);
+    finish_reason_ = choices_[0].finish_reason;
+  }
   if (!options_.echo_text.empty()) {
     for (auto& choice : choices_)
       choice.content = options_.echo_text + choice.content;
@@ -101,7 +110,8 @@ std::string chat_responder::on_stream_event(const actors::generation_event& even
     chat_choice delta{choice.index,       event.text,           event.finish_reason,
                       choice.stop_string, choice.stop_token_id, event.logprobs};
     if (!event.finished) delta.finish_reason.clear();
-    out += frame(sse_event(chat_delta_chunk_json(meta_, delta, options_.logprobs)));
+    if (tool_streams_.empty() || make_tool_deltas(delta, event))
+      out += frame(sse_event(chat_delta_chunk_json(meta_, delta, options_.logprobs)));
   }
   if (num_finished_ < options_.num_choices) return out;
   if (options_.response.include_usage) {
@@ -109,6 +119,26 @@ std::string chat_responder::on_stream_event(const actors::generation_event& even
         frame(sse_event(with_usage_chunk_metrics(chat_usage_chunk_json(meta_, usage_), timing())));
   }
   return out + stream_end();
+}
+
+void chat_responder::make_tool_calls(chat_choice& choice) const {
+  choice.tool_calls = parse_tool_calls(options_.tool_choice, choice.content);
+  choice.content.clear();  // vLLM: content or "", and a forced call leaves none
+  choice.finish_reason = tool_choice_finish_reason(options_.tool_choice, choice.finish_reason,
+                                                   /*calls_streamed=*/true);
+}
+
+bool chat_responder::make_tool_deltas(chat_choice& delta, const actors::generation_event& event) {
+  tool_call_stream& stream = tool_streams_[static_cast<size_t>(event.index)];
+  delta.tool_deltas = stream.on_text(event.text);
+  delta.content.clear();
+  if (event.finished) {
+    delta.finish_reason = tool_choice_finish_reason(options_.tool_choice, event.finish_reason,
+                                                    stream.calls_streamed());
+    if (event.index == 0) finish_reason_ = delta.finish_reason;
+  }
+  // vLLM sends nothing for text that adds no delta, unless it ends the choice or has logprobs.
+  return !delta.tool_deltas->empty() || event.finished || !event.logprobs.empty();
 }
 
 response_timing chat_responder::timing() const {

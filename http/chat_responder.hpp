@@ -2,7 +2,9 @@
 // Turns one chat generation's engine events into the bytes of its HTTP response: a
 // "chat.completion" JSON body, or a stream of "chat.completion.chunk" server-sent events (per
 // choice a first chunk with the assistant role, then content deltas, the finish reason on a
-// choice's last chunk; an optional usage chunk, then [DONE]).
+// choice's last chunk; an optional usage chunk, then [DONE]). Under a forced tool call
+// (tool_choice "required" or named) each choice's text becomes message.tool_calls, or tool-call
+// deltas in a stream (http/tool_calls.hpp).
 //
 // Events of n choices may interleave (generation_event::index); the response is complete when
 // every choice has finished. As in completion_responder, the head waits for the first event, so
@@ -30,6 +32,8 @@ struct chat_responder_options {
   chat_logprobs_format logprobs;
   // "echo": each choice's content starts with this (a stream sends it right after the role).
   std::string echo_text;
+  // tool_choice "required" or named: each choice's text becomes tool calls (http/tool_calls.hpp).
+  tool_choice_mode tool_choice;
 };
 
 class chat_responder {
@@ -58,12 +62,18 @@ class chat_responder {
   std::string stream_end();
   std::string frame(std::string_view bytes) const;
   std::string error_response(const actors::generation_event& event);
+  // A forced tool call: turns a complete choice's text into its tool calls.
+  void make_tool_calls(chat_choice& choice) const;
+  // A forced tool call's stream: the event's text as tool-call deltas in `delta`; false when
+  // there is nothing to send.
+  bool make_tool_deltas(chat_choice& delta, const actors::generation_event& event);
   // The response's metrics inputs (http/request_metrics.hpp).
   response_timing timing() const;
 
   completion_meta meta_;
   chat_responder_options options_;
-  std::vector<chat_choice> choices_;  // non-streaming: the accumulated choices
+  std::vector<chat_choice> choices_;            // non-streaming: the accumulated choices
+  std::vector<tool_call_stream> tool_streams_;  // streaming a forced tool call: per choice
   // Non-streaming, with prompt logprobs: the first choice's (the response's top-level field).
   std::optional<prompt_logprobs_list> prompt_logprobs_;
   std::vector<int32_t> num_output_tokens_;  // per choice

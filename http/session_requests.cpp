@@ -188,6 +188,7 @@ void session::handle_chat(const http_request& request) {
                       chat.completion.return_tokens_as_token_ids.value_or(
                           ctx_->options.return_tokens_as_token_ids)};
   options.echo_text = std::move(chat.echo_text);
+  options.tool_choice = std::move(chat.tool_choice);
   options.response.prompt_tokens_details = ctx_->options.enable_prompt_tokens_details;
   options.response.request_metrics = ctx_->options.enable_per_request_metrics;
   chat_responder_.emplace(std::move(meta), options);

@@ -5,7 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "http/server.hpp"
+#include "runtime/grammar/grammar.hpp"
 #include "tests/http/fake_engine.hpp"
 #include "tests/http/test_client.hpp"
 
@@ -142,9 +146,11 @@ TEST_F(chat_server, template_and_request_errors_are_400s) {
                                        {"role": "user", "content": "b"}]})"),
                                        400, "BadRequestError"),
             "One message only");
-  testing::expect_error_body(chat(R"({"messages": [{"role": "user", "content": "Hi"}],
-                                      "tool_choice": "required", "tools": []})"),
-                             400, "BadRequestError");
+  EXPECT_EQ(testing::expect_error_body(chat(R"({"messages": [{"role": "user", "content": "Hi"}],
+                                       "tool_choice": "required", "tools": []})"),
+                                       400, "BadRequestError"),
+            "`tools` must not be an empty array. Either provide at least one tool or omit the "
+            "field entirely.");
   // An engine error before any output is a plain JSON error.
   testing::expect_error_body(chat(R"({"messages": [{"role": "user", "content": "error-first"}]})"),
                              400, "BadRequestError");
@@ -179,6 +185,49 @@ TEST_F(chat_server, zero_max_tokens_with_n_choices_answers_every_choice) {
   ASSERT_EQ(completion.status, 200) << completion.body;
   EXPECT_EQ(parse_json(completion.body)["choices"].Size(), 2u);
   EXPECT_EQ(engine_.num_submitted(), 0u);
+}
+
+TEST_F(chat_server, a_forced_tool_call_is_constrained_and_answered_as_tool_calls) {
+  start(last_content);
+  const std::string answer = R"([{"name": "get", "parameters": {"city": "Paris"}}])";
+  rapidjson::StringBuffer quoted;
+  rapidjson::Writer<rapidjson::StringBuffer> w(quoted);
+  w.String(("say:" + answer).c_str());
+  const std::string request = R"({"messages": [{"role": "user", "content": )" +
+                              std::string(quoted.GetString()) +
+                              R"(}], "tool_choice": "required", "tools": [{"type": "function",
+      "function": {"name": "get", "parameters": {"type": "object",
+                   "properties": {"city": {"type": "string"}}}}}])";
+  reply r = chat(request + "}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto doc = parse_json(r.body);
+  const auto& choice = doc["choices"][0];
+  EXPECT_STREQ(choice["message"]["content"].GetString(), "");
+  ASSERT_EQ(choice["message"]["tool_calls"].Size(), 1u);
+  EXPECT_STREQ(choice["message"]["tool_calls"][0]["function"]["name"].GetString(), "get");
+  EXPECT_STREQ(choice["message"]["tool_calls"][0]["function"]["arguments"].GetString(),
+               R"({"city": "Paris"})");
+  EXPECT_STREQ(choice["finish_reason"].GetString(), "tool_calls");
+  const std::string grammar = engine_.requests().back().sampling.grammar;
+  auto accepted = runtime::grammar::accepts(grammar, answer);
+  EXPECT_TRUE(accepted.ok() && *accepted) << grammar;
+
+  // Streamed: the deltas' arguments add up to the parameters' text as generated.
+  reply streamed = chat(request + R"(, "stream": true})");
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  std::string arguments, finish;
+  for (const std::string& payload : testing::sse_payloads(streamed.body)) {
+    if (payload == "[DONE]") break;
+    auto chunk = parse_json(payload);
+    const auto& c = chunk["choices"][0];
+    if (c["delta"].HasMember("tool_calls")) {
+      for (const auto& call : c["delta"]["tool_calls"].GetArray())
+        arguments += call["function"]["arguments"].GetString();
+    }
+    if (c["finish_reason"].IsString()) finish = c["finish_reason"].GetString();
+  }
+  EXPECT_EQ(arguments, R"({"city": "Paris"})");
+  EXPECT_EQ(finish, "tool_calls");
 }
 
 TEST_F(chat_server, deeply_nested_bodies_are_400s_on_every_endpoint) {

@@ -59,11 +59,11 @@ struct fake_script {
 // The timing every ordinary script reports on its final event (seconds).
 inline const actors::request_timing fake_timing = {0.25, 0.125, 0.5, 0.625, 0.375, 0.875};
 
-// Prompts select scripts: "error-first", "error-later", "slow"; anything else generates
-// fake_words (finish "length" when max_tokens cuts them short, else "stop"; the last event carries
-// fake_timing). A prompt starting
-// with "cached" reports every prompt token but the last as served from the prefix cache (the most
-// vLLM's rule allows), on every event.
+// Prompts select scripts: "error-first", "error-later", "slow", "say:TEXT" (TEXT in four-byte
+// events); anything else generates fake_words (finish "length" when max_tokens cuts them short,
+// else "stop"; the last event carries fake_timing). A prompt starting with "cached" reports every
+// prompt token but the last as served from the prefix cache (the most vLLM's rule allows), on every
+// event.
 inline fake_script script_for(const actors::generation_request& request, int32_t num_prompt) {
   const int32_t num_cached = request.prompt.starts_with("cached") ? num_prompt - 1 : 0;
   auto event = [&](std::string text, int32_t num_output) {
@@ -93,10 +93,17 @@ inline fake_script script_for(const actors::generation_request& request, int32_t
     script.delay = std::chrono::milliseconds(10);
     return script;
   }
+  // "say:TEXT" generates TEXT, four bytes an event; anything else fake_words.
+  std::vector<std::string> words = fake_words;
+  if (request.prompt.starts_with("say:")) {
+    words.clear();
+    for (size_t i = 4; i < request.prompt.size(); i += 4)
+      words.push_back(request.prompt.substr(i, 4));
+  }
   int32_t limit = request.max_tokens > 0 ? request.max_tokens : 1 << 30;
-  int32_t n = std::min<int32_t>(limit, static_cast<int32_t>(fake_words.size()));
+  int32_t n = std::min<int32_t>(limit, static_cast<int32_t>(words.size()));
   for (int32_t i = 0; i < n; ++i)
-    script.events.push_back(event(fake_words[i], i + 1));
+    script.events.push_back(event(words[i], i + 1));
   script.events.back().finished = true;
   script.events.back().finish_reason = n == limit ? "length" : "stop";
   script.events.back().timing = fake_timing;

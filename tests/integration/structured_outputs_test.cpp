@@ -1,15 +1,19 @@
 // Structured outputs end to end on the embedded default model (SmolLM2-135M-Instruct): whatever
 // the model would rather say, every answer matches its constraint (a JSON schema, a regex, a
 // choice, any JSON object), greedy or sampled, alone or sixteen at once: complete when it
-// finished with "stop", the beginning of a match when max_tokens cut it. Skips when the model
-// has not been fetched (tools/setup.sh --model).
+// finished with "stop", the beginning of a match when max_tokens cut it; a chat's forced tool
+// call (tool_choice) answers with calls of the given tools. Skips when the model has not been
+// fetched (tools/setup.sh --model).
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "http/chat_prompt.hpp"
 #include "runtime/grammar/grammar.hpp"
 #include "runtime/grammar/json_schema_grammar.hpp"
 #include "runtime/grammar/regex_grammar.hpp"
@@ -29,11 +33,19 @@ const std::string person_schema =
         "age": {"type": "integer"}, "city": {"enum": ["Paris", "Rome", "Oslo"]}},
         "required": ["name", "age", "city"]})";
 
+const std::string chatml =
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+
 class structured_outputs : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (testing::default_model_gguf().empty()) return;
-    suite_.start(runtime::build_engine(testing::default_model_suite_config()));
+    // ChatML, SmolLM2's format, for the chat tests (the GGUF's own template is not loaded here).
+    auto chat = http::load_chat_template_setup(chatml, "/nonexistent.gguf", nullptr);
+    ASSERT_TRUE(chat) << chat.message();
+    suite_.start(runtime::build_engine(testing::default_model_suite_config()),
+                 std::make_shared<const http::chat_template_setup>(std::move(*chat)));
   }
   static void TearDownTestSuite() { suite_.stop(); }
   void SetUp() override {
@@ -140,6 +152,74 @@ TEST_F(structured_outputs, concurrent_constrained_and_free_requests_keep_their_o
     const auto& [text, finish] = answers[static_cast<size_t>(i)][0];
     EXPECT_TRUE(matches(*regex, text, finish)) << finish << " " << text;
   }
+}
+
+// tool_choice on chat: a named function's answer is one call of it with JSON-object arguments; a
+// "required" answer is calls of the tools, finishing with "tool_calls", streamed or not.
+TEST_F(structured_outputs, forced_tool_calls_are_calls_of_the_given_tools) {
+  const std::string request = R"({"messages": [
+      {"role": "system", "content": "You can call get_weather(city) and get_time()."},
+      {"role": "user", "content": "What is the weather in Paris?"}],
+    "max_completion_tokens": 64, "temperature": 0.8, "seed": 5, "n": 3,
+    "tools": [{"type": "function", "function": {"name": "get_weather", "parameters":
+                {"type": "object", "properties": {"city": {"type": "string", "maxLength": 12}},
+                 "required": ["city"]}}},
+              {"type": "function", "function": {"name": "get_time"}}], )";
+  test_client client(port());
+  auto named = client.request(
+      boost::beast::http::verb::post, "/v1/chat/completions",
+      request + R"("tool_choice": {"type": "function", "function": {"name": "get_weather"}}})");
+  ASSERT_EQ(named.status, 200) << named.body;
+  for (const auto& c : parse_json(named.body)["choices"].GetArray()) {
+    EXPECT_STREQ(c["finish_reason"].GetString(), "stop");
+    EXPECT_STREQ(c["message"]["content"].GetString(), "");
+    ASSERT_EQ(c["message"]["tool_calls"].Size(), 1u) << named.body;
+    const auto& call = c["message"]["tool_calls"][0];
+    EXPECT_STREQ(call["function"]["name"].GetString(), "get_weather");
+    auto args = parse_json(call["function"]["arguments"].GetString());
+    EXPECT_TRUE(args["city"].IsString()) << call["function"]["arguments"].GetString();
+  }
+
+  auto required = client.request(boost::beast::http::verb::post, "/v1/chat/completions",
+                                 request + R"("tool_choice": "required"})");
+  ASSERT_EQ(required.status, 200) << required.body;
+  const std::set<std::string> names = {"get_weather", "get_time"};
+  for (const auto& c : parse_json(required.body)["choices"].GetArray()) {
+    if (std::string(c["finish_reason"].GetString()) == "length") continue;  // cut: maybe no calls
+    EXPECT_STREQ(c["finish_reason"].GetString(), "tool_calls");
+    ASSERT_GE(c["message"]["tool_calls"].Size(), 1u) << required.body;
+    for (const auto& call : c["message"]["tool_calls"].GetArray()) {
+      EXPECT_EQ(std::string(call["id"].GetString()).rfind("chatcmpl-tool-", 0), 0u);
+      EXPECT_TRUE(names.count(call["function"]["name"].GetString())) << required.body;
+      EXPECT_TRUE(parse_json(call["function"]["arguments"].GetString()).IsObject());
+    }
+  }
+
+  // Streamed, greedy: each call's argument deltas add up to a JSON object.
+  auto streamed = client.request(boost::beast::http::verb::post, "/v1/chat/completions",
+                                 R"({"stream": true, "temperature": 0, )" + request.substr(1) +
+                                     R"("tool_choice": "required"})");
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  std::vector<std::string> arguments;
+  std::string finish;
+  for (const std::string& payload : http::testing::sse_payloads(streamed.body)) {
+    if (payload == "[DONE]") break;
+    auto chunk = parse_json(payload);
+    if (chunk["choices"].Empty()) continue;
+    const auto& c = chunk["choices"][0];
+    if (c["index"].GetInt() != 0) continue;
+    if (c["delta"].HasMember("tool_calls")) {
+      for (const auto& d : c["delta"]["tool_calls"].GetArray()) {
+        arguments.resize(std::max(arguments.size(), size_t(d["index"].GetInt()) + 1));
+        arguments[size_t(d["index"].GetInt())] += d["function"]["arguments"].GetString();
+      }
+    }
+    if (c["finish_reason"].IsString()) finish = c["finish_reason"].GetString();
+  }
+  ASSERT_EQ(finish, "tool_calls") << streamed.body;
+  ASSERT_FALSE(arguments.empty());
+  for (const std::string& a : arguments)
+    EXPECT_TRUE(parse_json(a).IsObject()) << a;
 }
 
 }  // namespace

@@ -24,9 +24,11 @@ inline runtime::engine_config default_model_suite_config() {
 
 class suite_server {
  public:
-  // Starts the engine and a server on a free port with request logging off; on failure a fatal
-  // test failure, and engine() stays null (the suite's tests then skip or fail).
-  void start(result<runtime::built_engine> built) {
+  // Starts the engine and a server on a free port with request logging off (and, when given, a
+  // chat template for /v1/chat/completions); on failure a fatal test failure, and engine() stays
+  // null (the suite's tests then skip or fail).
+  void start(result<runtime::built_engine> built,
+             std::shared_ptr<const http::chat_template_setup> chat_template = nullptr) {
     ASSERT_TRUE(built) << built.message();
     auto started = actors::start_engine(std::move(*built));
     ASSERT_TRUE(started) << started.message();
@@ -34,6 +36,7 @@ class suite_server {
     http::server_options options;
     options.port = 0;
     options.disable_log_requests = true;
+    options.chat_template = std::move(chat_template);
     auto server = http::start_server(*engine_, options);
     ASSERT_TRUE(server) << server.message();
     server_ = std::move(*server);

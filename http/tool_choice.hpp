@@ -1,0 +1,30 @@
+#pragma once
+// A chat request's tool_choice and parallel_tool_calls, validated as vLLM 0.32's
+// ChatCompletionRequest validates them (check_tool_usage, check_structured_outputs_count), and
+// the grammar vLLM's tool parsers hold a forced call to (ToolParser.adjust_request with
+// get_json_schema_from_tools), which replaces any structured-outputs constraint:
+//
+//   named     the function's `parameters` schema ({"type": "object", "properties": {}} when
+//             absent or empty)
+//   required  {"type": "array", "minItems": 1, ("maxItems": 1 when parallel_tool_calls is
+//             false,) "items": {"type": "object", "anyOf": [per tool {"properties": {"name":
+//             {"type": "string", "enum": [NAME]}, "parameters": PARAMS}, "required": ["name",
+//             "parameters"]}]}, "$defs": every tool's `$defs`, moved up}
+//
+// Internal to http/: it exposes rapidjson.
+#include "http/request_fields.hpp"
+#include "http/tool_calls.hpp"
+#include "runtime/sampling_params.hpp"
+
+namespace troupe::http {
+
+// Reads tool_choice (and parallel_tool_calls) of a chat body into `mode`; for a forced call sets
+// `sampling.grammar`. Expects `tools`, when present, to be checked already (http/chat_messages).
+// 400s with vLLM's messages and params: `tools` an empty list; tool_choice without tools, of an
+// unknown value, naming no function or one not in `tools`; a named choice with a
+// structured_outputs json/regex/choice constraint; and a tool schema that does not convert to a
+// grammar (or two tools with different `$defs` of one name).
+parse_error read_tool_choice(const Value& body, tool_choice_mode& mode,
+                             runtime::sampling_params& sampling);
+
+}  // namespace troupe::http

@@ -1,0 +1,191 @@
+// tool_choice on /v1/chat/completions (http/tool_choice): vLLM's validation and messages, and the
+// grammar a forced call gets, checked by the texts it accepts.
+#include "http/tool_choice.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "http/chat_request.hpp"
+#include "runtime/grammar/grammar.hpp"
+
+namespace troupe::http {
+namespace {
+
+const completion_limits limits{"fake-model", 257};
+
+const std::string get_tool = R"({"type": "function", "function": {"name": "get",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                   "required": ["city"]}}})";
+const std::string ping_tool = R"({"type": "function", "function": {"name": "ping"}})";
+
+// A request with both tools and these extra fields.
+std::string body(const std::string& fields) {
+  return R"({"messages": [{"role": "user", "content": "Hi"}], "tools": [)" + get_tool + ", " +
+         ping_tool + "], " + fields + "}";
+}
+
+chat_completion_request parse_ok(const std::string& text) {
+  auto parsed = parse_chat_completion_request(text, limits, 42);
+  if (auto* e = std::get_if<api_error>(&parsed)) {
+    ADD_FAILURE() << text << " -> " << e->message;
+    return {};
+  }
+  return std::get<chat_completion_request>(std::move(parsed));
+}
+
+api_error error_of(const std::string& text) {
+  auto parsed = parse_chat_completion_request(text, limits, 42);
+  if (auto* e = std::get_if<api_error>(&parsed)) return *e;
+  ADD_FAILURE() << text << " was accepted";
+  return {};
+}
+
+bool accepts(const chat_completion_request& r, const std::string& text) {
+  auto ok = runtime::grammar::accepts(r.completion.generation.sampling.grammar, text);
+  EXPECT_TRUE(ok.ok()) << ok.message();
+  return ok.ok() && *ok;
+}
+
+TEST(tool_choice, none_auto_and_absent_leave_the_answer_free) {
+  for (const char* fields : {R"("tool_choice": "none")", R"("tool_choice": "auto")",
+                             R"("tool_choice": null)", R"("parallel_tool_calls": false)"}) {
+    auto r = parse_ok(body(fields));
+    EXPECT_EQ(r.tool_choice.type, tool_choice_mode::kind::none) << fields;
+    EXPECT_TRUE(r.completion.generation.sampling.grammar.empty()) << fields;
+  }
+  parse_ok(R"({"messages": [], "tool_choice": "none"})");
+}
+
+TEST(tool_choice, a_named_function_holds_the_answer_to_its_parameters) {
+  auto r = parse_ok(body(R"("tool_choice": {"type": "function", "function": {"name": "get"}})"));
+  EXPECT_EQ(r.tool_choice.type, tool_choice_mode::kind::named);
+  EXPECT_EQ(r.tool_choice.function_name, "get");
+  EXPECT_TRUE(r.tool_choice.parallel_tool_calls);
+  EXPECT_TRUE(accepts(r, R"({"city": "Paris"})"));
+  EXPECT_TRUE(accepts(r, R"({ "city":"Oslo" })"));
+  EXPECT_FALSE(accepts(r, R"({})"));
+  EXPECT_FALSE(accepts(r, R"({"city": 3})"));
+  EXPECT_FALSE(accepts(r, R"([{"name": "get", "parameters": {"city": "Paris"}}])"));
+  // "type" may be left out (pydantic's default).
+  parse_ok(body(R"("tool_choice": {"function": {"name": "get"}})"));
+}
+
+TEST(tool_choice, a_function_without_parameters_takes_an_empty_object) {
+  for (const std::string& params : {std::string(""), std::string(R"(, "parameters": {})"),
+                                    std::string(R"(, "parameters": null)")}) {
+    auto r = parse_ok(
+        R"({"messages": [], "tools": [{"type": "function", "function": {"name": "f")" + params +
+        R"(}}], "tool_choice": {"type": "function", "function": {"name": "f"}}})");
+    EXPECT_TRUE(accepts(r, "{}")) << params;
+    EXPECT_FALSE(accepts(r, R"({"a": 1})")) << params;
+  }
+}
+
+TEST(tool_choice, required_holds_the_answer_to_an_array_of_calls) {
+  auto r = parse_ok(body(R"("tool_choice": "required")"));
+  EXPECT_EQ(r.tool_choice.type, tool_choice_mode::kind::required);
+  EXPECT_TRUE(accepts(r, R"([{"name": "get", "parameters": {"city": "Paris"}}])"));
+  EXPECT_TRUE(accepts(r, R"([{"name": "ping", "parameters": {}}, )"
+                         R"({"name": "get", "parameters": {"city": "Rome"}}])"));
+  EXPECT_FALSE(accepts(r, "[]"));
+  EXPECT_FALSE(accepts(r, R"([{"name": "put", "parameters": {}}])"));
+  EXPECT_FALSE(accepts(r, R"([{"name": "get"}])"));
+  EXPECT_FALSE(accepts(r, R"([{"name": "get", "parameters": {}}])"));
+  EXPECT_FALSE(accepts(r, R"([{"parameters": {}, "name": "ping"}])"));
+  EXPECT_FALSE(accepts(r, R"({"name": "ping", "parameters": {}})"));
+}
+
+TEST(tool_choice, parallel_tool_calls_false_allows_one_call) {
+  auto r = parse_ok(body(R"("tool_choice": "required", "parallel_tool_calls": false)"));
+  EXPECT_FALSE(r.tool_choice.parallel_tool_calls);
+  EXPECT_TRUE(accepts(r, R"([{"name": "ping", "parameters": {}}])"));
+  EXPECT_FALSE(accepts(r, R"([{"name": "ping", "parameters": {}}, {"name": "ping", )"
+                          R"("parameters": {}}])"));
+  EXPECT_TRUE(parse_ok(body(R"("tool_choice": "required", "parallel_tool_calls": null)"))
+                  .tool_choice.parallel_tool_calls);
+  EXPECT_EQ(error_of(body(R"("tool_choice": "required", "parallel_tool_calls": "no")")).param,
+            "parallel_tool_calls");
+}
+
+TEST(tool_choice, defs_of_every_tool_move_to_the_top_of_the_required_schema) {
+  const std::string tools = R"({"messages": [], "tool_choice": "required", "tools": [
+      {"type": "function", "function": {"name": "a", "parameters": {"type": "object",
+        "properties": {"p": {"$ref": "#/$defs/point"}}, "required": ["p"],
+        "$defs": {"point": {"type": "integer"}}}}},
+      {"type": "function", "function": {"name": "b", "parameters": {"type": "object",
+        "properties": {"q": {"$ref": "#/$defs/)";
+  auto r = parse_ok(tools + R"(point"}}, "required": ["q"],
+        "$defs": {"point": {"type": "integer"}}}}}]})");
+  EXPECT_TRUE(accepts(r, R"([{"name": "b", "parameters": {"q": 3}}])"));
+  EXPECT_FALSE(accepts(r, R"([{"name": "a", "parameters": {"p": "x"}}])"));
+  EXPECT_EQ(error_of(tools + R"(point"}}, "$defs": {"point": {"type": "string"}}}}}]})").message,
+            "Tool definition 'point' has multiple schemas, which is not supported.");
+  EXPECT_EQ(error_of(tools + R"(point"}}, "$defs": [1]}}}]})").message,
+            "`$defs` in the parameters of tool 'b' must be an object, got list.");
+}
+
+TEST(tool_choice, a_forced_call_replaces_response_format_and_json_under_required) {
+  auto r = parse_ok(body(R"("tool_choice": {"type": "function", "function": {"name": "get"}},
+                             "response_format": {"type": "json_object"})"));
+  EXPECT_FALSE(accepts(r, R"({"other": 1})"));
+  EXPECT_TRUE(accepts(r, R"({"city": "Paris"})"));
+  r = parse_ok(
+      body(R"("tool_choice": "required", "structured_outputs": {"json": {"type": "string"}})"));
+  EXPECT_TRUE(accepts(r, R"([{"name": "ping", "parameters": {}}])"));
+}
+
+TEST(tool_choice, invalid_choices_are_400s_with_vllms_messages) {
+  const std::string usage =
+      R"(Correct usage: `{"type": "function", "function": {"name": "my_function"}}`)";
+  struct refused {
+    std::string body, message, param;
+  };
+  const refused cases[] = {
+      {R"({"messages": [], "tool_choice": "required", "tools": []})",
+       "`tools` must not be an empty array. Either provide at least one tool or omit the field "
+       "entirely.",
+       "tools"},
+      {R"({"messages": [], "tool_choice": "required"})",
+       "When using `tool_choice`, `tools` must be set.", "tool_choice"},
+      {R"({"messages": [], "tool_choice": {"type": "function", "function": {"name": "get"}}})",
+       "When using `tool_choice`, `tools` must be set.", "tool_choice"},
+      {body(R"("tool_choice": "any")"),
+       R"(Invalid value for `tool_choice`: any! Only named tools, "none", "auto" or "required" are supported.)",
+       "tool_choice"},
+      {body(R"("tool_choice": {"type": "function"})"),
+       "Invalid value for `function`: `None` in `tool_choice`! " + usage, "tool_choice.function"},
+      {body(R"("tool_choice": {"type": "function", "function": "get"})"),
+       "Invalid value for `function`: `get` in `tool_choice`! " + usage, "tool_choice.function"},
+      {body(R"("tool_choice": {"type": "function", "function": {}})"),
+       "Expected field `name` in `function` in `tool_choice`! " + usage,
+       "tool_choice.function.name"},
+      {body(R"("tool_choice": {"type": "function", "function": {"name": ""}})"),
+       "Invalid `name` in `function`: `` in `tool_choice`! " + usage, "tool_choice.function.name"},
+      {body(R"("tool_choice": {"type": "function", "function": {"name": null}})"),
+       "Invalid `name` in `function`: `None` in `tool_choice`! " + usage,
+       "tool_choice.function.name"},
+      {body(R"("tool_choice": {"type": "function", "function": {"name": "put"}})"),
+       "The tool specified in `tool_choice` does not match any of the specified `tools`",
+       "tool_choice"},
+      {body(R"("tool_choice": {"type": "function", "function": {"name": "get"}},
+               "structured_outputs": {"regex": "a+"})"),
+       "You can only either use constraints for structured outputs or tools, not both.", ""},
+  };
+  for (const refused& c : cases) {
+    api_error e = error_of(c.body);
+    EXPECT_EQ(e.status, 400) << c.body;
+    EXPECT_EQ(e.message, c.message) << c.body;
+    EXPECT_EQ(e.param, c.param) << c.body;
+  }
+  EXPECT_EQ(error_of(body(R"("tool_choice": {"type": "tool", "function": {"name": "get"}})")).param,
+            "tool_choice");
+  // A schema the grammar cannot take.
+  EXPECT_EQ(error_of(R"({"messages": [], "tool_choice": "required", "tools": [{"type": "function",
+                "function": {"name": "f", "parameters": {"type": "string", "pattern": "a+"}}}]})")
+                .param,
+            "tools");
+}
+
+}  // namespace
+}  // namespace troupe::http
