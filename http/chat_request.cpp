@@ -101,7 +101,10 @@ std::variant<chat_completion_request, api_error> parse_chat_completion_request(
   chat_inputs inputs;
   if (!error) error = read_chat_inputs(doc, inputs);
   // After the structured outputs: a forced tool call's grammar replaces theirs.
-  if (!error) error = read_tool_choice(doc, request.tool_choice, generation.sampling);
+  if (!error) {
+    error =
+        read_tool_choice(doc, limits.structured_outputs, request.tool_choice, generation.sampling);
+  }
   if (error) return std::move(*error);
   generation.logprobs = logprobs;
   request.chat = std::move(inputs.chat);

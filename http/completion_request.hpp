@@ -22,6 +22,7 @@
 
 #include "actors/engine.hpp"
 #include "http/api_error.hpp"
+#include "http/structured_outputs_config.hpp"
 #include "runtime/sampling_defaults.hpp"
 
 namespace troupe::http {
@@ -49,7 +50,8 @@ struct completion_limits {
   int32_t vocab_size = 0;  // prompt and logit_bias token ids in [0, vocab_size); 0 = unchecked
   // Server-wide defaults (generation_config.json) for what a request leaves unset.
   runtime::sampling_defaults defaults;
-  int32_t max_logprobs = 20;  // vLLM's --max-logprobs default
+  int32_t max_logprobs = 20;                     // vLLM's --max-logprobs default
+  structured_outputs_config structured_outputs;  // --structured-outputs-config
 };
 
 // Parses `body`. Errors: 400 for malformed JSON, wrong types, out-of-range or unsupported values;

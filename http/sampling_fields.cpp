@@ -286,7 +286,7 @@ parse_error read_sampling_fields(const Value& body, const completion_limits& lim
   if (!e) e = read_allowed_token_ids(body, limits, generation.sampling);
   if (!e) e = read_bad_words(body, out);
   if (!e) e = read_min_tokens(body, out, generation.sampling);
-  if (!e) e = read_structured_outputs(body, generation.sampling);
+  if (!e) e = read_structured_outputs(body, limits.structured_outputs, generation.sampling);
   if (!e) apply_defaults(body, limits.defaults, out);
   return e;
 }

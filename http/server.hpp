@@ -19,6 +19,7 @@
 #include "actors/engine.hpp"
 #include "base/result.hpp"
 #include "http/chat_prompt.hpp"
+#include "http/structured_outputs_config.hpp"
 #include "runtime/sampling_defaults.hpp"
 
 namespace troupe::http {
@@ -37,6 +38,8 @@ struct server_options {
   // `--return-tokens-as-token-ids`: logprobs name tokens "token_id:<id>" unless a request's
   // return_tokens_as_token_ids says otherwise.
   bool return_tokens_as_token_ids = false;
+  // `--structured-outputs-config`: what every request's JSON schemas start from.
+  structured_outputs_config structured_outputs;
   std::size_t max_body_bytes = 8u << 20;  // larger request bodies get 413
   // A connection that does not deliver a complete request within this time while no response of
   // it is in progress (idle keep-alive, slow headers or body) is closed.

@@ -134,6 +134,7 @@ void session::handle_completion(const http_request& request) {
   const actors::model_info& info = ctx_->engine.info();
   completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size(),
                            ctx_->options.sampling_defaults};
+  limits.structured_outputs = ctx_->options.structured_outputs;
   auto parsed = parse_completion_request(request.body(), limits, ctx_->next_default_seed());
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   completion_request& completion = std::get<completion_request>(parsed);
@@ -166,6 +167,7 @@ void session::handle_chat(const http_request& request) {
   const actors::model_info& info = ctx_->engine.info();
   completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size(),
                            ctx_->options.sampling_defaults};
+  limits.structured_outputs = ctx_->options.structured_outputs;
   auto parsed = parse_chat_completion_request(request.body(), limits, ctx_->next_default_seed());
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   chat_completion_request& chat = std::get<chat_completion_request>(parsed);

@@ -1,5 +1,7 @@
 #include "http/structured_outputs.hpp"
 
+#include "http/structured_outputs_config.hpp"
+
 #include <string>
 #include <vector>
 
@@ -67,10 +69,15 @@ parse_error read_structured_outputs_object(const Value& body, constraint& out, o
         "You can only use one kind of structured outputs constraint but multiple are specified.",
         "structured_outputs");
   }
-  bool any_whitespace_off = false;
+  // A request can ask for less whitespace or fewer members than the server's settings, not more.
+  bool any_whitespace_off = !opts.json.any_whitespace;
   if (auto e = read_bool(*so, "disable_any_whitespace", any_whitespace_off)) return e;
-  opts.json.any_whitespace = !any_whitespace_off;
-  return read_bool(*so, "disable_additional_properties", opts.json.disable_additional_properties);
+  opts.json.any_whitespace = opts.json.any_whitespace && !any_whitespace_off;
+  bool no_additional = opts.json.disable_additional_properties;
+  if (auto e = read_bool(*so, "disable_additional_properties", no_additional)) return e;
+  opts.json.disable_additional_properties =
+      opts.json.disable_additional_properties || no_additional;
+  return std::nullopt;
 }
 
 // response_format: overrides structured_outputs' constraint (a different kind is a 400).
@@ -176,9 +183,47 @@ result<std::string> grammar_text(const constraint& c, const options& opts) {
 
 }  // namespace
 
-parse_error read_structured_outputs(const Value& body, runtime::sampling_params& out) {
+result<structured_outputs_config> parse_structured_outputs_config(std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return error{"--structured-outputs-config must be a JSON object"};
+  structured_outputs_config config;
+  for (const auto& m : doc.GetObject()) {
+    const std::string_view key(m.name.GetString(), m.name.GetStringLength());
+    const Value& v = m.value;
+    if (key == "backend") {
+      const std::string_view b = v.IsString() ? v.GetString() : "";
+      if (b != "auto" && b != "xgrammar" && b != "guidance" && b != "outlines" &&
+          b != "lm-format-enforcer") {
+        return error{
+            "--structured-outputs-config: backend must be one of auto, xgrammar, "
+            "guidance, outlines, lm-format-enforcer"};
+      }
+    } else if (key == "reasoning_parser" || key == "reasoning_parser_plugin") {
+      if (!v.IsString() || v.GetStringLength() != 0)
+        return error{"--structured-outputs-config: troupe has no reasoning parsers (" +
+                     std::string(key) + " must be \"\")"};
+    } else if (key == "disable_any_whitespace" || key == "disable_additional_properties" ||
+               key == "disable_fallback" || key == "enable_in_reasoning") {
+      if (!v.IsBool())
+        return error{"--structured-outputs-config: " + std::string(key) + " must be a boolean"};
+      if (key == "disable_any_whitespace") config.disable_any_whitespace = v.GetBool();
+      if (key == "disable_additional_properties")
+        config.disable_additional_properties = v.GetBool();
+    } else {
+      return error{"--structured-outputs-config: unknown key '" + std::string(key) + "'"};
+    }
+  }
+  return config;
+}
+
+parse_error read_structured_outputs(const Value& body, const structured_outputs_config& server,
+                                    runtime::sampling_params& out) {
   constraint c;
   options opts;
+  opts.json.any_whitespace = !server.disable_any_whitespace;
+  opts.json.disable_additional_properties = server.disable_additional_properties;
   parse_error e = read_structured_outputs_object(body, c, opts);
   if (!e) e = read_response_format(body, c);
   if (!e) e = read_guided_fields(body, c);

@@ -13,12 +13,15 @@
 // response_format overrides structured_outputs' constraint of the same kind, as vLLM's
 // structured_outputs_from_response_format does; two different kinds are a 400.
 #include "http/request_fields.hpp"
+#include "http/structured_outputs_config.hpp"
 #include "runtime/sampling_params.hpp"
 
 namespace troupe::http {
 
 // 400 for two constraints, a constraint of the wrong type, an unsupported one (structural_tag,
-// whitespace_pattern), a schema, regex or grammar that does not convert or compile.
-parse_error read_structured_outputs(const Value& body, runtime::sampling_params& out);
+// whitespace_pattern), a schema, regex or grammar that does not convert or compile. JSON schemas
+// start from the server's settings (`server`).
+parse_error read_structured_outputs(const Value& body, const structured_outputs_config& server,
+                                    runtime::sampling_params& out);
 
 }  // namespace troupe::http

@@ -238,9 +238,13 @@ parse_error required_schema(const Value& tools, bool parallel, std::string& out)
 }
 
 // The grammar of a schema built from the tools, checked to compile.
-parse_error set_grammar(const std::string& schema, runtime::sampling_params& sampling) {
+parse_error set_grammar(const std::string& schema, const structured_outputs_config& server,
+                        runtime::sampling_params& sampling) {
   namespace g = runtime::grammar;
-  auto text = g::json_schema_to_grammar(schema);
+  g::json_schema_options options;
+  options.any_whitespace = !server.disable_any_whitespace;
+  options.disable_additional_properties = server.disable_additional_properties;
+  auto text = g::json_schema_to_grammar(schema, options);
   if (!text) return bad_request("Invalid tool schema: " + text.message() + ".", "tools");
   if (auto compiled = g::compile_grammar(*text); !compiled)
     return bad_request("Invalid tool schema: " + compiled.message() + ".", "tools");
@@ -250,8 +254,8 @@ parse_error set_grammar(const std::string& schema, runtime::sampling_params& sam
 
 }  // namespace
 
-parse_error read_tool_choice(const Value& body, tool_choice_mode& mode,
-                             runtime::sampling_params& sampling) {
+parse_error read_tool_choice(const Value& body, const structured_outputs_config& server,
+                             tool_choice_mode& mode, runtime::sampling_params& sampling) {
   mode = {};
   if (auto e = read_mode(body, mode)) return e;
   if (mode.type == tool_choice_mode::kind::named) {
@@ -264,7 +268,7 @@ parse_error read_tool_choice(const Value& body, tool_choice_mode& mode,
   parse_error e = mode.type == tool_choice_mode::kind::named
                       ? named_schema(tools, mode.function_name, schema)
                       : required_schema(tools, mode.parallel_tool_calls, schema);
-  return e ? e : set_grammar(schema, sampling);
+  return e ? e : set_grammar(schema, server, sampling);
 }
 
 }  // namespace troupe::http

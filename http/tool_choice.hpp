@@ -13,6 +13,7 @@
 //
 // Internal to http/: it exposes rapidjson.
 #include "http/request_fields.hpp"
+#include "http/structured_outputs_config.hpp"
 #include "http/tool_calls.hpp"
 #include "runtime/sampling_params.hpp"
 
@@ -23,8 +24,9 @@ namespace troupe::http {
 // 400s with vLLM's messages and params: `tools` an empty list; tool_choice without tools, of an
 // unknown value, naming no function or one not in `tools`; a named choice with a
 // structured_outputs json/regex/choice constraint; and a tool schema that does not convert to a
-// grammar (or two tools with different `$defs` of one name).
-parse_error read_tool_choice(const Value& body, tool_choice_mode& mode,
-                             runtime::sampling_params& sampling);
+// grammar (or two tools with different `$defs` of one name). The schema's grammar follows the
+// server's structured-outputs settings (`server`), as vLLM's backend does.
+parse_error read_tool_choice(const Value& body, const structured_outputs_config& server,
+                             tool_choice_mode& mode, runtime::sampling_params& sampling);
 
 }  // namespace troupe::http

@@ -140,5 +140,32 @@ TEST(structured_outputs, bad_constraints_are_400_naming_the_field) {
             "provided.");
 }
 
+// --structured-outputs-config: every schema starts from it, and a request cannot undo it.
+TEST(structured_outputs, the_server_settings_are_every_schemas_start) {
+  completion_limits tight = limits;
+  tight.structured_outputs.disable_any_whitespace = true;
+  const std::string body = R"({"prompt": "a", "structured_outputs": {"json": {"type": "object",
+      "properties": {"n": {"type": "integer"}}}, "disable_any_whitespace": false}})";
+  auto parsed = parse_completion_request(body, tight, 1);
+  ASSERT_TRUE(std::holds_alternative<completion_request>(parsed));
+  const std::string g = std::get<completion_request>(parsed).generation.sampling.grammar;
+  EXPECT_TRUE(accepted(g, R"({"n":1})"));
+  EXPECT_FALSE(accepted(g, R"({ "n": 1 })"));
+}
+
+TEST(structured_outputs, the_server_config_takes_vllms_keys) {
+  auto config = parse_structured_outputs_config(
+      R"({"backend": "guidance", "disable_any_whitespace": true, "disable_fallback": false,
+          "disable_additional_properties": true, "reasoning_parser": "",
+          "enable_in_reasoning": false})");
+  ASSERT_TRUE(config.ok()) << config.message();
+  EXPECT_TRUE(config->disable_any_whitespace);
+  EXPECT_TRUE(config->disable_additional_properties);
+  for (const char* bad : {"[]", "{", R"({"backend": "lark"})", R"({"disable_any_whitespace": 1})",
+                          R"({"reasoning_parser": "deepseek_r1"})", R"({"whitespace": true})"}) {
+    EXPECT_FALSE(parse_structured_outputs_config(bad).ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace troupe::http

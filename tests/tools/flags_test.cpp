@@ -307,5 +307,19 @@ TEST(flags, repeated_scalar_flag_last_wins) {
   EXPECT_EQ(parse_ok({"serve", "--port", "1", "--port=2"}).engine.port, 2);
 }
 
+TEST(flags, structured_outputs_settings_are_checked_when_read) {
+  const auto cl = parse_ok({"serve", "--structured-outputs-config",
+                            R"({"backend": "xgrammar", "disable_any_whitespace": true})",
+                            "--guided-decoding-backend", "outlines"});
+  EXPECT_EQ(cl.serve.structured_outputs_config,
+            R"({"backend": "xgrammar", "disable_any_whitespace": true})");
+  EXPECT_NE(parse_error({"serve", "--structured-outputs-config", "{nope"}).find("JSON object"),
+            std::string::npos);
+  EXPECT_NE(parse_error({"serve", "--structured-outputs-config", R"({"reasoning_parser": "x"})"})
+                .find("reasoning"),
+            std::string::npos);
+  parse_error({"serve", "--guided-decoding-backend", "lark"});
+}
+
 }  // namespace
 }  // namespace troupe::cli

@@ -42,6 +42,9 @@ struct serve_options {
   bool enable_per_request_metrics = false;
   // Logprobs name tokens "token_id:<id>" (http::server_options).
   bool return_tokens_as_token_ids = false;
+  // --structured-outputs-config's JSON, checked by the parser (http::server_options).
+  std::string structured_outputs_config;
+  std::string guided_decoding_backend;  // vLLM before 0.11; accepted, no effect
 };
 
 struct generate_options {

@@ -68,6 +68,10 @@ int run_serve(const command_line& cl) {
   options.enable_prompt_tokens_details = cl.serve.enable_prompt_tokens_details;
   options.enable_per_request_metrics = cl.serve.enable_per_request_metrics;
   options.return_tokens_as_token_ids = cl.serve.return_tokens_as_token_ids;
+  if (!cl.serve.structured_outputs_config.empty()) {  // checked when the flag was read
+    options.structured_outputs =
+        *http::parse_structured_outputs_config(cl.serve.structured_outputs_config);
+  }
   if (cl.serve.seed) options.seed = static_cast<uint64_t>(*cl.serve.seed);
   options.sampling_defaults = std::move(*defaults);
   auto chat = load_chat_template(cl, *started);

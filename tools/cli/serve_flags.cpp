@@ -7,6 +7,7 @@
 #include <limits>
 #include <string>
 
+#include "http/structured_outputs_config.hpp"
 #include "tools/cli/flag_spec.hpp"
 
 namespace troupe::cli::detail {
@@ -165,6 +166,19 @@ std::vector<flag_spec> server_flags() {
                 "logprobs name tokens \"token_id:<id>\" instead of their text (a request's "
                 "return_tokens_as_token_ids overrides it)",
                 FIELD(serve.return_tokens_as_token_ids)),
+      parsed_flag("structured-outputs-config", "JSON",
+                  "vLLM's structured-outputs settings, e.g. '{\"disable_any_whitespace\": "
+                  "true}' (backend names are accepted; troupe has one grammar engine)",
+                  FIELD(serve.structured_outputs_config),
+                  [](std::string_view v) -> result<std::string> {
+                    auto config = http::parse_structured_outputs_config(v);
+                    if (!config) return config.err();
+                    return std::string(v);
+                  }),
+      choice_flag("guided-decoding-backend",
+                  "vLLM before 0.11's structured-outputs backend: accepted, no effect",
+                  FIELD(serve.guided_decoding_backend),
+                  {"auto", "xgrammar", "guidance", "outlines", "lm-format-enforcer"}),
       bool_flag("enable-per-request-metrics",
                 "responses carry vLLM's per-request metrics (ms) in \"metrics\": the body, or a "
                 "stream's usage chunk",
