@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "runtime/tokenizer/utf8.hpp"
+
 namespace troupe::http {
 namespace {
 
@@ -191,7 +193,7 @@ class parser {
       if (!hex4(low) || low < 0xDC00 || low > 0xDFFF) return false;
       cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
     }
-    append_utf8(cp, out);
+    runtime::utf8::append_codepoint(cp, out);  // a valid scalar value: checked above
     return true;
   }
 
@@ -223,24 +225,6 @@ class parser {
     out.append(s_.substr(i_, len));
     i_ += len;
     return true;
-  }
-
-  static void append_utf8(uint32_t cp, std::string& out) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
   }
 
   static bool is_digit(char c) { return c >= '0' && c <= '9'; }

@@ -1,6 +1,7 @@
 #pragma once
 // UTF-8 helpers for the tokenizer: sequence lengths, strict validation, and repair of invalid or
-// incomplete sequences into U+FFFD. Internal to troupe_tokenizer.
+// incomplete sequences into U+FFFD. Pure functions; the HTTP layer's JSON readers use
+// append_codepoint too.
 #include <cstddef>
 #include <cstdint>
 #include <string>
