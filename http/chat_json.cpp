@@ -111,8 +111,8 @@ void write_tool_calls(json_writer& w, const std::vector<tool_call>& calls) {
 }
 
 // vLLM's DeltaToolCall as exclude_unset dumps it: a call's first delta {"id", "type", "index",
-// "function": {"name", "arguments"}}, a later one {"index", "function": {["name": null,]
-// "arguments"}}.
+// "function": {"name"[, "arguments"]}}, a later one {["id": null,] "index", "function":
+// {["name": null,] "arguments"}}.
 void write_tool_deltas(json_writer& w, const std::vector<tool_call_delta>& deltas) {
   w.StartArray();
   for (const tool_call_delta& delta : deltas) {
@@ -123,6 +123,9 @@ void write_tool_deltas(json_writer& w, const std::vector<tool_call_delta>& delta
       write_string(w, delta.id);
       write_key(w, "type");
       w.String("function");
+    } else if (delta.null_id) {
+      write_key(w, "id");
+      w.Null();
     }
     write_key(w, "index");
     w.Int(delta.index);
@@ -136,30 +139,62 @@ void write_tool_deltas(json_writer& w, const std::vector<tool_call_delta>& delta
         w.Null();
       }
     }
-    write_key(w, "arguments");
-    write_string(w, delta.arguments);
+    if (delta.has_arguments) {
+      write_key(w, "arguments");
+      write_string(w, delta.arguments);
+    }
     w.EndObject();
     w.EndObject();
   }
   w.EndArray();
 }
 
-// The assistant message as vLLM's ChatMessage dumps it.
-void write_message(json_writer& w, std::string_view content, const std::vector<tool_call>& calls) {
+void write_optional_string(json_writer& w, const std::optional<std::string>& text) {
+  if (text) {
+    write_string(w, *text);
+  } else {
+    w.Null();
+  }
+}
+
+// The assistant message as vLLM's ChatMessage dumps it (tool_calls only when there are some).
+void write_message(json_writer& w, const chat_choice& choice) {
   w.StartObject();
   write_key(w, "role");
   w.String("assistant");
   write_key(w, "content");
-  write_string(w, content);
+  if (choice.content_null) {
+    w.Null();
+  } else {
+    write_string(w, choice.content);
+  }
   for (const char* key : {"refusal", "annotations", "audio", "function_call"}) {
     write_key(w, key);
     w.Null();
   }
-  write_key(w, "tool_calls");
-  write_tool_calls(w, calls);
-  write_key(w, "reasoning_content");
-  w.Null();
+  if (!choice.tool_calls.empty()) {
+    write_key(w, "tool_calls");
+    write_tool_calls(w, choice.tool_calls);
+  }
+  write_key(w, "reasoning");
+  write_optional_string(w, choice.reasoning);
   w.EndObject();
+}
+
+// A parser's delta: content, reasoning, tool_calls, each when set (DeltaMessage's order).
+void write_parsed_delta(json_writer& w, const parsed_delta& delta) {
+  if (delta.content) {
+    write_key(w, "content");
+    write_optional_string(w, *delta.content);
+  }
+  if (delta.reasoning) {
+    write_key(w, "reasoning");
+    write_optional_string(w, *delta.reasoning);
+  }
+  if (!delta.tool_calls.empty()) {
+    write_key(w, "tool_calls");
+    write_tool_deltas(w, delta.tool_calls);
+  }
 }
 
 void write_choice(json_writer& w, const chat_choice& choice, const chat_logprobs_format& format) {
@@ -167,7 +202,7 @@ void write_choice(json_writer& w, const chat_choice& choice, const chat_logprobs
   write_key(w, "index");
   w.Int(choice.index);
   write_key(w, "message");
-  write_message(w, choice.content, choice.tool_calls);
+  write_message(w, choice);
   write_key(w, "logprobs");
   write_logprobs(w, format, choice.logprobs);
   write_finish_reason(w, choice);
@@ -248,7 +283,9 @@ std::string chat_delta_chunk_json(const completion_meta& meta, const chat_choice
   w.Int(delta.index);
   write_key(w, "delta");
   w.StartObject();
-  if (!delta.tool_deltas) {
+  if (delta.parsed) {
+    write_parsed_delta(w, *delta.parsed);
+  } else if (!delta.tool_deltas) {
     write_key(w, "content");
     write_string(w, delta.content);
   } else if (!delta.tool_deltas->empty()) {

@@ -17,10 +17,19 @@
 
 #include "actors/engine.hpp"
 #include "http/openai_json.hpp"
+#include "http/reasoning_parsers.hpp"
 #include "http/tool_calls.hpp"
 #include "runtime/tokenizer/tokenizer.hpp"
 
 namespace troupe::http {
+
+// A stream delta's keys as a reasoning parser or an "auto" tool parser sets them (vLLM's
+// DeltaMessage dumped with exclude_unset): a key is written when set, as null or as its text.
+struct parsed_delta {
+  delta_text_field content;
+  delta_text_field reasoning;
+  std::vector<tool_call_delta> tool_calls;  // written when not empty
+};
 
 // One choice of a response, or one choice's delta in a chunk.
 struct chat_choice {
@@ -34,6 +43,11 @@ struct chat_choice {
   // chunk: when set, the delta is {"tool_calls": [...]} ({} when empty) instead of content.
   std::vector<tool_call> tool_calls;
   std::optional<std::vector<tool_call_delta>> tool_deltas;
+  // A chunk under an output parser (http/chat_output_parser.hpp): the delta's keys, instead of
+  // content or tool_deltas.
+  std::optional<parsed_delta> parsed;
+  bool content_null = false;  // a response's message: "content": null (a parser found none)
+  std::optional<std::string> reasoning;  // a response's message.reasoning (a reasoning parser)
 };
 
 // How logprobs are rendered: `top_logprobs` < 0 renders "logprobs": null.

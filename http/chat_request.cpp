@@ -78,6 +78,20 @@ parse_error move_max_completion_tokens(rapidjson::Document& body) {
   return std::nullopt;
 }
 
+// chat_template_kwargs.enable_thinking as Python's truth test reads it; absent: true.
+bool enable_thinking(const Value& body) {
+  const Value* kwargs = member(body, "chat_template_kwargs");
+  const Value* v =
+      kwargs != nullptr && kwargs->IsObject() ? member(*kwargs, "enable_thinking") : nullptr;
+  if (v == nullptr) return true;
+  if (v->IsNull()) return false;
+  if (v->IsBool()) return v->GetBool();
+  if (v->IsNumber()) return v->GetDouble() != 0.0;
+  if (v->IsString()) return v->GetStringLength() > 0;
+  if (v->IsArray()) return !v->Empty();
+  return v->MemberCount() > 0;
+}
+
 }  // namespace
 
 std::variant<chat_completion_request, api_error> parse_chat_completion_request(
@@ -93,6 +107,7 @@ std::variant<chat_completion_request, api_error> parse_chat_completion_request(
   parse_error error = read_logprobs(doc, limits.max_logprobs, logprobs);
   bool echo = false;
   if (!error) error = read_bool(doc, "echo", echo);
+  if (!error) error = read_bool(doc, "include_reasoning", request.include_reasoning);
   if (!error) error = move_max_completion_tokens(doc);
   // Chat's logprobs and echo mean something else than the completions fields of the same names.
   for (const char* key : {"logprobs", "top_logprobs", "echo"})
@@ -102,10 +117,11 @@ std::variant<chat_completion_request, api_error> parse_chat_completion_request(
   if (!error) error = read_chat_inputs(doc, inputs);
   // After the structured outputs: a forced tool call's grammar replaces theirs.
   if (!error) {
-    error =
-        read_tool_choice(doc, limits.structured_outputs, request.tool_choice, generation.sampling);
+    error = read_tool_choice(doc, limits.structured_outputs, limits.enable_auto_tool_choice,
+                             request.tool_choice, generation.sampling);
   }
   if (error) return std::move(*error);
+  request.enable_thinking = enable_thinking(doc);
   generation.logprobs = logprobs;
   request.chat = std::move(inputs.chat);
   request.continue_final_message = inputs.continue_final_message;

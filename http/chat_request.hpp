@@ -32,6 +32,12 @@ struct chat_completion_request {
   std::string echo_text;
   // tool_choice "required" or named: the answer becomes message.tool_calls.
   tool_choice_mode tool_choice;
+  // vLLM's include_reasoning: false leaves message.reasoning out (null) under a reasoning parser,
+  // and with it the logprobs.
+  bool include_reasoning = true;
+  // chat_template_kwargs.enable_thinking as Python reads it (absent: true); a qwen3 reasoning
+  // parser starts outside the reasoning when false.
+  bool enable_thinking = true;
 };
 
 // Errors: 400 for malformed JSON, wrong types, out-of-range or unsupported values; 404 when

@@ -8,7 +8,7 @@
 namespace troupe::http {
 
 chat_responder::chat_responder(completion_meta meta, chat_responder_options options)
-    : meta_(std::move(meta)), options_(options) {
+    : meta_(std::move(meta)), options_(std::move(options)) {
   options_.num_choices = std::max(1, options_.num_choices);
   choices_.resize(static_cast<size_t>(options_.num_choices));
   for (size_t i = 0; i < choices_.size(); ++i)
@@ -19,6 +19,13 @@ chat_responder::chat_responder(completion_meta meta, chat_responder_options opti
     for (size_t i = 0; i < choices_.size(); ++i)
       tool_streams_.emplace_back(options_.tool_choice);
   }
+  if (options_.make_parser) {
+    for (size_t i = 0; i < choices_.size(); ++i)
+      parsers_.push_back(options_.make_parser());
+    output_ids_.resize(choices_.size());
+    calls_streamed_.assign(choices_.size(), false);
+  }
+  if (options_.hide_logprobs) options_.logprobs.top_logprobs = -1;
 }
 
 bool chat_responder::keep_alive() const {
@@ -45,6 +52,8 @@ bool chat_responder::record(const actors::generation_event& event) {
   count_prompt_tokens(usage_, event, options_.response.prompt_tokens_details);
   num_output_tokens_[i] = event.num_output_tokens;
   if (event.timing) timing_ = event.timing;
+  if (!parsers_.empty())
+    output_ids_[i].insert(output_ids_[i].end(), event.token_ids.begin(), event.token_ids.end());
   usage_.completion_tokens =
       std::accumulate(num_output_tokens_.begin(), num_output_tokens_.end(), 0);
   if (!options_.response.stream) {
@@ -79,14 +88,21 @@ std::string chat_responder::on_complete_event() {
   if (num_finished_ < options_.num_choices) return {};
   done_ = true;
   status_ = 200;
-  if (options_.tool_choice.type != tool_choice_mode::kind::none) {
+  if (!parsers_.empty()) {
+    for (auto& choice : choices_)
+      parse_choice(choice);
+    finish_reason_ = choices_[0].finish_reason;
+    if (options_.reasoning_tokens_details) usage_.reasoning_tokens = count_reasoning_tokens();
+  } else if (options_.tool_choice.type != tool_choice_mode::kind::none) {
     for (auto& choice : choices_)
       make_tool_calls(choice);
     finish_reason_ = choices_[0].finish_reason;
   }
   if (!options_.echo_text.empty()) {
-    for (auto& choice : choices_)
+    for (auto& choice : choices_) {
       choice.content = options_.echo_text + choice.content;
+      choice.content_null = false;
+    }
   }
   return format_response(
       200, json_content_type,
@@ -105,15 +121,25 @@ std::string chat_responder::on_stream_event(const actors::generation_event& even
     finish_reason_ = "error";
     return out + stream_end();
   }
-  if (!event.text.empty() || event.finished || !event.logprobs.empty()) {
+  const bool has_output = !event.text.empty() || !event.token_ids.empty();
+  if (has_output || event.finished || !event.logprobs.empty()) {
     const chat_choice& choice = choices_[static_cast<size_t>(event.index)];
     chat_choice delta{choice.index,       event.text,           event.finish_reason,
                       choice.stop_string, choice.stop_token_id, event.logprobs};
     if (!event.finished) delta.finish_reason.clear();
-    if (tool_streams_.empty() || make_tool_deltas(delta, event))
-      out += frame(sse_event(chat_delta_chunk_json(meta_, delta, options_.logprobs)));
+    if (options_.hide_logprobs) delta.logprobs.clear();
+    bool send = false;
+    if (!parsers_.empty()) {
+      send = make_parsed_delta(delta, event);
+    } else if (!tool_streams_.empty()) {
+      send = make_tool_deltas(delta, event);
+    } else {
+      send = !event.text.empty() || event.finished || !event.logprobs.empty();
+    }
+    if (send) out += frame(sse_event(chat_delta_chunk_json(meta_, delta, options_.logprobs)));
   }
   if (num_finished_ < options_.num_choices) return out;
+  if (options_.reasoning_tokens_details) usage_.reasoning_tokens = count_reasoning_tokens();
   if (options_.response.include_usage) {
     out +=
         frame(sse_event(with_usage_chunk_metrics(chat_usage_chunk_json(meta_, usage_), timing())));
@@ -139,6 +165,70 @@ bool chat_responder::make_tool_deltas(chat_choice& delta, const actors::generati
   }
   // vLLM sends nothing for text that adds no delta, unless it ends the choice or has logprobs.
   return !delta.tool_deltas->empty() || event.finished || !event.logprobs.empty();
+}
+
+void chat_responder::parse_choice(chat_choice& choice) {
+  const auto i = static_cast<size_t>(choice.index);
+  chat_output parsed = parsers_[i]->parse(choice.content);
+  choice.reasoning = std::move(parsed.reasoning);
+  if (options_.tool_choice.type != tool_choice_mode::kind::none) {
+    choice.content = parsed.content.value_or("");  // the forced call is read after the reasoning
+    make_tool_calls(choice);
+    return;
+  }
+  choice.content_null = !parsed.content;
+  choice.content = parsed.content.value_or("");
+  if (options_.tool_choice.parse_auto && !parsed.tool_calls.empty()) {
+    choice.tool_calls = std::move(parsed.tool_calls);
+    if (!options_.tool_choice.parallel_tool_calls) choice.tool_calls.resize(1);
+    choice.finish_reason = "tool_calls";  // vLLM: whatever the engine's reason
+  }
+}
+
+bool chat_responder::make_parsed_delta(chat_choice& delta, const actors::generation_event& event) {
+  const auto i = static_cast<size_t>(event.index);
+  std::optional<chat_output_delta> parsed =
+      parsers_[i]->parse_delta(event.text, event.token_ids,
+                               std::span<const int32_t>(options_.prompt_token_ids), event.finished);
+  parsed_delta keys;
+  if (parsed) {
+    keys.reasoning = std::move(parsed->reasoning);
+    keys.content = std::move(parsed->content);
+    keys.tool_calls = std::move(parsed->tool_calls);
+  }
+  if (!tool_streams_.empty()) {
+    // A forced call: the content after the reasoning is the call's JSON.
+    tool_call_stream& stream = tool_streams_[i];
+    std::optional<std::string> content = keys.content.value_or(std::nullopt);
+    keys.content.reset();
+    keys.tool_calls = content ? stream.on_text(*content) : std::vector<tool_call_delta>{};
+    if (!keys.reasoning && keys.tool_calls.empty()) parsed.reset();
+  }
+  if (!options_.tool_choice.parallel_tool_calls) {
+    std::erase_if(keys.tool_calls, [](const tool_call_delta& d) { return d.index != 0; });
+  }
+  if (!keys.tool_calls.empty()) calls_streamed_[i] = true;
+  if (event.finished) {
+    if (!tool_streams_.empty()) {
+      delta.finish_reason = tool_choice_finish_reason(options_.tool_choice, event.finish_reason,
+                                                      tool_streams_[i].calls_streamed());
+    } else if (calls_streamed_[i] && event.finish_reason == "stop") {
+      delta.finish_reason = "tool_calls";
+    }
+    if (event.index == 0) finish_reason_ = delta.finish_reason;
+  }
+  delta.content.clear();
+  delta.parsed = std::move(keys);
+  // vLLM sends nothing for a step the parser holds back, unless it ends the choice or has
+  // logprobs.
+  return parsed || event.finished || !delta.logprobs.empty();
+}
+
+int32_t chat_responder::count_reasoning_tokens() const {
+  int32_t total = 0;
+  for (size_t i = 0; i < parsers_.size(); ++i)
+    total += parsers_[i]->count_reasoning_tokens(output_ids_[i]);
+  return total;
 }
 
 response_timing chat_responder::timing() const {

@@ -12,12 +12,15 @@
 // `data: {"error": ...}` event followed by [DONE].
 //
 // Thread: not thread-safe; the owning HTTP session calls it from its strand only.
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "actors/engine.hpp"
 #include "http/chat_json.hpp"
+#include "http/chat_output_parser.hpp"
 #include "http/completion_responder.hpp"
 #include "http/request_metrics.hpp"
 
@@ -34,6 +37,17 @@ struct chat_responder_options {
   std::string echo_text;
   // tool_choice "required" or named: each choice's text becomes tool calls (http/tool_calls.hpp).
   tool_choice_mode tool_choice;
+  // Under --reasoning-parser or an "auto" tool choice (http/chat_output_setup.hpp): makes a
+  // choice's answer parser, which splits the reasoning off and finds "auto" tool calls; a forced
+  // call is then read from the content after the reasoning. Empty: the answer is content.
+  std::function<std::unique_ptr<chat_output_parser>()> make_parser;
+  // The prompt's ids, for a stream's parsers (the prompt may have ended the reasoning already).
+  std::vector<int32_t> prompt_token_ids;
+  // A reasoning parser is set: usage reports completion_tokens_details.reasoning_tokens.
+  bool reasoning_tokens_details = false;
+  // include_reasoning false under a parser: vLLM sends no logprobs (they would show the
+  // reasoning).
+  bool hide_logprobs = false;
 };
 
 class chat_responder {
@@ -64,6 +78,12 @@ class chat_responder {
   std::string error_response(const actors::generation_event& event);
   // A forced tool call: turns a complete choice's text into its tool calls.
   void make_tool_calls(chat_choice& choice) const;
+  // Under a parser: splits a complete choice into reasoning, content and tool calls.
+  void parse_choice(chat_choice& choice);
+  // Under a parser: the event as a delta's keys in `delta`; false when there is nothing to send.
+  bool make_parsed_delta(chat_choice& delta, const actors::generation_event& event);
+  // Under a reasoning parser: the reasoning tokens of every choice so far.
+  int32_t count_reasoning_tokens() const;
   // A forced tool call's stream: the event's text as tool-call deltas in `delta`; false when
   // there is nothing to send.
   bool make_tool_deltas(chat_choice& delta, const actors::generation_event& event);
@@ -74,6 +94,10 @@ class chat_responder {
   chat_responder_options options_;
   std::vector<chat_choice> choices_;            // non-streaming: the accumulated choices
   std::vector<tool_call_stream> tool_streams_;  // streaming a forced tool call: per choice
+  // Under a parser: per choice, its parser, generated ids, and whether a stream sent calls.
+  std::vector<std::unique_ptr<chat_output_parser>> parsers_;
+  std::vector<std::vector<int32_t>> output_ids_;
+  std::vector<bool> calls_streamed_;
   // Non-streaming, with prompt logprobs: the first choice's (the response's top-level field).
   std::optional<prompt_logprobs_list> prompt_logprobs_;
   std::vector<int32_t> num_output_tokens_;  // per choice

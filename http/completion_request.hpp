@@ -52,6 +52,8 @@ struct completion_limits {
   runtime::sampling_defaults defaults;
   int32_t max_logprobs = 20;                     // vLLM's --max-logprobs default
   structured_outputs_config structured_outputs;  // --structured-outputs-config
+  // Chat: --enable-auto-tool-choice with a tool parser ("auto" tool_choice is parsed for calls).
+  bool enable_auto_tool_choice = false;
 };
 
 // Parses `body`. Errors: 400 for malformed JSON, wrong types, out-of-range or unsupported values;

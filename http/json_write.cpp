@@ -50,6 +50,16 @@ void write_usage(json_writer& w, const completion_usage& usage, bool with_detail
     write_key(w, "prompt_tokens_details");
     w.Null();
   }
+  if (usage.reasoning_tokens) {
+    write_key(w, "completion_tokens_details");
+    w.StartObject();
+    write_key(w, "reasoning_tokens");
+    w.Int(*usage.reasoning_tokens);
+    w.EndObject();
+  } else if (with_details_null) {
+    write_key(w, "completion_tokens_details");
+    w.Null();
+  }
   w.EndObject();
 }
 

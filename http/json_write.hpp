@@ -19,8 +19,9 @@ void write_string_or_null(json_writer& w, std::string_view s);
 // "id", "object", "created", "model" members of a response or chunk.
 void write_meta(json_writer& w, const completion_meta& meta, std::string_view object);
 // The usage object. "prompt_tokens_details" is {"cached_tokens": N} when usage.cached_tokens > 0,
-// else null when `with_details_null`, else absent: vLLM's unset details are null in completions
-// (both shapes) and chat completions, absent from chat usage chunks (exclude_unset).
+// "completion_tokens_details" {"reasoning_tokens": N} when usage.reasoning_tokens is set; each
+// else null when `with_details_null`, else absent: vLLM 0.32's unset details are null in
+// complete responses, absent from usage chunks (exclude_unset or exclude_none).
 void write_usage(json_writer& w, const completion_usage& usage, bool with_details_null);
 // A logprob as vLLM writes it: -inf (anything below -9999) as -9999.0.
 void write_logprob(json_writer& w, float logprob);

@@ -305,7 +305,7 @@ std::string usage_chunk_json(const completion_meta& meta, const completion_usage
   w.StartArray();
   w.EndArray();
   write_key(w, "usage");
-  write_usage(w, usage, /*with_details_null=*/true);
+  write_usage(w, usage, /*with_details_null=*/false);
   w.EndObject();
   return out.GetString();
 }

@@ -27,6 +27,8 @@ struct completion_usage {
   // Prompt tokens served from the prefix cache; > 0 writes "prompt_tokens_details":
   // {"cached_tokens": N}. Responders set it only under --enable-prompt-tokens-details.
   int32_t cached_tokens = 0;
+  // Set under a reasoning parser: "completion_tokens_details": {"reasoning_tokens": N}.
+  std::optional<int32_t> reasoning_tokens;
 };
 
 // A choice's "logprobs" in the completions API (vLLM's CompletionLogProbs), one entry per token.

@@ -18,6 +18,7 @@
 
 #include "actors/engine.hpp"
 #include "base/result.hpp"
+#include "http/chat_output_setup.hpp"
 #include "http/chat_prompt.hpp"
 #include "http/structured_outputs_config.hpp"
 #include "runtime/sampling_defaults.hpp"
@@ -40,6 +41,9 @@ struct server_options {
   bool return_tokens_as_token_ids = false;
   // `--structured-outputs-config`: what every request's JSON schemas start from.
   structured_outputs_config structured_outputs;
+  // `--reasoning-parser`, `--enable-auto-tool-choice` and `--tool-call-parser`: how chat answers
+  // are parsed (http/chat_output_setup.hpp).
+  chat_output_setup chat_output;
   std::size_t max_body_bytes = 8u << 20;  // larger request bodies get 413
   // A connection that does not deliver a complete request within this time while no response of
   // it is in progress (idle keep-alive, slow headers or body) is closed.

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 
 #include "http/chat_messages.hpp"
+#include "http/chat_output_setup.hpp"
 #include "http/chat_request.hpp"
 #include "http/completion_request.hpp"
 #include "http/dashboard_page.hpp"
@@ -168,6 +169,7 @@ void session::handle_chat(const http_request& request) {
   completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size(),
                            ctx_->options.sampling_defaults};
   limits.structured_outputs = ctx_->options.structured_outputs;
+  limits.enable_auto_tool_choice = ctx_->options.chat_output.enable_auto_tool_choice();
   auto parsed = parse_chat_completion_request(request.body(), limits, ctx_->next_default_seed());
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   chat_completion_request& chat = std::get<chat_completion_request>(parsed);
@@ -190,10 +192,12 @@ void session::handle_chat(const http_request& request) {
                       chat.completion.return_tokens_as_token_ids.value_or(
                           ctx_->options.return_tokens_as_token_ids)};
   options.echo_text = std::move(chat.echo_text);
-  options.tool_choice = std::move(chat.tool_choice);
   options.response.prompt_tokens_details = ctx_->options.enable_prompt_tokens_details;
   options.response.request_metrics = ctx_->options.enable_per_request_metrics;
-  chat_responder_.emplace(std::move(meta), options);
+  apply_chat_output_setup(ctx_->options.chat_output, ctx_->engine.tokenizer(), chat, generation,
+                          options);
+  options.tool_choice = std::move(chat.tool_choice);
+  chat_responder_.emplace(std::move(meta), std::move(options));
   start_generation(std::move(generation), chat.completion.zero_max_tokens);
 }
 

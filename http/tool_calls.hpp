@@ -39,6 +39,9 @@ struct tool_choice_mode {
   kind type = kind::none;
   std::string function_name;        // kind::named
   bool parallel_tool_calls = true;  // false (given explicitly): only the first call is kept
+  // kind::none with tools, tool_choice "auto" or absent, and the server's
+  // --enable-auto-tool-choice: the answer is parsed for calls by the server's tool parser.
+  bool parse_auto = false;
 };
 
 // A call of a non-streaming message.
@@ -57,6 +60,11 @@ struct tool_call_delta {
   std::string name;
   bool null_name = false;
   std::string arguments;
+  // The auto tool parsers' shapes (http/tool_parsers.hpp): hermes and llama3_json send a call's
+  // first delta without "arguments" (has_arguments false); pythonic's later deltas write
+  // "id": null (null_id) before "index".
+  bool has_arguments = true;
+  bool null_id = false;
 };
 
 // "chatcmpl-tool-<16 hex>"; thread-safe.

@@ -96,7 +96,7 @@ parse_error read_named_choice(const Value& choice, const Value& tools, std::stri
 }
 
 // vLLM's check_tool_usage: the mode, or a 400.
-parse_error read_mode(const Value& body, tool_choice_mode& mode) {
+parse_error read_mode(const Value& body, bool enable_auto_tool_choice, tool_choice_mode& mode) {
   const Value* tools = member(body, "tools");
   if (tools != nullptr && tools->IsArray() && tools->Empty()) {
     return bad_request(
@@ -105,10 +105,23 @@ parse_error read_mode(const Value& body, tool_choice_mode& mode) {
         "tools");
   }
   const Value* choice = member(body, "tool_choice");
-  if (choice == nullptr || is_string(choice, "none")) return std::nullopt;
+  const bool has_tools = tools != nullptr && !tools->IsNull();
+  if (choice == nullptr || choice->IsNull()) {
+    mode.parse_auto = enable_auto_tool_choice && has_tools;
+    return std::nullopt;
+  }
+  if (is_string(choice, "none")) return std::nullopt;
   if (tools == nullptr)
     return bad_request("When using `tool_choice`, `tools` must be set.", "tool_choice");
-  if (is_string(choice, "auto")) return std::nullopt;
+  if (is_string(choice, "auto")) {
+    if (!enable_auto_tool_choice) {
+      return bad_request(
+          "\"auto\" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be "
+          "set");
+    }
+    mode.parse_auto = has_tools;
+    return std::nullopt;
+  }
   if (is_string(choice, "required")) {
     mode.type = tool_choice_mode::kind::required;
     return std::nullopt;
@@ -255,9 +268,10 @@ parse_error set_grammar(const std::string& schema, const structured_outputs_conf
 }  // namespace
 
 parse_error read_tool_choice(const Value& body, const structured_outputs_config& server,
-                             tool_choice_mode& mode, runtime::sampling_params& sampling) {
+                             bool enable_auto_tool_choice, tool_choice_mode& mode,
+                             runtime::sampling_params& sampling) {
   mode = {};
-  if (auto e = read_mode(body, mode)) return e;
+  if (auto e = read_mode(body, enable_auto_tool_choice, mode)) return e;
   if (mode.type == tool_choice_mode::kind::named) {
     if (auto e = check_no_constraint(body)) return e;
   }

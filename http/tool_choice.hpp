@@ -26,7 +26,11 @@ namespace troupe::http {
 // structured_outputs json/regex/choice constraint; and a tool schema that does not convert to a
 // grammar (or two tools with different `$defs` of one name). The schema's grammar follows the
 // server's structured-outputs settings (`server`), as vLLM's backend does.
+// `enable_auto_tool_choice` (the server's --enable-auto-tool-choice with a --tool-call-parser):
+// "auto", or no tool_choice with tools, sets mode.parse_auto; without it "auto" is a 400 with
+// vLLM's message.
 parse_error read_tool_choice(const Value& body, const structured_outputs_config& server,
-                             tool_choice_mode& mode, runtime::sampling_params& sampling);
+                             bool enable_auto_tool_choice, tool_choice_mode& mode,
+                             runtime::sampling_params& sampling);
 
 }  // namespace troupe::http

@@ -53,6 +53,10 @@ struct sampling_params {
   // that would leave it is masked to -inf, and the end-of-generation tokens only pass where it
   // may end. Empty = none.
   std::string grammar;
+  // With a grammar and >= 0: the grammar holds only the outputs after the first one equal to
+  // this token (a reasoning parser's end of reasoning, e.g. </think>: vLLM constrains the
+  // answer, not the reasoning); the outputs up to and including it are free. -1: from the first.
+  int32_t grammar_after_token = -1;
 
   bool has_penalties() const {
     return presence_penalty != 0.0f || frequency_penalty != 0.0f || repetition_penalty != 1.0f;

@@ -161,11 +161,24 @@ seq_step sequence_states::advance(state& s, const seq_chunk& chunk, std::span<in
     // The outputs are the history's last output_index tokens; the matcher has seen a prefix.
     const auto outputs = seq.token_history.last(
         std::min(seq.token_history.size(), static_cast<size_t>(seq.output_index)));
-    for (auto i = static_cast<size_t>(s.grammar->num_accepted()); i < outputs.size(); ++i)
-      s.grammar->accept(outputs[i]);
-    seq.grammar = s.grammar.get();
+    if (const auto first = grammar_first_output(s, outputs); first >= 0) {
+      for (auto i = static_cast<size_t>(first + s.grammar->num_accepted()); i < outputs.size(); ++i)
+        s.grammar->accept(outputs[i]);
+      seq.grammar = s.grammar.get();
+    }
   }
   return seq;
+}
+
+int32_t sequence_states::grammar_first_output(state& s, std::span<const int32_t> outputs) {
+  if (s.sampling.grammar_after_token < 0) return 0;
+  while (s.grammar_first_output < 0 &&
+         static_cast<size_t>(s.grammar_outputs_searched) < outputs.size()) {
+    if (outputs[static_cast<size_t>(s.grammar_outputs_searched++)] ==
+        s.sampling.grammar_after_token)
+      s.grammar_first_output = s.grammar_outputs_searched;
+  }
+  return s.grammar_first_output;
 }
 
 result<std::shared_ptr<grammar::grammar_masks>> sequence_states::grammar_for(

@@ -7,7 +7,8 @@
 //          history     [t0 .. t8]         <- with penalties, bad words or a grammar only:
 //                                            cached tokens, then every token the steps fed it
 //          grammar     matcher after t5..t8 <- with a grammar only: fed the outputs of the
-//                                            history before each sampling step
+//                                            history before each sampling step (those after
+//                                            grammar_after_token when it is set)
 //          prompt      [t0 .. t4]         <- with prompt logprobs only: the rows of its prompt
 //                                            chunks are scored on the next prompt token
 //
@@ -45,6 +46,10 @@ class sequence_states {
     int32_t last_sampled = -1;
     // With sampling.grammar: where the outputs so far leave it.
     std::unique_ptr<grammar::token_matcher> grammar;
+    // With sampling.grammar_after_token: the number of outputs searched for it so far, and the
+    // index of the first output the grammar holds (-1 until the token is seen).
+    int32_t grammar_outputs_searched = 0;
+    int32_t grammar_first_output = -1;
   };
 
   // `vocabulary` (the tokenizer's token bytes) is what grammars of structured outputs are matched
@@ -87,6 +92,9 @@ class sequence_states {
   // The compiled grammar and its masks, shared by every sequence of the same grammar text; kept
   // while used, and up to max_idle_grammars more.
   result<std::shared_ptr<grammar::grammar_masks>> grammar_for(const std::string& text);
+  // The index of the first output `s`'s grammar holds (0 without grammar_after_token), or -1
+  // while the outputs do not contain that token yet.
+  static int32_t grammar_first_output(state& s, std::span<const int32_t> outputs);
   static constexpr size_t max_idle_grammars = 16;
 
   std::shared_ptr<const grammar::token_vocabulary> vocabulary_;

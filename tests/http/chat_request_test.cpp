@@ -189,7 +189,9 @@ TEST(chat_request, tools_are_normalized_and_tool_choice_checked) {
   EXPECT_EQ(
       *r.chat.tools_json,
       R"([{"type":"function","function":{"name":"get","description":null,"parameters":{}}}])");
-  parse_ok(R"({"messages": [], "tool_choice": "auto", )" + tools + "}");
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "tool_choice": "auto", )" + tools + "}").message,
+            "\"auto\" tool choice requires --enable-auto-tool-choice and --tool-call-parser to "
+            "be set");
   parse_ok(R"({"messages": [], "tool_choice": "none"})");
   EXPECT_EQ(parse_error_of(R"({"messages": [], "tool_choice": "auto"})").message,
             "When using `tool_choice`, `tools` must be set.");

@@ -54,14 +54,15 @@ TEST(chat_responder, a_complete_response_has_vllms_shape) {
   ASSERT_TRUE(r.done());
   EXPECT_EQ(r.status(), 200);
   EXPECT_EQ(out.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
-  EXPECT_EQ(body_of(out),
-            R"({"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"m",)"
-            R"("choices":[{"index":0,"message":{"role":"assistant","content":"Hello",)"
-            R"("refusal":null,"annotations":null,"audio":null,"function_call":null,)"
-            R"("tool_calls":[],"reasoning_content":null},"logprobs":null,"finish_reason":"stop",)"
-            R"("stop_reason":"!"}],"service_tier":null,"system_fingerprint":null,)"
-            R"("usage":{"prompt_tokens":5,"total_tokens":7,"completion_tokens":2,)"
-            R"("prompt_tokens_details":null},"prompt_logprobs":null,"kv_transfer_params":null})");
+  EXPECT_EQ(
+      body_of(out),
+      R"({"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"m",)"
+      R"("choices":[{"index":0,"message":{"role":"assistant","content":"Hello",)"
+      R"("refusal":null,"annotations":null,"audio":null,"function_call":null,)"
+      R"("reasoning":null},"logprobs":null,"finish_reason":"stop",)"
+      R"("stop_reason":"!"}],"service_tier":null,"system_fingerprint":null,)"
+      R"("usage":{"prompt_tokens":5,"total_tokens":7,"completion_tokens":2,)"
+      R"("prompt_tokens_details":null,"completion_tokens_details":null},"prompt_logprobs":null,"kv_transfer_params":null})");
   EXPECT_EQ(r.on_event(text_event(0, "late", 3)), "");
 }
 

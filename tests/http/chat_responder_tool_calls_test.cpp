@@ -66,16 +66,17 @@ TEST(chat_responder_tool_calls, a_named_answer_is_one_call_and_empty_content) {
   r.on_event(event(0, R"({"city": )", 3));
   std::string out = r.on_event(event(0, R"("Paris"})", 5, "stop"));
   EXPECT_EQ(r.finish_reason(), "stop");
-  EXPECT_EQ(body_of(out),
-            R"({"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"m",)"
-            R"("choices":[{"index":0,"message":{"role":"assistant","content":"",)"
-            R"("refusal":null,"annotations":null,"audio":null,"function_call":null,)"
-            R"("tool_calls":[{"id":"ID","type":"function","function":{"name":"get",)"
-            R"("arguments":"{\"city\": \"Paris\"}"}}],"reasoning_content":null},)"
-            R"("logprobs":null,"finish_reason":"stop","stop_reason":null}],)"
-            R"("service_tier":null,"system_fingerprint":null,)"
-            R"("usage":{"prompt_tokens":5,"total_tokens":10,"completion_tokens":5,)"
-            R"("prompt_tokens_details":null},"prompt_logprobs":null,"kv_transfer_params":null})");
+  EXPECT_EQ(
+      body_of(out),
+      R"({"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"m",)"
+      R"("choices":[{"index":0,"message":{"role":"assistant","content":"",)"
+      R"("refusal":null,"annotations":null,"audio":null,"function_call":null,)"
+      R"("tool_calls":[{"id":"ID","type":"function","function":{"name":"get",)"
+      R"("arguments":"{\"city\": \"Paris\"}"}}],"reasoning":null},)"
+      R"("logprobs":null,"finish_reason":"stop","stop_reason":null}],)"
+      R"("service_tier":null,"system_fingerprint":null,)"
+      R"("usage":{"prompt_tokens":5,"total_tokens":10,"completion_tokens":5,)"
+      R"("prompt_tokens_details":null,"completion_tokens_details":null},"prompt_logprobs":null,"kv_transfer_params":null})");
 }
 
 TEST(chat_responder_tool_calls, required_answers_finish_with_tool_calls_per_choice) {

@@ -48,13 +48,36 @@ bool accepts(const chat_completion_request& r, const std::string& text) {
 }
 
 TEST(tool_choice, none_auto_and_absent_leave_the_answer_free) {
+  completion_limits auto_tools = limits;
+  auto_tools.enable_auto_tool_choice = true;
   for (const char* fields : {R"("tool_choice": "none")", R"("tool_choice": "auto")",
                              R"("tool_choice": null)", R"("parallel_tool_calls": false)"}) {
-    auto r = parse_ok(body(fields));
-    EXPECT_EQ(r.tool_choice.type, tool_choice_mode::kind::none) << fields;
-    EXPECT_TRUE(r.completion.generation.sampling.grammar.empty()) << fields;
+    for (const completion_limits& server : {limits, auto_tools}) {
+      const bool is_auto = std::string_view(fields).find("auto") != std::string_view::npos;
+      auto parsed = parse_chat_completion_request(body(fields), server, 42);
+      if (is_auto && !server.enable_auto_tool_choice) {
+        // vLLM refuses "auto" unless the server parses tool calls.
+        ASSERT_TRUE(std::holds_alternative<api_error>(parsed)) << fields;
+        EXPECT_EQ(std::get<api_error>(parsed).message,
+                  "\"auto\" tool choice requires --enable-auto-tool-choice and "
+                  "--tool-call-parser to be set");
+        continue;
+      }
+      ASSERT_TRUE(std::holds_alternative<chat_completion_request>(parsed)) << fields;
+      const auto& r = std::get<chat_completion_request>(parsed);
+      EXPECT_EQ(r.tool_choice.type, tool_choice_mode::kind::none) << fields;
+      EXPECT_TRUE(r.completion.generation.sampling.grammar.empty()) << fields;
+      // With --enable-auto-tool-choice, "auto" or no choice (with tools) is parsed for calls.
+      const bool none = std::string_view(fields).find("none") != std::string_view::npos;
+      EXPECT_EQ(r.tool_choice.parse_auto, server.enable_auto_tool_choice && !none) << fields;
+    }
   }
   parse_ok(R"({"messages": [], "tool_choice": "none"})");
+  completion_limits auto_tools_server = limits;
+  auto_tools_server.enable_auto_tool_choice = true;
+  auto without_tools = parse_chat_completion_request(R"({"messages": []})", auto_tools_server, 42);
+  ASSERT_TRUE(std::holds_alternative<chat_completion_request>(without_tools));
+  EXPECT_FALSE(std::get<chat_completion_request>(without_tools).tool_choice.parse_auto);
 }
 
 TEST(tool_choice, a_named_function_holds_the_answer_to_its_parameters) {

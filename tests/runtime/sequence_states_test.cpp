@@ -209,5 +209,55 @@ TEST(sequence_states, a_grammar_sequence_carries_a_matcher_fed_its_outputs) {
   EXPECT_FALSE(without.apply(first).ok());
 }
 
+// grammar_after_token (a reasoning parser's end of reasoning): the outputs up to and including
+// that token are free; the grammar holds the ones after it, also after a re-admission.
+TEST(sequence_states, a_grammar_after_a_token_holds_only_the_outputs_after_it) {
+  // Token 0 ends generation; 1 = "a", 2 = "b", 3 = "c", 4 = "</think>".
+  auto vocabulary = std::make_shared<grammar::token_vocabulary>(
+      std::vector<std::string>{"", "a", "b", "c", "</think>"}, std::vector<char>{},
+      std::vector<int32_t>{0});
+  sampling_params p;
+  p.grammar = R"(root ::= "ab")";
+  p.grammar_after_token = 4;
+  sequence_states states(vocabulary);
+  step_delta first;
+  first.admitted = {{5, p, 1, 0, {}}};
+  first.seqs = {{5, 1, true, {1}}};
+  first.token_ids = {4};  // in the prompt: does not count
+  auto batch = states.apply(first);
+  ASSERT_TRUE(batch.ok()) << batch.message();
+  EXPECT_EQ(batch->seqs[0].grammar, nullptr);
+  const std::vector<int32_t> outputs = {3, 2, 4, 1};  // "cb" reasoning, </think>, then "a"
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    step_delta decode;
+    decode.seqs = {{5, 1, true, {}}};
+    decode.token_ids = {outputs[i]};
+    batch = states.apply(decode);
+    ASSERT_TRUE(batch.ok()) << batch.message();
+    grammar::token_matcher* m = batch->seqs[0].grammar;
+    if (i < 2) {
+      EXPECT_EQ(m, nullptr) << "output " << i;
+      continue;
+    }
+    ASSERT_NE(m, nullptr) << "output " << i;
+    EXPECT_EQ(m->num_accepted(), static_cast<int32_t>(i) - 2);
+    EXPECT_EQ(grammar::test_bit(m->allowed(), 1), i == 2);
+    EXPECT_EQ(grammar::test_bit(m->allowed(), 2), i == 3);
+  }
+
+  // Admitted again with its outputs cached: the grammar resumes after the </think>.
+  step_delta again;
+  again.released = {5};
+  again.admitted = {{5, p, 1, 4, {4, 3, 2, 4}}};
+  again.seqs = {{5, 1, true, {1}}};
+  again.token_ids = {1};
+  batch = states.apply(again);
+  ASSERT_TRUE(batch.ok()) << batch.message();
+  grammar::token_matcher* m = batch->seqs[0].grammar;
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->num_accepted(), 1);
+  EXPECT_TRUE(grammar::test_bit(m->allowed(), 2));
+}
+
 }  // namespace
 }  // namespace troupe::runtime

@@ -45,6 +45,11 @@ struct serve_options {
   // --structured-outputs-config's JSON, checked by the parser (http::server_options).
   std::string structured_outputs_config;
   std::string guided_decoding_backend;  // vLLM before 0.11; accepted, no effect
+  // Chat answers parsed as vLLM's parsers do (http/chat_output_parser.hpp): "auto" tool calls
+  // with --enable-auto-tool-choice and --tool-call-parser, reasoning with --reasoning-parser.
+  bool enable_auto_tool_choice = false;
+  std::string tool_call_parser;  // a name http::find_tool_parser knows, or empty
+  std::string reasoning_parser;  // a name http::find_reasoning_parser knows, or empty
 };
 
 struct generate_options {

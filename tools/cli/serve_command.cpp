@@ -52,6 +52,10 @@ int run_serve(const command_line& cl) {
     std::fprintf(stderr, "troupe serve: %s\n", defaults.message().c_str());
     return 1;
   }
+  if (cl.serve.enable_auto_tool_choice && cl.serve.tool_call_parser.empty()) {
+    std::fprintf(stderr, "troupe serve: --enable-auto-tool-choice requires --tool-call-parser\n");
+    return 1;
+  }
   auto started = start_engine_from_flags(cl);
   if (!started) {
     std::fprintf(stderr, "troupe serve: %s\n", started.message().c_str());
@@ -72,6 +76,14 @@ int run_serve(const command_line& cl) {
     options.structured_outputs =
         *http::parse_structured_outputs_config(cl.serve.structured_outputs_config);
   }
+  auto chat_output =
+      http::make_chat_output_setup(cl.serve.reasoning_parser, cl.serve.enable_auto_tool_choice,
+                                   cl.serve.tool_call_parser, engine.tokenizer());
+  if (!chat_output) {
+    std::fprintf(stderr, "troupe serve: %s\n", chat_output.message().c_str());
+    return 1;
+  }
+  options.chat_output = std::move(*chat_output);
   if (cl.serve.seed) options.seed = static_cast<uint64_t>(*cl.serve.seed);
   options.sampling_defaults = std::move(*defaults);
   auto chat = load_chat_template(cl, *started);

@@ -3,11 +3,14 @@
 // Ranges here are what a value can mean at all; what troupe does not support yet (pp > 1,
 // fp8 KV cache, ...) is accepted here and rejected by runtime::validate_engine_config with a
 // message saying so.
+#include <fmt/format.h>
 #include <algorithm>
 #include <limits>
 #include <string>
 
+#include "http/reasoning_parsers.hpp"
 #include "http/structured_outputs_config.hpp"
+#include "http/tool_parsers.hpp"
 #include "tools/cli/flag_spec.hpp"
 
 namespace troupe::cli::detail {
@@ -179,6 +182,31 @@ std::vector<flag_spec> server_flags() {
                   "vLLM before 0.11's structured-outputs backend: accepted, no effect",
                   FIELD(serve.guided_decoding_backend),
                   {"auto", "xgrammar", "guidance", "outlines", "lm-format-enforcer"}),
+      bool_flag("enable-auto-tool-choice",
+                "chat tool_choice \"auto\" (or none given with tools): the answer is parsed for "
+                "tool calls by --tool-call-parser",
+                FIELD(serve.enable_auto_tool_choice)),
+      parsed_flag("tool-call-parser", "NAME",
+                  "how chat answers write tool calls: " + http::tool_parser_names(),
+                  FIELD(serve.tool_call_parser),
+                  [](std::string_view v) -> result<std::string> {
+                    if (!http::find_tool_parser(v)) {
+                      return troupe::error{fmt::format("unknown tool call parser '{}' (known: {})",
+                                                       v, http::tool_parser_names())};
+                    }
+                    return std::string(v);
+                  }),
+      parsed_flag(
+          "reasoning-parser", "NAME",
+          "chat answers' <think> part becomes message.reasoning: " + http::reasoning_parser_names(),
+          FIELD(serve.reasoning_parser),
+          [](std::string_view v) -> result<std::string> {
+            if (!http::find_reasoning_parser(v)) {
+              return troupe::error{fmt::format("unknown reasoning parser '{}' (known: {})", v,
+                                               http::reasoning_parser_names())};
+            }
+            return std::string(v);
+          }),
       bool_flag("enable-per-request-metrics",
                 "responses carry vLLM's per-request metrics (ms) in \"metrics\": the body, or a "
                 "stream's usage chunk",

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Sends the same greedy chat requests with tool_choice "auto" (or none given) to two
+OpenAI-compatible servers, troupe and vLLM, both started with `--enable-auto-tool-choice
+--tool-call-parser PARSER` on the same model in the same precision, and compares the answers:
+message content, tool calls (ids masked), finish and stop reasons, and every chunk of the
+streamed answer per choice. Exits 1 on any difference.
+
+    python3 tools/compare_auto_tool_calls.py --a http://localhost:8012 --b http://localhost:8303 \\
+        --model smol --parser hermes
+
+A small model seldom writes a tool call by itself, so most cases hold the answer to a regex (the
+request's structured_outputs) that spells a call in the parser's format: both servers then
+generate the same text, and what is compared is how each parses it, whole and streamed. Other
+cases leave the answer free (content only), cut it mid-call (max_completion_tokens), ask for two
+calls with parallel_tool_calls false, or send tool_choice "none".
+"""
+import argparse
+import json
+import re
+import sys
+import urllib.request
+
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "Weather of a city",
+    "parameters": {"type": "object",
+                   "properties": {"city": {"type": "string"}, "unit": {"enum": ["c", "f"]}},
+                   "required": ["city"]}}}
+TIME = {"type": "function", "function": {"name": "get_time"}}
+MESSAGES = [{"role": "user", "content": "What is the weather in Paris? Also the time."}]
+
+# Per parser: (one call's regex, a regex of text before calls, how two calls are joined).
+CITY = '"P[a-z]{2,6}"'
+FORMATS = {
+    "hermes": (
+        '<tool_call>\\n\\{"name": "get_weather", "arguments": \\{"city": ' + CITY +
+        ', "unit": "c"\\}\\}\\n</tool_call>',
+        '<tool_call>\\n\\{"name": "get_time", "arguments": \\{\\}\\}\\n</tool_call>', "\\n"),
+    "llama3_json": (
+        '\\{"name": "get_weather", "parameters": \\{"city": ' + CITY + ', "unit": "c"\\}\\}',
+        '\\{"name": "get_time", "parameters": \\{\\}\\}', "; "),
+    "pythonic": (
+        '\\[get_weather\\(city=' + CITY + ', unit="c"\\)',
+        'get_time\\(\\)\\]', ", "),
+}
+
+
+def cases(model, parser):
+    weather, time, join = FORMATS[parser]
+    base = {"model": model, "messages": MESSAGES, "tools": [WEATHER, TIME], "temperature": 0,
+            "max_completion_tokens": 200}
+    regex = lambda pattern: {"structured_outputs": {"regex": pattern}}  # noqa: E731
+    if parser == "pythonic":
+        one, two = weather + "\\]", weather + join + time
+    else:
+        one, two = weather, weather + join + time
+    return {
+        "free answer": dict(base, tool_choice="auto", max_completion_tokens=24),
+        "free answer, no tool_choice": dict(base, max_completion_tokens=24),
+        "one call": dict(base, tool_choice="auto", **regex(one)),
+        "one call, no tool_choice": dict(base, **regex(one)),
+        "content, then a call": dict(base, tool_choice="auto",
+                                     **regex("Sure[,.] let me check\\. " + one)),
+        "two calls": dict(base, tool_choice="auto", **regex(two)),
+        "two calls, parallel_tool_calls false": dict(base, tool_choice="auto",
+                                                     parallel_tool_calls=False, **regex(two)),
+        "cut mid-call": dict(base, tool_choice="auto", max_completion_tokens=30, **regex(one)),
+        "tool_choice none": dict(base, tool_choice="none", **regex(one)),
+        "n=2": dict(base, tool_choice="auto", n=2, temperature=1e-4, seed=1, **regex(one)),
+    }
+
+
+def post(base, body):
+    request = urllib.request.Request(base + "/v1/chat/completions", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=600) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+TOOL_ID = re.compile(r"chatcmpl-tool-[0-9a-f]{16}")
+
+
+def message_view(text):
+    doc = json.loads(text)
+    return [{"message": {k: c["message"].get(k, "<absent>")
+                         for k in ("content", "tool_calls", "reasoning")},
+             "finish_reason": c["finish_reason"], "stop_reason": c["stop_reason"]}
+            for c in doc["choices"]]
+
+
+def stream_view(text):
+    """Per choice index, each chunk's delta, logprobs, finish and stop reasons."""
+    per_choice = {}
+    for line in text.split("\n"):
+        if not line.startswith("data: ") or line == "data: [DONE]":
+            continue
+        for c in json.loads(line[6:])["choices"]:
+            per_choice.setdefault(c["index"], []).append(
+                {k: c.get(k, "<absent>")
+                 for k in ("delta", "logprobs", "finish_reason", "stop_reason")})
+    return per_choice
+
+
+def masked(value):
+    return json.loads(TOOL_ID.sub("ID", json.dumps(value)))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--a", required=True, help="troupe's base URL")
+    p.add_argument("--b", required=True, help="vLLM's base URL")
+    p.add_argument("--model", required=True)
+    p.add_argument("--parser", required=True, choices=sorted(FORMATS))
+    args = p.parse_args()
+    differences = 0
+    for name, body in cases(args.model, args.parser).items():
+        for stream in (False, True):
+            request = dict(body, stream=True) if stream else body
+            (sa, ta), (sb, tb) = post(args.a, request), post(args.b, request)
+            if sa != 200 or sb != 200:
+                print(f"DIFF {name} (stream={stream}): status {sa} vs {sb}: {ta[:200]} | {tb[:200]}")
+                differences += 1
+                continue
+            view = stream_view if stream else message_view
+            va, vb = masked(view(ta)), masked(view(tb))
+            if va != vb:
+                differences += 1
+                print(f"DIFF {name} (stream={stream})\n  a: {json.dumps(va)[:2000]}\n"
+                      f"  b: {json.dumps(vb)[:2000]}")
+            else:
+                print(f"same {name} (stream={stream})")
+    print(f"{differences} differences")
+    sys.exit(1 if differences else 0)
+
+
+if __name__ == "__main__":
+    main()
