@@ -102,15 +102,17 @@ void apply_chat_output_setup(const chat_output_setup& setup, const runtime::toke
     if (!generation.sampling.grammar.empty() && chat.include_reasoning && !ended)
       generation.sampling.grammar_after_token = setup.reasoning_markers.end_id;
   }
+  const bool forced = mode.type != tool_choice_mode::kind::none;
   options.make_parser = [&setup, include = chat.include_reasoning, thinking = chat.enable_thinking,
-                         tools = mode.parse_auto] {
+                         tools = mode.parse_auto, forced] {
     std::unique_ptr<reasoning_parser> reasoning;
     if (setup.reasoning_parser)
       reasoning =
           reasoning_parser::make(*setup.reasoning_parser, setup.reasoning_markers, thinking);
     std::unique_ptr<tool_parser> calls;
     if (tools && setup.tool_parser) calls = tool_parser::make(*setup.tool_parser);
-    const bool text_tool_phase = setup.tool_parser && !calls;
+    // vLLM's tool phase for tool_choice "none" (a forced call streams every piece instead).
+    const bool text_tool_phase = setup.tool_parser && !calls && !forced;
     return std::make_unique<chat_output_parser>(std::move(reasoning), std::move(calls), include,
                                                 text_tool_phase);
   };

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "http/chat_output_setup.hpp"
 #include "http/chat_prompt.hpp"
 #include "runtime/grammar/grammar.hpp"
 #include "runtime/grammar/json_schema_grammar.hpp"
@@ -47,7 +48,29 @@ class structured_outputs : public ::testing::Test {
     suite_.start(runtime::build_engine(testing::default_model_suite_config()),
                  std::make_shared<const http::chat_template_setup>(std::move(*chat)));
   }
-  static void TearDownTestSuite() { suite_.stop(); }
+  static void TearDownTestSuite() {
+    auto_tools_.reset();
+    suite_.stop();
+  }
+
+  // A second server on the same engine, as `--enable-auto-tool-choice --tool-call-parser hermes`.
+  static uint16_t auto_tools_port() {
+    if (!auto_tools_) {
+      http::server_options options;
+      options.port = 0;
+      options.disable_log_requests = true;
+      auto chat = http::load_chat_template_setup(chatml, "/nonexistent.gguf", nullptr);
+      EXPECT_TRUE(chat) << chat.message();
+      options.chat_template = std::make_shared<const http::chat_template_setup>(std::move(*chat));
+      auto setup = http::make_chat_output_setup("", true, "hermes", suite_.engine()->tokenizer());
+      EXPECT_TRUE(setup) << setup.message();
+      options.chat_output = std::move(*setup);
+      auto server = http::start_server(*suite_.engine(), options);
+      EXPECT_TRUE(server) << server.message();
+      auto_tools_ = std::move(*server);
+    }
+    return auto_tools_->port();
+  }
   void SetUp() override {
     if (suite_.engine() == nullptr)
       GTEST_SKIP() << "default model not fetched (tools/setup.sh --model)";
@@ -80,6 +103,7 @@ class structured_outputs : public ::testing::Test {
   }
 
   static inline testing::suite_server suite_;
+  static inline std::unique_ptr<http::server> auto_tools_;
 };
 
 TEST_F(structured_outputs, json_schema_answers_parse_and_follow_the_schema) {
@@ -220,6 +244,75 @@ TEST_F(structured_outputs, forced_tool_calls_are_calls_of_the_given_tools) {
   ASSERT_FALSE(arguments.empty());
   for (const std::string& a : arguments)
     EXPECT_TRUE(parse_json(a).IsObject()) << a;
+}
+
+// tool_choice "auto" under --enable-auto-tool-choice --tool-call-parser hermes: an answer that
+// writes <tool_call> JSON (held to it here by a regex, which a tiny model needs) becomes
+// message.tool_calls with finish_reason "tool_calls", streamed as name then argument deltas; a
+// free answer stays content; a server without the flag refuses "auto".
+TEST_F(structured_outputs, auto_tool_calls_are_parsed_from_a_hermes_answer) {
+  const std::string request = R"({"messages": [{"role": "user", "content": "Weather in Paris?"}],
+    "tools": [{"type": "function", "function": {"name": "get_weather", "parameters":
+      {"type": "object", "properties": {"city": {"type": "string"}}}}}],
+    "temperature": 0, "max_completion_tokens": 120, "tool_choice": "auto")";
+  const std::string call_regex =
+      R"(, "structured_outputs": {"regex": "Let me check\\. <tool_call>\\n\\{\"name\": )"
+      R"(\"get_weather\", \"arguments\": \\{\"city\": \"P[a-z]{2,6}\"\\}\\}\\n)"
+      R"(</tool_call>"})";
+  test_client client(auto_tools_port());
+  auto whole = client.request(boost::beast::http::verb::post, "/v1/chat/completions",
+                              request + call_regex + "}");
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  auto doc = parse_json(whole.body);
+  const auto& c = doc["choices"][0];
+  EXPECT_STREQ(c["finish_reason"].GetString(), "tool_calls") << whole.body;
+  EXPECT_STREQ(c["message"]["content"].GetString(), "Let me check. ");
+  ASSERT_TRUE(c["message"].HasMember("tool_calls")) << whole.body;
+  ASSERT_EQ(c["message"]["tool_calls"].Size(), 1u);
+  const auto& call = c["message"]["tool_calls"][0];
+  EXPECT_STREQ(call["function"]["name"].GetString(), "get_weather");
+  const std::string arguments = call["function"]["arguments"].GetString();
+  auto args = parse_json(arguments);
+  ASSERT_TRUE(args.IsObject() && args.HasMember("city")) << arguments;
+  EXPECT_EQ(args["city"].GetString()[0], 'P');
+
+  // Streamed: the content first, then the call's name, then its arguments in pieces.
+  auto streamed = client.request(boost::beast::http::verb::post, "/v1/chat/completions",
+                                 R"({"stream": true, )" + request.substr(1) + call_regex + "}");
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  std::string content, name, streamed_arguments, finish;
+  for (const std::string& payload : http::testing::sse_payloads(streamed.body)) {
+    if (payload == "[DONE]") break;
+    const auto& d = parse_json(payload)["choices"][0];
+    const auto& delta = d["delta"];
+    if (delta.HasMember("content") && delta["content"].IsString())
+      content += delta["content"].GetString();
+    if (delta.HasMember("tool_calls")) {
+      for (const auto& t : delta["tool_calls"].GetArray()) {
+        if (t["function"].HasMember("name")) name += t["function"]["name"].GetString();
+        if (t["function"].HasMember("arguments"))
+          streamed_arguments += t["function"]["arguments"].GetString();
+      }
+    }
+    if (d["finish_reason"].IsString()) finish = d["finish_reason"].GetString();
+  }
+  EXPECT_EQ(content, "Let me check. ");
+  EXPECT_EQ(name, "get_weather");
+  EXPECT_EQ(streamed_arguments, arguments);
+  EXPECT_EQ(finish, "tool_calls");
+
+  // A free answer is content, without tool_calls.
+  auto free = client.request(boost::beast::http::verb::post, "/v1/chat/completions",
+                             request + R"(, "max_completion_tokens": 12})");
+  ASSERT_EQ(free.status, 200) << free.body;
+  auto free_doc = parse_json(free.body);
+  EXPECT_TRUE(free_doc["choices"][0]["message"]["content"].IsString()) << free.body;
+  EXPECT_FALSE(free_doc["choices"][0]["message"].HasMember("tool_calls")) << free.body;
+
+  test_client plain(port());
+  auto refused =
+      plain.request(boost::beast::http::verb::post, "/v1/chat/completions", request + "}");
+  EXPECT_EQ(refused.status, 400) << refused.body;
 }
 
 }  // namespace
