@@ -124,6 +124,13 @@ parse_error read_message(const Value& message, Value& out, allocator& a) {
   } else if (view(*role) == "tool" && call_id != nullptr && call_id->IsString()) {
     out.AddMember("tool_call_id", Value(*call_id, a), a);
   }
+  // vLLM 0.32 hands an assistant's reasoning (interleaved thinking) to the template under both
+  // names; Qwen3's template reads reasoning_content.
+  if (const Value* reasoning = member(message, "reasoning");
+      view(*role) == "assistant" && reasoning != nullptr && !reasoning->IsNull()) {
+    out.AddMember("reasoning", Value(*reasoning, a), a);
+    out.AddMember("reasoning_content", Value(*reasoning, a), a);
+  }
   if (const Value* name = member(message, "name"); name != nullptr && name->IsString()) {
     out.AddMember("name", Value(*name, a), a);
   }

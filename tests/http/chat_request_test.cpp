@@ -67,6 +67,18 @@ TEST(chat_request, content_parts_are_joined_and_other_parts_refused) {
   EXPECT_EQ(parse_error_of("{").status, 400);
 }
 
+// An assistant's reasoning (a previous answer's message.reasoning) reaches the template as
+// `reasoning` and `reasoning_content`, as vLLM 0.32 passes it; other roles' is dropped.
+TEST(chat_request, an_assistants_reasoning_reaches_the_template_under_both_names) {
+  auto r = parse_ok(R"({"messages": [{"role": "user", "content": "q", "reasoning": "x"},
+      {"role": "assistant", "content": "a", "reasoning": "because"},
+      {"role": "assistant", "content": "b", "reasoning": null}]})");
+  EXPECT_EQ(r.chat.messages_json,
+            R"([{"role":"user","content":"q"},)"
+            R"({"role":"assistant","content":"a","reasoning":"because",)"
+            R"("reasoning_content":"because"},{"role":"assistant","content":"b"}])");
+}
+
 TEST(chat_request, tool_calls_and_tool_messages_reach_the_template) {
   auto r = parse_ok(R"({"messages": [
       {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
