@@ -99,7 +99,8 @@ void apply_chat_output_setup(const chat_output_setup& setup, const runtime::toke
     const bool ended = reasoning_parser::make(*setup.reasoning_parser, setup.reasoning_markers,
                                               chat.enable_thinking)
                            ->is_reasoning_end(generation.prompt_token_ids);
-    if (!generation.sampling.grammar.empty() && chat.include_reasoning && !ended)
+    if (!generation.sampling.grammar.empty() && chat.include_reasoning && !ended &&
+        !setup.grammar_in_reasoning)
       generation.sampling.grammar_after_token = setup.reasoning_markers.end_id;
   }
   const bool forced = mode.type != tool_choice_mode::kind::none;

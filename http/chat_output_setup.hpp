@@ -27,6 +27,8 @@ struct chat_output_setup {
   std::optional<reasoning_parser_kind> reasoning_parser;
   reasoning_tokens reasoning_markers;
   std::optional<tool_parser_kind> tool_parser;  // only with --enable-auto-tool-choice
+  // --structured-outputs-config's enable_in_reasoning: a grammar holds the reasoning too.
+  bool grammar_in_reasoning = false;
 
   bool enable_auto_tool_choice() const { return tool_parser.has_value(); }
   bool any() const { return reasoning_parser || tool_parser; }

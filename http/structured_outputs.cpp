@@ -9,6 +9,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "http/reasoning_parsers.hpp"
 #include "runtime/grammar/grammar.hpp"
 #include "runtime/grammar/json_schema_grammar.hpp"
 #include "runtime/grammar/regex_grammar.hpp"
@@ -200,10 +201,16 @@ result<structured_outputs_config> parse_structured_outputs_config(std::string_vi
             "--structured-outputs-config: backend must be one of auto, xgrammar, "
             "guidance, outlines, lm-format-enforcer"};
       }
-    } else if (key == "reasoning_parser" || key == "reasoning_parser_plugin") {
+    } else if (key == "reasoning_parser") {
+      if (!v.IsString() || (v.GetStringLength() > 0 && !find_reasoning_parser(v.GetString()))) {
+        return error{"--structured-outputs-config: reasoning_parser must be \"\" or one of " +
+                     reasoning_parser_names()};
+      }
+      config.reasoning_parser = v.GetString();
+    } else if (key == "reasoning_parser_plugin") {
       if (!v.IsString() || v.GetStringLength() != 0)
-        return error{"--structured-outputs-config: troupe has no reasoning parsers (" +
-                     std::string(key) + " must be \"\")"};
+        return error{"--structured-outputs-config: troupe loads no plugins (" + std::string(key) +
+                     " must be \"\")"};
     } else if (key == "disable_any_whitespace" || key == "disable_additional_properties" ||
                key == "disable_fallback" || key == "enable_in_reasoning") {
       if (!v.IsBool())
@@ -211,6 +218,7 @@ result<structured_outputs_config> parse_structured_outputs_config(std::string_vi
       if (key == "disable_any_whitespace") config.disable_any_whitespace = v.GetBool();
       if (key == "disable_additional_properties")
         config.disable_additional_properties = v.GetBool();
+      if (key == "enable_in_reasoning") config.enable_in_reasoning = v.GetBool();
     } else {
       return error{"--structured-outputs-config: unknown key '" + std::string(key) + "'"};
     }

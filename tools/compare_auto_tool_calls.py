@@ -16,9 +16,11 @@ calls with parallel_tool_calls false, or send tool_choice "none".
 """
 import argparse
 import json
-import re
+import os
 import sys
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_tool_calls import masked, post, stream_view  # noqa: E402
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Weather of a city",
@@ -69,42 +71,12 @@ def cases(model, parser):
     }
 
 
-def post(base, body):
-    request = urllib.request.Request(base + "/v1/chat/completions", json.dumps(body).encode(),
-                                     {"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=600) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-TOOL_ID = re.compile(r"chatcmpl-tool-[0-9a-f]{16}")
-
-
 def message_view(text):
     doc = json.loads(text)
     return [{"message": {k: c["message"].get(k, "<absent>")
                          for k in ("content", "tool_calls", "reasoning")},
              "finish_reason": c["finish_reason"], "stop_reason": c["stop_reason"]}
             for c in doc["choices"]]
-
-
-def stream_view(text):
-    """Per choice index, each chunk's delta, logprobs, finish and stop reasons."""
-    per_choice = {}
-    for line in text.split("\n"):
-        if not line.startswith("data: ") or line == "data: [DONE]":
-            continue
-        for c in json.loads(line[6:])["choices"]:
-            per_choice.setdefault(c["index"], []).append(
-                {k: c.get(k, "<absent>")
-                 for k in ("delta", "logprobs", "finish_reason", "stop_reason")})
-    return per_choice
-
-
-def masked(value):
-    return json.loads(TOOL_ID.sub("ID", json.dumps(value)))
 
 
 def main():

@@ -161,8 +161,17 @@ TEST(structured_outputs, the_server_config_takes_vllms_keys) {
   ASSERT_TRUE(config.ok()) << config.message();
   EXPECT_TRUE(config->disable_any_whitespace);
   EXPECT_TRUE(config->disable_additional_properties);
+  EXPECT_FALSE(config->enable_in_reasoning);
+  EXPECT_EQ(config->reasoning_parser, "");
+  // The reasoning parser may be named here instead of --reasoning-parser.
+  auto reasoning = parse_structured_outputs_config(
+      R"({"reasoning_parser": "deepseek_r1", "enable_in_reasoning": true})");
+  ASSERT_TRUE(reasoning.ok()) << reasoning.message();
+  EXPECT_EQ(reasoning->reasoning_parser, "deepseek_r1");
+  EXPECT_TRUE(reasoning->enable_in_reasoning);
   for (const char* bad : {"[]", "{", R"({"backend": "lark"})", R"({"disable_any_whitespace": 1})",
-                          R"({"reasoning_parser": "deepseek_r1"})", R"({"whitespace": true})"}) {
+                          R"({"reasoning_parser": "granite"})",
+                          R"({"reasoning_parser_plugin": "p"})", R"({"whitespace": true})"}) {
     EXPECT_FALSE(parse_structured_outputs_config(bad).ok()) << bad;
   }
 }

@@ -307,6 +307,24 @@ TEST(flags, repeated_scalar_flag_last_wins) {
   EXPECT_EQ(parse_ok({"serve", "--port", "1", "--port=2"}).engine.port, 2);
 }
 
+// vLLM's answer-parser flags, in both spellings; unknown parser names are errors naming the
+// known ones.
+TEST(flags, answer_parser_flags_take_vllms_names) {
+  const auto cl = parse_ok({"serve", "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
+                            "--reasoning_parser", "qwen3"});
+  EXPECT_TRUE(cl.serve.enable_auto_tool_choice);
+  EXPECT_EQ(cl.serve.tool_call_parser, "hermes");
+  EXPECT_EQ(cl.serve.reasoning_parser, "qwen3");
+  for (const char* name : {"llama3_json", "llama4_json", "pythonic"})
+    EXPECT_EQ(parse_ok({"serve", "--tool_call_parser", name}).serve.tool_call_parser, name);
+  EXPECT_EQ(parse_ok({"serve", "--reasoning-parser", "deepseek_r1"}).serve.reasoning_parser,
+            "deepseek_r1");
+  EXPECT_NE(parse_error({"serve", "--tool-call-parser", "mistral"}).find("hermes"),
+            std::string::npos);
+  EXPECT_NE(parse_error({"serve", "--reasoning-parser", "granite"}).find("deepseek_r1"),
+            std::string::npos);
+}
+
 TEST(flags, structured_outputs_settings_are_checked_when_read) {
   const auto cl = parse_ok({"serve", "--structured-outputs-config",
                             R"({"backend": "xgrammar", "disable_any_whitespace": true})",

@@ -76,14 +76,19 @@ int run_serve(const command_line& cl) {
     options.structured_outputs =
         *http::parse_structured_outputs_config(cl.serve.structured_outputs_config);
   }
+  // --reasoning-parser, or --structured-outputs-config's reasoning_parser (vLLM's two names).
+  const std::string& reasoning_parser = cl.serve.reasoning_parser.empty()
+                                            ? options.structured_outputs.reasoning_parser
+                                            : cl.serve.reasoning_parser;
   auto chat_output =
-      http::make_chat_output_setup(cl.serve.reasoning_parser, cl.serve.enable_auto_tool_choice,
+      http::make_chat_output_setup(reasoning_parser, cl.serve.enable_auto_tool_choice,
                                    cl.serve.tool_call_parser, engine.tokenizer());
   if (!chat_output) {
     std::fprintf(stderr, "troupe serve: %s\n", chat_output.message().c_str());
     return 1;
   }
   options.chat_output = std::move(*chat_output);
+  options.chat_output.grammar_in_reasoning = options.structured_outputs.enable_in_reasoning;
   if (cl.serve.seed) options.seed = static_cast<uint64_t>(*cl.serve.seed);
   options.sampling_defaults = std::move(*defaults);
   auto chat = load_chat_template(cl, *started);
