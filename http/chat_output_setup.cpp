@@ -105,7 +105,7 @@ void apply_chat_output_setup(const chat_output_setup& setup, const runtime::toke
   }
   const bool forced = mode.type != tool_choice_mode::kind::none;
   options.make_parser = [&setup, include = chat.include_reasoning, thinking = chat.enable_thinking,
-                         tools = mode.parse_auto, forced] {
+                         tools = mode.parse_auto || mode.parser_format, forced] {
     std::unique_ptr<reasoning_parser> reasoning;
     if (setup.reasoning_parser)
       reasoning =

@@ -117,7 +117,7 @@ std::variant<chat_completion_request, api_error> parse_chat_completion_request(
   if (!error) error = read_chat_inputs(doc, inputs);
   // After the structured outputs: a forced tool call's grammar replaces theirs.
   if (!error) {
-    error = read_tool_choice(doc, limits.structured_outputs, limits.enable_auto_tool_choice,
+    error = read_tool_choice(doc, limits.structured_outputs, limits.tool_parser,
                              request.tool_choice, generation.sampling);
   }
   if (error) return std::move(*error);

@@ -15,7 +15,8 @@ chat_responder::chat_responder(completion_meta meta, chat_responder_options opti
     choices_[i].index = static_cast<int32_t>(i);
   num_output_tokens_.assign(choices_.size(), 0);
   finished_.assign(choices_.size(), false);
-  if (options_.response.stream && options_.tool_choice.type != tool_choice_mode::kind::none) {
+  if (options_.response.stream && options_.tool_choice.type != tool_choice_mode::kind::none &&
+      !options_.tool_choice.parser_format) {
     for (size_t i = 0; i < choices_.size(); ++i)
       tool_streams_.emplace_back(options_.tool_choice);
   }
@@ -171,14 +172,23 @@ void chat_responder::parse_choice(chat_choice& choice) {
   const auto i = static_cast<size_t>(choice.index);
   chat_output parsed = parsers_[i]->parse(choice.content);
   choice.reasoning = std::move(parsed.reasoning);
-  if (options_.tool_choice.type != tool_choice_mode::kind::none) {
+  const tool_choice_mode& mode = options_.tool_choice;
+  if (mode.type != tool_choice_mode::kind::none && !mode.parser_format) {
     choice.content = parsed.content.value_or("");  // the forced call is read after the reasoning
     make_tool_calls(choice);
     return;
   }
+  if (mode.parser_format) {
+    // A forced call in the parser's format, read back by it: content "" when none.
+    choice.content = parsed.content.value_or("");
+    choice.tool_calls = std::move(parsed.tool_calls);
+    if (!mode.parallel_tool_calls && !choice.tool_calls.empty()) choice.tool_calls.resize(1);
+    choice.finish_reason = tool_choice_finish_reason(mode, choice.finish_reason, true);
+    return;
+  }
   choice.content_null = !parsed.content;
   choice.content = parsed.content.value_or("");
-  if (options_.tool_choice.parse_auto && !parsed.tool_calls.empty()) {
+  if (mode.parse_auto && !parsed.tool_calls.empty()) {
     choice.tool_calls = std::move(parsed.tool_calls);
     if (!options_.tool_choice.parallel_tool_calls) choice.tool_calls.resize(1);
     choice.finish_reason = "tool_calls";  // vLLM: whatever the engine's reason
@@ -212,7 +222,8 @@ bool chat_responder::make_parsed_delta(chat_choice& delta, const actors::generat
     if (!tool_streams_.empty()) {
       delta.finish_reason = tool_choice_finish_reason(options_.tool_choice, event.finish_reason,
                                                       tool_streams_[i].calls_streamed());
-    } else if (calls_streamed_[i] && event.finish_reason == "stop") {
+    } else if (calls_streamed_[i] && event.finish_reason == "stop" &&
+               options_.tool_choice.type != tool_choice_mode::kind::named) {
       delta.finish_reason = "tool_calls";
     }
     if (event.index == 0) finish_reason_ = delta.finish_reason;

@@ -23,6 +23,7 @@
 #include "actors/engine.hpp"
 #include "http/api_error.hpp"
 #include "http/structured_outputs_config.hpp"
+#include "http/tool_parsers.hpp"
 #include "runtime/sampling_defaults.hpp"
 
 namespace troupe::http {
@@ -52,8 +53,8 @@ struct completion_limits {
   runtime::sampling_defaults defaults;
   int32_t max_logprobs = 20;                     // vLLM's --max-logprobs default
   structured_outputs_config structured_outputs;  // --structured-outputs-config
-  // Chat: --enable-auto-tool-choice with a tool parser ("auto" tool_choice is parsed for calls).
-  bool enable_auto_tool_choice = false;
+  // Chat: --enable-auto-tool-choice's tool parser ("auto" tool_choice is parsed for calls).
+  std::optional<tool_parser_kind> tool_parser;
 };
 
 // Parses `body`. Errors: 400 for malformed JSON, wrong types, out-of-range or unsupported values;

@@ -169,7 +169,7 @@ void session::handle_chat(const http_request& request) {
   completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size(),
                            ctx_->options.sampling_defaults};
   limits.structured_outputs = ctx_->options.structured_outputs;
-  limits.enable_auto_tool_choice = ctx_->options.chat_output.enable_auto_tool_choice();
+  limits.tool_parser = ctx_->options.chat_output.tool_parser;
   auto parsed = parse_chat_completion_request(request.body(), limits, ctx_->next_default_seed());
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   chat_completion_request& chat = std::get<chat_completion_request>(parsed);

@@ -42,6 +42,9 @@ struct tool_choice_mode {
   // kind::none with tools, tool_choice "auto" or absent, and the server's
   // --enable-auto-tool-choice: the answer is parsed for calls by the server's tool parser.
   bool parse_auto = false;
+  // A forced call held to the server's tool parser's own format (hermes, as vLLM's structural
+  // tag holds it) instead of vLLM's JSON schema: the parser reads the calls back.
+  bool parser_format = false;
 };
 
 // A call of a non-streaming message.

@@ -265,19 +265,83 @@ parse_error set_grammar(const std::string& schema, const structured_outputs_conf
   return std::nullopt;
 }
 
+// A GBNF literal of `text`.
+std::string grammar_literal(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// The grammar of a forced call in hermes' own format, as vLLM 0.32's hermes structural tag
+// holds it (tool_parsers/structural_tag_registry.py): one call (named) or one or more (required),
+// each "<tool_call>\n{"name": "N", "arguments": ARGS}\n</tool_call>" or the same without the
+// two newlines, nothing between calls. ARGS follows the tool's parameters schema only for a
+// tool with "strict": true (vLLM's default --tool-strict-level auto); any JSON value otherwise.
+parse_error hermes_grammar(const Value& tools, const tool_choice_mode& mode,
+                           const structured_outputs_config& server,
+                           runtime::sampling_params& sampling) {
+  namespace g = runtime::grammar;
+  g::json_schema_options options;
+  options.any_whitespace = !server.disable_any_whitespace;
+  options.disable_additional_properties = server.disable_additional_properties;
+  std::string calls;
+  std::string rules;
+  int32_t n = 0;
+  for (const Value& tool : tools.GetArray()) {
+    const std::string_view name = tool_name(tool);
+    if (mode.type == tool_choice_mode::kind::named && name != mode.function_name) continue;
+    const Value* params = tool_parameters(tool);
+    if (auto e = check_parameters(params, name)) return e;
+    const Value* strict = member(tool["function"], "strict");
+    const bool pinned = strict != nullptr && strict->IsBool() && strict->GetBool();
+    auto args =
+        g::json_schema_to_grammar(pinned && params != nullptr ? to_json(*params) : "true", options);
+    if (!args) return bad_request("Invalid tool schema: " + args.message() + ".", "tools");
+    const std::string prefix = fmt::format("tool{}-", n++);
+    const std::string head = fmt::format(R"({{"name": "{}", "arguments": )", name);
+    calls += fmt::format("{}call ::= {} {}root {} | {} {}root {}\n", prefix,
+                         grammar_literal("<tool_call>\n" + head), prefix,
+                         grammar_literal("}\n</tool_call>"), grammar_literal("<tool_call>" + head),
+                         prefix, grammar_literal("}</tool_call>"));
+    rules += g::prefix_rule_names(*args, prefix) + "\n";
+  }
+  std::string alternatives;
+  for (int32_t i = 0; i < n; ++i)
+    alternatives += fmt::format("{}tool{}-call", i == 0 ? "" : " | ", i);
+  std::string text =
+      fmt::format("root ::= call{}\ncall ::= {}\n",
+                  mode.type == tool_choice_mode::kind::named ? "" : "+", alternatives) +
+      calls + rules;
+  if (auto compiled = g::compile_grammar(text); !compiled)
+    return bad_request("Invalid tool schema: " + compiled.message() + ".", "tools");
+  sampling.grammar = std::move(text);
+  return std::nullopt;
+}
+
 }  // namespace
 
 parse_error read_tool_choice(const Value& body, const structured_outputs_config& server,
-                             bool enable_auto_tool_choice, tool_choice_mode& mode,
+                             std::optional<tool_parser_kind> server_parser, tool_choice_mode& mode,
                              runtime::sampling_params& sampling) {
   mode = {};
-  if (auto e = read_mode(body, enable_auto_tool_choice, mode)) return e;
+  if (auto e = read_mode(body, server_parser.has_value(), mode)) return e;
   if (mode.type == tool_choice_mode::kind::named) {
     if (auto e = check_no_constraint(body)) return e;
   }
   if (auto e = read_bool(body, "parallel_tool_calls", mode.parallel_tool_calls)) return e;
   if (mode.type == tool_choice_mode::kind::none) return std::nullopt;
   const Value& tools = *member(body, "tools");
+  if (server_parser == tool_parser_kind::hermes) {
+    mode.parser_format = true;
+    return hermes_grammar(tools, mode, server, sampling);
+  }
   std::string schema;
   parse_error e = mode.type == tool_choice_mode::kind::named
                       ? named_schema(tools, mode.function_name, schema)

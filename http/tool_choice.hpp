@@ -15,6 +15,7 @@
 #include "http/request_fields.hpp"
 #include "http/structured_outputs_config.hpp"
 #include "http/tool_calls.hpp"
+#include "http/tool_parsers.hpp"
 #include "runtime/sampling_params.hpp"
 
 namespace troupe::http {
@@ -26,11 +27,12 @@ namespace troupe::http {
 // structured_outputs json/regex/choice constraint; and a tool schema that does not convert to a
 // grammar (or two tools with different `$defs` of one name). The schema's grammar follows the
 // server's structured-outputs settings (`server`), as vLLM's backend does.
-// `enable_auto_tool_choice` (the server's --enable-auto-tool-choice with a --tool-call-parser):
-// "auto", or no tool_choice with tools, sets mode.parse_auto; without it "auto" is a 400 with
-// vLLM's message.
+// `server_parser` (the server's --enable-auto-tool-choice --tool-call-parser): "auto", or no
+// tool_choice with tools, sets mode.parse_auto; without one "auto" is a 400 with vLLM's message.
+// With hermes a forced call is held to hermes' own format instead (vLLM's structural tag) and
+// sets mode.parser_format: the answer is read back by that parser.
 parse_error read_tool_choice(const Value& body, const structured_outputs_config& server,
-                             bool enable_auto_tool_choice, tool_choice_mode& mode,
+                             std::optional<tool_parser_kind> server_parser, tool_choice_mode& mode,
                              runtime::sampling_params& sampling);
 
 }  // namespace troupe::http

@@ -78,4 +78,10 @@ result<bool> accepts(std::string_view grammar_text, std::string_view text);
 // Whether `text` (UTF-8) begins some sentence of the grammar (a sentence itself included).
 result<bool> accepts_prefix(std::string_view grammar_text, std::string_view text);
 
+// `text` with every rule name, defined or used, prefixed by `prefix` (itself made of name
+// characters), so that grammars can be joined into one without their rules meeting; literals,
+// classes, bounds and comments stay as they are. Grammar text that does not parse comes back
+// prefixed where it could be read; compiling the result reports its errors.
+std::string prefix_rule_names(std::string_view text, std::string_view prefix);
+
 }  // namespace troupe::runtime::grammar

@@ -199,5 +199,41 @@ TEST(chat_responder_parsers, streamed_auto_tool_calls_are_name_then_argument_del
   EXPECT_EQ(finish, "tool_calls");
 }
 
+// A forced call in hermes' format (tool_parser's parser_format): read back by the parser;
+// content "" rather than null; "required" finishes with "tool_calls", a named choice with the
+// engine's reason; a stream's deltas are the parser's.
+TEST(chat_responder_parsers, a_forced_call_in_the_parsers_format_is_read_back_by_it) {
+  const std::string call = "<tool_call>{\"name\": \"f\", \"arguments\": {}}</tool_call>";
+  for (auto type : {tool_choice_mode::kind::required, tool_choice_mode::kind::named}) {
+    for (bool streamed : {false, true}) {
+      chat_responder_options o = with_hermes(streamed);
+      o.tool_choice.parse_auto = false;
+      o.tool_choice.type = type;
+      o.tool_choice.function_name = "f";
+      o.tool_choice.parser_format = true;
+      const std::string expected = type == tool_choice_mode::kind::named ? "stop" : "tool_calls";
+      if (!streamed) {
+        auto doc = complete(std::move(o), {piece(call, {1}, 1, true)});
+        const auto& c = doc["choices"][0];
+        EXPECT_STREQ(c["message"]["content"].GetString(), "");
+        ASSERT_EQ(c["message"]["tool_calls"].Size(), 1u);
+        EXPECT_STREQ(c["message"]["tool_calls"][0]["function"]["arguments"].GetString(), "{}");
+        EXPECT_EQ(c["finish_reason"].GetString(), expected);
+        continue;
+      }
+      std::string finish, name;
+      for (const auto& chunk :
+           stream(std::move(o), {piece(call, {1}, 1), piece("", {2}, 2, true)})) {
+        const auto& c = chunk["choices"][0];
+        if (c["delta"].HasMember("tool_calls") && c["delta"]["tool_calls"][0].HasMember("id"))
+          name = c["delta"]["tool_calls"][0]["function"]["name"].GetString();
+        if (c["finish_reason"].IsString()) finish = c["finish_reason"].GetString();
+      }
+      EXPECT_EQ(name, "f");
+      EXPECT_EQ(finish, expected);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace troupe::http

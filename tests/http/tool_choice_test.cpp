@@ -49,13 +49,13 @@ bool accepts(const chat_completion_request& r, const std::string& text) {
 
 TEST(tool_choice, none_auto_and_absent_leave_the_answer_free) {
   completion_limits auto_tools = limits;
-  auto_tools.enable_auto_tool_choice = true;
+  auto_tools.tool_parser = tool_parser_kind::llama3_json;
   for (const char* fields : {R"("tool_choice": "none")", R"("tool_choice": "auto")",
                              R"("tool_choice": null)", R"("parallel_tool_calls": false)"}) {
     for (const completion_limits& server : {limits, auto_tools}) {
       const bool is_auto = std::string_view(fields).find("auto") != std::string_view::npos;
       auto parsed = parse_chat_completion_request(body(fields), server, 42);
-      if (is_auto && !server.enable_auto_tool_choice) {
+      if (is_auto && !server.tool_parser) {
         // vLLM refuses "auto" unless the server parses tool calls.
         ASSERT_TRUE(std::holds_alternative<api_error>(parsed)) << fields;
         EXPECT_EQ(std::get<api_error>(parsed).message,
@@ -69,12 +69,12 @@ TEST(tool_choice, none_auto_and_absent_leave_the_answer_free) {
       EXPECT_TRUE(r.completion.generation.sampling.grammar.empty()) << fields;
       // With --enable-auto-tool-choice, "auto" or no choice (with tools) is parsed for calls.
       const bool none = std::string_view(fields).find("none") != std::string_view::npos;
-      EXPECT_EQ(r.tool_choice.parse_auto, server.enable_auto_tool_choice && !none) << fields;
+      EXPECT_EQ(r.tool_choice.parse_auto, server.tool_parser && !none) << fields;
     }
   }
   parse_ok(R"({"messages": [], "tool_choice": "none"})");
   completion_limits auto_tools_server = limits;
-  auto_tools_server.enable_auto_tool_choice = true;
+  auto_tools_server.tool_parser = tool_parser_kind::hermes;
   auto without_tools = parse_chat_completion_request(R"({"messages": []})", auto_tools_server, 42);
   ASSERT_TRUE(std::holds_alternative<chat_completion_request>(without_tools));
   EXPECT_FALSE(std::get<chat_completion_request>(without_tools).tool_choice.parse_auto);
@@ -208,6 +208,44 @@ TEST(tool_choice, invalid_choices_are_400s_with_vllms_messages) {
                 "function": {"name": "f", "parameters": {"type": "string", "pattern": "a+"}}}]})")
                 .param,
             "tools");
+}
+
+// With --tool-call-parser hermes a forced call is held to hermes' own format, as vLLM's hermes
+// structural tag holds it: "<tool_call>" JSON "</tool_call>" blocks (with or without the
+// newlines), one for a named choice, one or more for "required", arguments any JSON value unless
+// the tool is strict.
+TEST(tool_choice, hermes_holds_a_forced_call_to_its_own_format) {
+  completion_limits hermes = limits;
+  hermes.tool_parser = tool_parser_kind::hermes;
+  auto parse = [&](const std::string& text) {
+    auto parsed = parse_chat_completion_request(text, hermes, 42);
+    EXPECT_TRUE(std::holds_alternative<chat_completion_request>(parsed)) << text;
+    return std::get<chat_completion_request>(std::move(parsed));
+  };
+  const std::string get = "<tool_call>\n{\"name\": \"get\", \"arguments\": ";
+  const std::string ping = "<tool_call>{\"name\": \"ping\", \"arguments\": ";
+  auto named = parse(body(R"("tool_choice": {"type": "function", "function": {"name": "get"}})"));
+  EXPECT_TRUE(named.tool_choice.parser_format);
+  EXPECT_TRUE(accepts(named, get + "{\"city\": \"Paris\"}}\n</tool_call>"));
+  EXPECT_TRUE(accepts(named, get + "\"any JSON\"}\n</tool_call>"));  // not strict
+  EXPECT_FALSE(accepts(named, get + "{}}\n</tool_call>" + get + "{}}\n</tool_call>"));
+  EXPECT_FALSE(accepts(named, ping + "{}}</tool_call>"));
+  EXPECT_FALSE(accepts(named, R"({"city": "Paris"})"));
+
+  auto required = parse(body(R"("tool_choice": "required")"));
+  EXPECT_TRUE(required.tool_choice.parser_format);
+  EXPECT_TRUE(accepts(required, ping + "{}}</tool_call>"));
+  EXPECT_TRUE(accepts(required, get + "[1]}\n</tool_call>" + ping + "null}</tool_call>"));
+  EXPECT_FALSE(accepts(required, ""));
+  EXPECT_FALSE(accepts(required, get + "{}}\n</tool_call>\n" + ping + "{}}</tool_call>"));
+
+  // A strict tool's arguments follow its parameters.
+  const std::string strict = R"({"messages": [], "tool_choice": "required", "tools": [
+      {"type": "function", "function": {"name": "get", "strict": true, "parameters":
+        {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]})";
+  auto pinned = parse(strict);
+  EXPECT_TRUE(accepts(pinned, get + "{\"city\": \"Oslo\"}}\n</tool_call>"));
+  EXPECT_FALSE(accepts(pinned, get + "{}}\n</tool_call>"));
 }
 
 }  // namespace

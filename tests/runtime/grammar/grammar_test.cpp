@@ -108,6 +108,24 @@ TEST(Grammar, APrefixIsTextThatSomeSentenceBeginsWith) {
     EXPECT_FALSE(*accepts_prefix(g, text)) << text;
 }
 
+// Rule names, defined and used, get the prefix; literals, classes, bounds and comments do not;
+// two grammars prefixed apart join into one that compiles and means what each meant.
+TEST(Grammar, PrefixingRuleNamesJoinsGrammars) {
+  const std::string g = "root ::= item{2,3} \"root \\\" x\" [a-z_] # root item\nitem ::= 'it'";
+  EXPECT_EQ(prefix_rule_names(g, "p-"),
+            "p-root ::= p-item{2,3} \"root \\\" x\" [a-z_] # root item\np-item ::= 'it'");
+  const std::string joined = "root ::= a-root | b-root\n" +
+                             prefix_rule_names("root ::= x \"!\"\nx ::= \"a\"+", "a-") + "\n" +
+                             prefix_rule_names("root ::= x\nx ::= [0-9]{2}", "b-");
+  ASSERT_TRUE(compile_grammar(joined).ok()) << joined;
+  for (const auto& [text, ok] : std::vector<std::pair<std::string, bool>>{
+           {"aa!", true}, {"12", true}, {"a", false}, {"1!", false}, {"123", false}}) {
+    auto r = accepts(joined, text);
+    ASSERT_TRUE(r.ok()) << r.message();
+    EXPECT_EQ(*r, ok) << text;
+  }
+}
+
 TEST(Grammar, RefusesTextThatIsNotUtf8) {
   EXPECT_FALSE(accepts(R"(root ::= [^a]*)", "\xFF").ok());
   EXPECT_FALSE(accepts(R"(root ::= [^a]*)", "\xC3").ok());
