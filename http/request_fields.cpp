@@ -105,12 +105,13 @@ constexpr unsupported_param unsupported_params[] = {
     {"logits_processors", is_falsy},
     {"prompt_embeds", never_neutral},
     {"priority", is_zero},
+    {"return_token_ids", is_falsy},
 };
 
 parse_error check_unsupported(const Value& body) {
   for (const auto& param : unsupported_params) {
     const Value* v = member(body, param.key);
-    if (v != nullptr && !param.neutral(*v)) {
+    if (v != nullptr && !v->IsNull() && !param.neutral(*v)) {  // null: the default
       return bad_request(
           fmt::format("`{}` is not supported by troupe yet; leave it unset or at its default.",
                       param.key),

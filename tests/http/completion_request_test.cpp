@@ -143,6 +143,7 @@ TEST(parse_completion_request, unsupported_parameters_are_rejected_unless_neutra
            R"({"prompt": "a", "best_of": 2})",
            R"({"prompt": "a", "suffix": "end"})",
            R"({"prompt": "a", "prompt_embeds": "AAAA"})",
+           R"({"prompt": "a", "return_token_ids": true})",
        }) {
     api_error e = parse_error(body);
     EXPECT_EQ(e.status, 400) << body;
@@ -151,7 +152,8 @@ TEST(parse_completion_request, unsupported_parameters_are_rejected_unless_neutra
   }
   parse_ok(R"({"prompt": "a", "stop": [], "logprobs": null, "echo": false, "best_of": 1,
       "presence_penalty": 0, "frequency_penalty": 0.0, "repetition_penalty": 1, "logit_bias": {},
-      "suffix": null, "skip_special_tokens": true, "response_format": {"type": "text"}})");
+      "suffix": null, "skip_special_tokens": true, "response_format": {"type": "text"},
+      "return_token_ids": false})");
 }
 
 TEST(parse_completion_request, return_tokens_as_token_ids_is_a_boolean_or_unset) {
