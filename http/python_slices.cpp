@@ -45,4 +45,8 @@ std::string py_slice(std::string_view text, int64_t start, std::optional<int64_t
   return std::string(text.substr(begin, byte_offset(text, to) - begin));
 }
 
+std::string_view py_drop(std::string_view text, int64_t n) {
+  return text.substr(byte_offset(text, n));
+}
+
 }  // namespace troupe::http

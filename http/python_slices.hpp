@@ -15,5 +15,7 @@ int64_t py_len(std::string_view text);
 int64_t py_find(std::string_view text, std::string_view needle);
 // text[start:stop]; nullopt stop: to the end.
 std::string py_slice(std::string_view text, int64_t start, std::optional<int64_t> stop);
+// text[n:] for 0 <= n, as a view of `text`.
+std::string_view py_drop(std::string_view text, int64_t n);
 
 }  // namespace troupe::http

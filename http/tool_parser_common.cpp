@@ -275,20 +275,6 @@ bool brackets_balance_so_far(std::string_view s) {
 
 }  // namespace
 
-size_t cp_count(std::string_view s) {
-  size_t n = 0;
-  for (size_t i = 0; i < s.size(); i += code_point_at(s, i).second)
-    ++n;
-  return n;
-}
-
-std::string_view cp_drop(std::string_view s, size_t n) {
-  size_t i = 0;
-  for (; i < s.size() && n > 0; --n)
-    i += code_point_at(s, i).second;
-  return s.substr(i);
-}
-
 bool py_isspace(uint32_t cp) {
   return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 ||
          cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||

@@ -9,18 +9,14 @@
 #include <string_view>
 
 #include "http/python_json.hpp"
+#include "http/python_slices.hpp"
 #include "http/tool_parsers.hpp"
 
 namespace troupe::http::tool_parsing {
 
-// len(s) in Python: the number of code points of valid UTF-8 `s`.
-size_t cp_count(std::string_view s);
-// s[n:] in Python.
-std::string_view cp_drop(std::string_view s, size_t n);
-// s[n:] of b where a = b[:n'] was sent: the part of `text` past its first cp_count(sent) code
-// points (vLLM's `args[len(sent):]`).
+// The part of `text` past its first py_len(sent) code points (vLLM's `args[len(sent):]`).
 inline std::string_view past_sent(std::string_view text, std::string_view sent) {
-  return cp_drop(text, cp_count(sent));
+  return py_drop(text, py_len(sent));
 }
 
 // str.isspace() of one code point.

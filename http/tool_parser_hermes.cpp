@@ -84,7 +84,7 @@ class hermes_parser final : public tool_parser {
         delta.calls.push_back(name_delta(index, std::move(*name)));
       }
       auto args = tool_args(regions[i].json, regions[i].complete);
-      if (!args || cp_count(*args) <= cp_count(streamed_args_[i])) continue;
+      if (!args || py_len(*args) <= py_len(streamed_args_[i])) continue;
       const std::string_view diff = past_sent(*args, streamed_args_[i]);
       streamed_args_[i] = std::string(*args);
       prev_args_[i] = streamed_args_[i];

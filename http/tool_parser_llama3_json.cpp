@@ -69,7 +69,7 @@ class llama3_json_parser final : public tool_parser {
       if (!parsed) return std::nullopt;
       complete.push_back(is_complete_json(rest.substr(0, parsed->end)));
       objects.push_back(std::move(parsed->value));
-      rest = cp_drop(rest.substr(parsed->end), 2);  // the "; " between objects
+      rest = py_drop(rest.substr(parsed->end), 2);  // the "; " between objects
     }
     std::vector<partial_call> calls;
     for (const python_value& object : objects) {

@@ -189,7 +189,8 @@ def build_driver():
         f.write(DRIVER)
     sources = [os.path.join(ROOT, 'http', n) for n in sorted(os.listdir(os.path.join(ROOT, 'http')))
                if n.startswith('tool_parser') and n.endswith('.cpp')]
-    sources += [os.path.join(ROOT, 'http/python_json.cpp'), os.path.join(ROOT, 'http/python_literal.cpp'), os.path.join(ROOT, 'runtime/tokenizer/utf8.cpp')]
+    sources += [os.path.join(ROOT, 'http/python_json.cpp'), os.path.join(ROOT, 'http/python_literal.cpp'),
+                os.path.join(ROOT, 'http/python_slices.cpp'), os.path.join(ROOT, 'runtime/tokenizer/utf8.cpp')]
     driver = os.path.join(tmp, 'driver')
     subprocess.run(['g++', '-std=c++20', '-O1', '-I' + ROOT, '-o', driver,
                     os.path.join(tmp, 'driver.cpp')] + sources + ['-lfmt'], check=True)
