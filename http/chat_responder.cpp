@@ -178,20 +178,16 @@ void chat_responder::parse_choice(chat_choice& choice) {
     make_tool_calls(choice);
     return;
   }
-  if (mode.parser_format) {
-    // A forced call in the parser's format, read back by it: content "" when none.
-    choice.content = parsed.content.value_or("");
+  // "auto" calls, or a forced call in the parser's own format read back by it (content "" then).
+  choice.content_null = !parsed.content && !mode.parser_format;
+  choice.content = parsed.content.value_or("");
+  if (mode.parser_format || (mode.parse_auto && !parsed.tool_calls.empty())) {
     choice.tool_calls = std::move(parsed.tool_calls);
     if (!mode.parallel_tool_calls && !choice.tool_calls.empty()) choice.tool_calls.resize(1);
-    choice.finish_reason = tool_choice_finish_reason(mode, choice.finish_reason, true);
-    return;
-  }
-  choice.content_null = !parsed.content;
-  choice.content = parsed.content.value_or("");
-  if (mode.parse_auto && !parsed.tool_calls.empty()) {
-    choice.tool_calls = std::move(parsed.tool_calls);
-    if (!options_.tool_choice.parallel_tool_calls) choice.tool_calls.resize(1);
-    choice.finish_reason = "tool_calls";  // vLLM: whatever the engine's reason
+    // vLLM: "tool_calls" for auto calls whatever the engine's reason; a forced call's rule.
+    choice.finish_reason = mode.parser_format
+                               ? tool_choice_finish_reason(mode, choice.finish_reason, true)
+                               : "tool_calls";
   }
 }
 

@@ -20,7 +20,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare_tool_calls import masked, post, stream_view  # noqa: E402
+from compare_tool_calls import compare_answers  # noqa: E402
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Weather of a city",
@@ -86,23 +86,7 @@ def main():
     p.add_argument("--model", required=True)
     p.add_argument("--parser", required=True, choices=sorted(FORMATS))
     args = p.parse_args()
-    differences = 0
-    for name, body in cases(args.model, args.parser).items():
-        for stream in (False, True):
-            request = dict(body, stream=True) if stream else body
-            (sa, ta), (sb, tb) = post(args.a, request), post(args.b, request)
-            if sa != 200 or sb != 200:
-                print(f"DIFF {name} (stream={stream}): status {sa} vs {sb}: {ta[:200]} | {tb[:200]}")
-                differences += 1
-                continue
-            view = stream_view if stream else message_view
-            va, vb = masked(view(ta)), masked(view(tb))
-            if va != vb:
-                differences += 1
-                print(f"DIFF {name} (stream={stream})\n  a: {json.dumps(va)[:2000]}\n"
-                      f"  b: {json.dumps(vb)[:2000]}")
-            else:
-                print(f"same {name} (stream={stream})")
+    differences = compare_answers(cases(args.model, args.parser), args.a, args.b, message_view)
     print(f"{differences} differences")
     sys.exit(1 if differences else 0)
 

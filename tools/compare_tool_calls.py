@@ -118,6 +118,29 @@ def masked(value):
     return json.loads(TOOL_ID.sub("ID", json.dumps(value)))
 
 
+def compare_answers(answered, a, b, view_whole):
+    """Sends each request to both servers, whole and streamed; prints and counts differences of
+    view_whole(body) (stream_view for streams), tool call ids masked."""
+    differences = 0
+    for name, body in answered.items():
+        for stream in (False, True):
+            request = dict(body, stream=True) if stream else body
+            (sa, ta), (sb, tb) = post(a, request), post(b, request)
+            if sa != 200 or sb != 200:
+                print(f"DIFF {name} (stream={stream}): status {sa} vs {sb}: {ta[:200]} | {tb[:200]}")
+                differences += 1
+                continue
+            view = stream_view if stream else view_whole
+            va, vb = masked(view(ta)), masked(view(tb))
+            if va != vb:
+                differences += 1
+                print(f"DIFF {name} (stream={stream})\n  a: {json.dumps(va)[:2000]}\n"
+                      f"  b: {json.dumps(vb)[:2000]}")
+            else:
+                print(f"same {name} (stream={stream})")
+    return differences
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--a", required=True, help="troupe's base URL")
@@ -125,23 +148,7 @@ def main():
     p.add_argument("--model", required=True)
     args = p.parse_args()
     answered, refused = cases(args.model)
-    differences = 0
-    for name, body in answered.items():
-        for stream in (False, True):
-            request = dict(body, stream=True) if stream else body
-            (sa, ta), (sb, tb) = post(args.a, request), post(args.b, request)
-            if sa != 200 or sb != 200:
-                print(f"DIFF {name} (stream={stream}): status {sa} vs {sb}: {ta[:200]} | {tb[:200]}")
-                differences += 1
-                continue
-            view = stream_view if stream else message_view
-            va, vb = masked(view(ta)), masked(view(tb))
-            if va != vb:
-                differences += 1
-                print(f"DIFF {name} (stream={stream})\n  a: {json.dumps(va)[:1500]}\n"
-                      f"  b: {json.dumps(vb)[:1500]}")
-            else:
-                print(f"same {name} (stream={stream})")
+    differences = compare_answers(answered, args.a, args.b, message_view)
     suffix = re.compile(r" \(parameter=[^)]*\)$")
     for name, body in refused.items():
         (sa, ta), (sb, tb) = post(args.a, body), post(args.b, body)

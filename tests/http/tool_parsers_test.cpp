@@ -18,6 +18,23 @@ struct whole_case {
   std::optional<std::string> content;
 };
 
+// Each case's whole-answer extraction: whether calls were found, their names, arguments and
+// ids, and the content left.
+void expect_extractions(const std::vector<whole_case>& cases) {
+  for (const whole_case& c : cases) {
+    SCOPED_TRACE(c.text);
+    const tool_call_extraction got = tool_parser::make(c.kind)->extract(c.text);
+    EXPECT_EQ(got.tools_called, c.tools_called);
+    EXPECT_EQ(got.content, c.content);
+    ASSERT_EQ(got.calls.size(), c.calls.size());
+    for (size_t i = 0; i < c.calls.size(); ++i) {
+      EXPECT_EQ(got.calls[i].name, c.calls[i].first);
+      EXPECT_EQ(got.calls[i].arguments, c.calls[i].second);
+      EXPECT_TRUE(got.calls[i].id.starts_with("chatcmpl-tool-"));
+    }
+  }
+}
+
 TEST(ToolParsers, ExtractsWholeAnswers) {
   const std::string w = R"({"name": "get_weather", "arguments": {"city": "Paris"}})";
   const std::string w_args = R"({"city": "Paris"})";
@@ -75,19 +92,7 @@ TEST(ToolParsers, ExtractsWholeAnswers) {
        {},
        R"({"name": "f", "parameters": {}}{"name": "g", "parameters": {}})"},
   };
-  for (const whole_case& c : cases) {
-    SCOPED_TRACE(c.text);
-    auto parser = tool_parser::make(c.kind);
-    const tool_call_extraction got = parser->extract(c.text);
-    EXPECT_EQ(got.tools_called, c.tools_called);
-    EXPECT_EQ(got.content, c.content);
-    ASSERT_EQ(got.calls.size(), c.calls.size());
-    for (size_t i = 0; i < c.calls.size(); ++i) {
-      EXPECT_EQ(got.calls[i].name, c.calls[i].first);
-      EXPECT_EQ(got.calls[i].arguments, c.calls[i].second);
-      EXPECT_TRUE(got.calls[i].id.starts_with("chatcmpl-tool-"));
-    }
-  }
+  expect_extractions(cases);
 }
 
 // One step's result written compactly: "-" for nothing, else "c:<content>" and per call
@@ -209,17 +214,7 @@ TEST(ToolParsers, ExtractsPythonicWholeAnswers) {
       {py, "[f(x=1), 'text']", false, {}, "[f(x=1), 'text']"},
       {py, "[f(x=1)]\nI called it.", false, {}, "[f(x=1)]\nI called it."},
   };
-  for (const whole_case& c : cases) {
-    SCOPED_TRACE(c.text);
-    const tool_call_extraction got = tool_parser::make(c.kind)->extract(c.text);
-    EXPECT_EQ(got.tools_called, c.tools_called);
-    EXPECT_EQ(got.content, c.content);
-    ASSERT_EQ(got.calls.size(), c.calls.size());
-    for (size_t i = 0; i < c.calls.size(); ++i) {
-      EXPECT_EQ(got.calls[i].name, c.calls[i].first);
-      EXPECT_EQ(got.calls[i].arguments, c.calls[i].second);
-    }
-  }
+  expect_extractions(cases);
 }
 
 // As describe(), but pythonic's first delta carries arguments ("n<index>:<name>:<arguments>")
