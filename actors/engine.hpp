@@ -51,6 +51,9 @@ struct generation_request {
   // Prefix-cache isolation (vLLM's `cache_salt`): requests reuse each other's cached KV blocks
   // only when their salts are equal. Empty = no salt (non-empty is the caller's check).
   std::string cache_salt;
+  // vLLM's return_token_ids: each choice's first event carries the prompt's token ids
+  // (generation_event::prompt_token_ids), prompt logprobs or not.
+  bool return_prompt_token_ids = false;
   // vLLM's truncate_prompt_tokens: the prompt keeps at most this many tokens, the last ones with
   // truncate_left (vLLM's truncation_side: left, its default for generative models), else the
   // first. -1 is the model's length (less one when max_tokens > 0); more than max_model_len is
@@ -95,8 +98,9 @@ struct generation_event {
   // One entry per token of token_ids when the request asked for logprobs, else empty.
   std::vector<token_logprob> logprobs;
   // On a choice's first event when the request asked for prompt logprobs
-  // (sampling.num_prompt_logprobs >= 0): the prompt's token ids, and entry i - 1 for each prompt
-  // token i >= 1 (its logprob given the tokens before it); empty otherwise.
+  // (sampling.num_prompt_logprobs >= 0) or its prompt ids (return_prompt_token_ids): the
+  // prompt's token ids; with prompt logprobs also entry i - 1 for each prompt token i >= 1 (its
+  // logprob given the tokens before it). Empty otherwise.
   std::vector<int32_t> prompt_token_ids;
   std::vector<token_logprob> prompt_logprobs;
   bool finished = false;

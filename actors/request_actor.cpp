@@ -85,10 +85,9 @@ class request_actor_impl : public request_actor::base {
       return;
     }
     num_prompt_tokens_ = static_cast<int32_t>(spec->prompt_token_ids.size());
-    if (request_.sampling.num_prompt_logprobs >= 0) {
-      prompt_token_ids_ = spec->prompt_token_ids;
+    if (sends_prompt()) prompt_token_ids_ = spec->prompt_token_ids;
+    if (request_.sampling.num_prompt_logprobs >= 0)
       prompt_logprobs_.resize(static_cast<size_t>(num_prompt_tokens_ - 1));
-    }
     log_start(*spec);
     submitted_ = true;
     send(context_->batcher,
@@ -269,11 +268,16 @@ class request_actor_impl : public request_actor::base {
     emit(std::move(event));
   }
 
+  // The first event carries the prompt's ids (and its logprobs when asked for).
+  bool sends_prompt() const {
+    return request_.sampling.num_prompt_logprobs >= 0 || request_.return_prompt_token_ids;
+  }
+
   void emit(generation_event event) {
-    if (!prompt_logprobs_sent_ && request_.sampling.num_prompt_logprobs >= 0 && !event.error) {
+    if (!prompt_sent_ && sends_prompt() && !event.error) {
       event.prompt_token_ids = std::move(prompt_token_ids_);
       event.prompt_logprobs = std::move(prompt_logprobs_);
-      prompt_logprobs_sent_ = true;
+      prompt_sent_ = true;
     }
     event.num_prompt_tokens = num_prompt_tokens_;
     event.num_output_tokens = num_output_tokens_;
@@ -335,10 +339,11 @@ class request_actor_impl : public request_actor::base {
   int32_t num_prompt_tokens_ = 0;
   int32_t num_output_tokens_ = 0;
   int32_t num_cached_tokens_ = 0;
-  // With prompt logprobs, until the first event takes them: entry i - 1 for prompt token i.
+  // With prompt logprobs or return_prompt_token_ids, until the first event takes them: the
+  // prompt's ids, and with prompt logprobs entry i - 1 for prompt token i.
   std::vector<int32_t> prompt_token_ids_;
   std::vector<token_logprob> prompt_logprobs_;
-  bool prompt_logprobs_sent_ = false;
+  bool prompt_sent_ = false;
   bool submitted_ = false;  // submit_generation went to the batcher
   bool finished_ = false;   // the final event went out
   request_stats stats_;

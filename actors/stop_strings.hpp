@@ -1,13 +1,19 @@
 #pragma once
-// Stop strings on a generation's detokenized text, with vLLM's semantics: a stop string may span
-// token boundaries; the text is cut where the first of `stop` (in list order) that appears
-// begins, or right after it with include_in_output; text that could be the beginning of a stop
-// string is held back until the next tokens decide.
+// Stop strings on a generation's detokenized text, with vLLM 0.32's semantics (its
+// IncrementalDetokenizer): a stop string may span token boundaries; when the new text completes
+// several, the one that completes earliest wins (ties: list order); the text is cut where it
+// begins, or right after it with include_in_output. A match must end in the text just pushed
+// (earlier text was checked when it came, or was below min_tokens).
 //
-//   push("Hello wo")  -> "Hello "  (holds "wo": stop "world" may follow)
-//   push("rld!")      -> ""        matched "world"
+// While no stop string matched, the last (longest stop string - 1) characters (code points) stay
+// held back, so that what is emitted never needs taking back; with include_in_output nothing is
+// held back. The streamed pieces are therefore vLLM's, character for character.
+//
+//   stops {"world"}: push("Hello wo") -> "Hell"  (4 characters held)
+//                    push("rld!")     -> "o "    matched "world"
 //
 // Thread: not thread-safe (one request actor owns one).
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,11 +40,14 @@ class stop_string_filter {
   bool empty() const { return stops_.empty(); }
 
  private:
-  size_t held_back_length() const;
-
   std::vector<std::string> stops_;
   bool include_in_output_;
-  std::string pending_;  // text not yet emitted
+  size_t held_characters_ = 0;  // code points kept back from the end while unmatched
+  size_t longest_stop_ = 0;     // bytes
+  // The end of the text: the last emitted bytes a match may still begin in (fewer than the
+  // longest stop string's), then the text not yet emitted, from byte `num_emitted_` on.
+  std::string text_;
+  size_t num_emitted_ = 0;
   bool matched_ = false;
 };
 

@@ -207,7 +207,18 @@ void write_choice(json_writer& w, const chat_choice& choice, const chat_logprobs
   write_logprobs(w, format, choice.logprobs);
   write_finish_reason(w, choice);
   write_stop_reason(w, choice);
+  write_key(w, "token_ids");
+  write_ids_or_null(w, choice.token_ids);
+  write_key(w, "routed_experts");
+  w.Null();
   w.EndObject();
+}
+
+void write_prompt_ids_and_text(json_writer& w, const chat_prompt_fields& prompt) {
+  write_key(w, "prompt_token_ids");
+  write_ids_or_null(w, prompt.prompt_token_ids);
+  write_key(w, "prompt_text");
+  write_optional_string(w, prompt.prompt_text);
 }
 
 }  // namespace
@@ -215,7 +226,7 @@ void write_choice(json_writer& w, const chat_choice& choice, const chat_logprobs
 std::string chat_completion_json(const completion_meta& meta,
                                  const std::vector<chat_choice>& choices,
                                  const completion_usage& usage, const chat_logprobs_format& format,
-                                 const std::optional<prompt_logprobs_list>& prompt_logprobs) {
+                                 const chat_prompt_fields& prompt) {
   rapidjson::StringBuffer out;
   json_writer w(out);
   w.StartObject();
@@ -227,23 +238,23 @@ std::string chat_completion_json(const completion_meta& meta,
   w.EndArray();
   write_key(w, "service_tier");
   w.Null();
-  write_key(w, "system_fingerprint");
-  w.Null();
+  write_fingerprint(w, meta);
   write_key(w, "usage");
   write_usage(w, usage, /*with_details_null=*/true);
   write_key(w, "prompt_logprobs");
-  if (prompt_logprobs) {
-    write_prompt_logprobs(w, *prompt_logprobs);
+  if (prompt.prompt_logprobs) {
+    write_prompt_logprobs(w, *prompt.prompt_logprobs);
   } else {
     w.Null();
   }
-  write_key(w, "kv_transfer_params");
-  w.Null();
+  write_prompt_ids_and_text(w, prompt);
+  write_transfer_params(w);
   w.EndObject();
   return out.GetString();
 }
 
-std::string chat_role_chunk_json(const completion_meta& meta, int32_t index) {
+std::string chat_role_chunk_json(const completion_meta& meta, int32_t index,
+                                 const chat_prompt_fields& prompt) {
   rapidjson::StringBuffer out;
   json_writer w(out);
   w.StartObject();
@@ -266,12 +277,14 @@ std::string chat_role_chunk_json(const completion_meta& meta, int32_t index) {
   w.Null();
   w.EndObject();
   w.EndArray();
+  write_prompt_ids_and_text(w, prompt);
   w.EndObject();
   return out.GetString();
 }
 
 std::string chat_delta_chunk_json(const completion_meta& meta, const chat_choice& delta,
-                                  const chat_logprobs_format& format) {
+                                  const chat_logprobs_format& format, bool with_token_ids,
+                                  bool with_fingerprint) {
   rapidjson::StringBuffer out;
   json_writer w(out);
   w.StartObject();
@@ -297,8 +310,13 @@ std::string chat_delta_chunk_json(const completion_meta& meta, const chat_choice
   write_logprobs(w, format, delta.logprobs);
   write_finish_reason(w, delta);
   if (!delta.finish_reason.empty()) write_stop_reason(w, delta);
+  if (with_token_ids) {
+    write_key(w, "token_ids");
+    write_ids_or_null(w, delta.token_ids);
+  }
   w.EndObject();
   w.EndArray();
+  if (with_fingerprint) write_fingerprint(w, meta);
   w.EndObject();
   return out.GetString();
 }
@@ -313,6 +331,7 @@ std::string chat_usage_chunk_json(const completion_meta& meta, const completion_
   w.EndArray();
   write_key(w, "usage");
   write_usage(w, usage, /*with_details_null=*/false);
+  if (meta.system_fingerprint) write_fingerprint(w, meta);  // exclude_none
   w.EndObject();
   return out.GetString();
 }

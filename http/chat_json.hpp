@@ -48,6 +48,16 @@ struct chat_choice {
   std::optional<parsed_delta> parsed;
   bool content_null = false;  // a response's message: "content": null (a parser found none)
   std::optional<std::string> reasoning;  // a response's message.reasoning (a reasoning parser)
+  // vLLM's return_token_ids, else null: the choice's generated ids (a chunk's: its own).
+  std::optional<std::vector<int32_t>> token_ids;
+};
+
+// What a chat response says of its prompt besides the choices, each null unless asked for:
+// prompt_logprobs, return_token_ids' prompt_token_ids and return_prompt_text's rendered prompt.
+struct chat_prompt_fields {
+  std::optional<prompt_logprobs_list> prompt_logprobs;  // the response's only
+  std::optional<std::vector<int32_t>> prompt_token_ids;
+  std::optional<std::string> prompt_text;
 };
 
 // How logprobs are rendered: `top_logprobs` < 0 renders "logprobs": null.
@@ -59,22 +69,27 @@ struct chat_logprobs_format {
   bool tokens_as_ids = false;
 };
 
-// The non-streaming response with every choice, the usage and, when the request asked for them,
-// the prompt logprobs.
+// The non-streaming response with every choice, the usage and the prompt's fields; vLLM 0.32's
+// members, those troupe has no value for null ("metrics" is left to with_body_metrics).
 std::string chat_completion_json(const completion_meta& meta,
                                  const std::vector<chat_choice>& choices,
                                  const completion_usage& usage, const chat_logprobs_format& format,
-                                 const std::optional<prompt_logprobs_list>& prompt_logprobs = {});
+                                 const chat_prompt_fields& prompt = {});
 
-// A choice's first chunk: delta {"role": "assistant", "content": ""}.
-std::string chat_role_chunk_json(const completion_meta& meta, int32_t index);
+// A choice's first chunk: delta {"role": "assistant", "content": ""}, then the prompt's
+// "prompt_token_ids" and "prompt_text" (null unless asked for; no prompt_logprobs in a stream).
+std::string chat_role_chunk_json(const completion_meta& meta, int32_t index,
+                                 const chat_prompt_fields& prompt = {});
 
 // A content chunk: delta {"content"} (or {"tool_calls"}), logprobs, finish_reason (and
-// stop_reason once finished).
+// stop_reason once finished), and with `with_token_ids` "token_ids" (vLLM sets it on every chunk
+// but the echo's). `with_fingerprint` adds the system fingerprint (a stream's last chunk when no
+// usage chunk follows).
 std::string chat_delta_chunk_json(const completion_meta& meta, const chat_choice& delta,
-                                  const chat_logprobs_format& format);
+                                  const chat_logprobs_format& format, bool with_token_ids = true,
+                                  bool with_fingerprint = false);
 
-// The final usage chunk: "choices": [] and the usage.
+// The final usage chunk: "choices": [], the usage and the system fingerprint (when there is one).
 std::string chat_usage_chunk_json(const completion_meta& meta, const completion_usage& usage);
 
 // "chatcmpl-" + 32 random hex digits; thread-safe.

@@ -89,7 +89,7 @@ void apply_chat_output_setup(const chat_output_setup& setup, const runtime::toke
   const bool reasoning = setup.reasoning_parser.has_value();
   // vLLM makes a parser per choice whenever the server has one, whatever the request.
   if (!setup.any()) return;
-  options.hide_logprobs = !chat.include_reasoning;
+  options.hide_metadata = !chat.include_reasoning;
   options.reasoning_tokens_details = reasoning;
   if (reasoning) {
     generation.prompt_token_ids =

@@ -1,5 +1,7 @@
 #include "http/chat_request.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 
@@ -108,6 +110,7 @@ std::variant<chat_completion_request, api_error> parse_chat_completion_request(
   bool echo = false;
   if (!error) error = read_bool(doc, "echo", echo);
   if (!error) error = read_bool(doc, "include_reasoning", request.include_reasoning);
+  if (!error) error = read_bool(doc, "return_prompt_text", request.return_prompt_text);
   if (!error) error = move_max_completion_tokens(doc);
   // Chat's logprobs and echo mean something else than the completions fields of the same names.
   for (const char* key : {"logprobs", "top_logprobs", "echo"})
@@ -121,6 +124,10 @@ std::variant<chat_completion_request, api_error> parse_chat_completion_request(
                              request.tool_choice, generation.sampling);
   }
   if (error) return std::move(*error);
+  // vLLM's echo asks for the prompt's logprobs (top_logprobs of them) unless prompt_logprobs is
+  // given; a stream does not report them, so it does not compute them either.
+  if (echo && member(doc, "prompt_logprobs") == nullptr && !request.completion.stream)
+    generation.sampling.num_prompt_logprobs = std::max(logprobs, 0);
   request.enable_thinking = enable_thinking(doc);
   generation.logprobs = logprobs;
   request.chat = std::move(inputs.chat);

@@ -38,6 +38,8 @@ struct chat_completion_request {
   // chat_template_kwargs.enable_thinking as Python reads it (absent: true); a qwen3 reasoning
   // parser starts outside the reasoning when false.
   bool enable_thinking = true;
+  // vLLM's return_prompt_text: the response (a stream's first chunk) carries the rendered prompt.
+  bool return_prompt_text = false;
 };
 
 // Errors: 400 for malformed JSON, wrong types, out-of-range or unsupported values; 404 when

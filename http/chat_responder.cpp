@@ -26,7 +26,8 @@ chat_responder::chat_responder(completion_meta meta, chat_responder_options opti
     output_ids_.resize(choices_.size());
     calls_streamed_.assign(choices_.size(), false);
   }
-  if (options_.hide_logprobs) options_.logprobs.top_logprobs = -1;
+  if (options_.hide_metadata) options_.logprobs.top_logprobs = -1;
+  prompt_.prompt_text = options_.prompt_text;
 }
 
 bool chat_responder::keep_alive() const {
@@ -57,10 +58,18 @@ bool chat_responder::record(const actors::generation_event& event) {
     output_ids_[i].insert(output_ids_[i].end(), event.token_ids.begin(), event.token_ids.end());
   usage_.completion_tokens =
       std::accumulate(num_output_tokens_.begin(), num_output_tokens_.end(), 0);
+  if (options_.return_token_ids && !event.prompt_token_ids.empty() && !prompt_.prompt_token_ids)
+    prompt_.prompt_token_ids = event.prompt_token_ids;
   if (!options_.response.stream) {
-    if (!event.prompt_token_ids.empty() && !prompt_logprobs_ && options_.logprobs.tokenizer) {
-      prompt_logprobs_ = make_prompt_logprobs(event.prompt_token_ids, event.prompt_logprobs,
-                                              *options_.logprobs.tokenizer);
+    if (options_.prompt_logprobs && !event.prompt_token_ids.empty() && !prompt_.prompt_logprobs &&
+        options_.logprobs.tokenizer) {
+      prompt_.prompt_logprobs = make_prompt_logprobs(event.prompt_token_ids, event.prompt_logprobs,
+                                                     *options_.logprobs.tokenizer);
+    }
+    if (returns_token_ids()) {
+      auto& ids = choices_[i].token_ids;
+      if (!ids) ids.emplace();
+      ids->insert(ids->end(), event.token_ids.begin(), event.token_ids.end());
     }
     choices_[i].content += event.text;
     choices_[i].logprobs.insert(choices_[i].logprobs.end(), event.logprobs.begin(),
@@ -107,15 +116,14 @@ std::string chat_responder::on_complete_event() {
   }
   return format_response(
       200, json_content_type,
-      with_body_metrics(
-          chat_completion_json(meta_, choices_, usage_, options_.logprobs, prompt_logprobs_),
-          timing()),
+      with_body_metrics(chat_completion_json(meta_, choices_, usage_, options_.logprobs, prompt_),
+                        timing()),
       keep_alive());
 }
 
 std::string chat_responder::on_stream_event(const actors::generation_event& event) {
   if (event.error && status_ == 0) return error_response(event);
-  std::string out = status_ == 0 ? stream_head() : std::string();
+  std::string out = status_ == 0 ? stream_head(event) : std::string();
   if (event.error) {
     api_error error{event.error_status >= 400 ? event.error_status : 500, *event.error, {}};
     out += frame(sse_event(error_json(error)));
@@ -128,16 +136,26 @@ std::string chat_responder::on_stream_event(const actors::generation_event& even
     chat_choice delta{choice.index,       event.text,           event.finish_reason,
                       choice.stop_string, choice.stop_token_id, event.logprobs};
     if (!event.finished) delta.finish_reason.clear();
-    if (options_.hide_logprobs) delta.logprobs.clear();
+    if (options_.hide_metadata) delta.logprobs.clear();
+    if (returns_token_ids()) delta.token_ids = event.token_ids;
     bool send = false;
     if (!parsers_.empty()) {
       send = make_parsed_delta(delta, event);
     } else if (!tool_streams_.empty()) {
       send = make_tool_deltas(delta, event);
     } else {
-      send = !event.text.empty() || event.finished || !event.logprobs.empty();
+      // vLLM sends every step's content, "" included.
+      send = true;
     }
-    if (send) out += frame(sse_event(chat_delta_chunk_json(meta_, delta, options_.logprobs)));
+    // vLLM sends a step the parser holds back when its token ids must go out.
+    send = send || (returns_token_ids() && !event.token_ids.empty());
+    if (send) {
+      // vLLM stamps the fingerprint on a choice's last chunk when no usage chunk follows.
+      const bool fingerprint = event.finished && !options_.response.include_usage &&
+                               meta_.system_fingerprint.has_value();
+      out += frame(
+          sse_event(chat_delta_chunk_json(meta_, delta, options_.logprobs, true, fingerprint)));
+    }
   }
   if (num_finished_ < options_.num_choices) return out;
   if (options_.reasoning_tokens_details) usage_.reasoning_tokens = count_reasoning_tokens();
@@ -243,19 +261,21 @@ response_timing chat_responder::timing() const {
           usage_.completion_tokens};
 }
 
-std::string chat_responder::stream_head() {
+std::string chat_responder::stream_head(const actors::generation_event& first) {
   status_ = 200;
   std::string out = format_head(
       response_head{200, sse_content_type, std::nullopt, options_.response.chunked, keep_alive()});
+  // Every choice's first event carries the prompt's ids, the first event overall among them.
+  if (options_.return_token_ids) prompt_.prompt_token_ids = first.prompt_token_ids;
   for (int32_t i = 0; i < options_.num_choices; ++i)
-    out += frame(sse_event(chat_role_chunk_json(meta_, i)));
+    out += frame(sse_event(chat_role_chunk_json(meta_, i, prompt_)));
   // vLLM's echo: one content chunk a choice, without logprobs.
   if (!options_.echo_text.empty()) {
     for (int32_t i = 0; i < options_.num_choices; ++i) {
       chat_choice echo;
       echo.index = i;
       echo.content = options_.echo_text;
-      out += frame(sse_event(chat_delta_chunk_json(meta_, echo, {})));
+      out += frame(sse_event(chat_delta_chunk_json(meta_, echo, {}, /*with_token_ids=*/false)));
     }
   }
   return out;

@@ -45,9 +45,16 @@ struct chat_responder_options {
   std::vector<int32_t> prompt_token_ids;
   // A reasoning parser is set: usage reports completion_tokens_details.reasoning_tokens.
   bool reasoning_tokens_details = false;
-  // include_reasoning false under a parser: vLLM sends no logprobs (they would show the
-  // reasoning).
-  bool hide_logprobs = false;
+  // include_reasoning false under a parser: vLLM sends no logprobs and no token_ids (they would
+  // show the reasoning).
+  bool hide_metadata = false;
+  // vLLM's return_token_ids: choices and chunks carry their token_ids, and the response (a
+  // stream's role chunks) the prompt's ids, from the first event (its prompt_token_ids).
+  bool return_token_ids = false;
+  // The request asked for prompt logprobs (events' prompt_logprobs): the response lists them.
+  bool prompt_logprobs = false;
+  // vLLM's return_prompt_text: the rendered prompt, for the response or the role chunks.
+  std::optional<std::string> prompt_text;
 };
 
 class chat_responder {
@@ -72,7 +79,7 @@ class chat_responder {
   bool record(const actors::generation_event& event);
   std::string on_complete_event();
   std::string on_stream_event(const actors::generation_event& event);
-  std::string stream_head();
+  std::string stream_head(const actors::generation_event& first);
   std::string stream_end();
   std::string frame(std::string_view bytes) const;
   std::string error_response(const actors::generation_event& event);
@@ -82,6 +89,8 @@ class chat_responder {
   void parse_choice(chat_choice& choice);
   // Under a parser: the event as a delta's keys in `delta`; false when there is nothing to send.
   bool make_parsed_delta(chat_choice& delta, const actors::generation_event& event);
+  // Choices carry their token ids: return_token_ids, unless the reasoning is hidden.
+  bool returns_token_ids() const { return options_.return_token_ids && !options_.hide_metadata; }
   // Under a reasoning parser: the reasoning tokens of every choice so far.
   int32_t count_reasoning_tokens() const;
   // A forced tool call's stream: the event's text as tool-call deltas in `delta`; false when
@@ -98,8 +107,8 @@ class chat_responder {
   std::vector<std::unique_ptr<chat_output_parser>> parsers_;
   std::vector<std::vector<int32_t>> output_ids_;
   std::vector<bool> calls_streamed_;
-  // Non-streaming, with prompt logprobs: the first choice's (the response's top-level field).
-  std::optional<prompt_logprobs_list> prompt_logprobs_;
+  // The response's prompt fields: the prompt logprobs (non-streaming), ids and text.
+  chat_prompt_fields prompt_;
   std::vector<int32_t> num_output_tokens_;  // per choice
   std::vector<bool> finished_;              // per choice
   int32_t num_finished_ = 0;

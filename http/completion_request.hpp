@@ -8,11 +8,11 @@
 // frequency_penalty, repetition_penalty, logit_bias (token-id strings -> bias, clamped to
 // [-100, 100]), min_tokens, logprobs (0..max_logprobs), prompt_logprobs (0..max_logprobs; not
 // with a stream), echo, cache_salt (a non-empty string: only requests with the same salt share
-// prefix-cache blocks). Unset fields take the server-wide defaults of
-// completion_limits::defaults (generation_config.json). Parameters troupe does not implement yet
-// (best_of > 1, suffix, guided decoding, ...) are rejected
-// with a 400 when set to anything but their neutral value, never silently ignored. Unknown keys
-// are ignored, as vLLM does.
+// prefix-cache blocks), return_token_ids, return_tokens_as_token_ids. Unset fields take the
+// server-wide defaults of completion_limits::defaults (generation_config.json). Parameters troupe
+// does not implement yet (best_of > 1, suffix, guided decoding, ...) are rejected with a 400 when
+// set to anything but their neutral value, never silently ignored. Unknown keys are ignored, as
+// vLLM does.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -42,6 +42,9 @@ struct completion_request {
   std::vector<std::string> bad_words;
   // vLLM's return_tokens_as_token_ids; unset: the server's --return-tokens-as-token-ids.
   std::optional<bool> return_tokens_as_token_ids;
+  // vLLM's return_token_ids: choices carry their token_ids, and prompt_token_ids go out with
+  // them (completions) or with the response (chat).
+  bool return_token_ids = false;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
 };

@@ -78,6 +78,11 @@ completion_choice completion_responder::new_output(const actors::generation_even
                                                    int32_t text_offset) {
   auto& state = choices_[static_cast<size_t>(event.index)];
   auto out = event_choice(event);
+  if (options_.return_token_ids) {
+    out.token_ids = event.token_ids;
+    if (!state.prompt_ids_sent) out.prompt_token_ids = event.prompt_token_ids;
+    state.prompt_ids_sent = true;
+  }
   const bool with_logprobs = options_.logprobs >= 0 && options_.tokenizer != nullptr;
   if (with_logprobs) out.logprobs.emplace();
   const bool echo_now = options_.echo && !state.echoed;
@@ -107,7 +112,8 @@ std::string completion_responder::on_complete_event(const actors::generation_eve
   if (event.error) return error_response(event);
   if (!record(event)) return {};
   auto& choice = choices_[static_cast<size_t>(event.index)].choice;
-  if (!event.prompt_token_ids.empty() && options_.tokenizer != nullptr) {
+  if (options_.prompt_logprobs && !event.prompt_token_ids.empty() &&
+      options_.tokenizer != nullptr) {
     choice.prompt_logprobs =
         make_prompt_logprobs(event.prompt_token_ids, event.prompt_logprobs, *options_.tokenizer);
   }
@@ -128,6 +134,12 @@ std::string completion_responder::on_complete_event(const actors::generation_eve
                            more.top_logprobs.end());
   }
   choice.text += added.text;
+  if (added.token_ids) {
+    if (!choice.token_ids) choice.token_ids.emplace();
+    choice.token_ids->insert(choice.token_ids->end(), added.token_ids->begin(),
+                             added.token_ids->end());
+  }
+  if (added.prompt_token_ids) choice.prompt_token_ids = std::move(added.prompt_token_ids);
   if (event.finished) {
     const auto finished = event_choice(event);
     choice.finish_reason = finished.finish_reason;
@@ -156,13 +168,21 @@ std::string completion_responder::on_stream_event(const actors::generation_event
   }
   if (!record(event)) return out;
   auto& state = choices_[static_cast<size_t>(event.index)];
-  // Streaming offsets continue from the text already sent (vLLM's previous_text_lens).
-  auto chunk = new_output(event, state.num_characters);
-  state.num_characters += num_characters(chunk.text);
-  // A token whose text is still held back gets a chunk when its logprobs must go out.
-  const bool has_tokens = chunk.logprobs && !chunk.logprobs->tokens.empty();
+  // Streaming offsets continue from the tokens already reported, as the non-streaming ones do
+  // (vLLM 0.32's next_text_offsets: text held back for a stop string lags the tokens).
+  auto chunk = new_output(event, state.next_text_offset);
+  if (chunk.logprobs && !chunk.logprobs->tokens.empty()) {
+    state.next_text_offset =
+        chunk.logprobs->text_offset.back() + num_characters(chunk.logprobs->tokens.back());
+  }
+  // Tokens whose text is still held back get a chunk of their own, with an empty text.
+  const bool has_tokens =
+      !event.token_ids.empty() || (chunk.logprobs && !chunk.logprobs->tokens.empty());
   if (!chunk.text.empty() || event.finished || has_tokens) {
-    out += frame(sse_event(stream_chunk_json(meta_, chunk, options_.include_usage)));
+    // vLLM stamps the fingerprint on a choice's last chunk when no usage chunk follows.
+    const bool fingerprint =
+        event.finished && !options_.include_usage && meta_.system_fingerprint.has_value();
+    out += frame(sse_event(stream_chunk_json(meta_, chunk, fingerprint)));
   }
   if (!all_finished()) return out;
   if (options_.include_usage) {

@@ -14,6 +14,8 @@
 // tokens served from the prefix cache (vLLM: only when non-zero). Prompt logprobs (a request's
 // prompt_logprobs, or echo with logprobs) arrive on each choice's first event: the JSON choice
 // lists them as vLLM's prompt_logprobs, and echo puts them before the generated tokens' logprobs.
+// A stream sends a chunk for every event with tokens, as vLLM does, even when its text is held
+// back (a possible stop string, an incomplete character).
 //
 // Thread: not thread-safe; the owning HTTP session calls it from its strand only.
 #include <cstdint>
@@ -50,6 +52,11 @@ struct responder_options {
   // server_options::enable_per_request_metrics: the body, or a stream's usage chunk, carries
   // vLLM's "metrics" (http/request_metrics.hpp has where and when).
   bool request_metrics = false;
+  // The request asked for prompt logprobs (events' prompt_logprobs): the JSON choices list them.
+  bool prompt_logprobs = false;
+  // vLLM's return_token_ids: choices (and chunks) carry their token_ids, and the prompt's ids
+  // (events' prompt_token_ids) on a choice, or a choice's first chunk.
+  bool return_token_ids = false;
 };
 
 // Takes an event's prompt counts into `usage`: prompt_tokens from every event; with
@@ -93,8 +100,9 @@ class completion_responder {
   struct choice_state {
     completion_choice choice;       // non-streaming: accumulated text and logprobs
     int32_t num_output_tokens = 0;  // so far
-    int32_t num_characters = 0;     // of the text so far (the next logprobs' text offset)
+    int32_t next_text_offset = 0;   // a stream's next logprobs' (after the tokens reported)
     bool echoed = false;            // its prompt went out (echo)
+    bool prompt_ids_sent = false;   // its prompt_token_ids went out (return_token_ids)
     bool finished = false;
   };
 

@@ -32,6 +32,33 @@ void write_meta(json_writer& w, const completion_meta& meta, std::string_view ob
   write_string(w, meta.model);
 }
 
+void write_ids_or_null(json_writer& w, const std::optional<std::vector<int32_t>>& ids) {
+  if (!ids) {
+    w.Null();
+    return;
+  }
+  w.StartArray();
+  for (int32_t id : *ids)
+    w.Int(id);
+  w.EndArray();
+}
+
+void write_fingerprint(json_writer& w, const completion_meta& meta) {
+  write_key(w, "system_fingerprint");
+  if (meta.system_fingerprint) {
+    write_string(w, *meta.system_fingerprint);
+  } else {
+    w.Null();
+  }
+}
+
+void write_transfer_params(json_writer& w) {
+  write_key(w, "kv_transfer_params");
+  w.Null();
+  write_key(w, "ec_transfer_params");
+  w.Null();
+}
+
 void write_usage(json_writer& w, const completion_usage& usage, bool with_details_null) {
   w.StartObject();
   write_key(w, "prompt_tokens");

@@ -1,7 +1,10 @@
 #pragma once
 // The pieces every OpenAI-style JSON body of http/ is written with (completions and chat alike).
 // Internal to http/: it exposes rapidjson's writer.
+#include <cstdint>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -23,6 +26,13 @@ void write_meta(json_writer& w, const completion_meta& meta, std::string_view ob
 // else null when `with_details_null`, else absent: vLLM 0.32's unset details are null in
 // complete responses, absent from usage chunks (exclude_unset or exclude_none).
 void write_usage(json_writer& w, const completion_usage& usage, bool with_details_null);
+// A list of token ids, or null.
+void write_ids_or_null(json_writer& w, const std::optional<std::vector<int32_t>>& ids);
+// "system_fingerprint": the server's (completion_meta::system_fingerprint) or null.
+void write_fingerprint(json_writer& w, const completion_meta& meta);
+// The vLLM members a complete response ends with that troupe leaves null: "kv_transfer_params"
+// and "ec_transfer_params" (the caller appends "metrics": http/request_metrics.hpp).
+void write_transfer_params(json_writer& w);
 // A logprob as vLLM writes it: -inf (anything below -9999) as -9999.0.
 void write_logprob(json_writer& w, float logprob);
 // prompt_logprobs as vLLM writes them: [null, {"<id>": {"logprob", "rank", "decoded_token"},

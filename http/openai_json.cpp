@@ -79,14 +79,26 @@ void write_choice(json_writer& w, const completion_choice& choice, bool with_pro
   write_string_or_null(w, choice.finish_reason);
   write_key(w, "stop_reason");
   write_stop_reason(w, choice);
-  if (with_prompt_logprobs) {
-    write_key(w, "prompt_logprobs");
-    if (choice.prompt_logprobs) {
-      write_prompt_logprobs(w, *choice.prompt_logprobs);
-    } else {
-      w.Null();
-    }
+  if (!with_prompt_logprobs) {  // a chunk (CompletionResponseStreamChoice)
+    write_key(w, "prompt_token_ids");
+    write_ids_or_null(w, choice.prompt_token_ids);
+    write_key(w, "token_ids");
+    write_ids_or_null(w, choice.token_ids);
+    w.EndObject();
+    return;
   }
+  write_key(w, "token_ids");
+  write_ids_or_null(w, choice.token_ids);
+  write_key(w, "prompt_logprobs");
+  if (choice.prompt_logprobs) {
+    write_prompt_logprobs(w, *choice.prompt_logprobs);
+  } else {
+    w.Null();
+  }
+  write_key(w, "prompt_token_ids");
+  write_ids_or_null(w, choice.prompt_token_ids);
+  write_key(w, "routed_experts");
+  w.Null();
   w.EndObject();
 }
 
@@ -267,19 +279,23 @@ std::string completion_json(const completion_meta& meta, std::span<const complet
   for (const auto& choice : choices)
     write_choice(w, choice, /*with_prompt_logprobs=*/true);
   w.EndArray();
+  write_key(w, "service_tier");
+  w.Null();
+  write_fingerprint(w, meta);
   write_key(w, "usage");
   write_usage(w, usage, /*with_details_null=*/true);
+  write_transfer_params(w);
   w.EndObject();
   return out.GetString();
 }
 
 std::string stream_chunk_json(const completion_meta& meta, std::string_view text,
-                              std::string_view finish_reason, bool with_usage_null) {
-  return stream_chunk_json(meta, simple_choice(text, finish_reason), with_usage_null);
+                              std::string_view finish_reason, bool with_fingerprint) {
+  return stream_chunk_json(meta, simple_choice(text, finish_reason), with_fingerprint);
 }
 
 std::string stream_chunk_json(const completion_meta& meta, const completion_choice& choice,
-                              bool with_usage_null) {
+                              bool with_fingerprint) {
   rapidjson::StringBuffer out;
   json_writer w(out);
   w.StartObject();
@@ -288,10 +304,7 @@ std::string stream_chunk_json(const completion_meta& meta, const completion_choi
   w.StartArray();
   write_choice(w, choice, /*with_prompt_logprobs=*/false);
   w.EndArray();
-  if (with_usage_null) {
-    write_key(w, "usage");
-    w.Null();
-  }
+  if (with_fingerprint) write_fingerprint(w, meta);
   w.EndObject();
   return out.GetString();
 }
@@ -306,6 +319,7 @@ std::string usage_chunk_json(const completion_meta& meta, const completion_usage
   w.EndArray();
   write_key(w, "usage");
   write_usage(w, usage, /*with_details_null=*/false);
+  if (meta.system_fingerprint) write_fingerprint(w, meta);  // exclude_none
   w.EndObject();
   return out.GetString();
 }

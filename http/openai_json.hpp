@@ -19,6 +19,9 @@ struct completion_meta {
   std::string id;  // "cmpl-<32 hex>"
   int64_t created = 0;
   std::string model;
+  // vLLM's system_fingerprint (--fingerprint-mode): in complete responses, and on a stream's
+  // last chunk (the usage chunk when there is one); null when unset.
+  std::optional<std::string> system_fingerprint;
 };
 
 struct completion_usage {
@@ -63,6 +66,10 @@ struct completion_choice {
   std::optional<completion_logprobs> logprobs;  // null unless the request asked for logprobs
   // null unless the request asked for prompt logprobs (non-streaming responses only)
   std::optional<prompt_logprobs_list> prompt_logprobs;
+  // vLLM's return_token_ids, else null: the generated ids (a chunk's: its own, an echoed
+  // prompt's not among them) and the prompt's (a stream: on a choice's first chunk only).
+  std::optional<std::vector<int32_t>> token_ids;
+  std::optional<std::vector<int32_t>> prompt_token_ids;
 };
 
 // The text vLLM shows for a token in logprobs: the token decoded alone, special tokens kept (an
@@ -107,18 +114,22 @@ std::string models_json(const actors::model_info& info);
 // A non-streaming completion with one choice.
 std::string completion_json(const completion_meta& meta, std::string_view text,
                             std::string_view finish_reason, const completion_usage& usage);
-// A non-streaming completion with `choices` (in the given order).
+// A non-streaming completion with `choices` (in the given order): vLLM 0.32's members, those
+// troupe has no value for null; "metrics" is left to with_body_metrics.
 std::string completion_json(const completion_meta& meta, std::span<const completion_choice> choices,
                             const completion_usage& usage);
 
-// One streaming chunk; `finish_reason` empty renders as null. `with_usage_null` adds
-// "usage": null, as OpenAI does on every chunk when stream_options.include_usage is set.
+// One streaming chunk (vLLM 0.32's exclude_unset shape: "prompt_token_ids" and "token_ids" on
+// every choice, null unless return_token_ids); `finish_reason` empty renders as null.
+// `with_fingerprint` adds the system fingerprint (the last chunk of a stream without a usage
+// chunk).
 std::string stream_chunk_json(const completion_meta& meta, std::string_view text,
-                              std::string_view finish_reason, bool with_usage_null);
+                              std::string_view finish_reason, bool with_fingerprint = false);
 std::string stream_chunk_json(const completion_meta& meta, const completion_choice& choice,
-                              bool with_usage_null);
+                              bool with_fingerprint = false);
 
-// The final usage chunk of a stream: "choices": [] and the usage.
+// The final usage chunk of a stream: "choices": [], the usage and the system fingerprint (when
+// there is one).
 std::string usage_chunk_json(const completion_meta& meta, const completion_usage& usage);
 
 // "cmpl-" + 32 random hex digits; thread-safe.

@@ -105,7 +105,6 @@ constexpr unsupported_param unsupported_params[] = {
     {"logits_processors", is_falsy},
     {"prompt_embeds", never_neutral},
     {"priority", is_zero},
-    {"return_token_ids", is_falsy},
 };
 
 parse_error check_unsupported(const Value& body) {
@@ -308,9 +307,16 @@ parse_error read_generation_fields(const Value& body, const completion_limits& l
     error = read_bool(body, "return_tokens_as_token_ids", as_ids);
     out.return_tokens_as_token_ids = as_ids;
   }
+  if (!error) error = read_bool(body, "return_token_ids", out.return_token_ids);
+  out.generation.return_prompt_token_ids = out.return_token_ids;
   if (!error) error = read_cache_salt(body, out.generation);
   if (!error) error = read_truncation(body, out.generation);
   if (!error) error = read_sampling_fields(body, limits, out);
+  // vLLM's SamplingParams (after the defaults): greedy choices would all be the same answer.
+  if (!error && out.generation.n > 1 && out.generation.sampling.temperature < 1e-5f) {
+    error = bad_request(
+        fmt::format("n must be 1 when using greedy sampling, got {}.", out.generation.n));
+  }
   return error;
 }
 

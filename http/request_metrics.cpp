@@ -66,7 +66,7 @@ std::string request_metrics_json(const request_metrics& metrics, bool omit_nulls
 }
 
 std::string with_body_metrics(std::string body, const response_timing& response) {
-  if (!response.enabled) return body;
+  if (!response.enabled) return append_metrics(std::move(body), "null");
   // With n > 1 the engine's timing is one choice's: vLLM reports none rather than a wrong one.
   if (response.num_choices != 1) return append_metrics(std::move(body), "null");
   const auto metrics = make_request_metrics(response.timing, response.num_generation_tokens);

@@ -23,8 +23,8 @@
 //   - stream: only on the final usage chunk (stream_options.include_usage), null fields left out
 //     (exclude_none: {} when none is known); no "metrics" when n > 1 and on no other chunk, so a
 //     stream without include_usage carries none.
-//   - flag off: no "metrics" member, the bodies stay as they are without the flag. (vLLM writes
-//     "metrics": null into every non-streaming body, flag or not.)
+//   - flag off: "metrics": null in every non-streaming body (vLLM 0.32's model_dump()), none in
+//     a stream.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -59,8 +59,8 @@ struct response_timing {
   int32_t num_generation_tokens = 0;             // usage.completion_tokens
 };
 
-// `body` (one serialized JSON object) with "metrics" appended as its last member when enabled:
-// the metrics for n == 1, null for n > 1. Unchanged when disabled.
+// `body` (one serialized JSON object) with "metrics" appended as its last member: when enabled
+// the metrics for n == 1, else null.
 std::string with_body_metrics(std::string body, const response_timing& response);
 
 // A stream's final usage chunk (one serialized JSON object) with "metrics" appended, null fields

@@ -39,6 +39,9 @@ struct server_options {
   // `--return-tokens-as-token-ids`: logprobs name tokens "token_id:<id>" unless a request's
   // return_tokens_as_token_ids says otherwise.
   bool return_tokens_as_token_ids = false;
+  // vLLM's system_fingerprint (`--fingerprint-mode`): complete responses and a stream's last
+  // chunk carry it; none = null.
+  std::optional<std::string> system_fingerprint;
   // `--structured-outputs-config`: what every request's JSON schemas start from.
   structured_outputs_config structured_outputs;
   // `--reasoning-parser`, `--enable-auto-tool-choice` and `--tool-call-parser`: how chat answers

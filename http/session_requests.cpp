@@ -141,7 +141,8 @@ void session::handle_completion(const http_request& request) {
   completion_request& completion = std::get<completion_request>(parsed);
   if (auto error = take_bad_words(completion)) return respond_error(*error);
 
-  completion_meta meta{make_completion_id(), unix_seconds(), info.served_model_name};
+  completion_meta meta{make_completion_id(), unix_seconds(), info.served_model_name,
+                       ctx_->options.system_fingerprint};
   completion.generation.request_id = meta.id;
   responder_options options{completion.stream, completion.include_usage, keep_alive_, !http10_};
   options.n = completion.generation.n;
@@ -153,8 +154,11 @@ void session::handle_completion(const http_request& request) {
   options.tokens_as_ids =
       completion.return_tokens_as_token_ids.value_or(ctx_->options.return_tokens_as_token_ids);
   options.echo_only = completion.echo_only;
-  if (completion.echo) {
-    // vLLM echoes a text prompt as given and a token prompt decoded, special tokens kept.
+  options.prompt_logprobs = completion.generation.sampling.num_prompt_logprobs >= 0;
+  options.return_token_ids = completion.return_token_ids;
+  // vLLM echoes a text prompt as given and a token prompt decoded, special tokens kept; with
+  // return_token_ids it echoes the prompt's ids and logprobs but not its text.
+  if (completion.echo && !completion.return_token_ids) {
     const auto& g = completion.generation;
     options.echo_text = g.prompt_token_ids.empty()
                             ? g.prompt
@@ -180,7 +184,8 @@ void session::handle_chat(const http_request& request) {
 
   actors::generation_request& generation = chat.completion.generation;
   generation.prompt = std::move(std::get<std::string>(prompt));
-  completion_meta meta{make_chat_completion_id(), unix_seconds(), info.served_model_name};
+  completion_meta meta{make_chat_completion_id(), unix_seconds(), info.served_model_name,
+                       ctx_->options.system_fingerprint};
   generation.request_id = meta.id;
   chat_responder_options options;
   options.response.stream = chat.completion.stream;
@@ -194,6 +199,9 @@ void session::handle_chat(const http_request& request) {
   options.echo_text = std::move(chat.echo_text);
   options.response.prompt_tokens_details = ctx_->options.enable_prompt_tokens_details;
   options.response.request_metrics = ctx_->options.enable_per_request_metrics;
+  options.return_token_ids = chat.completion.return_token_ids;
+  options.prompt_logprobs = generation.sampling.num_prompt_logprobs >= 0;
+  if (chat.return_prompt_text) options.prompt_text = generation.prompt;
   apply_chat_output_setup(ctx_->options.chat_output, ctx_->engine.tokenizer(), chat, generation,
                           options);
   options.tool_choice = std::move(chat.tool_choice);
@@ -212,12 +220,12 @@ void session::start_generation(actors::generation_request generation, bool zero_
     actors::generation_event empty;
     empty.finished = true;
     empty.finish_reason = "length";
-    empty.num_prompt_tokens =
-        static_cast<int32_t>(generation.prompt_token_ids.empty()
-                                 ? ctx_->engine.tokenizer()
-                                       .encode(generation.prompt, generation.add_special_tokens)
-                                       .size()
-                                 : generation.prompt_token_ids.size());
+    std::vector<int32_t> prompt_ids =
+        generation.prompt_token_ids.empty()
+            ? ctx_->engine.tokenizer().encode(generation.prompt, generation.add_special_tokens)
+            : std::move(generation.prompt_token_ids);
+    empty.num_prompt_tokens = static_cast<int32_t>(prompt_ids.size());
+    if (generation.return_prompt_token_ids) empty.prompt_token_ids = std::move(prompt_ids);
     for (int32_t i = 0; i < std::max(1, generation.n) && generating_; ++i) {
       empty.index = i;
       deliver(empty);

@@ -216,6 +216,45 @@ TEST(ParallelSampling, ChoicesTokenizeTheirPromptOnce) {
   EXPECT_EQ(tokenizer->num_encodes.load(), 1);
 }
 
+// vLLM's return_token_ids: each choice's first event carries the prompt's ids (no prompt
+// logprobs were asked for, so none come with them), and no later event does.
+TEST(ParallelSampling, EveryChoicesFirstEventCarriesThePromptIds) {
+  auto tokenizer = std::make_shared<counting_tokenizer>();
+  auto started = start_engine(
+      quiet_config(), tokenizer,
+      std::make_unique<testing::fake_runner>(testing::fake_runner_options{},
+                                             std::make_shared<testing::fake_runner_probe>()),
+      256);
+  ASSERT_TRUE(started.ok());
+  generation_request request;
+  request.prompt = "ids for three choices";
+  request.max_tokens = 3;
+  request.n = 3;
+  request.return_prompt_token_ids = true;
+  auto sink = std::make_shared<choices_sink>(3);
+  (*started)->submit(request, sink);
+  ASSERT_TRUE(sink->wait_done());
+  const std::vector<int32_t> prompt = tokenizer->encode(request.prompt, true);
+  std::set<int32_t> seen;
+  for (const auto& e : sink->events()) {
+    ASSERT_FALSE(e.error) << *e.error;
+    EXPECT_TRUE(e.prompt_logprobs.empty());
+    if (seen.insert(e.index).second) {
+      EXPECT_EQ(e.prompt_token_ids, prompt) << "choice " << e.index;
+    } else {
+      EXPECT_TRUE(e.prompt_token_ids.empty()) << "choice " << e.index;
+    }
+  }
+  EXPECT_EQ(seen.size(), 3u);
+
+  request.return_prompt_token_ids = false;  // and without it, none
+  auto plain = std::make_shared<choices_sink>(3);
+  (*started)->submit(request, plain);
+  ASSERT_TRUE(plain->wait_done());
+  for (const auto& e : plain->events())
+    EXPECT_TRUE(e.prompt_token_ids.empty());
+}
+
 struct fake_engine {
   explicit fake_engine(testing::fake_runner_options options,
                        runtime::engine_config config = quiet_config()) {

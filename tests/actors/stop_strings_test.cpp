@@ -24,6 +24,8 @@ TEST(stop_strings, match_across_pieces_and_cut_the_stop_string) {
   stop_string_filter f({"world"}, false);
   EXPECT_EQ(feed(f, {"Hello wo", "r", "ld! more"}),
             (std::pair<std::string, std::string>{"Hello ", "world"}));
+  stop_string_filter g({"world"}, false);
+  EXPECT_EQ(g.push("Hello wo", true).text, "Hell");  // 4 characters held back
 }
 
 TEST(stop_strings, include_in_output_keeps_the_stop_string_but_nothing_after) {
@@ -32,44 +34,62 @@ TEST(stop_strings, include_in_output_keeps_the_stop_string_but_nothing_after) {
             (std::pair<std::string, std::string>{"Hello world", "world"}));
 }
 
-TEST(stop_strings, holds_back_only_a_possible_beginning) {
-  stop_string_filter f({"abc", "xy"}, false);
-  auto s = f.push("12ab", true);
-  EXPECT_EQ(s.text, "12");
-  s = f.push("d", true);  // "abd": no stop string starts here any more
-  EXPECT_EQ(s.text, "abd");
-  s = f.push("x", true);
-  EXPECT_EQ(s.text, "");
-  EXPECT_EQ(f.flush(), "x");
+TEST(stop_strings, include_in_output_matches_a_stop_string_begun_in_emitted_text) {
+  stop_string_filter f({"world", "x"}, true);
+  EXPECT_EQ(f.push("Hello wo", true).text, "Hello wo");  // nothing held back
+  auto s = f.push("rld! more", true);
+  ASSERT_TRUE(s.matched);
+  EXPECT_EQ(s.text, "rld");
 }
 
-TEST(stop_strings, first_listed_stop_string_present_wins) {
+TEST(stop_strings, hold_back_the_longest_stop_string_less_one_character) {
+  stop_string_filter f({"abc", "xy"}, false);  // vLLM's stop_buffer_length: 2
+  auto s = f.push("12ab", true);
+  EXPECT_EQ(s.text, "12");
+  s = f.push("d", true);
+  EXPECT_EQ(s.text, "a");
+  s = f.push("x", true);
+  EXPECT_EQ(s.text, "b");
+  EXPECT_EQ(f.flush(), "dx");
+}
+
+TEST(stop_strings, the_stop_string_completed_first_wins_then_the_first_listed) {
   stop_string_filter f({"cd", "ab"}, false);
   auto s = f.push("abcd", true);
   ASSERT_TRUE(s.matched);
-  EXPECT_EQ(*s.matched, "cd");
-  EXPECT_EQ(s.text, "ab");
+  EXPECT_EQ(*s.matched, "ab");
+  EXPECT_EQ(s.text, "");
   EXPECT_EQ(f.push("more", true).text, "");  // finished: nothing more
+
+  stop_string_filter tie({"bcd", "cd"}, false);  // both end at "d": the first listed
+  s = tie.push("abcde", true);
+  ASSERT_TRUE(s.matched);
+  EXPECT_EQ(*s.matched, "bcd");
+  EXPECT_EQ(s.text, "a");
 }
 
-TEST(stop_strings, unchecked_text_is_held_back_and_matched_later) {
+TEST(stop_strings, a_match_must_end_in_the_text_just_pushed) {
   stop_string_filter f({"ab"}, false);
   auto s = f.push("xa", false);
   EXPECT_EQ(s.text, "x");
   s = f.push("b", false);  // below min_tokens: no match yet
   EXPECT_FALSE(s.matched);
-  EXPECT_EQ(s.text, "ab");
+  EXPECT_EQ(s.text, "a");
+  s = f.push("z", true);  // "ab" ended before: vLLM no longer looks at it
+  EXPECT_FALSE(s.matched);
+  EXPECT_EQ(s.text, "b");
   s = f.push("zab", true);
   ASSERT_TRUE(s.matched);
-  EXPECT_EQ(s.text, "z");
+  EXPECT_EQ(s.text, "zz");
 }
 
-TEST(stop_strings, multibyte_text_is_never_split) {
-  stop_string_filter f({"é!"}, false);
+TEST(stop_strings, held_characters_are_code_points_and_never_split) {
+  stop_string_filter f({"\xC3\xA9!"}, false);  // two characters: one held back
   auto s = f.push("caf\xC3\xA9", true);
   EXPECT_EQ(s.text, "caf");
   s = f.push("?", true);
-  EXPECT_EQ(s.text, "\xC3\xA9?");
+  EXPECT_EQ(s.text, "\xC3\xA9");
+  EXPECT_EQ(f.flush(), "?");
 }
 
 TEST(stop_strings, empty_stop_strings_are_ignored) {

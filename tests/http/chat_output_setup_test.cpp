@@ -111,7 +111,7 @@ TEST(chat_output_setup, a_reasoning_parser_starts_the_grammar_after_the_reasonin
   chat.include_reasoning = false;
   apply_chat_output_setup(*setup, tokenizer, chat, chat.completion.generation, options);
   EXPECT_EQ(chat.completion.generation.sampling.grammar_after_token, -1);
-  EXPECT_TRUE(options.hide_logprobs);
+  EXPECT_TRUE(options.hide_metadata);
   chat = chat_with_grammar();
   chat.completion.generation.prompt += "</think>";
   apply_chat_output_setup(*setup, tokenizer, chat, chat.completion.generation, options);

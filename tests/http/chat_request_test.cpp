@@ -43,6 +43,33 @@ TEST(chat_request, defaults_follow_vllm_chat) {
   EXPECT_FALSE(r.completion.zero_max_tokens);
 }
 
+TEST(chat_request, return_fields_and_an_echos_prompt_logprobs) {
+  const std::string hi = R"("messages": [{"role": "user", "content": "Hi"}])";
+  const auto plain = parse_ok("{" + hi + "}");
+  EXPECT_FALSE(plain.return_prompt_text);
+  EXPECT_FALSE(plain.completion.return_token_ids);
+  EXPECT_EQ(plain.completion.generation.sampling.num_prompt_logprobs, -1);
+  const auto asked =
+      parse_ok("{" + hi + R"(, "return_prompt_text": true, "return_token_ids": true})");
+  EXPECT_TRUE(asked.return_prompt_text);
+  EXPECT_TRUE(asked.completion.generation.return_prompt_token_ids);
+  // vLLM: echo asks for the prompt's logprobs, top_logprobs of them, unless prompt_logprobs says.
+  EXPECT_EQ(
+      parse_ok("{" + hi + R"(, "echo": true})").completion.generation.sampling.num_prompt_logprobs,
+      0);
+  EXPECT_EQ(parse_ok("{" + hi + R"(, "echo": true, "logprobs": true, "top_logprobs": 3})")
+                .completion.generation.sampling.num_prompt_logprobs,
+            3);
+  EXPECT_EQ(parse_ok("{" + hi + R"(, "echo": true, "prompt_logprobs": 2})")
+                .completion.generation.sampling.num_prompt_logprobs,
+            2);
+  EXPECT_EQ(parse_ok("{" + hi + R"(, "echo": true, "stream": true})")
+                .completion.generation.sampling.num_prompt_logprobs,
+            -1);  // a stream would not report them
+  EXPECT_EQ(parse_error_of("{" + hi + R"(, "return_prompt_text": "yes"})").param,
+            "return_prompt_text");
+}
+
 TEST(chat_request, content_parts_are_joined_and_other_parts_refused) {
   auto r = parse_ok(R"({"messages": [
       {"role": "system", "content": [{"type": "text", "text": "Be brief."}]},

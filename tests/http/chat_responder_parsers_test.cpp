@@ -54,7 +54,7 @@ chat_responder_options with_reasoning(bool stream, bool include_reasoning) {
         include_reasoning);
   };
   o.reasoning_tokens_details = true;
-  o.hide_logprobs = !include_reasoning;
+  o.hide_metadata = !include_reasoning;
   return o;
 }
 

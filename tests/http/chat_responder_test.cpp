@@ -60,9 +60,12 @@ TEST(chat_responder, a_complete_response_has_vllms_shape) {
       R"("choices":[{"index":0,"message":{"role":"assistant","content":"Hello",)"
       R"("refusal":null,"annotations":null,"audio":null,"function_call":null,)"
       R"("reasoning":null},"logprobs":null,"finish_reason":"stop",)"
-      R"("stop_reason":"!"}],"service_tier":null,"system_fingerprint":null,)"
+      R"("stop_reason":"!","token_ids":null,"routed_experts":null}],)"
+      R"("service_tier":null,"system_fingerprint":null,)"
       R"("usage":{"prompt_tokens":5,"total_tokens":7,"completion_tokens":2,)"
-      R"("prompt_tokens_details":null,"completion_tokens_details":null},"prompt_logprobs":null,"kv_transfer_params":null})");
+      R"("prompt_tokens_details":null,"completion_tokens_details":null},"prompt_logprobs":null,)"
+      R"("prompt_token_ids":null,"prompt_text":null,"kv_transfer_params":null,)"
+      R"("ec_transfer_params":null,"metrics":null})");
   EXPECT_EQ(r.on_event(text_event(0, "late", 3)), "");
 }
 
@@ -78,11 +81,14 @@ TEST(chat_responder, a_stream_starts_with_the_role_and_ends_with_usage_and_done)
       R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"m",)";
   ASSERT_EQ(payloads.size(), 5u);
   EXPECT_EQ(payloads[0], head + R"("choices":[{"index":0,"delta":{"role":"assistant",)"
-                                R"("content":""},"logprobs":null,"finish_reason":null}]})");
+                                R"("content":""},"logprobs":null,"finish_reason":null}],)"
+                                R"("prompt_token_ids":null,"prompt_text":null})");
   EXPECT_EQ(payloads[1], head + R"("choices":[{"index":0,"delta":{"content":"Hi"},)"
-                                R"("logprobs":null,"finish_reason":null}]})");
+                                R"("logprobs":null,"finish_reason":null,)"
+                                R"("token_ids":null}]})");
   EXPECT_EQ(payloads[2], head + R"("choices":[{"index":0,"delta":{"content":""},)"
-                                R"("logprobs":null,"finish_reason":"stop","stop_reason":7}]})");
+                                R"("logprobs":null,"finish_reason":"stop","stop_reason":7,)"
+                                R"("token_ids":null}]})");
   EXPECT_EQ(payloads[3], head + R"("choices":[],"usage":{"prompt_tokens":5,"total_tokens":7,)"
                                 R"("completion_tokens":2}})");
   EXPECT_EQ(payloads[4], "[DONE]");
@@ -246,7 +252,8 @@ TEST(chat_responder, metrics_end_the_body_and_are_null_for_n_choices) {
   EXPECT_EQ(r.on_event(text_event(0, "Hel", 1)), "");
   const std::string body = body_of(r.on_event(timed(last_event(0, "lo", 2, "stop"))));
   EXPECT_EQ(body.substr(body.find(R"("kv_transfer_params")")),
-            R"("kv_transfer_params":null,"metrics":{"time_to_first_token_ms":500.0,)"
+            R"("kv_transfer_params":null,"ec_transfer_params":null,)"
+            R"("metrics":{"time_to_first_token_ms":500.0,)"
             R"("generation_time_ms":500.0,"queue_time_ms":2.0,"mean_itl_ms":500.0,)"
             R"("tokens_per_second":2.0}})");
 
@@ -285,6 +292,66 @@ TEST(chat_responder, metrics_ride_only_on_a_streams_usage_chunk) {
     for (const auto& p : payloads_of(o))
       EXPECT_EQ(p.find("metrics"), std::string::npos) << p;
   }
+}
+
+// vLLM's return_token_ids and return_prompt_text: each choice's generated ids, the prompt's ids
+// (from the first event) and the rendered prompt.
+TEST(chat_responder, return_token_ids_and_prompt_text_fill_the_response) {
+  chat_responder_options o = options(false, 2);
+  o.return_token_ids = true;
+  o.prompt_text = "<user>Hi";
+  chat_responder r(meta, o);
+  auto first = last_event(1, "b", 1, "stop");
+  first.token_ids = {9};
+  first.prompt_token_ids = {1, 2};
+  EXPECT_EQ(r.on_event(first), "");
+  auto other = last_event(0, "ab", 2, "length");
+  other.token_ids = {7, 8};
+  other.prompt_token_ids = {1, 2};
+  const auto doc = testing::parse_json(body_of(r.on_event(other)));
+  EXPECT_EQ(doc["choices"][0]["token_ids"].Size(), 2u);
+  EXPECT_EQ(doc["choices"][1]["token_ids"][0].GetInt(), 9);
+  EXPECT_TRUE(doc["choices"][0]["routed_experts"].IsNull());
+  EXPECT_EQ(doc["prompt_token_ids"].Size(), 2u);
+  EXPECT_STREQ(doc["prompt_text"].GetString(), "<user>Hi");
+  EXPECT_TRUE(doc["prompt_logprobs"].IsNull());
+
+  o.hide_metadata = true;  // include_reasoning false under a parser: no token ids
+  chat_responder hidden(meta, o);
+  EXPECT_EQ(hidden.on_event(first), "");
+  const auto quiet = testing::parse_json(body_of(hidden.on_event(other)));
+  EXPECT_TRUE(quiet["choices"][0]["token_ids"].IsNull());
+  EXPECT_EQ(quiet["prompt_token_ids"].Size(), 2u);  // the prompt's still go out
+}
+
+TEST(chat_responder, a_stream_puts_the_prompt_on_the_role_chunks_and_ids_on_every_chunk) {
+  chat_responder_options o = options(true);
+  o.response.include_usage = false;
+  o.return_token_ids = true;
+  o.prompt_text = "<user>Hi";
+  completion_meta stamped = meta;
+  stamped.system_fingerprint = "troupe-1-abcdef01";
+  chat_responder r(stamped, o);
+  auto first = text_event(0, "", 1);  // held back: the chunk goes out for its ids
+  first.token_ids = {7};
+  first.prompt_token_ids = {1, 2};
+  std::string out = r.on_event(first);
+  auto last = last_event(0, "ab", 2, "stop");
+  last.token_ids = {8};
+  out += r.on_event(last);
+  const auto payloads = testing::sse_payloads(body_of(out));
+  ASSERT_EQ(payloads.size(), 4u);  // role, two deltas, [DONE]
+  const auto role = testing::parse_json(payloads[0]);
+  EXPECT_EQ(role["prompt_token_ids"].Size(), 2u);
+  EXPECT_STREQ(role["prompt_text"].GetString(), "<user>Hi");
+  EXPECT_FALSE(role["choices"][0].HasMember("token_ids"));
+  const auto held = testing::parse_json(payloads[1]);
+  EXPECT_STREQ(held["choices"][0]["delta"]["content"].GetString(), "");
+  EXPECT_EQ(held["choices"][0]["token_ids"][0].GetInt(), 7);
+  EXPECT_FALSE(held.HasMember("system_fingerprint"));
+  const auto end = testing::parse_json(payloads[2]);
+  EXPECT_EQ(end["choices"][0]["token_ids"][0].GetInt(), 8);
+  EXPECT_STREQ(end["system_fingerprint"].GetString(), "troupe-1-abcdef01");
 }
 
 }  // namespace

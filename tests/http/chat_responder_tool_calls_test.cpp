@@ -73,10 +73,13 @@ TEST(chat_responder_tool_calls, a_named_answer_is_one_call_and_empty_content) {
       R"("refusal":null,"annotations":null,"audio":null,"function_call":null,)"
       R"("tool_calls":[{"id":"ID","type":"function","function":{"name":"get",)"
       R"("arguments":"{\"city\": \"Paris\"}"}}],"reasoning":null},)"
-      R"("logprobs":null,"finish_reason":"stop","stop_reason":null}],)"
+      R"("logprobs":null,"finish_reason":"stop","stop_reason":null,)"
+      R"("token_ids":null,"routed_experts":null}],)"
       R"("service_tier":null,"system_fingerprint":null,)"
       R"("usage":{"prompt_tokens":5,"total_tokens":10,"completion_tokens":5,)"
-      R"("prompt_tokens_details":null,"completion_tokens_details":null},"prompt_logprobs":null,"kv_transfer_params":null})");
+      R"("prompt_tokens_details":null,"completion_tokens_details":null},"prompt_logprobs":null,)"
+      R"("prompt_token_ids":null,"prompt_text":null,"kv_transfer_params":null,)"
+      R"("ec_transfer_params":null,"metrics":null})");
 }
 
 TEST(chat_responder_tool_calls, required_answers_finish_with_tool_calls_per_choice) {
@@ -105,17 +108,21 @@ TEST(chat_responder_tool_calls, a_named_stream_sends_arguments_deltas) {
       r, {event(0, R"({"city")", 2), event(0, R"(: "Oslo"})", 4), event(0, "", 5, "stop")});
   ASSERT_EQ(payloads.size(), 5u);
   EXPECT_EQ(payloads[0], chunk_head + R"("choices":[{"index":0,"delta":{"role":"assistant",)"
-                                      R"("content":""},"logprobs":null,"finish_reason":null}]})");
-  EXPECT_EQ(payloads[1],
-            chunk_head + R"("choices":[{"index":0,"delta":{"tool_calls":[{"id":"ID",)"
-                         R"("type":"function","index":0,"function":{"name":"get",)"
-                         R"("arguments":"{\"city\""}}]},"logprobs":null,"finish_reason":null}]})");
+                                      R"("content":""},"logprobs":null,"finish_reason":null}],)"
+                                      R"("prompt_token_ids":null,"prompt_text":null})");
+  EXPECT_EQ(payloads[1], chunk_head +
+                             R"("choices":[{"index":0,"delta":{"tool_calls":[{"id":"ID",)"
+                             R"("type":"function","index":0,"function":{"name":"get",)"
+                             R"("arguments":"{\"city\""}}]},"logprobs":null,"finish_reason":null,)"
+                             R"("token_ids":null}]})");
   EXPECT_EQ(payloads[2], chunk_head + R"("choices":[{"index":0,"delta":{"tool_calls":[{"index":0,)"
                                       R"("function":{"arguments":": \"Oslo\"}"}}]},)"
-                                      R"("logprobs":null,"finish_reason":null}]})");
+                                      R"("logprobs":null,"finish_reason":null,)"
+                                      R"("token_ids":null}]})");
   EXPECT_EQ(payloads[3], chunk_head + R"("choices":[{"index":0,"delta":{"tool_calls":[{"index":0,)"
                                       R"("function":{"arguments":""}}]},"logprobs":null,)"
-                                      R"("finish_reason":"stop","stop_reason":null}]})");
+                                      R"("finish_reason":"stop","stop_reason":null,)"
+                                      R"("token_ids":null}]})");
   EXPECT_EQ(payloads[4], "[DONE]");
 }
 
@@ -128,12 +135,15 @@ TEST(chat_responder_tool_calls, a_required_stream_sends_calls_as_they_become_rea
   EXPECT_EQ(payloads[1], chunk_head +
                              R"("choices":[{"index":0,"delta":{"tool_calls":[{"id":"ID",)"
                              R"("type":"function","index":0,"function":{"name":"ping",)"
-                             R"("arguments":"{\"x"}}]},"logprobs":null,"finish_reason":null}]})");
+                             R"("arguments":"{\"x"}}]},"logprobs":null,"finish_reason":null,)"
+                             R"("token_ids":null}]})");
   EXPECT_EQ(payloads[2], chunk_head + R"("choices":[{"index":0,"delta":{"tool_calls":[{"index":0,)"
                                       R"("function":{"name":null,"arguments":"\": 1}"}}]},)"
-                                      R"("logprobs":null,"finish_reason":null}]})");
+                                      R"("logprobs":null,"finish_reason":null,)"
+                                      R"("token_ids":null}]})");
   EXPECT_EQ(payloads[3], chunk_head + R"("choices":[{"index":0,"delta":{},"logprobs":null,)"
-                                      R"("finish_reason":"tool_calls","stop_reason":null}]})");
+                                      R"("finish_reason":"tool_calls","stop_reason":null,)"
+                                      R"("token_ids":null}]})");
   EXPECT_EQ(r.finish_reason(), "tool_calls");
 }
 
@@ -146,7 +156,8 @@ TEST(chat_responder_tool_calls, a_required_stream_without_a_call_keeps_the_engin
   EXPECT_EQ(second["choices"][0]["index"].GetInt(), 1);
   EXPECT_STREQ(second["choices"][0]["finish_reason"].GetString(), "tool_calls");
   EXPECT_EQ(payloads[3], chunk_head + R"("choices":[{"index":0,"delta":{},"logprobs":null,)"
-                                      R"("finish_reason":"length","stop_reason":null}]})");
+                                      R"("finish_reason":"length","stop_reason":null,)"
+                                      R"("token_ids":null}]})");
 }
 
 }  // namespace

@@ -143,7 +143,6 @@ TEST(parse_completion_request, unsupported_parameters_are_rejected_unless_neutra
            R"({"prompt": "a", "best_of": 2})",
            R"({"prompt": "a", "suffix": "end"})",
            R"({"prompt": "a", "prompt_embeds": "AAAA"})",
-           R"({"prompt": "a", "return_token_ids": true})",
        }) {
     api_error e = parse_error(body);
     EXPECT_EQ(e.status, 400) << body;
@@ -154,6 +153,22 @@ TEST(parse_completion_request, unsupported_parameters_are_rejected_unless_neutra
       "presence_penalty": 0, "frequency_penalty": 0.0, "repetition_penalty": 1, "logit_bias": {},
       "suffix": null, "skip_special_tokens": true, "response_format": {"type": "text"},
       "return_token_ids": false})");
+}
+
+TEST(parse_completion_request, return_token_ids_asks_the_engine_for_the_prompts_ids) {
+  EXPECT_FALSE(parse_ok(R"({"prompt": "a"})").generation.return_prompt_token_ids);
+  const auto on = parse_ok(R"({"prompt": "a", "return_token_ids": true})");
+  EXPECT_TRUE(on.return_token_ids);
+  EXPECT_TRUE(on.generation.return_prompt_token_ids);
+  EXPECT_FALSE(parse_ok(R"({"prompt": "a", "return_token_ids": null})").return_token_ids);
+  EXPECT_EQ(parse_error(R"({"prompt": "a", "return_token_ids": 1})").param, "return_token_ids");
+}
+
+TEST(parse_completion_request, greedy_requests_have_one_choice) {
+  api_error e = parse_error(R"({"prompt": "a", "n": 2, "temperature": 0})");
+  EXPECT_EQ(e.message, "n must be 1 when using greedy sampling, got 2.");
+  EXPECT_TRUE(e.param.empty());  // vLLM's param: null
+  EXPECT_EQ(parse_ok(R"({"prompt": "a", "n": 2, "temperature": 0.5})").generation.n, 2);
 }
 
 TEST(parse_completion_request, return_tokens_as_token_ids_is_a_boolean_or_unset) {

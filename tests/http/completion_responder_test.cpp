@@ -122,7 +122,7 @@ TEST(completion_responder, streaming_sends_a_chunk_per_event_usage_and_done) {
   rapidjson::Document first = json(chunks[0].substr(6));
   EXPECT_STREQ(first["choices"][0]["text"].GetString(), "He");
   EXPECT_TRUE(first["choices"][0]["finish_reason"].IsNull());
-  EXPECT_TRUE(first["usage"].IsNull());
+  EXPECT_FALSE(first.HasMember("usage"));  // vLLM 0.32: no "usage": null on chunks
   rapidjson::Document last = json(chunks[1].substr(6));
   EXPECT_STREQ(last["choices"][0]["text"].GetString(), "llo");
   EXPECT_STREQ(last["choices"][0]["finish_reason"].GetString(), "stop");
@@ -272,9 +272,9 @@ TEST(completion_responder, metrics_end_the_body_counting_the_usages_tokens) {
             R"(,"metrics":{"time_to_first_token_ms":500.0,"generation_time_ms":500.0,)"
             R"("queue_time_ms":2.0,"mean_itl_ms":250.0,"tokens_per_second":3.0}})");
 
-  completion_responder off(meta, responder_options{});
-  EXPECT_FALSE(json(split_head(off.on_event(timed(final_event("c", 3, "stop")))).second)
-                   .HasMember("metrics"));
+  completion_responder off(meta, responder_options{});  // vLLM 0.32: null, flag or not
+  EXPECT_TRUE(json(split_head(off.on_event(timed(final_event("c", 3, "stop")))).second)["metrics"]
+                  .IsNull());
 }
 
 TEST(completion_responder, metrics_are_null_in_the_body_of_n_choices) {
@@ -320,6 +320,84 @@ TEST(completion_responder, a_stream_of_n_choices_has_no_metrics) {
   for (const auto& p : stream_payloads(on, {timed(cached(final_event("a", 1, "stop"), 0, 1)),
                                             timed(final_event("b", 1, "stop"))}))
     EXPECT_EQ(p.find("metrics"), std::string::npos) << p;
+}
+
+actors::generation_event ids_event(std::vector<int32_t> ids, int32_t num_output) {
+  actors::generation_event e = text_event(std::string(ids.size(), 'x'), num_output);
+  e.token_ids = std::move(ids);
+  return e;
+}
+
+// vLLM's return_token_ids: the choice's generated ids and the prompt's, from the first event.
+TEST(completion_responder, return_token_ids_lists_the_choices_and_the_prompts_ids) {
+  completion_responder r(meta, responder_options{.return_token_ids = true});
+  auto first = ids_event({7, 8}, 2);
+  first.prompt_token_ids = {1, 2, 3};
+  EXPECT_EQ(r.on_event(first), "");
+  auto last = ids_event({9}, 3);
+  last.finished = true;
+  last.finish_reason = "length";
+  const auto doc = json(split_head(r.on_event(last)).second);
+  const auto& choice = doc["choices"][0];
+  ASSERT_TRUE(choice["token_ids"].IsArray());
+  EXPECT_EQ(choice["token_ids"].Size(), 3u);
+  EXPECT_EQ(choice["token_ids"][2].GetInt(), 9);
+  ASSERT_EQ(choice["prompt_token_ids"].Size(), 3u);
+  EXPECT_EQ(choice["prompt_token_ids"][0].GetInt(), 1);
+  EXPECT_TRUE(choice["prompt_logprobs"].IsNull());  // ids alone are not prompt logprobs
+
+  completion_responder off(meta, responder_options{});
+  const auto plain = json(split_head(off.on_event(last)).second);
+  EXPECT_TRUE(plain["choices"][0]["token_ids"].IsNull());
+  EXPECT_TRUE(plain["choices"][0]["prompt_token_ids"].IsNull());
+}
+
+TEST(completion_responder, a_stream_sends_each_events_ids_and_the_prompts_once) {
+  completion_responder r(meta, responder_options{.stream = true, .return_token_ids = true});
+  auto first = ids_event({7}, 1);
+  first.prompt_token_ids = {1, 2};
+  std::string bytes = r.on_event(first);
+  auto held = ids_event({8}, 2);
+  held.text.clear();  // held back (a possible stop string): the chunk still goes out
+  bytes += r.on_event(held);
+  auto last = ids_event({9}, 3);
+  last.finished = true;
+  last.finish_reason = "stop";
+  bytes += r.on_event(last);
+  const auto chunks = dechunk(split_head(bytes).second);
+  ASSERT_EQ(chunks.size(), 4u);  // three chunks and [DONE]
+  const auto a = json(chunks[0].substr(6));
+  EXPECT_EQ(a["choices"][0]["prompt_token_ids"].Size(), 2u);
+  EXPECT_EQ(a["choices"][0]["token_ids"][0].GetInt(), 7);
+  const auto b = json(chunks[1].substr(6));
+  EXPECT_STREQ(b["choices"][0]["text"].GetString(), "");
+  EXPECT_TRUE(b["choices"][0]["prompt_token_ids"].IsNull());
+  EXPECT_EQ(b["choices"][0]["token_ids"][0].GetInt(), 8);
+  EXPECT_FALSE(b.HasMember("system_fingerprint"));
+}
+
+TEST(completion_responder, the_fingerprint_is_in_bodies_and_on_a_streams_last_chunk) {
+  completion_meta stamped = meta;
+  stamped.system_fingerprint = "troupe-1-abcdef01";
+  completion_responder whole(stamped, responder_options{});
+  const auto doc = json(split_head(whole.on_event(final_event("a", 1, "stop"))).second);
+  EXPECT_STREQ(doc["system_fingerprint"].GetString(), "troupe-1-abcdef01");
+  EXPECT_TRUE(json(split_head(completion_responder(meta, responder_options{})
+                                  .on_event(final_event("a", 1, "stop")))
+                       .second)["system_fingerprint"]
+                  .IsNull());
+
+  for (bool usage : {false, true}) {
+    completion_responder r(stamped, responder_options{.stream = true, .include_usage = usage});
+    std::string bytes = r.on_event(text_event("a", 1));
+    bytes += r.on_event(final_event("b", 2, "stop"));
+    const auto chunks = dechunk(split_head(bytes).second);
+    ASSERT_EQ(chunks.size(), usage ? 4u : 3u);
+    EXPECT_FALSE(json(chunks[0].substr(6)).HasMember("system_fingerprint"));
+    // The usage chunk, when there is one, is the last: it carries the fingerprint instead.
+    EXPECT_EQ(json(chunks[1].substr(6)).HasMember("system_fingerprint"), !usage);
+    if (usage) EXPECT_TRUE(json(chunks[2].substr(6)).HasMember("system_fingerprint"));
+  }
 }
 
 }  // namespace

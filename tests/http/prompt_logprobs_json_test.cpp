@@ -46,6 +46,7 @@ responder_options options(int32_t logprobs) {
   o.chunked = false;
   o.logprobs = logprobs;
   o.tokenizer = &tokenizer;
+  o.prompt_logprobs = true;
   return o;
 }
 
@@ -136,6 +137,7 @@ TEST(prompt_logprobs_json, a_chat_completion_has_them_at_the_top_level) {
   chat_responder_options o;
   o.response.chunked = false;
   o.logprobs = {&tokenizer, -1};
+  o.prompt_logprobs = true;
   chat_responder r(meta, o);
   const auto doc = body_json(r.on_event(first_event("d", 'd')));
   ASSERT_TRUE(doc["prompt_logprobs"].IsArray());

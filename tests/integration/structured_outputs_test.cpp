@@ -184,15 +184,16 @@ TEST_F(structured_outputs, forced_tool_calls_are_calls_of_the_given_tools) {
   const std::string request = R"({"messages": [
       {"role": "system", "content": "You can call get_weather(city) and get_time()."},
       {"role": "user", "content": "What is the weather in Paris?"}],
-    "max_completion_tokens": 64, "temperature": 0.8, "seed": 5, "n": 3,
+    "max_completion_tokens": 64, "seed": 5,
     "tools": [{"type": "function", "function": {"name": "get_weather", "parameters":
                 {"type": "object", "properties": {"city": {"type": "string", "maxLength": 12}},
                  "required": ["city"]}}},
               {"type": "function", "function": {"name": "get_time"}}], )";
+  const std::string sampled = request + R"("temperature": 0.8, "n": 3, )";
   test_client client(port());
   auto named = client.request(
       boost::beast::http::verb::post, "/v1/chat/completions",
-      request + R"("tool_choice": {"type": "function", "function": {"name": "get_weather"}}})");
+      sampled + R"("tool_choice": {"type": "function", "function": {"name": "get_weather"}}})");
   ASSERT_EQ(named.status, 200) << named.body;
   for (const auto& c : parse_json(named.body)["choices"].GetArray()) {
     EXPECT_STREQ(c["finish_reason"].GetString(), "stop");
@@ -205,7 +206,7 @@ TEST_F(structured_outputs, forced_tool_calls_are_calls_of_the_given_tools) {
   }
 
   auto required = client.request(boost::beast::http::verb::post, "/v1/chat/completions",
-                                 request + R"("tool_choice": "required"})");
+                                 sampled + R"("tool_choice": "required"})");
   ASSERT_EQ(required.status, 200) << required.body;
   const std::set<std::string> names = {"get_weather", "get_time"};
   for (const auto& c : parse_json(required.body)["choices"].GetArray()) {

@@ -42,6 +42,10 @@ struct serve_options {
   bool enable_per_request_metrics = false;
   // Logprobs name tokens "token_id:<id>" (http::server_options).
   bool return_tokens_as_token_ids = false;
+  // vLLM's --fingerprint-mode (full | hash | custom | none) and --fingerprint-value: the
+  // responses' system_fingerprint (tools/cli/fingerprint.hpp).
+  std::string fingerprint_mode = "full";
+  std::string fingerprint_value;
   // --structured-outputs-config's JSON, checked by the parser (http::server_options).
   std::string structured_outputs_config;
   std::string guided_decoding_backend;  // vLLM before 0.11; accepted, no effect

@@ -6,6 +6,7 @@
 #include "actors/engine.hpp"
 #include "http/server.hpp"
 #include "tools/cli/engine_startup.hpp"
+#include "tools/cli/fingerprint.hpp"
 #include "tools/cli/subcommands.hpp"
 
 namespace troupe::cli {
@@ -72,6 +73,8 @@ int run_serve(const command_line& cl) {
   options.enable_prompt_tokens_details = cl.serve.enable_prompt_tokens_details;
   options.enable_per_request_metrics = cl.serve.enable_per_request_metrics;
   options.return_tokens_as_token_ids = cl.serve.return_tokens_as_token_ids;
+  options.system_fingerprint =
+      system_fingerprint(cl.serve, config, engine.info().max_model_len, TROUPE_VERSION);
   if (!cl.serve.structured_outputs_config.empty()) {  // checked when the flag was read
     options.structured_outputs =
         *http::parse_structured_outputs_config(cl.serve.structured_outputs_config);

@@ -207,6 +207,14 @@ std::vector<flag_spec> server_flags() {
             }
             return std::string(v);
           }),
+      choice_flag("fingerprint-mode",
+                  "responses' system_fingerprint: full (troupe-<version>[-tpN][-ppN]-<config "
+                  "hash>), hash (without the parallel sizes), custom (--fingerprint-value) or none "
+                  "(null)",
+                  FIELD(serve.fingerprint_mode), {"full", "hash", "custom", "none"}),
+      string_flag("fingerprint-value", "TEXT",
+                  "the system_fingerprint of --fingerprint-mode custom",
+                  FIELD(serve.fingerprint_value)),
       bool_flag("enable-per-request-metrics",
                 "responses carry vLLM's per-request metrics (ms) in \"metrics\": the body, or a "
                 "stream's usage chunk",
