@@ -1,5 +1,6 @@
 #include "http/completion_request.hpp"
 
+#include <iterator>
 #include <limits>
 #include <optional>
 
@@ -31,31 +32,45 @@ bool is_token_id_list(const Value& v) {
   return v.IsArray() && !v.Empty() && v[0].IsNumber();
 }
 
+// One prompt of `prompt`: a string or a list of token ids.
+parse_error read_one_prompt(const Value& v, const completion_limits& limits, batch_prompt& out) {
+  if (v.IsString()) {
+    out.text.assign(v.GetString(), v.GetStringLength());
+    return std::nullopt;
+  }
+  if (v.IsArray()) return read_token_ids(v, limits, out.token_ids);
+  return type_error("prompt", "a string or a list of token ids");
+}
+
+// `prompt`: one prompt (a string or a list of token ids), or vLLM's batch of them (a list of
+// strings or of token-id lists), each generated as its own request.
 parse_error read_prompt(const Value& body, const completion_limits& limits,
-                        actors::generation_request& out) {
+                        completion_request& out) {
   const Value* prompt = member(body, "prompt");
   if (prompt == nullptr) return bad_request("`prompt` is required.", "prompt");
-  if (prompt->IsString()) {
-    out.prompt.assign(prompt->GetString(), prompt->GetStringLength());
-    return std::nullopt;
+  std::vector<batch_prompt> prompts;
+  if (prompt->IsString() || is_token_id_list(*prompt)) {
+    if (auto e = read_one_prompt(*prompt, limits, prompts.emplace_back())) return e;
+  } else if (prompt->IsArray()) {
+    if (prompt->Empty()) return bad_request("`prompt` must not be empty.", "prompt");
+    const int64_t num_choices = static_cast<int64_t>(prompt->Size()) * out.generation.n;
+    if (num_choices > max_batch_choices) {
+      return bad_request(fmt::format("A request may ask for at most {} choices in all (prompts "
+                                     "times n), got {}.",
+                                     max_batch_choices, num_choices),
+                         "prompt");
+    }
+    for (const Value& one : prompt->GetArray()) {
+      if (auto e = read_one_prompt(one, limits, prompts.emplace_back())) return e;
+    }
+  } else {
+    return type_error("prompt", "a string or a list of token ids");
   }
-  if (!prompt->IsArray()) return type_error("prompt", "a string or a list of token ids");
-  if (is_token_id_list(*prompt)) return read_token_ids(*prompt, limits, out.prompt_token_ids);
-  if (prompt->Size() > 1) {
-    return bad_request(
-        fmt::format("Batched prompts ({} prompts in one request) are not supported yet; send one "
-                    "prompt per request.",
-                    prompt->Size()),
-        "prompt");
-  }
-  if (prompt->Empty()) return bad_request("`prompt` must not be empty.", "prompt");
-  const Value& single = (*prompt)[0];
-  if (single.IsString()) {
-    out.prompt.assign(single.GetString(), single.GetStringLength());
-    return std::nullopt;
-  }
-  if (single.IsArray()) return read_token_ids(single, limits, out.prompt_token_ids);
-  return type_error("prompt", "a string or a list of token ids");
+  out.generation.prompt = std::move(prompts.front().text);
+  out.generation.prompt_token_ids = std::move(prompts.front().token_ids);
+  out.more_prompts.assign(std::make_move_iterator(prompts.begin() + 1),
+                          std::make_move_iterator(prompts.end()));
+  return std::nullopt;
 }
 
 // Completions' logprobs: how many alternatives per token (0 = only the sampled token's).
@@ -104,7 +119,7 @@ std::variant<completion_request, api_error> parse_completion_request(
   parse_error error = read_generation_fields(doc, limits, default_seed, request);
   if (!error) error = read_logprobs(doc, limits, request.generation);
   if (!error) error = read_echo(doc, request);
-  if (!error) error = read_prompt(doc, limits, request.generation);
+  if (!error) error = read_prompt(doc, limits, request);
   if (error) return std::move(*error);
   return request;
 }

@@ -1,8 +1,8 @@
 #pragma once
 // Parsing and validation of a POST /v1/completions body (OpenAI/vLLM names and defaults).
 //
-// Supported: model, prompt (a string, a list of one string, a list of token ids, or a list of one
-// list of token ids), max_tokens, temperature, top_p, top_k, min_p, seed, n (= 1), stream,
+// Supported: model, prompt (a string, a list of token ids, or vLLM's batch: a list of strings or
+// of token-id lists), max_tokens, temperature, top_p, top_k, min_p, seed, n (= 1), stream,
 // stream_options.include_usage, ignore_eos, add_special_tokens, stop (a string or a list),
 // stop_token_ids, include_stop_str_in_output, skip_special_tokens, presence_penalty,
 // frequency_penalty, repetition_penalty, logit_bias (token-id strings -> bias, clamped to
@@ -28,10 +28,24 @@
 
 namespace troupe::http {
 
+// One prompt of a batched request: its text, or its token ids when not empty.
+struct batch_prompt {
+  std::string text;
+  std::vector<int32_t> token_ids;
+};
+
+// A batched request's choices (prompts times n) at most: each is a request in the engine's
+// waiting queue.
+inline constexpr int64_t max_batch_choices = 1024;
+
 struct completion_request {
   // prompt or prompt_token_ids, max_tokens (0 = up to the model's length, from "max_tokens":
   // null), ignore_eos, add_special_tokens and sampling. request_id is left to the caller.
   actors::generation_request generation;
+  // vLLM's batched `prompt` (a list of strings or of token-id lists): the prompts after the
+  // first, whose is in `generation`. Each is generated as `generation` with its own prompt, and
+  // its choices are numbered after the previous prompts' (prompt p's choice i is p * n + i).
+  std::vector<batch_prompt> more_prompts;
   // "max_tokens": 0 asks for no output at all: the server answers without the engine.
   bool zero_max_tokens = false;
   // "echo": the response's text (and logprobs) start with the prompt's. With max_tokens 0

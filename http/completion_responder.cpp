@@ -15,10 +15,35 @@ void count_prompt_tokens(completion_usage& usage, const actors::generation_event
 }
 
 completion_responder::completion_responder(completion_meta meta, responder_options options)
-    : meta_(std::move(meta)), options_(options) {
-  choices_.resize(static_cast<size_t>(std::max(options_.n, 1)));
+    : meta_(std::move(meta)), options_(std::move(options)) {
+  options_.n = std::max(options_.n, 1);
+  options_.num_prompts = std::max(options_.num_prompts, 1);
+  choices_.resize(static_cast<size_t>(options_.n * options_.num_prompts));
   for (size_t i = 0; i < choices_.size(); ++i)
     choices_[i].choice.index = static_cast<int32_t>(i);
+  prompt_usage_.resize(static_cast<size_t>(options_.num_prompts));
+}
+
+int32_t completion_responder::prompt_of(int32_t index) const {
+  return std::clamp(index / options_.n, 0, options_.num_prompts - 1);
+}
+
+void completion_responder::count_prompt(const actors::generation_event& event) {
+  if (options_.num_prompts == 1) {
+    count_prompt_tokens(usage_, event, options_.prompt_tokens_details);
+    return;
+  }
+  auto& prompt = prompt_usage_[static_cast<size_t>(prompt_of(event.index))];
+  count_prompt_tokens(prompt, event, options_.prompt_tokens_details);
+  usage_.prompt_tokens = 0;
+  for (const auto& p : prompt_usage_)
+    usage_.prompt_tokens += p.prompt_tokens;
+  // vLLM's cached tokens of a batch: a stream's first report, a body's last prompt's.
+  if (!options_.stream) {
+    usage_.cached_tokens = prompt_usage_.back().cached_tokens;
+  } else if (usage_.cached_tokens == 0) {
+    usage_.cached_tokens = prompt.cached_tokens;
+  }
 }
 
 bool completion_responder::keep_alive() const {
@@ -29,7 +54,7 @@ bool completion_responder::keep_alive() const {
 
 std::string completion_responder::on_event(const actors::generation_event& event) {
   if (done_) return {};
-  count_prompt_tokens(usage_, event, options_.prompt_tokens_details);
+  count_prompt(event);
   if (options_.stream) return on_stream_event(event);
   return on_complete_event(event);
 }
@@ -78,17 +103,21 @@ completion_choice completion_responder::new_output(const actors::generation_even
                                                    int32_t text_offset) {
   auto& state = choices_[static_cast<size_t>(event.index)];
   auto out = event_choice(event);
-  if (options_.return_token_ids) {
-    out.token_ids = event.token_ids;
-    if (!state.prompt_ids_sent) out.prompt_token_ids = event.prompt_token_ids;
+  const bool echo_now = options_.echo && !state.echoed;
+  if (options_.return_token_ids) out.token_ids = event.token_ids;
+  // The prompt's ids go with a choice's first output under return_token_ids, and (vLLM) with a
+  // stream's echo.
+  if (!state.prompt_ids_sent && (options_.return_token_ids || (echo_now && options_.stream))) {
+    out.prompt_token_ids = event.prompt_token_ids;
     state.prompt_ids_sent = true;
   }
   const bool with_logprobs = options_.logprobs >= 0 && options_.tokenizer != nullptr;
   if (with_logprobs) out.logprobs.emplace();
-  const bool echo_now = options_.echo && !state.echoed;
   state.echoed = state.echoed || options_.echo;
   if (echo_now) {
-    out.text = options_.echo_text + (options_.echo_only ? std::string() : event.text);
+    const auto p = static_cast<size_t>(prompt_of(event.index));
+    out.text = (p < options_.echo_texts.size() ? options_.echo_texts[p] : std::string()) +
+               (options_.echo_only ? std::string() : event.text);
     if (with_logprobs) {
       append_prompt_completion_logprobs(*out.logprobs, event.prompt_token_ids,
                                         event.prompt_logprobs, *options_.tokenizer,

@@ -35,18 +35,22 @@ struct responder_options {
   bool keep_alive = true;      // what the client asked for
   // false for HTTP/1.0 clients: a stream is then sent unframed and ends by closing.
   bool chunked = true;
-  int32_t n = 1;          // choices (events carry index 0 .. n-1)
+  int32_t n = 1;  // choices per prompt
+  // A batched request's prompts: events carry index 0 .. num_prompts * n - 1, prompt p's choices
+  // from p * n on; usage adds up the prompts' tokens.
+  int32_t num_prompts = 1;
   int32_t logprobs = -1;  // the request's logprobs: -1 = none, else top-N per token
   // Decodes the logprobs' token texts; required when logprobs >= 0, outlives the responder.
   const runtime::tokenizer* tokenizer = nullptr;
   // server_options::enable_prompt_tokens_details: usage reports cached prompt tokens.
   bool prompt_tokens_details = false;
-  // "echo": each choice's text starts with echo_text (the prompt, decoded with special tokens
-  // when given as token ids) and its logprobs with the prompt's (events' prompt_logprobs);
-  // echo_only (max_tokens 0): the generated token is left out of text and logprobs (vLLM).
+  // "echo": each choice's text starts with its prompt's echo_texts entry (the prompt, decoded
+  // with special tokens when given as token ids; none: empty) and its logprobs with the prompt's
+  // (events' prompt_logprobs); echo_only (max_tokens 0): the generated token is left out of text
+  // and logprobs (vLLM).
   bool echo = false;
   bool echo_only = false;
-  std::string echo_text;
+  std::vector<std::string> echo_texts;
   // vLLM's return_tokens_as_token_ids: logprobs name tokens "token_id:<id>".
   bool tokens_as_ids = false;
   // server_options::enable_per_request_metrics: the body, or a stream's usage chunk, carries
@@ -55,7 +59,8 @@ struct responder_options {
   // The request asked for prompt logprobs (events' prompt_logprobs): the JSON choices list them.
   bool prompt_logprobs = false;
   // vLLM's return_token_ids: choices (and chunks) carry their token_ids, and the prompt's ids
-  // (events' prompt_token_ids) on a choice, or a choice's first chunk.
+  // (events' prompt_token_ids) on a choice, or a choice's first chunk; a stream's echo sends the
+  // prompt's ids on the choice's first chunk too.
   bool return_token_ids = false;
 };
 
@@ -96,6 +101,10 @@ class completion_responder {
   bool all_finished() const { return num_finished_ == static_cast<int32_t>(choices_.size()); }
   // The response's metrics inputs (http/request_metrics.hpp).
   response_timing timing() const;
+  // The prompt of choice `index` (0 .. num_prompts - 1).
+  int32_t prompt_of(int32_t index) const;
+  // Takes the event's prompt counts into the usage (a batch: summed over its prompts).
+  void count_prompt(const actors::generation_event& event);
 
   struct choice_state {
     completion_choice choice;       // non-streaming: accumulated text and logprobs
@@ -109,6 +118,7 @@ class completion_responder {
   completion_meta meta_;
   responder_options options_;
   completion_usage usage_;
+  std::vector<completion_usage> prompt_usage_;  // a batch: each prompt's prompt counts
   std::vector<choice_state> choices_;
   int32_t num_finished_ = 0;
   std::string finish_reason_;

@@ -165,13 +165,17 @@ void session::linger() {
   if (!reading_) discard_input();
 }
 
+void session::abort_generations() {
+  if (abort_sent_) return;
+  abort_sent_ = true;
+  for (uint64_t id : engine_ids_)
+    ctx_->engine.abort(id);
+}
+
 void session::close() {
   if (closed_) return;
   closed_ = true;
-  if (generating_ && !abort_sent_) {
-    abort_sent_ = true;
-    ctx_->engine.abort(engine_id_);
-  }
+  if (generating_) abort_generations();
   generating_ = false;
   if (busy_ && !lingering_) {
     status_ = 499;  // nginx's "client closed request"

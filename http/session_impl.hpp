@@ -67,7 +67,9 @@ class session : public std::enable_shared_from_this<session> {
   void handle_chat(const http_request& request);
   void handle_tokenize(const http_request& request, bool detokenize);
   void handle_reset_prefix_cache();
-  void start_generation(actors::generation_request generation, bool zero_max_tokens);
+  void start_generations(std::vector<actors::generation_request> generations, bool zero_max_tokens);
+  // Aborts the engine's generations of this request (once).
+  void abort_generations();
   std::optional<api_error> take_bad_words(completion_request& request) const;
   void deliver(const actors::generation_event& event);
   template <class Responder>
@@ -114,9 +116,9 @@ class session : public std::enable_shared_from_this<session> {
   std::optional<chat_responder> chat_responder_;  // instead of responder_ for chat
   bool generating_ = false;
   bool abort_sent_ = false;
-  uint64_t engine_id_ = 0;
-  uint64_t serial_ = 0;          // tells this request's engine replies from a previous one's
-  bool awaiting_reset_ = false;  // a /reset_prefix_cache waits for the engine's answer
+  std::vector<uint64_t> engine_ids_;  // one per prompt
+  uint64_t serial_ = 0;               // tells this request's engine replies from a previous one's
+  bool awaiting_reset_ = false;       // a /reset_prefix_cache waits for the engine's answer
   // Keeps the session alive while the engine holds only a weak reference to it.
   std::shared_ptr<session> keep_self_;
 

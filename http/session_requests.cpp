@@ -54,10 +54,12 @@ class session_poster {
 // Delivers a generation's events to the session that submitted it.
 class session_sink final : public actors::generation_sink {
  public:
-  session_sink(session_poster poster, uint64_t serial)
-      : poster_(std::move(poster)), serial_(serial) {}
+  // `first_index`: a batched request's prompt numbers its choices from there.
+  session_sink(session_poster poster, uint64_t serial, int32_t first_index)
+      : poster_(std::move(poster)), serial_(serial), first_index_(first_index) {}
 
   void on_event(actors::generation_event event) override {
+    event.index += first_index_;
     poster_.post([serial = serial_, event = std::move(event)](session& s) mutable {
       s.on_generation_event(serial, std::move(event));
     });
@@ -66,6 +68,7 @@ class session_sink final : public actors::generation_sink {
  private:
   session_poster poster_;
   uint64_t serial_;
+  int32_t first_index_;
 };
 
 }  // namespace
@@ -156,16 +159,30 @@ void session::handle_completion(const http_request& request) {
   options.echo_only = completion.echo_only;
   options.prompt_logprobs = completion.generation.sampling.num_prompt_logprobs >= 0;
   options.return_token_ids = completion.return_token_ids;
+  // vLLM's streamed echo sends the prompt's ids with it.
+  if (completion.echo && completion.stream) completion.generation.return_prompt_token_ids = true;
+  // A batch: one generation per prompt, each `generation` with its prompt (vLLM's request ids
+  // "<id>-<prompt>").
+  std::vector<actors::generation_request> generations = {std::move(completion.generation)};
+  for (auto& prompt : completion.more_prompts) {
+    actors::generation_request& g = generations.emplace_back(generations.front());
+    g.prompt = std::move(prompt.text);
+    g.prompt_token_ids = std::move(prompt.token_ids);
+  }
+  options.num_prompts = static_cast<int32_t>(generations.size());
+  for (size_t p = 0; p < generations.size() && generations.size() > 1; ++p)
+    generations[p].request_id = fmt::format("{}-{}", meta.id, p);
   // vLLM echoes a text prompt as given and a token prompt decoded, special tokens kept; with
   // return_token_ids it echoes the prompt's ids and logprobs but not its text.
   if (completion.echo && !completion.return_token_ids) {
-    const auto& g = completion.generation;
-    options.echo_text = g.prompt_token_ids.empty()
-                            ? g.prompt
-                            : ctx_->engine.tokenizer().decode(g.prompt_token_ids, false);
+    for (const auto& g : generations) {
+      options.echo_texts.push_back(
+          g.prompt_token_ids.empty() ? g.prompt
+                                     : ctx_->engine.tokenizer().decode(g.prompt_token_ids, false));
+    }
   }
   responder_.emplace(std::move(meta), std::move(options));
-  start_generation(std::move(completion.generation), completion.zero_max_tokens);
+  start_generations(std::move(generations), completion.zero_max_tokens);
 }
 
 void session::handle_chat(const http_request& request) {
@@ -206,37 +223,49 @@ void session::handle_chat(const http_request& request) {
                           options);
   options.tool_choice = std::move(chat.tool_choice);
   chat_responder_.emplace(std::move(meta), std::move(options));
-  start_generation(std::move(generation), chat.completion.zero_max_tokens);
+  std::vector<actors::generation_request> generations;
+  generations.push_back(std::move(generation));
+  start_generations(std::move(generations), chat.completion.zero_max_tokens);
 }
 
-// Submits `generation` to the engine for the responder just set up, or, when there is nothing to
-// generate, answers at once with one empty "length" choice per index.
-void session::start_generation(actors::generation_request generation, bool zero_max_tokens) {
+// Submits the generations (a batch's prompts, else one) to the engine for the responder just set
+// up, prompt p's choices numbered from p * n; or, when there is nothing to generate, answers at
+// once with one empty "length" choice per index.
+void session::start_generations(std::vector<actors::generation_request> generations,
+                                bool zero_max_tokens) {
   generating_ = true;
   abort_sent_ = false;
   ++serial_;
+  engine_ids_.clear();
+  const int32_t n = std::max(1, generations.front().n);
   if (zero_max_tokens) {
-    // Nothing to generate: answer with the prompt's length, without the engine.
-    actors::generation_event empty;
-    empty.finished = true;
-    empty.finish_reason = "length";
-    std::vector<int32_t> prompt_ids =
-        generation.prompt_token_ids.empty()
-            ? ctx_->engine.tokenizer().encode(generation.prompt, generation.add_special_tokens)
-            : std::move(generation.prompt_token_ids);
-    empty.num_prompt_tokens = static_cast<int32_t>(prompt_ids.size());
-    if (generation.return_prompt_token_ids) empty.prompt_token_ids = std::move(prompt_ids);
-    for (int32_t i = 0; i < std::max(1, generation.n) && generating_; ++i) {
-      empty.index = i;
-      deliver(empty);
+    // Nothing to generate: answer with the prompts' lengths, without the engine.
+    for (size_t p = 0; p < generations.size(); ++p) {
+      actors::generation_request& generation = generations[p];
+      actors::generation_event empty;
+      empty.finished = true;
+      empty.finish_reason = "length";
+      std::vector<int32_t> prompt_ids =
+          generation.prompt_token_ids.empty()
+              ? ctx_->engine.tokenizer().encode(generation.prompt, generation.add_special_tokens)
+              : std::move(generation.prompt_token_ids);
+      empty.num_prompt_tokens = static_cast<int32_t>(prompt_ids.size());
+      if (generation.return_prompt_token_ids) empty.prompt_token_ids = std::move(prompt_ids);
+      for (int32_t i = 0; i < n && generating_; ++i) {
+        empty.index = static_cast<int32_t>(p) * n + i;
+        deliver(empty);
+      }
     }
     return;
   }
-  detail_ = " " + generation.request_id;
+  detail_ = " " + generations.front().request_id;
   keep_self_ = shared_from_this();
-  auto sink = std::make_shared<session_sink>(
-      session_poster(weak_from_this(), socket_.get_executor(), ctx_->gate), serial_);
-  engine_id_ = ctx_->engine.submit(std::move(generation), std::move(sink));
+  for (size_t p = 0; p < generations.size(); ++p) {
+    auto sink = std::make_shared<session_sink>(
+        session_poster(weak_from_this(), socket_.get_executor(), ctx_->gate), serial_,
+        static_cast<int32_t>(p) * n);
+    engine_ids_.push_back(ctx_->engine.submit(std::move(generations[p]), std::move(sink)));
+  }
 }
 
 void session::handle_tokenize(const http_request& request, bool detokenize) {
@@ -289,6 +318,8 @@ void session::deliver_to(Responder& responder, const actors::generation_event& e
   std::string bytes = responder.on_event(event);
   if (responder.done() && generating_) {
     generating_ = false;
+    // A batch that failed on one prompt: the others' generations are of no use any more.
+    if (engine_ids_.size() > 1) abort_generations();
     keep_self_.reset();  // the caller's handler still holds this session
     response_done_ = true;
     close_after_ = !responder.keep_alive();

@@ -4,7 +4,8 @@ and vLLM serving the same model), whole and streamed, and compares the JSON they
 key by key: the same keys in the same order, the same nulls, the same values (texts, token ids,
 usage, finish and stop reasons), and floats within --tolerance. Only "id" and "created" are left
 out, and "system_fingerprint" is compared for being null or not. Sampled requests (n > 1) compare keys, nulls and types only. The requests cover vLLM's return_token_ids and return_prompt_text with echo, logprobs,
-prompt logprobs, n > 1 and token-id prompts. Prints each difference; exits 1 on any.
+prompt logprobs, n > 1, token-id prompts and batches of prompts; then requests both servers
+refuse, whose errors must be equal. Prints each difference; exits 1 on any.
 
     python3 tools/compare_response_shapes.py --a http://localhost:8012 --b http://localhost:8303 \\
         --model smol
@@ -39,6 +40,11 @@ COMPLETIONS = [
     {"prompt": PROMPT, "return_token_ids": True, "n": 2, "temperature": 1, "seed": 7},
     {"prompt": PROMPT, "return_token_ids": True, "stop": [" Paris"]},
     {"prompt": [PROMPT, "Once upon a time"], "return_token_ids": True},
+    # Batches (vLLM's list of prompts): each prompt's choices numbered after the previous ones'.
+    {"prompt": [PROMPT, "Once upon a time", "1, 2, 3,"], "echo": True, "logprobs": 1},
+    {"prompt": [[504, 3575, 282], [1, 504]], "prompt_logprobs": 1},
+    {"prompt": [PROMPT, "Hello"], "echo": True, "max_tokens": 0},
+    {"prompt": [PROMPT, "Hello"], "n": 2, "temperature": 1, "seed": 3},
     {"prompt": PROMPT, "stop": ["Paris is the", "t of"], "max_tokens": 12},
 ]
 CHATS = [
@@ -57,6 +63,52 @@ CHATS = [
     {"messages": CHAT, "stop": ["colour of the", "e f"], "max_tokens": 12,
      "return_token_ids": True},
 ]
+
+# Requests both servers refuse: the status and the error object (message, type, param, code)
+# must be equal. Left out: wrong JSON types, which vLLM reports in pydantic's own words.
+HI = [{"role": "user", "content": "Hi"}]
+ERRORS = [("/v1/completions", body) for body in [
+    {"prompt": "a", "temperature": -1},
+    {"prompt": "a", "temperature": 2.5},
+    {"prompt": "a", "top_p": 2},
+    {"prompt": "a", "top_p": 0},
+    {"prompt": "a", "top_k": -5},
+    {"prompt": "a", "min_p": 3},
+    {"prompt": "a", "presence_penalty": 5},
+    {"prompt": "a", "frequency_penalty": -3},
+    {"prompt": "a", "repetition_penalty": 0},
+    {"prompt": "a", "logprobs": 50},
+    {"prompt": "a", "logprobs": -2},
+    {"prompt": "a", "prompt_logprobs": -3},
+    {"prompt": "a", "prompt_logprobs": 50},
+    {"prompt": "a", "max_tokens": -1},
+    {"prompt": "a", "max_tokens": 100000},
+    {"prompt": "a", "min_tokens": -1},
+    {"prompt": "a", "min_tokens": 10, "max_tokens": 5},
+    {"prompt": "a", "n": 0},
+    {"prompt": "a", "stop": [""]},
+    {"prompt": "a", "logit_bias": {"99999999": 1}},
+    {"prompt": "a", "logit_bias": {"abc": 1}},
+    {"prompt": "a", "truncate_prompt_tokens": 100000},
+    {"prompt": "a", "truncate_prompt_tokens": -2},
+    {"prompt": "a", "cache_salt": ""},
+    {"prompt": "a", "best_of": 2},
+    {"prompt": [99999999]},
+    {"prompt": []},
+    {"prompt": "a", "model": "other"},
+    {"prompt": "a", "stream": True, "prompt_logprobs": 1},
+    {"prompt": "a", "response_format": {"type": "json_schema"}},
+]] + [("/v1/chat/completions", dict(body, messages=HI)) for body in [
+    {"top_logprobs": 5},
+    {"logprobs": True, "top_logprobs": 50},
+    {"logprobs": True, "top_logprobs": -2},
+    {"temperature": -1},
+    {"max_completion_tokens": -1},
+    {"tool_choice": "auto"},
+    {"tool_choice": "required"},
+    {"tool_choice": {"type": "function", "function": {"name": "f"}}},
+    {"n": 2, "temperature": 0},
+]] + [("/v1/chat/completions", {"messages": []})]
 
 
 def post(base, path, body):
@@ -143,13 +195,25 @@ def main():
                 request["stream_options"] = {"include_usage": True}
             where = f"{path} case {n} stream={stream}"
             (sa, a), (sb, b) = post(args.a, path, request), post(args.b, path, request)
-            if c.shape_only and stream and isinstance(a, list) and isinstance(b, list):
-                # The choices' chunks interleave differently: compare each choice's in turn.
+            if stream and isinstance(a, list) and isinstance(b, list):
+                # Choices (of n, or of a batch's prompts) interleave as the steps run: compare
+                # each choice's chunks in turn.
                 a, b = sorted(a, key=choice_index), sorted(b, key=choice_index)
             num_requests += 1
             if sa != sb:
                 c.differ(where + " status", sa, sb)
             c.value(where, a, b)
+    for n, (path, body) in enumerate(ERRORS):
+        request = dict(body, model=body.get("model", args.model))
+        (sa, a), (sb, b) = post(args.a, path, request), post(args.b, path, request)
+        num_requests += 1
+        where = f"{path} error {n} {json.dumps(body)[:80]}"
+        if sb < 400:
+            c.differ(where + ": the second server accepted it", sa, sb)
+            continue
+        if sa != sb:
+            c.differ(where + " status", sa, sb)
+        c.value(where, a, b)
     print(f"{num_requests} requests to each server, {c.differences} differences")
     return 1 if c.differences else 0
 

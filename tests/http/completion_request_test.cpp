@@ -83,10 +83,6 @@ TEST(parse_completion_request, prompt_shapes) {
   EXPECT_EQ(parse_ok(R"({"prompt": [[5, 6]]})").generation.prompt_token_ids,
             (std::vector<int32_t>{5, 6}));
 
-  api_error batch = parse_error(R"({"prompt": ["a", "b"]})");
-  EXPECT_EQ(batch.status, 400);
-  EXPECT_NE(batch.message.find("not supported"), std::string::npos) << batch.message;
-  EXPECT_EQ(parse_error(R"({"prompt": [[1], [2]]})").status, 400);
   EXPECT_EQ(parse_error(R"({"prompt": []})").status, 400);
   EXPECT_EQ(parse_error(R"({"prompt": [1, "a"]})").status, 400);
   EXPECT_EQ(parse_error(R"({"prompt": [1000]})").status, 400);  // vocab is 1000
@@ -162,6 +158,29 @@ TEST(parse_completion_request, return_token_ids_asks_the_engine_for_the_prompts_
   EXPECT_TRUE(on.generation.return_prompt_token_ids);
   EXPECT_FALSE(parse_ok(R"({"prompt": "a", "return_token_ids": null})").return_token_ids);
   EXPECT_EQ(parse_error(R"({"prompt": "a", "return_token_ids": 1})").param, "return_token_ids");
+}
+
+TEST(parse_completion_request, a_list_of_prompts_is_a_batch) {
+  const auto texts = parse_ok(R"({"prompt": ["a", "b", "c"]})");
+  EXPECT_EQ(texts.generation.prompt, "a");
+  ASSERT_EQ(texts.more_prompts.size(), 2u);
+  EXPECT_EQ(texts.more_prompts[1].text, "c");
+  const auto ids = parse_ok(R"({"prompt": [[1, 2], [3]]})");
+  EXPECT_EQ(ids.generation.prompt_token_ids, (std::vector<int32_t>{1, 2}));
+  ASSERT_EQ(ids.more_prompts.size(), 1u);
+  EXPECT_EQ(ids.more_prompts[0].token_ids, (std::vector<int32_t>{3}));
+  const auto one = parse_ok(R"({"prompt": ["only"]})");
+  EXPECT_EQ(one.generation.prompt, "only");
+  EXPECT_TRUE(one.more_prompts.empty());
+  EXPECT_TRUE(parse_ok(R"({"prompt": [5, 6]})").more_prompts.empty());  // one prompt of ids
+
+  EXPECT_EQ(parse_error(R"({"prompt": []})").param, "prompt");
+  EXPECT_EQ(parse_error(R"({"prompt": ["a", 5]})").param, "prompt");
+  EXPECT_EQ(parse_error(R"({"prompt": [[1], []]})").param, "prompt");
+  std::string many = R"({"n": 2, "temperature": 1, "prompt": [)";
+  for (int i = 0; i < 513; ++i)
+    many += i == 0 ? "\"x\"" : ", \"x\"";
+  EXPECT_NE(parse_error(many + "]}").message.find("at most 1024 choices"), std::string::npos);
 }
 
 TEST(parse_completion_request, greedy_requests_have_one_choice) {

@@ -400,5 +400,40 @@ TEST(completion_responder, the_fingerprint_is_in_bodies_and_on_a_streams_last_ch
   }
 }
 
+// A batch of two prompts with n = 2: prompt p's choices are p * 2 and p * 2 + 1, each echoes its
+// own prompt, and the usage adds up the prompts' tokens (each prompt's choices report its count).
+TEST(completion_responder, a_batch_numbers_choices_by_prompt_and_sums_the_prompts) {
+  responder_options options{.n = 2, .num_prompts = 2, .echo = true};
+  options.echo_texts = {"P0:", "P1:"};
+  completion_responder r(meta, options);
+  for (int32_t index : {3, 0, 2, 1}) {
+    auto e = final_event("x", 1, "length");
+    e.index = index;
+    e.num_prompt_tokens = index < 2 ? 4 : 6;
+    r.on_event(e);
+  }
+  ASSERT_TRUE(r.done());
+  EXPECT_EQ(r.usage().prompt_tokens, 4 + 6);
+  EXPECT_EQ(r.usage().completion_tokens, 4);
+}
+
+TEST(completion_responder, a_batchs_body_lists_every_choice_in_order) {
+  responder_options options{.num_prompts = 3, .echo = true, .request_metrics = true};
+  options.echo_texts = {"a", "b", "c"};
+  completion_responder r(meta, options);
+  std::string response;
+  for (int32_t index : {2, 0, 1}) {
+    auto e = timed(final_event("!", 1, "stop"));
+    e.index = index;
+    response = r.on_event(e);
+  }
+  const auto doc = json(split_head(response).second);
+  ASSERT_EQ(doc["choices"].Size(), 3u);
+  EXPECT_STREQ(doc["choices"][0]["text"].GetString(), "a!");
+  EXPECT_STREQ(doc["choices"][2]["text"].GetString(), "c!");
+  EXPECT_EQ(doc["usage"]["prompt_tokens"].GetInt(), 3 * 4);
+  EXPECT_TRUE(doc["metrics"].IsNull());  // vLLM: one request's timing would not be the batch's
+}
+
 }  // namespace
 }  // namespace troupe::http

@@ -134,9 +134,8 @@ class fake_engine final : public actors::engine {
     std::lock_guard lock(mu_);
     uint64_t id = ++num_submitted_;
     requests_.push_back(request);
-    threads_.emplace_back([this, id, script = std::move(script), sink = std::move(sink)] {
-      replay(id, script, *sink);
-    });
+    threads_.emplace_back([this, id, n = request.n, script = std::move(script),
+                           sink = std::move(sink)] { replay(id, script, n, *sink); });
     return id;
   }
 
@@ -210,21 +209,24 @@ class fake_engine final : public actors::engine {
   }
 
  private:
-  void replay(uint64_t id, const fake_script& script, actors::generation_sink& sink) {
+  // Replays the script for each choice: every event for index 0 .. n - 1 in turn (an error once).
+  void replay(uint64_t id, const fake_script& script, int32_t n, actors::generation_sink& sink) {
     for (const actors::generation_event& event : script.events) {
       std::unique_lock lock(mu_);
-      if (cv_.wait_for(lock, script.delay, [&] { return aborts_.count(id) > 0; })) {
-        lock.unlock();
-        actors::generation_event aborted = event;
-        aborted.text.clear();
-        aborted.finished = true;
-        aborted.finish_reason = "abort";
-        aborted.error.reset();
-        sink.on_event(aborted);
-        return;
-      }
+      const bool aborted = cv_.wait_for(lock, script.delay, [&] { return aborts_.count(id) > 0; });
       lock.unlock();
-      sink.on_event(event);
+      for (int32_t i = 0; i < (event.error && !aborted ? 1 : std::max(n, 1)); ++i) {
+        actors::generation_event choice = event;
+        choice.index = i;
+        if (aborted) {
+          choice.text.clear();
+          choice.finished = true;
+          choice.finish_reason = "abort";
+          choice.error.reset();
+        }
+        sink.on_event(choice);
+      }
+      if (aborted) return;
     }
   }
 

@@ -56,7 +56,7 @@ responder_options echo_options(int32_t logprobs, bool echo_only = false, bool st
   o.echo = true;
   o.echo_only = echo_only;
   o.stream = stream;
-  o.echo_text = "abc";
+  o.echo_texts = {"abc"};
   return o;
 }
 
