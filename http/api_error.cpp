@@ -2,6 +2,14 @@
 
 namespace troupe::http {
 
+api_error validation_error(std::string message, std::string param, std::string value) {
+  std::string extras;
+  if (!param.empty()) extras = "parameter=" + param;
+  if (!value.empty()) extras += (extras.empty() ? "value=" : ", value=") + value;
+  if (!extras.empty()) message += " (" + extras + ")";
+  return api_error{400, std::move(message), std::move(param)};
+}
+
 std::string error_type(int status) {
   switch (status) {
     case 400:

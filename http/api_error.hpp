@@ -15,6 +15,10 @@ inline api_error bad_request(std::string message, std::string param = {}) {
   return api_error{400, std::move(message), std::move(param)};
 }
 
+// vLLM's VLLMValidationError as its str() writes it: `message`, then " (parameter=P, value=V)"
+// with what is given (`value` already written as Python writes it); `param` is the error's param.
+api_error validation_error(std::string message, std::string param, std::string value = {});
+
 // The OpenAI/vLLM error type name for a status: 400 "BadRequestError", 404 "NotFoundError",
 // 500 "InternalServerError", ...
 std::string error_type(int status);

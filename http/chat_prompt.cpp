@@ -241,6 +241,10 @@ std::variant<std::string, api_error> render_chat_prompt(const chat_template_setu
         "add_generation_prompt when you want to add a header that will prompt it to start a new "
         "assistant message instead.");
   }
+  if (request.messages_json == "[]") {
+    return bad_request(
+        "Cannot apply chat template to an empty conversation. Provide at least one message.");
+  }
   request.special_tokens = setup->special_tokens;
   std::string messages_json = request.messages_json;  // continue_final_message reads the text
   if (setup->format == content_format::openai) {

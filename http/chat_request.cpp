@@ -14,7 +14,8 @@ namespace {
 
 // logprobs (bool) and top_logprobs as vLLM's check_logprobs validates them; the engine's
 // `logprobs` is top_logprobs when logprobs is true, else -1 (none).
-parse_error read_logprobs(const Value& body, int32_t max_logprobs, int32_t& out) {
+parse_error read_logprobs(const Value& body, int32_t max_logprobs, int32_t vocab_size,
+                          int32_t& out) {
   bool logprobs = false;
   if (auto e = read_bool(body, "logprobs", logprobs)) return e;
   int64_t top = 0;
@@ -22,16 +23,21 @@ parse_error read_logprobs(const Value& body, int32_t max_logprobs, int32_t& out)
     std::optional<int64_t> value = as_integer(*v);
     if (!value) return type_error("top_logprobs", "an integer");
     top = *value;
-    if (top < 0) return bad_request("`top_logprobs` must be a positive value.", "top_logprobs");
-    if (top > max_logprobs) {
-      return bad_request(fmt::format("Requested sample logprobs of {}, which is greater than max "
-                                     "allowed: {}",
-                                     top, max_logprobs),
-                         "top_logprobs");
+    if (top < -1) {
+      return validation_error("`top_logprobs` must be a positive value or -1.", "top_logprobs",
+                              std::to_string(top));
     }
-    if (top > 0 && !logprobs) {
-      return bad_request("when using `top_logprobs`, `logprobs` must be set to true.",
-                         "top_logprobs");
+    if (top != 0 && !logprobs) {
+      return validation_error("when using `top_logprobs`, `logprobs` must be set to true.",
+                              "top_logprobs");
+    }
+    // -1: the whole vocabulary, which max_logprobs refuses like any count above it.
+    if (top == -1) top = vocab_size;
+    if (top > max_logprobs) {
+      return validation_error(fmt::format("Requested sample logprobs of {}, which is greater than "
+                                          "max allowed: {}",
+                                          top, max_logprobs),
+                              "logprobs", std::to_string(top));
     }
   }
   out = logprobs ? static_cast<int32_t>(top) : -1;
@@ -71,10 +77,6 @@ parse_error move_max_completion_tokens(rapidjson::Document& body) {
   if (v == nullptr) return std::nullopt;
   std::optional<int64_t> value = as_integer(*v);
   if (!value) return type_error("max_completion_tokens", "an integer or null");
-  if (*value < 0) {
-    return bad_request(fmt::format("max_completion_tokens must be at least 0, got {}.", *value),
-                       "max_completion_tokens");
-  }
   body.RemoveMember("max_tokens");
   body.AddMember("max_tokens", rapidjson::Value(*value), body.GetAllocator());
   return std::nullopt;
@@ -106,16 +108,23 @@ std::variant<chat_completion_request, api_error> parse_chat_completion_request(
   generation.max_tokens = 0;              // chat's default: up to the model's length
   generation.add_special_tokens = false;  // vLLM's chat default
   int32_t logprobs = -1;
-  parse_error error = read_logprobs(doc, limits.max_logprobs, logprobs);
+  parse_error error = read_logprobs(doc, limits.max_logprobs, limits.vocab_size, logprobs);
   bool echo = false;
   if (!error) error = read_bool(doc, "echo", echo);
   if (!error) error = read_bool(doc, "include_reasoning", request.include_reasoning);
   if (!error) error = read_bool(doc, "return_prompt_text", request.return_prompt_text);
+  const bool completion_tokens_given = member(doc, "max_completion_tokens") != nullptr;
   if (!error) error = move_max_completion_tokens(doc);
   // Chat's logprobs and echo mean something else than the completions fields of the same names.
   for (const char* key : {"logprobs", "top_logprobs", "echo"})
     doc.RemoveMember(key);
   if (!error) error = read_generation_fields(doc, limits, default_seed, request.completion);
+  // vLLM's SamplingParams refuses 0 here (an echo does not generate the prompt's text).
+  if (!error && request.completion.zero_max_tokens) error = max_tokens_error(0);
+  if (!error) {
+    error = check_model_length(request.completion, limits,
+                               completion_tokens_given ? "max_completion_tokens" : "max_tokens");
+  }
   chat_inputs inputs;
   if (!error) error = read_chat_inputs(doc, inputs);
   // After the structured outputs: a forced tool call's grammar replaces theirs.

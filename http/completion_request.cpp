@@ -20,8 +20,7 @@ parse_error read_token_ids(const Value& ids, const completion_limits& limits,
     if (!value) return type_error("prompt", "a string or a list of token ids (integers)");
     bool in_vocab = *value >= 0 && (limits.vocab_size <= 0 || *value < limits.vocab_size);
     if (!in_vocab || *value > std::numeric_limits<int32_t>::max()) {
-      return bad_request(fmt::format("Token id {} in `prompt` is out of vocabulary.", *value),
-                         "prompt");
+      return bad_request(fmt::format("Token id {} is out of vocabulary", *value));
     }
     out.push_back(static_cast<int32_t>(*value));
   }
@@ -50,9 +49,13 @@ parse_error read_prompt(const Value& body, const completion_limits& limits,
   if (prompt == nullptr) return bad_request("`prompt` is required.", "prompt");
   std::vector<batch_prompt> prompts;
   if (prompt->IsString() || is_token_id_list(*prompt)) {
+    if (prompt->IsString() && prompt->GetStringLength() == 0) {
+      return validation_error("Either prompt or prompt_embeds must be provided and non-empty.",
+                              "prompt");
+    }
     if (auto e = read_one_prompt(*prompt, limits, prompts.emplace_back())) return e;
   } else if (prompt->IsArray()) {
-    if (prompt->Empty()) return bad_request("`prompt` must not be empty.", "prompt");
+    if (prompt->Empty()) return bad_request("You must pass at least one prompt");
     const int64_t num_choices = static_cast<int64_t>(prompt->Size()) * out.generation.n;
     if (num_choices > max_batch_choices) {
       return bad_request(fmt::format("A request may ask for at most {} choices in all (prompts "
@@ -80,12 +83,17 @@ parse_error read_logprobs(const Value& body, const completion_limits& limits,
   if (v == nullptr) return std::nullopt;
   std::optional<int64_t> value = as_integer(*v);
   if (!value) return type_error("logprobs", "an integer");
-  if (*value < 0) return bad_request("`logprobs` must be a positive value.", "logprobs");
-  if (*value > limits.max_logprobs) {
-    return bad_request(fmt::format("Requested sample logprobs of {}, which is greater than max "
-                                   "allowed: {}",
-                                   *value, limits.max_logprobs),
-                       "logprobs");
+  if (*value < -1) {
+    return validation_error("`logprobs` must be a positive value or -1.", "logprobs",
+                            std::to_string(*value));
+  }
+  // -1: the whole vocabulary, which max_logprobs refuses like any count above it.
+  const int64_t n = *value >= 0 ? *value : limits.vocab_size;
+  if (n > limits.max_logprobs || n < 0) {
+    return validation_error(fmt::format("Requested sample logprobs of {}, which is greater than "
+                                        "max allowed: {}",
+                                        n, limits.max_logprobs),
+                            "logprobs", std::to_string(n));
   }
   out.logprobs = static_cast<int32_t>(*value);
   return std::nullopt;
@@ -119,6 +127,9 @@ std::variant<completion_request, api_error> parse_completion_request(
   parse_error error = read_generation_fields(doc, limits, default_seed, request);
   if (!error) error = read_logprobs(doc, limits, request.generation);
   if (!error) error = read_echo(doc, request);
+  // max_tokens 0 is an echo's only (vLLM 0.32).
+  if (!error && request.zero_max_tokens) error = max_tokens_error(0);
+  if (!error) error = check_model_length(request, limits, "max_tokens");
   if (!error) error = read_prompt(doc, limits, request);
   if (error) return std::move(*error);
   return request;

@@ -46,7 +46,7 @@ struct completion_request {
   // first, whose is in `generation`. Each is generated as `generation` with its own prompt, and
   // its choices are numbered after the previous prompts' (prompt p's choice i is p * n + i).
   std::vector<batch_prompt> more_prompts;
-  // "max_tokens": 0 asks for no output at all: the server answers without the engine.
+  // "max_tokens": 0 was asked for: only an echo may (echo_only); otherwise a 400, as in vLLM 0.32.
   bool zero_max_tokens = false;
   // "echo": the response's text (and logprobs) start with the prompt's. With max_tokens 0
   // (echo_only) the engine generates one token, which the response leaves out (vLLM's way).
@@ -72,6 +72,7 @@ struct completion_limits {
   structured_outputs_config structured_outputs;  // --structured-outputs-config
   // Chat: --enable-auto-tool-choice's tool parser ("auto" tool_choice is parsed for calls).
   std::optional<tool_parser_kind> tool_parser;
+  int32_t max_model_len = 0;  // max_tokens and truncate_prompt_tokens at most this; 0 = unchecked
 };
 
 // Parses `body`. Errors: 400 for malformed JSON, wrong types, out-of-range or unsupported values;

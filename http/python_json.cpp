@@ -252,7 +252,7 @@ class parser {
 // Python's repr of a finite float: the shortest digits that round-trip, in fixed notation when
 // the decimal point falls within 16 digits of them (always with a fraction: 100.0), else as
 // 1e+16 / 1.5e-07.
-std::string python_float_repr(double d) {
+std::string float_repr(double d) {
   if (d == 0.0) return std::signbit(d) ? "-0.0" : "0.0";
   char buf[64];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
@@ -283,7 +283,7 @@ std::string python_number(const python_value& v) {
   if (v.text == "NaN") return "NaN";
   const double d = std::strtod(v.text.c_str(), nullptr);  // correctly rounded; overflow: inf
   if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
-  return python_float_repr(d);
+  return float_repr(d);
 }
 
 void dump_string(std::string_view s, std::string& out) {
@@ -360,6 +360,10 @@ void dump(const python_value& v, std::string& out) {
 }
 
 }  // namespace
+
+std::string python_float_repr(double d) {
+  return float_repr(d);
+}
 
 std::optional<python_value> parse_python_json(std::string_view text) {
   python_value v;

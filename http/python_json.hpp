@@ -45,4 +45,7 @@ std::optional<python_value> parse_python_json(std::string_view text);
 // json.dumps(value, ensure_ascii=False).
 std::string python_json_dumps(const python_value& value);
 
+// Python's repr of a finite float (100.0, 1e+16, 1e-05, -0.0).
+std::string python_float_repr(double d);
+
 }  // namespace troupe::http

@@ -1,5 +1,6 @@
 #include "http/request_fields.hpp"
 
+#include "http/python_json.hpp"
 #include "http/sampling_fields.hpp"
 
 #include <cmath>
@@ -89,9 +90,6 @@ bool is_falsy(const Value& v) {
 bool is_zero(const Value& v) {
   return v.IsNumber() && v.GetDouble() == 0.0;
 }
-bool is_one(const Value& v) {
-  return v.IsNumber() && v.GetDouble() == 1.0;
-}
 
 struct unsupported_param {
   const char* key;
@@ -99,10 +97,8 @@ struct unsupported_param {
 };
 
 constexpr unsupported_param unsupported_params[] = {
-    {"best_of", is_one},
     {"use_beam_search", is_falsy},
     {"suffix", is_falsy},
-    {"logits_processors", is_falsy},
     {"prompt_embeds", never_neutral},
     {"priority", is_zero},
 };
@@ -128,7 +124,10 @@ parse_error read_model(const Value& body, const completion_limits& limits) {
   if (!model->IsString()) return type_error("model", "a string");
   std::string_view name(model->GetString(), model->GetStringLength());
   if (name == limits.served_model_name) return std::nullopt;
-  return api_error{404, fmt::format("The model `{}` does not exist.", name), "model"};
+  return api_error{404,
+                   fmt::format("The model `{}` does not exist. Valid aliases: {}.", name,
+                               limits.served_model_name),
+                   "model"};
 }
 
 parse_error read_max_tokens(const Value& body, completion_request& out) {
@@ -140,9 +139,8 @@ parse_error read_max_tokens(const Value& body, completion_request& out) {
   }
   std::optional<int64_t> value = as_integer(it->value);
   if (!value) return type_error("max_tokens", "an integer or null");
-  if (*value < 0) {
-    return bad_request(fmt::format("max_tokens must be at least 0, got {}.", *value), "max_tokens");
-  }
+  // 0: only an echo may ask for it (parse_completion_request), vLLM's SamplingParams refuses it.
+  if (*value < 0) return max_tokens_error(*value);
   out.zero_max_tokens = *value == 0;
   out.generation.max_tokens =
       static_cast<int32_t>(std::min<int64_t>(*value, std::numeric_limits<int32_t>::max()));
@@ -152,9 +150,12 @@ parse_error read_max_tokens(const Value& body, completion_request& out) {
 parse_error read_temperature_top_p(const Value& body, runtime::sampling_params& out) {
   if (const Value* v = member(body, "temperature")) {
     if (!v->IsNumber()) return type_error("temperature", "a number");
-    if (v->GetDouble() < 0) {
-      return bad_request(fmt::format("temperature must be non-negative, got {}.", v->GetDouble()),
-                         "temperature");
+    const double t = v->GetDouble();
+    if (t < 0 || t > 2) {
+      const std::string value = python_float_repr(t);
+      return validation_error(fmt::format("temperature must be {}, got {}.",
+                                          t < 0 ? "non-negative" : "in [0, 2]", value),
+                              "temperature", value);
     }
     out.temperature = static_cast<float>(v->GetDouble());
   }
@@ -162,7 +163,9 @@ parse_error read_temperature_top_p(const Value& body, runtime::sampling_params& 
     if (!v->IsNumber()) return type_error("top_p", "a number");
     double top_p = v->GetDouble();
     if (!(top_p > 0 && top_p <= 1)) {
-      return bad_request(fmt::format("top_p must be in (0, 1], got {}.", top_p), "top_p");
+      const std::string value = python_float_repr(top_p);
+      return validation_error(fmt::format("top_p must be in (0, 1], got {}.", value), "top_p",
+                              value);
     }
     out.top_p = static_cast<float>(top_p);
   }
@@ -176,8 +179,7 @@ parse_error read_top_k_seed(const Value& body, runtime::sampling_params& out,
     if (!top_k) return type_error("top_k", "an integer");
     // vLLM before 0.8 disables with -1, later versions with 0: both mean "all tokens".
     if (*top_k < -1 || *top_k > std::numeric_limits<int32_t>::max()) {
-      return bad_request(
-          fmt::format("top_k must be -1 or 0 (disable), or at least 1, got {}.", *top_k), "top_k");
+      return bad_request(fmt::format("top_k must be 0 (disable), or at least 1, got {}.", *top_k));
     }
     out.top_k = static_cast<int32_t>(*top_k);
   }
@@ -200,7 +202,8 @@ parse_error read_stream(const Value& body, completion_request& out) {
   if (options == nullptr) return std::nullopt;
   if (!options->IsObject()) return type_error("stream_options", "an object");
   if (!out.stream) {
-    return bad_request("Stream options can only be defined when `stream=True`.", "stream_options");
+    return validation_error("Stream options can only be defined when `stream=True`.",
+                            "stream_options");
   }
   if (const Value* v = member(*options, "continuous_usage_stats"); v != nullptr && !is_falsy(*v)) {
     return bad_request("`stream_options.continuous_usage_stats` is not supported by troupe yet.",
@@ -213,7 +216,7 @@ parse_error read_n_and_flags(const Value& body, completion_request& out) {
   if (const Value* v = member(body, "n")) {
     std::optional<int64_t> n = as_integer(*v);
     if (!n) return type_error("n", "an integer");
-    if (*n < 1) return bad_request(fmt::format("n must be at least 1, got {}.", *n), "n");
+    if (*n < 1) return bad_request(fmt::format("n must be at least 1, got {}.", *n));
     // vLLM bounds n by nothing but memory; troupe runs each choice as a request, so a cap keeps
     // one request from flooding the waiting queue.
     if (*n > max_choices) {
@@ -230,8 +233,8 @@ parse_error read_cache_salt(const Value& body, actors::generation_request& out) 
   const Value* v = member(body, "cache_salt");
   if (v == nullptr) return std::nullopt;
   if (!v->IsString() || v->GetStringLength() == 0) {
-    return bad_request("Parameter 'cache_salt' must be a non-empty string if provided.",
-                       "cache_salt");
+    return validation_error("Parameter 'cache_salt' must be a non-empty string if provided.",
+                            "cache_salt");
   }
   out.cache_salt.assign(v->GetString(), v->GetStringLength());
   return std::nullopt;
@@ -254,7 +257,8 @@ parse_error read_truncation(const Value& body, actors::generation_request& out) 
     const std::string_view side =
         v->IsString() ? std::string_view(v->GetString(), v->GetStringLength()) : "";
     if (side != "left" && side != "right") {
-      return bad_request("`truncation_side` must be either 'left' or 'right'.", "truncation_side");
+      return validation_error("`truncation_side` must be either 'left' or 'right'.",
+                              "truncation_side", std::string(side));
     }
     out.truncate_left = side == "left";
   }
@@ -270,27 +274,53 @@ parse_error read_prompt_logprobs(const Value& body, const completion_limits& lim
   std::optional<int64_t> value = as_integer(*v);
   if (!value) return bad_request("`prompt_logprobs` must be an integer.", "prompt_logprobs");
   if (out.stream && (*value > 0 || *value == -1)) {
-    return bad_request("`prompt_logprobs` are not available when `stream=True`.",
-                       "prompt_logprobs");
+    return validation_error("`prompt_logprobs` are not available when `stream=True`.",
+                            "prompt_logprobs");
   }
   if (*value < -1) {
-    return bad_request(fmt::format("prompt_logprobs must be non-negative or -1, got {}.", *value),
-                       "prompt_logprobs");
+    return validation_error("`prompt_logprobs` must be a positive value or -1.", "prompt_logprobs",
+                            std::to_string(*value));
   }
   const int64_t n = *value >= 0 ? *value
                                 : (limits.vocab_size > 0 ? limits.vocab_size
                                                          : std::numeric_limits<int32_t>::max());
   if (n > limits.max_logprobs) {
-    return bad_request(fmt::format("Requested prompt logprobs of {}, which is greater than max "
-                                   "allowed: {}",
-                                   n, limits.max_logprobs),
-                       "prompt_logprobs");
+    return validation_error(fmt::format("Requested prompt logprobs of {}, which is greater than "
+                                        "max allowed: {}",
+                                        n, limits.max_logprobs),
+                            "prompt_logprobs", std::to_string(n));
   }
   out.generation.sampling.num_prompt_logprobs = static_cast<int32_t>(n);
   return std::nullopt;
 }
 
 }  // namespace
+
+api_error max_tokens_error(int64_t value) {
+  return validation_error(fmt::format("max_tokens must be at least 1, got {}.", value),
+                          "max_tokens", std::to_string(value));
+}
+
+parse_error check_model_length(const completion_request& request, const completion_limits& limits,
+                               std::string_view max_tokens_key) {
+  if (limits.max_model_len <= 0) return std::nullopt;
+  const int32_t max_tokens = request.generation.max_tokens;
+  if (max_tokens > limits.max_model_len) {
+    return validation_error(fmt::format("{}={} cannot be greater than max_model_len={}. Please "
+                                        "request fewer output tokens.",
+                                        max_tokens_key, max_tokens, limits.max_model_len),
+                            std::string(max_tokens_key), std::to_string(max_tokens));
+  }
+  const auto& truncate = request.generation.truncate_prompt_tokens;
+  if (truncate && *truncate > limits.max_model_len) {
+    return validation_error(fmt::format("truncate_prompt_tokens={} cannot be greater than "
+                                        "max_model_len = {}. Please request a smaller "
+                                        "truncation size.",
+                                        *truncate, limits.max_model_len),
+                            "truncate_prompt_tokens", std::to_string(*truncate));
+  }
+  return std::nullopt;
+}
 
 parse_error read_generation_fields(const Value& body, const completion_limits& limits,
                                    uint64_t default_seed, completion_request& out) {

@@ -38,6 +38,15 @@ parse_error check_json_depth(std::string_view body, int max_depth = max_json_dep
 // validated) or is not a JSON object.
 parse_error parse_json_object(std::string_view body, rapidjson::Document& doc);
 
+// vLLM's refusal of max_tokens below 1 (its SamplingParams).
+api_error max_tokens_error(int64_t value);
+
+// vLLM's checks against the model's length (its TokenizeParams), when limits.max_model_len is
+// set: max_tokens (named `max_tokens_key` in the message) and truncate_prompt_tokens at most
+// max_model_len.
+parse_error check_model_length(const completion_request& request, const completion_limits& limits,
+                               std::string_view max_tokens_key);
+
 // Reads every shared field of `body` (a JSON object) into `out`; the prompt is left to the caller.
 // `default_seed` is used when the request sets no seed.
 parse_error read_generation_fields(const Value& body, const completion_limits& limits,

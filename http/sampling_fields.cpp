@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "http/python_json.hpp"
 #include "http/structured_outputs.hpp"
 
 namespace troupe::http {
@@ -22,6 +23,7 @@ parse_error read_stop(const Value& body, actors::generation_request& out) {
   const Value* v = member(body, "stop");
   if (v == nullptr) return std::nullopt;
   if (v->IsString()) {
+    if (v->GetStringLength() == 0) return bad_request("stop cannot contain an empty string.");
     out.stop = {std::string(v->GetString(), v->GetStringLength())};
     return std::nullopt;
   }
@@ -30,6 +32,8 @@ parse_error read_stop(const Value& body, actors::generation_request& out) {
     if (!s.IsString()) return type_error("stop", "a string or a list of strings");
     out.stop.emplace_back(s.GetString(), s.GetStringLength());
   }
+  if (std::any_of(out.stop.begin(), out.stop.end(), [](const auto& s) { return s.empty(); }))
+    return bad_request("stop cannot contain an empty string.");
   return std::nullopt;
 }
 
@@ -55,7 +59,7 @@ parse_error read_number(const Value& body, const char* key, float& out, bool (*v
   if (!v->IsNumber()) return type_error(key, "a number");
   const double value = v->GetDouble();
   if (!valid(value))
-    return bad_request(fmt::format("{} {}, got {}.", key, range_message, py_float(value)), key);
+    return bad_request(fmt::format("{} {}, got {}.", key, range_message, py_float(value)));
   out = static_cast<float>(value);
   return std::nullopt;
 }
@@ -91,6 +95,21 @@ std::optional<int64_t> token_id_key(std::string_view key) {
   return value;
 }
 
+// Python's repr of a list of strings, for vLLM's bad_words message.
+std::string py_string_list(const std::vector<std::string>& words) {
+  std::string out = "[";
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += '\'';
+    for (char c : words[i]) {
+      if (c == '\\' || c == '\'') out += '\\';
+      out += c;
+    }
+    out += '\'';
+  }
+  return out + "]";
+}
+
 parse_error read_logit_bias(const Value& body, const completion_limits& limits,
                             runtime::sampling_params& out) {
   const Value* v = member(body, "logit_bias");
@@ -98,13 +117,13 @@ parse_error read_logit_bias(const Value& body, const completion_limits& limits,
   if (!v->IsObject()) return type_error("logit_bias", "an object of token ids to numbers");
   std::map<int32_t, float> bias;
   std::vector<int64_t> out_of_vocab;
+  std::vector<std::string> not_ids;
   for (const auto& entry : v->GetObject()) {
     std::string_view key(entry.name.GetString(), entry.name.GetStringLength());
     auto id = token_id_key(key);
     if (!id) {
-      return bad_request(
-          fmt::format("logit_bias keys must be token ids (integers), got '{}'.", key),
-          "logit_bias");
+      not_ids.emplace_back(key);
+      continue;
     }
     if (!entry.value.IsNumber())
       return type_error("logit_bias", "an object of token ids to numbers");
@@ -116,11 +135,19 @@ parse_error read_logit_bias(const Value& body, const completion_limits& limits,
     bias[static_cast<int32_t>(*id)] =
         std::clamp(static_cast<float>(entry.value.GetDouble()), -100.0f, 100.0f);
   }
+  if (!not_ids.empty()) {
+    const std::string keys = py_string_list(not_ids);
+    return validation_error(fmt::format("logit_bias contains key(s) that cannot be converted to "
+                                        "integer token IDs: {}",
+                                        keys),
+                            "logit_bias", keys);
+  }
   if (!out_of_vocab.empty()) {
-    return bad_request(fmt::format("token_id(s) [{}] in logit_bias contain out-of-vocab token "
-                                   "ids. Vocabulary size: {}",
-                                   fmt::join(out_of_vocab, ", "), limits.vocab_size),
-                       "logit_bias");
+    const std::string ids = fmt::format("[{}]", fmt::join(out_of_vocab, ", "));
+    return validation_error(fmt::format("token_id(s) {} in logit_bias contain out-of-vocab token "
+                                        "ids. Vocabulary size: {}",
+                                        ids, limits.vocab_size),
+                            "logit_bias", ids);
   }
   out.logit_bias.assign(bias.begin(), bias.end());
   return std::nullopt;
@@ -134,15 +161,12 @@ parse_error read_min_tokens(const Value& body, const completion_request& request
   if (!value) return type_error("min_tokens", "an integer");
   if (*value < 0) {
     return bad_request(
-        fmt::format("min_tokens must be greater than or equal to 0, got {}.", *value),
-        "min_tokens");
+        fmt::format("min_tokens must be greater than or equal to 0, got {}.", *value));
   }
   const int32_t max_tokens = request.generation.max_tokens;
   if ((max_tokens > 0 || request.zero_max_tokens) && *value > max_tokens) {
-    return bad_request(
-        fmt::format("min_tokens must be less than or equal to max_tokens={}, got {}.", max_tokens,
-                    *value),
-        "min_tokens");
+    return bad_request(fmt::format(
+        "min_tokens must be less than or equal to max_tokens={}, got {}.", max_tokens, *value));
   }
   out.min_tokens =
       static_cast<int32_t>(std::min<int64_t>(*value, std::numeric_limits<int32_t>::max()));
@@ -173,21 +197,6 @@ parse_error read_allowed_token_ids(const Value& body, const completion_limits& l
   return std::nullopt;
 }
 
-// Python's repr of a list of strings, for vLLM's bad_words message.
-std::string py_string_list(const std::vector<std::string>& words) {
-  std::string out = "[";
-  for (size_t i = 0; i < words.size(); ++i) {
-    if (i > 0) out += ", ";
-    out += '\'';
-    for (char c : words[i]) {
-      if (c == '\\' || c == '\'') out += '\\';
-      out += c;
-    }
-    out += '\'';
-  }
-  return out + "]";
-}
-
 // vLLM's bad_words: a list of non-empty strings, each kept once (tokenized by the caller:
 // tokenize_bad_words).
 parse_error read_bad_words(const Value& body, completion_request& out) {
@@ -201,8 +210,7 @@ parse_error read_bad_words(const Value& body, completion_request& out) {
   }
   if (std::any_of(words.begin(), words.end(), [](const auto& w) { return w.empty(); })) {
     return bad_request(fmt::format("bad_words cannot contain an empty string. Got bad_words={}",
-                                   py_string_list(words)),
-                       "bad_words");
+                                   py_string_list(words)));
   }
   for (auto& w : words)
     if (std::find(out.bad_words.begin(), out.bad_words.end(), w) == out.bad_words.end())
@@ -269,9 +277,7 @@ std::variant<std::vector<std::vector<int32_t>>, api_error> tokenize_bad_words(
 std::string py_float(double value) {
   if (std::isnan(value)) return "nan";
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  std::string s = fmt::format("{}", value);
-  if (s.find_first_of(".en") == std::string::npos) s += ".0";
-  return s;
+  return python_float_repr(value);
 }
 
 parse_error read_sampling_fields(const Value& body, const completion_limits& limits,

@@ -67,7 +67,7 @@ class session : public std::enable_shared_from_this<session> {
   void handle_chat(const http_request& request);
   void handle_tokenize(const http_request& request, bool detokenize);
   void handle_reset_prefix_cache();
-  void start_generations(std::vector<actors::generation_request> generations, bool zero_max_tokens);
+  void start_generations(std::vector<actors::generation_request> generations);
   // Aborts the engine's generations of this request (once).
   void abort_generations();
   std::optional<api_error> take_bad_words(completion_request& request) const;

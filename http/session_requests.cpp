@@ -139,6 +139,7 @@ void session::handle_completion(const http_request& request) {
   completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size(),
                            ctx_->options.sampling_defaults};
   limits.structured_outputs = ctx_->options.structured_outputs;
+  limits.max_model_len = info.max_model_len;
   auto parsed = parse_completion_request(request.body(), limits, ctx_->next_default_seed());
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   completion_request& completion = std::get<completion_request>(parsed);
@@ -182,7 +183,7 @@ void session::handle_completion(const http_request& request) {
     }
   }
   responder_.emplace(std::move(meta), std::move(options));
-  start_generations(std::move(generations), completion.zero_max_tokens);
+  start_generations(std::move(generations));
 }
 
 void session::handle_chat(const http_request& request) {
@@ -190,6 +191,7 @@ void session::handle_chat(const http_request& request) {
   completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size(),
                            ctx_->options.sampling_defaults};
   limits.structured_outputs = ctx_->options.structured_outputs;
+  limits.max_model_len = info.max_model_len;
   limits.tool_parser = ctx_->options.chat_output.tool_parser;
   auto parsed = parse_chat_completion_request(request.body(), limits, ctx_->next_default_seed());
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
@@ -225,39 +227,17 @@ void session::handle_chat(const http_request& request) {
   chat_responder_.emplace(std::move(meta), std::move(options));
   std::vector<actors::generation_request> generations;
   generations.push_back(std::move(generation));
-  start_generations(std::move(generations), chat.completion.zero_max_tokens);
+  start_generations(std::move(generations));
 }
 
 // Submits the generations (a batch's prompts, else one) to the engine for the responder just set
-// up, prompt p's choices numbered from p * n; or, when there is nothing to generate, answers at
-// once with one empty "length" choice per index.
-void session::start_generations(std::vector<actors::generation_request> generations,
-                                bool zero_max_tokens) {
+// up, prompt p's choices numbered from p * n.
+void session::start_generations(std::vector<actors::generation_request> generations) {
   generating_ = true;
   abort_sent_ = false;
   ++serial_;
   engine_ids_.clear();
   const int32_t n = std::max(1, generations.front().n);
-  if (zero_max_tokens) {
-    // Nothing to generate: answer with the prompts' lengths, without the engine.
-    for (size_t p = 0; p < generations.size(); ++p) {
-      actors::generation_request& generation = generations[p];
-      actors::generation_event empty;
-      empty.finished = true;
-      empty.finish_reason = "length";
-      std::vector<int32_t> prompt_ids =
-          generation.prompt_token_ids.empty()
-              ? ctx_->engine.tokenizer().encode(generation.prompt, generation.add_special_tokens)
-              : std::move(generation.prompt_token_ids);
-      empty.num_prompt_tokens = static_cast<int32_t>(prompt_ids.size());
-      if (generation.return_prompt_token_ids) empty.prompt_token_ids = std::move(prompt_ids);
-      for (int32_t i = 0; i < n && generating_; ++i) {
-        empty.index = static_cast<int32_t>(p) * n + i;
-        deliver(empty);
-      }
-    }
-    return;
-  }
   detail_ = " " + generations.front().request_id;
   keep_self_ = shared_from_this();
   for (size_t p = 0; p < generations.size(); ++p) {

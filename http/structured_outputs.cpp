@@ -97,7 +97,7 @@ parse_error read_response_format(const Value& body, constraint& out) {
   } else if (t == "json_schema") {
     const Value* js = member(*rf, "json_schema");
     if (js == nullptr) {
-      return bad_request(
+      return validation_error(
           "When response_format type is 'json_schema', the 'json_schema' field must be provided.",
           "response_format");
     }

@@ -23,7 +23,9 @@ std::variant<rapidjson::Document, api_error> parse_body(std::string_view body,
   if (const Value* model = member(doc, "model")) {
     if (!model->IsString()) return type_error("model", "a string");
     if (model->GetString() != info.served_model_name) {
-      return api_error{404, fmt::format("The model `{}` does not exist.", model->GetString()),
+      return api_error{404,
+                       fmt::format("The model `{}` does not exist. Valid aliases: {}.",
+                                   model->GetString(), info.served_model_name),
                        "model"};
     }
   }

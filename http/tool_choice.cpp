@@ -66,27 +66,27 @@ const Value* tool_parameters(const Value& tool) {
 parse_error read_named_choice(const Value& choice, const Value& tools, std::string& name) {
   const Value* function = member(choice, "function");
   if (function == nullptr || !function->IsObject()) {
-    return bad_request(fmt::format("Invalid value for `function`: `{}` in `tool_choice`! {}",
-                                   python_str(function), correct_usage),
-                       "tool_choice.function");
+    return validation_error(fmt::format("Invalid value for `function`: `{}` in `tool_choice`! {}",
+                                        python_str(function), correct_usage),
+                            "tool_choice.function");
   }
   auto it = function->FindMember("name");  // a null name is there, and invalid
   if (it == function->MemberEnd()) {
-    return bad_request(
+    return validation_error(
         fmt::format("Expected field `name` in `function` in `tool_choice`! {}", correct_usage),
         "tool_choice.function.name");
   }
   if (!it->value.IsString() || it->value.GetStringLength() == 0) {
-    return bad_request(fmt::format("Invalid `name` in `function`: `{}` in `tool_choice`! {}",
-                                   python_str(&it->value), correct_usage),
-                       "tool_choice.function.name");
+    return validation_error(fmt::format("Invalid `name` in `function`: `{}` in `tool_choice`! {}",
+                                        python_str(&it->value), correct_usage),
+                            "tool_choice.function.name");
   }
   name = view(it->value);
   bool found = false;
   for (const Value& tool : tools.GetArray())
     found = found || tool_name(tool) == name;
   if (!found) {
-    return bad_request(
+    return validation_error(
         "The tool specified in `tool_choice` does not match any of the specified `tools`",
         "tool_choice");
   }
@@ -99,7 +99,7 @@ parse_error read_named_choice(const Value& choice, const Value& tools, std::stri
 parse_error read_mode(const Value& body, bool enable_auto_tool_choice, tool_choice_mode& mode) {
   const Value* tools = member(body, "tools");
   if (tools != nullptr && tools->IsArray() && tools->Empty()) {
-    return bad_request(
+    return validation_error(
         "`tools` must not be an empty array. Either provide at least one tool or omit the field "
         "entirely.",
         "tools");
@@ -112,7 +112,7 @@ parse_error read_mode(const Value& body, bool enable_auto_tool_choice, tool_choi
   }
   if (is_string(choice, "none")) return std::nullopt;
   if (tools == nullptr)
-    return bad_request("When using `tool_choice`, `tools` must be set.", "tool_choice");
+    return validation_error("When using `tool_choice`, `tools` must be set.", "tool_choice");
   if (is_string(choice, "auto")) {
     if (!enable_auto_tool_choice) {
       return bad_request(
@@ -127,10 +127,10 @@ parse_error read_mode(const Value& body, bool enable_auto_tool_choice, tool_choi
     return std::nullopt;
   }
   if (!choice->IsObject()) {
-    return bad_request(fmt::format("Invalid value for `tool_choice`: {}! Only named tools, "
-                                   "\"none\", \"auto\" or \"required\" are supported.",
-                                   python_str(choice)),
-                       "tool_choice");
+    return validation_error(fmt::format("Invalid value for `tool_choice`: {}! Only named tools, "
+                                        "\"none\", \"auto\" or \"required\" are supported.",
+                                        python_str(choice)),
+                            "tool_choice");
   }
   mode.type = tool_choice_mode::kind::named;
   return read_named_choice(*choice, *tools, mode.function_name);

@@ -141,16 +141,25 @@ TEST(chat_request, max_completion_tokens_wins_over_max_tokens) {
   EXPECT_EQ(parse_ok(R"({"messages": [], "max_tokens": 7})").completion.generation.max_tokens, 7);
   auto r = parse_ok(R"({"messages": [], "max_tokens": 7, "max_completion_tokens": 3})");
   EXPECT_EQ(r.completion.generation.max_tokens, 3);
-  EXPECT_TRUE(
-      parse_ok(R"({"messages": [], "max_completion_tokens": 0})").completion.zero_max_tokens);
-  EXPECT_EQ(parse_error_of(R"({"messages": [], "max_completion_tokens": -1})").param,
-            "max_completion_tokens");
+  // vLLM 0.32 refuses 0 and below as its SamplingParams' max_tokens.
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "max_completion_tokens": 0})").message,
+            "max_tokens must be at least 1, got 0. (parameter=max_tokens, value=0)");
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "max_completion_tokens": -1})").param, "max_tokens");
   EXPECT_EQ(parse_error_of(R"({"messages": [], "max_completion_tokens": "5"})").param,
             "max_completion_tokens");
   // The shared checks see max_completion_tokens as the limit.
   EXPECT_EQ(
-      parse_error_of(R"({"messages": [], "max_completion_tokens": 2, "min_tokens": 3})").param,
-      "min_tokens");
+      parse_error_of(R"({"messages": [], "max_completion_tokens": 2, "min_tokens": 3})").message,
+      "min_tokens must be less than or equal to max_tokens=2, got 3.");
+  // The model's length bounds it, named as the request named it.
+  completion_limits with_length = limits;
+  with_length.max_model_len = 100;
+  auto too_long = parse_chat_completion_request(R"({"messages": [], "max_completion_tokens": 101})",
+                                                with_length, 1);
+  ASSERT_TRUE(std::holds_alternative<api_error>(too_long));
+  EXPECT_EQ(std::get<api_error>(too_long).message,
+            "max_completion_tokens=101 cannot be greater than max_model_len=100. Please request "
+            "fewer output tokens. (parameter=max_completion_tokens, value=101)");
 }
 
 TEST(chat_request, server_defaults_and_limits_apply) {
@@ -168,7 +177,8 @@ TEST(chat_request, server_defaults_and_limits_apply) {
       R"({"messages": [], "logprobs": true, "top_logprobs": 4})", with_defaults, 1);
   ASSERT_TRUE(std::holds_alternative<api_error>(too_many));
   EXPECT_EQ(std::get<api_error>(too_many).message,
-            "Requested sample logprobs of 4, which is greater than max allowed: 3");
+            "Requested sample logprobs of 4, which is greater than max allowed: 3 "
+            "(parameter=logprobs, value=4)");
 }
 
 TEST(chat_request, logprobs_is_a_flag_with_top_logprobs) {
@@ -180,9 +190,14 @@ TEST(chat_request, logprobs_is_a_flag_with_top_logprobs) {
                 .completion.generation.logprobs,
             -1);
   EXPECT_EQ(parse_error_of(R"({"messages": [], "top_logprobs": 2})").message,
-            "when using `top_logprobs`, `logprobs` must be set to true.");
+            "when using `top_logprobs`, `logprobs` must be set to true. (parameter=top_logprobs)");
   EXPECT_EQ(parse_error_of(R"({"messages": [], "logprobs": true, "top_logprobs": 21})").message,
-            "Requested sample logprobs of 21, which is greater than max allowed: 20");
+            "Requested sample logprobs of 21, which is greater than max allowed: 20 "
+            "(parameter=logprobs, value=21)");
+  // -1: the whole vocabulary (257 here).
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "logprobs": true, "top_logprobs": -1})").message,
+            "Requested sample logprobs of 257, which is greater than max allowed: 20 "
+            "(parameter=logprobs, value=257)");
   EXPECT_EQ(parse_error_of(R"({"messages": [], "logprobs": true, "top_logprobs": -2})").param,
             "top_logprobs");
   EXPECT_EQ(parse_error_of(R"({"messages": [], "logprobs": 3})").param, "logprobs");
@@ -233,7 +248,7 @@ TEST(chat_request, tools_are_normalized_and_tool_choice_checked) {
             "be set");
   parse_ok(R"({"messages": [], "tool_choice": "none"})");
   EXPECT_EQ(parse_error_of(R"({"messages": [], "tool_choice": "auto"})").message,
-            "When using `tool_choice`, `tools` must be set.");
+            "When using `tool_choice`, `tools` must be set. (parameter=tool_choice)");
   // "required" and named choices constrain the answer (tests/http/tool_choice_test.cpp).
   EXPECT_FALSE(parse_ok(R"({"messages": [], "tool_choice": "required", )" + tools + "}")
                    .completion.generation.sampling.grammar.empty());
@@ -270,7 +285,8 @@ TEST(chat_request, shared_fields_are_read_as_for_completions) {
   EXPECT_EQ(parse_ok(R"({"messages": [], "cache_salt": "s1"})").completion.generation.cache_salt,
             "s1");
   EXPECT_EQ(parse_error_of(R"({"messages": [], "cache_salt": ""})").message,
-            "Parameter 'cache_salt' must be a non-empty string if provided.");
+            "Parameter 'cache_salt' must be a non-empty string if provided. "
+            "(parameter=cache_salt)");
 }
 
 }  // namespace

@@ -9,7 +9,11 @@
 namespace troupe::http {
 namespace {
 
-const completion_limits limits{"smollm", 1000};
+const completion_limits limits = [] {
+  completion_limits l{"smollm", 1000};
+  l.max_model_len = 8192;
+  return l;
+}();
 constexpr uint64_t default_seed = 4242;
 
 completion_request parse_ok(const std::string& body) {
@@ -66,7 +70,10 @@ TEST(parse_completion_request, null_means_default_and_null_max_tokens_means_mode
   EXPECT_EQ(r.generation.max_tokens, 0);
   EXPECT_FALSE(r.zero_max_tokens);
   EXPECT_FLOAT_EQ(r.generation.sampling.temperature, 1.0f);
-  EXPECT_TRUE(parse_ok(R"({"prompt": "Hi", "max_tokens": 0})").zero_max_tokens);
+  // vLLM 0.32: 0 is an echo's only (the prompt's logprobs, nothing generated).
+  EXPECT_EQ(parse_error(R"({"prompt": "Hi", "max_tokens": 0})").message,
+            "max_tokens must be at least 1, got 0. (parameter=max_tokens, value=0)");
+  EXPECT_TRUE(parse_ok(R"({"prompt": "Hi", "max_tokens": 0, "echo": true})").echo_only);
   EXPECT_EQ(parse_ok(R"({"prompt": "Hi", "max_tokens": 16.0})").generation.max_tokens, 16);
 }
 
@@ -104,12 +111,14 @@ TEST(parse_completion_request, wrong_types_and_ranges_are_400_with_the_param) {
            bad_case{R"({"prompt": "a", "temperature": "hot"})", "temperature"},
            bad_case{R"({"prompt": "a", "top_p": 0})", "top_p"},
            bad_case{R"({"prompt": "a", "top_p": 1.5})", "top_p"},
-           bad_case{R"({"prompt": "a", "top_k": -2})", "top_k"},
+           bad_case{R"({"prompt": "a", "top_k": -2})", ""},  // vLLM's SamplingParams: null
            bad_case{R"({"prompt": "a", "seed": 1.5})", "seed"},
            bad_case{R"({"prompt": "a", "stream": "yes"})", "stream"},
            bad_case{R"({"prompt": "a", "ignore_eos": 1})", "ignore_eos"},
            bad_case{R"({"prompt": "a", "n": 129})", "n"},
-           bad_case{R"({"prompt": "a", "n": 0})", "n"},
+           bad_case{R"({"prompt": "a", "n": 0})", ""},
+           bad_case{R"({"prompt": "a", "max_tokens": 9000})", "max_tokens"},  // max_model_len
+           bad_case{R"({"prompt": "a", "truncate_prompt_tokens": 9000})", "truncate_prompt_tokens"},
            bad_case{R"({"prompt": "a", "model": 3})", "model"},
            bad_case{R"({"prompt": "a", "stream_options": {"include_usage": true}})",
                     "stream_options"},
@@ -131,12 +140,11 @@ TEST(parse_completion_request, malformed_json_is_400) {
 TEST(parse_completion_request, unknown_model_is_404_with_vllm_message) {
   api_error e = parse_error(R"({"model": "gpt-4", "prompt": "a"})");
   EXPECT_EQ(e.status, 404);
-  EXPECT_EQ(e.message, "The model `gpt-4` does not exist.");
+  EXPECT_EQ(e.message, "The model `gpt-4` does not exist. Valid aliases: smollm.");
 }
 
 TEST(parse_completion_request, unsupported_parameters_are_rejected_unless_neutral) {
   for (const char* body : {
-           R"({"prompt": "a", "best_of": 2})",
            R"({"prompt": "a", "suffix": "end"})",
            R"({"prompt": "a", "prompt_embeds": "AAAA"})",
        }) {
@@ -174,7 +182,7 @@ TEST(parse_completion_request, a_list_of_prompts_is_a_batch) {
   EXPECT_TRUE(one.more_prompts.empty());
   EXPECT_TRUE(parse_ok(R"({"prompt": [5, 6]})").more_prompts.empty());  // one prompt of ids
 
-  EXPECT_EQ(parse_error(R"({"prompt": []})").param, "prompt");
+  EXPECT_EQ(parse_error(R"({"prompt": []})").message, "You must pass at least one prompt");
   EXPECT_EQ(parse_error(R"({"prompt": ["a", 5]})").param, "prompt");
   EXPECT_EQ(parse_error(R"({"prompt": [[1], []]})").param, "prompt");
   std::string many = R"({"n": 2, "temperature": 1, "prompt": [)";
@@ -217,14 +225,16 @@ TEST(parse_completion_request, prompt_logprobs_follow_vllms_checks) {
   parse_ok(R"({"prompt": "a", "prompt_logprobs": 0, "stream": true})");
   const std::pair<const char*, const char*> refused[] = {
       {R"({"prompt": "a", "prompt_logprobs": 21})",
-       "Requested prompt logprobs of 21, which is greater than max allowed: 20"},
+       "Requested prompt logprobs of 21, which is greater than max allowed: 20 "
+       "(parameter=prompt_logprobs, value=21)"},
       {R"({"prompt": "a", "prompt_logprobs": -1})",
-       "Requested prompt logprobs of 1000, which is greater than max allowed: 20"},
+       "Requested prompt logprobs of 1000, which is greater than max allowed: 20 "
+       "(parameter=prompt_logprobs, value=1000)"},
       {R"({"prompt": "a", "prompt_logprobs": -2})",
-       "prompt_logprobs must be non-negative or -1, got -2."},
+       "`prompt_logprobs` must be a positive value or -1. (parameter=prompt_logprobs, value=-2)"},
       {R"({"prompt": "a", "prompt_logprobs": "1"})", "`prompt_logprobs` must be an integer."},
       {R"({"prompt": "a", "prompt_logprobs": 1, "stream": true})",
-       "`prompt_logprobs` are not available when `stream=True`."},
+       "`prompt_logprobs` are not available when `stream=True`. (parameter=prompt_logprobs)"},
   };
   for (const auto& [body, message] : refused) {
     api_error e = parse_error(body);
@@ -282,7 +292,10 @@ TEST(parse_completion_request, cache_salt_is_a_non_empty_string_or_absent) {
         R"({"prompt": "a", "cache_salt": {"s": 1}})"}) {
     api_error e = parse_error(body);
     EXPECT_EQ(e.status, 400) << body;
-    EXPECT_EQ(e.message, "Parameter 'cache_salt' must be a non-empty string if provided.") << body;
+    EXPECT_EQ(e.message,
+              "Parameter 'cache_salt' must be a non-empty string if provided. "
+              "(parameter=cache_salt)")
+        << body;
     EXPECT_EQ(e.param, "cache_salt") << body;
   }
 }

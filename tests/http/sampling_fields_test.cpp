@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 
 #include "http/completion_request.hpp"
 #include "http/sampling_fields.hpp"
@@ -92,9 +93,10 @@ TEST(sampling_fields, bad_values_are_400_with_vllm_messages) {
       {R"({"prompt": "a", "repetition_penalty": "x"})", "`repetition_penalty` must be a number."},
       {R"({"prompt": "a", "logit_bias": {"1000": 1, "-1": 2}})",
        "token_id(s) [1000, -1] in logit_bias contain out-of-vocab token ids. Vocabulary size: "
-       "1000"},
+       "1000 (parameter=logit_bias, value=[1000, -1])"},
       {R"({"prompt": "a", "logit_bias": {"abc": 1}})",
-       "logit_bias keys must be token ids (integers), got 'abc'."},
+       "logit_bias contains key(s) that cannot be converted to integer token IDs: ['abc'] "
+       "(parameter=logit_bias, value=['abc'])"},
       {R"({"prompt": "a", "logit_bias": {"1": "x"}})",
        "`logit_bias` must be an object of token ids to numbers."},
       {R"({"prompt": "a", "logit_bias": [1]})",
@@ -105,16 +107,31 @@ TEST(sampling_fields, bad_values_are_400_with_vllm_messages) {
        "min_tokens must be less than or equal to max_tokens=4, got 5."},
       {R"({"prompt": "a", "min_tokens": 17})",
        "min_tokens must be less than or equal to max_tokens=16, got 17."},
-      {R"({"prompt": "a", "logprobs": -1})", "`logprobs` must be a positive value."},
+      {R"({"prompt": "a", "logprobs": -1})",  // the whole vocabulary
+       "Requested sample logprobs of 1000, which is greater than max allowed: 20 "
+       "(parameter=logprobs, value=1000)"},
+      {R"({"prompt": "a", "logprobs": -2})",
+       "`logprobs` must be a positive value or -1. (parameter=logprobs, value=-2)"},
       {R"({"prompt": "a", "logprobs": 21})",
-       "Requested sample logprobs of 21, which is greater than max allowed: 20"},
+       "Requested sample logprobs of 21, which is greater than max allowed: 20 "
+       "(parameter=logprobs, value=21)"},
+      {R"({"prompt": "a", "stop": ["x", ""]})", "stop cannot contain an empty string."},
       {R"({"prompt": "a", "logprobs": true})", "`logprobs` must be an integer."},
   };
   for (const auto& [body, message] : cases) {
     const api_error e = parse_error(body);
     EXPECT_EQ(e.status, 400) << body;
     EXPECT_EQ(e.message, message) << body;
-    EXPECT_FALSE(e.param.empty()) << body;
+    // vLLM's param: the one its message names (VLLMValidationError), a type error's field, else
+    // null (its SamplingParams' other checks).
+    const std::string_view m = message;
+    std::string param;
+    if (const size_t at = m.find("(parameter="); at != std::string_view::npos) {
+      param = m.substr(at + 11, m.find_first_of(",)", at) - at - 11);
+    } else if (m.starts_with("`")) {
+      param = m.substr(1, m.find('`', 1) - 1);
+    }
+    EXPECT_EQ(e.param, param) << body;
   }
 }
 

@@ -171,7 +171,8 @@ TEST_F(http_server, cache_salt_reaches_the_engine_and_a_bad_one_is_a_400) {
   for (const char* body :
        {R"({"prompt": "Hi", "cache_salt": ""})", R"({"prompt": "Hi", "cache_salt": 7})"}) {
     EXPECT_EQ(testing::expect_error_body(client.post(body), 400, "BadRequestError"),
-              "Parameter 'cache_salt' must be a non-empty string if provided.");
+              "Parameter 'cache_salt' must be a non-empty string if provided. "
+              "(parameter=cache_salt)");
   }
   EXPECT_EQ(engine_.num_submitted(), 2u);
 }
@@ -261,7 +262,7 @@ TEST_F(http_server, bad_requests_are_openai_style_400s) {
   }
   std::string message = testing::expect_error_body(
       client.post(R"({"model": "gpt-4", "prompt": "a"})"), 404, "NotFoundError");
-  EXPECT_EQ(message, "The model `gpt-4` does not exist.");
+  EXPECT_EQ(message, "The model `gpt-4` does not exist. Valid aliases: fake-model.");
   EXPECT_EQ(engine_.num_submitted(), 0u);
   EXPECT_EQ(client.request(verb::get, "/health").status, 200);  // the connection lives on
 }
@@ -282,15 +283,16 @@ TEST_F(http_server, engine_error_mid_stream_is_an_error_event) {
   EXPECT_STREQ(chunks[2]["error"]["message"].GetString(), "scripted failure");
 }
 
-TEST_F(http_server, zero_max_tokens_answers_without_the_engine) {
+// vLLM 0.32: max_tokens 0 only with echo (the prompt's logprobs, nothing generated).
+TEST_F(http_server, zero_max_tokens_is_an_echos_only) {
   test_client client(port());
-  reply r = client.post(R"({"prompt": "Hi", "max_tokens": 0})");
-  ASSERT_EQ(r.status, 200) << r.body;
-  rapidjson::Document doc = parse_json(r.body);
-  EXPECT_STREQ(doc["choices"][0]["text"].GetString(), "");
-  EXPECT_STREQ(doc["choices"][0]["finish_reason"].GetString(), "length");
-  EXPECT_EQ(doc["usage"]["prompt_tokens"].GetInt(), 3);
+  EXPECT_EQ(testing::expect_error_body(client.post(R"({"prompt": "Hi", "max_tokens": 0})"), 400,
+                                       "BadRequestError"),
+            "max_tokens must be at least 1, got 0. (parameter=max_tokens, value=0)");
   EXPECT_EQ(engine_.num_submitted(), 0u);
+  reply r = client.post(R"({"prompt": "Hi", "max_tokens": 0, "echo": true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_STREQ(parse_json(r.body)["choices"][0]["text"].GetString(), "Hi");
 }
 
 TEST_F(http_server, client_disconnect_mid_stream_aborts_once_and_serving_goes_on) {

@@ -137,7 +137,7 @@ TEST(structured_outputs, bad_constraints_are_400_naming_the_field) {
   }
   EXPECT_EQ(error_of(R"({"prompt": "a", "response_format": {"type": "json_schema"}})").message,
             "When response_format type is 'json_schema', the 'json_schema' field must be "
-            "provided.");
+            "provided. (parameter=response_format)");
 }
 
 // --structured-outputs-config: every schema starts from it, and a request cannot undo it.

@@ -46,7 +46,7 @@ TEST(token_masks, bad_words_are_non_empty_strings_kept_once) {
             (std::vector<std::string>{"no", "way"}));
   auto e = error_of(R"({"prompt": "a", "bad_words": ["it's", ""]})");
   EXPECT_EQ(e.message, R"(bad_words cannot contain an empty string. Got bad_words=['it\'s', ''])");
-  EXPECT_EQ(e.param, "bad_words");
+  EXPECT_EQ(e.param, "");  // vLLM's SamplingParams names none
   EXPECT_EQ(error_of(R"({"prompt": "a", "bad_words": "no"})").param, "bad_words");
   EXPECT_EQ(error_of(R"({"prompt": "a", "bad_words": [1]})").param, "bad_words");
 }

@@ -70,7 +70,7 @@ TEST(tokenize_api, bad_requests_are_openai_errors) {
   EXPECT_EQ(ok_or_error(detokenize_json(R"({"tokens": "72"})", context)).rfind("error 400", 0), 0u);
   EXPECT_EQ(ok_or_error(detokenize_json("{}", context)), "error 400: `tokens` is required.");
   EXPECT_EQ(ok_or_error(tokenize_json(R"({"model": "x", "prompt": "a"})", context)),
-            "error 404: The model `x` does not exist.");
+            "error 404: The model `x` does not exist. Valid aliases: fake-model.");
   EXPECT_EQ(ok_or_error(tokenize_json(R"({"prompt": 5})", context)).rfind("error 400", 0), 0u);
   EXPECT_EQ(ok_or_error(tokenize_json(R"({})", context)).rfind("error 400", 0), 0u);
   EXPECT_EQ(ok_or_error(tokenize_json("not json", context)).rfind("error 400", 0), 0u);
