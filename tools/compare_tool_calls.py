@@ -12,8 +12,8 @@ error message and param. Exits 1 on any difference.
 Start both servers with the same `--enable-auto-tool-choice --tool-call-parser NAME` and
 --dtype float32: with `pythonic` forced calls are held to vLLM's JSON schema, with `hermes` to
 hermes' own <tool_call> format (vLLM's structural tag; troupe builds the same grammar).
-vLLM's validation messages end with " (parameter=...)"; troupe leaves that out everywhere, so it
-is removed before comparing. No case asks for logprobs: vLLM reports them after the grammar's
+Error messages compare whole, vLLM's " (parameter=...)" ending included (troupe writes it too).
+No case asks for logprobs: vLLM reports them after the grammar's
 mask (the one allowed token at 0.0), troupe before it, for any structured output.
 """
 import argparse
@@ -149,14 +149,13 @@ def main():
     args = p.parse_args()
     answered, refused = cases(args.model)
     differences = compare_answers(answered, args.a, args.b, message_view)
-    suffix = re.compile(r" \(parameter=[^)]*\)$")
     for name, body in refused.items():
         (sa, ta), (sb, tb) = post(args.a, body), post(args.b, body)
         if sa == sb == 200:  # both answer (hermes' format takes any $defs)
             print(f"same {name}: both answered")
             continue
         ea, eb = json.loads(ta).get("error", {}), json.loads(tb).get("error", {})
-        mb = suffix.sub("", eb.get("message") or "")
+        mb = eb.get("message")
         if (sa, ea.get("message"), ea.get("param")) != (sb, mb, eb.get("param")):
             differences += 1
             print(f"DIFF {name}: {sa} {ea.get('message')!r} {ea.get('param')} | "
