@@ -254,7 +254,7 @@ std::string chat_completion_json(const completion_meta& meta,
 }
 
 std::string chat_role_chunk_json(const completion_meta& meta, int32_t index,
-                                 const chat_prompt_fields& prompt) {
+                                 const chat_prompt_fields& prompt, const completion_usage* usage) {
   rapidjson::StringBuffer out;
   json_writer w(out);
   w.StartObject();
@@ -277,6 +277,7 @@ std::string chat_role_chunk_json(const completion_meta& meta, int32_t index,
   w.Null();
   w.EndObject();
   w.EndArray();
+  if (usage != nullptr) write_chunk_usage(w, *usage, /*completion_details=*/true);
   write_prompt_ids_and_text(w, prompt);
   w.EndObject();
   return out.GetString();
@@ -284,7 +285,7 @@ std::string chat_role_chunk_json(const completion_meta& meta, int32_t index,
 
 std::string chat_delta_chunk_json(const completion_meta& meta, const chat_choice& delta,
                                   const chat_logprobs_format& format, bool with_token_ids,
-                                  bool with_fingerprint) {
+                                  bool with_fingerprint, const completion_usage* usage) {
   rapidjson::StringBuffer out;
   json_writer w(out);
   w.StartObject();
@@ -316,6 +317,7 @@ std::string chat_delta_chunk_json(const completion_meta& meta, const chat_choice
   }
   w.EndObject();
   w.EndArray();
+  if (usage != nullptr) write_chunk_usage(w, *usage, /*completion_details=*/true);
   if (with_fingerprint) write_fingerprint(w, meta);
   w.EndObject();
   return out.GetString();

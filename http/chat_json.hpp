@@ -78,16 +78,20 @@ std::string chat_completion_json(const completion_meta& meta,
 
 // A choice's first chunk: delta {"role": "assistant", "content": ""}, then the prompt's
 // "prompt_token_ids" and "prompt_text" (null unless asked for; no prompt_logprobs in a stream).
+// `usage` (stream_options.continuous_usage_stats): the chunk's "usage" (no completion tokens yet).
 std::string chat_role_chunk_json(const completion_meta& meta, int32_t index,
-                                 const chat_prompt_fields& prompt = {});
+                                 const chat_prompt_fields& prompt = {},
+                                 const completion_usage* usage = nullptr);
 
 // A content chunk: delta {"content"} (or {"tool_calls"}), logprobs, finish_reason (and
 // stop_reason once finished), and with `with_token_ids` "token_ids" (vLLM sets it on every chunk
 // but the echo's). `with_fingerprint` adds the system fingerprint (a stream's last chunk when no
 // usage chunk follows).
+// `usage` (stream_options.continuous_usage_stats): the chunk's "usage", the choice's counts so far.
 std::string chat_delta_chunk_json(const completion_meta& meta, const chat_choice& delta,
                                   const chat_logprobs_format& format, bool with_token_ids = true,
-                                  bool with_fingerprint = false);
+                                  bool with_fingerprint = false,
+                                  const completion_usage* usage = nullptr);
 
 // The final usage chunk: "choices": [], the usage and the system fingerprint (when there is one).
 std::string chat_usage_chunk_json(const completion_meta& meta, const completion_usage& usage);

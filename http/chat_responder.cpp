@@ -153,8 +153,9 @@ std::string chat_responder::on_stream_event(const actors::generation_event& even
       // vLLM stamps the fingerprint on a choice's last chunk when no usage chunk follows.
       const bool fingerprint = event.finished && !options_.response.include_usage &&
                                meta_.system_fingerprint.has_value();
-      out += frame(
-          sse_event(chat_delta_chunk_json(meta_, delta, options_.logprobs, true, fingerprint)));
+      const std::optional<completion_usage> usage = choice_usage(event.index);
+      out += frame(sse_event(chat_delta_chunk_json(meta_, delta, options_.logprobs, true,
+                                                   fingerprint, usage ? &*usage : nullptr)));
     }
   }
   if (num_finished_ < options_.num_choices) return out;
@@ -249,6 +250,17 @@ bool chat_responder::make_parsed_delta(chat_choice& delta, const actors::generat
   return parsed || event.finished || !delta.logprobs.empty();
 }
 
+std::optional<completion_usage> chat_responder::choice_usage(int32_t index) const {
+  if (!options_.response.continuous_usage) return std::nullopt;
+  const auto i = static_cast<size_t>(index);
+  completion_usage usage;
+  usage.prompt_tokens = usage_.prompt_tokens;
+  usage.completion_tokens = num_output_tokens_[i];
+  if (options_.reasoning_tokens_details && i < parsers_.size())
+    usage.reasoning_tokens = parsers_[i]->count_reasoning_tokens(output_ids_[i]);
+  return usage;
+}
+
 int32_t chat_responder::count_reasoning_tokens() const {
   int32_t total = 0;
   for (size_t i = 0; i < parsers_.size(); ++i)
@@ -267,15 +279,24 @@ std::string chat_responder::stream_head(const actors::generation_event& first) {
       response_head{200, sse_content_type, std::nullopt, options_.response.chunked, keep_alive()});
   // Every choice's first event carries the prompt's ids, the first event overall among them.
   if (options_.return_token_ids) prompt_.prompt_token_ids = first.prompt_token_ids;
+  // stream_options.continuous_usage_stats: the prompt, no completion tokens yet.
+  std::optional<completion_usage> start;
+  if (options_.response.continuous_usage) {
+    start.emplace();
+    start->prompt_tokens = usage_.prompt_tokens;
+    if (options_.reasoning_tokens_details) start->reasoning_tokens = 0;
+  }
+  const completion_usage* start_usage = start ? &*start : nullptr;
   for (int32_t i = 0; i < options_.num_choices; ++i)
-    out += frame(sse_event(chat_role_chunk_json(meta_, i, prompt_)));
+    out += frame(sse_event(chat_role_chunk_json(meta_, i, prompt_, start_usage)));
   // vLLM's echo: one content chunk a choice, without logprobs.
   if (!options_.echo_text.empty()) {
     for (int32_t i = 0; i < options_.num_choices; ++i) {
       chat_choice echo;
       echo.index = i;
       echo.content = options_.echo_text;
-      out += frame(sse_event(chat_delta_chunk_json(meta_, echo, {}, /*with_token_ids=*/false)));
+      out += frame(sse_event(chat_delta_chunk_json(meta_, echo, {}, /*with_token_ids=*/false,
+                                                   /*with_fingerprint=*/false, start_usage)));
     }
   }
   return out;

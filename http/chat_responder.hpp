@@ -27,7 +27,8 @@
 namespace troupe::http {
 
 struct chat_responder_options {
-  // stream, include_usage, keep_alive, chunked, prompt_tokens_details, request_metrics
+  // stream, include_usage, continuous_usage, keep_alive, chunked, prompt_tokens_details,
+  // request_metrics
   responder_options response;
   int32_t num_choices = 1;  // the request's n
   // The request's top_logprobs when it asked for logprobs, else -1; with the tokenizer that
@@ -91,6 +92,9 @@ class chat_responder {
   bool make_parsed_delta(chat_choice& delta, const actors::generation_event& event);
   // Choices carry their token ids: return_token_ids, unless the reasoning is hidden.
   bool returns_token_ids() const { return options_.return_token_ids && !options_.hide_metadata; }
+  // stream_options.continuous_usage_stats: choice `index`'s usage so far, for its chunk; else
+  // none.
+  std::optional<completion_usage> choice_usage(int32_t index) const;
   // Under a reasoning parser: the reasoning tokens of every choice so far.
   int32_t count_reasoning_tokens() const;
   // A forced tool call's stream: the event's text as tool-call deltas in `delta`; false when

@@ -60,7 +60,8 @@ struct completion_request {
   // them (completions) or with the response (chat).
   bool return_token_ids = false;
   bool stream = false;
-  bool include_usage = false;  // stream_options.include_usage
+  bool include_usage = false;     // stream_options.include_usage
+  bool continuous_usage = false;  // stream_options.continuous_usage_stats (with include_usage)
 };
 
 struct completion_limits {

@@ -31,6 +31,7 @@ int32_t completion_responder::prompt_of(int32_t index) const {
 void completion_responder::count_prompt(const actors::generation_event& event) {
   if (options_.num_prompts == 1) {
     count_prompt_tokens(usage_, event, options_.prompt_tokens_details);
+    prompt_usage_.front().prompt_tokens = usage_.prompt_tokens;
     return;
   }
   auto& prompt = prompt_usage_[static_cast<size_t>(prompt_of(event.index))];
@@ -211,7 +212,15 @@ std::string completion_responder::on_stream_event(const actors::generation_event
     // vLLM stamps the fingerprint on a choice's last chunk when no usage chunk follows.
     const bool fingerprint =
         event.finished && !options_.include_usage && meta_.system_fingerprint.has_value();
-    out += frame(sse_event(stream_chunk_json(meta_, chunk, fingerprint)));
+    std::optional<completion_usage> chunk_usage;
+    if (options_.continuous_usage) {  // vLLM: the choice's prompt and its tokens so far
+      chunk_usage.emplace();
+      chunk_usage->prompt_tokens =
+          prompt_usage_[static_cast<size_t>(prompt_of(event.index))].prompt_tokens;
+      chunk_usage->completion_tokens = state.num_output_tokens;
+    }
+    out += frame(sse_event(
+        stream_chunk_json(meta_, chunk, fingerprint, chunk_usage ? &*chunk_usage : nullptr)));
   }
   if (!all_finished()) return out;
   if (options_.include_usage) {

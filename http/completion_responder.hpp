@@ -62,6 +62,8 @@ struct responder_options {
   // (events' prompt_token_ids) on a choice, or a choice's first chunk; a stream's echo sends the
   // prompt's ids on the choice's first chunk too.
   bool return_token_ids = false;
+  // stream_options.continuous_usage_stats: every chunk carries its choice's usage so far.
+  bool continuous_usage = false;
 };
 
 // Takes an event's prompt counts into `usage`: prompt_tokens from every event; with

@@ -59,6 +59,29 @@ void write_transfer_params(json_writer& w) {
   w.Null();
 }
 
+void write_chunk_usage(json_writer& w, const completion_usage& usage, bool completion_details) {
+  write_key(w, "usage");
+  w.StartObject();
+  write_key(w, "prompt_tokens");
+  w.Int(usage.prompt_tokens);
+  write_key(w, "total_tokens");
+  w.Int(usage.prompt_tokens + usage.completion_tokens);
+  write_key(w, "completion_tokens");
+  w.Int(usage.completion_tokens);
+  if (completion_details) {
+    write_key(w, "completion_tokens_details");
+    if (usage.reasoning_tokens) {
+      w.StartObject();
+      write_key(w, "reasoning_tokens");
+      w.Int(*usage.reasoning_tokens);
+      w.EndObject();
+    } else {
+      w.Null();
+    }
+  }
+  w.EndObject();
+}
+
 void write_usage(json_writer& w, const completion_usage& usage, bool with_details_null) {
   w.StartObject();
   write_key(w, "prompt_tokens");

@@ -33,6 +33,10 @@ void write_fingerprint(json_writer& w, const completion_meta& meta);
 // The vLLM members a complete response ends with that troupe leaves null: "kv_transfer_params"
 // and "ec_transfer_params" (the caller appends "metrics": http/request_metrics.hpp).
 void write_transfer_params(json_writer& w);
+// A stream chunk's usage under vLLM's continuous_usage_stats: prompt_tokens, total_tokens,
+// completion_tokens, and for chat "completion_tokens_details" (null, or {"reasoning_tokens": N}
+// when usage.reasoning_tokens is set).
+void write_chunk_usage(json_writer& w, const completion_usage& usage, bool completion_details);
 // A logprob as vLLM writes it: -inf (anything below -9999) as -9999.0.
 void write_logprob(json_writer& w, float logprob);
 // prompt_logprobs as vLLM writes them: [null, {"<id>": {"logprob", "rank", "decoded_token"},

@@ -295,7 +295,7 @@ std::string stream_chunk_json(const completion_meta& meta, std::string_view text
 }
 
 std::string stream_chunk_json(const completion_meta& meta, const completion_choice& choice,
-                              bool with_fingerprint) {
+                              bool with_fingerprint, const completion_usage* usage) {
   rapidjson::StringBuffer out;
   json_writer w(out);
   w.StartObject();
@@ -304,6 +304,7 @@ std::string stream_chunk_json(const completion_meta& meta, const completion_choi
   w.StartArray();
   write_choice(w, choice, /*with_prompt_logprobs=*/false);
   w.EndArray();
+  if (usage != nullptr) write_chunk_usage(w, *usage, /*completion_details=*/false);
   if (with_fingerprint) write_fingerprint(w, meta);
   w.EndObject();
   return out.GetString();

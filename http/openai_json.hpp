@@ -125,8 +125,10 @@ std::string completion_json(const completion_meta& meta, std::span<const complet
 // chunk).
 std::string stream_chunk_json(const completion_meta& meta, std::string_view text,
                               std::string_view finish_reason, bool with_fingerprint = false);
+// `usage` (stream_options.continuous_usage_stats): the chunk's "usage", the choice's counts so far.
 std::string stream_chunk_json(const completion_meta& meta, const completion_choice& choice,
-                              bool with_fingerprint = false);
+                              bool with_fingerprint = false,
+                              const completion_usage* usage = nullptr);
 
 // The final usage chunk of a stream: "choices": [], the usage and the system fingerprint (when
 // there is one).

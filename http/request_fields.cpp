@@ -205,11 +205,10 @@ parse_error read_stream(const Value& body, completion_request& out) {
     return validation_error("Stream options can only be defined when `stream=True`.",
                             "stream_options");
   }
-  if (const Value* v = member(*options, "continuous_usage_stats"); v != nullptr && !is_falsy(*v)) {
-    return bad_request("`stream_options.continuous_usage_stats` is not supported by troupe yet.",
-                       "stream_options");
-  }
-  return read_bool(*options, "include_usage", out.include_usage);
+  if (auto e = read_bool(*options, "continuous_usage_stats", out.continuous_usage)) return e;
+  if (auto e = read_bool(*options, "include_usage", out.include_usage)) return e;
+  out.continuous_usage = out.continuous_usage && out.include_usage;  // vLLM: only with usage
+  return std::nullopt;
 }
 
 parse_error read_n_and_flags(const Value& body, completion_request& out) {

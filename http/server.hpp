@@ -39,6 +39,9 @@ struct server_options {
   // `--return-tokens-as-token-ids`: logprobs name tokens "token_id:<id>" unless a request's
   // return_tokens_as_token_ids says otherwise.
   bool return_tokens_as_token_ids = false;
+  // `--enable-force-include-usage`: every stream ends with a usage chunk and carries the usage on
+  // every chunk, as stream_options' include_usage and continuous_usage_stats would.
+  bool enable_force_include_usage = false;
   // vLLM's system_fingerprint (`--fingerprint-mode`): complete responses and a stream's last
   // chunk carry it; none = null.
   std::optional<std::string> system_fingerprint;

@@ -152,6 +152,9 @@ void session::handle_completion(const http_request& request) {
   options.n = completion.generation.n;
   options.prompt_tokens_details = ctx_->options.enable_prompt_tokens_details;
   options.request_metrics = ctx_->options.enable_per_request_metrics;
+  options.continuous_usage = completion.continuous_usage;
+  if (ctx_->options.enable_force_include_usage)
+    options.include_usage = options.continuous_usage = true;
   options.logprobs = completion.generation.logprobs;
   options.tokenizer = &ctx_->engine.tokenizer();
   options.echo = completion.echo;
@@ -209,6 +212,9 @@ void session::handle_chat(const http_request& request) {
   chat_responder_options options;
   options.response.stream = chat.completion.stream;
   options.response.include_usage = chat.completion.include_usage;
+  options.response.continuous_usage = chat.completion.continuous_usage;
+  if (ctx_->options.enable_force_include_usage)
+    options.response.include_usage = options.response.continuous_usage = true;
   options.response.keep_alive = keep_alive_;
   options.response.chunked = !http10_;
   options.num_choices = generation.n;

@@ -3,7 +3,8 @@
 and vLLM serving the same model), whole and streamed, and compares the JSON they answer with
 key by key: the same keys in the same order, the same nulls, the same values (texts, token ids,
 usage, finish and stop reasons), and floats within --tolerance. Only "id" and "created" are left
-out, and "system_fingerprint" is compared for being null or not. Sampled requests (n > 1) compare keys, nulls and types only. The requests cover vLLM's return_token_ids and return_prompt_text with echo, logprobs,
+out, and "system_fingerprint" is compared for being null or not. Each runs whole, streamed, streamed with include_usage, and with continuous_usage_stats.
+Sampled requests (n > 1) compare keys, nulls and types only. The requests cover vLLM's return_token_ids and return_prompt_text with echo, logprobs,
 prompt logprobs, n > 1, token-id prompts and batches of prompts; then requests both servers
 refuse, whose errors must be equal. Prints each difference; exits 1 on any.
 
@@ -188,12 +189,14 @@ def main():
         # Sampled answers differ between the servers' random streams: only shapes compare, and
         # the streams' chunks up to the shorter one's length.
         c.shape_only = base["temperature"] > 0
-        for stream in (False, True, "usage"):
+        for stream in (False, True, "usage", "continuous"):
             request = dict(base)
             if stream:
                 request["stream"] = True
             if stream == "usage":
                 request["stream_options"] = {"include_usage": True}
+            if stream == "continuous":
+                request["stream_options"] = {"include_usage": True, "continuous_usage_stats": True}
             where = f"{path} case {n} stream={stream}"
             (sa, a), (sb, b) = post(args.a, path, request), post(args.b, path, request)
             if stream and isinstance(a, list) and isinstance(b, list):

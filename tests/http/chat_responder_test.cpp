@@ -354,5 +354,22 @@ TEST(chat_responder, a_stream_puts_the_prompt_on_the_role_chunks_and_ids_on_ever
   EXPECT_STREQ(end["system_fingerprint"].GetString(), "troupe-1-abcdef01");
 }
 
+TEST(chat_responder, continuous_usage_starts_at_the_role_chunk) {
+  chat_responder_options o = options(true);
+  o.response.continuous_usage = true;
+  chat_responder r(meta, o);
+  std::string out = r.on_event(text_event(0, "Hi", 1));
+  out += r.on_event(last_event(0, "!", 2, "stop"));
+  const auto payloads = testing::sse_payloads(body_of(out));
+  ASSERT_EQ(payloads.size(), 5u);  // role, two deltas, usage, [DONE]
+  const auto role = testing::parse_json(payloads[0]);
+  EXPECT_EQ(role["usage"]["prompt_tokens"].GetInt(), 5);
+  EXPECT_EQ(role["usage"]["completion_tokens"].GetInt(), 0);
+  EXPECT_TRUE(role["usage"]["completion_tokens_details"].IsNull());  // vLLM sets it, null
+  const auto second = testing::parse_json(payloads[2]);
+  EXPECT_EQ(second["usage"]["completion_tokens"].GetInt(), 2);
+  EXPECT_EQ(second["usage"]["total_tokens"].GetInt(), 7);
+}
+
 }  // namespace
 }  // namespace troupe::http

@@ -191,6 +191,15 @@ TEST(parse_completion_request, a_list_of_prompts_is_a_batch) {
   EXPECT_NE(parse_error(many + "]}").message.find("at most 1024 choices"), std::string::npos);
 }
 
+TEST(parse_completion_request, continuous_usage_stats_needs_include_usage) {
+  const auto on = parse_ok(R"({"prompt": "a", "stream": true,
+      "stream_options": {"include_usage": true, "continuous_usage_stats": true}})");
+  EXPECT_TRUE(on.continuous_usage);
+  EXPECT_FALSE(parse_ok(R"({"prompt": "a", "stream": true,
+      "stream_options": {"continuous_usage_stats": true}})")
+                   .continuous_usage);  // vLLM: only with include_usage
+}
+
 TEST(parse_completion_request, greedy_requests_have_one_choice) {
   api_error e = parse_error(R"({"prompt": "a", "n": 2, "temperature": 0})");
   EXPECT_EQ(e.message, "n must be 1 when using greedy sampling, got 2.");

@@ -435,5 +435,30 @@ TEST(completion_responder, a_batchs_body_lists_every_choice_in_order) {
   EXPECT_TRUE(doc["metrics"].IsNull());  // vLLM: one request's timing would not be the batch's
 }
 
+// stream_options.continuous_usage_stats: every chunk carries its choice's usage so far, the
+// choice's prompt included (vLLM: no details), and the usage chunk still ends the stream.
+TEST(completion_responder, continuous_usage_rides_on_every_chunk) {
+  completion_responder r(
+      meta,
+      responder_options{.stream = true, .include_usage = true, .n = 2, .continuous_usage = true});
+  auto a = text_event("a", 1);
+  std::string bytes = r.on_event(a);
+  auto b = final_event("b", 3, "length");
+  b.index = 1;
+  bytes += r.on_event(b);
+  a = final_event("c", 2, "stop");
+  bytes += r.on_event(a);
+  const auto chunks = dechunk(split_head(bytes).second);
+  ASSERT_EQ(chunks.size(), 5u);  // three chunks, the usage chunk, [DONE]
+  const auto first = json(chunks[0].substr(6));
+  EXPECT_EQ(first["usage"]["prompt_tokens"].GetInt(), 4);
+  EXPECT_EQ(first["usage"]["completion_tokens"].GetInt(), 1);
+  EXPECT_EQ(first["usage"]["total_tokens"].GetInt(), 5);
+  EXPECT_FALSE(first["usage"].HasMember("prompt_tokens_details"));
+  EXPECT_EQ(json(chunks[1].substr(6))["usage"]["completion_tokens"].GetInt(), 3);  // choice 1
+  EXPECT_EQ(json(chunks[2].substr(6))["usage"]["completion_tokens"].GetInt(), 2);  // choice 0
+  EXPECT_EQ(json(chunks[3].substr(6))["usage"]["completion_tokens"].GetInt(), 5);  // all
+}
+
 }  // namespace
 }  // namespace troupe::http

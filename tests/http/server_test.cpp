@@ -242,11 +242,24 @@ TEST_F(http_server, streaming_usage_chunk_when_requested) {
   auto chunks = stream(client, R"({"prompt": "Hi", "max_tokens": 2, "stream": true,
       "stream_options": {"include_usage": true}})");
   ASSERT_EQ(chunks.size(), 3u);
-  EXPECT_TRUE(chunks[0]["usage"].IsNull());
+  EXPECT_FALSE(chunks[0].HasMember("usage"));  // vLLM 0.32 writes no "usage": null
   EXPECT_STREQ(chunks[1]["choices"][0]["finish_reason"].GetString(), "length");
   EXPECT_EQ(chunks[2]["choices"].Size(), 0u);
   EXPECT_EQ(chunks[2]["usage"]["prompt_tokens"].GetInt(), 3);
   EXPECT_EQ(chunks[2]["usage"]["completion_tokens"].GetInt(), 2);
+  EXPECT_EQ(chunks[2]["usage"]["total_tokens"].GetInt(), 5);
+}
+
+// --enable-force-include-usage: a stream that asked for nothing reports usage on every chunk
+// and ends with the usage chunk.
+TEST_F(http_server, forced_usage_rides_on_every_chunk) {
+  start(server_options{.enable_force_include_usage = true});
+  test_client client(port());
+  auto chunks = stream(client, R"({"prompt": "Hi", "max_tokens": 2, "stream": true})");
+  ASSERT_EQ(chunks.size(), 3u);
+  EXPECT_EQ(chunks[0]["usage"]["completion_tokens"].GetInt(), 1);
+  EXPECT_EQ(chunks[1]["usage"]["completion_tokens"].GetInt(), 2);
+  EXPECT_EQ(chunks[2]["choices"].Size(), 0u);
   EXPECT_EQ(chunks[2]["usage"]["total_tokens"].GetInt(), 5);
 }
 

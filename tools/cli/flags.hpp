@@ -42,6 +42,8 @@ struct serve_options {
   bool enable_per_request_metrics = false;
   // Logprobs name tokens "token_id:<id>" (http::server_options).
   bool return_tokens_as_token_ids = false;
+  // Streams always report usage, on every chunk (http::server_options).
+  bool enable_force_include_usage = false;
   // vLLM's --fingerprint-mode (full | hash | custom | none) and --fingerprint-value: the
   // responses' system_fingerprint (tools/cli/fingerprint.hpp).
   std::string fingerprint_mode = "full";

@@ -207,6 +207,10 @@ std::vector<flag_spec> server_flags() {
             }
             return std::string(v);
           }),
+      bool_flag("enable-force-include-usage",
+                "every stream reports usage: a final usage chunk and the usage so far on every "
+                "chunk, whatever stream_options says",
+                FIELD(serve.enable_force_include_usage)),
       choice_flag("fingerprint-mode",
                   "responses' system_fingerprint: full (troupe-<version>[-tpN][-ppN]-<config "
                   "hash>), hash (without the parallel sizes), custom (--fingerprint-value) or none "
