@@ -59,15 +59,24 @@ void write_transfer_params(json_writer& w) {
   w.Null();
 }
 
-void write_chunk_usage(json_writer& w, const completion_usage& usage, bool completion_details) {
-  write_key(w, "usage");
-  w.StartObject();
+namespace {
+
+// A usage object's counts, in vLLM's member order.
+void write_token_counts(json_writer& w, const completion_usage& usage) {
   write_key(w, "prompt_tokens");
   w.Int(usage.prompt_tokens);
   write_key(w, "total_tokens");
   w.Int(usage.prompt_tokens + usage.completion_tokens);
   write_key(w, "completion_tokens");
   w.Int(usage.completion_tokens);
+}
+
+}  // namespace
+
+void write_chunk_usage(json_writer& w, const completion_usage& usage, bool completion_details) {
+  write_key(w, "usage");
+  w.StartObject();
+  write_token_counts(w, usage);
   if (completion_details) {
     write_key(w, "completion_tokens_details");
     if (usage.reasoning_tokens) {
@@ -84,12 +93,7 @@ void write_chunk_usage(json_writer& w, const completion_usage& usage, bool compl
 
 void write_usage(json_writer& w, const completion_usage& usage, bool with_details_null) {
   w.StartObject();
-  write_key(w, "prompt_tokens");
-  w.Int(usage.prompt_tokens);
-  write_key(w, "total_tokens");
-  w.Int(usage.prompt_tokens + usage.completion_tokens);
-  write_key(w, "completion_tokens");
-  w.Int(usage.completion_tokens);
+  write_token_counts(w, usage);
   if (usage.cached_tokens > 0) {
     write_key(w, "prompt_tokens_details");
     w.StartObject();
