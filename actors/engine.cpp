@@ -26,6 +26,7 @@
 #include "actors/kv_allocator_actor.hpp"
 #include "actors/request_actor.hpp"
 #include "actors/stats_logger.hpp"
+#include "runtime/serving/model_files.hpp"
 
 namespace troupe::actors {
 namespace {
@@ -149,6 +150,7 @@ class engine_impl final : public engine {
     counters_->prefix_caching = config.enable_prefix_caching;
     info_.served_model_name = config.served_model_name;
     info_.max_model_len = config.max_model_len;
+    info_.model_path = runtime::resolve_model_path(config);
     info_.created = std::chrono::duration_cast<std::chrono::seconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();

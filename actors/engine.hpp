@@ -134,6 +134,9 @@ struct model_info {
   std::string served_model_name;
   int32_t max_model_len = 0;
   int64_t created = 0;  // unix seconds the engine started
+  // The weights served (--model, or the default model's file): /v1/models' "root", as vLLM's
+  // model path. Empty: the served name stands for it.
+  std::string model_path;
 };
 
 // A snapshot of the engine's load, for telemetry and tests. Counters are updated by the actors

@@ -251,11 +251,38 @@ std::string models_json(const actors::model_info& info) {
   write_key(w, "owned_by");
   w.String("troupe");
   write_key(w, "root");
-  write_string(w, info.served_model_name);
+  write_string(w, info.model_path.empty() ? info.served_model_name : info.model_path);
   write_key(w, "parent");
   w.Null();
   write_key(w, "max_model_len");
   w.Int(info.max_model_len);
+  // vLLM's one ModelPermission, its defaults.
+  write_key(w, "permission");
+  w.StartArray();
+  w.StartObject();
+  write_key(w, "id");
+  write_string(w, "modelperm-" + make_completion_id().substr(5));
+  write_key(w, "object");
+  w.String("model_permission");
+  write_key(w, "created");
+  w.Int64(info.created);
+  for (const auto& [key, value] : {std::pair{"allow_create_engine", false},
+                                   {"allow_sampling", true},
+                                   {"allow_logprobs", true},
+                                   {"allow_search_indices", false},
+                                   {"allow_view", true},
+                                   {"allow_fine_tuning", false}}) {
+    write_key(w, key);
+    w.Bool(value);
+  }
+  write_key(w, "organization");
+  w.String("*");
+  write_key(w, "group");
+  w.Null();
+  write_key(w, "is_blocking");
+  w.Bool(false);
+  w.EndObject();
+  w.EndArray();
   w.EndObject();
   w.EndArray();
   w.EndObject();

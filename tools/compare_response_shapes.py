@@ -4,7 +4,8 @@ and vLLM serving the same model), whole and streamed, and compares the JSON they
 key by key: the same keys in the same order, the same nulls, the same values (texts, token ids,
 usage, finish and stop reasons), and floats within --tolerance. Only "id" and "created" are left
 out, and "system_fingerprint" is compared for being null or not. Each runs whole, streamed, streamed with include_usage, and with continuous_usage_stats.
-Sampled requests (n > 1) compare keys, nulls and types only. The requests cover vLLM's return_token_ids and return_prompt_text with echo, logprobs,
+Sampled requests (n > 1) compare keys, nulls and types only. /v1/models is compared too
+("owned_by" for null-ness). The requests cover vLLM's return_token_ids and return_prompt_text with echo, logprobs,
 prompt logprobs, n > 1, token-id prompts and batches of prompts; then requests both servers
 refuse, whose errors must be equal. Prints each difference; exits 1 on any.
 
@@ -22,7 +23,7 @@ import urllib.request
 
 UNCOMPARED = {"id", "created"}
 # Compared for null or not only: each server names itself.
-NAMED = {"system_fingerprint"}
+NAMED = {"system_fingerprint", "owned_by"}
 PROMPT = "The capital of France is"
 CHAT = [{"role": "user", "content": "Name a colour."}]
 CHAT_ECHO = [{"role": "user", "content": "What is 2 + 2?"},
@@ -207,6 +208,10 @@ def main():
             if sa != sb:
                 c.differ(where + " status", sa, sb)
             c.value(where, a, b)
+    # GET /v1/models: the served model's card (root: the same model path on both).
+    models = [json.load(urllib.request.urlopen(base + "/v1/models")) for base in (args.a, args.b)]
+    num_requests += 1
+    c.value("/v1/models", *models)
     for n, (path, body) in enumerate(ERRORS):
         request = dict(body, model=body.get("model", args.model))
         (sa, a), (sb, b) = post(args.a, path, request), post(args.b, path, request)

@@ -99,9 +99,15 @@ TEST_F(http_server, models_lists_the_served_model) {
   EXPECT_STREQ(model["object"].GetString(), "model");
   EXPECT_EQ(model["created"].GetInt64(), 1700000000);
   EXPECT_STREQ(model["owned_by"].GetString(), "troupe");
-  EXPECT_STREQ(model["root"].GetString(), "fake-model");
+  EXPECT_STREQ(model["root"].GetString(), "fake-model");  // no path: the served name
   EXPECT_TRUE(model["parent"].IsNull());
   EXPECT_EQ(model["max_model_len"].GetInt(), 2048);
+  ASSERT_EQ(model["permission"].Size(), 1u);  // vLLM's one ModelPermission
+  const auto& permission = model["permission"][0];
+  EXPECT_EQ(std::string(permission["id"].GetString()).rfind("modelperm-", 0), 0u);
+  EXPECT_TRUE(permission["allow_sampling"].GetBool());
+  EXPECT_FALSE(permission["allow_fine_tuning"].GetBool());
+  EXPECT_STREQ(permission["organization"].GetString(), "*");
 }
 
 TEST_F(http_server, unknown_path_is_404_and_wrong_method_405) {
