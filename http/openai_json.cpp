@@ -233,6 +233,16 @@ std::string error_json(const api_error& error) {
   return out.GetString();
 }
 
+std::string version_json(std::string_view version) {
+  rapidjson::StringBuffer out;
+  json_writer w(out);
+  w.StartObject();
+  write_key(w, "version");
+  write_string(w, version);
+  w.EndObject();
+  return out.GetString();
+}
+
 std::string models_json(const actors::model_info& info) {
   rapidjson::StringBuffer out;
   json_writer w(out);

@@ -108,6 +108,9 @@ prompt_logprobs_list make_prompt_logprobs(std::span<const int32_t> prompt_token_
 // {"error": {"message", "type", "param", "code"}}
 std::string error_json(const api_error& error);
 
+// GET /version: {"version": version}.
+std::string version_json(std::string_view version);
+
 // GET /v1/models: the one served model.
 std::string models_json(const actors::model_info& info);
 

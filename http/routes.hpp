@@ -15,7 +15,8 @@ enum class endpoint : uint8_t {
   tokenize,            // GET|POST /tokenize: tokenize_api
   detokenize,          // GET|POST /detokenize: tokenize_api
   models,              // GET /v1/models: openai_json
-  health,              // GET /health: 200, empty body
+  health,              // GET /health, GET|POST /ping: 200, empty body
+  version,             // GET /version: {"version": server_options::version}
   reset_prefix_cache,  // POST /reset_prefix_cache: prefix_cache_api
   metrics,             // GET /metrics: telemetry_api (Prometheus text)
   telemetry,           // GET /v1/telemetry: telemetry_api (one JSON snapshot)

@@ -42,6 +42,8 @@ struct server_options {
   // `--enable-force-include-usage`: every stream ends with a usage chunk and carries the usage on
   // every chunk, as stream_options' include_usage and continuous_usage_stats would.
   bool enable_force_include_usage = false;
+  // GET /version's {"version": ...} (troupe's version).
+  std::string version;
   // vLLM's system_fingerprint (`--fingerprint-mode`): complete responses and a stream's last
   // chunk carry it; none = null.
   std::optional<std::string> system_fingerprint;

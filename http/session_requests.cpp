@@ -113,6 +113,8 @@ void session::handle(endpoint handler, const http_request& request) {
       return respond(200, json_content_type, models_json(ctx_->engine.info()));
     case endpoint::health:
       return respond(200, json_content_type, "");
+    case endpoint::version:
+      return respond(200, json_content_type, version_json(ctx_->options.version));
     case endpoint::reset_prefix_cache:
       return handle_reset_prefix_cache();
     case endpoint::metrics:

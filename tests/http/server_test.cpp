@@ -87,6 +87,16 @@ TEST_F(http_server, health_is_200_with_an_empty_body) {
   EXPECT_EQ(r.body, "");
 }
 
+TEST_F(http_server, version_and_ping_answer_as_vllms) {
+  start(server_options{.version = "9.8.7"});
+  test_client client(port());
+  reply r = client.request(verb::get, "/version");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_STREQ(parse_json(r.body)["version"].GetString(), "9.8.7");
+  EXPECT_EQ(client.request(verb::get, "/ping").status, 200);
+  EXPECT_EQ(client.request(verb::post, "/ping").status, 200);
+}
+
 TEST_F(http_server, models_lists_the_served_model) {
   test_client client(port());
   reply r = client.request(verb::get, "/v1/models");
