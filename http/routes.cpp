@@ -6,7 +6,7 @@
 namespace troupe::http {
 namespace {
 
-constexpr std::array<route, 12> route_table = {{
+constexpr std::array<route, 13> route_table = {{
     {"/v1/completions", method_post, endpoint::completions},
     {"/v1/chat/completions", method_post, endpoint::chat_completions},
     // GET with a body too, as vLLM's FastAPI routes accept it.
@@ -16,6 +16,7 @@ constexpr std::array<route, 12> route_table = {{
     {"/health", method_get, endpoint::health},
     {"/ping", method_get | method_post, endpoint::health},  // vLLM's (SageMaker's) health check
     {"/version", method_get, endpoint::version},
+    {"/load", method_get, endpoint::load},
     {"/reset_prefix_cache", method_post, endpoint::reset_prefix_cache},
     {"/metrics", method_get, endpoint::metrics},
     {"/v1/telemetry", method_get, endpoint::telemetry},

@@ -17,6 +17,7 @@ enum class endpoint : uint8_t {
   models,              // GET /v1/models: openai_json
   health,              // GET /health, GET|POST /ping: 200, empty body
   version,             // GET /version: {"version": server_options::version}
+  load,                // GET /load: {"server_load": generations in progress}
   reset_prefix_cache,  // POST /reset_prefix_cache: prefix_cache_api
   metrics,             // GET /metrics: telemetry_api (Prometheus text)
   telemetry,           // GET /v1/telemetry: telemetry_api (one JSON snapshot)

@@ -42,6 +42,9 @@ struct server_options {
   // `--enable-force-include-usage`: every stream ends with a usage chunk and carries the usage on
   // every chunk, as stream_options' include_usage and continuous_usage_stats would.
   bool enable_force_include_usage = false;
+  // `--enable-server-load-tracking`: GET /load counts the completions and chat generations in
+  // progress (vLLM's server_load); without it, 0.
+  bool enable_server_load_tracking = false;
   // GET /version's {"version": ...} (troupe's version).
   std::string version;
   // vLLM's system_fingerprint (`--fingerprint-mode`): complete responses and a stream's last

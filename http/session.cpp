@@ -165,6 +165,11 @@ void session::linger() {
   if (!reading_) discard_input();
 }
 
+void session::end_generation() {
+  if (generating_ && ctx_->options.enable_server_load_tracking) --ctx_->server_load;
+  generating_ = false;
+}
+
 void session::abort_generations() {
   if (abort_sent_) return;
   abort_sent_ = true;
@@ -176,7 +181,7 @@ void session::close() {
   if (closed_) return;
   closed_ = true;
   if (generating_) abort_generations();
-  generating_ = false;
+  end_generation();
   if (busy_ && !lingering_) {
     status_ = 499;  // nginx's "client closed request"
     log_request();

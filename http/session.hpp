@@ -33,6 +33,9 @@ struct server_context {
   actors::engine& engine;
   const server_options options;
   std::atomic<uint64_t> num_default_seeds{0};
+  // GET /load's server_load: completions and chat generations in progress, counted only under
+  // server_options::enable_server_load_tracking (vLLM's), else 0.
+  std::atomic<int64_t> server_load{0};
   const std::shared_ptr<event_gate> gate = std::make_shared<event_gate>();
 
   std::mutex sessions_mu;

@@ -70,6 +70,8 @@ class session : public std::enable_shared_from_this<session> {
   void start_generations(std::vector<actors::generation_request> generations);
   // Aborts the engine's generations of this request (once).
   void abort_generations();
+  // The generation in progress is over (answered or abandoned): it leaves the server's load.
+  void end_generation();
   std::optional<api_error> take_bad_words(completion_request& request) const;
   void deliver(const actors::generation_event& event);
   template <class Responder>

@@ -115,6 +115,9 @@ void session::handle(endpoint handler, const http_request& request) {
       return respond(200, json_content_type, "");
     case endpoint::version:
       return respond(200, json_content_type, version_json(ctx_->options.version));
+    case endpoint::load:
+      return respond(200, json_content_type,
+                     fmt::format(R"({{"server_load":{}}})", ctx_->server_load.load()));
     case endpoint::reset_prefix_cache:
       return handle_reset_prefix_cache();
     case endpoint::metrics:
@@ -242,6 +245,7 @@ void session::handle_chat(const http_request& request) {
 // up, prompt p's choices numbered from p * n.
 void session::start_generations(std::vector<actors::generation_request> generations) {
   generating_ = true;
+  if (ctx_->options.enable_server_load_tracking) ++ctx_->server_load;
   abort_sent_ = false;
   ++serial_;
   engine_ids_.clear();
@@ -305,7 +309,7 @@ template <class Responder>
 void session::deliver_to(Responder& responder, const actors::generation_event& event) {
   std::string bytes = responder.on_event(event);
   if (responder.done() && generating_) {
-    generating_ = false;
+    end_generation();
     // A batch that failed on one prompt: the others' generations are of no use any more.
     if (engine_ids_.size() > 1) abort_generations();
     keep_self_.reset();  // the caller's handler still holds this session

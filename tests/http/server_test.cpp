@@ -97,6 +97,27 @@ TEST_F(http_server, version_and_ping_answer_as_vllms) {
   EXPECT_EQ(client.request(verb::post, "/ping").status, 200);
 }
 
+// vLLM's --enable-server-load-tracking: GET /load counts the generations in progress (0 without
+// the flag).
+TEST_F(http_server, load_counts_generations_in_progress_when_tracked) {
+  test_client idle(port());
+  EXPECT_EQ(idle.request(verb::get, "/load").body, R"({"server_load":0})");
+  start(server_options{.enable_server_load_tracking = true});
+  test_client client(port());
+  client.send(verb::post, "/v1/completions", R"({"prompt": "slow", "stream": true})");
+  client.read_until("data: {");
+  test_client other(port());
+  EXPECT_EQ(other.request(verb::get, "/load").body, R"({"server_load":1})");
+  client.close();  // abandoned: it leaves the load
+  ASSERT_TRUE(engine_.wait_for_aborts(1, 5s));
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::string load;
+  while (std::chrono::steady_clock::now() < deadline &&
+         (load = other.request(verb::get, "/load").body) != R"({"server_load":0})")
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(load, R"({"server_load":0})");
+}
+
 TEST_F(http_server, models_lists_the_served_model) {
   test_client client(port());
   reply r = client.request(verb::get, "/v1/models");

@@ -44,6 +44,8 @@ struct serve_options {
   bool return_tokens_as_token_ids = false;
   // Streams always report usage, on every chunk (http::server_options).
   bool enable_force_include_usage = false;
+  // GET /load counts generations in progress (http::server_options).
+  bool enable_server_load_tracking = false;
   // vLLM's --fingerprint-mode (full | hash | custom | none) and --fingerprint-value: the
   // responses' system_fingerprint (tools/cli/fingerprint.hpp).
   std::string fingerprint_mode = "full";

@@ -75,6 +75,7 @@ int run_serve(const command_line& cl) {
   options.return_tokens_as_token_ids = cl.serve.return_tokens_as_token_ids;
   options.enable_force_include_usage = cl.serve.enable_force_include_usage;
   options.version = TROUPE_VERSION;
+  options.enable_server_load_tracking = cl.serve.enable_server_load_tracking;
   options.system_fingerprint =
       system_fingerprint(cl.serve, config, engine.info().max_model_len, TROUPE_VERSION);
   if (!cl.serve.structured_outputs_config.empty()) {  // checked when the flag was read

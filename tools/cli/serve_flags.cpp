@@ -211,6 +211,10 @@ std::vector<flag_spec> server_flags() {
                 "every stream reports usage: a final usage chunk and the usage so far on every "
                 "chunk, whatever stream_options says",
                 FIELD(serve.enable_force_include_usage)),
+      bool_flag("enable-server-load-tracking",
+                "GET /load reports the completions and chat generations in progress "
+                "(server_load; 0 without the flag)",
+                FIELD(serve.enable_server_load_tracking)),
       choice_flag("fingerprint-mode",
                   "responses' system_fingerprint: full (troupe-<version>[-tpN][-ppN]-<config "
                   "hash>), hash (without the parallel sizes), custom (--fingerprint-value) or none "
