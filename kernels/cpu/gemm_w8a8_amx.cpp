@@ -104,8 +104,18 @@ TROUPE_AMX_INT8 amx_tile_scope::amx_tile_scope(int64_t M) {
   amx::configure_tiles(M);
 }
 
-TROUPE_AMX_INT8 amx_tile_scope::~amx_tile_scope() {
+namespace {
+
+// GCC 12 drops a target attribute written on a destructor's definition (the inlined
+// _tile_release then fails to compile where -march has no AMX), so the destructor calls this.
+TROUPE_AMX_INT8 void release_tiles() {
   _tile_release();
+}
+
+}  // namespace
+
+amx_tile_scope::~amx_tile_scope() {
+  release_tiles();
 }
 
 TROUPE_AMX_INT8 void amx_panel_rows(const int8_t* panel, int64_t ldq, const int8_t* q, int64_t M,
