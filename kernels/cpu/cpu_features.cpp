@@ -45,6 +45,8 @@ cpu_features detect() {
   cpu_features f;
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (__get_cpuid_max(0, nullptr) < 7) return f;
+  __cpuid_count(0, 0, a, b, c, d);
+  f.amd = b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;  // "AuthenticAMD"
   __cpuid_count(1, 0, a, b, c, d);
   const bool osxsave = bit(c, 27), avx = bit(c, 28);
   if (!osxsave || !avx) return f;

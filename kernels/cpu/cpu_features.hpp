@@ -21,6 +21,7 @@ struct cpu_features {
   bool avx512_bf16 = false;  // bf16 dot products (VDPBF16PS)
   bool amx_bf16 = false;     // AMX tiles, bf16 (needs the OS and arch_prctl permission)
   bool amx_int8 = false;     // AMX tiles, int8
+  bool amd = false;          // an AMD CPU (its VDPBF16PS runs at full rate from Zen 4 on)
 };
 
 // Detected once (the first call asks Linux for AMX permission when the CPU has AMX); thread-safe.

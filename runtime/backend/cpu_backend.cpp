@@ -48,8 +48,8 @@ cpu_backend::cpu_backend(int32_t num_threads, communicator* comm, std::vector<in
                          cpu_activations activations)
     : pool_(num_threads, std::move(cpus)), comm_(comm), activations_(activations) {}
 
-bool cpu_backend::uses_amx_tiles() const {
-  return activations_ == cpu_activations::bf16 && cpu::amx_gemm_supported();
+bool cpu_backend::uses_bf16_tiles() const {
+  return activations_ == cpu_activations::bf16 && cpu::bf16_tiles_supported();
 }
 
 // -- memory --
@@ -79,8 +79,8 @@ weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data da
     w.packed = cpu::pack_quant_weight(*block, w.data.bytes.data(), desc.rows, desc.cols);
     std::vector<uint8_t>().swap(w.data.bytes);
   }
-  if (desc.format == weight_format::bf16 && desc.rows > 1 && uses_amx_tiles()) {
-    // AMX tiles for bf16 activations; they replace the stored values.
+  if (desc.format == weight_format::bf16 && desc.rows > 1 && uses_bf16_tiles()) {
+    // amx_gemm's tiles for bf16 activations; they replace the stored values.
     w.tiles = cpu::pack_amx_weight(reinterpret_cast<const uint16_t*>(w.data.dense_values()),
                                    desc.rows, desc.cols);
     std::vector<uint8_t>().swap(w.data.bytes);

@@ -43,8 +43,9 @@ class cpu_backend : public compute_backend {
 
   int32_t num_threads() const { return pool_.num_threads(); }
   cpu_activations activations() const { return activations_; }
-  // Whether bf16 weights multiply on AMX tiles here (bf16 activations on a CPU with AMX-BF16).
-  bool uses_amx_tiles() const;
+  // Whether bf16 weights multiply by amx_gemm here (bf16 activations on a CPU with AMX-BF16 or a
+  // full-rate AVX512-BF16: kernels/cpu/amx_gemm.hpp).
+  bool uses_bf16_tiles() const;
   const std::vector<int>& cpus() const { return pool_.cpus(); }
   // The storage behind a KV-cache handle (tests, inspection).
   const cpu_kv_cache& kv_cache(kv_cache_handle cache) const { return kv_caches_[cache.id]; }

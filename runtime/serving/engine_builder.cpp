@@ -39,25 +39,28 @@ std::string cpu_list(const std::vector<int>& cpus) {
 }
 
 // What the CPU's bf16 weights multiply: x rounded to bf16 for an explicit --dtype bfloat16 (vLLM's
-// activations; AMX tiles where the CPU has them; --kv-cache-dtype auto is then bf16 too), f32 x
-// otherwise (auto keeps troupe's f32 activations on the CPU; on an AMX CPU the log says what
-// bfloat16 would do). `resolved`: the dtype --dtype resolved to for this checkpoint.
+// activations; AMX tiles or full-rate AVX512-BF16 where the CPU has them; --kv-cache-dtype auto is
+// then bf16 too), f32 x otherwise (auto keeps troupe's f32 activations on the CPU; where bf16
+// tiles run, the log says what bfloat16 would do). `resolved`: the dtype --dtype resolved to for
+// this checkpoint.
 backend::cpu_activations cpu_activations_for(const engine_config& config, weight_dtype resolved) {
   const auto dtype = parse_weight_dtype(config.dtype);
   if (!dtype || *dtype != weight_dtype::bfloat16) {
     if (dtype && *dtype == weight_dtype::as_stored && resolved == weight_dtype::bfloat16 &&
-        kernels::cpu::amx_gemm_supported()) {
+        kernels::cpu::bf16_tiles_supported()) {
       spdlog::info(
           "--dtype auto: this bf16 checkpoint computes with f32 activations on the CPU; "
-          "--dtype bfloat16 computes as vLLM does (bf16 activations and KV cache), on this CPU's "
-          "AMX tiles");
+          "--dtype bfloat16 computes as vLLM does (bf16 activations and KV cache), with this "
+          "CPU's {}",
+          kernels::cpu::describe(*kernels::cpu::best_bf16_tile_engine()));
     }
     return backend::cpu_activations::f32;
   }
-  spdlog::info("--dtype bfloat16: bf16 weights multiply activations rounded to bf16, {}",
-               kernels::cpu::amx_gemm_supported()
-                   ? "on AMX tiles"
-                   : "by panel_gemm (this CPU has no usable AMX-BF16 tiles)");
+  const auto engine = kernels::cpu::best_bf16_tile_engine();
+  spdlog::info(
+      "--dtype bfloat16: bf16 weights multiply activations rounded to bf16, {}{}",
+      engine ? "with " : "by panel_gemm (this CPU has neither usable AMX-BF16 tiles nor a ",
+      engine ? kernels::cpu::describe(*engine) : "full-rate AVX512-BF16)");
   return backend::cpu_activations::bf16;
 }
 

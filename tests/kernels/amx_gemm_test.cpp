@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/cpu/activation.hpp"
+#include "kernels/cpu/cpu_features.hpp"
 #include "kernels/cpu/half.hpp"
 #include "tests/kernels/kernel_test_support.hpp"
 
@@ -14,10 +15,21 @@ namespace {
 
 using namespace test;
 
-#define SKIP_WITHOUT_AMX()                                                                 \
-  if (!amx_gemm_supported())                                                               \
-  GTEST_SKIP() << "this CPU has no usable AMX-BF16 tiles (CPUID, XCR0 or Linux's grant); " \
-                  "amx_gemm runs only where it has"
+// The engine a test runs on is its parameter; each runs where this CPU has it (on an AMX CPU
+// both do: the avx512_bf16 engine needs only AVX512-BF16).
+class amx_gemm_on : public ::testing::TestWithParam<bf16_tile_engine> {
+ protected:
+  void SetUp() override {
+    if (!bf16_tile_engine_supported(GetParam()))
+      GTEST_SKIP() << "this CPU cannot run " << describe(GetParam())
+                   << " (CPUID, XCR0 or, for AMX, Linux's grant)";
+  }
+  void gemm(thread_pool& pool, const amx_weight& w, const float* x, int64_t M, float* y) const {
+    const amx_weight* ws[] = {&w};
+    float* ys[] = {y};
+    amx_gemm_many_with(GetParam(), pool, ws, x, M, ys);
+  }
+};
 
 std::vector<uint16_t> random_bf16(int64_t n, uint32_t seed) {
   const auto v = random_floats(static_cast<size_t>(n), seed);
@@ -70,8 +82,7 @@ TEST(amx_gemm, packing_keeps_every_weight_row) {
 // Awkward shapes (partial tiles in every direction): each output within f32 accumulation error
 // of the exact products of bf16(x) and W. Truncating x instead of rounding it, a wrong k pair
 // order or a misplaced tile breaks the bound by orders of magnitude.
-TEST(amx_gemm, products_are_bf16_activations_times_the_weights) {
-  SKIP_WITHOUT_AMX();
+TEST_P(amx_gemm_on, products_are_bf16_activations_times_the_weights) {
   thread_pool pool(2);
   for (int64_t K : {1, 31, 32, 33, 576})
     for (int64_t M : {1, 15, 16, 17, 33, 70})
@@ -81,7 +92,7 @@ TEST(amx_gemm, products_are_bf16_activations_times_the_weights) {
         const auto ref = reference(x, M, w, N, K);
         const auto packed = pack_amx_weight(w.data(), N, K);
         std::vector<float> y(M * N, -1.0f);
-        amx_gemm(pool, *packed, x.data(), M, y.data());
+        gemm(pool, *packed, x.data(), M, y.data());
         for (int64_t i = 0; i < M * N; ++i) {
           ASSERT_LE(std::fabs(y[i] - ref.y[i]), 0x1p-23 * K * ref.magnitude[i] + 1e-30)
               << "M=" << M << " K=" << K << " N=" << N << " at (" << i / N << ", " << i % N << ")";
@@ -91,22 +102,21 @@ TEST(amx_gemm, products_are_bf16_activations_times_the_weights) {
 
 // Rounding x to bf16 is part of the contract: an x that bf16 cannot hold gives the rounded
 // value's product, not x's.
-TEST(amx_gemm, x_is_rounded_to_nearest_even_bf16) {
-  SKIP_WITHOUT_AMX();
+TEST_P(amx_gemm_on, x_is_rounded_to_nearest_even_bf16) {
   thread_pool pool(1);
   const std::vector<uint16_t> w = {0x3f80};  // 1.0
   const auto packed = pack_amx_weight(w.data(), 1, 1);
   for (float x : {1.0f + 0x1p-8f, 1.0f + 0x1p-8f + 0x1p-20f, 1.0f + 3 * 0x1p-8f, -3.14159f}) {
     float y = 0;
-    amx_gemm(pool, *packed, &x, 1, &y);
+    gemm(pool, *packed, &x, 1, &y);
     EXPECT_EQ(y, bf16_to_f32(f32_to_bf16(x))) << x;
   }
 }
 
-// Batch invariance: a row's bits are the same alone, in any batch, in a 2-row tile pair or a
-// lone slice, and on 1 or 2 threads; amx_gemm_many gives each weight amx_gemm's bits.
-TEST(amx_gemm, rows_do_not_depend_on_the_batch_threads_or_other_weights) {
-  SKIP_WITHOUT_AMX();
+// Batch invariance: a row's bits are the same alone, in any batch, in any tile (AMX: a 2-row tile
+// pair or a lone slice; AVX512-BF16: 12 rows of a pair, or 1-6 rows of 2 or 4 pairs), and on 1 or
+// 2 threads; amx_gemm_many gives each weight amx_gemm's bits.
+TEST_P(amx_gemm_on, rows_do_not_depend_on_the_batch_threads_or_other_weights) {
   thread_pool one(1), two(2);
   const int64_t K = 100, M = 70;
   const std::vector<int64_t> Ns = {33, 200};
@@ -118,17 +128,17 @@ TEST(amx_gemm, rows_do_not_depend_on_the_batch_threads_or_other_weights) {
     ws.push_back(packed.back().get());
   }
   many_outputs many(M, Ns);
-  amx_gemm_many(two, ws, x.data(), M, many.pointers);
+  amx_gemm_many_with(GetParam(), two, ws, x.data(), M, many.pointers);
   for (size_t i = 0; i < Ns.size(); ++i) {
     const int64_t N = Ns[i];
     std::vector<float> whole(M * N, -1.0f);
-    amx_gemm(one, *ws[i], x.data(), M, whole.data());
+    gemm(one, *ws[i], x.data(), M, whole.data());
     ASSERT_TRUE(bitwise_equal(whole, many.ys[i])) << "N=" << N;
     for (int64_t m0 : {0, 15, 16, 31, 32, 69}) {
-      for (int64_t rows : {1, 2, 17}) {
+      for (int64_t rows : {1, 2, 4, 5, 7, 17}) {
         if (m0 + rows > M) continue;
         std::vector<float> part(rows * N, -1.0f);
-        amx_gemm(two, *ws[i], x.data() + m0 * K, rows, part.data());
+        gemm(two, *ws[i], x.data() + m0 * K, rows, part.data());
         ASSERT_TRUE(bitwise_equal(part.data(), whole.data() + m0 * N, rows * N))
             << "rows " << m0 << ".." << m0 + rows << " N=" << N;
       }
@@ -138,8 +148,7 @@ TEST(amx_gemm, rows_do_not_depend_on_the_batch_threads_or_other_weights) {
 
 // The down projection of a SiLU: amx_gemm of silu_mul's f32 rows, bit for bit, whatever the
 // rows a task takes (one row, a few, many; 1 or 2 threads; K not a multiple of 32).
-TEST(amx_gemm, silu_of_gate_and_up_equals_the_product_of_silu_mul) {
-  SKIP_WITHOUT_AMX();
+TEST_P(amx_gemm_on, silu_of_gate_and_up_equals_the_product_of_silu_mul) {
   for (int threads : {1, 2}) {
     thread_pool pool(threads);
     for (int64_t K : {100, 1536}) {
@@ -152,8 +161,8 @@ TEST(amx_gemm, silu_of_gate_and_up_equals_the_product_of_silu_mul) {
         const auto packed = pack_amx_weight(random_bf16(N * K, 13).data(), N, K);
         std::vector<float> x(M * K), expected(M * N, -1.0f), y(M * N, -2.0f);
         silu_mul(gate.data(), up.data(), M * K, x.data());
-        amx_gemm(pool, *packed, x.data(), M, expected.data());
-        amx_gemm_silu(pool, *packed, gate.data(), up.data(), M, y.data());
+        gemm(pool, *packed, x.data(), M, expected.data());
+        amx_gemm_silu_with(GetParam(), pool, *packed, gate.data(), up.data(), M, y.data());
         EXPECT_TRUE(bitwise_equal(y, expected))
             << "M=" << M << " K=" << K << " threads=" << threads;
       }
@@ -161,14 +170,44 @@ TEST(amx_gemm, silu_of_gate_and_up_equals_the_product_of_silu_mul) {
   }
 }
 
-TEST(amx_gemm, empty_shapes) {
-  SKIP_WITHOUT_AMX();
+TEST_P(amx_gemm_on, empty_shapes) {
   thread_pool pool(2);
   const auto packed = pack_amx_weight(nullptr, 5, 0);
   std::vector<float> x(3), y(15, -1.0f);
-  amx_gemm(pool, *packed, x.data(), 3, y.data());
-  EXPECT_EQ(y, std::vector<float>(15, 0.0f));      // K = 0: every sum is empty
-  amx_gemm(pool, *packed, x.data(), 0, y.data());  // M = 0: nothing to do
+  gemm(pool, *packed, x.data(), 3, y.data());
+  EXPECT_EQ(y, std::vector<float>(15, 0.0f));  // K = 0: every sum is empty
+  gemm(pool, *packed, x.data(), 0, y.data());  // M = 0: nothing to do
+}
+
+INSTANTIATE_TEST_SUITE_P(engines, amx_gemm_on,
+                         ::testing::Values(bf16_tile_engine::amx, bf16_tile_engine::avx512_bf16),
+                         [](const auto& info) {
+                           return info.param == bf16_tile_engine::amx ? "amx" : "avx512_bf16";
+                         });
+
+// amx_gemm runs on the engine best_bf16_tile_engine() names, which this CPU can run: AMX where it
+// has it, else AVX512-BF16 on an AMD CPU, else none.
+TEST(amx_gemm, runs_on_the_best_engine_this_cpu_has) {
+  const auto best = best_bf16_tile_engine();
+  EXPECT_EQ(bf16_tiles_supported(), best.has_value());
+  if (bf16_tile_engine_supported(bf16_tile_engine::amx)) {
+    EXPECT_EQ(best, bf16_tile_engine::amx);
+  } else if (detect_cpu_features().amd &&
+             bf16_tile_engine_supported(bf16_tile_engine::avx512_bf16)) {
+    EXPECT_EQ(best, bf16_tile_engine::avx512_bf16);
+  } else {
+    GTEST_SKIP() << "this CPU has no bf16 tile engine that amx_gemm would choose";
+  }
+  thread_pool pool(2);
+  const int64_t M = 9, K = 70, N = 40;
+  const auto x = random_floats(M * K, 5);
+  const auto packed = pack_amx_weight(random_bf16(N * K, 6).data(), N, K);
+  std::vector<float> y(M * N, -1.0f), expected(M * N, -2.0f);
+  amx_gemm(pool, *packed, x.data(), M, y.data());
+  const amx_weight* ws[] = {packed.get()};
+  float* ys[] = {expected.data()};
+  amx_gemm_many_with(*best, pool, ws, x.data(), M, ys);
+  EXPECT_TRUE(bitwise_equal(y, expected));
 }
 
 }  // namespace

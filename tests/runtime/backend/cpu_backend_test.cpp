@@ -299,7 +299,7 @@ TEST_F(cpu_backend_ops, gather_sampled_rows_takes_the_rows_in_order) {
 // together only products on the same x; a tied bf16 table still gives exact embedding rows.
 TEST_F(cpu_backend_bf16_ops, bf16_matrices_multiply_x_rounded_to_bf16) {
   EXPECT_EQ(be_.activations(), cpu_activations::bf16);
-  EXPECT_EQ(be_.uses_amx_tiles(), cpu::amx_gemm_supported());
+  EXPECT_EQ(be_.uses_bf16_tiles(), cpu::bf16_tiles_supported());
   const int64_t rows = 9, in = 70;
   const auto x = random(rows * in);
   const auto xb = buffer_with(x);
@@ -313,7 +313,7 @@ TEST_F(cpu_backend_bf16_ops, bf16_matrices_multiply_x_rounded_to_bf16) {
   };
   const auto [w40, h40] = bf16_weight(40);
   std::vector<float> expected(rows * 40), as_is(rows * 40);
-  if (be_.uses_amx_tiles()) {
+  if (be_.uses_bf16_tiles()) {
     cpu::amx_gemm(pool_, *cpu::pack_amx_weight(h40.data(), 40, in), x.data(), rows,
                   expected.data());
   } else {

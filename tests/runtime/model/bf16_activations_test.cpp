@@ -58,7 +58,10 @@ TEST_P(bf16_activations, logprobs_close_to_f32_activations_and_greedy_tokens_equ
   const double max_diff =
       testing::max_logprob_diff(*f32, *bf16, weights.hparams.vocab_size, near_tie);
   std::printf("%s, bf16 activations (%s): max |logprob - f32 activations'| = %.5f\n", GetParam(),
-              kernels::cpu::amx_gemm_supported() ? "AMX tiles" : "panel_gemm", max_diff);
+              kernels::cpu::bf16_tiles_supported()
+                  ? kernels::cpu::describe(*kernels::cpu::best_bf16_tile_engine())
+                  : "panel_gemm",
+              max_diff);
   EXPECT_LT(max_diff, tolerance(GetParam()));
   EXPECT_GT(max_diff, 0.0);  // the activations really are rounded
 }
