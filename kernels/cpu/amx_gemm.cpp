@@ -219,7 +219,7 @@ TROUPE_BF16_DOT TROUPE_AMX_INLINE void dot_step(__m512 (&acc)[R][2 * P], const u
 #pragma GCC unroll 2
     for (int h = H0; h < H1; ++h) {
       const uint8_t* line = row + q * pair_bytes + h * tile_bytes;
-      _mm_prefetch(reinterpret_cast<const char*>(line + ahead), _MM_HINT_T0);
+      if constexpr (P == 1) _mm_prefetch(reinterpret_cast<const char*>(line + ahead), _MM_HINT_T0);
       wv[2 * q + h] = (__m512bh)_mm512_load_si512(line);
     }
   }
@@ -274,6 +274,11 @@ TROUPE_BF16_DOT void dot_tile(const amx_weight& w, int64_t p, const uint16_t* xb
   }
 }
 
+// How many pairs a register tile of a product of M rows takes.
+int64_t dot_tile_pairs(int64_t M) {
+  return M <= max_dot_rows(4) ? 4 : M <= max_dot_rows(2) ? 2 : 1;
+}
+
 // dot_tile<rows, P> for a run-time rows in [1, max_dot_rows(P)].
 template <int P, int R = 1>
 void dot_rows(int64_t rows, const amx_weight& w, int64_t p, const uint16_t* xb, int64_t m0,
@@ -288,7 +293,7 @@ void dot_rows(int64_t rows, const amx_weight& w, int64_t p, const uint16_t* xb, 
 // L2; a batch of at most 6 rows takes 2 or 4 pairs at once instead.
 void dot_pairs(const amx_weight& w, int64_t p0, int64_t p1, const uint16_t* xb, int64_t M,
                float* y) {
-  const int64_t wide = M <= max_dot_rows(4) ? 4 : M <= max_dot_rows(2) ? 2 : 1;
+  const int64_t wide = dot_tile_pairs(M);
   for (int64_t p = p0; p < p1;) {
     const int64_t left = std::min(wide, p1 - p);
     const int P = left >= 4 ? 4 : left >= 2 ? 2 : 1;
@@ -322,9 +327,11 @@ const uint16_t* converted_x(thread_pool& pool, int64_t M, int64_t kp, int64_t mi
 // Every product's column tasks as one job, on `engine`.
 void run_products(bf16_tile_engine engine, thread_pool& pool, std::span<const amx_weight* const> ws,
                   const uint16_t* xb, int64_t M, std::span<float* const> ys) {
+  // The dot engine's tasks take whole register tiles of pairs (a decode batch's 2 or 4).
+  const int64_t unit = engine == bf16_tile_engine::amx ? 1 : dot_tile_pairs(M);
   std::vector<column_part> parts;
   for (const amx_weight* w : ws)
-    parts.push_back({w->num_pairs(), 1, 1});
+    parts.push_back({w->num_pairs(), 1, unit});
   run_column_tasks(pool, std::span<const column_part>(parts),
                    [&](size_t i, int64_t p0, int64_t p1) {
                      if (engine == bf16_tile_engine::amx)
