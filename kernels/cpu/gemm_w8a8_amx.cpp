@@ -100,19 +100,20 @@ TROUPE_AMX_INT8 void rows_of(const int8_t* panel, int64_t ldq, const int8_t* q, 
 
 }  // namespace
 
-TROUPE_AMX_INT8 amx_tile_scope::amx_tile_scope(int64_t M) {
-  amx::configure_tiles(M);
-}
-
 namespace {
 
-// GCC 12 drops a target attribute written on a destructor's definition (the inlined
-// _tile_release then fails to compile where -march has no AMX), so the destructor calls this.
+// GCC 12 drops a target attribute written on a constructor's or destructor's definition (an
+// always-inline tile intrinsic there fails to compile where -march has no AMX), so the scope's
+// constructor and destructor call functions that carry it.
 TROUPE_AMX_INT8 void release_tiles() {
   _tile_release();
 }
 
 }  // namespace
+
+amx_tile_scope::amx_tile_scope(int64_t M) {
+  amx::configure_tiles(M);
+}
 
 amx_tile_scope::~amx_tile_scope() {
   release_tiles();
