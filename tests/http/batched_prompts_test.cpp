@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "http/server.hpp"
-#include "tests/http/fake_engine.hpp"
+#include "tests/http/fake_engine_server.hpp"
 #include "tests/http/test_client.hpp"
 
 namespace troupe::http {
@@ -19,19 +19,9 @@ using namespace std::chrono_literals;
 using testing::parse_json;
 using testing::test_client;
 
-class batched_prompts : public ::testing::Test {
+class batched_prompts : public testing::fake_engine_server {
  protected:
-  void SetUp() override {
-    server_options options;
-    options.port = 0;
-    options.disable_log_requests = true;
-    auto started = start_server(engine_, options);
-    ASSERT_TRUE(started.ok()) << started.message();
-    server_ = std::move(started.value());
-  }
-
-  testing::fake_engine engine_;  // declared first: outlives the server
-  std::unique_ptr<server> server_;
+  void SetUp() override { start(); }
 };
 
 TEST_F(batched_prompts, each_prompt_is_a_request_and_its_choices_follow_the_previous_ones) {

@@ -10,7 +10,7 @@
 
 #include "http/server.hpp"
 #include "runtime/grammar/grammar.hpp"
-#include "tests/http/fake_engine.hpp"
+#include "tests/http/fake_engine_server.hpp"
 #include "tests/http/test_client.hpp"
 
 namespace troupe::http {
@@ -24,31 +24,23 @@ using testing::bhttp::verb;
 // The prompt is the last message's content, so the fake engine's scripts can be chosen by it.
 const std::string last_content = "{{ messages[-1].content }}";
 
-class chat_server : public ::testing::Test {
+class chat_server : public testing::fake_engine_server {
  protected:
   void start(const std::string& template_text, bool prompt_tokens_details = false) {
-    server_.reset();
     server_options options;
-    options.port = 0;
     options.enable_prompt_tokens_details = prompt_tokens_details;
-    options.disable_log_requests = true;
     if (!template_text.empty()) {
       auto setup = load_chat_template_setup(template_text, "/nonexistent.gguf", nullptr);
       ASSERT_TRUE(setup.ok()) << setup.message();
       options.chat_template = std::make_shared<const chat_template_setup>(std::move(*setup));
     }
-    auto started = start_server(engine_, options);
-    ASSERT_TRUE(started.ok()) << started.message();
-    server_ = std::move(started.value());
+    fake_engine_server::start(options);
   }
 
   reply chat(const std::string& body) {
     test_client client(server_->port());
     return client.request(verb::post, "/v1/chat/completions", body);
   }
-
-  testing::fake_engine engine_;  // declared first: outlives the server
-  std::unique_ptr<server> server_;
 };
 
 TEST_F(chat_server, a_chat_completion_renders_the_template_and_answers_in_chat_format) {

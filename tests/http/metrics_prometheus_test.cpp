@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "http/server.hpp"
-#include "tests/http/fake_engine.hpp"
+#include "tests/http/fake_engine_server.hpp"
 #include "tests/http/prometheus_parser.hpp"
 #include "tests/http/test_client.hpp"
 
@@ -18,7 +18,7 @@ using testing::find_family;
 using testing::sample_sum;
 using testing::bhttp::verb;
 
-class metrics_prometheus : public ::testing::Test {
+class metrics_prometheus : public testing::fake_engine_server {
  protected:
   void SetUp() override {
     telemetry::registry& r = engine_.mutable_metrics();
@@ -49,12 +49,7 @@ class metrics_prometheus : public ::testing::Test {
                 {{"value", "quote \" backslash \\ newline \n end"}})
         .set(-1.5);
 
-    server_options options;
-    options.port = 0;
-    options.disable_log_requests = true;
-    auto started = start_server(engine_, options);
-    ASSERT_TRUE(started.ok()) << started.message();
-    server_ = std::move(started.value());
+    start();
   }
 
   testing::prometheus_parse scrape(const std::string& tag) {
@@ -63,9 +58,6 @@ class metrics_prometheus : public ::testing::Test {
     EXPECT_EQ(r.status, 200);
     return testing::parse_prometheus_text(r.body, tag);
   }
-
-  testing::fake_engine engine_;  // declared first: outlives the server
-  std::unique_ptr<server> server_;
 };
 
 TEST_F(metrics_prometheus, the_reference_parser_reads_every_family_back) {

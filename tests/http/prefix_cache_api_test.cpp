@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "http/server.hpp"
-#include "tests/http/fake_engine.hpp"
+#include "tests/http/fake_engine_server.hpp"
 #include "tests/http/test_client.hpp"
 
 namespace troupe::http {
@@ -35,18 +35,11 @@ TEST(reset_prefix_cache_reply, ok_is_200_and_a_refusal_409_with_the_engines_mess
   EXPECT_EQ(status_reason(409), "Conflict");
 }
 
-class reset_endpoint : public ::testing::Test {
+class reset_endpoint : public testing::fake_engine_server {
  protected:
-  void SetUp() override {
-    auto started = start_server(engine_, server_options{.port = 0, .disable_log_requests = true});
-    ASSERT_TRUE(started.ok()) << started.message();
-    server_ = std::move(started.value());
-  }
+  void SetUp() override { start(); }
 
   reply reset(test_client& client) { return client.request(verb::post, "/reset_prefix_cache"); }
-
-  testing::fake_engine engine_;  // declared first: outlives the server
-  std::unique_ptr<server> server_;
 };
 
 TEST_F(reset_endpoint, success_is_200_with_an_empty_body) {

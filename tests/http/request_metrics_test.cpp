@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "http/server.hpp"
-#include "tests/http/fake_engine.hpp"
+#include "tests/http/fake_engine_server.hpp"
 #include "tests/http/test_client.hpp"
 
 namespace troupe::http {
@@ -126,20 +126,15 @@ void expect_fake_metrics(const rapidjson::Value& doc) {
   EXPECT_EQ(doc["usage"]["completion_tokens"].GetInt(), 3);
 }
 
-class per_request_metrics : public ::testing::Test {
+class per_request_metrics : public testing::fake_engine_server {
  protected:
   void start(bool enabled) {
-    server_.reset();
     server_options options;
-    options.port = 0;
-    options.disable_log_requests = true;
     options.enable_per_request_metrics = enabled;
     auto setup = load_chat_template_setup("{{ messages[-1].content }}", "/none.gguf", nullptr);
     ASSERT_TRUE(setup.ok()) << setup.message();
     options.chat_template = std::make_shared<const chat_template_setup>(std::move(*setup));
-    auto started = start_server(engine_, options);
-    ASSERT_TRUE(started.ok()) << started.message();
-    server_ = std::move(started.value());
+    fake_engine_server::start(options);
   }
 
   testing::reply post(const std::string& path, const std::string& body) {
@@ -161,9 +156,6 @@ class per_request_metrics : public ::testing::Test {
     for (const auto& p : payloads)
       EXPECT_EQ(p.find("\"metrics\""), std::string::npos) << p;
   }
-
-  testing::fake_engine engine_;  // declared first: outlives the server
-  std::unique_ptr<server> server_;
 };
 
 const std::string completion = R"({"prompt": "Hi", "max_tokens": 3)";

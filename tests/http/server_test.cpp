@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/http/fake_engine.hpp"
+#include "tests/http/fake_engine_server.hpp"
 #include "tests/http/test_client.hpp"
 
 namespace troupe::http {
@@ -23,20 +23,9 @@ using testing::bhttp::verb;
 
 const std::string full_text = "Hello from troupe, the actor runtime.";
 
-class http_server : public ::testing::Test {
+class http_server : public testing::fake_engine_server {
  protected:
-  void SetUp() override { start(server_options{}); }
-
-  void start(server_options options) {
-    server_.reset();
-    options.port = 0;
-    options.disable_log_requests = true;
-    auto started = start_server(engine_, options);
-    ASSERT_TRUE(started.ok()) << started.message();
-    server_ = std::move(started.value());
-  }
-
-  uint16_t port() const { return server_->port(); }
+  void SetUp() override { start(); }
 
   // Streams a completion and checks the SSE framing; returns the parsed JSON payloads (without
   // the final [DONE]).
@@ -55,9 +44,6 @@ class http_server : public ::testing::Test {
       chunks.push_back(parse_json(p));
     return chunks;
   }
-
-  testing::fake_engine engine_;  // declared first: outlives the server
-  std::unique_ptr<server> server_;
 };
 
 TEST_F(http_server, server_seed_makes_default_seeds_reproducible) {

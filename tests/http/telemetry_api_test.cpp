@@ -9,7 +9,7 @@
 
 #include "http/dashboard_page.hpp"
 #include "http/server.hpp"
-#include "tests/http/fake_engine.hpp"
+#include "tests/http/fake_engine_server.hpp"
 #include "tests/http/test_client.hpp"
 
 namespace troupe::http {
@@ -19,7 +19,7 @@ using testing::parse_json;
 using testing::test_client;
 using testing::bhttp::verb;
 
-class telemetry_api : public ::testing::Test {
+class telemetry_api : public testing::fake_engine_server {
  protected:
   void SetUp() override {
     telemetry::registry& r = engine_.mutable_metrics();
@@ -30,16 +30,8 @@ class telemetry_api : public ::testing::Test {
     r.add_histogram("vllm:e2e_request_latency_seconds", "E2E request latency.", l, {0.5, 1.0})
         .observe(0.75);
     r.add_gauge("troupe_actor_mailbox_depth", "Messages waiting.", {{"kind", "batcher"}}).set(2);
-    server_options options;
-    options.port = 0;
-    options.disable_log_requests = true;
-    auto started = start_server(engine_, options);
-    ASSERT_TRUE(started.ok()) << started.message();
-    server_ = std::move(started.value());
+    start();
   }
-
-  testing::fake_engine engine_;  // declared first: outlives the server
-  std::unique_ptr<server> server_;
 };
 
 TEST_F(telemetry_api, metrics_is_the_registry_in_prometheus_text) {
