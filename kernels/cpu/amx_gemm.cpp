@@ -204,14 +204,14 @@ constexpr int max_dot_rows(int P) {
 
 // k pair k2 of x's R rows (dwords of the pairs, row stride ldx) times the blocks [H0, H1) (0, 1
 // or both) of pairs [p, p + P) (at b, pair_bytes apart) into their sums. k pair k2 is row k2 % 16
-// of k block k2 / 16 in each block. Each line read asks L1 for the same line `ahead` k blocks on
-// (measured, 2 threads: without, a one-row product over the 49152 x 576 LM head took 1.64 ms
-// against 1.51, and 12-row tiles streaming it 6.7 ms against 3.7 at 4 blocks ahead).
+// of k block k2 / 16 in each block. A one-pair tile asks L1 for each line it reads 4 k blocks on
+// (2 threads: 12-row tiles over the 49152 x 576 LM head 6.7 -> 3.7 ms); tiles of several pairs
+// stream memory in order and prefetch nothing (one block ahead: 10-20% slower from DRAM).
 template <int R, int P, int H0, int H1>
 TROUPE_BF16_DOT TROUPE_AMX_INLINE void dot_step(__m512 (&acc)[R][2 * P], const uint8_t* b,
                                                 int64_t pair_bytes, const uint32_t* x, int64_t ldx,
                                                 int64_t k2) {
-  constexpr int64_t ahead = (P > 1 ? 1 : 4) * block_bytes;
+  constexpr int64_t ahead = 4 * block_bytes;
   const uint8_t* row = b + (k2 / 16) * block_bytes + (k2 % 16) * 64;
   __m512bh wv[2 * P];
 #pragma GCC unroll 4
