@@ -2,7 +2,8 @@
 // stored), or on $TROUPE_BENCH_MODEL (a GGUF file or a Hugging Face directory): decode steps at
 // concurrency 1, 4 and 16, on 1 and 2 compute threads (each sequence with a 64-token context),
 // 128- and 256-token prefill steps, and the step a server at 16 streams of 128 in / 64 out runs
-// most (15 decodes at context 160 beside one 128-token prompt). Skips when the model has not been
+// most (15 decodes at context 160 beside one 128-token prompt), and 16 decodes at context 1024 (a
+// long-context server's step, its caches read from DRAM). Skips when the model has not been
 // fetched (tools/setup.sh). TROUPE_BENCH_DTYPE=bfloat16 runs the model as `--dtype bfloat16` does:
 // every dense matrix in bf16, multiplied by activations rounded to bf16 (AMX tiles where the CPU
 // has them). TROUPE_BENCH_KV names the KV cache's dtype as `--kv-cache-dtype` does (default f32).
@@ -10,6 +11,7 @@
 //   ./model_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -29,6 +31,9 @@ using namespace troupe::runtime;
 
 constexpr int32_t block_size = 16;
 constexpr int32_t context = 64;
+// Each of up to 16 sequences owns this many cache blocks: room for 1152 tokens.
+constexpr int32_t blocks_per_sequence = 72;
+constexpr int32_t max_sequences = 16;
 
 troupe::result<llama_weights> load_weights() {
   const char* chosen = std::getenv("TROUPE_BENCH_MODEL");
@@ -54,7 +59,7 @@ cpu_llama_runner* runner(int32_t num_threads) {
                                          troupe::backend::kv_cache_dtype::f32);
     if (!kv) return nullptr;
     auto created = cpu_llama_runner::create(
-        std::move(*weights), 512, block_size, num_threads, *kv,
+        std::move(*weights), max_sequences * blocks_per_sequence, block_size, num_threads, *kv,
         bf16 ? troupe::backend::cpu_activations::bf16 : troupe::backend::cpu_activations::f32);
     if (created) r = std::move(*created);
     const char* op_times = std::getenv("TROUPE_CPU_OP_TIMES");
@@ -66,29 +71,32 @@ cpu_llama_runner* runner(int32_t num_threads) {
   return r.get();
 }
 
-// Sequence s owns blocks [s * 16, s * 16 + 16): room for 256 tokens.
+// Sequence s owns blocks [s * blocks_per_sequence, (s + 1) * blocks_per_sequence).
 seq_step sequence(int32_t s, int32_t start_pos, int32_t num_tokens) {
   seq_step seq;
   seq.seq_id = static_cast<uint64_t>(s);
   seq.start_pos = start_pos;
   seq.num_tokens = num_tokens;
-  for (int32_t b = 0; b < 16; ++b)
-    seq.block_table.push_back(s * 16 + b);
+  for (int32_t b = 0; b < blocks_per_sequence; ++b)
+    seq.block_table.push_back(s * blocks_per_sequence + b);
   seq.sample = true;
   seq.sampling.temperature = 0.0f;
   return seq;
 }
 
-// Sequences [0, num_seqs) prefilled to `length` tokens each, then one decode token each from
-// there: the batch that decodes them.
+// Sequences [0, num_seqs) prefilled to `length` tokens each (in steps of at most 512 tokens, as
+// chunked prefill runs them), then one decode token each from there: the batch that decodes them.
 step_batch prefill_then_decode(cpu_llama_runner& r, int32_t num_seqs, int32_t length) {
-  step_batch prefill;
+  constexpr int32_t chunk = 512;
   for (int32_t s = 0; s < num_seqs; ++s) {
-    prefill.seqs.push_back(sequence(s, 0, length));
-    for (int32_t i = 0; i < length; ++i)
-      prefill.token_ids.push_back(100 + (s * 7 + i) % 4000);
+    for (int32_t at = 0; at < length; at += chunk) {
+      step_batch prefill;
+      prefill.seqs.push_back(sequence(s, at, std::min(chunk, length - at)));
+      for (int32_t i = at; i < at + prefill.seqs.back().num_tokens; ++i)
+        prefill.token_ids.push_back(100 + (s * 7 + i) % 4000);
+      r.execute(prefill);
+    }
   }
-  r.execute(prefill);
   step_batch decode;
   for (int32_t s = 0; s < num_seqs; ++s) {
     decode.seqs.push_back(sequence(s, length, 1));
@@ -112,7 +120,8 @@ void bm_decode(benchmark::State& state) {
 BENCHMARK(bm_decode)
     ->ArgNames({"seqs", "threads", "context"})
     ->ArgsProduct({{1, 4, 16}, {1, 2}, {context}})
-    ->Args({16, 2, 160})  // the 16-stream server's decode step (128 in / 64 out)
+    ->Args({16, 2, 160})   // the 16-stream server's decode step (128 in / 64 out)
+    ->Args({16, 2, 1024})  // a long-context server's: decode attention reads 16 caches from DRAM
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

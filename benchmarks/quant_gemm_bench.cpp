@@ -1,7 +1,7 @@
 // quant_gemm (GGUF block weights x int8 activations; repacking W per call) and quant_gemm_packed
 // (W packed once) against the f32 gemm and dense_gemm at the default model's (SmolLM2-135M Q4_1,
-// LM head Q8_0) shapes: a decode step of 1 and 16 sequences and a 512-token prefill. GB/s(W)
-// counts the weight bytes as stored (f32: 4 per weight); GOP/s counts 2 M N K.
+// LM head Q8_0) shapes: a decode step of 1 and 16 sequences, a 128-token prompt and a 512-token
+// prefill. GB/s(W) counts the weight bytes as stored (f32: 4 per weight); GOP/s counts 2 M N K.
 //   ./quant_gemm_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
@@ -117,7 +117,7 @@ constexpr shape shapes[] = {
 
 void quant_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"fmt", "path", "M", "K", "N"});
-  for (int64_t M : {1, 16, 512})
+  for (int64_t M : {1, 16, 128, 512})
     for (const shape& s : shapes)
       if (runs_at({s.K, s.N}, M))
         for (quant_path p : {quant_path::avx512_vnni, quant_path::avx2, quant_path::scalar})

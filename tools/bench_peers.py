@@ -220,7 +220,8 @@ def server_command(name, a, port, paths):
     shared = ["--max-num-seqs", "16", "--max-num-batched-tokens", "512"]
     env = dict(os.environ)
     if name in ("troupe-hf", "troupe-hf-f32", "troupe-gguf", "troupe-w8a8"):
-        model = {"troupe-gguf": a.model, "troupe-w8a8": paths.get("w8a8")}.get(name, paths["hf"])
+        model = {"troupe-gguf": a.model, "troupe-w8a8": paths.get("w8a8")}.get(name)
+        model = model or paths["hf"]  # looked up only for the servers that run the HF directory
         # The bf16 and W8A8 directories run with vLLM's own --dtype bfloat16: bf16 activations
         # (AMX tiles where the CPU has them), the numerics vLLM computes them with.
         dtype = ["--dtype", "bfloat16"] if name in ("troupe-hf", "troupe-w8a8") else []

@@ -15,6 +15,7 @@
 #endif
 
 #include "kernels/cpu/attention_rows.hpp"
+#include "kernels/cpu/cpu_features.hpp"
 #include "kernels/cpu/exp.hpp"
 
 // GCC 12's AVX-512 intrinsics (shuffles, unpacks, permutes, broadcasts) pass an undefined vector
@@ -57,11 +58,33 @@ class slot_cursor {
   int64_t slot_stride_;
 };
 
-// Asks for the cache lines of `bytes` bytes from p ahead of their use.
-void prefetch_bytes(const void* p, int64_t bytes) {
+// Asks for the cache lines of `bytes` bytes from p ahead of their use: into L1 (T0), or into L2
+// (T1) where prefetch_into_l2(). On x86-64 the instructions are written out: given the choice as a
+// bool, GCC 12 dropped the T1 loop's __builtin_prefetch calls (and, inlined, the T0 ones too) as
+// free of side effects, so nothing was prefetched.
+void prefetch_bytes(const void* p, int64_t bytes, bool to_l2) {
   const char* c = static_cast<const char*>(p);
+#if defined(__x86_64__)
+  if (to_l2) {
+    for (int64_t at = 0; at < bytes; at += 64)
+      asm volatile("prefetcht1 %0" : : "m"(c[at]));
+  } else {
+    for (int64_t at = 0; at < bytes; at += 64)
+      asm volatile("prefetcht0 %0" : : "m"(c[at]));
+  }
+#else
+  (void)to_l2;
   for (int64_t at = 0; at < bytes; at += 64)
     __builtin_prefetch(c + at, 0, 3);
+#endif
+}
+
+// Where the cache's lines are prefetched, by CPU (docs/performance.md): on Intel T0 was fastest
+// and T1 slower. On AMD Zen 4 the T0 prefetches stall while the L1 miss buffers are full; into
+// L2, 16 decodes at context 1024 from DRAM ran 1.5x as fast.
+bool prefetch_into_l2() {
+  static const bool l2 = detect_cpu_features().amd;
+  return l2;
 }
 
 // Keys are scored key_block (attention_rows.hpp) at a time; values are summed value_block at a
@@ -92,11 +115,11 @@ struct in_place_reader {
   const element* v_cache;
   const element* key(int64_t offset, int32_t, int) { return k_cache + offset; }
   const element* value(int64_t offset, int32_t, int) { return v_cache + offset; }
-  void prefetch_key(int64_t offset, int32_t d) {
-    prefetch_bytes(k_cache + offset, d * int64_t{sizeof(element)});
+  void prefetch_key(int64_t offset, int32_t d, bool to_l2) {
+    prefetch_bytes(k_cache + offset, d * int64_t{sizeof(element)}, to_l2);
   }
-  void prefetch_value(int64_t offset, int32_t d) {
-    prefetch_bytes(v_cache + offset, d * int64_t{sizeof(element)});
+  void prefetch_value(int64_t offset, int32_t d, bool to_l2) {
+    prefetch_bytes(v_cache + offset, d * int64_t{sizeof(element)}, to_l2);
   }
 };
 
@@ -118,8 +141,12 @@ struct fp8_reader {
     dequantize_fp8(v_cache + offset, d, fp8.v_scale, fp8.format, buf);
     return buf;
   }
-  void prefetch_key(int64_t offset, int32_t d) { prefetch_bytes(k_cache + offset, d); }
-  void prefetch_value(int64_t offset, int32_t d) { prefetch_bytes(v_cache + offset, d); }
+  void prefetch_key(int64_t offset, int32_t d, bool to_l2) {
+    prefetch_bytes(k_cache + offset, d, to_l2);
+  }
+  void prefetch_value(int64_t offset, int32_t d, bool to_l2) {
+    prefetch_bytes(v_cache + offset, d, to_l2);
+  }
 };
 
 // A 16-bit cache at head dims without fixed_shape is widened a head at a time into the reader's own
@@ -141,8 +168,12 @@ struct half_reader {
     widen_half(v_cache + offset, d, format, buf);
     return buf;
   }
-  void prefetch_key(int64_t offset, int32_t d) { prefetch_bytes(k_cache + offset, d * 2); }
-  void prefetch_value(int64_t offset, int32_t d) { prefetch_bytes(v_cache + offset, d * 2); }
+  void prefetch_key(int64_t offset, int32_t d, bool to_l2) {
+    prefetch_bytes(k_cache + offset, d * 2, to_l2);
+  }
+  void prefetch_value(int64_t offset, int32_t d, bool to_l2) {
+    prefetch_bytes(v_cache + offset, d * 2, to_l2);
+  }
 };
 
 // Query heads [h0, h0 + nh) of kv head g (heads of g's group).
@@ -208,8 +239,9 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
     for (end = std::min(end, n_last); ahead_pos < end; ++ahead_pos, ahead.next())
       prefetch(ahead.offset() + lo_offset);
   };
-  auto prefetch_keys = [&](int64_t offset) { cache.prefetch_key(offset, span); };
-  auto prefetch_values = [&](int64_t offset) { cache.prefetch_value(offset, span); };
+  const bool to_l2 = prefetch_into_l2();
+  auto prefetch_keys = [&](int64_t offset) { cache.prefetch_key(offset, span, to_l2); };
+  auto prefetch_values = [&](int64_t offset) { cache.prefetch_value(offset, span, to_l2); };
   using element = typename Reader::lanes::type;
   slot_cursor cursor(layout, tok[0], first);
   int64_t slots[std::max(key_block, value_block)];
