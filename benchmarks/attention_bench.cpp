@@ -3,7 +3,9 @@
 //   prefill: one 128-token prompt from position 0 (causal);
 //   decode:  16 sequences of one token at context 160 (and, bf16 over 24 layers, at 1024);
 //   mixed:   both in one call, as bm_mixed of model_bench runs them;
-// each over an f32 cache and a bf16 one (`--dtype bfloat16`'s, read in place); with layers:30,
+//   long prompt: 512 tokens from position 0;
+// each over an f32 cache (bf16:0) and a bf16 one (`--dtype bfloat16`'s, read in place; bf16:1
+// multiplies in f32, bf16:2 in bf16 where the CPU has AVX512-BF16); with layers:30,
 // each call reads the next of 30 layers' caches, as a model step does (the cache then comes from
 // memory, not from L2).
 // GFLOP/s counts 2 * d multiply-adds for each (query head, key) score and each value; GB/s the
@@ -70,6 +72,9 @@ void bm_attention(benchmark::State& state) {
   const auto q = random_floats(n * heads * head_dim, 3);
   std::vector<float> out(q.size());
   const bool bf16 = state.range(2) != 0;
+  const auto products = state.range(2) == 2 ? attention_products::bf16 : attention_products::f32;
+  if (products == attention_products::bf16 && !bf16_products_supported(head_dim))
+    return state.SkipWithError("no bf16 attention products on this CPU");
   int64_t layer = 0;
   if (!bf16) {
     for (auto _ : state) {
@@ -87,7 +92,8 @@ void bm_attention(benchmark::State& state) {
     for (auto _ : state) {
       const int64_t at = layer++ % layers * layer_size;
       paged_attention(pool(), layout, b.tokens.data(), n, heads, 0.125f, q.data(),
-                      half_format::bf16, k_words.data() + at, v_words.data() + at, out.data());
+                      half_format::bf16, k_words.data() + at, v_words.data() + at, out.data(), 0,
+                      products);
       benchmark::DoNotOptimize(out.data());
     }
   }
@@ -103,12 +109,14 @@ void bm_attention(benchmark::State& state) {
 
 BENCHMARK(bm_attention)
     ->ArgNames({"prompt", "decoders", "bf16", "layers", "context"})
-    ->ArgsProduct({{128}, {0}, {0, 1}, {1, 30}, {160}})
-    ->ArgsProduct({{0}, {16}, {0, 1}, {1, 30}, {160}})
-    ->ArgsProduct({{128}, {15}, {0, 1}, {1, 30}, {160}})
+    ->ArgsProduct({{128}, {0}, {0, 1, 2}, {1, 30}, {160}})
+    ->ArgsProduct({{0}, {16}, {0, 1, 2}, {1, 30}, {160}})
+    ->ArgsProduct({{128}, {15}, {0, 1, 2}, {1, 30}, {160}})
+    ->ArgsProduct({{512}, {0}, {1, 2}, {1}, {160}})
     // A long-context server's step: 16 decodes at context 1024 over 24 layers' bf16 caches
     // (300 MB in all, so the cache comes from DRAM; about 1 GB of memory while it runs).
     ->Args({0, 16, 1, 24, 1024})
+    ->Args({0, 16, 2, 24, 1024})
     ->UseRealTime();
 
 }  // namespace

@@ -146,6 +146,33 @@ BENCHMARK(bm_prefill)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+// args: compute threads. The second 512-token chunk of a 1024-token prompt (its first chunk in the
+// cache): the step chunked prefill runs for long prompts, its attention over up to 1024 keys.
+void bm_prefill_second_chunk(benchmark::State& state) {
+  auto* r = runner(static_cast<int32_t>(state.range(0)));
+  if (r == nullptr)
+    return state.SkipWithError("model not found (the default, or $TROUPE_BENCH_MODEL)");
+  constexpr int32_t chunk = 512;
+  step_batch first;
+  first.seqs.push_back(sequence(0, 0, chunk));
+  step_batch second;
+  second.seqs.push_back(sequence(0, chunk, chunk));
+  for (int32_t i = 0; i < chunk; ++i) {
+    first.token_ids.push_back(100 + i);
+    second.token_ids.push_back(100 + chunk + i);
+  }
+  r->execute(first);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(r->execute(second));
+  state.counters["tokens/s"] =
+      benchmark::Counter(chunk, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(bm_prefill_second_chunk)
+    ->ArgNames({"threads"})
+    ->Arg(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
 // args: compute threads. Sequences 0-14 decode at context 160; sequence 15 runs a 128-token prompt.
 void bm_mixed(benchmark::State& state) {
   auto* r = runner(static_cast<int32_t>(state.range(0)));

@@ -223,6 +223,17 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
   }
   const int rows = base[runs.size()];
   assert(rows <= max_rows);
+  // bf16 score products take each row's query rounded to bf16 once a tile.
+  constexpr bool bf16_dot = std::is_same_v<typename Reader::lanes, bf16_dot_lanes>;
+  const uint16_t* q16s[max_rows];
+  if constexpr (bf16_dot) {
+    thread_local std::vector<uint16_t> q16;
+    q16.resize(static_cast<size_t>(rows) * d);
+    for (int r = 0; r < rows; ++r) {
+      round_query_bf16(qs[r], d, q16.data() + int64_t{r} * d);
+      q16s[r] = q16.data() + int64_t{r} * d;
+    }
+  }
 #if defined(__AVX512F__)
   __m256 row_max[max_rows];
   for (int r = 0; r < rows; ++r)
@@ -257,8 +268,12 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
       for (int i = 0; i < count; ++i)
         keys[i] = cache.key(slots[i] + head_offset, d, i);
       std::fill(keys + count, keys + key_block, keys[0]);  // scored, then dropped
-      score_rows<typename Reader::lanes>(qs + base[k], base[k + 1] - base[k], keys, d,
-                                         s + base[k] * key_block);
+      if constexpr (bf16_dot) {
+        bf16_score_rows(q16s + base[k], base[k + 1] - base[k], keys, d, s + base[k] * key_block);
+      } else {
+        score_rows<typename Reader::lanes>(qs + base[k], base[k + 1] - base[k], keys, d,
+                                           s + base[k] * key_block);
+      }
     }
     for (int r = 0; r < rows; ++r) {
       float* row = es[r] + j0;
@@ -318,17 +333,23 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
       int full = e;
       while (full > b && n[full - 1] - j0 >= count)
         --full;
+      auto accumulate = [&](int r0, int nr, int own) {
+        if constexpr (bf16_dot) {
+          bf16_accumulate_values(values, e_block + r0, nr, own, d, outs + r0, sum + r0);
+        } else {
+          accumulate_values<typename Reader::lanes>(values, e_block + r0, nr, own, d, outs + r0,
+                                                    sum + r0);
+        }
+      };
       for (int r = b; r < full; r += nh) {
         const int own = std::min(count, n[r] - j0);
-        if (own > 0)
-          accumulate_values<typename Reader::lanes>(values, e_block + r, nh, own, d, outs + r,
-                                                    sum + r);
+        if (own > 0) accumulate(r, nh, own);
       }
-      accumulate_values<typename Reader::lanes>(values, e_block + full, e - full, count, d,
-                                                outs + full, sum + full);
+      accumulate(full, e - full, count);
     }
   }
   for (int r = 0; r < rows; ++r) {
+    if constexpr (bf16_dot) bf16_values_to_order(outs[r], d);
     const float inv_sum = 1.0f / sum[r];
     for (int32_t i = 0; i < d; ++i)
       outs[r][i] *= inv_sum;
@@ -409,6 +430,19 @@ void run_attention(thread_pool& pool, const paged_kv_layout& layout, const token
 
 }  // namespace
 
+bool bf16_products_supported(int32_t head_dim) {
+#if defined(__AVX512F__)
+  return fixed_shape(head_dim) && bf16_products_runnable();
+#else
+  (void)head_dim;
+  return false;
+#endif
+}
+
+bool bf16_products_preferred(int32_t head_dim) {
+  return detect_cpu_features().amd && bf16_products_supported(head_dim);
+}
+
 void store_kv(const paged_kv_layout& layout, const token_location* tokens, int64_t num_tokens,
               const float* k, const float* v, float* k_cache, float* v_cache) {
   const int64_t row = int64_t{layout.num_kv_heads} * layout.head_dim;
@@ -465,9 +499,17 @@ void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const tok
 void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const token_location* tokens,
                      int64_t num_tokens, int32_t num_heads, float scale, const float* q,
                      half_format format, const uint16_t* k_cache, const uint16_t* v_cache,
-                     float* out, int32_t sliding_window) {
+                     float* out, int32_t sliding_window, attention_products products) {
   const int32_t d = layout.head_dim;
+  assert(products == attention_products::f32 || bf16_products_supported(d));
 #if defined(__AVX512F__)
+  if (products == attention_products::bf16) {
+    assert(format == half_format::bf16);
+    return run_attention(pool, layout, tokens, num_tokens, num_heads, scale, q, out, sliding_window,
+                         [&](float*) {
+                           return in_place_reader<bf16_dot_lanes>{k_cache, v_cache};
+                         });
+  }
   if (fixed_shape(d)) {
     auto in_place = [&]<class Lanes>(Lanes) {
       run_attention(pool, layout, tokens, num_tokens, num_heads, scale, q, out, sliding_window,

@@ -80,10 +80,34 @@ void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const tok
                      int64_t num_tokens, int32_t num_heads, float scale, const float* q,
                      const fp8_kv& fp8, const uint8_t* k_cache, const uint8_t* v_cache, float* out,
                      int32_t sliding_window = 0);
-// The same over a 16-bit cache, widening each key and value head as it reads it.
+// How attention over a bf16 cache multiplies:
+//   f32   the f32 math above: q times the widened keys, the weights times the widened values
+//         (every cache format);
+//   bf16  both products in bf16 with VDPBF16PS, for `--dtype bfloat16` (FlashAttention on a GPU
+//         also multiplies bf16 queries, keys, weights and values, accumulating in f32):
+//         s_j = ((c0 + c2) + (c1 + c3)) * scale, c_m one chain over the head's element pairs
+//         p = m mod 4 in ascending order, c <- (c + q'[2p+1] k[2p+1]) + q'[2p] k[2p], from 0,
+//         with q' = q rounded to bf16 (nearest even); e_j and sum_j e_j as above; each output
+//         element one chain over the key pairs (j, j + 1) from `lo` in ascending order,
+//         o <- (o + e'_{j+1} V[j+1]) + e'_j V[j] (a lone last key with a zero), e' = e rounded
+//         to bf16; then o * (1 / sum). Each product is exact in f32, each add rounded to nearest
+//         even with denormals flushed. Every query runs the same instructions whatever the
+//         batch, so it is as batch invariant; needs bf16_products_supported().
+enum class attention_products : uint8_t { f32, bf16 };
+
+// Whether attention_products::bf16 runs here at this head dim: a CPU with AVX512-BF16 (and a build
+// with AVX-512), head dims 64 and 128.
+bool bf16_products_supported(int32_t head_dim);
+// Whether it is also the faster choice: on AMD CPUs (Zen 4 runs VDPBF16PS at twice the products of
+// an f32 FMA; Intel's at half, docs/kernels.md).
+bool bf16_products_preferred(int32_t head_dim);
+
+// The same over a 16-bit cache, widening each key and value head as it reads it (or, for a bf16
+// cache with attention_products::bf16, multiplying the keys and values as they are).
 void paged_attention(thread_pool& pool, const paged_kv_layout& layout, const token_location* tokens,
                      int64_t num_tokens, int32_t num_heads, float scale, const float* q,
                      half_format format, const uint16_t* k_cache, const uint16_t* v_cache,
-                     float* out, int32_t sliding_window = 0);
+                     float* out, int32_t sliding_window = 0,
+                     attention_products products = attention_products::f32);
 
 }  // namespace troupe::kernels::cpu

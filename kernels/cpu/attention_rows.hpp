@@ -85,6 +85,19 @@ void accumulate_rows(const float* const* values, const float* const* es, int cou
 #endif
 }
 
+// Calls f(integral_constant<int, H>, first) over [0, n) in runs of at most Max (a template's
+// register budget), so one switch picks each run's instantiation.
+template <int Max, class F>
+void in_runs(int n, F&& f) {
+  for (int first = 0; first < n;) {
+    const int h = std::min(Max, n - first);
+    [&]<int... I>(std::integer_sequence<int, I...>) {
+      ((h == I + 1 ? f(std::integral_constant<int, I + 1>{}, first) : void()), ...);
+    }
+    (std::make_integer_sequence<int, Max>{});
+    first += h;
+  }
+}
 // How the kernels below read cache elements: `type` is what the cache stores; load16 gives 16 of
 // them as f32 lanes and load_pair 8 of a and 8 of b ([a | b]), exactly (a 16-bit value widens to
 // the f32 it denotes, the bits widen_half writes), so the arithmetic after a load is the f32
@@ -130,6 +143,10 @@ struct f16_lanes {
     return _mm512_cvtph_ps(words_pair(a, b));
   }
 };
+
+// A bf16 cache with bf16 products (attention.hpp's attention_products::bf16): scores by
+// bf16_score_rows on queries rounded by round_query_bf16, values by bf16_accumulate_values.
+struct bf16_dot_lanes : bf16_lanes {};
 
 // accumulate_rows for head_dim == 16 * NV exactly: the same FMA chains, every accumulator in a
 // register (no masks, no loop over passes); and sums[r] = sums[r] + es[r][j] in the same pass
@@ -198,19 +215,6 @@ void dot8_rows(const float* const* qs, const typename Lanes::type* const keys[ke
   }
 }
 
-// Calls f(integral_constant<int, H>, first) over [0, n) in runs of at most Max (a template's
-// register budget), so one switch picks each run's instantiation.
-template <int Max, class F>
-void in_runs(int n, F&& f) {
-  for (int first = 0; first < n;) {
-    const int h = std::min(Max, n - first);
-    [&]<int... I>(std::integer_sequence<int, I...>) {
-      ((h == I + 1 ? f(std::integral_constant<int, I + 1>{}, first) : void()), ...);
-    }
-    (std::make_integer_sequence<int, Max>{});
-    first += h;
-  }
-}
 #endif
 
 // out[r * key_block + i] = dot(qs[r], keys[i], d) for rows r < rows. Keys of a type other than
@@ -234,6 +238,27 @@ void score_rows(const float* const* qs, int rows, const typename Lanes::type* co
     assert(!"score_rows: a widened key type needs fixed_shape(head_dim)");
   }
 }
+
+// -- bf16 products (attention_bf16.cpp, compiled for AVX512-BF16) --
+
+// Whether this CPU runs the functions below (AVX512-BF16 and AVX512-VL).
+bool bf16_products_runnable();
+// out[i] = q[i] rounded to bf16 (VCVTNEPS2BF16: nearest even), d a multiple of 16.
+void round_query_bf16(const float* q, int32_t d, uint16_t* out);
+// out[r * key_block + i] = bf16 score of query row qs[r] (rounded) and keys[i] for r < rows, d a
+// multiple of 16 up to 128: ((c0 + c2) + (c1 + c3)), c_m one VDPBF16PS chain over the pairs
+// p = m mod 4 in ascending order (c <- (c + q[2p+1] k[2p+1]) + q[2p] k[2p], each add rounded to
+// nearest even, denormals flushed), from 0.
+void bf16_score_rows(const uint16_t* const* qs, int rows, const uint16_t* const keys[key_block],
+                     int32_t d, float* out);
+// accumulate_values with bf16 products, d 64 or 128: for rows r < rows, outs[r] += the values
+// [0, count) weighted by es[r][j] rounded to bf16, a pair of values at a time (j, j + 1; a lone
+// last one with a zero), one VDPBF16PS chain per output (c <- (c + e[j+1] v[j+1]) + e[j] v[j]);
+// sums[r] += es[r][j] in f32 in ascending order. outs hold their elements in the kernel's order
+// until bf16_values_to_order(out, d) restores it.
+void bf16_accumulate_values(const uint16_t* const* values, const float* const* es, int rows,
+                            int count, int32_t d, float* const* outs, float* sums);
+void bf16_values_to_order(float* out, int32_t d);
 
 // Whether the vector kernels serve head_dim d whole: scores by dot8_rows and values by
 // accumulate_rows_fixed, which also sums each row's weights.
