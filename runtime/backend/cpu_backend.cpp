@@ -6,6 +6,9 @@
 #include <thread>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
+#include "kernels/cpu/attention.hpp"
 #include "kernels/cpu/gemm_w8a8.hpp"
 #include "kernels/cpu/quant_gemm.hpp"
 #include "runtime/backend/cpu_weight_formats.hpp"
@@ -47,6 +50,11 @@ cpu::rope_table make_table(const rope_spec& spec) {
 cpu_backend::cpu_backend(int32_t num_threads, communicator* comm, std::vector<int> cpus,
                          cpu_activations activations)
     : pool_(num_threads, std::move(cpus)), comm_(comm), activations_(activations) {}
+
+bool cpu_backend::attention_in_bf16(const kv_cache_shape& shape) const {
+  return activations_ == cpu_activations::bf16 && shape.dtype == kv_cache_dtype::bf16 &&
+         cpu::bf16_products_preferred(shape.head_dim);
+}
 
 bool cpu_backend::uses_bf16_tiles() const {
   return activations_ == cpu_activations::bf16 && cpu::bf16_tiles_supported();
@@ -105,6 +113,10 @@ weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data da
 }
 
 kv_cache_handle cpu_backend::allocate_kv_cache(const kv_cache_shape& shape) {
+  if (attention_in_bf16(shape))
+    spdlog::info(
+        "CPU: attention over the bf16 KV cache multiplies in bf16 on VDPBF16PS (queries and "
+        "softmax weights rounded to bf16, sums in f32)");
   kv_caches_.emplace_back(shape);
   kv_shapes_.push_back(shape);
   return {static_cast<int32_t>(kv_caches_.size()) - 1};

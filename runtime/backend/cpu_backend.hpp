@@ -46,6 +46,9 @@ class cpu_backend : public compute_backend {
   // Whether bf16 weights multiply by amx_gemm here (bf16 activations on a CPU with AMX-BF16 or a
   // full-rate AVX512-BF16: kernels/cpu/amx_gemm.hpp).
   bool uses_bf16_tiles() const;
+  // Whether attention over a cache of this shape multiplies in bf16 (kernels/cpu/attention.hpp's
+  // attention_products::bf16): bf16 activations over a bf16 cache where bf16_products_preferred.
+  bool attention_in_bf16(const kv_cache_shape& shape) const;
   const std::vector<int>& cpus() const { return pool_.cpus(); }
   // The storage behind a KV-cache handle (tests, inspection).
   const cpu_kv_cache& kv_cache(kv_cache_handle cache) const { return kv_caches_[cache.id]; }

@@ -256,15 +256,12 @@ void cpu_backend::paged_attention(kv_cache_handle cache, int32_t layer,
                          get(q, n), c.fp8(layer), c.key_codes(layer), c.value_codes(layer),
                          get(out, n), params.sliding_window);
   } else if (c.is_half()) {
-    // bf16 activations over a bf16 cache multiply bf16 queries and keys where that is faster.
-    const bool bf16_products = activations_ == cpu_activations::bf16 &&
-                               c.half_format() == cpu::half_format::bf16 &&
-                               cpu::bf16_products_preferred(c.layout().head_dim);
-    cpu::paged_attention(
-        pool_, c.layout(), locations_.data(), T, params.num_heads, params.scale, get(q, n),
-        c.half_format(), c.key_words(layer), c.value_words(layer), get(out, n),
-        params.sliding_window,
-        bf16_products ? cpu::attention_products::bf16 : cpu::attention_products::f32);
+    const auto products = attention_in_bf16(kv_shapes_[static_cast<size_t>(cache.id)])
+                              ? cpu::attention_products::bf16
+                              : cpu::attention_products::f32;
+    cpu::paged_attention(pool_, c.layout(), locations_.data(), T, params.num_heads, params.scale,
+                         get(q, n), c.half_format(), c.key_words(layer), c.value_words(layer),
+                         get(out, n), params.sliding_window, products);
   } else {
     cpu::paged_attention(pool_, c.layout(), locations_.data(), T, params.num_heads, params.scale,
                          get(q, n), c.keys(layer), c.values(layer), get(out, n),

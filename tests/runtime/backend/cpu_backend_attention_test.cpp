@@ -159,6 +159,41 @@ TEST_F(cpu_backend_ops, half_store_kv_and_paged_attention_match_the_kernels) {
   }
 }
 
+class cpu_backend_bf16_ops : public cpu_backend_ops {
+ protected:
+  cpu_backend_bf16_ops() : cpu_backend_ops(cpu_activations::bf16) {}
+};
+
+// Under bf16 activations a bf16 cache is attended with bf16 products where the kernels prefer them
+// (AMD CPUs with AVX512-BF16), else in f32; an f16 cache always in f32.
+TEST_F(cpu_backend_bf16_ops, paged_attention_multiplies_in_bf16_where_preferred) {
+  constexpr int32_t dim = 64;
+  for (auto dtype : {kv_cache_dtype::bf16, kv_cache_dtype::f16}) {
+    auto shape = small_cache();
+    shape.head_dim = dim;
+    shape.dtype = dtype;
+    const bool bf16 = dtype == kv_cache_dtype::bf16 && cpu::bf16_products_preferred(dim);
+    EXPECT_EQ(be_.attention_in_bf16(shape), bf16);
+    auto cache = be_.allocate_kv_cache(shape);
+    cpu_kv_cache expected(shape);
+    const auto format = expected.half_format();
+    const auto locs = locations(step_);
+    const int64_t kv_n = T * num_kv_heads * dim, q_n = T * num_heads * dim;
+    const auto k = random(kv_n), v = random(kv_n), q = random(q_n, -2.0f, 2.0f);
+    be_.begin_step(step_);
+    be_.store_kv(cache, 0, buffer_with(k), buffer_with(v));
+    cpu::store_kv(expected.layout(), locs.data(), T, k.data(), v.data(), format,
+                  expected.key_words(0), expected.value_words(0));
+    std::vector<float> want(q_n);
+    cpu::paged_attention(pool_, expected.layout(), locs.data(), T, num_heads, 0.125f, q.data(),
+                         format, expected.key_words(0), expected.value_words(0), want.data(), 0,
+                         bf16 ? cpu::attention_products::bf16 : cpu::attention_products::f32);
+    auto out = output(q_n);
+    be_.paged_attention(cache, 0, {num_heads, 0.125f, 0}, buffer_with(q), out);
+    EXPECT_TRUE(bitwise_equal(read(out, q_n), want)) << (bf16 ? "bf16" : "f32") << " products";
+  }
+}
+
 TEST_F(cpu_backend_ops, paged_attention_matches_the_kernel_with_and_without_a_window) {
   auto cache = be_.allocate_kv_cache(small_cache());
   cpu_kv_cache expected_cache(small_cache());
