@@ -96,10 +96,12 @@ constexpr int values_ahead = 16;
 // A task attends up to max_tile_tokens consecutive tokens of one sequence (a prompt's) with runs of
 // up to max_heads_per_call query heads of one KV group each; one call of attend_tile takes up to
 // max_runs runs and max_rows rows (e.g. every kv head of a decode's slot), so every cache block
-// read serves all of them. The per-row maxima and sums live on the stack.
-constexpr int max_tile_tokens = 4;
+// read serves all of them. The per-row maxima and sums live on the stack. Tiles of 8 tokens rather
+// than 4: a 512-token chunk over up to 1024 keys 14% faster in the model on Zen 4 (keys read half
+// as often; in bf16 a key block is transposed half as often).
+constexpr int max_tile_tokens = 8;
 constexpr int max_heads_per_call = 8;
-constexpr int max_rows = 64;
+constexpr int max_rows = 96;
 constexpr int max_runs = 16;
 static_assert(max_rows >= max_tile_tokens * max_heads_per_call);
 
