@@ -7,23 +7,15 @@
 #include <vector>
 
 #include "kernels/cpu/attention.hpp"
+#include "tests/kernels/attention_test_support.hpp"
 
 namespace troupe::kernels::cpu {
 namespace {
 
-constexpr int32_t block_size = 4, num_kv_heads = 2, num_heads = 6, head_dim = 12;
-constexpr int32_t num_blocks = 8, len = 13;
-const paged_kv_layout layout{block_size, num_kv_heads, head_dim};
-const std::vector<int32_t> blocks = {6, 1, 4, 0};
+using namespace test;
 
-std::vector<float> random_vector(size_t n, uint32_t seed, float range) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-range, range);
-  std::vector<float> v(n);
-  for (auto& x : v)
-    x = dist(rng);
-  return v;
-}
+constexpr int32_t head_dim = 12;
+const paged_kv_layout layout{block_size, num_kv_heads, head_dim};
 
 // One sequence of `len` tokens stored into an fp8 cache, and the same cache dequantized to f32.
 class fp8_attention : public ::testing::TestWithParam<fp8_kv> {

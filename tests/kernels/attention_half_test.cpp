@@ -14,22 +14,12 @@
 #include <vector>
 
 #include "kernels/cpu/attention.hpp"
+#include "tests/kernels/attention_test_support.hpp"
 
 namespace troupe::kernels::cpu {
 namespace {
 
-constexpr int32_t block_size = 4, num_kv_heads = 2, num_heads = 6;
-constexpr int32_t num_blocks = 8, len = 13;
-const std::vector<int32_t> blocks = {6, 1, 4, 0};
-
-std::vector<float> random_vector(size_t n, uint32_t seed, float range) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-range, range);
-  std::vector<float> v(n);
-  for (auto& x : v)
-    x = dist(rng);
-  return v;
-}
+using namespace test;
 
 uint16_t reference_bits(float x, half_format format) {
   return format == half_format::bf16 ? f32_to_bf16(x) : f32_to_f16(x);
