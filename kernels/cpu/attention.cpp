@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstdlib>
 #include <span>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -80,10 +82,17 @@ void prefetch_bytes(const void* p, int64_t bytes, bool to_l2) {
 }
 
 // Where the cache's lines are prefetched, by CPU (docs/performance.md): on Intel T0 was fastest
-// and T1 slower. On AMD Zen 4 the T0 prefetches stall while the L1 miss buffers are full; into
-// L2, 16 decodes at context 1024 from DRAM ran 1.5x as fast.
+// and T1 slower (measured before the inline assembly, so perhaps without any T1 prefetch). On AMD
+// Zen 4 the T0 prefetches stall while the L1 miss buffers are full; into L2, 16 decodes at context
+// 1024 from DRAM ran 1.5x as fast. TROUPE_ATTENTION_PREFETCH=l1 or l2 overrides the choice (to
+// measure it on another CPU).
 bool prefetch_into_l2() {
-  static const bool l2 = detect_cpu_features().amd;
+  static const bool l2 = [] {
+    const char* level = std::getenv("TROUPE_ATTENTION_PREFETCH");
+    if (level != nullptr && std::string_view(level) == "l1") return false;
+    if (level != nullptr && std::string_view(level) == "l2") return true;
+    return detect_cpu_features().amd;
+  }();
   return l2;
 }
 
