@@ -116,8 +116,9 @@ static_assert(max_rows >= max_tile_tokens * max_heads_per_call);
 
 // A reader hands attend_tile key or value heads of head_dim elements (Lanes::type) at a cache
 // offset; `i` names one of key_block keys (or value_block values) that must stay readable
-// together. An f32 cache, and a 16-bit one at fixed_shape head dims, are read in place (widened
-// in the kernels' registers).
+// together; its k_cache and v_cache point at the stored cache (attend_tile prefetches from them).
+// An f32 cache, and a 16-bit one at fixed_shape head dims, are read in place (widened in the
+// kernels' registers).
 template <class Lanes>
 struct in_place_reader {
   using lanes = Lanes;
@@ -126,12 +127,6 @@ struct in_place_reader {
   const element* v_cache;
   const element* key(int64_t offset, int32_t, int) { return k_cache + offset; }
   const element* value(int64_t offset, int32_t, int) { return v_cache + offset; }
-  void prefetch_key(int64_t offset, int32_t d, bool to_l2) {
-    prefetch_bytes(k_cache + offset, d * int64_t{sizeof(element)}, to_l2);
-  }
-  void prefetch_value(int64_t offset, int32_t d, bool to_l2) {
-    prefetch_bytes(v_cache + offset, d * int64_t{sizeof(element)}, to_l2);
-  }
 };
 
 // An fp8 cache is dequantized a head at a time into the reader's own buffers.
@@ -151,12 +146,6 @@ struct fp8_reader {
     float* buf = v_buf + int64_t{i} * d;
     dequantize_fp8(v_cache + offset, d, fp8.v_scale, fp8.format, buf);
     return buf;
-  }
-  void prefetch_key(int64_t offset, int32_t d, bool to_l2) {
-    prefetch_bytes(k_cache + offset, d, to_l2);
-  }
-  void prefetch_value(int64_t offset, int32_t d, bool to_l2) {
-    prefetch_bytes(v_cache + offset, d, to_l2);
   }
 };
 
@@ -178,12 +167,6 @@ struct half_reader {
     float* buf = v_buf + int64_t{i} * d;
     widen_half(v_cache + offset, d, format, buf);
     return buf;
-  }
-  void prefetch_key(int64_t offset, int32_t d, bool to_l2) {
-    prefetch_bytes(k_cache + offset, d * 2, to_l2);
-  }
-  void prefetch_value(int64_t offset, int32_t d, bool to_l2) {
-    prefetch_bytes(v_cache + offset, d * 2, to_l2);
   }
 };
 
@@ -261,9 +244,15 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
     for (end = std::min(end, n_last); ahead_pos < end; ++ahead_pos, ahead.next())
       prefetch(ahead.offset() + lo_offset);
   };
+  // Every reader keeps the stored cache in k_cache / v_cache, `span` elements a slot's kv heads.
   const bool to_l2 = prefetch_into_l2();
-  auto prefetch_keys = [&](int64_t offset) { cache.prefetch_key(offset, span, to_l2); };
-  auto prefetch_values = [&](int64_t offset) { cache.prefetch_value(offset, span, to_l2); };
+  const int64_t span_bytes = span * int64_t{sizeof(*cache.k_cache)};
+  auto prefetch_keys = [&](int64_t offset) {
+    prefetch_bytes(cache.k_cache + offset, span_bytes, to_l2);
+  };
+  auto prefetch_values = [&](int64_t offset) {
+    prefetch_bytes(cache.v_cache + offset, span_bytes, to_l2);
+  };
   using element = typename Reader::lanes::type;
   slot_cursor cursor(layout, tok[0], first);
   int64_t slots[std::max(key_block, value_block)];
