@@ -29,6 +29,8 @@ struct chat_output_setup {
   std::optional<tool_parser_kind> tool_parser;  // only with --enable-auto-tool-choice
   // --structured-outputs-config's enable_in_reasoning: a grammar holds the reasoning too.
   bool grammar_in_reasoning = false;
+  // --tool-strict-level (http/tool_choice.hpp).
+  tool_strict_level strict_tools = tool_strict_level::automatic;
 
   bool enable_auto_tool_choice() const { return tool_parser.has_value(); }
   bool any() const { return reasoning_parser || tool_parser; }

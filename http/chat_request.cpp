@@ -130,7 +130,7 @@ std::variant<chat_completion_request, api_error> parse_chat_completion_request(
   // After the structured outputs: a forced tool call's grammar replaces theirs.
   if (!error) {
     error = read_tool_choice(doc, limits.structured_outputs, limits.tool_parser,
-                             request.tool_choice, generation.sampling);
+                             request.tool_choice, generation.sampling, limits.strict_tools);
   }
   if (error) return std::move(*error);
   // vLLM's echo asks for the prompt's logprobs (top_logprobs of them) unless prompt_logprobs is

@@ -74,6 +74,7 @@ struct completion_limits {
   // Chat: --enable-auto-tool-choice's tool parser ("auto" tool_choice is parsed for calls).
   std::optional<tool_parser_kind> tool_parser;
   int32_t max_model_len = 0;  // max_tokens and truncate_prompt_tokens at most this; 0 = unchecked
+  tool_strict_level strict_tools = tool_strict_level::automatic;  // --tool-strict-level
 };
 
 // Parses `body`. Errors: 400 for malformed JSON, wrong types, out-of-range or unsupported values;

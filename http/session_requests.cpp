@@ -201,6 +201,7 @@ void session::handle_chat(const http_request& request) {
   limits.structured_outputs = ctx_->options.structured_outputs;
   limits.max_model_len = info.max_model_len;
   limits.tool_parser = ctx_->options.chat_output.tool_parser;
+  limits.strict_tools = ctx_->options.chat_output.strict_tools;
   auto parsed = parse_chat_completion_request(request.body(), limits, ctx_->next_default_seed());
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   chat_completion_request& chat = std::get<chat_completion_request>(parsed);

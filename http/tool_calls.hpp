@@ -29,6 +29,18 @@
 
 namespace troupe::http {
 
+// vLLM 0.32's --tool-strict-level: the server's floor for holding tool calls to the tools under
+// a tool parser with a structural tag (hermes, http/tool_choice.hpp).
+//   automatic  "auto" (vLLM's default): tool_choice "auto" is held only when a tool says
+//              "strict": true (or parallel_tool_calls is false); arguments follow the
+//              parameters of the tools that say "strict": true
+//   function   "function": every "auto" request with tools is held to the call format
+//   parameter  "parameter": and every tool's arguments follow its parameters
+enum class tool_strict_level : uint8_t { automatic, function, parameter };
+
+// "auto", "function" or "parameter" (vLLM's names); nullopt for any other.
+std::optional<tool_strict_level> find_tool_strict_level(std::string_view name);
+
 // What a chat request's tool_choice asks of the answer.
 struct tool_choice_mode {
   enum class kind : uint8_t {

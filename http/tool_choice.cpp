@@ -1,5 +1,6 @@
 #include "http/tool_choice.hpp"
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -279,19 +280,70 @@ std::string grammar_literal(std::string_view text) {
   return out + "\"";
 }
 
-// The grammar of a forced call in hermes' own format, as vLLM 0.32's hermes structural tag
-// holds it (tool_parsers/structural_tag_registry.py): one call (named) or one or more (required),
-// each "<tool_call>\n{"name": "N", "arguments": ARGS}\n</tool_call>" or the same without the
-// two newlines, nothing between calls. ARGS follows the tool's parameters schema only for a
-// tool with "strict": true (vLLM's default --tool-strict-level auto); any JSON value otherwise.
-parse_error hermes_grammar(const Value& tools, const tool_choice_mode& mode,
-                           const structured_outputs_config& server,
-                           runtime::sampling_params& sampling) {
+// What vLLM 0.32's hermes structural tag (tool_parsers/structural_tag_registry.py, with
+// xgrammar's formats) holds an answer to.
+struct hermes_tag {
+  // "auto" (xgrammar's triggered tags): any text, in which "<tool_call>" begins a call that must
+  // then be whole; after it any text again. Otherwise the answer is calls only, nothing between.
+  bool free_text = false;
+  bool single = false;      // nothing after the first call (stop_after_first)
+  bool all_strict = false;  // --tool-strict-level parameter: every tool's arguments pinned
+};
+
+constexpr std::string_view hermes_trigger = "<tool_call>";
+
+// A GBNF character-class member for `c` (ASCII).
+std::string class_char(char c) {
+  if (c == '\\' || c == ']' || c == '[' || c == '-' || c == '^') return std::string{'\\', c};
+  return std::string(1, c);
+}
+
+// Rules text0 .. text<n-1> (n = trigger's length, ASCII): any text in which `trigger` does not
+// occur, ending anywhere; the character that completes the trigger continues with `then`
+// instead (xgrammar's TagDispatch). State k is the length of the longest prefix of the trigger
+// that the text so far ends with.
+std::string trigger_text_rules(std::string_view trigger, std::string_view then) {
+  const size_t n = trigger.size();
+  std::string chars;  // the trigger's distinct characters
+  for (char c : trigger) {
+    if (chars.find(c) == std::string::npos) chars += c;
+  }
+  std::string others = "[^";
+  for (char c : chars)
+    others += class_char(c);
+  others += "]";
+  std::string rules;
+  for (size_t k = 0; k < n; ++k) {
+    rules += fmt::format("text{} ::= \"\" | {} text0", k, others);
+    for (char c : chars) {
+      // The next state: the longest prefix of the trigger that (prefix k) + c ends with.
+      std::string seen = std::string(trigger.substr(0, k)) + c;
+      size_t next = std::min(seen.size(), n);
+      while (next > 0 && seen.compare(seen.size() - next, next, trigger, 0, next) != 0)
+        --next;
+      const std::string literal = grammar_literal(std::string_view(&c, 1));
+      if (next == n) {
+        rules += fmt::format(" | {} {}", literal, then);
+      } else {
+        rules += fmt::format(" | {} text{}", literal, next);
+      }
+    }
+    rules += "\n";
+  }
+  return rules;
+}
+
+// The grammar of a hermes answer held as `tag` says: calls "<tool_call>\n{"name": "N",
+// "arguments": ARGS}\n</tool_call>" or the same without the two newlines. ARGS follows the
+// tool's parameters schema for a tool with "strict": true (or with tag.all_strict), any JSON
+// value otherwise. A named choice offers only that function.
+parse_error hermes_grammar(const Value& tools, const tool_choice_mode& mode, const hermes_tag& tag,
+                           const structured_outputs_config& server, std::string& out) {
   namespace g = runtime::grammar;
   g::json_schema_options options;
   options.any_whitespace = !server.disable_any_whitespace;
   options.disable_additional_properties = server.disable_additional_properties;
-  std::string calls;
+  std::string bodies;  // what follows "<tool_call>", per tool
   std::string rules;
   int32_t n = 0;
   for (const Value& tool : tools.GetArray()) {
@@ -300,47 +352,106 @@ parse_error hermes_grammar(const Value& tools, const tool_choice_mode& mode,
     const Value* params = tool_parameters(tool);
     if (auto e = check_parameters(params, name)) return e;
     const Value* strict = member(tool["function"], "strict");
-    const bool pinned = strict != nullptr && strict->IsBool() && strict->GetBool();
+    const bool pinned =
+        tag.all_strict || (strict != nullptr && strict->IsBool() && strict->GetBool());
     auto args =
         g::json_schema_to_grammar(pinned && params != nullptr ? to_json(*params) : "true", options);
     if (!args) return bad_request("Invalid tool schema: " + args.message() + ".", "tools");
-    const std::string prefix = fmt::format("tool{}-", n++);
+    const std::string prefix = fmt::format("tool{}-", n);
     const std::string head = fmt::format(R"({{"name": "{}", "arguments": )", name);
-    calls += fmt::format("{}call ::= {} {}root {} | {} {}root {}\n", prefix,
-                         grammar_literal("<tool_call>\n" + head), prefix,
-                         grammar_literal("}\n</tool_call>"), grammar_literal("<tool_call>" + head),
-                         prefix, grammar_literal("}</tool_call>"));
+    bodies += fmt::format("{}{} {}root {} | {} {}root {}", n == 0 ? "" : " | ",
+                          grammar_literal("\n" + head), prefix, grammar_literal("}\n</tool_call>"),
+                          grammar_literal(head), prefix, grammar_literal("}</tool_call>"));
     rules += g::prefix_rule_names(*args, prefix) + "\n";
+    ++n;
   }
-  std::string alternatives;
-  for (int32_t i = 0; i < n; ++i)
-    alternatives += fmt::format("{}tool{}-call", i == 0 ? "" : " | ", i);
-  std::string text =
-      fmt::format("root ::= call{}\ncall ::= {}\n",
-                  mode.type == tool_choice_mode::kind::named ? "" : "+", alternatives) +
-      calls + rules;
-  if (auto compiled = g::compile_grammar(text); !compiled)
+  std::string text = "body ::= " + bodies + "\n";
+  if (tag.free_text) {
+    text = "root ::= text0\n" +
+           trigger_text_rules(hermes_trigger, tag.single ? "body" : "body text0") + text;
+  } else {
+    text = fmt::format("root ::= call{}\ncall ::= {} body\n", tag.single ? "" : "+",
+                       grammar_literal(hermes_trigger)) +
+           text;
+  }
+  out = text + rules;
+  return std::nullopt;
+}
+
+parse_error set_hermes_grammar(std::string text, runtime::sampling_params& sampling) {
+  if (auto compiled = runtime::grammar::compile_grammar(text); !compiled)
     return bad_request("Invalid tool schema: " + compiled.message() + ".", "tools");
   sampling.grammar = std::move(text);
   return std::nullopt;
 }
 
+bool any_tool_strict(const Value& tools) {
+  for (const Value& tool : tools.GetArray()) {
+    const Value* strict = member(tool["function"], "strict");
+    if (strict != nullptr && strict->IsBool() && strict->GetBool()) return true;
+  }
+  return false;
+}
+
+// vLLM's Parser.adjust_request for tool_choice "auto" under hermes: the structural tag applies
+// when a tool is strict, the server's level is above "auto" or parallel_tool_calls is false.
+// With a structured output the answer is either calls only or that output (xgrammar's "or").
+parse_error hermes_auto_grammar(const Value& tools, const tool_choice_mode& mode,
+                                const structured_outputs_config& server, tool_strict_level level,
+                                runtime::sampling_params& sampling) {
+  const bool structured = !sampling.grammar.empty();
+  const bool single = !mode.parallel_tool_calls;
+  // Limiting the number of calls needs the call format in the grammar; with a structured output
+  // vLLM leaves that one alone.
+  if (single && !structured) level = std::max(level, tool_strict_level::function);
+  if (level == tool_strict_level::automatic && !any_tool_strict(tools)) return std::nullopt;
+  const hermes_tag tag{!structured, single, level == tool_strict_level::parameter};
+  std::string text;
+  if (auto e = hermes_grammar(tools, mode, tag, server, text)) return e;
+  if (structured) {
+    text = "root ::= calls-root | output-root\n" +
+           runtime::grammar::prefix_rule_names(text, "calls-") + "\n" +
+           runtime::grammar::prefix_rule_names(sampling.grammar, "output-");
+  }
+  return set_hermes_grammar(std::move(text), sampling);
+}
+
 }  // namespace
+
+std::optional<tool_strict_level> find_tool_strict_level(std::string_view name) {
+  if (name == "auto") return tool_strict_level::automatic;
+  if (name == "function") return tool_strict_level::function;
+  if (name == "parameter") return tool_strict_level::parameter;
+  return std::nullopt;
+}
 
 parse_error read_tool_choice(const Value& body, const structured_outputs_config& server,
                              std::optional<tool_parser_kind> server_parser, tool_choice_mode& mode,
-                             runtime::sampling_params& sampling) {
+                             runtime::sampling_params& sampling, tool_strict_level strict_level) {
   mode = {};
   if (auto e = read_mode(body, server_parser.has_value(), mode)) return e;
   if (mode.type == tool_choice_mode::kind::named) {
     if (auto e = check_no_constraint(body)) return e;
   }
   if (auto e = read_bool(body, "parallel_tool_calls", mode.parallel_tool_calls)) return e;
-  if (mode.type == tool_choice_mode::kind::none) return std::nullopt;
+  const bool hermes = server_parser == tool_parser_kind::hermes;
+  if (mode.type == tool_choice_mode::kind::none) {
+    // vLLM makes an absent tool_choice "auto" (with tools); an explicit null stays None, which
+    // its parser still reads as "auto" but holds to nothing.
+    const bool absent = !body.HasMember("tool_choice");
+    if (hermes && mode.parse_auto && (absent || is_string(member(body, "tool_choice"), "auto")))
+      return hermes_auto_grammar(*member(body, "tools"), mode, server, strict_level, sampling);
+    return std::nullopt;
+  }
   const Value& tools = *member(body, "tools");
-  if (server_parser == tool_parser_kind::hermes) {
+  if (hermes) {
     mode.parser_format = true;
-    return hermes_grammar(tools, mode, server, sampling);
+    const hermes_tag tag{false,
+                         mode.type == tool_choice_mode::kind::named || !mode.parallel_tool_calls,
+                         strict_level == tool_strict_level::parameter};
+    std::string text;
+    if (auto e = hermes_grammar(tools, mode, tag, server, text)) return e;
+    return set_hermes_grammar(std::move(text), sampling);
   }
   std::string schema;
   parse_error e = mode.type == tool_choice_mode::kind::named

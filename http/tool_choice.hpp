@@ -30,9 +30,17 @@ namespace troupe::http {
 // `server_parser` (the server's --enable-auto-tool-choice --tool-call-parser): "auto", or no
 // tool_choice with tools, sets mode.parse_auto; without one "auto" is a 400 with vLLM's message.
 // With hermes a forced call is held to hermes' own format instead (vLLM's structural tag) and
-// sets mode.parser_format: the answer is read back by that parser.
+// sets mode.parser_format: the answer is read back by that parser; parallel_tool_calls false
+// makes "required" one call. Under hermes "auto" (or tool_choice absent) is held to that format
+// as vLLM 0.32 holds it by default (VLLM_ENFORCE_STRICT_TOOL_CALLING): when a tool has "strict":
+// true, `strict_level` is above automatic or parallel_tool_calls is false, any text may come,
+// and a "<tool_call>" in it begins a call that must be whole (with parallel_tool_calls false the
+// answer ends after it); with a structured output as well, the answer is either calls only or
+// that output. Other parsers hold "auto" to nothing (for llama3_json vLLM would use xgrammar's
+// builtin "llama" tag).
 parse_error read_tool_choice(const Value& body, const structured_outputs_config& server,
                              std::optional<tool_parser_kind> server_parser, tool_choice_mode& mode,
-                             runtime::sampling_params& sampling);
+                             runtime::sampling_params& sampling,
+                             tool_strict_level strict_level = tool_strict_level::automatic);
 
 }  // namespace troupe::http

@@ -23,8 +23,9 @@ smollm2-w8a8/), both with `--dtype bfloat16`. The loads:
   c=1     8 requests one at a time: mean TTFT and TPOT
   c=16    64 requests, 16 in flight (--max-concurrency 16, sent at once): output tok/s
   4 req/s 48 requests at the seed's rate (Poisson): mean TTFT (held: under 100 ms)
-all random 128 tokens in / 64 out with --ignore-eos, seed 7; plus each server's peak RSS (its
-processes' VmHWM summed at the end). Prints the table and issue 11's target ratios:
+all random 128 tokens in / 64 out with --ignore-eos, seeds 7, 8, 9 (a seed per load: a prompt
+sent again would be a prefix-cache hit); plus each server's peak RSS (its processes' VmHWM
+summed at the end). Prints the table and issue 11's target ratios:
   c=16 out tok/s   troupe-hf / vllm >= 1.2       troupe-gguf / llama.cpp >= 1.5
   c=1              TTFT troupe-hf <= vllm's      TPOT troupe-gguf <= 0.9 x llama.cpp's
 Standard library only (the installs use pip, unzip, cmake).
@@ -51,6 +52,8 @@ LOADS = {
 }
 # --long-prompts' load: where prefill (and its attention over up to 1024 keys) dominates.
 LONG = "c=16 1024-token prompts"
+# and the same prompts one at a time: TTFT is then the prefill of 1024 tokens alone.
+LONG1 = "c=1 1024-token prompts"
 COMMON = ["--backend", "vllm", "--num-warmups", "2", "--dataset-name", "random",
           "--random-input-len", "128", "--random-output-len", "64"]
 
@@ -254,9 +257,12 @@ def measure(name, a, paths, out_dir):
     proc = start_peer(cmd, env, port, log_path)
     row = {}
     try:
-        for load, flags in LOADS.items():
+        # A seed per load: loads with the same seed send the same random prompts, which a server
+        # with prefix caching (both troupe's and vLLM's default) would then find in its cache,
+        # as far as its cache holds them.
+        for seed, (load, flags) in enumerate(LOADS.items(), start=7):
             tag = f"{name}-{load.replace(' ', '').replace('/', '_').replace('=', '')}"
-            r = run_bench(a.troupe, a.model, port, out_dir, tag, 7, COMMON + flags)
+            r = run_bench(a.troupe, a.model, port, out_dir, tag, seed, COMMON + flags)
             row[load] = r
             print(f"  {name:12} {load:8} out {r['output_throughput']:7.1f} tok/s"
                   f"  TTFT {r['mean_ttft_ms']:8.1f} ms  TPOT {r['mean_tpot_ms']:6.1f} ms",
@@ -276,11 +282,14 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--install-only", action="store_true")
     ap.add_argument("--long-prompts", action="store_true",
-                    help="also run 32 requests of 1024-token prompts, 16 at a time")
+                    help="also run 32 requests of 1024-token prompts, 16 at a time, and 6 one"
+                    " at a time")
     a = ap.parse_args()
     if a.long_prompts:
         LOADS[LONG] = ["--num-prompts", "32", "--max-concurrency", "16", "--request-rate", "inf",
                        "--random-input-len", "1024"]
+        LOADS[LONG1] = ["--num-prompts", "6", "--max-concurrency", "1", "--request-rate", "inf",
+                        "--random-input-len", "1024", "--random-output-len", "16"]
     servers = a.servers.split(",")
     known = {"troupe-hf", "troupe-hf-f32", "vllm", "troupe-gguf", "llama.cpp", "troupe-w8a8",
              "vllm-w8a8"}
@@ -333,10 +342,15 @@ def main():
             print(f"{LONG} on {name}: out {r['output_throughput']:.1f} tok/s, total"
                   f" {r['total_token_throughput']:.0f} tok/s, mean TTFT {r['mean_ttft_ms']:.0f} ms,"
                   f" mean TPOT {r['mean_tpot_ms']:.1f} ms")
+            r = row[LONG1]
+            print(f"{LONG1} on {name}: mean TTFT {r['mean_ttft_ms']:.0f} ms (median"
+                  f" {r['median_ttft_ms']:.0f}), mean TPOT {r['mean_tpot_ms']:.1f} ms")
         for num, den in (("troupe-hf", "vllm"), ("troupe-gguf", "llama.cpp")):
             if num in rows and den in rows:
                 print(f"{LONG} total tok/s {num} / {den}: x"
                       f"{rows[num][LONG]['total_token_throughput'] / rows[den][LONG]['total_token_throughput']:.3f}")
+                print(f"{LONG1} mean TTFT {num} / {den}: x"
+                      f"{rows[num][LONG1]['mean_ttft_ms'] / rows[den][LONG1]['mean_ttft_ms']:.3f}")
     for name, row in rows.items():
         held = row["4 req/s"]["mean_ttft_ms"] < 100
         print(f"4 req/s on {name}: mean TTFT {row['4 req/s']['mean_ttft_ms']:.0f} ms"

@@ -12,7 +12,8 @@ A small model seldom writes a tool call by itself, so most cases hold the answer
 request's structured_outputs) that spells a call in the parser's format: both servers then
 generate the same text, and what is compared is how each parses it, whole and streamed. Other
 cases leave the answer free (content only), cut it mid-call (max_completion_tokens), ask for two
-calls with parallel_tool_calls false, or send tool_choice "none".
+calls with parallel_tool_calls false, send tool_choice "none", or give a strict tool (which
+vLLM's hermes holds "auto" answers to its call format for).
 """
 import argparse
 import json
@@ -28,6 +29,7 @@ WEATHER = {"type": "function", "function": {
                    "properties": {"city": {"type": "string"}, "unit": {"enum": ["c", "f"]}},
                    "required": ["city"]}}}
 TIME = {"type": "function", "function": {"name": "get_time"}}
+STRICT_WEATHER = {"type": "function", "function": dict(WEATHER["function"], strict=True)}
 MESSAGES = [{"role": "user", "content": "What is the weather in Paris? Also the time."}]
 
 # Per parser: (one call's regex, a regex of text before calls, how two calls are joined).
@@ -55,7 +57,7 @@ def cases(model, parser):
         one, two = weather + "\\]", weather + join + time
     else:
         one, two = weather, weather + join + time
-    return {
+    held = {
         "free answer": dict(base, tool_choice="auto", max_completion_tokens=24),
         "free answer, no tool_choice": dict(base, max_completion_tokens=24),
         "one call": dict(base, tool_choice="auto", **regex(one)),
@@ -68,7 +70,45 @@ def cases(model, parser):
         "cut mid-call": dict(base, tool_choice="auto", max_completion_tokens=30, **regex(one)),
         "tool_choice none": dict(base, tool_choice="none", **regex(one)),
         "n=2": dict(base, tool_choice="auto", n=2, temperature=1e-4, seed=1, **regex(one)),
+        # A strict tool: vLLM's hermes holds "auto" to its call format (any text, then whole
+        # calls); with a structured output as well, to calls only or that output.
+        "strict tool, free answer": dict(base, tool_choice="auto", max_completion_tokens=40,
+                                         tools=[STRICT_WEATHER, TIME]),
+        "strict tool, free answer, parallel_tool_calls false": dict(
+            base, tool_choice="auto", max_completion_tokens=40, parallel_tool_calls=False),
+        "strict tool, two calls": dict(base, tool_choice="auto", tools=[STRICT_WEATHER, TIME],
+                                       **regex(two)),
     }
+    if parser == "hermes":
+        # Earlier turns show the model hermes calls, so it writes one itself: the grammar then
+        # holds the call it starts (a strict tool's arguments to a city it would not pick; with
+        # parallel_tool_calls false nothing after the first call).
+        shots = few_shot_messages(weather_calls=2)
+        held.update({
+            "few-shot call, strict arguments": dict(
+                base, messages=few_shot_messages(1), tool_choice="auto",
+                tools=[{"type": "function", "function": {
+                    "name": "get_weather", "strict": True, "parameters": {
+                        "type": "object", "properties": {"city": {"enum": ["Lyon", "Nice"]}},
+                        "required": ["city"]}}}, TIME]),
+            "few-shot two calls, parallel_tool_calls false": dict(
+                base, messages=shots, parallel_tool_calls=False),
+            "few-shot two calls": dict(base, messages=shots, tools=[STRICT_WEATHER, TIME]),
+        })
+    return held
+
+
+def few_shot_messages(weather_calls):
+    """Two earlier turns answered with hermes calls (as text), then a new question."""
+    def calls(city):
+        one = ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "%s"}}\n</tool_call>'
+               % city)
+        return "\n".join([one] * weather_calls)
+    return [{"role": "user", "content": "Weather in Oslo?"},
+            {"role": "assistant", "content": calls("Oslo")},
+            {"role": "user", "content": "Weather in Rome?"},
+            {"role": "assistant", "content": calls("Rome")},
+            {"role": "user", "content": "Weather in Paris?"}]
 
 
 def message_view(text):

@@ -250,5 +250,101 @@ TEST(tool_choice, hermes_holds_a_forced_call_to_its_own_format) {
   EXPECT_FALSE(accepts(pinned, get + "{}}\n</tool_call>"));
 }
 
+// Under hermes, vLLM 0.32 holds "auto" to the call format too (VLLM_ENFORCE_STRICT_TOOL_CALLING,
+// on by default) when a tool is strict, --tool-strict-level is above "auto" or
+// parallel_tool_calls is false: any text, in which "<tool_call>" begins a whole call (xgrammar's
+// triggered tags; the texts below were checked against xgrammar 0.2's matcher).
+TEST(tool_choice, hermes_holds_auto_calls_when_strict) {
+  completion_limits hermes = limits;
+  hermes.tool_parser = tool_parser_kind::hermes;
+  auto parse = [&](const std::string& text, const completion_limits& server) {
+    auto parsed = parse_chat_completion_request(text, server, 42);
+    EXPECT_TRUE(std::holds_alternative<chat_completion_request>(parsed)) << text;
+    return std::get<chat_completion_request>(std::move(parsed));
+  };
+  const std::string call =
+      "<tool_call>\n{\"name\": \"get\", \"arguments\": {\"city\": \"Oslo\"}}\n"
+      "</tool_call>";
+  const std::string loose = "<tool_call>{\"name\": \"get\", \"arguments\": {}}</tool_call>";
+  const std::string ping = "<tool_call>{\"name\": \"ping\", \"arguments\": 7}</tool_call>";
+
+  // Nothing strict: "auto" stays free (the parser reads whatever comes).
+  for (const char* fields : {R"("tool_choice": "auto")", R"("temperature": 0)"}) {
+    auto free = parse(body(fields), hermes);
+    EXPECT_TRUE(free.tool_choice.parse_auto);
+    EXPECT_TRUE(free.completion.generation.sampling.grammar.empty()) << fields;
+  }
+
+  // --tool-strict-level function: the call format, arguments free unless the tool is strict.
+  completion_limits function = hermes;
+  function.strict_tools = tool_strict_level::function;
+  auto held = parse(body(R"("tool_choice": "auto")"), function);
+  EXPECT_TRUE(held.tool_choice.parse_auto);
+  EXPECT_FALSE(held.tool_choice.parser_format);
+  for (const std::string& text :
+       {std::string(""), std::string("Hello"), std::string("Hello <tool_cal"), "Hi " + call,
+        call + " and " + ping, call + ping + " bye", loose, "<<tool_call>" + call.substr(11),
+        std::string("<tool_call") + "\n" + std::string(5000, 'x')}) {
+    EXPECT_TRUE(accepts(held, text)) << text;
+  }
+  for (const std::string& text :
+       {std::string("<tool_call>junk"), "Hi " + call.substr(0, 40) + "x",
+        std::string("<tool_call>{\"name\": \"other\", \"arguments\": {}}</tool_call>"),
+        call + "<tool_call>\n"}) {
+    EXPECT_FALSE(accepts(held, text)) << text;
+  }
+  // An explicit null tool_choice is None for vLLM: parsed as "auto", held to nothing.
+  EXPECT_TRUE(parse(body(R"("tool_choice": null)"), function)
+                  .completion.generation.sampling.grammar.empty());
+
+  // parallel_tool_calls false (any level): the answer ends after its first call.
+  auto single = parse(body(R"("tool_choice": "auto", "parallel_tool_calls": false)"), hermes);
+  EXPECT_TRUE(accepts(single, "Sure. " + call));
+  EXPECT_TRUE(accepts(single, "No call needed."));
+  EXPECT_FALSE(accepts(single, call + ping));
+  EXPECT_FALSE(accepts(single, call + " done"));
+
+  // A strict tool (level auto): its arguments follow its parameters; the others' stay free.
+  const std::string strict_tools = R"({"messages": [], "tools": [
+      {"type": "function", "function": {"name": "get", "strict": true, "parameters":
+        {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}},
+      )" + ping_tool + "]}";
+  auto strict = parse(strict_tools, hermes);
+  EXPECT_TRUE(accepts(strict, "Let me look. " + call + ping));
+  EXPECT_FALSE(accepts(strict, loose));
+
+  // --tool-strict-level parameter: every tool's arguments follow its parameters.
+  completion_limits parameter = hermes;
+  parameter.strict_tools = tool_strict_level::parameter;
+  auto all = parse(body(R"("tool_choice": "auto")"), parameter);
+  EXPECT_TRUE(accepts(all, call));
+  EXPECT_FALSE(accepts(all, loose));
+  auto required = parse(body(R"("tool_choice": "required")"), parameter);
+  EXPECT_FALSE(accepts(required, loose));
+  EXPECT_TRUE(accepts(required, call));
+
+  // "required" with parallel_tool_calls false: exactly one call.
+  auto one = parse(body(R"("tool_choice": "required", "parallel_tool_calls": false)"), hermes);
+  EXPECT_TRUE(accepts(one, ping));
+  EXPECT_FALSE(accepts(one, ping + ping));
+
+  // "auto" with a structured output: calls only, or that output.
+  auto either = parse(body(R"("response_format": {"type": "json_schema", "json_schema":
+      {"name": "n", "schema": {"type": "object", "properties": {"n": {"type": "integer"}},
+       "required": ["n"]}}})"),
+                      function);
+  EXPECT_TRUE(accepts(either, R"({"n": 3})"));
+  EXPECT_TRUE(accepts(either, call + ping));
+  EXPECT_FALSE(accepts(either, "Hi " + call));
+  EXPECT_FALSE(accepts(either, R"({"m": 3})"));
+  // ... and with parallel_tool_calls false only a strict tool brings the calls in (vLLM keeps
+  // the output's grammar alone otherwise).
+  auto output_only = parse(body(R"("parallel_tool_calls": false, "response_format":
+      {"type": "json_object"})"),
+                           hermes);
+  EXPECT_FALSE(accepts(output_only, call));
+  EXPECT_TRUE(accepts(output_only, R"({"a": 1})"));
+}
+
 }  // namespace
 }  // namespace troupe::http

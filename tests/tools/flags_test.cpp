@@ -323,6 +323,11 @@ TEST(flags, answer_parser_flags_take_vllms_names) {
             std::string::npos);
   EXPECT_NE(parse_error({"serve", "--reasoning-parser", "granite"}).find("deepseek_r1"),
             std::string::npos);
+  EXPECT_EQ(parse_ok({"serve"}).serve.tool_strict_level, "auto");
+  for (const char* level : {"auto", "function", "parameter"})
+    EXPECT_EQ(parse_ok({"serve", "--tool_strict_level", level}).serve.tool_strict_level, level);
+  EXPECT_NE(parse_error({"serve", "--tool-strict-level", "arguments"}).find("parameter"),
+            std::string::npos);
 }
 
 TEST(flags, structured_outputs_settings_are_checked_when_read) {

@@ -56,8 +56,9 @@ struct serve_options {
   // Chat answers parsed as vLLM's parsers do (http/chat_output_parser.hpp): "auto" tool calls
   // with --enable-auto-tool-choice and --tool-call-parser, reasoning with --reasoning-parser.
   bool enable_auto_tool_choice = false;
-  std::string tool_call_parser;  // a name http::find_tool_parser knows, or empty
-  std::string reasoning_parser;  // a name http::find_reasoning_parser knows, or empty
+  std::string tool_call_parser;            // a name http::find_tool_parser knows, or empty
+  std::string tool_strict_level = "auto";  // --tool-strict-level: auto, function or parameter
+  std::string reasoning_parser;            // a name http::find_reasoning_parser knows, or empty
 };
 
 struct generate_options {

@@ -95,6 +95,7 @@ int run_serve(const command_line& cl) {
   }
   options.chat_output = std::move(*chat_output);
   options.chat_output.grammar_in_reasoning = options.structured_outputs.enable_in_reasoning;
+  options.chat_output.strict_tools = *http::find_tool_strict_level(cl.serve.tool_strict_level);
   if (cl.serve.seed) options.seed = static_cast<uint64_t>(*cl.serve.seed);
   options.sampling_defaults = std::move(*defaults);
   auto chat = load_chat_template(cl, *started);

@@ -196,6 +196,11 @@ std::vector<flag_spec> server_flags() {
                     }
                     return std::string(v);
                   }),
+      choice_flag("tool-strict-level",
+                  "how strictly tool calls are held to the tools (http/tool_choice.hpp): auto "
+                  "(tools with \"strict\": true), function (the call format of every call), "
+                  "parameter (and every tool's arguments)",
+                  FIELD(serve.tool_strict_level), {"auto", "function", "parameter"}),
       parsed_flag(
           "reasoning-parser", "NAME",
           "chat answers' <think> part becomes message.reasoning: " + http::reasoning_parser_names(),
