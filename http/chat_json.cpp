@@ -112,7 +112,8 @@ void write_tool_calls(json_writer& w, const std::vector<tool_call>& calls) {
 
 // vLLM's DeltaToolCall as exclude_unset dumps it: a call's first delta {"id", "type", "index",
 // "function": {"name"[, "arguments"]}}, a later one {["id": null,] "index", "function":
-// {["name": null,] "arguments"}}.
+// {["name": null,] "arguments"}}; mistral's {["id",] "type", "index", "function": {["name",]
+// ["arguments"]}}.
 void write_tool_deltas(json_writer& w, const std::vector<tool_call_delta>& deltas) {
   w.StartArray();
   for (const tool_call_delta& delta : deltas) {
@@ -121,6 +122,8 @@ void write_tool_deltas(json_writer& w, const std::vector<tool_call_delta>& delta
     if (first) {
       write_key(w, "id");
       write_string(w, delta.id);
+    }
+    if (first || delta.mistral_shape) {
       write_key(w, "type");
       w.String("function");
     } else if (delta.null_id) {
@@ -131,9 +134,9 @@ void write_tool_deltas(json_writer& w, const std::vector<tool_call_delta>& delta
     w.Int(delta.index);
     write_key(w, "function");
     w.StartObject();
-    if (first || delta.null_name) {
+    if (delta.mistral_shape ? delta.has_name : first || delta.null_name) {
       write_key(w, "name");
-      if (first) {
+      if (first || delta.mistral_shape) {
         write_string(w, delta.name);
       } else {
         w.Null();

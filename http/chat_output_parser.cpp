@@ -54,11 +54,20 @@ chat_output chat_output_parser::parse(std::string_view text) {
   if (!include_reasoning_) out.reasoning.reset();
   if (!tools_) return out;
   tool_call_extraction calls = tools_->extract(out.content.value_or(""));
-  if (!calls.tools_called) return out;
+  if (!calls.tools_called) {
+    // vLLM: `tool_call_info.content or None` for an engine tool parser (mistral: the text after
+    // [TOOL_CALLS] that held no call).
+    if (engine_based()) out.content = calls.content == "" ? std::nullopt : calls.content;
+    return out;
+  }
   out.tool_calls = std::move(calls.calls);
   out.content = std::move(calls.content);
   if (out.content && is_blank(*out.content)) out.content.reset();
   return out;
+}
+
+bool chat_output_parser::engine_based() const {
+  return (!reasoning_ || reasoning_->engine_based()) && (!tools_ || tools_->engine_based());
 }
 
 int32_t chat_output_parser::count_reasoning_tokens(std::span<const int32_t> ids) const {
@@ -66,8 +75,8 @@ int32_t chat_output_parser::count_reasoning_tokens(std::span<const int32_t> ids)
 }
 
 // Engine parsers keep their own history and get only the delta; vLLM then also hands the tool
-// parser only deltas (its StreamState "engine_based" mode), so the two are combined only with
-// a non-engine tool parser, which accumulates: previous + delta.
+// parser only deltas (its StreamState "engine_based" mode) when it is an engine parser too, so
+// the two are combined only with a non-engine tool parser, which accumulates: previous + delta.
 std::optional<chat_output_delta> chat_output_parser::parse_delta(
     std::string_view delta_text, std::span<const int32_t> delta_ids,
     std::optional<std::span<const int32_t>> prompt_ids, bool finished) {
@@ -76,7 +85,7 @@ std::optional<chat_output_delta> chat_output_parser::parse_delta(
     // vLLM then calls adjust_initial_state_from_prompt, a no-op for both parsers.
     if (!reasoning_ || reasoning_->is_reasoning_end(*prompt_ids)) reasoning_ended_ = true;
   }
-  const bool engine = (!reasoning_ || reasoning_->engine_based()) && !tools_;
+  const bool engine = engine_based();
   step s{std::string(delta_text), {delta_ids.begin(), delta_ids.end()}, {}, {}, {}, false};
   s.current_text = engine ? s.delta_text : previous_text_ + s.delta_text;
   s.current_ids = engine ? s.delta_ids : previous_ids_;
@@ -146,8 +155,11 @@ void chat_output_parser::tool_phase(step& s) {
 
 // vLLM's finalize_generation and _flush_engine_parsers.
 void chat_output_parser::finish(std::optional<chat_output_delta>& delta) {
-  if (tools_ && delta && !delta->tool_calls.empty())
+  // vLLM sets the last call's arguments, to "" at least: (arguments or "") + what is unsent.
+  if (tools_ && delta && !delta->tool_calls.empty()) {
     delta->tool_calls.back().arguments += tools_->remaining_unstreamed_args();
+    delta->tool_calls.back().has_arguments = true;
+  }
   if (!reasoning_ || !reasoning_->engine_based() || reasoning_ended_) return;
   std::optional<chat_output_delta> flushed = as_output(reasoning_->finish_streaming());
   if (!flushed) return;

@@ -3,10 +3,12 @@
 // DelegatingParser (parser/abstract_parser.py) composes a reasoning parser and a tool parser
 // for one choice: the reasoning parser first, then the tool parser on what is left.
 //
-// Whole answer (parse): the reasoning parser's extract(text) -> {reasoning, content}; then the
-// tool parser's extract(content or ""): with calls, their list and its content (null when
-// blank); without, the content unchanged. include_reasoning false drops the reasoning (vLLM's
-// serving does it after parse; the reasoning tokens are still counted).
+// Whole answer (parse): the reasoning parser's extract(text) -> {reasoning, content}; then the tool
+// parser's extract(content or ""): with calls, their list and its content (null when blank);
+// without, the content unchanged (where both parsers are engine parsers or absent and the tool
+// parser is one, tool_parser::engine_based(): the extraction's content, null when empty).
+// include_reasoning false drops the reasoning (vLLM's serving does it after parse; the reasoning
+// tokens are still counted).
 //
 // Stream (parse_delta), one call per engine output:
 //   1. first call with the prompt ids: the reasoning phase is skipped when the prompt already
@@ -19,17 +21,19 @@
 //   3. after it, without a tool parser: each delta's text is content as it comes. With one
 //      (vLLM's tool phase): its first call gets current_text = delta_text = the transition
 //      delta's content (or the delta, when the prompt ended the reasoning) and previous text
-//      "", later calls accumulate from there; the transition delta's reasoning is kept beside
-//      the tool parser's delta.
+//      "", later calls accumulate from there (each delta alone where the tool parser and the
+//      reasoning parser, if any, are engine parsers); the transition delta's reasoning is kept
+//      beside the tool parser's delta.
 //   4. finished: the last call delta gets the tool parser's unsent arguments appended, and an
 //      engine parser still in its reasoning phase flushes what it holds back.
 //   include_reasoning false: reasoning is set to null, and a delta left with no content and no
 //   calls is none.
-// The tool parser is for tool_choice "auto" or absent with tools; "required" and named choices
-// parse the content with http/tool_calls.hpp (vLLM runs the same reasoning phase first for
-// every tool_choice, so a forced call's JSON is read from the content after </think>, and its
-// grammar starts after the reasoning). tool_choice "none" with --enable-auto-tool-choice: vLLM
-// sends a delta's text as content but no delta for an empty text (text_tool_phase).
+// The tool parser is for tool_choice "auto" or absent with tools (and a forced call the parser
+// reads itself: mistral); other "required" and named choices parse the content with
+// http/tool_calls.hpp (vLLM runs the same reasoning phase first for every tool_choice, so a forced
+// call's JSON is read from the content after </think>, and its grammar starts after the reasoning).
+// tool_choice "none" with --enable-auto-tool-choice: vLLM sends a delta's text as content but no
+// delta for an empty text (text_tool_phase).
 //
 // Not thread-safe: one object per choice, called from its session's strand.
 #include <cstdint>
@@ -85,6 +89,8 @@ class chat_output_parser {
 
  private:
   struct step;
+  // Both parsers are engine parsers (or absent): vLLM's DelegatingParser._engine_based.
+  bool engine_based() const;
   void reasoning_phase(step& s);
   void tool_phase(step& s);
   void finish(std::optional<chat_output_delta>& delta);

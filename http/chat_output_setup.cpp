@@ -70,6 +70,8 @@ result<chat_output_setup> make_chat_output_setup(std::string_view reasoning_pars
     }
     tool_parser_tokens markers;
     markers.python_tag = find_token_id(tokenizer, "<|python_tag|>");
+    markers.tool_calls = find_token_id(tokenizer, "[TOOL_CALLS]");
+    markers.has_args_token = find_token_id(tokenizer, "[ARGS]") >= 0;
     if (std::string e = tool_parser_token_error(*kind, markers);
         !e.empty() && enable_auto_tool_choice)
       return error{e};
@@ -111,9 +113,14 @@ void apply_chat_output_setup(const chat_output_setup& setup, const runtime::toke
       reasoning =
           reasoning_parser::make(*setup.reasoning_parser, setup.reasoning_markers, thinking);
     std::unique_ptr<tool_parser> calls;
-    if (tools && setup.tool_parser) calls = tool_parser::make(*setup.tool_parser);
-    // vLLM's tool phase for tool_choice "none" (a forced call streams every piece instead).
-    const bool text_tool_phase = setup.tool_parser && !calls && !forced;
+    if (tools && setup.tool_parser) calls = tool_parser::make(*setup.tool_parser, {forced});
+    // vLLM's tool phase for tool_choice "none" (a forced call streams every piece instead),
+    // which with engine parsers only (mistral's tool parser) runs the parser and drops its
+    // calls: each delta's text is content, an empty one included.
+    const bool engine = setup.tool_parser &&
+                        tool_parser::make(*setup.tool_parser)->engine_based() &&
+                        (!reasoning || reasoning->engine_based());
+    const bool text_tool_phase = setup.tool_parser && !calls && !forced && !engine;
     return std::make_unique<chat_output_parser>(std::move(reasoning), std::move(calls), include,
                                                 text_tool_phase);
   };

@@ -256,6 +256,15 @@ std::string make_tool_call_id() {
   return fmt::format("chatcmpl-tool-{:016x}", make_random_seed());
 }
 
+std::string make_mistral_tool_call_id() {
+  static constexpr std::string_view alphabet =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::string id(9, '0');
+  for (char& c : id)
+    c = alphabet[make_random_seed() % alphabet.size()];
+  return id;
+}
+
 std::vector<tool_call> parse_tool_calls(const tool_choice_mode& mode, std::string_view text) {
   std::vector<tool_call> calls;
   if (mode.type == tool_choice_mode::kind::named) {

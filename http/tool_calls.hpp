@@ -80,10 +80,18 @@ struct tool_call_delta {
   // "id": null (null_id) before "index".
   bool has_arguments = true;
   bool null_id = false;
+  // mistral's shape (vLLM's pre-v11 MistralParser): every delta writes "type": "function", with
+  // or without an id, and "name" only where has_name (a call's first delta may lack it, a later
+  // one may bring it).
+  bool mistral_shape = false;
+  bool has_name = false;
 };
 
 // "chatcmpl-tool-<16 hex>"; thread-safe.
 std::string make_tool_call_id();
+// Mistral's id: 9 random ASCII letters and digits (Mistral's chat templates refuse any other
+// id in a later turn); thread-safe.
+std::string make_mistral_tool_call_id();
 
 // The calls of a whole answer (mode.type != none), with fresh ids.
 std::vector<tool_call> parse_tool_calls(const tool_choice_mode& mode, std::string_view text);

@@ -170,20 +170,20 @@ parse_error move_defs(Value& params, std::string_view name, Value& defs, allocat
   auto it = params.FindMember("$defs");
   if (it == params.MemberEnd()) return std::nullopt;
   if (!it->value.IsObject()) {
-    return bad_request(fmt::format("`$defs` in the parameters of tool '{}' must be an object, "
-                                   "got {}.",
-                                   name, python_type_name(it->value)),
-                       "tools");
+    return validation_error(fmt::format("`$defs` in the parameters of tool '{}' must be an object, "
+                                        "got {}.",
+                                        name, python_type_name(it->value)),
+                            "tools");
   }
   for (auto& def : it->value.GetObject()) {
     auto same = defs.FindMember(def.name);
     if (same == defs.MemberEnd()) {
       defs.AddMember(Value(def.name, a), Value(def.value, a), a);
     } else if (same->value != def.value) {
-      return bad_request(fmt::format("Tool definition '{}' has multiple schemas, which is not "
-                                     "supported.",
-                                     view(def.name)),
-                         "tools");
+      return validation_error(fmt::format("Tool definition '{}' has multiple schemas, which is not "
+                                          "supported.",
+                                          view(def.name)),
+                              "tools");
     }
   }
   params.RemoveMember(it);
@@ -202,8 +202,9 @@ parse_error named_schema(const Value& tools, std::string_view name, std::string&
   return std::nullopt;
 }
 
-// One tool's kind of array element: {"name": that name, "parameters": its schema}.
-Value call_schema(std::string_view name, Value params, allocator& a) {
+// One tool's kind of array element: {"name": that name, `key` (vLLM's "parameters", mistral's
+// "arguments"): its schema}.
+Value call_schema(std::string_view name, const char* key, Value params, allocator& a) {
   Value names(rapidjson::kArrayType);
   names.PushBack(Value(name.data(), static_cast<rapidjson::SizeType>(name.size()), a), a);
   Value name_schema(rapidjson::kObjectType);
@@ -211,9 +212,9 @@ Value call_schema(std::string_view name, Value params, allocator& a) {
   name_schema.AddMember("enum", names, a);
   Value properties(rapidjson::kObjectType);
   properties.AddMember("name", name_schema, a);
-  properties.AddMember("parameters", params, a);
+  properties.AddMember(rapidjson::StringRef(key), params, a);
   Value required(rapidjson::kArrayType);
-  required.PushBack("name", a).PushBack("parameters", a);
+  required.PushBack("name", a).PushBack(rapidjson::StringRef(key), a);
   Value schema(rapidjson::kObjectType);
   schema.AddMember("properties", properties, a);
   schema.AddMember("required", required, a);
@@ -237,7 +238,7 @@ parse_error required_schema(const Value& tools, bool parallel, std::string& out)
     if (params != nullptr) {
       if (auto e = move_defs(schema_params, name, defs, a)) return e;
     }
-    any_of.PushBack(call_schema(name, std::move(schema_params), a), a);
+    any_of.PushBack(call_schema(name, "parameters", std::move(schema_params), a), a);
   }
   Value items(rapidjson::kObjectType);
   items.AddMember("type", "object", a);
@@ -249,6 +250,37 @@ parse_error required_schema(const Value& tools, bool parallel, std::string& out)
   if (defs.MemberCount() > 0) doc.AddMember("$defs", defs, a);
   out = to_json(doc);
   return std::nullopt;
+}
+
+// vLLM's MistralParser._build_guided_schema_pre_v11: a forced call's answer is a bare JSON array
+// of {"name": one of the tools, "arguments": its parameters ({"type": "object"} when absent or
+// empty)}, at least one, at most one for a named choice (parallel_tool_calls aside).
+void mistral_schema(const Value& tools, const tool_choice_mode& mode, std::string& out) {
+  Document doc(rapidjson::kObjectType);
+  allocator& a = doc.GetAllocator();
+  Value any_of(rapidjson::kArrayType);
+  for (const Value& tool : tools.GetArray()) {
+    const std::string_view name = tool_name(tool);
+    if (mode.type == tool_choice_mode::kind::named && name != mode.function_name) continue;
+    const Value* params = tool_parameters(tool);
+    Value arguments(rapidjson::kObjectType);
+    if (params != nullptr && !(params->IsObject() && params->MemberCount() == 0)) {
+      arguments.CopyFrom(*params, a);
+    } else {
+      arguments.AddMember("type", "object", a);
+    }
+    Value call = call_schema(name, "arguments", std::move(arguments), a);
+    call.AddMember("type", "object", a);
+    any_of.PushBack(call, a);
+  }
+  Value items(rapidjson::kObjectType);
+  items.AddMember("type", "object", a);
+  items.AddMember("anyOf", any_of, a);
+  doc.AddMember("type", "array", a);
+  doc.AddMember("minItems", 1, a);
+  if (mode.type == tool_choice_mode::kind::named) doc.AddMember("maxItems", 1, a);
+  doc.AddMember("items", items, a);
+  out = to_json(doc);
 }
 
 // The grammar of a schema built from the tools, checked to compile.
@@ -444,6 +476,20 @@ parse_error read_tool_choice(const Value& body, const structured_outputs_config&
     return std::nullopt;
   }
   const Value& tools = *member(body, "tools");
+  if (server_parser == tool_parser_kind::mistral) {
+    // vLLM 0.32's mistral parser reads forced calls itself (supports_required_and_named false):
+    // the answer is held to a bare array of calls unless the request brings its own
+    // structured_outputs, which then stay.
+    mode.parser_format = true;
+    const Value* so = member(body, "structured_outputs");
+    if (so != nullptr && so->IsObject()) return std::nullopt;
+    for (const Value& tool : tools.GetArray()) {
+      if (auto e = check_parameters(tool_parameters(tool), tool_name(tool))) return e;
+    }
+    std::string schema;
+    mistral_schema(tools, mode, schema);
+    return set_grammar(schema, server, sampling);
+  }
   if (hermes) {
     mode.parser_format = true;
     const hermes_tag tag{false,

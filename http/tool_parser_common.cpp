@@ -297,8 +297,7 @@ std::string_view py_rstrip(std::string_view s) {
   return s.substr(0, end);
 }
 
-std::string_view py_strip(std::string_view s) {
-  s = py_rstrip(s);
+std::string_view py_lstrip(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     auto [cp, len] = code_point_at(s, i);
@@ -306,6 +305,10 @@ std::string_view py_strip(std::string_view s) {
     i += len;
   }
   return s.substr(i);
+}
+
+std::string_view py_strip(std::string_view s) {
+  return py_lstrip(py_rstrip(s));
 }
 
 size_t partial_tag_overlap(std::string_view text, std::string_view tag) {
@@ -391,12 +394,13 @@ tool_call_delta arguments_delta(int32_t index, std::string arguments) {
 std::optional<tool_parser_kind> find_tool_parser(std::string_view name) {
   if (name == "hermes") return tool_parser_kind::hermes;
   if (name == "llama3_json" || name == "llama4_json") return tool_parser_kind::llama3_json;
+  if (name == "mistral") return tool_parser_kind::mistral;
   if (name == "pythonic") return tool_parser_kind::pythonic;
   return std::nullopt;
 }
 
 std::string tool_parser_names() {
-  return "hermes, llama3_json, llama4_json, pythonic";
+  return "hermes, llama3_json, llama4_json, mistral, pythonic";
 }
 
 std::string tool_parser_token_error(tool_parser_kind kind, const tool_parser_tokens& tokens) {
@@ -404,19 +408,28 @@ std::string tool_parser_token_error(tool_parser_kind kind, const tool_parser_tok
     return "Llama3JsonToolParser could not locate the bot token '<|python_tag|>' in the "
            "tokenizer.";
   }
+  if (kind == tool_parser_kind::mistral && tokens.tool_calls < 0)
+    return "Mistral parser could not locate the tool call token in the tokenizer!";
+  if (kind == tool_parser_kind::mistral && tokens.has_args_token) {
+    return "troupe's mistral tool parser reads only the pre-v11 format ([TOOL_CALLS] then a JSON "
+           "array of calls); this tokenizer has the [ARGS] token of Mistral v11 and later "
+           "([TOOL_CALLS]name[ARGS]{...}), which it does not read";
+  }
   return {};
 }
 
 bool tool_parser_keeps_special_tokens(tool_parser_kind kind) {
-  return kind == tool_parser_kind::hermes;
+  return kind == tool_parser_kind::hermes || kind == tool_parser_kind::mistral;
 }
 
-std::unique_ptr<tool_parser> tool_parser::make(tool_parser_kind kind) {
+std::unique_ptr<tool_parser> tool_parser::make(tool_parser_kind kind, tool_parser_options options) {
   switch (kind) {
     case tool_parser_kind::hermes:
       return tool_parsing::make_hermes_parser();
     case tool_parser_kind::llama3_json:
       return tool_parsing::make_llama3_json_parser();
+    case tool_parser_kind::mistral:
+      return tool_parsing::make_mistral_parser(options.forced_call);
     case tool_parser_kind::pythonic:
       return tool_parsing::make_pythonic_parser();
   }

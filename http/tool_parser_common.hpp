@@ -23,8 +23,9 @@ inline std::string_view past_sent(std::string_view text, std::string_view sent) 
 bool py_isspace(uint32_t cp);
 // The bytes of the whitespace code point that begins `s` (0: none), for regex `\s`.
 size_t py_space_length(std::string_view s);
-// str.strip() / str.rstrip() with no argument.
+// str.strip() / str.lstrip() / str.rstrip() with no argument.
 std::string_view py_strip(std::string_view s);
+std::string_view py_lstrip(std::string_view s);
 std::string_view py_rstrip(std::string_view s);
 
 // utils.partial_tag_overlap: the longest proper prefix of `tag` (ASCII) that ends `text`.
@@ -66,6 +67,8 @@ tool_call_delta arguments_delta(int32_t index, std::string arguments);
 // The parsers, one per file.
 std::unique_ptr<tool_parser> make_hermes_parser();
 std::unique_ptr<tool_parser> make_llama3_json_parser();
+// `forced_call`: tool_parser_options::forced_call.
+std::unique_ptr<tool_parser> make_mistral_parser(bool forced_call);
 std::unique_ptr<tool_parser> make_pythonic_parser();
 
 }  // namespace troupe::http::tool_parsing

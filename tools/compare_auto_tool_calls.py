@@ -8,6 +8,10 @@ streamed answer per choice. Exits 1 on any difference.
     python3 tools/compare_auto_tool_calls.py --a http://localhost:8012 --b http://localhost:8303 \\
         --model smol --parser hermes
 
+For --parser mistral the model needs a `[TOOL_CALLS]` special token: serve a copy of the
+default model's directory whose tokenizer.json (and tokenizer_config.json) calls token 16,
+`<empty_output>`, `[TOOL_CALLS]` instead.
+
 A small model seldom writes a tool call by itself, so most cases hold the answer to a regex (the
 request's structured_outputs) that spells a call in the parser's format: both servers then
 generate the same text, and what is compared is how each parses it, whole and streamed. Other
@@ -45,6 +49,10 @@ FORMATS = {
     "pythonic": (
         '\\[get_weather\\(city=' + CITY + ', unit="c"\\)',
         'get_time\\(\\)\\]', ", "),
+    "mistral": (
+        '\\[TOOL_CALLS\\]\\[\\{"name": "get_weather", "arguments": \\{"city": ' + CITY +
+        ', "unit": "c"\\}\\}',
+        '\\{"name": "get_time", "arguments": \\{\\}\\}\\]', ", "),
 }
 
 
@@ -53,7 +61,7 @@ def cases(model, parser):
     base = {"model": model, "messages": MESSAGES, "tools": [WEATHER, TIME], "temperature": 0,
             "max_completion_tokens": 200}
     regex = lambda pattern: {"structured_outputs": {"regex": pattern}}  # noqa: E731
-    if parser == "pythonic":
+    if parser in ("pythonic", "mistral"):
         one, two = weather + "\\]", weather + join + time
     else:
         one, two = weather, weather + join + time

@@ -89,6 +89,8 @@ def post(base, body):
 
 
 TOOL_ID = re.compile(r"chatcmpl-tool-[0-9a-f]{16}")
+# The mistral parser's ids: 9 random letters and digits.
+MISTRAL_ID = re.compile(r'"id": "[A-Za-z0-9]{9}"')
 
 
 # The fields compared: what tool calls decide. Other fields of troupe's chat shape are older
@@ -115,7 +117,7 @@ def stream_view(text):
 
 
 def masked(value):
-    return json.loads(TOOL_ID.sub("ID", json.dumps(value)))
+    return json.loads(MISTRAL_ID.sub('"id": "ID"', TOOL_ID.sub("ID", json.dumps(value))))
 
 
 def compare_answers(answered, a, b, view_whole):

@@ -11,11 +11,14 @@ feeds every model output of CORPUS through vLLM's real parser classes and throug
     every call has an id;
   - streamed (extract_tool_calls_streaming): the text is encoded with a real tokenizer
     (/work/shared/testdata/tokenizers: qwen3 for hermes, llama3 for llama3_json
-    and pythonic),
+    and pythonic, llama3 with [TOOL_CALLS] added as a special token and no [ARGS] for mistral),
     decoded token by token as a server would (special tokens kept, a step ending in an
     incomplete character waits), and each increment is fed to both; the sequences of returned
     deltas must agree (ids compared as present/absent), and so must
     get_remaining_unstreamed_args at the end.
+mistral is vLLM's MistralToolParser adapter (pre-v11 path) driven with a ChatCompletionRequest
+whose tool_choice is "auto", or "required" / a named function for the corpus entries marked so
+(troupe: tool_parser_options::forced_call); its stream also gets each increment's token ids.
 Deliberate differences (see http/tool_parsers.hpp) are listed in KNOWN and reported apart.
 Exit status 1 on any other disagreement.
 """
@@ -28,8 +31,10 @@ import tempfile
 
 from transformers import PreTrainedTokenizerFast
 
+from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
 from vllm.tool_parsers.hermes_tool_parser import Hermes2ProToolParser
 from vllm.tool_parsers.llama_tool_parser import Llama3JsonToolParser
+from vllm.tool_parsers.mistral_tool_parser import MistralToolParser
 from vllm.tool_parsers.pythonic_tool_parser import PythonicToolParser
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,6 +46,7 @@ DRIVER = r'''
 #include "http/tool_parsers.hpp"
 namespace troupe::http {
 std::string make_tool_call_id() { return "chatcmpl-tool-0123456789abcdef"; }
+std::string make_mistral_tool_call_id() { return "abcDEF789"; }
 }
 using namespace troupe::http;
 static std::string q(const std::string& s) {  // a JSON string (ASCII-safe escapes only)
@@ -53,11 +59,11 @@ static std::string q(const std::string& s) {  // a JSON string (ASCII-safe escap
   return o + "\"";
 }
 static std::string opt(const std::optional<std::string>& s) { return s ? q(*s) : "null"; }
-// stdin: KIND MODE, then pieces, each "<byte count>\n<bytes>"; MODE 0: one piece, extract;
-// MODE 1: stream the pieces.
+// argv: KIND MODE FORCED; stdin: pieces, each "<byte count>\n<bytes>"; MODE 0: one piece,
+// extract; MODE 1: stream the pieces. FORCED 1: tool_parser_options::forced_call.
 int main(int, char** argv) {
   const std::string input((std::istreambuf_iterator<char>(std::cin)), {});
-  auto parser = tool_parser::make(*find_tool_parser(argv[1]));
+  auto parser = tool_parser::make(*find_tool_parser(argv[1]), {.forced_call = argv[3][0] == '1'});
   std::vector<std::string> pieces;
   for (size_t i = 0; i < input.size();) {
     const size_t nl = input.find('\n', i);
@@ -84,11 +90,14 @@ int main(int, char** argv) {
     std::cout << "{\"content\": " << opt(d->content) << ", \"tool_calls\": [";
     for (size_t i = 0; i < d->calls.size(); ++i) {
       const auto& c = d->calls[i];
+      const bool first = !c.id.empty();
       std::cout << (i ? ", " : "") << "{";
-      if (!c.id.empty()) std::cout << "\"id\": \"<id>\", \"type\": \"function\", ";
+      if (first) std::cout << "\"id\": \"<id>\", ";
+      if (first || c.mistral_shape) std::cout << "\"type\": \"function\", ";
       else if (c.null_id) std::cout << "\"id\": null, ";
       std::cout << "\"index\": " << c.index << ", \"function\": {";
-      if (!c.id.empty()) std::cout << "\"name\": " << q(c.name) << (c.has_arguments ? ", " : "");
+      if (c.mistral_shape ? c.has_name : first)
+        std::cout << "\"name\": " << q(c.name) << (c.has_arguments ? ", " : "");
       if (c.has_arguments) std::cout << "\"arguments\": " << q(c.arguments);
       std::cout << "}}";
     }
@@ -101,6 +110,8 @@ int main(int, char** argv) {
 
 H = lambda body: '<tool_call>\n' + body + '\n</tool_call>'
 W = '{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}'
+M = '[TOOL_CALLS]'
+MW = '[' + W + ']'
 CORPUS = {
     'hermes': [
         'Hello, how can I help?', '', 'plain text with a < sign and <tool', 'a <tool_call',
@@ -170,9 +181,50 @@ line''', tri2=\"\"\"x 'y' "z" \"\"\", cat='a' 'b', u=u'x')]""".replace('\\"', '"
         "[get_weather(city='Par", "[f(a=1), g(b='cut here", "[f(msg='héllo 世界', n=2), g(q='😀'",
         "[f(x=1)]\nDone", "[f(x=1, x=2)]", "[f(d={'a': [1, {'b': 'c'", "[f(x=\"it's\"), g(y='say \"x\"')]",
     ],
+    # A plain text is a tool_choice "auto" answer; ('required' | 'named', text) forces a call.
+    'mistral': [
+        'Hello, how can I help?', '', '[{"name": "f", "arguments": {}}]', '[TOOL', 'a [TOOL_CALL] b',
+        M + MW, 'Let me check. ' + M + MW, 'Let me check.\n\n' + M + ' ' + MW, '  \n' + M + MW,
+        M + '[' + W + ', {"name": "get_time", "arguments": {}}]',
+        M + '[\n  {"name": "a", "arguments": {"x": 1}},\n  {"name": "b", "arguments": {}},\n  {"name": "c", "arguments": {"y": [true]}}\n]',
+        M + W, M + W + ' trailing text', M + '{"name": "f", "arguments": {}}',
+        M + '[{"name": "f", "arguments": "{\\"a\\": 1}"}]', M + '[{"name": "f", "arguments": ""}]',
+        M + '[{"name": "f", "arguments": {"a": {"b": [1, 2.50, {"c": null}], "d": true}, "n": -0}}]',
+        M + '[{"name": "f", "arguments": {"x": 1E2, "y": 1e400, "k": 1, "k": 2, "z": -0.0}}]',
+        M + '[{"name": "search", "arguments": {"query": "日本語のテキスト", "e": "héllo 😀", "u": "\\u00e9\\n"}}]',
+        M + '[{"name": "naïve_名前", "arguments": {"s": "\\ud83d\\ude00"}}]',
+        M + '[{"name": "f", "arguments": {"x": }}]', M + 'not json at all', M + '{bad json',
+        M + '[{"name": "f", "arguments": {"x": 1', M + '[{"name": "get_wea', M + '[{"name": "f", "argu',
+        M + '[{"name": "f", "arguments": {"x": 1}}', M + '[{"name": "f", "arguments": {"x": "a',
+        M + '[{"name": "f", "arguments": {}}] I called it.', M + '[{"name": "f", "arguments": {}}]\n\nDone.',
+        M + M + '[{"name": "f", "arguments": {}}]', M + ' ' + M + '[{"name": "f", "arguments": {"a": 1}}]',
+        M + '[{"name": "f", "arguments": {}}]' + M + '[{"name": "g", "arguments": {"b": 2}}]',
+        M + '[{"name": "f", "arguments": {"a": 1}}, ' + M + '{"name": "g", "arguments": {}}]',
+        'Text ' + M + '[{"name": "f", "arguments": {}}] more ' + M + ' end', M, M + '   ', M + '[]',
+        M + '{}', M + '[{}]', M + '"just a string"', M + '42',
+        M + '[{"arguments": {"a": 1}, "name": "f"}]', M + '[{"arguments": {"a": 1}}]',
+        M + '[{"name": 5, "arguments": {"a": {"b": 1}}}]', M + '[{"name": "f"}]',
+        M + '[{"name": "f", "arguments": null}]', M + '[{"name": "f", "arguments": [1, 2]}]',
+        M + '[{"name": "f", "arguments": 7}]',
+        M + '[1, "x", {"foo": 1}, {"name": "f", "arguments": {}}]',
+        M + '[{"name": "f", "arguments": {"q": "a}b{c", "r": "]", "s": "x:y, z"}}]',
+        M + '[{"name": "f", "arguments": {"name": "inner", "arguments": {"x": 1}}}]',
+        M + 'Sure: [{"name": "f", "arguments": {"a": 1}}]', M + 'x [{"name": "f", "arguments": {"a": 1}}] y',
+        'Some text ' + M + ' [{"name": "f", "arguments": {}}]\n',
+        M + '[{"name": "f", "arguments": {"x": NaN}}]', M + '[{"name": "f", "arguments": {"u": "\\ud83d"}}]',
+        M + '[{"name":"f","arguments":{"a":1,"b":{"c":[1,{"d":2}]}}},{"name":"g","arguments":{}}]',
+        M + '[{"name": "get_weather", "arguments": {"city": "San Francisco", "state": "CA", "unit": "fahrenheit"}}, '
+            '{"name": "get_weather", "arguments": {"city": "New York", "state": "NY", "unit": "fahrenheit"}}]',
+        ('required', MW), ('required', '[' + W + ', {"name": "b", "arguments": {"x": [1]}}]'),
+        ('named', MW), ('named', W), ('required', '  [{"name": "f", "arguments": {}}]  '),
+        ('required', 'not json'), ('required', ''), ('required', 'Text then ' + M + MW),
+        ('required', '[{"name": "f", "arguments": {"x": 1'), ('named', '[{"name": "get_weather", "arguments": {"city": "日本"}}]\n'),
+        ('required', '[{"name": "f", "arguments": {}}] extra'),
+    ],
 }
 
-# (parser, text, 'whole'|'stream'): known, deliberate differences (see http/tool_parsers.hpp).
+# (parser, corpus entry, 'whole'|'stream'): known, deliberate differences (see
+# http/tool_parsers.hpp).
 KNOWN = {
     # A surrogate-pair escape cut after its high half: partial_json_parser keeps the lone
     # surrogate and vLLM sends an empty arguments piece; troupe holds the escape back.
@@ -180,6 +232,9 @@ KNOWN = {
     # \N{...} escapes need Unicode's name table: troupe reads no call (http/tool_parsers.hpp).
     ('pythonic', r"[f(s='\N{BULLET}')]", 'whole'),
     ('pythonic', r"[f(s='\N{BULLET}')]", 'stream'),
+    # Python's json takes a lone surrogate escape (vLLM's arguments then hold the lone
+    # surrogate); troupe's JSON reader refuses it and the text is content.
+    ('mistral', '[TOOL_CALLS][{"name": "f", "arguments": {"u": "\\ud83d"}}]', 'whole'),
 }
 
 
@@ -189,21 +244,28 @@ def build_driver():
         f.write(DRIVER)
     sources = [os.path.join(ROOT, 'http', n) for n in sorted(os.listdir(os.path.join(ROOT, 'http')))
                if n.startswith('tool_parser') and n.endswith('.cpp')]
-    sources += [os.path.join(ROOT, 'http/python_json.cpp'), os.path.join(ROOT, 'http/python_literal.cpp'),
-                os.path.join(ROOT, 'http/python_slices.cpp'), os.path.join(ROOT, 'runtime/tokenizer/utf8.cpp')]
+    sources += [os.path.join(ROOT, 'http', n) for n in ('python_json.cpp', 'python_literal.cpp',
+                                                         'python_slices.cpp', 'json_events.cpp')]
+    sources += [os.path.join(ROOT, 'runtime/tokenizer/utf8.cpp')]
     driver = os.path.join(tmp, 'driver')
     subprocess.run(['g++', '-std=c++20', '-O1', '-I' + ROOT, '-o', driver,
                     os.path.join(tmp, 'driver.cpp')] + sources + ['-lfmt'], check=True)
     return driver
 
 
-def run_driver(driver, kind, mode, pieces):
+def run_driver(driver, kind, mode, pieces, forced):
     data = b''.join(str(len(p.encode())).encode() + b'\n' + p.encode() for p in pieces)
-    out = subprocess.run([driver, kind, mode], input=data, capture_output=True, check=True).stdout
+    out = subprocess.run([driver, kind, mode, '1' if forced else '0'], input=data,
+                         capture_output=True, check=True).stdout
     return json.loads(out.decode())
 
 
 def tokenizer(name):
+    if name == 'mistral':  # a pre-v11 Mistral tokenizer's markers: [TOOL_CALLS] and no [ARGS]
+        tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(TOKENIZERS, 'llama3', 'tokenizer.json'))
+        tok.add_special_tokens({'additional_special_tokens': ['[TOOL_CALLS]']})
+        assert '[ARGS]' not in tok.get_vocab()
+        return tok
     tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(TOKENIZERS, name, 'tokenizer.json'))
     if name == 'llama3':  # an early Llama 3 revision: <|python_tag|> came with Llama 3.1
         tok.add_special_tokens({'additional_special_tokens': ['<|python_tag|>']})
@@ -211,35 +273,52 @@ def tokenizer(name):
 
 
 PARSERS = {'hermes': (Hermes2ProToolParser, 'qwen3'), 'llama3_json': (Llama3JsonToolParser, 'llama3'),
-           'pythonic': (PythonicToolParser, 'llama3')}
+           'mistral': (MistralToolParser, 'mistral'), 'pythonic': (PythonicToolParser, 'llama3')}
+
+TOOLS = [{'type': 'function', 'function': {'name': 'get_weather', 'parameters': {
+    'type': 'object', 'properties': {'city': {'type': 'string'}}}}}]
+
+
+def chat_request(choice):
+    """The request vLLM's mistral parser reads tool_choice from: None for the other parsers."""
+    if choice is None:
+        return None
+    tool_choice = {'type': 'function', 'function': {'name': 'get_weather'}} if choice == 'named' else choice
+    return ChatCompletionRequest(model='m', messages=[{'role': 'user', 'content': 'hi'}], tools=TOOLS,
+                                 tool_choice=tool_choice)
 
 
 def increments(tok, text):
-    """The text pieces a server streams: decode token by token, hold back an incomplete char."""
+    """The text pieces a server streams: decode token by token, hold back an incomplete char.
+    Each piece comes with the ids of the tokens that brought it."""
     ids = tok.encode(text, add_special_tokens=False)
-    pieces, sent = [], ''
+    pieces, piece_ids, sent, start = [], [], '', 0
     for k in range(1, len(ids) + 1):
         cur = tok.decode(ids[:k], skip_special_tokens=False)
         if cur.endswith('\ufffd') and k < len(ids):
             continue
         if cur.startswith(sent) and len(cur) > len(sent):
             pieces.append(cur[len(sent):])
-            sent = cur
-    return pieces
+            piece_ids.append(ids[start:k])
+            sent, start = cur, k
+    return pieces, piece_ids
 
 
-def vllm_whole(cls, tok, text):
-    r = cls(tok).extract_tool_calls(text, None)
+def vllm_whole(cls, tok, text, request):
+    r = cls(tok).extract_tool_calls(text, request)
     return {'tools_called': r.tools_called,
             'calls': [[c.function.name, c.function.arguments, bool(c.id)] for c in r.tool_calls],
             'content': r.content}
 
 
-def vllm_stream(cls, tok, pieces):
-    p, cur, steps = cls(tok), '', []
-    for piece in pieces:
+def vllm_stream(cls, tok, pieces, piece_ids, request):
+    p, cur, cur_ids, steps = cls(tok), '', [], []
+    for piece, ids in zip(pieces, piece_ids):
         prev, cur = cur, cur + piece
-        d = p.extract_tool_calls_streaming(prev, cur, piece, [], [], [], None)
+        prev_ids, cur_ids = cur_ids, cur_ids + ids
+        if request is None:  # the other parsers are compared without token ids
+            prev_ids, cur_ids, ids = [], [], []
+        d = p.extract_tool_calls_streaming(prev, cur, piece, prev_ids, cur_ids, ids, request)
         if d is None:
             steps.append(None)
             continue
@@ -252,8 +331,15 @@ def vllm_stream(cls, tok, pieces):
                 c['function'] = {k: v for k, v in c['function'].items() if k in tc.function.model_fields_set}
             calls.append(c)
         steps.append({'content': d.content, 'tool_calls': calls})
-    return {'steps': steps, 'remaining': p.get_remaining_unstreamed_args(),
-            'parsed': bool(p.prev_tool_call_arr)}
+    # The mistral adapter's own prev_tool_call_arr stays empty (its get_remaining_unstreamed_args,
+    # which vLLM's server calls, is always ""); troupe's has_parsed_calls follows the engine's.
+    parsed = getattr(p, '_parser_engine', p).prev_tool_call_arr
+    return {'steps': steps, 'remaining': p.get_remaining_unstreamed_args(), 'parsed': bool(parsed)}
+
+
+def show(value):
+    """JSON for the terminal (a lone surrogate as an escape)."""
+    return json.dumps(value, ensure_ascii=False).encode('utf-8', 'backslashreplace').decode()
 
 
 def main():
@@ -261,24 +347,29 @@ def main():
     logging.disable(logging.CRITICAL)  # vLLM logs every refused text with its traceback
     driver = build_driver()
     counts = {'agree': 0, 'known': 0, 'differ': 0}
-    for kind, texts in CORPUS.items():
+    for kind, entries in CORPUS.items():
         cls, tok_name = PARSERS[kind]
         tok = tokenizer(tok_name)
-        for text in texts:
-            pieces = increments(tok, text)
+        for entry in entries:
+            choice, text = entry if isinstance(entry, tuple) else ('auto' if kind == 'mistral' else None, entry)
+            request = chat_request(choice)
+            forced = choice in ('required', 'named')
+            pieces, piece_ids = increments(tok, text)
             for mode, theirs, ours in (
-                    ('whole', vllm_whole(cls, tok, text), run_driver(driver, kind, '0', [text])),
-                    ('stream', vllm_stream(cls, tok, pieces), run_driver(driver, kind, '1', pieces))):
+                    ('whole', vllm_whole(cls, tok, text, request),
+                     run_driver(driver, kind, '0', [text], forced)),
+                    ('stream', vllm_stream(cls, tok, pieces, piece_ids, request),
+                     run_driver(driver, kind, '1', pieces, forced))):
                 if theirs == ours:
                     counts['agree'] += 1
                     continue
-                known = (kind, text, mode) in KNOWN
+                known = (kind, entry, mode) in KNOWN
                 counts['known' if known else 'differ'] += 1
                 if verbose or not known:
-                    print(f'{"KNOWN" if known else "DIFF"} {kind} {mode} {text!r}')
+                    print(f'{"KNOWN" if known else "DIFF"} {kind} {mode} {entry!r}')
                     print(f'  pieces: {pieces!r}' if mode == 'stream' else '', end='')
-                    print(f'\n  vllm:   {json.dumps(theirs, ensure_ascii=False)}')
-                    print(f'  troupe: {json.dumps(ours, ensure_ascii=False)}')
+                    print(f'\n  vllm:   {show(theirs)}')
+                    print(f'  troupe: {show(ours)}')
     print(f'{sum(len(t) for t in CORPUS.values())} texts x 2 modes: {counts["agree"]} agree, '
           f'{counts["known"]} known differences, {counts["differ"]} unexpected differences')
     return 1 if counts['differ'] else 0

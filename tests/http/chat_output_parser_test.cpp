@@ -130,6 +130,29 @@ TEST(chat_output_parser, whole_answers) {
   EXPECT_EQ(none.content, opt("<think>r</think>c"));
 }
 
+// vLLM serves the mistral tool parser as an engine parser: an answer with no call gets the
+// extraction's content (the JSON text after [TOOL_CALLS]; null when empty), unless a non-engine
+// reasoning parser (deepseek_r1) makes the whole parser a non-engine one.
+TEST(chat_output_parser, mistral_answers_without_calls_take_the_extraction_content) {
+  auto mistral = [](bool forced, std::unique_ptr<reasoning_parser> reasoning = nullptr) {
+    return chat_output_parser(std::move(reasoning),
+                              tool_parser::make(tool_parser_kind::mistral, {forced}), true);
+  };
+  EXPECT_EQ(mistral(false).parse("Hi [TOOL_CALLS]not json").content, opt("not json"));
+  EXPECT_EQ(mistral(false).parse("").content, null);
+  EXPECT_EQ(mistral(false).parse("   ").content, opt("   "));
+  EXPECT_EQ(mistral(true).parse("not json").content, opt("not json"));
+  EXPECT_EQ(mistral(true).parse("  ").content, null);
+  const auto called = mistral(false).parse(R"(Hi [TOOL_CALLS][{"name": "f", "arguments": {}}])");
+  EXPECT_EQ(called.content, opt("Hi "));
+  ASSERT_EQ(called.tool_calls.size(), 1u);
+  EXPECT_EQ(called.tool_calls[0].arguments, "{}");
+  reasoning_tokens tokens{start, end, tool_start, 4, {im_start, im_end}, {}};
+  auto r1 = reasoning_parser::make(reasoning_parser_kind::deepseek_r1, tokens, true);
+  EXPECT_EQ(mistral(false, std::move(r1)).parse("r</think>Hi [TOOL_CALLS]not json").content,
+            opt("Hi [TOOL_CALLS]not json"));
+}
+
 TEST(chat_output_parser, counts_reasoning_tokens_even_when_hidden) {
   const std::vector<int32_t> ids = {start, 100, 101, end, 102};
   EXPECT_EQ(make(reasoning_parser_kind::deepseek_r1, false).count_reasoning_tokens(ids), 2);

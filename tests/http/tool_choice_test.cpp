@@ -143,9 +143,11 @@ TEST(tool_choice, defs_of_every_tool_move_to_the_top_of_the_required_schema) {
   EXPECT_TRUE(accepts(r, R"([{"name": "b", "parameters": {"q": 3}}])"));
   EXPECT_FALSE(accepts(r, R"([{"name": "a", "parameters": {"p": "x"}}])"));
   EXPECT_EQ(error_of(tools + R"(point"}}, "$defs": {"point": {"type": "string"}}}}}]})").message,
-            "Tool definition 'point' has multiple schemas, which is not supported.");
+            "Tool definition 'point' has multiple schemas, which is not supported. "
+            "(parameter=tools)");
   EXPECT_EQ(error_of(tools + R"(point"}}, "$defs": [1]}}}]})").message,
-            "`$defs` in the parameters of tool 'b' must be an object, got list.");
+            "`$defs` in the parameters of tool 'b' must be an object, got list. "
+            "(parameter=tools)");
 }
 
 TEST(tool_choice, a_forced_call_replaces_response_format_and_json_under_required) {
@@ -344,6 +346,48 @@ TEST(tool_choice, hermes_holds_auto_calls_when_strict) {
                            hermes);
   EXPECT_FALSE(accepts(output_only, call));
   EXPECT_TRUE(accepts(output_only, R"({"a": 1})"));
+}
+
+// vLLM 0.32's mistral parser reads forced calls itself: "required" and named answers are held to
+// a bare JSON array of {"name", "arguments"} calls (one for a named choice), read back by the
+// parser; a request's own structured_outputs stay instead.
+TEST(tool_choice, mistral_holds_a_forced_call_to_a_bare_array) {
+  completion_limits mistral = limits;
+  mistral.tool_parser = tool_parser_kind::mistral;
+  auto parse = [&](const std::string& text) {
+    auto parsed = parse_chat_completion_request(text, mistral, 42);
+    EXPECT_TRUE(std::holds_alternative<chat_completion_request>(parsed)) << text;
+    return std::get<chat_completion_request>(std::move(parsed));
+  };
+  auto required = parse(body(R"("tool_choice": "required", "parallel_tool_calls": false)"));
+  EXPECT_TRUE(required.tool_choice.parser_format);
+  EXPECT_TRUE(accepts(required, R"([{"name": "get", "arguments": {"city": "Oslo"}}])"));
+  EXPECT_TRUE(accepts(required, R"([{"name": "ping", "arguments": {"any": [1]}},
+                                    {"name": "get", "arguments": {"city": "Rome"}}])"));
+  EXPECT_FALSE(accepts(required, R"([])"));
+  EXPECT_FALSE(accepts(required, R"([{"name": "get", "arguments": {}}])"));
+  EXPECT_FALSE(accepts(required, R"([{"name": "ping", "arguments": 3}])"));
+  EXPECT_FALSE(accepts(required, R"([{"name": "get", "parameters": {"city": "Oslo"}}])"));
+  EXPECT_FALSE(accepts(required, R"([TOOL_CALLS][{"name": "ping", "arguments": {}}])"));
+
+  auto named = parse(body(R"("tool_choice": {"type": "function", "function": {"name": "ping"}},
+      "response_format": {"type": "json_object"})"));
+  EXPECT_TRUE(named.tool_choice.parser_format);
+  EXPECT_TRUE(accepts(named, R"([{"name": "ping", "arguments": {}}])"));
+  EXPECT_FALSE(accepts(named, R"([{"name": "get", "arguments": {"city": "Oslo"}}])"));
+  EXPECT_FALSE(accepts(named, R"([{"name": "ping", "arguments": {}}, {"name": "ping",
+                                  "arguments": {}}])"));
+  EXPECT_FALSE(accepts(named, R"({"a": 1})"));
+
+  // Its own structured_outputs stay (vLLM injects the schema only without them).
+  auto own = parse(body(R"("tool_choice": "required", "structured_outputs": {"regex": "[ab]+"})"));
+  EXPECT_TRUE(own.tool_choice.parser_format);
+  EXPECT_TRUE(accepts(own, "abba"));
+  EXPECT_FALSE(accepts(own, R"([{"name": "ping", "arguments": {}}])"));
+
+  // "auto" is held to nothing.
+  EXPECT_TRUE(parse(body(R"("tool_choice": "auto", "parallel_tool_calls": false)"))
+                  .completion.generation.sampling.grammar.empty());
 }
 
 }  // namespace

@@ -268,9 +268,10 @@ TEST(ToolParsers, StreamsPythonicLikeVllm) {
 TEST(ToolParsers, NamesAndRequestEffects) {
   EXPECT_EQ(find_tool_parser("hermes"), tool_parser_kind::hermes);
   EXPECT_EQ(find_tool_parser("llama4_json"), tool_parser_kind::llama3_json);
-  EXPECT_EQ(find_tool_parser("mistral"), std::nullopt);
+  EXPECT_EQ(find_tool_parser("jamba"), std::nullopt);
+  EXPECT_EQ(find_tool_parser("mistral"), tool_parser_kind::mistral);
   EXPECT_EQ(find_tool_parser("pythonic"), tool_parser_kind::pythonic);
-  EXPECT_EQ(tool_parser_names(), "hermes, llama3_json, llama4_json, pythonic");
+  EXPECT_EQ(tool_parser_names(), "hermes, llama3_json, llama4_json, mistral, pythonic");
   EXPECT_FALSE(tool_parser_keeps_special_tokens(tool_parser_kind::pythonic));
   EXPECT_EQ(tool_parser_token_error(tool_parser_kind::pythonic, {}), "");
   EXPECT_TRUE(tool_parser_keeps_special_tokens(tool_parser_kind::hermes));

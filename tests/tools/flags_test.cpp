@@ -315,11 +315,11 @@ TEST(flags, answer_parser_flags_take_vllms_names) {
   EXPECT_TRUE(cl.serve.enable_auto_tool_choice);
   EXPECT_EQ(cl.serve.tool_call_parser, "hermes");
   EXPECT_EQ(cl.serve.reasoning_parser, "qwen3");
-  for (const char* name : {"llama3_json", "llama4_json", "pythonic"})
+  for (const char* name : {"llama3_json", "llama4_json", "pythonic", "mistral"})
     EXPECT_EQ(parse_ok({"serve", "--tool_call_parser", name}).serve.tool_call_parser, name);
   EXPECT_EQ(parse_ok({"serve", "--reasoning-parser", "deepseek_r1"}).serve.reasoning_parser,
             "deepseek_r1");
-  EXPECT_NE(parse_error({"serve", "--tool-call-parser", "mistral"}).find("hermes"),
+  EXPECT_NE(parse_error({"serve", "--tool-call-parser", "internlm"}).find("hermes"),
             std::string::npos);
   EXPECT_NE(parse_error({"serve", "--reasoning-parser", "granite"}).find("deepseek_r1"),
             std::string::npos);
