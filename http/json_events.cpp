@@ -2,6 +2,8 @@
 
 #include <optional>
 
+#include "runtime/tokenizer/utf8.hpp"
+
 namespace troupe::http {
 namespace {
 
@@ -27,24 +29,6 @@ uint32_t hex_value(std::string_view four) {
     v = v * 16 + digit;
   }
   return v;
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 char simple_escape(char e) {
@@ -92,7 +76,7 @@ std::optional<std::string> decode(std::string_view body) {
     } else if ((cp & 0xFC00) == 0xDC00) {
       return std::nullopt;
     }
-    append_utf8(out, cp);
+    runtime::utf8::append_codepoint(cp, out);
   }
   return out;
 }
