@@ -85,8 +85,11 @@ void apply_chat_output_setup(const chat_output_setup& setup, const runtime::toke
                              actors::generation_request& generation,
                              chat_responder_options& options) {
   const tool_choice_mode& mode = chat.tool_choice;
+  // vLLM adjusts a request where tools are called, or every request under a reasoning parser;
+  // mistral's engine parser then keeps special tokens whatever the request.
   if (setup.tool_parser && tool_parser_keeps_special_tokens(*setup.tool_parser) &&
-      (mode.parse_auto || mode.type != tool_choice_mode::kind::none))
+      (mode.parse_auto || mode.type != tool_choice_mode::kind::none ||
+       (setup.reasoning_parser && *setup.tool_parser == tool_parser_kind::mistral)))
     generation.skip_special_tokens = false;
   const bool reasoning = setup.reasoning_parser.has_value();
   // vLLM makes a parser per choice whenever the server has one, whatever the request.

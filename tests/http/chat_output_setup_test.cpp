@@ -16,6 +16,12 @@ namespace {
 // Bytes, plus the markers as added tokens 300.. ("<|im_end|>" special), split out before bytes.
 class marker_tokenizer final : public runtime::tokenizer {
  public:
+  marker_tokenizer() = default;
+  // The markers and these ones after them (ids from 305).
+  explicit marker_tokenizer(std::vector<std::string> more) {
+    markers.insert(markers.end(), more.begin(), more.end());
+  }
+
   std::vector<int32_t> encode(std::string_view text, bool) const override {
     std::vector<int32_t> ids;
     for (size_t i = 0; i < text.size();) {
@@ -48,8 +54,8 @@ class marker_tokenizer final : public runtime::tokenizer {
   bool is_special(int32_t id) const override { return id == 304; }
   bool is_eog(int32_t id) const override { return id == 304; }
 
-  const std::vector<std::string> markers = {"<think>", "</think>", "<tool_call>", "</tool_call>",
-                                            "<|im_end|>"};
+  std::vector<std::string> markers = {"<think>", "</think>", "<tool_call>", "</tool_call>",
+                                      "<|im_end|>"};
 };
 
 const marker_tokenizer tokenizer;
@@ -136,6 +142,40 @@ TEST(chat_output_setup, hermes_keeps_special_tokens_only_where_tools_are_called)
     EXPECT_FALSE(options.reasoning_tokens_details);
     EXPECT_EQ(chat.completion.generation.prompt_token_ids.size(), 0u);
   }
+}
+
+// mistral needs [TOOL_CALLS] (vLLM's message) and, in troupe, no [ARGS] (v11+ calls are not
+// read); it keeps special tokens where tools are called, and with a reasoning parser for every
+// request, as vLLM's engine parser sets skip_special_tokens false whenever it adjusts one.
+TEST(chat_output_setup, mistral_needs_its_marker_and_keeps_special_tokens) {
+  EXPECT_EQ(make_chat_output_setup("", true, "mistral", tokenizer).message(),
+            "Mistral parser could not locate the tool call token in the tokenizer!");
+  const marker_tokenizer v11({"[TOOL_CALLS]", "[ARGS]"});
+  EXPECT_NE(make_chat_output_setup("", true, "mistral", v11).message().find("[ARGS]"),
+            std::string::npos);
+  const marker_tokenizer mistral({"[TOOL_CALLS]"});
+  auto setup = make_chat_output_setup("", true, "mistral", mistral);
+  ASSERT_TRUE(setup) << setup.message();
+  EXPECT_EQ(setup->tool_parser, tool_parser_kind::mistral);
+  auto skips = [&](const chat_output_setup& s, bool parse_auto, tool_choice_mode::kind type) {
+    chat_completion_request chat;
+    chat.tool_choice.parse_auto = parse_auto;
+    chat.tool_choice.type = type;
+    chat_responder_options options;
+    apply_chat_output_setup(s, mistral, chat, chat.completion.generation, options);
+    EXPECT_TRUE(options.make_parser);
+    return chat.completion.generation.skip_special_tokens;
+  };
+  EXPECT_TRUE(skips(*setup, false, tool_choice_mode::kind::none));
+  EXPECT_FALSE(skips(*setup, true, tool_choice_mode::kind::none));
+  EXPECT_FALSE(skips(*setup, false, tool_choice_mode::kind::required));
+  auto reasoning = make_chat_output_setup("deepseek_r1", true, "mistral", mistral);
+  ASSERT_TRUE(reasoning) << reasoning.message();
+  EXPECT_FALSE(skips(*reasoning, false, tool_choice_mode::kind::none));
+  // hermes adjusts only requests that call tools.
+  auto hermes = make_chat_output_setup("deepseek_r1", true, "hermes", mistral);
+  ASSERT_TRUE(hermes) << hermes.message();
+  EXPECT_TRUE(skips(*hermes, false, tool_choice_mode::kind::none));
 }
 
 }  // namespace
