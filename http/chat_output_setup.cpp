@@ -75,7 +75,10 @@ result<chat_output_setup> make_chat_output_setup(std::string_view reasoning_pars
     if (std::string e = tool_parser_token_error(*kind, markers);
         !e.empty() && enable_auto_tool_choice)
       return error{e};
-    if (enable_auto_tool_choice) setup.tool_parser = kind;
+    if (enable_auto_tool_choice) {
+      setup.tool_parser = kind;
+      setup.engine_tool_parser = tool_parser::make(*kind)->engine_based();
+    }
   }
   return setup;
 }
@@ -120,9 +123,7 @@ void apply_chat_output_setup(const chat_output_setup& setup, const runtime::toke
     // vLLM's tool phase for tool_choice "none" (a forced call streams every piece instead),
     // which with engine parsers only (mistral's tool parser) runs the parser and drops its
     // calls: each delta's text is content, an empty one included.
-    const bool engine = setup.tool_parser &&
-                        tool_parser::make(*setup.tool_parser)->engine_based() &&
-                        (!reasoning || reasoning->engine_based());
+    const bool engine = setup.engine_tool_parser && (!reasoning || reasoning->engine_based());
     const bool text_tool_phase = setup.tool_parser && !calls && !forced && !engine;
     return std::make_unique<chat_output_parser>(std::move(reasoning), std::move(calls), include,
                                                 text_tool_phase);

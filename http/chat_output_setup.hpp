@@ -27,6 +27,7 @@ struct chat_output_setup {
   std::optional<reasoning_parser_kind> reasoning_parser;
   reasoning_tokens reasoning_markers;
   std::optional<tool_parser_kind> tool_parser;  // only with --enable-auto-tool-choice
+  bool engine_tool_parser = false;              // tool_parser is an engine parser (mistral)
   // --structured-outputs-config's enable_in_reasoning: a grammar holds the reasoning too.
   bool grammar_in_reasoning = false;
   // --tool-strict-level (http/tool_choice.hpp).
