@@ -197,6 +197,9 @@ class batcher_impl : public batcher_actor::base {
   void execute(const runtime::step_grant& grant) {
     const int64_t granted = steady_now_ns();
     runtime::step_plan plan = scheduler_.finalize(proposal_, grant);
+    // Under the priority policy the first running request may be the one preempted for itself,
+    // which ends the step's grants before any: blocks came free, so schedule again at once.
+    if (plan.empty() && !plan.preempted.empty()) return;
     if (plan.empty()) {
       if (steps_.empty()) {
         // Nothing fits even with everything preempted: wait for a submission or abort instead

@@ -179,7 +179,10 @@ class engine_impl final : public engine {
                          config.enable_chunked_prefill,
                          config.max_model_len,
                          block_size,
-                         built.hash_algo};
+                         built.hash_algo,
+                         config.scheduling_policy == "priority"
+                             ? runtime::scheduling_policy::priority
+                             : runtime::scheduling_policy::fcfs};
     options.max_waiting_requests = config.max_waiting_requests;
     options.debug_log = spdlog::should_log(spdlog::level::debug);
     options.log_requests = config.log_requests();
@@ -344,9 +347,9 @@ result<std::unique_ptr<engine>> start_engine(runtime::built_engine built) {
   const runtime::engine_config& config = built.config;
   spdlog::info(
       "engine started: max_model_len {}, {} KV blocks, max_num_seqs {}, budget {} tokens, {} "
-      "executor(s)",
+      "executor(s), {} scheduling",
       config.max_model_len, built.kv_cache.num_blocks, config.max_num_seqs,
-      *config.max_num_batched_tokens, built.runners.size());
+      *config.max_num_batched_tokens, built.runners.size(), config.scheduling_policy);
   if (config.enable_prefix_caching) {
     spdlog::info("prefix caching on ({}): the cache holds up to {} blocks of {} tokens",
                  runtime::to_string(built.hash_algo), built.kv_cache.num_blocks,

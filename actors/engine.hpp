@@ -51,6 +51,8 @@ struct generation_request {
   // Prefix-cache isolation (vLLM's `cache_salt`): requests reuse each other's cached KV blocks
   // only when their salts are equal. Empty = no salt (non-empty is the caller's check).
   std::string cache_salt;
+  // vLLM's request priority (lower first) under --scheduling-policy priority; ignored otherwise.
+  int64_t priority = 0;
   // vLLM's return_token_ids: each choice's first event carries the prompt's token ids
   // (generation_event::prompt_token_ids), prompt logprobs or not.
   bool return_prompt_token_ids = false;

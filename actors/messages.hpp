@@ -228,7 +228,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, request_spec& x) {
   return f(caf::meta::type_name("request_spec"), x.id, x.prompt_token_ids, x.max_tokens,
            x.stop_token_ids, x.request_stop_token_ids, x.ignore_eos, x.return_logprobs, x.sampling,
-           x.cache_prefix, x.cache_salt, x.prompt_block_hashes);
+           x.cache_prefix, x.cache_salt, x.prompt_block_hashes, x.priority);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, block_hash& x) {
@@ -251,7 +251,8 @@ typename Inspector::result_type inspect(Inspector& f, admission_budget& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, step_proposal& x) {
-  return f(caf::meta::type_name("step_proposal"), x.running, x.running_rest, x.waiting, x.budget);
+  return f(caf::meta::type_name("step_proposal"), x.running, x.running_rest, x.preemption_order,
+           x.waiting, x.budget);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admission_grant& x) {

@@ -169,6 +169,7 @@ class request_actor_impl : public request_actor::base {
     spec.cache_prefix = caches_prefix();
     if (spec.cache_prefix) spec.cache_salt = cache_salt();
     spec.prompt_block_hashes = std::move(prompt.block_hashes);
+    spec.priority = request_.priority;
     return spec;
   }
 

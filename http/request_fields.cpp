@@ -87,10 +87,6 @@ bool is_falsy(const Value& v) {
   return (v.IsBool() && !v.GetBool()) || (v.IsString() && v.GetStringLength() == 0) ||
          (v.IsArray() && v.Empty()) || (v.IsObject() && v.MemberCount() == 0);
 }
-bool is_zero(const Value& v) {
-  return v.IsNumber() && v.GetDouble() == 0.0;
-}
-
 struct unsupported_param {
   const char* key;
   bool (*neutral)(const Value&);
@@ -100,7 +96,6 @@ constexpr unsupported_param unsupported_params[] = {
     {"use_beam_search", is_falsy},
     {"suffix", is_falsy},
     {"prompt_embeds", never_neutral},
-    {"priority", is_zero},
 };
 
 parse_error check_unsupported(const Value& body) {
@@ -239,6 +234,57 @@ parse_error read_cache_salt(const Value& body, actors::generation_request& out) 
   return std::nullopt;
 }
 
+// vLLM's priority: any 64-bit integer (lower is served first under --scheduling-policy
+// priority; other policies ignore it).
+parse_error read_priority(const Value& body, actors::generation_request& out) {
+  const Value* v = member(body, "priority");
+  if (v == nullptr) return std::nullopt;
+  if (v->IsUint64() && !v->IsInt64()) {
+    return validation_error(
+        fmt::format("priority must be at most {}.", std::numeric_limits<int64_t>::max()),
+        "priority");
+  }
+  std::optional<int64_t> priority = as_integer(*v);
+  if (!priority) return type_error("priority", "an integer");
+  out.priority = *priority;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<int64_t> parse_priority_header(std::string_view value) {
+  auto is_space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  while (!value.empty() && is_space(value.front()))
+    value.remove_prefix(1);
+  while (!value.empty() && is_space(value.back()))
+    value.remove_suffix(1);
+  bool negative = false;
+  if (!value.empty() && (value.front() == '+' || value.front() == '-')) {
+    negative = value.front() == '-';
+    value.remove_prefix(1);
+  }
+  if (value.empty() || value.front() == '_' || value.back() == '_') return std::nullopt;
+  // Accumulated negatively, so that INT64_MIN fits.
+  int64_t magnitude = 0;
+  char previous = 0;
+  for (char c : value) {
+    if (c == '_') {
+      if (previous == '_') return std::nullopt;
+    } else if (c >= '0' && c <= '9') {
+      if (magnitude < (std::numeric_limits<int64_t>::min() + (c - '0')) / 10) return std::nullopt;
+      magnitude = magnitude * 10 - (c - '0');
+    } else {
+      return std::nullopt;
+    }
+    previous = c;
+  }
+  if (negative) return magnitude;
+  if (magnitude == std::numeric_limits<int64_t>::min()) return std::nullopt;
+  return -magnitude;
+}
+
+namespace {
+
 // vLLM's truncate_prompt_tokens (>= -1; null: none) and truncation_side ("left", "right" or
 // null: vLLM's default for generative models, left).
 parse_error read_truncation(const Value& body, actors::generation_request& out) {
@@ -339,6 +385,7 @@ parse_error read_generation_fields(const Value& body, const completion_limits& l
   if (!error) error = read_bool(body, "return_token_ids", out.return_token_ids);
   out.generation.return_prompt_token_ids = out.return_token_ids;
   if (!error) error = read_cache_salt(body, out.generation);
+  if (!error) error = read_priority(body, out.generation);
   if (!error) error = read_truncation(body, out.generation);
   if (!error) error = read_sampling_fields(body, limits, out);
   // vLLM's SamplingParams (after the defaults): greedy choices would all be the same answer.

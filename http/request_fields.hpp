@@ -1,8 +1,8 @@
 #pragma once
 // The request fields /v1/completions and /v1/chat/completions share (model, max_tokens, sampling,
-// stream, stream_options, prompt_logprobs, n, ignore_eos, add_special_tokens, cache_salt, and the
-// parameters troupe rejects), read from a parsed JSON body. Internal to http/: it exposes rapidjson
-// types.
+// stream, stream_options, prompt_logprobs, n, ignore_eos, add_special_tokens, cache_salt,
+// priority, and the parameters troupe rejects), read from a parsed JSON body. Internal to http/: it
+// exposes rapidjson types.
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -46,6 +46,12 @@ api_error max_tokens_error(int64_t value);
 // max_model_len.
 parse_error check_model_length(const completion_request& request, const completion_limits& limits,
                                std::string_view max_tokens_key);
+
+// vLLM's X-Vllm-Priority header, which overrides the body's priority: Python's int() of it
+// (surrounding whitespace, a sign, digits with single underscores between them); std::nullopt,
+// leaving the body's, when it is not such an integer or does not fit 64 bits.
+inline constexpr std::string_view priority_header = "X-Vllm-Priority";
+std::optional<int64_t> parse_priority_header(std::string_view value);
 
 // Reads every shared field of `body` (a JSON object) into `out`; the prompt is left to the caller.
 // `default_seed` is used when the request sets no seed.

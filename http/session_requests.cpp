@@ -12,6 +12,7 @@
 #include "http/completion_request.hpp"
 #include "http/dashboard_page.hpp"
 #include "http/openai_json.hpp"
+#include "http/request_fields.hpp"
 #include "http/sampling_fields.hpp"
 #include "http/session_impl.hpp"
 #include "http/telemetry_api.hpp"
@@ -20,6 +21,14 @@
 
 namespace troupe::http {
 namespace {
+
+// The X-Vllm-Priority header wins over the body's priority, as in vLLM.
+void apply_priority_header(const http_request& request, actors::generation_request& generation) {
+  auto header = request.find(priority_header);
+  if (header == request.end()) return;
+  std::string_view value(header->value().data(), header->value().size());
+  if (auto priority = parse_priority_header(value)) generation.priority = *priority;
+}
 
 int64_t unix_seconds() {
   using namespace std::chrono;
@@ -149,6 +158,7 @@ void session::handle_completion(const http_request& request) {
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   completion_request& completion = std::get<completion_request>(parsed);
   if (auto error = take_bad_words(completion)) return respond_error(*error);
+  apply_priority_header(request, completion.generation);
 
   completion_meta meta{make_completion_id(), unix_seconds(), info.served_model_name,
                        ctx_->options.system_fingerprint};
@@ -206,6 +216,7 @@ void session::handle_chat(const http_request& request) {
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   chat_completion_request& chat = std::get<chat_completion_request>(parsed);
   if (auto error = take_bad_words(chat.completion)) return respond_error(*error);
+  apply_priority_header(request, chat.completion.generation);
   auto prompt = render_chat_prompt(ctx_->options.chat_template.get(), std::move(chat.chat),
                                    chat.continue_final_message);
   if (auto* error = std::get_if<api_error>(&prompt)) return respond_error(*error);

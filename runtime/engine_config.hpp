@@ -34,6 +34,9 @@ struct engine_config {
   // vLLM's --async-scheduling: step N+1 is scheduled and sent while step N runs
   // (actors/batcher.hpp).
   bool async_scheduling = false;
+  // vLLM's --scheduling-policy: "fcfs" (arrival order) or "priority" (requests' `priority`, lower
+  // first, then arrival; runtime/sched/scheduler.hpp).
+  std::string scheduling_policy = "fcfs";
 
   // -- KV cache --
   int32_t block_size = 16;

@@ -23,17 +23,30 @@ verdict judge(const admission_candidate& c, int32_t num_new, int32_t budget_left
 
 step_grant kv_allocator::reserve(const step_proposal& proposal) {
   step_grant grant;
-  // Preemption candidates: the whole running list, tail at the back.
-  std::vector<uint64_t> victims;
-  victims.reserve(proposal.running.size() + proposal.running_rest.size());
-  for (const auto& d : proposal.running)
-    victims.push_back(d.request_id);
-  victims.insert(victims.end(), proposal.running_rest.begin(), proposal.running_rest.end());
-
-  for (size_t i = 0; i < proposal.running.size(); ++i) {
+  // Preemption candidates, the first to go at the back: the policy's order, or the running list.
+  std::vector<uint64_t> victims = proposal.preemption_order;
+  if (victims.empty()) {
+    victims.reserve(proposal.running.size() + proposal.running_rest.size());
+    for (const auto& d : proposal.running)
+      victims.push_back(d.request_id);
+    victims.insert(victims.end(), proposal.running_rest.begin(), proposal.running_rest.end());
+  }
+  auto preempted = [&](uint64_t id) {
+    return std::find(grant.preempted.begin(), grant.preempted.end(), id) != grant.preempted.end();
+  };
+  for (const auto& demand : proposal.running) {
     // A request already preempted in favour of an earlier one is gone from the running list.
-    if (i >= victims.size()) break;
-    if (!grant_running(proposal.running[i], victims, grant)) break;
+    if (preempted(demand.request_id)) continue;
+    if (!grant_running(demand, victims, grant)) break;
+  }
+  // The blocks this step fills join the prefix cache once no granted request can lose its grant
+  // any more (a block registered for a preempted request would be found but never written).
+  size_t next = 0;
+  for (const auto& granted : grant.running) {
+    while (proposal.running[next].request_id != granted.request_id)
+      ++next;
+    const slot_demand& d = proposal.running[next];
+    cache_.cache_full_blocks(d.request_id, d.block_hashes, d.first_block, d.num_total_tokens);
   }
   // vLLM v1 admits nothing in a step that had to preempt: memory is short.
   if (grant.preempted.empty()) admit_waiting(proposal, grant);
@@ -45,8 +58,6 @@ bool kv_allocator::grant_running(const slot_demand& demand, std::vector<uint64_t
   for (;;) {
     auto blocks = cache_.allocate_slots(demand.request_id, demand.num_total_tokens);
     if (blocks) {
-      cache_.cache_full_blocks(demand.request_id, demand.block_hashes, demand.first_block,
-                               demand.num_total_tokens);
       grant.running.push_back({demand.request_id, std::move(*blocks)});
       return true;
     }
@@ -54,6 +65,8 @@ bool kv_allocator::grant_running(const slot_demand& demand, std::vector<uint64_t
     victims.pop_back();
     cache_.free(victim);
     grant.preempted.push_back(victim);
+    // Under the priority policy the victim may have been granted blocks earlier in this step.
+    std::erase_if(grant.running, [&](const block_grant& g) { return g.request_id == victim; });
     if (victim == demand.request_id) return false;
   }
 }

@@ -1,11 +1,12 @@
 #pragma once
 // The KV allocator's policy (the KV allocator actor is a shell around it): grants a step's block
-// demands in priority order, preempting running requests from the tail when blocks run out, then
-// admits waiting candidates on their cached prefixes.
+// demands in running order, preempting running requests (from the tail, or in the proposal's
+// preemption_order) when blocks run out, then admits waiting candidates on their cached prefixes.
 //
-//   for each scheduled running request r, in order:
-//     while r's demand can't be met: free the LAST running request (maybe r itself: stop)
-//     register r's blocks that become full in this step under their hashes
+//   for each scheduled running request r, in order (skipping those preempted already):
+//     while r's demand can't be met: free the next victim (maybe r itself: stop; maybe one
+//       granted earlier in this step, under the priority policy: its grant is taken back)
+//   register the granted requests' blocks that become full in this step under their hashes
 //   only if nobody was preempted, for each candidate c in queue order, while budget is left:
 //     hits = longest cached prefix of c's full blocks, leaving at least its last token to compute
 //     n    = c.num_tokens - hits' tokens          (the budget is charged for these only)

@@ -37,6 +37,9 @@ struct request_spec {
   bool cache_prefix = false;
   std::string cache_salt;
   std::vector<block_hash> prompt_block_hashes;
+  // vLLM's request priority: under scheduling_policy::priority, lower values are admitted first
+  // and preempted last (ties go by arrival). Ignored under FCFS, as vLLM ignores it.
+  int64_t priority = 0;
 };
 
 struct sched_request {
@@ -65,6 +68,9 @@ struct sched_request {
   int32_t num_cached_tokens = -1;
   bool waiting_after_preemption = false;
   int32_t num_times_passed_over = 0;  // admission passed over it for requests behind it
+  // The order requests reached the scheduler (vLLM's arrival_time): ties of priority go to the
+  // earlier one, which keeps its place when preempted.
+  uint64_t arrival = 0;
 };
 
 }  // namespace troupe::runtime

@@ -24,10 +24,11 @@ status scheduler::add_request(request_spec spec) {
   }
   const uint64_t id = spec.id;
   auto& r = requests_.emplace(id, sched_request{std::move(spec)}).first->second;
+  r.arrival = next_arrival_++;
   const auto num_full_blocks = static_cast<size_t>(num_prompt / config_.block_size);
   if (r.block_hashes.size() > num_full_blocks) r.block_hashes.resize(num_full_blocks);
   hash_full_blocks(r);
-  waiting_.push_back(id);
+  enqueue_waiting(r, false);
   return ok_status();
 }
 
@@ -73,17 +74,41 @@ step_proposal scheduler::propose() const {
                                 r.num_times_passed_over < max_times_passed_over,
                                 r.spec.sampling.num_prompt_logprobs < 0});
   }
+  if (config_.policy == scheduling_policy::priority)
+    proposal.preemption_order = preemption_order(proposal);
   return proposal;
+}
+
+// The running list by (priority, arrival), the first to preempt (the greatest) at the back.
+std::vector<uint64_t> scheduler::preemption_order(const step_proposal& proposal) const {
+  std::vector<uint64_t> order;
+  order.reserve(running_.size());
+  for (const auto& d : proposal.running)
+    order.push_back(d.request_id);
+  order.insert(order.end(), proposal.running_rest.begin(), proposal.running_rest.end());
+  std::sort(order.begin(), order.end(), [this](uint64_t a, uint64_t b) {
+    const auto& ra = requests_.at(a);
+    const auto& rb = requests_.at(b);
+    return std::pair(ra.spec.priority, ra.arrival) < std::pair(rb.spec.priority, rb.arrival);
+  });
+  return order;
 }
 
 step_plan scheduler::finalize(const step_proposal& proposal, const step_grant& grant) {
   step_plan plan;
   assert(grant.running.size() <= proposal.running.size());
   assert(grant.admitted.size() <= proposal.waiting.size());
-  for (size_t i = 0; i < grant.running.size(); ++i) {
-    assert(grant.running[i].request_id == proposal.running[i].request_id);
-    schedule_seq(get(grant.running[i].request_id), grant.running[i].new_block_ids,
-                 proposal.running[i].num_total_tokens, plan);
+  // The granted demands are a subsequence of the proposed ones: under the priority policy a
+  // request preempted for a later one leaves a gap.
+  size_t demand = 0;
+  for (const auto& granted : grant.running) {
+    while (demand < proposal.running.size() &&
+           proposal.running[demand].request_id != granted.request_id)
+      ++demand;
+    assert(demand < proposal.running.size());
+    if (demand == proposal.running.size()) break;
+    schedule_seq(get(granted.request_id), granted.new_block_ids,
+                 proposal.running[demand++].num_total_tokens, plan);
   }
   count_passed_over(proposal, grant);
   for (const auto& admitted : grant.admitted)
@@ -171,7 +196,8 @@ sched_request& scheduler::get(uint64_t request_id) {
 }
 
 // Preemption by recompute: the KV is gone, the tokens stay; the request starts over when it is
-// admitted again, ahead of everyone else waiting (on whatever of its blocks the cache still has).
+// admitted again (on whatever of its blocks the cache still has): under FCFS ahead of everyone
+// else waiting, under priority at its place.
 void scheduler::preempt(uint64_t request_id) {
   auto& r = get(request_id);
   r.num_computed_tokens = 0;
@@ -180,7 +206,25 @@ void scheduler::preempt(uint64_t request_id) {
   r.waiting_after_preemption = true;
   ++num_waiting_preempted_;
   remove_running(request_id);
-  waiting_.push_front(request_id);
+  enqueue_waiting(r, true);
+}
+
+void scheduler::enqueue_waiting(const sched_request& r, bool preempted) {
+  if (config_.policy == scheduling_policy::fcfs) {
+    if (preempted) {
+      waiting_.push_front(r.spec.id);
+    } else {
+      waiting_.push_back(r.spec.id);
+    }
+    return;
+  }
+  const auto key = std::pair(r.spec.priority, r.arrival);
+  auto place = std::upper_bound(waiting_.begin(), waiting_.end(), key,
+                                [this](const std::pair<int64_t, uint64_t>& k, uint64_t id) {
+                                  const auto& w = requests_.at(id);
+                                  return k < std::pair(w.spec.priority, w.arrival);
+                                });
+  waiting_.insert(place, r.spec.id);
 }
 
 void scheduler::admit(const admission_grant& grant, step_plan& plan) {

@@ -1,8 +1,8 @@
 #pragma once
 // Continuous batching with vLLM v1 semantics. One step:
 //
-//   proposal = propose();                  running first (in order), then waiting (FCFS), within
-//                                          max_num_batched_tokens and max_num_seqs
+//   proposal = propose();                  running first (in order), then waiting (in queue
+//                                          order), within max_num_batched_tokens and max_num_seqs
 //   grant    = allocator.reserve(proposal)  (kv_allocator, possibly in another actor)
 //   plan     = finalize(proposal, grant);  preempted -> front of waiting, admitted -> running
 //   results  = execute(plan.delta);        (the executor: sequence_states, then the runner)
@@ -26,6 +26,13 @@
 // request that stops running (finished, aborted, preempted) is *released*: the next plan's
 // delta.released carries it, or, when no step follows, take_released() hands it to the caller.
 //
+// The waiting queue's order and the preemption victims follow the policy (vLLM's
+// --scheduling-policy): FCFS queues by arrival, puts a preempted request back at the front and
+// preempts the running list's tail; priority queues by (request priority, arrival), lower first,
+// a preempted request going back to its place in that order, and preempts the running request
+// with the highest (priority, arrival), whether or not it was granted tokens earlier in the step.
+// Running requests are scheduled in running order under both.
+//
 // Thread: not thread-safe; one owner (the batcher actor, or a test).
 #include <cstdint>
 #include <deque>
@@ -43,6 +50,8 @@
 
 namespace troupe::runtime {
 
+enum class scheduling_policy : uint8_t { fcfs, priority };
+
 struct scheduler_config {
   int32_t max_num_seqs = 256;             // running requests at most
   int32_t max_num_batched_tokens = 2048;  // tokens per step at most
@@ -52,6 +61,7 @@ struct scheduler_config {
   // in prefix caching (request_spec::cache_prefix).
   int32_t block_size = 16;
   block_hash_algo hash_algo = block_hash_algo::sha256;
+  scheduling_policy policy = scheduling_policy::fcfs;
 };
 
 // Without chunked prefill, a waiting request passed over this many times (requests behind it
@@ -120,6 +130,10 @@ class scheduler {
  private:
   sched_request& get(uint64_t request_id);
   void preempt(uint64_t request_id);
+  // Puts a request into waiting at its policy's place: FCFS at the back (new) or the front
+  // (preempted), priority by (priority, arrival).
+  void enqueue_waiting(const sched_request& r, bool preempted);
+  std::vector<uint64_t> preemption_order(const step_proposal& proposal) const;
   void admit(const admission_grant& grant, step_plan& plan);
   void count_passed_over(const step_proposal& proposal, const step_grant& grant);
   slot_demand running_demand(const sched_request& r, int32_t num_total_tokens) const;
@@ -140,6 +154,7 @@ class scheduler {
   std::vector<uint64_t> released_;  // stopped running since the last plan
   int64_t num_preemptions_ = 0;
   int32_t num_waiting_preempted_ = 0;
+  uint64_t next_arrival_ = 0;
 };
 
 }  // namespace troupe::runtime

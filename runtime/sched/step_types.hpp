@@ -59,6 +59,11 @@ struct step_proposal {
   // The running requests after them (no tokens this step, token budget spent), in order. With
   // `running` they form the whole running list, whose tail is preempted first.
   std::vector<uint64_t> running_rest;
+  // The whole running list in the order its requests may be preempted, the first to go at the
+  // back. Empty: `running` then `running_rest`, the tail going first (FCFS). Under the priority
+  // policy: by (priority, arrival), the lowest priority and latest arrival at the back, which may
+  // be a request already granted blocks in this step (its grant is then taken back).
+  std::vector<uint64_t> preemption_order;
   // Waiting requests to admit, in queue order, if no running request had to be preempted; at
   // most as many as max_num_seqs leaves room for.
   std::vector<admission_candidate> waiting;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
+
 #include <spdlog/spdlog.h>
 
 #include "tests/actors/fakes.hpp"
@@ -34,12 +36,15 @@ struct engine_fixture {
   }
 
   std::shared_ptr<collecting_sink> submit(std::string prompt, int32_t max_tokens,
-                                          bool ignore_eos = false, uint64_t* id = nullptr) {
+                                          bool ignore_eos = false, uint64_t* id = nullptr,
+                                          int64_t priority = 0,
+                                          std::shared_ptr<collecting_sink> sink = nullptr) {
     generation_request request;
     request.prompt = std::move(prompt);
     request.max_tokens = max_tokens;
     request.ignore_eos = ignore_eos;
-    auto sink = std::make_shared<collecting_sink>();
+    request.priority = priority;
+    if (!sink) sink = std::make_shared<collecting_sink>();
     const uint64_t assigned = eng->submit(std::move(request), sink);
     if (id) *id = assigned;
     return sink;
@@ -306,6 +311,59 @@ TEST(Engine, StartRejectsBadSetups) {
   auto no_runner = start_engine(engine_fixture::default_config(),
                                 std::make_shared<testing::byte_tokenizer>(), nullptr, 512);
   EXPECT_FALSE(no_runner.ok());
+}
+
+// Notes in a shared log when its request produces its first event.
+class first_event_log : public collecting_sink {
+ public:
+  first_event_log(std::shared_ptr<std::vector<std::string>> log, std::mutex* mu, std::string name)
+      : log_(std::move(log)), mu_(mu), name_(std::move(name)) {}
+  void on_event(generation_event event) override {
+    {
+      std::lock_guard lock{*mu_};
+      if (!started_) log_->push_back(name_);
+      started_ = true;
+    }
+    collecting_sink::on_event(std::move(event));
+  }
+
+ private:
+  std::shared_ptr<std::vector<std::string>> log_;
+  std::mutex* mu_;
+  std::string name_;
+  bool started_ = false;
+};
+
+// One seat (max_num_seqs 1): while a request holds it, a later but more urgent request is served
+// before an earlier, less urgent one under --scheduling-policy priority, and after it under FCFS.
+TEST(Engine, SchedulingPolicyOrdersTheWaitingQueue) {
+  for (const char* policy : {"priority", "fcfs"}) {
+    auto config = engine_fixture::default_config();
+    config.max_num_seqs = 1;
+    config.scheduling_policy = policy;
+    fake_runner_options options;
+    options.step_sleep = 2ms;
+    engine_fixture f(config, options);
+    ASSERT_TRUE(f.eng);
+    auto log = std::make_shared<std::vector<std::string>>();
+    std::mutex mu;
+    auto seat = f.submit("holds the seat", 100, true);
+    ASSERT_TRUE(seat->wait_events(1));
+    auto late = std::make_shared<first_event_log>(log, &mu, "lazy");
+    auto urgent = std::make_shared<first_event_log>(log, &mu, "urgent");
+    f.submit("lazy one", 5, true, nullptr, 10, late);
+    f.submit("urgent one", 5, true, nullptr, -3, urgent);
+    ASSERT_TRUE(late->wait_finished());
+    ASSERT_TRUE(urgent->wait_finished());
+    EXPECT_EQ(late->text(), fake_text(fake_generate(bytes("lazy one"), 5)));
+    EXPECT_EQ(urgent->text(), fake_text(fake_generate(bytes("urgent one"), 5)));
+    const std::vector<std::string> expected = std::string(policy) == "priority"
+                                                  ? std::vector<std::string>{"urgent", "lazy"}
+                                                  : std::vector<std::string>{"lazy", "urgent"};
+    EXPECT_EQ(*log, expected) << policy;
+    ASSERT_TRUE(seat->wait_finished());
+    EXPECT_TRUE(f.wait_idle());
+  }
 }
 
 }  // namespace

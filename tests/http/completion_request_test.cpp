@@ -309,5 +309,38 @@ TEST(parse_completion_request, cache_salt_is_a_non_empty_string_or_absent) {
   }
 }
 
+// vLLM's priority: any 64-bit integer (written 3.0 too), read whatever the policy.
+TEST(parse_completion_request, priority_is_a_64bit_integer) {
+  EXPECT_EQ(parse_ok(R"({"prompt": "a"})").generation.priority, 0);
+  EXPECT_EQ(parse_ok(R"({"prompt": "a", "priority": null})").generation.priority, 0);
+  EXPECT_EQ(parse_ok(R"({"prompt": "a", "priority": -5})").generation.priority, -5);
+  EXPECT_EQ(parse_ok(R"({"prompt": "a", "priority": 3.0})").generation.priority, 3);
+  EXPECT_EQ(parse_ok(R"({"prompt": "a", "priority": 9223372036854775807})").generation.priority,
+            INT64_MAX);
+  for (const char* body :
+       {R"({"prompt": "a", "priority": 1.5})", R"({"prompt": "a", "priority": "1"})",
+        R"({"prompt": "a", "priority": true})", R"({"prompt": "a", "priority": [1]})",
+        R"({"prompt": "a", "priority": 9223372036854775808})"}) {
+    api_error e = parse_error(body);
+    EXPECT_EQ(e.status, 400) << body;
+    EXPECT_EQ(e.param, "priority") << body;
+  }
+}
+
+// The X-Vllm-Priority header: what Python's int() reads, else nothing (the body's stands).
+TEST(parse_priority_header, reads_what_python_int_reads) {
+  EXPECT_EQ(parse_priority_header("7"), 7);
+  EXPECT_EQ(parse_priority_header(" -12 "), -12);
+  EXPECT_EQ(parse_priority_header("+3"), 3);
+  EXPECT_EQ(parse_priority_header("1_000"), 1000);
+  EXPECT_EQ(parse_priority_header("007"), 7);
+  EXPECT_EQ(parse_priority_header("-9223372036854775808"), INT64_MIN);
+  EXPECT_EQ(parse_priority_header("9223372036854775807"), INT64_MAX);
+  for (const char* bad : {"", " ", "-", "1.5", "0x10", "1__0", "_1", "1_", "abc", "1 2",
+                          "9223372036854775808", "-9223372036854775809"}) {
+    EXPECT_EQ(parse_priority_header(bad), std::nullopt) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace troupe::http

@@ -200,6 +200,28 @@ TEST_F(http_server, cache_salt_reaches_the_engine_and_a_bad_one_is_a_400) {
   EXPECT_EQ(engine_.num_submitted(), 2u);
 }
 
+// vLLM's priority: the body's, unless an X-Vllm-Priority header holds an integer.
+TEST_F(http_server, priority_reaches_the_engine_and_the_header_overrides_it) {
+  test_client client(port());
+  const std::string body = R"({"prompt": "Hi", "max_tokens": 1, "priority": 4})";
+  ASSERT_EQ(client.post(body).status, 200);
+  ASSERT_EQ(client.request(verb::post, "/v1/completions", body, {{"x-vllm-priority", "-2"}}).status,
+            200);
+  ASSERT_EQ(
+      client.request(verb::post, "/v1/completions", body, {{"X-Vllm-Priority", "high"}}).status,
+      200);
+  ASSERT_EQ(client.post(R"({"prompt": "Hi", "max_tokens": 1})").status, 200);
+  auto requests = engine_.requests();
+  ASSERT_EQ(requests.size(), 4u);
+  EXPECT_EQ(requests[0].priority, 4);
+  EXPECT_EQ(requests[1].priority, -2);
+  EXPECT_EQ(requests[2].priority, 4);
+  EXPECT_EQ(requests[3].priority, 0);
+  testing::expect_error_body(client.post(R"({"prompt": "Hi", "priority": 0.5})"), 400,
+                             "BadRequestError");
+  EXPECT_EQ(engine_.num_submitted(), 4u);
+}
+
 // The fake engine reports all but the last prompt token of a "cached..." prompt as cached:
 // "cached prompt" is BOS + 13 bytes, so 13.
 TEST_F(http_server, prompt_tokens_details_only_with_the_option_and_cached_tokens) {

@@ -36,9 +36,14 @@ class test_client {
     socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
   }
 
-  void send(bhttp::verb method, std::string target, std::string body = {}, unsigned version = 11) {
+  using header_list = std::vector<std::pair<std::string, std::string>>;
+
+  void send(bhttp::verb method, std::string target, std::string body = {}, unsigned version = 11,
+            const header_list& headers = {}) {
     bhttp::request<bhttp::string_body> req{method, target, version};
     req.set(bhttp::field::host, "127.0.0.1");
+    for (const auto& [name, value] : headers)
+      req.set(name, value);
     if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
     req.body() = std::move(body);
     req.prepare_payload();
@@ -52,8 +57,9 @@ class test_client {
                  std::string(res[bhttp::field::content_type]), res.chunked(), res.keep_alive()};
   }
 
-  reply request(bhttp::verb method, std::string target, std::string body = {}) {
-    send(method, std::move(target), std::move(body));
+  reply request(bhttp::verb method, std::string target, std::string body = {},
+                const header_list& headers = {}) {
+    send(method, std::move(target), std::move(body), 11, headers);
     return receive();
   }
   reply post(std::string body) { return request(bhttp::verb::post, "/v1/completions", body); }

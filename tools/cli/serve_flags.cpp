@@ -102,6 +102,10 @@ std::vector<flag_spec> scheduling_flags() {
                 "schedule the next step while one runs (its decode tokens filled in by the "
                 "executor), so the executors never wait for the scheduler",
                 FIELD(engine.async_scheduling), true),
+      choice_flag("scheduling-policy",
+                  "waiting-queue order and preemption victims: fcfs (arrival order) or priority "
+                  "(the requests' priority field, lower first, then arrival)",
+                  FIELD(engine.scheduling_policy), {"fcfs", "priority"}),
   };
 }
 

@@ -76,6 +76,28 @@ TEST(KvAllocator, PreemptsFromTheTailAndAdmitsNothing) {
   EXPECT_EQ(alloc.cache().block_table(3), nullptr);
 }
 
+// The priority policy's order: the victim (2) was granted a block earlier in the step. Its grant
+// is taken back, and the block its chunk would have filled (hash 101) never joins the prefix
+// cache: nothing would write it, so a later hit would read garbage.
+TEST(KvAllocator, PreemptionOrderTakesBackAGrantOfTheSameStep) {
+  kv_allocator alloc(4, 4);
+  ASSERT_EQ(
+      alloc.reserve(admitting({candidate(2, 6, chain(1, 100)), candidate(1, 4, chain(1, 200))}))
+          .admitted.size(),
+      2u);
+  step_proposal p = admitting({candidate(3, 1)});
+  p.running = {{2, 9, 1, chain(1, 101)}, {1, 5, 1, {}}};  // 2 fills its block 1 and starts a third
+  p.preemption_order = {1, 2};
+  auto g = alloc.reserve(p);
+  ASSERT_EQ(g.running.size(), 1u);
+  EXPECT_EQ(g.running[0].request_id, 1u);
+  EXPECT_EQ(g.preempted, (std::vector<uint64_t>{2}));
+  EXPECT_TRUE(g.admitted.empty());
+  EXPECT_EQ(alloc.cache().block_table(2), nullptr);
+  EXPECT_EQ(alloc.cache().cached_prefix(chain(2, 100), 2).size(), 1u);  // block 0 only
+  EXPECT_EQ(alloc.cache().num_used_blocks(), 2);
+}
+
 TEST(KvAllocator, ReleaseReturnsEveryBlock) {
   kv_allocator alloc(5, 2);
   ASSERT_EQ(alloc.reserve(admitting({candidate(1, 3), candidate(2, 5)})).admitted.size(), 2u);

@@ -2,7 +2,8 @@
 // shared prefixes (system prompts, chat histories, n > 1 groups), random salts, aborts and a tiny
 // pool that forces preemption and eviction, chunked and whole prompts. Every step the harness
 // checks the pool's invariants and the content of every attended position; at the end every
-// block is free and the cache holds no request.
+// block is free and the cache holds no request. Half the trials run the priority policy with
+// random priorities, whose preemption can take back a grant made earlier in the same step.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -33,10 +34,12 @@ TEST(PrefixCacheSimulation, RandomLoadKeepsTheCacheConsistent) {
   int64_t total_hits = 0;
   for (int trial = 0; trial < 40; ++trial) {
     const bool chunked = trial % 2 == 0;  // without chunking a prompt (<= 28) fits one step
+    const bool by_priority = trial % 4 >= 2;
     sim_harness h({.num_blocks = 10 + static_cast<int32_t>(rng() % 14),
                    .max_num_seqs = 2 + static_cast<int32_t>(rng() % 6),
                    .budget = (chunked ? 6 : 28) + static_cast<int32_t>(rng() % 16),
-                   .chunked = chunked});
+                   .chunked = chunked,
+                   .policy = by_priority ? scheduling_policy::priority : scheduling_policy::fcfs});
     std::vector<std::vector<int32_t>> prefixes;
     for (int p = 0; p < 3; ++p) {
       std::vector<int32_t> prefix;
@@ -50,8 +53,11 @@ TEST(PrefixCacheSimulation, RandomLoadKeepsTheCacheConsistent) {
         const auto prompt = random_prompt(rng, prefixes);
         const int32_t n = rng() % 5 == 0 ? 3 : 1;  // n > 1: the same prompt several times
         const std::string salt = rng() % 6 == 0 ? "tenant" : "";
-        for (int32_t i = 0; i < n; ++i)
-          h.add(next_id++, prompt, 1 + static_cast<int32_t>(rng() % 10), rng() % 8 != 0, salt);
+        const int64_t priority = by_priority ? static_cast<int64_t>(rng() % 5) - 2 : 0;
+        for (int32_t i = 0; i < n; ++i) {
+          h.add(next_id++, prompt, 1 + static_cast<int32_t>(rng() % 10), rng() % 8 != 0, salt,
+                priority);
+        }
       }
       if (h.sched.has_work()) h.step();
       ASSERT_FALSE(::testing::Test::HasFatalFailure()) << "trial " << trial << " step " << s;

@@ -36,8 +36,11 @@ struct harness {
     auto batch = states.apply(plan.delta);
     EXPECT_TRUE(batch.ok()) << batch.message();
     last_batch = batch ? std::move(*batch) : step_batch{};
-    // The executor holds exactly the running sequences.
-    EXPECT_EQ(states.num_sequences(), sched.num_running());
+    // The executor holds exactly the running sequences (an empty plan carries no releases: the
+    // next one does).
+    if (!plan.empty()) {
+      EXPECT_EQ(states.num_sequences(), sched.num_running());
+    }
     for (uint64_t id : sched.running())
       EXPECT_NE(states.find(id), nullptr) << "sequence " << id;
     std::vector<sampled_token> sampled;
@@ -77,6 +80,16 @@ struct harness {
 scheduler_config config(int32_t max_num_seqs, int32_t budget, bool chunked = true,
                         int32_t max_model_len = 1024) {
   return {max_num_seqs, budget, chunked, max_model_len};
+}
+
+scheduler_config by_priority(scheduler_config c) {
+  c.policy = scheduling_policy::priority;
+  return c;
+}
+
+request_spec with_priority(request_spec spec, int64_t priority) {
+  spec.priority = priority;
+  return spec;
 }
 
 TEST(Scheduler, TokenBudgetCutsTheLastPrompt) {
@@ -226,18 +239,20 @@ TEST(Scheduler, AbortRemovesRequestsAnywhere) {
   EXPECT_TRUE(h.sched.take_released().empty());
 }
 
-// Random arrivals, aborts and tiny KV pools: every invariant holds after every step, every
-// request that is not aborted gets exactly its expected output, and no block leaks.
+// Random arrivals, aborts and tiny KV pools, under both policies (random priorities): every
+// invariant holds after every step, every request that is not aborted gets exactly its expected
+// output, and no block leaks.
 TEST(Scheduler, RandomizedOperationsLeakNoBlocks) {
   std::mt19937 rng(20240611);
   int64_t num_preemptions = 0;
-  for (int round = 0; round < 40; ++round) {
+  for (int round = 0; round < 60; ++round) {
     const bool chunked = round % 2 == 0;
+    const bool priority = round % 3 == 2;
     const int32_t max_model_len = 48, block_size = 1 + static_cast<int32_t>(rng() % 6);
     const int32_t num_blocks = (max_model_len + block_size - 1) / block_size + int32_t(rng() % 20);
     const int32_t budget = chunked ? 4 + int32_t(rng() % 40) : 24 + int32_t(rng() % 40);
-    harness h(config(1 + int32_t(rng() % 6), budget, chunked, max_model_len), num_blocks,
-              block_size);
+    auto c = config(1 + int32_t(rng() % 6), budget, chunked, max_model_len);
+    harness h(priority ? by_priority(c) : c, num_blocks, block_size);
     std::map<uint64_t, std::vector<int32_t>> outputs;
     std::map<uint64_t, int32_t> expected_len;
     uint64_t next_id = 1;
@@ -247,7 +262,8 @@ TEST(Scheduler, RandomizedOperationsLeakNoBlocks) {
         const int32_t num_prompt = 1 + int32_t(rng() % std::min(budget, max_model_len - 1));
         const int32_t max_tokens = 1 + int32_t(rng() % 30);
         expected_len[next_id] = std::min(max_tokens, max_model_len - num_prompt);
-        h.add(make_request(next_id++, num_prompt, max_tokens));
+        const auto level = static_cast<int64_t>(rng() % 4);
+        h.add(with_priority(make_request(next_id++, num_prompt, max_tokens), level));
       }
       if (rng() % 10 == 0 && next_id > 1) {
         const uint64_t victim = 1 + rng() % (next_id - 1);
@@ -257,7 +273,10 @@ TEST(Scheduler, RandomizedOperationsLeakNoBlocks) {
       }
       if (!h.sched.has_work()) continue;
       h.step();
-      ASSERT_FALSE(h.last_plan.empty()) << "a step with work scheduled nothing";
+      // Under priority the first running request can be preempted for itself: then the step is
+      // empty but freed blocks.
+      ASSERT_TRUE(!h.last_plan.empty() || !h.last_plan.preempted.empty())
+          << "a step with work scheduled nothing";
       ASSERT_LE(h.last_plan.num_scheduled_tokens(), budget);
       ASSERT_LE(h.sched.num_running(), h.sched.config().max_num_seqs);
       int32_t num_blocks_held = 0;
@@ -293,6 +312,93 @@ TEST(Scheduler, RandomizedOperationsLeakNoBlocks) {
     }
   }
   EXPECT_GT(num_preemptions, 0) << "the pools were never tight: the test proves little";
+}
+
+TEST(SchedulingPolicy, PriorityQueuesByPriorityThenArrival) {
+  harness h(by_priority(config(1, 100)), 64, 4);
+  h.add(with_priority(make_request(1, 2, 2), 0));
+  h.step();  // 1 runs; the rest wait for its seat
+  h.add(with_priority(make_request(2, 2, 2), 5));
+  h.add(with_priority(make_request(3, 2, 2), -1));
+  h.add(with_priority(make_request(4, 2, 2), 5));
+  h.add(with_priority(make_request(5, 2, 2), -1));
+  EXPECT_EQ(h.sched.waiting(), (std::deque<uint64_t>{3, 5, 2, 4}));
+  std::vector<uint64_t> admitted;
+  for (int i = 0; i < 20 && h.sched.has_work(); ++i) {
+    h.step();
+    for (const auto& a : h.last_plan.delta.admitted)
+      admitted.push_back(a.seq_id);
+  }
+  EXPECT_EQ(admitted, (std::vector<uint64_t>{3, 5, 2, 4}));
+}
+
+TEST(SchedulingPolicy, FcfsIgnoresPriority) {
+  harness h(config(1, 100), 64, 4);
+  h.add(make_request(1, 2, 2));
+  h.step();
+  h.add(with_priority(make_request(2, 2, 2), 5));
+  h.add(with_priority(make_request(3, 2, 2), -1));
+  EXPECT_EQ(h.sched.waiting(), (std::deque<uint64_t>{2, 3}));
+}
+
+// block_size 4, 4 blocks. A (3-token prompt), B (2), C (3), B the least urgent. In the third step
+// A and C cross into a second block and B does not: A takes the last free block, B is granted
+// nothing new, C finds none and preempts B (the highest priority value), whose grant is taken
+// back; B waits at its place and comes back once A and C are done.
+TEST(SchedulingPolicy, PreemptsTheLeastUrgentEvenIfGrantedInTheStep) {
+  harness h(by_priority(config(8, 100)), 4, 4);
+  h.add(with_priority(make_request(1, 3, 5), 0));
+  h.add(with_priority(make_request(2, 2, 3), 7));
+  h.add(with_priority(make_request(3, 3, 5), 0));
+  h.step();
+  h.step();
+  EXPECT_EQ(h.alloc.cache().num_free_blocks(), 1);
+  EXPECT_EQ(h.step(), (std::map<uint64_t, int32_t>{{1, 1}, {3, 1}}));
+  EXPECT_EQ(h.last_plan.preempted, (std::vector<uint64_t>{2}));
+  EXPECT_EQ(h.sched.waiting(), (std::deque<uint64_t>{2}));
+  EXPECT_EQ(h.alloc.cache().block_table(2), nullptr);
+  // The same pool under FCFS preempts the tail (C) instead.
+  harness fcfs(config(8, 100), 4, 4);
+  fcfs.add(make_request(1, 3, 5));
+  fcfs.add(make_request(2, 2, 3));
+  fcfs.add(make_request(3, 3, 5));
+  fcfs.step();
+  fcfs.step();
+  EXPECT_EQ(fcfs.step(), (std::map<uint64_t, int32_t>{{1, 1}, {2, 1}}));
+  EXPECT_EQ(fcfs.last_plan.preempted, (std::vector<uint64_t>{3}));
+  // Under priority B finishes last, with all its tokens.
+  std::map<uint64_t, int32_t> finished_at;
+  for (int i = 0; i < 20 && h.sched.has_work(); ++i) {
+    h.step();
+    for (const auto& out : h.last_outputs) {
+      if (out.finish != finish_reason::none) finished_at[out.request_id] = i;
+    }
+  }
+  ASSERT_EQ(finished_at.size(), 3u);
+  EXPECT_GT(finished_at[2], finished_at[1]);
+  EXPECT_GT(finished_at[2], finished_at[3]);
+  EXPECT_EQ(h.alloc.cache().num_used_blocks(), 0);
+}
+
+// The first running request is the least urgent and the pool is dry: it is preempted for itself,
+// the step schedules nothing, and the next steps run the others on the block it freed.
+TEST(SchedulingPolicy, TheFirstRunningRequestCanBePreemptedForItself) {
+  harness h(by_priority(config(8, 100)), 3, 4);
+  h.add(with_priority(make_request(1, 3, 3), 9));
+  h.step();  // alone, so first in the running list (admission follows priority)
+  h.add(with_priority(make_request(2, 3, 3), 0));
+  h.add(with_priority(make_request(3, 3, 3), 0));
+  h.step();
+  EXPECT_EQ(h.alloc.cache().num_free_blocks(), 0);
+  EXPECT_TRUE(h.step().empty());
+  EXPECT_EQ(h.last_plan.preempted, (std::vector<uint64_t>{1}));
+  EXPECT_EQ(h.step(), (std::map<uint64_t, int32_t>{{2, 1}, {3, 1}}));  // in their first block
+  EXPECT_EQ(h.step(), (std::map<uint64_t, int32_t>{{2, 1}}));          // 2 takes the block 1 freed
+  EXPECT_EQ(h.last_plan.preempted, (std::vector<uint64_t>{3}));        // and 3 goes for itself
+  for (int i = 0; i < 30 && h.sched.has_work(); ++i)
+    h.step();
+  EXPECT_FALSE(h.sched.has_work());
+  EXPECT_EQ(h.alloc.cache().num_used_blocks(), 0);
 }
 
 // A request with prompt logprobs takes no prefix-cache hits (vLLM's skip_reading_prefix_cache),
