@@ -13,6 +13,7 @@
 #include "runtime/grammar/grammar.hpp"
 #include "runtime/grammar/json_schema_grammar.hpp"
 #include "runtime/grammar/regex_grammar.hpp"
+#include "runtime/grammar/structural_tag_grammar.hpp"
 
 namespace troupe::http {
 
@@ -20,7 +21,7 @@ namespace {
 
 namespace g = runtime::grammar;
 
-enum class constraint_kind { none, json, regex, choice, grammar, json_object };
+enum class constraint_kind { none, json, regex, choice, grammar, json_object, structural_tag };
 
 // One constraint as the request gave it, before it becomes grammar text.
 struct constraint {
@@ -46,9 +47,6 @@ parse_error read_structured_outputs_object(const Value& body, constraint& out, o
   const Value* so = member(body, "structured_outputs");
   if (so == nullptr) return std::nullopt;
   if (!so->IsObject()) return type_error("structured_outputs", "an object");
-  if (member(*so, "structural_tag") != nullptr)
-    return bad_request("structured_outputs.structural_tag is not supported by troupe.",
-                       "structured_outputs");
   if (member(*so, "whitespace_pattern") != nullptr)
     return bad_request("structured_outputs.whitespace_pattern is not supported by troupe.",
                        "structured_outputs");
@@ -57,7 +55,8 @@ parse_error read_structured_outputs_object(const Value& body, constraint& out, o
       {"regex", constraint_kind::regex},
       {"choice", constraint_kind::choice},
       {"grammar", constraint_kind::grammar},
-      {"json_object", constraint_kind::json_object}};
+      {"json_object", constraint_kind::json_object},
+      {"structural_tag", constraint_kind::structural_tag}};
   int count = 0;
   for (auto [key, kind] : kinds) {
     if (const Value* v = member(*so, key)) {
@@ -107,8 +106,8 @@ parse_error read_response_format(const Value& body, constraint& out) {
       return bad_request("response_format.json_schema.schema must be provided.", "response_format");
     c.kind = constraint_kind::json;
   } else if (t == "structural_tag") {
-    return bad_request("response_format type 'structural_tag' is not supported by troupe.",
-                       "response_format");
+    c.kind = constraint_kind::structural_tag;
+    c.value = rf;  // the whole object: either spelling of a structural tag
   } else {
     return type_error("response_format.type", "'text', 'json_object' or 'json_schema'");
   }
@@ -176,10 +175,24 @@ result<std::string> grammar_text(const constraint& c, const options& opts) {
     case constraint_kind::grammar:
       if (!c.value->IsString()) return error{"the grammar must be a string"};
       return std::string(c.value->GetString(), c.value->GetStringLength());
+    case constraint_kind::structural_tag:
+      // As vLLM's xgrammar backend compiles it: JSON schemas inside with xgrammar's defaults,
+      // whatever the server's whitespace settings.
+      if (!c.value->IsObject() && !c.value->IsString()) return error{"not a structural tag"};
+      return g::structural_tag_to_grammar(json_text(*c.value));
     case constraint_kind::none:
       break;
   }
   return std::string();
+}
+
+// vLLM's refusal of a malformed structural tag; troupe's own message for what it does not
+// support.
+api_error structural_tag_error(const std::string& message, const char* param) {
+  if (message.rfind("Invalid structural tag specification", 0) == 0) {
+    return validation_error(fmt::format("Invalid {} structural_tag specification.", param), param);
+  }
+  return bad_request(message, param);
 }
 
 }  // namespace
@@ -237,6 +250,8 @@ parse_error read_structured_outputs(const Value& body, const structured_outputs_
   if (!e) e = read_guided_fields(body, c);
   if (e || c.kind == constraint_kind::none) return e;
   auto text = grammar_text(c, opts);
+  if (!text && c.kind == constraint_kind::structural_tag)
+    return structural_tag_error(text.message(), c.param);
   if (!text) return bad_request("Invalid structured outputs: " + text.message() + ".", c.param);
   if (auto compiled = g::compile_grammar(*text); !compiled)
     return bad_request("Invalid structured outputs: " + compiled.message() + ".", c.param);

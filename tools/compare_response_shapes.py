@@ -101,6 +101,13 @@ ERRORS = [("/v1/completions", body) for body in [
     {"prompt": "a", "model": "other"},
     {"prompt": "a", "stream": True, "prompt_logprobs": 1},
     {"prompt": "a", "response_format": {"type": "json_schema"}},
+    {"prompt": "a", "response_format": {"type": "structural_tag",
+                                        "format": {"type": "sequence", "elements": []}}},
+    {"prompt": "a", "structured_outputs": {"structural_tag": json.dumps(
+        {"type": "structural_tag", "format": {"type": "triggered_tags", "triggers": ["<f"], "tags": [
+            {"type": "tag", "begin": "<g>", "end": "</g>",
+             "content": {"type": "const_string", "value": "1"}}]}})}},
+    {"prompt": "a", "structured_outputs": {"structural_tag": "not json"}},
 ]] + [("/v1/chat/completions", dict(body, messages=HI)) for body in [
     {"top_logprobs": 5},
     {"logprobs": True, "top_logprobs": 50},

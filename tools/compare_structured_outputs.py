@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Sends the same greedy structured-outputs requests (JSON schemas, json_object, regexes, choices,
-a grammar; completions and chat) to two OpenAI-compatible servers, troupe and vLLM serving the
+a grammar, structural tags; completions and chat) to two OpenAI-compatible servers, troupe and vLLM serving the
 same model in the same precision, and compares the answers: text, finish_reason and the number
 of completion tokens. Greedy decoding under equal token masks picks the same tokens (up to
 near-ties of the logits), so any difference points at a mask that differs. Also prints whether
@@ -32,6 +32,7 @@ NESTED = {"type": "object",
                          "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
                          "score": {"type": "number"}, "draft": {"type": "boolean"}},
           "required": ["title", "tags"]}
+WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 CHAT_PROMPT = "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n"
 
 CASES = [
@@ -60,6 +61,34 @@ CASES = [
                                               "json_schema": {"name": "p", "schema": PERSON}}}),
     ("chat/completions", {"messages": [{"role": "user", "content": "Pick a number."}],
                           "structured_outputs": {"regex": "[1-9][0-9]?"}}),
+    # Structural tags (runtime/grammar/structural_tag_grammar.hpp), both spellings.
+    ("completions", {"prompt": CHAT_PROMPT.format("What is the weather in Paris? Call a tool."),
+                     "response_format": {"type": "structural_tag", "format": {
+                         "type": "triggered_tags", "triggers": ["<function="],
+                         "at_least_one": True, "stop_after_first": True,
+                         "tags": [{"type": "tag", "begin": "<function=get_weather>",
+                                   "content": {"type": "json_schema", "json_schema": WEATHER},
+                                   "end": "</function>"}]}}}),
+    ("completions", {"prompt": CHAT_PROMPT.format("Say hello, then call <function=get_weather>."),
+                     "response_format": {"type": "structural_tag", "triggers": ["<function="],
+                                         "structures": [{"begin": "<function=get_weather>",
+                                                         "schema": WEATHER,
+                                                         "end": "</function>"}]}}),
+    ("completions", {"prompt": "Two plus two is ",
+                     "structured_outputs": {"structural_tag": json.dumps({
+                         "type": "structural_tag", "format": {"type": "sequence", "elements": [
+                             {"type": "const_string", "value": "Answer: "},
+                             {"type": "regex", "pattern": "[0-9]+"},
+                             {"type": "or", "elements": [{"type": "const_string", "value": "."},
+                                                         {"type": "const_string", "value": "!"}]}
+                         ]}})}}),
+    ("chat/completions", {"messages": [{"role": "user", "content": "List two cities in tags."}],
+                          "response_format": {"type": "structural_tag", "format": {
+                              "type": "tags_with_separator", "separator": ", ",
+                              "at_least_one": True,
+                              "tags": [{"type": "tag", "begin": "<city>",
+                                        "content": {"type": "any_text"},
+                                        "end": "</city>"}]}}}),
 ]
 
 

@@ -5,6 +5,8 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "http/completion_request.hpp"
 #include "runtime/grammar/grammar.hpp"
@@ -138,6 +140,58 @@ TEST(structured_outputs, bad_constraints_are_400_naming_the_field) {
   EXPECT_EQ(error_of(R"({"prompt": "a", "response_format": {"type": "json_schema"}})").message,
             "When response_format type is 'json_schema', the 'json_schema' field must be "
             "provided. (parameter=response_format)");
+}
+
+// Structural tags, in response_format (either spelling) or as structured_outputs' JSON text;
+// their JSON schemas keep xgrammar's whitespace whatever the server's settings, as in vLLM.
+TEST(structured_outputs, structural_tags_become_their_grammar) {
+  const std::string format =
+      R"({"type": "structural_tag", "format": {"type": "triggered_tags", "triggers": ["<f="],
+          "at_least_one": true, "tags": [{"type": "tag", "begin": "<f=a>", "end": "</f>",
+          "content": {"type": "json_schema", "json_schema": {"type": "object",
+          "properties": {"n": {"type": "integer"}}, "required": ["n"]}}}]}})";
+  completion_limits tight = limits;
+  tight.structured_outputs.disable_any_whitespace = true;
+  auto parsed =
+      parse_completion_request(R"({"prompt": "a", "response_format": )" + format + "}", tight, 1);
+  ASSERT_TRUE(std::holds_alternative<completion_request>(parsed));
+  const std::string g = std::get<completion_request>(parsed).generation.sampling.grammar;
+  EXPECT_TRUE(accepted(g, R"(<f=a>{"n": 1}</f> and then)"));
+  EXPECT_FALSE(accepted(g, R"(first <f=a>{"n": 1}</f>)"));
+  EXPECT_FALSE(accepted(g, R"(<f=a>{"n": "1"}</f>)"));
+
+  rapidjson::StringBuffer quoted;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(quoted);
+  writer.String(format.data(), static_cast<rapidjson::SizeType>(format.size()));
+  EXPECT_EQ(grammar_of(R"({"prompt": "a", "structured_outputs": {"structural_tag": )" +
+                       std::string(quoted.GetString()) + "}}"),
+            grammar_of(R"({"prompt": "a", "response_format": )" + format + "}"));
+
+  const std::string legacy = grammar_of(R"({"prompt": "a", "response_format": {"type":
+      "structural_tag", "triggers": ["<f"], "structures": [{"begin": "<f>", "end": "</f>",
+      "schema": {"type": "integer"}}]}})");
+  EXPECT_TRUE(accepted(legacy, "say <f>12</f> twice <f>3</f>"));
+  EXPECT_FALSE(accepted(legacy, "say <f>x</f>"));
+}
+
+TEST(structured_outputs, bad_structural_tags_are_vllms_400_and_unsupported_ones_say_so) {
+  EXPECT_EQ(error_of(R"({"prompt": "a", "response_format": {"type": "structural_tag",
+                "format": {"type": "sequence", "elements": []}}})")
+                .message,
+            "Invalid response_format structural_tag specification. (parameter=response_format)");
+  EXPECT_EQ(error_of(R"({"prompt": "a", "structured_outputs": {"structural_tag": "{\"a\": 1}"}})")
+                .message,
+            "Invalid structured_outputs structural_tag specification. "
+            "(parameter=structured_outputs)");
+  const api_error unsupported = error_of(R"({"prompt": "a", "response_format": {"type":
+      "structural_tag", "format": {"type": "token", "token": 3}}})");
+  EXPECT_EQ(unsupported.status, 400);
+  EXPECT_EQ(unsupported.param, "response_format");
+  EXPECT_EQ(unsupported.message, "structural tag format 'token' is not supported by troupe.");
+  EXPECT_EQ(error_of(R"({"prompt": "a", "structured_outputs": {"structural_tag": "x",
+                "regex": "a"}})")
+                .status,
+            400);
 }
 
 // --structured-outputs-config: every schema starts from it, and a request cannot undo it.
