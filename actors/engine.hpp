@@ -64,6 +64,10 @@ struct generation_request {
   bool truncate_left = true;
 };
 
+// vLLM's refusal of a prompt that leaves no room: `num_prompt` tokens and max_tokens (<= 0: none
+// asked) beyond max_model_len.
+std::string context_length_message(int32_t max_model_len, int32_t num_prompt, int32_t max_tokens);
+
 // The log-probabilities of one generated token: natural log of the model's raw distribution
 // (log_softmax of the logits before penalties, bias, temperature and filters), which is what vLLM
 // v1 reports by default (logprobs_mode "raw_logprobs").

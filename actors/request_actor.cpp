@@ -11,9 +11,8 @@
 #include "actors/stop_strings.hpp"
 
 namespace troupe::actors {
-namespace {
 
-std::string too_long_message(int32_t max_model_len, int32_t num_prompt, int32_t max_tokens) {
+std::string context_length_message(int32_t max_model_len, int32_t num_prompt, int32_t max_tokens) {
   if (max_tokens <= 0) {
     return "This model's maximum context length is " + std::to_string(max_model_len) +
            " tokens. However, your request has " + std::to_string(num_prompt) +
@@ -25,6 +24,8 @@ std::string too_long_message(int32_t max_model_len, int32_t num_prompt, int32_t 
          std::to_string(max_tokens) + " in the completion). Please reduce the length of the " +
          "messages or completion.";
 }
+
+namespace {
 
 class request_actor_impl : public request_actor::base {
  public:
@@ -154,7 +155,7 @@ class request_actor_impl : public request_actor::base {
     const int32_t max_len = context_->max_model_len;
     const int32_t max_tokens = request_.max_tokens;
     if (num_prompt >= max_len || (max_tokens > 0 && num_prompt + max_tokens > max_len)) {
-      return error{too_long_message(max_len, num_prompt, max_tokens)};
+      return error{context_length_message(max_len, num_prompt, max_tokens)};
     }
     spec.max_tokens = max_tokens > 0 ? max_tokens : max_len - num_prompt;
     spec.stop_token_ids = context_->eog_token_ids;

@@ -139,6 +139,7 @@ std::variant<chat_completion_request, api_error> parse_chat_completion_request(
     generation.sampling.num_prompt_logprobs = std::max(logprobs, 0);
   request.enable_thinking = enable_thinking(doc);
   generation.logprobs = logprobs;
+  if (auto e = check_beam_search(request.completion, /*completions=*/false)) return std::move(*e);
   request.chat = std::move(inputs.chat);
   request.continue_final_message = inputs.continue_final_message;
   if (echo) request.echo_text = echo_text(request.chat);

@@ -127,6 +127,7 @@ std::variant<completion_request, api_error> parse_completion_request(
   parse_error error = read_generation_fields(doc, limits, default_seed, request);
   if (!error) error = read_logprobs(doc, limits, request.generation);
   if (!error) error = read_echo(doc, request);
+  if (!error) error = check_beam_search(request, /*completions=*/true);
   // max_tokens 0 is an echo's only (vLLM 0.32).
   if (!error && request.zero_max_tokens) error = max_tokens_error(0);
   if (!error) error = check_model_length(request, limits, "max_tokens");

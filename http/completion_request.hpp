@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include "actors/beam_search.hpp"
 #include "actors/engine.hpp"
 #include "http/api_error.hpp"
 #include "http/structured_outputs_config.hpp"
@@ -59,6 +60,9 @@ struct completion_request {
   // vLLM's return_token_ids: choices carry their token_ids, and prompt_token_ids go out with
   // them (completions) or with the response (chat).
   bool return_token_ids = false;
+  // vLLM's use_beam_search (with length_penalty): the choices come from actors::beam_search
+  // (beam_width = n) instead of the engine's sampling.
+  std::optional<actors::beam_search_params> beam_search;
   bool stream = false;
   bool include_usage = false;     // stream_options.include_usage
   bool continuous_usage = false;  // stream_options.continuous_usage_stats (with include_usage)

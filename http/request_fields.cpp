@@ -93,7 +93,6 @@ struct unsupported_param {
 };
 
 constexpr unsupported_param unsupported_params[] = {
-    {"use_beam_search", is_falsy},
     {"suffix", is_falsy},
     {"prompt_embeds", never_neutral},
 };
@@ -367,6 +366,45 @@ parse_error check_model_length(const completion_request& request, const completi
   return std::nullopt;
 }
 
+namespace {
+
+// vLLM's use_beam_search and length_penalty (a number, read with or without beam search). A beam
+// search computes no prompt logprobs: vLLM's BeamSearchParams have none, so they are dropped.
+parse_error read_beam_search(const Value& body, completion_request& out) {
+  bool beam = false;
+  if (auto e = read_bool(body, "use_beam_search", beam)) return e;
+  double length_penalty = 1.0;
+  if (const Value* v = member(body, "length_penalty")) {
+    if (!v->IsNumber()) return type_error("length_penalty", "a number");
+    length_penalty = v->GetDouble();
+  }
+  if (!beam) return std::nullopt;
+  actors::generation_request& g = out.generation;
+  out.beam_search = actors::beam_search_params{g.n, length_penalty, g.sampling.temperature,
+                                               g.include_stop_str_in_output};
+  g.sampling.num_prompt_logprobs = -1;
+  return std::nullopt;
+}
+
+}  // namespace
+
+parse_error check_beam_search(completion_request& request, bool completions) {
+  if (!request.beam_search) return std::nullopt;
+  if (completions && request.stream)
+    return bad_request("Streaming is not currently supported with beam search");
+  if (completions && request.echo && request.generation.logprobs >= 0) {
+    return validation_error(
+        "`echo` with `logprobs` is not supported with beam search because beam search does not "
+        "compute prompt logprobs.",
+        "echo");
+  }
+  if (request.generation.logprobs >= 0) {
+    return bad_request("`logprobs` with beam search is not supported by troupe yet.", "logprobs");
+  }
+  request.generation.sampling.num_prompt_logprobs = -1;  // an echo's: none with beam search
+  return std::nullopt;
+}
+
 parse_error read_generation_fields(const Value& body, const completion_limits& limits,
                                    uint64_t default_seed, completion_request& out) {
   parse_error error = read_model(body, limits);
@@ -388,8 +426,11 @@ parse_error read_generation_fields(const Value& body, const completion_limits& l
   if (!error) error = read_priority(body, out.generation);
   if (!error) error = read_truncation(body, out.generation);
   if (!error) error = read_sampling_fields(body, limits, out);
+  if (!error) error = read_beam_search(body, out);
   // vLLM's SamplingParams (after the defaults): greedy choices would all be the same answer.
-  if (!error && out.generation.n > 1 && out.generation.sampling.temperature < 1e-5f) {
+  // A beam search's n is its width.
+  if (!error && out.generation.n > 1 && out.generation.sampling.temperature < 1e-5f &&
+      !out.beam_search) {
     error = bad_request(
         fmt::format("n must be 1 when using greedy sampling, got {}.", out.generation.n));
   }

@@ -53,6 +53,12 @@ parse_error check_model_length(const completion_request& request, const completi
 inline constexpr std::string_view priority_header = "X-Vllm-Priority";
 std::optional<int64_t> parse_priority_header(std::string_view value);
 
+// vLLM's refusals for a beam search (use_beam_search) that the rest of the request does not
+// allow: a completions stream, echo with logprobs; and troupe's for sample logprobs. Drops the
+// prompt logprobs an echo asked for. Nothing without beam search. `completions`: the request is
+// a /v1/completions one (chat streams a beam search's answer).
+parse_error check_beam_search(completion_request& request, bool completions);
+
 // Reads every shared field of `body` (a JSON object) into `out`; the prompt is left to the caller.
 // `default_seed` is used when the request sets no seed.
 parse_error read_generation_fields(const Value& body, const completion_limits& limits,

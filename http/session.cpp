@@ -175,6 +175,8 @@ void session::abort_generations() {
   abort_sent_ = true;
   for (uint64_t id : engine_ids_)
     ctx_->engine.abort(id);
+  for (const auto& search : beam_searches_)
+    search->abort();
 }
 
 void session::close() {

@@ -19,6 +19,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "actors/beam_search.hpp"
 #include "actors/engine.hpp"
 #include "http/api_error.hpp"
 #include "http/chat_responder.hpp"
@@ -67,7 +68,9 @@ class session : public std::enable_shared_from_this<session> {
   void handle_chat(const http_request& request);
   void handle_tokenize(const http_request& request, bool detokenize);
   void handle_reset_prefix_cache();
-  void start_generations(std::vector<actors::generation_request> generations);
+  // With `beam`: each prompt's choices come from a beam search (actors::beam_search).
+  void start_generations(std::vector<actors::generation_request> generations,
+                         const std::optional<actors::beam_search_params>& beam = std::nullopt);
   // Aborts the engine's generations of this request (once).
   void abort_generations();
   // The generation in progress is over (answered or abandoned): it leaves the server's load.
@@ -118,9 +121,10 @@ class session : public std::enable_shared_from_this<session> {
   std::optional<chat_responder> chat_responder_;  // instead of responder_ for chat
   bool generating_ = false;
   bool abort_sent_ = false;
-  std::vector<uint64_t> engine_ids_;  // one per prompt
-  uint64_t serial_ = 0;               // tells this request's engine replies from a previous one's
-  bool awaiting_reset_ = false;       // a /reset_prefix_cache waits for the engine's answer
+  std::vector<uint64_t> engine_ids_;                                 // one per prompt
+  std::vector<std::shared_ptr<actors::beam_search>> beam_searches_;  // or these, one per prompt
+  uint64_t serial_ = 0;          // tells this request's engine replies from a previous one's
+  bool awaiting_reset_ = false;  // a /reset_prefix_cache waits for the engine's answer
   // Keeps the session alive while the engine holds only a weak reference to it.
   std::shared_ptr<session> keep_self_;
 

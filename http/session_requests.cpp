@@ -201,7 +201,7 @@ void session::handle_completion(const http_request& request) {
     }
   }
   responder_.emplace(std::move(meta), std::move(options));
-  start_generations(std::move(generations));
+  start_generations(std::move(generations), completion.beam_search);
 }
 
 void session::handle_chat(const http_request& request) {
@@ -250,17 +250,19 @@ void session::handle_chat(const http_request& request) {
   chat_responder_.emplace(std::move(meta), std::move(options));
   std::vector<actors::generation_request> generations;
   generations.push_back(std::move(generation));
-  start_generations(std::move(generations));
+  start_generations(std::move(generations), chat.completion.beam_search);
 }
 
 // Submits the generations (a batch's prompts, else one) to the engine for the responder just set
 // up, prompt p's choices numbered from p * n.
-void session::start_generations(std::vector<actors::generation_request> generations) {
+void session::start_generations(std::vector<actors::generation_request> generations,
+                                const std::optional<actors::beam_search_params>& beam) {
   generating_ = true;
   if (ctx_->options.enable_server_load_tracking) ++ctx_->server_load;
   abort_sent_ = false;
   ++serial_;
   engine_ids_.clear();
+  beam_searches_.clear();
   const int32_t n = std::max(1, generations.front().n);
   detail_ = " " + generations.front().request_id;
   keep_self_ = shared_from_this();
@@ -268,7 +270,12 @@ void session::start_generations(std::vector<actors::generation_request> generati
     auto sink = std::make_shared<session_sink>(
         session_poster(weak_from_this(), socket_.get_executor(), ctx_->gate), serial_,
         static_cast<int32_t>(p) * n);
-    engine_ids_.push_back(ctx_->engine.submit(std::move(generations[p]), std::move(sink)));
+    if (beam) {
+      beam_searches_.push_back(
+          actors::beam_search::start(ctx_->engine, std::move(generations[p]), *beam, sink));
+    } else {
+      engine_ids_.push_back(ctx_->engine.submit(std::move(generations[p]), std::move(sink)));
+    }
   }
 }
 
@@ -323,7 +330,7 @@ void session::deliver_to(Responder& responder, const actors::generation_event& e
   if (responder.done() && generating_) {
     end_generation();
     // A batch that failed on one prompt: the others' generations are of no use any more.
-    if (engine_ids_.size() > 1) abort_generations();
+    if (engine_ids_.size() > 1 || beam_searches_.size() > 1) abort_generations();
     keep_self_.reset();  // the caller's handler still holds this session
     response_done_ = true;
     close_after_ = !responder.keep_alive();

@@ -342,5 +342,30 @@ TEST(parse_priority_header, reads_what_python_int_reads) {
   }
 }
 
+// vLLM's use_beam_search: n is the beam width (greedy or not), length_penalty a number; what
+// vLLM refuses with it is refused, and sample logprobs (troupe's refusal).
+TEST(parse_completion_request, beam_search_takes_its_fields_and_refuses_what_it_cannot_do) {
+  const completion_request plain = parse_ok(R"({"prompt": "a", "length_penalty": 2})");
+  EXPECT_FALSE(plain.beam_search);
+  const completion_request beam = parse_ok(
+      R"({"prompt": "a", "n": 3, "temperature": 0, "use_beam_search": true, "length_penalty": 0.5,
+          "include_stop_str_in_output": true, "echo": true})");
+  ASSERT_TRUE(beam.beam_search);
+  EXPECT_EQ(beam.beam_search->beam_width, 3);
+  EXPECT_DOUBLE_EQ(beam.beam_search->length_penalty, 0.5);
+  EXPECT_EQ(beam.beam_search->temperature, 0.0f);
+  EXPECT_TRUE(beam.beam_search->include_stop_str_in_output);
+  EXPECT_EQ(beam.generation.sampling.num_prompt_logprobs, -1);
+  EXPECT_EQ(parse_error(R"({"prompt": "a", "use_beam_search": true, "stream": true})").message,
+            "Streaming is not currently supported with beam search");
+  EXPECT_EQ(
+      parse_error(R"({"prompt": "a", "use_beam_search": true, "echo": true, "logprobs": 1})").param,
+      "echo");
+  EXPECT_EQ(parse_error(R"({"prompt": "a", "use_beam_search": true, "logprobs": 1})").param,
+            "logprobs");
+  EXPECT_EQ(parse_error(R"({"prompt": "a", "use_beam_search": 1})").param, "use_beam_search");
+  EXPECT_EQ(parse_error(R"({"prompt": "a", "length_penalty": "long"})").param, "length_penalty");
+}
+
 }  // namespace
 }  // namespace troupe::http

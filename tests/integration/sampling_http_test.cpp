@@ -241,5 +241,44 @@ TEST_F(sampling_http, server_defaults_apply_where_the_request_is_silent) {
   EXPECT_EQ(doc["usage"]["completion_tokens"].GetInt(), 3);
 }
 
+// vLLM's beam search through the whole server: at width 1 it is greedy decoding (EOS never wins
+// here); at width 3 the choices are distinct and ranked by cumulative logprob (all as long).
+TEST_F(sampling_http, beam_search_ranks_distinct_beams_and_at_width_one_is_greedy) {
+  for (const char* prompt : {"hello", "beam", "q"}) {
+    std::string greedy_text;
+    for (const auto& [token, logprob] : greedy(prompt, 7))
+      greedy_text += static_cast<char>(token);
+    const auto doc = complete(std::string(R"({"prompt": ")") + prompt +
+                              R"(", "max_tokens": 7, "temperature": 0, "use_beam_search": true})");
+    ASSERT_EQ(doc["choices"].Size(), 1u);
+    EXPECT_EQ(std::string(doc["choices"][0]["text"].GetString()), greedy_text) << prompt;
+  }
+  const auto doc = complete(
+      R"({"prompt": "hello", "max_tokens": 5, "n": 3, "use_beam_search": true, "temperature": 0,
+          "return_token_ids": true})");
+  ASSERT_EQ(doc["choices"].Size(), 3u);
+  std::vector<double> scores;
+  std::vector<std::string> texts;
+  for (const auto& choice : doc["choices"].GetArray()) {
+    double cum = 0.0;
+    int32_t last = 'o';
+    ASSERT_EQ(choice["token_ids"].Size(), 5u);
+    for (const auto& id : choice["token_ids"].GetArray()) {
+      cum += runtime::log_softmax_at(logits_after(last), id.GetInt());
+      last = id.GetInt();
+    }
+    scores.push_back(cum);
+    texts.emplace_back(choice["text"].GetString());
+    EXPECT_EQ(std::string(choice["finish_reason"].GetString()), "length");
+  }
+  EXPECT_GE(scores[0], scores[1]);
+  EXPECT_GE(scores[1], scores[2]);
+  EXPECT_NE(texts[0], texts[1]);
+  EXPECT_NE(texts[1], texts[2]);
+  EXPECT_NE(texts[0], texts[2]);
+  EXPECT_EQ(doc["usage"]["completion_tokens"].GetInt(), 15);
+  EXPECT_EQ(doc["usage"]["prompt_tokens"].GetInt(), 5);
+}
+
 }  // namespace
 }  // namespace troupe
