@@ -366,5 +366,41 @@ TEST(Engine, SchedulingPolicyOrdersTheWaitingQueue) {
   }
 }
 
+// Priorities over a pool that forces preemption, with and without async scheduling: the least
+// urgent running request is preempted, sometimes the first one (an empty step, scheduled again
+// at once); every request still completes with the fake model's output and every block returns.
+TEST(Engine, PriorityPreemptionUnderPressureCompletesEveryRequest) {
+  for (bool async : {false, true}) {
+    auto config = engine_fixture::default_config();
+    config.max_num_seqs = 6;
+    config.max_num_batched_tokens = 16;
+    config.scheduling_policy = "priority";
+    config.async_scheduling = async;
+    fake_runner_options options;
+    options.num_kv_blocks = 16;
+    options.block_size = 4;
+    engine_fixture f(config, options);
+    ASSERT_TRUE(f.eng);
+    // The least urgent request runs first, so that it is the one to go when its table grows.
+    auto lazy = f.submit("the lazy one", 40, true, nullptr, 9);
+    ASSERT_TRUE(lazy->wait_events(1));
+    std::vector<std::shared_ptr<collecting_sink>> sinks;
+    for (int i = 0; i < 16; ++i)
+      sinks.push_back(f.submit(prompt_of(i), 20, false, nullptr, (i * 7) % 5 - 2));
+    for (int i = 0; i < 16; ++i) {
+      ASSERT_TRUE(sinks[size_t(i)]->wait_finished(5s)) << i << (async ? " async" : "");
+      EXPECT_FALSE(sinks[size_t(i)]->last().error) << *sinks[size_t(i)]->last().error;
+      EXPECT_EQ(sinks[size_t(i)]->text(), fake_text(fake_generate(bytes(prompt_of(i)), 20))) << i;
+    }
+    ASSERT_TRUE(lazy->wait_finished(5s));
+    EXPECT_EQ(lazy->text(), fake_text(fake_generate(bytes("the lazy one"), 40)));
+    EXPECT_TRUE(f.wait_idle());
+    const auto stats = f.eng->stats();
+    EXPECT_GT(stats.num_preemptions, 0);
+    EXPECT_EQ(stats.num_kv_blocks_free, 16);
+    EXPECT_EQ(f.probe->num_errors.load(), 0);
+  }
+}
+
 }  // namespace
 }  // namespace troupe::actors

@@ -3,8 +3,10 @@
 // every response must say (tokens, logprobs, stop reasons) from the same logits.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "actors/engine.hpp"
@@ -278,6 +280,28 @@ TEST_F(sampling_http, beam_search_ranks_distinct_beams_and_at_width_one_is_greed
   EXPECT_NE(texts[0], texts[2]);
   EXPECT_EQ(doc["usage"]["completion_tokens"].GetInt(), 15);
   EXPECT_EQ(doc["usage"]["prompt_tokens"].GetInt(), 5);
+}
+
+// A client that leaves mid-search stops it (the session aborts it and drops it): no round is
+// submitted after that, and the engine drains.
+TEST_F(sampling_http, a_disconnect_stops_a_beam_search) {
+  {
+    test_client client(server_->port());
+    client.send(http::testing::bhttp::verb::post, "/v1/completions",
+                R"({"prompt": "hello", "n": 8, "max_tokens": 480, "temperature": 0,
+                    "use_beam_search": true})");
+    for (int i = 0; i < 200 && engine_->stats().num_steps < 20; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_GE(engine_->stats().num_steps, 20) << "the search did not start";
+  }  // the connection closes
+  auto idle = [&] { return engine_->stats().num_live_requests == 0; };
+  for (int i = 0; i < 400 && !idle(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(idle());
+  const int64_t steps = engine_->stats().num_steps;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(idle());
+  EXPECT_EQ(engine_->stats().num_steps, steps) << "rounds went on after the abort";
 }
 
 }  // namespace
