@@ -53,6 +53,7 @@ void beam_search::submit_round() {
   std::vector<std::shared_ptr<generation_sink>> sinks;
   {
     std::unique_lock lock(mu_);
+    if (done_) return;  // failed meanwhile
     if (aborted_) {
       lock.unlock();
       return finish("abort");
@@ -105,6 +106,7 @@ void beam_search::on_result(size_t beam_index, generation_event event) {
   }
   // The round is complete.
   std::unique_lock lock(mu_);
+  if (done_) return;
   if (aborted_ || std::any_of(results_.begin(), results_.end(), [](const generation_event& r) {
         return r.finish_reason == "abort";
       })) {

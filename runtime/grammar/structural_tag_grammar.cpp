@@ -308,8 +308,8 @@ result<std::string> builder::build_triggered(const json_value& f, const strings&
     if (!rule) return rule.err();
     whole.push_back(*rule);
     // The tag without its trigger: the rest of its begin, its content and its end.
-    json_value rest;
     rapidjson::Document::AllocatorType allocator;
+    json_value rest;
     rest.CopyFrom(tag, allocator);
     const std::string tail = begin->substr((*triggers)[matched].size());
     rest["begin"].SetString(tail.data(), static_cast<rapidjson::SizeType>(tail.size()), allocator);
