@@ -9,6 +9,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "http/llama_tool_tag.hpp"
 #include "runtime/grammar/grammar.hpp"
 #include "runtime/grammar/json_schema_grammar.hpp"
 
@@ -410,7 +411,7 @@ parse_error hermes_grammar(const Value& tools, const tool_choice_mode& mode, con
   return std::nullopt;
 }
 
-parse_error set_hermes_grammar(std::string text, runtime::sampling_params& sampling) {
+parse_error set_call_grammar(std::string text, runtime::sampling_params& sampling) {
   if (auto compiled = runtime::grammar::compile_grammar(text); !compiled)
     return bad_request("Invalid tool schema: " + compiled.message() + ".", "tools");
   sampling.grammar = std::move(text);
@@ -425,27 +426,38 @@ bool any_tool_strict(const Value& tools) {
   return false;
 }
 
-// vLLM's Parser.adjust_request for tool_choice "auto" under hermes: the structural tag applies
-// when a tool is strict, the server's level is above "auto" or parallel_tool_calls is false.
-// With a structured output the answer is either calls only or that output (xgrammar's "or").
-parse_error hermes_auto_grammar(const Value& tools, const tool_choice_mode& mode,
-                                const structured_outputs_config& server, tool_strict_level level,
-                                runtime::sampling_params& sampling) {
+// vLLM's Parser.adjust_request for tool_choice "auto" under hermes (`llama` false) or
+// llama3_json: the structural tag applies when a tool is strict, the server's level is above
+// "auto" or parallel_tool_calls is false. With a structured output the answer is either calls
+// or that output (xgrammar's "or"; hermes' calls only, llama's starting with a call).
+parse_error auto_call_grammar(const Value& tools, const tool_choice_mode& mode,
+                              const structured_outputs_config& server, tool_strict_level level,
+                              bool llama, runtime::sampling_params& sampling) {
   const bool structured = !sampling.grammar.empty();
   const bool single = !mode.parallel_tool_calls;
   // Limiting the number of calls needs the call format in the grammar; with a structured output
   // vLLM leaves that one alone.
   if (single && !structured) level = std::max(level, tool_strict_level::function);
   if (level == tool_strict_level::automatic && !any_tool_strict(tools)) return std::nullopt;
-  const hermes_tag tag{!structured, single, level == tool_strict_level::parameter};
   std::string text;
-  if (auto e = hermes_grammar(tools, mode, tag, server, text)) return e;
+  if (llama) {
+    // With a structured output vLLM asks for the "required" tag (calls first) beside it.
+    const llama_tool_tag tag{
+        structured ? llama_tool_tag::choice::required : llama_tool_tag::choice::automatic,
+        {},
+        single,
+        level == tool_strict_level::parameter};
+    if (auto e = llama_tool_grammar(tools, tag, text)) return e;
+  } else {
+    const hermes_tag tag{!structured, single, level == tool_strict_level::parameter};
+    if (auto e = hermes_grammar(tools, mode, tag, server, text)) return e;
+  }
   if (structured) {
     text = "root ::= calls-root | output-root\n" +
            runtime::grammar::prefix_rule_names(text, "calls-") + "\n" +
            runtime::grammar::prefix_rule_names(sampling.grammar, "output-");
   }
-  return set_hermes_grammar(std::move(text), sampling);
+  return set_call_grammar(std::move(text), sampling);
 }
 
 }  // namespace
@@ -467,12 +479,15 @@ parse_error read_tool_choice(const Value& body, const structured_outputs_config&
   }
   if (auto e = read_bool(body, "parallel_tool_calls", mode.parallel_tool_calls)) return e;
   const bool hermes = server_parser == tool_parser_kind::hermes;
+  const bool llama = server_parser == tool_parser_kind::llama3_json;
   if (mode.type == tool_choice_mode::kind::none) {
     // vLLM makes an absent tool_choice "auto" (with tools); an explicit null stays None, which
     // its parser still reads as "auto" but holds to nothing.
     const bool absent = !body.HasMember("tool_choice");
-    if (hermes && mode.parse_auto && (absent || is_string(member(body, "tool_choice"), "auto")))
-      return hermes_auto_grammar(*member(body, "tools"), mode, server, strict_level, sampling);
+    if ((hermes || llama) && mode.parse_auto &&
+        (absent || is_string(member(body, "tool_choice"), "auto"))) {
+      return auto_call_grammar(*member(body, "tools"), mode, server, strict_level, llama, sampling);
+    }
     return std::nullopt;
   }
   const Value& tools = *member(body, "tools");
@@ -490,6 +505,19 @@ parse_error read_tool_choice(const Value& body, const structured_outputs_config&
     mistral_schema(tools, mode, schema);
     return set_grammar(schema, server, sampling);
   }
+  if (llama) {
+    // vLLM 0.32 holds forced llama3_json calls to xgrammar's "llama" tag too, and the parser
+    // reads them back.
+    mode.parser_format = true;
+    const bool named = mode.type == tool_choice_mode::kind::named;
+    const llama_tool_tag tag{
+        named ? llama_tool_tag::choice::forced : llama_tool_tag::choice::required,
+        mode.function_name, !mode.parallel_tool_calls,
+        strict_level == tool_strict_level::parameter};
+    std::string text;
+    if (auto e = llama_tool_grammar(tools, tag, text)) return e;
+    return set_call_grammar(std::move(text), sampling);
+  }
   if (hermes) {
     mode.parser_format = true;
     const hermes_tag tag{false,
@@ -497,7 +525,7 @@ parse_error read_tool_choice(const Value& body, const structured_outputs_config&
                          strict_level == tool_strict_level::parameter};
     std::string text;
     if (auto e = hermes_grammar(tools, mode, tag, server, text)) return e;
-    return set_hermes_grammar(std::move(text), sampling);
+    return set_call_grammar(std::move(text), sampling);
   }
   std::string schema;
   parse_error e = mode.type == tool_choice_mode::kind::named

@@ -36,8 +36,9 @@ namespace troupe::http {
 // true, `strict_level` is above automatic or parallel_tool_calls is false, any text may come,
 // and a "<tool_call>" in it begins a call that must be whole (with parallel_tool_calls false the
 // answer ends after it); with a structured output as well, the answer is either calls only or
-// that output. Other parsers hold "auto" to nothing (for llama3_json vLLM would use xgrammar's
-// builtin "llama" tag).
+// that output. Under llama3_json the same requests are held to xgrammar's builtin "llama" tag
+// (http/llama_tool_tag.hpp), forced calls too (mode.parser_format). pythonic holds "auto" to
+// nothing (vLLM has no tag for it).
 parse_error read_tool_choice(const Value& body, const structured_outputs_config& server,
                              std::optional<tool_parser_kind> server_parser, tool_choice_mode& mode,
                              runtime::sampling_params& sampling,

@@ -10,7 +10,8 @@ streamed answer per choice. Exits 1 on any difference.
 
 For --parser mistral the model needs a `[TOOL_CALLS]` special token: serve a copy of the
 default model's directory whose tokenizer.json (and tokenizer_config.json) calls token 16,
-`<empty_output>`, `[TOOL_CALLS]` instead.
+`<empty_output>`, `[TOOL_CALLS]` instead; for llama3_json, the same copy with token 16 called
+`<|python_tag|>`.
 
 A small model seldom writes a tool call by itself, so most cases hold the answer to a regex (the
 request's structured_outputs) that spells a call in the parser's format: both servers then
@@ -87,14 +88,15 @@ def cases(model, parser):
         "strict tool, two calls": dict(base, tool_choice="auto", tools=[STRICT_WEATHER, TIME],
                                        **regex(two)),
     }
-    if parser == "hermes":
-        # Earlier turns show the model hermes calls, so it writes one itself: the grammar then
-        # holds the call it starts (a strict tool's arguments to a city it would not pick; with
+    if parser in ("hermes", "llama3_json"):
+        # Earlier turns show the model calls in the parser's format, so it writes one itself:
+        # the grammar (vLLM's hermes tag, xgrammar's builtin "llama" tag) then holds the call it
+        # starts (a strict tool's arguments to a city it would not pick; with
         # parallel_tool_calls false nothing after the first call).
-        shots = few_shot_messages(weather_calls=2)
+        shots = few_shot_messages(weather_calls=2, parser=parser)
         held.update({
             "few-shot call, strict arguments": dict(
-                base, messages=few_shot_messages(1), tool_choice="auto",
+                base, messages=few_shot_messages(1, parser), tool_choice="auto",
                 tools=[{"type": "function", "function": {
                     "name": "get_weather", "strict": True, "parameters": {
                         "type": "object", "properties": {"city": {"enum": ["Lyon", "Nice"]}},
@@ -106,9 +108,13 @@ def cases(model, parser):
     return held
 
 
-def few_shot_messages(weather_calls):
-    """Two earlier turns answered with hermes calls (as text), then a new question."""
+def few_shot_messages(weather_calls, parser="hermes"):
+    """Two earlier turns answered with calls in the parser's format (as text), then a new
+    question."""
     def calls(city):
+        if parser == "llama3_json":
+            return "; ".join(['{"name": "get_weather", "parameters": {"city": "%s"}}' % city] *
+                             weather_calls)
         one = ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "%s"}}\n</tool_call>'
                % city)
         return "\n".join([one] * weather_calls)

@@ -49,7 +49,7 @@ bool accepts(const chat_completion_request& r, const std::string& text) {
 
 TEST(tool_choice, none_auto_and_absent_leave_the_answer_free) {
   completion_limits auto_tools = limits;
-  auto_tools.tool_parser = tool_parser_kind::llama3_json;
+  auto_tools.tool_parser = tool_parser_kind::pythonic;
   for (const char* fields : {R"("tool_choice": "none")", R"("tool_choice": "auto")",
                              R"("tool_choice": null)", R"("parallel_tool_calls": false)"}) {
     for (const completion_limits& server : {limits, auto_tools}) {
@@ -388,6 +388,72 @@ TEST(tool_choice, mistral_holds_a_forced_call_to_a_bare_array) {
   // "auto" is held to nothing.
   EXPECT_TRUE(parse(body(R"("tool_choice": "auto", "parallel_tool_calls": false)"))
                   .completion.generation.sampling.grammar.empty());
+}
+
+// Under llama3_json vLLM 0.32 holds "auto" (under the same conditions as hermes) and forced calls
+// to xgrammar's builtin "llama" tag. The verdicts are xgrammar's for the tags vLLM builds
+// (get_model_structural_tag("llama", ...), limit_to_single_tool_call), over these texts.
+TEST(tool_choice, llama3_json_holds_calls_to_the_llama_tag) {
+  const std::vector<std::string> texts = {
+      "",
+      "Hello",
+      R"(x {"name": "get", "parameters": {"city": "Lyon"}} y)",
+      R"({"name": "get", "parameters": {"city": "Lyon"}})",
+      R"({"name": "get", "parameters": {"town": 1}})",
+      R"({"name": "ping", "parameters": {"a": [1]}})",
+      R"({"name": "pong", "parameters": {}})",
+      R"({"name": "get", "parameters": {"city": "A"}}{"name": "ping", "parameters": 3})",
+      R"({"name": "get", "parameters": {"city": "A"}} then)",
+      "a <think> b",
+      R"({"name": )",
+      R"({"name": "ping", "parameters": {}}; {"name": "ping", "parameters": {}})",
+  };
+  struct held {
+    std::string request;
+    tool_strict_level level;
+    std::vector<bool> verdicts;  // per text
+  };
+  const std::string strict_get = R"({"messages": [{"role": "user", "content": "Hi"}], "tools": [
+      {"type": "function", "function": {"name": "get", "strict": true, "parameters": {"type":
+      "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}, )" +
+                                 ping_tool + "]}";
+  const std::vector<held> cases = {
+      {strict_get, tool_strict_level::automatic, {1, 1, 1, 1, 0, 1, 0, 1, 1, 0, 0, 1}},
+      {body(R"("parallel_tool_calls": false)"),
+       tool_strict_level::function,
+       {1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0}},
+      {body(R"("tool_choice": "required")"),
+       tool_strict_level::automatic,
+       {0, 0, 0, 1, 1, 1, 0, 1, 1, 0, 0, 1}},
+      {body(R"("tool_choice": "required", "parallel_tool_calls": false)"),
+       tool_strict_level::automatic,
+       {0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0}},
+      {body(R"("tool_choice": {"type": "function", "function": {"name": "get"}})"),
+       tool_strict_level::automatic,
+       {0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0}},
+      {body(R"("tool_choice": {"type": "function", "function": {"name": "get"}})"),
+       tool_strict_level::parameter,
+       {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}},
+  };
+  for (const held& c : cases) {
+    completion_limits llama = limits;
+    llama.tool_parser = tool_parser_kind::llama3_json;
+    llama.strict_tools = c.level;
+    auto parsed = parse_chat_completion_request(c.request, llama, 42);
+    ASSERT_TRUE(std::holds_alternative<chat_completion_request>(parsed)) << c.request;
+    const auto& r = std::get<chat_completion_request>(parsed);
+    ASSERT_FALSE(r.completion.generation.sampling.grammar.empty()) << c.request;
+    EXPECT_EQ(r.tool_choice.parser_format, r.tool_choice.type != tool_choice_mode::kind::none);
+    for (size_t i = 0; i < texts.size(); ++i)
+      EXPECT_EQ(accepts(r, texts[i]), c.verdicts[i]) << c.request << "\ntext: " << texts[i];
+  }
+  // Without a strict tool, a level above auto or parallel_tool_calls false, "auto" is free.
+  completion_limits llama = limits;
+  llama.tool_parser = tool_parser_kind::llama3_json;
+  auto free = parse_chat_completion_request(body(R"("tool_choice": "auto")"), llama, 42);
+  ASSERT_TRUE(std::holds_alternative<chat_completion_request>(free));
+  EXPECT_TRUE(
+      std::get<chat_completion_request>(free).completion.generation.sampling.grammar.empty());
 }
 
 }  // namespace
