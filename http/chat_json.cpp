@@ -341,9 +341,4 @@ std::string chat_usage_chunk_json(const completion_meta& meta, const completion_
   return out.GetString();
 }
 
-std::string make_chat_completion_id() {
-  std::string id = make_completion_id();  // "cmpl-<32 hex>"
-  return "chatcmpl-" + id.substr(id.find('-') + 1);
-}
-
 }  // namespace troupe::http

@@ -96,7 +96,4 @@ std::string chat_delta_chunk_json(const completion_meta& meta, const chat_choice
 // The final usage chunk: "choices": [], the usage and the system fingerprint (when there is one).
 std::string chat_usage_chunk_json(const completion_meta& meta, const completion_usage& usage);
 
-// "chatcmpl-" + 32 random hex digits; thread-safe.
-std::string make_chat_completion_id();
-
 }  // namespace troupe::http

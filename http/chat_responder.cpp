@@ -91,7 +91,8 @@ std::string chat_responder::error_response(const actors::generation_event& event
   status_ = event.error_status >= 400 ? event.error_status : 500;
   finish_reason_ = "error";
   return format_response(status_, json_content_type,
-                         error_json(api_error{status_, *event.error, {}}), keep_alive());
+                         error_json(api_error{status_, *event.error, {}}), keep_alive(),
+                         options_.response.request_id);
 }
 
 std::string chat_responder::on_complete_event() {
@@ -118,7 +119,7 @@ std::string chat_responder::on_complete_event() {
       200, json_content_type,
       with_body_metrics(chat_completion_json(meta_, choices_, usage_, options_.logprobs, prompt_),
                         timing()),
-      keep_alive());
+      keep_alive(), options_.response.request_id);
 }
 
 std::string chat_responder::on_stream_event(const actors::generation_event& event) {
@@ -275,8 +276,9 @@ response_timing chat_responder::timing() const {
 
 std::string chat_responder::stream_head(const actors::generation_event& first) {
   status_ = 200;
-  std::string out = format_head(
-      response_head{200, sse_content_type, std::nullopt, options_.response.chunked, keep_alive()});
+  std::string out =
+      format_head(response_head{200, sse_content_type, std::nullopt, options_.response.chunked,
+                                keep_alive(), options_.response.request_id});
   // Every choice's first event carries the prompt's ids, the first event overall among them.
   if (options_.return_token_ids) prompt_.prompt_token_ids = first.prompt_token_ids;
   // stream_options.continuous_usage_stats: the prompt, no completion tokens yet.

@@ -63,6 +63,9 @@ struct completion_request {
   // vLLM's use_beam_search (with length_penalty): the choices come from actors::beam_search
   // (beam_width = n) instead of the engine's sampling.
   std::optional<actors::beam_search_params> beam_search;
+  // vLLM's request_id: the response's id is "cmpl-" (chat: "chatcmpl-") + it, unless the
+  // X-Request-Id header gives one; empty: a random one.
+  std::string request_id;
   bool stream = false;
   bool include_usage = false;     // stream_options.include_usage
   bool continuous_usage = false;  // stream_options.continuous_usage_stats (with include_usage)

@@ -80,7 +80,8 @@ std::string completion_responder::error_response(const actors::generation_event&
   status_ = event.error_status >= 400 ? event.error_status : 500;
   finish_reason_ = "error";
   return format_response(status_, json_content_type,
-                         error_json(api_error{status_, *event.error, {}}), keep_alive());
+                         error_json(api_error{status_, *event.error, {}}), keep_alive(),
+                         options_.request_id);
 }
 
 namespace {
@@ -184,7 +185,7 @@ std::string completion_responder::on_complete_event(const actors::generation_eve
     choices.push_back(std::move(state.choice));
   return format_response(200, json_content_type,
                          with_body_metrics(completion_json(meta_, choices, usage_), timing()),
-                         keep_alive());
+                         keep_alive(), options_.request_id);
 }
 
 std::string completion_responder::on_stream_event(const actors::generation_event& event) {
@@ -236,8 +237,8 @@ response_timing completion_responder::timing() const {
 
 std::string completion_responder::stream_head() {
   status_ = 200;
-  return format_head(
-      response_head{200, sse_content_type, std::nullopt, options_.chunked, keep_alive()});
+  return format_head(response_head{200, sse_content_type, std::nullopt, options_.chunked,
+                                   keep_alive(), options_.request_id});
 }
 
 std::string completion_responder::stream_end() {

@@ -36,6 +36,8 @@ struct responder_options {
   // false for HTTP/1.0 clients: a stream is then sent unframed and ends by closing.
   bool chunked = true;
   int32_t n = 1;  // choices per prompt
+  // --enable-request-id-headers: the response's X-Request-Id header (empty: none).
+  std::string request_id;
   // A batched request's prompts: events carry index 0 .. num_prompts * n - 1, prompt p's choices
   // from p * n on; usage adds up the prompts' tokens.
   int32_t num_prompts = 1;

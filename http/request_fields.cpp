@@ -424,6 +424,13 @@ parse_error read_generation_fields(const Value& body, const completion_limits& l
   out.generation.return_prompt_token_ids = out.return_token_ids;
   if (!error) error = read_cache_salt(body, out.generation);
   if (!error) error = read_priority(body, out.generation);
+  if (const Value* id = member(body, "request_id"); !error && id != nullptr) {
+    if (!id->IsString()) {
+      error = type_error("request_id", "a string");
+    } else {
+      out.request_id.assign(id->GetString(), id->GetStringLength());
+    }
+  }
   if (!error) error = read_truncation(body, out.generation);
   if (!error) error = read_sampling_fields(body, limits, out);
   if (!error) error = read_beam_search(body, out);

@@ -33,6 +33,9 @@ struct server_options {
   // `--enable-prompt-tokens-details`: a usage object gains "prompt_tokens_details":
   // {"cached_tokens": N} when the engine reports N > 0 prompt tokens from the prefix cache.
   bool enable_prompt_tokens_details = false;
+  // vLLM's --enable-request-id-headers: every response carries X-Request-Id (the request's own
+  // header, else a random 32-hex id).
+  bool enable_request_id_headers = false;
   // `--enable-per-request-metrics`: vLLM's per-request "metrics" object (milliseconds) in a
   // non-streaming body, or a stream's usage chunk (http/request_metrics.hpp).
   bool enable_per_request_metrics = false;

@@ -73,6 +73,7 @@ class session : public std::enable_shared_from_this<session> {
                          const std::optional<actors::beam_search_params>& beam = std::nullopt);
   // Aborts the engine's generations of this request (once).
   void abort_generations();
+  std::string response_id(const std::string& body_request_id) const;
   // The generation in progress is over (answered or abandoned): it leaves the server's load.
   void end_generation();
   std::optional<api_error> take_bad_words(completion_request& request) const;
@@ -121,6 +122,10 @@ class session : public std::enable_shared_from_this<session> {
   std::optional<chat_responder> chat_responder_;  // instead of responder_ for chat
   bool generating_ = false;
   bool abort_sent_ = false;
+  // The request's X-Request-Id header, if it has one; the X-Request-Id of the response under
+  // --enable-request-id-headers (that header, else a random id), else empty.
+  std::optional<std::string> client_request_id_;
+  std::string request_id_header_;
   std::vector<uint64_t> engine_ids_;                                 // one per prompt
   std::vector<std::shared_ptr<actors::beam_search>> beam_searches_;  // or these, one per prompt
   uint64_t serial_ = 0;          // tells this request's engine replies from a previous one's

@@ -86,6 +86,12 @@ class session_sink final : public actors::generation_sink {
 
 void session::begin_request(http_request request) {
   busy_ = true;
+  client_request_id_.reset();
+  if (auto header = request.find("X-Request-Id"); header != request.end())
+    client_request_id_ = std::string(header->value());
+  request_id_header_.clear();
+  if (ctx_->options.enable_request_id_headers)
+    request_id_header_ = client_request_id_.value_or(make_completion_id().substr(5));
   timer_.cancel();
   started_ = steady::now();
   method_ = std::string(request.method_string());
@@ -160,10 +166,11 @@ void session::handle_completion(const http_request& request) {
   if (auto error = take_bad_words(completion)) return respond_error(*error);
   apply_priority_header(request, completion.generation);
 
-  completion_meta meta{make_completion_id(), unix_seconds(), info.served_model_name,
-                       ctx_->options.system_fingerprint};
+  completion_meta meta{"cmpl-" + response_id(completion.request_id), unix_seconds(),
+                       info.served_model_name, ctx_->options.system_fingerprint};
   completion.generation.request_id = meta.id;
   responder_options options{completion.stream, completion.include_usage, keep_alive_, !http10_};
+  options.request_id = request_id_header_;
   options.n = completion.generation.n;
   options.prompt_tokens_details = ctx_->options.enable_prompt_tokens_details;
   options.request_metrics = ctx_->options.enable_per_request_metrics;
@@ -223,8 +230,8 @@ void session::handle_chat(const http_request& request) {
 
   actors::generation_request& generation = chat.completion.generation;
   generation.prompt = std::move(std::get<std::string>(prompt));
-  completion_meta meta{make_chat_completion_id(), unix_seconds(), info.served_model_name,
-                       ctx_->options.system_fingerprint};
+  completion_meta meta{"chatcmpl-" + response_id(chat.completion.request_id), unix_seconds(),
+                       info.served_model_name, ctx_->options.system_fingerprint};
   generation.request_id = meta.id;
   chat_responder_options options;
   options.response.stream = chat.completion.stream;
@@ -234,6 +241,7 @@ void session::handle_chat(const http_request& request) {
     options.response.include_usage = options.response.continuous_usage = true;
   options.response.keep_alive = keep_alive_;
   options.response.chunked = !http10_;
+  options.response.request_id = request_id_header_;
   options.num_choices = generation.n;
   options.logprobs = {&ctx_->engine.tokenizer(), generation.logprobs,
                       chat.completion.return_tokens_as_token_ids.value_or(
@@ -255,6 +263,13 @@ void session::handle_chat(const http_request& request) {
 
 // Submits the generations (a batch's prompts, else one) to the engine for the responder just set
 // up, prompt p's choices numbered from p * n.
+// vLLM's base request id: the X-Request-Id header, else the body's request_id, else random.
+std::string session::response_id(const std::string& body_request_id) const {
+  if (client_request_id_) return *client_request_id_;
+  if (!body_request_id.empty()) return body_request_id;
+  return make_completion_id().substr(5);  // 32 random hex digits
+}
+
 void session::start_generations(std::vector<actors::generation_request> generations,
                                 const std::optional<actors::beam_search_params>& beam) {
   generating_ = true;
@@ -351,7 +366,7 @@ void session::respond(int status, std::string_view content_type, std::string_vie
   status_ = status;
   response_done_ = true;
   close_after_ = !keep_alive_;
-  send(format_response(status, content_type, body, keep_alive_));
+  send(format_response(status, content_type, body, keep_alive_, request_id_header_));
 }
 
 void session::respond_error(const api_error& error) {

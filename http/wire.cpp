@@ -11,6 +11,7 @@ namespace troupe::http {
 std::string format_head(const response_head& head) {
   std::string out = fmt::format("HTTP/1.1 {} {}\r\nServer: troupe\r\nContent-Type: {}\r\n",
                                 head.status, status_reason(head.status), head.content_type);
+  if (!head.request_id.empty()) out += fmt::format("X-Request-Id: {}\r\n", head.request_id);
   if (head.content_length) {
     out += fmt::format("Content-Length: {}\r\n", *head.content_length);
   } else if (head.chunked) {
@@ -22,9 +23,9 @@ std::string format_head(const response_head& head) {
 }
 
 std::string format_response(int status, std::string_view content_type, std::string_view body,
-                            bool keep_alive) {
+                            bool keep_alive, std::string_view request_id) {
   std::string out =
-      format_head(response_head{status, content_type, body.size(), false, keep_alive});
+      format_head(response_head{status, content_type, body.size(), false, keep_alive, request_id});
   out += body;
   return out;
 }

@@ -19,6 +19,7 @@ struct response_head {
   std::optional<std::size_t> content_length;
   bool chunked = false;
   bool keep_alive = true;
+  std::string_view request_id;  // an X-Request-Id header when not empty
 };
 
 // "HTTP/1.1 <status> <reason>\r\n" + headers + "\r\n".
@@ -26,7 +27,7 @@ std::string format_head(const response_head& head);
 
 // A complete response with a body of known length.
 std::string format_response(int status, std::string_view content_type, std::string_view body,
-                            bool keep_alive);
+                            bool keep_alive, std::string_view request_id = {});
 
 // One chunk of a chunked body ("<hex size>\r\n<data>\r\n"); requires non-empty data, since an
 // empty chunk ends the body.

@@ -222,6 +222,44 @@ TEST_F(http_server, priority_reaches_the_engine_and_the_header_overrides_it) {
   EXPECT_EQ(engine_.num_submitted(), 4u);
 }
 
+// vLLM's response ids: "cmpl-" + the X-Request-Id header, else the body's request_id, else 32
+// random hex digits. Without --enable-request-id-headers no X-Request-Id goes back.
+TEST_F(http_server, response_ids_come_from_the_header_or_the_request_id) {
+  test_client client(port());
+  const std::string body = R"({"prompt": "Hi", "max_tokens": 1, "request_id": "job-7"})";
+  EXPECT_EQ(std::string(parse_json(client.post(body).body)["id"].GetString()), "cmpl-job-7");
+  reply r = client.request(verb::post, "/v1/completions", body, {{"X-Request-Id", "trace-1"}});
+  EXPECT_EQ(std::string(parse_json(r.body)["id"].GetString()), "cmpl-trace-1");
+  EXPECT_TRUE(r.request_id.empty());
+  const std::string id =
+      parse_json(client.post(R"({"prompt": "Hi", "max_tokens": 1})").body)["id"].GetString();
+  ASSERT_EQ(id.size(), 5u + 32u);
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef", 5), std::string::npos) << id;
+  testing::expect_error_body(client.post(R"({"prompt": "Hi", "request_id": 7})"), 400,
+                             "BadRequestError");
+}
+
+// --enable-request-id-headers: every response carries X-Request-Id, the request's own or a new
+// one, errors and streams included.
+TEST_F(http_server, request_id_headers_echo_the_request_or_make_one) {
+  server_options options;
+  options.enable_request_id_headers = true;
+  start(options);
+  test_client client(port());
+  reply r = client.request(verb::post, "/v1/completions", R"({"prompt": "Hi", "max_tokens": 1})",
+                           {{"X-Request-Id", "trace-2"}});
+  EXPECT_EQ(r.request_id, "trace-2");
+  r = client.request(verb::post, "/v1/completions",
+                     R"({"prompt": "Hi", "max_tokens": 2, "stream": true})");
+  EXPECT_EQ(r.request_id.size(), 32u) << r.request_id;
+  r = client.request(verb::get, "/health");
+  EXPECT_EQ(r.request_id.size(), 32u);
+  r = client.request(verb::post, "/v1/completions", R"({"prompt": "Hi", "top_k": "x"})",
+                     {{"X-Request-Id", "bad-one"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.request_id, "bad-one");
+}
+
 // The fake engine reports all but the last prompt token of a "cached..." prompt as cached:
 // "cached prompt" is BOS + 13 bytes, so 13.
 TEST_F(http_server, prompt_tokens_details_only_with_the_option_and_cached_tokens) {

@@ -28,6 +28,7 @@ struct reply {
   std::string content_type;
   bool chunked = false;
   bool keep_alive = false;
+  std::string request_id;  // the X-Request-Id header, if any
 };
 
 class test_client {
@@ -53,8 +54,12 @@ class test_client {
   reply receive() {
     bhttp::response<bhttp::string_body> res;
     bhttp::read(socket_, buffer_, res);
-    return reply{static_cast<int>(res.result_int()), res.body(),
-                 std::string(res[bhttp::field::content_type]), res.chunked(), res.keep_alive()};
+    return reply{static_cast<int>(res.result_int()),
+                 res.body(),
+                 std::string(res[bhttp::field::content_type]),
+                 res.chunked(),
+                 res.keep_alive(),
+                 std::string(res["X-Request-Id"])};
   }
 
   reply request(bhttp::verb method, std::string target, std::string body = {},

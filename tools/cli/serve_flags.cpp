@@ -169,6 +169,9 @@ std::vector<flag_spec> server_flags() {
       bool_flag("enable-prompt-tokens-details",
                 "usage reports prompt_tokens_details.cached_tokens (when non-zero)",
                 FIELD(serve.enable_prompt_tokens_details), true),
+      bool_flag("enable-request-id-headers",
+                "responses carry an X-Request-Id header (the request's own, else a new id)",
+                FIELD(serve.enable_request_id_headers)),
       bool_flag("return-tokens-as-token-ids",
                 "logprobs name tokens \"token_id:<id>\" instead of their text (a request's "
                 "return_tokens_as_token_ids overrides it)",
