@@ -95,7 +95,7 @@ parse_error read_logprobs(const Value& body, const completion_limits& limits,
                                         n, limits.max_logprobs),
                             "logprobs", std::to_string(n));
   }
-  out.logprobs = static_cast<int32_t>(*value);
+  out.logprobs = static_cast<int32_t>(n);
   return std::nullopt;
 }
 

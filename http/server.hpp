@@ -68,6 +68,9 @@ struct server_options {
   // Defaults for the sampling fields a request leaves unset (`--generation-config`: the model's
   // generation_config.json); see http/sampling_fields.hpp.
   runtime::sampling_defaults sampling_defaults;
+  // vLLM's --max-logprobs: the most logprobs (sample, top or prompt) a request may ask for; -1 is
+  // the whole vocabulary.
+  int32_t max_logprobs = 20;
   // The chat template of /v1/chat/completions and /tokenize's "messages"; null or without a
   // template: those requests get 400 (see http/chat_prompt.hpp).
   std::shared_ptr<const chat_template_setup> chat_template;

@@ -160,6 +160,8 @@ void session::handle_completion(const http_request& request) {
                            ctx_->options.sampling_defaults};
   limits.structured_outputs = ctx_->options.structured_outputs;
   limits.max_model_len = info.max_model_len;
+  limits.max_logprobs = ctx_->options.max_logprobs < 0 ? ctx_->engine.tokenizer().vocab_size()
+                                                       : ctx_->options.max_logprobs;
   auto parsed = parse_completion_request(request.body(), limits, ctx_->next_default_seed());
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   completion_request& completion = std::get<completion_request>(parsed);
@@ -217,6 +219,8 @@ void session::handle_chat(const http_request& request) {
                            ctx_->options.sampling_defaults};
   limits.structured_outputs = ctx_->options.structured_outputs;
   limits.max_model_len = info.max_model_len;
+  limits.max_logprobs = ctx_->options.max_logprobs < 0 ? ctx_->engine.tokenizer().vocab_size()
+                                                       : ctx_->options.max_logprobs;
   limits.tool_parser = ctx_->options.chat_output.tool_parser;
   limits.strict_tools = ctx_->options.chat_output.strict_tools;
   auto parsed = parse_chat_completion_request(request.body(), limits, ctx_->next_default_seed());

@@ -342,6 +342,26 @@ TEST(parse_priority_header, reads_what_python_int_reads) {
   }
 }
 
+// --max-logprobs -1 (the whole vocabulary, 1000 here): logprobs and prompt_logprobs -1 ask for
+// all of it.
+TEST(parse_completion_request, minus_one_logprobs_are_the_vocabulary_when_the_server_allows) {
+  completion_limits all = limits;
+  all.vocab_size = 1000;
+  all.max_logprobs = 1000;
+  auto parsed = parse_completion_request(
+      R"({"prompt": "a", "logprobs": -1, "prompt_logprobs": -1})", all, default_seed);
+  ASSERT_TRUE(std::holds_alternative<completion_request>(parsed));
+  const auto& r = std::get<completion_request>(parsed);
+  EXPECT_EQ(r.generation.logprobs, 1000);
+  EXPECT_EQ(r.generation.sampling.num_prompt_logprobs, 1000);
+  all.max_logprobs = 999;
+  parsed = parse_completion_request(R"({"prompt": "a", "logprobs": -1})", all, default_seed);
+  ASSERT_TRUE(std::holds_alternative<api_error>(parsed));
+  EXPECT_EQ(std::get<api_error>(parsed).message,
+            "Requested sample logprobs of 1000, which is greater than max allowed: 999 "
+            "(parameter=logprobs, value=1000)");
+}
+
 // vLLM's use_beam_search: n is the beam width (greedy or not), length_penalty a number; what
 // vLLM refuses with it is refused, and sample logprobs (troupe's refusal).
 TEST(parse_completion_request, beam_search_takes_its_fields_and_refuses_what_it_cannot_do) {

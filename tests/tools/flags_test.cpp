@@ -161,6 +161,20 @@ TEST(flags, pipeline_parallel_size) {
             "[1, 1024], got '0'");
 }
 
+// vLLM's serving flags added with their features.
+TEST(flags, scheduling_policy_max_logprobs_and_request_id_headers) {
+  EXPECT_EQ(parse_ok({"serve"}).engine.scheduling_policy, "fcfs");
+  EXPECT_EQ(parse_ok({"serve", "--scheduling-policy", "priority"}).engine.scheduling_policy,
+            "priority");
+  EXPECT_NE(parse_error({"serve", "--scheduling-policy", "lifo"}).find("fcfs"), std::string::npos);
+  EXPECT_EQ(parse_ok({"serve"}).serve.max_logprobs, 20);
+  EXPECT_EQ(parse_ok({"serve", "--max-logprobs", "-1"}).serve.max_logprobs, -1);
+  EXPECT_EQ(parse_ok({"serve", "--max_logprobs=64"}).serve.max_logprobs, 64);
+  parse_error({"serve", "--max-logprobs", "-2"});
+  EXPECT_FALSE(parse_ok({"serve"}).serve.enable_request_id_headers);
+  EXPECT_TRUE(parse_ok({"serve", "--enable-request-id-headers"}).serve.enable_request_id_headers);
+}
+
 // The serve line this work was asked to run, unchanged but for the model path.
 TEST(flags, prefix_caching_serve_line) {
   auto c = parse_ok({"serve",

@@ -39,6 +39,7 @@ struct serve_options {
   // Usage reports prompt_tokens_details.cached_tokens (http::server_options).
   bool enable_prompt_tokens_details = false;
   bool enable_request_id_headers = false;
+  int64_t max_logprobs = 20;
   // Final bodies and chunks carry the request's timing (http::server_options).
   bool enable_per_request_metrics = false;
   // Logprobs name tokens "token_id:<id>" (http::server_options).

@@ -72,6 +72,7 @@ int run_serve(const command_line& cl) {
   options.disable_log_requests = config.disable_log_requests;
   options.enable_prompt_tokens_details = cl.serve.enable_prompt_tokens_details;
   options.enable_request_id_headers = cl.serve.enable_request_id_headers;
+  options.max_logprobs = static_cast<int32_t>(cl.serve.max_logprobs);
   options.enable_per_request_metrics = cl.serve.enable_per_request_metrics;
   options.return_tokens_as_token_ids = cl.serve.return_tokens_as_token_ids;
   options.enable_force_include_usage = cl.serve.enable_force_include_usage;

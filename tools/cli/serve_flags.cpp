@@ -169,6 +169,10 @@ std::vector<flag_spec> server_flags() {
       bool_flag("enable-prompt-tokens-details",
                 "usage reports prompt_tokens_details.cached_tokens (when non-zero)",
                 FIELD(serve.enable_prompt_tokens_details), true),
+      int_flag("max-logprobs", "N",
+               "the most logprobs a request may ask for (logprobs, top_logprobs, "
+               "prompt_logprobs); -1 = the whole vocabulary",
+               FIELD(serve.max_logprobs), -1, int32_max),
       bool_flag("enable-request-id-headers",
                 "responses carry an X-Request-Id header (the request's own, else a new id)",
                 FIELD(serve.enable_request_id_headers)),
