@@ -373,6 +373,25 @@ class batcher_impl : public batcher_actor::base {
     metrics_.vllm->num_preemptions->inc(
         static_cast<double>(scheduler_.num_preemptions() - num_preemptions_published_));
     num_preemptions_published_ = scheduler_.num_preemptions();
+    publish_spec_decode();
+  }
+
+  void publish_spec_decode() {
+    const auto& now = scheduler_.spec_stats();
+    auto& before = spec_published_;
+    if (!metrics_.vllm->spec_decode_num_drafts || now.num_drafts == before.num_drafts) return;
+    auto inc = [](telemetry::counter* c, int64_t n, int64_t was) {
+      c->inc(static_cast<double>(n - was));
+    };
+    inc(metrics_.vllm->spec_decode_num_drafts, now.num_drafts, before.num_drafts);
+    inc(metrics_.vllm->spec_decode_num_draft_tokens, now.num_draft_tokens, before.num_draft_tokens);
+    inc(metrics_.vllm->spec_decode_num_accepted_tokens, now.num_accepted_tokens,
+        before.num_accepted_tokens);
+    const auto& per_pos = metrics_.vllm->spec_decode_num_accepted_tokens_per_pos;
+    before.num_accepted_tokens_per_pos.resize(now.num_accepted_tokens_per_pos.size());
+    for (size_t i = 0; i < per_pos.size() && i < now.num_accepted_tokens_per_pos.size(); ++i)
+      inc(per_pos[i], now.num_accepted_tokens_per_pos[i], before.num_accepted_tokens_per_pos[i]);
+    before = now;
   }
 
   batcher_options options_;
@@ -396,6 +415,7 @@ class batcher_impl : public batcher_actor::base {
   int64_t schedule_ns_ = 0;       // time in propose, before finalize's is added
   int64_t last_returned_ns_ = 0;  // when the last step's answers were complete
   int64_t num_preemptions_published_ = 0;
+  runtime::spec_decode_stats spec_published_;
 };
 
 }  // namespace

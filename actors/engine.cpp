@@ -138,6 +138,7 @@ vllm_metrics_info metrics_info(const runtime::built_engine& built) {
   info.prefix_caching_hash_algo = runtime::to_string(built.hash_algo);
   info.cache_dtype = config.kv_cache_dtype;
   info.gpu_memory_utilization = config.gpu_memory_utilization;
+  info.num_speculative_tokens = config.speculative.num_speculative_tokens;
   return info;
 }
 
@@ -182,7 +183,8 @@ class engine_impl final : public engine {
                          built.hash_algo,
                          config.scheduling_policy == "priority"
                              ? runtime::scheduling_policy::priority
-                             : runtime::scheduling_policy::fcfs};
+                             : runtime::scheduling_policy::fcfs,
+                         config.speculative};
     options.max_waiting_requests = config.max_waiting_requests;
     options.debug_log = spdlog::should_log(spdlog::level::debug);
     options.log_requests = config.log_requests();

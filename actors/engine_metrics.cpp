@@ -139,6 +139,21 @@ vllm_metrics vllm_metrics::create(registry& r, const vllm_metrics_info& info) {
   m.request_decode_time = &r.add_histogram("vllm:request_decode_time_seconds",
                                            "Histogram of time spent in DECODE phase for request.",
                                            l, request_latency_buckets);
+  if (info.num_speculative_tokens > 0) {
+    m.spec_decode_num_drafts =
+        &r.add_counter("vllm:spec_decode_num_drafts_total", "Number of spec decoding drafts.", l);
+    m.spec_decode_num_draft_tokens =
+        &r.add_counter("vllm:spec_decode_num_draft_tokens_total", "Number of draft tokens.", l);
+    m.spec_decode_num_accepted_tokens = &r.add_counter("vllm:spec_decode_num_accepted_tokens_total",
+                                                       "Number of accepted tokens.", l);
+    for (int32_t pos = 0; pos < info.num_speculative_tokens; ++pos) {
+      labels with_pos = l;
+      with_pos.emplace_back("position", std::to_string(pos));
+      m.spec_decode_num_accepted_tokens_per_pos.push_back(
+          &r.add_counter("vllm:spec_decode_num_accepted_tokens_per_pos_total",
+                         "Accepted tokens per draft position.", std::move(with_pos)));
+    }
+  }
   add_cache_config_info(r, info);
   return m;
 }

@@ -11,7 +11,8 @@
 //
 //   who observes            what
 //   engine::submit          request_params_n
-//   batcher                 num_requests_running/waiting, num_preemptions, iteration_tokens;
+//   batcher                 num_requests_running/waiting, num_preemptions, iteration_tokens,
+//                           spec_decode_*;
 //                           every step_metrics figure
 //   kv allocator            kv_cache_usage_perc, prefix_cache_queries/hits
 //   request actor           prompt/generation tokens, TTFT, inter-token latency, e2e, the
@@ -41,6 +42,8 @@ struct vllm_metrics_info {
   std::string prefix_caching_hash_algo = "sha256";
   std::string cache_dtype = "auto";
   double gpu_memory_utilization = 0.9;
+  // Speculative decoding's draft length; 0 = off (no vllm:spec_decode_* metrics, as in vLLM).
+  int32_t num_speculative_tokens = 0;
 };
 
 struct vllm_metrics {
@@ -66,6 +69,12 @@ struct vllm_metrics {
   telemetry::histogram* request_generation_tokens = nullptr;
   telemetry::histogram* request_params_max_tokens = nullptr;
   telemetry::histogram* request_params_n = nullptr;
+  // With speculative decoding (runtime::spec_decode_stats): drafts, draft tokens, accepted ones,
+  // accepted ones by position in the draft (label position = 0, 1, ...).
+  telemetry::counter* spec_decode_num_drafts = nullptr;
+  telemetry::counter* spec_decode_num_draft_tokens = nullptr;
+  telemetry::counter* spec_decode_num_accepted_tokens = nullptr;
+  std::vector<telemetry::counter*> spec_decode_num_accepted_tokens_per_pos;
 
   // requires: reason is stop, length or abort.
   telemetry::counter& success(runtime::finish_reason reason) const;

@@ -274,7 +274,8 @@ typename Inspector::result_type inspect(Inspector& f, seq_admission& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, seq_chunk& x) {
-  return f(caf::meta::type_name("seq_chunk"), x.seq_id, x.num_tokens, x.sample, x.new_block_ids);
+  return f(caf::meta::type_name("seq_chunk"), x.seq_id, x.num_tokens, x.sample, x.new_block_ids,
+           x.num_draft_tokens);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, step_delta& x) {

@@ -34,6 +34,7 @@ class stats_logger_impl : public stats_logger_actor::base {
           } else {
             spdlog::info(line.text);
           }
+          log_spec_decoding();
           delayed_send(this, interval_, log_stats_tick{});
         },
     };
@@ -56,8 +57,41 @@ class stats_logger_impl : public stats_logger_actor::base {
     return s;
   }
 
+  // vLLM's SpecDecodingLogging: the drafts since the last line that had any, over the time
+  // since that line.
+  void log_spec_decoding() {
+    if (!metrics_.spec_decode_num_drafts) return;
+    const telemetry::spec_decode_sample now = spec_sample();
+    if (now.num_drafts == spec_logged_.num_drafts) return;
+    telemetry::spec_decode_sample delta{now.num_drafts - spec_logged_.num_drafts,
+                                        now.num_draft_tokens - spec_logged_.num_draft_tokens,
+                                        now.num_accepted_tokens - spec_logged_.num_accepted_tokens,
+                                        now.num_accepted_tokens_per_pos};
+    for (size_t i = 0; i < delta.num_accepted_tokens_per_pos.size(); ++i)
+      delta.num_accepted_tokens_per_pos[i] -= spec_logged_.num_accepted_tokens_per_pos[i];
+    const double time = steady_seconds();
+    spdlog::info(telemetry::format_spec_decoding_line(delta, time - spec_logged_time_));
+    spec_logged_ = now;
+    spec_logged_time_ = time;
+  }
+
+  telemetry::spec_decode_sample spec_sample() const {
+    auto count = [](const telemetry::counter* c) {
+      return c ? static_cast<int64_t>(c->value()) : int64_t{0};
+    };
+    telemetry::spec_decode_sample s{count(metrics_.spec_decode_num_drafts),
+                                    count(metrics_.spec_decode_num_draft_tokens),
+                                    count(metrics_.spec_decode_num_accepted_tokens),
+                                    {}};
+    for (const auto* c : metrics_.spec_decode_num_accepted_tokens_per_pos)
+      s.num_accepted_tokens_per_pos.push_back(count(c));
+    return s;
+  }
+
   std::shared_ptr<const engine_counters> counters_;
   vllm_metrics metrics_;
+  telemetry::spec_decode_sample spec_logged_ = spec_sample();
+  double spec_logged_time_ = steady_seconds();
   std::chrono::milliseconds interval_;
   telemetry::periodic_stats stats_;
 };

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "runtime/sched/speculative.hpp"
+
 namespace troupe::runtime {
 
 struct engine_config {
@@ -37,6 +39,8 @@ struct engine_config {
   // vLLM's --scheduling-policy: "fcfs" (arrival order) or "priority" (requests' `priority`, lower
   // first, then arrival; runtime/sched/scheduler.hpp).
   std::string scheduling_policy = "fcfs";
+  // vLLM's --speculative-config (ngram only; runtime/sched/speculative.hpp): off by default.
+  speculative_config speculative;
 
   // -- KV cache --
   int32_t block_size = 16;

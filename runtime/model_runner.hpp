@@ -17,6 +17,20 @@
 // earlier one fills in this step). A runner therefore writes a layer's K/V for every token of the
 // batch before that layer's attention reads the cache. No two sequences write the same slot.
 //
+// Draft tokens (speculative decoding): a sampling sequence's last `num_draft_tokens` tokens may be
+// guesses of its next outputs. The runner samples a token after its last known token and after
+// each draft, each as if the drafts before it were the request's outputs (output index, history,
+// grammar), and keeps them in order until one differs from the draft it stands for:
+//
+//   tokens   | t (sampled last step) | d0 | d1 | d2 |
+//   sampled  |  s0 = d0              | s1 = d1 | s2 != d2 | (s3 not used)
+//   result   s0 s1 s2: d0 and d1 accepted, d2 rejected, s2 the correction
+//
+// Each kept token is exactly what sampling one token per step would have drawn (the counter-based
+// draws depend on the output index only, and the forward is batch invariant), so drafts change
+// how many steps a generation takes, never its tokens. The rejected drafts' K/V stays in the cache
+// past the sequence's computed tokens and is overwritten by later steps.
+//
 #include <cstdint>
 #include <span>
 #include <utility>
@@ -40,6 +54,10 @@ struct seq_step {
   // With `sample`: the index of the token to be sampled among the request's outputs (else the
   // outputs among this step's tokens, 0 for prompt chunks).
   int32_t output_index = 0;
+  // With `sample`: how many of the last tokens are drafts; the runner samples num_draft_tokens + 1
+  // rows, the first at output_index (see "Draft tokens"). token_history then runs through the
+  // drafts too (prompt, output_index outputs, the drafts).
+  int32_t num_draft_tokens = 0;
   // Set on sampling sequences whose request has penalties, bad words or a grammar: the request's
   // tokens so far (prompt, then its `output_index` outputs); empty otherwise. A view of the
   // executor's state.
@@ -73,12 +91,25 @@ struct sampled_token {
   int32_t rank = 0;
 };
 
+// How many of the tokens sampled after a sequence's last known token and after each of its
+// `drafts` (sampled.size() == drafts.size() + 1) it keeps: those up to the first that differs
+// from the draft it stands for, that one included, or all of them (see "Draft tokens").
+inline int32_t accept_draft_tokens(std::span<const int32_t> drafts,
+                                   std::span<const int32_t> sampled) {
+  size_t kept = 1;
+  while (kept < sampled.size() && sampled[kept - 1] == drafts[kept - 1])
+    ++kept;
+  return static_cast<int32_t>(kept);
+}
+
 class model_runner {
  public:
   virtual ~model_runner() = default;
 
   // Runs the forward for every token of `batch` (writing their K/V into the cache) and samples one
-  // token for each sequence with `sample` set, in `seqs` order; then come the prompt logprobs
+  // token for each sequence with `sample` set, in `seqs` order (a sequence with drafts: its
+  // accepted drafts' tokens and the one after them, 1 to num_draft_tokens + 1 entries in output
+  // order, accept_draft_tokens); then come the prompt logprobs
   // (sampled_token::prompt_position >= 0) of every sequence's prompt_logprob_targets, in `seqs`
   // order, position order within a sequence.
   virtual std::vector<sampled_token> execute(const step_batch& batch) = 0;

@@ -41,6 +41,7 @@ result<step_batch> sequence_states::apply(const step_delta& delta) {
             a.cached_token_ids,
             a.prompt_token_ids,
             -1,
+            0,
             nullptr};
     if (!a.sampling.grammar.empty())
       s.grammar = std::make_unique<grammar::token_matcher>(*next_grammar++, vocabulary_);
@@ -61,9 +62,26 @@ result<step_batch> sequence_states::apply(const step_delta& delta) {
 
 void sequence_states::record_sampled(std::span<const sampled_token> tokens) {
   previous_step_failed_ = false;
-  for (const auto& t : tokens) {
-    if (t.prompt_position >= 0) continue;
-    if (auto it = states_.find(t.seq_id); it != states_.end()) it->second.last_sampled = t.token_id;
+  for (size_t i = 0; i < tokens.size();) {
+    const auto& t = tokens[i];
+    size_t n = 1;  // a sequence's tokens are consecutive
+    while (i + n < tokens.size() && tokens[i + n].seq_id == t.seq_id &&
+           tokens[i + n].prompt_position < 0)
+      ++n;
+    if (t.prompt_position >= 0) {
+      ++i;
+      continue;
+    }
+    if (auto it = states_.find(t.seq_id); it != states_.end()) {
+      state& s = it->second;
+      s.last_sampled = tokens[i + n - 1].token_id;
+      const int32_t rejected = std::max(0, s.last_num_drafts - static_cast<int32_t>(n - 1));
+      s.num_computed_tokens -= rejected;
+      if (s.sampling.needs_token_history())
+        s.token_history.resize(s.token_history.size() - static_cast<size_t>(rejected));
+      s.last_num_drafts = 0;
+    }
+    i += n;
   }
 }
 
@@ -106,6 +124,12 @@ status sequence_states::check(const step_delta& delta) const {
     if (chunk.num_tokens < 1) return bad(chunk.seq_id, "scheduled with no tokens");
     if (chunk.sample && int64_t{origin.start} + chunk.num_tokens < origin.num_prompt_tokens)
       return bad(chunk.seq_id, "samples inside its prompt");
+    if (chunk.num_draft_tokens < 0 ||
+        (chunk.num_draft_tokens > 0 &&
+         (!chunk.sample || chunk.num_draft_tokens >= chunk.num_tokens ||
+          int64_t{origin.start} + chunk.num_tokens - chunk.num_draft_tokens <
+              origin.num_prompt_tokens)))
+      return bad(chunk.seq_id, "has drafts outside a decoding chunk that samples");
     if (auto st = check_placeholders(chunk, num_tokens, delta.token_ids); !st) return st;
     num_tokens += chunk.num_tokens;
   }
@@ -152,15 +176,20 @@ seq_step sequence_states::advance(state& s, const seq_chunk& chunk, std::span<in
                                               static_cast<size_t>(end - seq.start_pos));
   }
   s.num_computed_tokens += chunk.num_tokens;
-  seq.output_index = std::max(0, s.num_computed_tokens - s.num_prompt_tokens);
+  s.last_num_drafts = chunk.num_draft_tokens;
+  seq.num_draft_tokens = chunk.num_draft_tokens;
+  seq.output_index =
+      std::max(0, s.num_computed_tokens - chunk.num_draft_tokens - s.num_prompt_tokens);
   if (s.sampling.needs_token_history()) {
     s.token_history.insert(s.token_history.end(), tokens.begin(), tokens.end());
     if (chunk.sample) seq.token_history = s.token_history;
   }
   if (s.grammar && chunk.sample) {
-    // The outputs are the history's last output_index tokens; the matcher has seen a prefix.
-    const auto outputs = seq.token_history.last(
-        std::min(seq.token_history.size(), static_cast<size_t>(seq.output_index)));
+    // The outputs are the history's last output_index tokens before the drafts; the matcher has
+    // seen a prefix of them.
+    const auto known = seq.token_history.first(seq.token_history.size() -
+                                               static_cast<size_t>(chunk.num_draft_tokens));
+    const auto outputs = known.last(std::min(known.size(), static_cast<size_t>(seq.output_index)));
     if (const auto first = grammar_first_output(s, outputs); first >= 0) {
       for (auto i = static_cast<size_t>(first + s.grammar->num_accepted()); i < outputs.size(); ++i)
         s.grammar->accept(outputs[i]);

@@ -44,6 +44,9 @@ class sequence_states {
     // The token its last applied step sampled (record_sampled), which a placeholder_token in the
     // next delta stands for; -1 when that step sampled nothing for it or has not returned.
     int32_t last_sampled = -1;
+    // The drafts its last applied chunk ended in (speculative decoding): record_sampled takes the
+    // rejected ones back.
+    int32_t last_num_drafts = 0;
     // With sampling.grammar: where the outputs so far leave it.
     std::unique_ptr<grammar::token_matcher> grammar;
     // With sampling.grammar_after_token: the number of outputs searched for it so far, and the
@@ -63,7 +66,8 @@ class sequence_states {
   // tokens that do not match num_computed_tokens (needs_token_history) or none expected, prompt
   // tokens other than none or num_prompt_tokens of them (with prompt logprobs), a chunk of a
   // sequence neither held nor admitted or scheduled twice, an admission not scheduled, a chunk
-  // of no tokens or that samples inside its prompt, token_ids not the chunks' sum, a
+  // of no tokens or that samples inside its prompt, drafts in a chunk that does not sample or
+  // of no other token, token_ids not the chunks' sum, a
   // placeholder_token other than a held sequence's only token right after a step that sampled
   // for it (the placeholder becomes that token), a grammar that does not compile or without a
   // vocabulary. After a failed step (record_failed_step) a
@@ -72,8 +76,10 @@ class sequence_states {
   // after its last collective has no token where the others have one).
   result<step_batch> apply(const step_delta& delta);
 
-  // The tokens the runner sampled for the last applied delta, for placeholders in the next one.
-  // Sequences it does not hold, and prompt logprobs, are ignored.
+  // The tokens the runner sampled for the last applied delta, for placeholders in the next one;
+  // a sequence whose chunk ended in drafts loses the rejected ones (those past the drafts its
+  // sampled tokens accepted) from its computed tokens and history. Sequences it does not hold,
+  // and prompt logprobs, are ignored.
   void record_sampled(std::span<const sampled_token> tokens);
   // The last delta's step failed (refused, or the runner threw): it sampled nothing.
   void record_failed_step() { previous_step_failed_ = true; }

@@ -26,6 +26,11 @@
 // back, so a sequence that samples in step N and decodes in step N+1 has no token id to send yet.
 // Its one token in step N+1 is placeholder_token, which the executor replaces with the token it
 // sampled for that sequence in step N (sequence_states::record_sampled).
+//
+// Speculative decoding (runtime/sched/speculative.hpp): a decoding sequence's chunk may end in
+// num_draft_tokens drafts after its last sampled token. The executor samples a token after each
+// of them and keeps the drafts up to the first its model disagrees with (model_runner.hpp, "Draft
+// tokens"); both sides then take the rejected drafts back from the sequence's computed tokens.
 #include <cstdint>
 #include <vector>
 
@@ -61,6 +66,8 @@ struct seq_chunk {
   int32_t num_tokens = 0;              // >= 1
   bool sample = false;                 // the last token's logits produce a new token
   std::vector<int32_t> new_block_ids;  // appended to its block table (after admission: all)
+  // With sample: the chunk's last tokens that are drafts (speculative decoding), else 0.
+  int32_t num_draft_tokens = 0;
 
   bool operator==(const seq_chunk&) const = default;
 };

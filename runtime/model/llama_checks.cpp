@@ -95,6 +95,9 @@ status validate_step_batch(const step_batch& batch, int32_t block_size, int32_t 
   int64_t total = 0;
   for (const auto& seq : batch.seqs) {
     if (auto st = check_sequence(seq, block_size, num_blocks); !st) return st;
+    if (seq.num_draft_tokens < 0 || seq.num_draft_tokens >= seq.num_tokens ||
+        (seq.num_draft_tokens > 0 && !seq.sample))
+      return error{"drafts outside a sampling sequence's tokens"};
     if (static_cast<int64_t>(seq.prompt_logprob_targets.size()) > seq.num_tokens)
       return error{"more prompt logprob targets than tokens"};
     for (int32_t id : seq.prompt_logprob_targets)

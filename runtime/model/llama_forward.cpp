@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "runtime/grammar/token_matcher.hpp"
@@ -30,6 +31,36 @@ backend::rope_spec make_rope_spec(const llama_hparams& hp) {
   return spec;
 }
 
+// The sampled rows of a sequence whose tokens end before `end`: its last token's, and with
+// drafts one more after each draft, sampled as if the drafts before it were outputs (the
+// grammar's rows on a copy of its matcher fed those drafts).
+void append_sampled_rows(const seq_step& seq, int32_t end, int32_t vocab_size,
+                         backend::step_metadata& out) {
+  const int32_t drafts = seq.num_draft_tokens;
+  std::optional<grammar::token_matcher> ahead;
+  if (seq.grammar != nullptr && drafts > 0) ahead.emplace(*seq.grammar);
+  for (int32_t j = 0; j <= drafts; ++j) {
+    const int32_t output_index = seq.output_index + j;
+    const auto sampled = static_cast<int32_t>(out.sample_rows.size());
+    out.sample_rows.push_back(end - 1 - drafts + j);
+    auto& p = out.sampling.emplace_back(sampling_row_for(seq.sampling, output_index));
+    out.max_top_logprobs = std::max(out.max_top_logprobs, p.num_top_logprobs);
+    if (j > 0 && ahead) ahead->accept(seq.token_history[seq.token_history.size() - drafts + j - 1]);
+    if (seq.grammar == nullptr && !has_logits_processors(seq.sampling, output_index)) continue;
+    // The history through the drafts before this row; its last output_index tokens are outputs.
+    const auto history =
+        seq.token_history.first(seq.token_history.size() - static_cast<size_t>(drafts - j));
+    const auto outputs = std::min(history.size(), static_cast<size_t>(std::max(output_index, 0)));
+    grammar::token_matcher* matcher = ahead ? &*ahead : seq.grammar;
+    const size_t before = out.edits.size();
+    const bool allowed_only = append_logit_edits(
+        seq.sampling, output_index, history.first(history.size() - outputs), history.last(outputs),
+        sampled, vocab_size, out.edits, matcher != nullptr ? &matcher->allowed() : nullptr);
+    p.edited = out.edits.size() > before ? 1 : 0;
+    p.allowed_only = p.edited != 0 && allowed_only ? 1 : 0;
+  }
+}
+
 }  // namespace
 
 void fill_step_metadata(const step_batch& batch, backend::step_metadata& out, int32_t vocab_size) {
@@ -52,23 +83,7 @@ void fill_step_metadata(const step_batch& batch, backend::step_metadata& out, in
       out.token_seqs.push_back(static_cast<int32_t>(s));
     }
     row += seq.num_tokens;
-    if (seq.sample) {
-      const auto sampled = static_cast<int32_t>(out.sample_rows.size());
-      out.sample_rows.push_back(row - 1);
-      auto& p = out.sampling.emplace_back(sampling_row_for(seq.sampling, seq.output_index));
-      out.max_top_logprobs = std::max(out.max_top_logprobs, p.num_top_logprobs);
-      if (seq.grammar != nullptr || has_logits_processors(seq.sampling, seq.output_index)) {
-        const auto outputs =
-            std::min(seq.token_history.size(), static_cast<size_t>(std::max(seq.output_index, 0)));
-        const auto prompt = seq.token_history.first(seq.token_history.size() - outputs);
-        const size_t before = out.edits.size();
-        const bool allowed_only = append_logit_edits(
-            seq.sampling, seq.output_index, prompt, seq.token_history.last(outputs), sampled,
-            vocab_size, out.edits, seq.grammar != nullptr ? &seq.grammar->allowed() : nullptr);
-        p.edited = out.edits.size() > before ? 1 : 0;
-        p.allowed_only = p.edited != 0 && allowed_only ? 1 : 0;
-      }
-    }
+    if (seq.sample) append_sampled_rows(seq, row, vocab_size, out);
     out.block_tables.insert(out.block_tables.end(), seq.block_table.begin(), seq.block_table.end());
     out.table_offsets.push_back(static_cast<int32_t>(out.block_tables.size()));
     out.num_positions = std::max(out.num_positions, seq.start_pos + seq.num_tokens);

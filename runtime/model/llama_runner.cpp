@@ -93,8 +93,8 @@ std::vector<sampled_token> llama_runner::execute(const step_batch& batch) {
   const float* top_ids = result.data() + 2 * rows;
   const float* top_values = top_ids + rows * top;
   std::vector<sampled_token> out;
+  int64_t i = 0;  // the result row
   auto add = [&](uint64_t seq_id, int32_t token, int32_t num_tops) -> sampled_token& {
-    const auto i = static_cast<int64_t>(out.size());
     auto& t = out.emplace_back(sampled_token{seq_id, token, result[rows + i], {}});
     for (int32_t j = 0; j < num_tops && j < top; ++j) {
       const float id = top_ids[i * top + j];
@@ -103,15 +103,27 @@ std::vector<sampled_token> llama_runner::execute(const step_batch& batch) {
     }
     return t;
   };
+  size_t offset = 0;  // the sequence's first token in batch.token_ids
+  std::vector<int32_t> row_tokens;
   for (const auto& seq : batch.seqs) {
+    offset += static_cast<size_t>(seq.num_tokens);
     if (!seq.sample) continue;
-    const auto i = static_cast<int64_t>(out.size());
-    add(seq.seq_id, static_cast<int32_t>(result[i]), seq.sampling.num_top_logprobs);
+    // One row after the last known token and one after each draft (fill_step_metadata).
+    const auto num_rows = static_cast<size_t>(seq.num_draft_tokens) + 1;
+    row_tokens.clear();
+    for (size_t r = 0; r < num_rows; ++r)
+      row_tokens.push_back(static_cast<int32_t>(result[i + static_cast<int64_t>(r)]));
+    const auto drafts =
+        std::span<const int32_t>(batch.token_ids).subspan(offset - num_rows + 1, num_rows - 1);
+    const int32_t kept = accept_draft_tokens(drafts, row_tokens);
+    const int64_t end = i + static_cast<int64_t>(num_rows);
+    for (int32_t r = 0; r < kept; ++r, ++i)
+      add(seq.seq_id, row_tokens[static_cast<size_t>(r)], seq.sampling.num_top_logprobs);
+    i = end;
   }
   // The scored rows' out[i] is the token's rank (compute_backend::sample_rows).
   for (const auto& seq : batch.seqs) {
-    for (size_t k = 0; k < seq.prompt_logprob_targets.size(); ++k) {
-      const auto i = static_cast<int64_t>(out.size());
+    for (size_t k = 0; k < seq.prompt_logprob_targets.size(); ++k, ++i) {
       auto& t = add(seq.seq_id, seq.prompt_logprob_targets[k], seq.sampling.num_prompt_logprobs);
       t.prompt_position = seq.start_pos + 1 + static_cast<int32_t>(k);
       t.rank = static_cast<int32_t>(result[i]);

@@ -58,6 +58,8 @@ struct sched_request {
   // them as tokens. With async scheduling (two steps in flight) up to two; the next step feeds
   // the first as placeholder_token (runtime/step_delta.hpp).
   int32_t num_output_placeholders = 0;
+  // Speculative decoding: the tokens proposed to follow token_ids, for its next step to verify.
+  std::vector<int32_t> draft_token_ids;
   int32_t num_preemptions = 0;
   // With spec.cache_prefix: the hashes of every full block of token_ids.
   std::vector<block_hash> block_hashes;

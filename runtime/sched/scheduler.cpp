@@ -58,7 +58,9 @@ step_proposal scheduler::propose() const {
       proposal.running_rest.push_back(id);
       continue;
     }
-    const int32_t n = std::min(r.num_tokens_with_placeholders() - r.num_computed_tokens, budget);
+    const auto num_drafts = static_cast<int32_t>(r.draft_token_ids.size());
+    const int32_t n =
+        std::min(r.num_tokens_with_placeholders() + num_drafts - r.num_computed_tokens, budget);
     proposal.running.push_back(running_demand(r, r.num_computed_tokens + n));
     budget -= n;
   }
@@ -162,24 +164,43 @@ std::vector<request_output> scheduler::update(const step_plan& plan,
     }
     assert(next < sampled.size() && sampled[next].seq_id == seq.seq_id);
     if (next >= sampled.size()) break;
-    const sampled_token& token = sampled[next++];
+    // One token, or with drafts the accepted drafts' tokens and the one after them.
+    size_t count = 1;
+    while (next + count < sampled.size() && sampled[next + count].seq_id == seq.seq_id &&
+           static_cast<int32_t>(count) <= seq.num_draft_tokens)
+      ++count;
+    const auto tokens = sampled.subspan(next, count);
+    next += count;
     // Gone: aborted while the step ran, or finished by the step before (async scheduling had
     // already scheduled one more token for it, which is dropped).
     if (found == requests_.end()) continue;
     auto& r = found->second;
     assert(r.num_output_placeholders > 0);
     --r.num_output_placeholders;
-    r.token_ids.push_back(token.token_id);
+    const auto num_accepted = static_cast<int32_t>(count) - 1;
+    if (seq.num_draft_tokens > 0) {
+      r.num_computed_tokens -= seq.num_draft_tokens - num_accepted;  // the rejected drafts
+      count_drafts(seq.num_draft_tokens, num_accepted);
+    }
+    request_output out{r.spec.id,           {}, finish_reason::none,
+                       r.num_prompt_tokens, 0,  std::max(r.num_cached_tokens, 0)};
+    for (const auto& token : tokens) {
+      r.token_ids.push_back(token.token_id);
+      out.new_token_ids.push_back(token.token_id);
+      if (r.spec.return_logprobs) out.sampled.push_back(token);
+      out.finish = check_stop(r, out.stop_token_id);
+      if (out.finish != finish_reason::none) break;  // the tokens after it are dropped
+    }
     hash_full_blocks(r);
-    request_output out{
-        r.spec.id,           {token.token_id},      finish_reason::none,
-        r.num_prompt_tokens, r.num_output_tokens(), std::max(r.num_cached_tokens, 0)};
-    const finish_reason finish = check_stop(r, out.stop_token_id);
-    out.finish = finish;
-    if (r.spec.return_logprobs) out.sampled.push_back(token);
+    out.num_output_tokens = r.num_output_tokens();
     out.prompt_logprobs = std::move(scored);
+    const finish_reason finish = out.finish;
     outputs.push_back(std::move(out));
-    if (finish != finish_reason::none) remove(r.spec.id);
+    if (finish != finish_reason::none) {
+      remove(r.spec.id);
+    } else {
+      propose_drafts(r);
+    }
   }
   return outputs;
 }
@@ -201,6 +222,7 @@ sched_request& scheduler::get(uint64_t request_id) {
 void scheduler::preempt(uint64_t request_id) {
   auto& r = get(request_id);
   r.num_computed_tokens = 0;
+  r.draft_token_ids.clear();
   ++r.num_preemptions;
   ++num_preemptions_;
   r.waiting_after_preemption = true;
@@ -287,16 +309,24 @@ void scheduler::schedule_seq(sched_request& r, std::span<const int32_t> new_bloc
   seq_chunk chunk;
   chunk.seq_id = r.spec.id;
   chunk.num_tokens = num_total_tokens - r.num_computed_tokens;
-  chunk.sample = num_total_tokens == r.num_tokens_with_placeholders();
+  const int32_t num_with_placeholders = r.num_tokens_with_placeholders();
+  chunk.sample = num_total_tokens >= num_with_placeholders;
+  chunk.num_draft_tokens = std::max(0, num_total_tokens - num_with_placeholders);
   chunk.new_block_ids.assign(new_block_ids.begin(), new_block_ids.end());
-  if (chunk.num_tokens == 1 && r.num_output_tokens() + r.num_output_placeholders > 0)
-    ++plan.num_decode_tokens;
-  // The known tokens, then (async scheduling) the one a step in flight samples.
+  if (chunk.num_tokens - chunk.num_draft_tokens == 1 &&
+      r.num_output_tokens() + r.num_output_placeholders > 0)
+    plan.num_decode_tokens += chunk.num_tokens;
+  // The known tokens, then (async scheduling) the one a step in flight samples, then the drafts
+  // the budget leaves room for.
   auto& tokens = plan.delta.token_ids;
   const int32_t known_end = std::min(num_total_tokens, r.num_tokens());
   tokens.insert(tokens.end(), r.token_ids.begin() + r.num_computed_tokens,
                 r.token_ids.begin() + known_end);
-  tokens.insert(tokens.end(), num_total_tokens - known_end, placeholder_token);
+  tokens.insert(tokens.end(), std::min(num_total_tokens, num_with_placeholders) - known_end,
+                placeholder_token);
+  tokens.insert(tokens.end(), r.draft_token_ids.begin(),
+                r.draft_token_ids.begin() + chunk.num_draft_tokens);
+  r.draft_token_ids.clear();
   plan.delta.seqs.push_back(std::move(chunk));
   // As in vLLM v1, tokens count as computed once scheduled: the next step builds on them, and a
   // sampled token counts as a placeholder until update() learns it.
@@ -320,6 +350,39 @@ bool scheduler::last_token_in_flight(const sched_request& r) const {
   if (r.num_output_placeholders == 0) return false;
   return r.num_output_tokens() + r.num_output_placeholders >= r.spec.max_tokens ||
          r.num_tokens_with_placeholders() >= config_.max_model_len;
+}
+
+void scheduler::propose_drafts(sched_request& r) const {
+  r.draft_token_ids.clear();
+  const auto& spec = config_.speculative;
+  // Drafts past max_tokens less the token after them could never be kept.
+  const int32_t k =
+      std::min(spec.num_speculative_tokens, r.spec.max_tokens - r.num_output_tokens() - 1);
+  if (!spec.enabled() || k <= 0) return;
+  r.draft_token_ids = propose_ngram_drafts(r.token_ids, spec.prompt_lookup_min,
+                                           spec.prompt_lookup_max, k, config_.max_model_len);
+  // A grammar that starts after a token (a reasoning parser's end of thinking) holds the rows
+  // after it; the executor applies it from the step after the one that sees the token, so the
+  // drafts stop before it.
+  const auto& sampling = r.spec.sampling;
+  if (sampling.grammar.empty() || sampling.grammar_after_token < 0) return;
+  const auto outputs =
+      std::span<const int32_t>(r.token_ids).subspan(static_cast<size_t>(r.num_prompt_tokens));
+  if (std::find(outputs.begin(), outputs.end(), sampling.grammar_after_token) != outputs.end())
+    return;
+  auto& drafts = r.draft_token_ids;
+  drafts.erase(std::find(drafts.begin(), drafts.end(), sampling.grammar_after_token), drafts.end());
+}
+
+void scheduler::count_drafts(int32_t num_drafts, int32_t num_accepted) {
+  auto& per_pos = spec_stats_.num_accepted_tokens_per_pos;
+  if (per_pos.size() < static_cast<size_t>(config_.speculative.num_speculative_tokens))
+    per_pos.resize(static_cast<size_t>(config_.speculative.num_speculative_tokens));
+  ++spec_stats_.num_drafts;
+  spec_stats_.num_draft_tokens += num_drafts;
+  spec_stats_.num_accepted_tokens += num_accepted;
+  for (int32_t i = 0; i < num_accepted && i < static_cast<int32_t>(per_pos.size()); ++i)
+    ++per_pos[static_cast<size_t>(i)];
 }
 
 // vLLM's check_stop, except that a stop token wins over the length limit on the same token.

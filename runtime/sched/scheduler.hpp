@@ -45,6 +45,7 @@
 #include "runtime/model_runner.hpp"
 #include "runtime/sched/kv_allocator.hpp"
 #include "runtime/sched/request.hpp"
+#include "runtime/sched/speculative.hpp"
 #include "runtime/sched/step_types.hpp"
 #include "runtime/step_delta.hpp"
 
@@ -62,6 +63,11 @@ struct scheduler_config {
   int32_t block_size = 16;
   block_hash_algo hash_algo = block_hash_algo::sha256;
   scheduling_policy policy = scheduling_policy::fcfs;
+  // Speculative decoding by prompt lookup: after each sampled token a decoding request proposes
+  // drafts (propose_ngram_drafts over its tokens; no more than its max_tokens leaves room for
+  // after the token that follows them), which its next step computes after its last token and
+  // the executor verifies; update() keeps the accepted ones. Not with async scheduling.
+  speculative_config speculative;
 };
 
 // Without chunked prefill, a waiting request passed over this many times (requests behind it
@@ -110,7 +116,9 @@ class scheduler {
   // A plan with sequences also carries every release since the last plan (delta.released).
   step_plan finalize(const step_proposal& proposal, const step_grant& grant);
   step_plan schedule(kv_allocator& allocator);  // propose, reserve, finalize in one go
-  // requires: `sampled` holds one token per sampling sequence of `plan`, in order.
+  // requires: `sampled` holds the tokens of every sampling sequence of `plan`, in order: one, or
+  // for a chunk with drafts its accepted drafts' tokens and the one after them
+  // (model_runner::execute). A sequence's rejected drafts leave its computed tokens.
   std::vector<request_output> update(const step_plan& plan, std::span<const sampled_token> sampled);
   // The requests released since the last plan (or the last call), for the executor to forget
   // when no step is going to carry them.
@@ -122,6 +130,8 @@ class scheduler {
   // Waiting requests that were never preempted: what --max-waiting-requests bounds.
   int32_t num_waiting_new() const { return num_waiting() - num_waiting_preempted_; }
   int64_t num_preemptions() const { return num_preemptions_; }
+  // Speculative decoding so far (all zero without it).
+  const spec_decode_stats& spec_stats() const { return spec_stats_; }
   const scheduler_config& config() const { return config_; }
   const sched_request* find(uint64_t request_id) const;
   const std::vector<uint64_t>& running() const { return running_; }
@@ -141,6 +151,9 @@ class scheduler {
                     int32_t num_total_tokens, step_plan& plan);
   void hash_full_blocks(sched_request& r) const;
   bool last_token_in_flight(const sched_request& r) const;
+  // Sets r's drafts for its next step (none without speculative decoding).
+  void propose_drafts(sched_request& r) const;
+  void count_drafts(int32_t num_drafts, int32_t num_accepted);
   finish_reason check_stop(const sched_request& r, int32_t& stop_token_id) const;
   // Forgets a request, running or waiting.
   void remove(uint64_t request_id);
@@ -153,6 +166,7 @@ class scheduler {
   std::deque<uint64_t> waiting_;
   std::vector<uint64_t> released_;  // stopped running since the last plan
   int64_t num_preemptions_ = 0;
+  spec_decode_stats spec_stats_;
   int32_t num_waiting_preempted_ = 0;
   uint64_t next_arrival_ = 0;
 };

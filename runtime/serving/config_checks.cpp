@@ -107,6 +107,19 @@ status memory_utilization(const engine_config& c) {
                std::to_string(c.gpu_memory_utilization) + ")"};
 }
 
+status speculative_decoding(const engine_config& c) {
+  const auto& spec = c.speculative;
+  if (!spec.enabled()) return ok_status();
+  if (spec.prompt_lookup_min < 1 || spec.prompt_lookup_min > spec.prompt_lookup_max)
+    return error{"--speculative-config: need 1 <= prompt_lookup_min <= prompt_lookup_max"};
+  if (c.async_scheduling) {
+    return error{
+        "--async-scheduling does not work with --speculative-config's ngram method (nor in "
+        "vLLM); drop one of them"};
+  }
+  return ok_status();
+}
+
 // max_model_len from the flag or the model, capped to what the KV cache holds.
 result<int32_t> resolve_max_model_len(const engine_config& c, int32_t model_max_len,
                                       kv_cache_capacity kv) {
@@ -140,9 +153,9 @@ result<int32_t> resolve_token_budget(const engine_config& c, int32_t max_model_l
 }  // namespace
 
 status validate_engine_config(const engine_config& config) {
-  for (auto rule :
-       {tensor_parallel, pipeline_parallel, prefix_caching_hash_algo, kv_cache_dtype, dtype,
-        load_format, device, block_size, batch_limits, kv_cache_size, memory_utilization}) {
+  for (auto rule : {tensor_parallel, pipeline_parallel, prefix_caching_hash_algo, kv_cache_dtype,
+                    dtype, load_format, device, block_size, batch_limits, kv_cache_size,
+                    memory_utilization, speculative_decoding}) {
     if (status s = rule(config); !s) return s;
   }
   return ok_status();

@@ -24,7 +24,8 @@ inline constexpr int32_t default_max_num_batched_tokens = 2048;
 //   "safetensors", "gguf" or "dummy", device "auto", "cpu" or "cuda", block_size a power of two in
 //   [1, 256], max_num_seqs >= 1, max_num_batched_tokens >= 1 when set, max_model_len >= 0,
 //   kv_cache_memory >= 0, num_gpu_blocks_override >= 0, max_waiting_requests >= 1,
-//   gpu_memory_utilization in (0, 1].
+//   gpu_memory_utilization in (0, 1], with speculative decoding 1 <= prompt_lookup_min <=
+//   prompt_lookup_max and no async scheduling.
 // guarantees: pure; the first violated rule's message, naming the flag and the fix.
 status validate_engine_config(const engine_config& config);
 

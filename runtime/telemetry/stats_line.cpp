@@ -1,6 +1,7 @@
 #include "runtime/telemetry/stats_line.hpp"
 
 #include <cstdio>
+#include <limits>
 
 namespace troupe::telemetry {
 
@@ -43,6 +44,30 @@ void periodic_stats::observe_prefix_cache(const stats_sample& sample) {
     total_ = {total_.requests - old.requests, total_.queries - old.queries, total_.hits - old.hits};
     window_.pop_front();
   }
+}
+
+std::string format_spec_decoding_line(const spec_decode_sample& sample, double elapsed_seconds) {
+  const auto drafts = static_cast<double>(sample.num_drafts);
+  const auto drafted = static_cast<double>(sample.num_draft_tokens);
+  const auto accepted = static_cast<double>(sample.num_accepted_tokens);
+  const double per_second = elapsed_seconds > 0.0 ? 1.0 / elapsed_seconds : 0.0;
+  std::string rates;
+  char buf[512];
+  for (const int64_t n : sample.num_accepted_tokens_per_pos) {
+    std::snprintf(buf, sizeof buf, "%s%.3f", rates.empty() ? "" : ", ",
+                  static_cast<double>(n) / drafts);
+    rates += buf;
+  }
+  std::snprintf(
+      buf, sizeof buf,
+      "SpecDecoding metrics: Mean acceptance length: %.2f, Accepted throughput: %.2f "
+      "tokens/s, Drafted throughput: %.2f tokens/s, Accepted: %lld tokens, Drafted: "
+      "%lld tokens, Per-position acceptance rate: %s, Avg Draft acceptance rate: %.1f%%",
+      1.0 + accepted / drafts, accepted * per_second, drafted * per_second,
+      static_cast<long long>(sample.num_accepted_tokens),
+      static_cast<long long>(sample.num_draft_tokens), rates.c_str(),
+      drafted > 0.0 ? accepted / drafted * 100.0 : std::numeric_limits<double>::quiet_NaN());
+  return buf;
 }
 
 std::string format_stats_line(int engine_index, double prompt_throughput,

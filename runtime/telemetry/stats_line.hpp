@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <vector>
 
 namespace troupe::telemetry {
 
@@ -60,6 +61,24 @@ class periodic_stats {
   std::deque<window_entry> window_;
   window_entry total_{0, 0, 0};
 };
+
+// Speculative decoding over one interval (differences of runtime::spec_decode_stats).
+struct spec_decode_sample {
+  int64_t num_drafts = 0;
+  int64_t num_draft_tokens = 0;
+  int64_t num_accepted_tokens = 0;
+  std::vector<int64_t> num_accepted_tokens_per_pos;
+};
+
+// vLLM's SpecDecodingLogging line for an interval of `elapsed_seconds` with drafts:
+//
+//   SpecDecoding metrics: Mean acceptance length: 2.50, Accepted throughput: 12.00 tokens/s,
+//   Drafted throughput: 32.00 tokens/s, Accepted: 120 tokens, Drafted: 320 tokens, Per-position
+//   acceptance rate: 0.700, 0.500, 0.300, 0.000, Avg Draft acceptance rate: 37.5%
+//
+// (mean acceptance length counts the token after the drafts; a position's rate is its accepted
+// drafts over the interval's drafts). requires: sample.num_drafts > 0.
+std::string format_spec_decoding_line(const spec_decode_sample& sample, double elapsed_seconds);
 
 // The line's text, vLLM's format (throughputs in tokens/s, usage and hit rate as fractions).
 std::string format_stats_line(int engine_index, double prompt_throughput,

@@ -54,6 +54,47 @@ TEST(sequence_states, admission_then_decode_grows_the_table_and_the_history) {
   EXPECT_EQ(states.num_sequences(), 1);
 }
 
+// A chunk ending in drafts samples from its last known token on; the tokens that come back say
+// how many drafts were kept, and the rest leave the computed tokens and the history.
+TEST(sequence_states, rejected_drafts_leave_the_computed_tokens_and_the_history) {
+  sequence_states states;
+  step_delta first;
+  first.admitted = {{7, with_penalties(), 3, 0, {}}};
+  first.seqs = {{7, 3, true, {12}}};
+  first.token_ids = {1, 2, 3};
+  ASSERT_TRUE(states.apply(first).ok());
+  states.record_sampled(std::vector<sampled_token>{{7, 10, 0.f}});
+
+  step_delta drafted;  // 10, then the drafts 11 and 12
+  drafted.seqs = {{7, 3, true, {40}, 2}};
+  drafted.token_ids = {10, 11, 12};
+  auto batch = states.apply(drafted);
+  ASSERT_TRUE(batch.ok()) << batch.message();
+  EXPECT_EQ(batch->seqs[0].start_pos, 3);
+  EXPECT_EQ(batch->seqs[0].num_draft_tokens, 2);
+  EXPECT_EQ(batch->seqs[0].output_index, 1);  // the row after 10 samples output 1
+  EXPECT_EQ(history_of(batch->seqs[0]), (std::vector<int32_t>{1, 2, 3, 10, 11, 12}));
+  // 11 kept, then 20 instead of 12.
+  states.record_sampled(std::vector<sampled_token>{{7, 11, 0.f}, {7, 20, 0.f}});
+  EXPECT_EQ(states.find(7)->num_computed_tokens, 5);
+  EXPECT_EQ(states.find(7)->token_history, (std::vector<int32_t>{1, 2, 3, 10, 11}));
+
+  step_delta next;
+  next.seqs = {{7, 1, true, {}}};
+  next.token_ids = {20};
+  batch = states.apply(next);
+  ASSERT_TRUE(batch.ok()) << batch.message();
+  EXPECT_EQ(batch->seqs[0].start_pos, 5);
+  EXPECT_EQ(batch->seqs[0].output_index, 3);
+  EXPECT_EQ(history_of(batch->seqs[0]), (std::vector<int32_t>{1, 2, 3, 10, 11, 20}));
+  EXPECT_EQ(batch->seqs[0].block_table, (std::vector<int32_t>{12, 40}));
+
+  step_delta bad;  // drafts in a chunk that does not sample
+  bad.seqs = {{7, 2, false, {}, 1}};
+  bad.token_ids = {21, 22};
+  EXPECT_FALSE(states.apply(bad).ok());
+}
+
 TEST(sequence_states, without_penalties_no_history_is_kept) {
   sequence_states states;
   step_delta delta;

@@ -358,5 +358,37 @@ TEST(flags, structured_outputs_settings_are_checked_when_read) {
   parse_error({"serve", "--guided-decoding-backend", "lark"});
 }
 
+// vLLM's --speculative-config (ngram only), read into engine.speculative when parsed.
+TEST(flags, speculative_config) {
+  EXPECT_FALSE(parse_ok({"serve"}).engine.speculative.enabled());
+  const auto c =
+      parse_ok({"serve", "--speculative-config",
+                R"({"method":"ngram","num_speculative_tokens":3,"prompt_lookup_max":4})"});
+  EXPECT_EQ(c.engine.speculative,
+            (runtime::speculative_config{
+                .num_speculative_tokens = 3, .prompt_lookup_min = 4, .prompt_lookup_max = 4}));
+  EXPECT_EQ(parse_ok({"serve",
+                      "--speculative_config="
+                      R"({"model": "[ngram]", "num_speculative_tokens": 2})"})
+                .engine.speculative.num_speculative_tokens,
+            2);
+  EXPECT_EQ(parse_ok({"serve", "-sc", R"({"method": "ngram", "num_speculative_tokens": 5})"})
+                .engine.speculative.num_speculative_tokens,
+            5);
+  EXPECT_EQ(parse_ok({"generate", "--prompt", "a", "--speculative-config",
+                      R"({"method": "ngram", "num_speculative_tokens": 1})"})
+                .engine.speculative.num_speculative_tokens,
+            1);
+  EXPECT_EQ(
+      parse_error({"serve", "--speculative-config", "{nope"})
+          .rfind("invalid value for --speculative-config in 'troupe serve': not valid JSON", 0),
+      0u);
+  EXPECT_EQ(parse_error({"serve", "--speculative-config",
+                         R"({"method": "eagle", "num_speculative_tokens": 3})"}),
+            "invalid value for --speculative-config in 'troupe serve': method 'eagle' is not "
+            "supported: troupe supports only the ngram method (prompt lookup decoding), no draft "
+            "model");
+}
+
 }  // namespace
 }  // namespace troupe::cli

@@ -11,6 +11,7 @@
 #include "http/reasoning_parsers.hpp"
 #include "http/structured_outputs_config.hpp"
 #include "http/tool_parsers.hpp"
+#include "runtime/serving/speculative_config.hpp"
 #include "tools/cli/flag_spec.hpp"
 
 namespace troupe::cli::detail {
@@ -78,6 +79,40 @@ std::vector<flag_spec> model_flags() {
   };
 }
 
+// vLLM's --speculative-config (also -sc): its JSON object becomes engine.speculative whole, so
+// the spec is built here; parsed_flag's --help would need a show_value for it.
+flag_spec speculative_config_flag() {
+  flag_spec f;
+  f.name = "speculative-config";
+  f.aliases = {"sc"};
+  f.metavar = "JSON";
+  f.help =
+      "speculative decoding by prompt lookup (vLLM's ngram method, troupe's only one), e.g. "
+      "'{\"method\": \"ngram\", \"num_speculative_tokens\": 3}'; prompt_lookup_min/max: the "
+      "n-gram lengths matched (default 5)";
+  f.set = [](command_line& c, std::string_view v) -> status {
+    auto config = runtime::parse_speculative_config(v);
+    if (!config) {
+      // The parser already names the flag: keep the reason only.
+      constexpr std::string_view prefix = "--speculative-config: ";
+      std::string_view reason = config.message();
+      if (reason.starts_with(prefix)) reason.remove_prefix(prefix.size());
+      return troupe::error{std::string(reason)};
+    }
+    c.engine.speculative = *config;
+    return ok_status();
+  };
+  f.show = [](command_line& c) -> std::string {
+    const auto& s = c.engine.speculative;
+    if (!s.enabled()) return "none";
+    return fmt::format(
+        R"({{"method": "ngram", "num_speculative_tokens": {}, "prompt_lookup_min": {}, )"
+        R"("prompt_lookup_max": {}}})",
+        s.num_speculative_tokens, s.prompt_lookup_min, s.prompt_lookup_max);
+  };
+  return f;
+}
+
 std::vector<flag_spec> scheduling_flags() {
   return {
       int_flag("max-num-seqs", "N", "most sequences running in one step",
@@ -106,6 +141,7 @@ std::vector<flag_spec> scheduling_flags() {
                   "waiting-queue order and preemption victims: fcfs (arrival order) or priority "
                   "(the requests' priority field, lower first, then arrival)",
                   FIELD(engine.scheduling_policy), {"fcfs", "priority"}),
+      speculative_config_flag(),
   };
 }
 
@@ -295,6 +331,7 @@ std::vector<flag_spec> generate_flag_specs() {
       flags.push_back(std::move(flag));
     }
   }
+  flags.push_back(speculative_config_flag());
   return flags;
 }
 

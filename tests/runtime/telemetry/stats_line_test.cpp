@@ -82,3 +82,18 @@ TEST(StatsLine, HitRateCoversTheMostRecentThousandRequests) {
 
 }  // namespace
 }  // namespace troupe::telemetry
+
+namespace troupe::telemetry {
+namespace {
+
+TEST(SpecDecodingLine, IsVllmsLine) {
+  const spec_decode_sample s{40, 160, 60, {28, 20, 12, 0}};
+  EXPECT_EQ(format_spec_decoding_line(s, 5.0),
+            "SpecDecoding metrics: Mean acceptance length: 2.50, Accepted throughput: 12.00 "
+            "tokens/s, Drafted throughput: 32.00 tokens/s, Accepted: 60 tokens, Drafted: 160 "
+            "tokens, Per-position acceptance rate: 0.700, 0.500, 0.300, 0.000, Avg Draft "
+            "acceptance rate: 37.5%");
+}
+
+}  // namespace
+}  // namespace troupe::telemetry
