@@ -199,7 +199,7 @@ std::vector<request_output> scheduler::update(const step_plan& plan,
     if (finish != finish_reason::none) {
       remove(r.spec.id);
     } else {
-      propose_drafts(r);
+      propose_drafts(r, static_cast<int32_t>(plan.delta.seqs.size()));
     }
   }
   return outputs;
@@ -352,12 +352,12 @@ bool scheduler::last_token_in_flight(const sched_request& r) const {
          r.num_tokens_with_placeholders() >= config_.max_model_len;
 }
 
-void scheduler::propose_drafts(sched_request& r) const {
+void scheduler::propose_drafts(sched_request& r, int32_t batch_size) const {
   r.draft_token_ids.clear();
   const auto& spec = config_.speculative;
   // Drafts past max_tokens less the token after them could never be kept.
-  const int32_t k =
-      std::min(spec.num_speculative_tokens, r.spec.max_tokens - r.num_output_tokens() - 1);
+  const int32_t k = std::min(spec.drafts_for_batch_size(batch_size),
+                             r.spec.max_tokens - r.num_output_tokens() - 1);
   if (!spec.enabled() || k <= 0) return;
   r.draft_token_ids = propose_ngram_drafts(r.token_ids, spec.prompt_lookup_min,
                                            spec.prompt_lookup_max, k, config_.max_model_len);

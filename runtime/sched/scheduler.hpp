@@ -66,7 +66,8 @@ struct scheduler_config {
   // Speculative decoding by prompt lookup: after each sampled token a decoding request proposes
   // drafts (propose_ngram_drafts over its tokens; no more than its max_tokens leaves room for
   // after the token that follows them), which its next step computes after its last token and
-  // the executor verifies; update() keeps the accepted ones. Not with async scheduling.
+  // the executor verifies; update() keeps the accepted ones. Not with async scheduling. With a
+  // per-batch-size schedule, the step's number of requests sets how many drafts follow it.
   speculative_config speculative;
 };
 
@@ -151,8 +152,9 @@ class scheduler {
                     int32_t num_total_tokens, step_plan& plan);
   void hash_full_blocks(sched_request& r) const;
   bool last_token_in_flight(const sched_request& r) const;
-  // Sets r's drafts for its next step (none without speculative decoding).
-  void propose_drafts(sched_request& r) const;
+  // Sets r's drafts for its next step (none without speculative decoding), after a step of
+  // `batch_size` requests.
+  void propose_drafts(sched_request& r, int32_t batch_size) const;
   void count_drafts(int32_t num_drafts, int32_t num_accepted);
   finish_reason check_stop(const sched_request& r, int32_t& stop_token_id) const;
   // Forgets a request, running or waiting.

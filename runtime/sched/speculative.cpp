@@ -59,4 +59,13 @@ std::vector<int32_t> propose_ngram_drafts(std::span<const int32_t> tokens, int32
   return {tokens.begin() + first, tokens.begin() + first + count};
 }
 
+int32_t speculative_config::drafts_for_batch_size(int32_t batch_size) const {
+  int32_t k = num_speculative_tokens;
+  for (const auto& range : per_batch_size) {
+    if (range.first_batch_size > batch_size) break;
+    k = std::min(num_speculative_tokens, range.num_speculative_tokens);
+  }
+  return k;
+}
+
 }  // namespace troupe::runtime

@@ -10,14 +10,30 @@
 
 namespace troupe::runtime {
 
+// vLLM's dynamic speculative decoding: the drafts a request gets after a step of
+// [first_batch_size, last_batch_size] scheduled requests.
+struct batch_size_drafts {
+  int32_t first_batch_size = 1;
+  int32_t last_batch_size = 1;
+  int32_t num_speculative_tokens = 0;
+  bool operator==(const batch_size_drafts&) const = default;
+};
+
 struct speculative_config {
   // Drafts proposed per step at most; 0 = speculative decoding off.
   int32_t num_speculative_tokens = 0;
   // The n-gram lengths matched (vLLM's prompt_lookup_min / prompt_lookup_max, inclusive).
   int32_t prompt_lookup_min = 0;
   int32_t prompt_lookup_max = 0;
+  // vLLM's num_speculative_tokens_per_batch_size: ranges sorted, disjoint, the first starting at
+  // 1; empty = num_speculative_tokens at every batch size.
+  std::vector<batch_size_drafts> per_batch_size;
 
   bool enabled() const { return num_speculative_tokens > 0; }
+  // The drafts after a step of `batch_size` requests: the range holding it, a batch size between
+  // two ranges or past the last taking the range before it (vLLM's dense schedule), never more
+  // than num_speculative_tokens.
+  int32_t drafts_for_batch_size(int32_t batch_size) const;
   bool operator==(const speculative_config&) const = default;
 };
 

@@ -184,9 +184,7 @@ constexpr key_rule key_rules[] = {
      "synthetic_acceptance_rates is not supported: troupe has no synthetic rejection sampling"},
     {"synthetic_acceptance_length", rule::must_be_null,
      "synthetic_acceptance_length is not supported: troupe has no synthetic rejection sampling"},
-    {"num_speculative_tokens_per_batch_size", rule::must_be_empty,
-     "num_speculative_tokens_per_batch_size (dynamic speculative decoding) is not supported; "
-     "num_speculative_tokens sets the drafts of every step"},
+    {"num_speculative_tokens_per_batch_size", rule::core, ""},
 };
 
 error wrong_type(std::string_view key, std::string_view expected, const json_value& v) {
@@ -312,6 +310,43 @@ status read_prompt_lookup(const members& keys, speculative_config& config) {
   return ok_status();
 }
 
+// vLLM's validate_and_normalize_dynamic_sd_schedule: [[first, last, k], ...] ranges of batch
+// sizes, sorted here, disjoint, the first starting at 1, k >= 0; null or [] = none.
+status read_per_batch_size(const members& keys, speculative_config& config) {
+  constexpr std::string_view key = "num_speculative_tokens_per_batch_size";
+  const json_value* v = find_set(keys, std::string(key));
+  if (!v || (v->IsArray() && v->Empty())) return ok_status();
+  if (!v->IsArray()) return wrong_type(key, "a list of [first, last, num_speculative_tokens]", *v);
+  constexpr int64_t int32_max = std::numeric_limits<int32_t>::max();
+  auto& ranges = config.per_batch_size;
+  for (const auto& entry : v->GetArray()) {
+    if (!entry.IsArray() || entry.Size() != 3)
+      return fail(fmt::format(
+          "each {} entry must be [range_start, range_end, num_speculative_tokens], got {}", key,
+          show(entry)));
+    auto first = read_int("a batch-size range's start", entry[0], 1, int32_max);
+    auto last = read_int("a batch-size range's end", entry[1], 1, int32_max);
+    auto k = read_int("a batch-size range's num_speculative_tokens", entry[2], 0, int32_max);
+    if (!first) return first.err();
+    if (!last) return last.err();
+    if (!k) return k.err();
+    if (*first > *last)
+      return fail(
+          fmt::format("batch-size range start must be <= end for ({}, {}, {})", *first, *last, *k));
+    ranges.push_back({*first, *last, *k});
+  }
+  std::sort(ranges.begin(), ranges.end(),
+            [](const auto& a, const auto& b) { return a.first_batch_size < b.first_batch_size; });
+  for (size_t i = 1; i < ranges.size(); ++i)
+    if (ranges[i].first_batch_size <= ranges[i - 1].last_batch_size)
+      return fail("batch-size ranges must be non-overlapping");
+  if (ranges.front().first_batch_size != 1)
+    return fail(
+        "the first batch-size range must start at 1 so every batch size has a defined "
+        "schedule");
+  return ok_status();
+}
+
 }  // namespace
 
 result<speculative_config> parse_speculative_config(std::string_view json) {
@@ -352,6 +387,7 @@ result<speculative_config> parse_speculative_config(std::string_view json) {
   if (!n) return n.err();
   config.num_speculative_tokens = *n;
   if (auto s = read_prompt_lookup(keys, config); !s) return s.err();
+  if (auto s = read_per_batch_size(keys, config); !s) return s.err();
   return config;
 }
 

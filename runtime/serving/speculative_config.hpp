@@ -25,11 +25,14 @@ inline constexpr int32_t default_prompt_lookup = 5;
 //   num_speculative_tokens   required, in [1, max_num_speculative_tokens].
 //   prompt_lookup_min, prompt_lookup_max   integers >= 1; neither given: both
 //                 default_prompt_lookup; one given: both that; min > max is an error.
+//   num_speculative_tokens_per_batch_size   vLLM's dynamic schedule: null, [], or
+//                 [[first, last, k], ...] batch-size ranges (disjoint once sorted, the first
+//                 starting at 1, k >= 0), into speculative_config::per_batch_size.
 //   Keys that change nothing for ngram (draft-model, EAGLE, MTP and suffix-decoding options,
 //   enforce_eager, disable_padded_drafter_batch, draft_sample_method, ...) are checked for
 //   their type and ignored. Keys that would change what ngram does and troupe does not
 //   implement (parallel_drafting, enable_adaptive_verification, rejection_sample_method other
-//   than "standard", synthetic_acceptance_*, num_speculative_tokens_per_batch_size), the keys
+//   than "standard", synthetic_acceptance_*), the keys
 //   vLLM refuses with ngram (tensor_parallel_size, index_share_for_mtp_iteration,
 //   use_heterogeneous_vocab), and unknown keys are errors.
 // guarantees: pure; an error's message starts with "--speculative-config: ".

@@ -168,6 +168,23 @@ TEST(SpeculativeScheduling, TheTokenBudgetCutsDrafts) {
   EXPECT_EQ(h.outputs[1], h.scripts[1]);
 }
 
+// vLLM's num_speculative_tokens_per_batch_size: after a step of two requests, none gets drafts.
+TEST(SpeculativeScheduling, APerBatchSizeScheduleSetsTheDraftsAfterAStep) {
+  scheduler_config config = spec_config(3);
+  config.speculative.per_batch_size = {{1, 1, 3}, {2, 256, 0}};
+  spec_harness h(config);
+  h.add(1, {1, 2, 3, 4, 1, 2, 3}, {4, 1, 2, 3, 4, 1, 2, 3}, 8);
+  h.step();
+  EXPECT_EQ(h.sched.find(1)->draft_token_ids.size(), 3u);  // alone in its step
+  h.add(2, {1, 2, 3, 4, 1, 2, 3}, {4, 1, 2, 3, 4, 1, 2, 3}, 8);
+  h.step();  // two requests
+  EXPECT_TRUE(h.sched.find(1)->draft_token_ids.empty());
+  EXPECT_TRUE(h.sched.find(2)->draft_token_ids.empty());
+  h.run_to_completion();
+  EXPECT_EQ(h.outputs[1], h.scripts[1]);
+  EXPECT_EQ(h.outputs[2], h.scripts[2]);
+}
+
 TEST(SpeculativeScheduling, OutputsEqualPlainDecodingAcrossManyRequests) {
   for (const int32_t k : {0, 1, 3, 6}) {
     // A cache too small for all six: requests are preempted (their drafts forgotten) and

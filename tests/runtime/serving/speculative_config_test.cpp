@@ -247,7 +247,6 @@ TEST(SpeculativeConfig, KeysThatWouldChangeNgramAreRefused) {
       R"("rejection_sample_method": "block")",
       R"("synthetic_acceptance_rates": [0.5, 0.2, 0.1])",
       R"("synthetic_acceptance_length": 2.0)",
-      R"("num_speculative_tokens_per_batch_size": [[1, 8, 3]])",
       R"("tensor_parallel_size": 1)",
       R"("index_share_for_mtp_iteration": false)",
       R"("use_heterogeneous_vocab": true)",
@@ -280,6 +279,40 @@ TEST(SpeculativeConfig, NotAJsonObject) {
   EXPECT_NE(parse_error(R"(["ngram"])").find("expected a JSON object"), std::string::npos);
   // An empty object is vLLM's draft-model default, with no model: refused.
   EXPECT_NE(parse_error("{}").find("no method"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace troupe::runtime
+
+namespace troupe::runtime {
+namespace {
+
+// vLLM's dynamic schedule: ranges sorted, validated as its validate_and_normalize_dynamic_sd_
+// schedule does, and looked up as its dense table (gaps and the tail carry the range before).
+TEST(SpeculativeConfig, PerBatchSizeScheduleIsVllmsDynamicSchedule) {
+  auto config = parse_speculative_config(
+      R"({"method": "ngram", "num_speculative_tokens": 3,
+          "num_speculative_tokens_per_batch_size": [[8, 16, 2], [1, 4, 4]]})");
+  ASSERT_TRUE(config.ok()) << config.message();
+  EXPECT_EQ(config->per_batch_size, (std::vector<batch_size_drafts>{{1, 4, 4}, {8, 16, 2}}));
+  EXPECT_EQ(config->drafts_for_batch_size(1), 3);  // never above num_speculative_tokens
+  EXPECT_EQ(config->drafts_for_batch_size(5), 3);  // a gap: the range before
+  EXPECT_EQ(config->drafts_for_batch_size(8), 2);
+  EXPECT_EQ(config->drafts_for_batch_size(200), 2);  // past the last: the last
+  const char* wrong[] = {
+      R"("x")",
+      R"([[1, 4]])",
+      R"([[0, 4, 1]])",
+      R"([[1, 4, -1]])",
+      R"([[4, 1, 2]])",
+      R"([[2, 4, 2]])",
+      R"([[1, 4, 2], [4, 8, 1]])",
+  };
+  for (const char* schedule : wrong) {
+    const std::string json = std::string(R"({"method": "ngram", "num_speculative_tokens": 3, )") +
+                             R"("num_speculative_tokens_per_batch_size": )" + schedule + "}";
+    EXPECT_FALSE(parse_speculative_config(json).ok()) << json;
+  }
 }
 
 }  // namespace
