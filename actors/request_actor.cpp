@@ -1,6 +1,7 @@
 #include "actors/request_actor.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -200,24 +201,19 @@ class request_actor_impl : public request_actor::base {
     }
     generation_event event;
     num_cached_tokens_ = msg.num_cached_tokens;
-    event.text = decode(msg);
-    num_output_tokens_ += static_cast<int32_t>(msg.token_ids.size());
+    const bool last = msg.finish != runtime::finish_reason::none;
+    auto matched = decode(msg, event.text);
     event.token_ids = std::move(msg.token_ids);
     for (auto& s : msg.sampled)
       event.logprobs.push_back({s.token_id, s.logprob, std::move(s.top_logprobs)});
-    const bool last = msg.finish != runtime::finish_reason::none;
-    if (!stops_.empty()) {
-      auto step = stops_.push(event.text, num_output_tokens_ > request_.sampling.min_tokens);
-      event.text = std::move(step.text);
-      if (step.matched) {
-        // Finished here, whatever the batcher still runs: release the request there at once.
-        if (!last) send(context_->batcher, abort_generation{id_});
-        event.stop_string = std::move(step.matched);
-        finish(std::move(event), runtime::finish_reason::stop);
-        return;
-      }
-      if (last) event.text += stops_.flush();
+    if (matched) {
+      // Finished here, whatever the batcher still runs: release the request there at once.
+      if (!last) send(context_->batcher, abort_generation{id_});
+      event.stop_string = std::move(matched);
+      finish(std::move(event), runtime::finish_reason::stop);
+      return;
     }
+    if (!stops_.empty() && last) event.text += stops_.flush();
     if (!last) {
       emit(std::move(event));
       return;
@@ -228,16 +224,34 @@ class request_actor_impl : public request_actor::base {
 
   // The text of the delta's tokens. As in vLLM, the token that stopped the generation (EOS or a
   // stop token id) adds no text unless include_stop_str_in_output.
-  std::string decode(const token_delta& msg) {
-    std::string text;
+  // Detokenizes msg's tokens one at a time into `text`, through the stop strings when there are
+  // any (a delta of drafts accepted with speculative decoding has several), counting them as
+  // outputs. The stop string a token completed, if one did: the tokens after it are dropped from
+  // msg (vLLM's IncrementalDetokenizer drops them too); only a token past min_tokens completes
+  // one.
+  std::optional<std::string> decode(token_delta& msg, std::string& text) {
     const bool stopped_by_token = msg.finish == runtime::finish_reason::stop;
-    for (size_t i = 0; i < msg.token_ids.size(); ++i) {
-      const bool stop_token = stopped_by_token && i + 1 == msg.token_ids.size();
+    const size_t n = msg.token_ids.size();
+    for (size_t i = 0; i < n; ++i) {
+      std::string piece;
+      const bool stop_token = stopped_by_token && i + 1 == n;
       if (!stop_token || request_.include_stop_str_in_output)
-        text += detokenizer_.push(msg.token_ids[i]);
+        piece = detokenizer_.push(msg.token_ids[i]);
+      if (i + 1 == n && msg.finish != runtime::finish_reason::none) piece += detokenizer_.finish();
+      ++num_output_tokens_;
+      if (stops_.empty()) {
+        text += piece;
+        continue;
+      }
+      auto step = stops_.push(piece, num_output_tokens_ > request_.sampling.min_tokens);
+      text += step.text;
+      if (step.matched) {
+        msg.token_ids.resize(i + 1);
+        if (msg.sampled.size() > i + 1) msg.sampled.resize(i + 1);
+        return std::move(step.matched);
+      }
     }
-    if (msg.finish != runtime::finish_reason::none) text += detokenizer_.finish();
-    return text;
+    return std::nullopt;
   }
 
   void finish(generation_event event, runtime::finish_reason reason) {

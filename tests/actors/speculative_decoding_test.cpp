@@ -146,5 +146,56 @@ TEST(SpeculativeDecoding, DraftsNeverChangeWhatIsSampled) {
   EXPECT_EQ(expected.tokens[4].size(), 7u);
 }
 
+// A stop string completed by a token inside a step's accepted drafts ends the request there: the
+// tokens after it are dropped (as vLLM's detokenizer drops them), so tokens, text and the output
+// count equal plain decoding's.
+TEST(SpeculativeDecoding, AStopStringInsideAcceptedDraftsDropsTheTokensAfterIt) {
+  const std::string path = testing::default_model_gguf();
+  if (path.empty()) GTEST_SKIP() << "default model not fetched (tools/setup.sh)";
+  generation_request request;
+  request.prompt =
+      "Alphabet: alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima. "
+      "Alphabet: alpha bravo charlie";
+  request.sampling.temperature = 0.0f;
+  request.max_tokens = 24;
+  auto spec = start_engine_with(path, {4, 2, 4});
+  ASSERT_TRUE(spec);
+  auto probe = std::make_shared<testing::collecting_sink>();
+  spec->submit(request, probe);
+  ASSERT_TRUE(probe->wait_finished(std::chrono::seconds(120)));
+  // A token in the middle of an event of several whose text first appears there.
+  std::string stop;
+  std::string before;
+  for (const auto& event : probe->events()) {
+    if (stop.empty() && event.token_ids.size() >= 3) {
+      std::string prefix = before;
+      for (size_t i = 0; i + 1 < event.token_ids.size() && stop.empty(); ++i) {
+        const std::string piece =
+            spec->tokenizer().decode(std::span(event.token_ids).subspan(i, 1), true);
+        if (i > 0 && piece.size() >= 3 && (prefix + piece).find(piece) == prefix.size())
+          stop = piece;
+        prefix += piece;
+      }
+    }
+    before += event.text;
+  }
+  ASSERT_FALSE(stop.empty()) << "no step accepted three or more drafts";
+  request.stop = {stop};
+  auto with_drafts = std::make_shared<testing::collecting_sink>();
+  spec->submit(request, with_drafts);
+  ASSERT_TRUE(with_drafts->wait_finished(std::chrono::seconds(120)));
+  spec.reset();
+  auto plain = start_engine_with(path, {});
+  ASSERT_TRUE(plain);
+  auto expected = std::make_shared<testing::collecting_sink>();
+  plain->submit(request, expected);
+  ASSERT_TRUE(expected->wait_finished(std::chrono::seconds(120)));
+  EXPECT_EQ(expected->last().finish_reason, "stop");
+  EXPECT_EQ(with_drafts->token_ids(), expected->token_ids()) << stop;
+  EXPECT_EQ(with_drafts->text(), expected->text());
+  EXPECT_EQ(with_drafts->last().num_output_tokens, expected->last().num_output_tokens);
+  EXPECT_EQ(with_drafts->last().stop_string, expected->last().stop_string);
+}
+
 }  // namespace
 }  // namespace troupe::actors
