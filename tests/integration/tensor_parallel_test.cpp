@@ -56,7 +56,8 @@ double sample_value(const std::string& text, const std::string& name) {
 }
 
 // One engine at TP=2 for the suite, its rank 1 on a backend the tests can make fail; 24 blocks of
-// 16 tokens, too few for 16 streams at once.
+// 16 tokens, too few for 16 streams at once; speculative decoding on (ngram, 3 drafts), so every
+// rank verifies the same drafts and takes the same rejected ones back.
 class serving_tensor_parallel : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -67,6 +68,7 @@ class serving_tensor_parallel : public ::testing::Test {
     config.num_gpu_blocks_override = 24;
     config.max_num_batched_tokens = 64;
     config.disable_log_requests = true;
+    config.speculative = {3, 2, 4};
     auto files = runtime::load_model_files(config);
     ASSERT_TRUE(files) << files.message();
     const auto& weights = files->weights;
@@ -141,6 +143,10 @@ TEST_F(serving_tensor_parallel, sixteen_concurrent_streams_equal_one_at_a_time) 
   }
   EXPECT_GT(suite_.engine()->stats().num_preemptions, preempted_before)
       << "the cache was never tight";
+  const std::string text = metrics();
+  const auto accepted = text.find("\nvllm:spec_decode_num_accepted_tokens_total{");
+  ASSERT_NE(accepted, std::string::npos);
+  EXPECT_GT(std::stod(text.substr(text.find("} ", accepted) + 2)), 0) << "no draft accepted";
   expect_everything_released();
 }
 
