@@ -26,11 +26,10 @@ import json
 import os
 import sys
 import tempfile
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_peers import peak_rss_bytes, server_command, start_peer, stop  # noqa: E402
-from serve_bench import DEFAULT_MODEL, free_port, run_bench  # noqa: E402
+from serve_bench import DEFAULT_MODEL, free_port, metrics_text, run_bench  # noqa: E402
 
 # This tool's server names without "-ngram", as tools/bench_peers.py names them.
 PEER_NAMES = {"troupe": "troupe-gguf"}
@@ -69,13 +68,7 @@ def write_dataset(path):
 
 def spec_counters(port):
     """{drafts, draft tokens, accepted} from /metrics, or None without them."""
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
-                                 headers={"Accept": "text/plain"})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            text = r.read().decode()
-    except OSError:
-        return None
+    text = metrics_text(port) or ""
     values = {}
     for line in text.splitlines():
         for key in ("num_drafts", "num_draft_tokens", "num_accepted_tokens"):

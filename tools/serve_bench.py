@@ -72,14 +72,21 @@ def print_comparison(results, new, base, label, target, repeats):
           f" (each: {' '.join(f'{p:.3f}' for p in pairs)}); target >= {target}")
 
 
-def step_phase_means(port):
-    """Mean seconds per step phase from troupe_step_seconds, or None without GET /metrics."""
+def metrics_text(port):
+    """The server's GET /metrics as Prometheus text (asked for as text/plain), or None."""
     req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
                                  headers={"Accept": "text/plain"})
     try:
         with urllib.request.urlopen(req, timeout=5) as r:
-            text = r.read().decode()
+            return r.read().decode()
     except OSError:
+        return None
+
+
+def step_phase_means(port):
+    """Mean seconds per step phase from troupe_step_seconds, or None without GET /metrics."""
+    text = metrics_text(port)
+    if text is None:
         return None
     sums, counts = {}, {}
     if text.startswith("{"):  # the JSON snapshot (docs/telemetry.md)

@@ -5,9 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "actors/engine.hpp"
-#include "runtime/formats/gguf.hpp"
-#include "runtime/formats/llama_gguf.hpp"
-#include "runtime/model/cpu_runner.hpp"
+#include "tests/actors/default_model_engine.hpp"
 #include "tests/actors/fakes.hpp"
 #include "tests/support/testdata.hpp"
 
@@ -16,26 +14,10 @@ namespace {
 
 std::unique_ptr<engine> start_default_model_engine(const std::string& path,
                                                    bool async_scheduling = false) {
-  auto file = runtime::gguf_file::open(path);
-  if (!file) ADD_FAILURE() << file.message();
-  if (!file) return nullptr;
-  auto vocab = runtime::vocab_from_gguf(**file);
-  auto hparams = runtime::llama_hparams_from_gguf(**file);
-  auto weights = runtime::load_llama_gguf(**file, 2);
-  if (!vocab || !hparams || !weights) ADD_FAILURE() << "cannot load " << path;
-  if (!vocab || !hparams || !weights) return nullptr;
-  auto tokenizer = runtime::make_bpe_tokenizer(std::move(*vocab));
-  auto runner = runtime::cpu_llama_runner::create(std::move(*weights), 64, 16, 2);
-  if (!tokenizer || !runner) ADD_FAILURE() << "cannot build the tokenizer or the runner";
-  if (!tokenizer || !runner) return nullptr;
   runtime::engine_config config;
   config.max_num_batched_tokens = 8;  // prompts are chunked, and chunks share steps with decodes
-  config.disable_log_requests = true;
   config.async_scheduling = async_scheduling;
-  auto started = start_engine(config, std::move(*tokenizer), std::move(*runner),
-                              hparams->max_position_embeddings);
-  if (!started) ADD_FAILURE() << started.message();
-  return started ? std::move(*started) : nullptr;
+  return testing::start_default_model_engine(path, config, 64);
 }
 
 std::shared_ptr<testing::collecting_sink> submit_greedy(engine& e, const std::string& prompt) {

@@ -6,10 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "actors/engine.hpp"
-#include "runtime/formats/gguf.hpp"
-#include "runtime/formats/llama_gguf.hpp"
-#include "runtime/model/cpu_runner.hpp"
 #include "runtime/telemetry/metrics.hpp"
+#include "tests/actors/default_model_engine.hpp"
 #include "tests/actors/fakes.hpp"
 #include "tests/support/testdata.hpp"
 
@@ -18,26 +16,10 @@ namespace {
 
 std::unique_ptr<engine> start_engine_with(const std::string& path,
                                           runtime::speculative_config speculative) {
-  auto file = runtime::gguf_file::open(path);
-  if (!file) ADD_FAILURE() << file.message();
-  if (!file) return nullptr;
-  auto vocab = runtime::vocab_from_gguf(**file);
-  auto hparams = runtime::llama_hparams_from_gguf(**file);
-  auto weights = runtime::load_llama_gguf(**file, 2);
-  if (!vocab || !hparams || !weights) ADD_FAILURE() << "cannot load " << path;
-  if (!vocab || !hparams || !weights) return nullptr;
-  auto tokenizer = runtime::make_bpe_tokenizer(std::move(*vocab));
-  auto runner = runtime::cpu_llama_runner::create(std::move(*weights), 128, 16, 2);
-  if (!tokenizer || !runner) ADD_FAILURE() << "cannot build the tokenizer or the runner";
-  if (!tokenizer || !runner) return nullptr;
   runtime::engine_config config;
   config.max_num_batched_tokens = 12;  // prompts are chunked beside the decodes and their drafts
-  config.disable_log_requests = true;
   config.speculative = speculative;
-  auto started = start_engine(config, std::move(*tokenizer), std::move(*runner),
-                              hparams->max_position_embeddings);
-  if (!started) ADD_FAILURE() << started.message();
-  return started ? std::move(*started) : nullptr;
+  return testing::start_default_model_engine(path, config, 128);
 }
 
 std::vector<generation_request> mixed_requests() {
