@@ -552,6 +552,66 @@ TEST(cuda_backend, sampled_tokens_are_the_hosts_draws_from_the_same_logits) {
   EXPECT_GT(gpu_backend->graph_counters().replays, 0);
 }
 
+// Speculative decoding on the device: a decode step that ends in drafts samples a row after each
+// (one sampled row per draft, eagerly: not a graph's decode-only shape) and keeps the drafts up
+// to the first its own greedy row disagrees with, that row's token included. The drafts are the
+// CPU's greedy continuation (kept whole where the GPU agrees), and for a second sequence the same
+// with a wrong second draft.
+TEST(cuda_backend, drafted_steps_keep_the_drafts_their_rows_sample) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  const auto w = testing::tiny_llama(testing::tiny_hparams(), 31);
+  const int32_t vocab = w.hparams.vocab_size;
+  auto cpu = make_runner(std::make_unique<backend::cpu_backend>(2), w, kv_cache_dtype::f32);
+  cuda_backend* gpu_backend = nullptr;
+  auto gpu = make_graph_runner(w, 4, gpu_backend);
+  ASSERT_TRUE(cpu && gpu);
+  const auto prompt = testing::random_tokens(6, vocab, 5);
+  // The CPU's greedy continuation, one token a step: t[0] after the prompt, then t[1] ... t[3].
+  std::vector<int32_t> t;
+  step_batch prefill;
+  prefill.token_ids = prompt;
+  prefill.seqs = {seq_entry(1, 0, 6, {0, 1, 2})};
+  t.push_back(cpu->execute(prefill).at(0).token_id);
+  for (int32_t i = 0; i < 3; ++i) {
+    step_batch decode;
+    decode.token_ids = {t.back()};
+    decode.seqs = {seq_entry(1, 6 + i, 1, {0, 1, 2})};
+    decode.seqs[0].output_index = i + 1;
+    t.push_back(cpu->execute(decode).at(0).token_id);
+  }
+  // Two sequences with the same prompt on the GPU, then each drafts three tokens after t[0].
+  step_batch both;
+  both.token_ids = prompt;
+  both.token_ids.insert(both.token_ids.end(), prompt.begin(), prompt.end());
+  both.seqs = {seq_entry(1, 0, 6, {0, 1, 2}), seq_entry(2, 0, 6, {3, 4, 5})};
+  const auto first = gpu->execute(both);
+  ASSERT_EQ(first.size(), 2u);
+  const int32_t wrong = (t[2] + 1) % vocab;
+  step_batch drafted;
+  drafted.token_ids = {t[0], t[1], t[2], t[3], t[0], t[1], wrong, t[3]};
+  drafted.seqs = {seq_entry(1, 6, 4, {0, 1, 2}), seq_entry(2, 6, 4, {3, 4, 5})};
+  for (auto& seq : drafted.seqs) {
+    seq.num_draft_tokens = 3;
+    seq.output_index = 1;
+  }
+  // The same step twice: its rows' logits (4 a sequence), then its tokens (the same K/V again).
+  const auto logits = gpu->forward_logits(drafted);
+  ASSERT_EQ(logits.size(), 8u * static_cast<size_t>(vocab));
+  const auto out = gpu->execute(drafted);
+  std::vector<int32_t> kept[3];
+  for (const auto& token : out)
+    kept[token.seq_id].push_back(token.token_id);
+  for (size_t s = 0; s < 2; ++s) {
+    std::vector<int32_t> rows;
+    for (size_t r = 0; r < 4; ++r)
+      rows.push_back(
+          argmax(logits, (4 * s + r) * static_cast<size_t>(vocab), static_cast<size_t>(vocab)));
+    const auto drafts = std::span<const int32_t>(drafted.token_ids).subspan(4 * s + 1, 3);
+    const auto n = static_cast<size_t>(accept_draft_tokens(drafts, rows));
+    EXPECT_EQ(kept[s + 1], std::vector<int32_t>(rows.begin(), rows.begin() + n)) << s;
+  }
+}
+
 // Op timing: every op of every step is bracketed and counted under its name (matmuls by weight
 // shape); steps run eagerly while it is on.
 TEST(cuda_backend, op_timing_counts_every_op_of_every_step) {
