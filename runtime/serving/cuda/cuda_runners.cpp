@@ -50,19 +50,32 @@ std::string on_every_rank(std::vector<std::unique_ptr<llama_runner> >& ranks,
   return {};
 }
 
-// The largest step the scheduler can send: max_num_batched_tokens tokens, as many sampled rows
-// as sequences fit (one long prompt chunk, the other sequences one token each), on blocks
-// [0, blocks_needed).
+}  // namespace
+
 step_batch profiling_step(const engine_config& c, int32_t block_size, int32_t vocab_size,
                           int32_t& blocks_needed) {
   const int32_t T = *c.max_num_batched_tokens;
   const int32_t S = std::max(1, std::min(c.max_num_seqs, T));
+  const int32_t k = c.speculative.num_speculative_tokens;
+  // Drafts to hand out: sampled rows at most min(T, S * (1 + k)), S of them the sequences' own.
+  int32_t drafts_left = static_cast<int32_t>(std::min<int64_t>(T, int64_t{S} * (1 + k))) - S;
+  std::vector<int32_t> drafts(static_cast<size_t>(S), 0);
+  for (int32_t s = 1; s < S; ++s) {
+    drafts[static_cast<size_t>(s)] = std::min(k, drafts_left);
+    drafts_left -= drafts[static_cast<size_t>(s)];
+  }
+  int32_t others = 0;
+  for (int32_t s = 1; s < S; ++s)
+    others += 1 + drafts[static_cast<size_t>(s)];
+  drafts[0] = std::min({k, drafts_left, T - others - 1});
   step_batch batch;
   int32_t next_block = 0;
   for (int32_t s = 0; s < S; ++s) {
     seq_step seq;
     seq.seq_id = static_cast<uint64_t>(s);
-    seq.num_tokens = s == 0 ? T - (S - 1) : 1;
+    seq.num_tokens = s == 0 ? T - others : 1 + drafts[static_cast<size_t>(s)];
+    seq.num_draft_tokens = drafts[static_cast<size_t>(s)];
+    seq.output_index = seq.num_tokens - seq.num_draft_tokens;
     seq.start_pos = 0;
     seq.sample = true;
     const int32_t blocks = (seq.num_tokens + block_size - 1) / block_size;
@@ -75,8 +88,6 @@ step_batch profiling_step(const engine_config& c, int32_t block_size, int32_t vo
   blocks_needed = next_block;
   return batch;
 }
-
-}  // namespace
 
 result<device_runners> make_runners_on_gpus(llama_weights weights, const engine_config& resolved,
                                             const kv_cache_plan& plan) {

@@ -12,6 +12,7 @@
 #include "kernels/cuda/device.hpp"
 #include "runtime/model/cpu_runner.hpp"
 #include "runtime/model/kv_cache.hpp"
+#include "runtime/model/llama_checks.hpp"
 #include "runtime/serving/cuda/cuda_runners.hpp"
 #include "tests/runtime/backend/cuda/greedy_decode.hpp"
 #include "tests/runtime/model/tiny_gguf.hpp"
@@ -90,6 +91,49 @@ TEST(cuda_runners, gguf_blocks_profile_capture_and_decode_as_the_cpu) {
       testing::decode_greedily_with_top(*made->runners.front(), prompts, block_size, new_tokens, 5);
   const auto on_cpu = testing::decode_greedily_with_top(**cpu, prompts, block_size, new_tokens, 5);
   testing::expect_logprobs_close(on_gpu, on_cpu);
+}
+
+// Speculative decoding: the maximal step profiled with its drafts' rows, then the same decoding.
+TEST(cuda_runners, size_the_cache_after_a_drafting_step_and_decode_as_the_cpu) {
+  if (kernels::cuda::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const auto hp = testing::tiny_hparams();
+  auto config = resolved_config(0.001);
+  config.speculative = {4, 2, 4};
+  auto made = make_runners_on_gpus(testing::tiny_llama(hp, 5), config, plan_for(hp));
+  ASSERT_TRUE(made.ok()) << made.message();
+  EXPECT_GE(made->plan.num_blocks, 128 / block_size);
+  auto cpu = cpu_llama_runner::create(testing::tiny_llama(hp, 5), 64, block_size, 1);
+  ASSERT_TRUE(cpu.ok()) << cpu.message();
+  EXPECT_EQ(decode(*made->runners.front()), decode(**cpu));
+}
+
+// The profiled step is the largest the scheduler can send: with drafts, every sequence's rows
+// after its drafts count (their logits and samples take device memory too). No device needed.
+TEST(cuda_runners, the_profiled_step_has_the_sampled_rows_of_the_largest_drafting_step) {
+  auto shape = [](int32_t max_num_seqs, int32_t budget, int32_t k) {
+    engine_config c = resolved_config(0.5);
+    c.max_num_seqs = max_num_seqs;
+    c.max_num_batched_tokens = budget;
+    c.speculative = {k, 2, 4};
+    int32_t blocks = 0;
+    const step_batch batch = profiling_step(c, block_size, 97, blocks);
+    int32_t rows = 0, tokens = 0;
+    for (const auto& seq : batch.seqs) {
+      EXPECT_LE(seq.num_draft_tokens, k);
+      EXPECT_LT(seq.num_draft_tokens, seq.num_tokens);
+      EXPECT_TRUE(seq.sample);
+      rows += 1 + seq.num_draft_tokens;
+      tokens += seq.num_tokens;
+    }
+    EXPECT_EQ(tokens, budget);
+    EXPECT_EQ(static_cast<int32_t>(batch.token_ids.size()), budget);
+    EXPECT_TRUE(validate_step_batch(batch, block_size, blocks, 97).ok());
+    return std::pair(static_cast<int32_t>(batch.seqs.size()), rows);
+  };
+  EXPECT_EQ(shape(4, 64, 0), std::pair(4, 4));
+  EXPECT_EQ(shape(4, 64, 4), std::pair(4, 20));
+  EXPECT_EQ(shape(16, 40, 4), std::pair(16, 40));  // the budget caps the drafts' rows
+  EXPECT_EQ(shape(1, 64, 3), std::pair(1, 4));
 }
 
 TEST(cuda_runners, refuse_a_cache_that_cannot_hold_one_request) {
