@@ -359,6 +359,12 @@ result<std::unique_ptr<engine>> start_engine(runtime::built_engine built) {
   } else {
     spdlog::info("prefix caching off (--no-enable-prefix-caching)");
   }
+  if (const auto& spec = config.speculative; spec.enabled()) {
+    spdlog::info(
+        "speculative decoding: ngram, up to {} drafts a step from n-grams of {}-{} tokens{}",
+        spec.num_speculative_tokens, spec.prompt_lookup_min, spec.prompt_lookup_max,
+        spec.per_batch_size.empty() ? "" : ", by batch size");
+  }
   return std::unique_ptr<engine>(std::make_unique<engine_impl>(std::move(built)));
 }
 
