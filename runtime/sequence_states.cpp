@@ -64,14 +64,14 @@ void sequence_states::record_sampled(std::span<const sampled_token> tokens) {
   previous_step_failed_ = false;
   for (size_t i = 0; i < tokens.size();) {
     const auto& t = tokens[i];
-    size_t n = 1;  // a sequence's tokens are consecutive
-    while (i + n < tokens.size() && tokens[i + n].seq_id == t.seq_id &&
-           tokens[i + n].prompt_position < 0)
-      ++n;
     if (t.prompt_position >= 0) {
       ++i;
       continue;
     }
+    size_t n = 1;  // a sequence's sampled tokens are consecutive
+    while (i + n < tokens.size() && tokens[i + n].seq_id == t.seq_id &&
+           tokens[i + n].prompt_position < 0)
+      ++n;
     if (auto it = states_.find(t.seq_id); it != states_.end()) {
       state& s = it->second;
       s.last_sampled = tokens[i + n - 1].token_id;
