@@ -85,7 +85,7 @@ class batcher_impl : public batcher_actor::base {
     uint64_t number = 0;
     runtime::step_plan plan;
     size_t ranks_pending = 0;                            // ranks yet to answer
-    std::vector<runtime::sampled_token> tokens;          // rank 0's answer
+    std::vector<runtime::sampled_token> tokens;          // token_rank's answer
     std::vector<std::pair<size_t, std::string>> errors;  // (rank, error)
     int64_t sent_ns = 0;
     std::string doomed_by;  // the failure of the step before it (then it fails too)
@@ -94,9 +94,9 @@ class batcher_impl : public batcher_actor::base {
   // -- between steps: apply what arrived, then start the next step --
 
   void between_steps() {
-    // No request may come or go between propose and finalize; without async scheduling, none
-    // while a step runs either.
-    if (reserving_ || (!options_.async_scheduling && !steps_.empty())) return;
+    // No request may come or go between propose and finalize; with one step in flight at most,
+    // none while a step runs either.
+    if (reserving_ || (max_in_flight() == 1 && !steps_.empty())) return;
     const int64_t now = deferred_submits_.empty() ? 0 : steady_now_ns();
     for (auto& msg : deferred_submits_)
       admit(msg, now);
@@ -117,10 +117,15 @@ class batcher_impl : public batcher_actor::base {
     }
   }
 
+  // Async scheduling: two (the next step's tokens wait on this one's); pipeline parallelism: one
+  // per stage (consecutive steps carry different requests).
+  size_t max_in_flight() const {
+    return options_.async_scheduling ? 2 : std::max<size_t>(1, options_.max_steps_in_flight);
+  }
+
   bool may_schedule() const {
-    const size_t max_in_flight = options_.async_scheduling ? 2 : 1;
-    return steps_.size() < max_in_flight && scheduler_.has_work() && !stalled_ && !wait_for_step_ &&
-           !draining_;
+    return steps_.size() < max_in_flight() && scheduler_.has_work() && !stalled_ &&
+           !wait_for_step_ && !draining_;
   }
 
   void admit(submit_generation& msg, int64_t now) {
@@ -163,8 +168,9 @@ class batcher_impl : public batcher_actor::base {
     const int64_t start = steady_now_ns();
     proposal_ = scheduler_.propose();
     if (proposal_.running.empty() && proposal_.waiting.empty()) {
-      // Every running request's last token is in flight (async scheduling): wait for it. (With
-      // no step in flight there would be nothing to wait for; not expected.)
+      // Every running request's last token is in flight (async scheduling), or every one's
+      // sampled token (pipeline parallelism): wait for it. (With no step in flight there would
+      // be nothing to wait for; not expected.)
       if (steps_.empty()) {
         spdlog::warn("batcher: {} running requests and nothing to schedule",
                      scheduler_.num_running());
@@ -217,8 +223,8 @@ class batcher_impl : public batcher_actor::base {
     const int64_t sent = steady_now_ns();
     metrics_.steps.allocate_seconds->observe(seconds(granted - phase_start_ns_));
     metrics_.steps.schedule_seconds->observe(seconds(schedule_ns_ + sent - granted));
-    // Every rank runs every step (they keep each other in step through their collectives);
-    // rank 0's tokens are the step's, and an error at any rank fails it.
+    // Every rank runs every step (they keep each other in step through their collectives and
+    // links); token_rank's tokens are the step's, and an error at any rank fails it.
     const uint64_t number = next_step_number_++;
     steps_.push_back({number, std::move(plan), executors_.size(), {}, {}, sent, {}});
     const runtime::step_delta& delta = steps_.back().plan.delta;
@@ -227,7 +233,7 @@ class batcher_impl : public batcher_actor::base {
           .then(
               [this, rank, number](step_executed& reply) {
                 step_in_flight& step = find_step(number);
-                if (rank == 0) step.tokens = std::move(reply.tokens);
+                if (rank == options_.token_rank) step.tokens = std::move(reply.tokens);
                 rank_answered(step);
               },
               [this, rank, number](caf::error& err) {
@@ -397,13 +403,13 @@ class batcher_impl : public batcher_actor::base {
   batcher_options options_;
   runtime::scheduler scheduler_;
   kv_allocator_actor allocator_;
-  std::vector<executor_actor> executors_;  // one per tensor-parallel rank, rank 0 first
+  std::vector<executor_actor> executors_;  // one per rank, rank 0 first
   std::shared_ptr<engine_counters> counters_;
   batcher_metrics metrics_;
   std::unordered_map<uint64_t, client> clients_;
   std::vector<submit_generation> deferred_submits_;
   std::vector<uint64_t> deferred_aborts_;
-  // Sent to the executors, oldest first: one, or with async scheduling up to two.
+  // Sent to the executors, oldest first: one, or up to max_in_flight().
   std::deque<step_in_flight> steps_;
   uint64_t next_step_number_ = 0;
   bool reserving_ = false;      // between propose and finalize (the allocator's round trip)

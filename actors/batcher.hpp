@@ -4,13 +4,21 @@
 //
 //   plan = schedule()        propose -> kv allocator (reserve_blocks) -> finalize
 //   results = execute(plan)  every executor (execute_step: the plan's step_delta), one per
-//                            tensor-parallel rank; rank 0's tokens are the step's, an error
-//                            at any rank fails the step's requests (500)
+//                            rank; token_rank's tokens are the step's (rank 0, or the last
+//                            pipeline stage's first), an error at any rank fails the step's
+//                            requests (500)
 //   update(plan, results)    append tokens, finish requests, release their blocks
 //   emit(outputs)            token_delta to each request actor
 //
 // Submissions and aborts arriving while a step is in flight wait until it is over, so the
 // scheduler never changes under a plan.
+//
+// Pipeline parallelism (max_steps_in_flight = the stages): as soon as a step is sent the next is
+// scheduled from the requests whose sampled token is not in flight (the scheduler's
+// wait_for_sampled_tokens) and sent behind it, up to one a stage, so stage 0 runs step N + 1
+// while stage 1 runs step N; steps are applied in order as they return. Submissions and aborts
+// wait only for the allocator's round trip, and a failed step fails the steps behind it, as
+// below.
 //
 // Async scheduling (--async-scheduling, vLLM's): as soon as step N is sent, step N+1 is
 // scheduled and sent behind it, its decode tokens placeholders for what step N samples
@@ -48,6 +56,12 @@ struct batcher_options {
   bool debug_log = false;               // one log line per step
   bool log_requests = false;            // --enable-log-requests: "queued" and "scheduled" lines
   bool async_scheduling = false;        // --async-scheduling: the next step sent before a step ends
+  // The executor whose tokens are the step's: 0, or with pipeline parallelism the last stage's
+  // first tensor-parallel rank (the stages before it sample nothing).
+  size_t token_rank = 0;
+  // Pipeline parallelism: steps sent before the oldest returns, one a stage (with
+  // scheduler.wait_for_sampled_tokens, so that they carry different requests); 1 otherwise.
+  size_t max_steps_in_flight = 1;
 };
 
 struct batcher_metrics {
@@ -56,7 +70,7 @@ struct batcher_metrics {
   std::optional<vllm_metrics> vllm;  // empty with --disable-log-stats
 };
 
-// requires: executors not empty, executors[r] is rank r's.
+// requires: executors not empty, executors[r] is rank r's, token_rank < executors.size().
 batcher_actor spawn_batcher(caf::actor_system& system, batcher_options options,
                             kv_allocator_actor allocator, std::vector<executor_actor> executors,
                             std::shared_ptr<engine_counters> counters, batcher_metrics metrics);

@@ -164,7 +164,7 @@ class engine_impl final : public engine {
                                     vllm_, actor_kind("kv_allocator"));
     const int32_t vocab_size =
         std::min(built.runners.front()->vocab_size(), tokenizer_->vocab_size());
-    // One executor per tensor-parallel rank, each on its own thread.
+    // One executor per rank (tensor x pipeline parallel), each on its own thread.
     const auto vocabulary = grammar_vocabulary(*tokenizer_);
     for (size_t rank = 0; rank < built.runners.size(); ++rank) {
       const telemetry::labels labels = {{"rank", std::to_string(rank)}};
@@ -189,6 +189,10 @@ class engine_impl final : public engine {
     options.debug_log = spdlog::should_log(spdlog::level::debug);
     options.log_requests = config.log_requests();
     options.async_scheduling = config.async_scheduling;
+    options.token_rank = static_cast<size_t>(config.tensor_parallel_size) *
+                         static_cast<size_t>(std::max(0, config.pipeline_parallel_size - 1));
+    options.max_steps_in_flight = static_cast<size_t>(std::max(1, config.pipeline_parallel_size));
+    options.scheduler.wait_for_sampled_tokens = config.pipeline_parallel_size > 1;
     batcher_ = spawn_batcher(system_, options, allocator_, executors_, counters_,
                              {actor_kind("batcher"), step_metrics::create(*metrics_), vllm_});
     auto context = std::make_shared<request_context>();

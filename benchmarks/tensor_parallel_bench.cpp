@@ -28,8 +28,8 @@ constexpr int32_t context = 64;
 // One group per (ranks, threads per rank, pinned), loaded on first use; nullptr without the
 // model. Pinned: each rank's threads on their own CPUs, as `troupe serve` runs them
 // (plan_rank_cpus; unpinned when the machine has too few).
-rank_threads* group(int32_t world_size, int32_t threads_per_rank, bool pinned) {
-  static std::map<std::tuple<int32_t, int32_t, bool>, std::unique_ptr<rank_threads>> groups;
+rank_threads<>* group(int32_t world_size, int32_t threads_per_rank, bool pinned) {
+  static std::map<std::tuple<int32_t, int32_t, bool>, std::unique_ptr<rank_threads<>>> groups;
   auto& g = groups[{world_size, threads_per_rank, pinned}];
   if (g == nullptr) {
     auto file = gguf_file::open(default_model_path());
@@ -39,7 +39,7 @@ rank_threads* group(int32_t world_size, int32_t threads_per_rank, bool pinned) {
     auto made = make_tensor_parallel_runners(
         std::move(*weights), world_size, threads_per_rank, 512, block_size,
         pinned ? plan_rank_cpus(world_size, threads_per_rank) : std::vector<std::vector<int>>{});
-    if (made) g = std::make_unique<rank_threads>(std::move(made).value());
+    if (made) g = std::make_unique<rank_threads<>>(std::move(made).value());
   }
   return g.get();
 }
@@ -57,7 +57,7 @@ seq_step sequence(int32_t s, int32_t start_pos, int32_t num_tokens) {
   return seq;
 }
 
-void run(benchmark::State& state, rank_threads& g, const step_batch& step, int64_t tokens) {
+void run(benchmark::State& state, rank_threads<>& g, const step_batch& step, int64_t tokens) {
   for (auto _ : state) {
     auto answers = g.execute(step);
     if (!answers[0]) return state.SkipWithError(answers[0].message().c_str());
@@ -66,7 +66,7 @@ void run(benchmark::State& state, rank_threads& g, const step_batch& step, int64
                                                   benchmark::Counter::kIsIterationInvariantRate);
 }
 
-rank_threads* group_of(const benchmark::State& state) {
+rank_threads<>* group_of(const benchmark::State& state) {
   return group(static_cast<int32_t>(state.range(0)), static_cast<int32_t>(state.range(1)),
                state.range(2) != 0);
 }

@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
-"""What tensor parallelism costs on one machine: `troupe serve --tensor-parallel-size 2` with one
-compute thread per rank against `--tensor-parallel-size 1` with both threads, at full load, in one
-run on the same binary and model (`troupe bench`).
+"""What tensor (and pipeline) parallelism costs on one machine: `troupe serve
+--tensor-parallel-size 2` with one compute thread per rank against `--tensor-parallel-size 1` with
+both threads, at full load, in one run on the same binary and model (`troupe bench`).
 
     python3 tools/bench_tensor_parallel.py [--troupe build/bin/troupe] [--model GGUF] [--repeats 6]
+        [--sides tp1,tp2,pp2]
+
+--sides picks what runs (the first is the baseline every other side is compared with): tp1, tp2,
+pp2 (`--pipeline-parallel-size 2`: two stages of one thread each, pinned, up to two steps in
+flight carrying different requests).
 
 Both sides get `--threads 2` (the compute threads in all): TP=1 runs one executor whose kernels
 split across its 2 threads; TP=2 runs two executors, each rank on 1 thread pinned to its own CPU,
@@ -30,7 +35,9 @@ from serve_bench import DEFAULT_MODEL, free_port, print_comparison, run_bench, s
 
 SERVE_FLAGS = ["--max-num-seqs", "16", "--max-num-batched-tokens", "512", "--disable-log-requests",
                "--served-model-name", "smol", "--threads", "2"]
-SIDES = {"tp1": ["--tensor-parallel-size", "1"], "tp2": ["--tensor-parallel-size", "2"]}
+SIDES = {"tp1": ["--tensor-parallel-size", "1"], "tp2": ["--tensor-parallel-size", "2"],
+         "pp2": ["--pipeline-parallel-size", "2"]}
+TARGETS = {"tp2": 0.9, "pp2": 0.9}
 WORKLOAD = ["--num-warmups", "2", "--dataset-name", "random", "--random-input-len", "128",
             "--random-output-len", "64", "--request-rate", "inf"]
 
@@ -41,11 +48,16 @@ def main():
     ap.add_argument("--model", default=DEFAULT_MODEL)
     ap.add_argument("--repeats", type=int, default=6)
     ap.add_argument("--num-prompts", type=int, default=32)
+    ap.add_argument("--sides", default="tp1,tp2", help="comma-separated, baseline first: "
+                    + ", ".join(SIDES))
     a = ap.parse_args()
+    sides = a.sides.split(",")
+    if len(sides) < 2 or any(k not in SIDES for k in sides):
+        ap.error(f"--sides: two or more of {', '.join(SIDES)}")
     out_dir = tempfile.mkdtemp(prefix="troupe-tp-bench-")
-    results = {k: [] for k in SIDES}
+    results = {k: [] for k in sides}
     for rep in range(a.repeats):
-        for k in (("tp1", "tp2") if rep % 2 == 0 else ("tp2", "tp1")):
+        for k in (sides if rep % 2 == 0 else sides[::-1]):
             port = free_port()
             server = start_server(a.troupe, a.model, port, SERVE_FLAGS + SIDES[k],
                                   os.path.join(out_dir, f"serve-{k}-{rep}.log"))
@@ -61,7 +73,9 @@ def main():
                   f"  mean TTFT {r['mean_ttft_ms']:8.1f} ms  mean TPOT {r['mean_tpot_ms']:7.1f} ms",
                   flush=True)
 
-    print_comparison(results, "tp2", "tp1", "TP=2 / TP=1", 0.9, a.repeats)
+    for k in sides[1:]:
+        print_comparison(results, k, sides[0], f"{k} / {sides[0]}", TARGETS.get(k, 0.9),
+                         a.repeats)
     print(f"result files and server logs: {out_dir}")
 
 

@@ -63,7 +63,8 @@ void append_sampled_rows(const seq_step& seq, int32_t end, int32_t vocab_size,
 
 }  // namespace
 
-void fill_step_metadata(const step_batch& batch, backend::step_metadata& out, int32_t vocab_size) {
+void fill_step_metadata(const step_batch& batch, backend::step_metadata& out, int32_t vocab_size,
+                        bool sampled_rows) {
   out.token_ids = batch.token_ids;
   out.sampling.clear();
   out.edits.clear();
@@ -83,11 +84,12 @@ void fill_step_metadata(const step_batch& batch, backend::step_metadata& out, in
       out.token_seqs.push_back(static_cast<int32_t>(s));
     }
     row += seq.num_tokens;
-    if (seq.sample) append_sampled_rows(seq, row, vocab_size, out);
+    if (seq.sample && sampled_rows) append_sampled_rows(seq, row, vocab_size, out);
     out.block_tables.insert(out.block_tables.end(), seq.block_table.begin(), seq.block_table.end());
     out.table_offsets.push_back(static_cast<int32_t>(out.block_tables.size()));
     out.num_positions = std::max(out.num_positions, seq.start_pos + seq.num_tokens);
   }
+  if (!sampled_rows) return;
   // Prompt logprobs: scored rows after the sampled ones (so that the edits' rows stand).
   row = 0;
   for (const auto& seq : batch.seqs) {
@@ -136,8 +138,9 @@ llama_forward::llama_forward(backend::compute_backend& backend, const llama_devi
     *b = be_.allocate_buffer();
 }
 
-std::span<const float> llama_forward::run(const step_batch& batch, result_kind kind) {
-  prepare(batch);
+std::span<const float> llama_forward::run(const step_batch& batch, result_kind kind,
+                                          const stage_activations* input) {
+  prepare(batch, input);
   be_.run_step([this] { compute(); });
   sample();
   // A padded step's pad rows come last: the first num_sampled_ rows are the batch's.
@@ -146,37 +149,63 @@ std::span<const float> llama_forward::run(const step_batch& batch, result_kind k
   return be_.download(buf_.logits, num_sampled_ * w_.hparams.vocab_size);
 }
 
+stage_activations llama_forward::run_stage(const step_batch& batch,
+                                           const stage_activations* input) {
+  prepare(batch, input);
+  be_.run_step([this] { compute(); });
+  const int64_t n = step_.num_tokens() * w_.hparams.hidden_size;
+  stage_activations out;
+  const auto residual = be_.download(buf_.x, n);
+  out.residual.assign(residual.begin(), residual.end());
+  const auto hidden = be_.download(buf_.h, n);
+  out.hidden.assign(hidden.begin(), hidden.end());
+  return out;
+}
+
 void llama_forward::compute() {
-  be_.embedding(w_.token_embedding, w_.shard.first_token, buf_.x);
-  // Each rank looked up the tokens of its vocab shard (zeros elsewhere): the sum is every row.
-  if (sharded()) be_.all_reduce(buf_.x, step_.num_tokens() * w_.hparams.hidden_size);
   // Each block reads the normed residual stream from buf_.h and leaves its output there; the
   // residual add is fused with the norm that follows it.
   const auto& hp = w_.hparams;
   const int64_t T = step_.num_tokens();
-  be_.rmsnorm(buf_.x, w_.layers[0].attn_norm, T, hp.rms_norm_eps, buf_.h);
-  for (int32_t layer = 0; layer < hp.num_layers; ++layer) {
+  // The shard's layers: layers[i] is the model's layer first_layer + i, cache layer i.
+  const auto num_layers = static_cast<int32_t>(w_.layers.size());
+  if (w_.shard.first_stage()) {
+    be_.embedding(w_.token_embedding, w_.shard.first_token, buf_.x);
+    // Each rank looked up the tokens of its vocab shard (zeros elsewhere): the sum is every row.
+    if (sharded()) be_.all_reduce(buf_.x, T * hp.hidden_size);
+    be_.rmsnorm(buf_.x, w_.layers[0].attn_norm, T, hp.rms_norm_eps, buf_.h);
+  } else {
+    // The stage before left its last block's add undone (buf_.x, buf_.h: its output).
+    be_.add_rmsnorm(buf_.x, buf_.h, w_.layers[0].attn_norm, T, hp.rms_norm_eps, buf_.h);
+  }
+  for (int32_t layer = 0; layer < num_layers; ++layer) {
     attention_block(layer);
     be_.add_rmsnorm(buf_.x, buf_.h, w_.layers[layer].ffn_norm, T, hp.rms_norm_eps, buf_.h);
     feed_forward_block(layer);
-    if (layer + 1 < hp.num_layers) {
+    if (layer + 1 < num_layers) {
       be_.add_rmsnorm(buf_.x, buf_.h, w_.layers[layer + 1].attn_norm, T, hp.rms_norm_eps, buf_.h);
-    } else {
+    } else if (last_stage()) {
       be_.add(buf_.x, buf_.h, T * hp.hidden_size);
     }
   }
-  compute_logits();
+  if (last_stage()) compute_logits();
 }
 
-void llama_forward::prepare(const step_batch& batch) {
-  fill_step_metadata(batch, step_, w_.hparams.vocab_size);
+void llama_forward::prepare(const step_batch& batch, const stage_activations* input) {
+  fill_step_metadata(batch, step_, w_.hparams.vocab_size, last_stage());
   num_sampled_ = step_.num_sampled();
-  if (const int32_t rows = graph_rows_for(batch, be_.graph_sizes()); rows > 0)
-    pad_decode_step(step_, rows);
+  // Graphs replay whole-model decode steps only (a stage's input arrives between steps).
+  const int32_t rows = whole_model() ? graph_rows_for(batch, be_.graph_sizes()) : 0;
+  if (rows > 0) pad_decode_step(step_, rows);
   begin_step();
+  if (input != nullptr) {
+    be_.upload_buffer(buf_.x, input->residual);
+    be_.upload_buffer(buf_.h, input->hidden);
+  }
 }
 
 void llama_forward::capture_graphs() {
+  if (!whole_model()) return;
   const std::vector<int32_t> sizes(be_.graph_sizes().begin(), be_.graph_sizes().end());
   auto pad_only = [this](int32_t rows) {
     fill_step_metadata(step_batch{}, step_);

@@ -32,6 +32,13 @@
 
 namespace troupe::runtime {
 
+// What a pipeline stage hands the next one: the residual stream before its last block's add and
+// that block's output, [num_tokens][hidden] each, f32.
+struct stage_activations {
+  std::vector<float> residual;
+  std::vector<float> hidden;
+};
+
 // Owns the activation buffers and the RoPE table (on the backend) and the host staging of a
 // step's metadata; borrows the backend, the weights and the KV cache.
 // Thread: run() from one thread at a time (the executor's).
@@ -52,8 +59,13 @@ class llama_forward {
   // rows (a padded step's pad rows follow the batch's): token i (as a float) at i, its logprob at
   // rows + i, then the top logprobs (max_top_logprobs() a row); 8 bytes a row without top
   // logprobs instead of the vocabulary's. requires: the batch is valid (validate_step_batch);
-  // the view stays valid until the next call on the backend.
-  std::span<const float> run(const step_batch& batch, result_kind kind = result_kind::logits);
+  // the view stays valid until the next call on the backend. `input`: a pipeline stage after
+  // the first, the stage before's activations for this batch (else nullptr); the last stage.
+  std::span<const float> run(const step_batch& batch, result_kind kind = result_kind::logits,
+                             const stage_activations* input = nullptr);
+  // A pipeline stage before the last: runs its layers over `batch` (writing their K/V) and
+  // returns what the next stage starts from. `input` as for run(); nothing is sampled.
+  stage_activations run_stage(const step_batch& batch, const stage_activations* input);
 
   // The last step's top logprobs a row in run()'s tokens, and the floats a row there.
   int32_t max_top_logprobs() const { return step_.max_top_logprobs; }
@@ -61,13 +73,13 @@ class llama_forward {
 
   // Runs (and so captures, compute_backend::run_step) a decode step of every graph size of the
   // backend, all of its rows pad rows (no sequence's cache is touched), so that serving replays
-  // from its first step. Nothing when the backend has no graph sizes.
+  // from its first step. Nothing when the backend has no graph sizes, or for a pipeline stage.
   void capture_graphs();
 
  private:
-  // Fills and uploads the step's metadata (padded when the backend replays steps of its size)
-  // and sizes the buffers.
-  void prepare(const step_batch& batch);
+  // Fills and uploads the step's metadata (padded when the backend replays steps of its size),
+  // sizes the buffers and uploads a stage's input.
+  void prepare(const step_batch& batch, const stage_activations* input);
   // Uploads step_ (begin_step) and sizes the buffers for it.
   void begin_step();
   // The step's ops, from the embedding to the logits in buf_.logits (compute_backend::run_step).
@@ -78,6 +90,8 @@ class llama_forward {
   // argmax_rows and sample_rows of the step's logits (not part of a replayed step).
   void sample();
   bool sharded() const { return w_.shard.world_size > 1; }
+  bool last_stage() const { return w_.shard.last_stage(w_.hparams); }
+  bool whole_model() const { return w_.shard.first_stage() && last_stage(); }
 
   backend::compute_backend& be_;
   const llama_device_weights& w_;
@@ -100,9 +114,10 @@ class llama_forward {
 
 // Fills `out` with the metadata of `batch` (compute_backend's step_metadata), reusing its storage:
 // a sampled sequence's sampling row is sampling_row_for its params, with its logits processors
-// as edits (append_logit_edits: tokens at or past vocab_size dropped).
+// as edits (append_logit_edits: tokens at or past vocab_size dropped). Without `sampled_rows` (a
+// pipeline stage before the last) no row is sampled or scored.
 void fill_step_metadata(const step_batch& batch, backend::step_metadata& out,
-                        int32_t vocab_size = INT32_MAX);
+                        int32_t vocab_size = INT32_MAX, bool sampled_rows = true);
 
 // The graph size a step of `batch` is padded to: the smallest of `sizes` (ascending,
 // compute_backend::graph_sizes) holding its rows when every sequence decodes one sampled token,

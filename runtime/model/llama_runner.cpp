@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "runtime/model/kv_cache.hpp"
@@ -33,10 +35,17 @@ result<std::unique_ptr<llama_runner>> llama_runner::create_shard(
     backend::kv_cache_dtype kv_dtype) {
   if (auto st = check(weights, num_kv_blocks, block_size); !st) return st.err();
   if (auto st = check_tensor_parallel(weights.hparams, shard.world_size); !st) return st.err();
+  if (shard.first_layer < 0 || shard.first_layer >= shard.end_layer ||
+      shard.end_layer > weights.hparams.num_layers) {
+    return error{"a shard must hold layers within the model's " +
+                 std::to_string(weights.hparams.num_layers) + " (got [" +
+                 std::to_string(shard.first_layer) + ", " + std::to_string(shard.end_layer) + "))"};
+  }
+  auto sliced = slice_llama_weights(weights, shard);
   auto cache = kv_cache_shape_for(weights.hparams, shard, num_kv_blocks, block_size, kv_dtype);
-  set_kv_cache_scales(cache, weights);
+  set_kv_cache_scales(cache, sliced);  // the shard's layers'
   return std::unique_ptr<llama_runner>(
-      new llama_runner(std::move(compute), slice_llama_weights(weights, shard), shard, cache));
+      new llama_runner(std::move(compute), std::move(sliced), shard, cache));
 }
 
 llama_runner::llama_runner(std::unique_ptr<backend::compute_backend> compute, llama_weights weights,
@@ -64,14 +73,39 @@ status llama_runner::validate(const step_batch& batch) const {
   return validate_step_batch(batch, block_size_, num_kv_blocks_, vocab_size());
 }
 
-std::span<const float> llama_runner::run_checked(const step_batch& batch,
-                                                 llama_forward::result_kind kind) {
+void llama_runner::check_step(const step_batch& batch, const stage_activations* input) const {
   if (auto st = validate(batch); !st) {
     // A malformed step is the scheduler's bug; running it would corrupt other sequences' KV.
     std::fprintf(stderr, "llama_runner: invalid step batch: %s\n", st.message().c_str());
     std::abort();
   }
-  return forward_.run(batch, kind);
+  if (weights_.shard.first_stage() != (input == nullptr)) {
+    throw std::invalid_argument(input == nullptr
+                                    ? "a pipeline stage after the first needs its input"
+                                    : "the first pipeline stage takes no input");
+  }
+  const size_t n = batch.token_ids.size() * static_cast<size_t>(weights_.hparams.hidden_size);
+  if (input != nullptr && (input->residual.size() != n || input->hidden.size() != n)) {
+    throw std::invalid_argument("a pipeline stage's input does not hold the step's " +
+                                std::to_string(batch.token_ids.size()) + " tokens");
+  }
+}
+
+std::span<const float> llama_runner::run_checked(const step_batch& batch,
+                                                 llama_forward::result_kind kind,
+                                                 const stage_activations* input) {
+  check_step(batch, input);
+  if (!weights_.shard.last_stage(weights_.hparams))
+    throw std::logic_error("only the last pipeline stage samples");
+  return forward_.run(batch, kind, input);
+}
+
+stage_activations llama_runner::forward_stage(const step_batch& batch,
+                                              const stage_activations* input) {
+  check_step(batch, input);
+  if (weights_.shard.last_stage(weights_.hparams))
+    throw std::logic_error("the last pipeline stage samples: execute() it");
+  return forward_.run_stage(batch, input);
 }
 
 void llama_runner::resize_kv_cache(int32_t num_blocks) {
@@ -85,9 +119,14 @@ std::vector<float> llama_runner::forward_logits(const step_batch& batch) {
 }
 
 std::vector<sampled_token> llama_runner::execute(const step_batch& batch) {
+  return execute(batch, nullptr);
+}
+
+std::vector<sampled_token> llama_runner::execute(const step_batch& batch,
+                                                 const stage_activations* input) {
   // The backend sampled every row (sample_rows): only tokens, logprobs and top logprobs leave
   // the device.
-  const auto result = run_checked(batch, llama_forward::result_kind::tokens);
+  const auto result = run_checked(batch, llama_forward::result_kind::tokens, input);
   const int64_t top = forward_.max_top_logprobs();
   const auto rows = static_cast<int64_t>(result.size()) / forward_.sampled_width();
   const float* top_ids = result.data() + 2 * rows;

@@ -33,9 +33,11 @@ class llama_runner : public model_runner {
 
   // Rank shard.rank of a tensor-parallel group (tensor_parallel_shard.hpp): checks `weights` and
   // the split, uploads that rank's slices of `weights` to `compute` (whose communicator connects
-  // it to the other ranks) and allocates num_kv_blocks blocks of cache for its KV heads. Every
-  // rank must run every step (tensor_parallel.hpp drives the group). requires: compute !=
-  // nullptr, shard = make_llama_shard(weights.hparams, shard.rank, shard.world_size).
+  // it to the other ranks) and allocates num_kv_blocks blocks of cache for its KV heads (and its
+  // layers: a pipeline stage holds shard.first_layer to end_layer). Every rank must run every
+  // step (tensor_parallel.hpp drives the group). requires: compute != nullptr, shard =
+  // make_llama_shard(weights.hparams, shard.rank, shard.world_size) with any non-empty layer
+  // range.
   static result<std::unique_ptr<llama_runner>> create_shard(
       std::unique_ptr<backend::compute_backend> compute, const llama_weights& weights,
       const llama_shard& shard, int32_t num_kv_blocks, int32_t block_size,
@@ -44,6 +46,14 @@ class llama_runner : public model_runner {
   // Runs the step and samples one token per sampling sequence. A batch failing validate() is a
   // bug in the caller: the process aborts with the reason.
   std::vector<sampled_token> execute(const step_batch& batch) override;
+  // Pipeline parallelism (pipeline_parallel.hpp), for a runner of a shard of some layers:
+  // execute() at the last stage, `input` the stage before's activations for `batch` (nullptr
+  // when this runner holds every layer).
+  std::vector<sampled_token> execute(const step_batch& batch, const stage_activations* input);
+  // A stage before the last: runs its layers over `batch` (writing their K/V) and returns the
+  // next stage's input. `input`: the stage before's activations, nullptr at the first stage.
+  // Throws std::invalid_argument when `input` does not hold the batch's tokens.
+  stage_activations forward_stage(const step_batch& batch, const stage_activations* input);
 
   // Runs the step (writing K/V like execute()) and returns the logits of the sampled rows,
   // [num sampled seqs][vocab] in `seqs` order. Same contract as execute().
@@ -80,8 +90,10 @@ class llama_runner : public model_runner {
 
  private:
   std::span<const float> run_checked(
-      const step_batch& batch,
-      llama_forward::result_kind kind = llama_forward::result_kind::logits);
+      const step_batch& batch, llama_forward::result_kind kind = llama_forward::result_kind::logits,
+      const stage_activations* input = nullptr);
+  // Aborts on an invalid batch (see execute()); throws on an input of the wrong size.
+  void check_step(const step_batch& batch, const stage_activations* input) const;
 
   std::unique_ptr<backend::compute_backend> compute_;
   llama_device_weights weights_;

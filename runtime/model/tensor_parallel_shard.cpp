@@ -120,16 +120,22 @@ llama_shard make_llama_shard(const llama_hparams& hp, int32_t rank, int32_t n) {
   s.intermediate_size = bounds[rank + 1] - bounds[rank];
   s.vocab_rows = (hp.vocab_size + n - 1) / n;
   s.first_token = rank * s.vocab_rows;
+  s.end_layer = hp.num_layers;
   return s;
 }
 
 llama_weights slice_llama_weights(const llama_weights& w, const llama_shard& s) {
   const auto& hp = w.hparams;
+  const bool last = s.last_stage(hp);
   llama_weights out;
   out.hparams = hp;
-  out.token_embedding = matrix_rows(w.token_embedding, hp.hidden_size, s.first_token, s.vocab_rows);
-  for (const auto& layer : w.layers)
-    out.layers.push_back(slice_layer(layer, hp, s));
+  if (s.first_stage() || (last && hp.tie_word_embeddings)) {
+    out.token_embedding =
+        matrix_rows(w.token_embedding, hp.hidden_size, s.first_token, s.vocab_rows);
+  }
+  for (int32_t layer = s.first_layer; layer < s.end_layer; ++layer)
+    out.layers.push_back(slice_layer(w.layers[static_cast<size_t>(layer)], hp, s));
+  if (!last) return out;
   out.output_norm = w.output_norm;
   if (!hp.tie_word_embeddings)
     out.output = matrix_rows(w.output, hp.hidden_size, s.first_token, s.vocab_rows);
@@ -141,6 +147,7 @@ backend::kv_cache_shape kv_cache_shape_for(const llama_hparams& hparams, const l
                                            backend::kv_cache_dtype dtype) {
   auto shape = kv_cache_shape_for(hparams, num_blocks, block_size, dtype);
   shape.num_kv_heads = shard.num_kv_heads;
+  shape.num_layers = shard.num_layers();
   return shape;
 }
 

@@ -49,6 +49,16 @@ struct llama_shard {
   int32_t intermediate_size = 0;
   int32_t first_token = 0;
   int32_t vocab_rows = 0;  // embedding / LM head rows, padding included
+  // Pipeline parallelism (pipeline_parallel.hpp): the decoder layers [first_layer, end_layer) of
+  // this rank's stage. The first stage (first_layer 0) embeds the tokens; the last
+  // (end_layer == hparams.num_layers) holds the final norm and the LM head and samples. One
+  // stage: every layer.
+  int32_t first_layer = 0;
+  int32_t end_layer = 0;
+
+  int32_t num_layers() const { return end_layer - first_layer; }
+  bool first_stage() const { return first_layer == 0; }
+  bool last_stage(const llama_hparams& hparams) const { return end_layer == hparams.num_layers; }
 };
 
 // Whether `hparams` can be split over world_size ranks (the rules above), with a message naming
@@ -64,7 +74,7 @@ llama_shard make_llama_shard(const llama_hparams& hparams, int32_t rank, int32_t
 // requires: check_llama_weights(weights) passed; shard made for weights.hparams.
 llama_weights slice_llama_weights(const llama_weights& weights, const llama_shard& shard);
 
-// The KV cache of one rank: num_blocks blocks of the shard's KV heads.
+// The KV cache of one rank: num_blocks blocks of the shard's KV heads and layers.
 backend::kv_cache_shape kv_cache_shape_for(
     const llama_hparams& hparams, const llama_shard& shard, int32_t num_blocks, int32_t block_size,
     backend::kv_cache_dtype dtype = backend::kv_cache_dtype::f32);

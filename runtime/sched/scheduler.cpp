@@ -53,8 +53,10 @@ step_proposal scheduler::propose() const {
   int32_t budget = config_.max_num_batched_tokens;
   for (uint64_t id : running_) {
     const auto& r = requests_.at(id);
-    // A request whose last token is in flight has nothing left to compute.
-    if (budget <= 0 || last_token_in_flight(r)) {
+    // A request whose last token is in flight has nothing left to compute; under pipeline
+    // parallelism, none whose sampled token is in flight has anything yet.
+    if (budget <= 0 || last_token_in_flight(r) ||
+        (config_.wait_for_sampled_tokens && r.num_output_placeholders > 0)) {
       proposal.running_rest.push_back(id);
       continue;
     }
@@ -71,7 +73,9 @@ step_proposal scheduler::propose() const {
   for (uint64_t id : waiting_) {
     if (static_cast<int32_t>(proposal.waiting.size()) >= max_candidates) break;
     const auto& r = requests_.at(id);
-    assert(r.num_output_placeholders == 0);  // preempted after its last step in flight
+    // Preempted while its token was in flight (pipeline parallelism; with async scheduling the
+    // step before returns before the next proposal): admitted once the token is back.
+    if (r.num_output_placeholders > 0) continue;
     proposal.waiting.push_back({id, r.num_tokens(), r.block_hashes,
                                 r.num_times_passed_over < max_times_passed_over,
                                 r.spec.sampling.num_prompt_logprobs < 0});

@@ -22,6 +22,13 @@
 // while their step ran. The executor runs the steps in order, so blocks released meanwhile are
 // written by the step in flight before any later step that is granted them reads them.
 //
+// Pipeline parallelism (scheduler_config::wait_for_sampled_tokens): the caller may have several
+// steps in flight (one a stage), and a request whose sampled token is in flight is not scheduled
+// until update() brings it (vLLM's PP: the stages before the last never see a sampled token, so
+// there is nothing to fill a placeholder with). Its prompt chunks that sample nothing continue in
+// the next steps; a request preempted while its token is in flight waits for it before it is
+// admitted again. So consecutive steps carry different requests, and the stages run them at once.
+//
 // The executor holds state for exactly the running requests (runtime/sequence_states.hpp). A
 // request that stops running (finished, aborted, preempted) is *released*: the next plan's
 // delta.released carries it, or, when no step follows, take_released() hands it to the caller.
@@ -69,6 +76,8 @@ struct scheduler_config {
   // the executor verifies; update() keeps the accepted ones. Not with async scheduling. With a
   // per-batch-size schedule, the step's number of requests sets how many drafts follow it.
   speculative_config speculative;
+  // Pipeline parallelism (above): no placeholders; a request waits for its sampled token.
+  bool wait_for_sampled_tokens = false;
 };
 
 // Without chunked prefill, a waiting request passed over this many times (requests behind it

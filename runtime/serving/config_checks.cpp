@@ -24,11 +24,32 @@ status tensor_parallel(const engine_config& c) {
                ")"};
 }
 
+// Whether the model's layers split into that many stages is checked once it is loaded
+// (pipeline_layer_ranges). vLLM refuses async scheduling with pipeline parallelism too; troupe's
+// stages before the last never see the tokens sampled, which drafts' rollback would need.
 status pipeline_parallel(const engine_config& c) {
+  if (c.pipeline_parallel_size < 1) {
+    return error{"--pipeline-parallel-size must be at least 1 (got " +
+                 str(c.pipeline_parallel_size) + ")"};
+  }
   if (c.pipeline_parallel_size == 1) return ok_status();
-  return error{
-      "pipeline parallelism is not supported yet: run with --pipeline-parallel-size 1 (got " +
-      str(c.pipeline_parallel_size) + ")"};
+  if (c.async_scheduling) {
+    return error{
+        "--async-scheduling is not supported with pipeline parallelism "
+        "(--pipeline-parallel-size " +
+        str(c.pipeline_parallel_size) + "): drop one of them"};
+  }
+  if (c.speculative.enabled()) {
+    return error{
+        "--speculative-config is not supported with pipeline parallelism "
+        "(--pipeline-parallel-size " +
+        str(c.pipeline_parallel_size) + ") yet: drop one of them"};
+  }
+  if (c.device == "cuda") {
+    return error{"pipeline parallelism runs on the CPU only for now: --pipeline-parallel-size " +
+                 str(c.pipeline_parallel_size) + " needs --device cpu (or auto without a GPU)"};
+  }
+  return ok_status();
 }
 
 // vLLM's *_cbor variants hash a CBOR encoding meant to be reproducible across languages; troupe's

@@ -14,6 +14,7 @@
 #include "kernels/cpu/thread_pool.hpp"
 #include "runtime/model/cpu_runner.hpp"
 #include "runtime/model/kv_cache.hpp"
+#include "runtime/model/pipeline_parallel.hpp"
 #include "runtime/model/tensor_parallel.hpp"
 #include "runtime/model/tensor_parallel_shard.hpp"
 #include "runtime/serving/device_runners.hpp"
@@ -64,14 +65,22 @@ backend::cpu_activations cpu_activations_for(const engine_config& config, weight
   return backend::cpu_activations::bf16;
 }
 
-// The runners of every tensor-parallel rank. One rank: one CPU runner holds the whole model on
-// --threads threads. N ranks: rank r holds shard r of the weights and a KV cache for its heads;
-// the --threads compute threads are divided among the ranks (at least one each) and pinned, rank
-// by rank, to the CPUs this process may use, when there are enough of them.
+// vLLM's VLLM_PP_LAYER_PARTITION: the pipeline stages' layer counts, e.g. "10,12,10".
+std::string_view layer_partition() {
+  const char* env = std::getenv("VLLM_PP_LAYER_PARTITION");
+  return env != nullptr ? std::string_view(env) : std::string_view();
+}
+
+// The runners of every rank. One rank: one CPU runner holds the whole model on --threads
+// threads. N = TP x PP ranks: rank r holds its stage's layers of shard r % TP of the weights and a
+// KV cache for those heads and layers; the --threads compute threads are divided among the ranks
+// (at least one each) and pinned, rank by rank, to the CPUs this process may use, when there are
+// enough of them.
 result<runner_list> make_runners(llama_weights weights, backend::cpu_activations activations,
                                  const kv_cache_plan& plan, const engine_config& config) {
   runner_list runners;
-  const int32_t world_size = config.tensor_parallel_size;
+  const int32_t tp = config.tensor_parallel_size, pp = config.pipeline_parallel_size;
+  const int32_t world_size = tp * pp;
   if (world_size == 1) {
     auto runner = cpu_llama_runner::create(std::move(weights), plan.num_blocks, plan.block_size,
                                            config.num_compute_threads, plan.dtype, activations);
@@ -84,18 +93,36 @@ result<runner_list> make_runners(llama_weights weights, backend::cpu_activations
                             : kernels::cpu::default_num_compute_threads();
   const int32_t per_rank = std::max(1, total / world_size);
   if (per_rank * world_size != total) {
-    spdlog::warn("--threads {} does not divide among {} tensor-parallel ranks: {} per rank", total,
-                 world_size, per_rank);
+    spdlog::warn("--threads {} does not divide among {} ranks: {} per rank", total, world_size,
+                 per_rank);
   }
   const auto cpus = plan_rank_cpus(world_size, per_rank);
+  auto placement = [&](int32_t r) {
+    return cpus.empty() ? std::string("unpinned (too few CPUs to give each rank its own)")
+                        : "pinned to CPU " + cpu_list(cpus[static_cast<size_t>(r)]);
+  };
+  if (pp == 1) {
+    auto ranks =
+        make_tensor_parallel_runners(std::move(weights), world_size, per_rank, plan.num_blocks,
+                                     plan.block_size, cpus, plan.dtype, activations);
+    if (!ranks) return ranks.err();
+    for (int32_t r = 0; r < world_size; ++r)
+      spdlog::info("tensor-parallel rank {}: {} compute thread(s), {}", r, per_rank, placement(r));
+    for (auto& rank : *ranks)
+      runners.push_back(std::move(rank));
+    return runners;
+  }
+  const auto layers = pipeline_layer_ranges(weights.hparams.num_layers, pp, layer_partition());
+  if (!layers) return layers.err();
   auto ranks =
-      make_tensor_parallel_runners(std::move(weights), world_size, per_rank, plan.num_blocks,
-                                   plan.block_size, cpus, plan.dtype, activations);
+      make_pipeline_runners(std::move(weights), {pp, tp, per_rank, layer_partition()},
+                            plan.num_blocks, plan.block_size, cpus, plan.dtype, activations);
   if (!ranks) return ranks.err();
   for (int32_t r = 0; r < world_size; ++r) {
-    spdlog::info("tensor-parallel rank {}: {} compute thread(s), {}", r, per_rank,
-                 cpus.empty() ? std::string("unpinned (too few CPUs to give each rank its own)")
-                              : "pinned to CPU " + cpu_list(cpus[static_cast<size_t>(r)]));
+    const auto [first, end] = (*layers)[static_cast<size_t>(r / tp)];
+    spdlog::info(
+        "pipeline stage {} (layers {}-{}), tensor-parallel rank {}: {} compute thread(s), {}",
+        r / tp, first, end - 1, r % tp, per_rank, placement(r));
   }
   for (auto& rank : *ranks)
     runners.push_back(std::move(rank));
@@ -113,6 +140,8 @@ void enable_cpu_op_timing(runner_list& runners) {
     if (auto* one = dynamic_cast<llama_runner*>(runners[r].get())) compute = &one->compute();
     if (auto* rank = dynamic_cast<tensor_parallel_runner*>(runners[r].get()))
       compute = &rank->compute();
+    if (auto* stage = dynamic_cast<pipeline_stage_runner*>(runners[r].get()))
+      compute = &stage->compute();
     if (auto* cpu = dynamic_cast<backend::cpu_backend*>(compute)) {
       cpu->enable_op_timing(report_every,
                             runners.size() > 1 ? "CPU rank " + std::to_string(r) : "CPU");
@@ -164,10 +193,25 @@ result<built_engine> build_engine(const engine_config& config) {
     return error{files->path + ": --tensor-parallel-size " +
                  std::to_string(config.tensor_parallel_size) + ": " + split.message()};
   }
+  int32_t stage_layers = 0;  // the most layers a pipeline stage holds (0: one stage)
+  if (config.pipeline_parallel_size > 1) {
+    if (*device == engine_device::cuda) {
+      return error{"pipeline parallelism runs on the CPU only for now: --pipeline-parallel-size " +
+                   std::to_string(config.pipeline_parallel_size) + " needs --device cpu"};
+    }
+    auto stages = pipeline_layer_ranges(files->weights.hparams.num_layers,
+                                        config.pipeline_parallel_size, layer_partition());
+    if (!stages) {
+      return error{files->path + ": --pipeline-parallel-size " +
+                   std::to_string(config.pipeline_parallel_size) + ": " + stages.message()};
+    }
+    for (const auto& [first, end] : *stages)
+      stage_layers = std::max(stage_layers, end - first);
+  }
   const auto activations = *device == engine_device::cpu ? cpu_activations_for(config, files->dtype)
                                                          : backend::cpu_activations::f32;
   auto plan = plan_kv_cache(config, files->weights.hparams,
-                            auto_kv_cache_dtype(*device, files->dtype, activations));
+                            auto_kv_cache_dtype(*device, files->dtype, activations), stage_layers);
   if (!plan) return plan.err();
   const int32_t model_max_len = files->weights.hparams.max_position_embeddings;
   runner_list runners;
@@ -213,8 +257,11 @@ result<built_engine> assemble_engine(const engine_config& config,
   if (!tokenizer) return error{"an engine needs a tokenizer"};
   auto kv = runners_kv_cache(runners);
   if (!kv) return kv.err();
-  if (runners.size() != static_cast<size_t>(config.tensor_parallel_size)) {
+  const auto ranks = static_cast<size_t>(config.tensor_parallel_size) *
+                     static_cast<size_t>(std::max(1, config.pipeline_parallel_size));
+  if (runners.size() != ranks) {
     return error{"--tensor-parallel-size " + std::to_string(config.tensor_parallel_size) +
+                 " x --pipeline-parallel-size " + std::to_string(config.pipeline_parallel_size) +
                  " needs as many runners (got " + std::to_string(runners.size()) + ")"};
   }
   if (auto ok = validate_engine_config(config); !ok) return ok.err();

@@ -20,14 +20,16 @@ int32_t max_rank_kv_heads(const llama_hparams& hparams, int32_t world_size) {
 }  // namespace
 
 result<kv_cache_plan> plan_kv_cache(const engine_config& config, const llama_hparams& hparams,
-                                    backend::kv_cache_dtype auto_dtype) {
+                                    backend::kv_cache_dtype auto_dtype, int32_t stage_layers) {
   kv_cache_plan plan;
   plan.block_size = config.block_size;
   // Validated: the dtype is one parse_kv_cache_dtype knows.
   plan.dtype = parse_kv_cache_dtype(config.kv_cache_dtype, auto_dtype).value();
-  plan.world_size = std::max(1, config.tensor_parallel_size);
+  const int32_t tp = std::max(1, config.tensor_parallel_size);
+  plan.world_size = tp * std::max(1, config.pipeline_parallel_size);
   llama_hparams rank = hparams;
-  rank.num_kv_heads = max_rank_kv_heads(hparams, plan.world_size);
+  rank.num_kv_heads = max_rank_kv_heads(hparams, tp);
+  if (stage_layers > 0) rank.num_layers = stage_layers;
   plan.bytes_per_block = kv_bytes_per_block(rank, config.block_size, plan.dtype);
   if (config.num_gpu_blocks_override > 0) {
     plan.num_blocks = config.num_gpu_blocks_override;

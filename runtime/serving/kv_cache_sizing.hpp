@@ -9,10 +9,10 @@
 // f32 4 bytes an element, bfloat16 / float16 two, fp8* one, so the same budget holds 2x or 4x
 // the f32 blocks (vLLM's fp8 holds 2x its 16-bit auto).
 //
-// The budget is per tensor-parallel rank, as vLLM's per-device memory (and VLLM_CPU_KVCACHE_SPACE,
-// per CPU worker): a rank's block holds only its KV heads, so the same budget holds more blocks at
-// TP=2. Block ids mean the same blocks at every rank, so every rank gets the number the rank with
-// the most KV heads affords.
+// The budget is per rank, as vLLM's per-device memory (and VLLM_CPU_KVCACHE_SPACE, per CPU
+// worker): a rank's block holds only its KV heads and its pipeline stage's layers, so the same
+// budget holds more blocks at TP=2 or PP=2. Block ids mean the same blocks at every rank, so every
+// rank gets the number the rank with the most KV heads and layers affords.
 //
 // On the CPU backend --gpu-memory-utilization plays no part (there is no device memory to take a
 // fraction of); it is validated and reported, never used for sizing.
@@ -33,18 +33,19 @@ struct kv_cache_plan {
   int32_t num_blocks = 0;
   int32_t block_size = 0;
   backend::kv_cache_dtype dtype = backend::kv_cache_dtype::f32;  // --kv-cache-dtype, resolved
-  int64_t bytes_per_block = 0;  // at the rank holding the most KV heads: all layers, K and V
-  int32_t world_size = 1;       // tensor-parallel ranks, each holding num_blocks blocks
+  int64_t bytes_per_block = 0;  // at the rank holding the most KV heads and layers, K and V
+  int32_t world_size = 1;       // ranks (tensor x pipeline parallel), each holding num_blocks
 
   int64_t num_bytes() const { return int64_t{num_blocks} * bytes_per_block; }  // per rank
 };
 
-// The plan for config.tensor_parallel_size ranks of `hparams`, in config.kv_cache_dtype with auto
-// meaning `auto_dtype` (device_runners.hpp: auto_kv_cache_dtype).
+// The plan for config.tensor_parallel_size x pipeline_parallel_size ranks of `hparams`, in
+// config.kv_cache_dtype with auto meaning `auto_dtype` (device_runners.hpp: auto_kv_cache_dtype);
+// `stage_layers`: the most layers a pipeline stage holds (0: every layer, one stage).
 // requires: config validated (block_size a power of two, sizes >= 0, a known cache dtype) and
 // check_tensor_parallel(hparams, config.tensor_parallel_size) passed.
 // Errors: a budget too small for one block.
 result<kv_cache_plan> plan_kv_cache(const engine_config& config, const llama_hparams& hparams,
-                                    backend::kv_cache_dtype auto_dtype);
+                                    backend::kv_cache_dtype auto_dtype, int32_t stage_layers = 0);
 
 }  // namespace troupe::runtime

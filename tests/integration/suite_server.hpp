@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <sstream>
+#include <string>
 #include <utility>
 
 #include "actors/engine.hpp"
@@ -20,6 +22,15 @@ inline runtime::engine_config default_model_suite_config() {
   config.max_num_batched_tokens = 64;
   config.disable_log_requests = true;
   return config;
+}
+
+// The value of the sample `name` (labels included, as exported) in Prometheus text, or -1.
+inline double sample_value(const std::string& text, const std::string& name) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  }
+  return -1;
 }
 
 class suite_server {

@@ -12,12 +12,8 @@
 // Skips when the model has not been fetched (tools/setup.sh --model).
 #include <gtest/gtest.h>
 
-#include <signal.h>
-
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -35,6 +31,7 @@
 #include "tests/actors/fakes.hpp"
 #include "tests/http/test_client.hpp"
 #include "tests/integration/completions.hpp"
+#include "tests/integration/serve_process.hpp"
 #include "tests/integration/suite_server.hpp"
 #include "tests/runtime/model/failing_backend.hpp"
 #include "tests/support/testdata.hpp"
@@ -46,14 +43,7 @@ using namespace std::chrono_literals;
 
 const auto& prompts = testing::mixed_prompts;
 
-// The value of the sample `name` (labels included, as exported) in Prometheus text, or -1.
-double sample_value(const std::string& text, const std::string& name) {
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
-  }
-  return -1;
-}
+using testing::sample_value;
 
 // One engine at TP=2 for the suite, its rank 1 on a backend the tests can make fail; 24 blocks of
 // 16 tokens, too few for 16 streams at once; speculative decoding on (ngram, 3 drafts), so every
@@ -255,41 +245,10 @@ TEST_F(serving_tensor_parallel, a_rank_that_throws_fails_its_step_and_the_server
 TEST(serve_command_line, the_seeds_tensor_parallel_line_serves) {
   const std::string model = testing::default_model_gguf();
   if (model.empty()) GTEST_SKIP() << "default model not fetched (tools/setup.sh --model)";
-  const std::string binary = std::string(TROUPE_BINARY_DIR) + "/bin/troupe";
-  if (!std::filesystem::exists(binary)) GTEST_SKIP() << "bin/troupe is not built";
-  const auto dir = std::filesystem::path(TROUPE_BINARY_DIR) / "test_output";
-  std::filesystem::create_directories(dir);
-  const auto log = dir / "serve_tp2.log";
-  const std::string command =
-      binary + " serve --model " + model +
-      " --served_model_name smol --max-model-len 4096 --gpu-memory-utilization 0.9"
-      " --enable-chunked-prefill --max-num-batched-tokens 512 --max-num-seqs 16"
-      " --enable-prefix-caching --kv-cache-dtype auto --dtype auto --tensor-parallel-size 2"
-      " --disable-log-requests --port 0 > " +
-      log.string() + " 2>&1 & echo $!";
-  FILE* shell = ::popen(command.c_str(), "r");
-  ASSERT_NE(shell, nullptr);
-  int pid = 0;
-  ASSERT_EQ(std::fscanf(shell, "%d", &pid), 1);
-  ::pclose(shell);
-  // "serving 'smol' (max_model_len 4096) on http://127.0.0.1:PORT"
-  uint16_t port = 0;
-  std::string text;
-  for (int i = 0; i < 600 && port == 0; ++i) {
-    std::this_thread::sleep_for(100ms);
-    std::ifstream in(log);
-    std::stringstream s;
-    s << in.rdbuf();
-    text = s.str();
-    const auto at = text.find("serving 'smol'");
-    const auto colon = at == std::string::npos ? at : text.find("127.0.0.1:", at);
-    // The whole line: the log may be read while the port is half written.
-    if (colon != std::string::npos && text.find('\n', colon) != std::string::npos)
-      port = static_cast<uint16_t>(std::stoi(text.substr(colon + 10)));
-  }
-  if (port == 0) ::kill(pid, SIGKILL);
-  ASSERT_NE(port, 0) << text;
-  http::testing::test_client client(port);
+  if (!testing::serve_process::binary_built()) GTEST_SKIP() << "bin/troupe is not built";
+  testing::serve_process serve(testing::seed_serve_args(model), "serve_tp2.log");
+  ASSERT_NE(serve.port(), 0) << serve.log();
+  http::testing::test_client client(serve.port());
   auto reply = client.post(R"({"model": "smol", "prompt": "The capital of France is",)"
                            R"( "max_tokens": 8, "temperature": 0})");
   EXPECT_EQ(reply.status, 200) << reply.body;
@@ -301,11 +260,8 @@ TEST(serve_command_line, the_seeds_tensor_parallel_line_serves) {
     std::this_thread::sleep_for(10ms);
   }
   EXPECT_EQ(sample_value(body, "troupe_executor_sequences{rank=\"1\"}"), 0) << body;
-  ::kill(pid, SIGTERM);  // not our child (the shell's): wait for it to be gone
-  for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i)
-    std::this_thread::sleep_for(100ms);
-  EXPECT_NE(::kill(pid, 0), 0) << "troupe serve did not stop on SIGTERM";
-  EXPECT_NE(text.find("tensor-parallel rank 1"), std::string::npos) << text;
+  EXPECT_TRUE(serve.stop()) << "troupe serve did not stop on SIGTERM";
+  EXPECT_NE(serve.log().find("tensor-parallel rank 1"), std::string::npos) << serve.log();
 }
 
 }  // namespace

@@ -125,11 +125,11 @@ TEST_F(engine_startup, kv_cache_dtype_flag_reaches_the_builder) {
 
 TEST_F(engine_startup, serve_refuses_before_loading_a_model) {
   auto started = start_engine_from_flags(
-      parse({"serve", "/nonexistent.gguf", "--pipeline-parallel-size", "2"}));
+      parse({"serve", "/nonexistent.gguf", "--pipeline-parallel-size", "2", "--async-scheduling"}));
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.message(),
-            "pipeline parallelism is not supported yet: run with --pipeline-parallel-size 1 (got "
-            "2)");
+            "--async-scheduling is not supported with pipeline parallelism "
+            "(--pipeline-parallel-size 2): drop one of them");
   started = start_engine_from_flags(
       parse({"serve", "/nonexistent.gguf", "--chat-template", "/nonexistent.jinja"}));
   ASSERT_FALSE(started.ok());

@@ -77,7 +77,7 @@ TEST_F(subcommands, generate_json_is_greedy_and_matches_llama_cpp) {
 }
 
 TEST_F(subcommands, serve_and_generate_refuse_what_they_cannot_honour) {
-  EXPECT_EQ(run_serve(parse({"serve", "--pipeline-parallel-size", "2"})), 1);
+  EXPECT_EQ(run_serve(parse({"serve", "--pipeline-parallel-size", "2", "--async-scheduling"})), 1);
   EXPECT_EQ(run_generate(parse({"generate", "--prompt", "x", "--model", "/nonexistent.gguf"})), 1);
 }
 

@@ -1,8 +1,8 @@
 #pragma once
-// Drives the ranks of a tensor-parallel group the way executor actors will: one long-lived thread
-// per rank, every step to every rank, an exception turned into an error value at the rank's
-// boundary (as actors/executor does). Returns every rank's answer, so that tests can check that
-// the ranks agree; rank 0's is the step's.
+// Drives the ranks of a tensor-parallel group (or of a pipeline's stages) the way executor actors
+// do: one long-lived thread per rank, every step to every rank, an exception turned into an error
+// value at the rank's boundary (as actors/executor does). Returns every rank's answer, so that
+// tests can check that the ranks agree; rank 0's is the step's (a pipeline's last stage's).
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -18,10 +18,10 @@
 
 namespace troupe::testing {
 
+template <class Runner = runtime::tensor_parallel_runner>
 class rank_threads {
  public:
-  explicit rank_threads(std::vector<std::unique_ptr<runtime::tensor_parallel_runner>> ranks)
-      : ranks_(std::move(ranks)) {
+  explicit rank_threads(std::vector<std::unique_ptr<Runner>> ranks) : ranks_(std::move(ranks)) {
     for (int32_t r = 0; r < size(); ++r)
       threads_.emplace_back([this, r] { loop(r); });
   }
@@ -36,7 +36,7 @@ class rank_threads {
   }
 
   int32_t size() const { return static_cast<int32_t>(ranks_.size()); }
-  runtime::tensor_parallel_runner& rank(int32_t r) { return *ranks_[r]; }
+  Runner& rank(int32_t r) { return *ranks_[r]; }
 
   std::vector<result<std::vector<runtime::sampled_token>>> execute(const runtime::step_batch& b) {
     return on_every_rank<std::vector<runtime::sampled_token>>(
@@ -90,7 +90,7 @@ class rank_threads {
     }
   }
 
-  std::vector<std::unique_ptr<runtime::tensor_parallel_runner>> ranks_;
+  std::vector<std::unique_ptr<Runner>> ranks_;
   std::vector<std::thread> threads_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;

@@ -93,8 +93,8 @@ TEST(tensor_parallel, fp8_kv_cache_keeps_a_sequence_bitwise_the_same_alone_and_i
 }
 
 // n ranks over `w`; rank `failing` runs on a failing_backend, returned through `backend`.
-std::unique_ptr<rank_threads> ranks_with_failing(const llama_weights& w, int32_t n, int32_t failing,
-                                                 failing_backend*& backend) {
+std::unique_ptr<rank_threads<>> ranks_with_failing(const llama_weights& w, int32_t n,
+                                                   int32_t failing, failing_backend*& backend) {
   auto group = std::make_shared<backend::shared_memory_group>(n);
   std::vector<std::unique_ptr<tensor_parallel_runner>> ranks;
   for (int32_t r = 0; r < n; ++r) {
@@ -111,16 +111,10 @@ std::unique_ptr<rank_threads> ranks_with_failing(const llama_weights& w, int32_t
     EXPECT_TRUE(runner.ok()) << runner.message();
     ranks.push_back(std::make_unique<tensor_parallel_runner>(group, r, std::move(*runner)));
   }
-  return std::make_unique<rank_threads>(std::move(ranks));
+  return std::make_unique<rank_threads<>>(std::move(ranks));
 }
 
-step_batch prompt_step(uint64_t id, const std::vector<int32_t>& tokens, int32_t first_block) {
-  step_batch b;
-  b.token_ids = tokens;
-  b.seqs.push_back(testing::seq_entry(id, 0, static_cast<int32_t>(tokens.size()),
-                                      {first_block, first_block + 1, first_block + 2}));
-  return b;
-}
+using testing::prompt_step;
 
 TEST(tensor_parallel, a_rank_that_throws_fails_the_step_everywhere_and_the_next_step_runs) {
   const auto w = testing::tiny_model(testing::tiny_hparams(), 3);

@@ -132,6 +132,16 @@ inline std::vector<scripted_seq> busy_script(int32_t vocab) {
           {3, 3, 2, random_tokens(3, vocab, 3)}};
 }
 
+// One step of a whole prompt: sequence `id` from position 0, in blocks first_block.. +2.
+inline runtime::step_batch prompt_step(uint64_t id, const std::vector<int32_t>& tokens,
+                                       int32_t first_block) {
+  runtime::step_batch b;
+  b.token_ids = tokens;
+  b.seqs.push_back(seq_entry(id, 0, static_cast<int32_t>(tokens.size()),
+                             {first_block, first_block + 1, first_block + 2}));
+  return b;
+}
+
 // log_softmax of one logits row, in double.   row [n]
 inline std::vector<double> log_softmax(const float* row, int32_t n) {
   double mx = row[0], sum = 0.0;

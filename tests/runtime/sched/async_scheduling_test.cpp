@@ -2,12 +2,16 @@
 // N+1 is scheduled before step N's tokens are back, its decode tokens placeholders that the
 // executor (sequence_states) fills in with what it sampled in step N. The requests' outputs must
 // be exactly those of synchronous scheduling, whatever finishes, aborts or preemptions happen
-// while a step is in flight, and nothing may leak.
+// while a step is in flight, and nothing may leak. Pipeline parallelism's scheduling (up to one
+// step a stage in flight, no placeholders: a request waits for its sampled token) is held to the
+// same outputs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "runtime/sched/scheduler.hpp"
@@ -68,6 +72,7 @@ class pipeline {
     auto sampled = model(*batch);
     states.record_sampled(sampled);
     flight_.push_back({std::move(plan), std::move(sampled)});
+    max_in_flight = std::max(max_in_flight, flight_.size());
     return true;
   }
 
@@ -99,6 +104,8 @@ class pipeline {
   }
 
   size_t num_in_flight() const { return flight_.size(); }
+  const step_plan& newest_plan() const { return flight_.back().plan; }
+  size_t max_in_flight = 0;  // the most steps that were in flight at once
 
   scheduler sched;
   kv_allocator alloc;
@@ -239,39 +246,111 @@ TEST(AsyncScheduling, OutputBlocksFilledByPlaceholdersStillEnterThePrefixCache) 
 // Many requests with shared prefixes, stop tokens, varied lengths and a cache too small for all:
 // preemptions and finishes happen while steps are in flight. Every request's outputs equal
 // synchronous scheduling's.
-TEST(AsyncScheduling, OutputsEqualSynchronousSchedulingUnderPreemption) {
+// 40 requests with stop tokens on a cache tight enough to preempt, run with `depth` steps in
+// flight under `cfg`.
+pipeline run_mixed_load(const scheduler_config& cfg, size_t depth) {
   std::mt19937 rng(7);
-  std::vector<request_spec> specs;
+  pipeline p(cfg, 24, depth);
   for (uint64_t id = 1; id <= 40; ++id) {
     std::vector<int32_t> prompt = iota_prompt(4 + static_cast<int32_t>(id % 3) * 4);
     const auto extra = static_cast<int32_t>(rng() % 20);
     for (int32_t i = 0; i < extra; ++i)
       prompt.push_back(1 + static_cast<int32_t>(rng() % 90));
     const auto max_tokens = 1 + static_cast<int32_t>(rng() % 30);
-    specs.push_back(make_request(id, prompt, max_tokens, {10, 11, 12, 13}));
+    p.add(make_request(id, prompt, max_tokens, {10, 11, 12, 13}));
   }
-  std::map<uint64_t, request_result> expected;
-  int64_t sync_preemptions = 0;
-  for (size_t depth : {1u, 2u}) {
+  p.run_to_completion();
+  EXPECT_EQ(p.results.size(), 40u);
+  return p;
+}
+
+void expect_same_outputs(const pipeline& got, const pipeline& want) {
+  for (const auto& [id, result] : want.results) {
+    EXPECT_EQ(got.results.at(id).tokens, result.tokens) << "request " << id;
+    EXPECT_EQ(got.results.at(id).finish, result.finish) << "request " << id;
+  }
+}
+
+TEST(AsyncScheduling, OutputsEqualSynchronousSchedulingUnderPreemption) {
+  const auto sync = run_mixed_load(config(6, 24), 1);
+  EXPECT_GT(sync.sched.num_preemptions(), 0);
+  const auto async = run_mixed_load(config(6, 24), 2);
+  EXPECT_GT(async.num_placeholders, 100);
+  EXPECT_GT(async.sched.num_preemptions(), 0) << "the cache was never tight";
+  expect_same_outputs(async, sync);
+}
+
+// -- pipeline parallelism: several steps in flight, no placeholders --
+
+scheduler_config pipeline_config(int32_t max_num_seqs = 8, int32_t budget = 32) {
+  auto c = config(max_num_seqs, budget);
+  c.wait_for_sampled_tokens = true;
+  return c;
+}
+
+TEST(PipelineScheduling, ARequestWaitsForItsSampledTokenWhileOthersFillTheNextStep) {
+  pipeline p(pipeline_config(), 32, 2);
+  p.add(make_request(1, iota_prompt(6), 4));
+  ASSERT_TRUE(p.send());   // 1's prompt, sampling its first output
+  EXPECT_FALSE(p.send());  // nothing else to run: 1 waits for its token
+  p.add(make_request(2, iota_prompt(9, 20), 4));
+  ASSERT_TRUE(p.send());  // 2's prompt only
+  ASSERT_EQ(p.newest_plan().delta.seqs.size(), 1u);
+  EXPECT_EQ(p.newest_plan().delta.seqs[0].seq_id, 2u);
+  p.receive();  // 1's token is back: 1 runs beside 2's first output's wait
+  ASSERT_TRUE(p.send());
+  ASSERT_EQ(p.newest_plan().delta.seqs.size(), 1u);
+  EXPECT_EQ(p.newest_plan().delta.seqs[0].seq_id, 1u);
+  p.run_to_completion();
+  EXPECT_EQ(p.num_placeholders, 0);
+  EXPECT_EQ(p.results[1].tokens.size(), 4u);
+  EXPECT_EQ(p.results[2].tokens.size(), 4u);
+}
+
+// A prompt's chunks that sample nothing go on in the steps behind each other.
+TEST(PipelineScheduling, PromptChunksContinueWhileTheChunkBeforeIsInFlight) {
+  pipeline p(pipeline_config(8, 4), 32, 3);
+  p.add(make_request(1, iota_prompt(10), 2));
+  ASSERT_TRUE(p.send());  // tokens 0-3
+  ASSERT_TRUE(p.send());  // 4-7
+  ASSERT_TRUE(p.send());  // 8-9, sampling
+  EXPECT_EQ(p.num_in_flight(), 3u);
+  EXPECT_TRUE(p.newest_plan().delta.seqs[0].sample);
+  p.run_to_completion();
+  EXPECT_EQ(p.results[1].tokens.size(), 2u);
+}
+
+// With three steps in flight, the step after the one that preempted a request whose token is
+// still in flight is proposed before that token is back: the request is not a candidate until
+// then (readmitted, it would compute without that token and sample its index twice).
+TEST(PipelineScheduling, ARequestPreemptedWhileItsTokenIsInFlightWaitsForItBeforeReadmission) {
+  scheduler s(pipeline_config());
+  kv_allocator alloc(32, block_size);
+  ASSERT_TRUE(s.add_request(make_request(1, iota_prompt(6), 4)).ok());
+  const step_plan first = s.schedule(alloc);  // the prompt; its first output in flight
+  ASSERT_EQ(first.delta.seqs.size(), 1u);
+  const step_proposal next = s.propose();
+  ASSERT_EQ(next.running_rest, std::vector<uint64_t>{1});
+  step_grant preempting;  // the allocator took its blocks for another request
+  preempting.preempted = {1};
+  EXPECT_TRUE(s.finalize(next, preempting).empty());
+  EXPECT_TRUE(s.propose().waiting.empty()) << "readmitted before its token came back";
+  s.update(first, std::vector<sampled_token>{{1, 42, 0.0f}});
+  const step_proposal after = s.propose();
+  ASSERT_EQ(after.waiting.size(), 1u);
+  EXPECT_EQ(after.waiting[0].num_tokens, 7);  // the prompt and the token that came back
+}
+
+TEST(PipelineScheduling, OutputsEqualSynchronousSchedulingUnderPreemption) {
+  const auto sync = run_mixed_load(pipeline_config(6, 24), 1);
+  for (size_t depth : {2u, 3u}) {
     SCOPED_TRACE("steps in flight: " + std::to_string(depth));
-    pipeline p(config(6, 24), 24, depth);
-    for (const auto& spec : specs)
-      p.add(spec);
-    p.run_to_completion();
-    ASSERT_EQ(p.results.size(), specs.size());
-    if (depth == 1) {
-      expected = p.results;
-      sync_preemptions = p.sched.num_preemptions();
-      continue;
-    }
-    EXPECT_GT(p.num_placeholders, 100);
+    const auto p = run_mixed_load(pipeline_config(6, 24), depth);
+    EXPECT_EQ(p.num_placeholders, 0);
+    EXPECT_EQ(p.max_in_flight, depth);
     EXPECT_GT(p.sched.num_preemptions(), 0) << "the cache was never tight";
-    for (const auto& [id, result] : expected) {
-      EXPECT_EQ(p.results[id].tokens, result.tokens) << "request " << id;
-      EXPECT_EQ(p.results[id].finish, result.finish) << "request " << id;
-    }
+    expect_same_outputs(p, sync);
   }
-  EXPECT_GT(sync_preemptions, 0);
 }
 
 // -- the executor's side --

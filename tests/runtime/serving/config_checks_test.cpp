@@ -30,19 +30,33 @@ TEST(validate_engine_config, tensor_parallelism) {
 TEST(validate_engine_config, pipeline_parallelism) {
   engine_config c;
   c.pipeline_parallel_size = 2;
+  EXPECT_TRUE(validate_engine_config(c).ok());
+  c.async_scheduling = true;
   EXPECT_EQ(failure(c),
-            "pipeline parallelism is not supported yet: run with --pipeline-parallel-size 1 (got "
-            "2)");
+            "--async-scheduling is not supported with pipeline parallelism "
+            "(--pipeline-parallel-size 2): drop one of them");
+  c.async_scheduling = false;
+  c.speculative.num_speculative_tokens = 3;
+  EXPECT_EQ(failure(c),
+            "--speculative-config is not supported with pipeline parallelism "
+            "(--pipeline-parallel-size 2) yet: drop one of them");
+  c.speculative = {};
+  c.device = "cuda";
+  EXPECT_EQ(failure(c),
+            "pipeline parallelism runs on the CPU only for now: --pipeline-parallel-size 2 needs "
+            "--device cpu (or auto without a GPU)");
+  c.pipeline_parallel_size = 0;
+  EXPECT_EQ(failure(c), "--pipeline-parallel-size must be at least 1 (got 0)");
 }
 
 TEST(validate_engine_config, rules_are_checked_in_order) {
   engine_config c;
-  c.pipeline_parallel_size = 2;
+  c.pipeline_parallel_size = 0;
   c.tensor_parallel_size = 0;
   c.block_size = 3;
   EXPECT_EQ(failure(c).rfind("--tensor-parallel-size", 0), 0u);
   c.tensor_parallel_size = 4;
-  EXPECT_EQ(failure(c).rfind("pipeline parallelism", 0), 0u);
+  EXPECT_EQ(failure(c).rfind("--pipeline-parallel-size", 0), 0u);
 }
 
 TEST(validate_engine_config, prefix_caching_runs_on_or_off) {

@@ -155,10 +155,8 @@ TEST_F(engine_builder, validates_before_loading) {
   engine_config c = tiny_config();
   c.model = "/nonexistent/model.gguf";
   EXPECT_EQ(build_error(c), "model file not found: /nonexistent/model.gguf");
-  c.pipeline_parallel_size = 2;
-  EXPECT_EQ(build_error(c),
-            "pipeline parallelism is not supported yet: run with --pipeline-parallel-size 1 (got "
-            "2)");
+  c.pipeline_parallel_size = 0;
+  EXPECT_EQ(build_error(c), "--pipeline-parallel-size must be at least 1 (got 0)");
 }
 
 // 4 q heads, 2 KV heads: one KV head per rank at TP=2; 3 ranks do not divide the heads.
@@ -192,6 +190,33 @@ TEST_F(engine_builder, the_kv_budget_is_per_rank) {
   EXPECT_EQ(two->kv_cache.num_blocks, 2 * one->kv_cache.num_blocks);
   for (const auto& runner : two->runners)
     EXPECT_EQ(runner->num_kv_blocks(), two->kv_cache.num_blocks);
+}
+
+// Two layers: one a stage at PP=2, each stage's ranks holding one layer's cache, so the same
+// budget holds twice the blocks; 3 stages leave one without a layer.
+TEST_F(engine_builder, one_runner_per_pipeline_stage_and_tensor_rank) {
+  engine_config c = tiny_config();
+  c.num_gpu_blocks_override = 0;
+  c.kv_cache_memory = int64_t{1} << 20;
+  auto one = build_engine(c);
+  ASSERT_TRUE(one.ok()) << one.message();
+  c.pipeline_parallel_size = 2;
+  auto two = build_engine(c);
+  ASSERT_TRUE(two.ok()) << two.message();
+  ASSERT_EQ(two->runners.size(), 2u);
+  EXPECT_EQ(two->kv_cache.num_blocks, 2 * one->kv_cache.num_blocks);
+  for (const auto& runner : two->runners)
+    EXPECT_EQ(runner->num_kv_blocks(), two->kv_cache.num_blocks);
+  c.tensor_parallel_size = 2;
+  auto four = build_engine(c);
+  ASSERT_TRUE(four.ok()) << four.message();
+  EXPECT_EQ(four->runners.size(), 4u);
+  EXPECT_EQ(four->kv_cache.num_blocks, 4 * one->kv_cache.num_blocks);
+  c.tensor_parallel_size = 1;
+  c.pipeline_parallel_size = 3;
+  EXPECT_EQ(build_error(c), model_dir("model") +
+                                ": --pipeline-parallel-size 3: pipeline parallel size 3 over 2 "
+                                "layers leaves a stage without a layer");
 }
 
 TEST_F(engine_builder, max_model_len_above_the_models_is_refused) {
