@@ -47,6 +47,7 @@ class executor_impl : public executor_actor::base {
     auto batch = states_.apply(delta);
     if (!batch) {
       states_.record_failed_step();
+      runner_->skip_step();  // no later pipeline stage waits for this one's step
       return caf::make_error(caf::sec::runtime_error, batch.message());
     }
     try {

@@ -275,7 +275,7 @@ typename Inspector::result_type inspect(Inspector& f, seq_admission& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, seq_chunk& x) {
   return f(caf::meta::type_name("seq_chunk"), x.seq_id, x.num_tokens, x.sample, x.new_block_ids,
-           x.num_draft_tokens);
+           x.num_draft_tokens, x.start);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, step_delta& x) {

@@ -113,6 +113,10 @@ class model_runner {
   // (sampled_token::prompt_position >= 0) of every sequence's prompt_logprob_targets, in `seqs`
   // order, position order within a sequence.
   virtual std::vector<sampled_token> execute(const step_batch& batch) = 0;
+  // The executor refused this step's delta, so execute() is not called for it: a runner that
+  // exchanges a step's data with other ranks (a pipeline stage) keeps them in step (consumes
+  // its input, tells the ranks after it). Must not throw.
+  virtual void skip_step() {}
 
   virtual int32_t vocab_size() const = 0;
   virtual int32_t block_size() const = 0;

@@ -113,12 +113,19 @@ status sequence_states::check(const step_delta& delta) const {
   int64_t num_tokens = 0;
   for (const auto& chunk : delta.seqs) {
     chunk_origin origin;
+    int32_t rejectable = 0;  // the drafts of its last step this rank may still hold
     if (auto it = origins.find(chunk.seq_id); it != origins.end()) {
       origin = it->second;
     } else if (const state* s = find(chunk.seq_id)) {
       origin = {s->num_computed_tokens, s->num_prompt_tokens};
+      rejectable = s->last_num_drafts;
     } else {
       return bad(chunk.seq_id, "scheduled but not running");
+    }
+    if (chunk.start >= 0) {
+      if (chunk.start > origin.start || origin.start - chunk.start > rejectable)
+        return bad(chunk.seq_id, "starts where its tokens do not end");
+      origin.start = chunk.start;
     }
     if (!scheduled.insert(chunk.seq_id).second) return bad(chunk.seq_id, "scheduled twice");
     if (chunk.num_tokens < 1) return bad(chunk.seq_id, "scheduled with no tokens");
@@ -158,6 +165,13 @@ status sequence_states::check_placeholders(const seq_chunk& chunk, int64_t offse
 }
 
 seq_step sequence_states::advance(state& s, const seq_chunk& chunk, std::span<int32_t> tokens) {
+  if (chunk.start >= 0 && chunk.start < s.num_computed_tokens) {
+    // Drafts that the last pipeline stage rejected (check() bounds them by the last step's).
+    const int32_t rejected = s.num_computed_tokens - chunk.start;
+    s.num_computed_tokens = chunk.start;
+    if (s.sampling.needs_token_history())
+      s.token_history.resize(s.token_history.size() - static_cast<size_t>(rejected));
+  }
   if (tokens.size() == 1 && tokens[0] == placeholder_token) tokens[0] = std::max(0, s.last_sampled);
   s.last_sampled = -1;
   s.block_table.insert(s.block_table.end(), chunk.new_block_ids.begin(), chunk.new_block_ids.end());

@@ -31,6 +31,8 @@
 // num_draft_tokens drafts after its last sampled token. The executor samples a token after each
 // of them and keeps the drafts up to the first its model disagrees with (model_runner.hpp, "Draft
 // tokens"); both sides then take the rejected drafts back from the sequence's computed tokens.
+// Under pipeline parallelism only the last stage samples: the others take them back when the
+// sequence's next chunk says where it starts (seq_chunk::start).
 #include <cstdint>
 #include <vector>
 
@@ -68,6 +70,10 @@ struct seq_chunk {
   std::vector<int32_t> new_block_ids;  // appended to its block table (after admission: all)
   // With sample: the chunk's last tokens that are drafts (speculative decoding), else 0.
   int32_t num_draft_tokens = 0;
+  // Pipeline parallelism: the tokens before this chunk as the scheduler counts them, else -1.
+  // The stages before the last never learn how many of a step's drafts were accepted; a rank that
+  // holds more tokens than this takes the excess back (at most its last step's drafts).
+  int32_t start = -1;
 
   bool operator==(const seq_chunk&) const = default;
 };

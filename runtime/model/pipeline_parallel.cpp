@@ -138,6 +138,17 @@ std::vector<sampled_token> pipeline_stage_runner::execute(const step_batch& batc
   }
 }
 
+void pipeline_stage_runner::skip_step() {
+  if (upstream_) {
+    try {
+      (void)upstream_->receive();
+    } catch (const backend::collective_aborted&) {
+      // Abandoned upstream too, or closed: nothing to take.
+    }
+  }
+  if (downstream_) downstream_->abandon();
+}
+
 std::vector<sampled_token> pipeline_stage_runner::run(const step_batch& batch) {
   // The input first: this step's item leaves the link whatever happens next.
   std::optional<stage_activations> input;

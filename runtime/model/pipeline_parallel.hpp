@@ -18,9 +18,10 @@
 // activations, or "abandoned" when the step failed at the sending rank or before it. A rank whose
 // step fails (its forward throws, or its input was abandoned) abandons the step downstream and in
 // its tensor-parallel group, then rethrows, so every later rank fails the step too instead of
-// waiting. Every rank applies every delta, so a delta that one stage refuses, every stage refuses
-// (no rank runs, no link is used). A stage reads its input first, so several steps may be in
-// flight: stage 0 runs step N + 1 while stage 1 runs step N.
+// waiting. Every rank applies every delta, so a delta that one stage refuses, every stage refuses;
+// should a rank alone refuse one, its executor skips the step here (skip_step: the input taken
+// off, the step abandoned downstream), so no later stage waits for it. A stage reads its input
+// first, so several steps may be in flight: stage 0 runs step N + 1 while stage 1 runs step N.
 // Shutdown: destroying any rank closes its links and its group, so ranks waiting on it fail.
 #include <condition_variable>
 #include <cstdint>
@@ -88,6 +89,9 @@ class pipeline_stage_runner final : public model_runner {
   // and in its group if anything throws, and rethrows.
   // Thread: this rank's own thread, one step at a time.
   std::vector<sampled_token> execute(const step_batch& batch) override;
+  // A step this rank's executor refused: takes its input off the link (whatever it holds) and
+  // abandons the step downstream, so later stages fail it instead of waiting.
+  void skip_step() override;
 
   int32_t stage() const { return stage_; }
   int32_t num_stages() const { return num_stages_; }

@@ -317,6 +317,7 @@ void scheduler::schedule_seq(sched_request& r, std::span<const int32_t> new_bloc
   chunk.sample = num_total_tokens >= num_with_placeholders;
   chunk.num_draft_tokens = std::max(0, num_total_tokens - num_with_placeholders);
   chunk.new_block_ids.assign(new_block_ids.begin(), new_block_ids.end());
+  if (config_.wait_for_sampled_tokens) chunk.start = r.num_computed_tokens;
   if (chunk.num_tokens - chunk.num_draft_tokens == 1 &&
       r.num_output_tokens() + r.num_output_placeholders > 0)
     plan.num_decode_tokens += chunk.num_tokens;

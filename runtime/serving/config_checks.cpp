@@ -25,8 +25,8 @@ status tensor_parallel(const engine_config& c) {
 }
 
 // Whether the model's layers split into that many stages is checked once it is loaded
-// (pipeline_layer_ranges). vLLM refuses async scheduling with pipeline parallelism too; troupe's
-// stages before the last never see the tokens sampled, which drafts' rollback would need.
+// (pipeline_layer_ranges). vLLM refuses async scheduling with pipeline parallelism too (the
+// stages before the last never see the tokens sampled, which placeholders would need).
 status pipeline_parallel(const engine_config& c) {
   if (c.pipeline_parallel_size < 1) {
     return error{"--pipeline-parallel-size must be at least 1 (got " +
@@ -38,12 +38,6 @@ status pipeline_parallel(const engine_config& c) {
         "--async-scheduling is not supported with pipeline parallelism "
         "(--pipeline-parallel-size " +
         str(c.pipeline_parallel_size) + "): drop one of them"};
-  }
-  if (c.speculative.enabled()) {
-    return error{
-        "--speculative-config is not supported with pipeline parallelism "
-        "(--pipeline-parallel-size " +
-        str(c.pipeline_parallel_size) + ") yet: drop one of them"};
   }
   if (c.device == "cuda") {
     return error{"pipeline parallelism runs on the CPU only for now: --pipeline-parallel-size " +

@@ -1,7 +1,9 @@
 // Pipeline parallelism end to end on the embedded default model (SmolLM2-135M-Instruct, 30
 // layers), two stages of 15 layers each on its own executor actor, through the HTTP server:
-//  - 16 concurrent greedy streams equal one runner's answers to the same requests one at a time,
-//    on a KV cache small enough to preempt; every block and every stage's sequences are released;
+//  - 16 concurrent greedy streams, with ngram speculative decoding, equal one runner's answers
+//    without drafts to the same requests one at a time, on a KV cache small enough to preempt
+//    (stage 0 takes back the drafts only stage 1 saw rejected); every block and every stage's
+//    sequences are released;
 //  - a stage that throws fails its step's requests with a 500 (the cause named, the stage after
 //    it abandoned), the server keeps serving and releases everything;
 //  - the seed's command line with `--pipeline-parallel-size 2` (4 ranks: 2 stages of 2
@@ -37,8 +39,8 @@ const auto& prompts = testing::mixed_prompts;
 constexpr int32_t max_tokens = 24;
 
 // One engine at PP=2 for the suite, stage 0 on a backend the tests can make fail; 24 blocks of
-// 16 tokens, too few for 16 streams at once. `alone_`: one runner's answers (PP=1), one prompt at
-// a time.
+// 16 tokens, too few for 16 streams at once; speculative decoding on (ngram, 3 drafts). `alone_`:
+// one runner's answers (PP=1, no drafts), one prompt at a time.
 class serving_pipeline_parallel : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -57,6 +59,7 @@ class serving_pipeline_parallel : public ::testing::Test {
       one.stop();
     }
     config.pipeline_parallel_size = 2;
+    config.speculative = {3, 2, 4};
     auto files = runtime::load_model_files(config);
     ASSERT_TRUE(files) << files.message();
     const auto& weights = files->weights;
@@ -132,6 +135,16 @@ TEST_F(serving_pipeline_parallel, sixteen_concurrent_streams_equal_one_runner_on
   }
   EXPECT_GT(suite_.engine()->stats().num_preemptions, preempted_before)
       << "the cache was never tight";
+  http::testing::test_client client(port);
+  const std::string text = client.request(http::testing::bhttp::verb::get, "/metrics").body;
+  const auto drafts = text.find("\nvllm:spec_decode_num_draft_tokens_total{");
+  const auto accepted = text.find("\nvllm:spec_decode_num_accepted_tokens_total{");
+  ASSERT_NE(accepted, std::string::npos);
+  ASSERT_NE(drafts, std::string::npos);
+  const double num_accepted = std::stod(text.substr(text.find("} ", accepted) + 2));
+  EXPECT_GT(num_accepted, 0) << "no draft accepted";
+  EXPECT_LT(num_accepted, std::stod(text.substr(text.find("} ", drafts) + 2)))
+      << "no draft rejected";
   expect_everything_released();
 }
 

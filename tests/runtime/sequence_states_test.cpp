@@ -95,6 +95,42 @@ TEST(sequence_states, rejected_drafts_leave_the_computed_tokens_and_the_history)
   EXPECT_FALSE(states.apply(bad).ok());
 }
 
+// A pipeline stage before the last samples nothing, so it never learns which drafts were kept:
+// the next chunk's start says, and the rank takes the rest back (no more than its last drafts).
+TEST(sequence_states, a_chunk_start_takes_back_drafts_a_stage_never_saw_rejected) {
+  sequence_states states;
+  step_delta first;
+  first.admitted = {{7, with_penalties(), 3, 0, {}}};
+  first.seqs = {{7, 3, true, {12}, 0, 0}};
+  first.token_ids = {1, 2, 3};
+  ASSERT_TRUE(states.apply(first).ok());
+  states.record_sampled({});  // a stage before the last: no tokens come back
+
+  step_delta drafted;  // 10, then the drafts 11 and 12
+  drafted.seqs = {{7, 3, true, {40}, 2, 3}};
+  drafted.token_ids = {10, 11, 12};
+  ASSERT_TRUE(states.apply(drafted).ok());
+  states.record_sampled({});
+  EXPECT_EQ(states.find(7)->num_computed_tokens, 6);
+
+  step_delta too_far = drafted;  // would take back 3 tokens, more than the 2 drafts
+  too_far.seqs = {{7, 1, true, {}, 0, 3}};
+  too_far.token_ids = {20};
+  auto refused = states.apply(too_far);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("starts where its tokens do not end"), std::string::npos)
+      << refused.message();
+
+  step_delta next;  // 11 kept, 20 sampled instead of 12: the scheduler counts 5 tokens
+  next.seqs = {{7, 1, true, {}, 0, 5}};
+  next.token_ids = {20};
+  auto batch = states.apply(next);
+  ASSERT_TRUE(batch.ok()) << batch.message();
+  EXPECT_EQ(batch->seqs[0].start_pos, 5);
+  EXPECT_EQ(batch->seqs[0].output_index, 3);
+  EXPECT_EQ(history_of(batch->seqs[0]), (std::vector<int32_t>{1, 2, 3, 10, 11, 20}));
+}
+
 TEST(sequence_states, without_penalties_no_history_is_kept) {
   sequence_states states;
   step_delta delta;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -266,6 +267,27 @@ TEST(pipeline_parallel, a_stage_that_throws_fails_the_step_at_every_later_stage_
     EXPECT_EQ((*next[2])[0].token_id, want[0].token_id);
     EXPECT_EQ(std::memcmp(&(*next[2])[0].logprob, &want[0].logprob, sizeof(float)), 0);
   }
+}
+
+// A step one rank's executor refused (skip_step) reaches the stages after it as abandoned, and
+// the next step runs everywhere.
+TEST(pipeline_parallel, a_step_a_stage_skips_fails_at_the_stages_after_it_instead_of_hanging) {
+  const auto w = testing::tiny_model(five_layers(testing::tiny_hparams()), 3);
+  auto made = make_pipeline_runners(w, {3, 1, 1, {}}, num_blocks, block_size);
+  ASSERT_TRUE(made.ok()) << made.message();
+  auto ranks = std::move(made).value();
+  const auto step = prompt_step(1, {1, 2, 3}, 0);
+  std::thread first([&] { EXPECT_TRUE(ranks[0]->execute(step).empty()); });
+  std::thread second([&] { ranks[1]->skip_step(); });
+  EXPECT_THROW(ranks[2]->execute(step), backend::collective_aborted);
+  first.join();
+  second.join();
+  const auto next = prompt_step(2, {4, 5, 6}, 4);
+  std::thread a([&] { ranks[0]->execute(next); });
+  std::thread b([&] { ranks[1]->execute(next); });
+  EXPECT_EQ(ranks[2]->execute(next).size(), 1u);
+  a.join();
+  b.join();
 }
 
 TEST(pipeline_parallel, a_destroyed_stage_closes_its_links_instead_of_leaving_the_others_waiting) {
