@@ -15,7 +15,7 @@
 //
 // Pipeline parallelism (max_steps_in_flight = the stages): as soon as a step is sent the next is
 // scheduled from the requests whose sampled token is not in flight (the scheduler's
-// wait_for_sampled_tokens) and sent behind it, up to one a stage, so stage 0 runs step N + 1
+// pipeline_stages) and sent behind it, up to one a stage, so stage 0 runs step N + 1
 // while stage 1 runs step N; steps are applied in order as they return. Submissions and aborts
 // wait only for the allocator's round trip, and a failed step fails the steps behind it, as
 // below.
@@ -60,7 +60,7 @@ struct batcher_options {
   // first tensor-parallel rank (the stages before it sample nothing).
   size_t token_rank = 0;
   // Pipeline parallelism: steps sent before the oldest returns, one a stage (with
-  // scheduler.wait_for_sampled_tokens, so that they carry different requests); 1 otherwise.
+  // scheduler.pipeline_stages, so that they carry different requests); 1 otherwise.
   size_t max_steps_in_flight = 1;
 };
 

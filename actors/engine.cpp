@@ -192,7 +192,7 @@ class engine_impl final : public engine {
     options.token_rank = static_cast<size_t>(config.tensor_parallel_size) *
                          static_cast<size_t>(std::max(0, config.pipeline_parallel_size - 1));
     options.max_steps_in_flight = static_cast<size_t>(std::max(1, config.pipeline_parallel_size));
-    options.scheduler.wait_for_sampled_tokens = config.pipeline_parallel_size > 1;
+    options.scheduler.pipeline_stages = std::max(1, config.pipeline_parallel_size);
     batcher_ = spawn_batcher(system_, options, allocator_, executors_, counters_,
                              {actor_kind("batcher"), step_metrics::create(*metrics_), vllm_});
     auto context = std::make_shared<request_context>();

@@ -17,8 +17,10 @@ flags otherwise (--max-num-seqs 16 --max-num-batched-tokens 512). Each run start
 (tools/serve_bench.py says why) and the order alternates, so drift affects both alike. Run i uses
 --seed 7+i for both, after 2 warm-up requests.
 
-  full load   --dataset-name random: 128 random tokens in, 64 out, --num-prompts 32 sent at once
-              (--request-rate inf), so the running batch stays at --max-num-seqs.
+  full load   --dataset-name random: 128 random tokens in, 64 out (--input-len, --output-len),
+              --num-prompts 32 sent at once (--request-rate inf), so the running batch stays at
+              --max-num-seqs. With --input-len 16 the first step admits 16 prompts at once (a
+              burst that becomes ready together).
 
 Target (issue 10): output tokens/s at TP=2 / TP=1 at least 0.9 (communication and the ranks
 waiting for each other cost under 10%). The load generator runs on the same 2 cores, as it does
@@ -38,8 +40,7 @@ SERVE_FLAGS = ["--max-num-seqs", "16", "--max-num-batched-tokens", "512", "--dis
 SIDES = {"tp1": ["--tensor-parallel-size", "1"], "tp2": ["--tensor-parallel-size", "2"],
          "pp2": ["--pipeline-parallel-size", "2"]}
 TARGETS = {"tp2": 0.9, "pp2": 0.9}
-WORKLOAD = ["--num-warmups", "2", "--dataset-name", "random", "--random-input-len", "128",
-            "--random-output-len", "64", "--request-rate", "inf"]
+WORKLOAD = ["--num-warmups", "2", "--dataset-name", "random", "--request-rate", "inf"]
 
 
 def main():
@@ -48,6 +49,8 @@ def main():
     ap.add_argument("--model", default=DEFAULT_MODEL)
     ap.add_argument("--repeats", type=int, default=6)
     ap.add_argument("--num-prompts", type=int, default=32)
+    ap.add_argument("--input-len", type=int, default=128, help="random prompt tokens")
+    ap.add_argument("--output-len", type=int, default=64, help="output tokens (EOS ignored)")
     ap.add_argument("--sides", default="tp1,tp2", help="comma-separated, baseline first: "
                     + ", ".join(SIDES))
     a = ap.parse_args()
@@ -63,7 +66,9 @@ def main():
                                   os.path.join(out_dir, f"serve-{k}-{rep}.log"))
             try:
                 r = run_bench(a.troupe, a.model, port, out_dir, f"{k}-{rep}", 7 + rep,
-                              WORKLOAD + ["--num-prompts", str(a.num_prompts)])
+                              WORKLOAD + ["--num-prompts", str(a.num_prompts),
+                                          "--random-input-len", str(a.input_len),
+                                          "--random-output-len", str(a.output_len)])
             finally:
                 server.terminate()
                 server.wait()

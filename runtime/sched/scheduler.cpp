@@ -51,15 +51,18 @@ void scheduler::remove(uint64_t request_id) {
 step_proposal scheduler::propose() const {
   step_proposal proposal;
   int32_t budget = config_.max_num_batched_tokens;
+  const int32_t max_requests = max_requests_per_step();
+  int32_t num_requests = 0;
   for (uint64_t id : running_) {
     const auto& r = requests_.at(id);
     // A request whose last token is in flight has nothing left to compute; under pipeline
     // parallelism, none whose sampled token is in flight has anything yet.
-    if (budget <= 0 || last_token_in_flight(r) ||
-        (config_.wait_for_sampled_tokens && r.num_output_placeholders > 0)) {
+    if (budget <= 0 || last_token_in_flight(r) || num_requests >= max_requests ||
+        (pipelined() && r.num_output_placeholders > 0)) {
       proposal.running_rest.push_back(id);
       continue;
     }
+    ++num_requests;
     const auto num_drafts = static_cast<int32_t>(r.draft_token_ids.size());
     const int32_t n =
         std::min(r.num_tokens_with_placeholders() + num_drafts - r.num_computed_tokens, budget);
@@ -69,7 +72,8 @@ step_proposal scheduler::propose() const {
   proposal.budget = {budget, config_.max_num_batched_tokens, config_.enable_chunked_prefill};
   // Each admitted candidate computes at least one token; how many more depends on its cache hits,
   // which the allocator finds.
-  const int32_t max_candidates = std::min(config_.max_num_seqs - num_running(), budget);
+  const int32_t max_candidates =
+      std::min({config_.max_num_seqs - num_running(), budget, max_requests - num_requests});
   for (uint64_t id : waiting_) {
     if (static_cast<int32_t>(proposal.waiting.size()) >= max_candidates) break;
     const auto& r = requests_.at(id);
@@ -83,6 +87,14 @@ step_proposal scheduler::propose() const {
   if (config_.policy == scheduling_policy::priority)
     proposal.preemption_order = preemption_order(proposal);
   return proposal;
+}
+
+int32_t scheduler::max_requests_per_step() const {
+  const int32_t stages = config_.pipeline_stages;
+  if (stages <= 1) return config_.max_num_seqs;
+  const auto total = static_cast<int32_t>(std::min<size_t>(
+      static_cast<size_t>(config_.max_num_seqs), running_.size() + waiting_.size()));
+  return std::max(1, (total + stages - 1) / stages);
 }
 
 // The running list by (priority, arrival), the first to preempt (the greatest) at the back.
@@ -317,7 +329,7 @@ void scheduler::schedule_seq(sched_request& r, std::span<const int32_t> new_bloc
   chunk.sample = num_total_tokens >= num_with_placeholders;
   chunk.num_draft_tokens = std::max(0, num_total_tokens - num_with_placeholders);
   chunk.new_block_ids.assign(new_block_ids.begin(), new_block_ids.end());
-  if (config_.wait_for_sampled_tokens) chunk.start = r.num_computed_tokens;
+  if (pipelined()) chunk.start = r.num_computed_tokens;
   if (chunk.num_tokens - chunk.num_draft_tokens == 1 &&
       r.num_output_tokens() + r.num_output_placeholders > 0)
     plan.num_decode_tokens += chunk.num_tokens;

@@ -22,12 +22,16 @@
 // while their step ran. The executor runs the steps in order, so blocks released meanwhile are
 // written by the step in flight before any later step that is granted them reads them.
 //
-// Pipeline parallelism (scheduler_config::wait_for_sampled_tokens): the caller may have several
-// steps in flight (one a stage), and a request whose sampled token is in flight is not scheduled
-// until update() brings it (vLLM's PP: the stages before the last never see a sampled token, so
-// there is nothing to fill a placeholder with). Its prompt chunks that sample nothing continue in
-// the next steps; a request preempted while its token is in flight waits for it before it is
-// admitted again. So consecutive steps carry different requests, and the stages run them at once.
+// Pipeline parallelism (scheduler_config::pipeline_stages P > 1): the caller may have up to P
+// steps in flight, and a request whose sampled token is in flight is not scheduled until update()
+// brings it (vLLM's PP: the stages before the last never see a sampled token, so there is nothing
+// to fill a placeholder with). Its prompt chunks that sample nothing continue in the next steps;
+// a request preempted while its token is in flight waits for it before it is admitted again. So
+// consecutive steps carry different requests, and the stages run them at once. A step takes at
+// most ceil(R / P) requests, R the running and waiting ones (up to max_num_seqs): requests that
+// all become ready together (a burst admitted at once) split into P groups that take turns,
+// instead of one batch the stages pass along while the others wait (troupe's; vLLM's scheduler
+// has no such cap).
 //
 // The executor holds state for exactly the running requests (runtime/sequence_states.hpp). A
 // request that stops running (finished, aborted, preempted) is *released*: the next plan's
@@ -76,8 +80,9 @@ struct scheduler_config {
   // the executor verifies; update() keeps the accepted ones. Not with async scheduling. With a
   // per-batch-size schedule, the step's number of requests sets how many drafts follow it.
   speculative_config speculative;
-  // Pipeline parallelism (above): no placeholders; a request waits for its sampled token.
-  bool wait_for_sampled_tokens = false;
+  // Pipeline parallelism's stages (above): above 1, no placeholders (a request waits for its
+  // sampled token) and about 1/P of the requests a step.
+  int32_t pipeline_stages = 1;
 };
 
 // Without chunked prefill, a waiting request passed over this many times (requests behind it
@@ -161,6 +166,9 @@ class scheduler {
                     int32_t num_total_tokens, step_plan& plan);
   void hash_full_blocks(sched_request& r) const;
   bool last_token_in_flight(const sched_request& r) const;
+  bool pipelined() const { return config_.pipeline_stages > 1; }
+  // Requests one step may carry: max_num_seqs, or under pipeline parallelism about 1/P of them.
+  int32_t max_requests_per_step() const;
   // Sets r's drafts for its next step (none without speculative decoding), after a step of
   // `batch_size` requests.
   void propose_drafts(sched_request& r, int32_t batch_size) const;

@@ -38,7 +38,7 @@ using testing::sample_value;
 const auto& prompts = testing::mixed_prompts;
 constexpr int32_t max_tokens = 24;
 
-// One engine at PP=2 for the suite, stage 0 on a backend the tests can make fail; 24 blocks of
+// One engine at PP=2 for the suite, stage 0 on a backend the tests can make fail; 16 blocks of
 // 16 tokens, too few for 16 streams at once; speculative decoding on (ngram, 3 drafts). `alone_`:
 // one runner's answers (PP=1, no drafts), one prompt at a time.
 class serving_pipeline_parallel : public ::testing::Test {
@@ -47,7 +47,7 @@ class serving_pipeline_parallel : public ::testing::Test {
     if (testing::default_model_gguf().empty()) return;
     runtime::engine_config config;
     config.model = testing::default_model_gguf();
-    config.num_gpu_blocks_override = 24;
+    config.num_gpu_blocks_override = 16;
     config.max_num_batched_tokens = 64;
     config.disable_log_requests = true;
     {

@@ -282,9 +282,10 @@ TEST(AsyncScheduling, OutputsEqualSynchronousSchedulingUnderPreemption) {
 
 // -- pipeline parallelism: several steps in flight, no placeholders --
 
-scheduler_config pipeline_config(int32_t max_num_seqs = 8, int32_t budget = 32) {
+scheduler_config pipeline_config(int32_t max_num_seqs = 8, int32_t budget = 32,
+                                 int32_t stages = 2) {
   auto c = config(max_num_seqs, budget);
-  c.wait_for_sampled_tokens = true;
+  c.pipeline_stages = stages;
   return c;
 }
 
@@ -309,7 +310,7 @@ TEST(PipelineScheduling, ARequestWaitsForItsSampledTokenWhileOthersFillTheNextSt
 
 // A prompt's chunks that sample nothing go on in the steps behind each other.
 TEST(PipelineScheduling, PromptChunksContinueWhileTheChunkBeforeIsInFlight) {
-  pipeline p(pipeline_config(8, 4), 32, 3);
+  pipeline p(pipeline_config(8, 4, 3), 32, 3);
   p.add(make_request(1, iota_prompt(10), 2));
   ASSERT_TRUE(p.send());  // tokens 0-3
   ASSERT_TRUE(p.send());  // 4-7
@@ -341,11 +342,38 @@ TEST(PipelineScheduling, ARequestPreemptedWhileItsTokenIsInFlightWaitsForItBefor
   EXPECT_EQ(after.waiting[0].num_tokens, 7);  // the prompt and the token that came back
 }
 
+// Eight requests that arrive together split into two groups of four that take turns, so both
+// stages always have a step to run.
+TEST(PipelineScheduling, ABurstOfRequestsSplitsIntoOneGroupAStage) {
+  pipeline p(pipeline_config(8, 64), 64, 2);
+  for (uint64_t id = 1; id <= 8; ++id)
+    p.add(make_request(id, iota_prompt(3, static_cast<int32_t>(id) * 10), 6));
+  auto ids = [&] {
+    std::vector<uint64_t> out;
+    for (const auto& seq : p.newest_plan().delta.seqs)
+      out.push_back(seq.seq_id);
+    return out;
+  };
+  ASSERT_TRUE(p.send());
+  EXPECT_EQ(ids(), (std::vector<uint64_t>{1, 2, 3, 4}));
+  ASSERT_TRUE(p.send());
+  EXPECT_EQ(ids(), (std::vector<uint64_t>{5, 6, 7, 8}));
+  p.receive();
+  ASSERT_TRUE(p.send());
+  EXPECT_EQ(ids(), (std::vector<uint64_t>{1, 2, 3, 4}));
+  p.receive();
+  ASSERT_TRUE(p.send());
+  EXPECT_EQ(ids(), (std::vector<uint64_t>{5, 6, 7, 8}));
+  p.run_to_completion();
+  for (uint64_t id = 1; id <= 8; ++id)
+    EXPECT_EQ(p.results[id].tokens.size(), 6u) << id;
+}
+
 TEST(PipelineScheduling, OutputsEqualSynchronousSchedulingUnderPreemption) {
-  const auto sync = run_mixed_load(pipeline_config(6, 24), 1);
+  const auto sync = run_mixed_load(config(6, 24), 1);
   for (size_t depth : {2u, 3u}) {
     SCOPED_TRACE("steps in flight: " + std::to_string(depth));
-    const auto p = run_mixed_load(pipeline_config(6, 24), depth);
+    const auto p = run_mixed_load(pipeline_config(6, 24, static_cast<int32_t>(depth)), depth);
     EXPECT_EQ(p.num_placeholders, 0);
     EXPECT_EQ(p.max_in_flight, depth);
     EXPECT_GT(p.sched.num_preemptions(), 0) << "the cache was never tight";
