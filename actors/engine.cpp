@@ -171,8 +171,15 @@ class engine_impl final : public engine {
       auto& held =
           metrics_->add_gauge("troupe_executor_sequences",
                               "Sequences an executor holds state for (its rank's).", labels);
+      telemetry::counter* input_wait = nullptr;
+      if (rank >= static_cast<size_t>(config.tensor_parallel_size)) {  // a later pipeline stage
+        input_wait = &metrics_->add_counter(
+            "troupe_executor_input_wait_seconds_total",
+            "Time a pipeline stage's rank waited for its input from the stage before it.", labels);
+      }
       executors_.push_back(spawn_executor(system_, std::move(built.runners[rank]),
-                                          actor_kind("executor", labels), &held, vocabulary));
+                                          actor_kind("executor", labels), &held, vocabulary,
+                                          input_wait));
     }
     batcher_options options;
     options.scheduler = {config.max_num_seqs,

@@ -16,11 +16,13 @@ class executor_impl : public executor_actor::base {
  public:
   executor_impl(caf::actor_config& cfg, std::unique_ptr<runtime::model_runner> runner,
                 telemetry::gauge* num_sequences,
-                std::shared_ptr<const runtime::grammar::token_vocabulary> vocabulary)
+                std::shared_ptr<const runtime::grammar::token_vocabulary> vocabulary,
+                telemetry::counter* input_wait)
       : executor_actor::base(cfg),
         runner_(std::move(runner)),
         states_(std::move(vocabulary)),
-        num_sequences_(num_sequences) {}
+        num_sequences_(num_sequences),
+        input_wait_(input_wait) {}
 
   behavior_type make_behavior() override {
     return {
@@ -62,21 +64,29 @@ class executor_impl : public executor_actor::base {
 
   void publish() {
     if (num_sequences_) num_sequences_->set(states_.num_sequences());
+    if (input_wait_) {
+      const double total = runner_->input_wait_seconds();
+      input_wait_->inc(total - input_wait_published_);
+      input_wait_published_ = total;
+    }
   }
 
   std::unique_ptr<runtime::model_runner> runner_;
   runtime::sequence_states states_;
   telemetry::gauge* num_sequences_;
+  telemetry::counter* input_wait_;
+  double input_wait_published_ = 0.0;
 };
 
 }  // namespace
 
-executor_actor spawn_executor(
-    caf::actor_system& system, std::unique_ptr<runtime::model_runner> runner,
-    actor_kind_metrics actor, telemetry::gauge* num_sequences,
-    std::shared_ptr<const runtime::grammar::token_vocabulary> vocabulary) {
+executor_actor spawn_executor(caf::actor_system& system,
+                              std::unique_ptr<runtime::model_runner> runner,
+                              actor_kind_metrics actor, telemetry::gauge* num_sequences,
+                              std::shared_ptr<const runtime::grammar::token_vocabulary> vocabulary,
+                              telemetry::counter* input_wait) {
   return system.spawn<instrumented<executor_impl>, caf::detached>(
-      actor, std::move(runner), num_sequences, std::move(vocabulary));
+      actor, std::move(runner), num_sequences, std::move(vocabulary), input_wait);
 }
 
 }  // namespace troupe::actors

@@ -24,10 +24,12 @@ namespace troupe::actors {
 // with an error. Spawned instrumented with `actor` (kind "executor", labelled with its rank).
 // `num_sequences`, when given, is set to the number of sequences held after every message.
 // `vocabulary` is what structured outputs' grammars are matched against (sequences with a grammar
-// fail their step without one).
+// fail their step without one). `input_wait`, when given, counts the runner's
+// input_wait_seconds (a pipeline stage after the first: its time waiting for the stage before).
 executor_actor spawn_executor(
     caf::actor_system& system, std::unique_ptr<runtime::model_runner> runner,
     actor_kind_metrics actor, telemetry::gauge* num_sequences = nullptr,
-    std::shared_ptr<const runtime::grammar::token_vocabulary> vocabulary = nullptr);
+    std::shared_ptr<const runtime::grammar::token_vocabulary> vocabulary = nullptr,
+    telemetry::counter* input_wait = nullptr);
 
 }  // namespace troupe::actors

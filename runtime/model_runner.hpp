@@ -117,6 +117,9 @@ class model_runner {
   // exchanges a step's data with other ranks (a pipeline stage) keeps them in step (consumes
   // its input, tells the ranks after it). Must not throw.
   virtual void skip_step() {}
+  // Pipeline parallelism: the seconds this rank's steps have waited so far for their input from
+  // the stage before it (a stage idle for want of work); 0 elsewhere. Same thread as execute().
+  virtual double input_wait_seconds() const { return 0.0; }
 
   virtual int32_t vocab_size() const = 0;
   virtual int32_t block_size() const = 0;

@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <charconv>
+#include <chrono>
 #include <string>
 
 #include "runtime/backend/shared_memory_communicator.hpp"
@@ -152,7 +153,12 @@ void pipeline_stage_runner::skip_step() {
 std::vector<sampled_token> pipeline_stage_runner::run(const step_batch& batch) {
   // The input first: this step's item leaves the link whatever happens next.
   std::optional<stage_activations> input;
-  if (upstream_) input = upstream_->receive();
+  if (upstream_) {
+    const auto start = std::chrono::steady_clock::now();
+    input = upstream_->receive();
+    input_wait_seconds_ +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
   if (tp_group_) tp_group_->rank(tp_rank_).begin_step();
   const stage_activations* in = input ? &*input : nullptr;
   if (!downstream_) return runner_->execute(batch, in);

@@ -92,6 +92,7 @@ class pipeline_stage_runner final : public model_runner {
   // A step this rank's executor refused: takes its input off the link (whatever it holds) and
   // abandons the step downstream, so later stages fail it instead of waiting.
   void skip_step() override;
+  double input_wait_seconds() const override { return input_wait_seconds_; }
 
   int32_t stage() const { return stage_; }
   int32_t num_stages() const { return num_stages_; }
@@ -109,6 +110,7 @@ class pipeline_stage_runner final : public model_runner {
   int32_t tp_rank_;
   std::shared_ptr<stage_link> upstream_, downstream_;
   std::unique_ptr<llama_runner> runner_;
+  double input_wait_seconds_ = 0.0;
 };
 
 struct pipeline_layout {

@@ -145,6 +145,10 @@ TEST_F(serving_pipeline_parallel, sixteen_concurrent_streams_equal_one_runner_on
   EXPECT_GT(num_accepted, 0) << "no draft accepted";
   EXPECT_LT(num_accepted, std::stod(text.substr(text.find("} ", drafts) + 2)))
       << "no draft rejected";
+  // Stage 1 waited for stage 0 at times (its first step at least); stage 0 has no input to wait
+  // for.
+  EXPECT_GT(sample_value(text, "troupe_executor_input_wait_seconds_total{rank=\"1\"}"), 0);
+  EXPECT_EQ(text.find("troupe_executor_input_wait_seconds_total{rank=\"0\"}"), std::string::npos);
   expect_everything_released();
 }
 

@@ -169,10 +169,12 @@ std::vector<flag_spec> cache_flags() {
 
 std::vector<flag_spec> thread_flags() {
   return {
-      with_aliases(int_flag("tensor-parallel-size", "N", "tensor-parallel ranks (only 1 for now)",
+      with_aliases(int_flag("tensor-parallel-size", "N",
+                            "tensor-parallel ranks (a pipeline stage's, with -pp)",
                             FIELD(engine.tensor_parallel_size), 1, 1024),
                    {"tp"}),
-      with_aliases(int_flag("pipeline-parallel-size", "N", "pipeline stages (only 1 for now)",
+      with_aliases(int_flag("pipeline-parallel-size", "N",
+                            "pipeline stages, each --tensor-parallel-size ranks",
                             FIELD(engine.pipeline_parallel_size), 1, 1024),
                    {"pp"}),
       int_flag("threads", "N", "compute threads; 0 = all cores", FIELD(engine.num_compute_threads),
