@@ -3,14 +3,17 @@
 // runtime::build_engine or assemble_engine built) and shares among its tests.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "actors/engine.hpp"
 #include "http/server.hpp"
 #include "runtime/serving/engine_builder.hpp"
+#include "tests/http/test_client.hpp"
 
 namespace troupe::testing {
 
@@ -65,5 +68,24 @@ class suite_server {
   std::unique_ptr<actors::engine> engine_;
   std::unique_ptr<http::server> server_;
 };
+
+// Once the engine is idle: no KV block held, and no executor of ranks 0 .. num_ranks - 1 holding
+// a sequence (troupe_executor_sequences); a failure shows what is still held.
+inline void expect_everything_released(const suite_server& suite, int32_t num_ranks) {
+  std::string text;
+  for (int i = 0; i < 500; ++i) {
+    http::testing::test_client client(suite.server().port());
+    text = client.request(http::testing::bhttp::verb::get, "/metrics").body;
+    bool idle = suite.engine()->stats().num_kv_blocks_used == 0;
+    for (int32_t r = 0; r < num_ranks && idle; ++r) {
+      idle =
+          sample_value(text, "troupe_executor_sequences{rank=\"" + std::to_string(r) + "\"}") == 0;
+    }
+    if (idle) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ADD_FAILURE() << "still held: " << suite.engine()->stats().num_kv_blocks_used << " blocks\n"
+                << text;
+}
 
 }  // namespace troupe::testing

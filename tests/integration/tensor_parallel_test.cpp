@@ -94,20 +94,7 @@ class serving_tensor_parallel : public ::testing::Test {
     return client.request(http::testing::bhttp::verb::get, "/metrics").body;
   }
 
-  // Once the engine is idle: no block held, no sequence held at either rank.
-  static void expect_everything_released() {
-    std::string text;
-    for (int i = 0; i < 500; ++i) {
-      text = metrics();
-      if (sample_value(text, "troupe_executor_sequences{rank=\"0\"}") == 0 &&
-          sample_value(text, "troupe_executor_sequences{rank=\"1\"}") == 0 &&
-          suite_.engine()->stats().num_kv_blocks_used == 0)
-        return;
-      std::this_thread::sleep_for(10ms);
-    }
-    ADD_FAILURE() << "still held: " << suite_.engine()->stats().num_kv_blocks_used << " blocks\n"
-                  << text;
-  }
+  static void expect_everything_released() { testing::expect_everything_released(suite_, 2); }
 
   static inline testing::suite_server suite_;
   static inline testing::failing_backend* failing_ = nullptr;  // rank 1's
