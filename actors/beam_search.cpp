@@ -29,7 +29,7 @@ beam_search::beam_search(engine& eng, generation_request request, const beam_sea
       params_(params),
       sink_(std::move(sink)),
       eos_token_id_(eng.tokenizer().eos_id()) {
-  beams_.push_back({request_.prompt_token_ids, 0.0, false});
+  beams_.push_back({request_.prompt_token_ids, 0.0, false, {}});
 }
 
 std::shared_ptr<beam_search> beam_search::start(engine& eng, generation_request request,
@@ -141,7 +141,10 @@ bool beam_search::advance() {
     double cum_logprob;
     int32_t token;
     size_t beam;
+    float logprob;
   };
+  const bool keep_logprobs = request_.logprobs >= 0;
+  std::vector<std::vector<std::pair<int32_t, float>>> dictionaries(beams_.size());
   std::vector<candidate> candidates;
   for (size_t i = 0; i < beams_.size(); ++i) {
     const beam& b = beams_[i];
@@ -155,13 +158,18 @@ bool beam_search::advance() {
     for (const auto& [id, logprob] : offered) {
       const double cum = b.cum_logprob + static_cast<double>(logprob);
       if (id == eos_token_id_ && !request_.ignore_eos) {
-        beam done{b.tokens, cum, true};
+        beam done{b.tokens, cum, true, {}};
         if (params_.include_stop_str_in_output) done.tokens.push_back(id);
+        if (keep_logprobs) {
+          done.logprobs = b.logprobs;
+          done.logprobs.push_back({id, logprob, offered, 0, true});
+        }
         completed_.push_back(std::move(done));
       } else {
-        candidates.push_back({cum, id, i});
+        candidates.push_back({cum, id, i, logprob});
       }
     }
+    if (keep_logprobs) dictionaries[i] = std::move(offered);
   }
   std::stable_sort(
       candidates.begin(), candidates.end(),
@@ -170,8 +178,12 @@ bool beam_search::advance() {
     candidates.resize(static_cast<size_t>(params_.beam_width));
   std::vector<beam> next;
   for (const candidate& c : candidates) {
-    beam b{beams_[c.beam].tokens, c.cum_logprob, false};
+    beam b{beams_[c.beam].tokens, c.cum_logprob, false, {}};
     b.tokens.push_back(c.token);
+    if (keep_logprobs) {
+      b.logprobs = beams_[c.beam].logprobs;
+      b.logprobs.push_back({c.token, c.logprob, dictionaries[c.beam], 0, true});
+    }
     next.push_back(std::move(b));
   }
   beams_ = std::move(next);
@@ -210,6 +222,11 @@ void beam_search::finish(const char* reason) {
       if (b.stopped && reason == nullptr) e.stop_token_id = eos_token_id_;
       e.num_prompt_tokens = num_prompt_tokens_ < 0 ? 0 : num_prompt_tokens_;
       e.num_output_tokens = static_cast<int32_t>(e.token_ids.size());
+      if (request_.logprobs >= 0) {
+        e.logprobs.assign(b.logprobs.begin(),
+                          b.logprobs.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                   b.logprobs.size(), e.token_ids.size())));
+      }
       if (request_.return_prompt_token_ids && num_prompt_tokens_ >= 0)
         e.prompt_token_ids.assign(b.tokens.begin(), b.tokens.begin() + num_prompt_tokens_);
       events.push_back(std::move(e));

@@ -8,7 +8,8 @@
 // ranked by cumulative logprob / (tokens, prompt included, EOS not) ^ length_penalty, and the best
 // beam_width become the choices, best first: one final event each, with its text (decoded
 // without the EOS), its tokens (the EOS only with include_stop_str_in_output), finish_reason
-// "stop" with the EOS as stop_token_id, or "length".
+// "stop" with the EOS as stop_token_id, or "length". With the request's logprobs each token
+// carries its round's dictionary (token_logprob::whole_dictionary), as vLLM's beams do.
 //
 // As in vLLM, nothing else of the request applies (stop strings, penalties, logit_bias,
 // structured outputs, top-k/top-p/min-p): the rounds sample at `temperature`, which moves only
@@ -51,6 +52,9 @@ class beam_search : public std::enable_shared_from_this<beam_search> {
     std::vector<int32_t> tokens;  // the prompt, then the beam's tokens
     double cum_logprob = 0.0;
     bool stopped = false;  // completed by EOS
+    // With the request's logprobs: each step's token with its step's dictionary (one more than
+    // the tokens when an EOS completed the beam without joining them, as in vLLM).
+    std::vector<token_logprob> logprobs;
   };
 
   // The ranking key vLLM sorts finished beams by (get_beam_search_score).

@@ -80,6 +80,10 @@ struct token_logprob {
   // A prompt token's (generation_event::prompt_logprobs) only: vLLM's rank of the token, how
   // many tokens are at least as likely, itself included (kernels::cpu::logprob_rank); else 0.
   int32_t rank = 0;
+  // A beam search's token: `top` is vLLM's whole dictionary of the beam's step in its order (the
+  // token sampled there, then the most likely), which the token, one of its entries, need not
+  // lead; a response shows its first entries as they are.
+  bool whole_dictionary = false;
 };
 
 // Where a finished request's time went, in seconds (vLLM's RequestStateStats intervals):

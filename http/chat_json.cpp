@@ -32,6 +32,16 @@ void write_top_logprobs(json_writer& w, const chat_logprobs_format& format,
                         const actors::token_logprob& step) {
   w.StartArray();
   int32_t num_written = 0;
+  if (step.whole_dictionary) {  // vLLM shows the dictionary's first top_logprobs entries
+    for (const auto& [id, lp] : step.top) {
+      if (num_written++ >= format.top_logprobs) break;
+      w.StartObject();
+      write_token_fields(w, format, id, lp, true);
+      w.EndObject();
+    }
+    w.EndArray();
+    return;
+  }
   if (format.top_logprobs > 0) {
     w.StartObject();  // the sampled token comes first in vLLM's dictionary
     write_token_fields(w, format, step.token_id, step.logprob, true);

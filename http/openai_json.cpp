@@ -116,10 +116,17 @@ completion_choice simple_choice(std::string_view text, std::string_view finish_r
 std::vector<std::pair<std::string, float>> top_entries(const actors::token_logprob& token,
                                                        const runtime::tokenizer& tokenizer,
                                                        int32_t num_top, bool as_token_ids) {
-  std::vector<std::pair<int32_t, float>> ids = {{token.token_id, token.logprob}};
-  const auto num = std::min(token.top.size(), static_cast<size_t>(std::max(num_top, 0)));
-  for (size_t i = 0; i < num; ++i)
-    if (token.top[i].first != token.token_id) ids.push_back(token.top[i]);
+  std::vector<std::pair<int32_t, float>> ids;
+  if (token.whole_dictionary) {  // vLLM shows the dictionary's first num_top + 1 entries
+    ids.assign(token.top.begin(),
+               token.top.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                       token.top.size(), static_cast<size_t>(num_top) + 1)));
+  } else {
+    ids.emplace_back(token.token_id, token.logprob);
+    const auto num = std::min(token.top.size(), static_cast<size_t>(std::max(num_top, 0)));
+    for (size_t i = 0; i < num; ++i)
+      if (token.top[i].first != token.token_id) ids.push_back(token.top[i]);
+  }
   std::vector<std::pair<std::string, float>> entries;
   for (const auto& [id, logprob] : ids) {
     std::string text = logprob_token_name(tokenizer, id, as_token_ids);

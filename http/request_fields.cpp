@@ -398,9 +398,6 @@ parse_error check_beam_search(completion_request& request, bool completions) {
         "compute prompt logprobs.",
         "echo");
   }
-  if (request.generation.logprobs >= 0) {
-    return bad_request("`logprobs` with beam search is not supported by troupe yet.", "logprobs");
-  }
   request.generation.sampling.num_prompt_logprobs = -1;  // an echo's: none with beam search
   return std::nullopt;
 }

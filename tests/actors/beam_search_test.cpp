@@ -130,12 +130,13 @@ class collecting final : public generation_sink {
 
 std::vector<generation_event> search(scripted_engine& eng, const std::string& prompt,
                                      int32_t max_tokens, beam_search_params params,
-                                     bool ignore_eos = false) {
+                                     bool ignore_eos = false, int32_t logprobs = -1) {
   generation_request request;
   request.request_id = "cmpl-1";
   request.prompt = prompt;
   request.max_tokens = max_tokens;
   request.ignore_eos = ignore_eos;
+  request.logprobs = logprobs;
   auto sink = std::make_shared<collecting>();
   beam_search::start(eng, request, params, sink);
   return sink->events();
@@ -195,6 +196,43 @@ TEST(BeamSearch, ACompletedBeamStopsOnEos) {
   EXPECT_EQ(events[0].text, "bd");
   EXPECT_EQ(events[1].token_ids, (std::vector<int32_t>{eos, 1}));
   EXPECT_EQ(events[1].finish_reason, "length");
+}
+
+// With the request's logprobs each token carries its round's whole dictionary, vLLM's
+// beam.logprobs: the token sampled there first, then the most likely (2 * width of them), whichever
+// the beam took; a beam that EOS completed shows it only if the EOS is among its tokens.
+TEST(BeamSearch, WithLogprobsEachTokenCarriesItsRoundsDictionary) {
+  scripted_engine eng;
+  using dictionary = std::vector<std::pair<int32_t, float>>;
+  const dictionary after_a = {{1, -0.2f}, {eos, -0.4f}, {2, -1.0f}, {3, -3.0f}};
+  const dictionary after_ab = {{3, -0.1f}, {4, -0.5f}, {eos, -2.0f}, {0, -10.0f}};
+  auto events = search(eng, "a", 2, {2, 0.0, 0.0f, true}, false, 1);
+  ASSERT_EQ(events.size(), 2u);
+  ASSERT_EQ(events[0].token_ids, (std::vector<int32_t>{1, 3}));  // "bd"
+  ASSERT_EQ(events[0].logprobs.size(), 2u);
+  EXPECT_EQ(events[0].logprobs[0].token_id, 1);
+  EXPECT_EQ(events[0].logprobs[0].logprob, -0.2f);
+  EXPECT_EQ(events[0].logprobs[0].top, after_a);
+  EXPECT_TRUE(events[0].logprobs[0].whole_dictionary);
+  EXPECT_EQ(events[0].logprobs[1].token_id, 3);
+  EXPECT_EQ(events[0].logprobs[1].top, after_ab);
+  ASSERT_EQ(events[1].token_ids, (std::vector<int32_t>{eos}));  // "a" + EOS, kept
+  ASSERT_EQ(events[1].logprobs.size(), 1u);
+  EXPECT_EQ(events[1].logprobs[0].logprob, -0.4f);
+  EXPECT_EQ(events[1].logprobs[0].top, after_a);
+  events = search(eng, "a", 2, {2, 0.0, 0.0f, false}, false, 1);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(events[1].token_ids.empty());
+  EXPECT_TRUE(events[1].logprobs.empty());
+  // "be": the beam took 'e', the round's second entry.
+  events = search(eng, "a", 2, {2, 1.0, 0.0f, false}, false, 0);
+  ASSERT_EQ(events[1].token_ids, (std::vector<int32_t>{1, 4}));
+  EXPECT_EQ(events[1].logprobs[1].token_id, 4);
+  EXPECT_EQ(events[1].logprobs[1].logprob, -0.5f);
+  EXPECT_EQ(events[1].logprobs[1].top, after_ab);
+  // Without logprobs no dictionary is kept.
+  events = search(eng, "a", 2, {2, 1.0, 0.0f, false});
+  EXPECT_TRUE(events[0].logprobs.empty());
 }
 
 TEST(BeamSearch, ErrorsEndTheSearch) {

@@ -119,6 +119,24 @@ TEST(chat_responder, logprobs_are_in_chat_format_with_the_sampled_token_first) {
   EXPECT_EQ(entry(content[1]["top_logprobs"][1]), "d:-0.250000:100");
 }
 
+// A beam search's token carries its round's whole dictionary (the sampled token, then the most
+// likely): vLLM shows the dictionary's first top_logprobs entries, whichever token the beam took.
+TEST(chat_responder, a_beam_search_token_shows_its_rounds_dictionary_as_it_is) {
+  chat_responder r(meta, options(false, 1, 2));
+  actors::generation_event e = last_event(0, "c", 1, "length");
+  actors::token_logprob beam_token{'c', -1.5f, {{'a', -0.5f}, {'c', -1.5f}, {'d', -2.0f}}};
+  beam_token.whole_dictionary = true;
+  e.logprobs = {beam_token};
+  e.token_ids = {'c'};
+  auto doc = testing::parse_json(body_of(r.on_event(e)));
+  const auto& step = doc["choices"][0]["logprobs"]["content"][0];
+  EXPECT_EQ(std::string(step["token"].GetString()), "c");
+  EXPECT_EQ(step["logprob"].GetDouble(), -1.5);
+  ASSERT_EQ(step["top_logprobs"].Size(), 2u);
+  EXPECT_EQ(std::string(step["top_logprobs"][0]["token"].GetString()), "a");
+  EXPECT_EQ(std::string(step["top_logprobs"][1]["token"].GetString()), "c");
+}
+
 TEST(chat_responder, logprobs_stream_per_chunk_and_clamp_minus_infinity) {
   chat_responder r(meta, options(true, 1, 0));
   actors::generation_event e = last_event(0, "a", 1, "length");

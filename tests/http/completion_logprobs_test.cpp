@@ -82,6 +82,23 @@ TEST(completion_logprobs, token_texts_offsets_and_top_entries) {
   EXPECT_EQ(same_text.top_logprobs[0], (entries{{"x", -0.5f}, {"", -2.0f}}));
 }
 
+// A beam search's token: its round's whole dictionary, of which vLLM shows the first N + 1
+// entries as they are (here the sampled 'a' leads, the beam took 'c').
+TEST(completion_logprobs, a_beam_search_token_shows_its_rounds_dictionary_as_it_is) {
+  actors::token_logprob beam_token{'c', -1.5f, {{'a', -0.5f}, {'c', -1.5f}, {'d', -2.0f}}};
+  beam_token.whole_dictionary = true;
+  const std::vector<actors::token_logprob> tokens = {beam_token};
+  using entries = std::vector<std::pair<std::string, float>>;
+  completion_logprobs one;
+  append_completion_logprobs(one, tokens, tokenizer, 1, 0);
+  EXPECT_EQ(one.tokens, (std::vector<std::string>{"c"}));
+  EXPECT_EQ(one.token_logprobs[0], -1.5f);
+  EXPECT_EQ(one.top_logprobs[0], (entries{{"a", -0.5f}, {"c", -1.5f}}));
+  completion_logprobs none;
+  append_completion_logprobs(none, tokens, tokenizer, 0, 0);
+  EXPECT_EQ(none.top_logprobs[0], (entries{{"a", -0.5f}}));
+}
+
 TEST(completion_logprobs, json_completion_has_the_logprobs_object_and_stop_reason) {
   completion_responder r(meta, options_with(1));
   EXPECT_EQ(r.on_event(event(0, "ab", {'a', 'b'}, 2)), "");
