@@ -46,6 +46,14 @@ status pipeline_parallel(const engine_config& c) {
   return ok_status();
 }
 
+// vLLM's data parallelism runs N engine replicas behind one API server; troupe serves one engine.
+status data_parallel(const engine_config& c) {
+  if (c.data_parallel_size == 1) return ok_status();
+  return error{"data parallelism is not supported: run with --data-parallel-size 1 (got " +
+               str(c.data_parallel_size) +
+               "), one troupe server per replica behind a load balancer"};
+}
+
 // vLLM's *_cbor variants hash a CBOR encoding meant to be reproducible across languages; troupe's
 // prefix cache hashes its own encoding, so offering them would promise what it does not do.
 status prefix_caching_hash_algo(const engine_config& c) {
@@ -168,9 +176,9 @@ result<int32_t> resolve_token_budget(const engine_config& c, int32_t max_model_l
 }  // namespace
 
 status validate_engine_config(const engine_config& config) {
-  for (auto rule : {tensor_parallel, pipeline_parallel, prefix_caching_hash_algo, kv_cache_dtype,
-                    dtype, load_format, device, block_size, batch_limits, kv_cache_size,
-                    memory_utilization, speculative_decoding}) {
+  for (auto rule : {tensor_parallel, pipeline_parallel, data_parallel, prefix_caching_hash_algo,
+                    kv_cache_dtype, dtype, load_format, device, block_size, batch_limits,
+                    kv_cache_size, memory_utilization, speculative_decoding}) {
     if (status s = rule(config); !s) return s;
   }
   return ok_status();

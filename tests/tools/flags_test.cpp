@@ -161,6 +161,12 @@ TEST(flags, pipeline_parallel_size) {
             "[1, 1024], got '0'");
 }
 
+TEST(flags, data_parallel_size) {
+  EXPECT_EQ(parse_ok({"serve"}).engine.data_parallel_size, 1);
+  EXPECT_EQ(parse_ok({"serve", "-dp", "1"}).engine.data_parallel_size, 1);
+  EXPECT_EQ(parse_ok({"serve", "--data_parallel_size=2"}).engine.data_parallel_size, 2);
+}
+
 // vLLM's serving flags added with their features.
 TEST(flags, scheduling_policy_max_logprobs_and_request_id_headers) {
   EXPECT_EQ(parse_ok({"serve"}).engine.scheduling_policy, "fcfs");

@@ -47,6 +47,14 @@ TEST(validate_engine_config, pipeline_parallelism) {
   EXPECT_EQ(failure(c), "--pipeline-parallel-size must be at least 1 (got 0)");
 }
 
+TEST(validate_engine_config, data_parallelism) {
+  engine_config c;
+  c.data_parallel_size = 2;
+  EXPECT_EQ(failure(c),
+            "data parallelism is not supported: run with --data-parallel-size 1 (got 2), one "
+            "troupe server per replica behind a load balancer");
+}
+
 TEST(validate_engine_config, rules_are_checked_in_order) {
   engine_config c;
   c.pipeline_parallel_size = 0;
