@@ -30,6 +30,8 @@ beam_search::beam_search(engine& eng, generation_request request, const beam_sea
       sink_(std::move(sink)),
       eos_token_id_(eng.tokenizer().eos_id()) {
   beams_.push_back({request_.prompt_token_ids, 0.0, false, {}});
+  // Every round on one data-parallel engine, whose prefix cache holds what the beams share.
+  request_.data_parallel_rank = eng.route(request_);
 }
 
 std::shared_ptr<beam_search> beam_search::start(engine& eng, generation_request request,
@@ -80,6 +82,7 @@ void beam_search::submit_round() {
                         static_cast<uint64_t>(i);
       r.cache_salt = request_.cache_salt;
       r.priority = request_.priority;
+      r.data_parallel_rank = request_.data_parallel_rank;
       round.push_back(std::move(r));
       sinks.push_back(std::make_shared<round_sink>(weak_from_this(), i));
     }

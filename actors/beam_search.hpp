@@ -11,6 +11,9 @@
 // "stop" with the EOS as stop_token_id, or "length". With the request's logprobs each token
 // carries its round's dictionary (token_logprob::whole_dictionary), as vLLM's beams do.
 //
+// Every round goes to the data-parallel engine the request's first round would (engine::route),
+// where the prefix cache holds the beams' shared tokens (vLLM routes each beam on its own).
+//
 // As in vLLM, nothing else of the request applies (stop strings, penalties, logit_bias,
 // structured outputs, top-k/top-p/min-p): the rounds sample at `temperature`, which moves only
 // the sampled token offered beside the most likely ones.

@@ -18,14 +18,10 @@
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
-#include "actors/batcher.hpp"
 #include "actors/choice_sink.hpp"
-#include "actors/engine_counters.hpp"
+#include "actors/engine_core.hpp"
 #include "actors/engine_metrics.hpp"
-#include "actors/executor.hpp"
-#include "actors/kv_allocator_actor.hpp"
 #include "actors/request_actor.hpp"
-#include "actors/stats_logger.hpp"
 #include "runtime/serving/model_files.hpp"
 
 namespace troupe::actors {
@@ -89,14 +85,6 @@ void stop_request(const live_requests& live, uint64_t id) {
     caf::anon_send(handle, stop_generation{id});
 }
 
-std::vector<int32_t> eog_token_ids(const runtime::tokenizer& tokenizer) {
-  std::vector<int32_t> ids;
-  for (int32_t id = 0; id < tokenizer.vocab_size(); ++id) {
-    if (tokenizer.is_eog(id)) ids.push_back(id);
-  }
-  return ids;
-}
-
 // The token bytes structured outputs' grammars are matched against: special tokens never match
 // text, the end-of-generation ones end it.
 std::shared_ptr<const runtime::grammar::token_vocabulary> grammar_vocabulary(
@@ -126,127 +114,51 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg,
   return cfg;
 }
 
-vllm_metrics_info metrics_info(const runtime::built_engine& built) {
-  const runtime::engine_config& config = built.config;
-  vllm_metrics_info info;
-  info.model_name = config.served_model_name;
-  info.max_model_len = config.max_model_len;
-  info.block_size = built.kv_cache.block_size;
-  info.num_gpu_blocks = built.kv_cache.num_blocks;
-  info.num_gpu_blocks_override = config.num_gpu_blocks_override;
-  info.enable_prefix_caching = config.enable_prefix_caching;
-  info.prefix_caching_hash_algo = runtime::to_string(built.hash_algo);
-  info.cache_dtype = config.kv_cache_dtype;
-  info.gpu_memory_utilization = config.gpu_memory_utilization;
-  info.num_speculative_tokens = config.speculative.num_speculative_tokens;
-  return info;
-}
-
 class engine_impl final : public engine {
  public:
-  // requires: built.runners not empty, runners[r] rank r's.
+  // requires: built.runners not empty, DP x R of them (engine d's rank r at d x R + r).
   explicit engine_impl(runtime::built_engine built)
-      : system_(configure(cfg_, built.config)), tokenizer_(std::move(built.tokenizer)) {
+      : system_(configure(cfg_, built.config)), tokenizer_(built.tokenizer) {
     const runtime::engine_config& config = built.config;
-    counters_->prefix_caching = config.enable_prefix_caching;
     info_.served_model_name = config.served_model_name;
     info_.max_model_len = config.max_model_len;
     info_.model_path = runtime::resolve_model_path(config);
     info_.created = std::chrono::duration_cast<std::chrono::seconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();
-    if (!config.disable_log_stats) {
-      vllm_ = vllm_metrics::create(*metrics_, metrics_info(built));
-    }
+    const auto num_engines = static_cast<size_t>(std::max(1, config.data_parallel_size));
+    info_.data_parallel_size = static_cast<int32_t>(num_engines);
     add_actor_system_metrics(config);
-    const int32_t block_size = built.kv_cache.block_size;
-    allocator_ = spawn_kv_allocator(system_, built.kv_cache.num_blocks, block_size, counters_,
-                                    vllm_, actor_kind("kv_allocator"));
-    const int32_t vocab_size =
-        std::min(built.runners.front()->vocab_size(), tokenizer_->vocab_size());
-    // One executor per rank (tensor x pipeline parallel), each on its own thread.
     const auto vocabulary = grammar_vocabulary(*tokenizer_);
-    for (size_t rank = 0; rank < built.runners.size(); ++rank) {
-      const telemetry::labels labels = {{"rank", std::to_string(rank)}};
-      auto& held =
-          metrics_->add_gauge("troupe_executor_sequences",
-                              "Sequences an executor holds state for (its rank's).", labels);
-      telemetry::counter* input_wait = nullptr;
-      if (rank >= static_cast<size_t>(config.tensor_parallel_size)) {  // a later pipeline stage
-        input_wait = &metrics_->add_counter(
-            "troupe_executor_input_wait_seconds_total",
-            "Time a pipeline stage's rank waited for its input from the stage before it.", labels);
-      }
-      executors_.push_back(spawn_executor(system_, std::move(built.runners[rank]),
-                                          actor_kind("executor", labels), &held, vocabulary,
-                                          input_wait));
-    }
-    batcher_options options;
-    options.scheduler = {config.max_num_seqs,
-                         *config.max_num_batched_tokens,
-                         config.enable_chunked_prefill,
-                         config.max_model_len,
-                         block_size,
-                         built.hash_algo,
-                         config.scheduling_policy == "priority"
-                             ? runtime::scheduling_policy::priority
-                             : runtime::scheduling_policy::fcfs,
-                         config.speculative};
-    options.max_waiting_requests = config.max_waiting_requests;
-    options.debug_log = spdlog::should_log(spdlog::level::debug);
-    options.log_requests = config.log_requests();
-    options.async_scheduling = config.async_scheduling;
-    options.token_rank = static_cast<size_t>(config.tensor_parallel_size) *
-                         static_cast<size_t>(std::max(0, config.pipeline_parallel_size - 1));
-    options.max_steps_in_flight = static_cast<size_t>(std::max(1, config.pipeline_parallel_size));
-    options.scheduler.pipeline_stages = std::max(1, config.pipeline_parallel_size);
-    batcher_ = spawn_batcher(system_, options, allocator_, executors_, counters_,
-                             {actor_kind("batcher"), step_metrics::create(*metrics_), vllm_});
-    auto context = std::make_shared<request_context>();
-    context->tokenizer = tokenizer_;
-    context->batcher = batcher_;
-    context->max_model_len = config.max_model_len;
-    context->vocab_size = vocab_size;
-    context->eog_token_ids = eog_token_ids(*tokenizer_);
-    context->log_requests = config.log_requests();
-    context->actor = actor_kind("request");
-    context->stats = vllm_;
-    context->prefix_caching = config.enable_prefix_caching;
-    context->block_size = block_size;
-    context->hash_algo = built.hash_algo;
-    context_ = std::move(context);
-    if (vllm_) {
-      const auto interval = std::chrono::milliseconds(
-          static_cast<int64_t>(std::max(0.001, config.log_stats_interval) * 1000));
-      stats_logger_ =
-          spawn_stats_logger(system_, counters_, *vllm_, actor_kind("stats_logger"), interval);
+    const size_t ranks = built.runners.size() / num_engines;
+    for (size_t d = 0; d < num_engines; ++d) {
+      std::vector<std::unique_ptr<runtime::model_runner>> runners;
+      for (size_t r = 0; r < ranks; ++r)
+        runners.push_back(std::move(built.runners[d * ranks + r]));
+      cores_.push_back(std::make_unique<engine_core>(system_, *metrics_, static_cast<int32_t>(d),
+                                                     static_cast<int32_t>(num_engines), built,
+                                                     std::move(runners), vocabulary));
     }
   }
 
-  // Stops the request actors first (their sinks get a final event), then the pipeline; the
-  // actor system's destructor then waits for every actor to finish.
+  // Stops the request actors first (their sinks get a final event), then the engines' actors;
+  // the actor system's destructor then waits for every actor to finish.
   ~engine_impl() override {
     for (auto& handle : live_->all())
       caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(batcher_, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(allocator_, caf::exit_reason::user_shutdown);
-    for (const auto& executor : executors_)
-      caf::anon_send_exit(executor, caf::exit_reason::user_shutdown);
-    if (stats_logger_) caf::anon_send_exit(stats_logger_, caf::exit_reason::user_shutdown);
-    context_ = nullptr;
-    batcher_ = nullptr;
-    allocator_ = nullptr;
-    executors_.clear();
-    stats_logger_ = nullptr;
+    cores_.clear();
   }
 
   uint64_t submit(generation_request request, std::shared_ptr<generation_sink> sink) override {
     const int64_t arrival = steady_now_ns();
     const int32_t n = std::max(1, request.n);
     const uint64_t id = next_id_.fetch_add(static_cast<uint64_t>(n));
-    if (vllm_) vllm_->request_params_n->observe(n);
+    // Every choice of the request on one engine: they share the prompt's blocks there.
+    engine_core& core = *cores_[static_cast<size_t>(route(request))];
+    core.counters()->num_unfinished.fetch_add(n, std::memory_order_relaxed);
+    if (const auto& stats = core.context()->stats) stats->request_params_n->observe(n);
     if (n == 1) {
-      spawn_choice(id, std::move(request), std::move(sink), arrival, {});
+      spawn_choice(core, id, std::move(request), std::move(sink), arrival, {});
       return id;
     }
     // vLLM v1's parallel sampling: n requests, choice i seeded with seed + i. The first choice
@@ -258,33 +170,51 @@ class engine_impl final : public engine {
                                                   });
     choice_links first{id, {}, false};
     for (int32_t i = 1; i < n; ++i) {
-      first.siblings.push_back(spawn_choice(id + static_cast<uint64_t>(i), choice_of(request, i),
-                                            std::make_shared<choice_sink>(fan_in, i), arrival,
-                                            {id, {}, true}));
+      first.siblings.push_back(
+          spawn_choice(core, id + static_cast<uint64_t>(i), choice_of(request, i),
+                       std::make_shared<choice_sink>(fan_in, i), arrival, {id, {}, true}));
     }
-    spawn_choice(id, choice_of(request, 0), std::make_shared<choice_sink>(fan_in, 0), arrival,
+    spawn_choice(core, id, choice_of(request, 0), std::make_shared<choice_sink>(fan_in, 0), arrival,
                  std::move(first));
     return id;
   }
 
   void abort(uint64_t id) override { stop_request(*live_, id); }
 
+  // Every engine forgets its cached prefixes; `done` gets an error if any refused (blocks in
+  // use there), the blocks in use summed; the engines that could reset have.
   void reset_prefix_cache(std::function<void(status)> done) override {
-    system_.spawn([allocator = allocator_, done = std::move(done)](caf::event_based_actor* self) {
-      self->request(allocator, caf::infinite, clear_prefix_cache{})
-          .then(
-              [done](prefix_cache_cleared& reply) {
-                if (reply.done) {
-                  done(ok_status());
-                  return;
-                }
-                done(error{"Cannot reset the prefix cache while requests hold KV blocks (" +
-                           std::to_string(reply.num_blocks_used) +
-                           " in use); retry when the server is idle"});
-              },
-              [done](caf::error& err) {
-                done(error{"prefix cache reset failed: " + caf::to_string(err)});
-              });
+    std::vector<kv_allocator_actor> allocators;
+    for (const auto& core : cores_)
+      allocators.push_back(core->allocator());
+    system_.spawn([allocators = std::move(allocators),
+                   done = std::move(done)](caf::event_based_actor* self) {
+      struct tally {
+        size_t pending = 0;
+        int32_t blocks_in_use = 0;
+        std::string failure;
+      };
+      auto t = std::make_shared<tally>();
+      t->pending = allocators.size();
+      auto answered = [t, done] {
+        if (--t->pending > 0) return;
+        if (!t->failure.empty()) return done(error{"prefix cache reset failed: " + t->failure});
+        if (t->blocks_in_use == 0) return done(ok_status());
+        done(error{"Cannot reset the prefix cache while requests hold KV blocks (" +
+                   std::to_string(t->blocks_in_use) + " in use); retry when the server is idle"});
+      };
+      for (const auto& allocator : allocators) {
+        self->request(allocator, caf::infinite, clear_prefix_cache{})
+            .then(
+                [t, answered](prefix_cache_cleared& reply) {
+                  if (!reply.done) t->blocks_in_use += reply.num_blocks_used;
+                  answered();
+                },
+                [t, answered](caf::error& err) {
+                  t->failure = caf::to_string(err);
+                  answered();
+                });
+      }
     });
   }
 
@@ -293,25 +223,62 @@ class engine_impl final : public engine {
   const runtime::tokenizer& tokenizer() const override { return *tokenizer_; }
 
   engine_stats stats() const override {
-    engine_stats s = counters_->snapshot();
-    s.num_live_requests = live_->size();
+    engine_stats s = cores_.front()->stats();
+    for (size_t d = 1; d < cores_.size(); ++d)
+      add_to(s, cores_[d]->stats());
     return s;
   }
 
+  engine_stats engine_stats_of(int32_t index) const override {
+    return cores_.at(static_cast<size_t>(index))->stats();
+  }
+
+  int32_t route(const generation_request& request) const override {
+    const auto n = static_cast<int32_t>(cores_.size());
+    if (request.data_parallel_rank && *request.data_parallel_rank >= 0 &&
+        *request.data_parallel_rank < n) {
+      return *request.data_parallel_rank;
+    }
+    int32_t best = 0;
+    int64_t best_score = cores_.front()->load_score();
+    for (int32_t d = 1; d < n; ++d) {
+      const int64_t score = cores_[static_cast<size_t>(d)]->load_score();
+      if (score < best_score) {
+        best = d;
+        best_score = score;
+      }
+    }
+    return best;
+  }
+
  private:
-  request_actor spawn_choice(uint64_t id, generation_request request,
+  // requires: core's num_unfinished counts this choice already.
+  request_actor spawn_choice(const engine_core& core, uint64_t id, generation_request request,
                              std::shared_ptr<generation_sink> sink, int64_t arrival,
                              choice_links links) {
-    auto handle = spawn_request_actor(system_, context_, id, std::move(request), std::move(sink),
-                                      arrival, std::move(links));
+    auto handle = spawn_request_actor(system_, core.context(), id, std::move(request),
+                                      std::move(sink), arrival, std::move(links));
     live_->add(id, handle);
     // Runs at once if the actor has already terminated, so the entry never outlives it.
-    handle->attach_functor([live = live_, id] { live->remove(id); });
+    handle->attach_functor([live = live_, counters = core.counters(), id] {
+      live->remove(id);
+      counters->num_unfinished.fetch_sub(1, std::memory_order_relaxed);
+    });
     return handle;
   }
 
-  actor_kind_metrics actor_kind(const std::string& kind, telemetry::labels extra = {}) {
-    return actor_kind_metrics::create(*metrics_, kind, std::move(extra));
+  static void add_to(engine_stats& sum, const engine_stats& s) {
+    sum.num_kv_blocks_total += s.num_kv_blocks_total;
+    sum.num_kv_blocks_free += s.num_kv_blocks_free;
+    sum.num_kv_blocks_used += s.num_kv_blocks_used;
+    sum.num_running += s.num_running;
+    sum.num_waiting += s.num_waiting;
+    sum.num_preemptions += s.num_preemptions;
+    sum.num_steps += s.num_steps;
+    sum.num_live_requests += s.num_live_requests;
+    sum.num_prefix_cache_queries += s.num_prefix_cache_queries;
+    sum.num_prefix_cache_hits += s.num_prefix_cache_hits;
+    sum.num_kv_blocks_cached += s.num_kv_blocks_cached;
   }
 
   // The CAF scheduler's threads and the actors alive in the system (CAF's own count).
@@ -338,31 +305,40 @@ class engine_impl final : public engine {
   }
 
   std::shared_ptr<live_requests> live_ = std::make_shared<live_requests>();
-  std::shared_ptr<engine_counters> counters_ = std::make_shared<engine_counters>();
   std::shared_ptr<telemetry::registry> metrics_ = std::make_shared<telemetry::registry>();
-  std::optional<vllm_metrics> vllm_;  // empty with --disable-log-stats
   caf::actor_system_config cfg_;
   caf::actor_system system_;  // after cfg_, before every handle: destroyed after them
   std::shared_ptr<const runtime::tokenizer> tokenizer_;
   model_info info_;
   std::atomic<uint64_t> next_id_{1};
-  kv_allocator_actor allocator_;
-  std::vector<executor_actor> executors_;  // rank r at index r
-  batcher_actor batcher_;
-  stats_logger_actor stats_logger_;
-  std::shared_ptr<const request_context> context_;
+  std::vector<std::unique_ptr<engine_core>> cores_;  // data-parallel engine d at index d
 };
 
 }  // namespace
 
+std::string data_parallel_rank_message(int64_t rank, int32_t data_parallel_size) {
+  return "data_parallel_rank " + std::to_string(rank) + " is out of range [0, " +
+         std::to_string(data_parallel_size) + ").";
+}
+
 result<std::unique_ptr<engine>> start_engine(runtime::built_engine built) {
   if (built.runners.empty()) return error{"an engine needs a model runner"};
   const runtime::engine_config& config = built.config;
+  const auto num_engines = static_cast<size_t>(std::max(1, config.data_parallel_size));
+  if (built.runners.size() % num_engines != 0) {
+    return error{"--data-parallel-size " + std::to_string(num_engines) +
+                 " engines need the same number of runners each (got " +
+                 std::to_string(built.runners.size()) + ")"};
+  }
   spdlog::info(
       "engine started: max_model_len {}, {} KV blocks, max_num_seqs {}, budget {} tokens, {} "
-      "executor(s), {} scheduling",
+      "executor(s), {} scheduling{}",
       config.max_model_len, built.kv_cache.num_blocks, config.max_num_seqs,
-      *config.max_num_batched_tokens, built.runners.size(), config.scheduling_policy);
+      *config.max_num_batched_tokens, built.runners.size() / num_engines, config.scheduling_policy,
+      num_engines > 1 ? fmt::format("; {} data-parallel engines like it, requests to the least "
+                                    "loaded (waiting x 4 + running)",
+                                    num_engines)
+                      : std::string());
   if (config.enable_prefix_caching) {
     spdlog::info("prefix caching on ({}): the cache holds up to {} blocks of {} tokens",
                  runtime::to_string(built.hash_algo), built.kv_cache.num_blocks,

@@ -3,8 +3,9 @@
 // abort it. No CAF types appear here, so HTTP and the CLI compile without CAF headers.
 //
 // Inside (actors/engine.cpp): one request actor per submission, the batcher actor, the KV-cache
-// allocator actor and one executor actor per tensor-parallel rank, exchanging the messages of
-// actors/messages.hpp.
+// allocator actor and one executor actor per rank (tensor x pipeline parallel), exchanging the
+// messages of actors/messages.hpp. With --data-parallel-size N, N such engines
+// (actors/engine_core.hpp) in one actor system, each request routed to one of them.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -62,7 +63,14 @@ struct generation_request {
   // an error (400).
   std::optional<int32_t> truncate_prompt_tokens;
   bool truncate_left = true;
+  // vLLM's data_parallel_rank (its X-data-parallel-rank header): which of the data-parallel
+  // engines serves the request, 0 .. model_info::data_parallel_size - 1 (the caller's check);
+  // empty: engine::route's choice.
+  std::optional<int32_t> data_parallel_rank;
 };
+
+// vLLM's refusal of a data_parallel_rank outside [0, data_parallel_size).
+std::string data_parallel_rank_message(int64_t rank, int32_t data_parallel_size);
 
 // vLLM's refusal of a prompt that leaves no room: `num_prompt` tokens and max_tokens (<= 0: none
 // asked) beyond max_model_len.
@@ -147,10 +155,12 @@ struct model_info {
   // The weights served (--model, or the default model's file): /v1/models' "root", as vLLM's
   // model path. Empty: the served name stands for it.
   std::string model_path;
+  int32_t data_parallel_size = 1;  // the engines requests are routed to (--data-parallel-size)
 };
 
 // A snapshot of the engine's load, for telemetry and tests. Counters are updated by the actors
-// after each step, so a snapshot may lag the newest events by one message.
+// after each step, so a snapshot may lag the newest events by one message. With data
+// parallelism: the sum over the engines (engine::engine_stats_of gives one).
 struct engine_stats {
   int32_t num_kv_blocks_total = 0;
   int32_t num_kv_blocks_free = 0;
@@ -182,6 +192,13 @@ class engine {
   virtual const runtime::tokenizer& tokenizer() const = 0;
   // Thread-safe, non-blocking.
   virtual engine_stats stats() const { return {}; }
+  // Data-parallel engine `index`'s own (stats() when there is one engine). requires: index in
+  // [0, info().data_parallel_size).
+  virtual engine_stats engine_stats_of(int32_t /*index*/) const { return stats(); }
+  // The data-parallel engine `request` goes to if submitted now: its data_parallel_rank, else
+  // vLLM's internal load balancing (actors/engine_core.hpp's load_score, the lowest, the lowest
+  // index among equals). Beam search pins its rounds to one engine this way. Thread-safe.
+  virtual int32_t route(const generation_request& /*request*/) const { return 0; }
   // Forgets every cached prefix (vLLM's POST /reset_prefix_cache). `done` is called once, from
   // another thread, with ok or, while any KV block is in use by a request, an error saying so
   // (nothing is reset then). Thread-safe, non-blocking.
@@ -191,8 +208,9 @@ class engine {
   virtual const telemetry::registry& metrics() const = 0;
 };
 
-// Starts the actor system around what runtime::build_engine (or assemble_engine) built: executor
-// actor r owns runners[r] (tensor-parallel rank r); the limits are `built.config`'s as resolved
+// Starts the actor system around what runtime::build_engine (or assemble_engine) built: one
+// engine_core per data-parallel engine d, whose executor actor r owns runners[d x R + r] (its
+// rank r; R = TP x PP ranks an engine); the limits are `built.config`'s as resolved
 // there, never re-derived (info().max_model_len is built.config.max_model_len). Destroying the
 // engine stops every actor: unfinished generations get a final error event (status 503). requires:
 // `built` from build_engine / assemble_engine. Errors: no runner.

@@ -1,9 +1,10 @@
 #pragma once
-// Load counters the actors publish and engine::stats() reads: telemetry only, never used to make
-// decisions, so relaxed atomics suffice.
+// Load counters the actors publish and engine::stats() reads: telemetry, and the data-parallel
+// router's load estimate (a heuristic that tolerates a stale read), so relaxed atomics suffice.
 //
-// Thread: each counter has one writer (the allocator writes kv_*, the batcher the rest, the engine
-// num_live_requests); any thread reads.
+// Thread: each counter has one writer (the allocator writes kv_*, the batcher the rest but
+// num_unfinished, which the engine raises at submission and each request actor's end lowers);
+// any thread reads. One set per data-parallel engine (actors/engine_core.hpp).
 #include <atomic>
 #include <cstdint>
 
@@ -22,7 +23,8 @@ struct engine_counters {
   std::atomic<int64_t> num_prefix_cache_requests{0};  // admissions counted in the two below
   std::atomic<int64_t> num_prefix_cache_queries{0};
   std::atomic<int64_t> num_prefix_cache_hits{0};
-  bool prefix_caching = false;  // set before the actors start
+  std::atomic<int32_t> num_unfinished{0};  // request actors submitted here and alive
+  bool prefix_caching = false;             // set before the actors start
 
   engine_stats snapshot() const {
     constexpr auto relaxed = std::memory_order_relaxed;
@@ -38,6 +40,7 @@ struct engine_counters {
     s.num_kv_blocks_cached = num_kv_blocks_cached.load(relaxed);
     s.num_prefix_cache_queries = num_prefix_cache_queries.load(relaxed);
     s.num_prefix_cache_hits = num_prefix_cache_hits.load(relaxed);
+    s.num_live_requests = num_unfinished.load(relaxed);
     return s;
   }
 };

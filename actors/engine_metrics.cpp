@@ -53,7 +53,7 @@ void add_cache_config_info(registry& r, const vllm_metrics_info& info) {
               {"num_gpu_blocks", std::to_string(info.num_gpu_blocks)},
               {"num_gpu_blocks_override", python_optional_int(info.num_gpu_blocks_override)},
               {"prefix_caching_hash_algo", info.prefix_caching_hash_algo},
-              {"engine", "0"}};
+              {"engine", std::to_string(info.engine_index)}};
   r.add_gauge("vllm:cache_config_info", "Information of the LLMEngine CacheConfig", std::move(l))
       .set(1);
 }
@@ -77,7 +77,7 @@ telemetry::counter& vllm_metrics::success(runtime::finish_reason reason) const {
 }
 
 vllm_metrics vllm_metrics::create(registry& r, const vllm_metrics_info& info) {
-  const labels l = {{"model_name", info.model_name}, {"engine", "0"}};
+  const labels l = {{"model_name", info.model_name}, {"engine", std::to_string(info.engine_index)}};
   const auto tokens = buckets_1_2_5(info.max_model_len);
   vllm_metrics m;
   m.num_requests_running = &r.add_gauge("vllm:num_requests_running",
@@ -158,24 +158,29 @@ vllm_metrics vllm_metrics::create(registry& r, const vllm_metrics_info& info) {
   return m;
 }
 
-step_metrics step_metrics::create(registry& r) {
+step_metrics step_metrics::create(registry& r, const labels& extra) {
+  auto with = [&](labels l) {
+    l.insert(l.end(), extra.begin(), extra.end());
+    return l;
+  };
   step_metrics m;
-  m.steps = &r.add_counter("troupe_steps_total", "Model steps executed by the batcher.");
+  m.steps = &r.add_counter("troupe_steps_total", "Model steps executed by the batcher.", extra);
   const char* help = "Time of one phase of a step (schedule, allocate, execute, postprocess).";
   auto phase = [&](const char* name) {
-    return &r.add_histogram("troupe_step_seconds", help, {{"phase", name}}, step_seconds_buckets);
+    return &r.add_histogram("troupe_step_seconds", help, with({{"phase", name}}),
+                            step_seconds_buckets);
   };
   m.schedule_seconds = phase("schedule");
   m.allocate_seconds = phase("allocate");
   m.execute_seconds = phase("execute");
   m.postprocess_seconds = phase("postprocess");
   const char* tokens_help = "Tokens computed in one step, by kind (prefill or decode).";
-  m.prefill_tokens = &r.add_histogram("troupe_step_tokens", tokens_help, {{"kind", "prefill"}},
-                                      step_token_buckets);
-  m.decode_tokens =
-      &r.add_histogram("troupe_step_tokens", tokens_help, {{"kind", "decode"}}, step_token_buckets);
-  m.batch_size =
-      &r.add_histogram("troupe_step_batch_size", "Sequences in one step.", {}, batch_size_buckets);
+  m.prefill_tokens = &r.add_histogram("troupe_step_tokens", tokens_help,
+                                      with({{"kind", "prefill"}}), step_token_buckets);
+  m.decode_tokens = &r.add_histogram("troupe_step_tokens", tokens_help, with({{"kind", "decode"}}),
+                                     step_token_buckets);
+  m.batch_size = &r.add_histogram("troupe_step_batch_size", "Sequences in one step.", extra,
+                                  batch_size_buckets);
   return m;
 }
 

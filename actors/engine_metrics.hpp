@@ -33,6 +33,7 @@ namespace troupe::actors {
 // What the vLLM metrics are labelled with and sized by.
 struct vllm_metrics_info {
   std::string model_name;     // the served model name
+  int32_t engine_index = 0;   // label engine: the data-parallel engine's index
   int32_t max_model_len = 0;  // the token histograms' 1-2-5 buckets go up to it
   // vllm:cache_config_info's labels (vLLM's CacheConfig fields, as Python prints them)
   int32_t block_size = 16;
@@ -97,7 +98,8 @@ struct step_metrics {
   telemetry::histogram* decode_tokens = nullptr;
   telemetry::histogram* batch_size = nullptr;  // sequences per step
 
-  static step_metrics create(telemetry::registry& registry);
+  // `extra`: labels every series carries (the engine's, with data parallelism).
+  static step_metrics create(telemetry::registry& registry, const telemetry::labels& extra = {});
 };
 
 // vLLM's build_1_2_5_buckets: 1, 2, 5, 10, 20, 50, ... up to and including max_value.

@@ -17,12 +17,12 @@ double steady_seconds() {
 class stats_logger_impl : public stats_logger_actor::base {
  public:
   stats_logger_impl(caf::actor_config& cfg, std::shared_ptr<const engine_counters> counters,
-                    vllm_metrics metrics, std::chrono::milliseconds interval)
+                    vllm_metrics metrics, std::chrono::milliseconds interval, int engine_index)
       : stats_logger_actor::base(cfg),
         counters_(std::move(counters)),
         metrics_(metrics),
         interval_(interval),
-        stats_(steady_seconds(), sample()) {}
+        stats_(steady_seconds(), sample(), engine_index) {}
 
   behavior_type make_behavior() override {
     delayed_send(this, interval_, log_stats_tick{});
@@ -101,9 +101,9 @@ class stats_logger_impl : public stats_logger_actor::base {
 stats_logger_actor spawn_stats_logger(caf::actor_system& system,
                                       std::shared_ptr<const engine_counters> counters,
                                       vllm_metrics metrics, actor_kind_metrics actor,
-                                      std::chrono::milliseconds interval) {
+                                      std::chrono::milliseconds interval, int engine_index) {
   return system.spawn<instrumented<stats_logger_impl>>(actor, std::move(counters), metrics,
-                                                       interval);
+                                                       interval, engine_index);
 }
 
 }  // namespace troupe::actors

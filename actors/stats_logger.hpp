@@ -16,10 +16,10 @@
 namespace troupe::actors {
 
 // requires: interval > 0; `metrics`' registry outlives the actor. Spawned instrumented as actor
-// kind "stats_logger" with `actor`.
+// kind "stats_logger" with `actor`. `engine_index`: the data-parallel engine the lines name.
 stats_logger_actor spawn_stats_logger(caf::actor_system& system,
                                       std::shared_ptr<const engine_counters> counters,
                                       vllm_metrics metrics, actor_kind_metrics actor,
-                                      std::chrono::milliseconds interval);
+                                      std::chrono::milliseconds interval, int engine_index = 0);
 
 }  // namespace troupe::actors

@@ -251,7 +251,7 @@ parse_error read_priority(const Value& body, actors::generation_request& out) {
 
 }  // namespace
 
-std::optional<int64_t> parse_priority_header(std::string_view value) {
+std::optional<int64_t> parse_int_header(std::string_view value) {
   auto is_space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
   while (!value.empty() && is_space(value.front()))
     value.remove_prefix(1);

@@ -47,11 +47,15 @@ api_error max_tokens_error(int64_t value);
 parse_error check_model_length(const completion_request& request, const completion_limits& limits,
                                std::string_view max_tokens_key);
 
-// vLLM's X-Vllm-Priority header, which overrides the body's priority: Python's int() of it
-// (surrounding whitespace, a sign, digits with single underscores between them); std::nullopt,
-// leaving the body's, when it is not such an integer or does not fit 64 bits.
+// An integer header as vLLM reads one, Python's int() of it (surrounding whitespace, a sign,
+// digits with single underscores between them); std::nullopt, as if the header were absent,
+// when it is not such an integer or does not fit 64 bits. vLLM's integer headers:
+//   X-Vllm-Priority        overrides the body's priority
+//   X-data-parallel-rank   the data-parallel engine to serve the request (a value outside
+//                          [0, --data-parallel-size) is refused with a 400)
 inline constexpr std::string_view priority_header = "X-Vllm-Priority";
-std::optional<int64_t> parse_priority_header(std::string_view value);
+inline constexpr std::string_view data_parallel_rank_header = "X-data-parallel-rank";
+std::optional<int64_t> parse_int_header(std::string_view value);
 
 // vLLM's refusals for a beam search (use_beam_search) that the rest of the request does not
 // allow: a completions stream, echo with logprobs; and troupe's for sample logprobs. Drops the

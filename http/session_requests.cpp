@@ -22,12 +22,25 @@
 namespace troupe::http {
 namespace {
 
-// The X-Vllm-Priority header wins over the body's priority, as in vLLM.
-void apply_priority_header(const http_request& request, actors::generation_request& generation) {
-  auto header = request.find(priority_header);
-  if (header == request.end()) return;
-  std::string_view value(header->value().data(), header->value().size());
-  if (auto priority = parse_priority_header(value)) generation.priority = *priority;
+std::optional<int64_t> int_header(const http_request& request, std::string_view name) {
+  auto header = request.find(name);
+  if (header == request.end()) return std::nullopt;
+  return parse_int_header(std::string_view(header->value().data(), header->value().size()));
+}
+
+// vLLM's routing headers: X-Vllm-Priority wins over the body's priority; X-data-parallel-rank
+// picks the data-parallel engine, refused outside [0, data_parallel_size) as vLLM refuses it.
+std::optional<api_error> apply_routing_headers(const http_request& request,
+                                               int32_t data_parallel_size,
+                                               actors::generation_request& generation) {
+  if (auto priority = int_header(request, priority_header)) generation.priority = *priority;
+  const auto rank = int_header(request, data_parallel_rank_header);
+  if (!rank) return std::nullopt;
+  if (*rank < 0 || *rank >= data_parallel_size) {
+    return bad_request(actors::data_parallel_rank_message(*rank, data_parallel_size));
+  }
+  generation.data_parallel_rank = static_cast<int32_t>(*rank);
+  return std::nullopt;
 }
 
 int64_t unix_seconds() {
@@ -166,7 +179,8 @@ void session::handle_completion(const http_request& request) {
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   completion_request& completion = std::get<completion_request>(parsed);
   if (auto error = take_bad_words(completion)) return respond_error(*error);
-  apply_priority_header(request, completion.generation);
+  if (auto error = apply_routing_headers(request, info.data_parallel_size, completion.generation))
+    return respond_error(*error);
 
   completion_meta meta{"cmpl-" + response_id(completion.request_id), unix_seconds(),
                        info.served_model_name, ctx_->options.system_fingerprint};
@@ -227,7 +241,9 @@ void session::handle_chat(const http_request& request) {
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   chat_completion_request& chat = std::get<chat_completion_request>(parsed);
   if (auto error = take_bad_words(chat.completion)) return respond_error(*error);
-  apply_priority_header(request, chat.completion.generation);
+  if (auto error =
+          apply_routing_headers(request, info.data_parallel_size, chat.completion.generation))
+    return respond_error(*error);
   auto prompt = render_chat_prompt(ctx_->options.chat_template.get(), std::move(chat.chat),
                                    chat.continue_final_message);
   if (auto* error = std::get_if<api_error>(&prompt)) return respond_error(*error);

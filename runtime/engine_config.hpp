@@ -60,7 +60,9 @@ struct engine_config {
   // -- parallelism / threads --
   int32_t tensor_parallel_size = 1;
   int32_t pipeline_parallel_size = 1;
-  int32_t data_parallel_size = 1;   // vLLM's --data-parallel-size: only 1 (config_checks)
+  // vLLM's --data-parallel-size: that many engines in this process, each with its own batcher,
+  // KV allocator, cache and TP x PP ranks, behind one server (actors/engine.hpp).
+  int32_t data_parallel_size = 1;
   int32_t num_compute_threads = 0;  // 0 = hardware cores
   int32_t num_actor_threads = 1;    // CAF scheduler workers
   int32_t num_io_threads = 1;       // Beast io_context threads

@@ -5,7 +5,7 @@ Face directory, llama.cpp's llama-server on the default GGUF, and troupe on both
 
     python3 tools/bench_peers.py [--troupe build/bin/troupe] [--model GGUF] [--cache-dir DIR]
                                  [--servers troupe-hf,vllm,troupe-gguf,llama.cpp[,troupe-hf-f32,
-                                            troupe-w8a8,vllm-w8a8]]
+                                            troupe-w8a8,vllm-w8a8,troupe-hf-dp2]]
                                  [--install-only] [--threads 2]
 
 Installs what is missing into --cache-dir (default ~/.cache/troupe/peers), once:
@@ -19,7 +19,9 @@ started fresh for its loads. troupe-hf runs the bf16 directory with vLLM's own `
 (bf16 activations, on AMX tiles where the CPU has them); troupe-hf-f32 (not run by default) runs it
 with `--dtype auto`, troupe's f32 activations on the CPU. troupe-w8a8 and vllm-w8a8 (not run by
 default) serve a W8A8 int8 copy of the bf16 directory (tools/quantize_w8a8.py, written once into
-smollm2-w8a8/), both with `--dtype bfloat16`. The loads:
+smollm2-w8a8/), both with `--dtype bfloat16`. troupe-hf-dp2 (not run by default) is troupe-hf as
+two data-parallel engines of one thread each (`--data-parallel-size 2 --max-num-seqs 8`: 16
+sequences in all, as the others). The loads:
   c=1     8 requests one at a time: mean TTFT and TPOT
   c=16    64 requests, 16 in flight (--max-concurrency 16, sent at once): output tok/s
   4 req/s 48 requests at the seed's rate (Poisson): mean TTFT (held: under 100 ms)
@@ -224,14 +226,18 @@ def server_command(name, a, port, paths):
     threads = str(a.threads)
     shared = ["--max-num-seqs", "16", "--max-num-batched-tokens", "512"]
     env = dict(os.environ)
-    if name in ("troupe-hf", "troupe-hf-f32", "troupe-gguf", "troupe-w8a8"):
+    if name in ("troupe-hf", "troupe-hf-f32", "troupe-gguf", "troupe-w8a8", "troupe-hf-dp2"):
         model = {"troupe-gguf": a.model, "troupe-w8a8": paths.get("w8a8")}.get(name)
         model = model or paths["hf"]  # looked up only for the servers that run the HF directory
         # The bf16 and W8A8 directories run with vLLM's own --dtype bfloat16: bf16 activations
         # (AMX tiles where the CPU has them), the numerics vLLM computes them with.
-        dtype = ["--dtype", "bfloat16"] if name in ("troupe-hf", "troupe-w8a8") else []
+        dtype = (["--dtype", "bfloat16"] if name in ("troupe-hf", "troupe-w8a8", "troupe-hf-dp2")
+                 else [])
+        engines = (["--data-parallel-size", "2", "--max-num-seqs", "8"]
+                   if name == "troupe-hf-dp2" else [])
         return ([a.troupe, "serve", "--model", model, "--port", str(port), "--served-model-name",
-                 "smol", "--threads", threads, "--disable-log-requests"] + dtype + shared, env)
+                 "smol", "--threads", threads, "--disable-log-requests"] + dtype + shared + engines,
+                env)
     if name in ("vllm", "vllm-w8a8"):
         env.update({"VLLM_CPU_KVCACHE_SPACE": "1",
                     "VLLM_CPU_OMP_THREADS_BIND": f"0-{a.threads - 1}"})
@@ -292,13 +298,14 @@ def main():
                         "--random-input-len", "1024", "--random-output-len", "16"]
     servers = a.servers.split(",")
     known = {"troupe-hf", "troupe-hf-f32", "vllm", "troupe-gguf", "llama.cpp", "troupe-w8a8",
-             "vllm-w8a8"}
+             "vllm-w8a8", "troupe-hf-dp2"}
     unknown = set(servers) - known
     if unknown:
         sys.exit(f"unknown servers: {', '.join(sorted(unknown))}")
     os.makedirs(a.cache_dir, exist_ok=True)
     paths = {}
-    if {"vllm", "troupe-hf", "troupe-hf-f32", "troupe-w8a8", "vllm-w8a8"} & set(servers):
+    if {"vllm", "troupe-hf", "troupe-hf-f32", "troupe-w8a8", "vllm-w8a8",
+            "troupe-hf-dp2"} & set(servers):
         paths["venv"] = install_vllm(a.cache_dir)
         paths["hf"] = convert_to_hf(a.cache_dir, paths["venv"], a.model)
     if {"troupe-w8a8", "vllm-w8a8"} & set(servers):
@@ -332,6 +339,12 @@ def main():
     ratio("c=1 TTFT troupe-hf / vllm", "troupe-hf", "vllm", "mean_ttft_ms", "c=1", 1.0, False)
     ratio("c=1 TPOT troupe-gguf / llama.cpp", "troupe-gguf", "llama.cpp", "mean_tpot_ms", "c=1",
           0.9, False)
+    if "troupe-hf-dp2" in rows:  # no issue target: reported as measured
+        for den in ("vllm", "troupe-hf"):
+            if den in rows:
+                value = (rows["troupe-hf-dp2"]["c=16"]["output_throughput"]
+                         / rows[den]["c=16"]["output_throughput"])
+                print(f"c=16 out tok/s troupe-hf-dp2 / {den}: x{value:.3f}")
     if "troupe-w8a8" in rows and "vllm-w8a8" in rows:  # no issue target: reported as measured
         for load, key in (("c=16", "output_throughput"), ("c=1", "mean_ttft_ms")):
             value = rows["troupe-w8a8"][load][key] / rows["vllm-w8a8"][load][key]

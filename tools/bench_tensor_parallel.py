@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""What tensor (and pipeline) parallelism costs on one machine: `troupe serve
+"""What tensor, pipeline (and data) parallelism cost on one machine: `troupe serve
 --tensor-parallel-size 2` with one compute thread per rank against `--tensor-parallel-size 1` with
 both threads, at full load, in one run on the same binary and model (`troupe bench`).
 
     python3 tools/bench_tensor_parallel.py [--troupe build/bin/troupe] [--model GGUF] [--repeats 6]
-        [--sides tp1,tp2,pp2]
+        [--sides tp1,tp2,pp2,dp2]
 
 --sides picks what runs (the first is the baseline every other side is compared with): tp1, tp2,
 pp2 (`--pipeline-parallel-size 2`: two stages of one thread each, pinned, up to two steps in
-flight carrying different requests).
+flight carrying different requests), dp2 (`--data-parallel-size 2`: two engines of one thread
+each, pinned, each with its own batcher and KV cache and `--max-num-seqs 8`, so 16 running in all
+as on the other sides; requests go to the least loaded engine).
 
 Both sides get `--threads 2` (the compute threads in all): TP=1 runs one executor whose kernels
 split across its 2 threads; TP=2 runs two executors, each rank on 1 thread pinned to its own CPU,
@@ -38,7 +40,8 @@ from serve_bench import DEFAULT_MODEL, free_port, print_comparison, run_bench, s
 SERVE_FLAGS = ["--max-num-seqs", "16", "--max-num-batched-tokens", "512", "--disable-log-requests",
                "--served-model-name", "smol", "--threads", "2"]
 SIDES = {"tp1": ["--tensor-parallel-size", "1"], "tp2": ["--tensor-parallel-size", "2"],
-         "pp2": ["--pipeline-parallel-size", "2"]}
+         "pp2": ["--pipeline-parallel-size", "2"],
+         "dp2": ["--data-parallel-size", "2", "--max-num-seqs", "8"]}
 TARGETS = {"tp2": 0.9, "pp2": 0.9}
 WORKLOAD = ["--num-warmups", "2", "--dataset-name", "random", "--request-rate", "inf"]
 

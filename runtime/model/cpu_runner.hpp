@@ -7,6 +7,7 @@
 // Thread: one thread at a time calls execute()/forward_logits() (the executor actor's).
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "base/result.hpp"
 #include "runtime/backend/cpu_backend.hpp"
@@ -21,17 +22,19 @@ class cpu_llama_runner : public llama_runner {
   // llama_runner::create on a new cpu_backend of num_threads compute threads, which allocates
   // num_kv_blocks * kv_bytes_per_block(hparams, block_size, kv_dtype) bytes of cache.
   // num_threads <= 0 means kernels::cpu::default_num_compute_threads(). `activations`: what bf16
-  // weights multiply (backend::cpu_activations).
+  // weights multiply (backend::cpu_activations). `cpus`, one per thread when given, pins them
+  // (backend::cpu_backend); empty: unpinned.
   static result<std::unique_ptr<cpu_llama_runner>> create(
       llama_weights weights, int32_t num_kv_blocks, int32_t block_size, int32_t num_threads = 0,
       backend::kv_cache_dtype kv_dtype = backend::kv_cache_dtype::f32,
-      backend::cpu_activations activations = backend::cpu_activations::f32);
+      backend::cpu_activations activations = backend::cpu_activations::f32,
+      std::vector<int> cpus = {});
 
   int32_t num_threads() const { return num_threads_; }
 
  private:
   cpu_llama_runner(llama_weights weights, const backend::kv_cache_shape& cache, int32_t num_threads,
-                   backend::cpu_activations activations);
+                   backend::cpu_activations activations, std::vector<int> cpus);
 
   int32_t num_threads_;
 };

@@ -46,12 +46,18 @@ status pipeline_parallel(const engine_config& c) {
   return ok_status();
 }
 
-// vLLM's data parallelism runs N engine replicas behind one API server; troupe serves one engine.
+// Data parallelism runs N engines (each a batcher, a KV allocator and its TP x PP executors) in
+// this process behind one API server, as vLLM's internal load balancing does; on the CPU for now
+// (GPU engine d would take GPUs d x TP x PP onwards, which the CUDA plugin does not place yet).
 status data_parallel(const engine_config& c) {
-  if (c.data_parallel_size == 1) return ok_status();
-  return error{"data parallelism is not supported: run with --data-parallel-size 1 (got " +
-               str(c.data_parallel_size) +
-               "), one troupe server per replica behind a load balancer"};
+  if (c.data_parallel_size < 1) {
+    return error{"--data-parallel-size must be at least 1 (got " + str(c.data_parallel_size) + ")"};
+  }
+  if (c.data_parallel_size > 1 && c.device == "cuda") {
+    return error{"data parallelism runs on the CPU only for now: --data-parallel-size " +
+                 str(c.data_parallel_size) + " needs --device cpu (or auto without a GPU)"};
+  }
+  return ok_status();
 }
 
 // vLLM's *_cbor variants hash a CBOR encoding meant to be reproducible across languages; troupe's

@@ -19,11 +19,11 @@ inline constexpr int32_t default_max_num_batched_tokens = 2048;
 
 // The rules that need no model, checked in this order:
 //   tensor_parallel_size >= 1, pipeline_parallel_size >= 1 (above 1: no async scheduling, not
-//   --device cuda), data_parallel_size == 1, prefix_caching_hash_algo "sha256" or
-//   "xxhash" (prefix caching itself may be on or off), kv_cache_dtype "auto", "bfloat16",
-//   "float16", "fp8", "fp8_e4m3" or "fp8_e5m2", dtype one of vLLM's, load_format "auto",
-//   "safetensors", "gguf" or "dummy", device "auto", "cpu" or "cuda", block_size a power of two in
-//   [1, 256], max_num_seqs >= 1, max_num_batched_tokens >= 1 when set, max_model_len >= 0,
+//   --device cuda), data_parallel_size >= 1 (above 1: not --device cuda), prefix_caching_hash_algo
+//   "sha256" or "xxhash" (prefix caching itself may be on or off), kv_cache_dtype "auto",
+//   "bfloat16", "float16", "fp8", "fp8_e4m3" or "fp8_e5m2", dtype one of vLLM's, load_format
+//   "auto", "safetensors", "gguf" or "dummy", device "auto", "cpu" or "cuda", block_size a power of
+//   two in [1, 256], max_num_seqs >= 1, max_num_batched_tokens >= 1 when set, max_model_len >= 0,
 //   kv_cache_memory >= 0, num_gpu_blocks_override >= 0, max_waiting_requests >= 1,
 //   gpu_memory_utilization in (0, 1], with speculative decoding 1 <= prompt_lookup_min <=
 //   prompt_lookup_max and no async scheduling.

@@ -71,20 +71,75 @@ std::string_view layer_partition() {
   return env != nullptr ? std::string_view(env) : std::string_view();
 }
 
-// The runners of every rank. One rank: one CPU runner holds the whole model on --threads
-// threads. N = TP x PP ranks: rank r holds its stage's layers of shard r % TP of the weights and a
-// KV cache for those heads and layers; the --threads compute threads are divided among the ranks
-// (at least one each) and pinned, rank by rank, to the CPUs this process may use, when there are
-// enough of them.
-result<runner_list> make_runners(llama_weights weights, backend::cpu_activations activations,
-                                 const kv_cache_plan& plan, const engine_config& config) {
+// One engine's runners on `cpus` (its ranks' CPUs, rank by rank; empty: unpinned), each rank
+// with threads_per_rank compute threads. `who`: the log's name for the engine ("" alone).
+result<runner_list> make_engine_runners(llama_weights weights, backend::cpu_activations activations,
+                                        const kv_cache_plan& plan, const engine_config& config,
+                                        int32_t threads_per_rank,
+                                        const std::vector<std::vector<int>>& cpus,
+                                        const std::string& who) {
   runner_list runners;
   const int32_t tp = config.tensor_parallel_size, pp = config.pipeline_parallel_size;
-  const int32_t world_size = tp * pp;
+  const int32_t ranks = tp * pp;
+  auto placement = [&](int32_t r) {
+    return cpus.empty() ? std::string("unpinned (too few CPUs to give each rank its own)")
+                        : "pinned to CPU " + cpu_list(cpus[static_cast<size_t>(r)]);
+  };
+  if (ranks == 1) {
+    auto runner = cpu_llama_runner::create(std::move(weights), plan.num_blocks, plan.block_size,
+                                           threads_per_rank, plan.dtype, activations,
+                                           cpus.empty() ? std::vector<int>{} : cpus.front());
+    if (!runner) return runner.err();
+    spdlog::info("{}{} compute thread(s), {}", who, threads_per_rank, placement(0));
+    runners.push_back(std::move(*runner));
+    return runners;
+  }
+  if (pp == 1) {
+    auto made =
+        make_tensor_parallel_runners(std::move(weights), ranks, threads_per_rank, plan.num_blocks,
+                                     plan.block_size, cpus, plan.dtype, activations);
+    if (!made) return made.err();
+    for (int32_t r = 0; r < ranks; ++r) {
+      spdlog::info("{}tensor-parallel rank {}: {} compute thread(s), {}", who, r, threads_per_rank,
+                   placement(r));
+    }
+    for (auto& rank : *made)
+      runners.push_back(std::move(rank));
+    return runners;
+  }
+  const auto layers = pipeline_layer_ranges(weights.hparams.num_layers, pp, layer_partition());
+  if (!layers) return layers.err();
+  auto made =
+      make_pipeline_runners(std::move(weights), {pp, tp, threads_per_rank, layer_partition()},
+                            plan.num_blocks, plan.block_size, cpus, plan.dtype, activations);
+  if (!made) return made.err();
+  for (int32_t r = 0; r < ranks; ++r) {
+    const auto [first, end] = (*layers)[static_cast<size_t>(r / tp)];
+    spdlog::info(
+        "{}pipeline stage {} (layers {}-{}), tensor-parallel rank {}: {} compute thread(s), {}",
+        who, r / tp, first, end - 1, r % tp, threads_per_rank, placement(r));
+  }
+  for (auto& rank : *made)
+    runners.push_back(std::move(rank));
+  return runners;
+}
+
+// The runners of every rank, engine by engine (built_engine::runners' order). One rank: one CPU
+// runner holds the whole model on --threads threads. N = DP x TP x PP ranks: each of the DP
+// engines holds its own copy of the weights (as vLLM's engines do); rank r of an engine holds its
+// stage's layers of shard r % TP of them and a KV cache for those heads and layers; the --threads
+// compute threads are divided among all the ranks (at least one each) and pinned, rank by rank,
+// to the CPUs this process may use, when there are enough of them.
+result<runner_list> make_runners(llama_weights weights, backend::cpu_activations activations,
+                                 const kv_cache_plan& plan, const engine_config& config) {
+  const int32_t dp = config.data_parallel_size;
+  const int32_t engine_ranks = config.tensor_parallel_size * config.pipeline_parallel_size;
+  const int32_t world_size = dp * engine_ranks;
   if (world_size == 1) {
     auto runner = cpu_llama_runner::create(std::move(weights), plan.num_blocks, plan.block_size,
                                            config.num_compute_threads, plan.dtype, activations);
     if (!runner) return runner.err();
+    runner_list runners;
     runners.push_back(std::move(*runner));
     return runners;
   }
@@ -97,35 +152,20 @@ result<runner_list> make_runners(llama_weights weights, backend::cpu_activations
                  per_rank);
   }
   const auto cpus = plan_rank_cpus(world_size, per_rank);
-  auto placement = [&](int32_t r) {
-    return cpus.empty() ? std::string("unpinned (too few CPUs to give each rank its own)")
-                        : "pinned to CPU " + cpu_list(cpus[static_cast<size_t>(r)]);
-  };
-  if (pp == 1) {
-    auto ranks =
-        make_tensor_parallel_runners(std::move(weights), world_size, per_rank, plan.num_blocks,
-                                     plan.block_size, cpus, plan.dtype, activations);
-    if (!ranks) return ranks.err();
-    for (int32_t r = 0; r < world_size; ++r)
-      spdlog::info("tensor-parallel rank {}: {} compute thread(s), {}", r, per_rank, placement(r));
-    for (auto& rank : *ranks)
-      runners.push_back(std::move(rank));
-    return runners;
+  runner_list runners;
+  for (int32_t d = 0; d < dp; ++d) {
+    std::vector<std::vector<int>> engine_cpus;
+    if (!cpus.empty()) {
+      const auto first = cpus.begin() + static_cast<ptrdiff_t>(d) * engine_ranks;
+      engine_cpus.assign(first, first + engine_ranks);
+    }
+    auto made = make_engine_runners(d + 1 < dp ? weights : std::move(weights), activations, plan,
+                                    config, per_rank, engine_cpus,
+                                    dp > 1 ? "engine " + std::to_string(d) + ": " : "");
+    if (!made) return made.err();
+    for (auto& runner : *made)
+      runners.push_back(std::move(runner));
   }
-  const auto layers = pipeline_layer_ranges(weights.hparams.num_layers, pp, layer_partition());
-  if (!layers) return layers.err();
-  auto ranks =
-      make_pipeline_runners(std::move(weights), {pp, tp, per_rank, layer_partition()},
-                            plan.num_blocks, plan.block_size, cpus, plan.dtype, activations);
-  if (!ranks) return ranks.err();
-  for (int32_t r = 0; r < world_size; ++r) {
-    const auto [first, end] = (*layers)[static_cast<size_t>(r / tp)];
-    spdlog::info(
-        "pipeline stage {} (layers {}-{}), tensor-parallel rank {}: {} compute thread(s), {}",
-        r / tp, first, end - 1, r % tp, per_rank, placement(r));
-  }
-  for (auto& rank : *ranks)
-    runners.push_back(std::move(rank));
   return runners;
 }
 
@@ -193,6 +233,10 @@ result<built_engine> build_engine(const engine_config& config) {
     return error{files->path + ": --tensor-parallel-size " +
                  std::to_string(config.tensor_parallel_size) + ": " + split.message()};
   }
+  if (config.data_parallel_size > 1 && *device == engine_device::cuda) {
+    return error{"data parallelism runs on the CPU only for now: --data-parallel-size " +
+                 std::to_string(config.data_parallel_size) + " needs --device cpu"};
+  }
   int32_t stage_layers = 0;  // the most layers a pipeline stage holds (0: one stage)
   if (config.pipeline_parallel_size > 1) {
     if (*device == engine_device::cuda) {
@@ -257,10 +301,12 @@ result<built_engine> assemble_engine(const engine_config& config,
   if (!tokenizer) return error{"an engine needs a tokenizer"};
   auto kv = runners_kv_cache(runners);
   if (!kv) return kv.err();
-  const auto ranks = static_cast<size_t>(config.tensor_parallel_size) *
+  const auto ranks = static_cast<size_t>(std::max(1, config.data_parallel_size)) *
+                     static_cast<size_t>(config.tensor_parallel_size) *
                      static_cast<size_t>(std::max(1, config.pipeline_parallel_size));
   if (runners.size() != ranks) {
-    return error{"--tensor-parallel-size " + std::to_string(config.tensor_parallel_size) +
+    return error{"--data-parallel-size " + std::to_string(config.data_parallel_size) +
+                 " x --tensor-parallel-size " + std::to_string(config.tensor_parallel_size) +
                  " x --pipeline-parallel-size " + std::to_string(config.pipeline_parallel_size) +
                  " needs as many runners (got " + std::to_string(runners.size()) + ")"};
   }

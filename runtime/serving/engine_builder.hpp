@@ -6,7 +6,7 @@
 //   engine_config ──build_engine──▶ built_engine ──actors::start_engine──▶ running engine
 //                   validate_engine_config          (config resolved: max_model_len, budget)
 //                   load_model_files                 tokenizer
-//                   plan_kv_cache                    runners (one per tensor-parallel rank)
+//                   plan_kv_cache                    runners (one per rank of every engine)
 //                   make_runners
 //                   resolve_engine_config
 #include <cstdint>
@@ -36,7 +36,9 @@ struct built_engine {
   int32_t model_max_len = 0;   // the model's own context length (0 = unknown)
   std::string tokenizer_path;  // where the tokenizer (and the chat template) came from
   std::shared_ptr<const runtime::tokenizer> tokenizer;
-  // runners[r] is tensor-parallel rank r's (config.tensor_parallel_size of them).
+  // Engine by engine (config.data_parallel_size of them), each engine's ranks in order:
+  // runners[d * R + r] is engine d's rank r, R = tensor_parallel_size x pipeline_parallel_size
+  // (rank r = stage x TP + tensor rank).
   std::vector<std::unique_ptr<model_runner>> runners;
 };
 
@@ -51,7 +53,7 @@ result<built_engine> build_engine(const engine_config& config);
 // the same validation and resolution as build_engine, with the KV geometry the runners have
 // (config's KV sizing fields are not used). `model_max_len` 0 = unknown.
 // Errors: a null tokenizer, no runner or a null one, runners whose KV caches differ, a number of
-// runners other than config.tensor_parallel_size, and
+// runners other than DP x TP x PP, and
 // whatever validate_engine_config / resolve_engine_config refuse.
 result<built_engine> assemble_engine(const engine_config& config,
                                      std::shared_ptr<const tokenizer> tokenizer,

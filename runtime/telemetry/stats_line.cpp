@@ -16,8 +16,8 @@ stats_line periodic_stats::tick(double now_seconds, const stats_sample& sample) 
   stats_line line;
   line.idle = prompt == 0.0 && generation == 0.0 && last_prompt_throughput_ == 0.0 &&
               last_generation_throughput_ == 0.0;
-  line.text = format_stats_line(0, prompt, generation, sample.num_running, sample.num_waiting,
-                                sample.kv_cache_usage, hit_rate());
+  line.text = format_stats_line(engine_index_, prompt, generation, sample.num_running,
+                                sample.num_waiting, sample.kv_cache_usage, hit_rate());
   last_prompt_throughput_ = prompt;
   last_generation_throughput_ = generation;
   last_time_ = now_seconds;

@@ -40,8 +40,9 @@ class periodic_stats {
  public:
   static constexpr int64_t max_recent_requests = 1000;
 
-  periodic_stats(double now_seconds, const stats_sample& start)
-      : last_time_(now_seconds), last_(start) {}
+  // `engine_index`: the line's "Engine 00d" (the data-parallel engine it samples).
+  periodic_stats(double now_seconds, const stats_sample& start, int engine_index = 0)
+      : engine_index_(engine_index), last_time_(now_seconds), last_(start) {}
 
   // requires: now_seconds >= the previous tick's; counters never decrease.
   stats_line tick(double now_seconds, const stats_sample& sample);
@@ -54,6 +55,7 @@ class periodic_stats {
   };
   void observe_prefix_cache(const stats_sample& sample);
 
+  int engine_index_;
   double last_time_;
   stats_sample last_;
   double last_prompt_throughput_ = 0.0;

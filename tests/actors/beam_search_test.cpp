@@ -93,6 +93,10 @@ class scripted_engine final : public engine {
     return id;
   }
   void abort(uint64_t) override {}
+  // A data-parallel engine's choice: the request's rank, else `routed_to`.
+  int32_t route(const generation_request& request) const override {
+    return request.data_parallel_rank.value_or(routed_to);
+  }
   const model_info& info() const override { return info_; }
   const runtime::tokenizer& tokenizer() const override { return tokenizer_; }
   void reset_prefix_cache(std::function<void(status)> done) override { done(ok_status()); }
@@ -102,6 +106,8 @@ class scripted_engine final : public engine {
     std::lock_guard lock(mu_);
     return requests_;
   }
+
+  int32_t routed_to = 0;
 
  private:
   letter_tokenizer tokenizer_;
@@ -177,6 +183,30 @@ TEST(BeamSearch, KeepsTheBestContinuationsAndRanksByLengthPenalizedScore) {
 // Without the length penalty the scores are the cumulative logprobs: the beam completed by EOS
 // after "a" (-0.4) beats "abe" (-0.7). Its text and tokens leave the EOS out, unless
 // include_stop_str_in_output keeps it among the tokens.
+// The rounds stay on the engine the first round was routed to (its prefix cache holds the
+// beams' shared tokens), or on the one the request names.
+TEST(BeamSearch, EveryRoundGoesToTheFirstRoundsDataParallelEngine) {
+  scripted_engine eng;
+  eng.routed_to = 1;
+  (void)search(eng, "a", 3, {2, 1.0, 0.0f, false});
+  auto requests = eng.requests();
+  ASSERT_EQ(requests.size(), 5u);  // 1 + 2 + 2 beams
+  for (const auto& r : requests)
+    EXPECT_EQ(r.data_parallel_rank, 1);
+
+  scripted_engine pinned;
+  pinned.routed_to = 1;
+  generation_request request;
+  request.prompt = "a";
+  request.max_tokens = 2;
+  request.data_parallel_rank = 0;
+  beam_search::start(pinned, request, {2, 1.0, 0.0f, false}, std::make_shared<collecting>());
+  requests = pinned.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  for (const auto& r : requests)
+    EXPECT_EQ(r.data_parallel_rank, 0);
+}
+
 TEST(BeamSearch, ACompletedBeamStopsOnEos) {
   scripted_engine eng;
   auto events = search(eng, "a", 2, {2, 0.0, 0.0f, false});

@@ -328,17 +328,17 @@ TEST(parse_completion_request, priority_is_a_64bit_integer) {
 }
 
 // The X-Vllm-Priority header: what Python's int() reads, else nothing (the body's stands).
-TEST(parse_priority_header, reads_what_python_int_reads) {
-  EXPECT_EQ(parse_priority_header("7"), 7);
-  EXPECT_EQ(parse_priority_header(" -12 "), -12);
-  EXPECT_EQ(parse_priority_header("+3"), 3);
-  EXPECT_EQ(parse_priority_header("1_000"), 1000);
-  EXPECT_EQ(parse_priority_header("007"), 7);
-  EXPECT_EQ(parse_priority_header("-9223372036854775808"), INT64_MIN);
-  EXPECT_EQ(parse_priority_header("9223372036854775807"), INT64_MAX);
+TEST(parse_int_header, reads_what_python_int_reads) {
+  EXPECT_EQ(parse_int_header("7"), 7);
+  EXPECT_EQ(parse_int_header(" -12 "), -12);
+  EXPECT_EQ(parse_int_header("+3"), 3);
+  EXPECT_EQ(parse_int_header("1_000"), 1000);
+  EXPECT_EQ(parse_int_header("007"), 7);
+  EXPECT_EQ(parse_int_header("-9223372036854775808"), INT64_MIN);
+  EXPECT_EQ(parse_int_header("9223372036854775807"), INT64_MAX);
   for (const char* bad : {"", " ", "-", "1.5", "0x10", "1__0", "_1", "1_", "abc", "1 2",
                           "9223372036854775808", "-9223372036854775809"}) {
-    EXPECT_EQ(parse_priority_header(bad), std::nullopt) << bad;
+    EXPECT_EQ(parse_int_header(bad), std::nullopt) << bad;
   }
 }
 

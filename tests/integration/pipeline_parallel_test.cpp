@@ -158,17 +158,10 @@ TEST(serve_command_line, the_seeds_line_with_two_pipeline_stages_serves) {
   const std::string model = testing::default_model_gguf();
   if (model.empty()) GTEST_SKIP() << "default model not fetched (tools/setup.sh --model)";
   if (!testing::serve_process::binary_built()) GTEST_SKIP() << "bin/troupe is not built";
-  testing::serve_process serve(testing::seed_serve_args(model) + " --pipeline-parallel-size 2",
-                               "serve_tp2_pp2.log");
-  ASSERT_NE(serve.port(), 0) << serve.log();
-  http::testing::test_client client(serve.port());
-  auto reply = client.post(R"({"model": "smol", "prompt": "The capital of France is",)"
-                           R"( "max_tokens": 8, "temperature": 0})");
-  EXPECT_EQ(reply.status, 200) << reply.body;
-  EXPECT_TRUE(serve.stop()) << "troupe serve did not stop on SIGTERM";
-  EXPECT_NE(serve.log().find("pipeline stage 1 (layers 15-29), tensor-parallel rank 1"),
-            std::string::npos)
-      << serve.log();
+  const std::string log =
+      testing::serve_seed_line_once(model, " --pipeline-parallel-size 2", "serve_tp2_pp2.log");
+  EXPECT_NE(log.find("pipeline stage 1 (layers 15-29), tensor-parallel rank 1"), std::string::npos)
+      << log;
 }
 
 }  // namespace

@@ -13,6 +13,8 @@
 #include <string>
 #include <thread>
 
+#include "tests/http/test_client.hpp"
+
 namespace troupe::testing {
 
 // The seed's vLLM serve command line (docs/usage.md), unchanged but for the model path; the
@@ -86,5 +88,21 @@ class serve_process {
   uint16_t port_ = 0;
   std::string log_;
 };
+
+// The seed's line plus `extra` as a user starts it: asks it one greedy completion (expects a
+// 200), stops it with SIGTERM (expects it gone) and returns its log for the caller's checks.
+// requires: serve_process::binary_built() and the model fetched (the caller skips otherwise).
+inline std::string serve_seed_line_once(const std::string& model, const std::string& extra,
+                                        const std::string& log_name) {
+  serve_process serve(seed_serve_args(model) + extra, log_name);
+  EXPECT_NE(serve.port(), 0) << serve.log();
+  if (serve.port() == 0) return serve.log();
+  http::testing::test_client client(serve.port());
+  auto reply = client.post(R"({"model": "smol", "prompt": "The capital of France is",)"
+                           R"( "max_tokens": 8, "temperature": 0})");
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  EXPECT_TRUE(serve.stop()) << "troupe serve did not stop on SIGTERM";
+  return serve.log();
+}
 
 }  // namespace troupe::testing

@@ -63,23 +63,33 @@ class suite_server {
 
   actors::engine* engine() const { return engine_.get(); }
   http::server& server() const { return *server_; }
+  // GET /metrics' body.
+  std::string metrics() const {
+    http::testing::test_client client(server_->port());
+    return client.request(http::testing::bhttp::verb::get, "/metrics").body;
+  }
 
  private:
   std::unique_ptr<actors::engine> engine_;
   std::unique_ptr<http::server> server_;
 };
 
-// Once the engine is idle: no KV block held, and no executor of ranks 0 .. num_ranks - 1 holding
-// a sequence (troupe_executor_sequences); a failure shows what is still held.
-inline void expect_everything_released(const suite_server& suite, int32_t num_ranks) {
+// Once the engine is idle: no KV block held, and no executor of ranks 0 .. num_ranks - 1 of
+// each of the num_engines data-parallel engines holding a sequence (troupe_executor_sequences);
+// a failure shows what is still held.
+inline void expect_everything_released(const suite_server& suite, int32_t num_ranks,
+                                       int32_t num_engines = 1) {
   std::string text;
   for (int i = 0; i < 500; ++i) {
-    http::testing::test_client client(suite.server().port());
-    text = client.request(http::testing::bhttp::verb::get, "/metrics").body;
+    text = suite.metrics();
     bool idle = suite.engine()->stats().num_kv_blocks_used == 0;
-    for (int32_t r = 0; r < num_ranks && idle; ++r) {
-      idle =
-          sample_value(text, "troupe_executor_sequences{rank=\"" + std::to_string(r) + "\"}") == 0;
+    for (int32_t d = 0; d < num_engines && idle; ++d) {
+      for (int32_t r = 0; r < num_ranks && idle; ++r) {
+        const std::string engine =
+            num_engines > 1 ? ",engine=\"" + std::to_string(d) + "\"" : std::string();
+        idle = sample_value(text, "troupe_executor_sequences{rank=\"" + std::to_string(r) + "\"" +
+                                      engine + "}") == 0;
+      }
     }
     if (idle) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

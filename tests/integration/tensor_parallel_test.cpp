@@ -89,11 +89,6 @@ class serving_tensor_parallel : public ::testing::Test {
       GTEST_SKIP() << "default model not fetched (tools/setup.sh --model)";
   }
 
-  static std::string metrics() {
-    http::testing::test_client client(suite_.server().port());
-    return client.request(http::testing::bhttp::verb::get, "/metrics").body;
-  }
-
   static void expect_everything_released() { testing::expect_everything_released(suite_, 2); }
 
   static inline testing::suite_server suite_;
@@ -120,7 +115,7 @@ TEST_F(serving_tensor_parallel, sixteen_concurrent_streams_equal_one_at_a_time) 
   }
   EXPECT_GT(suite_.engine()->stats().num_preemptions, preempted_before)
       << "the cache was never tight";
-  const std::string text = metrics();
+  const std::string text = suite_.metrics();
   const auto accepted = text.find("\nvllm:spec_decode_num_accepted_tokens_total{");
   ASSERT_NE(accepted, std::string::npos);
   EXPECT_GT(std::stod(text.substr(text.find("} ", accepted) + 2)), 0) << "no draft accepted";

@@ -178,7 +178,7 @@ std::vector<flag_spec> thread_flags() {
                             FIELD(engine.pipeline_parallel_size), 1, 1024),
                    {"pp"}),
       with_aliases(int_flag("data-parallel-size", "N",
-                            "engine replicas (only 1: run one server per replica instead)",
+                            "engines behind this server, each TP x PP ranks with its own KV cache",
                             FIELD(engine.data_parallel_size), 1, 1024),
                    {"dp"}),
       int_flag("threads", "N", "compute threads; 0 = all cores", FIELD(engine.num_compute_threads),

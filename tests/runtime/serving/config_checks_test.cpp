@@ -50,9 +50,16 @@ TEST(validate_engine_config, pipeline_parallelism) {
 TEST(validate_engine_config, data_parallelism) {
   engine_config c;
   c.data_parallel_size = 2;
+  c.tensor_parallel_size = 2;
+  c.pipeline_parallel_size = 2;
+  EXPECT_TRUE(validate_engine_config(c).ok()) << failure(c);
+  c.pipeline_parallel_size = 1;
+  c.device = "cuda";
   EXPECT_EQ(failure(c),
-            "data parallelism is not supported: run with --data-parallel-size 1 (got 2), one "
-            "troupe server per replica behind a load balancer");
+            "data parallelism runs on the CPU only for now: --data-parallel-size 2 needs --device "
+            "cpu (or auto without a GPU)");
+  c.data_parallel_size = 0;
+  EXPECT_EQ(failure(c), "--data-parallel-size must be at least 1 (got 0)");
 }
 
 TEST(validate_engine_config, rules_are_checked_in_order) {

@@ -72,6 +72,14 @@ class engine_builder : public ::testing::Test {
     return c;
   }
 
+  // tiny_config with the KV cache sized from a 1 MiB budget instead of a block count.
+  static engine_config budget_config() {
+    engine_config c = tiny_config();
+    c.num_gpu_blocks_override = 0;
+    c.kv_cache_memory = int64_t{1} << 20;
+    return c;
+  }
+
   static std::string build_error(const engine_config& config) {
     auto built = build_engine(config);
     EXPECT_FALSE(built.ok()) << "built although it should not";
@@ -179,9 +187,7 @@ TEST_F(engine_builder, one_runner_per_tensor_parallel_rank) {
 // The KV budget is per rank: a rank holds half the KV heads at TP=2, so the same bytes hold twice
 // the blocks.
 TEST_F(engine_builder, the_kv_budget_is_per_rank) {
-  engine_config c = tiny_config();
-  c.num_gpu_blocks_override = 0;
-  c.kv_cache_memory = int64_t{1} << 20;
+  engine_config c = budget_config();
   auto one = build_engine(c);
   ASSERT_TRUE(one.ok()) << one.message();
   c.tensor_parallel_size = 2;
@@ -195,9 +201,7 @@ TEST_F(engine_builder, the_kv_budget_is_per_rank) {
 // Two layers: one a stage at PP=2, each stage's ranks holding one layer's cache, so the same
 // budget holds twice the blocks; 3 stages leave one without a layer.
 TEST_F(engine_builder, one_runner_per_pipeline_stage_and_tensor_rank) {
-  engine_config c = tiny_config();
-  c.num_gpu_blocks_override = 0;
-  c.kv_cache_memory = int64_t{1} << 20;
+  engine_config c = budget_config();
   auto one = build_engine(c);
   ASSERT_TRUE(one.ok()) << one.message();
   c.pipeline_parallel_size = 2;
@@ -217,6 +221,34 @@ TEST_F(engine_builder, one_runner_per_pipeline_stage_and_tensor_rank) {
   EXPECT_EQ(build_error(c), model_dir("model") +
                                 ": --pipeline-parallel-size 3: pipeline parallel size 3 over 2 "
                                 "layers leaves a stage without a layer");
+}
+
+// Each data-parallel engine holds the whole model (its own copy) and its own cache of the same
+// budget; its ranks follow the engine before's (runners[d x R + r]).
+TEST_F(engine_builder, one_engine_of_runners_per_data_parallel_rank) {
+  engine_config c = budget_config();
+  auto one = build_engine(c);
+  ASSERT_TRUE(one.ok()) << one.message();
+  c.data_parallel_size = 2;
+  c.num_compute_threads = 2;
+  auto two = build_engine(c);
+  ASSERT_TRUE(two.ok()) << two.message();
+  ASSERT_EQ(two->runners.size(), 2u);
+  EXPECT_EQ(two->kv_cache.num_blocks, one->kv_cache.num_blocks);
+  for (const auto& runner : two->runners) {
+    EXPECT_EQ(runner->num_kv_blocks(), one->kv_cache.num_blocks);
+    EXPECT_EQ(runner->vocab_size(), 640);
+  }
+  c.tensor_parallel_size = 2;
+  auto tp = build_engine(c);
+  ASSERT_TRUE(tp.ok()) << tp.message();
+  EXPECT_EQ(tp->runners.size(), 4u);
+  EXPECT_EQ(tp->kv_cache.num_blocks, 2 * one->kv_cache.num_blocks);
+  c.tensor_parallel_size = 1;
+  c.pipeline_parallel_size = 2;
+  auto pp = build_engine(c);
+  ASSERT_TRUE(pp.ok()) << pp.message();
+  EXPECT_EQ(pp->runners.size(), 4u);
 }
 
 TEST_F(engine_builder, max_model_len_above_the_models_is_refused) {
@@ -333,6 +365,12 @@ TEST_F(engine_builder, assemble_checks_what_it_is_given) {
   EXPECT_FALSE(assemble_engine(c, *tokenizer, std::move(null_runner), 512).ok());
   EXPECT_EQ(assemble_engine(c, *tokenizer, runners({{64, 4}, {32, 4}}), 512).message(),
             "the model runners' KV caches differ: every rank must hold the same blocks");
+  c.data_parallel_size = 2;
+  EXPECT_EQ(assemble_engine(c, *tokenizer, runners({{64, 4}}), 512).message(),
+            "--data-parallel-size 2 x --tensor-parallel-size 1 x --pipeline-parallel-size 1 "
+            "needs as many runners (got 1)");
+  EXPECT_TRUE(assemble_engine(c, *tokenizer, runners({{64, 4}, {64, 4}}), 512).ok());
+  c.data_parallel_size = 1;
   c.block_size = 3;
   EXPECT_EQ(assemble_engine(c, *tokenizer, runners({{64, 4}}), 512).message(),
             "--block-size 3 is not supported: use a power of two from 1 to 256 (e.g. 16)");

@@ -51,6 +51,13 @@ TEST(StatsLine, ThroughputIsOverTheIntervalAndAnIdleEngineGoesQuietAfterOneLine)
   EXPECT_TRUE(stats.tick(160.0, tokens(1050, 208)).idle);
 }
 
+// A data-parallel engine's lines name it.
+TEST(StatsLine, NamesItsEngine) {
+  periodic_stats stats(0.0, tokens(0, 0), 1);
+  EXPECT_EQ(stats.tick(10.0, tokens(10, 0)).text.rfind("Engine 001: Avg prompt throughput: 1.0", 0),
+            0u);
+}
+
 stats_sample lookups(int64_t requests, int64_t queries, int64_t hits) {
   stats_sample s;
   s.prefix_cache_requests = requests;
