@@ -22,6 +22,7 @@
 #include "actors/engine_core.hpp"
 #include "actors/engine_metrics.hpp"
 #include "actors/request_actor.hpp"
+#include "runtime/sched/prefix_router.hpp"
 #include "runtime/serving/model_files.hpp"
 
 namespace troupe::actors {
@@ -104,6 +105,20 @@ int32_t num_actor_threads(const runtime::engine_config& config) {
   return std::max(1, config.num_actor_threads);
 }
 
+// What the data-parallel router matches: the prompt's text, or its token ids' bytes.
+std::string_view routing_key(const generation_request& request) {
+  if (request.prompt_token_ids.empty()) return request.prompt;
+  return {reinterpret_cast<const char*>(request.prompt_token_ids.data()),
+          request.prompt_token_ids.size() * sizeof(int32_t)};
+}
+
+// Each engine's router table holds about what its KV cache does: 4 bytes of text a token.
+size_t router_capacity(const runtime::built_engine& built) {
+  const auto tokens = static_cast<size_t>(built.kv_cache.num_blocks) *
+                      static_cast<size_t>(built.kv_cache.block_size);
+  return std::max<size_t>(1, tokens * 4 / runtime::prefix_router::chunk_bytes);
+}
+
 caf::actor_system_config& configure(caf::actor_system_config& cfg,
                                     const runtime::engine_config& config) {
   cfg.set("scheduler.max-threads", static_cast<size_t>(num_actor_threads(config)));
@@ -118,7 +133,11 @@ class engine_impl final : public engine {
  public:
   // requires: built.runners not empty, DP x R of them (engine d's rank r at d x R + r).
   explicit engine_impl(runtime::built_engine built)
-      : system_(configure(cfg_, built.config)), tokenizer_(built.tokenizer) {
+      : system_(configure(cfg_, built.config)),
+        tokenizer_(built.tokenizer),
+        router_(runtime::parse_data_parallel_routing(built.config.data_parallel_routing)
+                    .value_or(runtime::data_parallel_routing::least_loaded),
+                std::max(1, built.config.data_parallel_size), router_capacity(built)) {
     const runtime::engine_config& config = built.config;
     info_.served_model_name = config.served_model_name;
     info_.max_model_len = config.max_model_len;
@@ -154,7 +173,7 @@ class engine_impl final : public engine {
     const int32_t n = std::max(1, request.n);
     const uint64_t id = next_id_.fetch_add(static_cast<uint64_t>(n));
     // Every choice of the request on one engine: they share the prompt's blocks there.
-    engine_core& core = *cores_[static_cast<size_t>(route(request))];
+    engine_core& core = *cores_[static_cast<size_t>(pick_engine(request, true))];
     core.counters()->num_unfinished.fetch_add(n, std::memory_order_relaxed);
     if (const auto& stats = core.context()->stats) stats->request_params_n->observe(n);
     if (n == 1) {
@@ -234,24 +253,31 @@ class engine_impl final : public engine {
   }
 
   int32_t route(const generation_request& request) const override {
-    const auto n = static_cast<int32_t>(cores_.size());
-    if (request.data_parallel_rank && *request.data_parallel_rank >= 0 &&
-        *request.data_parallel_rank < n) {
-      return *request.data_parallel_rank;
-    }
-    int32_t best = 0;
-    int64_t best_score = cores_.front()->load_score();
-    for (int32_t d = 1; d < n; ++d) {
-      const int64_t score = cores_[static_cast<size_t>(d)]->load_score();
-      if (score < best_score) {
-        best = d;
-        best_score = score;
-      }
-    }
-    return best;
+    return pick_engine(request, false);
   }
 
  private:
+  // The request's data_parallel_rank, else the router's choice from the engines' load scores;
+  // `record`: the router remembers the prompt there (a submission).
+  int32_t pick_engine(const generation_request& request, bool record) const {
+    const auto n = static_cast<int32_t>(cores_.size());
+    if (n == 1) return 0;
+    const std::string_view key = routing_key(request);
+    if (const auto rank = request.data_parallel_rank; rank && *rank >= 0 && *rank < n) {
+      if (record) {
+        std::lock_guard lock(router_mutex_);
+        router_.record(*rank, key, request.cache_salt);
+      }
+      return *rank;
+    }
+    std::vector<int64_t> scores;
+    for (const auto& core : cores_)
+      scores.push_back(core->load_score());
+    std::lock_guard lock(router_mutex_);
+    return record ? router_.route(key, request.cache_salt, scores)
+                  : router_.peek(key, request.cache_salt, scores);
+  }
+
   // requires: core's num_unfinished counts this choice already.
   request_actor spawn_choice(const engine_core& core, uint64_t id, generation_request request,
                              std::shared_ptr<generation_sink> sink, int64_t arrival,
@@ -309,6 +335,8 @@ class engine_impl final : public engine {
   caf::actor_system_config cfg_;
   caf::actor_system system_;  // after cfg_, before every handle: destroyed after them
   std::shared_ptr<const runtime::tokenizer> tokenizer_;
+  mutable std::mutex router_mutex_;
+  mutable runtime::prefix_router router_;  // under router_mutex_
   model_info info_;
   std::atomic<uint64_t> next_id_{1};
   std::vector<std::unique_ptr<engine_core>> cores_;  // data-parallel engine d at index d

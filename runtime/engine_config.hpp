@@ -63,6 +63,10 @@ struct engine_config {
   // vLLM's --data-parallel-size: that many engines in this process, each with its own batcher,
   // KV allocator, cache and TP x PP ranks, behind one server (actors/engine.hpp).
   int32_t data_parallel_size = 1;
+  // How a request picks its engine with data_parallel_size above 1 (runtime/sched/prefix_router):
+  // "prefix-aware" (the least loaded, or within one waiting request of it the engine whose cache
+  // likely holds the prompt's prefix) or "least-loaded" (vLLM's rule alone).
+  std::string data_parallel_routing = "prefix-aware";
   int32_t num_compute_threads = 0;  // 0 = hardware cores
   int32_t num_actor_threads = 1;    // CAF scheduler workers
   int32_t num_io_threads = 1;       // Beast io_context threads

@@ -41,7 +41,7 @@
     p.generation = T.rate(cur, prev, "vllm:generation_tokens_total");
     p.running = firstNonNull(T.total(cur, "vllm:num_requests_running"), e.num_running);
     p.waiting = firstNonNull(T.total(cur, "vllm:num_requests_waiting"), e.num_waiting);
-    var kv = T.total(cur, "vllm:kv_cache_usage_perc");
+    var kv = T.mean(cur, "vllm:kv_cache_usage_perc");  // each engine's, equal caches
     p.kv = kv !== null ? kv * 100 : percent(ratio(e.num_kv_blocks_used, e.num_kv_blocks_total));
     var hits = T.rate(cur, prev, "vllm:prefix_cache_hits_total");
     var queries = T.rate(cur, prev, "vllm:prefix_cache_queries_total");

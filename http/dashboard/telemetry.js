@@ -51,6 +51,14 @@ var T = (function () {
     return s.reduce(function (acc, x) { return acc + numeric(x.value); }, 0);
   };
 
+  // The mean of a gauge's matching samples (a fraction each data-parallel engine reports for
+  // itself); null when there are none.
+  T.mean = function (snap, name, match) {
+    var s = T.samples(snap, name, match);
+    if (s.length === 0) return null;
+    return T.total(snap, name, match) / s.length;
+  };
+
   // {label value: summed sample value} of a counter or gauge, or of a histogram's `field`
   // ("sum" or "count").
   T.byLabel = function (snap, name, label, field) {

@@ -9,6 +9,7 @@
 
 #include "runtime/formats/weight_dtype.hpp"
 #include "runtime/model/kv_cache.hpp"
+#include "runtime/sched/prefix_router.hpp"
 
 namespace troupe::runtime {
 namespace {
@@ -52,6 +53,10 @@ status pipeline_parallel(const engine_config& c) {
 status data_parallel(const engine_config& c) {
   if (c.data_parallel_size < 1) {
     return error{"--data-parallel-size must be at least 1 (got " + str(c.data_parallel_size) + ")"};
+  }
+  if (!parse_data_parallel_routing(c.data_parallel_routing)) {
+    return error{"--data-parallel-routing must be prefix-aware or least-loaded (got '" +
+                 c.data_parallel_routing + "')"};
   }
   if (c.data_parallel_size > 1 && c.device == "cuda") {
     return error{"data parallelism runs on the CPU only for now: --data-parallel-size " +

@@ -26,11 +26,13 @@ std::vector<int32_t> bytes(const std::string& s) {
 
 // Engines of one fake runner each; probes[d] sees engine d's steps.
 struct data_parallel_fixture {
-  explicit data_parallel_fixture(int32_t num_engines, fake_runner_options options = {}) {
+  explicit data_parallel_fixture(int32_t num_engines, fake_runner_options options = {},
+                                 const std::string& routing = "prefix-aware") {
     runtime::engine_config config;
     config.served_model_name = "fake";
     config.disable_log_requests = true;
     config.data_parallel_size = num_engines;
+    config.data_parallel_routing = routing;
     std::vector<std::unique_ptr<runtime::model_runner>> runners;
     for (int32_t d = 0; d < num_engines; ++d) {
       probes.push_back(std::make_shared<fake_runner_probe>());
@@ -151,6 +153,42 @@ TEST(DataParallel, APinnedRequestAndAllChoicesOfOneRunOnOneEngine) {
   EXPECT_EQ(f.probes[1]->num_steps.load(), steps_at_1);
   EXPECT_EQ(f.eng->engine_stats_of(0).num_prefix_cache_hits > 0, true)
       << "the choices after the first find its prompt blocks on the same engine";
+}
+
+// Prefix-aware routing (the default): a prompt whose prefix an engine computed goes back there
+// while that engine is within one waiting request of the least loaded, and finds its blocks in
+// that engine's cache; least-loaded routing (vLLM's) sends it to the idle engine.
+TEST(DataParallel, APromptGoesBackToTheEngineHoldingItsPrefix) {
+  for (const std::string routing : {"prefix-aware", "least-loaded"}) {
+    SCOPED_TRACE(routing);
+    data_parallel_fixture f(2, {.step_sleep = 1ms}, routing);
+    ASSERT_TRUE(f.eng);
+    std::string prefix;
+    for (int i = 0; prefix.size() < 200; ++i)
+      prefix += "shared context " + std::to_string(i) + ". ";
+    ASSERT_TRUE(f.submit(prefix + "first question", 4)->wait_finished());  // idle: engine 0
+    ASSERT_TRUE(f.wait_idle());
+    uint64_t busy_id = 0;
+    auto busy = f.submit("keeps engine zero busy", 0, 0, 1, &busy_id);  // to max_model_len
+    ASSERT_TRUE(busy->wait_events(2));
+    generation_request next;
+    next.prompt = prefix + "second question";
+    const int32_t expected = routing == "prefix-aware" ? 0 : 1;
+    EXPECT_EQ(f.eng->route(next), expected);
+    const int64_t hits_before = f.eng->engine_stats_of(expected).num_prefix_cache_hits;
+    auto second = f.submit(next.prompt, 4);
+    ASSERT_TRUE(second->wait_finished());
+    EXPECT_EQ(second->token_ids(), fake_generate(bytes(next.prompt), 4));
+    const int64_t hits = f.eng->engine_stats_of(expected).num_prefix_cache_hits - hits_before;
+    if (expected == 0) {
+      EXPECT_GE(hits, 196) << "the prefix's blocks come from engine 0's cache";
+    } else {
+      EXPECT_EQ(hits, 0);
+    }
+    f.eng->abort(busy_id);
+    ASSERT_TRUE(busy->wait_finished());
+    ASSERT_TRUE(f.wait_idle());
+  }
 }
 
 TEST(DataParallel, AbortReachesTheRequestOnItsEngine) {

@@ -28,6 +28,8 @@ const b = snapshot(102, [counter("vllm:prompt_tokens_total",
 check(T.total(a, "vllm:prompt_tokens_total") === 15, "total sums samples");
 check(T.total(a, "vllm:prompt_tokens_total", { engine: "1" }) === 5, "total filters labels");
 check(T.total(a, "vllm:missing") === null, "absent total is null");
+check(T.mean(a, "vllm:prompt_tokens_total") === 7.5, "mean averages samples (each engine's)");
+check(T.mean(a, "vllm:missing") === null, "absent mean is null");
 near(T.rate(b, a, "vllm:prompt_tokens_total"), 20, "rate over 2 s");
 check(T.rate(a, b, "vllm:prompt_tokens_total") === null, "a counter reset has no rate");
 check(T.rate(b, a, "vllm:missing") === null, "absent rate is null");

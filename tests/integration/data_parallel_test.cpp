@@ -39,14 +39,8 @@ class serving_data_parallel : public ::testing::Test {
     config.model = testing::default_model_gguf();
     config.num_gpu_blocks_override = 32;
     config.num_compute_threads = 1;
-    {
-      testing::suite_server one;
-      one.start(runtime::build_engine(config));
-      if (one.engine() == nullptr) return;
-      for (const auto& p : prompts)
-        alone_.push_back(testing::stream_text(one.server().port(), p, max_tokens));
-      one.stop();
-    }
+    alone_ = testing::answers_one_at_a_time(runtime::build_engine(config), prompts, max_tokens);
+    if (alone_.empty()) return;
     config.data_parallel_size = 2;
     config.num_compute_threads = 2;  // one a rank
     suite_.start(runtime::build_engine(config));

@@ -50,14 +50,8 @@ class serving_pipeline_parallel : public ::testing::Test {
     config.num_gpu_blocks_override = 16;
     config.max_num_batched_tokens = 64;
     config.disable_log_requests = true;
-    {
-      testing::suite_server one;
-      one.start(runtime::build_engine(config));
-      if (one.engine() == nullptr) return;
-      for (const auto& p : prompts)
-        alone_.push_back(testing::stream_text(one.server().port(), p, max_tokens));
-      one.stop();
-    }
+    alone_ = testing::answers_one_at_a_time(runtime::build_engine(config), prompts, max_tokens);
+    if (alone_.empty()) return;
     config.pipeline_parallel_size = 2;
     config.speculative = {3, 2, 4};
     auto files = runtime::load_model_files(config);

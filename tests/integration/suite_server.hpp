@@ -9,11 +9,13 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "actors/engine.hpp"
 #include "http/server.hpp"
 #include "runtime/serving/engine_builder.hpp"
 #include "tests/http/test_client.hpp"
+#include "tests/integration/completions.hpp"
 
 namespace troupe::testing {
 
@@ -73,6 +75,22 @@ class suite_server {
   std::unique_ptr<actors::engine> engine_;
   std::unique_ptr<http::server> server_;
 };
+
+// The streamed greedy answers (stream_text) of `max_tokens` tokens to `prompts`, one at a time,
+// from a server of its own over what `built` holds; empty when it did not start (a failure is
+// reported).
+inline std::vector<std::string> answers_one_at_a_time(result<runtime::built_engine> built,
+                                                      const std::vector<std::string>& prompts,
+                                                      int32_t max_tokens) {
+  suite_server one;
+  one.start(std::move(built));
+  std::vector<std::string> answers;
+  if (one.engine() == nullptr) return answers;
+  for (const auto& p : prompts)
+    answers.push_back(stream_text(one.server().port(), p, max_tokens));
+  one.stop();
+  return answers;
+}
 
 // Once the engine is idle: no KV block held, and no executor of ranks 0 .. num_ranks - 1 of
 // each of the num_engines data-parallel engines holding a sequence (troupe_executor_sequences);

@@ -76,6 +76,27 @@ TEST(top_view, parses_a_snapshot) {
   EXPECT_EQ(s->scheduler_threads, 2.0);
 }
 
+// With data parallelism each engine reports its own figures: counts add up, the KV cache usage
+// (a fraction of each engine's equal cache) is their mean.
+TEST(top_view, adds_the_engines_counts_and_averages_their_kv_usage) {
+  const std::string e0 = R"("labels": {"model_name": "m", "engine": "0"})";
+  const std::string e1 = R"("labels": {"model_name": "m", "engine": "1"})";
+  auto family = [](const std::string& name, const std::string& a, const std::string& b) {
+    return "{\"name\": \"" + name + "\", \"type\": \"gauge\", \"help\": \"\", \"samples\": [" + a +
+           ", " + b + "]}";
+  };
+  const std::string metrics = family("vllm:num_requests_running", "{" + e0 + ", \"value\": 3}",
+                                     "{" + e1 + ", \"value\": 4}") +
+                              "," +
+                              family("vllm:kv_cache_usage_perc", "{" + e0 + ", \"value\": 0.25}",
+                                     "{" + e1 + ", \"value\": 0.75}");
+  auto s =
+      parse_telemetry(R"({"object": "telemetry", "timestamp": 1, "metrics": [)" + metrics + "]}");
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(s->running, 7.0);
+  EXPECT_EQ(s->kv_usage, 0.5);
+}
+
 TEST(top_view, rejects_what_is_not_telemetry) {
   EXPECT_FALSE(parse_telemetry("not json").ok());
   EXPECT_FALSE(parse_telemetry("[]").ok());

@@ -181,6 +181,10 @@ std::vector<flag_spec> thread_flags() {
                             "engines behind this server, each TP x PP ranks with its own KV cache",
                             FIELD(engine.data_parallel_size), 1, 1024),
                    {"dp"}),
+      choice_flag("data-parallel-routing",
+                  "how a request picks its engine: prefix-aware (the least loaded, or near it "
+                  "the engine likely caching the prompt's prefix) or least-loaded (vLLM's rule)",
+                  FIELD(engine.data_parallel_routing), {"prefix-aware", "least-loaded"}),
       int_flag("threads", "N", "compute threads; 0 = all cores", FIELD(engine.num_compute_threads),
                0, 1024),
       int_flag("actor-threads", "N", "CAF scheduler worker threads",

@@ -24,6 +24,17 @@ double sample_sum(const json& family) {
   return sum;
 }
 
+// The mean of the samples' values: a fraction each data-parallel engine reports for itself (its
+// KV cache usage, every engine's cache the same size).
+double sample_mean(const json& family) {
+  double sum = 0;
+  int n = 0;
+  for (const auto& s : family["samples"].GetArray()) {
+    if (s.IsObject() && s.HasMember("value")) sum += number(s["value"]), ++n;
+  }
+  return n > 0 ? sum / n : 0.0;
+}
+
 std::string kind_of(const json& sample) {
   if (!sample.HasMember("labels") || !sample["labels"].IsObject()) return "";
   const json& labels = sample["labels"];
@@ -69,7 +80,6 @@ void add_family(const json& family, telemetry_sample& out) {
   const std::pair<std::string_view, std::optional<double> telemetry_sample::*> figures[] = {
       {"vllm:num_requests_running", &telemetry_sample::running},
       {"vllm:num_requests_waiting", &telemetry_sample::waiting},
-      {"vllm:kv_cache_usage_perc", &telemetry_sample::kv_usage},
       {"vllm:prefix_cache_queries_total", &telemetry_sample::prefix_queries},
       {"vllm:prefix_cache_hits_total", &telemetry_sample::prefix_hits},
       {"vllm:prompt_tokens_total", &telemetry_sample::prompt_tokens},
@@ -80,6 +90,7 @@ void add_family(const json& family, telemetry_sample& out) {
   for (const auto& [metric, field] : figures) {
     if (name == metric) out.*field = sample_sum(family);
   }
+  if (name == "vllm:kv_cache_usage_perc") out.kv_usage = sample_mean(family);
 }
 
 // The engine block's counts, for the figures whose vllm: metric is absent.

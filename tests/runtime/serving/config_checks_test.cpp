@@ -60,6 +60,13 @@ TEST(validate_engine_config, data_parallelism) {
             "cpu (or auto without a GPU)");
   c.data_parallel_size = 0;
   EXPECT_EQ(failure(c), "--data-parallel-size must be at least 1 (got 0)");
+  c.data_parallel_size = 1;
+  c.device = "cpu";
+  c.data_parallel_routing = "least-loaded";
+  EXPECT_TRUE(validate_engine_config(c).ok()) << failure(c);
+  c.data_parallel_routing = "round-robin";
+  EXPECT_EQ(failure(c),
+            "--data-parallel-routing must be prefix-aware or least-loaded (got 'round-robin')");
 }
 
 TEST(validate_engine_config, rules_are_checked_in_order) {
