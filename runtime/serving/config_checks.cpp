@@ -48,8 +48,8 @@ status pipeline_parallel(const engine_config& c) {
 }
 
 // Data parallelism runs N engines (each a batcher, a KV allocator and its TP x PP executors) in
-// this process behind one API server, as vLLM's internal load balancing does; on the CPU for now
-// (GPU engine d would take GPUs d x TP x PP onwards, which the CUDA plugin does not place yet).
+// this process behind one API server, as vLLM's internal load balancing does (on GPUs engine d
+// takes GPUs d x TP onwards: make_cuda_runners checks that there are enough).
 status data_parallel(const engine_config& c) {
   if (c.data_parallel_size < 1) {
     return error{"--data-parallel-size must be at least 1 (got " + str(c.data_parallel_size) + ")"};
@@ -57,10 +57,6 @@ status data_parallel(const engine_config& c) {
   if (!parse_data_parallel_routing(c.data_parallel_routing)) {
     return error{"--data-parallel-routing must be prefix-aware or least-loaded (got '" +
                  c.data_parallel_routing + "')"};
-  }
-  if (c.data_parallel_size > 1 && c.device == "cuda") {
-    return error{"data parallelism runs on the CPU only for now: --data-parallel-size " +
-                 str(c.data_parallel_size) + " needs --device cpu (or auto without a GPU)"};
   }
   return ok_status();
 }

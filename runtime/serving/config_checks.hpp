@@ -19,7 +19,7 @@ inline constexpr int32_t default_max_num_batched_tokens = 2048;
 
 // The rules that need no model, checked in this order:
 //   tensor_parallel_size >= 1, pipeline_parallel_size >= 1 (above 1: no async scheduling, not
-//   --device cuda), data_parallel_size >= 1 (above 1: not --device cuda) with data_parallel_routing
+//   --device cuda), data_parallel_size >= 1 with data_parallel_routing
 //   prefix-aware or least-loaded, prefix_caching_hash_algo
 //   "sha256" or "xxhash" (prefix caching itself may be on or off), kv_cache_dtype "auto",
 //   "bfloat16", "float16", "fp8", "fp8_e4m3" or "fp8_e5m2", dtype one of vLLM's, load_format

@@ -62,9 +62,11 @@ struct device_runners {
 };
 
 // The runners on the GPU: one, or at --tensor-parallel-size N one per GPU 0 .. N-1 joined by
-// NCCL (tensor_parallel_runner over an nccl_group). `resolved` has max_model_len,
-// max_num_batched_tokens and max_num_seqs final; `plan` gives the block size, the cache dtype,
-// the bytes per block and (--num-gpu-blocks-override) a fixed block count.
+// NCCL (tensor_parallel_runner over an nccl_group); with --data-parallel-size D, D such engines
+// one after the other, engine d on GPUs d x N .. d x N + N - 1 (built_engine::runners' order; an
+// error when fewer GPUs exist), every rank with the blocks the fullest GPU affords. `resolved` has
+// max_model_len, max_num_batched_tokens and max_num_seqs final; `plan` gives the block size, the
+// cache dtype, the bytes per block and (--num-gpu-blocks-override) a fixed block count.
 result<device_runners> make_cuda_runners(llama_weights weights, const engine_config& resolved,
                                          const kv_cache_plan& plan);
 

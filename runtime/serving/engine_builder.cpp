@@ -233,10 +233,6 @@ result<built_engine> build_engine(const engine_config& config) {
     return error{files->path + ": --tensor-parallel-size " +
                  std::to_string(config.tensor_parallel_size) + ": " + split.message()};
   }
-  if (config.data_parallel_size > 1 && *device == engine_device::cuda) {
-    return error{"data parallelism runs on the CPU only for now: --data-parallel-size " +
-                 std::to_string(config.data_parallel_size) + " needs --device cpu"};
-  }
   int32_t stage_layers = 0;  // the most layers a pipeline stage holds (0: one stage)
   if (config.pipeline_parallel_size > 1) {
     if (*device == engine_device::cuda) {

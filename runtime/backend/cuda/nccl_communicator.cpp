@@ -54,19 +54,21 @@ struct nccl_group::library {
   }
 };
 
-result<std::shared_ptr<nccl_group>> nccl_group::create(int32_t world_size) {
+result<std::shared_ptr<nccl_group>> nccl_group::create(int32_t world_size, int32_t first_device) {
   const int devices = kernels::cuda::cuda_device_count();
-  if (world_size > devices) {
+  if (first_device + world_size > devices) {
     return error{"--tensor-parallel-size " + std::to_string(world_size) + " needs " +
-                 std::to_string(world_size) + " GPUs; " + std::to_string(devices) + " found"};
+                 std::to_string(first_device + world_size) + " GPUs; " + std::to_string(devices) +
+                 " found"};
   }
   std::shared_ptr<nccl_group> group(new nccl_group());
+  group->first_device_ = first_device;
   group->lib_ = std::make_unique<library>();
   if (auto st = group->lib_->load(); !st) return st.err();
   std::vector<ncclComm_t> comms(static_cast<size_t>(world_size));
   std::vector<int> devlist(static_cast<size_t>(world_size));
   for (int i = 0; i < world_size; ++i)
-    devlist[static_cast<size_t>(i)] = i;
+    devlist[static_cast<size_t>(i)] = first_device + i;
   const ncclResult_t r = group->lib_->comm_init_all(comms.data(), world_size, devlist.data());
   if (r != ncclSuccess) {
     return error{std::string("NCCL initialization failed: ") + group->lib_->error_string(r)};
@@ -80,7 +82,7 @@ result<std::shared_ptr<nccl_group>> nccl_group::create(int32_t world_size) {
 
 nccl_group::~nccl_group() {
   for (auto& r : ranks_) {
-    cudaSetDevice(r->rank());
+    cudaSetDevice(first_device_ + r->rank());
     if (lib_->aborted) continue;  // an aborted communicator is already freed
     lib_->comm_destroy(static_cast<ncclComm_t>(r->comm_));
   }

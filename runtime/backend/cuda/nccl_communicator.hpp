@@ -53,12 +53,13 @@ class nccl_communicator final : public communicator {
   void* stream_ = nullptr;
 };
 
-// The communicators of world_size ranks on devices 0 .. world_size - 1 of this process.
+// The communicators of world_size ranks on devices first_device .. first_device + world_size - 1
+// of this process (a data-parallel engine's tensor-parallel group).
 class nccl_group final : public communicator_group {
  public:
   // Loads NCCL and creates every rank's communicator (ncclCommInitAll). An error when NCCL cannot
   // be loaded, fewer devices exist, or NCCL fails.
-  static result<std::shared_ptr<nccl_group>> create(int32_t world_size);
+  static result<std::shared_ptr<nccl_group>> create(int32_t world_size, int32_t first_device = 0);
   ~nccl_group() override;
 
   int32_t world_size() const override { return static_cast<int32_t>(ranks_.size()); }
@@ -74,6 +75,7 @@ class nccl_group final : public communicator_group {
   void abort_all();
 
   std::unique_ptr<library> lib_;
+  int32_t first_device_ = 0;
   std::vector<std::unique_ptr<nccl_communicator>> ranks_;
 };
 

@@ -50,6 +50,13 @@ std::string on_every_rank(std::vector<std::unique_ptr<llama_runner> >& ranks,
   return {};
 }
 
+// One data-parallel engine's ranks: rank r on GPU first_device + r, joined by `group` (none at one
+// rank).
+struct gpu_engine {
+  std::shared_ptr<backend::nccl_group> group;
+  std::vector<std::unique_ptr<llama_runner> > ranks;
+};
+
 }  // namespace
 
 step_batch profiling_step(const engine_config& c, int32_t block_size, int32_t vocab_size,
@@ -92,40 +99,55 @@ step_batch profiling_step(const engine_config& c, int32_t block_size, int32_t vo
 result<device_runners> make_runners_on_gpus(llama_weights weights, const engine_config& resolved,
                                             const kv_cache_plan& plan) {
   const int32_t world = resolved.tensor_parallel_size;
+  const int32_t num_engines = std::max(1, resolved.data_parallel_size);
   const auto hp = weights.hparams;
-  std::shared_ptr<backend::nccl_group> group;
-  if (world > 1) {
-    auto created = backend::nccl_group::create(world);
-    if (!created) return created.err();
-    group = std::move(*created);
+  if (num_engines > 1 && num_engines * world > cuda_runtime_device_count()) {
+    return error{"--data-parallel-size " + std::to_string(num_engines) +
+                 " x --tensor-parallel-size " + std::to_string(world) + " needs " +
+                 std::to_string(num_engines * world) + " GPUs; " +
+                 std::to_string(cuda_runtime_device_count()) + " found"};
   }
   int32_t profile_blocks = 0;
   const auto batch = profiling_step(resolved, plan.block_size, hp.vocab_size, profile_blocks);
   const bool fixed = resolved.num_gpu_blocks_override > 0;
-  // Rank r on GPU r, each with its shard of the weights (all of them at one rank).
-  std::vector<std::unique_ptr<llama_runner> > ranks;
+  // Engine d's rank r on GPU d x world + r, each with its shard of the weights (all of them at
+  // one rank); every engine holds its own copy, as vLLM's engines do.
+  std::vector<gpu_engine> engines(static_cast<size_t>(num_engines));
   std::vector<backend::cuda_backend*> gpus;
   try {
-    for (int32_t r = 0; r < world; ++r) {
-      auto backend = backend::cuda_backend::create(r, group ? &group->rank(r) : nullptr);
-      if (!backend) return backend.err();
-      gpus.push_back(backend->get());
-      auto created = world == 1 ? llama_runner::create(std::move(*backend), std::move(weights),
-                                                       profile_blocks, plan.block_size, plan.dtype)
-                                : llama_runner::create_shard(
-                                      std::move(*backend), weights, make_llama_shard(hp, r, world),
-                                      profile_blocks, plan.block_size, plan.dtype);
-      if (!created) return created.err();
-      ranks.push_back(std::move(*created));
-      const auto memory = gpus.back()->memory();
-      spdlog::info("CUDA device {}: weights take {:.2f} GiB of {:.1f} GiB", r,
-                   static_cast<double>(gpus.back()->weight_bytes()) / gib,
-                   static_cast<double>(memory.total_bytes) / gib);
+    for (int32_t d = 0; d < num_engines; ++d) {
+      gpu_engine& engine = engines[static_cast<size_t>(d)];
+      const int32_t first_device = d * world;
+      if (world > 1) {
+        auto created = backend::nccl_group::create(world, first_device);
+        if (!created) return created.err();
+        engine.group = std::move(*created);
+      }
+      for (int32_t r = 0; r < world; ++r) {
+        auto backend = backend::cuda_backend::create(
+            first_device + r, engine.group ? &engine.group->rank(r) : nullptr);
+        if (!backend) return backend.err();
+        gpus.push_back(backend->get());
+        auto created =
+            world == 1 ? llama_runner::create(std::move(*backend),
+                                              d + 1 < num_engines ? weights : std::move(weights),
+                                              profile_blocks, plan.block_size, plan.dtype)
+                       : llama_runner::create_shard(std::move(*backend), weights,
+                                                    make_llama_shard(hp, r, world), profile_blocks,
+                                                    plan.block_size, plan.dtype);
+        if (!created) return created.err();
+        engine.ranks.push_back(std::move(*created));
+        const auto memory = gpus.back()->memory();
+        spdlog::info("CUDA device {}: weights take {:.2f} GiB of {:.1f} GiB", first_device + r,
+                     static_cast<double>(gpus.back()->weight_bytes()) / gib,
+                     static_cast<double>(memory.total_bytes) / gib);
+      }
+      // The maximal step at every rank at once (their collectives wait for each other).
+      const auto failed = on_every_rank(engine.ranks, engine.group.get(), [&](llama_runner& rank) {
+        (void)rank.forward_logits(batch);
+      });
+      if (!failed.empty()) return error{"the profiling step on the GPU failed: " + failed};
     }
-    // The maximal step at every rank at once (their collectives wait for each other).
-    const auto failed = on_every_rank(
-        ranks, group.get(), [&](llama_runner& rank) { (void)rank.forward_logits(batch); });
-    if (!failed.empty()) return error{"the profiling step on the GPU failed: " + failed};
   } catch (const backend::cuda_backend_error& e) {
     return error{std::string("loading the model on the GPU failed: ") + e.what()};
   }
@@ -137,7 +159,8 @@ result<device_runners> make_runners_on_gpus(llama_weights weights, const engine_
   } else {
     // vLLM's rule: the KV cache gets what --gpu-memory-utilization leaves once the weights and
     // a maximal step's activations are in place (the profiling cache's blocks counted back);
-    // every rank gets the number the fullest GPU affords (block ids mean the same everywhere).
+    // every rank of every engine gets the number the fullest GPU affords (block ids mean the
+    // same at every rank; the engines' allocators are sized alike).
     int64_t blocks = INT32_MAX;
     int64_t budget = 0;
     for (auto* gpu : gpus) {
@@ -162,8 +185,10 @@ result<device_runners> make_runners_on_gpus(llama_weights weights, const engine_
     out.plan.num_blocks = static_cast<int32_t>(blocks);
   }
   try {
-    for (auto& rank : ranks)
-      rank->resize_kv_cache(out.plan.num_blocks);
+    for (auto& engine : engines) {
+      for (auto& rank : engine.ranks)
+        rank->resize_kv_cache(out.plan.num_blocks);
+    }
   } catch (const backend::cuda_backend_error& e) {
     return error{std::string("allocating the KV cache on the GPU failed: ") + e.what()};
   }
@@ -173,7 +198,7 @@ result<device_runners> make_runners_on_gpus(llama_weights weights, const engine_
       "CUDA KV cache: {} blocks of {} tokens ({:.2f} GiB{}, {} tokens); maximum concurrency for "
       "{} tokens per request: {:.2f}x",
       out.plan.num_blocks, plan.block_size, static_cast<double>(out.plan.num_bytes()) / gib,
-      world > 1 ? " per GPU" : "", int64_t{out.plan.num_blocks} * plan.block_size,
+      gpus.size() > 1 ? " per GPU" : "", int64_t{out.plan.num_blocks} * plan.block_size,
       resolved.max_model_len, concurrency);
   // TROUPE_CUDA_OP_TIMES=N: log every op's device time every N steps (eager steps only).
   const char* op_times = std::getenv("TROUPE_CUDA_OP_TIMES");
@@ -189,9 +214,11 @@ result<device_runners> make_runners_on_gpus(llama_weights weights, const engine_
     const auto start = std::chrono::steady_clock::now();
     for (auto* gpu : gpus)
       gpu->enable_graphs(resolved.max_num_seqs);
-    const auto failed =
-        on_every_rank(ranks, group.get(), [](llama_runner& rank) { rank.capture_graphs(); });
-    if (!failed.empty()) return error{"capturing CUDA graphs failed: " + failed};
+    for (auto& engine : engines) {
+      const auto failed = on_every_rank(engine.ranks, engine.group.get(),
+                                        [](llama_runner& rank) { rank.capture_graphs(); });
+      if (!failed.empty()) return error{"capturing CUDA graphs failed: " + failed};
+    }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const auto sizes = gpus.front()->graph_sizes();
@@ -208,12 +235,15 @@ result<device_runners> make_runners_on_gpus(llama_weights weights, const engine_
           "to the graph sizes");
     }
   }
-  for (int32_t r = 0; r < world; ++r) {
-    auto& rank = ranks[static_cast<size_t>(r)];
-    if (group) {
-      out.runners.push_back(std::make_unique<tensor_parallel_runner>(group, r, std::move(rank)));
-    } else {
-      out.runners.push_back(std::move(rank));
+  for (auto& engine : engines) {
+    for (int32_t r = 0; r < world; ++r) {
+      auto& rank = engine.ranks[static_cast<size_t>(r)];
+      if (engine.group) {
+        out.runners.push_back(
+            std::make_unique<tensor_parallel_runner>(engine.group, r, std::move(rank)));
+      } else {
+        out.runners.push_back(std::move(rank));
+      }
     }
   }
   return out;

@@ -1,7 +1,8 @@
 #pragma once
 // The GPU side of make_cuda_runners (device_runners.hpp), compiled into the CUDA plugin
-// (cuda_plugin.hpp) and into the gpu tests: the runners on GPUs 0 .. N-1, the profiled step, the
-// KV cache sized by --gpu-memory-utilization, the CUDA graphs captured at startup.
+// (cuda_plugin.hpp) and into the gpu tests: the runners on GPUs 0 .. DP x TP - 1 (data-parallel
+// engine d's rank r on GPU d x TP + r), the profiled step, the KV cache sized by
+// --gpu-memory-utilization, the CUDA graphs captured at startup.
 #include "base/result.hpp"
 #include "runtime/model_runner.hpp"
 #include "runtime/serving/device_runners.hpp"

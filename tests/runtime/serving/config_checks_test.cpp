@@ -54,14 +54,11 @@ TEST(validate_engine_config, data_parallelism) {
   c.pipeline_parallel_size = 2;
   EXPECT_TRUE(validate_engine_config(c).ok()) << failure(c);
   c.pipeline_parallel_size = 1;
-  c.device = "cuda";
-  EXPECT_EQ(failure(c),
-            "data parallelism runs on the CPU only for now: --data-parallel-size 2 needs --device "
-            "cpu (or auto without a GPU)");
+  c.device = "cuda";  // engine d on GPUs d x TP onwards (counted once the plugin is loaded)
+  EXPECT_TRUE(validate_engine_config(c).ok()) << failure(c);
   c.data_parallel_size = 0;
   EXPECT_EQ(failure(c), "--data-parallel-size must be at least 1 (got 0)");
   c.data_parallel_size = 1;
-  c.device = "cpu";
   c.data_parallel_routing = "least-loaded";
   EXPECT_TRUE(validate_engine_config(c).ok()) << failure(c);
   c.data_parallel_routing = "round-robin";

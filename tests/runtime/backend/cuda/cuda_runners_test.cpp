@@ -136,6 +136,33 @@ TEST(cuda_runners, the_profiled_step_has_the_sampled_rows_of_the_largest_draftin
   EXPECT_EQ(shape(1, 64, 3), std::pair(1, 4));
 }
 
+// Data-parallel engines take their own GPUs (engine d's rank on GPU d): where two GPUs exist both
+// engines decode as the CPU; with one (the lent machine, the emulator) startup is refused naming
+// the count.
+TEST(cuda_runners, data_parallel_engines_take_their_own_gpus) {
+  const int devices = kernels::cuda::cuda_device_count();
+  if (devices == 0) GTEST_SKIP() << "no CUDA device";
+  const auto hp = testing::tiny_hparams();
+  auto config = resolved_config(0.001);
+  config.data_parallel_size = 2;
+  auto made = make_runners_on_gpus(testing::tiny_llama(hp, 5), config, plan_for(hp));
+  if (devices < 2) {
+    ASSERT_FALSE(made.ok());
+    EXPECT_EQ(made.message(),
+              "--data-parallel-size 2 x --tensor-parallel-size 1 needs 2 GPUs; 1 found");
+    return;
+  }
+  ASSERT_TRUE(made.ok()) << made.message();
+  ASSERT_EQ(made->runners.size(), 2u);
+  auto cpu = cpu_llama_runner::create(testing::tiny_llama(hp, 5), 64, block_size, 1);
+  ASSERT_TRUE(cpu.ok()) << cpu.message();
+  const auto expected = decode(**cpu);
+  for (auto& runner : made->runners) {
+    EXPECT_EQ(runner->num_kv_blocks(), made->plan.num_blocks);
+    EXPECT_EQ(decode(*runner), expected);
+  }
+}
+
 TEST(cuda_runners, refuse_a_cache_that_cannot_hold_one_request) {
   if (kernels::cuda::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
   const auto hp = testing::tiny_hparams();
