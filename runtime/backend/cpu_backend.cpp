@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 
@@ -64,6 +65,8 @@ bool cpu_backend::uses_bf16_tiles() const {
 
 weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data data) {
   assert(desc.format == data.format);
+  // Another backend reads the vector without a lock: it must not grow under it.
+  if (shares_weights()) throw std::logic_error("cpu_backend: no upload once weights are shared");
   // Dummy weights are generated here, then handled as loaded ones.
   if (data.random) data = generate_random(pool_.num_threads(), desc, *data.random);
   assert(desc.format != weight_format::f32 ||
@@ -108,8 +111,19 @@ weight_handle cpu_backend::upload_weight(const weight_desc& desc, weight_data da
       std::vector<uint8_t>().swap(w.data.bytes);
     }
   }
-  weights_.push_back(std::move(w));
-  return {static_cast<int32_t>(weights_.size()) - 1};
+  weights_->push_back(std::move(w));
+  return {static_cast<int32_t>(weights_->size()) - 1};
+}
+
+status cpu_backend::share_weights_of(const cpu_backend& source) {
+  if (&source == this) return error{"a backend cannot share its own weights"};
+  if (!weights_->empty()) return error{"a backend that holds weights cannot share another's"};
+  if (source.activations_ != activations_) {
+    return error{
+        "backends with different activations cannot share weights (their packing differs)"};
+  }
+  weights_ = source.weights_;
+  return ok_status();
 }
 
 kv_cache_handle cpu_backend::allocate_kv_cache(const kv_cache_shape& shape) {
@@ -156,8 +170,8 @@ std::span<const float> cpu_backend::download(buffer_handle buffer, int64_t n) {
 }
 
 const cpu_backend::weight& cpu_backend::get(weight_handle w) const {
-  assert(w.valid() && w.id < static_cast<int32_t>(weights_.size()));
-  return weights_[w.id];
+  assert(w.valid() && w.id < static_cast<int32_t>(weights_->size()));
+  return (*weights_)[static_cast<size_t>(w.id)];
 }
 
 float* cpu_backend::get(buffer_handle b, int64_t min_size) {

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.hpp"
 #include "kernels/cpu/amx_gemm.hpp"
 #include "kernels/cpu/attention.hpp"
 #include "kernels/cpu/gemm_w8a8.hpp"
@@ -50,6 +51,13 @@ class cpu_backend : public compute_backend {
   // attention_products::bf16): bf16 activations over a bf16 cache where bf16_products_preferred.
   bool attention_in_bf16(const kv_cache_shape& shape) const;
   const std::vector<int>& cpus() const { return pool_.cpus(); }
+  // Makes `source`'s weights this backend's too, the same memory, read by both (data-parallel
+  // engines on one machine hold one copy of the model): handle h here is source's h. Neither
+  // backend may upload a weight afterwards. requires: this backend has no weight yet, and the
+  // same activations as `source` (its packed forms follow them). Errors: either broken.
+  status share_weights_of(const cpu_backend& source);
+  // Whether another backend reads these weights too (share_weights_of).
+  bool shares_weights() const { return weights_.use_count() > 1; }
   // The storage behind a KV-cache handle (tests, inspection).
   const cpu_kv_cache& kv_cache(kv_cache_handle cache) const { return kv_caches_[cache.id]; }
 
@@ -137,7 +145,8 @@ class cpu_backend : public compute_backend {
   communicator* comm_;
   cpu_activations activations_;
   std::vector<float> rounded_x_;
-  std::vector<weight> weights_;
+  // Shared with the backends that share_weights_of this one (or the one this one shares).
+  std::shared_ptr<std::vector<weight>> weights_ = std::make_shared<std::vector<weight>>();
   std::vector<std::vector<float>> buffers_;
   std::vector<cpu_kv_cache> kv_caches_;
   std::vector<kv_cache_shape> kv_shapes_;  // what each cache was allocated with

@@ -30,9 +30,20 @@ class cpu_llama_runner : public llama_runner {
       backend::cpu_activations activations = backend::cpu_activations::f32,
       std::vector<int> cpus = {});
 
+  // A runner on a new cpu_backend of num_threads threads (pinned to `cpus`, one per thread,
+  // when given) that reads `source`'s weights, the same memory (data-parallel engines on one
+  // machine hold one copy of the model), with a KV cache of source's shape of its own. Neither
+  // runner's backend takes a weight afterwards. Errors: num_threads < 1, a cpus list of another
+  // size, or a source that cannot share (cpu_backend::share_weights_of).
+  static result<std::unique_ptr<cpu_llama_runner>> create_sharing(const cpu_llama_runner& source,
+                                                                  int32_t num_threads,
+                                                                  std::vector<int> cpus = {});
+
   int32_t num_threads() const { return num_threads_; }
 
  private:
+  cpu_llama_runner(std::unique_ptr<backend::cpu_backend> compute, const cpu_llama_runner& source,
+                   int32_t num_threads);
   cpu_llama_runner(llama_weights weights, const backend::kv_cache_shape& cache, int32_t num_threads,
                    backend::cpu_activations activations, std::vector<int> cpus);
 

@@ -55,6 +55,7 @@ llama_runner::llama_runner(std::unique_ptr<backend::compute_backend> compute, ll
       num_kv_blocks_(cache.num_blocks),
       block_size_(cache.block_size),
       kv_cache_dtype_(cache.dtype),
+      cache_shape_(cache),
       cache_(compute_->allocate_kv_cache(cache)),
       forward_(*compute_, weights_, cache_) {}
 
@@ -66,7 +67,19 @@ llama_runner::llama_runner(std::unique_ptr<backend::compute_backend> compute,
       num_kv_blocks_(cache.num_blocks),
       block_size_(cache.block_size),
       kv_cache_dtype_(cache.dtype),
+      cache_shape_(cache),
       cache_(compute_->allocate_kv_cache(cache)),
+      forward_(*compute_, weights_, cache_) {}
+
+llama_runner::llama_runner(std::unique_ptr<backend::compute_backend> compute,
+                           const llama_runner& source)
+    : compute_(std::move(compute)),
+      weights_(source.weights_),
+      num_kv_blocks_(source.num_kv_blocks_),
+      block_size_(source.block_size_),
+      kv_cache_dtype_(source.kv_cache_dtype_),
+      cache_shape_(source.cache_shape_),
+      cache_(compute_->allocate_kv_cache(cache_shape_)),
       forward_(*compute_, weights_, cache_) {}
 
 status llama_runner::validate(const step_batch& batch) const {
@@ -111,6 +124,7 @@ stage_activations llama_runner::forward_stage(const step_batch& batch,
 void llama_runner::resize_kv_cache(int32_t num_blocks) {
   compute_->resize_kv_cache(cache_, num_blocks);
   num_kv_blocks_ = num_blocks;
+  cache_shape_.num_blocks = num_blocks;
 }
 
 std::vector<float> llama_runner::forward_logits(const step_batch& batch) {

@@ -70,6 +70,7 @@ class llama_runner : public model_runner {
   void capture_graphs() { forward_.capture_graphs(); }
   // The backend the model runs on.
   backend::compute_backend& compute() { return *compute_; }
+  const backend::compute_backend& compute() const { return *compute_; }
 
   int32_t vocab_size() const override { return weights_.hparams.vocab_size; }
   int32_t block_size() const override { return block_size_; }
@@ -87,6 +88,10 @@ class llama_runner : public model_runner {
   // = kv_cache_shape_for(hparams, shard, ...) with its scales set.
   llama_runner(std::unique_ptr<backend::compute_backend> compute, llama_weights shard_weights,
                const llama_shard& shard, const backend::kv_cache_shape& cache);
+  // A runner over `source`'s weights, which `compute` already holds under the same handles (a
+  // CPU backend that shares them: cpu_backend::share_weights_of), with a KV cache of source's
+  // shape of its own.
+  llama_runner(std::unique_ptr<backend::compute_backend> compute, const llama_runner& source);
 
  private:
   std::span<const float> run_checked(
@@ -100,6 +105,7 @@ class llama_runner : public model_runner {
   int32_t num_kv_blocks_;
   int32_t block_size_;
   backend::kv_cache_dtype kv_cache_dtype_;
+  backend::kv_cache_shape cache_shape_;  // as allocated (resize_kv_cache changes its blocks)
   backend::kv_cache_handle cache_;
   llama_forward forward_;  // borrows the members above: declared after them
 };

@@ -125,11 +125,13 @@ result<runner_list> make_engine_runners(llama_weights weights, backend::cpu_acti
 }
 
 // The runners of every rank, engine by engine (built_engine::runners' order). One rank: one CPU
-// runner holds the whole model on --threads threads. N = DP x TP x PP ranks: each of the DP
-// engines holds its own copy of the weights (as vLLM's engines do); rank r of an engine holds its
-// stage's layers of shard r % TP of them and a KV cache for those heads and layers; the --threads
-// compute threads are divided among all the ranks (at least one each) and pinned, rank by rank,
-// to the CPUs this process may use, when there are enough of them.
+// runner holds the whole model on --threads threads. N = DP x TP x PP ranks: rank r of an engine
+// holds its stage's layers of shard r % TP of the weights and a KV cache for those heads and
+// layers; the --threads compute threads are divided among all the ranks (at least one each) and
+// pinned, rank by rank, to the CPUs this process may use, when there are enough of them.
+// Engines of one rank (TP = PP = 1) read one copy of the weights (engine 0's, shared:
+// cpu_llama_runner::create_sharing); with more ranks each engine holds its own copy (as vLLM's
+// engines do).
 result<runner_list> make_runners(llama_weights weights, backend::cpu_activations activations,
                                  const kv_cache_plan& plan, const engine_config& config) {
   const int32_t dp = config.data_parallel_size;
@@ -159,9 +161,21 @@ result<runner_list> make_runners(llama_weights weights, backend::cpu_activations
       const auto first = cpus.begin() + static_cast<ptrdiff_t>(d) * engine_ranks;
       engine_cpus.assign(first, first + engine_ranks);
     }
-    auto made = make_engine_runners(d + 1 < dp ? weights : std::move(weights), activations, plan,
-                                    config, per_rank, engine_cpus,
-                                    dp > 1 ? "engine " + std::to_string(d) + ": " : "");
+    const std::string who = dp > 1 ? "engine " + std::to_string(d) + ": " : "";
+    if (engine_ranks == 1 && d > 0) {
+      const auto& first = static_cast<const cpu_llama_runner&>(*runners.front());
+      auto shared = cpu_llama_runner::create_sharing(
+          first, per_rank, engine_cpus.empty() ? std::vector<int>{} : engine_cpus.front());
+      if (!shared) return shared.err();
+      spdlog::info("{}{} compute thread(s), {}, the weights engine 0's (one copy in memory)", who,
+                   per_rank,
+                   engine_cpus.empty() ? std::string("unpinned")
+                                       : "pinned to CPU " + cpu_list(engine_cpus.front()));
+      runners.push_back(std::move(*shared));
+      continue;
+    }
+    auto made = make_engine_runners(engine_ranks > 1 && d + 1 < dp ? weights : std::move(weights),
+                                    activations, plan, config, per_rank, engine_cpus, who);
     if (!made) return made.err();
     for (auto& runner : *made)
       runners.push_back(std::move(runner));

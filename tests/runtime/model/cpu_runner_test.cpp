@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "runtime/model/sampler.hpp"
+#include "tests/runtime/model/greedy_decode.hpp"
 #include "tests/runtime/model/tiny_llama.hpp"
 
 namespace troupe::runtime {
@@ -149,6 +152,44 @@ TEST(cpu_llama_runner, op_timing_counts_every_op_of_every_step) {
   const auto sorted = cpu.op_times();
   for (size_t i = 1; i < sorted.size(); ++i)
     EXPECT_GE(sorted[i - 1].seconds, sorted[i].seconds);
+}
+
+}  // namespace
+}  // namespace troupe::runtime
+
+namespace troupe::runtime {
+namespace {
+
+// Data-parallel engines on one machine: a runner over another's weights (one copy in memory)
+// decodes what a runner with its own copy does, on its own cache, while the other decodes too.
+TEST(cpu_llama_runner, a_runner_sharing_weights_decodes_as_its_own_copy_would) {
+  const auto hp = tiny_hparams();
+  auto own = cpu_llama_runner::create(tiny_llama(hp, 3), 16, 4, 1);
+  auto source = cpu_llama_runner::create(tiny_llama(hp, 3), 16, 4, 1);
+  ASSERT_TRUE(own.ok() && source.ok());
+  auto shared = cpu_llama_runner::create_sharing(**source, 1);
+  ASSERT_TRUE(shared.ok()) << shared.message();
+  EXPECT_EQ((*shared)->num_kv_blocks(), 16);
+  EXPECT_EQ((*shared)->block_size(), 4);
+  const std::vector<std::vector<int32_t>> prompts = {{1, 5, 9, 2, 7}, {3, 3, 8}, {11, 4, 6, 1}};
+  const std::vector<std::vector<int32_t>> others = {{2, 2, 2}, {9, 8, 7, 6, 5, 4}};
+  const auto expected = testing::decode_greedily(**own, prompts, 4, 6);
+  std::vector<std::vector<int32_t>> from_source;
+  std::thread busy([&] { from_source = testing::decode_greedily(**source, others, 4, 6); });
+  const auto from_shared = testing::decode_greedily(**shared, prompts, 4, 6);
+  busy.join();
+  EXPECT_EQ(from_shared, expected);
+  EXPECT_EQ(from_source, testing::decode_greedily(**own, others, 4, 6));
+
+  auto& weights_owner = static_cast<backend::cpu_backend&>((*source)->compute());
+  EXPECT_TRUE(weights_owner.shares_weights());
+  EXPECT_THROW(
+      weights_owner.upload_weight({1, 4, backend::weight_format::f32}, std::vector<float>(4, 1.0f)),
+      std::logic_error);
+  EXPECT_FALSE(cpu_llama_runner::create_sharing(**source, 0).ok());
+  backend::cpu_backend bf16(1, nullptr, {}, backend::cpu_activations::bf16);
+  EXPECT_FALSE(bf16.share_weights_of(weights_owner).ok());
+  EXPECT_FALSE(weights_owner.share_weights_of(weights_owner).ok());
 }
 
 }  // namespace

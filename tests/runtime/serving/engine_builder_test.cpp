@@ -238,6 +238,10 @@ TEST_F(engine_builder, one_engine_of_runners_per_data_parallel_rank) {
   for (const auto& runner : two->runners) {
     EXPECT_EQ(runner->num_kv_blocks(), one->kv_cache.num_blocks);
     EXPECT_EQ(runner->vocab_size(), 640);
+    // One copy of the weights in memory, read by both engines.
+    auto* cpu = dynamic_cast<cpu_llama_runner*>(runner.get());
+    ASSERT_NE(cpu, nullptr);
+    EXPECT_TRUE(static_cast<backend::cpu_backend&>(cpu->compute()).shares_weights());
   }
   c.tensor_parallel_size = 2;
   auto tp = build_engine(c);

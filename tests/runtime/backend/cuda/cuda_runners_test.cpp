@@ -14,7 +14,7 @@
 #include "runtime/model/kv_cache.hpp"
 #include "runtime/model/llama_checks.hpp"
 #include "runtime/serving/cuda/cuda_runners.hpp"
-#include "tests/runtime/backend/cuda/greedy_decode.hpp"
+#include "tests/runtime/model/greedy_decode.hpp"
 #include "tests/runtime/model/tiny_gguf.hpp"
 #include "tests/runtime/model/tiny_llama.hpp"
 

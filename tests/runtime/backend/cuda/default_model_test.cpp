@@ -25,7 +25,7 @@
 #include "runtime/formats/llama_gguf.hpp"
 #include "runtime/formats/weight_dtype.hpp"
 #include "runtime/model/llama_runner.hpp"
-#include "tests/runtime/backend/cuda/greedy_decode.hpp"
+#include "tests/runtime/model/greedy_decode.hpp"
 #include "tests/runtime/model/tiny_llama.hpp"
 #include "tests/support/testdata.hpp"
 
