@@ -82,6 +82,11 @@ llama_runner::llama_runner(std::unique_ptr<backend::compute_backend> compute,
       cache_(compute_->allocate_kv_cache(cache_shape_)),
       forward_(*compute_, weights_, cache_) {}
 
+std::unique_ptr<llama_runner> llama_runner::create_sharing(
+    std::unique_ptr<backend::compute_backend> compute, const llama_runner& source) {
+  return std::unique_ptr<llama_runner>(new llama_runner(std::move(compute), source));
+}
+
 status llama_runner::validate(const step_batch& batch) const {
   return validate_step_batch(batch, block_size_, num_kv_blocks_, vocab_size());
 }

@@ -43,6 +43,13 @@ class llama_runner : public model_runner {
       const llama_shard& shard, int32_t num_kv_blocks, int32_t block_size,
       backend::kv_cache_dtype kv_dtype = backend::kv_cache_dtype::f32);
 
+  // A runner over `source`'s weights, which `compute` already holds under the same handles (a
+  // CPU backend that shares them: backend::cpu_backend::share_weights_of), with a KV cache of
+  // source's shape of its own (data-parallel engines on one machine). requires: compute !=
+  // nullptr and holds source's weights.
+  static std::unique_ptr<llama_runner> create_sharing(
+      std::unique_ptr<backend::compute_backend> compute, const llama_runner& source);
+
   // Runs the step and samples one token per sampling sequence. A batch failing validate() is a
   // bug in the caller: the process aborts with the reason.
   std::vector<sampled_token> execute(const step_batch& batch) override;

@@ -82,4 +82,36 @@ result<std::vector<std::unique_ptr<tensor_parallel_runner>>> make_tensor_paralle
   return ranks;
 }
 
+result<std::vector<std::unique_ptr<tensor_parallel_runner>>> make_tensor_parallel_runners_sharing(
+    const std::vector<const tensor_parallel_runner*>& source, int32_t threads_per_rank,
+    const std::vector<std::vector<int>>& rank_cpus) {
+  const auto world_size = static_cast<int32_t>(source.size());
+  if (world_size < 1) return error{"no ranks to share the weights of"};
+  if (threads_per_rank < 1) return error{"need at least one compute thread per rank"};
+  if (!rank_cpus.empty() && rank_cpus.size() != source.size()) {
+    return error{"rank_cpus must name every rank's CPUs"};
+  }
+  for (const auto& cpus : rank_cpus) {
+    if (cpus.size() != static_cast<size_t>(threads_per_rank)) {
+      return error{"rank_cpus must name one CPU per compute thread"};
+    }
+  }
+  auto group = std::make_shared<backend::shared_memory_group>(world_size);
+  std::vector<std::unique_ptr<tensor_parallel_runner>> ranks;
+  for (int32_t r = 0; r < world_size; ++r) {
+    const auto& from = static_cast<const backend::cpu_backend&>(
+        source[static_cast<size_t>(r)]->runner().compute());
+    auto compute = std::make_unique<backend::cpu_backend>(
+        threads_per_rank, &group->rank(r),
+        rank_cpus.empty() ? std::vector<int>{} : rank_cpus[static_cast<size_t>(r)],
+        from.activations());
+    if (auto st = compute->share_weights_of(from); !st) return st.err();
+    ranks.push_back(std::make_unique<tensor_parallel_runner>(
+        group, r,
+        llama_runner::create_sharing(std::move(compute),
+                                     source[static_cast<size_t>(r)]->runner())));
+  }
+  return ranks;
+}
+
 }  // namespace troupe::runtime

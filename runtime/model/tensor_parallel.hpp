@@ -62,6 +62,7 @@ class tensor_parallel_runner final : public model_runner {
   const llama_hparams& hparams() const { return runner_->hparams(); }
   // This rank's backend (llama_runner::compute).
   backend::compute_backend& compute() { return runner_->compute(); }
+  const llama_runner& runner() const { return *runner_; }
 
  private:
   template <class Step>
@@ -88,5 +89,14 @@ result<std::vector<std::unique_ptr<tensor_parallel_runner>>> make_tensor_paralle
     int32_t block_size, const std::vector<std::vector<int>>& rank_cpus = {},
     backend::kv_cache_dtype kv_dtype = backend::kv_cache_dtype::f32,
     backend::cpu_activations activations = backend::cpu_activations::f32);
+
+// A new group of the same ranks over `source`'s weights (another data-parallel engine on this
+// machine): rank r's CPU backend of threads_per_rank threads (pinned to rank_cpus[r] when given)
+// shares source rank r's weights (backend::cpu_backend::share_weights_of: one copy in memory)
+// and has a KV cache of its shape of its own. requires: `source` one whole CPU group, rank r at
+// index r. Errors: a rank_cpus list of another shape, or weights that cannot be shared.
+result<std::vector<std::unique_ptr<tensor_parallel_runner>>> make_tensor_parallel_runners_sharing(
+    const std::vector<const tensor_parallel_runner*>& source, int32_t threads_per_rank,
+    const std::vector<std::vector<int>>& rank_cpus = {});
 
 }  // namespace troupe::runtime

@@ -129,9 +129,9 @@ result<runner_list> make_engine_runners(llama_weights weights, backend::cpu_acti
 // holds its stage's layers of shard r % TP of the weights and a KV cache for those heads and
 // layers; the --threads compute threads are divided among all the ranks (at least one each) and
 // pinned, rank by rank, to the CPUs this process may use, when there are enough of them.
-// Engines of one rank (TP = PP = 1) read one copy of the weights (engine 0's, shared:
-// cpu_llama_runner::create_sharing); with more ranks each engine holds its own copy (as vLLM's
-// engines do).
+// Engines after the first read engine 0's weights, one copy in memory (rank r's backend shares
+// engine 0's rank r's: cpu_llama_runner::create_sharing, make_tensor_parallel_runners_sharing);
+// with pipeline stages each engine holds its own copy (as vLLM's engines do).
 result<runner_list> make_runners(llama_weights weights, backend::cpu_activations activations,
                                  const kv_cache_plan& plan, const engine_config& config) {
   const int32_t dp = config.data_parallel_size;
@@ -162,6 +162,23 @@ result<runner_list> make_runners(llama_weights weights, backend::cpu_activations
       engine_cpus.assign(first, first + engine_ranks);
     }
     const std::string who = dp > 1 ? "engine " + std::to_string(d) + ": " : "";
+    if (d > 0 && config.pipeline_parallel_size == 1 && engine_ranks > 1) {
+      std::vector<const tensor_parallel_runner*> first;
+      for (int32_t r = 0; r < engine_ranks; ++r)
+        first.push_back(
+            static_cast<const tensor_parallel_runner*>(runners[static_cast<size_t>(r)].get()));
+      auto shared = make_tensor_parallel_runners_sharing(first, per_rank, engine_cpus);
+      if (!shared) return shared.err();
+      for (int32_t r = 0; r < engine_ranks; ++r) {
+        spdlog::info("{}tensor-parallel rank {}: {} compute thread(s), {}, the weights engine 0's",
+                     who, r, per_rank,
+                     engine_cpus.empty()
+                         ? std::string("unpinned")
+                         : "pinned to CPU " + cpu_list(engine_cpus[static_cast<size_t>(r)]));
+        runners.push_back(std::move((*shared)[static_cast<size_t>(r)]));
+      }
+      continue;
+    }
     if (engine_ranks == 1 && d > 0) {
       const auto& first = static_cast<const cpu_llama_runner&>(*runners.front());
       auto shared = cpu_llama_runner::create_sharing(
@@ -174,8 +191,9 @@ result<runner_list> make_runners(llama_weights weights, backend::cpu_activations
       runners.push_back(std::move(*shared));
       continue;
     }
-    auto made = make_engine_runners(engine_ranks > 1 && d + 1 < dp ? weights : std::move(weights),
-                                    activations, plan, config, per_rank, engine_cpus, who);
+    const bool copy = config.pipeline_parallel_size > 1 && d + 1 < dp;  // later engines need them
+    auto made = make_engine_runners(copy ? weights : std::move(weights), activations, plan, config,
+                                    per_rank, engine_cpus, who);
     if (!made) return made.err();
     for (auto& runner : *made)
       runners.push_back(std::move(runner));

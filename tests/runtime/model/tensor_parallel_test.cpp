@@ -44,13 +44,10 @@ std::vector<scripted_step> one_rank(const llama_weights& w,
                              [&](const step_batch& b) { return (*runner)->forward_logits(b); });
 }
 
-// The script at `n` ranks; checks that every rank got bitwise the same logits.
-std::vector<scripted_step> ranks(const llama_weights& w, int32_t n,
-                                 cpu_activations activations = cpu_activations::f32) {
-  auto made = make_tensor_parallel_runners(w, n, 1, num_blocks, testing::script_block_size, {},
-                                           backend::kv_cache_dtype::f32, activations);
-  EXPECT_TRUE(made.ok()) << made.message();
-  rank_threads group(std::move(made).value());
+// The script on a group's ranks; checks that every rank got bitwise the same logits.
+std::vector<scripted_step> run_group(std::vector<std::unique_ptr<tensor_parallel_runner>> ranks,
+                                     const llama_weights& w) {
+  rank_threads group(std::move(ranks));
   return testing::run_script(testing::busy_script(w.hparams.vocab_size), w.hparams.vocab_size,
                              num_steps, [&](const step_batch& b) {
                                auto answers = group.forward_logits(b);
@@ -60,6 +57,15 @@ std::vector<scripted_step> ranks(const llama_weights& w, int32_t n,
                                  EXPECT_TRUE(same_bits(*answers[r], *answers[0])) << "rank " << r;
                                return *answers[0];
                              });
+}
+
+// The script at `n` ranks.
+std::vector<scripted_step> ranks(const llama_weights& w, int32_t n,
+                                 cpu_activations activations = cpu_activations::f32) {
+  auto made = make_tensor_parallel_runners(w, n, 1, num_blocks, testing::script_block_size, {},
+                                           backend::kv_cache_dtype::f32, activations);
+  EXPECT_TRUE(made.ok()) << made.message();
+  return run_group(std::move(made).value(), w);
 }
 
 void expect_close_to_one_rank(const llama_weights& w, int32_t n,
@@ -94,6 +100,32 @@ TEST_P(families, close_to_one_rank_with_identical_greedy_tokens) {
 
 INSTANTIATE_TEST_SUITE_P(tensor_parallel, families,
                          ::testing::Combine(::testing::Values(0, 1, 2), ::testing::Values(2, 4)));
+
+// Another data-parallel engine's group over the same weights (one copy in memory, shared by the
+// ranks' backends): bitwise the logits of the group whose weights it reads, on caches of its own.
+TEST(tensor_parallel, a_group_sharing_another_groups_weights_computes_the_same_bits) {
+  const auto w = testing::tiny_model(testing::tiny_families()[1].hparams, 77);
+  auto first = make_tensor_parallel_runners(w, 2, 1, num_blocks, testing::script_block_size);
+  ASSERT_TRUE(first.ok()) << first.message();
+  std::vector<const tensor_parallel_runner*> source;
+  for (const auto& rank : *first)
+    source.push_back(rank.get());
+  EXPECT_FALSE(make_tensor_parallel_runners_sharing(source, 0).ok());
+  EXPECT_FALSE(make_tensor_parallel_runners_sharing(source, 1, {{0}}).ok());
+  auto second = make_tensor_parallel_runners_sharing(source, 1);
+  ASSERT_TRUE(second.ok()) << second.message();
+  for (auto& rank : *second) {
+    EXPECT_TRUE(static_cast<backend::cpu_backend&>(rank->compute()).shares_weights());
+    EXPECT_EQ(rank->num_kv_blocks(), num_blocks);
+  }
+  const auto a = run_group(std::move(*first), w);
+  const auto b = run_group(std::move(*second), w);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t step = 0; step < a.size(); ++step) {
+    EXPECT_EQ(a[step].ids, b[step].ids) << "step " << step;
+    EXPECT_TRUE(same_bits(a[step].logits, b[step].logits)) << "step " << step;
+  }
+}
 
 // --dtype bfloat16 (bf16 weights times activations rounded to bf16, AMX tiles where the CPU has
 // them) at 2 ranks: each rank rounds the same activations, only the row-parallel sums split.

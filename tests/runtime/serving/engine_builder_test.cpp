@@ -247,6 +247,11 @@ TEST_F(engine_builder, one_engine_of_runners_per_data_parallel_rank) {
   auto tp = build_engine(c);
   ASSERT_TRUE(tp.ok()) << tp.message();
   EXPECT_EQ(tp->runners.size(), 4u);
+  for (const auto& runner : tp->runners) {  // engine 1's ranks read engine 0's ranks' shards
+    auto* rank = dynamic_cast<tensor_parallel_runner*>(runner.get());
+    ASSERT_NE(rank, nullptr);
+    EXPECT_TRUE(static_cast<backend::cpu_backend&>(rank->compute()).shares_weights());
+  }
   EXPECT_EQ(tp->kv_cache.num_blocks, 2 * one->kv_cache.num_blocks);
   c.tensor_parallel_size = 1;
   c.pipeline_parallel_size = 2;
