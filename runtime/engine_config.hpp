@@ -67,6 +67,20 @@ struct engine_config {
   // "prefix-aware" (the least loaded, or within one waiting request of it the engine whose cache
   // likely holds the prompt's prefix) or "least-loaded" (vLLM's rule alone).
   std::string data_parallel_routing = "prefix-aware";
+  // vLLM's flags for data parallelism across nodes and external load balancers. troupe runs every
+  // engine in this process: values that describe one node are accepted, the others refused
+  // (config_checks, data_parallel).
+  struct data_parallel_node_flags {
+    int32_t size_local = 0;      // --data-parallel-size-local: 0 unset, else data_parallel_size
+    int32_t start_rank = 0;      // --data-parallel-start-rank: 0 (a secondary node otherwise)
+    int32_t rank = -1;           // --data-parallel-rank: -1 unset (one server per rank otherwise)
+    std::string address;         // --data-parallel-address: the head node (no effect on one)
+    int32_t rpc_port = 0;        // --data-parallel-rpc-port (no effect on one node)
+    std::string backend = "mp";  // --data-parallel-backend: "mp" ("ray" refused)
+    bool hybrid_lb = false;      // --data-parallel-hybrid-lb: refused
+    bool external_lb = false;    // --data-parallel-external-lb: refused
+    bool multi_port_external_lb = false;  // --data-parallel-multi-port-external-lb: refused
+  } data_parallel_node;
   int32_t num_compute_threads = 0;  // 0 = hardware cores
   int32_t num_actor_threads = 1;    // CAF scheduler workers
   int32_t num_io_threads = 1;       // Beast io_context threads

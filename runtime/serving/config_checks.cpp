@@ -54,6 +54,31 @@ status data_parallel(const engine_config& c) {
   if (c.data_parallel_size < 1) {
     return error{"--data-parallel-size must be at least 1 (got " + str(c.data_parallel_size) + ")"};
   }
+  const auto& node = c.data_parallel_node;
+  const std::string one_node =
+      ": troupe runs every data-parallel engine in one server (run one troupe server per node or "
+      "rank behind a load balancer instead)";
+  if (node.size_local != 0 && node.size_local != c.data_parallel_size) {
+    return error{"--data-parallel-size-local " + str(node.size_local) +
+                 " is not --data-parallel-size " + str(c.data_parallel_size) + one_node};
+  }
+  if (node.start_rank != 0) {
+    return error{"--data-parallel-start-rank " + str(node.start_rank) + " (a secondary node)" +
+                 one_node};
+  }
+  if (node.rank >= 0) {
+    return error{"--data-parallel-rank " + str(node.rank) + " (one server per rank)" + one_node};
+  }
+  if (node.backend != "mp") {
+    return error{"--data-parallel-backend " + node.backend +
+                 " is not supported: the engines are actors of this process (mp)"};
+  }
+  for (const auto& [set, flag] :
+       {std::pair{node.hybrid_lb, "--data-parallel-hybrid-lb"},
+        std::pair{node.external_lb, "--data-parallel-external-lb"},
+        std::pair{node.multi_port_external_lb, "--data-parallel-multi-port-external-lb"}}) {
+    if (set) return error{std::string(flag) + one_node};
+  }
   if (!parse_data_parallel_routing(c.data_parallel_routing)) {
     return error{"--data-parallel-routing must be prefix-aware or least-loaded (got '" +
                  c.data_parallel_routing + "')"};

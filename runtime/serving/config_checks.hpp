@@ -19,8 +19,8 @@ inline constexpr int32_t default_max_num_batched_tokens = 2048;
 
 // The rules that need no model, checked in this order:
 //   tensor_parallel_size >= 1, pipeline_parallel_size >= 1 (above 1: no async scheduling, not
-//   --device cuda), data_parallel_size >= 1 with data_parallel_routing
-//   prefix-aware or least-loaded, prefix_caching_hash_algo
+//   --device cuda), data_parallel_size >= 1 on one node (vLLM's multi-node flags at their one-node
+//   values) with data_parallel_routing prefix-aware or least-loaded, prefix_caching_hash_algo
 //   "sha256" or "xxhash" (prefix caching itself may be on or off), kv_cache_dtype "auto",
 //   "bfloat16", "float16", "fp8", "fp8_e4m3" or "fp8_e5m2", dtype one of vLLM's, load_format
 //   "auto", "safetensors", "gguf" or "dummy", device "auto", "cpu" or "cuda", block_size a power of

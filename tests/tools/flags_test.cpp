@@ -165,6 +165,21 @@ TEST(flags, data_parallel_size) {
   EXPECT_EQ(parse_ok({"serve"}).engine.data_parallel_size, 1);
   EXPECT_EQ(parse_ok({"serve", "-dp", "1"}).engine.data_parallel_size, 1);
   EXPECT_EQ(parse_ok({"serve", "--data_parallel_size=2"}).engine.data_parallel_size, 2);
+  EXPECT_EQ(parse_ok({"serve"}).engine.data_parallel_routing, "prefix-aware");
+  EXPECT_EQ(
+      parse_ok({"serve", "--data-parallel-routing", "least-loaded"}).engine.data_parallel_routing,
+      "least-loaded");
+  // vLLM's multi-node flags, by their short names too (config_checks says which values run).
+  const auto node = parse_ok({"serve", "-dp", "2", "-dpl", "2", "-dpa", "10.0.0.1", "-dpp", "13345",
+                              "-dpb", "mp", "-dpr", "0", "-dpn", "1", "-dph", "-dpe", "-dpm"})
+                        .engine.data_parallel_node;
+  EXPECT_EQ(node.size_local, 2);
+  EXPECT_EQ(node.address, "10.0.0.1");
+  EXPECT_EQ(node.rpc_port, 13345);
+  EXPECT_EQ(node.backend, "mp");
+  EXPECT_EQ(node.start_rank, 0);
+  EXPECT_EQ(node.rank, 1);
+  EXPECT_TRUE(node.hybrid_lb && node.external_lb && node.multi_port_external_lb);
 }
 
 // vLLM's serving flags added with their features.

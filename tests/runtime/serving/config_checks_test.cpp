@@ -66,6 +66,38 @@ TEST(validate_engine_config, data_parallelism) {
             "--data-parallel-routing must be prefix-aware or least-loaded (got 'round-robin')");
 }
 
+// vLLM's multi-node data-parallel flags: their one-node values are accepted, the rest refused.
+TEST(validate_engine_config, data_parallelism_runs_on_one_node) {
+  engine_config c;
+  c.data_parallel_size = 2;
+  c.data_parallel_node.size_local = 2;
+  c.data_parallel_node.address = "10.0.0.1";
+  c.data_parallel_node.rpc_port = 13345;
+  EXPECT_TRUE(validate_engine_config(c).ok()) << failure(c);
+  const std::string one_node =
+      ": troupe runs every data-parallel engine in one server (run one troupe server per node or "
+      "rank behind a load balancer instead)";
+  c.data_parallel_node.size_local = 1;
+  EXPECT_EQ(failure(c), "--data-parallel-size-local 1 is not --data-parallel-size 2" + one_node);
+  c.data_parallel_node.size_local = 0;
+  c.data_parallel_node.start_rank = 1;
+  EXPECT_EQ(failure(c), "--data-parallel-start-rank 1 (a secondary node)" + one_node);
+  c.data_parallel_node.start_rank = 0;
+  c.data_parallel_node.rank = 0;
+  EXPECT_EQ(failure(c), "--data-parallel-rank 0 (one server per rank)" + one_node);
+  c.data_parallel_node.rank = -1;
+  c.data_parallel_node.backend = "ray";
+  EXPECT_EQ(failure(c),
+            "--data-parallel-backend ray is not supported: the engines are actors of this process "
+            "(mp)");
+  c.data_parallel_node.backend = "mp";
+  c.data_parallel_node.external_lb = true;
+  EXPECT_EQ(failure(c), "--data-parallel-external-lb" + one_node);
+  c.data_parallel_node.external_lb = false;
+  c.data_parallel_node.hybrid_lb = true;
+  EXPECT_EQ(failure(c), "--data-parallel-hybrid-lb" + one_node);
+}
+
 TEST(validate_engine_config, rules_are_checked_in_order) {
   engine_config c;
   c.pipeline_parallel_size = 0;
