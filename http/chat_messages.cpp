@@ -1,5 +1,7 @@
 #include "http/chat_messages.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -188,6 +190,28 @@ void set_member(Value& object, const Value& key, const Value& value, allocator& 
   }
 }
 
+// vLLM's reasoning_effort: the template variable of that name (over chat_template_kwargs'), and
+// enable_thinking (effort other than "none") unless chat_template_kwargs sets it.
+parse_error read_reasoning_effort(const Value& body, Document& extra) {
+  const Value* effort = member(body, "reasoning_effort");
+  if (effort == nullptr) return std::nullopt;
+  static constexpr std::string_view efforts[] = {"none", "minimal", "low", "medium",
+                                                 "high", "xhigh",   "max"};
+  if (!effort->IsString() ||
+      std::find(std::begin(efforts), std::end(efforts), view(*effort)) == std::end(efforts)) {
+    return bad_request(
+        "`reasoning_effort` must be \"none\", \"minimal\", \"low\", \"medium\", \"high\", "
+        "\"xhigh\" or \"max\".",
+        "reasoning_effort");
+  }
+  allocator& a = extra.GetAllocator();
+  set_member(extra, Value("reasoning_effort"), *effort, a);
+  const Value* kwargs = member(body, "chat_template_kwargs");
+  if (kwargs == nullptr || !kwargs->HasMember("enable_thinking"))
+    set_member(extra, Value("enable_thinking"), Value(view(*effort) != "none"), a);
+  return std::nullopt;
+}
+
 // documents and chat_template_kwargs as template variables.
 parse_error read_extra_context(const Value& body, chat_inputs& out) {
   Document extra(rapidjson::kObjectType);
@@ -215,6 +239,7 @@ parse_error read_extra_context(const Value& body, chat_inputs& out) {
       }
     }
   }
+  if (auto e = read_reasoning_effort(body, extra)) return e;
   out.chat.extra_context_json = extra.MemberCount() == 0 ? "" : to_json(extra);
   return std::nullopt;
 }

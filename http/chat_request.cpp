@@ -82,12 +82,17 @@ parse_error move_max_completion_tokens(rapidjson::Document& body) {
   return std::nullopt;
 }
 
-// chat_template_kwargs.enable_thinking as Python's truth test reads it; absent: true.
+// chat_template_kwargs.enable_thinking as Python's truth test reads it; absent: whether a
+// reasoning_effort is other than "none" (http/chat_messages.cpp), without one true.
 bool enable_thinking(const Value& body) {
   const Value* kwargs = member(body, "chat_template_kwargs");
   const Value* v =
       kwargs != nullptr && kwargs->IsObject() ? member(*kwargs, "enable_thinking") : nullptr;
-  if (v == nullptr) return true;
+  if (v == nullptr) {
+    const Value* effort = member(body, "reasoning_effort");
+    return effort == nullptr || !effort->IsString() ||
+           std::string_view(effort->GetString()) != "none";
+  }
   if (v->IsNull()) return false;
   if (v->IsBool()) return v->GetBool();
   if (v->IsNumber()) return v->GetDouble() != 0.0;

@@ -35,7 +35,8 @@ struct chat_completion_request {
   // vLLM's include_reasoning: false leaves message.reasoning out (null) under a reasoning parser,
   // and with it the logprobs.
   bool include_reasoning = true;
-  // chat_template_kwargs.enable_thinking as Python reads it (absent: true); a qwen3 reasoning
+  // chat_template_kwargs.enable_thinking as Python reads it (absent: reasoning_effort other than
+  // "none", without one true); a qwen3 reasoning
   // parser starts outside the reasoning when false.
   bool enable_thinking = true;
   // vLLM's return_prompt_text: the response (a stream's first chunk) carries the rendered prompt.

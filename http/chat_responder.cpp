@@ -90,8 +90,12 @@ std::string chat_responder::error_response(const actors::generation_event& event
   done_ = true;
   status_ = event.error_status >= 400 ? event.error_status : 500;
   finish_reason_ = "error";
-  return format_response(status_, json_content_type,
-                         error_json(api_error{status_, *event.error, {}}), keep_alive(),
+  return respond(error_json(api_error{status_, *event.error, {}}));
+}
+
+std::string chat_responder::respond(std::string body) const {
+  if (options_.bare) return body;
+  return format_response(status_, json_content_type, body, keep_alive(),
                          options_.response.request_id);
 }
 
@@ -115,11 +119,8 @@ std::string chat_responder::on_complete_event() {
       choice.content_null = false;
     }
   }
-  return format_response(
-      200, json_content_type,
-      with_body_metrics(chat_completion_json(meta_, choices_, usage_, options_.logprobs, prompt_),
-                        timing()),
-      keep_alive(), options_.response.request_id);
+  return respond(with_body_metrics(
+      chat_completion_json(meta_, choices_, usage_, options_.logprobs, prompt_), timing()));
 }
 
 std::string chat_responder::on_stream_event(const actors::generation_event& event) {
@@ -276,9 +277,11 @@ response_timing chat_responder::timing() const {
 
 std::string chat_responder::stream_head(const actors::generation_event& first) {
   status_ = 200;
-  std::string out =
-      format_head(response_head{200, sse_content_type, std::nullopt, options_.response.chunked,
-                                keep_alive(), options_.response.request_id});
+  std::string out;
+  if (!options_.bare) {
+    out = format_head(response_head{200, sse_content_type, std::nullopt, options_.response.chunked,
+                                    keep_alive(), options_.response.request_id});
+  }
   // Every choice's first event carries the prompt's ids, the first event overall among them.
   if (options_.return_token_ids) prompt_.prompt_token_ids = first.prompt_token_ids;
   // stream_options.continuous_usage_stats: the prompt, no completion tokens yet.
@@ -307,12 +310,12 @@ std::string chat_responder::stream_head(const actors::generation_event& first) {
 std::string chat_responder::stream_end() {
   done_ = true;
   std::string out = frame(sse_done);
-  if (options_.response.chunked) out += last_chunk;
+  if (options_.response.chunked && !options_.bare) out += last_chunk;
   return out;
 }
 
 std::string chat_responder::frame(std::string_view bytes) const {
-  return options_.response.chunked ? format_chunk(bytes) : std::string(bytes);
+  return options_.response.chunked && !options_.bare ? format_chunk(bytes) : std::string(bytes);
 }
 
 }  // namespace troupe::http

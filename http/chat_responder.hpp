@@ -56,6 +56,10 @@ struct chat_responder_options {
   bool prompt_logprobs = false;
   // vLLM's return_prompt_text: the rendered prompt, for the response or the role chunks.
   std::optional<std::string> prompt_text;
+  // The bytes are the body alone: no HTTP head and no chunk framing (a stream's events up to
+  // [DONE], an error's JSON; status() tells an error from an answer). For a front end that
+  // rewrites the chat answer into another API's (http/anthropic_responder.hpp).
+  bool bare = false;
 };
 
 class chat_responder {
@@ -84,6 +88,8 @@ class chat_responder {
   std::string stream_end();
   std::string frame(std::string_view bytes) const;
   std::string error_response(const actors::generation_event& event);
+  // A complete response of `body` (status_), or the body alone when bare.
+  std::string respond(std::string body) const;
   // A forced tool call: turns a complete choice's text into its tool calls.
   void make_tool_calls(chat_choice& choice) const;
   // Under a parser: splits a complete choice into reasoning, content and tool calls.

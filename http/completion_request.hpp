@@ -82,6 +82,9 @@ struct completion_limits {
   std::optional<tool_parser_kind> tool_parser;
   int32_t max_model_len = 0;  // max_tokens and truncate_prompt_tokens at most this; 0 = unchecked
   tool_strict_level strict_tools = tool_strict_level::automatic;  // --tool-strict-level
+  // A reasoning parser is configured (vLLM's reasoning_config): what a thinking_token_budget
+  // would need.
+  bool reasoning_parser = false;
 };
 
 // Parses `body`. Errors: 400 for malformed JSON, wrong types, out-of-range or unsupported values;

@@ -110,6 +110,32 @@ parse_error check_unsupported(const Value& body) {
   return std::nullopt;
 }
 
+// vLLM's thinking_token_budget (/v1/messages' thinking {"type": "enabled"} sets it): a
+// non-negative integer, or -1 for none; vLLM needs a reasoning parser for it, and troupe does not
+// force the end of the reasoning yet.
+parse_error check_thinking_budget(const Value& body, const completion_limits& limits) {
+  const Value* v = member(body, "thinking_token_budget");
+  if (v == nullptr) return std::nullopt;
+  if (!v->IsInt64() || v->GetInt64() < -1) {
+    std::string value = v->IsBool()     ? (v->GetBool() ? "True" : "False")
+                        : v->IsInt64()  ? std::to_string(v->GetInt64())
+                        : v->IsNumber() ? python_float_repr(v->GetDouble())
+                                        : std::string();
+    return validation_error(
+        "`thinking_token_budget` must be a non-negative integer or -1 for unlimited.",
+        "thinking_token_budget", value);
+  }
+  if (v->GetInt64() == -1) return std::nullopt;
+  if (!limits.reasoning_parser) {
+    return bad_request(
+        "thinking_token_budget is set but reasoning_config is not configured. Please set "
+        "--reasoning-parser and/or --reasoning-config to use thinking_token_budget.");
+  }
+  return bad_request(
+      "`thinking_token_budget` is not supported by troupe yet; leave it unset or at -1.",
+      "thinking_token_budget");
+}
+
 // -- supported parameters --
 
 parse_error read_model(const Value& body, const completion_limits& limits) {
@@ -406,6 +432,7 @@ parse_error read_generation_fields(const Value& body, const completion_limits& l
                                    uint64_t default_seed, completion_request& out) {
   parse_error error = read_model(body, limits);
   if (!error) error = check_unsupported(body);
+  if (!error) error = check_thinking_budget(body, limits);
   if (!error) error = read_max_tokens(body, out);
   if (!error) error = read_temperature_top_p(body, out.generation.sampling);
   if (!error) error = read_top_k_seed(body, out.generation.sampling, default_seed);

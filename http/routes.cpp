@@ -6,9 +6,11 @@
 namespace troupe::http {
 namespace {
 
-constexpr std::array<route, 13> route_table = {{
+constexpr std::array<route, 15> route_table = {{
     {"/v1/completions", method_post, endpoint::completions},
     {"/v1/chat/completions", method_post, endpoint::chat_completions},
+    {"/v1/messages", method_post, endpoint::messages},  // Anthropic's Messages API, as vLLM
+    {"/v1/messages/count_tokens", method_post, endpoint::count_tokens},
     // GET with a body too, as vLLM's FastAPI routes accept it.
     {"/tokenize", method_get | method_post, endpoint::tokenize},
     {"/detokenize", method_get | method_post, endpoint::detokenize},

@@ -12,6 +12,8 @@ namespace troupe::http {
 enum class endpoint : uint8_t {
   completions,         // POST /v1/completions: completion_request, completion_responder
   chat_completions,    // POST /v1/chat/completions: chat_request, chat_responder
+  messages,            // POST /v1/messages: anthropic_request, then chat, anthropic_responder
+  count_tokens,        // POST /v1/messages/count_tokens: anthropic_request, the chat prompt
   tokenize,            // GET|POST /tokenize: tokenize_api
   detokenize,          // GET|POST /detokenize: tokenize_api
   models,              // GET /v1/models: openai_json

@@ -28,7 +28,17 @@ class server::impl {
       : ctx_(std::make_shared<server_context>(engine, std::move(options))),
         acceptor_(net::make_strand(ioc_)),
         retry_timer_(acceptor_.get_executor()),
-        work_(net::make_work_guard(ioc_)) {}
+        work_(net::make_work_guard(ioc_)) {
+    const auto& setup = ctx_->options.chat_template;
+    if (ctx_->anthropic.merge_inline_system && setup != nullptr && setup->tpl) {
+      spdlog::warn(
+          "The chat template requires system-first ordering, so inline system messages in "
+          "/v1/messages requests (e.g. Claude Code's per-turn reminders) are merged into the "
+          "leading system prompt. Each new one changes the prompt prefix, so the rest of the "
+          "conversation misses the prefix cache. Pass a --chat-template that accepts non-leading "
+          "system messages to avoid this.");
+    }
+  }
 
   ~impl() {
     stop();

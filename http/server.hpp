@@ -1,6 +1,7 @@
 #pragma once
 // The OpenAI/vLLM-compatible HTTP front end: POST /v1/completions and /v1/chat/completions
-// (JSON or server-sent events), GET /v1/models, GET /health, /tokenize and /detokenize, POST
+// (JSON or server-sent events), vLLM's Anthropic POST /v1/messages and
+// /v1/messages/count_tokens, GET /v1/models, GET /health, /tokenize and /detokenize, POST
 // /reset_prefix_cache; telemetry: GET /metrics, /v1/telemetry and /dashboard. Talks to the engine
 // only through actors::engine; the endpoints are the route table of http/routes.hpp.
 //
@@ -74,6 +75,9 @@ struct server_options {
   // The chat template of /v1/chat/completions and /tokenize's "messages"; null or without a
   // template: those requests get 400 (see http/chat_prompt.hpp).
   std::shared_ptr<const chat_template_setup> chat_template;
+  // vLLM's --anthropic-disabled-thinking-effort: the reasoning_effort of a /v1/messages request
+  // with thinking {"type": "disabled"}; "auto" probes the template (http/anthropic_request.hpp).
+  std::string anthropic_disabled_thinking_effort = "auto";
 };
 
 class server {

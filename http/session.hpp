@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "actors/engine.hpp"
+#include "http/anthropic_request.hpp"
 #include "http/server.hpp"
 
 namespace troupe::http {
@@ -25,13 +26,19 @@ struct event_gate {
 };
 
 struct server_context {
-  server_context(actors::engine& e, server_options o) : engine(e), options(std::move(o)) {}
+  server_context(actors::engine& e, server_options o)
+      : engine(e),
+        options(std::move(o)),
+        anthropic(probe_anthropic_traits(options.chat_template.get(),
+                                         options.anthropic_disabled_thinking_effort)) {}
 
   // The seed of a request that has none (see server_options::seed). Thread-safe.
   uint64_t next_default_seed();
 
   actors::engine& engine;
   const server_options options;
+  // What /v1/messages' translation makes of the chat template (probed once).
+  const anthropic_template_traits anthropic;
   std::atomic<uint64_t> num_default_seeds{0};
   // GET /load's server_load: completions and chat generations in progress, counted only under
   // server_options::enable_server_load_tracking (vLLM's), else 0.

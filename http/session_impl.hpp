@@ -21,6 +21,7 @@
 
 #include "actors/beam_search.hpp"
 #include "actors/engine.hpp"
+#include "http/anthropic_responder.hpp"
 #include "http/api_error.hpp"
 #include "http/chat_responder.hpp"
 #include "http/completion_request.hpp"
@@ -65,7 +66,11 @@ class session : public std::enable_shared_from_this<session> {
   void dispatch(const http_request& request);
   void handle(endpoint handler, const http_request& request);
   void handle_completion(const http_request& request);
-  void handle_chat(const http_request& request);
+  // /v1/chat/completions, or /v1/messages (`anthropic`: `body` is the chat body the Anthropic
+  // one became; errors in Anthropic's shape, answers through anthropic_responder).
+  void handle_chat(const http_request& request, std::string_view body, bool anthropic);
+  void handle_messages(const http_request& request);
+  void handle_count_tokens(const http_request& request);
   void handle_tokenize(const http_request& request, bool detokenize);
   void handle_reset_prefix_cache();
   // With `beam`: each prompt's choices come from a beam search (actors::beam_search).
@@ -77,11 +82,13 @@ class session : public std::enable_shared_from_this<session> {
   // The generation in progress is over (answered or abandoned): it leaves the server's load.
   void end_generation();
   std::optional<api_error> take_bad_words(completion_request& request) const;
+  completion_limits request_limits() const;
   void deliver(const actors::generation_event& event);
   template <class Responder>
   void deliver_to(Responder& responder, const actors::generation_event& event);
   void respond(int status, std::string_view content_type, std::string_view body);
   void respond_error(const api_error& error);
+  void respond_anthropic_error(const api_error& error);
   void finish_response();
   void log_request();
   // -- writing and lifetime (session.cpp) --
@@ -119,7 +126,8 @@ class session : public std::enable_shared_from_this<session> {
 
   // The generation in progress.
   std::optional<completion_responder> responder_;
-  std::optional<chat_responder> chat_responder_;  // instead of responder_ for chat
+  std::optional<chat_responder> chat_responder_;            // instead of responder_ for chat
+  std::optional<anthropic_responder> anthropic_responder_;  // or this, for /v1/messages
   bool generating_ = false;
   bool abort_sent_ = false;
   // The request's X-Request-Id header, if it has one; the X-Request-Id of the response under

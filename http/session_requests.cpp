@@ -6,8 +6,10 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
+#include "http/anthropic_request.hpp"
 #include "http/chat_messages.hpp"
 #include "http/chat_output_setup.hpp"
+#include "http/chat_prompt.hpp"
 #include "http/chat_request.hpp"
 #include "http/completion_request.hpp"
 #include "http/dashboard_page.hpp"
@@ -41,6 +43,12 @@ std::optional<api_error> apply_routing_headers(const http_request& request,
   }
   generation.data_parallel_rank = static_cast<int32_t>(*rank);
   return std::nullopt;
+}
+
+std::string_view header_value(const http_request& request, std::string_view name) {
+  auto header = request.find(name);
+  if (header == request.end()) return {};
+  return std::string_view(header->value().data(), header->value().size());
 }
 
 int64_t unix_seconds() {
@@ -132,7 +140,11 @@ void session::handle(endpoint handler, const http_request& request) {
     case endpoint::completions:
       return handle_completion(request);
     case endpoint::chat_completions:
-      return handle_chat(request);
+      return handle_chat(request, request.body(), /*anthropic=*/false);
+    case endpoint::messages:
+      return handle_messages(request);
+    case endpoint::count_tokens:
+      return handle_count_tokens(request);
     case endpoint::tokenize:
       return handle_tokenize(request, /*detokenize=*/false);
     case endpoint::detokenize:
@@ -157,6 +169,22 @@ void session::handle(endpoint handler, const http_request& request) {
   }
 }
 
+// What a completion or chat request is checked against: the model, its tokenizer and length, and
+// the server's flags.
+completion_limits session::request_limits() const {
+  const actors::model_info& info = ctx_->engine.info();
+  completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size(),
+                           ctx_->options.sampling_defaults};
+  limits.structured_outputs = ctx_->options.structured_outputs;
+  limits.max_model_len = info.max_model_len;
+  limits.max_logprobs = ctx_->options.max_logprobs < 0 ? ctx_->engine.tokenizer().vocab_size()
+                                                       : ctx_->options.max_logprobs;
+  limits.tool_parser = ctx_->options.chat_output.tool_parser;
+  limits.strict_tools = ctx_->options.chat_output.strict_tools;
+  limits.reasoning_parser = ctx_->options.chat_output.reasoning_parser.has_value();
+  return limits;
+}
+
 // The request's bad_words as the token sequences sampling masks.
 std::optional<api_error> session::take_bad_words(completion_request& request) const {
   if (request.bad_words.empty()) return std::nullopt;
@@ -169,12 +197,7 @@ std::optional<api_error> session::take_bad_words(completion_request& request) co
 
 void session::handle_completion(const http_request& request) {
   const actors::model_info& info = ctx_->engine.info();
-  completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size(),
-                           ctx_->options.sampling_defaults};
-  limits.structured_outputs = ctx_->options.structured_outputs;
-  limits.max_model_len = info.max_model_len;
-  limits.max_logprobs = ctx_->options.max_logprobs < 0 ? ctx_->engine.tokenizer().vocab_size()
-                                                       : ctx_->options.max_logprobs;
+  const completion_limits limits = request_limits();
   auto parsed = parse_completion_request(request.body(), limits, ctx_->next_default_seed());
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
   completion_request& completion = std::get<completion_request>(parsed);
@@ -227,26 +250,22 @@ void session::handle_completion(const http_request& request) {
   start_generations(std::move(generations), completion.beam_search);
 }
 
-void session::handle_chat(const http_request& request) {
+void session::handle_chat(const http_request& request, std::string_view body, bool anthropic) {
+  auto fail = [&](const api_error& error) {
+    return anthropic ? respond_anthropic_error(error) : respond_error(error);
+  };
   const actors::model_info& info = ctx_->engine.info();
-  completion_limits limits{info.served_model_name, ctx_->engine.tokenizer().vocab_size(),
-                           ctx_->options.sampling_defaults};
-  limits.structured_outputs = ctx_->options.structured_outputs;
-  limits.max_model_len = info.max_model_len;
-  limits.max_logprobs = ctx_->options.max_logprobs < 0 ? ctx_->engine.tokenizer().vocab_size()
-                                                       : ctx_->options.max_logprobs;
-  limits.tool_parser = ctx_->options.chat_output.tool_parser;
-  limits.strict_tools = ctx_->options.chat_output.strict_tools;
-  auto parsed = parse_chat_completion_request(request.body(), limits, ctx_->next_default_seed());
-  if (auto* error = std::get_if<api_error>(&parsed)) return respond_error(*error);
+  const completion_limits limits = request_limits();
+  auto parsed = parse_chat_completion_request(body, limits, ctx_->next_default_seed());
+  if (auto* error = std::get_if<api_error>(&parsed)) return fail(*error);
   chat_completion_request& chat = std::get<chat_completion_request>(parsed);
-  if (auto error = take_bad_words(chat.completion)) return respond_error(*error);
+  if (auto error = take_bad_words(chat.completion)) return fail(*error);
   if (auto error =
           apply_routing_headers(request, info.data_parallel_size, chat.completion.generation))
-    return respond_error(*error);
+    return fail(*error);
   auto prompt = render_chat_prompt(ctx_->options.chat_template.get(), std::move(chat.chat),
                                    chat.continue_final_message);
-  if (auto* error = std::get_if<api_error>(&prompt)) return respond_error(*error);
+  if (auto* error = std::get_if<api_error>(&prompt)) return fail(*error);
 
   actors::generation_request& generation = chat.completion.generation;
   generation.prompt = std::move(std::get<std::string>(prompt));
@@ -275,10 +294,50 @@ void session::handle_chat(const http_request& request) {
   apply_chat_output_setup(ctx_->options.chat_output, ctx_->engine.tokenizer(), chat, generation,
                           options);
   options.tool_choice = std::move(chat.tool_choice);
-  chat_responder_.emplace(std::move(meta), std::move(options));
+  if (anthropic) {
+    anthropic_responder_.emplace(std::move(meta), std::move(options));
+  } else {
+    chat_responder_.emplace(std::move(meta), std::move(options));
+  }
   std::vector<actors::generation_request> generations;
   generations.push_back(std::move(generation));
   start_generations(std::move(generations), chat.completion.beam_search);
+}
+
+// vLLM's Anthropic Messages API: the body becomes a chat completion request
+// (http/anthropic_request.hpp) served as one, its answer rewritten (http/anthropic_responder.hpp).
+void session::handle_messages(const http_request& request) {
+  auto translated =
+      translate_anthropic_request(request.body(), header_value(request, "Content-Type"),
+                                  anthropic_endpoint::messages, ctx_->anthropic);
+  if (auto* error = std::get_if<anthropic_validation_error>(&translated))
+    return respond(400, json_content_type, anthropic_validation_json(*error));
+  auto& chat = std::get<anthropic_chat_request>(translated);
+  if (chat.refusal) return respond_anthropic_error(*chat.refusal);
+  handle_chat(request, chat.chat_body, /*anthropic=*/true);
+}
+
+// The prompt's length as the chat template renders the request (vLLM's count_tokens).
+void session::handle_count_tokens(const http_request& request) {
+  auto translated =
+      translate_anthropic_request(request.body(), header_value(request, "Content-Type"),
+                                  anthropic_endpoint::count_tokens, ctx_->anthropic);
+  if (auto* error = std::get_if<anthropic_validation_error>(&translated))
+    return respond(400, json_content_type, anthropic_validation_json(*error));
+  auto& translation = std::get<anthropic_chat_request>(translated);
+  if (translation.refusal) return respond_anthropic_error(*translation.refusal);
+  auto parsed = parse_chat_completion_request(translation.chat_body, request_limits(), 0);
+  if (auto* error = std::get_if<api_error>(&parsed)) return respond_anthropic_error(*error);
+  chat_completion_request& chat = std::get<chat_completion_request>(parsed);
+  auto prompt = render_chat_prompt(ctx_->options.chat_template.get(), std::move(chat.chat),
+                                   chat.continue_final_message);
+  if (auto* error = std::get_if<api_error>(&prompt)) return respond_anthropic_error(*error);
+  const size_t tokens =
+      ctx_->engine.tokenizer().encode(std::get<std::string>(prompt), false).size();
+  respond(
+      200, json_content_type,
+      fmt::format(R"({{"input_tokens":{0},"context_management":{{"original_input_tokens":{0}}}}})",
+                  tokens));
 }
 
 // Submits the generations (a batch's prompts, else one) to the engine for the responder just set
@@ -356,6 +415,7 @@ void session::on_generation_event(uint64_t serial, actors::generation_event even
 
 void session::deliver(const actors::generation_event& event) {
   if (chat_responder_) return deliver_to(*chat_responder_, event);
+  if (anthropic_responder_) return deliver_to(*anthropic_responder_, event);
   deliver_to(*responder_, event);
 }
 
@@ -393,12 +453,17 @@ void session::respond_error(const api_error& error) {
   respond(error.status, json_content_type, error_json(error));
 }
 
+void session::respond_anthropic_error(const api_error& error) {
+  respond(error.status, json_content_type, anthropic_error_json(error));
+}
+
 void session::finish_response() {
   log_request();
   busy_ = false;
   response_done_ = false;
   responder_.reset();
   chat_responder_.reset();
+  anthropic_responder_.reset();
   if (close_after_) return linger();
   if (pending_error_) {
     api_error error = std::move(*pending_error_);

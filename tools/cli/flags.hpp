@@ -61,6 +61,8 @@ struct serve_options {
   std::string tool_call_parser;            // a name http::find_tool_parser knows, or empty
   std::string tool_strict_level = "auto";  // --tool-strict-level: auto, function or parameter
   std::string reasoning_parser;            // a name http::find_reasoning_parser knows, or empty
+  // vLLM's --anthropic-disabled-thinking-effort (http::server_options).
+  std::string anthropic_disabled_thinking_effort = "auto";
 };
 
 struct generate_options {

@@ -106,6 +106,7 @@ int run_serve(const command_line& cl) {
     return 1;
   }
   options.chat_template = std::move(*chat);
+  options.anthropic_disabled_thinking_effort = cl.serve.anthropic_disabled_thinking_effort;
   auto server = http::start_server(engine, options);
   if (!server) {
     std::fprintf(stderr, "troupe serve: %s\n", server.message().c_str());

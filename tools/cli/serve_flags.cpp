@@ -304,6 +304,12 @@ std::vector<flag_spec> server_flags() {
             }
             return std::string(v);
           }),
+      choice_flag("anthropic-disabled-thinking-effort",
+                  "the reasoning_effort of a /v1/messages request with thinking {\"type\": "
+                  "\"disabled\"}: auto (low when the chat template refuses none or renders it "
+                  "as a thinking effort, else none), none, low, medium, high, xhigh or max",
+                  FIELD(serve.anthropic_disabled_thinking_effort),
+                  {"auto", "none", "low", "medium", "high", "xhigh", "max"}),
       bool_flag("enable-force-include-usage",
                 "every stream reports usage: a final usage chunk and the usage so far on every "
                 "chunk, whatever stream_options says",
