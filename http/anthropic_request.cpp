@@ -507,26 +507,7 @@ std::variant<anthropic_chat_request, anthropic_validation_error> translate_anthr
 }
 
 std::string anthropic_validation_json(const anthropic_validation_error& error) {
-  rapidjson::StringBuffer out;
-  json_writer w(out);
-  w.StartObject();
-  write_key(w, "error");
-  w.StartObject();
-  write_key(w, "message");
-  write_string(w, error.message);
-  write_key(w, "type");
-  write_string(w, "Bad Request");
-  write_key(w, "param");
-  if (error.param) {
-    write_string(w, *error.param);
-  } else {
-    w.Null();
-  }
-  write_key(w, "code");
-  w.Int(400);
-  w.EndObject();
-  w.EndObject();
-  return out.GetString();
+  return error_json(error.message, "Bad Request", error.param, 400);
 }
 
 std::string anthropic_error_json(const api_error& error) {

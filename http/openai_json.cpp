@@ -222,19 +222,30 @@ prompt_logprobs_list make_prompt_logprobs(std::span<const int32_t> prompt_token_
 }
 
 std::string error_json(const api_error& error) {
+  return error_json(error.message, error_type(error.status),
+                    error.param.empty() ? std::nullopt : std::optional<std::string>(error.param),
+                    error.status);
+}
+
+std::string error_json(std::string_view message, std::string_view type,
+                       const std::optional<std::string>& param, int code) {
   rapidjson::StringBuffer out;
   json_writer w(out);
   w.StartObject();
   write_key(w, "error");
   w.StartObject();
   write_key(w, "message");
-  write_string(w, error.message);
+  write_string(w, message);
   write_key(w, "type");
-  write_string(w, error_type(error.status));
+  write_string(w, type);
   write_key(w, "param");
-  write_string_or_null(w, error.param);
+  if (param) {
+    write_string(w, *param);
+  } else {
+    w.Null();
+  }
   write_key(w, "code");
-  w.Int(error.status);
+  w.Int(code);
   w.EndObject();
   w.EndObject();
   return out.GetString();

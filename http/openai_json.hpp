@@ -107,6 +107,9 @@ prompt_logprobs_list make_prompt_logprobs(std::span<const int32_t> prompt_token_
 
 // {"error": {"message", "type", "param", "code"}}
 std::string error_json(const api_error& error);
+// The same shape with the type given and `param` null when unset.
+std::string error_json(std::string_view message, std::string_view type,
+                       const std::optional<std::string>& param, int code);
 
 // GET /version: {"version": version}.
 std::string version_json(std::string_view version);

@@ -21,6 +21,7 @@
 
 #include "actors/beam_search.hpp"
 #include "actors/engine.hpp"
+#include "http/anthropic_request.hpp"
 #include "http/anthropic_responder.hpp"
 #include "http/api_error.hpp"
 #include "http/chat_responder.hpp"
@@ -70,6 +71,9 @@ class session : public std::enable_shared_from_this<session> {
   // one became; errors in Anthropic's shape, answers through anthropic_responder).
   void handle_chat(const http_request& request, std::string_view body, bool anthropic);
   void handle_messages(const http_request& request);
+  // The chat body of an Anthropic request, or none when it was refused (the answer sent).
+  std::optional<std::string> translate_anthropic(const http_request& request,
+                                                 anthropic_endpoint endpoint);
   void handle_count_tokens(const http_request& request);
   void handle_tokenize(const http_request& request, bool detokenize);
   void handle_reset_prefix_cache();

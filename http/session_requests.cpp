@@ -304,29 +304,34 @@ void session::handle_chat(const http_request& request, std::string_view body, bo
   start_generations(std::move(generations), chat.completion.beam_search);
 }
 
+std::optional<std::string> session::translate_anthropic(const http_request& request,
+                                                        anthropic_endpoint endpoint) {
+  auto translated = translate_anthropic_request(
+      request.body(), header_value(request, "Content-Type"), endpoint, ctx_->anthropic);
+  if (auto* error = std::get_if<anthropic_validation_error>(&translated)) {
+    respond(400, json_content_type, anthropic_validation_json(*error));
+    return std::nullopt;
+  }
+  auto& chat = std::get<anthropic_chat_request>(translated);
+  if (chat.refusal) {
+    respond_anthropic_error(*chat.refusal);
+    return std::nullopt;
+  }
+  return std::move(chat.chat_body);
+}
+
 // vLLM's Anthropic Messages API: the body becomes a chat completion request
 // (http/anthropic_request.hpp) served as one, its answer rewritten (http/anthropic_responder.hpp).
 void session::handle_messages(const http_request& request) {
-  auto translated =
-      translate_anthropic_request(request.body(), header_value(request, "Content-Type"),
-                                  anthropic_endpoint::messages, ctx_->anthropic);
-  if (auto* error = std::get_if<anthropic_validation_error>(&translated))
-    return respond(400, json_content_type, anthropic_validation_json(*error));
-  auto& chat = std::get<anthropic_chat_request>(translated);
-  if (chat.refusal) return respond_anthropic_error(*chat.refusal);
-  handle_chat(request, chat.chat_body, /*anthropic=*/true);
+  if (auto chat_body = translate_anthropic(request, anthropic_endpoint::messages))
+    handle_chat(request, *chat_body, /*anthropic=*/true);
 }
 
 // The prompt's length as the chat template renders the request (vLLM's count_tokens).
 void session::handle_count_tokens(const http_request& request) {
-  auto translated =
-      translate_anthropic_request(request.body(), header_value(request, "Content-Type"),
-                                  anthropic_endpoint::count_tokens, ctx_->anthropic);
-  if (auto* error = std::get_if<anthropic_validation_error>(&translated))
-    return respond(400, json_content_type, anthropic_validation_json(*error));
-  auto& translation = std::get<anthropic_chat_request>(translated);
-  if (translation.refusal) return respond_anthropic_error(*translation.refusal);
-  auto parsed = parse_chat_completion_request(translation.chat_body, request_limits(), 0);
+  auto chat_body = translate_anthropic(request, anthropic_endpoint::count_tokens);
+  if (!chat_body) return;
+  auto parsed = parse_chat_completion_request(*chat_body, request_limits(), 0);
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_anthropic_error(*error);
   chat_completion_request& chat = std::get<chat_completion_request>(parsed);
   auto prompt = render_chat_prompt(ctx_->options.chat_template.get(), std::move(chat.chat),

@@ -270,6 +270,39 @@ TEST(chat_request, kwargs_and_documents_become_template_variables) {
             "chat_template");
 }
 
+TEST(chat_request, reasoning_effort_is_a_template_variable_that_sets_enable_thinking) {
+  auto r = parse_ok(R"({"messages": [], "reasoning_effort": "none",
+      "chat_template_kwargs": {"reasoning_effort": "high"}})");
+  EXPECT_EQ(r.chat.extra_context_json, R"({"reasoning_effort":"none","enable_thinking":false})");
+  EXPECT_FALSE(r.enable_thinking);
+  r = parse_ok(R"({"messages": [], "reasoning_effort": "low"})");
+  EXPECT_EQ(r.chat.extra_context_json, R"({"reasoning_effort":"low","enable_thinking":true})");
+  EXPECT_TRUE(r.enable_thinking);
+  // The request's own enable_thinking stays.
+  r = parse_ok(R"({"messages": [], "reasoning_effort": "high",
+      "chat_template_kwargs": {"enable_thinking": false}})");
+  EXPECT_EQ(r.chat.extra_context_json, R"({"enable_thinking":false,"reasoning_effort":"high"})");
+  EXPECT_FALSE(r.enable_thinking);
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "reasoning_effort": "extreme"})").param,
+            "reasoning_effort");
+}
+
+TEST(chat_request, a_thinking_token_budget_is_refused_with_vllms_reasons) {
+  EXPECT_NE(parse_error_of(R"({"messages": [], "thinking_token_budget": 64})")
+                .message.find("reasoning_config is not configured"),
+            std::string::npos);
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "thinking_token_budget": 1.5})").message,
+            "`thinking_token_budget` must be a non-negative integer or -1 for unlimited. "
+            "(parameter=thinking_token_budget, value=1.5)");
+  completion_limits with_parser = limits;
+  with_parser.reasoning_parser = true;
+  auto parsed = parse_chat_completion_request(R"({"messages": [], "thinking_token_budget": 64})",
+                                              with_parser, 1);
+  ASSERT_TRUE(std::holds_alternative<api_error>(parsed));
+  EXPECT_EQ(std::get<api_error>(parsed).param, "thinking_token_budget");
+  parse_ok(R"({"messages": [], "thinking_token_budget": -1})");  // unlimited: none
+}
+
 TEST(chat_request, shared_fields_are_read_as_for_completions) {
   auto r = parse_ok(
       R"({"messages": [], "temperature": 0.5, "top_k": 3, "seed": 9, "stream": true,

@@ -20,7 +20,7 @@ TEST(routes, every_path_and_handler_appears_once) {
     EXPECT_NE(r.methods, 0) << r.path;
     EXPECT_EQ(find_route(r.path), &r);
   }
-  EXPECT_EQ(handlers.size(), 12u);
+  EXPECT_EQ(handlers.size(), 14u);
 }
 
 TEST(routes, paths_match_exactly_without_the_query) {

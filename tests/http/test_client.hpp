@@ -43,9 +43,9 @@ class test_client {
             const header_list& headers = {}) {
     bhttp::request<bhttp::string_body> req{method, target, version};
     req.set(bhttp::field::host, "127.0.0.1");
-    for (const auto& [name, value] : headers)
-      req.set(name, value);
     if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
+    for (const auto& [name, value] : headers)
+      req.set(name, value);  // a Content-Type given here wins
     req.body() = std::move(body);
     req.prepare_payload();
     bhttp::write(socket_, req);

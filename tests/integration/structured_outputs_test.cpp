@@ -316,5 +316,57 @@ TEST_F(structured_outputs, auto_tool_calls_are_parsed_from_a_hermes_answer) {
   EXPECT_EQ(refused.status, 400) << refused.body;
 }
 
+// The Anthropic Messages API is chat completions underneath: the same greedy answer, whole or
+// streamed; tool_choice "any" gives tool_use blocks whose input is an object.
+TEST_F(structured_outputs, anthropic_messages_answer_as_chat_completions_do) {
+  const std::string conversation = R"("messages": [{"role": "user", "content": "Name a city."}],
+      "temperature": 0, )";
+  test_client client(port());
+  const std::string model =
+      parse_json(client.request(boost::beast::http::verb::get, "/v1/models").body)["data"][0]["id"]
+          .GetString();
+  const std::string head = R"({"model": ")" + model + R"(", )";
+  auto chat = client.request(boost::beast::http::verb::post, "/v1/chat/completions",
+                             "{" + conversation + R"("max_completion_tokens": 12})");
+  ASSERT_EQ(chat.status, 200) << chat.body;
+  const std::string expected =
+      parse_json(chat.body)["choices"][0]["message"]["content"].GetString();
+  auto message = client.request(boost::beast::http::verb::post, "/v1/messages",
+                                head + conversation + R"("max_tokens": 12})");
+  ASSERT_EQ(message.status, 200) << message.body;
+  auto doc = parse_json(message.body);
+  EXPECT_EQ(doc["content"][0]["text"].GetString(), expected);
+  EXPECT_STREQ(doc["stop_reason"].GetString(), "max_tokens");
+
+  auto streamed = client.request(boost::beast::http::verb::post, "/v1/messages",
+                                 head + conversation + R"("max_tokens": 12, "stream": true})");
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  std::string text;
+  for (size_t at = streamed.body.find("\"text_delta\",\"text\":"); at != std::string::npos;
+       at = streamed.body.find("\"text_delta\",\"text\":", at + 1)) {
+    const size_t start = at + 20;
+    text +=
+        parse_json("[" +
+                   streamed.body.substr(start, streamed.body.find("},\"index\"", start) - start) +
+                   "]")[0]
+            .GetString();
+  }
+  EXPECT_EQ(text, expected);
+
+  auto tool = client.request(boost::beast::http::verb::post, "/v1/messages", head + R"(
+      "max_tokens": 64, "temperature": 0,
+      "messages": [{"role": "user", "content": "What is the weather in Paris?"}],
+      "tools": [{"name": "get_weather", "input_schema": {"type": "object",
+                 "properties": {"city": {"type": "string", "maxLength": 12}}, "required": ["city"]}}],
+      "tool_choice": {"type": "any"}})");
+  ASSERT_EQ(tool.status, 200) << tool.body;
+  auto called = parse_json(tool.body);
+  const auto& block = called["content"][0];
+  EXPECT_STREQ(called["stop_reason"].GetString(), "tool_use") << tool.body;
+  EXPECT_STREQ(block["type"].GetString(), "tool_use") << tool.body;
+  EXPECT_STREQ(block["name"].GetString(), "get_weather");
+  EXPECT_TRUE(block["input"]["city"].IsString()) << tool.body;
+}
+
 }  // namespace
 }  // namespace troupe

@@ -363,6 +363,12 @@ TEST(flags, answer_parser_flags_take_vllms_names) {
     EXPECT_EQ(parse_ok({"serve", "--tool_strict_level", level}).serve.tool_strict_level, level);
   EXPECT_NE(parse_error({"serve", "--tool-strict-level", "arguments"}).find("parameter"),
             std::string::npos);
+  EXPECT_EQ(parse_ok({"serve"}).serve.anthropic_disabled_thinking_effort, "auto");
+  EXPECT_EQ(parse_ok({"serve", "--anthropic_disabled_thinking_effort", "none"})
+                .serve.anthropic_disabled_thinking_effort,
+            "none");
+  EXPECT_NE(parse_error({"serve", "--anthropic-disabled-thinking-effort", "off"}).find("xhigh"),
+            std::string::npos);
 }
 
 TEST(flags, structured_outputs_settings_are_checked_when_read) {
