@@ -1,11 +1,11 @@
 #include "http/anthropic_checks.hpp"
 
-#include <algorithm>
 #include <array>
-#include <span>
 #include <string>
 
 #include <fmt/format.h>
+
+#include "http/pydantic_checks.hpp"
 
 namespace troupe::http {
 namespace {
@@ -14,61 +14,6 @@ constexpr std::array<std::string_view, 9> block_types = {
     "text",           "image",    "tool_use",          "tool_result",
     "tool_reference", "thinking", "redacted_thinking", "tool_addition",
     "tool_removal"};
-
-std::string_view view(const Value& s) {
-  return std::string_view(s.GetString(), s.GetStringLength());
-}
-
-bool is_one_of(const Value* v, std::span<const std::string_view> allowed) {
-  return v != nullptr && v->IsString() &&
-         std::find(allowed.begin(), allowed.end(), view(*v)) != allowed.end();
-}
-
-// The Anthropic body's own checks: an api_error whose param is the pydantic location below the
-// body ("messages.0.role"; "" for the body itself) and whose message is pydantic's message.
-api_error invalid(std::string loc, std::string message) {
-  return api_error{400, std::move(message), std::move(loc)};
-}
-
-std::string at(std::string_view loc, std::string_view key) {
-  return loc.empty() ? std::string(key) : fmt::format("{}.{}", loc, key);
-}
-
-std::string at(std::string_view loc, size_t index) {
-  return fmt::format("{}.{}", loc, index);
-}
-
-// -- the Anthropic body's checks (vLLM's pydantic models) ------------------------------------
-
-parse_error check_string(const Value& object, const char* key, std::string_view loc,
-                         bool required = false) {
-  const Value* v = member(object, key);
-  if (v == nullptr) {
-    return required ? parse_error(invalid(at(loc, key), "Field required")) : std::nullopt;
-  }
-  if (!v->IsString()) return invalid(at(loc, key), "Input should be a valid string");
-  return std::nullopt;
-}
-
-parse_error check_kind(const Value& object, const char* key, std::string_view loc,
-                       bool (Value::*is)() const, const char* what) {
-  const Value* v = member(object, key);
-  if (v != nullptr && !(v->*is)()) {
-    return invalid(at(loc, key), fmt::format("Input should be a valid {}", what));
-  }
-  return std::nullopt;
-}
-
-parse_error check_literal(const Value* v, std::span<const std::string_view> allowed,
-                          std::string loc) {
-  if (is_one_of(v, allowed)) return std::nullopt;
-  std::string expected;
-  for (size_t i = 0; i < allowed.size(); ++i) {
-    expected += i == 0 ? "" : i + 1 == allowed.size() ? " or " : ", ";
-    expected += fmt::format("'{}'", allowed[i]);
-  }
-  return invalid(std::move(loc), "Input should be " + expected);
-}
 
 parse_error check_tool(const Value& tool, const std::string& loc) {
   if (!tool.IsObject()) return invalid(loc, "Input should be a valid dictionary");

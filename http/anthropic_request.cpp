@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <chrono>
 #include <optional>
 #include <set>
@@ -16,6 +15,7 @@
 
 #include "http/anthropic_checks.hpp"
 #include "http/json_write.hpp"
+#include "http/pydantic_checks.hpp"
 #include "http/request_fields.hpp"
 
 namespace troupe::http {
@@ -473,41 +473,16 @@ anthropic_template_traits probe_anthropic_traits(const chat_template_setup* setu
   return traits;
 }
 
-std::variant<anthropic_chat_request, anthropic_validation_error> translate_anthropic_request(
+std::variant<anthropic_chat_request, pydantic_error> translate_anthropic_request(
     std::string_view body, std::string_view content_type, anthropic_endpoint endpoint,
     const anthropic_template_traits& traits) {
-  // vLLM's validate_json_request: the media type, case aside, must be application/json.
-  std::string media(content_type.substr(0, content_type.find(';')));
-  std::transform(media.begin(), media.end(), media.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (media != "application/json") {
-    return anthropic_validation_error{
-        "1 validation error:\n  Unsupported Media Type: Only 'application/json' is allowed",
-        std::nullopt};
-  }
-  auto refuse = [](const api_error& e) {
-    return anthropic_validation_error{
-        fmt::format("1 validation error:\n  {}: {}", e.param.empty() ? "body" : "body." + e.param,
-                    e.message),
-        e.param.empty() ? "body" : "body." + e.param};
-  };
   Document doc;
-  if (check_json_depth(body)) return refuse(api_error{400, "JSON nested too deeply", ""});
-  doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(body.data(),
-                                                                                    body.size());
-  if (doc.HasParseError()) {
-    return refuse(api_error{400, "JSON decode error", std::to_string(doc.GetErrorOffset())});
-  }
-  if (!doc.IsObject()) return refuse(api_error{400, "Input should be a valid dictionary", ""});
-  if (auto e = check_anthropic_body(doc, endpoint)) return refuse(*e);
+  if (auto e = read_pydantic_body(body, content_type, doc)) return std::move(*e);
+  if (auto e = check_anthropic_body(doc, endpoint)) return pydantic_refusal(*e);
   chat_builder builder(doc, traits);
   auto chat = builder.build(endpoint);
   if (auto* refusal = std::get_if<api_error>(&chat)) return anthropic_chat_request{{}, *refusal};
   return anthropic_chat_request{std::move(std::get<std::string>(chat)), std::nullopt};
-}
-
-std::string anthropic_validation_json(const anthropic_validation_error& error) {
-  return error_json(error.message, "Bad Request", error.param, 400);
 }
 
 std::string anthropic_error_json(const api_error& error) {

@@ -39,6 +39,7 @@
 
 #include "http/api_error.hpp"
 #include "http/chat_prompt.hpp"
+#include "http/pydantic_checks.hpp"
 
 namespace troupe::http {
 
@@ -68,21 +69,12 @@ struct anthropic_chat_request {
   std::optional<api_error> refusal;
 };
 
-// A refusal of the Anthropic body itself (its media type, JSON, or pydantic checks), answered as
-// vLLM's validation handler answers: a 400 in the OpenAI shape (anthropic_validation_json).
-struct anthropic_validation_error {
-  std::string message;               // "1 validation error:\n  body.max_tokens: Field required"
-  std::optional<std::string> param;  // pydantic's location ("body.max_tokens"); none: null
-};
-
-// The request as chat completions takes it. `content_type`: the request's Content-Type header
-// ("" when absent), whose media type must be application/json (vLLM's validate_json_request).
-std::variant<anthropic_chat_request, anthropic_validation_error> translate_anthropic_request(
+// The request as chat completions takes it, or the refusal of the body itself (media type, JSON,
+// the checks above: http/pydantic_checks.hpp). `content_type`: the request's Content-Type header
+// ("" when absent).
+std::variant<anthropic_chat_request, pydantic_error> translate_anthropic_request(
     std::string_view body, std::string_view content_type, anthropic_endpoint endpoint,
     const anthropic_template_traits& traits);
-
-// {"error": {"message", "type": "Bad Request", "param", "code": 400}}.
-std::string anthropic_validation_json(const anthropic_validation_error& error);
 
 // An error in Anthropic's shape, as vLLM translates its chat errors:
 // {"type": "error", "error": {"type": "<error_type(status)>", "message": "..."}}.

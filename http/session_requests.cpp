@@ -308,8 +308,8 @@ std::optional<std::string> session::translate_anthropic(const http_request& requ
                                                         anthropic_endpoint endpoint) {
   auto translated = translate_anthropic_request(
       request.body(), header_value(request, "Content-Type"), endpoint, ctx_->anthropic);
-  if (auto* error = std::get_if<anthropic_validation_error>(&translated)) {
-    respond(400, json_content_type, anthropic_validation_json(*error));
+  if (auto* error = std::get_if<pydantic_error>(&translated)) {
+    respond(400, json_content_type, pydantic_error_json(*error));
     return std::nullopt;
   }
   auto& chat = std::get<anthropic_chat_request>(translated);

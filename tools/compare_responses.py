@@ -10,9 +10,10 @@ a step's path or body stands for the response id of step 0 on the same server).
 Masked before comparing (see MASKED): response and item ids ("resp_...", "msg_...", "fc_...",
 "rs_...", "ctc_...", call ids such as "chatcmpl-tool-...") are reduced to their prefix shape
 ("resp_*hex16"), also inside error messages; created_at / completed_at become "<time>". A
-cache-dependent value (usage.input_tokens_details.cached_tokens) differing is only a WARNING. A
-stream compares as its sequence of (event name, parsed data), masked the same way. Error bodies
-compare whole, except that where vLLM's message is a pydantic validation text ("1 validation
+cache-dependent value (usage.input_tokens_details.cached_tokens) differing is only a WARNING;
+logprob values compare within 0.01 (a smaller nonzero difference is a WARNING). A stream
+compares as its sequence of (event name, parsed data), masked the same way. Error bodies compare
+whole, except that where vLLM's message is a pydantic validation text ("1 validation
 error:\\n  {...}") a differing text is only a WARNING; status, type and param still count. JSON
 key order differences are WARNINGs too. Exits 1 on any difference.
 
@@ -46,12 +47,16 @@ import urllib.request
 
 RESPONSES = "/v1/responses"
 
-# Masked values, by key: ids keep their prefix shape, times become "<time>", and SOFT values
-# (which depend on what the server's prefix cache holds) only warn when they differ.
+# Masked values, by key: ids keep their prefix shape, times become "<time>", SOFT values
+# (which depend on what the server's prefix cache holds) only warn when they differ, and
+# CLOSE values (float logprobs of two implementations) compare within LOGPROB_TOLERANCE: a
+# larger difference counts, a smaller nonzero one only warns.
 ID_KEYS = {"id", "item_id", "call_id", "previous_response_id", "response_id"}
 TIME_KEYS = {"created_at", "completed_at"}
 SOFT_KEYS = {"cached_tokens"}
-MASKED = sorted(ID_KEYS | TIME_KEYS | SOFT_KEYS)
+CLOSE_KEYS = {"logprob"}
+MASKED = sorted(ID_KEYS | TIME_KEYS | SOFT_KEYS | CLOSE_KEYS)
+LOGPROB_TOLERANCE = 0.01
 
 # A tool that vLLM's hermes structural tag holds to its schema when the call is forced; without
 # strict greedy smol writes "arguments": "\"Paris\"" (case tools-required-loose).
@@ -397,17 +402,21 @@ def id_shape(value):
 
 
 def mask(value, soft, key=None):
-    """value with MASKED keys masked; SOFT_KEYS values are appended to soft."""
+    """value with MASKED keys masked; SOFT_KEYS and CLOSE_KEYS values are appended to
+    soft["soft"] and soft["close"]."""
     if isinstance(value, dict):
         return {k: mask(v, soft, k) for k, v in value.items()}
     if isinstance(value, list):
         return [mask(v, soft, key) for v in value]
+    if key in CLOSE_KEYS and isinstance(value, float):
+        soft["close"].append(value)
+        return "<logprob>"
     if key in ID_KEYS and isinstance(value, str):
         return id_shape(value) if value != UNKNOWN_ID else value
     if key in TIME_KEYS and isinstance(value, (int, float)) and not isinstance(value, bool):
         return "<time>"
     if key in SOFT_KEYS and value is not None:
-        soft.append(value)
+        soft["soft"].append(value)
         return "<soft>"
     if key == "message" and isinstance(value, str):
         return ID_IN_TEXT.sub(lambda mt: id_shape(mt.group(0))
@@ -474,14 +483,21 @@ def compare_json(where, name, ta, tb, sb, diffs, warnings):
             and VALIDATION_TEXT.match(mb)):
         warnings.append(f"{name}: {where}validation text {ma!r} vs {mb!r}")
         ja, jb = without_message(ja), without_message(jb)
-    soft_a, soft_b = [], []
+    soft_a, soft_b = {"soft": [], "close": []}, {"soft": [], "close": []}
     xa, xb = mask(ja, soft_a), mask(jb, soft_b)
     if xa != xb:
         diffs.append(f"{where}body\n    a: {json.dumps(xa)[:3000]}\n"
                      f"    b: {json.dumps(xb)[:3000]}")
         return
-    if soft_a != soft_b:
-        warnings.append(f"{name}: {where}cache-dependent values {soft_a} vs {soft_b}")
+    if soft_a["soft"] != soft_b["soft"]:
+        warnings.append(f"{name}: {where}cache-dependent values {soft_a['soft']} vs "
+                        f"{soft_b['soft']}")
+    worst = max((abs(x - y) for x, y in zip(soft_a["close"], soft_b["close"])), default=0.0)
+    if worst > LOGPROB_TOLERANCE:
+        diffs.append(f"{where}logprobs differ by up to {worst:.4g}: {soft_a['close']} vs "
+                     f"{soft_b['close']}")
+    elif worst:
+        warnings.append(f"{name}: {where}logprobs differ by up to {worst:.3g}")
     if key_orders(pairs(ta)) != key_orders(pairs(tb)):
         warnings.append(f"{name}: {where}key order {ta[:500]} vs {tb[:500]}")
 

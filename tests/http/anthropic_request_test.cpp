@@ -20,7 +20,7 @@ std::string chat_of(const std::string& body,
                     const anthropic_template_traits& traits = keep_inline_system,
                     anthropic_endpoint endpoint = anthropic_endpoint::messages) {
   auto translated = translate_anthropic_request(body, "application/json", endpoint, traits);
-  if (auto* error = std::get_if<anthropic_validation_error>(&translated)) {
+  if (auto* error = std::get_if<pydantic_error>(&translated)) {
     ADD_FAILURE() << error->message;
     return {};
   }
@@ -29,11 +29,11 @@ std::string chat_of(const std::string& body,
   return chat.chat_body;
 }
 
-anthropic_validation_error refusal_of(const std::string& body,
+pydantic_error refusal_of(const std::string& body,
                                       std::string_view content_type = "application/json") {
   auto translated = translate_anthropic_request(body, content_type, anthropic_endpoint::messages,
                                                 keep_inline_system);
-  if (auto* error = std::get_if<anthropic_validation_error>(&translated)) return *error;
+  if (auto* error = std::get_if<pydantic_error>(&translated)) return *error;
   ADD_FAILURE() << "accepted: " << std::get<anthropic_chat_request>(translated).chat_body;
   return {};
 }
@@ -244,7 +244,7 @@ TEST(anthropic_request, the_body_is_checked_as_vllms_pydantic_models_check_it) {
       {R"({"model": "m", "messages": [)", "body.28"},  // the offset where the JSON breaks
   };
   for (const auto& c : cases) {
-    anthropic_validation_error error = refusal_of(c.body);
+    pydantic_error error = refusal_of(c.body);
     EXPECT_EQ(error.param.value_or("null"), c.param) << c.body;
     EXPECT_TRUE(error.message.starts_with("1 validation error:\n  " + c.param + ": "))
         << error.message;
@@ -255,7 +255,7 @@ TEST(anthropic_request, the_body_must_be_sent_as_json) {
   const std::string body =
       R"({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}]})";
   for (std::string_view type : {"text/plain", "", "application/jsonx"}) {
-    anthropic_validation_error error = refusal_of(body, type);
+    pydantic_error error = refusal_of(body, type);
     EXPECT_FALSE(error.param) << type;
     EXPECT_EQ(error.message,
               "1 validation error:\n  Unsupported Media Type: Only 'application/json' is allowed");
@@ -267,7 +267,7 @@ TEST(anthropic_request, the_body_must_be_sent_as_json) {
 }
 
 TEST(anthropic_request, errors_have_both_of_vllms_shapes) {
-  EXPECT_EQ(anthropic_validation_json(
+  EXPECT_EQ(pydantic_error_json(
                 {"1 validation error:\n  body.max_tokens: Field required", "body.max_tokens"}),
             R"({"error":{"message":"1 validation error:\n  body.max_tokens: Field required",)"
             R"("type":"Bad Request","param":"body.max_tokens","code":400}})");
