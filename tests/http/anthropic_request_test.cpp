@@ -30,7 +30,7 @@ std::string chat_of(const std::string& body,
 }
 
 pydantic_error refusal_of(const std::string& body,
-                                      std::string_view content_type = "application/json") {
+                          std::string_view content_type = "application/json") {
   auto translated = translate_anthropic_request(body, content_type, anthropic_endpoint::messages,
                                                 keep_inline_system);
   if (auto* error = std::get_if<pydantic_error>(&translated)) return *error;
