@@ -39,7 +39,9 @@ parse_error read_part(const Value& part, size_t i, std::string& text) {
     return bad_request("Each content part needs a string `type`.", param);
   }
   std::string_view kind = view(*type);
-  const char* key = kind == "text" ? "text" : kind == "refusal" ? "refusal" : nullptr;
+  // vLLM's text part types: the Responses API's input_text and output_text read as text.
+  const bool is_text = kind == "text" || kind == "input_text" || kind == "output_text";
+  const char* key = is_text ? "text" : kind == "refusal" ? "refusal" : nullptr;
   if (key == nullptr) {
     return bad_request(fmt::format("Content part {} has type '{}': only text parts are supported "
                                    "(troupe serves text-only models).",

@@ -8,7 +8,8 @@
 // Messages become the objects the template sees: {"role", "content", then "tool_calls" for an
 // assistant (with each function's JSON-string "arguments" parsed into an object, as vLLM does),
 // "tool_call_id" for a tool message, "name" when given}. Content is a string, or a list of
-// {"type": "text", "text"} parts (also "refusal" parts), joined with "\n" as vLLM's "string"
+// {"type": "text", "text"} parts (also "input_text", "output_text" and "refusal" parts), joined
+// with "\n" as vLLM's "string"
 // content format does; null content is "". Any other part type is a 400: troupe serves text
 // models only.
 #include <string>

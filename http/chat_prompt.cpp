@@ -3,6 +3,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -167,6 +168,69 @@ std::string with_openai_content(const std::string& messages_json) {
   return std::string(out.GetString(), out.GetSize());
 }
 
+// vLLM's renderer for a template that does not know the "developer" role (neither '"developer"'
+// nor "'developer'" in its text): developer messages become system messages, and then, when a
+// system message is not first or there are several, they merge into one first system message
+// (their non-empty contents joined with a blank line). nullopt: nothing to change.
+std::optional<std::string> developer_as_system(const std::string& messages_json,
+                                               const std::string& source) {
+  if (source.find("\"developer\"") != std::string::npos ||
+      source.find("'developer'") != std::string::npos) {
+    return std::nullopt;
+  }
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag>(messages_json.c_str(), messages_json.size());
+  if (doc.HasParseError() || !doc.IsArray()) return std::nullopt;
+  auto role_is = [](const rapidjson::Value& m, std::string_view role) {
+    auto it = m.FindMember("role");
+    return it != m.MemberEnd() && it->value.IsString() && it->value.GetString() == role;
+  };
+  bool any = false;
+  for (auto& m : doc.GetArray()) {
+    if (!m.IsObject() || !role_is(m, "developer")) continue;
+    any = true;
+    m["role"].SetString("system");
+    m.RemoveMember("tools");
+  }
+  if (!any) return std::nullopt;
+  auto& a = doc.GetAllocator();
+  std::string merged;
+  bool consolidate = false;
+  size_t systems = 0;
+  rapidjson::Value others(rapidjson::kArrayType);
+  for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
+    rapidjson::Value& m = doc[i];
+    if (!m.IsObject() || !role_is(m, "system")) {
+      others.PushBack(rapidjson::Value(m, a), a);
+      continue;
+    }
+    consolidate = consolidate || i > 0 || systems > 0;
+    ++systems;
+    auto content = m.FindMember("content");
+    if (content != m.MemberEnd() && content->value.IsString() &&
+        content->value.GetStringLength() > 0) {
+      merged += merged.empty() ? "" : "\n\n";
+      merged.append(content->value.GetString(), content->value.GetStringLength());
+    }
+  }
+  if (consolidate) {
+    rapidjson::Value system(rapidjson::kObjectType);
+    system.AddMember("role", "system", a);
+    system.AddMember(
+        "content",
+        rapidjson::Value(merged.data(), static_cast<rapidjson::SizeType>(merged.size()), a), a);
+    rapidjson::Value list(rapidjson::kArrayType);
+    list.PushBack(system, a);
+    for (auto& m : others.GetArray())
+      list.PushBack(m, a);
+    static_cast<rapidjson::Value&>(doc).Swap(list);
+  }
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> w(out);
+  doc.Accept(w);
+  return std::string(out.GetString(), out.GetSize());
+}
+
 }  // namespace
 
 content_format detect_content_format(const std::string& source) {
@@ -246,6 +310,8 @@ std::variant<std::string, api_error> render_chat_prompt(const chat_template_setu
         "Cannot apply chat template to an empty conversation. Provide at least one message.");
   }
   request.special_tokens = setup->special_tokens;
+  if (auto converted = developer_as_system(request.messages_json, setup->tpl->source()))
+    request.messages_json = std::move(*converted);
   std::string messages_json = request.messages_json;  // continue_final_message reads the text
   if (setup->format == content_format::openai) {
     request.messages_json = with_openai_content(request.messages_json);

@@ -55,7 +55,10 @@ inline constexpr const char* no_chat_template_message =
     "As of transformers v4.44, default chat template is no longer allowed, so you must provide a "
     "chat template if the tokenizer does not define one.";
 
-// Renders `request` (special tokens taken from `setup`; with the openai content format, each
+// Renders `request` (special tokens taken from `setup`; for a template that does not name the
+// "developer" role, developer messages as system messages, merged with the other system messages
+// into the first message when one is not first, as vLLM's renderer does; with the openai content
+// format, each
 // message's string content passed as [{"type": "text", "text": content}]) into the prompt text.
 // With `continue_final_message`, the text ends right after the last message's content, as
 // transformers cuts it (the template is rendered without a generation prompt). Errors are 400s:

@@ -6,11 +6,13 @@
 namespace troupe::http {
 namespace {
 
-constexpr std::array<route, 15> route_table = {{
+constexpr std::array<route, 17> route_table = {{
     {"/v1/completions", method_post, endpoint::completions},
     {"/v1/chat/completions", method_post, endpoint::chat_completions},
     {"/v1/messages", method_post, endpoint::messages},  // Anthropic's Messages API, as vLLM
     {"/v1/messages/count_tokens", method_post, endpoint::count_tokens},
+    {"/v1/responses", method_post, endpoint::responses},  // OpenAI's Responses API, as vLLM
+    {"/v1/responses/", method_get | method_post, endpoint::response_by_id, /*prefix=*/true},
     // GET with a body too, as vLLM's FastAPI routes accept it.
     {"/tokenize", method_get | method_post, endpoint::tokenize},
     {"/detokenize", method_get | method_post, endpoint::detokenize},
@@ -38,6 +40,10 @@ std::string_view target_path(std::string_view target) {
 const route* find_route(std::string_view path) {
   auto it = std::find_if(route_table.begin(), route_table.end(),
                          [&](const route& r) { return r.path == path; });
+  if (it == route_table.end()) {
+    it = std::find_if(route_table.begin(), route_table.end(),
+                      [&](const route& r) { return r.prefix && path.starts_with(r.path); });
+  }
   return it == route_table.end() ? nullptr : &*it;
 }
 

@@ -14,6 +14,8 @@ enum class endpoint : uint8_t {
   chat_completions,    // POST /v1/chat/completions: chat_request, chat_responder
   messages,            // POST /v1/messages: anthropic_request, then chat, anthropic_responder
   count_tokens,        // POST /v1/messages/count_tokens: anthropic_request, the chat prompt
+  responses,           // POST /v1/responses: responses_request, then chat, responses_responder
+  response_by_id,      // GET /v1/responses/{id}, POST /v1/responses/{id}/cancel: response_store
   tokenize,            // GET|POST /tokenize: tokenize_api
   detokenize,          // GET|POST /detokenize: tokenize_api
   models,              // GET /v1/models: openai_json
@@ -31,9 +33,10 @@ inline constexpr uint8_t method_get = 1;
 inline constexpr uint8_t method_post = 2;
 
 struct route {
-  std::string_view path;  // matched exactly, without the query string
+  std::string_view path;  // matched exactly, without the query string (or its start: prefix)
   uint8_t methods = 0;    // method_get | method_post
   endpoint handler = endpoint::health;
+  bool prefix = false;  // matches every path that starts with `path` (a path parameter follows)
 };
 
 // Every route, each path once.
@@ -42,7 +45,8 @@ std::span<const route> routes();
 // `target` without its "?query".
 std::string_view target_path(std::string_view target);
 
-// The route of `path` (as target_path returns it), or nullptr for an unknown path.
+// The route of `path` (as target_path returns it): the one matching it exactly, else a prefix
+// route it starts with; nullptr for an unknown path.
 const route* find_route(std::string_view path);
 
 // Whether `r` answers `method` ("GET", "POST", ... as the request line spells it; case matters,

@@ -11,6 +11,7 @@
 
 #include "actors/engine.hpp"
 #include "http/anthropic_request.hpp"
+#include "http/response_store.hpp"
 #include "http/server.hpp"
 
 namespace troupe::http {
@@ -30,7 +31,8 @@ struct server_context {
       : engine(e),
         options(std::move(o)),
         anthropic(probe_anthropic_traits(options.chat_template.get(),
-                                         options.anthropic_disabled_thinking_effort)) {}
+                                         options.anthropic_disabled_thinking_effort)),
+        responses(options.enable_responses_store) {}
 
   // The seed of a request that has none (see server_options::seed). Thread-safe.
   uint64_t next_default_seed();
@@ -39,6 +41,8 @@ struct server_context {
   const server_options options;
   // What /v1/messages' translation makes of the chat template (probed once).
   const anthropic_template_traits anthropic;
+  // /v1/responses' stored responses (kept only under enable_responses_store).
+  response_store responses;
   std::atomic<uint64_t> num_default_seeds{0};
   // GET /load's server_load: completions and chat generations in progress, counted only under
   // server_options::enable_server_load_tracking (vLLM's), else 0.

@@ -28,6 +28,7 @@
 #include "http/completion_request.hpp"
 #include "http/completion_responder.hpp"
 #include "http/prefix_cache_api.hpp"
+#include "http/responses_responder.hpp"
 #include "http/routes.hpp"
 #include "http/session.hpp"
 
@@ -67,9 +68,17 @@ class session : public std::enable_shared_from_this<session> {
   void dispatch(const http_request& request);
   void handle(endpoint handler, const http_request& request);
   void handle_completion(const http_request& request);
-  // /v1/chat/completions, or /v1/messages (`anthropic`: `body` is the chat body the Anthropic
-  // one became; errors in Anthropic's shape, answers through anthropic_responder).
-  void handle_chat(const http_request& request, std::string_view body, bool anthropic);
+  // Which API a chat completion is served for: /v1/chat/completions; /v1/messages (`body` the
+  // chat body the Anthropic one became, errors in Anthropic's shape, answers through
+  // anthropic_responder); /v1/responses (answers through responses_responder, set up from
+  // responses_setup_).
+  enum class chat_front : uint8_t { openai, anthropic, responses };
+  void handle_chat(const http_request& request, std::string_view body, chat_front front);
+  // -- /v1/responses (session_responses.cpp) --
+  void handle_responses(const http_request& request);
+  void handle_response_by_id(const http_request& request);
+  // A finished /v1/responses answer goes to the store when its request asked.
+  void store_response(const responses_responder& responder);
   void handle_messages(const http_request& request);
   // The chat body of an Anthropic request, or none when it was refused (the answer sent).
   std::optional<std::string> translate_anthropic(const http_request& request,
@@ -132,6 +141,11 @@ class session : public std::enable_shared_from_this<session> {
   std::optional<completion_responder> responder_;
   std::optional<chat_responder> chat_responder_;            // instead of responder_ for chat
   std::optional<anthropic_responder> anthropic_responder_;  // or this, for /v1/messages
+  std::optional<responses_responder> responses_responder_;  // or this, for /v1/responses
+  // /v1/responses: the responder's setup until handle_chat makes it, and what the store keeps.
+  std::optional<responses_responder_options> responses_setup_;
+  bool store_response_ = false;
+  std::string response_messages_;
   bool generating_ = false;
   bool abort_sent_ = false;
   // The request's X-Request-Id header, if it has one; the X-Request-Id of the response under

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <type_traits>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -140,11 +141,15 @@ void session::handle(endpoint handler, const http_request& request) {
     case endpoint::completions:
       return handle_completion(request);
     case endpoint::chat_completions:
-      return handle_chat(request, request.body(), /*anthropic=*/false);
+      return handle_chat(request, request.body(), chat_front::openai);
     case endpoint::messages:
       return handle_messages(request);
     case endpoint::count_tokens:
       return handle_count_tokens(request);
+    case endpoint::responses:
+      return handle_responses(request);
+    case endpoint::response_by_id:
+      return handle_response_by_id(request);
     case endpoint::tokenize:
       return handle_tokenize(request, /*detokenize=*/false);
     case endpoint::detokenize:
@@ -250,9 +255,9 @@ void session::handle_completion(const http_request& request) {
   start_generations(std::move(generations), completion.beam_search);
 }
 
-void session::handle_chat(const http_request& request, std::string_view body, bool anthropic) {
+void session::handle_chat(const http_request& request, std::string_view body, chat_front front) {
   auto fail = [&](const api_error& error) {
-    return anthropic ? respond_anthropic_error(error) : respond_error(error);
+    return front == chat_front::anthropic ? respond_anthropic_error(error) : respond_error(error);
   };
   const actors::model_info& info = ctx_->engine.info();
   const completion_limits limits = request_limits();
@@ -294,8 +299,15 @@ void session::handle_chat(const http_request& request, std::string_view body, bo
   apply_chat_output_setup(ctx_->options.chat_output, ctx_->engine.tokenizer(), chat, generation,
                           options);
   options.tool_choice = std::move(chat.tool_choice);
-  if (anthropic) {
+  if (front == chat_front::anthropic) {
     anthropic_responder_.emplace(std::move(meta), std::move(options));
+  } else if (front == chat_front::responses) {
+    // Responses report the cached prompt tokens whatever --enable-prompt-tokens-details says.
+    options.response.prompt_tokens_details = true;
+    responses_setup_->created_at = meta.created;
+    meta.id = responses_setup_->echo.id;
+    responses_responder_.emplace(std::move(meta), std::move(options), std::move(*responses_setup_));
+    responses_setup_.reset();
   } else {
     chat_responder_.emplace(std::move(meta), std::move(options));
   }
@@ -324,7 +336,7 @@ std::optional<std::string> session::translate_anthropic(const http_request& requ
 // (http/anthropic_request.hpp) served as one, its answer rewritten (http/anthropic_responder.hpp).
 void session::handle_messages(const http_request& request) {
   if (auto chat_body = translate_anthropic(request, anthropic_endpoint::messages))
-    handle_chat(request, *chat_body, /*anthropic=*/true);
+    handle_chat(request, *chat_body, chat_front::anthropic);
 }
 
 // The prompt's length as the chat template renders the request (vLLM's count_tokens).
@@ -421,12 +433,16 @@ void session::on_generation_event(uint64_t serial, actors::generation_event even
 void session::deliver(const actors::generation_event& event) {
   if (chat_responder_) return deliver_to(*chat_responder_, event);
   if (anthropic_responder_) return deliver_to(*anthropic_responder_, event);
+  if (responses_responder_) return deliver_to(*responses_responder_, event);
   deliver_to(*responder_, event);
 }
 
 template <class Responder>
 void session::deliver_to(Responder& responder, const actors::generation_event& event) {
   std::string bytes = responder.on_event(event);
+  if constexpr (std::is_same_v<Responder, responses_responder>) {
+    if (responder.done() && generating_) store_response(responder);
+  }
   if (responder.done() && generating_) {
     end_generation();
     // A batch that failed on one prompt: the others' generations are of no use any more.
@@ -469,6 +485,7 @@ void session::finish_response() {
   responder_.reset();
   chat_responder_.reset();
   anthropic_responder_.reset();
+  responses_responder_.reset();
   if (close_after_) return linger();
   if (pending_error_) {
     api_error error = std::move(*pending_error_);

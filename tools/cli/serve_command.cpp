@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "actors/engine.hpp"
 #include "http/server.hpp"
@@ -107,6 +108,15 @@ int run_serve(const command_line& cl) {
   }
   options.chat_template = std::move(*chat);
   options.anthropic_disabled_thinking_effort = cl.serve.anthropic_disabled_thinking_effort;
+  // vLLM's switch, read as vLLM reads it (an integer, non-zero on).
+  if (const char* store = std::getenv("VLLM_ENABLE_RESPONSES_API_STORE")) {
+    options.enable_responses_store = std::strtol(store, nullptr, 10) != 0;
+    if (options.enable_responses_store) {
+      spdlog::info(
+          "VLLM_ENABLE_RESPONSES_API_STORE: /v1/responses keeps stored responses (the "
+          "newest 10000)");
+    }
+  }
   auto server = http::start_server(engine, options);
   if (!server) {
     std::fprintf(stderr, "troupe serve: %s\n", server.message().c_str());
