@@ -131,7 +131,7 @@ TEST_F(anthropic_server, what_the_chat_path_refuses_comes_back_in_anthropics_sha
   r = messages(R"({"model": "fake-model", "max_tokens": 2, "top_p": 2,
       "messages": [{"role": "user", "content": "Hi"}]})");
   EXPECT_EQ(r.status, 400);
-  EXPECT_EQ(parse_json(r.body)["error"]["type"], "BadRequestError");
+  EXPECT_STREQ(parse_json(r.body)["error"]["type"].GetString(), "BadRequestError");
   // thinking "enabled" asks for a reasoning budget (and this server has no reasoning parser).
   r = messages(R"({"model": "fake-model", "max_tokens": 2000,
       "thinking": {"type": "enabled", "budget_tokens": 1024},

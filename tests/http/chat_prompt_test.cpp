@@ -142,6 +142,23 @@ TEST_F(chat_prompt_test, continue_final_message_cuts_after_the_last_message) {
   EXPECT_NE(rendered(constant, r, true).find("does not appear in the chat"), std::string::npos);
 }
 
+// vLLM's renderer: a template that does not name the developer role sees developer messages as
+// system messages, merged into one first system message when one is not first.
+TEST_F(chat_prompt_test, developer_messages_become_system_for_templates_without_that_role) {
+  write_config("");
+  const std::string each = "{% for m in messages %}[{{ m.role }}:{{ m.content }}]{% endfor %}";
+  chat_template_setup setup = load(each);
+  runtime::chat_request r;
+  r.messages_json = R"([{"role": "system", "content": "A."}, {"role": "user", "content": "Hi"},
+      {"role": "developer", "content": "B."}, {"role": "developer", "content": ""}])";
+  EXPECT_EQ(rendered(setup, r, false), "[system:A.\n\nB.][user:Hi]");
+  r.messages_json =
+      R"([{"role": "developer", "content": "B."}, {"role": "user", "content": "Hi"}])";
+  EXPECT_EQ(rendered(setup, r, false), "[system:B.][user:Hi]");  // first and alone: as it was
+  chat_template_setup knows = load(each + "{% if false %}'developer'{% endif %}");
+  EXPECT_EQ(rendered(knows, r, false), "[developer:B.][user:Hi]");
+}
+
 TEST(chat_prompt_content_format, templates_that_loop_over_content_get_lists_of_parts) {
   EXPECT_EQ(detect_content_format(chatml), content_format::string);
   const std::string loops =

@@ -73,13 +73,14 @@ TEST(chat_request, return_fields_and_an_echos_prompt_logprobs) {
 TEST(chat_request, content_parts_are_joined_and_other_parts_refused) {
   auto r = parse_ok(R"({"messages": [
       {"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
-      {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+      {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "input_text", "text": "b"}]},
       {"role": "assistant", "content": null},
+      {"role": "assistant", "content": [{"type": "output_text", "text": "c"}]},
       {"role": "developer", "content": "d", "name": "dev"}]})");
-  EXPECT_EQ(
-      r.chat.messages_json,
-      R"([{"role":"system","content":"Be brief."},{"role":"user","content":"a\nb"},)"
-      R"({"role":"assistant","content":""},{"role":"developer","content":"d","name":"dev"}])");
+  EXPECT_EQ(r.chat.messages_json,
+            R"([{"role":"system","content":"Be brief."},{"role":"user","content":"a\nb"},)"
+            R"({"role":"assistant","content":""},{"role":"assistant","content":"c"},)"
+            R"({"role":"developer","content":"d","name":"dev"}])");
 
   api_error image = parse_error_of(R"({"messages": [{"role": "user", "content": [
       {"type": "image_url", "image_url": {"url": "http://x/y.png"}}]}]})");

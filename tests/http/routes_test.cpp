@@ -20,7 +20,7 @@ TEST(routes, every_path_and_handler_appears_once) {
     EXPECT_NE(r.methods, 0) << r.path;
     EXPECT_EQ(find_route(r.path), &r);
   }
-  EXPECT_EQ(handlers.size(), 14u);
+  EXPECT_EQ(handlers.size(), 16u);
 }
 
 TEST(routes, paths_match_exactly_without_the_query) {
@@ -31,6 +31,10 @@ TEST(routes, paths_match_exactly_without_the_query) {
   EXPECT_EQ(find_route("/reset_prefix_cache/"), nullptr);
   EXPECT_EQ(find_route("/v1/completion"), nullptr);
   EXPECT_EQ(find_route(""), nullptr);
+  // A prefix route takes its path parameters.
+  ASSERT_NE(find_route("/v1/responses/resp_1/cancel"), nullptr);
+  EXPECT_EQ(find_route("/v1/responses/resp_1/cancel")->handler, endpoint::response_by_id);
+  EXPECT_EQ(find_route("/v1/responses")->handler, endpoint::responses);
 }
 
 TEST(routes, methods) {
