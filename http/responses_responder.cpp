@@ -76,12 +76,13 @@ responses_responder::responses_responder(completion_meta meta, chat_responder_op
       responses_(std::move(responses)),
       stream_(options.response.stream),
       chunked_(options.response.chunked),
-      request_id_(options.response.request_id) {}
+      request_id_(options.response.request_id),
+      prompt_tokens_(responses_.prompt_tokens) {}
 
 std::string responses_responder::on_event(const actors::generation_event& event) {
   if (chat_.done()) return {};
   std::string bytes = chat_.on_event(event);
-  prompt_tokens_ = chat_.usage().prompt_tokens;
+  if (chat_.usage().prompt_tokens > 0) prompt_tokens_ = chat_.usage().prompt_tokens;
   if (!stream_ || chat_.status() != 200) {
     if (bytes.empty() || head_sent_) return {};
     return complete(bytes);

@@ -43,6 +43,9 @@ struct responses_responder_options {
   // The server parses answers (a reasoning or tool-call parser): an answer without text has no
   // message item (vLLM's parser path); without one it has a message item with no parts.
   bool answer_parser = false;
+  // The prompt's length when known before the first event (a background response's queued
+  // object resolves max_output_tokens with it).
+  int64_t prompt_tokens = 0;
 };
 
 class responses_responder {
@@ -63,6 +66,10 @@ class responses_responder {
   // Once done with a 200: the final response object and its output items (JSON), for the store.
   const std::string& response_json() const { return response_json_; }
   const std::string& output_json() const { return output_json_; }
+  // The response object at `status` with no output and no usage (queued, cancelled, failed).
+  std::string response_at(std::string_view status) const {
+    return response(status, "[]", std::nullopt);
+  }
 
  private:
   std::string complete(const std::string& body);

@@ -229,6 +229,14 @@ void close_all_sessions(server_context& ctx) {
   }
   for (auto& s : live)
     net::post(s->executor(), [s] { s->close(); });
+  std::vector<std::shared_ptr<background_response>> running;
+  {
+    std::lock_guard lock(ctx.background_mu);
+    for (auto& [id, job] : ctx.background)
+      running.push_back(job);
+  }
+  for (auto& job : running)
+    job->cancel();  // off the lock: its end takes the lock to leave the table
 }
 
 }  // namespace troupe::http

@@ -5,12 +5,15 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 
 #include "actors/engine.hpp"
 #include "http/anthropic_request.hpp"
+#include "http/background_response.hpp"
 #include "http/response_store.hpp"
 #include "http/server.hpp"
 
@@ -41,8 +44,11 @@ struct server_context {
   const server_options options;
   // What /v1/messages' translation makes of the chat template (probed once).
   const anthropic_template_traits anthropic;
-  // /v1/responses' stored responses (kept only under enable_responses_store).
+  // /v1/responses' stored responses (kept only under enable_responses_store), and the background
+  // ones still running, by response id.
   response_store responses;
+  std::mutex background_mu;
+  std::unordered_map<std::string, std::shared_ptr<background_response>> background;  // guarded
   std::atomic<uint64_t> num_default_seeds{0};
   // GET /load's server_load: completions and chat generations in progress, counted only under
   // server_options::enable_server_load_tracking (vLLM's), else 0.
@@ -59,7 +65,7 @@ struct server_context {
 void start_session(boost::asio::ip::tcp::socket socket, const std::shared_ptr<server_context>& ctx);
 
 // Marks the server stopping and closes every live connection on its own strand, aborting its
-// generation if one is running. Thread-safe.
+// generation if one is running; cancels the background responses still running. Thread-safe.
 void close_all_sessions(server_context& ctx);
 
 }  // namespace troupe::http

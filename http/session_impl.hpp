@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -74,9 +75,19 @@ class session : public std::enable_shared_from_this<session> {
   // responses_setup_).
   enum class chat_front : uint8_t { openai, anthropic, responses };
   void handle_chat(const http_request& request, std::string_view body, chat_front front);
+  // A chat request parsed, rendered and set up for its responder; not submitted.
+  struct prepared_chat {
+    actors::generation_request generation;
+    chat_responder_options options;
+    completion_meta meta;
+    std::optional<actors::beam_search_params> beam;
+  };
+  std::variant<prepared_chat, api_error> prepare_chat(const http_request& request,
+                                                      std::string_view body);
   // -- /v1/responses (session_responses.cpp) --
   void handle_responses(const http_request& request);
   void handle_response_by_id(const http_request& request);
+  void start_background(const http_request& request, responses_request& responses);
   // A finished /v1/responses answer goes to the store when its request asked.
   void store_response(const responses_responder& responder);
   void handle_messages(const http_request& request);

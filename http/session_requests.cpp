@@ -255,29 +255,29 @@ void session::handle_completion(const http_request& request) {
   start_generations(std::move(generations), completion.beam_search);
 }
 
-void session::handle_chat(const http_request& request, std::string_view body, chat_front front) {
-  auto fail = [&](const api_error& error) {
-    return front == chat_front::anthropic ? respond_anthropic_error(error) : respond_error(error);
-  };
+std::variant<session::prepared_chat, api_error> session::prepare_chat(const http_request& request,
+                                                                      std::string_view body) {
   const actors::model_info& info = ctx_->engine.info();
   const completion_limits limits = request_limits();
   auto parsed = parse_chat_completion_request(body, limits, ctx_->next_default_seed());
-  if (auto* error = std::get_if<api_error>(&parsed)) return fail(*error);
+  if (auto* error = std::get_if<api_error>(&parsed)) return std::move(*error);
   chat_completion_request& chat = std::get<chat_completion_request>(parsed);
-  if (auto error = take_bad_words(chat.completion)) return fail(*error);
+  if (auto error = take_bad_words(chat.completion)) return std::move(*error);
   if (auto error =
           apply_routing_headers(request, info.data_parallel_size, chat.completion.generation))
-    return fail(*error);
+    return std::move(*error);
   auto prompt = render_chat_prompt(ctx_->options.chat_template.get(), std::move(chat.chat),
                                    chat.continue_final_message);
-  if (auto* error = std::get_if<api_error>(&prompt)) return fail(*error);
+  if (auto* error = std::get_if<api_error>(&prompt)) return std::move(*error);
 
-  actors::generation_request& generation = chat.completion.generation;
+  prepared_chat out;
+  actors::generation_request& generation = out.generation;
+  generation = std::move(chat.completion.generation);
   generation.prompt = std::move(std::get<std::string>(prompt));
-  completion_meta meta{"chatcmpl-" + response_id(chat.completion.request_id), unix_seconds(),
-                       info.served_model_name, ctx_->options.system_fingerprint};
-  generation.request_id = meta.id;
-  chat_responder_options options;
+  out.meta = completion_meta{"chatcmpl-" + response_id(chat.completion.request_id), unix_seconds(),
+                             info.served_model_name, ctx_->options.system_fingerprint};
+  generation.request_id = out.meta.id;
+  chat_responder_options& options = out.options;
   options.response.stream = chat.completion.stream;
   options.response.include_usage = chat.completion.include_usage;
   options.response.continuous_usage = chat.completion.continuous_usage;
@@ -299,6 +299,16 @@ void session::handle_chat(const http_request& request, std::string_view body, ch
   apply_chat_output_setup(ctx_->options.chat_output, ctx_->engine.tokenizer(), chat, generation,
                           options);
   options.tool_choice = std::move(chat.tool_choice);
+  out.beam = std::move(chat.completion.beam_search);
+  return out;
+}
+
+void session::handle_chat(const http_request& request, std::string_view body, chat_front front) {
+  auto prepared = prepare_chat(request, body);
+  if (auto* error = std::get_if<api_error>(&prepared)) {
+    return front == chat_front::anthropic ? respond_anthropic_error(*error) : respond_error(*error);
+  }
+  auto& [generation, options, meta, beam] = std::get<prepared_chat>(prepared);
   if (front == chat_front::anthropic) {
     anthropic_responder_.emplace(std::move(meta), std::move(options));
   } else if (front == chat_front::responses) {
@@ -313,7 +323,7 @@ void session::handle_chat(const http_request& request, std::string_view body, ch
   }
   std::vector<actors::generation_request> generations;
   generations.push_back(std::move(generation));
-  start_generations(std::move(generations), chat.completion.beam_search);
+  start_generations(std::move(generations), beam);
 }
 
 std::optional<std::string> session::translate_anthropic(const http_request& request,

@@ -1,8 +1,10 @@
 // POST /v1/responses, GET /v1/responses/{id} and POST /v1/responses/{id}/cancel through the HTTP
 // server on the fake engine: the request served as a chat completion, its answer a response
 // object or event stream, stored under VLLM_ENABLE_RESPONSES_API_STORE's switch.
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -122,6 +124,44 @@ TEST_F(responses_server, the_store_keeps_responses_for_get_and_follow_ups) {
   EXPECT_EQ(request(verb::get, "/v1/responses/" + id + "/cancel").status, 405);
   EXPECT_EQ(request(verb::get, "/v1/responses/" + id + "/input_items").status, 404);
   EXPECT_EQ(request(verb::get, "/v1/responses").status, 405);
+}
+
+// A background response is answered "queued" at once and stored when done; cancelled while it
+// runs, its engine request is aborted and it stays "cancelled".
+TEST_F(responses_server, background_responses_run_without_the_connection) {
+  start_with(true);
+  reply queued = create(R"({"input": "Hi", "max_output_tokens": 2, "background": true})");
+  ASSERT_EQ(queued.status, 200) << queued.body;
+  auto doc = parse_json(queued.body);
+  EXPECT_STREQ(doc["status"].GetString(), "queued");
+  EXPECT_TRUE(doc["background"].GetBool());
+  EXPECT_TRUE(doc["usage"].IsNull());
+  EXPECT_EQ(doc["max_output_tokens"].GetInt(), 2);
+  const std::string id = doc["id"].GetString();
+  std::string status = "queued";
+  for (int i = 0; i < 200 && status == "queued"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    status = parse_json(request(verb::get, "/v1/responses/" + id).body)["status"].GetString();
+  }
+  EXPECT_EQ(status, "incomplete");  // cut at 2 tokens
+  reply done = request(verb::get, "/v1/responses/" + id);
+  EXPECT_STREQ(parse_json(done.body)["output"][0]["content"][0]["text"].GetString(), "Hello from");
+  EXPECT_EQ(request(verb::post, "/v1/responses/" + id + "/cancel").status, 400);  // over
+
+  reply slow = create(R"({"input": "slow", "background": true})");
+  const std::string slow_id = parse_json(slow.body)["id"].GetString();
+  reply cancelled = request(verb::post, "/v1/responses/" + slow_id + "/cancel");
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_STREQ(parse_json(cancelled.body)["status"].GetString(), "cancelled");
+  EXPECT_EQ(parse_json(cancelled.body)["output"].Size(), 0u);
+  EXPECT_TRUE(engine_.wait_for_aborts(1, std::chrono::seconds(5)));
+  EXPECT_STREQ(
+      parse_json(request(verb::get, "/v1/responses/" + slow_id).body)["status"].GetString(),
+      "cancelled");
+
+  reply streamed = create(R"({"input": "Hi", "background": true, "stream": true})");
+  EXPECT_EQ(streamed.status, 400);
+  EXPECT_STREQ(parse_json(streamed.body)["error"]["param"].GetString(), "stream");
 }
 
 TEST_F(responses_server, refusals_have_vllms_shapes_and_generate_nothing) {
