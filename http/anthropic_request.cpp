@@ -26,21 +26,6 @@ using allocator = Document::AllocatorType;
 
 constexpr std::string_view billing_header = "x-anthropic-billing-header";
 
-std::string_view view(const Value& s) {
-  return std::string_view(s.GetString(), s.GetStringLength());
-}
-
-std::string to_json(const Value& v) {
-  rapidjson::StringBuffer out;
-  rapidjson::Writer<rapidjson::StringBuffer> w(out);
-  v.Accept(w);
-  return std::string(out.GetString(), out.GetSize());
-}
-
-Value string_value(std::string_view s, allocator& a) {
-  return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
-}
-
 // -- the translation (vLLM's AnthropicServingMessages.to_chat_completion_request) -----------
 
 // The text of a system message's blocks (a string as it is), billing headers left out.

@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 
 #include "http/anthropic_request.hpp"
+#include "http/chat_rewrite.hpp"
 #include "http/json_write.hpp"
 #include "http/wire.hpp"
 
@@ -13,17 +14,6 @@ namespace {
 
 using rapidjson::Document;
 using rapidjson::Value;
-
-const Value* find(const Value& object, const char* key) {
-  if (!object.IsObject()) return nullptr;
-  auto it = object.FindMember(key);
-  return it == object.MemberEnd() || it->value.IsNull() ? nullptr : &it->value;
-}
-
-std::string_view text_of(const Value* v) {
-  return v != nullptr && v->IsString() ? std::string_view(v->GetString(), v->GetStringLength())
-                                       : std::string_view();
-}
 
 // vLLM's _to_anthropic_stop_reason: (stop_reason, stop_sequence) of a chat finish reason and
 // stop_reason (a string when a stop string matched).
@@ -39,7 +29,7 @@ std::pair<std::string, std::optional<std::string>> stop_reason(
 }
 
 std::optional<std::string> stop_string_of(const Value& choice) {
-  const Value* reason = find(choice, "stop_reason");
+  const Value* reason = field(choice, "stop_reason");
   if (reason == nullptr || !reason->IsString()) return std::nullopt;
   return std::string(text_of(reason));
 }
@@ -51,12 +41,12 @@ void write_usage(json_writer& w, const Value* usage) {
   int64_t output = 0;
   std::optional<int64_t> cached;
   if (usage != nullptr) {
-    if (const Value* v = find(*usage, "completion_tokens"); v != nullptr && v->IsInt64())
+    if (const Value* v = field(*usage, "completion_tokens"); v != nullptr && v->IsInt64())
       output = v->GetInt64();
-    if (const Value* v = find(*usage, "prompt_tokens"); v != nullptr && v->IsInt64())
+    if (const Value* v = field(*usage, "prompt_tokens"); v != nullptr && v->IsInt64())
       input = v->GetInt64();
-    const Value* details = find(*usage, "prompt_tokens_details");
-    if (const Value* v = details != nullptr ? find(*details, "cached_tokens") : nullptr;
+    const Value* details = field(*usage, "prompt_tokens_details");
+    if (const Value* v = details != nullptr ? field(*details, "cached_tokens") : nullptr;
         v != nullptr && v->IsInt64()) {
       cached = v->GetInt64();
       input -= *cached;
@@ -90,9 +80,9 @@ std::string event(std::string_view type, std::string_view data) {
 
 // The error of a chat error body ({"error": {"message", "code", ...}}), as an api_error.
 api_error error_of(const Value& body, int status) {
-  const Value* error = find(body, "error");
+  const Value* error = field(body, "error");
   return api_error{
-      status, std::string(text_of(error != nullptr ? find(*error, "message") : nullptr)), {}};
+      status, std::string(text_of(error != nullptr ? field(*error, "message") : nullptr)), {}};
 }
 
 void write_text_block(json_writer& w, std::string_view text) {
@@ -108,7 +98,7 @@ void write_text_block(json_writer& w, std::string_view text) {
 void write_blocks(json_writer& w, const Value* message, const Value* calls) {
   w.StartArray();
   int blocks = 0;
-  if (std::string_view reasoning = text_of(message ? find(*message, "reasoning") : nullptr);
+  if (std::string_view reasoning = text_of(message ? field(*message, "reasoning") : nullptr);
       !reasoning.empty()) {
     w.StartObject();
     write_key(w, "type");
@@ -120,24 +110,24 @@ void write_blocks(json_writer& w, const Value* message, const Value* calls) {
     w.EndObject();
     ++blocks;
   }
-  if (std::string_view content = text_of(message ? find(*message, "content") : nullptr);
+  if (std::string_view content = text_of(message ? field(*message, "content") : nullptr);
       !content.empty()) {
     write_text_block(w, content);
     ++blocks;
   }
   for (rapidjson::SizeType i = 0; calls != nullptr && i < calls->Size(); ++i) {
     const Value& call = (*calls)[i];
-    const Value* function = find(call, "function");
-    std::string_view arguments = text_of(function ? find(*function, "arguments") : nullptr);
+    const Value* function = field(call, "function");
+    std::string_view arguments = text_of(function ? field(*function, "arguments") : nullptr);
     Document input;
     input.Parse(arguments.data(), arguments.size());
     w.StartObject();
     write_key(w, "type");
     write_string(w, "tool_use");
     write_key(w, "id");
-    write_string(w, text_of(find(call, "id")));
+    write_string(w, text_of(field(call, "id")));
     write_key(w, "name");
-    write_string(w, text_of(function ? find(*function, "name") : nullptr));
+    write_string(w, text_of(function ? field(*function, "name") : nullptr));
     write_key(w, "input");
     input.Accept(w);  // an object: checked before
     w.EndObject();
@@ -156,39 +146,19 @@ anthropic_responder::anthropic_responder(completion_meta meta, chat_responder_op
               return options;
             }()),
       stream_(options.response.stream),
-      chunked_(options.response.chunked),
-      request_id_(options.response.request_id) {}
+      request_id_(options.response.request_id),
+      wire_(options.response.chunked, options.response.request_id) {}
 
 std::string anthropic_responder::on_event(const actors::generation_event& event) {
   if (chat_.done()) return {};
   std::string bytes = chat_.on_event(event);
-  const bool started = head_sent_;
   if (!stream_ || chat_.status() != 200) {
-    if (bytes.empty() || started) return {};
+    if (bytes.empty() || wire_.started()) return {};
     return complete(bytes);
   }
-  std::string out;
-  size_t start = 0;
-  while (start < bytes.size()) {
-    size_t end = bytes.find("\n\n", start);
-    if (end == std::string::npos) end = bytes.size();
-    std::string_view line = std::string_view(bytes).substr(start, end - start);
-    if (line.starts_with("data: ")) out += convert(line.substr(6));
-    start = end + 2;
-  }
-  std::string framed;
-  if (!head_sent_) {
-    head_sent_ = true;
-    framed = format_head(response_head{200, sse_content_type, std::nullopt, chunked_,
-                                       chat_.keep_alive(), request_id_});
-  }
-  if (!out.empty()) framed += frame(out);
-  if (chat_.done() && chunked_) framed += last_chunk;
-  return framed;
-}
-
-std::string anthropic_responder::frame(std::string_view bytes) const {
-  return chunked_ ? format_chunk(bytes) : std::string(bytes);
+  const std::string out =
+      each_sse_payload(bytes, [this](std::string_view data) { return convert(data); });
+  return wire_.send(out, chat_.done(), chat_.keep_alive());
 }
 
 std::string anthropic_responder::complete(const std::string& body) {
@@ -201,35 +171,36 @@ std::string anthropic_responder::complete(const std::string& body) {
     return format_response(error.status, json_content_type, anthropic_error_json(error),
                            chat_.keep_alive(), request_id_);
   }
-  const Value& choice = (*find(doc, "choices"))[0];
-  const Value* message = find(choice, "message");
-  const Value* calls = message != nullptr ? find(*message, "tool_calls") : nullptr;
+  const Value& choice = (*field(doc, "choices"))[0];
+  const Value* message = field(choice, "message");
+  const Value* calls = message != nullptr ? field(*message, "tool_calls") : nullptr;
   const bool has_calls = calls != nullptr && calls->IsArray() && !calls->Empty();
   // A tool_use block's input is an object: vLLM refuses an answer whose call arguments are not
   // one (a call forced without a strict schema may give any JSON).
   for (rapidjson::SizeType i = 0; has_calls && i < calls->Size(); ++i) {
-    const Value* function = find((*calls)[i], "function");
-    std::string_view arguments = text_of(function ? find(*function, "arguments") : nullptr);
+    const Value* function = field((*calls)[i], "function");
+    std::string_view arguments = text_of(function ? field(*function, "arguments") : nullptr);
     Document input;
     input.Parse(arguments.data(), arguments.size());
     if (input.HasParseError() || !input.IsObject()) {
       status_ = 400;
-      api_error error{400,
-                      fmt::format("A tool_use block's input must be a JSON object; the call of "
-                                  "'{}' has arguments {}",
-                                  text_of(function ? find(*function, "name") : nullptr), arguments),
-                      {}};
+      api_error error{
+          400,
+          fmt::format("A tool_use block's input must be a JSON object; the call of "
+                      "'{}' has arguments {}",
+                      text_of(function ? field(*function, "name") : nullptr), arguments),
+          {}};
       return format_response(400, json_content_type, anthropic_error_json(error),
                              chat_.keep_alive(), request_id_);
     }
   }
-  auto [reason, sequence] = stop_reason(text_of(find(choice, "finish_reason")),
+  auto [reason, sequence] = stop_reason(text_of(field(choice, "finish_reason")),
                                         stop_string_of(choice), has_calls, has_calls);
   rapidjson::StringBuffer out;
   json_writer w(out);
   w.StartObject();
   write_key(w, "id");
-  write_string(w, text_of(find(doc, "id")));
+  write_string(w, text_of(field(doc, "id")));
   write_key(w, "type");
   write_string(w, "message");
   write_key(w, "role");
@@ -237,7 +208,7 @@ std::string anthropic_responder::complete(const std::string& body) {
   write_key(w, "content");
   write_blocks(w, message, has_calls ? calls : nullptr);
   write_key(w, "model");
-  write_string(w, text_of(find(doc, "model")));
+  write_string(w, text_of(field(doc, "model")));
   write_key(w, "stop_reason");
   if (reason.empty()) {
     w.Null();
@@ -249,7 +220,7 @@ std::string anthropic_responder::complete(const std::string& body) {
     write_string(w, *sequence);
   }
   write_key(w, "usage");
-  write_usage(w, find(doc, "usage"));
+  write_usage(w, field(doc, "usage"));
   w.EndObject();
   return format_response(200, json_content_type, std::string_view(out.GetString(), out.GetSize()),
                          chat_.keep_alive(), request_id_);
@@ -324,12 +295,12 @@ std::string anthropic_responder::stop_and_flush() {
 std::string anthropic_responder::convert_chunk(std::string_view json) {
   Document chunk;
   chunk.Parse(json.data(), json.size());
-  const Value* choices = chunk.HasParseError() ? nullptr : find(chunk, "choices");
+  const Value* choices = chunk.HasParseError() ? nullptr : field(chunk, "choices");
   if (choices == nullptr || !choices->IsArray()) {
     // The chat stream's error event ({"error": {...}}): Anthropic's error event ends the stream.
     failed_ = true;
-    const Value* error = chunk.HasParseError() ? nullptr : find(chunk, "error");
-    const Value* code = error != nullptr ? find(*error, "code") : nullptr;
+    const Value* error = chunk.HasParseError() ? nullptr : field(chunk, "error");
+    const Value* code = error != nullptr ? field(*error, "code") : nullptr;
     api_error e = chunk.HasParseError()
                       ? api_error{500, "Invalid data format received", {}}
                       : error_of(chunk, code && code->IsInt() ? code->GetInt() : 500);
@@ -345,7 +316,7 @@ std::string anthropic_responder::convert_chunk(std::string_view json) {
     write_key(w, "message");
     w.StartObject();
     write_key(w, "id");
-    write_string(w, text_of(find(chunk, "id")));
+    write_string(w, text_of(field(chunk, "id")));
     write_key(w, "type");
     write_string(w, "message");
     write_key(w, "role");
@@ -354,13 +325,13 @@ std::string anthropic_responder::convert_chunk(std::string_view json) {
     w.StartArray();
     w.EndArray();
     write_key(w, "model");
-    write_string(w, text_of(find(chunk, "model")));
+    write_string(w, text_of(field(chunk, "model")));
     write_key(w, "stop_reason");
     w.Null();
     write_key(w, "stop_sequence");
     w.Null();
     write_key(w, "usage");
-    write_usage(w, find(chunk, "usage"));
+    write_usage(w, field(chunk, "usage"));
     w.EndObject();
     w.EndObject();
     return event("message_start", std::string_view(out.GetString(), out.GetSize()));
@@ -393,26 +364,26 @@ std::string anthropic_responder::convert_chunk(std::string_view json) {
     }
     w.EndObject();
     write_key(w, "usage");
-    write_usage(w, find(chunk, "usage"));
+    write_usage(w, field(chunk, "usage"));
     w.EndObject();
     return out + event("message_delta", std::string_view(data.GetString(), data.GetSize()));
   }
   const Value& choice = (*choices)[0];
-  if (const Value* reason = find(choice, "finish_reason")) {
+  if (const Value* reason = field(choice, "finish_reason")) {
     finish_reason_ = text_of(reason);
     stop_sequence_ = stop_string_of(choice);
   }
-  const Value* delta = find(choice, "delta");
+  const Value* delta = field(choice, "delta");
   if (delta == nullptr) return {};
   std::string out;
-  if (std::string_view reasoning = text_of(find(*delta, "reasoning")); !reasoning.empty()) {
+  if (std::string_view reasoning = text_of(field(*delta, "reasoning")); !reasoning.empty()) {
     if (state_.block_type != "thinking") {
       out += stop_and_flush();
       out += start_block(R"({"type":"thinking","thinking":""})", "thinking");
     }
     out += delta_event("thinking_delta", "thinking", reasoning);
   }
-  if (std::string_view content = text_of(find(*delta, "content")); !content.empty()) {
+  if (std::string_view content = text_of(field(*delta, "content")); !content.empty()) {
     if (state_.block_type == "tool_use") {
       state_.pending_text.emplace_back(content);
     } else {
@@ -423,18 +394,18 @@ std::string anthropic_responder::convert_chunk(std::string_view json) {
       out += delta_event("text_delta", "text", content);
     }
   }
-  const Value* calls = find(*delta, "tool_calls");
+  const Value* calls = field(*delta, "tool_calls");
   if (calls == nullptr || !calls->IsArray()) return out;
   for (const Value& call : calls->GetArray()) {
-    const Value* index = find(call, "index");
+    const Value* index = field(call, "index");
     const int64_t i = index != nullptr && index->IsInt64() ? index->GetInt64() : 0;
-    const Value* function = find(call, "function");
-    std::string_view arguments = text_of(function ? find(*function, "arguments") : nullptr);
+    const Value* function = field(call, "function");
+    std::string_view arguments = text_of(function ? field(*function, "arguments") : nullptr);
     std::string id;
-    if (const Value* given = find(call, "id")) {
+    if (const Value* given = field(call, "id")) {
       id = text_of(given);
       tool_ids_[i] = id;
-      const Value* name = function != nullptr ? find(*function, "name") : nullptr;
+      const Value* name = function != nullptr ? field(*function, "name") : nullptr;
       if (state_.tool_use_id != id && name != nullptr) {
         out += stop_and_flush();
         tool_used_ = true;

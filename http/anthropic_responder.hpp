@@ -34,6 +34,7 @@
 
 #include "actors/engine.hpp"
 #include "http/chat_responder.hpp"
+#include "http/chat_rewrite.hpp"
 
 namespace troupe::http {
 
@@ -57,7 +58,6 @@ class anthropic_responder {
   // The events of one chat stream's "data: " payload.
   std::string convert(std::string_view data);
   std::string convert_chunk(std::string_view json);
-  std::string frame(std::string_view bytes) const;
 
   // The content block being streamed (vLLM's _ActiveBlockState).
   struct stream_state {
@@ -77,10 +77,9 @@ class anthropic_responder {
 
   chat_responder chat_;
   bool stream_ = false;
-  bool chunked_ = true;
   std::string request_id_;
-  int status_ = 0;  // when the answer was refused after the chat's 200
-  bool head_sent_ = false;
+  rewritten_stream wire_;
+  int status_ = 0;       // when the answer was refused after the chat's 200
   bool failed_ = false;  // a stream's error event went out: nothing follows
   bool first_chunk_ = true;
   stream_state state_;

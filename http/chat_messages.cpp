@@ -15,17 +15,6 @@ namespace {
 using rapidjson::Document;
 using allocator = Document::AllocatorType;
 
-std::string to_json(const Value& v) {
-  rapidjson::StringBuffer out;
-  rapidjson::Writer<rapidjson::StringBuffer> w(out);
-  v.Accept(w);
-  return std::string(out.GetString(), out.GetSize());
-}
-
-std::string_view view(const Value& s) {
-  return std::string_view(s.GetString(), s.GetStringLength());
-}
-
 bool is_string(const Value* v, std::string_view expected) {
   return v != nullptr && v->IsString() && view(*v) == expected;
 }

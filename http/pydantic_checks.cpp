@@ -38,10 +38,6 @@ std::optional<pydantic_error> read_pydantic_body(std::string_view body,
   return std::nullopt;
 }
 
-std::string_view view(const Value& s) {
-  return std::string_view(s.GetString(), s.GetStringLength());
-}
-
 bool is_one_of(const Value* v, std::span<const std::string_view> allowed) {
   return v != nullptr && v->IsString() &&
          std::find(allowed.begin(), allowed.end(), view(*v)) != allowed.end();

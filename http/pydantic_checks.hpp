@@ -42,7 +42,6 @@ api_error invalid(std::string loc, std::string message);
 // `loc` + "." + key ("" + key = key), `loc` + "." + index.
 std::string at(std::string_view loc, std::string_view key);
 std::string at(std::string_view loc, size_t index);
-std::string_view view(const Value& s);
 bool is_one_of(const Value* v, std::span<const std::string_view> allowed);
 
 // object[key] absent, null, or a string (`required`: present).

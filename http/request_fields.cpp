@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 namespace troupe::http {
 
@@ -15,6 +17,21 @@ const Value* member(const Value& object, const char* key) {
   auto it = object.FindMember(key);
   if (it == object.MemberEnd() || it->value.IsNull()) return nullptr;
   return &it->value;
+}
+
+std::string_view view(const Value& s) {
+  return std::string_view(s.GetString(), s.GetStringLength());
+}
+
+std::string to_json(const Value& v) {
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> w(out);
+  v.Accept(w);
+  return std::string(out.GetString(), out.GetSize());
+}
+
+Value string_value(std::string_view s, rapidjson::Document::AllocatorType& a) {
+  return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
 }
 
 std::optional<int64_t> as_integer(const Value& v) {

@@ -19,6 +19,12 @@ using parse_error = std::optional<api_error>;
 
 // The member `key`, or nullptr when it is absent or null (null always means "the default").
 const Value* member(const Value& object, const char* key);
+// A string value's text.
+std::string_view view(const Value& s);
+// `v` as compact JSON text.
+std::string to_json(const Value& v);
+// A string value of `s` (copied with `a`).
+Value string_value(std::string_view s, rapidjson::Document::AllocatorType& a);
 // An integer, also written as 16.0 (pydantic accepts integral floats).
 std::optional<int64_t> as_integer(const Value& v);
 // 400 "`key` must be <expected>."

@@ -17,17 +17,6 @@ namespace {
 using rapidjson::Document;
 using allocator = Document::AllocatorType;
 
-std::string to_json(const Value& v) {
-  rapidjson::StringBuffer out;
-  rapidjson::Writer<rapidjson::StringBuffer> w(out);
-  v.Accept(w);
-  return std::string(out.GetString(), out.GetSize());
-}
-
-Value string_value(std::string_view s, allocator& a) {
-  return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
-}
-
 bool is_status_open(const Value& item) {
   const Value* status = member(item, "status");
   return status != nullptr && status->IsString() &&

@@ -6,6 +6,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 
+#include "http/chat_rewrite.hpp"
 #include "http/json_write.hpp"
 #include "http/wire.hpp"
 
@@ -14,17 +15,6 @@ namespace {
 
 using rapidjson::Document;
 using rapidjson::Value;
-
-const Value* find(const Value& object, const char* key) {
-  if (!object.IsObject()) return nullptr;
-  auto it = object.FindMember(key);
-  return it == object.MemberEnd() || it->value.IsNull() ? nullptr : &it->value;
-}
-
-std::string_view text_of(const Value* v) {
-  return v != nullptr && v->IsString() ? std::string_view(v->GetString(), v->GetStringLength())
-                                       : std::string_view();
-}
 
 int64_t int_of(const Value* v) {
   return v != nullptr && v->IsInt64() ? v->GetInt64() : 0;
@@ -48,18 +38,18 @@ std::string raw_json(const Value& v) {
 responses_usage usage_of(const Value* usage) {
   responses_usage u;
   if (usage == nullptr) return u;
-  u.input_tokens = int_of(find(*usage, "prompt_tokens"));
-  u.output_tokens = int_of(find(*usage, "completion_tokens"));
-  if (const Value* details = find(*usage, "prompt_tokens_details"))
-    u.cached_tokens = int_of(find(*details, "cached_tokens"));
-  if (const Value* details = find(*usage, "completion_tokens_details"))
-    u.reasoning_tokens = int_of(find(*details, "reasoning_tokens"));
+  u.input_tokens = int_of(field(*usage, "prompt_tokens"));
+  u.output_tokens = int_of(field(*usage, "completion_tokens"));
+  if (const Value* details = field(*usage, "prompt_tokens_details"))
+    u.cached_tokens = int_of(field(*details, "cached_tokens"));
+  if (const Value* details = field(*usage, "completion_tokens_details"))
+    u.reasoning_tokens = int_of(field(*details, "reasoning_tokens"));
   return u;
 }
 
 // The Responses logprobs of a chat choice's logprobs object ({"content": [...]}).
 std::string logprobs_of(const Value* logprobs, bool delta) {
-  const Value* content = logprobs != nullptr ? find(*logprobs, "content") : nullptr;
+  const Value* content = logprobs != nullptr ? field(*logprobs, "content") : nullptr;
   if (content == nullptr) return {};
   return responses_logprobs_json(raw_json(*content), delta);
 }
@@ -75,8 +65,8 @@ responses_responder::responses_responder(completion_meta meta, chat_responder_op
             }()),
       responses_(std::move(responses)),
       stream_(options.response.stream),
-      chunked_(options.response.chunked),
       request_id_(options.response.request_id),
+      wire_(options.response.chunked, options.response.request_id),
       prompt_tokens_(responses_.prompt_tokens) {}
 
 std::string responses_responder::on_event(const actors::generation_event& event) {
@@ -84,30 +74,12 @@ std::string responses_responder::on_event(const actors::generation_event& event)
   std::string bytes = chat_.on_event(event);
   if (chat_.usage().prompt_tokens > 0) prompt_tokens_ = chat_.usage().prompt_tokens;
   if (!stream_ || chat_.status() != 200) {
-    if (bytes.empty() || head_sent_) return {};
+    if (bytes.empty() || wire_.started()) return {};
     return complete(bytes);
   }
-  std::string out;
-  for (size_t start = 0; start < bytes.size();) {
-    size_t end = bytes.find("\n\n", start);
-    if (end == std::string::npos) end = bytes.size();
-    std::string_view line = std::string_view(bytes).substr(start, end - start);
-    if (line.starts_with("data: ")) out += convert(line.substr(6));
-    start = end + 2;
-  }
-  std::string framed;
-  if (!head_sent_) {
-    head_sent_ = true;
-    framed = format_head(response_head{200, sse_content_type, std::nullopt, chunked_,
-                                       chat_.keep_alive(), request_id_});
-  }
-  if (!out.empty()) framed += frame(out);
-  if (chat_.done() && chunked_) framed += last_chunk;
-  return framed;
-}
-
-std::string responses_responder::frame(std::string_view bytes) const {
-  return chunked_ ? format_chunk(bytes) : std::string(bytes);
+  const std::string out =
+      each_sse_payload(bytes, [this](std::string_view data) { return convert(data); });
+  return wire_.send(out, chat_.done(), chat_.keep_alive());
 }
 
 std::string responses_responder::response(std::string_view status, std::string_view output,
@@ -129,39 +101,42 @@ std::string responses_responder::complete(const std::string& body) {
   if (status != 200 || doc.HasParseError()) {  // the chat path's error, as it is
     return format_response(status, json_content_type, body, chat_.keep_alive(), request_id_);
   }
-  const Value& choice = (*find(doc, "choices"))[0];
-  const Value* message = find(choice, "message");
-  const bool cut = text_of(find(choice, "finish_reason")) == "length";
+  const Value& choice = (*field(doc, "choices"))[0];
+  const Value* message = field(choice, "message");
+  const bool cut = text_of(field(choice, "finish_reason")) == "length";
   std::string items;
   auto add = [&](const std::string& item) {
     if (!items.empty()) items += ',';
     items += item;
   };
-  const std::string_view reasoning = text_of(message ? find(*message, "reasoning") : nullptr);
-  const std::string_view content = text_of(message ? find(*message, "content") : nullptr);
+  const std::string_view reasoning = text_of(message ? field(*message, "reasoning") : nullptr);
+  const std::string_view content = text_of(message ? field(*message, "content") : nullptr);
   if (!reasoning.empty()) add(reasoning_item_json(new_item_id("rs_"), std::string(reasoning), ""));
   std::string logprobs = "null";
   if (responses_.echo.top_logprobs) {
-    std::string list = logprobs_of(find(choice, "logprobs"), false);
+    std::string list = logprobs_of(field(choice, "logprobs"), false);
     if (!list.empty()) logprobs = list;
   }
+  const Value* calls = message ? field(*message, "tool_calls") : nullptr;
+  const bool has_calls = calls != nullptr && calls->IsArray() && !calls->Empty();
   if (!content.empty()) {
     add(message_item_json(new_item_id("msg_"), "[" + output_text_json(content, logprobs) + "]",
                           "completed"));
-  } else if (!responses_.answer_parser) {
+  } else if (!responses_.answer_parser && !has_calls) {
+    // vLLM's answer without a parser: one message, empty here.
     add(message_item_json(new_item_id("msg_"), "[]", "completed"));
   }
-  if (const Value* calls = message ? find(*message, "tool_calls") : nullptr) {
+  if (has_calls) {
     for (const Value& call : calls->GetArray()) {
-      const Value* function = find(call, "function");
+      const Value* function = field(call, "function");
       add(function_call_item_json(
-          text_of(function ? find(*function, "arguments") : nullptr), text_of(find(call, "id")),
-          text_of(function ? find(*function, "name") : nullptr), new_item_id("fc_"), "completed"));
+          text_of(function ? field(*function, "arguments") : nullptr), text_of(field(call, "id")),
+          text_of(function ? field(*function, "name") : nullptr), new_item_id("fc_"), "completed"));
     }
   }
   output_json_ = "[" + items + "]";
   response_json_ =
-      response(cut ? "incomplete" : "completed", output_json_, usage_of(find(doc, "usage")));
+      response(cut ? "incomplete" : "completed", output_json_, usage_of(field(doc, "usage")));
   return format_response(200, json_content_type, response_json_, chat_.keep_alive(), request_id_);
 }
 
@@ -252,12 +227,12 @@ std::string responses_responder::close_item() {
 std::string responses_responder::convert_chunk(std::string_view json) {
   Document chunk;
   chunk.Parse(json.data(), json.size());
-  const Value* choices = chunk.HasParseError() ? nullptr : find(chunk, "choices");
+  const Value* choices = chunk.HasParseError() ? nullptr : field(chunk, "choices");
   if (choices == nullptr || !choices->IsArray()) {  // the chat stream's {"error": {...}}
     failed_ = true;
-    const Value* error = chunk.HasParseError() ? nullptr : find(chunk, "error");
-    const int64_t code = error != nullptr ? int_of(find(*error, "code")) : 500;
-    const std::string message = error != nullptr ? std::string(text_of(find(*error, "message")))
+    const Value* error = chunk.HasParseError() ? nullptr : field(chunk, "error");
+    const int64_t code = error != nullptr ? int_of(field(*error, "code")) : 500;
+    const std::string message = error != nullptr ? std::string(text_of(field(*error, "message")))
                                                  : "Invalid data format received";
     return event("error", fmt::format(R"("code":{},"message":{},"param":null)",
                                       quoted(error_type(static_cast<int>(code))), quoted(message)));
@@ -270,15 +245,15 @@ std::string responses_responder::convert_chunk(std::string_view json) {
     out += event("response.in_progress", R"("response":)" + initial);
   }
   if (choices->Empty()) {  // the usage chunk
-    usage_ = usage_of(find(chunk, "usage"));
+    usage_ = usage_of(field(chunk, "usage"));
     return out;
   }
   const Value& choice = (*choices)[0];
-  if (const Value* reason = find(choice, "finish_reason")) finish_reason_ = text_of(reason);
-  const Value* delta = find(choice, "delta");
+  if (const Value* reason = field(choice, "finish_reason")) finish_reason_ = text_of(reason);
+  const Value* delta = field(choice, "delta");
   if (delta == nullptr) return out;
   // vLLM's split_delta order: reasoning, content, then the tool calls by index.
-  if (const Value* reasoning = find(*delta, "reasoning");
+  if (const Value* reasoning = field(*delta, "reasoning");
       reasoning != nullptr && reasoning->IsString()) {
     if (kind_ != item_kind::reasoning) {
       out += close_item();  // in this order: both number their events
@@ -289,7 +264,7 @@ std::string responses_responder::convert_chunk(std::string_view json) {
                  fmt::format(R"("content_index":0,"delta":{},"item_id":"{}","output_index":{})",
                              quoted(text_of(reasoning)), item_id_, output_index_));
   }
-  if (std::string_view content = text_of(find(*delta, "content")); !content.empty()) {
+  if (std::string_view content = text_of(field(*delta, "content")); !content.empty()) {
     if (kind_ != item_kind::message) {
       out += close_item();
       out += open_item(item_kind::message);
@@ -297,10 +272,10 @@ std::string responses_responder::convert_chunk(std::string_view json) {
     text_ += content;
     std::string step_logprobs = "[]";
     if (responses_.echo.top_logprobs) {
-      const std::string full = logprobs_of(find(choice, "logprobs"), false);
+      const std::string full = logprobs_of(field(choice, "logprobs"), false);
       if (full.size() > 2)
         logprobs_ += (logprobs_.empty() ? "" : ",") + full.substr(1, full.size() - 2);
-      const std::string brief = logprobs_of(find(choice, "logprobs"), true);
+      const std::string brief = logprobs_of(field(choice, "logprobs"), true);
       if (!brief.empty()) step_logprobs = brief;
     }
     out += event("response.output_text.delta",
@@ -308,18 +283,18 @@ std::string responses_responder::convert_chunk(std::string_view json) {
                              R"("output_index":{})",
                              quoted(content), item_id_, step_logprobs, output_index_));
   }
-  const Value* calls = find(*delta, "tool_calls");
+  const Value* calls = field(*delta, "tool_calls");
   if (calls == nullptr || !calls->IsArray()) return out;
   for (const Value& call : calls->GetArray()) {
-    const Value* function = find(call, "function");
+    const Value* function = field(call, "function");
     if (function == nullptr) continue;
-    const int64_t index = int_of(find(call, "index"));
+    const int64_t index = int_of(field(call, "index"));
     if (kind_ != item_kind::call || index != call_index_) {
       out += close_item();
-      out += open_item(item_kind::call, text_of(find(call, "id")), text_of(find(*function, "name")),
-                       index);
+      out += open_item(item_kind::call, text_of(field(call, "id")),
+                       text_of(field(*function, "name")), index);
     }
-    if (std::string_view arguments = text_of(find(*function, "arguments")); !arguments.empty()) {
+    if (std::string_view arguments = text_of(field(*function, "arguments")); !arguments.empty()) {
       text_ += arguments;
       out += event("response.function_call_arguments.delta",
                    fmt::format(R"("delta":{},"item_id":"{}","output_index":{})", quoted(arguments),

@@ -31,6 +31,7 @@
 
 #include "actors/engine.hpp"
 #include "http/chat_responder.hpp"
+#include "http/chat_rewrite.hpp"
 #include "http/responses_json.hpp"
 #include "http/responses_request.hpp"
 
@@ -75,7 +76,6 @@ class responses_responder {
   std::string complete(const std::string& body);
   std::string convert(std::string_view data);
   std::string convert_chunk(std::string_view json);
-  std::string frame(std::string_view bytes) const;
   // The response object at `status` over `output` (raw JSON array), with `usage` when known.
   std::string response(std::string_view status, std::string_view output,
                        const std::optional<responses_usage>& usage) const;
@@ -91,9 +91,8 @@ class responses_responder {
   chat_responder chat_;
   responses_responder_options responses_;
   bool stream_ = false;
-  bool chunked_ = true;
   std::string request_id_;
-  bool head_sent_ = false;
+  rewritten_stream wire_;
   bool failed_ = false;
   bool started_ = false;  // response.created went out
   int64_t sequence_ = 0;

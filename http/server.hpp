@@ -1,11 +1,10 @@
 #pragma once
 // The OpenAI/vLLM-compatible HTTP front end: POST /v1/completions and /v1/chat/completions
-// (JSON or server-sent events), vLLM's Anthropic POST /v1/messages and
-// /v1/messages/count_tokens, OpenAI's Responses API (POST /v1/responses, GET
-// /v1/responses/{id}, POST /v1/responses/{id}/cancel), GET /v1/models, GET /health, /tokenize and
-// /detokenize, POST /reset_prefix_cache; telemetry: GET /metrics, /v1/telemetry and /dashboard.
-// Talks to the engine only through actors::engine; the endpoints are the route table of
-// http/routes.hpp.
+// (JSON or server-sent events), vLLM's Anthropic POST /v1/messages and /v1/messages/count_tokens,
+// OpenAI's Responses API (POST /v1/responses, GET /v1/responses/{id}, POST
+// /v1/responses/{id}/cancel), GET /v1/models, GET /health, /tokenize and /detokenize, POST
+// /reset_prefix_cache; telemetry: GET /metrics, /v1/telemetry and /dashboard. Talks to the engine
+// only through actors::engine; the endpoints are the route table of http/routes.hpp.
 //
 // Inside (http/server.cpp, http/session*.cpp): one Boost.Asio io_context run by num_io_threads
 // threads; an acceptor; one session per connection on its own strand (keep-alive, request size

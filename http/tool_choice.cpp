@@ -22,19 +22,8 @@ using allocator = Document::AllocatorType;
 constexpr const char* correct_usage =
     "Correct usage: `{\"type\": \"function\", \"function\": {\"name\": \"my_function\"}}`";
 
-std::string_view view(const Value& s) {
-  return std::string_view(s.GetString(), s.GetStringLength());
-}
-
 bool is_string(const Value* v, std::string_view expected) {
   return v != nullptr && v->IsString() && view(*v) == expected;
-}
-
-std::string to_json(const Value& v) {
-  rapidjson::StringBuffer out;
-  rapidjson::Writer<rapidjson::StringBuffer> w(out);
-  v.Accept(w);
-  return std::string(out.GetString(), out.GetSize());
 }
 
 // A value as vLLM's f-string messages show it (str() of the Python value; containers as JSON).

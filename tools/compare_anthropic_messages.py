@@ -22,13 +22,12 @@ body, the HTTP status, the content-type header, a blank line, then the exact res
 Start both servers with --dtype float32 --enable-auto-tool-choice --tool-call-parser hermes (no
 reasoning parser). --only NAME (repeatable) runs just the named cases.
 """
-import argparse
 import json
 import os
 import re
 import sys
-import urllib.error
-import urllib.request
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_common import Rules, id_shape, main, request  # noqa: E402
 
 MESSAGES = "/v1/messages"
 COUNT = "/v1/messages/count_tokens"
@@ -61,7 +60,7 @@ SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"
 
 def cases(model):
     """name -> (path, body (a dict, or bytes sent as they are), extra headers)."""
-    m = {"model": model, "temperature": 0}
+    m = dict(model=model, temperature=0)
     plain = dict(m, messages=HELLO, max_tokens=16)
     # A forced call takes 66 tokens: the grammar forces most of it a character at a time.
     tools = dict(m, messages=WEATHER_ASK, tools=[WEATHER, TIME], max_tokens=80)
@@ -200,39 +199,21 @@ def cases(model):
     return c
 
 
-def post(base, path, body, headers):
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    h = {"Content-Type": "application/json"}
-    h.update(headers)
-    request = urllib.request.Request(base + path, data, h)
-    try:
-        with urllib.request.urlopen(request, timeout=600) as r:
-            return r.status, r.headers.get("content-type", ""), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers.get("content-type", ""), e.read()
-
-
-# A random part: 8 or more letters and digits at the end of the id.
-ID_TAIL = re.compile(r"[0-9A-Za-z]{8,}$")
-
-
-def id_shape(value):
-    """"chatcmpl-tool-9f3a..." -> "chatcmpl-tool-*hex"; the prefix and the kind of its tail."""
-    match = ID_TAIL.search(value)
-    if not match:
-        return f"<id {value}>"
-    tail = match.group(0)
-    kind = ("digits" if tail.isdigit() else
-            "hex" if re.fullmatch(r"[0-9a-f]+", tail) else "alnum")
-    return f"{value[:match.start()]}*{kind}"
+def run(base, case):
+    """The case's one step: [(method, path, body, headers, (status, content type, "", raw))]."""
+    path, body, headers = case
+    status, content_type, _, raw = request(base, "POST", path, body, headers, timeout=600)
+    return [("POST", path, body, headers, (status, content_type, "", raw))]
 
 
 def mask(value):
+    """message and tool_use ids -> "chatcmpl-tool-*hex" ("msg_*digits"); thinking signatures
+    (32 hex digits) -> "<signature>"."""
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
             if k == "id" and isinstance(v, str):
-                out[k] = id_shape(v)
+                out[k] = id_shape(v, digits=True)
             elif k == "signature" and isinstance(v, str):
                 out[k] = "<signature>" if re.fullmatch(r"[0-9a-f]{32}", v) else v
             else:
@@ -243,152 +224,12 @@ def mask(value):
     return value
 
 
-def key_orders(value, path="$"):
-    """Each object's key order, by its path."""
-    orders = {}
-    if isinstance(value, list):
-        for i, v in enumerate(value):
-            orders.update(key_orders(v, f"{path}[{i}]"))
-    elif isinstance(value, tuple):  # an object, as pairs
-        orders[path] = [k for k, _ in value]
-        for k, v in value:
-            orders.update(key_orders(v, f"{path}.{k}"))
-    return orders
+class AnthropicRules(Rules):
+    whole_events = True
 
-
-def pairs(text):
-    return json.loads(text, object_pairs_hook=tuple)
-
-
-def parse_sse(text):
-    """[(event name, data text)] per event block; other lines are kept as ("?line", line)."""
-    events = []
-    for block in text.split("\n\n"):
-        if not block.strip():
-            continue
-        name, data = None, []
-        for line in block.split("\n"):
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                data.append(line[6:])
-            else:
-                events.append(("?line", line))
-        events.append((name, "\n".join(data)))
-    return events
-
-
-# FastAPI's request validation ("1 validation error:\n  {...}") and pydantic's own
-# ("1 validation error for AnthropicContentBlock\ninput\n  ...").
-VALIDATION_TEXT = re.compile(r"^\d+ validation errors?(:| for \w+)\n")
-
-
-def error_message(doc):
-    """The error message of an OpenAI-shaped ({"error": {"message"}}) or Anthropic-shaped
-    ({"type": "error", "error": {"type", "message"}}) body, or None."""
-    if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
-        return doc["error"].get("message")
-    return None
-
-
-def without_message(doc):
-    doc = json.loads(json.dumps(doc))
-    doc["error"]["message"] = "<message>"
-    return doc
-
-
-def compare_case(name, a, b, warnings):
-    """Returns a list of difference lines (empty when the same)."""
-    (sa, ca, ba), (sb, cb, bb) = a, b
-    diffs = []
-    if sa != sb:
-        diffs.append(f"status {sa} vs {sb}")
-    if ca != cb:
-        diffs.append(f"content-type {ca!r} vs {cb!r}")
-    ta, tb = ba.decode("utf-8", "replace"), bb.decode("utf-8", "replace")
-    if "text/event-stream" in cb and "text/event-stream" in ca:
-        ea, eb = parse_sse(ta), parse_sse(tb)
-        if [e for e, _ in ea] != [e for e, _ in eb]:
-            diffs.append(f"event names {[e for e, _ in ea]} vs {[e for e, _ in eb]}")
-        for i, ((na, da), (nb, db)) in enumerate(zip(ea, eb)):
-            try:
-                ja, jb = json.loads(da), json.loads(db)
-            except ValueError:
-                if da != db:
-                    diffs.append(f"event {i} ({nb}) data {da!r} vs {db!r}")
-                continue
-            if mask(ja) != mask(jb):
-                diffs.append(f"event {i} ({nb}):\n    a: {json.dumps(mask(ja))}\n"
-                             f"    b: {json.dumps(mask(jb))}")
-            elif key_orders(pairs(da)) != key_orders(pairs(db)):
-                warnings.append(f"{name}: event {i} ({nb}) key order {da} vs {db}")
-        return diffs
-    try:
-        ja, jb = json.loads(ta), json.loads(tb)
-    except ValueError:
-        if ta != tb:
-            diffs.append(f"body {ta[:500]!r} vs {tb[:500]!r}")
-        return diffs
-    ma, mb = error_message(ja), error_message(jb)
-    if (sb >= 400 and isinstance(ma, str) and isinstance(mb, str) and ma != mb
-            and VALIDATION_TEXT.match(mb)):
-        warnings.append(f"{name}: validation text {ma!r} vs {mb!r}")
-        ja, jb = without_message(ja), without_message(jb)
-    if mask(ja) != mask(jb):
-        diffs.append(f"body\n    a: {json.dumps(mask(ja))[:3000]}\n"
-                     f"    b: {json.dumps(mask(jb))[:3000]}")
-    elif key_orders(pairs(ta)) != key_orders(pairs(tb)):
-        warnings.append(f"{name}: key order {ta[:500]} vs {tb[:500]}")
-    return diffs
-
-
-def capture(base, all_cases, directory):
-    os.makedirs(directory, exist_ok=True)
-    for name, (path, body, headers) in all_cases.items():
-        status, content_type, raw = post(base, path, body, headers)
-        request = body.decode() if isinstance(body, bytes) else json.dumps(body)
-        with open(os.path.join(directory, name + ".txt"), "wb") as f:
-            f.write(f"request: POST {path} {json.dumps(headers) if headers else ''}\n"
-                    f"request-body: {request}\n"
-                    f"status: {status}\ncontent-type: {content_type}\n\n".encode())
-            f.write(raw)
-        print(f"{name}: {status} {content_type} {len(raw)} bytes")
-
-
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--a", help="troupe's base URL")
-    p.add_argument("--b", required=True, help="vLLM's base URL")
-    p.add_argument("--model", required=True)
-    p.add_argument("--capture", metavar="DIR",
-                   help="only query --b and write each case's raw answer to DIR/<case>.txt")
-    p.add_argument("--only", action="append", help="run only this case (repeatable)")
-    args = p.parse_args()
-    all_cases = cases(args.model)
-    if args.only:
-        unknown = [n for n in args.only if n not in all_cases]
-        if unknown:
-            p.error(f"unknown cases {unknown}; known: {', '.join(all_cases)}")
-        all_cases = {n: all_cases[n] for n in args.only}
-    if args.capture:
-        capture(args.b, all_cases, args.capture)
-        return
-    if not args.a:
-        p.error("--a is required without --capture")
-    differences, warnings = 0, []
-    for name, (path, body, headers) in all_cases.items():
-        diffs = compare_case(name, post(args.a, path, body, headers),
-                             post(args.b, path, body, headers), warnings)
-        if diffs:
-            differences += 1
-            print(f"DIFF {name}\n  " + "\n  ".join(diffs))
-        else:
-            print(f"same {name}")
-    for w in warnings:
-        print(f"WARNING {w}")
-    print(f"{differences} differences, {len(warnings)} warnings")
-    sys.exit(1 if differences else 0)
+    def mask(self, doc):
+        return mask(doc), None
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, cases, run, AnthropicRules())

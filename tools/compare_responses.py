@@ -34,16 +34,14 @@ only when started with VLLM_ENABLE_RESPONSES_API_STORE=1; without it store is si
 GET answers 404 and background 400, so compare against a vLLM started the way troupe is meant to
 behave. --only NAME (repeatable) runs just the named cases; --list prints the case names.
 """
-import argparse
-import http.client
 import json
 import os
 import re
-import socket
 import sys
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_common import Rules, id_shape, main, parse_sse, request  # noqa: E402
 
 RESPONSES = "/v1/responses"
 
@@ -305,32 +303,6 @@ def cases(model):
     return c
 
 
-def request(base, method, path, body, headers, timeout=300):
-    """(status, content type, allow header, raw body); status 0 when no answer came."""
-    data = None
-    h = {}
-    if body is not None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        h["Content-Type"] = "application/json"
-    h.update(headers)
-    req = urllib.request.Request(base + path, data, h, method=method)
-    try:
-        r = urllib.request.urlopen(req, timeout=timeout)
-    except urllib.error.HTTPError as e:
-        r = e
-    except (urllib.error.URLError, socket.timeout, ConnectionError) as e:
-        return 0, "", "", f"<no answer: {e}>".encode()
-    with r:
-        try:
-            raw = r.read()
-        except http.client.IncompleteRead as e:
-            raw = e.partial + b"\n<incomplete read>"
-        except (socket.timeout, ConnectionError) as e:
-            raw = f"<read failed: {e}>".encode()
-        return r.status if hasattr(r, "status") else r.code, \
-            r.headers.get("content-type", ""), r.headers.get("allow", ""), raw
-
-
 def response_id(raw):
     """The "id" of a JSON response, or of the response in a stream's first event."""
     text = raw.decode("utf-8", "replace")
@@ -384,21 +356,9 @@ def run_case(base, steps):
     return out
 
 
-# A random part: 8 or more letters and digits at the end of the id.
-ID_TAIL = re.compile(r"[0-9A-Za-z]{8,}$")
 # Ids inside texts (error messages).
 ID_IN_TEXT = re.compile(r"\b(?:resp|msg|rs|fc|fco|ctc|call)_[0-9A-Za-z]{8,}|"
                         r"chatcmpl-tool-[0-9a-f]{8,}")
-
-
-def id_shape(value):
-    """"resp_9f3a..." -> "resp_*hex16"; the prefix, the kind of its tail and its length."""
-    match = ID_TAIL.search(value)
-    if not match:
-        return f"<id {value}>"
-    tail = match.group(0)
-    kind = "hex" if re.fullmatch(r"[0-9a-f]+", tail) else "alnum"
-    return f"{value[:match.start()]}*{kind}{len(tail)}"
 
 
 def mask(value, soft, key=None):
@@ -412,195 +372,36 @@ def mask(value, soft, key=None):
         soft["close"].append(value)
         return "<logprob>"
     if key in ID_KEYS and isinstance(value, str):
-        return id_shape(value) if value != UNKNOWN_ID else value
+        return id_shape(value, length=True) if value != UNKNOWN_ID else value
     if key in TIME_KEYS and isinstance(value, (int, float)) and not isinstance(value, bool):
         return "<time>"
     if key in SOFT_KEYS and value is not None:
         soft["soft"].append(value)
         return "<soft>"
     if key == "message" and isinstance(value, str):
-        return ID_IN_TEXT.sub(lambda mt: id_shape(mt.group(0))
+        return ID_IN_TEXT.sub(lambda mt: id_shape(mt.group(0), length=True)
                               if mt.group(0) != UNKNOWN_ID else mt.group(0), value)
     return value
 
 
-def key_orders(value, path="$"):
-    """Each object's key order, by its path."""
-    orders = {}
-    if isinstance(value, list):
-        for i, v in enumerate(value):
-            orders.update(key_orders(v, f"{path}[{i}]"))
-    elif isinstance(value, tuple):  # an object, as pairs
-        orders[path] = [k for k, _ in value]
-        for k, v in value:
-            orders.update(key_orders(v, f"{path}.{k}"))
-    return orders
+class ResponsesRules(Rules):
+    def mask(self, doc):
+        soft = {"soft": [], "close": []}
+        return mask(doc, soft), soft
 
-
-def pairs(text):
-    return json.loads(text, object_pairs_hook=tuple)
-
-
-def parse_sse(text):
-    """[(event name, data text)] per event block; other lines are kept as ("?line", line)."""
-    events = []
-    for block in text.split("\n\n"):
-        if not block.strip():
-            continue
-        name, data = None, []
-        for line in block.split("\n"):
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                data.append(line[6:])
-            else:
-                events.append(("?line", line))
-        events.append((name, "\n".join(data)))
-    return events
-
-
-# FastAPI's request validation as vLLM words it ("1 validation error:\n  {...}") and pydantic's
-# own ("1 validation error for ResponsesRequest\n...").
-VALIDATION_TEXT = re.compile(r"^\d+ validation errors?(:| for \w+)\n")
-
-
-def error_message(doc):
-    if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
-        return doc["error"].get("message")
-    return None
-
-
-def without_message(doc):
-    doc = json.loads(json.dumps(doc))
-    doc["error"]["message"] = "<message>"
-    return doc
-
-
-def compare_json(where, name, ta, tb, sb, diffs, warnings):
-    ja, jb = json.loads(ta), json.loads(tb)
-    ma, mb = error_message(ja), error_message(jb)
-    if (sb >= 400 and isinstance(ma, str) and isinstance(mb, str) and ma != mb
-            and VALIDATION_TEXT.match(mb)):
-        warnings.append(f"{name}: {where}validation text {ma!r} vs {mb!r}")
-        ja, jb = without_message(ja), without_message(jb)
-    soft_a, soft_b = {"soft": [], "close": []}, {"soft": [], "close": []}
-    xa, xb = mask(ja, soft_a), mask(jb, soft_b)
-    if xa != xb:
-        diffs.append(f"{where}body\n    a: {json.dumps(xa)[:3000]}\n"
-                     f"    b: {json.dumps(xb)[:3000]}")
-        return
-    if soft_a["soft"] != soft_b["soft"]:
-        warnings.append(f"{name}: {where}cache-dependent values {soft_a['soft']} vs "
-                        f"{soft_b['soft']}")
-    worst = max((abs(x - y) for x, y in zip(soft_a["close"], soft_b["close"])), default=0.0)
-    if worst > LOGPROB_TOLERANCE:
-        diffs.append(f"{where}logprobs differ by up to {worst:.4g}: {soft_a['close']} vs "
-                     f"{soft_b['close']}")
-    elif worst:
-        warnings.append(f"{name}: {where}logprobs differ by up to {worst:.3g}")
-    if key_orders(pairs(ta)) != key_orders(pairs(tb)):
-        warnings.append(f"{name}: {where}key order {ta[:500]} vs {tb[:500]}")
-
-
-def compare_answer(where, name, a, b, warnings):
-    """Returns a list of difference lines (empty when the same)."""
-    (sa, ca, aa, ba), (sb, cb, ab, bb) = a, b
-    diffs = []
-    if sa != sb:
-        diffs.append(f"{where}status {sa} vs {sb}")
-    if ca != cb:
-        diffs.append(f"{where}content-type {ca!r} vs {cb!r}")
-    if aa != ab:
-        diffs.append(f"{where}allow {aa!r} vs {ab!r}")
-    ta, tb = ba.decode("utf-8", "replace"), bb.decode("utf-8", "replace")
-    if "text/event-stream" in cb and "text/event-stream" in ca:
-        ea, eb = parse_sse(ta), parse_sse(tb)
-        if [e for e, _ in ea] != [e for e, _ in eb]:
-            diffs.append(f"{where}event names {[e for e, _ in ea]} vs {[e for e, _ in eb]}")
-        for i, ((_, da), (nb, db)) in enumerate(zip(ea, eb)):
-            try:
-                json.loads(da), json.loads(db)
-            except ValueError:
-                if da != db:
-                    diffs.append(f"{where}event {i} ({nb}) data {da!r} vs {db!r}")
-                continue
-            compare_json(f"{where}event {i} ({nb}) ", name, da, db, sb, diffs, warnings)
-        return diffs
-    try:
-        compare_json(where, name, ta, tb, sb, diffs, warnings)
-    except ValueError:
-        if ta != tb:
-            diffs.append(f"{where}body {ta[:500]!r} vs {tb[:500]!r}")
-    return diffs
-
-
-def compare_case(name, ra, rb, warnings):
-    diffs = []
-    for i, (sa, sb) in enumerate(zip(ra, rb)):
-        where = f"step {i} ({sb[0]} {sb[1]}): " if len(rb) > 1 else ""
-        diffs += compare_answer(where, name, sa[4], sb[4], warnings)
-    return diffs
-
-
-def capture(base, all_cases, directory):
-    os.makedirs(directory, exist_ok=True)
-    for name, steps in all_cases.items():
-        results = run_case(base, steps)
-        with open(os.path.join(directory, name + ".txt"), "wb") as f:
-            for i, (method, path, body, headers, answer) in enumerate(results):
-                status, content_type, allow, raw = answer
-                if len(results) > 1:
-                    f.write(f"{'' if i == 0 else chr(10)}=== step {i} ===\n".encode())
-                sent = "" if body is None else (body.decode() if isinstance(body, bytes)
-                                                else json.dumps(body))
-                f.write(f"request: {method} {path} {json.dumps(headers) if headers else ''}\n"
-                        f"request-body: {sent}\n"
-                        f"status: {status}\ncontent-type: {content_type}\n"
-                        f"{'allow: ' + allow + chr(10) if allow else ''}\n".encode())
-                f.write(raw)
-        print(f"{name}: " + ", ".join(f"{r[4][0]} {r[4][1].split(';')[0]} {len(r[4][3])} bytes"
-                                      for r in results))
-
-
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--a", help="troupe's base URL")
-    p.add_argument("--b", help="vLLM's base URL")
-    p.add_argument("--model", default="smol")
-    p.add_argument("--capture", metavar="DIR",
-                   help="only query --b and write each case's raw answers to DIR/<case>.txt")
-    p.add_argument("--only", action="append", help="run only this case (repeatable)")
-    p.add_argument("--list", action="store_true", help="print the case names and exit")
-    args = p.parse_args()
-    all_cases = cases(args.model)
-    if args.list:
-        print("\n".join(all_cases))
-        return
-    if args.only:
-        unknown = [n for n in args.only if n not in all_cases]
-        if unknown:
-            p.error(f"unknown cases {unknown}; known: {', '.join(all_cases)}")
-        all_cases = {n: all_cases[n] for n in args.only}
-    if not args.b:
-        p.error("--b is required")
-    if args.capture:
-        capture(args.b, all_cases, args.capture)
-        return
-    if not args.a:
-        p.error("--a is required without --capture")
-    differences, warnings = 0, []
-    for name, steps in all_cases.items():
-        diffs = compare_case(name, run_case(args.a, steps), run_case(args.b, steps), warnings)
-        if diffs:
-            differences += 1
-            print(f"DIFF {name}\n  " + "\n  ".join(diffs))
-        else:
-            print(f"same {name}")
-    for w in warnings:
-        print(f"WARNING {w}")
-    print(f"{differences} differences, {len(warnings)} warnings")
-    sys.exit(1 if differences else 0)
+    def check(self, where, name, soft_a, soft_b, diffs, warnings):
+        if soft_a["soft"] != soft_b["soft"]:
+            warnings.append(f"{name}: {where}cache-dependent values {soft_a['soft']} vs "
+                            f"{soft_b['soft']}")
+        worst = max((abs(x - y) for x, y in zip(soft_a["close"], soft_b["close"])),
+                    default=0.0)
+        if worst > LOGPROB_TOLERANCE:
+            diffs.append(f"{where}logprobs differ by up to {worst:.4g}: {soft_a['close']} vs "
+                         f"{soft_b['close']}")
+        elif worst:
+            warnings.append(f"{name}: {where}logprobs differ by up to {worst:.3g}")
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, cases, run_case, ResponsesRules(), model_default="smol", listing=True,
+         answers="answers", short_types=True)

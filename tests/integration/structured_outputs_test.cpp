@@ -368,5 +368,47 @@ TEST_F(structured_outputs, anthropic_messages_answer_as_chat_completions_do) {
   EXPECT_TRUE(block["input"]["city"].IsString()) << tool.body;
 }
 
+// The Responses API is chat completions underneath too: the same greedy answer, whole or
+// streamed; a named function tool choice gives a function_call item with JSON arguments.
+TEST_F(structured_outputs, responses_answer_as_chat_completions_do) {
+  test_client client(port());
+  auto chat = client.request(boost::beast::http::verb::post, "/v1/chat/completions",
+                             R"({"messages": [{"role": "system", "content": "Be brief."},
+                                 {"role": "user", "content": "Name a city."}],
+                                 "temperature": 0, "max_completion_tokens": 12})");
+  ASSERT_EQ(chat.status, 200) << chat.body;
+  const std::string expected =
+      parse_json(chat.body)["choices"][0]["message"]["content"].GetString();
+  const std::string request = R"({"instructions": "Be brief.", "input": "Name a city.",
+      "temperature": 0, "max_output_tokens": 12)";
+  auto whole = client.request(boost::beast::http::verb::post, "/v1/responses", request + "}");
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  auto doc = parse_json(whole.body);
+  EXPECT_STREQ(doc["output"][0]["content"][0]["text"].GetString(), expected.c_str());
+  EXPECT_EQ(doc["usage"]["output_tokens"].GetInt(), 12);
+
+  auto streamed = client.request(boost::beast::http::verb::post, "/v1/responses",
+                                 request + R"(, "stream": true})");
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  const size_t done = streamed.body.find("event: response.output_text.done\ndata: ");
+  ASSERT_NE(done, std::string::npos) << streamed.body;
+  const size_t data = done + 39;
+  EXPECT_STREQ(parse_json(streamed.body.substr(data, streamed.body.find('\n', data) - data))["text"]
+                   .GetString(),
+               expected.c_str());
+
+  auto call = client.request(boost::beast::http::verb::post, "/v1/responses", R"({
+      "input": "What is the weather in Paris?", "temperature": 0, "max_output_tokens": 64,
+      "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object",
+                 "properties": {"city": {"type": "string", "maxLength": 12}}, "required": ["city"]}}],
+      "tool_choice": {"type": "function", "name": "get_weather"}})");
+  ASSERT_EQ(call.status, 200) << call.body;
+  auto called = parse_json(call.body);
+  const auto& item = called["output"][0];
+  EXPECT_STREQ(item["type"].GetString(), "function_call") << call.body;
+  EXPECT_STREQ(item["name"].GetString(), "get_weather");
+  EXPECT_TRUE(parse_json(item["arguments"].GetString())["city"].IsString()) << call.body;
+}
+
 }  // namespace
 }  // namespace troupe
