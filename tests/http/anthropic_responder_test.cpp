@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/http/answer_events.hpp"
 #include "tests/http/fake_engine.hpp"
 #include "tests/http/test_client.hpp"
 
@@ -17,36 +18,16 @@ namespace {
 const completion_meta meta{"chatcmpl-1", 1700000000, "m"};
 const testing::byte_tokenizer tokenizer;
 
-actors::generation_event piece(std::string text, int32_t num_output, std::string finish = "",
-                               std::vector<int32_t> ids = {}) {
-  actors::generation_event e;
-  e.text = std::move(text);
-  e.token_ids = std::move(ids);
-  e.num_prompt_tokens = 5;
-  e.num_output_tokens = num_output;
-  e.finished = !finish.empty();
-  e.finish_reason = std::move(finish);
-  return e;
-}
-
 // A chat request's options as /v1/messages makes them (streams report usage on every chunk).
 chat_responder_options options(bool stream) {
-  chat_responder_options o;
-  o.response = responder_options{stream, /*include_usage=*/stream, true, /*chunked=*/false};
+  chat_responder_options o = testing::unframed_chat_options(stream, tokenizer);
   o.response.continuous_usage = stream;
-  o.logprobs = chat_logprobs_format{&tokenizer, -1};
   return o;
 }
 
 chat_responder_options with_reasoning(bool stream) {
   chat_responder_options o = options(stream);
-  o.make_parser = [] {
-    reasoning_tokens markers;
-    markers.start_id = 100;
-    markers.end_id = 101;
-    return std::make_unique<chat_output_parser>(
-        reasoning_parser::make(reasoning_parser_kind::deepseek_r1, markers), nullptr, true);
-  };
+  testing::add_reasoning_parser(o);
   return o;
 }
 
@@ -84,9 +65,9 @@ std::vector<std::string> events_of(const std::string& response) {
 
 TEST(anthropic_responder, a_complete_answer_is_a_message) {
   anthropic_responder r(meta, options(false));
-  actors::generation_event last = piece("lo", 2, "stop");
+  actors::generation_event last = testing::answer_piece("lo", 2, "stop");
   last.stop_string = "!";
-  const std::string out = answer(r, {piece("Hel", 1), last});
+  const std::string out = answer(r, {testing::answer_piece("Hel", 1), last});
   EXPECT_EQ(r.status(), 200);
   EXPECT_EQ(out.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
   EXPECT_EQ(body_of(out), R"({"id":"chatcmpl-1","type":"message","role":"assistant",)"
@@ -105,7 +86,7 @@ TEST(anthropic_responder, stop_reasons_follow_vllms_rule) {
                      c{"stop", 2, R"("stop_reason":"end_turn","usage")"},
                      c{"abort", {}, R"("stop_reason":null,"usage")"}}) {
     anthropic_responder r(meta, options(false));
-    actors::generation_event last = piece("x", 1, k.finish);
+    actors::generation_event last = testing::answer_piece("x", 1, k.finish);
     last.stop_token_id = k.stop_token;
     EXPECT_NE(answer(r, {last}).find(k.expected), std::string::npos) << k.finish;
   }
@@ -113,15 +94,17 @@ TEST(anthropic_responder, stop_reasons_follow_vllms_rule) {
 
 TEST(anthropic_responder, an_empty_answer_is_one_empty_text_block) {
   anthropic_responder r(meta, options(false));
-  EXPECT_NE(answer(r, {piece("", 1, "stop")}).find(R"("content":[{"type":"text","text":""}])"),
+  EXPECT_NE(answer(r, {testing::answer_piece("", 1, "stop")})
+                .find(R"("content":[{"type":"text","text":""}])"),
             std::string::npos);
 }
 
 TEST(anthropic_responder, reasoning_becomes_a_signed_thinking_block) {
   anthropic_responder r(meta, with_reasoning(false));
-  const std::string out =
-      answer(r, {piece("<think>", 1, "", {100}), piece("plan", 2, "", {5}),
-                 piece("</think>", 3, "", {101}), piece("Answer", 4, "stop", {6})});
+  const std::string out = answer(
+      r, {testing::answer_piece("<think>", 1, "", {100}), testing::answer_piece("plan", 2, "", {5}),
+          testing::answer_piece("</think>", 3, "", {101}),
+          testing::answer_piece("Answer", 4, "stop", {6})});
   EXPECT_EQ(body_of(out),
             R"({"id":"chatcmpl-1","type":"message","role":"assistant","content":[)"
             R"({"type":"thinking","thinking":"plan","signature":"SIG"},)"
@@ -133,7 +116,8 @@ TEST(anthropic_responder, forced_calls_become_tool_use_blocks) {
   chat_responder_options o = options(false);
   o.tool_choice = tool_choice_mode{tool_choice_mode::kind::named, "get", true};
   anthropic_responder r(meta, std::move(o));
-  const std::string out = answer(r, {piece(R"({"city": )", 3), piece(R"("Paris"})", 5, "stop")});
+  const std::string out = answer(r, {testing::answer_piece(R"({"city": )", 3),
+                                     testing::answer_piece(R"("Paris"})", 5, "stop")});
   EXPECT_EQ(
       body_of(out),
       R"({"id":"chatcmpl-1","type":"message","role":"assistant","content":[)"
@@ -145,7 +129,7 @@ TEST(anthropic_responder, a_call_whose_arguments_are_no_object_is_refused) {
   chat_responder_options o = options(false);
   o.tool_choice = tool_choice_mode{tool_choice_mode::kind::named, "get", true};
   anthropic_responder r(meta, std::move(o));
-  const std::string out = answer(r, {piece(R"("Paris")", 3, "stop")});
+  const std::string out = answer(r, {testing::answer_piece(R"("Paris")", 3, "stop")});
   EXPECT_EQ(r.status(), 400);
   EXPECT_EQ(out.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u);
   EXPECT_NE(body_of(out).find(R"({"type":"error","error":{"type":"BadRequestError","message":)"),
@@ -155,7 +139,7 @@ TEST(anthropic_responder, a_call_whose_arguments_are_no_object_is_refused) {
 TEST(anthropic_responder, an_error_before_the_answer_keeps_its_status_in_anthropics_shape) {
   for (bool stream : {false, true}) {
     anthropic_responder r(meta, options(stream));
-    actors::generation_event error = piece("", 0);
+    actors::generation_event error = testing::answer_piece("", 0);
     error.error = "prompt too long";
     error.error_status = 400;
     const std::string out = answer(r, {error});
@@ -167,9 +151,9 @@ TEST(anthropic_responder, an_error_before_the_answer_keeps_its_status_in_anthrop
 
 TEST(anthropic_responder, a_stream_is_anthropics_event_sequence) {
   anthropic_responder r(meta, options(true));
-  actors::generation_event last = piece("lo", 2, "stop");
+  actors::generation_event last = testing::answer_piece("lo", 2, "stop");
   last.stop_token_id = 2;
-  const std::string out = answer(r, {piece("Hel", 1), last});
+  const std::string out = answer(r, {testing::answer_piece("Hel", 1), last});
   EXPECT_NE(out.find("Content-Type: text/event-stream; charset=utf-8"), std::string::npos);
   const std::vector<std::string> expected = {
       R"({"type":"message_start","message":{"id":"chatcmpl-1","type":"message","role":"assistant",)"
@@ -187,9 +171,10 @@ TEST(anthropic_responder, a_stream_is_anthropics_event_sequence) {
 
 TEST(anthropic_responder, a_streamed_thinking_block_ends_with_its_signature) {
   anthropic_responder r(meta, with_reasoning(true));
-  const std::string out =
-      answer(r, {piece("<think>", 1, "", {100}), piece("plan", 2, "", {5}),
-                 piece("</think>", 3, "", {101}), piece("Answer", 4, "length", {6})});
+  const std::string out = answer(
+      r, {testing::answer_piece("<think>", 1, "", {100}), testing::answer_piece("plan", 2, "", {5}),
+          testing::answer_piece("</think>", 3, "", {101}),
+          testing::answer_piece("Answer", 4, "length", {6})});
   const std::vector<std::string> events = events_of(out);
   const std::vector<std::string> blocks(events.begin() + 1, events.end() - 2);
   const std::vector<std::string> expected = {
@@ -208,7 +193,8 @@ TEST(anthropic_responder, a_streamed_call_is_a_tool_use_block_of_json_deltas) {
   chat_responder_options o = options(true);
   o.tool_choice = tool_choice_mode{tool_choice_mode::kind::named, "get", true};
   anthropic_responder r(meta, std::move(o));
-  const std::string out = answer(r, {piece(R"({"city": )", 3), piece(R"("Paris"})", 5, "stop")});
+  const std::string out = answer(r, {testing::answer_piece(R"({"city": )", 3),
+                                     testing::answer_piece(R"("Paris"})", 5, "stop")});
   const std::vector<std::string> events = events_of(out);
   ASSERT_GE(events.size(), 6u);
   EXPECT_EQ(events[1],
@@ -229,9 +215,10 @@ TEST(anthropic_responder, a_call_cut_by_a_stop_string_keeps_stop_sequence) {
   chat_responder_options o = options(true);
   o.tool_choice = tool_choice_mode{tool_choice_mode::kind::named, "get", true};
   anthropic_responder r(meta, std::move(o));
-  actors::generation_event last = piece(R"("Par)", 5, "stop");
+  actors::generation_event last = testing::answer_piece(R"("Par)", 5, "stop");
   last.stop_string = "is";
-  const std::vector<std::string> events = events_of(answer(r, {piece(R"({"city": )", 3), last}));
+  const std::vector<std::string> events =
+      events_of(answer(r, {testing::answer_piece(R"({"city": )", 3), last}));
   EXPECT_NE(events[events.size() - 2].find(R"("stop_reason":"stop_sequence","stop_sequence":"is")"),
             std::string::npos)
       << events[events.size() - 2];
@@ -239,10 +226,10 @@ TEST(anthropic_responder, a_call_cut_by_a_stop_string_keeps_stop_sequence) {
 
 TEST(anthropic_responder, an_error_during_a_stream_is_an_error_event_that_ends_it) {
   anthropic_responder r(meta, options(true));
-  actors::generation_event error = piece("", 1);
+  actors::generation_event error = testing::answer_piece("", 1);
   error.error = "engine failed";
   error.error_status = 500;
-  const std::string out = answer(r, {piece("Hi", 1), error});
+  const std::string out = answer(r, {testing::answer_piece("Hi", 1), error});
   EXPECT_EQ(r.status(), 200);
   const std::vector<std::string> events = events_of(out);
   const std::vector<std::string> tail(events.end() - 2, events.end());
@@ -256,7 +243,7 @@ TEST(anthropic_responder, a_chunked_stream_is_framed_and_closed) {
   chat_responder_options o = options(true);
   o.response.chunked = true;
   anthropic_responder r(meta, std::move(o));
-  const std::string out = answer(r, {piece("Hi", 1, "length")});
+  const std::string out = answer(r, {testing::answer_piece("Hi", 1, "length")});
   EXPECT_NE(out.find("Transfer-Encoding: chunked"), std::string::npos);
   EXPECT_TRUE(out.ends_with("\r\n0\r\n\r\n"));
   EXPECT_TRUE(r.keep_alive());

@@ -10,6 +10,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "tests/http/answer_events.hpp"
 #include "tests/http/fake_engine.hpp"
 #include "tests/http/test_client.hpp"
 
@@ -21,23 +22,9 @@ using testing::parse_json;
 const completion_meta meta{"resp_0123456789abcdef", 1700000000, "m"};
 const testing::byte_tokenizer tokenizer;
 
-actors::generation_event piece(std::string text, int32_t num_output, std::string finish = "",
-                               std::vector<int32_t> ids = {}) {
-  actors::generation_event e;
-  e.text = std::move(text);
-  e.token_ids = std::move(ids);
-  e.num_prompt_tokens = 5;
-  e.num_output_tokens = num_output;
-  e.finished = !finish.empty();
-  e.finish_reason = std::move(finish);
-  return e;
-}
-
 chat_responder_options chat_options(bool stream) {
-  chat_responder_options o;
-  o.response = responder_options{stream, /*include_usage=*/stream, true, /*chunked=*/false};
+  chat_responder_options o = testing::unframed_chat_options(stream, tokenizer);
   o.response.prompt_tokens_details = true;
-  o.logprobs = chat_logprobs_format{&tokenizer, -1};
   return o;
 }
 
@@ -91,7 +78,8 @@ const std::string echo_tail =
 
 TEST(responses_responder, a_complete_answer_is_vllms_response_object) {
   responses_responder r(meta, chat_options(false), setup());
-  const std::string out = answer(r, {piece("Hel", 1), piece("lo", 2, "stop")});
+  const std::string out =
+      answer(r, {testing::answer_piece("Hel", 1), testing::answer_piece("lo", 2, "stop")});
   EXPECT_EQ(r.status(), 200);
   EXPECT_EQ(body_of(out),
             R"({"id":"resp_0123456789abcdef","created_at":1700000000,"incomplete_details":null,)"
@@ -116,7 +104,7 @@ TEST(responses_responder, a_cut_answer_is_incomplete_and_max_output_tokens_is_th
   responses_responder_options o = setup();
   o.echo.max_output_tokens.reset();  // then what the model's length leaves: 2048 - 5
   responses_responder r(meta, chat_options(false), o);
-  const auto doc = parse_json(body_of(answer(r, {piece("x", 1, "length")})));
+  const auto doc = parse_json(body_of(answer(r, {testing::answer_piece("x", 1, "length")})));
   EXPECT_STREQ(doc["status"].GetString(), "incomplete");
   EXPECT_STREQ(doc["incomplete_details"]["reason"].GetString(), "max_output_tokens");
   EXPECT_EQ(doc["max_output_tokens"].GetInt(), 2043);
@@ -124,18 +112,22 @@ TEST(responses_responder, a_cut_answer_is_incomplete_and_max_output_tokens_is_th
 
 TEST(responses_responder, an_empty_answer_has_an_empty_message_only_without_a_parser) {
   responses_responder plain(meta, chat_options(false), setup(false));
-  EXPECT_EQ(
-      parse_json(body_of(answer(plain, {piece("", 1, "stop")})))["output"][0]["content"].Size(),
-      0u);
+  EXPECT_EQ(parse_json(body_of(
+                answer(plain, {testing::answer_piece("", 1, "stop")})))["output"][0]["content"]
+                .Size(),
+            0u);
   responses_responder parsed(meta, chat_options(false), setup(true));
-  EXPECT_EQ(parse_json(body_of(answer(parsed, {piece("", 1, "stop")})))["output"].Size(), 0u);
+  EXPECT_EQ(
+      parse_json(body_of(answer(parsed, {testing::answer_piece("", 1, "stop")})))["output"].Size(),
+      0u);
 }
 
 TEST(responses_responder, forced_calls_are_function_call_items) {
   chat_responder_options o = chat_options(false);
   o.tool_choice = tool_choice_mode{tool_choice_mode::kind::named, "get", true};
   responses_responder r(meta, std::move(o), setup(true));
-  const auto doc = parse_json(body_of(answer(r, {piece(R"({"city": "Paris"})", 4, "stop")})));
+  const auto doc =
+      parse_json(body_of(answer(r, {testing::answer_piece(R"({"city": "Paris"})", 4, "stop")})));
   ASSERT_EQ(doc["output"].Size(), 1u);
   rapidjson::StringBuffer item;
   rapidjson::Writer<rapidjson::StringBuffer> w(item);
@@ -148,7 +140,7 @@ TEST(responses_responder, forced_calls_are_function_call_items) {
 
 TEST(responses_responder, an_engine_error_before_the_answer_is_the_chat_error) {
   responses_responder r(meta, chat_options(false), setup());
-  actors::generation_event error = piece("", 0);
+  actors::generation_event error = testing::answer_piece("", 0);
   error.error = "prompt too long";
   error.error_status = 400;
   const std::string out = answer(r, {error});
@@ -159,7 +151,8 @@ TEST(responses_responder, an_engine_error_before_the_answer_is_the_chat_error) {
 
 TEST(responses_responder, a_stream_is_the_numbered_event_sequence) {
   responses_responder r(meta, chat_options(true), setup());
-  const auto events = events_of(answer(r, {piece("Hel", 1), piece("lo", 2, "length")}));
+  const auto events = events_of(
+      answer(r, {testing::answer_piece("Hel", 1), testing::answer_piece("lo", 2, "length")}));
   std::vector<std::string> types;
   for (size_t i = 0; i < events.size(); ++i) {
     types.push_back(events[i].first);
@@ -193,8 +186,8 @@ TEST(responses_responder, a_streamed_call_is_an_item_of_argument_deltas) {
   chat_responder_options o = chat_options(true);
   o.tool_choice = tool_choice_mode{tool_choice_mode::kind::named, "get", true};
   responses_responder r(meta, std::move(o), setup(true));
-  const auto events =
-      events_of(answer(r, {piece(R"({"city": )", 3), piece(R"("Paris"})", 5, "stop")}));
+  const auto events = events_of(answer(r, {testing::answer_piece(R"({"city": )", 3),
+                                           testing::answer_piece(R"("Paris"})", 5, "stop")}));
   ASSERT_GE(events.size(), 7u);
   EXPECT_EQ(events[2].first, "response.output_item.added");
   EXPECT_NE(events[2].second.find(R"("arguments":"","call_id":"CALL","name":"get")"),
@@ -214,17 +207,12 @@ TEST(responses_responder, a_streamed_call_is_an_item_of_argument_deltas) {
 
 TEST(responses_responder, reasoning_streams_as_a_reasoning_item_before_the_message) {
   chat_responder_options o = chat_options(true);
-  o.make_parser = [] {
-    reasoning_tokens markers;
-    markers.start_id = 100;
-    markers.end_id = 101;
-    return std::make_unique<chat_output_parser>(
-        reasoning_parser::make(reasoning_parser_kind::deepseek_r1, markers), nullptr, true);
-  };
+  testing::add_reasoning_parser(o);
   responses_responder r(meta, std::move(o), setup(true));
-  const auto events =
-      events_of(answer(r, {piece("<think>", 1, "", {100}), piece("plan", 2, "", {5}),
-                           piece("</think>", 3, "", {101}), piece("Go", 4, "stop", {6})}));
+  const auto events = events_of(answer(
+      r, {testing::answer_piece("<think>", 1, "", {100}), testing::answer_piece("plan", 2, "", {5}),
+          testing::answer_piece("</think>", 3, "", {101}),
+          testing::answer_piece("Go", 4, "stop", {6})}));
   std::vector<std::string> types;
   for (const auto& [type, data] : events)
     types.push_back(type);
@@ -251,10 +239,10 @@ TEST(responses_responder, reasoning_streams_as_a_reasoning_item_before_the_messa
 
 TEST(responses_responder, an_error_during_a_stream_is_an_error_event_that_ends_it) {
   responses_responder r(meta, chat_options(true), setup());
-  actors::generation_event error = piece("", 1);
+  actors::generation_event error = testing::answer_piece("", 1);
   error.error = "engine failed";
   error.error_status = 500;
-  const auto events = events_of(answer(r, {piece("Hi", 1), error}));
+  const auto events = events_of(answer(r, {testing::answer_piece("Hi", 1), error}));
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back().first, "error");
   const auto doc = parse_json(events.back().second);
