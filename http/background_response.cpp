@@ -3,10 +3,11 @@
 namespace troupe::http {
 
 background_response::background_response(std::string id, responses_responder responder,
-                                         response_store& store, response_store::entry entry,
+                                         std::shared_ptr<response_store> store,
+                                         response_store::entry entry,
                                          std::function<void()> finished)
     : id_(std::move(id)),
-      store_(store),
+      store_(std::move(store)),
       finished_(std::move(finished)),
       responder_(std::move(responder)),
       entry_(std::move(entry)) {}
@@ -15,7 +16,7 @@ void background_response::start(actors::engine& engine, actors::generation_reque
   {
     std::lock_guard lock(mu_);
     engine_ = &engine;
-    store_.put(id_, entry_);
+    store_->put(id_, entry_);
   }
   // The engine holds the sink until the generation ends; events may arrive before submit returns.
   const uint64_t id = engine.submit(std::move(generation), shared_from_this());
@@ -38,7 +39,7 @@ void background_response::on_event(actors::generation_event event) {
     } else {
       entry_.response_json = responder_.response_at("failed");
     }
-    store_.put(id_, entry_);
+    store_->put(id_, entry_);
   }
   if (finished) finished_();
 }
@@ -49,7 +50,7 @@ std::optional<std::string> background_response::cancel() {
     if (over_) return std::nullopt;
     over_ = cancelled_ = true;
     entry_.response_json = responder_.response_at("cancelled");
-    store_.put(id_, entry_);
+    store_->put(id_, entry_);
     if (engine_id_ != 0) engine_->abort(engine_id_);
   }
   finished_();

@@ -25,8 +25,9 @@ class background_response final : public actors::generation_sink,
  public:
   // `responder` a non-streaming one; `entry` what the store keeps (its response_json the queued
   // object); `finished` is called once the job is over (done or cancelled), off any lock.
-  background_response(std::string id, responses_responder responder, response_store& store,
-                      response_store::entry entry, std::function<void()> finished);
+  background_response(std::string id, responses_responder responder,
+                      std::shared_ptr<response_store> store, response_store::entry entry,
+                      std::function<void()> finished);
 
   // Submits `generation`; the store holds the queued response from here on.
   void start(actors::engine& engine, actors::generation_request generation);
@@ -36,7 +37,7 @@ class background_response final : public actors::generation_sink,
 
  private:
   const std::string id_;
-  response_store& store_;
+  const std::shared_ptr<response_store> store_;  // the job may outlive the server
   std::function<void()> finished_;
   std::mutex mu_;
   actors::engine* engine_ = nullptr;  // guarded by mu_

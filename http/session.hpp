@@ -35,7 +35,7 @@ struct server_context {
         options(std::move(o)),
         anthropic(probe_anthropic_traits(options.chat_template.get(),
                                          options.anthropic_disabled_thinking_effort)),
-        responses(options.enable_responses_store) {}
+        responses(std::make_shared<response_store>(options.enable_responses_store)) {}
 
   // The seed of a request that has none (see server_options::seed). Thread-safe.
   uint64_t next_default_seed();
@@ -46,7 +46,7 @@ struct server_context {
   const anthropic_template_traits anthropic;
   // /v1/responses' stored responses (kept only under enable_responses_store), and the background
   // ones still running, by response id.
-  response_store responses;
+  const std::shared_ptr<response_store> responses;
   std::mutex background_mu;
   std::unordered_map<std::string, std::shared_ptr<background_response>> background;  // guarded
   std::atomic<uint64_t> num_default_seeds{0};

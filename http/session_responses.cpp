@@ -31,7 +31,7 @@ void session::handle_responses(const http_request& request) {
     return respond(400, json_content_type, pydantic_error_json(*error));
   if (auto* error = std::get_if<api_error>(&checked)) return respond_error(*error);
   const responses_lookup& lookup = std::get<responses_lookup>(checked);
-  const bool store_on = ctx_->responses.enabled();
+  const bool store_on = ctx_->responses->enabled();
   if (lookup.background && !store_on) {
     return respond(
         400, json_content_type,
@@ -42,7 +42,7 @@ void session::handle_responses(const http_request& request) {
   }
   std::optional<response_store::entry> previous;
   if (lookup.previous_response_id) {
-    previous = ctx_->responses.get(*lookup.previous_response_id);
+    previous = ctx_->responses->get(*lookup.previous_response_id);
     if (!previous)
       return respond(404, json_content_type, not_found_json(*lookup.previous_response_id));
   }
@@ -80,6 +80,10 @@ void session::start_background(const http_request& request, responses_request& r
         "`background` with `stream` is not supported by troupe yet: create the response without "
         "`stream` and read it with GET /v1/responses/{id}.",
         "stream"));
+  }
+  {
+    std::lock_guard lock(ctx_->sessions_mu);
+    if (ctx_->stopping) return respond_error(api_error{503, "The server is shutting down.", {}});
   }
   auto prepared = prepare_chat(request, responses.chat_body);
   if (auto* error = std::get_if<api_error>(&prepared)) return respond_error(*error);
@@ -120,9 +124,9 @@ void session::start_background(const http_request& request, responses_request& r
 void session::store_response(const responses_responder& responder) {
   if (!store_response_ || responder.status() != 200 || responder.response_json().empty()) return;
   store_response_ = false;
-  ctx_->responses.put(responder.meta().id,
-                      response_store::entry{responder.response_json(), responder.output_json(),
-                                            std::move(response_messages_)});
+  ctx_->responses->put(responder.meta().id,
+                       response_store::entry{responder.response_json(), responder.output_json(),
+                                             std::move(response_messages_)});
 }
 
 // GET /v1/responses/{id}: the stored response (a running background one's "queued" object);
@@ -153,7 +157,7 @@ void session::handle_response_by_id(const http_request& request) {
       if (auto cancelled = job->cancel()) return respond(200, json_content_type, *cancelled);
     }
   }
-  std::optional<response_store::entry> stored = ctx_->responses.get(id);
+  std::optional<response_store::entry> stored = ctx_->responses->get(id);
   if (!stored) return respond(404, json_content_type, not_found_json(id));
   if (cancel) {
     return respond(400, json_content_type,

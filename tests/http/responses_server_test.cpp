@@ -164,6 +164,16 @@ TEST_F(responses_server, background_responses_run_without_the_connection) {
   EXPECT_STREQ(parse_json(streamed.body)["error"]["param"].GetString(), "stream");
 }
 
+// Stopping the server cancels the background responses still running; the job, which the engine
+// still holds, outlives the server safely.
+TEST_F(responses_server, stopping_the_server_cancels_background_responses) {
+  start_with(true);
+  reply slow = create(R"({"input": "slow", "background": true})");
+  ASSERT_EQ(slow.status, 200) << slow.body;
+  server_.reset();
+  EXPECT_TRUE(engine_.wait_for_aborts(1, std::chrono::seconds(5)));
+}
+
 TEST_F(responses_server, refusals_have_vllms_shapes_and_generate_nothing) {
   start_with(false);
   reply r = create(R"({"model": "fake-model"})");
