@@ -176,12 +176,7 @@ void echo_tool(json_writer& w, const Value& tool) {
   write_key(w, "type");
   write_string(w, "function");
   optional("allowed_callers");
-  write_key(w, "async");
-  if (const Value* v = member(tool, "async")) {
-    v->Accept(w);
-  } else {
-    w.Null();
-  }
+  optional("async");
   optional("defer_loading");
   optional("description");
   optional("output_schema");

@@ -42,6 +42,13 @@ using error_code = boost::system::error_code;
 using http_request = bhttp::request<bhttp::string_body>;
 using steady = std::chrono::steady_clock;
 
+// A request header's value; "" when the request has none.
+inline std::string_view header_value(const http_request& request, std::string_view name) {
+  auto header = request.find(name);
+  if (header == request.end()) return {};
+  return std::string_view(header->value().data(), header->value().size());
+}
+
 // One client connection. Everything but the sink's on_event runs on the socket's strand.
 //
 // A read is kept pending while a response is in progress: it notices a client that goes away

@@ -26,9 +26,8 @@ namespace troupe::http {
 namespace {
 
 std::optional<int64_t> int_header(const http_request& request, std::string_view name) {
-  auto header = request.find(name);
-  if (header == request.end()) return std::nullopt;
-  return parse_int_header(std::string_view(header->value().data(), header->value().size()));
+  if (request.find(name) == request.end()) return std::nullopt;
+  return parse_int_header(header_value(request, name));
 }
 
 // vLLM's routing headers: X-Vllm-Priority wins over the body's priority; X-data-parallel-rank
@@ -44,12 +43,6 @@ std::optional<api_error> apply_routing_headers(const http_request& request,
   }
   generation.data_parallel_rank = static_cast<int32_t>(*rank);
   return std::nullopt;
-}
-
-std::string_view header_value(const http_request& request, std::string_view name) {
-  auto header = request.find(name);
-  if (header == request.end()) return {};
-  return std::string_view(header->value().data(), header->value().size());
 }
 
 int64_t unix_seconds() {

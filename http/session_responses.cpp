@@ -11,12 +11,6 @@
 namespace troupe::http {
 namespace {
 
-std::string_view header_of(const http_request& request, std::string_view name) {
-  auto header = request.find(name);
-  if (header == request.end()) return {};
-  return std::string_view(header->value().data(), header->value().size());
-}
-
 // vLLM's answer for an id the store does not hold.
 std::string not_found_json(std::string_view id) {
   return error_json(fmt::format("Response with id '{}' not found.", id), "invalid_request_error",
@@ -26,7 +20,7 @@ std::string not_found_json(std::string_view id) {
 }  // namespace
 
 void session::handle_responses(const http_request& request) {
-  auto checked = check_responses_request(request.body(), header_of(request, "Content-Type"));
+  auto checked = check_responses_request(request.body(), header_value(request, "Content-Type"));
   if (auto* error = std::get_if<pydantic_error>(&checked))
     return respond(400, json_content_type, pydantic_error_json(*error));
   if (auto* error = std::get_if<api_error>(&checked)) return respond_error(*error);
