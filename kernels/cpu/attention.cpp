@@ -218,7 +218,7 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
   const int rows = base[runs.size()];
   assert(rows <= max_rows);
   // bf16 score products take each row's query rounded to bf16 once a tile.
-  constexpr bool bf16_dot = std::is_same_v<typename Reader::lanes, bf16_dot_lanes>;
+  constexpr bool bf16_dot = bf16_dot_products<typename Reader::lanes>;
   const uint16_t* q16s[max_rows];
   if constexpr (bf16_dot) {
     thread_local std::vector<uint16_t> q16;

@@ -217,6 +217,15 @@ void dot8_rows(const float* const* qs, const typename Lanes::type* const keys[ke
 
 #endif
 
+// Whether a reader's lanes take attention_bf16.cpp's bf16 products (AVX-512 builds only).
+template <class Lanes>
+inline constexpr bool bf16_dot_products =
+#if defined(__AVX512F__)
+    std::is_same_v<Lanes, bf16_dot_lanes>;
+#else
+    false;
+#endif
+
 // out[r * key_block + i] = dot(qs[r], keys[i], d) for rows r < rows. Keys of a type other than
 // f32 need fixed_shape(d).
 template <class Lanes>
