@@ -101,6 +101,16 @@ def install_vllm(cache):
     return venv
 
 
+def llama_cpp_avx512_flags():
+    """ggml's AVX-512 options for what this CPU has (GGML_NATIVE stays off: see above); none on
+    an AVX2-only machine, where an AVX-512 build dies of an illegal instruction."""
+    with open("/proc/cpuinfo") as f:
+        flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    options = [("avx512f", "GGML_AVX512"), ("avx512_vnni", "GGML_AVX512_VNNI"),
+               ("avx512_bf16", "GGML_AVX512_BF16"), ("avx512vbmi", "GGML_AVX512_VBMI")]
+    return [f"-D{option}={'ON' if flag in flags else 'OFF'}" for flag, option in options]
+
+
 def install_llama_cpp(cache):
     server = os.path.join(cache, "llama.cpp", "build", "bin", "llama-server")
     if os.path.exists(server):
@@ -116,8 +126,7 @@ def install_llama_cpp(cache):
     run(["cmake", "-S", source, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
          "-DLLAMA_BUILD_SERVER=ON", "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF",
          "-DLLAMA_BUILD_EXAMPLES=OFF", "-DGGML_NATIVE=OFF", "-DGGML_AVX2=ON", "-DGGML_FMA=ON",
-         "-DGGML_F16C=ON", "-DGGML_AVX512=ON", "-DGGML_AVX512_VNNI=ON", "-DGGML_AVX512_BF16=ON",
-         "-DGGML_AVX512_VBMI=ON"])
+         "-DGGML_F16C=ON"] + llama_cpp_avx512_flags())
     run(["cmake", "--build", build, "--target", "llama-server", "-j2"])
     shutil.rmtree(dl)
     return server

@@ -55,14 +55,39 @@ __attribute__((target("avx512f"))) int64_t argmax_avx512(const float* x, int64_t
     if (x[i] == m) return i;
   return n - 1;
 }
+
+// The same two passes in 8 lanes.
+__attribute__((target("avx2"))) int64_t argmax_avx2(const float* x, int64_t n) {
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  __m256 best = _mm256_set1_ps(neg_inf);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    best = _mm256_max_ps(_mm256_loadu_ps(x + i), best);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, best);
+  float m = neg_inf;
+  for (float l : lanes)
+    m = l > m ? l : m;
+  for (; i < n; ++i)
+    m = x[i] > m ? x[i] : m;
+  const __m256 target = _mm256_set1_ps(m);
+  for (i = 0; i + 8 <= n; i += 8) {
+    const int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), target, _CMP_EQ_OQ));
+    if (hit != 0) return i + __builtin_ctz(static_cast<unsigned>(hit));
+  }
+  for (; i < n; ++i)
+    if (x[i] == m) return i;
+  return n - 1;
+}
 #endif
 
 }  // namespace
 
 int64_t argmax(const float* x, int64_t n) {
 #if defined(__x86_64__)
-  static const bool avx512 = detect_cpu_features().avx512f;
-  if (avx512) return argmax_avx512(x, n);
+  static const cpu_features features = detect_cpu_features();
+  if (features.avx512f) return argmax_avx512(x, n);
+  if (features.avx2) return argmax_avx2(x, n);
 #endif
   return argmax_scan(x, n);
 }

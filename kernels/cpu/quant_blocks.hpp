@@ -145,13 +145,17 @@ struct quantized_rows {
 
 // Sizes `out` for M rows of K values for weights of format f.
 void resize(quantized_rows& out, block_format f, int64_t M, int64_t K);
-// Quantizes rows [m_begin, m_end) of x into `out` (sized by resize), with AVX-512 where the CPU
-// has it (the same bits as the scalar reference).
+// The activation quantizer's versions: the scalar reference and its vector twins for the
+// 32-blocks (the same bits; the K-quants' q8_K is scalar on every one).
+enum class quantizer : uint8_t { scalar, avx2, avx512 };
+// The best this CPU runs (AVX-512 F/BW/VL, else AVX2 with F16C, else scalar).
+quantizer best_quantizer();
+// Quantizes rows [m_begin, m_end) of x into `out` (sized by resize) with best_quantizer().
 void quantize_rows(block_format f, const float* x, int64_t m_begin, int64_t m_end,
                    quantized_rows& out);
-// For tests: the AVX-512 version (requires the CPU to have AVX-512 F/BW/VL) or the scalar one.
-void quantize_rows_on(bool avx512, block_format f, const float* x, int64_t m_begin, int64_t m_end,
-                      quantized_rows& out);
+// For tests: one version (requires the CPU to run it).
+void quantize_rows_on(quantizer version, block_format f, const float* x, int64_t m_begin,
+                      int64_t m_end, quantized_rows& out);
 
 // -- the scalar reference: y[m][n] for n in [n_begin, n_end), every m (contract: quant_gemm.hpp) --
 
@@ -271,8 +275,7 @@ void fill_panels(block_format f, const quantized_rows& xq, int64_t m_begin, int6
 void vnni_packed(block_format f, const uint8_t* tile, int64_t tile_stride, int num_tiles,
                  const uint8_t* panel, int mr, int64_t num_blocks, float* y, int64_t ldy,
                  int nr_last);
-// The same for one tile (nr <= 16 of its rows) on AVX2, for the 4- and 5-bit formats (q8_0's
-// unsigned quants would saturate VPMADDUBSW), mr <= 8 rows of one panel group.
+// The same for one tile (nr <= 16 of its rows) on AVX2, mr <= 8 rows of one panel group.
 void avx2_packed(block_format f, const uint8_t* tile, const uint8_t* panel, int mr,
                  int64_t num_blocks, float* y, int64_t ldy, int nr);
 

@@ -2,10 +2,9 @@
 // into 8-row panels per call, threads splitting N by 32 rows. On the VNNI path a thread sweeps
 // blocks of 64 x rows: each 2-tile (32-row) slice of its W is swept by every panel group of the
 // block while it is still in L1, the block's panels staying in L2. The AVX2 path does the same
-// tile by tile for the 4/5-bit formats (quant_packed_avx2.cpp); the K-quants run their own
-// kernels on their own tiles (quant_kquant_vnni.cpp, VNNI and AVX2). The scalar path, and q8_0
-// on AVX2, unpack each tile back to its stored rows and run quant_gemm's kernels on them (same
-// bits).
+// tile by tile for the 32-block formats (quant_packed_avx2.cpp); the K-quants run their own
+// kernels on their own tiles (quant_kquant_vnni.cpp, VNNI and AVX2). The scalar path unpacks each
+// tile back to its stored rows and runs quant_gemm's kernels on them (same bits).
 #include <algorithm>
 #include <cassert>
 #include <new>
@@ -33,7 +32,6 @@ struct scratch {
   quant::quantized_rows xq;   // the calling thread's
   quant::x_panels panels;     // the calling thread's
   std::vector<uint8_t> rows;  // each thread's: one tile unpacked to stored rows
-  quant::packed_tile tile;    // each thread's: AVX2 tile
 };
 
 scratch& thread_scratch() {
@@ -110,7 +108,7 @@ void k_columns(quant_path path, const quant_packed_weight& w, const quant::quant
                   });
 }
 
-// The AVX2 kernel on the packed tiles and x panels (4- and 5-bit formats).
+// The AVX2 kernel on the packed tiles and x panels (the 32-block formats).
 void avx2_columns(const quant_packed_weight& w, const quant::x_panels& panels, int64_t M,
                   int64_t n_begin, int64_t n_end, float* y) {
   const block_format f = w.format();
@@ -124,12 +122,12 @@ void avx2_columns(const quant_packed_weight& w, const quant::x_panels& panels, i
 // Whether `path` runs the packed tiles and x panels directly (else tiles are unpacked to rows).
 bool uses_panels(quant_path path, block_format f) {
   if (quant::is_k_quant(f)) return false;
-  return path == quant_path::avx512_vnni || (path == quant_path::avx2 && f != block_format::q8_0);
+  return path == quant_path::avx512_vnni || path == quant_path::avx2;
 }
 
-void unpacked_columns(quant_path path, const quant_packed_weight& w,
-                      const quant::quantized_rows& xq, int64_t M, int64_t n_begin, int64_t n_end,
-                      float* y) {
+// The scalar path: each tile unpacked to its stored rows, quant_gemm's kernels on them.
+void unpacked_columns(const quant_packed_weight& w, const quant::quantized_rows& xq, int64_t M,
+                      int64_t n_begin, int64_t n_end, float* y) {
   const block_format f = w.format();
   const int64_t N = w.rows(), K = w.cols(), stride = tile_stride(f, K), rb = row_bytes(f, K);
   scratch& s = thread_scratch();
@@ -138,12 +136,7 @@ void unpacked_columns(quant_path path, const quant_packed_weight& w,
     const int nr = static_cast<int>(std::min<int64_t>(quant::tile_rows, n_end - n));
     for (int r = 0; r < nr; ++r)
       unpack_row(f, w.data() + n / quant::tile_rows * stride, K, r, s.rows.data() + r * rb);
-    if (path == quant_path::avx2 && !quant::is_k_quant(f)) {
-      quant::pack_tile(f, s.rows.data(), K, nr, 0, s.tile);
-      quant::avx2_tile(f, s.tile, xq, M, y + n, N, nr);
-    } else {
-      quant::scalar_columns(f, xq, M, s.rows.data(), N, 0, nr, y + n);
-    }
+    quant::scalar_columns(f, xq, M, s.rows.data(), N, 0, nr, y + n);
   }
 }
 
@@ -226,7 +219,7 @@ void quant_gemm_packed_many_on(quant_path path, thread_pool& pool,
                      } else if (uses_panels(path, f)) {
                        avx2_columns(w, s.panels, M, n0, n1, ys[i]);
                      } else {
-                       unpacked_columns(path, w, s.xq, M, n0, n1, ys[i]);
+                       unpacked_columns(w, s.xq, M, n0, n1, ys[i]);
                      }
                    });
 }

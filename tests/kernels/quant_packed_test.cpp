@@ -136,11 +136,12 @@ TEST(quant_packed, holds_as_many_bytes_as_the_stored_rows) {
   }
 }
 
-// The AVX-512 activation quantizer against the scalar reference, including values that land
+// The vector activation quantizers against the scalar reference, including values that land
 // exactly on a half (round half away from zero) and blocks of zeros; 20 blocks a row, so it runs
 // a full group of sixteen and a partial one.
-TEST(quant_packed, activation_quantizer_avx512_equals_scalar_bitwise) {
-  if (!quant_path_supported(quant_path::avx512_vnni)) GTEST_SKIP() << "no AVX-512";
+TEST(quant_packed, activation_quantizers_equal_the_scalar_one_bitwise) {
+  const quant::quantizer best = quant::best_quantizer();
+  if (best == quant::quantizer::scalar) GTEST_SKIP() << "no AVX2 or AVX-512";
   const int64_t M = 9, K = 640;
   auto x = random_normal_floats(M * K, 12);
   for (int64_t k = 0; k < K; ++k) {
@@ -150,16 +151,22 @@ TEST(quant_packed, activation_quantizer_avx512_equals_scalar_bitwise) {
     x[3 * K + k] *= 1e-4f;  // scales in f16's subnormal range
     x[4 * K + k] *= 1e7f;   // scales past f16's largest (infinity)
   }
-  for (block_format f : {block_format::q8_0, block_format::q4_1}) {
-    quant::quantized_rows a, b;
-    quant::resize(a, f, M, K);
-    quant::resize(b, f, M, K);
-    quant::quantize_rows_on(false, f, x.data(), 0, M, a);
-    quant::quantize_rows_on(true, f, x.data(), 0, M, b);
-    EXPECT_EQ(a.q, b.q) << name(f);
-    EXPECT_EQ(a.sums, b.sums) << name(f);
-    EXPECT_EQ(std::memcmp(a.d.data(), b.d.data(), a.d.size() * 4), 0) << name(f);
-    EXPECT_EQ(std::memcmp(a.s.data(), b.s.data(), a.s.size() * 4), 0) << name(f);
+  // Every vector version this CPU runs (AVX-512 machines run AVX2 too).
+  std::vector<quant::quantizer> versions = {quant::quantizer::avx2};
+  if (best == quant::quantizer::avx512) versions.push_back(best);
+  for (const quant::quantizer version : versions) {
+    for (block_format f : {block_format::q8_0, block_format::q4_1}) {
+      const std::string what = name(f) + (version == quant::quantizer::avx2 ? " avx2" : " avx512");
+      quant::quantized_rows a, b;
+      quant::resize(a, f, M, K);
+      quant::resize(b, f, M, K);
+      quant::quantize_rows_on(quant::quantizer::scalar, f, x.data(), 0, M, a);
+      quant::quantize_rows_on(version, f, x.data(), 0, M, b);
+      EXPECT_EQ(a.q, b.q) << what;
+      EXPECT_EQ(a.sums, b.sums) << what;
+      EXPECT_EQ(std::memcmp(a.d.data(), b.d.data(), a.d.size() * 4), 0) << what;
+      EXPECT_EQ(std::memcmp(a.s.data(), b.s.data(), a.s.size() * 4), 0) << what;
+    }
   }
 }
 
