@@ -44,6 +44,10 @@ TROUPE_AVX2 inline __m256i fifth_bits(__m256i qh, int g) {
   return _mm256_and_si256(moved, bit4);
 }
 
+// How far ahead of the block it reads the one-row kernel asks for W's lines (decoding streams W
+// from DRAM once; past a tile's end this is the next tile's, which the same thread reads next).
+constexpr int64_t prefetch_distance = 1024;
+
 // The exact int32 sums of one block's group g (4 bytes of every row) times x row xr, for NH
 // halves (8 W rows each) from `first_half`: q8_0 only (see the top of the file).
 template <int NH>
@@ -79,6 +83,9 @@ TROUPE_AVX2 void kernel(const uint8_t* tile, const uint8_t* panel, int mr, int i
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* w = tile + b * wb;
       const uint8_t* xp = panel + b * xb;
+      if (NH == 2)
+        for (int64_t line = 0; line < wb; line += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(w + prefetch_distance + line), _MM_HINT_T0);
       __m256i s[MR][NH];
       for (int i = 0; i < MR; ++i) {
         const __m256i corr =
