@@ -86,13 +86,16 @@ TROUPE_AVX2 void kernel(const uint8_t* tile, const uint8_t* panel, int mr, int i
       if (NH == 2)
         for (int64_t line = 0; line < wb; line += 64)
           _mm_prefetch(reinterpret_cast<const char*>(w + prefetch_distance + line), _MM_HINT_T0);
+      // Row i's block sums start at the panel's corr (-offset * sum(x), 0 with a min or q8_0);
+      // the 4-bit formats add it last, so that only their int16 sums stay live in the block.
+      auto corr = [&](int i) {
+        return min || q8 ? _mm256_setzero_si256() : broadcast_i32(xp + 32 * mr + 4 * (i0 + i));
+      };
       __m256i s[MR][NH];
-      for (int i = 0; i < MR; ++i) {
-        const __m256i corr =
-            min || q8 ? _mm256_setzero_si256() : broadcast_i32(xp + 32 * mr + 4 * (i0 + i));
-        for (int h = 0; h < NH; ++h)
-          s[i][h] = corr;
-      }
+      if constexpr (q8 || five)
+        for (int i = 0; i < MR; ++i)
+          for (int h = 0; h < NH; ++h)
+            s[i][h] = corr(i);
       if constexpr (q8) {
         for (int g = 0; g < 8; ++g)
           for (int i = 0; i < MR; ++i)
@@ -128,7 +131,7 @@ TROUPE_AVX2 void kernel(const uint8_t* tile, const uint8_t* panel, int mr, int i
         if constexpr (!five)
           for (int i = 0; i < MR; ++i)
             for (int h = 0; h < NH; ++h)
-              s[i][h] = _mm256_add_epi32(s[i][h], _mm256_madd_epi16(p16[i][h], ones));
+              s[i][h] = _mm256_add_epi32(corr(i), _mm256_madd_epi16(p16[i][h], ones));
       }
       for (int h = 0; h < NH; ++h) {
         const int at = 16 * (half + h);
