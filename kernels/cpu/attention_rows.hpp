@@ -39,6 +39,8 @@ void accumulate_rows(const float* const* values, const float* const* es, int cou
   auto store = [](__mmask16 m, float* p, __m512 v) { _mm512_mask_storeu_ps(p, m, v); };
   auto fma = [](__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); };
   auto broadcast = [](float v) { return _mm512_set1_ps(v); };
+  auto loadu = [](const float* p) { return _mm512_loadu_ps(p); };
+  auto storeu = [](float* p, __m512 v) { _mm512_storeu_ps(p, v); };
   using vec = __m512;
   using vmask = __mmask16;
 #elif defined(TROUPE_KERNELS_AVX2)
@@ -48,25 +50,29 @@ void accumulate_rows(const float* const* values, const float* const* es, int cou
   auto store = [](__m256i m, float* p, __m256 v) { _mm256_maskstore_ps(p, m, v); };
   auto fma = [](__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); };
   auto broadcast = [](float v) { return _mm256_set1_ps(v); };
+  auto loadu = [](const float* p) { return _mm256_loadu_ps(p); };
+  auto storeu = [](float* p, __m256 v) { _mm256_storeu_ps(p, v); };
   using vec = __m256;
   using vmask = __m256i;
 #endif
 #if defined(__AVX512F__) || defined(TROUPE_KERNELS_AVX2)
   constexpr int per_pass = 4;  // vectors of each row kept in registers
-  for (int32_t i0 = 0; i0 < d; i0 += per_pass * lanes) {
-    const int32_t w = std::min(per_pass * lanes, d - i0);
-    const int nv = (w + lanes - 1) / lanes;
-    vmask masks[per_pass];
-    for (int r = 0; r < nv; ++r)
-      masks[r] = mask(std::min(lanes, w - r * lanes));
+  // A pass of per_pass whole vectors loads and stores them plainly (AVX2's masked moves are
+  // slow on AMD's cores, its masked stores microcoded); a narrower last pass takes the masks.
+  // The same FMAs either way.
+  auto pass = [&](int32_t i0, int nv, const vmask* masks, auto full) {
+    auto ld = [&](int r, const float* p) {
+      if constexpr (decltype(full)::value) return loadu(p);
+      return load(masks[r], p);
+    };
     vec acc[H][per_pass];
     for (int h = 0; h < H; ++h)
       for (int r = 0; r < nv; ++r)
-        acc[h][r] = load(masks[r], outs[h] + i0 + r * lanes);
+        acc[h][r] = ld(r, outs[h] + i0 + r * lanes);
     for (int j = 0; j < count; ++j) {
       vec v[per_pass];
       for (int r = 0; r < nv; ++r)
-        v[r] = load(masks[r], values[j] + i0 + r * lanes);
+        v[r] = ld(r, values[j] + i0 + r * lanes);
       for (int h = 0; h < H; ++h) {
         const vec eh = broadcast(es[h][j]);
         for (int r = 0; r < nv; ++r)
@@ -74,8 +80,25 @@ void accumulate_rows(const float* const* values, const float* const* es, int cou
       }
     }
     for (int h = 0; h < H; ++h)
-      for (int r = 0; r < nv; ++r)
-        store(masks[r], outs[h] + i0 + r * lanes, acc[h][r]);
+      for (int r = 0; r < nv; ++r) {
+        if constexpr (decltype(full)::value) {
+          storeu(outs[h] + i0 + r * lanes, acc[h][r]);
+        } else {
+          store(masks[r], outs[h] + i0 + r * lanes, acc[h][r]);
+        }
+      }
+  };
+  for (int32_t i0 = 0; i0 < d; i0 += per_pass * lanes) {
+    const int32_t w = std::min(per_pass * lanes, d - i0);
+    if (w == per_pass * lanes) {
+      pass(i0, per_pass, nullptr, std::true_type{});
+      continue;
+    }
+    const int nv = (w + lanes - 1) / lanes;
+    vmask masks[per_pass];
+    for (int r = 0; r < nv; ++r)
+      masks[r] = mask(std::min(lanes, w - r * lanes));
+    pass(i0, nv, masks, std::false_type{});
   }
 #else
   for (int j = 0; j < count; ++j)
