@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#if defined(__AVX512F__)
+#if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
@@ -228,7 +228,7 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
       q16s[r] = q16.data() + int64_t{r} * d;
     }
   }
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(TROUPE_KERNELS_AVX2)
   __m256 row_max[max_rows];
   for (int r = 0; r < rows; ++r)
     row_max[r] = _mm256_set1_ps(-INFINITY);
@@ -287,6 +287,15 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
       _mm256_mask_storeu_ps(row, m, v);
       row_max[r] = _mm256_mask_max_ps(row_max[r], m, v, row_max[r]);
 #else
+#if defined(TROUPE_KERNELS_AVX2)
+      if (valid == key_block) {
+        // The same products and maximum (VMAXPS with the running maximum second skips a NaN).
+        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(s + r * key_block), _mm256_set1_ps(scale));
+        _mm256_storeu_ps(row, v);
+        row_max[r] = _mm256_max_ps(v, row_max[r]);
+        continue;
+      }
+#endif
       for (int i = 0; i < valid; ++i) {
         row[i] = s[r * key_block + i] * scale;
         max_score[r] = std::max(max_score[r], row[i]);
@@ -294,7 +303,7 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
 #endif
     }
   }
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(TROUPE_KERNELS_AVX2)
   for (int r = 0; r < rows; ++r) {
     alignas(32) float lanes[key_block];
     _mm256_store_ps(lanes, row_max[r]);
@@ -305,14 +314,9 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
   ahead = slot_cursor(layout, tok[0], first);
   ahead_pos = 0;
   prefetch_until(values_ahead, prefetch_values);
-  const bool summed_with_values = fixed_shape(d);
-  for (int r = 0; r < rows; ++r) {
-    float* row = es[r];
-    exp_values_shifted(row, n[r], max_score[r], row);
-    if (!summed_with_values)
-      for (int32_t j = 0; j < n[r]; ++j)
-        sum[r] += row[j];
-  }
+  // The weights' sums are taken with the values (accumulate_values).
+  for (int r = 0; r < rows; ++r)
+    exp_values_shifted(es[r], n[r], max_score[r], es[r]);
   cursor = slot_cursor(layout, tok[0], first);
   for (int32_t j0 = 0; j0 < n_last; j0 += value_block) {
     prefetch_until(j0 + value_block + values_ahead, prefetch_values);

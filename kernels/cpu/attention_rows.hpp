@@ -28,10 +28,11 @@ constexpr int key_block = 8;
 // For rows r in [0, H): outs[r][i] = fma(es[r][j], values[j][i], outs[r][i]) for j in [0, count)
 // in ascending order, i in [0, d): one FMA chain per output, whatever the code path. The H rows
 // share each value read; up to 64 (AVX-512) or 32 (AVX2) outputs of each stay in registers across
-// the keys.
+// the keys. And sums[r] = sums[r] + es[r][j] in ascending j (the softmax's denominator, in the
+// first pass: its adds overlap the FMAs instead of waiting on each other in a loop of their own).
 template <int H>
 void accumulate_rows(const float* const* values, const float* const* es, int count, int32_t d,
-                     float* const* outs) {
+                     float* const* outs, float* sums) {
 #if defined(__AVX512F__)
   constexpr int lanes = 16;
   auto mask = [](int32_t w) { return static_cast<__mmask16>((1u << w) - 1u); };
@@ -69,6 +70,9 @@ void accumulate_rows(const float* const* values, const float* const* es, int cou
     for (int h = 0; h < H; ++h)
       for (int r = 0; r < nv; ++r)
         acc[h][r] = ld(r, outs[h] + i0 + r * lanes);
+    float sum[H];
+    for (int h = 0; h < H; ++h)
+      sum[h] = sums[h];
     for (int j = 0; j < count; ++j) {
       vec v[per_pass];
       for (int r = 0; r < nv; ++r)
@@ -77,8 +81,11 @@ void accumulate_rows(const float* const* values, const float* const* es, int cou
         const vec eh = broadcast(es[h][j]);
         for (int r = 0; r < nv; ++r)
           acc[h][r] = fma(eh, v[r], acc[h][r]);
+        if (i0 == 0) sum[h] = sum[h] + es[h][j];
       }
     }
+    for (int h = 0; h < H; ++h)
+      sums[h] = sum[h];
     for (int h = 0; h < H; ++h)
       for (int r = 0; r < nv; ++r) {
         if constexpr (decltype(full)::value) {
@@ -102,9 +109,11 @@ void accumulate_rows(const float* const* values, const float* const* es, int cou
   }
 #else
   for (int j = 0; j < count; ++j)
-    for (int h = 0; h < H; ++h)
+    for (int h = 0; h < H; ++h) {
       for (int32_t i = 0; i < d; ++i)
         outs[h][i] = std::fma(es[h][j], values[j][i], outs[h][i]);
+      sums[h] = sums[h] + es[h][j];
+    }
 #endif
 }
 
@@ -303,8 +312,8 @@ inline bool fixed_shape(int32_t d) {
 #endif
 }
 
-// accumulate_rows over `rows` rows; where fixed_shape(d), sums[r] += the weights too (else sums
-// is untouched). Values of a type other than f32 need fixed_shape(d).
+// accumulate_rows over `rows` rows, sums[r] += the weights too (each one add per key in ascending
+// order, whichever kernel). Values of a type other than f32 need fixed_shape(d).
 template <class Lanes>
 void accumulate_values(const typename Lanes::type* const* values, const float* const* es, int rows,
                        int count, int32_t d, float* const* outs, float* sums) {
@@ -323,13 +332,12 @@ void accumulate_values(const typename Lanes::type* const* values, const float* c
     });
   }
 #endif
-  (void)sums;
   if constexpr (std::is_same_v<Lanes, f32_lanes>) {
     for (int r = 0; r < rows;) {
       const int h = std::min(3, rows - r);
-      if (h == 3) accumulate_rows<3>(values, es + r, count, d, outs + r);
-      if (h == 2) accumulate_rows<2>(values, es + r, count, d, outs + r);
-      if (h == 1) accumulate_rows<1>(values, es + r, count, d, outs + r);
+      if (h == 3) accumulate_rows<3>(values, es + r, count, d, outs + r, sums + r);
+      if (h == 2) accumulate_rows<2>(values, es + r, count, d, outs + r, sums + r);
+      if (h == 1) accumulate_rows<1>(values, es + r, count, d, outs + r, sums + r);
       r += h;
     }
   } else {
