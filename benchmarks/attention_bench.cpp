@@ -1,7 +1,8 @@
 // paged_attention at the default model's shape (SmolLM2-135M: 9 query heads, 3 KV heads,
 // head_dim 64, blocks of 16 tokens), 2 threads, one layer:
 //   prefill: one 128-token prompt from position 0 (causal);
-//   decode:  16 sequences of one token at context 160 (and, bf16 over 24 layers, at 1024);
+//   decode:  16 sequences of one token at context 160 (and, bf16 over 24 layers, at 1024), one
+//            at context 192;
 //   mixed:   both in one call, as bm_mixed of model_bench runs them;
 //   long prompt: 512 tokens from position 0;
 // each over an f32 cache (bf16:0) and a bf16 one (`--dtype bfloat16`'s, read in place; bf16:1
@@ -111,6 +112,10 @@ BENCHMARK(bm_attention)
     ->ArgNames({"prompt", "decoders", "bf16", "layers", "context"})
     ->ArgsProduct({{128}, {0}, {0, 1, 2}, {1, 30}, {160}})
     ->ArgsProduct({{0}, {16}, {0, 1, 2}, {1, 30}, {160}})
+    // One stream decoding (a c=1 server's step) at context 192.
+    ->ArgsProduct({{0}, {1}, {0, 1}, {1, 30}, {192}})
+    // One stream decoding (a c=1 server's step) at context 192.
+    ->ArgsProduct({{0}, {1}, {0, 1}, {1, 30}, {192}})
     ->ArgsProduct({{128}, {15}, {0, 1, 2}, {1, 30}, {160}})
     ->ArgsProduct({{512}, {0}, {1, 2}, {1}, {160}})
     // A long-context server's step: 16 decodes at context 1024 over 24 layers' bf16 caches

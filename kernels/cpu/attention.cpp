@@ -360,6 +360,46 @@ void attend_tile(const paged_kv_layout& layout, const token_location* tok, int T
   }
 }
 
+// One task of run_attention: query heads [first_head, first_head + heads) of a tile.
+struct head_task {
+  int64_t tile;
+  int32_t first_head, heads;
+};
+
+// The tasks of num_tiles tiles of num_heads query heads over num_kv_heads groups on `threads`
+// threads, the last tiles first (a prompt's later tokens attend the most keys, so taking them
+// early keeps the threads' shares even). With at least four tiles a thread, a task a tile;
+// otherwise a task a (tile, kv group), and the units of a last round that leaves threads idle are
+// split into parts of the group's query heads, as evenly as the heads allow, about one a thread.
+std::vector<head_task> plan_tasks(int64_t num_tiles, int32_t num_heads, int32_t num_kv_heads,
+                                  int threads) {
+  std::vector<head_task> tasks;
+  if (num_tiles >= 4 * int64_t{threads}) {
+    for (int64_t tile = num_tiles - 1; tile >= 0; --tile)
+      tasks.push_back({tile, 0, num_heads});
+    return tasks;
+  }
+  const int32_t group = num_heads / num_kv_heads;
+  const int64_t units = num_tiles * num_kv_heads;
+  const int64_t whole = units - units % threads;  // units taken whole, every thread busy
+  const int64_t left = units - whole;
+  const int32_t parts =
+      left > 0 ? static_cast<int32_t>(std::min<int64_t>(group, (threads + left - 1) / left)) : 1;
+  for (int64_t unit = 0; unit < units; ++unit) {
+    const int64_t tile = num_tiles - 1 - unit / num_kv_heads;
+    const int32_t first = static_cast<int32_t>(unit % num_kv_heads) * group;
+    if (unit < whole) {
+      tasks.push_back({tile, first, group});
+      continue;
+    }
+    for (int32_t part = 0; part < parts; ++part) {
+      const int32_t lo = first + group * part / parts, hi = first + group * (part + 1) / parts;
+      tasks.push_back({tile, lo, hi - lo});
+    }
+  }
+  return tasks;
+}
+
 // make_reader(buffers) gives each task its Reader; `buffers` is that thread's scratch of
 // (key_block + value_block) * head_dim floats.
 template <class MakeReader>
@@ -388,25 +428,24 @@ void run_attention(thread_pool& pool, const paged_kv_layout& layout, const token
   // and in order (a slot holds every kv head side by side), and there are fewer tasks to hand out
   // (measured: a 16-sequence decode over a cold cache and a 128-token prompt each 10-16% faster
   // than a task per kv head; one pass instead of one per group, a quarter faster again where the
-  // cache comes from DRAM). With fewer tiles, one task per (tile, kv head); a small decode step
-  // splits further, one task per query head, so every thread has work.
-  const bool split_heads = num_tiles * layout.num_kv_heads < 2 * int64_t{pool.num_threads()};
-  const bool whole_tiles = num_tiles >= 4 * int64_t{pool.num_threads()};
-  const int32_t heads_per_task = whole_tiles ? num_heads : split_heads ? 1 : group;
-  const int32_t tasks_per_tile = num_heads / heads_per_task;
+  // cache comes from DRAM). With fewer tiles, one task per (tile, kv head), except that the
+  // groups of a last round too small for every thread are split into query heads among them: a
+  // pass over a group's keys costs more than its rows do (one decode at context 192 on Zen 2: a
+  // pass of 3 rows 6.7 us, of one row ~5 us), so a task per query head throughout read each key
+  // `group` times (measured: a one-sequence decode, 9 heads over 3 kv heads on 2 threads, 23 us
+  // a layer with a task per query head, 15.5 us with a task per kv head).
+  const std::vector<head_task> tasks =
+      plan_tasks(num_tiles, num_heads, layout.num_kv_heads, pool.num_threads());
   const int64_t q_stride = int64_t{num_heads} * d;
-  pool.run(static_cast<int>(num_tiles * tasks_per_tile), [&](int task) {
-    // The last tiles first: a prompt's later tokens attend the most keys, so taking them early
-    // keeps the threads' shares even.
-    const int64_t tile = num_tiles - 1 - task / tasks_per_tile;
-    const int64_t t0 = tile_starts[tile];
-    const int T = static_cast<int>(tile_starts[tile + 1] - t0);
-    const int32_t first_head = (task % tasks_per_tile) * heads_per_task;
+  pool.run(static_cast<int>(tasks.size()), [&](int index) {
+    const head_task& task = tasks[index];
+    const int64_t t0 = tile_starts[task.tile];
+    const int T = static_cast<int>(tile_starts[task.tile + 1] - t0);
     const int32_t first_key =
         sliding_window > 0 ? std::max(0, tokens[t0].position - sliding_window + 1) : 0;
     const int32_t n_last = tokens[t0 + T - 1].position - first_key + 1;
-    const int32_t chunk = std::min({heads_per_task, group, max_heads_per_call});
-    const int32_t most_rows = std::min(max_rows, T * heads_per_task);
+    const int32_t chunk = std::min({task.heads, group, max_heads_per_call});
+    const int32_t most_rows = std::min(max_rows, T * task.heads);
     thread_local std::vector<float> scores, buffers;
     if (scores.size() < static_cast<size_t>(n_last) * most_rows)
       scores.resize(static_cast<size_t>(n_last) * most_rows);
@@ -421,9 +460,10 @@ void run_attention(thread_pool& pool, const paged_kv_layout& layout, const token
                   q_stride, scale, q + offset, reader, scores.data(), out + offset);
       num_runs = rows = 0;
     };
-    for (int32_t h = first_head, nh = 0; h < first_head + heads_per_task; h += nh) {
+    const int32_t end_head = task.first_head + task.heads;
+    for (int32_t h = task.first_head, nh = 0; h < end_head; h += nh) {
       // Up to `chunk` heads, never past the end of h's group; runs gathered while they fit.
-      nh = std::min({chunk, first_head + heads_per_task - h, group - h % group});
+      nh = std::min({chunk, end_head - h, group - h % group});
       if (rows + T * nh > max_rows || num_runs == max_runs) attend();
       runs[num_runs++] = {h / group, h, nh};
       rows += T * nh;

@@ -163,6 +163,29 @@ TEST_P(attention_fixture, query_result_is_bitwise_independent_of_the_batch) {
   }
 }
 
+TEST_P(attention_fixture, a_decode_is_bitwise_the_same_on_any_number_of_threads) {
+  // One or two decoding tokens leave threads idle unless their kv groups are split into query
+  // heads (a part a thread); the split depends on the pool, the bits must not.
+  const int64_t row = num_heads * head_dim;
+  const auto q = random_vector(2 * row, 17);
+  const std::vector<token_location> tokens = {{seqs_[0].len - 1, seqs_[0].blocks.data()},
+                                              {seqs_[1].len - 1, seqs_[1].blocks.data()}};
+  for (int64_t n = 1; n <= 2; ++n) {
+    std::vector<float> expected(n * row);
+    thread_pool one(1);
+    paged_attention(one, layout, tokens.data(), n, num_heads, 0.2f, q.data(), k_cache_.data(),
+                    v_cache_.data(), expected.data());
+    for (int threads = 2; threads <= 5; ++threads) {
+      std::vector<float> out(n * row);
+      thread_pool pool(threads);
+      paged_attention(pool, layout, tokens.data(), n, num_heads, 0.2f, q.data(), k_cache_.data(),
+                      v_cache_.data(), out.data());
+      EXPECT_EQ(std::memcmp(expected.data(), out.data(), out.size() * sizeof(float)), 0)
+          << n << " tokens on " << threads << " threads";
+    }
+  }
+}
+
 TEST_P(attention_fixture, every_output_is_the_documented_algorithm_bitwise) {
   const auto& s = seqs_[0];
   const int64_t row = num_heads * head_dim;
