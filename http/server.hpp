@@ -17,11 +17,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "actors/engine.hpp"
 #include "base/result.hpp"
 #include "http/chat_output_setup.hpp"
 #include "http/chat_prompt.hpp"
+#include "http/cors.hpp"
 #include "http/structured_outputs_config.hpp"
 #include "runtime/sampling_defaults.hpp"
 
@@ -50,6 +52,12 @@ struct server_options {
   // `--enable-server-load-tracking`: GET /load counts the completions and chat generations in
   // progress (vLLM's server_load); without it, 0.
   bool enable_server_load_tracking = false;
+  // vLLM's --api-key (or VLLM_API_KEY): the API's paths need one of these as a Bearer token
+  // (http/api_keys.hpp); empty = no check.
+  std::vector<std::string> api_keys;
+  // vLLM's --allowed-origins, --allowed-methods, --allowed-headers, --allow-credentials
+  // (http/cors.hpp); by default no other origin may read an answer.
+  cors_policy cors;
   // GET /version's {"version": ...} (troupe's version).
   std::string version;
   // vLLM's system_fingerprint (`--fingerprint-mode`): complete responses and a stream's last

@@ -121,6 +121,12 @@ void session::discard_input() {
 
 void session::send(std::string bytes) {
   if (closed_) return;
+  if (!head_headers_.empty()) {
+    // The response's first bytes are its head: the headers go after the status line.
+    const size_t status_line_end = bytes.find("\r\n");
+    if (status_line_end != std::string::npos) bytes.insert(status_line_end + 2, head_headers_);
+    head_headers_.clear();
+  }
   write_queue_.push_back(std::move(bytes));
   if (!writing_) write_next();
 }

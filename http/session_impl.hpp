@@ -170,6 +170,8 @@ class session : public std::enable_shared_from_this<session> {
   // --enable-request-id-headers (that header, else a random id), else empty.
   std::optional<std::string> client_request_id_;
   std::string request_id_header_;
+  // Header lines the request's response head gains (CORS's), added by send() to the first bytes.
+  std::string head_headers_;
   std::vector<uint64_t> engine_ids_;                                 // one per prompt
   std::vector<std::shared_ptr<actors::beam_search>> beam_searches_;  // or these, one per prompt
   uint64_t serial_ = 0;          // tells this request's engine replies from a previous one's

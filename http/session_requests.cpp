@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 
 #include "http/anthropic_request.hpp"
+#include "http/api_keys.hpp"
 #include "http/chat_messages.hpp"
 #include "http/chat_output_setup.hpp"
 #include "http/chat_prompt.hpp"
@@ -120,6 +121,24 @@ void session::begin_request(http_request request) {
 
 void session::dispatch(const http_request& request) {
   std::string_view path = target_path(request.target());
+  // vLLM's layers, outermost first: the API key check, then CORS, then the routes.
+  auto optional_header = [&](std::string_view name) -> std::optional<std::string_view> {
+    if (request.find(name) == request.end()) return std::nullopt;
+    return header_value(request, name);
+  };
+  const cors_request cors{method_, optional_header("Origin"),
+                          optional_header("Access-Control-Request-Method"),
+                          optional_header("Access-Control-Request-Headers"),
+                          optional_header("Access-Control-Request-Private-Network")};
+  if (auto preflight = cors_preflight_answer(ctx_->options.cors, cors)) {
+    head_headers_ = std::move(preflight->headers);
+    return respond(preflight->status, "text/plain; charset=utf-8", preflight->body);
+  }
+  if (!ctx_->options.api_keys.empty() && api_key_guarded(method_, path) &&
+      !api_key_accepted(ctx_->options.api_keys, header_value(request, "Authorization"))) {
+    return respond(401, json_content_type, R"({"error":"Unauthorized"})");
+  }
+  head_headers_ = cors_response_headers(ctx_->options.cors, cors);
   const route* r = find_route(path);
   if (r == nullptr) return respond_error(api_error{404, fmt::format("Not Found: {}", path), {}});
   if (!allows(*r, method_)) {

@@ -24,6 +24,17 @@
 
 namespace troupe::loadgen {
 
+std::vector<std::pair<std::string, std::string>> request_headers(
+    const std::vector<std::pair<std::string, std::string>>& headers, std::string_view api_key) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!api_key.empty()) out.emplace_back("Authorization", "Bearer " + std::string(api_key));
+  for (const auto& [name, value] : headers) {
+    std::erase_if(out, [&](const auto& h) { return boost::beast::iequals(h.first, name); });
+    out.emplace_back(name, value);
+  }
+  return out;
+}
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;

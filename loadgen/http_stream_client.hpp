@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -35,6 +36,12 @@ struct http_endpoint {
   // (SSL_CERT_FILE / SSL_CERT_DIR override them) and the host name.
   bool tls = false;
 };
+
+// The extra headers a benchmark sends: `Authorization: Bearer <api_key>` when api_key is not
+// empty (vLLM's benchmark takes it from OPENAI_API_KEY, for a server with --api-key), then
+// `headers` (--header KEY=VALUE), each replacing an earlier one of the same name (any case).
+std::vector<std::pair<std::string, std::string>> request_headers(
+    const std::vector<std::pair<std::string, std::string>>& headers, std::string_view api_key);
 
 // What the client saw of one streamed request. Times are seconds since the client's epoch.
 struct stream_outcome {

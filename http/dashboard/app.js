@@ -155,9 +155,29 @@
     document.body.dataset.updates = String(Number(document.body.dataset.updates) + 1);
   }
 
+  // A server started with --api-key guards /v1/telemetry: the key is asked for once a refusal
+  // (again after a wrong one) and kept for this tab only.
+  var apiKey = sessionStorage.getItem("troupe-api-key") || "";
+  var askedFor = null;  // the key that was refused when the user was last asked
+
+  function askForKey() {
+    if (askedFor === apiKey) return;  // asked already and not given another key
+    askedFor = apiKey;
+    var key = window.prompt("This server needs its API key (troupe serve --api-key):", "");
+    if (key) {
+      apiKey = key;
+      sessionStorage.setItem("troupe-api-key", key);
+    }
+  }
+
   function poll() {
-    fetch("/v1/telemetry", { cache: "no-store" })
+    var headers = apiKey ? { Authorization: "Bearer " + apiKey } : {};
+    fetch("/v1/telemetry", { cache: "no-store", headers: headers })
       .then(function (r) {
+        if (r.status === 401) {
+          askForKey();
+          throw new Error("HTTP 401: the server needs an API key");
+        }
         if (!r.ok) throw new Error("HTTP " + r.status);
         return r.json();
       })

@@ -28,7 +28,20 @@ struct reply {
   std::string content_type;
   bool chunked = false;
   bool keep_alive = false;
-  std::string request_id;  // the X-Request-Id header, if any
+  std::string request_id;                                    // the X-Request-Id header, if any
+  std::vector<std::pair<std::string, std::string>> headers;  // every header, in order
+
+  // The first header named `name` (any case); "" when there is none.
+  std::string header(std::string_view name) const {
+    for (const auto& [n, v] : headers)
+      if (boost::beast::iequals(n, name)) return v;
+    return {};
+  }
+  bool has_header(std::string_view name) const {
+    for (const auto& h : headers)
+      if (boost::beast::iequals(h.first, name)) return true;
+    return false;
+  }
 };
 
 class test_client {
@@ -54,12 +67,16 @@ class test_client {
   reply receive() {
     bhttp::response<bhttp::string_body> res;
     bhttp::read(socket_, buffer_, res);
-    return reply{static_cast<int>(res.result_int()),
-                 res.body(),
-                 std::string(res[bhttp::field::content_type]),
-                 res.chunked(),
-                 res.keep_alive(),
-                 std::string(res["X-Request-Id"])};
+    reply r{static_cast<int>(res.result_int()),
+            res.body(),
+            std::string(res[bhttp::field::content_type]),
+            res.chunked(),
+            res.keep_alive(),
+            std::string(res["X-Request-Id"]),
+            {}};
+    for (const auto& field : res)
+      r.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    return r;
   }
 
   reply request(bhttp::verb method, std::string target, std::string body = {},

@@ -196,6 +196,32 @@ TEST(flags, scheduling_policy_max_logprobs_and_request_id_headers) {
   EXPECT_TRUE(parse_ok({"serve", "--enable-request-id-headers"}).serve.enable_request_id_headers);
 }
 
+TEST(flags, api_keys_and_cors_as_vllm_reads_them) {
+  const command_line none = parse_ok({"serve"});
+  EXPECT_TRUE(none.serve.api_keys.empty());
+  EXPECT_TRUE(none.serve.allowed_origins.empty());
+  EXPECT_EQ(none.serve.allowed_methods, std::vector<std::string>{"*"});
+  EXPECT_EQ(none.serve.allowed_headers, std::vector<std::string>{"*"});
+  EXPECT_FALSE(none.serve.allow_credentials);
+  EXPECT_EQ(parse_ok({"serve", "--api-key", "a", "b"}).serve.api_keys,
+            (std::vector<std::string>{"a", "b"}));
+  // argparse's nargs="+": a later --api-key replaces the keys before it.
+  EXPECT_EQ(parse_ok({"serve", "--api-key", "a", "b", "--api_key=c"}).serve.api_keys,
+            std::vector<std::string>{"c"});
+  const command_line cors = parse_ok(
+      {"serve", "--allowed-origins", R"(["http://a.example", "http://b.example"])",
+       "--allowed_methods", R"(["GET", "POST"])", "--allowed-headers=[]", "--allow-credentials"});
+  EXPECT_EQ(cors.serve.allowed_origins,
+            (std::vector<std::string>{"http://a.example", "http://b.example"}));
+  EXPECT_EQ(cors.serve.allowed_methods, (std::vector<std::string>{"GET", "POST"}));
+  EXPECT_TRUE(cors.serve.allowed_headers.empty());
+  EXPECT_TRUE(cors.serve.allow_credentials);
+  EXPECT_FALSE(
+      parse_ok({"serve", "--allow-credentials", "--no-allow-credentials"}).serve.allow_credentials);
+  EXPECT_NE(parse_error({"serve", "--allowed-origins", "*"}).find("JSON list"), std::string::npos);
+  parse_error({"serve", "--api-key"});
+}
+
 // The serve line this work was asked to run, unchanged but for the model path.
 TEST(flags, prefix_caching_serve_line) {
   auto c = parse_ok({"serve",

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -130,7 +131,8 @@ result<http_endpoint> make_endpoint(const bench_options& o) {
     endpoint.port = std::to_string(o.port);
     endpoint.target = o.endpoint;
   }
-  endpoint.headers = o.headers;
+  const char* api_key = std::getenv("OPENAI_API_KEY");
+  endpoint.headers = request_headers(o.headers, api_key != nullptr ? api_key : "");
   return endpoint;
 }
 

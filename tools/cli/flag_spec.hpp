@@ -35,6 +35,9 @@ struct flag_spec {
   std::function<status(command_line&, std::string_view)> set;
   // The field's value as --help shows it (called on a default command_line).
   std::function<std::string(command_line&)> show;
+  // A list flag's: runs before each occurrence's values (argparse's nargs="+" keeps only the last
+  // occurrence's: this clears the ones before). Unset: occurrences add up.
+  std::function<void(command_line&)> begin_occurrence;
 };
 
 struct command_spec {
@@ -97,6 +100,13 @@ inline std::string show_value(const std::vector<int32_t>& ids) {
   for (int32_t id : ids)
     append_joined(text, std::to_string(id), ",");
   return text;
+}
+// A list of strings as the JSON list vLLM's list flags take: ["*"].
+inline std::string show_value(const std::vector<std::string>& items) {
+  std::string text;
+  for (const std::string& item : items)
+    append_joined(text, "\"" + item + "\"", ", ");
+  return "[" + text + "]";
 }
 template <class T>
 std::string show_value(const T& v) {

@@ -85,6 +85,7 @@ struct argument_walker {
         if (!has_next_value()) return missing_value(flag);
         return set(flag, argv[++i]);
       case flag_arity::list:
+        if (flag.begin_occurrence) flag.begin_occurrence(out);
         if (inline_value) return set(flag, *inline_value);
         if (!has_next_value()) return missing_value(flag);
         while (has_next_value()) {

@@ -60,7 +60,14 @@ struct serve_options {
   bool enable_auto_tool_choice = false;
   std::string tool_call_parser;            // a name http::find_tool_parser knows, or empty
   std::string tool_strict_level = "auto";  // --tool-strict-level: auto, function or parameter
-  std::string reasoning_parser;            // a name http::find_reasoning_parser knows, or empty
+  // --api-key KEY [KEY ...]: the Bearer tokens the API's paths require (none: VLLM_API_KEY's).
+  std::vector<std::string> api_keys;
+  // vLLM's CORS flags (http/cors.hpp): JSON lists, and --allow-credentials.
+  std::vector<std::string> allowed_origins;
+  std::vector<std::string> allowed_methods = {"*"};
+  std::vector<std::string> allowed_headers = {"*"};
+  bool allow_credentials = false;
+  std::string reasoning_parser;  // a name http::find_reasoning_parser knows, or empty
   // vLLM's --anthropic-disabled-thinking-effort (http::server_options).
   std::string anthropic_disabled_thinking_effort = "auto";
 };

@@ -41,7 +41,7 @@ result<http_url> parse_http_url(std::string_view url) {
 // The exchange is asynchronous only so that the stream's deadline covers connect, write and read;
 // the caller blocks in io_context::run().
 result<http_reply> http_get(const http_url& url, std::string_view path,
-                            std::chrono::milliseconds timeout) {
+                            std::chrono::milliseconds timeout, std::string_view api_key) {
   net::io_context ioc;
   tcp::resolver resolver(ioc);
   beast::tcp_stream stream(ioc);
@@ -49,6 +49,7 @@ result<http_reply> http_get(const http_url& url, std::string_view path,
   bhttp::request<bhttp::empty_body> request{bhttp::verb::get, url.prefix + std::string(path), 11};
   request.set(bhttp::field::host, url.host + ":" + url.port);
   request.set(bhttp::field::user_agent, "troupe-top");
+  if (!api_key.empty()) request.set(bhttp::field::authorization, "Bearer " + std::string(api_key));
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(64u << 20);
   beast::error_code failure;

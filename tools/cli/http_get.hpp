@@ -23,9 +23,10 @@ struct http_reply {
   std::string body;
 };
 
-// GETs url.prefix + path. Errors: resolution, connection, timeout, a malformed answer (an HTTP
-// error status is a reply, not an error). Thread: any; nothing is shared between calls.
+// GETs url.prefix + path, with `Authorization: Bearer <api_key>` when api_key is not empty.
+// Errors: resolution, connection, timeout, a malformed answer (an HTTP error status is a reply,
+// not an error). Thread: any; nothing is shared between calls.
 result<http_reply> http_get(const http_url& url, std::string_view path,
-                            std::chrono::milliseconds timeout);
+                            std::chrono::milliseconds timeout, std::string_view api_key = {});
 
 }  // namespace troupe::cli

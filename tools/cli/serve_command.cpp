@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "actors/engine.hpp"
+#include "http/api_keys.hpp"
 #include "http/server.hpp"
 #include "tools/cli/engine_startup.hpp"
 #include "tools/cli/fingerprint.hpp"
@@ -77,6 +78,9 @@ int run_serve(const command_line& cl) {
   options.enable_per_request_metrics = cl.serve.enable_per_request_metrics;
   options.return_tokens_as_token_ids = cl.serve.return_tokens_as_token_ids;
   options.enable_force_include_usage = cl.serve.enable_force_include_usage;
+  options.api_keys = http::effective_api_keys(cl.serve.api_keys, std::getenv("VLLM_API_KEY"));
+  options.cors = http::cors_policy{cl.serve.allowed_origins, cl.serve.allowed_methods,
+                                   cl.serve.allowed_headers, cl.serve.allow_credentials};
   options.version = TROUPE_VERSION;
   options.enable_server_load_tracking = cl.serve.enable_server_load_tracking;
   options.system_fingerprint =

@@ -8,6 +8,7 @@
 #include <limits>
 #include <string>
 
+#include "http/cors.hpp"
 #include "http/reasoning_parsers.hpp"
 #include "http/structured_outputs_config.hpp"
 #include "http/tool_parsers.hpp"
@@ -31,6 +32,32 @@ template <class Access>
 flag_spec human_int_flag(std::string name, std::string help, Access field, int64_t min) {
   return parsed_flag(std::move(name), "N", std::move(help), field,
                      [min](std::string_view v) { return parse_human_integer(v, min, int32_max); });
+}
+
+// A vLLM flag whose value is a JSON list of strings (--allowed-origins '["*"]').
+template <class Access>
+flag_spec json_list_flag(std::string name, std::string help, Access field) {
+  return parsed_flag(std::move(name), "JSON", std::move(help), field, http::parse_json_string_list);
+}
+
+// --api-key KEY [KEY ...]: as vLLM's argparse reads it, the last occurrence's keys.
+flag_spec api_key_flag() {
+  flag_spec f{"api-key",
+              {},
+              flag_arity::list,
+              false,
+              "KEY",
+              "the API's paths (/v1/...) need `Authorization: Bearer KEY`, one of these keys; "
+              "none = VLLM_API_KEY's, if set",
+              {},
+              {}};
+  f.set = [](command_line& c, std::string_view v) -> status {
+    c.serve.api_keys.emplace_back(v);
+    return ok_status();
+  };
+  f.show = [](command_line&) { return std::string("none"); };
+  f.begin_occurrence = [](command_line& c) { c.serve.api_keys.clear(); };
+  return f;
 }
 
 std::vector<flag_spec> model_flags() {
@@ -288,6 +315,17 @@ std::vector<flag_spec> server_flags() {
                     }
                     return std::string(v);
                   }),
+      api_key_flag(),
+      json_list_flag("allowed-origins",
+                     "origins whose browsers may read answers (CORS), e.g. '[\"*\"]'; none by "
+                     "default",
+                     FIELD(serve.allowed_origins)),
+      json_list_flag("allowed-methods", "methods a CORS preflight may ask for",
+                     FIELD(serve.allowed_methods)),
+      json_list_flag("allowed-headers", "headers a CORS preflight may ask for",
+                     FIELD(serve.allowed_headers)),
+      bool_flag("allow-credentials", "CORS answers allow credentials (cookies, authorization)",
+                FIELD(serve.allow_credentials), true),
       choice_flag("tool-strict-level",
                   "how strictly tool calls are held to the tools (http/tool_choice.hpp): auto "
                   "(tools with \"strict\": true), function (the call format of every call), "

@@ -4,6 +4,7 @@
 // lines per refresh, e.g. for a log or a test (--iterations N stops after N refreshes).
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <thread>
@@ -19,9 +20,17 @@ namespace {
 using steady = std::chrono::steady_clock;
 
 // One refresh's outcome: a new sample, or why there is none.
+// A server started with --api-key guards /v1/telemetry: the key comes from OPENAI_API_KEY, as
+// `troupe bench` (and vLLM's benchmark) take it.
 result<top::telemetry_sample> fetch(const http_url& url, std::chrono::milliseconds timeout) {
-  auto reply = http_get(url, "/v1/telemetry", timeout);
+  const char* api_key = std::getenv("OPENAI_API_KEY");
+  auto reply = http_get(url, "/v1/telemetry", timeout, api_key != nullptr ? api_key : "");
   if (!reply) return reply.err();
+  if (reply->status == 401) {
+    return error{
+        "GET /v1/telemetry answered 401: the server needs its --api-key key in "
+        "OPENAI_API_KEY"};
+  }
   if (reply->status != 200) {
     return error{"GET /v1/telemetry answered " + std::to_string(reply->status)};
   }

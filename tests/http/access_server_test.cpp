@@ -1,0 +1,106 @@
+// The server with vLLM's --api-key and CORS flags: which requests need the key, what a browser's
+// preflight gets, and the CORS headers on plain and streamed answers (http/api_keys.hpp,
+// http/cors.hpp).
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "http/server.hpp"
+#include "tests/http/fake_engine_server.hpp"
+#include "tests/http/test_client.hpp"
+
+namespace troupe::http {
+namespace {
+
+using testing::reply;
+using testing::test_client;
+using testing::bhttp::verb;
+
+constexpr const char* origin = "http://ui.example";
+
+class access_server : public testing::fake_engine_server {
+ protected:
+  void SetUp() override {
+    server_options options;
+    options.api_keys = {"key-1", "key-2"};
+    options.cors.allowed_origins = {origin};
+    options.enable_request_id_headers = true;
+    start(options);
+  }
+};
+
+TEST_F(access_server, the_api_needs_a_key_and_the_rest_does_not) {
+  test_client client(port());
+  reply r = client.request(verb::get, "/v1/models");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.body, R"({"error":"Unauthorized"})");
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_FALSE(r.request_id.empty());  // vLLM's X-Request-Id layer is outside the check
+  r = client.request(verb::get, "/v1/models", {}, {{"Authorization", "Bearer key-1"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = client.request(verb::post, "/v1/completions", R"({"prompt": "Hi", "max_tokens": 2})",
+                     {{"Authorization", "Bearer key-3"}});
+  EXPECT_EQ(r.status, 401);
+  r = client.request(verb::post, "/v1/completions", R"({"prompt": "Hi", "max_tokens": 2})",
+                     {{"Authorization", "bearer key-2"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  // Unguarded paths answer without a key, and the connection stays usable after a 401.
+  EXPECT_EQ(client.request(verb::get, "/health").status, 200);
+  EXPECT_EQ(client.request(verb::get, "/metrics").status, 200);
+  EXPECT_EQ(client.request(verb::get, "/v1/nonexistent").status, 401);  // checked before routing
+  EXPECT_EQ(client.request(verb::get, "/nonexistent").status, 404);
+}
+
+TEST_F(access_server, a_preflight_needs_no_key_and_names_the_allowed_origin) {
+  test_client client(port());
+  reply r = client.request(verb::options, "/v1/chat/completions", {},
+                           {{"Origin", origin},
+                            {"Access-Control-Request-Method", "POST"},
+                            {"Access-Control-Request-Headers", "authorization, content-type"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "OK");
+  EXPECT_EQ(r.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(r.header("Access-Control-Allow-Origin"), origin);
+  EXPECT_EQ(r.header("Access-Control-Allow-Headers"), "authorization, content-type");
+  EXPECT_EQ(r.header("Access-Control-Max-Age"), "600");
+  r = client.request(
+      verb::options, "/v1/chat/completions", {},
+      {{"Origin", "http://other.example"}, {"Access-Control-Request-Method", "POST"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, "Disallowed CORS origin");
+  EXPECT_FALSE(r.has_header("Access-Control-Allow-Origin"));
+  // An OPTIONS that is no preflight is routed as any request: no route takes it.
+  r = client.request(verb::options, "/v1/models");
+  EXPECT_EQ(r.status, 405);
+}
+
+TEST_F(access_server, answers_carry_the_cors_headers_plain_and_streamed) {
+  test_client client(port());
+  const testing::test_client::header_list browser = {{"Origin", origin},
+                                                     {"Authorization", "Bearer key-1"}};
+  reply r = client.request(verb::get, "/v1/models", {}, browser);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("Access-Control-Allow-Origin"), origin);
+  EXPECT_EQ(r.header("Vary"), "Origin");
+  r = client.request(verb::post, "/v1/completions",
+                     R"({"prompt": "Hi", "max_tokens": 2, "stream": true})", browser);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.chunked);
+  EXPECT_EQ(r.header("Access-Control-Allow-Origin"), origin);
+  // Exactly one head: the headers were added once, before the stream's first bytes.
+  EXPECT_EQ(testing::sse_payloads(r.body).back(), "[DONE]");
+  // An error answer too; a 401 does not (vLLM checks the key before its CORS layer).
+  r = client.request(verb::post, "/v1/completions", R"({"prompt": 5})", browser);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.header("Access-Control-Allow-Origin"), origin);
+  r = client.request(verb::get, "/v1/models", {}, {{"Origin", origin}});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_FALSE(r.has_header("Access-Control-Allow-Origin"));
+  // Another origin is not named; the answer still varies with Origin.
+  r = client.request(verb::get, "/health", {}, {{"Origin", "http://other.example"}});
+  EXPECT_FALSE(r.has_header("Access-Control-Allow-Origin"));
+  EXPECT_EQ(r.header("Vary"), "Origin");
+}
+
+}  // namespace
+}  // namespace troupe::http
