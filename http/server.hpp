@@ -34,6 +34,10 @@ struct server_options {
   uint16_t port = 8000;  // 0 = an ephemeral port (see server::port())
   int32_t num_io_threads = 1;
   bool disable_log_requests = false;  // else one info line per request
+  // vLLM's --disable-uvicorn-access-log: no access lines (the line per request above); and
+  // --disable-access-log-for-endpoints: none for these paths (exact, without the query string).
+  bool disable_access_log = false;
+  std::vector<std::string> access_log_excluded_paths;
   // `--enable-prompt-tokens-details`: a usage object gains "prompt_tokens_details":
   // {"cached_tokens": N} when the engine reports N > 0 prompt tokens from the prefix cache.
   bool enable_prompt_tokens_details = false;

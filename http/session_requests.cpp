@@ -531,7 +531,11 @@ void session::finish_response() {
 }
 
 void session::log_request() {
-  if (ctx_->options.disable_log_requests) return;
+  const server_options& options = ctx_->options;
+  if (options.disable_log_requests || options.disable_access_log) return;
+  if (std::ranges::find(options.access_log_excluded_paths, target_path(target_)) !=
+      options.access_log_excluded_paths.end())
+    return;
   double ms = std::chrono::duration<double, std::milli>(steady::now() - started_).count();
   spdlog::info("{} \"{} {}\" {} {:.1f} ms{}", peer_, method_, target_, status_, ms, detail_);
 }

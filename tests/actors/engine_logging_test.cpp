@@ -3,7 +3,6 @@
 #include "actors/engine.hpp"
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <string>
@@ -11,38 +10,14 @@
 #include <vector>
 
 #include "tests/actors/fakes.hpp"
+#include "tests/support/captured_log.hpp"
 
 namespace troupe::actors {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Routes spdlog's default logger into a ring buffer ("level message" lines) for the test's life.
-class captured_log {
- public:
-  captured_log() : previous_(spdlog::default_logger()) {
-    sink_ = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096);
-    auto logger = std::make_shared<spdlog::logger>("captured", sink_);
-    logger->set_pattern("%l %v");
-    logger->set_level(spdlog::level::debug);
-    spdlog::set_default_logger(logger);
-  }
-  ~captured_log() { spdlog::set_default_logger(previous_); }
-
-  std::vector<std::string> lines_with(const std::string& part) const {
-    std::vector<std::string> found;
-    for (auto& line : sink_->last_formatted()) {
-      while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
-        line.pop_back();
-      if (line.find(part) != std::string::npos) found.push_back(line);
-    }
-    return found;
-  }
-
- private:
-  std::shared_ptr<spdlog::logger> previous_;
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
-};
+using troupe::testing::captured_log;
 
 std::unique_ptr<engine> start(const runtime::engine_config& config,
                               std::chrono::microseconds step_sleep) {

@@ -1,6 +1,7 @@
 // The server with vLLM's --api-key and CORS flags: which requests need the key, what a browser's
 // preflight gets, and the CORS headers on plain and streamed answers (http/api_keys.hpp,
-// http/cors.hpp).
+// http/cors.hpp); and its access lines under --disable-uvicorn-access-log and
+// --disable-access-log-for-endpoints.
 #include <string>
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include "http/server.hpp"
 #include "tests/http/fake_engine_server.hpp"
 #include "tests/http/test_client.hpp"
+#include "tests/support/captured_log.hpp"
 
 namespace troupe::http {
 namespace {
@@ -100,6 +102,36 @@ TEST_F(access_server, answers_carry_the_cors_headers_plain_and_streamed) {
   r = client.request(verb::get, "/health", {}, {{"Origin", "http://other.example"}});
   EXPECT_FALSE(r.has_header("Access-Control-Allow-Origin"));
   EXPECT_EQ(r.header("Vary"), "Origin");
+}
+
+class access_log_server : public testing::fake_engine_server {};
+
+TEST_F(access_log_server, excluded_paths_and_the_switch_silence_access_lines) {
+  server_options options;
+  options.access_log_excluded_paths = {"/health", "/metrics"};
+  {
+    troupe::testing::captured_log log;
+    start(options, /*access_log=*/true);
+    test_client client(port());
+    EXPECT_EQ(client.request(verb::get, "/health?probe=1").status, 200);
+    EXPECT_EQ(client.request(verb::get, "/metrics").status, 200);
+    EXPECT_EQ(client.request(verb::get, "/v1/models").status, 200);
+    EXPECT_EQ(client.request(verb::get, "/healthz").status, 404);
+    client.close();
+    server_.reset();                                                 // every line written
+    EXPECT_TRUE(log.lines_with("\"GET /health?probe=1\"").empty());  // the query is no part
+    EXPECT_TRUE(log.lines_with("\"GET /metrics\"").empty());
+    EXPECT_EQ(log.lines_with("\"GET /v1/models\" 200").size(), 1u);
+    EXPECT_EQ(log.lines_with("\"GET /healthz\" 404").size(), 1u);  // exact paths only
+  }
+  options.disable_access_log = true;
+  troupe::testing::captured_log log;
+  start(options, /*access_log=*/true);
+  test_client client(port());
+  EXPECT_EQ(client.request(verb::get, "/v1/models").status, 200);
+  client.close();
+  server_.reset();
+  EXPECT_TRUE(log.lines_with("\"GET /v1/models").empty());
 }
 
 }  // namespace

@@ -196,7 +196,7 @@ TEST(flags, scheduling_policy_max_logprobs_and_request_id_headers) {
   EXPECT_TRUE(parse_ok({"serve", "--enable-request-id-headers"}).serve.enable_request_id_headers);
 }
 
-TEST(flags, api_keys_and_cors_as_vllm_reads_them) {
+TEST(flags, api_keys_cors_and_access_log_as_vllm_reads_them) {
   const command_line none = parse_ok({"serve"});
   EXPECT_TRUE(none.serve.api_keys.empty());
   EXPECT_TRUE(none.serve.allowed_origins.empty());
@@ -219,6 +219,14 @@ TEST(flags, api_keys_and_cors_as_vllm_reads_them) {
   EXPECT_FALSE(
       parse_ok({"serve", "--allow-credentials", "--no-allow-credentials"}).serve.allow_credentials);
   EXPECT_NE(parse_error({"serve", "--allowed-origins", "*"}).find("JSON list"), std::string::npos);
+  EXPECT_FALSE(none.serve.disable_uvicorn_access_log);
+  EXPECT_TRUE(none.serve.access_log_excluded_paths.empty());
+  const command_line quiet =
+      parse_ok({"serve", "--disable-uvicorn-access-log", "--disable-access-log-for-endpoints",
+                " /health, ,/metrics,"});
+  EXPECT_TRUE(quiet.serve.disable_uvicorn_access_log);
+  EXPECT_EQ(quiet.serve.access_log_excluded_paths,
+            (std::vector<std::string>{"/health", "/metrics"}));
   parse_error({"serve", "--api-key"});
 }
 

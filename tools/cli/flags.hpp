@@ -60,6 +60,10 @@ struct serve_options {
   bool enable_auto_tool_choice = false;
   std::string tool_call_parser;            // a name http::find_tool_parser knows, or empty
   std::string tool_strict_level = "auto";  // --tool-strict-level: auto, function or parameter
+  // --disable-uvicorn-access-log; --disable-access-log-for-endpoints "/health,/metrics" (split
+  // at commas, blanks trimmed, empty items dropped, as vLLM splits it).
+  bool disable_uvicorn_access_log = false;
+  std::vector<std::string> access_log_excluded_paths;
   // --api-key KEY [KEY ...]: the Bearer tokens the API's paths require (none: VLLM_API_KEY's).
   std::vector<std::string> api_keys;
   // vLLM's CORS flags (http/cors.hpp): JSON lists, and --allow-credentials.

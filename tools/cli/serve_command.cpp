@@ -72,6 +72,8 @@ int run_serve(const command_line& cl) {
   options.port = static_cast<uint16_t>(config.port);
   options.num_io_threads = config.num_io_threads;
   options.disable_log_requests = config.disable_log_requests;
+  options.disable_access_log = cl.serve.disable_uvicorn_access_log;
+  options.access_log_excluded_paths = cl.serve.access_log_excluded_paths;
   options.enable_prompt_tokens_details = cl.serve.enable_prompt_tokens_details;
   options.enable_request_id_headers = cl.serve.enable_request_id_headers;
   options.max_logprobs = static_cast<int32_t>(cl.serve.max_logprobs);

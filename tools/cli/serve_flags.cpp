@@ -5,7 +5,9 @@
 // message saying so.
 #include <fmt/format.h>
 #include <algorithm>
+#include <cctype>
 #include <limits>
+#include <ranges>
 #include <string>
 
 #include "http/cors.hpp"
@@ -38,6 +40,22 @@ flag_spec human_int_flag(std::string name, std::string help, Access field, int64
 template <class Access>
 flag_spec json_list_flag(std::string name, std::string help, Access field) {
   return parsed_flag(std::move(name), "JSON", std::move(help), field, http::parse_json_string_list);
+}
+
+// "a, b,,c" -> {"a", "b", "c"}: split at commas, blanks trimmed, empty items dropped (vLLM's
+// --disable-access-log-for-endpoints).
+result<std::vector<std::string>> comma_list(std::string_view text) {
+  std::vector<std::string> items;
+  for (const auto part : std::views::split(text, ',')) {
+    std::string_view item(part.begin(), part.end());
+    const auto blank = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+    while (!item.empty() && blank(item.front()))
+      item.remove_prefix(1);
+    while (!item.empty() && blank(item.back()))
+      item.remove_suffix(1);
+    if (!item.empty()) items.emplace_back(item);
+  }
+  return items;
 }
 
 // --api-key KEY [KEY ...]: as vLLM's argparse reads it, the last occurrence's keys.
@@ -270,6 +288,13 @@ std::vector<flag_spec> server_flags() {
                 "vLLM's deprecated flag: no request lifecycle lines even with "
                 "--enable-log-requests, and no HTTP access lines",
                 FIELD(engine.disable_log_requests)),
+      bool_flag("disable-uvicorn-access-log",
+                "no access lines (the line per HTTP request; --disable-log-requests too)",
+                FIELD(serve.disable_uvicorn_access_log)),
+      parsed_flag("disable-access-log-for-endpoints", "PATHS",
+                  "comma-separated paths whose requests get no access line, e.g. "
+                  "\"/health,/metrics\"",
+                  FIELD(serve.access_log_excluded_paths), comma_list),
       bool_flag("disable-log-stats",
                 "no engine metrics (vllm:* on /metrics) and no periodic stats line; actor and "
                 "step figures stay",
