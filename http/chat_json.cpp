@@ -170,11 +170,11 @@ void write_optional_string(json_writer& w, const std::optional<std::string>& tex
   }
 }
 
-// The assistant message as vLLM's ChatMessage dumps it (tool_calls only when there are some).
-void write_message(json_writer& w, const chat_choice& choice) {
+// The message as vLLM's ChatMessage dumps it (tool_calls only when there are some).
+void write_message(json_writer& w, const chat_choice& choice, std::string_view role) {
   w.StartObject();
   write_key(w, "role");
-  w.String("assistant");
+  write_string(w, role);
   write_key(w, "content");
   if (choice.content_null) {
     w.Null();
@@ -210,12 +210,13 @@ void write_parsed_delta(json_writer& w, const parsed_delta& delta) {
   }
 }
 
-void write_choice(json_writer& w, const chat_choice& choice, const chat_logprobs_format& format) {
+void write_choice(json_writer& w, const chat_choice& choice, const chat_logprobs_format& format,
+                  std::string_view role) {
   w.StartObject();
   write_key(w, "index");
   w.Int(choice.index);
   write_key(w, "message");
-  write_message(w, choice);
+  write_message(w, choice, role);
   write_key(w, "logprobs");
   write_logprobs(w, format, choice.logprobs);
   write_finish_reason(w, choice);
@@ -247,7 +248,7 @@ std::string chat_completion_json(const completion_meta& meta,
   write_key(w, "choices");
   w.StartArray();
   for (const chat_choice& choice : choices)
-    write_choice(w, choice, format);
+    write_choice(w, choice, format, prompt.role);
   w.EndArray();
   write_key(w, "service_tier");
   w.Null();
@@ -280,7 +281,7 @@ std::string chat_role_chunk_json(const completion_meta& meta, int32_t index,
   write_key(w, "delta");
   w.StartObject();
   write_key(w, "role");
-  w.String("assistant");
+  write_string(w, prompt.role);
   write_key(w, "content");
   w.String("");
   w.EndObject();

@@ -55,6 +55,9 @@ struct chat_choice {
 // What a chat response says of its prompt besides the choices, each null unless asked for:
 // prompt_logprobs, return_token_ids' prompt_token_ids and return_prompt_text's rendered prompt.
 struct chat_prompt_fields {
+  // The message's role (vLLM's get_chat_request_role): --response-role's ("assistant" by
+  // default) after a generation prompt, else the role of the request's last message.
+  std::string role = "assistant";
   std::optional<prompt_logprobs_list> prompt_logprobs;  // the response's only
   std::optional<std::vector<int32_t>> prompt_token_ids;
   std::optional<std::string> prompt_text;
@@ -76,7 +79,7 @@ std::string chat_completion_json(const completion_meta& meta,
                                  const completion_usage& usage, const chat_logprobs_format& format,
                                  const chat_prompt_fields& prompt = {});
 
-// A choice's first chunk: delta {"role": "assistant", "content": ""}, then the prompt's
+// A choice's first chunk: delta {"role": <prompt.role>, "content": ""}, then the prompt's
 // "prompt_token_ids" and "prompt_text" (null unless asked for; no prompt_logprobs in a stream).
 // `usage` (stream_options.continuous_usage_stats): the chunk's "usage" (no completion tokens yet).
 std::string chat_role_chunk_json(const completion_meta& meta, int32_t index,

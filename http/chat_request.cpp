@@ -44,18 +44,19 @@ parse_error read_logprobs(const Value& body, int32_t max_logprobs, int32_t vocab
   return std::nullopt;
 }
 
+// The role of the last message of `messages` (a JSON array); nullopt without one.
+std::optional<std::string> last_role(const rapidjson::Document& messages) {
+  if (messages.HasParseError() || !messages.IsArray() || messages.Empty()) return std::nullopt;
+  const Value* role = member(messages[messages.Size() - 1], "role");
+  if (role == nullptr || !role->IsString()) return std::nullopt;
+  return std::string(role->GetString(), role->GetStringLength());
+}
+
 // vLLM's chat echo: each choice's content starts with the last message's content when that
-// message has the response's role (the assistant's with add_generation_prompt, else any).
-std::string echo_text(const runtime::chat_request& chat) {
-  rapidjson::Document messages;
-  messages.Parse(chat.messages_json.c_str());
-  if (messages.HasParseError() || !messages.IsArray() || messages.Empty()) return {};
-  const Value& last = messages[messages.Size() - 1];
-  const Value* role = member(last, "role");
-  if (chat.add_generation_prompt &&
-      (role == nullptr || !role->IsString() || std::string_view(role->GetString()) != "assistant"))
-    return {};
-  const Value* content = member(last, "content");
+// message has the answer's `role`.
+std::string echo_text(const rapidjson::Document& messages, std::string_view role) {
+  if (last_role(messages) != role) return {};
+  const Value* content = member(messages[messages.Size() - 1], "content");
   if (content == nullptr) return {};
   if (content->IsString()) return {content->GetString(), content->GetStringLength()};
   std::string joined;  // a template that loops over parts got them as a list: join their texts
@@ -147,7 +148,12 @@ std::variant<chat_completion_request, api_error> parse_chat_completion_request(
   if (auto e = check_beam_search(request.completion, /*completions=*/false)) return std::move(*e);
   request.chat = std::move(inputs.chat);
   request.continue_final_message = inputs.continue_final_message;
-  if (echo) request.echo_text = echo_text(request.chat);
+  rapidjson::Document messages;
+  messages.Parse(request.chat.messages_json.c_str());
+  request.role = request.chat.add_generation_prompt
+                     ? limits.response_role
+                     : last_role(messages).value_or(limits.response_role);
+  if (echo) request.echo_text = echo_text(messages, request.role);
   return request;
 }
 

@@ -27,8 +27,11 @@ struct chat_completion_request {
   completion_request completion;
   runtime::chat_request chat;  // special_tokens left to the server's template
   bool continue_final_message = false;
-  // With "echo": the last message's content when it has the response's role (the assistant's
-  // when add_generation_prompt, else its own); each choice's content starts with it.
+  // The answer's role (vLLM's get_chat_request_role): --response-role's with
+  // add_generation_prompt, else the last message's.
+  std::string role;
+  // With "echo": the last message's content when it has the answer's role (always, without
+  // add_generation_prompt); each choice's content starts with it.
   std::string echo_text;
   // tool_choice "required" or named: the answer becomes message.tool_calls.
   tool_choice_mode tool_choice;

@@ -28,6 +28,7 @@ chat_responder::chat_responder(completion_meta meta, chat_responder_options opti
   }
   if (options_.hide_metadata) options_.logprobs.top_logprobs = -1;
   prompt_.prompt_text = options_.prompt_text;
+  prompt_.role = options_.role;
 }
 
 bool chat_responder::keep_alive() const {

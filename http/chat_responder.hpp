@@ -36,6 +36,8 @@ struct chat_responder_options {
   chat_logprobs_format logprobs;
   // "echo": each choice's content starts with this (a stream sends it right after the role).
   std::string echo_text;
+  // The message's (a stream's first delta's) role: chat_completion_request's.
+  std::string role = "assistant";
   // tool_choice "required" or named: each choice's text becomes tool calls (http/tool_calls.hpp).
   tool_choice_mode tool_choice;
   // Under --reasoning-parser or an "auto" tool choice (http/chat_output_setup.hpp): makes a

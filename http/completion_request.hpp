@@ -85,6 +85,8 @@ struct completion_limits {
   // A reasoning parser is configured (vLLM's reasoning_config): what a thinking_token_budget
   // would need.
   bool reasoning_parser = false;
+  // Chat: vLLM's --response-role, the answer's role after a generation prompt.
+  std::string response_role = "assistant";
 };
 
 // Parses `body`. Errors: 400 for malformed JSON, wrong types, out-of-range or unsupported values;

@@ -62,6 +62,8 @@ struct server_options {
   // vLLM's --allowed-origins, --allowed-methods, --allowed-headers, --allow-credentials
   // (http/cors.hpp); by default no other origin may read an answer.
   cors_policy cors;
+  // vLLM's --response-role: a chat answer's role after a generation prompt.
+  std::string response_role = "assistant";
   // GET /version's {"version": ...} (troupe's version).
   std::string version;
   // vLLM's system_fingerprint (`--fingerprint-mode`): complete responses and a stream's last

@@ -199,6 +199,7 @@ completion_limits session::request_limits() const {
   limits.tool_parser = ctx_->options.chat_output.tool_parser;
   limits.strict_tools = ctx_->options.chat_output.strict_tools;
   limits.reasoning_parser = ctx_->options.chat_output.reasoning_parser.has_value();
+  limits.response_role = ctx_->options.response_role;
   return limits;
 }
 
@@ -303,6 +304,7 @@ std::variant<session::prepared_chat, api_error> session::prepare_chat(const http
                       chat.completion.return_tokens_as_token_ids.value_or(
                           ctx_->options.return_tokens_as_token_ids)};
   options.echo_text = std::move(chat.echo_text);
+  options.role = std::move(chat.role);
   options.response.prompt_tokens_details = ctx_->options.enable_prompt_tokens_details;
   options.response.request_metrics = ctx_->options.enable_per_request_metrics;
   options.return_token_ids = chat.completion.return_token_ids;

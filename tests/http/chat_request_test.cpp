@@ -228,6 +228,28 @@ TEST(chat_request, echo_takes_the_last_message_when_it_has_the_responses_role) {
             "Hi");
 }
 
+// vLLM's get_chat_request_role: --response-role after a generation prompt, else the last
+// message's role; echo follows it.
+TEST(chat_request, the_answers_role_is_the_response_role_or_the_last_messages) {
+  const std::string user = R"("messages": [{"role": "user", "content": "Hi"}])";
+  EXPECT_EQ(parse_ok("{" + user + "}").role, "assistant");
+  EXPECT_EQ(parse_ok("{" + user + R"(, "add_generation_prompt": false})").role, "user");
+  completion_limits bot = limits;
+  bot.response_role = "bot";
+  auto parse_bot = [&](const std::string& body) {
+    auto parsed = parse_chat_completion_request(body, bot, 42);
+    EXPECT_TRUE(std::holds_alternative<chat_completion_request>(parsed)) << body;
+    return std::get<chat_completion_request>(std::move(parsed));
+  };
+  EXPECT_EQ(parse_bot("{" + user + "}").role, "bot");
+  EXPECT_EQ(parse_bot("{" + user + R"(, "add_generation_prompt": false})").role, "user");
+  const std::string by_bot =
+      R"({"messages": [{"role": "user", "content": "Hi"}, {"role": "bot", "content": "So"}],
+          "echo": true})";
+  EXPECT_EQ(parse_bot(by_bot).echo_text, "So");
+  EXPECT_TRUE(parse_ok(by_bot).echo_text.empty());  // not the assistant's
+}
+
 TEST(chat_request, generation_prompt_flags_conflict_as_in_vllm) {
   EXPECT_EQ(parse_error_of(R"({"messages": [], "continue_final_message": true})").message,
             "Cannot set both `continue_final_message` and `add_generation_prompt` to True.");

@@ -26,9 +26,11 @@ const std::string last_content = "{{ messages[-1].content }}";
 
 class chat_server : public testing::fake_engine_server {
  protected:
-  void start(const std::string& template_text, bool prompt_tokens_details = false) {
+  void start(const std::string& template_text, bool prompt_tokens_details = false,
+             const std::string& response_role = "assistant") {
     server_options options;
     options.enable_prompt_tokens_details = prompt_tokens_details;
+    options.response_role = response_role;
     if (!template_text.empty()) {
       auto setup = load_chat_template_setup(template_text, "/nonexistent.gguf", nullptr);
       ASSERT_TRUE(setup.ok()) << setup.message();
@@ -82,6 +84,23 @@ TEST_F(chat_server, a_stream_sends_role_deltas_finish_and_done) {
   }
   EXPECT_EQ(text, "Hello from troupe, the actor runtime.");
   EXPECT_EQ(engine_.requests().back().max_tokens, 0);  // chat's default: up to max_model_len
+}
+
+// --response-role names the answer's role after a generation prompt; without one the answer
+// continues the last message, in its role (vLLM's get_chat_request_role).
+TEST_F(chat_server, the_response_role_names_the_message_and_the_first_delta) {
+  start(last_content, false, "bot");
+  reply r = chat(R"({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_STREQ(parse_json(r.body)["choices"][0]["message"]["role"].GetString(), "bot");
+  r = chat(R"({"messages": [{"role": "user", "content": "Hi"}], "stream": true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto first = parse_json(testing::sse_payloads(r.body)[0]);
+  EXPECT_STREQ(first["choices"][0]["delta"]["role"].GetString(), "bot");
+  r = chat(R"({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2,
+               "add_generation_prompt": false})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_STREQ(parse_json(r.body)["choices"][0]["message"]["role"].GetString(), "user");
 }
 
 TEST_F(chat_server, cache_salt_reaches_the_engine_and_a_bad_one_is_a_400) {

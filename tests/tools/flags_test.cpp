@@ -219,6 +219,8 @@ TEST(flags, api_keys_cors_and_access_log_as_vllm_reads_them) {
   EXPECT_FALSE(
       parse_ok({"serve", "--allow-credentials", "--no-allow-credentials"}).serve.allow_credentials);
   EXPECT_NE(parse_error({"serve", "--allowed-origins", "*"}).find("JSON list"), std::string::npos);
+  EXPECT_EQ(none.serve.response_role, "assistant");
+  EXPECT_EQ(parse_ok({"serve", "--response-role", "bot"}).serve.response_role, "bot");
   EXPECT_FALSE(none.serve.disable_uvicorn_access_log);
   EXPECT_TRUE(none.serve.access_log_excluded_paths.empty());
   const command_line quiet =

@@ -64,6 +64,7 @@ struct serve_options {
   // at commas, blanks trimmed, empty items dropped, as vLLM splits it).
   bool disable_uvicorn_access_log = false;
   std::vector<std::string> access_log_excluded_paths;
+  std::string response_role = "assistant";  // --response-role
   // --api-key KEY [KEY ...]: the Bearer tokens the API's paths require (none: VLLM_API_KEY's).
   std::vector<std::string> api_keys;
   // vLLM's CORS flags (http/cors.hpp): JSON lists, and --allow-credentials.

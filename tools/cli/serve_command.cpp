@@ -83,6 +83,7 @@ int run_serve(const command_line& cl) {
   options.api_keys = http::effective_api_keys(cl.serve.api_keys, std::getenv("VLLM_API_KEY"));
   options.cors = http::cors_policy{cl.serve.allowed_origins, cl.serve.allowed_methods,
                                    cl.serve.allowed_headers, cl.serve.allow_credentials};
+  options.response_role = cl.serve.response_role;
   options.version = TROUPE_VERSION;
   options.enable_server_load_tracking = cl.serve.enable_server_load_tracking;
   options.system_fingerprint =

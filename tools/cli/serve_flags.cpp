@@ -340,6 +340,10 @@ std::vector<flag_spec> server_flags() {
                     }
                     return std::string(v);
                   }),
+      string_flag("response-role", "ROLE",
+                  "a chat answer's role after a generation prompt (without one, the last "
+                  "message's)",
+                  FIELD(serve.response_role)),
       api_key_flag(),
       json_list_flag("allowed-origins",
                      "origins whose browsers may read answers (CORS), e.g. '[\"*\"]'; none by "
