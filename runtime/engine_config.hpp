@@ -22,6 +22,10 @@ struct engine_config {
   // gguf (a .gguf file), or dummy (random weights from a directory's config.json, for benchmarks:
   // runtime/formats/dummy_weights.hpp). vLLM's other loaders are refused by validation.
   std::string load_format = "auto";
+  // vLLM's --quantization / -q: the method the checkpoint must be quantized with (its config's
+  // quantization_config.quant_method; "gguf" for a .gguf file); empty = whatever it has. troupe
+  // quantizes nothing on load, so a method the checkpoint lacks is refused (check_quantization).
+  std::string quantization;
   std::string kv_cache_dtype = "auto";
 
   // -- scheduling --

@@ -1,5 +1,6 @@
 #include "runtime/serving/model_files.hpp"
 
+#include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -193,9 +194,43 @@ result<std::shared_ptr<const tokenizer>> load_tokenizer(const std::string& path)
   return gguf_tokenizer(path, **file);
 }
 
+result<std::string> checkpoint_quantization(const std::string& path) {
+  if (path.ends_with(".gguf")) return std::string("gguf");
+  if (!is_hf_model_dir(path)) return std::string();
+  auto text = read_hf_config_text(path);
+  if (!text) return text.err();
+  rapidjson::Document doc;
+  doc.Parse(text->data(), text->size());
+  if (doc.HasParseError() || !doc.IsObject()) return error{path + "/config.json is not JSON"};
+  const auto qc = doc.FindMember("quantization_config");
+  if (qc == doc.MemberEnd() || !qc->value.IsObject()) return std::string();
+  const auto method = qc->value.FindMember("quant_method");
+  if (method == qc->value.MemberEnd() || !method->value.IsString()) return std::string();
+  return std::string(method->value.GetString(), method->value.GetStringLength());
+}
+
+status check_quantization(const std::string& requested, const std::string& checkpoint) {
+  if (requested.empty() || requested == checkpoint) return ok_status();
+  if (checkpoint.empty()) {
+    return error{"--quantization " + requested +
+                 ": the checkpoint is not quantized, and troupe does not quantize weights on "
+                 "load (serve a checkpoint quantized with " +
+                 requested + ", or leave the flag out)"};
+  }
+  return error{"Quantization method specified in the model config (" + checkpoint +
+               ") does not match the quantization method specified in the `quantization` "
+               "argument (" +
+               requested + ")."};
+}
+
 result<model_files> load_model_files(const engine_config& config) {
   model_files files;
   files.path = resolve_model_path(config);
+  if (!config.quantization.empty()) {
+    auto method = checkpoint_quantization(files.path);
+    if (!method) return method.err();
+    if (auto ok = check_quantization(config.quantization, *method); !ok) return ok.err();
+  }
   if (!config.tokenizer.empty()) {
     auto tokenizer = load_tokenizer(config.tokenizer);
     if (!tokenizer) return tokenizer.err();

@@ -32,6 +32,15 @@ std::string resolve_tokenizer_path(const engine_config& config);
 // tokenizer.json / tokenizer.model file itself. Errors name the path.
 result<std::shared_ptr<const tokenizer>> load_tokenizer(const std::string& path);
 
+// The quantization method of the checkpoint at `path` as vLLM names it: "gguf" for a .gguf
+// file, a directory's config.json quantization_config.quant_method, or "" when it has none.
+result<std::string> checkpoint_quantization(const std::string& path);
+
+// vLLM's --quantization check against the checkpoint's method: equal, or vLLM's mismatch error;
+// a method on an unquantized checkpoint is refused (vLLM would quantize it on load; troupe does
+// not). An empty `requested` always passes.
+status check_quantization(const std::string& requested, const std::string& checkpoint);
+
 struct model_files {
   std::string path;  // resolve_model_path(config)
   std::shared_ptr<const runtime::tokenizer> tokenizer;

@@ -219,6 +219,10 @@ TEST(flags, api_keys_cors_and_access_log_as_vllm_reads_them) {
   EXPECT_FALSE(
       parse_ok({"serve", "--allow-credentials", "--no-allow-credentials"}).serve.allow_credentials);
   EXPECT_NE(parse_error({"serve", "--allowed-origins", "*"}).find("JSON list"), std::string::npos);
+  EXPECT_EQ(none.engine.quantization, "");
+  EXPECT_EQ(parse_ok({"serve", "-q", "compressed-tensors"}).engine.quantization,
+            "compressed-tensors");
+  EXPECT_EQ(parse_ok({"serve", "--quantization=gguf"}).engine.quantization, "gguf");
   EXPECT_EQ(none.serve.response_role, "assistant");
   EXPECT_EQ(parse_ok({"serve", "--response-role", "bot"}).serve.response_role, "bot");
   EXPECT_FALSE(none.serve.disable_uvicorn_access_log);
@@ -290,8 +294,8 @@ TEST(flags, unknown_flag_suggests_the_closest) {
   EXPECT_EQ(parse_error({"serve", "--enable-prefix-cache"}),
             "unknown flag --enable-prefix-cache for 'troupe serve'; did you mean "
             "--enable-prefix-caching?");
-  EXPECT_EQ(parse_error({"serve", "--quantization", "awq"}),
-            "unknown flag --quantization for 'troupe serve' (see troupe serve --help)");
+  EXPECT_EQ(parse_error({"serve", "--kv-transfer-config", "{}"}),
+            "unknown flag --kv-transfer-config for 'troupe serve' (see troupe serve --help)");
   EXPECT_EQ(parse_error({"bench", "--request-rat", "4"}),
             "unknown flag --request-rat for 'troupe bench'; did you mean --request-rate?");
 }

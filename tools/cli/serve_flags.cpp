@@ -86,6 +86,12 @@ std::vector<flag_spec> model_flags() {
                   FIELD(engine.model)),
       string_flag("served-model-name", "NAME", "model name clients send; none = the model's name",
                   FIELD(engine.served_model_name)),
+      with_aliases(string_flag("quantization", "METHOD",
+                               "the method the checkpoint is quantized with (vLLM's names: "
+                               "compressed-tensors, gguf); another, or one on an unquantized "
+                               "checkpoint, is refused",
+                               FIELD(engine.quantization)),
+                   {"q"}),
       string_flag("tokenizer", "PATH",
                   "tokenizer to use instead of the model's own: a .gguf file, a directory, or "
                   "its tokenizer.json / tokenizer.model",

@@ -104,6 +104,30 @@ TEST_F(load_format, validation_refuses_vllms_other_loaders) {
   EXPECT_EQ(build_error(c).rfind("--load-format pt is not supported", 0), 0u);
 }
 
+// vLLM's --quantization: the checkpoint's method or nothing (troupe quantizes nothing on load).
+TEST_F(load_format, quantization_must_name_the_checkpoints_method) {
+  EXPECT_EQ(*checkpoint_quantization(path("dummy")), "");
+  EXPECT_EQ(*checkpoint_quantization(path("dummy_w8a8")), "compressed-tensors");
+  EXPECT_EQ(*checkpoint_quantization(path("fake.gguf")), "gguf");
+  auto c = dummy_config("dummy_w8a8");
+  c.quantization = "compressed-tensors";
+  EXPECT_TRUE(load_model_files(c).ok());
+  c.quantization = "awq";
+  auto refused = load_model_files(c);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.message(),
+            "Quantization method specified in the model config (compressed-tensors) does not "
+            "match the quantization method specified in the `quantization` argument (awq).");
+  c = dummy_config();
+  c.quantization = "fp8";
+  refused = load_model_files(c);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("the checkpoint is not quantized"), std::string::npos)
+      << refused.message();
+  EXPECT_TRUE(check_quantization("", "gguf"));
+  EXPECT_TRUE(check_quantization("gguf", "gguf"));
+}
+
 TEST_F(load_format, dummy_builds_an_engine_from_config_json_alone) {
   auto built = build_engine(dummy_config());
   ASSERT_TRUE(built.ok()) << built.message();
