@@ -15,7 +15,7 @@ PACKAGES=(
   clang-format
   libcaf-dev libboost1.81-dev rapidjson-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev libpcre2-dev libicu-dev
-  libsentencepiece-dev libssl-dev libxxhash-dev
+  libsentencepiece-dev libssl-dev libxxhash-dev libyaml-dev
   # tests: the /dashboard page in headless Chromium (about 115 MB to download, 20 s to install)
   chromium
 )

@@ -3,12 +3,16 @@
 // offline_flags.cpp).
 #include "tools/cli/flags.hpp"
 
+#include "tools/cli/config_file.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "tools/cli/config_file.hpp"
 #include "tools/cli/flag_spec.hpp"
 
 namespace troupe::cli {
@@ -174,7 +178,18 @@ result<command_line> parse_command_line(int argc, const char* const* argv) {
                  command_names() + " (see troupe --help)"};
   }
   out.command = command->name;
-  argument_walker walker{*command, out, argv, argc};
+  // vLLM's --config FILE.yaml: its flags spliced in before the command line's.
+  auto args = expand_config_file(std::vector<std::string>(argv + 2, argv + argc),
+                                 static_cast<bool>(command->positional), [&](std::string_view key) {
+                                   const flag_spec* flag = detail::find_flag(
+                                       *command, detail::normalize_flag_name(key));
+                                   return flag != nullptr && flag->negatable;
+                                 });
+  if (!args) return error{"--config: " + args.message()};
+  std::vector<const char*> expanded = {argv[0], argv[1]};
+  for (const std::string& arg : *args)
+    expanded.push_back(arg.c_str());
+  argument_walker walker{*command, out, expanded.data(), static_cast<int>(expanded.size())};
   if (status s = walker.run(); !s) return s.err();
   return out;
 }
