@@ -219,6 +219,10 @@ TEST(flags, api_keys_cors_and_access_log_as_vllm_reads_them) {
   EXPECT_FALSE(
       parse_ok({"serve", "--allow-credentials", "--no-allow-credentials"}).serve.allow_credentials);
   EXPECT_NE(parse_error({"serve", "--allowed-origins", "*"}).find("JSON list"), std::string::npos);
+  EXPECT_EQ(parse_ok({"serve", "--tokenizer-mode", "hf"}).serve.tokenizer_mode, "hf");
+  EXPECT_NE(parse_error({"serve", "--tokenizer-mode", "mistral"}).find("auto, hf"),
+            std::string::npos);
+  EXPECT_EQ(parse_ok({"serve", "--max-log-len", "100"}).serve.max_log_len, 100);
   EXPECT_EQ(none.engine.quantization, "");
   EXPECT_EQ(parse_ok({"serve", "-q", "compressed-tensors"}).engine.quantization,
             "compressed-tensors");

@@ -35,6 +35,8 @@ struct serve_options {
   std::string chat_template;     // path to a Jinja template file; empty = the model's own
   std::optional<int64_t> seed;
   bool trust_remote_code = false;          // accepted for vLLM compatibility; has no effect
+  std::string tokenizer_mode = "auto";     // --tokenizer-mode auto|hf: Hugging Face's files
+  std::optional<int64_t> max_log_len;      // --max-log-len: accepted; no prompt text is logged
   std::string generation_config = "auto";  // --generation-config auto | vllm | DIR
   // Usage reports prompt_tokens_details.cached_tokens (http::server_options).
   bool enable_prompt_tokens_details = false;

@@ -114,6 +114,14 @@ std::vector<flag_spec> model_flags() {
                   "an element: bfloat16, float16, or one: fp8 (= fp8_e4m3), fp8_e5m2",
                   FIELD(engine.kv_cache_dtype),
                   {"auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2"}),
+      choice_flag("tokenizer-mode",
+                  "auto and hf read the Hugging Face tokenizer files (troupe has no "
+                  "mistral_common or other tokenizer modes)",
+                  FIELD(serve.tokenizer_mode), {"auto", "hf"}),
+      int_flag("max-log-len", "N",
+               "accepted for vLLM compatibility; has no effect (request log lines carry token "
+               "counts, never prompt text)",
+               FIELD(serve.max_log_len), 0, int64_max),
       bool_flag("trust-remote-code",
                 "accepted for vLLM compatibility; has no effect (troupe runs no model code)",
                 FIELD(serve.trust_remote_code)),
