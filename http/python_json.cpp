@@ -286,9 +286,31 @@ std::string python_number(const python_value& v) {
   return float_repr(d);
 }
 
-void dump_string(std::string_view s, std::string& out) {
+// A character at or above U+0080 as json.dumps(ensure_ascii=True) writes it: \uXXXX, a UTF-16
+// surrogate pair above U+FFFF. `s` starts at its UTF-8 lead byte; returns the bytes it took.
+size_t escape_non_ascii(std::string_view s, std::string& out) {
+  const auto lead = static_cast<unsigned char>(s[0]);
+  const size_t extra = lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : 1;
+  uint32_t code = lead & (0x3fu >> extra);
+  for (size_t k = 1; k <= extra && k < s.size(); ++k)
+    code = (code << 6) | (static_cast<unsigned char>(s[k]) & 0x3fu);
+  if (code >= 0x10000) {
+    code -= 0x10000;
+    out += fmt::format("\\u{:04x}\\u{:04x}", 0xd800 + (code >> 10), 0xdc00 + (code & 0x3ff));
+  } else {
+    out += fmt::format("\\u{:04x}", code);
+  }
+  return std::min(extra + 1, s.size());
+}
+
+void dump_string(std::string_view s, std::string& out, bool ensure_ascii) {
   out += '"';
-  for (char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (ensure_ascii && static_cast<unsigned char>(c) >= 0x80) {
+      i += escape_non_ascii(s.substr(i), out) - 1;
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";
@@ -323,7 +345,7 @@ void dump_string(std::string_view s, std::string& out) {
 }
 
 // Recursion is bounded by python_json_max_depth.
-void dump(const python_value& v, std::string& out) {
+void dump(const python_value& v, std::string& out, bool ensure_ascii) {
   switch (v.type) {
     case python_value::kind::null:
       out += "null";
@@ -336,13 +358,13 @@ void dump(const python_value& v, std::string& out) {
       out += python_number(v);
       break;
     case python_value::kind::string:
-      dump_string(v.text, out);
+      dump_string(v.text, out, ensure_ascii);
       break;
     case python_value::kind::array:
       out += '[';
       for (size_t i = 0; i < v.items.size(); ++i) {
         if (i > 0) out += ", ";
-        dump(v.items[i], out);
+        dump(v.items[i], out, ensure_ascii);
       }
       out += ']';
       break;
@@ -350,9 +372,9 @@ void dump(const python_value& v, std::string& out) {
       out += '{';
       for (size_t i = 0; i < v.members.size(); ++i) {
         if (i > 0) out += ", ";
-        dump_string(v.members[i].first, out);
+        dump_string(v.members[i].first, out, ensure_ascii);
         out += ": ";
-        dump(v.members[i].second, out);
+        dump(v.members[i].second, out, ensure_ascii);
       }
       out += '}';
       break;
@@ -371,9 +393,9 @@ std::optional<python_value> parse_python_json(std::string_view text) {
   return v;
 }
 
-std::string python_json_dumps(const python_value& value) {
+std::string python_json_dumps(const python_value& value, bool ensure_ascii) {
   std::string out;
-  dump(value, out);
+  dump(value, out, ensure_ascii);
   return out;
 }
 

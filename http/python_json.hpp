@@ -42,8 +42,9 @@ inline constexpr int python_json_max_depth = 201;
 // deeper than python_json_max_depth.
 std::optional<python_value> parse_python_json(std::string_view text);
 
-// json.dumps(value, ensure_ascii=False).
-std::string python_json_dumps(const python_value& value);
+// json.dumps(value, ensure_ascii=False); with `ensure_ascii`, json.dumps(value): every
+// character above U+007F as \uXXXX (a surrogate pair above U+FFFF).
+std::string python_json_dumps(const python_value& value, bool ensure_ascii = false);
 
 // Python's repr of a finite float (100.0, 1e+16, 1e-05, -0.0).
 std::string python_float_repr(double d);

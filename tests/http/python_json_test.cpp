@@ -59,6 +59,14 @@ TEST(python_json, strings_escape_only_quotes_backslashes_and_control_characters)
             "\"\u00e9\\n\\u0001\\u001f\x7f\u2028 /\\\"\\\\\\t\\b\\f\\r\"");
 }
 
+TEST(python_json, ensure_ascii_escapes_every_other_character_as_utf16) {
+  const auto v = parse_python_json(R"({"k\u00e9": ["\u00e9\u2028\ud83d\ude00", "a\"\n"]})");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(python_json_dumps(*v, /*ensure_ascii=*/true),
+            R"({"k\u00e9": ["\u00e9\u2028\ud83d\ude00", "a\"\n"]})");
+  EXPECT_EQ(python_json_dumps(*v), "{\"ké\": [\"é 😀\", \"a\\\"\\n\"]}");
+}
+
 TEST(python_json, a_repeated_key_keeps_its_place_and_its_last_value) {
   EXPECT_EQ(round_trip(R"({"a": 1, "b": {"c": 1, "c": [2]}, "a": 3})"),
             R"({"a": 3, "b": {"c": [2]}})");

@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "http/python_json.hpp"
+
 namespace troupe::cli {
 namespace {
 
@@ -115,36 +117,11 @@ result<scalar> resolve(const yaml_node_t& node) {
   return s;
 }
 
-// Python's repr of a float: the shortest digits that read back, fixed notation for decimal
-// exponents in [-4, 16), else d.ddde+XX; integral values keep ".0".
+// Python's str() of a float (repr: 0.9, 1500.0, 1e-05, inf, nan).
 std::string python_float(double v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
-  std::string sci(buf, end);  // [-]d[.ddd]e[+-]XX
-  const bool negative = sci[0] == '-';
-  if (negative) sci.erase(0, 1);
-  const size_t e = sci.find('e');
-  const int exponent = std::stoi(sci.substr(e + 1));
-  std::string digits = sci.substr(0, e);
-  std::erase(digits, '.');
-  std::string out;
-  if (exponent >= -4 && exponent < 16) {
-    if (exponent < 0) {
-      out = "0." + std::string(static_cast<size_t>(-exponent - 1), '0') + digits;
-    } else if (static_cast<size_t>(exponent) + 1 >= digits.size()) {
-      out = digits + std::string(static_cast<size_t>(exponent) + 1 - digits.size(), '0') + ".0";
-    } else {
-      out = digits.substr(0, static_cast<size_t>(exponent) + 1) + "." +
-            digits.substr(static_cast<size_t>(exponent) + 1);
-    }
-  } else {
-    out = digits.substr(0, 1);
-    if (digits.size() > 1) out += "." + digits.substr(1);
-    out += fmt::format("e{}{:02d}", exponent < 0 ? '-' : '+', std::abs(exponent));
-  }
-  return negative ? "-" + out : out;
+  return http::python_float_repr(v);
 }
 
 // Python's str() of a scalar.
@@ -162,60 +139,6 @@ std::string python_str(const scalar& s) {
       break;
   }
   return s.text;
-}
-
-// A JSON string as json.dumps writes it (ensure_ascii: every non-ASCII character as \uXXXX,
-// UTF-16 surrogate pairs above U+FFFF).
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '\b':
-          out += "\\b";
-          break;
-        case '\f':
-          out += "\\f";
-          break;
-        default:
-          if (c < 0x20) {
-            out += fmt::format("\\u{:04x}", c);
-          } else {
-            out += static_cast<char>(c);
-          }
-      }
-      ++i;
-      continue;
-    }
-    const int extra = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : 1;
-    uint32_t code = c & (0x3f >> extra);
-    for (int k = 1; k <= extra && i + k < text.size(); ++k)
-      code = (code << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3f);
-    i += extra + 1;
-    if (code >= 0x10000) {
-      code -= 0x10000;
-      out += fmt::format("\\u{:04x}\\u{:04x}", 0xd800 + (code >> 10), 0xdc00 + (code & 0x3ff));
-    } else {
-      out += fmt::format("\\u{:04x}", code);
-    }
-  }
-  return out + "\"";
 }
 
 class yaml_doc {
@@ -241,52 +164,61 @@ class yaml_doc {
   const yaml_node_t* root() { return yaml_document_get_root_node(&doc_); }
   const yaml_node_t* node(int index) { return yaml_document_get_node(&doc_, index); }
 
-  // json.dumps of a node (separators ", " and ": ").
-  result<std::string> json(const yaml_node_t& n) {
+  // The node as Python holds it after safe_load (for json.dumps).
+  result<http::python_value> python(const yaml_node_t& n) {
+    using kind = http::python_value::kind;
+    http::python_value v;
     if (n.type == YAML_SCALAR_NODE) {
       auto s = resolve(n);
       if (!s) return s.err();
       switch (s->type) {
         case scalar::kind::null:
-          return std::string("null");
+          break;
         case scalar::kind::boolean:
-          return std::string(s->boolean ? "true" : "false");
+          v.type = kind::boolean;
+          v.text = s->boolean ? "true" : "false";
+          break;
         case scalar::kind::integer:
-          return std::to_string(s->integer);
+          v.type = kind::integer;
+          v.text = std::to_string(s->integer);
+          break;
         case scalar::kind::real:
-          if (std::isnan(s->real)) return std::string("NaN");
-          if (std::isinf(s->real)) return std::string(s->real < 0 ? "-Infinity" : "Infinity");
-          return python_float(s->real);
+          v.type = kind::floating;  // read back with strtod: "NaN", "inf", "-inf" or the repr
+          v.text = std::isnan(s->real) ? "NaN" : python_float(s->real);
+          break;
         case scalar::kind::text:
-          return json_string(s->text);
+          v.type = kind::string;
+          v.text = std::move(s->text);
+          break;
       }
+      return v;
     }
-    std::string out;
     if (n.type == YAML_SEQUENCE_NODE) {
+      v.type = kind::array;
       for (const yaml_node_item_t* item = n.data.sequence.items.start;
            item < n.data.sequence.items.top; ++item) {
-        auto v = json(*node(*item));
-        if (!v) return v;
-        out += (out.empty() ? "" : ", ") + *v;
+        auto element = python(*node(*item));
+        if (!element) return element;
+        v.items.push_back(std::move(*element));
       }
-      return "[" + out + "]";
+      return v;
     }
+    v.type = kind::object;
     for (const yaml_node_pair_t* pair = n.data.mapping.pairs.start; pair < n.data.mapping.pairs.top;
          ++pair) {
       const yaml_node_t& key = *node(pair->key);
       if (key.type != YAML_SCALAR_NODE) return error{"a mapping key must be a scalar"};
       auto k = resolve(key);
       if (!k) return k.err();
-      auto v = json(*node(pair->value));
-      if (!v) return v;
+      auto member = python(*node(pair->value));
+      if (!member) return member;
       // json.dumps turns keys into strings: None -> "null", True -> "true", 1 -> "1".
       std::string name = k->type == scalar::kind::null      ? "null"
                          : k->type == scalar::kind::boolean ? (k->boolean ? "true" : "false")
-                         : k->type == scalar::kind::text    ? k->text
                                                             : python_str(*k);
-      out += (out.empty() ? "" : ", ") + json_string(name) + ": " + *v;
+      v.members.emplace_back(std::move(name), std::move(*member));
     }
-    return "{" + out + "}";
+    return v;
   }
 
  private:
@@ -315,9 +247,9 @@ result<std::vector<std::string>> config_yaml_args(std::string_view yaml,
     const std::string key = python_str(*key_scalar);
     const std::string flag = "--" + key;
     if (value.type == YAML_MAPPING_NODE) {
-      auto text = doc.json(value);
-      if (!text) return text.err();
-      args.insert(args.end(), {flag, *text});
+      auto mapping = doc.python(value);
+      if (!mapping) return mapping.err();
+      args.insert(args.end(), {flag, http::python_json_dumps(*mapping, /*ensure_ascii=*/true)});
     } else if (value.type == YAML_SEQUENCE_NODE) {
       if (value.data.sequence.items.start == value.data.sequence.items.top) continue;
       args.push_back(flag);
