@@ -1,7 +1,12 @@
 #include "runtime/serving/kv_cache_sizing.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <climits>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "runtime/model/kv_cache.hpp"
 #include "runtime/model/tensor_parallel_shard.hpp"
@@ -18,6 +23,17 @@ int32_t max_rank_kv_heads(const llama_hparams& hparams, int32_t world_size) {
 }
 
 }  // namespace
+
+result<std::optional<int64_t>> cpu_kv_cache_space_bytes(const char* env) {
+  if (env == nullptr || *env == '\0') return std::optional<int64_t>();
+  const std::string_view text(env);
+  int64_t gib = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), gib);
+  if (ec != std::errc() || end != text.data() + text.size() || gib < 0 || gib > (INT64_MAX >> 30))
+    return error{"VLLM_CPU_KVCACHE_SPACE must be a whole number of GiB, got '" + std::string(text) +
+                 "'"};
+  return std::optional<int64_t>(gib << 30);
+}
 
 result<kv_cache_plan> plan_kv_cache(const engine_config& config, const llama_hparams& hparams,
                                     backend::kv_cache_dtype auto_dtype, int32_t stage_layers) {

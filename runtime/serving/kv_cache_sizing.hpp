@@ -2,7 +2,8 @@
 // How many KV blocks an engine gets, from the configuration and the model's shape.
 //
 //   --num-gpu-blocks-override N   exactly N blocks
-//   --kv-cache-memory BYTES       as many blocks as BYTES hold
+//   --kv-cache-memory BYTES       as many blocks as BYTES hold (vLLM's --kv-cache-memory-bytes;
+//                                 VLLM_CPU_KVCACHE_SPACE GiB wins over it on the CPU, as in vLLM)
 //   neither                       as many as default_cpu_kv_cache_bytes hold
 //
 // A block's bytes follow the cache dtype (--kv-cache-dtype, auto resolved by the engine builder):
@@ -28,6 +29,11 @@ namespace troupe::runtime {
 // The KV cache size on CPU when neither --kv-cache-memory nor --num-gpu-blocks-override is given
 // (vLLM's CPU backend defaults to 4 GiB; troupe keeps the default model under 1.5 GB).
 inline constexpr int64_t default_cpu_kv_cache_bytes = int64_t{512} << 20;
+
+// vLLM's VLLM_CPU_KVCACHE_SPACE (`env`, null when unset): the CPU KV cache in GiB, which vLLM's
+// CPU platform writes over --kv-cache-memory-bytes (its legacy switch wins); nullopt when unset
+// or empty. Errors: not a whole number of GiB >= 0.
+result<std::optional<int64_t>> cpu_kv_cache_space_bytes(const char* env);
 
 struct kv_cache_plan {
   int32_t num_blocks = 0;

@@ -223,6 +223,8 @@ TEST(flags, api_keys_cors_and_access_log_as_vllm_reads_them) {
   EXPECT_NE(parse_error({"serve", "--tokenizer-mode", "mistral"}).find("auto, hf"),
             std::string::npos);
   EXPECT_EQ(parse_ok({"serve", "--max-log-len", "100"}).serve.max_log_len, 100);
+  EXPECT_EQ(parse_ok({"serve", "--kv-cache-memory-bytes", "2G"}).engine.kv_cache_memory,
+            int64_t{2} << 30);
   EXPECT_EQ(none.engine.quantization, "");
   EXPECT_EQ(parse_ok({"serve", "-q", "compressed-tensors"}).engine.quantization,
             "compressed-tensors");

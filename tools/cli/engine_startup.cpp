@@ -2,9 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+
 #include "runtime/formats/generation_config.hpp"
 #include "runtime/serving/device_runners.hpp"
 #include "runtime/serving/engine_builder.hpp"
+#include "runtime/serving/kv_cache_sizing.hpp"
 #include "runtime/serving/model_files.hpp"
 #include "tools/cli/validate.hpp"
 
@@ -19,7 +22,17 @@ result<started_engine> start_engine_from_flags(const command_line& cl) {
         "--gpu-memory-utilization has no effect on the CPU backend; the KV cache size "
         "comes from --kv-cache-memory or --num-gpu-blocks-override");
   }
-  auto built = runtime::build_engine(cl.engine);
+  runtime::engine_config config = cl.engine;
+  if (device.ok() && *device == runtime::engine_device::cpu) {
+    // vLLM's CPU platform takes VLLM_CPU_KVCACHE_SPACE over --kv-cache-memory-bytes.
+    auto space = runtime::cpu_kv_cache_space_bytes(std::getenv("VLLM_CPU_KVCACHE_SPACE"));
+    if (!space) return space.err();
+    if (*space) {
+      spdlog::info("VLLM_CPU_KVCACHE_SPACE: a KV cache of {} GiB", **space >> 30);
+      config.kv_cache_memory = **space;
+    }
+  }
+  auto built = runtime::build_engine(config);
   if (!built) return built.err();
   started_engine started{built->config, built->tokenizer_path, nullptr};
   auto engine = actors::start_engine(std::move(*built));

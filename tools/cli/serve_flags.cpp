@@ -208,9 +208,11 @@ std::vector<flag_spec> cache_flags() {
   return {
       int_flag("block-size", "N", "tokens per KV-cache block (a power of two up to 256)",
                FIELD(engine.block_size), 1, 256),
-      parsed_flag("kv-cache-memory", "BYTES",
-                  "KV cache size on CPU, e.g. 2GiB, 512MiB, 1e9; 0 = automatic",
-                  FIELD(engine.kv_cache_memory), parse_bytes),
+      with_aliases(parsed_flag("kv-cache-memory", "BYTES",
+                               "KV cache size on CPU, e.g. 2GiB, 512MiB, 1e9; 0 = automatic "
+                               "(VLLM_CPU_KVCACHE_SPACE, in GiB, wins as in vLLM)",
+                               FIELD(engine.kv_cache_memory), parse_bytes),
+                   {"kv-cache-memory-bytes"}),
       int_flag("num-gpu-blocks-override", "N", "exact number of KV blocks; 0 = from memory",
                FIELD(engine.num_gpu_blocks_override), 0, int32_max),
       real_flag("gpu-memory-utilization", "FRACTION",

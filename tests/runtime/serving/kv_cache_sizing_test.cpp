@@ -79,6 +79,15 @@ TEST(kv_cache_sizing, gpu_memory_utilization_changes_nothing_on_cpu) {
   EXPECT_EQ(plan(c).num_blocks, plan(engine_config{}).num_blocks);
 }
 
+TEST(kv_cache_sizing, vllms_cpu_kvcache_space_is_whole_gib) {
+  EXPECT_FALSE(cpu_kv_cache_space_bytes(nullptr).value());
+  EXPECT_FALSE(cpu_kv_cache_space_bytes("").value());
+  EXPECT_EQ(cpu_kv_cache_space_bytes("4").value(), int64_t{4} << 30);
+  EXPECT_EQ(cpu_kv_cache_space_bytes("0").value(), 0);
+  for (const char* bad : {"1.5", "4G", "-1", " 4", "x"})
+    EXPECT_FALSE(cpu_kv_cache_space_bytes(bad).ok()) << bad;
+}
+
 TEST(kv_cache_sizing, a_budget_below_one_block_is_an_error) {
   engine_config c;
   c.kv_cache_memory = 100;
