@@ -15,21 +15,20 @@ namespace {
 namespace fs = std::filesystem;
 
 // A number field; null or absent is nullopt; a value equal to transformers' default is dropped.
+// Errors begin with `source` (the file, or the flag).
 result<std::optional<double>> number(const rapidjson::Value& doc, const char* key,
-                                     std::optional<double> hf_default) {
+                                     std::optional<double> hf_default, const char* source) {
   if (!doc.HasMember(key) || doc[key].IsNull()) return std::optional<double>{};
-  if (!doc[key].IsNumber())
-    return error{std::string("generation_config.json: ") + key + " must be a number"};
+  if (!doc[key].IsNumber()) return error{std::string(source) + ": " + key + " must be a number"};
   const double v = doc[key].GetDouble();
   if (hf_default && v == *hf_default) return std::optional<double>{};
   return std::optional<double>{v};
 }
 
 result<std::optional<int32_t>> integer(const rapidjson::Value& doc, const char* key,
-                                       std::optional<int64_t> hf_default) {
+                                       std::optional<int64_t> hf_default, const char* source) {
   if (!doc.HasMember(key) || doc[key].IsNull()) return std::optional<int32_t>{};
-  if (!doc[key].IsInt())
-    return error{std::string("generation_config.json: ") + key + " must be an integer"};
+  if (!doc[key].IsInt()) return error{std::string(source) + ": " + key + " must be an integer"};
   const int32_t v = doc[key].GetInt();
   if (hf_default && v == *hf_default) return std::optional<int32_t>{};
   return std::optional<int32_t>{v};
@@ -51,25 +50,35 @@ status read_eos(const rapidjson::Value& doc, sampling_defaults& d) {
   return ok_status();
 }
 
-status read_sampling(const rapidjson::Value& doc, sampling_defaults& d) {
+// The sampling fields of a generation config; `overrides` (--override-generation-config): only
+// the keys present (null clears one), each taken as given, not dropped at transformers' default.
+status read_sampling(const rapidjson::Value& doc, sampling_defaults& d, bool overrides = false) {
+  const char* source = overrides ? "--override-generation-config" : "generation_config.json";
   const auto to_float = [](std::optional<double> v) {
     return v ? std::optional<float>(static_cast<float>(*v)) : std::nullopt;
   };
+  const auto skip = [&](const char* key) { return overrides && !doc.HasMember(key); };
   for (auto [key, field, hf_default] :
        {std::tuple{"temperature", &d.temperature, std::optional<double>(1.0)},
         std::tuple{"top_p", &d.top_p, std::optional<double>(1.0)},
         std::tuple{"min_p", &d.min_p, std::optional<double>()},
         std::tuple{"repetition_penalty", &d.repetition_penalty, std::optional<double>(1.0)}}) {
-    auto v = number(doc, key, hf_default);
+    if (skip(key)) continue;
+    auto v = number(doc, key, overrides ? std::nullopt : hf_default, source);
     if (!v) return v.err();
     *field = to_float(*v);
   }
-  auto top_k = integer(doc, "top_k", 50);
-  if (!top_k) return top_k.err();
-  d.top_k = *top_k;
-  auto max_new_tokens = integer(doc, "max_new_tokens", std::nullopt);
-  if (!max_new_tokens) return max_new_tokens.err();
-  d.max_tokens = *max_new_tokens;
+  if (!skip("top_k")) {
+    auto top_k =
+        integer(doc, "top_k", overrides ? std::nullopt : std::optional<int64_t>(50), source);
+    if (!top_k) return top_k.err();
+    d.top_k = *top_k;
+  }
+  if (!skip("max_new_tokens")) {
+    auto max_new_tokens = integer(doc, "max_new_tokens", std::nullopt, source);
+    if (!max_new_tokens) return max_new_tokens.err();
+    d.max_tokens = *max_new_tokens;
+  }
   return ok_status();
 }
 
@@ -123,6 +132,17 @@ result<sampling_defaults> load_generation_config(const std::string& mode,
   const fs::path path = fs::path(model) / "generation_config.json";
   if (!fs::is_directory(model, ec) || !fs::exists(path, ec)) return sampling_defaults{};
   return load_file(path, mode == "auto");
+}
+
+result<sampling_defaults> apply_generation_overrides(sampling_defaults defaults,
+                                                     std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return error{
+        "--override-generation-config: expected a JSON object, e.g. '{\"temperature\": 0.5}'"};
+  if (auto ok = read_sampling(doc, defaults, /*overrides=*/true); !ok) return ok.err();
+  return defaults;
 }
 
 std::string describe_sampling_defaults(const sampling_defaults& d) {

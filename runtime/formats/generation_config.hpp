@@ -25,6 +25,13 @@ result<sampling_defaults> parse_generation_config(std::string_view json, bool sa
 // explicit DIR which does not exist is an error.
 result<sampling_defaults> load_generation_config(const std::string& mode, const std::string& model);
 
+// vLLM's --override-generation-config: `json` (an object) merged over `defaults` as vLLM updates
+// the generation config with it: its sampling fields (those above) win and are taken as given
+// (a value equal to transformers' default is kept), null clears one; other keys are ignored.
+// Errors: not a JSON object, a field of the wrong type.
+result<sampling_defaults> apply_generation_overrides(sampling_defaults defaults,
+                                                     std::string_view json);
+
 // The overridden fields as vLLM logs them: {'temperature': 0.6, 'top_p': 0.9, 'max_tokens': 64}
 // ("{}" when empty; eos_token_id is not a sampling field and is not listed).
 std::string describe_sampling_defaults(const sampling_defaults& defaults);

@@ -225,6 +225,11 @@ TEST(flags, api_keys_cors_and_access_log_as_vllm_reads_them) {
   EXPECT_EQ(parse_ok({"serve", "--max-log-len", "100"}).serve.max_log_len, 100);
   EXPECT_EQ(parse_ok({"serve", "--kv-cache-memory-bytes", "2G"}).engine.kv_cache_memory,
             int64_t{2} << 30);
+  EXPECT_EQ(parse_ok({"serve", "--override-generation-config", R"({"temperature": 0.5})"})
+                .serve.override_generation_config,
+            R"({"temperature": 0.5})");
+  EXPECT_NE(parse_error({"serve", "--override-generation-config", "0.5"}).find("JSON object"),
+            std::string::npos);
   EXPECT_EQ(none.engine.quantization, "");
   EXPECT_EQ(parse_ok({"serve", "-q", "compressed-tensors"}).engine.quantization,
             "compressed-tensors");

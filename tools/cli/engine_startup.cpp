@@ -45,6 +45,11 @@ result<runtime::sampling_defaults> load_sampling_defaults(const command_line& cl
   auto defaults = runtime::load_generation_config(cl.serve.generation_config,
                                                   runtime::resolve_model_path(cl.engine));
   if (!defaults) return error{"--generation-config: " + defaults.message()};
+  if (!cl.serve.override_generation_config.empty()) {
+    defaults = runtime::apply_generation_overrides(std::move(*defaults),
+                                                   cl.serve.override_generation_config);
+    if (!defaults) return defaults.err();
+  }
   const std::string overrides = runtime::describe_sampling_defaults(*defaults);
   if (overrides != "{}") {
     spdlog::info(

@@ -38,6 +38,7 @@ struct serve_options {
   std::string tokenizer_mode = "auto";     // --tokenizer-mode auto|hf: Hugging Face's files
   std::optional<int64_t> max_log_len;      // --max-log-len: accepted; no prompt text is logged
   std::string generation_config = "auto";  // --generation-config auto | vllm | DIR
+  std::string override_generation_config;  // --override-generation-config JSON ("" = none)
   // Usage reports prompt_tokens_details.cached_tokens (http::server_options).
   bool enable_prompt_tokens_details = false;
   bool enable_request_id_headers = false;

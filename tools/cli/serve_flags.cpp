@@ -14,6 +14,7 @@
 #include "http/reasoning_parsers.hpp"
 #include "http/structured_outputs_config.hpp"
 #include "http/tool_parsers.hpp"
+#include "runtime/formats/generation_config.hpp"
 #include "runtime/serving/speculative_config.hpp"
 #include "tools/cli/flag_spec.hpp"
 
@@ -131,6 +132,15 @@ std::vector<flag_spec> model_flags() {
                   "sampling defaults: auto = the model's generation_config.json, vllm = none, "
                   "DIR = DIR/generation_config.json",
                   FIELD(serve.generation_config)),
+      parsed_flag("override-generation-config", "JSON",
+                  "sampling defaults over the generation config's, e.g. '{\"temperature\": "
+                  "0.5}' (with --generation-config vllm, the only ones)",
+                  FIELD(serve.override_generation_config),
+                  [](std::string_view v) -> result<std::string> {
+                    auto checked = runtime::apply_generation_overrides({}, v);
+                    if (!checked) return checked.err();
+                    return std::string(v);
+                  }),
       string_flag("chat-template", "PATH",
                   "Jinja chat template of /v1/chat/completions: a file, or the template text "
                   "itself; none = the tokenizer's",

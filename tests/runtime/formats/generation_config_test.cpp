@@ -29,6 +29,30 @@ TEST(generation_config, llama3_file_overrides_temperature_and_top_p) {
   EXPECT_EQ(describe_sampling_defaults(*d), "{'temperature': 0.6, 'top_p': 0.9}");
 }
 
+// vLLM's --override-generation-config: config.update(override) before the sampling fields are
+// taken, so its values win as given and null clears the file's.
+TEST(generation_config, overrides_win_as_given_and_null_clears) {
+  auto d = load_generation_config(llama3_dir, "");
+  ASSERT_TRUE(d.ok()) << d.message();
+  auto o = apply_generation_overrides(
+      *d, R"({"temperature": 0.5, "top_p": null, "top_k": 50, "max_new_tokens": 32, "x": 1})");
+  ASSERT_TRUE(o.ok()) << o.message();
+  EXPECT_EQ(o->temperature, 0.5f);
+  EXPECT_FALSE(o->top_p);
+  EXPECT_EQ(o->top_k, 50);  // transformers' default, kept: the user gave it
+  EXPECT_EQ(o->max_tokens, 32);
+  EXPECT_EQ(o->eos_token_ids, d->eos_token_ids);
+  EXPECT_EQ(describe_sampling_defaults(*o), "{'temperature': 0.5, 'top_k': 50, 'max_tokens': 32}");
+  auto untouched = apply_generation_overrides(*d, "{}");
+  ASSERT_TRUE(untouched.ok());
+  EXPECT_EQ(describe_sampling_defaults(*untouched), describe_sampling_defaults(*d));
+  EXPECT_FALSE(apply_generation_overrides({}, "[1]").ok());
+  EXPECT_FALSE(apply_generation_overrides({}, "{").ok());
+  const auto wrong = apply_generation_overrides({}, R"({"top_k": 0.5})");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.message(), "--override-generation-config: top_k must be an integer");
+}
+
 TEST(generation_config, auto_reads_the_model_directory_and_vllm_keeps_only_eos) {
   auto automatic = load_generation_config("auto", llama3_dir);
   ASSERT_TRUE(automatic.ok()) << automatic.message();
