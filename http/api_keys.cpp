@@ -1,19 +1,9 @@
 #include "http/api_keys.hpp"
 
-#include <cctype>
+#include <boost/beast/core/string.hpp>
 
 namespace troupe::http {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
 
 // Equal strings, in time that depends on the lengths only (every byte of `given` is compared).
 bool equal_in_constant_time(std::string_view given, std::string_view key) {
@@ -36,7 +26,8 @@ bool api_key_guarded(std::string_view method, std::string_view path) {
 
 bool api_key_accepted(const std::vector<std::string>& keys, std::string_view authorization) {
   const size_t space = authorization.find(' ');
-  if (authorization.empty() || !iequals(authorization.substr(0, space), "bearer")) return false;
+  if (authorization.empty() || !boost::beast::iequals(authorization.substr(0, space), "bearer"))
+    return false;
   const std::string_view given =
       space == std::string_view::npos ? std::string_view() : authorization.substr(space + 1);
   bool match = false;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <rapidjson/document.h>
+#include <boost/beast/core/string.hpp>
 
 namespace troupe::http {
 namespace {
@@ -20,13 +21,6 @@ constexpr std::string_view safelisted_headers[] = {"Accept", "Accept-Language", 
 
 bool contains(const std::vector<std::string>& list, std::string_view item) {
   return std::find(list.begin(), list.end(), item) != list.end();
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 std::string_view trim(std::string_view text) {
@@ -98,13 +92,14 @@ std::optional<cors_preflight> cors_preflight_answer(const cors_policy& policy,
     answer.headers +=
         header_line("Access-Control-Allow-Headers", fmt::format("{}", fmt::join(headers, ", ")));
     if (request.request_headers) {
-      std::vector<std::string> allowed;
-      for (const std::string& h : headers)
-        allowed.push_back(lower(h));
+      const auto allowed = [&](std::string_view name) {
+        return std::ranges::any_of(
+            headers, [&](const std::string& h) { return boost::beast::iequals(h, name); });
+      };
       std::string_view rest = *request.request_headers;
       while (true) {
         const size_t comma = rest.find(',');
-        if (!contains(allowed, trim(lower(rest.substr(0, comma))))) {
+        if (!allowed(trim(rest.substr(0, comma)))) {
           failures.push_back("headers");
           break;
         }
