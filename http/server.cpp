@@ -28,6 +28,7 @@ class server::impl {
       : ctx_(std::make_shared<server_context>(engine, std::move(options))),
         acceptor_(net::make_strand(ioc_)),
         retry_timer_(acceptor_.get_executor()),
+        tls_refresh_timer_(acceptor_.get_executor()),
         work_(net::make_work_guard(ioc_)) {
     const auto& setup = ctx_->options.chat_template;
     if (ctx_->anthropic.merge_inline_system && setup != nullptr && setup->tpl) {
@@ -55,11 +56,13 @@ class server::impl {
 
  private:
   void accept();
+  void watch_tls_files();
 
   net::io_context ioc_;  // declared first: destroyed after every I/O object below
   std::shared_ptr<server_context> ctx_;
   tcp::acceptor acceptor_;
   net::steady_timer retry_timer_;
+  net::steady_timer tls_refresh_timer_;  // --enable-ssl-refresh's look at the files
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   uint16_t port_ = 0;
 
@@ -94,6 +97,9 @@ status server::impl::listen() {
 
 void server::impl::run() {
   accept();
+  if (ctx_->options.tls && ctx_->options.tls->options().refresh) {
+    net::post(acceptor_.get_executor(), [this] { watch_tls_files(); });
+  }
   int32_t num_threads = std::max(1, ctx_->options.num_io_threads);
   std::lock_guard lock(mu_);
   for (int32_t i = 0; i < num_threads; ++i)
@@ -120,6 +126,17 @@ void server::impl::accept() {
   });
 }
 
+// A look a second: a renewed certificate serves the connections accepted after it was written.
+void server::impl::watch_tls_files() {
+  if (!acceptor_.is_open()) return;  // stopped
+  tls_refresh_timer_.expires_after(std::chrono::seconds(1));
+  tls_refresh_timer_.async_wait([this](error_code ec) {
+    if (ec || !acceptor_.is_open()) return;
+    ctx_->options.tls->refresh();
+    watch_tls_files();
+  });
+}
+
 void server::impl::stop() {
   {
     std::lock_guard lock(mu_);
@@ -130,6 +147,7 @@ void server::impl::stop() {
     error_code ec;
     acceptor_.close(ec);
     retry_timer_.cancel();
+    tls_refresh_timer_.cancel();
   });
   close_all_sessions(*ctx_);
   work_.reset();  // run() returns once the closed connections have wound down
@@ -167,7 +185,8 @@ result<std::unique_ptr<server>> start_server(actors::engine& engine, server_opti
   auto impl = std::make_unique<server::impl>(engine, options);
   if (status listening = impl->listen(); !listening) return listening.err();
   impl->run();
-  spdlog::info("http: serving the OpenAI API on http://{}:{}", options.host, impl->port());
+  spdlog::info("http: serving the OpenAI API on {}://{}:{}", options.tls ? "https" : "http",
+               options.host, impl->port());
   return std::make_unique<server>(std::move(impl));
 }
 

@@ -25,6 +25,7 @@
 #include "http/chat_prompt.hpp"
 #include "http/cors.hpp"
 #include "http/structured_outputs_config.hpp"
+#include "http/tls.hpp"
 #include "runtime/sampling_defaults.hpp"
 
 namespace troupe::http {
@@ -96,6 +97,9 @@ struct server_options {
   // vLLM's VLLM_ENABLE_RESPONSES_API_STORE=1: /v1/responses keeps the responses whose request
   // has store true (its default), for GET /v1/responses/{id} and previous_response_id.
   bool enable_responses_store = false;
+  // HTTPS (http/tls.hpp): every connection handshakes with the context's current one; null =
+  // plain HTTP.
+  std::shared_ptr<tls_contexts> tls;
 };
 
 class server {

@@ -40,13 +40,34 @@ session::session(tcp::socket socket, std::shared_ptr<server_context> ctx)
   socket_.set_option(tcp::no_delay(true), ec);
   tcp::endpoint peer = socket_.remote_endpoint(ec);
   peer_ = ec ? "?" : fmt::format("{}:{}", peer.address().to_string(), peer.port());
+  if (ctx_->options.tls) {
+    tls_context_ = ctx_->options.tls->current();
+    tls_.emplace(socket_, *tls_context_);
+  }
 }
 
 void session::start() {
-  net::post(socket_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+  net::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->tls_) return self->handshake();
+    self->read_request();
+  });
 }
 
 // -- reading ---------------------------------------------------------------------------------
+
+// HTTPS: the handshake comes first, under the idle timeout. A client that fails it (plain HTTP
+// to the HTTPS port, a missing or untrusted client certificate) is closed; nothing is answered.
+void session::handshake() {
+  arm_timer(ctx_->options.idle_timeout);
+  tls_->async_handshake(net::ssl::stream_base::server, [self = shared_from_this()](error_code ec) {
+    if (self->closed_) return;
+    if (ec) {
+      spdlog::debug("http: TLS handshake with {} failed: {}", self->peer_, ec.message());
+      return self->close();
+    }
+    self->read_request();
+  });
+}
 
 void session::read_request() {
   if (closed_) return;
@@ -55,9 +76,11 @@ void session::read_request() {
   parser_->body_limit(ctx_->options.max_body_bytes);
   reading_ = true;
   if (!busy_) arm_timer(ctx_->options.idle_timeout);
-  bhttp::async_read_header(
-      socket_, buffer_, *parser_,
-      [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+  with_stream([&](auto& stream) {
+    bhttp::async_read_header(
+        stream, buffer_, *parser_,
+        [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+  });
 }
 
 void session::on_header(error_code ec) {
@@ -68,8 +91,11 @@ void session::on_header(error_code ec) {
   if (!busy_ && boost::beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
     send(std::string(continue_response));
   }
-  bhttp::async_read(socket_, buffer_, *parser_,
-                    [self = shared_from_this()](error_code ec, std::size_t) { self->on_body(ec); });
+  with_stream([&](auto& stream) {
+    bhttp::async_read(
+        stream, buffer_, *parser_,
+        [self = shared_from_this()](error_code ec, std::size_t) { self->on_body(ec); });
+  });
 }
 
 void session::on_body(error_code ec) {
@@ -86,7 +112,10 @@ void session::on_body(error_code ec) {
 
 void session::on_read_error(error_code ec) {
   reading_ = false;
-  if (closed_ || ec == net::error::operation_aborted) return;
+  if (closed_) return;
+  // linger() cancelled the pending read to shut TLS down.
+  if (lingering_ && tls_ && ec == net::error::operation_aborted) return discard_input();
+  if (ec == net::error::operation_aborted) return;
   std::optional<api_error> error =
       lingering_ ? std::nullopt : protocol_error(ec, ctx_->options.max_body_bytes);
   if (!error) return close();  // the peer went away
@@ -106,9 +135,17 @@ void session::on_read_error(error_code ec) {
 }
 
 // After the last response of a closing connection: read and drop what the client still sends,
-// so that closing does not reset the connection before the client has read the response.
+// so that closing does not reset the connection before the client has read the response. Under
+// HTTPS the TLS shutdown does it: close_notify, then the client's (what comes before is dropped).
 void session::discard_input() {
   reading_ = true;
+  if (tls_) {
+    tls_->async_shutdown([self = shared_from_this()](error_code) {
+      self->reading_ = false;
+      self->close();
+    });
+    return;
+  }
   socket_.async_read_some(net::buffer(discard_buffer_),
                           [self = shared_from_this()](error_code ec, std::size_t) {
                             self->reading_ = false;
@@ -138,8 +175,11 @@ void session::write_next() {
     write_queue_.erase(write_queue_.begin() + 1);
   }
   writing_ = true;
-  net::async_write(socket_, net::buffer(write_queue_.front()),
-                   [self = shared_from_this()](error_code ec, std::size_t) { self->on_write(ec); });
+  with_stream([&](auto& stream) {
+    net::async_write(
+        stream, net::buffer(write_queue_.front()),
+        [self = shared_from_this()](error_code ec, std::size_t) { self->on_write(ec); });
+  });
 }
 
 void session::on_write(error_code ec) {
@@ -165,9 +205,14 @@ void session::on_timer() {
 
 void session::linger() {
   lingering_ = true;
-  error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_send, ec);
   arm_timer(linger_timeout);
+  error_code ec;
+  if (tls_) {
+    // The shutdown reads the socket: the read kept pending must end first (on_read_error).
+    if (reading_) return void(socket_.cancel(ec));
+    return discard_input();
+  }
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
   if (!reading_) discard_input();
 }
 

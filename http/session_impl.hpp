@@ -15,6 +15,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -66,6 +67,14 @@ class session : public std::enable_shared_from_this<session> {
 
  private:
   // -- reading (session.cpp) --
+  void handshake();
+  // Calls `f` with the connection's byte stream: the TLS stream over the socket under HTTPS,
+  // else the socket itself.
+  template <class F>
+  void with_stream(F&& f) {
+    if (tls_) return f(*tls_);
+    f(socket_);
+  }
   void read_request();
   void on_header(error_code ec);
   void on_body(error_code ec);
@@ -131,6 +140,9 @@ class session : public std::enable_shared_from_this<session> {
   void linger();
 
   tcp::socket socket_;
+  // Under HTTPS: the context the handshake used (kept alive for the connection) and the stream.
+  std::shared_ptr<net::ssl::context> tls_context_;
+  std::optional<net::ssl::stream<tcp::socket&>> tls_;
   net::steady_timer timer_;
   std::shared_ptr<server_context> ctx_;
   std::string peer_;

@@ -11,7 +11,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/default_model.env"
 
 PACKAGES=(
-  build-essential cmake pkg-config git python3 python3-pip unzip ca-certificates
+  build-essential cmake pkg-config git python3 python3-pip unzip ca-certificates openssl
   clang-format
   libcaf-dev libboost1.81-dev rapidjson-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev libpcre2-dev libicu-dev

@@ -245,6 +245,18 @@ TEST(flags, api_keys_cors_and_access_log_as_vllm_reads_them) {
   EXPECT_EQ(quiet.serve.access_log_excluded_paths,
             (std::vector<std::string>{"/health", "/metrics"}));
   parse_error({"serve", "--api-key"});
+  const command_line tls =
+      parse_ok({"serve", "--ssl-certfile", "c.pem", "--ssl_keyfile", "k.pem", "--ssl-ca-certs",
+                "ca.pem", "--ssl-cert-reqs", "2", "--ssl-ciphers", "ECDHE-RSA-AES256-GCM-SHA384",
+                "--enable-ssl-refresh"});
+  EXPECT_EQ(tls.serve.tls.certfile, "c.pem");
+  EXPECT_EQ(tls.serve.tls.keyfile, "k.pem");
+  EXPECT_EQ(tls.serve.tls.ca_certs, "ca.pem");
+  EXPECT_EQ(tls.serve.tls.cert_reqs, 2);
+  EXPECT_EQ(tls.serve.tls.ciphers, "ECDHE-RSA-AES256-GCM-SHA384");
+  EXPECT_TRUE(tls.serve.tls.refresh);
+  EXPECT_FALSE(none.serve.tls.enabled());
+  parse_error({"serve", "--ssl-cert-reqs", "3"});
 }
 
 // The serve line this work was asked to run, unchanged but for the model path.

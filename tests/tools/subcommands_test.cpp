@@ -78,6 +78,12 @@ TEST_F(subcommands, generate_json_is_greedy_and_matches_llama_cpp) {
 
 TEST_F(subcommands, serve_and_generate_refuse_what_they_cannot_honour) {
   EXPECT_EQ(run_serve(parse({"serve", "--pipeline-parallel-size", "2", "--async-scheduling"})), 1);
+  // Certificates are read before the model loads.
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(run_serve(parse({"serve", "--ssl-keyfile", "key.pem"})), 1);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+            "troupe serve: --ssl-keyfile needs --ssl-certfile (the certificate the key belongs "
+            "to)\n");
   EXPECT_EQ(run_generate(parse({"generate", "--prompt", "x", "--model", "/nonexistent.gguf"})), 1);
 }
 

@@ -16,6 +16,7 @@
 
 #include "http/server.hpp"
 #include "tests/http/fake_engine.hpp"
+#include "tests/http/test_certificates.hpp"
 #include "tools/cli/flags.hpp"
 #include "tools/cli/subcommands.hpp"
 
@@ -115,7 +116,7 @@ TEST_F(top_command, a_server_that_is_not_there_is_an_error) {
   ::testing::internal::CaptureStderr();
   EXPECT_EQ(run_top(*cl), 1);
   EXPECT_THAT(::testing::internal::GetCapturedStderr(), HasSubstr("troupe top: GET"));
-  const char* bad[] = {"troupe", "top", "--url", "https://x"};
+  const char* bad[] = {"troupe", "top", "--url", "ftp://x"};
   auto bad_cl = parse_command_line(4, bad);
   ASSERT_TRUE(bad_cl.ok());
   ::testing::internal::CaptureStderr();
@@ -123,6 +124,36 @@ TEST_F(top_command, a_server_that_is_not_there_is_an_error) {
   ::testing::internal::GetCapturedStderr();
   const char* zero[] = {"troupe", "top", "--interval", "0"};
   EXPECT_FALSE(parse_command_line(4, zero).ok());
+}
+
+// https://: the server's certificate is checked against the default CA paths (SSL_CERT_FILE).
+TEST(top_command_https, reads_a_server_whose_certificate_is_trusted) {
+  const http::testing::certificates& certs = http::testing::test_certificates();
+  if (!certs.ok) GTEST_SKIP() << "the openssl command is not available";
+  http::testing::fake_engine engine;
+  auto contexts = http::tls_contexts::create({certs.cert, certs.key, {}, 0, {}, false});
+  ASSERT_TRUE(contexts.ok()) << contexts.message();
+  http::server_options options;
+  options.port = 0;
+  options.disable_log_requests = true;
+  options.tls = *contexts;
+  auto server = http::start_server(engine, options);
+  ASSERT_TRUE(server.ok()) << server.message();
+  const std::string url = "https://localhost:" + std::to_string((*server)->port());
+  const char* argv[] = {"troupe", "top", "--url", url.c_str(), "--iterations", "1"};
+  auto cl = parse_command_line(6, argv);
+  ASSERT_TRUE(cl.ok()) << cl.message();
+
+  ::setenv("SSL_CERT_FILE", certs.cert.c_str(), 1);
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(run_top(*cl), 0);
+  EXPECT_THAT(::testing::internal::GetCapturedStdout(), HasSubstr("engine running="));
+  ::unsetenv("SSL_CERT_FILE");
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(run_top(*cl), 1);  // not trusted
+  EXPECT_THAT(::testing::internal::GetCapturedStderr(),
+              HasSubstr("GET https://localhost:" + std::to_string((*server)->port()) +
+                        "/v1/telemetry: TLS handshake failed"));
 }
 
 TEST_F(top_command, under_a_terminal_shows_the_actor_table_and_quits_on_q) {

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "http/tls.hpp"
 #include "runtime/engine_config.hpp"
 
 namespace troupe::cli {
@@ -75,6 +76,9 @@ struct serve_options {
   std::vector<std::string> allowed_methods = {"*"};
   std::vector<std::string> allowed_headers = {"*"};
   bool allow_credentials = false;
+  // vLLM's --ssl-certfile, --ssl-keyfile, --ssl-ca-certs, --ssl-cert-reqs, --ssl-ciphers and
+  // --enable-ssl-refresh: HTTPS when a certificate is given.
+  http::tls_options tls;
   std::string reasoning_parser;  // a name http::find_reasoning_parser knows, or empty
   // vLLM's --anthropic-disabled-thinking-effort (http::server_options).
   std::string anthropic_disabled_thinking_effort = "auto";

@@ -1,6 +1,7 @@
 #pragma once
 // A small blocking HTTP/1.1 GET (Boost.Beast), for `troupe top`: one connection per call, one
-// deadline for the whole exchange. Plain http only.
+// deadline for the whole exchange. https:// checks the server's certificate against OpenSSL's
+// default CA paths (SSL_CERT_FILE / SSL_CERT_DIR when set) and its name against the host.
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -10,12 +11,13 @@
 namespace troupe::cli {
 
 struct http_url {
+  bool tls = false;  // https://
   std::string host;
-  std::string port = "80";
-  std::string prefix;  // a path the endpoints go under ("" or "/x", no trailing slash)
+  std::string port = "80";  // 443 for https:// without one
+  std::string prefix;       // a path the endpoints go under ("" or "/x", no trailing slash)
 };
 
-// "http://host[:port][/prefix]"; errors for https:// and anything that is not a URL.
+// "http[s]://host[:port][/prefix]"; errors for anything else.
 result<http_url> parse_http_url(std::string_view url);
 
 struct http_reply {

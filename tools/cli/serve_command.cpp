@@ -55,6 +55,16 @@ int run_serve(const command_line& cl) {
     std::fprintf(stderr, "troupe serve: %s\n", defaults.message().c_str());
     return 1;
   }
+  // The certificates are read before the model loads: a wrong path fails at once.
+  std::shared_ptr<http::tls_contexts> tls;
+  if (cl.serve.tls.enabled()) {
+    auto contexts = http::tls_contexts::create(cl.serve.tls);
+    if (!contexts) {
+      std::fprintf(stderr, "troupe serve: %s\n", contexts.message().c_str());
+      return 1;
+    }
+    tls = std::move(*contexts);
+  }
   if (cl.serve.enable_auto_tool_choice && cl.serve.tool_call_parser.empty()) {
     std::fprintf(stderr, "troupe serve: --enable-auto-tool-choice requires --tool-call-parser\n");
     return 1;
@@ -84,6 +94,7 @@ int run_serve(const command_line& cl) {
   options.cors = http::cors_policy{cl.serve.allowed_origins, cl.serve.allowed_methods,
                                    cl.serve.allowed_headers, cl.serve.allow_credentials};
   options.response_role = cl.serve.response_role;
+  options.tls = tls;
   options.version = TROUPE_VERSION;
   options.enable_server_load_tracking = cl.serve.enable_server_load_tracking;
   options.system_fingerprint =

@@ -381,6 +381,27 @@ std::vector<flag_spec> server_flags() {
                      FIELD(serve.allowed_headers)),
       bool_flag("allow-credentials", "CORS answers allow credentials (cookies, authorization)",
                 FIELD(serve.allow_credentials), true),
+      string_flag("ssl-certfile", "FILE",
+                  "serve HTTPS with this PEM certificate chain (its key in --ssl-keyfile, or in "
+                  "this file)",
+                  FIELD(serve.tls.certfile)),
+      string_flag("ssl-keyfile", "FILE", "the PEM private key of --ssl-certfile",
+                  FIELD(serve.tls.keyfile)),
+      string_flag("ssl-ca-certs", "FILE",
+                  "PEM certificates that client certificates are checked against",
+                  FIELD(serve.tls.ca_certs)),
+      int_flag("ssl-cert-reqs", "N",
+               "client certificates (Python's ssl.CERT_*): 0 none asked for, 1 checked when "
+               "sent, 2 required",
+               FIELD(serve.tls.cert_reqs), 0, 2),
+      string_flag("ssl-ciphers", "LIST",
+                  "OpenSSL cipher list for TLS 1.2 connections, e.g. "
+                  "'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305'",
+                  FIELD(serve.tls.ciphers)),
+      bool_flag("enable-ssl-refresh",
+                "certificate files rewritten while serving (a renewal) serve the connections "
+                "accepted after",
+                FIELD(serve.tls.refresh)),
       choice_flag("tool-strict-level",
                   "how strictly tool calls are held to the tools (http/tool_choice.hpp): auto "
                   "(tools with \"strict\": true), function (the call format of every call), "
