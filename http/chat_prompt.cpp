@@ -12,6 +12,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
 
 #include "runtime/tokenizer/utf8.hpp"
 
@@ -292,6 +293,24 @@ result<chat_template_setup> load_chat_template_setup(const std::string& flag_val
   if (!tpl) return error{"chat template from " + setup.origin + ": " + tpl.message()};
   setup.tpl = std::move(*tpl);
   return setup;
+}
+
+void apply_content_format_flag(chat_template_setup& setup, std::string_view flag) {
+  const std::string_view detected = setup.format == content_format::openai ? "openai" : "string";
+  if (flag == "auto") {
+    spdlog::info(
+        "Detected the chat template content format to be '{}'. You can set "
+        "`--chat-template-content-format` to override this.",
+        detected);
+    return;
+  }
+  if (flag != detected) {
+    spdlog::warn(
+        "You specified `--chat-template-content-format {}` which is different from the detected "
+        "format '{}'.",
+        flag, detected);
+  }
+  setup.format = flag == "openai" ? content_format::openai : content_format::string;
 }
 
 std::variant<std::string, api_error> render_chat_prompt(const chat_template_setup* setup,

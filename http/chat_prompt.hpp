@@ -28,6 +28,13 @@ enum class content_format { string, openai };
 // "string". A text scan of the source standing in for vLLM's walk of the Jinja AST.
 content_format detect_content_format(const std::string& source);
 
+struct chat_template_setup;
+
+// vLLM's --chat-template-content-format for a setup with a template: "auto" keeps the detected
+// format and logs it as vLLM does; "string" or "openai" replaces it (with vLLM's warning when it
+// differs from the detected one).
+void apply_content_format_flag(chat_template_setup& setup, std::string_view flag);
+
 struct chat_template_setup {
   std::optional<runtime::chat_template> tpl;       // none: no template anywhere
   std::string origin;                              // where tpl came from, for the log

@@ -37,6 +37,12 @@ std::string_view target_path(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
 
+std::string_view route_path(std::string_view path, std::string_view root_path) {
+  if (root_path.empty() || !path.starts_with(root_path)) return path;
+  const std::string_view rest = path.substr(root_path.size());
+  return rest.empty() || rest.front() == '/' ? rest : path;
+}
+
 const route* find_route(std::string_view path) {
   auto it = std::find_if(route_table.begin(), route_table.end(),
                          [&](const route& r) { return r.path == path; });

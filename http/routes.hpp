@@ -45,6 +45,12 @@ std::span<const route> routes();
 // `target` without its "?query".
 std::string_view target_path(std::string_view target);
 
+// The path the routes see under vLLM's --root-path ROOT (FastAPI's root_path, for a server behind
+// a proxy that forwards a path prefix): as Starlette's routing takes it, `path` without a leading
+// ROOT that is followed by "/" or nothing ("" then, which no route has); any other path as it
+// is, so the unprefixed paths answer too. An empty ROOT changes nothing.
+std::string_view route_path(std::string_view path, std::string_view root_path);
+
 // The route of `path` (as target_path returns it): the one matching it exactly, else a prefix
 // route it starts with; nullptr for an unknown path.
 const route* find_route(std::string_view path);

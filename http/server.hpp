@@ -100,6 +100,8 @@ struct server_options {
   // HTTPS (http/tls.hpp): every connection handshakes with the context's current one; null =
   // plain HTTP.
   std::shared_ptr<tls_contexts> tls;
+  // vLLM's --root-path: a prefix a proxy may leave on the paths (http/routes.hpp route_path).
+  std::string root_path;
 };
 
 class server {

@@ -120,7 +120,7 @@ void session::begin_request(http_request request) {
 }
 
 void session::dispatch(const http_request& request) {
-  std::string_view path = target_path(request.target());
+  std::string_view path = route_path(target_path(request.target()), ctx_->options.root_path);
   // vLLM's layers, outermost first: the API key check, then CORS, then the routes.
   auto optional_header = [&](std::string_view name) -> std::optional<std::string_view> {
     if (request.find(name) == request.end()) return std::nullopt;

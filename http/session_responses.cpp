@@ -127,8 +127,8 @@ void session::store_response(const responses_responder& responder) {
 // POST /v1/responses/{id}/cancel: a running background response becomes "cancelled"; any other
 // stored one is vLLM's "Cannot cancel a synchronous response.".
 void session::handle_response_by_id(const http_request& request) {
-  std::string_view rest =
-      target_path(request.target()).substr(std::string_view("/v1/responses/").size());
+  std::string_view rest = route_path(target_path(request.target()), ctx_->options.root_path)
+                              .substr(std::string_view("/v1/responses/").size());
   const bool cancel = rest.ends_with("/cancel");
   if (cancel) rest.remove_suffix(std::string_view("/cancel").size());
   if (rest.empty() || rest.find('/') != std::string_view::npos)

@@ -172,7 +172,8 @@
 
   function poll() {
     var headers = apiKey ? { Authorization: "Bearer " + apiKey } : {};
-    fetch("/v1/telemetry", { cache: "no-store", headers: headers })
+    // Relative: under a proxy's path prefix (--root-path) the page asks under the prefix too.
+    fetch("v1/telemetry", { cache: "no-store", headers: headers })
       .then(function (r) {
         if (r.status === 401) {
           askForKey();

@@ -53,6 +53,36 @@ TEST_F(access_server, the_api_needs_a_key_and_the_rest_does_not) {
   EXPECT_EQ(client.request(verb::get, "/nonexistent").status, 404);
 }
 
+// --root-path /api: the prefixed paths and the plain ones answer, the key guards both.
+class root_path_server : public testing::fake_engine_server {
+ protected:
+  void SetUp() override {
+    server_options options;
+    options.root_path = "/api";
+    options.api_keys = {"key-1"};
+    options.enable_responses_store = true;
+    start(options);
+  }
+};
+
+TEST_F(root_path_server, paths_answer_with_and_without_the_prefix) {
+  test_client client(port());
+  const testing::test_client::header_list key = {{"Authorization", "Bearer key-1"}};
+  EXPECT_EQ(client.request(verb::get, "/api/v1/models", {}, key).status, 200);
+  EXPECT_EQ(client.request(verb::get, "/v1/models", {}, key).status, 200);
+  EXPECT_EQ(client.request(verb::get, "/api/v1/models").status, 401);
+  EXPECT_EQ(client.request(verb::get, "/api/health").status, 200);
+  EXPECT_EQ(client.request(verb::get, "/api/metrics").status, 200);
+  reply r = client.request(verb::post, "/api/v1/completions",
+                           R"({"prompt": "Hi", "max_tokens": 2})", key);
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = client.request(verb::get, "/api/v1/responses/resp_unknown", {}, key);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("resp_unknown"), std::string::npos) << r.body;  // the id, not the route
+  EXPECT_EQ(client.request(verb::get, "/api").status, 404);
+  EXPECT_EQ(client.request(verb::get, "/apihealth").status, 404);
+}
+
 TEST_F(access_server, a_preflight_needs_no_key_and_names_the_allowed_origin) {
   test_client client(port());
   reply r = client.request(verb::options, "/v1/chat/completions", {},

@@ -187,6 +187,23 @@ TEST(chat_prompt_content_format, templates_that_loop_over_content_get_lists_of_p
   }
 }
 
+// --chat-template-content-format: auto keeps the detection; string or openai replaces it.
+TEST(chat_prompt_content_format, the_flag_overrides_the_detected_format) {
+  const std::string shows_content =
+      "{% for m in messages %}[{{ m['content'] is string }}:{{ m['content'] }}]{% endfor %}";
+  auto setup = load_chat_template_setup(shows_content, "/nonexistent.gguf", nullptr);
+  ASSERT_TRUE(setup.ok()) << setup.message();
+  EXPECT_EQ(setup->format, content_format::string);
+  apply_content_format_flag(*setup, "auto");
+  EXPECT_EQ(setup->format, content_format::string);
+  EXPECT_EQ(rendered(*setup, user_says("Hi")), "[True:Hi]");
+  apply_content_format_flag(*setup, "openai");
+  EXPECT_EQ(setup->format, content_format::openai);
+  EXPECT_EQ(rendered(*setup, user_says("Hi")), "[False:[{'type': 'text', 'text': 'Hi'}]]");
+  apply_content_format_flag(*setup, "string");
+  EXPECT_EQ(rendered(*setup, user_says("Hi")), "[True:Hi]");
+}
+
 TEST(chat_prompt_gguf, a_gguf_without_template_takes_bos_and_eos_from_the_tokenizer) {
   testing::byte_tokenizer tokenizer;  // bos = eos = 256, which decodes to ""
   auto setup = load_chat_template_setup("{{ eos_token }}|", "/nonexistent.gguf", &tokenizer);

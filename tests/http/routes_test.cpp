@@ -37,6 +37,16 @@ TEST(routes, paths_match_exactly_without_the_query) {
   EXPECT_EQ(find_route("/v1/responses")->handler, endpoint::responses);
 }
 
+// --root-path: Starlette's get_route_path.
+TEST(routes, a_root_path_prefix_is_taken_off_when_a_slash_or_nothing_follows) {
+  EXPECT_EQ(route_path("/api/v1/models", "/api"), "/v1/models");
+  EXPECT_EQ(route_path("/v1/models", "/api"), "/v1/models");
+  EXPECT_EQ(route_path("/api", "/api"), "");
+  EXPECT_EQ(route_path("/apiv1/models", "/api"), "/apiv1/models");
+  EXPECT_EQ(route_path("/api/v1/models", ""), "/api/v1/models");
+  EXPECT_EQ(route_path("/api/v1/models", "/api/"), "/api/v1/models");
+}
+
 TEST(routes, methods) {
   const route& reset = *find_route("/reset_prefix_cache");
   EXPECT_TRUE(allows(reset, "POST"));

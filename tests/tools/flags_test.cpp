@@ -257,6 +257,12 @@ TEST(flags, api_keys_cors_and_access_log_as_vllm_reads_them) {
   EXPECT_TRUE(tls.serve.tls.refresh);
   EXPECT_FALSE(none.serve.tls.enabled());
   parse_error({"serve", "--ssl-cert-reqs", "3"});
+  EXPECT_EQ(none.serve.chat_template_content_format, "auto");
+  EXPECT_EQ(parse_ok({"serve", "--root-path", "/api"}).serve.root_path, "/api");
+  EXPECT_EQ(parse_ok({"serve", "--chat-template-content-format", "openai"})
+                .serve.chat_template_content_format,
+            "openai");
+  parse_error({"serve", "--chat-template-content-format", "list"});
 }
 
 // The serve line this work was asked to run, unchanged but for the model path.

@@ -34,6 +34,7 @@ namespace troupe::cli {
 struct serve_options {
   std::string positional_model;  // `troupe serve MODEL`; the parser copies it to engine.model
   std::string chat_template;     // path to a Jinja template file; empty = the model's own
+  std::string chat_template_content_format = "auto";  // auto, string or openai
   std::optional<int64_t> seed;
   bool trust_remote_code = false;          // accepted for vLLM compatibility; has no effect
   std::string tokenizer_mode = "auto";     // --tokenizer-mode auto|hf: Hugging Face's files
@@ -79,6 +80,7 @@ struct serve_options {
   // vLLM's --ssl-certfile, --ssl-keyfile, --ssl-ca-certs, --ssl-cert-reqs, --ssl-ciphers and
   // --enable-ssl-refresh: HTTPS when a certificate is given.
   http::tls_options tls;
+  std::string root_path;         // --root-path: a proxy's path prefix (http::route_path)
   std::string reasoning_parser;  // a name http::find_reasoning_parser knows, or empty
   // vLLM's --anthropic-disabled-thinking-effort (http::server_options).
   std::string anthropic_disabled_thinking_effort = "auto";

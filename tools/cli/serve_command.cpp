@@ -40,6 +40,7 @@ result<std::shared_ptr<const http::chat_template_setup>> load_chat_template(
   if (!setup) return setup.err();
   if (setup->tpl) {
     spdlog::info("chat template: {}", setup->origin);
+    http::apply_content_format_flag(*setup, cl.serve.chat_template_content_format);
   } else {
     spdlog::info("no chat template: /v1/chat/completions answers 400 (pass --chat-template)");
   }
@@ -95,6 +96,7 @@ int run_serve(const command_line& cl) {
                                    cl.serve.allowed_headers, cl.serve.allow_credentials};
   options.response_role = cl.serve.response_role;
   options.tls = tls;
+  options.root_path = cl.serve.root_path;
   options.version = TROUPE_VERSION;
   options.enable_server_load_tracking = cl.serve.enable_server_load_tracking;
   options.system_fingerprint =

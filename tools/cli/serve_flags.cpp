@@ -145,6 +145,10 @@ std::vector<flag_spec> model_flags() {
                   "Jinja chat template of /v1/chat/completions: a file, or the template text "
                   "itself; none = the tokenizer's",
                   FIELD(serve.chat_template)),
+      choice_flag("chat-template-content-format",
+                  "how message content reaches the chat template: auto (detected from the "
+                  "template), string (text) or openai (a list of {\"type\": \"text\"} parts)",
+                  FIELD(serve.chat_template_content_format), {"auto", "string", "openai"}),
   };
 }
 
@@ -398,6 +402,10 @@ std::vector<flag_spec> server_flags() {
                   "OpenSSL cipher list for TLS 1.2 connections, e.g. "
                   "'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305'",
                   FIELD(serve.tls.ciphers)),
+      string_flag("root-path", "PATH",
+                  "the path prefix of a proxy in front (e.g. /api): /api/v1/models answers as "
+                  "/v1/models does",
+                  FIELD(serve.root_path)),
       bool_flag("enable-ssl-refresh",
                 "certificate files rewritten while serving (a renewal) serve the connections "
                 "accepted after",
