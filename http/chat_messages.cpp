@@ -238,11 +238,9 @@ parse_error read_extra_context(const Value& body, chat_inputs& out) {
 }  // namespace
 
 parse_error read_chat_inputs(const Value& body, chat_inputs& out) {
-  if (member(body, "chat_template") != nullptr) {
-    return bad_request(
-        "Chat template is passed with request, but --trust-request-chat-template is not set. "
-        "Refused request with untrusted chat template.",
-        "chat_template");
+  if (const Value* tpl = member(body, "chat_template"); tpl != nullptr && !tpl->IsNull()) {
+    if (!tpl->IsString()) return type_error("chat_template", "a string");
+    out.chat_template.emplace(tpl->GetString(), tpl->GetStringLength());
   }
   out.chat.add_generation_prompt = true;
   if (auto e = read_bool(body, "add_generation_prompt", out.chat.add_generation_prompt)) return e;

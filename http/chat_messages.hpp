@@ -1,9 +1,10 @@
 #pragma once
 // The chat-template inputs of a request body, read as vLLM reads them for /v1/chat/completions
 // and /tokenize: messages, add_generation_prompt, continue_final_message, tools, documents,
-// chat_template_kwargs (and a request's own chat_template, which is refused as vLLM refuses it
-// without --trust-request-chat-template). Internal to http/: it exposes rapidjson. Chat's
-// tool_choice is read by http/tool_choice (/tokenize has none, as in vLLM).
+// chat_template_kwargs, and a request's own chat_template (http/chat_prompt.hpp renders with it
+// under --trust-request-chat-template and refuses it otherwise, as vLLM). Internal to http/: it
+// exposes rapidjson. Chat's tool_choice is read by http/tool_choice (/tokenize has none, as in
+// vLLM).
 //
 // Messages become the objects the template sees: {"role", "content", then "tool_calls" for an
 // assistant (with each function's JSON-string "arguments" parsed into an object, as vLLM does),
@@ -12,6 +13,7 @@
 // with "\n" as vLLM's "string"
 // content format does; null content is "". Any other part type is a 400: troupe serves text
 // models only.
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +25,7 @@ namespace troupe::http {
 struct chat_inputs {
   runtime::chat_request chat;  // special_tokens are left to the server's template setup
   bool continue_final_message = false;
+  std::optional<std::string> chat_template;  // the request's own (null or absent: none)
 };
 
 // Reads the template inputs of `body` (a JSON object). add_generation_prompt defaults to true.

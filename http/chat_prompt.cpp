@@ -20,6 +20,13 @@ namespace troupe::http {
 namespace fs = std::filesystem;
 namespace {
 
+std::string to_compact_json(const rapidjson::Value& value) {
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> w(out);
+  value.Accept(w);
+  return std::string(out.GetString(), out.GetSize());
+}
+
 std::optional<std::string> read_file(const fs::path& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) return std::nullopt;
@@ -311,12 +318,62 @@ void apply_content_format_flag(chat_template_setup& setup, std::string_view flag
         flag, detected);
   }
   setup.format = flag == "openai" ? content_format::openai : content_format::string;
+  setup.content_format_flag = std::string(flag);
 }
 
-std::variant<std::string, api_error> render_chat_prompt(const chat_template_setup* setup,
-                                                        runtime::chat_request request,
-                                                        bool continue_final_message) {
+result<std::string> parse_default_chat_template_kwargs(std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return error{
+        "--default-chat-template-kwargs: expected a JSON object, e.g. "
+        "'{\"enable_thinking\": false}'"};
+  }
+  if (doc.HasMember("chat_template")) {
+    return error{
+        "--default-chat-template-kwargs: chat_template is not a template variable "
+        "(use --chat-template)"};
+  }
+  return to_compact_json(doc);
+}
+
+namespace {
+
+// The request's template variables over the setup's defaults (chat_template_setup's rules).
+void apply_default_kwargs(const std::string& defaults_json, runtime::chat_request& request) {
+  rapidjson::Document defaults;
+  defaults.Parse(defaults_json.c_str(), defaults_json.size());
+  rapidjson::Document extra;
+  extra.Parse(request.extra_context_json.empty() ? "{}" : request.extra_context_json.c_str());
+  if (defaults.HasParseError() || !defaults.IsObject() || extra.HasParseError() ||
+      !extra.IsObject()) {
+    return;
+  }
+  auto& a = extra.GetAllocator();
+  for (auto& m : defaults.GetObject()) {
+    const std::string_view key(m.name.GetString(), m.name.GetStringLength());
+    if (key == "add_generation_prompt" || key == "continue_final_message") continue;
+    if (key == "tools") {
+      if (!request.tools_json && m.value.IsArray()) request.tools_json = to_compact_json(m.value);
+      continue;
+    }
+    auto given = extra.FindMember(m.name);
+    if (given == extra.MemberEnd()) {
+      extra.AddMember(rapidjson::Value(m.name, a), rapidjson::Value(m.value, a), a);
+    } else if (given->value.IsNull() ||
+               (given->value.IsString() && std::string_view(given->value.GetString()) == "auto")) {
+      given->value.CopyFrom(m.value, a);
+    }
+  }
+  request.extra_context_json = to_compact_json(extra);
+}
+
+std::variant<std::string, api_error> render_with_setup(const chat_template_setup* setup,
+                                                       runtime::chat_request request,
+                                                       bool continue_final_message) {
   if (setup == nullptr || !setup->tpl) return bad_request(no_chat_template_message);
+  if (!setup->default_kwargs_json.empty())
+    apply_default_kwargs(setup->default_kwargs_json, request);
   if (continue_final_message && request.add_generation_prompt) {
     return bad_request(
         "continue_final_message and add_generation_prompt are not compatible. Use "
@@ -339,6 +396,32 @@ std::variant<std::string, api_error> render_chat_prompt(const chat_template_setu
   if (!rendered) return bad_request(rendered.message());
   if (!continue_final_message) return std::move(*rendered);
   return cut_after_final_message(std::move(*rendered), messages_json);
+}
+
+}  // namespace
+
+std::variant<std::string, api_error> render_chat_prompt(
+    const chat_template_setup* setup, runtime::chat_request request, bool continue_final_message,
+    const std::optional<std::string>& request_template) {
+  if (!request_template) {
+    return render_with_setup(setup, std::move(request), continue_final_message);
+  }
+  if (setup == nullptr || !setup->trust_request_template) {
+    return bad_request(
+        "Chat template is passed with request, but --trust-request-chat-template is not set. "
+        "Refused request with untrusted chat template.");
+  }
+  chat_template_setup own;
+  own.origin = "the request";
+  own.special_tokens = setup->special_tokens;
+  own.default_kwargs_json = setup->default_kwargs_json;
+  own.format = setup->content_format_flag == "auto"     ? detect_content_format(*request_template)
+               : setup->content_format_flag == "openai" ? content_format::openai
+                                                        : content_format::string;
+  auto tpl = runtime::chat_template::parse(*request_template);
+  if (!tpl) return bad_request(tpl.message(), "chat_template");
+  own.tpl = std::move(*tpl);
+  return render_with_setup(&own, std::move(request), continue_final_message);
 }
 
 }  // namespace troupe::http

@@ -41,7 +41,21 @@ struct chat_template_setup {
   content_format format = content_format::string;  // detected from the template
   // bos_token, eos_token, ... as transformers passes them to the template.
   std::vector<std::pair<std::string, std::string>> special_tokens;
+  // --chat-template-content-format as given (apply_content_format_flag): a request's own
+  // template is detected again unless it names a format.
+  std::string content_format_flag = "auto";
+  // vLLM's --trust-request-chat-template: a request may bring its own `chat_template`.
+  bool trust_request_template = false;
+  // vLLM's --default-chat-template-kwargs (a JSON object, "" = none): template variables every
+  // render starts from, under what the request sets (a request value of null or "auto" leaves
+  // the default, as vLLM's merge_kwargs); a default "tools" list stands for a request without
+  // tools; add_generation_prompt and continue_final_message always come from the request.
+  std::string default_kwargs_json;
 };
+
+// Checks --default-chat-template-kwargs' value: a JSON object without chat_template (vLLM would
+// pass it to the renderer as a second template). Returns the object's compact JSON.
+result<std::string> parse_default_chat_template_kwargs(std::string_view json);
 
 // The text `--chat-template VALUE` stands for, as vLLM's load_chat_template reads it: the file's
 // content when VALUE names a readable file; else VALUE itself when it contains '{', '}' or a
@@ -70,9 +84,11 @@ inline constexpr const char* no_chat_template_message =
 // With `continue_final_message`, the text ends right after the last message's content, as
 // transformers cuts it (the template is rendered without a generation prompt). Errors are 400s:
 // no template (`setup` null or without one), the template's raise_exception message, a template
-// runtime error, a final message the rendered text does not contain.
-std::variant<std::string, api_error> render_chat_prompt(const chat_template_setup* setup,
-                                                        runtime::chat_request request,
-                                                        bool continue_final_message);
+// runtime error, a final message the rendered text does not contain. `request_template`, a
+// request's own chat_template, replaces the setup's template when the setup trusts requests'
+// (else vLLM's 400 refusing an untrusted template; one that does not parse is a 400 too).
+std::variant<std::string, api_error> render_chat_prompt(
+    const chat_template_setup* setup, runtime::chat_request request, bool continue_final_message,
+    const std::optional<std::string>& request_template = std::nullopt);
 
 }  // namespace troupe::http

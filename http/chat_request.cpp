@@ -146,8 +146,15 @@ std::variant<chat_completion_request, api_error> parse_chat_completion_request(
   request.enable_thinking = enable_thinking(doc);
   generation.logprobs = logprobs;
   if (auto e = check_beam_search(request.completion, /*completions=*/false)) return std::move(*e);
+  // vLLM's --exclude-tools-when-tool-choice-none: the template does not see the tools.
+  if (limits.exclude_tools_when_tool_choice_none) {
+    const Value* choice = member(doc, "tool_choice");
+    if (choice != nullptr && choice->IsString() && view(*choice) == "none")
+      inputs.chat.tools_json.reset();
+  }
   request.chat = std::move(inputs.chat);
   request.continue_final_message = inputs.continue_final_message;
+  request.chat_template = std::move(inputs.chat_template);
   rapidjson::Document messages;
   messages.Parse(request.chat.messages_json.c_str());
   request.role = request.chat.add_generation_prompt

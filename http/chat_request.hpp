@@ -11,6 +11,7 @@
 // starts each choice's when it has the response's role), and add_special_tokens defaulting to
 // false (the chat template already wrote the special tokens).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -27,6 +28,7 @@ struct chat_completion_request {
   completion_request completion;
   runtime::chat_request chat;  // special_tokens left to the server's template
   bool continue_final_message = false;
+  std::optional<std::string> chat_template;  // the request's own template (http/chat_prompt.hpp)
   // The answer's role (vLLM's get_chat_request_role): --response-role's with
   // add_generation_prompt, else the last message's.
   std::string role;

@@ -82,6 +82,7 @@ struct completion_limits {
   std::optional<tool_parser_kind> tool_parser;
   int32_t max_model_len = 0;  // max_tokens and truncate_prompt_tokens at most this; 0 = unchecked
   tool_strict_level strict_tools = tool_strict_level::automatic;  // --tool-strict-level
+  bool exclude_tools_when_tool_choice_none = false;               // vLLM's flag of that name
   // A reasoning parser is configured (vLLM's reasoning_config): what a thinking_token_budget
   // would need.
   bool reasoning_parser = false;

@@ -100,6 +100,7 @@ struct server_options {
   // HTTPS (http/tls.hpp): every connection handshakes with the context's current one; null =
   // plain HTTP.
   std::shared_ptr<tls_contexts> tls;
+  bool exclude_tools_when_tool_choice_none = false;  // vLLM's flag: tool_choice "none" hides tools
   // vLLM's --root-path: a prefix a proxy may leave on the paths (http/routes.hpp route_path).
   std::string root_path;
 };

@@ -200,6 +200,7 @@ completion_limits session::request_limits() const {
   limits.strict_tools = ctx_->options.chat_output.strict_tools;
   limits.reasoning_parser = ctx_->options.chat_output.reasoning_parser.has_value();
   limits.response_role = ctx_->options.response_role;
+  limits.exclude_tools_when_tool_choice_none = ctx_->options.exclude_tools_when_tool_choice_none;
   return limits;
 }
 
@@ -280,7 +281,7 @@ std::variant<session::prepared_chat, api_error> session::prepare_chat(const http
           apply_routing_headers(request, info.data_parallel_size, chat.completion.generation))
     return std::move(*error);
   auto prompt = render_chat_prompt(ctx_->options.chat_template.get(), std::move(chat.chat),
-                                   chat.continue_final_message);
+                                   chat.continue_final_message, chat.chat_template);
   if (auto* error = std::get_if<api_error>(&prompt)) return std::move(*error);
 
   prepared_chat out;
@@ -371,7 +372,7 @@ void session::handle_count_tokens(const http_request& request) {
   if (auto* error = std::get_if<api_error>(&parsed)) return respond_anthropic_error(*error);
   chat_completion_request& chat = std::get<chat_completion_request>(parsed);
   auto prompt = render_chat_prompt(ctx_->options.chat_template.get(), std::move(chat.chat),
-                                   chat.continue_final_message);
+                                   chat.continue_final_message, chat.chat_template);
   if (auto* error = std::get_if<api_error>(&prompt)) return respond_anthropic_error(*error);
   const size_t tokens =
       ctx_->engine.tokenizer().encode(std::get<std::string>(prompt), false).size();

@@ -49,8 +49,8 @@ parse_error read_tokenize_input(const Value& body, const tokenize_context& conte
   }
   chat_inputs inputs;
   if (auto e = read_chat_inputs(body, inputs)) return e;
-  auto rendered =
-      render_chat_prompt(context.chat, std::move(inputs.chat), inputs.continue_final_message);
+  auto rendered = render_chat_prompt(context.chat, std::move(inputs.chat),
+                                     inputs.continue_final_message, inputs.chat_template);
   if (auto* e = std::get_if<api_error>(&rendered)) return std::move(*e);
   text = std::move(std::get<std::string>(rendered));
   add_special = false;

@@ -204,6 +204,27 @@ TEST(chat_prompt_content_format, the_flag_overrides_the_detected_format) {
   EXPECT_EQ(rendered(*setup, user_says("Hi")), "[True:Hi]");
 }
 
+// --default-chat-template-kwargs under the request's variables (vLLM's merge_kwargs).
+TEST(chat_prompt_default_kwargs, defaults_fill_what_the_request_leaves_unset) {
+  auto setup = load_chat_template_setup(
+      "{{ a }},{{ b }},{% if tools %}{{ tools[0] }}{% endif %},{{ add_generation_prompt }}",
+      "/nonexistent.gguf", nullptr);
+  ASSERT_TRUE(setup.ok()) << setup.message();
+  auto defaults = parse_default_chat_template_kwargs(
+      R"({"a": 1, "b": "x", "tools": ["t"], "add_generation_prompt": false})");
+  ASSERT_TRUE(defaults.ok()) << defaults.message();
+  setup->default_kwargs_json = *defaults;
+  runtime::chat_request r = user_says("Hi");
+  EXPECT_EQ(rendered(*setup, r), "1,x,t,True");
+  r.extra_context_json = R"({"a": 2, "b": null})";
+  EXPECT_EQ(rendered(*setup, r), "2,x,t,True");
+  r.extra_context_json = R"({"b": "auto"})";
+  r.tools_json = R"(["mine"])";
+  EXPECT_EQ(rendered(*setup, r), "1,x,mine,True");
+  EXPECT_FALSE(parse_default_chat_template_kwargs("[1]").ok());
+  EXPECT_FALSE(parse_default_chat_template_kwargs(R"({"chat_template": "x"})").ok());
+}
+
 TEST(chat_prompt_gguf, a_gguf_without_template_takes_bos_and_eos_from_the_tokenizer) {
   testing::byte_tokenizer tokenizer;  // bos = eos = 256, which decodes to ""
   auto setup = load_chat_template_setup("{{ eos_token }}|", "/nonexistent.gguf", &tokenizer);

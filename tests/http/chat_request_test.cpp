@@ -289,8 +289,10 @@ TEST(chat_request, kwargs_and_documents_become_template_variables) {
   EXPECT_FALSE(r.chat.add_generation_prompt);
   EXPECT_EQ(parse_error_of(R"({"messages": [], "chat_template_kwargs": 3})").param,
             "chat_template_kwargs");
-  EXPECT_EQ(parse_error_of(R"({"messages": [], "chat_template": "{{ 1 }}"})").param,
-            "chat_template");
+  // A request's own template is kept for the render, which trusts it or not (chat_prompt).
+  EXPECT_EQ(parse_ok(R"({"messages": [], "chat_template": "{{ 1 }}"})").chat_template, "{{ 1 }}");
+  EXPECT_FALSE(parse_ok(R"({"messages": [], "chat_template": null})").chat_template);
+  EXPECT_EQ(parse_error_of(R"({"messages": [], "chat_template": 3})").param, "chat_template");
 }
 
 TEST(chat_request, reasoning_effort_is_a_template_variable_that_sets_enable_thinking) {

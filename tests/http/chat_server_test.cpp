@@ -171,6 +171,44 @@ TEST_F(chat_server, template_and_request_errors_are_400s) {
   EXPECT_EQ(client.request(verb::get, "/v1/chat/completions").status, 405);
 }
 
+// --trust-request-chat-template, --default-chat-template-kwargs and
+// --exclude-tools-when-tool-choice-none on the chat path.
+TEST_F(chat_server, request_templates_default_kwargs_and_hidden_tools) {
+  const std::string tools =
+      R"("tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}])";
+  const std::string own_template = R"("chat_template": "own:{{ messages[-1].content }}")";
+  const std::string hi = R"("messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1)";
+  start("{{ greeting }}:{% if tools %}tools:{% endif %}" + last_content);
+  EXPECT_EQ(testing::expect_error_body(chat("{" + hi + ", " + own_template + "}"), 400,
+                                       "BadRequestError"),
+            "Chat template is passed with request, but --trust-request-chat-template is not set. "
+            "Refused request with untrusted chat template.");
+  EXPECT_EQ(engine_.num_submitted(), 0u);
+
+  auto setup =
+      load_chat_template_setup("{{ greeting }}:{% if tools %}tools:{% endif %}" + last_content,
+                               "/nonexistent.gguf", nullptr);
+  ASSERT_TRUE(setup.ok()) << setup.message();
+  setup->trust_request_template = true;
+  setup->default_kwargs_json = R"({"greeting": "hello", "add_generation_prompt": false})";
+  server_options options;
+  options.chat_template = std::make_shared<const chat_template_setup>(std::move(*setup));
+  options.exclude_tools_when_tool_choice_none = true;
+  fake_engine_server::start(options);
+  ASSERT_EQ(chat("{" + hi + ", " + own_template + "}").status, 200);
+  EXPECT_EQ(engine_.requests().back().prompt, "own:Hi");
+  ASSERT_EQ(chat("{" + hi + "}").status, 200);
+  EXPECT_EQ(engine_.requests().back().prompt, "hello:Hi");
+  ASSERT_EQ(chat("{" + hi + R"(, "chat_template_kwargs": {"greeting": "hey"}})").status, 200);
+  EXPECT_EQ(engine_.requests().back().prompt, "hey:Hi");
+  ASSERT_EQ(chat("{" + hi + ", " + tools + "}").status, 200);
+  EXPECT_EQ(engine_.requests().back().prompt, "hello:tools:Hi");
+  ASSERT_EQ(chat("{" + hi + ", " + tools + R"(, "tool_choice": "none"})").status, 200);
+  EXPECT_EQ(engine_.requests().back().prompt, "hello:Hi");
+  // A request template that does not parse is the request's error.
+  EXPECT_EQ(chat("{" + hi + R"(, "chat_template": "{% if %}"})").status, 400);
+}
+
 // vLLM 0.32 refuses max_tokens 0 (an echo of a completion excepted) and an empty conversation.
 TEST_F(chat_server, nothing_to_generate_or_render_is_vllms_400) {
   start(last_content);

@@ -253,7 +253,8 @@ TEST(commands, help_mentions_every_flag_with_a_default) {
     EXPECT_FALSE(names.empty());
     for (const auto& name : names) {
       bool listed = help.find("--" + name + " ") != std::string::npos ||
-                    help.find("--" + name + ",") != std::string::npos;
+                    help.find("--" + name + ",") != std::string::npos ||
+                    help.find("--" + name + "\n") != std::string::npos;
       EXPECT_TRUE(listed) << command << " --" << name;
     }
     size_t defaults = 0;

@@ -263,6 +263,13 @@ TEST(flags, api_keys_cors_and_access_log_as_vllm_reads_them) {
                 .serve.chat_template_content_format,
             "openai");
   parse_error({"serve", "--chat-template-content-format", "list"});
+  const command_line chat =
+      parse_ok({"serve", "--trust-request-chat-template", "--default-chat-template-kwargs",
+                R"({"enable_thinking": false})", "--exclude-tools-when-tool-choice-none"});
+  EXPECT_TRUE(chat.serve.trust_request_chat_template);
+  EXPECT_EQ(chat.serve.default_chat_template_kwargs, R"({"enable_thinking":false})");
+  EXPECT_TRUE(chat.serve.exclude_tools_when_tool_choice_none);
+  parse_error({"serve", "--default-chat-template-kwargs", "[]"});
 }
 
 // The serve line this work was asked to run, unchanged but for the model path.

@@ -35,6 +35,9 @@ struct serve_options {
   std::string positional_model;  // `troupe serve MODEL`; the parser copies it to engine.model
   std::string chat_template;     // path to a Jinja template file; empty = the model's own
   std::string chat_template_content_format = "auto";  // auto, string or openai
+  bool trust_request_chat_template = false;           // requests may bring their own
+  std::string default_chat_template_kwargs;           // a JSON object (checked), "" = none
+  bool exclude_tools_when_tool_choice_none = false;
   std::optional<int64_t> seed;
   bool trust_remote_code = false;          // accepted for vLLM compatibility; has no effect
   std::string tokenizer_mode = "auto";     // --tokenizer-mode auto|hf: Hugging Face's files

@@ -44,6 +44,9 @@ result<std::shared_ptr<const http::chat_template_setup>> load_chat_template(
   } else {
     spdlog::info("no chat template: /v1/chat/completions answers 400 (pass --chat-template)");
   }
+  setup->content_format_flag = cl.serve.chat_template_content_format;
+  setup->trust_request_template = cl.serve.trust_request_chat_template;
+  setup->default_kwargs_json = cl.serve.default_chat_template_kwargs;
   return std::make_shared<const http::chat_template_setup>(std::move(*setup));
 }
 
@@ -97,6 +100,7 @@ int run_serve(const command_line& cl) {
   options.response_role = cl.serve.response_role;
   options.tls = tls;
   options.root_path = cl.serve.root_path;
+  options.exclude_tools_when_tool_choice_none = cl.serve.exclude_tools_when_tool_choice_none;
   options.version = TROUPE_VERSION;
   options.enable_server_load_tracking = cl.serve.enable_server_load_tracking;
   options.system_fingerprint =

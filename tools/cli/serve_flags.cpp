@@ -10,6 +10,7 @@
 #include <ranges>
 #include <string>
 
+#include "http/chat_prompt.hpp"
 #include "http/cors.hpp"
 #include "http/reasoning_parsers.hpp"
 #include "http/structured_outputs_config.hpp"
@@ -149,6 +150,19 @@ std::vector<flag_spec> model_flags() {
                   "how message content reaches the chat template: auto (detected from the "
                   "template), string (text) or openai (a list of {\"type\": \"text\"} parts)",
                   FIELD(serve.chat_template_content_format), {"auto", "string", "openai"}),
+      bool_flag("trust-request-chat-template",
+                "a request's own chat_template is rendered instead of the server's (refused "
+                "without this flag)",
+                FIELD(serve.trust_request_chat_template)),
+      parsed_flag("default-chat-template-kwargs", "JSON",
+                  "template variables every chat render starts from, under the request's "
+                  "chat_template_kwargs, e.g. '{\"enable_thinking\": false}'",
+                  FIELD(serve.default_chat_template_kwargs),
+                  http::parse_default_chat_template_kwargs),
+      bool_flag("exclude-tools-when-tool-choice-none",
+                "a chat request with tool_choice \"none\" renders its template without the "
+                "tools",
+                FIELD(serve.exclude_tools_when_tool_choice_none)),
   };
 }
 
